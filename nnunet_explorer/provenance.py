@@ -1,0 +1,57 @@
+"""Record which nnU-Net v1 object a piece of the explorer mirrors.
+
+Every function or class that re-implements a v1 object carries ``@mirrors("module:qualname")``. Steps show
+that reference, with a link to the v1.7.1 source, in their cards, so a learner can read both side by side.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+V1_SOURCE_ROOT = "https://github.com/MIC-DKFZ/nnUNet/blob/v1.7.1/"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class V1Reference:
+    """A pointer into nnU-Net v1.7.1, e.g. ``nnunet.run.default_configuration:get_default_configuration``."""
+
+    module: str
+    qualname: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.qualname}"
+
+    @property
+    def url(self) -> str:
+        """Link to the source file of the mirrored object in the v1.7.1 tag."""
+        return V1_SOURCE_ROOT + self.module.replace(".", "/") + ".py"
+
+    def __str__(self) -> str:
+        return self.dotted
+
+
+def parse_reference(ref: str) -> V1Reference:
+    """Split ``"package.module:Qual.name"`` into a :class:`V1Reference`."""
+    if ":" not in ref:
+        raise ValueError(f"v1 reference {ref!r} must look like 'nnunet.module:Name'")
+    module, qualname = ref.split(":", 1)
+    return V1Reference(module, qualname)
+
+
+def mirrors(ref: str) -> Callable[[T], T]:
+    """Decorator: mark a function or class as the explorer's version of the v1 object ``ref``."""
+    reference = parse_reference(ref)
+
+    def mark(obj: T) -> T:
+        obj.__nnunet_v1__ = reference  # type: ignore[attr-defined]
+        return obj
+
+    return mark
+
+
+def v1_reference_of(obj: object) -> V1Reference | None:
+    """The v1 object ``obj`` mirrors, or None."""
+    return getattr(obj, "__nnunet_v1__", None)
