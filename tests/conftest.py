@@ -1,0 +1,84 @@
+"""Fixtures shared by the whole suite (owned by the lead; area-specific fixtures live in sub-folder conftests).
+
+* ``workspace`` — a fresh nnU-Net workspace under ``tmp_path`` with the three v1 variables set in
+  ``os.environ`` for the duration of the test.
+* ``v1_ct_task`` / ``v1_mr_task`` — session-scoped: a synthetic task planned and preprocessed by the **real**
+  nnU-Net v1 (subprocess), built once per test session and shared read-only. Tests must copy before writing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from nnunet_explorer.paths import Workspace, environment_for, resolve_workspace
+
+os.environ.setdefault("nnUNet_n_proc_DA", "1")
+os.environ.setdefault("nnUNet_def_n_proc", "1")
+
+
+def make_workspace(root: Path) -> Workspace:
+    """A workspace with all three folders under ``root`` (nothing created yet)."""
+    return resolve_workspace({"nnUNet_raw_data_base": str(root / "raw"), "nnUNet_preprocessed": str(root / "pre"),
+                              "RESULTS_FOLDER": str(root / "results")})
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Workspace:
+    ws = make_workspace(tmp_path / "ws").ensure()
+    for key, value in environment_for(ws).items():
+        monkeypatch.setenv(key, value)
+    return ws
+
+
+@dataclass(frozen=True)
+class V1Task:
+    """A task that the real nnU-Net v1 cropped, planned and preprocessed (read-only, shared)."""
+
+    workspace: Workspace
+    task_id: int
+    task_name: str
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.workspace.raw_task_dir(self.task_name)
+
+    @property
+    def cropped_dir(self) -> Path:
+        return self.workspace.cropped_task_dir(self.task_name)
+
+    @property
+    def preprocessed_dir(self) -> Path:
+        return self.workspace.preprocessed_task_dir(self.task_name)
+
+
+def _v1_task(tmp_path_factory, kind: str, task_id: int, name: str) -> V1Task:
+    pytest.importorskip("nnunet", reason="parity fixtures need nnunet==1.7.1 (pip install -e '.[test]')")
+    from nnunet_explorer.parity import run_v1_cli
+    from nnunet_explorer.samples.synthetic import write_synthetic_task
+
+    root = tmp_path_factory.mktemp(f"v1_{kind}")
+    ws = make_workspace(root).ensure()
+    task_name = f"Task{task_id:03d}_{name}"
+    write_synthetic_task(ws.raw_task_dir(task_name), kind, num_training=10, num_test=2, seed=0)
+    run_v1_cli("nnUNet_plan_and_preprocess", ["-t", str(task_id), "-tl", "1", "-tf", "1"], ws, timeout=600)
+    return V1Task(ws, task_id, task_name)
+
+
+@pytest.fixture(scope="session")
+def v1_ct_task(tmp_path_factory) -> V1Task:
+    return _v1_task(tmp_path_factory, "ct", 901, "SynthCT")
+
+
+@pytest.fixture(scope="session")
+def v1_mr_task(tmp_path_factory) -> V1Task:
+    return _v1_task(tmp_path_factory, "mr", 902, "SynthMR")
+
+
+def copy_task_tree(src: Workspace, dst_root: Path) -> Workspace:
+    """Copy a whole workspace (e.g. a shared v1 task) so a test may write into it."""
+    shutil.copytree(src.raw_data_base.parent, dst_root, dirs_exist_ok=True)
+    return make_workspace(dst_root)
