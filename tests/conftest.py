@@ -82,3 +82,9 @@ def copy_task_tree(src: Workspace, dst_root: Path) -> Workspace:
     """Copy a whole workspace (e.g. a shared v1 task) so a test may write into it."""
     shutil.copytree(src.raw_data_base.parent, dst_root, dirs_exist_ok=True)
     return make_workspace(dst_root)
+
+
+@pytest.fixture
+def workspace_factory(tmp_path):
+    """Call with a sub-folder name to get another fresh (created) workspace under ``tmp_path``."""
+    return lambda name="ws2": make_workspace(tmp_path / name).ensure()
