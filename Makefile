@@ -19,7 +19,6 @@ all: demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip
 	# torch 2.13.0: a local CPU wheel on this kind of machine, the CUDA build where PyPI serves it.
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e ".[test]"
