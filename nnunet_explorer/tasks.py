@@ -7,9 +7,14 @@ and results folders (``convert_id_to_task_name``). Exactly one distinct name mus
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from .errors import TaskError
+import numpy as np
+
+from .errors import DatasetError, ExplorerError, TaskError
+from .fileio import load_json
 from .paths import NETWORKS, Workspace, get_workspace
 from .provenance import mirrors
 
@@ -100,3 +105,405 @@ def resolve_task_name(task: str | int, workspace: Workspace | None = None) -> st
         raise TaskError(f"{task!r} is neither a task id nor a task name",
                         fix="give a number such as 4 or a name such as Task004_Hippocampus") from None
     return convert_id_to_task_name(task_id, workspace)
+
+
+# --- dataset.json -----------------------------------------------------------------------------------------
+
+DATASET_JSON = "dataset.json"
+# The keys of the Medical Segmentation Decathlon format that v1's documentation asks for. v1's code itself
+# reads only ``modality``, ``labels``, ``training`` and ``test``; ``name`` and ``numTraining`` are checked
+# because a dataset.json without them is almost always a half-written one.
+REQUIRED_DATASET_KEYS = ("name", "modality", "labels", "numTraining", "training")
+NIFTI_SUFFIX = ".nii.gz"
+
+
+def _case_id_from_entry(path_in_json: str) -> str:
+    """v1's rule: the basename of the ``image`` entry minus its last 7 characters (``.nii.gz``)."""
+    return path_in_json.split("/")[-1][: -len(NIFTI_SUFFIX)]
+
+
+def load_dataset_json(task_dir: str | Path) -> dict:
+    """Read ``task_dir/dataset.json`` and check that v1 can use it; return it unchanged.
+
+    v1 relies on these facts without checking most of them (a wrong value fails much later, or silently
+    trains on the wrong files):
+
+    * ``modality`` maps ``"0"``, ``"1"`` ... (consecutive, from 0) to names; ``"CT"`` switches on CT
+      normalization. Image files carry the index as a 4-digit suffix: ``CASE_0000.nii.gz``.
+    * ``labels`` maps ``"0"`` (background) and consecutive integers to names (v1 asserts this in
+      ``verify_dataset_integrity``).
+    * ``training`` is a list of ``{"image": "./imagesTr/CASE.nii.gz", "label": "./labelsTr/CASE.nii.gz"}``;
+      the case id is the image basename without ``.nii.gz`` (no modality suffix here).
+    * ``test`` (optional here) is a list of ``"./imagesTs/CASE.nii.gz"``.
+
+    Raises:
+        DatasetError: naming the file and every bad key at once, each with its fix.
+    """
+    task_dir = Path(task_dir)
+    path = task_dir / DATASET_JSON
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist", fix="every raw task needs a dataset.json next to imagesTr/ and "
+                           "labelsTr/ (see `nnunet-explorer sample` for an example)")
+    try:
+        dataset = load_json(path)
+    except ExplorerError as exc:
+        raise DatasetError(exc.cause, fix=exc.fix) from None
+    if not isinstance(dataset, dict):
+        raise DatasetError(f"{path} holds a {type(dataset).__name__}, not a JSON object",
+                           fix="the file must be one object {\"name\": ..., \"modality\": ..., ...}")
+    problems = _dataset_json_problems(dataset)
+    if problems:
+        raise DatasetError(f"{path} is not a valid v1 dataset.json ({len(problems)} problem(s)):\n"
+                           + "\n".join(f"  - {p}" for p in problems),
+                           fix="correct the keys listed above and run the command again")
+    return dataset
+
+
+def _is_int_key(key: object) -> bool:
+    return isinstance(key, str) and key.strip().lstrip("-").isdigit()
+
+
+def _dataset_json_problems(d: dict) -> list[str]:
+    problems = [f"key '{k}' is missing (fix: add it)" for k in REQUIRED_DATASET_KEYS if k not in d]
+    modality = d.get("modality")
+    if "modality" in d:
+        if not isinstance(modality, dict) or not modality:
+            problems.append("key 'modality' must be a non-empty object like {\"0\": \"CT\"}")
+        elif sorted(modality) != [str(i) for i in range(len(modality))]:
+            problems.append(f"key 'modality' has keys {sorted(modality)}; v1 needs \"0\", \"1\", ... consecutive "
+                            "from 0 (the index is the _0000 suffix of the image files)")
+    labels = d.get("labels")
+    if "labels" in d:
+        if not isinstance(labels, dict) or not labels:
+            problems.append("key 'labels' must be a non-empty object like {\"0\": \"background\", \"1\": \"organ\"}")
+        elif not all(_is_int_key(k) for k in labels):
+            bad = [k for k in labels if not _is_int_key(k)]
+            problems.append(f"key 'labels' has non-integer keys {bad}; keys are the label values as strings")
+        else:
+            values = sorted(int(k) for k in labels)
+            if values[0] != 0:
+                problems.append("key 'labels' has no \"0\"; v1 needs label 0 = background")
+            elif values != list(range(len(values))):
+                problems.append(f"key 'labels' has values {values}; v1 needs consecutive values 0, 1, 2, ... "
+                                "(renumber the label files and this key)")
+    training = d.get("training")
+    if "training" in d:
+        if not isinstance(training, list) or not training:
+            problems.append("key 'training' must be a non-empty list of {\"image\": ..., \"label\": ...}")
+        else:
+            seen: set[str] = set()
+            for i, entry in enumerate(training):
+                if not isinstance(entry, dict) or not isinstance(entry.get("image"), str) \
+                        or not isinstance(entry.get("label"), str):
+                    problems.append(f"training[{i}] must be {{\"image\": \"./imagesTr/CASE.nii.gz\", "
+                                    f"\"label\": \"./labelsTr/CASE.nii.gz\"}}, not {entry!r}")
+                    continue
+                for key in ("image", "label"):
+                    if not entry[key].endswith(NIFTI_SUFFIX):
+                        problems.append(f"training[{i}]['{key}'] = {entry[key]!r} does not end with .nii.gz "
+                                        "(v1 reads only .nii.gz)")
+                case = _case_id_from_entry(entry["image"])
+                if case in seen:
+                    problems.append(f"training[{i}]: case '{case}' is listed twice (v1: duplicate training cases)")
+                seen.add(case)
+                if entry["label"].split("/")[-1] != entry["image"].split("/")[-1]:
+                    problems.append(f"training[{i}]: image {entry['image']!r} and label {entry['label']!r} have "
+                                    "different file names; v1 pairs them by name (labelsTr/CASE.nii.gz)")
+                if re.search(r"_\d{4}\.nii\.gz$", entry["image"]):
+                    problems.append(f"training[{i}]['image'] = {entry['image']!r} carries a modality suffix; "
+                                    "dataset.json names the case without _0000 (the files on disk have it)")
+    if "numTraining" in d and isinstance(training, list):
+        # differs from v1: v1 never reads numTraining; a mismatch usually means a half-edited dataset.json.
+        if not isinstance(d["numTraining"], int) or d["numTraining"] != len(training):
+            problems.append(f"key 'numTraining' is {d['numTraining']!r} but 'training' lists {len(training)} "
+                            f"cases (fix: set numTraining to {len(training)})")
+    test = d.get("test", [])
+    if not isinstance(test, list) or not all(isinstance(t, str) and t.endswith(NIFTI_SUFFIX) for t in test):
+        problems.append("key 'test' must be a list of \"./imagesTs/CASE.nii.gz\" strings")
+    return problems
+
+
+class TrainingCase(NamedTuple):
+    """One training case: its id, one image file per modality (index order), its label file."""
+
+    case_id: str
+    images: list[Path]
+    label: Path
+
+
+@mirrors("nnunet.experiment_planning.utils:create_lists_from_splitted_dataset")
+def training_cases(task_dir: str | Path, dataset: dict | None = None) -> list[TrainingCase]:
+    """The training cases of a raw task, with the file names v1 derives from ``dataset.json``.
+
+    v1's rule: for ``{"image": "./imagesTr/la_003.nii.gz", "label": "./labelsTr/la_003.nii.gz"}`` and two
+    modalities the images are ``imagesTr/la_003_0000.nii.gz`` and ``imagesTr/la_003_0001.nii.gz`` and the
+    label is ``labelsTr/la_003.nii.gz``. Only basenames count; the folders in the entries are ignored.
+    Files are not checked here (see :func:`verify_dataset_integrity`).
+    """
+    task_dir = Path(task_dir)
+    dataset = load_dataset_json(task_dir) if dataset is None else dataset
+    num_modalities = len(dataset["modality"])
+    cases = []
+    for entry in dataset["training"]:
+        case = _case_id_from_entry(entry["image"])
+        images = [task_dir / "imagesTr" / f"{case}_{m:04d}{NIFTI_SUFFIX}" for m in range(num_modalities)]
+        cases.append(TrainingCase(case, images, task_dir / "labelsTr" / entry["label"].split("/")[-1]))
+    return cases
+
+
+def listed_test_cases(task_dir: str | Path, dataset: dict | None = None) -> list[tuple[str, list[Path]]]:
+    """The test cases listed in ``dataset.json``: ``(case_id, [imagesTs/CASE_0000.nii.gz, ...])``."""
+    task_dir = Path(task_dir)
+    dataset = load_dataset_json(task_dir) if dataset is None else dataset
+    num_modalities = len(dataset["modality"])
+    return [(case, [task_dir / "imagesTs" / f"{case}_{m:04d}{NIFTI_SUFFIX}" for m in range(num_modalities)])
+            for case in (_case_id_from_entry(t) for t in dataset.get("test", []))]
+
+
+# --- integrity --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Geometry:
+    """What v1 compares between an image and its label: size (x, y, z), spacing, origin, direction (ITK order)."""
+
+    size: tuple[int, ...]
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    direction: tuple[float, ...]
+
+    def mismatches(self, other: "Geometry") -> list[str]:
+        """Names of the fields that differ beyond v1's tolerance (``np.isclose`` defaults: rtol 1e-5, atol 1e-8)."""
+        out = []
+        for name in ("size", "spacing", "origin", "direction"):
+            a, b = getattr(self, name), getattr(other, name)
+            if len(a) != len(b) or not np.all(np.isclose(a, b)):
+                out.append(f"{name} {_fmt(a)} vs {_fmt(b)}")
+        return out
+
+    @property
+    def axis_codes(self) -> str:
+        """Orientation as nibabel's ``aff2axcodes`` would say it (e.g. ``RAS``), from the ITK (LPS) direction."""
+        dim = len(self.size)
+        direction = np.asarray(self.direction, float).reshape(dim, dim)
+        codes = ""
+        for column in range(min(dim, 3)):
+            vector = direction[:3, column].copy()
+            vector[:2] *= -1  # ITK world is LPS, nibabel's is RAS
+            axis = int(np.argmax(np.abs(vector)))
+            codes += ("LR", "PA", "IS")[axis][int(vector[axis] > 0)]
+        return codes
+
+
+def _fmt(values: tuple) -> str:
+    return "(" + ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values) + ")"
+
+
+def read_geometry(path: Path) -> Geometry:
+    """Read only the header of ``path`` (no voxels) with ``sitk.ImageFileReader.ReadImageInformation``."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    return Geometry(tuple(reader.GetSize()), tuple(reader.GetSpacing()), tuple(reader.GetOrigin()),
+                    tuple(reader.GetDirection()))
+
+
+def _geometry_of_image(image) -> Geometry:
+    return Geometry(tuple(image.GetSize()), tuple(image.GetSpacing()), tuple(image.GetOrigin()),
+                    tuple(image.GetDirection()))
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    """What :func:`verify_dataset_integrity` checked (it raises instead of returning when something is wrong)."""
+
+    task_dir: Path
+    read_voxels: bool
+    num_training: int
+    num_test: int
+    num_modalities: int
+    labels: tuple[int, ...]
+    files_checked: int
+    orientations: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        mode = "full check (headers, voxels, label values, NaN)" if self.read_voxels else "header-only check"
+        lines = [f"{self.task_dir.name}: OK — {mode}",
+                 f"  {self.num_training} training and {self.num_test} test cases, {self.num_modalities} "
+                 f"modalities, labels {list(self.labels)}, {self.files_checked} files"]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _rel(path: Path, task_dir: Path) -> str:
+    try:
+        return str(path.relative_to(task_dir))
+    except ValueError:
+        return str(path)
+
+
+@mirrors("nnunet.preprocessing.sanity_checks:verify_dataset_integrity")
+def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) -> IntegrityReport:
+    """Check a raw task the way v1's ``verify_dataset_integrity`` does, and report every problem at once.
+
+    v1 checks, in this order: ``dataset.json``, ``imagesTr/`` and ``labelsTr/`` exist; no case is listed
+    twice; for every training case the label ``labelsTr/CASE.nii.gz`` and one image per modality
+    ``imagesTr/CASE_%04d.nii.gz`` exist; each image has the label's size, spacing, origin and direction
+    (``np.isclose``); no NaN in images or labels; no ``.nii.gz`` in imagesTr/labelsTr that dataset.json does
+    not list; the declared labels are 0, 1, 2 ... and each label file holds only declared values; test
+    images exist (and agree in geometry across modalities); and, as a warning only, all training images
+    share one orientation.
+
+    Args:
+        task_dir: the raw task folder ``.../nnUNet_raw_data/TaskXXX_Name``.
+        read_voxels: False runs only the header checks (files, names, geometry, seconds even for large
+            tasks; meant to run before every preprocessing). True adds v1's voxel checks: label values and NaN.
+
+    Returns:
+        An :class:`IntegrityReport` when nothing is wrong.
+
+    Raises:
+        DatasetError: listing every problem, one line per case and file, each with its fix.
+    """
+    # differs from v1: v1 stops at the first missing file (assert) and only *warns* about geometry; we
+    # collect every problem and treat a geometry mismatch as an error, because the arrays would not align.
+    task_dir = Path(task_dir)
+    if not task_dir.is_dir():
+        raise DatasetError(f"{task_dir} is not a folder", fix="give the raw task folder nnUNet_raw_data/TaskXXX_Name")
+    dataset = load_dataset_json(task_dir)
+    problems: list[str] = []
+    for sub in ("imagesTr", "labelsTr"):
+        if not (task_dir / sub).is_dir():
+            problems.append(f"{sub}/ is missing (fix: create {task_dir / sub} and put the training "
+                            f"{'images' if sub == 'imagesTr' else 'labels'} there)")
+    if problems:
+        raise _integrity_error(task_dir, problems)
+    num_modalities = len(dataset["modality"])
+    labels = tuple(sorted(int(k) for k in dataset["labels"]))
+    files_checked = 0
+    orientations: dict[str, list[str]] = {}
+    listed_images: set[str] = set()
+    listed_labels: set[str] = set()
+    for case in training_cases(task_dir, dataset):
+        listed_images.update(p.name for p in case.images)
+        listed_labels.add(case.label.name)
+        missing = [p for p in (*case.images, case.label) if not p.is_file()]
+        for path in missing:
+            problems.append(f"case {case.case_id}: {_rel(path, task_dir)} is missing"
+                            + _missing_hint(path, task_dir))
+        if missing:
+            continue
+        try:
+            case_problems, geometries = _check_case(case, labels, read_voxels, task_dir)
+        except RuntimeError as exc:  # SimpleITK cannot read a file
+            problems.append(f"case {case.case_id}: cannot read a file ({str(exc).strip().splitlines()[-1]}) "
+                            "(fix: replace the corrupt file)")
+            continue
+        problems += case_problems
+        files_checked += len(case.images) + 1
+        for path, geometry in zip(case.images, geometries):
+            orientations.setdefault(geometry.axis_codes, []).append(path.name)
+    for sub, listed in (("imagesTr", listed_images), ("labelsTr", listed_labels)):
+        for name in sorted(p.name for p in (task_dir / sub).glob("*" + NIFTI_SUFFIX)):
+            if name not in listed:
+                problems.append(f"{sub}/{name} is not listed in dataset.json" + _straggler_hint(name, sub, dataset))
+    test = listed_test_cases(task_dir, dataset)
+    listed_test: set[str] = set()
+    for case_id, images in test:
+        listed_test.update(p.name for p in images)
+        missing = [p for p in images if not p.is_file()]
+        for path in missing:
+            problems.append(f"test case {case_id}: {_rel(path, task_dir)} is missing"
+                            + _missing_hint(path, task_dir))
+        if missing:
+            continue
+        files_checked += len(images)
+        reference = read_geometry(images[0])
+        for path in images[1:]:
+            diff = read_geometry(path).mismatches(reference)
+            if diff:
+                problems.append(f"test case {case_id}: {_rel(path, task_dir)} does not match "
+                                f"{images[0].name}: {'; '.join(diff)} (fix: co-register the modalities)")
+    if test and (task_dir / "imagesTs").is_dir():
+        for path in sorted((task_dir / "imagesTs").glob("*" + NIFTI_SUFFIX)):
+            if path.name not in listed_test:
+                problems.append(f"imagesTs/{path.name} is not listed in dataset.json 'test' "
+                                "(fix: add it to 'test' or move it out of imagesTs)")
+    if problems:
+        raise _integrity_error(task_dir, problems)
+    warnings = []
+    if len(orientations) > 1:
+        # v1 prints this as a warning and goes on.
+        detail = ", ".join(f"{code}: {len(files)} file(s) e.g. {files[0]}" for code, files in orientations.items())
+        warnings.append(f"not all training images share one axis orientation ({detail}); v1 strongly "
+                        "recommends reorienting them (e.g. fslreorient2std)")
+    return IntegrityReport(task_dir, read_voxels, len(dataset["training"]), len(test), num_modalities, labels,
+                           files_checked, tuple(sorted(orientations)), tuple(warnings))
+
+
+def _check_case(case: TrainingCase, labels: tuple[int, ...], read_voxels: bool,
+                task_dir: Path) -> tuple[list[str], list[Geometry]]:
+    problems: list[str] = []
+    if read_voxels:
+        import SimpleITK as sitk
+
+        label_image = sitk.ReadImage(str(case.label))
+        label_geometry = _geometry_of_image(label_image)
+        label_array = sitk.GetArrayFromImage(label_image)
+        # Like v1, NaN is looked for in what SimpleITK returns. Note: SimpleITK 2.5 (ITK 5.4) already reads
+        # NaN voxels of a float NIfTI as 0, so with it this check can only fire for other readers' output.
+        if label_array.dtype.kind == "f" and np.isnan(label_array).any():
+            problems.append(f"case {case.case_id}: {_rel(case.label, task_dir)} contains NaN "
+                            "(fix: replace NaN with 0 or a declared label)")
+        values = np.unique(label_array[~np.isnan(label_array)] if label_array.dtype.kind == "f" else label_array)
+        unexpected = [v.item() for v in values if v not in labels]
+        if unexpected:
+            problems.append(f"case {case.case_id}: {_rel(case.label, task_dir)} holds label values {unexpected} "
+                            f"that dataset.json does not declare (declared: {list(labels)}) (fix: correct the "
+                            "label file or add the values to 'labels')")
+        geometries = []
+        for path in case.images:
+            image = sitk.ReadImage(str(path))
+            geometries.append(_geometry_of_image(image))
+            array = sitk.GetArrayFromImage(image)
+            if array.dtype.kind == "f" and np.isnan(array).any():
+                problems.append(f"case {case.case_id}: {_rel(path, task_dir)} contains "
+                                f"{int(np.isnan(array).sum())} NaN voxels (fix: replace them, e.g. with the "
+                                "background value; v1 training would produce NaN losses)")
+    else:
+        label_geometry = read_geometry(case.label)
+        geometries = [read_geometry(path) for path in case.images]
+    for path, geometry in zip(case.images, geometries):
+        diff = geometry.mismatches(label_geometry)
+        if diff:
+            problems.append(f"case {case.case_id}: {_rel(path, task_dir)} does not match its label "
+                            f"{_rel(case.label, task_dir)}: {'; '.join(diff)} (fix: resample or co-register so "
+                            "image and label share one voxel grid, or copy the label's header if only the "
+                            "header is wrong)")
+    return problems, geometries
+
+
+def _missing_hint(path: Path, task_dir: Path) -> str:
+    if path.parent.name == "imagesTr" or path.parent.name == "imagesTs":
+        unsuffixed = path.parent / (path.name[: -len("_0000" + NIFTI_SUFFIX)] + NIFTI_SUFFIX)
+        if unsuffixed.is_file():
+            return (f" (fix: found {_rel(unsuffixed, task_dir)} without the modality suffix; rename it to "
+                    f"{path.name}: v1 needs _0000, _0001 ... per modality)")
+    return " (fix: add the file, or remove the case from dataset.json)"
+
+
+def _straggler_hint(name: str, sub: str, dataset: dict) -> str:
+    if sub == "imagesTr" and not re.search(r"_\d{4}\.nii\.gz$", name):
+        return (f" and has no modality suffix (fix: rename it to {name[: -len(NIFTI_SUFFIX)]}_0000.nii.gz, "
+                "and list the case in 'training')")
+    return " (fix: add the case to 'training' or move the file out of the task folder)"
+
+
+def _integrity_error(task_dir: Path, problems: list[str]) -> DatasetError:
+    return DatasetError(
+        f"dataset integrity check of {task_dir} found {len(problems)} problem(s):\n"
+        + "\n".join(f"  - {p}" for p in problems),
+        fix="correct the files listed above (each line names its fix), then run the command again",
+    )
