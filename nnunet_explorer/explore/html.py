@@ -1,0 +1,137 @@
+"""Plain-HTML cards for step results and whole pipelines (no JavaScript: ``<details>`` folds).
+
+Notebooks call ``_repr_html_``; ``nnunet-explorer train --report FILE.html`` writes :func:`report_page`.
+Every piece of text coming from a step (docstrings, parameter values, error messages) is escaped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .summary import _is_ndarray, _is_tensor, _is_torch_module, array_stats, own_summary, summarize_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .step import StepResult
+
+STYLE = """
+.nnx-card{border:1px solid #ccc;border-left:5px solid #3a7;border-radius:4px;margin:6px 0;padding:4px 8px;
+  font-family:system-ui,sans-serif;font-size:13px;background:#fff;color:#222}
+.nnx-card.nnx-failed{border-left-color:#c33;background:#fff6f6}
+.nnx-card.nnx-pending{border-left-color:#aaa;color:#777}
+.nnx-card summary{cursor:pointer}
+.nnx-card .nnx-doc{white-space:pre-wrap;font-size:12px;color:#333;margin:4px 0 6px 0}
+.nnx-card table{border-collapse:collapse;margin:4px 0}
+.nnx-card td,.nnx-card th{border:1px solid #ddd;padding:1px 6px;text-align:left;vertical-align:top;font-size:12px}
+.nnx-card code,.nnx-card pre{font-family:ui-monospace,monospace;font-size:12px}
+.nnx-card pre{white-space:pre-wrap;margin:2px 0}
+.nnx-meta{color:#666;font-size:12px}
+.nnx-error{color:#a00}
+"""
+
+MAX_EMBED_CHARS = 200_000
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _embedded_html(value: Any) -> str | None:
+    method = getattr(value, "_repr_html_", None)
+    if method is None or isinstance(value, type) or not callable(method):
+        return None
+    try:
+        text = method()
+    except Exception:  # an object whose own HTML fails is shown by its text summary instead
+        return None
+    if not isinstance(text, str) or len(text) > MAX_EMBED_CHARS:
+        return None
+    return text
+
+
+def value_html(value: Any, *, depth: int = 0) -> str:
+    """HTML for one value: its own ``_repr_html_`` if it has one, a table for containers, else a summary."""
+    if _is_tensor(value) or _is_ndarray(value):
+        return f"<code>{esc(array_stats(value).text())}</code>"
+    embedded = _embedded_html(value)
+    if embedded is not None:
+        return embedded
+    if _is_torch_module(value):
+        text = repr(value)
+        return (f"<details><summary><code>{esc(summarize_text(value))}</code></summary>"
+                f"<pre>{esc(text[:MAX_EMBED_CHARS])}</pre></details>")
+    own = own_summary(value)
+    if own is not None:
+        return f"<pre>{esc(own)}</pre>"
+    if depth < 2:
+        rows: list[tuple[str, Any]] | None = None
+        if isinstance(value, dict) and 0 < len(value) <= 60:
+            rows = [(str(k), v) for k, v in value.items()]
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            rows = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+        elif isinstance(value, (list, tuple)) and 0 < len(value) <= 30 and any(
+                _is_tensor(v) or _is_ndarray(v) or isinstance(v, (dict, list, tuple)) for v in value):
+            rows = [(f"[{i}]", v) for i, v in enumerate(value)]
+        if rows is not None:
+            body = "".join(f"<tr><td><code>{esc(k)}</code></td><td>{value_html(v, depth=depth + 1)}</td></tr>"
+                           for k, v in rows)
+            caption = f"<div class='nnx-meta'>{esc(type(value).__name__)}</div>"
+            return f"{caption}<table>{body}</table>"
+    return f"<code>{esc(summarize_text(value))}</code>"
+
+
+def params_table(params: dict[str, Any] | Any) -> str:
+    if not params:
+        return "<span class='nnx-meta'>no parameters</span>"
+    rows = "".join(f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(summarize_text(v))}</code></td></tr>"
+                   for k, v in params.items())
+    return f"<table><tr><th>parameter</th><th>value</th></tr>{rows}</table>"
+
+
+def v1_link(result: "StepResult") -> str:
+    if result.v1 is None:
+        return "<span class='nnx-meta'>explorer-only step (no v1 counterpart)</span>"
+    return (f"<span class='nnx-meta'>mirrors nnU-Net v1.7.1 <a href='{esc(result.v1.url)}'>"
+            f"<code>{esc(result.v1.dotted)}</code></a></span>")
+
+
+def step_card(result: "StepResult", *, open_: bool = False) -> str:
+    """One step result as a card: title line, docstring, v1 link, parameters, inputs, output or error."""
+    status = "ok" if result.ok else "failed"
+    mark = "&#10003;" if result.ok else "&#10007;"
+    seed = f" · seed {result.seed}" if result.seed is not None else ""
+    first = result.doc.splitlines()[0] if result.doc else ""
+    head = (f"<summary><b>{esc(result.name)}</b> {mark} <span class='nnx-meta'>{result.seconds:.3f} s{seed}"
+            f"</span> — {esc(first)}</summary>")
+    parts = [f"<div class='nnx-doc'>{esc(result.doc)}</div>" if result.doc else "", v1_link(result),
+             "<div><b>parameters</b>", params_table(dict(result.params)), "</div>"]
+    if result.inputs:
+        inputs = ", ".join(f"<code>{esc(k)}</code>" for k in result.inputs)
+        parts.append(f"<div><b>inputs</b>: {inputs}</div>")
+    if result.ok:
+        parts.append(f"<div><b>output</b>: {value_html(result.output)}</div>")
+    else:
+        err = result.error
+        parts.append(f"<div class='nnx-error'><b>error</b>: <pre>{esc(err)}</pre></div>")
+        parts.append(f"<details><summary>traceback</summary><pre>{esc(err.traceback)}</pre></details>")
+        parts.append("<details><summary>inputs it received</summary><table>" + "".join(
+            f"<tr><td><code>{esc(k)}</code></td><td>{value_html(v, depth=1)}</td></tr>"
+            for k, v in result.inputs.items()) + "</table></details>")
+    opened = " open" if open_ or not result.ok else ""
+    return (f"<style>{STYLE}</style><div class='nnx-card nnx-{status}'><details{opened}>{head}"
+            f"{''.join(parts)}</details></div>")
+
+
+def pending_card(name: str, doc: str) -> str:
+    first = doc.splitlines()[0] if doc else ""
+    return (f"<div class='nnx-card nnx-pending'><b>{esc(name)}</b> <span class='nnx-meta'>not run</span>"
+            f" — {esc(first)}</div>")
+
+
+def report_page(title: str, cards: Iterable[str], intro: str = "") -> str:
+    """A standalone HTML page (UTF-8, inline CSS, no scripts) holding the given cards."""
+    body = "\n".join(cards)
+    intro_html = f"<pre class='nnx-meta'>{esc(intro)}</pre>" if intro else ""
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<style>{STYLE} body{{max-width:1100px;margin:1em auto;font-family:system-ui,sans-serif}}</style>"
+            f"</head><body><h1>{esc(title)}</h1>{intro_html}\n{body}\n</body></html>\n")

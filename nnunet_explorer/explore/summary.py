@@ -1,0 +1,199 @@
+"""Short text summaries of step outputs: arrays and tensors as dtype, shape, range and label set.
+
+A learner debugging a pipeline mostly wants to know *what came out*: is the batch ``(2, 1, 40, 48, 48)``
+float32 with a sensible range, does the target hold the labels ``{0, 1, 2}``, is the loss finite. These
+functions answer that for numpy arrays, torch tensors, containers of them, dataclasses, and objects that
+summarise themselves (a ``summary()`` method). They never modify the value and stay cheap on large arrays.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+# Integer-valued arrays with at most this many distinct values are shown with their label set.
+MAX_LABELS = 12
+# Label sets are only computed for arrays up to this many elements (np.unique sorts a copy).
+MAX_ELEMENTS_FOR_LABELS = 20_000_000
+MAX_ITEMS = 8
+MAX_DEPTH = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayStats:
+    """What a learner needs to know about an array or tensor without looking at the voxels."""
+
+    kind: str  # "ndarray" or "Tensor"
+    dtype: str
+    shape: tuple[int, ...]
+    minimum: float | None
+    maximum: float | None
+    mean: float | None
+    labels: tuple[int, ...] | None
+    non_finite: int
+    device: str | None = None
+    requires_grad: bool = False
+
+    def text(self) -> str:
+        parts = [f"{self.kind} {self.dtype} {self.shape}"]
+        if self.device and self.device != "cpu":
+            parts.append(f"on {self.device}")
+        if self.minimum is not None:
+            parts.append(f"range [{_num(self.minimum)}, {_num(self.maximum)}] mean {_num(self.mean)}")
+        if self.labels is not None:
+            parts.append("labels {" + ", ".join(str(v) for v in self.labels) + "}")
+        if self.non_finite:
+            parts.append(f"{self.non_finite} non-finite values!")
+        if self.requires_grad:
+            parts.append("requires_grad")
+        return ", ".join(parts)
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def _is_tensor(value: Any) -> bool:
+    cls = type(value)
+    return cls.__module__.startswith("torch") and cls.__name__ in ("Tensor", "Parameter")
+
+
+def _is_ndarray(value: Any) -> bool:
+    return type(value).__module__ == "numpy" and type(value).__name__ in ("ndarray", "memmap")
+
+
+def array_stats(value: Any) -> ArrayStats:
+    """Summarise a numpy array or torch tensor: dtype, shape, min/max/mean, label set, non-finite count.
+
+    The label set is reported for integer (or boolean) arrays, and for float arrays whose values are all
+    whole numbers (nnU-Net's targets arrive as float32 tensors), when there are at most ``MAX_LABELS`` of them.
+    """
+    import numpy as np
+
+    kind, device, requires_grad = "ndarray", None, False
+    if _is_tensor(value):
+        kind, device, requires_grad = "Tensor", str(value.device), bool(value.requires_grad)
+        dtype = str(value.dtype).replace("torch.", "")
+        array = value.detach().cpu()
+        if array.dtype.is_floating_point and array.dtype not in (np.float32, np.float64):
+            array = array.float()
+        array = array.numpy()
+    else:
+        array = np.asarray(value)
+        dtype = str(array.dtype)
+    shape = tuple(int(s) for s in array.shape)
+    if array.size == 0 or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        return ArrayStats(kind, dtype, shape, None, None, None, None, 0, device, requires_grad)
+    numeric = array.astype(np.float64, copy=False) if array.dtype == bool else array
+    finite_mask = np.isfinite(numeric) if np.issubdtype(numeric.dtype, np.floating) else None
+    non_finite = int(numeric.size - finite_mask.sum()) if finite_mask is not None else 0
+    finite = numeric[finite_mask] if finite_mask is not None and non_finite else numeric
+    if finite.size == 0:
+        return ArrayStats(kind, dtype, shape, None, None, None, None, non_finite, device, requires_grad)
+    minimum, maximum = float(finite.min()), float(finite.max())
+    mean = float(finite.mean(dtype=np.float64))
+    labels = None
+    if array.size <= MAX_ELEMENTS_FOR_LABELS:
+        integral = not np.issubdtype(numeric.dtype, np.floating) or (
+            maximum - minimum <= 10 * MAX_LABELS and bool(np.all(finite == np.round(finite))))
+        if integral:
+            unique = np.unique(finite)
+            if unique.size <= MAX_LABELS:
+                labels = tuple(int(v) for v in unique)
+    return ArrayStats(kind, dtype, shape, minimum, maximum, mean, labels, non_finite, device, requires_grad)
+
+
+def _module_text(module: Any) -> str:
+    params = sum(int(p.numel()) for p in module.parameters())
+    trainable = sum(int(p.numel()) for p in module.parameters() if p.requires_grad)
+    return f"{type(module).__name__} (torch module, {params:,} parameters, {trainable:,} trainable)"
+
+
+def _is_torch_module(value: Any) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, torch.nn.Module)
+
+
+def own_summary(value: Any) -> str | None:
+    """The text of ``value.summary()`` if the object summarises itself (a method taking no arguments)."""
+    method = getattr(value, "summary", None)
+    if method is None or isinstance(value, type) or not callable(method):
+        return None
+    try:
+        text = method()
+    except Exception:  # a summary that fails must not break rendering; fall back to the generic text
+        return None
+    return None if text is None else str(text)
+
+
+def summarize_text(value: Any, *, depth: int = 0) -> str:
+    """A short, mostly one-line description of any step output (containers are summarised item by item)."""
+    if value is None:
+        return "None"
+    if _is_tensor(value) or _is_ndarray(value):
+        return array_stats(value).text()
+    if isinstance(value, (bool, int, str)) or type(value).__module__ == "numpy" and hasattr(value, "dtype"):
+        text = repr(value)
+        return text if len(text) <= 200 else text[:197] + "..."
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"{value!r} (non-finite!)"
+    if isinstance(value, type):
+        return f"class {value.__module__}.{value.__qualname__}"
+    if _is_torch_module(value):
+        return _module_text(value)
+    own = own_summary(value)
+    if own is not None:
+        first = own.strip().splitlines()[0] if own.strip() else type(value).__name__
+        return first if len(first) <= 200 else first[:197] + "..."
+    if depth >= MAX_DEPTH:
+        return f"{type(value).__name__}(...)"
+    if isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "__getitem__")):
+        keys = list(value.keys())
+        shown = ", ".join(f"{k}: {summarize_text(value[k], depth=depth + 1)}" for k in keys[:MAX_ITEMS])
+        more = f", ... ({len(keys)} keys)" if len(keys) > MAX_ITEMS else ""
+        return "{" + shown + more + "}"
+    if isinstance(value, (list, tuple)):
+        open_, close = ("[", "]") if isinstance(value, list) else ("(", ")")
+        if value and all(_is_tensor(v) or _is_ndarray(v) for v in value):
+            return f"{len(value)} arrays: " + "; ".join(summarize_text(v, depth=depth + 1) for v in value[:MAX_ITEMS])
+        shown = ", ".join(summarize_text(v, depth=depth + 1) for v in value[:MAX_ITEMS])
+        more = f", ... ({len(value)} items)" if len(value) > MAX_ITEMS else ""
+        return open_ + shown + more + close
+    if dataclasses.is_dataclass(value):
+        fields = [f.name for f in dataclasses.fields(value)]
+        shown = ", ".join(f"{n}={summarize_text(getattr(value, n), depth=depth + 1)}" for n in fields[:MAX_ITEMS])
+        more = ", ..." if len(fields) > MAX_ITEMS else ""
+        return f"{type(value).__name__}({shown}{more})"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def summary_rows(value: Any, prefix: str = "", *, depth: int = 0) -> list[tuple[str, str]]:
+    """(path, description) rows that walk into containers: the pipeline summary prints one row per leaf."""
+    leaf = (_is_tensor(value) or _is_ndarray(value) or value is None or isinstance(value, (bool, int, float, str, type))
+            or _is_torch_module(value) or own_summary(value) is not None)
+    if leaf or depth >= 2:
+        return [(prefix, summarize_text(value))]
+    items: list[tuple[str, Any]]
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [(f"[{i}]", v) for i, v in enumerate(value)]
+    elif dataclasses.is_dataclass(value):
+        items = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+    else:
+        return [(prefix, summarize_text(value))]
+    if not items or len(items) > 2 * MAX_ITEMS:
+        return [(prefix, summarize_text(value))]
+    rows: list[tuple[str, str]] = []
+    for key, item in items:
+        path = f"{prefix}{key}" if key.startswith("[") or not prefix else f"{prefix}.{key}"
+        rows += summary_rows(item, path, depth=depth + 1)
+    return rows
