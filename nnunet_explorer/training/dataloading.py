@@ -1,0 +1,442 @@
+"""Loading preprocessed cases and cutting training patches out of them, as nnU-Net v1 does.
+
+After preprocessing, every training case lives in ``<nnUNet_preprocessed>/<Task>/<data_identifier>_stage<k>/``
+as ``CASE.npz`` (key ``data``: an array ``(C + 1, z, y, x)`` float32 whose last channel is the segmentation,
+with ``-1`` outside the nonzero crop) and ``CASE.pkl`` (its properties, among them ``class_locations``: for
+each foreground label up to 10 000 stored voxel positions).
+
+Training never sees whole cases. A *data loader* draws a batch of patches:
+
+1. ``np.random.choice(keys, batch_size, replace=True)`` picks the cases (the same case may come twice);
+2. the last ``batch_size - round(batch_size * (1 - 0.33))`` samples are *forced foreground*: their patch is
+   centred on a stored voxel of a randomly chosen foreground class (so rare structures are seen);
+3. the others get a uniformly random box, allowed to hang over the border by half the difference between
+   the loaded and the final patch size (so border voxels appear in the network's patch after the spatial
+   augmentation's centre crop);
+4. the part of the box inside the case is copied and the rest padded: image with 0, segmentation with -1
+   (-1 marks "outside the case"; it becomes 0 after augmentation).
+
+The loaders here draw from ``np.random`` in exactly v1's order, so for the same ``np.random`` state they return
+the same batch as v1's ``DataLoader3D`` / ``DataLoader2D`` (the parity tests check this array by array). On top
+of v1's output every batch carries ``'provenance'``: for each sample a :class:`SampleProvenance` naming the
+case, the box, whether it was forced, the class and the voxel it was centred on.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigurationError, DatasetError
+from ..fileio import load_pickle, save_npy_atomic
+from ..provenance import mirrors
+
+Dataset = "OrderedDict[str, dict[str, Any]]"
+
+
+# --- dataset -----------------------------------------------------------------------------------------------
+
+def get_case_identifiers(folder: str | os.PathLike) -> list[str]:
+    """Case ids of a preprocessed stage folder: every ``*.npz`` except cascade ``segFromPrevStage`` files, sorted."""
+    names = [n[:-4] for n in os.listdir(folder) if n.endswith("npz") and "segFromPrevStage" not in n]
+    return sorted(names)
+
+
+@mirrors("nnunet.training.dataloading.dataset_loading:load_dataset")
+def load_dataset(folder: str | os.PathLike, num_cases_properties_loading_threshold: int = 1000) -> "OrderedDict[str, dict]":
+    """Index a preprocessed stage folder: ``{case_id: {'data_file', 'properties_file', 'properties'}}``.
+
+    Like v1, the image data is not read here, only file names; the properties pickles are read eagerly when
+    there are at most ``num_cases_properties_loading_threshold`` cases (else each time a case is sampled).
+    The result has v1's exact layout, so it can be handed to v1's loaders as well.
+
+    Raises:
+        DatasetError: the folder does not exist or holds no ``.npz`` case, or a ``.pkl`` is missing.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"preprocessed folder {folder} does not exist",
+                           fix="run planning and preprocessing for this task first (nnUNet_plan_and_preprocess)")
+    case_ids = get_case_identifiers(folder)
+    if not case_ids:
+        raise DatasetError(f"{folder} holds no preprocessed case (*.npz)",
+                           fix="run preprocessing again; it writes CASE.npz and CASE.pkl per training case")
+    dataset: OrderedDict[str, dict] = OrderedDict()
+    for case in case_ids:
+        entry = OrderedDict()
+        entry["data_file"] = str(folder / f"{case}.npz")
+        entry["properties_file"] = str(folder / f"{case}.pkl")
+        dataset[case] = entry
+    if len(case_ids) <= num_cases_properties_loading_threshold:
+        for case, entry in dataset.items():
+            entry["properties"] = _load_properties(entry["properties_file"], case)
+    return dataset
+
+
+def _load_properties(path: str, case: str) -> dict:
+    if not os.path.isfile(path):
+        raise DatasetError(f"case {case}: properties file {path} is missing",
+                           fix="run preprocessing again (it writes CASE.pkl next to CASE.npz)")
+    return load_pickle(path)
+
+
+def _unpack_one(npz_file: str, key: str) -> bool:
+    npy_file = npz_file[:-3] + "npy"
+    if os.path.isfile(npy_file):
+        return False
+    with np.load(npz_file) as archive:
+        array = archive[key]
+    # differs from v1: written atomically, so an interrupted unpack never leaves a truncated .npy that v1
+    # would later memory-map and train on.
+    save_npy_atomic(npy_file, array)
+    return True
+
+
+@mirrors("nnunet.training.dataloading.dataset_loading:unpack_dataset")
+def unpack_dataset(folder: str | os.PathLike, threads: int = 1, key: str = "data") -> list[str]:
+    """Decompress every ``CASE.npz`` of ``folder`` to ``CASE.npy`` (skipping those already there).
+
+    v1 does this once before training (``unpack_data=True``) so that loaders can memory-map the cases and read
+    only the patch they need, instead of decompressing the whole case for every sample. Without it
+    (``--use_compressed_data``) the loaders read the ``.npz`` directly.
+
+    Returns:
+        The ``.npy`` files written by this call.
+    """
+    npz_files = sorted(str(p) for p in Path(folder).glob("*.npz"))
+    if threads > 1:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(threads) as pool:
+            written = pool.starmap(_unpack_one, [(f, key) for f in npz_files])
+    else:
+        written = [_unpack_one(f, key) for f in npz_files]
+    return [f[:-3] + "npy" for f, w in zip(npz_files, written) if w]
+
+
+# --- provenance ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SampleProvenance:
+    """Where one sample of a batch came from.
+
+    Attributes:
+        case_id: the preprocessed case.
+        case_shape: spatial shape of the case, ``(z, y, x)``.
+        box: per spatial axis of the case ``(lb, ub)``, half-open, in case voxel coordinates; may reach below 0
+            or beyond the shape, and that part of the patch is padding. For 2D loaders the first axis is the
+            slice: ``(slice, slice + 1)``.
+        forced: whether the sample was a forced-foreground one (the last samples of a batch).
+        forced_class: the foreground label the patch was centred on (None if not forced, or if the case had
+            no foreground and v1 fell back to a random box).
+        center_voxel: the stored ``class_locations`` voxel the box was centred on (before the lower clamp), as
+            ``(z, y, x)``; None for random boxes.
+    """
+
+    case_id: str
+    case_shape: tuple[int, ...]
+    box: tuple[tuple[int, int], ...]
+    forced: bool
+    forced_class: int | None = None
+    center_voxel: tuple[int, ...] | None = None
+
+    @property
+    def padded(self) -> bool:
+        """True if part of the box lies outside the case (those voxels are padding)."""
+        return any(lb < 0 or ub > s for (lb, ub), s in zip(self.box, self.case_shape))
+
+
+# --- loaders -------------------------------------------------------------------------------------------
+
+def is_forced_foreground(sample_index: int, batch_size: int, oversample_foreground_percent: float) -> bool:
+    """v1's oversampling rule: sample ``j`` is forced iff ``not j < round(batch_size * (1 - p))``.
+
+    Python's ``round`` rounds halves to even, so with p = 0.33: bs 2 → sample 1 forced, bs 5 → samples 3 and 4.
+    """
+    return not sample_index < round(batch_size * (1 - oversample_foreground_percent))
+
+
+def _foreground_classes(properties: Mapping, case: str) -> np.ndarray:
+    if "class_locations" not in properties:
+        raise DatasetError(f"case {case}: its properties have no 'class_locations', needed for foreground "
+                           "oversampling", fix="rerun preprocessing with nnU-Net v1 >= 1.5 or the explorer")
+    locations = properties["class_locations"]
+    classes = np.array([c for c in locations.keys() if len(locations[c]) != 0])
+    return classes[classes > 0]
+
+
+class _CaseReader:
+    """Reads a case's voxels: memory-mapped ``.npy`` when unpacked, else the whole ``.npz``."""
+
+    def __init__(self, memmap_mode: str) -> None:
+        self.memmap_mode = memmap_mode
+        self._npz_cache: tuple[str, np.ndarray] | None = None
+
+    def open(self, entry: Mapping[str, Any]) -> np.ndarray:
+        npy = entry["data_file"][:-4] + ".npy"
+        if os.path.isfile(npy):
+            return np.load(npy, mmap_mode=self.memmap_mode)
+        # differs from v1: the last decompressed .npz is kept, so a case drawn twice in a row is not
+        # decompressed twice (v1 decompresses the whole case for every sample). Values are identical.
+        if self._npz_cache is not None and self._npz_cache[0] == entry["data_file"]:
+            return self._npz_cache[1]
+        with np.load(entry["data_file"]) as archive:
+            array = archive["data"]
+        self._npz_cache = (entry["data_file"], array)
+        return array
+
+
+def _crop_and_pad(case: np.ndarray, lbs: Sequence[int], patch_size: Sequence[int], pad_mode: str,
+                  pad_kwargs_data: Mapping[str, Any], out_data: np.ndarray, out_seg: np.ndarray) -> None:
+    """Copy ``case[:, box]`` into ``out_data`` / ``out_seg``; voxels outside the case are padding.
+
+    ``case`` is ``(C + 1, *spatial)``; the box starts at ``lbs`` and has ``patch_size``. Data is padded with
+    ``pad_mode`` (V2: constant 0) and the segmentation with -1.
+    """
+    shape = case.shape[1:]
+    ubs = [lb + p for lb, p in zip(lbs, patch_size)]
+    valid = tuple(slice(max(0, lb), min(s, ub)) for lb, ub, s in zip(lbs, ubs, shape))
+    before = [-min(0, lb) for lb in lbs]
+    after = [max(ub - s, 0) for ub, s in zip(ubs, shape)]
+    crop = np.asarray(case[(slice(None),) + valid])  # on a memmap this reads only the box
+    inner = tuple(slice(b, b + (v.stop - v.start)) for b, v in zip(before, valid))
+    if pad_mode == "constant" and not pad_kwargs_data.get("constant_values", 0):
+        # differs from v1: v1 np.pad()s a copy of the crop; writing the crop into a zero-filled array is the
+        # same result without the extra copy.
+        out_data[...] = 0
+        out_data[(slice(None),) + inner] = crop[:-1]
+    else:
+        widths = [(0, 0)] + list(zip(before, after))
+        out_data[...] = np.pad(crop[:-1], widths, pad_mode, **pad_kwargs_data)
+    out_seg[...] = -1
+    out_seg[(slice(None),) + inner] = crop[-1:]
+
+
+class _LoaderBase:
+    """What v1's loaders get from batchgenerators' ``SlimDataLoaderBase``: an endless batch iterator."""
+
+    def __init__(self, data: Mapping[str, dict], patch_size: Sequence[int], final_patch_size: Sequence[int],
+                 batch_size: int, oversample_foreground_percent: float, memmap_mode: str, pad_mode: str,
+                 pad_kwargs_data: Mapping[str, Any] | None, pad_sides: Sequence[int] | None) -> None:
+        if not data:
+            raise DatasetError("the dataset given to the data loader is empty",
+                               fix="check the split: this fold has no cases")
+        self._data = data
+        self.list_of_keys = list(data.keys())
+        self.patch_size = np.array(patch_size, dtype=int)
+        self.final_patch_size = np.array(final_patch_size, dtype=int)
+        self.batch_size = int(batch_size)
+        self.oversample_foreground_percent = oversample_foreground_percent
+        self.memmap_mode = memmap_mode
+        self.pad_mode = pad_mode
+        self.pad_kwargs_data = dict(pad_kwargs_data or {})
+        self.need_to_pad = (self.patch_size - self.final_patch_size).astype(int)
+        if pad_sides is not None:
+            self.need_to_pad = self.need_to_pad + np.asarray(pad_sides, dtype=int)
+        self.pad_sides = pad_sides
+        self.thread_id = 0
+        self._reader = _CaseReader(memmap_mode)
+        first = self._reader.open(data[self.list_of_keys[0]])
+        self.num_channels = first.shape[0] - 1
+        self.data_shape = (self.batch_size, self.num_channels, *self.patch_size.tolist())
+        self.seg_shape = (self.batch_size, 1, *self.patch_size.tolist())
+
+    # batchgenerators' augmenters call these
+    def set_thread_id(self, thread_id: int) -> None:
+        self.thread_id = thread_id
+
+    def __iter__(self) -> "_LoaderBase":
+        return self
+
+    def __next__(self) -> dict:
+        return self.generate_train_batch()
+
+    next = __next__
+
+    def get_do_oversample(self, batch_idx: int) -> bool:
+        return is_forced_foreground(batch_idx, self.batch_size, self.oversample_foreground_percent)
+
+    def _properties(self, case: str) -> dict:
+        entry = self._data[case]
+        if "properties" in entry:
+            return entry["properties"]
+        return _load_properties(entry["properties_file"], case)
+
+    def _bounds(self, shape: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Lowest and highest allowed box start per axis (v1: ``-pad // 2`` and ``shape + ceil(pad/2) - patch``)."""
+        need = self.need_to_pad.copy()
+        for d in range(len(shape)):
+            if need[d] + shape[d] < self.patch_size[d]:
+                need[d] = self.patch_size[d] - shape[d]
+        lbs = [int(-need[d] // 2) for d in range(len(shape))]
+        ubs = [int(shape[d] + need[d] // 2 + need[d] % 2 - self.patch_size[d]) for d in range(len(shape))]
+        return lbs, ubs
+
+    def generate_train_batch(self) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@mirrors("nnunet.training.dataloading.dataset_loading:DataLoader3D")
+class DataLoader3D(_LoaderBase):
+    """Batches of 3D patches ``data (b, C, z, y, x)`` and ``seg (b, 1, z, y, x)``, v1's ``DataLoader3D``.
+
+    Args:
+        data: :func:`load_dataset`'s dict restricted to the training (or validation) keys.
+        patch_size: size of the box cut from the case (V2 training: ``basic_generator_patch_size``, larger than
+            the network patch so rotation/scaling has context; validation: the network patch size).
+        final_patch_size: the network's patch size. Half the difference may hang over each border.
+        batch_size: samples per batch.
+        oversample_foreground_percent: V2 passes 0.33.
+        memmap_mode: how unpacked ``.npy`` files are opened (``'r'``).
+        pad_mode: image padding; V2 passes ``'constant'`` (zeros). The segmentation is always padded with -1.
+        has_prev_stage: the cascade's previous-stage segmentation is not supported here.
+
+    Each batch is a dict with v1's keys ``data``, ``seg``, ``properties``, ``keys`` plus ``provenance``.
+    """
+
+    # differs from v1: v1's class default pad_mode is "edge"; nnUNetTrainerV2 always passes "constant", which
+    # is what a learner building a loader by hand expects to get.
+    def __init__(self, data: Mapping[str, dict], patch_size: Sequence[int], final_patch_size: Sequence[int],
+                 batch_size: int, has_prev_stage: bool = False, oversample_foreground_percent: float = 0.0,
+                 memmap_mode: str = "r", pad_mode: str = "constant", pad_kwargs_data: Mapping | None = None,
+                 pad_sides: Sequence[int] | None = None) -> None:
+        if has_prev_stage:
+            raise ConfigurationError("the explorer's DataLoader3D does not load cascade (previous-stage) "
+                                     "segmentations", fix="use 3d_fullres, 3d_lowres or 2d")
+        super().__init__(data, patch_size, final_patch_size, batch_size, oversample_foreground_percent,
+                         memmap_mode, pad_mode, pad_kwargs_data, pad_sides)
+        self.has_prev_stage = False
+
+    def generate_train_batch(self) -> dict:
+        selected_keys = np.random.choice(self.list_of_keys, self.batch_size, True, None)
+        data = np.zeros(self.data_shape, dtype=np.float32)
+        seg = np.zeros(self.seg_shape, dtype=np.float32)
+        case_properties, provenance = [], []
+        for j, case in enumerate(selected_keys):
+            force_fg = self.get_do_oversample(j)
+            properties = self._properties(case)
+            case_properties.append(properties)
+            case_data = self._reader.open(self._data[case])
+            shape = case_data.shape[1:]
+            lbs, ubs = self._bounds(shape)
+            forced_class, center = None, None
+            if force_fg:
+                classes = _foreground_classes(properties, case)
+                if len(classes) == 0:
+                    # v1 prints 'case does not contain any foreground classes' and falls back to a random box
+                    force_class = None
+                else:
+                    force_class = np.random.choice(classes)
+                if force_class is not None:
+                    voxels = properties["class_locations"][force_class]
+                    center = voxels[np.random.choice(len(voxels))]
+                    # only the lower bound is clamped (v1): the box may run past the upper border, into padding
+                    box_lb = [max(lbs[d], int(center[d]) - int(self.patch_size[d]) // 2) for d in range(3)]
+                    forced_class = int(force_class)
+                    center = tuple(int(v) for v in center[:3])
+                else:
+                    box_lb = [int(np.random.randint(lbs[d], ubs[d] + 1)) for d in range(3)]
+            else:
+                box_lb = [int(np.random.randint(lbs[d], ubs[d] + 1)) for d in range(3)]
+            _crop_and_pad(case_data, box_lb, self.patch_size, self.pad_mode, self.pad_kwargs_data, data[j], seg[j])
+            provenance.append(SampleProvenance(
+                case_id=str(case), case_shape=tuple(int(s) for s in shape),
+                box=tuple((b, b + int(p)) for b, p in zip(box_lb, self.patch_size)),
+                forced=bool(force_fg), forced_class=forced_class, center_voxel=center))
+        return {"data": data, "seg": seg, "properties": case_properties, "keys": selected_keys,
+                "provenance": provenance}
+
+
+@mirrors("nnunet.training.dataloading.dataset_loading:DataLoader2D")
+class DataLoader2D(_LoaderBase):
+    """Batches of 2D slices ``data (b, C, y, x)`` and ``seg (b, 1, y, x)``, v1's ``DataLoader2D``.
+
+    Per sample a slice along the first (transposed) axis is chosen: uniformly at random, or, when forced, among
+    the slices holding stored voxels of a randomly chosen foreground class, centred on one of those voxels.
+    Bounds, padding and the lower-clamp-only rule are the 3D ones, in plane. Same arguments as
+    :class:`DataLoader3D` with 2D patch sizes.
+    """
+
+    # differs from v1: pad_mode defaults to "constant" (what V2 passes); pseudo_3d_slices other than 1, which v1
+    # itself calls "very deprecated", is refused.
+    def __init__(self, data: Mapping[str, dict], patch_size: Sequence[int], final_patch_size: Sequence[int],
+                 batch_size: int, oversample_foreground_percent: float = 0.0, memmap_mode: str = "r",
+                 pseudo_3d_slices: int = 1, pad_mode: str = "constant", pad_kwargs_data: Mapping | None = None,
+                 pad_sides: Sequence[int] | None = None) -> None:
+        if pseudo_3d_slices != 1:
+            raise ConfigurationError("pseudo_3d_slices other than 1 is not supported",
+                                     fix="use pseudo_3d_slices=1 (what nnUNetTrainerV2 uses)")
+        super().__init__(data, patch_size, final_patch_size, batch_size, oversample_foreground_percent,
+                         memmap_mode, pad_mode, pad_kwargs_data, pad_sides)
+        self.pseudo_3d_slices = 1
+
+    def generate_train_batch(self) -> dict:
+        selected_keys = np.random.choice(self.list_of_keys, self.batch_size, True, None)
+        data = np.zeros(self.data_shape, dtype=np.float32)
+        seg = np.zeros(self.seg_shape, dtype=np.float32)
+        case_properties, provenance = [], []
+        for j, case in enumerate(selected_keys):
+            properties = self._properties(case)
+            case_properties.append(properties)
+            force_fg = self.get_do_oversample(j)
+            case_data = self._reader.open(self._data[case])
+            if case_data.ndim == 3:  # a 2D case stored as (C + 1, y, x)
+                case_data = case_data[:, None]
+            selected_class, voxels, center = None, None, None
+            if not force_fg:
+                slice_idx = np.random.choice(case_data.shape[1])
+            else:
+                classes = _foreground_classes(properties, case)
+                if len(classes) == 0:
+                    slice_idx = np.random.choice(case_data.shape[1])
+                else:
+                    selected_class = np.random.choice(classes)
+                    voxels = properties["class_locations"][selected_class]
+                    slice_idx = np.random.choice(np.unique(voxels[:, 0]))
+                    voxels = voxels[voxels[:, 0] == slice_idx]
+            plane = case_data[:, int(slice_idx)]  # memmap: reads one slice only
+            shape = plane.shape[1:]
+            lbs, ubs = self._bounds(shape)
+            if selected_class is None:
+                box_lb = [int(np.random.randint(lbs[d], ubs[d] + 1)) for d in range(2)]
+            else:
+                voxel = voxels[np.random.choice(len(voxels))]
+                box_lb = [max(lbs[d], int(voxel[d + 1]) - int(self.patch_size[d]) // 2) for d in range(2)]
+                center = (int(slice_idx), int(voxel[1]), int(voxel[2]))
+            _crop_and_pad(plane, box_lb, self.patch_size, self.pad_mode, self.pad_kwargs_data, data[j], seg[j])
+            provenance.append(SampleProvenance(
+                case_id=str(case), case_shape=tuple(int(s) for s in case_data.shape[1:]),
+                box=((int(slice_idx), int(slice_idx) + 1),) + tuple(
+                    (b, b + int(p)) for b, p in zip(box_lb, self.patch_size)),
+                forced=bool(force_fg), forced_class=None if selected_class is None else int(selected_class),
+                center_voxel=center))
+        return {"data": data, "seg": seg, "properties": case_properties, "keys": selected_keys,
+                "provenance": provenance}
+
+
+def make_data_loader(dataset: Mapping[str, dict], patch_size: Sequence[int], final_patch_size: Sequence[int],
+                     batch_size: int, oversample_foreground_percent: float = 0.33,
+                     memmap_mode: str = "r") -> _LoaderBase:
+    """The loader nnUNetTrainerV2.get_basic_generators builds: 2D or 3D by ``len(patch_size)``."""
+    if len(patch_size) == 3:
+        return DataLoader3D(dataset, patch_size, final_patch_size, batch_size, False,
+                            oversample_foreground_percent=oversample_foreground_percent,
+                            memmap_mode=memmap_mode, pad_mode="constant")
+    if len(patch_size) == 2:
+        return DataLoader2D(dataset, patch_size, final_patch_size, batch_size,
+                            oversample_foreground_percent=oversample_foreground_percent,
+                            memmap_mode=memmap_mode, pad_mode="constant")
+    raise ConfigurationError(f"patch_size {list(patch_size)} is neither 2D nor 3D", fix="check the plans")
+
+
+def subset(dataset: Mapping[str, dict], keys: Sequence[str]) -> "OrderedDict[str, dict]":
+    """``OrderedDict`` of ``dataset`` restricted to the sorted ``keys`` (v1's ``dataset_tr`` / ``dataset_val``)."""
+    missing = [k for k in keys if k not in dataset]
+    if missing:
+        raise DatasetError(f"cases {missing[:5]} of the split are not in the preprocessed folder",
+                           fix="delete splits_final.pkl or re-run preprocessing")
+    return OrderedDict((k, dataset[k]) for k in sorted(keys))
