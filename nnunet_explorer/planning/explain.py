@@ -1,0 +1,81 @@
+"""Why each planned value is what it is: the planners' decision trace, rendered as text.
+
+The planners in :mod:`planner3d` and :mod:`planner2d` accept ``trace=`` (a plain list). While they run they
+append one :class:`Decision` per rule they apply: which plans key it fills, which rule of nnU-Net v1 produced
+it, from which fingerprint numbers. Nothing is re-derived afterwards, so the explanation cannot drift from
+what the planner actually did. :func:`explain_trace` turns the records into sentences such as
+
+    patch_size [80, 160, 160] (3d_fullres) — started at 512 mm per axis = [102, 640, 640] voxels, clipped to
+    the median shape [96, 192, 192] ...; shrunk along axis 1 three times because the VRAM proxy 7.1e+08
+    exceeded the reference 5.5e+08 ...
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One rule applied by a planner.
+
+    Attributes:
+        planner: ``"3d"`` or ``"2d"``.
+        stage: ``"3d_fullres"``, ``"3d_lowres"``, ``"2d"`` or None for values shared by all stages.
+        key: the plans key (or intermediate quantity) the rule produced, e.g. ``"patch_size"``.
+        rule: short name of the v1 rule, e.g. ``"anisotropy rule"``.
+        value: the value produced.
+        text: the explanation, naming the numbers that went in.
+        inputs: those numbers, for programmatic inspection.
+    """
+
+    planner: str
+    stage: str | None
+    key: str
+    rule: str
+    value: Any
+    text: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def record(trace: list | None, planner: str, stage: str | None, key: str, rule: str, value: Any, text: str,
+           **inputs: Any) -> None:
+    """Append a :class:`Decision` to ``trace`` (no-op when ``trace`` is None)."""
+    if trace is not None:
+        trace.append(Decision(planner, stage, key, rule, value, text, dict(inputs)))
+
+
+def fmt(value: Any) -> str:
+    """Short human text for numbers and arrays: ints plain, floats with 4 significant digits, lists in []."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+            return f"{v:.3g}"
+        return f"{v:.4g}"
+    return str(value)
+
+
+def explain_trace(trace: Sequence[Decision], *, stage: str | None = None) -> str:
+    """Render the decisions (optionally only those of one ``stage``) as one line per decision."""
+    lines = []
+    for d in trace:
+        if stage is not None and d.stage not in (stage, None):
+            continue
+        where = f" ({d.stage})" if d.stage else ""
+        lines.append(f"{d.key}{where} = {fmt(d.value)} — {d.rule}: {d.text}")
+    return "\n".join(lines)
+
+
+def decisions_for(trace: Sequence[Decision], key: str, stage: str | None = None) -> list[Decision]:
+    """All decisions that produced ``key`` (in ``stage`` if given)."""
+    return [d for d in trace if d.key == key and (stage is None or d.stage == stage)]

@@ -1,0 +1,53 @@
+"""Which intensity normalization each modality gets, and whether it is restricted to the nonzero mask.
+
+Both decisions are made once per dataset by the planner and stored in the plans
+(``normalization_schemes``, ``use_mask_for_norm``) and in every cropped case pkl
+(``use_nonzero_mask_for_norm``).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Mapping
+
+import numpy as np
+
+from ..provenance import mirrors
+
+
+@mirrors("nnunet.experiment_planning.experiment_planner_baseline_3DUNet:ExperimentPlanner.determine_normalization_scheme")
+def determine_normalization_scheme(modalities: Mapping[int, str]) -> "OrderedDict[int, str]":
+    """``"CT"`` for a modality named exactly ``CT`` or ``ct``, ``"noNorm"`` for ``noNorm``, else ``"nonCT"``.
+
+    * CT: clip to the dataset's foreground 0.5/99.5 percentiles, z-score with the dataset foreground mean/sd.
+    * nonCT: z-score each case with its own mean/sd (+1e-8), optionally inside the nonzero mask only.
+    * noNorm: leave the intensities as they are.
+    """
+    schemes: OrderedDict[int, str] = OrderedDict()
+    for i in range(len(list(modalities.keys()))):
+        name = modalities[i]
+        if name == "CT" or name == "ct":
+            schemes[i] = "CT"
+        elif name == "noNorm":
+            schemes[i] = "noNorm"
+        else:
+            schemes[i] = "nonCT"
+    return schemes
+
+
+@mirrors("nnunet.experiment_planning.experiment_planner_baseline_3DUNet:ExperimentPlanner.determine_whether_to_use_mask_for_norm")
+def determine_whether_to_use_mask_for_norm(modalities: Mapping[int, str],
+                                           size_reductions: Mapping[str, float]) -> "OrderedDict[int, bool]":
+    """Normalize inside the nonzero mask only if cropping shrank the median case to < 3/4 of its size.
+
+    A strong size reduction means the images have a zero background around the object (skull-stripped
+    brains, as in BraTS); z-scoring the background would waste the intensity range. A modality whose name
+    *contains* ``CT`` (note: substring, unlike the scheme rule) never uses the mask.
+    """
+    use_mask: OrderedDict[int, bool] = OrderedDict()
+    reductions = [size_reductions[k] for k in size_reductions.keys()]
+    for i in range(len(list(modalities.keys()))):
+        if "CT" in modalities[i]:
+            use_mask[i] = False
+        else:
+            use_mask[i] = bool(np.median(reductions) < 3 / 4.)
+    return use_mask

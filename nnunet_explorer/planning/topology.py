@@ -1,0 +1,114 @@
+"""How deep the U-Net goes along each axis, and which kernels it uses: v1's ``get_pool_and_conv_props``.
+
+The v2.1 planners (3D and 2D) derive the network topology from the voxel spacing of the patch:
+
+* an axis is pooled (stride 2) only while its spacing is less than twice the finest current spacing, so a
+  coarse axis (5 mm slices next to 0.8 mm pixels) waits until the fine axes have been pooled to a similar
+  spacing;
+* an axis stops pooling when its feature map would drop below ``2 * min_feature_map_size`` (8) voxels;
+* the convolution kernel is 3 on the largest group of axes whose spacings lie within a factor of 2 of
+  each other and 1 elsewhere (so ``[1, 3, 3]`` in the first stages of anisotropic data);
+* finally the patch is padded up so that every axis is divisible by ``2 ** num_pool_per_axis``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..provenance import mirrors
+
+
+@dataclass(frozen=True)
+class Topology:
+    """What :func:`get_pool_and_conv_props` returns, with v1's names (values keep v1's types)."""
+
+    num_pool_per_axis: list
+    pool_op_kernel_sizes: list
+    conv_kernel_sizes: list
+    patch_size: np.ndarray
+    must_be_divisible_by: np.ndarray
+
+    def as_tuple(self) -> tuple:
+        """v1's return order: (num_pool_per_axis, pool_op_kernel_sizes, conv_kernel_sizes, patch_size,
+        must_be_divisible_by)."""
+        return (self.num_pool_per_axis, self.pool_op_kernel_sizes, self.conv_kernel_sizes, self.patch_size,
+                self.must_be_divisible_by)
+
+
+@mirrors("nnunet.experiment_planning.common_utils:get_shape_must_be_divisible_by")
+def get_shape_must_be_divisible_by(num_pool_per_axis: Sequence[int]) -> np.ndarray:
+    """``2 ** num_pool_per_axis``: each pooling halves an axis, so the patch must divide by this."""
+    return 2 ** np.array(num_pool_per_axis)
+
+
+@mirrors("nnunet.experiment_planning.common_utils:pad_shape")
+def pad_shape(shape: Sequence[int], must_be_divisible_by: Sequence[int] | int) -> np.ndarray:
+    """Round every axis of ``shape`` *up* to the next multiple of its divisor (unchanged if divisible)."""
+    if not isinstance(must_be_divisible_by, (tuple, list, np.ndarray)):
+        must_be_divisible_by = [must_be_divisible_by] * len(shape)
+    out = []
+    for size, div in zip(shape, must_be_divisible_by):
+        remainder = size % div
+        out.append(size if remainder == 0 else size + div - remainder)
+    return np.array(out).astype(int)
+
+
+def conv_kernel_for(spacing: Sequence[float]) -> list[int]:
+    """Kernel 3 on the largest group of axes whose spacings are within a factor 2 of each other, else 1.
+
+    v1 tries every axis as the group's anchor and keeps the first largest group.
+    """
+    dim = len(spacing)
+    best: list[int] = []
+    for anchor in range(dim):
+        group = [i for i in range(dim)
+                 if spacing[i] / spacing[anchor] < 2 and spacing[anchor] / spacing[i] < 2]
+        if len(group) > len(best):
+            best = group
+    return [3 if i in best else 1 for i in range(dim)]
+
+
+@mirrors("nnunet.experiment_planning.common_utils:get_pool_and_conv_props")
+def get_pool_and_conv_props(spacing: Sequence[float], patch_size: Sequence[int], min_feature_map_size: int = 4,
+                            max_numpool: int = 999) -> Topology:
+    """Plan the pooling and convolution kernels of a U-Net for a patch at ``spacing``.
+
+    Args:
+        spacing: voxel spacing of the patch in mm, e.g. ``(z, y, x)`` (already transposed).
+        patch_size: candidate patch in voxels, same axis order.
+        min_feature_map_size: smallest bottleneck edge (4); an axis pools only while ``>= 2 * 4`` voxels.
+        max_numpool: cap on poolings per axis (999, i.e. none).
+
+    Returns:
+        A :class:`Topology`; ``len(conv_kernel_sizes) == len(pool_op_kernel_sizes) + 1`` (the last conv kernel
+        is the bottleneck's ``[3] * dim``) and ``patch_size`` is padded to ``must_be_divisible_by``.
+    """
+    dim = len(spacing)
+    current_spacing = list(spacing)
+    current_size = list(patch_size)
+    pool_op_kernel_sizes: list[list[int]] = []
+    conv_kernel_sizes: list[list[int]] = []
+    num_pool_per_axis = [0] * dim
+    while True:
+        finest = min(current_spacing)
+        # only axes within a factor 2 of the finest spacing may be pooled in this stage
+        poolable = [i for i in range(dim) if current_spacing[i] / finest < 2]
+        conv_kernel = conv_kernel_for(current_spacing)
+        poolable = [i for i in poolable if current_size[i] >= 2 * min_feature_map_size]
+        poolable = [i for i in poolable if num_pool_per_axis[i] < max_numpool]
+        if not poolable:
+            break  # the kernel computed in this round is discarded, as in v1
+        pool_kernel = [1] * dim
+        for axis in poolable:
+            pool_kernel[axis] = 2
+            num_pool_per_axis[axis] += 1
+            current_spacing[axis] *= 2
+            current_size[axis] = np.ceil(current_size[axis] / 2)
+        pool_op_kernel_sizes.append(pool_kernel)
+        conv_kernel_sizes.append(conv_kernel)
+    must_be_divisible_by = get_shape_must_be_divisible_by(num_pool_per_axis)
+    padded = pad_shape(patch_size, must_be_divisible_by)
+    conv_kernel_sizes.append([3] * dim)
+    return Topology(num_pool_per_axis, pool_op_kernel_sizes, conv_kernel_sizes, padded, must_be_divisible_by)
