@@ -27,6 +27,11 @@ from .errors import ExplorerError, UnsafeFileError
 
 PathLike = str | os.PathLike
 
+# mkstemp creates files readable by the owner only; atomic writes give them the usual umask-based mode instead,
+# as a plain open() would. (Read once at import: os.umask can only be read by setting it.)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO]:
@@ -38,6 +43,7 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
