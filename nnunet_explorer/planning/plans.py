@@ -1,0 +1,196 @@
+"""Reading nnU-Net v1 plans files, printing them as v1 does, and a read-only view for notebooks.
+
+A plans file (``nnUNetPlansv2.1_plans_3D.pkl`` / ``..._2D.pkl``) is a pickled dict. It is read with the
+explorer's restricted unpickler (:func:`nnunet_explorer.fileio.load_pickle`), so a plans file from an untrusted
+source cannot run code. :class:`Plans` wraps the dict read-only; ``summarize_plans_text`` reproduces v1's
+``summarize_plans`` output character for character.
+"""
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from ..errors import PlansError
+from ..fileio import PathLike, load_pickle
+from ..provenance import mirrors
+
+REQUIRED_KEYS = ("num_stages", "num_modalities", "modalities", "normalization_schemes", "num_classes",
+                 "all_classes", "use_mask_for_norm", "transpose_forward", "transpose_backward", "data_identifier",
+                 "plans_per_stage")
+STAGE_KEYS = ("batch_size", "num_pool_per_axis", "patch_size", "median_patient_size_in_voxels", "current_spacing",
+              "original_spacing", "do_dummy_2D_data_aug", "pool_op_kernel_sizes", "conv_kernel_sizes")
+
+
+def load_plans(path: PathLike) -> dict:
+    """Read a v1 plans pickle safely and check it has the keys training needs.
+
+    Raises:
+        PlansError: the file is missing, is not a dict, or lacks v1 plans keys (each named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PlansError(f"plans file {path} does not exist",
+                         fix="run `nnunet-explorer plan_and_preprocess -t ID` (or nnUNet_plan_and_preprocess) first")
+    plans = load_pickle(path)
+    if not isinstance(plans, dict):
+        raise PlansError(f"{path} holds a {type(plans).__name__}, not a plans dict",
+                         fix="point at nnUNetPlansv2.1_plans_3D.pkl or nnUNetPlansv2.1_plans_2D.pkl")
+    missing = [k for k in REQUIRED_KEYS if k not in plans]
+    if missing:
+        raise PlansError(f"{path} lacks plans keys: {', '.join(missing)}",
+                         fix="re-run plan_and_preprocess to write a complete plans file")
+    for stage, sp in plans["plans_per_stage"].items():
+        lacking = [k for k in STAGE_KEYS if k not in sp]
+        if lacking:
+            raise PlansError(f"{path}: stage {stage} lacks {', '.join(lacking)}",
+                             fix="re-run plan_and_preprocess to write a complete plans file")
+    return plans
+
+
+@mirrors("nnunet.experiment_planning.summarize_plans:summarize_plans")
+def summarize_plans_text(plans: Mapping[str, Any]) -> str:
+    """Exactly what v1's ``summarize_plans(file)`` prints for these plans (numpy 2 reprs included)."""
+    out = io.StringIO()
+
+    def say(*args: Any) -> None:
+        print(*args, file=out)
+
+    say("num_classes: ", plans["num_classes"])
+    say("modalities: ", plans["modalities"])
+    say("use_mask_for_norm", plans["use_mask_for_norm"])
+    say("keep_only_largest_region", plans["keep_only_largest_region"])
+    say("min_region_size_per_class", plans["min_region_size_per_class"])
+    say("min_size_per_class", plans["min_size_per_class"])
+    say("normalization_schemes", plans["normalization_schemes"])
+    say("stages...\n")
+    for i in range(len(plans["plans_per_stage"])):
+        say("stage: ", i)
+        say(plans["plans_per_stage"][i])
+        say("")
+    return out.getvalue()
+
+
+def _plain(value: Any) -> Any:
+    """numpy values as plain Python, for display."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def configuration_names(plans: Mapping[str, Any]) -> dict[str, int]:
+    """Which network configuration trains on which stage: ``{"2d": 0}`` or ``{"3d_fullres": n-1, ...}``."""
+    if str(plans.get("data_identifier", "")).endswith("_2D"):
+        return {"2d": 0}
+    n = len(plans["plans_per_stage"])
+    if n == 1:
+        return {"3d_fullres": 0}
+    return {"3d_lowres": 0, "3d_fullres": n - 1, "3d_cascade_fullres": n - 1}
+
+
+class Plans(Mapping):
+    """A read-only view of a v1 plans dict: ``plans["patch_size"]`` style access plus helpers.
+
+    Construct with :meth:`from_file` or ``Plans(dict)``; the underlying dict is not copied and never changed.
+    Renders as HTML in notebooks (``<details>`` per stage, no JavaScript) and as text in a terminal.
+    """
+
+    def __init__(self, plans: Mapping[str, Any], source: str | None = None) -> None:
+        self._plans = MappingProxyType(dict(plans))
+        self.source = source
+
+    @classmethod
+    def from_file(cls, path: PathLike) -> "Plans":
+        return cls(load_plans(path), str(path))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._plans[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._plans)
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    @property
+    def plans_per_stage(self) -> Mapping[int, Mapping[str, Any]]:
+        return MappingProxyType(dict(self._plans["plans_per_stage"]))
+
+    @property
+    def num_stages(self) -> int:
+        return int(self._plans["num_stages"])
+
+    @property
+    def configurations(self) -> dict[str, int]:
+        return configuration_names(self._plans)
+
+    def stage(self, index: int) -> Mapping[str, Any]:
+        """The stage dict ``plans_per_stage[index]`` (read-only)."""
+        try:
+            return MappingProxyType(self._plans["plans_per_stage"][index])
+        except KeyError:
+            raise PlansError(f"these plans have stages {list(self._plans['plans_per_stage'])}, not {index}",
+                             fix="3d_lowres needs a 2-stage plan; use 3d_fullres for 1-stage plans") from None
+
+    def summarize(self) -> str:
+        """v1's ``summarize_plans`` text."""
+        return summarize_plans_text(self._plans)
+
+    def _stage_rows(self, sp: Mapping[str, Any]) -> list[tuple[str, str]]:
+        spacing = np.asarray(sp["current_spacing"], dtype=float)
+        patch = np.asarray(sp["patch_size"])
+        mm = [round(float(a) * float(b), 1) for a, b in zip(patch, spacing[-len(patch):])]
+        rows = [(k, str(_plain(sp[k]))) for k in sp]
+        rows.append(("patch size in mm (derived)", str(mm)))
+        return rows
+
+    def __str__(self) -> str:
+        p = self._plans
+        names = {v: k for k, v in self.configurations.items()}
+        lines = [f"nnU-Net v1 plans{' (' + self.source + ')' if self.source else ''}",
+                 f"  data_identifier    {p['data_identifier']}",
+                 f"  modalities         {_plain(p['modalities'])}  normalization {_plain(p['normalization_schemes'])}",
+                 f"  use_mask_for_norm  {_plain(p['use_mask_for_norm'])}",
+                 f"  classes            {_plain(p['all_classes'])} (num_classes {p['num_classes']} + background)",
+                 f"  transpose_forward  {_plain(p['transpose_forward'])}",
+                 f"  stages             {p['num_stages']}"]
+        for idx, sp in p["plans_per_stage"].items():
+            lines.append(f"  stage {idx} ({names.get(idx, '?')})")
+            for key, value in self._stage_rows(sp):
+                lines.append(f"    {key:<30} {value}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        p = self._plans
+        patches = {i: _plain(sp["patch_size"]) for i, sp in p["plans_per_stage"].items()}
+        return f"Plans({p['data_identifier']}, stages={p['num_stages']}, patch_size={patches})"
+
+    def _repr_html_(self) -> str:
+        p = self._plans
+        esc = html.escape
+        names = {v: k for k, v in self.configurations.items()}
+        head = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(str(_plain(p[k])))}</td></tr>"
+                       for k in ("data_identifier", "modalities", "normalization_schemes", "use_mask_for_norm",
+                                 "all_classes", "transpose_forward", "num_stages") if k in p)
+        stages = []
+        for idx, sp in p["plans_per_stage"].items():
+            rows = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td><code>{esc(v)}</code></td></tr>"
+                           for k, v in self._stage_rows(sp))
+            stages.append(f"<details open><summary>stage {idx} ({esc(names.get(idx, '?'))}): patch "
+                          f"{esc(str(_plain(sp['patch_size'])))}, batch {esc(str(_plain(sp['batch_size'])))}</summary>"
+                          f"<table>{rows}</table></details>")
+        other = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(str(_plain(p[k]))[:300])}</td></tr>"
+                        for k in p if k not in ("plans_per_stage", "dataset_properties"))
+        title = "nnU-Net v1 plans" + (f" <small>{esc(self.source)}</small>" if self.source else "")
+        return (f"<div class='nnunet-explorer-plans'><b>{title}</b><table>{head}</table>{''.join(stages)}"
+                f"<details><summary>all keys</summary><table>{other}</table></details></div>")
