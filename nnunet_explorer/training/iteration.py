@@ -1,0 +1,296 @@
+"""One training (or validation) iteration, exactly as ``nnUNetTrainerV2.run_iteration`` does it — recorded.
+
+v1's iteration, step by step:
+
+1. the batch (``data`` ``(b, c, z, y, x)`` float, ``target`` a list with one ``(b, 1, ...)`` label map per
+   deep-supervision output) becomes float tensors and moves to the GPU (``non_blocking``);
+2. ``optimizer.zero_grad()``;
+3. forward and loss — under ``autocast`` (float16) when ``fp16`` and CUDA, else float32;
+4. when training: backward (through the ``GradScaler`` under fp16, unscaled before clipping), clip the
+   gradient's global L2 norm to 12, optimizer step;
+5. optionally the *online evaluation* on the full-resolution output: hard tp/fp/fn per foreground class;
+6. return the loss as a float.
+
+:func:`run_iteration` does the same and returns an :class:`IterationRecord` of plain Python scalars: the
+loss and its parts per output, gradient norms before/after clipping, the learning rate, where time went,
+output shapes, the online-evaluation counts, and where the first NaN/Inf appeared if any.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigurationError
+from ..provenance import mirrors
+from .generic_unet import softmax_helper
+from .loss import DCAndCELoss, MultipleOutputLoss2, ScaleLossPart
+
+ArrayLike = np.ndarray | torch.Tensor
+
+
+@dataclass(frozen=True)
+class OnlineEvaluation:
+    """Hard counts of one batch for foreground classes 1..C-1 (v1's ``run_online_evaluation``).
+
+    The counts are summed over the batch. ``pseudo_dice`` is ``2tp / (2tp + fp + fn + 1e-8)`` of this batch
+    only; v1's logged "Average global foreground Dice" sums the counts over all validation batches of an
+    epoch first (and has no epsilon).
+    """
+
+    tp: tuple[float, ...]
+    fp: tuple[float, ...]
+    fn: tuple[float, ...]
+    pseudo_dice: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """What one :func:`run_iteration` did, as plain Python values (safe to keep, log or plot).
+
+    Attributes:
+        loss: the total loss (what v1's ``run_iteration`` returns).
+        scale_parts: per deep-supervision output: weight, CE, Dice term, weighted contribution.
+        did_backprop: whether gradients and an optimizer step were computed.
+        grad_norm_before_clip / grad_norm_after_clip: global L2 norm of all gradients before and after
+            ``clip_grad_norm_(params, clip_norm)`` (None without backprop). Under fp16 these are the
+            unscaled norms.
+        clipped: the norm exceeded ``clip_norm``, so the gradient was scaled down.
+        learning_rate: ``optimizer.param_groups[0]['lr']`` used by this step.
+        fp16_used: autocast + GradScaler were active (only on CUDA).
+        step_skipped: fp16 only — the GradScaler found Inf/NaN gradients and skipped the optimizer step.
+        device: where the network ran.
+        seconds_transfer / seconds_forward / seconds_backward / seconds_total: host-to-device copy;
+            forward + loss; backward + clipping + step. On CUDA the clock is read after a synchronize.
+        input_shape: ``(b, c, ...)`` of ``data``.
+        output_shapes / target_shapes: one per output, highest resolution first.
+        online_evaluation: counts on output 0 when requested, else None.
+        nonfinite: None, or where a NaN/Inf first appeared: ``"input"``, ``"target[i]"``, ``"output[i]"``,
+            ``"loss part: output i CE|Dice"``, ``"loss"``, ``"gradient: <parameter name>"``.
+    """
+
+    loss: float
+    scale_parts: tuple[ScaleLossPart, ...]
+    did_backprop: bool
+    grad_norm_before_clip: float | None
+    grad_norm_after_clip: float | None
+    clipped: bool
+    clip_norm: float
+    learning_rate: float
+    fp16_used: bool
+    step_skipped: bool
+    device: str
+    seconds_transfer: float
+    seconds_forward: float
+    seconds_backward: float
+    seconds_total: float
+    input_shape: tuple[int, ...]
+    output_shapes: tuple[tuple[int, ...], ...]
+    target_shapes: tuple[tuple[int, ...], ...]
+    online_evaluation: OnlineEvaluation | None
+    nonfinite: str | None
+
+    def __repr__(self) -> str:
+        grad = ("" if self.grad_norm_before_clip is None else
+                f", grad norm {self.grad_norm_before_clip:.3g}->{self.grad_norm_after_clip:.3g}")
+        bad = f", NON-FINITE at {self.nonfinite}" if self.nonfinite else ""
+        return (f"IterationRecord(loss {self.loss:.4f}, lr {self.learning_rate:.3g}{grad}, "
+                f"{len(self.output_shapes)} outputs, {self.seconds_total:.3f} s on {self.device}{bad})")
+
+
+@mirrors("nnunet.utilities.to_torch:maybe_to_torch")
+def _to_tensor(d: ArrayLike) -> torch.Tensor:
+    return d if isinstance(d, torch.Tensor) else torch.from_numpy(np.asarray(d)).float()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _finite(t: torch.Tensor) -> bool:
+    return bool(torch.isfinite(t).all())
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.run_online_evaluation")
+def online_evaluation(output: torch.Tensor, target: torch.Tensor) -> OnlineEvaluation:
+    """Hard tp/fp/fn per foreground class of ``argmax(softmax(output))`` against ``target[:, 0]``.
+
+    Args:
+        output: full-resolution logits ``(b, C, ...)``.
+        target: label map ``(b, 1, ...)``.
+    """
+    with torch.no_grad():
+        num_classes = output.shape[1]
+        seg = softmax_helper(output).argmax(1)
+        t = target[:, 0]
+        tp, fp, fn = [], [], []
+        for c in range(1, num_classes):
+            pred_c, true_c = seg == c, t == c
+            # per sample, then summed over the batch (as v1), in float32
+            tp.append(float((pred_c & true_c).float().flatten(1).sum(1).sum()))
+            fp.append(float((pred_c & ~true_c).float().flatten(1).sum(1).sum()))
+            fn.append(float((~pred_c & true_c).float().flatten(1).sum(1).sum()))
+    dice = tuple(2 * a / (2 * a + b + c + 1e-8) for a, b, c in zip(tp, fp, fn))
+    return OnlineEvaluation(tuple(tp), tuple(fp), tuple(fn), dice)
+
+
+def make_grad_scaler(fp16: bool, device: torch.device | str) -> torch.amp.GradScaler | None:
+    """The GradScaler v1 creates for fp16 training (``_maybe_init_amp``), or None when it would not be used.
+
+    Create it once per training run and pass it to every :func:`run_iteration`: it adapts its scale over
+    iterations.
+    """
+    if fp16 and torch.device(device).type == "cuda":
+        # differs from v1: torch.cuda.amp.GradScaler is deprecated; torch.amp.GradScaler("cuda") is the same
+        return torch.amp.GradScaler("cuda")
+    return None
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
+def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer,
+                  data: ArrayLike, target: ArrayLike | Sequence[ArrayLike], *, do_backprop: bool = True,
+                  fp16: bool = False, grad_scaler: torch.amp.GradScaler | None = None, clip_norm: float = 12.0,
+                  run_online_evaluation: bool = False) -> IterationRecord:
+    """Run one v1 training iteration (or a validation iteration with ``do_backprop=False``) and record it.
+
+    Args:
+        network: the U-Net (its device decides where everything runs). With deep supervision its ``do_ds``
+            must be on and ``loss`` a :class:`MultipleOutputLoss2`.
+        loss: :class:`MultipleOutputLoss2` (deep supervision) or :class:`DCAndCELoss` (one output).
+        optimizer: e.g. :func:`~nnunet_explorer.training.optim.v2_optimizer` over ``network.parameters()``.
+        data: ``(b, c, z, y, x)`` (3D) or ``(b, c, y, x)`` (2D) float array/tensor.
+        target: one ``(b, 1, ...)`` label map per deep-supervision output (highest resolution first), or a
+            single label map for a network without deep supervision.
+        do_backprop: train (backward, clip, step); False evaluates only (no gradients are built —
+            v1's caller wraps validation in ``torch.no_grad()``; here that happens inside).
+        fp16: mixed precision, as ``nnUNet_train`` uses by default; active only on CUDA (v1's autocast and
+            GradScaler disable themselves on a CPU, so it trains in float32 there too).
+        grad_scaler: the run's GradScaler (:func:`make_grad_scaler`); created on the fly if fp16 is active
+            and none is given (its adaptive scale then starts fresh each iteration).
+        clip_norm: maximum global gradient L2 norm (v1: 12).
+        run_online_evaluation: also count tp/fp/fn on output 0 (v1 does this on validation batches).
+
+    Returns:
+        An :class:`IterationRecord`.
+    """
+    t_start = time.perf_counter()
+    device = next(network.parameters()).device
+    use_amp = fp16 and device.type == "cuda"
+    if use_amp and grad_scaler is None and do_backprop:
+        grad_scaler = make_grad_scaler(True, device)
+
+    nonfinite: str | None = None
+
+    def flag(where: str) -> None:
+        nonlocal nonfinite
+        if nonfinite is None:
+            nonfinite = where
+
+    # 1. to tensors, to the device
+    data_t = _to_tensor(data)
+    targets_given_as_list = isinstance(target, (list, tuple))
+    target_list = [_to_tensor(t) for t in (target if targets_given_as_list else [target])]
+    if not _finite(data_t):
+        flag("input")
+    for i, t in enumerate(target_list):
+        if not _finite(t):
+            flag(f"target[{i}]")
+    if device.type == "cuda":
+        data_t = data_t.to(device, non_blocking=True)
+        target_list = [t.to(device, non_blocking=True) for t in target_list]
+    _sync(device)
+    t_transferred = time.perf_counter()
+
+    # 2.-3. forward and loss
+    optimizer.zero_grad()
+    grad_context = torch.enable_grad() if do_backprop else torch.no_grad()
+    amp_context = torch.autocast("cuda", enabled=use_amp) if device.type == "cuda" else nullcontext()
+    with grad_context, amp_context:
+        output = network(data_t)
+        outputs = list(output) if isinstance(output, (tuple, list)) else [output]
+        if isinstance(loss, MultipleOutputLoss2):
+            if not isinstance(output, (tuple, list)):
+                raise ConfigurationError(
+                    "the loss is a MultipleOutputLoss2 (deep supervision) but the network returned a single tensor",
+                    fix="set network.do_ds = True before training iterations (v1 does so at the start of "
+                        "training), or pass a DCAndCELoss for a network without deep supervision")
+            total, parts = loss.forward_with_parts(outputs, target_list)
+        else:
+            out0 = outputs[0]
+            tgt0 = target_list[0]
+            if isinstance(loss, DCAndCELoss):
+                total, ce, dc = loss.compute(out0, tgt0)
+                t = float(total.detach())
+                parts = (ScaleLossPart(0, 1.0, float(ce.detach()), float(dc.detach()), t, t, True),)
+            else:
+                total = loss(out0, tgt0)
+                t = float(total.detach())
+                parts = (ScaleLossPart(0, 1.0, None, None, t, t, True),)
+    for i, o in enumerate(outputs):
+        if not _finite(o.detach()):
+            flag(f"output[{i}]")
+    for p in parts:
+        if p.computed:
+            if p.ce is not None and not math.isfinite(p.ce):
+                flag(f"loss part: output {p.index} CE")
+            if p.dice is not None and not math.isfinite(p.dice):
+                flag(f"loss part: output {p.index} Dice")
+    loss_value = float(total.detach())
+    if not math.isfinite(loss_value):
+        flag("loss")
+    _sync(device)
+    t_forward = time.perf_counter()
+
+    # 4. backward, clip, step
+    norm_before = norm_after = None
+    step_skipped = False
+    lr = float(optimizer.param_groups[0]["lr"])
+    params = [p for p in network.parameters()]
+    if do_backprop:
+        if use_amp:
+            assert grad_scaler is not None
+            grad_scaler.scale(total).backward()
+            grad_scaler.unscale_(optimizer)
+        else:
+            total.backward()
+        named = [(n, p) for n, p in network.named_parameters() if p.grad is not None]
+        # one device sync for the whole check: per-parameter norms are finite iff every gradient entry is
+        per_param = torch.stack([torch.linalg.vector_norm(p.grad.detach()) for _, p in named])
+        if not _finite(per_param):
+            first = int((~torch.isfinite(per_param)).nonzero()[0, 0])
+            flag(f"gradient: {named[first][0]}")
+        norm_before = float(torch.nn.utils.clip_grad_norm_(params, clip_norm))
+        norm_after = float(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(p.grad.detach()) for p in params if p.grad is not None])))
+        if use_amp:
+            assert grad_scaler is not None
+            scale_before = grad_scaler.get_scale()
+            grad_scaler.step(optimizer)
+            grad_scaler.update()
+            # the scaler lowers its scale exactly when it skipped the step for Inf/NaN gradients
+            step_skipped = grad_scaler.get_scale() < scale_before
+        else:
+            optimizer.step()
+    _sync(device)
+    t_backward = time.perf_counter()
+
+    # 5. online evaluation on the full-resolution output
+    evaluation = online_evaluation(outputs[0].detach(), target_list[0]) if run_online_evaluation else None
+
+    return IterationRecord(
+        loss=loss_value, scale_parts=tuple(parts), did_backprop=do_backprop,
+        grad_norm_before_clip=norm_before, grad_norm_after_clip=norm_after,
+        clipped=norm_before is not None and norm_before > clip_norm, clip_norm=float(clip_norm),
+        learning_rate=lr, fp16_used=use_amp, step_skipped=step_skipped, device=str(device),
+        seconds_transfer=t_transferred - t_start, seconds_forward=t_forward - t_transferred,
+        seconds_backward=t_backward - t_forward, seconds_total=time.perf_counter() - t_start,
+        input_shape=tuple(data_t.shape), output_shapes=tuple(tuple(o.shape) for o in outputs),
+        target_shapes=tuple(tuple(t.shape) for t in target_list), online_evaluation=evaluation,
+        nonfinite=nonfinite)
