@@ -155,14 +155,16 @@ def resolve_workspace(environ: Mapping[str, str] | None = None, cwd: Path | None
                      values[ENV_RESULTS].absolute(), origin)
 
 
-_announced: set[Workspace] = set()
+# Keyed on the three folders: Workspace itself is unhashable (its ``origin`` is a dict).
+_announced: set[tuple[Path, Path, Path]] = set()
 
 
 def get_workspace(environ: Mapping[str, str] | None = None, *, announce: bool = True) -> Workspace:
     """The workspace in use now. The first time a default is used, say so once on stderr."""
     workspace = resolve_workspace(environ)
-    if announce and workspace.uses_defaults and workspace not in _announced:
-        _announced.add(workspace)
+    key = (workspace.raw_data_base, workspace.preprocessed, workspace.results_folder)
+    if announce and workspace.uses_defaults and key not in _announced:
+        _announced.add(key)
         unset = [name for name, how in workspace.origin.items() if how != "environment"]
         print(f"nnunet-explorer: {', '.join(unset)} not set; using these folders:\n{workspace.describe()}\n"
               f"(set {ENV_RAW}, {ENV_PREPROCESSED} and {ENV_RESULTS}, or {ENV_WORKSPACE}, to choose others)",
