@@ -1,0 +1,591 @@
+"""The trainer hierarchy as small classes: hyperparameters, where each was set, and behaviour hooks.
+
+nnU-Net v1 configures a training run through a class hierarchy::
+
+    NetworkTrainer          the loop's bookkeeping: epochs, batches per epoch, moving averages, checkpoints
+      nnUNetTrainer         plans -> network inputs, Adam 3e-4 + ReduceLROnPlateau, default augmentation
+        nnUNetTrainerV2     the default: SGD 1e-2 Nesterov 0.99, poly LR, deep supervision, "moreDA"
+
+A user changes nnU-Net by subclassing (``class MyTrainer(nnUNetTrainerV2)`` that sets ``max_num_epochs``
+or replaces a method) and passing the class *name* to ``nnUNet_train``. This module keeps that shape, with
+two changes that make it teachable:
+
+* hyperparameters are **class attributes**, so :func:`attribute_provenance` can say, for every one, which
+  class in the MRO set it and what it was at each level (and which ones *your* subclass overrode); values a
+  v1-style ``__init__`` assigns on ``self`` are found too;
+* constructors do no work (scikit-learn's rule): plans are processed by :meth:`nnUNetTrainer.process_plans`,
+  which *returns* a :class:`ProcessedPlans` record instead of setting twenty attributes.
+
+v1 finds a trainer by importing every module under ``nnunet/training/network_training`` until one has an
+attribute of that name (``recursive_find_python_class``). Here trainers are registered by name
+(:func:`register_trainer`); a user registers a plain class defined in a notebook or a file.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigurationError, PlansError
+from ..provenance import mirrors
+from .data_augmentation_params import AugmentationSetup, setup_DA_params
+
+# Hyperparameters shown with provenance, in the order a learner meets them.
+HYPERPARAMETERS: tuple[str, ...] = (
+    "max_num_epochs", "num_batches_per_epoch", "num_val_batches_per_epoch", "initial_lr", "weight_decay",
+    "momentum", "nesterov", "optimizer_name", "lr_schedule", "poly_exponent", "lr_scheduler_patience",
+    "lr_scheduler_eps", "clip_grad_norm", "deep_supervision", "augmentation", "oversample_foreground_percent",
+    "pin_memory", "patience", "val_eval_criterion_alpha", "train_loss_MA_alpha", "train_loss_MA_eps",
+    "lr_threshold", "also_val_in_tr_mode", "save_every", "save_latest_only", "save_intermediate_checkpoints",
+    "save_best_checkpoint", "save_final_checkpoint", "inference_pad_border_mode", "inference_pad_kwargs",
+)
+
+
+@mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer")
+class NetworkTrainer:
+    """v1's ``NetworkTrainer``: the generic training loop's settings (nothing nnU-Net specific).
+
+    An epoch is ``num_batches_per_epoch`` training iterations followed by ``num_val_batches_per_epoch``
+    validation iterations (not a pass over the data). Training ends after ``max_num_epochs`` epochs or, for
+    trainers that honour it (not V2), when the training-loss moving average has not improved by
+    ``train_loss_MA_eps`` for ``patience`` epochs while the learning rate is above ``lr_threshold``.
+    """
+
+    max_num_epochs: int = 1000
+    num_batches_per_epoch: int = 250
+    num_val_batches_per_epoch: int = 50
+    patience: int = 50
+    val_eval_criterion_alpha: float = 0.9
+    train_loss_MA_alpha: float = 0.93
+    train_loss_MA_eps: float = 5e-4
+    also_val_in_tr_mode: bool = False
+    lr_threshold: float = 1e-6
+    save_every: int = 50
+    save_latest_only: bool = True
+    save_intermediate_checkpoints: bool = True
+    save_best_checkpoint: bool = True
+    save_final_checkpoint: bool = True
+
+    def __init__(self, deterministic: bool = True, fp16: bool = False) -> None:
+        # v1 seeds numpy/torch with 12345 here when deterministic; the explorer seeds in the step that draws
+        # random numbers instead, so constructing a trainer stays free of side effects.
+        # differs from v1: no global seeding in the constructor (see the walkthrough's seeded steps).
+        self.deterministic = deterministic
+        self.fp16 = fp16
+
+    # -------------------------------------------------------------------------------------- inspection
+    def hyperparameters(self) -> dict[str, Any]:
+        """Current value of every hyperparameter this trainer has (instance value wins over class value)."""
+        return {name: getattr(self, name) for name in HYPERPARAMETERS if hasattr(self, name)}
+
+    def provenance(self) -> "TrainerAttributes":
+        """For every hyperparameter: its value, the class that set it, and the value at each MRO level."""
+        return attribute_provenance(self)
+
+    def summary(self) -> str:
+        return self.provenance().summary()
+
+    def _repr_html_(self) -> str:
+        return self.provenance()._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} trainer>"
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer")
+class nnUNetTrainer(NetworkTrainer):
+    """v1's original nnU-Net trainer: turns plans into network inputs; Adam + ReduceLROnPlateau.
+
+    Not the default any more (``nnUNetTrainerV2`` is). Kept because every V2 setting is defined *relative*
+    to it, and because its ``process_plans`` is what V2 uses. Note: on current torch the real v1
+    ``nnUNetTrainer`` cannot be initialized (its ``ReduceLROnPlateau(verbose=True)`` call raises).
+    """
+
+    initial_lr: float = 3e-4
+    weight_decay: float = 3e-5
+    lr_scheduler_eps: float = 1e-3
+    lr_scheduler_patience: int = 30
+    optimizer_name: str = "Adam(amsgrad=True)"
+    lr_schedule: str = "ReduceLROnPlateau(factor=0.2) on the train-loss moving average"
+    deep_supervision: bool = False
+    augmentation: str = "default (get_default_augmentation)"
+    oversample_foreground_percent: float = 0.33
+    inference_pad_border_mode: str = "constant"
+    inference_pad_kwargs: Mapping[str, Any] = {"constant_values": 0}
+
+    def __init__(self, plans_file: str | Path, fold: int | str, output_folder: str | Path | None = None,
+                 dataset_directory: str | Path | None = None, batch_dice: bool = True, stage: int | None = None,
+                 unpack_data: bool = True, deterministic: bool = True, fp16: bool = False) -> None:
+        super().__init__(deterministic, fp16)
+        self.plans_file = Path(plans_file)
+        self.fold = fold
+        self.output_folder_base = Path(output_folder) if output_folder is not None else None
+        self.dataset_directory = Path(dataset_directory) if dataset_directory is not None else None
+        self.batch_dice = batch_dice
+        self.stage = stage
+        self.unpack_data = unpack_data
+
+    @property
+    def init_args(self) -> tuple[Any, ...]:
+        """The positional constructor arguments v1 stores in every checkpoint's ``.model.pkl``."""
+        return (str(self.plans_file), self.fold, None if self.output_folder_base is None else
+                str(self.output_folder_base), None if self.dataset_directory is None else str(self.dataset_directory),
+                self.batch_dice, self.stage, self.unpack_data, self.deterministic, self.fp16)
+
+    @property
+    def experiment_name(self) -> str:
+        return type(self).__name__
+
+    @property
+    @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.update_fold")
+    def output_folder(self) -> Path | None:
+        """``<output_folder>/fold_<k>`` (or ``<output_folder>/all``), as v1's ``update_fold`` builds it."""
+        if self.output_folder_base is None:
+            return None
+        return self.output_folder_base / ("all" if self.fold == "all" else f"fold_{self.fold}")
+
+    @property
+    def gt_niftis_folder(self) -> Path | None:
+        if self.dataset_directory is None or not self.dataset_directory.is_dir():
+            return None
+        return self.dataset_directory / "gt_segmentations"
+
+    # ------------------------------------------------------------------------------------------ hooks
+    def load_plans_file(self) -> dict[str, Any]:
+        """Read the plans pickle named by ``plans_file`` (safe unpickler)."""
+        from ..planning.plans import load_plans
+
+        return load_plans(self.plans_file)
+
+    def process_plans(self, plans: Mapping[str, Any]) -> "ProcessedPlans":
+        """Turn the plans into the values training uses (see :func:`process_plans`)."""
+        return process_plans(plans, self.stage)
+
+    def setup_DA_params(self, processed: "ProcessedPlans") -> AugmentationSetup:
+        """The base trainer's augmentation parameters (±15°, elastic on, scale 0.85-1.25)."""
+        return setup_DA_params(processed.patch_size, do_dummy_2D_aug=processed.do_dummy_2D_aug,
+                               use_mask_for_norm=processed.use_mask_for_norm, v2=False)
+
+    def learning_rate(self, epoch: int) -> float:
+        """The learning rate at the start of ``epoch`` (base trainer: ``initial_lr`` until the plateau rule acts)."""
+        return float(self.initial_lr)
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2")
+class nnUNetTrainerV2(nnUNetTrainer):
+    """nnU-Net's default trainer: what ``nnUNet_train 3d_fullres nnUNetTrainerV2 TASK FOLD`` runs.
+
+    Compared with ``nnUNetTrainer``: SGD with Nesterov momentum 0.99 and initial LR 1e-2, decayed each
+    epoch by the poly rule ``lr = 1e-2 * (1 - epoch / max_num_epochs) ** 0.9``; gradients clipped to norm
+    12; deep supervision (a loss on every decoder output, weights ``1/2**i``, the lowest one 0); the
+    "moreDA" augmentation with ±30° rotations, scale (0.7, 1.4), no elastic deformation; no early stopping.
+    """
+
+    max_num_epochs: int = 1000
+    initial_lr: float = 1e-2
+    # v1 writes these inside methods (initialize_optimizer_and_scheduler, run_iteration, maybe_update_lr);
+    # they are attributes here so that a learner sees them and a subclass can change them in one line.
+    # differs from v1: momentum / nesterov / clip_grad_norm / poly_exponent are class attributes, not literals.
+    momentum: float = 0.99
+    nesterov: bool = True
+    optimizer_name: str = "SGD(momentum=0.99, nesterov=True)"
+    lr_schedule: str = "poly: initial_lr * (1 - epoch / max_num_epochs) ** 0.9, set every epoch"
+    poly_exponent: float = 0.9
+    clip_grad_norm: float = 12.0
+    deep_supervision: bool = True
+    augmentation: str = "moreDA (get_moreDA_augmentation)"
+    pin_memory: bool = True
+
+    def setup_DA_params(self, processed: "ProcessedPlans") -> AugmentationSetup:
+        """V2's augmentation parameters: ±30° rotations, dummy 2D for anisotropic data, scale (0.7, 1.4)."""
+        return setup_DA_params(processed.patch_size, do_dummy_2D_aug=processed.do_dummy_2D_aug,
+                               use_mask_for_norm=processed.use_mask_for_norm,
+                               pool_op_kernel_sizes=processed.net_num_pool_op_kernel_sizes, v2=True)
+
+    def learning_rate(self, epoch: int) -> float:
+        """``poly_lr(epoch, max_num_epochs, initial_lr, poly_exponent)``: the LR epoch ``epoch`` trains with."""
+        from .lr_schedule import poly_lr
+
+        return float(poly_lr(epoch, self.max_num_epochs, self.initial_lr, self.poly_exponent))
+
+    def ds_loss_weights(self, processed: "ProcessedPlans") -> np.ndarray:
+        """Deep-supervision loss weights for the stage's pooling (see ``training.deep_supervision``)."""
+        from .deep_supervision import ds_loss_weights
+
+        return ds_loss_weights(processed.net_num_pool_op_kernel_sizes)
+
+    def build_loss(self, batch_dice: bool, ds_weights: Sequence[float] | np.ndarray):
+        """``MultipleOutputLoss2(DC_and_CE_loss(batch_dice, smooth 1e-5, no background), ds_weights)``."""
+        from .loss import DCAndCELoss, MultipleOutputLoss2
+
+        return MultipleOutputLoss2(DCAndCELoss(batch_dice), ds_weights)
+
+    def build_network(self, processed: "ProcessedPlans"):
+        """Generic_UNet from the processed plans (deep supervision on), as ``initialize_network`` does."""
+        from .generic_unet import build_network
+
+        return build_network(processed.num_input_channels, processed.base_num_features, processed.num_classes,
+                             processed.net_num_pool_op_kernel_sizes, processed.net_conv_kernel_sizes,
+                             conv_per_stage=processed.conv_per_stage, threeD=processed.threeD)
+
+    def build_optimizer(self, network):
+        """SGD(lr=initial_lr, momentum 0.99, Nesterov, weight_decay 3e-5); V2 has no scheduler object."""
+        import torch
+
+        from .optim import v2_optimizer
+
+        if self.momentum == 0.99 and self.nesterov:
+            return v2_optimizer(network.parameters(), initial_lr=self.initial_lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(network.parameters(), self.initial_lr, weight_decay=self.weight_decay,
+                               momentum=self.momentum, nesterov=self.nesterov)
+
+
+@mirrors("nnunet.training.network_training.nnUNet_variants.benchmarking.nnUNetTrainerV2_2epochs:nnUNetTrainerV2_2epochs")
+class nnUNetTrainerV2_2epochs(nnUNetTrainerV2):
+    """V2 for 2 epochs (v1's benchmarking variant; v1's version also skips validation and checkpoints)."""
+
+    max_num_epochs = 2
+
+
+@mirrors("nnunet.training.network_training.nnUNet_variants.benchmarking.nnUNetTrainerV2_2epochs:nnUNetTrainerV2_5epochs")
+class nnUNetTrainerV2_5epochs(nnUNetTrainerV2):
+    """V2 for 5 epochs (v1's benchmarking variant; v1's version also skips validation and checkpoints)."""
+
+    max_num_epochs = 5
+
+
+class nnUNetTrainerV2_explore(nnUNetTrainerV2):
+    """Explorer-only teaching variant: V2 with 3 epochs of 5 training and 2 validation batches (CPU-sized).
+
+    Everything else (optimizer, loss, augmentation, network) is V2's, so what you see is what V2 does,
+    only for fewer iterations. Not part of nnU-Net v1.
+    """
+
+    max_num_epochs = 3
+    num_batches_per_epoch = 5
+    num_val_batches_per_epoch = 2
+    save_every = 1
+
+
+# PEP 8 aliases (the v1 names stay the registry keys).
+NnUNetTrainer = nnUNetTrainer
+NnUNetTrainerV2 = nnUNetTrainerV2
+
+
+# ------------------------------------------------------------------------------------------- provenance
+@dataclass(frozen=True)
+class AttributeOrigin:
+    """Where one hyperparameter's value comes from.
+
+    Attributes:
+        name: attribute name (v1's spelling).
+        value: the value the trainer will use.
+        set_by: the class (or ``"<instance>"`` for a value assigned in ``__init__``) that set that value.
+        chain: ``(class name, value)`` for every level of the MRO that sets it, base class first.
+        user_override: True if a class outside the explorer's built-in trainers set the final value.
+    """
+
+    name: str
+    value: Any
+    set_by: str
+    chain: tuple[tuple[str, Any], ...]
+    user_override: bool
+
+
+@dataclass(frozen=True)
+class TrainerAttributes:
+    """Every hyperparameter of a trainer, with provenance; renders as a table."""
+
+    trainer: str
+    class_order: tuple[str, ...]
+    attributes: tuple[AttributeOrigin, ...]
+
+    def __getitem__(self, name: str) -> AttributeOrigin:
+        for attribute in self.attributes:
+            if attribute.name == name:
+                return attribute
+        raise KeyError(name)
+
+    @property
+    def overridden(self) -> tuple[str, ...]:
+        """Names of the hyperparameters a user subclass changed."""
+        return tuple(a.name for a in self.attributes if a.user_override)
+
+    def summary(self) -> str:
+        lines = [f"{self.trainer}: MRO {' > '.join(self.class_order)}"]
+        for a in self.attributes:
+            history = " -> ".join(f"{cls}={value!r}" for cls, value in a.chain)
+            mark = "  [overridden by you]" if a.user_override else ""
+            lines.append(f"  {a.name} = {a.value!r}  (set by {a.set_by}; {history}){mark}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = []
+        for a in self.attributes:
+            history = " &rarr; ".join(f"{html.escape(cls)}: <code>{html.escape(repr(value))}</code>"
+                                      for cls, value in a.chain)
+            style = " style='background:#fff3cd'" if a.user_override else ""
+            rows.append(f"<tr{style}><td><code>{html.escape(a.name)}</code></td>"
+                        f"<td><code>{html.escape(repr(a.value))}</code></td><td>{html.escape(a.set_by)}</td>"
+                        f"<td>{history}</td></tr>")
+        head = (f"<div><b>{html.escape(self.trainer)}</b> — MRO: {html.escape(' > '.join(self.class_order))}"
+                + (f"; you overrode: {html.escape(', '.join(self.overridden))}" if self.overridden else "")
+                + "</div>")
+        return (head + "<table><tr><th>attribute</th><th>value</th><th>set by</th><th>history (base first)</th>"
+                "</tr>" + "".join(rows) + "</table>")
+
+
+def attribute_provenance(trainer: NetworkTrainer | type) -> TrainerAttributes:
+    """For every hyperparameter of ``trainer`` (an instance or a class): value, setter, per-level history."""
+    cls = trainer if isinstance(trainer, type) else type(trainer)
+    instance_values = {} if isinstance(trainer, type) else vars(trainer)
+    mro = [c for c in cls.__mro__ if c is not object]
+    origins = []
+    for name in HYPERPARAMETERS:
+        chain = [(c.__name__, c.__dict__[name]) for c in reversed(mro) if name in c.__dict__]
+        setter_cls = next((c for c in mro if name in c.__dict__), None)
+        if name in instance_values:
+            chain.append(("<instance>", instance_values[name]))
+        if not chain:
+            continue
+        value = instance_values[name] if name in instance_values else getattr(cls, name)
+        if name in instance_values:
+            set_by = "<instance>"
+            # a value set on self in __init__ belongs to the most derived class whose __init__ is not built in
+            user = any(c not in _BUILTIN_CLASSES and "__init__" in c.__dict__ for c in mro)
+        else:
+            set_by = setter_cls.__name__ if setter_cls is not None else "?"
+            user = setter_cls is not None and setter_cls not in _BUILTIN_CLASSES
+        origins.append(AttributeOrigin(name, value, set_by, tuple(chain), bool(user)))
+    return TrainerAttributes(cls.__name__, tuple(c.__name__ for c in mro), tuple(origins))
+
+
+# -------------------------------------------------------------------------------------- process_plans
+@dataclass(frozen=True)
+class ProcessedPlans:
+    """What ``nnUNetTrainer.process_plans`` takes from the plans (v1 stores each as ``self.<name>``).
+
+    Shapes: ``patch_size`` is (z, y, x) in 3D or (y, x) in 2D, in voxels of the stage's target spacing.
+    ``num_classes`` counts the background (``plans['num_classes'] + 1``).
+    """
+
+    stage: int
+    batch_size: int
+    net_pool_per_axis: tuple[int, ...]
+    patch_size: tuple[int, ...]
+    do_dummy_2D_aug: bool
+    net_num_pool_op_kernel_sizes: tuple[tuple[int, ...], ...]
+    net_conv_kernel_sizes: tuple[tuple[int, ...], ...]
+    pad_all_sides: None
+    intensity_properties: Any = field(repr=False)
+    normalization_schemes: Mapping[int, str]
+    base_num_features: int
+    num_input_channels: int
+    num_classes: int
+    classes: Any
+    use_mask_for_norm: Mapping[int, bool]
+    only_keep_largest_connected_component: Any
+    min_region_size_per_class: Any
+    min_size_per_class: None
+    transpose_forward: tuple[int, ...]
+    transpose_backward: tuple[int, ...]
+    threeD: bool
+    conv_per_stage: int
+    data_identifier: str
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        return (f"stage {self.stage}: patch_size {list(self.patch_size)}, batch_size {self.batch_size}, "
+                f"{len(self.net_num_pool_op_kernel_sizes)} poolings {[list(p) for p in self.net_num_pool_op_kernel_sizes]}, "
+                f"num_input_channels {self.num_input_channels}, num_classes {self.num_classes} (with background), "
+                f"threeD {self.threeD}, do_dummy_2D_aug {self.do_dummy_2D_aug}, base_num_features "
+                f"{self.base_num_features}, conv_per_stage {self.conv_per_stage}")
+
+
+def _ints(seq: Sequence[Any]) -> tuple[int, ...]:
+    return tuple(int(v) for v in seq)
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.process_plans")
+def process_plans(plans: Mapping[str, Any], stage: int | None = None) -> ProcessedPlans:
+    """Read the values training needs from the plans, for one stage, like v1's ``process_plans``.
+
+    * ``stage`` None is only allowed when the plans have a single stage (v1 asserts this).
+    * ``patch_size`` becomes an int array; ``threeD`` is ``len(patch_size) == 3``.
+    * ``num_classes`` = ``plans['num_classes'] + 1``: the plans count foreground classes only.
+    * Old plans without ``pool_op_kernel_sizes`` / ``conv_kernel_sizes`` get v1's fallbacks (pool by 2 on the
+      axes that still have poolings left; all-3 kernels), and missing transposes default to [0, 1, 2]; each
+      is noted in ``warnings``.
+    * ``min_size_per_class`` is deliberately None (v1: "DONT USE THIS").
+    """
+    stages = list(plans["plans_per_stage"].keys())
+    if stage is None:
+        if len(stages) != 1:
+            raise PlansError(f"the plans have {len(stages)} stages, so the stage must be given",
+                             fix="pass stage= (get_default_configuration chooses it from the network)")
+        stage = stages[0]
+    if stage not in plans["plans_per_stage"]:
+        raise PlansError(f"stage {stage} is not in the plans (stages: {stages})", fix="choose one of those stages")
+    sp = plans["plans_per_stage"][stage]
+    warnings: list[str] = []
+    pool_per_axis = _ints(sp["num_pool_per_axis"])
+    if "pool_op_kernel_sizes" not in sp:
+        warnings.append("old plans file with missing pool_op_kernel_sizes; rebuilt from num_pool_per_axis")
+        most = max(pool_per_axis)
+        pools = [tuple(2 if most - j <= i else 1 for j in pool_per_axis) for i in range(most)]
+    else:
+        pools = [_ints(p) for p in sp["pool_op_kernel_sizes"]]
+    if "conv_kernel_sizes" not in sp:
+        warnings.append("old plans file with missing conv_kernel_sizes; using 3 everywhere")
+        convs = [(3,) * len(pool_per_axis)] * (max(pool_per_axis) + 1)
+    else:
+        convs = [_ints(c) for c in sp["conv_kernel_sizes"]]
+    patch_size = _ints(np.array(sp["patch_size"]).astype(int))
+    if len(patch_size) not in (2, 3):
+        raise PlansError(f"invalid patch size in plans file: {list(patch_size)}", fix="re-run planning")
+    transpose_forward = plans.get("transpose_forward")
+    transpose_backward = plans.get("transpose_backward")
+    if transpose_forward is None or transpose_backward is None:
+        warnings.append("plans from an older nnU-Net without transpose_forward/backward; assuming [0, 1, 2]")
+        transpose_forward = transpose_backward = [0, 1, 2]
+    return ProcessedPlans(
+        stage=int(stage),
+        batch_size=int(sp["batch_size"]),
+        net_pool_per_axis=pool_per_axis,
+        patch_size=patch_size,
+        do_dummy_2D_aug=bool(sp["do_dummy_2D_data_aug"]),
+        net_num_pool_op_kernel_sizes=tuple(pools),
+        net_conv_kernel_sizes=tuple(convs),
+        pad_all_sides=None,
+        intensity_properties=plans["dataset_properties"]["intensityproperties"],
+        normalization_schemes=plans["normalization_schemes"],
+        base_num_features=int(plans["base_num_features"]),
+        num_input_channels=int(plans["num_modalities"]),
+        num_classes=int(plans["num_classes"]) + 1,
+        classes=plans["all_classes"],
+        use_mask_for_norm=plans["use_mask_for_norm"],
+        only_keep_largest_connected_component=plans["keep_only_largest_region"],
+        min_region_size_per_class=plans["min_region_size_per_class"],
+        min_size_per_class=None,
+        transpose_forward=_ints(transpose_forward),
+        transpose_backward=_ints(transpose_backward),
+        threeD=len(patch_size) == 3,
+        conv_per_stage=int(plans.get("conv_per_stage", 2)),
+        data_identifier=str(plans["data_identifier"]),
+        warnings=tuple(warnings),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- registry
+_BUILTIN_CLASSES: frozenset[type] = frozenset({NetworkTrainer, nnUNetTrainer, nnUNetTrainerV2,
+                                               nnUNetTrainerV2_2epochs, nnUNetTrainerV2_5epochs,
+                                               nnUNetTrainerV2_explore})
+_REGISTRY: "OrderedDict[str, type]" = OrderedDict((c.__name__, c) for c in (
+    NetworkTrainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2_2epochs, nnUNetTrainerV2_5epochs,
+    nnUNetTrainerV2_explore))
+
+
+def register_trainer(cls: type | None = None, *, name: str | None = None, replace: bool = False) -> Any:
+    """Register a trainer class so that it can be named on the command line or in the walkthrough.
+
+    Use as ``register_trainer(MyTrainer)`` or as a decorator ``@register_trainer``. The class must derive
+    from :class:`NetworkTrainer` (training itself needs :class:`nnUNetTrainer`, checked when a run starts,
+    as v1 does). Registering another class under a taken name needs ``replace=True`` (a notebook cell
+    re-run re-registers the same class name; that is allowed).
+    """
+
+    def add(trainer_cls: type) -> type:
+        if not (isinstance(trainer_cls, type) and issubclass(trainer_cls, NetworkTrainer)):
+            raise ConfigurationError(f"{trainer_cls!r} is not a trainer class",
+                                     fix="derive it from nnunet_explorer.training.trainers.nnUNetTrainerV2")
+        key = name or trainer_cls.__name__
+        existing = _REGISTRY.get(key)
+        if existing is not None and existing is not trainer_cls:
+            if existing in _BUILTIN_CLASSES and not replace:
+                raise ConfigurationError(f"{key} is a built-in trainer name", fix="give your trainer another name")
+            if not replace and existing.__qualname__ != trainer_cls.__qualname__:
+                raise ConfigurationError(f"a different trainer is already registered as {key}",
+                                         fix="pass replace=True or choose another name")
+        _REGISTRY[key] = trainer_cls
+        return trainer_cls
+
+    return add(cls) if cls is not None else add
+
+
+def unregister_trainer(name: str) -> None:
+    """Remove a user trainer from the registry (built-in trainers stay)."""
+    cls = _REGISTRY.get(name)
+    if cls is not None and cls not in _BUILTIN_CLASSES:
+        del _REGISTRY[name]
+
+
+def known_trainers() -> list[str]:
+    """Names of all registered trainers (built-ins first, then user trainers in registration order)."""
+    return list(_REGISTRY)
+
+
+@mirrors("nnunet.training.model_restore:recursive_find_python_class")
+def find_trainer_class(name: str) -> type:
+    """The trainer class registered as ``name``.
+
+    v1 imports every module under ``nnunet/training/network_training`` and returns the first attribute
+    with that name, or None (and ``nnUNet_train`` then fails with "Could not find trainer class"). Here an
+    unknown name raises :class:`ConfigurationError` listing the known trainers and close matches.
+    """
+    cls = _REGISTRY.get(name)
+    if cls is not None:
+        return cls
+    close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigurationError(
+        f"unknown trainer {name!r}.{hint} Known trainers are: {', '.join(_REGISTRY)}",
+        fix="use one of those names, or define a subclass of nnUNetTrainerV2 and register it with "
+            "nnunet_explorer.training.trainers.register_trainer (command line: --trainer_file FILE.py)",
+        step="trainer class")
+
+
+def load_trainers_from_file(path: str | Path) -> list[str]:
+    """Import a Python file and register every trainer class defined in it; returns their names."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigurationError(f"trainer file {file} does not exist", fix="give the path of a .py file")
+    module_name = f"nnunet_explorer_user_trainers_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise ConfigurationError(f"cannot import {file}", fix="give the path of a .py file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise ConfigurationError(f"importing trainer file {file} failed: {type(exc).__name__}: {exc}",
+                                 fix="fix the error in that file") from exc
+    names = []
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if issubclass(obj, NetworkTrainer) and obj.__module__ == module_name:
+            register_trainer(obj, replace=True)
+            names.append(obj.__name__)
+    if not names:
+        raise ConfigurationError(f"{file} defines no trainer class",
+                                 fix="define a subclass of nnunet_explorer.training.trainers.nnUNetTrainerV2")
+    return names
+
+
+def v1_class_repr(cls: type) -> str:
+    """How v1 would print this class: the v1 trainer's own ``<class '...'>`` for mirrored built-ins."""
+    # read the class's own mark: subclasses inherit the attribute, but not the v1 identity
+    reference = cls.__dict__.get("__nnunet_v1__") if cls in _BUILTIN_CLASSES else None
+    if reference is not None:
+        return f"<class '{reference.module}.{reference.qualname}'>"
+    return repr(cls)
+
