@@ -1,0 +1,22 @@
+"""``nnunet-explorer doctor``: print the folders, tasks, versions and worker settings in use, and every problem.
+
+Exit status 0 when no problem was found, 1 when there are problems (each printed with its fix).
+"""
+from __future__ import annotations
+
+import argparse
+
+HELP = "show the nnU-Net folders, tasks, versions and worker settings in use, and any problem with its fix"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no_task_check", action="store_true",
+                        help="only list the tasks; skip the header-only integrity check of each raw task")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..doctor import run_doctor
+
+    report = run_doctor(verify_tasks=not args.no_task_check)
+    print(report.text())
+    return 0 if report.ok else 1
