@@ -1,0 +1,369 @@
+"""A readable picture of the U-Net: stages, shapes, parameters, deep-supervision heads, memory.
+
+:func:`describe_network` runs one forward pass with hooks on every module and groups what it saw by U-Net
+stage: encoder levels (``conv_blocks_context``), the bottleneck, decoder levels (``tu`` + ``conv_blocks_
+localization``) and the deep-supervision heads (``seg_outputs``) with their loss weights. Next to it sits the
+planner's memory *proxy* (``compute_approx_vram_consumption``) and a measured number — CUDA's peak
+allocation for one forward + backward when the network is on a GPU, otherwise an activation estimate from
+the hooks — always saying which one it is.
+
+On a CPU the forward runs on a shape-only copy of the network (``meta`` device), so describing a full-size
+network at the real patch and batch size costs about a second and no memory.
+"""
+from __future__ import annotations
+
+import copy
+import html
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..planning.vram import (BASE_NUM_FEATURES_3D, DEFAULT_BATCH_SIZE_2D, compute_approx_vram_consumption,
+                             use_this_for_batch_size_computation_2D, use_this_for_batch_size_computation_3D)
+from ..provenance import mirrors
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """One module inside a stage (a conv unit, a transposed conv or a head)."""
+
+    name: str  # dotted path in the network, as in state_dict keys
+    description: str  # e.g. "Conv3d 1x3x3 stride 1x2x2 -> InstanceNorm3d -> LeakyReLU"
+    in_channels: int | None
+    out_channels: int | None
+    output_shape: tuple[int, ...] | None
+    params: int
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """One U-Net stage.
+
+    ``group`` is ``"encoder"``, ``"bottleneck"``, ``"decoder"``, ``"deep-supervision head"`` or ``"other"``;
+    ``level`` is the resolution level (0 = full resolution). For heads, ``ds_index`` is the position in the
+    network's output tuple (0 = full resolution) and ``ds_weight`` its loss weight.
+    """
+
+    group: str
+    name: str
+    modules: tuple[str, ...]
+    level: int | None
+    output_shape: tuple[int, ...] | None
+    params: int
+    layers: tuple[LayerSummary, ...]
+    ds_index: int | None = None
+    ds_weight: float | None = None
+
+
+@dataclass(frozen=True)
+class ArchitectureSummary:
+    """What :func:`describe_network` found. Renders as a text tree (``to_text``) or HTML (``to_html``)."""
+
+    input_size: tuple[int, ...]
+    stages: tuple[StageSummary, ...]
+    total_params: int
+    trainable_params: int
+    output_shapes: tuple[tuple[int, ...], ...]
+    vram_proxy: int | None
+    vram_reference: float | None
+    memory_bytes: int | None
+    memory_source: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def heads(self) -> tuple[StageSummary, ...]:
+        """The deep-supervision heads, highest resolution first."""
+        heads = [s for s in self.stages if s.group == "deep-supervision head"]
+        return tuple(sorted(heads, key=lambda s: s.ds_index if s.ds_index is not None else 0))
+
+    def params_by_group(self) -> dict[str, int]:
+        """Parameter count per group (encoder, bottleneck, decoder, heads)."""
+        out: dict[str, int] = {}
+        for s in self.stages:
+            out[s.group] = out.get(s.group, 0) + s.params
+        return out
+
+    def _memory_lines(self) -> list[str]:
+        lines = []
+        if self.vram_proxy is not None:
+            line = f"v1 VRAM proxy (compute_approx_vram_consumption): {self.vram_proxy:,}"
+            if self.vram_reference:
+                batch = self.input_size[0]
+                # the planners' reference corresponds to a batch of 2 (3D: DEFAULT_BATCH_SIZE_3D; 2D: "for batch
+                # size 2"); the proxy itself is per patch, so scale by batch / 2 to compare
+                line += (f"; planner reference {self.vram_reference:,.0f} (for batch 2); at batch {batch} this "
+                         f"network uses {self.vram_proxy * batch / 2 / self.vram_reference:.1%} of it")
+            lines.append(line)
+        if self.memory_bytes is not None:
+            lines.append(f"measured: {self.memory_bytes / 2 ** 20:,.1f} MiB — {self.memory_source}")
+        else:
+            lines.append(f"measured: n/a — {self.memory_source}")
+        return lines
+
+    def to_text(self) -> str:
+        """A tree, one line per stage and one per layer."""
+        lines = [f"U-Net on input {_shape(self.input_size)}: {self.total_params:,} parameters "
+                 f"({self.trainable_params:,} trainable)"]
+        group = None
+        for s in self.stages:
+            if s.group != group:
+                group = s.group
+                lines.append(f"{group}:")
+            extra = ""
+            if s.ds_index is not None:
+                extra = f"  [output {s.ds_index}, loss weight {_fmt_w(s.ds_weight)}]"
+            lines.append(f"  {s.name}  -> {_shape(s.output_shape)}  ({s.params:,} params){extra}")
+            for layer in s.layers:
+                lines.append(f"    {layer.name}: {layer.description} -> {_shape(layer.output_shape)} "
+                             f"({layer.params:,})")
+        lines.append("outputs (highest resolution first): " + ", ".join(_shape(o) for o in self.output_shapes))
+        lines += self._memory_lines()
+        lines += list(self.notes)
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """Plain HTML: one ``<details>`` per stage, a table of layers inside. No JavaScript."""
+        esc = html.escape
+        parts = [f"<div class='nnx-architecture'><p><b>U-Net</b> on input <code>{esc(_shape(self.input_size))}"
+                 f"</code>: {self.total_params:,} parameters ({self.trainable_params:,} trainable)</p>"]
+        group = None
+        for s in self.stages:
+            if s.group != group:
+                group = s.group
+                parts.append(f"<h4>{esc(group)}</h4>")
+            extra = ""
+            if s.ds_index is not None:
+                extra = f" — output {s.ds_index}, loss weight {esc(_fmt_w(s.ds_weight))}"
+            rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(l.description)}</td>"
+                           f"<td><code>{esc(_shape(l.output_shape))}</code></td><td>{l.params:,}</td></tr>"
+                           for l in s.layers)
+            parts.append(f"<details><summary>{esc(s.name)} → <code>{esc(_shape(s.output_shape))}</code> "
+                         f"({s.params:,} params){extra}</summary><table><tr><th>module</th><th>what</th>"
+                         f"<th>output</th><th>params</th></tr>{rows}</table></details>")
+        parts.append("<p>outputs (highest resolution first): "
+                     + ", ".join(f"<code>{esc(_shape(o))}</code>" for o in self.output_shapes) + "</p>")
+        parts.append("<ul>" + "".join(f"<li>{esc(l)}</li>" for l in self._memory_lines() + list(self.notes))
+                     + "</ul></div>")
+        return "".join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        return (f"ArchitectureSummary({len(self.stages)} stages, {self.total_params:,} params, "
+                f"input {_shape(self.input_size)}, {len(self.output_shapes)} outputs)")
+
+
+def _shape(shape: Sequence[int] | None) -> str:
+    return "?" if shape is None else "(" + ", ".join(str(int(v)) for v in shape) + ")"
+
+
+def _fmt_w(w: float | None) -> str:
+    return "?" if w is None else f"{w:.4f}"
+
+
+def _xs(v: Sequence[int] | int) -> str:
+    return "x".join(str(int(i)) for i in (v if isinstance(v, (tuple, list)) else [v]))
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _describe_module(module: nn.Module) -> tuple[str, int | None, int | None]:
+    """Short text for a conv unit / conv / transposed conv, with in/out channels."""
+    conv = getattr(module, "conv", None)
+    if isinstance(conv, nn.modules.conv._ConvNd):
+        norm = getattr(module, "instnorm", None)
+        nonlin = getattr(module, "lrelu", None)
+        text = f"{type(conv).__name__} {_xs(conv.kernel_size)} stride {_xs(conv.stride)}"
+        if norm is not None:
+            text += f" -> {type(norm).__name__}"
+        if nonlin is not None:
+            text += f" -> {type(nonlin).__name__}"
+        return text, conv.in_channels, conv.out_channels
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        return (f"{type(module).__name__} {_xs(module.kernel_size)} stride {_xs(module.stride)} (upsampling, "
+                f"no bias)", module.in_channels, module.out_channels)
+    if isinstance(module, nn.modules.conv._ConvNd):
+        bias = "" if module.bias is not None else ", no bias"
+        return f"{type(module).__name__} {_xs(module.kernel_size)}{bias}", module.in_channels, module.out_channels
+    return type(module).__name__, None, None
+
+
+def _units(module: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
+    """The conv units inside a stage (modules with a ``conv`` attribute), or the module itself."""
+    found = [(f"{prefix}.{n}" if n else prefix, m) for n, m in module.named_modules()
+             if isinstance(getattr(m, "conv", None), nn.modules.conv._ConvNd)]
+    return found or [(prefix, module)]
+
+
+def _is_unet(network: nn.Module) -> bool:
+    return all(isinstance(getattr(network, a, None), nn.ModuleList)
+               for a in ("conv_blocks_context", "conv_blocks_localization", "tu", "seg_outputs"))
+
+
+@mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.plot_network_architecture")
+def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: Sequence[float] | None = None,
+                     ) -> ArchitectureSummary:
+    """Describe ``network`` stage by stage for an input of ``input_size = (b, c, *patch_size)``.
+
+    v1 draws the network with the optional ``hiddenlayer`` package (or prints the module tree into the
+    training log); this summary instead shows what a learner needs to connect the plans to the network:
+    the resolution and channels at each U-Net level, where the parameters are, which outputs deep
+    supervision uses and with which weight, and how memory compares with the planner's proxy.
+
+    Args:
+        network: a :class:`~nnunet_explorer.training.generic_unet.GenericUNet` (or any network with v1's
+            ``conv_blocks_context`` / ``conv_blocks_localization`` / ``tu`` / ``seg_outputs``; other networks
+            are summarised by their top-level children).
+        input_size: ``(batch_size, num_input_channels, *patch_size)`` — use the plans' patch and batch size.
+        ds_weights: deep-supervision loss weights, highest resolution first (e.g. ``ds_loss_weights(pools)``).
+
+    Returns:
+        An :class:`ArchitectureSummary`. The network itself is not changed (on CUDA its gradients are reset
+        to None after the measurement).
+    """
+    input_size = tuple(int(v) for v in input_size)
+    device = next(network.parameters()).device
+    shapes: dict[str, tuple[int, ...]] = {}
+    activation_bytes = [0]
+    notes: list[str] = []
+
+    def make_hook(name: str, leaf: bool):
+        def hook(module: nn.Module, inputs: tuple, output: object) -> None:
+            if isinstance(output, torch.Tensor):
+                shapes.setdefault(name, tuple(output.shape))
+                if leaf:
+                    same = any(isinstance(i, torch.Tensor) and i is output for i in inputs)
+                    if not same and not getattr(module, "inplace", False):  # in-place ops add no new storage
+                        activation_bytes[0] += output.numel() * output.element_size()
+        return hook
+
+    def cat_hook(module: nn.Module, inputs: tuple) -> None:
+        # the concatenation (upsampled + skip) is a new tensor outside any module: count it at the decoder input
+        if inputs and isinstance(inputs[0], torch.Tensor):
+            activation_bytes[0] += inputs[0].numel() * inputs[0].element_size()
+
+    measured: int | None = None
+    if device.type == "cuda":
+        runner, x = network, torch.randn(input_size, device=device)
+        source = ("CUDA max_memory_allocated during one forward + backward at this batch size (weights, "
+                  "activations and gradients; no optimizer state)")
+    else:
+        try:
+            runner = copy.deepcopy(network).to("meta")
+            x = torch.empty(input_size, device="meta")
+        except Exception:  # noqa: BLE001 - a custom module may not support meta tensors; run it for real
+            runner, x = network, torch.randn(input_size)
+            notes.append("shapes measured with a real forward pass on the CPU (the network does not run on the "
+                         "meta device)")
+        source = ("estimate from forward hooks: bytes of all intermediate feature maps of one forward pass "
+                  "(what autograd keeps for backward), plus the input; excludes weights, gradients, "
+                  "optimizer state and workspaces")
+
+    handles = []
+    is_unet = _is_unet(runner)
+    for name, module in runner.named_modules():
+        if name:
+            handles.append(module.register_forward_hook(make_hook(name, len(list(module.children())) == 0)))
+    if is_unet:
+        for block in runner.conv_blocks_localization:
+            handles.append(block.register_forward_pre_hook(cat_hook))
+    try:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            out = runner(x)
+            outs = list(out) if isinstance(out, (tuple, list)) else [out]
+            sum(o.float().sum() for o in outs).backward()
+            torch.cuda.synchronize(device)
+            measured = int(torch.cuda.max_memory_allocated(device))
+            for p in network.parameters():
+                p.grad = None
+        else:
+            with torch.no_grad():
+                out = runner(x)
+            outs = list(out) if isinstance(out, (tuple, list)) else [out]
+            measured = activation_bytes[0] + int(np.prod(input_size)) * 4
+    finally:
+        for h in handles:
+            h.remove()
+
+    output_shapes = tuple(tuple(o.shape) for o in outs)
+    stages = _unet_stages(network, shapes, ds_weights) if is_unet else _generic_stages(network, shapes)
+    total = _count(network)
+    trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
+    proxy, reference = _vram_proxy(network, input_size[2:])
+    if proxy is None:
+        notes.append("no VRAM proxy: the network does not carry GenericUNet's plan attributes")
+    return ArchitectureSummary(input_size=input_size, stages=tuple(stages), total_params=total,
+                               trainable_params=trainable, output_shapes=output_shapes, vram_proxy=proxy,
+                               vram_reference=reference, memory_bytes=measured, memory_source=source,
+                               notes=tuple(notes))
+
+
+def _layers(modules: Sequence[tuple[str, nn.Module]], shapes: dict[str, tuple[int, ...]]
+            ) -> tuple[LayerSummary, ...]:
+    out = []
+    for prefix, module in modules:
+        for name, unit in _units(module, prefix):
+            text, cin, cout = _describe_module(unit)
+            out.append(LayerSummary(name, text, cin, cout, shapes.get(name), _count(unit)))
+    return tuple(out)
+
+
+def _unet_stages(network: nn.Module, shapes: dict[str, tuple[int, ...]], ds_weights: Sequence[float] | None
+                 ) -> list[StageSummary]:
+    context = network.conv_blocks_context
+    num_pool = len(context) - 1
+    stages = []
+    for d in range(num_pool):
+        name = f"conv_blocks_context.{d}"
+        stages.append(StageSummary("encoder", f"encoder level {d}", (name,), d, shapes.get(name),
+                                   _count(context[d]), _layers([(name, context[d])], shapes)))
+    name = f"conv_blocks_context.{num_pool}"
+    stages.append(StageSummary("bottleneck", f"bottleneck (level {num_pool})", (name,), num_pool,
+                               shapes.get(name), _count(context[num_pool]),
+                               _layers([(name, context[num_pool])], shapes)))
+    for u in range(len(network.tu)):
+        level = num_pool - 1 - u
+        tu_name, loc_name = f"tu.{u}", f"conv_blocks_localization.{u}"
+        mods = [(tu_name, network.tu[u]), (loc_name, network.conv_blocks_localization[u])]
+        stages.append(StageSummary("decoder", f"decoder level {level}", (tu_name, loc_name), level,
+                                   shapes.get(loc_name), sum(_count(m) for _, m in mods), _layers(mods, shapes)))
+    n_heads = len(network.seg_outputs)
+    for ds_index in range(n_heads):  # listed like the outputs: highest resolution first
+        u = n_heads - 1 - ds_index  # seg_outputs[-1] is the full-resolution head = output 0
+        name = f"seg_outputs.{u}"
+        weight = float(ds_weights[ds_index]) if ds_weights is not None and ds_index < len(ds_weights) else None
+        stages.append(StageSummary("deep-supervision head", f"output {ds_index} head (level {ds_index})",
+                                   (name,), ds_index, shapes.get(name), _count(network.seg_outputs[u]),
+                                   _layers([(name, network.seg_outputs[u])], shapes), ds_index, weight))
+    return stages
+
+
+def _generic_stages(network: nn.Module, shapes: dict[str, tuple[int, ...]]) -> list[StageSummary]:
+    return [StageSummary("other", name, (name,), None, shapes.get(name), _count(child),
+                         _layers([(name, child)], shapes)) for name, child in network.named_children()]
+
+
+def _vram_proxy(network: nn.Module, patch_size: Sequence[int]) -> tuple[int | None, float | None]:
+    needed = ("pool_op_kernel_sizes", "base_num_features", "max_num_features", "num_classes",
+              "num_input_channels")
+    if not all(hasattr(network, a) for a in needed):
+        return None, None
+    pools = network.pool_op_kernel_sizes
+    per_axis = [sum(1 for p in pools if p[i] > 1) for i in range(len(patch_size))]
+    proxy = compute_approx_vram_consumption(patch_size, per_axis, network.base_num_features,
+                                            network.max_num_features, network.num_input_channels,
+                                            network.num_classes, pools, deep_supervision=False,
+                                            conv_per_stage=getattr(network, "conv_per_stage", 2))
+    if len(patch_size) == 3:
+        reference = use_this_for_batch_size_computation_3D * network.base_num_features / BASE_NUM_FEATURES_3D
+    else:
+        reference = use_this_for_batch_size_computation_2D * DEFAULT_BATCH_SIZE_2D / 2
+    return proxy, float(reference)
