@@ -440,3 +440,25 @@ def subset(dataset: Mapping[str, dict], keys: Sequence[str]) -> "OrderedDict[str
         raise DatasetError(f"cases {missing[:5]} of the split are not in the preprocessed folder",
                            fix="delete splits_final.pkl or re-run preprocessing")
     return OrderedDict((k, dataset[k]) for k in sorted(keys))
+
+
+def case_batch(dataset: Mapping[str, dict], case_id: str, patch_size: Sequence[int],
+               final_patch_size: Sequence[int] | None = None, *, seed: int = 0,
+               force_foreground: bool = False) -> dict:
+    """A batch of one patch from ``case_id``, cut by the v1 loader rules (for looking at one case).
+
+    The box is drawn with ``np.random.seed(seed)`` (the caller's random state is restored afterwards);
+    ``force_foreground`` centres it on a stored foreground voxel, as for the last samples of a training batch.
+    """
+    if case_id not in dataset:
+        raise DatasetError(f"case {case_id!r} is not in the dataset",
+                           fix=f"choose one of {', '.join(list(dataset)[:5])} ...")
+    final = final_patch_size if final_patch_size is not None else patch_size
+    state = np.random.get_state()
+    try:
+        np.random.seed(seed)
+        loader = make_data_loader(OrderedDict([(case_id, dataset[case_id])]), patch_size, final, 1,
+                                  oversample_foreground_percent=1.0 if force_foreground else 0.0)
+        return next(loader)
+    finally:
+        np.random.set_state(state)
