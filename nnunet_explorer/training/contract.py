@@ -1,0 +1,249 @@
+"""What a network must do to replace nnU-Net v1's ``Generic_UNet`` (``self.network = MyNet(...)``).
+
+Users swap the network by overriding ``initialize_network`` in a trainer subclass. The rest of v1 then
+assumes, without checking, that the new network behaves like ``Generic_UNet``:
+
+* with ``network.do_ds = True`` (training) it returns a tuple/list of ``len(pool_op_kernel_sizes)`` logit
+  tensors, **highest resolution first**, whose spatial shapes equal the deep-supervision targets
+  (``ds_scales``), each with ``num_classes`` channels (background included) — ``MultipleOutputLoss2``
+  pairs output ``i`` with target ``i`` and silently misbehaves (or crashes deep in the loss) otherwise;
+* with ``network.do_ds = False`` (validation, inference) it returns only the full-resolution logits;
+* it has ``inference_apply_nonlin`` (softmax over channels), which the sliding-window predictor applies;
+* v1's predictor also reads ``conv_op``, ``num_classes`` and ``input_shape_must_be_divisible_by``
+  (``SegmentationNetwork`` attributes).
+
+:func:`check_network_contract` runs a dummy batch and says precisely what does not fit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import ConfigurationError
+from ..provenance import mirrors
+from .deep_supervision import ds_target_shapes
+
+
+@dataclass(frozen=True)
+class ContractReport:
+    """Outcome of :func:`check_network_contract`.
+
+    ``errors`` break v1 training or inference; ``warnings`` break only parts (e.g. v1's own predictor) or are
+    suspicious. ``ok`` is True when there are no errors.
+    """
+
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    expected_shapes: tuple[tuple[int, ...], ...]
+    output_shapes: tuple[tuple[int, ...], ...]
+    output_shape_without_ds: tuple[int, ...] | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return self.errors + self.warnings
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`~nnunet_explorer.errors.ConfigurationError` listing every error."""
+        if self.errors:
+            raise ConfigurationError(
+                "the network does not fit nnU-Net v1's network contract:\n  - " + "\n  - ".join(self.errors),
+                fix="make the network behave like Generic_UNet: with do_ds=True return a tuple of "
+                    "len(pool_op_kernel_sizes) logit tensors (b, num_classes, ...) highest resolution first, "
+                    "with do_ds=False only the full-resolution logits, and set inference_apply_nonlin")
+
+    def __repr__(self) -> str:
+        state = "ok" if self.ok else f"{len(self.errors)} error(s)"
+        return f"ContractReport({state}, {len(self.warnings)} warning(s))"
+
+    def _repr_html_(self) -> str:
+        import html
+        items = "".join(f"<li><b>error</b>: {html.escape(m)}</li>" for m in self.errors)
+        items += "".join(f"<li>warning: {html.escape(m)}</li>" for m in self.warnings)
+        head = "network contract: OK" if self.ok else "network contract: NOT met"
+        return f"<div><p><b>{head}</b></p><ul>{items}</ul></div>"
+
+
+def _shapes(out: object) -> list[tuple[int, ...]] | None:
+    if isinstance(out, torch.Tensor):
+        return None
+    if isinstance(out, (tuple, list)) and all(isinstance(o, torch.Tensor) for o in out):
+        return [tuple(o.shape) for o in out]
+    return None
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_network")
+def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], batch_size: int,
+                           num_input_channels: int, num_classes: int,
+                           pool_op_kernel_sizes: Sequence[Sequence[int]], deep_supervision: bool = True,
+                           raise_on_error: bool = False) -> ContractReport:
+    """Check that a user-provided network can stand in for v1's ``Generic_UNet``.
+
+    Runs a random batch ``(batch_size, num_input_channels, *patch_size)`` on the network's device (without
+    gradients) with ``do_ds`` on and then off, restoring ``do_ds`` afterwards.
+
+    Args:
+        network: the candidate network.
+        patch_size: the plans' patch size (spatial).
+        batch_size: the plans' batch size (1 is enough for the check).
+        num_input_channels: modalities.
+        num_classes: output channels including background (``plans['num_classes'] + 1``).
+        pool_op_kernel_sizes: the plans' pooling kernels; they fix the number and shapes of the outputs.
+        deep_supervision: check the deep-supervision contract (v1's V2 trainers train with it).
+        raise_on_error: raise :class:`~nnunet_explorer.errors.ConfigurationError` instead of returning a
+            report with errors.
+
+    Returns:
+        A :class:`ContractReport`; ``report.ok`` is False when something does not fit, and
+        ``report.errors`` says what.
+    """
+    errors: list[str] = []
+    warnings: list[str] = []
+    expected = [(batch_size, num_classes, *s) for s in ds_target_shapes(patch_size, pool_op_kernel_sizes)]
+    n_expected = len(expected)
+    got_ds: list[tuple[int, ...]] = []
+    got_single: tuple[int, ...] | None = None
+
+    try:
+        device = next(network.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    x = torch.randn((batch_size, num_input_channels, *[int(p) for p in patch_size]), device=device)
+
+    has_do_ds = hasattr(network, "do_ds")
+    if not has_do_ds:
+        errors.append("the network has no attribute do_ds: v1 sets network.do_ds = True for training and False "
+                      "for validation and inference, so it must exist and switch deep supervision")
+    old_do_ds = getattr(network, "do_ds", None)
+    logits: torch.Tensor | None = None  # full-resolution logits, to try inference_apply_nonlin on
+    was_training = network.training
+
+    def run(do_ds: bool | None) -> object:
+        if has_do_ds and do_ds is not None:
+            network.do_ds = do_ds
+        with torch.no_grad():
+            return network(x)
+
+    try:
+        if deep_supervision:
+            try:
+                out = run(True)
+            except Exception as exc:  # noqa: BLE001 - report any failure of the user's forward
+                errors.append(f"forward with do_ds=True failed on input {tuple(x.shape)}: "
+                              f"{type(exc).__name__}: {exc}")
+                out = None
+            if out is not None:
+                shapes = _shapes(out)
+                if shapes is None:
+                    errors.append(f"with do_ds=True the network returned a {type(out).__name__}, not a tuple/list "
+                                  f"of {n_expected} tensors (one per deep-supervision output)")
+                else:
+                    got_ds = shapes
+                    _check_ds_outputs(shapes, expected, num_classes, errors)
+                    if shapes and shapes[0] == expected[0]:
+                        logits = out[0]
+        try:
+            single = run(False)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"forward with do_ds=False failed on input {tuple(x.shape)}: {type(exc).__name__}: {exc}")
+            single = None
+        if single is not None:
+            if isinstance(single, torch.Tensor):
+                got_single = tuple(single.shape)
+                if got_single != expected[0]:
+                    errors.append(f"with do_ds=False the output has shape {got_single}, expected the "
+                                  f"full-resolution logits {expected[0]}")
+                else:
+                    logits = single
+            else:
+                shapes = _shapes(single)
+                errors.append("with do_ds=False the network still returned a "
+                              f"{type(single).__name__}{'' if shapes is None else f' of {len(shapes)} tensors'}: it "
+                              "must honour do_ds and return only the full-resolution logits (v1 validation and "
+                              "inference set do_ds=False)")
+    finally:
+        if has_do_ds:
+            network.do_ds = old_do_ds
+        network.train(was_training)
+    if logits is not None:
+        _check_nonlin(network, logits, errors, warnings)
+    elif not callable(getattr(network, "inference_apply_nonlin", None)):
+        errors.append("no callable inference_apply_nonlin (v1's predictor applies it to the logits)")
+
+    for attr, why in (("conv_op", "v1's predict_preprocessed_data_return_seg_and_softmax picks 2D/3D "
+                                  "prediction from it"),
+                      ("num_classes", "v1's sliding-window predictor allocates its softmax buffer with it"),
+                      ("input_shape_must_be_divisible_by", "v1 pads inference inputs to a multiple of it")):
+        if not hasattr(network, attr):
+            warnings.append(f"no attribute {attr}: {why} (subclass SegmentationNetwork or set it)")
+    if hasattr(network, "num_classes") and getattr(network, "num_classes") != num_classes:
+        errors.append(f"network.num_classes is {network.num_classes}, expected {num_classes} (background "
+                      "included)")
+    divisor = _prod(pool_op_kernel_sizes)
+    if any(int(p) % d for p, d in zip(patch_size, divisor)):
+        warnings.append(f"patch_size {tuple(patch_size)} is not divisible by the product of the poolings "
+                        f"{tuple(divisor)}")
+
+    report = ContractReport(tuple(errors), tuple(warnings), tuple(expected), tuple(got_ds), got_single)
+    if raise_on_error:
+        report.raise_if_failed()
+    return report
+
+
+def _prod(kernels: Sequence[Sequence[int]]) -> list[int]:
+    out = [1] * len(kernels[0])
+    for k in kernels:
+        out = [a * int(b) for a, b in zip(out, k)]
+    return out
+
+
+def _check_ds_outputs(shapes: list[tuple[int, ...]], expected: list[tuple[int, ...]], num_classes: int,
+                      errors: list[str]) -> None:
+    n = len(expected)
+    if len(shapes) != n:
+        errors.append(f"with do_ds=True the network returned {len(shapes)} outputs, expected "
+                      f"len(pool_op_kernel_sizes) = {n} (one per decoder level, highest resolution first): "
+                      f"got {shapes}")
+    spatial = [s[2:] for s in shapes]
+    exp_spatial = [e[2:] for e in expected]
+    if len(shapes) == n and spatial != exp_spatial and spatial[::-1] == exp_spatial:
+        errors.append("the deep-supervision outputs are in reverse order (lowest resolution first); v1 pairs "
+                      f"output i with target i, highest resolution first: expected {exp_spatial}, got {spatial}")
+    else:
+        for i, (got, exp) in enumerate(zip(shapes, expected)):
+            if len(got) != len(exp):
+                errors.append(f"output {i} has {len(got)} dimensions {got}, expected {len(exp)} {exp}")
+                continue
+            if got[0] != exp[0]:
+                errors.append(f"output {i} has batch size {got[0]}, expected {exp[0]}")
+            if got[2:] != exp[2:]:
+                errors.append(f"output {i} has spatial shape {got[2:]}, but its deep-supervision target has "
+                              f"{exp[2:]} (patch scaled by ds_scales[{i}])")
+    for i, got in enumerate(shapes):
+        if len(got) > 1 and got[1] != num_classes:
+            errors.append(f"output {i} has {got[1]} channels, expected num_classes = {num_classes} "
+                          "(background included)")
+
+
+def _check_nonlin(network: nn.Module, logits: torch.Tensor, errors: list[str], warnings: list[str]) -> None:
+    nonlin = getattr(network, "inference_apply_nonlin", None)
+    if nonlin is None or not callable(nonlin):
+        errors.append("no callable inference_apply_nonlin: v1's predictor applies it to the logits (set it to a "
+                      "softmax over dim 1, as nnUNetTrainerV2.initialize_network does)")
+        return
+    try:
+        probs = nonlin(logits)
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"inference_apply_nonlin failed: {type(exc).__name__}: {exc}")
+        return
+    if not isinstance(probs, torch.Tensor) or tuple(probs.shape) != tuple(logits.shape):
+        errors.append("inference_apply_nonlin must return a tensor of the logits' shape")
+    elif not torch.allclose(probs.float().sum(1), torch.ones_like(probs[:, 0].float()), atol=1e-4):
+        warnings.append("inference_apply_nonlin does not give probabilities summing to 1 over channels (v1 uses "
+                        "a softmax over dim 1)")
