@@ -1,0 +1,257 @@
+"""Background augmentation: worker processes that load and augment batches while the network trains.
+
+nnU-Net v1 wraps its data loader and transforms in batchgenerators' ``MultiThreadedAugmenter`` (despite the
+name: processes). Each of ``num_threads`` workers (``nnUNet_n_proc_DA``; 12 when unset, validation half as
+many) seeds ``np.random`` with its seed (``None`` = fresh OS entropy, so v1's augmentation is never
+reproducible), then loops: ``next(loader)`` → transforms → put into its *own* queue of
+``num_cached_per_thread`` batches. The main process takes batches round-robin from the queues, which keeps
+the order fixed for fixed seeds.
+
+:class:`MultiProcessAugmenter` does the same with a small implementation of its own, because the explorer
+needs two things batchgenerators' version does not give:
+
+* a failing worker's *own* traceback is raised in the main process (as :class:`AugmenterWorkerError`),
+  instead of printed to the worker's stderr followed by "One or more background workers are no longer alive";
+* shutdown is bounded: a context manager / ``shutdown()`` stops the workers (abort event, then terminate,
+  then kill) within seconds, also after ``KeyboardInterrupt``, and leaves no child process behind.
+
+:class:`SingleThreadedAugmenter` runs the same pipeline in the calling process (debugging, tracing, tests).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_module
+import time
+import traceback
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import TrainingError
+from ..provenance import mirrors
+
+POLL_SECONDS = 0.05
+
+
+def default_num_processes(environ: dict | None = None) -> int:
+    """How many augmentation workers to start: ``nnUNet_n_proc_DA`` if set, else ``cpu_count - 1`` (1 … 12).
+
+    # differs from v1: v1 uses 12 workers (6 for validation) on every machine whose hostname is not in its DKFZ
+    # table; on a laptop that oversubscribes the CPU. We keep one core for the main (training) process and cap
+    # at v1's 12. Set nnUNet_n_proc_DA to get exactly v1's number.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get("nnUNet_n_proc_DA")
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise TrainingError(f"nnUNet_n_proc_DA={value!r} is not a whole number",
+                                fix="set nnUNet_n_proc_DA to the number of augmentation processes, e.g. 4") from None
+    return max(1, min(12, (os.cpu_count() or 2) - 1))
+
+
+class AugmenterWorkerError(TrainingError):
+    """An augmentation worker raised; the message holds the worker's own traceback."""
+
+
+class SingleThreadedAugmenter:
+    """Loader + transforms in the calling process: ``next()`` = ``transform(**next(loader))``."""
+
+    def __init__(self, data_loader: Any, transform: Callable | None) -> None:
+        self.data_loader = data_loader
+        self.transform = transform
+
+    def __iter__(self) -> "SingleThreadedAugmenter":
+        return self
+
+    def __next__(self) -> dict:
+        item = next(self.data_loader)
+        return self.transform(**item) if self.transform is not None else item
+
+    next = __next__
+
+    def shutdown(self) -> None:
+        """Nothing to stop (present so both augmenters can be used alike)."""
+
+    def __enter__(self) -> "SingleThreadedAugmenter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+
+
+def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Callable | None, worker_id: int,
+            seed: int | None, abort: Any) -> None:
+    """One augmentation process: loop ``next(loader)`` → transform → own queue, until ``abort`` is set."""
+    # never block process exit on unsent batches: at shutdown the main process no longer reads them
+    out_queue.cancel_join_thread()
+    np.random.seed(seed)
+    if hasattr(data_loader, "set_thread_id"):
+        data_loader.set_thread_id(worker_id)
+    try:
+        while not abort.is_set():
+            stage = "data loader"
+            item = next(data_loader)
+            stage = "transforms"
+            if transform is not None:
+                item = transform(**item)
+            while not abort.is_set():
+                try:
+                    out_queue.put(item, timeout=POLL_SECONDS * 2)
+                    break
+                except queue_module.Full:
+                    continue
+    except KeyboardInterrupt:
+        abort.set()
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the main process
+        message = (f"augmentation worker {worker_id} failed in the {stage}: {type(exc).__name__}: {exc}\n"
+                   f"--- worker {worker_id} traceback ---\n{traceback.format_exc()}")
+        # the error queue is unbounded and keeps its join thread, so the message is in the pipe before exit
+        try:
+            error_queue.put(message)
+        finally:
+            abort.set()
+
+
+@mirrors("batchgenerators.dataloading.multi_threaded_augmenter:MultiThreadedAugmenter")
+class MultiProcessAugmenter:
+    """Loader + transforms in ``num_processes`` worker processes, batches delivered round-robin.
+
+    Args:
+        data_loader: an iterator of batch dicts (e.g. :class:`~nnunet_explorer.training.dataloading.DataLoader3D`).
+            Each worker gets its own copy (processes are forked).
+        transform: a callable ``transform(**batch) -> batch`` (a batchgenerators ``Compose``), or None.
+        num_processes: worker count (see :func:`default_num_processes`).
+        num_cached_per_thread: queue length per worker (V2: 2).
+        seeds: one ``np.random`` seed per worker; None = OS entropy (v1's default, not reproducible).
+        timeout: seconds ``next()`` may wait for a batch before raising (None = wait forever, as v1).
+
+    Use as a context manager, or call :meth:`shutdown`. Python's ``random`` module is not reseeded in the
+    workers (as in v1: forked workers start from the parent's ``random`` state).
+    """
+
+    def __init__(self, data_loader: Any, transform: Callable | None, num_processes: int | None = None,
+                 num_cached_per_thread: int = 2, seeds: Sequence[int | None] | None = None,
+                 timeout: float | None = None) -> None:
+        self.data_loader = data_loader
+        self.transform = transform
+        self.num_processes = int(num_processes) if num_processes else default_num_processes()
+        self.num_cached_per_thread = int(num_cached_per_thread)
+        if seeds is not None and len(seeds) != self.num_processes:
+            raise TrainingError(f"{len(seeds)} seeds given for {self.num_processes} workers",
+                                fix="give one seed per worker, or seeds=None")
+        self.seeds = list(seeds) if seeds is not None else [None] * self.num_processes
+        self.timeout = timeout
+        self._processes: list[Any] = []
+        self._queues: list[Any] = []
+        self._abort: Any = None
+        self._next_queue = 0
+
+    # lifecycle ----------------------------------------------------------------------------------------
+    def start(self) -> "MultiProcessAugmenter":
+        """Start the workers (done automatically on the first ``next()``)."""
+        if self._processes:
+            return self
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        self._abort = ctx.Event()
+        self._errors = ctx.Queue()
+        for i in range(self.num_processes):
+            q = ctx.Queue(self.num_cached_per_thread)
+            p = ctx.Process(target=_worker, args=(q, self._errors, self.data_loader, self.transform, i, self.seeds[i],
+                                                  self._abort), daemon=True, name=f"nnunet-explorer-DA-{i}")
+            p.start()
+            self._queues.append(q)
+            self._processes.append(p)
+        self._next_queue = 0
+        return self
+
+    @property
+    def running(self) -> bool:
+        return bool(self._processes)
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self._processes if p.pid is not None]
+
+    def shutdown(self, grace_seconds: float = 2.0) -> None:
+        """Stop every worker: abort event, wait ``grace_seconds``, then terminate, then kill. Idempotent."""
+        if not self._processes:
+            return
+        self._abort.set()
+        deadline = time.monotonic() + grace_seconds
+        for p in self._processes:
+            p.join(timeout=max(0.0, deadline - time.monotonic()))
+        for p in self._processes:
+            if p.is_alive():
+                p.terminate()
+        for p in self._processes:
+            p.join(timeout=1.0)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=1.0)
+        for q in self._queues + [self._errors]:
+            q.cancel_join_thread()
+            q.close()
+        self._processes, self._queues = [], []
+
+    def __enter__(self) -> "MultiProcessAugmenter":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+
+    def __del__(self) -> None:  # last resort; prefer the context manager
+        try:
+            self.shutdown(grace_seconds=0.5)
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # iteration ----------------------------------------------------------------------------------------
+    def __iter__(self) -> "MultiProcessAugmenter":
+        return self
+
+    def __next__(self) -> dict:
+        if not self._processes:
+            self.start()
+        index = self._next_queue % self.num_processes
+        q = self._queues[index]
+        started = time.monotonic()
+        try:
+            while True:
+                try:
+                    batch = q.get(timeout=POLL_SECONDS)
+                    break
+                except queue_module.Empty:
+                    self._check_health(index)
+                    if self.timeout is not None and time.monotonic() - started > self.timeout:
+                        raise TrainingError(f"no batch from augmentation worker {index} within {self.timeout} s",
+                                            fix="make the loader faster, use more workers or a larger timeout")
+        except BaseException:
+            self.shutdown(grace_seconds=0.5)
+            raise
+        self._next_queue += 1
+        return batch
+
+    next = __next__
+
+    def _check_health(self, waiting_for: int) -> None:
+        """Raise the worker's error if any worker failed, or a clear error if one died without a word."""
+        if self._abort.is_set() or not all(p.is_alive() for p in self._processes):
+            # a failing worker leaves its traceback in the error queue before it sets the abort event
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                try:
+                    message = self._errors.get(timeout=POLL_SECONDS)
+                except queue_module.Empty:
+                    if not any(p.is_alive() for p in self._processes) and self._errors.empty():
+                        break
+                    continue
+                raise AugmenterWorkerError(message, fix="the traceback above is the worker's; fix that error "
+                                           "(debug it in-process with SingleThreadedAugmenter)")
+            dead = [(i, p.exitcode) for i, p in enumerate(self._processes) if not p.is_alive()]
+            raise AugmenterWorkerError(
+                f"augmentation worker(s) {dead} ended without reporting an error (exit codes; negative = killed "
+                "by a signal, -9 often means out of memory)",
+                fix="lower nnUNet_n_proc_DA or the batch size; check the system log for the OOM killer")
