@@ -1,0 +1,57 @@
+"""``nnunet-explorer plan_and_preprocess``: v1's ``nnUNet_plan_and_preprocess``, with the same arguments.
+
+Not implemented: ``-overwrite_plans`` / ``-overwrite_plans_identifier`` (v1's beta "pretrained plans" path,
+which needs the ``ExperimentPlanner3D_v21_Pretrained`` planner); giving them is an error, not a silent no-op.
+"""
+from __future__ import annotations
+
+import argparse
+
+HELP = "crop, fingerprint, plan (3D + 2D v2.1) and preprocess tasks, like nnUNet_plan_and_preprocess"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-t", "--task_ids", nargs="+", required=True,
+                        help="task ids (or TaskXXX_Name) with a raw folder nnUNet_raw_data/TaskXXX_Name")
+    parser.add_argument("-pl3d", "--planner3d", type=str, default="ExperimentPlanner3D_v21",
+                        help="3D planner class (only ExperimentPlanner3D_v21), or None to skip 3D")
+    parser.add_argument("-pl2d", "--planner2d", type=str, default="ExperimentPlanner2D_v21",
+                        help="2D planner class (only ExperimentPlanner2D_v21), or None to skip 2D")
+    parser.add_argument("-no_pp", action="store_true", help="only plan; do not preprocess")
+    parser.add_argument("-tl", type=int, default=8, help="processes for the low-res stage (default 8)")
+    parser.add_argument("-tf", type=int, default=8,
+                        help="processes for cropping, fingerprint, full-res and 2D stages (default 8)")
+    parser.add_argument("--verify_dataset_integrity", action="store_true",
+                        help="also read every voxel: label values and NaN (headers are always checked)")
+    parser.add_argument("-overwrite_plans", type=str, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("-overwrite_plans_identifier", type=str, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--explain", action="store_true", help="print why each planned value is what it is")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import PlansError
+    from ..planning.explain import explain_trace
+    from ..planning.plans import load_plans, summarize_plans_text
+    from ..planning.run import plan_and_preprocess
+
+    if args.overwrite_plans is not None or args.overwrite_plans_identifier is not None:
+        raise PlansError("-overwrite_plans is not implemented by the explorer",
+                         fix="run v1's nnUNet_plan_and_preprocess for pretrained-plans preprocessing")
+    results = plan_and_preprocess(
+        args.task_ids,
+        planner3d_name=None if args.planner3d == "None" else args.planner3d,
+        planner2d_name=None if args.planner2d == "None" else args.planner2d,
+        no_pp=args.no_pp, tl=args.tl, tf=args.tf, verify_dataset_integrity=args.verify_dataset_integrity,
+        progress=not args.no_progress,
+    )
+    for result in results:
+        print(f"\n{result.task_name}")
+        for path, trace in ((result.plans_3d, result.trace_3d), (result.plans_2d, result.trace_2d)):
+            if path is None:
+                continue
+            print(f"--- {path}")
+            print(summarize_plans_text(load_plans(path)), end="")
+            if args.explain:
+                print("why:\n" + explain_trace(trace) + "\n")
+    return 0
