@@ -91,9 +91,12 @@ class Workspace:
 
         Raises :class:`PathsError` naming the variable if a folder is a file or cannot be written.
         """
-        for variable, folder in ((ENV_RAW, self.nnUNet_raw_data), (ENV_RAW, self.nnUNet_cropped_data),
-                                 (ENV_PREPROCESSED, self.preprocessed),
-                                 (ENV_RESULTS, self.network_training_output_dir)):
+        folders = ((ENV_RAW, self.nnUNet_raw_data), (ENV_RAW, self.nnUNet_cropped_data),
+                   (ENV_PREPROCESSED, self.preprocessed), (ENV_RESULTS, self.network_training_output_dir))
+        # Check all before creating any, so a bad third folder leaves no half-made workspace behind.
+        for variable, folder in folders:
+            _check_creatable(variable, folder)
+        for variable, folder in folders:
             _make_writable_dir(variable, folder)
         return self
 
@@ -103,6 +106,16 @@ class Workspace:
             (ENV_RAW, self.raw_data_base), (ENV_PREPROCESSED, self.preprocessed), (ENV_RESULTS, self.results_folder),
         ]
         return "\n".join(f"{name:<22} = {path}   ({self.origin.get(name, '?')})" for name, path in rows)
+
+
+def _check_creatable(variable: str, folder: Path) -> None:
+    """Raise PathsError if ``folder`` or its nearest existing ancestor is a file (mkdir would fail)."""
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        what = "is a file, not a folder" if ancestor == folder else f"cannot be created: {ancestor} is a file"
+        raise PathsError(f"{variable}: {folder} {what}", fix=f"point {variable} at a folder (or remove the file)")
 
 
 def _make_writable_dir(variable: str, folder: Path) -> None:

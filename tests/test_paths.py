@@ -104,8 +104,9 @@ def test_ensure_fails_clearly_under_a_regular_file(tmp_path):
     env[ENV_RESULTS] = str(blocker / "results")
     with pytest.raises(PathsError) as info:
         resolve_workspace(env).ensure()
-    assert ENV_RESULTS in str(info.value) and "cannot create" in str(info.value)
+    assert ENV_RESULTS in str(info.value) and "cannot be created" in str(info.value)
     assert blocker.read_text() == "x"
+    assert not (tmp_path / "r").exists(), "no folder may be created when one of them cannot be"
 
 
 def test_environment_for_round_trips(tmp_path):
