@@ -230,8 +230,9 @@ def _named(exc: Exception, step_name: str, result: StepResult) -> Exception:
     """The exception to raise for a failed step: same explorer error type with the step named, or StepFailed."""
     if isinstance(exc, ExplorerError):
         named = type(exc).__new__(type(exc))
-        # ExplorerError subclasses share the (message, fix, step) constructor; keep a step already named.
-        ExplorerError.__init__(named, exc.cause, fix=exc.fix, step=exc.step or step_name)
+        # ExplorerError subclasses share the (message, fix, step) constructor; the pipeline's step name wins,
+        # so the message names the step the learner ran.
+        ExplorerError.__init__(named, exc.cause, fix=exc.fix, step=step_name)
         named.result = result  # type: ignore[attr-defined]
         return named
     return StepFailed(step_name, exc, result)

@@ -122,15 +122,34 @@ def _is_torch_module(value: Any) -> bool:
 
 
 def own_summary(value: Any) -> str | None:
-    """The text of ``value.summary()`` if the object summarises itself (a method taking no arguments)."""
-    method = getattr(value, "summary", None)
-    if method is None or isinstance(value, type) or not callable(method):
+    """The text of ``value.summary()`` (or ``value.to_text()``) if the object summarises itself."""
+    if isinstance(value, type):
         return None
-    try:
-        text = method()
-    except Exception:  # a summary that fails must not break rendering; fall back to the generic text
-        return None
-    return None if text is None else str(text)
+    for name in ("summary", "to_text"):
+        method = getattr(value, name, None)
+        if method is None or not callable(method):
+            continue
+        try:
+            text = method()
+        except Exception:  # a summary that fails must not break rendering; fall back to the generic text
+            continue
+        if text is not None:
+            return str(text)
+    return None
+
+
+def has_own_repr(value: Any) -> bool:
+    """True if the class wrote its own ``__repr__`` (not object's, not the one @dataclass generates)."""
+    method = type(value).__repr__
+    if method is object.__repr__:
+        return False
+    # @dataclass wraps its generated __repr__ with reprlib's recursion guard, which sets __wrapped__
+    return not (dataclasses.is_dataclass(value) and hasattr(method, "__wrapped__"))
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def summarize_text(value: Any, *, depth: int = 0) -> str:
@@ -152,6 +171,10 @@ def summarize_text(value: Any, *, depth: int = 0) -> str:
     if own is not None:
         first = own.strip().splitlines()[0] if own.strip() else type(value).__name__
         return first if len(first) <= 200 else first[:197] + "..."
+    if _is_torch_optimizer(value):
+        return _optimizer_text(value)
+    if dataclasses.is_dataclass(value) and has_own_repr(value):
+        return _one_line(repr(value))
     if depth >= MAX_DEPTH:
         return f"{type(value).__name__}(...)"
     if isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "__getitem__")):
@@ -171,14 +194,45 @@ def summarize_text(value: Any, *, depth: int = 0) -> str:
         shown = ", ".join(f"{n}={summarize_text(getattr(value, n), depth=depth + 1)}" for n in fields[:MAX_ITEMS])
         more = ", ..." if len(fields) > MAX_ITEMS else ""
         return f"{type(value).__name__}({shown}{more})"
-    text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
+    if type(value).__repr__ is object.__repr__:
+        return _attributes_text(value)
+    return _one_line(repr(value))
+
+
+def _is_torch_optimizer(value: Any) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, torch.optim.Optimizer)
+
+
+def _optimizer_text(optimizer: Any) -> str:
+    groups = optimizer.param_groups
+    keys = ("lr", "momentum", "nesterov", "weight_decay", "betas", "amsgrad")
+    settings = ", ".join(f"{k} {groups[0][k]}" for k in keys if k in groups[0])
+    params = sum(int(p.numel()) for g in groups for p in g["params"])
+    return f"{type(optimizer).__name__} ({len(groups)} param group(s): {settings}; {params:,} parameters)"
+
+
+def _attributes_text(value: Any) -> str:
+    """``Class(attr=..., ...)`` from the simple public attributes of an object without its own repr."""
+    simple = []
+    for name, item in vars(value).items() if hasattr(value, "__dict__") else ():
+        if name.startswith("_"):
+            continue
+        if isinstance(item, (bool, int, float, str)) or (_is_ndarray(item) and item.size <= 8):
+            simple.append(f"{name}={item.tolist() if _is_ndarray(item) else item!r}")
+        if len(simple) >= MAX_ITEMS:
+            break
+    return _one_line(f"{type(value).__name__}({', '.join(simple)})")
 
 
 def summary_rows(value: Any, prefix: str = "", *, depth: int = 0) -> list[tuple[str, str]]:
     """(path, description) rows that walk into containers: the pipeline summary prints one row per leaf."""
     leaf = (_is_tensor(value) or _is_ndarray(value) or value is None or isinstance(value, (bool, int, float, str, type))
-            or _is_torch_module(value) or own_summary(value) is not None)
+            or _is_torch_module(value) or own_summary(value) is not None
+            or (dataclasses.is_dataclass(value) and has_own_repr(value)))
     if leaf or depth >= 2:
         return [(prefix, summarize_text(value))]
     items: list[tuple[str, Any]]

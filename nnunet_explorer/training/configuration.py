@@ -108,11 +108,11 @@ def parse_fold(fold: int | str) -> int | str:
     except (TypeError, ValueError):
         raise ConfigurationError(f"fold {fold!r} is neither a number nor 'all'",
                                  fix="use 0, 1, 2, 3 or 4 (a five-fold cross-validation), or 'all'",
-                                 step="parsed arguments") from None
+                                 step="parsed_arguments") from None
     if value < 0:
         # differs from v1: v1 indexes splits[-1] (fold 4's split) but writes to fold_-1
         raise ConfigurationError(f"fold {value} is negative",
-                                 fix="use 0, 1, 2, 3 or 4, or 'all'", step="parsed arguments")
+                                 fix="use 0, 1, 2, 3 or 4, or 'all'", step="parsed_arguments")
     return value
 
 
@@ -322,9 +322,9 @@ def check_trainer_class(network: str, trainer_class: type) -> None:
         raise ConfigurationError(
             "3d_cascade_fullres needs a cascade trainer (v1: nnUNetTrainerV2CascadeFullRes, derived from "
             "nnUNetTrainerCascadeFullRes); the explorer does not implement the cascade trainer yet",
-            fix="train 3d_lowres and 3d_fullres, or use v1's nnUNet_train for the cascade", step="trainer class")
+            fix="train 3d_lowres and 3d_fullres, or use v1's nnUNet_train for the cascade")
     if not (isinstance(trainer_class, type) and issubclass(trainer_class, nnUNetTrainer)):
         raise ConfigurationError(
             f"network_trainer was found but is not derived from nnUNetTrainer ({trainer_class.__name__} derives "
             f"from {', '.join(c.__name__ for c in trainer_class.__mro__[1:-1]) or 'object'})",
-            fix="derive your trainer from nnUNetTrainerV2", step="trainer class")
+            fix="derive your trainer from nnUNetTrainerV2")

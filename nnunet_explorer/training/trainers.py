@@ -80,6 +80,21 @@ class NetworkTrainer:
         self.deterministic = deterministic
         self.fp16 = fp16
 
+    def override(self, source: str, **values: Any) -> None:
+        """Set hyperparameters on this instance, remembering who asked (e.g. ``"--disable_saving"``).
+
+        This is how ``nnUNet_train``'s ``--disable_saving`` and the explorer's ``--max_num_epochs`` change a
+        trainer after construction; :meth:`provenance` then names ``source`` as the setter.
+        """
+        unknown = sorted(set(values) - set(HYPERPARAMETERS))
+        if unknown:
+            raise ConfigurationError(f"{', '.join(unknown)} not a trainer hyperparameter",
+                                     fix=f"known hyperparameters: {', '.join(HYPERPARAMETERS)}")
+        sources = self.__dict__.setdefault("_attribute_sources", {})
+        for name, value in values.items():
+            setattr(self, name, value)
+            sources[name] = source
+
     # -------------------------------------------------------------------------------------- inspection
     def hyperparameters(self) -> dict[str, Any]:
         """Current value of every hyperparameter this trainer has (instance value wins over class value)."""
@@ -353,12 +368,15 @@ def attribute_provenance(trainer: NetworkTrainer | type) -> TrainerAttributes:
     for name in HYPERPARAMETERS:
         chain = [(c.__name__, c.__dict__[name]) for c in reversed(mro) if name in c.__dict__]
         setter_cls = next((c for c in mro if name in c.__dict__), None)
+        sources = instance_values.get("_attribute_sources", {})
         if name in instance_values:
-            chain.append(("<instance>", instance_values[name]))
+            chain.append((sources.get(name, "<instance>"), instance_values[name]))
         if not chain:
             continue
         value = instance_values[name] if name in instance_values else getattr(cls, name)
-        if name in instance_values:
+        if name in sources:
+            set_by, user = sources[name], False
+        elif name in instance_values:
             set_by = "<instance>"
             # a value set on self in __init__ belongs to the most derived class whose __init__ is not built in
             user = any(c not in _BUILTIN_CLASSES and "__init__" in c.__dict__ for c in mro)
@@ -549,8 +567,7 @@ def find_trainer_class(name: str) -> type:
     raise ConfigurationError(
         f"unknown trainer {name!r}.{hint} Known trainers are: {', '.join(_REGISTRY)}",
         fix="use one of those names, or define a subclass of nnUNetTrainerV2 and register it with "
-            "nnunet_explorer.training.trainers.register_trainer (command line: --trainer_file FILE.py)",
-        step="trainer class")
+            "nnunet_explorer.training.trainers.register_trainer (command line: --trainer_file FILE.py)")
 
 
 def load_trainers_from_file(path: str | Path) -> list[str]:
