@@ -1,0 +1,113 @@
+"""doctor: folders with their origin, tasks per stage, versions, worker settings, problems with fixes."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nnunet_explorer.doctor import run_doctor
+from nnunet_explorer.paths import ENV_PREPROCESSED, ENV_RAW, ENV_RESULTS, ENV_WORKSPACE, environment_for
+from nnunet_explorer.samples.synthetic import write_synthetic_task
+
+
+def _base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in (ENV_RAW, ENV_PREPROCESSED, ENV_RESULTS, ENV_WORKSPACE, "nnUNet_n_proc_DA", "nnUNet_def_n_proc")}
+    env.update({"nnUNet_n_proc_DA": "1", "nnUNet_def_n_proc": "1"})
+    env.update(extra)
+    return env
+
+
+def _whats(report) -> str:
+    return "\n".join(f"{p.what} | {p.fix}" for p in report.problems)
+
+
+def test_brand_new_default_workspace_is_fine_and_untouched(tmp_path):
+    report = run_doctor(_base_env(**{ENV_WORKSPACE: str(tmp_path / "fresh")}))
+    assert report.ok, _whats(report)
+    assert not (tmp_path / "fresh").exists(), "doctor must not create anything"
+    assert {f.path for f in report.folders} >= {tmp_path / "fresh" / "raw" / "nnUNet_raw_data",
+                                               tmp_path / "fresh" / "results" / "nnUNet"}
+    text = report.text()
+    assert "default: NNUNET_EXPLORER_WORKSPACE" in text and "no problems found" in text
+    assert any("not set" in n.what for n in report.notes)
+
+
+def test_report_lists_versions_threads_and_tasks(workspace):
+    write_synthetic_task(workspace.raw_task_dir("Task901_SynthCT"), "ct", num_training=1, num_test=0)
+    (workspace.preprocessed / "Task901_SynthCT").mkdir()
+    (workspace.network_training_output_dir / "3d_fullres" / "Task901_SynthCT").mkdir(parents=True)
+    report = run_doctor(_base_env(**environment_for(workspace)))
+    assert report.ok, _whats(report)
+    assert report.tasks["Task901_SynthCT"] == ("preprocessed", "raw", "results/3d_fullres")
+    for name in ("torch", "numpy", "SimpleITK", "batchgenerators", "nnunet (v1, for parity)", "CUDA"):
+        assert name in report.versions
+    assert report.versions["nnunet (v1, for parity)"] in (None, "1.7.1")
+    assert report.threads["nnUNet_n_proc_DA"].startswith("1 ")
+    assert "torch threads" in report.threads
+    text = report.text()
+    assert "Task901_SynthCT" in text and "environment" in text and str(workspace.preprocessed) in text
+
+
+def test_bad_variable_values(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    report = run_doctor(_base_env(**{ENV_RAW: str(a_file), ENV_PREPROCESSED: str(tmp_path / "p"),
+                                     ENV_RESULTS: str(tmp_path / "r")}))
+    assert not report.ok and "is a file" in _whats(report) and ENV_RAW in _whats(report)
+    report = run_doctor(_base_env(**{ENV_RAW: '"/data/raw"', ENV_PREPROCESSED: str(tmp_path / "p"),
+                                     ENV_RESULTS: str(tmp_path / "r")}))
+    assert "quote" in _whats(report)
+
+
+def test_folder_that_cannot_be_created(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    report = run_doctor(_base_env(**{ENV_RAW: str(tmp_path / "raw"), ENV_PREPROCESSED: str(blocker / "pre"),
+                                     ENV_RESULTS: str(tmp_path / "res")}))
+    assert not report.ok
+    assert f"{ENV_PREPROCESSED}: {blocker / 'pre'} cannot be created because {blocker} is a file" in _whats(report)
+    assert not (tmp_path / "raw").exists()
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    ("nnUNet_n_proc_DA", "100000", "larger than"),
+    ("nnUNet_n_proc_DA", "abc", "not a whole number"),
+    ("nnUNet_n_proc_DA", "0", "at least one"),
+    ("nnUNet_def_n_proc", "many", "not a whole number"),
+])
+def test_worker_settings(tmp_path, variable, value, words):
+    report = run_doctor(_base_env(**{ENV_WORKSPACE: str(tmp_path / "w"), variable: value}))
+    assert words in _whats(report) and variable in _whats(report)
+
+
+def test_unset_worker_count_is_a_note_with_v1s_default(tmp_path):
+    env = _base_env(**{ENV_WORKSPACE: str(tmp_path / "w")})
+    del env["nnUNet_n_proc_DA"]
+    report = run_doctor(env)
+    assert "v1 uses 12" in report.threads["nnUNet_n_proc_DA"]
+
+
+def test_task_problems(workspace):
+    (workspace.nnUNet_raw_data / "Task04_Hippocampus").mkdir()
+    (workspace.nnUNet_raw_data / "Task007_A").mkdir()
+    (workspace.preprocessed / "Task007_B").mkdir()
+    broken = write_synthetic_task(workspace.raw_task_dir("Task008_Broken"), "mr", num_training=2, num_test=0)
+    (broken / "imagesTr" / "case_001_0001.nii.gz").unlink()
+    report = run_doctor(_base_env(**environment_for(workspace)))
+    text = _whats(report)
+    assert "Task04_Hippocampus" in text and "nnUNet_convert_decathlon_task" in text and "Task004_Hippocampus" in text
+    assert "task id 7" in text and "Task007_A" in text and "Task007_B" in text
+    assert "Task008_Broken" in text and "case_001_0001.nii.gz is missing" in text
+    # and the empty raw folder Task007_A has no dataset.json
+    assert f"raw task Task007_A: {workspace.raw_task_dir('Task007_A') / 'dataset.json'} does not exist" in text
+    assert len(report.problems) == 4
+    assert (broken / "dataset.json").is_file()
+
+
+def test_broken_dataset_json_is_reported_with_the_file(workspace):
+    task = write_synthetic_task(workspace.raw_task_dir("Task009_Json"), "ct", num_training=1, num_test=0)
+    (task / "dataset.json").write_text("{ broken")
+    report = run_doctor(_base_env(**environment_for(workspace)))
+    assert str(task / "dataset.json") in _whats(report)
