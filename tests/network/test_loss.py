@@ -79,7 +79,7 @@ def test_deep_supervision_loss_equals_v1(v1, batch_dice, dims):
     # per-scale parts: each equals v1's CE and SoftDice on that scale
     single = v1.DC_and_CE_loss({'batch_dice': batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})
     assert [p.index for p in parts] == list(range(len(pools)))
-    for p, x, y, w in zip(parts, logits, targets, weights):
+    for p, x, y, w in zip(parts, [t.detach() for t in logits], targets, weights):
         assert p.weight == pytest.approx(float(w), abs=0)
         if w == 0:
             assert not p.computed and p.total is None  # v1 skips zero-weight outputs
@@ -89,7 +89,7 @@ def test_deep_supervision_loss_equals_v1(v1, batch_dice, dims):
         assert p.ce == pytest.approx(ref_ce, abs=1e-6) and p.dice == pytest.approx(ref_dc, abs=1e-6)
         assert p.total == pytest.approx(float(single(x, y)), abs=1e-6)
         assert p.weighted == pytest.approx(float(w) * p.total, abs=1e-12)
-    assert sum(p.weighted for p in parts) == pytest.approx(float(ref_value), abs=1e-6)
+    assert sum(p.weighted for p in parts) == pytest.approx(float(ref_value.detach()), abs=1e-6)
 
 
 @pytest.mark.parity
