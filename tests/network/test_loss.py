@@ -95,7 +95,7 @@ def test_deep_supervision_loss_equals_v1(v1, batch_dice, dims):
 @pytest.mark.parity
 def test_single_output_parts_and_dice_terms_equal_v1(v1):
     logits, seg, _ = _batch((8, 12, 12), [[2, 2, 2]], num_classes=4, seed=11)
-    x = logits[0]
+    x = logits[0].detach()
     for batch_dice in (True, False):
         ref = v1.DC_and_CE_loss({'batch_dice': batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})
         ours = DCAndCELoss(batch_dice)
