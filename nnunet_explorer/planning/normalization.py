@@ -41,7 +41,8 @@ def determine_whether_to_use_mask_for_norm(modalities: Mapping[int, str],
 
     A strong size reduction means the images have a zero background around the object (skull-stripped
     brains, as in BraTS); z-scoring the background would waste the intensity range. A modality whose name
-    *contains* ``CT`` (note: substring, unlike the scheme rule) never uses the mask.
+    *contains* ``CT`` (note: substring, unlike the scheme rule) never uses the mask. The test is
+    case-sensitive, so a modality named ``ct`` gets the CT scheme *and* may get the mask (a v1 quirk, kept).
     """
     use_mask: OrderedDict[int, bool] = OrderedDict()
     reductions = [size_reductions[k] for k in size_reductions.keys()]
