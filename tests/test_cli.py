@@ -1,0 +1,120 @@
+"""The `nnunet-explorer` console script, run as a subprocess: exit codes, messages, --debug tracebacks."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnunet_explorer.paths import ENV_PREPROCESSED, ENV_RAW, ENV_RESULTS, ENV_WORKSPACE
+from nnunet_explorer.samples.synthetic import write_synthetic_task
+
+SCRIPT = Path(sys.executable).with_name("nnunet-explorer")
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_RAW, ENV_PREPROCESSED, ENV_RESULTS, ENV_WORKSPACE)}
+    env.update({ENV_RAW: str(tmp_path / "raw"), ENV_PREPROCESSED: str(tmp_path / "pre"),
+                ENV_RESULTS: str(tmp_path / "res"), "nnUNet_n_proc_DA": "1", "nnUNet_def_n_proc": "1",
+                "PYTHONWARNINGS": "ignore"})
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nnunet_explorer.cli"]
+    return subprocess.run(command + args, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_subcommands(tmp_path):
+    result = run(["--help"], _env(tmp_path))
+    assert result.returncode == 0
+    for name in ("doctor", "sample"):
+        assert name in result.stdout
+    assert run([], _env(tmp_path)).returncode == 2
+
+
+def test_doctor_exit_codes(tmp_path):
+    fresh = {k: v for k, v in _env(tmp_path).items() if k not in (ENV_RAW, ENV_PREPROCESSED, ENV_RESULTS)}
+    fresh[ENV_WORKSPACE] = str(tmp_path / "brand_new")
+    ok = run(["doctor"], fresh)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "no problems found" in ok.stdout and "nnUNet_raw_data_base" in ok.stdout
+    assert not (tmp_path / "brand_new").exists()
+    bad = run(["doctor"], _env(tmp_path, nnUNet_n_proc_DA="100000"))
+    assert bad.returncode == 1
+    assert "nnUNet_n_proc_DA=100000 is larger than" in bad.stdout and "fix: export nnUNet_n_proc_DA=" in bad.stdout
+
+
+def test_sample_then_exists_then_exist_ok_then_debug(tmp_path):
+    env = _env(tmp_path)
+    first = run(["sample", "synthetic-ct", "--num_training", "2", "--num_test", "0"], env)
+    assert first.returncode == 0, first.stderr
+    task = tmp_path / "raw" / "nnUNet_raw_data" / "Task901_SyntheticCT"
+    assert (task / "dataset.json").is_file() and str(task) in first.stdout
+    again = run(["sample", "synthetic-ct"], env)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr and "fix:" in again.stderr and "Traceback" not in again.stderr
+    assert run(["sample", "synthetic-ct", "--exist_ok"], env).returncode == 0
+    debug = run(["sample", "synthetic-ct", "--debug"], env)
+    assert debug.returncode == 2 and "Traceback" in debug.stderr and "TaskError" in debug.stderr
+
+
+def test_unset_variables_use_the_default_workspace_and_say_so(tmp_path):
+    env = {k: v for k, v in _env(tmp_path).items() if k not in (ENV_RAW, ENV_PREPROCESSED, ENV_RESULTS)}
+    result = run(["sample", "synthetic-mr", "--num_training", "1", "--num_test", "0"], env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "nnunet_workspace" / "raw" / "nnUNet_raw_data" / "Task902_SyntheticMR" / "dataset.json").is_file()
+    assert result.stderr.count("not set; using these folders") == 1
+
+
+def test_folder_under_a_regular_file(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    result = run(["sample", "synthetic-ct"], _env(tmp_path, RESULTS_FOLDER=str(blocker / "results")))
+    assert result.returncode == 2
+    assert "RESULTS_FOLDER" in result.stderr and "is a file" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "raw").exists() and blocker.read_text() == "x"
+
+
+def test_quoted_variable(tmp_path):
+    result = run(["sample", "synthetic-ct"], _env(tmp_path, nnUNet_raw_data_base=f'"{tmp_path / "raw"}"'))
+    assert result.returncode == 2 and "quote" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_and_ambiguous_task(tmp_path):
+    env = _env(tmp_path)
+    missing = run(["plan_and_preprocess", "-t", "999"], env)
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+    assert "999" in missing.stderr and "Traceback" not in missing.stderr
+    (tmp_path / "raw" / "nnUNet_raw_data" / "Task005_A").mkdir(parents=True)
+    (tmp_path / "pre" / "Task005_B").mkdir(parents=True)
+    ambiguous = run(["plan_and_preprocess", "-t", "5"], env)
+    assert ambiguous.returncode == 2
+    assert "Task005_A" in ambiguous.stderr and "Task005_B" in ambiguous.stderr
+
+
+@pytest.mark.parametrize("breakage, words", [
+    ("json", "dataset.json"),
+    ("image", "case_001_0000.nii.gz is missing"),
+    ("geometry", "does not match its label"),
+])
+def test_broken_raw_task_stops_before_anything_is_written(tmp_path, breakage, words):
+    env = _env(tmp_path)
+    task = write_synthetic_task(tmp_path / "raw" / "nnUNet_raw_data" / "Task006_Broken", "ct", num_training=2,
+                                num_test=0)
+    if breakage == "json":
+        (task / "dataset.json").write_text('{"name": 1,,}')
+    elif breakage == "image":
+        (task / "imagesTr" / "case_001_0000.nii.gz").unlink()
+    else:
+        shutil.copy(write_synthetic_task(tmp_path / "other", "ct", num_training=2, num_test=0)
+                    / "labelsTr" / "case_000.nii.gz", task / "labelsTr" / "case_001.nii.gz")
+    result = run(["plan_and_preprocess", "-t", "6"], env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "raw" / "nnUNet_cropped_data" / "Task006_Broken").exists()
+    assert not (tmp_path / "pre" / "Task006_Broken").exists()
