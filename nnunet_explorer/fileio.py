@@ -147,6 +147,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._source = source
 
     def find_class(self, module: str, name: str) -> Any:
+        if module == "__builtin__":  # protocol 0-2 pickles name builtins by their Python 2 module
+            module = "builtins"
         if not is_allowed_global(module, name):
             raise UnsafeFileError(
                 f"{self._source} asks to load '{module}.{name}', which is not plain data (numpy arrays, "
