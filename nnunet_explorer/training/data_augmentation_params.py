@@ -20,7 +20,11 @@ import numpy as np
 
 from ..provenance import mirrors
 
-DEG = 2.0 * math.pi / 360.0  # v1 writes angles as `deg / 360 * 2 * pi`
+
+
+def deg(degrees: float) -> float:
+    """Degrees to radians in v1's exact float order (``deg / 360 * 2. * np.pi``), so values match bit for bit."""
+    return degrees / 360 * 2.0 * math.pi
 
 
 def _default_num_threads() -> int:
@@ -49,9 +53,9 @@ def default_3D_augmentation_params() -> dict[str, Any]:
         "p_independent_scale_per_axis": 1,
         "p_scale": 0.2,
         "do_rotation": True,
-        "rotation_x": (-15.0 * DEG, 15.0 * DEG),
-        "rotation_y": (-15.0 * DEG, 15.0 * DEG),
-        "rotation_z": (-15.0 * DEG, 15.0 * DEG),
+        "rotation_x": (deg(-15.0), deg(15.0)),
+        "rotation_y": (deg(-15.0), deg(15.0)),
+        "rotation_z": (deg(-15.0), deg(15.0)),
         "rotation_p_per_axis": 1,
         "p_rot": 0.2,
         "random_crop": False,
@@ -93,34 +97,39 @@ def default_2D_augmentation_params() -> dict[str, Any]:
     params = default_3D_augmentation_params()
     params["elastic_deform_alpha"] = (0.0, 200.0)
     params["elastic_deform_sigma"] = (9.0, 13.0)
-    params["rotation_x"] = (-180.0 * DEG, 180.0 * DEG)
-    params["rotation_y"] = (-0.0 * DEG, 0.0 * DEG)
-    params["rotation_z"] = (-0.0 * DEG, 0.0 * DEG)
+    params["rotation_x"] = (deg(-180.0), deg(180.0))
+    params["rotation_y"] = (deg(-0.0), deg(0.0))
+    params["rotation_z"] = (deg(-0.0), deg(0.0))
     params["dummy_2D"] = False
     params["mirror_axes"] = (0, 1)
     return params
 
 
 def _rotation_x(a: float) -> np.ndarray:
-    return np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
+    return np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
 
 
 def _rotation_y(a: float) -> np.ndarray:
-    return np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
 
 
 def _rotation_z(a: float) -> np.ndarray:
-    return np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+    return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
 
 
 def _rotation_2d(a: float) -> np.ndarray:
-    return np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    return np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+
+
+def _rotate_row(coords: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """The point ``coords`` as a row vector times ``rotation`` (batchgenerators' convention, same call order)."""
+    return np.dot(coords.reshape(len(coords), -1).transpose(), rotation).transpose().reshape(coords.shape)
 
 
 def _largest_angle(rotation: float | Sequence[float]) -> float:
     if isinstance(rotation, (tuple, list)):
         rotation = max(abs(r) for r in rotation)
-    return min(90.0 * DEG, float(rotation))
+    return min(deg(90), float(rotation))
 
 
 @mirrors("nnunet.training.data_augmentation.default_data_augmentation:get_patch_size")
@@ -143,11 +152,11 @@ def get_patch_size(final_patch_size: Sequence[int], rot_x: float | Sequence[floa
     final_shape = coords.copy()
     ax, ay, az = _largest_angle(rot_x), _largest_angle(rot_y), _largest_angle(rot_z)
     if len(coords) == 3:
-        # batchgenerators rotates row vectors: coords @ R
         for rotation in (_rotation_x(ax), _rotation_y(ay), _rotation_z(az)):
-            final_shape = np.maximum(np.abs(coords @ rotation), final_shape)
+            # rotating about one axis only; batchgenerators composes I @ Rx @ Ry @ Rz, where the other two are I
+            final_shape = np.maximum(np.abs(_rotate_row(coords, np.dot(np.identity(3), rotation))), final_shape)
     elif len(coords) == 2:
-        final_shape = np.maximum(np.abs(coords @ _rotation_2d(ax)), final_shape)
+        final_shape = np.maximum(np.abs(_rotate_row(coords, _rotation_2d(ax))), final_shape)
     final_shape = final_shape / min(scale_range)
     return final_shape.astype(int)
 
@@ -225,7 +234,7 @@ def setup_DA_params(patch_size: Sequence[int], *, do_dummy_2D_aug: bool, use_mas
         params = default_3D_augmentation_params()
         if v2:
             for axis in "xyz":
-                params[f"rotation_{axis}"] = (-30.0 * DEG, 30.0 * DEG)
+                params[f"rotation_{axis}"] = (deg(-30.0), deg(30.0))
             notes.append("V2: rotations widened from ±15° to ±30° about every axis")
         if do_dummy_2D_aug:
             two_d = default_2D_augmentation_params()
@@ -238,7 +247,7 @@ def setup_DA_params(patch_size: Sequence[int], *, do_dummy_2D_aug: bool, use_mas
         do_dummy_2D_aug = False
         params = default_2D_augmentation_params()
         if max(patch) / min(patch) > 1.5:
-            params["rotation_x"] = (-15.0 * DEG, 15.0 * DEG)
+            params["rotation_x"] = (deg(-15.0), deg(15.0))
             notes.append("2D patch with aspect ratio > 1.5: in-plane rotation narrowed to ±15°")
     params["mask_was_used_for_normalization"] = use_mask_for_norm
 
