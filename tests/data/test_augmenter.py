@@ -1,0 +1,147 @@
+"""Multi-process augmenter: reproducible with seeds, worker errors surface, interrupts end cleanly."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+from nnunet_explorer.errors import TrainingError
+from nnunet_explorer.training.augmenter import (AugmenterWorkerError, MultiProcessAugmenter,
+                                                 SingleThreadedAugmenter, default_num_processes)
+
+
+class CountingLoader:
+    """Endless batches; worker ``fail_worker`` raises on its ``fail_at``-th batch."""
+
+    def __init__(self, fail_worker=None, fail_at=3):
+        self.thread_id, self.n, self.fail_worker, self.fail_at = 0, 0, fail_worker, fail_at
+
+    def set_thread_id(self, thread_id):
+        self.thread_id = thread_id
+
+    def __next__(self):
+        self.n += 1
+        return {"data": np.random.rand(2, 4).astype(np.float32), "worker": self.thread_id, "n": self.n}
+
+
+def double(**batch):
+    batch["data"] = batch["data"] * 2
+    return batch
+
+
+class FailingTransform:
+    def __init__(self, worker, at):
+        self.worker, self.at = worker, at
+
+    def __call__(self, **batch):
+        if batch["worker"] == self.worker and batch["n"] >= self.at:
+            raise ZeroDivisionError(f"synthetic failure in worker {self.worker} at batch {batch['n']}")
+        return batch
+
+
+def _children():
+    return [c for c in psutil.Process().children(recursive=True) if c.is_running()
+            and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_seeded_workers_are_reproducible_and_round_robin():
+    with MultiProcessAugmenter(CountingLoader(), double, 2, 2, seeds=[7, 8]) as augmenter:
+        first = [next(augmenter) for _ in range(6)]
+        assert len(augmenter.worker_pids) == 2
+    assert [b["worker"] for b in first] == [0, 1, 0, 1, 0, 1]
+    assert [b["n"] for b in first] == [1, 1, 2, 2, 3, 3]
+    # worker k seeded with seeds[k] draws exactly what np.random.seed(seeds[k]) draws
+    rs = np.random.RandomState(7)
+    np.testing.assert_allclose(first[0]["data"], rs.rand(2, 4).astype(np.float32) * 2)
+    np.testing.assert_allclose(first[2]["data"], rs.rand(2, 4).astype(np.float32) * 2)
+    with MultiProcessAugmenter(CountingLoader(), double, 2, 2, seeds=[7, 8]) as augmenter:
+        second = [next(augmenter) for _ in range(6)]
+    assert all(np.array_equal(a["data"], b["data"]) for a, b in zip(first, second))
+    assert not _children()
+
+
+def test_worker_exception_surfaces_its_own_traceback_quickly():
+    start = time.monotonic()
+    with pytest.raises(AugmenterWorkerError) as info:
+        with MultiProcessAugmenter(CountingLoader(), FailingTransform(1, 2), 2, 2) as augmenter:
+            for _ in range(200):
+                next(augmenter)
+    elapsed = time.monotonic() - start
+    text = str(info.value)
+    assert "synthetic failure in worker 1" in text
+    assert "ZeroDivisionError" in text and "Traceback" in text
+    assert "in __call__" in text  # the worker's own frames, not the main process'
+    assert isinstance(info.value, TrainingError)
+    assert elapsed < 10
+    time.sleep(0.2)
+    assert not _children()
+
+
+def test_worker_killed_without_a_word_is_reported():
+    augmenter = MultiProcessAugmenter(CountingLoader(), double, 2, 1).start()
+    try:
+        next(augmenter)
+        os.kill(augmenter.worker_pids[1], signal.SIGKILL)
+        with pytest.raises(AugmenterWorkerError, match="ended without reporting"):
+            for _ in range(50):
+                next(augmenter)
+    finally:
+        augmenter.shutdown()
+    assert not _children()
+
+
+def test_keyboard_interrupt_ends_within_seconds_without_leftover_processes(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent("""
+        import sys, time, numpy as np
+        from nnunet_explorer.training.augmenter import MultiProcessAugmenter
+
+        class Slow:
+            def set_thread_id(self, i): pass
+            def __next__(self):
+                time.sleep(0.05)
+                return {"data": np.zeros((64, 64, 64), np.float32)}
+
+        with MultiProcessAugmenter(Slow(), None, 2, 2) as a:
+            print("PIDS", *a.worker_pids, flush=True)
+            while True:
+                next(a)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("PIDS"), proc.stderr.read()
+    pids = [int(p) for p in line.split()[1:]]
+    time.sleep(0.5)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=15)
+    assert time.monotonic() - start < 8
+    assert "KeyboardInterrupt" in proc.stderr.read()
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() !=
+                                              psutil.STATUS_ZOMBIE for p in pids):
+        time.sleep(0.1)
+    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"leftover augmentation workers {alive}"
+
+
+def test_single_threaded_and_defaults(monkeypatch):
+    st = SingleThreadedAugmenter(CountingLoader(), double)
+    with st:
+        assert next(st)["n"] == 1 and next(st)["n"] == 2
+    monkeypatch.setenv("nnUNet_n_proc_DA", "3")
+    assert default_num_processes() == 3
+    monkeypatch.delenv("nnUNet_n_proc_DA")
+    assert 1 <= default_num_processes() <= 12
+    assert default_num_processes({}) == max(1, min(12, (os.cpu_count() or 2) - 1))
+    with pytest.raises(TrainingError, match="nnUNet_n_proc_DA"):
+        default_num_processes({"nnUNet_n_proc_DA": "many"})
+    with pytest.raises(TrainingError, match="seeds"):
+        MultiProcessAugmenter(CountingLoader(), double, 2, seeds=[1])
