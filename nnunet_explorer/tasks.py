@@ -7,9 +7,9 @@ and results folders (``convert_id_to_task_name``). Exactly one distinct name mus
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 import numpy as np
 
@@ -327,6 +327,8 @@ class IntegrityReport:
     files_checked: int
     orientations: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    # case id -> label values found in its label file (only when read_voxels): the per-case label audit
+    label_values: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def summary(self) -> str:
         mode = "full check (headers, voxels, label values, NaN)" if self.read_voxels else "header-only check"
@@ -334,6 +336,9 @@ class IntegrityReport:
                  f"  {self.num_training} training and {self.num_test} test cases, {self.num_modalities} "
                  f"modalities, labels {list(self.labels)}, {self.files_checked} files"]
         lines += [f"  warning: {w}" for w in self.warnings]
+        if self.label_values:
+            lines.append("  label values per case: " + ", ".join(
+                f"{case} {list(values)}" for case, values in self.label_values.items()))
         return "\n".join(lines)
 
 
@@ -386,6 +391,7 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
     orientations: dict[str, list[str]] = {}
     listed_images: set[str] = set()
     listed_labels: set[str] = set()
+    label_values: dict[str, tuple[int, ...]] = {}
     for case in training_cases(task_dir, dataset):
         listed_images.update(p.name for p in case.images)
         listed_labels.add(case.label.name)
@@ -396,19 +402,21 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         if missing:
             continue
         try:
-            case_problems, geometries = _check_case(case, labels, read_voxels, task_dir)
+            case_problems, geometries, found = _check_case(case, labels, read_voxels, task_dir)
         except RuntimeError as exc:  # SimpleITK cannot read a file
             problems.append(f"case {case.case_id}: cannot read a file ({str(exc).strip().splitlines()[-1]}) "
                             "(fix: replace the corrupt file)")
             continue
         problems += case_problems
+        if found is not None:
+            label_values[case.case_id] = found
         files_checked += len(case.images) + 1
         for path, geometry in zip(case.images, geometries):
             orientations.setdefault(geometry.axis_codes, []).append(path.name)
     for sub, listed in (("imagesTr", listed_images), ("labelsTr", listed_labels)):
-        for name in sorted(p.name for p in (task_dir / sub).glob("*" + NIFTI_SUFFIX)):
-            if name not in listed:
-                problems.append(f"{sub}/{name} is not listed in dataset.json" + _straggler_hint(name, sub, dataset))
+        for path in sorted((task_dir / sub).glob("*" + NIFTI_SUFFIX)):
+            if path.name not in listed:
+                problems.append(f"{sub}/{path.name} is not listed in dataset.json" + _straggler_hint(path))
     test = listed_test_cases(task_dir, dataset)
     listed_test: set[str] = set()
     for case_id, images in test:
@@ -440,12 +448,13 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         warnings.append(f"not all training images share one axis orientation ({detail}); v1 strongly "
                         "recommends reorienting them (e.g. fslreorient2std)")
     return IntegrityReport(task_dir, read_voxels, len(dataset["training"]), len(test), num_modalities, labels,
-                           files_checked, tuple(sorted(orientations)), tuple(warnings))
+                           files_checked, tuple(sorted(orientations)), tuple(warnings), label_values)
 
 
 def _check_case(case: TrainingCase, labels: tuple[int, ...], read_voxels: bool,
-                task_dir: Path) -> tuple[list[str], list[Geometry]]:
+                task_dir: Path) -> tuple[list[str], list[Geometry], tuple | None]:
     problems: list[str] = []
+    found = None
     if read_voxels:
         import SimpleITK as sitk
 
@@ -458,11 +467,12 @@ def _check_case(case: TrainingCase, labels: tuple[int, ...], read_voxels: bool,
             problems.append(f"case {case.case_id}: {_rel(case.label, task_dir)} contains NaN "
                             "(fix: replace NaN with 0 or a declared label)")
         values = np.unique(label_array[~np.isnan(label_array)] if label_array.dtype.kind == "f" else label_array)
-        unexpected = [v.item() for v in values if v not in labels]
+        found = tuple(v.item() for v in values)
+        unexpected = [v for v in found if v not in labels]
         if unexpected:
-            problems.append(f"case {case.case_id}: {_rel(case.label, task_dir)} holds label values {unexpected} "
-                            f"that dataset.json does not declare (declared: {list(labels)}) (fix: correct the "
-                            "label file or add the values to 'labels')")
+            problems.append(f"case {case.case_id}: {_rel(case.label, task_dir)} holds label values "
+                            f"{_short(unexpected)} that dataset.json does not declare (declared: {list(labels)}) "
+                            f"(fix: {_label_fix(found, labels)})")
         geometries = []
         for path in case.images:
             image = sitk.ReadImage(str(path))
@@ -476,26 +486,61 @@ def _check_case(case: TrainingCase, labels: tuple[int, ...], read_voxels: bool,
         label_geometry = read_geometry(case.label)
         geometries = [read_geometry(path) for path in case.images]
     for path, geometry in zip(case.images, geometries):
+        if len(geometry.size) == 4:
+            problems.append(f"case {case.case_id}: {_rel(path, task_dir)} is 4D {geometry.size}; v1 wants one 3D "
+                            "file per modality (fix: this is the Medical Segmentation Decathlon layout, convert it "
+                            "with v1's nnUNet_convert_decathlon_task -i <TaskXX_Name folder>)")
+            continue
         diff = geometry.mismatches(label_geometry)
         if diff:
             problems.append(f"case {case.case_id}: {_rel(path, task_dir)} does not match its label "
                             f"{_rel(case.label, task_dir)}: {'; '.join(diff)} (fix: resample or co-register so "
                             "image and label share one voxel grid, or copy the label's header if only the "
                             "header is wrong)")
-    return problems, geometries
+    return problems, geometries, found
+
+
+def _short(values: list) -> str:
+    return str(values) if len(values) <= 8 else f"[{', '.join(map(str, values[:8]))}, ... {len(values)} values]"
+
+
+def _label_fix(found: tuple, labels: tuple[int, ...]) -> str:
+    """The likely cause of undeclared label values, judged from the values themselves."""
+    if set(found) <= {0, 255} or set(found) <= {0, 1, 255}:
+        return "this is a 0/255 mask (often from PNG or an image editor); store foreground as 1, not 255"
+    if len(found) > 20 or any(isinstance(v, float) and not float(v).is_integer() for v in found):
+        return ("this looks like an image, not a label map (many or fractional values); check that labelsTr holds "
+                "the segmentation and imagesTr the scan")
+    return "correct the label file, or declare the values in 'labels' (consecutive from 0)"
+
+
+def _is_4d(path: Path) -> bool:
+    try:
+        return len(read_geometry(path).size) == 4
+    except RuntimeError:
+        return False
+
+
+_DECATHLON_FIX = ("it is 4D: the Medical Segmentation Decathlon layout (all modalities in one file); convert the "
+                  "task with v1's nnUNet_convert_decathlon_task -i <TaskXX_Name folder>")
 
 
 def _missing_hint(path: Path, task_dir: Path) -> str:
-    if path.parent.name == "imagesTr" or path.parent.name == "imagesTs":
+    if path.parent.name in ("imagesTr", "imagesTs"):
         unsuffixed = path.parent / (path.name[: -len("_0000" + NIFTI_SUFFIX)] + NIFTI_SUFFIX)
         if unsuffixed.is_file():
+            if _is_4d(unsuffixed):
+                return f" (found {_rel(unsuffixed, task_dir)}, but {_DECATHLON_FIX})"
             return (f" (fix: found {_rel(unsuffixed, task_dir)} without the modality suffix; rename it to "
                     f"{path.name}: v1 needs _0000, _0001 ... per modality)")
     return " (fix: add the file, or remove the case from dataset.json)"
 
 
-def _straggler_hint(name: str, sub: str, dataset: dict) -> str:
+def _straggler_hint(path: Path) -> str:
+    name, sub = path.name, path.parent.name
     if sub == "imagesTr" and not re.search(r"_\d{4}\.nii\.gz$", name):
+        if _is_4d(path):
+            return f" (fix: {_DECATHLON_FIX})"
         return (f" and has no modality suffix (fix: rename it to {name[: -len(NIFTI_SUFFIX)]}_0000.nii.gz, "
                 "and list the case in 'training')")
     return " (fix: add the case to 'training' or move the file out of the task folder)"

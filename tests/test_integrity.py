@@ -245,3 +245,36 @@ def test_pass_fail_agrees_with_v1_on_every_scenario(scenario_tasks):
             ours[name] = "fail"
     assert {n: r.split(":")[0] for n, r in v1.items()} == ours, v1
     print(v1)
+
+
+def test_report_holds_the_label_audit(tmp_path):
+    task = write_synthetic_task(tmp_path / "Task954_Audit", "ct", num_training=2, num_test=0, seed=0)
+    report = verify_dataset_integrity(task)
+    for case in ("case_000", "case_001"):
+        expected = tuple(np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(task / f"labelsTr/{case}.nii.gz")))))
+        assert report.label_values[case] == expected
+    assert verify_dataset_integrity(task, read_voxels=False).label_values == {}
+    assert "case_000 [0, 1, 2]" in report.summary()
+
+
+def test_hint_for_0_255_masks_and_images_in_labelstr(tmp_path):
+    task = write_synthetic_task(tmp_path / "Task955_Hints", "ct", num_training=2, num_test=0, seed=0)
+    _rewrite(task / "labelsTr/case_000.nii.gz", array_change=lambda a: (a > 0).astype(np.uint8) * 255)
+    shutil.copy(task / "imagesTr/case_001_0000.nii.gz", task / "labelsTr/case_001.nii.gz")
+    with pytest.raises(DatasetError) as info:
+        verify_dataset_integrity(task)
+    lines = str(info.value).splitlines()
+    assert any("case_000" in ln and "0/255 mask" in ln for ln in lines)
+    assert any("case_001" in ln and "looks like an image" in ln for ln in lines)
+
+
+def test_decathlon_4d_images_get_the_conversion_hint(tmp_path):
+    task = write_synthetic_task(tmp_path / "Task956_MSD", "mr", num_training=1, num_test=0, seed=0)
+    t1, t2 = (sitk.ReadImage(str(task / f"imagesTr/case_000_000{i}.nii.gz")) for i in (0, 1))
+    four_d = sitk.JoinSeries([t1, t2])
+    for i in (0, 1):
+        (task / f"imagesTr/case_000_000{i}.nii.gz").unlink()
+    sitk.WriteImage(four_d, str(task / "imagesTr/case_000.nii.gz"))
+    with pytest.raises(DatasetError) as info:
+        verify_dataset_integrity(task, read_voxels=False)
+    assert "nnUNet_convert_decathlon_task" in str(info.value) and "rename it" not in str(info.value)
