@@ -1,0 +1,141 @@
+"""describe_network (architecture view) and check_network_contract (custom networks)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from nnunet_explorer.errors import ConfigurationError
+from nnunet_explorer.planning.vram import compute_approx_vram_consumption
+from nnunet_explorer.training.architecture import describe_network
+from nnunet_explorer.training.contract import check_network_contract
+from nnunet_explorer.training.deep_supervision import ds_loss_weights, ds_target_shapes
+from nnunet_explorer.training.generic_unet import build_network
+
+POOLS = [[1, 2, 2], [2, 2, 2], [2, 2, 2]]
+CONVS = [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]]
+PATCH = (8, 16, 16)
+
+
+@pytest.fixture
+def net():
+    torch.manual_seed(0)
+    return build_network(1, 8, 3, POOLS, CONVS)
+
+
+def test_describe_network_groups_shapes_and_counts(net):
+    weights = ds_loss_weights(POOLS)
+    summary = describe_network(net, (2, 1, *PATCH), weights)
+    groups = [s.group for s in summary.stages]
+    assert groups == ["encoder"] * 3 + ["bottleneck"] + ["decoder"] * 3 + ["deep-supervision head"] * 3
+    # every parameter is in exactly one stage
+    assert summary.total_params == sum(p.numel() for p in net.parameters()) == sum(s.params for s in summary.stages)
+    assert sum(summary.params_by_group().values()) == summary.total_params
+    # shapes are those of a real forward pass
+    with torch.no_grad():
+        outs = net(torch.zeros(2, 1, *PATCH))
+    assert summary.output_shapes == tuple(tuple(o.shape) for o in outs)
+    heads = summary.heads
+    assert [h.ds_index for h in heads] == [0, 1, 2]
+    assert [h.output_shape for h in heads] == [tuple(o.shape) for o in outs]
+    assert [h.ds_weight for h in heads] == [float(w) for w in weights]
+    encoder = [s for s in summary.stages if s.group == "encoder"]
+    assert encoder[1].output_shape == (2, 16, 8, 8, 8)  # level 1: pooled by [1, 2, 2], 2 x base channels
+    # decoder level k ends at the encoder's resolution and channels of level k
+    decoder = {s.level: s for s in summary.stages if s.group == "decoder"}
+    assert all(decoder[k].output_shape == encoder[k].output_shape for k in range(3))
+    # the proxy is v1's formula for this network; on the CPU the measurement is the hook estimate, labelled
+    assert summary.vram_proxy == compute_approx_vram_consumption(PATCH, [2, 3, 3], 8, 320, 1, 3, POOLS)
+    assert summary.memory_bytes > 0 and "estimate" in summary.memory_source
+    # the network was not moved or modified
+    assert next(net.parameters()).device.type == "cpu" and net.do_ds
+
+
+def test_describe_network_renderings(net):
+    summary = describe_network(net, (1, 1, *PATCH), ds_loss_weights(POOLS))
+    text = summary.to_text()
+    for s in summary.stages:
+        assert s.name in text
+    assert "conv_blocks_context.1.blocks.0: Conv3d 3x3x3 stride 1x2x2" in text
+    assert "loss weight 0.0000" in text  # the zero-weighted lowest-resolution head is visible
+    html = summary._repr_html_()
+    assert len(re.findall("<details>", html)) == len(summary.stages)
+    assert "<script" not in html
+
+
+def test_describe_full_size_network_is_cheap_on_cpu():
+    """Shapes of the 30.8M-parameter network at 128^3, batch 2, come from a shape-only (meta) pass."""
+    big = build_network(1, 32, 3, [[2, 2, 2]] * 5, [[3, 3, 3]] * 6)
+    summary = describe_network(big, (2, 1, 128, 128, 128), ds_loss_weights([[2, 2, 2]] * 5))
+    assert summary.output_shapes[0] == (2, 3, 128, 128, 128)
+    assert summary.output_shapes[-1] == (2, 3, 8, 8, 8)
+    assert summary.memory_bytes > 2 * 32 * 128 ** 3 * 4  # at least the full-resolution feature maps
+
+
+def test_generic_unet_meets_the_contract(net):
+    report = check_network_contract(net, patch_size=PATCH, batch_size=1, num_input_channels=1, num_classes=3,
+                                    pool_op_kernel_sizes=POOLS)
+    assert report.ok, report.messages
+    assert report.output_shapes == tuple((1, 3, *s) for s in ds_target_shapes(PATCH, POOLS))
+    assert report.output_shape_without_ds == (1, 3, *PATCH)
+    assert net.do_ds is True  # restored
+
+
+class _Wrapper(nn.Module):
+    """A user network built around GenericUNet that breaks one rule."""
+
+    def __init__(self, inner: nn.Module, mode: str) -> None:
+        super().__init__()
+        self.inner, self.mode = inner, mode
+        self.do_ds = True
+        if mode != "no_nonlin":
+            self.inference_apply_nonlin = lambda x: torch.softmax(x, 1)
+
+    def forward(self, x):
+        self.inner.do_ds = self.do_ds or self.mode == "ignores_do_ds"
+        out = self.inner(x)
+        if isinstance(out, torch.Tensor):
+            return out
+        if self.mode == "short":
+            return out[:-1]
+        if self.mode == "reversed":
+            return out[::-1]
+        if self.mode == "channels":
+            return tuple(o[:, :2] for o in out)
+        return out
+
+
+@pytest.mark.parametrize("mode,needle", [
+    ("short", "returned 2 outputs, expected len(pool_op_kernel_sizes) = 3"),
+    ("reversed", "reverse order"),
+    ("channels", "has 2 channels, expected num_classes = 3"),
+    ("ignores_do_ds", "must honour do_ds"),
+    ("no_nonlin", "inference_apply_nonlin"),
+])
+def test_contract_violations_are_named(net, mode, needle):
+    report = check_network_contract(_Wrapper(net, mode), patch_size=PATCH, batch_size=1, num_input_channels=1,
+                                    num_classes=3, pool_op_kernel_sizes=POOLS)
+    assert not report.ok
+    assert any(needle in m for m in report.errors), report.errors
+    with pytest.raises(ConfigurationError, match=re.escape(needle)):
+        report.raise_if_failed()
+
+
+def test_contract_without_do_ds_and_broken_forward():
+    class Plain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv3d(1, 3, 1)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    report = check_network_contract(Plain(), patch_size=PATCH, batch_size=1, num_input_channels=1, num_classes=3,
+                                    pool_op_kernel_sizes=POOLS)
+    assert any("no attribute do_ds" in m for m in report.errors)
+    assert any("not a tuple/list of 3 tensors" in m for m in report.errors)
+    with pytest.raises(ConfigurationError):
+        check_network_contract(Plain(), patch_size=PATCH, batch_size=1, num_input_channels=2, num_classes=3,
+                               pool_op_kernel_sizes=POOLS, raise_on_error=True)
