@@ -72,13 +72,39 @@ def convert_id_to_task_name(task_id: int, workspace: Workspace | None = None) ->
     if not unique:
         known = list_tasks(workspace)
         listing = "\n".join(f"    {name}  ({', '.join(places)})" for name, places in known.items()) or "    (none)"
+        hints = "".join(f"\n  hint: {h}" for h in _id_hints(task_id, workspace))
         raise TaskError(
             f"could not find a task with the ID {task_id} (looked for folders named {prefix}_*)\n"
-            f"  tasks that exist:\n{listing}\n  folders searched:\n{_searched(workspace)}",
+            f"  tasks that exist:\n{listing}\n  folders searched:\n{_searched(workspace)}{hints}",
             fix="check the id, or put the task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name "
             "(`nnunet-explorer sample` writes one; `nnunet-explorer doctor` shows the folders in use)",
         )
     return unique[0]
+
+
+def _id_hints(task_id: int, workspace: Workspace) -> list[str]:
+    """Why ``task_id`` may not have resolved: near misses v1 would silently ignore."""
+    hints: list[str] = []
+    near = re.compile(rf"^(Task|Dataset)0*{task_id}_(.+)$")
+    proper = f"{task_prefix(task_id)}_"
+    places = [(place, folder) for place, folder in task_search_folders(workspace)]
+    for place, folder in places:
+        for name in _subdirs_with_prefix(folder, ""):
+            match = near.match(name)
+            if match and not name.startswith(proper):
+                if match.group(1) == "Dataset":
+                    hints.append(f"{folder / name} uses nnU-Net v2's naming; v1 needs {proper}{match.group(2)}")
+                else:
+                    hints.append(f"{folder / name} is not zero-padded to three digits; v1 needs "
+                                 f"{proper}{match.group(2)} (a Decathlon download: nnUNet_convert_decathlon_task)")
+    # the right name at the wrong level, e.g. straight in nnUNet_raw_data_base or one folder too deep
+    wrong_levels = [workspace.raw_data_base, workspace.nnUNet_raw_data / "nnUNet_raw_data"]
+    if workspace.nnUNet_raw_data.is_dir():
+        wrong_levels += [p for p in workspace.nnUNet_raw_data.iterdir() if p.is_dir()]
+    for folder in wrong_levels:
+        for name in _subdirs_with_prefix(folder, proper):
+            hints.append(f"{folder / name} is at the wrong level; move it to {workspace.nnUNet_raw_data / name}")
+    return hints
 
 
 def _searched(workspace: Workspace) -> str:

@@ -185,3 +185,16 @@ def test_training_cases_match_v1_create_lists(tmp_path):
     v1 = json.loads(result.stdout.strip().splitlines()[-1])
     ours = [[str(p) for p in images] + [str(label)] for _case, images, label in training_cases(task)]
     assert ours == v1
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda ws: ws.nnUNet_raw_data / "Task04_Hippocampus", "not zero-padded"),
+    (lambda ws: ws.nnUNet_raw_data / "Dataset004_Hippocampus", "v2's naming"),
+    (lambda ws: ws.raw_data_base / "Task004_Hippocampus", "wrong level"),
+    (lambda ws: ws.nnUNet_raw_data / "download" / "Task004_Hippocampus", "wrong level"),
+])
+def test_missing_id_explains_near_misses(workspace, make, words):
+    make(workspace).mkdir(parents=True)
+    with pytest.raises(TaskError) as info:
+        convert_id_to_task_name(4, workspace)
+    assert words in str(info.value) and "Task004_Hippocampus" in str(info.value)
