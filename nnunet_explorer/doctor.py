@@ -141,6 +141,12 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *,
         if len(names) > 1:
             problems.append(Finding(f"task id {task_id} is used by {len(names)} names: {', '.join(names)} "
                                     "(v1 refuses an ambiguous id)", "rename or remove all but one of them"))
+    # A v1-named task straight in nnUNet_raw_data_base was meant for nnUNet_raw_data/ (a classic setup slip).
+    if workspace.raw_data_base.is_dir():
+        for path in sorted(workspace.raw_data_base.iterdir()):
+            if path.is_dir() and TASK_NAME_PATTERN.match(path.name):
+                problems.append(Finding(f"{path} is a task folder at the wrong level; v1 does not look there",
+                                        f"move it to {workspace.nnUNet_raw_data / path.name}"))
     if verify:
         for name, places in found.items():
             if "raw" not in places or not TASK_NAME_PATTERN.match(name):

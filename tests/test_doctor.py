@@ -111,3 +111,10 @@ def test_broken_dataset_json_is_reported_with_the_file(workspace):
     (task / "dataset.json").write_text("{ broken")
     report = run_doctor(_base_env(**environment_for(workspace)))
     assert str(task / "dataset.json") in _whats(report)
+
+
+def test_task_at_the_wrong_level(workspace):
+    (workspace.raw_data_base / "Task004_Hippocampus").mkdir()
+    report = run_doctor(_base_env(**environment_for(workspace)))
+    assert "wrong level" in _whats(report)
+    assert str(workspace.nnUNet_raw_data / "Task004_Hippocampus") in _whats(report)
