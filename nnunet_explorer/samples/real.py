@@ -236,13 +236,13 @@ def derive_case(t1, label, derivation: Derivation):
 
 
 def build_real_task(task_dir: str | Path, *, num_training: int = 8, seed: int = 0,
-                    spacing_range_mm: tuple[float, float] = (1.6, 2.0),
+                    spacing_range_mm: tuple[float, float] = (1.7, 2.1),
                     sample_dir: str | Path | None = None, from_debian: str | Path | None = None) -> Path:
     """Write a v1 raw task of ``num_training`` cases derived from the real Colin27 crop into ``task_dir``.
 
     Each derived case ``colin_derived_NNN`` gets its own random :class:`Derivation` (deterministic in
     ``(seed, NNN)``), with each voxel spacing drawn from ``spacing_range_mm`` per axis, so cases are about
-    44-55 x 40-50 x 33-41 voxels (x, y, z). The untransformed crop is the test case ``colin_original``
+    42-52 x 38-47 x 31-39 voxels (x, y, z). The untransformed crop is the test case ``colin_original``
     (``imagesTs/`` + ``labelsTs/``). ``from_debian``: crop afresh from ``DIR/ch2.nii.gz`` and
     ``DIR/aal.nii.gz`` instead of reading the shipped crop.
 
