@@ -118,3 +118,13 @@ def test_task_at_the_wrong_level(workspace):
     report = run_doctor(_base_env(**environment_for(workspace)))
     assert "wrong level" in _whats(report)
     assert str(workspace.nnUNet_raw_data / "Task004_Hippocampus") in _whats(report)
+
+
+def test_two_workers_on_one_core_is_only_a_note(tmp_path, monkeypatch):
+    from nnunet_explorer import doctor
+
+    monkeypatch.setattr(doctor, "_cpu_count", lambda: 1)
+    report = run_doctor(_base_env(**{ENV_WORKSPACE: str(tmp_path / "w"), "nnUNet_n_proc_DA": "2"}))
+    assert report.ok and any("larger than the 1 CPU" in n.what for n in report.notes)
+    report = run_doctor(_base_env(**{ENV_WORKSPACE: str(tmp_path / "w"), "nnUNet_n_proc_DA": "3"}))
+    assert not report.ok
