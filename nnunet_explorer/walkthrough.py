@@ -4,8 +4,8 @@
 ``run_training.py``) taken apart into steps a learner can run one at a time, look into, change and re-run::
 
     parsed_arguments -> task_name -> configuration -> trainer_class -> trainer -> plans_processed
-    -> augmentation_parameters -> deep_supervision -> loss -> network -> architecture -> optimizer
-    -> lr_schedule -> dataset -> split -> dataloader -> batch -> iteration
+    -> augmentation_parameters -> deep_supervision -> loss -> dataset -> split -> dataloader -> network
+    -> architecture -> optimizer -> lr_schedule -> batch -> iteration
 
 Each step is a plain function below; its docstring is what the step's card explains, its keyword-only
 parameters are the knobs (``pipeline.set_params("batch", seed=3)``). Everything nnU-Net specific lives in
@@ -433,9 +433,11 @@ def iteration(trainer: NetworkTrainer, parsed_arguments: RunArgs, network: Any, 
 
 
 # ---------------------------------------------------------------------------------------------- pipeline
+# v1's order (run_training.main, then nnUNetTrainerV2.initialize): process_plans, setup_DA_params, the loss,
+# the data (load_dataset, do_split, loaders, unpacking), then initialize_network and the optimizer.
 TRAINING_STEPS: tuple[Callable[..., Any], ...] = (
     parsed_arguments, task_name, configuration, trainer_class, trainer, plans_processed, augmentation_parameters,
-    deep_supervision, loss, network, architecture, optimizer, lr_schedule, dataset, split, dataloader, batch,
+    deep_supervision, loss, dataset, split, dataloader, network, architecture, optimizer, lr_schedule, batch,
     iteration,
 )
 TRAINING_STEP_NAMES: tuple[str, ...] = tuple(f.__name__ for f in TRAINING_STEPS)

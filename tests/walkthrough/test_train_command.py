@@ -1,0 +1,82 @@
+"""`nnunet-explorer train`: v1's flags plus the explorer group, end to end on the v1-preprocessed CT task."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nnunet_explorer.cli import main
+from nnunet_explorer.paths import environment_for
+from nnunet_explorer.walkthrough import TRAINING_STEP_NAMES
+
+
+@pytest.fixture
+def ct_env(ct_workspace, monkeypatch):
+    for key, value in environment_for(ct_workspace).items():
+        monkeypatch.setenv(key, value)
+    return ct_workspace
+
+
+@pytest.mark.slow
+def test_train_until_iteration_on_cpu_in_under_a_minute(ct_env, tmp_path):
+    report = tmp_path / "walk.html"
+    command = [sys.executable, "-m", "nnunet_explorer.cli", "train", "3d_fullres", "nnUNetTrainerV2", "901", "0",
+               "--until", "iteration", "--report", str(report)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr
+    assert seconds < 60, f"took {seconds:.1f} s"
+    out = done.stdout
+    assert "I am running the following nnUNet: 3d_fullres" in out  # v1's printed block
+    assert f"[{len(TRAINING_STEP_NAMES)}/{len(TRAINING_STEP_NAMES)}] iteration" in out
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count("nnx-card nnx-ok") == len(TRAINING_STEP_NAMES)
+    # the report is not overwritten without asking
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "--overwrite_report" in again.stderr
+
+
+def test_error_names_the_step_and_the_fix_without_traceback(ct_env, capsys):
+    assert main(["train", "3d_lowres", "nnUNetTrainerV2", "901", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "[step configuration] 3d_lowres/3d_cascade_fullres only applies" in err
+    assert "fix: run `nnunet-explorer train 3d_fullres" in err and "Traceback" not in err
+
+
+def test_until_stops_early_and_a_failed_run_still_writes_the_report(ct_env, capsys, tmp_path):
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "901", "0", "--until", "configuration"]) == 0
+    out = capsys.readouterr().out
+    assert "[ 3/3] configuration" in out and "trainer_class" not in out
+    report = tmp_path / "failed.html"
+    assert main(["train", "3d_fullres", "NoSuchTrainer", "901", "0", "--report", str(report)]) == 2
+    page = report.read_text(encoding="utf-8")
+    assert "nnx-failed" in page and "unknown trainer" in page
+
+
+def test_report_must_be_html(ct_env, capsys, tmp_path):
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "901", "0", "--report", str(tmp_path / "r.txt")]) == 2
+    assert "give a file name ending in .html" in capsys.readouterr().err
+
+
+def test_debugpy_missing_says_how_to_install_it(ct_env, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "debugpy", None)  # makes `import debugpy` raise ImportError
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "901", "0", "--debugpy", "5678"]) == 2
+    assert "pip install debugpy" in capsys.readouterr().err
+
+
+def test_trainer_file_registers_a_user_trainer(ct_env, capsys, tmp_path):
+    source = tmp_path / "mine.py"
+    source.write_text("from nnunet_explorer.training.trainers import nnUNetTrainerV2\n"
+                      "class CliTrainer(nnUNetTrainerV2):\n    max_num_epochs = 2\n")
+    from nnunet_explorer.training.trainers import unregister_trainer
+    try:
+        assert main(["train", "3d_fullres", "CliTrainer", "901", "0", "--trainer_file", str(source),
+                     "--until", "trainer"]) == 0
+        out = capsys.readouterr().out
+        assert "registered trainer(s)" in out and "CliTrainer" in out
+    finally:
+        unregister_trainer("CliTrainer")

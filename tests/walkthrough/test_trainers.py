@@ -1,0 +1,140 @@
+"""Trainer hierarchy: attribute provenance, user overrides, the registry and process_plans edge cases."""
+from __future__ import annotations
+
+import pytest
+
+from nnunet_explorer.errors import ConfigurationError, PlansError
+from nnunet_explorer.training import trainers as tr
+
+
+class MyTrainer(tr.nnUNetTrainerV2):
+    max_num_epochs = 7
+    initial_lr = 3e-3
+
+
+class OldStyleTrainer(tr.nnUNetTrainerV2):
+    """A v1-style subclass that sets its values in __init__."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.num_batches_per_epoch = 11
+
+
+def test_provenance_names_the_class_that_set_each_value_and_its_history():
+    attrs = tr.attribute_provenance(tr.nnUNetTrainerV2)
+    lr = attrs["initial_lr"]
+    assert lr.value == 1e-2 and lr.set_by == "nnUNetTrainerV2"
+    assert lr.chain == (("nnUNetTrainer", 3e-4), ("nnUNetTrainerV2", 1e-2))
+    batches = attrs["num_batches_per_epoch"]
+    assert batches.set_by == "NetworkTrainer" and batches.chain == (("NetworkTrainer", 250),)
+    assert attrs.overridden == ()
+    assert attrs.class_order == ("nnUNetTrainerV2", "nnUNetTrainer", "NetworkTrainer")
+
+
+def test_user_subclass_overrides_are_flagged():
+    attrs = MyTrainer("x.pkl", 0).provenance()
+    assert set(attrs.overridden) == {"max_num_epochs", "initial_lr"}
+    assert attrs["max_num_epochs"].chain[-1] == ("MyTrainer", 7)
+    assert attrs["max_num_epochs"].chain[0] == ("NetworkTrainer", 1000)
+    text = attrs.summary()
+    assert "max_num_epochs = 7  (set by MyTrainer" in text and "[overridden by you]" in text
+    html = attrs._repr_html_()
+    assert "you overrode: max_num_epochs, initial_lr" in html and "<script" not in html
+
+
+def test_values_set_in_init_are_found_and_attributed_to_the_user():
+    attrs = OldStyleTrainer("x.pkl", 0).provenance()
+    batches = attrs["num_batches_per_epoch"]
+    assert batches.value == 11 and batches.set_by == "<instance>" and batches.user_override
+    assert batches.chain[-1] == ("<instance>", 11)
+
+
+def test_override_records_its_source_and_rejects_unknown_names():
+    trainer = tr.nnUNetTrainerV2("x.pkl", 0)
+    trainer.override("explorer knob", max_num_epochs=2)
+    origin = trainer.provenance()["max_num_epochs"]
+    assert origin.value == 2 and origin.set_by == "explorer knob" and not origin.user_override
+    assert tr.nnUNetTrainerV2.max_num_epochs == 1000  # the class is untouched
+    with pytest.raises(ConfigurationError, match="not a trainer hyperparameter"):
+        trainer.override("x", max_epochs=2)
+
+
+def test_registry_finds_registered_user_trainers_and_lists_known_ones():
+    tr.register_trainer(MyTrainer)
+    try:
+        assert tr.find_trainer_class("MyTrainer") is MyTrainer
+        assert "MyTrainer" in tr.known_trainers()
+        with pytest.raises(ConfigurationError) as info:
+            tr.find_trainer_class("MyTrainr")
+        assert "Did you mean: MyTrainer" in str(info.value)
+        assert "Known trainers are: NetworkTrainer, nnUNetTrainer, nnUNetTrainerV2" in str(info.value)
+    finally:
+        tr.unregister_trainer("MyTrainer")
+    assert "MyTrainer" not in tr.known_trainers()
+
+
+def test_registry_refuses_non_trainers_and_builtin_names():
+    with pytest.raises(ConfigurationError, match="not a trainer class"):
+        tr.register_trainer(dict)
+
+    class nnUNetTrainerV2(tr.nnUNetTrainerV2):  # noqa: N801 - deliberately clashing name
+        pass
+
+    with pytest.raises(ConfigurationError, match="built-in trainer name"):
+        tr.register_trainer(nnUNetTrainerV2)
+
+
+def test_trainers_from_a_file_are_registered(tmp_path):
+    source = tmp_path / "my_trainers.py"
+    source.write_text("from nnunet_explorer.training.trainers import nnUNetTrainerV2\n"
+                      "class FileTrainer(nnUNetTrainerV2):\n    max_num_epochs = 3\n")
+    try:
+        assert tr.load_trainers_from_file(source) == ["FileTrainer"]
+        assert tr.find_trainer_class("FileTrainer").max_num_epochs == 3
+    finally:
+        tr.unregister_trainer("FileTrainer")
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    with pytest.raises(ConfigurationError, match="defines no trainer class"):
+        tr.load_trainers_from_file(empty)
+
+
+def test_v1_class_repr_only_for_the_mirrored_trainers():
+    assert tr.v1_class_repr(tr.nnUNetTrainerV2) == \
+        "<class 'nnunet.training.network_training.nnUNetTrainerV2.nnUNetTrainerV2'>"
+    # inherits the mark but is not a v1 class
+    assert "nnunet_explorer" in tr.v1_class_repr(tr.nnUNetTrainerV2_explore)
+    assert "MyTrainer" in tr.v1_class_repr(MyTrainer)
+
+
+def _plans(num_stages: int = 1, **stage_changes) -> dict:
+    stage = {"batch_size": 2, "num_pool_per_axis": [2, 3, 3], "patch_size": [16, 40, 40],
+             "do_dummy_2D_data_aug": False, "pool_op_kernel_sizes": [[1, 2, 2], [2, 2, 2], [2, 2, 2]],
+             "conv_kernel_sizes": [[1, 3, 3]] + [[3, 3, 3]] * 3}
+    stage.update(stage_changes)
+    return {"plans_per_stage": {i: dict(stage) for i in range(num_stages)},
+            "dataset_properties": {"intensityproperties": None}, "normalization_schemes": {0: "CT"},
+            "base_num_features": 32, "num_modalities": 1, "num_classes": 2, "all_classes": [1, 2],
+            "use_mask_for_norm": {0: False}, "keep_only_largest_region": None, "min_region_size_per_class": None,
+            "transpose_forward": [0, 1, 2], "transpose_backward": [0, 1, 2], "data_identifier": "nnUNetData_plans_v2.1"}
+
+
+def test_process_plans_rules():
+    processed = tr.process_plans(_plans())
+    assert processed.num_classes == 3  # background added
+    assert processed.threeD and processed.conv_per_stage == 2 and processed.stage == 0
+    with pytest.raises(PlansError, match="2 stages, so the stage must be given"):
+        tr.process_plans(_plans(2))
+    assert tr.process_plans(_plans(2), stage=1).stage == 1
+
+
+def test_process_plans_fallbacks_for_old_plans():
+    plans = _plans()
+    del plans["plans_per_stage"][0]["pool_op_kernel_sizes"]
+    del plans["plans_per_stage"][0]["conv_kernel_sizes"]
+    del plans["transpose_forward"]
+    processed = tr.process_plans(plans)
+    # v1's rule: pool by 2 on the axes that still have poolings left (num_pool_per_axis [2, 3, 3])
+    assert processed.net_num_pool_op_kernel_sizes == ((1, 2, 2), (2, 2, 2), (2, 2, 2))
+    assert processed.net_conv_kernel_sizes == ((3, 3, 3),) * 4
+    assert processed.transpose_forward == (0, 1, 2) and len(processed.warnings) == 3

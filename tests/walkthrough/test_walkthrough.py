@@ -1,0 +1,161 @@
+"""The training walkthrough end to end on a task v1 planned and preprocessed, plus every bad input."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nnunet_explorer.errors import ConfigurationError, PlansError
+from nnunet_explorer.training import trainers as tr
+from nnunet_explorer.walkthrough import TRAINING_STEP_NAMES, training_walkthrough
+
+TASK_ID = 901
+
+
+@pytest.fixture(scope="module")
+def walked(ct_workspace):
+    """One pipeline run through `iteration` (shared by the tests that only look at it)."""
+    pipeline = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace,
+                                    max_num_epochs=4)
+    pipeline.run(until="iteration")
+    return pipeline
+
+
+def test_every_step_runs_and_renders_html_and_text(walked):
+    assert tuple(walked.results) == TRAINING_STEP_NAMES
+    for name, result in walked.results.items():
+        assert result.ok, name
+        line = repr(result)
+        assert "\n" not in line and line.startswith(f"<StepResult {name} [ok")
+        card = result._repr_html_()
+        assert f"<b>{name}</b>" in card and "<script" not in card and "</details>" in card
+        assert result.v1 is not None, f"{name} should name the v1 object it mirrors"
+        assert result.v1.url.startswith("https://github.com/MIC-DKFZ/nnUNet/blob/v1.7.1/nnunet/")
+    summary = str(walked.summary(run=False))
+    assert all(f"{name}: ok" in summary for name in TRAINING_STEP_NAMES)
+    page = walked.report_html()
+    assert page.count("class='nnx-card nnx-ok'") == len(TRAINING_STEP_NAMES)
+
+
+def test_steps_carry_v1_values(walked):
+    processed = walked["plans_processed"]
+    config = walked["configuration"]
+    assert config.batch_dice is False and config.stage == 0  # 3d_fullres on one-stage plans: sample dice
+    assert "I am using sample dice + CE loss" in config.printed_text
+    weights = walked["deep_supervision"].weights
+    n = len(processed.net_num_pool_op_kernel_sizes)
+    expected = np.array([1 / 2 ** i for i in range(n)])
+    expected[-1] = 0
+    np.testing.assert_allclose(weights, expected / expected.sum())
+    assert walked["optimizer"].param_groups[0]["lr"] == 1e-2
+    lrs = walked["lr_schedule"].lrs
+    assert len(lrs) == 4  # the explorer knob max_num_epochs=4
+    np.testing.assert_allclose(lrs, [1e-2 * (1 - e / 4) ** 0.9 for e in range(4)])
+    origin = walked["trainer"].provenance()["max_num_epochs"]
+    assert origin.value == 4 and origin.set_by == "explorer knob"
+
+
+def test_batch_and_iteration_have_v1_shapes(walked):
+    processed = walked["plans_processed"]
+    batch = walked["batch"]
+    assert tuple(batch.data.shape) == (processed.batch_size, processed.num_input_channels, *processed.patch_size)
+    assert batch.data.dtype == torch.float32
+    assert [tuple(t.shape[2:]) for t in batch.target] == list(walked["deep_supervision"].target_shapes)
+    assert batch.loaded_shape[2:] == walked["augmentation_parameters"].basic_generator_patch_size
+    assert set(np.unique(batch.target[0].numpy())) <= {0.0, 1.0, 2.0}
+    record = walked["iteration"]
+    assert math.isfinite(record.loss) and record.did_backprop and record.learning_rate == 1e-2
+    assert record.clip_norm == 12.0
+    assert len(record.output_shapes) == len(processed.net_num_pool_op_kernel_sizes)
+
+
+def test_rerunning_the_batch_with_a_seed_invalidates_only_downstream(walked):
+    network = walked["network"]
+    first = walked["batch"].data.clone()
+    loss = walked["iteration"].loss
+    walked.rerun("batch", seed=7)
+    assert "iteration" not in walked and walked["network"] is network
+    assert walked.result("batch").seed == 7
+    assert not torch.equal(walked["batch"].data, first)
+    walked.rerun("batch", seed=walked.step("batch").seed)  # back to the original seed: the same batch again
+    assert torch.equal(walked["batch"].data, first)
+    # the iteration trains a copy of the network, so it gives the same loss when re-run on the same batch
+    assert walked["iteration"].loss == pytest.approx(loss, rel=1e-6)
+
+
+def test_compressed_data_is_not_unpacked(ct_workspace):
+    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace,
+                             use_compressed_data=True, disable_saving=True)
+    assert p.run(until="dataset").output.unpacked == ()
+    attrs = p["trainer"].provenance()
+    assert attrs["save_final_checkpoint"].value is False
+    assert attrs["save_final_checkpoint"].set_by == "--disable_saving"
+    assert p["trainer"].unpack_data is False
+
+
+def test_user_trainer_flows_through_the_walkthrough(ct_workspace):
+    class ShortTrainer(tr.nnUNetTrainerV2):
+        max_num_epochs = 3
+        initial_lr = 5e-3
+
+    tr.register_trainer(ShortTrainer)
+    try:
+        p = training_walkthrough("3d_fullres", "ShortTrainer", TASK_ID, 0, workspace=ct_workspace)
+        assert p.run(until="lr_schedule").output.lrs[0] == 5e-3
+        assert set(p["trainer"].provenance().overridden) == {"max_num_epochs", "initial_lr"}
+        assert "<class '" in p["configuration"].printed_text and "ShortTrainer" in p["configuration"].printed_text
+    finally:
+        tr.unregister_trainer("ShortTrainer")
+
+
+@pytest.mark.parametrize("network, trainer, fold, error, step, text", [
+    ("3d", "nnUNetTrainerV2", 0, ConfigurationError, "configuration", "network can only be one of the following"),
+    ("3d_fullres", "nnUNetTrainerV9", 0, ConfigurationError, "configuration", "Known trainers are: NetworkTrainer"),
+    ("3d_lowres", "nnUNetTrainerV2", 0, ConfigurationError, "configuration", "Run 3d_fullres instead"),
+    ("3d_fullres", "nnUNetTrainerV2", "x", ConfigurationError, "parsed_arguments", "neither a number nor 'all'"),
+    ("3d_fullres", "nnUNetTrainerV2", -1, ConfigurationError, "parsed_arguments", "fold -1 is negative"),
+    ("3d_fullres", "NetworkTrainer", 0, ConfigurationError, "trainer_class", "not derived from nnUNetTrainer"),
+    ("3d_cascade_fullres", "nnUNetTrainerV2", 0, ConfigurationError, "configuration", "only applies if there is"),
+])
+def test_bad_inputs_fail_at_the_right_step(ct_workspace, network, trainer, fold, error, step, text):
+    p = training_walkthrough(network, trainer, TASK_ID, fold, workspace=ct_workspace)
+    with pytest.raises(error) as info:
+        p.run(until="trainer")
+    assert info.value.step == step and f"[step {step}]" in str(info.value)
+    assert text in str(info.value) and info.value.fix
+    assert p.failed is not None and p.failed.name == step
+    assert f"Stopped: step '{step}' failed" in str(p.summary(run=False))
+
+
+def test_missing_plans_say_which_command_makes_them(workspace):
+    (workspace.nnUNet_raw_data / "Task555_OnlyRaw").mkdir(parents=True)
+    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 555, 0, workspace=workspace)
+    with pytest.raises(PlansError) as info:
+        p.run(until="configuration")
+    assert info.value.step == "configuration"
+    assert "nnunet-explorer plan_and_preprocess -t 555" in info.value.fix
+
+
+class OneOutputNet(torch.nn.Module):
+    """A network that ignores deep supervision: one output only."""
+
+    def __init__(self, channels: int, classes: int) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(channels, classes, 1)
+        self.do_ds = True
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_custom_network_that_breaks_the_contract_is_explained(ct_workspace):
+    factory = lambda processed: OneOutputNet(processed.num_input_channels, processed.num_classes)  # noqa: E731
+    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace,
+                             network_factory=factory)
+    with pytest.raises(ConfigurationError) as info:
+        p.run(until="network")
+    message = str(info.value)
+    assert info.value.step == "network" and "network contract" in message
+    assert "with do_ds=True the network returned a Tensor" in message
