@@ -243,6 +243,7 @@ def _dataset_json_problems(d: dict) -> list[str]:
         if not isinstance(d["numTraining"], int) or d["numTraining"] != len(training):
             problems.append(f"key 'numTraining' is {d['numTraining']!r} but 'training' lists {len(training)} "
                             f"cases (fix: set numTraining to {len(training)})")
+    # differs from v1: v1's integrity check fails with KeyError without 'test'; an absent key means no test cases.
     test = d.get("test", [])
     if not isinstance(test, list) or not all(isinstance(t, str) and t.endswith(NIFTI_SUFFIX) for t in test):
         problems.append("key 'test' must be a list of \"./imagesTs/CASE.nii.gz\" strings")

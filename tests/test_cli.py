@@ -67,7 +67,8 @@ def test_unset_variables_use_the_default_workspace_and_say_so(tmp_path):
     env = {k: v for k, v in _env(tmp_path).items() if k not in (ENV_RAW, ENV_PREPROCESSED, ENV_RESULTS)}
     result = run(["sample", "synthetic-mr", "--num_training", "1", "--num_test", "0"], env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "nnunet_workspace" / "raw" / "nnUNet_raw_data" / "Task902_SyntheticMR" / "dataset.json").is_file()
+    raw = tmp_path / "nnunet_workspace" / "raw" / "nnUNet_raw_data"
+    assert (raw / "Task902_SyntheticMR" / "dataset.json").is_file()
     assert result.stderr.count("not set; using these folders") == 1
 
 

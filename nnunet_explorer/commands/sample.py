@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
     task_id = kind.task_id if args.task_id is None else args.task_id
     if task_id < 0 or task_id > 9999:
-        raise TaskError(f"--task_id {task_id} is out of range", fix="use an id between 0 and 9999 (v1 pads to 3 digits)")
+        raise TaskError(f"--task_id {task_id} is out of range",
+                        fix="use an id between 0 and 9999 (v1 pads to 3 digits)")
     name = task_folder_name(task_id, args.task_name or kind.task_name)
     num_training = kind.num_training if args.num_training is None else args.num_training
     if num_training < 1 or args.num_test < 0:
