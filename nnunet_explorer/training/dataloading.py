@@ -35,9 +35,6 @@ from ..errors import ConfigurationError, DatasetError
 from ..fileio import load_pickle, save_npy_atomic
 from ..provenance import mirrors
 
-Dataset = "OrderedDict[str, dict[str, Any]]"
-
-
 # --- dataset -----------------------------------------------------------------------------------------------
 
 def get_case_identifiers(folder: str | os.PathLike) -> list[str]:
@@ -47,7 +44,8 @@ def get_case_identifiers(folder: str | os.PathLike) -> list[str]:
 
 
 @mirrors("nnunet.training.dataloading.dataset_loading:load_dataset")
-def load_dataset(folder: str | os.PathLike, num_cases_properties_loading_threshold: int = 1000) -> "OrderedDict[str, dict]":
+def load_dataset(folder: str | os.PathLike,
+                 num_cases_properties_loading_threshold: int = 1000) -> "OrderedDict[str, dict]":
     """Index a preprocessed stage folder: ``{case_id: {'data_file', 'properties_file', 'properties'}}``.
 
     Like v1, the image data is not read here, only file names; the properties pickles are read eagerly when

@@ -225,3 +225,45 @@ def test_cascade_params_are_refused():
     params = dict(params, move_last_seg_chanel_to_data=True)
     with pytest.raises(ConfigurationError, match="cascade"):
         aug.build_train_transforms([16, 40, 40], params)
+
+
+def test_dummy_2d_trace_reads_in_plane_rotation(v1_ct_task, tmp_path):
+    folder = copy_stage(v1_ct_task, STAGE_3D, tmp_path)
+    dataset = dl.load_dataset(folder)
+    setup = setup_DA_params([16, 40, 40], do_dummy_2D_aug=True, use_mask_for_norm={0: False},
+                            pool_op_kernel_sizes=[[1, 2, 2], [2, 2, 2], [2, 2, 2]])
+    transforms = aug.build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    batch = dl.case_batch(dataset, "case_001", setup.basic_generator_patch_size, setup.patch_size, seed=0)
+    rotated = 0
+    for seed in range(30):
+        trace = aug.trace_augmentation(batch, transforms, seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        plain = Compose(transforms)(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in batch.items()})
+        np.testing.assert_array_equal(trace.output["data"].numpy(), plain["data"].numpy())
+        spatial = next(s for s in trace.steps if s.name == "SpatialTransform")
+        assert spatial.data.shape[1:] == tuple(setup.patch_size)  # shown in 3D even while folded to 2D
+        assert not {"angle_y", "angle_z"} & set(spatial.params)  # slice-wise: only the in-plane angle
+        if "angle_x" in spatial.params:
+            rotated += 1
+            assert -np.pi <= spatial.params["angle_x"] <= np.pi
+    assert rotated >= 1
+
+
+def test_get_moreDA_augmentation_delivers_network_ready_batches(ct_trace_setup, v1_ct_task, tmp_path):
+    _, _, setup = ct_trace_setup
+    folder = copy_stage(v1_ct_task, STAGE_3D, tmp_path / "x")
+    dataset = dl.load_dataset(folder)
+    tr_loader = dl.make_data_loader(dataset, setup.basic_generator_patch_size, setup.patch_size, 2)
+    val_loader = dl.make_data_loader(dataset, setup.patch_size, setup.patch_size, 2)
+    for single in (True, False):
+        train, val = aug.get_moreDA_augmentation(tr_loader, val_loader, setup.patch_size, setup.data_aug_params,
+                                                 setup.deep_supervision_scales, num_threads=1,
+                                                 single_threaded=single)
+        with train, val:
+            for augmenter in (train, val):
+                batch = next(augmenter)
+                assert tuple(batch["data"].shape) == (2, 1, 16, 40, 40)
+                assert [tuple(t.shape) for t in batch["target"]] == [(2, 1, 16, 40, 40), (2, 1, 16, 20, 20),
+                                                                      (2, 1, 8, 10, 10)]
+                assert set(np.unique(batch["target"][0].numpy())) <= {0.0, 1.0, 2.0}  # -1 removed

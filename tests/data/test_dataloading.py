@@ -45,9 +45,11 @@ def test_load_dataset_equals_v1(v1, v1_ct_task):
     for case in ours:
         assert ours[case]["data_file"] == theirs[case]["data_file"]
         assert ours[case]["properties_file"] == theirs[case]["properties_file"]
-        assert ours[case]["properties"]["class_locations"].keys() == theirs[case]["properties"]["class_locations"].keys()
-        for label, locs in theirs[case]["properties"]["class_locations"].items():
-            np.testing.assert_array_equal(ours[case]["properties"]["class_locations"][label], locs)
+        ours_locations = ours[case]["properties"]["class_locations"]
+        theirs_locations = theirs[case]["properties"]["class_locations"]
+        assert ours_locations.keys() == theirs_locations.keys()
+        for label, locs in theirs_locations.items():
+            np.testing.assert_array_equal(ours_locations[label], locs)
 
 
 @pytest.mark.parity
