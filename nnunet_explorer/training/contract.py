@@ -16,6 +16,7 @@ assumes, without checking, that the new network behaves like ``Generic_UNet``:
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -85,8 +86,10 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
                            raise_on_error: bool = False) -> ContractReport:
     """Check that a user-provided network can stand in for v1's ``Generic_UNet``.
 
-    Runs a random batch ``(batch_size, num_input_channels, *patch_size)`` on the network's device (without
-    gradients) with ``do_ds`` on and then off, restoring ``do_ds`` afterwards.
+    Runs a batch ``(batch_size, num_input_channels, *patch_size)`` with ``do_ds`` on and then off. On a CPU
+    the forward runs on a shape-only copy of the network (``meta`` device: no compute, no memory), falling
+    back to a real random batch if the network cannot run there; on a GPU it runs for real, without
+    gradients, and ``do_ds`` and train/eval mode are restored afterwards.
 
     Args:
         network: the candidate network.
@@ -106,71 +109,45 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
     errors: list[str] = []
     warnings: list[str] = []
     expected = [(batch_size, num_classes, *s) for s in ds_target_shapes(patch_size, pool_op_kernel_sizes)]
-    n_expected = len(expected)
-    got_ds: list[tuple[int, ...]] = []
-    got_single: tuple[int, ...] | None = None
-
-    try:
-        device = next(network.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    x = torch.randn((batch_size, num_input_channels, *[int(p) for p in patch_size]), device=device)
 
     has_do_ds = hasattr(network, "do_ds")
     if not has_do_ds:
         errors.append("the network has no attribute do_ds: v1 sets network.do_ds = True for training and False "
                       "for validation and inference, so it must exist and switch deep supervision")
-    old_do_ds = getattr(network, "do_ds", None)
-    logits: torch.Tensor | None = None  # full-resolution logits, to try inference_apply_nonlin on
-    was_training = network.training
-
-    def run(do_ds: bool | None) -> object:
-        if has_do_ds and do_ds is not None:
-            network.do_ds = do_ds
-        with torch.no_grad():
-            return network(x)
-
     try:
-        if deep_supervision:
-            try:
-                out = run(True)
-            except Exception as exc:  # noqa: BLE001 - report any failure of the user's forward
-                errors.append(f"forward with do_ds=True failed on input {tuple(x.shape)}: "
-                              f"{type(exc).__name__}: {exc}")
-                out = None
-            if out is not None:
-                shapes = _shapes(out)
-                if shapes is None:
-                    errors.append(f"with do_ds=True the network returned a {type(out).__name__}, not a tuple/list "
-                                  f"of {n_expected} tensors (one per deep-supervision output)")
-                else:
-                    got_ds = shapes
-                    _check_ds_outputs(shapes, expected, num_classes, errors)
-                    if shapes and shapes[0] == expected[0]:
-                        logits = out[0]
+        device = next(network.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    shape = (batch_size, num_input_channels, *[int(p) for p in patch_size])
+
+    probe = None
+    if device.type == "cpu":
+        # shapes are all the contract needs: a shape-only (meta) copy checks a full-size patch in about a second;
+        # networks that cannot run on the meta device are checked for real below
         try:
-            single = run(False)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"forward with do_ds=False failed on input {tuple(x.shape)}: {type(exc).__name__}: {exc}")
-            single = None
-        if single is not None:
-            if isinstance(single, torch.Tensor):
-                got_single = tuple(single.shape)
-                if got_single != expected[0]:
-                    errors.append(f"with do_ds=False the output has shape {got_single}, expected the "
-                                  f"full-resolution logits {expected[0]}")
-                else:
-                    logits = single
-            else:
-                shapes = _shapes(single)
-                errors.append("with do_ds=False the network still returned a "
-                              f"{type(single).__name__}{'' if shapes is None else f' of {len(shapes)} tensors'}: it "
-                              "must honour do_ds and return only the full-resolution logits (v1 validation and "
-                              "inference set do_ds=False)")
-    finally:
-        if has_do_ds:
-            network.do_ds = old_do_ds
-        network.train(was_training)
+            meta = copy.deepcopy(network).to("meta")
+            probe = _probe(meta, torch.empty(shape, device="meta"), has_do_ds, deep_supervision, expected,
+                           num_classes)
+            if probe.raised:
+                probe = None
+        except Exception:  # noqa: BLE001 - deepcopy / .to("meta") unsupported by a custom module
+            probe = None
+    if probe is None:
+        old_do_ds, was_training = getattr(network, "do_ds", None), network.training
+        try:
+            probe = _probe(network, torch.randn(shape, device=device), has_do_ds, deep_supervision, expected,
+                           num_classes)
+        finally:
+            if has_do_ds:
+                network.do_ds = old_do_ds
+            network.train(was_training)
+    errors += probe.errors
+    got_ds, got_single = probe.ds_shapes, probe.single_shape
+
+    logits = probe.logits
+    if logits is not None and logits.device.type == "meta":
+        # a real tensor of the logits' layout, small, to see what inference_apply_nonlin does
+        logits = torch.randn((1, num_classes, *[2] * len(patch_size)))
     if logits is not None:
         _check_nonlin(network, logits, errors, warnings)
     elif not callable(getattr(network, "inference_apply_nonlin", None)):
@@ -194,6 +171,64 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
     if raise_on_error:
         report.raise_if_failed()
     return report
+
+
+@dataclass
+class _Probe:
+    errors: list[str]
+    ds_shapes: list[tuple[int, ...]]
+    single_shape: tuple[int, ...] | None
+    logits: torch.Tensor | None  # full-resolution logits, to try inference_apply_nonlin on
+    raised: bool  # the forward raised (on a meta copy this means: retry for real)
+
+
+def _probe(runner: nn.Module, x: torch.Tensor, has_do_ds: bool, deep_supervision: bool,
+           expected: list[tuple[int, ...]], num_classes: int) -> _Probe:
+    """Run ``runner`` with do_ds on (if checked) and off; collect what does not fit."""
+    result = _Probe([], [], None, None, False)
+    errors = result.errors
+
+    def run(do_ds: bool) -> object:
+        if has_do_ds:
+            runner.do_ds = do_ds
+        with torch.no_grad():
+            return runner(x)
+
+    if deep_supervision:
+        try:
+            out = run(True)
+        except Exception as exc:  # noqa: BLE001 - report any failure of the user's forward
+            errors.append(f"forward with do_ds=True failed on input {tuple(x.shape)}: {type(exc).__name__}: {exc}")
+            result.raised, out = True, None
+        if out is not None:
+            shapes = _shapes(out)
+            if shapes is None:
+                errors.append(f"with do_ds=True the network returned a {type(out).__name__}, not a tuple/list "
+                              f"of {len(expected)} tensors (one per deep-supervision output)")
+            else:
+                result.ds_shapes = shapes
+                _check_ds_outputs(shapes, expected, num_classes, errors)
+                if shapes and shapes[0] == expected[0]:
+                    result.logits = out[0]
+    try:
+        single = run(False)
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"forward with do_ds=False failed on input {tuple(x.shape)}: {type(exc).__name__}: {exc}")
+        result.raised, single = True, None
+    if isinstance(single, torch.Tensor):
+        result.single_shape = tuple(single.shape)
+        if result.single_shape != expected[0]:
+            errors.append(f"with do_ds=False the output has shape {result.single_shape}, expected the "
+                          f"full-resolution logits {expected[0]}")
+        else:
+            result.logits = single
+    elif single is not None:
+        shapes = _shapes(single)
+        errors.append("with do_ds=False the network still returned a "
+                      f"{type(single).__name__}{'' if shapes is None else f' of {len(shapes)} tensors'}: it "
+                      "must honour do_ds and return only the full-resolution logits (v1 validation and "
+                      "inference set do_ds=False)")
+    return result
 
 
 def _prod(kernels: Sequence[Sequence[int]]) -> list[int]:

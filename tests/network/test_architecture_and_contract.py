@@ -139,3 +139,23 @@ def test_contract_without_do_ds_and_broken_forward():
     with pytest.raises(ConfigurationError):
         check_network_contract(Plain(), patch_size=PATCH, batch_size=1, num_input_channels=2, num_classes=3,
                                pool_op_kernel_sizes=POOLS, raise_on_error=True)
+
+
+def test_contract_on_full_size_network_and_meta_fallback(net):
+    big = build_network(1, 32, 3, [[2, 2, 2]] * 5, [[3, 3, 3]] * 6)
+    report = check_network_contract(big, patch_size=(128, 128, 128), batch_size=2, num_input_channels=1,
+                                    num_classes=3, pool_op_kernel_sizes=[[2, 2, 2]] * 5)
+    assert report.ok and report.output_shapes[-1] == (2, 3, 8, 8, 8)
+
+    class NeedsRealData(_Wrapper):
+        """Reads a value from the data (impossible on the meta device): checked with a real forward."""
+
+        def forward(self, x):
+            self.seen_mean = float(x.mean())
+            return super().forward(x)
+
+    wrapped = NeedsRealData(net, "ok")
+    report = check_network_contract(wrapped, patch_size=PATCH, batch_size=1, num_input_channels=1, num_classes=3,
+                                    pool_op_kernel_sizes=POOLS)
+    assert report.ok, report.errors
+    assert hasattr(wrapped, "seen_mean")  # the real network ran
