@@ -126,7 +126,8 @@ def test_attributes_v1_code_relies_on(v1):
     # the VRAM proxy is reachable from the network class, as in v1, and gives v1's number
     args = ((64, 160, 160), (4, 5, 5), 32, 320, 1, 3, [[1, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2]])
     assert GenericUNet.compute_approx_vram_consumption is compute_approx_vram_consumption
-    assert GenericUNet.compute_approx_vram_consumption(*args) == int(v1.Generic_UNet.compute_approx_vram_consumption(*args))
+    ours = GenericUNet.compute_approx_vram_consumption(*args)
+    assert ours == int(v1.Generic_UNet.compute_approx_vram_consumption(*args))
 
 
 def test_decoder_kernel_shift():
