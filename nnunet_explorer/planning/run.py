@@ -10,6 +10,10 @@ Order (as in v1's ``nnunet/experiment_planning/nnUNet_plan_and_preprocess.py``):
    and ``_stage1`` when there is a low-res stage), then the same for **2D** (``nnUNetPlansv2.1_plans_2D.pkl``,
    ``nnUNetData_plans_v2.1_2D_stage0``).
 
+Re-running: cases whose cropped ``CASE.npz`` and ``CASE.pkl`` exist are not cropped again, and an existing
+``intensityproperties.pkl`` is reused (both as in v1); after changing raw images, delete
+``nnUNet_cropped_data/TaskXXX`` first. Planning and preprocessing always run again.
+
 Process counts: cropping and the fingerprint use ``tf`` processes; a 2-stage 3D plan preprocesses stage 0
 (low-res) with ``tl`` and stage 1 with ``tf``; single-stage 3D and 2D use ``tf``.
 """
@@ -31,7 +35,7 @@ import numpy as np
 
 from .. import tasks
 from ..errors import DatasetError, ExplorerError, PlansError
-from ..fileio import load_json, load_pickle, save_npz_atomic, write_pickle
+from ..fileio import load_json, load_pickle, save_npz_atomic, write_bytes_atomic, write_pickle
 from ..paths import Workspace, get_workspace
 from ..provenance import mirrors
 from . import planner2d, planner3d
@@ -105,6 +109,13 @@ def _guarded(fn: Callable, item: Any) -> tuple[Any, tuple[str, str | None] | Non
         return None, (exc.cause, exc.fix)
 
 
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` to the file or folder ``dst`` through a temporary file, so no half-copied file remains."""
+    dst = dst / src.name if dst.is_dir() else dst
+    with open(src, "rb") as handle:
+        write_bytes_atomic(dst, handle.read())
+
+
 # --- step 1: cropping -----------------------------------------------------------------------------------------
 
 def _crop_one(job: tuple, *, output_dir: str, declared: list[int], want_fg: bool) -> tuple[str, bool, dict | None]:
@@ -139,7 +150,7 @@ def crop_task(task_name: str, workspace: Workspace, num_processes: int, *, progr
     gt = out_dir / "gt_segmentations"
     gt.mkdir(exist_ok=True)
     for case in cases:
-        shutil.copy(case.label, gt)
+        copy_atomic(case.label, gt)
     # v1 builds the file names with os.path.join on the raw folder; keep them as plain strings
     jobs = [(c.case_id, [str(p) for p in c.images], str(c.label)) for c in cases]
     worker = partial(_guarded, partial(_crop_one, output_dir=str(out_dir), declared=declared,
@@ -151,7 +162,7 @@ def crop_task(task_name: str, workspace: Workspace, num_processes: int, *, progr
         raise DatasetError(f"{len(failures)} of {len(jobs)} cases of {task_name} could not be cropped:\n{lines}",
                            fix="correct the cases listed above and run the command again (cases already "
                            "cropped are kept and skipped)")
-    shutil.copy(raw_dir / "dataset.json", out_dir)
+    copy_atomic(raw_dir / "dataset.json", out_dir)
     done = [r[0] for r, _ in results if r[1]]
     skipped = [r[0] for r, _ in results if not r[1]]
     fg = {r[0]: r[2] for r, _ in results if r[2] is not None}
@@ -331,8 +342,8 @@ def plan_and_preprocess(task_ids: Sequence[int | str], *, planner3d_name: str | 
         fingerprint_task(name, workspace, tf, fg_cache=fg, progress=progress)
         pre_dir = workspace.preprocessed_task_dir(name)
         pre_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(workspace.cropped_task_dir(name) / "dataset_properties.pkl", pre_dir)
-        shutil.copy(workspace.raw_task_dir(name) / "dataset.json", pre_dir)
+        copy_atomic(workspace.cropped_task_dir(name) / "dataset_properties.pkl", pre_dir)
+        copy_atomic(workspace.raw_task_dir(name) / "dataset.json", pre_dir)
         seconds["fingerprint"] = time.perf_counter() - t0
         traces: dict[int, list] = {3: [], 2: []}
         paths: dict[int, Path | None] = {3: None, 2: None}
