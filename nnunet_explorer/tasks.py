@@ -117,6 +117,8 @@ def convert_task_name_to_id(task_name: str) -> int:
     match = TASK_NAME_PATTERN.match(task_name)
     if not match:
         raise TaskError(f"{task_name!r} is not a task name", fix="task names look like Task004_Hippocampus")
+    # differs from v1: v1 returns int(task_name[4:7]), so Task1234_X would become 123; four-digit ids are
+    # legal in v1 ("Task%03.0d"), so we read every digit.
     return int(match.group(1))
 
 
@@ -356,6 +358,8 @@ class IntegrityReport:
     warnings: tuple[str, ...] = ()
     # case id -> label values found in its label file (only when read_voxels): the per-case label audit
     label_values: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # case id -> geometry of its label file (size, spacing, origin, direction; ITK order x, y, z)
+    geometries: Mapping[str, Geometry] = field(default_factory=dict)
 
     def summary(self) -> str:
         mode = "full check (headers, voxels, label values, NaN)" if self.read_voxels else "header-only check"
@@ -419,6 +423,7 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
     listed_images: set[str] = set()
     listed_labels: set[str] = set()
     label_values: dict[str, tuple[int, ...]] = {}
+    case_geometries: dict[str, Geometry] = {}
     for case in training_cases(task_dir, dataset):
         listed_images.update(p.name for p in case.images)
         listed_labels.add(case.label.name)
@@ -429,7 +434,7 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         if missing:
             continue
         try:
-            case_problems, geometries, found = _check_case(case, labels, read_voxels, task_dir)
+            case_problems, geometries, found, label_geometry = _check_case(case, labels, read_voxels, task_dir)
         except RuntimeError as exc:  # SimpleITK cannot read a file
             problems.append(f"case {case.case_id}: cannot read a file ({str(exc).strip().splitlines()[-1]}) "
                             "(fix: replace the corrupt file)")
@@ -437,6 +442,7 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         problems += case_problems
         if found is not None:
             label_values[case.case_id] = found
+        case_geometries[case.case_id] = label_geometry
         files_checked += len(case.images) + 1
         for path, geometry in zip(case.images, geometries):
             orientations.setdefault(geometry.axis_codes, []).append(path.name)
@@ -475,11 +481,12 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         warnings.append(f"not all training images share one axis orientation ({detail}); v1 strongly "
                         "recommends reorienting them (e.g. fslreorient2std)")
     return IntegrityReport(task_dir, read_voxels, len(dataset["training"]), len(test), num_modalities, labels,
-                           files_checked, tuple(sorted(orientations)), tuple(warnings), label_values)
+                           files_checked, tuple(sorted(orientations)), tuple(warnings), label_values,
+                           case_geometries)
 
 
 def _check_case(case: TrainingCase, labels: tuple[int, ...], read_voxels: bool,
-                task_dir: Path) -> tuple[list[str], list[Geometry], tuple | None]:
+                task_dir: Path) -> tuple[list[str], list[Geometry], tuple | None, Geometry]:
     problems: list[str] = []
     found = None
     if read_voxels:
@@ -524,7 +531,7 @@ def _check_case(case: TrainingCase, labels: tuple[int, ...], read_voxels: bool,
                             f"{_rel(case.label, task_dir)}: {'; '.join(diff)} (fix: resample or co-register so "
                             "image and label share one voxel grid, or copy the label's header if only the "
                             "header is wrong)")
-    return problems, geometries, found
+    return problems, geometries, found, label_geometry
 
 
 def _short(values: list) -> str:

@@ -253,7 +253,9 @@ def test_report_holds_the_label_audit(tmp_path):
     for case in ("case_000", "case_001"):
         expected = tuple(np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(task / f"labelsTr/{case}.nii.gz")))))
         assert report.label_values[case] == expected
-    assert verify_dataset_integrity(task, read_voxels=False).label_values == {}
+    header_only = verify_dataset_integrity(task, read_voxels=False)
+    assert header_only.label_values == {}
+    assert header_only.geometries["case_001"] == read_geometry(task / "labelsTr/case_001.nii.gz")
     assert "case_000 [0, 1, 2]" in report.summary()
 
 

@@ -125,6 +125,7 @@ def test_id_used_by_another_name_is_refused(workspace, capsys):
     (("synthetic-ct", "--task_name", "a b"), "folder name"),
     (("synthetic-ct", "--num_training", "0"), "at least 1"),
     (("synthetic-ct", "--from_debian", "/x"), "only applies to the real sample"),
+    (("real", "--num_test", "3"), "does not apply to the real sample"),
 ])
 def test_bad_arguments(workspace, capsys, argv, words):
     assert _run(*argv) == 2

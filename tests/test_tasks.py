@@ -67,7 +67,7 @@ def test_id_4_does_not_match_task_0041(workspace):
 
 def test_name_to_id_and_resolve(workspace):
     assert convert_task_name_to_id("Task004_Hippocampus") == 4
-    assert convert_task_name_to_id("Task1234_Big") == 1234
+    assert convert_task_name_to_id("Task1234_Big") == 1234  # differs from v1 on purpose (v1: name[4:7] -> 123)
     with pytest.raises(TaskError):
         convert_task_name_to_id("Hippocampus")
     (workspace.nnUNet_raw_data / "Task004_Hippocampus").mkdir()

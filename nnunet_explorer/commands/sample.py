@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task_name", default=None,
                         help="name after TaskXXX_ (default: SyntheticCT / SyntheticMR / ColinDeepGrey)")
     parser.add_argument("--num_training", type=int, default=None, help="training cases (default 10, real: 8)")
-    parser.add_argument("--num_test", type=int, default=2, help="test cases of the synthetic kinds (default 2)")
+    parser.add_argument("--num_test", type=int, default=None,
+                        help="test cases of the synthetic kinds (default 2; the real sample has one: the original)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same task")
     parser.add_argument("--from_debian", default=None, metavar="DIR",
                         help="real only: crop afresh from DIR/ch2.nii.gz and DIR/aal.nii.gz (Debian mricron-data, "
@@ -82,7 +83,11 @@ def run(args: argparse.Namespace) -> int:
                         fix="use an id between 0 and 9999 (v1 pads to 3 digits)")
     name = task_folder_name(task_id, args.task_name or kind.task_name)
     num_training = kind.num_training if args.num_training is None else args.num_training
-    if num_training < 1 or args.num_test < 0:
+    if args.kind == "real" and args.num_test is not None:
+        raise TaskError("--num_test does not apply to the real sample",
+                        fix="drop --num_test: its one test case is the untransformed original")
+    num_test = 2 if args.num_test is None else args.num_test
+    if num_training < 1 or num_test < 0:
         raise TaskError("--num_training must be at least 1 and --num_test at least 0",
                         fix="e.g. --num_training 4 (v1's 5-fold cross-validation wants 5 or more)")
     if args.from_debian and args.kind != "real":
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=target.parent))
     try:
         staged = tmp / name
-        _write(args.kind, staged, num_training=num_training, num_test=args.num_test, seed=args.seed,
+        _write(args.kind, staged, num_training=num_training, num_test=num_test, seed=args.seed,
                from_debian=args.from_debian)
         if target.exists():  # --overwrite: swap in the new task, then delete the old one
             old = tmp / f"{name}.old"
