@@ -162,3 +162,19 @@ def test_wrong_kernel_lists_are_rejected():
         GenericUNet(1, 32, 3, [[2, 2, 2]] * 3, [[3, 3, 3]] * 3)
     with pytest.raises(ValueError, match="3 entries"):
         GenericUNet(1, 32, 3, [[2, 2]] * 3, [[3, 3]] * 4, threeD=True)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("conv_per_stage,cin,ncls", [(3, 2, 4), (1, 1, 2)])
+def test_other_conv_per_stage_and_channels_match_v1(v1, conv_per_stage, cin, ncls):
+    pools, convs = [[1, 2, 2], [2, 2, 2]], [[1, 3, 3], [3, 3, 3], [3, 3, 3]]
+    torch.manual_seed(5)
+    ref = v1.build(cin, 16, ncls, pools, convs, conv_per_stage, True)
+    torch.manual_seed(5)
+    ours = build_network(cin, 16, ncls, pools, convs, conv_per_stage, True)
+    ref_sd, our_sd = ref.state_dict(), ours.state_dict()
+    assert list(our_sd) == list(ref_sd)
+    assert all(torch.equal(our_sd[k], ref_sd[k]) for k in ref_sd)
+    x = torch.randn(1, cin, 4, 8, 8)
+    with torch.no_grad():
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ours(x), ref(x)))
