@@ -103,7 +103,8 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
     first = result.doc.splitlines()[0] if result.doc else ""
     head = (f"<summary><b>{esc(result.name)}</b> {mark} <span class='nnx-meta'>{result.seconds:.3f} s{seed}"
             f"</span> — {esc(first)}</summary>")
-    parts = [f"<div class='nnx-doc'>{esc(result.doc)}</div>" if result.doc else "", v1_link(result),
+    body = "\n".join(result.doc.splitlines()[1:]).strip()  # the first line is already in the title line
+    parts = [f"<div class='nnx-doc'>{esc(body)}</div>" if body else "", v1_link(result),
              "<div><b>parameters</b>", params_table(dict(result.params)), "</div>"]
     if result.inputs:
         inputs = ", ".join(f"<code>{esc(k)}</code>" for k in result.inputs)

@@ -15,6 +15,7 @@ in :class:`~nnunet_explorer.explore.step.StepFailed`.
 """
 from __future__ import annotations
 
+import inspect
 import time
 import traceback
 from dataclasses import dataclass
@@ -173,6 +174,10 @@ class Pipeline:
     def _run_one(self, s: Step) -> StepResult:
         inputs = {needed: self._results[needed].output for needed in s.inputs}
         params = dict(self._params[s.name])
+        # the record shows every knob with the value in effect (defaults included); only the knobs set
+        # explicitly are passed, so the function's own defaults apply to the others
+        effective = {k: v for k, v in s.knobs.items() if v is not inspect.Parameter.empty}
+        effective.update(params)
         seed = self._seeds[s.name]
         if seed is not None:
             seed_everything(seed)
@@ -182,12 +187,12 @@ class Pipeline:
         except Exception as exc:  # recorded, then re-raised below with the step's name
             seconds = time.perf_counter() - start
             error = StepError(type(exc).__name__, str(exc), traceback.format_exc(), exc)
-            result = StepResult(s.name, MappingProxyType(inputs), MappingProxyType(params), None, error, seconds,
+            result = StepResult(s.name, MappingProxyType(inputs), MappingProxyType(effective), None, error, seconds,
                                 seed, s.v1, s.doc, s.title)
             self._results[s.name] = result
             raise _named(exc, s.name, result) from exc
         seconds = time.perf_counter() - start
-        result = StepResult(s.name, MappingProxyType(inputs), MappingProxyType(params), output, None, seconds, seed,
+        result = StepResult(s.name, MappingProxyType(inputs), MappingProxyType(effective), output, None, seconds, seed,
                             s.v1, s.doc, s.title)
         self._results[s.name] = result
         return result
@@ -262,8 +267,9 @@ class PipelineSummary:
             seed = f", seed {r.seed}" if r.seed is not None else ""
             status = "ok" if r.ok else "FAILED"
             lines.append(f"{i:>2}. {s.name}: {status} in {r.seconds:.3f} s{seed}{mirrors}")
-            if r.params:
-                lines.append("      params: " + ", ".join(f"{k}={v!r}" for k, v in r.params.items()))
+            changed = _changed_knobs(s, r.params)
+            if changed:
+                lines.append("      params: " + ", ".join(f"{k}={_short_repr(v)}" for k, v in changed.items()))
             if r.ok:
                 for path, text in summary_rows(r.output):
                     label = f"{path}: " if path else ""
@@ -287,6 +293,26 @@ class PipelineSummary:
         import html
 
         return f"<pre>{html.escape(self.text())}</pre>"
+
+
+def _changed_knobs(s: Step, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The knobs whose value differs from the function's default (what the learner changed)."""
+    defaults = s.knobs
+    changed = {}
+    for key, value in params.items():
+        default = defaults.get(key, inspect.Parameter.empty)
+        try:
+            same = default is value or bool(default == value)
+        except Exception:  # e.g. arrays: treat as changed
+            same = False
+        if not same:
+            changed[key] = value
+    return changed
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def write_report(pipeline: Pipeline, path: str | Path, *, overwrite: bool = False, title: str | None = None,

@@ -123,7 +123,7 @@ def test_step_card_has_doc_link_params_timing_and_output():
     assert "Resolve the configuration." in card and "&lt;things&gt;" in card
     assert V1_SOURCE_ROOT + "nnunet/run/default_configuration.py" in card
     assert "nnunet.run.default_configuration.get_default_configuration" in card
-    assert "no parameters" in card  # value left at its default
+    assert "<code>value</code>" in card and "&#x27;&lt;a&gt;&#x27;" in card  # the knob at its default, escaped
     assert "ndarray int64 (4,)" in card and "<details" in card and "<script" not in card
     assert f"{result.seconds:.3f} s" in card
     line = repr(result)
