@@ -12,10 +12,12 @@ from typing import Mapping
 import numpy as np
 
 from ..provenance import mirrors
+from .explain import fmt, record
 
 
 @mirrors("nnunet.experiment_planning.experiment_planner_baseline_3DUNet:ExperimentPlanner.determine_normalization_scheme")
-def determine_normalization_scheme(modalities: Mapping[int, str]) -> "OrderedDict[int, str]":
+def determine_normalization_scheme(modalities: Mapping[int, str], *, planner: str = "3d",
+                                   trace: list | None = None) -> "OrderedDict[int, str]":
     """``"CT"`` for a modality named exactly ``CT`` or ``ct``, ``"noNorm"`` for ``noNorm``, else ``"nonCT"``.
 
     * CT: clip to the dataset's foreground 0.5/99.5 percentiles, z-score with the dataset foreground mean/sd.
@@ -31,12 +33,17 @@ def determine_normalization_scheme(modalities: Mapping[int, str]) -> "OrderedDic
             schemes[i] = "noNorm"
         else:
             schemes[i] = "nonCT"
+    record(trace, planner, None, "normalization_schemes", "modality name", dict(schemes),
+           "; ".join(f"modality {i} {modalities[i]!r} -> {s}" for i, s in schemes.items())
+           + " (CT: clip to the dataset's foreground 0.5/99.5 percentiles, z-score with its foreground mean/sd; "
+           "nonCT: z-score per case)")
     return schemes
 
 
 @mirrors("nnunet.experiment_planning.experiment_planner_baseline_3DUNet:ExperimentPlanner.determine_whether_to_use_mask_for_norm")
-def determine_whether_to_use_mask_for_norm(modalities: Mapping[int, str],
-                                           size_reductions: Mapping[str, float]) -> "OrderedDict[int, bool]":
+def determine_whether_to_use_mask_for_norm(modalities: Mapping[int, str], size_reductions: Mapping[str, float],
+                                           *, planner: str = "3d",
+                                           trace: list | None = None) -> "OrderedDict[int, bool]":
     """Normalize inside the nonzero mask only if cropping shrank the median case to < 3/4 of its size.
 
     A strong size reduction means the images have a zero background around the object (skull-stripped
@@ -51,4 +58,9 @@ def determine_whether_to_use_mask_for_norm(modalities: Mapping[int, str],
             use_mask[i] = False
         else:
             use_mask[i] = bool(np.median(reductions) < 3 / 4.)
+    median = float(np.median(reductions)) if reductions else float("nan")
+    record(trace, planner, None, "use_mask_for_norm", "median size reduction < 3/4", dict(use_mask),
+           f"cropping to the nonzero region kept a median {fmt(median)} of each case's voxels "
+           f"({'<' if median < 0.75 else '>='} 3/4); modalities whose name contains 'CT' never use the mask",
+           median_size_reduction=median)
     return use_mask

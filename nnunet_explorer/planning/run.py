@@ -232,10 +232,12 @@ def plan_task(task_name: str, workspace: Workspace, dim: int, *, trace: list | N
     pre_dir = workspace.preprocessed_task_dir(task_name)
     dataset_properties = load_pickle(cropped_dir / "dataset_properties.pkl")
     ids = cropped_case_identifiers(cropped_dir)
+    planner = f"{dim}d"
     use_mask = determine_whether_to_use_mask_for_norm(dataset_properties["modalities"],
-                                                      dataset_properties["size_reductions"])
+                                                      dataset_properties["size_reductions"], planner=planner,
+                                                      trace=trace)
     _write_use_mask_to_cases(cropped_dir, ids, use_mask)
-    schemes = determine_normalization_scheme(dataset_properties["modalities"])
+    schemes = determine_normalization_scheme(dataset_properties["modalities"], planner=planner, trace=trace)
     npz_files = [str(cropped_dir / f"{i}.npz") for i in ids]
     kwargs = dict(list_of_npz_files=npz_files, preprocessed_output_folder=str(pre_dir),
                   normalization_schemes=schemes, use_mask_for_norm=use_mask, trace=trace)

@@ -87,3 +87,15 @@ def test_load_plans_errors(tmp_path):
     with pytest.raises(PlansError) as info:
         load_plans(tmp_path / "partial.pkl")
     assert "plans_per_stage" in str(info.value)
+
+
+def test_two_tasks_in_one_call_and_traces(workspace):
+    _task(workspace, kind="ct", task_id=921)
+    _task(workspace, kind="mr", task_id=922)
+    results = plan_and_preprocess([921, "Task922_Run"], workspace=workspace, tl=1, tf=1, no_pp=True,
+                                  progress=False, log=lambda m: None)
+    assert [r.task_name for r in results] == ["Task921_Run", "Task922_Run"]
+    keys = [d.key for d in results[1].trace_3d]
+    assert keys[:2] == ["use_mask_for_norm", "normalization_schemes"] and "patch_size" in keys
+    ct_schemes = [d for d in results[0].trace_2d if d.key == "normalization_schemes"][0]
+    assert ct_schemes.value == {0: "CT"} and "percentiles" in ct_schemes.text
