@@ -172,8 +172,13 @@ def crop_task(task_name: str, workspace: Workspace, num_processes: int, *, progr
 # --- step 2: fingerprint --------------------------------------------------------------------------------------
 
 def cropped_case_identifiers(cropped_dir: Path) -> list[str]:
-    """Sorted identifiers of the cropped ``*.npz`` files (v1's ``subfiles(..., suffix='.npz')``)."""
-    return sorted(p.name[:-4] for p in cropped_dir.iterdir() if p.name.endswith(".npz") and p.is_file())
+    """Identifiers of the cropped ``*.npz`` files in v1's order (``subfiles(..., suffix='.npz')``).
+
+    v1 sorts the *file names*, so ``a-b.npz`` comes before ``a.npz`` ('-' < '.'); sorting the identifiers
+    would put ``a`` first and change the order of ``all_sizes`` and ``list_of_npz_files``.
+    """
+    names = sorted(p.name for p in cropped_dir.iterdir() if p.name.endswith(".npz") and p.is_file())
+    return [n[:-4] for n in names]
 
 
 def _fg_of_case(case_id: str, *, cropped_dir: str, num_modalities: int) -> dict:

@@ -99,3 +99,12 @@ def test_two_tasks_in_one_call_and_traces(workspace):
     assert keys[:2] == ["use_mask_for_norm", "normalization_schemes"] and "patch_size" in keys
     ct_schemes = [d for d in results[0].trace_2d if d.key == "normalization_schemes"][0]
     assert ct_schemes.value == {0: "CT"} and "percentiles" in ct_schemes.text
+
+
+def test_case_order_follows_v1_file_name_sort(tmp_path):
+    from nnunet_explorer.planning.run import cropped_case_identifiers
+
+    for name in ("a.npz", "a-b.npz", "a_b.npz", "B.npz", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    # v1: sorted(["a.npz", "a-b.npz", "a_b.npz", "B.npz"]) = B, a-b, a., a_b
+    assert cropped_case_identifiers(tmp_path) == ["B", "a-b", "a", "a_b"]
