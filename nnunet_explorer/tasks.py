@@ -300,6 +300,7 @@ class Geometry:
     origin: tuple[float, ...]
     direction: tuple[float, ...]
 
+    @mirrors("nnunet.preprocessing.sanity_checks:verify_same_geometry")
     def mismatches(self, other: "Geometry") -> list[str]:
         """Names of the fields that differ beyond v1's tolerance (``np.isclose`` defaults: rtol 1e-5, atol 1e-8)."""
         out = []
@@ -310,6 +311,7 @@ class Geometry:
         return out
 
     @property
+    @mirrors("nnunet.preprocessing.sanity_checks:verify_all_same_orientation")
     def axis_codes(self) -> str:
         """Orientation as nibabel's ``aff2axcodes`` would say it (e.g. ``RAS``), from the ITK (LPS) direction."""
         dim = len(self.size)

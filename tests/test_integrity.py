@@ -280,3 +280,15 @@ def test_decathlon_4d_images_get_the_conversion_hint(tmp_path):
     with pytest.raises(DatasetError) as info:
         verify_dataset_integrity(task, read_voxels=False)
     assert "nnUNet_convert_decathlon_task" in str(info.value) and "rename it" not in str(info.value)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("direction", [(1, 0, 0, 0, 1, 0, 0, 0, 1), (-1, 0, 0, 0, -1, 0, 0, 0, 1),
+                                       (0, 0, 1, 1, 0, 0, 0, 1, 0), (1, 0, 0, 0, 0, -1, 0, 1, 0)])
+def test_axis_codes_match_nibabel_as_v1_uses_it(tmp_path, direction):
+    nibabel = pytest.importorskip("nibabel")  # v1's orientation warning uses nibabel.aff2axcodes
+    image = sitk.GetImageFromArray(np.zeros((4, 5, 6), np.float32))
+    image.SetDirection(direction)
+    path = tmp_path / "x.nii.gz"
+    sitk.WriteImage(image, str(path))
+    assert read_geometry(path).axis_codes == "".join(nibabel.aff2axcodes(nibabel.load(str(path)).affine))
