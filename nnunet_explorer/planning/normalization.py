@@ -60,7 +60,7 @@ def determine_whether_to_use_mask_for_norm(modalities: Mapping[int, str], size_r
             use_mask[i] = bool(np.median(reductions) < 3 / 4.)
     median = float(np.median(reductions)) if reductions else float("nan")
     record(trace, planner, None, "use_mask_for_norm", "median size reduction < 3/4", dict(use_mask),
-           f"cropping to the nonzero region kept a median {fmt(median)} of each case's voxels "
+           f"cropping to the nonzero region kept a median fraction {fmt(median)} of each case's voxels "
            f"({'<' if median < 0.75 else '>='} 3/4); modalities whose name contains 'CT' never use the mask",
            median_size_reduction=median)
     return use_mask

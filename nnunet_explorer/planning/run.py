@@ -211,7 +211,8 @@ def fingerprint_task(task_name: str, workspace: Workspace, num_processes: int, *
             cache = fg_cache or {}
             missing = [i for i in ids if i not in cache]
             loaded = run_parallel(partial(_fg_of_case, cropped_dir=str(cropped_dir), num_modalities=n_mod), missing,
-                                  num_processes, desc=f"intensities {task_name}", progress=progress)
+                                  num_processes, desc=f"intensities {task_name}",
+                                  progress=progress) if missing else []
             cache = {**cache, **dict(zip(missing, loaded))}
             intensity = intensity_properties([cache[i] for i in ids], ids, n_mod)
             write_pickle(intensity, ip_file)
