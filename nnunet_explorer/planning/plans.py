@@ -98,16 +98,39 @@ def configuration_names(plans: Mapping[str, Any]) -> dict[str, int]:
     return {"3d_lowres": 0, "3d_fullres": n - 1, "3d_cascade_fullres": n - 1}
 
 
+def _frozen(value: Any) -> Any:
+    """A read-only copy: dicts become mapping proxies, arrays read-only copies, lists copied lists."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, np.ndarray):
+        copy = value.copy()
+        copy.setflags(write=False)
+        return copy
+    if isinstance(value, list):
+        return [_frozen(v) for v in value]
+    return value
+
+
 class Plans(Mapping):
     """A read-only view of a v1 plans dict: ``plans["patch_size"]`` style access plus helpers.
 
-    Construct with :meth:`from_file` or ``Plans(dict)``; the underlying dict is not copied and never changed.
+    Construct with :meth:`from_file` or ``Plans(dict)``. Item access returns read-only values (nested dicts as
+    mapping proxies, arrays with ``writeable=False``); :meth:`to_dict` gives a mutable deep copy with v1's types.
     Renders as HTML in notebooks (``<details>`` per stage, no JavaScript) and as text in a terminal.
     """
 
     def __init__(self, plans: Mapping[str, Any], source: str | None = None) -> None:
-        self._plans = MappingProxyType(dict(plans))
+        import copy
+
+        self._original = copy.deepcopy(dict(plans))
+        self._plans = _frozen(plans)
         self.source = source
+
+    def to_dict(self) -> dict:
+        """A mutable deep copy with v1's types (``OrderedDict`` where v1 has one)."""
+        import copy
+
+        return copy.deepcopy(self._original)
 
     @classmethod
     def from_file(cls, path: PathLike) -> "Plans":
@@ -124,7 +147,7 @@ class Plans(Mapping):
 
     @property
     def plans_per_stage(self) -> Mapping[int, Mapping[str, Any]]:
-        return MappingProxyType(dict(self._plans["plans_per_stage"]))
+        return self._plans["plans_per_stage"]
 
     @property
     def num_stages(self) -> int:
@@ -137,10 +160,24 @@ class Plans(Mapping):
     def stage(self, index: int) -> Mapping[str, Any]:
         """The stage dict ``plans_per_stage[index]`` (read-only)."""
         try:
-            return MappingProxyType(self._plans["plans_per_stage"][index])
+            return self._plans["plans_per_stage"][index]
         except KeyError:
             raise PlansError(f"these plans have stages {list(self._plans['plans_per_stage'])}, not {index}",
                              fix="3d_lowres needs a 2-stage plan; use 3d_fullres for 1-stage plans") from None
+
+    def stage_for_network(self, network: str) -> Mapping[str, Any]:
+        """The stage a network configuration trains on (v1's ``get_default_configuration`` rule).
+
+        Raises:
+            PlansError: e.g. ``3d_lowres`` or ``3d_cascade_fullres`` on plans with a single stage.
+        """
+        configurations = self.configurations
+        if network not in configurations:
+            raise PlansError(f"these plans ({self._plans['data_identifier']}, {self.num_stages} stage(s)) have no "
+                             f"{network!r} configuration; they offer {', '.join(configurations)}",
+                             fix="3d_lowres and 3d_cascade_fullres exist only when the 3D planner made 2 stages; "
+                             "2d needs the 2D plans file")
+        return self.stage(configurations[network])
 
     def summarize(self) -> str:
         """v1's ``summarize_plans`` text."""

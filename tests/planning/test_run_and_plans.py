@@ -71,6 +71,18 @@ def test_plans_view_is_read_only_and_renders(v1_ct_task):
         plans["num_stages"] = 3  # type: ignore[index]
     with pytest.raises(PlansError):
         plans.stage(1)
+    with pytest.raises(PlansError) as info:
+        plans.stage_for_network("3d_lowres")
+    assert "3d_fullres" in str(info.value)
+    assert plans.stage_for_network("3d_fullres")["batch_size"] == plans["plans_per_stage"][0]["batch_size"]
+    with pytest.raises(ValueError):
+        plans["plans_per_stage"][0]["patch_size"][0] = 1  # arrays are read-only
+    with pytest.raises(TypeError):
+        plans["plans_per_stage"][0]["batch_size"] = 1  # type: ignore[index]
+    mutable = plans.to_dict()
+    mutable["plans_per_stage"][0]["batch_size"] = 99
+    assert plans["plans_per_stage"][0]["batch_size"] != 99
+    assert type(mutable["normalization_schemes"]).__name__ == "OrderedDict"
     html = plans._repr_html_()
     assert "<details" in html and "<script" not in html and "patch_size" in html
     text = str(plans)
