@@ -295,7 +295,8 @@ def get_moreDA_augmentation(dataloader_train: Any, dataloader_val: Any, patch_si
                             params: Mapping[str, Any],
                             deep_supervision_scales: Sequence[Sequence[float]] | None = None, *,
                             num_threads: int | None = None, seeds_train: Sequence[int] | None = None,
-                            seeds_val: Sequence[int] | None = None, single_threaded: bool = False):
+                            seeds_val: Sequence[int] | None = None, single_threaded: bool = False,
+                            pin_memory: bool = True):
     """Training and validation augmenters, like v1's function of the same name.
 
     Training uses ``num_threads`` worker processes (default: ``params['num_threads']``, i.e. nnUNet_n_proc_DA),
@@ -313,8 +314,9 @@ def get_moreDA_augmentation(dataloader_train: Any, dataloader_val: Any, patch_si
         return SingleThreadedAugmenter(dataloader_train, tr), SingleThreadedAugmenter(dataloader_val, val)
     threads = int(num_threads if num_threads is not None else params.get("num_threads") or 1)
     cached = int(params.get("num_cached_per_thread") or 1)
-    return (MultiProcessAugmenter(dataloader_train, tr, threads, cached, seeds=seeds_train),
-            MultiProcessAugmenter(dataloader_val, val, max(threads // 2, 1), cached, seeds=seeds_val))
+    return (MultiProcessAugmenter(dataloader_train, tr, threads, cached, seeds=seeds_train, pin_memory=pin_memory),
+            MultiProcessAugmenter(dataloader_val, val, max(threads // 2, 1), cached, seeds=seeds_val,
+                                  pin_memory=pin_memory))
 
 
 # --- the transform-by-transform trace ------------------------------------------------------------------

@@ -115,6 +115,17 @@ def _unpack(value: Any) -> Any:
     return value
 
 
+def _pin(value: Any) -> Any:
+    """Page-lock tensors (faster host-to-GPU copies), as batchgenerators does when CUDA is available."""
+    if isinstance(value, dict):
+        return {k: _pin(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_pin(v) for v in value]
+    if hasattr(value, "pin_memory") and type(value).__module__.startswith("torch"):
+        return value.pin_memory()
+    return value
+
+
 def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Callable | None, worker_id: int,
             seed: int | None, abort: Any) -> None:
     """One augmentation process: loop ``next(loader)`` → transform → own queue, until ``abort`` is set."""
@@ -162,7 +173,15 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
             limits.restore_original_limits()
 
 
-@mirrors("batchgenerators.dataloading.multi_threaded_augmenter:MultiThreadedAugmenter")
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return torch.cuda.is_available()
+
+
+@mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
 class MultiProcessAugmenter:
     """Loader + transforms in ``num_processes`` worker processes, batches delivered round-robin.
 
@@ -174,6 +193,7 @@ class MultiProcessAugmenter:
         num_cached_per_thread: queue length per worker (V2: 2).
         seeds: one ``np.random`` seed per worker; None = OS entropy (v1's default, not reproducible).
         timeout: seconds ``next()`` may wait for a batch before raising (None = wait forever, as v1).
+        pin_memory: page-lock the delivered tensors when CUDA is available (v1's trainers pass True).
 
     Use as a context manager, or call :meth:`shutdown`. Python's ``random`` module is not reseeded in the
     workers (as in v1: forked workers start from the parent's ``random`` state).
@@ -181,7 +201,7 @@ class MultiProcessAugmenter:
 
     def __init__(self, data_loader: Any, transform: Callable | None, num_processes: int | None = None,
                  num_cached_per_thread: int = 2, seeds: Sequence[int | None] | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, pin_memory: bool = False) -> None:
         self.data_loader = data_loader
         self.transform = transform
         self.num_processes = int(num_processes) if num_processes else default_num_processes()
@@ -191,6 +211,7 @@ class MultiProcessAugmenter:
                                 fix="give one seed per worker, or seeds=None")
         self.seeds = list(seeds) if seeds is not None else [None] * self.num_processes
         self.timeout = timeout
+        self.pin_memory = bool(pin_memory)
         self._processes: list[Any] = []
         self._queues: list[Any] = []
         self._abort: Any = None
@@ -279,7 +300,10 @@ class MultiProcessAugmenter:
             self.shutdown(grace_seconds=0.5)
             raise
         self._next_queue += 1
-        return _unpack(batch)
+        batch = _unpack(batch)
+        if self.pin_memory and _cuda_available():
+            batch = _pin(batch)
+        return batch
 
     next = __next__
 

@@ -160,7 +160,7 @@ def _to_device(value: Any, device: Any) -> Any:
 
 
 @mirrors("nnunet.training.network_training.nnUNet_variants.benchmarking.nnUNetTrainerV2_dummyLoad:"
-         "nnUNetTrainerV2_dummyLoad")
+         "nnUNetTrainerV2_5epochs_dummyLoad.run_iteration")
 def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: Any = None, n_iterations: int = 5,
                      warmup: int = 1, dummy_load: bool = False, device: str | None = None) -> IterationTiming:
     """Time ``n_iterations`` training iterations: waiting for ``next(batches)`` vs computing.
@@ -169,9 +169,11 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
         batches: an iterator of batch dicts with ``data`` and ``target`` (an augmenter).
         network: any ``torch.nn.Module``; put in train mode.
         loss: ``loss(network(data), target) -> scalar tensor``.
-        optimizer: stepped if given (otherwise only backward runs).
-        dummy_load: fetch one batch and reuse it every iteration (v1's ``nnUNetTrainerV2_dummyLoad``): the data
-            wait is then ~0 and ``compute_s`` is the network's own speed.
+        optimizer: stepped if given, after clipping the gradient norm to 12 (otherwise only backward runs).
+        dummy_load: put one batch on the device once and reuse it every iteration (v1's
+            ``nnUNetTrainerV2_5epochs_dummyLoad``): the data wait is then ~0 and ``compute_s`` is the network's own
+            speed. # differs from v1: v1 reuses random tensors of the batch's shape; we reuse a real batch (the
+            values do not change the speed, and the loss stays meaningful).
         device: ``'cuda'`` / ``'cpu'``; default: where the network's parameters live.
     """
     import torch
@@ -183,13 +185,19 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
             device = "cpu"
     sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
     network.train()
-    fixed = next(batches) if dummy_load else None
+    fixed = None
+    if dummy_load:
+        first = next(batches)
+        fixed = (_to_device(first["data"], device), _to_device(first["target"], device))
     waits, computes = [], []
     for it in range(warmup + n_iterations):
         t0 = time.perf_counter()
-        batch = fixed if dummy_load else next(batches)
-        data = _to_device(batch["data"], device)
-        target = _to_device(batch["target"], device)
+        if fixed is not None:
+            data, target = fixed
+        else:
+            batch = next(batches)
+            data = _to_device(batch["data"], device)
+            target = _to_device(batch["target"], device)
         sync()
         t1 = time.perf_counter()
         if optimizer is not None:
@@ -197,6 +205,7 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
         value = loss(network(data), target)
         value.backward()
         if optimizer is not None:
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 12)  # as nnUNetTrainerV2.run_iteration
             optimizer.step()
         sync()
         t2 = time.perf_counter()
