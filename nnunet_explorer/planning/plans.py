@@ -181,7 +181,7 @@ class Plans(Mapping):
 
     def summarize(self) -> str:
         """v1's ``summarize_plans`` text."""
-        return summarize_plans_text(self._plans)
+        return summarize_plans_text(self._original)
 
     def _stage_rows(self, sp: Mapping[str, Any]) -> list[tuple[str, str]]:
         spacing = np.asarray(sp["current_spacing"], dtype=float)

@@ -61,6 +61,7 @@ def test_summarize_plans_text_equals_v1_print(v1_ct_task):
                 "print('@@START@@'); summarize_plans(%r)" % str(path))
         v1_text = run_v1_python(code, v1_ct_task.workspace).stdout.split("@@START@@\n", 1)[1]
         assert summarize_plans_text(load_plans(path)) == v1_text
+        assert Plans.from_file(path).summarize() == v1_text
 
 
 def test_plans_view_is_read_only_and_renders(v1_ct_task):
