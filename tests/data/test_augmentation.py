@@ -150,7 +150,7 @@ def test_trace_output_equals_untraced_run_and_is_reproducible(ct_trace_setup):
 def test_trace_flags_and_params_are_consistent_with_the_arrays(ct_trace_setup):
     batch, transforms, setup = ct_trace_setup
     seen = {"MirrorTransform": 0, "SpatialTransform": 0, "GammaTransform": 0, "GaussianNoiseTransform": 0}
-    for seed in range(40):
+    for seed in range(60):
         trace = aug.trace_augmentation(batch, transforms, seed)
         previous_data, previous_seg = trace.input_data, trace.input_seg
         for step in trace.steps:
@@ -176,15 +176,23 @@ def test_trace_flags_and_params_are_consistent_with_the_arrays(ct_trace_setup):
                     crop = previous_data[(slice(None),) + tuple(slice(l, l + p) for l, p in zip(lb, setup.patch_size))]
                     np.testing.assert_array_equal(step.data, crop)
             if step.name == "GaussianNoiseTransform" and step.fired:
-                assert 0 <= step.params["noise_sigma"] <= 0.1
+                sigma = step.params["noise_sigma"]
+                assert 0 <= sigma <= 0.1
+                # the recorded sigma is the one applied: the added noise has that standard deviation
+                assert np.std(step.data - previous_data) == pytest.approx(sigma, rel=0.05, abs=1e-4)
+                seen["noise_checked"] = seen.get("noise_checked", 0) + 1
+            if step.name == "BrightnessMultiplicativeTransform" and step.fired:
+                np.testing.assert_allclose(step.data, previous_data * step.params["multiplier"], rtol=1e-6)
+                seen["brightness_checked"] = seen.get("brightness_checked", 0) + 1
             if step.name.startswith("GammaTransform") and step.fired:
                 assert 0.7 <= step.params["gamma"] <= 1.5
             if step.fired:
                 seen[step.name.split(" ")[0]] = seen.get(step.name.split(" ")[0], 0) + 1
             previous_data, previous_seg = step.data, step.seg
         assert trace.fired == [s.name for s in trace.steps if s.fired]
-    # over 40 seeds the frequent transforms must have fired at least once (p 0.5 mirror/axis, 0.2+0.2 spatial)
+    # over 60 seeds the frequent transforms must have fired (p 0.5 mirror/axis, 0.2+0.2 spatial, 0.1 noise ...)
     assert seen["MirrorTransform"] > 10 and seen["SpatialTransform"] > 2 and seen["GammaTransform"] > 2
+    assert seen.get("noise_checked", 0) >= 1 and seen.get("brightness_checked", 0) >= 1
 
 
 def test_trace_layers_and_figure(ct_trace_setup):
