@@ -167,7 +167,7 @@ class DeepSupervision:
     def summary(self) -> str:
         rows = [f"output {i}: weight {w:.4f}, scale {list(s)}, target {list(t)}"
                 for i, (w, s, t) in enumerate(zip(self.weights, self.scales, self.target_shapes))]
-        return f"{len(self.weights)} outputs; " + "; ".join(rows)
+        return f"{len(self.weights)} outputs, highest resolution first\n" + "\n".join(rows)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize")
@@ -373,9 +373,12 @@ class Batch:
     def summary(self) -> str:
         from .explore import summarize_text
 
-        targets = "; ".join(summarize_text(t) for t in self.target)
-        return (f"cases {list(self.keys)}; loaded {list(self.loaded_shape)} -> data {summarize_text(self.data)}; "
-                f"{len(self.target)} targets: {targets}")
+        lines = [f"cases {list(self.keys)}; the loader cut {list(self.loaded_shape)}, augmentation cropped to "
+                 f"{list(self.data.shape)}",
+                 f"data: {summarize_text(self.data)}"]
+        lines += [f"target[{i}]: {summarize_text(t)}" for i, t in enumerate(self.target)]
+        lines.append(f"transforms ({len(self.transforms)}): " + " -> ".join(t.split("(")[0] for t in self.transforms))
+        return "\n".join(lines)
 
 
 @mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")

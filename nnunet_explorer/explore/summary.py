@@ -17,6 +17,7 @@ MAX_LABELS = 12
 MAX_ELEMENTS_FOR_LABELS = 20_000_000
 MAX_ITEMS = 8
 MAX_DEPTH = 3
+MAX_SUMMARY_LINES = 40
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +234,14 @@ def summary_rows(value: Any, prefix: str = "", *, depth: int = 0) -> list[tuple[
     leaf = (_is_tensor(value) or _is_ndarray(value) or value is None or isinstance(value, (bool, int, float, str, type))
             or _is_torch_module(value) or own_summary(value) is not None
             or (dataclasses.is_dataclass(value) and has_own_repr(value)))
+    own = own_summary(value) if not (_is_tensor(value) or _is_ndarray(value)) else None
+    if own is not None and "\n" in own.strip():
+        # a multi-line self-summary (a batch, a trainer's provenance) is shown line by line, capped
+        lines = [line.rstrip() for line in own.strip().splitlines()]
+        shown = [(prefix if i == 0 else "", line) for i, line in enumerate(lines[:MAX_SUMMARY_LINES])]
+        if len(lines) > MAX_SUMMARY_LINES:
+            shown.append(("", f"... ({len(lines) - MAX_SUMMARY_LINES} more lines)"))
+        return shown
     if leaf or depth >= 2:
         return [(prefix, summarize_text(value))]
     items: list[tuple[str, Any]]

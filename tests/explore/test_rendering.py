@@ -155,3 +155,12 @@ def test_pipeline_html_lists_run_and_pending_steps():
     page = p._repr_html_()
     assert "<b>configured</b>" in page and "<b>later</b>" in page and "not run" in page
     assert math.isfinite(p.result("configured").seconds)
+
+
+def test_multi_line_self_summaries_are_shown_line_by_line_in_the_pipeline_summary():
+    def described() -> SelfSummarising:
+        """Produce an object that summarises itself on two lines."""
+        return SelfSummarising()
+
+    text = Pipeline([described]).summary().text()
+    assert "      I describe myself\n      second line" in text
