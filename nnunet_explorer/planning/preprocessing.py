@@ -3,7 +3,7 @@
 ``GenericPreprocessor`` (3D stages) and ``PreprocessorFor2D`` (the 2D stage) mirror v1's classes of the same
 names. For one case (arrays ``(c, z, y, x)`` after ``transpose_forward``):
 
-1. NaN voxels become 0 (3D only; v1's 2D preprocessor skips this step — the explorer refuses NaN input earlier).
+1. NaN voxels become 0 (v1 does this in 3D only; SimpleITK already reads NaN voxels of a NIfTI as 0).
 2. Resample data (order 3) and seg (order 1) to the stage spacing (:mod:`.resampling`). The 2D preprocessor
    keeps each case's own spacing along the first (slice) axis.
 3. Normalize each modality: ``CT`` clips to the dataset's foreground [0.5, 99.5] percentiles and z-scores with
@@ -172,8 +172,8 @@ class PreprocessorFor2D(GenericPreprocessor):
         # v1 mutates the caller's array here; we copy (the value stored in the pkl is the same)
         target_spacing = np.array(target_spacing, copy=True)
         target_spacing[0] = original_spacing_transposed[0]
-        # differs from v1: v1's 2D preprocessor does not replace NaN (all-NaN channels result); the explorer
-        # refuses NaN images while cropping, so this line only matters for data cropped by v1.
+        # differs from v1: v1's 2D preprocessor does not replace NaN (all-NaN channels would result). With
+        # SimpleITK reading NIfTI NaN as 0 and the cropping step refusing NaN, this only matters for odd input.
         data[np.isnan(data)] = 0
         data, seg = resample_patient(data, seg, np.array(original_spacing_transposed), target_spacing, 3, 1,
                                      force_separate_z=force_separate_z, order_z_data=0, order_z_seg=0,
