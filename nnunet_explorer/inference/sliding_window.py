@@ -1,0 +1,389 @@
+"""Sliding-window prediction of a whole case, as nnU-Net v1's ``SegmentationNetwork.predict_3D`` does it.
+
+A network trained on patches sees a whole (preprocessed) case through a window of the training
+``patch_size``. v1's rule, step by step, for an input ``(c, x, y, z)`` (the preprocessed, transposed axes):
+
+1. **Pad** axes smaller than the patch to the patch size with zeros (``pad_nd_image``): ``diff // 2`` before,
+   the rest after. Padding is removed again at the end.
+2. **Steps**: per axis, ``ceil((image - patch) / (patch * step_size)) + 1`` window positions, spread evenly
+   from 0 to ``image - patch`` (:func:`compute_steps_for_sliding_window`). With ``step_size = 0.5``
+   neighbouring windows overlap by about half a patch.
+3. **Per tile**: softmax of the network output, averaged over test-time mirroring (the unflipped tile plus
+   every flip whose axes are all in ``mirror_axes``: 8 predictions in 3D, 4 in 2D), then multiplied by a
+   **Gaussian importance map** (σ = patch / 8, peak 1; :func:`get_gaussian`) so that tile centres count more
+   than tile borders — only when there is more than one tile.
+4. **Aggregate**: add each weighted tile prediction into a ``(C, ...)`` sum and the Gaussian itself into a
+   weight map; probabilities = sum / weights; segmentation = ``argmax`` over classes.
+
+2D networks predict a 3D case slice by slice along the first axis (``_internal_predict_3D_2Dconv_tiled``),
+each slice with the same 2D tiling; probabilities are stacked to ``(C, slices, y, x)``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..provenance import mirrors
+
+#: v1's mirror order in 3D: index m of ``_internal_maybe_mirror_and_pred_3D`` -> (mirror axes needed, tensor dims)
+_MIRRORS_3D: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
+    ((), ()),
+    ((2,), (4,)),
+    ((1,), (3,)),
+    ((1, 2), (4, 3)),
+    ((0,), (2,)),
+    ((0, 2), (4, 2)),
+    ((0, 1), (3, 2)),
+    ((0, 1, 2), (4, 3, 2)),
+)
+#: the same for 2D tiles ``(b, c, x, y)``: ``_internal_maybe_mirror_and_pred_2D``
+_MIRRORS_2D: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
+    ((), ()),
+    ((1,), (3,)),
+    ((0,), (2,)),
+    ((0, 1), (3, 2)),
+)
+
+
+@dataclass(frozen=True)
+class TileRecord:
+    """One window position: its box in the padded image (``(lower, upper)`` per spatial axis) and its cost.
+
+    For 2D networks predicting a 3D case, ``slice_index`` says which slice the 2D tile belongs to.
+    """
+
+    box: tuple[tuple[int, int], ...]
+    seconds: float
+    slice_index: int | None = None
+
+
+@dataclass(frozen=True)
+class MirrorContribution:
+    """How much one test-time flip changed the tile predictions, compared with the unflipped prediction.
+
+    Attributes:
+        flipped_axes: the mirror axes of this prediction (``()`` = unflipped); axis k is spatial axis k.
+        weight: its weight in the average (``1 / 2**len(mirror_axes)``).
+        mean_abs_prob_diff: mean over tiles and voxels of ``|softmax(flipped) - softmax(unflipped)|``.
+        argmax_disagreement: fraction of voxels whose argmax differs from the unflipped prediction's.
+    """
+
+    flipped_axes: tuple[int, ...]
+    weight: float
+    mean_abs_prob_diff: float
+    argmax_disagreement: float
+
+
+@dataclass(frozen=True)
+class SlidingWindowResult:
+    """The outcome of :func:`predict_sliding_window`, with what a learner needs to look inside.
+
+    Attributes:
+        segmentation: ``argmax`` of ``probabilities`` over classes, shape ``(x, y, z)`` of the input.
+        probabilities: float32 ``(C, x, y, z)``: Gaussian-weighted mean of the tile softmaxes.
+        patch_size: the window.
+        step_size: fraction of the patch between neighbouring windows.
+        padded_shape: the spatial shape after padding to at least the patch (3D) or of one padded slice (2D).
+        steps: window start positions per (tiled) axis.
+        tiles: every window that was predicted, in v1's order, with its seconds.
+        mirror_axes: the axes flipped for test-time augmentation (``()`` without mirroring).
+        mirror_contributions: one :class:`MirrorContribution` per prediction averaged into each tile.
+        gaussian: the importance map (``None`` when a single tile or ``use_gaussian=False``: weights of one).
+        seconds: wall time of the whole prediction.
+        network_dim: 3 for a 3D network, 2 for a 2D network applied slice by slice.
+    """
+
+    segmentation: np.ndarray
+    probabilities: np.ndarray
+    patch_size: tuple[int, ...]
+    step_size: float
+    padded_shape: tuple[int, ...]
+    steps: tuple[tuple[int, ...], ...]
+    tiles: tuple[TileRecord, ...] = field(repr=False)
+    mirror_axes: tuple[int, ...]
+    mirror_contributions: tuple[MirrorContribution, ...] = field(repr=False)
+    gaussian: np.ndarray | None = field(repr=False)
+    seconds: float
+    network_dim: int
+
+    @property
+    def num_tiles(self) -> int:
+        return len(self.tiles)
+
+    @property
+    def softmax_megabytes(self) -> float:
+        """Size of ``probabilities`` in MB (v1 moves it to disk above ~1.7 GB)."""
+        return self.probabilities.nbytes / 1e6
+
+    def summary(self) -> str:
+        """One paragraph: tiles, steps, mirroring and time."""
+        flips = len(self.mirror_contributions)
+        worst = max((m.argmax_disagreement for m in self.mirror_contributions), default=0.0)
+        return (f"{self.num_tiles} tile(s) of {list(self.patch_size)} (step_size {self.step_size}, steps "
+                f"{[list(s) for s in self.steps]}) over padded {list(self.padded_shape)}; {flips} prediction(s) per "
+                f"tile (mirror_axes {list(self.mirror_axes)}; largest argmax disagreement of a flip {worst:.3f}); "
+                f"gaussian {'on' if self.gaussian is not None else 'off'}; probabilities "
+                f"{list(self.probabilities.shape)} ({self.softmax_megabytes:.1f} MB); {self.seconds:.2f} s")
+
+    def __repr__(self) -> str:
+        return f"SlidingWindowResult({self.summary()})"
+
+
+@mirrors("nnunet.network_architecture.neural_network:SegmentationNetwork._compute_steps_for_sliding_window")
+def compute_steps_for_sliding_window(patch_size: Sequence[int], image_size: Sequence[int],
+                                     step_size: float) -> list[list[int]]:
+    """Window start positions per axis, v1's rule.
+
+    ``num_steps = ceil((image - patch) / (patch * step_size)) + 1``; the positions are spread evenly between
+    0 and ``image - patch`` and rounded: ``round(i * (image - patch) / (num_steps - 1))``. So the step is
+    *at most* ``patch * step_size`` — windows always reach the far border exactly. Example: patch 128,
+    image 300, step 0.5 -> 4 steps [0, 57, 115, 172].
+
+    Raises:
+        ValueError: ``step_size`` outside (0, 1], or an image axis smaller than the patch (pad first).
+    """
+    if not 0 < step_size <= 1:
+        raise ValueError(f"step_size must be in (0, 1], got {step_size} (above 1 would leave gaps between windows)")
+    if any(i < p for i, p in zip(image_size, patch_size)):
+        raise ValueError(f"image size {list(image_size)} is smaller than the patch {list(patch_size)}; pad it first")
+    steps = []
+    for patch, image in zip(patch_size, image_size):
+        target = patch * step_size
+        num = int(np.ceil((image - patch) / target)) + 1
+        actual = (image - patch) / (num - 1) if num > 1 else 99999999999  # one step: the value is never used
+        steps.append([int(np.round(actual * i)) for i in range(num)])
+    return steps
+
+
+@lru_cache(maxsize=8)
+def _gaussian_cached(patch_size: tuple[int, ...], sigma_scale: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    tmp = np.zeros(patch_size)
+    tmp[tuple(p // 2 for p in patch_size)] = 1
+    g = gaussian_filter(tmp, [p * sigma_scale for p in patch_size], 0, mode="constant", cval=0)
+    g = (g / np.max(g) * 1).astype(np.float32)
+    # a weight of exactly 0 would divide by zero at the borders, so zeros get the smallest positive value
+    g[g == 0] = np.min(g[g != 0])
+    g.flags.writeable = False
+    return g
+
+
+@mirrors("nnunet.network_architecture.neural_network:SegmentationNetwork._get_gaussian")
+def get_gaussian(patch_size: Sequence[int], sigma_scale: float = 1.0 / 8) -> np.ndarray:
+    """The Gaussian importance map v1 weights each tile with: float32, shape ``patch_size``, peak 1 at the centre.
+
+    A single 1 at ``patch // 2`` smoothed with ``scipy.ndimage.gaussian_filter`` (σ = ``patch * sigma_scale``
+    per axis, constant 0 outside, truncate 4), divided by its maximum; zeros replaced by the smallest
+    non-zero value. Cached per patch size, as v1 caches it on the network (read-only array).
+    """
+    return _gaussian_cached(tuple(int(p) for p in patch_size), float(sigma_scale))
+
+
+def _pad_to_patch(x: np.ndarray, patch_size: Sequence[int], mode: str,
+                  kwargs: Mapping[str, Any]) -> tuple[np.ndarray, tuple[slice, ...]]:
+    """``pad_nd_image(x, patch_size, mode, kwargs, return_slicer=True)``: pad the last axes up to the patch."""
+    n = len(patch_size)
+    old = np.array(x.shape[-n:])
+    new = np.maximum(np.array(patch_size), old)
+    diff = new - old
+    below, above = diff // 2, diff // 2 + diff % 2
+    pads = [(0, 0)] * (x.ndim - n) + [(int(b), int(a)) for b, a in zip(below, above)]
+    padded = np.pad(x, pads, mode, **kwargs) if diff.any() else x
+    slicer = tuple(slice(b, s - a) for (b, a), s in zip(pads, padded.shape))
+    return padded, slicer
+
+
+def _network_dim(network: nn.Module) -> int:
+    conv_op = getattr(network, "conv_op", None)
+    if conv_op is nn.Conv3d:
+        return 3
+    if conv_op is nn.Conv2d:
+        return 2
+    raise ValueError("cannot tell whether the network is 2D or 3D: it needs a conv_op of nn.Conv2d or nn.Conv3d")
+
+
+class _TiledPredictor:
+    """Predicts tiles of one dimensionality and accumulates them (one instance per call)."""
+
+    def __init__(self, network: nn.Module, dim: int, mirror_axes: tuple[int, ...], do_mirroring: bool,
+                 device: torch.device, mixed_precision: bool, tile_batch_size: int) -> None:
+        self.network, self.dim, self.device = network, dim, device
+        self.mixed_precision = mixed_precision
+        self.tile_batch_size = max(1, int(tile_batch_size))
+        table = _MIRRORS_3D if dim == 3 else _MIRRORS_2D
+        if do_mirroring:
+            self.num_results = 2 ** len(mirror_axes)
+            self.flips = [(axes, dims) for axes, dims in table if all(a in mirror_axes for a in axes)]
+        else:
+            self.num_results = 1
+            self.flips = [table[0]]
+        self.apply_nonlin = getattr(network, "inference_apply_nonlin", None) or (lambda t: torch.softmax(t, 1))
+        # per flip: running sums of |p - p0| and of argmax disagreements, and the voxel count
+        self.diff_sums = [0.0] * len(self.flips)
+        self.disagree_sums = [0.0] * len(self.flips)
+        self.voxels = 0
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mixed_precision and self.device.type == "cuda":
+            with torch.autocast("cuda"):
+                return self.network(x)
+        return self.network(x)
+
+    def predict_batch(self, tiles: torch.Tensor, mult: torch.Tensor | None) -> torch.Tensor:
+        """``(b, c, *patch)`` tiles -> ``(b, C, *patch)`` mirrored-and-averaged softmax, times ``mult``."""
+        result = None
+        first = None
+        for i, (_, dims) in enumerate(self.flips):
+            xin = torch.flip(tiles, dims) if dims else tiles
+            pred = self.apply_nonlin(self._forward(xin)).float()
+            if dims:
+                pred = torch.flip(pred, dims)
+            # v1: result_torch += 1 / num_results * pred (same operation order for equal rounding)
+            contrib = 1 / self.num_results * pred
+            result = contrib if result is None else result + contrib
+            if i == 0:
+                first = pred
+            else:
+                self.diff_sums[i] += float((pred - first).abs().mean(dim=1).sum())
+                self.disagree_sums[i] += float((pred.argmax(1) != first.argmax(1)).sum())
+        self.voxels += int(np.prod(tiles.shape[2:])) * tiles.shape[0]
+        if mult is not None:
+            result = result * mult
+        return result
+
+    def contributions(self) -> tuple[MirrorContribution, ...]:
+        weight = 1.0 / self.num_results
+        out = []
+        for i, (axes, _) in enumerate(self.flips):
+            denom = max(self.voxels, 1)
+            out.append(MirrorContribution(tuple(axes), weight, self.diff_sums[i] / denom, self.disagree_sums[i] / denom))
+        return tuple(out)
+
+    def predict_tiled(self, x: np.ndarray, patch_size: tuple[int, ...], step_size: float, use_gaussian: bool,
+                      pad_border_mode: str, pad_kwargs: Mapping[str, Any], slice_index: int | None = None):
+        """One ``(c, *spatial)`` image of this predictor's dimensionality -> probabilities, tiles, steps, gaussian."""
+        data, slicer = _pad_to_patch(x, patch_size, pad_border_mode, pad_kwargs)
+        steps = compute_steps_for_sliding_window(patch_size, data.shape[1:], step_size)
+        boxes = [tuple((s, s + p) for s, p in zip(starts, patch_size))
+                 for starts in np.array(np.meshgrid(*steps, indexing="ij")).reshape(len(steps), -1).T.tolist()]
+        gaussian = get_gaussian(patch_size) if use_gaussian and len(boxes) > 1 else None
+        num_classes = int(self.network.num_classes)
+        # differs from v1: the accumulators live on the prediction device as float32 tensors (v1 keeps float32
+        # numpy arrays on the CPU unless all_in_gpu, which switches to float16); the sums are the same.
+        spatial = data.shape[1:]
+        aggregated = torch.zeros((num_classes, *spatial), dtype=torch.float32, device=self.device)
+        weights = torch.zeros((num_classes, *spatial), dtype=torch.float32, device=self.device)
+        mult = torch.from_numpy(np.array(gaussian)).to(self.device) if gaussian is not None else None
+        add = mult if mult is not None else torch.ones(tuple(patch_size), dtype=torch.float32, device=self.device)
+        data_t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).to(self.device)
+        records: list[TileRecord] = []
+        for start in range(0, len(boxes), self.tile_batch_size):
+            chunk = boxes[start:start + self.tile_batch_size]
+            t0 = time.perf_counter()
+            batch = torch.stack([data_t[(slice(None), *[slice(lo, hi) for lo, hi in box])] for box in chunk])
+            # differs from v1: several tiles may share one forward pass (tile_batch_size > 1); per-tile numbers
+            # agree with one-at-a-time prediction to float rounding
+            preds = self.predict_batch(batch, mult)
+            for box, pred in zip(chunk, preds):
+                sl = (slice(None), *[slice(lo, hi) for lo, hi in box])
+                aggregated[sl] += pred
+                weights[sl] += add
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            seconds = (time.perf_counter() - t0) / len(chunk)
+            records.extend(TileRecord(tuple(box), seconds, slice_index) for box in chunk)
+        crop = (slice(None), *slicer[1:])
+        probabilities = (aggregated[crop] / weights[crop]).cpu().numpy()
+        return probabilities, records, steps, gaussian, tuple(int(s) for s in spatial)
+
+
+@mirrors("nnunet.network_architecture.neural_network:SegmentationNetwork.predict_3D")
+def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, patch_size: Sequence[int], *,
+                           do_mirroring: bool = True, mirror_axes: Sequence[int] = (0, 1, 2),
+                           step_size: float = 0.5, use_gaussian: bool = True, pad_border_mode: str = "constant",
+                           pad_kwargs: Mapping[str, Any] | None = None, mixed_precision: bool = False,
+                           device: str | torch.device | None = None, tile_batch_size: int = 1) -> SlidingWindowResult:
+    """Predict a whole preprocessed case ``(c, x, y, z)`` with a sliding window, as v1's ``predict_3D`` does.
+
+    3D networks tile the volume with 3D windows (``_internal_predict_3D_3Dconv_tiled``); 2D networks predict
+    every slice along axis 0 with 2D windows (``_internal_predict_3D_2Dconv_tiled``). See the module docstring
+    for the rule. The network is put in eval mode and deep supervision is switched off for the call (as
+    ``nnUNetTrainerV2`` does around its prediction), then both are restored.
+
+    Args:
+        network: a ``GenericUNet`` (or any module with ``conv_op``, ``num_classes``, ``inference_apply_nonlin``).
+        data: float ``(c, x, y, z)`` in the preprocessed (transposed, resampled, normalized) space.
+        patch_size: the training patch, 3 entries (3D net) or 2 (2D net).
+        do_mirroring: test-time augmentation by flipping (v1 default True).
+        mirror_axes: spatial axes that may be flipped; v1 takes them from the training augmentation,
+            ``(0, 1, 2)`` in 3D and ``(0, 1)`` for 2D networks.
+        step_size: window step as a fraction of the patch, in (0, 1] (v1 default 0.5).
+        use_gaussian: weight tiles with :func:`get_gaussian` (only used with more than one tile).
+        pad_border_mode, pad_kwargs: how axes smaller than the patch are padded (``np.pad``; v1 default
+            constant 0).
+        mixed_precision: autocast on CUDA (ignored on the CPU, where v1's autocast disables itself).
+        device: where to predict; default: the network's device.
+        tile_batch_size: tiles per forward pass (1 = v1's one-at-a-time).
+
+    Returns:
+        A :class:`SlidingWindowResult`.
+
+    Raises:
+        ValueError: bad input rank, step size, or mirror axes that do not exist for the network.
+    """
+    t_start = time.perf_counter()
+    dim = _network_dim(network)
+    if isinstance(data, torch.Tensor):
+        data = data.detach().cpu().numpy()
+    data = np.asarray(data)
+    if data.ndim != 4:
+        raise ValueError(f"data must have shape (c, x, y, z), got {data.shape}")
+    if not step_size <= 1:
+        raise ValueError(f"step_size must be <= 1 (got {step_size}): larger steps leave gaps between windows")
+    patch_size = tuple(int(p) for p in patch_size)
+    if len(patch_size) != dim:
+        raise ValueError(f"a {dim}D network needs a {dim}-entry patch_size, got {list(patch_size)}")
+    mirror_axes = tuple(int(a) for a in mirror_axes)
+    if mirror_axes and max(mirror_axes) > dim - 1:
+        raise ValueError(f"mirror axes {list(mirror_axes)} do not exist for a {dim}D network (axes 0..{dim - 1})")
+    pad_kwargs = {"constant_values": 0} if pad_kwargs is None else dict(pad_kwargs)
+    if device is None:
+        device = next(network.parameters()).device
+    device = torch.device(device)
+    was_training = network.training
+    ds = getattr(network, "do_ds", None)
+    network.eval()
+    if ds is not None:
+        network.do_ds = False
+    predictor = _TiledPredictor(network, dim, mirror_axes, do_mirroring, device, mixed_precision, tile_batch_size)
+    try:
+        with torch.no_grad():
+            if dim == 3:
+                probabilities, tiles, steps, gaussian, padded = predictor.predict_tiled(
+                    data, patch_size, step_size, use_gaussian, pad_border_mode, pad_kwargs)
+            else:
+                per_slice, tiles = [], []
+                steps, gaussian, padded = [], None, ()
+                for s in range(data.shape[1]):
+                    probs_s, tiles_s, steps, gaussian, padded = predictor.predict_tiled(
+                        data[:, s], patch_size, step_size, use_gaussian, pad_border_mode, pad_kwargs, slice_index=s)
+                    per_slice.append(probs_s[None])
+                    tiles.extend(tiles_s)
+                probabilities = np.vstack(per_slice).transpose((1, 0, 2, 3))
+    finally:
+        network.train(was_training)
+        if ds is not None:
+            network.do_ds = ds
+    segmentation = probabilities.argmax(0)
+    return SlidingWindowResult(
+        segmentation=segmentation, probabilities=probabilities, patch_size=patch_size, step_size=float(step_size),
+        padded_shape=padded, steps=tuple(tuple(s) for s in steps), tiles=tuple(tiles),
+        mirror_axes=mirror_axes if do_mirroring else (), mirror_contributions=predictor.contributions(),
+        gaussian=gaussian, seconds=time.perf_counter() - t_start, network_dim=dim)
