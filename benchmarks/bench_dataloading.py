@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plans", default="3D", choices=["3D", "2D"])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating repeats; the median is printed")
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore")
@@ -92,10 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                                      pad_mode="constant", pad_sides=None, memmap_mode="r")
         l_ours = dl.make_data_loader(ds_ours, big, final, bs)
         ours_tr = build_train_transforms(final, params, setup.deep_supervision_scales)
-        aug_v1, val_v1 = get_moreDA_augmentation(l_v1, l_v1, final, params,
-                                                 deep_supervision_scales=setup.deep_supervision_scales,
-                                                 pin_memory=False)
-        v1_tr = aug_v1.transform
+        seeds = list(range(1, args.workers + 1))
 
         class OneProcess:
             def __init__(self, loader, transform):
@@ -104,23 +102,48 @@ def main(argv: list[str] | None = None) -> int:
             def __next__(self):
                 return self.transform(**next(self.loader))
 
+        def seeded(make):
+            # both sides start from the same np.random / random state: the loaders then cut the same patches and
+            # the transforms draw the same augmentations, so both do the same work
+            np.random.seed(0)
+            random.seed(0)
+            return make()
+
+        def v1_augmenter_rate():
+            aug_v1, val_v1 = seeded(lambda: get_moreDA_augmentation(
+                l_v1, l_v1, final, params, deep_supervision_scales=setup.deep_supervision_scales,
+                seeds_train=seeds, pin_memory=False))
+            try:
+                return _rate(aug_v1, args.batches)
+            finally:
+                aug_v1._finish()
+                val_v1._finish()
+
+        def ours_augmenter_rate():
+            with seeded(lambda: MultiProcessAugmenter(l_ours, Compose(ours_tr), args.workers, 2,
+                                                      seeds=seeds)) as augmenter:
+                return _rate(augmenter, args.batches)
+
+        v1_tr = Compose(get_moreDA_augmentation(l_v1, l_v1, final, params,
+                                                deep_supervision_scales=setup.deep_supervision_scales,
+                                                pin_memory=False)[0].transform.transforms)
+        pairs = [
+            ("loader alone", lambda: seeded(lambda: _rate(l_v1, args.batches)),
+             lambda: seeded(lambda: _rate(l_ours, args.batches))),
+            ("loader + transforms, 1 process", lambda: seeded(lambda: _rate(OneProcess(l_v1, v1_tr), args.batches)),
+             lambda: seeded(lambda: _rate(OneProcess(l_ours, Compose(ours_tr)), args.batches))),
+            (f"augmenter, {args.workers} worker(s)", v1_augmenter_rate, ours_augmenter_rate),
+        ]
         results = []
-        np.random.seed(0)
-        random.seed(0)
-        results.append(("loader alone", _rate(l_v1, args.batches), _rate(l_ours, args.batches)))
-        results.append(("loader + transforms, 1 process", _rate(OneProcess(l_v1, v1_tr), args.batches),
-                        _rate(OneProcess(l_ours, Compose(ours_tr)), args.batches)))
-        try:
-            r_v1 = _rate(aug_v1, args.batches)
-        finally:
-            aug_v1._finish()
-            val_v1._finish()
-        with MultiProcessAugmenter(l_ours, Compose(ours_tr), args.workers, 2) as augmenter:
-            r_ours = _rate(augmenter, args.batches)
-        results.append((f"augmenter, {args.workers} worker(s)", r_v1, r_ours))
+        for name, run_v1, run_ours in pairs:
+            a, b = [], []
+            for _ in range(args.repeats):  # alternate, so background load hits both sides alike
+                a.append(run_v1())
+                b.append(run_ours())
+            results.append((name, float(np.median(a)), float(np.median(b))))
 
         print(f"task {task_dir.name}, {args.plans} plans: batch {bs}, loaded patch {list(big)} -> {list(final)}; "
-              f"{args.batches} batches per measurement; {os.cpu_count()} CPUs")
+              f"{args.batches} batches per measurement, median of {args.repeats}; {os.cpu_count()} CPUs")
         print(f"{'':34s} {'v1 batches/s':>13s} {'explorer':>10s} {'ratio':>7s}")
         for name, a, b in results:
             print(f"{name:34s} {a:13.2f} {b:10.2f} {b / a:7.2f}")
