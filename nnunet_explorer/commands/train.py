@@ -77,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"registered trainer(s) from {trainer_file}: {', '.join(names)}")
 
     run_args = run_args_from_namespace(args)
+    if run_args.inactive_flags():
+        print("nnunet-explorer train: note: " + ", ".join(run_args.inactive_flags()) + " recorded but not acted on: "
+              "the walkthrough stops before training, validation and inference (they arrive with issue 6)",
+              file=sys.stderr)
     flags = {k: v for k, v in vars(run_args).items() if k not in ("network", "network_trainer", "task", "fold")}
     pipeline = training_walkthrough(run_args.network, run_args.network_trainer, run_args.task, run_args.fold,
                                     **flags, max_num_epochs=args.max_num_epochs,

@@ -82,10 +82,23 @@ class RunArgs:
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if f.default is not _MISSING and getattr(self, f.name) != f.default}
 
+    def inactive_flags(self) -> list[str]:
+        """Flags given here that act only in training, validation or inference, which the explorer's
+        walkthrough does not run yet (they are recorded and passed on, but change nothing in its steps)."""
+        later = ("validation_only", "continue_training", "npz", "find_lr", "valbest", "val_folder",
+                 "disable_postprocessing_on_folds", "disable_validation_inference", "val_disable_overwrite",
+                 "disable_next_stage_pred", "pretrained_weights")
+        return [name for name in later if name in self.changed_from_defaults()]
+
     def summary(self) -> str:
         changed = self.changed_from_defaults()
         flags = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "all flags at v1's defaults"
-        return f"{self.network} {self.network_trainer} {self.task} {self.fold} ({flags})"
+        text = f"{self.network} {self.network_trainer} {self.task} {self.fold} ({flags})"
+        inactive = self.inactive_flags()
+        if inactive:
+            text += ("\nnot acted on yet (they matter for training, validation or inference, which the walkthrough "
+                     "does not run): " + ", ".join(inactive))
+        return text
 
 
 _MISSING = fields(RunArgs)[0].default  # dataclasses.MISSING, without importing a private name

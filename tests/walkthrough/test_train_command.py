@@ -80,3 +80,11 @@ def test_trainer_file_registers_a_user_trainer(ct_env, capsys, tmp_path):
         assert "registered trainer(s)" in out and "CliTrainer" in out
     finally:
         unregister_trainer("CliTrainer")
+
+
+def test_flags_for_later_stages_are_recorded_and_flagged_as_inactive(ct_env, capsys):
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "901", "0", "-val", "--val_disable_overwrite",
+                 "--until", "parsed_arguments"]) == 0
+    captured = capsys.readouterr()
+    assert "note: validation_only, val_disable_overwrite recorded but not acted on" in captured.err
+    assert "val_disable_overwrite=False" in captured.out  # v1's inverted flag: giving it stores False

@@ -159,3 +159,12 @@ def test_custom_network_that_breaks_the_contract_is_explained(ct_workspace):
     message = str(info.value)
     assert info.value.step == "network" and "network contract" in message
     assert "with do_ds=True the network returned a Tensor" in message
+
+
+def test_unknown_task_id_fails_at_task_name(ct_workspace):
+    from nnunet_explorer.errors import TaskError
+
+    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 999, 0, workspace=ct_workspace)
+    with pytest.raises(TaskError) as info:
+        p.run(until="configuration")
+    assert info.value.step == "task_name" and "Task901_SynthCT" in str(info.value)  # lists the tasks that exist
