@@ -554,9 +554,41 @@ class AugmentationTrace:
                 out.append((f"{tag} seg", s.seg.astype(np.int32), "labels"))
         return out
 
+    def summary(self) -> str:
+        """Text: one line per transform, fired ones with their sampled parameters."""
+        head = f"seed {self.seed}" + (f", case {self.case_id}" if self.case_id else "")
+        if self.provenance is not None:
+            head += f", box {list(self.provenance.box)}" + (" (forced foreground)" if self.provenance.forced else "")
+        lines = [head]
+        for s in self.steps:
+            state = "always" if s.fired is None else ("FIRED" if s.fired else "-")
+            params = ", ".join(f"{k}={_fmt(v)}" for k, v in s.params.items() if not k.endswith("_deg"))
+            lines.append(f"{s.index:2d} {s.name:34s} {state:6s} {params}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{s.index}</td><td>{escape(s.name)}</td>"
+            f"<td>{'always' if s.fired is None else ('<b>fired</b>' if s.fired else '')}</td>"
+            f"<td>{escape(', '.join(f'{k}={_fmt(v)}' for k, v in s.params.items() if not k.endswith('_deg')))}</td>"
+            f"<td>{1000 * s.seconds:.1f} ms</td></tr>" for s in self.steps)
+        return (f"<details open><summary>augmentation trace: {escape(self.summary().splitlines()[0])}</summary>"
+                "<table><tr><th>#</th><th>transform</th><th>fired</th><th>sampled parameters</th><th>time</th></tr>"
+                f"{rows}</table></details>")
+
     def __repr__(self) -> str:
         return (f"AugmentationTrace(seed={self.seed}, case={self.case_id}, {len(self.steps)} transforms, "
                 f"fired={self.fired})")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
 
 
 def _to_numpy(value: Any) -> np.ndarray:

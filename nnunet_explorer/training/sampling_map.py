@@ -84,7 +84,14 @@ class SamplingMap:
     def n_forced(self) -> int:
         return sum(c.n_forced for c in self.cases.values())
 
-    def summary(self) -> list[dict[str, Any]]:
+    def summary(self) -> str:
+        """Text: samples per case (forced / random) and how much of each case was ever covered."""
+        lines = [f"{self.n_samples} samples ({self.n_forced} forced foreground) from {len(self.cases)} cases"]
+        lines += [f"  {r['case']}: {r['samples']} samples ({r['forced']} forced), "
+                  f"{100 * r['covered_fraction']:.0f} % of the case covered" for r in self.rows()]
+        return "\n".join(lines)
+
+    def rows(self) -> list[dict[str, Any]]:
         """One row per case: samples (forced / random) and the fraction of the case ever covered."""
         return [{"case": c.case_id, "samples": c.n_samples, "forced": c.n_forced, "random": c.n_random,
                  "covered_fraction": float((c.total > 0).mean())} for c in sorted(self.cases.values(),

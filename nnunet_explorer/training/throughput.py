@@ -85,6 +85,9 @@ class ThroughputReport:
         rows += [{"what": f"augmenter, {n} worker(s)", "batches_per_s": r} for n, r in self.workers]
         return rows
 
+    def summary(self) -> str:
+        return str(self)
+
     def __str__(self) -> str:
         lines = [f"data loader alone: {self.loader_batches_per_s:.2f} batches/s",
                  f"loader + transforms (1 process): {self.pipeline_batches_per_s:.2f} batches/s"]

@@ -206,6 +206,9 @@ def test_trace_layers_and_figure(ct_trace_setup):
         assert array.ndim == 3
         assert array.dtype == (np.float32 if kind == "image" else np.int32)
     assert trace.provenance.case_id == "case_003" == trace.case_id
+    text = trace.summary()
+    assert text.splitlines()[0].startswith("seed 2, case case_003") and len(text.splitlines()) == len(transforms) + 1
+    assert "<table>" in trace._repr_html_()
     rows = trace.table()
     assert [r["name"] for r in rows][0] == "SegChannelSelectionTransform" and rows[0]["fired"] == "always"
     from matplotlib.figure import Figure

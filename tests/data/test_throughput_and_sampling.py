@@ -88,7 +88,8 @@ def test_sampling_map_counts(ct_pipeline):
         np.testing.assert_array_equal(case.random, expected_random)
         assert case.forced.max() <= case.n_forced and case.random.max() <= case.n_random
         assert len(case.centers) == case.n_forced
-    assert sum(r["samples"] for r in smap.summary()) == 30
+    assert sum(r["samples"] for r in smap.rows()) == 30
+    assert smap.summary().startswith("30 samples (15 forced foreground)")
     epoch = epoch_sampling_map(loader, 5)
     assert isinstance(epoch, SamplingMap) and epoch.n_samples == 10
 
