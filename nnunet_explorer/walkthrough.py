@@ -170,6 +170,21 @@ class DeepSupervision:
         return f"{len(self.weights)} outputs, highest resolution first\n" + "\n".join(rows)
 
 
+def _require_v2(trainer: NetworkTrainer, step: str) -> None:
+    """From here on the walkthrough follows nnUNetTrainerV2 (deep supervision, SGD + poly LR, moreDA)."""
+    from .training.trainers import nnUNetTrainerV2
+
+    if not isinstance(trainer, nnUNetTrainerV2):
+        # differs from v1: v1 runs any nnUNetTrainer subclass; the explorer re-implements V2's training only
+        raise ConfigurationError(
+            f"{type(trainer).__name__} is not derived from nnUNetTrainerV2: the walkthrough re-implements V2's "
+            "training (deep supervision, SGD + poly LR, moreDA augmentation), not the original nnUNetTrainer's "
+            "(no deep supervision, Adam + ReduceLROnPlateau, default augmentation). Note that v1's own "
+            "nnUNetTrainer cannot be initialized on current torch either: ReduceLROnPlateau(verbose=True) "
+            "raises a TypeError",
+            fix="use nnUNetTrainerV2 or a subclass of it", step=step)
+
+
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize")
 def deep_supervision(trainer: NetworkTrainer, plans_processed: ProcessedPlans,
                      augmentation_parameters: AugmentationSetup) -> DeepSupervision:
@@ -181,6 +196,7 @@ def deep_supervision(trainer: NetworkTrainer, plans_processed: ProcessedPlans,
     """
     from .training.deep_supervision import ds_loss_weights, ds_scales, ds_target_shapes
 
+    _require_v2(trainer, "deep_supervision")
     pools = plans_processed.net_num_pool_op_kernel_sizes
     hook = getattr(trainer, "ds_loss_weights", None)
     weights = hook(plans_processed) if callable(hook) else ds_loss_weights(pools)

@@ -160,6 +160,17 @@ def test_process_plans_and_setup_DA_params_match_v1(v1_facts, v1_ct_task):
 
 
 @pytest.mark.parity
+def test_base_trainer_setup_DA_params_matches_v1(v1_facts, v1_ct_task):
+    variants = _variants(v1_ct_task)
+    trainer = tr.nnUNetTrainer("unused.pkl", 0, stage=0)
+    for name, v1 in v1_facts["base_setups"].items():
+        setup = trainer.setup_DA_params(trainer.process_plans(variants[name]))
+        assert safe(setup.data_aug_params) == v1["data_aug_params"], name
+        assert list(setup.basic_generator_patch_size) == v1["basic_generator_patch_size"], name
+        assert setup.deep_supervision_scales is None
+
+
+@pytest.mark.parity
 def test_v1_mutates_its_module_dict_and_we_do_not(v1_facts, v1_ct_task):
     first, second = v1_facts["two_trainers_basic_generator_patch_size"]
     assert first != second  # v1: the second trainer sized its patch with scale (0.7, 1.4)

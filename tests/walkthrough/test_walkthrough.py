@@ -129,6 +129,16 @@ def test_bad_inputs_fail_at_the_right_step(ct_workspace, network, trainer, fold,
     assert f"Stopped: step '{step}' failed" in str(p.summary(run=False))
 
 
+def test_the_original_nnUNetTrainer_is_shown_but_not_walked(ct_workspace):
+    p = training_walkthrough("3d_fullres", "nnUNetTrainer", TASK_ID, 0, workspace=ct_workspace)
+    setup = p.run(until="augmentation_parameters").output
+    assert setup.data_aug_params["do_elastic"] is True  # the base trainer's parameters (no V2 changes)
+    assert p["trainer"].provenance()["initial_lr"].value == 3e-4
+    with pytest.raises(ConfigurationError, match="not derived from nnUNetTrainerV2") as info:
+        p.run(until="deep_supervision")
+    assert info.value.step == "deep_supervision"
+
+
 def test_missing_plans_say_which_command_makes_them(workspace):
     (workspace.nnUNet_raw_data / "Task555_OnlyRaw").mkdir(parents=True)
     p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 555, 0, workspace=workspace)

@@ -107,6 +107,17 @@ for name, (plans_file, plans) in cases.items():
                                  basic_generator_patch_size=safe(t.basic_generator_patch_size),
                                  deep_supervision_scales=safe(t.deep_supervision_scales))
 
+# the original nnUNetTrainer's setup_DA_params (no V2 changes)
+facts["base_setups"] = {}
+for name in ("3d", "3d_dummy2d", "2d_elongated"):
+    plans_file, plans = cases[name]
+    restore()
+    t = make(nnUNetTrainer, plans_file)
+    t.process_plans(copy.deepcopy(plans))
+    t.setup_DA_params()
+    facts["base_setups"][name] = dict(data_aug_params=safe(t.data_aug_params),
+                                      basic_generator_patch_size=safe(t.basic_generator_patch_size))
+
 # v1 mutates the module-level dict: a second 3D trainer in the same process sizes its loader patch with the
 # already widened scale range (0.7, 1.4)
 restore()
