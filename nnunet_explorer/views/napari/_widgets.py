@@ -1,0 +1,315 @@
+"""Dock widgets (magicgui containers): training batches, deep supervision, prediction errors, sliding window.
+
+Each widget takes the viewer in its constructor (napari passes it) and does its work in plain methods
+(``load``, ``draw``, ``next_batch``, ``run``, ``compare``, ``show``), so notebooks and tests can drive it
+without clicking. All layers come from :mod:`nnunet_explorer.views.layers`.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, PushButton,
+                              SpinBox, TextEdit)
+
+from ...errors import ExplorerError
+from .. import layers as L
+from .show import add_layers
+
+
+def _report(widget: Label | TextEdit, text: str) -> None:
+    widget.value = text
+
+
+class _Base(Container):
+    def __init__(self, viewer: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.viewer = viewer
+        self.status = Label(value="")
+        self.last_error: str | None = None
+
+    def _guard(self, fn, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn``; an explorer error is shown in the widget (and kept in ``last_error``) instead of raised."""
+        try:
+            result = fn(*args, **kwargs)
+        except ExplorerError as exc:
+            self.last_error = str(exc)
+            self.status.value = f"error: {exc}"
+            return None
+        self.last_error = None
+        return result
+
+
+class BatchWidget(_Base):
+    """Training batches from a preprocessed stage folder: next batch, re-sample with a seed, transforms on/off.
+
+    Every sample of the batch is shown (the first axis of the layers is the sample); the text box lists each
+    sample's provenance (case, box in case voxels, forced foreground and its class, padding). The transforms of
+    v1's moreDA pipeline that augment (spatial, noise, blur, brightness, contrast, low resolution, gamma,
+    mirror) can be switched off one by one; formatting transforms always run.
+    """
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__(viewer, labels=True)
+        self.folder = FileEdit(label="stage folder", mode="d")
+        self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
+        self.load_button = PushButton(text="load folder")
+        self.resample_button = PushButton(text="re-sample with seed")
+        self.next_button = PushButton(text="next batch")
+        self.augment = CheckBox(text="augment (all transforms)", value=True)
+        self.toggles = Container(labels=False)
+        self.provenance = TextEdit(label="provenance", value="")
+        self.source: L.BatchSource | None = None
+        self.batch: dict | None = None
+        self.extend([self.folder, self.load_button, self.seed, self.resample_button, self.next_button, self.augment,
+                     self.toggles, self.provenance, self.status])
+        self.load_button.changed.connect(lambda: self._guard(self.load, self.folder.value))
+        self.resample_button.changed.connect(lambda: self._guard(self.draw))
+        self.next_button.changed.connect(lambda: self._guard(self.next_batch))
+        self.augment.changed.connect(self._all_toggles)
+
+    def load(self, folder: str | Path, **kwargs: Any) -> L.BatchSource:
+        """Read the stage folder and its plans (see :func:`~nnunet_explorer.views.layers.batch_source`)."""
+        self.source = L.batch_source(folder, **kwargs)
+        self.folder.value = str(folder)
+        self.toggles.clear()
+        for i, name in enumerate(self.source.transform_names):
+            if self.source.is_toggleable(i):
+                box = CheckBox(text=name, value=True, name=f"t{i:02d}")
+                box.changed.connect(lambda *_: self._guard(self.draw) if self.batch is not None else None)
+                self.toggles.append(box)
+        self.status.value = (f"{len(self.source.dataset)} cases, patch {list(self.source.patch_size)}, loader cuts "
+                             f"{list(self.source.basic_generator_patch_size)}, batch_size {self.source.batch_size}")
+        return self.source
+
+    def _all_toggles(self, value: bool) -> None:
+        for box in self.toggles:
+            box.value = bool(value)
+
+    @property
+    def enabled(self) -> list[int]:
+        """Indices of the augmentation transforms switched on."""
+        return [int(box.name[1:]) for box in self.toggles if box.value]
+
+    def set_enabled(self, names_or_indices: list) -> None:
+        """Switch on exactly the given transforms (indices or names such as ``'MirrorTransform'``)."""
+        for box in self.toggles:
+            index, name = int(box.name[1:]), box.text.split(" ", 1)[1]
+            box.value = index in names_or_indices or name in names_or_indices
+
+    def draw(self, seed: int | None = None) -> dict:
+        """Draw the batch for ``seed`` (default: the seed box) and show it."""
+        if self.source is None:
+            self.load(self.folder.value)
+        if seed is not None:
+            self.seed.value = int(seed)
+        self.batch = L.draw_batch(self.source, seed=int(self.seed.value), enabled=self.enabled)
+        specs = L.batch_layers(self.batch, spacing=self.source.spacing, label_names=self.source.label_names,
+                               modality_names=self.source.modality_names)
+        add_layers(self.viewer, specs)
+        lines = [f"sample {j}: {line}" for j, line in enumerate(specs[0].metadata["provenance"])]
+        skipped = [n for i, n in enumerate(self.source.transform_names)
+                   if self.source.is_toggleable(i) and i not in self.enabled]
+        lines.append(f"seed {self.seed.value}; data {list(self.batch['data'].shape)}")
+        if skipped:
+            lines.append("switched off: " + ", ".join(skipped))
+        self.provenance.value = "\n".join(lines)
+        return self.batch
+
+    def next_batch(self) -> dict:
+        """Advance the seed by one and draw."""
+        return self.draw(int(self.seed.value) + 1)
+
+
+class DeepSupervisionWidget(_Base):
+    """Every deep-supervision output next to its downsampled target, aligned in world space.
+
+    By default the network is a freshly initialised Generic_UNet built from the stage's plans (seeded), run on
+    one training batch of the stage; :meth:`run` also accepts your own network and batch (e.g. from the
+    walkthrough), so a trained network can be inspected.
+    """
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__(viewer, labels=True)
+        self.folder = FileEdit(label="stage folder", mode="d")
+        self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
+        self.sample = SpinBox(label="sample", value=0, min=0, max=64)
+        self.run_button = PushButton(text="run network on a batch")
+        self.summary = TextEdit(label="outputs", value="")
+        self.outputs: list[np.ndarray] | None = None
+        self.extend([self.folder, self.seed, self.sample, self.run_button, self.summary, self.status])
+        self.run_button.changed.connect(lambda: self._guard(self.run))
+
+    def run(self, network: Any = None, batch: Any = None, *, spacing: Any = None, weights: Any = None
+            ) -> list[L.LayerSpec]:
+        """Run ``network`` (default: built from the folder's plans) on ``batch`` and show outputs and targets."""
+        source = None
+        if network is None or batch is None:
+            source = L.batch_source(self.folder.value)
+            spacing = source.spacing if spacing is None else spacing
+        if batch is None:
+            batch = L.draw_batch(source, seed=int(self.seed.value))
+        if network is None:
+            network = L.source_network(source, seed=int(self.seed.value))
+        if weights is None and source is not None:
+            from ...training.deep_supervision import ds_loss_weights
+
+            weights = ds_loss_weights(source.pool_op_kernel_sizes)
+        data, _seg, _keys, _prov = L._batch_parts(batch)
+        targets = batch["target"] if isinstance(batch, dict) else getattr(batch, "target")
+        targets = list(targets) if isinstance(targets, (list, tuple)) else [targets]
+        self.outputs = L.network_outputs(network, data)
+        sample = min(int(self.sample.value), data.shape[0] - 1)
+        spacing = tuple(spacing) if spacing is not None else tuple([1.0] * (data.ndim - 2))
+        specs = [L._image("ds input", data[sample, 0].astype(np.float32), scale=spacing, colormap="gray")]
+        specs += L.deep_supervision_layers(self.outputs, targets, sample=sample, spacing=spacing, weights=weights)
+        add_layers(self.viewer, specs)
+        self.summary.value = "\n".join(
+            f"output {i}: {list(o.shape[2:])} (factor {[round(f, 3) for f in s.metadata['factor']]})"
+            for i, (o, s) in enumerate(zip(self.outputs, [s for s in specs if s.name.startswith(f'ds')
+                                                         and 'prediction' in s.name])))
+        return specs
+
+
+class PredictionWidget(_Base):
+    """Prediction vs ground truth: an error layer (FP red, FN cyan, wrong class yellow) and Dice per class.
+
+    Either open a v1 validation/prediction folder (ground truth found in v1's layout or given), or compare two
+    labels layers already in the viewer.
+    """
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__(viewer, labels=True)
+        self.folder = FileEdit(label="prediction folder", mode="d")
+        self.gt_folder = LineEdit(label="ground truth (optional)", value="")
+        self.case = ComboBox(label="case", choices=[])
+        self.show_button = PushButton(text="show case")
+        self.prediction_layer = ComboBox(label="prediction layer", choices=self._labels_layers)
+        self.reference_layer = ComboBox(label="truth layer", choices=self._labels_layers)
+        self.compare_button = PushButton(text="compare layers")
+        self.dice = TextEdit(label="Dice per class", value="")
+        self.extend([self.folder, self.gt_folder, self.case, self.show_button, self.prediction_layer,
+                     self.reference_layer, self.compare_button, self.dice, self.status])
+        self.folder.changed.connect(lambda *_: self._guard(self.open_folder, self.folder.value))
+        self.show_button.changed.connect(lambda: self._guard(self.show))
+        self.compare_button.changed.connect(lambda: self._guard(self.compare))
+        viewer.layers.events.inserted.connect(self._refresh_layers)
+        viewer.layers.events.removed.connect(self._refresh_layers)
+
+    def _labels_layers(self, _widget: Any = None) -> list[str]:
+        return [layer.name for layer in self.viewer.layers if type(layer).__name__ == "Labels"]
+
+    def _refresh_layers(self, *_: Any) -> None:
+        self.prediction_layer.reset_choices()
+        self.reference_layer.reset_choices()
+
+    def open_folder(self, folder: str | Path) -> list[str]:
+        """List the cases of a prediction folder."""
+        cases = L.prediction_folder_cases(folder)
+        self.case.choices = cases
+        if cases:
+            self.case.value = cases[0]
+        self.status.value = f"{len(cases)} predictions in {folder}"
+        return cases
+
+    def show(self, case_id: str | None = None) -> list[L.LayerSpec]:
+        """Show one case of the folder: prediction, ground truth, errors; Dice per class in the text box."""
+        folder = self.folder.value
+        if not self.case.choices:
+            self.open_folder(folder)
+        case_id = case_id or self.case.value
+        gt = self.gt_folder.value or None
+        specs = L.prediction_folder_layers(folder, gt, case_id=case_id)
+        add_layers(self.viewer, self._replace_error_layers(specs))
+        self._report_dice(specs[-1].metadata)
+        return specs
+
+    def compare(self, prediction: str | None = None, reference: str | None = None) -> list[L.LayerSpec]:
+        """Compare two labels layers of the viewer (names; default: the two combo boxes)."""
+        pred = self.viewer.layers[prediction or self.prediction_layer.value]
+        ref = self.viewer.layers[reference or self.reference_layer.value]
+        specs = L.prediction_layers(np.asarray(pred.data), np.asarray(ref.data), case_id=pred.name,
+                                    scale=tuple(pred.scale), translate=tuple(pred.translate))
+        errors = specs[-1]
+        add_layers(self.viewer, self._replace_error_layers([errors]))
+        self._report_dice(errors.metadata)
+        return [errors]
+
+    def _replace_error_layers(self, specs: list[L.LayerSpec]) -> list[L.LayerSpec]:
+        # the error layer's name carries the Dice values; drop the previous one of the same case
+        for spec in specs:
+            if " errors (" in spec.name:
+                prefix = spec.name.split(" errors (")[0] + " errors ("
+                for layer in [lay for lay in self.viewer.layers if lay.name.startswith(prefix)]:
+                    self.viewer.layers.remove(layer)
+        return specs
+
+    def _report_dice(self, meta: dict) -> None:
+        names = meta.get("label_names") or {}
+        lines = [f"class {c} {names.get(c, '')}: Dice {'nan (absent in both)' if math.isnan(d) else f'{d:.4f}'}"
+                 for c, d in meta["dice"].items()]
+        lines += [f"{name}: {count} voxels" for name, count in meta["counts"].items()]
+        self.dice.value = "\n".join(lines)
+
+
+class SlidingWindowWidget(_Base):
+    """Sliding-window tiles (v1's step rule) over an image layer, with the Gaussian weight and the summed weight.
+
+    The patch size is typed in (``z, y, x``) or read from a plans file; the image is padded to at least the
+    patch as v1 does (half below, half above), and the tiles are drawn in the image layer's world coordinates.
+    """
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__(viewer, labels=True)
+        self.image_layer = ComboBox(label="image layer", choices=self._image_layers)
+        self.patch = LineEdit(label="patch size", value="")
+        self.plans = FileEdit(label="or plans file", mode="r", filter="*.pkl")
+        self.step = FloatSpinBox(label="step size", value=0.5, min=0.05, max=1.0, step=0.05)
+        self.gaussian = CheckBox(text="Gaussian weighting", value=True)
+        self.show_button = PushButton(text="show tiles")
+        self.extend([self.image_layer, self.patch, self.plans, self.step, self.gaussian, self.show_button,
+                     self.status])
+        self.show_button.changed.connect(lambda: self._guard(self.show))
+        viewer.layers.events.inserted.connect(lambda *_: self.image_layer.reset_choices())
+        viewer.layers.events.removed.connect(lambda *_: self.image_layer.reset_choices())
+
+    def _image_layers(self, _widget: Any = None) -> list[str]:
+        return [layer.name for layer in self.viewer.layers if type(layer).__name__ == "Image"]
+
+    def patch_size(self) -> tuple[int, ...]:
+        """The patch size from the text box, or from the plans file (its last stage's ``patch_size``)."""
+        text = self.patch.value.strip()
+        if text:
+            try:
+                return tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+            except ValueError as exc:
+                raise ExplorerError(f"patch size {text!r} is not a list of integers",
+                                    fix="type e.g. 20, 40, 40 (z, y, x)") from exc
+        plans = Path(str(self.plans.value))
+        if plans.is_file():
+            from ...fileio import load_pickle
+
+            stages = load_pickle(plans)["plans_per_stage"]
+            return tuple(int(v) for v in stages[max(stages)]["patch_size"])
+        raise ExplorerError("no patch size given", fix="type a patch size (z, y, x) or choose a plans file")
+
+    def show(self, layer: str | None = None, patch_size: Any = None, step_size: float | None = None
+             ) -> list[L.LayerSpec]:
+        """Draw the tiles over ``layer`` (name; default: the combo box)."""
+        image = self.viewer.layers[layer or self.image_layer.value]
+        patch = tuple(int(v) for v in patch_size) if patch_size is not None else self.patch_size()
+        if step_size is not None:
+            self.step.value = float(step_size)
+        specs = L.sliding_window_layers(image.data.shape[-len(image.data.shape):], patch,
+                                        step_size=float(self.step.value), spacing=tuple(image.scale),
+                                        translate=tuple(image.translate), use_gaussian=bool(self.gaussian.value))
+        for name in ("tiles", "gaussian (tile 0)", "summed weight"):
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+        add_layers(self.viewer, specs)
+        meta = specs[-1].metadata
+        self.status.value = (f"{meta['num_tiles']} tiles of {list(patch)}, step {self.step.value}; padded to "
+                             f"{list(meta['padded_shape'])}")
+        return specs

@@ -1,0 +1,96 @@
+"""A virtual X display (Xvfb) for napari where there is no screen: notebooks on servers, CI, tests.
+
+napari draws with OpenGL. Qt's ``offscreen`` platform has no OpenGL context, so the first image layer fails;
+under Xvfb with Qt's ``xcb`` platform a shown viewer renders and screenshots work. Debian/Ubuntu packages:
+``xvfb`` plus the xcb libraries Qt needs (``libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-image0
+libxcb-render-util0 libxkbcommon-x11-0 libxcb-cursor0 libgl1 libegl1 libfontconfig1 libdbus-1-3``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ExplorerError
+
+
+@dataclass
+class VirtualDisplay:
+    """A running ``Xvfb`` server: its display name (``':99'``) and process; :meth:`stop` ends it."""
+
+    display: str
+    process: subprocess.Popen | None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def xvfb_available() -> bool:
+    """Whether the ``Xvfb`` binary is on the PATH."""
+    return shutil.which("Xvfb") is not None
+
+
+def _free_display_number(start: int = 90) -> int:
+    for number in range(start, start + 200):
+        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
+            return number
+    raise ExplorerError("no free X display number between :90 and :289", fix="stop stale Xvfb servers")
+
+
+def start_virtual_display(*, size: str = "1280x1024x24", timeout: float = 10.0) -> VirtualDisplay:
+    """Start ``Xvfb`` on a free display number and wait until it accepts connections.
+
+    Sets nothing in the environment: the caller sets ``DISPLAY`` (and ``QT_QPA_PLATFORM=xcb``) before the Qt
+    application is created (see :func:`ensure_display`).
+
+    Raises:
+        ExplorerError: Xvfb is not installed or did not start.
+    """
+    if not xvfb_available():
+        raise ExplorerError("Xvfb is not installed, so napari has no display to draw on",
+                            fix="apt-get install xvfb (and the xcb libraries listed in "
+                                "nnunet_explorer/views/napari/display.py), or run where a screen is available")
+    for _attempt in range(3):
+        number = _free_display_number()
+        process = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", size, "-nolisten", "tcp"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break  # lost a race for this number: try the next one
+            if Path(f"/tmp/.X11-unix/X{number}").exists():
+                return VirtualDisplay(f":{number}", process)
+            time.sleep(0.05)
+        VirtualDisplay(f":{number}", process).stop()
+    raise ExplorerError("Xvfb did not start", fix="run `Xvfb :99` by hand to see why")
+
+
+_started: VirtualDisplay | None = None
+
+
+def ensure_display() -> str:
+    """Make sure Qt can open a window: use ``$DISPLAY`` if set, else start one Xvfb for this process.
+
+    Returns the display name. Sets ``DISPLAY`` and ``QT_QPA_PLATFORM=xcb`` when it starts Xvfb; this must
+    happen before napari creates its Qt application.
+    """
+    global _started
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return os.environ.get("DISPLAY", os.environ.get("WAYLAND_DISPLAY", ""))
+    if _started is None or (_started.process is not None and _started.process.poll() is not None):
+        _started = start_virtual_display()
+        import atexit
+
+        atexit.register(_started.stop)
+    os.environ["DISPLAY"] = _started.display
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    return _started.display

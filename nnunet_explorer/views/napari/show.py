@@ -1,0 +1,98 @@
+"""Notebook entry points: ``show_in_napari(x)`` opens a viewer with x's layers; ``inline_screenshot(x)`` a PNG."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..layers import LayerSpec, layers_for
+
+
+def add_layers(viewer: Any, specs: Sequence[LayerSpec], *, replace: bool = True) -> list[Any]:
+    """Add each :class:`LayerSpec` to ``viewer``; a layer of the same name and kind is updated in place.
+
+    Updating in place (new data, scale, translate, metadata) keeps the user's contrast, colour and visibility
+    choices when a widget redraws (next batch, another case).
+    """
+    added = []
+    for spec in specs:
+        data, kwargs, kind = spec.as_tuple()
+        name = kwargs["name"]
+        existing = viewer.layers[name] if replace and name in viewer.layers else None
+        if existing is not None and type(existing).__name__.lower() == kind and kind in ("image", "labels"):
+            existing.data = data
+            for key in ("scale", "translate", "metadata"):
+                if key in kwargs:
+                    setattr(existing, key, kwargs[key])
+            added.append(existing)
+            continue
+        if existing is not None:
+            viewer.layers.remove(existing)
+        added.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
+    return added
+
+
+def show_in_napari(x: Any, viewer: Any = None, *, title: str = "nnU-Net explorer", **kwargs: Any) -> Any:
+    """Open ``x`` in napari: a step result, a batch, an ``AugmentationTrace``, a case path, a prediction, an array.
+
+    ``x`` goes through :func:`nnunet_explorer.views.layers.layers_for` (keyword arguments are passed on, e.g.
+    ``spacing=`` for a batch). Returns the viewer (a new one unless ``viewer`` is given). Without a screen,
+    :func:`~nnunet_explorer.views.napari.display.ensure_display` starts Xvfb first.
+    """
+    specs = layers_for(x, **kwargs)
+    if viewer is None:
+        from .display import ensure_display
+
+        ensure_display()
+        import napari
+
+        viewer = napari.Viewer(title=title)
+    add_layers(viewer, specs)
+    if specs and len(specs[0].data.shape if hasattr(specs[0].data, "shape") else ()) >= 3:
+        viewer.dims.set_point(0, viewer.dims.range[0].start + (viewer.dims.range[0].stop -
+                                                               viewer.dims.range[0].start) / 2)
+    return viewer
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    """A viewer screenshot: ``array`` (height, width, 4) uint8 RGBA; shows itself inline in notebooks."""
+
+    array: np.ndarray
+
+    def to_png(self) -> bytes:
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(self.array).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.to_png()
+
+    def __repr__(self) -> str:
+        return f"Screenshot({self.array.shape[1]}x{self.array.shape[0]})"
+
+
+def inline_screenshot(x: Any = None, viewer: Any = None, *, canvas_only: bool = True, close: bool | None = None,
+                      **kwargs: Any) -> Screenshot:
+    """A PNG of ``x`` drawn by napari, for notebooks that run without a display (Xvfb is started if needed).
+
+    ``x`` as for :func:`show_in_napari`, or None to capture ``viewer`` as it is. A viewer made here is closed
+    afterwards unless ``close=False``.
+    """
+    made = viewer is None
+    if x is not None:
+        viewer = show_in_napari(x, viewer, **kwargs)
+    elif viewer is None:
+        raise ValueError("give something to show (x) or a viewer to capture")
+    try:
+        viewer.reset_view()
+        array = np.asarray(viewer.screenshot(canvas_only=canvas_only, flash=False))
+    finally:
+        if close or (close is None and made):
+            viewer.close()
+    return Screenshot(array)
