@@ -12,6 +12,7 @@
 ``preprocessing``  ``GenericPreprocessor`` / ``PreprocessorFor2D`` and class-location sampling
 ``plans``          safe plans loading, v1's ``summarize_plans`` text, a read-only ``Plans`` view
 ``explain``        the planners' decision trace and its text
+``replan``         explain existing plans (v1's or ours) by re-planning their own fingerprint
 ``run``            the whole command, ``plan_and_preprocess``, with process pools
 =================  ================================================================================
 

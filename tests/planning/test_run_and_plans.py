@@ -121,3 +121,17 @@ def test_case_order_follows_v1_file_name_sort(tmp_path):
         (tmp_path / name).write_bytes(b"")
     # v1: sorted(["a.npz", "a-b.npz", "a_b.npz", "B.npz"]) = B, a-b, a., a_b
     assert cropped_case_identifiers(tmp_path) == ["B", "a-b", "a", "a_b"]
+
+
+def test_replan_explains_v1_plans_and_spots_edits(v1_ct_task):
+    from nnunet_explorer.planning.replan import replan
+
+    for name in ("nnUNetPlansv2.1_plans_3D.pkl", "nnUNetPlansv2.1_plans_2D.pkl"):
+        result = replan(v1_ct_task.preprocessed_dir / name)
+        assert result.matches, result.differences
+        assert "patch_size" in result.explain() and "batch_size" in result.explain()
+    edited = load_plans(v1_ct_task.preprocessed_dir / "nnUNetPlansv2.1_plans_3D.pkl")
+    edited["plans_per_stage"][0]["batch_size"] = 7
+    result = replan(edited)
+    assert not result.matches and any("batch_size" in d for d in result.differences)
+    assert "does NOT reproduce" in result.explain()
