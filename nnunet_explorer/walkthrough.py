@@ -438,6 +438,9 @@ def iteration(trainer: NetworkTrainer, parsed_arguments: RunArgs, network: Any, 
 
     from .training.iteration import run_iteration
 
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ConfigurationError(f"device {device!r} requested but CUDA is not available here",
+                                 fix="use device='cpu' (the default) or run on a machine with a GPU", step="iteration")
     # differs from v1: a copy is trained so that the cached network stays at its initial weights
     net = copy.deepcopy(network).to(device)
     opt = type(optimizer)(net.parameters(), **optimizer.defaults)

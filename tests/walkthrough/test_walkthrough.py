@@ -178,3 +178,36 @@ def test_unknown_task_id_fails_at_task_name(ct_workspace):
     with pytest.raises(TaskError) as info:
         p.run(until="configuration")
     assert info.value.step == "task_name" and "Task901_SynthCT" in str(info.value)  # lists the tasks that exist
+
+
+def test_walkthrough_from_an_nnUNet_train_command_line(ct_workspace):
+    from nnunet_explorer.walkthrough import run_training_argv_walkthrough
+
+    p = run_training_argv_walkthrough(["3d_fullres", "nnUNetTrainerV2", "901", "all", "--fp32", "-p", "nnUNetPlansv2.1"],
+                                      workspace=ct_workspace, max_num_epochs=2)
+    args = p.run(until="parsed_arguments").output
+    assert args.fp32 and args.fold == "all" and not args.run_mixed_precision
+    trainer = p.run(until="trainer").output
+    assert trainer.fp16 is False and trainer.fold == "all" and trainer.max_num_epochs == 2
+    assert str(trainer.output_folder).endswith("nnUNetTrainerV2__nnUNetPlansv2.1/all")
+
+
+def test_bad_epoch_knob_is_refused(ct_workspace):
+    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace, max_num_epochs=0)
+    with pytest.raises(ConfigurationError, match="max_num_epochs must be at least 1") as info:
+        p.run(until="trainer")
+    assert info.value.step == "trainer"
+
+
+def test_iteration_device_knob(walked):
+    walked.set_params("iteration", device="cuda")
+    try:
+        if torch.cuda.is_available():
+            record = walked.run(until="iteration").output
+            assert record.device.startswith("cuda") and math.isfinite(record.loss)
+        else:
+            with pytest.raises(ConfigurationError, match="CUDA is not available") as info:
+                walked.run(until="iteration")
+            assert info.value.step == "iteration"
+    finally:
+        walked.set_params("iteration", device="cpu")
