@@ -97,7 +97,8 @@ def test_worker_killed_without_a_word_is_reported():
     assert not _children()
 
 
-def test_keyboard_interrupt_ends_within_seconds_without_leftover_processes(tmp_path):
+@pytest.mark.parametrize("to_group", [False, True], ids=["main-only", "process-group (Ctrl-C)"])
+def test_keyboard_interrupt_ends_within_seconds_without_leftover_processes(tmp_path, to_group):
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent("""
         import sys, time, numpy as np
@@ -114,13 +115,17 @@ def test_keyboard_interrupt_ends_within_seconds_without_leftover_processes(tmp_p
             while True:
                 next(a)
     """))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     line = proc.stdout.readline()
     assert line.startswith("PIDS"), proc.stderr.read()
     pids = [int(p) for p in line.split()[1:]]
     time.sleep(0.5)
     start = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    if to_group:  # what a terminal's Ctrl-C does: every process of the group gets SIGINT
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     proc.wait(timeout=15)
     assert time.monotonic() - start < 8
     assert "KeyboardInterrupt" in proc.stderr.read()
