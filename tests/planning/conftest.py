@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # parity_helpers (tests use --import-mode=importlib)
+sys.path.insert(0, str(Path(__file__).parent))  # planning_parity_helpers (tests use --import-mode=importlib)
 
 from nnunet_explorer.paths import resolve_workspace  # noqa: E402
 

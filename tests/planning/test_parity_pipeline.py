@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from parity_helpers import compare_npz_folders, deep_diff, load_pkl, roots_of
+from planning_parity_helpers import compare_npz_folders, deep_diff, load_pkl, roots_of
 
 pytestmark = pytest.mark.parity
 

@@ -15,7 +15,7 @@ from nnunet_explorer.planning import planner2d, planner3d
 from nnunet_explorer.planning.normalization import determine_normalization_scheme, \
     determine_whether_to_use_mask_for_norm
 
-from parity_helpers import deep_diff
+from planning_parity_helpers import deep_diff
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ import pytest
 from nnunet_explorer.parity import run_v1_cli
 from nnunet_explorer.paths import resolve_workspace
 
-from parity_helpers import compare_npz_folders, deep_diff, load_pkl, roots_of
+from planning_parity_helpers import compare_npz_folders, deep_diff, load_pkl, roots_of
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ from nnunet_explorer.parity import run_v1_python
 from nnunet_explorer.paths import resolve_workspace
 from nnunet_explorer.planning.run import run_preprocessing
 
-from parity_helpers import compare_npz_folders, deep_diff, roots_of
+from planning_parity_helpers import compare_npz_folders, deep_diff, roots_of
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
