@@ -27,7 +27,7 @@ from .provenance import mirrors
 from .training.configuration import (Configuration, RunArgs, check_trainer_class, get_default_configuration,
                                      parse_fold)
 from .training.data_augmentation_params import AugmentationSetup
-from .training.trainers import NetworkTrainer, ProcessedPlans, find_trainer_class
+from .training.trainers import NetworkTrainer, ProcessedPlans
 
 # Seed of the steps that draw random numbers (the batch, and the network's initial weights).
 DEFAULT_SEED = 12345  # the seed v1 uses with --deterministic
@@ -524,5 +524,5 @@ def run_training_argv_walkthrough(argv: Sequence[str], **explorer_knobs: Any) ->
                                 args.pop("fold"), **args, **explorer_knobs)
 
 
-__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "find_trainer_class", "run_training_argv_walkthrough",
+__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "run_training_argv_walkthrough",
            "training_walkthrough"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -80,7 +80,7 @@ class RunArgs:
     def changed_from_defaults(self) -> dict[str, Any]:
         """The optional arguments that differ from v1's defaults."""
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.default is not _MISSING and getattr(self, f.name) != f.default}
+                if f.default is not MISSING and getattr(self, f.name) != f.default}
 
     def inactive_flags(self) -> list[str]:
         """Flags given here that act only in training, validation or inference, which the explorer's
@@ -101,7 +101,6 @@ class RunArgs:
         return text
 
 
-_MISSING = fields(RunArgs)[0].default  # dataclasses.MISSING, without importing a private name
 
 
 def parse_fold(fold: int | str) -> int | str:
