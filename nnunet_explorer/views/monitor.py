@@ -126,7 +126,8 @@ class TrainingMonitor:
         self._clock = clock
         self._throttle = Throttle(redraw_interval, clock)
         self._plot_throttle = Throttle(plot_interval, clock)
-        self._seconds = 0.0  # time spent inside the monitor's hooks (its own cost)
+        self._seconds = 0.0  # time spent inside the monitor's hooks while training runs (its own cost)
+        self._final_seconds = 0.0  # the closing redraw at on_train_end (after the last iteration)
         self._plot_cost = 0.25  # estimate of one plot redraw (s) until one has been measured
         self._recent: collections.deque[float] = collections.deque(maxlen=50)  # iteration end times
         self._t_start: float | None = None
@@ -152,8 +153,13 @@ class TrainingMonitor:
             widgets.HBox([self.iter_bar, self.iter_label]),
             self.stats,
             self.plot,
-            widgets.HBox([self.stop_button, self.stop_label, self.overhead_label]),
+            widgets.HBox([self.stop_button, self.stop_label]),
+            self.overhead_label,
         ])
+        if self.show_plots:
+            # import matplotlib now, not inside the loop's first plot (the import costs seconds)
+            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.figure  # noqa: F401
 
     # ------------------------------------------------------------------------------------------ display
     def _ipython_display_(self) -> None:
@@ -170,8 +176,17 @@ class TrainingMonitor:
     # ------------------------------------------------------------------------------------------ cost
     @property
     def overhead_seconds(self) -> float:
-        """Seconds spent inside the monitor's hooks so far (updates, plots, bookkeeping)."""
+        """Seconds spent inside the monitor's hooks while training ran (updates, plots, bookkeeping).
+
+        The closing redraw in ``on_train_end`` happens after the last iteration and is counted separately
+        (:attr:`final_seconds`): it does not slow training down.
+        """
         return self._seconds
+
+    @property
+    def final_seconds(self) -> float:
+        """Seconds spent in ``on_train_end`` (the final redraw and plot)."""
+        return self._final_seconds
 
     @property
     def iteration_seconds(self) -> float:
@@ -281,7 +296,7 @@ class TrainingMonitor:
         self.stop_button.disabled = True
         checkpoint = f"; checkpoint {event.final_checkpoint}" if event.final_checkpoint else ""
         self.stop_label.value = f"training ended after epoch {event.last_epoch}: {event.reason}{checkpoint}"
-        self._timed(t0)
+        self._final_seconds += self._clock() - t0
         self._update_overhead_label()
 
     # ------------------------------------------------------------------------------------------ stop
@@ -343,8 +358,9 @@ class TrainingMonitor:
     def _update_overhead_label(self) -> None:
         frac = self.overhead_fraction
         text = "n/a" if frac != frac else f"{100 * frac:.1f} %"
-        self.overhead_label.value = (f"monitor overhead {text} of iteration time "
-                                     f"({self._seconds:.2f} s, {self.redraw_count} updates, {self.plot_count} plots)")
+        final = f"; final redraw {self._final_seconds:.2f} s" if self.state.end is not None else ""
+        self.overhead_label.value = (f"monitor overhead {text} of iteration time ({self._seconds:.2f} s in "
+                                     f"{self.redraw_count} updates and {self.plot_count} plots{final})")
 
     def _stats_html(self) -> str:
         s = self.state
