@@ -47,6 +47,11 @@ HYPERPARAMETERS: tuple[str, ...] = (
     "save_best_checkpoint", "save_final_checkpoint", "inference_pad_border_mode", "inference_pad_kwargs",
 )
 
+# Behaviour hooks a subclass may replace (v1: process_plans, setup_DA_params, initialize_network,
+# initialize_optimizer_and_scheduler, maybe_update_lr, the loss built in initialize).
+HOOKS: tuple[str, ...] = ("process_plans", "setup_DA_params", "ds_loss_weights", "build_loss", "build_network",
+                          "build_optimizer", "learning_rate")
+
 
 @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer")
 class NetworkTrainer:
@@ -321,6 +326,7 @@ class TrainerAttributes:
     trainer: str
     class_order: tuple[str, ...]
     attributes: tuple[AttributeOrigin, ...]
+    hooks: tuple[tuple[str, str, bool], ...] = ()  # (method, class defining it, defined by the user)
 
     def __getitem__(self, name: str) -> AttributeOrigin:
         for attribute in self.attributes:
@@ -333,12 +339,20 @@ class TrainerAttributes:
         """Names of the hyperparameters a user subclass changed."""
         return tuple(a.name for a in self.attributes if a.user_override)
 
+    @property
+    def overridden_hooks(self) -> tuple[str, ...]:
+        """Names of the behaviour hooks (methods) a user subclass replaced."""
+        return tuple(name for name, _, user in self.hooks if user)
+
     def summary(self) -> str:
         lines = [f"{self.trainer}: MRO {' > '.join(self.class_order)}"]
         for a in self.attributes:
             history = " -> ".join(f"{cls}={value!r}" for cls, value in a.chain)
             mark = "  [overridden by you]" if a.user_override else ""
             lines.append(f"  {a.name} = {a.value!r}  (set by {a.set_by}; {history}){mark}")
+        if self.hooks:
+            lines.append("  hooks: " + ", ".join(f"{name} from {cls}" + (" [overridden by you]" if user else "")
+                                                 for name, cls, user in self.hooks))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -355,8 +369,10 @@ class TrainerAttributes:
         head = (f"<div><b>{html.escape(self.trainer)}</b> — MRO: {html.escape(' > '.join(self.class_order))}"
                 + (f"; you overrode: {html.escape(', '.join(self.overridden))}" if self.overridden else "")
                 + "</div>")
+        hooks = ", ".join(f"<code>{html.escape(name)}</code> from {html.escape(cls)}" + (" <b>(yours)</b>" if user else "")
+                          for name, cls, user in self.hooks)
         return (head + "<table><tr><th>attribute</th><th>value</th><th>set by</th><th>history (base first)</th>"
-                "</tr>" + "".join(rows) + "</table>")
+                "</tr>" + "".join(rows) + "</table>" + (f"<div>hooks: {hooks}</div>" if hooks else ""))
 
 
 def attribute_provenance(trainer: NetworkTrainer | type) -> TrainerAttributes:
@@ -384,7 +400,12 @@ def attribute_provenance(trainer: NetworkTrainer | type) -> TrainerAttributes:
             set_by = setter_cls.__name__ if setter_cls is not None else "?"
             user = setter_cls is not None and setter_cls not in _BUILTIN_CLASSES
         origins.append(AttributeOrigin(name, value, set_by, tuple(chain), bool(user)))
-    return TrainerAttributes(cls.__name__, tuple(c.__name__ for c in mro), tuple(origins))
+    hooks = []
+    for name in HOOKS:
+        owner = next((c for c in mro if name in c.__dict__), None)
+        if owner is not None:
+            hooks.append((name, owner.__name__, owner not in _BUILTIN_CLASSES))
+    return TrainerAttributes(cls.__name__, tuple(c.__name__ for c in mro), tuple(origins), tuple(hooks))
 
 
 # -------------------------------------------------------------------------------------- process_plans

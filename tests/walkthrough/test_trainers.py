@@ -42,6 +42,18 @@ def test_user_subclass_overrides_are_flagged():
     assert "you overrode: max_num_epochs, initial_lr" in html and "<script" not in html
 
 
+class HookTrainer(tr.nnUNetTrainerV2):
+    def learning_rate(self, epoch: int) -> float:
+        return 0.5
+
+
+def test_replaced_hooks_are_listed():
+    attrs = HookTrainer("x.pkl", 0).provenance()
+    assert attrs.overridden_hooks == ("learning_rate",)
+    assert ("build_network", "nnUNetTrainerV2", False) in attrs.hooks
+    assert "learning_rate from HookTrainer [overridden by you]" in attrs.summary()
+
+
 def test_values_set_in_init_are_found_and_attributed_to_the_user():
     attrs = OldStyleTrainer("x.pkl", 0).provenance()
     batches = attrs["num_batches_per_epoch"]
