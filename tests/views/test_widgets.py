@@ -189,3 +189,128 @@ def test_throttle_and_time_format():
     assert throttle.ready()
     assert throttle.ready(force=True)
     assert format_seconds(75.2) == "1:15" and format_seconds(3725) == "1:02:05" and format_seconds(None) == "?"
+
+
+# ------------------------------------------------------------------------------------------- step runner
+def _toy_pipeline():
+    from nnunet_explorer.explore import Pipeline
+
+    calls = []
+
+    def numbers(*, n: int = 3, scale: float = 1.0, label: str = "x", noisy: bool = False, shape=None):
+        """Draw n random numbers."""
+        import random
+
+        calls.append((n, scale, label, noisy, shape))
+        if noisy:
+            raise RuntimeError("noisy numbers are not implemented")
+        return [scale * random.random() for _ in range(n)]
+
+    def total(numbers):
+        """Sum them."""
+        return sum(numbers)
+
+    from nnunet_explorer.explore import make_step
+
+    return Pipeline([make_step(numbers, seed=0), total], name="toy"), calls
+
+
+def test_step_runner_generates_a_control_per_knob_from_its_type():
+    import ipywidgets as w
+
+    from nnunet_explorer.views.step_runner import StepRunner
+
+    pipeline, _ = _toy_pipeline()
+    runner = StepRunner(pipeline)
+    controls = runner.knob_widgets()
+    assert list(controls) == ["n", "scale", "label", "noisy", "shape"]
+    assert isinstance(controls["n"], w.IntText) and isinstance(controls["scale"], w.FloatText)
+    assert isinstance(controls["label"], w.Text) and isinstance(controls["noisy"], w.Checkbox)
+    assert controls["shape"].value == "None"  # a literal field for anything else
+    runner.step_select.value = "total"
+    assert runner.knob_widgets() == {} and runner.apply_button.disabled
+
+
+def test_step_runner_runs_reruns_with_a_seed_and_applies_knobs():
+    from nnunet_explorer.views.step_runner import StepRunner
+
+    pipeline, calls = _toy_pipeline()
+    runner = StepRunner(pipeline, initial="total")
+    first = runner.run_to()
+    assert first.ok and first.name == "total" and "total" in runner.status.value
+    assert "Sum them" in runner.output.outputs[0]["data"]["text/html"]
+    runner.step_select.value = "numbers"
+    before = pipeline["numbers"]
+    again = runner.rerun_with_seed(7)
+    assert again.seed == 7 and pipeline.seed("numbers") == 7 and again.output != before
+    assert "total" not in pipeline.results  # downstream invalidated
+    assert runner.rerun_with_seed(7).output == again.output  # same seed, same draw
+    controls = runner.knob_widgets()
+    controls["n"].value = 5
+    controls["shape"].value = "(2, 3)"
+    result = runner.apply_knobs()
+    assert len(result.output) == 5 and pipeline.params("numbers") == {"n": 5, "shape": (2, 3)}
+    assert calls[-1] == (5, 1.0, "x", False, (2, 3))
+
+
+def test_step_runner_shows_a_failing_step_instead_of_raising():
+    from nnunet_explorer.views.step_runner import StepRunner
+
+    pipeline, _ = _toy_pipeline()
+    runner = StepRunner(pipeline)
+    runner.knob_widgets()["shape"].value = "not a literal ("
+    assert runner.apply_knobs() is None
+    assert isinstance(runner.last_error, ValueError) and "literal" in runner.status.value
+    runner.knob_widgets()["shape"].value = "None"
+    runner.knob_widgets()["noisy"].value = True
+    assert runner.apply_knobs() is None
+    assert "not implemented" in runner.status.value
+    assert "not implemented" in runner.output.outputs[0]["data"]["text/html"]  # the failed step's card
+    runner.knob_widgets()["noisy"].value = False
+    assert runner.apply_knobs().ok and runner.last_error is None
+
+
+# ------------------------------------------------------------------------------------------------- cards
+class _FakeConfiguration:
+    def __init__(self, network: str, num_stages: int, stage: int, batch_dice: bool) -> None:
+        from pathlib import Path
+
+        self.network, self.num_stages, self.stage, self.batch_dice = network, num_stages, stage, batch_dice
+        self.plans_file = Path("/p/Task1_X/nnUNetPlansv2.1_plans_3D.pkl")
+        self.output_folder_name = Path("/r/nnUNet") / network / "Task1_X" / "nnUNetTrainerV2__nnUNetPlansv2.1"
+        self.dataset_directory = Path("/p/Task1_X")
+        self.folder_with_preprocessed_data = Path("/p/Task1_X/nnUNetData_plans_v2.1_stage0")
+        self.trainer_class = type("nnUNetTrainerV2", (), {})
+        self.task, self.plans_identifier, self.printed_text = "Task1_X", "nnUNetPlansv2.1", ""
+
+
+@pytest.mark.parametrize("network,stages,batch_dice,reason", [
+    ("2d", 1, True, "2d"), ("3d_fullres", 1, False, "single stage"), ("3d_fullres", 2, True, "more than one stage"),
+    ("3d_lowres", 2, False, "3d_lowres always"), ("3d_cascade_fullres", 2, True, "more than one stage")])
+def test_configuration_card_says_why_batch_dice(network, stages, batch_dice, reason):
+    """v1: batch_dice = (network == '2d' or more than one stage) and network != '3d_lowres'."""
+    from nnunet_explorer.views.cards import configuration_card
+
+    assert batch_dice == ((network == "2d" or stages > 1) and network != "3d_lowres")
+    card = configuration_card(_FakeConfiguration(network, stages, 0, batch_dice))
+    row = card.row("batch_dice")
+    assert row.value == str(batch_dice) and reason in row.why
+    assert "batch_dice" in card._repr_html_() and reason in card.text()
+
+
+def test_plans_card_pairs_values_with_the_planner_decisions():
+    from nnunet_explorer.planning.explain import Decision
+    from nnunet_explorer.views.cards import plans_card
+
+    plans = {"num_stages": 1, "num_classes": 2, "data_identifier": "nnUNetData_plans_v2.1",
+             "plans_per_stage": {0: {"patch_size": [16, 40, 40], "batch_size": 2, "current_spacing": [3, .8, .8]}}}
+    decisions = [Decision("3d", "3d_fullres", "patch_size", "512 mm start", [16, 40, 40], "clipped to the median"),
+                 Decision("3d", "3d_fullres", "target_spacing", "median spacing", [3, .8, .8], "median of cases"),
+                 Decision("3d", "3d_lowres", "patch_size", "other stage", [8, 8, 8], "must not appear")]
+    card = plans_card(plans, decisions)
+    assert card.row("patch_size").why == "clipped to the median" and card.row("patch_size").rule == "512 mm start"
+    assert card.row("current_spacing").why == "median of cases"  # recorded as target_spacing
+    assert "dataset.json" in card.row("num_classes").why
+    assert "no planner rule" in card.row("batch_size").why
+    html_text = card._repr_html_()
+    assert "clipped to the median" in html_text and "must not appear" not in html_text
