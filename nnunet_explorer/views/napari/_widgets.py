@@ -89,7 +89,7 @@ class BatchWidget(_Base):
             box.value = bool(value)
 
     @property
-    def enabled(self) -> list[int]:
+    def enabled_transforms(self) -> list[int]:
         """Indices of the augmentation transforms switched on."""
         return [int(box.name[1:]) for box in self.toggles if box.value]
 
@@ -105,13 +105,13 @@ class BatchWidget(_Base):
             self.load(self.folder.value)
         if seed is not None:
             self.seed.value = int(seed)
-        self.batch = L.draw_batch(self.source, seed=int(self.seed.value), enabled=self.enabled)
+        self.batch = L.draw_batch(self.source, seed=int(self.seed.value), enabled=self.enabled_transforms)
         specs = L.batch_layers(self.batch, spacing=self.source.spacing, label_names=self.source.label_names,
                                modality_names=self.source.modality_names)
         add_layers(self.viewer, specs)
         lines = [f"sample {j}: {line}" for j, line in enumerate(specs[0].metadata["provenance"])]
         skipped = [n for i, n in enumerate(self.source.transform_names)
-                   if self.source.is_toggleable(i) and i not in self.enabled]
+                   if self.source.is_toggleable(i) and i not in self.enabled_transforms]
         lines.append(f"seed {self.seed.value}; data {list(self.batch['data'].shape)}")
         if skipped:
             lines.append("switched off: " + ", ".join(skipped))

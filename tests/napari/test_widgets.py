@@ -1,0 +1,126 @@
+"""The dock widgets, driven through their methods in a real (Xvfb) napari viewer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnunet_explorer.training.deep_supervision import ds_target_shapes
+from nnunet_explorer.views import layers as L
+from nnunet_explorer.views.napari._widgets import (BatchWidget, DeepSupervisionWidget, PredictionWidget,
+                                                   SlidingWindowWidget)
+
+TASK = "Task951_NapariCT"  # the task tests/napari/conftest.py builds
+STAGE = "nnUNetData_plans_v2.1_stage0"
+
+
+@pytest.fixture
+def stage(artefacts):
+    ws, _model = artefacts
+    return ws.preprocessed_task_dir(TASK) / STAGE
+
+
+def _docked(viewer, widget):
+    viewer.window.add_dock_widget(widget, name=type(widget).__name__)
+    return widget
+
+
+def test_batch_widget_resamples_reproducibly_and_shows_provenance(stage, make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = _docked(viewer, BatchWidget(viewer))
+    source = widget.load(stage)
+    first = widget.draw(seed=3)
+    again = widget.draw(seed=3)
+    np.testing.assert_array_equal(first["data"], again["data"])
+    b = source.batch_size
+    assert viewer.layers["batch seg"].data.shape == (b, *source.patch_size)
+    assert viewer.layers["batch CT"].data.shape == (b, *source.patch_size)
+    lines = widget.provenance.value.splitlines()
+    for j, prov in enumerate(first["provenance"]):
+        assert lines[j].startswith(f"sample {j}: {prov.case_id}")
+    # v1's oversampling rule: the last sample(s) of a batch are forced foreground
+    assert [p.forced for p in first["provenance"]] == [not j < round(b * (1 - 0.33)) for j in range(b)]
+    nxt = widget.next_batch()
+    assert widget.seed.value == 4
+    assert not np.array_equal(nxt["data"], first["data"])
+
+
+def test_batch_widget_with_augmentation_off_shows_the_loader_patch(stage, make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = BatchWidget(viewer)
+    source = widget.load(stage)
+    widget.augment.value = False  # switches every augmentation off
+    assert widget.enabled_transforms == []
+    batch = widget.draw(seed=5)
+    # nothing crops: the loader's larger box arrives unchanged (CT: no mask, -1 padding becomes 0)
+    assert batch["data"].shape[2:] == tuple(source.basic_generator_patch_size)
+    np.testing.assert_array_equal(batch["data"], batch["loaded"]["data"])
+    np.testing.assert_array_equal(batch["target"][0], np.maximum(batch["loaded"]["seg"], 0))
+    assert "switched off: 01 SpatialTransform" in widget.provenance.value
+    widget.set_enabled(["MirrorTransform"])
+    mirrored = widget.draw(seed=5)
+    assert "09 MirrorTransform" in mirrored["applied"] and "01 SpatialTransform" not in mirrored["applied"]
+    flips = [np.flip(batch["data"], axes) for axes in [(2,), (3,), (4,), (2, 3), (2, 4), (3, 4), (2, 3, 4)]]
+    # each sample is the loader patch, flipped along some axes (mirroring is all this leaves on)
+    for j in range(source.batch_size):
+        assert any(np.array_equal(mirrored["data"][j], f[j]) for f in flips + [batch["data"]])
+
+
+def test_deep_supervision_widget_aligns_every_scale_with_the_patch(stage, make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = _docked(viewer, DeepSupervisionWidget(viewer))
+    widget.folder.value = str(stage)
+    specs = widget.run()
+    source = L.batch_source(stage)
+    predictions = [s for s in specs if " prediction " in s.name]
+    targets = [s for s in specs if " target " in s.name]
+    expected = ds_target_shapes(source.patch_size, source.pool_op_kernel_sizes)
+    assert [p.data.shape for p in predictions] == expected
+    assert [t.data.shape for t in targets] == expected
+    spacing = np.asarray(source.spacing)
+    for spec in predictions + targets:
+        layer = viewer.layers[spec.name]
+        low = np.asarray(layer.translate) - np.asarray(layer.scale) / 2
+        high = low + np.asarray(layer.scale) * np.asarray(layer.data.shape)
+        # every output covers exactly the patch's extent in world space
+        np.testing.assert_allclose(low, -spacing / 2)
+        np.testing.assert_allclose(high, spacing * (np.asarray(source.patch_size) - 0.5))
+    assert len(widget.outputs) == len(source.pool_op_kernel_sizes)
+
+
+def test_prediction_widget_reports_dice_and_errors(artefacts, make_napari_viewer):
+    _ws, model = artefacts
+    viewer = make_napari_viewer()
+    widget = _docked(viewer, PredictionWidget(viewer))
+    widget.folder.value = str(model / "fold_0" / "validation_raw")
+    assert widget.case.choices == ("case_000", "case_001", "case_002")
+    specs = widget.show("case_001")
+    truth, pred = viewer.layers["case_001 ground truth"].data, viewer.layers["case_001 prediction"].data
+    dice = specs[-1].metadata["dice"]
+    # the fixture's prediction has no lesion (2): its Dice is 0; the organ's follows 2TP/(2TP+FP+FN)
+    assert dice[2] == 0.0
+    tp = np.sum((pred == 1) & (truth == 1))
+    assert dice[1] == pytest.approx(2 * tp / (np.sum(pred == 1) + np.sum(truth == 1)))
+    assert "class 2" in widget.dice.value and "Dice 0.0000" in widget.dice.value
+    # comparing two labels layers of the viewer gives the same Dice
+    widget._refresh_layers()
+    compared = widget.compare("case_001 prediction", "case_001 ground truth")
+    assert compared[0].metadata["dice"] == dice
+
+
+def test_sliding_window_widget_draws_tiles_over_a_case(stage, make_napari_viewer, registered_reader=None):
+    viewer = make_napari_viewer()
+    for spec in L.case_layers(stage / "case_000.npz"):
+        if spec.kind == "image":
+            viewer.add_image(spec.data, name="case", scale=spec.meta["scale"], translate=spec.meta["translate"])
+    widget = _docked(viewer, SlidingWindowWidget(viewer))
+    widget.plans.value = str(stage.parent / "nnUNetPlansv2.1_plans_3D.pkl")
+    specs = widget.show("case")
+    patch = widget.patch_size()
+    image = viewer.layers["case"].data
+    padded = tuple(max(s, p) for s, p in zip(image.shape, patch))
+    steps = L.sliding_window_steps(patch, padded, 0.5)
+    tiles = specs[-1]
+    assert tiles.metadata["num_tiles"] == int(np.prod([len(s) for s in steps]))
+    assert viewer.layers["tiles"].nshapes == tiles.metadata["num_tiles"] * patch[0]
+    weight = viewer.layers["summed weight"].data
+    assert weight.shape == padded and weight.min() > 0  # every voxel is covered by some tile
