@@ -1,0 +1,47 @@
+"""Fixtures of the training-loop tests: writable copies of the v1-preprocessed synthetic CT task, tiny runs."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nnunet_explorer.paths import Workspace, environment_for, resolve_workspace
+
+TASK = "901"
+FOLD_FOLDER = ("nnUNet", "3d_fullres", "Task901_SynthCT", "nnUNetTrainerV2__nnUNetPlansv2.1", "fold_0")
+
+
+def copy_workspace(src: Workspace, dst: Path) -> Workspace:
+    """Copy the shared (read-only) v1 workspace; its three folders share one parent."""
+    root = src.raw_data_base.parent
+    shutil.copytree(root, dst, dirs_exist_ok=True)
+    return resolve_workspace({"nnUNet_raw_data_base": str(dst / src.raw_data_base.name),
+                              "nnUNet_preprocessed": str(dst / src.preprocessed.name),
+                              "RESULTS_FOLDER": str(dst / src.results_folder.name)}).ensure()
+
+
+def fold_folder(ws: Workspace) -> Path:
+    return Path(ws.results_folder).joinpath(*FOLD_FOLDER)
+
+
+@pytest.fixture
+def loop_ws(v1_ct_task, tmp_path, monkeypatch) -> Workspace:
+    """A private copy of the CT task with the nnU-Net variables pointing at it."""
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
+    for key, value in environment_for(ws).items():
+        monkeypatch.setenv(key, value)
+    return ws
+
+
+def tiny_run(ws: Workspace, *, epochs: int = 1, batches: int = 1, val_batches: int = 1, **flags):
+    """A TrainingRun of ``nnUNet_train 3d_fullres nnUNetTrainerV2 901 0`` shortened by the explorer knobs."""
+    from nnunet_explorer.training.configuration import RunArgs
+    from nnunet_explorer.training.loop import TrainingRun
+
+    loop_kw = {k: flags.pop(k) for k in ("single_threaded", "save_every", "plot_progress", "guard_nonfinite")
+               if k in flags}
+    args = RunArgs("3d_fullres", "nnUNetTrainerV2", TASK, "0", **flags)
+    return TrainingRun.from_args(args, max_num_epochs=epochs, num_batches_per_epoch=batches,
+                                 num_val_batches_per_epoch=val_batches, workspace=ws, device="cpu", echo=False,
+                                 **loop_kw)

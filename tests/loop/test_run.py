@@ -1,0 +1,178 @@
+"""TrainingRun end to end on the v1-preprocessed CT task: files, checkpoint format, hooks, determinism, stop, NaN."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nnunet_explorer.fileio import load_pickle
+from nnunet_explorer.training.checkpoint_saving import CHECKPOINT_KEYS, MODEL_PKL_KEYS
+from nnunet_explorer.training.hooks import EpochEnd, IterationEnd, TrainEnd, TrainStart, ValidationEnd
+from nnunet_explorer.training.loop import NonFiniteError, TrainingRun
+from nnunet_explorer.training.lr_schedule import poly_lr
+from nnunet_explorer.training.pretrained import read_checkpoint
+
+from .conftest import copy_workspace, fold_folder, tiny_run
+
+
+class Recorder:
+    """Keeps every event; does nothing else (also the 'no-op' observer whose cost is measured)."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def on_train_start(self, e): self.events.append(e)
+    def on_epoch_start(self, e): self.events.append(("epoch_start", e))
+    def on_iteration_end(self, e): self.events.append(e)
+    def on_validation_end(self, e): self.events.append(e)
+    def on_epoch_end(self, e): self.events.append(e)
+    def on_train_end(self, e): self.events.append(e)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture(scope="module")
+def trained(v1_ct_task, tmp_path_factory):
+    """2 epochs x 1 batch x 1 validation batch, --deterministic, model_latest every epoch."""
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path_factory.mktemp("loop_run"))
+    run = tiny_run(ws, epochs=2, deterministic=True, save_every=1)
+    recorder = Recorder()
+    result = run.run(observers=[recorder])
+    return ws, run, result, recorder
+
+
+@pytest.mark.slow
+def test_run_writes_v1_files_and_removes_latest(trained):
+    ws, run, result, _ = trained
+    folder = fold_folder(ws)
+    assert result.output_folder == folder and not result.stopped_early
+    names = {p.name for p in folder.iterdir()}
+    assert {"model_final_checkpoint.model", "model_final_checkpoint.model.pkl", "progress.png", "debug.json"} <= names
+    assert "model_latest.model" not in names and "model_latest.model.pkl" not in names  # deleted after final
+    assert not [n for n in names if n.endswith(".tmp")]  # no leftovers of atomic writes
+    assert (folder.parent / "plans.pkl").read_bytes() == \
+        (ws.preprocessed_task_dir("Task901_SynthCT") / "nnUNetPlansv2.1_plans_3D.pkl").read_bytes()
+    log = result.log_file
+    assert log is not None and log.name.startswith("training_log_") and log.parent == folder
+    text = log.read_text()
+    assert text.startswith("Starting... \n")
+    for line in ("epoch:  0", "epoch:  1", "train loss : ", "validation loss: ", "Average global foreground Dice:",
+                 "lr: 0.005359", "This epoch took", "saving checkpoint..."):
+        assert line in text, line
+    # the final checkpoint: v1's keys in v1's order, epoch = max_num_epochs, one value per epoch
+    ckpt = read_checkpoint(folder / "model_final_checkpoint.model")
+    assert tuple(ckpt) == CHECKPOINT_KEYS  # fp16 requested (v1 default) -> amp_grad_scaler present ({} on CPU)
+    assert ckpt["epoch"] == 2 and ckpt["amp_grad_scaler"] == {} and ckpt["lr_scheduler_state_dict"] is None
+    tr, val, tr_mode, metrics = ckpt["plot_stuff"]
+    assert len(tr) == len(val) == len(metrics) == 2 and tr_mode == []
+    assert all(isinstance(v, np.float32) for v in tr + val)  # v1: np.mean of float32 losses
+    assert set(ckpt["state_dict"]) == set(run.network.state_dict())
+    info = load_pickle(folder / "model_final_checkpoint.model.pkl")
+    assert isinstance(info, OrderedDict) and tuple(info) == MODEL_PKL_KEYS
+    assert info["name"] == "nnUNetTrainerV2" and info["init"][1] == 0 and info["init"][-1] is True  # fold, fp16
+    assert info["plans"]["plans_per_stage"][0]["patch_size"].tolist() == list(run.pipeline["plans_processed"].patch_size)
+
+
+@pytest.mark.slow
+def test_hooks_carry_the_loop_scalars_and_their_cost_is_measured(trained):
+    _, run, result, rec = trained
+    starts, its, vals, ends = rec.of(TrainStart), rec.of(IterationEnd), rec.of(ValidationEnd), rec.of(EpochEnd)
+    assert len(starts) == 1 and starts[0].max_num_epochs == 2 and starts[0].num_classes == 3
+    assert len(its) == 2 and len(vals) == 2 and len(ends) == 2 and len(rec.of(TrainEnd)) == 1
+    # epoch e trains with poly_lr(e); the epoch end announces the next epoch's rate
+    assert [i.lr for i in its] == pytest.approx([poly_lr(0, 2, 1e-2), poly_lr(1, 2, 1e-2)])
+    assert [e.lr_next for e in ends] == pytest.approx([poly_lr(1, 2, 1e-2), poly_lr(2, 2, 1e-2)])
+    for it in its:
+        assert it.ce is not None and it.dice is not None and it.ce + it.dice == pytest.approx(it.loss, rel=1e-4)
+        assert it.grad_norm is not None and it.grad_norm > 0 and it.compute_seconds > 0 and it.data_seconds >= 0
+    # the epoch's values are those stored in the checkpoint lists
+    tr, val, _, metrics = result.state.plot_stuff
+    assert [e.train_loss for e in ends] == pytest.approx([float(v) for v in tr])
+    assert [e.mean_global_dice for e in ends] == pytest.approx([float(v) for v in metrics])
+    assert [v.mean_global_dice for v in vals] == pytest.approx([float(v) for v in metrics])
+    assert len(vals[0].global_dice_per_class) <= 2
+    # train_loss_MA: first value, then 0.93 MA + 0.07 loss
+    assert ends[0].train_loss_MA == pytest.approx(float(tr[0]))
+    assert ends[1].train_loss_MA == pytest.approx(0.93 * float(tr[0]) + 0.07 * float(tr[1]), rel=1e-6)
+    assert "model_latest.model" in ends[0].saved
+    # hook cost: measured, and tiny next to the compute of an iteration
+    compute = sum(e.compute_seconds for e in ends)
+    assert 0 < result.hook_seconds < 0.02 * compute, (result.hook_seconds, compute)
+    print(f"\nno-op recording observer: {result.hook_seconds * 1e3:.3f} ms over {result.iterations} iterations "
+          f"({100 * result.hook_seconds / compute:.4f} % of compute)")
+
+
+@pytest.mark.slow
+def test_deterministic_cpu_runs_reproduce_the_same_losses(trained, v1_ct_task, tmp_path):
+    _, _, first, _ = trained
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path / "again")
+    again = tiny_run(ws, epochs=1, deterministic=True, plot_progress=False).run()
+    # epoch 0 of both runs: same seed, same LR (poly_lr(0) = initial_lr), single-threaded augmentation
+    assert float(again.state.all_tr_losses[0]) == float(first.state.all_tr_losses[0])
+    assert float(again.state.all_val_losses[0]) == float(first.state.all_val_losses[0])
+    assert float(again.state.all_val_eval_metrics[0]) == float(first.state.all_val_eval_metrics[0])
+
+
+@pytest.mark.slow
+def test_stop_from_another_thread_ends_after_the_iteration_and_saves_latest(loop_ws):
+    run = tiny_run(loop_ws, epochs=3, batches=50, single_threaded=True, plot_progress=False)
+    first_iteration = threading.Event()
+
+    class Signal:
+        def on_iteration_end(self, e):
+            first_iteration.set()
+
+    handle = run.run_in_background([Signal()])
+    assert first_iteration.wait(300)
+    handle.stop("test asked")
+    result = handle.result(timeout=120)
+    assert result.stopped_early and result.reason == "test asked" and result.iterations < 50
+    latest = fold_folder(loop_ws) / "model_latest.model"
+    ckpt = read_checkpoint(latest)
+    assert ckpt["epoch"] == 0 and ckpt["plot_stuff"][0] == []  # no finished epoch: the partial one is dropped
+    assert not (fold_folder(loop_ws) / "model_final_checkpoint.model").exists()
+
+
+class _NaNInput:
+    """Wraps the training augmenter: the first batch's data gets a NaN."""
+
+    def __init__(self, inner):
+        self.inner, self.shutdown = inner, inner.shutdown
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batch = next(self.inner)
+        data = batch["data"]
+        data = data.clone() if isinstance(data, torch.Tensor) else np.array(data, copy=True)
+        data[0, 0, 0, 0, 0] = float("nan")
+        return dict(batch, data=data)
+
+
+class _NaNRun(TrainingRun):
+    def _make_augmenters(self):
+        tr, val = super()._make_augmenters()
+        return _NaNInput(tr), val
+
+
+@pytest.mark.slow
+def test_nan_guard_stops_and_says_input(loop_ws):
+    from nnunet_explorer.training.configuration import RunArgs
+
+    run = _NaNRun.from_args(RunArgs("3d_fullres", "nnUNetTrainerV2", "901", "0"), max_num_epochs=1,
+                            num_batches_per_epoch=2, num_val_batches_per_epoch=1, workspace=loop_ws, device="cpu",
+                            echo=False, single_threaded=True, plot_progress=False)
+    with pytest.raises(NonFiniteError) as info:
+        run.run()
+    report = info.value.report
+    assert report.where == "input" and report.phase == "training" and report.epoch == 0 and report.iteration == 0
+    assert "input" in str(info.value) and "fix:" in str(info.value)
+    assert not (fold_folder(loop_ws) / "model_latest.model").exists()  # nothing saved from a poisoned state
