@@ -1,0 +1,187 @@
+"""The Generic_UNet as a collapsible tree and as a U-shaped diagram, both from ``describe_network``.
+
+Both views read an :class:`~nnunet_explorer.training.architecture.ArchitectureSummary` (the walkthrough's
+``architecture`` step), so they show the network that was actually built, with the shapes of one forward pass:
+
+* :func:`architecture_tree` — an ipywidgets ``Accordion`` per group (encoder, bottleneck, decoder,
+  deep-supervision heads); inside, one collapsible section per stage listing its conv units with kernel,
+  stride, output shape ``(b, c, z, y, x)`` and parameter count.
+* :func:`unet_diagram_svg` — the classic U: encoder levels down the left, the bottleneck at the bottom,
+  decoder levels up the right, a skip connection across each level, and the deep-supervision head of every
+  decoder level with its loss weight (v1: ``1/2**i`` normalised; the lowest-resolution output gets 0, drawn
+  greyed out). :class:`UNetDiagram` wraps the SVG so Jupyter displays it.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from .widgets_common import require_ipywidgets
+
+
+def _shape(shape: Any) -> str:
+    return "?" if shape is None else "×".join(str(int(v)) for v in shape)
+
+
+def _spatial(shape: Any) -> str:
+    return "?" if shape is None or len(shape) < 3 else "×".join(str(int(v)) for v in shape[2:])
+
+
+def _channels(shape: Any) -> str:
+    return "?" if shape is None or len(shape) < 2 else str(int(shape[1]))
+
+
+def stage_table_html(stage: Any) -> str:
+    """The conv units of one stage as an HTML table (module, what it does, output shape, parameters)."""
+    esc = html.escape
+    rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(l.description)}</td>"
+                   f"<td><code>{esc(_shape(l.output_shape))}</code></td><td style='text-align:right'>{l.params:,}"
+                   f"</td></tr>" for l in stage.layers)
+    head = "<tr><th>module</th><th>what</th><th>output (b, c, spatial)</th><th>params</th></tr>"
+    return f"<table>{head}{rows}</table>"
+
+
+def _stage_title(stage: Any) -> str:
+    extra = ""
+    if stage.ds_index is not None:
+        weight = "?" if stage.ds_weight is None else f"{stage.ds_weight:.4f}"
+        extra = f" · output {stage.ds_index}, loss weight {weight}"
+    return f"{stage.name} → {_shape(stage.output_shape)} · {stage.params:,} params{extra}"
+
+
+def architecture_tree(summary: Any):
+    """An ipywidgets tree: one ``Accordion`` section per group, nested sections per stage (all collapsed)."""
+    widgets = require_ipywidgets()
+    groups: dict[str, list[Any]] = {}
+    for stage in summary.stages:
+        groups.setdefault(stage.group, []).append(stage)
+    by_group = summary.params_by_group()
+    sections, titles = [], []
+    for group, stages in groups.items():
+        inner = widgets.Accordion(children=[widgets.HTML(stage_table_html(s)) for s in stages],
+                                  titles=tuple(_stage_title(s) for s in stages))
+        sections.append(inner)
+        titles.append(f"{group}: {len(stages)} stage(s), {by_group.get(group, 0):,} params")
+    tree = widgets.Accordion(children=sections, titles=tuple(titles))
+    head = widgets.HTML(f"<b>Generic_UNet</b> on input <code>{_shape(summary.input_size)}</code>: "
+                        f"{summary.total_params:,} parameters; outputs (highest resolution first): "
+                        + ", ".join(f"<code>{_shape(o)}</code>" for o in summary.output_shapes))
+    return widgets.VBox([head, tree])
+
+
+@dataclass(frozen=True)
+class UNetDiagram:
+    """An SVG drawing of the U-Net; Jupyter displays it, ``.svg`` is the text."""
+
+    svg: str
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str) -> None:
+        from ..fileio import write_text_atomic
+
+        write_text_atomic(path, self.svg)
+
+
+def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46, level_gap: int = 64) -> str:
+    """The U-shaped diagram as an SVG string (no JavaScript, no external fonts).
+
+    Encoder level ``k`` sits on row ``k`` on the left, decoder level ``k`` on row ``k`` on the right, the
+    bottleneck in the middle of the bottom row. Arrows: down (strided conv) on the left, up (transposed conv)
+    on the right, a dashed skip from encoder ``k`` to decoder ``k``. Heads hang off the decoder boxes on the
+    far right, labelled ``output i`` with the loss weight.
+    """
+    enc = sorted((s for s in summary.stages if s.group == "encoder"), key=lambda s: s.level or 0)
+    dec = sorted((s for s in summary.stages if s.group == "decoder"), key=lambda s: s.level or 0)
+    bottleneck = next((s for s in summary.stages if s.group == "bottleneck"), None)
+    heads = {}
+    for h in summary.heads:
+        heads[h.ds_index] = h
+    levels = max([s.level or 0 for s in enc + dec] + ([bottleneck.level] if bottleneck and bottleneck.level else [0]))
+    depth = levels + 1
+    margin, head_w = 20, 150
+    width = margin * 2 + box_width * 3 + 160 + head_w
+    height = margin * 2 + depth * level_gap + box_height + 30
+    x_enc, x_dec = margin, margin + box_width * 2 + 160
+    x_mid = (x_enc + x_dec) // 2
+    x_head = x_dec + box_width + 40
+    esc = html.escape
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+             f"font-family='sans-serif' font-size='11' class='nnx-unet-diagram'>",
+             "<defs><marker id='arr' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
+             "<path d='M0,0 L8,4 L0,8 z' fill='#555'/></marker></defs>",
+             f"<text x='{margin}' y='14' font-weight='bold'>Generic_UNet, input {esc(_shape(summary.input_size))}, "
+             f"{summary.total_params:,} params</text>"]
+
+    def y_of(level: int) -> int:
+        return margin + 10 + level * level_gap
+
+    def box(x: int, y: int, stage: Any, fill: str, kind: str) -> None:
+        title = esc(f"{stage.name}: {_shape(stage.output_shape)}, {stage.params:,} params")
+        parts.append(f"<g class='nnx-stage nnx-{kind}'><title>{title}</title>"
+                     f"<rect x='{x}' y='{y}' width='{box_width}' height='{box_height}' rx='6' fill='{fill}' "
+                     f"stroke='#333'/>"
+                     f"<text x='{x + 6}' y='{y + 15}' font-weight='bold'>{esc(stage.name)}</text>"
+                     f"<text x='{x + 6}' y='{y + 29}'>{esc(_channels(stage.output_shape))} ch · "
+                     f"{esc(_spatial(stage.output_shape))}</text>"
+                     f"<text x='{x + 6}' y='{y + 42}' fill='#444'>{stage.params:,} params</text></g>")
+
+    def arrow(x1: float, y1: float, x2: float, y2: float, dashed: bool = False) -> None:
+        dash = " stroke-dasharray='5,4'" if dashed else ""
+        parts.append(f"<line x1='{x1}' y1='{y1}' x2='{x2}' y2='{y2}' stroke='#555'{dash} marker-end='url(#arr)'/>")
+
+    for s in enc:
+        box(x_enc + (s.level or 0) * 18, y_of(s.level or 0), s, "#dbe9f6", "encoder")
+    for s in dec:
+        box(x_dec - (s.level or 0) * 18, y_of(s.level or 0), s, "#f6e3d1", "decoder")
+    if bottleneck is not None:
+        box(x_mid - box_width // 2, y_of(levels), bottleneck, "#e2d8ef", "bottleneck")
+    # down arrows (encoder k -> k+1, last -> bottleneck), up arrows (bottleneck -> decoder last, k+1 -> k)
+    enc_by_level = {s.level: s for s in enc}
+    dec_by_level = {s.level: s for s in dec}
+    for k in range(levels):
+        if k in enc_by_level:
+            x1 = x_enc + k * 18 + box_width // 2
+            if k + 1 in enc_by_level:
+                arrow(x1, y_of(k) + box_height, x1 + 18, y_of(k + 1) - 2)
+            elif bottleneck is not None:
+                arrow(x1, y_of(k) + box_height, x_mid - box_width // 2, y_of(levels) + box_height // 2)
+        if k in dec_by_level:
+            x2 = x_dec - k * 18 + box_width // 2
+            if k + 1 in dec_by_level:
+                arrow(x2 - 18, y_of(k + 1), x2, y_of(k) + box_height + 2)
+            elif bottleneck is not None:
+                arrow(x_mid + box_width // 2, y_of(levels) + box_height // 2, x2, y_of(k) + box_height + 2)
+        if k in enc_by_level and k in dec_by_level:  # skip connection across
+            arrow(x_enc + k * 18 + box_width, y_of(k) + box_height // 2, x_dec - k * 18 - 2,
+                  y_of(k) + box_height // 2, dashed=True)
+            parts.append(f"<text x='{x_mid - 40}' y='{y_of(k) + box_height // 2 - 4}' fill='#555'>skip (concat)"
+                         f"</text>")
+    # deep-supervision heads: output i belongs to decoder level i (output 0 = full resolution)
+    for index, head in sorted(heads.items()):
+        level = index if index in dec_by_level else None
+        if level is None:
+            continue
+        weight = head.ds_weight
+        used = weight is not None and weight > 0
+        colour = "#2a7" if used else "#aaa"
+        y = y_of(level) + box_height // 2
+        x_from = x_dec - level * 18 + box_width
+        parts.append(f"<g class='nnx-ds-head'><title>{esc(head.name)}: {esc(_shape(head.output_shape))}</title>"
+                     f"<line x1='{x_from}' y1='{y}' x2='{x_head}' y2='{y}' stroke='{colour}' "
+                     f"marker-end='url(#arr)'/>"
+                     f"<text x='{x_head + 4}' y='{y - 2}' fill='{colour}' font-weight='bold'>output {index}</text>"
+                     f"<text x='{x_head + 4}' y='{y + 12}' fill='{colour}'>weight "
+                     f"{'?' if weight is None else f'{weight:.3f}'}{'' if used else ' (unused)'}</text></g>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def unet_diagram(summary: Any, **kwargs: Any) -> UNetDiagram:
+    """:func:`unet_diagram_svg` wrapped for display in Jupyter."""
+    return UNetDiagram(unet_diagram_svg(summary, **kwargs))
+
+
+__all__ = ["UNetDiagram", "architecture_tree", "stage_table_html", "unet_diagram", "unet_diagram_svg"]
