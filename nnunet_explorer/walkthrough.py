@@ -148,8 +148,9 @@ def plans_processed(trainer: NetworkTrainer) -> ProcessedPlans:
 def augmentation_parameters(trainer: NetworkTrainer, plans_processed: ProcessedPlans) -> AugmentationSetup:
     """The augmentation dict and ``basic_generator_patch_size``, the larger patch the loader cuts.
 
-    The loader cuts a patch big enough that rotating it by up to ±30° and zooming out still fills the
-    network's ``patch_size`` without empty corners; SpatialTransform then crops the centre. v1 sizes it with
+    The loader cuts a patch big enough that rotating it (V2 in 3D: up to ±30° about each axis; 2D: up to
+    ±180°, counted as 90°) and zooming out still fills the network's ``patch_size`` without empty corners;
+    SpatialTransform then crops the centre. v1 sizes it with
     the scale range (0.85, 1.25) and only then widens the range to (0.7, 1.4). With ``do_dummy_2D_aug``
     (anisotropic data) the first axis is kept and only the in-plane size grows.
     """
