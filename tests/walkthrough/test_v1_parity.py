@@ -6,7 +6,9 @@ import argparse
 import copy
 import json
 import pickle
+import runpy
 from dataclasses import asdict, fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +21,8 @@ from nnunet_explorer.training.data_augmentation_params import (deg, default_2D_a
                                                                default_3D_augmentation_params, get_patch_size,
                                                                setup_DA_params)
 
-from .v1_facts import V1_FACTS_SCRIPT
+# loaded by path: the test folders are not packages (pytest's importlib import mode)
+V1_FACTS_SCRIPT = runpy.run_path(str(Path(__file__).with_name("v1_facts.py")))["V1_FACTS_SCRIPT"]
 
 ALL_FLAGS = ["2d", "MyTrainer", "Task004_Hippocampus", "all", "-val", "-c", "-p", "custom", "--use_compressed_data",
              "--deterministic", "--npz", "--find_lr", "--valbest", "--fp32", "--val_folder", "vf",
