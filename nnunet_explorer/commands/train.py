@@ -40,8 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="import this Python file and register the trainer classes it defines")
     explorer.add_argument("--seed", type=int, default=12345,
                           help="seed of the initial weights and of the batch (default 12345)")
-    explorer.add_argument("--device", default="cpu", metavar="DEVICE",
-                          help="where the iteration runs: cpu (default) or cuda / cuda:N (fp16 applies on CUDA only)")
     explorer.add_argument("--debugpy", type=int, default=None, metavar="PORT",
                           help="wait for a debugger (VS Code, debugpy) to attach on this port before running")
     explorer.add_argument("--summary", action="store_true",
@@ -87,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline = training_walkthrough(run_args.network, run_args.network_trainer, run_args.task, run_args.fold,
                                     **flags, max_num_epochs=args.max_num_epochs,
                                     num_batches_per_epoch=args.num_batches_per_epoch,
-                                    num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed,
-                                    device=args.device)
+                                    num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed)
     until = args.until or pipeline.step_names[-1]
     names = pipeline.step_names[:pipeline.step_names.index(until) + 1]
     error: BaseException | None = None
