@@ -1,0 +1,298 @@
+"""Predicting new images with a trained model folder, as ``nnUNet_predict`` does (``inference/predict.py``).
+
+The model folder is ``RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>`` with one ``fold_k`` (or
+``all``) sub-folder per trained fold, each holding ``<checkpoint>.model`` + ``<checkpoint>.model.pkl``, and
+optionally ``postprocessing.json`` (written when the folds are consolidated). For each case (files
+``CASE_0000.nii.gz``, ``CASE_0001.nii.gz``... one per modality):
+
+1. **Preprocess** exactly as training data was: crop to the nonzero box, transpose (``transpose_forward``),
+   resample to the stage spacing and normalize (``preprocess_test_case``, using the planning package).
+2. **Predict** with every fold's weights (sliding window, mirroring unless ``--disable_tta``) and average the
+   probabilities over folds (the *ensemble*).
+3. Transpose back, **export** to ``OUT/CASE.nii.gz`` on the original grid (optionally ``CASE.npz`` softmax).
+4. **Postprocess** with the model folder's ``postprocessing.json`` (largest connected component per entry of
+   ``for_which_classes``), if there is one.
+
+Checkpoints are read with the safe loaders of :mod:`nnunet_explorer.training.checkpoints`. The cascade
+(``3d_cascade_fullres``, which first needs ``3d_lowres`` predictions as extra input channels) is not offered.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ExplorerError
+from ..provenance import mirrors
+from .export import save_segmentation_nifti_from_softmax
+from .postprocessing import apply_postprocessing_to_folder, load_postprocessing
+from .sliding_window import predict_sliding_window
+from .validation import default_mirror_axes, export_params
+
+
+@dataclass
+class LoadedModel:
+    """A model folder loaded for prediction: plans, stage, one network and one state_dict per fold."""
+
+    folder: Path
+    plans: dict
+    stage: int | None
+    trainer_name: str
+    fold_folders: tuple[Path, ...]
+    state_dicts: tuple[Mapping[str, Any], ...] = field(repr=False)
+    network: Any = field(repr=False)
+    patch_size: tuple[int, ...]
+    threeD: bool
+    num_classes: int
+    checkpoint_name: str
+
+    def summary(self) -> str:
+        return (f"{self.trainer_name} from {self.folder} (stage {self.stage}, patch {list(self.patch_size)}, "
+                f"{'3D' if self.threeD else '2D'}, {self.num_classes} classes), folds: "
+                f"{', '.join(f.name for f in self.fold_folders)}, checkpoint {self.checkpoint_name}")
+
+
+def _fold_folders(model_folder: Path, folds) -> list[Path]:
+    if folds is None:
+        found = sorted(p for p in model_folder.iterdir() if p.is_dir() and p.name.startswith("fold"))
+        if not found:
+            raise ExplorerError(f"no fold_* folders in {model_folder}",
+                                fix="train at least one fold, or give the folds with -f")
+        return found
+    if isinstance(folds, str):
+        folds = [folds]
+    if isinstance(folds, int):
+        folds = [folds]
+    out = []
+    for f in folds:
+        name = "all" if str(f) == "all" else f"fold_{int(f)}"
+        out.append(model_folder / name)
+    missing = [str(p) for p in out if not p.is_dir()]
+    if missing:
+        raise ExplorerError(f"fold folder(s) missing: {', '.join(missing)}",
+                            fix="train those folds first or choose existing ones with -f")
+    return out
+
+
+@mirrors("nnunet.training.model_restore:load_model_and_checkpoint_files")
+def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
+                                    checkpoint_name: str = "model_final_checkpoint") -> LoadedModel:
+    """Load the trainer description (``.model.pkl``) of the first fold and every fold's weights, safely.
+
+    ``folds``: None = every ``fold*`` sub-folder; ``"all"``; an int or a list of ints.
+    """
+    from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
+    from ..training.generic_unet import build_network
+    from ..training.trainers import process_plans
+
+    model_folder = Path(model_folder)
+    if not model_folder.is_dir():
+        raise ExplorerError(f"model folder {model_folder} does not exist",
+                            fix="check -m/-t/-tr/-p and RESULTS_FOLDER (the folder is "
+                            "RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>)")
+    fold_folders = _fold_folders(model_folder, folds)
+    info = load_model_pkl(fold_folders[0] / f"{checkpoint_name}.model.pkl")
+    plans = info["plans"]
+    init = info["init"]
+    stage = init[5] if isinstance(init, (list, tuple)) and len(init) > 5 else None
+    processed = process_plans(plans, stage)
+    network = build_network(processed.num_input_channels, processed.base_num_features, processed.num_classes,
+                            processed.net_num_pool_op_kernel_sizes, processed.net_conv_kernel_sizes,
+                            conv_per_stage=processed.conv_per_stage, threeD=processed.threeD)
+    state_dicts = []
+    for folder in fold_folders:
+        checkpoint = load_checkpoint_file(folder / f"{checkpoint_name}.model")
+        state_dicts.append(checkpoint["state_dict"])
+    load_state_dict_into(network, state_dicts[0])  # fails early if the weights do not fit the plans
+    network.eval()
+    return LoadedModel(model_folder, plans, processed.stage, str(info["name"]), tuple(fold_folders),
+                       tuple(state_dicts), network, processed.patch_size, processed.threeD,
+                       processed.num_classes, checkpoint_name)
+
+
+@mirrors("nnunet.preprocessing.preprocessing:GenericPreprocessor.preprocess_test_case")
+def preprocess_test_case(data_files: Sequence[str | os.PathLike], plans: Mapping[str, Any],
+                         stage: int | None) -> tuple[np.ndarray, dict]:
+    """Crop, transpose, resample and normalize one new case like its training data; ``(data (c, ...), props)``.
+
+    Without a label file the crop's seg is the nonzero mask (0 inside, -1 outside), which the normalization
+    uses when ``use_mask_for_norm`` is set, exactly as in v1.
+    """
+    from ..planning.cropping import crop, load_case_from_list_of_files
+    from ..planning.preprocessing import PREPROCESSORS
+
+    from ..training.trainers import process_plans
+
+    processed = process_plans(plans, stage)
+    name = plans.get("preprocessor_name") or ("GenericPreprocessor" if processed.threeD else "PreprocessorFor2D")
+    if name not in PREPROCESSORS:
+        raise ExplorerError(f"the plans ask for preprocessor {name!r}, which the explorer does not implement",
+                            fix=f"use plans with one of: {', '.join(PREPROCESSORS)}")
+    preprocessor = PREPROCESSORS[name](plans["normalization_schemes"], plans["use_mask_for_norm"],
+                                       plans["transpose_forward"], plans["dataset_properties"]["intensityproperties"])
+    files = [str(f) for f in data_files]
+    data, seg, properties = load_case_from_list_of_files(files, None, case=Path(files[0]).name[:-12])
+    data, seg, properties = crop(data, properties, seg, case=Path(files[0]).name[:-12])
+    data, seg = preprocessor.transpose(data), preprocessor.transpose(seg)
+    target_spacing = plans["plans_per_stage"][processed.stage]["current_spacing"]
+    data, seg, properties = preprocessor.resample_and_normalize(data, np.array(target_spacing), properties, seg,
+                                                                force_separate_z=None)
+    return data.astype(np.float32), properties
+
+
+@mirrors("nnunet.inference.predict:check_input_folder_and_return_caseIDs")
+def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expected_num_modalities: int
+                                           ) -> list[str]:
+    """Case ids of ``CASE_XXXX.nii.gz`` files; every case must have all ``expected_num_modalities`` files."""
+    input_folder = Path(input_folder)
+    if not input_folder.is_dir():
+        raise ExplorerError(f"input folder {input_folder} does not exist", fix="check -i")
+    files = sorted(f.name for f in input_folder.iterdir() if f.name.endswith(".nii.gz"))
+    if not files:
+        raise ExplorerError(f"{input_folder} contains no .nii.gz images",
+                            fix="put the images there named CASE_0000.nii.gz (one _XXXX file per modality)")
+    case_ids = sorted({f[:-12] for f in files})
+    missing = [f"{c}_{m:04d}.nii.gz" for c in case_ids for m in range(expected_num_modalities)
+               if not (input_folder / f"{c}_{m:04d}.nii.gz").is_file()]
+    if missing:
+        raise ExplorerError(f"files missing in {input_folder}: {', '.join(missing[:10])}"
+                            + (" ..." if len(missing) > 10 else ""),
+                            fix=f"this model expects {expected_num_modalities} modality file(s) per case, named "
+                            "CASE_0000.nii.gz, CASE_0001.nii.gz, ...")
+    return case_ids
+
+
+@dataclass(frozen=True)
+class CasePrediction:
+    """What predicting one case did."""
+
+    case: str
+    output_file: str
+    skipped: bool
+    preprocessed_shape: tuple[int, ...] = ()
+    num_tiles_per_fold: int = 0
+    num_folds: int = 0
+    do_separate_z: bool = False
+    preprocess_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    export_seconds: float = 0.0
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@mirrors("nnunet.inference.predict:predict_cases")
+def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], output_files: Sequence[str],
+                  *, save_npz: bool = False, do_tta: bool = True, mixed_precision: bool = True,
+                  overwrite_existing: bool = False, step_size: float = 0.5,
+                  segmentation_export_kwargs: Mapping[str, Any] | None = None,
+                  disable_postprocessing: bool = False, device=None, tile_batch_size: int = 1,
+                  log=print) -> list[CasePrediction]:
+    """Preprocess, predict (fold ensemble), export and postprocess each case (see the module docstring)."""
+    from ..training.checkpoints import load_state_dict_into
+
+    if len(list_of_lists) != len(output_files):
+        raise ValueError("need one output file per case")
+    cleaned = []
+    for o in output_files:
+        o = Path(o)
+        if not o.name.endswith(".nii.gz"):
+            o = o.with_name(os.path.splitext(o.name)[0] + ".nii.gz")
+        o.parent.mkdir(parents=True, exist_ok=True)
+        cleaned.append(o)
+    force_separate_z, order, order_z = export_params(model.plans, segmentation_export_kwargs)
+    mirror_axes = default_mirror_axes(model.threeD)
+    transpose_backward = [int(i) for i in model.plans.get("transpose_backward", [0, 1, 2])]
+    results: list[CasePrediction] = []
+    written: list[Path] = []
+    for files, out in zip(list_of_lists, cleaned):
+        case = out.name[:-7]
+        npz_file = out.with_name(case + ".npz") if save_npz else None
+        if not overwrite_existing and out.is_file() and (npz_file is None or npz_file.is_file()):
+            log(f"{case}: {out} exists, skipped (use --overwrite_existing to predict it again)")
+            results.append(CasePrediction(case, str(out), True))
+            continue
+        t0 = time.perf_counter()
+        data, properties = preprocess_test_case(files, model.plans, model.stage)
+        t1 = time.perf_counter()
+        probabilities = None
+        tiles = 0
+        for state_dict in model.state_dicts:
+            load_state_dict_into(model.network, state_dict)
+            result = predict_sliding_window(model.network, data, model.patch_size, do_mirroring=do_tta,
+                                            mirror_axes=mirror_axes, step_size=step_size, use_gaussian=True,
+                                            mixed_precision=mixed_precision, device=device,
+                                            tile_batch_size=tile_batch_size)
+            tiles = result.num_tiles
+            probabilities = result.probabilities if probabilities is None else probabilities + result.probabilities
+        if len(model.state_dicts) > 1:
+            probabilities /= len(model.state_dicts)
+        probabilities = probabilities.transpose([0] + [i + 1 for i in transpose_backward])
+        t2 = time.perf_counter()
+        export = save_segmentation_nifti_from_softmax(probabilities, out, properties, order, npz_file=npz_file,
+                                                      force_separate_z=force_separate_z, order_z=order_z)
+        written.append(out)
+        log(f"{case}: {list(data.shape)} -> {out.name} ({tiles} tiles x {len(model.state_dicts)} fold(s), "
+            f"{t2 - t1:.1f} s)")
+        results.append(CasePrediction(case, str(out), False, tuple(int(s) for s in data.shape[1:]), tiles,
+                                      len(model.state_dicts), export.do_separate_z, t1 - t0, t2 - t1,
+                                      export.seconds))
+    if not disable_postprocessing and cleaned:
+        pp_file = model.folder / "postprocessing.json"
+        if pp_file.is_file():
+            _copy_atomic(pp_file, cleaned[0].parent / "postprocessing.json")
+            for_which_classes, min_sizes = load_postprocessing(pp_file)
+            # differs from v1: only the files written by this run are postprocessed (v1 re-applies it to
+            # skipped, already postprocessed outputs too, where removing label pieces can split a region again)
+            for out in written:
+                apply_postprocessing_to_folder(out.parent, out.parent, for_which_classes, min_sizes, [out.name])
+            log(f"postprocessing: for_which_classes {for_which_classes}")
+        else:
+            log(f"WARNING: no postprocessing.json in {model.folder}; predictions are not postprocessed "
+                "(it is written when the folds' validation results are consolidated)")
+    return results
+
+
+@mirrors("nnunet.inference.predict:predict_from_folder")
+def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.PathLike,
+                        output_folder: str | os.PathLike, folds=None, *, save_npz: bool = False,
+                        do_tta: bool = True, mixed_precision: bool = True, overwrite_existing: bool = False,
+                        step_size: float = 0.5, checkpoint_name: str = "model_final_checkpoint",
+                        disable_postprocessing: bool = False, part_id: int = 0, num_parts: int = 1,
+                        device=None, tile_batch_size: int = 1, log=print) -> list[CasePrediction]:
+    """``nnUNet_predict -i IN -o OUT``: every case of ``input_folder`` into ``output_folder``."""
+    from ..planning.plans import load_plans
+
+    model_folder, output_folder = Path(model_folder), Path(output_folder)
+    plans_file = model_folder / "plans.pkl"
+    if not plans_file.is_file():
+        raise ExplorerError(f"{plans_file} does not exist (a trained model folder holds a copy of the plans)",
+                            fix="check the model folder (-m/-t/-tr/-p)")
+    num_modalities = int(load_plans(plans_file)["num_modalities"])
+    case_ids = check_input_folder_and_return_case_ids(input_folder, num_modalities)
+    output_folder.mkdir(parents=True, exist_ok=True)
+    _copy_atomic(plans_file, output_folder / "plans.pkl")
+    input_folder = Path(input_folder)
+    list_of_lists = [[str(input_folder / f"{c}_{m:04d}.nii.gz") for m in range(num_modalities)] for c in case_ids]
+    output_files = [str(output_folder / f"{c}.nii.gz") for c in case_ids]
+    model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name)
+    log(model.summary())
+    return predict_cases(model, list_of_lists[part_id::num_parts], output_files[part_id::num_parts],
+                         save_npz=save_npz, do_tta=do_tta, mixed_precision=mixed_precision,
+                         overwrite_existing=overwrite_existing, step_size=step_size,
+                         disable_postprocessing=disable_postprocessing, device=device,
+                         tile_batch_size=tile_batch_size, log=log)
