@@ -3,7 +3,8 @@
 nnU-Net v1 wraps its data loader and transforms in batchgenerators' ``MultiThreadedAugmenter`` (despite the
 name: processes). Each of ``num_threads`` workers (``nnUNet_n_proc_DA``; 12 when unset, validation half as
 many) seeds ``np.random`` with its seed (``None`` = fresh OS entropy, so v1's augmentation is never
-reproducible), then loops: ``next(loader)`` → transforms → put into its *own* queue of
+reproducible; and Python's ``random``, which draws the noise and blur sigmas, is reseeded from OS entropy in
+every forked process anyway), then loops: ``next(loader)`` → transforms → put into its *own* queue of
 ``num_cached_per_thread`` batches. The main process takes batches round-robin from the queues, which keeps
 the order fixed for fixed seeds.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_module
+import random
 import time
 import traceback
 from typing import Any, Callable, Sequence
@@ -132,6 +134,11 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
     # never block process exit on unsent batches: at shutdown the main process no longer reads them
     out_queue.cancel_join_thread()
     np.random.seed(seed)
+    if seed is not None:
+        # differs from v1: Python reseeds its `random` module from OS entropy in every forked child (random
+        # registers an at-fork hook), so in v1 the noise and blur sigmas (drawn with `random`) differ from run to
+        # run even when worker seeds are given. Seeding it too makes seeded runs fully reproducible.
+        random.seed(seed)
     if hasattr(data_loader, "set_thread_id"):
         data_loader.set_thread_id(worker_id)
     try:
@@ -195,8 +202,9 @@ class MultiProcessAugmenter:
         timeout: seconds ``next()`` may wait for a batch before raising (None = wait forever, as v1).
         pin_memory: page-lock the delivered tensors when CUDA is available (v1's trainers pass True).
 
-    Use as a context manager, or call :meth:`shutdown`. Python's ``random`` module is not reseeded in the
-    workers (as in v1: forked workers start from the parent's ``random`` state).
+    Use as a context manager, or call :meth:`shutdown`. Python's ``random`` module (used by batchgenerators for
+    the noise and blur sigmas) is reseeded from OS entropy by Python itself in every forked worker; with
+    ``seeds`` given, each worker also seeds ``random`` with its seed, so seeded runs repeat exactly.
     """
 
     def __init__(self, data_loader: Any, transform: Callable | None, num_processes: int | None = None,
