@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "sample": "sample",
     "plan_and_preprocess": "plan_and_preprocess",
     "train": "train",
+    "predict": "predict",
 }
 
 

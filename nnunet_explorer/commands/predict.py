@@ -1,0 +1,89 @@
+"""``nnunet-explorer predict -i IN -o OUT -t TASK [-m NETWORK] [-f FOLDS] ...``: v1's ``nnUNet_predict``.
+
+Same flags, spellings and defaults as ``nnUNet_predict`` (``inference/predict_simple.py``) for everything the
+explorer implements; the model folder is ``RESULTS_FOLDER/nnUNet/<m>/<Task>/<tr>__<p>``. Existing outputs are
+kept (skipped) unless ``--overwrite_existing`` is given. Checkpoints are loaded safely (no arbitrary code).
+"""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigurationError
+
+HELP = "nnUNet_predict: preprocess new images, predict with the trained folds (ensemble), export, postprocess"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..paths import default_plans_identifier
+
+    parser.add_argument("-i", "--input_folder", required=True,
+                        help="folder with CASE_0000.nii.gz (one _XXXX file per modality, as in training)")
+    parser.add_argument("-o", "--output_folder", required=True, help="folder for the predictions")
+    parser.add_argument("-t", "--task_name", required=True, help="task name or task id")
+    parser.add_argument("-tr", "--trainer_class_name", default="nnUNetTrainerV2",
+                        help="trainer of the model folder (default nnUNetTrainerV2)")
+    parser.add_argument("-m", "--model", default="3d_fullres", choices=("2d", "3d_lowres", "3d_fullres"),
+                        help="2d, 3d_lowres or 3d_fullres (default 3d_fullres); the cascade is not offered")
+    parser.add_argument("-p", "--plans_identifier", default=default_plans_identifier,
+                        help=f"plans identifier (default {default_plans_identifier})")
+    parser.add_argument("-f", "--folds", nargs="+", default="None",
+                        help="folds to use (e.g. 0 1 2, or all); default: every fold_* folder of the model")
+    parser.add_argument("-z", "--save_npz", action="store_true",
+                        help="also save the softmax probabilities (CASE.npz + CASE.pkl), needed for ensembling")
+    parser.add_argument("--part_id", type=int, default=0, help="predict only every num_parts-th case from this one")
+    parser.add_argument("--num_parts", type=int, default=1, help="split the cases into this many parts")
+    parser.add_argument("--disable_tta", action="store_true",
+                        help="no test-time mirroring (8x faster in 3D, slightly worse segmentations)")
+    parser.add_argument("--overwrite_existing", action="store_true",
+                        help="predict cases whose output exists again (default: skip them)")
+    parser.add_argument("--step_size", type=float, default=0.5, help="sliding-window step as a fraction of the patch")
+    parser.add_argument("-chk", default="model_final_checkpoint",
+                        help="checkpoint name (model_final_checkpoint, model_best, model_latest)")
+    parser.add_argument("--disable_mixed_precision", action="store_true",
+                        help="predict in float32 (mixed precision only applies on CUDA)")
+    parser.add_argument("--disable_postprocessing", action="store_true",
+                        help="do not apply the model folder's postprocessing.json")
+    explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
+    explorer.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N")
+    explorer.add_argument("--tile_batch_size", type=int, default=1,
+                          help="tiles per forward pass (1 = v1's one at a time)")
+
+
+def _parse_folds(folds):
+    if folds == "None":
+        return None
+    if isinstance(folds, list):
+        if len(folds) == 1 and folds[0] == "all":
+            return "all"
+        try:
+            return [int(f) for f in folds]
+        except ValueError:
+            raise ConfigurationError(f"-f expects fold numbers or 'all', got {' '.join(folds)}",
+                                     fix="for example: -f 0 1 2 3 4, or -f all") from None
+    raise ConfigurationError(f"unexpected value for -f: {folds}", fix="for example: -f 0, or -f all")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..inference.predict import predict_from_folder
+    from ..paths import get_workspace
+    from ..tasks import resolve_task_name
+
+    if not 0 < args.step_size <= 1:
+        raise ConfigurationError(f"--step_size must be in (0, 1], got {args.step_size}",
+                                 fix="use the default 0.5 (larger steps leave gaps between windows)")
+    if args.num_parts < 1 or not 0 <= args.part_id < args.num_parts:
+        raise ConfigurationError(f"--part_id {args.part_id} / --num_parts {args.num_parts} do not fit",
+                                 fix="use 0 <= part_id < num_parts")
+    workspace = get_workspace()
+    task = resolve_task_name(args.task_name, workspace)
+    model_folder = workspace.training_output_folder(args.model, task, args.trainer_class_name, args.plans_identifier)
+    results = predict_from_folder(model_folder, args.input_folder, args.output_folder, _parse_folds(args.folds),
+                                  save_npz=args.save_npz, do_tta=not args.disable_tta,
+                                  mixed_precision=not args.disable_mixed_precision,
+                                  overwrite_existing=args.overwrite_existing, step_size=args.step_size,
+                                  checkpoint_name=args.chk, disable_postprocessing=args.disable_postprocessing,
+                                  part_id=args.part_id, num_parts=args.num_parts, device=args.device,
+                                  tile_batch_size=args.tile_batch_size)
+    done = sum(not r.skipped for r in results)
+    print(f"predicted {done} case(s), skipped {len(results) - done} into {args.output_folder}")
+    return 0
