@@ -331,6 +331,7 @@ def check_trainer_class(network: str, trainer_class: type) -> None:
     from .trainers import nnUNetTrainer
 
     if network == "3d_cascade_fullres":
+        # differs from v1: v1 accepts its cascade trainers here; the explorer has none yet, so it stops early
         raise ConfigurationError(
             "3d_cascade_fullres needs a cascade trainer (v1: nnUNetTrainerV2CascadeFullRes, derived from "
             "nnUNetTrainerCascadeFullRes); the explorer does not implement the cascade trainer yet",
