@@ -88,3 +88,33 @@ def require_ipywidgets() -> Any:
     except ImportError as exc:  # pragma: no cover - ipywidgets is a dependency of the notebook extra
         raise ImportError("the notebook widgets need ipywidgets 8: pip install 'ipywidgets>=8'") from exc
     return ipywidgets
+
+
+def prepare_sample_task(task_id: int = 901, kind: str = "synthetic-ct", *, preprocess: bool = True,
+                        quiet: bool = True) -> tuple[Any, str]:
+    """Make sure the sample task exists in the current workspace (and is planned and preprocessed).
+
+    Idempotent, for notebooks that must run top to bottom on a fresh machine: writes the sample with
+    ``nnunet-explorer sample KIND --task_id ID --exist_ok`` and runs ``plan_and_preprocess -t ID -tl 1 -tf 1``
+    only if the 3D plans are missing. Returns ``(workspace, task_name)``.
+    """
+    import contextlib
+
+    from ..cli import main as cli_main
+    from ..paths import get_workspace
+    from ..tasks import resolve_task_name
+
+    workspace = get_workspace(announce=False).ensure()
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        status = cli_main(["sample", kind, "--task_id", str(task_id), "--exist_ok"])
+    if status != 0:
+        raise RuntimeError(f"writing the sample task failed:\n{sink.getvalue()}")
+    name = resolve_task_name(str(task_id), workspace)
+    if preprocess and not (workspace.preprocessed_task_dir(name) / "nnUNetPlansv2.1_plans_3D.pkl").is_file():
+        from ..planning.run import plan_and_preprocess
+
+        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+            plan_and_preprocess([task_id], tl=1, tf=1, workspace=workspace, progress=False,
+                                log=(lambda _msg: None) if quiet else None)
+    return workspace, name

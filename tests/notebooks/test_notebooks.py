@@ -1,0 +1,118 @@
+"""Every walkthrough notebook runs headless top to bottom, and its last cells' assertions hold.
+
+The notebooks share one temporary workspace (``NNUNET_EXPLORER_WORKSPACE``), created by the first notebook
+that needs it, and run in their numbered order, so notebook 06 can use the weights trained by 05 (it also
+works without them). The kernel is ``python3``: jupyter_client starts it with the interpreter running the
+tests (the venv's), which one test checks explicitly. Also checked: the committed .ipynb files carry no
+outputs, have the python3 kernelspec and are exactly what ``make_notebooks.py`` generates.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+ORDER = ["01_configuration", "02_trainer_and_network", "03_data_and_augmentation", "04_one_iteration",
+         "05_train_live", "06_validation_and_inference", "07_bring_your_own_network"]
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("nnx_make_notebooks", NOTEBOOKS / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebooks_are_generated_clean_and_complete(tmp_path):
+    generator = _generator()
+    assert list(generator.NOTEBOOKS) == ORDER
+    generator.write_all(tmp_path)
+    for stem in ORDER:
+        committed = (NOTEBOOKS / f"{stem}.ipynb").read_text()
+        assert committed == (tmp_path / f"{stem}.ipynb").read_text(), f"{stem}: re-run notebooks/make_notebooks.py"
+        nb = json.loads(committed)
+        assert nb["metadata"]["kernelspec"]["name"] == "python3"
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+        assert "assert" in code[-1]["source"], f"{stem}: the last cell must check what the notebook produced"
+        assert "prepare_sample_task" in "".join(c["source"] for c in code), f"{stem}: makes its own workspace"
+
+
+# ---------------------------------------------------------------------------------------------- execution
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+
+@pytest.fixture(scope="module")
+def notebook_env(tmp_path_factory):
+    """One workspace for all notebooks, set in the environment the kernels inherit."""
+    root = tmp_path_factory.mktemp("notebooks")
+    saved = {k: os.environ.get(k) for k in ("NNUNET_EXPLORER_WORKSPACE", "nnUNet_raw_data_base",
+                                            "nnUNet_preprocessed", "RESULTS_FOLDER", "nnUNet_n_proc_DA",
+                                            "OMP_NUM_THREADS", "MPLBACKEND")}
+    for key in ("nnUNet_raw_data_base", "nnUNet_preprocessed", "RESULTS_FOLDER"):
+        os.environ.pop(key, None)
+    os.environ.update(NNUNET_EXPLORER_WORKSPACE=str(root / "ws"), nnUNet_n_proc_DA="1", OMP_NUM_THREADS="2",
+                      MPLBACKEND="Agg")
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def execute(nb, workdir: Path, timeout: int = 600):
+    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                     resources={"metadata": {"path": str(workdir)}})
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def stdout_of(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("stem", ORDER)
+def test_notebook_runs_top_to_bottom(stem, notebook_env, record_property):
+    nb = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    seconds = execute(nb, notebook_env)
+    record_property("seconds", round(seconds, 1))
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(o.get("output_type") != "error" for c in code for o in c.get("outputs", []))
+    # the last cell holds the notebook's assertions and prints "<NN> ok" only if all of them passed
+    assert f"{stem[:2]} ok" in stdout_of(code[-1])
+    print(f"{stem}: {seconds:.1f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_percent_run_trains_one_epoch_with_the_monitor(notebook_env):
+    """``%run train_one_epoch.py`` with v1's arguments trains exactly one epoch, twice in a row with -c."""
+    script = NOTEBOOKS / "train_one_epoch.py"
+    args = "3d_fullres nnUNetTrainerV2 901 0 --num_batches_per_epoch 1 --num_val_batches_per_epoch 1 --quiet"
+    cells = [
+        "import sys; print('kernel python:', sys.executable)",
+        "from nnunet_explorer.views.widgets_common import prepare_sample_task\nprepare_sample_task(901)",
+        f"%run {script} {args} -p nnUNetPlansv2.1 --single_threaded\nfirst_start = monitor.state.start",
+        f"%run {script} {args} -c --single_threaded",
+        "assert result.stopped_early and 'one epoch trained' in result.reason\n"
+        "assert first_start.start_epoch == 0 or first_start.resumed\n"
+        "assert monitor.state.start.resumed and monitor.state.start.start_epoch == first_start.start_epoch + 1\n"
+        "assert len(monitor.state.epochs) == 1 and monitor.overhead_seconds > 0\n"
+        "print('one-epoch ok')",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    execute(nb, notebook_env)
+    assert f"kernel python: {sys.executable}" in stdout_of(nb.cells[0])
+    assert "one-epoch ok" in stdout_of(nb.cells[-1])
