@@ -190,6 +190,40 @@ class _quiet_mean_of_empty:
         self._ctx.__exit__(*exc)
 
 
+@mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.on_epoch_end")
+def after_online_evaluation(state: LoopState, trainer: Any, *, set_lr: Callable[[int], float],
+                            save: Callable[[str], Any], log: Callable[..., None] | None = None
+                            ) -> tuple[float, list[str], bool]:
+    """The rest of v1's ``on_epoch_end`` once the epoch's Dice is appended (and progress.png drawn).
+
+    In v1's order: ``maybe_update_lr`` (``set_lr(epoch + 1)``: the next epoch's rate), ``maybe_save_checkpoint``
+    (``model_latest.model`` — and ``model_ep_XXX.model`` unless ``save_latest_only`` — after epochs
+    ``save_every - 1``, ``2 save_every - 1``, ...), ``update_eval_criterion_MA``, ``manage_patience`` (with the
+    rate just set) and ``model_best.model`` when the Dice MA strictly improved. ``save(name)`` writes a
+    checkpoint. Returns ``(lr_next, saved file names, is_new_best)``.
+    """
+    say = log or (lambda *a: None)
+    lr_next = set_lr(state.epoch + 1)
+    saved: list[str] = []
+    if is_scheduled_save(state.epoch, int(trainer.save_every), bool(trainer.save_intermediate_checkpoints)):
+        say("saving scheduled checkpoint file...")
+        if not trainer.save_latest_only:
+            name = "model_ep_%03.0d.model" % (state.epoch + 1)
+            save(name)
+            saved.append(name)
+        save(LATEST)
+        saved.append(LATEST)
+        say("done")
+    update_eval_criterion_MA(state, float(trainer.val_eval_criterion_alpha))
+    _, new_best = manage_patience(state, lr=float(lr_next), patience=trainer.patience,
+                                  train_loss_MA_eps=float(trainer.train_loss_MA_eps),
+                                  lr_threshold=float(trainer.lr_threshold))
+    if new_best and trainer.save_best_checkpoint:
+        save(BEST)
+        saved.append(BEST)
+    return float(lr_next), saved, new_best
+
+
 # ------------------------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class NonFiniteReport:
@@ -683,24 +717,8 @@ class TrainingRun:
                                                               tuple(float(d) for d in per_class), float(mean_dice)))
                 if self.plot_progress:
                     self._plot_progress()
-                lr_next = self._set_lr(state.epoch + 1)
-                saved: list[str] = []
-                if is_scheduled_save(state.epoch, int(trainer.save_every), bool(trainer.save_intermediate_checkpoints)):
-                    self._say("saving scheduled checkpoint file...")
-                    if not trainer.save_latest_only:
-                        name = "model_ep_%03.0d.model" % (state.epoch + 1)
-                        self.save_checkpoint(name)
-                        saved.append(name)
-                    self.save_checkpoint(LATEST)
-                    saved.append(LATEST)
-                    self._say("done")
-                update_eval_criterion_MA(state, float(trainer.val_eval_criterion_alpha))
-                _, new_best = manage_patience(state, lr=float(self.optimizer.param_groups[0]["lr"]),
-                                              patience=trainer.patience, train_loss_MA_eps=float(trainer.train_loss_MA_eps),
-                                              lr_threshold=float(trainer.lr_threshold))
-                if new_best and trainer.save_best_checkpoint:
-                    self.save_checkpoint(BEST)
-                    saved.append(BEST)
+                lr_next, saved, new_best = after_online_evaluation(
+                    state, trainer, set_lr=self._set_lr, save=lambda name: self.save_checkpoint(name), log=self._say)
                 self._momentum_rescue()
                 epoch_seconds = time.perf_counter() - epoch_start
                 event = EpochEnd(state.epoch, float(state.all_tr_losses[-1]), float(state.all_val_losses[-1]),
@@ -934,5 +952,5 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 __all__ = ["DETERMINISTIC_SEED", "LoopState", "NonFiniteError", "NonFiniteReport", "TrainingHandle", "TrainingResult",
-           "TrainingRun", "add_loop_arguments", "global_dice", "is_scheduled_save", "main", "manage_patience",
+           "TrainingRun", "add_loop_arguments", "after_online_evaluation", "global_dice", "is_scheduled_save", "main", "manage_patience",
            "run_training_cli", "update_eval_criterion_MA", "update_train_loss_MA", "validate_after_training"]

@@ -45,3 +45,30 @@ def tiny_run(ws: Workspace, *, epochs: int = 1, batches: int = 1, val_batches: i
     return TrainingRun.from_args(args, max_num_epochs=epochs, num_batches_per_epoch=batches,
                                  num_val_batches_per_epoch=val_batches, workspace=ws, device="cpu", echo=False,
                                  **loop_kw)
+
+
+class Recorder:
+    """Keeps every event; does nothing else (also the 'no-op' observer whose cost is measured)."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def on_train_start(self, e): self.events.append(e)
+    def on_epoch_start(self, e): self.events.append(("epoch_start", e))
+    def on_iteration_end(self, e): self.events.append(e)
+    def on_validation_end(self, e): self.events.append(e)
+    def on_epoch_end(self, e): self.events.append(e)
+    def on_train_end(self, e): self.events.append(e)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture(scope="session")
+def trained(v1_ct_task, tmp_path_factory):
+    """2 epochs x 1 batch x 1 validation batch, --deterministic, model_latest every epoch."""
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path_factory.mktemp("loop_run"))
+    run = tiny_run(ws, epochs=2, deterministic=True, save_every=1)
+    recorder = Recorder()
+    result = run.run(observers=[recorder])
+    return ws, run, result, recorder

@@ -18,34 +18,7 @@ from nnunet_explorer.training.loop import NonFiniteError, TrainingRun
 from nnunet_explorer.training.lr_schedule import poly_lr
 from nnunet_explorer.training.pretrained import read_checkpoint
 
-from .conftest import copy_workspace, fold_folder, tiny_run
-
-
-class Recorder:
-    """Keeps every event; does nothing else (also the 'no-op' observer whose cost is measured)."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-
-    def on_train_start(self, e): self.events.append(e)
-    def on_epoch_start(self, e): self.events.append(("epoch_start", e))
-    def on_iteration_end(self, e): self.events.append(e)
-    def on_validation_end(self, e): self.events.append(e)
-    def on_epoch_end(self, e): self.events.append(e)
-    def on_train_end(self, e): self.events.append(e)
-
-    def of(self, kind):
-        return [e for e in self.events if isinstance(e, kind)]
-
-
-@pytest.fixture(scope="module")
-def trained(v1_ct_task, tmp_path_factory):
-    """2 epochs x 1 batch x 1 validation batch, --deterministic, model_latest every epoch."""
-    ws = copy_workspace(v1_ct_task.workspace, tmp_path_factory.mktemp("loop_run"))
-    run = tiny_run(ws, epochs=2, deterministic=True, save_every=1)
-    recorder = Recorder()
-    result = run.run(observers=[recorder])
-    return ws, run, result, recorder
+from .conftest import Recorder, copy_workspace, fold_folder, tiny_run
 
 
 @pytest.mark.slow

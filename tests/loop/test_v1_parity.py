@@ -1,0 +1,215 @@
+"""The loop's bookkeeping and checkpoints against the real nnU-Net v1 (subprocesses).
+
+* v1's own ``on_epoch_end`` pieces (``finish_online_evaluation``, V2's ``maybe_update_lr``,
+  ``maybe_save_checkpoint``, ``update_eval_criterion_MA``, ``manage_patience``) run on a stand-in ``self`` for
+  120 scripted epochs, with a ``-c`` resume in the middle; the explorer's functions must produce the same LR,
+  moving averages, global Dice, best-checkpoint and scheduled-checkpoint decisions.
+* a checkpoint the explorer writes is restored by v1's ``restore_model`` and loaded for training by v1's
+  ``load_checkpoint``; v1 then saves it again, and that v1-written checkpoint resumes in the explorer (``-c``).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nnunet_explorer.paths import resolve_workspace
+from nnunet_explorer.parity import run_v1_python, v1_environment
+from nnunet_explorer.training.loop import LoopState, after_online_evaluation, global_dice, update_train_loss_MA
+from nnunet_explorer.training.lr_schedule import poly_lr
+from nnunet_explorer.training.pretrained import read_checkpoint
+from nnunet_explorer.training.trainers import nnUNetTrainerV2
+
+from .conftest import copy_workspace, fold_folder, tiny_run
+
+pytestmark = pytest.mark.parity
+EPOCHS, SAVE_EVERY, RESUME_AT = 120, 50, 70
+
+V1_BOOKKEEPING = textwrap.dedent("""
+    import json, os, sys, types
+    import numpy as np
+    from nnunet.training.network_training.network_trainer import NetworkTrainer
+    from nnunet.training.network_training.nnUNetTrainer import nnUNetTrainer
+    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+    sc = json.load(open(sys.argv[1]))
+
+    def fresh():
+        t = types.SimpleNamespace(epoch=0, max_num_epochs=sc['epochs'], initial_lr=1e-2, all_tr_losses=[],
+            all_val_losses=[], all_val_losses_tr_mode=[], all_val_eval_metrics=[], train_loss_MA=None,
+            val_eval_criterion_MA=None, best_val_eval_criterion_MA=None, best_MA_tr_loss_for_patience=None,
+            best_epoch_based_on_MA_tr_loss=None, patience=50, train_loss_MA_alpha=0.93,
+            val_eval_criterion_alpha=0.9, train_loss_MA_eps=5e-4, lr_threshold=1e-6, save_every=sc['save_every'],
+            save_intermediate_checkpoints=True, save_latest_only=True, save_best_checkpoint=True,
+            lr_scheduler=None, online_eval_tp=[], online_eval_fp=[], online_eval_fn=[],
+            online_eval_foreground_dc=[], saves=[], output_folder='/out')
+        t.optimizer = types.SimpleNamespace(param_groups=[{'lr': None}])
+        t.print_to_log_file = lambda *a, **k: None
+        t.plot_progress = lambda: None
+        t.save_checkpoint = lambda fname, save_optimizer=True: t.saves.append(os.path.basename(fname))
+        for cls, name in ((nnUNetTrainerV2, 'maybe_update_lr'), (nnUNetTrainer, 'finish_online_evaluation'),
+                          (NetworkTrainer, 'maybe_save_checkpoint'), (NetworkTrainer, 'update_eval_criterion_MA'),
+                          (NetworkTrainer, 'manage_patience'), (NetworkTrainer, 'update_train_loss_MA')):
+            setattr(t, name, types.MethodType(getattr(cls, name), t))
+        return t
+
+    t = fresh()
+    t.maybe_update_lr(t.epoch)
+    out = {'lr_start': t.optimizer.param_groups[0]['lr'], 'epochs': []}
+    while t.epoch < sc['epochs']:
+        e = t.epoch
+        if e == sc['resume_at']:  # -c: a new trainer loads what a checkpoint holds (no moving averages)
+            old = t
+            t = fresh()
+            t.epoch = e
+            t.all_tr_losses, t.all_val_losses = list(old.all_tr_losses), list(old.all_val_losses)
+            t.all_val_eval_metrics = list(old.all_val_eval_metrics)
+            (t.best_epoch_based_on_MA_tr_loss, t.best_MA_tr_loss_for_patience,
+             t.best_val_eval_criterion_MA) = (old.best_epoch_based_on_MA_tr_loss, old.best_MA_tr_loss_for_patience,
+                                              old.best_val_eval_criterion_MA)
+            t.maybe_update_lr(t.epoch)
+            out['lr_resume'] = t.optimizer.param_groups[0]['lr']
+        t.all_tr_losses.append(np.float32(sc['tr'][e]))
+        t.all_val_losses.append(np.float32(sc['val'][e]))
+        t.online_eval_tp = [np.array(b, dtype=np.float32) for b in sc['tp'][e]]
+        t.online_eval_fp = [np.array(b, dtype=np.float32) for b in sc['fp'][e]]
+        t.online_eval_fn = [np.array(b, dtype=np.float32) for b in sc['fn'][e]]
+        t.saves = []
+        t.update_train_loss_MA()
+        NetworkTrainer.on_epoch_end(t)
+        out['epochs'].append({'lr': t.optimizer.param_groups[0]['lr'], 'tr_MA': float(t.train_loss_MA),
+                              'val_MA': float(t.val_eval_criterion_MA), 'metric': float(t.all_val_eval_metrics[-1]),
+                              'best': float(t.best_val_eval_criterion_MA),
+                              'best_epoch': t.best_epoch_based_on_MA_tr_loss,
+                              'best_tr_MA': float(t.best_MA_tr_loss_for_patience), 'saves': t.saves})
+        t.epoch += 1
+    print(json.dumps(out))
+""")
+
+
+def _scenario(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    tr = (1.2 * np.exp(-np.arange(EPOCHS) / 40) - 0.5 + rng.normal(0, 0.05, EPOCHS)).tolist()
+    val = (np.array(tr) + rng.normal(0.05, 0.05, EPOCHS)).tolist()
+    tp, fp, fn = [], [], []
+    for e in range(EPOCHS):
+        batches = rng.integers(0, 200, size=(3, 3, 2))  # 3 batches x (tp, fp, fn) x 2 classes
+        batches[:, 0] += 10 * e  # the Dice estimate improves over the epochs, so new bests happen
+        if e % 7 == 0:
+            batches[:, :, 1] = 0  # class 2 absent and never predicted: 0/0, dropped by v1
+        tp.append(batches[:, 0].tolist())
+        fp.append(batches[:, 1].tolist())
+        fn.append(batches[:, 2].tolist())
+    return {"epochs": EPOCHS, "save_every": SAVE_EVERY, "resume_at": RESUME_AT, "tr": tr, "val": val, "tp": tp,
+            "fp": fp, "fn": fn}
+
+
+def _explorer(sc: dict) -> dict:
+    trainer = nnUNetTrainerV2("unused.pkl", 0)
+    trainer.override("explorer knob", max_num_epochs=sc["epochs"], save_every=sc["save_every"])
+    lr = {"value": None}
+
+    def set_lr(epoch: int) -> float:
+        lr["value"] = trainer.learning_rate(epoch)
+        return lr["value"]
+
+    state = LoopState()
+    out = {"lr_start": set_lr(0), "epochs": []}
+    while state.epoch < sc["epochs"]:
+        e = state.epoch
+        if e == sc["resume_at"]:  # what TrainingRun.load_checkpoint restores (LoopState minus the MAs)
+            state = LoopState(epoch=e, all_tr_losses=list(state.all_tr_losses), all_val_losses=list(state.all_val_losses),
+                              all_val_eval_metrics=list(state.all_val_eval_metrics),
+                              best_val_eval_criterion_MA=state.best_val_eval_criterion_MA,
+                              best_MA_tr_loss_for_patience=state.best_MA_tr_loss_for_patience,
+                              best_epoch_based_on_MA_tr_loss=state.best_epoch_based_on_MA_tr_loss)
+            out["lr_resume"] = set_lr(e)
+        state.all_tr_losses.append(np.float32(sc["tr"][e]))
+        state.all_val_losses.append(np.float32(sc["val"][e]))
+        update_train_loss_MA(state)
+        _, metric = global_dice(sc["tp"][e], sc["fp"][e], sc["fn"][e])
+        state.all_val_eval_metrics.append(metric)
+        saves: list[str] = []
+        after_online_evaluation(state, trainer, set_lr=set_lr, save=saves.append)
+        out["epochs"].append({"lr": lr["value"], "tr_MA": float(state.train_loss_MA), "val_MA": float(state.val_eval_criterion_MA),
+                              "metric": float(metric), "best": float(state.best_val_eval_criterion_MA),
+                              "best_epoch": state.best_epoch_based_on_MA_tr_loss,
+                              "best_tr_MA": float(state.best_MA_tr_loss_for_patience), "saves": saves})
+        state.epoch += 1
+    return out
+
+
+def test_epoch_bookkeeping_matches_v1_over_120_epochs_with_a_resume(tmp_path):
+    sc = _scenario()
+    (tmp_path / "sc.json").write_text(json.dumps(sc))
+    ws = resolve_workspace({"nnUNet_raw_data_base": str(tmp_path / "raw"), "nnUNet_preprocessed": str(tmp_path / "pre"),
+                            "RESULTS_FOLDER": str(tmp_path / "res")}).ensure()
+    done = subprocess.run([sys.executable, "-c", V1_BOOKKEEPING, str(tmp_path / "sc.json")], capture_output=True,
+                          text=True, env=v1_environment(ws), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    v1 = json.loads(done.stdout.strip().splitlines()[-1])
+    mine = _explorer(sc)
+    assert mine["lr_start"] == v1["lr_start"] and mine["lr_resume"] == v1["lr_resume"] == poly_lr(RESUME_AT, EPOCHS, 1e-2)
+    assert len(mine["epochs"]) == len(v1["epochs"]) == EPOCHS
+    for e, (a, b) in enumerate(zip(mine["epochs"], v1["epochs"])):
+        assert a["saves"] == b["saves"], e
+        assert a["best_epoch"] == b["best_epoch"], e
+        for key in ("lr", "tr_MA", "val_MA", "metric", "best", "best_tr_MA"):
+            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), (e, key)
+    # the scenario exercises what it claims to: scheduled saves, several new bests, dropped classes, the resume
+    all_saves = [s for ep in v1["epochs"] for s in ep["saves"]]
+    assert all_saves.count("model_latest.model") == 2 and all_saves.count("model_best.model") >= 3
+
+
+V1_CROSS_LOAD = textwrap.dedent("""
+    import json, sys, torch
+    from nnunet.training.model_restore import restore_model
+    ckpt, out = sys.argv[1], sys.argv[2]
+    t = restore_model(ckpt + '.pkl', ckpt, train=False)  # as nnUNet_predict does
+    r = {'restored': type(t).__name__, 'restored_epoch': t.epoch}
+    t2 = restore_model(ckpt + '.pkl', None, train=False)
+    t2.initialize(True)
+    t2.load_checkpoint(ckpt, train=True)  # as nnUNet_train -c does
+    r.update(epoch=t2.epoch, n_tr=len(t2.all_tr_losses), best_val=float(t2.best_val_eval_criterion_MA),
+             momentum_keys=len(t2.optimizer.state_dict()['state']))
+    t2.epoch -= 1  # as after an epoch of training: v1 stores epoch + 1
+    t2.save_checkpoint(out)
+    print(json.dumps(r))
+""")
+
+
+@pytest.mark.slow
+def test_checkpoints_cross_load_between_v1_and_the_explorer(trained, v1_ct_task, tmp_path):
+    ws, run, result, _ = trained
+    ckpt_path = fold_folder(ws) / "model_final_checkpoint.model"
+    v1_written = tmp_path / "v1_written.model"
+    done = run_v1_python(V1_CROSS_LOAD.replace("sys.argv[1], sys.argv[2]", f"{str(ckpt_path)!r}, {str(v1_written)!r}"),
+                         ws, timeout=400)
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["restored"] == "nnUNetTrainerV2" and r["restored_epoch"] == 2
+    assert r["epoch"] == 2 and r["n_tr"] == 2
+    assert r["best_val"] == pytest.approx(float(result.state.best_val_eval_criterion_MA))
+    assert r["momentum_keys"] == len(run.optimizer.state_dict()["state"]) > 0
+
+    # the v1-written checkpoint resumes in the explorer with -c (fresh workspace, file as model_latest)
+    ws2 = copy_workspace(v1_ct_task.workspace, tmp_path / "ws2")
+    folder = fold_folder(ws2)
+    folder.mkdir(parents=True)
+    shutil.copy(v1_written, folder / "model_latest.model")
+    shutil.copy(str(v1_written) + ".pkl", folder / "model_latest.model.pkl")
+    resumed = tiny_run(ws2, epochs=3, continue_training=True, plot_progress=False)
+    resumed.setup()
+    written = torch.load(v1_written, map_location="cpu", weights_only=False)  # our own test file: trusted
+    assert resumed.state.epoch == written["epoch"] == 2
+    assert [float(v) for v in resumed.state.all_tr_losses] == [float(v) for v in result.state.all_tr_losses]
+    for key, value in written["state_dict"].items():
+        assert resumed.network.state_dict()[key].equal(value), key
+    mine, theirs = resumed.optimizer.state_dict()["state"], written["optimizer_state_dict"]["state"]
+    assert set(mine) == set(theirs) and all(mine[k]["momentum_buffer"].equal(theirs[k]["momentum_buffer"]) for k in mine)
+    assert read_checkpoint(v1_written)["epoch"] == 2  # the explorer's safe reader accepts v1's file
