@@ -25,8 +25,9 @@ What it shows, and what it teaches about nnU-Net v1's training loop:
 Cost: the loop calls the monitor every iteration, so the monitor must be cheap. Widget updates are throttled
 by time (``redraw_interval``, default 0.5 s, i.e. at most 2 Hz, however fast the loop runs), plots are
 redrawn at an epoch end or every ``plot_interval`` seconds *only while the monitor's total cost stays within
-``overhead_budget`` (2 %) of the iteration time*, and once more at the end of training. The monitor times
-itself: :attr:`TrainingMonitor.overhead_fraction` and the "monitor overhead" line in the widget.
+``overhead_budget`` (2 %) of the iteration time*, and once more at the end of training (the constructor renders
+the plots once, so that matplotlib's start-up cost is paid before training and a plot's cost is known). The
+monitor times itself: :attr:`TrainingMonitor.overhead_fraction` and the "monitor overhead" line in the widget.
 
 Note on Jupyter: a cell that runs the loop blocks the kernel, so button clicks are only processed when the
 loop runs in a background thread (run it with the loop's background runner) or after the cell ends.
@@ -128,7 +129,7 @@ class TrainingMonitor:
         self._plot_throttle = Throttle(plot_interval, clock)
         self._seconds = 0.0  # time spent inside the monitor's hooks while training runs (its own cost)
         self._final_seconds = 0.0  # the closing redraw at on_train_end (after the last iteration)
-        self._plot_cost = 0.25  # estimate of one plot redraw (s) until one has been measured
+        self._plot_cost = 0.25  # estimate of one plot redraw (s); measured at construction and at every plot
         self._recent: collections.deque[float] = collections.deque(maxlen=50)  # iteration end times
         self._t_start: float | None = None
         self.redraw_count = 0
@@ -157,9 +158,14 @@ class TrainingMonitor:
             self.overhead_label,
         ])
         if self.show_plots:
-            # import matplotlib now, not inside the loop's first plot (the import costs seconds)
-            import matplotlib.backends.backend_agg  # noqa: F401
-            import matplotlib.figure  # noqa: F401
+            # Render the (empty) plots once now, before training: the first render imports matplotlib and
+            # loads fonts (seconds on a busy machine). Its time is also the first estimate of a plot's cost,
+            # which decides whether a plot fits in the overhead budget.
+            from .widgets_common import figure_png
+
+            t0 = time.perf_counter()
+            figure_png(self.figure(), dpi=72)
+            self._plot_cost = max(0.05, time.perf_counter() - t0)
 
     # ------------------------------------------------------------------------------------------ display
     def _ipython_display_(self) -> None:

@@ -1,0 +1,98 @@
+"""Batch, augmentation, deep-supervision and inference browsers: figures and redraws on control changes."""
+from __future__ import annotations
+
+import base64
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from nnunet_explorer.training.dataloading import is_forced_foreground
+from nnunet_explorer.views.browsers import (AugmentationBrowser, BatchBrowser, DeepSupervisionView, InferenceView,
+                                            _scaled_index, error_map, plot_deep_supervision)
+
+
+def _png(output) -> bytes:
+    assert len(output.outputs) == 1
+    return base64.b64decode(output.outputs[0]["data"]["image/png"])
+
+
+def test_error_map_separates_false_positives_negatives_and_wrong_classes():
+    truth = np.array([[0, 0, 1, 1, 2]])
+    pred = np.array([[0, 1, 0, 1, 1]])
+    assert error_map(pred, truth).tolist() == [[0, 1, 2, 0, 3]]
+
+
+def test_slice_of_a_downsampled_volume_matches_the_full_resolution_slice():
+    # 16 slices downsampled by 2: full slices 0,1 -> 0; 14,15 -> 7 (voxel centres)
+    assert [_scaled_index(i, 16, 8) for i in (0, 1, 2, 14, 15)] == [0, 0, 1, 7, 7]
+    assert _scaled_index(5, 16, 16) == 5 and _scaled_index(None, 16, 8) is None
+
+
+def test_batch_browser_redraws_when_sample_or_slice_changes():
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(3, 2, 6, 8, 8)).astype(np.float32)
+    seg = rng.integers(-1, 3, size=(3, 1, 6, 8, 8))
+    browser = BatchBrowser(data=data, seg=seg, keys=["case_a", "case_b", "case_c"])
+    assert browser.draw_count == 1 and _png(browser.output)[:4] == b"\x89PNG"
+    assert browser.slice.max == 5 and browser.slice.value == 3
+    browser.sample.value = 2
+    browser.slice.value = 0
+    assert browser.draw_count == 3
+    fig = browser.figure()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 2 and "case_c" in titles[0]
+    forced = "forced foreground" if is_forced_foreground(2, 3, 0.33) else "random"
+    assert forced in titles[0]
+
+
+def test_deep_supervision_figure_has_an_output_and_a_target_per_level():
+    outputs = [np.zeros((2, 3, 8, 16, 16)), np.zeros((2, 3, 8, 8, 8)), np.zeros((2, 3, 4, 4, 4))]
+    targets = [np.zeros((2, 1, 8, 16, 16)), np.zeros((2, 1, 8, 8, 8)), np.zeros((2, 1, 4, 4, 4))]
+    fig = plot_deep_supervision(outputs, targets, weights=[4 / 7, 2 / 7, 0.0])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 6 and "weight 0.000" in titles[2] and titles[3] == "target 0"
+    view = DeepSupervisionView(outputs, targets)
+    view.slice.value = 7
+    assert view.draw_count == 2
+
+
+def test_augmentation_browser_shows_before_and_after_each_transform():
+    base = np.zeros((1, 6, 8, 8), np.float32)
+    steps = tuple(SimpleNamespace(index=i, name=name, fired=fired, params=params, data=base + i, seg=np.zeros((6, 8, 8)))
+                  for i, (name, fired, params) in enumerate([("SpatialTransform", True, {"angle_x": 0.2}),
+                                                             ("GammaTransform", False, {}),
+                                                             ("RemoveLabelTransform", None, {})]))
+    trace = SimpleNamespace(input_data=base, input_seg=np.zeros((6, 8, 8)), steps=steps)
+    browser = AugmentationBrowser(trace)
+    labels = [label for label, _ in browser.step.options]
+    assert labels == ["00 SpatialTransform ✓ fired", "01 GammaTransform · skipped", "02 RemoveLabelTransform"]
+    browser.step.value = 1
+    titles = [ax.get_title() for ax in browser.figure().axes]
+    assert titles[0] == "after 00 SpatialTransform" and "did not fire" in titles[1]
+    browser.step.value = 0
+    assert browser.figure().axes[0].get_title() == "input" and "angle_x=0.2" in browser.figure().axes[1].get_title()
+
+
+def test_inference_view_draws_the_tiles_that_cover_the_slice():
+    from matplotlib.patches import Rectangle
+
+    seg = np.zeros((8, 16, 16), np.int64)
+    seg[2:6, 4:12, 4:12] = 1
+    tiles = (SimpleNamespace(box=((0, 4), (0, 8), (0, 8)), slice_index=None),
+             SimpleNamespace(box=((4, 8), (0, 8), (8, 16)), slice_index=None),
+             SimpleNamespace(box=((0, 4), (8, 16), (8, 16)), slice_index=None))
+    result = SimpleNamespace(segmentation=seg, num_tiles=3, step_size=0.5, tiles=tiles, network_dim=3,
+                             gaussian=np.ones((4, 8, 8)))
+    image = np.zeros((1, 8, 16, 16), np.float32)
+    truth = seg.copy()
+    truth[3, 4, 4] = 0
+    view = InferenceView(result, image, truth)
+    view.slice.value = 1
+    fig = view.figure()
+    rectangles = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert len(rectangles) == 2  # the tiles with z in [0, 4) cover slice 1
+    assert len(fig.axes) == 4 and "FP red" in fig.axes[3].get_title()
+    assert view.draw_count == 2
