@@ -335,12 +335,15 @@ class TrainingRun:
         guard_nonfinite: stop with :class:`NonFiniteError` at the first NaN/Inf.
         save_every: override the trainer's ``save_every`` (v1: 50 epochs between ``model_latest`` writes).
         plot_progress: write ``progress.png`` after every epoch (v1 does; it takes ~0.5 s).
+        overwrite: start over in a fold folder that already holds checkpoints (v1 does so silently; the
+            explorer refuses unless asked, so a forgotten ``-c`` cannot destroy a long training).
     """
 
     def __init__(self, pipeline: Any, *, device: str | None = None, single_threaded: bool | None = None,
                  echo: bool = True, guard_nonfinite: bool = True, save_every: int | None = None,
-                 plot_progress: bool = True) -> None:
+                 plot_progress: bool = True, overwrite: bool = False) -> None:
         self.pipeline = pipeline
+        self.overwrite = overwrite
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.single_threaded = single_threaded
         self.echo = echo
@@ -431,6 +434,12 @@ class TrainingRun:
             if not callable(getattr(trainer, hook, None)):
                 raise ConfigurationError(f"{type(trainer).__name__} has no {hook} hook; the explorer's loop runs "
                                          "nnUNetTrainerV2-style trainers", fix="derive the trainer from nnUNetTrainerV2")
+        existing = sorted(q.name for q in self.output_folder.glob("model_*.model")) if self.output_folder.is_dir() else []
+        if existing and not args.continue_training and not args.validation_only and not self.overwrite:
+            # differs from v1: v1 silently starts over and overwrites the checkpoints of a previous run
+            raise TrainingError(f"{self.output_folder} already holds checkpoints ({', '.join(existing)})",
+                                fix="continue that training with -c, move the folder away, or pass "
+                                    "overwrite=True (--overwrite_training) to start over")
         self.log = TrainingLogFile(self.output_folder, echo=self.echo)
         if args.deterministic:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
@@ -860,6 +869,8 @@ def add_loop_arguments(parser: argparse.ArgumentParser | Any) -> None:
     parser.add_argument("--single_threaded", action="store_true",
                         help="augment in the training process (no worker processes); implied by --deterministic")
     parser.add_argument("--quiet", action="store_true", help="do not echo the training log to the console")
+    parser.add_argument("--overwrite_training", action="store_true",
+                        help="start over although the fold folder holds checkpoints (v1 overwrites silently)")
 
 
 @mirrors("nnunet.run.run_training:main")
@@ -881,7 +892,8 @@ def run_training_cli(args: argparse.Namespace) -> int:
                                 num_val_batches_per_epoch=getattr(args, "num_val_batches_per_epoch", None),
                                 seed=getattr(args, "seed", None), device=getattr(args, "device", None),
                                 single_threaded=True if getattr(args, "single_threaded", False) else None,
-                                echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None))
+                                echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None),
+                                overwrite=bool(getattr(args, "overwrite_training", False)))
     if not run_args.validation_only:
         result = run.run()
         print(result.summary(), flush=True)
@@ -905,7 +917,10 @@ def run_training_cli(args: argparse.Namespace) -> int:
     if run_args.disable_validation_inference:
         print("Validation inference was disabled. Not running inference on validation set.")
     else:
-        validate_after_training(run, run_args)
+        report = validate_after_training(run, run_args)
+        summary = getattr(report, "summary", None)
+        if callable(summary):
+            print(summary(), flush=True)
     if run_args.network == "3d_lowres" and not run_args.disable_next_stage_pred:
         print("predicting segmentations for the next stage of the cascade: not supported by the explorer yet "
               "(use --disable_next_stage_pred to silence this note)", file=sys.stderr)
@@ -921,9 +936,16 @@ def validate_after_training(run: TrainingRun, run_args: Any) -> Any:
     except ImportError as exc:
         raise TrainingError(f"validation inference is not available in this build ({exc})",
                             fix="add --disable_validation_inference (training itself finished and was saved)") from None
-    return validate(run, save_softmax=bool(run_args.npz), validation_folder_name=run_args.val_folder,
+    p, trainer = run.pipeline, run.trainer
+    configuration = p["configuration"]
+    return validate(run.network, trainer.load_plans_file(), configuration.stage, run.output_folder,
+                    configuration.folder_with_preprocessed_data, list(p["split"].val),
+                    Path(configuration.dataset_directory) / "gt_segmentations",
+                    save_softmax=bool(run_args.npz), overwrite=bool(run_args.val_disable_overwrite),
+                    validation_folder_name=run_args.val_folder,
                     run_postprocessing_on_folds=not run_args.disable_postprocessing_on_folds,
-                    overwrite=bool(run_args.val_disable_overwrite))
+                    mixed_precision=bool(run_args.run_mixed_precision), experiment_name=trainer.experiment_name,
+                    task_name=str(p["task_name"]), device=run.device)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
