@@ -72,9 +72,19 @@ def v1_model(v1_ct_task, tmp_path_factory):
     run_v1_python(V1_SCRIPT, ws, timeout=900, extra_env=single_thread)
     model_folder = ws.results_folder / MODEL_SUBPATH
     (model_folder / "postprocessing.json").write_text(json.dumps(CRAFTED_PP))
+    # a second fold with other weights, so that prediction ensembles two folds (mean of the probabilities)
+    from nnunet_explorer.training.checkpoints import load_checkpoint_file
+
+    checkpoint = load_checkpoint_file(model_folder / "fold_0" / "model_final_checkpoint.model")
+    generator = torch.Generator().manual_seed(3)
+    checkpoint["state_dict"] = {k: v + 0.05 * torch.randn(v.shape, generator=generator) if v.is_floating_point()
+                                else v for k, v in checkpoint["state_dict"].items()}
+    (model_folder / "fold_1").mkdir()
+    torch.save(checkpoint, model_folder / "fold_1" / "model_final_checkpoint.model")
+    shutil.copy(model_folder / "fold_0" / "model_final_checkpoint.model.pkl", model_folder / "fold_1")
     images = ws.raw_task_dir(TASK) / "imagesTs"
     run_v1_cli("nnUNet_predict", ["-i", images, "-o", root / "v1_pred", "-t", TASK, "-m", "3d_fullres", "-f", "0",
-                                  "--disable_tta", "--disable_mixed_precision", "--num_threads_preprocessing", "1",
+                                  "1", "--disable_tta", "--disable_mixed_precision", "--num_threads_preprocessing", "1",
                                   "--num_threads_nifti_save", "1"], ws, timeout=900, extra_env=single_thread)
     return types.SimpleNamespace(ws=ws, root=root, model_folder=model_folder, images=images,
                                  pre=ws.preprocessed_task_dir(TASK))
@@ -129,7 +139,7 @@ def test_predict_command_equals_v1(v1_model, tmp_path, monkeypatch, capsys):
         monkeypatch.setenv(key, str(value))
     torch.set_num_threads(1)
     out = tmp_path / "ours_pred"
-    args = ["predict", "-i", str(v1_model.images), "-o", str(out), "-t", "901", "-f", "0", "--disable_tta"]
+    args = ["predict", "-i", str(v1_model.images), "-o", str(out), "-t", "901", "-f", "0", "1", "--disable_tta"]
     assert cli_main(args) == 0
     v1_files = sorted((v1_model.root / "v1_pred").glob("*.nii.gz"))
     assert len(v1_files) == 2
@@ -145,6 +155,10 @@ def test_predict_command_equals_v1(v1_model, tmp_path, monkeypatch, capsys):
     assert cli_main(args) == 0
     assert "skipped 2" in capsys.readouterr().out
     assert {f.name: f.stat().st_mtime_ns for f in out.glob("*.nii.gz")} == before
+    # the postprocessing.json was applied: without it the label maps differ
+    raw = tmp_path / "raw_pred"
+    assert cli_main(args[:4] + [str(raw)] + args[5:] + ["--disable_postprocessing"]) == 0
+    assert any(not np.array_equal(_read(raw / f.name), _read(out / f.name)) for f in v1_files)
 
 
 def test_predict_command_errors(v1_model, tmp_path, monkeypatch, capsys):
