@@ -1,0 +1,129 @@
+"""Small pieces of the loop: atomic checkpoints, pretrained weights (vs v1), log name, debug.json, progress.png."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+
+import pytest
+import torch
+
+from nnunet_explorer.errors import TrainingError
+from nnunet_explorer.parity import v1_environment
+from nnunet_explorer.paths import resolve_workspace
+from nnunet_explorer.training.checkpoint_saving import checkpoint_dict, save_checkpoint_files
+from nnunet_explorer.training.generic_unet import build_network
+from nnunet_explorer.training.pretrained import load_pretrained_weights, read_checkpoint
+from nnunet_explorer.training.progress_log import debug_information, log_file_name
+
+from .conftest import fold_folder, tiny_run
+
+POOLS = [[2, 2, 2], [2, 2, 2]]
+CONVS = [[3, 3, 3]] * 3
+
+
+def _net(classes: int = 3, base: int = 4, seed: int = 0):
+    torch.manual_seed(seed)
+    return build_network(1, base, classes, POOLS, CONVS, conv_per_stage=2, threeD=True)
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path):
+    net = _net()
+    path = tmp_path / "model_latest.model"
+    save_checkpoint_files(path, checkpoint_dict(net, None, 3, ([1.0], [1.0], [], [0.5]), (0, 1.0, 0.5)), {"name": "x"})
+    before = path.read_bytes()
+    broken = checkpoint_dict(net, None, 4, ([1.0], [1.0], [], [0.5]), (0, 1.0, 0.5))
+    broken["plot_stuff"] = (lambda: None,)  # torch.save cannot pickle a lambda: fails mid-write
+    with pytest.raises(Exception):
+        save_checkpoint_files(path, broken, {"name": "x"})
+    assert path.read_bytes() == before and read_checkpoint(path)["epoch"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_latest.model", "model_latest.model.pkl"]
+
+
+V1_PRETRAINED = textwrap.dedent("""
+    import sys, torch
+    from torch import nn
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+    from nnunet.run.load_pretrained_weights import load_pretrained_weights
+    target, source, out = sys.argv[1:4]
+    net = Generic_UNet(1, 4, 3, 2, 2, 2, nn.Conv3d, nn.InstanceNorm3d, {'eps': 1e-5, 'affine': True}, nn.Dropout3d,
+                       {'p': 0, 'inplace': True}, nn.LeakyReLU, {'negative_slope': 1e-2, 'inplace': True}, True, False,
+                       lambda x: x, InitWeights_He(1e-2), [[2, 2, 2], [2, 2, 2]], [[3, 3, 3]] * 3, False, True, True)
+    net.load_state_dict(torch.load(target))
+    load_pretrained_weights(net, source)
+    torch.save(net.state_dict(), out)
+""")
+
+
+@pytest.mark.parity
+def test_pretrained_weights_copy_what_v1_copies_and_report_the_rest(tmp_path):
+    source, target = _net(classes=2, seed=1), _net(classes=3, seed=2)  # same encoder/decoder, other head
+    src_file = tmp_path / "pre.model"
+    save_checkpoint_files(src_file, {"state_dict": {"module." + k: v for k, v in source.state_dict().items()}}, None)
+    torch.save(target.state_dict(), tmp_path / "target.pt")
+    ws = resolve_workspace({k: str(tmp_path / k) for k in ("nnUNet_raw_data_base", "nnUNet_preprocessed",
+                                                           "RESULTS_FOLDER")}).ensure()
+    done = subprocess.run([sys.executable, "-c", V1_PRETRAINED, str(tmp_path / "target.pt"), str(src_file),
+                           str(tmp_path / "v1.pt")], env=v1_environment(ws), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = load_pretrained_weights(target, src_file)
+    v1_state = torch.load(tmp_path / "v1.pt")
+    assert set(v1_state) == set(target.state_dict())
+    for key, value in target.state_dict().items():
+        assert value.equal(v1_state[key]), key
+    heads = {k for k in target.state_dict() if k.startswith("seg_outputs")}
+    assert report.compatible and {m[0] for m in report.shape_mismatch} == heads
+    assert not heads & set(report.copied) and any(k.startswith("tu.") for k in report.copied)
+    assert len(report.copied) + len(report.shape_mismatch) + len(report.kept) == len(target.state_dict())
+    assert "shape mismatch seg_outputs" in report.summary()
+
+
+def test_pretrained_weights_of_another_architecture_are_refused_with_the_keys(tmp_path):
+    src_file = tmp_path / "wide.model"
+    save_checkpoint_files(src_file, {"state_dict": _net(base=8).state_dict()}, None)
+    target = _net(base=4)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(TrainingError, match="not compatible") as info:
+        load_pretrained_weights(target, src_file)
+    assert "conv_blocks" in str(info.value)
+    assert all(target.state_dict()[k].equal(v) for k, v in before.items())  # nothing half-copied
+
+
+def test_log_file_name_pads_only_the_time():
+    # v1: "training_log_%d_%d_%d_%02.0d_%02.0d_%02.0d.txt" % (year, month, day, hour, minute, second)
+    assert log_file_name(datetime(2026, 1, 5, 9, 3, 7)) == "training_log_2026_1_5_09_03_07.txt"
+
+
+def test_debug_json_applies_v1_rule():
+    info = debug_information({"plans": {}, "dataset": {}, "dataset_tr": 1, "dataset_val": 2,
+                              "intensity_properties": 3, "__hidden": 1, "method": lambda: 1, "batch_size": 2,
+                              "patch_size": (40, 48, 48)})
+    assert info == {"batch_size": "2", "patch_size": "(40, 48, 48)"}
+
+
+def test_progress_png_without_pyplot(tmp_path):
+    code = ("import sys; from nnunet_explorer.views.plots import save_progress_png; "
+            f"save_progress_png({str(tmp_path / 'progress.png')!r}, [1.0, 0.8], [1.1, 0.9], [], [0.1, 0.3]); "
+            "print('matplotlib.pyplot' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    assert (tmp_path / "progress.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_existing_checkpoints_are_not_overwritten_without_c(loop_ws):
+    folder = fold_folder(loop_ws)
+    folder.mkdir(parents=True)
+    (folder / "model_final_checkpoint.model").write_bytes(b"precious")
+    with pytest.raises(TrainingError, match="already holds checkpoints") as info:
+        tiny_run(loop_ws).setup()
+    assert "-c" in str(info.value)
+    assert (folder / "model_final_checkpoint.model").read_bytes() == b"precious"
+
+
+def test_c_without_a_checkpoint_says_so(loop_ws):
+    with pytest.raises(TrainingError, match="No checkpoint found"):
+        tiny_run(loop_ws, continue_training=True).setup()
