@@ -372,7 +372,13 @@ from nnunet_explorer.views.monitor import TrainingMonitor
 
 KNOBS = dict(max_num_epochs=2, num_batches_per_epoch=2, num_val_batches_per_epoch=1)
 p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, **KNOBS)
-run = TrainingRun(p, device="cpu", single_threaded=True, echo=False, plot_progress=False)
+# This notebook starts over each time it runs. v1 would overwrite a previous run silently; the explorer asks for
+# overwrite=True. Old checkpoints must go too: -c prefers model_final_checkpoint.model, so a final checkpoint
+# left by an earlier run would win over the model_latest.model this run writes (a v1 pitfall as well).
+fold_folder = p["configuration"].output_folder_name / "fold_0"
+for old in fold_folder.glob("model_*.model*"):
+    old.unlink()
+run = TrainingRun(p, device="cpu", single_threaded=True, echo=False, plot_progress=False, overwrite=True)
 monitor = TrainingMonitor(run.control, title="nnUNet_train 3d_fullres nnUNetTrainerV2 901 0")
 monitor'''),
     md('''
@@ -452,8 +458,13 @@ folder = cfg.folder_with_preprocessed_data
 arr = np.load(folder / f"{case}.npy") if (folder / f"{case}.npy").is_file() else np.load(folder / f"{case}.npz")["data"]
 image, truth = arr[:-1].astype(np.float32), arr[-1].astype(np.int16)
 truth[truth < 0] = 0  # -1 marks voxels outside the nonzero crop; they are background
-result = predict_sliding_window(net, image, pp.patch_size, do_mirroring=True, mirror_axes=(0, 1, 2), step_size=0.5)
-print(result.summary())'''),
+# v1 mirrors along all three axes (8 predictions per tile); to keep this notebook fast on a CPU we flip only the
+# two in-plane axes (4 predictions per tile). Try mirror_axes=(0, 1, 2) to see the full test-time augmentation.
+result = predict_sliding_window(net, image, pp.patch_size, do_mirroring=True, mirror_axes=(1, 2), step_size=0.5)
+print(result.summary())
+for c in result.mirror_contributions:
+    print(f"flip {c.flipped_axes or 'none'}: weight {c.weight:.3f}, changed the argmax of "
+          f"{100 * c.argmax_disagreement:.1f} % of the voxels")'''),
     code('''\
 from nnunet_explorer.views.browsers import InferenceView
 view = InferenceView(result, image, truth)

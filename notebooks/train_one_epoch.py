@@ -7,7 +7,7 @@ In a notebook::
 
 Takes v1's ``nnUNet_train`` arguments (network, trainer, task, fold and its flags, ``-c`` included) plus the
 explorer knobs ``--max_num_epochs``, ``--num_batches_per_epoch``, ``--num_val_batches_per_epoch``,
-``--seed``, ``--device``, ``--single_threaded``. It trains exactly one epoch — the next one, after ``-c`` — and
+``--seed``, ``--device``, ``--single_threaded``, ``--overwrite_training``. It trains exactly one epoch — the next one, after ``-c`` — and
 then stops the loop as the Stop button would, so ``model_latest.model`` is written and the next ``%run ... -c``
 continues. The learning-rate schedule stays that of the full run (``max_num_epochs`` is not shortened to
 make the run stop: poly_lr depends on it).
@@ -63,7 +63,8 @@ def main(argv: Sequence[str]):
                                 num_batches_per_epoch=args.num_batches_per_epoch,
                                 num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed,
                                 device=args.device, single_threaded=True if args.single_threaded else None,
-                                echo=not args.quiet)
+                                echo=not args.quiet, save_every=args.save_every,
+                                **({"overwrite": True} if getattr(args, "overwrite_training", False) else {}))
     observers = [StopAfterOneEpoch(run.control)]
     monitor = None
     if in_notebook():

@@ -103,10 +103,11 @@ def test_percent_run_trains_one_epoch_with_the_monitor(notebook_env):
     cells = [
         "import sys; print('kernel python:', sys.executable)",
         "from nnunet_explorer.views.widgets_common import prepare_sample_task\nprepare_sample_task(901)",
-        f"%run {script} {args} -p nnUNetPlansv2.1 --single_threaded\nfirst_start = monitor.state.start",
+        f"%run {script} {args} -p nnUNetPlansv2.1 --single_threaded --overwrite_training\n"
+        "first_start = monitor.state.start",
         f"%run {script} {args} -c --single_threaded",
         "assert result.stopped_early and 'one epoch trained' in result.reason\n"
-        "assert first_start.start_epoch == 0 or first_start.resumed\n"
+        "assert first_start.start_epoch == 0 and not first_start.resumed\n"
         "assert monitor.state.start.resumed and monitor.state.start.start_epoch == first_start.start_epoch + 1\n"
         "assert len(monitor.state.epochs) == 1 and monitor.overhead_seconds > 0\n"
         "print('one-epoch ok')",
