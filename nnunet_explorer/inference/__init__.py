@@ -1,0 +1,13 @@
+"""Validation and prediction, as nnU-Net v1 does them.
+
+* :mod:`.sliding_window` — ``predict_3D``: tiles, Gaussian weighting, test-time mirroring (3D nets, and 2D nets
+  slice by slice), with the tiles and per-flip contributions kept for inspection.
+* :mod:`.export` — ``save_segmentation_nifti_from_softmax``: probabilities back to the original grid, argmax,
+  un-crop, NIfTI (optional float16 softmax ``.npz`` for ensembling).
+* :mod:`.evaluation` — ``aggregate_scores``: ``summary.json`` with v1's 13 metrics per label and case.
+* :mod:`.postprocessing` — ``determine_postprocessing`` and the largest-connected-component rule.
+* :mod:`.validation` — ``nnUNetTrainer.validate`` for one fold.
+* :mod:`.predict` — ``nnUNet_predict``: preprocess new cases, ensemble folds, export, postprocess.
+
+Checkpoints are read by :mod:`nnunet_explorer.training.checkpoints` (safe loading, no arbitrary code).
+"""

@@ -167,7 +167,8 @@ def aggregate_scores(pairs: Sequence[Sequence[str | os.PathLike]], labels: Seque
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of all-NaN: NaN, as in v1
         for label, per_label in collected.items():
-            mean[label] = OrderedDict((m, float(np.nanmean(v) if nanmean else np.mean(v))) for m, v in per_label.items())
+            average = np.nanmean if nanmean else np.mean
+            mean[label] = OrderedDict((m, float(average(v))) for m, v in per_label.items())
     all_scores["mean"] = mean
     if json_output_file is not None:
         json_dict: OrderedDict = OrderedDict()

@@ -263,7 +263,8 @@ class _TiledPredictor:
         out = []
         for i, (axes, _) in enumerate(self.flips):
             denom = max(self.voxels, 1)
-            out.append(MirrorContribution(tuple(axes), weight, self.diff_sums[i] / denom, self.disagree_sums[i] / denom))
+            out.append(MirrorContribution(tuple(axes), weight, self.diff_sums[i] / denom,
+                                          self.disagree_sums[i] / denom))
         return tuple(out)
 
     def predict_tiled(self, x: np.ndarray, patch_size: tuple[int, ...], step_size: float, use_gaussian: bool,

@@ -174,3 +174,30 @@ def test_predict_command_errors(v1_model, tmp_path, monkeypatch, capsys):
     assert cli_main(["predict", "-i", str(v1_model.images), "-o", str(tmp_path / "o"), "-t", "901",
                      "-chk", "model_best"]) == 2
     assert "model_best.model" in capsys.readouterr().err
+
+
+def test_validation_skips_existing_and_saves_softmax(v1_model, tmp_path):
+    from nnunet_explorer.inference.predict import load_model_and_checkpoint_files
+    from nnunet_explorer.inference.validation import validate
+    from nnunet_explorer.training.splits import load_splits
+
+    torch.set_num_threads(1)
+    model = load_model_and_checkpoint_files(v1_model.model_folder, [0])
+    val_keys = load_splits(v1_model.pre / "splits_final.pkl")[0]["val"][:1]
+    stage_folder = v1_model.pre / "nnUNetData_plans_v2.1_stage0"
+    fold = tmp_path / "fold_0"
+    kwargs = dict(do_mirroring=False, run_postprocessing_on_folds=False)
+    first = validate(model.network, model.plans, model.stage, fold, stage_folder, val_keys,
+                     v1_model.pre / "gt_segmentations", save_softmax=True, **kwargs)
+    case = first.cases[0]
+    with np.load(fold / "validation_raw" / f"{case.fname}.npz") as npz:
+        softmax = npz["softmax"]
+    assert softmax.dtype == np.float16 and softmax.shape[0] == model.num_classes
+    assert np.allclose(softmax.astype(np.float32).sum(0), 1, atol=1e-2)
+    assert (fold / "validation_raw" / f"{case.fname}.pkl").is_file()
+    before = (fold / "validation_raw" / f"{case.fname}.nii.gz").stat().st_mtime_ns
+    second = validate(model.network, model.plans, model.stage, fold, stage_folder, val_keys,
+                      v1_model.pre / "gt_segmentations", save_softmax=True, overwrite=False, **kwargs)
+    assert second.cases[0].skipped and not first.cases[0].skipped
+    assert (fold / "validation_raw" / f"{case.fname}.nii.gz").stat().st_mtime_ns == before
+    assert (fold / "validation_raw" / "summary.json").is_file() and first.postprocessing is None
