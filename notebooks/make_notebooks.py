@@ -504,8 +504,20 @@ for c in labels:
     print(f"class {c}: Dice {real[str(c)]['Dice']:.3f} -> {after[str(c)]['Dice']:.3f} after keeping the largest "
           "component")'''),
     md('''
-To look at the case, the prediction and the errors in 3D, use the napari plugin (if napari is installed):
-`from nnunet_explorer.views.napari import show_in_napari`.'''),
+## In 3D, with napari
+
+The napari plugin shows the same things as layers you can scroll through in 3D: the image, the prediction, the
+ground truth and the error map. `layers_for` builds the layers without napari; `show_in_napari` opens a viewer
+(it needs napari and a screen — on a server it starts a virtual one).'''),
+    code('''
+try:
+    from nnunet_explorer.views.layers import layers_for
+except ImportError as exc:  # the napari layer builders are optional
+    print("napari layers not available:", exc)
+else:
+    specs = layers_for({"prediction": post, "reference": truth, "image": image[0]})
+    print([spec.as_tuple()[1]["name"] for spec in specs])
+# from nnunet_explorer.views.napari import show_in_napari; viewer = show_in_napari(result)'''),
     md("### Checks"),
     code('''\
 assert result.segmentation.shape == truth.shape and result.probabilities.shape[0] == pp.num_classes
