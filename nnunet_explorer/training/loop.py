@@ -602,6 +602,11 @@ class TrainingRun:
         raise NonFiniteError(NonFiniteReport(record.nonfinite, phase, self.state.epoch, iteration, record.loss,
                                              record.learning_rate))
 
+    def _run_iteration(self, network: torch.nn.Module, *args: Any, **kwargs: Any) -> IterationRecord:
+        """:func:`.iteration.run_iteration` for the loop; the distributed run (:mod:`.distributed`) overrides it
+        (forward/backward through DDP, loss and tp/fp/fn aggregated across processes)."""
+        return run_iteration(network, *args, **kwargs)
+
     def _maybe_stop(self) -> None:
         if self.control.stop_requested:
             raise _StopNow(self.control.reason or "stop requested")
@@ -667,7 +672,7 @@ class TrainingRun:
                     t0 = time.perf_counter()
                     batch = next(tr_gen)
                     t1 = time.perf_counter()
-                    record = run_iteration(network, loss, self.optimizer, batch["data"], self._targets(batch),
+                    record = self._run_iteration(network, loss, self.optimizer, batch["data"], self._targets(batch),
                                            do_backprop=True, fp16=bool(args.run_mixed_precision),
                                            grad_scaler=self.grad_scaler, clip_norm=clip)
                     data_s += t1 - t0
@@ -692,7 +697,7 @@ class TrainingRun:
                         t0 = time.perf_counter()
                         batch = next(val_gen)
                         t1 = time.perf_counter()
-                        record = run_iteration(network, loss, self.optimizer, batch["data"], self._targets(batch),
+                        record = self._run_iteration(network, loss, self.optimizer, batch["data"], self._targets(batch),
                                                do_backprop=False, fp16=bool(args.run_mixed_precision),
                                                run_online_evaluation=True)
                         data_s += t1 - t0
@@ -711,7 +716,7 @@ class TrainingRun:
                         tr_mode = []
                         for it in range(n_val):
                             batch = next(val_gen)
-                            record = run_iteration(network, loss, self.optimizer, batch["data"], self._targets(batch),
+                            record = self._run_iteration(network, loss, self.optimizer, batch["data"], self._targets(batch),
                                                    do_backprop=False, fp16=bool(args.run_mixed_precision))
                             tr_mode.append(np.float32(record.loss))
                         state.all_val_losses_tr_mode.append(np.mean(np.asarray(tr_mode, dtype=np.float32)))
@@ -871,6 +876,9 @@ def add_loop_arguments(parser: argparse.ArgumentParser | Any) -> None:
     parser.add_argument("--quiet", action="store_true", help="do not echo the training log to the console")
     parser.add_argument("--overwrite_training", action="store_true",
                         help="start over although the fold folder holds checkpoints (v1 overwrites silently)")
+    from .distributed import add_distributed_arguments
+
+    add_distributed_arguments(parser)  # --dist, --dbs: DistributedDataParallel (torchrun)
 
 
 @mirrors("nnunet.run.run_training:main")
@@ -882,7 +890,10 @@ def run_training_cli(args: argparse.Namespace) -> int:
     :func:`add_loop_arguments`.
     """
     from .configuration import run_args_from_namespace
+    from .distributed import run_distributed_training_cli, wants_distributed
 
+    if wants_distributed(args):  # --dist, or torchrun with WORLD_SIZE > 1
+        return run_distributed_training_cli(args)
     run_args = run_args_from_namespace(args)
     if run_args.find_lr:
         raise ConfigurationError("--find_lr is not supported by the explorer (it is broken in v1 on current torch)",

@@ -1,0 +1,764 @@
+"""Training on several processes (GPUs): DistributedDataParallel launched by ``torchrun``, as v1's DDP trainer.
+
+v1 ships ``nnUNetTrainerV2_DDP`` (started with ``python -m torch.distributed.launch ... run_training_DDP.py``).
+The explorer runs the same ideas inside ``nnunet-explorer train`` / ``python -m nnunet_explorer.training.loop``
+when it is started by ``torchrun``::
+
+    torchrun --standalone --nproc_per_node 2 -m nnunet_explorer.training.loop 3d_fullres nnUNetTrainerV2 TASK 0
+
+Every process (a *rank*) runs the whole training loop on its own batches; they meet at a few fixed points:
+
+* **batch size per process** — v1 default: every rank draws the plans' ``batch_size`` (the global batch is
+  ``batch_size x world_size``); with ``--dbs`` (distribute batch size) the plans' batch is split, each rank
+  taking ``ceil(batch_size / world_size)`` (the last rank what is left);
+* **foreground oversampling per rank** — v1 keeps "the last 33 % of the *global* batch are forced
+  foreground": ranks whose share lies before that point force none, ranks after it force all, the rank
+  that straddles it gets the fraction that keeps the global proportion (:func:`rank_oversample_percents`);
+* **seeds** — each rank seeds ``np.random`` with its rank and draws the seeds of its augmentation workers
+  from it, so ranks see different batches (:func:`rank_augmentation_seeds`);
+* **gradients** — the network is wrapped in ``torch.nn.parallel.DistributedDataParallel``: ``backward()``
+  all-reduces (averages) every gradient across ranks while it runs, so after each step the weights of all
+  ranks are identical (DDP broadcasts rank 0's weights once when wrapping);
+* **loss and online evaluation** — each iteration's loss is averaged and the tp/fp/fn counts of the online
+  evaluation are summed over ranks (one ``all_reduce``), so every rank logs the same numbers and takes the
+  same decisions ("best" checkpoint, patience, stop requests);
+* **files** — only rank 0 writes the log, ``debug.json``, ``progress.png``, checkpoints and runs the
+  validation; the others wait at a barrier. Checkpoints store the *unwrapped* network's ``state_dict`` (no
+  ``module.`` prefix), so they load into a one-process run, v1, or a run with another number of processes.
+
+:func:`ddp_plan` shows all of this for a chosen number of processes without starting any.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import html
+import math
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import ConfigurationError, TrainingError
+from ..provenance import mirrors
+from .checkpoint_saving import FINAL
+from .iteration import IterationRecord, OnlineEvaluation
+from .loop import TrainingRun, _StopNow
+
+#: environment variable: a folder where every rank writes ``rank<R>.json`` (its local losses, the aggregated
+#: ones and a checksum of its weights) — for tests and for looking at what each process did.
+RECORD_ENV = "NNUNET_EXPLORER_DDP_RECORD"
+#: seeds of the augmentation workers are drawn in [0, SEED_HIGH] as v1's ``random_integers(0, 99999, n)``
+SEED_HIGH = 99999
+
+
+# ------------------------------------------------------------------------------------------- rank info
+@dataclass(frozen=True)
+class DistInfo:
+    """Who this process is in a distributed run (what ``torchrun`` puts into the environment).
+
+    Attributes:
+        rank: global index of the process, 0 .. world_size - 1 (rank 0 writes files).
+        local_rank: index on this machine; selects the GPU (``cuda:<local_rank>``).
+        world_size: number of processes.
+        backend: ``"nccl"`` (GPUs) or ``"gloo"`` (CPU).
+        device: where this rank trains: ``"cuda:<local_rank>"`` or ``"cpu"``.
+    """
+
+    rank: int
+    local_rank: int
+    world_size: int
+    backend: str
+    device: str
+
+    @property
+    def is_main_process(self) -> bool:
+        return self.rank == 0
+
+
+def torchrun_environment(environ: Mapping[str, str] | None = None) -> tuple[int, int, int] | None:
+    """``(rank, local_rank, world_size)`` when started by ``torchrun`` (RANK/WORLD_SIZE set), else None."""
+    env = os.environ if environ is None else environ
+    if "RANK" not in env or "WORLD_SIZE" not in env:
+        return None
+    try:
+        rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
+        local = int(env.get("LOCAL_RANK", rank))
+    except ValueError:
+        raise ConfigurationError(f"RANK={env.get('RANK')!r} / WORLD_SIZE={env.get('WORLD_SIZE')!r} / "
+                                 f"LOCAL_RANK={env.get('LOCAL_RANK')!r} are not whole numbers",
+                                 fix="start distributed training with torchrun, which sets them") from None
+    return rank, local, world
+
+
+def wants_distributed(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Train with DDP? Yes with ``--dist``, or automatically under ``torchrun`` with ``WORLD_SIZE > 1``."""
+    if args is not None and getattr(args, "dist", False):
+        return True
+    found = torchrun_environment(environ)
+    return found is not None and found[2] > 1
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def resolve_dist_info(device: str | None = None, backend: str | None = None,
+                      environ: Mapping[str, str] | None = None) -> DistInfo:
+    """Rank, world size, backend and device of this process (does not start anything).
+
+    Without torchrun's variables this is a one-process "distributed" run (rank 0 of 1) — useful to try the
+    DDP code path on a laptop. ``device`` ``None`` picks CUDA when available; the backend follows the
+    device (NCCL for CUDA, gloo for CPU) unless given.
+    """
+    found = torchrun_environment(environ) or (0, 0, 1)
+    rank, local, world = found
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigurationError("--device cuda was asked for but torch sees no GPU",
+                                     fix="train on the CPU (--device cpu: gloo backend) or fix the CUDA setup")
+        if local >= torch.cuda.device_count():
+            raise ConfigurationError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} GPU(s) are visible",
+                                     fix="use --nproc_per_node <= the number of GPUs (one process per GPU)")
+        device = f"cuda:{local}"
+    else:
+        device = "cpu"
+    backend = backend or ("nccl" if device.startswith("cuda") else "gloo")
+    return DistInfo(rank, local, world, backend, device)
+
+
+@contextmanager
+def distributed_context(device: str | None = None, backend: str | None = None,
+                        environ: Mapping[str, str] | None = None) -> Iterator[DistInfo]:
+    """Start the process group for the block and always tear it down (``destroy_process_group``) after it.
+
+    ``init_method='env://'`` reads MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE as torchrun sets them; outside
+    torchrun a one-process group on a free local port is made.
+    """
+    import torch.distributed as dist
+
+    info = resolve_dist_info(device, backend, environ)
+    if dist.is_initialized():  # e.g. a notebook that started the group itself: use it, leave it running
+        yield info
+        return
+    if torchrun_environment(environ) is None:
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+        os.environ.setdefault("RANK", "0")
+        os.environ.setdefault("WORLD_SIZE", "1")
+    if info.device.startswith("cuda"):
+        torch.cuda.set_device(info.local_rank)  # v1 does the same before init_process_group
+    dist.init_process_group(backend=info.backend, init_method="env://", rank=info.rank, world_size=info.world_size)
+    try:
+        yield info
+    finally:
+        dist.destroy_process_group()
+
+
+# ------------------------------------------------------------------------------- v1's per-rank rules
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2_DDP:nnUNetTrainerV2_DDP.set_batch_size_and_oversample")
+def rank_batch_sizes(batch_size: int, world_size: int, distribute_batch_size: bool = False) -> list[int]:
+    """Batch size of every rank.
+
+    v1's default: each rank uses the plans' ``batch_size`` (global batch ``batch_size * world_size``). With
+    ``distribute_batch_size`` (``--dbs``) the plans' batch is the global one: ``ceil(batch_size / world_size)``
+    per rank, the last rank(s) taking what is left (5 over 2 ranks: [3, 2]; 4 over 3 ranks: [2, 2, 0] — a rank
+    without samples is refused here).
+    """
+    if world_size < 1:
+        raise ConfigurationError(f"world_size must be at least 1, got {world_size}", fix="start >= 1 process")
+    if not distribute_batch_size:
+        return [int(batch_size)] * world_size
+    per = int(math.ceil(batch_size / world_size))
+    sizes = []
+    for rank in range(world_size):
+        if (rank + 1) * per > batch_size:
+            sizes.append(per - ((rank + 1) * per - batch_size))
+        else:
+            sizes.append(per)
+    if min(sizes) < 1:
+        # differs from v1: v1 would build loaders with batch size <= 0 and fail obscurely
+        raise ConfigurationError(f"--dbs splits batch_size {batch_size} over {world_size} processes as {sizes}: "
+                                 "some processes get no sample", fix="use fewer processes or drop --dbs")
+    return sizes
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2_DDP:nnUNetTrainerV2_DDP.set_batch_size_and_oversample")
+def rank_oversample_percents(batch_sizes: Sequence[int], oversample_foreground_percent: float) -> list[float]:
+    """Each rank's ``oversample_foreground_percent`` so that the last ``p`` of the *global* batch are forced.
+
+    Ranks are laid end to end over the global batch; rank r covers samples ``[low, high)``. A rank entirely
+    before ``1 - p`` of the global batch forces nothing (0.0), one entirely after forces everything (1.0),
+    and the rank that straddles ``1 - p`` gets ``1 - ((1 - p) - low/B) / ((high - low)/B)``. Example: plans
+    batch 2, p = 0.33, 2 ranks without ``--dbs`` (global batch 4): rank 0 covers [0, 2) and forces none, rank 1
+    covers [2, 4) and gets 0.66, i.e. forces its second sample — 1 of 4 global samples, where one process
+    forces 1 of 2 (v1's arithmetic, rounding included).
+    """
+    total = float(sum(batch_sizes))
+    p = float(oversample_foreground_percent)
+    out = []
+    for rank in range(len(batch_sizes)):
+        low = float(sum(batch_sizes[:rank]))
+        high = float(sum(batch_sizes[:rank + 1]))
+        if high / total < 1 - p:
+            out.append(0.0)
+        elif low / total > 1 - p:
+            out.append(1.0)
+        else:
+            covered = high / total - low / total
+            out.append(1 - (((1 - p) - low / total) / covered))
+    return out
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2_DDP:nnUNetTrainerV2_DDP.initialize")
+def rank_augmentation_seeds(rank: int, num_train_workers: int, num_val_workers: int | None = None
+                            ) -> tuple[list[int], list[int]]:
+    """Seeds of a rank's training and validation augmentation workers.
+
+    v1 calls ``np.random.seed(local_rank)`` when the trainer is built and later draws
+    ``random_integers(0, 99999, num_threads)`` for training, then ``max(num_threads // 2, 1)`` for
+    validation. ``random_integers(0, h, n)`` is ``randint(0, h + 1, n)`` of the same legacy generator.
+    """
+    # differs from v1: seeded with the global rank (v1: local_rank), so two machines do not share streams
+    rs = np.random.RandomState(int(rank))
+    n_val = max(num_train_workers // 2, 1) if num_val_workers is None else num_val_workers
+    seeds_train = [int(s) for s in rs.randint(0, SEED_HIGH + 1, num_train_workers)]
+    seeds_val = [int(s) for s in rs.randint(0, SEED_HIGH + 1, n_val)]
+    return seeds_train, seeds_val
+
+
+# -------------------------------------------------------------------------- v1's global batch Dice
+class _AllGatherOwnGrad(torch.autograd.Function):
+    """``all_gather`` along dim 0 whose backward keeps only this rank's slice (v1's ``awesome_allgather_function``).
+
+    Each rank then differentiates *its own copy* of the global loss with respect to *its own* inputs; DDP's
+    gradient averaging adds the ranks up (divided by world size).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        ctx.rows = tensor.shape[0]
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        rank = dist.get_rank()
+        return grad[rank * ctx.rows:(rank + 1) * ctx.rows]
+
+
+def all_gather_own_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``tensor`` (``(n, ...)``) of every rank along dim 0 (``(world_size * n, ...)``)."""
+    return _AllGatherOwnGrad.apply(tensor)
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2_DDP:nnUNetTrainerV2_DDP.compute_loss")
+class GlobalBatchSoftDiceLoss(torch.nn.Module):
+    """Batch soft Dice over the *global* batch: v1's DDP loss when ``batch_dice`` is on.
+
+    Per class, ``2 tp`` and ``2 tp + fp + fn`` are summed over this rank's batch, gathered from all ranks and
+    summed, then ``-mean((nom + 1e-5) / (den + 1e-5))`` over foreground classes. So each rank's Dice term is
+    the Dice of the whole global batch (what one process with ``world_size`` times the batch would compute),
+    not the mean of per-rank Dice values. With sample Dice (``batch_dice`` False) v1 does not gather.
+    """
+
+    def __init__(self, smooth: float = 1e-5) -> None:
+        super().__init__()
+        self.smooth = smooth
+        self.batch_dice = True
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, loss_mask: torch.Tensor | None = None) -> torch.Tensor:
+        from .generic_unet import softmax_helper
+        from .loss import get_tp_fp_fn_tn
+
+        probs = softmax_helper(x)
+        tp, fp, fn, _ = get_tp_fp_fn_tn(probs, y, tuple(range(2, x.ndim)), loss_mask, False)  # (b, C)
+        nominator = (2 * tp[:, 1:]).sum(0, keepdim=True)
+        denominator = (2 * tp[:, 1:] + fp[:, 1:] + fn[:, 1:]).sum(0, keepdim=True)
+        nominator = all_gather_own_grad(nominator).sum(0)
+        denominator = all_gather_own_grad(denominator).sum(0)
+        return (-(nominator + self.smooth) / (denominator + self.smooth)).mean()
+
+
+def use_global_batch_dice(loss: torch.nn.Module) -> bool:
+    """Swap the batch soft Dice inside v1's loss (``MultipleOutputLoss2(DCAndCELoss)``) for the global one.
+
+    Returns True when a swap happened (``batch_dice`` on); sample Dice stays local, as in v1.
+    """
+    inner = getattr(loss, "loss", loss)
+    dc = getattr(inner, "dc", None)
+    if dc is None or not getattr(dc, "batch_dice", False) or isinstance(dc, GlobalBatchSoftDiceLoss):
+        return False
+    inner.dc = GlobalBatchSoftDiceLoss(smooth=float(getattr(dc, "smooth", 1e-5)))
+    return True
+
+
+def state_dict_checksum(module: torch.nn.Module) -> str:
+    """SHA-256 over the names and bytes of a module's ``state_dict`` (equal weights <=> equal checksum)."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ the run
+class DistributedTrainingRun(TrainingRun):
+    """:class:`~nnunet_explorer.training.loop.TrainingRun` on one rank of a DDP run (v1's ``nnUNetTrainerV2_DDP``).
+
+    Everything not listed here is the one-process loop, unchanged:
+
+    * ``setup``: rank 0 prepares first (unpacking, ``splits_final.pkl``, checkpoint for ``-c``), the others
+      follow after a barrier; then the network is wrapped in ``DistributedDataParallel`` (which copies rank
+      0's weights to every rank). ``self.network`` stays the *unwrapped* network: checkpoints, validation and
+      the walkthrough see the plain U-Net.
+    * ``_make_augmenters``: per-rank batch size, oversampling and worker seeds (v1's rules above).
+    * ``_run_iteration``: forward/backward through DDP; then one ``all_reduce`` averages the loss (and its
+      CE/Dice parts), sums tp/fp/fn, and shares "a NaN appeared" and "stop requested" flags, so all ranks
+      stop together.
+    * log, ``debug.json``, ``progress.png`` and checkpoints: rank 0 only; observers (live views) attach to rank
+      0 only, so other ranks never wait for them.
+
+    Args:
+        pipeline: the training walkthrough (as for :class:`TrainingRun`).
+        dist_info: this process' :class:`DistInfo` (the process group must be started:
+            :func:`distributed_context`).
+        distribute_batch_size: v1's ``--dbs``: split the plans' batch size over the ranks.
+        record_dir: write ``rank<R>.json`` there at the end (default: ``$NNUNET_EXPLORER_DDP_RECORD``).
+        **kwargs: :class:`TrainingRun`'s options; ``device`` is taken from ``dist_info``.
+    """
+
+    def __init__(self, pipeline: Any, *, dist_info: DistInfo, distribute_batch_size: bool = False,
+                 record_dir: str | os.PathLike | None = None, **kwargs: Any) -> None:
+        kwargs["device"] = dist_info.device
+        if not dist_info.is_main_process:
+            kwargs["echo"] = False
+            kwargs["plot_progress"] = False
+        super().__init__(pipeline, **kwargs)
+        self.dist_info = dist_info
+        self.distribute_batch_size = bool(distribute_batch_size)
+        env_record = os.environ.get(RECORD_ENV)
+        self.record_dir = Path(record_dir) if record_dir is not None else (Path(env_record) if env_record else None)
+        self.ddp_network: torch.nn.Module | None = None
+        self.rank_batch_size: int | None = None
+        self.rank_oversample_foreground_percent: float | None = None
+        self.seeds_train: list[int] = []
+        self.seeds_val: list[int] = []
+        self.global_batch_dice = False
+        self._synced_stop: str | None = None
+        self._record: dict[str, list] = {"local_train_losses": [], "global_train_losses": [],
+                                         "local_val_losses": [], "global_val_losses": [], "local_tp": [],
+                                         "global_tp": []}
+
+    @classmethod
+    def from_args(cls, run_args: Any, **kwargs: Any) -> "DistributedTrainingRun":  # type: ignore[override]
+        return super().from_args(run_args, **kwargs)  # type: ignore[return-value]
+
+    @property
+    def is_main_process(self) -> bool:
+        return self.dist_info.is_main_process
+
+    # ------------------------------------------------------------------------------------ rank 0 only
+    def _say(self, *args: Any, also_print_to_console: bool = True) -> None:
+        if self.is_main_process:  # v1: print_to_log_file on local_rank 0 only
+            super()._say(*args, also_print_to_console=also_print_to_console)
+
+    def save_debug_information(self) -> None:
+        if self.is_main_process:
+            super().save_debug_information()
+
+    def _plot_progress(self) -> None:
+        if self.is_main_process:
+            super()._plot_progress()
+
+    def save_checkpoint(self, name: str, epoch: int | None = None) -> Path:
+        """Rank 0 writes; after the final checkpoint every rank waits for it (the loop then removes
+        ``model_latest`` — not before the final file exists)."""
+        path = self.output_folder / name
+        if self.is_main_process:
+            path = super().save_checkpoint(name, epoch)
+        if name == FINAL:
+            self._barrier()
+        return path
+
+    # ------------------------------------------------------------------------------------------ setup
+    def _barrier(self) -> None:
+        import torch.distributed as dist
+
+        if dist.is_initialized() and dist.get_world_size() > 1:
+            if self.dist_info.backend == "nccl":
+                dist.barrier(device_ids=[self.dist_info.local_rank])
+            else:
+                dist.barrier()
+
+    def setup(self) -> None:
+        if self.network is not None:
+            return
+        from torch.nn.parallel import DistributedDataParallel
+
+        # rank 0 first: it may unpack .npz files and write splits_final.pkl, which the others then read
+        if self.is_main_process:
+            super().setup()
+            self._barrier()
+        else:
+            self._barrier()
+            super().setup()
+        self._say(f"distributed training: rank {self.dist_info.rank} of {self.dist_info.world_size}, backend "
+                  f"{self.dist_info.backend}, device {self.dist_info.device}")
+        self.global_batch_dice = use_global_batch_dice(self.pipeline["loss"])
+        if self.global_batch_dice:
+            self._say("batch Dice is computed over the global batch (tp/fp/fn gathered from every rank, as v1's DDP)")
+        device_ids = [self.dist_info.local_rank] if self.dist_info.device.startswith("cuda") else None
+        # find_unused_parameters: the loss skips deep-supervision outputs whose weight is 0 (v1's
+        # MultipleOutputLoss2 does too), so their segmentation heads get no gradient in an iteration; DDP must
+        # be told, or it waits for those gradients forever. (v1's DDP loss multiplies them by 0 instead.)
+        self.ddp_network = DistributedDataParallel(self.network, device_ids=device_ids, find_unused_parameters=True)
+
+    # --------------------------------------------------------------------------------------- the data
+    def _make_augmenters(self) -> tuple[Any, Any]:
+        """v1's DDP loaders: this rank's batch size and oversampling, augmentation workers seeded per rank."""
+        from .augmentation import get_moreDA_augmentation
+        from .augmenter import default_num_processes
+        from .dataloading import make_data_loader, subset
+
+        p, trainer = self.pipeline, self.trainer
+        processed, aug, split = p["plans_processed"], p["augmentation_parameters"], p["split"]
+        world, rank = self.dist_info.world_size, self.dist_info.rank
+        sizes = rank_batch_sizes(int(processed.batch_size), world, self.distribute_batch_size)
+        percents = rank_oversample_percents(sizes, float(trainer.oversample_foreground_percent))
+        self.rank_batch_size, self.rank_oversample_foreground_percent = sizes[rank], percents[rank]
+        self._say(f"worker {rank} oversample {percents[rank]}")
+        self._say(f"worker {rank} batch_size {sizes[rank]}")
+        threads = default_num_processes()
+        self.seeds_train, self.seeds_val = rank_augmentation_seeds(rank, threads)
+        self._say("seeds train", self.seeds_train)
+        self._say("seeds_val", self.seeds_val)
+        dl_tr = make_data_loader(subset(p["dataset"].cases, list(split.train)), aug.basic_generator_patch_size,
+                                 processed.patch_size, sizes[rank], oversample_foreground_percent=percents[rank])
+        val_keys = list(split.val) or list(split.train)
+        dl_val = make_data_loader(subset(p["dataset"].cases, val_keys), processed.patch_size, processed.patch_size,
+                                  sizes[rank], oversample_foreground_percent=percents[rank])
+        scales = [list(s) for s in p["deep_supervision"].scales] if getattr(trainer, "deep_supervision", True) \
+            else None
+        single = self.run_args.deterministic if self.single_threaded is None else self.single_threaded
+        if single:
+            # one process draws everything from its global RNGs: seed them per rank (else every rank, seeded
+            # alike by --deterministic, would train on the very same batches)
+            from ..explore.step import seed_everything
+
+            seed_everything(self.seeds_train[0])
+        tr, val = get_moreDA_augmentation(dl_tr, dl_val, aug.patch_size, aug.data_aug_params, scales,
+                                          num_threads=threads, seeds_train=self.seeds_train,
+                                          seeds_val=self.seeds_val, single_threaded=bool(single),
+                                          pin_memory=bool(getattr(trainer, "pin_memory", True)))
+        self._augmenters = [tr, val]
+        return tr, val
+
+    # ---------------------------------------------------------------------------------- an iteration
+    def _run_iteration(self, network: torch.nn.Module, *args: Any, **kwargs: Any) -> IterationRecord:
+        """One iteration through DDP, then the cross-rank averages (loss) and sums (tp/fp/fn)."""
+        import torch.distributed as dist
+
+        training = bool(kwargs.get("do_backprop", True))
+        # training must go through the DDP wrapper (its backward all-reduces the gradients); evaluation
+        # without gradients needs no wrapper (v1 goes through it too, which then does nothing)
+        module = self.ddp_network if training and self.ddp_network is not None else network
+        record = super()._run_iteration(module, *args, **kwargs)
+        parts = [p for p in record.scale_parts if p.computed]
+        ev = record.online_evaluation
+        n_cls = len(ev.tp) if ev is not None else 0
+        values = [record.loss, 1.0 if record.nonfinite else 0.0, 1.0 if self.control.stop_requested else 0.0]
+        for part in parts:
+            values += [part.ce if part.ce is not None else 0.0, part.dice if part.dice is not None else 0.0,
+                       part.total if part.total is not None else 0.0, part.weighted]
+        if ev is not None:
+            values += list(ev.tp) + list(ev.fp) + list(ev.fn)
+        comm_device = self.dist_info.device if self.dist_info.backend == "nccl" else "cpu"
+        vec = torch.tensor(values, dtype=torch.float64, device=comm_device)
+        dist.all_reduce(vec)  # SUM over ranks
+        summed = vec.cpu().tolist()
+        world = self.dist_info.world_size
+        loss = summed[0] / world
+        nonfinite = record.nonfinite
+        if nonfinite is None and summed[1] > 0:
+            nonfinite = "another process (its rank saw the NaN/Inf first)"
+        if summed[2] > 0 and self._synced_stop is None:
+            self._synced_stop = self.control.reason or "stop requested on rank 0"
+        new_parts, i = [], 3
+        for part in record.scale_parts:
+            if not part.computed:
+                new_parts.append(part)
+                continue
+            ce, dc, total, weighted = (v / world for v in summed[i:i + 4])
+            i += 4
+            new_parts.append(dataclasses.replace(part, ce=None if part.ce is None else ce,
+                                                 dice=None if part.dice is None else dc,
+                                                 total=None if part.total is None else total, weighted=weighted))
+        new_ev = None
+        if ev is not None:
+            tp, fp, fn = summed[i:i + n_cls], summed[i + n_cls:i + 2 * n_cls], summed[i + 2 * n_cls:i + 3 * n_cls]
+            dice = tuple(2 * a / (2 * a + b + c + 1e-8) for a, b, c in zip(tp, fp, fn))
+            new_ev = OnlineEvaluation(tuple(tp), tuple(fp), tuple(fn), dice)
+        if self.record_dir is not None:
+            kind = "train" if training else "val"
+            if training or ev is not None:
+                self._record[f"local_{kind}_losses"].append(record.loss)
+                self._record[f"global_{kind}_losses"].append(loss)
+            if ev is not None:
+                self._record["local_tp"].append(list(ev.tp))
+                self._record["global_tp"].append(list(new_ev.tp))
+        return dataclasses.replace(record, loss=loss, scale_parts=tuple(new_parts), online_evaluation=new_ev,
+                                   nonfinite=nonfinite)
+
+    def _maybe_stop(self) -> None:
+        # only the stop flag shared by the last all_reduce counts: a Stop clicked on rank 0 between two
+        # iterations must not end rank 0 alone (the others would wait for it forever)
+        if self._synced_stop is not None:
+            raise _StopNow(self._synced_stop)
+
+    def _momentum_rescue(self) -> None:
+        momentum = self.optimizer.param_groups[0].get("momentum")
+        super()._momentum_rescue()
+        if self.optimizer.param_groups[0].get("momentum") != momentum:
+            # differs from v1: v1 re-initialises the weights on every rank with its own RNG, so the ranks'
+            # weights silently diverge; rank 0's fresh weights are sent to all ranks instead
+            import torch.distributed as dist
+
+            for tensor in self.network.state_dict().values():
+                dist.broadcast(tensor, src=0)
+
+    # -------------------------------------------------------------------------------------------- run
+    def run(self, observers: Sequence[Any] = ()) -> Any:
+        """Train this rank; observers are attached on rank 0 only."""
+        result = super().run(observers if self.is_main_process else ())
+        self.write_record()
+        return result
+
+    def write_record(self) -> Path | None:
+        """``rank<R>.json`` in ``record_dir``: batch share, seeds, local vs aggregated losses, weight checksum."""
+        if self.record_dir is None:
+            return None
+        from ..fileio import write_json
+
+        info = self.dist_info
+        path = self.record_dir / f"rank{info.rank}.json"
+        write_json({"rank": info.rank, "world_size": info.world_size, "backend": info.backend,
+                    "device": info.device, "batch_size": self.rank_batch_size,
+                    "oversample_foreground_percent": self.rank_oversample_foreground_percent,
+                    "seeds_train": self.seeds_train, "seeds_val": self.seeds_val,
+                    "global_batch_dice": self.global_batch_dice, "epoch": self.state.epoch,
+                    "all_tr_losses": [float(x) for x in self.state.all_tr_losses],
+                    "state_dict_sha256": state_dict_checksum(self.network), **self._record}, path)
+        return path
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def add_distributed_arguments(parser: argparse.ArgumentParser | Any) -> None:
+    """``--dist`` and ``--dbs`` (v1's run_training_DDP flag) for the training command."""
+    parser.add_argument("--dist", action="store_true",
+                        help="train with DistributedDataParallel (automatic under torchrun with more than one "
+                             "process; with plain python: a one-process group)")
+    parser.add_argument("--dbs", action="store_true",
+                        help="distributed: split the plans' batch size over the processes (v1's --dbs) instead "
+                             "of giving every process the full batch")
+
+
+@mirrors("nnunet.run.run_training_DDP:main")
+def run_distributed_training_cli(args: argparse.Namespace) -> int:
+    """``nnUNet_train`` arguments on one rank of a DDP run: train everywhere, validate on rank 0.
+
+    The process group lives exactly as long as this call (also when training fails). After training, rank 0
+    runs the validation inference (``trainer.validate``) while the others wait at a barrier.
+    """
+    from .configuration import run_args_from_namespace
+    from .loop import validate_after_training
+
+    run_args = run_args_from_namespace(args)
+    if run_args.find_lr:
+        raise ConfigurationError("--find_lr is not supported by the explorer", fix="train without --find_lr")
+    if run_args.validation_only:
+        raise ConfigurationError("-val with several processes: validation runs on one process in the explorer",
+                                 fix="run the -val command without torchrun / --dist")
+    with distributed_context(device=getattr(args, "device", None)) as info:
+        run = DistributedTrainingRun.from_args(
+            run_args, max_num_epochs=getattr(args, "max_num_epochs", None),
+            num_batches_per_epoch=getattr(args, "num_batches_per_epoch", None),
+            num_val_batches_per_epoch=getattr(args, "num_val_batches_per_epoch", None),
+            seed=getattr(args, "seed", None), dist_info=info,
+            distribute_batch_size=bool(getattr(args, "dbs", False)),
+            single_threaded=True if getattr(args, "single_threaded", False) else None,
+            echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None),
+            overwrite=bool(getattr(args, "overwrite_training", False)))
+        result = run.run()
+        if info.is_main_process:
+            print(result.summary(), flush=True)
+        if result.stopped_early:
+            return 0
+        # differs from v1: v1 spreads the validation cases over the ranks; here rank 0 validates them all
+        if info.is_main_process:
+            run.network.eval()
+            if run_args.disable_validation_inference:
+                print("Validation inference was disabled. Not running inference on validation set.")
+            else:
+                validate_after_training(run, run_args)
+        run._barrier()
+    return 0
+
+
+# ------------------------------------------------------------------------------- the walkthrough step
+@dataclass(frozen=True)
+class RankShare:
+    """What one rank does in a DDP run (see :func:`ddp_plan`)."""
+
+    rank: int
+    batch_size: int
+    oversample_foreground_percent: float
+    global_sample_range: tuple[int, int]  # [low, high) of the global batch
+    forced_foreground: tuple[bool, ...]  # per sample of this rank's batch
+    seeds_train: tuple[int, ...]
+    seeds_val: tuple[int, ...]
+    first_batches: tuple[tuple[str, ...], ...]  # per training worker: case ids of its first batch
+
+
+@dataclass(frozen=True)
+class SyncPoint:
+    """A place where ranks wait for each other."""
+
+    where: str
+    what: str
+    collective: str
+
+
+SYNC_POINTS = (
+    SyncPoint("DistributedDataParallel(network)", "rank 0's initial weights are copied to every rank", "broadcast"),
+    SyncPoint("setup", "rank 0 unpacks the data and writes splits_final.pkl / loads the -c checkpoint first",
+              "barrier"),
+    SyncPoint("loss.backward() (training iteration)", "every gradient is averaged over ranks, bucket by bucket, "
+              "while backward runs; then each rank clips and steps the same gradient", "all_reduce (mean)"),
+    SyncPoint("batch Dice loss (batch_dice=True only)", "2tp and 2tp+fp+fn per class are gathered so the Dice is "
+              "the global batch's", "all_gather"),
+    SyncPoint("after every iteration", "loss (and CE/Dice parts) averaged; online tp/fp/fn summed; NaN and stop "
+              "flags shared", "all_reduce (sum)"),
+    SyncPoint("model_final_checkpoint", "rank 0 writes it, the others wait before model_latest is removed",
+              "barrier"),
+    SyncPoint("validation after training", "rank 0 predicts the validation cases; the others wait", "barrier"),
+)
+
+
+@dataclass(frozen=True)
+class DDPPlan:
+    """What each rank sees and where they synchronise, for ``world_size`` processes (a walkthrough card)."""
+
+    world_size: int
+    plans_batch_size: int
+    distribute_batch_size: bool
+    oversample_foreground_percent: float
+    global_batch_size: int
+    ranks: tuple[RankShare, ...]
+    sync_points: tuple[SyncPoint, ...]
+    num_train_workers: int
+
+    def summary(self) -> str:
+        lines = [f"{self.world_size} process(es); plans batch_size {self.plans_batch_size} -> global batch "
+                 f"{self.global_batch_size} ({'split over ranks: --dbs' if self.distribute_batch_size else 'full batch per rank'}); "
+                 f"oversample_foreground_percent {self.oversample_foreground_percent} of the global batch"]
+        for r in self.ranks:
+            forced = "".join("F" if f else "." for f in r.forced_foreground)
+            lines.append(f"rank {r.rank}: batch {r.batch_size} (global samples {r.global_sample_range[0]}.."
+                         f"{r.global_sample_range[1] - 1}), oversample {r.oversample_foreground_percent:.3g}, "
+                         f"forced [{forced}], seeds train {list(r.seeds_train)}, val {list(r.seeds_val)}")
+            for w, keys in enumerate(r.first_batches):
+                lines.append(f"    worker {w} (seed {r.seeds_train[w]}) first batch: {list(keys)}")
+        lines.append("synchronisation:")
+        lines += [f"  - {s.where}: {s.collective} — {s.what}" for s in self.sync_points]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"DDPPlan(\n{self.summary()}\n)"
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = []
+        for r in self.ranks:
+            cells = "".join(f"<td style='background:{'#f6c177' if f else '#e0e0e0'};padding:2px 6px'>"
+                            f"{'F' if f else '&middot;'}</td>" for f in r.forced_foreground)
+            batches = "<br>".join(f"worker {w} (seed {r.seeds_train[w]}): {e(', '.join(k))}"
+                                  for w, k in enumerate(r.first_batches))
+            rows.append(f"<tr><td><b>rank {r.rank}</b></td><td>{r.batch_size}</td>"
+                        f"<td>{r.global_sample_range[0]}&ndash;{r.global_sample_range[1] - 1}</td>"
+                        f"<td>{r.oversample_foreground_percent:.3g}</td><td><table><tr>{cells}</tr></table></td>"
+                        f"<td style='font-size:90%'>{batches}</td></tr>")
+        syncs = "".join(f"<li><b>{e(s.where)}</b> <code>{e(s.collective)}</code>: {e(s.what)}</li>"
+                        for s in self.sync_points)
+        return (f"<div><p><b>{self.world_size} process(es)</b>: plans batch_size {self.plans_batch_size} &rarr; "
+                f"global batch {self.global_batch_size}; the last {self.oversample_foreground_percent:.0%} of the "
+                f"global batch are forced foreground (F).</p>"
+                "<table><tr><th>rank</th><th>batch</th><th>global samples</th><th>oversample</th><th>forced</th>"
+                f"<th>first batch of each augmentation worker</th></tr>{''.join(rows)}</table>"
+                f"<p>Where the processes synchronise:</p><ol>{syncs}</ol></div>")
+
+
+def ddp_plan(world_size: int, batch_size: int, oversample_foreground_percent: float = 0.33, *,
+             case_ids: Sequence[str] = (), distribute_batch_size: bool = False, num_train_workers: int = 1,
+             batch_dice: bool = False) -> DDPPlan:
+    """Show, for ``world_size`` processes, each rank's batch share, forced-foreground samples and seeds.
+
+    Args:
+        world_size: number of processes (``torchrun --nproc_per_node``).
+        batch_size: the plans' batch size.
+        oversample_foreground_percent: the trainer's (V2: 0.33).
+        case_ids: the fold's training cases; when given, each worker's *first* batch is drawn exactly as its
+            loader will: the worker seeds ``np.random`` with its seed, and the loader's first draw is
+            ``np.random.choice(case_ids, batch_size, replace=True)``. (Later batches also depend on the
+            augmentation's draws in between.) Workers hand out batches in turn: worker w's first batch is
+            iteration w of the first epoch.
+        distribute_batch_size: v1's ``--dbs``.
+        num_train_workers: augmentation workers per rank (``nnUNet_n_proc_DA``).
+        batch_dice: whether the loss uses batch Dice (then its terms are gathered across ranks).
+    """
+    from .dataloading import is_forced_foreground
+
+    sizes = rank_batch_sizes(batch_size, world_size, distribute_batch_size)
+    percents = rank_oversample_percents(sizes, oversample_foreground_percent)
+    ranks = []
+    keys = list(case_ids)
+    for rank in range(world_size):
+        seeds_train, seeds_val = rank_augmentation_seeds(rank, num_train_workers)
+        first = []
+        if keys:
+            state = np.random.get_state()
+            try:
+                for seed in seeds_train:
+                    np.random.seed(seed)
+                    first.append(tuple(str(k) for k in np.random.choice(keys, sizes[rank], True, None)))
+            finally:
+                np.random.set_state(state)
+        low = int(sum(sizes[:rank]))
+        ranks.append(RankShare(rank, sizes[rank], percents[rank], (low, low + sizes[rank]),
+                               tuple(is_forced_foreground(j, sizes[rank], percents[rank]) for j in range(sizes[rank])),
+                               tuple(seeds_train), tuple(seeds_val), tuple(first)))
+    syncs = tuple(s for s in SYNC_POINTS if batch_dice or "batch Dice" not in s.where)
+    return DDPPlan(world_size, int(batch_size), bool(distribute_batch_size), float(oversample_foreground_percent),
+                   int(sum(sizes)), tuple(ranks), syncs, int(num_train_workers))
+
+
+__all__ = ["DDPPlan", "DistInfo", "DistributedTrainingRun", "GlobalBatchSoftDiceLoss", "RECORD_ENV", "RankShare",
+           "SYNC_POINTS", "SyncPoint", "add_distributed_arguments", "all_gather_own_grad", "ddp_plan",
+           "distributed_context", "rank_augmentation_seeds", "rank_batch_sizes", "rank_oversample_percents",
+           "resolve_dist_info", "run_distributed_training_cli", "state_dict_checksum", "torchrun_environment",
+           "use_global_batch_dice", "wants_distributed"]
