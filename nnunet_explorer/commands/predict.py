@@ -7,6 +7,7 @@ kept (skipped) unless ``--overwrite_existing`` is given. Checkpoints are loaded 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import ConfigurationError
 
@@ -64,6 +65,9 @@ def _parse_folds(folds):
 
 
 def run(args: argparse.Namespace) -> int:
+    import time
+
+    from ..fileio import write_json
     from ..inference.predict import predict_from_folder
     from ..paths import get_workspace
     from ..tasks import resolve_task_name
@@ -77,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     workspace = get_workspace()
     task = resolve_task_name(args.task_name, workspace)
     model_folder = workspace.training_output_folder(args.model, task, args.trainer_class_name, args.plans_identifier)
+    start = time.time()
     results = predict_from_folder(model_folder, args.input_folder, args.output_folder, _parse_folds(args.folds),
                                   save_npz=args.save_npz, do_tta=not args.disable_tta,
                                   mixed_precision=not args.disable_mixed_precision,
@@ -84,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
                                   checkpoint_name=args.chk, disable_postprocessing=args.disable_postprocessing,
                                   part_id=args.part_id, num_parts=args.num_parts, device=args.device,
                                   tile_batch_size=args.tile_batch_size)
+    write_json(time.time() - start, Path(args.output_folder) / "prediction_time.txt")  # as v1: seconds, JSON
     done = sum(not r.skipped for r in results)
     print(f"predicted {done} case(s), skipped {len(results) - done} into {args.output_folder}")
     return 0

@@ -278,6 +278,10 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
     from ..planning.plans import load_plans
 
     model_folder, output_folder = Path(model_folder), Path(output_folder)
+    if not model_folder.is_dir():
+        raise ExplorerError(f"model folder {model_folder} does not exist",
+                            fix="train the model first, or check -m/-t/-tr/-p and RESULTS_FOLDER (the folder is "
+                            "RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>)")
     plans_file = model_folder / "plans.pkl"
     if not plans_file.is_file():
         raise ExplorerError(f"{plans_file} does not exist (a trained model folder holds a copy of the plans)",

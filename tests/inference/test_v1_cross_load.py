@@ -149,6 +149,7 @@ def test_predict_command_equals_v1(v1_model, tmp_path, monkeypatch, capsys):
         assert ours.shape == _read(v1_model.images / f"{f.name[:-7]}_0000.nii.gz").shape
     assert json.loads((out / "postprocessing.json").read_text()) == CRAFTED_PP
     assert (out / "plans.pkl").is_file()
+    assert json.loads((out / "prediction_time.txt").read_text()) > 0
     # without --overwrite_existing nothing is predicted again
     before = {f.name: f.stat().st_mtime_ns for f in out.glob("*.nii.gz")}
     capsys.readouterr()
@@ -174,6 +175,9 @@ def test_predict_command_errors(v1_model, tmp_path, monkeypatch, capsys):
     assert cli_main(["predict", "-i", str(v1_model.images), "-o", str(tmp_path / "o"), "-t", "901",
                      "-chk", "model_best"]) == 2
     assert "model_best.model" in capsys.readouterr().err
+    assert cli_main(["predict", "-i", str(v1_model.images), "-o", str(tmp_path / "o"), "-t", "901",
+                     "-tr", "nnUNetTrainerV2_5epochs"]) == 2
+    assert "nnUNetTrainerV2_5epochs__nnUNetPlansv2.1 does not exist" in capsys.readouterr().err
 
 
 def test_validation_skips_existing_and_saves_softmax(v1_model, tmp_path):
