@@ -149,3 +149,19 @@ def test_nan_guard_stops_and_says_input(loop_ws):
     assert report.where == "input" and report.phase == "training" and report.epoch == 0 and report.iteration == 0
     assert "input" in str(info.value) and "fix:" in str(info.value)
     assert not (fold_folder(loop_ws) / "model_latest.model").exists()  # nothing saved from a poisoned state
+
+
+@pytest.mark.slow
+def test_pretrained_weights_flag_loads_a_checkpoint_and_reports(trained, v1_ct_task, tmp_path):
+    ws, first_run, _, _ = trained
+    source = fold_folder(ws) / "model_final_checkpoint.model"
+    other = copy_workspace(v1_ct_task.workspace, tmp_path / "pre")
+    run = tiny_run(other, pretrained_weights=str(source), plot_progress=False)
+    run.setup()
+    report = run.pretrained_report
+    assert report.compatible and not report.kept and not report.shape_mismatch and not report.unused
+    assert set(report.copied) == set(first_run.network.state_dict())
+    for key, value in read_checkpoint(source)["state_dict"].items():
+        assert run.network.state_dict()[key].equal(value), key
+    assert run.state.epoch == 0  # weights only: training starts at epoch 0 (v1 ignores the rest of the file)
+    assert "pretrained weights from" in run.log.path.read_text()
