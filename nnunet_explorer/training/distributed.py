@@ -425,9 +425,13 @@ class DistributedTrainingRun(TrainingRun):
             self._say("batch Dice is computed over the global batch (tp/fp/fn gathered from every rank, as v1's DDP)")
         device_ids = [self.dist_info.local_rank] if self.dist_info.device.startswith("cuda") else None
         # find_unused_parameters: the loss skips deep-supervision outputs whose weight is 0 (v1's
-        # MultipleOutputLoss2 does too), so their segmentation heads get no gradient in an iteration; DDP must
-        # be told, or it waits for those gradients forever. (v1's DDP loss multiplies them by 0 instead.)
-        self.ddp_network = DistributedDataParallel(self.network, device_ids=device_ids, find_unused_parameters=True)
+        # MultipleOutputLoss2 does too), so such a segmentation head would get no gradient; DDP must then be
+        # told, or it waits for that gradient forever. (v1's DDP loss multiplies them by 0 instead.)
+        weights = list(getattr(self.pipeline["deep_supervision"], "weights", ()) or ())
+        n_out = len(getattr(self.network, "seg_outputs", ())) or len(weights)
+        find_unused = any(float(w) == 0 for w in weights[1:n_out])
+        self.ddp_network = DistributedDataParallel(self.network, device_ids=device_ids,
+                                                   find_unused_parameters=find_unused)
 
     # --------------------------------------------------------------------------------------- the data
     def _make_augmenters(self) -> tuple[Any, Any]:
