@@ -165,3 +165,34 @@ def test_pretrained_weights_flag_loads_a_checkpoint_and_reports(trained, v1_ct_t
         assert run.network.state_dict()[key].equal(value), key
     assert run.state.epoch == 0  # weights only: training starts at epoch 0 (v1 ignores the rest of the file)
     assert "pretrained weights from" in run.log.path.read_text()
+
+
+@pytest.mark.slow
+def test_val_flag_loads_the_final_checkpoint_and_passes_v1_validate_arguments(trained, tmp_path, monkeypatch):
+    import nnunet_explorer.inference.validation as validation
+    from nnunet_explorer.paths import environment_for
+    from nnunet_explorer.training.loop import main
+
+    ws, run, _, _ = trained
+    copy = copy_workspace(ws, tmp_path / "val")  # includes the trained fold folder
+    for key, value in environment_for(copy).items():
+        monkeypatch.setenv(key, value)
+    calls = []
+
+    def fake_validate(network, plans, stage, fold_folder, stage_folder, val_keys, gt_folder, **kw):
+        calls.append(dict(network=network, fold_folder=Path(fold_folder), val_keys=list(val_keys),
+                          gt=Path(gt_folder), training=network.training, **kw))
+
+    monkeypatch.setattr(validation, "validate", fake_validate)
+    argv = ["3d_fullres", "nnUNetTrainerV2", "901", "0", "-val", "--npz", "--val_disable_overwrite",
+            "--disable_postprocessing_on_folds", "--val_folder", "my_val", "--quiet"]
+    assert main(argv) == 0
+    (call,) = calls
+    assert call["fold_folder"] == fold_folder(copy) and call["val_keys"] == list(run.pipeline["split"].val)
+    assert call["gt"].name == "gt_segmentations" and not call["training"]
+    # v1: save_softmax=--npz, validation_folder_name=--val_folder, overwrite=--val_disable_overwrite (store_false),
+    # run_postprocessing_on_folds=not --disable_postprocessing_on_folds
+    assert call["save_softmax"] is True and call["overwrite"] is False and call["validation_folder_name"] == "my_val"
+    assert call["run_postprocessing_on_folds"] is False
+    final = read_checkpoint(fold_folder(copy) / "model_final_checkpoint.model")["state_dict"]
+    assert all(call["network"].state_dict()[k].equal(v) for k, v in final.items())
