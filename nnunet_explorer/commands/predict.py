@@ -44,6 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="predict in float32 (mixed precision only applies on CUDA)")
     parser.add_argument("--disable_postprocessing", action="store_true",
                         help="do not apply the model folder's postprocessing.json")
+    v1_only = parser.add_argument_group("v1 options accepted for compatibility")
+    v1_only.add_argument("--num_threads_preprocessing", type=int, default=6,
+                         help="ignored: the explorer preprocesses each case in this process")
+    v1_only.add_argument("--num_threads_nifti_save", type=int, default=2,
+                         help="ignored: the explorer exports each case in this process")
+    v1_only.add_argument("--mode", default="normal", help="only 'normal' (v1's fast/fastest modes are not offered)")
+    v1_only.add_argument("--all_in_gpu", default="None", help="only None/False (v1's float16 GPU accumulation is "
+                         "not offered)")
+    v1_only.add_argument("-l", "--lowres_segmentations", default="None",
+                         help="not offered: the 3d_cascade_fullres model is not supported by the explorer")
+    v1_only.add_argument("-ctr", "--cascade_trainer_class_name", default="nnUNetTrainerV2CascadeFullRes",
+                         help="not used (no cascade)")
     explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
     explorer.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N")
     explorer.add_argument("--tile_batch_size", type=int, default=1,
@@ -78,6 +90,14 @@ def run(args: argparse.Namespace) -> int:
     if args.num_parts < 1 or not 0 <= args.part_id < args.num_parts:
         raise ConfigurationError(f"--part_id {args.part_id} / --num_parts {args.num_parts} do not fit",
                                  fix="use 0 <= part_id < num_parts")
+    if args.mode != "normal":
+        raise ConfigurationError(f"--mode {args.mode} is not offered by the explorer", fix="use --mode normal")
+    if args.all_in_gpu not in ("None", "False"):
+        raise ConfigurationError("--all_in_gpu True is not offered by the explorer",
+                                 fix="leave --all_in_gpu at None (accumulators stay float32 on the device)")
+    if args.lowres_segmentations != "None":
+        raise ConfigurationError("-l/--lowres_segmentations belongs to the cascade, which the explorer does not "
+                                 "offer", fix="predict with -m 3d_fullres, 3d_lowres or 2d")
     workspace = get_workspace()
     task = resolve_task_name(args.task_name, workspace)
     model_folder = workspace.training_output_folder(args.model, task, args.trainer_class_name, args.plans_identifier)

@@ -1,0 +1,28 @@
+"""The ``predict`` subcommand's argument checks (no model needed: they fail before any file is read)."""
+from __future__ import annotations
+
+import pytest
+
+from nnunet_explorer.cli import build_parser, main
+
+
+def test_predict_is_registered_with_v1_defaults():
+    args = build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4"])
+    assert (args.model, args.trainer_class_name, args.plans_identifier, args.chk, args.step_size, args.folds) == \
+        ("3d_fullres", "nnUNetTrainerV2", "nnUNetPlansv2.1", "model_final_checkpoint", 0.5, "None")
+    assert not args.overwrite_existing and not args.disable_tta and not args.save_npz
+
+
+@pytest.mark.parametrize("extra,needle", [(["--mode", "fast"], "--mode fast"),
+                                          (["-l", "lowres"], "cascade"),
+                                          (["--all_in_gpu", "True"], "all_in_gpu"),
+                                          (["--step_size", "1.5"], "step_size"),
+                                          (["--part_id", "2", "--num_parts", "2"], "part_id")])
+def test_refused_options(extra, needle, capsys):
+    assert main(["predict", "-i", "in", "-o", "out", "-t", "4", *extra]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_cascade_network_not_offered():
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4", "-m", "3d_cascade_fullres"])
