@@ -169,6 +169,59 @@ def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expe
 
 
 @dataclass(frozen=True)
+class CaseInference:
+    """One case through preprocessing and every fold, before export (for looking at it in a notebook).
+
+    Attributes:
+        data: the preprocessed input ``(c, x, y, z)`` (transposed, resampled, normalized).
+        properties: the case's properties (crop box, sizes, spacings, ITK geometry).
+        per_fold: one :class:`~nnunet_explorer.inference.sliding_window.SlidingWindowResult` per fold.
+        probabilities: the fold ensemble (mean), transposed back to the original axis order, still at the
+            stage spacing: what the export resamples.
+    """
+
+    data: np.ndarray = field(repr=False)
+    properties: Mapping[str, Any] = field(repr=False)
+    per_fold: tuple = field(repr=False)
+    probabilities: np.ndarray = field(repr=False)
+    preprocess_seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return (f"CaseInference(input {list(self.data.shape)}, {len(self.per_fold)} fold(s), "
+                f"{self.per_fold[0].num_tiles} tiles each, probabilities {list(self.probabilities.shape)})")
+
+
+def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *, do_tta: bool = True,
+                 step_size: float = 0.5, mixed_precision: bool = True, device=None,
+                 tile_batch_size: int = 1) -> CaseInference:
+    """Preprocess one case and predict it with every fold; the mean of the folds' probabilities is the ensemble.
+
+    Nothing is written. ``predict_cases`` exports the result; a notebook can look at each fold's tiles instead.
+    """
+    from ..training.checkpoints import load_state_dict_into
+
+    t0 = time.perf_counter()
+    data, properties = preprocess_test_case(data_files, model.plans, model.stage)
+    preprocess_seconds = time.perf_counter() - t0
+    per_fold = []
+    probabilities = None
+    for state_dict in model.state_dicts:
+        load_state_dict_into(model.network, state_dict)
+        result = predict_sliding_window(model.network, data, model.patch_size, do_mirroring=do_tta,
+                                        mirror_axes=default_mirror_axes(model.threeD), step_size=step_size,
+                                        use_gaussian=True, mixed_precision=mixed_precision, device=device,
+                                        tile_batch_size=tile_batch_size)
+        per_fold.append(result)
+        # v1 sums the folds' probabilities in the order of the folds, then divides once
+        probabilities = result.probabilities.copy() if probabilities is None else probabilities + result.probabilities
+    if len(per_fold) > 1:
+        probabilities /= len(per_fold)
+    transpose_backward = [int(i) for i in model.plans.get("transpose_backward", [0, 1, 2])]
+    probabilities = probabilities.transpose([0] + [i + 1 for i in transpose_backward])
+    return CaseInference(data, properties, tuple(per_fold), probabilities, preprocess_seconds)
+
+
+@dataclass(frozen=True)
 class CasePrediction:
     """What predicting one case did."""
 
@@ -203,8 +256,6 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
                   disable_postprocessing: bool = False, device=None, tile_batch_size: int = 1,
                   log=print) -> list[CasePrediction]:
     """Preprocess, predict (fold ensemble), export and postprocess each case (see the module docstring)."""
-    from ..training.checkpoints import load_state_dict_into
-
     if len(list_of_lists) != len(output_files):
         raise ValueError("need one output file per case")
     cleaned = []
@@ -215,8 +266,6 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
         o.parent.mkdir(parents=True, exist_ok=True)
         cleaned.append(o)
     force_separate_z, order, order_z = export_params(model.plans, segmentation_export_kwargs)
-    mirror_axes = default_mirror_axes(model.threeD)
-    transpose_backward = [int(i) for i in model.plans.get("transpose_backward", [0, 1, 2])]
     results: list[CasePrediction] = []
     written: list[Path] = []
     for files, out in zip(list_of_lists, cleaned):
@@ -227,21 +276,11 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
             results.append(CasePrediction(case, str(out), True))
             continue
         t0 = time.perf_counter()
-        data, properties = preprocess_test_case(files, model.plans, model.stage)
-        t1 = time.perf_counter()
-        probabilities = None
-        tiles = 0
-        for state_dict in model.state_dicts:
-            load_state_dict_into(model.network, state_dict)
-            result = predict_sliding_window(model.network, data, model.patch_size, do_mirroring=do_tta,
-                                            mirror_axes=mirror_axes, step_size=step_size, use_gaussian=True,
-                                            mixed_precision=mixed_precision, device=device,
-                                            tile_batch_size=tile_batch_size)
-            tiles = result.num_tiles
-            probabilities = result.probabilities if probabilities is None else probabilities + result.probabilities
-        if len(model.state_dicts) > 1:
-            probabilities /= len(model.state_dicts)
-        probabilities = probabilities.transpose([0] + [i + 1 for i in transpose_backward])
+        inference = predict_case(model, files, do_tta=do_tta, step_size=step_size, mixed_precision=mixed_precision,
+                                 device=device, tile_batch_size=tile_batch_size)
+        data, properties, probabilities = inference.data, inference.properties, inference.probabilities
+        t1 = t0 + inference.preprocess_seconds
+        tiles = inference.per_fold[0].num_tiles
         t2 = time.perf_counter()
         export = save_segmentation_nifti_from_softmax(probabilities, out, properties, order, npz_file=npz_file,
                                                       force_separate_z=force_separate_z, order_z=order_z)
