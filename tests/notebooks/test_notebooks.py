@@ -99,7 +99,8 @@ def test_notebook_runs_top_to_bottom(stem, notebook_env, record_property):
 def test_percent_run_trains_one_epoch_with_the_monitor(notebook_env):
     """``%run train_one_epoch.py`` with v1's arguments trains exactly one epoch, twice in a row with -c."""
     script = NOTEBOOKS / "train_one_epoch.py"
-    args = "3d_fullres nnUNetTrainerV2 901 0 --num_batches_per_epoch 1 --num_val_batches_per_epoch 1 --quiet"
+    # fold 1: notebook 05 trains fold 0 to the end, and -c would prefer its model_final_checkpoint.model
+    args = "3d_fullres nnUNetTrainerV2 901 1 --num_batches_per_epoch 1 --num_val_batches_per_epoch 1 --quiet"
     cells = [
         "import sys; print('kernel python:', sys.executable)",
         "from nnunet_explorer.views.widgets_common import prepare_sample_task\nprepare_sample_task(901)",
