@@ -323,8 +323,8 @@ class DistributedTrainingRun(TrainingRun):
 
     Everything not listed here is the one-process loop, unchanged:
 
-    * ``setup``: rank 0 prepares first (unpacking, ``splits_final.pkl``, checkpoint for ``-c``), the others
-      follow after a barrier; then the network is wrapped in ``DistributedDataParallel`` (which copies rank
+    * ``setup``: rank 0 prepares the data first (unpacking, ``splits_final.pkl``), the others follow after a
+      barrier; then the network is wrapped in ``DistributedDataParallel`` (which copies rank
       0's weights to every rank). ``self.network`` stays the *unwrapped* network: checkpoints, validation and
       the walkthrough see the plain U-Net.
     * ``_make_augmenters``: per-rank batch size, oversampling and worker seeds (v1's rules above).
@@ -411,13 +411,13 @@ class DistributedTrainingRun(TrainingRun):
             return
         from torch.nn.parallel import DistributedDataParallel
 
-        # rank 0 first: it may unpack .npz files and write splits_final.pkl, which the others then read
+        # rank 0 prepares the data first (it may unpack .npz files and write splits_final.pkl, which the
+        # others then read — v1: unpack on local rank 0, then a barrier); then every rank builds its network,
+        # optimizer and (-c) loads the checkpoint
         if self.is_main_process:
-            super().setup()
-            self._barrier()
-        else:
-            self._barrier()
-            super().setup()
+            self.pipeline.run(until="split")
+        self._barrier()
+        super().setup()
         self._say(f"distributed training: rank {self.dist_info.rank} of {self.dist_info.world_size}, backend "
                   f"{self.dist_info.backend}, device {self.dist_info.device}")
         self.global_batch_dice = use_global_batch_dice(self.pipeline["loss"])
@@ -650,8 +650,7 @@ class SyncPoint:
 
 SYNC_POINTS = (
     SyncPoint("DistributedDataParallel(network)", "rank 0's initial weights are copied to every rank", "broadcast"),
-    SyncPoint("setup", "rank 0 unpacks the data and writes splits_final.pkl / loads the -c checkpoint first",
-              "barrier"),
+    SyncPoint("setup", "rank 0 unpacks the data and writes splits_final.pkl before the others read them", "barrier"),
     SyncPoint("loss.backward() (training iteration)", "every gradient is averaged over ranks, bucket by bucket, "
               "while backward runs; then each rank clips and steps the same gradient", "all_reduce (mean)"),
     SyncPoint("batch Dice loss (batch_dice=True only)", "2tp and 2tp+fp+fn per class are gathered so the Dice is "
