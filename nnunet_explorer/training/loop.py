@@ -422,6 +422,9 @@ class TrainingRun:
         """
         if self.network is not None:
             return
+        if str(self.device).startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigurationError(f"device {self.device!r} requested but torch sees no CUDA GPU",
+                                     fix="train with --device cpu (slow), or install a CUDA build of torch")
         p = self.pipeline
         args = self.run_args
         trainer = self.trainer
@@ -451,8 +454,11 @@ class TrainingRun:
         self._say(f"This split has {len(split.train)} training and {len(split.val)} validation cases.")
         self._say("TRAINING KEYS:\n %s" % f"odict_keys({sorted(split.train)})", also_print_to_console=False)
         self._say("VALIDATION KEYS:\n %s" % f"odict_keys({sorted(split.val)})", also_print_to_console=False)
-        network = p["network"]
-        self.network = network.to(self.device)
+        # the run trains its own copy: the walkthrough's cached network stays at its initial weights, so a
+        # second run (or the walkthrough's iteration step) starts from the same place
+        import copy
+
+        self.network = copy.deepcopy(p["network"]).to(self.device)
         self.optimizer = trainer.build_optimizer(self.network)
         fp16 = bool(args.run_mixed_precision)
         self.grad_scaler = make_grad_scaler(fp16, self.device)
@@ -866,28 +872,33 @@ class TrainingHandle:
 
 # ---------------------------------------------------------------------------------------------- CLI
 def add_loop_arguments(parser: argparse.ArgumentParser | Any) -> None:
-    """Explorer options of the loop (not in v1): ``--save_every``, ``--device``, ``--single_threaded``, ``--quiet``."""
-    parser.add_argument("--save_every", type=int, default=None, metavar="N",
-                        help="write model_latest.model every N epochs (v1: 50)")
-    parser.add_argument("--device", default=None, choices=("cpu", "cuda"),
-                        help="where to train (default: cuda when available)")
-    parser.add_argument("--single_threaded", action="store_true",
-                        help="augment in the training process (no worker processes); implied by --deterministic")
-    parser.add_argument("--quiet", action="store_true", help="do not echo the training log to the console")
-    parser.add_argument("--overwrite_training", action="store_true",
-                        help="start over although the fold folder holds checkpoints (v1 overwrites silently)")
-    from .distributed import add_distributed_arguments
-
-    add_distributed_arguments(parser)  # --dist, --dbs: DistributedDataParallel (torchrun)
+    """Explorer options of the loop (not in v1): ``--save_every``, ``--device``, ``--single_threaded``, ``--quiet``,
+    ``--overwrite_training``. Options the parser already has are left alone."""
+    options = [
+        (("--save_every",), dict(type=int, default=None, metavar="N",
+                                 help="write model_latest.model every N epochs (v1: 50)")),
+        (("--device",), dict(default=None, choices=("cpu", "cuda"),
+                             help="where to train (default: cuda when available)")),
+        (("--single_threaded",), dict(action="store_true", help="augment in the training process (no worker "
+                                      "processes); implied by --deterministic")),
+        (("--quiet",), dict(action="store_true", help="do not echo the training log to the console")),
+        (("--overwrite_training",), dict(action="store_true", help="start over although the fold folder holds "
+                                         "checkpoints (v1 overwrites silently)")),
+    ]
+    existing = getattr(parser, "_option_string_actions", {})
+    for flags, kwargs in options:
+        if not any(flag in existing for flag in flags):
+            parser.add_argument(*flags, **kwargs)
 
 
 @mirrors("nnunet.run.run_training:main")
-def run_training_cli(args: argparse.Namespace) -> int:
+def run_training_cli(args: argparse.Namespace, pipeline: Any = None) -> int:
     """``nnUNet_train`` after parsing: train (or ``-val``), then validate unless disabled; returns an exit status.
 
     ``args`` holds v1's ``nnUNet_train`` arguments (``add_run_training_arguments``) and optionally the explorer
     knobs ``max_num_epochs``, ``num_batches_per_epoch``, ``num_val_batches_per_epoch``, ``seed`` and those of
-    :func:`add_loop_arguments`.
+    :func:`add_loop_arguments`. ``pipeline``: a training walkthrough already built from these arguments (the
+    ``train`` command passes its own, so ``--trainer_file`` / ``--seed`` apply); default: built here.
     """
     from .configuration import run_args_from_namespace
     from .distributed import run_distributed_training_cli, wants_distributed
@@ -898,13 +909,17 @@ def run_training_cli(args: argparse.Namespace) -> int:
     if run_args.find_lr:
         raise ConfigurationError("--find_lr is not supported by the explorer (it is broken in v1 on current torch)",
                                  fix="train without --find_lr")
-    run = TrainingRun.from_args(run_args, max_num_epochs=getattr(args, "max_num_epochs", None),
-                                num_batches_per_epoch=getattr(args, "num_batches_per_epoch", None),
-                                num_val_batches_per_epoch=getattr(args, "num_val_batches_per_epoch", None),
-                                seed=getattr(args, "seed", None), device=getattr(args, "device", None),
-                                single_threaded=True if getattr(args, "single_threaded", False) else None,
-                                echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None),
-                                overwrite=bool(getattr(args, "overwrite_training", False)))
+    loop_options = dict(device=getattr(args, "device", None),
+                        single_threaded=True if getattr(args, "single_threaded", False) else None,
+                        echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None),
+                        overwrite=bool(getattr(args, "overwrite_training", False)))
+    if pipeline is not None:
+        run = TrainingRun(pipeline, **loop_options)
+    else:
+        run = TrainingRun.from_args(run_args, max_num_epochs=getattr(args, "max_num_epochs", None),
+                                    num_batches_per_epoch=getattr(args, "num_batches_per_epoch", None),
+                                    num_val_batches_per_epoch=getattr(args, "num_val_batches_per_epoch", None),
+                                    seed=getattr(args, "seed", None), **loop_options)
     if not run_args.validation_only:
         result = run.run()
         print(result.summary(), flush=True)

@@ -51,14 +51,14 @@ def _log_text(folder: Path) -> str:
 def test_sigkill_mid_epoch_leaves_the_previous_checkpoint_and_c_resumes_from_it(v1_ct_task, tmp_path):
     ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
     folder = fold_folder(ws)
-    proc = subprocess.Popen(LOOP + ["--max_num_epochs", "2", "--num_batches_per_epoch", "3",
+    proc = subprocess.Popen(LOOP + ["--max_num_epochs", "2", "--num_batches_per_epoch", "2",
                                     "--num_val_batches_per_epoch", "1", "--save_every", "1", "--deterministic",
                                     "--disable_validation_inference", "--quiet"],
                             env=_env(ws), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # epoch 0 finished and saved; epoch 1 has started: kill at a random moment inside it
         _wait_for(lambda: (folder / "model_latest.model").is_file() and "epoch:  1" in _log_text(folder), proc, 400)
-        time.sleep(random.uniform(0.0, 2.0))
+        time.sleep(random.uniform(0.0, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
