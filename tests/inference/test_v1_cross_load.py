@@ -205,3 +205,19 @@ def test_validation_skips_existing_and_saves_softmax(v1_model, tmp_path):
     assert second.cases[0].skipped and not first.cases[0].skipped
     assert (fold / "validation_raw" / f"{case.fname}.nii.gz").stat().st_mtime_ns == before
     assert (fold / "validation_raw" / "summary.json").is_file() and first.postprocessing is None
+
+
+def test_predict_case_ensembles_folds_by_mean(v1_model):
+    from nnunet_explorer.inference.predict import load_model_and_checkpoint_files, predict_case
+
+    torch.set_num_threads(1)
+    model = load_model_and_checkpoint_files(v1_model.model_folder, None)  # None: every fold_* folder
+    assert [f.name for f in model.fold_folders] == ["fold_0", "fold_1"]
+    files = sorted(v1_model.images.glob("*_0000.nii.gz"))[:1]
+    inference = predict_case(model, files, do_tta=False)
+    p0, p1 = (r.probabilities for r in inference.per_fold)
+    assert not np.allclose(p0, p1)  # the folds really differ
+    backward = [int(i) for i in model.plans["transpose_backward"]]
+    expected = ((p0 + p1) / 2).transpose([0] + [i + 1 for i in backward])
+    assert np.allclose(inference.probabilities, expected, atol=1e-6)
+    assert inference.data.shape[1:] == p0.shape[1:]
