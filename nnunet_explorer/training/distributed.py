@@ -446,12 +446,13 @@ class DistributedTrainingRun(TrainingRun):
         sizes = rank_batch_sizes(int(processed.batch_size), world, self.distribute_batch_size)
         percents = rank_oversample_percents(sizes, float(trainer.oversample_foreground_percent))
         self.rank_batch_size, self.rank_oversample_foreground_percent = sizes[rank], percents[rank]
-        self._say(f"worker {rank} oversample {percents[rank]}")
-        self._say(f"worker {rank} batch_size {sizes[rank]}")
+        # v1 prints these on every rank (console only, not the log)
+        print("worker", rank, "oversample", percents[rank], flush=True)
+        print("worker", rank, "batch_size", sizes[rank], flush=True)
         threads = default_num_processes()
         self.seeds_train, self.seeds_val = rank_augmentation_seeds(rank, threads)
-        self._say("seeds train", self.seeds_train)
-        self._say("seeds_val", self.seeds_val)
+        print("seeds train", self.seeds_train, flush=True)
+        print("seeds_val", self.seeds_val, flush=True)
         dl_tr = make_data_loader(subset(p["dataset"].cases, list(split.train)), aug.basic_generator_patch_size,
                                  processed.patch_size, sizes[rank], oversample_foreground_percent=percents[rank])
         val_keys = list(split.val) or list(split.train)
@@ -587,7 +588,8 @@ def run_distributed_training_cli(args: argparse.Namespace) -> int:
     """``nnUNet_train`` arguments on one rank of a DDP run: train everywhere, validate on rank 0.
 
     The process group lives exactly as long as this call (also when training fails). After training, rank 0
-    runs the validation inference (``trainer.validate``) while the others wait at a barrier.
+    runs the validation inference (``trainer.validate``); the other ranks are done and end (no collective
+    follows, so they need not wait — a barrier would time out during a long validation).
     """
     from .configuration import run_args_from_namespace
     from .loop import validate_after_training
@@ -620,7 +622,6 @@ def run_distributed_training_cli(args: argparse.Namespace) -> int:
                 print("Validation inference was disabled. Not running inference on validation set.")
             else:
                 validate_after_training(run, run_args)
-        run._barrier()
     return 0
 
 
@@ -659,7 +660,8 @@ SYNC_POINTS = (
               "flags shared", "all_reduce (sum)"),
     SyncPoint("model_final_checkpoint", "rank 0 writes it, the others wait before model_latest is removed",
               "barrier"),
-    SyncPoint("validation after training", "rank 0 predicts the validation cases; the others wait", "barrier"),
+    SyncPoint("validation after training", "rank 0 alone predicts the validation cases (v1 spreads them over the "
+              "ranks); the others are done", "none"),
 )
 
 
@@ -760,8 +762,26 @@ def ddp_plan(world_size: int, batch_size: int, oversample_foreground_percent: fl
                    int(sum(sizes)), tuple(ranks), syncs, int(num_train_workers))
 
 
+def ddp_plan_for(pipeline: Any, world_size: int, *, distribute_batch_size: bool = False,
+                 num_train_workers: int | None = None) -> DDPPlan:
+    """:func:`ddp_plan` with the values of a training walkthrough (runs its steps up to ``split``).
+
+    The plans' ``batch_size``, the trainer's ``oversample_foreground_percent`` and ``batch_dice``, the fold's
+    training cases (sorted, as the loader lists them) and ``nnUNet_n_proc_DA`` workers per rank.
+    """
+    from .augmenter import default_num_processes
+
+    pipeline.run(until="split")
+    trainer = pipeline["trainer"]
+    return ddp_plan(world_size, int(pipeline["plans_processed"].batch_size),
+                    float(trainer.oversample_foreground_percent), case_ids=sorted(pipeline["split"].train),
+                    distribute_batch_size=distribute_batch_size,
+                    num_train_workers=default_num_processes() if num_train_workers is None else num_train_workers,
+                    batch_dice=bool(getattr(trainer, "batch_dice", False)))
+
+
 __all__ = ["DDPPlan", "DistInfo", "DistributedTrainingRun", "GlobalBatchSoftDiceLoss", "RECORD_ENV", "RankShare",
-           "SYNC_POINTS", "SyncPoint", "add_distributed_arguments", "all_gather_own_grad", "ddp_plan",
+           "SYNC_POINTS", "SyncPoint", "add_distributed_arguments", "all_gather_own_grad", "ddp_plan", "ddp_plan_for",
            "distributed_context", "rank_augmentation_seeds", "rank_batch_sizes", "rank_oversample_percents",
            "resolve_dist_info", "run_distributed_training_cli", "state_dict_checksum", "torchrun_environment",
            "use_global_batch_dice", "wants_distributed"]

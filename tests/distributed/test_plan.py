@@ -40,6 +40,7 @@ V1_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_batch_size_and_oversampling_per_rank_equal_v1s_set_batch_size_and_oversample(tmp_path):
     from nnunet_explorer.parity import v1_environment
     from nnunet_explorer.paths import resolve_workspace
@@ -195,3 +196,25 @@ def test_global_batch_dice_is_the_dice_of_the_whole_global_batch_with_v1s_own_sl
     assert r["losses"][0] == pytest.approx(r["full"], abs=1e-6) and r["losses"][1] == pytest.approx(r["full"], abs=1e-6)
     # each rank's gradient is d(global loss)/d(its own samples): together, the one-process gradient
     assert r["grad_max"] > 0 and r["grad_diff"] < 1e-6 * max(1.0, r["grad_max"])
+
+
+def test_ddp_plan_for_a_walkthrough_uses_its_batch_size_cases_and_loss(v1_ct_task, tmp_path):
+    import shutil
+
+    from nnunet_explorer.paths import resolve_workspace
+    from nnunet_explorer.training.distributed import ddp_plan_for
+    from nnunet_explorer.walkthrough import training_walkthrough
+
+    src = v1_ct_task.workspace
+    shutil.copytree(src.raw_data_base.parent, tmp_path / "ws")
+    ws = resolve_workspace({"nnUNet_raw_data_base": str(tmp_path / "ws" / src.raw_data_base.name),
+                            "nnUNet_preprocessed": str(tmp_path / "ws" / src.preprocessed.name),
+                            "RESULTS_FOLDER": str(tmp_path / "ws" / src.results_folder.name)})
+    pipeline = training_walkthrough("3d_fullres", "nnUNetTrainerV2", "901", "0", workspace=ws)
+    plan = ddp_plan_for(pipeline, 3, num_train_workers=2)
+    bs = pipeline["plans_processed"].batch_size
+    assert [r.batch_size for r in plan.ranks] == [bs] * 3
+    cases = set(pipeline["split"].train)
+    assert all(set(b) <= cases for r in plan.ranks for b in r.first_batches)
+    gathered = any("all_gather" in s.collective for s in plan.sync_points)
+    assert gathered == bool(pipeline["loss"].loss.dc.batch_dice)
