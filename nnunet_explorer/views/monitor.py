@@ -23,7 +23,8 @@ What it shows, and what it teaches about nnU-Net v1's training loop:
   saves a checkpoint (resume later with ``-c``).
 
 Cost: the loop calls the monitor every iteration, so the monitor must be cheap. Widget updates are throttled
-by time (``redraw_interval``, default 0.5 s, i.e. at most 2 Hz, however fast the loop runs), plots are
+by time (``redraw_interval``, default 0.5 s, i.e. at most 2 Hz, however fast the loop runs) *and* by the
+budget (an update is skipped while it would push the monitor over ``overhead_budget``), plots are
 redrawn at an epoch end or every ``plot_interval`` seconds *only while the monitor's total cost stays within
 ``overhead_budget`` (2 %) of the iteration time*, and once more at the end of training (the constructor renders
 the plots once, so that matplotlib's start-up cost is paid before training and a plot's cost is known). The
@@ -129,6 +130,7 @@ class TrainingMonitor:
         self._plot_throttle = Throttle(plot_interval, clock)
         self._seconds = 0.0  # time spent inside the monitor's hooks while training runs (its own cost)
         self._final_seconds = 0.0  # the closing redraw at on_train_end (after the last iteration)
+        self._update_cost = 0.002  # estimate of one widget update (s), refined at every update
         self._plot_cost = 0.25  # estimate of one plot redraw (s); measured at construction and at every plot
         self._recent: collections.deque[float] = collections.deque(maxlen=50)  # iteration end times
         self._t_start: float | None = None
@@ -246,7 +248,7 @@ class TrainingMonitor:
         s.iter_data_s.append(float(event.data_seconds))
         s.iter_compute_s.append(float(event.compute_seconds))
         self._recent.append(t0)
-        if self._throttle.ready():
+        if self._within_budget(self._update_cost) and self._throttle.ready():
             self._redraw()
         if self.show_plots and self._plot_allowed() and self._plot_throttle.ready():
             self._draw_plot()
@@ -283,8 +285,9 @@ class TrainingMonitor:
         s.val_eval_criterion_MA.append(float("nan") if event.val_eval_criterion_MA is None
                                        else float(event.val_eval_criterion_MA))
         s.saved.extend(event.saved)
-        self.epoch_bar.value = min(self.epoch_bar.max, int(event.epoch) + 1)
-        self._redraw(force=True)
+        self.epoch_bar.value = min(self.epoch_bar.max, int(event.epoch) + 1)  # one cheap trait update, always
+        if self._within_budget(self._update_cost):
+            self._redraw(force=True)
         if self.show_plots and self._plot_allowed():
             self._draw_plot()
         self._timed(t0)
@@ -347,6 +350,7 @@ class TrainingMonitor:
         s = self.state
         if s.start is None:
             return
+        t0 = time.perf_counter()
         self.redraw_count += 1
         self.iter_bar.value = min(self.iter_bar.max, s.iteration_in_epoch)
         rate = self._rate()
@@ -360,6 +364,8 @@ class TrainingMonitor:
                                   f"{len(s.epochs)} finished here · total ETA {format_seconds(eta_total)}")
         self.stats.value = self._stats_html()
         self._update_overhead_label()
+        # a moving estimate of one update's cost (comm messages to the front end dominate in a live kernel)
+        self._update_cost = 0.7 * self._update_cost + 0.3 * (time.perf_counter() - t0)
 
     def _update_overhead_label(self) -> None:
         frac = self.overhead_fraction
@@ -389,9 +395,13 @@ class TrainingMonitor:
                         f"</code></td></tr>" for k, v in rows)
         return f"<table class='nnx-monitor-stats'>{cells}</table>"
 
+    def _within_budget(self, extra: float) -> bool:
+        """True if spending ``extra`` more seconds keeps the monitor within ``overhead_budget`` of iteration time."""
+        return self._seconds + extra <= self.overhead_budget * self.iteration_seconds
+
     def _plot_allowed(self) -> bool:
         """True if one more plot keeps the monitor's cost within ``overhead_budget`` of the iteration time."""
-        return self._seconds + self._plot_cost <= self.overhead_budget * self.iteration_seconds
+        return self._within_budget(self._plot_cost)
 
     def _draw_plot(self) -> None:
         t0 = self._clock()

@@ -314,3 +314,17 @@ def test_plans_card_pairs_values_with_the_planner_decisions():
     assert "no planner rule" in card.row("batch_size").why
     html_text = card._repr_html_()
     assert "clipped to the median" in html_text and "must not appear" not in html_text
+
+
+def test_updates_wait_while_they_would_exceed_the_budget():
+    """Iterations that (say they) take no time leave no budget: no widget update until training ends."""
+    monitor = TrainingMonitor(LoopControl(), show_plots=False, redraw_interval=0.0)
+    monitor.on_train_start(start_event(2, 50))
+    for e in range(2):
+        monitor.on_epoch_start(e)
+        for i in range(50):
+            monitor.on_iteration_end(iteration_event(e, i, data=0.0, compute=0.0))
+        monitor.on_epoch_end(epoch_event(e))
+    assert monitor.redraw_count == 0 and monitor.epoch_bar.value == 2  # the epoch bar still moves
+    monitor.on_train_end(TrainEnd(last_epoch=1, stopped_early=False, reason="done", final_checkpoint=None))
+    assert monitor.redraw_count == 1 and monitor.iter_bar.value == 50
