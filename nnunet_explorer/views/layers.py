@@ -566,16 +566,22 @@ def _batch_parts(batch: Any) -> tuple[np.ndarray, np.ndarray | None, list, list]
 def trace_layers(trace: Any, *, spacing: Sequence[float] | None = None) -> list[LayerSpec]:
     """An :class:`~nnunet_explorer.training.augmentation.AugmentationTrace` as layers (input, then each step).
 
-    Only the last step is visible; layers of transforms that did not fire are named ``(skipped)``.
+    Only the last step is visible; layers of random transforms that did not fire this time are marked
+    ``(did not fire)`` (SpatialTransform still crops then). Cropped patches sit at the centre of the input.
     """
     fired = {f"{s.index:02d} {s.name}": s.fired for s in trace.steps}
     out = []
     entries = trace.layers()
+    first = np.asarray(entries[0][1].shape, dtype=float)
+    spacing_arr = np.asarray(spacing if spacing is not None else np.ones(len(first)), dtype=float)
     for i, (name, array, kind) in enumerate(entries):
         tag = name.rsplit(" ", 1)[0]
-        skipped = " (skipped)" if fired.get(tag) is False else ""
+        not_fired = " (did not fire)" if fired.get(tag) is False else ""
         make = _labels if kind == "labels" else _image
-        out.append(make(f"{name}{skipped}", array, scale=spacing, visible=i >= len(entries) - 2,
+        # SpatialTransform cuts the network patch out of the centre of the loader's larger patch
+        translate = (first - np.asarray(array.shape, dtype=float)) / 2 * spacing_arr
+        out.append(make(f"{name}{not_fired}", array, scale=spacing_arr, translate=translate,
+                        visible=i >= len(entries) - 2,
                         metadata={"seed": trace.seed, "case_id": trace.case_id,
                                   "provenance": describe_provenance(trace.provenance)}))
     return out
@@ -791,43 +797,35 @@ def deep_supervision_layers(outputs: Sequence[Any], targets: Sequence[Any] | Non
 
 # --- sliding window -------------------------------------------------------------------------------------
 
-@mirrors("nnunet.network_architecture.neural_network:SegmentationNetwork._compute_steps_for_sliding_window")
 def sliding_window_steps(patch_size: Sequence[int], image_size: Sequence[int], step_size: float = 0.5
                          ) -> list[list[int]]:
-    """Tile start positions per axis, v1's rule.
+    """Tile start positions per axis, v1's rule (:func:`~nnunet_explorer.inference.sliding_window.compute_steps_for_sliding_window`).
 
     ``num_steps = ceil((image - patch) / (patch * step_size)) + 1`` tiles, spread evenly so the first starts at 0
-    and the last ends at the border: ``round(i * (image - patch) / (num_steps - 1))``. The image must be at
-    least as large as the patch (v1 pads it first).
+    and the last ends at the border. The image must be at least as large as the patch (v1 pads it first).
+
+    Raises:
+        ExplorerError: the image is smaller than the patch, or ``step_size`` is outside (0, 1].
     """
-    if any(i < p for i, p in zip(image_size, patch_size)):
-        raise ExplorerError(f"image {list(image_size)} is smaller than the patch {list(patch_size)}",
-                            fix="pad the image to at least the patch size first (v1 does this before tiling)")
-    if not 0 < step_size <= 1:
-        raise ExplorerError(f"step_size must be in (0, 1], not {step_size}", fix="use 0.5 (v1's default)")
-    steps = []
-    for p, i in zip(patch_size, image_size):
-        n = int(math.ceil((i - p) / (p * step_size))) + 1
-        actual = (i - p) / (n - 1) if n > 1 else 99999999999
-        steps.append([int(np.round(actual * k)) for k in range(n)])
-    return steps
+    from ..inference.sliding_window import compute_steps_for_sliding_window
+
+    try:
+        return compute_steps_for_sliding_window(patch_size, image_size, step_size)
+    except ValueError as exc:
+        raise ExplorerError(str(exc), fix="pad the image to at least the patch size and use a step_size in (0, 1] "
+                                          "(v1's default 0.5)") from None
 
 
-@mirrors("nnunet.network_architecture.neural_network:SegmentationNetwork._get_gaussian")
 def gaussian_importance_map(patch_size: Sequence[int], sigma_scale: float = 1.0 / 8) -> np.ndarray:
-    """v1's Gaussian tile weight: peak 1 at the patch centre, sigma = patch * 1/8, zeros lifted to the minimum.
+    """v1's Gaussian tile weight (:func:`~nnunet_explorer.inference.sliding_window.get_gaussian`), a writable copy.
 
-    Tiles are weighted with it before they are summed, so voxels near a tile's border (where the network sees
-    little context) count less than voxels near its centre.
+    Peak 1 at the patch centre, sigma = patch * 1/8, zeros lifted to the smallest positive value. Tiles are
+    weighted with it before they are summed, so voxels near a tile's border (where the network sees little
+    context) count less than voxels near its centre.
     """
-    from scipy.ndimage import gaussian_filter
+    from ..inference.sliding_window import get_gaussian
 
-    tmp = np.zeros(patch_size)
-    tmp[tuple(int(p) // 2 for p in patch_size)] = 1
-    gaussian = gaussian_filter(tmp, [p * sigma_scale for p in patch_size], 0, mode="constant", cval=0)
-    gaussian = (gaussian / gaussian.max()).astype(np.float32)
-    gaussian[gaussian == 0] = np.min(gaussian[gaussian != 0])
-    return gaussian
+    return np.array(get_gaussian(patch_size, sigma_scale), copy=True)
 
 
 def _tiles(patch_size: Sequence[int], image_size: Sequence[int], step_size: float) -> list[tuple[int, ...]]:
@@ -908,6 +906,29 @@ def sliding_window_layers(image_shape: Sequence[int], patch_size: Sequence[int],
     return layers
 
 
+def sliding_window_result_layers(result: Any, *, image: np.ndarray | None = None,
+                                 spacing: Sequence[float] | None = None,
+                                 translate: Sequence[float] | None = None) -> list[LayerSpec]:
+    """A :class:`~nnunet_explorer.inference.sliding_window.SlidingWindowResult`: its segmentation, the tiles it
+    predicted, the Gaussian and the summed weights (:func:`sliding_window_layers`), and the foreground
+    probability (``1 - p(background)``)."""
+    seg = np.asarray(result.segmentation)
+    layers = sliding_window_layers(seg.shape, result.patch_size, step_size=result.step_size, spacing=spacing,
+                                   translate=translate, image=image, use_gaussian=result.gaussian is not None)
+    tiles = layers[-1]
+    if tiles.metadata["num_tiles"] != (result.num_tiles if result.network_dim == 3 or seg.ndim == 2
+                                       else result.num_tiles // seg.shape[0]):
+        raise ExplorerError(f"the result holds {result.num_tiles} tiles, the v1 rule gives "
+                            f"{tiles.metadata['num_tiles']}", fix="report this: the tiling rule and the result disagree")
+    meta = {"summary": result.summary()}
+    probabilities = np.asarray(result.probabilities)
+    head = layers[:-1]
+    head.append(_image("foreground probability", 1.0 - probabilities[0], scale=spacing, translate=translate,
+                       colormap="magma", blending="additive", visible=False, metadata=meta))
+    head.append(_labels("segmentation", seg, scale=spacing, translate=translate, opacity=0.5, metadata=meta))
+    return head + [tiles]
+
+
 # --- dispatch ---------------------------------------------------------------------------------------------
 
 def layers_for(x: Any, **kwargs: Any) -> list[LayerSpec]:
@@ -916,6 +937,7 @@ def layers_for(x: Any, **kwargs: Any) -> list[LayerSpec]:
     * ``StepResult``: its output (a failed step raises its error).
     * a batch (dict with ``data``, or the walkthrough's ``Batch``): :func:`batch_layers`.
     * an ``AugmentationTrace``: :func:`trace_layers`.
+    * a ``SlidingWindowResult`` (inference): :func:`sliding_window_result_layers`.
     * a path: :func:`read_path` (raw task, case file, ``CASE.npz/.npy/.pkl``, prediction folder).
     * ``{'prediction': ..., 'reference': ...}`` (optionally ``image``, ``labels``): :func:`prediction_layers`.
     * a list of :class:`LayerSpec`: itself. A numpy array or tensor: one image layer.
@@ -932,6 +954,8 @@ def layers_for(x: Any, **kwargs: Any) -> list[LayerSpec]:
         return read_path(x, **kwargs)
     if type(x).__name__ == "AugmentationTrace":
         return trace_layers(x, **kwargs)
+    if type(x).__name__ == "SlidingWindowResult":
+        return sliding_window_result_layers(x, **kwargs)
     if isinstance(x, Mapping) and "prediction" in x and ("reference" in x or "ground_truth" in x):
         return prediction_layers(_numpy(x["prediction"]), _numpy(x.get("reference", x.get("ground_truth"))),
                                  image=x.get("image"), labels=x.get("labels"), **kwargs)

@@ -1,7 +1,8 @@
 """Fixtures for the napari plugin tests: a virtual X display, and small explorer-made artefacts.
 
 napari needs an OpenGL context, which Qt's ``offscreen`` platform lacks; so a session-wide Xvfb is started
-(``DISPLAY`` and ``QT_QPA_PLATFORM=xcb`` set before pytest-qt creates the QApplication) and stopped at the end.
+(``DISPLAY`` and ``QT_QPA_PLATFORM=xcb`` set before pytest-qt creates the QApplication); it ends with the test
+process.
 The module is skipped only when napari or the Xvfb binary is missing (CI installs both).
 """
 from __future__ import annotations
@@ -18,9 +19,28 @@ if not xvfb_available() and not os.environ.get("DISPLAY"):
     pytest.skip("Xvfb is not installed (apt-get install xvfb) and there is no display", allow_module_level=True)
 
 
+def _broken_qt_binding() -> str | None:
+    """PySide6 6.12.0 over-releases ``None`` on CPython < 3.12 (about 10 000 references per napari viewer); after
+    a dozen viewers CPython aborts with "none_dealloc: deallocating None". The napari extra pins it out."""
+    import sys
+
+    try:
+        import PySide6
+    except ImportError:
+        return None
+    if PySide6.__version__.startswith("6.12.") and sys.version_info < (3, 12):
+        return (f"PySide6 {PySide6.__version__} on Python {sys.version_info.major}.{sys.version_info.minor} corrupts "
+                "None's reference count and aborts the test process; install PySide6-Essentials<6.12 (the napari "
+                "extra pins it)")
+    return None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def virtual_display():
     """One Xvfb for the whole session; the previous DISPLAY / QT_QPA_PLATFORM are restored afterwards."""
+    problem = _broken_qt_binding()
+    if problem:
+        pytest.fail(problem, pytrace=False)
     saved = {key: os.environ.get(key) for key in ("DISPLAY", "QT_QPA_PLATFORM")}
     display = start_virtual_display() if xvfb_available() else None
     if display is not None:
@@ -28,6 +48,8 @@ def virtual_display():
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     yield display
     if display is not None:
+        # stopped now unless Qt is still connected; then it ends when this process exits (PR_SET_PDEATHSIG),
+        # because pulling the display from under a live QApplication can abort the process
         display.stop()
     for key, value in saved.items():
         if value is None:

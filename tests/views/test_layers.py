@@ -265,3 +265,30 @@ def test_read_path_dispatch_and_refusals(ws, tmp_path):
         L.sliding_window_steps((10, 10), (5, 12))
     with pytest.raises(TypeError, match="no layers"):
         L.layers_for(object())
+
+
+def test_trace_and_sliding_window_result_layers(ws):
+    """An AugmentationTrace and an inference SlidingWindowResult both become layers via layers_for."""
+    from nnunet_explorer.inference.sliding_window import predict_sliding_window
+    from nnunet_explorer.training.augmentation import trace_augmentation
+    from nnunet_explorer.training.dataloading import case_batch
+
+    stage = ws.preprocessed_task_dir(CT) / "nnUNetData_plans_v2.1_stage0"
+    source = L.batch_source(stage)
+    batch = case_batch(source.dataset, "case_000", source.basic_generator_patch_size, source.patch_size, seed=1)
+    trace = trace_augmentation(batch, source.transforms, seed=1)
+    specs = L.layers_for(trace, spacing=source.spacing)
+    assert len(specs) == len(trace.layers()) and specs[-1].meta["visible"] and not specs[0].meta["visible"]
+    last = specs[-1]
+    np.testing.assert_array_equal(last.data, trace.steps[-1].seg.astype(np.int32))
+    # the network patch sits at the centre of the loader's larger patch
+    expected = (np.array(source.basic_generator_patch_size) - np.array(source.patch_size)) / 2 * source.spacing
+    np.testing.assert_allclose(last.meta["translate"], expected)
+    array, _props, _path = L.load_case_array(stage / "case_000.npz")
+    network = L.source_network(source)
+    result = predict_sliding_window(network, array[:-1], source.patch_size, do_mirroring=False)
+    layers = L.layers_for(result)
+    names = [s.name for s in layers]
+    assert names[-3:] == ["foreground probability", "segmentation", "tiles"]
+    np.testing.assert_array_equal(layers[-2].data, result.segmentation)
+    assert layers[-1].metadata["num_tiles"] == result.num_tiles

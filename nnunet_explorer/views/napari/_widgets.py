@@ -136,10 +136,12 @@ class DeepSupervisionWidget(_Base):
         self.folder = FileEdit(label="stage folder", mode="d")
         self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
         self.sample = SpinBox(label="sample", value=0, min=0, max=64)
+        self.checkpoint = LineEdit(label="checkpoint (optional)", value="")
         self.run_button = PushButton(text="run network on a batch")
         self.summary = TextEdit(label="outputs", value="")
         self.outputs: list[np.ndarray] | None = None
-        self.extend([self.folder, self.seed, self.sample, self.run_button, self.summary, self.status])
+        self.extend([self.folder, self.seed, self.sample, self.checkpoint, self.run_button, self.summary,
+                     self.status])
         self.run_button.changed.connect(lambda: self._guard(self.run))
 
     def run(self, network: Any = None, batch: Any = None, *, spacing: Any = None, weights: Any = None
@@ -153,6 +155,11 @@ class DeepSupervisionWidget(_Base):
             batch = L.draw_batch(source, seed=int(self.seed.value))
         if network is None:
             network = L.source_network(source, seed=int(self.seed.value))
+            if self.checkpoint.value.strip():
+                # a trained fold: model_final_checkpoint.model of the same plans (read with the safe loader)
+                from ...training.checkpoints import load_checkpoint_file, load_state_dict_into
+
+                load_state_dict_into(network, load_checkpoint_file(self.checkpoint.value.strip())["state_dict"])
         if weights is None and source is not None:
             from ...training.deep_supervision import ds_loss_weights
 
@@ -166,10 +173,11 @@ class DeepSupervisionWidget(_Base):
         specs = [L._image("ds input", data[sample, 0].astype(np.float32), scale=spacing, colormap="gray")]
         specs += L.deep_supervision_layers(self.outputs, targets, sample=sample, spacing=spacing, weights=weights)
         add_layers(self.viewer, specs)
+        heads = [s for s in specs if " prediction " in s.name]
         self.summary.value = "\n".join(
-            f"output {i}: {list(o.shape[2:])} (factor {[round(f, 3) for f in s.metadata['factor']]})"
-            for i, (o, s) in enumerate(zip(self.outputs, [s for s in specs if s.name.startswith(f'ds')
-                                                         and 'prediction' in s.name])))
+            f"output {i}: {list(o.shape[2:])}, pooled by {[round(f, 3) for f in head.metadata['factor']]}"
+            + (f", loss weight {weights[i]:.3f}" if weights is not None else "")
+            for i, (o, head) in enumerate(zip(self.outputs, heads)))
         return specs
 
 

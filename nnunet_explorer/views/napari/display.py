@@ -19,12 +19,21 @@ from ...errors import ExplorerError
 
 @dataclass
 class VirtualDisplay:
-    """A running ``Xvfb`` server: its display name (``':99'``) and process; :meth:`stop` ends it."""
+    """A running ``Xvfb`` server: its display name (``':99'``) and process; :meth:`stop` ends it.
+
+    On Linux the server also ends by itself when this Python process exits (see :func:`_die_with_parent`).
+    """
 
     display: str
     process: subprocess.Popen | None
 
-    def stop(self) -> None:
+    def stop(self, *, force: bool = False) -> bool:
+        """End the server, unless a Qt application is still connected to it (then it ends with the process).
+
+        Returns whether it was stopped now.
+        """
+        if not force and qt_application_running():
+            return False
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -32,6 +41,32 @@ class VirtualDisplay:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        return True
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to send SIGTERM to Xvfb when the Python process that started it exits (prctl PR_SET_PDEATHSIG).
+
+    Stopping Xvfb while Qt is still connected makes Qt's xcb plugin report "The X11 connection broke" and can
+    abort the process; tying Xvfb's life to its parent ends it only after Qt is gone, even after a crash.
+    """
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the caller stops it
+
+
+def qt_application_running() -> bool:
+    """Whether a Qt application exists in this process (it keeps its connection to the display)."""
+    import sys
+
+    for binding in ("PySide6", "PyQt6", "PyQt5", "PySide2"):
+        if f"{binding}.QtWidgets" in sys.modules:
+            return sys.modules[f"{binding}.QtWidgets"].QApplication.instance() is not None
+    return False
 
 
 def xvfb_available() -> bool:
@@ -62,7 +97,8 @@ def start_virtual_display(*, size: str = "1280x1024x24", timeout: float = 10.0) 
     for _attempt in range(3):
         number = _free_display_number()
         process = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", size, "-nolisten", "tcp"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   preexec_fn=_die_with_parent if os.name == "posix" else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -70,7 +106,7 @@ def start_virtual_display(*, size: str = "1280x1024x24", timeout: float = 10.0) 
             if Path(f"/tmp/.X11-unix/X{number}").exists():
                 return VirtualDisplay(f":{number}", process)
             time.sleep(0.05)
-        VirtualDisplay(f":{number}", process).stop()
+        VirtualDisplay(f":{number}", process).stop(force=True)
     raise ExplorerError("Xvfb did not start", fix="run `Xvfb :99` by hand to see why")
 
 
@@ -87,10 +123,7 @@ def ensure_display() -> str:
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return os.environ.get("DISPLAY", os.environ.get("WAYLAND_DISPLAY", ""))
     if _started is None or (_started.process is not None and _started.process.poll() is not None):
-        _started = start_virtual_display()
-        import atexit
-
-        atexit.register(_started.stop)
+        _started = start_virtual_display()  # ends with this process (no atexit: Qt may still be connected)
     os.environ["DISPLAY"] = _started.display
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     return _started.display
