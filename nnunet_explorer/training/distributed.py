@@ -574,18 +574,24 @@ class DistributedTrainingRun(TrainingRun):
 
 # --------------------------------------------------------------------------------------------- CLI
 def add_distributed_arguments(parser: argparse.ArgumentParser | Any) -> None:
-    """``--dist`` and ``--dbs`` (v1's run_training_DDP flag) for the training command."""
-    parser.add_argument("--dist", action="store_true",
-                        help="train with DistributedDataParallel (automatic under torchrun with more than one "
-                             "process; with plain python: a one-process group)")
-    parser.add_argument("--dbs", action="store_true",
-                        help="distributed: split the plans' batch size over the processes (v1's --dbs) instead "
-                             "of giving every process the full batch")
+    """``--dist`` and ``--dbs`` (v1's run_training_DDP flag) for the training command (skipped if present)."""
+    existing = getattr(parser, "_option_string_actions", {})
+    if "--dist" not in existing:
+        parser.add_argument("--dist", action="store_true",
+                            help="train with DistributedDataParallel (automatic under torchrun with more than one "
+                                 "process; with plain python: a one-process group)")
+    if "--dbs" not in existing:
+        parser.add_argument("--dbs", action="store_true",
+                            help="distributed: split the plans' batch size over the processes (v1's --dbs) "
+                                 "instead of giving every process the full batch")
 
 
 @mirrors("nnunet.run.run_training_DDP:main")
-def run_distributed_training_cli(args: argparse.Namespace) -> int:
+def run_distributed_training_cli(args: argparse.Namespace, pipeline: Any = None) -> int:
     """``nnUNet_train`` arguments on one rank of a DDP run: train everywhere, validate on rank 0.
+
+    ``pipeline``: a training walkthrough built from these arguments (as :func:`~.loop.run_training_cli`
+    takes it); default: built here.
 
     The process group lives exactly as long as this call (also when training fails). After training, rank 0
     runs the validation inference (``trainer.validate``); the other ranks are done and end (no collective
@@ -601,15 +607,18 @@ def run_distributed_training_cli(args: argparse.Namespace) -> int:
         raise ConfigurationError("-val with several processes: validation runs on one process in the explorer",
                                  fix="run the -val command without torchrun / --dist")
     with distributed_context(device=getattr(args, "device", None)) as info:
-        run = DistributedTrainingRun.from_args(
-            run_args, max_num_epochs=getattr(args, "max_num_epochs", None),
-            num_batches_per_epoch=getattr(args, "num_batches_per_epoch", None),
-            num_val_batches_per_epoch=getattr(args, "num_val_batches_per_epoch", None),
-            seed=getattr(args, "seed", None), dist_info=info,
-            distribute_batch_size=bool(getattr(args, "dbs", False)),
-            single_threaded=True if getattr(args, "single_threaded", False) else None,
-            echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None),
-            overwrite=bool(getattr(args, "overwrite_training", False)))
+        options = dict(dist_info=info, distribute_batch_size=bool(getattr(args, "dbs", False)),
+                       single_threaded=True if getattr(args, "single_threaded", False) else None,
+                       echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None),
+                       overwrite=bool(getattr(args, "overwrite_training", False)))
+        if pipeline is not None:
+            run = DistributedTrainingRun(pipeline, **options)
+        else:
+            run = DistributedTrainingRun.from_args(
+                run_args, max_num_epochs=getattr(args, "max_num_epochs", None),
+                num_batches_per_epoch=getattr(args, "num_batches_per_epoch", None),
+                num_val_batches_per_epoch=getattr(args, "num_val_batches_per_epoch", None),
+                seed=getattr(args, "seed", None), **options)
         result = run.run()
         if info.is_main_process:
             print(result.summary(), flush=True)

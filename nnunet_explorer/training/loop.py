@@ -889,6 +889,9 @@ def add_loop_arguments(parser: argparse.ArgumentParser | Any) -> None:
     for flags, kwargs in options:
         if not any(flag in existing for flag in flags):
             parser.add_argument(*flags, **kwargs)
+    from .distributed import add_distributed_arguments
+
+    add_distributed_arguments(parser)  # --dist, --dbs: DistributedDataParallel under torchrun (issue 9)
 
 
 @mirrors("nnunet.run.run_training:main")
@@ -904,7 +907,7 @@ def run_training_cli(args: argparse.Namespace, pipeline: Any = None) -> int:
     from .distributed import run_distributed_training_cli, wants_distributed
 
     if wants_distributed(args):  # --dist, or torchrun with WORLD_SIZE > 1
-        return run_distributed_training_cli(args)
+        return run_distributed_training_cli(args, pipeline)
     run_args = run_args_from_namespace(args)
     if run_args.find_lr:
         raise ConfigurationError("--find_lr is not supported by the explorer (it is broken in v1 on current torch)",
