@@ -102,7 +102,11 @@ def test_stop_from_another_thread_ends_after_the_iteration_and_saves_latest(loop
         def on_iteration_end(self, e):
             first_iteration.set()
 
-    handle = run.run_in_background([Signal()])
+    class Broken:
+        def on_iteration_end(self, e):
+            raise ValueError("a buggy live view")
+
+    handle = run.run_in_background([Broken(), Signal()])
     assert first_iteration.wait(300)
     handle.stop("test asked")
     result = handle.result(timeout=120)
@@ -111,6 +115,9 @@ def test_stop_from_another_thread_ends_after_the_iteration_and_saves_latest(loop
     ckpt = read_checkpoint(latest)
     assert ckpt["epoch"] == 0 and ckpt["plot_stuff"][0] == []  # no finished epoch: the partial one is dropped
     assert not (fold_folder(loop_ws) / "model_final_checkpoint.model").exists()
+    # the broken observer was detached (and named in the log); training went on to the stop
+    assert "observer Broken.on_iteration_end raised ValueError: a buggy live view; it is detached" in \
+        result.log_file.read_text()
 
 
 class _NaNInput:
@@ -196,3 +203,21 @@ def test_val_flag_loads_the_final_checkpoint_and_passes_v1_validate_arguments(tr
     assert call["run_postprocessing_on_folds"] is False
     final = read_checkpoint(fold_folder(copy) / "model_final_checkpoint.model")["state_dict"]
     assert all(call["network"].state_dict()[k].equal(v) for k, v in final.items())
+
+
+def test_momentum_rescue_at_epoch_100_only_when_dice_is_zero(loop_ws):
+    run = tiny_run(loop_ws)
+    run.setup()
+    before = {k: v.clone() for k, v in run.network.state_dict().items()}
+    run.state.epoch, run.state.all_val_eval_metrics = 100, [np.float32(0.2)]
+    run._momentum_rescue()
+    assert run.optimizer.param_groups[0]["momentum"] == 0.99
+    run.state.epoch, run.state.all_val_eval_metrics = 99, [np.float32(0.0)]
+    run._momentum_rescue()
+    assert run.optimizer.param_groups[0]["momentum"] == 0.99
+    run.state.epoch, run.state.all_val_eval_metrics = 100, [np.float32(0.0)]
+    run._momentum_rescue()  # v1 (nnUNetTrainerV2.on_epoch_end): momentum 0.95 and He re-initialisation
+    assert run.optimizer.param_groups[0]["momentum"] == 0.95
+    changed = [k for k, v in run.network.state_dict().items() if k.endswith("weight") and not v.equal(before[k])]
+    assert any("conv_blocks" in k for k in changed)
+    assert "Momentum has now been reduced to 0.95" in run.log.path.read_text()
