@@ -121,3 +121,8 @@ class LoopControl:
     @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
+
+    def reset(self) -> None:
+        """Forget a past stop request (the loop calls this when it starts, so a stopped run can be continued)."""
+        self.reason = ""
+        self._stop.clear()

@@ -358,6 +358,7 @@ class TrainingRun:
         self.grad_scaler: Any = None
         self.pretrained_report: Any = None
         self._augmenters: list[Any] = []
+        self._finished = False
 
     @classmethod
     def from_args(cls, run_args: Any, *, max_num_epochs: int | None = None, num_batches_per_epoch: int | None = None,
@@ -627,6 +628,10 @@ class TrainingRun:
             KeyboardInterrupt: after writing ``model_latest.model`` and stopping the augmentation workers.
         """
         self.setup()
+        if self._finished:
+            raise TrainingError(f"this run already trained to max_num_epochs and wrote {FINAL}",
+                                fix="build a new TrainingRun (with -c / continue_training to load it)")
+        self.control.reset()  # a run stopped earlier continues where it stopped
         trainer, args, state = self.trainer, self.run_args, self.state
         hooks = _Observers(observers, lambda *a: self._say(*a))
         max_epochs = int(trainer.max_num_epochs)
@@ -753,6 +758,7 @@ class TrainingRun:
                 if state.epoch < max_epochs:
                     self._maybe_stop()
             state.epoch -= 1  # v1: so that the final checkpoint stores max_num_epochs
+            self._finished = True
             if trainer.save_final_checkpoint:
                 final_path = self.save_checkpoint(FINAL)
             remove_latest(self.output_folder)
