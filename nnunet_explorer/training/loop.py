@@ -602,6 +602,7 @@ class TrainingRun:
         return list(target) if isinstance(target, (list, tuple)) else target
 
     def _check(self, record: IterationRecord, phase: str, iteration: int) -> None:
+        # differs from v1: v1 trains on through NaN losses; the explorer stops at the first one and says where
         if not self.guard_nonfinite or record.nonfinite is None:
             return
         if record.fp16_used and record.nonfinite.startswith("gradient"):
@@ -763,12 +764,14 @@ class TrainingRun:
                 final_path = self.save_checkpoint(FINAL)
             remove_latest(self.output_folder)
         except _StopNow as stop:
+            # differs from v1: v1 has no stop request; the explorer ends after the iteration and saves model_latest
             stopped, reason = True, str(stop)
             self._trim_to_finished_epochs()
             self._say(f"stopping: {reason}; saving {LATEST} (epoch {state.epoch}: the finished epochs)")
             if trainer.save_intermediate_checkpoints:
                 self.save_checkpoint(LATEST, epoch=state.epoch)
         except KeyboardInterrupt:
+            # differs from v1: v1 dies on Ctrl-C without saving (and may leave augmentation workers behind)
             stopped, reason = True, "KeyboardInterrupt"
             self._trim_to_finished_epochs()
             self._say(f"KeyboardInterrupt: saving {LATEST} (epoch {state.epoch}: the finished epochs) before exiting")
