@@ -150,8 +150,9 @@ p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0)
 trainer = p["trainer"]
 trainer.provenance()'''),
     md('''
-Read the table as: `max_num_epochs` is 1000 and was set by `NetworkTrainer`; `initial_lr` is 1e-2 — V2 raised
-it from `nnUNetTrainer`'s 3e-4 because it trains with SGD + Nesterov momentum 0.99 instead of Adam.
+Read the table as: `num_batches_per_epoch` is 250 and was set by `NetworkTrainer`; `max_num_epochs` is 1000 in
+`NetworkTrainer` and is set again, to the same value, by `nnUNetTrainerV2`; `initial_lr` is 1e-2 — V2 raised it
+from `nnUNetTrainer`'s 3e-4 because it trains with SGD + Nesterov momentum 0.99 instead of Adam.
 
 ## What the trainer takes from the plans
 
@@ -196,6 +197,7 @@ assert len(arch.output_shapes) == len(ds.weights) == len(pp.net_num_pool_op_kern
 assert arch.total_params == sum(t.numel() for t in net.parameters())
 assert [tuple(s[2:]) for s in arch.output_shapes] == [tuple(t) for t in ds.target_shapes]
 assert trainer.provenance()["initial_lr"].set_by == "nnUNetTrainerV2"
+assert trainer.provenance()["num_batches_per_epoch"].set_by == "NetworkTrainer"
 print("02 ok")'''),
 ]
 
@@ -205,8 +207,9 @@ NOTEBOOKS["03_data_and_augmentation"] = [
 # 03 · Data loading and augmentation
 
 Training never sees whole cases. The loader cuts patches from random training cases — a third of each batch
-is forced to contain foreground — and the "moreDA" augmentation pipeline rotates, scales, deforms, blurs,
-changes brightness, contrast and gamma, simulates low resolution and mirrors them. This notebook follows one
+is forced to contain foreground — and the "moreDA" augmentation pipeline rotates and scales them, adds noise
+and blur, changes brightness, contrast and gamma, simulates low resolution and mirrors them (elastic
+deformation exists but V2 switches it off). This notebook follows one
 batch through it.'''),
     code(SETUP),
     code('''\
@@ -491,9 +494,9 @@ for c in labels:
     md('''
 ## Postprocessing: keep the largest connected component
 
-After cross-validation v1 tries, per class, removing all but the largest connected component, and keeps that
-step only if it improves the validation Dice (`postprocessing.json`). Here we apply it to one case and look at
-the effect.'''),
+After validating a fold, v1 tests removing all but the largest connected component — first of all foreground
+classes taken together, then of each class — and keeps the step only where it improves the validation Dice
+(`postprocessing.json`). Here we apply it per class to one case and look at the effect.'''),
     code('''\
 from nnunet_explorer.inference.postprocessing import remove_all_but_the_largest_connected_component
 spacing = np.asarray(p["configuration"].plans["plans_per_stage"][cfg.stage]["current_spacing"], dtype=float)
