@@ -15,8 +15,9 @@ What it shows, and what it teaches about nnU-Net v1's training loop:
 * the training loss per iteration and per epoch, split into its cross-entropy and soft-Dice parts (v1's loss
   is ``CE + (-Dice)``, so it goes *below zero* as Dice improves), and the validation loss;
 * the per-class "global" Dice of the validation batches (v1's ``finish_online_evaluation``: true positives,
-  false positives and false negatives pooled over all validation batches, per foreground class) with an
-  exponential moving average (alpha 0.9, like v1's ``val_eval_criterion_MA`` that picks the best checkpoint);
+  false positives and false negatives pooled over all validation batches, per foreground class), and v1's
+  ``val_eval_criterion_MA`` — the exponential moving average (alpha 0.9) of the *mean* of those Dice values that
+  decides which checkpoint is "best"; the monitor applies the same rule to each class (an explorer addition);
 * the learning rate (poly schedule: set once per epoch);
 * the time waiting for data versus computing (if data wait dominates, augmentation is the bottleneck);
 * a Stop button that calls :meth:`LoopControl.request_stop`: the loop ends after the current iteration and
@@ -435,10 +436,13 @@ class TrainingMonitor:
             for c in range(d.shape[1]):
                 line, = ax_dice.plot(vx, d[:, c], "o", ms=3, label=f"class {c + 1}")
                 ax_dice.plot(vx, ma[:, c], "-", color=line.get_color())
+        if s.epochs and any(v == v for v in s.val_eval_criterion_MA):
+            ax_dice.plot(np.asarray(s.epochs) + 1.0, s.val_eval_criterion_MA, "k-", lw=1.5,
+                         label="mean MA (v1: best checkpoint)")
         ax_dice.set_ylim(-0.02, 1.02)
         ax_dice.set_title("global Dice (dots) and MA")
         ax_dice.set_xlabel("epoch")
-        if s.dice_per_class:
+        if ax_dice.get_legend_handles_labels()[0]:
             ax_dice.legend(fontsize=7)
         if s.iter_lr:
             ax_lr.plot(np.arange(len(s.iter_lr)), s.iter_lr)
