@@ -780,6 +780,12 @@ class TrainingRun:
                     self.save_checkpoint(LATEST, epoch=state.epoch)
             finally:
                 self._shutdown_augmenters()
+                hooks.emit("on_train_end", TrainEnd(state.epoch, True, reason, None, {}))
+            raise
+        except Exception as exc:
+            # live views learn that the run ended (NaN guard, a data error, ...); the error itself propagates
+            self._shutdown_augmenters()
+            hooks.emit("on_train_end", TrainEnd(state.epoch, True, f"{type(exc).__name__}: {exc}", None, {}))
             raise
         finally:
             self._shutdown_augmenters()

@@ -150,8 +150,15 @@ def test_nan_guard_stops_and_says_input(loop_ws):
     run = _NaNRun.from_args(RunArgs("3d_fullres", "nnUNetTrainerV2", "901", "0"), max_num_epochs=1,
                             num_batches_per_epoch=2, num_val_batches_per_epoch=1, workspace=loop_ws, device="cpu",
                             echo=False, single_threaded=True, plot_progress=False)
+    ends = []
+
+    class Ends:
+        def on_train_end(self, e):
+            ends.append(e)
+
     with pytest.raises(NonFiniteError) as info:
-        run.run()
+        run.run([Ends()])
+    assert len(ends) == 1 and ends[0].stopped_early and "non-finite" in ends[0].reason  # live views are told
     report = info.value.report
     assert report.where == "input" and report.phase == "training" and report.epoch == 0 and report.iteration == 0
     assert "input" in str(info.value) and "fix:" in str(info.value)
