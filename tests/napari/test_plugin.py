@@ -128,3 +128,16 @@ def test_sample_data(registered, make_napari_viewer, key):
     expected = {"synthetic_ct": {0, 1, 2}, "synthetic_mr": {0, 1, 2}, "real": {0, 1, 2, 3, 4}}[key]
     assert set(np.unique(labels[0].data)) == expected
     assert len(viewer.layers) == {"synthetic_ct": 2, "synthetic_mr": 3, "real": 2}[key]
+
+
+def test_the_package_registers_the_manifest_through_its_entry_point():
+    """`pip install -e '.[napari]'` puts the manifest on npe2's path (pyproject's napari.manifest entry point)."""
+    from importlib.metadata import entry_points
+
+    points = [ep for ep in entry_points(group="napari.manifest") if ep.name == PLUGIN]
+    assert len(points) == 1, "add [project.entry-points.\"napari.manifest\"] to pyproject.toml and reinstall"
+    module, _, resource = points[0].value.partition(":")
+    assert module == "nnunet_explorer.views.napari" and resource == "napari.yaml"
+    from npe2 import PluginManifest
+
+    assert PluginManifest.from_distribution("nnunet-explorer").name == PLUGIN
