@@ -5,7 +5,8 @@
 * :mod:`.export` — ``save_segmentation_nifti_from_softmax``: probabilities back to the original grid, argmax,
   un-crop, NIfTI (optional float16 softmax ``.npz`` for ensembling).
 * :mod:`.evaluation` — ``aggregate_scores``: ``summary.json`` with v1's 13 metrics per label and case.
-* :mod:`.postprocessing` — ``determine_postprocessing`` and the largest-connected-component rule.
+* :mod:`.postprocessing` — ``determine_postprocessing`` (per fold), ``consolidate_folds`` (whole cross-validation,
+  the model folder's ``postprocessing.json``) and the largest-connected-component rule.
 * :mod:`.validation` — ``nnUNetTrainer.validate`` for one fold.
 * :mod:`.predict` — ``nnUNet_predict``: preprocess new cases, ensemble folds, export, postprocess.
 

@@ -215,3 +215,47 @@ def apply_postprocessing_to_folder(input_folder: str | os.PathLike, output_folde
     for name in names:
         load_remove_save(input_folder / name, output_folder / name, for_which_classes, min_valid_object_size)
     return names
+
+
+@mirrors("nnunet.postprocessing.consolidate_postprocessing:consolidate_folds")
+def consolidate_folds(output_folder_base: str | os.PathLike, validation_folder_name: str = "validation_raw",
+                      folds: Sequence[int] = (0, 1, 2, 3, 4)) -> dict:
+    """Decide postprocessing once for the whole cross-validation; writes the model folder's ``postprocessing.json``.
+
+    Each fold decided postprocessing on its own validation cases only, and folds may disagree. After all
+    folds are trained, v1 collects every fold's raw validation predictions into ``cv_niftis_raw/``, scores them
+    against ``gt_niftis/`` (labels from fold 0's ``summary.json``), and runs :func:`determine_postprocessing`
+    on them (final folder ``cv_niftis_postprocessed``). The resulting ``<output_folder_base>/postprocessing.json``
+    is what ``nnUNet_predict`` applies.
+
+    Raises:
+        ExplorerError: a fold's validation folder is missing, or the collected predictions do not cover every
+            reference label file (not all folds were trained/validated).
+    """
+    from ..errors import ExplorerError
+
+    base = Path(output_folder_base)
+    folders = [base / f"fold_{int(f)}" / validation_folder_name for f in folds]
+    missing = [int(f) for f, folder in zip(folds, folders) if not folder.is_dir()]
+    if missing:
+        raise ExplorerError(f"fold(s) {missing} have no {validation_folder_name} folder in {base}",
+                            fix="train and validate every fold of the cross-validation first")
+    raw = base / "cv_niftis_raw"
+    if raw.is_dir():
+        shutil.rmtree(raw)
+    raw.mkdir(parents=True)
+    for folder in folders:
+        for name in _nii_files(folder):
+            shutil.copyfile(folder / name, raw / name)
+    gt = base / "gt_niftis"
+    num_gt = len(_nii_files(gt)) if gt.is_dir() else 0
+    names = _nii_files(raw)
+    if len(names) != num_gt:
+        raise ExplorerError(f"the folds' validation predictions cover {len(names)} case(s) but {gt} holds {num_gt}",
+                            fix="train and validate all folds first (each fold's validation copies the reference "
+                            "labels into gt_niftis)")
+    classes = [int(k) for k in load_json(base / "fold_0" / validation_folder_name / "summary.json")
+               ["results"]["mean"].keys()]
+    aggregate_scores([(str(raw / n), str(gt / n)) for n in names], labels=classes,
+                     json_output_file=raw / "summary.json")
+    return determine_postprocessing(base, gt, "cv_niftis_raw", final_subf_name="cv_niftis_postprocessed")

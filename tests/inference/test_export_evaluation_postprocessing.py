@@ -198,3 +198,38 @@ def test_determine_postprocessing_equals_v1(tmp_path):
     strip = [{k: v for k, v in case.items() if k not in ("test", "reference")} for case in ours_final["all"]]
     assert strip == [{k: v for k, v in case.items() if k not in ("test", "reference")} for case in v1_final["all"]]
     assert not (base_ours / "temp_allClasses").exists() and not (base_ours / "temp_perClass").exists()
+
+
+@pytest.mark.parity
+def test_consolidate_folds_equals_v1(tmp_path):
+    from nnunet.postprocessing.consolidate_postprocessing import consolidate_folds as v1_consolidate
+
+    from nnunet_explorer.errors import ExplorerError
+    from nnunet_explorer.inference.postprocessing import consolidate_folds
+
+    # five folds of one validation case each (cases from the crafted folder, plus two shifted copies)
+    raw, gt = _crafted_validation_folder(tmp_path / "src")
+    base = tmp_path / "ours"
+    names = sorted(p.name for p in raw.iterdir())
+    cases = names + [f"x_{n}" for n in names[:2]]
+    (base / "gt_niftis").mkdir(parents=True)
+    for fold, case in enumerate(cases):
+        source = case[2:] if case.startswith("x_") else case
+        folder = base / f"fold_{fold}" / "validation_raw"
+        folder.mkdir(parents=True)
+        shutil.copyfile(raw / source, folder / case)
+        shutil.copyfile(gt / source, base / "gt_niftis" / case)
+        aggregate_scores([(str(folder / case), str(base / "gt_niftis" / case))], labels=[0, 1, 2],
+                         json_output_file=folder / "summary.json")
+    shutil.copytree(base, tmp_path / "v1")
+    ours = consolidate_folds(base)
+    v1_consolidate(str(tmp_path / "v1"))
+    assert json.loads((base / "postprocessing.json").read_text()) == \
+        json.loads((tmp_path / "v1" / "postprocessing.json").read_text()) == ours
+    assert ours["num_samples"] == 5 and ours["validation_raw"] == "cv_niftis_raw"
+    for case in cases:
+        assert np.array_equal(_read(base / "cv_niftis_postprocessed" / case),
+                              _read(tmp_path / "v1" / "cv_niftis_postprocessed" / case))
+    shutil.rmtree(base / "fold_4")
+    with pytest.raises(ExplorerError, match=r"fold\(s\) \[4\]"):
+        consolidate_folds(base)
