@@ -292,3 +292,19 @@ def test_trace_and_sliding_window_result_layers(ws):
     assert names[-3:] == ["foreground probability", "segmentation", "tiles"]
     np.testing.assert_array_equal(layers[-2].data, result.segmentation)
     assert layers[-1].metadata["num_tiles"] == result.num_tiles
+
+
+def test_walkthrough_batch_record_becomes_layers():
+    """The training walkthrough's Batch (torch tensors, one target per deep-supervision output) is shown too."""
+    import torch
+
+    from nnunet_explorer.walkthrough import Batch
+
+    data = torch.rand(2, 2, 4, 8, 8)
+    targets = (torch.randint(0, 3, (2, 1, 4, 8, 8)).float(), torch.zeros(2, 1, 4, 4, 4))
+    batch = Batch(data, targets, ("case_000", "case_001"), (2, 2, 6, 10, 10), ("SpatialTransform(...)",))
+    specs = L.layers_for(batch, modality_names=["T1", "T2"])
+    assert [s.name for s in specs] == ["batch T1", "batch T2", "batch seg"]
+    np.testing.assert_array_equal(specs[1].data, data[:, 1].numpy())
+    np.testing.assert_array_equal(specs[2].data, targets[0][:, 0].numpy().astype(np.int32))
+    assert specs[0].metadata["provenance"] == ["case_000", "case_001"]
