@@ -426,7 +426,9 @@ class DistributedTrainingRun(TrainingRun):
         device_ids = [self.dist_info.local_rank] if self.dist_info.device.startswith("cuda") else None
         # find_unused_parameters: the loss skips deep-supervision outputs whose weight is 0 (v1's
         # MultipleOutputLoss2 does too), so such a segmentation head would get no gradient; DDP must then be
-        # told, or it waits for that gradient forever. (v1's DDP loss multiplies them by 0 instead.)
+        # told, or it waits for that gradient forever. (v1's DDP loss multiplies them by 0 instead.) DDP then
+        # warns that it "did not find any unused parameters": it searches from the forward's outputs, which
+        # still include the skipped output — the flag is needed all the same.
         weights = list(getattr(self.pipeline["deep_supervision"], "weights", ()) or ())
         n_out = len(getattr(self.network, "seg_outputs", ())) or len(weights)
         find_unused = any(float(w) == 0 for w in weights[1:n_out])
@@ -503,7 +505,7 @@ class DistributedTrainingRun(TrainingRun):
         if nonfinite is None and summed[1] > 0:
             nonfinite = "another process (its rank saw the NaN/Inf first)"
         if summed[2] > 0 and self._synced_stop is None:
-            self._synced_stop = self.control.reason or "stop requested on rank 0"
+            self._synced_stop = self.control.reason or "stop requested on another process"
         new_parts, i = [], 3
         for part in record.scale_parts:
             if not part.computed:
