@@ -186,9 +186,13 @@ class CaseInference:
     probabilities: np.ndarray = field(repr=False)
     preprocess_seconds: float = 0.0
 
+    def summary(self) -> str:
+        return (f"input {list(self.data.shape)}, {len(self.per_fold)} fold(s), {self.per_fold[0].num_tiles} tiles "
+                f"each, ensemble probabilities {list(self.probabilities.shape)}, preprocessing "
+                f"{self.preprocess_seconds:.2f} s")
+
     def __repr__(self) -> str:
-        return (f"CaseInference(input {list(self.data.shape)}, {len(self.per_fold)} fold(s), "
-                f"{self.per_fold[0].num_tiles} tiles each, probabilities {list(self.probabilities.shape)})")
+        return f"CaseInference({self.summary()})"
 
 
 def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *, do_tta: bool = True,

@@ -134,6 +134,24 @@ class SlidingWindowResult:
     def __repr__(self) -> str:
         return f"SlidingWindowResult({self.summary()})"
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        flips = "".join(f"<tr><td>{list(m.flipped_axes) or 'none'}</td><td>{m.weight:.3f}</td>"
+                        f"<td>{m.mean_abs_prob_diff:.4f}</td><td>{m.argmax_disagreement:.3f}</td></tr>"
+                        for m in self.mirror_contributions)
+        shown = self.tiles[:50]
+        tiles = "".join(f"<tr><td>{i}</td><td>{escape(str([list(b) for b in t.box]))}</td>"
+                        f"<td>{'' if t.slice_index is None else t.slice_index}</td><td>{t.seconds:.3f}</td></tr>"
+                        for i, t in enumerate(shown))
+        more = f"<p>... {self.num_tiles - len(shown)} more</p>" if self.num_tiles > len(shown) else ""
+        return (f"<div><p><b>sliding window</b>: {escape(self.summary())}</p>"
+                "<details><summary>test-time mirroring: each flip against the unflipped prediction</summary>"
+                "<table><tr><th>flipped axes</th><th>weight</th><th>mean |&Delta;p|</th><th>argmax differs</th>"
+                f"</tr>{flips}</table></details>"
+                "<details><summary>tiles (box per axis in the padded image, slice, seconds)</summary><table>"
+                f"<tr><th>#</th><th>box</th><th>slice</th><th>s</th></tr>{tiles}</table>{more}</details></div>")
+
 
 @mirrors("nnunet.network_architecture.neural_network:SegmentationNetwork._compute_steps_for_sliding_window")
 def compute_steps_for_sliding_window(patch_size: Sequence[int], image_size: Sequence[int],

@@ -91,6 +91,8 @@ def test_tile_batching_keeps_numbers(tiny_pair):
     batched = predict_sliding_window(nets.ours, torch.from_numpy(x), (8, 16, 16), tile_batch_size=5)
     assert np.abs(one.probabilities - batched.probabilities).max() < 1e-5
     assert [t.box for t in one.tiles] == [t.box for t in batched.tiles]
+    html = one._repr_html_()
+    assert f"{one.num_tiles} tile(s)" in html and html.count("<tr>") == 1 + 8 + 1 + one.num_tiles
 
 
 def test_mode_restored_and_bad_arguments(tiny_pair):
