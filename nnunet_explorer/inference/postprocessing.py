@@ -125,8 +125,9 @@ def _apply_to_folder(source: Path, target: Path, files: Sequence[str], for_which
 @mirrors("nnunet.postprocessing.connected_components:determine_postprocessing")
 def determine_postprocessing(base: str | os.PathLike, gt_labels_folder: str | os.PathLike,
                              raw_subfolder_name: str = "validation_raw", temp_folder: str = "temp",
-                             final_subf_name: str = "validation_final", dice_threshold: float = 0,
-                             debug: bool = False, pp_filename: str = "postprocessing.json") -> dict:
+                             final_subf_name: str = "validation_final", *, dice_threshold: float = 0,
+                             debug: bool = False, pp_filename: str = "postprocessing.json",
+                             processes: int | None = None) -> dict:
     """Decide which labels benefit from keeping only their largest component; write ``postprocessing.json``.
 
     Needs ``base/<raw_subfolder_name>/summary.json`` (from validation) and the raw predictions next to it.
@@ -135,6 +136,8 @@ def determine_postprocessing(base: str | os.PathLike, gt_labels_folder: str | os
     ``dc_per_class_pp_per_class``, ``for_which_classes``, ``min_valid_object_sizes`` (``"None"``),
     ``num_samples``, ``validation_raw``, ``validation_final``. The temporary folders
     ``<temp_folder>_allClasses`` / ``_perClass`` are removed unless ``debug``.
+
+    ``processes`` is accepted for v1's signature and ignored (cases are processed in this process).
 
     Returns:
         The dict written to ``postprocessing.json``.
