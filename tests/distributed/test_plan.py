@@ -185,6 +185,7 @@ GLOBAL_DICE_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_global_batch_dice_is_the_dice_of_the_whole_global_batch_with_v1s_own_slice_gradient(tmp_path):
     script = tmp_path / "global_dice.py"
     script.write_text(GLOBAL_DICE_SCRIPT)
@@ -218,3 +219,79 @@ def test_ddp_plan_for_a_walkthrough_uses_its_batch_size_cases_and_loss(v1_ct_tas
     assert all(set(b) <= cases for r in plan.ranks for b in r.first_batches)
     gathered = any("all_gather" in s.collective for s in plan.sync_points)
     assert gathered == bool(pipeline["loss"].loss.dc.batch_dice)
+
+
+AGGREGATE_SCRIPT = textwrap.dedent("""
+    import json, os, sys, tempfile
+    import torch, torch.multiprocessing as mp
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+    from nnunet_explorer.training.distributed import DistInfo, DistributedTrainingRun
+    from nnunet_explorer.training.loss import DCAndCELoss
+    from nnunet_explorer.training.loop import _StopNow
+
+    def work(rank, d):
+        dist.init_process_group("gloo", init_method="file://" + d + "/init", rank=rank, world_size=2)
+        torch.manual_seed(rank)  # different initial weights: DDP must copy rank 0's
+        net = torch.nn.Conv3d(1, 3, 1)
+        run = DistributedTrainingRun(None, dist_info=DistInfo(rank, rank, 2, "gloo", "cpu"), record_dir=None)
+        run.network = net
+        run.ddp_network = DistributedDataParallel(net)
+        run.optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+        loss = DCAndCELoss(batch_dice=False)
+        g = torch.Generator().manual_seed(10 + rank)
+        data = torch.randn(2, 1, 4, 5, 6, generator=g)
+        target = torch.randint(0, 3, (2, 1, 4, 5, 6), generator=g).float()
+        out = {}
+        local = loss(net(data), target).item()
+        train = run._run_iteration(net, loss, run.optimizer, data, target, do_backprop=True)
+        out["train"] = [local, train.loss, train.scale_parts[0].ce, train.scale_parts[0].dice]
+        out["weights"] = [float(p.detach().double().sum()) for p in net.parameters()]
+        val = run._run_iteration(net, loss, run.optimizer, data, target, do_backprop=False, run_online_evaluation=True)
+        from nnunet_explorer.training.iteration import online_evaluation
+        with torch.no_grad():
+            own = online_evaluation(net(data), target)
+        out["tp"] = [list(own.tp), list(val.online_evaluation.tp)]
+        if rank == 0:
+            run.stop("asked on rank 0")
+        bad = data.clone()
+        if rank == 1:
+            bad[0, 0, 0, 0, 0] = float("nan")
+        nan = run._run_iteration(net, loss, run.optimizer, bad, target, do_backprop=False)
+        out["nonfinite"] = nan.nonfinite
+        try:
+            run._maybe_stop()
+            out["stopped"] = None
+        except _StopNow as exc:
+            out["stopped"] = str(exc)
+        json.dump(out, open(d + "/out%d.json" % rank, "w"))
+        dist.destroy_process_group()
+
+    if __name__ == "__main__":
+        d = tempfile.mkdtemp()
+        ctx = mp.get_context("fork")
+        ps = [ctx.Process(target=work, args=(r, d)) for r in range(2)]
+        [p.start() for p in ps]; [p.join(90) for p in ps]
+        print("RESULT" + json.dumps([json.load(open(d + "/out%d.json" % r)) for r in range(2)]))
+""")
+
+
+@pytest.mark.slow
+def test_an_iteration_averages_the_loss_sums_tp_and_shares_nan_and_stop_flags(tmp_path):
+    script = tmp_path / "aggregate.py"
+    script.write_text(AGGREGATE_SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    r0, r1 = json.loads(done.stdout.split("RESULT", 1)[1])
+    # DDP started both ranks from rank 0's weights and stepped them alike
+    assert r0["weights"] == r1["weights"]
+    # the loss every rank records is the mean of the ranks' own losses (and so are its CE / Dice parts)
+    mean = (r0["train"][0] + r1["train"][0]) / 2
+    assert r0["train"][1] == pytest.approx(mean, rel=1e-6) and r1["train"][1] == pytest.approx(mean, rel=1e-6)
+    assert r0["train"][2:] == r1["train"][2:] and r0["train"][2] + r0["train"][3] == pytest.approx(mean, rel=1e-5)
+    # online evaluation: tp of the validation batch summed over ranks
+    assert r0["tp"][1] == r1["tp"][1] == [a + b for a, b in zip(r0["tp"][0], r1["tp"][0])]
+    # a NaN on rank 1 is reported on rank 0 too; a stop asked on rank 0 reaches rank 1 at the same iteration
+    assert r1["nonfinite"] == "input" and "another process" in r0["nonfinite"]
+    assert r0["stopped"] == "asked on rank 0" and "another process" in r1["stopped"]
