@@ -44,6 +44,7 @@ ERROR_NAMES = {FALSE_POSITIVE: "false positive (predicted foreground, truth back
                FALSE_NEGATIVE: "false negative (truth foreground, predicted background)",
                WRONG_CLASS: "wrong class (both foreground, different labels)"}
 ERROR_COLORS = {0: "transparent", FALSE_POSITIVE: "red", FALSE_NEGATIVE: "cyan", WRONG_CLASS: "yellow"}
+GROUND_TRUTH_NAMES = ("gt_niftis", "gt_segmentations", "labelsTs", "labelsTr")
 TILE_COLORS = ("yellow", "cyan", "magenta", "lime", "orange", "deepskyblue", "red", "white")
 
 
@@ -442,7 +443,7 @@ def find_ground_truth_folder(folder: str | os.PathLike) -> Path | None:
     """
     folder = Path(folder)
     for base in (folder.parent, folder.parent.parent, folder):
-        for name in ("gt_niftis", "gt_segmentations", "labelsTs", "labelsTr"):
+        for name in GROUND_TRUTH_NAMES:
             if (base / name).is_dir() and (base / name) != folder:
                 return base / name
     return None
@@ -969,15 +970,21 @@ def layers_for(x: Any, **kwargs: Any) -> list[LayerSpec]:
 
 def classify_path(path: str | os.PathLike) -> str | None:
     """What a path holds, for the reader: ``'raw_task'``, ``'nifti'``, ``'case'``, ``'stage_folder'``,
-    ``'prediction_folder'``, or None (not an nnU-Net artefact the explorer opens)."""
+    ``'prediction_folder'``, ``'nifti_folder'`` (e.g. ``nnUNet_predict`` output without ground truth), or None
+    (not an nnU-Net artefact the explorer opens)."""
     path = Path(path)
     if path.is_dir():
         if (path / "dataset.json").is_file() and (path / "imagesTr").is_dir():
             return "raw_task"
+        if path.name in GROUND_TRUTH_NAMES + ("imagesTr", "imagesTs"):
+            # a raw task's or v1's own image/label folder, not predictions: open its first file (whole case)
+            return "nifti_folder" if any(path.glob(f"*{NIFTI_SUFFIX}")) else None
         if any(path.glob(f"*{NIFTI_SUFFIX}")) and find_ground_truth_folder(path) is not None:
             return "prediction_folder"
         if any(path.glob("*.npz")) and any(path.glob("*.pkl")):
             return "stage_folder"
+        if any(path.glob(f"*{NIFTI_SUFFIX}")):
+            return "nifti_folder"
         return None
     name = path.name
     if name.endswith(NIFTI_SUFFIX) or name.endswith(".nii"):
@@ -995,7 +1002,8 @@ def read_path(path: str | os.PathLike, **kwargs: Any) -> list[LayerSpec]:
     * a NIfTI in a task: the whole case (:func:`raw_file_layers`);
     * ``CASE.npz`` / ``.npy`` / ``.pkl``: the cropped or preprocessed case (:func:`case_layers`);
     * a stage or cropped folder: its first case;
-    * a prediction/validation folder with ground truth nearby: :func:`prediction_folder_layers`.
+    * a prediction/validation folder with ground truth nearby: :func:`prediction_folder_layers`;
+    * any other folder of NIfTI files (predictions without ground truth): its first file.
 
     Raises:
         DatasetError: the path is none of these.
@@ -1014,6 +1022,8 @@ def read_path(path: str | os.PathLike, **kwargs: Any) -> list[LayerSpec]:
         return case_layers(path / f"{get_case_identifiers(path)[0]}.npz", **kwargs)
     if kind == "prediction_folder":
         return prediction_folder_layers(path, **kwargs)
+    if kind == "nifti_folder":
+        return raw_file_layers(sorted(path.glob(f"*{NIFTI_SUFFIX}"))[0])
     raise DatasetError(f"{path} is not an nnU-Net artefact the explorer can show",
                        fix="open a raw task folder, a CASE.nii.gz, a CASE.npz/.npy/.pkl, a preprocessed stage "
                            "folder or a validation folder next to gt_niftis")

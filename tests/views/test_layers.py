@@ -308,3 +308,22 @@ def test_walkthrough_batch_record_becomes_layers():
     np.testing.assert_array_equal(specs[1].data, data[:, 1].numpy())
     np.testing.assert_array_equal(specs[2].data, targets[0][:, 0].numpy().astype(np.int32))
     assert specs[0].metadata["provenance"] == ["case_000", "case_001"]
+
+
+def test_a_folder_of_predictions_without_ground_truth_opens_its_first_file(ws, tmp_path):
+    source = ws.preprocessed_task_dir(CT) / "gt_segmentations"
+    out = tmp_path / "predictions"
+    shutil.copytree(source, out)
+    assert L.classify_path(out) == "nifti_folder"
+    specs = L.read_path(out)
+    assert [s.kind for s in specs] == ["labels"]
+    assert specs[0].metadata["case_id"] == sorted(p.name for p in out.glob("*.nii.gz"))[0][:-7]
+
+
+def test_a_raw_tasks_own_folders_are_not_mistaken_for_predictions(ws):
+    raw = ws.raw_task_dir(CT)
+    assert L.classify_path(raw / "labelsTr") == "nifti_folder"
+    assert L.classify_path(raw / "imagesTr") == "nifti_folder"
+    specs = L.read_path(raw / "imagesTr")
+    assert [s.kind for s in specs] == ["image", "labels"]  # the first file's whole case
+    assert L.classify_path(ws.preprocessed_task_dir(CT) / "gt_segmentations") == "nifti_folder"
