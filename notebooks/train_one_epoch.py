@@ -13,7 +13,9 @@ continues. The learning-rate schedule stays that of the full run (``max_num_epoc
 make the run stop: poly_lr depends on it).
 
 Outside a notebook (``python train_one_epoch.py ...``) it runs the same epoch and prints the summary.
-After ``%run``, the names ``run``, ``monitor`` and ``result`` are left in the notebook's namespace.
+After ``%run``, the names ``run``, ``monitor`` and ``result`` are left in the notebook's namespace. With
+``--background`` the epoch runs in a thread (the Stop button then works during the epoch) and ``handle``
+(``handle.result()``, ``handle.stop()``) is left instead of a finished result.
 """
 from __future__ import annotations
 
@@ -40,6 +42,9 @@ def build_parser():
     parser.add_argument("--num_batches_per_epoch", type=int, default=None, help="explorer knob (v1: 250)")
     parser.add_argument("--num_val_batches_per_epoch", type=int, default=None, help="explorer knob (v1: 50)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the initial weights and batches")
+    parser.add_argument("--background", action="store_true",
+                        help="train in a background thread so that the Stop button works while it runs "
+                             "(the cell returns at once; handle.result() waits for the end)")
     add_loop_arguments(parser)
     return parser
 
@@ -75,6 +80,11 @@ def main(argv: Sequence[str]):
         monitor = TrainingMonitor(run.control, title="nnUNet_train " + " ".join(argv))
         display(monitor)
         observers.insert(0, monitor)
+    if args.background:
+        # the kernel stays free, so a click on Stop reaches LoopControl.request_stop while the epoch runs
+        handle = run.run_in_background(observers)
+        print("training in the background: handle.result() waits for the end, handle.stop() stops it")
+        return run, monitor, handle
     result = run.run(observers)
     print(result.summary())
     if monitor is not None:
@@ -84,3 +94,4 @@ def main(argv: Sequence[str]):
 
 if __name__ == "__main__":
     run, monitor, result = main(sys.argv[1:])
+    handle = result if not hasattr(result, "summary") else None

@@ -97,7 +97,8 @@ def test_notebook_runs_top_to_bottom(stem, notebook_env, record_property):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_percent_run_trains_one_epoch_with_the_monitor(notebook_env):
-    """``%run train_one_epoch.py`` with v1's arguments trains exactly one epoch, twice in a row with -c."""
+    """``%run train_one_epoch.py`` with v1's arguments trains exactly one epoch, then the next one with -c
+    (in a background thread, as needed for the Stop button to work while it runs)."""
     script = NOTEBOOKS / "train_one_epoch.py"
     # fold 1: notebook 05 trains fold 0 to the end, and -c would prefer its model_final_checkpoint.model
     args = "3d_fullres nnUNetTrainerV2 901 1 --num_batches_per_epoch 1 --num_val_batches_per_epoch 1 --quiet"
@@ -106,7 +107,8 @@ def test_percent_run_trains_one_epoch_with_the_monitor(notebook_env):
         "from nnunet_explorer.views.widgets_common import prepare_sample_task\nprepare_sample_task(901)",
         f"%run {script} {args} -p nnUNetPlansv2.1 --single_threaded --overwrite_training\n"
         "first_start = monitor.state.start",
-        f"%run {script} {args} -c --single_threaded",
+        f"%run {script} {args} -c --single_threaded --background",  # the kernel stays free while it trains
+        "result = handle.result(timeout=400)",
         "assert result.stopped_early and 'one epoch trained' in result.reason\n"
         "assert first_start.start_epoch == 0 and not first_start.resumed\n"
         "assert monitor.state.start.resumed and monitor.state.start.start_epoch == first_start.start_epoch + 1\n"
