@@ -800,7 +800,7 @@ def deep_supervision_layers(outputs: Sequence[Any], targets: Sequence[Any] | Non
 
 def sliding_window_steps(patch_size: Sequence[int], image_size: Sequence[int], step_size: float = 0.5
                          ) -> list[list[int]]:
-    """Tile start positions per axis, v1's rule (:func:`~nnunet_explorer.inference.sliding_window.compute_steps_for_sliding_window`).
+    """Tile start positions per axis, v1's rule (inference.sliding_window.compute_steps_for_sliding_window).
 
     ``num_steps = ceil((image - patch) / (patch * step_size)) + 1`` tiles, spread evenly so the first starts at 0
     and the last ends at the border. The image must be at least as large as the patch (v1 pads it first).
@@ -920,7 +920,8 @@ def sliding_window_result_layers(result: Any, *, image: np.ndarray | None = None
     if tiles.metadata["num_tiles"] != (result.num_tiles if result.network_dim == 3 or seg.ndim == 2
                                        else result.num_tiles // seg.shape[0]):
         raise ExplorerError(f"the result holds {result.num_tiles} tiles, the v1 rule gives "
-                            f"{tiles.metadata['num_tiles']}", fix="report this: the tiling rule and the result disagree")
+                            f"{tiles.metadata['num_tiles']}",
+                            fix="report this: the tiling rule and the result disagree")
     meta = {"summary": result.summary()}
     probabilities = np.asarray(result.probabilities)
     head = layers[:-1]

@@ -107,7 +107,7 @@ def test_prediction_widget_reports_dice_and_errors(artefacts, make_napari_viewer
     assert compared[0].metadata["dice"] == dice
 
 
-def test_sliding_window_widget_draws_tiles_over_a_case(stage, make_napari_viewer, registered_reader=None):
+def test_sliding_window_widget_draws_tiles_over_a_case(stage, make_napari_viewer):
     viewer = make_napari_viewer()
     for spec in L.case_layers(stage / "case_000.npz"):
         if spec.kind == "image":

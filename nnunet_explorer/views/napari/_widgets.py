@@ -19,10 +19,6 @@ from .. import layers as L
 from .show import add_layers
 
 
-def _report(widget: Label | TextEdit, text: str) -> None:
-    widget.value = text
-
-
 class _Base(Container):
     def __init__(self, viewer: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
