@@ -387,11 +387,16 @@ class DistributedTrainingRun(TrainingRun):
             super()._plot_progress()
 
     def save_checkpoint(self, name: str, epoch: int | None = None) -> Path:
-        """Rank 0 writes; after the final checkpoint every rank waits for it (the loop then removes
-        ``model_latest`` — not before the final file exists)."""
+        """Rank 0 writes. The final checkpoint: rank 0 writes it and deletes ``model_latest`` (v1: on rank 0
+        only), then every rank meets at a barrier — so the loop's own ``remove_latest`` that follows finds
+        nothing left on any rank (two ranks deleting the same file at once would make one of them fail)."""
+        from .checkpoint_saving import remove_latest
+
         path = self.output_folder / name
         if self.is_main_process:
             path = super().save_checkpoint(name, epoch)
+            if name == FINAL:
+                remove_latest(self.output_folder)
         if name == FINAL:
             self._barrier()
         return path
@@ -497,6 +502,9 @@ class DistributedTrainingRun(TrainingRun):
             values += list(ev.tp) + list(ev.fp) + list(ev.fn)
         comm_device = self.dist_info.device if self.dist_info.backend == "nccl" else "cpu"
         vec = torch.tensor(values, dtype=torch.float64, device=comm_device)
+        # differs from v1: v1 logs each rank's own loss (only rank 0's reaches the log) and gathers only the
+        # tp/fp/fn; here every rank records the mean over ranks — the loss of the whole global batch (for CE)
+        # — so the log, the moving averages and the "best" decision are the same on every rank
         dist.all_reduce(vec)  # SUM over ranks
         summed = vec.cpu().tolist()
         world = self.dist_info.world_size
@@ -669,8 +677,7 @@ SYNC_POINTS = (
               "the global batch's", "all_gather"),
     SyncPoint("after every iteration", "loss (and CE/Dice parts) averaged; online tp/fp/fn summed; NaN and stop "
               "flags shared", "all_reduce (sum)"),
-    SyncPoint("model_final_checkpoint", "rank 0 writes it, the others wait before model_latest is removed",
-              "barrier"),
+    SyncPoint("model_final_checkpoint", "rank 0 writes it and removes model_latest; the others wait", "barrier"),
     SyncPoint("validation after training", "rank 0 alone predicts the validation cases (v1 spreads them over the "
               "ranks); the others are done", "none"),
 )
