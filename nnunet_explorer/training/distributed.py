@@ -437,6 +437,10 @@ class DistributedTrainingRun(TrainingRun):
         weights = list(getattr(self.pipeline["deep_supervision"], "weights", ()) or ())
         n_out = len(getattr(self.network, "seg_outputs", ())) or len(weights)
         find_unused = any(float(w) == 0 for w in weights[1:n_out])
+        # differs from v1: v1 replaces self.network by the DDP wrapper, so its checkpoints hold "module."-prefixed
+        # keys (v1's loaders strip them again). The explorer keeps self.network unwrapped: checkpoints hold the
+        # plain keys and load into one process, into v1's nnUNetTrainerV2 and nnUNet_predict. (v1's own DDP
+        # trainer cannot resume from plain keys: it cuts 7 characters off every key it does not know.)
         self.ddp_network = DistributedDataParallel(self.network, device_ids=device_ids,
                                                    find_unused_parameters=find_unused)
 
