@@ -601,9 +601,11 @@ report_ok'''),
 `network_factory` receives the processed plans and returns the network; the walkthrough's `network` step
 checks the contract and every later step (optimizer, batch, iteration) uses your network.'''),
     code('''\
-p_mine = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0,
-                              network_factory=lambda plans: TinyDSNet(plans.num_input_channels, plans.num_classes,
-                                                                      [list(k) for k in plans.net_num_pool_op_kernel_sizes]))
+def my_network(plans):
+    return TinyDSNet(plans.num_input_channels, plans.num_classes,
+                     [list(k) for k in plans.net_num_pool_op_kernel_sizes])
+
+p_mine = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, network_factory=my_network)
 record = p_mine["iteration"]
 record'''),
     md('''

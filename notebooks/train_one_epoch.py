@@ -7,10 +7,10 @@ In a notebook::
 
 Takes v1's ``nnUNet_train`` arguments (network, trainer, task, fold and its flags, ``-c`` included) plus the
 explorer knobs ``--max_num_epochs``, ``--num_batches_per_epoch``, ``--num_val_batches_per_epoch``,
-``--seed``, ``--device``, ``--single_threaded``, ``--overwrite_training``. It trains exactly one epoch — the next one, after ``-c`` — and
-then stops the loop as the Stop button would, so ``model_latest.model`` is written and the next ``%run ... -c``
-continues. The learning-rate schedule stays that of the full run (``max_num_epochs`` is not shortened to
-make the run stop: poly_lr depends on it).
+``--seed``, ``--device``, ``--single_threaded``, ``--overwrite_training``. It trains exactly one epoch — the
+next one, after ``-c`` — and then stops the loop as the Stop button would, so ``model_latest.model`` is
+written and the next ``%run ... -c`` continues. The learning-rate schedule stays that of the full run
+(``max_num_epochs`` is not shortened to make the run stop: poly_lr depends on it).
 
 Outside a notebook (``python train_one_epoch.py ...``) it runs the same epoch and prints the summary.
 After ``%run``, the names ``run``, ``monitor`` and ``result`` are left in the notebook's namespace. With

@@ -155,7 +155,8 @@ class StepRunner:
             result = action()
         except Exception as exc:  # noqa: BLE001 - the panel shows the error instead of raising in a callback
             failed = self.pipeline.failed
-            self.status.value = f"<span style='color:#b00'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+            message = f"{type(exc).__name__}: {exc}"
+            self.status.value = f"<span style='color:#b00'>{html.escape(message)}</span>"
             if failed is not None:
                 show_html_in_output(self.output, failed._repr_html_())
             self.last_error = exc

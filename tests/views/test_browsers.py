@@ -61,7 +61,8 @@ def test_deep_supervision_figure_has_an_output_and_a_target_per_level():
 
 def test_augmentation_browser_shows_before_and_after_each_transform():
     base = np.zeros((1, 6, 8, 8), np.float32)
-    steps = tuple(SimpleNamespace(index=i, name=name, fired=fired, params=params, data=base + i, seg=np.zeros((6, 8, 8)))
+    steps = tuple(SimpleNamespace(index=i, name=name, fired=fired, params=params, data=base + i,
+                                  seg=np.zeros((6, 8, 8)))
                   for i, (name, fired, params) in enumerate([("SpatialTransform", True, {"angle_x": 0.2}),
                                                              ("GammaTransform", False, {}),
                                                              ("RemoveLabelTransform", None, {})]))
