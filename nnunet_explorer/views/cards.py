@@ -13,7 +13,7 @@ tests). The "why" comes from the record of what actually happened, never from a 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..planning.explain import Decision, fmt
