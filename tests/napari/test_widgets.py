@@ -19,14 +19,36 @@ def stage(artefacts):
     return ws.preprocessed_task_dir(TASK) / STAGE
 
 
+PLUGIN = "nnunet-explorer"
+
+
+@pytest.fixture
+def registered(npe2pm):
+    """The plugin registered with npe2's (test) plugin manager, as the package's entry point will do."""
+    from pathlib import Path
+
+    import nnunet_explorer.views.napari as plugin
+
+    if PLUGIN not in npe2pm:
+        npe2pm.register(str(Path(plugin.__file__).parent / "napari.yaml"))
+    return npe2pm
+
+
 def _docked(viewer, widget):
     viewer.window.add_dock_widget(widget, name=type(widget).__name__)
     return widget
 
 
-def test_batch_widget_resamples_reproducibly_and_shows_provenance(stage, make_napari_viewer):
+def _from_plugins_menu(viewer, name):
+    """Open a widget as napari's Plugins menu does: napari builds it and passes (a proxy of) the viewer."""
+    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    return widget
+
+
+def test_batch_widget_resamples_reproducibly_and_shows_provenance(stage, registered, make_napari_viewer):
     viewer = make_napari_viewer()
-    widget = _docked(viewer, BatchWidget(viewer))
+    widget = _from_plugins_menu(viewer, "Training batches")
+    assert isinstance(widget, BatchWidget)
     source = widget.load(stage)
     first = widget.draw(seed=3)
     again = widget.draw(seed=3)
@@ -87,10 +109,11 @@ def test_deep_supervision_widget_aligns_every_scale_with_the_patch(stage, make_n
     assert len(widget.outputs) == len(source.pool_op_kernel_sizes)
 
 
-def test_prediction_widget_reports_dice_and_errors(artefacts, make_napari_viewer):
+def test_prediction_widget_reports_dice_and_errors(artefacts, registered, make_napari_viewer):
     _ws, model = artefacts
     viewer = make_napari_viewer()
-    widget = _docked(viewer, PredictionWidget(viewer))
+    widget = _from_plugins_menu(viewer, "Prediction vs ground truth")
+    assert isinstance(widget, PredictionWidget)
     widget.folder.value = str(model / "fold_0" / "validation_raw")
     assert widget.case.choices == ("case_000", "case_001", "case_002")
     specs = widget.show("case_001")
@@ -107,12 +130,13 @@ def test_prediction_widget_reports_dice_and_errors(artefacts, make_napari_viewer
     assert compared[0].metadata["dice"] == dice
 
 
-def test_sliding_window_widget_draws_tiles_over_a_case(stage, make_napari_viewer):
+def test_sliding_window_widget_draws_tiles_over_a_case(stage, registered, make_napari_viewer):
     viewer = make_napari_viewer()
     for spec in L.case_layers(stage / "case_000.npz"):
         if spec.kind == "image":
             viewer.add_image(spec.data, name="case", scale=spec.meta["scale"], translate=spec.meta["translate"])
-    widget = _docked(viewer, SlidingWindowWidget(viewer))
+    widget = _from_plugins_menu(viewer, "Sliding window")
+    assert isinstance(widget, SlidingWindowWidget)
     widget.plans.value = str(stage.parent / "nnUNetPlansv2.1_plans_3D.pkl")
     specs = widget.show("case")
     patch = widget.patch_size()

@@ -3,6 +3,10 @@
 Each widget takes the viewer in its constructor (napari passes it) and does its work in plain methods
 (``load``, ``draw``, ``next_batch``, ``run``, ``compare``, ``show``), so notebooks and tests can drive it
 without clicking. All layers come from :mod:`nnunet_explorer.views.layers`.
+
+The constructors' ``viewer`` parameter is annotated ``napari.viewer.Viewer`` (a string, thanks to
+``from __future__ import annotations``, so napari is not imported here): that annotation is how napari knows
+to pass its viewer when the widget is opened from the Plugins menu.
 """
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ class BatchWidget(_Base):
     mirror) can be switched off one by one; formatting transforms always run.
     """
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
         self.folder = FileEdit(label="stage folder", mode="d")
         self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
@@ -127,7 +131,7 @@ class DeepSupervisionWidget(_Base):
     walkthrough), so a trained network can be inspected.
     """
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
         self.folder = FileEdit(label="stage folder", mode="d")
         self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
@@ -184,7 +188,7 @@ class PredictionWidget(_Base):
     labels layers already in the viewer.
     """
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
         self.folder = FileEdit(label="prediction folder", mode="d")
         self.gt_folder = LineEdit(label="ground truth (optional)", value="")
@@ -265,7 +269,7 @@ class SlidingWindowWidget(_Base):
     patch as v1 does (half below, half above), and the tiles are drawn in the image layer's world coordinates.
     """
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
         self.image_layer = ComboBox(label="image layer", choices=self._image_layers)
         self.patch = LineEdit(label="patch size", value="")
