@@ -644,7 +644,10 @@ def run_distributed_training_cli(args: argparse.Namespace, pipeline: Any = None)
             if run_args.disable_validation_inference:
                 print("Validation inference was disabled. Not running inference on validation set.")
             else:
-                validate_after_training(run, run_args)
+                report = validate_after_training(run, run_args)
+                summary = getattr(report, "summary", None)
+                if callable(summary):
+                    print(summary(), flush=True)
     return 0
 
 
