@@ -450,9 +450,12 @@ class TrainingRun:
         else:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
         # v1's initialize order: plans, DA params, loss, data (split, loaders, unpacking), network, optimizer
+        p.run(until="dataset")
+        splits_file = Path(p["configuration"].dataset_directory) / "splits_final.pkl"
+        split_file_existed = splits_file.is_file()
         p.run(until="split")
         split = p["split"]
-        self._say(f"This split has {len(split.train)} training and {len(split.val)} validation cases.")
+        self._log_split(split, splits_file, split_file_existed)
         self._say("TRAINING KEYS:\n %s" % f"odict_keys({sorted(split.train)})", also_print_to_console=False)
         self._say("VALIDATION KEYS:\n %s" % f"odict_keys({sorted(split.val)})", also_print_to_console=False)
         # the run trains its own copy: the walkthrough's cached network stays at its initial weights, so a
@@ -471,6 +474,35 @@ class TrainingRun:
 
             self.pretrained_report = load_pretrained_weights(self.network, args.pretrained_weights)
             self._say(self.pretrained_report.summary())
+
+    @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")
+    def _log_split(self, split: Any, splits_file: Path, existed: bool) -> None:
+        """v1's log lines of ``do_split`` and of the unpacking in ``initialize``."""
+        fold = split.fold
+        if fold != "all":
+            if existed:
+                from .splits import load_splits
+
+                self._say("Using splits from existing split file:", str(splits_file))
+                n_splits = len(load_splits(splits_file))
+                self._say("The split file contains %d splits." % n_splits)
+            else:
+                self._say("Creating new 5-fold cross-validation split...")
+                n_splits = 5
+            self._say("Desired fold for training: %d" % int(fold))
+            if int(fold) < n_splits:
+                self._say("This split has %d training and %d validation cases." % (len(split.train), len(split.val)))
+            else:
+                self._say("INFO: You requested fold %d for training but splits contain only %d folds. I am now "
+                          "creating a random (but seeded) 80:20 split!" % (int(fold), n_splits))
+                self._say("This random 80:20 split has %d training and %d validation cases."
+                          % (len(split.train), len(split.val)))
+        if getattr(self.trainer, "unpack_data", True):
+            self._say("unpacking dataset")
+            self._say("done")
+        else:
+            self._say("INFO: Not unpacking data! Training may be slow due to that. Pray you are not using 2d or you "
+                      "will wait all winter for your model to finish!")
 
     # ------------------------------------------------------------------------------------- checkpoints
     def _checkpoint(self, epoch: int) -> dict[str, Any]:

@@ -37,7 +37,9 @@ def test_run_writes_v1_files_and_removes_latest(trained):
     text = log.read_text()
     assert text.startswith("Starting... \n")
     for line in ("epoch:  0", "epoch:  1", "train loss : ", "validation loss: ", "Average global foreground Dice:",
-                 "lr: 0.005359", "This epoch took", "saving checkpoint..."):
+                 "lr: 0.005359", "This epoch took", "saving checkpoint...", "Desired fold for training: 0",
+                 "Creating new 5-fold cross-validation split...",
+                 "This split has 8 training and 2 validation cases."):  # 10 cases, 5 folds
         assert line in text, line
     # the final checkpoint: v1's keys in v1's order, epoch = max_num_epochs, one value per epoch
     ckpt = read_checkpoint(folder / "model_final_checkpoint.model")
