@@ -377,6 +377,11 @@ class TrainingRun:
                                         seed=DEFAULT_SEED if seed is None else seed)
         return cls(pipeline, **kwargs)
 
+    def __repr__(self) -> str:
+        name = getattr(self.pipeline, "name", "training run")
+        where = "not set up" if self.network is None else f"at epoch {self.state.epoch}"
+        return f"<TrainingRun {name}, {where}, device {self.device}>"
+
     # ---------------------------------------------------------------------------------------- control
     def stop(self, reason: str = "stop() called") -> None:
         """Ask the loop to end after the current iteration (it writes ``model_latest.model``). Thread-safe."""
