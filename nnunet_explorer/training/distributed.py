@@ -27,6 +27,13 @@ Every process (a *rank*) runs the whole training loop on its own batches; they m
   ``module.`` prefix), so they load into a one-process run, v1, or a run with another number of processes.
 
 :func:`ddp_plan` shows all of this for a chosen number of processes without starting any.
+
+Stopping: a stop asked for on any rank (``TrainingRun.stop``, a live view's Stop button on rank 0) travels with
+the next iteration's ``all_reduce``, so every rank ends after the same iteration and rank 0 writes
+``model_latest.model``. Ctrl-C reaches every rank (torchrun forwards SIGINT); each ends through the loop's
+``KeyboardInterrupt`` path and rank 0 writes ``model_latest.model`` — unless a rank is stuck waiting inside a
+collective for one that already left, in which case torchrun kills it after its shutdown timeout and the last
+scheduled checkpoint (written atomically) is what ``-c`` resumes from.
 """
 from __future__ import annotations
 

@@ -295,3 +295,16 @@ def test_an_iteration_averages_the_loss_sums_tp_and_shares_nan_and_stop_flags(tm
     # a NaN on rank 1 is reported on rank 0 too; a stop asked on rank 0 reaches rank 1 at the same iteration
     assert r1["nonfinite"] == "input" and "another process" in r0["nonfinite"]
     assert r0["stopped"] == "asked on rank 0" and "another process" in r1["stopped"]
+
+
+def test_rank_info_picks_gloo_on_cpu_and_refuses_cuda_without_a_gpu():
+    from nnunet_explorer.training.distributed import resolve_dist_info
+
+    info = resolve_dist_info("cpu", environ={"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
+    assert (info.rank, info.local_rank, info.world_size, info.backend, info.device) == (1, 1, 2, "gloo", "cpu")
+    assert not info.is_main_process
+    alone = resolve_dist_info("cpu", environ={})
+    assert (alone.rank, alone.world_size) == (0, 1) and alone.is_main_process
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigurationError, match="GPU"):
+            resolve_dist_info("cuda", environ={"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"})
