@@ -385,16 +385,17 @@ run = TrainingRun(p, device="cpu", single_threaded=True, echo=False, plot_progre
 monitor = TrainingMonitor(run.control, title="nnUNet_train 3d_fullres nnUNetTrainerV2 901 0")
 monitor'''),
     md('''
-We pretend to press **Stop** after the first epoch: a tiny observer asks the loop to stop at the end of epoch 0
-(the Stop button does the same through `LoopControl.request_stop`; in a notebook, click it while the loop runs
-with `run.run_in_background([monitor])`). The loop finishes the epoch's bookkeeping and writes
-`model_latest.model`.'''),
+The run goes to a background thread (`run_in_background`), so the kernel stays free and a click on **Stop**
+reaches the loop while it trains (a cell that runs the loop itself would block the click until it ends). So
+that this notebook also runs unattended, a tiny observer clicks Stop for us at the end of epoch 0. The button
+calls `LoopControl.request_stop`; the loop finishes the epoch's bookkeeping and writes `model_latest.model`.'''),
     code('''\
-class StopAfterFirstEpoch:
+class ClickStopAfterFirstEpoch:
     def on_epoch_end(self, event):
-        run.control.request_stop("stopped after epoch 0 (as if Stop was clicked)")
+        monitor.stop_button.click()  # exactly what a click in the browser does
 
-first = run.run([monitor, StopAfterFirstEpoch()])
+handle = run.run_in_background([monitor, ClickStopAfterFirstEpoch()])
+first = handle.result(timeout=900)  # wait here only so that the next cells see the finished run
 print(first.summary())
 print(monitor)'''),
     code('''\
@@ -418,7 +419,7 @@ The epoch bar of the resumed run started half full: the monitor was told `start_
 Training ended normally, so `model_final_checkpoint.model` was written and `model_latest.model` removed.'''),
     md("### Checks"),
     code('''\
-assert first.stopped_early and len(first.epochs) == 1
+assert first.stopped_early and len(first.epochs) == 1 and "Stop button" in first.reason
 assert monitor.state.start.start_epoch == 0 and len(monitor.state.epochs) == 1
 assert monitor2.state.start.resumed and monitor2.state.start.start_epoch == 1
 assert not second.stopped_early and second.final_checkpoint is not None and second.final_checkpoint.is_file()
