@@ -35,10 +35,10 @@ from nnunet_explorer.training.loop import _Observers
 from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
 from nnunet_explorer.training.optim import v2_optimizer
 
-# the synthetic CT task's 3d_fullres configuration (patch 40x48x48, batch 2, 4 poolings, base 32)
-PATCH = (40, 48, 48)
-POOLS = [[2, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2]]
-CONVS = [[3, 3, 3]] * 5
+# the synthetic CT task's 3d_fullres plans as v1 makes them (samples.synthetic "ct": patch 16x40x40, batch 2)
+PATCH = (16, 40, 40)
+POOLS = [[1, 2, 2], [2, 2, 2], [2, 2, 2]]
+CONVS = [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]]
 BASE, CLASSES, BATCH = 32, 3, 2
 
 V1_TIMING = textwrap.dedent("""
@@ -93,8 +93,8 @@ class ThrottledPrinter:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
