@@ -4,8 +4,10 @@ Takes exactly ``nnUNet_train``'s arguments (same flags, spellings and defaults; 
 :func:`nnunet_explorer.training.configuration.parse_run_training_args`) plus an explorer group. It runs the
 training walkthrough's steps (arguments, configuration, trainer, plans, augmentation, deep supervision, loss,
 network, optimizer, data, one batch, one iteration), printing a line per step and v1's configuration block.
-Running the epochs themselves arrives with a later issue (issue 6); without ``--until`` the command stops
-after the first iteration and says so.
+Without ``--until`` it then does what ``nnUNet_train`` does: the training loop
+(:class:`nnunet_explorer.training.loop.TrainingRun`: epochs, online Dice, checkpoints, ``progress.png``, v1's
+log file and ``debug.json``; ``-c`` resumes), then validation, export and postprocessing of the fold's
+validation cases (``-val`` skips training; ``--disable_validation_inference`` skips validation).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from ..errors import ConfigurationError, ExplorerError
 
-HELP = "nnUNet_train, taken apart into steps you can look into (stop early with --until, write --report)"
+HELP = "nnUNet_train: train and validate a fold, or stop early at any step with --until (write --report)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="wait for a debugger (VS Code, debugpy) to attach on this port before running")
     explorer.add_argument("--summary", action="store_true",
                           help="print the pipeline summary (shapes, dtypes, ranges, label sets) at the end")
+    from ..training.loop import add_loop_arguments
+
+    add_loop_arguments(explorer)  # --save_every, --device, --single_threaded, --quiet, --overwrite_training
 
 
 def _wait_for_debugger(port: int) -> None:
@@ -77,16 +82,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"registered trainer(s) from {trainer_file}: {', '.join(names)}")
 
     run_args = run_args_from_namespace(args)
-    if run_args.inactive_flags():
+    if args.until is not None and run_args.inactive_flags():
         print("nnunet-explorer train: note: " + ", ".join(run_args.inactive_flags()) + " recorded but not acted on: "
-              "the walkthrough stops before training, validation and inference (they arrive with issue 6)",
+              "with --until the walkthrough stops before training, validation and inference",
               file=sys.stderr)
     flags = {k: v for k, v in vars(run_args).items() if k not in ("network", "network_trainer", "task", "fold")}
     pipeline = training_walkthrough(run_args.network, run_args.network_trainer, run_args.task, run_args.fold,
                                     **flags, max_num_epochs=args.max_num_epochs,
                                     num_batches_per_epoch=args.num_batches_per_epoch,
                                     num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed)
-    until = args.until or pipeline.step_names[-1]
+    if args.until is None:
+        return _train(args, pipeline)
+    until = args.until
     names = pipeline.step_names[:pipeline.step_names.index(until) + 1]
     error: BaseException | None = None
     try:
@@ -109,10 +116,24 @@ def run(args: argparse.Namespace) -> int:
         # explorer errors are printed by the CLI as one message naming the step; StepFailed (a bug in a
         # step) keeps its traceback
         raise error
-    if args.until is None:
-        print("Stopped after one iteration: running the epochs (full training) arrives with issue 6. "
-              "Use --until STEP to stop earlier, --report FILE.html to keep every step's card.")
     return 0
+
+
+def _train(args: argparse.Namespace, pipeline) -> int:
+    """``nnUNet_train`` proper: the configuration block, the training loop, then validation (v1's ``main``)."""
+    from ..explore.pipeline import write_report
+    from ..training.loop import run_training_cli
+
+    try:
+        print(pipeline["configuration"].printed_text, end="", flush=True)  # v1 prints this block first
+        return run_training_cli(args, pipeline=pipeline)
+    finally:
+        if args.report is not None:
+            write_report(pipeline, args.report, overwrite=True,
+                         intro=f"nnunet-explorer train {' '.join(sys.argv[2:]) if len(sys.argv) > 2 else ''}")
+            print(f"report written to {args.report}")
+        if args.summary:
+            print(pipeline.summary(run=False))
 
 
 def _short(text: str, limit: int = 110) -> str:
