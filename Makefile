@@ -26,13 +26,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+WS := $(NNUNET_EXPLORER_WORKSPACE)
+RAW_TASK_DIR := $(WS)/raw/nnUNet_raw_data/Task901_SyntheticCT
+FOLD_DIR := $(WS)/results/nnUNet/3d_fullres/Task901_SyntheticCT/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0
+
 demo: $(STAMP)
 	$(VENV)/bin/nnunet-explorer doctor
 	$(VENV)/bin/nnunet-explorer sample synthetic-ct --task_id $(DEMO_TASK) --exist_ok
 	$(VENV)/bin/nnunet-explorer plan_and_preprocess -t $(DEMO_TASK) -tl 2 -tf 2 --verify_dataset_integrity
 	$(VENV)/bin/nnunet-explorer train 3d_fullres nnUNetTrainerV2 $(DEMO_TASK) 0 --until iteration \
-		--report $(NNUNET_EXPLORER_WORKSPACE)/demo_report.html
-	@echo "demo done: workspace $(NNUNET_EXPLORER_WORKSPACE), report $(NNUNET_EXPLORER_WORKSPACE)/demo_report.html"
+		--report $(WS)/walkthrough_report.html --overwrite_report
+	$(VENV)/bin/nnunet-explorer train 3d_fullres nnUNetTrainerV2 $(DEMO_TASK) 0 --max_num_epochs 2 \
+		--num_batches_per_epoch 4 --num_val_batches_per_epoch 2 --overwrite_training
+	$(VENV)/bin/nnunet-explorer predict -i $(RAW_TASK_DIR)/imagesTs -o $(WS)/predictions_Task901 \
+		-t $(DEMO_TASK) -m 3d_fullres -f 0 --overwrite_existing
+	@echo
+	@echo "demo done. Look at:"
+	@echo "  step-by-step report : $(WS)/walkthrough_report.html"
+	@echo "  training results    : $(FOLD_DIR)  (progress.png, training_log_*.txt, checkpoints)"
+	@echo "  validation          : $(FOLD_DIR)/validation_raw/summary.json"
+	@echo "  predictions         : $(WS)/predictions_Task901"
 
 test: $(STAMP)
 	$(PY) -m pytest
