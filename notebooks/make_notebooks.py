@@ -513,15 +513,22 @@ for c in labels:
 The napari plugin shows the same things as layers you can scroll through in 3D: the image, the prediction, the
 ground truth and the error map. `layers_for` builds the layers without napari; `show_in_napari` opens a viewer
 (it needs napari and a screen — on a server it starts a virtual one).'''),
-    code('''
+    code('''\
+import os
+from nnunet_explorer.views.layers import layers_for
+case_layers = {"prediction": post, "reference": truth, "image": image[0]}
+print([spec.as_tuple()[1]["name"] for spec in layers_for(case_layers)])
+had_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 try:
-    from nnunet_explorer.views.layers import layers_for
-except ImportError as exc:  # the napari layer builders are optional
-    print("napari layers not available:", exc)
+    from nnunet_explorer.views.napari import inline_screenshot, show_in_napari
+except ImportError as exc:  # napari is an optional extra: pip install -e ".[napari]"
+    shot = None
+    print("napari is not installed:", exc)
 else:
-    specs = layers_for({"prediction": post, "reference": truth, "image": image[0]})
-    print([spec.as_tuple()[1]["name"] for spec in specs])
-# from nnunet_explorer.views.napari import show_in_napari; viewer = show_in_napari(result)'''),
+    if had_display:  # a desktop: open an interactive viewer (run %gui qt first in Jupyter)
+        viewer = show_in_napari(case_layers)
+    shot = inline_screenshot(case_layers)  # without a display this starts a virtual one (Xvfb)
+shot'''),
     md("### Checks"),
     code('''\
 assert result.segmentation.shape == truth.shape and result.probabilities.shape[0] == pp.num_classes
@@ -531,6 +538,8 @@ assert all(0.0 <= (real[str(c)]["Dice"] if real[str(c)]["Dice"] == real[str(c)][
            for c in labels)
 assert set(np.unique(post)) <= set(np.unique(result.segmentation))
 assert view.draw_count >= 1
+if shot is not None:  # the napari picture is not blank: it shows the label colours over the image
+    assert shot.array.ndim == 3 and len(np.unique(shot.array.reshape(-1, shot.array.shape[-1]), axis=0)) > 10
 print("06 ok")'''),
 ]
 
