@@ -64,7 +64,6 @@ def _wait_for_debugger(port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..explore import StepFailed, summarize_text
-    from ..explore.pipeline import write_report
     from ..training.configuration import run_args_from_namespace
     from ..training.trainers import load_trainers_from_file
     from ..walkthrough import training_walkthrough
@@ -106,12 +105,7 @@ def run(args: argparse.Namespace) -> int:
     except (ExplorerError, StepFailed) as exc:
         error = exc
     finally:
-        if args.report is not None:
-            write_report(pipeline, args.report, overwrite=True,
-                         intro=f"nnunet-explorer train {' '.join(sys.argv[2:]) if len(sys.argv) > 2 else ''}")
-            print(f"report written to {args.report}")
-    if args.summary:
-        print(pipeline.summary(run=False))
+        _write_report_and_summary(args, pipeline)
     if error is not None:
         # explorer errors are printed by the CLI as one message naming the step; StepFailed (a bug in a
         # step) keeps its traceback
@@ -121,19 +115,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, pipeline) -> int:
     """``nnUNet_train`` proper: the configuration block, the training loop, then validation (v1's ``main``)."""
-    from ..explore.pipeline import write_report
     from ..training.loop import run_training_cli
 
     try:
         print(pipeline["configuration"].printed_text, end="", flush=True)  # v1 prints this block first
         return run_training_cli(args, pipeline=pipeline)
     finally:
-        if args.report is not None:
-            write_report(pipeline, args.report, overwrite=True,
-                         intro=f"nnunet-explorer train {' '.join(sys.argv[2:]) if len(sys.argv) > 2 else ''}")
-            print(f"report written to {args.report}")
-        if args.summary:
-            print(pipeline.summary(run=False))
+        _write_report_and_summary(args, pipeline)
+
+
+def _write_report_and_summary(args: argparse.Namespace, pipeline) -> None:
+    """``--report``: the cards of every step run so far (also after a failure); ``--summary``: the text walk."""
+    from ..explore.pipeline import write_report
+
+    if args.report is not None:
+        write_report(pipeline, args.report, overwrite=True,
+                     intro=f"nnunet-explorer train {' '.join(sys.argv[2:]) if len(sys.argv) > 2 else ''}")
+        print(f"report written to {args.report}")
+    if args.summary:
+        print(pipeline.summary(run=False))
 
 
 def _short(text: str, limit: int = 110) -> str:
