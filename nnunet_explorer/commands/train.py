@@ -12,6 +12,7 @@ validation cases (``-val`` skips training; ``--disable_validation_inference`` sk
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -118,7 +119,8 @@ def _train(args: argparse.Namespace, pipeline) -> int:
     from ..training.loop import run_training_cli
 
     try:
-        print(pipeline["configuration"].printed_text, end="", flush=True)  # v1 prints this block first
+        if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 speaks
+            print(pipeline["configuration"].printed_text, end="", flush=True)  # v1 prints this block first
         return run_training_cli(args, pipeline=pipeline)
     finally:
         _write_report_and_summary(args, pipeline)

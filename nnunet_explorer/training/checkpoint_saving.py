@@ -113,10 +113,11 @@ def remove_latest(folder: str | os.PathLike) -> list[str]:
     """Delete ``model_latest.model`` and its ``.pkl`` (v1 does so after writing the final checkpoint)."""
     removed = []
     for name in (LATEST, LATEST + ".pkl"):
-        p = Path(folder) / name
-        if p.is_file():
-            p.unlink()
-            removed.append(name)
+        try:  # no exists() check first: under DDP two ranks may race to delete the same file
+            (Path(folder) / name).unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(name)
     return removed
 
 

@@ -619,7 +619,7 @@ def run_distributed_training_cli(args: argparse.Namespace, pipeline: Any = None)
     follows, so they need not wait — a barrier would time out during a long validation).
     """
     from .configuration import run_args_from_namespace
-    from .loop import validate_after_training
+    from .loop import validate_unless_disabled
 
     run_args = run_args_from_namespace(args)
     if run_args.find_lr:
@@ -647,14 +647,7 @@ def run_distributed_training_cli(args: argparse.Namespace, pipeline: Any = None)
             return 0
         # differs from v1: v1 spreads the validation cases over the ranks; here rank 0 validates them all
         if info.is_main_process:
-            run.network.eval()
-            if run_args.disable_validation_inference:
-                print("Validation inference was disabled. Not running inference on validation set.")
-            else:
-                report = validate_after_training(run, run_args)
-                summary = getattr(report, "summary", None)
-                if callable(summary):
-                    print(summary(), flush=True)
+            validate_unless_disabled(run, run_args)
     return 0
 
 

@@ -994,18 +994,23 @@ def run_training_cli(args: argparse.Namespace, pipeline: Any = None) -> int:
                                     fix="train to the end, or use --valbest / -c")
         else:
             run.load_checkpoint(path, train=False)
-    run.network.eval()
-    if run_args.disable_validation_inference:
-        print("Validation inference was disabled. Not running inference on validation set.")
-    else:
-        report = validate_after_training(run, run_args)
-        summary = getattr(report, "summary", None)
-        if callable(summary):
-            print(summary(), flush=True)
+    validate_unless_disabled(run, run_args)
     if run_args.network == "3d_lowres" and not run_args.disable_next_stage_pred:
         print("predicting segmentations for the next stage of the cascade: not supported by the explorer yet "
               "(use --disable_next_stage_pred to silence this note)", file=sys.stderr)
     return 0
+
+
+def validate_unless_disabled(run: TrainingRun, run_args: Any) -> None:
+    """v1's ``main`` after training: ``network.eval()``, then validate unless ``--disable_validation_inference``."""
+    run.network.eval()
+    if run_args.disable_validation_inference:
+        print("Validation inference was disabled. Not running inference on validation set.")
+        return
+    report = validate_after_training(run, run_args)
+    summary = getattr(report, "summary", None)
+    if callable(summary):
+        print(summary(), flush=True)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.validate")
@@ -1055,5 +1060,6 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 __all__ = ["DETERMINISTIC_SEED", "LoopState", "NonFiniteError", "NonFiniteReport", "TrainingHandle", "TrainingResult",
-           "TrainingRun", "add_loop_arguments", "after_online_evaluation", "global_dice", "is_scheduled_save", "main", "manage_patience",
-           "run_training_cli", "update_eval_criterion_MA", "update_train_loss_MA", "validate_after_training"]
+           "TrainingRun", "add_loop_arguments", "after_online_evaluation", "global_dice", "is_scheduled_save", "main",
+           "manage_patience", "run_training_cli", "update_eval_criterion_MA", "update_train_loss_MA",
+           "validate_after_training", "validate_unless_disabled"]
