@@ -52,7 +52,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..errors import ConfigurationError, TrainingError
+from ..errors import ConfigurationError
 from ..provenance import mirrors
 from .checkpoint_saving import FINAL
 from .iteration import IterationRecord, OnlineEvaluation

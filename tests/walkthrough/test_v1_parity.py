@@ -18,11 +18,12 @@ from nnunet_explorer.parity import run_v1_python
 from nnunet_explorer.training import trainers as tr
 from nnunet_explorer.training.configuration import RunArgs, build_run_training_parser, parse_run_training_args
 from nnunet_explorer.training.data_augmentation_params import (deg, default_2D_augmentation_params,
-                                                               default_3D_augmentation_params, get_patch_size,
-                                                               setup_DA_params)
+                                                               default_3D_augmentation_params, get_patch_size)
 
 # loaded by path: the test folders are not packages (pytest's importlib import mode)
-V1_FACTS_SCRIPT = runpy.run_path(str(Path(__file__).with_name("v1_facts.py")))["V1_FACTS_SCRIPT"]
+_V1_FACTS = runpy.run_path(str(Path(__file__).with_name("v1_facts.py")))
+V1_FACTS_SCRIPT = _V1_FACTS["V1_FACTS_SCRIPT"]
+safe = _V1_FACTS["safe"]  # the same conversion the v1 script applies
 
 ALL_FLAGS = ["2d", "MyTrainer", "Task004_Hippocampus", "all", "-val", "-c", "-p", "custom", "--use_compressed_data",
              "--deterministic", "--npz", "--find_lr", "--valbest", "--fp32", "--val_folder", "vf",
@@ -45,17 +46,6 @@ PATCH_GRID = [
 ]
 
 
-def safe(o):
-    """JSON-like plain values (the same conversion the v1 script applies)."""
-    if isinstance(o, dict):
-        return {str(k): safe(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [safe(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return safe(o.tolist())
-    if isinstance(o, np.generic):
-        return o.item()
-    return o
 
 
 @pytest.fixture(scope="module")

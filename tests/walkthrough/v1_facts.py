@@ -6,12 +6,13 @@ and process_plans of nnUNetTrainerV2 on several plans variants, and the hyperpar
 Inputs come as globals: PLANS_3D, PLANS_2D (paths of v1-written plans), DATASET_DIRECTORY, OUTPUT_FOLDER,
 ARGVS, PATCH_GRID.
 """
-V1_FACTS_SCRIPT = r'''
-import argparse, copy, json, pickle, sys
-from collections import OrderedDict
+import inspect
+
 import numpy as np
 
+
 def safe(o):
+    """JSON-like plain values; used by the tests and, through its source, by the v1 script."""
     if isinstance(o, dict):
         return {str(k): safe(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
@@ -21,6 +22,13 @@ def safe(o):
     if isinstance(o, np.generic):
         return o.item()
     return o
+
+
+V1_FACTS_SCRIPT = r'''
+import argparse, copy, json, pickle, sys
+from collections import OrderedDict
+import numpy as np
+''' + inspect.getsource(safe) + r'''
 
 facts = {}
 
