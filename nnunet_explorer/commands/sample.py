@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if clashes:
         listing = "\n".join(f"    {other} ({place})" for place, other in clashes)
         raise TaskError(f"task id {task_id} is already used by another task:\n{listing}",
-                        fix=f"choose another --task_id, or remove that task first (v1 needs one name per id)")
+                        fix="choose another --task_id, or remove that task first (v1 needs one name per id)")
     if target.exists():
         if args.exist_ok:
             print(f"{name} already exists at {target}; left untouched (--exist_ok).")

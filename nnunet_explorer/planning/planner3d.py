@@ -10,7 +10,6 @@ in the *transposed* order where the coarsest axis comes first (``transpose_forwa
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from copy import deepcopy
 from typing import Any, Mapping, Sequence
 

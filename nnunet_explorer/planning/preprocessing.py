@@ -18,7 +18,6 @@ names. For one case (arrays ``(c, z, y, x)`` after ``transpose_forward``):
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 

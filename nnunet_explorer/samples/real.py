@@ -248,7 +248,6 @@ def build_real_task(task_dir: str | Path, *, num_training: int = 8, seed: int = 
 
     Returns ``task_dir``.
     """
-    sitk = _sitk()
     if num_training < 1:
         raise DatasetError(f"num_training must be at least 1, not {num_training}", fix="use --num_training 2 or more")
     task_dir = Path(task_dir)
