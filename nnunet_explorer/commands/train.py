@@ -8,6 +8,10 @@ Without ``--until`` it then does what ``nnUNet_train`` does: the training loop
 (:class:`nnunet_explorer.training.loop.TrainingRun`: epochs, online Dice, checkpoints, ``progress.png``, v1's
 log file and ``debug.json``; ``-c`` resumes), then validation, export and postprocessing of the fold's
 validation cases (``-val`` skips training; ``--disable_validation_inference`` skips validation).
+
+Stopping: Ctrl-C (``SIGINT``) and a scheduler's ``SIGTERM`` (SLURM, Kubernetes) both save
+``model_latest.model`` with the finished epochs and shut the augmentation workers down; the command then
+exits with 130 or 143 (:mod:`nnunet_explorer.training.signals`) and ``-c`` resumes.
 """
 from __future__ import annotations
 
@@ -64,6 +68,37 @@ def _wait_for_debugger(port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the command; ``SIGTERM`` (a cluster scheduler's stop) stops like Ctrl-C and exits with 143."""
+    from ..training.signals import EXIT_SIGTERM, TerminationRequested, sigterm_as_interrupt
+
+    built: list = []  # the walkthrough, once built: the message below names its fold folder
+    try:
+        # differs from v1: v1 dies on SIGTERM and loses the epochs since its last scheduled checkpoint
+        with sigterm_as_interrupt():
+            return _run(args, built)
+    except TerminationRequested:
+        print(_terminated_message(built[0] if built else None), file=sys.stderr, flush=True)
+        return EXIT_SIGTERM
+
+
+def _terminated_message(pipeline) -> str:
+    """What SIGTERM left behind and how to go on (the loop saved ``model_latest.model`` if it was training)."""
+    head = "nnunet-explorer train: terminated (SIGTERM)"
+    trainer = pipeline.result("trainer").output if pipeline is not None and "trainer" in pipeline else None
+    folder = getattr(trainer, "output_folder", None)
+    if folder is None:
+        return f"{head} before training started; nothing was saved: run the same command again"
+    folder = Path(folder)
+    if (folder / "model_latest.model").is_file():
+        return (f"{head}: model_latest.model was saved in {folder}; resume with -c "
+                "(the same command plus -c)")
+    if (folder / "model_final_checkpoint.model").is_file():
+        return (f"{head} after training finished (model_final_checkpoint.model is in {folder}); "
+                "validation was interrupted: rerun it with -val (the same command plus -val)")
+    return f"{head} before the first checkpoint was written in {folder}; run the same command again"
+
+
+def _run(args: argparse.Namespace, built: list) -> int:
     from ..explore import StepFailed, summarize_text
     from ..training.configuration import run_args_from_namespace
     from ..training.trainers import load_trainers_from_file
@@ -91,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
                                     **flags, max_num_epochs=args.max_num_epochs,
                                     num_batches_per_epoch=args.num_batches_per_epoch,
                                     num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed)
+    built.append(pipeline)
     if args.until is None:
         return _train(args, pipeline)
     until = args.until
