@@ -19,10 +19,19 @@
 10  MirrorTransform(mirror_axes)                 each axis flipped with p 0.5
 11  MaskTransform                                zero image outside the nonzero mask (where normalisation used it)
 12  RemoveLabelTransform(-1, 0)                  "outside the case" becomes background
+12a MoveSegAsOneHotToData (cascade only)         seg channel 1 (3d_lowres prediction) -> one-hot image channels
+12b ApplyRandomBinaryOperatorTransform (casc.)   p 0.4: dilate/erode/close/open the prior, ball r ~ U(1, 8)
+12c RemoveRandomConnectedComponent... (casc.)    p 0.2: a no-op in v1 (its arguments are passed swapped)
 13  RenameTransform('seg', 'target')
 14  DownsampleSegForDSTransform2                 one target per deep-supervision output
 15  NumpyToTensor
 ==  ===========================================  ==============================================================
+
+For the cascade (``3d_cascade_fullres``) the parameters carry ``move_last_seg_chanel_to_data`` and
+``selected_seg_channels=[0, 1]``: the loader's ``seg (b, 2, …)`` holds the ground truth and the 3d_lowres
+prediction, both go through the spatial transform and the mirroring as label maps, and 12a–12c (see
+:mod:`~nnunet_explorer.training.cascade_augmentation`) turn the prediction into corrupted one-hot input channels.
+Validation gets 12a too, without the corruptions.
 
 The four transforms nnU-Net itself defines (dummy-2D converters, the mask, the deep-supervision downsampling)
 are re-written here with v1's class names and attributes, so the lists compare one to one.
@@ -60,6 +69,7 @@ from batchgenerators.transforms.utility_transforms import NumpyToTensor, RemoveL
 
 from ..errors import ConfigurationError
 from ..provenance import mirrors
+from .cascade_augmentation import cascade_transforms
 
 # --- nnU-Net's own transforms (re-written; same class names and attributes as v1) ----------------------
 
@@ -172,9 +182,18 @@ def _check_supported(params: Mapping[str, Any]) -> None:
     if params.get("mirror") is not None:
         raise ConfigurationError("augmentation params use the old key 'mirror'", fix="use 'do_mirror' instead")
     if params.get("move_last_seg_chanel_to_data"):
-        # differs from v1: the cascade's previous-stage segmentation augmentations are not re-implemented.
-        raise ConfigurationError("the cascade augmentations (move_last_seg_chanel_to_data) are not supported "
-                                 "by the explorer", fix="use 3d_fullres, 3d_lowres or 2d")
+        labels = params.get("all_segmentation_labels")
+        if not labels:
+            # differs from v1: v1 fails later with a TypeError (len(None)); say what is missing instead
+            raise ConfigurationError("the cascade augmentations (move_last_seg_chanel_to_data) need "
+                                     "'all_segmentation_labels' (the foreground labels 1 .. num_classes - 1)",
+                                     fix="add cascade_augmentation.cascade_da_params(num_classes) to the params")
+        if params.get("cascade_do_cascade_augmentations"):
+            missing = [k for k in ("cascade_random_binary_transform_p", "cascade_remove_conn_comp_p")
+                       if params.get(k) is None]
+            if missing:
+                raise ConfigurationError(f"the cascade augmentations need {missing}",
+                                         fix="add cascade_augmentation.cascade_da_params(num_classes) to the params")
 
 
 @mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
@@ -246,6 +265,8 @@ def build_train_transforms(patch_size: Sequence[int], params: Mapping[str, Any],
     if params.get("mask_was_used_for_normalization") is not None:
         tr.append(MaskTransform(params.get("mask_was_used_for_normalization"), mask_idx_in_seg=0, set_outside_to=0))
     tr.append(RemoveLabelTransform(-1, 0))
+    # the cascade: the previous stage's segmentation (seg channel 1) becomes one-hot image channels, corrupted
+    tr.extend(cascade_transforms(params, train=True))
     tr.append(RenameTransform("seg", "target", True))
     if deep_supervision_scales is not None:
         tr.append(DownsampleSegForDSTransform2(deep_supervision_scales, 0, input_key="target", output_key="target"))
@@ -258,7 +279,8 @@ def build_val_transforms(params: Mapping[str, Any],
                          deep_supervision_scales: Sequence[Sequence[float]] | None = None) -> list:
     """The validation transforms of ``get_moreDA_augmentation``: no augmentation, only formatting.
 
-    ``RemoveLabelTransform(-1, 0)`` → channel selections → ``RenameTransform('seg', 'target')`` →
+    ``RemoveLabelTransform(-1, 0)`` → channel selections → (cascade: ``MoveSegAsOneHotToData``) →
+    ``RenameTransform('seg', 'target')`` →
     deep-supervision downsampling → ``NumpyToTensor``. The validation loader already cuts the network's patch
     size, so there is no spatial transform.
     """
@@ -268,6 +290,7 @@ def build_val_transforms(params: Mapping[str, Any],
         val.append(DataChannelSelectionTransform(params.get("selected_data_channels")))
     if params.get("selected_seg_channels") is not None:
         val.append(SegChannelSelectionTransform(params.get("selected_seg_channels")))
+    val.extend(cascade_transforms(params, train=False))  # cascade: the prior as one-hot channels, uncorrupted
     val.append(RenameTransform("seg", "target", True))
     if deep_supervision_scales is not None:
         val.append(DownsampleSegForDSTransform2(deep_supervision_scales, 0, input_key="target", output_key="target"))
@@ -279,15 +302,24 @@ def describe_transform(transform: Any) -> str:
     """One line naming a transform and its main knobs (for cards and tables)."""
     name = type(transform).__name__
     keys = ("p_per_sample", "p_rot_per_sample", "p_scale_per_sample", "axes", "scale", "gamma_range",
-            "invert_image", "ds_scales", "patch_size", "zoom_range", "multiplier_range", "channels")
+            "invert_image", "ds_scales", "patch_size", "zoom_range", "multiplier_range", "channels",
+            # the cascade's transforms
+            "channel_id", "all_seg_labels", "channel_idx", "p_per_label", "strel_size", "any_of_these",
+            "fill_with_other_class_p", "dont_do_if_covers_more_than_X_percent")
     parts = []
     for key in keys:
         if key in vars(transform):
             value = vars(transform)[key]
             if isinstance(value, np.ndarray):
                 value = value.tolist()
+            if key == "any_of_these":
+                value = [getattr(op, "__name__", str(op)) for op in value]
             parts.append(f"{key}={value}")
-    return f"{name}({', '.join(parts)})"
+    text = f"{name}({', '.join(parts)})"
+    if name == "RemoveRandomConnectedComponentFromOneHotEncodingTransform" and \
+            not vars(transform).get("dont_do_if_covers_more_than_X_percent", 1) > 0:
+        text += " [no-op: v1 passes its size threshold and fill probability swapped; threshold 0 allows nothing]"
+    return text
 
 
 @mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
@@ -463,6 +495,48 @@ def _interpret_by_values(name: str, drop_first: bool = False) -> Callable:
     return interpret
 
 
+def _interpret_binary_operator(t: Any, draws: Sequence[RngDraw], ndim: int) -> tuple[bool, dict]:
+    """ApplyRandomBinaryOperatorTransform: coin, shuffle(channels), per channel [coin, op index, radius]."""
+    it = iter(draws)
+    if not next(it).value < t.p_per_sample:
+        return False, {}
+    shuffle = next(it)
+    # np.random.shuffle works in place: the logged argument *is* the list, in the order the channels were visited
+    order = list(shuffle.args[0]) if shuffle.args and isinstance(shuffle.args[0], list) else list(t.channel_idx)
+    operations = []
+    for channel in order:
+        if next(it).value < t.p_per_label:
+            op, radius = next(it), next(it)
+            operations.append({"channel": int(channel), "operation": t.any_of_these[int(op.value)].__name__,
+                               "radius": float(radius.value)})
+    return bool(operations), {"operations": operations}
+
+
+def _interpret_remove_component(t: Any, draws: Sequence[RngDraw], ndim: int) -> tuple[bool, dict]:
+    """RemoveRandomConnectedComponent...: coin, per channel [coin, (component choice, fill coin, (other))]."""
+    items = list(draws)
+    if not items or not items[0].value < t.p_per_sample:
+        return False, {}
+    i, removed = 1, []
+    for channel in t.channel_idx:
+        coin = items[i]
+        i += 1
+        if not coin.value < t.p_per_label:
+            continue
+        if i < len(items) and items[i].function == "choice":  # an eligible component was drawn and removed
+            component, fill = int(items[i].value), items[i + 1].value
+            i += 2
+            filled_into = None
+            if fill < t.fill_with_other_class_p and [c for c in t.channel_idx if c != channel]:
+                filled_into = int(items[i].value)
+                i += 1
+            removed.append({"channel": int(channel), "component": component, "filled_into": filled_into})
+    params: dict[str, Any] = {"removed": removed}
+    if not t.dont_do_if_covers_more_than_X_percent > 0:
+        params["note"] = "v1 quirk: size threshold 0 (arguments swapped), nothing can be removed"
+    return bool(removed), params
+
+
 _INTERPRETERS: dict[str, Callable] = {
     "SpatialTransform": _interpret_spatial,
     "MirrorTransform": _interpret_mirror,
@@ -474,6 +548,9 @@ _INTERPRETERS: dict[str, Callable] = {
     "ContrastAugmentationTransform": _interpret_by_values("contrast_factor"),
     "SimulateLowResolutionTransform": _interpret_by_values("zoom"),
     "GammaTransform": _interpret_by_values("gamma"),
+    # the cascade's corruptions of the previous stage's segmentation
+    "ApplyRandomBinaryOperatorTransform": _interpret_binary_operator,
+    "RemoveRandomConnectedComponentFromOneHotEncodingTransform": _interpret_remove_component,
 }
 
 
@@ -492,6 +569,8 @@ class TransformStep:
         data, seg: the sample after the transform, ``(C, *spatial)`` and ``(*spatial)`` (the full-resolution
             target after deep-supervision downsampling), numpy.
         seconds: time the transform took.
+        prior: cascade only: the previous stage's segmentation ``(*spatial)`` after the transform (seg channel 1
+            before ``MoveSegAsOneHotToData``, decoded from the one-hot image channels after it); else None.
     """
 
     index: int
@@ -504,6 +583,7 @@ class TransformStep:
     data: np.ndarray
     seg: np.ndarray | None
     seconds: float
+    prior: np.ndarray | None = None
 
     @property
     def changed(self) -> bool | None:
@@ -521,6 +601,7 @@ class AugmentationTrace:
         input_data, input_seg: the sample before the first transform.
         steps: one :class:`TransformStep` per transform.
         output: the final batch dict (tensors after NumpyToTensor), one sample.
+        input_prior: cascade only: the previous stage's segmentation before the first transform.
     """
 
     seed: int
@@ -530,6 +611,7 @@ class AugmentationTrace:
     input_seg: np.ndarray | None
     steps: tuple[TransformStep, ...]
     output: Mapping[str, Any] = field(repr=False)
+    input_prior: np.ndarray | None = None
 
     @property
     def fired(self) -> list[str]:
@@ -546,16 +628,20 @@ class AugmentationTrace:
         """Arrays a viewer (napari) can show: ``(name, array, 'image' | 'labels')`` before and after each step.
 
         Images are the first channel ``(*spatial)`` float32; labels are int32 (-1 marks padding before
-        RemoveLabelTransform).
+        RemoveLabelTransform). Cascade traces add the previous stage's segmentation (``prior``) per step.
         """
         out = [("input image", self.input_data[0].astype(np.float32), "image")]
         if self.input_seg is not None:
             out.append(("input seg", self.input_seg.astype(np.int32), "labels"))
+        if self.input_prior is not None:
+            out.append(("input prior", self.input_prior.astype(np.int32), "labels"))
         for s in self.steps:
             tag = f"{s.index:02d} {s.name}"
             out.append((f"{tag} image", s.data[0].astype(np.float32), "image"))
             if s.seg is not None:
                 out.append((f"{tag} seg", s.seg.astype(np.int32), "labels"))
+            if s.prior is not None:
+                out.append((f"{tag} prior", s.prior.astype(np.int32), "labels"))
         return out
 
     def summary(self) -> str:
@@ -592,6 +678,8 @@ def _fmt(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + " ".join(f"{k}={_fmt(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
@@ -615,6 +703,30 @@ def _snapshot(batch: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
             sshp = batch["orig_shape_seg"]
             seg = seg.reshape((sshp[0], sshp[1], sshp[2], seg.shape[-2], seg.shape[-1]))
     return data[0], (None if seg is None else seg[0, 0])
+
+
+def _prior_snapshot(batch: Mapping[str, Any], labels: Sequence[int] | None, moved: bool) -> np.ndarray | None:
+    """The cascade's previous-stage segmentation of the sample ``(*spatial)``, or None (not a cascade batch).
+
+    Before ``MoveSegAsOneHotToData`` it is seg channel 1; after, it is decoded from the last ``len(labels)``
+    image channels (channel i set -> label ``labels[i]``; the one-hot channels never overlap).
+    """
+    if labels is None:
+        return None
+    if not moved:
+        seg = batch.get("seg")
+        if seg is None or isinstance(seg, (list, tuple)):
+            return None
+        seg = _to_numpy(seg)
+        if "orig_shape_seg" in batch and seg.ndim == 4:
+            sshp = batch["orig_shape_seg"]
+            seg = seg.reshape((sshp[0], sshp[1], sshp[2], seg.shape[-2], seg.shape[-1]))
+        return seg[0, 1].copy() if seg.shape[1] > 1 else None
+    one_hot = _to_numpy(batch["data"])[0, -len(labels):]
+    prior = np.zeros(one_hot.shape[1:], dtype=np.int32)
+    for i, value in enumerate(labels):
+        prior[one_hot[i] > 0] = value
+    return prior
 
 
 def _is_random(transform: Any) -> bool:
@@ -667,6 +779,10 @@ def trace_augmentation(batch_or_case: Mapping[str, Any], transforms: Sequence[An
         case_id = str(batch["keys"][0])
     provenance = batch["provenance"][0] if batch.get("provenance") else None
     input_data, input_seg = _snapshot(batch)
+    move = next((t for t in transform_list if type(t).__name__ == "MoveSegAsOneHotToData"), None)
+    prior_labels = list(move.all_seg_labels) if move is not None else None
+    moved = False
+    input_prior = _prior_snapshot(batch, prior_labels, moved)
 
     np_state, py_state = np.random.get_state(), _pyrandom.getstate()
     np.random.seed(seed)
@@ -689,10 +805,12 @@ def trace_augmentation(batch_or_case: Mapping[str, Any], transforms: Sequence[An
             else:
                 fired, params = None, {}
             data, seg = _snapshot(batch)
+            moved = moved or transform is move
             steps.append(TransformStep(i, _step_name(transform), describe_transform(transform),
-                                       interpreter is not None, fired, params, tuple(draws), data, seg, seconds))
+                                       interpreter is not None, fired, params, tuple(draws), data, seg, seconds,
+                                       _prior_snapshot(batch, prior_labels, moved)))
     finally:
         np.random.set_state(np_state)
         _pyrandom.setstate(py_state)
-    return AugmentationTrace(seed, case_id, provenance, input_data, input_seg, tuple(steps), batch)
+    return AugmentationTrace(seed, case_id, provenance, input_data, input_seg, tuple(steps), batch, input_prior)
 

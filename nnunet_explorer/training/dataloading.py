@@ -16,6 +16,13 @@ Training never sees whole cases. A *data loader* draws a batch of patches:
 4. the part of the box inside the case is copied and the rest padded: image with 0, segmentation with -1
    (-1 marks "outside the case"; it becomes 0 after augmentation).
 
+For the cascade (``3d_cascade_fullres``, ``has_prev_stage=True``) each case entry also names
+``seg_from_prev_stage_file``: ``<RESULTS_FOLDER>/nnUNet/3d_lowres/<Task>/<trainer>__<plans>/pred_next_stage/
+CASE_segFromPrevStage.npz`` (key ``data``: the 3d_lowres prediction, a uint8 label map ``(z, y, x)`` resampled
+to this stage's grid). The same box is cut from it, padded with 0 (background, not -1), and stored as
+segmentation channel 1: ``seg (b, 2, z, y, x)``. The augmentation later moves it into the image channels
+(:mod:`~nnunet_explorer.training.cascade_augmentation`).
+
 The loaders here draw from ``np.random`` in exactly v1's order, so for the same ``np.random`` state they return
 the same batch as v1's ``DataLoader3D`` / ``DataLoader2D`` (the parity tests check this array by array). On top
 of v1's output every batch carries ``'provenance'``: for each sample a :class:`SampleProvenance` naming the
@@ -175,16 +182,20 @@ class _CaseReader:
         self._npz_cache: tuple[str, np.ndarray] | None = None
 
     def open(self, entry: Mapping[str, Any]) -> np.ndarray:
-        npy = entry["data_file"][:-4] + ".npy"
+        return self.open_file(entry["data_file"])
+
+    def open_file(self, npz_file: str) -> np.ndarray:
+        """``npz_file``'s array ``data``, from its ``.npy`` sibling (memory-mapped) when that exists."""
+        npy = npz_file[:-4] + ".npy"
         if os.path.isfile(npy):
             return np.load(npy, mmap_mode=self.memmap_mode)
         # differs from v1: the last decompressed .npz is kept, so a case drawn twice in a row is not
         # decompressed twice (v1 decompresses the whole case for every sample). Values are identical.
-        if self._npz_cache is not None and self._npz_cache[0] == entry["data_file"]:
+        if self._npz_cache is not None and self._npz_cache[0] == npz_file:
             return self._npz_cache[1]
-        with np.load(entry["data_file"]) as archive:
+        with np.load(npz_file) as archive:
             array = archive["data"]
-        self._npz_cache = (entry["data_file"], array)
+        self._npz_cache = (npz_file, array)
         return array
 
 
@@ -212,6 +223,19 @@ def _crop_and_pad(case: np.ndarray, lbs: Sequence[int], patch_size: Sequence[int
         out_data[...] = np.pad(crop[:-1], widths, pad_mode, **pad_kwargs_data)
     out_seg[...] = -1
     out_seg[(slice(None),) + inner] = crop[-1:]
+
+
+def _crop_and_pad_prev_stage(prev: np.ndarray, lbs: Sequence[int], patch_size: Sequence[int],
+                             out: np.ndarray) -> None:
+    """Copy the box of the previous stage's label map ``prev (*spatial)`` into ``out``; padding is 0.
+
+    v1 pads it with 0 rather than -1: the prior is an input, and "outside the case" simply has no structure.
+    """
+    shape = prev.shape
+    valid = tuple(slice(max(0, lb), min(s, lb + p)) for lb, p, s in zip(lbs, patch_size, shape))
+    inner = tuple(slice(-min(0, lb), -min(0, lb) + (v.stop - v.start)) for lb, v in zip(lbs, valid))
+    out[...] = 0
+    out[inner] = prev[valid]
 
 
 class _LoaderBase:
@@ -291,9 +315,16 @@ class DataLoader3D(_LoaderBase):
         oversample_foreground_percent: V2 passes 0.33.
         memmap_mode: how unpacked ``.npy`` files are opened (``'r'``).
         pad_mode: image padding; V2 passes ``'constant'`` (zeros). The segmentation is always padded with -1.
-        has_prev_stage: the cascade's previous-stage segmentation is not supported here.
+        has_prev_stage: the cascade: every entry of ``data`` names ``seg_from_prev_stage_file`` (the 3d_lowres
+            prediction, ``CASE_segFromPrevStage.npz``, read from a ``.npy`` sibling if one exists); its box,
+            padded with 0, becomes ``seg[:, 1]``.
 
-    Each batch is a dict with v1's keys ``data``, ``seg``, ``properties``, ``keys`` plus ``provenance``.
+    Each batch is a dict with v1's keys ``data``, ``seg`` (``(b, 1, z, y, x)``, or ``(b, 2, z, y, x)`` with
+    the previous stage), ``properties``, ``keys`` plus ``provenance``.
+
+    Raises:
+        ConfigurationError: ``has_prev_stage`` but a case entry has no ``seg_from_prev_stage_file``.
+        DatasetError: (when a batch is drawn) a previous-stage file is missing or its shape is not the case's.
     """
 
     # differs from v1: v1's class default pad_mode is "edge"; nnUNetTrainerV2 always passes "constant", which
@@ -303,11 +334,36 @@ class DataLoader3D(_LoaderBase):
                  memmap_mode: str = "r", pad_mode: str = "constant", pad_kwargs_data: Mapping | None = None,
                  pad_sides: Sequence[int] | None = None) -> None:
         if has_prev_stage:
-            raise ConfigurationError("the explorer's DataLoader3D does not load cascade (previous-stage) "
-                                     "segmentations", fix="use 3d_fullres, 3d_lowres or 2d")
+            missing = [k for k, entry in data.items() if "seg_from_prev_stage_file" not in entry]
+            if missing:
+                # differs from v1: checked up front; v1 fails with a KeyError when such a case is first drawn
+                raise ConfigurationError(
+                    f"the cascade loader (has_prev_stage=True) needs 'seg_from_prev_stage_file' for every case; "
+                    f"cases {missing[:5]} have none",
+                    fix="point each entry at <RESULTS_FOLDER>/nnUNet/3d_lowres/<Task>/<trainer>__<plans>/"
+                        "pred_next_stage/CASE_segFromPrevStage.npz (train 3d_lowres and predict the next stage)")
         super().__init__(data, patch_size, final_patch_size, batch_size, oversample_foreground_percent,
                          memmap_mode, pad_mode, pad_kwargs_data, pad_sides)
-        self.has_prev_stage = False
+        self.has_prev_stage = bool(has_prev_stage)
+        if self.has_prev_stage:
+            self.seg_shape = (self.batch_size, 2, *self.patch_size.tolist())
+            self._prev_reader = _CaseReader(memmap_mode)
+
+    def _prev_stage(self, case: str, case_shape: Sequence[int]) -> np.ndarray:
+        """The previous stage's label map of ``case`` ``(z, y, x)``, drawn as v1 does (one ``np.random.choice``)."""
+        path = self._data[case]["seg_from_prev_stage_file"]
+        if not (os.path.isfile(path) or os.path.isfile(path[:-4] + ".npy")):
+            raise DatasetError(f"case {case}: segmentation from the previous stage {path} is missing",
+                               fix="run all 5 folds of 3d_lowres for this task (they predict the next stage)")
+        candidates = self._prev_reader.open_file(path)[None]
+        # v1 draws which of several previous segmentations to use; there is always exactly one, and
+        # np.random.choice(1) consumes no random numbers - it is kept to follow v1 step by step
+        chosen = candidates[np.random.choice(candidates.shape[0])]
+        if tuple(chosen.shape) != tuple(case_shape):
+            raise DatasetError(f"case {case}: segmentation from the previous stage has shape {chosen.shape}, "
+                               f"the case {tuple(case_shape)}",
+                               fix="predict the next stage again with the current 3d_lowres model and plans")
+        return chosen
 
     def generate_train_batch(self) -> dict:
         selected_keys = np.random.choice(self.list_of_keys, self.batch_size, True, None)
@@ -320,6 +376,7 @@ class DataLoader3D(_LoaderBase):
             case_properties.append(properties)
             case_data = self._reader.open(self._data[case])
             shape = case_data.shape[1:]
+            prev = self._prev_stage(case, shape) if self.has_prev_stage else None
             lbs, ubs = self._bounds(shape)
             forced_class, center = None, None
             if force_fg:
@@ -340,7 +397,10 @@ class DataLoader3D(_LoaderBase):
                     box_lb = [int(np.random.randint(lbs[d], ubs[d] + 1)) for d in range(3)]
             else:
                 box_lb = [int(np.random.randint(lbs[d], ubs[d] + 1)) for d in range(3)]
-            _crop_and_pad(case_data, box_lb, self.patch_size, self.pad_mode, self.pad_kwargs_data, data[j], seg[j])
+            _crop_and_pad(case_data, box_lb, self.patch_size, self.pad_mode, self.pad_kwargs_data, data[j],
+                          seg[j, :1])
+            if prev is not None:
+                _crop_and_pad_prev_stage(prev, box_lb, self.patch_size, seg[j, 1])
             provenance.append(SampleProvenance(
                 case_id=str(case), case_shape=tuple(int(s) for s in shape),
                 box=tuple((b, b + int(p)) for b, p in zip(box_lb, self.patch_size)),
@@ -418,12 +478,23 @@ class DataLoader2D(_LoaderBase):
 
 def make_data_loader(dataset: Mapping[str, dict], patch_size: Sequence[int], final_patch_size: Sequence[int],
                      batch_size: int, oversample_foreground_percent: float = 0.33,
-                     memmap_mode: str = "r") -> _LoaderBase:
-    """The loader nnUNetTrainerV2.get_basic_generators builds: 2D or 3D by ``len(patch_size)``."""
+                     memmap_mode: str = "r", *, has_prev_stage: bool = False) -> _LoaderBase:
+    """The loader nnUNetTrainerV2.get_basic_generators builds: 2D or 3D by ``len(patch_size)``.
+
+    ``has_prev_stage`` is the cascade (nnUNetTrainerV2CascadeFullRes): 3D only, each entry of ``dataset``
+    must name its ``seg_from_prev_stage_file``.
+
+    Raises:
+        ConfigurationError: a 2D patch size with ``has_prev_stage`` (v1: "2D has no cascade"), or a patch size
+            neither 2D nor 3D.
+    """
     if len(patch_size) == 3:
-        return DataLoader3D(dataset, patch_size, final_patch_size, batch_size, False,
+        return DataLoader3D(dataset, patch_size, final_patch_size, batch_size, has_prev_stage,
                             oversample_foreground_percent=oversample_foreground_percent,
                             memmap_mode=memmap_mode, pad_mode="constant")
+    if len(patch_size) == 2 and has_prev_stage:
+        raise ConfigurationError("2D has no cascade: the previous-stage segmentation is loaded by 3D loaders only",
+                                 fix="train the cascade with 3d_cascade_fullres (3D patches)")
     if len(patch_size) == 2:
         return DataLoader2D(dataset, patch_size, final_patch_size, batch_size,
                             oversample_foreground_percent=oversample_foreground_percent,
@@ -442,11 +513,12 @@ def subset(dataset: Mapping[str, dict], keys: Sequence[str]) -> "OrderedDict[str
 
 def case_batch(dataset: Mapping[str, dict], case_id: str, patch_size: Sequence[int],
                final_patch_size: Sequence[int] | None = None, *, seed: int = 0,
-               force_foreground: bool = False) -> dict:
+               force_foreground: bool = False, has_prev_stage: bool = False) -> dict:
     """A batch of one patch from ``case_id``, cut by the v1 loader rules (for looking at one case).
 
     The box is drawn with ``np.random.seed(seed)`` (the caller's random state is restored afterwards);
-    ``force_foreground`` centres it on a stored foreground voxel, as for the last samples of a training batch.
+    ``force_foreground`` centres it on a stored foreground voxel, as for the last samples of a training batch;
+    ``has_prev_stage`` adds the cascade's previous-stage segmentation as ``seg[:, 1]``.
     """
     if case_id not in dataset:
         raise DatasetError(f"case {case_id!r} is not in the dataset",
@@ -456,7 +528,8 @@ def case_batch(dataset: Mapping[str, dict], case_id: str, patch_size: Sequence[i
     try:
         np.random.seed(seed)
         loader = make_data_loader(OrderedDict([(case_id, dataset[case_id])]), patch_size, final, 1,
-                                  oversample_foreground_percent=1.0 if force_foreground else 0.0)
+                                  oversample_foreground_percent=1.0 if force_foreground else 0.0,
+                                  has_prev_stage=has_prev_stage)
         return next(loader)
     finally:
         np.random.set_state(state)
