@@ -800,7 +800,7 @@ def trace_augmentation(batch_or_case: Mapping[str, Any], transforms: Sequence[An
             if interpreter is not None:
                 try:
                     fired, params = interpreter(transform, draws, ndim)
-                except StopIteration:  # a batchgenerators version drawing in another order
+                except (StopIteration, IndexError):  # a batchgenerators version drawing in another order
                     fired, params = bool(_values(draws)), {"values": _values(draws)}
             else:
                 fired, params = None, {}

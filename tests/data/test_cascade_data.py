@@ -67,7 +67,7 @@ def cascade_stage(v1_ct_task, tmp_path):
     return folder, prior_dir
 
 
-def _v1_cascade_trainer(v1, v1_ct_task, tmp_path, monkeypatch):
+def _v1_cascade_trainer(v1, v1_ct_task, tmp_path, monkeypatch, dummy_2d=None):
     """v1's own nnUNetTrainerV2CascadeFullRes with plans processed and setup_DA_params run."""
     v1_setup(v1, v1_ct_task.preprocessed_dir, PLANS_3D, tmp_path / "v2")  # restores v1's module-level dicts
     from batchgenerators.utilities.file_and_folder_operations import load_pickle
@@ -80,7 +80,10 @@ def _v1_cascade_trainer(v1, v1_ct_task, tmp_path, monkeypatch):
     out = tmp_path / "3d_cascade_fullres" / v1_ct_task.task_name / "nnUNetTrainerV2CascadeFullRes__nnUNetPlansv2.1"
     trainer = nnUNetTrainerV2CascadeFullRes(str(v1_ct_task.preprocessed_dir / PLANS_3D), 0, str(out),
                                             str(v1_ct_task.preprocessed_dir), True, 0, True, True)
-    trainer.process_plans(load_pickle(trainer.plans_file))
+    plans = load_pickle(trainer.plans_file)
+    if dummy_2d is not None:
+        plans["plans_per_stage"][0]["do_dummy_2D_data_aug"] = dummy_2d
+    trainer.process_plans(plans)
     trainer.setup_DA_params()
     assert trainer.num_classes == NUM_CLASSES
     return trainer
@@ -240,7 +243,6 @@ def _cascade_batches(folder, prior_dir, patch, final, bs, n, seed):
 
 
 @pytest.mark.parity
-@pytest.mark.slow
 def test_cascade_train_and_val_arrays_equal_v1(cascade_stage, cascade_pipelines):
     folder, prior_dir = cascade_stage
     trainer, v1_train, v1_val, setup, params, train, val = cascade_pipelines
@@ -280,6 +282,22 @@ def test_cascade_train_and_val_arrays_equal_v1(cascade_stage, cascade_pipelines)
         prior = batch["seg"][:, 1]
         for k, label in enumerate((1, 2)):
             np.testing.assert_array_equal(out_ours["data"].numpy()[:, 1 + k], (prior == label).astype(np.float32))
+
+
+@pytest.mark.parity
+def test_cascade_dummy_2d_arrays_equal_v1(v1, v1_ct_task, cascade_stage, tmp_path, monkeypatch):
+    """Dummy 2D folds the two seg channels (truth and prior) into one axis for the spatial transform."""
+    folder, prior_dir = cascade_stage
+    trainer = _v1_cascade_trainer(v1, v1_ct_task, tmp_path, monkeypatch, dummy_2d=True)
+    v1_train, _ = _v1_lists(v1, trainer)
+    setup, params, train, _ = _ours(trainer)
+    assert params["dummy_2D"] and "Convert3DTo2DTransform" in [type(t).__name__ for t in train]
+    for i, batch in enumerate(_cascade_batches(folder, prior_dir, setup.basic_generator_patch_size,
+                                               setup.patch_size, 2, 2, 21)):
+        out_v1, state_v1 = _run(v1_train, batch, 300 + i)
+        out_ours, state_ours = _run(train, batch, 300 + i)
+        _same_output(out_v1, out_ours)
+        assert np.array_equal(state_v1, state_ours)
 
 
 # --- (4) the transforms themselves, with non-default parameters ------------------------------------------
