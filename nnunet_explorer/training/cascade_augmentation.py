@@ -15,10 +15,11 @@ pipeline three transforms turn it into extra *image* channels:
    settings it never deletes anything** (see the class docstring: v1 passes two of its arguments swapped);
    it still draws its random numbers, which is why it is kept.
 
-Why: at training time the low-res predictions on the *training* cases are much better than on unseen cases
-(the low-res network was trained on them; v1 does use the 5-fold cross-validation predictions, but they are
-still good). If the full-resolution network saw only near-perfect priors it would learn to copy channel
-``C..`` and ignore the image. Corrupting the prior teaches it to treat the low-res segmentation as a hint.
+Why: the priors seen in training are v1's out-of-fold predictions (``predict_next_stage`` runs after each
+3d_lowres fold on that fold's *validation* cases), realistic but fixed: every epoch shows the same prior for a
+case. A network given a good, unchanging prior can learn to copy it and lean less on the image. Corrupting it
+differently in every batch - structures too thick or too thin, merged or split - forces the full-resolution
+network to check the hint against the image, as it must at test time, when the low-res stage can be wrong.
 
 The transforms draw from ``np.random`` in exactly v1's order (``uniform`` coins, ``shuffle`` of the channel
 list, ``choice`` of the operation, ``uniform`` radius, ``choice`` of the component ...), so with the same

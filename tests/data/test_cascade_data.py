@@ -437,3 +437,18 @@ def test_cascade_trace_shows_the_prior_and_the_operations(cascade_stage):
     layers = trace.layers()
     assert len(layers) == 3 * (len(transforms) + 1) and layers[2][0] == "input prior"
     assert all(kind == "labels" for name, _, kind in layers if name.endswith("prior"))
+
+
+@pytest.mark.parity
+def test_cascade_mirrors_references_resolve_in_v1(v1):
+    import importlib
+
+    from nnunet_explorer.provenance import v1_reference_of
+
+    refs = [v1_reference_of(obj) for obj in vars(casc).values() if v1_reference_of(obj) is not None
+            and getattr(obj, "__module__", "") == casc.__name__]
+    assert len(refs) == 4  # the three transforms and to_one_hot
+    for ref in refs:
+        target = importlib.import_module(ref.module)
+        for part in ref.qualname.split("."):
+            target = getattr(target, part)
