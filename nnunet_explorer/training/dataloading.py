@@ -502,6 +502,37 @@ def make_data_loader(dataset: Mapping[str, dict], patch_size: Sequence[int], fin
     raise ConfigurationError(f"patch_size {list(patch_size)} is neither 2D nor 3D", fix="check the plans")
 
 
+def prev_stage_file(folder: str | os.PathLike, case_id: str) -> str:
+    """Where the 3d_lowres prediction of ``case_id`` lives: ``<folder>/<case_id>_segFromPrevStage.npz``."""
+    return os.path.join(str(folder), f"{case_id}_segFromPrevStage.npz")
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes:nnUNetTrainerV2CascadeFullRes.do_split")
+def attach_prev_stage(dataset: Mapping[str, dict], folder: str | os.PathLike, *,
+                      require: bool = True) -> Mapping[str, dict]:
+    """Give every case of ``dataset`` its ``seg_from_prev_stage_file`` in ``folder`` (in place; returned).
+
+    ``folder`` is the 3d_lowres experiment's ``pred_next_stage`` folder:
+    ``<RESULTS_FOLDER>/nnUNet/3d_lowres/<Task>/<previous_trainer>__<plans>/pred_next_stage``. Like v1's cascade
+    trainer (``do_split``), every case must have its file (``require``): each 3d_lowres fold predicts only
+    its own validation cases, so all 5 folds are needed to cover the training set.
+
+    Raises:
+        DatasetError: ``require`` and a case has no ``CASE_segFromPrevStage.npz`` in ``folder``.
+    """
+    missing = []
+    for case, entry in dataset.items():
+        entry["seg_from_prev_stage_file"] = prev_stage_file(folder, case)
+        if require and not os.path.isfile(entry["seg_from_prev_stage_file"]):
+            missing.append(case)
+    if missing:
+        raise DatasetError(f"segmentation from the previous stage missing for {len(missing)} case(s), e.g. "
+                           f"{prev_stage_file(folder, missing[0])}",
+                           fix="run all 5 folds of the 3d_lowres configuration of this task (each fold predicts "
+                               "the next stage for its validation cases)")
+    return dataset
+
+
 def subset(dataset: Mapping[str, dict], keys: Sequence[str]) -> "OrderedDict[str, dict]":
     """``OrderedDict`` of ``dataset`` restricted to the sorted ``keys`` (v1's ``dataset_tr`` / ``dataset_val``)."""
     missing = [k for k in keys if k not in dataset]

@@ -157,7 +157,7 @@ def test_cascade_loader_batches_equal_v1(v1, cascade_stage, variant, bs):
         l_v1 = v1.dataset_loading.DataLoader3D(_with_priors(v1.dataset_loading.load_dataset(str(folder)), prior_dir),
                                                patch, final, bs, True, oversample_foreground_percent=0.33,
                                                pad_mode="constant", pad_sides=None, memmap_mode="r")
-        l_ours = dl.make_data_loader(_with_priors(dl.load_dataset(folder), prior_dir), patch, final, bs,
+        l_ours = dl.make_data_loader(dl.attach_prev_stage(dl.load_dataset(folder), prior_dir), patch, final, bs,
                                      oversample_foreground_percent=0.33, has_prev_stage=True)
         np.random.seed(seed)
         b_v1 = [next(l_v1) for _ in range(4)]
@@ -201,6 +201,11 @@ def test_cascade_loader_errors_name_the_problem(cascade_stage):
     (prior_dir / "case_001_segFromPrevStage.npz").unlink()
     with pytest.raises(DatasetError, match="case_001.*missing"):
         next(dl.DataLoader3D(one, PATCH, PATCH, 1, has_prev_stage=True))
+    with pytest.raises(DatasetError, match="case_001_segFromPrevStage.npz") as info:
+        dl.attach_prev_stage(dl.load_dataset(folder), prior_dir)
+    assert "5 folds" in info.value.fix
+    attached = dl.attach_prev_stage(dl.load_dataset(folder), prior_dir, require=False)
+    assert attached["case_002"]["seg_from_prev_stage_file"] == str(prior_dir / "case_002_segFromPrevStage.npz")
 
 
 # --- (5) the transform lists ---------------------------------------------------------------------------
@@ -236,7 +241,7 @@ def test_cascade_transform_lists_equal_v1(cascade_pipelines):
 # --- (2) (3) the arrays --------------------------------------------------------------------------------
 
 def _cascade_batches(folder, prior_dir, patch, final, bs, n, seed):
-    loader = dl.make_data_loader(_with_priors(dl.load_dataset(folder), prior_dir), patch, final, bs,
+    loader = dl.make_data_loader(dl.attach_prev_stage(dl.load_dataset(folder), prior_dir), patch, final, bs,
                                  has_prev_stage=True)
     np.random.seed(seed)
     return [next(loader) for _ in range(n)]
