@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
