@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -104,6 +105,33 @@ def test_outside_the_main_thread_it_installs_nothing():
     thread.start()
     thread.join()
     assert seen == [before]
+
+
+class _FakePipeline:
+    """Just what the message needs: whether the trainer step ran, and its output folder."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __contains__(self, name):
+        return name == "trainer" and self.folder is not None
+
+    def result(self, name):
+        return SimpleNamespace(output=SimpleNamespace(output_folder=self.folder))
+
+
+def test_the_message_says_what_was_saved_and_how_to_go_on(tmp_path):
+    from nnunet_explorer.commands.train import _terminated_message
+
+    assert "nothing was saved" in _terminated_message(None)
+    assert "nothing was saved" in _terminated_message(_FakePipeline(None))
+    assert "run the same command again" in _terminated_message(_FakePipeline(tmp_path))
+    (tmp_path / "model_final_checkpoint.model").write_bytes(b"")
+    # training had finished; SIGTERM came during validation: -val, not -c
+    assert "-val" in _terminated_message(_FakePipeline(tmp_path))
+    (tmp_path / "model_latest.model").write_bytes(b"")
+    message = _terminated_message(_FakePipeline(tmp_path))
+    assert "model_latest.model was saved" in message and "resume with -c" in message and str(tmp_path) in message
 
 
 # ------------------------------------------------------------------------------------ a real training process
