@@ -29,10 +29,6 @@ LABELS = (0, 1, 2, 3, 4)  # background + caudate, putamen, pallidum, thalamus (s
 NUM_TRAINING = 5  # the fewest cases for which v1's 5-fold split gives every fold a validation case
 
 
-def _geometry(image: sitk.Image) -> tuple:
-    return image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection()
-
-
 def _assert_same_geometry(a: sitk.Image, b: sitk.Image, what: str) -> None:
     assert a.GetSize() == b.GetSize(), what
     np.testing.assert_allclose(a.GetSpacing(), b.GetSpacing(), rtol=0, atol=1e-5, err_msg=what)
@@ -62,7 +58,7 @@ def one_torch_thread():
 
 
 @pytest.mark.slow
-def test_real_sample_sample_plan_train_validate_predict_evaluate(workspace, monkeypatch, tmp_path, capsys,
+def test_real_sample_sample_plan_train_validate_predict_evaluate(workspace, monkeypatch, tmp_path,
                                                                  one_torch_thread):
     monkeypatch.setenv("nnUNet_n_proc_DA", "1")
     monkeypatch.setenv("nnUNet_def_n_proc", "1")
@@ -81,8 +77,6 @@ def test_real_sample_sample_plan_train_validate_predict_evaluate(workspace, monk
     # ---- train 3d_fullres nnUNetTrainerV2 903 0, a very short schedule, WITH the real validation afterwards
     assert cli.main(["train", "3d_fullres", "nnUNetTrainerV2", TASK_ID, "0", "--max_num_epochs", "2",
                      "--num_batches_per_epoch", "2", "--num_val_batches_per_epoch", "1", "--quiet"]) == 0
-    out = capsys.readouterr().out
-    assert "validated 1 case(s)" in out
     model = workspace.training_output_folder("3d_fullres", TASK, "nnUNetTrainerV2", "nnUNetPlansv2.1")
     fold = model / "fold_0"
     for name in ("model_final_checkpoint.model", "model_final_checkpoint.model.pkl", "progress.png", "debug.json"):
@@ -135,7 +129,6 @@ def test_real_sample_sample_plan_train_validate_predict_evaluate(workspace, monk
                      "-m", "3d_fullres", "-f", "0"]) == 0
     predicted_file = predictions / "colin_original.nii.gz"
     predicted, image = sitk.ReadImage(str(predicted_file)), sitk.ReadImage(str(test_image))
-    assert _geometry(predicted)[0] == image.GetSize()
     _assert_same_geometry(predicted, image, "prediction vs input image")
     array = sitk.GetArrayFromImage(predicted)
     assert np.issubdtype(array.dtype, np.integer)
