@@ -327,6 +327,9 @@ def dataset(configuration: Configuration, trainer: NetworkTrainer) -> DatasetInd
 
     folder = configuration.folder_with_preprocessed_data
     cases = load_dataset(folder)
+    if getattr(trainer, "has_prev_stage", False):
+        # the cascade: every case needs the 3d_lowres segmentation made by the fold that validated on it
+        cases = trainer.attach_segs_from_prev_stage(cases)
     unpacked = tuple(unpack_dataset(folder)) if getattr(trainer, "unpack_data", True) else ()
     return DatasetIndex(folder, cases, unpacked)
 
@@ -374,7 +377,14 @@ def dataloader(trainer: NetworkTrainer, plans_processed: ProcessedPlans,
         raise DatasetError(f"fold {split.fold} has no training case", fix="check splits_final.pkl", step="dataloader")
     return make_data_loader(subset(dataset.cases, list(split.train)), augmentation_parameters.basic_generator_patch_size,
                             plans_processed.patch_size, plans_processed.batch_size,
-                            oversample_foreground_percent=float(trainer.oversample_foreground_percent))
+                            oversample_foreground_percent=float(trainer.oversample_foreground_percent),
+                            **prev_stage_kwargs(trainer))
+
+
+def prev_stage_kwargs(trainer: NetworkTrainer) -> dict[str, bool]:
+    """``{"has_prev_stage": True}`` for the cascade's trainer (its loaders add the 3d_lowres segmentation as seg
+    channel 1), else nothing."""
+    return {"has_prev_stage": True} if getattr(trainer, "has_prev_stage", False) else {}
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,47 @@ def copy_task_tree(src: Workspace, dst_root: Path) -> Workspace:
 def workspace_factory(tmp_path):
     """Call with a sub-folder name to get another fresh (created) workspace under ``tmp_path``."""
     return lambda name="ws2": make_workspace(tmp_path / name).ensure()
+
+
+@pytest.fixture(scope="session")
+def v1_cascade_task(v1_ct_task, tmp_path_factory) -> V1Task:
+    """The synthetic CT task with a hand-made two-stage 3D plan, both stages preprocessed by the **real** v1.
+
+    v1 only plans a low-resolution stage (and so the cascade) for images of more than ~10 M voxels, far too big
+    for CI; so stage 0 here is a copy of the full-resolution stage at twice the in-plane spacing (same patch,
+    pooling and batch size), stage 1 the planned full-resolution stage. v1's ``GenericPreprocessor`` writes
+    ``nnUNetData_plans_v2.1_stage0`` / ``_stage1`` from the cropped data, exactly as ``nnUNet_plan_and_preprocess``
+    would for such plans. Shared read-only: copy before writing.
+    """
+    import copy
+    import pickle
+
+    import numpy as np
+
+    from nnunet_explorer.parity import run_v1_python
+
+    root = tmp_path_factory.mktemp("v1_cascade")
+    ws = copy_task_tree(v1_ct_task.workspace, root)
+    task = v1_ct_task.task_name
+    pre = ws.preprocessed_task_dir(task)
+    plans_file = pre / "nnUNetPlansv2.1_plans_3D.pkl"
+    with open(plans_file, "rb") as f:
+        plans = pickle.load(f)
+    full = plans["plans_per_stage"][0]
+    low = copy.deepcopy(full)
+    low["current_spacing"] = np.asarray(full["current_spacing"]) * np.array([1.0, 2.0, 2.0])
+    plans["plans_per_stage"] = {0: low, 1: full}
+    plans["num_stages"] = 2
+    with open(plans_file, "wb") as f:
+        pickle.dump(plans, f)
+    shutil.rmtree(pre / "nnUNetData_plans_v2.1_stage0")
+    code = ("import warnings; warnings.filterwarnings('ignore')\n"
+            "from batchgenerators.utilities.file_and_folder_operations import load_pickle\n"
+            "from nnunet.preprocessing.preprocessing import GenericPreprocessor\n"
+            f"p = load_pickle({str(plans_file)!r})\n"
+            "pp = GenericPreprocessor(p['normalization_schemes'], p['use_mask_for_norm'], p['transpose_forward'],\n"
+            "                         p['dataset_properties']['intensityproperties'])\n"
+            "pp.run([s['current_spacing'] for s in p['plans_per_stage'].values()],\n"
+            f"       {str(ws.cropped_task_dir(task))!r}, {str(pre)!r}, p['data_identifier'], (1, 1))\n")
+    run_v1_python(code, ws, timeout=600)
+    return V1Task(ws, v1_ct_task.task_id, task)

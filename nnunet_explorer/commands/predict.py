@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", "--task_name", required=True, help="task name or task id")
     parser.add_argument("-tr", "--trainer_class_name", default="nnUNetTrainerV2",
                         help="trainer of the model folder (default nnUNetTrainerV2)")
-    parser.add_argument("-m", "--model", default="3d_fullres", choices=("2d", "3d_lowres", "3d_fullres"),
-                        help="2d, 3d_lowres or 3d_fullres (default 3d_fullres); the cascade is not offered")
+    parser.add_argument("-m", "--model", default="3d_fullres",
+                        choices=("2d", "3d_lowres", "3d_fullres", "3d_cascade_fullres"),
+                        help="2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres (default 3d_fullres)")
     parser.add_argument("-p", "--plans_identifier", default=default_plans_identifier,
                         help=f"plans identifier (default {default_plans_identifier})")
     parser.add_argument("-f", "--folds", nargs="+", default="None",
@@ -52,10 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v1_only.add_argument("--mode", default="normal", help="only 'normal' (v1's fast/fastest modes are not offered)")
     v1_only.add_argument("--all_in_gpu", default="None", help="only None/False (v1's float16 GPU accumulation is "
                          "not offered)")
-    v1_only.add_argument("-l", "--lowres_segmentations", default="None",
-                         help="not offered: the 3d_cascade_fullres model is not supported by the explorer")
-    v1_only.add_argument("-ctr", "--cascade_trainer_class_name", default="nnUNetTrainerV2CascadeFullRes",
-                         help="not used (no cascade)")
+    parser.add_argument("-l", "--lowres_segmentations", default="None",
+                        help="3d_cascade_fullres: folder with the 3d_lowres predictions (CASE.nii.gz). Without it, "
+                             "3d_lowres is predicted first into OUT/3d_lowres_predictions")
+    parser.add_argument("-ctr", "--cascade_trainer_class_name", default="nnUNetTrainerV2CascadeFullRes",
+                        help="trainer of the 3d_cascade_fullres model (default nnUNetTrainerV2CascadeFullRes); -tr "
+                             "then names the 3d_lowres trainer")
     explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
     explorer.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N")
     explorer.add_argument("--tile_batch_size", type=int, default=1,
@@ -95,20 +98,35 @@ def run(args: argparse.Namespace) -> int:
     if args.all_in_gpu not in ("None", "False"):
         raise ConfigurationError("--all_in_gpu True is not offered by the explorer",
                                  fix="leave --all_in_gpu at None (accumulators stay float32 on the device)")
-    if args.lowres_segmentations != "None":
-        raise ConfigurationError("-l/--lowres_segmentations belongs to the cascade, which the explorer does not "
-                                 "offer", fix="predict with -m 3d_fullres, 3d_lowres or 2d")
+    lowres = None if args.lowres_segmentations == "None" else Path(args.lowres_segmentations)
+    if lowres is not None and args.model != "3d_cascade_fullres":
+        raise ConfigurationError("-l/--lowres_segmentations is only used with -m 3d_cascade_fullres",
+                                 fix="drop -l, or predict with -m 3d_cascade_fullres")
     workspace = get_workspace()
     task = resolve_task_name(args.task_name, workspace)
-    model_folder = workspace.training_output_folder(args.model, task, args.trainer_class_name, args.plans_identifier)
+    folds = _parse_folds(args.folds)
+    common = dict(do_tta=not args.disable_tta, mixed_precision=not args.disable_mixed_precision,
+                  overwrite_existing=args.overwrite_existing, step_size=args.step_size,
+                  disable_postprocessing=args.disable_postprocessing, device=args.device,
+                  tile_batch_size=args.tile_batch_size)
     start = time.time()
-    results = predict_from_folder(model_folder, args.input_folder, args.output_folder, _parse_folds(args.folds),
-                                  save_npz=args.save_npz, do_tta=not args.disable_tta,
-                                  mixed_precision=not args.disable_mixed_precision,
-                                  overwrite_existing=args.overwrite_existing, step_size=args.step_size,
-                                  checkpoint_name=args.chk, disable_postprocessing=args.disable_postprocessing,
-                                  part_id=args.part_id, num_parts=args.num_parts, device=args.device,
-                                  tile_batch_size=args.tile_batch_size)
+    if args.model == "3d_cascade_fullres" and lowres is None:
+        if args.part_id != 0 or args.num_parts != 1:
+            raise ConfigurationError("without -l, --part_id/--num_parts are not supported for the cascade",
+                                     fix="run -m 3d_lowres first (in parts if you like), then the cascade with -l")
+        lowres_model = workspace.training_output_folder("3d_lowres", task, args.trainer_class_name,
+                                                        args.plans_identifier)
+        lowres = Path(args.output_folder) / "3d_lowres_predictions"
+        print("lowres_segmentations is None. Attempting to predict 3d_lowres first...", flush=True)
+        # v1: same folds, no npz, the default checkpoint (model_final_checkpoint)
+        predict_from_folder(lowres_model, args.input_folder, lowres, folds, save_npz=False, **common)
+        print("3d_lowres done", flush=True)
+    trainer = args.cascade_trainer_class_name if args.model == "3d_cascade_fullres" else args.trainer_class_name
+    model_folder = workspace.training_output_folder(args.model, task, trainer, args.plans_identifier)
+    print("using model stored in ", model_folder, flush=True)
+    results = predict_from_folder(model_folder, args.input_folder, args.output_folder, folds,
+                                  save_npz=args.save_npz, checkpoint_name=args.chk, part_id=args.part_id,
+                                  num_parts=args.num_parts, lowres_segmentations=lowres, **common)
     write_json(time.time() - start, Path(args.output_folder) / "prediction_time.txt")  # as v1: seconds, JSON
     done = sum(not r.skipped for r in results)
     print(f"predicted {done} case(s), skipped {len(results) - done} into {args.output_folder}")

@@ -13,8 +13,9 @@ optionally ``postprocessing.json`` (written when the folds are consolidated). Fo
 4. **Postprocess** with the model folder's ``postprocessing.json`` (largest connected component per entry of
    ``for_which_classes``), if there is one.
 
-Checkpoints are read with the safe loaders of :mod:`nnunet_explorer.training.checkpoints`. The cascade
-(``3d_cascade_fullres``, which first needs ``3d_lowres`` predictions as extra input channels) is not offered.
+Checkpoints are read with the safe loaders of :mod:`nnunet_explorer.training.checkpoints`. A cascade model
+(``3d_cascade_fullres``) also needs each case's ``3d_lowres`` prediction (``lowres_segmentations``): it is
+resized to the preprocessed image and appended as one-hot channels (:mod:`.cascade`).
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class LoadedModel:
     threeD: bool
     num_classes: int
     checkpoint_name: str
+    has_prev_stage: bool = False  # a cascade model: needs the 3d_lowres segmentation as extra input
 
     def summary(self) -> str:
         return (f"{self.trainer_name} from {self.folder} (stage {self.stage}, patch {list(self.patch_size)}, "
@@ -89,7 +91,7 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     """
     from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
     from ..training.generic_unet import build_network
-    from ..training.trainers import process_plans
+    from ..training.trainers import known_trainers, process_plans
 
     model_folder = Path(model_folder)
     if not model_folder.is_dir():
@@ -102,7 +104,11 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     init = info["init"]
     stage = init[5] if isinstance(init, (list, tuple)) and len(init) > 5 else None
     processed = process_plans(plans, stage)
-    network = build_network(processed.num_input_channels, processed.base_num_features, processed.num_classes,
+    # v1 re-creates the trainer named in the .model.pkl, whose process_plans decides the input channels; the
+    # cascade's trainer adds one channel per foreground class for the previous stage's segmentation
+    has_prev_stage = _trainer_has_prev_stage(str(info["name"]), known_trainers())
+    num_input_channels = processed.num_input_channels + (processed.num_classes - 1 if has_prev_stage else 0)
+    network = build_network(num_input_channels, processed.base_num_features, processed.num_classes,
                             processed.net_num_pool_op_kernel_sizes, processed.net_conv_kernel_sizes,
                             conv_per_stage=processed.conv_per_stage, threeD=processed.threeD)
     state_dicts = []
@@ -113,7 +119,19 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     network.eval()
     return LoadedModel(model_folder, plans, processed.stage, str(info["name"]), tuple(fold_folders),
                        tuple(state_dicts), network, processed.patch_size, processed.threeD,
-                       processed.num_classes, checkpoint_name)
+                       processed.num_classes, checkpoint_name, has_prev_stage)
+
+
+def _trainer_has_prev_stage(name: str, registered: Sequence[str]) -> bool:
+    """Whether the trainer named in a ``.model.pkl`` is a cascade trainer (v1's two cascade classes, or a
+    registered subclass of the explorer's)."""
+    if name in ("nnUNetTrainerCascadeFullRes", "nnUNetTrainerV2CascadeFullRes"):
+        return True
+    if name in registered:
+        from ..training.trainers import find_trainer_class
+
+        return bool(getattr(find_trainer_class(name), "has_prev_stage", False))
+    return False
 
 
 @mirrors("nnunet.preprocessing.preprocessing:GenericPreprocessor.preprocess_test_case")
@@ -197,15 +215,33 @@ class CaseInference:
 
 def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *, do_tta: bool = True,
                  step_size: float = 0.5, mixed_precision: bool = True, device=None,
-                 tile_batch_size: int = 1) -> CaseInference:
+                 tile_batch_size: int = 1, seg_from_prev_stage: str | os.PathLike | None = None,
+                 log=print) -> CaseInference:
     """Preprocess one case and predict it with every fold; the mean of the folds' probabilities is the ensemble.
 
     Nothing is written. ``predict_cases`` exports the result; a notebook can look at each fold's tiles instead.
+    A cascade model needs ``seg_from_prev_stage``, the case's ``3d_lowres`` prediction (``CASE.nii.gz``).
     """
     from ..training.checkpoints import load_state_dict_into
 
     t0 = time.perf_counter()
     data, properties = preprocess_test_case(data_files, model.plans, model.stage)
+    if seg_from_prev_stage is not None and not model.has_prev_stage:
+        raise ExplorerError(f"a previous-stage segmentation was given, but {model.trainer_name} is not a cascade model",
+                            fix="use -l only with -m 3d_cascade_fullres")
+    if model.has_prev_stage:
+        from .cascade import seg_from_prev_stage_channels
+
+        if seg_from_prev_stage is None:
+            raise ExplorerError(f"{model.trainer_name} is the full-resolution stage of the cascade and needs the "
+                                "3d_lowres segmentation of every case",
+                                fix="predict with -m 3d_cascade_fullres (it predicts 3d_lowres first) or give the "
+                                    "folder of 3d_lowres predictions with -l")
+        prev = seg_from_prev_stage_channels(seg_from_prev_stage, data_files[0], data.shape[1:],
+                                            model.plans["transpose_forward"], model.num_classes, properties)
+        for warning in prev.warnings:
+            log(f"WARNING: {Path(str(data_files[0])).name}: {warning}")
+        data = np.vstack((data, prev.channels)).astype(np.float32)
     preprocess_seconds = time.perf_counter() - t0
     per_fold = []
     probabilities = None
@@ -258,10 +294,15 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
                   overwrite_existing: bool = False, step_size: float = 0.5,
                   segmentation_export_kwargs: Mapping[str, Any] | None = None,
                   disable_postprocessing: bool = False, device=None, tile_batch_size: int = 1,
-                  log=print) -> list[CasePrediction]:
-    """Preprocess, predict (fold ensemble), export and postprocess each case (see the module docstring)."""
+                  segs_from_prev_stage: Sequence[str] | None = None, log=print) -> list[CasePrediction]:
+    """Preprocess, predict (fold ensemble), export and postprocess each case (see the module docstring).
+
+    ``segs_from_prev_stage``: for a cascade model, one ``3d_lowres`` prediction file per case.
+    """
     if len(list_of_lists) != len(output_files):
         raise ValueError("need one output file per case")
+    if segs_from_prev_stage is not None and len(segs_from_prev_stage) != len(output_files):
+        raise ValueError("need one previous-stage segmentation per case")
     cleaned = []
     for o in output_files:
         o = Path(o)
@@ -272,7 +313,7 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
     force_separate_z, order, order_z = export_params(model.plans, segmentation_export_kwargs)
     results: list[CasePrediction] = []
     written: list[Path] = []
-    for files, out in zip(list_of_lists, cleaned):
+    for index, (files, out) in enumerate(zip(list_of_lists, cleaned)):
         case = out.name[:-7]
         npz_file = out.with_name(case + ".npz") if save_npz else None
         if not overwrite_existing and out.is_file() and (npz_file is None or npz_file.is_file()):
@@ -281,7 +322,9 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
             continue
         t0 = time.perf_counter()
         inference = predict_case(model, files, do_tta=do_tta, step_size=step_size, mixed_precision=mixed_precision,
-                                 device=device, tile_batch_size=tile_batch_size)
+                                 device=device, tile_batch_size=tile_batch_size, log=log,
+                                 seg_from_prev_stage=None if segs_from_prev_stage is None
+                                 else segs_from_prev_stage[index])
         data, properties, probabilities = inference.data, inference.properties, inference.probabilities
         t1 = t0 + inference.preprocess_seconds
         tiles = inference.per_fold[0].num_tiles
@@ -316,8 +359,13 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
                         do_tta: bool = True, mixed_precision: bool = True, overwrite_existing: bool = False,
                         step_size: float = 0.5, checkpoint_name: str = "model_final_checkpoint",
                         disable_postprocessing: bool = False, part_id: int = 0, num_parts: int = 1,
-                        device=None, tile_batch_size: int = 1, log=print) -> list[CasePrediction]:
-    """``nnUNet_predict -i IN -o OUT``: every case of ``input_folder`` into ``output_folder``."""
+                        device=None, tile_batch_size: int = 1, lowres_segmentations: str | os.PathLike | None = None,
+                        log=print) -> list[CasePrediction]:
+    """``nnUNet_predict -i IN -o OUT``: every case of ``input_folder`` into ``output_folder``.
+
+    ``lowres_segmentations``: for a cascade model, the folder with each case's ``3d_lowres`` prediction
+    ``CASE.nii.gz`` (v1's ``-l``); every case must have one.
+    """
     from ..planning.plans import load_plans
 
     model_folder, output_folder = Path(model_folder), Path(output_folder)
@@ -336,9 +384,22 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
     input_folder = Path(input_folder)
     list_of_lists = [[str(input_folder / f"{c}_{m:04d}.nii.gz") for m in range(num_modalities)] for c in case_ids]
     output_files = [str(output_folder / f"{c}.nii.gz") for c in case_ids]
+    segs = None
+    if lowres_segmentations is not None:
+        lowres_folder = Path(lowres_segmentations)
+        if not lowres_folder.is_dir():
+            raise ExplorerError(f"lowres_segmentations {lowres_folder} is not a folder",
+                                fix="give -l the folder of the 3d_lowres predictions")
+        segs = [str(lowres_folder / f"{c}.nii.gz") for c in case_ids]
+        missing = [Path(f).name for f in segs if not Path(f).is_file()]
+        if missing:
+            raise ExplorerError(f"not all lowres_segmentations files are present: {', '.join(missing[:10])} missing "
+                                f"in {lowres_folder}", fix="predict those cases with -m 3d_lowres first")
+        segs = segs[part_id::num_parts]
     model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name)
     log(model.summary())
     return predict_cases(model, list_of_lists[part_id::num_parts], output_files[part_id::num_parts],
+                         segs_from_prev_stage=segs,
                          save_npz=save_npz, do_tta=do_tta, mixed_precision=mixed_precision,
                          overwrite_existing=overwrite_existing, step_size=step_size,
                          disable_postprocessing=disable_postprocessing, device=device,

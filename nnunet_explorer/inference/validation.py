@@ -124,7 +124,8 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
              run_postprocessing_on_folds: bool = True, mixed_precision: bool = False,
              segmentation_export_kwargs: Mapping[str, Any] | None = None, experiment_name: str = "nnUNetTrainerV2",
              task_name: str | None = None, debug: bool = False, device=None,
-             tile_batch_size: int = 1) -> ValidationReport:
+             tile_batch_size: int = 1, segs_from_prev_stage_folder: str | os.PathLike | None = None
+             ) -> ValidationReport:
     """Predict, export, score and postprocess the validation cases of one fold (see the module docstring).
 
     Args:
@@ -144,6 +145,9 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
         run_postprocessing_on_folds: run :func:`determine_postprocessing` afterwards (v1 default True).
         experiment_name, task_name: the ``name`` / ``task`` of ``summary.json`` (task defaults to the folder
             name above ``preprocessed_stage_folder``).
+        segs_from_prev_stage_folder: the cascade (``nnUNetTrainerV2CascadeFullRes.validate``): the ``3d_lowres``
+            ``pred_next_stage`` folder; each case's ``CASE_segFromPrevStage.npz`` is one-hot encoded over labels
+            ``1..C-1`` and appended to the image channels.
 
     Returns:
         A :class:`ValidationReport`.
@@ -185,7 +189,14 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
         with np.load(npz) as f:
             data = f["data"]
         data[-1][data[-1] == -1] = 0  # as v1 (the seg channel is not used for prediction)
-        result = predict_sliding_window(network, data[:-1], processed.patch_size, do_mirroring=do_mirroring,
+        data_for_net = data[:-1]
+        if segs_from_prev_stage_folder is not None:
+            from ..training.cascade_augmentation import to_one_hot
+
+            with np.load(Path(segs_from_prev_stage_folder) / f"{key}_segFromPrevStage.npz") as f:
+                seg_prev = f["data"]
+            data_for_net = np.concatenate((data_for_net, to_one_hot(seg_prev, range(1, int(network.num_classes)))))
+        result = predict_sliding_window(network, data_for_net, processed.patch_size, do_mirroring=do_mirroring,
                                         mirror_axes=mirror_axes, step_size=step_size, use_gaussian=use_gaussian,
                                         mixed_precision=mixed_precision, device=device,
                                         tile_batch_size=tile_batch_size)

@@ -325,17 +325,18 @@ def get_default_configuration(network: str, task: str, network_trainer: str,
 def check_trainer_class(network: str, trainer_class: type) -> None:
     """v1's checks in ``run_training.main`` on the class found: it must be an nnU-Net trainer.
 
-    For ``3d_cascade_fullres`` v1 requires a cascade trainer (``nnUNetTrainerCascadeFullRes`` or
-    ``nnUNetTrainerV2CascadeFullRes``); the explorer has no cascade trainer yet, so that network is refused.
+    For ``3d_cascade_fullres`` v1 requires a cascade trainer (derived from ``nnUNetTrainerCascadeFullRes`` or
+    ``nnUNetTrainerV2CascadeFullRes``): only those read the ``3d_lowres`` segmentations as extra input.
     """
-    from .trainers import nnUNetTrainer
+    from .trainers import nnUNetTrainer, nnUNetTrainerV2CascadeFullRes
 
     if network == "3d_cascade_fullres":
-        # differs from v1: v1 accepts its cascade trainers here; the explorer has none yet, so it stops early
-        raise ConfigurationError(
-            "3d_cascade_fullres needs a cascade trainer (v1: nnUNetTrainerV2CascadeFullRes, derived from "
-            "nnUNetTrainerCascadeFullRes); the explorer does not implement the cascade trainer yet",
-            fix="train 3d_lowres and 3d_fullres, or use v1's nnUNet_train for the cascade")
+        if not (isinstance(trainer_class, type) and issubclass(trainer_class, nnUNetTrainerV2CascadeFullRes)):
+            raise ConfigurationError(
+                "If running 3d_cascade_fullres then your trainer class must be derived from "
+                f"nnUNetTrainerCascadeFullRes ({getattr(trainer_class, '__name__', trainer_class)} is not)",
+                fix="use nnUNetTrainerV2CascadeFullRes (or a subclass of it) for 3d_cascade_fullres")
+        return
     if not (isinstance(trainer_class, type) and issubclass(trainer_class, nnUNetTrainer)):
         raise ConfigurationError(
             f"network_trainer was found but is not derived from nnUNetTrainer ({trainer_class.__name__} derives "

@@ -607,6 +607,7 @@ class TrainingRun:
             write_bytes_atomic(Path(base) / "plans.pkl", Path(self.trainer.plans_file).read_bytes())
 
     def _make_augmenters(self) -> tuple[Any, Any]:
+        from ..walkthrough import prev_stage_kwargs
         from .augmentation import get_moreDA_augmentation
         from .dataloading import make_data_loader, subset
 
@@ -616,7 +617,8 @@ class TrainingRun:
         val_keys = list(split.val) or list(split.train)
         dl_val = make_data_loader(subset(p["dataset"].cases, val_keys), processed.patch_size, processed.patch_size,
                                   processed.batch_size,
-                                  oversample_foreground_percent=float(trainer.oversample_foreground_percent))
+                                  oversample_foreground_percent=float(trainer.oversample_foreground_percent),
+                                  **prev_stage_kwargs(trainer))
         scales = [list(s) for s in p["deep_supervision"].scales] if getattr(trainer, "deep_supervision", True) \
             else None
         single = self.run_args.deterministic if self.single_threaded is None else self.single_threaded
@@ -807,11 +809,14 @@ class TrainingRun:
             self._say(f"stopping: {reason}; saving {LATEST} (epoch {state.epoch}: the finished epochs)")
             if trainer.save_intermediate_checkpoints:
                 self.save_checkpoint(LATEST, epoch=state.epoch)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             # differs from v1: v1 dies on Ctrl-C without saving (and may leave augmentation workers behind)
-            stopped, reason = True, "KeyboardInterrupt"
+            from .signals import TerminationRequested
+
+            stopped = True
+            reason = "SIGTERM" if isinstance(interrupt, TerminationRequested) else "KeyboardInterrupt"
             self._trim_to_finished_epochs()
-            self._say(f"KeyboardInterrupt: saving {LATEST} (epoch {state.epoch}: the finished epochs) before exiting")
+            self._say(f"{reason}: saving {LATEST} (epoch {state.epoch}: the finished epochs) before exiting")
             try:
                 if trainer.save_intermediate_checkpoints:
                     self.save_checkpoint(LATEST, epoch=state.epoch)
@@ -996,8 +1001,9 @@ def run_training_cli(args: argparse.Namespace, pipeline: Any = None) -> int:
             run.load_checkpoint(path, train=False)
     validate_unless_disabled(run, run_args)
     if run_args.network == "3d_lowres" and not run_args.disable_next_stage_pred:
-        print("predicting segmentations for the next stage of the cascade: not supported by the explorer yet "
-              "(use --disable_next_stage_pred to silence this note)", file=sys.stderr)
+        print("predicting segmentations for the next stage of the cascade", flush=True)
+        report = predict_next_stage_after_training(run)
+        print(report.summary(), flush=True)
     return 0
 
 
@@ -1031,7 +1037,32 @@ def validate_after_training(run: TrainingRun, run_args: Any) -> Any:
                     validation_folder_name=run_args.val_folder,
                     run_postprocessing_on_folds=not run_args.disable_postprocessing_on_folds,
                     mixed_precision=bool(run_args.run_mixed_precision), experiment_name=trainer.experiment_name,
-                    task_name=str(p["task_name"]), device=run.device)
+                    task_name=str(p["task_name"]), device=run.device,
+                    segs_from_prev_stage_folder=trainer.folder_with_segs_from_prev_stage
+                    if getattr(trainer, "has_prev_stage", False) else None)
+
+
+@mirrors("nnunet.training.cascade_stuff.predict_next_stage:predict_next_stage")
+def predict_next_stage_after_training(run: TrainingRun) -> Any:
+    """``3d_lowres``: predict the fold's validation cases for the cascade's full-resolution stage.
+
+    v1's ``run_training`` does this after validation unless ``--disable_next_stage_pred``, with the network as
+    training (or ``-val``) left it, mirroring on the training's mirror axes. The plans must have the
+    full-resolution stage 1 preprocessed.
+    """
+    from ..inference.cascade import predict_next_stage
+
+    p = run.pipeline
+    configuration = p["configuration"]
+    plans = run.trainer.load_plans_file()
+    lowres_folder = Path(configuration.folder_with_preprocessed_data)
+    fullres_folder = lowres_folder.with_name(f"{plans['data_identifier']}_stage1")
+    aug = p["augmentation_parameters"].data_aug_params
+    return predict_next_stage(run.network, plans, configuration.stage, run.output_folder, lowres_folder,
+                              fullres_folder, list(p["split"].val),
+                              do_mirroring=bool(aug["do_mirror"]), mirror_axes=tuple(aug["mirror_axes"]),
+                              mixed_precision=bool(run.run_args.run_mixed_precision), device=run.device,
+                              log=lambda *a: run._say(*a))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1045,11 +1076,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     add_loop_arguments(parser)
     args = parser.parse_args(argv)
+    from .signals import EXIT_SIGTERM, TerminationRequested, sigterm_as_interrupt
+
     try:
-        return run_training_cli(args)
+        with sigterm_as_interrupt():
+            return run_training_cli(args)
     except ExplorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except TerminationRequested:
+        print("terminated (SIGTERM): model_latest.model was saved; resume with -c", file=sys.stderr)
+        return EXIT_SIGTERM
     except KeyboardInterrupt:
         print("interrupted: model_latest.model was saved; resume with -c", file=sys.stderr)
         return 130
@@ -1061,5 +1098,5 @@ if __name__ == "__main__":  # pragma: no cover
 
 __all__ = ["DETERMINISTIC_SEED", "LoopState", "NonFiniteError", "NonFiniteReport", "TrainingHandle", "TrainingResult",
            "TrainingRun", "add_loop_arguments", "after_online_evaluation", "global_dice", "is_scheduled_save", "main",
-           "manage_patience", "run_training_cli", "update_eval_criterion_MA", "update_train_loss_MA",
+           "manage_patience", "predict_next_stage_after_training", "run_training_cli", "update_eval_criterion_MA", "update_train_loss_MA",
            "validate_after_training", "validate_unless_disabled"]

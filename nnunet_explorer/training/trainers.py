@@ -222,6 +222,7 @@ class nnUNetTrainerV2(nnUNetTrainer):
     deep_supervision: bool = True
     augmentation: str = "moreDA (get_moreDA_augmentation)"
     pin_memory: bool = True
+    has_prev_stage: bool = False  # True for the cascade's full-resolution stage
 
     def setup_DA_params(self, processed: "ProcessedPlans") -> AugmentationSetup:
         """V2's augmentation parameters: ±30° rotations, dummy 2D for anisotropic data, scale (0.7, 1.4)."""
@@ -265,6 +266,101 @@ class nnUNetTrainerV2(nnUNetTrainer):
             return v2_optimizer(network.parameters(), initial_lr=self.initial_lr, weight_decay=self.weight_decay)
         return torch.optim.SGD(network.parameters(), self.initial_lr, weight_decay=self.weight_decay,
                                momentum=self.momentum, nesterov=self.nesterov)
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes:nnUNetTrainerV2CascadeFullRes")
+class nnUNetTrainerV2CascadeFullRes(nnUNetTrainerV2):
+    """The second stage of the cascade: V2 at full resolution, fed the ``3d_lowres`` network's segmentation.
+
+    For tasks whose images are much larger than the patch, v1 plans two 3D stages: ``3d_lowres`` trains on
+    downsampled images (stage 0) and sees a large part of each image; ``3d_cascade_fullres`` then trains at full
+    resolution (stage 1) with the low-resolution prediction as extra input, one-hot encoded: the input has
+    ``num_modalities + num_classes - 1`` channels. That prediction comes from
+    ``RESULTS_FOLDER/nnUNet/3d_lowres/<Task>/<previous_trainer>__<plans>/pred_next_stage/CASE_segFromPrevStage.npz``,
+    written at the end of each ``3d_lowres`` fold for that fold's *validation* cases, so every case's
+    low-resolution segmentation was made by a network that never trained on it — which is why all five
+    ``3d_lowres`` folds must be trained before any cascade fold.
+
+    Augmentation gains three steps (see :mod:`.cascade_augmentation`): the previous-stage segmentation is moved
+    from the seg channels into the data as one-hot channels, then randomly dilated/eroded/closed/opened (p 0.4
+    per sample) and has random connected components removed (p 0.2; a no-op in v1 because of swapped
+    arguments). This teaches the network not to trust the low-resolution segmentation blindly.
+
+    Compared with V2: Dice over the batch (``batch_dice`` is True for the cascade), an extra constructor
+    argument ``previous_trainer`` (stored in ``init_args`` before ``fp16``, as v1 does), and 3D only.
+    """
+
+    has_prev_stage: bool = True
+
+    def __init__(self, plans_file: str | Path, fold: int | str, output_folder: str | Path | None = None,
+                 dataset_directory: str | Path | None = None, batch_dice: bool = True, stage: int | None = None,
+                 unpack_data: bool = True, deterministic: bool = True, previous_trainer: str = "nnUNetTrainerV2",
+                 fp16: bool = False) -> None:
+        super().__init__(plans_file, fold, output_folder, dataset_directory, batch_dice, stage, unpack_data,
+                         deterministic, fp16)
+        self.previous_trainer = previous_trainer
+
+    @property
+    def init_args(self) -> tuple[Any, ...]:
+        """v1's order: ``(plans_file, fold, output_folder, dataset_directory, batch_dice, stage, unpack_data,
+        deterministic, previous_trainer, fp16)``."""
+        base = super().init_args
+        return base[:8] + (self.previous_trainer,) + base[8:]
+
+    @property
+    @mirrors("nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes:nnUNetTrainerV2CascadeFullRes.__init__")
+    def folder_with_segs_from_prev_stage(self) -> Path | None:
+        """``.../nnUNet/3d_lowres/<Task>/<previous_trainer>__<plans identifier>/pred_next_stage``.
+
+        v1 takes the task and the plans identifier from its own output folder
+        (``.../nnUNet/3d_cascade_fullres/<Task>/<Trainer>__<plans>``) and looks next door, under ``3d_lowres``.
+        """
+        base = self.output_folder_base
+        if base is None:
+            return None
+        plans_identifier = base.name.split("__")[-1]
+        return base.parent.parent.parent / "3d_lowres" / base.parent.name / \
+            f"{self.previous_trainer}__{plans_identifier}" / "pred_next_stage"
+
+    def process_plans(self, plans: Mapping[str, Any]) -> "ProcessedPlans":
+        """V2's values, plus one input channel per foreground class for the previous stage's segmentation."""
+        import dataclasses
+
+        processed = super().process_plans(plans)
+        return dataclasses.replace(processed,
+                                   num_input_channels=processed.num_input_channels + processed.num_classes - 1)
+
+    def setup_DA_params(self, processed: "ProcessedPlans") -> AugmentationSetup:
+        """V2's parameters plus the cascade's: seg channels ``[0, 1]`` (label, previous stage), moved to the data
+        one-hot over ``all_segmentation_labels = 1..C-1`` and perturbed by the cascade augmentations."""
+        import dataclasses
+
+        from .cascade_augmentation import cascade_da_params
+
+        setup = super().setup_DA_params(processed)
+        params = {**setup.data_aug_params, **cascade_da_params(processed.num_classes)}
+        notes = setup.notes + ("cascade: the 3d_lowres segmentation travels as seg channel 1, becomes one-hot data "
+                               "channels and is randomly dilated/eroded/closed/opened",)
+        return dataclasses.replace(setup, data_aug_params=params, notes=notes)
+
+    @mirrors("nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes:nnUNetTrainerV2CascadeFullRes.do_split")
+    def attach_segs_from_prev_stage(self, cases: Mapping[str, dict]) -> "OrderedDict[str, dict]":
+        """Give every case its ``seg_from_prev_stage_file``; every one must exist (v1 asserts it in ``do_split``).
+
+        Raises:
+            ConfigurationError: the ``pred_next_stage`` folder is missing (the fix says which training writes it).
+            DatasetError: a case's file is missing.
+        """
+        folder = self.folder_with_segs_from_prev_stage
+        if folder is None or not folder.is_dir():
+            raise ConfigurationError(
+                f"Cannot run final stage of cascade: {folder} does not exist. Run corresponding 3d_lowres first and "
+                "predict the segmentations for the next stage",
+                fix=f"train all 5 folds of `train 3d_lowres {self.previous_trainer} TASK FOLD` (each fold writes "
+                    "pred_next_stage/ for its validation cases), then train the cascade")
+        from .dataloading import attach_prev_stage
+
+        return attach_prev_stage(OrderedDict((case, dict(entry)) for case, entry in cases.items()), folder)
 
 
 @mirrors("nnunet.training.network_training.nnUNet_variants.benchmarking.nnUNetTrainerV2_2epochs:nnUNetTrainerV2_2epochs")
@@ -526,11 +622,11 @@ def process_plans(plans: Mapping[str, Any], stage: int | None = None) -> Process
 
 # ---------------------------------------------------------------------------------------------- registry
 _BUILTIN_CLASSES: frozenset[type] = frozenset({NetworkTrainer, nnUNetTrainer, nnUNetTrainerV2,
-                                               nnUNetTrainerV2_2epochs, nnUNetTrainerV2_5epochs,
-                                               nnUNetTrainerV2_explore})
+                                               nnUNetTrainerV2CascadeFullRes, nnUNetTrainerV2_2epochs,
+                                               nnUNetTrainerV2_5epochs, nnUNetTrainerV2_explore})
 _REGISTRY: "OrderedDict[str, type]" = OrderedDict((c.__name__, c) for c in (
-    NetworkTrainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2_2epochs, nnUNetTrainerV2_5epochs,
-    nnUNetTrainerV2_explore))
+    NetworkTrainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2CascadeFullRes, nnUNetTrainerV2_2epochs,
+    nnUNetTrainerV2_5epochs, nnUNetTrainerV2_explore))
 
 
 def register_trainer(cls: type | None = None, *, name: str | None = None, replace: bool = False) -> Any:

@@ -14,7 +14,7 @@ def test_predict_is_registered_with_v1_defaults():
 
 
 @pytest.mark.parametrize("extra,needle", [(["--mode", "fast"], "--mode fast"),
-                                          (["-l", "lowres"], "cascade"),
+                                          (["-l", "lowres"], "only used with -m 3d_cascade_fullres"),
                                           (["--all_in_gpu", "True"], "all_in_gpu"),
                                           (["--step_size", "1.5"], "step_size"),
                                           (["--part_id", "2", "--num_parts", "2"], "part_id")])
@@ -23,6 +23,7 @@ def test_refused_options(extra, needle, capsys):
     assert needle in capsys.readouterr().err
 
 
-def test_cascade_network_not_offered():
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4", "-m", "3d_cascade_fullres"])
+def test_cascade_network_is_offered_with_v1_defaults():
+    args = build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4", "-m", "3d_cascade_fullres"])
+    assert (args.model, args.cascade_trainer_class_name, args.lowres_segmentations) == \
+        ("3d_cascade_fullres", "nnUNetTrainerV2CascadeFullRes", "None")

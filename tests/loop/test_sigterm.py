@@ -197,7 +197,7 @@ def test_sigterm_saves_latest_stops_workers_exits_143_and_c_resumes(v1_ct_task, 
     assert (folder / "model_latest.model.pkl").is_file()
     # the finished epoch is kept, the interrupted one dropped
     assert ckpt["epoch"] == 1 and [len(x) for x in ckpt["plot_stuff"]] == [1, 1, 0, 1]
-    assert "KeyboardInterrupt: saving model_latest.model" in _log_text(folder)
+    assert "SIGTERM: saving model_latest.model" in _log_text(folder)
     assert not (folder / "model_final_checkpoint.model").exists()
     time.sleep(0.5)
     alive = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
