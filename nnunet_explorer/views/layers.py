@@ -592,7 +592,7 @@ def trace_layers(trace: Any, *, spacing: Sequence[float] | None = None) -> list[
 
 FORMAT_TRANSFORMS = ("SegChannelSelectionTransform", "DataChannelSelectionTransform", "Convert3DTo2DTransform",
                      "Convert2DTo3DTransform", "RemoveLabelTransform", "RenameTransform",
-                     "DownsampleSegForDSTransform2", "NumpyToTensor", "MaskTransform")
+                     "DownsampleSegForDSTransform2", "NumpyToTensor", "MaskTransform", "MoveSegAsOneHotToData")
 
 
 @dataclass(frozen=True)

@@ -231,10 +231,11 @@ def test_core_modules_import_no_ui():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_cascade_params_are_refused():
+def test_cascade_params_without_labels_are_refused_with_the_missing_key():
+    # the one-hot move needs the labels to encode; a hand-made dict without them gets a message, not a crash
     params = setup_DA_params([16, 40, 40], do_dummy_2D_aug=False, use_mask_for_norm={0: False}).data_aug_params
     params = dict(params, move_last_seg_chanel_to_data=True)
-    with pytest.raises(ConfigurationError, match="cascade"):
+    with pytest.raises(ConfigurationError, match="all_segmentation_labels"):
         aug.build_train_transforms([16, 40, 40], params)
 
 

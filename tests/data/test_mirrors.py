@@ -8,7 +8,7 @@ import pytest
 
 from nnunet_explorer.provenance import v1_reference_of
 
-MODULES = ["splits", "dataloading", "augmentation", "augmenter", "throughput", "sampling_map"]
+MODULES = ["splits", "dataloading", "augmentation", "augmenter", "throughput", "sampling_map", "cascade_augmentation"]
 
 
 @pytest.mark.parity
