@@ -70,3 +70,24 @@ def run_v1_python(code: str, workspace: Workspace, *, timeout: float = 900,
         raise RuntimeError(f"nnU-Net v1 python snippet failed ({result.returncode}):\n{result.stdout[-4000:]}\n"
                            f"{result.stderr[-4000:]}")
     return result
+
+
+def run_v1_generic_preprocessor(plans_file: str | os.PathLike, cropped_dir: str | os.PathLike,
+                                output_dir: str | os.PathLike, workspace: Workspace, *,
+                                num_threads: int = 1, timeout: float = 600) -> subprocess.CompletedProcess:
+    """v1's ``GenericPreprocessor.run`` for every stage of ``plans_file``: ``<data_identifier>_stage<k>`` folders.
+
+    What ``nnUNet_plan_and_preprocess`` does after planning, for plans made or edited by hand (a two-stage
+    plan for the cascade, for example).
+    """
+    code = ("import warnings; warnings.filterwarnings('ignore')\n"
+            "from batchgenerators.utilities.file_and_folder_operations import load_pickle\n"
+            "from nnunet.preprocessing.preprocessing import GenericPreprocessor\n"
+            f"p = load_pickle({str(plans_file)!r})\n"
+            "pp = GenericPreprocessor(p['normalization_schemes'], p['use_mask_for_norm'], p['transpose_forward'],\n"
+            "                         p['dataset_properties']['intensityproperties'])\n"
+            "stages = p['plans_per_stage']\n"
+            "pp.run([stages[k]['current_spacing'] for k in sorted(stages)],\n"
+            f"       {str(cropped_dir)!r}, {str(output_dir)!r}, p['data_identifier'],\n"
+            f"       tuple([{int(num_threads)}] * len(stages)))\n")
+    return run_v1_python(code, workspace, timeout=timeout)

@@ -105,7 +105,7 @@ def v1_cascade_task(v1_ct_task, tmp_path_factory) -> V1Task:
 
     import numpy as np
 
-    from nnunet_explorer.parity import run_v1_python
+    from nnunet_explorer.parity import run_v1_generic_preprocessor
 
     root = tmp_path_factory.mktemp("v1_cascade")
     ws = copy_task_tree(v1_ct_task.workspace, root)
@@ -122,13 +122,5 @@ def v1_cascade_task(v1_ct_task, tmp_path_factory) -> V1Task:
     with open(plans_file, "wb") as f:
         pickle.dump(plans, f)
     shutil.rmtree(pre / "nnUNetData_plans_v2.1_stage0")
-    code = ("import warnings; warnings.filterwarnings('ignore')\n"
-            "from batchgenerators.utilities.file_and_folder_operations import load_pickle\n"
-            "from nnunet.preprocessing.preprocessing import GenericPreprocessor\n"
-            f"p = load_pickle({str(plans_file)!r})\n"
-            "pp = GenericPreprocessor(p['normalization_schemes'], p['use_mask_for_norm'], p['transpose_forward'],\n"
-            "                         p['dataset_properties']['intensityproperties'])\n"
-            "pp.run([s['current_spacing'] for s in p['plans_per_stage'].values()],\n"
-            f"       {str(ws.cropped_task_dir(task))!r}, {str(pre)!r}, p['data_identifier'], (1, 1))\n")
-    run_v1_python(code, ws, timeout=600)
+    run_v1_generic_preprocessor(plans_file, ws.cropped_task_dir(task), pre, ws)
     return V1Task(ws, v1_ct_task.task_id, task)

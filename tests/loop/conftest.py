@@ -1,7 +1,10 @@
 """Fixtures of the training-loop tests: writable copies of the v1-preprocessed synthetic CT task, tiny runs."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,34 @@ def copy_workspace(src: Workspace, dst: Path) -> Workspace:
     return resolve_workspace({"nnUNet_raw_data_base": str(dst / src.raw_data_base.name),
                               "nnUNet_preprocessed": str(dst / src.preprocessed.name),
                               "RESULTS_FOLDER": str(dst / src.results_folder.name)}).ensure()
+
+
+def subprocess_env(ws: Workspace) -> dict:
+    """The environment of a training subprocess on ``ws``: one augmentation worker, one thread, unbuffered."""
+    env = dict(os.environ)
+    env.update(environment_for(ws))
+    env.update(nnUNet_n_proc_DA="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+def wait_for(predicate, proc: subprocess.Popen, timeout: float) -> None:
+    """Poll ``predicate`` until it holds; fail with the subprocess's output if it ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"training ended early ({proc.returncode}):\n{out[-3000:]}")
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("timed out waiting for the training subprocess")
+
+
+def log_text(folder: Path) -> str:
+    """The newest training log of a fold folder ('' before the first one is written)."""
+    logs = sorted(folder.glob("training_log_*.txt"))
+    return logs[-1].read_text() if logs else ""
 
 
 def fold_folder(ws: Workspace) -> Path:

@@ -7,44 +7,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
-from nnunet_explorer.paths import environment_for
 from nnunet_explorer.training.hooks import EpochEnd, IterationEnd
 from nnunet_explorer.training.lr_schedule import poly_lr
 from nnunet_explorer.training.pretrained import read_checkpoint
 
-from .conftest import copy_workspace, fold_folder, tiny_run
+from .conftest import copy_workspace, fold_folder, log_text, subprocess_env, tiny_run, wait_for
 
 LOOP = [sys.executable, "-m", "nnunet_explorer.training.loop", "3d_fullres", "nnUNetTrainerV2", "901", "0"]
-
-
-def _env(ws) -> dict:
-    env = dict(os.environ)
-    env.update(environment_for(ws))
-    env.update(nnUNet_n_proc_DA="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return env
-
-
-def _wait_for(predicate, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            raise AssertionError(f"training ended early ({proc.returncode}):\n{out[-3000:]}")
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("timed out waiting for the training subprocess")
-
-
-def _log_text(folder: Path) -> str:
-    logs = sorted(folder.glob("training_log_*.txt"))
-    return logs[-1].read_text() if logs else ""
 
 
 @pytest.mark.slow
@@ -54,10 +27,10 @@ def test_sigkill_mid_epoch_leaves_the_previous_checkpoint_and_c_resumes_from_it(
     proc = subprocess.Popen(LOOP + ["--max_num_epochs", "2", "--num_batches_per_epoch", "2",
                                     "--num_val_batches_per_epoch", "1", "--save_every", "1", "--deterministic",
                                     "--disable_validation_inference", "--quiet"],
-                            env=_env(ws), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=subprocess_env(ws), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # epoch 0 finished and saved; epoch 1 has started: kill at a random moment inside it
-        _wait_for(lambda: (folder / "model_latest.model").is_file() and "epoch:  1" in _log_text(folder), proc, 400)
+        wait_for(lambda: (folder / "model_latest.model").is_file() and "epoch:  1" in log_text(folder), proc, 400)
         time.sleep(random.uniform(0.0, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
@@ -111,12 +84,12 @@ def test_sigint_saves_latest_stops_workers_and_exits_130(v1_ct_task, tmp_path):
     # no --deterministic: augmentation runs in worker processes (1 training + 1 validation worker)
     proc = subprocess.Popen(LOOP + ["--max_num_epochs", "2", "--num_batches_per_epoch", "50",
                                     "--num_val_batches_per_epoch", "1", "--disable_validation_inference", "--quiet"],
-                            env=_env(ws), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=subprocess_env(ws), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
-        _wait_for(lambda: "epoch:  0" in _log_text(folder), proc, 400)
+        wait_for(lambda: "epoch:  0" in log_text(folder), proc, 400)
         parent = psutil.Process(proc.pid)
-        _wait_for(lambda: len(parent.children(recursive=True)) >= 2, proc, 60)
+        wait_for(lambda: len(parent.children(recursive=True)) >= 2, proc, 60)
         workers = parent.children(recursive=True)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         out, _ = proc.communicate(timeout=120)
@@ -127,7 +100,7 @@ def test_sigint_saves_latest_stops_workers_and_exits_130(v1_ct_task, tmp_path):
     assert "model_latest.model was saved" in out
     ckpt = read_checkpoint(folder / "model_latest.model")
     assert ckpt["epoch"] == 0 and ckpt["plot_stuff"][0] == []
-    assert "KeyboardInterrupt: saving model_latest.model" in _log_text(folder)
+    assert "KeyboardInterrupt: saving model_latest.model" in log_text(folder)
     time.sleep(0.5)
     alive = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], f"augmentation workers left running: {alive}"

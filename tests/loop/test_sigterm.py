@@ -12,11 +12,10 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from nnunet_explorer.paths import environment_for
 from nnunet_explorer.training.pretrained import read_checkpoint
 from nnunet_explorer.training.signals import EXIT_SIGTERM, TerminationRequested, sigterm_as_interrupt
 
-from .conftest import copy_workspace, fold_folder
+from .conftest import copy_workspace, fold_folder, log_text, subprocess_env, wait_for
 
 TRAIN = [sys.executable, "-m", "nnunet_explorer.cli", "train", "3d_fullres", "nnUNetTrainerV2", "901", "0"]
 
@@ -136,30 +135,6 @@ def test_the_message_says_what_was_saved_and_how_to_go_on(tmp_path):
 
 # ------------------------------------------------------------------------------------ a real training process
 
-def _env(ws) -> dict:
-    env = dict(os.environ)
-    env.update(environment_for(ws))
-    env.update(nnUNet_n_proc_DA="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return env
-
-
-def _log_text(folder) -> str:
-    logs = sorted(folder.glob("training_log_*.txt"))
-    return logs[-1].read_text() if logs else ""
-
-
-def _wait_for(predicate, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            raise AssertionError(f"training ended early ({proc.returncode}):\n{out[-3000:]}")
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("timed out waiting for the training subprocess")
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["main process", "process group"])
@@ -169,7 +144,7 @@ def test_sigterm_saves_latest_stops_workers_exits_143_and_c_resumes(v1_ct_task, 
     receive SIGTERM too and must die of it, not raise the main process's exception."""
     ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
     folder = fold_folder(ws)
-    env = _env(ws)
+    env = subprocess_env(ws)
     # no --deterministic: augmentation runs in forked worker processes (1 training + 1 validation worker)
     flags = ["--max_num_epochs", "2", "--num_batches_per_epoch", "3", "--num_val_batches_per_epoch", "1",
              "--save_every", "50", "--disable_validation_inference", "--quiet"]
@@ -177,9 +152,9 @@ def test_sigterm_saves_latest_stops_workers_exits_143_and_c_resumes(v1_ct_task, 
                             start_new_session=True)
     try:
         # epoch 0 finished (its losses are logged), epoch 1 has started; no scheduled save before the end
-        _wait_for(lambda: "epoch:  1" in _log_text(folder), proc, 400)
+        wait_for(lambda: "epoch:  1" in log_text(folder), proc, 400)
         parent = psutil.Process(proc.pid)
-        _wait_for(lambda: len(parent.children(recursive=True)) >= 2, proc, 60)
+        wait_for(lambda: len(parent.children(recursive=True)) >= 2, proc, 60)
         workers = parent.children(recursive=True)
         assert not (folder / "model_latest.model").exists()  # only SIGTERM can have written it
         if target == "main process":
@@ -197,7 +172,7 @@ def test_sigterm_saves_latest_stops_workers_exits_143_and_c_resumes(v1_ct_task, 
     assert (folder / "model_latest.model.pkl").is_file()
     # the finished epoch is kept, the interrupted one dropped
     assert ckpt["epoch"] == 1 and [len(x) for x in ckpt["plot_stuff"]] == [1, 1, 0, 1]
-    assert "SIGTERM: saving model_latest.model" in _log_text(folder)
+    assert "SIGTERM: saving model_latest.model" in log_text(folder)
     assert not (folder / "model_final_checkpoint.model").exists()
     time.sleep(0.5)
     alive = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nnunet_explorer.fileio import load_pickle, write_pickle
-from nnunet_explorer.parity import run_v1_python
+from nnunet_explorer.parity import run_v1_generic_preprocessor
 from nnunet_explorer.paths import resolve_workspace
 from nnunet_explorer.planning.run import run_preprocessing
 
@@ -35,15 +35,7 @@ def test_two_stage_preprocessing_matches_v1(tmp_path, v1_ct_task):
     write_pickle(plans, plans_file)
 
     v1_out = tmp_path / "v1_out"
-    code = ("import warnings; warnings.filterwarnings('ignore')\n"
-            "from batchgenerators.utilities.file_and_folder_operations import load_pickle\n"
-            "from nnunet.preprocessing.preprocessing import GenericPreprocessor\n"
-            f"p = load_pickle({str(plans_file)!r})\n"
-            "pp = GenericPreprocessor(p['normalization_schemes'], p['use_mask_for_norm'], p['transpose_forward'],\n"
-            "                         p['dataset_properties']['intensityproperties'])\n"
-            "pp.run([s['current_spacing'] for s in p['plans_per_stage'].values()],\n"
-            f"       {str(ws.cropped_task_dir(task))!r}, {str(v1_out)!r}, p['data_identifier'], (1, 1))\n")
-    run_v1_python(code, ws, timeout=600)
+    run_v1_generic_preprocessor(plans_file, ws.cropped_task_dir(task), v1_out, ws)
     folders = run_preprocessing(plans, task, ws, (1, 1), progress=False)
     assert [f.name for f in folders] == ["nnUNetData_plans_v2.1_stage0", "nnUNetData_plans_v2.1_stage1"]
     for folder in folders:
