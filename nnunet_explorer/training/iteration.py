@@ -153,6 +153,27 @@ def make_grad_scaler(fp16: bool, device: torch.device | str) -> torch.amp.GradSc
     return None
 
 
+def _clip_grad_norm(grads: list[torch.Tensor], clip_norm: float) -> tuple[float, float, torch.Tensor]:
+    """``torch.nn.utils.clip_grad_norm_(params, clip_norm)`` (L2) that also returns what the explorer records.
+
+    The same arithmetic as torch's: per-tensor norms (``_foreach_norm``), their L2 norm is the total norm,
+    every gradient is multiplied by ``min(clip_norm / (total + 1e-6), 1)``. Doing it here reads the gradients
+    once instead of three times (torch's clip, then the explorer's per-parameter and after-clipping norms).
+
+    Returns:
+        ``(norm before clipping, norm after clipping, per-parameter norms)``; the norm after clipping is the
+        norm before times the factor applied (what re-measuring would give, up to float rounding).
+    """
+    if not grads:
+        return 0.0, 0.0, torch.zeros(0)
+    per_param = torch.stack(torch._foreach_norm([g.detach() for g in grads]))
+    total = torch.linalg.vector_norm(per_param)
+    factor = torch.clamp(clip_norm / (total + 1e-6), max=1.0)
+    torch._foreach_mul_(grads, factor.to(grads[0].device))
+    norm_before = float(total)
+    return norm_before, norm_before * float(factor), per_param
+
+
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
 def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer,
                   data: ArrayLike, target: ArrayLike | Sequence[ArrayLike], *, do_backprop: bool = True,
@@ -252,7 +273,6 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
     norm_before = norm_after = None
     step_skipped = False
     lr = float(optimizer.param_groups[0]["lr"])
-    params = [p for p in network.parameters()]
     if do_backprop:
         if use_amp:
             assert grad_scaler is not None
@@ -261,14 +281,11 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
         else:
             total.backward()
         named = [(n, p) for n, p in network.named_parameters() if p.grad is not None]
+        norm_before, norm_after, per_param = _clip_grad_norm([p.grad for _, p in named], clip_norm)
         # one device sync for the whole check: per-parameter norms are finite iff every gradient entry is
-        per_param = torch.stack([torch.linalg.vector_norm(p.grad.detach()) for _, p in named])
         if not _finite(per_param):
             first = int((~torch.isfinite(per_param)).nonzero()[0, 0])
             flag(f"gradient: {named[first][0]}")
-        norm_before = float(torch.nn.utils.clip_grad_norm_(params, clip_norm))
-        norm_after = float(torch.linalg.vector_norm(torch.stack(
-            [torch.linalg.vector_norm(p.grad.detach()) for p in params if p.grad is not None])))
         if use_amp:
             assert grad_scaler is not None
             scale_before = grad_scaler.get_scale()

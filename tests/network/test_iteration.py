@@ -190,3 +190,32 @@ def test_single_output_loss_and_do_ds_mismatch():
     rec = run_iteration(net, DCAndCELoss(False), opt, data, target[0])
     assert len(rec.output_shapes) == 1 and rec.scale_parts[0].ce is not None
     assert rec.loss == pytest.approx(rec.scale_parts[0].ce + rec.scale_parts[0].dice, abs=1e-6)
+
+
+@pytest.mark.parametrize("clip_norm", [1e-3, 12.0, 1e6])
+def test_clipping_is_torchs_clip_grad_norm_bit_for_bit(clip_norm):
+    from nnunet_explorer.training.iteration import _clip_grad_norm
+
+    net, loss, _ = _setup(seed=5)
+    data, target = _batch(seed=5)
+    total, _parts = loss.forward_with_parts(list(net(torch.from_numpy(data))), [torch.from_numpy(t) for t in target])
+    total.backward()
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    reference = [g.clone() for g in grads]
+    reference_norm = float(torch.nn.utils.clip_grad_norm_(_with_grads(reference), clip_norm))
+    before, after, per_param = _clip_grad_norm(grads, clip_norm)
+    assert before == reference_norm
+    assert all(torch.equal(a, b) for a, b in zip(grads, reference))
+    assert per_param.shape == (len(grads),) and bool(torch.isfinite(per_param).all())
+    measured = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    assert after == pytest.approx(measured, rel=1e-5) and after <= min(before, clip_norm) * (1 + 1e-5)
+
+
+def _with_grads(grads):
+    """Parameters whose .grad are the given tensors (clip_grad_norm_ modifies them in place)."""
+    params = []
+    for g in grads:
+        p = torch.nn.Parameter(torch.zeros_like(g))
+        p.grad = g
+        params.append(p)
+    return params
