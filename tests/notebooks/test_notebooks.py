@@ -19,7 +19,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 ORDER = ["01_configuration", "02_trainer_and_network", "03_data_and_augmentation", "04_one_iteration",
-         "05_train_live", "06_validation_and_inference", "07_bring_your_own_network"]
+         "05_train_live", "06_validation_and_inference", "07_bring_your_own_network", "08_cascade"]
 
 
 def _generator():
