@@ -78,6 +78,8 @@ class LowresStageReport:
         lines += [f"  {s.describe()}" for s in self.new_stages]
         lines.append("wrote: " + ", ".join(f.name for f in self.folders) + f" ({self.seconds:.1f} s); "
                      "splits_final.pkl kept (the folds depend only on the case names)")
+        lines.append("note: v1 now trains 3d_fullres (stage 1) with batch Dice; on the one-stage plan it used "
+                     "sample Dice")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -165,7 +167,9 @@ def add_lowres_stage(task: str | int, *, workspace: Workspace | None = None,
     cropped data with the explorer's ``run_preprocessing`` (proven identical to v1's ``GenericPreprocessor``):
     the old ``<data_identifier>_stage0`` held full-resolution data and is replaced by the low-resolution data,
     the full-resolution data goes to ``_stage1``. ``splits_final.pkl`` is kept: the folds depend only on the
-    case names, which do not change.
+    case names, which do not change. Note a side effect that follows v1's rules: with two stages, ``3d_fullres``
+    trains on stage 1 (the same data as before) but with Dice over the whole batch (``batch_dice`` is True for
+    every 3D network but ``3d_lowres`` once a plan has more than one stage; it was False on the one-stage plan).
 
     Interruptions: the new folders are written under temporary names first; only when both are complete are
     the old folders renamed away, the new ones renamed in and the plans file replaced (a few renames; any

@@ -111,6 +111,10 @@ def test_plans_and_both_stages_equal_v1_and_v1_accepts_the_cascade(one_stage, v1
     v1 = json.loads(run_v1_python(code, ws, timeout=300).stdout.split("@@JSON@@", 1)[1])
     assert {n: v["stage"] for n, v in v1.items()} == {"3d_lowres": 0, "3d_fullres": 1, "3d_cascade_fullres": 1}
     assert v1["3d_lowres"]["folder"] == str(pre)
+    # v1's batch_dice rule on two-stage plans, as the report's note says: only 3d_lowres keeps sample Dice
+    assert {n: v["batch_dice"] for n, v in v1.items()} == {"3d_lowres": False, "3d_fullres": True,
+                                                           "3d_cascade_fullres": True}
+    assert "3d_fullres (stage 1) with batch Dice" in report.summary
 
 
 def test_refuses_two_stage_plans_unless_overwrite(one_stage):
