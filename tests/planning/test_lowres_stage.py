@@ -216,3 +216,14 @@ def test_hard_kill_in_the_swap_is_undone_by_the_next_call(one_stage):
     # ... then made the two-stage plan as usual
     assert load_pickle(pre / PLANS)["num_stages"] == 2 and hidden_leftovers(pre) == []
     assert tuple(load_pickle(pre / STAGE.format(1) / "case_000.pkl")["size_after_resampling"]) == tuple(full_res)
+
+
+def test_missing_cropped_data_is_named_and_nothing_changes(one_stage):
+    ws, task = one_stage
+    pre = ws.preprocessed_task_dir(task)
+    before = snapshot(pre)
+    shutil.rmtree(ws.cropped_task_dir(task))  # preprocessing reads the cropped cases, not the stage folders
+    with pytest.raises(PlansError) as info:
+        add_lowres_stage(task, workspace=ws)
+    assert str(ws.cropped_task_dir(task)) in str(info.value) and "plan_and_preprocess" in info.value.fix
+    assert snapshot(pre) == before and hidden_leftovers(pre) == []
