@@ -17,6 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 SETUP = '''\
+# figures (matplotlib Figure objects returned by the views) display as images
+%matplotlib inline
 import os, pathlib
 # The workspace: nnU-Net v1's three folders (raw, preprocessed, results). Unless you set them (or
 # NNUNET_EXPLORER_WORKSPACE), the notebooks use ./nnunet_workspace next to themselves.

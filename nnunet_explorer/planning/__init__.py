@@ -14,6 +14,7 @@
 ``explain``        the planners' decision trace and its text
 ``replan``         explain existing plans (v1's or ours) by re-planning their own fingerprint
 ``run``            the whole command, ``plan_and_preprocess``, with process pools
+``lowres_stage``   explorer-only teaching tool: add a low-resolution stage so the cascade runs on small data
 =================  ================================================================================
 
 Nothing is imported here, so ``import nnunet_explorer.planning`` stays cheap.

@@ -89,6 +89,12 @@ def test_notebook_runs_top_to_bottom(stem, notebook_env, record_property):
     record_property("seconds", round(seconds, 1))
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(o.get("output_type") != "error" for c in code for o in c.get("outputs", []))
+    # a figure that reached the page as "<Figure size ...>" text instead of an image is a broken view
+    shown_as_text = [o["data"]["text/plain"] for c in code for o in c.get("outputs", [])
+                     if o.get("output_type") in ("execute_result", "display_data")
+                     and "image/png" not in o.get("data", {})
+                     and str(o.get("data", {}).get("text/plain", "")).startswith("<Figure size")]
+    assert not shown_as_text, shown_as_text
     # the last cell holds the notebook's assertions and prints "<NN> ok" only if all of them passed
     assert f"{stem[:2]} ok" in stdout_of(code[-1])
     print(f"{stem}: {seconds:.1f} s")
