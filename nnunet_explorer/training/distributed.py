@@ -454,6 +454,7 @@ class DistributedTrainingRun(TrainingRun):
     # --------------------------------------------------------------------------------------- the data
     def _make_augmenters(self) -> tuple[Any, Any]:
         """v1's DDP loaders: this rank's batch size and oversampling, augmentation workers seeded per rank."""
+        from ..walkthrough import prev_stage_kwargs
         from .augmentation import get_moreDA_augmentation
         from .augmenter import default_num_processes
         from .dataloading import make_data_loader, subset
@@ -471,11 +472,13 @@ class DistributedTrainingRun(TrainingRun):
         self.seeds_train, self.seeds_val = rank_augmentation_seeds(rank, threads)
         print("seeds train", self.seeds_train, flush=True)
         print("seeds_val", self.seeds_val, flush=True)
+        cascade = prev_stage_kwargs(trainer)  # the cascade's loaders also read the 3d_lowres segmentation
         dl_tr = make_data_loader(subset(p["dataset"].cases, list(split.train)), aug.basic_generator_patch_size,
-                                 processed.patch_size, sizes[rank], oversample_foreground_percent=percents[rank])
+                                 processed.patch_size, sizes[rank], oversample_foreground_percent=percents[rank],
+                                 **cascade)
         val_keys = list(split.val) or list(split.train)
         dl_val = make_data_loader(subset(p["dataset"].cases, val_keys), processed.patch_size, processed.patch_size,
-                                  sizes[rank], oversample_foreground_percent=percents[rank])
+                                  sizes[rank], oversample_foreground_percent=percents[rank], **cascade)
         scales = [list(s) for s in p["deep_supervision"].scales] if getattr(trainer, "deep_supervision", True) \
             else None
         single = self.run_args.deterministic if self.single_threaded is None else self.single_threaded
@@ -619,7 +622,7 @@ def run_distributed_training_cli(args: argparse.Namespace, pipeline: Any = None)
     follows, so they need not wait — a barrier would time out during a long validation).
     """
     from .configuration import run_args_from_namespace
-    from .loop import validate_unless_disabled
+    from .loop import predict_next_stage_after_training, validate_unless_disabled
 
     run_args = run_args_from_namespace(args)
     if run_args.find_lr:
@@ -648,6 +651,10 @@ def run_distributed_training_cli(args: argparse.Namespace, pipeline: Any = None)
         # differs from v1: v1 spreads the validation cases over the ranks; here rank 0 validates them all
         if info.is_main_process:
             validate_unless_disabled(run, run_args)
+            if run_args.network == "3d_lowres" and not run_args.disable_next_stage_pred:
+                # differs from v1: v1's DDP script predicts on every rank (each writes the same files); rank 0 is enough
+                print("predicting segmentations for the next stage of the cascade", flush=True)
+                print(predict_next_stage_after_training(run).summary(), flush=True)
     return 0
 
 
