@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from nnunet_explorer.paths import Workspace, environment_for, resolve_workspace
 
 os.environ.setdefault("nnUNet_n_proc_DA", "1")
 os.environ.setdefault("nnUNet_def_n_proc", "1")
+
+# A shell without job control starts background jobs (`pytest ... &`, nohup) with SIGINT ignored; Python then
+# never raises KeyboardInterrupt, and subprocesses inherit the ignore. The Ctrl-C tests need the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def make_workspace(root: Path) -> Workspace:
