@@ -83,3 +83,20 @@ def same_batch(a: dict, b: dict) -> bool:
 
 def ordered(d) -> OrderedDict:
     return OrderedDict(d)
+
+
+def v1_transform_lists(v1, trainer) -> tuple[list, list]:
+    """v1's train/val transform lists for a v1 trainer, from the augmenters ``get_moreDA_augmentation`` returns."""
+    params = dict(trainer.data_aug_params, num_threads=1)
+
+    class Dummy:  # get_moreDA_augmentation only stores the loaders
+        pass
+
+    tr, val = v1.moreDA.get_moreDA_augmentation(Dummy(), Dummy(), params["patch_size_for_spatialtransform"], params,
+                                                deep_supervision_scales=trainer.deep_supervision_scales,
+                                                pin_memory=False, use_nondetMultiThreadedAugmenter=False)
+    try:
+        return tr.transform.transforms, val.transform.transforms
+    finally:
+        tr._finish()
+        val._finish()

@@ -13,7 +13,7 @@ from nnunet_explorer.training import augmentation as aug
 from nnunet_explorer.training import dataloading as dl
 from nnunet_explorer.training.data_augmentation_params import setup_DA_params
 
-from .conftest import PLANS_2D, PLANS_3D, STAGE_2D, STAGE_3D, copy_stage, v1_setup
+from .conftest import PLANS_2D, PLANS_3D, STAGE_2D, STAGE_3D, copy_stage, v1_setup, v1_transform_lists
 
 CONFIGS = [("ct", PLANS_3D, None), ("ct", PLANS_3D, True), ("ct", PLANS_2D, None), ("mr", PLANS_3D, None),
            ("mr", PLANS_2D, None)]
@@ -28,23 +28,6 @@ def _equal(a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     return a == b
-
-
-def _v1_lists(v1, trainer, tmp_path):
-    """v1's train/val transform lists, taken from the augmenters get_moreDA_augmentation returns."""
-    params = dict(trainer.data_aug_params)
-    params["num_threads"] = 1
-    class Dummy:  # get_moreDA_augmentation only stores the loaders
-        pass
-
-    tr, val = v1.moreDA.get_moreDA_augmentation(Dummy(), Dummy(), params["patch_size_for_spatialtransform"], params,
-                                                deep_supervision_scales=trainer.deep_supervision_scales,
-                                                pin_memory=False, use_nondetMultiThreadedAugmenter=False)
-    try:
-        return tr.transform.transforms, val.transform.transforms
-    finally:
-        tr._finish()
-        val._finish()
 
 
 def _ours_setup(trainer):
@@ -67,7 +50,7 @@ def _assert_same_lists(ours, theirs):
 def test_transform_lists_equal_v1(v1, v1_ct_task, v1_mr_task, tmp_path, task_kind, plans, dummy):
     task = v1_ct_task if task_kind == "ct" else v1_mr_task
     trainer = v1_setup(v1, task.preprocessed_dir, plans, tmp_path / "out", dummy_2d=dummy)
-    v1_train, v1_val = _v1_lists(v1, trainer, tmp_path)
+    v1_train, v1_val = v1_transform_lists(v1, trainer)
     setup = _ours_setup(trainer)
     assert list(setup.basic_generator_patch_size) == list(trainer.basic_generator_patch_size)
     ours_train = aug.build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
@@ -92,7 +75,7 @@ def test_pipeline_arrays_equal_v1(v1, v1_ct_task, v1_mr_task, tmp_path, task_kin
     """Same batch, same np.random + random seeds: v1's Compose and ours give identical data and targets."""
     task = v1_ct_task if task_kind == "ct" else v1_mr_task
     trainer = v1_setup(v1, task.preprocessed_dir, plans, tmp_path / "out", dummy_2d=dummy)
-    v1_train, _ = _v1_lists(v1, trainer, tmp_path)
+    v1_train, _ = v1_transform_lists(v1, trainer)
     setup = _ours_setup(trainer)
     ours = Compose(aug.build_train_transforms(setup.patch_size, setup.data_aug_params,
                                               setup.deep_supervision_scales))

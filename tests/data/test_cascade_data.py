@@ -22,7 +22,7 @@ from nnunet_explorer.training import cascade_augmentation as casc
 from nnunet_explorer.training import dataloading as dl
 from nnunet_explorer.training.data_augmentation_params import setup_DA_params
 
-from .conftest import PLANS_3D, STAGE_3D, copy_stage, same_batch, v1_setup
+from .conftest import PLANS_3D, STAGE_3D, copy_stage, same_batch, v1_setup, v1_transform_lists
 
 NUM_CLASSES = 3  # background + the synthetic CT task's labels 1 and 2
 PATCH = [16, 40, 40]
@@ -88,22 +88,6 @@ def _v1_cascade_trainer(v1, v1_ct_task, tmp_path, monkeypatch, dummy_2d=None):
     return trainer
 
 
-def _v1_lists(v1, trainer):
-    params = dict(trainer.data_aug_params, num_threads=1)
-
-    class Dummy:
-        pass
-
-    tr, val = v1.moreDA.get_moreDA_augmentation(Dummy(), Dummy(), params["patch_size_for_spatialtransform"], params,
-                                                deep_supervision_scales=trainer.deep_supervision_scales,
-                                                pin_memory=False, use_nondetMultiThreadedAugmenter=False)
-    try:
-        return tr.transform.transforms, val.transform.transforms
-    finally:
-        tr._finish()
-        val._finish()
-
-
 def _ours(trainer):
     setup = setup_DA_params(trainer.patch_size, do_dummy_2D_aug=trainer.do_dummy_2D_aug,
                             use_mask_for_norm=trainer.use_mask_for_norm,
@@ -117,7 +101,7 @@ def _ours(trainer):
 @pytest.fixture
 def cascade_pipelines(v1, v1_ct_task, tmp_path, monkeypatch):
     trainer = _v1_cascade_trainer(v1, v1_ct_task, tmp_path, monkeypatch)
-    v1_train, v1_val = _v1_lists(v1, trainer)
+    v1_train, v1_val = v1_transform_lists(v1, trainer)
     setup, params, train, val = _ours(trainer)
     return trainer, v1_train, v1_val, setup, params, train, val
 
@@ -293,7 +277,7 @@ def test_cascade_dummy_2d_arrays_equal_v1(v1, v1_ct_task, cascade_stage, tmp_pat
     """Dummy 2D folds the two seg channels (truth and prior) into one axis for the spatial transform."""
     folder, prior_dir = cascade_stage
     trainer = _v1_cascade_trainer(v1, v1_ct_task, tmp_path, monkeypatch, dummy_2d=True)
-    v1_train, _ = _v1_lists(v1, trainer)
+    v1_train, _ = v1_transform_lists(v1, trainer)
     setup, params, train, _ = _ours(trainer)
     assert params["dummy_2D"] and "Convert3DTo2DTransform" in [type(t).__name__ for t in train]
     for i, batch in enumerate(_cascade_batches(folder, prior_dir, setup.basic_generator_patch_size,
