@@ -378,13 +378,7 @@ def dataloader(trainer: NetworkTrainer, plans_processed: ProcessedPlans,
     return make_data_loader(subset(dataset.cases, list(split.train)), augmentation_parameters.basic_generator_patch_size,
                             plans_processed.patch_size, plans_processed.batch_size,
                             oversample_foreground_percent=float(trainer.oversample_foreground_percent),
-                            **prev_stage_kwargs(trainer))
-
-
-def prev_stage_kwargs(trainer: NetworkTrainer) -> dict[str, bool]:
-    """``{"has_prev_stage": True}`` for the cascade's trainer (its loaders add the 3d_lowres segmentation as seg
-    channel 1), else nothing."""
-    return {"has_prev_stage": True} if getattr(trainer, "has_prev_stage", False) else {}
+                            has_prev_stage=bool(getattr(trainer, "has_prev_stage", False)))
 
 
 @dataclass(frozen=True)

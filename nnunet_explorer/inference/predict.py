@@ -91,7 +91,7 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     """
     from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
     from ..training.generic_unet import build_network
-    from ..training.trainers import known_trainers, process_plans
+    from ..training.trainers import process_plans
 
     model_folder = Path(model_folder)
     if not model_folder.is_dir():
@@ -106,7 +106,7 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     processed = process_plans(plans, stage)
     # v1 re-creates the trainer named in the .model.pkl, whose process_plans decides the input channels; the
     # cascade's trainer adds one channel per foreground class for the previous stage's segmentation
-    has_prev_stage = _trainer_has_prev_stage(str(info["name"]), known_trainers())
+    has_prev_stage = _trainer_has_prev_stage(str(info["name"]))
     num_input_channels = processed.num_input_channels + (processed.num_classes - 1 if has_prev_stage else 0)
     network = build_network(num_input_channels, processed.base_num_features, processed.num_classes,
                             processed.net_num_pool_op_kernel_sizes, processed.net_conv_kernel_sizes,
@@ -122,16 +122,18 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
                        processed.num_classes, checkpoint_name, has_prev_stage)
 
 
-def _trainer_has_prev_stage(name: str, registered: Sequence[str]) -> bool:
+def _trainer_has_prev_stage(name: str) -> bool:
     """Whether the trainer named in a ``.model.pkl`` is a cascade trainer (v1's two cascade classes, or a
-    registered subclass of the explorer's)."""
+    registered subclass of the explorer's); an unknown name is a plain trainer."""
+    from ..errors import ConfigurationError
+    from ..training.trainers import find_trainer_class
+
     if name in ("nnUNetTrainerCascadeFullRes", "nnUNetTrainerV2CascadeFullRes"):
         return True
-    if name in registered:
-        from ..training.trainers import find_trainer_class
-
+    try:
         return bool(getattr(find_trainer_class(name), "has_prev_stage", False))
-    return False
+    except ConfigurationError:
+        return False
 
 
 @mirrors("nnunet.preprocessing.preprocessing:GenericPreprocessor.preprocess_test_case")

@@ -454,7 +454,6 @@ class DistributedTrainingRun(TrainingRun):
     # --------------------------------------------------------------------------------------- the data
     def _make_augmenters(self) -> tuple[Any, Any]:
         """v1's DDP loaders: this rank's batch size and oversampling, augmentation workers seeded per rank."""
-        from ..walkthrough import prev_stage_kwargs
         from .augmentation import get_moreDA_augmentation
         from .augmenter import default_num_processes
         from .dataloading import make_data_loader, subset
@@ -472,13 +471,13 @@ class DistributedTrainingRun(TrainingRun):
         self.seeds_train, self.seeds_val = rank_augmentation_seeds(rank, threads)
         print("seeds train", self.seeds_train, flush=True)
         print("seeds_val", self.seeds_val, flush=True)
-        cascade = prev_stage_kwargs(trainer)  # the cascade's loaders also read the 3d_lowres segmentation
+        cascade = bool(getattr(trainer, "has_prev_stage", False))  # the cascade's loaders read the 3d_lowres prior
         dl_tr = make_data_loader(subset(p["dataset"].cases, list(split.train)), aug.basic_generator_patch_size,
                                  processed.patch_size, sizes[rank], oversample_foreground_percent=percents[rank],
-                                 **cascade)
+                                 has_prev_stage=cascade)
         val_keys = list(split.val) or list(split.train)
         dl_val = make_data_loader(subset(p["dataset"].cases, val_keys), processed.patch_size, processed.patch_size,
-                                  sizes[rank], oversample_foreground_percent=percents[rank], **cascade)
+                                  sizes[rank], oversample_foreground_percent=percents[rank], has_prev_stage=cascade)
         scales = [list(s) for s in p["deep_supervision"].scales] if getattr(trainer, "deep_supervision", True) \
             else None
         single = self.run_args.deterministic if self.single_threaded is None else self.single_threaded

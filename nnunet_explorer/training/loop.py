@@ -607,7 +607,6 @@ class TrainingRun:
             write_bytes_atomic(Path(base) / "plans.pkl", Path(self.trainer.plans_file).read_bytes())
 
     def _make_augmenters(self) -> tuple[Any, Any]:
-        from ..walkthrough import prev_stage_kwargs
         from .augmentation import get_moreDA_augmentation
         from .dataloading import make_data_loader, subset
 
@@ -618,7 +617,7 @@ class TrainingRun:
         dl_val = make_data_loader(subset(p["dataset"].cases, val_keys), processed.patch_size, processed.patch_size,
                                   processed.batch_size,
                                   oversample_foreground_percent=float(trainer.oversample_foreground_percent),
-                                  **prev_stage_kwargs(trainer))
+                                  has_prev_stage=bool(getattr(trainer, "has_prev_stage", False)))
         scales = [list(s) for s in p["deep_supervision"].scales] if getattr(trainer, "deep_supervision", True) \
             else None
         single = self.run_args.deterministic if self.single_threaded is None else self.single_threaded
