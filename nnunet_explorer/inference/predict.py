@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import torch
 
+from ..device import resolve_device
 from ..errors import ExplorerError
 from ..provenance import mirrors
 from .export import save_segmentation_nifti_from_softmax
@@ -54,10 +56,16 @@ class LoadedModel:
     checkpoint_name: str
     has_prev_stage: bool = False  # a cascade model: needs the 3d_lowres segmentation as extra input
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network's weights are (chosen when loading; :func:`predict_case` may move them once)."""
+        return next(self.network.parameters()).device
+
     def summary(self) -> str:
         return (f"{self.trainer_name} from {self.folder} (stage {self.stage}, patch {list(self.patch_size)}, "
                 f"{'3D' if self.threeD else '2D'}, {self.num_classes} classes), folds: "
-                f"{', '.join(f.name for f in self.fold_folders)}, checkpoint {self.checkpoint_name}")
+                f"{', '.join(f.name for f in self.fold_folders)}, checkpoint {self.checkpoint_name}, "
+                f"device {self.device}")
 
 
 def _fold_folders(model_folder: Path, folds) -> list[Path]:
@@ -84,16 +92,21 @@ def _fold_folders(model_folder: Path, folds) -> list[Path]:
 
 @mirrors("nnunet.training.model_restore:load_model_and_checkpoint_files")
 def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
-                                    checkpoint_name: str = "model_final_checkpoint") -> LoadedModel:
+                                    checkpoint_name: str = "model_final_checkpoint",
+                                    device: str | torch.device | None = "auto") -> LoadedModel:
     """Load the trainer description (``.model.pkl``) of the first fold and every fold's weights, safely.
 
     ``folds``: None = every ``fold*`` sub-folder; ``"all"``; an int or a list of ints.
+    ``device``: where the network is placed, once (``"auto"``: CUDA where available, as v1's ``.cuda()``;
+    see :func:`nnunet_explorer.device.resolve_device`). The folds' state_dicts stay on the CPU and are copied
+    into the placed network one fold at a time.
     """
     from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
     from ..training.generic_unet import build_network
     from ..training.trainers import process_plans
 
     model_folder = Path(model_folder)
+    device = resolve_device(device)  # before any file is read: a bad --device fails first
     if not model_folder.is_dir():
         raise ExplorerError(f"model folder {model_folder} does not exist",
                             fix="check -m/-t/-tr/-p and RESULTS_FOLDER (the folder is "
@@ -116,6 +129,7 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
         checkpoint = load_checkpoint_file(folder / f"{checkpoint_name}.model")
         state_dicts.append(checkpoint["state_dict"])
     load_state_dict_into(network, state_dicts[0])  # fails early if the weights do not fit the plans
+    network.to(device)  # once: build_network leaves it on the CPU, and every fold's weights are copied in place
     network.eval()
     return LoadedModel(model_folder, plans, processed.stage, str(info["name"]), tuple(fold_folders),
                        tuple(state_dicts), network, processed.patch_size, processed.threeD,
@@ -218,14 +232,23 @@ class CaseInference:
 def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *, do_tta: bool = True,
                  step_size: float = 0.5, mixed_precision: bool = True, device=None,
                  tile_batch_size: int = 1, seg_from_prev_stage: str | os.PathLike | None = None,
-                 log=print) -> CaseInference:
+                 all_in_gpu: bool = False, log=print) -> CaseInference:
     """Preprocess one case and predict it with every fold; the mean of the folds' probabilities is the ensemble.
 
     Nothing is written. ``predict_cases`` exports the result; a notebook can look at each fold's tiles instead.
     A cascade model needs ``seg_from_prev_stage``, the case's ``3d_lowres`` prediction (``CASE.nii.gz``).
+    ``device``: None keeps the network where :func:`load_model_and_checkpoint_files` placed it; anything else
+    (``"auto"``, ``"cpu"``, ``"cuda:1"``) moves it there first, once. ``all_in_gpu``: v1's option, see
+    :func:`~nnunet_explorer.inference.sliding_window.predict_sliding_window`.
     """
     from ..training.checkpoints import load_state_dict_into
 
+    device = model.device if device is None else resolve_device(device)
+    if model.device != device:
+        model.network.to(device)
+    # v1's predict builds its trainer with deterministic=False, which sets cudnn.benchmark (the fastest
+    # convolution algorithms for the fixed tile shape); it has no effect on the CPU
+    torch.backends.cudnn.benchmark = True
     t0 = time.perf_counter()
     data, properties = preprocess_test_case(data_files, model.plans, model.stage)
     if seg_from_prev_stage is not None and not model.has_prev_stage:
@@ -252,7 +275,7 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
         result = predict_sliding_window(model.network, data, model.patch_size, do_mirroring=do_tta,
                                         mirror_axes=default_mirror_axes(model.threeD), step_size=step_size,
                                         use_gaussian=True, mixed_precision=mixed_precision, device=device,
-                                        tile_batch_size=tile_batch_size)
+                                        tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu)
         per_fold.append(result)
         # v1 sums the folds' probabilities in the order of the folds, then divides once
         probabilities = result.probabilities.copy() if probabilities is None else probabilities + result.probabilities
@@ -296,7 +319,8 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
                   overwrite_existing: bool = False, step_size: float = 0.5,
                   segmentation_export_kwargs: Mapping[str, Any] | None = None,
                   disable_postprocessing: bool = False, device=None, tile_batch_size: int = 1,
-                  segs_from_prev_stage: Sequence[str] | None = None, log=print) -> list[CasePrediction]:
+                  segs_from_prev_stage: Sequence[str] | None = None, all_in_gpu: bool = False,
+                  log=print) -> list[CasePrediction]:
     """Preprocess, predict (fold ensemble), export and postprocess each case (see the module docstring).
 
     ``segs_from_prev_stage``: for a cascade model, one ``3d_lowres`` prediction file per case.
@@ -324,7 +348,7 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
             continue
         t0 = time.perf_counter()
         inference = predict_case(model, files, do_tta=do_tta, step_size=step_size, mixed_precision=mixed_precision,
-                                 device=device, tile_batch_size=tile_batch_size, log=log,
+                                 device=device, tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, log=log,
                                  seg_from_prev_stage=None if segs_from_prev_stage is None
                                  else segs_from_prev_stage[index])
         data, properties, probabilities = inference.data, inference.properties, inference.probabilities
@@ -361,7 +385,8 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
                         do_tta: bool = True, mixed_precision: bool = True, overwrite_existing: bool = False,
                         step_size: float = 0.5, checkpoint_name: str = "model_final_checkpoint",
                         disable_postprocessing: bool = False, part_id: int = 0, num_parts: int = 1,
-                        device=None, tile_batch_size: int = 1, lowres_segmentations: str | os.PathLike | None = None,
+                        device="auto", tile_batch_size: int = 1,
+                        lowres_segmentations: str | os.PathLike | None = None, all_in_gpu: bool = False,
                         log=print) -> list[CasePrediction]:
     """``nnUNet_predict -i IN -o OUT``: every case of ``input_folder`` into ``output_folder``.
 
@@ -398,11 +423,11 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
             raise ExplorerError(f"not all lowres_segmentations files are present: {', '.join(missing[:10])} missing "
                                 f"in {lowres_folder}", fix="predict those cases with -m 3d_lowres first")
         segs = segs[part_id::num_parts]
-    model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name)
+    model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name, device=device)
     log(model.summary())
     return predict_cases(model, list_of_lists[part_id::num_parts], output_files[part_id::num_parts],
                          segs_from_prev_stage=segs,
                          save_npz=save_npz, do_tta=do_tta, mixed_precision=mixed_precision,
                          overwrite_existing=overwrite_existing, step_size=step_size,
                          disable_postprocessing=disable_postprocessing, device=device,
-                         tile_batch_size=tile_batch_size, log=log)
+                         tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, log=log)
