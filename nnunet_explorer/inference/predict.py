@@ -409,6 +409,8 @@ class CasePrediction:
     preprocess_seconds: float = 0.0
     predict_seconds: float = 0.0
     export_seconds: float = 0.0
+    #: the :class:`CaseInference` (preprocessed data, per-fold tiles, probabilities) when asked to keep it
+    inference: CaseInference | None = field(default=None, repr=False, compare=False)
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
@@ -429,10 +431,11 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
                   segmentation_export_kwargs: Mapping[str, Any] | None = None,
                   disable_postprocessing: bool = False, device=None, tile_batch_size: int = 1,
                   segs_from_prev_stage: Sequence[str] | None = None, all_in_gpu: bool = False,
-                  log=print) -> list[CasePrediction]:
+                  keep_inference: bool = False, log=print) -> list[CasePrediction]:
     """Preprocess, predict (fold ensemble), export and postprocess each case (see the module docstring).
 
     ``segs_from_prev_stage``: for a cascade model, one ``3d_lowres`` prediction file per case.
+    ``keep_inference``: keep each case's :class:`CaseInference` in its record (memory: the probabilities).
     """
     if len(list_of_lists) != len(output_files):
         raise ValueError("need one output file per case")
@@ -471,7 +474,7 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
             f"{t2 - t1:.1f} s)")
         results.append(CasePrediction(case, str(out), False, tuple(int(s) for s in data.shape[1:]), tiles,
                                       len(model.state_dicts), export.do_separate_z, t1 - t0, t2 - t1,
-                                      export.seconds))
+                                      export.seconds, inference if keep_inference else None))
     if not disable_postprocessing and cleaned:
         pp_file = model.folder / "postprocessing.json"
         if pp_file.is_file():
