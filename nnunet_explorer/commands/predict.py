@@ -3,6 +3,8 @@
 Same flags, spellings and defaults as ``nnUNet_predict`` (``inference/predict_simple.py``) for everything the
 explorer implements; the model folder is ``RESULTS_FOLDER/nnUNet/<m>/<Task>/<tr>__<p>``. Existing outputs are
 kept (skipped) unless ``--overwrite_existing`` is given. Checkpoints are loaded safely (no arbitrary code).
+``--device auto`` (the default) predicts on CUDA where available, as v1 does; ``--all_in_gpu True`` is v1's
+float16 whole-case accumulation on the GPU. Every input is checked before anything is written.
 """
 from __future__ import annotations
 

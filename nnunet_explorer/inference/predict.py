@@ -13,6 +13,12 @@ optionally ``postprocessing.json`` (written when the folds are consolidated). Fo
 4. **Postprocess** with the model folder's ``postprocessing.json`` (largest connected component per entry of
    ``for_which_classes``), if there is one.
 
+Before anything is written, every input file's header is read (:func:`check_input_files`: a readable 3D
+image, one file per modality, one geometry per case) and the model is loaded, so bad input leaves no
+half-made output folder. The network is placed once on the chosen device (``"auto"``: CUDA where available,
+as v1 assumes a GPU). :class:`~nnunet_explorer.inference.predictor.Predictor` runs the same functions from
+Python, one image at a time.
+
 Checkpoints are read with the safe loaders of :mod:`nnunet_explorer.training.checkpoints`. A cascade model
 (``3d_cascade_fullres``) also needs each case's ``3d_lowres`` prediction (``lowres_segmentations``): it is
 resized to the preprocessed image and appended as one-hot channels (:mod:`.cascade`).
