@@ -3,6 +3,8 @@
 Same flags, spellings and defaults as ``nnUNet_predict`` (``inference/predict_simple.py``) for everything the
 explorer implements; the model folder is ``RESULTS_FOLDER/nnUNet/<m>/<Task>/<tr>__<p>``. Existing outputs are
 kept (skipped) unless ``--overwrite_existing`` is given. Checkpoints are loaded safely (no arbitrary code).
+``--device auto`` (the default) predicts on CUDA where available, as v1 does; ``--all_in_gpu True`` is v1's
+float16 whole-case accumulation on the GPU. Every input is checked before anything is written.
 """
 from __future__ import annotations
 
@@ -51,8 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v1_only.add_argument("--num_threads_nifti_save", type=int, default=2,
                          help="ignored: the explorer exports each case in this process")
     v1_only.add_argument("--mode", default="normal", help="only 'normal' (v1's fast/fastest modes are not offered)")
-    v1_only.add_argument("--all_in_gpu", default="None", help="only None/False (v1's float16 GPU accumulation is "
-                         "not offered)")
+    parser.add_argument("--all_in_gpu", default="None", choices=("None", "False", "True"),
+                        help="True: keep the input and the whole-case sums on the GPU in float16 (fewer copies, much "
+                             "more GPU memory; v1 calls it experimental). None/False (default): the sums are "
+                             "float32 in CPU memory")
     parser.add_argument("-l", "--lowres_segmentations", default="None",
                         help="3d_cascade_fullres: folder with the 3d_lowres predictions (CASE.nii.gz). Without it, "
                              "3d_lowres is predicted first into OUT/3d_lowres_predictions")
@@ -60,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trainer of the 3d_cascade_fullres model (default nnUNetTrainerV2CascadeFullRes); -tr "
                              "then names the 3d_lowres trainer")
     explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
-    explorer.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N")
+    explorer.add_argument("--device", default="auto",
+                          help="auto (default: CUDA where available, as v1), cpu, cuda or cuda:N")
     explorer.add_argument("--tile_batch_size", type=int, default=1,
                           help="tiles per forward pass (1 = v1's one at a time)")
 
@@ -82,6 +87,7 @@ def _parse_folds(folds):
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from ..device import resolve_device
     from ..fileio import write_json
     from ..inference.predict import predict_from_folder
     from ..paths import get_workspace
@@ -95,9 +101,11 @@ def run(args: argparse.Namespace) -> int:
                                  fix="use 0 <= part_id < num_parts")
     if args.mode != "normal":
         raise ConfigurationError(f"--mode {args.mode} is not offered by the explorer", fix="use --mode normal")
-    if args.all_in_gpu not in ("None", "False"):
-        raise ConfigurationError("--all_in_gpu True is not offered by the explorer",
-                                 fix="leave --all_in_gpu at None (accumulators stay float32 on the device)")
+    all_in_gpu = args.all_in_gpu == "True"  # v1: None and False both mean False for nnUNet_predict
+    device = resolve_device(args.device)  # fails before anything is read or written
+    if all_in_gpu and device.type != "cuda":
+        print(f"WARNING: --all_in_gpu True on {device}: the float16 sums stay in CPU memory (no GPU to keep them on)",
+              flush=True)
     lowres = None if args.lowres_segmentations == "None" else Path(args.lowres_segmentations)
     if lowres is not None and args.model != "3d_cascade_fullres":
         raise ConfigurationError("-l/--lowres_segmentations is only used with -m 3d_cascade_fullres",
@@ -107,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     folds = _parse_folds(args.folds)
     common = dict(do_tta=not args.disable_tta, mixed_precision=not args.disable_mixed_precision,
                   overwrite_existing=args.overwrite_existing, step_size=args.step_size,
-                  disable_postprocessing=args.disable_postprocessing, device=args.device,
-                  tile_batch_size=args.tile_batch_size)
+                  disable_postprocessing=args.disable_postprocessing, device=device,
+                  tile_batch_size=args.tile_batch_size, all_in_gpu=all_in_gpu)
     start = time.time()
     if args.model == "3d_cascade_fullres" and lowres is None:
         if args.part_id != 0 or args.num_parts != 1:

@@ -9,6 +9,19 @@
   the model folder's ``postprocessing.json``) and the largest-connected-component rule.
 * :mod:`.validation` — ``nnUNetTrainer.validate`` for one fold.
 * :mod:`.predict` — ``nnUNet_predict``: preprocess new cases, ensemble folds, export, postprocess.
+* :mod:`.predictor` — :class:`Predictor`: the same prediction from Python, one image (path, SimpleITK image or
+  numpy array) at a time, with a card of what it did.
 
 Checkpoints are read by :mod:`nnunet_explorer.training.checkpoints` (safe loading, no arbitrary code).
 """
+
+__all__ = ["Predictor"]
+
+
+def __getattr__(name: str):
+    # lazy, so that importing a sibling module (e.g. .export) does not load the predictor and its imports
+    if name == "Predictor":
+        from .predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

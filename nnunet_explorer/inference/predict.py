@@ -13,6 +13,12 @@ optionally ``postprocessing.json`` (written when the folds are consolidated). Fo
 4. **Postprocess** with the model folder's ``postprocessing.json`` (largest connected component per entry of
    ``for_which_classes``), if there is one.
 
+Before anything is written, every input file's header is read (:func:`check_input_files`: a readable 3D
+image, one file per modality, one geometry per case) and the model is loaded, so bad input leaves no
+half-made output folder. The network is placed once on the chosen device (``"auto"``: CUDA where available,
+as v1 assumes a GPU). :class:`~nnunet_explorer.inference.predictor.Predictor` runs the same functions from
+Python, one image at a time.
+
 Checkpoints are read with the safe loaders of :mod:`nnunet_explorer.training.checkpoints`. A cascade model
 (``3d_cascade_fullres``) also needs each case's ``3d_lowres`` prediction (``lowres_segmentations``): it is
 resized to the preprocessed image and appended as one-hot channels (:mod:`.cascade`).
@@ -20,6 +26,7 @@ resized to the preprocessed image and appended as one-hot channels (:mod:`.casca
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -28,8 +35,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import torch
 
-from ..errors import ExplorerError
+from ..device import resolve_device
+from ..errors import DatasetError, ExplorerError
 from ..provenance import mirrors
 from .export import save_segmentation_nifti_from_softmax
 from .postprocessing import apply_postprocessing_to_folder, load_postprocessing
@@ -54,10 +63,16 @@ class LoadedModel:
     checkpoint_name: str
     has_prev_stage: bool = False  # a cascade model: needs the 3d_lowres segmentation as extra input
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network's weights are (chosen when loading; :func:`predict_case` may move them once)."""
+        return next(self.network.parameters()).device
+
     def summary(self) -> str:
         return (f"{self.trainer_name} from {self.folder} (stage {self.stage}, patch {list(self.patch_size)}, "
                 f"{'3D' if self.threeD else '2D'}, {self.num_classes} classes), folds: "
-                f"{', '.join(f.name for f in self.fold_folders)}, checkpoint {self.checkpoint_name}")
+                f"{', '.join(f.name for f in self.fold_folders)}, checkpoint {self.checkpoint_name}, "
+                f"device {self.device}")
 
 
 def _fold_folders(model_folder: Path, folds) -> list[Path]:
@@ -84,16 +99,21 @@ def _fold_folders(model_folder: Path, folds) -> list[Path]:
 
 @mirrors("nnunet.training.model_restore:load_model_and_checkpoint_files")
 def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
-                                    checkpoint_name: str = "model_final_checkpoint") -> LoadedModel:
+                                    checkpoint_name: str = "model_final_checkpoint",
+                                    device: str | torch.device | None = "auto") -> LoadedModel:
     """Load the trainer description (``.model.pkl``) of the first fold and every fold's weights, safely.
 
     ``folds``: None = every ``fold*`` sub-folder; ``"all"``; an int or a list of ints.
+    ``device``: where the network is placed, once (``"auto"``: CUDA where available, as v1's ``.cuda()``;
+    see :func:`nnunet_explorer.device.resolve_device`). The folds' state_dicts stay on the CPU and are copied
+    into the placed network one fold at a time.
     """
     from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
     from ..training.generic_unet import build_network
     from ..training.trainers import process_plans
 
     model_folder = Path(model_folder)
+    device = resolve_device(device)  # before any file is read: a bad --device fails first
     if not model_folder.is_dir():
         raise ExplorerError(f"model folder {model_folder} does not exist",
                             fix="check -m/-t/-tr/-p and RESULTS_FOLDER (the folder is "
@@ -116,6 +136,7 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
         checkpoint = load_checkpoint_file(folder / f"{checkpoint_name}.model")
         state_dicts.append(checkpoint["state_dict"])
     load_state_dict_into(network, state_dicts[0])  # fails early if the weights do not fit the plans
+    network.to(device)  # once: build_network leaves it on the CPU, and every fold's weights are copied in place
     network.eval()
     return LoadedModel(model_folder, plans, processed.stage, str(info["name"]), tuple(fold_folders),
                        tuple(state_dicts), network, processed.patch_size, processed.threeD,
@@ -166,10 +187,18 @@ def preprocess_test_case(data_files: Sequence[str | os.PathLike], plans: Mapping
     return data.astype(np.float32), properties
 
 
+_CASE_FILE = re.compile(r"^(.+)_(\d{4})\.nii\.gz$")
+
+
 @mirrors("nnunet.inference.predict:check_input_folder_and_return_caseIDs")
-def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expected_num_modalities: int
-                                           ) -> list[str]:
-    """Case ids of ``CASE_XXXX.nii.gz`` files; every case must have all ``expected_num_modalities`` files."""
+def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expected_num_modalities: int,
+                                           log=None) -> list[str]:
+    """Case ids of ``CASE_XXXX.nii.gz`` files; every case must have all ``expected_num_modalities`` files.
+
+    Only file names are checked here (as in v1); :func:`check_input_files` reads the headers. A ``.nii.gz``
+    not named ``CASE_XXXX.nii.gz`` is an error (v1 fails on it too, asking for a file it derived from the name);
+    modality files beyond the model's are reported through ``log`` and ignored, as v1 does.
+    """
     input_folder = Path(input_folder)
     if not input_folder.is_dir():
         raise ExplorerError(f"input folder {input_folder} does not exist", fix="check -i")
@@ -177,6 +206,12 @@ def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expe
     if not files:
         raise ExplorerError(f"{input_folder} contains no .nii.gz images",
                             fix="put the images there named CASE_0000.nii.gz (one _XXXX file per modality)")
+    unnamed = [f for f in files if not _CASE_FILE.match(f)]
+    if unnamed:
+        raise DatasetError(f"{len(unnamed)} file(s) in {input_folder} are not named CASE_XXXX.nii.gz: "
+                           f"{', '.join(unnamed[:10])}" + (" ..." if len(unnamed) > 10 else ""),
+                           fix="name each image CASE_0000.nii.gz (CASE_0001.nii.gz for a second modality ...), or "
+                               "move other files out of the input folder")
     case_ids = sorted({f[:-12] for f in files})
     missing = [f"{c}_{m:04d}.nii.gz" for c in case_ids for m in range(expected_num_modalities)
                if not (input_folder / f"{c}_{m:04d}.nii.gz").is_file()]
@@ -185,7 +220,101 @@ def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expe
                             + (" ..." if len(missing) > 10 else ""),
                             fix=f"this model expects {expected_num_modalities} modality file(s) per case, named "
                             "CASE_0000.nii.gz, CASE_0001.nii.gz, ...")
+    extra = [f for f in files if int(_CASE_FILE.match(f).group(2)) >= expected_num_modalities]
+    if extra and log is not None:
+        log(f"WARNING: {len(extra)} file(s) beyond the model's {expected_num_modalities} modality file(s) per case "
+            f"are ignored: {', '.join(extra[:10])}" + (" ..." if len(extra) > 10 else ""))
     return case_ids
+
+
+def _verify_image_content(path: Path) -> str | None:
+    """The one place that checks an image's voxel data is complete (a ``.nii.gz`` cut short reads without error).
+
+    Returns a problem text, or None. Still to be connected: helper A's ``nnunet_explorer.image_io.verify_image_file``
+    (truncated gzip stream, fewer voxels than the header declares) is to be called here, its finding turned
+    into the returned text.
+    """
+    return None
+
+
+def _header(path: Path):
+    """``(Geometry, dimension, components per voxel)`` from the header alone (no voxels read)."""
+    import SimpleITK as sitk
+
+    from ..tasks import Geometry
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    geometry = Geometry(tuple(reader.GetSize()), tuple(reader.GetSpacing()), tuple(reader.GetOrigin()),
+                        tuple(reader.GetDirection()))
+    return geometry, reader.GetDimension(), reader.GetNumberOfComponents()
+
+
+def check_input_files(list_of_lists: Sequence[Sequence[str | os.PathLike]], expected_num_modalities: int,
+                      segs_from_prev_stage: Sequence[str | os.PathLike] | None = None) -> None:
+    """Check every input before anything is written: each case's files are readable 3D single-channel images
+    with one geometry (v1's ``verify_same_geometry`` tolerance), one file per modality the model expects.
+
+    Only headers are read (``SimpleITK.ImageFileReader.ReadImageInformation``), so this takes milliseconds
+    per file. Every problem of every case is collected, then raised together.
+
+    Raises:
+        DatasetError: naming each file and what is wrong with it, with the fix.
+    """
+    problems: list[str] = []
+    for index, files in enumerate(list_of_lists):
+        files = [Path(f) for f in files]
+        if len(files) != expected_num_modalities:
+            problems.append(f"{', '.join(f.name for f in files)}: {len(files)} file(s), but the model expects "
+                            f"{expected_num_modalities} modalities (fix: give one file per modality, in the order of "
+                            "the training data's _0000, _0001 ...)")
+            continue
+        headers = []
+        for path in files:
+            if not path.is_file():
+                problems.append(f"{path}: does not exist")
+                continue
+            try:
+                geometry, dim, components = _header(path)
+            except RuntimeError as exc:  # SimpleITK: no ImageIO can read it, or a broken header
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                problems.append(f"{path}: not an image SimpleITK can read ({reason.strip()}) (fix: replace it by "
+                                "the NIfTI image (.nii.gz) it should be, or move it out of the input folder)")
+                continue
+            if dim != 3 or components != 1:
+                problems.append(f"{path}: a {dim}D image with {components} value(s) per voxel, but nnU-Net needs 3D "
+                                "images with one value per voxel (fix: one 3D file per modality; 2D images as 3D "
+                                "with one slice)")
+                continue
+            content = _verify_image_content(path)
+            if content:
+                problems.append(f"{path}: {content}")
+                continue
+            headers.append((path, geometry))
+        for path, geometry in headers[1:]:
+            reference_path, reference = headers[0]
+            diff = geometry.mismatches(reference)
+            if diff:
+                problems.append(f"{path}: geometry differs from {reference_path.name} ({'; '.join(diff)}) (fix: "
+                                "resample the modalities to one grid, as for the training images)")
+        if segs_from_prev_stage is not None and headers:
+            seg = Path(segs_from_prev_stage[index])
+            try:
+                seg_geometry = _header(seg)[0]
+            except RuntimeError:
+                problems.append(f"{seg}: the previous stage's segmentation cannot be read (fix: predict this case "
+                                "with -m 3d_lowres again)")
+                continue
+            if seg_geometry.size != headers[0][1].size:
+                problems.append(f"{seg}: size {seg_geometry.size} but the image {headers[0][0].name} has "
+                                f"{headers[0][1].size} (fix: give the 3d_lowres prediction of this very case)")
+    if problems:
+        shown = problems[:20]
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise DatasetError(f"{len(problems)} problem(s) with the input images, nothing was written:\n  "
+                           + "\n  ".join(shown) + more,
+                           fix="correct or remove the files named above, then run again")
 
 
 @dataclass(frozen=True)
@@ -218,14 +347,23 @@ class CaseInference:
 def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *, do_tta: bool = True,
                  step_size: float = 0.5, mixed_precision: bool = True, device=None,
                  tile_batch_size: int = 1, seg_from_prev_stage: str | os.PathLike | None = None,
-                 log=print) -> CaseInference:
+                 all_in_gpu: bool = False, log=print) -> CaseInference:
     """Preprocess one case and predict it with every fold; the mean of the folds' probabilities is the ensemble.
 
     Nothing is written. ``predict_cases`` exports the result; a notebook can look at each fold's tiles instead.
     A cascade model needs ``seg_from_prev_stage``, the case's ``3d_lowres`` prediction (``CASE.nii.gz``).
+    ``device``: None keeps the network where :func:`load_model_and_checkpoint_files` placed it; anything else
+    (``"auto"``, ``"cpu"``, ``"cuda:1"``) moves it there first, once. ``all_in_gpu``: v1's option, see
+    :func:`~nnunet_explorer.inference.sliding_window.predict_sliding_window`.
     """
     from ..training.checkpoints import load_state_dict_into
 
+    device = model.device if device is None else resolve_device(device)
+    if model.device != device:
+        model.network.to(device)
+    # v1's predict builds its trainer with deterministic=False, which sets cudnn.benchmark (the fastest
+    # convolution algorithms for the fixed tile shape); it has no effect on the CPU
+    torch.backends.cudnn.benchmark = True
     t0 = time.perf_counter()
     data, properties = preprocess_test_case(data_files, model.plans, model.stage)
     if seg_from_prev_stage is not None and not model.has_prev_stage:
@@ -252,7 +390,7 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
         result = predict_sliding_window(model.network, data, model.patch_size, do_mirroring=do_tta,
                                         mirror_axes=default_mirror_axes(model.threeD), step_size=step_size,
                                         use_gaussian=True, mixed_precision=mixed_precision, device=device,
-                                        tile_batch_size=tile_batch_size)
+                                        tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu)
         per_fold.append(result)
         # v1 sums the folds' probabilities in the order of the folds, then divides once
         probabilities = result.probabilities.copy() if probabilities is None else probabilities + result.probabilities
@@ -277,6 +415,8 @@ class CasePrediction:
     preprocess_seconds: float = 0.0
     predict_seconds: float = 0.0
     export_seconds: float = 0.0
+    #: the :class:`CaseInference` (preprocessed data, per-fold tiles, probabilities) when asked to keep it
+    inference: CaseInference | None = field(default=None, repr=False, compare=False)
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
@@ -296,10 +436,12 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
                   overwrite_existing: bool = False, step_size: float = 0.5,
                   segmentation_export_kwargs: Mapping[str, Any] | None = None,
                   disable_postprocessing: bool = False, device=None, tile_batch_size: int = 1,
-                  segs_from_prev_stage: Sequence[str] | None = None, log=print) -> list[CasePrediction]:
+                  segs_from_prev_stage: Sequence[str] | None = None, all_in_gpu: bool = False,
+                  keep_inference: bool = False, log=print) -> list[CasePrediction]:
     """Preprocess, predict (fold ensemble), export and postprocess each case (see the module docstring).
 
     ``segs_from_prev_stage``: for a cascade model, one ``3d_lowres`` prediction file per case.
+    ``keep_inference``: keep each case's :class:`CaseInference` in its record (memory: the probabilities).
     """
     if len(list_of_lists) != len(output_files):
         raise ValueError("need one output file per case")
@@ -324,7 +466,7 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
             continue
         t0 = time.perf_counter()
         inference = predict_case(model, files, do_tta=do_tta, step_size=step_size, mixed_precision=mixed_precision,
-                                 device=device, tile_batch_size=tile_batch_size, log=log,
+                                 device=device, tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, log=log,
                                  seg_from_prev_stage=None if segs_from_prev_stage is None
                                  else segs_from_prev_stage[index])
         data, properties, probabilities = inference.data, inference.properties, inference.probabilities
@@ -338,7 +480,7 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
             f"{t2 - t1:.1f} s)")
         results.append(CasePrediction(case, str(out), False, tuple(int(s) for s in data.shape[1:]), tiles,
                                       len(model.state_dicts), export.do_separate_z, t1 - t0, t2 - t1,
-                                      export.seconds))
+                                      export.seconds, inference if keep_inference else None))
     if not disable_postprocessing and cleaned:
         pp_file = model.folder / "postprocessing.json"
         if pp_file.is_file():
@@ -361,7 +503,8 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
                         do_tta: bool = True, mixed_precision: bool = True, overwrite_existing: bool = False,
                         step_size: float = 0.5, checkpoint_name: str = "model_final_checkpoint",
                         disable_postprocessing: bool = False, part_id: int = 0, num_parts: int = 1,
-                        device=None, tile_batch_size: int = 1, lowres_segmentations: str | os.PathLike | None = None,
+                        device="auto", tile_batch_size: int = 1,
+                        lowres_segmentations: str | os.PathLike | None = None, all_in_gpu: bool = False,
                         log=print) -> list[CasePrediction]:
     """``nnUNet_predict -i IN -o OUT``: every case of ``input_folder`` into ``output_folder``.
 
@@ -380,9 +523,7 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
         raise ExplorerError(f"{plans_file} does not exist (a trained model folder holds a copy of the plans)",
                             fix="check the model folder (-m/-t/-tr/-p)")
     num_modalities = int(load_plans(plans_file)["num_modalities"])
-    case_ids = check_input_folder_and_return_case_ids(input_folder, num_modalities)
-    output_folder.mkdir(parents=True, exist_ok=True)
-    _copy_atomic(plans_file, output_folder / "plans.pkl")
+    case_ids = check_input_folder_and_return_case_ids(input_folder, num_modalities, log=log)
     input_folder = Path(input_folder)
     list_of_lists = [[str(input_folder / f"{c}_{m:04d}.nii.gz") for m in range(num_modalities)] for c in case_ids]
     output_files = [str(output_folder / f"{c}.nii.gz") for c in case_ids]
@@ -398,11 +539,16 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
             raise ExplorerError(f"not all lowres_segmentations files are present: {', '.join(missing[:10])} missing "
                                 f"in {lowres_folder}", fix="predict those cases with -m 3d_lowres first")
         segs = segs[part_id::num_parts]
-    model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name)
+    list_of_lists, output_files = list_of_lists[part_id::num_parts], output_files[part_id::num_parts]
+    # every input and the model are checked before the first file is written (v1 writes plans.pkl first and
+    # meets a broken image only in its preprocessing worker)
+    check_input_files(list_of_lists, num_modalities, segs)
+    model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name, device=device)
     log(model.summary())
-    return predict_cases(model, list_of_lists[part_id::num_parts], output_files[part_id::num_parts],
-                         segs_from_prev_stage=segs,
+    output_folder.mkdir(parents=True, exist_ok=True)
+    _copy_atomic(plans_file, output_folder / "plans.pkl")
+    return predict_cases(model, list_of_lists, output_files, segs_from_prev_stage=segs,
                          save_npz=save_npz, do_tta=do_tta, mixed_precision=mixed_precision,
                          overwrite_existing=overwrite_existing, step_size=step_size,
                          disable_postprocessing=disable_postprocessing, device=device,
-                         tile_batch_size=tile_batch_size, log=log)
+                         tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, log=log)

@@ -13,7 +13,8 @@ A network trained on patches sees a whole (preprocessed) case through a window o
    **Gaussian importance map** (σ = patch / 8, peak 1; :func:`get_gaussian`) so that tile centres count more
    than tile borders — only when there is more than one tile.
 4. **Aggregate**: add each weighted tile prediction into a ``(C, ...)`` sum and the Gaussian itself into a
-   weight map; probabilities = sum / weights; segmentation = ``argmax`` over classes.
+   weight map; probabilities = sum / weights; segmentation = ``argmax`` over classes. The sums are float32 in
+   CPU memory (v1's default), or float16 on the GPU with v1's ``all_in_gpu`` option (``--all_in_gpu True``).
 
 2D networks predict a 3D case slice by slice along the first axis (``_internal_predict_3D_2Dconv_tiled``),
 each slice with the same 2D tiling; probabilities are stacked to ``(C, slices, y, x)``.
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ExplorerError
 from ..provenance import mirrors
 
 #: v1's mirror order in 3D: index m of ``_internal_maybe_mirror_and_pred_3D`` -> (mirror axes needed, tensor dims)
@@ -227,13 +229,38 @@ def _network_dim(network: nn.Module) -> int:
     raise ValueError("cannot tell whether the network is 2D or 3D: it needs a conv_op of nn.Conv2d or nn.Conv3d")
 
 
+class PredictionOutOfMemoryError(ExplorerError):
+    """The sliding window ran out of (GPU) memory; the message says which setting to change."""
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """``torch.cuda.OutOfMemoryError`` (a ``RuntimeError``) or the allocators' "out of memory" messages."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
 class _TiledPredictor:
-    """Predicts tiles of one dimensionality and accumulates them (one instance per call)."""
+    """Predicts tiles of one dimensionality and accumulates them (one instance per call).
+
+    Where the whole-case sums live is v1's ``all_in_gpu`` choice:
+
+    * ``all_in_gpu=False`` (v1's default): the input and both sums stay in CPU memory as float32; each tile
+      batch is copied to the device, predicted, and its result copied back and added on the CPU. GPU memory
+      holds only the network and one tile batch, so any case size fits.
+    * ``all_in_gpu=True``: the input and the sums are on the device, the sums (and the Gaussian) in float16,
+      as v1 does it: no copies per tile, but a large case needs several GB of GPU memory. Float16 keeps about
+      3 digits, and near the image border, where only the far edges of tiles reach (Gaussian below ~1e-3),
+      weight x probability falls below float16's normal range, so probabilities there can be off by 0.1 or
+      more, in v1 as here (v1 calls the option experimental).
+    """
 
     def __init__(self, network: nn.Module, dim: int, mirror_axes: tuple[int, ...], do_mirroring: bool,
-                 device: torch.device, mixed_precision: bool, tile_batch_size: int) -> None:
+                 device: torch.device, mixed_precision: bool, tile_batch_size: int, all_in_gpu: bool = False) -> None:
         self.network, self.dim, self.device = network, dim, device
         self.mixed_precision = mixed_precision
+        self.all_in_gpu = bool(all_in_gpu)
         self.tile_batch_size = max(1, int(tile_batch_size))
         table = _MIRRORS_3D if dim == 3 else _MIRRORS_2D
         if do_mirroring:
@@ -243,9 +270,10 @@ class _TiledPredictor:
             self.num_results = 1
             self.flips = [table[0]]
         self.apply_nonlin = getattr(network, "inference_apply_nonlin", None) or (lambda t: torch.softmax(t, 1))
-        # per flip: running sums of |p - p0| and of argmax disagreements, and the voxel count
-        self.diff_sums = [0.0] * len(self.flips)
-        self.disagree_sums = [0.0] * len(self.flips)
+        # per flip: running sums of |p - p0| and of argmax disagreements (on the device: read once, at the end,
+        # so that the statistics add no host-device sync per tile), and the voxel count
+        self.diff_sums = [torch.zeros((), dtype=torch.float64, device=device) for _ in self.flips]
+        self.disagree_sums = [torch.zeros((), dtype=torch.float64, device=device) for _ in self.flips]
         self.voxels = 0
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -255,12 +283,14 @@ class _TiledPredictor:
         return self.network(x)
 
     def predict_batch(self, tiles: torch.Tensor, mult: torch.Tensor | None) -> torch.Tensor:
-        """``(b, c, *patch)`` tiles -> ``(b, C, *patch)`` mirrored-and-averaged softmax, times ``mult``."""
+        """``(b, c, *patch)`` tiles -> ``(b, C, *patch)`` float32 mirrored-and-averaged softmax, times ``mult``."""
         result = None
         first = None
         for i, (_, dims) in enumerate(self.flips):
             xin = torch.flip(tiles, dims) if dims else tiles
-            pred = self.apply_nonlin(self._forward(xin)).float()
+            # the softmax in float32, whatever the output's dtype: v1 applies it inside autocast, which runs
+            # softmax in float32 (fp16 probabilities would be off by ~5e-4)
+            pred = self.apply_nonlin(self._forward(xin).float())
             if dims:
                 pred = torch.flip(pred, dims)
             # v1: result_torch += 1 / num_results * pred (same operation order for equal rounding)
@@ -269,8 +299,8 @@ class _TiledPredictor:
             if i == 0:
                 first = pred
             else:
-                self.diff_sums[i] += float((pred - first).abs().mean(dim=1).sum())
-                self.disagree_sums[i] += float((pred.argmax(1) != first.argmax(1)).sum())
+                self.diff_sums[i] += (pred - first).abs().mean(dim=1).sum()
+                self.disagree_sums[i] += (pred.argmax(1) != first.argmax(1)).sum()
         self.voxels += int(np.prod(tiles.shape[2:])) * tiles.shape[0]
         if mult is not None:
             result = result * mult
@@ -279,11 +309,42 @@ class _TiledPredictor:
     def contributions(self) -> tuple[MirrorContribution, ...]:
         weight = 1.0 / self.num_results
         out = []
+        denom = max(self.voxels, 1)
         for i, (axes, _) in enumerate(self.flips):
-            denom = max(self.voxels, 1)
-            out.append(MirrorContribution(tuple(axes), weight, self.diff_sums[i] / denom,
-                                          self.disagree_sums[i] / denom))
+            out.append(MirrorContribution(tuple(axes), weight, float(self.diff_sums[i]) / denom,
+                                          float(self.disagree_sums[i]) / denom))
         return tuple(out)
+
+    def _accumulators(self, gaussian: np.ndarray | None, patch_size: tuple[int, ...], num_classes: int,
+                      spatial: tuple[int, ...]):
+        """``(aggregated, weights, mult, add)``: the two sums, the tile multiplier and what a tile adds to weights.
+
+        The weight map has one channel: every class gets the same weight at a voxel, so v1's ``(C, ...)`` copy
+        of it holds C equal numbers and the division gives the same result.
+        """
+        if self.all_in_gpu:
+            # v1's all_in_gpu: float16 sums and a float16 Gaussian on the device (zeros after rounding replaced
+            # by the smallest non-zero value, so that no weight is 0)
+            where, dtype = self.device, torch.float16
+            if gaussian is not None:
+                half = torch.from_numpy(np.array(gaussian)).half()
+                half[half == 0] = half[half != 0].min()
+                mult = add = half.to(self.device)
+            else:
+                mult, add = None, torch.ones(patch_size, dtype=torch.float32, device=self.device)
+        else:
+            # v1's default: float32 sums in CPU memory; only the multiplier lives on the device
+            where, dtype = torch.device("cpu"), torch.float32
+            if gaussian is not None:
+                add = torch.from_numpy(np.array(gaussian))
+                mult = add.to(self.device)
+            else:
+                mult, add = None, torch.ones(patch_size, dtype=torch.float32)
+        # differs from v1: the weight map has one channel instead of one per class (the same numbers, C times
+        # less memory), and the division is done in place in the sums
+        aggregated = torch.zeros((num_classes, *spatial), dtype=dtype, device=where)
+        weights = torch.zeros((1, *spatial), dtype=dtype, device=where)
+        return aggregated, weights, mult, add
 
     def predict_tiled(self, x: np.ndarray, patch_size: tuple[int, ...], step_size: float, use_gaussian: bool,
                       pad_border_mode: str, pad_kwargs: Mapping[str, Any], slice_index: int | None = None):
@@ -294,14 +355,11 @@ class _TiledPredictor:
                  for starts in np.array(np.meshgrid(*steps, indexing="ij")).reshape(len(steps), -1).T.tolist()]
         gaussian = get_gaussian(patch_size) if use_gaussian and len(boxes) > 1 else None
         num_classes = int(self.network.num_classes)
-        # differs from v1: the accumulators live on the prediction device as float32 tensors (v1 keeps float32
-        # numpy arrays on the CPU unless all_in_gpu, which switches to float16); the sums are the same.
-        spatial = data.shape[1:]
-        aggregated = torch.zeros((num_classes, *spatial), dtype=torch.float32, device=self.device)
-        weights = torch.zeros((num_classes, *spatial), dtype=torch.float32, device=self.device)
-        mult = torch.from_numpy(np.array(gaussian)).to(self.device) if gaussian is not None else None
-        add = mult if mult is not None else torch.ones(tuple(patch_size), dtype=torch.float32, device=self.device)
-        data_t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).to(self.device)
+        spatial = tuple(int(s) for s in data.shape[1:])
+        aggregated, weights, mult, add = self._accumulators(gaussian, patch_size, num_classes, spatial)
+        data_t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
+        if self.all_in_gpu:
+            data_t = data_t.to(self.device)
         records: list[TileRecord] = []
         for start in range(0, len(boxes), self.tile_batch_size):
             chunk = boxes[start:start + self.tile_batch_size]
@@ -309,18 +367,41 @@ class _TiledPredictor:
             batch = torch.stack([data_t[(slice(None), *[slice(lo, hi) for lo, hi in box])] for box in chunk])
             # differs from v1: several tiles may share one forward pass (tile_batch_size > 1); per-tile numbers
             # agree with one-at-a-time prediction to float rounding
-            preds = self.predict_batch(batch, mult)
+            preds = self.predict_batch(batch.to(self.device), mult)
+            # v1: predicted_patch.half() on the GPU (all_in_gpu), else predicted_patch.cpu().numpy()
+            preds = preds.half() if self.all_in_gpu else preds.cpu()
             for box, pred in zip(chunk, preds):
                 sl = (slice(None), *[slice(lo, hi) for lo, hi in box])
                 aggregated[sl] += pred
                 weights[sl] += add
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
+            if self.device.type == "cuda" and self.all_in_gpu:
+                torch.cuda.synchronize(self.device)  # for the per-tile seconds (the copy to the CPU syncs anyway)
             seconds = (time.perf_counter() - t0) / len(chunk)
             records.extend(TileRecord(tuple(box), seconds, slice_index) for box in chunk)
         crop = (slice(None), *slicer[1:])
-        probabilities = (aggregated[crop] / weights[crop]).cpu().numpy()
-        return probabilities, records, steps, gaussian, tuple(int(s) for s in spatial)
+        probabilities = aggregated[crop]
+        probabilities /= weights[crop]
+        # differs from v1: with all_in_gpu, v1 returns the float16 probabilities; they are handed on as float32
+        # (the same values, exactly), so that everything downstream sees one dtype
+        probabilities = probabilities.float().cpu().contiguous().numpy()
+        return probabilities, records, steps, gaussian, spatial
+
+
+def _out_of_memory_fix(predictor: _TiledPredictor) -> str:
+    """What to change after running out of memory, the cheapest change first."""
+    fixes = []
+    if predictor.all_in_gpu:
+        fixes.append("predict without --all_in_gpu (all_in_gpu=False: the whole-case sums then live in CPU memory, "
+                     "v1's default)")
+    if predictor.tile_batch_size > 1:
+        fixes.append(f"use a smaller --tile_batch_size (now {predictor.tile_batch_size}; 1 is v1's one tile at a "
+                     "time)")
+    if not predictor.all_in_gpu and predictor.device.type == "cuda":
+        fixes.append("free GPU memory (other processes: nvidia-smi), keep mixed precision on, or predict on "
+                     "--device cpu")
+    if predictor.device.type == "cpu":
+        fixes.append("free RAM, or predict fewer cases at once (--num_parts)")
+    return "; or ".join(fixes)
 
 
 @mirrors("nnunet.network_architecture.neural_network:SegmentationNetwork.predict_3D")
@@ -328,7 +409,8 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
                            do_mirroring: bool = True, mirror_axes: Sequence[int] = (0, 1, 2),
                            step_size: float = 0.5, use_gaussian: bool = True, pad_border_mode: str = "constant",
                            pad_kwargs: Mapping[str, Any] | None = None, mixed_precision: bool = False,
-                           device: str | torch.device | None = None, tile_batch_size: int = 1) -> SlidingWindowResult:
+                           device: str | torch.device | None = None, tile_batch_size: int = 1,
+                           all_in_gpu: bool = False) -> SlidingWindowResult:
     """Predict a whole preprocessed case ``(c, x, y, z)`` with a sliding window, as v1's ``predict_3D`` does.
 
     3D networks tile the volume with 3D windows (``_internal_predict_3D_3Dconv_tiled``); 2D networks predict
@@ -347,15 +429,19 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
         use_gaussian: weight tiles with :func:`get_gaussian` (only used with more than one tile).
         pad_border_mode, pad_kwargs: how axes smaller than the patch are padded (``np.pad``; v1 default
             constant 0).
-        mixed_precision: autocast on CUDA (ignored on the CPU, where v1's autocast disables itself).
-        device: where to predict; default: the network's device.
+        mixed_precision: autocast on CUDA (ignored on the CPU, where v1's autocast disables itself); the
+            softmax is taken in float32 either way, so ``probabilities`` are float32.
+        device: where the network computes; default: the network's device (the network must be there).
         tile_batch_size: tiles per forward pass (1 = v1's one-at-a-time).
+        all_in_gpu: v1's option: keep the input and the whole-case sums on ``device`` in float16 (fewer
+            copies, much more GPU memory). Default False: the sums are float32 in CPU memory, as in v1.
 
     Returns:
         A :class:`SlidingWindowResult`.
 
     Raises:
         ValueError: bad input rank, step size, or mirror axes that do not exist for the network.
+        PredictionOutOfMemoryError: the device ran out of memory; the message names the setting to change.
     """
     t_start = time.perf_counter()
     dim = _network_dim(network)
@@ -381,7 +467,9 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
     network.eval()
     if ds is not None:
         network.do_ds = False
-    predictor = _TiledPredictor(network, dim, mirror_axes, do_mirroring, device, mixed_precision, tile_batch_size)
+    predictor = _TiledPredictor(network, dim, mirror_axes, do_mirroring, device, mixed_precision, tile_batch_size,
+                                all_in_gpu)
+    out_of_memory = None
     try:
         with torch.no_grad():
             if dim == 3:
@@ -396,10 +484,22 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
                     per_slice.append(probs_s[None])
                     tiles.extend(tiles_s)
                 probabilities = np.vstack(per_slice).transpose((1, 0, 2, 3))
+    except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        if not _is_out_of_memory(exc):
+            raise
+        out_of_memory = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     finally:
         network.train(was_training)
         if ds is not None:
             network.do_ds = ds
+    if out_of_memory is not None:
+        # raised outside the except block, so that the failed call's tensors (held by the traceback) are freed
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        raise PredictionOutOfMemoryError(
+            f"out of memory on {device} predicting a case of shape {list(data.shape)} with patch {list(patch_size)} "
+            f"(tile_batch_size {predictor.tile_batch_size}, all_in_gpu {predictor.all_in_gpu}): {out_of_memory}",
+            fix=_out_of_memory_fix(predictor))
     segmentation = probabilities.argmax(0)
     return SlidingWindowResult(
         segmentation=segmentation, probabilities=probabilities, patch_size=patch_size, step_size=float(step_size),

@@ -59,3 +59,60 @@ def _few_threads():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+#: applied by predict when present in the model folder: all foreground as one region, then label 1 alone
+SMALL_MODEL_PP = {"for_which_classes": [[1, 2], 1], "min_valid_object_sizes": "None"}
+
+
+@pytest.fixture(scope="session")
+def small_model(v1_ct_task, tmp_path_factory):
+    """A model folder for the v1-planned synthetic CT task (3d_fullres), with two folds of seeded weights.
+
+    ``RESULTS_FOLDER/nnUNet/3d_fullres/Task901_SynthCT/nnUNetTrainerV2__nnUNetPlansv2.1`` with ``plans.pkl``,
+    ``postprocessing.json`` and ``fold_0``/``fold_1`` checkpoints in v1's format (``.model`` + ``.model.pkl``).
+    The weights are He-initialized from fixed seeds (not trained: the tests compare two ways of predicting, so
+    any fixed weights do). Shared read-only: tests write their predictions elsewhere.
+    """
+    import json
+    import pickle
+    import shutil
+    from collections import OrderedDict
+
+    from nnunet_explorer.paths import resolve_workspace
+    from nnunet_explorer.training.generic_unet import build_network
+    from nnunet_explorer.training.trainers import process_plans
+
+    root = tmp_path_factory.mktemp("small_model")
+    shutil.copytree(v1_ct_task.workspace.raw_data_base.parent, root, dirs_exist_ok=True)
+    src = v1_ct_task.workspace
+    ws = resolve_workspace({"nnUNet_raw_data_base": str(root / src.raw_data_base.name),
+                            "nnUNet_preprocessed": str(root / src.preprocessed.name),
+                            "RESULTS_FOLDER": str(root / src.results_folder.name)}).ensure()
+    task = v1_ct_task.task_name
+    plans_file = ws.preprocessed_task_dir(task) / "nnUNetPlansv2.1_plans_3D.pkl"
+    with open(plans_file, "rb") as f:
+        plans = pickle.load(f)
+    model_folder = ws.results_folder / "nnUNet" / "3d_fullres" / task / "nnUNetTrainerV2__nnUNetPlansv2.1"
+    model_folder.mkdir(parents=True)
+    shutil.copy(plans_file, model_folder / "plans.pkl")
+    (model_folder / "postprocessing.json").write_text(json.dumps(SMALL_MODEL_PP))
+    stage = max(plans["plans_per_stage"].keys())
+    processed = process_plans(plans, stage)
+    for fold in (0, 1):
+        torch.manual_seed(10 + fold)
+        net = build_network(processed.num_input_channels, processed.base_num_features, processed.num_classes,
+                            processed.net_num_pool_op_kernel_sizes, processed.net_conv_kernel_sizes,
+                            conv_per_stage=processed.conv_per_stage, threeD=processed.threeD)
+        folder = model_folder / f"fold_{fold}"
+        folder.mkdir()
+        torch.save({"epoch": 1, "state_dict": net.state_dict(), "optimizer_state_dict": None,
+                    "lr_scheduler_state_dict": None, "plot_stuff": ([], [], [], []), "best_stuff": (0, 1.0, 0.0)},
+                   folder / "model_final_checkpoint.model")
+        info = OrderedDict(init=(str(plans_file), fold, str(folder), str(ws.preprocessed_task_dir(task)), False,
+                                 stage, True, False, True), name="nnUNetTrainerV2", plans=plans)
+        info["class"] = "<class 'nnunet.training.network_training.nnUNetTrainerV2.nnUNetTrainerV2'>"
+        with open(folder / "model_final_checkpoint.model.pkl", "wb") as f:
+            pickle.dump(info, f)
+    return types.SimpleNamespace(ws=ws, task=task, model_folder=model_folder, plans=plans,
+                                 images=ws.raw_task_dir(task) / "imagesTs")

@@ -11,11 +11,15 @@ def test_predict_is_registered_with_v1_defaults():
     assert (args.model, args.trainer_class_name, args.plans_identifier, args.chk, args.step_size, args.folds) == \
         ("3d_fullres", "nnUNetTrainerV2", "nnUNetPlansv2.1", "model_final_checkpoint", 0.5, "None")
     assert not args.overwrite_existing and not args.disable_tta and not args.save_npz
+    # v1 predicts on the GPU: the device defaults to auto (CUDA where available); all_in_gpu as nnUNet_predict
+    assert (args.device, args.all_in_gpu) == ("auto", "None")
+    assert build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4", "--all_in_gpu",
+                                      "True"]).all_in_gpu == "True"
 
 
 @pytest.mark.parametrize("extra,needle", [(["--mode", "fast"], "--mode fast"),
                                           (["-l", "lowres"], "only used with -m 3d_cascade_fullres"),
-                                          (["--all_in_gpu", "True"], "all_in_gpu"),
+                                          (["--device", "tpu"], "tpu"),
                                           (["--step_size", "1.5"], "step_size"),
                                           (["--part_id", "2", "--num_parts", "2"], "part_id")])
 def test_refused_options(extra, needle, capsys):

@@ -110,3 +110,111 @@ def test_mode_restored_and_bad_arguments(tiny_pair):
         predict_sliding_window(net, x, (8, 16, 16), mirror_axes=(0, 3))
     with pytest.raises(ValueError, match="c, x, y, z"):
         predict_sliding_window(net, x[0], (8, 16, 16))
+
+
+class _HalfLogits(torch.nn.Module):
+    """Wraps a network so that it returns float16 logits, as it does under CUDA autocast."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        inner.do_ds = False  # one output (predict_sliding_window switches it off on the wrapper only)
+        self.conv_op, self.num_classes = inner.conv_op, inner.num_classes
+        self.inference_apply_nonlin = inner.inference_apply_nonlin
+
+    def forward(self, x):
+        return self.inner(x).half()
+
+
+class _Float32OfHalfLogits(_HalfLogits):
+    def forward(self, x):
+        return self.inner(x).half().float()
+
+
+def test_softmax_in_float32_under_mixed_precision(tiny_pair):
+    """fp16 logits (what autocast produces) still give float32 softmax, as v1's softmax inside autocast does."""
+    net = tiny_pair(threeD=True, in_ch=2).ours
+    x = np.random.RandomState(5).randn(2, 11, 21, 30).astype(np.float32)
+    half = predict_sliding_window(_HalfLogits(net), x, (8, 16, 16), mixed_precision=True)
+    reference = predict_sliding_window(_Float32OfHalfLogits(net), x, (8, 16, 16))
+    assert half.probabilities.dtype == np.float32
+    # the same fp16 logits, the softmax taken in float32: equal to float32 rounding (an fp16 softmax: ~5e-4)
+    assert np.abs(half.probabilities - reference.probabilities).max() <= 1e-6
+
+
+@pytest.mark.parametrize("shape", [(2, 11, 21, 30), (2, 8, 16, 16)])  # 12 tiles (Gaussian), 1 tile (no Gaussian)
+def test_all_in_gpu_both_ways_agree(tiny_pair, shape):
+    """v1's all_in_gpu (float16 sums on the device) against the default (float32 sums in CPU memory)."""
+    net = tiny_pair(threeD=True, in_ch=2).ours
+    x = np.random.RandomState(6).randn(*shape).astype(np.float32)
+    default = predict_sliding_window(net, x, (8, 16, 16), mirror_axes=(1, 2))
+    in_gpu = predict_sliding_window(net, x, (8, 16, 16), mirror_axes=(1, 2), all_in_gpu=True)
+    assert in_gpu.probabilities.dtype == default.probabilities.dtype == np.float32
+    assert in_gpu.probabilities.shape == default.probabilities.shape
+    # the Gaussian weight each voxel collected (v1's aggregated_nb_of_predictions)
+    weight = np.zeros(shape[1:], np.float32)
+    for tile in default.tiles:
+        weight[tuple(slice(lo, hi) for lo, hi in tile.box)] += 1 if default.gaussian is None else default.gaussian
+    well_weighted = weight >= 1e-3
+    assert well_weighted.mean() > 0.6
+    diff = np.abs(in_gpu.probabilities - default.probabilities).max(0)
+    assert diff[well_weighted].max() <= 2e-3  # float16 sums: about 3 significant digits
+    # where only tile borders reach (Gaussian < 1e-3), weight x probability underflows float16, in v1 as here:
+    # one reason v1 calls all_in_gpu experimental
+    if default.gaussian is not None:
+        assert diff[~well_weighted].max() > 1e-2
+    assert np.allclose(in_gpu.probabilities[:, well_weighted].sum(0), 1, atol=5e-3)
+    # float16 really was used: its values are representable in float16
+    assert np.array_equal(in_gpu.probabilities, in_gpu.probabilities.astype(np.float16).astype(np.float32))
+    assert [t.box for t in in_gpu.tiles] == [t.box for t in default.tiles]
+
+
+def test_accumulators_placed_by_all_in_gpu():
+    """Default: the whole-case sums in CPU memory whatever the device (v1); all_in_gpu: float16 on the device."""
+    from nnunet_explorer.inference.sliding_window import _TiledPredictor
+
+    net = torch.nn.Conv3d(1, 2, 1)
+    meta = torch.device("meta")  # stands for a GPU: tensors placed there are visibly not on the CPU
+    gaussian = get_gaussian((4, 4, 4))
+    for all_in_gpu, where, dtype in ((False, "cpu", torch.float32), (True, "meta", torch.float16)):
+        tiled = _TiledPredictor(net, 3, (0, 1, 2), True, meta, False, 1, all_in_gpu=all_in_gpu)
+        aggregated, weights, mult, add = tiled._accumulators(gaussian, (4, 4, 4), 3, (6, 7, 8))
+        assert aggregated.shape == (3, 6, 7, 8) and weights.shape == (1, 6, 7, 8)  # one-channel weight map
+        assert aggregated.device.type == weights.device.type == add.device.type == where
+        assert aggregated.dtype == weights.dtype == dtype
+        assert mult.device.type == "meta"  # the tile multiplier is used where the network computes
+
+
+class _RaisingNet(torch.nn.Module):
+    conv_op = torch.nn.Conv3d
+    num_classes = 2
+
+    def __init__(self, error):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.error = error
+
+    def forward(self, x):
+        raise self.error
+
+
+@pytest.mark.parametrize("all_in_gpu,tile_batch,needle", [(True, 1, "without --all_in_gpu"),
+                                                          (False, 4, "smaller --tile_batch_size")])
+def test_out_of_memory_is_explained(all_in_gpu, tile_batch, needle):
+    from nnunet_explorer.errors import ExplorerError
+    from nnunet_explorer.inference.sliding_window import PredictionOutOfMemoryError
+
+    net = _RaisingNet(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    net.train()
+    x = np.zeros((1, 8, 16, 20), np.float32)
+    with pytest.raises(PredictionOutOfMemoryError) as info:
+        predict_sliding_window(net, x, (8, 16, 16), all_in_gpu=all_in_gpu, tile_batch_size=tile_batch)
+    assert isinstance(info.value, ExplorerError)
+    message = str(info.value)
+    assert needle in message and "Tried to allocate 2.00 GiB" in message and "[1, 8, 16, 20]" in message
+    assert net.training  # the mode is restored
+    # the allocator's plain RuntimeError is recognised too; any other error passes through unchanged
+    with pytest.raises(PredictionOutOfMemoryError):
+        predict_sliding_window(_RaisingNet(RuntimeError("CUDA error: out of memory")), x, (8, 16, 16))
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        predict_sliding_window(_RaisingNet(RuntimeError("shape mismatch")), x, (8, 16, 16))

@@ -1,0 +1,69 @@
+"""Bad input for ``predict`` (issue 16): every input checked from its header before anything is written."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from nnunet_explorer.cli import main as cli_main
+from nnunet_explorer.errors import DatasetError
+from nnunet_explorer.inference.predict import check_input_files, check_input_folder_and_return_case_ids
+
+
+def _image(path, shape=(4, 5, 6), spacing=(1.0, 1.0, 2.0)):
+    image = sitk.GetImageFromArray(np.random.RandomState(0).rand(*shape).astype(np.float32))
+    image.SetSpacing(spacing)
+    sitk.WriteImage(image, str(path))
+    return path
+
+
+def test_not_an_image_is_named_and_nothing_is_written(small_model, tmp_path, monkeypatch, capsys):
+    for key, value in {"nnUNet_raw_data_base": small_model.ws.raw_data_base,
+                       "nnUNet_preprocessed": small_model.ws.preprocessed,
+                       "RESULTS_FOLDER": small_model.ws.results_folder}.items():
+        monkeypatch.setenv(key, str(value))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    good = sorted(small_model.images.glob("*_0000.nii.gz"))[0]
+    shutil.copy(good, inputs / good.name)
+    (inputs / "zz_broken_0000.nii.gz").write_text("this is a text file, not an image\n")
+    out = tmp_path / "out"
+    assert cli_main(["predict", "-i", str(inputs), "-o", str(out), "-t", "901", "-f", "0", "--disable_tta"]) == 2
+    err = capsys.readouterr().err
+    assert "zz_broken_0000.nii.gz" in err and "not an image SimpleITK can read" in err and "fix:" in err
+    assert good.name not in err  # the good case is not blamed
+    assert "Traceback" not in err
+    assert not out.exists()  # no plans.pkl, no folder
+
+
+def test_every_problem_of_every_case_is_reported(tmp_path):
+    a0 = _image(tmp_path / "a_0000.nii.gz")
+    a1 = _image(tmp_path / "a_0001.nii.gz", spacing=(1.0, 1.0, 3.0))  # other spacing than a_0000
+    b0 = _image(tmp_path / "b_0000.nii.gz")
+    b1 = _image(tmp_path / "b_0001.nii.gz", shape=(4, 5, 7))  # other size
+    c0 = tmp_path / "c_0000.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((5, 6), np.float32)), str(c0))  # a 2D image
+    c1 = _image(tmp_path / "c_0001.nii.gz")
+    check_input_files([[a0, a0]], 2)  # one geometry: fine
+    with pytest.raises(DatasetError) as info:
+        check_input_files([[a0, a1], [b0, b1], [c0, c1], [a0]], 2)
+    message = str(info.value)
+    assert "4 problem(s)" in message and "nothing was written" in message
+    assert "a_0001.nii.gz: geometry differs from a_0000.nii.gz (spacing" in message
+    assert "b_0001.nii.gz: geometry differs from b_0000.nii.gz (size (7, 5, 4) vs (6, 5, 4))" in message
+    assert "c_0000.nii.gz: a 2D image" in message
+    assert "1 file(s), but the model expects 2 modalities" in message
+
+
+def test_file_names_are_checked(tmp_path):
+    _image(tmp_path / "case_0000.nii.gz")
+    _image(tmp_path / "case_0001.nii.gz")
+    logged = []
+    assert check_input_folder_and_return_case_ids(tmp_path, 1, log=logged.append) == ["case"]
+    assert "case_0001.nii.gz" in logged[0] and "ignored" in logged[0]  # v1 warns about it too
+    _image(tmp_path / "scan.nii.gz")
+    with pytest.raises(DatasetError, match="scan.nii.gz") as info:
+        check_input_folder_and_return_case_ids(tmp_path, 1)
+    assert "CASE_XXXX.nii.gz" in str(info.value)
