@@ -43,7 +43,7 @@ import numpy as np
 from . import tasks
 from .errors import DatasetError, ExplorerError
 from .fileio import load_json
-from .image_io import NiftiScan, scan_nifti, truncation_error
+from .image_io import NiftiScan, read_nifti_header, scan_nifti, truncation_error
 from .paths import Workspace, get_workspace
 from .provenance import mirrors
 from .tasks import Geometry, NIFTI_SUFFIX
@@ -168,7 +168,7 @@ def _plain(value: Any) -> Any:
 
 
 def _fmt(values: Sequence[float], digits: int = 6) -> str:
-    return "(" + ", ".join(f"{float(v):.{digits}g}" for v in values) + ")"
+    return "(" + ", ".join(f"{float(v) + 0.0:.{digits}g}" for v in values) + ")"  # + 0.0: no "-0"
 
 
 # --- per case -------------------------------------------------------------------------------------------------
@@ -188,16 +188,21 @@ def _rel(path: str | Path, task_dir: str) -> str:
 
 
 def _read_header(path: str, rel: str, findings: list[Finding]) -> Geometry | None:
-    """Header only (``ReadImageInformation``); an unreadable file becomes an ``unreadable`` finding."""
+    """Header only: our NIfTI header check, then SimpleITK's ``ReadImageInformation``; a file that fails either
+    becomes an ``unreadable`` finding."""
+    try:
+        read_nifti_header(path)
+    except DatasetError as own:
+        why = own.cause[len(path) + 1:] if own.cause.startswith(path + " ") else own.cause
+        findings.append(Finding("unreadable", "error", f"{rel} cannot be read: {why} "
+                                f"(fix: {own.fix})", {"file": rel}))
+        return None
     try:
         return tasks.read_geometry(Path(path))
     except RuntimeError as exc:
-        try:  # our own reader says *why* (not gzip, not NIfTI, wrong extension ...)
-            scan_nifti(path)
-            why, fix = str(exc).strip().splitlines()[-1], "replace the file with a readable .nii.gz"
-        except DatasetError as own:
-            why, fix = own.cause, own.fix
-        findings.append(Finding("unreadable", "error", f"{rel} cannot be read: {why} (fix: {fix})", {"file": rel}))
+        why = str(exc).strip().splitlines()[-1]
+        findings.append(Finding("unreadable", "error", f"{rel} cannot be read by SimpleITK: {why} (fix: replace the "
+                                "file with a readable .nii.gz)", {"file": rel}))
         return None
 
 
@@ -211,15 +216,17 @@ def geometry_findings(check: str, a: Geometry, b: Geometry, a_name: str, b_name:
         if va.shape == vb.shape and np.all(np.isclose(va, vb)):
             continue
         diff = float(np.max(np.abs(va - vb))) if va.shape == vb.shape else None
-        consequence = {"size": "the arrays cannot be stacked; v1 fails when cropping",
-                       "spacing": "v1 only prints this; the label is used as if it had the image's spacing",
-                       "origin": "v1 only prints this; image and label do not cover the same place, so the label "
-                                 "is shifted against the anatomy",
-                       "direction": "v1 only prints this; the arrays are combined voxel by voxel, so the label is "
-                                    "flipped or rotated against the anatomy"}[name]
+        silently = ("; v1 uses the pair as it is unless run with --verify_dataset_integrity, which stops at "
+                    "'GEOMETRY MISMATCH FOUND'")
+        consequence = {"size": "the arrays cannot be stacked; v1 fails with a numpy error when cropping",
+                       "spacing": "the voxels are paired one to one although they have different sizes" + silently,
+                       "origin": "image and label do not start at the same place, so the label is shifted against "
+                                 "the anatomy" + silently,
+                       "direction": "the arrays are paired voxel by voxel although their axes point differently, so "
+                                    "the label is flipped or rotated against the anatomy" + silently}[name]
         fix = ("resample or co-register so that they share one voxel grid; if only the header is wrong, copy it "
                f"(sitk: label.CopyInformation(image))")
-        detail = f"{name} {_fmt(va)} vs {_fmt(vb)}" + (f" (largest difference {diff:.3g})" if diff is not None else "")
+        detail = f"{name} {_fmt(va)} vs {_fmt(vb)}{' (ITK order x, y, z)' if name != 'direction' else ''}" + (f" (largest difference {diff:.3g})" if diff is not None else "")
         out.append(Finding(check, "error", f"{a_name} does not match {b_name}: {detail}; {consequence} (fix: {fix})",
                            {"field": name, "file": a_name, "reference": b_name, "value": va, "reference_value": vb,
                             "max_difference": diff, "tolerance": "numpy.isclose rtol=1e-05 atol=1e-08"}))
@@ -413,6 +420,8 @@ def _matters(stat: str, value: float, median: float, typical_sd: float) -> bool:
 
 def _intensity_findings(results: Sequence[CaseResult], modalities: Mapping[int, str], schemes: Mapping[int, str],
                         pooled: Mapping | None, cases: Mapping[str, list[Finding]]) -> None:
+    """One ``intensity_outlier`` finding per case and modality: its most extreme statistic, the others listed."""
+    pending: dict[tuple[str, int], list[Finding]] = {}
     for m, name in modalities.items():
         scheme = schemes.get(m, "nonCT")
         for stat in _OUTLIER_STATS.get(scheme, ()):
@@ -458,14 +467,23 @@ def _intensity_findings(results: Sequence[CaseResult], modalities: Mapping[int, 
                             "offset and scale like this one; it does not remove differences in contrast")
                     hint = "informational: look at the case if the contrast also differs"
                     severity = "info"
-                cases[case].append(Finding(
+                pending.setdefault((case, m), []).append(Finding(
                     "intensity_outlier", severity,
                     f"modality {m} ({name}): {stat} {value:.4g} is far from the other cases (median {median:.4g}, "
                     f"MAD {mad:.3g}, robust z {score:.1f} > {ROBUST_Z_THRESHOLD}); {what} (fix: {hint})", extra))
+    for (case, _m), found in pending.items():
+        found.sort(key=lambda f: -abs(f.extra["robust_z"]))
+        main, others = found[0], found[1:]
+        main.extra["other_statistics"] = [{k: f.extra[k] for k in ("statistic", "value", "dataset_median",
+                                                                    "robust_z")} for f in others]
+        if others:
+            main.message += " (also far off: " + ", ".join(
+                f"{f.extra['statistic']} {f.extra['value']:.4g} vs {f.extra['dataset_median']:.4g}" for f in others) + ")"
+        cases[case].append(main)
 
 
 def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cases: Mapping[str, list[Finding]],
-                       out: list[Finding]) -> tuple[dict, dict]:
+                       out: list[Finding], pooled: Mapping | None = None) -> tuple[dict, dict]:
     """What the 3D planner and v1's normalisation make of these cases (the explorer's planner functions)."""
     from .planning import planner3d
     from .planning.explain import explain_trace
@@ -485,8 +503,14 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
                         + (" inside the nonzero mask (cropping kept < 3/4 of the median case)" if use_mask.get(m)
                            else " over the whole cropped image"),
                "noNorm": "no normalisation"}.get(scheme, scheme)
+        extra = {"modality": m, "scheme": scheme, "use_nonzero_mask": use_mask.get(m)}
+        if scheme == "CT" and pooled is not None:
+            numbers = {k: float(pooled[m][k]) for k in ("percentile_00_5", "percentile_99_5", "mean", "sd")}
+            how += (f": clip to [{numbers['percentile_00_5']:.4g}, {numbers['percentile_99_5']:.4g}], then (x - "
+                    f"{numbers['mean']:.4g}) / {numbers['sd']:.4g}")
+            extra.update(numbers)
         out.append(Finding("normalization", "info", f"modality {m} ({modalities[m]}): scheme {scheme}: v1 will {how}",
-                           {"modality": m, "scheme": scheme, "use_nonzero_mask": use_mask.get(m)}))
+                           extra))
     if len(usable) < 1:
         return schemes, use_mask
     spacings = np.array([r.spacing_zyx for r in usable])
@@ -515,8 +539,8 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
         axis = get_lowres_axis(target)
         out.append(Finding("anisotropy", "info",
                            f"target spacing {_fmt(target, 4)}: coarsest / finest = {target.max() / target.min():.2f} "
-                           f"> 3, so v1 resamples axis {[int(a) for a in axis]} separately (nearest neighbour along "
-                           "it, cubic in-plane) and the network uses 2D (in-plane) convolutions and pooling first",
+                           f"> 3, so v1 resamples each case in-plane first (cubic) and axis {[int(a) for a in axis]} "
+                           "(z, y, x) separately with nearest neighbour, so that thick slices are not blended",
                            {"ratio": float(target.max() / target.min()), "lowres_axis": axis}))
     # a case whose own spacing is >= 3x away from the target along an axis is heavily resampled
     for r in usable:
@@ -532,11 +556,15 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
                 {"spacing": r.spacing_zyx, "target_spacing": target, "factor": factor}))
     plans = {"num_stages": len(stages), "transpose_forward": [int(i) for i in forward],
              "stages": {int(k): {"patch_size": [int(v) for v in s["patch_size"]],
-                                 "current_spacing": [float(v) for v in s["current_spacing"]]}
+                                 "current_spacing": [float(v) for v in s["current_spacing"]],
+                                 "conv_kernel_sizes": [[int(v) for v in c] for c in s["conv_kernel_sizes"]],
+                                 "pool_op_kernel_sizes": [[int(v) for v in p] for p in s["pool_op_kernel_sizes"]]}
                         for k, s in stages.items()}}
-    out.append(Finding("plans", "info", f"3D plan preview: {len(stages)} stage(s); "
-                       + "; ".join(f"stage {k}: spacing {_fmt(v['current_spacing'], 4)} patch {v['patch_size']}"
-                                   for k, v in plans["stages"].items()), plans))
+    out.append(Finding("plans", "info", f"3D plan preview (explorer planner on the cases' cropped sizes; axes in "
+                       f"transposed order): {len(stages)} stage(s); " + "; ".join(
+                           f"stage {k}: spacing {_fmt(v['current_spacing'], 4)}, patch {v['patch_size']}, first "
+                           f"conv kernel {v['conv_kernel_sizes'][0]}, first pooling {v['pool_op_kernel_sizes'][0]}"
+                           for k, v in plans["stages"].items()), plans))
     return schemes, use_mask
 
 
@@ -647,7 +675,7 @@ def check_dataset(task: str | int, *, workspace: Workspace | None = None, num_pr
     if with_samples and any(m in ("CT", "ct") for m in modalities):
         pooled = intensity_properties([r.fg_samples for r in with_samples], [r.case_id for r in with_samples],
                                       len(modalities))
-    schemes, _ = _planning_findings(results, dataset_json, cases, dataset_findings)
+    schemes, _ = _planning_findings(results, dataset_json, cases, dataset_findings, pooled)
     _intensity_findings(results, modalities_from_dataset_json(dataset_json), schemes, pooled, cases)
     _orientation_findings(results, cases, dataset_findings)
     present = set()

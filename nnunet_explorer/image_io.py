@@ -262,6 +262,44 @@ def truncation_error(scan: NiftiScan) -> DatasetError:
         fix=_REFETCH_FIX)
 
 
+def read_nifti_header(path: PathLike) -> tuple[int, tuple[int, ...], int, int]:
+    """Parse only the NIfTI header (the first bytes; cheap): ``(version, shape, datatype, bitpix)``.
+
+    Use it before handing a file to SimpleITK: SimpleITK picks its reader from the file's *content*, so a PNG
+    named ``.nii.gz`` reaches libpng, which prints errors of its own.
+
+    Raises:
+        DatasetError: missing file, extension v1 does not read, not gzip (``.nii.gz``), not NIfTI.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist", fix="check the path (and that the copy of the data finished)")
+    suffix = _suffix_of(path)
+    if suffix is None:
+        raise DatasetError(f"{path} is not a NIfTI file (extension {''.join(path.suffixes) or 'none'}); nnU-Net v1 "
+                           "reads only .nii.gz", fix="convert it to .nii.gz or remove it")
+    with open(path, "rb") as handle:
+        if suffix == ".nii.gz":
+            if handle.read(2) != b"\x1f\x8b":
+                raise DatasetError(f"{path} is not gzip-compressed although it ends with .nii.gz, so it is not a "
+                                   ".nii.gz image", fix="if it is a plain .nii, rename it; otherwise " + _REFETCH_FIX)
+            handle.seek(0)
+            head = b""
+            try:
+                for piece in _gunzip_pieces(handle):
+                    head += piece
+                    if len(head) >= 544:
+                        break
+            except _StreamProblem as exc:
+                if len(head) < 348:
+                    raise DatasetError(f"{path} cannot be read: {exc} before its NIfTI header could be read",
+                                       fix=_REFETCH_FIX) from None
+        else:
+            head = handle.read(544)
+    version, _order, shape, datatype, bitpix, _offset = _parse_header(head, path)
+    return version, shape, datatype, bitpix
+
+
 def verify_image_file(path: str | os.PathLike) -> None:
     """Raise :class:`DatasetError` unless ``path`` is a whole, readable NIfTI image (``.nii.gz`` or ``.nii``).
 

@@ -330,3 +330,35 @@ def test_verify_raw_files_lists_every_bad_file(workspace):
         verify_raw_files("Task998_Two", workspace, 2, progress=False)
     text = str(info.value)
     assert "2 of 6 raw files" in text and "labelsTr/case_000.nii.gz" in text and "case_002_0000.nii.gz" in text
+
+
+# --- parity: what check_dataset says v1 will do is what the real v1 did on the same raw task ------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", ["v1_ct_task", "v1_mr_task"])
+def test_plan_and_normalisation_preview_matches_real_v1(request, fixture):
+    import pickle
+
+    v1 = request.getfixturevalue(fixture)
+    check = check_dataset(None, task_dir=v1.raw_dir, num_processes=2, progress=False)
+    assert all(findings == [] for findings in check.cases.values())  # the synthetic tasks are clean
+    with open(v1.preprocessed_dir / "nnUNetPlansv2.1_plans_3D.pkl", "rb") as handle:
+        plans = pickle.load(handle)  # written by the real v1 in the fixture: trusted
+    found = {f.check: f for f in check.dataset}
+    preview = found["plans"].extra
+    assert preview["num_stages"] == plans["num_stages"]
+    assert preview["transpose_forward"] == [int(i) for i in plans["transpose_forward"]]
+    for index, stage in plans["plans_per_stage"].items():
+        mine = preview["stages"][index]
+        assert mine["patch_size"] == [int(v) for v in stage["patch_size"]]
+        assert mine["current_spacing"] == pytest.approx([float(v) for v in stage["current_spacing"]])
+        assert mine["conv_kernel_sizes"] == [[int(v) for v in k] for k in stage["conv_kernel_sizes"]]
+    norm = [f for f in check.dataset if f.check == "normalization"]
+    assert {f.extra["modality"]: f.extra["scheme"] for f in norm} == dict(plans["normalization_schemes"])
+    assert {f.extra["modality"]: f.extra["use_nonzero_mask"] for f in norm} == \
+        {int(k): bool(v) for k, v in plans["use_mask_for_norm"].items()}
+    if fixture == "v1_ct_task":  # the numbers v1's CT normalisation uses, from v1's intensityproperties.pkl
+        with open(v1.cropped_dir / "intensityproperties.pkl", "rb") as handle:
+            v1_props = pickle.load(handle)[0]
+        for key in ("percentile_00_5", "percentile_99_5", "mean", "sd"):
+            assert norm[0].extra[key] == pytest.approx(float(v1_props[key]), rel=1e-6), key
