@@ -242,12 +242,14 @@ def _stats(values: np.ndarray) -> dict[str, float]:
             "percentile_99_5": float(p995)}
 
 
-def _thumbnail(image: np.ndarray, label: np.ndarray | None, spacing_zyx: Sequence[float]) -> Thumbnail:
-    """The slice across z at the middle of the label's extent (the image's middle when the label is empty)."""
+def _thumbnail(image: np.ndarray, label: np.ndarray | None, spacing_zyx: Sequence[float],
+               index: int | None = None) -> Thumbnail:
+    """The slice across z at the middle of the label's extent (the image's middle when the label is empty),
+    or at ``index``."""
     same = label is not None and label.shape == image.shape
-    source = label if label is not None else image
-    fg = np.nonzero(np.any(source > 0, axis=(1, 2)))[0] if label is not None else np.array([])
-    index = int((fg[0] + fg[-1]) // 2) if fg.size else image.shape[0] // 2
+    if index is None:
+        fg = np.nonzero(np.any(label > 0, axis=(1, 2)))[0] if label is not None else np.array([])
+        index = int((fg[0] + fg[-1]) // 2) if fg.size else image.shape[0] // 2
     index = min(index, image.shape[0] - 1)
     step = max(1, int(np.ceil(max(image.shape[1:]) / THUMBNAIL_MAX_PIXELS)))
     img = np.asarray(image[index, ::step, ::step], np.float32)
@@ -298,6 +300,7 @@ def check_case(job: _Job) -> CaseResult:
         result.spacing_zyx = tuple(float(s) for s in first.spacing[::-1])
     # 2. whole files: cut short? NaN / Inf?
     whole: dict[str, NiftiScan] = {}
+    cut_scans: dict[str, NiftiScan] = {}
     for path in headers:
         try:
             scan = scan_nifti(path)
@@ -306,6 +309,7 @@ def check_case(job: _Job) -> CaseResult:
                                     {"file": rel[path]}))
             continue
         if scan.problem is not None:
+            cut_scans[path] = scan
             err = truncation_error(scan)
             findings.append(Finding("truncated", "error", f"{rel[path]} is incomplete: {scan.problem}; SimpleITK "
                                     f"reads it without error, filling the missing voxels with 0 (fix: {err.fix})",
@@ -350,11 +354,16 @@ def check_case(job: _Job) -> CaseResult:
             arrays.append(None)
     picture = arrays[0] if arrays else None
     first_header = headers.get(job.images[0])
+    at = None
     if picture is None and first_header is not None and len(first_header.size) == 3:
-        # a cut-short file still gets a picture: what SimpleITK reads from it (zeros where data are missing)
+        # a cut-short file still gets a picture: what SimpleITK reads from it, at the slice where the data stop
+        # (zeros from there on)
         picture = sitk.GetArrayFromImage(sitk.ReadImage(job.images[0])).astype(np.float32, copy=False)
+        cut = cut_scans.get(job.images[0])
+        if cut is not None:
+            at = min(cut.voxels_present // max(1, picture.shape[1] * picture.shape[2]), picture.shape[0] - 1)
     if picture is not None:
-        result.thumbnail = _thumbnail(picture, label, result.spacing_zyx or (1, 1, 1))
+        result.thumbnail = _thumbnail(picture, label, result.spacing_zyx or (1, 1, 1), at)
     fg = label > 0 if label is not None else None
     is_ct = [name in ("CT", "ct") for name in job.modalities]
     samples = {}

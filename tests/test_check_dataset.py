@@ -362,3 +362,13 @@ def test_plan_and_normalisation_preview_matches_real_v1(request, fixture):
             v1_props = pickle.load(handle)[0]
         for key in ("percentile_00_5", "percentile_99_5", "mean", "sd"):
             assert norm[0].extra[key] == pytest.approx(float(v1_props[key]), rel=1e-6), key
+
+
+def test_nonct_scale_outlier_is_info_because_v1_z_scores_each_case(tmp_path):
+    task = write_synthetic_task(tmp_path / "Task989_MRScale", "mr", num_training=6, num_test=0, seed=8)
+    _rewrite(task / "imagesTr/case_002_0000.nii.gz", array_change=lambda a: a * 10)
+    check = check_dataset(None, task_dir=task, num_processes=1, progress=False)
+    flagged = {case: [(f.check, f.severity, f.extra.get("modality")) for f in fs]
+               for case, fs in check.cases.items() if fs}
+    assert flagged == {"case_002": [("intensity_outlier", "info", 0)]}
+    assert "z-scores each case with its own mean and sd" in check.cases["case_002"][0].message

@@ -75,6 +75,9 @@ def render_dataset_report(check: DatasetCheck) -> str:
         "</code></p>",
         "<h2>Dataset</h2>", _finding_rows(check.dataset) if check.dataset else "<p>nothing to report</p>",
         "<h2>Flagged cases</h2>",
+        "<p>Each picture is one slice across z (through the middle of the label; for a cut-short image, where its "
+        "data stop), image in grey, label in colour, drawn voxel by voxel as nnU-Net pairs them: a header-only "
+        "mismatch (origin, direction) looks aligned here, which is exactly why v1 does not notice it.</p>",
     ]
     if not check.flagged_cases:
         parts.append("<p>no case has a finding</p>")
