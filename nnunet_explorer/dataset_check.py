@@ -110,6 +110,7 @@ class DatasetCheck:
     thumbnails: dict[str, Thumbnail]
     stats: dict[str, dict[int, dict[str, float]]]
     seconds: float
+    test_cases: "OrderedDict[str, list[Finding]]" = field(default_factory=OrderedDict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -117,7 +118,8 @@ class DatasetCheck:
         return {s: found.get(s, 0) for s in SEVERITIES}
 
     def all_findings(self) -> list[Finding]:
-        return [f for fs in self.cases.values() for f in fs] + list(self.dataset)
+        return ([f for fs in self.cases.values() for f in fs] + [f for fs in self.test_cases.values() for f in fs]
+                + list(self.dataset))
 
     @property
     def has_errors(self) -> bool:
@@ -127,13 +129,20 @@ class DatasetCheck:
     def flagged_cases(self) -> list[str]:
         return [c for c, fs in self.cases.items() if fs]
 
+    @property
+    def flagged_test_cases(self) -> list[str]:
+        return [c for c, fs in self.test_cases.items() if fs]
+
     def to_json(self) -> dict:
         counts = self.counts
         return {
             "task": self.task_name,
             "cases": {case: [f.to_json() for f in fs] for case, fs in self.cases.items()},
+            "test_cases": {case: [f.to_json() for f in fs] for case, fs in self.test_cases.items()},
             "dataset": [f.to_json() for f in self.dataset],
-            "summary": {"cases_checked": len(self.cases), "cases_flagged": len(self.flagged_cases), **counts,
+            "summary": {"cases_checked": len(self.cases), "cases_flagged": len(self.flagged_cases),
+                        "test_cases_checked": len(self.test_cases),
+                        "test_cases_flagged": sum(1 for fs in self.test_cases.values() if fs), **counts,
                         "seconds": round(self.seconds, 3)},
         }
 
@@ -145,6 +154,9 @@ class DatasetCheck:
         for case, findings in self.cases.items():
             for f in findings:
                 lines.append(f"  {case}: {f.severity:<7} {f.check:<21} {f.message}")
+        for case, findings in self.test_cases.items():
+            for f in findings:
+                lines.append(f"  {case} (test): {f.severity:<7} {f.check:<21} {f.message}")
         for f in self.dataset:
             lines.append(f"  (dataset) {f.severity:<7} {f.check:<21} {f.message}")
         return "\n".join(lines)
@@ -177,7 +189,7 @@ def _fmt(values: Sequence[float], digits: int = 6) -> str:
 class _Job:
     case_id: str
     images: tuple[str, ...]
-    label: str
+    label: str | None     # None for a test case (imagesTs)
     task_dir: str
     declared: tuple[int, ...]
     modalities: tuple[str, ...]
@@ -267,19 +279,20 @@ def check_case(job: _Job) -> CaseResult:
 
     findings: list[Finding] = []
     result = CaseResult(job.case_id, findings)
-    files = [*job.images, job.label]
+    files = [*job.images] + ([job.label] if job.label else [])
     rel = {p: _rel(p, job.task_dir) for p in files}
     present = []
     for path in files:
         if not Path(path).is_file():
             findings.append(Finding("missing_file", "error", f"{rel[path]} is missing (fix: add the file, or remove "
-                                    "the case from dataset.json 'training')", {"file": rel[path]}))
+                                    f"the case from dataset.json '{'training' if job.label else 'test'}')",
+                                    {"file": rel[path]}))
         else:
             present.append(path)
     # 1. headers only
     headers = {p: _read_header(p, rel[p], findings) for p in present}
     headers = {p: g for p, g in headers.items() if g is not None}
-    label_geometry = headers.get(job.label)
+    label_geometry = headers.get(job.label) if job.label else None
     for m, path in enumerate(job.images):
         geometry = headers.get(path)
         if geometry is None:
@@ -325,7 +338,7 @@ def check_case(job: _Job) -> CaseResult:
         whole[path] = scan
     # 3. voxels of the files that are whole and 3D
     label = None
-    if job.label in whole and label_geometry is not None and len(label_geometry.size) == 3:
+    if job.label and job.label in whole and label_geometry is not None and len(label_geometry.size) == 3:
         label = sitk.GetArrayFromImage(sitk.ReadImage(job.label))
         values, counts = np.unique(label, return_counts=True)
         result.label_counts = {(int(v) if float(v).is_integer() else float(v)): int(c) for v, c in zip(values, counts)}
@@ -676,8 +689,14 @@ def check_dataset(task: str | int, *, workspace: Workspace | None = None, num_pr
     _file_listing_findings(task_dir, training, dataset_findings)
     jobs = [_Job(c.case_id, tuple(str(p) for p in c.images), str(c.label), str(task_dir), declared, modalities)
             for c in training]
-    results = _run(check_case, jobs, num_processes, progress=progress, desc=f"checking {task_dir.name}", tqdm=tqdm)
+    test_jobs = [_Job(case, tuple(str(p) for p in images), None, str(task_dir), declared, modalities)
+                 for case, images in tasks.listed_test_cases(task_dir, dataset_json)]
+    every = _run(check_case, jobs + test_jobs, num_processes, progress=progress, desc=f"checking {task_dir.name}",
+                 tqdm=tqdm)
+    results, test_results = every[:len(jobs)], every[len(jobs):]
     cases: OrderedDict[str, list[Finding]] = OrderedDict((r.case_id, list(r.findings)) for r in results)
+    # test cases: files, geometry between modalities, whole files, NaN (no label; not part of the statistics)
+    test_cases: OrderedDict[str, list[Finding]] = OrderedDict((r.case_id, list(r.findings)) for r in test_results)
     from .planning.fingerprint import intensity_properties, modalities_from_dataset_json
     pooled = None
     with_samples = [r for r in results if r.fg_samples is not None]
@@ -701,8 +720,12 @@ def check_dataset(task: str | int, *, workspace: Workspace | None = None, num_pr
         findings.sort(key=lambda f: order[f.severity])
     dataset_findings.sort(key=lambda f: order[f.severity])
     thumbnails = {r.case_id: r.thumbnail for r in results if r.thumbnail is not None and cases[r.case_id]}
+    thumbnails.update({r.case_id: r.thumbnail for r in test_results
+                       if r.thumbnail is not None and test_cases[r.case_id]})
+    for findings in test_cases.values():
+        findings.sort(key=lambda f: order[f.severity])
     return DatasetCheck(task_dir.name, task_dir, cases, dataset_findings, thumbnails,
-                        {r.case_id: r.stats for r in results}, time.perf_counter() - t0)
+                        {r.case_id: r.stats for r in results}, time.perf_counter() - t0, test_cases)
 
 
 def _run(fn: Callable, jobs: Sequence, processes: int, *, progress: bool, desc: str, tqdm) -> list:

@@ -372,3 +372,20 @@ def test_nonct_scale_outlier_is_info_because_v1_z_scores_each_case(tmp_path):
                for case, fs in check.cases.items() if fs}
     assert flagged == {"case_002": [("intensity_outlier", "info", 0)]}
     assert "z-scores each case with its own mean and sd" in check.cases["case_002"][0].message
+
+
+def test_test_cases_are_checked_too(tmp_path):
+    task = write_synthetic_task(tmp_path / "Task988_Test", "mr", num_training=4, num_test=3, seed=9)
+    _truncate(task / "imagesTs/test_001_0000.nii.gz", 0.5)
+    _shift_origin(task / "imagesTs/test_002_0001.nii.gz", 2.0)
+    check = check_dataset(None, task_dir=task, num_processes=2, progress=False)
+    assert all(fs == [] for fs in check.cases.values())
+    flagged = {case: {f.check for f in fs} for case, fs in check.test_cases.items() if fs}
+    assert flagged == {"test_001": {"truncated"}, "test_002": {"modality_vs_modality"}}
+    assert check.has_errors
+    data = check.to_json()
+    assert sorted(data["test_cases"]) == ["test_000", "test_001", "test_002"]
+    from nnunet_explorer.views.dataset_report import render_dataset_report
+
+    page = render_dataset_report(check)
+    assert "id='test_001'" in page and page.count("data:image/png;base64,") == 2

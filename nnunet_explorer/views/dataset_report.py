@@ -81,16 +81,22 @@ def render_dataset_report(check: DatasetCheck) -> str:
     ]
     if not check.flagged_cases:
         parts.append("<p>no case has a finding</p>")
-    for case in check.flagged_cases:
-        thumb = check.thumbnails.get(case)
-        if thumb is not None:
-            png = base64.b64encode(thumbnail_png(thumb, f"{case} z={thumb.index}")).decode("ascii")
-            picture = f"<img alt='{html.escape(case)}' src='data:image/png;base64,{png}'>"
-        else:
-            picture = "<p><i>no picture: the image file cannot be read</i></p>"
-        parts.append(f"<div class='case' id='{html.escape(case)}'>{picture}<div><h3>{html.escape(case)}</h3>"
-                     f"{_finding_rows(check.cases[case])}</div></div>")
+    parts += [_case_block(check, case, check.cases[case]) for case in check.flagged_cases]
+    if check.flagged_test_cases:
+        parts.append("<h2>Flagged test cases (imagesTs)</h2>")
+        parts += [_case_block(check, case, check.test_cases[case]) for case in check.flagged_test_cases]
     clean = [c for c, fs in check.cases.items() if not fs]
-    parts.append(f"<h2>Clean cases ({len(clean)})</h2><p>{html.escape(', '.join(clean)) or '(none)'}</p>")
+    parts.append(f"<h2>Clean training cases ({len(clean)})</h2><p>{html.escape(', '.join(clean)) or '(none)'}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _case_block(check: DatasetCheck, case: str, findings: list[Finding]) -> str:
+    thumb = check.thumbnails.get(case)
+    if thumb is not None:
+        png = base64.b64encode(thumbnail_png(thumb, f"{case} z={thumb.index}")).decode("ascii")
+        picture = f"<img alt='{html.escape(case)}' src='data:image/png;base64,{png}'>"
+    else:
+        picture = "<p><i>no picture: the image file cannot be read</i></p>"
+    return (f"<div class='case' id='{html.escape(case)}'>{picture}<div><h3>{html.escape(case)}</h3>"
+            f"{_finding_rows(findings)}</div></div>")
