@@ -245,10 +245,12 @@ def geometry_findings(check: str, a: Geometry, b: Geometry, a_name: str, b_name:
     return out
 
 
-def _stats(values: np.ndarray) -> dict[str, float]:
+def _stats(values: np.ndarray, percentile_step: int = 1) -> dict[str, float]:
+    """n, mean, sd, min, max exactly; median and 0.5/99.5 percentiles from every ``percentile_step``-th value
+    (the sort behind a percentile dominates the time on whole CT volumes)."""
     if values.size == 0:
         return {"n": 0}
-    p005, p50, p995 = np.percentile(values, (0.5, 50, 99.5))
+    p005, p50, p995 = np.percentile(values[::percentile_step], (0.5, 50, 99.5))
     return {"n": int(values.size), "mean": float(values.mean()), "sd": float(values.std()), "median": float(p50),
             "min": float(values.min()), "max": float(values.max()), "percentile_00_5": float(p005),
             "percentile_99_5": float(p995)}
@@ -271,6 +273,17 @@ def _thumbnail(image: np.ndarray, label: np.ndarray | None, spacing_zyx: Sequenc
         lab = np.asarray(label[lindex, ::step, ::step]).astype(np.int16)
     aspect = float(spacing_zyx[1] / spacing_zyx[2]) if spacing_zyx is not None else 1.0
     return Thumbnail(img, lab, 0, index, aspect, label_beside=not same and label is not None)
+
+
+def _value_counts(label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(label, return_counts=True)``; a histogram (no sort) for small non-negative integer labels."""
+    if label.dtype.kind in "iu" and label.size:
+        lo, hi = int(label.min()), int(label.max())
+        if lo >= 0 and hi < 65536:
+            counts = np.bincount(label.ravel(), minlength=hi + 1)
+            values = np.nonzero(counts)[0]
+            return values, counts[values]
+    return np.unique(label, return_counts=True)
 
 
 def check_case(job: _Job) -> CaseResult:
@@ -340,7 +353,7 @@ def check_case(job: _Job) -> CaseResult:
     label = None
     if job.label and job.label in whole and label_geometry is not None and len(label_geometry.size) == 3:
         label = sitk.GetArrayFromImage(sitk.ReadImage(job.label))
-        values, counts = np.unique(label, return_counts=True)
+        values, counts = _value_counts(label)
         result.label_counts = {(int(v) if float(v).is_integer() else float(v)): int(c) for v, c in zip(values, counts)}
         undeclared = [v for v in result.label_counts if v not in job.declared]
         if undeclared:
@@ -349,8 +362,9 @@ def check_case(job: _Job) -> CaseResult:
                                     f"{tasks._short(undeclared)} that dataset.json does not declare (declared: "
                                     f"{list(job.declared)}); v1's integrity check fails on them (fix: "
                                     f"{tasks._label_fix(found, job.declared)})",
-                                    {"file": rel[job.label], "values": undeclared,
-                                     "voxels": [result.label_counts[v] for v in undeclared],
+                                    {"file": rel[job.label], "values": undeclared[:20],
+                                     "voxels": [result.label_counts[v] for v in undeclared[:20]],
+                                     "num_undeclared_values": len(undeclared),
                                      "declared": list(job.declared)}))
         if not any(v != 0 for v in result.label_counts):
             findings.append(Finding("empty_label", "warning", f"{rel[job.label]} holds only background (0): the case "
@@ -383,7 +397,7 @@ def check_case(job: _Job) -> CaseResult:
     for m, array in enumerate(arrays):
         if array is None:
             continue
-        stats = {f"image_{k}": v for k, v in _stats(array.ravel()).items()}
+        stats = {f"image_{k}": v for k, v in _stats(array.ravel(), percentile_step=10).items()}
         if fg is not None and fg.shape == array.shape:
             stats.update({f"foreground_{k}": v for k, v in _stats(array[fg]).items()})
             if any(is_ct):  # v1 collects every 10th foreground voxel of every modality for CT datasets
