@@ -205,8 +205,8 @@ def _read_header(path: str, rel: str, findings: list[Finding]) -> Geometry | Non
     try:
         read_nifti_header(path)
     except DatasetError as own:
-        why = own.cause[len(path) + 1:] if own.cause.startswith(path + " ") else own.cause
-        findings.append(Finding("unreadable", "error", f"{rel} cannot be read: {why} "
+        why = own.cause.replace(path, rel) if path in own.cause else f"{rel}: {own.cause}"
+        findings.append(Finding("unreadable", "error", f"{why} "
                                 f"(fix: {own.fix})", {"file": rel}))
         return None
     try:
@@ -337,8 +337,9 @@ def check_case(job: _Job) -> CaseResult:
         if scan.problem is not None:
             cut_scans[path] = scan
             err = truncation_error(scan)
-            findings.append(Finding("truncated", "error", f"{rel[path]} is incomplete: {scan.problem}; SimpleITK "
-                                    f"reads it without error, filling the missing voxels with 0 (fix: {err.fix})",
+            findings.append(Finding("truncated", "error", f"{rel[path]} is incomplete: {scan.problem}; only "
+                                    f"{scan.voxels_present} of its {scan.voxels_declared} voxels are there, and "
+                                    f"SimpleITK reads it without error, filling the rest with 0 (fix: {err.fix})",
                                     {"file": rel[path], "bytes_expected": scan.expected_bytes,
                                      "bytes_read": scan.bytes_read, "voxels_declared": scan.voxels_declared,
                                      "voxels_present": scan.voxels_present}))
