@@ -140,6 +140,8 @@ class DatasetCheck:
             "cases": {case: [f.to_json() for f in fs] for case, fs in self.cases.items()},
             "test_cases": {case: [f.to_json() for f in fs] for case, fs in self.test_cases.items()},
             "dataset": [f.to_json() for f in self.dataset],
+            # per training case and modality: image_* (whole image) and foreground_* (label > 0) statistics
+            "statistics": _plain(self.stats),
             "summary": {"cases_checked": len(self.cases), "cases_flagged": len(self.flagged_cases),
                         "test_cases_checked": len(self.test_cases),
                         "test_cases_flagged": sum(1 for fs in self.test_cases.values() if fs), **counts,

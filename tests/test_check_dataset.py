@@ -235,6 +235,13 @@ def test_cli_json_schema_report_and_exit_1(workspace, defect_tasks, tmp_path, ca
             assert isinstance(f["message"], str) and f["message"]
     assert {c for c, fs in data["cases"].items() if fs} == set(CT_DEFECTS)
     assert data["summary"]["cases_flagged"] == len(CT_DEFECTS)
+    # per-case statistics, computed from the voxels (the clean case_000 checked against numpy here)
+    image = sitk.GetArrayFromImage(sitk.ReadImage(str(defect_tasks["ct"] / "imagesTr/case_000_0000.nii.gz")))
+    label = sitk.GetArrayFromImage(sitk.ReadImage(str(defect_tasks["ct"] / "labelsTr/case_000.nii.gz")))
+    stats = data["statistics"]["case_000"]["0"]
+    assert stats["foreground_mean"] == pytest.approx(float(image[label > 0].mean()), rel=1e-5)
+    assert stats["image_sd"] == pytest.approx(float(image.std()), rel=1e-4)
+    assert stats["foreground_n"] == int((label > 0).sum())
     page = out_html.read_text()
     # a picture for every flagged case whose image can be read at all (case_010's label is not an image,
     # but its image is: it gets one too)
