@@ -288,10 +288,23 @@ def _value_counts(label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(label, return_counts=True)
 
 
-def check_case(job: _Job) -> CaseResult:
-    """Every check on one case. Never stops at the first problem; returns findings instead of raising."""
+def _read_array(path: str, rel: str, findings: list[Finding] | None, dtype=None) -> np.ndarray | None:
+    """The voxels (z, y, x) via SimpleITK, as v1 reads them; a read error becomes an ``unreadable`` finding."""
     import SimpleITK as sitk
 
+    try:
+        array = sitk.GetArrayFromImage(sitk.ReadImage(path))
+    except RuntimeError as exc:
+        if findings is not None:
+            why = str(exc).strip().splitlines()[-1]
+            findings.append(Finding("unreadable", "error", f"{rel}: SimpleITK cannot read its voxels ({why}) (fix: "
+                                    "replace the file with a readable .nii.gz)", {"file": rel}))
+        return None
+    return array.astype(dtype, copy=False) if dtype is not None else array
+
+
+def check_case(job: _Job) -> CaseResult:
+    """Every check on one case. Never stops at the first problem; returns findings instead of raising."""
     findings: list[Finding] = []
     result = CaseResult(job.case_id, findings)
     files = [*job.images] + ([job.label] if job.label else [])
@@ -355,7 +368,8 @@ def check_case(job: _Job) -> CaseResult:
     # 3. voxels of the files that are whole and 3D
     label = None
     if job.label and job.label in whole and label_geometry is not None and len(label_geometry.size) == 3:
-        label = sitk.GetArrayFromImage(sitk.ReadImage(job.label))
+        label = _read_array(job.label, rel[job.label], findings)
+    if label is not None:
         values, counts = _value_counts(label)
         result.label_counts = {(int(v) if float(v).is_integer() else float(v)): int(c) for v, c in zip(values, counts)}
         undeclared = [v for v in result.label_counts if v not in job.declared]
@@ -379,7 +393,7 @@ def check_case(job: _Job) -> CaseResult:
     for path in job.images:
         geometry = headers.get(path)
         if path in whole and geometry is not None and len(geometry.size) == 3:
-            arrays.append(sitk.GetArrayFromImage(sitk.ReadImage(path)).astype(np.float32, copy=False))
+            arrays.append(_read_array(path, rel[path], findings, np.float32))
         else:
             arrays.append(None)
     picture = arrays[0] if arrays else None
@@ -388,9 +402,9 @@ def check_case(job: _Job) -> CaseResult:
     if picture is None and first_header is not None and len(first_header.size) == 3:
         # a cut-short file still gets a picture: what SimpleITK reads from it, at the slice where the data stop
         # (zeros from there on)
-        picture = sitk.GetArrayFromImage(sitk.ReadImage(job.images[0])).astype(np.float32, copy=False)
+        picture = _read_array(job.images[0], rel[job.images[0]], None, np.float32)
         cut = cut_scans.get(job.images[0])
-        if cut is not None:
+        if cut is not None and picture is not None:
             at = min(cut.voxels_present // max(1, picture.shape[1] * picture.shape[2]), picture.shape[0] - 1)
     if picture is not None:
         result.thumbnail = _thumbnail(picture, label, result.spacing_zyx or (1, 1, 1), at)
