@@ -19,6 +19,10 @@ Per case (headers first, then voxels):
 * ``orientation`` (a case whose axis codes differ from most cases) and ``spacing`` (a case v1 will resample by
   3x or more along an axis) -- warnings.
 
+Test cases (``imagesTs``, key ``test_cases``): the same file, geometry (between modalities) and NaN checks, and
+``intensity_shift``: whole-image statistics outside what the training cases show (warning for CT, which v1
+normalises with the training numbers; info for nonCT).
+
 Dataset-wide (key ``dataset``): ``dataset.json`` problems, files not listed in it, declared labels that no
 case contains, the orientation mix, the spacing spread and what the 3D planner makes of it (target spacing and
 the anisotropy rule, ``transpose_forward``, the separate-z resampling, the low-resolution stage rule -- run by
@@ -437,20 +441,23 @@ def check_case(job: _Job) -> CaseResult:
 
 # --- across cases ---------------------------------------------------------------------------------------------
 
-def robust_z(values: Sequence[float]) -> tuple[np.ndarray, float, float]:
+def robust_z(values: Sequence[float], reference: Sequence[float] | None = None) -> tuple[np.ndarray, float, float]:
     """Modified z-scores ``0.6745 (x - median) / MAD`` (Iglewicz & Hoaglin); returns (z, median, MAD).
 
-    When more than half of the values are equal the MAD is 0; the mean absolute deviation (x 1.2533, its
-    consistency factor) is used instead, so that one odd case among identical ones still stands out.
+    Median and MAD come from ``reference`` (default: ``values`` themselves). When more than half of the values
+    are equal the MAD is 0; the mean absolute deviation (x 1.2533, its consistency factor) is used instead, so
+    that one odd case among identical ones still stands out.
     """
     x = np.asarray(values, float)
-    median = float(np.median(x))
-    mad = float(np.median(np.abs(x - median)))
+    ref = x if reference is None else np.asarray(reference, float)
+    median = float(np.median(ref))
+    mad = float(np.median(np.abs(ref - median)))
     if mad > 0:
         return 0.6745 * (x - median) / mad, median, mad
-    meanad = float(np.mean(np.abs(x - median)))
+    meanad = float(np.mean(np.abs(ref - median)))
     if meanad == 0:
-        return np.zeros_like(x), median, 0.0
+        with np.errstate(invalid="ignore"):
+            return np.where(x == median, 0.0, np.inf * np.sign(x - median)), median, 0.0
     return (x - median) / (1.2533 * meanad), median, mad
 
 
@@ -533,6 +540,54 @@ def _intensity_findings(results: Sequence[CaseResult], modalities: Mapping[int, 
             main.message += " (also far off: " + ", ".join(
                 f"{f.extra['statistic']} {f.extra['value']:.4g} vs {f.extra['dataset_median']:.4g}" for f in others) + ")"
         cases[case].append(main)
+
+
+# test cases have no label: their whole-image statistics are compared with the training cases'
+_SHIFT_STATS = {"CT": ("image_median", "image_percentile_00_5", "image_percentile_99_5"),
+                "nonCT": ("image_mean", "image_sd")}
+
+
+def _test_shift_findings(results: Sequence[CaseResult], test_results: Sequence[CaseResult],
+                         modalities: Mapping[int, str], schemes: Mapping[int, str],
+                         test_cases: Mapping[str, list[Finding]]) -> None:
+    """``intensity_shift``: a test case whose intensities lie outside what the training cases show.
+
+    v1 normalises a new CT case with the *training* clip range, mean and sd, so a shifted case (another
+    scanner, CBCT, missing rescale intercept) reaches the network with values it never saw: a known cause of
+    empty predictions (MIC-DKFZ/nnUNet#1680). For nonCT, the per-case z-score removes offset and scale.
+    """
+    for m, name in modalities.items():
+        scheme = schemes.get(m, "nonCT")
+        best: dict[str, Finding] = {}
+        for stat in _SHIFT_STATS.get(scheme, ()):
+            reference = [r.stats[m][stat] for r in results if m in r.stats and stat in r.stats[m]]
+            tested = [(r.case_id, r.stats[m][stat]) for r in test_results if m in r.stats and stat in r.stats[m]]
+            if len(reference) < MIN_CASES_FOR_OUTLIERS or not tested:
+                continue
+            z, median, mad = robust_z([v for _, v in tested], reference)
+            sd_key = stat.split("_")[0] + "_sd"
+            typical_sd = float(np.median([r.stats[m][sd_key] for r in results if m in r.stats and sd_key in r.stats[m]]))
+            lo, hi = float(np.min(reference)), float(np.max(reference))
+            for (case, value), score in zip(tested, z):
+                if abs(score) <= ROBUST_Z_THRESHOLD or not _matters(stat, value, median, typical_sd):
+                    continue
+                if case in best and abs(best[case].extra["robust_z"]) >= abs(score):
+                    continue
+                if scheme == "CT":
+                    severity, what = "warning", ("v1 normalises it with the training cases' clip range, mean and "
+                                                 "sd, so the network gets values it never saw in training (a known "
+                                                 "cause of empty predictions)")
+                else:
+                    severity, what = "info", ("v1 z-scores each case with its own mean and sd, which removes an "
+                                              "offset or scale difference like this one")
+                best[case] = Finding("intensity_shift", severity,
+                                     f"modality {m} ({name}): {stat} {value:.4g} lies outside the training cases "
+                                     f"(median {median:.4g}, range [{lo:.4g}, {hi:.4g}], robust z {score:.1f}); "
+                                     f"{what} (fix: check the scanner, units and rescaling of this case)",
+                                     {"modality": m, "statistic": stat, "value": value, "training_median": median,
+                                      "training_range": [lo, hi], "robust_z": float(score)})
+        for case, finding in best.items():
+            test_cases[case].append(finding)
 
 
 def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cases: Mapping[str, list[Finding]],
@@ -736,6 +791,7 @@ def check_dataset(task: str | int, *, workspace: Workspace | None = None, num_pr
                                       len(modalities))
     schemes, _ = _planning_findings(results, dataset_json, cases, dataset_findings, pooled)
     _intensity_findings(results, modalities_from_dataset_json(dataset_json), schemes, pooled, cases)
+    _test_shift_findings(results, test_results, modalities_from_dataset_json(dataset_json), schemes, test_cases)
     _orientation_findings(results, cases, dataset_findings)
     present = set()
     for r in results:

@@ -396,3 +396,15 @@ def test_test_cases_are_checked_too(tmp_path):
 
     page = render_dataset_report(check)
     assert "id='test_001'" in page and page.count("data:image/png;base64,") == 2
+
+
+def test_shifted_ct_test_case_is_flagged_against_the_training_cases(tmp_path):
+    task = write_synthetic_task(tmp_path / "Task987_Shift", "ct", num_training=6, num_test=3, seed=10)
+    _rewrite(task / "imagesTs/test_001_0000.nii.gz", array_change=lambda a: a + 1024)
+    check = check_dataset(None, task_dir=task, num_processes=1, progress=False)
+    assert all(fs == [] for fs in check.cases.values())
+    flagged = {case: [(f.check, f.severity) for f in fs] for case, fs in check.test_cases.items() if fs}
+    assert flagged == {"test_001": [("intensity_shift", "warning")]}
+    finding = check.test_cases["test_001"][0]
+    low, high = finding.extra["training_range"]
+    assert finding.extra["value"] > high + 500 and "never saw" in finding.message
