@@ -349,6 +349,7 @@ def test_plan_and_normalisation_preview_matches_real_v1(request, fixture):
     v1 = request.getfixturevalue(fixture)
     check = check_dataset(None, task_dir=v1.raw_dir, num_processes=2, progress=False)
     assert all(findings == [] for findings in check.cases.values())  # the synthetic tasks are clean
+    assert len(check.test_cases) == 2 and all(findings == [] for findings in check.test_cases.values())
     with open(v1.preprocessed_dir / "nnUNetPlansv2.1_plans_3D.pkl", "rb") as handle:
         plans = pickle.load(handle)  # written by the real v1 in the fixture: trusted
     found = {f.check: f for f in check.dataset}
