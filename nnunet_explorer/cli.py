@@ -22,6 +22,7 @@ from .errors import ExplorerError
 SUBCOMMANDS: dict[str, str] = {
     "doctor": "doctor",
     "sample": "sample",
+    "check_dataset": "check_dataset",
     "plan_and_preprocess": "plan_and_preprocess",
     "train": "train",
     "predict": "predict",

@@ -36,6 +36,7 @@ import numpy as np
 from .. import tasks
 from ..errors import DatasetError, ExplorerError, PlansError
 from ..fileio import load_json, load_pickle, save_npz_atomic, write_bytes_atomic, write_pickle
+from ..image_io import verify_image_file
 from ..paths import Workspace, get_workspace
 from ..provenance import mirrors
 from . import planner2d, planner3d
@@ -114,6 +115,32 @@ def copy_atomic(src: Path, dst: Path) -> None:
     dst = dst / src.name if dst.is_dir() else dst
     with open(src, "rb") as handle:
         write_bytes_atomic(dst, handle.read())
+
+
+# --- step 0: are the raw files whole? ----------------------------------------------------------------------
+
+def verify_raw_files(task_name: str, workspace: Workspace, num_processes: int, *, progress: bool = True) -> int:
+    """Read every training image and label of a raw task to its end; returns the number of files checked.
+
+    SimpleITK reads a ``.nii.gz`` cut short by an interrupted copy without an error (the missing voxels
+    become 0), and v1 would then crop, plan and train on it. This pass (:func:`~nnunet_explorer.image_io.
+    verify_image_file`) runs before anything is written.
+
+    Raises:
+        DatasetError: listing every file that is cut short, damaged or not NIfTI, each with its fix.
+    """
+    raw_dir = workspace.raw_task_dir(task_name)
+    cases = tasks.training_cases(raw_dir)
+    files = [str(p) for case in cases for p in (*case.images, case.label)]
+    # differs from v1: v1 reads cut-short files silently (as zeros); the explorer refuses them up front.
+    results = run_parallel(partial(_guarded, verify_image_file), files, num_processes,
+                           desc=f"reading {task_name} to the end", progress=progress)
+    failures = [err for _, err in results if err is not None]
+    if failures:
+        lines = "\n".join(f"  - {cause}" for cause, _fix in failures)
+        raise DatasetError(f"{len(failures)} of {len(files)} raw files of {task_name} are not whole images; nothing "
+                           f"was written:\n{lines}", fix=failures[0][1] or "replace the files listed above")
+    return len(files)
 
 
 # --- step 1: cropping -----------------------------------------------------------------------------------------
@@ -329,13 +356,20 @@ def plan_and_preprocess(task_ids: Sequence[int | str], *, planner3d_name: str | 
     workspace = (workspace or get_workspace()).ensure()
     say = log or (lambda msg: print(msg, file=sys.stderr))
     names = [tasks.resolve_task_name(t, workspace) for t in task_ids]
-    crop_info = {}
+    # Every task's raw files are checked before the first one is cropped, so bad input writes nothing.
+    verify_seconds = {}
     for name in names:
         t0 = time.perf_counter()
         raw_dir = workspace.raw_task_dir(name)
         report = tasks.verify_dataset_integrity(raw_dir, read_voxels=verify_dataset_integrity)
         for warning in getattr(report, "warnings", ()):
             say(f"{name}: warning: {warning}")
+        verify_raw_files(name, workspace, tf, progress=progress)
+        verify_seconds[name] = time.perf_counter() - t0
+    crop_info = {}
+    for name in names:
+        t0 = time.perf_counter() - verify_seconds[name]  # "crop" keeps counting the checks, as before
+        raw_dir = workspace.raw_task_dir(name)
         dataset = tasks.load_dataset_json(raw_dir)
         want_fg = needs_intensity_properties(dataset) and not (
             workspace.cropped_task_dir(name) / "intensityproperties.pkl").is_file()

@@ -1,0 +1,50 @@
+"""``nnunet-explorer check_dataset -t TASK``: every check on every case of a raw task, before training on it.
+
+Exit status: 0 when no finding is an error, 1 when one is, 2 for bad usage (unknown task, missing or unusable
+dataset.json, an output file that exists without ``--overwrite``). ``--json`` and ``--report`` are written
+atomically, and only after the check ran.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "check every case of a raw task (geometry, labels, truncated files, intensities, spacing) and report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-t", "--task", required=True, help="task id or TaskXXX_Name (raw folder in nnUNet_raw_data)")
+    parser.add_argument("--json", metavar="FILE", default=None, help="write the findings as JSON to FILE")
+    parser.add_argument("--report", metavar="FILE.html", default=None,
+                        help="write an HTML page with a picture of every flagged case")
+    parser.add_argument("-tl", type=int, default=2, help="cases checked in parallel (processes, default 2)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing --json / --report files")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary line")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..dataset_check import check_dataset
+    from ..errors import ExplorerError
+    from ..fileio import write_json, write_text_atomic
+
+    outputs = [Path(p) for p in (args.json, args.report) if p]
+    for path in outputs:
+        if path.exists() and not args.overwrite:
+            raise ExplorerError(f"{path} exists", fix="give another file name, or --overwrite to replace it")
+        if path.exists() and path.is_dir():
+            raise ExplorerError(f"{path} is a folder", fix="give a file name")
+    if args.tl < 1:
+        raise ExplorerError(f"-tl {args.tl}: need at least 1 process", fix="use -tl 1 or more")
+    result = check_dataset(args.task, num_processes=args.tl, progress=not args.no_progress)
+    text = result.summary_text()
+    print(text.splitlines()[0] if args.quiet else text)
+    if args.json:
+        write_json(result.to_json(), args.json, indent=2, sort_keys=False)
+        print(f"wrote {args.json}")
+    if args.report:
+        from ..views.dataset_report import render_dataset_report
+
+        write_text_atomic(args.report, render_dataset_report(result))
+        print(f"wrote {args.report}")
+    return 1 if result.has_errors else 0
