@@ -230,10 +230,16 @@ def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expe
 def _verify_image_content(path: Path) -> str | None:
     """The one place that checks an image's voxel data is complete (a ``.nii.gz`` cut short reads without error).
 
-    Returns a problem text, or None. Still to be connected: helper A's ``nnunet_explorer.image_io.verify_image_file``
-    (truncated gzip stream, fewer voxels than the header declares) is to be called here, its finding turned
-    into the returned text.
+    Returns a problem text, or None: :func:`nnunet_explorer.image_io.verify_image_file` reads the file to its end
+    (a truncated gzip stream, fewer voxels than the header declares), which SimpleITK does not check.
     """
+    from ..errors import DatasetError
+    from ..image_io import verify_image_file
+
+    try:
+        verify_image_file(path)
+    except DatasetError as exc:
+        return exc.cause + (f" (fix: {exc.fix})" if exc.fix else "")
     return None
 
 

@@ -67,3 +67,22 @@ def test_file_names_are_checked(tmp_path):
     with pytest.raises(DatasetError, match="scan.nii.gz") as info:
         check_input_folder_and_return_case_ids(tmp_path, 1)
     assert "CASE_XXXX.nii.gz" in str(info.value)
+
+
+def test_a_truncated_image_is_refused_before_anything_is_written(small_model, tmp_path, monkeypatch, capsys):
+    """SimpleITK reads a .nii.gz cut short without error (zeros); predict names it and writes nothing."""
+    for key, value in {"nnUNet_raw_data_base": small_model.ws.raw_data_base,
+                       "nnUNet_preprocessed": small_model.ws.preprocessed,
+                       "RESULTS_FOLDER": small_model.ws.results_folder}.items():
+        monkeypatch.setenv(key, str(value))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    good = sorted(small_model.images.glob("*_0000.nii.gz"))[0]
+    data = good.read_bytes()
+    (inputs / good.name).write_bytes(data[: len(data) // 2])  # an interrupted copy
+    sitk.ReadImage(str(inputs / good.name))  # SimpleITK does not notice
+    out = tmp_path / "out"
+    assert cli_main(["predict", "-i", str(inputs), "-o", str(out), "-t", "901", "-f", "0", "--disable_tta"]) == 2
+    err = capsys.readouterr().err
+    assert good.name in err and "cut short" in err and "Traceback" not in err
+    assert not out.exists()
