@@ -14,10 +14,13 @@ v1's iteration, step by step:
 :func:`run_iteration` does the same and returns an :class:`IterationRecord` of plain Python scalars: the
 loss and its parts per output, gradient norms before/after clipping, the learning rate, where time went,
 output shapes, the online-evaluation counts, and where the first NaN/Inf appeared if any.
+
+All of it is gathered on the device and read back in **one** transfer at the end of the iteration, as v1 reads
+its loss once (under fp16 the GradScaler's own found-inf read is the only other one, in v1 too): every read of a
+GPU value makes the host wait until the GPU's queue has drained.
 """
 from __future__ import annotations
 
-import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -30,7 +33,7 @@ from torch import nn
 from ..errors import ConfigurationError
 from ..provenance import mirrors
 from .generic_unet import softmax_helper
-from .loss import DCAndCELoss, MultipleOutputLoss2, ScaleLossPart
+from .loss import DCAndCELoss, MultipleOutputLoss2, ScaleLossPart, TensorLossPart
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -67,7 +70,9 @@ class IterationRecord:
         step_skipped: fp16 only — the GradScaler found Inf/NaN gradients and skipped the optimizer step.
         device: where the network ran.
         seconds_transfer / seconds_forward / seconds_backward / seconds_total: host-to-device copy;
-            forward + loss; backward + clipping + step. On CUDA the clock is read after a synchronize.
+            forward + loss; backward + clipping + step, by the host's clock. On CUDA the first three are the
+            time to *queue* that work (no synchronize: the iteration reads from the GPU once, at its end), and
+            ``seconds_total`` includes waiting for the GPU to finish it.
         input_shape: ``(b, c, ...)`` of ``data``.
         output_shapes / target_shapes: one per output, highest resolution first.
         online_evaluation: counts on output 0 when requested, else None.
@@ -109,13 +114,34 @@ def _to_tensor(d: ArrayLike) -> torch.Tensor:
     return d if isinstance(d, torch.Tensor) else torch.from_numpy(np.asarray(d)).float()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _all_finite(t: torch.Tensor) -> torch.Tensor:
+    """A 0-d bool tensor on ``t``'s device: no NaN/Inf in ``t`` (nothing is read back to the host)."""
+    return torch.isfinite(t).all()
 
 
-def _finite(t: torch.Tensor) -> bool:
-    return bool(torch.isfinite(t).all())
+def online_evaluation_counts(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """tp, fp, fn per foreground class as one ``(3, C-1)`` float32 tensor on the output's device (no sync).
+
+    Per sample, then summed over the batch, in float32, as v1's ``run_online_evaluation``.
+    """
+    with torch.no_grad():
+        num_classes = output.shape[1]
+        seg = softmax_helper(output).argmax(1)
+        t = target[:, 0]
+        rows = []
+        for c in range(1, num_classes):
+            pred_c, true_c = seg == c, t == c
+            rows.append(torch.stack([(pred_c & true_c).float().flatten(1).sum(1).sum(),
+                                     (pred_c & ~true_c).float().flatten(1).sum(1).sum(),
+                                     (~pred_c & true_c).float().flatten(1).sum(1).sum()]))
+        if not rows:
+            return torch.zeros((3, 0), device=output.device)
+        return torch.stack(rows, dim=1)
+
+
+def _evaluation_from_counts(tp: Sequence[float], fp: Sequence[float], fn: Sequence[float]) -> OnlineEvaluation:
+    dice = tuple(2 * a / (2 * a + b + c + 1e-8) for a, b, c in zip(tp, fp, fn))
+    return OnlineEvaluation(tuple(tp), tuple(fp), tuple(fn), dice)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.run_online_evaluation")
@@ -126,34 +152,27 @@ def online_evaluation(output: torch.Tensor, target: torch.Tensor) -> OnlineEvalu
         output: full-resolution logits ``(b, C, ...)``.
         target: label map ``(b, 1, ...)``.
     """
-    with torch.no_grad():
-        num_classes = output.shape[1]
-        seg = softmax_helper(output).argmax(1)
-        t = target[:, 0]
-        tp, fp, fn = [], [], []
-        for c in range(1, num_classes):
-            pred_c, true_c = seg == c, t == c
-            # per sample, then summed over the batch (as v1), in float32
-            tp.append(float((pred_c & true_c).float().flatten(1).sum(1).sum()))
-            fp.append(float((pred_c & ~true_c).float().flatten(1).sum(1).sum()))
-            fn.append(float((~pred_c & true_c).float().flatten(1).sum(1).sum()))
-    dice = tuple(2 * a / (2 * a + b + c + 1e-8) for a, b, c in zip(tp, fp, fn))
-    return OnlineEvaluation(tuple(tp), tuple(fp), tuple(fn), dice)
+    tp, fp, fn = online_evaluation_counts(output, target).tolist()
+    return _evaluation_from_counts(tp, fp, fn)
 
 
-def make_grad_scaler(fp16: bool, device: torch.device | str) -> torch.amp.GradScaler | None:
+def make_grad_scaler(fp16: bool, device: torch.device | str, *, cpu_amp: bool = False
+                     ) -> torch.amp.GradScaler | None:
     """The GradScaler v1 creates for fp16 training (``_maybe_init_amp``), or None when it would not be used.
 
     Create it once per training run and pass it to every :func:`run_iteration`: it adapts its scale over
-    iterations.
+    iterations. ``cpu_amp`` (explorer-only) gives a CPU scaler, so the mixed-precision branch can be run and
+    tested on a machine without a GPU.
     """
-    if fp16 and torch.device(device).type == "cuda":
+    kind = torch.device(device).type
+    if fp16 and (kind == "cuda" or (cpu_amp and kind == "cpu")):
         # differs from v1: torch.cuda.amp.GradScaler is deprecated; torch.amp.GradScaler("cuda") is the same
-        return torch.amp.GradScaler("cuda")
+        return torch.amp.GradScaler(kind)
     return None
 
 
-def _clip_grad_norm(grads: list[torch.Tensor], clip_norm: float) -> tuple[float, float, torch.Tensor]:
+def _clip_grad_norm(grads: list[torch.Tensor], clip_norm: float
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``torch.nn.utils.clip_grad_norm_(params, clip_norm)`` (L2) that also returns what the explorer records.
 
     The same arithmetic as torch's: per-tensor norms (``_foreach_norm``), their L2 norm is the total norm,
@@ -161,17 +180,18 @@ def _clip_grad_norm(grads: list[torch.Tensor], clip_norm: float) -> tuple[float,
     once instead of three times (torch's clip, then the explorer's per-parameter and after-clipping norms).
 
     Returns:
-        ``(norm before clipping, norm after clipping, per-parameter norms)``; the norm after clipping is the
-        norm before times the factor applied (what re-measuring would give, up to float rounding).
+        ``(norm before clipping, norm after clipping, per-parameter norms)`` as device tensors (nothing is read
+        back); the norm after clipping is the norm before times the factor applied (what re-measuring would
+        give, up to float rounding).
     """
     if not grads:
-        return 0.0, 0.0, torch.zeros(0)
+        zero = torch.zeros(())
+        return zero, zero, torch.zeros(0)
     per_param = torch.stack(torch._foreach_norm([g.detach() for g in grads]))
     total = torch.linalg.vector_norm(per_param)
     factor = torch.clamp(clip_norm / (total + 1e-6), max=1.0)
     torch._foreach_mul_(grads, factor.to(grads[0].device))
-    norm_before = float(total)
-    return norm_before, norm_before * float(factor), per_param
+    return total, total.double() * factor.double(), per_param
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
@@ -203,36 +223,45 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
     """
     t_start = time.perf_counter()
     device = next(network.parameters()).device
-    use_amp = fp16 and device.type == "cuda"
+    # a GradScaler passed for a CPU network is the explorer's CPU mixed precision (make_grad_scaler(cpu_amp=True))
+    use_amp = fp16 and (device.type == "cuda" or (grad_scaler is not None and device.type == "cpu"))
     if use_amp and grad_scaler is None and do_backprop:
         grad_scaler = make_grad_scaler(True, device)
+    # Everything recorded is gathered here as device tensors, in a fixed order, and read in ONE transfer at
+    # the end (v1 reads its loss once per iteration; each extra read would drain the GPU's queue).
+    reads: list[torch.Tensor] = []
+    checks: list[str] = []  # where each finiteness flag in ``reads`` was taken, in order
 
-    nonfinite: str | None = None
+    def read(value: torch.Tensor) -> int:
+        """Queue ``value`` for the one read; returns the offset of its first element in the values read."""
+        offset = sum(r.numel() for r in reads)
+        reads.append(value.detach().reshape(-1).to(device=device, dtype=torch.float64))
+        return offset
 
-    def flag(where: str) -> None:
-        nonlocal nonfinite
-        if nonfinite is None:
-            nonfinite = where
+    def check(where: str, finite: torch.Tensor) -> None:
+        checks.append(where)
+        read(finite)
 
-    # 1. to tensors, to the device
+    # 1. to tensors, to the device (asynchronously from pinned memory), checked there
     data_t = _to_tensor(data)
     targets_given_as_list = isinstance(target, (list, tuple))
     target_list = [_to_tensor(t) for t in (target if targets_given_as_list else [target])]
-    if not _finite(data_t):
-        flag("input")
-    for i, t in enumerate(target_list):
-        if not _finite(t):
-            flag(f"target[{i}]")
     if device.type == "cuda":
         data_t = data_t.to(device, non_blocking=True)
         target_list = [t.to(device, non_blocking=True) for t in target_list]
-    _sync(device)
+    check("input", _all_finite(data_t))
+    for i, t in enumerate(target_list):
+        check(f"target[{i}]", _all_finite(t))
     t_transferred = time.perf_counter()
 
     # 2.-3. forward and loss
     optimizer.zero_grad()
     grad_context = torch.enable_grad() if do_backprop else torch.no_grad()
-    amp_context = torch.autocast("cuda", enabled=use_amp) if device.type == "cuda" else nullcontext()
+    if use_amp:
+        # CPU autocast (explorer-only, for tests) runs in bfloat16: CPU float16 kernels are sparse
+        amp_context = torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
+    else:
+        amp_context = nullcontext()
     with grad_context, amp_context:
         output = network(data_t)
         outputs = list(output) if isinstance(output, (tuple, list)) else [output]
@@ -242,37 +271,29 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
                     "the loss is a MultipleOutputLoss2 (deep supervision) but the network returned a single tensor",
                     fix="set network.do_ds = True before training iterations (v1 does so at the start of "
                         "training), or pass a DCAndCELoss for a network without deep supervision")
-            total, parts = loss.forward_with_parts(outputs, target_list)
+            total, tensor_parts = loss.forward_with_tensor_parts(outputs, target_list)
         else:
             out0 = outputs[0]
             tgt0 = target_list[0]
             if isinstance(loss, DCAndCELoss):
                 total, ce, dc = loss.compute(out0, tgt0)
-                t = float(total.detach())
-                parts = (ScaleLossPart(0, 1.0, float(ce.detach()), float(dc.detach()), t, t, True),)
+                tensor_parts = (TensorLossPart(0, 1.0, ce.detach(), dc.detach(), total.detach()),)
             else:
                 total = loss(out0, tgt0)
-                t = float(total.detach())
-                parts = (ScaleLossPart(0, 1.0, None, None, t, t, True),)
+                tensor_parts = (TensorLossPart(0, 1.0, None, None, total.detach()),)
     for i, o in enumerate(outputs):
-        if not _finite(o.detach()):
-            flag(f"output[{i}]")
-    for p in parts:
-        if p.computed:
-            if p.ce is not None and not math.isfinite(p.ce):
-                flag(f"loss part: output {p.index} CE")
-            if p.dice is not None and not math.isfinite(p.dice):
-                flag(f"loss part: output {p.index} Dice")
-    loss_value = float(total.detach())
-    if not math.isfinite(loss_value):
-        flag("loss")
-    _sync(device)
+        check(f"output[{i}]", _all_finite(o.detach()))
+    for part in tensor_parts:
+        if part.ce is not None:
+            check(f"loss part: output {part.index} CE", _all_finite(part.ce))
+        if part.dice is not None:
+            check(f"loss part: output {part.index} Dice", _all_finite(part.dice))
+    check("loss", _all_finite(total.detach()))
     t_forward = time.perf_counter()
 
     # 4. backward, clip, step
-    norm_before = norm_after = None
-    step_skipped = False
-    lr = float(optimizer.param_groups[0]["lr"])
+    lr = float(optimizer.param_groups[0]["lr"])  # a Python float: no sync
+    named: list[tuple[str, torch.Tensor]] = []
     if do_backprop:
         if use_amp:
             assert grad_scaler is not None
@@ -282,29 +303,62 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
             total.backward()
         named = [(n, p) for n, p in network.named_parameters() if p.grad is not None]
         norm_before, norm_after, per_param = _clip_grad_norm([p.grad for _, p in named], clip_norm)
-        # one device sync for the whole check: per-parameter norms are finite iff every gradient entry is
-        if not _finite(per_param):
-            first = int((~torch.isfinite(per_param)).nonzero()[0, 0])
-            flag(f"gradient: {named[first][0]}")
+        # per-parameter norms are finite iff every gradient entry is; read as one vector, named afterwards
+        grads_finite = torch.isfinite(per_param)
         if use_amp:
             assert grad_scaler is not None
-            scale_before = grad_scaler.get_scale()
+            # GradScaler.step reads its found-inf flag once (v1's iteration does the same): the one sync
+            # besides ours. It skips the step exactly when an unscaled gradient is not finite, which is
+            # ``grads_finite`` — so the skip is recorded without get_scale() reads.
             grad_scaler.step(optimizer)
             grad_scaler.update()
-            # the scaler lowers its scale exactly when it skipped the step for Inf/NaN gradients
-            step_skipped = grad_scaler.get_scale() < scale_before
         else:
             optimizer.step()
-    _sync(device)
     t_backward = time.perf_counter()
 
     # 5. online evaluation on the full-resolution output
-    evaluation = online_evaluation(outputs[0].detach(), target_list[0]) if run_online_evaluation else None
+    counts = online_evaluation_counts(outputs[0].detach(), target_list[0]) if run_online_evaluation else None
+
+    # ---- the one read
+    layout_loss = read(total)
+    layout_parts = layout_loss + 1
+    for part in tensor_parts:
+        for value in part.tensors():
+            read(value)
+    layout_grad = layout_counts = sum(r.numel() for r in reads)
+    if do_backprop:
+        read(norm_before)
+        read(norm_after)
+        read(grads_finite)
+        layout_counts = layout_grad + 2 + grads_finite.numel()
+    if counts is not None:
+        read(counts)
+    values = torch.cat(reads).tolist()
+
+    nonfinite = next((where for where, ok in zip(checks, values[:len(checks)]) if not ok), None)
+    loss_value = values[layout_loss]
+    it = iter(values[layout_parts:layout_grad])
+    parts = tuple(part.from_values([next(it) for _ in part.tensors()]) for part in tensor_parts)
+    norm_before_f = norm_after_f = None
+    step_skipped = False
+    if do_backprop:
+        norm_before_f, norm_after_f = values[layout_grad], values[layout_grad + 1]
+        finite = values[layout_grad + 2:layout_counts]
+        bad = next((i for i, ok in enumerate(finite) if not ok), None)
+        if bad is not None:
+            if nonfinite is None:
+                nonfinite = f"gradient: {named[bad][0]}"
+            step_skipped = use_amp
+    evaluation = None
+    if counts is not None:
+        n = counts.shape[1]
+        flat = values[layout_counts:]
+        evaluation = _evaluation_from_counts(flat[:n], flat[n:2 * n], flat[2 * n:3 * n])
 
     return IterationRecord(
-        loss=loss_value, scale_parts=tuple(parts), did_backprop=do_backprop,
-        grad_norm_before_clip=norm_before, grad_norm_after_clip=norm_after,
-        clipped=norm_before is not None and norm_before > clip_norm, clip_norm=float(clip_norm),
+        loss=loss_value, scale_parts=parts, did_backprop=do_backprop,
+        grad_norm_before_clip=norm_before_f, grad_norm_after_clip=norm_after_f,
+        clipped=norm_before_f is not None and norm_before_f > clip_norm, clip_norm=float(clip_norm),
         learning_rate=lr, fp16_used=use_amp, step_skipped=step_skipped, device=str(device),
         seconds_transfer=t_transferred - t_start, seconds_forward=t_forward - t_transferred,
         seconds_backward=t_backward - t_forward, seconds_total=time.perf_counter() - t_start,

@@ -58,6 +58,7 @@ from ..provenance import mirrors
 from .checkpoint_saving import BEST, FINAL, LATEST, checkpoint_dict, model_pkl_info, remove_latest, save_checkpoint_files
 from .hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, TrainStart, ValidationEnd
 from .iteration import IterationRecord, make_grad_scaler, run_iteration
+from .nonfinite import NonFiniteError, NonFiniteGuard, NonFiniteReport, agree_to_stop
 from .progress_log import TrainingLogFile, write_debug_json
 
 DETERMINISTIC_SEED = 12345  # v1's seed with --deterministic
@@ -225,38 +226,6 @@ def after_online_evaluation(state: LoopState, trainer: Any, *, set_lr: Callable[
 
 
 # ------------------------------------------------------------------------------------------- records
-@dataclass(frozen=True)
-class NonFiniteReport:
-    """Where the NaN/Inf guard stopped training."""
-
-    where: str  # IterationRecord.nonfinite: "input", "target[i]", "output[i]", "loss part: ...", "gradient: ..."
-    phase: str  # "training" or "validation"
-    epoch: int
-    iteration: int
-    loss: float
-    learning_rate: float
-
-    def summary(self) -> str:
-        return (f"non-finite value (NaN/Inf) first seen at {self.where} in {self.phase} iteration {self.iteration} "
-                f"of epoch {self.epoch} (loss {self.loss}, lr {self.learning_rate:.3g})")
-
-
-class NonFiniteError(TrainingError):
-    """Training stopped because a NaN/Inf appeared; ``report`` says where."""
-
-    def __init__(self, report: NonFiniteReport) -> None:
-        fixes = {
-            "input": "a preprocessed case contains NaN/Inf: check the raw images (nnunet-explorer doctor) and "
-                     "re-run preprocessing",
-            "target": "a label map contains NaN/Inf: check the raw labels and re-run preprocessing",
-        }
-        key = report.where.split("[")[0]
-        fix = fixes.get(key, "the network diverged: lower the learning rate (initial_lr), keep gradient clipping, "
-                             "train with --fp32, or resume from the last checkpoint with -c")
-        super().__init__(report.summary(), fix=fix)
-        self.report = report
-
-
 @dataclass(frozen=True)
 class TrainingResult:
     """What :meth:`TrainingRun.run` returns."""
@@ -472,6 +441,7 @@ class TrainingRun:
         fp16 = bool(args.run_mixed_precision)
         self.grad_scaler = make_grad_scaler(fp16, self.device)
         self._has_scaler = fp16  # v1 creates a (CPU-disabled) GradScaler whenever fp16 is on
+        self.nonfinite_guard = NonFiniteGuard(fp16=self.grad_scaler is not None, enabled=self.guard_nonfinite)
         if args.continue_training:
             self.load_latest_checkpoint()
         elif args.pretrained_weights:
@@ -640,13 +610,15 @@ class TrainingRun:
         return list(target) if isinstance(target, (list, tuple)) else target
 
     def _check(self, record: IterationRecord, phase: str, iteration: int) -> None:
-        # differs from v1: v1 trains on through NaN losses; the explorer stops at the first one and says where
-        if not self.guard_nonfinite or record.nonfinite is None:
+        # differs from v1: v1 trains on through NaN losses; the explorer stops when one is not routine (fp32, bad
+        # data, or fp16 overflows that persist) and says where — see training/nonfinite.py
+        report = self.nonfinite_guard.verdict(record, phase, self.state.epoch, iteration)
+        if record.nonfinite is None:
             return
-        if record.fp16_used and record.nonfinite.startswith("gradient"):
-            return  # the GradScaler skips such steps and lowers its scale: routine under fp16
-        raise NonFiniteError(NonFiniteReport(record.nonfinite, phase, self.state.epoch, iteration, record.loss,
-                                             record.learning_rate))
+        # under DDP every rank sees the flag (it is all-reduced with the loss), so all of them agree here
+        if agree_to_stop(report is not None, self.device):
+            raise NonFiniteError(report or NonFiniteReport(record.nonfinite, phase, self.state.epoch, iteration,
+                                                           record.loss, record.learning_rate))
 
     def _run_iteration(self, network: torch.nn.Module, *args: Any, **kwargs: Any) -> IterationRecord:
         """:func:`.iteration.run_iteration` for the loop; the distributed run (:mod:`.distributed`) overrides it
@@ -714,6 +686,7 @@ class TrainingRun:
                 epoch_start = time.perf_counter()
                 hook_before = hooks.seconds
                 hooks.emit("on_epoch_start", state.epoch)
+                self.nonfinite_guard.start_epoch()
                 data_s = compute_s = 0.0
                 # ---- training iterations
                 network.train()
@@ -739,6 +712,10 @@ class TrainingRun:
                     self._maybe_stop()
                 state.all_tr_losses.append(np.mean(np.asarray(losses, dtype=np.float32)))
                 self._say("train loss : %.4f" % state.all_tr_losses[-1])
+                if self.nonfinite_guard.skipped_this_epoch:
+                    # differs from v1: v1 says nothing when its GradScaler skips a step
+                    self._say(f"fp16: the GradScaler skipped {self.nonfinite_guard.skipped_this_epoch} optimizer "
+                              "step(s) this epoch (Inf/NaN in the scaled gradients; routine: it lowered its scale)")
                 # ---- validation iterations (no gradients, online evaluation)
                 network.eval()
                 val_losses, tps, fps, fns = [], [], [], []

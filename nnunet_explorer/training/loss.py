@@ -177,6 +177,34 @@ class ScaleLossPart:
     computed: bool
 
 
+@dataclass(frozen=True)
+class TensorLossPart:
+    """A :class:`ScaleLossPart` whose values are still 0-d tensors on the device (``term`` None: not computed)."""
+
+    index: int
+    weight: float
+    ce: torch.Tensor | None
+    dice: torch.Tensor | None
+    term: torch.Tensor | None
+
+    def tensors(self) -> list[torch.Tensor]:
+        """The values to read, in the order :meth:`from_values` takes them back."""
+        return [v for v in (self.ce, self.dice, self.term) if v is not None]
+
+    def from_values(self, values: Sequence[float]) -> ScaleLossPart:
+        """The plain-float part, from the values of :meth:`tensors` read from the device."""
+        if self.term is None:
+            return ScaleLossPart(self.index, self.weight, None, None, None, 0.0, False)
+        it = iter(values)
+        ce = next(it) if self.ce is not None else None
+        dice = next(it) if self.dice is not None else None
+        term = next(it)
+        return ScaleLossPart(self.index, self.weight, ce, dice, term, self.weight * term, True)
+
+    def to_floats(self) -> ScaleLossPart:
+        return self.from_values([float(v) for v in self.tensors()])
+
+
 @mirrors("nnunet.training.loss_functions.deep_supervision:MultipleOutputLoss2")
 class MultipleOutputLoss2(nn.Module):
     """Weighted sum of ``loss(x[i], y[i])`` over deep-supervision outputs (highest resolution first).
@@ -200,19 +228,25 @@ class MultipleOutputLoss2(nn.Module):
                            with_parts: bool = True) -> tuple[torch.Tensor, tuple[ScaleLossPart, ...]]:
         """The total loss (differentiable) and, per output, its weight, CE, Dice and weighted contribution.
 
-        Reading the parts as floats synchronizes with the GPU once per output (v1 synchronizes once per
-        iteration anyway, when it moves the loss to the CPU).
+        Reading the parts as floats synchronizes with the GPU once per value; the training iteration uses
+        :meth:`forward_with_tensor_parts` instead and reads everything it records in one transfer.
         """
+        total, tensor_parts = self.forward_with_tensor_parts(x, y, with_parts=with_parts)
+        return total, tuple(part.to_floats() for part in tensor_parts) if with_parts else ()
+
+    def forward_with_tensor_parts(self, x: Sequence[torch.Tensor], y: Sequence[torch.Tensor], *,
+                                  with_parts: bool = True) -> tuple[torch.Tensor, tuple["TensorLossPart", ...]]:
+        """Like :meth:`forward_with_parts`, with the parts left as 0-d device tensors (no host-device sync)."""
         if not isinstance(x, (tuple, list)) or not isinstance(y, (tuple, list)):
             raise TypeError("MultipleOutputLoss2 needs a tuple/list of outputs and one of targets "
                             f"(got {type(x).__name__} and {type(y).__name__}); is the network's do_ds on?")
         weights = self._weights(len(x))
-        parts: list[ScaleLossPart] = []
+        parts: list[TensorLossPart] = []
         total: torch.Tensor | None = None
         for i in range(len(x)):
             w = weights[i]
             if i > 0 and w == 0:
-                parts.append(ScaleLossPart(i, float(w), None, None, None, 0.0, False))
+                parts.append(TensorLossPart(i, float(w), None, None, None))
                 continue
             if with_parts and isinstance(self.loss, DCAndCELoss):
                 term, ce, dc = self.loss.compute(x[i], y[i])
@@ -224,8 +258,7 @@ class MultipleOutputLoss2(nn.Module):
             else:
                 total += w * term
             if with_parts:
-                t = float(term.detach())
-                parts.append(ScaleLossPart(i, float(w), None if ce is None else float(ce.detach()),
-                                           None if dc is None else float(dc.detach()), t, float(w) * t, True))
+                parts.append(TensorLossPart(i, float(w), None if ce is None else ce.detach(),
+                                            None if dc is None else dc.detach(), term.detach()))
         assert total is not None
         return total, tuple(parts)
