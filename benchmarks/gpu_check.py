@@ -501,12 +501,14 @@ def table(report: dict) -> str:
     if "error" not in tr:
         lines += [f"training ({'fp16' if tr['fp16'] else 'fp32'}, patch {tr['patch']}, batch {tr['batch']}):",
                   f"  loss v1 {tr['loss_v1']:.6f} explorer {tr['loss_explorer']:.6f} "
-                  f"(|diff| {_fmt(tr['loss_abs_diff'])}), weights after 1 step max |diff| {_fmt(tr['weights_max_abs_diff_after_1_step'])}",
+                  f"(|diff| {_fmt(tr['loss_abs_diff'])}), weights after 1 step max |diff| "
+                  f"{_fmt(tr['weights_max_abs_diff_after_1_step'])}",
                   f"  ms/iteration v1 {tr['ms_per_iteration_v1']:.1f}  explorer {tr['ms_per_iteration_explorer']:.1f}"
                   f"  ratio {tr['ratio_explorer_v1']:.2f}",
                   f"  syncs/iteration v1 {tr['syncs_per_iteration_v1']}  "
                   f"explorer {tr['syncs_per_iteration_explorer']}",
-                  f"  GPU busy share v1 {_fmt(tr['gpu_busy_share_v1'])}  explorer {_fmt(tr['gpu_busy_share_explorer'])}"]
+                  f"  GPU busy share v1 {_fmt(tr['gpu_busy_share_v1'])}  "
+                  f"explorer {_fmt(tr['gpu_busy_share_explorer'])}"]
     sw = report["sliding_window"]
     if "error" not in sw:
         lines += ["", f"sliding window (case {sw['case']}, patch {sw['patch']}, mirroring {_fmt(sw['mirroring'])}):",
