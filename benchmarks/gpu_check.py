@@ -72,6 +72,70 @@ for _var in ("nnUNet_raw_data_base", "nnUNet_preprocessed", "RESULTS_FOLDER"):
     (_TMP / _var).mkdir(exist_ok=True)
     os.environ.setdefault(_var, str(_TMP / _var))
 
+# nnunet's trainer module imports packages a bare GPU machine lacks (for export, splits, evaluation and progress
+# bars) although run_iteration and predict_3D use none of them: where one is missing, a placeholder module is
+# registered so that v1's own code can be imported; any use of a placeholder raises. Listed in the JSON.
+V1_IMPORT_ONLY = ("SimpleITK", "sklearn", "pandas", "medpy", "tqdm", "nibabel")
+STUBBED: list[str] = []
+
+
+class _Placeholder:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> "_Placeholder":
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _Placeholder(f"{self._name}.{attr}")
+
+    def __call__(self, *a: Any, **k: Any) -> Any:
+        raise RuntimeError(f"{self._name} is a gpu_check placeholder (the package is not installed here)")
+
+    def __mro_entries__(self, bases: tuple) -> tuple:  # `class X(placeholder.Base)` at import time
+        return (object,)
+
+
+class _PlaceholderFinder:
+    """Import hook: any module under a stubbed top-level package becomes a placeholder package."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None):
+        import importlib.machinery
+
+        if name.split(".")[0] in STUBBED:
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        import types
+
+        module = types.ModuleType(spec.name)
+        module.__path__ = []
+        def attribute(attr: str) -> _Placeholder:
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+            return _Placeholder(f"{spec.name}.{attr}")
+
+        module.__getattr__ = attribute  # type: ignore[method-assign]
+        return module
+
+    def exec_module(self, module) -> None:
+        pass
+
+
+def stub_missing_v1_imports() -> list[str]:
+    import importlib
+
+    for name in V1_IMPORT_ONLY:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            STUBBED.append(name)
+            sys.modules.pop(name, None)
+    if STUBBED:
+        sys.meta_path.insert(0, _PlaceholderFinder())
+    return list(STUBBED)
+
+
 # shapes per mode: patch, pools, convs, base, batch, classes, sliding-window case shape
 SHAPES = {
     "gpu": dict(patch=(80, 160, 160), pools=[[1, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
@@ -302,7 +366,9 @@ def section_sliding_window(s: dict, device: torch.device, precisions: list[bool]
                 t0 = time.perf_counter()
                 result = predict_sliding_window(ours, x, s["patch"], **kwargs)
                 t_ours, mem_ours = time.perf_counter() - t0, _peak_mib(device, base)
-                p_ours = np.asarray(result.probabilities, dtype=np.float32)
+                p_ours = result.probabilities
+                p_ours = (p_ours.float().cpu().numpy() if isinstance(p_ours, torch.Tensor)
+                          else np.asarray(p_ours, dtype=np.float32))
                 rows.append({"fp16": fp16, "all_in_gpu": all_in_gpu, "tile_batch": tile_batch,
                              "tiles": int(result.num_tiles), "seconds_v1": t_v1, "seconds_explorer": t_ours,
                              "ratio_explorer_v1": t_ours / t_v1,
@@ -565,7 +631,9 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False  # same kernels for both sides; each side's own choice is not timed
     workers = args.workers or (int(os.environ.get("nnUNet_n_proc_DA") or 12) if device.type == "cuda" else 2)
+    stubbed = stub_missing_v1_imports()
     report: dict[str, Any] = {"device": str(device), "mode": mode, "torch": torch.__version__,
+                              "placeholder_modules": stubbed,
                               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
     started = time.perf_counter()
 
