@@ -49,7 +49,7 @@ from ..provenance import mirrors
 POLL_SECONDS = 0.05
 
 
-def default_num_processes(environ: dict | None = None, *, local_world_size: int = 1,
+def default_num_processes(environ: dict | None = None, *, local_world_size: int | None = None,
                           cpu_count: int | None = None) -> int:
     """How many augmentation workers one training process starts.
 
@@ -58,6 +58,7 @@ def default_num_processes(environ: dict | None = None, *, local_world_size: int 
       and ``nnUNet_n_proc_DA=12`` a node runs 48 workers; the variable means "per process" in v1 and here).
     * unset: the node's cores shared among the ``local_world_size`` training processes of this node (one per
       GPU under DDP): ``(cpu_count - local_world_size) // local_world_size``, at least 1, at most v1's 12.
+      ``local_world_size`` defaults to ``LOCAL_WORLD_SIZE`` (which ``torchrun`` sets), else 1.
 
     # differs from v1: v1 uses 12 workers (6 for validation) per process on every machine whose hostname is not
     # in its DKFZ table; on a laptop, or with several GPUs per node, that oversubscribes the CPU. We keep one core
@@ -72,6 +73,11 @@ def default_num_processes(environ: dict | None = None, *, local_world_size: int 
         except ValueError:
             raise TrainingError(f"nnUNet_n_proc_DA={value!r} is not a whole number",
                                 fix="set nnUNet_n_proc_DA to the number of augmentation processes, e.g. 4") from None
+    if local_world_size is None:
+        try:
+            local_world_size = int(env.get("LOCAL_WORLD_SIZE") or 1)
+        except ValueError:
+            local_world_size = 1
     local = max(1, int(local_world_size))
     cores = int(cpu_count if cpu_count is not None else (os.cpu_count() or 2))
     return max(1, min(12, (cores - local) // local))

@@ -195,3 +195,5 @@ def test_workers_share_the_cores_among_local_ranks():
     assert default_num_processes({}, local_world_size=4, cpu_count=16) == (16 - 4) // 4
     assert default_num_processes({}, local_world_size=8, cpu_count=8) == 1  # never fewer than one
     assert default_num_processes({}, cpu_count=4) == 3
+    # under torchrun the local world size comes from LOCAL_WORLD_SIZE
+    assert default_num_processes({"LOCAL_WORLD_SIZE": "4"}, cpu_count=16) == 3
