@@ -59,15 +59,17 @@ def in_notebook() -> bool:
 
 
 def main(argv: Sequence[str]):
+    from nnunet_explorer.device import resolve_device
     from nnunet_explorer.training.configuration import run_args_from_namespace
     from nnunet_explorer.training.loop import TrainingRun
 
     args = build_parser().parse_args(list(argv))
     run_args = run_args_from_namespace(args)
+    device = str(resolve_device(args.device or "auto"))  # chosen once: the GPU where there is one, as v1
     run = TrainingRun.from_args(run_args, max_num_epochs=args.max_num_epochs,
                                 num_batches_per_epoch=args.num_batches_per_epoch,
                                 num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed,
-                                device=args.device, single_threaded=True if args.single_threaded else None,
+                                device=device, single_threaded=True if args.single_threaded else None,
                                 echo=not args.quiet, save_every=args.save_every,
                                 **({"overwrite": True} if getattr(args, "overwrite_training", False) else {}))
     observers = [StopAfterOneEpoch(run.control)]

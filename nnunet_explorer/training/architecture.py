@@ -3,9 +3,10 @@
 :func:`describe_network` runs one forward pass with hooks on every module and groups what it saw by U-Net
 stage: encoder levels (``conv_blocks_context``), the bottleneck, decoder levels (``tu`` + ``conv_blocks_
 localization``) and the deep-supervision heads (``seg_outputs``) with their loss weights. Next to it sits the
-planner's memory *proxy* (``compute_approx_vram_consumption``) and a measured number — CUDA's peak
-allocation for one forward + backward when the network is on a GPU, otherwise an activation estimate from
-the hooks — always saying which one it is.
+planner's memory *proxy* (``compute_approx_vram_consumption``) and a measured number — on a GPU, what one
+training forward + backward adds to the memory already in use, in fp16 autocast when training is fp16 (v1's
+default), plus the weights (:func:`measure_training_memory`); otherwise an activation estimate from the hooks —
+always saying which one it is.
 
 On a CPU the forward runs on a shape-only copy of the network (``meta`` device), so describing a full-size
 network at the real patch and batch size costs about a second and no memory.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import copy
 import html
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import torch
@@ -206,9 +207,80 @@ def _is_unet(network: nn.Module) -> bool:
                for a in ("conv_blocks_context", "conv_blocks_localization", "tu", "seg_outputs"))
 
 
+class MemoryReader(Protocol):
+    """What :func:`measure_training_memory` reads: CUDA's allocator counters (or a stand-in, in tests)."""
+
+    def synchronize(self) -> None: ...
+    def reset_peak(self) -> None: ...
+    def allocated(self) -> int: ...
+    def peak(self) -> int: ...
+
+
+class CudaMemory:
+    """:class:`MemoryReader` of one CUDA device (``torch.cuda.memory_allocated`` and friends)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def synchronize(self) -> None:
+        torch.cuda.synchronize(self.device)
+
+    def reset_peak(self) -> None:
+        torch.cuda.reset_peak_memory_stats(self.device)
+
+    def allocated(self) -> int:
+        return int(torch.cuda.memory_allocated(self.device))
+
+    def peak(self) -> int:
+        return int(torch.cuda.max_memory_allocated(self.device))
+
+
+def measure_training_memory(network: nn.Module, input_size: Sequence[int], *, fp16: bool,
+                            memory: MemoryReader | None = None) -> int:
+    """Bytes one training step of ``network`` needs at ``input_size``: weights + what forward + backward add.
+
+    Measured as v1 trains: train mode, and under fp16 autocast when ``fp16`` (v1's default; fp32 roughly doubles
+    the activations). What was already allocated before the step (the caller's tensors, a previous batch, the
+    weights themselves) is the *baseline* and is subtracted; the weights are then added back, so the figure is
+    "weights + activations + gradients + workspaces", without optimizer state. The network is left as it was:
+    its ``.grad`` tensors are put back (the step runs with them set aside, so that the gradients' own memory is
+    counted) and its train/eval mode is restored.
+
+    Args:
+        memory: where the counters come from; default :class:`CudaMemory` of the network's device.
+    """
+    params = list(network.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    memory = memory if memory is not None else CudaMemory(device)
+    saved_grads = [p.grad for p in params]
+    was_training = network.training
+    weight_bytes = sum(p.numel() * p.element_size() for p in params)
+    try:
+        for p in params:
+            p.grad = None
+        network.train()
+        x = torch.randn(tuple(int(v) for v in input_size), device=device)
+        memory.synchronize()
+        baseline = memory.allocated()
+        memory.reset_peak()
+        with torch.autocast(device.type, dtype=torch.float16, enabled=bool(fp16)):
+            out = network(x)
+            outs = list(out) if isinstance(out, (tuple, list)) else [out]
+            loss = sum(o.float().sum() for o in outs)
+        loss.backward()
+        memory.synchronize()
+        peak = memory.peak()
+        del out, outs, loss, x
+    finally:
+        for p, g in zip(params, saved_grads):
+            p.grad = g
+        network.train(was_training)
+    return int(max(0, peak - baseline) + weight_bytes)
+
+
 @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.plot_network_architecture")
 def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: Sequence[float] | None = None,
-                     ) -> ArchitectureSummary:
+                     *, fp16: bool | None = None, memory: MemoryReader | None = None) -> ArchitectureSummary:
     """Describe ``network`` stage by stage for an input of ``input_size = (b, c, *patch_size)``.
 
     v1 draws the network with the optional ``hiddenlayer`` package (or prints the module tree into the
@@ -222,10 +294,14 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
             are summarised by their top-level children).
         input_size: ``(batch_size, num_input_channels, *patch_size)`` — use the plans' patch and batch size.
         ds_weights: deep-supervision loss weights, highest resolution first (e.g. ``ds_loss_weights(pools)``).
+        fp16: whether training runs in fp16 (mixed precision), so the memory is measured under fp16 autocast;
+            default: True, v1's default (``nnUNet_train`` without ``--fp32``).
+        memory: a :class:`MemoryReader` to measure with (default: CUDA's counters when the network is on a GPU;
+            on the CPU nothing is measured unless one is given).
 
     Returns:
-        An :class:`ArchitectureSummary`. The network itself is not changed (on CUDA its gradients are reset
-        to None after the measurement).
+        An :class:`ArchitectureSummary`. The network itself is not changed (gradients and train/eval mode are
+        restored after the measurement).
     """
     input_size = tuple(int(v) for v in input_size)
     device = next(network.parameters()).device
@@ -249,10 +325,14 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
             activation_bytes[0] += inputs[0].numel() * inputs[0].element_size()
 
     measured: int | None = None
+    fp16 = True if fp16 is None else bool(fp16)
+    if device.type == "cuda" or memory is not None:
+        measured = measure_training_memory(network, input_size, fp16=fp16, memory=memory)
     if device.type == "cuda":
         runner, x = network, torch.randn(input_size, device=device)
-        source = ("CUDA max_memory_allocated during one forward + backward at this batch size (weights, "
-                  "activations and gradients; no optimizer state)")
+        source = (f"one training forward + backward at this batch size in {'fp16 autocast' if fp16 else 'fp32'}: "
+                  "CUDA's peak allocation minus the memory already in use, plus the weights (weights, "
+                  "activations, gradients and workspaces; no optimizer state)")
     else:
         try:
             runner = copy.deepcopy(network).to("meta")
@@ -274,21 +354,15 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
         for block in runner.conv_blocks_localization:
             handles.append(block.register_forward_pre_hook(cat_hook))
     try:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
+        # the shapes: one forward without gradients (eval/train mode does not change them)
+        with torch.no_grad():
             out = runner(x)
-            outs = list(out) if isinstance(out, (tuple, list)) else [out]
-            sum(o.float().sum() for o in outs).backward()
-            torch.cuda.synchronize(device)
-            measured = int(torch.cuda.max_memory_allocated(device))
-            for p in network.parameters():
-                p.grad = None
-        else:
-            with torch.no_grad():
-                out = runner(x)
-            outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if measured is None:
             measured = activation_bytes[0] + int(np.prod(input_size)) * 4
+        elif device.type != "cuda":
+            source = (f"one training forward + backward in {'fp16 autocast' if fp16 else 'fp32'}, read from the "
+                      "memory reader given (peak minus baseline, plus the weights)")
     finally:
         for h in handles:
             h.remove()

@@ -14,16 +14,29 @@ needs two things batchgenerators' version does not give:
 * a failing worker's *own* traceback is raised in the main process (as :class:`AugmenterWorkerError`),
   instead of printed to the worker's stderr followed by "One or more background workers are no longer alive";
 * shutdown is bounded: a context manager / ``shutdown()`` stops the workers (abort event, then terminate,
-  then kill) within seconds, also after ``KeyboardInterrupt``, and leaves no child process behind.
+  then kill) within seconds, also after ``KeyboardInterrupt``, and leaves no child process behind;
+* workers die with their parent whatever ends it, ``kill -9`` and the OOM killer included (batchgenerators'
+  workers are daemonic, which only helps when the parent exits normally): on Linux each worker asks the kernel
+  for ``SIGKILL`` when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and every worker also checks that its
+  parent is still the same process and exits when it is not.
+
+As batchgenerators' pin-memory thread does, a background thread in the training process (the *feeder*) takes
+the batches from the workers' queues round-robin, unpickles them, page-locks them when CUDA is available, and
+keeps a few of them ready in a bounded queue: ``next()`` in the training thread only takes a ready batch, so
+the GPU does not wait for a pipe read, an unpickle or a pinned copy.
 
 :class:`SingleThreadedAugmenter` runs the same pipeline in the calling process (debugging, tracing, tests).
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import queue as queue_module
 import random
+import signal
+import sys
+import threading
 import time
 import traceback
 from typing import Any, Callable, Sequence
@@ -36,12 +49,21 @@ from ..provenance import mirrors
 POLL_SECONDS = 0.05
 
 
-def default_num_processes(environ: dict | None = None) -> int:
-    """How many augmentation workers to start: ``nnUNet_n_proc_DA`` if set, else ``cpu_count - 1`` (1 … 12).
+def default_num_processes(environ: dict | None = None, *, local_world_size: int | None = None,
+                          cpu_count: int | None = None) -> int:
+    """How many augmentation workers one training process starts.
 
-    # differs from v1: v1 uses 12 workers (6 for validation) on every machine whose hostname is not in its DKFZ
-    # table; on a laptop that oversubscribes the CPU. We keep one core for the main (training) process and cap
-    # at v1's 12. Set nnUNet_n_proc_DA to get exactly v1's number.
+    * ``nnUNet_n_proc_DA`` set: exactly that many, per training process — as in v1, where
+      ``get_allowed_n_proc_DA`` returns it unchanged and every DDP rank starts that many workers (so with 4 GPUs
+      and ``nnUNet_n_proc_DA=12`` a node runs 48 workers; the variable means "per process" in v1 and here).
+    * unset: the node's cores shared among the ``local_world_size`` training processes of this node (one per
+      GPU under DDP): ``(cpu_count - local_world_size) // local_world_size``, at least 1, at most v1's 12.
+      ``local_world_size`` defaults to ``LOCAL_WORLD_SIZE`` (which ``torchrun`` sets), else 1.
+
+    # differs from v1: v1 uses 12 workers (6 for validation) per process on every machine whose hostname is not
+    # in its DKFZ table; on a laptop, or with several GPUs per node, that oversubscribes the CPU. We keep one core
+    # per training process, share the rest among the local ranks and cap at v1's 12. Set nnUNet_n_proc_DA to get
+    # exactly v1's number.
     """
     env = os.environ if environ is None else environ
     value = env.get("nnUNet_n_proc_DA")
@@ -51,7 +73,14 @@ def default_num_processes(environ: dict | None = None) -> int:
         except ValueError:
             raise TrainingError(f"nnUNet_n_proc_DA={value!r} is not a whole number",
                                 fix="set nnUNet_n_proc_DA to the number of augmentation processes, e.g. 4") from None
-    return max(1, min(12, (os.cpu_count() or 2) - 1))
+    if local_world_size is None:
+        try:
+            local_world_size = int(env.get("LOCAL_WORLD_SIZE") or 1)
+        except ValueError:
+            local_world_size = 1
+    local = max(1, int(local_world_size))
+    cores = int(cpu_count if cpu_count is not None else (os.cpu_count() or 2))
+    return max(1, min(12, (cores - local) // local))
 
 
 class AugmenterWorkerError(TrainingError):
@@ -128,9 +157,40 @@ def _pin(value: Any) -> Any:
     return value
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent() -> bool:
+    """Ask the Linux kernel to SIGKILL this process when its parent dies; False where that is not available.
+
+    The kernel sends the signal when the *thread* that forked this process ends, not the whole parent process,
+    so it is only requested when the parent forked from its main thread (see ``MultiProcessAugmenter.start``).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return False
+
+
+def _parent_gone(parent_pid: int | None) -> bool:
+    """True when the process that started this worker has ended (the worker was re-parented)."""
+    return parent_pid is not None and os.getppid() != parent_pid
+
+
 def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Callable | None, worker_id: int,
-            seed: int | None, abort: Any) -> None:
-    """One augmentation process: loop ``next(loader)`` → transform → own queue, until ``abort`` is set."""
+            seed: int | None, abort: Any, parent_pid: int | None = None, death_signal: bool = False) -> None:
+    """One augmentation process: loop ``next(loader)`` → transform → own queue, until ``abort`` is set.
+
+    The worker also ends when its parent has died (``parent_pid`` is no longer its parent): SIGKILL of the
+    training process (the OOM killer, a scheduler's hard kill) leaves no orphan behind.
+    """
+    if death_signal:
+        _die_with_parent()
+    if _parent_gone(parent_pid):  # the parent died before the death signal was armed
+        os._exit(0)
     # never block process exit on unsent batches: at shutdown the main process no longer reads them
     out_queue.cancel_join_thread()
     np.random.seed(seed)
@@ -150,6 +210,8 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
         limits = None
     try:
         while not abort.is_set():
+            if _parent_gone(parent_pid):
+                os._exit(0)  # nobody reads our batches any more; exit without flushing queues
             stage = "data loader"
             item = next(data_loader)
             stage = "transforms"
@@ -164,6 +226,8 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
                     out_queue.put(item, timeout=POLL_SECONDS * 2)
                     break
                 except queue_module.Full:
+                    if _parent_gone(parent_pid):
+                        os._exit(0)
                     continue
     except KeyboardInterrupt:
         abort.set()
@@ -201,6 +265,8 @@ class MultiProcessAugmenter:
         seeds: one ``np.random`` seed per worker; None = OS entropy (v1's default, not reproducible).
         timeout: seconds ``next()`` may wait for a batch before raising (None = wait forever, as v1).
         pin_memory: page-lock the delivered tensors when CUDA is available (v1's trainers pass True).
+        num_ready: batches the feeder thread keeps unpickled (and pinned) ahead of the training thread
+            (default as batchgenerators' pin-memory queue: ``max(3, num_cached_per_thread * num_processes // 2)``).
 
     Use as a context manager, or call :meth:`shutdown`. Python's ``random`` module (used by batchgenerators for
     the noise and blur sigmas) is reseeded from OS entropy by Python itself in every forked worker; with
@@ -209,7 +275,7 @@ class MultiProcessAugmenter:
 
     def __init__(self, data_loader: Any, transform: Callable | None, num_processes: int | None = None,
                  num_cached_per_thread: int = 2, seeds: Sequence[int | None] | None = None,
-                 timeout: float | None = None, pin_memory: bool = False) -> None:
+                 timeout: float | None = None, pin_memory: bool = False, num_ready: int | None = None) -> None:
         self.data_loader = data_loader
         self.transform = transform
         self.num_processes = int(num_processes) if num_processes else default_num_processes()
@@ -220,27 +286,50 @@ class MultiProcessAugmenter:
         self.seeds = list(seeds) if seeds is not None else [None] * self.num_processes
         self.timeout = timeout
         self.pin_memory = bool(pin_memory)
+        self.num_ready = int(num_ready) if num_ready else max(3, self.num_cached_per_thread * self.num_processes // 2)
         self._processes: list[Any] = []
         self._queues: list[Any] = []
         self._abort: Any = None
         self._next_queue = 0
+        self._ready: queue_module.Queue | None = None
+        self._feeder: threading.Thread | None = None
+        self._stop_feeder = threading.Event()
 
     # lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> "MultiProcessAugmenter":
-        """Start the workers (done automatically on the first ``next()``)."""
+        """Start the workers and the feeder thread (done automatically on the first ``next()``)."""
         if self._processes:
             return self
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         self._abort = ctx.Event()
         self._errors = ctx.Queue()
+        # PR_SET_PDEATHSIG fires when the forking *thread* ends: only safe to ask for when forking from the main
+        # thread (a notebook may train in a background thread that ends before the workers should); the
+        # parent-pid check in the worker loop covers the other cases, and other systems.
+        death_signal = threading.current_thread() is threading.main_thread()
         for i in range(self.num_processes):
             q = ctx.Queue(self.num_cached_per_thread)
             p = ctx.Process(target=_worker, args=(q, self._errors, self.data_loader, self.transform, i, self.seeds[i],
-                                                  self._abort), daemon=True, name=f"nnunet-explorer-DA-{i}")
+                                                  self._abort, os.getpid(), death_signal),
+                            daemon=True, name=f"nnunet-explorer-DA-{i}")
             p.start()
             self._queues.append(q)
             self._processes.append(p)
         self._next_queue = 0
+        # the feeder is started after the fork, so no worker inherits a half-held lock of it
+        self._ready = queue_module.Queue(self.num_ready)
+        self._stop_feeder = threading.Event()
+        pin_device = None
+        if self.pin_memory and _cuda_available():
+            import torch
+
+            pin_device = torch.cuda.current_device()  # the training thread's GPU (DDP: this rank's)
+        # the thread gets the queues and processes, not `self`, so that an augmenter nobody holds any more is
+        # still garbage-collected (and its __del__ stops the workers)
+        self._feeder = threading.Thread(target=_feed, args=(list(self._queues), list(self._processes), self._errors,
+                                                            self._abort, self._stop_feeder, self._ready, pin_device),
+                                        daemon=True, name="nnunet-explorer-feeder")
+        self._feeder.start()
         return self
 
     @property
@@ -252,10 +341,15 @@ class MultiProcessAugmenter:
         return [p.pid for p in self._processes if p.pid is not None]
 
     def shutdown(self, grace_seconds: float = 2.0) -> None:
-        """Stop every worker: abort event, wait ``grace_seconds``, then terminate, then kill. Idempotent."""
+        """Stop the feeder thread and every worker: abort event, wait ``grace_seconds``, then terminate, then
+        kill. Idempotent."""
         if not self._processes:
             return
         self._abort.set()
+        self._stop_feeder.set()
+        if self._feeder is not None and self._feeder is not threading.current_thread():
+            self._feeder.join(timeout=max(1.0, grace_seconds))
+        self._feeder = None
         deadline = time.monotonic() + grace_seconds
         for p in self._processes:
             p.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -270,7 +364,7 @@ class MultiProcessAugmenter:
         for q in self._queues + [self._errors]:
             q.cancel_join_thread()
             q.close()
-        self._processes, self._queues = [], []
+        self._processes, self._queues, self._ready = [], [], None
 
     def __enter__(self) -> "MultiProcessAugmenter":
         return self.start()
@@ -292,45 +386,105 @@ class MultiProcessAugmenter:
         if not self._processes:
             self.start()
         index = self._next_queue % self.num_processes
-        q = self._queues[index]
+        ready, feeder = self._ready, self._feeder
         started = time.monotonic()
         try:
             while True:
                 try:
-                    batch = q.get(timeout=POLL_SECONDS)
+                    batch = ready.get(timeout=POLL_SECONDS)
                     break
                 except queue_module.Empty:
-                    self._check_health(index)
+                    if feeder is None or not feeder.is_alive():
+                        raise AugmenterWorkerError("the augmenter's feeder thread ended unexpectedly",
+                                                   fix="start a new augmenter (or report this as a bug)")
                     if self.timeout is not None and time.monotonic() - started > self.timeout:
                         raise TrainingError(f"no batch from augmentation worker {index} within {self.timeout} s",
                                             fix="make the loader faster, use more workers or a larger timeout")
+            if isinstance(batch, _Failure):
+                raise batch.exc
         except BaseException:
             self.shutdown(grace_seconds=0.5)
             raise
         self._next_queue += 1
-        batch = _unpack(batch)
-        if self.pin_memory and _cuda_available():
-            batch = _pin(batch)
         return batch
 
     next = __next__
 
-    def _check_health(self, waiting_for: int) -> None:
-        """Raise the worker's error if any worker failed, or a clear error if one died without a word."""
-        if self._abort.is_set() or not all(p.is_alive() for p in self._processes):
-            # a failing worker leaves its traceback in the error queue before it sets the abort event
-            deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline:
-                try:
-                    message = self._errors.get(timeout=POLL_SECONDS)
-                except queue_module.Empty:
-                    if not any(p.is_alive() for p in self._processes) and self._errors.empty():
-                        break
-                    continue
-                raise AugmenterWorkerError(message, fix="the traceback above is the worker's; fix that error "
-                                           "(debug it in-process with SingleThreadedAugmenter)")
-            dead = [(i, p.exitcode) for i, p in enumerate(self._processes) if not p.is_alive()]
-            raise AugmenterWorkerError(
-                f"augmentation worker(s) {dead} ended without reporting an error (exit codes; negative = killed "
-                "by a signal, -9 often means out of memory)",
-                fix="lower nnUNet_n_proc_DA or the batch size; check the system log for the OOM killer")
+class _Failure:
+    """An exception raised in the feeder thread, queued for the training thread."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _Stopped(Exception):
+    """The feeder saw the abort event set by ``shutdown``: end quietly."""
+
+
+def _feed(queues: list, processes: list, errors: Any, abort: Any, stop: threading.Event,
+          ready: queue_module.Queue, pin_device: int | None) -> None:
+    """The feeder thread: worker queues round-robin → unpickle → pin → ``ready``, until ``stop`` is set.
+
+    Anything that goes wrong (a worker's error, a worker that died, a failed pin) is put into ``ready`` as a
+    :class:`_Failure`, which ``next()`` raises in the training thread in its turn.
+    """
+    try:
+        if pin_device is not None:
+            import torch
+
+            torch.cuda.set_device(pin_device)  # as batchgenerators: pinned buffers belong to this rank's GPU
+        index = 0
+        while not stop.is_set():
+            q = queues[index % len(queues)]
+            try:
+                item = q.get(timeout=POLL_SECONDS)
+            except queue_module.Empty:
+                _check_health(processes, errors, abort, stop)
+                continue
+            except (OSError, ValueError, EOFError):  # the queue was closed by shutdown
+                return
+            item = _unpack(item)
+            if pin_device is not None:
+                item = _pin(item)
+            index += 1
+            if not _put_ready(ready, item, stop):
+                return
+    except _Stopped:
+        return
+    except BaseException as exc:  # noqa: BLE001 - handed to the training thread
+        _put_ready(ready, _Failure(exc), stop)
+
+
+def _put_ready(ready: queue_module.Queue, item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            ready.put(item, timeout=POLL_SECONDS)
+            return True
+        except queue_module.Full:
+            continue
+    return False
+
+
+def _check_health(processes: list, errors: Any, abort: Any, stop: threading.Event) -> None:
+    """Raise the worker's error if any worker failed, or a clear error if one died without a word."""
+    if abort.is_set() or not all(p.is_alive() for p in processes):
+        # a failing worker leaves its traceback in the error queue before it sets the abort event
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                message = errors.get(timeout=POLL_SECONDS)
+            except queue_module.Empty:
+                if stop.is_set() or (not any(p.is_alive() for p in processes) and errors.empty()):
+                    break
+                continue
+            raise AugmenterWorkerError(message, fix="the traceback above is the worker's; fix that error "
+                                       "(debug it in-process with SingleThreadedAugmenter)")
+        if stop.is_set():  # shutdown set the abort event: not a failure
+            raise _Stopped()
+        dead = [(i, p.exitcode) for i, p in enumerate(processes) if not p.is_alive()]
+        raise AugmenterWorkerError(
+            f"augmentation worker(s) {dead} ended without reporting an error (exit codes; negative = killed "
+            "by a signal, -9 often means out of memory)",
+            fix="lower nnUNet_n_proc_DA or the batch size; check the system log for the OOM killer")

@@ -165,7 +165,8 @@ def _to_device(value: Any, device: Any) -> Any:
 @mirrors("nnunet.training.network_training.nnUNet_variants.benchmarking.nnUNetTrainerV2_dummyLoad:"
          "nnUNetTrainerV2_5epochs_dummyLoad.run_iteration")
 def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: Any = None, n_iterations: int = 5,
-                     warmup: int = 1, dummy_load: bool = False, device: str | None = None) -> IterationTiming:
+                     warmup: int = 1, dummy_load: bool = False, device: str | None = None,
+                     fp16: bool | None = None) -> IterationTiming:
     """Time ``n_iterations`` training iterations: waiting for ``next(batches)`` vs computing.
 
     Args:
@@ -178,6 +179,9 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
             speed. # differs from v1: v1 reuses random tensors of the batch's shape; we reuse a real batch (the
             values do not change the speed, and the loss stays meaningful).
         device: ``'cuda'`` / ``'cpu'``; default: where the network's parameters live.
+        fp16: mixed precision (autocast + GradScaler), as ``nnUNet_train`` trains by default; default: on CUDA
+            yes, on the CPU no (v1's autocast disables itself there). An fp32 timing on a GPU would make the
+            network look slower than in training and the data wait look smaller than it is.
     """
     import torch
 
@@ -186,7 +190,10 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
             device = str(next(network.parameters()).device)
         except StopIteration:
             device = "cpu"
-    sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
+    on_cuda = device.startswith("cuda")
+    sync = (lambda: torch.cuda.synchronize()) if on_cuda else (lambda: None)
+    use_amp = on_cuda if fp16 is None else (bool(fp16) and on_cuda)
+    scaler = torch.amp.GradScaler("cuda") if use_amp and optimizer is not None else None
     network.train()
     fixed = None
     if dummy_load:
@@ -205,11 +212,19 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
         t1 = time.perf_counter()
         if optimizer is not None:
             optimizer.zero_grad()
-        value = loss(network(data), target)
-        value.backward()
-        if optimizer is not None:
+        with torch.autocast("cuda", enabled=use_amp):
+            value = loss(network(data), target)
+        if scaler is not None:
+            scaler.scale(value).backward()
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(network.parameters(), 12)  # as nnUNetTrainerV2.run_iteration
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            value.backward()
+            if optimizer is not None:
+                torch.nn.utils.clip_grad_norm_(network.parameters(), 12)
+                optimizer.step()
         sync()
         t2 = time.perf_counter()
         if it >= warmup:

@@ -157,3 +157,43 @@ def test_single_threaded_and_defaults(monkeypatch):
         default_num_processes({"nnUNet_n_proc_DA": "many"})
     with pytest.raises(TrainingError, match="seeds"):
         MultiProcessAugmenter(CountingLoader(), double, 2, seeds=[1])
+
+
+def test_batches_are_unpickled_off_the_training_thread_and_the_feeder_stops(monkeypatch):
+    import threading
+
+    import nnunet_explorer.training.augmenter as module
+
+    threads = []
+    real_unpack = module._unpack
+
+    def recording_unpack(value):
+        threads.append(threading.current_thread())
+        return real_unpack(value)
+
+    monkeypatch.setattr(module, "_unpack", recording_unpack)
+    with MultiProcessAugmenter(CountingLoader(), double, 2, 2, seeds=[1, 2]) as augmenter:
+        feeder = augmenter._feeder
+        deadline = time.monotonic() + 20
+        while augmenter._ready.qsize() < 3 and time.monotonic() < deadline:  # the feeder fills the ready queue
+            time.sleep(0.05)
+        assert augmenter._ready.qsize() == augmenter.num_ready == 3
+        batches = [next(augmenter) for _ in range(4)]
+        assert [b["worker"] for b in batches] == [0, 1, 0, 1]
+    assert threads and {t.name for t in threads} == {"nnunet-explorer-feeder"}
+    assert threading.main_thread() not in threads  # next() in the training thread only took ready batches
+    assert not feeder.is_alive()  # shutdown stopped the feeder thread
+    assert not _children()
+
+
+def test_workers_share_the_cores_among_local_ranks():
+    # nnUNet_n_proc_DA is v1's per-process count: honoured as given, whatever the number of ranks
+    assert default_num_processes({"nnUNet_n_proc_DA": "6"}, local_world_size=4, cpu_count=16) == 6
+    # unset: one core per training process, the rest shared among the local ranks, at most v1's 12
+    assert default_num_processes({}, local_world_size=1, cpu_count=16) == 12
+    assert default_num_processes({}, local_world_size=2, cpu_count=16) == (16 - 2) // 2
+    assert default_num_processes({}, local_world_size=4, cpu_count=16) == (16 - 4) // 4
+    assert default_num_processes({}, local_world_size=8, cpu_count=8) == 1  # never fewer than one
+    assert default_num_processes({}, cpu_count=4) == 3
+    # under torchrun the local world size comes from LOCAL_WORLD_SIZE
+    assert default_num_processes({"LOCAL_WORLD_SIZE": "4"}, cpu_count=16) == 3

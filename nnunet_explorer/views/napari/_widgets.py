@@ -144,9 +144,13 @@ class DeepSupervisionWidget(_Base):
                      self.status])
         self.run_button.changed.connect(lambda: self._guard(self.run))
 
-    def run(self, network: Any = None, batch: Any = None, *, spacing: Any = None, weights: Any = None
-            ) -> list[L.LayerSpec]:
-        """Run ``network`` (default: built from the folder's plans) on ``batch`` and show outputs and targets."""
+    def run(self, network: Any = None, batch: Any = None, *, spacing: Any = None, weights: Any = None,
+            device: Any = "auto") -> list[L.LayerSpec]:
+        """Run ``network`` (default: built from the folder's plans) on ``batch`` and show outputs and targets.
+
+        The network built here is placed on ``device`` (``"auto"``: the GPU where there is one, as v1); a network
+        you pass stays where it is and the batch goes to it.
+        """
         source = None
         if network is None or batch is None:
             source = L.batch_source(self.folder.value)
@@ -160,6 +164,9 @@ class DeepSupervisionWidget(_Base):
                 from ...training.checkpoints import load_checkpoint_file, load_state_dict_into
 
                 load_state_dict_into(network, load_checkpoint_file(self.checkpoint.value.strip())["state_dict"])
+            from ...device import resolve_device
+
+            network = network.to(resolve_device(device))
         if weights is None and source is not None:
             from ...training.deep_supervision import ds_loss_weights
 

@@ -1,0 +1,666 @@
+"""GPU check: nnU-Net v1 1.7.1 and the explorer side by side in one run (training, sliding window, data, DDP).
+
+One script, at most about 5 minutes on one GPU, that prints a table and writes a JSON (``--out``, default
+``gpu_check.json``). Every section runs v1 and the explorer on the *same* weights and inputs in the *same* process
+(or process group), so the ratios are free of machine-to-machine noise:
+
+* ``training``  — fp16 training iterations (fp32 on the CPU) at a realistic patch (KiTS19's 3d_fullres plans:
+  80x160x160, batch 2, 5 poolings, base 32): loss and weight parity after one step, ms per iteration explorer/v1,
+  host-device syncs per iteration (counted with ``TorchFunctionMode``: ``item``/``float``/``bool``/``int``/
+  ``tolist`` of a tensor, plus ``torch.cuda.synchronize``), and the share of the iteration the GPU is busy (sum of
+  CUDA kernel times from ``torch.profiler`` over the wall time; CUDA events give the GPU span per iteration).
+* ``sliding_window`` — v1's ``predict_3D`` vs the explorer's ``predict_sliding_window`` on one synthetic case,
+  fp16 and fp32, tile batch 1 and 4, with and without ``all_in_gpu`` (passed to the explorer only when its
+  signature has it): max |p difference|, seconds explorer/v1, peak GPU memory above the baseline.
+* ``data`` — the explorer's augmenter (``MultiProcessAugmenter``, the real moreDA transforms on synthetic arrays)
+  with v1's recommended worker count (12; ``nnUNet_n_proc_DA`` when set): ``next()`` latency in the training
+  thread, and whether the training loop waits for data (wait share of real explorer iterations).
+* ``ddp`` — the explorer's ``run_iteration`` under ``DistributedDataParallel``: one NCCL process per GPU (with one
+  GPU: one NCCL process, plus two gloo processes exchanging CUDA tensors on that GPU); on the CPU two gloo
+  processes. Weight checksums equal on every rank after two steps; ms per step.
+* ``monitor`` — the live ``TrainingMonitor``'s cost per iteration (and the syncs it adds: should be 0) as a share
+  of an explorer iteration.
+
+Performance goals (issue 13): iteration explorer/v1 <= 0.9 with the GPU busy >= 90 %; sliding window <= 0.5 of v1's
+time with tile batching and <= 1.0 at tile batch 1 (probabilities equal to 1e-6 in fp32, 1e-3 in fp16); no data
+wait with v1's worker count; monitor <= 1 % of an iteration.
+
+On this project's machines (CPU, in CI)::
+
+    python benchmarks/gpu_check.py --device cpu            # smaller shapes, fp32, gloo; < 5 min on 2 cores
+    python benchmarks/gpu_check.py --device cpu --quick    # tiny shapes (the CI test), < 1 min
+
+On a GPU machine that has torch with CUDA and numpy/scipy/scikit-image but no registry: carry the pure-Python
+packages the script needs in the working tree, in a ``.gpucheck/site`` folder put on ``PYTHONPATH`` (about 9 MB;
+no SimpleITK is needed: the inputs are synthetic arrays)::
+
+    echo /.gpucheck/ >> .git/info/exclude; mkdir -p .gpucheck/site
+    S=.venv/lib/python3.11/site-packages
+    cp -r $S/{nnunet,nnunet-1.7.1.dist-info,batchgenerators,batchgenerators-0.25.5.dist-info} .gpucheck/site/
+    cp -r $S/{torchinfo,threadpoolctl.py} .gpucheck/site/ 2>/dev/null   # optional
+    # then, on the GPU machine, from the repository root:
+    PYTHONPATH=$PWD:$PWD/.gpucheck/site python3 benchmarks/gpu_check.py --device cuda --out $OUT/gpu_check.json
+
+(the live-monitor section also needs ipywidgets; without it that section says so and the others still run).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# v1 reads its three folders at import; give it empty ones so that it does not print warnings or look elsewhere
+_TMP = Path(tempfile.mkdtemp(prefix="gpu_check_"))
+for _var in ("nnUNet_raw_data_base", "nnUNet_preprocessed", "RESULTS_FOLDER"):
+    (_TMP / _var).mkdir(exist_ok=True)
+    os.environ.setdefault(_var, str(_TMP / _var))
+
+# nnunet's trainer module imports packages a bare GPU machine lacks (for export, splits, evaluation and progress
+# bars) although run_iteration and predict_3D use none of them: where one is missing, a placeholder module is
+# registered so that v1's own code can be imported; any use of a placeholder raises. Listed in the JSON.
+V1_IMPORT_ONLY = ("SimpleITK", "sklearn", "pandas", "medpy", "tqdm", "nibabel")
+STUBBED: list[str] = []
+
+
+class _Placeholder:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> "_Placeholder":
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _Placeholder(f"{self._name}.{attr}")
+
+    def __call__(self, *a: Any, **k: Any) -> Any:
+        raise RuntimeError(f"{self._name} is a gpu_check placeholder (the package is not installed here)")
+
+    def __mro_entries__(self, bases: tuple) -> tuple:  # `class X(placeholder.Base)` at import time
+        return (object,)
+
+
+class _PlaceholderFinder:
+    """Import hook: any module under a stubbed top-level package becomes a placeholder package."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None):
+        import importlib.machinery
+
+        if name.split(".")[0] in STUBBED:
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        import types
+
+        module = types.ModuleType(spec.name)
+        module.__path__ = []
+        def attribute(attr: str) -> _Placeholder:
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+            return _Placeholder(f"{spec.name}.{attr}")
+
+        module.__getattr__ = attribute  # type: ignore[method-assign]
+        return module
+
+    def exec_module(self, module) -> None:
+        pass
+
+
+def stub_missing_v1_imports() -> list[str]:
+    import importlib
+
+    for name in V1_IMPORT_ONLY:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            STUBBED.append(name)
+            sys.modules.pop(name, None)
+    if STUBBED:
+        sys.meta_path.insert(0, _PlaceholderFinder())
+    return list(STUBBED)
+
+
+# shapes per mode: patch, pools, convs, base, batch, classes, sliding-window case shape
+SHAPES = {
+    "gpu": dict(patch=(80, 160, 160), pools=[[1, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
+                convs=[[1, 3, 3]] + [[3, 3, 3]] * 5, base=32, batch=2, classes=3, case=(1, 160, 320, 320),
+                mirror=True, steps=10, data_batches=30),
+    "cpu": dict(patch=(16, 40, 40), pools=[[1, 2, 2], [2, 2, 2], [2, 2, 2]], convs=[[1, 3, 3]] + [[3, 3, 3]] * 3,
+                base=16, batch=2, classes=3, case=(1, 32, 80, 80), mirror=False, steps=4, data_batches=12),
+    "quick": dict(patch=(8, 16, 16), pools=[[1, 2, 2], [2, 2, 2]], convs=[[1, 3, 3]] + [[3, 3, 3]] * 2,
+                  base=4, batch=2, classes=3, case=(1, 12, 24, 24), mirror=False, steps=2, data_batches=6),
+}
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+class SyncCounter(torch.overrides.TorchFunctionMode):
+    """Counts the calls that make the host wait for the device: reading a tensor's value, copying it to the host
+    (``.cpu()``; ``.to("cpu")`` of a device tensor), and ``torch.cuda.synchronize``. On the CPU the same calls are
+    counted: they are the ones that would block on a GPU."""
+
+    READS = {torch.Tensor.item, torch.Tensor.__bool__, torch.Tensor.__float__, torch.Tensor.__int__,
+             torch.Tensor.tolist, torch.Tensor.cpu}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self._sync = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in self.READS:
+            self.count += 1
+        elif func is torch.Tensor.to and isinstance(args[0], torch.Tensor) and args[0].device.type != "cpu":
+            target = kwargs.get("device") if kwargs else None
+            target = target if target is not None else (args[1] if len(args) > 1 else None)
+            if isinstance(target, (str, torch.device)) and torch.device(target).type == "cpu":
+                self.count += 1
+        return func(*args, **(kwargs or {}))
+
+    def __enter__(self):
+        self._sync = torch.cuda.synchronize
+
+        def counted(*a, **k):
+            self.count += 1
+            return self._sync(*a, **k)
+
+        torch.cuda.synchronize = counted
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        torch.cuda.synchronize = self._sync
+        return super().__exit__(*exc)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_reset(device: torch.device) -> int:
+    if device.type != "cuda":
+        return 0
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    return int(torch.cuda.memory_allocated(device))
+
+
+def _peak_mib(device: torch.device, baseline: int) -> float | None:
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    return (torch.cuda.max_memory_allocated(device) - baseline) / 2 ** 20
+
+
+def v1_network(s: dict, device: torch.device):
+    """v1's Generic_UNet as nnUNetTrainerV2.initialize_network builds it (3D)."""
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+    from nnunet.utilities.nd_softmax import softmax_helper
+
+    nn = torch.nn
+    net = Generic_UNet(1, s["base"], s["classes"], len(s["pools"]), 2, 2, nn.Conv3d, nn.InstanceNorm3d,
+                       {"eps": 1e-5, "affine": True}, nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU,
+                       {"negative_slope": 1e-2, "inplace": True}, True, False, lambda x: x, InitWeights_He(1e-2),
+                       s["pools"], s["convs"], False, True, True)
+    net.inference_apply_nonlin = softmax_helper
+    return net.to(device)
+
+
+def explorer_network(s: dict, state: dict, device: torch.device):
+    from nnunet_explorer.training.generic_unet import build_network
+
+    net = build_network(1, s["base"], s["classes"], s["pools"], s["convs"])
+    net.load_state_dict(state)
+    return net.to(device)
+
+
+def synthetic_batch(s: dict, seed: int = 0):
+    from nnunet_explorer.training.deep_supervision import ds_target_shapes
+
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(s["batch"], 1, *s["patch"])).astype(np.float32)
+    target = [rng.integers(0, s["classes"], size=(s["batch"], 1, *shape)).astype(np.float32)
+              for shape in ds_target_shapes(s["patch"], s["pools"])]
+    return data, target
+
+
+# ------------------------------------------------------------------------------------------------ training
+def section_training(s: dict, device: torch.device, fp16: bool) -> dict:
+    import types
+
+    from nnunet.training.loss_functions.deep_supervision import MultipleOutputLoss2 as V1MultipleOutputLoss2
+    from nnunet.training.loss_functions.dice_loss import DC_and_CE_loss
+    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+
+    from nnunet_explorer.training.deep_supervision import ds_loss_weights
+    from nnunet_explorer.training.iteration import make_grad_scaler, run_iteration
+    from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+    from nnunet_explorer.training.optim import v2_optimizer
+
+    torch.manual_seed(0)
+    v1 = v1_network(s, device)
+    state = {k: v.detach().clone() for k, v in v1.state_dict().items()}
+    ours = explorer_network(s, state, device)
+    weights = ds_loss_weights(s["pools"])
+    data, target = synthetic_batch(s)
+
+    t = types.SimpleNamespace(network=v1, fp16=fp16, online_eval_tp=[], online_eval_fp=[], online_eval_fn=[],
+                              online_eval_foreground_dc=[],
+                              loss=V1MultipleOutputLoss2(DC_and_CE_loss({"batch_dice": False, "smooth": 1e-5,
+                                                                         "do_bg": False}, {}), weights))
+    t.amp_grad_scaler = torch.cuda.amp.GradScaler() if fp16 else None
+    t.optimizer = torch.optim.SGD(v1.parameters(), 1e-2, weight_decay=3e-5, momentum=0.99, nesterov=True)
+    # v1 moves the batch to CUDA whenever CUDA is available: on a CPU run of a GPU machine, hide it
+    v1_step = lambda: float(nnUNetTrainerV2.run_iteration(t, iter([{"data": data, "target": target}]), True, False))
+
+    loss = MultipleOutputLoss2(DCAndCELoss(False), weights)
+    opt = v2_optimizer(ours.parameters())
+    scaler = make_grad_scaler(fp16, device) if fp16 else None
+    ours_step = lambda: run_iteration(ours, loss, opt, data, target, fp16=fp16, grad_scaler=scaler).loss
+
+    # parity: one step from the same weights on the same batch
+    l_v1, l_ours = v1_step(), float(ours_step())
+    sd_v1, sd_ours = v1.state_dict(), ours.state_dict()
+    weight_diff = max(float((sd_v1[k].float() - sd_ours[k].float()).abs().max()) for k in sd_v1)
+
+    def timed(step: Callable[[], Any], n: int) -> tuple[float, float | None]:
+        _sync(device)
+        times, spans = [], []
+        for _ in range(n):
+            if device.type == "cuda":
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+            t0 = time.perf_counter()
+            step()
+            if device.type == "cuda":
+                end.record()
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+            if device.type == "cuda":
+                spans.append(start.elapsed_time(end) / 1e3)
+        return statistics.median(times), (statistics.median(spans) if spans else None)
+
+    def syncs(step: Callable[[], Any]) -> int:
+        with SyncCounter() as counter:
+            step()
+        return counter.count
+
+    def busy(step: Callable[[], Any], n: int = 3) -> float | None:
+        if device.type != "cuda":
+            return None
+        from torch.profiler import ProfilerActivity, profile
+
+        _sync(device)
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            _sync(device)
+            wall = time.perf_counter() - t0
+        kernel_us = sum(getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)
+                        for e in prof.key_averages() if "cuda" in str(getattr(e, "device_type", "")).lower())
+        return float(kernel_us / 1e6 / wall)
+
+    v1_step(); ours_step()  # warm-up (cudnn.benchmark off: both see the same kernels)
+    ms_v1, span_v1 = timed(v1_step, s["steps"])
+    ms_ours, span_ours = timed(ours_step, s["steps"])
+    return {
+        "patch": list(s["patch"]), "batch": s["batch"], "fp16": fp16,
+        "loss_v1": l_v1, "loss_explorer": l_ours, "loss_abs_diff": abs(l_v1 - l_ours),
+        "weights_max_abs_diff_after_1_step": weight_diff,
+        "ms_per_iteration_v1": ms_v1 * 1e3, "ms_per_iteration_explorer": ms_ours * 1e3,
+        "ratio_explorer_v1": ms_ours / ms_v1,
+        "syncs_per_iteration_v1": syncs(v1_step), "syncs_per_iteration_explorer": syncs(ours_step),
+        "gpu_span_share_v1": None if span_v1 is None else span_v1 / ms_v1,
+        "gpu_span_share_explorer": None if span_ours is None else span_ours / ms_ours,
+        "gpu_busy_share_v1": busy(v1_step), "gpu_busy_share_explorer": busy(ours_step),
+        "_iteration_s": ms_ours,
+    }
+
+
+# ------------------------------------------------------------------------------------------ sliding window
+def section_sliding_window(s: dict, device: torch.device, precisions: list[bool]) -> dict:
+    from nnunet_explorer.inference.sliding_window import predict_sliding_window
+
+    torch.manual_seed(1)
+    v1 = v1_network(s, device)
+    v1.do_ds = False
+    v1.eval()
+    ours = explorer_network(s, {k: v.detach().clone() for k, v in v1.state_dict().items()}, device).eval()
+    x = np.random.RandomState(0).randn(*s["case"]).astype(np.float32)
+    has_all_in_gpu = "all_in_gpu" in inspect.signature(predict_sliding_window).parameters
+    gpu_modes = [False, True] if device.type == "cuda" else [False]
+    rows = []
+    for fp16 in precisions:
+        for all_in_gpu in gpu_modes:
+            base = _peak_reset(device)
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                _, p_v1 = v1.predict_3D(x, s["mirror"], (0, 1, 2), True, 0.5, s["patch"], None, True, "constant",
+                                        None, all_in_gpu, False, fp16)
+            t_v1, mem_v1 = time.perf_counter() - t0, _peak_mib(device, base)
+            for tile_batch in (1, 4):
+                kwargs = dict(do_mirroring=s["mirror"], mirror_axes=(0, 1, 2), mixed_precision=fp16,
+                              device=device, tile_batch_size=tile_batch)
+                if has_all_in_gpu:
+                    kwargs["all_in_gpu"] = all_in_gpu
+                elif all_in_gpu:
+                    continue  # this explorer version has no all_in_gpu: only the default mode is comparable
+                base = _peak_reset(device)
+                t0 = time.perf_counter()
+                result = predict_sliding_window(ours, x, s["patch"], **kwargs)
+                t_ours, mem_ours = time.perf_counter() - t0, _peak_mib(device, base)
+                p_ours = result.probabilities
+                p_ours = (p_ours.float().cpu().numpy() if isinstance(p_ours, torch.Tensor)
+                          else np.asarray(p_ours, dtype=np.float32))
+                rows.append({"fp16": fp16, "all_in_gpu": all_in_gpu, "tile_batch": tile_batch,
+                             "tiles": int(result.num_tiles), "seconds_v1": t_v1, "seconds_explorer": t_ours,
+                             "ratio_explorer_v1": t_ours / t_v1,
+                             "prob_max_abs_diff": float(np.abs(p_ours - np.asarray(p_v1, np.float32)).max()),
+                             "peak_mib_v1": mem_v1, "peak_mib_explorer": mem_ours})
+    return {"case": list(s["case"]), "patch": list(s["patch"]), "mirroring": s["mirror"],
+            "explorer_has_all_in_gpu": has_all_in_gpu, "runs": rows}
+
+
+# -------------------------------------------------------------------------------------------------- data
+class SyntheticLoader:
+    """A stand-in for DataLoader3D: random CT-like crops at the generator patch (no files, no SimpleITK)."""
+
+    def __init__(self, s: dict, size: tuple[int, ...]) -> None:
+        self.s, self.size, self.rng = s, size, np.random.default_rng(0)
+
+    def set_thread_id(self, i: int) -> None:
+        self.rng = np.random.default_rng(i)
+
+    def __next__(self) -> dict:
+        b = self.s["batch"]
+        data = self.rng.normal(size=(b, 1, *self.size)).astype(np.float32)
+        seg = self.rng.integers(0, self.s["classes"], size=(b, 1, *self.size)).astype(np.float32)
+        return {"data": data, "seg": seg, "keys": [f"case_{i}" for i in range(b)], "properties": [{}] * b}
+
+
+def section_data(s: dict, device: torch.device, fp16: bool, workers: int) -> dict:
+    from nnunet_explorer.training.augmentation import build_train_transforms
+    from nnunet_explorer.training.augmenter import MultiProcessAugmenter
+    from nnunet_explorer.training.data_augmentation_params import default_3D_augmentation_params
+    from nnunet_explorer.training.deep_supervision import ds_loss_weights, ds_scales
+    from nnunet_explorer.training.iteration import make_grad_scaler, run_iteration
+    from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+    from nnunet_explorer.training.optim import v2_optimizer
+    from batchgenerators.transforms.abstract_transforms import Compose
+
+    params = default_3D_augmentation_params()
+    scales = [list(x) for x in ds_scales(s["pools"])]
+    compose = Compose(build_train_transforms(s["patch"], params, scales))
+    size = tuple(int(round(p * 1.25)) for p in s["patch"])  # room for rotation and scaling, like the generator patch
+    torch.manual_seed(2)
+    v1 = v1_network(s, device)
+    net = explorer_network(s, v1.state_dict(), device)
+    del v1
+    loss = MultipleOutputLoss2(DCAndCELoss(False), ds_loss_weights(s["pools"]))
+    opt = v2_optimizer(net.parameters())
+    scaler = make_grad_scaler(fp16, device) if fp16 else None
+    latencies, waits, computes = [], [], []
+    augmenter = MultiProcessAugmenter(SyntheticLoader(s, size), compose, workers, 2,
+                                      pin_memory=device.type == "cuda")
+    try:
+        augmenter.start()
+        for i in range(s["data_batches"] + 2):
+            t0 = time.perf_counter()
+            batch = next(augmenter)
+            t1 = time.perf_counter()
+            run_iteration(net, loss, opt, batch["data"], list(batch["target"]), fp16=fp16, grad_scaler=scaler)
+            _sync(device)
+            t2 = time.perf_counter()
+            if i >= 2:  # the first batches include the workers' start
+                waits.append(t1 - t0)
+                computes.append(t2 - t1)
+        # next() latency when batches are ready (the feeder has filled its queue): the training thread's own cost
+        deadline = time.monotonic() + 30
+        while augmenter._ready is not None and not augmenter._ready.full() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(min(3, augmenter.num_ready)):
+            t0 = time.perf_counter()
+            next(augmenter)
+            latencies.append(time.perf_counter() - t0)
+    finally:
+        augmenter.shutdown()
+    wait_share = sum(waits) / (sum(waits) + sum(computes))
+    return {"workers": workers, "batch_shape": [s["batch"], 1, *s["patch"]],
+            "next_latency_ms_when_ready": 1e3 * statistics.median(latencies),
+            "mean_wait_ms": 1e3 * statistics.mean(waits), "mean_iteration_ms": 1e3 * statistics.mean(computes),
+            "wait_share": wait_share, "data_bound": bool(wait_share > 0.05)}
+
+
+# --------------------------------------------------------------------------------------------------- DDP
+def _ddp_worker(rank: int, world: int, backend: str, device_kind: str, port: int, s: dict, out: str) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from nnunet_explorer.training.deep_supervision import ds_loss_weights
+    from nnunet_explorer.training.iteration import run_iteration
+    from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+    from nnunet_explorer.training.optim import v2_optimizer
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    if device_kind == "cuda":
+        local = rank % torch.cuda.device_count() if backend == "nccl" else 0
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    import datetime
+
+    dist.init_process_group(backend, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
+    try:
+        torch.manual_seed(0)
+        from nnunet_explorer.training.generic_unet import build_network
+
+        net = build_network(1, s["base"], s["classes"], s["pools"], s["convs"]).to(device)
+        # the weight-0 deep-supervision head gets no gradient: as the explorer's DDP run, find unused parameters
+        ddp = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=True)
+        loss = MultipleOutputLoss2(DCAndCELoss(False), ds_loss_weights(s["pools"]))
+        opt = v2_optimizer(ddp.parameters())
+        data, target = synthetic_batch(s, seed=rank)
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            run_iteration(ddp, loss, opt, data, target)
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+        checksum = torch.stack([p.detach().double().sum() for p in net.parameters()]).sum().reshape(1)
+        gathered = [torch.zeros_like(checksum) for _ in range(world)]
+        dist.all_gather(gathered, checksum)
+        if rank == 0:
+            sums = [float(g) for g in gathered]
+            Path(out).write_text(json.dumps({"checksums": sums, "ms_per_step": 1e3 * statistics.median(times)}))
+    finally:
+        dist.destroy_process_group()
+
+
+def _run_group(world: int, backend: str, device_kind: str, s: dict) -> dict:
+    import socket
+
+    import torch.multiprocessing as tmp
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = _TMP / f"ddp_{backend}_{world}.json"
+    method = "spawn" if device_kind == "cuda" else "fork"
+    t0 = time.perf_counter()
+    tmp.start_processes(_ddp_worker, args=(world, backend, device_kind, port, s, str(out)), nprocs=world,
+                        join=True, start_method=method)
+    result = json.loads(out.read_text())
+    sums = result["checksums"]
+    return {"backend": backend, "processes": world, "tensors_on": device_kind,
+            "ms_per_step": result["ms_per_step"], "seconds_total": time.perf_counter() - t0,
+            "checksums_equal": bool(max(sums) - min(sums) <= 1e-9 * max(1.0, abs(sums[0]))),
+            "checksum_spread": max(sums) - min(sums)}
+
+
+def section_ddp(s: dict, device: torch.device) -> dict:
+    groups = []
+    if device.type == "cuda":
+        n = torch.cuda.device_count()
+        groups.append(_run_group(n, "nccl", "cuda", s))  # NCCL refuses two ranks on one GPU
+        if n == 1:
+            groups.append(_run_group(2, "gloo", "cuda", s))
+    else:
+        groups.append(_run_group(2, "gloo", "cpu", s))
+    return {"groups": groups}
+
+
+# ----------------------------------------------------------------------------------------------- monitor
+def section_monitor(iteration_s: float) -> dict:
+    from nnunet_explorer.training.hooks import IterationEnd
+
+    try:
+        from nnunet_explorer.views.monitor import TrainingMonitor
+
+        monitor = TrainingMonitor(None, show_plots=False)
+    except Exception as exc:  # noqa: BLE001 - ipywidgets missing on the GPU machine
+        return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+    n = 2000
+    events = [IterationEnd(0, i, 1.0 - i * 1e-4, 0.5, -0.2, 1e-2, 3.0, 0.001, iteration_s) for i in range(n)]
+    with SyncCounter() as counter:
+        t0 = time.perf_counter()
+        for e in events:
+            monitor.on_iteration_end(e)
+        per_call = (time.perf_counter() - t0) / n
+    return {"available": True, "us_per_iteration": per_call * 1e6, "share_of_iteration": per_call / iteration_s,
+            "syncs_added": counter.count}
+
+
+# ------------------------------------------------------------------------------------------------ output
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def table(report: dict) -> str:
+    lines = [f"gpu_check on {report['device_name']} (torch {report['torch']}, mode {report['mode']})", ""]
+    tr = report["training"]
+    if "error" not in tr:
+        lines += [f"training ({'fp16' if tr['fp16'] else 'fp32'}, patch {tr['patch']}, batch {tr['batch']}):",
+                  f"  loss v1 {tr['loss_v1']:.6f} explorer {tr['loss_explorer']:.6f} "
+                  f"(|diff| {_fmt(tr['loss_abs_diff'])}), weights after 1 step max |diff| "
+                  f"{_fmt(tr['weights_max_abs_diff_after_1_step'])}",
+                  f"  ms/iteration v1 {tr['ms_per_iteration_v1']:.1f}  explorer {tr['ms_per_iteration_explorer']:.1f}"
+                  f"  ratio {tr['ratio_explorer_v1']:.2f}",
+                  f"  syncs/iteration v1 {tr['syncs_per_iteration_v1']}  "
+                  f"explorer {tr['syncs_per_iteration_explorer']}",
+                  f"  GPU busy share v1 {_fmt(tr['gpu_busy_share_v1'])}  "
+                  f"explorer {_fmt(tr['gpu_busy_share_explorer'])}"]
+    sw = report["sliding_window"]
+    if "error" not in sw:
+        lines += ["", f"sliding window (case {sw['case']}, patch {sw['patch']}, mirroring {_fmt(sw['mirroring'])}):",
+                  "  precision all_in_gpu tile_batch  s_v1    s_explorer ratio  max|dp|   peakMiB_v1 peakMiB_explorer"]
+        for r in sw["runs"]:
+            lines.append(f"  {'fp16' if r['fp16'] else 'fp32':<9} {_fmt(r['all_in_gpu']):<10} {r['tile_batch']:<11}"
+                         f" {r['seconds_v1']:<7.2f} {r['seconds_explorer']:<10.2f} {r['ratio_explorer_v1']:<6.2f}"
+                         f" {r['prob_max_abs_diff']:<9.1e} {_fmt(r['peak_mib_v1']):<10} {_fmt(r['peak_mib_explorer'])}")
+    da = report["data"]
+    if "error" not in da:
+        lines += ["", f"data ({da['workers']} workers, batch {da['batch_shape']}): next() when ready "
+                      f"{da['next_latency_ms_when_ready']:.2f} ms; mean wait {da['mean_wait_ms']:.1f} ms per "
+                      f"{da['mean_iteration_ms']:.1f} ms iteration = {100 * da['wait_share']:.1f} % "
+                      f"({'data-bound' if da['data_bound'] else 'no data wait'})"]
+    dd = report["ddp"]
+    if "error" not in dd:
+        lines.append("")
+        for g in dd["groups"]:
+            lines.append(f"ddp {g['backend']} x{g['processes']} ({g['tensors_on']} tensors): {g['ms_per_step']:.1f} "
+                         f"ms/step, weight checksums equal: {_fmt(g['checksums_equal'])}")
+    mo = report["monitor"]
+    lines.append("")
+    if mo.get("available"):
+        lines.append(f"live monitor: {mo['us_per_iteration']:.1f} us/iteration = "
+                     f"{100 * mo['share_of_iteration']:.3f} % of an iteration, syncs added {mo['syncs_added']}")
+    elif "error" not in mo:
+        lines.append(f"live monitor: not measured ({mo['reason']})")
+    for name in ("training", "sliding_window", "data", "ddp", "monitor"):
+        if "error" in report[name]:
+            lines.append(f"{name}: FAILED {report[name]['error']}")
+    lines.append(f"\ntotal {report['seconds_total']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", help="auto (CUDA where available), cuda or cpu")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes (CI)")
+    parser.add_argument("--out", default="gpu_check.json", help="where to write the JSON")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="augmentation workers for the data section (default: v1's: nnUNet_n_proc_DA or 12; "
+                             "2 on the CPU)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads on the CPU")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    from nnunet_explorer.device import resolve_device
+
+    device = resolve_device(args.device)
+    mode = "quick" if args.quick else ("gpu" if device.type == "cuda" else "cpu")
+    s = SHAPES[mode]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fp16 = device.type == "cuda"
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False  # same kernels for both sides; each side's own choice is not timed
+    workers = args.workers or (int(os.environ.get("nnUNet_n_proc_DA") or 12) if device.type == "cuda" else 2)
+    stubbed = stub_missing_v1_imports()
+    report: dict[str, Any] = {"device": str(device), "mode": mode, "torch": torch.__version__,
+                              "placeholder_modules": stubbed,
+                              "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+    started = time.perf_counter()
+
+    def guarded(name: str, fn: Callable[[], dict]) -> None:
+        t0 = time.perf_counter()
+        try:
+            report[name] = fn()
+        except Exception as exc:  # noqa: BLE001 - one failed section must not hide the others
+            import traceback
+
+            report[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+        report[name]["seconds"] = time.perf_counter() - t0
+        print(f"[gpu_check] {name} done in {report[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
+
+    # DDP first: on CUDA its processes are spawned, on the CPU forked before this process starts threads
+    guarded("ddp", lambda: section_ddp(s, device))
+    guarded("training", lambda: section_training(s, device, fp16))
+    iteration_s = report["training"].pop("_iteration_s", None) or 0.1
+    guarded("sliding_window", lambda: section_sliding_window(s, device, [True, False] if fp16 else [False]))
+    guarded("data", lambda: section_data(s, device, fp16, workers))
+    guarded("monitor", lambda: section_monitor(iteration_s))
+    report["seconds_total"] = time.perf_counter() - started
+    text = table(report)
+    print(text)
+    Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+    return 0 if not any("error" in report[k] for k in ("training", "sliding_window", "data", "ddp", "monitor")) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
