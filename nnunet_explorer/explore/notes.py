@@ -92,7 +92,7 @@ def resolve_why(why: Why) -> StepNotes | None:
     return why()
 
 
-_CODE = re.compile(r"``(.+?)``")
+_CODE = re.compile(r"``(.+?)``", re.S)  # a quote may wrap over lines in a docstring
 _ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|obj|exc):`(~?)([^`]+)`")
 
 
