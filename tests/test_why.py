@@ -228,3 +228,19 @@ def test_the_report_in_chinese(walked):
     assert "· Dice + 交叉熵损失" in page and "勘误(原博客)" in page
     set_language("en")
     assert "· Dice + cross-entropy loss" in walked.report_html()
+
+
+def test_notebook_cards_carry_the_why_of_their_step():
+    from types import SimpleNamespace
+
+    from nnunet_explorer.views.cards import configuration_card, plans_card
+
+    config = SimpleNamespace(network="3d_fullres", num_stages=1, plans_file="p.pkl", stage=0, batch_dice=False,
+                             trainer_class=type("nnUNetTrainerV2", (), {}), output_folder_name="out",
+                             dataset_directory="d", folder_with_preprocessed_data="d/x_stage0",
+                             plans_identifier="nnUNetPlansv2.1", task="Task901_SynthCT")
+    card = configuration_card(config)
+    assert 'class="why"' in card._repr_html_() and "batch Dice pools" in card.text()
+    plans = {"num_stages": 1, "plans_per_stage": {0: {"patch_size": [16, 40, 40], "batch_size": 2}}}
+    set_language("zh")
+    assert "5 %" in plans_card(plans).text() and CJK.search(plans_card(plans)._repr_html_().split("<table>")[-1])

@@ -284,8 +284,8 @@ class PipelineSummary:
             seed = f", seed {r.seed}" if r.seed is not None else ""
             status = "ok" if r.ok else "FAILED"
             notes = r.notes
-            title = f" ({notes.title})" if notes is not None and notes.title else ""
-            lines.append(f"{i:>2}. {s.name}{title}: {status} in {r.seconds:.3f} s{seed}{mirrors}")
+            title = f" · {notes.title}" if notes is not None and notes.title else ""
+            lines.append(f"{i:>2}. {s.name}: {status} in {r.seconds:.3f} s{seed}{mirrors}{title}")
             if notes is not None:
                 lines += notes.text_lines(indent="      ")
             changed = _changed_knobs(s, r.params)

@@ -83,7 +83,7 @@ def test_annotate_reaches_steps_results_summary_and_report():
     p.run()
     assert p.result("total").notes.title == "added"
     text = str(p.summary(run=False))
-    assert " 1. source (the sum): ok" in text and "      fact: sum adds left to right." in text
+    assert " 1. source: ok in " in text and " · the sum" in text and "      fact: sum adds left to right." in text
     assert "      pitfall: floats: 0.1 + 0.2" in text
     p.report_before = lambda pipeline: f"<nav>{len(pipeline.step_names)} steps</nav>"
     p.report_after = lambda pipeline: "<section id='gl-sum'>glossary</section>"
