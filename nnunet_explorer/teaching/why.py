@@ -50,13 +50,13 @@ HEADINGS = {
 
 _OVERSAMPLE_PITFALL = {
     "en": "\"33 % foreground\" is not what a batch of 2 gets. v1's rule (``get_do_oversample``) forces the samples "
-          "with index >= ``round(batch_size * (1 - 0.33))``: at batch 2 that is ``round(1.34) = 1``, so sample 1 "
-          "of 2 (50 %) is forced; at batch 3 (KiTS19) 1 of 3; at batch 4 1 of 4; at batch 5 2 of 5. It is always "
-          "the *last* samples of the batch.",
+          "with index >= ``round(batch_size * (1 - 0.33))``: at batch 2 that is ``round(1.34) = 1``, so 1 "
+          "of 2 samples (50 %), the one with index 1, is forced; at batch 3 (KiTS19) 1 of 3; at batch 4 1 of 4; at batch 5 2 of 5. It is always "
+          "the last samples of the batch.",
     "zh": "“33 % 前景”并不是 batch 为 2 时得到的比例。v1 的规则(``get_do_oversample``)强制索引 >= "
-          "``round(batch_size * (1 - 0.33))`` 的样本:batch 为 2 时是 ``round(1.34) = 1``,所以 2 个样本中的第 1 "
-          "个(50 %)被强制;batch 为 3(KiTS19)时是 3 个中的 1 个;batch 为 4 时是 4 个中的 1 个;batch 为 5 "
-          "时是 5 个中的 2 个。被强制的总是 batch 中*最后*的样本。",
+          "``round(batch_size * (1 - 0.33))`` 的样本:batch 为 2 时是 ``round(1.34) = 1``,所以 2 个样本中有 1 个(50 %)"
+          "被强制,即索引为 1 的第二个样本;batch 为 3(KiTS19)时是 3 个中的 1 个;batch 为 4 时是 4 个中的 1 个;batch 为 5 "
+          "时是 5 个中的 2 个。被强制的总是 batch 中最后的那几个样本。",
 }
 
 _FOLD_PITFALL = {
@@ -329,9 +329,9 @@ WHY: dict[str, WhyEntry] = {
         rationale={"en": "The paper: to counter class imbalance, a third of the samples are guaranteed to contain "
                          "foreground, the rest come from random locations. A tumour may fill well under 1 % of a "
                          "CT, so purely random patches would mostly show background; random patches are still "
-                         "kept so the network also learns what is *not* foreground.",
+                         "kept so the network also learns what is not foreground.",
                    "zh": "论文:为缓解类别不平衡,三分之一的样本保证包含前景,其余来自随机位置。肿瘤可能只占 CT 的不到 "
-                         "1 %,完全随机的 patch 大多只有背景;保留随机 patch,是为了让网络也学会什么*不是*前景。"},
+                         "1 %,完全随机的 patch 大多只有背景;保留随机 patch,是为了让网络也学会哪些区域不是前景。"},
         pitfalls=(_OVERSAMPLE_PITFALL,),
         terms=("oversampling", "patch"),
         blog="5", v1_call="nnUNetTrainer.get_basic_generators"),
@@ -358,12 +358,12 @@ WHY: dict[str, WhyEntry] = {
                          "只有 2 个样本的 batch 统计量对 batch norm 来说噪声太大,所以实例归一化适合小 batch;320 的上限"
                          "限制了深层的显存。"},
         errata=({"en": "The blog's ``Generic_UNet`` argument list (``conv_op=nn.Conv2d``, ``norm_op=nn.BatchNorm2d``, "
-                       "``convolutional_pooling=False``, ``convolutional_upsampling=False``) is the *signature's "
-                       "defaults*, not what V2 builds. ``nnUNetTrainerV2.initialize_network`` passes ``nn.Conv3d``, "
+                       "``convolutional_pooling=False``, ``convolutional_upsampling=False``) is the signature's "
+                       "defaults, not what V2 builds. ``nnUNetTrainerV2.initialize_network`` passes ``nn.Conv3d``, "
                        "``nn.InstanceNorm3d``, dropout p = 0 and ``True, True`` for convolutional pooling and "
                        "upsampling (2d: ``nn.Conv2d`` with ``nn.InstanceNorm2d``, still no batch norm).",
                  "zh": "原博客列出的 ``Generic_UNet`` 参数(``conv_op=nn.Conv2d``、``norm_op=nn.BatchNorm2d``、"
-                       "``convolutional_pooling=False``、``convolutional_upsampling=False``)是*函数签名的默认值*,"
+                       "``convolutional_pooling=False``、``convolutional_upsampling=False``)是函数签名的默认值,"
                        "并不是 V2 实际构建的网络。``nnUNetTrainerV2.initialize_network`` 传入 ``nn.Conv3d``、"
                        "``nn.InstanceNorm3d``、p = 0 的 dropout,并对卷积池化和卷积上采样传入 ``True, True``"
                        "(2d 时为 ``nn.Conv2d`` 加 ``nn.InstanceNorm2d``,同样没有 batch norm)。"},),
@@ -376,7 +376,7 @@ WHY: dict[str, WhyEntry] = {
                     "transposed conv, concatenates the skip connection, and every decoder level has a 1x1x1 head "
                     "without bias. For KiTS19's plans (5 poolings, the last one only in-plane) v1 builds 30,785,984 "
                     "parameters.",
-              "zh": "每一层是 ``conv_per_stage`` = 2 个 卷积 -> 实例归一化 -> leaky ReLU 的模块;新一层的第一个卷积以池化核"
+              "zh": "每一层由 ``conv_per_stage`` = 2 个“卷积 -> 实例归一化 -> leaky ReLU”模块组成;新一层的第一个卷积以池化核"
                     "为步长。解码器用转置卷积上采样,拼接跳跃连接,每个解码器层有一个不带偏置的 1x1x1 输出头。对于 "
                     "KiTS19 的 plans(5 次池化,最后一次只在平面内),v1 构建的网络有 30,785,984 个参数。"},
         rationale={"en": "The topology comes from the plans, not from a fixed design (paper): the planner pools an "
