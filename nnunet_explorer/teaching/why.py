@@ -108,11 +108,10 @@ WHY: dict[str, WhyEntry] = {
                     "使用混合精度;``--val_disable_overwrite`` 是 ``store_false``:不给出它时其值为 True。"},
         rationale={"en": "nnU-Net is self-configuring (paper): the data-dependent choices live in the plans and "
                          "the fixed ones in the trainer class, so the command line only chooses which "
-                         "configuration, which trainer and which fold to train. There is no flag for the learning "
-                         "rate or the number of epochs on purpose; you change those by writing a trainer "
-                         "subclass.",
+                         "configuration, which trainer and which fold to train. v1 has no flag for the learning rate "
+                         "or the number of epochs; you change those by writing a trainer subclass.",
                    "zh": "nnU-Net 是自配置的(论文):依赖数据的选择在 plans 中,固定的选择在 trainer 类中,所以命令行"
-                         "只决定训练哪个配置、哪个 trainer、哪一折。命令行故意没有学习率或 epoch 数的参数;要修改"
+                         "只决定训练哪个配置、哪个 trainer、哪一折。v1 的命令行没有学习率或 epoch 数的参数;要修改"
                          "它们,需要写一个 trainer 子类。"},
         pitfalls=(_FOLD_PITFALL,),
         terms=("fold", "plans"),
@@ -190,12 +189,12 @@ WHY: dict[str, WhyEntry] = {
                     "``initial_lr = 3e-4``、``weight_decay = 3e-5``、``oversample_foreground_percent = 0.33``;"
                     "nnUNetTrainerV2 再次设定 ``max_num_epochs = 1000`` 和 ``initial_lr = 1e-2``。最后一次赋值生效。"},
         rationale={"en": "The paper fixes these values for every dataset (its \"fixed parameters\"): one recipe, "
-                         "tuned once by the authors on many datasets, instead of a search per dataset. A fixed "
-                         "budget of 1000 x 250 = 250,000 iterations makes training time predictable and needs no "
-                         "validation-based stopping rule.",
+                         "tuned once by the authors on many datasets, instead of a search per dataset. Our reading: "
+                         "a fixed budget of 1000 x 250 = 250,000 iterations makes training time predictable and "
+                         "needs no validation-based stopping rule.",
                    "zh": "论文对所有数据集固定这些值(论文中的 \"fixed parameters\"):作者在许多数据集上调好一次的同一"
-                         "配方,而不是针对每个数据集搜索。固定的 1000 x 250 = 250,000 次迭代让训练时间可以预估,"
-                         "也不需要基于验证集的停止规则。"},
+                         "配方,而不是针对每个数据集搜索。我们的理解:固定的 1000 x 250 = 250,000 次迭代让训练时间"
+                         "可以预估,也不需要基于验证集的停止规则。"},
         pitfalls=(_CLASS_ATTRIBUTE_PITFALL,),
         terms=("mro", "epoch"),
         blog="5", v1_call="nnUNetTrainerV2.__init__"),
@@ -253,12 +252,12 @@ WHY: dict[str, WhyEntry] = {
                     "为 0.5333、0.2667、0.1333、0.0667、0;演示任务的 3 个输出为 0.667、0.333、0。v1 的注释说"
                     "“我们不使用最低的 2 个输出”,但掩码只把一个输出置 0:另一个“最低”分辨率是瓶颈层,它根本没有输出。"},
         rationale={"en": "v1's comment: the weights halve with resolution to give the higher-resolution outputs "
-                         "more weight in the loss. The paper adds auxiliary losses at all but the two lowest "
-                         "resolutions. Our reading: deep supervision sends gradient straight into the deeper "
+                         "more weight in the loss. The paper describes auxiliary losses at all but the two lowest "
+                         "resolutions, which matches the code once the bottleneck is counted. Our reading: deep supervision sends gradient straight into the deeper "
                          "decoder levels; the coarsest map (5x10x10 for KiTS19) and its nearest-neighbour target "
                          "are too crude to teach anything useful, so it is computed but not trained.",
                    "zh": "v1 的注释:权重随分辨率减半,使高分辨率的输出在损失中占更大比重。论文在除最低两个分辨率以外的"
-                         "所有分辨率上加辅助损失。我们的理解:深度监督把梯度直接送到较深的解码器层;最粗的输出(KiTS19 为 "
+                         "所有分辨率上加辅助损失,把瓶颈层算进去就与代码一致。我们的理解:深度监督把梯度直接送到较深的解码器层;最粗的输出(KiTS19 为 "
                          "5x10x10)及其最近邻下采样的目标太粗糙,学不到有用的东西,所以它被计算但不参与训练。"},
         terms=("ds",),
         blog="5", v1_call="nnUNetTrainerV2.initialize"),
@@ -327,10 +326,10 @@ WHY: dict[str, WhyEntry] = {
                     "病例中某个随机前景类别的随机体素为中心;其余样本的位置完全随机。病例之外,图像用 0 填充,分割用 "
                     "-1 填充。"},
         rationale={"en": "The paper: to counter class imbalance, a third of the samples are guaranteed to contain "
-                         "foreground, the rest come from random locations. A tumour may fill well under 1 % of a "
-                         "CT, so purely random patches would mostly show background; random patches are still "
+                         "foreground, the rest come from random locations. Our reading: a tumour may fill well "
+                         "under 1 % of a CT, so purely random patches would mostly show background; random patches are still "
                          "kept so the network also learns what is not foreground.",
-                   "zh": "论文:为缓解类别不平衡,三分之一的样本保证包含前景,其余来自随机位置。肿瘤可能只占 CT 的不到 "
+                   "zh": "论文:为缓解类别不平衡,三分之一的样本保证包含前景,其余来自随机位置。我们的理解:肿瘤可能只占 CT 的不到 "
                          "1 %,完全随机的 patch 大多只有背景;保留随机 patch,是为了让网络也学会哪些区域不是前景。"},
         pitfalls=(_OVERSAMPLE_PITFALL,),
         terms=("oversampling", "patch"),
@@ -439,12 +438,12 @@ WHY: dict[str, WhyEntry] = {
                     "目标。v1 在后台工作进程中执行它们。"},
         rationale={"en": "Each transform imitates a variation real scans have: pose and size (spatial), scanner "
                          "noise and resolution, intensity differences between sites (brightness, contrast, "
-                         "gamma), left/right symmetry (mirroring). The paper fixes this set for all datasets. "
-                         "Workers keep the GPU busy, because augmenting a 3D patch costs about as much as the "
-                         "training step (our reading).",
+                         "gamma), left/right symmetry (mirroring) (our reading of the list). The paper fixes this "
+                         "set for all datasets. The worker processes prepare the next batches on the CPU while the "
+                         "GPU trains, so augmentation does not stall training.",
                    "zh": "每个变换模拟真实扫描中存在的一种变化:姿态和大小(空间变换)、扫描仪噪声和分辨率、不同中心之间的"
-                         "强度差异(亮度、对比度、gamma)、左右对称(镜像)。论文对所有数据集固定这一组变换。工作进程让 "
-                         "GPU 保持忙碌,因为增强一个 3D patch 的代价与一次训练步相当(我们的理解)。"},
+                         "强度差异(亮度、对比度、gamma)、左右对称(镜像)(我们对这组变换的理解)。论文对所有数据集固定"
+                         "这一组变换。工作进程在 CPU 上准备后续的 batch,同时 GPU 在训练,所以数据增强不会拖慢训练。"},
         terms=("moreda", "ds", "dummy-2d"),
         blog="7", v1_call="get_moreDA_augmentation"),
     "iteration": WhyEntry(
@@ -456,12 +455,12 @@ WHY: dict[str, WhyEntry] = {
                     "反向传播,反缩放,``clip_grad_norm_(parameters, 12)``,优化器更新;开启在线评估时,只记录最高分辨率"
                     "输出的 TP/FP/FN。"},
         rationale={"en": "V2's docstring: \"gradient clipping improves training stability\". Our reading: with "
-                         "momentum 0.99 one exploding gradient would be carried for about 100 steps, and the norm "
-                         "bound of 12 (an empirical constant; v1 gives no derivation) is rarely reached in normal "
-                         "training, so it only acts on outliers. Online evaluation uses the full-resolution "
+                         "momentum 0.99 one exploding gradient would be carried for about 100 steps, and clipping "
+                         "bounds what any single batch can do to the weights; v1 gives no derivation for 12, an "
+                         "empirical constant. Online evaluation uses the full-resolution "
                          "output because that is the segmentation one finally keeps.",
                    "zh": "V2 的 docstring:“梯度裁剪能提高训练稳定性”。我们的理解:在动量 0.99 下,一次梯度爆炸会被带上约 "
-                         "100 步;范数上限 12(一个经验常数,v1 没有给出推导)在正常训练中很少达到,所以它只作用于异常值。"
+                         "100 步,裁剪限制了单个 batch 对权重的影响;v1 没有给出 12 这个值的推导,它是一个经验常数。"
                          "在线评估只用全分辨率输出,因为最终保留的就是这个分割结果。"},
         errata=({"en": "The blog's ``run_iteration`` is ``NetworkTrainer.run_iteration``, which has no gradient "
                        "clipping. nnUNetTrainerV2 overrides it and calls ``torch.nn.utils.clip_grad_norm_("
@@ -527,11 +526,12 @@ WHY: dict[str, WhyEntry] = {
                     "``determine_postprocessing`` 测试“只保留最大连通域”,并写出 ``postprocessing.json``。"},
         rationale={"en": "The paper judges configurations by cross-validation on whole cases, exactly as test cases "
                          "will be predicted, not by the patch-based pseudo Dice. Postprocessing is decided from "
-                         "data: the largest-component rule is kept only where it raises the validation Dice (paper), "
-                         "because it helps for single organs and hurts for structures with several parts.",
+                         "data: the largest-component rule is kept only where it raises the validation Dice (paper). "
+                         "Our reading: it removes stray false positives of a single organ but would delete real "
+                         "parts of structures that come in several pieces, so it cannot be fixed in advance.",
                    "zh": "论文用完整病例上的交叉验证来评判各个配置,预测方式与测试病例完全相同,而不是用基于 patch 的伪 Dice。"
-                         "后处理由数据决定:只有在提高验证 Dice 时才采用最大连通域规则(论文),因为它对单个器官有帮助,对"
-                         "由多个部分组成的结构则有害。"},
+                         "后处理由数据决定:只有在提高验证 Dice 时才采用最大连通域规则(论文)。我们的理解:它能去掉单个器官"
+                         "周围零散的假阳性,却会删掉由多个部分组成的结构中真实的部分,所以无法事先固定。"},
         terms=("sliding-window", "tta", "postprocessing", "fold"),
         blog="7", v1_call="nnUNetTrainerV2.validate"),
     "prediction": WhyEntry(
