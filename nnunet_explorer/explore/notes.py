@@ -73,13 +73,44 @@ class StepNotes:
         """The notes as wrapped text lines (for text summaries)."""
         lines: list[str] = []
         for note in (*self.why, *self.boxes):
-            wrapped = textwrap.wrap(inline_text(note.text), width=width, initial_indent=f"{indent}{note.heading}: ",
-                                    subsequent_indent=indent + "  ", break_on_hyphens=False)
-            lines += wrapped
+            lines += wrap(inline_text(note.text), width, f"{indent}{note.heading}: ", indent + "  ")
         return lines
 
     def text(self) -> str:
         return "\n".join(self.text_lines())
+
+
+_TOKENS = re.compile(r"[\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]+|\s+")
+
+
+def _display_width(text: str) -> int:
+    """Columns a terminal gives ``text``: CJK characters and full-width punctuation take two."""
+    return sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" or "\u3000" <= ch <= "\u303f" else 1
+               for ch in text)
+
+
+def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    """Wrap ``text`` to ``width`` display columns, for English and Chinese alike.
+
+    :func:`textwrap.wrap` breaks only at spaces and counts characters, so a Chinese paragraph (no spaces,
+    double-width characters) would be one over-long line or be cut inside an English word. Here every CJK
+    character may end a line, English words are never split, and widths are display columns.
+    """
+    if not any("\u2e80" <= ch <= "\u9fff" for ch in text):
+        return textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False)
+    lines, line = [], first
+    for token in _TOKENS.findall(text):
+        if token.isspace():
+            token = " "
+        prefix = first if not lines else rest
+        if _display_width(line) + _display_width(token) > width and line.strip() != prefix.strip():
+            lines.append(line.rstrip())
+            line = rest + token.lstrip()
+        else:
+            line += token
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
 
 
 Why = Union[StepNotes, Callable[[], "StepNotes | None"], None]
@@ -134,4 +165,5 @@ def notes_html(notes: StepNotes | None) -> str:
     return "".join(parts)
 
 
-__all__ = ["GlossaryLink", "Note", "StepNotes", "Why", "inline_html", "inline_text", "notes_html", "resolve_why"]
+__all__ = ["GlossaryLink", "Note", "StepNotes", "Why", "inline_html", "inline_text", "notes_html", "resolve_why",
+           "wrap"]

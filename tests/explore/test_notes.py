@@ -94,3 +94,17 @@ def test_annotate_reaches_steps_results_summary_and_report():
 def test_pending_steps_show_their_title():
     p = Pipeline([make_step(source, why=NOTES), total])
     assert "· the sum" in p.report_html() and "not run" in p.report_html()
+
+
+def test_chinese_text_wraps_by_display_width_without_splitting_english_words():
+    from nnunet_explorer.explore.notes import _display_width, wrap
+
+    text = "最粗的输出(KiTS19 为 5x10x10)及其最近邻下采样的目标太粗糙,学不到有用的东西,所以 deep_supervision 不训练它。" * 2
+    lines = wrap(text, 40, "理由: ", "  ")
+    assert len(lines) > 3 and lines[0].startswith("理由: ") and all(line.startswith("  ") for line in lines[1:])
+    assert all(_display_width(line) <= 40 for line in lines)
+    for word in ("KiTS19", "5x10x10", "deep_supervision"):  # English words stay whole on one line
+        assert sum(line.count(word) for line in lines) == 2, word
+    joined = "".join(line.strip() for line in lines).replace("理由:", "")
+    assert joined.replace(" ", "") == text.replace(" ", "")  # nothing lost or added
+    assert wrap("plain english words here", 12) == ["plain", "english", "words here"]
