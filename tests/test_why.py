@@ -244,3 +244,16 @@ def test_notebook_cards_carry_the_why_of_their_step():
     plans = {"num_stages": 1, "plans_per_stage": {0: {"patch_size": [16, 40, 40], "batch_size": 2}}}
     set_language("zh")
     assert "5 %" in plans_card(plans).text() and CJK.search(plans_card(plans)._repr_html_().split("<table>")[-1])
+
+
+def test_chinese_texts_get_chinese_punctuation_but_code_is_untouched():
+    from nnunet_explorer.teaching.language import zh_typography
+
+    text = "权重为 ``1/2**i``,最粗的置 0;KiTS19 为 0.5333, 0.2667(见 ``f(a, b)``),划分 80:20,batch:patch"
+    typeset = zh_typography(text)
+    assert typeset == ("权重为 ``1/2**i``\uff0c最粗的置 0\uff1bKiTS19 为 0.5333, 0.2667\uff08见 ``f(a, b)``\uff09"
+                       "\uff0c划分 80:20\uff0cbatch\uff1apatch")
+    assert zh_typography("English (as is), stays: here") == "English (as is), stays: here"
+    set_language("zh")
+    assert "\uff0c" in step_notes("split").why_text and "``" not in step_notes("split").why_text
+    assert step_notes("split").why[0].text.count("``") % 2 == 0

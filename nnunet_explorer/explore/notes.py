@@ -80,7 +80,10 @@ class StepNotes:
         return "\n".join(self.text_lines())
 
 
-_TOKENS = re.compile(r"[\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]+|\s+")
+_TOKENS = re.compile(r" +%|[\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]+|\s+")
+
+
+_NO_LINE_START = set(",.;:!?)\u3001\u3002\uff0c\uff1b\uff1a\uff09\uff01\uff1f\u300d\u300f\u201d\u2019\u300b\u3011")
 
 
 def _display_width(text: str) -> int:
@@ -103,7 +106,10 @@ def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
         if token.isspace():
             token = " "
         prefix = first if not lines else rest
-        if _display_width(line) + _display_width(token) > width and line.strip() != prefix.strip():
+        mark = token.strip()[:1]
+        closing = bool(mark) and (mark in _NO_LINE_START or mark == "%")  # no line starts with these
+        if (_display_width(line) + _display_width(token) > width and line.strip() != prefix.strip()
+                and not closing):
             lines.append(line.rstrip())
             line = rest + token.lstrip()
         else:

@@ -108,3 +108,11 @@ def test_chinese_text_wraps_by_display_width_without_splitting_english_words():
     joined = "".join(line.strip() for line in lines).replace("理由:", "")
     assert joined.replace(" ", "") == text.replace(" ", "")  # nothing lost or added
     assert wrap("plain english words here", 12) == ["plain", "english", "words here"]
+
+
+def test_no_wrapped_chinese_line_starts_with_closing_punctuation():
+    from nnunet_explorer.explore.notes import wrap
+
+    text = "学习率只依赖 epoch 数,与任何验证结果无关。" * 6
+    for width in range(20, 50):
+        assert not any(line.strip()[0] in ",。;:、)" for line in wrap(text, width, "理由: ", "  ")[1:]), width
