@@ -225,7 +225,7 @@ def test_the_report_in_chinese(walked):
     set_language("zh")
     page = walked.report_html()
     assert "<html lang='zh'>" in page and "目录" in page and "术语表" in page
-    assert "· Dice + 交叉熵损失" in page and "勘误(原博客)" in page
+    assert "· Dice + 交叉熵损失" in page and "勘误\uff08原博客\uff09" in page
     set_language("en")
     assert "· Dice + cross-entropy loss" in walked.report_html()
 
