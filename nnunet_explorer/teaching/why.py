@@ -160,12 +160,12 @@ WHY: dict[str, WhyEntry] = {
         title={"en": "the trainer class", "zh": "trainer 类"},
         fact={"en": "v1's ``recursive_find_python_class`` imports every module under "
                     "``nnunet/training/network_training`` and returns the first class with the given name; "
-                    "``run_training`` then asserts it is an ``nnUNetTrainer`` (and, for the cascade, an "
-                    "``nnUNetTrainerCascadeFullRes``). nnUNetTrainerV2's MRO is nnUNetTrainerV2 -> nnUNetTrainer "
+                    "``run_training`` then asserts it is an ``nnUNetTrainer`` (for 3d_cascade_fullres: an "
+                    "``nnUNetTrainerCascadeFullRes`` or ``nnUNetTrainerV2CascadeFullRes``). nnUNetTrainerV2's MRO is nnUNetTrainerV2 -> nnUNetTrainer "
                     "-> NetworkTrainer.",
               "zh": "v1 的 ``recursive_find_python_class`` 导入 ``nnunet/training/network_training`` 下的所有模块,"
-                    "返回第一个同名的类;随后 ``run_training`` 断言它是 ``nnUNetTrainer``(级联时是 "
-                    "``nnUNetTrainerCascadeFullRes``)。nnUNetTrainerV2 的 MRO 是 nnUNetTrainerV2 -> "
+                    "返回第一个同名的类;随后 ``run_training`` 断言它是 ``nnUNetTrainer``(3d_cascade_fullres 时是 "
+                    "``nnUNetTrainerCascadeFullRes`` 或 ``nnUNetTrainerV2CascadeFullRes``)。nnUNetTrainerV2 的 MRO 是 nnUNetTrainerV2 -> "
                     "nnUNetTrainer -> NetworkTrainer。"},
         rationale={"en": "Finding the class by name means a variant is a new file with a subclass, without any "
                          "registration (v1's design; its repository holds dozens of such variants). Each level "
