@@ -515,7 +515,10 @@ def training_walkthrough(network: str, network_trainer: str, task: str | int, fo
     if device != "cpu":
         params["iteration"] = {"device": device}
     steps = [make_step(f, seed=seed if f.__name__ in _SEEDED_STEPS else None) for f in TRAINING_STEPS]
-    return Pipeline(steps, name=f"nnUNet_train {network} {network_trainer} {task} {fold}", params=params)
+    from .teaching import attach_teaching  # every card's why, pitfalls and glossary links; the report's contents
+
+    return attach_teaching(Pipeline(steps, name=f"nnUNet_train {network} {network_trainer} {task} {fold}",
+                                    params=params))
 
 
 def run_training_argv_walkthrough(argv: Sequence[str], **explorer_knobs: Any) -> Pipeline:

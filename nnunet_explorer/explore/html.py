@@ -9,6 +9,7 @@ import dataclasses
 import html
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .notes import inline_html, notes_html
 from .summary import _is_ndarray, _is_tensor, _is_torch_module, array_stats, own_summary, summarize_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,6 +28,10 @@ STYLE = """
 .nnx-card pre{white-space:pre-wrap;margin:2px 0}
 .nnx-meta{color:#666;font-size:12px}
 .nnx-error{color:#a00}
+.nnx-card .why{background:#f3f8f4;border-left:3px solid #3a7;padding:2px 8px;margin:4px 0}
+.nnx-card .why p{margin:3px 0}
+.nnx-card .pitfall,.nnx-card .erratum{background:#fff8e6;border-left:3px solid #d90;padding:3px 8px;margin:4px 0}
+.nnx-card .erratum{background:#fdeeee;border-left-color:#c55}
 """
 
 MAX_EMBED_CHARS = 200_000
@@ -101,10 +106,12 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
     mark = "&#10003;" if result.ok else "&#10007;"
     seed = f" · seed {result.seed}" if result.seed is not None else ""
     first = result.doc.splitlines()[0] if result.doc else ""
-    head = (f"<summary><b>{esc(result.name)}</b> {mark} <span class='nnx-meta'>{result.seconds:.3f} s{seed}"
-            f"</span> — {esc(first)}</summary>")
+    notes = result.notes
+    title = f" · {esc(notes.title)}" if notes is not None and notes.title else ""
+    head = (f"<summary><b>{esc(result.name)}</b>{title} {mark} <span class='nnx-meta'>{result.seconds:.3f} s{seed}"
+            f"</span> — {inline_html(first)}</summary>")
     body = "\n".join(result.doc.splitlines()[1:]).strip()  # the first line is already in the title line
-    parts = [f"<div class='nnx-doc'>{esc(body)}</div>" if body else "", v1_link(result),
+    parts = [f"<div class='nnx-doc'>{inline_html(body)}</div>" if body else "", notes_html(notes), v1_link(result),
              "<div><b>parameters</b>", params_table(dict(result.params)), "</div>"]
     if result.inputs:
         inputs = ", ".join(f"<code>{esc(k)}</code>" for k in result.inputs)
@@ -119,20 +126,26 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
             f"<tr><td><code>{esc(k)}</code></td><td>{value_html(v, depth=1)}</td></tr>"
             for k, v in result.inputs.items()) + "</table></details>")
     opened = " open" if open_ or not result.ok else ""
-    return (f"<style>{STYLE}</style><div class='nnx-card nnx-{status}'><details{opened}>{head}"
+    return (f"<style>{STYLE}</style><div class='nnx-card nnx-{status}' id='step-{esc(result.name)}'>"
+            f"<details{opened}>{head}"
             f"{''.join(parts)}</details></div>")
 
 
-def pending_card(name: str, doc: str) -> str:
+def pending_card(name: str, doc: str, notes: Any = None) -> str:
     first = doc.splitlines()[0] if doc else ""
-    return (f"<div class='nnx-card nnx-pending'><b>{esc(name)}</b> <span class='nnx-meta'>not run</span>"
-            f" — {esc(first)}</div>")
+    title = f" · {esc(notes.title)}" if notes is not None and getattr(notes, "title", "") else ""
+    return (f"<div class='nnx-card nnx-pending' id='step-{esc(name)}'><b>{esc(name)}</b>{title} "
+            f"<span class='nnx-meta'>not run</span> — {inline_html(first)}</div>")
 
 
-def report_page(title: str, cards: Iterable[str], intro: str = "") -> str:
-    """A standalone HTML page (UTF-8, inline CSS, no scripts) holding the given cards."""
+def report_page(title: str, cards: Iterable[str], intro: str = "", *, before: str = "", after: str = "",
+                lang: str = "en") -> str:
+    """A standalone HTML page (UTF-8, inline CSS, no scripts) holding the given cards.
+
+    ``before`` (e.g. a table of contents) and ``after`` (e.g. a glossary) are HTML placed around the cards.
+    """
     body = "\n".join(cards)
     intro_html = f"<pre class='nnx-meta'>{esc(intro)}</pre>" if intro else ""
-    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+    return (f"<!DOCTYPE html>\n<html lang='{esc(lang)}'><head><meta charset='utf-8'><title>{esc(title)}</title>"
             f"<style>{STYLE} body{{max-width:1100px;margin:1em auto;font-family:system-ui,sans-serif}}</style>"
-            f"</head><body><h1>{esc(title)}</h1>{intro_html}\n{body}\n</body></html>\n")
+            f"</head><body><h1>{esc(title)}</h1>{intro_html}\n{before}\n{body}\n{after}\n</body></html>\n")

@@ -15,6 +15,7 @@ in :class:`~nnunet_explorer.explore.step.StepFailed`.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 import traceback
@@ -25,6 +26,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import ExplorerError
 from .html import pending_card, report_page, step_card
+from .notes import Why
 from .step import Step, StepError, StepFailed, StepResult, make_step, seed_everything
 from .summary import summary_rows
 
@@ -56,6 +58,11 @@ class Pipeline:
         self._params: dict[str, dict[str, Any]] = {s.name: {} for s in self._steps}
         self._seeds: dict[str, int | None] = {s.name: s.seed for s in self._steps}
         self._results: dict[str, StepResult] = {}
+        # optional page furniture for report_html: functions of the pipeline returning HTML placed before the
+        # cards (a table of contents) and after them (a glossary); language of the page
+        self.report_before: Callable[["Pipeline"], str] | None = None
+        self.report_after: Callable[["Pipeline"], str] | None = None
+        self.report_lang: Callable[[], str] | None = None
         for step_name, values in (params or {}).items():
             self.set_params(step_name, **values)
         for step_name, seed in (seeds or {}).items():
@@ -131,6 +138,13 @@ class Pipeline:
         return [n for n in self.step_names if n in affected and n != name]
 
     # ------------------------------------------------------------------------------------------- changes
+    def annotate(self, name: str, why: Why) -> None:
+        """Give step ``name`` teaching notes (its card shows them); a recorded result gets them too."""
+        index = self._index[self._step(name).name]
+        self._steps[index] = dataclasses.replace(self._steps[index], why=why)
+        if name in self._results:
+            self._results[name] = dataclasses.replace(self._results[name], why=why)
+
     def invalidate(self, name: str) -> list[str]:
         """Forget the result of ``name`` and of everything downstream; returns the names forgotten."""
         dropped = [n for n in [name, *self.downstream(name)] if n in self._results]
@@ -188,12 +202,12 @@ class Pipeline:
             seconds = time.perf_counter() - start
             error = StepError(type(exc).__name__, str(exc), traceback.format_exc(), exc)
             result = StepResult(s.name, MappingProxyType(inputs), MappingProxyType(effective), None, error, seconds,
-                                seed, s.v1, s.doc, s.title)
+                                seed, s.v1, s.doc, s.title, s.why)
             self._results[s.name] = result
             raise _named(exc, s.name, result) from exc
         seconds = time.perf_counter() - start
         result = StepResult(s.name, MappingProxyType(inputs), MappingProxyType(effective), output, None, seconds, seed,
-                            s.v1, s.doc, s.title)
+                            s.v1, s.doc, s.title, s.why)
         self._results[s.name] = result
         return result
 
@@ -214,12 +228,15 @@ class Pipeline:
 
     def report_html(self, title: str | None = None, intro: str = "") -> str:
         """A standalone HTML page with the card of every step that ran (and a grey line for the others)."""
-        cards = [step_card(self._results[s.name]) if s.name in self._results else pending_card(s.name, s.doc)
+        cards = [step_card(self._results[s.name]) if s.name in self._results else pending_card(s.name, s.doc, s.notes)
                  for s in self._steps]
-        return report_page(title or self.name, cards, intro)
+        before = self.report_before(self) if self.report_before is not None else ""
+        after = self.report_after(self) if self.report_after is not None else ""
+        lang = self.report_lang() if self.report_lang is not None else "en"
+        return report_page(title or self.name, cards, intro, before=before, after=after, lang=lang)
 
     def _repr_html_(self) -> str:
-        cards = [step_card(self._results[s.name]) if s.name in self._results else pending_card(s.name, s.doc)
+        cards = [step_card(self._results[s.name]) if s.name in self._results else pending_card(s.name, s.doc, s.notes)
                  for s in self._steps]
         return f"<div><b>{self.name}</b>{''.join(cards)}</div>"
 
@@ -266,7 +283,11 @@ class PipelineSummary:
                 continue
             seed = f", seed {r.seed}" if r.seed is not None else ""
             status = "ok" if r.ok else "FAILED"
-            lines.append(f"{i:>2}. {s.name}: {status} in {r.seconds:.3f} s{seed}{mirrors}")
+            notes = r.notes
+            title = f" · {notes.title}" if notes is not None and notes.title else ""
+            lines.append(f"{i:>2}. {s.name}: {status} in {r.seconds:.3f} s{seed}{mirrors}{title}")
+            if notes is not None:
+                lines += notes.text_lines(indent="      ")
             changed = _changed_knobs(s, r.params)
             if changed:
                 lines.append("      params: " + ", ".join(f"{k}={_short_repr(v)}" for k, v in changed.items()))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from .notes import StepNotes, Why, resolve_why
 from ..provenance import V1Reference, parse_reference, v1_reference_of
 
 
@@ -32,6 +33,8 @@ class Step:
         v1: the nnU-Net v1 object this step mirrors (None for explorer-only steps).
         seed: default seed; when not None the pipeline seeds ``random``, numpy and torch before running it.
         title: a short human title for cards (defaults to the name).
+        why: the step's teaching notes (a :class:`~nnunet_explorer.explore.notes.StepNotes`, or a function
+            returning one, called each time a card is drawn so that the notes can follow a language setting).
     """
 
     name: str
@@ -40,6 +43,12 @@ class Step:
     v1: V1Reference | None = None
     seed: int | None = None
     title: str = ""
+    why: Why = None
+
+    @property
+    def notes(self) -> StepNotes | None:
+        """The teaching notes as they read now (None if the step has none)."""
+        return resolve_why(self.why)
 
     @property
     def doc(self) -> str:
@@ -79,7 +88,8 @@ def positional_inputs(func: Callable[..., Any]) -> tuple[str, ...]:
 
 
 def make_step(func: Callable[..., Any], *, name: str | None = None, inputs: tuple[str, ...] | list[str] | None = None,
-              v1: str | V1Reference | None = None, seed: int | None = None, title: str = "") -> Step:
+              v1: str | V1Reference | None = None, seed: int | None = None, title: str = "",
+              why: Why = None) -> Step:
     """Wrap a plain function into a :class:`Step`.
 
     Args:
@@ -89,10 +99,11 @@ def make_step(func: Callable[..., Any], *, name: str | None = None, inputs: tupl
         v1: the v1 object mirrored, as ``"module:Qualname"``; defaults to the function's ``@mirrors`` mark.
         seed: default seed of the step (None: the step draws no random numbers, or is not seeded).
         title: short title for cards.
+        why: teaching notes shown in the card (see :class:`Step`).
     """
     reference = parse_reference(v1) if isinstance(v1, str) else (v1 or v1_reference_of(func))
     step_inputs = tuple(inputs) if inputs is not None else positional_inputs(func)
-    return Step(name or func.__name__, func, step_inputs, reference, seed, title)
+    return Step(name or func.__name__, func, step_inputs, reference, seed, title, why)
 
 
 def step(name: str | None = None, *, inputs: tuple[str, ...] | list[str] | None = None,
@@ -150,6 +161,12 @@ class StepResult:
     v1: V1Reference | None = None
     doc: str = ""
     title: str = ""
+    why: Why = None
+
+    @property
+    def notes(self) -> StepNotes | None:
+        """The step's teaching notes as they read now (None if it has none)."""
+        return resolve_why(self.why)
 
     @property
     def ok(self) -> bool:

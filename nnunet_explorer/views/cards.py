@@ -16,7 +16,9 @@ import html
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from ..explore.notes import notes_html, resolve_why
 from ..planning.explain import Decision, fmt
+from ..teaching.why import why_of
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Card:
     rows: tuple[CardRow, ...]
     intro: str = ""
     footer: str = ""
+    # the step's teaching notes (explore.notes.StepNotes or a function returning them): shown under the table
+    notes: Any = None
 
     def row(self, key: str) -> CardRow:
         """The first row for ``key`` (KeyError if none)."""
@@ -56,6 +60,9 @@ class Card:
                 lines.append(f"      why: {r.why}")
         if self.footer:
             lines.append(self.footer)
+        notes = resolve_why(self.notes)
+        if notes is not None:
+            lines += notes.text_lines(indent="  ")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -70,9 +77,10 @@ class Card:
             f"{esc(r.why)}</td></tr>" for r in self.rows)
         intro = f"<p>{esc(self.intro)}</p>" if self.intro else ""
         footer = f"<p style='color:#555'>{esc(self.footer)}</p>" if self.footer else ""
+        notes = notes_html(resolve_why(self.notes))
         return (f"<div class='nnx-card' style='border:1px solid #ccc;padding:6px;margin:4px 0'>"
                 f"<b>{esc(self.title)}</b>{intro}<table><tr><th>key</th><th>value</th><th>why</th></tr>{body}"
-                f"</table>{footer}</div>")
+                f"</table>{footer}{notes}</div>")
 
 
 # ------------------------------------------------------------------------------------------------ plans
@@ -148,7 +156,8 @@ def plans_card(plans: Mapping[str, Any], decisions: Sequence[Decision] = (), *, 
     return Card(title or f"plans, stage {stage} ({stage_name})", tuple(rows),
                 intro=f"{len(stages)} stage(s) in these plans; values of stage {stage}.",
                 footer=f"{found} of {len(rows)} values explained by recorded planner decisions"
-                       + ("" if decisions else " (pass decisions=explain_plans(task) for the reasons)"))
+                       + ("" if decisions else " (pass decisions=explain_plans(task) for the reasons)"),
+                notes=why_of("plans_processed"))
 
 
 # keys the planner records under another name (the decision that produced them)
@@ -219,7 +228,7 @@ def configuration_card(configuration: Any) -> Card:
     note = " (single-stage plans: no cascade)" if not multi else ""
     return Card(f"configuration: {network} {c.task}", tuple(rows),
                 intro=f"What v1's get_default_configuration decides for {network}{note}.",
-                footer="print(configuration.printed_text) shows the block v1 prints.")
+                footer="print(configuration.printed_text) shows the block v1 prints.", notes=why_of("configuration"))
 
 
 __all__ = ["Card", "CardRow", "configuration_card", "explain_plans", "plans_card"]
