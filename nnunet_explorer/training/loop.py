@@ -355,6 +355,7 @@ class TrainingRun:
         self.log: TrainingLogFile | None = None
         self.network: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
+        self.lr_scheduler: Any = None
         self.grad_scaler: Any = None
         self.pretrained_report: Any = None
         self._augmenters: list[Any] = []
@@ -413,12 +414,16 @@ class TrainingRun:
         if self.log is not None:
             self.log(*args, also_print_to_console=also_print_to_console)
 
-    def _set_lr(self, epoch: int) -> float:
-        """V2's ``maybe_update_lr(epoch)``: ``poly_lr(epoch)`` into ``param_groups[0]``, logged rounded to 6 places."""
-        lr = float(self.trainer.learning_rate(epoch))
-        self.optimizer.param_groups[0]["lr"] = lr
-        self._say("lr:", np.round(lr, decimals=6))
-        return lr
+    def _set_lr(self, epoch: int | None) -> float:
+        """The trainer's v1 ``maybe_update_lr(epoch)`` (V2: ``poly_lr`` into ``param_groups[0]``, logged rounded to
+        6 places); v1 passes the start epoch before training and nothing (``self.epoch + 1``) after each epoch."""
+        trainer, state = self.trainer, self.state
+        trainer.optimizer, trainer.lr_scheduler = self.optimizer, self.lr_scheduler
+        trainer.epoch, trainer.train_loss_MA = state.epoch, state.train_loss_MA
+        trainer.all_tr_losses, trainer.all_val_losses = state.all_tr_losses, state.all_val_losses
+        trainer.all_val_eval_metrics = state.all_val_eval_metrics
+        trainer.maybe_update_lr(epoch)
+        return float(self.optimizer.param_groups[0]["lr"])
 
     def setup(self) -> None:
         """Everything before the first epoch: the walkthrough's steps, the log, the optimizer, checkpoints.
@@ -439,7 +444,7 @@ class TrainingRun:
                 raise ConfigurationError(f"save_every must be at least 1, got {self.save_every}",
                                          fix="give save_every >= 1")
             trainer.override("explorer knob", save_every=int(self.save_every))
-        for hook in ("build_optimizer", "learning_rate"):
+        for hook in ("initialize_optimizer_and_scheduler", "maybe_update_lr"):
             if not callable(getattr(trainer, hook, None)):
                 raise ConfigurationError(f"{type(trainer).__name__} has no {hook} hook; the explorer's loop runs "
                                          "nnUNetTrainerV2-style trainers", fix="derive the trainer from nnUNetTrainerV2")
@@ -468,7 +473,10 @@ class TrainingRun:
         import copy
 
         self.network = copy.deepcopy(p["network"]).to(self.device)
-        self.optimizer = trainer.build_optimizer(self.network)
+        trainer.__dict__["_log_writer"] = self._say  # the trainer's print_to_log_file writes to this run's log
+        trainer.network = self.network
+        trainer.initialize_optimizer_and_scheduler()  # v1's method (an override is honoured)
+        self.optimizer, self.lr_scheduler = trainer.optimizer, trainer.lr_scheduler
         fp16 = bool(args.run_mixed_precision)
         self.grad_scaler = make_grad_scaler(fp16, self.device)
         self._has_scaler = fp16  # v1 creates a (CPU-disabled) GradScaler whenever fp16 is on
@@ -782,7 +790,8 @@ class TrainingRun:
                 if self.plot_progress:
                     self._plot_progress()
                 lr_next, saved, new_best = after_online_evaluation(
-                    state, trainer, set_lr=self._set_lr, save=lambda name: self.save_checkpoint(name), log=self._say)
+                    state, trainer, set_lr=lambda _next_epoch: self._set_lr(None), save=lambda name: self.save_checkpoint(name),
+                    log=self._say)
                 self._momentum_rescue()
                 epoch_seconds = time.perf_counter() - epoch_start
                 event = EpochEnd(state.epoch, float(state.all_tr_losses[-1]), float(state.all_val_losses[-1]),
