@@ -528,16 +528,22 @@ def training_walkthrough(network: str, network_trainer: str, task: str | int, fo
     return Pipeline(steps, name=f"nnUNet_train {network} {network_trainer} {task} {fold}", params=params)
 
 
-def run_training_argv_walkthrough(argv: Sequence[str], **explorer_knobs: Any) -> Pipeline:
-    """:func:`training_walkthrough` from an ``nnUNet_train`` command line (list of strings)."""
+def training_run_from_args(run_args: RunArgs, *, run_class: type | None = None, max_num_epochs: int | None = None,
+                           num_batches_per_epoch: int | None = None, num_val_batches_per_epoch: int | None = None,
+                           workspace: Workspace | None = None, seed: int | None = None, **kwargs: Any) -> Any:
+    """A :class:`~nnunet_explorer.training.loop.TrainingRun` (or ``run_class``) from ``nnUNet_train``'s parsed
+    arguments plus the explorer knobs: the training walkthrough is built, and the run trains its trainer."""
     from dataclasses import asdict
 
-    from .training.configuration import parse_run_training_args
+    from .training.loop import TrainingRun
 
-    args = asdict(parse_run_training_args(argv))
-    return training_walkthrough(args.pop("network"), args.pop("network_trainer"), args.pop("task"),
-                                args.pop("fold"), **args, **explorer_knobs)
+    flags = asdict(run_args)
+    pipeline = training_walkthrough(flags.pop("network"), flags.pop("network_trainer"), flags.pop("task"),
+                                    flags.pop("fold"), **flags, max_num_epochs=max_num_epochs,
+                                    num_batches_per_epoch=num_batches_per_epoch,
+                                    num_val_batches_per_epoch=num_val_batches_per_epoch, workspace=workspace,
+                                    seed=DEFAULT_SEED if seed is None else seed)
+    return (run_class or TrainingRun)(pipeline, **kwargs)
 
 
-__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "run_training_argv_walkthrough",
-           "training_walkthrough"]
+__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "training_run_from_args", "training_walkthrough"]

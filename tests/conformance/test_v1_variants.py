@@ -7,8 +7,7 @@ of 2 training + 1 validation iterations with ``--deterministic`` on the CPU. The
 losses, as v1's log prints them (``%.4f``), must equal those of v1 1.7.1 running the *unported* file on the same
 preprocessed task: v1's trainer with ``deterministic=True``, ``random.seed(12345)``,
 ``torch.use_deterministic_algorithms(True)``, one thread, fp32, and ``tr_gen``/``val_gen`` replaced right after
-``initialize()`` by batchgenerators' ``SingleThreadedAugmenter(gen.generator, gen.transform)``. v1 runs once, in
-one subprocess, for all variants.
+``initialize()`` by batchgenerators' ``SingleThreadedAugmenter(gen.generator, gen.transform)``, in a subprocess.
 """
 from __future__ import annotations
 
@@ -58,6 +57,7 @@ V1_REFERENCE = textwrap.dedent("""
     from nnunet.run.default_configuration import get_default_configuration
     from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
     variants, out_root, epochs, batches, val_batches = json.loads(sys.argv[1])
+    torch.set_num_threads(1)
     plans_file, _, dataset_directory, batch_dice, stage, _ = get_default_configuration(
         '3d_fullres', 'Task901_SynthCT', 'nnUNetTrainerV2', 'nnUNetPlansv2.1')
     torch.use_deterministic_algorithms(True)
@@ -75,6 +75,7 @@ V1_REFERENCE = textwrap.dedent("""
                 batch_dice=batch_dice, stage=stage, unpack_data=True, deterministic=True, fp16=False)
         t.max_num_epochs, t.num_batches_per_epoch, t.num_val_batches_per_epoch = epochs, batches, val_batches
         t.initialize(True)
+        t.plot_progress = lambda: None  # progress.png does not change the losses and costs seconds
         for gen in ('tr_gen', 'val_gen'):
             old = getattr(t, gen)
             setattr(t, gen, SingleThreadedAugmenter(old.generator, old.transform))
@@ -101,20 +102,19 @@ def port(source: str) -> str:
                                                                           "import nnunet_explorer.v1.")
 
 
-@pytest.fixture(scope="module")
-def v1_losses(v1_ct_task, tmp_path_factory):
-    ws = copy_workspace(v1_ct_task.workspace, tmp_path_factory.mktemp("conformance_v1"))
-    variants = {name: None if rel is None else str(V1_VARIANTS / rel) for name, rel in VARIANTS.items()}
-    args = json.dumps([variants, str(tmp_path_factory.mktemp("v1_out")), EPOCHS, BATCHES, VAL_BATCHES])
+def v1_losses(name: str, ws, out: Path) -> dict:
+    """v1 1.7.1 training the unported file (see the module docstring)."""
+    rel = VARIANTS[name]
+    args = json.dumps([{name: None if rel is None else str(V1_VARIANTS / rel)}, str(out), EPOCHS, BATCHES, VAL_BATCHES])
     done = run_v1_python(V1_REFERENCE.replace("json.loads(sys.argv[1])", f"json.loads({args!r})"), ws,
-                         timeout=1800, extra_env={"OMP_NUM_THREADS": "1"})
-    return json.loads(done.stdout.strip().splitlines()[-1])
+                         timeout=600, extra_env={"OMP_NUM_THREADS": "1"})
+    return json.loads(done.stdout.strip().splitlines()[-1])[name]
 
 
 def explorer_losses(name: str, ws, tmp_path: Path) -> dict:
     from nnunet_explorer.training.configuration import RunArgs
-    from nnunet_explorer.training.loop import TrainingRun
     from nnunet_explorer.training.trainers import load_trainers_from_file, unregister_trainer
+    from nnunet_explorer.walkthrough import training_run_from_args
 
     registered = []
     if VARIANTS[name] is not None:
@@ -123,10 +123,10 @@ def explorer_losses(name: str, ws, tmp_path: Path) -> dict:
         registered = load_trainers_from_file(ported)
         assert name in registered
     try:
-        run = TrainingRun.from_args(RunArgs("3d_fullres", name, "901", "0", deterministic=True, fp32=True),
-                                    max_num_epochs=EPOCHS, num_batches_per_epoch=BATCHES,
-                                    num_val_batches_per_epoch=VAL_BATCHES, workspace=ws, device="cpu", echo=False,
-                                    plot_progress=False)
+        run = training_run_from_args(RunArgs("3d_fullres", name, "901", "0", deterministic=True, fp32=True),
+                                     max_num_epochs=EPOCHS, num_batches_per_epoch=BATCHES,
+                                     num_val_batches_per_epoch=VAL_BATCHES, workspace=ws, device="cpu", echo=False,
+                                     plot_progress=False)
         result = run.run()
     finally:
         for n in registered:
@@ -136,12 +136,14 @@ def explorer_losses(name: str, ws, tmp_path: Path) -> dict:
             "val": ["%.4f" % v for v in result.state.all_val_losses], "log": log}
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_variant_trains_like_v1(name, v1_losses, v1_ct_task, tmp_path):
+def test_variant_trains_like_v1(name, v1_ct_task, tmp_path):
     ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
+    theirs = v1_losses(name, ws, tmp_path / "v1_out")
     mine = explorer_losses(name, ws, tmp_path)
-    assert len(v1_losses[name]["train"]) == EPOCHS
-    assert mine["train"] == v1_losses[name]["train"], name
-    assert mine["val"] == v1_losses[name]["val"], name
+    assert len(theirs["train"]) == EPOCHS
+    assert mine["train"] == theirs["train"], name
+    assert mine["val"] == theirs["val"], name
     for train, val in zip(mine["train"], mine["val"]):  # the training log shows them as v1's does
         assert f"train loss : {train}" in mine["log"] and f"validation loss: {val}" in mine["log"]

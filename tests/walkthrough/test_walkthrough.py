@@ -183,7 +183,7 @@ def test_unknown_task_id_fails_at_task_name(ct_workspace):
 
 
 def test_walkthrough_from_an_nnUNet_train_command_line(ct_workspace):
-    from nnunet_explorer.walkthrough import run_training_argv_walkthrough
+    from nnunet_explorer.commands.run_training import run_training_argv_walkthrough
 
     p = run_training_argv_walkthrough(["3d_fullres", "nnUNetTrainerV2", "901", "all", "--fp32", "-p", "nnUNetPlansv2.1"],
                                       workspace=ct_workspace, max_num_epochs=2)
