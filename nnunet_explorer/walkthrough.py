@@ -140,8 +140,12 @@ def plans_processed(trainer: NetworkTrainer) -> ProcessedPlans:
     Patch size (z, y, x), batch size, pooling and convolution kernels per level, number of input channels
     (modalities) and of classes *including background* (``plans['num_classes'] + 1``), whether the data
     is augmented as "dummy 2D", and the data identifier naming the preprocessed folder.
+
+    Calls the trainer's v1 methods ``load_plans_file`` and ``process_plans``, which set ``trainer.patch_size``,
+    ``trainer.num_classes``, ... (an override of ``process_plans`` is honoured); the record shows those attributes.
     """
-    return trainer.process_plans(trainer.load_plans_file())
+    trainer.process_plans(trainer.load_plans_file())
+    return trainer.processed_plans()
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.setup_DA_params")
@@ -153,8 +157,13 @@ def augmentation_parameters(trainer: NetworkTrainer, plans_processed: ProcessedP
     SpatialTransform then crops the centre. v1 sizes it with
     the scale range (0.85, 1.25) and only then widens the range to (0.7, 1.4). With ``do_dummy_2D_aug``
     (anisotropic data) the first axis is kept and only the in-plane size grows.
+
+    Calls the trainer's v1 method ``setup_DA_params``, which sets ``trainer.data_aug_params``,
+    ``trainer.basic_generator_patch_size`` and (V2) ``trainer.deep_supervision_scales``; an override that changes
+    them after ``super().setup_DA_params()`` is honoured.
     """
-    return trainer.setup_DA_params(plans_processed)
+    trainer.setup_DA_params()
+    return trainer.augmentation_setup()
 
 
 @dataclass(frozen=True)
@@ -199,8 +208,8 @@ def deep_supervision(trainer: NetworkTrainer, plans_processed: ProcessedPlans,
 
     _require_v2(trainer, "deep_supervision")
     pools = plans_processed.net_num_pool_op_kernel_sizes
-    hook = getattr(trainer, "ds_loss_weights", None)
-    weights = hook(plans_processed) if callable(hook) else ds_loss_weights(pools)
+    weights = ds_loss_weights(pools)
+    trainer.ds_loss_weights = weights  # v1: set in nnUNetTrainerV2.initialize
     scales = augmentation_parameters.deep_supervision_scales or tuple(tuple(s) for s in ds_scales(pools))
     return DeepSupervision(tuple(float(w) for w in weights), tuple(tuple(float(v) for v in s) for s in scales),
                            tuple(tuple(int(v) for v in t) for t in ds_target_shapes(plans_processed.patch_size,
@@ -213,12 +222,16 @@ def loss(trainer: NetworkTrainer, configuration: Configuration, deep_supervision
 
     ``DC_and_CE_loss`` returns ``CE + (-Dice)``, so the loss goes negative as Dice improves. ``batch_dice``
     from the configuration decides whether Dice is computed over the whole batch or per sample.
+
+    v1's ``nnUNetTrainerV2.initialize``: ``self.loss = MultipleOutputLoss2(self.loss, self.ds_loss_weights)``,
+    wrapping the loss ``__init__`` assigned (a variant's ``self.loss = ...`` in its ``__init__`` is honoured).
     """
-    build = getattr(trainer, "build_loss", None)
-    if not callable(build):
-        raise ConfigurationError(f"{type(trainer).__name__} has no build_loss hook",
-                                 fix="derive the trainer from nnUNetTrainerV2", step="loss")
-    return build(configuration.batch_dice, np.array(deep_supervision.weights))
+    from .training.loss import MultipleOutputLoss2
+
+    # the loss __init__ assigned, kept so that re-running this step does not wrap it twice
+    base = trainer.__dict__.setdefault("_loss_before_initialize", trainer.loss)
+    trainer.loss = MultipleOutputLoss2(base, np.array(deep_supervision.weights))
+    return trainer.loss
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_network")
@@ -236,13 +249,10 @@ def network(trainer: NetworkTrainer, plans_processed: ProcessedPlans, *,
 
     if network_factory is not None:
         net = network_factory(plans_processed)
+        trainer.network = net
     else:
-        build = getattr(trainer, "build_network", None)
-        if not callable(build):
-            raise ConfigurationError(f"{type(trainer).__name__} has no build_network hook",
-                                     fix="derive the trainer from nnUNetTrainerV2 or pass network_factory",
-                                     step="network")
-        net = build(plans_processed)
+        trainer.initialize_network()  # v1's method: sets trainer.network (an override is honoured)
+        net = trainer.network
     check_network_contract(net, patch_size=plans_processed.patch_size, batch_size=1,
                            num_input_channels=plans_processed.num_input_channels,
                            num_classes=plans_processed.num_classes,
@@ -266,15 +276,15 @@ def optimizer(trainer: NetworkTrainer, network: Any):
 
     V2 has no scheduler object: at the start of training and after every epoch it sets
     ``lr = poly_lr(epoch)`` by hand (see the next step).
+
+    Calls the trainer's v1 methods ``initialize_optimizer_and_scheduler`` (sets ``trainer.optimizer`` and
+    ``trainer.lr_scheduler``) and ``maybe_update_lr(0)``, as ``run_training`` does first; overrides are honoured.
     """
-    build = getattr(trainer, "build_optimizer", None)
-    if not callable(build):
-        raise ConfigurationError(f"{type(trainer).__name__} has no build_optimizer hook",
-                                 fix="derive the trainer from nnUNetTrainerV2", step="optimizer")
-    opt = build(network)
-    for group in opt.param_groups:
-        group["lr"] = trainer.learning_rate(0)  # v1: maybe_update_lr(self.epoch) at the start of run_training
-    return opt
+    trainer.network = network
+    trainer.initialize_optimizer_and_scheduler()
+    trainer.epoch = 0
+    trainer.maybe_update_lr(0)  # v1: maybe_update_lr(self.epoch) at the start of run_training
+    return trainer.optimizer
 
 
 @dataclass(frozen=True)
@@ -521,16 +531,22 @@ def training_walkthrough(network: str, network_trainer: str, task: str | int, fo
                                     params=params))
 
 
-def run_training_argv_walkthrough(argv: Sequence[str], **explorer_knobs: Any) -> Pipeline:
-    """:func:`training_walkthrough` from an ``nnUNet_train`` command line (list of strings)."""
+def training_run_from_args(run_args: RunArgs, *, run_class: type | None = None, max_num_epochs: int | None = None,
+                           num_batches_per_epoch: int | None = None, num_val_batches_per_epoch: int | None = None,
+                           workspace: Workspace | None = None, seed: int | None = None, **kwargs: Any) -> Any:
+    """A :class:`~nnunet_explorer.training.loop.TrainingRun` (or ``run_class``) from ``nnUNet_train``'s parsed
+    arguments plus the explorer knobs: the training walkthrough is built, and the run trains its trainer."""
     from dataclasses import asdict
 
-    from .training.configuration import parse_run_training_args
+    from .training.loop import TrainingRun
 
-    args = asdict(parse_run_training_args(argv))
-    return training_walkthrough(args.pop("network"), args.pop("network_trainer"), args.pop("task"),
-                                args.pop("fold"), **args, **explorer_knobs)
+    flags = asdict(run_args)
+    pipeline = training_walkthrough(flags.pop("network"), flags.pop("network_trainer"), flags.pop("task"),
+                                    flags.pop("fold"), **flags, max_num_epochs=max_num_epochs,
+                                    num_batches_per_epoch=num_batches_per_epoch,
+                                    num_val_batches_per_epoch=num_val_batches_per_epoch, workspace=workspace,
+                                    seed=DEFAULT_SEED if seed is None else seed)
+    return (run_class or TrainingRun)(pipeline, **kwargs)
 
 
-__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "run_training_argv_walkthrough",
-           "training_walkthrough"]
+__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "training_run_from_args", "training_walkthrough"]

@@ -34,8 +34,8 @@ class StopAfterOneEpoch:
 
 
 def build_parser():
-    from nnunet_explorer.training.configuration import build_run_training_parser
-    from nnunet_explorer.training.loop import add_loop_arguments
+    from nnunet_explorer.commands.run_training import build_run_training_parser
+    from nnunet_explorer.commands.run_training import add_loop_arguments
 
     parser = build_run_training_parser("%run train_one_epoch.py")
     parser.add_argument("--max_num_epochs", type=int, default=None, help="explorer knob (v1: a trainer subclass)")
@@ -61,12 +61,12 @@ def in_notebook() -> bool:
 def main(argv: Sequence[str]):
     from nnunet_explorer.device import resolve_device
     from nnunet_explorer.training.configuration import run_args_from_namespace
-    from nnunet_explorer.training.loop import TrainingRun
+    from nnunet_explorer.walkthrough import training_run_from_args
 
     args = build_parser().parse_args(list(argv))
     run_args = run_args_from_namespace(args)
     device = str(resolve_device(args.device or "auto"))  # chosen once: the GPU where there is one, as v1
-    run = TrainingRun.from_args(run_args, max_num_epochs=args.max_num_epochs,
+    run = training_run_from_args(run_args, max_num_epochs=args.max_num_epochs,
                                 num_batches_per_epoch=args.num_batches_per_epoch,
                                 num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed,
                                 device=device, single_threaded=True if args.single_threaded else None,

@@ -1,7 +1,7 @@
 """``nnunet-explorer train NETWORK TRAINER TASK FOLD [v1 flags]``: v1's ``nnUNet_train``, step by step.
 
 Takes exactly ``nnUNet_train``'s arguments (same flags, spellings and defaults; the parser is shared with
-:func:`nnunet_explorer.training.configuration.parse_run_training_args`) plus an explorer group. It runs the
+:func:`nnunet_explorer.commands.run_training.parse_run_training_args`) plus an explorer group. It runs the
 training walkthrough's steps (arguments, configuration, trainer, plans, augmentation, deep supervision, loss,
 network, optimizer, data, one batch, one iteration), printing a line per step and v1's configuration block.
 Without ``--until`` it then does what ``nnUNet_train`` does: the training loop
@@ -26,7 +26,7 @@ HELP = "nnUNet_train: train and validate a fold, or stop early at any step with 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..training.configuration import add_run_training_arguments
+    from .run_training import add_run_training_arguments
     from ..walkthrough import TRAINING_STEP_NAMES
 
     add_run_training_arguments(parser)
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="wait for a debugger (VS Code, debugpy) to attach on this port before running")
     explorer.add_argument("--summary", action="store_true",
                           help="print the pipeline summary (shapes, dtypes, ranges, label sets) at the end")
-    from ..training.loop import add_loop_arguments
+    from .run_training import add_loop_arguments
 
     add_loop_arguments(explorer)  # --save_every, --device, --single_threaded, --quiet, --overwrite_training
 
@@ -152,7 +152,7 @@ def _run(args: argparse.Namespace, built: list) -> int:
 
 def _train(args: argparse.Namespace, pipeline) -> int:
     """``nnUNet_train`` proper: the configuration block, the training loop, then validation (v1's ``main``)."""
-    from ..training.loop import run_training_cli
+    from .run_training import run_training_cli
 
     try:
         if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 speaks

@@ -12,7 +12,6 @@ carries (taken from the function's ``@mirrors`` decoration, or given explicitly)
 from __future__ import annotations
 
 import inspect
-import random
 import textwrap
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 from .notes import StepNotes, Why, resolve_why
 from ..provenance import V1Reference, parse_reference, v1_reference_of
+from ..seeding import seed_everything  # re-exported: the steps seed with it
 
 
 @dataclass(frozen=True)
@@ -114,19 +114,6 @@ def step(name: str | None = None, *, inputs: tuple[str, ...] | list[str] | None 
         return make_step(func, name=name, inputs=inputs, v1=v1, seed=seed, title=title)
 
     return wrap
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, numpy's global RNG and (if installed) torch, the RNGs nnU-Net v1 draws from."""
-    random.seed(seed)
-    import numpy as np
-
-    np.random.seed(seed % (2 ** 32))
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency, but the step machinery does not need it
-        return
-    torch.manual_seed(seed)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Two v1 pieces live here:
 
-* ``run_training.py``'s command line, as :class:`RunArgs` and :func:`build_run_training_parser` (the same
+* ``run_training.py``'s command line, as :class:`RunArgs` (the parser is :func:`nnunet_explorer.commands.run_training.build_run_training_parser`; the same
   flags, spellings and defaults, including v1's inverted ``--val_disable_overwrite``);
 * ``get_default_configuration``: from network + task + trainer name to the plans file, the results
   folder, the preprocessed folder, ``batch_dice``, the stage and the trainer class, with the block of text
@@ -10,7 +10,6 @@ Two v1 pieces live here:
 """
 from __future__ import annotations
 
-import argparse
 import io
 import re
 from dataclasses import MISSING, dataclass, field, fields
@@ -128,63 +127,9 @@ def parse_fold(fold: int | str) -> int | str:
     return value
 
 
-@mirrors("nnunet.run.run_training:main")
-def add_run_training_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add v1's ``nnUNet_train`` arguments to ``parser`` (same order, flags, dests, defaults and actions)."""
-    parser.add_argument("network", help="2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres")
-    parser.add_argument("network_trainer", help="trainer class name, e.g. nnUNetTrainerV2")
-    parser.add_argument("task", help="can be task name or task id")
-    parser.add_argument("fold", help="0, 1, ..., 5 or 'all'")
-    parser.add_argument("-val", "--validation_only", action="store_true",
-                        help="only run the validation (needs a trained checkpoint)")
-    parser.add_argument("-c", "--continue_training", action="store_true",
-                        help="continue from model_latest.model")
-    parser.add_argument("-p", default=default_plans_identifier, required=False,
-                        help="plans identifier (change only with a custom experiment planner)")
-    parser.add_argument("--use_compressed_data", default=False, action="store_true", required=False,
-                        help="read the .npz files directly instead of unpacking them to .npy")
-    parser.add_argument("--deterministic", required=False, default=False, action="store_true",
-                        help="seed numpy/torch with 12345 and make cuDNN deterministic (slower)")
-    parser.add_argument("--npz", required=False, default=False, action="store_true",
-                        help="also export softmax .npz files of the validation cases (needed for ensembling)")
-    parser.add_argument("--find_lr", required=False, default=False, action="store_true",
-                        help="run v1's learning-rate finder instead of training")
-    parser.add_argument("--valbest", required=False, default=False, action="store_true",
-                        help="with -val: use model_best instead of model_final_checkpoint")
-    parser.add_argument("--fp32", required=False, default=False, action="store_true",
-                        help="disable mixed precision (fp16 is the default)")
-    parser.add_argument("--val_folder", required=False, default="validation_raw",
-                        help="name of the validation output folder")
-    parser.add_argument("--disable_saving", required=False, action="store_true",
-                        help="save no checkpoints except a temporary latest one")
-    parser.add_argument("--disable_postprocessing_on_folds", required=False, action="store_true",
-                        help="do not determine postprocessing on this fold's validation")
-    parser.add_argument("--disable_validation_inference", required=False, action="store_true",
-                        help="do not run inference on the validation cases")
-    parser.add_argument("--val_disable_overwrite", action="store_false", default=True,
-                        help="validation does not overwrite existing segmentations (note: v1 stores False "
-                             "when this flag is given)")
-    parser.add_argument("--disable_next_stage_pred", action="store_true", default=False,
-                        help="3d_lowres: do not predict the next stage of the cascade")
-    parser.add_argument("-pretrained_weights", type=str, required=False, default=None,
-                        help="path to a .model checkpoint whose weights initialise the network")
-    return parser
-
-
-def build_run_training_parser(prog: str = "nnUNet_train") -> argparse.ArgumentParser:
-    """A parser equal to v1's ``run_training.py`` parser."""
-    return add_run_training_arguments(argparse.ArgumentParser(prog=prog))
-
-
-def run_args_from_namespace(namespace: argparse.Namespace) -> RunArgs:
+def run_args_from_namespace(namespace: Any) -> RunArgs:
     """Pick the :class:`RunArgs` fields out of a namespace (extra explorer options are ignored)."""
     return RunArgs(**{f.name: getattr(namespace, f.name) for f in fields(RunArgs)})
-
-
-@mirrors("nnunet.run.run_training:main")
-def parse_run_training_args(argv: Sequence[str]) -> RunArgs:
-    """Parse ``nnUNet_train`` arguments, e.g. ``["3d_fullres", "nnUNetTrainerV2", "4", "0", "--fp32"]``."""
-    return run_args_from_namespace(build_run_training_parser().parse_args(list(argv)))
 
 
 # ----------------------------------------------------------------------------------------- configuration

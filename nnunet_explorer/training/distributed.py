@@ -1,7 +1,7 @@
 """Training on several processes (GPUs): DistributedDataParallel launched by ``torchrun``, as v1's DDP trainer.
 
 v1 ships ``nnUNetTrainerV2_DDP`` (started with ``python -m torch.distributed.launch ... run_training_DDP.py``).
-The explorer runs the same ideas inside ``nnunet-explorer train`` / ``python -m nnunet_explorer.training.loop``
+The explorer runs the same ideas inside ``nnunet-explorer train`` / ``python -m nnunet_explorer.commands.run_training``
 when it is started by ``torchrun``::
 
     torchrun --standalone --nproc_per_node 2 -m nnunet_explorer.training.loop 3d_fullres nnUNetTrainerV2 TASK 0
@@ -37,7 +37,6 @@ scheduled checkpoint (written atomically) is what ``-c`` resumes from.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import html
@@ -104,7 +103,7 @@ def torchrun_environment(environ: Mapping[str, str] | None = None) -> tuple[int,
     return rank, local, world
 
 
-def wants_distributed(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> bool:
+def wants_distributed(args: Any = None, environ: Mapping[str, str] | None = None) -> bool:
     """Train with DDP? Yes with ``--dist``, or automatically under ``torchrun`` with ``WORLD_SIZE > 1``."""
     if args is not None and getattr(args, "dist", False):
         return True
@@ -372,10 +371,6 @@ class DistributedTrainingRun(TrainingRun):
                                          "local_val_losses": [], "global_val_losses": [], "local_tp": [],
                                          "global_tp": []}
 
-    @classmethod
-    def from_args(cls, run_args: Any, **kwargs: Any) -> "DistributedTrainingRun":  # type: ignore[override]
-        return super().from_args(run_args, **kwargs)  # type: ignore[return-value]
-
     @property
     def is_main_process(self) -> bool:
         return self.dist_info.is_main_process
@@ -484,7 +479,7 @@ class DistributedTrainingRun(TrainingRun):
         if single:
             # one process draws everything from its global RNGs: seed them per rank (else every rank, seeded
             # alike by --deterministic, would train on the very same batches)
-            from ..explore.step import seed_everything
+            from ..seeding import seed_everything
 
             seed_everything(self.seeds_train[0])
         tr, val = get_moreDA_augmentation(dl_tr, dl_val, aug.patch_size, aug.data_aug_params, scales,
@@ -593,68 +588,6 @@ class DistributedTrainingRun(TrainingRun):
                     "all_tr_losses": [float(x) for x in self.state.all_tr_losses],
                     "state_dict_sha256": state_dict_checksum(self.network), **self._record}, path)
         return path
-
-
-# --------------------------------------------------------------------------------------------- CLI
-def add_distributed_arguments(parser: argparse.ArgumentParser | Any) -> None:
-    """``--dist`` and ``--dbs`` (v1's run_training_DDP flag) for the training command (skipped if present)."""
-    existing = getattr(parser, "_option_string_actions", {})
-    if "--dist" not in existing:
-        parser.add_argument("--dist", action="store_true",
-                            help="train with DistributedDataParallel (automatic under torchrun with more than one "
-                                 "process; with plain python: a one-process group)")
-    if "--dbs" not in existing:
-        parser.add_argument("--dbs", action="store_true",
-                            help="distributed: split the plans' batch size over the processes (v1's --dbs) "
-                                 "instead of giving every process the full batch")
-
-
-@mirrors("nnunet.run.run_training_DDP:main")
-def run_distributed_training_cli(args: argparse.Namespace, pipeline: Any = None) -> int:
-    """``nnUNet_train`` arguments on one rank of a DDP run: train everywhere, validate on rank 0.
-
-    ``pipeline``: a training walkthrough built from these arguments (as :func:`~.loop.run_training_cli`
-    takes it); default: built here.
-
-    The process group lives exactly as long as this call (also when training fails). After training, rank 0
-    runs the validation inference (``trainer.validate``); the other ranks are done and end (no collective
-    follows, so they need not wait — a barrier would time out during a long validation).
-    """
-    from .configuration import run_args_from_namespace
-    from .loop import predict_next_stage_after_training, validate_unless_disabled
-
-    run_args = run_args_from_namespace(args)
-    if run_args.find_lr:
-        raise ConfigurationError("--find_lr is not supported by the explorer", fix="train without --find_lr")
-    if run_args.validation_only:
-        raise ConfigurationError("-val with several processes: validation runs on one process in the explorer",
-                                 fix="run the -val command without torchrun / --dist")
-    with distributed_context(device=getattr(args, "device", None)) as info:
-        options = dict(dist_info=info, distribute_batch_size=bool(getattr(args, "dbs", False)),
-                       single_threaded=True if getattr(args, "single_threaded", False) else None,
-                       echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None),
-                       overwrite=bool(getattr(args, "overwrite_training", False)))
-        if pipeline is not None:
-            run = DistributedTrainingRun(pipeline, **options)
-        else:
-            run = DistributedTrainingRun.from_args(
-                run_args, max_num_epochs=getattr(args, "max_num_epochs", None),
-                num_batches_per_epoch=getattr(args, "num_batches_per_epoch", None),
-                num_val_batches_per_epoch=getattr(args, "num_val_batches_per_epoch", None),
-                seed=getattr(args, "seed", None), **options)
-        result = run.run()
-        if info.is_main_process:
-            print(result.summary(), flush=True)
-        if result.stopped_early:
-            return 0
-        # differs from v1: v1 spreads the validation cases over the ranks; here rank 0 validates them all
-        if info.is_main_process:
-            validate_unless_disabled(run, run_args)
-            if run_args.network == "3d_lowres" and not run_args.disable_next_stage_pred:
-                # differs from v1: v1's DDP script predicts on every rank (each writes the same files); rank 0 is enough
-                print("predicting segmentations for the next stage of the cascade", flush=True)
-                print(predict_next_stage_after_training(run).summary(), flush=True)
-    return 0
 
 
 # ------------------------------------------------------------------------------- the walkthrough step
@@ -812,7 +745,7 @@ def ddp_plan_for(pipeline: Any, world_size: int, *, distribute_batch_size: bool 
 
 
 __all__ = ["DDPPlan", "DistInfo", "DistributedTrainingRun", "GlobalBatchSoftDiceLoss", "RECORD_ENV", "RankShare",
-           "SYNC_POINTS", "SyncPoint", "add_distributed_arguments", "all_gather_own_grad", "ddp_plan", "ddp_plan_for",
+           "SYNC_POINTS", "SyncPoint", "all_gather_own_grad", "ddp_plan", "ddp_plan_for",
            "distributed_context", "rank_augmentation_seeds", "rank_batch_sizes", "rank_oversample_percents",
-           "resolve_dist_info", "run_distributed_training_cli", "state_dict_checksum", "torchrun_environment",
+           "resolve_dist_info", "state_dict_checksum", "torchrun_environment",
            "use_global_batch_dice", "wants_distributed"]

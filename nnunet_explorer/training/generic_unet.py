@@ -22,7 +22,8 @@ Module names, registration order and tensor shapes equal v1's, so a v1 ``state_d
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -61,6 +62,31 @@ class InitWeightsHe:
                 nn.init.constant_(module.bias, 0)
 
 
+@dataclass(frozen=True)
+class UNetOps:
+    """The operations of every conv unit: v1's ``conv_op``, ``norm_op``, ``dropout_op``, ``nonlin`` and kwargs.
+
+    :meth:`v2` is what ``nnUNetTrainerV2.initialize_network`` passes (instance norm eps 1e-5 affine, dropout
+    p 0, LeakyReLU 0.01). v1's variants pass others (ReLU, GroupNorm, BatchNorm, no normalization);
+    ``norm_before_nonlin`` False is v1's ``ConvDropoutNonlinNorm`` block.
+    """
+
+    conv_op: type
+    norm_op: Any
+    norm_op_kwargs: Mapping[str, Any] | None
+    dropout_op: Any
+    dropout_op_kwargs: Mapping[str, Any] | None
+    nonlin: Any
+    nonlin_kwargs: Mapping[str, Any] | None
+    norm_before_nonlin: bool = True
+
+    @classmethod
+    def v2(cls, threeD: bool, *, norm_eps: float = 1e-5, negative_slope: float = 1e-2) -> "UNetOps":
+        return cls(nn.Conv3d if threeD else nn.Conv2d, nn.InstanceNorm3d if threeD else nn.InstanceNorm2d,
+                   {"eps": norm_eps, "affine": True}, nn.Dropout3d if threeD else nn.Dropout2d,
+                   {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": negative_slope, "inplace": True})
+
+
 @mirrors("nnunet.network_architecture.generic_UNet:ConvDropoutNormNonlin")
 class ConvNormNonlin(nn.Module):
     """One *conv -> (dropout) -> InstanceNorm -> LeakyReLU* unit, the brick every stage is made of.
@@ -71,23 +97,29 @@ class ConvNormNonlin(nn.Module):
     """
 
     def __init__(self, input_channels: int, output_channels: int, *, threeD: bool, kernel_size: Sequence[int],
-                 stride: Sequence[int] | int = 1, norm_eps: float = 1e-5, negative_slope: float = 1e-2) -> None:
+                 stride: Sequence[int] | int = 1, norm_eps: float = 1e-5, negative_slope: float = 1e-2,
+                 ops: "UNetOps | None" = None) -> None:
         super().__init__()
-        conv_op = nn.Conv3d if threeD else nn.Conv2d
-        norm_op = nn.InstanceNorm3d if threeD else nn.InstanceNorm2d
+        ops = ops or UNetOps.v2(threeD, norm_eps=norm_eps, negative_slope=negative_slope)
         # v1 pads 1 where the kernel is 3 and 0 otherwise (kernels are 1 or 3 in every v1 plan)
         padding = [1 if k == 3 else 0 for k in kernel_size]
-        self.conv = conv_op(input_channels, output_channels, kernel_size=list(kernel_size), stride=stride,
-                            padding=padding, dilation=1, bias=True)
-        self.dropout = None
-        self.instnorm = norm_op(output_channels, eps=norm_eps, affine=True)
-        self.lrelu = nn.LeakyReLU(negative_slope=negative_slope, inplace=True)
+        self.conv = ops.conv_op(input_channels, output_channels, kernel_size=list(kernel_size), stride=stride,
+                                padding=padding, dilation=1, bias=True)
+        drop = ops.dropout_op_kwargs or {}
+        # v1 builds a dropout module only when p is given and positive
+        self.dropout = (ops.dropout_op(**drop) if ops.dropout_op is not None and drop.get("p") is not None
+                        and drop["p"] > 0 else None)
+        self.instnorm = ops.norm_op(output_channels, **(ops.norm_op_kwargs or {}))
+        self.lrelu = ops.nonlin(**(ops.nonlin_kwargs or {}))
+        self.norm_before_nonlin = ops.norm_before_nonlin
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
         if self.dropout is not None:
             x = self.dropout(x)
-        return self.lrelu(self.instnorm(x))
+        if self.norm_before_nonlin:
+            return self.lrelu(self.instnorm(x))
+        return self.instnorm(self.lrelu(x))  # v1's ConvDropoutNonlinNorm
 
 
 @mirrors("nnunet.network_architecture.generic_UNet:StackedConvLayers")
@@ -99,13 +131,14 @@ class StackedConvs(nn.Module):
     """
 
     def __init__(self, input_channels: int, output_channels: int, num_convs: int, *, threeD: bool,
-                 kernel_size: Sequence[int], first_stride: Sequence[int] | None = None) -> None:
+                 kernel_size: Sequence[int], first_stride: Sequence[int] | None = None,
+                 ops: UNetOps | None = None) -> None:
         super().__init__()
         self.input_channels = input_channels
         self.output_channels = output_channels
         units = [ConvNormNonlin(input_channels, output_channels, threeD=threeD, kernel_size=kernel_size,
-                                stride=list(first_stride) if first_stride is not None else 1)]
-        units += [ConvNormNonlin(output_channels, output_channels, threeD=threeD, kernel_size=kernel_size)
+                                stride=list(first_stride) if first_stride is not None else 1, ops=ops)]
+        units += [ConvNormNonlin(output_channels, output_channels, threeD=threeD, kernel_size=kernel_size, ops=ops)
                   for _ in range(num_convs - 1)]
         self.blocks = nn.Sequential(*units)
 
@@ -132,7 +165,12 @@ class GenericUNet(nn.Module):
         max_num_features: channel cap; None gives v1's class constants, 320 (3D) or 480 (2D).
         deep_supervision: build with deep supervision (``_deep_supervision``); ``do_ds`` toggles it at run time.
         feat_map_mul_on_downscale: channel growth per level (2).
-        initialize: apply :class:`InitWeightsHe` (as v1 does); False keeps torch's default init.
+        initialize: apply ``weight_initializer`` (default :class:`InitWeightsHe` (1e-2), as v1 does); False
+            keeps torch's default init.
+        ops, seg_output_use_bias, weight_initializer, final_nonlin: v1's ``conv_op`` / ``norm_op`` /
+            ``dropout_op`` / ``nonlin`` (+ kwargs), ``seg_output_use_bias``, ``weightInitializer`` and
+            ``final_nonlin``, which v1's variants change (``nnunet_explorer.v1...generic_UNet.Generic_UNet``
+            takes them positionally, as v1 does).
     """
 
     # v1 class constants, so code that reads them off the network class keeps working
@@ -144,7 +182,9 @@ class GenericUNet(nn.Module):
                  pool_op_kernel_sizes: KernelSizes, conv_kernel_sizes: KernelSizes | None = None, *,
                  conv_per_stage: int = 2, threeD: bool = True, max_num_features: int | None = None,
                  deep_supervision: bool = True, feat_map_mul_on_downscale: float = 2,
-                 initialize: bool = True) -> None:
+                 initialize: bool = True, ops: UNetOps | None = None, seg_output_use_bias: bool = False,
+                 weight_initializer: Callable[[nn.Module], None] | None = None,
+                 final_nonlin: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         super().__init__()
         dim = 3 if threeD else 2
         pool_op_kernel_sizes = [list(map(int, p)) for p in pool_op_kernel_sizes]
@@ -174,7 +214,7 @@ class GenericUNet(nn.Module):
         self.input_shape_must_be_divisible_by = np.prod(pool_op_kernel_sizes, 0, dtype=np.int64)
         self._deep_supervision = deep_supervision
         self.do_ds = deep_supervision
-        self.final_nonlin: Callable[[torch.Tensor], torch.Tensor] = _identity
+        self.final_nonlin: Callable[[torch.Tensor], torch.Tensor] = final_nonlin or _identity
         self.inference_apply_nonlin: Callable[[torch.Tensor], torch.Tensor] = softmax_helper
 
         # Modules are *created* in v1's order (encoder, bottleneck, then per decoder level tu before
@@ -185,16 +225,16 @@ class GenericUNet(nn.Module):
         for d in range(num_pool):
             context.append(StackedConvs(in_features, out_features, conv_per_stage, threeD=threeD,
                                         kernel_size=conv_kernel_sizes[d],
-                                        first_stride=pool_op_kernel_sizes[d - 1] if d > 0 else None))
+                                        first_stride=pool_op_kernel_sizes[d - 1] if d > 0 else None, ops=ops))
             in_features = out_features
             out_features = min(int(np.round(out_features * feat_map_mul_on_downscale)), self.max_num_features)
         # with convolutional upsampling the bottleneck keeps its own (capped, doubled) channel count
         bottleneck_features = out_features
         context.append(nn.Sequential(
             StackedConvs(in_features, out_features, conv_per_stage - 1, threeD=threeD,
-                         kernel_size=conv_kernel_sizes[num_pool], first_stride=pool_op_kernel_sizes[-1]),
+                         kernel_size=conv_kernel_sizes[num_pool], first_stride=pool_op_kernel_sizes[-1], ops=ops),
             StackedConvs(out_features, bottleneck_features, 1, threeD=threeD,
-                         kernel_size=conv_kernel_sizes[num_pool])))
+                         kernel_size=conv_kernel_sizes[num_pool], ops=ops)))
 
         transposed_op = nn.ConvTranspose3d if threeD else nn.ConvTranspose2d
         tu: list[nn.Module] = []
@@ -209,11 +249,11 @@ class GenericUNet(nn.Module):
             kernel = conv_kernel_sizes[-(u + 1)]
             localization.append(nn.Sequential(
                 StackedConvs(2 * skip_features, skip_features, conv_per_stage - 1, threeD=threeD,
-                             kernel_size=kernel),
-                StackedConvs(skip_features, skip_features, 1, threeD=threeD, kernel_size=kernel)))
+                             kernel_size=kernel, ops=ops),
+                StackedConvs(skip_features, skip_features, 1, threeD=threeD, kernel_size=kernel, ops=ops)))
             features_from_down = skip_features
 
-        heads = [self.conv_op(block[-1].output_channels, num_classes, 1, 1, 0, 1, 1, bias=False)
+        heads = [self.conv_op(block[-1].output_channels, num_classes, 1, 1, 0, 1, 1, bias=seg_output_use_bias)
                  for block in localization]
 
         # registration order = v1's: conv_blocks_localization, conv_blocks_context, td, tu, seg_outputs
@@ -223,7 +263,7 @@ class GenericUNet(nn.Module):
         self.tu = nn.ModuleList(tu)
         self.seg_outputs = nn.ModuleList(heads)
         if initialize:
-            self.apply(InitWeightsHe(1e-2))
+            self.apply(weight_initializer if weight_initializer is not None else InitWeightsHe(1e-2))
 
     @property
     def num_pool(self) -> int:

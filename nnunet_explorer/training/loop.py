@@ -40,7 +40,6 @@ are module functions so that they can be read and tested one by one.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -293,7 +292,7 @@ class TrainingRun:
 
     Build it from a training walkthrough (``training_walkthrough(...)``, whose steps provide the trainer,
     plans, augmentation, loss, data and network) or from ``nnUNet_train``'s arguments with
-    :meth:`from_args`. Constructing it does no work; :meth:`run` trains.
+    :func:`nnunet_explorer.walkthrough.training_run_from_args`. Constructing it does no work; :meth:`run` trains.
 
     Args:
         pipeline: a training walkthrough pipeline (its steps up to ``network`` are run if needed).
@@ -324,27 +323,11 @@ class TrainingRun:
         self.log: TrainingLogFile | None = None
         self.network: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
+        self.lr_scheduler: Any = None
         self.grad_scaler: Any = None
         self.pretrained_report: Any = None
         self._augmenters: list[Any] = []
         self._finished = False
-
-    @classmethod
-    def from_args(cls, run_args: Any, *, max_num_epochs: int | None = None, num_batches_per_epoch: int | None = None,
-                  num_val_batches_per_epoch: int | None = None, workspace: Any = None, seed: int | None = None,
-                  **kwargs: Any) -> "TrainingRun":
-        """A run from ``nnUNet_train``'s parsed arguments (:class:`RunArgs`) plus the explorer knobs."""
-        from dataclasses import asdict
-
-        from ..walkthrough import DEFAULT_SEED, training_walkthrough
-
-        flags = asdict(run_args)
-        pipeline = training_walkthrough(flags.pop("network"), flags.pop("network_trainer"), flags.pop("task"),
-                                        flags.pop("fold"), **flags, max_num_epochs=max_num_epochs,
-                                        num_batches_per_epoch=num_batches_per_epoch,
-                                        num_val_batches_per_epoch=num_val_batches_per_epoch, workspace=workspace,
-                                        seed=DEFAULT_SEED if seed is None else seed)
-        return cls(pipeline, **kwargs)
 
     def __repr__(self) -> str:
         name = getattr(self.pipeline, "name", "training run")
@@ -382,12 +365,16 @@ class TrainingRun:
         if self.log is not None:
             self.log(*args, also_print_to_console=also_print_to_console)
 
-    def _set_lr(self, epoch: int) -> float:
-        """V2's ``maybe_update_lr(epoch)``: ``poly_lr(epoch)`` into ``param_groups[0]``, logged rounded to 6 places."""
-        lr = float(self.trainer.learning_rate(epoch))
-        self.optimizer.param_groups[0]["lr"] = lr
-        self._say("lr:", np.round(lr, decimals=6))
-        return lr
+    def _set_lr(self, epoch: int | None) -> float:
+        """The trainer's v1 ``maybe_update_lr(epoch)`` (V2: ``poly_lr`` into ``param_groups[0]``, logged rounded to
+        6 places); v1 passes the start epoch before training and nothing (``self.epoch + 1``) after each epoch."""
+        trainer, state = self.trainer, self.state
+        trainer.optimizer, trainer.lr_scheduler = self.optimizer, self.lr_scheduler
+        trainer.epoch, trainer.train_loss_MA = state.epoch, state.train_loss_MA
+        trainer.all_tr_losses, trainer.all_val_losses = state.all_tr_losses, state.all_val_losses
+        trainer.all_val_eval_metrics = state.all_val_eval_metrics
+        trainer.maybe_update_lr(epoch)
+        return float(self.optimizer.param_groups[0]["lr"])
 
     def setup(self) -> None:
         """Everything before the first epoch: the walkthrough's steps, the log, the optimizer, checkpoints.
@@ -408,7 +395,7 @@ class TrainingRun:
                 raise ConfigurationError(f"save_every must be at least 1, got {self.save_every}",
                                          fix="give save_every >= 1")
             trainer.override("explorer knob", save_every=int(self.save_every))
-        for hook in ("build_optimizer", "learning_rate"):
+        for hook in ("initialize_optimizer_and_scheduler", "maybe_update_lr"):
             if not callable(getattr(trainer, hook, None)):
                 raise ConfigurationError(f"{type(trainer).__name__} has no {hook} hook; the explorer's loop runs "
                                          "nnUNetTrainerV2-style trainers", fix="derive the trainer from nnUNetTrainerV2")
@@ -437,7 +424,10 @@ class TrainingRun:
         import copy
 
         self.network = copy.deepcopy(p["network"]).to(self.device)
-        self.optimizer = trainer.build_optimizer(self.network)
+        trainer.__dict__["_log_writer"] = self._say  # the trainer's print_to_log_file writes to this run's log
+        trainer.network = self.network
+        trainer.initialize_optimizer_and_scheduler()  # v1's method (an override is honoured)
+        self.optimizer, self.lr_scheduler = trainer.optimizer, trainer.lr_scheduler
         fp16 = bool(args.run_mixed_precision)
         self.grad_scaler = make_grad_scaler(fp16, self.device)
         self._has_scaler = fp16  # v1 creates a (CPU-disabled) GradScaler whenever fp16 is on
@@ -661,7 +651,7 @@ class TrainingRun:
             self._say("WARNING!!! You are attempting to run training on a CPU (torch.cuda.is_available() is False). "
                       "This can be VERY slow!")
         if args.deterministic:
-            from ..explore.step import seed_everything
+            from ..seeding import seed_everything
 
             seed_everything(DETERMINISTIC_SEED)
         tr_gen, val_gen = self._make_augmenters()
@@ -759,7 +749,8 @@ class TrainingRun:
                 if self.plot_progress:
                     self._plot_progress()
                 lr_next, saved, new_best = after_online_evaluation(
-                    state, trainer, set_lr=self._set_lr, save=lambda name: self.save_checkpoint(name), log=self._say)
+                    state, trainer, set_lr=lambda _next_epoch: self._set_lr(None), save=lambda name: self.save_checkpoint(name),
+                    log=self._say)
                 self._momentum_rescue()
                 epoch_seconds = time.perf_counter() - epoch_start
                 event = EpochEnd(state.epoch, float(state.all_tr_losses[-1]), float(state.all_val_losses[-1]),
@@ -827,7 +818,7 @@ class TrainingRun:
 
     def _plot_progress(self) -> None:
         try:
-            from ..views.plots import save_progress_png
+            from .progress_plot import save_progress_png
 
             s = self.state
             save_progress_png(self.output_folder / "progress.png", s.all_tr_losses, s.all_val_losses,
@@ -903,86 +894,7 @@ class TrainingHandle:
         return self._result
 
 
-# ---------------------------------------------------------------------------------------------- CLI
-def add_loop_arguments(parser: argparse.ArgumentParser | Any) -> None:
-    """Explorer options of the loop (not in v1): ``--save_every``, ``--device``, ``--single_threaded``, ``--quiet``,
-    ``--overwrite_training``. Options the parser already has are left alone."""
-    options = [
-        (("--save_every",), dict(type=int, default=None, metavar="N",
-                                 help="write model_latest.model every N epochs (v1: 50)")),
-        (("--device",), dict(default=None, choices=("cpu", "cuda"),
-                             help="where to train (default: cuda when available)")),
-        (("--single_threaded",), dict(action="store_true", help="augment in the training process (no worker "
-                                      "processes); implied by --deterministic")),
-        (("--quiet",), dict(action="store_true", help="do not echo the training log to the console")),
-        (("--overwrite_training",), dict(action="store_true", help="start over although the fold folder holds "
-                                         "checkpoints (v1 overwrites silently)")),
-    ]
-    existing = getattr(parser, "_option_string_actions", {})
-    for flags, kwargs in options:
-        if not any(flag in existing for flag in flags):
-            parser.add_argument(*flags, **kwargs)
-    from .distributed import add_distributed_arguments
-
-    add_distributed_arguments(parser)  # --dist, --dbs: DistributedDataParallel under torchrun (issue 9)
-
-
-@mirrors("nnunet.run.run_training:main")
-def run_training_cli(args: argparse.Namespace, pipeline: Any = None) -> int:
-    """``nnUNet_train`` after parsing: train (or ``-val``), then validate unless disabled; returns an exit status.
-
-    ``args`` holds v1's ``nnUNet_train`` arguments (``add_run_training_arguments``) and optionally the explorer
-    knobs ``max_num_epochs``, ``num_batches_per_epoch``, ``num_val_batches_per_epoch``, ``seed`` and those of
-    :func:`add_loop_arguments`. ``pipeline``: a training walkthrough already built from these arguments (the
-    ``train`` command passes its own, so ``--trainer_file`` / ``--seed`` apply); default: built here.
-    """
-    from .configuration import run_args_from_namespace
-    from .distributed import run_distributed_training_cli, wants_distributed
-
-    if wants_distributed(args):  # --dist, or torchrun with WORLD_SIZE > 1
-        return run_distributed_training_cli(args, pipeline)
-    run_args = run_args_from_namespace(args)
-    if run_args.find_lr:
-        raise ConfigurationError("--find_lr is not supported by the explorer (it is broken in v1 on current torch)",
-                                 fix="train without --find_lr")
-    loop_options = dict(device=getattr(args, "device", None),
-                        single_threaded=True if getattr(args, "single_threaded", False) else None,
-                        echo=not getattr(args, "quiet", False), save_every=getattr(args, "save_every", None),
-                        overwrite=bool(getattr(args, "overwrite_training", False)))
-    if pipeline is not None:
-        run = TrainingRun(pipeline, **loop_options)
-    else:
-        run = TrainingRun.from_args(run_args, max_num_epochs=getattr(args, "max_num_epochs", None),
-                                    num_batches_per_epoch=getattr(args, "num_batches_per_epoch", None),
-                                    num_val_batches_per_epoch=getattr(args, "num_val_batches_per_epoch", None),
-                                    seed=getattr(args, "seed", None), **loop_options)
-    if not run_args.validation_only:
-        result = run.run()
-        print(result.summary(), flush=True)
-        if result.stopped_early:
-            return 0
-    else:
-        run.setup()
-        name = BEST if run_args.valbest else FINAL
-        path = run.output_folder / name
-        if not path.is_file():
-            if run_args.valbest:
-                run._say(f"WARNING! {BEST} does not exist! Cannot load best checkpoint. Falling back to "
-                         "load_latest_checkpoint")
-                path = run.load_latest_checkpoint()
-            else:
-                raise TrainingError(f"Final checkpoint not found. Expected: {path}. Please finish the training first.",
-                                    fix="train to the end, or use --valbest / -c")
-        else:
-            run.load_checkpoint(path, train=False)
-    validate_unless_disabled(run, run_args)
-    if run_args.network == "3d_lowres" and not run_args.disable_next_stage_pred:
-        print("predicting segmentations for the next stage of the cascade", flush=True)
-        report = predict_next_stage_after_training(run)
-        print(report.summary(), flush=True)
-    return 0
-
-
+# ------------------------------------------------------------------------------- after training
 def validate_unless_disabled(run: TrainingRun, run_args: Any) -> None:
     """v1's ``main`` after training: ``network.eval()``, then validate unless ``--disable_validation_inference``."""
     run.network.eval()
@@ -1041,38 +953,7 @@ def predict_next_stage_after_training(run: TrainingRun) -> Any:
                               log=lambda *a: run._say(*a))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nnunet_explorer.training.loop NETWORK TRAINER TASK FOLD [nnUNet_train flags] [explorer knobs]``."""
-    from .configuration import build_run_training_parser
-
-    parser = build_run_training_parser("python -m nnunet_explorer.training.loop")
-    parser.add_argument("--max_num_epochs", type=int, default=None)
-    parser.add_argument("--num_batches_per_epoch", type=int, default=None)
-    parser.add_argument("--num_val_batches_per_epoch", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    add_loop_arguments(parser)
-    args = parser.parse_args(argv)
-    from .signals import EXIT_SIGTERM, TerminationRequested, sigterm_as_interrupt
-
-    try:
-        with sigterm_as_interrupt():
-            return run_training_cli(args)
-    except ExplorerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except TerminationRequested:
-        print("terminated (SIGTERM): model_latest.model was saved; resume with -c", file=sys.stderr)
-        return EXIT_SIGTERM
-    except KeyboardInterrupt:
-        print("interrupted: model_latest.model was saved; resume with -c", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 __all__ = ["DETERMINISTIC_SEED", "LoopState", "NonFiniteError", "NonFiniteReport", "TrainingHandle", "TrainingResult",
-           "TrainingRun", "add_loop_arguments", "after_online_evaluation", "global_dice", "is_scheduled_save", "main",
-           "manage_patience", "predict_next_stage_after_training", "run_training_cli", "update_eval_criterion_MA", "update_train_loss_MA",
+           "TrainingRun", "after_online_evaluation", "global_dice", "is_scheduled_save",
+           "manage_patience", "predict_next_stage_after_training", "update_eval_criterion_MA", "update_train_loss_MA",
            "validate_after_training", "validate_unless_disabled"]

@@ -47,10 +47,63 @@ HYPERPARAMETERS: tuple[str, ...] = (
     "save_best_checkpoint", "save_final_checkpoint", "inference_pad_border_mode", "inference_pad_kwargs",
 )
 
-# Behaviour hooks a subclass may replace (v1: process_plans, setup_DA_params, initialize_network,
-# initialize_optimizer_and_scheduler, maybe_update_lr, the loss built in initialize).
-HOOKS: tuple[str, ...] = ("process_plans", "setup_DA_params", "ds_loss_weights", "build_loss", "build_network",
-                          "build_optimizer", "learning_rate")
+# v1's methods that a subclass may override and that the explorer calls where v1 calls them.
+HOOKS: tuple[str, ...] = ("process_plans", "setup_DA_params", "initialize_network",
+                          "initialize_optimizer_and_scheduler", "maybe_update_lr", "learning_rate",
+                          "print_to_log_file")
+
+# Values v1 assigns on ``self`` in ``NetworkTrainer`` / ``nnUNetTrainer`` / ``nnUNetTrainerV2.__init__``: a class
+# attribute of the same name in a subclass is overwritten on every instance (in v1 too), so it is refused.
+V1_INIT_ATTRIBUTES: frozenset[str] = frozenset({
+    "max_num_epochs", "num_batches_per_epoch", "num_val_batches_per_epoch", "patience", "val_eval_criterion_alpha",
+    "train_loss_MA_alpha", "train_loss_MA_eps", "also_val_in_tr_mode", "lr_threshold", "save_every",
+    "save_latest_only", "save_intermediate_checkpoints", "save_best_checkpoint", "save_final_checkpoint",
+    "initial_lr", "weight_decay", "oversample_foreground_percent", "lr_scheduler_eps", "lr_scheduler_patience",
+    "inference_pad_border_mode", "inference_pad_kwargs", "pin_memory"})
+
+# v1 methods the explorer's loop does not call on the trainer (it runs its own code for them). Overriding one
+# would be silently ignored, so a subclass that does is refused when it is defined, with what to do instead.
+# differs from v1: a trainer may override process_plans, setup_DA_params, initialize_network,
+# initialize_optimizer_and_scheduler, maybe_update_lr and assign self.loss / hyperparameters in __init__; overrides of
+# initialize, run_training, run_iteration, on_epoch_end, validate and the other methods listed here are refused
+# when the class is defined (v1 variants that need them, e.g. noDeepSupervision, DA3, SGD_ReduceOnPlateau,
+# noMirroring, cannot be ported yet)
+_LOOP_INSTEAD = ("the explorer runs v1's loop itself (training/loop.py) and does not call a trainer's "
+                 "{name}; observe it with a TrainingObserver (nnunet_explorer.training.hooks) or change it in "
+                 "a fork of the loop")
+UNSUPPORTED_OVERRIDES: Mapping[str, str] = {
+    "initialize": "override process_plans / setup_DA_params / initialize_network / "
+                  "initialize_optimizer_and_scheduler instead (the explorer calls those, in initialize's order)",
+    "run_training": _LOOP_INSTEAD, "run_iteration": _LOOP_INSTEAD, "run_online_evaluation": _LOOP_INSTEAD,
+    "finish_online_evaluation": _LOOP_INSTEAD, "on_epoch_end": _LOOP_INSTEAD, "maybe_save_checkpoint": _LOOP_INSTEAD,
+    "manage_patience": _LOOP_INSTEAD, "update_train_loss_MA": _LOOP_INSTEAD, "update_eval_criterion_MA": _LOOP_INSTEAD,
+    "plot_progress": _LOOP_INSTEAD, "save_checkpoint": _LOOP_INSTEAD, "load_checkpoint": _LOOP_INSTEAD,
+    "load_checkpoint_ram": _LOOP_INSTEAD, "load_latest_checkpoint": _LOOP_INSTEAD,
+    "load_best_checkpoint": _LOOP_INSTEAD, "load_final_checkpoint": _LOOP_INSTEAD,
+    "save_debug_information": _LOOP_INSTEAD, "plot_network_architecture": _LOOP_INSTEAD,
+    "get_basic_generators": "the explorer builds the loaders itself (walkthrough 'dataloader' step)",
+    "do_split": "the explorer splits with v1's rule (training/splits.py); write splits_final.pkl to choose "
+                "your own split",
+    "load_dataset": "the explorer loads the dataset itself (training/dataloading.py:load_dataset)",
+    "validate": "validation runs nnunet_explorer.inference.validation.validate; pass v1's options on the "
+                "command line (--npz, --val_folder, ...)",
+    "predict_preprocessed_data_return_seg_and_softmax": "inference runs nnunet_explorer.inference (sliding window)",
+    "preprocess_predict_nifti": "inference runs nnunet_explorer.inference",
+    # the explorer's former hook names, replaced by v1's
+    "build_network": "override v1's initialize_network (set self.network)",
+    "build_loss": "assign self.loss in __init__ after super().__init__(...) as v1 does",
+    "build_optimizer": "override v1's initialize_optimizer_and_scheduler (set self.optimizer and self.lr_scheduler)",
+    "ds_loss_weights": "v1 computes self.ds_loss_weights in initialize; it cannot be overridden as a method",
+}
+
+
+def _init_owner(cls: type, code: Any) -> type | None:
+    """The class of ``cls``'s MRO whose ``__init__`` runs ``code`` (None when it is no ``__init__``)."""
+    for c in cls.__mro__:
+        init = c.__dict__.get("__init__")
+        if init is not None and getattr(init, "__code__", None) is code:
+            return c
+    return None
 
 
 @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer")
@@ -63,27 +116,86 @@ class NetworkTrainer:
     ``train_loss_MA_eps`` for ``patience`` epochs while the learning rate is above ``lr_threshold``.
     """
 
-    max_num_epochs: int = 1000
-    num_batches_per_epoch: int = 250
-    num_val_batches_per_epoch: int = 50
-    patience: int = 50
-    val_eval_criterion_alpha: float = 0.9
-    train_loss_MA_alpha: float = 0.93
-    train_loss_MA_eps: float = 5e-4
-    also_val_in_tr_mode: bool = False
-    lr_threshold: float = 1e-6
-    save_every: int = 50
-    save_latest_only: bool = True
-    save_intermediate_checkpoints: bool = True
-    save_best_checkpoint: bool = True
-    save_final_checkpoint: bool = True
-
     def __init__(self, deterministic: bool = True, fp16: bool = False) -> None:
         # v1 seeds numpy/torch with 12345 here when deterministic; the explorer seeds in the step that draws
         # random numbers instead, so constructing a trainer stays free of side effects.
         # differs from v1: no global seeding in the constructor (see the walkthrough's seeded steps).
         self.deterministic = deterministic
         self.fp16 = fp16
+        # set in initialize (v1's names)
+        self.network: Any = None
+        self.optimizer: Any = None
+        self.lr_scheduler: Any = None
+        self.tr_gen: Any = None
+        self.val_gen: Any = None
+        self.was_initialized = False
+        self.log_file: Any = None
+        self.loss: Any = None
+        self.dataset: Any = None
+        self.dataset_tr: Any = None
+        self.dataset_val: Any = None
+        # the loop's settings
+        self.patience = 50
+        self.val_eval_criterion_alpha = 0.9
+        self.train_loss_MA_alpha = 0.93
+        self.train_loss_MA_eps = 5e-4
+        self.max_num_epochs = 1000
+        self.num_batches_per_epoch = 250
+        self.num_val_batches_per_epoch = 50
+        self.also_val_in_tr_mode = False
+        self.lr_threshold = 1e-6
+        # the loop's state (the run mirrors its values here before it calls a v1 method of the trainer)
+        self.val_eval_criterion_MA: Any = None
+        self.train_loss_MA: Any = None
+        self.best_val_eval_criterion_MA: Any = None
+        self.best_MA_tr_loss_for_patience: Any = None
+        self.best_epoch_based_on_MA_tr_loss: Any = None
+        self.all_tr_losses: list = []
+        self.all_val_losses: list = []
+        self.all_val_losses_tr_mode: list = []
+        self.all_val_eval_metrics: list = []
+        self.epoch = 0
+        self.save_every = 50
+        self.save_latest_only = True
+        self.save_intermediate_checkpoints = True
+        self.save_best_checkpoint = True
+        self.save_final_checkpoint = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse, when the class is defined, what the explorer would otherwise silently ignore."""
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ == __name__:
+            return
+        for name in sorted(V1_INIT_ATTRIBUTES & set(cls.__dict__)):
+            raise ConfigurationError(
+                f"{cls.__name__} sets {name} as a class attribute, but v1's trainer __init__ assigns self.{name} "
+                "on every instance, which overwrites it (in nnU-Net v1 too: the class attribute does nothing)",
+                fix=f"set it as v1's variants do: def __init__(self, *args, **kwargs): super().__init__(*args, "
+                    f"**kwargs); self.{name} = ...")
+        for name in sorted(set(UNSUPPORTED_OVERRIDES) & set(cls.__dict__)):
+            raise ConfigurationError(f"{cls.__name__} overrides v1's {name}, which the explorer does not call on "
+                                     "a trainer, so the override would be ignored",
+                                     fix=UNSUPPORTED_OVERRIDES[name].format(name=name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # remember which class's __init__ assigned a hyperparameter, for attribute_provenance
+        if name in HYPERPARAMETERS:
+            owner = _init_owner(type(self), sys._getframe(1).f_code)
+            if owner is not None:
+                history = self.__dict__.setdefault("_attribute_history", {})
+                history.setdefault(name, []).append((owner.__name__, value))
+        object.__setattr__(self, name, value)
+
+    @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.print_to_log_file")
+    def print_to_log_file(self, *args: Any, also_print_to_console: bool = True, add_timestamp: bool = True) -> None:
+        """Write a line to the training log (the run's ``training_log_*.txt``), as v1's trainers do.
+
+        Outside a training run (e.g. in the walkthrough) there is no log and nothing is written.
+        """
+        # differs from v1: v1 creates a log file on the first call; the explorer's run opens it (atomically named)
+        writer = self.__dict__.get("_log_writer")
+        if writer is not None:
+            writer(*args, also_print_to_console=also_print_to_console)
 
     def override(self, source: str, **values: Any) -> None:
         """Set hyperparameters on this instance, remembering who asked (e.g. ``"--disable_saving"``).
@@ -96,9 +208,11 @@ class NetworkTrainer:
             raise ConfigurationError(f"{', '.join(unknown)} not a trainer hyperparameter",
                                      fix=f"known hyperparameters: {', '.join(HYPERPARAMETERS)}")
         sources = self.__dict__.setdefault("_attribute_sources", {})
+        history = self.__dict__.setdefault("_attribute_history", {})
         for name, value in values.items():
             setattr(self, name, value)
             sources[name] = source
+            history.setdefault(name, []).append((source, value))
 
     # -------------------------------------------------------------------------------------- inspection
     def hyperparameters(self) -> dict[str, Any]:
@@ -128,17 +242,10 @@ class nnUNetTrainer(NetworkTrainer):
     ``nnUNetTrainer`` cannot be initialized (its ``ReduceLROnPlateau(verbose=True)`` call raises).
     """
 
-    initial_lr: float = 3e-4
-    weight_decay: float = 3e-5
-    lr_scheduler_eps: float = 1e-3
-    lr_scheduler_patience: int = 30
     optimizer_name: str = "Adam(amsgrad=True)"
     lr_schedule: str = "ReduceLROnPlateau(factor=0.2) on the train-loss moving average"
     deep_supervision: bool = False
     augmentation: str = "default (get_default_augmentation)"
-    oversample_foreground_percent: float = 0.33
-    inference_pad_border_mode: str = "constant"
-    inference_pad_kwargs: Mapping[str, Any] = {"constant_values": 0}
 
     def __init__(self, plans_file: str | Path, fold: int | str, output_folder: str | Path | None = None,
                  dataset_directory: str | Path | None = None, batch_dice: bool = True, stage: int | None = None,
@@ -150,14 +257,43 @@ class nnUNetTrainer(NetworkTrainer):
         self.dataset_directory = Path(dataset_directory) if dataset_directory is not None else None
         self.batch_dice = batch_dice
         self.stage = stage
+        self._constructor_stage = stage  # process_plans sets self.stage; init_args keeps what was passed
         self.unpack_data = unpack_data
+        self.plans: Any = None
+        self.folder_with_preprocessed_data: Any = None
+        self.dl_tr: Any = None
+        self.dl_val: Any = None
+        # v1's attributes that process_plans sets (None until then)
+        for name in _PROCESSED_FIELDS:
+            if name != "stage":
+                object.__setattr__(self, name, None)
+        self.data_aug_params: Any = None
+        self.basic_generator_patch_size: Any = None
+        self.loss = self._default_loss()
+        self.online_eval_foreground_dc: list = []
+        self.online_eval_tp: list = []
+        self.online_eval_fp: list = []
+        self.online_eval_fn: list = []
+        self.inference_pad_border_mode = "constant"
+        self.inference_pad_kwargs = {"constant_values": 0}
+        self.oversample_foreground_percent = 0.33
+        self.initial_lr = 3e-4
+        self.lr_scheduler_eps = 1e-3
+        self.lr_scheduler_patience = 30
+        self.weight_decay = 3e-5
+
+    def _default_loss(self) -> Any:
+        """v1: ``DC_and_CE_loss({'batch_dice': self.batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})``."""
+        from .loss import DCAndCELoss
+
+        return DCAndCELoss(bool(self.batch_dice))
 
     @property
     def init_args(self) -> tuple[Any, ...]:
         """The positional constructor arguments v1 stores in every checkpoint's ``.model.pkl``."""
         return (str(self.plans_file), self.fold, None if self.output_folder_base is None else
                 str(self.output_folder_base), None if self.dataset_directory is None else str(self.dataset_directory),
-                self.batch_dice, self.stage, self.unpack_data, self.deterministic, self.fp16)
+                self.batch_dice, self._constructor_stage, self.unpack_data, self.deterministic, self.fp16)
 
     @property
     def experiment_name(self) -> str:
@@ -184,14 +320,66 @@ class nnUNetTrainer(NetworkTrainer):
 
         return load_plans(self.plans_file)
 
+    @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.process_plans")
     def process_plans(self, plans: Mapping[str, Any]) -> "ProcessedPlans":
-        """Turn the plans into the values training uses (see :func:`process_plans`)."""
-        return process_plans(plans, self.stage)
+        """Set v1's attributes from the plans (``self.patch_size``, ``self.num_classes``, ...; see
+        :func:`process_plans`) and return them as a record.
 
-    def setup_DA_params(self, processed: "ProcessedPlans") -> AugmentationSetup:
-        """The base trainer's augmentation parameters (±15°, elastic on, scale 0.85-1.25)."""
-        return setup_DA_params(processed.patch_size, do_dummy_2D_aug=processed.do_dummy_2D_aug,
-                               use_mask_for_norm=processed.use_mask_for_norm, v2=False)
+        A v1-style override calls ``super().process_plans(plans)`` and then changes ``self.<name>``; the explorer
+        reads the attributes back (:meth:`processed_plans`), so such changes are honoured.
+        """
+        record = process_plans(plans, self.stage)
+        self.plans = plans
+        self.__dict__["_processed_record"] = record
+        for name in _PROCESSED_FIELDS:
+            setattr(self, name, getattr(record, name))
+        return record
+
+    def processed_plans(self) -> "ProcessedPlans":
+        """The attributes :meth:`process_plans` set (and an override may have changed) as a record."""
+        import dataclasses
+
+        record = self.__dict__.get("_processed_record")
+        if record is None:
+            raise ConfigurationError("process_plans has not been called", fix="call trainer.process_plans(plans)")
+        return dataclasses.replace(record, **{name: getattr(self, name) for name in _PROCESSED_FIELDS})
+
+    def _da_setup(self) -> AugmentationSetup:
+        return setup_DA_params(self.patch_size, do_dummy_2D_aug=self.do_dummy_2D_aug,
+                               use_mask_for_norm=self.use_mask_for_norm, v2=False)
+
+    @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.setup_DA_params")
+    def setup_DA_params(self, processed: "ProcessedPlans | None" = None) -> AugmentationSetup:
+        """Set ``self.data_aug_params`` and ``self.basic_generator_patch_size`` (base trainer: ±15°, elastic on,
+        scale 0.85-1.25) from the attributes :meth:`process_plans` set; also returns them as a record.
+
+        A v1-style override (``def setup_DA_params(self): super().setup_DA_params(); self.data_aug_params[...]
+        = ...``) is honoured: the explorer reads the attributes back (:meth:`augmentation_setup`).
+        """
+        if processed is not None and self.__dict__.get("_processed_record") is None:
+            for name in _PROCESSED_FIELDS:
+                setattr(self, name, getattr(processed, name))
+            self.__dict__["_processed_record"] = processed
+        setup = self._da_setup()
+        self.__dict__["_augmentation_record"] = setup
+        self.data_aug_params = dict(setup.data_aug_params)
+        self.basic_generator_patch_size = np.array(setup.basic_generator_patch_size)
+        if setup.deep_supervision_scales is not None:
+            self.deep_supervision_scales = [list(s) for s in setup.deep_supervision_scales]
+        return setup
+
+    def augmentation_setup(self) -> AugmentationSetup:
+        """What :meth:`setup_DA_params` set (and an override may have changed) as a record."""
+        import dataclasses
+
+        setup = self.__dict__.get("_augmentation_record")
+        if setup is None:
+            raise ConfigurationError("setup_DA_params has not been called", fix="call trainer.setup_DA_params()")
+        scales = getattr(self, "deep_supervision_scales", None)
+        return dataclasses.replace(
+            setup, data_aug_params=self.data_aug_params,
+            basic_generator_patch_size=tuple(int(v) for v in self.basic_generator_patch_size),
+            deep_supervision_scales=None if scales is None else tuple(tuple(float(v) for v in s) for s in scales))
 
     def learning_rate(self, epoch: int) -> float:
         """The learning rate at the start of ``epoch`` (base trainer: ``initial_lr`` until the plateau rule acts)."""
@@ -208,8 +396,6 @@ class nnUNetTrainerV2(nnUNetTrainer):
     "moreDA" augmentation with ±30° rotations, scale (0.7, 1.4), no elastic deformation; no early stopping.
     """
 
-    max_num_epochs: int = 1000
-    initial_lr: float = 1e-2
     # v1 writes these inside methods (initialize_optimizer_and_scheduler, run_iteration, maybe_update_lr);
     # they are attributes here so that a learner sees them and a subclass can change them in one line.
     # differs from v1: momentum / nesterov / clip_grad_norm / poly_exponent are class attributes, not literals.
@@ -221,14 +407,29 @@ class nnUNetTrainerV2(nnUNetTrainer):
     clip_grad_norm: float = 12.0
     deep_supervision: bool = True
     augmentation: str = "moreDA (get_moreDA_augmentation)"
-    pin_memory: bool = True
     has_prev_stage: bool = False  # True for the cascade's full-resolution stage
 
-    def setup_DA_params(self, processed: "ProcessedPlans") -> AugmentationSetup:
-        """V2's augmentation parameters: ±30° rotations, dummy 2D for anisotropic data, scale (0.7, 1.4)."""
-        return setup_DA_params(processed.patch_size, do_dummy_2D_aug=processed.do_dummy_2D_aug,
-                               use_mask_for_norm=processed.use_mask_for_norm,
-                               pool_op_kernel_sizes=processed.net_num_pool_op_kernel_sizes, v2=True)
+    def __init__(self, plans_file: str | Path, fold: int | str, output_folder: str | Path | None = None,
+                 dataset_directory: str | Path | None = None, batch_dice: bool = True, stage: int | None = None,
+                 unpack_data: bool = True, deterministic: bool = True, fp16: bool = False) -> None:
+        super().__init__(plans_file, fold, output_folder, dataset_directory, batch_dice, stage, unpack_data,
+                         deterministic, fp16)
+        self.max_num_epochs = 1000
+        self.initial_lr = 1e-2
+        self.deep_supervision_scales: Any = None
+        self.ds_loss_weights: Any = None
+        self.pin_memory = True
+
+    def _da_setup(self) -> AugmentationSetup:
+        return setup_DA_params(self.patch_size, do_dummy_2D_aug=self.do_dummy_2D_aug,
+                               use_mask_for_norm=self.use_mask_for_norm,
+                               pool_op_kernel_sizes=self.net_num_pool_op_kernel_sizes, v2=True)
+
+    @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.setup_DA_params")
+    def setup_DA_params(self, processed: "ProcessedPlans | None" = None) -> AugmentationSetup:
+        """V2's augmentation parameters: ±30° rotations, dummy 2D for anisotropic data, scale (0.7, 1.4), and
+        ``self.deep_supervision_scales``."""
+        return super().setup_DA_params(processed)
 
     def learning_rate(self, epoch: int) -> float:
         """``poly_lr(epoch, max_num_epochs, initial_lr, poly_exponent)``: the LR epoch ``epoch`` trains with."""
@@ -236,36 +437,44 @@ class nnUNetTrainerV2(nnUNetTrainer):
 
         return float(poly_lr(epoch, self.max_num_epochs, self.initial_lr, self.poly_exponent))
 
-    def ds_loss_weights(self, processed: "ProcessedPlans") -> np.ndarray:
-        """Deep-supervision loss weights for the stage's pooling (see ``training.deep_supervision``)."""
-        from .deep_supervision import ds_loss_weights
+    @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.maybe_update_lr")
+    def maybe_update_lr(self, epoch: int | None = None) -> None:
+        """Set ``self.optimizer``'s LR for epoch ``epoch`` (default ``self.epoch + 1``: the next one) and log it.
 
-        return ds_loss_weights(processed.net_num_pool_op_kernel_sizes)
+        The run calls it with the start epoch before training and without argument after every epoch, as v1.
+        """
+        ep = self.epoch + 1 if epoch is None else epoch
+        self.optimizer.param_groups[0]["lr"] = self.learning_rate(ep)
+        self.print_to_log_file("lr:", np.round(self.optimizer.param_groups[0]["lr"], decimals=6))
 
-    def build_loss(self, batch_dice: bool, ds_weights: Sequence[float] | np.ndarray):
-        """``MultipleOutputLoss2(DC_and_CE_loss(batch_dice, smooth 1e-5, no background), ds_weights)``."""
-        from .loss import DCAndCELoss, MultipleOutputLoss2
+    @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_network")
+    def initialize_network(self) -> None:
+        """``self.network``: Generic_UNet from the attributes :meth:`process_plans` set (deep supervision on)."""
+        from .generic_unet import build_network, softmax_helper
 
-        return MultipleOutputLoss2(DCAndCELoss(batch_dice), ds_weights)
+        self.network = build_network(self.num_input_channels, self.base_num_features, self.num_classes,
+                                     self.net_num_pool_op_kernel_sizes, self.net_conv_kernel_sizes,
+                                     conv_per_stage=self.conv_per_stage, threeD=self.threeD)
+        self.network.inference_apply_nonlin = softmax_helper
 
-    def build_network(self, processed: "ProcessedPlans"):
-        """Generic_UNet from the processed plans (deep supervision on), as ``initialize_network`` does."""
-        from .generic_unet import build_network
-
-        return build_network(processed.num_input_channels, processed.base_num_features, processed.num_classes,
-                             processed.net_num_pool_op_kernel_sizes, processed.net_conv_kernel_sizes,
-                             conv_per_stage=processed.conv_per_stage, threeD=processed.threeD)
-
-    def build_optimizer(self, network):
-        """SGD(lr=initial_lr, momentum 0.99, Nesterov, weight_decay 3e-5); V2 has no scheduler object."""
+    @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_optimizer_and_scheduler")
+    def initialize_optimizer_and_scheduler(self) -> None:
+        """``self.optimizer`` = SGD(lr=initial_lr, momentum 0.99, Nesterov, weight_decay 3e-5); no scheduler."""
         import torch
 
         from .optim import v2_optimizer
 
+        if self.network is None:
+            raise ConfigurationError("self.initialize_network must be called first",
+                                     fix="call trainer.initialize_network() before the optimizer")
         if self.momentum == 0.99 and self.nesterov:
-            return v2_optimizer(network.parameters(), initial_lr=self.initial_lr, weight_decay=self.weight_decay)
-        return torch.optim.SGD(network.parameters(), self.initial_lr, weight_decay=self.weight_decay,
-                               momentum=self.momentum, nesterov=self.nesterov)
+            self.optimizer = v2_optimizer(self.network.parameters(), initial_lr=self.initial_lr,
+                                          weight_decay=self.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(self.network.parameters(), self.initial_lr,
+                                             weight_decay=self.weight_decay, momentum=self.momentum,
+                                             nesterov=self.nesterov)
+        self.lr_scheduler = None
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes:nnUNetTrainerV2CascadeFullRes")
@@ -322,23 +531,22 @@ class nnUNetTrainerV2CascadeFullRes(nnUNetTrainerV2):
         return base.parent.parent.parent / "3d_lowres" / base.parent.name / \
             f"{self.previous_trainer}__{plans_identifier}" / "pred_next_stage"
 
+    @mirrors("nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes:nnUNetTrainerV2CascadeFullRes.process_plans")
     def process_plans(self, plans: Mapping[str, Any]) -> "ProcessedPlans":
         """V2's values, plus one input channel per foreground class for the previous stage's segmentation."""
-        import dataclasses
+        super().process_plans(plans)
+        self.num_input_channels += self.num_classes - 1
+        return self.processed_plans()
 
-        processed = super().process_plans(plans)
-        return dataclasses.replace(processed,
-                                   num_input_channels=processed.num_input_channels + processed.num_classes - 1)
-
-    def setup_DA_params(self, processed: "ProcessedPlans") -> AugmentationSetup:
+    def _da_setup(self) -> AugmentationSetup:
         """V2's parameters plus the cascade's: seg channels ``[0, 1]`` (label, previous stage), moved to the data
         one-hot over ``all_segmentation_labels = 1..C-1`` and perturbed by the cascade augmentations."""
         import dataclasses
 
         from .cascade_augmentation import cascade_da_params
 
-        setup = super().setup_DA_params(processed)
-        params = {**setup.data_aug_params, **cascade_da_params(processed.num_classes)}
+        setup = super()._da_setup()
+        params = {**setup.data_aug_params, **cascade_da_params(self.num_classes)}
         notes = setup.notes + ("cascade: the 3d_lowres segmentation travels as seg channel 1, becomes one-hot data "
                                "channels and is randomly dilated/eroded/closed/opened",)
         return dataclasses.replace(setup, data_aug_params=params, notes=notes)
@@ -367,14 +575,18 @@ class nnUNetTrainerV2CascadeFullRes(nnUNetTrainerV2):
 class nnUNetTrainerV2_2epochs(nnUNetTrainerV2):
     """V2 for 2 epochs (v1's benchmarking variant; v1's version also skips validation and checkpoints)."""
 
-    max_num_epochs = 2
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_num_epochs = 2
 
 
 @mirrors("nnunet.training.network_training.nnUNet_variants.benchmarking.nnUNetTrainerV2_2epochs:nnUNetTrainerV2_5epochs")
 class nnUNetTrainerV2_5epochs(nnUNetTrainerV2):
     """V2 for 5 epochs (v1's benchmarking variant; v1's version also skips validation and checkpoints)."""
 
-    max_num_epochs = 5
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_num_epochs = 5
 
 
 class nnUNetTrainerV2_explore(nnUNetTrainerV2):
@@ -384,10 +596,12 @@ class nnUNetTrainerV2_explore(nnUNetTrainerV2):
     only for fewer iterations. Not part of nnU-Net v1.
     """
 
-    max_num_epochs = 3
-    num_batches_per_epoch = 5
-    num_val_batches_per_epoch = 2
-    save_every = 1
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_num_epochs = 3
+        self.num_batches_per_epoch = 5
+        self.num_val_batches_per_epoch = 2
+        self.save_every = 1
 
 
 # PEP 8 aliases (the v1 names stay the registry keys).
@@ -403,7 +617,7 @@ class AttributeOrigin:
     Attributes:
         name: attribute name (v1's spelling).
         value: the value the trainer will use.
-        set_by: the class (or ``"<instance>"`` for a value assigned in ``__init__``) that set that value.
+        set_by: the class whose ``__init__`` (or class body) set that value, or the override's source.
         chain: ``(class name, value)`` for every level of the MRO that sets it, base class first.
         user_override: True if a class outside the explorer's built-in trainers set the final value.
     """
@@ -471,28 +685,46 @@ class TrainerAttributes:
                 "</tr>" + "".join(rows) + "</table>" + (f"<div>hooks: {hooks}</div>" if hooks else ""))
 
 
+def _instance_for_provenance(cls: type) -> NetworkTrainer:
+    """An instance of ``cls`` built with placeholder arguments (constructors do no I/O)."""
+    if issubclass(cls, nnUNetTrainer):
+        return cls("<plans_file>", 0)
+    return cls()
+
+
 def attribute_provenance(trainer: NetworkTrainer | type) -> TrainerAttributes:
-    """For every hyperparameter of ``trainer`` (an instance or a class): value, setter, per-level history."""
+    """For every hyperparameter of ``trainer`` (an instance or a class): value, setter, per-level history.
+
+    v1's values are assigned in ``__init__`` (``NetworkTrainer``, then ``nnUNetTrainer``, then
+    ``nnUNetTrainerV2``, then yours, each after ``super().__init__``): the history lists every ``__init__``
+    that assigned the value, base first, then any later override (``--disable_saving``, explorer knobs). The
+    explorer's own class attributes (``momentum``, ``clip_grad_norm``, ...) appear with the classes that set them.
+    """
     cls = trainer if isinstance(trainer, type) else type(trainer)
-    instance_values = {} if isinstance(trainer, type) else vars(trainer)
+    instance = _instance_for_provenance(cls) if isinstance(trainer, type) else trainer
+    instance_values = vars(instance)
+    sources = instance_values.get("_attribute_sources", {})
+    history = instance_values.get("_attribute_history", {})
     mro = [c for c in cls.__mro__ if c is not object]
+    by_name = {c.__name__: c for c in mro}
     origins = []
     for name in HYPERPARAMETERS:
         chain = [(c.__name__, c.__dict__[name]) for c in reversed(mro) if name in c.__dict__]
-        setter_cls = next((c for c in mro if name in c.__dict__), None)
-        sources = instance_values.get("_attribute_sources", {})
-        if name in instance_values:
-            chain.append((sources.get(name, "<instance>"), instance_values[name]))
+        chain += list(history.get(name, ()))
         if not chain:
             continue
-        value = instance_values[name] if name in instance_values else getattr(cls, name)
+        value = getattr(instance, name)
         if name in sources:
             set_by, user = sources[name], False
+        elif name in history:
+            set_by = history[name][-1][0]
+            owner = by_name.get(set_by)
+            user = owner is not None and owner not in _BUILTIN_CLASSES
         elif name in instance_values:
-            set_by = "<instance>"
-            # a value set on self in __init__ belongs to the most derived class whose __init__ is not built in
-            user = any(c not in _BUILTIN_CLASSES and "__init__" in c.__dict__ for c in mro)
+            set_by, user = "<instance>", True  # assigned on the object after construction
+            chain.append(("<instance>", instance_values[name]))
         else:
+            setter_cls = next((c for c in mro if name in c.__dict__), None)
             set_by = setter_cls.__name__ if setter_cls is not None else "?"
             user = setter_cls is not None and setter_cls not in _BUILTIN_CLASSES
         origins.append(AttributeOrigin(name, value, set_by, tuple(chain), bool(user)))
@@ -544,6 +776,10 @@ class ProcessedPlans:
                 f"num_input_channels {self.num_input_channels}, num_classes {self.num_classes} (with background), "
                 f"threeD {self.threeD}, do_dummy_2D_aug {self.do_dummy_2D_aug}, base_num_features "
                 f"{self.base_num_features}, conv_per_stage {self.conv_per_stage}")
+
+
+# v1's attribute names that process_plans sets on the trainer (every ProcessedPlans field but the notes)
+_PROCESSED_FIELDS: tuple[str, ...] = tuple(f for f in ProcessedPlans.__dataclass_fields__ if f != "warnings")
 
 
 def _ints(seq: Sequence[Any]) -> tuple[int, ...]:

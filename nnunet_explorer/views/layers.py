@@ -627,8 +627,11 @@ class BatchSource:
 
 
 def batch_source(stage_folder: str | os.PathLike, *, plans_file: str | os.PathLike | None = None,
-                 stage: int | None = None, batch_size: int | None = None) -> BatchSource:
-    """Everything :func:`draw_batch` needs, read from a preprocessed stage folder and its plans, as V2 sets it up.
+                 stage: int | None = None, batch_size: int | None = None,
+                 trainer: str | type = "nnUNetTrainerV2") -> BatchSource:
+    """Everything :func:`draw_batch` needs, read from a preprocessed stage folder and its plans, as ``trainer``
+    sets it up (a registered trainer name or class: its v1 ``process_plans`` and ``setup_DA_params`` are called,
+    so a user's overrides show in the batch).
 
     The plans default to ``nnUNetPlansv2.1_plans_3D.pkl`` (``_2D`` for a ``*_2D_stage0`` folder) one level up;
     the stage defaults to the folder name's ``stage<k>``. Patch sizes, deep-supervision scales and the moreDA
@@ -637,9 +640,8 @@ def batch_source(stage_folder: str | os.PathLike, *, plans_file: str | os.PathLi
     :func:`~nnunet_explorer.training.augmentation.build_train_transforms`.
     """
     from ..training.augmentation import build_train_transforms
-    from ..training.data_augmentation_params import setup_DA_params
     from ..training.dataloading import load_dataset
-    from ..training.trainers import process_plans
+    from ..training.trainers import find_trainer_class
 
     folder = Path(stage_folder)
     if plans_file is None:
@@ -652,10 +654,11 @@ def batch_source(stage_folder: str | os.PathLike, *, plans_file: str | os.PathLi
     plans = load_pickle(plans_file)
     if stage is None:
         stage = int(folder.name.rsplit("stage", 1)[-1]) if "stage" in folder.name else 0
-    processed = process_plans(plans, stage if len(plans["plans_per_stage"]) > 1 else None)
-    setup = setup_DA_params(processed.patch_size, do_dummy_2D_aug=processed.do_dummy_2D_aug,
-                            use_mask_for_norm=processed.use_mask_for_norm,
-                            pool_op_kernel_sizes=processed.net_num_pool_op_kernel_sizes)
+    cls = find_trainer_class(trainer) if isinstance(trainer, str) else trainer
+    instance = cls(plans_file, 0, stage=stage if len(plans["plans_per_stage"]) > 1 else None)
+    instance.process_plans(plans)  # the trainer's v1 methods, as the walkthrough calls them
+    instance.setup_DA_params()
+    processed, setup = instance.processed_plans(), instance.augmentation_setup()
     params = setup.data_aug_params
     transforms = build_train_transforms(params["patch_size_for_spatialtransform"], params,
                                         [list(s) for s in setup.deep_supervision_scales])

@@ -3,7 +3,7 @@
 One module-scoped chain of three launches (kept small: the machine is shared):
 1. ``torchrun --nproc_per_node 2`` runs a small script: 2 epochs asked for, an observer on rank 0 asks to stop
    in epoch 1 — both ranks must stop at the same iteration, rank 0 writes ``model_latest.model`` (1 epoch);
-2. ``torchrun --nproc_per_node 2 -m nnunet_explorer.training.loop ... -c`` resumes it to 2 epochs;
+2. ``torchrun --nproc_per_node 2 -m nnunet_explorer.commands.run_training ... -c`` resumes it to 2 epochs;
 3. plain ``python`` (one process, no DDP) ``-c`` resumes to 3 epochs from the 2-process checkpoint.
 Each rank writes ``rank<R>.json`` (``NNUNET_EXPLORER_DDP_RECORD``): its local losses, the aggregated ones and a
 checksum of its weights.
@@ -26,7 +26,7 @@ from nnunet_explorer.paths import environment_for, resolve_workspace
 from nnunet_explorer.training.distributed import RECORD_ENV, rank_batch_sizes, rank_oversample_percents
 
 FOLD = ("nnUNet", "3d_fullres", "Task901_SynthCT", "nnUNetTrainerV2__nnUNetPlansv2.1", "fold_0")
-TRAIN = ["-m", "nnunet_explorer.training.loop", "3d_fullres", "nnUNetTrainerV2", "901", "0",
+TRAIN = ["-m", "nnunet_explorer.commands.run_training", "3d_fullres", "nnUNetTrainerV2", "901", "0",
          "--num_batches_per_epoch", "2", "--num_val_batches_per_epoch", "1", "--disable_validation_inference",
          "--deterministic", "--device", "cpu"]
 
@@ -41,6 +41,7 @@ STOP_SCRIPT = """
 import json, sys
 from nnunet_explorer.training.configuration import RunArgs
 from nnunet_explorer.training.distributed import DistributedTrainingRun, distributed_context
+from nnunet_explorer.walkthrough import training_run_from_args
 
 
 class StopInEpoch1:
@@ -55,9 +56,9 @@ class StopInEpoch1:
 
 with distributed_context(device="cpu") as info:
     args = RunArgs("3d_fullres", "nnUNetTrainerV2", "901", "0", deterministic=True)
-    run = DistributedTrainingRun.from_args(args, max_num_epochs=2, num_batches_per_epoch=2,
-                                           num_val_batches_per_epoch=1, dist_info=info, echo=False,
-                                           plot_progress=info.is_main_process)
+    run = training_run_from_args(args, run_class=DistributedTrainingRun, max_num_epochs=2, num_batches_per_epoch=2,
+                                 num_val_batches_per_epoch=1, dist_info=info, echo=False,
+                                 plot_progress=info.is_main_process)
     observer = StopInEpoch1(run)
     result = run.run([observer])
     with open(sys.argv[1] + "/stop%d.json" % info.rank, "w") as f:

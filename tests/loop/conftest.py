@@ -68,12 +68,12 @@ def loop_ws(v1_ct_task, tmp_path, monkeypatch) -> Workspace:
 def tiny_run(ws: Workspace, *, epochs: int = 1, batches: int = 1, val_batches: int = 1, **flags):
     """A TrainingRun of ``nnUNet_train 3d_fullres nnUNetTrainerV2 901 0`` shortened by the explorer knobs."""
     from nnunet_explorer.training.configuration import RunArgs
-    from nnunet_explorer.training.loop import TrainingRun
+    from nnunet_explorer.walkthrough import training_run_from_args
 
     loop_kw = {k: flags.pop(k) for k in ("single_threaded", "save_every", "plot_progress", "guard_nonfinite")
                if k in flags}
     args = RunArgs("3d_fullres", "nnUNetTrainerV2", TASK, "0", **flags)
-    return TrainingRun.from_args(args, max_num_epochs=epochs, num_batches_per_epoch=batches,
+    return training_run_from_args(args, max_num_epochs=epochs, num_batches_per_epoch=batches,
                                  num_val_batches_per_epoch=val_batches, workspace=ws, device="cpu", echo=False,
                                  **loop_kw)
 

@@ -17,7 +17,7 @@ from nnunet_explorer.training.pretrained import read_checkpoint
 
 from .conftest import copy_workspace, fold_folder, log_text, subprocess_env, tiny_run, wait_for
 
-LOOP = [sys.executable, "-m", "nnunet_explorer.training.loop", "3d_fullres", "nnUNetTrainerV2", "901", "0"]
+LOOP = [sys.executable, "-m", "nnunet_explorer.commands.run_training", "3d_fullres", "nnUNetTrainerV2", "901", "0"]
 
 
 @pytest.mark.slow

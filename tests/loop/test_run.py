@@ -17,6 +17,7 @@ from nnunet_explorer.training.hooks import EpochEnd, IterationEnd, TrainEnd, Tra
 from nnunet_explorer.training.loop import NonFiniteError, TrainingRun
 from nnunet_explorer.training.lr_schedule import poly_lr
 from nnunet_explorer.training.pretrained import read_checkpoint
+from nnunet_explorer.walkthrough import training_run_from_args
 
 from .conftest import Recorder, copy_workspace, fold_folder, tiny_run
 
@@ -152,9 +153,9 @@ class _NaNRun(TrainingRun):
 def test_nan_guard_stops_and_says_input(loop_ws):
     from nnunet_explorer.training.configuration import RunArgs
 
-    run = _NaNRun.from_args(RunArgs("3d_fullres", "nnUNetTrainerV2", "901", "0"), max_num_epochs=1,
-                            num_batches_per_epoch=2, num_val_batches_per_epoch=1, workspace=loop_ws, device="cpu",
-                            echo=False, single_threaded=True, plot_progress=False)
+    run = training_run_from_args(RunArgs("3d_fullres", "nnUNetTrainerV2", "901", "0"), run_class=_NaNRun, max_num_epochs=1,
+                                 num_batches_per_epoch=2, num_val_batches_per_epoch=1, workspace=loop_ws, device="cpu",
+                                 echo=False, single_threaded=True, plot_progress=False)
     ends = []
 
     class Ends:
@@ -190,7 +191,7 @@ def test_pretrained_weights_flag_loads_a_checkpoint_and_reports(trained, v1_ct_t
 def test_val_flag_loads_the_final_checkpoint_and_passes_v1_validate_arguments(trained, tmp_path, monkeypatch):
     import nnunet_explorer.inference.validation as validation
     from nnunet_explorer.paths import environment_for
-    from nnunet_explorer.training.loop import main
+    from nnunet_explorer.commands.run_training import main
 
     ws, run, _, _ = trained
     copy = copy_workspace(ws, tmp_path / "val")  # includes the trained fold folder

@@ -82,7 +82,8 @@ def test_debugpy_missing_says_how_to_install_it(ct_env, capsys, monkeypatch):
 def test_trainer_file_registers_a_user_trainer(ct_env, capsys, tmp_path):
     source = tmp_path / "mine.py"
     source.write_text("from nnunet_explorer.training.trainers import nnUNetTrainerV2\n"
-                      "class CliTrainer(nnUNetTrainerV2):\n    max_num_epochs = 2\n")
+                      "class CliTrainer(nnUNetTrainerV2):\n    def __init__(self, *a, **k):\n"
+                      "        super().__init__(*a, **k)\n        self.max_num_epochs = 2\n")
     from nnunet_explorer.training.trainers import unregister_trainer
     try:
         assert main(["train", "3d_fullres", "CliTrainer", "901", "0", "--trainer_file", str(source),

@@ -8,8 +8,12 @@ from nnunet_explorer.training import trainers as tr
 
 
 class MyTrainer(tr.nnUNetTrainerV2):
-    max_num_epochs = 7
-    initial_lr = 3e-3
+    """v1's pattern: values assigned in __init__ after super().__init__."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_num_epochs = 7
+        self.initial_lr = 3e-3
 
 
 class OldStyleTrainer(tr.nnUNetTrainerV2):
@@ -35,6 +39,7 @@ def test_user_subclass_overrides_are_flagged():
     attrs = MyTrainer("x.pkl", 0).provenance()
     assert set(attrs.overridden) == {"max_num_epochs", "initial_lr"}
     assert attrs["max_num_epochs"].chain[-1] == ("MyTrainer", 7)
+    assert attrs["max_num_epochs"].chain[-2] == ("nnUNetTrainerV2", 1000)  # V2's __init__ assigns it again
     assert attrs["max_num_epochs"].chain[0] == ("NetworkTrainer", 1000)
     text = attrs.summary()
     assert "max_num_epochs = 7  (set by MyTrainer" in text and "[overridden by you]" in text
@@ -43,22 +48,29 @@ def test_user_subclass_overrides_are_flagged():
 
 
 class HookTrainer(tr.nnUNetTrainerV2):
-    def learning_rate(self, epoch: int) -> float:
-        return 0.5
+    def maybe_update_lr(self, epoch=None):
+        self.optimizer.param_groups[0]["lr"] = 0.5
 
 
 def test_replaced_hooks_are_listed():
     attrs = HookTrainer("x.pkl", 0).provenance()
-    assert attrs.overridden_hooks == ("learning_rate",)
-    assert ("build_network", "nnUNetTrainerV2", False) in attrs.hooks
-    assert "learning_rate from HookTrainer [overridden by you]" in attrs.summary()
+    assert attrs.overridden_hooks == ("maybe_update_lr",)
+    assert ("initialize_network", "nnUNetTrainerV2", False) in attrs.hooks
+    assert "maybe_update_lr from HookTrainer [overridden by you]" in attrs.summary()
 
 
 def test_values_set_in_init_are_found_and_attributed_to_the_user():
     attrs = OldStyleTrainer("x.pkl", 0).provenance()
     batches = attrs["num_batches_per_epoch"]
-    assert batches.value == 11 and batches.set_by == "<instance>" and batches.user_override
-    assert batches.chain[-1] == ("<instance>", 11)
+    assert batches.value == 11 and batches.set_by == "OldStyleTrainer" and batches.user_override
+    assert batches.chain == (("NetworkTrainer", 250), ("OldStyleTrainer", 11))
+
+
+def test_class_attributes_that_v1s_init_overwrites_are_refused_when_the_class_is_defined():
+    with pytest.raises(ConfigurationError, match="max_num_epochs as a class attribute") as info:
+        class ClassAttrTrainer(tr.nnUNetTrainerV2):  # noqa: F841 - defining it is the test
+            max_num_epochs = 3
+    assert "self.max_num_epochs = ..." in info.value.fix
 
 
 def test_override_records_its_source_and_rejects_unknown_names():
@@ -66,7 +78,7 @@ def test_override_records_its_source_and_rejects_unknown_names():
     trainer.override("explorer knob", max_num_epochs=2)
     origin = trainer.provenance()["max_num_epochs"]
     assert origin.value == 2 and origin.set_by == "explorer knob" and not origin.user_override
-    assert tr.nnUNetTrainerV2.max_num_epochs == 1000  # the class is untouched
+    assert tr.nnUNetTrainerV2("x.pkl", 0).max_num_epochs == 1000  # other instances are untouched
     with pytest.raises(ConfigurationError, match="not a trainer hyperparameter"):
         trainer.override("x", max_epochs=2)
 
@@ -99,10 +111,11 @@ def test_registry_refuses_non_trainers_and_builtin_names():
 def test_trainers_from_a_file_are_registered(tmp_path):
     source = tmp_path / "my_trainers.py"
     source.write_text("from nnunet_explorer.training.trainers import nnUNetTrainerV2\n"
-                      "class FileTrainer(nnUNetTrainerV2):\n    max_num_epochs = 3\n")
+                      "class FileTrainer(nnUNetTrainerV2):\n    def __init__(self, *a, **k):\n"
+                      "        super().__init__(*a, **k)\n        self.max_num_epochs = 3\n")
     try:
         assert tr.load_trainers_from_file(source) == ["FileTrainer"]
-        assert tr.find_trainer_class("FileTrainer").max_num_epochs == 3
+        assert tr.find_trainer_class("FileTrainer")("x.pkl", 0).max_num_epochs == 3
     finally:
         tr.unregister_trainer("FileTrainer")
     empty = tmp_path / "empty.py"
@@ -150,3 +163,20 @@ def test_process_plans_fallbacks_for_old_plans():
     assert processed.net_num_pool_op_kernel_sizes == ((1, 2, 2), (2, 2, 2), (2, 2, 2))
     assert processed.net_conv_kernel_sizes == ((3, 3, 3),) * 4
     assert processed.transpose_forward == (0, 1, 2) and len(processed.warnings) == 3
+
+
+@pytest.mark.parametrize("method", sorted(tr.UNSUPPORTED_OVERRIDES))
+def test_every_v1_method_the_explorer_does_not_call_is_refused_by_name(method):
+    with pytest.raises(ConfigurationError, match=f"overrides v1's {method}, which the explorer does not call") as info:
+        type("Overrider", (tr.nnUNetTrainerV2,), {method: lambda self, *a, **k: None})
+    assert info.value.fix  # says what to do instead
+
+
+def test_every_v1_method_is_either_called_or_refused():
+    v1_methods = {"initialize", "process_plans", "setup_DA_params", "get_basic_generators", "initialize_network",
+                  "initialize_optimizer_and_scheduler", "run_training", "run_iteration", "run_online_evaluation",
+                  "finish_online_evaluation", "on_epoch_end", "maybe_update_lr", "maybe_save_checkpoint",
+                  "manage_patience", "plot_progress", "save_checkpoint", "load_checkpoint", "validate",
+                  "predict_preprocessed_data_return_seg_and_softmax", "print_to_log_file"}
+    assert v1_methods <= set(tr.HOOKS) | set(tr.UNSUPPORTED_OVERRIDES)
+    assert not set(tr.HOOKS) & set(tr.UNSUPPORTED_OVERRIDES)

@@ -97,8 +97,10 @@ def test_compressed_data_is_not_unpacked(ct_workspace):
 
 def test_user_trainer_flows_through_the_walkthrough(ct_workspace):
     class ShortTrainer(tr.nnUNetTrainerV2):
-        max_num_epochs = 3
-        initial_lr = 5e-3
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.max_num_epochs = 3
+            self.initial_lr = 5e-3
 
     tr.register_trainer(ShortTrainer)
     try:
@@ -181,7 +183,7 @@ def test_unknown_task_id_fails_at_task_name(ct_workspace):
 
 
 def test_walkthrough_from_an_nnUNet_train_command_line(ct_workspace):
-    from nnunet_explorer.walkthrough import run_training_argv_walkthrough
+    from nnunet_explorer.commands.run_training import run_training_argv_walkthrough
 
     p = run_training_argv_walkthrough(["3d_fullres", "nnUNetTrainerV2", "901", "all", "--fp32", "-p", "nnUNetPlansv2.1"],
                                       workspace=ct_workspace, max_num_epochs=2)
@@ -211,3 +213,45 @@ def test_iteration_device_knob(walked):
             assert info.value.step == "iteration"
     finally:
         walked.set_params("iteration", device="cpu")
+
+
+def test_the_walkthrough_calls_the_trainers_v1_methods_and_honours_overrides(ct_workspace):
+    calls = []
+
+    class Overriding(tr.nnUNetTrainerV2):
+        def process_plans(self, plans):
+            calls.append("process_plans")
+            super().process_plans(plans)
+            self.base_num_features = 8  # a v1-style change of an attribute process_plans set
+
+        def setup_DA_params(self):
+            calls.append("setup_DA_params")
+            super().setup_DA_params()
+            self.data_aug_params["do_mirror"] = False
+
+        def initialize_network(self):
+            calls.append("initialize_network")
+            super().initialize_network()
+
+        def initialize_optimizer_and_scheduler(self):
+            calls.append("initialize_optimizer_and_scheduler")
+            self.optimizer = torch.optim.SGD(self.network.parameters(), 0.1, momentum=0.9)
+            self.lr_scheduler = None
+
+        def maybe_update_lr(self, epoch=None):
+            calls.append(("maybe_update_lr", epoch))
+            self.optimizer.param_groups[0]["lr"] = 0.25
+
+    tr.register_trainer(Overriding)
+    try:
+        p = training_walkthrough("3d_fullres", "Overriding", TASK_ID, 0, workspace=ct_workspace)
+        p.run(until="optimizer")
+        assert calls == ["process_plans", "setup_DA_params", "initialize_network",
+                         "initialize_optimizer_and_scheduler", ("maybe_update_lr", 0)]
+        assert p["plans_processed"].base_num_features == 8
+        assert p["network"].base_num_features == 8
+        assert p["augmentation_parameters"].data_aug_params["do_mirror"] is False
+        assert p["optimizer"].param_groups[0]["lr"] == 0.25 and p["optimizer"].defaults["momentum"] == 0.9
+        assert p["trainer"].network is p["network"] and p["trainer"].loss is p["loss"]
+    finally:
+        tr.unregister_trainer("Overriding")

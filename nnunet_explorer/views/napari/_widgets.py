@@ -54,6 +54,7 @@ class BatchWidget(_Base):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
         self.folder = FileEdit(label="stage folder", mode="d")
+        self.trainer = LineEdit(label="trainer", value="nnUNetTrainerV2")  # a registered trainer name
         self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
         self.load_button = PushButton(text="load folder")
         self.resample_button = PushButton(text="re-sample with seed")
@@ -63,7 +64,7 @@ class BatchWidget(_Base):
         self.provenance = TextEdit(label="provenance", value="")
         self.source: L.BatchSource | None = None
         self.batch: dict | None = None
-        self.extend([self.folder, self.load_button, self.seed, self.resample_button, self.next_button, self.augment,
+        self.extend([self.folder, self.trainer, self.load_button, self.seed, self.resample_button, self.next_button, self.augment,
                      self.toggles, self.provenance, self.status])
         self.load_button.changed.connect(lambda: self._guard(self.load, self.folder.value))
         self.resample_button.changed.connect(lambda: self._guard(self.draw))
@@ -72,6 +73,7 @@ class BatchWidget(_Base):
 
     def load(self, folder: str | Path, **kwargs: Any) -> L.BatchSource:
         """Read the stage folder and its plans (see :func:`~nnunet_explorer.views.layers.batch_source`)."""
+        kwargs.setdefault("trainer", self.trainer.value or "nnUNetTrainerV2")
         self.source = L.batch_source(folder, **kwargs)
         self.folder.value = str(folder)
         self.toggles.clear()

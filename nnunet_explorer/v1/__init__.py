@@ -1,0 +1,16 @@
+"""nnU-Net v1 1.7.1's module paths, so that a v1 trainer file ports by one rule.
+
+Replace ``from nnunet.`` with ``from nnunet_explorer.v1.`` (and ``import nnunet.`` likewise) in a file such as
+v1's ``nnunet/training/network_training/nnUNet_variants/.../nnUNetTrainerV2_ReLU.py`` and it runs on the
+explorer. Every module here is a thin set of names over the explorer's own implementation (nnU-Net itself is
+not needed); a v1 argument the explorer does not implement is refused with an error that names it.
+
+Mirrored modules::
+
+    network_architecture.{generic_UNet, initialization, neural_network, custom_modules.helperModules}
+    training.network_training.{network_trainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2_CascadeFullRes}
+    training.loss_functions.{dice_loss, deep_supervision, crossentropy, TopK_loss}
+    training.data_augmentation.{default_data_augmentation, data_augmentation_moreDA, data_augmentation_insaneDA2}
+    training.dataloading.dataset_loading, training.learning_rate.poly_lr
+    utilities.{nd_softmax, to_torch, tensor_utilities}
+"""

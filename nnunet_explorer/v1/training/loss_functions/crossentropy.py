@@ -1,0 +1,4 @@
+"""``nnunet.training.loss_functions.crossentropy``."""
+from nnunet_explorer.training.loss import RobustCrossEntropyLoss
+
+__all__ = ["RobustCrossEntropyLoss"]

@@ -1,0 +1,4 @@
+"""``nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes``."""
+from nnunet_explorer.training.trainers import nnUNetTrainerV2CascadeFullRes
+
+__all__ = ["nnUNetTrainerV2CascadeFullRes"]
