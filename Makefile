@@ -13,7 +13,7 @@ export nnUNet_n_proc_DA ?= 2
 export nnUNet_def_n_proc ?= 2
 DEMO_TASK ?= 901
 
-.PHONY: all install demo test test-fast lab clean
+.PHONY: all install demo lint test test-fast lab clean
 
 all: demo
 
@@ -47,7 +47,11 @@ demo: $(STAMP)
 	@echo "  validation          : $(FOLD_DIR)/validation_raw/summary.json"
 	@echo "  predictions         : $(WS)/predictions_Task901"
 
-test: $(STAMP)
+# lint-imports: the layering contracts of .importlinter (core below walkthrough/explore/views/cli, no loops)
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
