@@ -16,7 +16,8 @@ import pytest
 from nnunet_explorer.cli import build_parser
 from nnunet_explorer.parity import run_v1_python
 from nnunet_explorer.training import trainers as tr
-from nnunet_explorer.training.configuration import RunArgs, build_run_training_parser, parse_run_training_args
+from nnunet_explorer.commands.run_training import build_run_training_parser, parse_run_training_args
+from nnunet_explorer.training.configuration import RunArgs
 from nnunet_explorer.training.data_augmentation_params import (deg, default_2D_augmentation_params,
                                                                default_3D_augmentation_params, get_patch_size)
 
