@@ -468,6 +468,11 @@ TRAINING_STEPS: tuple[Callable[..., Any], ...] = (
     iteration,
 )
 TRAINING_STEP_NAMES: tuple[str, ...] = tuple(f.__name__ for f in TRAINING_STEPS)
+# the rest of the run, after the first iteration: epoch_end, training_epochs, validate, prediction
+from .walkthrough_run import RUN_STEPS  # noqa: E402
+
+WALKTHROUGH_STEPS: tuple[Callable[..., Any], ...] = TRAINING_STEPS + RUN_STEPS
+WALKTHROUGH_STEP_NAMES: tuple[str, ...] = tuple(f.__name__ for f in WALKTHROUGH_STEPS)
 _SEEDED_STEPS = ("network", "batch")  # the steps that draw random numbers (initial weights, the batch)
 
 
@@ -514,7 +519,10 @@ def training_walkthrough(network: str, network_trainer: str, task: str | int, fo
         params["network"] = {"network_factory": network_factory}
     if device != "cpu":
         params["iteration"] = {"device": device}
-    steps = [make_step(f, seed=seed if f.__name__ in _SEEDED_STEPS else None) for f in TRAINING_STEPS]
+    if workspace is not None:
+        params["training_epochs"] = {"workspace": workspace}
+        params["prediction"] = {"workspace": workspace}
+    steps = [make_step(f, seed=seed if f.__name__ in _SEEDED_STEPS else None) for f in WALKTHROUGH_STEPS]
     return Pipeline(steps, name=f"nnUNet_train {network} {network_trainer} {task} {fold}", params=params)
 
 
@@ -529,5 +537,6 @@ def run_training_argv_walkthrough(argv: Sequence[str], **explorer_knobs: Any) ->
                                 args.pop("fold"), **args, **explorer_knobs)
 
 
-__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "run_training_argv_walkthrough",
+__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES",
+           "run_training_argv_walkthrough",
            "training_walkthrough"]
