@@ -478,6 +478,11 @@ TRAINING_STEPS: tuple[Callable[..., Any], ...] = (
     iteration,
 )
 TRAINING_STEP_NAMES: tuple[str, ...] = tuple(f.__name__ for f in TRAINING_STEPS)
+# the rest of the run, after the first iteration: epoch_end, training_epochs, validate, prediction
+from .walkthrough_run import RUN_STEPS  # noqa: E402
+
+WALKTHROUGH_STEPS: tuple[Callable[..., Any], ...] = TRAINING_STEPS + RUN_STEPS
+WALKTHROUGH_STEP_NAMES: tuple[str, ...] = tuple(f.__name__ for f in WALKTHROUGH_STEPS)
 _SEEDED_STEPS = ("network", "batch")  # the steps that draw random numbers (initial weights, the batch)
 
 
@@ -524,7 +529,10 @@ def training_walkthrough(network: str, network_trainer: str, task: str | int, fo
         params["network"] = {"network_factory": network_factory}
     if device != "cpu":
         params["iteration"] = {"device": device}
-    steps = [make_step(f, seed=seed if f.__name__ in _SEEDED_STEPS else None) for f in TRAINING_STEPS]
+    if workspace is not None:
+        params["training_epochs"] = {"workspace": workspace}
+        params["prediction"] = {"workspace": workspace}
+    steps = [make_step(f, seed=seed if f.__name__ in _SEEDED_STEPS else None) for f in WALKTHROUGH_STEPS]
     from .teaching import attach_teaching  # every card's why, pitfalls and glossary links; the report's contents
 
     return attach_teaching(Pipeline(steps, name=f"nnUNet_train {network} {network_trainer} {task} {fold}",
@@ -549,4 +557,5 @@ def training_run_from_args(run_args: RunArgs, *, run_class: type | None = None, 
     return (run_class or TrainingRun)(pipeline, **kwargs)
 
 
-__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "training_run_from_args", "training_walkthrough"]
+__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES",
+           "training_run_from_args", "training_walkthrough"]

@@ -1,4 +1,8 @@
-"""``nnunet-explorer sample {synthetic-ct,synthetic-mr,real}``: write a ready-to-plan task in v1's raw layout.
+"""``nnunet-explorer sample {synthetic-ct,synthetic-mr,real,kits19}``: write a ready-to-plan task in v1's raw layout.
+
+``kits19`` goes further: it writes the blog's ``Task040_KiTS`` already cropped, planned (from KiTS19's
+210-case fingerprint) and preprocessed, so ``nnunet-explorer train 3d_fullres nnUNetTrainerV2 40 1`` runs at
+once (see :mod:`nnunet_explorer.samples.kits19`).
 
 The task lands in ``nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name``. It is written into a hidden
 temporary folder next to its destination and renamed into place at the end, so an interrupted run never
@@ -15,7 +19,8 @@ from pathlib import Path
 
 from ..errors import TaskError
 
-HELP = "write a small example task (synthetic CT, synthetic MR or real Colin27 MR) into the workspace"
+HELP = ("write a small example task (synthetic CT, synthetic MR, real Colin27 MR, or the blog's KiTS19 case) "
+        "into the workspace")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ KINDS: dict[str, SampleKind] = {
                                "labels structure + inner)"),
     "real": SampleKind(903, "ColinDeepGrey", 8, "real MR: cases derived from the Colin27 T1 crop with AAL labels "
                        "caudate, putamen, pallidum, thalamus"),
+    "kits19": SampleKind(40, "KiTS", 5, "the blog's KiTS19 case: KiTS19's fingerprint (210 cases) planned as v1 "
+                         "plans it, plus 5 tiny CT-like cases, cropped and preprocessed (no plan_and_preprocess "
+                         "needed; running it would replace the 210-case fingerprint by the tiny cases)"),
 }
 
 
@@ -83,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
                         fix="use an id between 0 and 9999 (v1 pads to 3 digits)")
     name = task_folder_name(task_id, args.task_name or kind.task_name)
     num_training = kind.num_training if args.num_training is None else args.num_training
-    if args.kind == "real" and args.num_test is not None:
-        raise TaskError("--num_test does not apply to the real sample",
+    if args.kind in ("real", "kits19") and args.num_test is not None:
+        raise TaskError(f"--num_test does not apply to the {args.kind} sample",
                         fix="drop --num_test: its one test case is the untransformed original")
     num_test = 2 if args.num_test is None else args.num_test
     if num_training < 1 or num_test < 0:
@@ -106,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if target.exists():
         if args.exist_ok:
             print(f"{name} already exists at {target}; left untouched (--exist_ok).")
-            _print_next(task_id, target)
+            if args.kind != "kits19":  # kits19 is planned and preprocessed already
+                _print_next(task_id, target)
             return 0
         if not args.overwrite:
             raise TaskError(f"{target} already exists",
@@ -125,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
             staged.rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if args.kind == "kits19":
+        return _install_kits19(name, task_id, target, workspace)
 
     print(f"wrote {name} ({kind.description}, {num_training} training cases, seed {args.seed}) to\n  {target}")
     stale = [(stage, folder) for stage, folder in (("cropped", workspace.cropped_task_dir(name)),
@@ -138,8 +149,44 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_kits19(name: str, task_id: int, target: Path, workspace) -> int:
+    """Crop, write KiTS19's fingerprint and plans, preprocess; on any failure remove all of the task again."""
+    from ..samples.kits19 import AS_PLANNED_IDENTIFIER, install_kits19
+
+    for folder in (workspace.cropped_task_dir(name), workspace.preprocessed_task_dir(name)):
+        shutil.rmtree(folder, ignore_errors=True)  # made from an older sample: would be reused by cropping
+    try:
+        files = install_kits19(name, workspace)
+    except BaseException:
+        for folder in (target, workspace.cropped_task_dir(name), workspace.preprocessed_task_dir(name)):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    print(f"wrote {name}: KiTS19's fingerprint (210 cases) and 5 tiny CT-like cases, cropped, planned and "
+          f"preprocessed:\n  {target}\n  {workspace.cropped_task_dir(name)}\n  {workspace.preprocessed_task_dir(name)}")
+    from ..fileio import load_pickle
+
+    def stage_text(path: Path) -> str:
+        stage = load_pickle(path)["plans_per_stage"][0]
+        return f"patch {'x'.join(str(int(v)) for v in stage['patch_size'])}, batch {stage['batch_size']}"
+
+    print(f"plans: {files['blog_3d'].name} = the blog's plans ({stage_text(files['blog_3d'])});\n"
+          f"       {files['as_planned_3d'].name} = what v1's planner gives for this fingerprint "
+          f"({stage_text(files['as_planned_3d'])})")
+    print("next (the blog's command):\n"
+          f"  nnunet-explorer train 3d_fullres nnUNetTrainerV2 {task_id} 1 --until architecture\n"
+          f"  nnunet-explorer train 3d_fullres nnUNetTrainerV2 {task_id} 1 -p {AS_PLANNED_IDENTIFIER} "
+          "--until architecture")
+    return 0
+
+
+
 def _write(kind: str, task_dir: Path, *, num_training: int, num_test: int, seed: int,
            from_debian: str | None) -> None:
+    if kind == "kits19":
+        from ..samples.kits19 import write_raw_task
+
+        write_raw_task(task_dir, num_cases=num_training, seed=seed)
+        return
     if kind == "real":
         from ..samples.real import build_real_task
 

@@ -27,7 +27,7 @@ HELP = "nnUNet_train: train and validate a fold, or stop early at any step with 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from .run_training import add_run_training_arguments
-    from ..walkthrough import TRAINING_STEP_NAMES
+    from ..walkthrough import WALKTHROUGH_STEP_NAMES as TRAINING_STEP_NAMES  # through validate and prediction
 
     add_run_training_arguments(parser)
     explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")

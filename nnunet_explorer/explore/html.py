@@ -117,6 +117,7 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
         inputs = ", ".join(f"<code>{esc(k)}</code>" for k in result.inputs)
         parts.append(f"<div><b>inputs</b>: {inputs}</div>")
     if result.ok:
+        parts.append(figures_html(result))
         parts.append(f"<div><b>output</b>: {value_html(result.output)}</div>")
     else:
         err = result.error
@@ -129,6 +130,18 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
     return (f"<style>{STYLE}</style><div class='nnx-card nnx-{status}' id='step-{esc(result.name)}'>"
             f"<details{opened}>{head}"
             f"{''.join(parts)}</details></div>")
+
+
+def figures_html(result: "StepResult") -> str:
+    """The step's pictures (U diagram, batch slices, curves) from :mod:`nnunet_explorer.views.report_figures`."""
+    try:
+        # imported here: the pictures need matplotlib, which plain pipelines never load
+        from ..views.report_figures import figures_for
+
+        images = figures_for(result)
+    except Exception:  # noqa: BLE001 - a picture that cannot be drawn must not cost the learner the card
+        return ""
+    return f"<div class='nnx-figures'>{''.join(images)}</div>" if images else ""
 
 
 def pending_card(name: str, doc: str, notes: Any = None) -> str:

@@ -1,0 +1,141 @@
+"""Pictures for the HTML walkthrough report: one list of inline images per step card.
+
+The report (``nnunet-explorer train ... --report FILE.html``) is one file without scripts or external
+resources, so every picture is inline: PNG drawn with ``matplotlib.figure.Figure`` on the Agg canvas (no
+``pyplot``, no global state), base64 in an ``<img src="data:image/png;base64,...">``; the U diagram is the SVG
+of :func:`~nnunet_explorer.views.architecture_view.unet_diagram_svg`, as an ``image/svg+xml`` data URI.
+
+Which step gets which picture (:func:`figures_for`):
+
+* ``architecture`` — the U diagram: levels, channels, skips, the deep-supervision heads and their weights;
+* ``batch`` — the middle slice of every sample with its label drawn over it, and the deep-supervision
+  targets of the first sample at every output's resolution;
+* ``lr_schedule`` — the poly learning-rate curve over all epochs;
+* any step whose output has training curves (``all_tr_losses``, e.g. ``training_epochs``) — the loss curves
+  (and the Dice moving average where there is one).
+"""
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any, Callable
+
+import numpy as np
+
+PNG_PREFIX = "data:image/png;base64,"
+SVG_PREFIX = "data:image/svg+xml;base64,"
+
+
+def _png(fig: Any, dpi: int = 80) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return PNG_PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _img(src: str, alt: str) -> str:
+    return (f'<figure class="nnx-figure"><img src="{src}" alt="{alt}" style="max-width:100%">'
+            f'<figcaption class="nnx-meta">{alt}</figcaption></figure>')
+
+
+def _numpy(x: Any) -> np.ndarray:
+    detach = getattr(x, "detach", None)
+    return np.asarray(detach().cpu().numpy() if callable(detach) else x)
+
+
+def _middle(volume: np.ndarray) -> np.ndarray:
+    """The middle slice along the first axis of a 3D volume (a 2D image is returned as it is)."""
+    return volume[volume.shape[0] // 2] if volume.ndim == 3 else volume
+
+
+def unet_figure(summary: Any) -> list[str]:
+    from .architecture_view import unet_diagram_svg
+
+    svg = unet_diagram_svg(summary)
+    return [_img(SVG_PREFIX + base64.b64encode(svg.encode("utf-8")).decode("ascii"),
+                 "the U: encoder (left), decoder (right), skips (dashed), deep-supervision heads with weights")]
+
+
+def batch_figures(batch: Any) -> list[str]:
+    from matplotlib.figure import Figure
+
+    data = _numpy(batch.data)
+    targets = [_numpy(t) for t in batch.target]
+    n = data.shape[0]
+    top = max(1.0, float(max(t.max() for t in targets)))  # one colour per label in every panel
+    fig = Figure(figsize=(2.6 * n, 2.8))
+    for i in range(n):
+        ax = fig.add_subplot(1, n, i + 1)
+        ax.imshow(_middle(data[i, 0]), cmap="gray")
+        label = _middle(targets[0][i, 0])
+        if label.max() > 0:
+            ax.imshow(np.ma.masked_equal(label, 0), cmap="autumn", alpha=0.45, vmin=0, vmax=top)
+        key = batch.keys[i] if i < len(batch.keys) else ""
+        ax.set_title(f"{i}: {key}", fontsize=8)
+        ax.axis("off")
+    out = [_img(_png(fig), f"the batch: middle slice of each of the {n} augmented samples, label overlaid")]
+    fig = Figure(figsize=(2.3 * len(targets), 2.6))
+    for k, target in enumerate(targets):
+        ax = fig.add_subplot(1, len(targets), k + 1)
+        ax.imshow(_middle(target[0, 0]), cmap="viridis", interpolation="nearest", vmin=0, vmax=top)
+        ax.set_title(f"output {k}: {'x'.join(map(str, target.shape[2:]))}", fontsize=8)
+        ax.axis("off")
+    out.append(_img(_png(fig), "deep-supervision targets of sample 0 (middle slice), one per network output"))
+    return out
+
+
+def lr_figure(schedule: Any) -> list[str]:
+    from matplotlib.figure import Figure
+
+    lrs = np.asarray(schedule.lrs, dtype=float)
+    fig = Figure(figsize=(5, 2.6))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(np.arange(len(lrs)), lrs)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.set_title("poly schedule: lr(e) = lr0 (1 - e/max_epochs)^0.9", fontsize=9)
+    return [_img(_png(fig), f"learning rate of each of the {len(lrs)} epochs")]
+
+
+def loss_figure(run: Any) -> list[str]:
+    from matplotlib.figure import Figure
+
+    tr = list(getattr(run, "all_tr_losses", []) or [])
+    val = list(getattr(run, "all_val_losses", []) or [])
+    dice = list(getattr(run, "all_val_eval_metrics", []) or [])
+    if not tr and not val:
+        return []
+    fig = Figure(figsize=(5, 2.8))
+    ax = fig.add_subplot(1, 1, 1)
+    if tr:
+        ax.plot(range(len(tr)), tr, "b-o", label="train loss")
+    if val:
+        ax.plot(range(len(val)), val, "r-o", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if dice:
+        ax2 = ax.twinx()
+        ax2.plot(range(len(dice)), dice, "g--o", label="pseudo Dice (MA)")
+        ax2.set_ylabel("Dice")
+    ax.legend(loc="upper right", fontsize=7)
+    return [_img(_png(fig), "loss per epoch (and the validation metric, as v1's progress.png)")]
+
+
+FIGURES: dict[str, Callable[[Any], list[str]]] = {
+    "architecture": unet_figure,
+    "batch": batch_figures,
+    "lr_schedule": lr_figure,
+}
+
+
+def figures_for(result: Any) -> list[str]:
+    """The inline pictures for one step result (``[]`` when the step has none or failed)."""
+    if not getattr(result, "ok", False):
+        return []
+    output = result.output
+    maker = FIGURES.get(result.name)
+    if maker is None and hasattr(output, "all_tr_losses"):
+        maker = loss_figure
+    return maker(output) if maker is not None else []

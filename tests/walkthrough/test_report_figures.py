@@ -1,0 +1,41 @@
+"""The HTML report shows pictures: the U diagram, the batch with its labels, the DS targets, the LR curve."""
+from __future__ import annotations
+
+import base64
+import re
+
+from nnunet_explorer.views.report_figures import PNG_PREFIX, SVG_PREFIX
+from nnunet_explorer.walkthrough import training_walkthrough
+
+
+def _card(page: str, name: str) -> str:
+    start = page.index(f"<summary><b>{name}</b>")
+    end = page.find("<div class='nnx-card", start)
+    return page[start:end if end > 0 else len(page)]
+
+
+def test_report_has_inline_images_per_step_kind(ct_workspace):
+    pipeline = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, workspace=ct_workspace)
+    pipeline.run(until="batch")
+    page = pipeline.report_html()
+    counts = {name: _card(page, name).count(f'<img src="{PNG_PREFIX}')
+              for name in ("architecture", "lr_schedule", "batch", "configuration")}
+    assert counts == {"architecture": 0, "lr_schedule": 1, "batch": 2, "configuration": 0}
+    assert _card(page, "architecture").count(f'<img src="{SVG_PREFIX}') == 1
+    for data in re.findall(r'data:image/png;base64,([A-Za-z0-9+/=]+)', page):
+        assert base64.b64decode(data).startswith(b"\x89PNG")
+    svg = base64.b64decode(re.search(r'data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)', page).group(1)).decode()
+    assert svg.startswith("<svg") and "output 0" in svg
+
+
+def test_a_failing_picture_does_not_break_the_card(ct_workspace, monkeypatch):
+    from nnunet_explorer.views import report_figures
+
+    def broken(_):
+        raise RuntimeError("no picture")
+
+    monkeypatch.setitem(report_figures.FIGURES, "lr_schedule", broken)
+    pipeline = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, workspace=ct_workspace)
+    pipeline.run(until="lr_schedule")
+    card = _card(pipeline.report_html(), "lr_schedule")
+    assert PNG_PREFIX not in card and "<b>output</b>" in card
