@@ -165,6 +165,7 @@ def _train(args: argparse.Namespace, pipeline) -> int:
 def _write_report_and_summary(args: argparse.Namespace, pipeline) -> None:
     """``--report``: the cards of every step run so far (also after a failure); ``--summary``: the text walk."""
     from ..explore.pipeline import write_report
+    from ..views import report_figures  # noqa: F401 - registers the cards' pictures (U diagram, batch, curves)
 
     if args.report is not None:
         write_report(pipeline, args.report, overwrite=True,

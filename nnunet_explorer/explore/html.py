@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .notes import inline_html, notes_html
 from .summary import _is_ndarray, _is_tensor, _is_torch_module, array_stats, own_summary, summarize_text
@@ -132,15 +132,26 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
             f"{''.join(parts)}</details></div>")
 
 
-def figures_html(result: "StepResult") -> str:
-    """The step's pictures (U diagram, batch slices, curves) from :mod:`nnunet_explorer.views.report_figures`."""
-    try:
-        # imported here: the pictures need matplotlib, which plain pipelines never load
-        from ..views.report_figures import figures_for
+# Who draws pictures for a card: functions ``(StepResult) -> list of <img>/<svg> strings``. explore/ knows
+# nothing of nnU-Net or of plotting; the views layer registers its drawer (views/report_figures.py) when it is
+# imported, which the command line, the notebooks and the widgets do.
+FIGURE_PROVIDERS: list[Callable[["StepResult"], list[str]]] = []
 
-        images = figures_for(result)
-    except Exception:  # noqa: BLE001 - a picture that cannot be drawn must not cost the learner the card
-        return ""
+
+def register_figure_provider(provider: Callable[["StepResult"], list[str]]) -> None:
+    """Add ``provider`` to the functions that draw pictures into step cards (once per function)."""
+    if provider not in FIGURE_PROVIDERS:
+        FIGURE_PROVIDERS.append(provider)
+
+
+def figures_html(result: "StepResult") -> str:
+    """The step's pictures (U diagram, batch slices, curves) from the registered figure providers."""
+    images: list[str] = []
+    for provider in FIGURE_PROVIDERS:
+        try:
+            images += provider(result)
+        except Exception:  # noqa: BLE001 - a picture that cannot be drawn must not cost the learner the card
+            continue
     return f"<div class='nnx-figures'>{''.join(images)}</div>" if images else ""
 
 
