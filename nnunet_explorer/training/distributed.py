@@ -143,13 +143,44 @@ def resolve_dist_info(device: str | None = None, backend: str | None = None,
     return DistInfo(rank, local, world, backend, device)
 
 
+# ---- process-group timeout (issue 13, item 6)
+DIST_TIMEOUT_ENV = "NNUNET_EXPLORER_DIST_TIMEOUT_MIN"
+DEFAULT_DIST_TIMEOUT_MIN = 60.0
+
+
+def dist_timeout(minutes: float | None = None, environ: Mapping[str, str] | None = None):
+    """How long a collective may wait before the process group gives up: ``minutes``, else
+    ``$NNUNET_EXPLORER_DIST_TIMEOUT_MIN``, else 60 minutes.
+
+    NCCL's default is 10 minutes, but rank 0 unpacks the whole dataset (``.npz`` to ``.npy``) before the
+    first barrier while the other ranks wait in it: on a large dataset that takes longer, and the run would
+    die before its first iteration.
+    """
+    import datetime
+
+    env = os.environ if environ is None else environ
+    if minutes is None:
+        raw = env.get(DIST_TIMEOUT_ENV)
+        try:
+            minutes = DEFAULT_DIST_TIMEOUT_MIN if raw in (None, "") else float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{DIST_TIMEOUT_ENV}={raw!r} is not a number of minutes",
+                                     fix=f"set {DIST_TIMEOUT_ENV} to e.g. 60, or unset it") from None
+    if not minutes > 0:
+        raise ConfigurationError(f"the process-group timeout must be positive (got {minutes} minutes)",
+                                 fix=f"give a positive number of minutes (default {DEFAULT_DIST_TIMEOUT_MIN:g})")
+    return datetime.timedelta(minutes=minutes)
+
+
 @contextmanager
 def distributed_context(device: str | None = None, backend: str | None = None,
-                        environ: Mapping[str, str] | None = None) -> Iterator[DistInfo]:
+                        environ: Mapping[str, str] | None = None, *,
+                        timeout_minutes: float | None = None) -> Iterator[DistInfo]:
     """Start the process group for the block and always tear it down (``destroy_process_group``) after it.
 
     ``init_method='env://'`` reads MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE as torchrun sets them; outside
-    torchrun a one-process group on a free local port is made.
+    torchrun a one-process group on a free local port is made. Collectives time out after
+    :func:`dist_timeout` (``timeout_minutes``, ``$NNUNET_EXPLORER_DIST_TIMEOUT_MIN``, default 60 minutes).
     """
     import torch.distributed as dist
 
@@ -164,7 +195,11 @@ def distributed_context(device: str | None = None, backend: str | None = None,
         os.environ.setdefault("WORLD_SIZE", "1")
     if info.device.startswith("cuda"):
         torch.cuda.set_device(info.local_rank)  # v1 does the same before init_process_group
-    dist.init_process_group(backend=info.backend, init_method="env://", rank=info.rank, world_size=info.world_size)
+    timeout = dist_timeout(timeout_minutes, environ)
+    # differs from v1: v1 passes no timeout (torch's NCCL default, 10 minutes), which unpacking a large
+    # dataset before the first barrier can exceed
+    dist.init_process_group(backend=info.backend, init_method="env://", rank=info.rank, world_size=info.world_size,
+                            timeout=timeout)
     try:
         yield info
     finally:
