@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "plan_and_preprocess": "plan_and_preprocess",
     "train": "train",
     "predict": "predict",
+    "inspect": "inspect",
 }
 
 
