@@ -200,7 +200,9 @@ V1_TRAIN = textwrap.dedent("""
     trainer.initialize(True)
     trainer.run_training()
     trainer.network.eval()
-    trainer.validate(save_softmax=False, validation_folder_name="validation_raw")
+    # no mirroring, no postprocessing search: the same validation_raw files, 10x faster on a CPU
+    trainer.validate(do_mirroring=False, save_softmax=True, validation_folder_name="validation_raw",
+                     run_postprocessing_on_folds=False)
     print(output_folder)
 """)
 
