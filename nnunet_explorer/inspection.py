@@ -433,8 +433,14 @@ def rule_pseudo_vs_real(r: RunInspection, k: int) -> list[Finding]:
 def rule_best_vs_final(r: RunInspection, k: int) -> list[Finding]:
     """Which epoch ``model_best`` holds against ``model_final_checkpoint``, and what each is for."""
     best, final = r.checkpoints.get("model_best"), r.checkpoints.get("model_final_checkpoint")
-    if not best or not final or "epoch" not in best or "epoch" not in final:
+    if not final or "epoch" not in final:
         return []
+    if not best or "epoch" not in best:
+        return [Finding("best_vs_final", "info",
+                        f"there is no model_best: v1 writes it only when the pseudo-Dice moving average rises above "
+                        f"its best so far (the first epoch only sets that best), and in this run it never did; "
+                        f"model_final_checkpoint holds epoch {final['epoch']}",
+                        {"best_epoch": None, "final_epoch": final["epoch"]})]
     numbers = {"best_epoch": best["epoch"], "final_epoch": final["epoch"],
                "best_val_eval_criterion_MA": best.get("best_val_eval_criterion_MA")}
     ma = r.val_eval_ma

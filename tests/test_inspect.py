@@ -229,6 +229,23 @@ def test_inspect_reads_a_fold_folder_trained_by_real_v1(v1_ct_task, tmp_path):
     assert result.learning_rates == pytest.approx([0.01 * (1 - e / 3) ** 0.9 for e in range(3)], abs=1e-6)
     assert result.summary_dice and set(result.summary_dice) == {"1", "2"}
     assert {"finished", "pseudo_vs_real_dice", "best_vs_final", "epoch_time"} <= rules(result)
+    # the per-case table recomputes v1's own per-case Dice from the NIfTIs
+    from nnunet_explorer.validation_cases import validation_table
+
+    cases = validation_table(folder / "validation_raw")
+    assert len(cases) == 2
+    for case in cases:
+        for c in case.classes:
+            assert c.dice == pytest.approx(case.summary_dice[c.label], abs=1e-9)
+    # v1's --npz probabilities (cropped box) come back at the NIfTI's size
+    from nnunet_explorer.views.validation_case import softmax_in_full_volume, read_itk
+
+    seg, _ = read_itk(folder / "validation_raw" / f"{cases[0].case}.nii.gz")
+    probs = softmax_in_full_volume(folder / "validation_raw" / f"{cases[0].case}.npz", seg.shape)
+    assert probs.shape == (3, *seg.shape)
+    # v1's label is the argmax of the float32 probabilities; the npz holds float16, so compare up to ties
+    at_label = np.take_along_axis(probs, seg[None].astype(np.int64), 0)[0]
+    assert np.array_equal(at_label, probs.max(0))
 
 
 @pytest.mark.slow
@@ -246,3 +263,18 @@ def test_inspect_a_resumed_explorer_run_with_more_epochs_shows_the_lr_jump(v1_ct
     assert jump[0].numbers["lr_before"] == 0.0  # poly_lr(2, 2): the end of the first schedule
     assert jump[0].numbers["lr_after"] == pytest.approx(0.01 * (1 - 2 / 6) ** 0.9, abs=1e-6)
     assert jump[0].numbers["max_num_epochs_after"] == 6
+
+
+def test_best_vs_final_explains_a_missing_model_best(tmp_path):
+    import torch
+
+    write_log(tmp_path, list(range(5)), max_epochs=5, train=lambda e: 0.5, val=lambda e: 0.6,
+              dice=lambda e: [0.5 - e / 100])
+    for name, epoch in (("model_final_checkpoint", 5),):
+        torch.save({"epoch": epoch, "state_dict": {}, "plot_stuff": ([0.5] * 5, [0.6] * 5, [], [0.5] * 5),
+                    "best_stuff": (0, 0.5, 0.5)}, tmp_path / f"{name}.model")
+    f = inspect_fold(tmp_path).by_rule("best_vs_final")
+    assert f and f[0].numbers == {"best_epoch": None, "final_epoch": 5}
+    torch.save({"epoch": 3, "state_dict": {}, "best_stuff": (0, 0.5, 0.51)}, tmp_path / "model_best.model")
+    f = inspect_fold(tmp_path).by_rule("best_vs_final")
+    assert f[0].numbers["best_epoch"] == 3 and f[0].numbers["best_val_eval_criterion_MA"] == pytest.approx(0.51)
