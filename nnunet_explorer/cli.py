@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "plan_and_preprocess": "plan_and_preprocess",
     "train": "train",
     "predict": "predict",
+    "inspect": "inspect",
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import SimpleITK as sitk
 
 import nnunet_explorer.views.napari as plugin
 from nnunet_explorer.fileio import load_pickle
@@ -102,17 +103,23 @@ def test_reader_opens_a_v1_preprocessed_case_and_stage_folder(v1_ct_task, regist
     assert len(points[0].data) == sum(len(v) for v in locations.values())
 
 
-def test_reader_opens_a_validation_folder_next_to_gt_niftis(artefacts, registered, make_napari_viewer):
-    _ws, model = artefacts
+def test_reader_opens_one_case_of_a_validation_folder_with_its_image(artefacts, registered, make_napari_viewer,
+                                                                     monkeypatch):
+    from nnunet_explorer.paths import environment_for
+
+    ws, model = artefacts
+    for key, value in environment_for(ws).items():  # the raw task's imagesTr is found through the workspace
+        monkeypatch.setenv(key, value)
     viewer = make_napari_viewer()
     layers = viewer.open(str(model / "fold_0" / "validation_raw"), plugin=PLUGIN)
-    first = [lay for lay in layers if lay.metadata.get("case_id") == "case_000"]
-    kinds = [lay.name.split(" ", 1)[1].split(" (")[0] for lay in first]
-    assert kinds == ["ground truth", "prediction", "errors"]
-    errors = first[-1]
+    assert {lay.metadata.get("case_id") for lay in layers} == {"case_000"}  # one case, not all overlaid
+    kinds = [lay.name.split(" ", 1)[1].split(" (")[0] for lay in layers]
+    assert kinds == ["image 0000", "ground truth", "prediction", "errors"]
+    image = sitk.GetArrayFromImage(sitk.ReadImage(str(ws.raw_task_dir(TASK) / "imagesTr" / "case_000_0000.nii.gz")))
+    assert np.array_equal(layers[0].data, image.astype(np.float32))
+    errors = layers[-1]
     # the fixture's prediction relabels the lesion and shifts the organ: all three error kinds appear
     assert set(np.unique(errors.data)) == {0, L.FALSE_POSITIVE, L.FALSE_NEGATIVE, L.WRONG_CLASS}
-    assert [lay.visible for lay in layers if lay.metadata.get("case_id") != "case_000"] == [False] * (len(layers) - 3)
 
 
 def test_sample_data(registered, make_napari_viewer):

@@ -11,7 +11,8 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[tuple]] | None:
 
     Opened: a raw task folder (its first case), a NIfTI of a raw task (the whole case: every modality and the
     label), ``CASE.npz`` / ``CASE.npy`` / ``CASE.pkl`` of a cropped or preprocessed folder, a stage folder (its
-    first case) and a validation/prediction folder with ground truth nearby (prediction, truth, errors, Dice).
+    first case) and a validation/prediction folder with ground truth nearby: its first case alone (image, truth,
+    prediction, errors with the Dice, ``--npz`` probabilities), placed with the ITK direction.
     """
     if isinstance(path, (list, tuple)):
         if not path or any(classify_path(p) is None for p in path):
@@ -24,4 +25,14 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[tuple]] | None:
 def read_layers(path: str | list[str]) -> list[tuple]:
     """napari ``LayerDataTuple`` s for one path or several."""
     paths = path if isinstance(path, (list, tuple)) else [path]
-    return [spec.as_tuple() for p in paths for spec in read_path(p)]
+    return [spec.as_tuple() for p in paths for spec in _specs(p)]
+
+
+def _specs(path: str) -> list:
+    # a validation folder opens ONE case (its first): the image under ground truth, prediction and errors,
+    # placed with the ITK direction; the other cases one at a time via show_case or the validation table
+    if classify_path(path) == "prediction_folder":
+        from ..validation_case import validation_case_layers
+
+        return validation_case_layers(path)
+    return read_path(path)

@@ -22,7 +22,7 @@ def add_layers(viewer: Any, specs: Sequence[LayerSpec], *, replace: bool = True)
         existing = viewer.layers[name] if replace and name in viewer.layers else None
         if existing is not None and type(existing).__name__.lower() == kind and kind in ("image", "labels"):
             existing.data = data
-            for key in ("scale", "translate", "metadata"):
+            for key in ("scale", "translate", "affine", "metadata"):
                 if key in kwargs:
                     setattr(existing, key, kwargs[key])
             added.append(existing)
@@ -52,6 +52,32 @@ def show_in_napari(x: Any, viewer: Any = None, *, title: str = "nnU-Net explorer
     if specs and len(specs[0].data.shape if hasattr(specs[0].data, "shape") else ()) >= 3:
         viewer.dims.set_point(0, viewer.dims.range[0].start + (viewer.dims.range[0].stop -
                                                                viewer.dims.range[0].start) / 2)
+    return viewer
+
+
+def show_case(validation_folder: Any, case_id: str | None = None, viewer: Any = None, *, gt_folder: Any = None,
+              images_folder: Any = None, title: str = "nnU-Net explorer") -> Any:
+    """Open ONE case of a validation folder: its image under ground truth, prediction and errors, probabilities.
+
+    See :func:`nnunet_explorer.views.validation_case.validation_case_layers`. Layers of a case shown before in
+    ``viewer`` are removed first, so the viewer holds one case at a time. Returns the viewer.
+    """
+    from ..validation_case import validation_case_layers
+
+    specs = validation_case_layers(validation_folder, case_id, gt_folder=gt_folder, images_folder=images_folder)
+    if viewer is None:
+        from .display import ensure_display
+
+        ensure_display()
+        import napari
+
+        viewer = napari.Viewer(title=title)
+    for layer in [lay for lay in viewer.layers if "case_id" in getattr(lay, "metadata", {})]:
+        viewer.layers.remove(layer)
+    add_layers(viewer, specs, replace=False)
+    if viewer.dims.ndim >= 3:
+        low, high = viewer.dims.range[0].start, viewer.dims.range[0].stop
+        viewer.dims.set_point(0, low + (high - low) / 2)
     return viewer
 
 

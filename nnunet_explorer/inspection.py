@@ -1,0 +1,480 @@
+"""Read a trained fold folder (nnU-Net v1 1.7.1's or the explorer's) and diagnose the run.
+
+A v1 fold folder (``RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<Plans>/fold_X``) holds:
+
+* ``training_log_Y_M_D_HH_MM_SS.txt`` — one per run; ``nnUNet_train -c`` starts a new one. v1 writes, per epoch,
+  ``epoch:  N``, ``train loss : %.4f``, ``validation loss: %.4f``, ``Average global foreground Dice: [...]`` (the
+  "pseudo Dice": TP/FP/FN pooled over the few random validation *patches* of that epoch), ``lr: x`` (the LR of
+  the *next* epoch, rounded to 6 places; also once before the first epoch of every run) and
+  ``This epoch took x s``.
+* ``model_latest`` / ``model_best`` / ``model_final_checkpoint`` ``.model`` — torch checkpoints whose
+  ``plot_stuff`` is ``(all_tr_losses, all_val_losses, all_val_losses_tr_mode, all_val_eval_metrics)`` and whose
+  ``best_stuff`` ends with ``best_val_eval_criterion_MA``.
+* ``debug.json`` — the trainer's attributes as strings (``max_num_epochs``, ``initial_lr`` ...), rewritten by
+  every run.
+* ``validation_raw/summary.json`` — the real, per-case, sliding-window Dice after training.
+
+:func:`inspect_fold` reads all of it into a :class:`RunInspection` and applies the maintainers' rules
+(:data:`RULES`), each giving a :class:`Finding` with the numbers behind it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ExplorerError
+from .fileio import load_json
+
+# v1's defaults (nnUNetTrainerV2): poly LR ``initial_lr * (1 - epoch / max_num_epochs) ** 0.9``
+INITIAL_LR = 1e-2
+POLY_EXPONENT = 0.9
+MA_ALPHA = 0.9  # NetworkTrainer.val_eval_criterion_alpha
+CHECKPOINTS = ("model_final_checkpoint", "model_best", "model_latest")
+NOSMOOTH_TRAINER = "nnUNetTrainerV2_Loss_DiceCE_noSmooth"
+
+_LOG_NAME = re.compile(r"training_log_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.txt$")
+_NUMPY_WRAPPER = re.compile(r"np\.float\d+\(|np\.int\d+\(|array\(")
+_FLOAT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
+
+
+class InspectionError(ExplorerError):
+    """A fold folder that cannot be inspected (missing, not a folder, no training log)."""
+
+
+@dataclass
+class Finding:
+    """One diagnosis: ``rule`` (its name), ``severity`` (info | warning | error), ``message``, ``numbers``."""
+
+    rule: str
+    severity: str
+    message: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EpochRecord:
+    """What the logs say about one epoch (``None`` where a line is missing)."""
+
+    epoch: int
+    log: str
+    learning_rate: float | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
+    pseudo_dice: list[float] | None = None
+    seconds: float | None = None
+
+
+@dataclass
+class LogRun:
+    """One training log = one run (a fresh start or one ``-c`` resume)."""
+
+    path: str
+    first_epoch: int | None
+    last_epoch: int | None
+    lrs: dict[int, float]
+    resumed: bool
+    on_cpu: bool
+
+
+def _log_sort_key(path: Path) -> tuple:
+    match = _LOG_NAME.search(path.name)
+    return tuple(int(g) for g in match.groups()) if match else (math.inf,)
+
+
+def training_logs(folder: Path) -> list[Path]:
+    """The fold's ``training_log_*.txt`` in time order (their names hold the start time, not zero-padded)."""
+    return sorted(folder.glob("training_log_*.txt"), key=lambda p: (_log_sort_key(p), p.name))
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in _FLOAT.findall(_NUMPY_WRAPPER.sub("(", text))]
+
+
+def _after(line: str, marker: str) -> str:
+    return line.split(marker, 1)[1]
+
+
+def parse_log(path: Path, records: dict[int, EpochRecord]) -> LogRun:
+    """Read one v1 training log into ``records`` (a later log overwrites the epochs it re-runs)."""
+    pending_lr: float | None = None
+    current: EpochRecord | None = None
+    lrs: dict[int, float] = {}
+    first = last = None
+    resumed = on_cpu = False
+    for raw in path.read_text(errors="replace").splitlines():
+        line = raw.strip()
+        if "loading checkpoint" in line:
+            resumed = True
+        if "run training on a CPU" in line:
+            on_cpu = True
+        if re.search(r"(^|: )epoch: ", line):
+            values = _floats(_after(line, "epoch:"))
+            if not values:
+                continue
+            epoch = int(values[0])
+            lr = pending_lr if pending_lr is not None else lrs.get(epoch)
+            current = records[epoch] = EpochRecord(epoch, path.name, learning_rate=lr)
+            if lr is not None:
+                lrs[epoch] = lr
+            first = epoch if first is None else first
+            last = epoch
+            pending_lr = None
+        elif re.search(r"(^|: )lr: ", line):
+            values = _floats(_after(line, "lr:"))
+            if values and current is None:  # before the run's first epoch: the LR of that epoch
+                pending_lr = values[0]
+            elif values:  # after an epoch: maybe_update_lr(epoch + 1), the LR of the next epoch
+                lrs[current.epoch + 1] = values[0]
+        elif current is None:
+            continue
+        elif "train loss :" in line:
+            current.train_loss = _floats(_after(line, "train loss :"))[0]
+        elif "validation loss:" in line:
+            current.val_loss = _floats(_after(line, "validation loss:"))[0]
+        elif "Average global foreground Dice:" in line:
+            current.pseudo_dice = _floats(_after(line, "Average global foreground Dice:"))
+        elif "This epoch took" in line:
+            values = _floats(_after(line, "This epoch took"))
+            if values:
+                current.seconds = values[0]
+    return LogRun(path.name, first, last, lrs, resumed, on_cpu)
+
+
+def _poly_lr(epoch: int, max_epochs: int) -> float:
+    return INITIAL_LR * (1 - epoch / max_epochs) ** POLY_EXPONENT
+
+
+def implied_max_num_epochs(epoch: int, lr: float) -> int | None:
+    """The ``max_num_epochs`` for which v1's poly LR at ``epoch`` equals ``lr`` (``None`` when undetermined)."""
+    if epoch <= 0 or not 0 < lr < INITIAL_LR:
+        return None
+    fraction = 1 - (lr / INITIAL_LR) ** (1 / POLY_EXPONENT)
+    return int(round(epoch / fraction)) if fraction > 0 else None
+
+
+def moving_average(values: list[float], alpha: float = MA_ALPHA) -> list[float]:
+    """v1's ``val_eval_criterion_MA``: first value, then ``alpha * MA + (1 - alpha) * value``."""
+    out: list[float] = []
+    for v in values:
+        out.append(v if not out else alpha * out[-1] + (1 - alpha) * v)
+    return out
+
+
+def _slope(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    return float(np.polyfit(np.arange(len(values), dtype=float), np.asarray(values, dtype=float), 1)[0])
+
+
+@dataclass
+class RunInspection:
+    """Everything :func:`inspect_fold` found: curves per epoch, the runs, checkpoints, summary and findings."""
+
+    folder: str
+    logs: list[LogRun]
+    epochs: list[int]
+    train_losses: list[float | None]
+    val_losses: list[float | None]
+    pseudo_dice: list[list[float] | None]
+    learning_rates: list[float | None]
+    epoch_seconds: list[float | None]
+    max_num_epochs: int | None
+    debug: dict[str, Any]
+    checkpoints: dict[str, dict[str, Any]]
+    summary_dice: dict[str, float] | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def mean_pseudo_dice(self) -> list[float | None]:
+        return [float(np.mean(d)) if d else None for d in self.pseudo_dice]
+
+    @property
+    def val_eval_ma(self) -> list[float]:
+        return moving_average([v for v in self.mean_pseudo_dice if v is not None])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"folder": self.folder, "logs": [asdict(r) for r in self.logs], "epochs": self.epochs,
+                "train_losses": self.train_losses, "val_losses": self.val_losses, "pseudo_dice": self.pseudo_dice,
+                "mean_pseudo_dice": self.mean_pseudo_dice, "val_eval_criterion_MA": self.val_eval_ma,
+                "learning_rates": self.learning_rates, "epoch_seconds": self.epoch_seconds,
+                "max_num_epochs": self.max_num_epochs, "checkpoints": self.checkpoints,
+                "summary_dice": self.summary_dice, "findings": [asdict(f) for f in self.findings]}
+
+    def by_rule(self, rule: str) -> list[Finding]:
+        return [f for f in self.findings if f.rule == rule]
+
+
+def _checkpoint_info(path: Path) -> dict[str, Any] | None:
+    from .training.checkpoints import load_checkpoint_file
+
+    try:
+        ckpt = load_checkpoint_file(path)
+    except ExplorerError as exc:
+        return {"error": str(exc)}
+    info: dict[str, Any] = {"epoch": int(ckpt.get("epoch", -1))}
+    plot = ckpt.get("plot_stuff")
+    if plot and len(plot) >= 4:
+        info["train_losses"] = [float(v) for v in plot[0]]
+        info["val_losses"] = [float(v) for v in plot[1]]
+        info["val_eval_metrics"] = [float(v) for v in plot[3]]
+    best = ckpt.get("best_stuff")
+    if best and len(best) >= 3 and best[2] is not None:
+        info["best_val_eval_criterion_MA"] = float(best[2])
+    return info
+
+
+def _summary_dice(folder: Path) -> dict[str, float] | None:
+    path = folder / "validation_raw" / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        mean = load_json(path)["results"]["mean"]
+    except (KeyError, TypeError, ValueError, ExplorerError):
+        return None
+    return {k: float(v["Dice"]) for k, v in mean.items() if k != "0" and isinstance(v, dict) and "Dice" in v}
+
+
+def inspect_fold(folder: str | os.PathLike, *, window: int | None = None, read_checkpoints: bool = True) -> RunInspection:
+    """Read ``folder`` (a fold folder) and diagnose the run; see the module docstring for what is read.
+
+    Args:
+        folder: the ``fold_X`` folder.
+        window: K, the number of last epochs the trend rules look at (default: a quarter of the epochs, 5 to 50).
+        read_checkpoints: also open the ``.model`` files (safely) for their curves and best moving average.
+
+    Raises:
+        InspectionError: ``folder`` is missing, is not a folder or holds no training log.
+    """
+    path = Path(folder)
+    if not path.exists():
+        raise InspectionError(f"fold folder {path} does not exist",
+                              fix="pass the fold_X folder of a training run, e.g. "
+                              "$RESULTS_FOLDER/nnUNet/3d_fullres/TaskXXX_Name/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0")
+    if not path.is_dir():
+        raise InspectionError(f"{path} is not a folder",
+                              fix="pass the fold_X folder that holds training_log_*.txt, not a file inside it")
+    logs = training_logs(path)
+    if not logs:
+        raise InspectionError(f"{path} holds no training_log_*.txt, so there is no run to inspect",
+                              fix="point at the fold_X folder that nnUNet_train (or nnunet-explorer train) wrote; "
+                              "the logs sit next to model_final_checkpoint.model")
+    records: dict[int, EpochRecord] = {}
+    runs = [parse_log(p, records) for p in logs]
+    epochs = sorted(records)
+    debug: dict[str, Any] = {}
+    if (path / "debug.json").is_file():
+        try:
+            debug = dict(load_json(path / "debug.json"))
+        except (ExplorerError, ValueError, TypeError):
+            debug = {}
+    max_epochs = None
+    if "max_num_epochs" in debug:
+        try:
+            max_epochs = int(float(debug["max_num_epochs"]))
+        except ValueError:
+            max_epochs = None
+    checkpoints: dict[str, dict[str, Any]] = {}
+    if read_checkpoints:
+        for name in CHECKPOINTS:
+            if (path / f"{name}.model").is_file():
+                info = _checkpoint_info(path / f"{name}.model")
+                if info is not None:
+                    checkpoints[name] = info
+    result = RunInspection(
+        folder=str(path), logs=runs, epochs=epochs,
+        train_losses=[records[e].train_loss for e in epochs], val_losses=[records[e].val_loss for e in epochs],
+        pseudo_dice=[records[e].pseudo_dice for e in epochs], learning_rates=[records[e].learning_rate for e in epochs],
+        epoch_seconds=[records[e].seconds for e in epochs], max_num_epochs=max_epochs, debug=debug,
+        checkpoints=checkpoints, summary_dice=_summary_dice(path))
+    k = window or max(5, min(50, len(epochs) // 4))
+    for rule in RULES:
+        result.findings.extend(rule(result, k))
+    return result
+
+
+# ---------------------------------------------------------------- the rules
+
+
+def rule_progress(r: RunInspection, k: int) -> list[Finding]:
+    """Still learning, plateau or finished: the poly LR left and the trend of the pseudo-Dice moving average.
+
+    The maintainers: v1 has no early stopping on purpose; "the LR schedule is not designed to be terminated
+    early" (MIC-DKFZ/nnUNet#604). A flat moving average with LR left is not a reason to stop.
+    """
+    if not r.epochs:
+        return []
+    last = r.epochs[-1]
+    max_epochs = r.max_num_epochs
+    if max_epochs is None:
+        lr = next((v for v in reversed(r.learning_rates) if v is not None), None)
+        max_epochs = implied_max_num_epochs(last, lr) if lr is not None else None
+    done = last + 1
+    ma = r.val_eval_ma
+    tail = ma[-k:]
+    change = float(tail[-1] - tail[0]) if len(tail) >= 2 else 0.0
+    remaining = max(0, max_epochs - done) if max_epochs else None
+    lr_now = _poly_lr(min(done, max_epochs), max_epochs) if max_epochs else None
+    numbers = {"epochs_done": done, "max_num_epochs": max_epochs, "epochs_remaining": remaining,
+               "lr_now": lr_now, "window": len(tail), "ma_change_over_window": change,
+               "ma_slope_per_epoch": _slope(tail), "ma_last": tail[-1] if tail else None}
+    if remaining == 0:
+        return [Finding("finished", "info", f"the run finished all {max_epochs} epochs of the poly schedule; the "
+                        f"pseudo-Dice moving average ended at {numbers['ma_last']:.4f}" if tail else
+                        f"the run finished all {max_epochs} epochs", numbers)]
+    left = (f"{remaining} of {max_epochs} epochs remain (LR now {lr_now:.2e} of {INITIAL_LR:g})"
+            if remaining is not None else "the number of epochs left is unknown (no debug.json, no lr lines)")
+    if len(tail) < 2:
+        return [Finding("too_early", "info", f"only {len(ma)} epoch(s) with a pseudo Dice; {left}", numbers)]
+    if change > 0.005:
+        return [Finding("still_learning", "info",
+                        f"still learning: the pseudo-Dice moving average rose by {change:+.4f} over the last "
+                        f"{len(tail)} epochs; {left}. Let it run.", numbers)]
+    return [Finding("plateau", "info",
+                    f"plateau: the pseudo-Dice moving average changed by {change:+.4f} over the last {len(tail)} "
+                    f"epochs; {left}. v1 has no early stopping by design: the poly LR keeps falling and the last "
+                    "epochs at small LR usually still gain (MIC-DKFZ/nnUNet#604); stopping now leaves a "
+                    "model trained at a larger LR than planned.", numbers)]
+
+
+def rule_overfitting(r: RunInspection, k: int) -> list[Finding]:
+    """Train loss falling while validation loss rises over the last K epochs (MIC-DKFZ/nnUNet#389)."""
+    pairs = [(t, v) for t, v in zip(r.train_losses, r.val_losses) if t is not None and v is not None][-k:]
+    if len(pairs) < 4:
+        return []
+    tr, va = [p[0] for p in pairs], [p[1] for p in pairs]
+    s_tr, s_va = _slope(tr), _slope(va)
+    numbers = {"window": len(pairs), "train_loss_slope": s_tr, "val_loss_slope": s_va,
+               "train_loss_change": s_tr * (len(pairs) - 1), "val_loss_change": s_va * (len(pairs) - 1),
+               "gap_last": va[-1] - tr[-1]}
+    if s_tr < 0 and s_va * (len(pairs) - 1) > 0.02:
+        return [Finding("overfitting", "warning",
+                        f"overfitting: over the last {len(pairs)} epochs the train loss fell by "
+                        f"{-numbers['train_loss_change']:.4f} while the validation loss rose by "
+                        f"{numbers['val_loss_change']:.4f}. The maintainers: a gap between train and validation "
+                        "loss is normal; worry when the validation loss rises and the pseudo Dice drops "
+                        "(MIC-DKFZ/nnUNet#389). Compare model_best with model_final_checkpoint.", numbers)]
+    return []
+
+
+def rule_collapsed_class(r: RunInspection, k: int) -> list[Finding]:
+    """A class whose pseudo Dice is 0 for the last epochs (MIC-DKFZ/nnUNet#882, #1395, #1084)."""
+    dice = [d for d in r.pseudo_dice if d]
+    if len(dice) < 3:
+        return []
+    n_classes = max(len(d) for d in dice)
+    tail = dice[-min(k, len(dice)):]
+    out = []
+    for c in range(n_classes):
+        values = [d[c] for d in tail if len(d) > c]
+        if len(values) >= 3 and all(v <= 1e-6 for v in values):
+            best = max((d[c] for d in dice if len(d) > c), default=0.0)
+            out.append(Finding("collapsed_class", "warning",
+                               f"class {c + 1}: pseudo Dice 0 in each of the last {len(values)} epochs (best ever "
+                               f"{best:.4f}). The network stopped predicting it; the maintainers' fix is the "
+                               f"trainer {NOSMOOTH_TRAINER} (Dice+CE without the Dice smoothing term, "
+                               "MIC-DKFZ/nnUNet#882): nnUNet_train ... " + NOSMOOTH_TRAINER + " ...",
+                               {"class": c + 1, "epochs_at_zero": len(values), "best_pseudo_dice": best,
+                                "trainer": NOSMOOTH_TRAINER}))
+    return out
+
+
+def rule_lr_jump(r: RunInspection, k: int) -> list[Finding]:
+    """A resume (``-c``) whose first LR is larger than the LR before: ``max_num_epochs`` changed (#238, #636)."""
+    out = []
+    for prev, run in zip(r.logs, r.logs[1:]):
+        if run.first_epoch is None or not prev.lrs or run.first_epoch not in run.lrs:
+            continue
+        before_epoch = max(e for e in prev.lrs if e <= run.first_epoch) if any(
+            e <= run.first_epoch for e in prev.lrs) else max(prev.lrs)
+        lr_before, lr_after = prev.lrs[before_epoch], run.lrs[run.first_epoch]
+        if lr_after > lr_before * 1.0001 + 1e-7:
+            m_before = implied_max_num_epochs(before_epoch, lr_before)
+            m_after = implied_max_num_epochs(run.first_epoch, lr_after)
+            out.append(Finding("lr_jump", "warning",
+                               f"the LR jumped from {lr_before:.6f} (epoch {before_epoch}, {prev.path}) to "
+                               f"{lr_after:.6f} at the resume (epoch {run.first_epoch}, {run.path}): the poly "
+                               f"schedule was restarted with max_num_epochs ≈{m_after} instead of ≈{m_before}. "
+                               "v1 recomputes the LR from epoch/max_num_epochs, so extending a run raises the LR "
+                               "again and costs accuracy at first (MIC-DKFZ/nnUNet#238, #636).",
+                               {"epoch": run.first_epoch, "lr_before": lr_before, "lr_after": lr_after,
+                                "max_num_epochs_before": m_before, "max_num_epochs_after": m_after,
+                                "log_before": prev.path, "log_after": run.path}))
+    return out
+
+
+def rule_pseudo_vs_real(r: RunInspection, k: int) -> list[Finding]:
+    """The last pseudo Dice against the validation summary's mean Dice, with why they differ."""
+    if not r.summary_dice:
+        return []
+    last = next((d for d in reversed(r.pseudo_dice) if d), None)
+    real = [r.summary_dice[key] for key in sorted(r.summary_dice, key=lambda s: int(s) if s.isdigit() else 0)]
+    numbers = {"summary_mean_dice": r.summary_dice, "real_mean": float(np.mean(real)),
+               "last_pseudo_dice": last, "pseudo_mean": float(np.mean(last)) if last else None}
+    gap = (numbers["pseudo_mean"] - numbers["real_mean"]) if last else None
+    numbers["gap"] = gap
+    text = (f"real Dice (validation_raw/summary.json, mean over classes) {numbers['real_mean']:.4f} vs last pseudo "
+            f"Dice {numbers['pseudo_mean']:.4f} (gap {gap:+.4f}). " if last else
+            f"real Dice {numbers['real_mean']:.4f}. ")
+    text += ("The pseudo Dice pools TP/FP/FN over the patches of a few random validation batches (a third of "
+             "them forced onto foreground), so it is noisy and usually optimistic; summary.json scores every "
+             "validation case whole, with the sliding window (and mirroring), per case and then averaged.")
+    if gap is not None and gap < 0:
+        text += (" Here the real Dice is the higher one: whole-case inference with Gaussian-weighted overlapping "
+                 "tiles and test-time mirroring beats the single random patches of the online evaluation.")
+    return [Finding("pseudo_vs_real_dice", "info", text, numbers)]
+
+
+def rule_best_vs_final(r: RunInspection, k: int) -> list[Finding]:
+    """Which epoch ``model_best`` holds against ``model_final_checkpoint``, and what each is for."""
+    best, final = r.checkpoints.get("model_best"), r.checkpoints.get("model_final_checkpoint")
+    if not final or "epoch" not in final:
+        return []
+    if not best or "epoch" not in best:
+        return [Finding("best_vs_final", "info",
+                        f"there is no model_best: v1 writes it only when the pseudo-Dice moving average rises above "
+                        f"its best so far (the first epoch only sets that best), and in this run it never did; "
+                        f"model_final_checkpoint holds epoch {final['epoch']}",
+                        {"best_epoch": None, "final_epoch": final["epoch"]})]
+    numbers = {"best_epoch": best["epoch"], "final_epoch": final["epoch"],
+               "best_val_eval_criterion_MA": best.get("best_val_eval_criterion_MA")}
+    ma = r.val_eval_ma
+    numbers["final_ma"] = ma[-1] if ma else None
+    return [Finding("best_vs_final", "info",
+                    f"model_best holds epoch {best['epoch']} (the best pseudo-Dice moving average"
+                    + (f", {numbers['best_val_eval_criterion_MA']:.4f}" if numbers["best_val_eval_criterion_MA"]
+                       is not None else "")
+                    + f"), model_final_checkpoint epoch {final['epoch']}. v1 validates and predicts with "
+                    "model_final_checkpoint unless told otherwise (-chk model_best); model_best is picked on the "
+                    "noisy pseudo Dice, so it is not reliably better.", numbers)]
+
+
+def rule_epoch_time(r: RunInspection, k: int) -> list[Finding]:
+    """Epoch time (median, last) and the time the remaining epochs need; v1 does not log the data wait."""
+    seconds = [s for s in r.epoch_seconds if s is not None]
+    if not seconds:
+        return []
+    median = float(np.median(seconds))
+    remaining = (r.max_num_epochs - r.epochs[-1] - 1) if r.max_num_epochs else None
+    numbers = {"median_s": median, "last_s": seconds[-1], "total_s": float(np.sum(seconds)),
+               "epochs_remaining": remaining, "remaining_s": median * remaining if remaining else 0.0}
+    text = f"an epoch takes {median:.1f} s (median of {len(seconds)}); {numbers['total_s'] / 3600:.2f} h so far"
+    if remaining:
+        text += f", ≈{numbers['remaining_s'] / 3600:.2f} h for the {remaining} epochs left"
+    text += (". v1's log does not split data wait from compute; nnunet-explorer train's monitor does "
+             "(a data-loading bound shows as epochs much longer than v1's expected_epoch_times).")
+    findings = [Finding("epoch_time", "info", text, numbers)]
+    if any(run.on_cpu for run in r.logs):
+        findings.append(Finding("cpu_training", "warning", "the log says training ran on the CPU (no CUDA), "
+                                "which is 10-100x slower than on a GPU", {}))
+    return findings
+
+
+RULES: tuple[Callable[[RunInspection, int], list[Finding]], ...] = (
+    rule_progress, rule_overfitting, rule_collapsed_class, rule_lr_jump, rule_pseudo_vs_real, rule_best_vs_final,
+    rule_epoch_time)

@@ -1,0 +1,155 @@
+"""Per-case validation results: one row per validation case with Dice, voxel counts and volumes per class.
+
+v1's ``validate`` writes ``validation_raw/CASE.nii.gz`` (the sliding-window segmentation in the original
+geometry) and ``validation_raw/summary.json``, whose ``results.all`` holds one entry per case with the metrics
+per class and the ``reference`` (``nnUNet_preprocessed/TaskXXX/gt_segmentations/CASE.nii.gz``) and ``test``
+paths. :func:`validation_table` reads the NIfTIs again and computes, per case and class, the Dice, the reference
+and predicted voxel counts and the volumes in ml (voxel count × spacing product / 1000), and flags an empty
+reference (Dice is then undefined; v1 reports NaN) or an empty prediction.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ExplorerError
+from .fileio import load_json
+
+
+@dataclass
+class ClassResult:
+    """One class of one case."""
+
+    label: int
+    dice: float | None  # None when reference and prediction are both empty (v1: NaN)
+    n_ref: int
+    n_pred: int
+    volume_ref_ml: float
+    volume_pred_ml: float
+    empty_reference: bool
+    empty_prediction: bool
+
+
+@dataclass
+class CaseResult:
+    """One validation case: its files, spacing and per-class results."""
+
+    case: str
+    prediction: str
+    reference: str
+    spacing: tuple[float, ...]
+    classes: list[ClassResult] = field(default_factory=list)
+    summary_dice: dict[int, float | None] = field(default_factory=dict)
+
+    @property
+    def mean_dice(self) -> float | None:
+        values = [c.dice for c in self.classes if c.dice is not None]
+        return float(np.mean(values)) if values else None
+
+    @property
+    def flags(self) -> list[str]:
+        out = []
+        for c in self.classes:
+            if c.empty_reference:
+                out.append(f"class {c.label}: empty reference")
+            if c.empty_prediction and not c.empty_reference:
+                out.append(f"class {c.label}: empty prediction")
+        return out
+
+    def row(self) -> dict[str, Any]:
+        """A flat dict for a table: case, mean Dice, then per class dice/n_ref/n_pred/volumes, flags."""
+        row: dict[str, Any] = {"case": self.case, "mean_dice": self.mean_dice}
+        for c in self.classes:
+            row[f"dice_{c.label}"] = c.dice
+            row[f"n_ref_{c.label}"] = c.n_ref
+            row[f"n_pred_{c.label}"] = c.n_pred
+            row[f"vol_ref_ml_{c.label}"] = c.volume_ref_ml
+            row[f"vol_pred_ml_{c.label}"] = c.volume_pred_ml
+        row["flags"] = "; ".join(self.flags)
+        return row
+
+
+def _read(path: Path):
+    import SimpleITK as sitk
+
+    if not path.is_file():
+        raise ExplorerError(f"{path} does not exist", fix="run the validation again (nnunet-explorer train -val) "
+                            "or pass gt_folder= where gt_segmentations now lives")
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise ExplorerError(f"{path} is not a readable image ({exc})", fix="re-run the validation") from None
+    return sitk.GetArrayFromImage(image), tuple(float(s) for s in image.GetSpacing())
+
+
+def case_result(case: str, prediction: Path, reference: Path, labels: list[int]) -> CaseResult:
+    """Dice, voxel counts and volumes per class of one case from its two NIfTIs."""
+    pred, spacing = _read(prediction)
+    ref, _ = _read(reference)
+    if pred.shape != ref.shape:
+        raise ExplorerError(f"{prediction} has shape {pred.shape} but its reference {reference} {ref.shape}",
+                            fix="the prediction and reference must be in the same (original) geometry")
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    result = CaseResult(case, str(prediction), str(reference), spacing)
+    for label in labels:
+        r, p = ref == label, pred == label
+        n_ref, n_pred, tp = int(r.sum()), int(p.sum()), int(np.logical_and(r, p).sum())
+        dice = None if n_ref + n_pred == 0 else 2.0 * tp / (n_ref + n_pred)
+        result.classes.append(ClassResult(label, dice, n_ref, n_pred, n_ref * voxel_ml, n_pred * voxel_ml,
+                                          n_ref == 0, n_pred == 0))
+    return result
+
+
+def validation_table(validation_folder: str | os.PathLike, *, gt_folder: str | os.PathLike | None = None
+                     ) -> list[CaseResult]:
+    """One :class:`CaseResult` per case of ``validation_folder`` (e.g. ``fold_0/validation_raw``).
+
+    Cases come from ``summary.json`` (``results.all``); its ``reference`` paths are used unless ``gt_folder``
+    is given or they no longer exist (then ``gt_folder/CASE.nii.gz``, default: the ``gt_segmentations``
+    folder the summary names). Without a summary, every ``*.nii.gz`` in the folder with ``gt_folder``.
+
+    Raises:
+        ExplorerError: no such folder, no summary and no ``gt_folder``, or an unreadable NIfTI.
+    """
+    folder = Path(validation_folder)
+    if not folder.is_dir():
+        raise ExplorerError(f"validation folder {folder} does not exist",
+                            fix="pass fold_X/validation_raw after validation (nnUNet_train ... -val)")
+    summary_path = folder / "summary.json"
+    entries: list[tuple[str, Path, Path | None, dict]] = []
+    labels: set[int] = set()
+    if summary_path.is_file():
+        summary = load_json(summary_path)
+        for entry in summary.get("results", {}).get("all", []):
+            test = Path(entry.get("test", ""))
+            case = test.name[:-7] if test.name.endswith(".nii.gz") else test.stem
+            pred = folder / test.name if not test.is_file() else test
+            ref = Path(entry["reference"]) if entry.get("reference") else None
+            if gt_folder is not None or ref is None or not ref.is_file():
+                ref = Path(gt_folder) / f"{case}.nii.gz" if gt_folder is not None else ref
+            metrics = {int(k): v for k, v in entry.items() if k.isdigit()}
+            labels.update(metrics)
+            entries.append((case, pred, ref, metrics))
+    elif gt_folder is not None:
+        for pred in sorted(folder.glob("*.nii.gz")):
+            case = pred.name[:-7]
+            entries.append((case, pred, Path(gt_folder) / pred.name, {}))
+    else:
+        raise ExplorerError(f"{folder} has no summary.json, so the references are unknown",
+                            fix="pass gt_folder= (nnUNet_preprocessed/TaskXXX/gt_segmentations)")
+    rows = []
+    for case, pred, ref, metrics in entries:
+        if ref is None:
+            raise ExplorerError(f"no reference known for case {case}", fix="pass gt_folder=")
+        if not labels:
+            ref_arr, _ = _read(ref)
+            labels.update(int(v) for v in np.unique(ref_arr) if v != 0)
+        result = case_result(case, pred, ref, sorted(lab for lab in labels if lab != 0))
+        result.summary_dice = {k: (float(v["Dice"]) if v.get("Dice") is not None and not np.isnan(v["Dice"])
+                                   else None) for k, v in metrics.items() if isinstance(v, dict) and "Dice" in v}
+        rows.append(result)
+    return rows

@@ -1,0 +1,280 @@
+"""``inspect``: a fold folder trained by the real nnU-Net v1, an explorer run resumed with -c and a changed
+max_num_epochs, and each diagnosis rule on synthetic v1-format logs (each test fails if its rule is removed)."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnunet_explorer.cli import main
+from nnunet_explorer.inspection import InspectionError, implied_max_num_epochs, inspect_fold
+
+T0 = datetime(2026, 3, 4, 9, 5, 7)
+
+
+def poly(epoch: int, max_epochs: int) -> float:
+    return 0.01 * (1 - epoch / max_epochs) ** 0.9
+
+
+def write_log(folder: Path, epochs, *, start: datetime = T0, max_epochs: int = 1000, resumed: bool = False,
+              train=None, val=None, dice=None) -> Path:
+    """A training log exactly in v1's format (``print_to_log_file`` lines)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "training_log_%d_%d_%d_%02.0d_%02.0d_%02.0d.txt" % (start.year, start.month, start.day, start.hour,
+                                                                start.minute, start.second)
+    stamp = lambda: "%s:" % start  # noqa: E731
+    lines = ["Starting... "]
+    if resumed:
+        lines.append(f"{stamp()} loading checkpoint {folder}/model_latest.model train= True ")
+    lines.append(f"{stamp()} lr: {np.round(poly(epochs[0], max_epochs), 6)} ")
+    for i, e in enumerate(epochs):
+        lines += ["", f"{stamp()} ", f"epoch:  {e} ", f"{stamp()} train loss : {train(e):.4f} ",
+                  f"{stamp()} validation loss: {val(e):.4f} ",
+                  f"{stamp()} Average global foreground Dice: {[np.float32(np.round(d, 4)) for d in dice(e)]} ",
+                  f"{stamp()} (interpret this as an estimate for the Dice of the different classes. This is not "
+                  "exact.) ", f"{stamp()} lr: {np.round(poly(e + 1, max_epochs), 6)} ",
+                  f"{stamp()} This epoch took 12.500000 s", " "]
+    (folder / name).write_text("\n".join(lines) + "\n")
+    (folder / "debug.json").write_text(json.dumps({"max_num_epochs": str(max_epochs), "initial_lr": "0.01"}))
+    return folder / name
+
+
+def rules(result) -> set[str]:
+    return {f.rule for f in result.findings}
+
+
+# ------------------------------------------------------------------ rules on synthetic logs
+
+
+def test_rising_moving_average_is_still_learning(tmp_path):
+    write_log(tmp_path, list(range(40)), train=lambda e: 1 - e / 50, val=lambda e: 1 - e / 60,
+              dice=lambda e: [0.2 + e / 50, 0.1 + e / 60])
+    result = inspect_fold(tmp_path, window=20)
+    assert "still_learning" in rules(result) and "plateau" not in rules(result)
+    f = result.by_rule("still_learning")[0]
+    assert f.numbers["epochs_remaining"] == 1000 - 40
+    assert f.numbers["ma_change_over_window"] > 0.005
+    assert result.epochs == list(range(40))
+    assert result.learning_rates[0] == pytest.approx(poly(0, 1000), abs=1e-6)
+    assert result.learning_rates[10] == pytest.approx(poly(10, 1000), abs=1e-6)
+    assert result.pseudo_dice[5] == pytest.approx([0.3, 0.1 + 5 / 60], abs=1e-4)
+
+
+def test_flat_moving_average_with_lr_left_is_a_plateau(tmp_path):
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.01, 200)
+    write_log(tmp_path, list(range(200)), train=lambda e: 0.5, val=lambda e: 0.6,
+              dice=lambda e: [min(0.8, 0.3 + e / 40) + noise[e]])
+    result = inspect_fold(tmp_path, window=50)
+    assert "plateau" in rules(result) and "still_learning" not in rules(result)
+    f = result.by_rule("plateau")[0]
+    assert abs(f.numbers["ma_change_over_window"]) <= 0.005
+    assert f.numbers["lr_now"] == pytest.approx(poly(200, 1000))
+    assert "#604" in f.message
+
+
+def test_a_class_at_zero_is_flagged_with_the_nosmooth_trainer(tmp_path):
+    write_log(tmp_path, list(range(30)), train=lambda e: 0.5, val=lambda e: 0.6,
+              dice=lambda e: [0.8, 0.3 if e < 10 else 0.0])
+    result = inspect_fold(tmp_path, window=10)
+    found = result.by_rule("collapsed_class")
+    assert [f.numbers["class"] for f in found] == [2]
+    assert found[0].numbers["best_pseudo_dice"] == pytest.approx(0.3)
+    assert "nnUNetTrainerV2_Loss_DiceCE_noSmooth" in found[0].message
+
+
+def test_train_falling_while_validation_rises_is_overfitting(tmp_path):
+    write_log(tmp_path, list(range(60)), train=lambda e: 1 - e / 80, val=lambda e: 0.6 + max(0, e - 30) / 100,
+              dice=lambda e: [0.7])
+    result = inspect_fold(tmp_path, window=20)
+    f = result.by_rule("overfitting")
+    assert f and f[0].numbers["val_loss_change"] > 0.02 and f[0].numbers["train_loss_change"] < 0
+    # the same train curve with a falling validation loss is not overfitting
+    other = tmp_path / "ok"
+    write_log(other, list(range(60)), train=lambda e: 1 - e / 80, val=lambda e: 0.9 - e / 200, dice=lambda e: [0.7])
+    assert not inspect_fold(other, window=20).by_rule("overfitting")
+
+
+def test_resume_with_more_epochs_shows_the_lr_jump(tmp_path):
+    write_log(tmp_path, list(range(0, 50)), max_epochs=100, train=lambda e: 0.5, val=lambda e: 0.6,
+              dice=lambda e: [0.7])
+    write_log(tmp_path, list(range(50, 60)), start=T0 + timedelta(hours=3), max_epochs=1000, resumed=True,
+              train=lambda e: 0.5, val=lambda e: 0.6, dice=lambda e: [0.7])
+    result = inspect_fold(tmp_path)
+    jump = result.by_rule("lr_jump")
+    assert len(jump) == 1
+    assert jump[0].numbers["epoch"] == 50
+    assert jump[0].numbers["lr_before"] == pytest.approx(poly(50, 100), abs=1e-6)
+    assert jump[0].numbers["lr_after"] == pytest.approx(poly(50, 1000), abs=1e-6)
+    assert jump[0].numbers["max_num_epochs_before"] == pytest.approx(100, abs=1)
+    assert jump[0].numbers["max_num_epochs_after"] == pytest.approx(1000, abs=5)
+    assert [r.resumed for r in result.logs] == [False, True]
+
+
+def test_resume_with_the_same_epochs_has_no_lr_jump(tmp_path):
+    write_log(tmp_path, list(range(0, 50)), max_epochs=100, train=lambda e: 0.5, val=lambda e: 0.6,
+              dice=lambda e: [0.7])
+    write_log(tmp_path, list(range(50, 60)), start=T0 + timedelta(hours=3), max_epochs=100, resumed=True,
+              train=lambda e: 0.5, val=lambda e: 0.6, dice=lambda e: [0.7])
+    assert not inspect_fold(tmp_path).by_rule("lr_jump")
+
+
+def test_logs_are_read_in_time_order_not_name_order(tmp_path):
+    # 9 o'clock sorts after 10 o'clock by name ("_9_" > "_10_"), but v1's names are not zero-padded for the day
+    write_log(tmp_path, list(range(0, 5)), start=datetime(2026, 3, 9, 9, 0, 0), max_epochs=100,
+              train=lambda e: 0.5, val=lambda e: 0.6, dice=lambda e: [0.7])
+    write_log(tmp_path, list(range(5, 10)), start=datetime(2026, 3, 10, 9, 0, 0), max_epochs=100,
+              train=lambda e: 0.4, val=lambda e: 0.6, dice=lambda e: [0.7])
+    result = inspect_fold(tmp_path)
+    assert [r.first_epoch for r in result.logs] == [0, 5]
+
+
+def test_implied_max_num_epochs_inverts_poly_lr():
+    for m in (100, 250, 1000):
+        assert implied_max_num_epochs(37, poly(37, m)) == m
+
+
+def test_pseudo_vs_real_gap_from_summary_json(tmp_path):
+    write_log(tmp_path, list(range(10)), train=lambda e: 0.5, val=lambda e: 0.6, dice=lambda e: [0.9, 0.8])
+    (tmp_path / "validation_raw").mkdir()
+    (tmp_path / "validation_raw" / "summary.json").write_text(json.dumps(
+        {"results": {"mean": {"0": {"Dice": 0.99}, "1": {"Dice": 0.7}, "2": {"Dice": 0.5}}, "all": []}}))
+    f = inspect_fold(tmp_path).by_rule("pseudo_vs_real_dice")[0]
+    assert f.numbers["real_mean"] == pytest.approx(0.6)
+    assert f.numbers["gap"] == pytest.approx(0.85 - 0.6, abs=1e-4)
+
+
+# ------------------------------------------------------------------ bad input and the command
+
+
+def test_bad_folders_give_clear_errors(tmp_path, capsys):
+    with pytest.raises(InspectionError, match="holds no training_log"):
+        inspect_fold(tmp_path)
+    with pytest.raises(InspectionError, match="does not exist"):
+        inspect_fold(tmp_path / "nope")
+    f = tmp_path / "a.txt"
+    f.write_text("x")
+    with pytest.raises(InspectionError, match="is not a folder"):
+        inspect_fold(f)
+    out = tmp_path / "r.json"
+    assert main(["inspect", str(tmp_path), "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "fix:" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_command_writes_json_and_report_and_refuses_overwrite(tmp_path, capsys):
+    fold = tmp_path / "fold_0"
+    write_log(fold, list(range(12)), train=lambda e: 1 - e / 50, val=lambda e: 1 - e / 60, dice=lambda e: [0.5])
+    js, rep = tmp_path / "i.json", tmp_path / "i.html"
+    assert main(["inspect", str(fold), "--json", str(js), "--report", str(rep)]) == 0
+    data = json.loads(js.read_text())
+    for key in ("epochs", "train_losses", "val_losses", "pseudo_dice", "learning_rates", "findings"):
+        assert key in data
+    assert data["epochs"] == list(range(12))
+    assert all({"rule", "severity", "message", "numbers"} <= set(f) for f in data["findings"])
+    assert "data:image/png;base64," in rep.read_text()
+    before = js.read_text()
+    assert main(["inspect", str(fold), "--json", str(js)]) == 2
+    assert js.read_text() == before
+    assert main(["inspect", str(fold), "--json", str(js), "--overwrite"]) == 0
+
+
+# ------------------------------------------------------------------ real runs
+
+V1_TRAIN = textwrap.dedent("""
+    import sys
+    from nnunet.run.default_configuration import get_default_configuration
+    plans_file, output_folder, dataset_directory, batch_dice, stage, trainer_class = get_default_configuration(
+        "3d_fullres", "Task901_SynthCT", "nnUNetTrainerV2", "nnUNetPlansv2.1")
+    trainer = trainer_class(plans_file, 0, output_folder=output_folder, dataset_directory=dataset_directory,
+                            batch_dice=batch_dice, stage=stage, unpack_data=True, deterministic=False, fp16=False)
+    trainer.max_num_epochs, trainer.num_batches_per_epoch, trainer.num_val_batches_per_epoch = 3, 1, 1
+    trainer.initialize(True)
+    trainer.run_training()
+    trainer.network.eval()
+    # no mirroring, no postprocessing search: the same validation_raw files, 10x faster on a CPU
+    trainer.validate(do_mirroring=False, save_softmax=True, validation_folder_name="validation_raw",
+                     run_postprocessing_on_folds=False)
+    print(output_folder)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_inspect_reads_a_fold_folder_trained_by_real_v1(v1_ct_task, tmp_path):
+    from nnunet_explorer.parity import run_v1_python
+
+    from .loop.conftest import copy_workspace, fold_folder
+
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
+    run_v1_python(V1_TRAIN, ws, timeout=400)
+    folder = fold_folder(ws)
+    result = inspect_fold(folder)
+    assert result.epochs == [0, 1, 2]
+    assert result.max_num_epochs == 3
+    ckpt = result.checkpoints["model_final_checkpoint"]
+    assert ckpt["epoch"] == 3
+    # the log's 4-decimal losses are v1's float32 curves from the checkpoint, rounded
+    assert result.train_losses == pytest.approx(ckpt["train_losses"], abs=6e-5)
+    assert result.val_losses == pytest.approx(ckpt["val_losses"], abs=6e-5)
+    assert [float(np.mean(d)) for d in result.pseudo_dice] == pytest.approx(ckpt["val_eval_metrics"], abs=1e-4)
+    assert result.learning_rates == pytest.approx([0.01 * (1 - e / 3) ** 0.9 for e in range(3)], abs=1e-6)
+    assert result.summary_dice and set(result.summary_dice) == {"1", "2"}
+    assert {"finished", "pseudo_vs_real_dice", "best_vs_final", "epoch_time"} <= rules(result)
+    # the per-case table recomputes v1's own per-case Dice from the NIfTIs
+    from nnunet_explorer.validation_cases import validation_table
+
+    cases = validation_table(folder / "validation_raw")
+    assert len(cases) == 2
+    for case in cases:
+        for c in case.classes:
+            assert c.dice == pytest.approx(case.summary_dice[c.label], abs=1e-9)
+    # v1's --npz probabilities (cropped box) come back at the NIfTI's size
+    from nnunet_explorer.views.validation_case import softmax_in_full_volume, read_itk
+
+    seg, _ = read_itk(folder / "validation_raw" / f"{cases[0].case}.nii.gz")
+    probs = softmax_in_full_volume(folder / "validation_raw" / f"{cases[0].case}.npz", seg.shape)
+    assert probs.shape == (3, *seg.shape)
+    # v1's label is the argmax of the float32 probabilities; the npz holds float16, so compare up to ties
+    at_label = np.take_along_axis(probs, seg[None].astype(np.int64), 0)[0]
+    assert np.array_equal(at_label, probs.max(0))
+
+
+@pytest.mark.slow
+def test_inspect_a_resumed_explorer_run_with_more_epochs_shows_the_lr_jump(v1_ct_task, tmp_path):
+    from .loop.conftest import copy_workspace, fold_folder, tiny_run
+
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
+    tiny_run(ws, epochs=2, plot_progress=False).run()
+    tiny_run(ws, epochs=6, continue_training=True, plot_progress=False).run()
+    result = inspect_fold(fold_folder(ws))
+    assert result.epochs == list(range(6))
+    assert len(result.logs) == 2 and result.logs[1].resumed
+    jump = result.by_rule("lr_jump")
+    assert len(jump) == 1 and jump[0].numbers["epoch"] == 2
+    assert jump[0].numbers["lr_before"] == 0.0  # poly_lr(2, 2): the end of the first schedule
+    assert jump[0].numbers["lr_after"] == pytest.approx(0.01 * (1 - 2 / 6) ** 0.9, abs=1e-6)
+    assert jump[0].numbers["max_num_epochs_after"] == 6
+
+
+def test_best_vs_final_explains_a_missing_model_best(tmp_path):
+    import torch
+
+    write_log(tmp_path, list(range(5)), max_epochs=5, train=lambda e: 0.5, val=lambda e: 0.6,
+              dice=lambda e: [0.5 - e / 100])
+    for name, epoch in (("model_final_checkpoint", 5),):
+        torch.save({"epoch": epoch, "state_dict": {}, "plot_stuff": ([0.5] * 5, [0.6] * 5, [], [0.5] * 5),
+                    "best_stuff": (0, 0.5, 0.5)}, tmp_path / f"{name}.model")
+    f = inspect_fold(tmp_path).by_rule("best_vs_final")
+    assert f and f[0].numbers == {"best_epoch": None, "final_epoch": 5}
+    torch.save({"epoch": 3, "state_dict": {}, "best_stuff": (0, 0.5, 0.51)}, tmp_path / "model_best.model")
+    f = inspect_fold(tmp_path).by_rule("best_vs_final")
+    assert f[0].numbers["best_epoch"] == 3 and f[0].numbers["best_val_eval_criterion_MA"] == pytest.approx(0.51)
