@@ -16,8 +16,9 @@
 # %% [markdown]
 # # 03 · Data loading and augmentation
 #
-# Training never sees whole cases. The loader cuts patches from random training cases — a third of each batch
-# is forced to contain foreground — and the "moreDA" augmentation pipeline rotates and scales them, adds noise
+# Training never sees whole cases. The loader cuts patches from random training cases — about a third of each
+# batch is forced to contain foreground (at this task's batch size of 2: one sample of 2, see Exercise 1) — and
+# the "moreDA" augmentation pipeline rotates and scales them, adds noise
 # and blur, changes brightness, contrast and gamma, simulates low resolution and mirrors them (elastic
 # deformation exists but V2 switches it off). This notebook follows one
 # batch through it.
@@ -63,7 +64,8 @@ print(batch.summary())
 # ## Browse the batch
 #
 # Pick a sample and a slice. The last sample(s) of every batch are *forced foreground* (v1's
-# `oversample_foreground_percent = 0.33`); the others are random and may show only background.
+# `oversample_foreground_percent = 0.33`; with batch size 2 that is sample 1, i.e. 50 %); the others are random
+# and may show only background.
 
 # %%
 from nnunet_explorer.views.browsers import BatchBrowser
