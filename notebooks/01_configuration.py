@@ -102,6 +102,55 @@ card = plans_card(plans, decisions)
 card
 
 # %% [markdown]
+# ## Exercise: predict the patch size for another spacing, then check it with `replan`
+#
+# `planning.replan` takes a plans file (yours from a real v1 run, or this one), re-runs the v2.1 planner on the
+# fingerprint stored inside it (`dataset_properties`) and says whether it reproduces the stored plans; its trace
+# explains every value. First on the plans as they are:
+
+# %%
+from nnunet_explorer.planning.replan import replan
+again = replan(cfg.plans_file)
+print("reproduces the stored plans:", again.matches)
+print([d.text for d in again.trace if d.key == "patch_size"][0])
+
+# %% [markdown]
+# Now suppose every case had been scanned with **twice the in-plane spacing** (1.6 mm instead of 0.8 mm, so
+# half as many voxels in-plane; 3 mm between slices as before). **Predict the new `patch_size`** before running
+# the next cell. The rules you need, all in the trace above:
+#
+# 1. the target spacing is the per-axis median spacing (no anisotropy rule here), and the median shape is
+#    taken at that spacing;
+# 2. the patch starts as a 512 mm box and is clipped to the median shape (for this tiny task the VRAM proxy
+#    never forces it smaller);
+# 3. an axis is pooled while its spacing is below twice the finest spacing and its feature map stays at least
+#    4 voxels; the patch is then padded up to a multiple of `2**pools` on every axis.
+#
+# Write your answer into `my_patch` (the value in the cell is the solution: change it to test yourself).
+
+# %%
+import copy
+import numpy as np
+my_patch = [16, 20, 20]  # your prediction for (z, y, x)
+
+coarser = copy.deepcopy(plans.to_dict())
+factor = np.array([1, 2, 2])
+props = coarser["dataset_properties"]
+props["all_spacings"] = [np.asarray(s, dtype=float) * factor for s in props["all_spacings"]]
+props["all_sizes"] = [tuple(int(round(n)) for n in np.asarray(s) / factor) for s in props["all_sizes"]]
+replanned = replan(coarser)
+new_stage = replanned.plans["plans_per_stage"][len(replanned.plans["plans_per_stage"]) - 1]
+print([d.text for d in replanned.trace if d.key == "patch_size"][0])
+print("pool_op_kernel_sizes:", new_stage["pool_op_kernel_sizes"], "(before:", plans.stage(0)["pool_op_kernel_sizes"], ")")
+print("differences from the stored plans:", *replanned.differences[:3], sep="\n  ")
+
+# %%
+assert [int(v) for v in new_stage["patch_size"]] == my_patch, \
+    f"the planner says {list(new_stage['patch_size'])}: see the trace above (18 voxels in-plane, 2 poolings)"
+print("right: at 1.6 mm in-plane the axes are no longer anisotropic enough to pool in-plane first, 18 voxels allow 2 "
+      "poolings per axis, so the patch is the median shape padded to multiples of 4")
+
+# %% [markdown]
 # ## Change an argument, see what follows
 #
 # `batch_dice` depends on the network: the 2D U-Net computes Dice over the whole batch. Change the `network`
@@ -135,4 +184,5 @@ assert cfg.batch_dice is False and cfg.stage == plans.num_stages - 1
 assert cfg_2d.batch_dice is True and cfg_2d.plans_file.name.endswith("_plans_2D.pkl")
 assert card.row("patch_size").rule and "median" in card.row("patch_size").why
 assert runner.last_error is None and "configuration" in runner.status.value
+assert again.matches and not replanned.matches and [int(v) for v in new_stage["patch_size"]] == my_patch
 print("01 ok")

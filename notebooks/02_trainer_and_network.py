@@ -16,8 +16,10 @@
 # %% [markdown]
 # # 02 · The trainer, the Generic_UNet and deep supervision
 #
-# In v1 every hyperparameter is a class attribute or an assignment in `__init__` somewhere in the trainer's
-# class hierarchy: `NetworkTrainer` → `nnUNetTrainer` → `nnUNetTrainerV2`. To change one you write a subclass.
+# In v1 every hyperparameter is an assignment in `__init__` (`self.max_num_epochs = 1000`, ...) somewhere in the
+# trainer's class hierarchy: `NetworkTrainer` → `nnUNetTrainer` → `nnUNetTrainerV2`. To change one you write a
+# subclass and assign the new value in *its* `__init__`, after `super().__init__(...)` — a class attribute
+# would be shadowed by the instance attribute the parents' `__init__` sets, and would silently do nothing.
 # This notebook shows which class sets what, builds the network from the plans, and looks at the deep
 # supervision that V2 adds.
 
@@ -82,6 +84,16 @@ from nnunet_explorer.views.architecture_view import architecture_tree, unet_diag
 architecture_tree(arch)
 
 # %% [markdown]
+# > **Erratum for the blog.** The `Generic_UNet` argument list the blog copies is the *signature's defaults*
+# > (`network_architecture/generic_UNet.py`): `conv_op=nn.Conv2d`, `norm_op=nn.BatchNorm2d`,
+# > `dropout_op=nn.Dropout2d`, `final_nonlin=softmax_helper`, `convolutional_pooling=False`,
+# > `convolutional_upsampling=False`. That is not the network V2 trains. `nnUNetTrainerV2.initialize_network`
+# > passes, for 3D: `nn.Conv3d`, `nn.InstanceNorm3d` (`eps=1e-5, affine=True`), `nn.Dropout3d` with `p=0`,
+# > LeakyReLU (slope 1e-2), `final_nonlin = lambda x: x` (softmax only at inference), the plans' pooling and
+# > conv kernel sizes, and `convolutional_pooling=True, convolutional_upsampling=True`: downsampling by strided
+# > convolutions and upsampling by transposed convolutions, no max-pooling. The tree above shows exactly that.
+
+# %% [markdown]
 # The same network as a U: the encoder goes down the left (strided convolutions halve the resolution; the first
 # level keeps the coarse z axis, as `pool_op_kernel_sizes` says), the decoder comes up the right (transposed
 # convolutions), skip connections concatenate encoder features into the decoder, and the deep-supervision heads
@@ -104,4 +116,8 @@ assert arch.total_params == sum(t.numel() for t in net.parameters())
 assert [tuple(s[2:]) for s in arch.output_shapes] == [tuple(t) for t in ds.target_shapes]
 assert trainer.provenance()["initial_lr"].set_by == "nnUNetTrainerV2"
 assert trainer.provenance()["num_batches_per_epoch"].set_by == "NetworkTrainer"
+import torch
+kinds = {type(m) for m in net.modules()}  # the erratum above: V2's network, not the signature's defaults
+assert {torch.nn.Conv3d, torch.nn.InstanceNorm3d, torch.nn.ConvTranspose3d} <= kinds
+assert not kinds & {torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.MaxPool3d, torch.nn.MaxPool2d}
 print("02 ok")

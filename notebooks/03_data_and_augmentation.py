@@ -16,8 +16,9 @@
 # %% [markdown]
 # # 03 · Data loading and augmentation
 #
-# Training never sees whole cases. The loader cuts patches from random training cases — a third of each batch
-# is forced to contain foreground — and the "moreDA" augmentation pipeline rotates and scales them, adds noise
+# Training never sees whole cases. The loader cuts patches from random training cases — about a third of each
+# batch is forced to contain foreground (at this task's batch size of 2: one sample of 2, see Exercise 1) — and
+# the "moreDA" augmentation pipeline rotates and scales them, adds noise
 # and blur, changes brightness, contrast and gamma, simulates low resolution and mirrors them (elastic
 # deformation exists but V2 switches it off). This notebook follows one
 # batch through it.
@@ -63,7 +64,8 @@ print(batch.summary())
 # ## Browse the batch
 #
 # Pick a sample and a slice. The last sample(s) of every batch are *forced foreground* (v1's
-# `oversample_foreground_percent = 0.33`); the others are random and may show only background.
+# `oversample_foreground_percent = 0.33`; with batch size 2 that is sample 1, i.e. 50 %); the others are random
+# and may show only background.
 
 # %%
 from nnunet_explorer.views.browsers import BatchBrowser
@@ -110,6 +112,78 @@ different = not np.array_equal(np.asarray(other.data), np.asarray(batch.data))
 print("same seed, same batch:", same, "| another seed, another batch:", different)
 
 # %% [markdown]
+# ## Exercise 1: how many patches are forced to contain foreground?
+#
+# v1's loader decides per sample index `j` of a batch (`DataLoader3D.get_do_oversample`):
+# sample `j` is forced iff `not j < round(batch_size * (1 - oversample_foreground_percent))`. V2 sets
+# `oversample_foreground_percent = 0.33`, and "a third of the batch" is how it is usually described — but this
+# task's batch size is 2. **Predict**, for 20 batches of 2 samples, how many samples are forced with
+# `oversample_foreground_percent` = 0.33, 0 and 1.0, write your numbers into `my_prediction`, then run the next
+# cells: the loader is drawn with a fixed seed and the assert tells you whether you were right. (The numbers in
+# the cell are the solution; change them first if you want to test yourself.)
+#
+# A *random* patch may also contain foreground, by chance: the second count below shows how often.
+
+# %%
+import numpy as np
+N_BATCHES = 20
+my_prediction = {0.33: 20, 0.0: 0, 1.0: 40}  # forced samples out of 20 x 2: your guess (solution shown)
+
+loader = p["dataloader"]
+v2_percent = loader.oversample_foreground_percent
+counts = {}
+try:
+    for percent in (0.33, 0.0, 1.0):
+        loader.oversample_foreground_percent = percent
+        np.random.seed(0)  # the loader draws cases and boxes from np.random
+        batches = [next(loader) for _ in range(N_BATCHES)]
+        samples = [(prov, b["seg"][j]) for b in batches for j, prov in enumerate(b["provenance"])]
+        counts[percent] = dict(
+            forced=sum(prov.forced for prov, _ in samples),
+            forced_with_fg=sum(prov.forced and (seg > 0).any() for prov, seg in samples),
+            random_with_fg=sum((not prov.forced) and (seg > 0).any() for prov, seg in samples),
+            forced_index=sorted({j for b in batches for j, prov in enumerate(b["provenance"]) if prov.forced}))
+finally:
+    loader.oversample_foreground_percent = v2_percent  # V2's value again, for the rest of the notebook
+for percent, c in counts.items():
+    print(f"oversample_foreground_percent={percent}: {c['forced']} of {2 * N_BATCHES} forced "
+          f"(sample index {c['forced_index']}, all with foreground: {c['forced_with_fg'] == c['forced']}); "
+          f"random patches that contain foreground anyway: {c['random_with_fg']}")
+
+# %%
+assert {percent: c["forced"] for percent, c in counts.items()} == my_prediction, \
+    "not what you predicted: re-read the rule above (round(2 * 0.67) = 1, so only sample 0 is random)"
+print("right: at batch size 2, V2's 0.33 forces 1 sample of 2 (50 %, the last one); 0 forces none, 1.0 all")
+
+# %% [markdown]
+# ## Where the patches of an epoch come from: `sampling_map`
+#
+# `training.sampling_map` adds up the boxes of many batches per case: which voxels the network saw how often,
+# forced and random samples counted apart. Random boxes favour the middle of a case; the forced ones pile up
+# around the labelled structures. Here one short "epoch" of 20 batches (v1: 250).
+
+# %%
+from nnunet_explorer.training.sampling_map import epoch_sampling_map
+np.random.seed(1)
+smap = epoch_sampling_map(loader, num_batches_per_epoch=N_BATCHES)
+print(smap.summary())
+
+# %% [markdown]
+# ## Is training waiting for data? `throughput`
+#
+# `training.throughput` times each link of the data chain: the loader alone, each transform of the moreDA
+# pipeline, and (with a network) the wait for a batch against the compute. On a GPU the augmentation is often the
+# bottleneck; the shares say which transform costs most. (Worker processes are left out here: `workers=()`.)
+
+# %%
+from nnunet_explorer.training.throughput import profile_throughput
+np.random.seed(2)
+report = profile_throughput(loader, transforms, workers=(), n_batches=3)
+print(report)
+slowest = max(report.transforms, key=lambda t: t.seconds_per_batch)
+print("the most expensive transform here:", slowest.name)
+
+# %% [markdown]
 # ### Checks
 
 # %%
@@ -119,4 +193,8 @@ assert [tuple(t.shape[2:]) for t in batch.target] == [tuple(s) for s in p["deep_
 assert tuple(batch.loaded_shape[2:]) == tuple(aug.basic_generator_patch_size)
 assert same and different
 assert browser.draw_count >= 1 and aug_browser.draw_count >= 1 and len(trace.steps) == len(transforms)
+assert counts[0.0]["forced"] == 0 and counts[1.0]["forced"] == counts[1.0]["forced_with_fg"] == 2 * N_BATCHES
+assert counts[0.33]["forced_index"] == [1] and loader.oversample_foreground_percent == v2_percent
+assert smap.n_samples == 2 * N_BATCHES and 0 < smap.n_forced < smap.n_samples
+assert report.loader_batches_per_s > 0 and len(report.transforms) == len(transforms)
 print("03 ok")

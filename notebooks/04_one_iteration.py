@@ -70,6 +70,13 @@ print("gradient norm before clipping:", record.grad_norm_before_clip, "after:", 
 print(f"time: forward+loss {record.seconds_forward:.2f} s, backward+step {record.seconds_backward:.2f} s")
 
 # %% [markdown]
+# > **Erratum for the blog.** The `run_iteration` the blog walks through is `NetworkTrainer.run_iteration`
+# > (`network_training/network_trainer.py`): forward, loss, `backward()`, `optimizer.step()` — no clipping.
+# > `nnUNetTrainerV2` overrides it (`network_training/nnUNetTrainerV2.py`): after `backward()` (unscaled by the
+# > `GradScaler` under fp16) it calls `torch.nn.utils.clip_grad_norm_(self.network.parameters(), 12)`; and V2's
+# > `run_online_evaluation` override scores only the highest-resolution output. The record above is V2's version.
+
+# %% [markdown]
 # ## Mixed precision
 #
 # `nnUNet_train` trains in mixed precision unless `--fp32` is given: autocast for the forward pass and a
@@ -98,6 +105,43 @@ ds_view = DeepSupervisionView(outputs, batch.target, weights=p["deep_supervision
 ds_view
 
 # %% [markdown]
+# ## Exercise: uniform deep-supervision weights
+#
+# v1 weights output `i` with `1 / 2**i`, sets the lowest-resolution output's weight to 0 and normalises the
+# rest to sum 1 (`ds_loss_weights`). Suppose you made all weights equal (`1/n` each, as `MultipleOutputLoss2`
+# does with `weight_factors=None`, up to the factor n). **Before running the cell, answer:** (a) do the CE and
+# Dice values of an output change? (b) which output is computed now that was skipped before? (c) what is the
+# uniform total in terms of the per-output losses? The cell computes both losses on the same outputs (the
+# forward pass above) and the asserts check the answers: (a) no, the weights only scale each output's
+# `CE + (-Dice)`; (b) the lowest-resolution one; (c) their plain mean.
+
+# %%
+import numpy as np
+from nnunet_explorer.training.loss import MultipleOutputLoss2
+targets = [torch.as_tensor(t) for t in batch.target]
+v1_weights = np.asarray(p["deep_supervision"].weights, dtype=float)
+uniform = np.full(len(outputs), 1.0 / len(outputs))
+with torch.no_grad():
+    v1_total, v1_parts = MultipleOutputLoss2(p["loss"].loss, v1_weights).forward_with_parts(list(outputs), targets)
+    uni_total, uni_parts = MultipleOutputLoss2(p["loss"].loss, uniform).forward_with_parts(list(outputs), targets)
+print(" output | v1 weight  CE      Dice    | uniform weight  CE      Dice")
+for a, b in zip(v1_parts, uni_parts):
+    left = f"{a.weight:.3f}  {a.ce:.4f}  {a.dice:.4f}" if a.computed else f"{a.weight:.3f}  (not computed) "
+    print(f" {a.index:6d} | {left} | {b.weight:.3f}           {b.ce:.4f}  {b.dice:.4f}")
+share_v1 = v1_parts[0].weighted / float(v1_total)
+share_uni = uni_parts[0].weighted / float(uni_total)
+print(f"total: v1 {float(v1_total):.4f}, uniform {float(uni_total):.4f}; the full-resolution output's share of "
+      f"the loss: v1 {100 * share_v1:.0f} %, uniform {100 * share_uni:.0f} %")
+
+# %%
+computed_v1 = [a for a in v1_parts if a.computed]
+assert all(np.isclose(a.ce, b.ce) and np.isclose(a.dice, b.dice) for a, b in zip(computed_v1, uni_parts))  # (a)
+assert not v1_parts[-1].computed and uni_parts[-1].computed  # (b)
+assert np.isclose(float(uni_total), np.mean([b.total for b in uni_parts]), rtol=1e-5)  # (c)
+print("right: the weights only decide how much each output's CE + (-Dice) counts; uniform weights also train "
+      "the coarsest head and give the full-resolution output less say")
+
+# %% [markdown]
 # ### Checks
 
 # %%
@@ -109,4 +153,5 @@ assert all(part.dice <= 0 for part in computed)
 assert record.grad_norm_before_clip is not None and record.grad_norm_after_clip <= 12.0 + 1e-3
 assert record.fp16_used is False
 assert [tuple(o.shape[2:]) for o in outputs] == [tuple(t.shape[2:]) for t in batch.target]
+assert uni_parts[-1].computed and np.isclose(float(uni_total), np.mean([b.total for b in uni_parts]), rtol=1e-5)
 print("04 ok")

@@ -115,9 +115,28 @@ record
 # %% [markdown]
 # ## Your own trainer
 #
-# Hyperparameters live on the trainer class. Subclass `nnUNetTrainerV2`, change what you want, and register the
-# class so that it can be named like v1's trainers (v1 finds it by searching its own package; the explorer keeps
-# a registry). The provenance table highlights what your class changed.
+# To change hyperparameters you subclass `nnUNetTrainerV2`, and register the class so that it can be named like
+# v1's trainers (v1 finds it by searching its own package; the explorer keeps a registry). The provenance table
+# highlights what your class changed.
+#
+# > **Pitfall when you move to real v1: class attributes do nothing there.** In v1 every hyperparameter is an
+# > instance attribute assigned in `__init__` (`nnUNetTrainerV2.__init__` sets `self.max_num_epochs = 1000` and
+# > `self.initial_lr = 1e-2`), and an instance attribute shadows a class attribute of the same name. A subclass
+# > with `initial_lr = 3e-3` in its class body therefore trains with 1e-2 for 1000 epochs, silently. The v1 way
+# > (it is how v1's own variants do it, e.g. `nnUNetTrainerV2_Loss_Dice_lr1en3` or `nnUNetTrainerV2_2epochs`):
+# >
+# > ```python
+# > class nnUNetTrainerV2_myLR(nnUNetTrainerV2):
+# >     def __init__(self, plans_file, fold, output_folder=None, dataset_directory=None, batch_dice=True,
+# >                  stage=None, unpack_data=True, deterministic=True, fp16=False):
+# >         super().__init__(plans_file, fold, output_folder, dataset_directory, batch_dice, stage, unpack_data,
+# >                          deterministic, fp16)
+# >         self.initial_lr = 3e-3     # after super().__init__, so that nothing overwrites it
+# >         self.max_num_epochs = 50
+# > ```
+# >
+# > The cell below still uses class attributes, which the explorer's trainer classes read; it will be changed to
+# > v1's `__init__` form.
 
 # %%
 from nnunet_explorer.training.trainers import nnUNetTrainerV2, register_trainer, known_trainers

@@ -63,7 +63,8 @@ print(f"median case {[int(v) for v in full['median_patient_size_in_voxels']]} vo
 # in-plane spacing, keeps patch size, pooling and batch size, makes the full-resolution stage stage 1, and
 # preprocesses both stages from the cropped data exactly as `nnUNet_plan_and_preprocess` would for such a plan
 # (the tests check the arrays against v1's own preprocessor). v1's real low-resolution stage would also re-plan
-# patch, pooling and batch size for its coarser spacing. `overwrite=True` lets this notebook run again.
+# patch, pooling and batch size for its coarser spacing. `overwrite=True` lets this notebook run again: on a
+# re-run the plans already have the two stages, and stage 0 is rebuilt from the last (full-resolution) stage.
 
 # %%
 from nnunet_explorer.planning.lowres_stage import add_lowres_stage
@@ -280,7 +281,9 @@ show(fig)
 # %%
 assert plans.num_stages == 2 and plans.configurations == {"3d_lowres": 0, "3d_fullres": 1, "3d_cascade_fullres": 1}
 low_info, high_info = report.new_stages
-assert low_info.example_shape[1] < high_info.example_shape[1] and report.old_stages[0].example_shape == high_info.example_shape
+# old_stages: one stage on the first run, two (the previous teaching stage 0 and stage 1) on a re-run; the
+# new stage 1 is always the full-resolution stage, unchanged
+assert low_info.example_shape[1] < high_info.example_shape[1] and report.old_stages[-1].example_shape == high_info.example_shape
 assert "already has 2 stages" in str(refusal)
 assert len(next_stage.cases) == 10 and prior.shape == high.shape[1:] and low.shape[2:] != high.shape[2:]
 assert pp.num_input_channels == 1 + (pp.num_classes - 1) and tuple(batch.data.shape[:2]) == (pp.batch_size, pp.num_input_channels)

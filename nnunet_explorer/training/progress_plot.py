@@ -43,7 +43,8 @@ def progress_figure(all_tr_losses: Sequence[float], all_val_losses: Sequence[flo
         ax.set_ylabel("loss")
         ax2.set_ylabel("evaluation metric")
         ax.legend()
-        ax2.legend(loc=9)
+        if ax2.get_legend_handles_labels()[0]:  # no metric curve yet: an empty legend would only warn
+            ax2.legend(loc=9)
     return fig
 
 

@@ -14,3 +14,16 @@ Mirrored modules::
     training.dataloading.dataset_loading, training.learning_rate.poly_lr
     utilities.{nd_softmax, to_torch, tensor_utilities}
 """
+from __future__ import annotations
+
+import re
+
+_RULE = re.compile(r"^(\s*)(from|import)(\s+)nnunet\.", re.MULTILINE)
+
+
+def port_v1_source(source: str) -> str:
+    """A v1 trainer file's text with its ``nnunet.`` imports pointed at ``nnunet_explorer.v1.`` (nothing else)."""
+    return _RULE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}nnunet_explorer.v1.", source)
+
+
+__all__ = ["port_v1_source"]

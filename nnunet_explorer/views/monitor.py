@@ -429,7 +429,8 @@ class TrainingMonitor:
         ax_loss.axhline(0, color="k", lw=0.5)
         ax_loss.set_title("loss = CE + (-Dice)")
         ax_loss.set_xlabel("epoch")
-        ax_loss.legend(fontsize=7)
+        if ax_loss.get_legend_handles_labels()[0]:  # before the first iteration there is nothing to label
+            ax_loss.legend(fontsize=7)
         if s.dice_per_class:
             vx = np.asarray(s.val_epochs) + 1.0
             d, ma = np.asarray(s.dice_per_class), np.asarray(s.dice_per_class_ma)
