@@ -623,17 +623,22 @@ record'''),
     md('''
 ## Your own trainer
 
-Hyperparameters live on the trainer class. Subclass `nnUNetTrainerV2`, change what you want, and register the
-class so that it can be named like v1's trainers (v1 finds it by searching its own package; the explorer keeps
-a registry). The provenance table highlights what your class changed.'''),
+v1's trainers assign their hyperparameters on `self` in `__init__`, so set yours there, after
+`super().__init__(...)`, as v1's own variants do (a class attribute would be overwritten by that `__init__` — in v1
+too — so the explorer refuses it). Register the class so that it can be named like v1's trainers (v1 finds it by
+searching its own package; the explorer keeps a registry). The provenance table names the `__init__` that set
+each value and highlights what your class changed.'''),
     code('''\
 from nnunet_explorer.training.trainers import nnUNetTrainerV2, register_trainer, known_trainers
 
 @register_trainer
 class nnUNetTrainerV2_myLR(nnUNetTrainerV2):
     """V2 with a smaller initial learning rate and fewer epochs."""
-    initial_lr = 3e-3
-    max_num_epochs = 50
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial_lr = 3e-3
+        self.max_num_epochs = 50
 
 p_trainer = training_walkthrough("3d_fullres", "nnUNetTrainerV2_myLR", 901, 0)
 mine = p_trainer["trainer"].provenance()
