@@ -115,9 +115,10 @@ record
 # %% [markdown]
 # ## Your own trainer
 #
-# To change hyperparameters you subclass `nnUNetTrainerV2`, and register the class so that it can be named like
-# v1's trainers (v1 finds it by searching its own package; the explorer keeps a registry). The provenance table
-# highlights what your class changed.
+# To change hyperparameters you subclass `nnUNetTrainerV2` and set them on `self` in `__init__`, after
+# `super().__init__(...)`, as v1's own variants do; register the class so that it can be named like v1's trainers
+# (v1 finds it by searching its own package; the explorer keeps a registry). The provenance table names the
+# `__init__` that set each value and highlights what your class changed.
 #
 # > **Pitfall when you move to real v1: class attributes do nothing there.** In v1 every hyperparameter is an
 # > instance attribute assigned in `__init__` (`nnUNetTrainerV2.__init__` sets `self.max_num_epochs = 1000` and
@@ -135,8 +136,7 @@ record
 # >         self.max_num_epochs = 50
 # > ```
 # >
-# > The cell below still uses class attributes, which the explorer's trainer classes read; it will be changed to
-# > v1's `__init__` form.
+# > The explorer refuses such class attributes when the class is defined (they would do nothing), naming the fix.
 
 # %%
 from nnunet_explorer.training.trainers import nnUNetTrainerV2, register_trainer, known_trainers
@@ -144,8 +144,11 @@ from nnunet_explorer.training.trainers import nnUNetTrainerV2, register_trainer,
 @register_trainer
 class nnUNetTrainerV2_myLR(nnUNetTrainerV2):
     """V2 with a smaller initial learning rate and fewer epochs."""
-    initial_lr = 3e-3
-    max_num_epochs = 50
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial_lr = 3e-3  # after super().__init__, so that nothing overwrites it
+        self.max_num_epochs = 50
 
 p_trainer = training_walkthrough("3d_fullres", "nnUNetTrainerV2_myLR", 901, 0)
 mine = p_trainer["trainer"].provenance()
