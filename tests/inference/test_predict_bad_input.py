@@ -19,11 +19,15 @@ def _image(path, shape=(4, 5, 6), spacing=(1.0, 1.0, 2.0)):
     return path
 
 
-def test_not_an_image_is_named_and_nothing_is_written(small_model, tmp_path, monkeypatch, capsys):
+def _use_workspace_of(small_model, monkeypatch) -> None:
     for key, value in {"nnUNet_raw_data_base": small_model.ws.raw_data_base,
                        "nnUNet_preprocessed": small_model.ws.preprocessed,
                        "RESULTS_FOLDER": small_model.ws.results_folder}.items():
         monkeypatch.setenv(key, str(value))
+
+
+def test_not_an_image_is_named_and_nothing_is_written(small_model, tmp_path, monkeypatch, capsys):
+    _use_workspace_of(small_model, monkeypatch)
     inputs = tmp_path / "in"
     inputs.mkdir()
     good = sorted(small_model.images.glob("*_0000.nii.gz"))[0]
@@ -71,10 +75,7 @@ def test_file_names_are_checked(tmp_path):
 
 def test_a_truncated_image_is_refused_before_anything_is_written(small_model, tmp_path, monkeypatch, capsys):
     """SimpleITK reads a .nii.gz cut short without error (zeros); predict names it and writes nothing."""
-    for key, value in {"nnUNet_raw_data_base": small_model.ws.raw_data_base,
-                       "nnUNet_preprocessed": small_model.ws.preprocessed,
-                       "RESULTS_FOLDER": small_model.ws.results_folder}.items():
-        monkeypatch.setenv(key, str(value))
+    _use_workspace_of(small_model, monkeypatch)
     inputs = tmp_path / "in"
     inputs.mkdir()
     good = sorted(small_model.images.glob("*_0000.nii.gz"))[0]
