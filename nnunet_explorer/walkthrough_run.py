@@ -114,12 +114,14 @@ def training_epochs(parsed_arguments: Any, *, workspace: Any = None, max_num_epo
     ``training_log_*.txt``. A fresh network is trained from the same arguments (seeded), augmenting in this
     process. ``overwrite`` lets it start over in a fold folder that already holds checkpoints.
     """
-    from .training.loop import TrainingRun
+    from .device import resolve_device
+    from .walkthrough import training_run_from_args  # at call time: walkthrough.py lists this module's steps
 
-    run = TrainingRun.from_args(parsed_arguments, max_num_epochs=max_num_epochs,
-                                num_batches_per_epoch=num_batches_per_epoch,
-                                num_val_batches_per_epoch=num_val_batches_per_epoch, workspace=workspace, seed=training_seed,
-                                device="cpu", single_threaded=True, echo=False, overwrite=overwrite)
+    run = training_run_from_args(parsed_arguments, max_num_epochs=max_num_epochs,
+                                 num_batches_per_epoch=num_batches_per_epoch,
+                                 num_val_batches_per_epoch=num_val_batches_per_epoch, workspace=workspace,
+                                 seed=training_seed, device=str(resolve_device("auto")), single_threaded=True,
+                                 echo=False, overwrite=overwrite)
     result = run.run()
     folder = Path(result.output_folder)
     state = result.state

@@ -11,6 +11,7 @@ from nnunet_explorer.paths import environment_for
 from nnunet_explorer.training.loop import global_dice
 from nnunet_explorer.walkthrough import TRAINING_STEP_NAMES, WALKTHROUGH_STEP_NAMES, training_walkthrough
 from nnunet_explorer.walkthrough_run import RUN_STEP_NAMES
+from nnunet_explorer.views import report_figures  # noqa: F401 - registers the cards' pictures, as the CLI and views do
 
 
 def _copy_workspace(src, dst):
