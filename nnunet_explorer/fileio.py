@@ -4,7 +4,7 @@ Two rules hold for every file the explorer touches:
 
 * **Writes are atomic.** Data goes to a temporary file in the target folder, is flushed to disk and then
   renamed over the target with :func:`os.replace`. A crash at any moment leaves either the old file or the
-  new one, never half of one.
+  new one, never half of one. Copies too: :func:`copy_atomic` is the one atomic file copy.
 * **Pickles are read with an allow-list.** nnU-Net v1 stores plans, case properties, splits and checkpoint
   companions as pickles, and unpickling can run arbitrary code. :func:`load_pickle` admits only numpy arrays,
   numpy scalars and dtypes, plain builtins and ``OrderedDict``; anything else is refused with
@@ -17,6 +17,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -63,6 +64,28 @@ def write_bytes_atomic(path: PathLike, data: bytes) -> None:
 def write_text_atomic(path: PathLike, text: str) -> None:
     with atomic_open(path, "w") as handle:
         handle.write(text)
+
+
+def copy_atomic(src: PathLike, dst: PathLike) -> Path:
+    """Copy the file ``src`` to ``dst`` atomically; returns the destination path.
+
+    ``dst`` is the new file's path, or an existing folder (the copy then keeps ``src``'s name), as with
+    :func:`shutil.copy`. The bytes stream into a temporary file in the destination folder, which is flushed
+    to disk and renamed over the destination: an interrupted copy leaves the old destination (or none), never
+    half a file. Like :func:`shutil.copyfile` only the contents are copied: the new file gets the usual
+    umask-based mode (as every atomic write here) and the current time, not ``src``'s mode or timestamps.
+
+    Raises:
+        FileNotFoundError: ``src`` does not exist (nothing is created).
+        IsADirectoryError: ``src`` is a folder.
+    """
+    src = Path(src)
+    target = Path(dst)
+    if target.is_dir():
+        target = target / src.name
+    with open(src, "rb") as source, atomic_open(target, "wb") as handle:
+        shutil.copyfileobj(source, handle, 1024 * 1024)
+    return target
 
 
 def write_pickle(obj: Any, path: PathLike) -> None:

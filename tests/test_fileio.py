@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from nnunet_explorer.errors import ExplorerError, UnsafeFileError
-from nnunet_explorer.fileio import (atomic_open, load_json, load_pickle, loads_pickle, save_npy_atomic,
+from nnunet_explorer import fileio
+from nnunet_explorer.fileio import (atomic_open, copy_atomic, load_json, load_pickle, loads_pickle, save_npy_atomic,
                                     save_npz_atomic, write_json, write_pickle, write_text_atomic)
 
 
@@ -42,6 +43,68 @@ def test_atomic_files_get_the_umask_mode_not_private(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_copy_atomic_copies_to_a_file_or_into_a_folder(tmp_path):
+    src = tmp_path / "src" / "plans.pkl"
+    src.parent.mkdir()
+    payload = os.urandom(3 * 1024 * 1024 + 17)  # several chunks of the streamed copy
+    src.write_bytes(payload)
+    dst = tmp_path / "out"
+    dst.mkdir()
+    assert copy_atomic(src, dst) == dst / "plans.pkl"  # an existing folder: the copy keeps the name
+    assert (dst / "plans.pkl").read_bytes() == payload
+    assert copy_atomic(src, dst / "renamed.pkl") == dst / "renamed.pkl"
+    assert (dst / "renamed.pkl").read_bytes() == payload
+    # a missing destination folder is created (validation copies into a new gt_niftis)
+    assert copy_atomic(str(src), tmp_path / "new" / "gt" / "case.nii.gz").read_bytes() == payload
+    (dst / "renamed.pkl").write_bytes(b"old")
+    copy_atomic(src, dst / "renamed.pkl")  # an existing file is replaced
+    assert (dst / "renamed.pkl").read_bytes() == payload
+    assert _leftovers(dst) == []
+
+
+def test_interrupted_copy_keeps_the_old_destination_and_no_temporary(tmp_path, monkeypatch):
+    src, dst = tmp_path / "new.json", tmp_path / "out" / "plans.json"
+    src.write_bytes(b"n" * 10_000)
+    write_text_atomic(dst, "old")
+
+    def half_then_crash(source, target, length=0):
+        target.write(source.read(5_000))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.shutil, "copyfileobj", half_then_crash)
+    with pytest.raises(OSError, match="No space"):
+        copy_atomic(src, dst)
+    assert dst.read_text() == "old"
+    assert _leftovers(dst.parent) == []
+    with pytest.raises(OSError, match="No space"):
+        copy_atomic(src, tmp_path / "out" / "fresh.json")  # no old file: none appears
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["plans.json"]
+
+
+def test_copy_of_a_missing_source_creates_nothing(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        copy_atomic(tmp_path / "missing.pkl", tmp_path / "out.pkl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_copy_atomic_copies_contents_only_with_the_umask_mode(tmp_path):
+    # like shutil.copyfile (what predict/validation used): neither the source's mode nor its time is copied;
+    # the copy is readable as any new file (not the owner-only mode of a bare mkstemp file)
+    src = tmp_path / "dataset.json"
+    src.write_text("{}")
+    os.chmod(src, 0o600)
+    os.utime(src, (1_000_000, 1_000_000))
+    old = os.umask(0o022)
+    try:
+        out = copy_atomic(src, tmp_path / "copy.json")
+        os.chmod(src, 0o755)
+        executable = copy_atomic(src, tmp_path / "copy2.json")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644 and executable.stat().st_mode & 0o777 == 0o644
+    assert out.stat().st_mtime > 1_000_000
 
 
 def test_round_trips(tmp_path):

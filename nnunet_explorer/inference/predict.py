@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +37,7 @@ import torch
 
 from ..device import resolve_device
 from ..errors import DatasetError, ExplorerError
+from ..fileio import copy_atomic
 from ..provenance import mirrors
 from .export import save_segmentation_nifti_from_softmax
 from .postprocessing import apply_postprocessing_to_folder, load_postprocessing
@@ -425,17 +424,6 @@ class CasePrediction:
     inference: CaseInference | None = field(default=None, repr=False, compare=False)
 
 
-def _copy_atomic(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @mirrors("nnunet.inference.predict:predict_cases")
 def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], output_files: Sequence[str],
                   *, save_npz: bool = False, do_tta: bool = True, mixed_precision: bool = True,
@@ -490,7 +478,7 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
     if not disable_postprocessing and cleaned:
         pp_file = model.folder / "postprocessing.json"
         if pp_file.is_file():
-            _copy_atomic(pp_file, cleaned[0].parent / "postprocessing.json")
+            copy_atomic(pp_file, cleaned[0].parent / "postprocessing.json")
             for_which_classes, min_sizes = load_postprocessing(pp_file)
             # differs from v1: only the files written by this run are postprocessed (v1 re-applies it to
             # skipped, already postprocessed outputs too, where removing label pieces can split a region again)
@@ -552,7 +540,7 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
     model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name, device=device)
     log(model.summary())
     output_folder.mkdir(parents=True, exist_ok=True)
-    _copy_atomic(plans_file, output_folder / "plans.pkl")
+    copy_atomic(plans_file, output_folder / "plans.pkl")
     return predict_cases(model, list_of_lists, output_files, segs_from_prev_stage=segs,
                          save_npz=save_npz, do_tta=do_tta, mixed_precision=mixed_precision,
                          overwrite_existing=overwrite_existing, step_size=step_size,

@@ -21,8 +21,6 @@ For every validation case of the fold (in the order of ``val_keys``):
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +29,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ExplorerError
-from ..fileio import load_pickle, write_json
+from ..fileio import copy_atomic, load_pickle, write_json
 from ..provenance import mirrors
 from .evaluation import aggregate_scores
 from .export import save_segmentation_nifti_from_softmax
@@ -101,18 +99,6 @@ def export_params(plans: Mapping[str, Any], segmentation_export_kwargs: Mapping[
     if source is None:
         return None, 1, 0
     return source["force_separate_z"], int(source["interpolation_order"]), int(source["interpolation_order_z"])
-
-
-def _copy_atomic(src: Path, dst_folder: Path) -> None:
-    dst_folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{src.name}.", suffix=".tmp", dir=dst_folder)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst_folder / src.name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.validate")
@@ -222,7 +208,7 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
                                       final_subf_name=validation_folder_name + "_postprocessed", debug=debug)
     gt_niftis = fold_folder.parent / "gt_niftis"
     for f in sorted(gt_folder.glob("*.nii.gz")):
-        _copy_atomic(f, gt_niftis)
+        copy_atomic(f, gt_niftis / f.name)
     mean_dice = {k: float(v["Dice"]) for k, v in results["mean"].items()}
     return ValidationReport(output_folder, summary_file, tuple(records), mean_dice, pp,
                             time.perf_counter() - t_start)

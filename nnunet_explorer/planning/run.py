@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import tasks
 from ..errors import DatasetError, ExplorerError, PlansError
-from ..fileio import load_json, load_pickle, save_npz_atomic, write_bytes_atomic, write_pickle
+from ..fileio import copy_atomic, load_json, load_pickle, save_npz_atomic, write_pickle
 from ..image_io import verify_image_file
 from ..paths import Workspace, get_workspace
 from ..provenance import mirrors
@@ -108,13 +108,6 @@ def _guarded(fn: Callable, item: Any) -> tuple[Any, tuple[str, str | None] | Non
         return fn(item), None
     except ExplorerError as exc:
         return None, (exc.cause, exc.fix)
-
-
-def copy_atomic(src: Path, dst: Path) -> None:
-    """Copy ``src`` to the file or folder ``dst`` through a temporary file, so no half-copied file remains."""
-    dst = dst / src.name if dst.is_dir() else dst
-    with open(src, "rb") as handle:
-        write_bytes_atomic(dst, handle.read())
 
 
 # --- step 0: are the raw files whole? ----------------------------------------------------------------------

@@ -213,8 +213,8 @@ def install_kits19(task_name: str, workspace: Any, *, processes: int = 1, progre
 
     ``workspace.raw_task_dir(task_name)`` must hold :func:`write_raw_task`'s output. Returns the paths written.
     """
-    from ..fileio import load_pickle
-    from ..planning.run import copy_atomic, crop_task, cropped_case_identifiers, run_preprocessing
+    from ..fileio import copy_atomic, load_pickle
+    from ..planning.run import crop_task, cropped_case_identifiers, run_preprocessing
 
     crop_task(task_name, workspace, processes, progress=progress)
     cropped = workspace.cropped_task_dir(task_name)
