@@ -5,10 +5,13 @@ geometry) and ``validation_raw/summary.json``, whose ``results.all`` holds one e
 per class and the ``reference`` (``nnUNet_preprocessed/TaskXXX/gt_segmentations/CASE.nii.gz``) and ``test``
 paths. :func:`validation_table` reads the NIfTIs again and computes, per case and class, the Dice, the reference
 and predicted voxel counts and the volumes in ml (voxel count × spacing product / 1000), and flags an empty
-reference (Dice is then undefined; v1 reports NaN) or an empty prediction.
+reference (Dice is then undefined; v1 reports NaN) or an empty prediction. The counts and the Dice are those of
+:mod:`nnunet_explorer.inference.evaluation` (:func:`~nnunet_explorer.inference.evaluation.label_counts`,
+:func:`~nnunet_explorer.inference.evaluation.dice`), with v1's NaN shown as None.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,7 @@ import numpy as np
 
 from .errors import ExplorerError
 from .fileio import load_json
+from .inference.evaluation import dice, label_counts
 
 
 @dataclass
@@ -96,11 +100,11 @@ def case_result(case: str, prediction: Path, reference: Path, labels: list[int])
     voxel_ml = float(np.prod(spacing)) / 1000.0
     result = CaseResult(case, str(prediction), str(reference), spacing)
     for label in labels:
-        r, p = ref == label, pred == label
-        n_ref, n_pred, tp = int(r.sum()), int(p.sum()), int(np.logical_and(r, p).sum())
-        dice = None if n_ref + n_pred == 0 else 2.0 * tp / (n_ref + n_pred)
-        result.classes.append(ClassResult(label, dice, n_ref, n_pred, n_ref * voxel_ml, n_pred * voxel_ml,
-                                          n_ref == 0, n_pred == 0))
+        counts = label_counts(pred, ref, label)
+        n_ref, n_pred = counts.tp + counts.fn, counts.tp + counts.fp
+        value = dice(counts)
+        result.classes.append(ClassResult(label, None if math.isnan(value) else value, n_ref, n_pred,
+                                          n_ref * voxel_ml, n_pred * voxel_ml, n_ref == 0, n_pred == 0))
     return result
 
 

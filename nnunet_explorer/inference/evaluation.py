@@ -10,6 +10,10 @@ scores only the foreground labels.
 ``summary.json`` keys: ``author``, ``description``, ``id`` (first 12 hex characters of the MD5 of the JSON
 without ``id``), ``name``, ``results`` (``all``: one dict per case, ``mean``: per label), ``task``,
 ``timestamp``; written with sorted keys and indent 4.
+
+This module is the one place that scores label maps: :func:`dice_per_class` (the Dice the napari layers and
+the per-case validation table show) and :func:`error_map` (false positive / false negative / wrong class per
+voxel) are computed here and nowhere else.
 """
 from __future__ import annotations
 
@@ -20,10 +24,11 @@ from collections import OrderedDict
 from datetime import datetime
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import DatasetError
 from ..fileio import write_json
 from ..provenance import mirrors
 
@@ -60,6 +65,15 @@ class ConfusionCounts:
                    not bool(t.any()), bool(t.all()), not bool(r.any()), bool(r.all()))
 
 
+@mirrors("nnunet.evaluation.metrics:dice")
+def dice(c: ConfusionCounts) -> float:
+    """``2 TP / (2 TP + FP + FN)``; NaN when the label is in neither map (v1's ``nan_for_nonexisting=True``).
+
+    A label absent from the reference but predicted scores 0.0, as does one in the reference but not predicted.
+    """
+    return _NAN if c.test_empty and c.reference_empty else float(2. * c.tp / (2 * c.tp + c.fp + c.fn))
+
+
 def _precision(c: ConfusionCounts) -> float:
     return _NAN if c.test_empty else float(c.tp / (c.tp + c.fp))
 
@@ -78,7 +92,7 @@ def _false_omission_rate(c: ConfusionCounts) -> float:
 
 #: metric name -> function of the counts (v1's ``ALL_METRICS`` with ``nan_for_nonexisting=True``)
 METRICS: dict[str, Callable[[ConfusionCounts], float | int]] = {
-    "Dice": lambda c: _NAN if c.test_empty and c.reference_empty else float(2. * c.tp / (2 * c.tp + c.fp + c.fn)),
+    "Dice": dice,
     "Jaccard": lambda c: _NAN if c.test_empty and c.reference_empty else float(c.tp / (c.tp + c.fp + c.fn)),
     "Precision": _precision,
     "Recall": _recall,
@@ -100,6 +114,51 @@ def _label_mask(array: np.ndarray, label: int | Sequence[int]) -> np.ndarray:
     return array == label
 
 
+def label_counts(test: np.ndarray, reference: np.ndarray, label: int | Sequence[int]) -> ConfusionCounts:
+    """The confusion counts of one label (or a region: a tuple of labels) in a predicted and a reference map."""
+    return ConfusionCounts.from_masks(_label_mask(np.asarray(test), label), _label_mask(np.asarray(reference), label))
+
+
+def _label_key(label: int | Sequence[int]) -> int | tuple[int, ...]:
+    return tuple(int(v) for v in label) if isinstance(label, (list, tuple)) else int(label)
+
+
+def dice_per_class(test: np.ndarray, reference: np.ndarray, labels: Iterable[int | Sequence[int]]
+                   ) -> dict[int | tuple[int, ...], float]:
+    """The Dice of every label between two label maps, as ``summary.json`` has it (NaN: in neither map)."""
+    return {_label_key(label): dice(label_counts(test, reference, label)) for label in labels}
+
+
+#: the values of :func:`error_map`
+FALSE_POSITIVE, FALSE_NEGATIVE, WRONG_CLASS = 1, 2, 3
+ERROR_NAMES = {FALSE_POSITIVE: "false positive (predicted foreground, truth background)",
+               FALSE_NEGATIVE: "false negative (truth foreground, predicted background)",
+               WRONG_CLASS: "wrong class (both foreground, different labels)"}
+
+
+def error_map(prediction: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Voxel-wise errors (uint8): 0 agreement, 1 false positive (predicted foreground where the reference is
+    background), 2 false negative (reference foreground predicted as background), 3 wrong foreground class.
+
+    Foreground is a label > 0; a negative reference value (v1's -1 outside the nonzero crop) is neither
+    foreground nor background, so it counts as no error.
+
+    Raises:
+        DatasetError: the two maps differ in shape.
+    """
+    prediction, reference = np.asarray(prediction), np.asarray(reference)
+    if prediction.shape != reference.shape:
+        raise DatasetError(f"prediction shape {prediction.shape} differs from the ground truth's {reference.shape}",
+                           fix="compare a prediction with the ground truth of the same case (v1 exports "
+                               "predictions at the raw image's size)")
+    predicted, truth = prediction > 0, reference > 0
+    out = np.zeros(prediction.shape, np.uint8)
+    out[predicted & (reference == 0)] = FALSE_POSITIVE
+    out[(prediction == 0) & truth] = FALSE_NEGATIVE
+    out[predicted & truth & (prediction != reference)] = WRONG_CLASS
+    return out
+
+
 @mirrors("nnunet.evaluation.evaluator:Evaluator.evaluate")
 def evaluate_arrays(test: np.ndarray, reference: np.ndarray, labels: Sequence[int],
                     metrics: Sequence[str] = DEFAULT_METRICS) -> "OrderedDict[str, OrderedDict[str, Any]]":
@@ -107,7 +166,7 @@ def evaluate_arrays(test: np.ndarray, reference: np.ndarray, labels: Sequence[in
     result: OrderedDict = OrderedDict()
     names = sorted(metrics)
     for label in labels:
-        counts = ConfusionCounts.from_masks(_label_mask(test, label), _label_mask(reference, label))
+        counts = label_counts(test, reference, label)
         result[str(label)] = OrderedDict((m, METRICS[m](counts)) for m in names)
     return result
 

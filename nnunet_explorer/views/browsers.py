@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..inference.evaluation import FALSE_NEGATIVE, FALSE_POSITIVE, WRONG_CLASS, error_map
 from .widgets_common import new_figure, require_ipywidgets, show_figure_in_output
 
 
@@ -262,17 +263,6 @@ class DeepSupervisionView(_Browser):
 
 
 # ---------------------------------------------------------------------------------------------- inference
-def error_map(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """0 where prediction and truth agree, 1 = false positive (predicted foreground, truth differs),
-    2 = false negative (truth foreground, predicted background), 3 = wrong foreground class."""
-    out = np.zeros(prediction.shape, dtype=np.int8)
-    differ = prediction != truth
-    out[differ & (truth == 0)] = 1
-    out[differ & (prediction == 0)] = 2
-    out[differ & (truth > 0) & (prediction > 0)] = 3
-    return out
-
-
 def plot_inference(result: Any, image: Any, ground_truth: Any = None, *, slice_index: int | None = None,
                    channel: int = 0):
     """A sliding-window prediction: tiles on the image, the Gaussian map, prediction, truth and errors.
@@ -321,9 +311,9 @@ def plot_inference(result: Any, image: Any, ground_truth: Any = None, *, slice_i
         errors = error_map(seg[index], gt[index])
         axes[3].imshow(img[index], cmap="gray")
         colours = np.zeros((*errors.shape, 4))
-        colours[errors == 1] = (1, 0, 0, 0.8)  # false positive: red
-        colours[errors == 2] = (0, 0.4, 1, 0.8)  # false negative: blue
-        colours[errors == 3] = (1, 0.8, 0, 0.8)  # wrong class: yellow
+        colours[errors == FALSE_POSITIVE] = (1, 0, 0, 0.8)  # red
+        colours[errors == FALSE_NEGATIVE] = (0, 0.4, 1, 0.8)  # blue
+        colours[errors == WRONG_CLASS] = (1, 0.8, 0, 0.8)  # yellow
         axes[3].imshow(colours)
         axes[3].contour(gt[index] > 0, levels=[0.5], colors="lime", linewidths=0.7)
         axes[3].set_title("errors: FP red, FN blue, class yellow\n(truth outline green)", fontsize=8)

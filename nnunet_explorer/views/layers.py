@@ -34,15 +34,13 @@ import numpy as np
 
 from ..errors import DatasetError, ExplorerError
 from ..fileio import load_json, load_pickle
-from ..provenance import mirrors
+# the one Dice and error map (re-exported: the layers' numbers are the evaluation module's)
+from ..inference.evaluation import (ERROR_NAMES, FALSE_NEGATIVE, FALSE_POSITIVE, WRONG_CLASS, dice_per_class,
+                                    error_map)
 
 LAYER_KINDS = ("image", "labels", "shapes", "points")
 NIFTI_SUFFIX = ".nii.gz"
-# error layer values (prediction vs ground truth)
-FALSE_POSITIVE, FALSE_NEGATIVE, WRONG_CLASS = 1, 2, 3
-ERROR_NAMES = {FALSE_POSITIVE: "false positive (predicted foreground, truth background)",
-               FALSE_NEGATIVE: "false negative (truth foreground, predicted background)",
-               WRONG_CLASS: "wrong class (both foreground, different labels)"}
+# error layer values (prediction vs ground truth) are error_map's, from the evaluation module
 ERROR_COLORS = {0: "transparent", FALSE_POSITIVE: "red", FALSE_NEGATIVE: "cyan", WRONG_CLASS: "yellow"}
 GROUND_TRUTH_NAMES = ("gt_niftis", "gt_segmentations", "labelsTs", "labelsTr")
 TILE_COLORS = ("yellow", "cyan", "magenta", "lime", "orange", "deepskyblue", "red", "white")
@@ -365,44 +363,14 @@ def case_layers(path: str | os.PathLike, *, transpose_forward: Sequence[int] | N
 
 # --- predictions vs ground truth ------------------------------------------------------------------------
 
-@mirrors("nnunet.evaluation.metrics:dice")
-def dice_per_class(prediction: np.ndarray, reference: np.ndarray, labels: Iterable[int]) -> dict[int, float]:
-    """Dice ``2 TP / (2 TP + FP + FN)`` of every label, computed like v1's evaluator.
-
-    For label ``c`` both maps are binarised (``== c``). If neither holds the label, v1 returns NaN
-    (``nan_for_nonexisting=True``), which the ``mean`` of ``summary.json`` then skips.
-    """
-    out = {}
-    for c in labels:
-        test, ref = prediction == c, reference == c
-        tp = int(np.sum(test & ref))
-        fp = int(np.sum(test & ~ref))
-        fn = int(np.sum(~test & ref))
-        out[int(c)] = float("nan") if not test.any() and not ref.any() else float(2.0 * tp / (2 * tp + fp + fn))
-    return out
-
-
-def error_map(prediction: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Voxel-wise errors as labels: 1 false positive, 2 false negative, 3 wrong foreground class, 0 agreement."""
-    prediction, reference = np.asarray(prediction), np.asarray(reference)
-    if prediction.shape != reference.shape:
-        raise DatasetError(f"prediction shape {prediction.shape} differs from the ground truth's {reference.shape}",
-                           fix="compare a prediction with the ground truth of the same case (v1 exports "
-                               "predictions at the raw image's size)")
-    out = np.zeros(prediction.shape, np.uint8)
-    out[(prediction > 0) & (reference == 0)] = FALSE_POSITIVE
-    out[(prediction == 0) & (reference > 0)] = FALSE_NEGATIVE
-    out[(prediction > 0) & (reference > 0) & (prediction != reference)] = WRONG_CLASS
-    return out
-
-
 def prediction_layers(prediction: np.ndarray, reference: np.ndarray, *, labels: Sequence[int] | None = None,
                       case_id: str = "case", scale: Sequence[float] | None = None,
                       translate: Sequence[float] | None = None, image: np.ndarray | None = None,
                       label_names: Mapping[int, str] | None = None, visible: bool = True) -> list[LayerSpec]:
     """Prediction, ground truth and an error layer (FP red, FN cyan, wrong class yellow), Dice per class.
 
-    ``labels`` defaults to every foreground label present in either map. The Dice values are in each layer's
+    The Dice and the error layer are :func:`~nnunet_explorer.inference.evaluation.dice_per_class` and
+    :func:`~nnunet_explorer.inference.evaluation.error_map` (NaN: the label is in neither map). ``labels`` defaults to every foreground label present in either map. The Dice values are in each layer's
     ``metadata['dice']`` and in the error layer's name.
     """
     prediction, reference = np.asarray(prediction), np.asarray(reference)
