@@ -422,52 +422,6 @@ def prediction_folder_cases(folder: str | os.PathLike) -> list[str]:
     return sorted(p.name[:-len(NIFTI_SUFFIX)] for p in Path(folder).glob(f"*{NIFTI_SUFFIX}"))
 
 
-def prediction_folder_layers(folder: str | os.PathLike, gt_folder: str | os.PathLike | None = None, *,
-                             case_id: str | None = None, max_cases: int = 4) -> list[LayerSpec]:
-    """Layers for a v1 validation/prediction folder next to its ground truth (see :func:`find_ground_truth_folder`).
-
-    Each case gets prediction, ground truth and error layers with its Dice per class; only the first case is
-    visible. ``case_id`` picks one case; otherwise the first ``max_cases`` are loaded. Labels come from
-    ``summary.json`` when the folder has one (v1 evaluates ``range(num_classes)``), else from the maps.
-
-    Raises:
-        DatasetError: no prediction in the folder, or no ground truth for it.
-    """
-    folder = Path(folder)
-    cases = prediction_folder_cases(folder)
-    if not cases:
-        raise DatasetError(f"{folder} holds no CASE.nii.gz prediction", fix="open a validation_raw or output folder")
-    gt = Path(gt_folder) if gt_folder is not None else find_ground_truth_folder(folder)
-    if gt is None:
-        raise DatasetError(f"no ground truth found for {folder}",
-                           fix="pass gt_folder, or keep v1's layout (<model>/gt_niftis next to fold_k/)")
-    if case_id is not None:
-        cases = [case_id]
-    labels = _summary_labels(folder)
-    layers: list[LayerSpec] = []
-    for index, case in enumerate(cases[:max_cases]):
-        reference_path = gt / f"{case}{NIFTI_SUFFIX}"
-        if not reference_path.is_file():
-            raise DatasetError(f"case {case}: no ground truth {reference_path}",
-                               fix="check that the prediction and ground truth folders belong together")
-        pred = read_volume(folder / f"{case}{NIFTI_SUFFIX}")
-        ref = read_volume(reference_path)
-        layers += prediction_layers(pred.array, ref.array, labels=labels, case_id=case, scale=pred.spacing,
-                                    translate=pred.origin, visible=index == 0)
-    return layers
-
-
-def _summary_labels(folder: Path) -> list[int] | None:
-    summary = folder / "summary.json"
-    if not summary.is_file():
-        return None
-    try:
-        mean = load_json(summary)["results"]["mean"]
-        return sorted(int(k) for k in mean if str(k).lstrip("-").isdigit() and int(k) > 0)
-    except (ExplorerError, KeyError, TypeError, ValueError):
-        return None
-
-
 # --- batches --------------------------------------------------------------------------------------------
 
 def _numpy(value: Any) -> np.ndarray:
@@ -974,7 +928,9 @@ def read_path(path: str | os.PathLike, **kwargs: Any) -> list[LayerSpec]:
     * a NIfTI in a task: the whole case (:func:`raw_file_layers`);
     * ``CASE.npz`` / ``.npy`` / ``.pkl``: the cropped or preprocessed case (:func:`case_layers`);
     * a stage or cropped folder: its first case;
-    * a prediction/validation folder with ground truth nearby: :func:`prediction_folder_layers`;
+    * a prediction/validation folder with ground truth nearby: ONE case of it (keyword arguments ``case_id``,
+      ``gt_folder``, ``images_folder``), by
+      :func:`~nnunet_explorer.views.validation_case.validation_case_layers`;
     * any other folder of NIfTI files (predictions without ground truth): its first file.
 
     Raises:
@@ -993,7 +949,9 @@ def read_path(path: str | os.PathLike, **kwargs: Any) -> list[LayerSpec]:
 
         return case_layers(path / f"{get_case_identifiers(path)[0]}.npz", **kwargs)
     if kind == "prediction_folder":
-        return prediction_folder_layers(path, **kwargs)
+        from .validation_case import validation_case_layers  # here: validation_case builds on this module
+
+        return validation_case_layers(path, **kwargs)
     if kind == "nifti_folder":
         return raw_file_layers(sorted(path.glob(f"*{NIFTI_SUFFIX}"))[0])
     raise DatasetError(f"{path} is not an nnU-Net artefact the explorer can show",

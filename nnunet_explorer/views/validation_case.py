@@ -121,6 +121,9 @@ def validation_case_layers(validation_folder: str | os.PathLike, case_id: str | 
                            images_folder: str | os.PathLike | None = None) -> list[LayerSpec]:
     """Layers of ONE case of a v1 validation (or prediction) folder, all placed with the case's ITK affine.
 
+    The one builder of these layers: the napari reader and :func:`~nnunet_explorer.views.layers.read_path`,
+    ``show_case`` and the "Prediction vs ground truth" widget all call it.
+
     In order: each image modality (grey; from ``images_folder`` or the raw task's ``imagesTr``), the ground
     truth, the prediction and the error layer (FP red, FN cyan, wrong class yellow) with the Dice per class,
     then one probability image per class from ``CASE.npz`` (``--npz``) when present (hidden but the

@@ -117,8 +117,13 @@ def test_prediction_widget_reports_dice_and_errors(artefacts, registered, make_n
     widget.folder.value = str(model / "fold_0" / "validation_raw")
     assert widget.case.choices == ("case_000", "case_001", "case_002")
     specs = widget.show("case_001")
+    # the widget shows what the reader and show_case show: validation_case_layers, placed with the ITK affine
+    from nnunet_explorer.views.validation_case import validation_case_layers
+
+    same = validation_case_layers(model / "fold_0" / "validation_raw", "case_001")
+    assert [s.name for s in specs] == [s.name for s in same] and all("affine" in s.meta for s in specs)
     truth, pred = viewer.layers["case_001 ground truth"].data, viewer.layers["case_001 prediction"].data
-    dice = specs[-1].metadata["dice"]
+    dice = next(s for s in specs if " errors (" in s.name).metadata["dice"]
     # the fixture's prediction has no lesion (2): its Dice is 0; the organ's follows 2TP/(2TP+FP+FN)
     assert dice[2] == 0.0
     tp = np.sum((pred == 1) & (truth == 1))
@@ -128,6 +133,9 @@ def test_prediction_widget_reports_dice_and_errors(artefacts, registered, make_n
     widget._refresh_layers()
     compared = widget.compare("case_001 prediction", "case_001 ground truth")
     assert compared[0].metadata["dice"] == dice
+    # the compared error layer sits where the prediction does
+    np.testing.assert_allclose(viewer.layers[compared[0].name].affine.affine_matrix,
+                               viewer.layers["case_001 prediction"].affine.affine_matrix)
 
 
 def test_sliding_window_widget_draws_tiles_over_a_case(stage, registered, make_napari_viewer):

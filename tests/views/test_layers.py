@@ -152,7 +152,9 @@ def test_prediction_folder_dice_matches_v1s_evaluator(ws, tmp_path):
             "print(json.dumps([{k: v['Dice'] for k, v in r.items() if k not in ('test', 'reference')} "
             "for r in s['all']]))")
     v1 = json.loads(run_v1_python(code, _workspace(tmp_path / "v1ws"), timeout=300).stdout.strip().splitlines()[-1])
-    layers = L.prediction_folder_layers(val, max_cases=len(cases))
+    from nnunet_explorer.views.validation_case import validation_case_layers
+
+    layers = [spec for case in cases for spec in validation_case_layers(val, case)]
     ours = [s.metadata["dice"] for s in layers if " errors (" in s.name]
     assert len(ours) == len(v1) == 3
     compared = 0

@@ -115,6 +115,18 @@ def test_one_case_layers_put_the_image_under_the_labels(tmp_path):
         assert np.allclose(spec.meta["affine"], expected) and "scale" not in spec.meta
 
 
+def test_read_path_opens_one_case_of_a_validation_folder_with_the_same_builder(tmp_path):
+    from nnunet_explorer.views.layers import classify_path, read_path
+
+    val, images = make_validation_folder(tmp_path)
+    assert classify_path(val) == "prediction_folder"
+    for kwargs in ({}, {"case_id": "case_b", "images_folder": images}):
+        ours = read_path(val, **kwargs)
+        expected = validation_case_layers(val, kwargs.get("case_id"), images_folder=kwargs.get("images_folder"))
+        assert [(s.name, s.kind) for s in ours] == [(s.name, s.kind) for s in expected]
+        assert {s.metadata["case_id"] for s in ours} == {kwargs.get("case_id", "case_a")}  # one case
+
+
 def test_npz_probabilities_go_back_into_the_crop_box(tmp_path):
     from nnunet_explorer.fileio import write_pickle
 

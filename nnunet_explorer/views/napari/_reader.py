@@ -25,14 +25,7 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[tuple]] | None:
 def read_layers(path: str | list[str]) -> list[tuple]:
     """napari ``LayerDataTuple`` s for one path or several."""
     paths = path if isinstance(path, (list, tuple)) else [path]
-    return [spec.as_tuple() for p in paths for spec in _specs(p)]
-
-
-def _specs(path: str) -> list:
-    # a validation folder opens ONE case (its first): the image under ground truth, prediction and errors,
-    # placed with the ITK direction; the other cases one at a time via show_case or the validation table
-    if classify_path(path) == "prediction_folder":
-        from ..validation_case import validation_case_layers
-
-        return validation_case_layers(path)
-    return read_path(path)
+    # a validation folder opens ONE case (its first; validation_case_layers): the image under ground truth,
+    # prediction and errors, placed with the ITK direction; the other cases one at a time via show_case, the
+    # "Prediction vs ground truth" widget or the validation table
+    return [spec.as_tuple() for p in paths for spec in read_path(p)]

@@ -2,7 +2,8 @@
 
 Each widget takes the viewer in its constructor (napari passes it) and does its work in plain methods
 (``load``, ``draw``, ``next_batch``, ``run``, ``compare``, ``show``), so notebooks and tests can drive it
-without clicking. All layers come from :mod:`nnunet_explorer.views.layers`.
+without clicking. All layers come from :mod:`nnunet_explorer.views.layers` (one validation case:
+:func:`nnunet_explorer.views.validation_case.validation_case_layers`).
 
 The constructors' ``viewer`` parameter is annotated ``napari.viewer.Viewer`` (a string, thanks to
 ``from __future__ import annotations``, so napari is not imported here): that annotation is how napari knows
@@ -20,6 +21,7 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpin
 
 from ...errors import ExplorerError
 from .. import layers as L
+from ..validation_case import validation_case_layers
 from .show import add_layers
 
 
@@ -232,15 +234,17 @@ class PredictionWidget(_Base):
         return cases
 
     def show(self, case_id: str | None = None) -> list[L.LayerSpec]:
-        """Show one case of the folder: prediction, ground truth, errors; Dice per class in the text box."""
+        """Show one case of the folder (:func:`~nnunet_explorer.views.validation_case.validation_case_layers`:
+        image when found, ground truth, prediction, errors, ``--npz`` probabilities); Dice per class in the text
+        box."""
         folder = self.folder.value
         if not self.case.choices:
             self.open_folder(folder)
         case_id = case_id or self.case.value
         gt = self.gt_folder.value or None
-        specs = L.prediction_folder_layers(folder, gt, case_id=case_id)
+        specs = validation_case_layers(folder, case_id, gt_folder=gt)
         add_layers(self.viewer, self._replace_error_layers(specs))
-        self._report_dice(specs[-1].metadata)
+        self._report_dice(_error_layer(specs).metadata)
         return specs
 
     def compare(self, prediction: str | None = None, reference: str | None = None) -> list[L.LayerSpec]:
@@ -249,7 +253,10 @@ class PredictionWidget(_Base):
         ref = self.viewer.layers[reference or self.reference_layer.value]
         specs = L.prediction_layers(np.asarray(pred.data), np.asarray(ref.data), case_id=pred.name,
                                     scale=tuple(pred.scale), translate=tuple(pred.translate))
-        errors = specs[-1]
+        errors = _error_layer(specs)
+        affine = np.asarray(pred.affine.affine_matrix)
+        if not np.allclose(affine, np.eye(len(affine))):  # placed like the prediction (e.g. a case's ITK affine)
+            errors = L.LayerSpec(errors.name, errors.kind, errors.data, {**errors.meta, "affine": affine})
         add_layers(self.viewer, self._replace_error_layers([errors]))
         self._report_dice(errors.metadata)
         return [errors]
@@ -269,6 +276,10 @@ class PredictionWidget(_Base):
                  for c, d in meta["dice"].items()]
         lines += [f"{name}: {count} voxels" for name, count in meta["counts"].items()]
         self.dice.value = "\n".join(lines)
+
+
+def _error_layer(specs: list[L.LayerSpec]) -> L.LayerSpec:
+    return next(spec for spec in specs if "error_names" in spec.metadata)
 
 
 class SlidingWindowWidget(_Base):
