@@ -6,10 +6,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import psutil
 import pytest
+
+from ..processes import alive, wait_until_gone
 
 SCRIPT = """
     import sys, threading, time, numpy as np
@@ -37,17 +38,6 @@ SCRIPT = """
 """
 
 
-def _alive(pids):
-    out = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
 @pytest.mark.parametrize("started_from", ["main", "thread"])
 def test_sigkill_of_the_parent_leaves_no_worker(tmp_path, started_from):
     script = tmp_path / "run.py"
@@ -57,14 +47,11 @@ def test_sigkill_of_the_parent_leaves_no_worker(tmp_path, started_from):
     try:
         line = proc.stdout.readline()
         assert line.startswith("PIDS"), proc.stderr.read()
-        pids = [int(p) for p in line.split()[1:]]
-        assert len(_alive(pids)) == 2
+        workers = [psutil.Process(int(p)) for p in line.split()[1:]]
+        assert len(alive(workers)) == 2
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        deadline = time.monotonic() + 5
-        while _alive(pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = _alive(pids)
+        left = wait_until_gone(workers, timeout=5)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -10,20 +10,10 @@ import time
 import psutil
 import pytest
 
+from ..processes import wait_until_gone
 from .conftest import copy_workspace, fold_folder, log_text, subprocess_env, wait_for
 
 TRAIN = [sys.executable, "-m", "nnunet_explorer.cli", "train", "3d_fullres", "nnUNetTrainerV2", "901", "0"]
-
-
-def _alive(processes):
-    out = []
-    for p in processes:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
 
 
 @pytest.mark.slow
@@ -46,10 +36,7 @@ def test_sigkill_of_a_training_run_leaves_no_process_behind(v1_ct_task, tmp_path
         children = parent.children(recursive=True)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-        deadline = time.monotonic() + 5
-        while _alive(children) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        left = _alive(children)
+        left = wait_until_gone(children, timeout=5, interval=0.1)
     finally:
         if proc.poll() is None:
             proc.kill()
