@@ -1,39 +1,85 @@
-"""The pipelines: which steps, in which order, wired to which functions.
+"""The training walkthrough: ``nnUNet_train NETWORK TRAINER TASK FOLD`` as steps that call the trainer and look.
 
-:func:`training_walkthrough` is ``nnUNet_train NETWORK TRAINER TASK FOLD [flags]`` (v1's
-``run_training.py``) taken apart into steps a learner can run one at a time, look into, change and re-run::
+v1's ``run_training.py`` taken apart into the calls it makes, in its order, each one a step a learner can run,
+look into and re-run::
 
-    parsed_arguments -> task_name -> configuration -> trainer_class -> trainer -> plans_processed
-    -> augmentation_parameters -> deep_supervision -> loss -> dataset -> split -> dataloader -> network
-    -> architecture -> optimizer -> lr_schedule -> batch -> iteration
+    parsed_arguments -> task_name -> configuration -> trainer_class -> trainer -> initialize
+      looks at what initialize set: plans_processed, augmentation_parameters, deep_supervision, loss, dataset,
+      split, dataloader, network, architecture, optimizer, lr_schedule
+    -> batch -> iteration                      (looks: one batch through the trainer's own transforms and
+                                                run_iteration, on a copy of the weights)
+    -> training_epochs -> epoch_end -> validate -> prediction
 
-Each step is a plain function below; its docstring is what the step's card explains, its keyword-only
-parameters are the knobs (``pipeline.set_params("batch", seed=3)``). Everything nnU-Net specific lives in
-:mod:`nnunet_explorer.training` and :mod:`nnunet_explorer.planning`; this module only wires them.
+The steps *only call and look*: ``trainer`` builds the trainer exactly as ``nnunet-explorer train`` does
+(:func:`nnunet_explorer.run.run_training.build_trainer`), ``initialize`` calls ``trainer.initialize`` — the same
+object, the same method the real run calls, with every flag and every override of a user's subclass — and records
+which v1 methods it called and what each one set. The looks read the trainer's attributes; ``training_epochs``
+calls ``trainer.run_training()``. Nothing in :mod:`nnunet_explorer.training` or
+:mod:`nnunet_explorer.network_training` knows this module.
 """
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .errors import ConfigurationError, DatasetError
 from .explore import Pipeline, make_step
+from .explore.calltrace import CallTrace, trace_calls
 from .paths import Workspace, default_plans_identifier
 from .provenance import mirrors
-from .training.configuration import (Configuration, RunArgs, check_trainer_class, get_default_configuration,
-                                     parse_fold)
+from .run.default_configuration import Configuration, check_trainer_class, get_default_configuration
+from .run.run_training import DEFAULT_SEED, ExplorerOptions, TrainRequest
+from .seeding import preserved_rng, seed_everything
+from .step_names import WALKTHROUGH_STEP_NAMES as _STEP_NAMES
+from .training.configuration import RunArgs, parse_fold
 from .training.data_augmentation_params import AugmentationSetup
-from .training.trainers import NetworkTrainer, ProcessedPlans
+from .training.processed_plans import ProcessedPlans, processed_from_trainer
 
-# Seed of the steps that draw random numbers (the batch, and the network's initial weights).
-DEFAULT_SEED = 12345  # the seed v1 uses with --deterministic
+# v1 methods whose calls the initialize and training steps record (a user's override of any is recorded too)
+TRACED_METHODS: tuple[str, ...] = (
+    "initialize", "load_plans_file", "process_plans", "setup_DA_params", "get_basic_generators", "load_dataset",
+    "do_split", "initialize_network", "initialize_optimizer_and_scheduler", "run_training", "run_iteration",
+    "run_online_evaluation", "finish_online_evaluation", "update_train_loss_MA", "on_epoch_end", "plot_progress",
+    "maybe_update_lr", "maybe_save_checkpoint", "update_eval_criterion_MA", "manage_patience", "save_checkpoint",
+    "load_checkpoint", "load_checkpoint_ram", "load_latest_checkpoint", "load_best_checkpoint",
+    "load_final_checkpoint", "save_debug_information", "plot_network_architecture", "validate",
+    "predict_preprocessed_data_return_seg_and_softmax")
 
 
-# ------------------------------------------------------------------------------------------------ steps
+@contextmanager
+def untouched(trainer: Any) -> Iterator[None]:
+    """Look at the trainer without changing what the run does next: random streams, weights, optimizer, mode."""
+    network = trainer.network
+    saved = None
+    if network is not None:
+        saved = (copy.deepcopy(network.state_dict()), network.training, getattr(network, "do_ds", None))
+    optimizer = copy.deepcopy(trainer.optimizer.state_dict()) if trainer.optimizer is not None else None
+    scaler = trainer.amp_grad_scaler.state_dict() if trainer.amp_grad_scaler is not None else None
+    lists = {k: copy.copy(getattr(trainer, k)) for k in ("online_eval_tp", "online_eval_fp", "online_eval_fn",
+                                                          "online_eval_foreground_dc") if hasattr(trainer, k)}
+    try:
+        with preserved_rng():
+            yield
+    finally:
+        if saved is not None:
+            network.load_state_dict(saved[0])
+            network.train(saved[1])
+            if saved[2] is not None:
+                network.do_ds = saved[2]
+        if optimizer is not None:
+            trainer.optimizer.load_state_dict(optimizer)
+        if scaler is not None:
+            trainer.amp_grad_scaler.load_state_dict(scaler)
+        for k, v in lists.items():
+            setattr(trainer, k, v)
+
+
+# ------------------------------------------------------------------------------------------- the setup
 @mirrors("nnunet.run.run_training:main")
 def parsed_arguments(*, network: str, network_trainer: str, task: str, fold: str, validation_only: bool = False,
                      continue_training: bool = False, p: str = default_plans_identifier,
@@ -98,72 +144,104 @@ def trainer_class(parsed_arguments: RunArgs, configuration: Configuration) -> ty
     return cls
 
 
-@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.__init__")
+@mirrors("nnunet.run.run_training:main")
 def trainer(parsed_arguments: RunArgs, configuration: Configuration, trainer_class: type, *,
-            max_num_epochs: int | None = None, num_batches_per_epoch: int | None = None,
-            num_val_batches_per_epoch: int | None = None) -> NetworkTrainer:
+            options: ExplorerOptions | None = None, strategy: Any = None) -> Any:
     """The trainer, constructed as ``run_training`` does it, with every hyperparameter and where it was set.
 
     ``trainer_class(plans_file, fold, output_folder=..., dataset_directory=..., batch_dice=...,
     stage=..., unpack_data=not use_compressed_data, deterministic=..., fp16=not fp32)``; then
     ``--disable_saving`` switches off the final and best checkpoints. The table shows, for each
-    hyperparameter, the class of the MRO that set it and its value at each level; values you set in your own
-    subclass are highlighted. The explorer knobs ``max_num_epochs``, ``num_batches_per_epoch`` and
-    ``num_val_batches_per_epoch`` shorten training (v1 has no such flags: you would write a subclass).
+    hyperparameter, the class of the MRO that set it and its value at each level, the values v1 hard-codes in
+    methods (momentum 0.99, gradient clip 12, poly exponent 0.9), and anything your subclass sets that v1 would
+    ignore. ``options`` holds the explorer's knobs (``--max_num_epochs`` ... shorter runs, the device);
+    v1 has no such flags: you would write a subclass.
     """
-    fold = parse_fold(parsed_arguments.fold)
-    instance = trainer_class(configuration.plans_file, fold, output_folder=configuration.output_folder_name,
-                             dataset_directory=configuration.dataset_directory,
-                             batch_dice=configuration.batch_dice, stage=configuration.stage,
-                             unpack_data=parsed_arguments.decompress_data,
-                             deterministic=parsed_arguments.deterministic,
-                             fp16=parsed_arguments.run_mixed_precision)
-    if parsed_arguments.disable_saving:
-        instance.override("--disable_saving", save_final_checkpoint=False, save_best_checkpoint=False,
-                          save_intermediate_checkpoints=True, save_latest_only=True)
-    knobs = {name: value for name, value in (("max_num_epochs", max_num_epochs),
-                                             ("num_batches_per_epoch", num_batches_per_epoch),
-                                             ("num_val_batches_per_epoch", num_val_batches_per_epoch))
-             if value is not None}
-    for name, value in knobs.items():
-        if int(value) < 1:
-            raise ConfigurationError(f"{name} must be at least 1, got {value}", fix=f"give {name} >= 1")
-    if knobs:
-        instance.override("explorer knob", **{k: int(v) for k, v in knobs.items()})
-    return instance
+    from .run.run_training import build_trainer
+
+    return build_trainer(TrainRequest(parsed_arguments, options or ExplorerOptions()), configuration, strategy)
 
 
+@dataclass(frozen=True)
+class Initialized:
+    """What ``trainer.initialize(...)`` did: the v1 methods it called, nested, and the attributes each set."""
+
+    trainer: str
+    training: bool
+    trace: CallTrace
+    single_threaded: bool
+
+    def summary(self) -> str:
+        mode = "training" if self.training else "inference only (-val)"
+        where = "in this process" if self.single_threaded else "in worker processes"
+        return (f"{self.trainer}.initialize({self.training}) [{mode}; augmentation {where}]\n" + self.trace.text())
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f"<div><code>{html.escape(self.trainer)}.initialize({self.training})</code></div>"
+                + self.trace._repr_html_())
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize")
+def initialize(trainer: Any, parsed_arguments: RunArgs, *, single_threaded: bool | None = None) -> Initialized:
+    """``trainer.initialize(not validation_only)``: the one call that sets the run up, in v1's order.
+
+    V2's ``initialize`` reads the plans (``load_plans_file``, ``process_plans``), decides the augmentation
+    (``setup_DA_params``), wraps the loss for deep supervision, builds the loaders (``get_basic_generators``:
+    ``load_dataset``, ``do_split``), unpacks the data, builds the augmentation, then the network
+    (``initialize_network``) and the optimizer (``initialize_optimizer_and_scheduler``). This step records those
+    calls as they happen, with the attributes each one set; the steps after it look at them. The step's seed
+    fixes the initial weights (v1 seeds 12345 in the constructor with ``--deterministic``).
+    """
+    from .run.run_training import initialize as run_initialize
+
+    if trainer.was_initialized:
+        raise ConfigurationError("this trainer is already initialized (v1 runs initialize once per trainer)",
+                                 fix="re-run the 'trainer' step for a fresh trainer, e.g. pipeline.rerun('trainer')",
+                                 step="initialize")
+    single = parsed_arguments.deterministic if single_threaded is None else bool(single_threaded)
+    with trace_calls(trainer, TRACED_METHODS) as trace:
+        run_initialize(trainer, training=not parsed_arguments.validation_only, single_threaded=single)
+    return Initialized(type(trainer).__name__, not parsed_arguments.validation_only, trace, single)
+
+
+def _initialized(trainer: Any, step: str) -> None:
+    if not trainer.was_initialized:
+        raise ConfigurationError("the trainer is not initialized", fix="run the 'initialize' step first", step=step)
+
+
+# ---------------------------------------------------------------------------------------- the looks
 @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.process_plans")
-def plans_processed(trainer: NetworkTrainer) -> ProcessedPlans:
-    """The plans, read from ``plans_file``, turned into what training uses for this stage.
+def plans_processed(trainer: Any, initialize: Initialized) -> ProcessedPlans:
+    """What ``process_plans`` set on the trainer: the plans of this stage as training uses them.
 
     Patch size (z, y, x), batch size, pooling and convolution kernels per level, number of input channels
-    (modalities) and of classes *including background* (``plans['num_classes'] + 1``), whether the data
-    is augmented as "dummy 2D", and the data identifier naming the preprocessed folder.
-
-    Calls the trainer's v1 methods ``load_plans_file`` and ``process_plans``, which set ``trainer.patch_size``,
-    ``trainer.num_classes``, ... (an override of ``process_plans`` is honoured); the record shows those attributes.
+    (modalities) and of classes *including background* (``plans['num_classes'] + 1``), whether the data is
+    augmented as "dummy 2D", and the data identifier naming the preprocessed folder. A subclass that overrides
+    ``process_plans`` (and changes, say, ``self.batch_size`` after ``super()``) shows its values here.
     """
-    trainer.process_plans(trainer.load_plans_file())
-    return trainer.processed_plans()
+    _initialized(trainer, "plans_processed")
+    return processed_from_trainer(trainer)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.setup_DA_params")
-def augmentation_parameters(trainer: NetworkTrainer, plans_processed: ProcessedPlans) -> AugmentationSetup:
-    """The augmentation dict and ``basic_generator_patch_size``, the larger patch the loader cuts.
+def augmentation_parameters(trainer: Any, initialize: Initialized) -> AugmentationSetup:
+    """What ``setup_DA_params`` set: the augmentation dict and ``basic_generator_patch_size``.
 
     The loader cuts a patch big enough that rotating it (V2 in 3D: up to ±30° about each axis; 2D: up to
     ±180°, counted as 90°) and zooming out still fills the network's ``patch_size`` without empty corners;
-    SpatialTransform then crops the centre. v1 sizes it with
-    the scale range (0.85, 1.25) and only then widens the range to (0.7, 1.4). With ``do_dummy_2D_aug``
-    (anisotropic data) the first axis is kept and only the in-plane size grows.
-
-    Calls the trainer's v1 method ``setup_DA_params``, which sets ``trainer.data_aug_params``,
-    ``trainer.basic_generator_patch_size`` and (V2) ``trainer.deep_supervision_scales``; an override that changes
-    them after ``super().setup_DA_params()`` is honoured.
+    SpatialTransform then crops the centre. v1 sizes it with the scale range (0.85, 1.25) and only then widens
+    the range to (0.7, 1.4). With ``do_dummy_2D_aug`` (anisotropic data) the first axis is kept and only the
+    in-plane size grows.
     """
-    trainer.setup_DA_params()
-    return trainer.augmentation_setup()
+    _initialized(trainer, "augmentation_parameters")
+    params = trainer.data_aug_params
+    scales = getattr(trainer, "deep_supervision_scales", None)
+    return AugmentationSetup(
+        params, tuple(int(v) for v in trainer.basic_generator_patch_size), tuple(int(v) for v in trainer.patch_size),
+        bool(trainer.do_dummy_2D_aug), None if scales is None else tuple(tuple(float(v) for v in s) for s in scales),
+        (0.85, 1.25))
 
 
 @dataclass(frozen=True)
@@ -180,110 +258,159 @@ class DeepSupervision:
         return f"{len(self.weights)} outputs, highest resolution first\n" + "\n".join(rows)
 
 
-def _require_v2(trainer: NetworkTrainer, step: str) -> None:
-    """From here on the walkthrough follows nnUNetTrainerV2 (deep supervision, SGD + poly LR, moreDA)."""
-    from .training.trainers import nnUNetTrainerV2
-
-    if not isinstance(trainer, nnUNetTrainerV2):
-        # differs from v1: v1 runs any nnUNetTrainer subclass; the explorer re-implements V2's training only
-        raise ConfigurationError(
-            f"{type(trainer).__name__} is not derived from nnUNetTrainerV2: the walkthrough re-implements V2's "
-            "training (deep supervision, SGD + poly LR, moreDA augmentation), not the original nnUNetTrainer's "
-            "(no deep supervision, Adam + ReduceLROnPlateau, default augmentation). Note that v1's own "
-            "nnUNetTrainer cannot be initialized on current torch either: ReduceLROnPlateau(verbose=True) "
-            "raises a TypeError",
-            fix="use nnUNetTrainerV2 or a subclass of it", step=step)
-
-
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize")
-def deep_supervision(trainer: NetworkTrainer, plans_processed: ProcessedPlans,
-                     augmentation_parameters: AugmentationSetup) -> DeepSupervision:
+def deep_supervision(trainer: Any, initialize: Initialized) -> DeepSupervision:
     """One loss per decoder level: weights ``1/2**i`` normalised, the lowest-resolution output weighted 0.
 
-    The network returns ``len(pool_op_kernel_sizes)`` logit maps; the target is downsampled (nearest
-    neighbour) to each map's scale, ``[1, 1, 1]`` then ``1 / cumprod(pool_op_kernel_sizes)``. The
-    lowest-resolution output is computed but gets weight 0, so it never trains anything.
+    ``initialize`` sets ``self.ds_loss_weights``; the network returns ``len(pool_op_kernel_sizes)`` logit maps
+    and the target is downsampled (nearest neighbour) to each map's scale, ``[1, 1, 1]`` then
+    ``1 / cumprod(pool_op_kernel_sizes)``. The lowest-resolution output is computed but gets weight 0, so it
+    never trains anything. A trainer without deep supervision (``noDeepSupervision``) has one output.
     """
-    from .training.deep_supervision import ds_loss_weights, ds_scales, ds_target_shapes
+    from .training.deep_supervision import ds_target_shapes
 
-    _require_v2(trainer, "deep_supervision")
-    pools = plans_processed.net_num_pool_op_kernel_sizes
-    weights = ds_loss_weights(pools)
-    trainer.ds_loss_weights = weights  # v1: set in nnUNetTrainerV2.initialize
-    scales = augmentation_parameters.deep_supervision_scales or tuple(tuple(s) for s in ds_scales(pools))
+    _initialized(trainer, "deep_supervision")
+    pools = [list(p) for p in trainer.net_num_pool_op_kernel_sizes]
+    weights = getattr(trainer, "ds_loss_weights", None)
+    scales = getattr(trainer, "deep_supervision_scales", None)
+    if weights is None or scales is None:
+        return DeepSupervision((1.0,), ((1.0,) * len(trainer.patch_size),), (tuple(int(v) for v in trainer.patch_size),))
     return DeepSupervision(tuple(float(w) for w in weights), tuple(tuple(float(v) for v in s) for s in scales),
-                           tuple(tuple(int(v) for v in t) for t in ds_target_shapes(plans_processed.patch_size,
-                                                                                   pools)))
+                           tuple(tuple(int(v) for v in t) for t in ds_target_shapes(trainer.patch_size, pools)))
 
 
 @mirrors("nnunet.training.loss_functions.deep_supervision:MultipleOutputLoss2")
-def loss(trainer: NetworkTrainer, configuration: Configuration, deep_supervision: DeepSupervision):
-    """Cross-entropy + soft Dice (background excluded, smooth 1e-5), summed over the weighted outputs.
+def loss(trainer: Any, initialize: Initialized) -> Any:
+    """``trainer.loss``: cross-entropy + soft Dice (background excluded, smooth 1e-5), summed over the outputs.
 
-    ``DC_and_CE_loss`` returns ``CE + (-Dice)``, so the loss goes negative as Dice improves. ``batch_dice``
-    from the configuration decides whether Dice is computed over the whole batch or per sample.
-
-    v1's ``nnUNetTrainerV2.initialize``: ``self.loss = MultipleOutputLoss2(self.loss, self.ds_loss_weights)``,
-    wrapping the loss ``__init__`` assigned (a variant's ``self.loss = ...`` in its ``__init__`` is honoured).
+    ``DC_and_CE_loss`` returns ``CE + (-Dice)``, so the loss goes negative as Dice improves. ``batch_dice`` from
+    the configuration decides whether Dice is computed over the whole batch or per sample. V2's ``initialize``
+    wraps the loss ``__init__`` assigned: ``self.loss = MultipleOutputLoss2(self.loss, self.ds_loss_weights)``
+    (a variant's ``self.loss = ...`` in its ``__init__`` is what gets wrapped).
     """
-    from .training.loss import MultipleOutputLoss2
-
-    # the loss __init__ assigned, kept so that re-running this step does not wrap it twice
-    base = trainer.__dict__.setdefault("_loss_before_initialize", trainer.loss)
-    trainer.loss = MultipleOutputLoss2(base, np.array(deep_supervision.weights))
+    _initialized(trainer, "loss")
     return trainer.loss
 
 
-@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_network")
-def network(trainer: NetworkTrainer, plans_processed: ProcessedPlans, *,
-            network_factory: Callable[[ProcessedPlans], Any] | None = None):
-    """The Generic_UNet built from the plans (or your own network), checked against v1's network contract.
+@dataclass(frozen=True)
+class DatasetIndex:
+    """The preprocessed training cases of the stage folder (v1's ``self.dataset``)."""
 
-    Levels follow ``pool_op_kernel_sizes``; features start at ``base_num_features`` and double per level up
-    to 320 (3D) / 480 (2D); every block is conv -> instance norm -> leaky ReLU, ``conv_per_stage`` times.
-    With ``network_factory`` (a function ``ProcessedPlans -> torch.nn.Module``) your network is used
-    instead, and the step says precisely what does not fit: number and shapes of the deep-supervision
-    outputs, ``do_ds`` switching, ``inference_apply_nonlin``.
+    folder: Path
+    cases: Mapping[str, dict]
+    unpacked: tuple[str, ...]
+
+    def summary(self) -> str:
+        unpacked = f"; unpacked {len(self.unpacked)} .npz -> .npy" if self.unpacked else ""
+        return f"{len(self.cases)} cases in {self.folder}{unpacked}"
+
+
+@mirrors("nnunet.training.dataloading.dataset_loading:load_dataset")
+def dataset(trainer: Any, initialize: Initialized) -> DatasetIndex:
+    """``trainer.dataset``: the preprocessed cases of ``<data_identifier>_stage<stage>``, unpacked to ``.npy``.
+
+    v1 decompresses every ``CASE.npz`` to ``CASE.npy`` once (``unpack_data``), so that loaders memory-map a
+    case and read only the patch they need; ``--use_compressed_data`` skips this. The cascade's cases also name
+    the ``3d_lowres`` segmentation each one gets.
+    """
+    _initialized(trainer, "dataset")
+    if trainer.dataset is None:
+        raise ConfigurationError("no dataset: the trainer was initialized for inference only (-val)",
+                                 fix="run without -val to see the training data", step="dataset")
+    folder = Path(trainer.folder_with_preprocessed_data)
+    unpacked = tuple(sorted(p.name for p in folder.glob("*.npy"))) if trainer.unpack_data else ()
+    return DatasetIndex(folder, trainer.dataset, unpacked)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training and validation case ids of the fold."""
+
+    fold: int | str
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+
+    def summary(self) -> str:
+        return (f"fold {self.fold}: {len(self.train)} training cases, {len(self.val)} validation cases "
+                f"(val: {', '.join(self.val[:6])}{' ...' if len(self.val) > 6 else ''})")
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")
+def split(trainer: Any, initialize: Initialized) -> Split:
+    """``trainer.dataset_tr`` / ``dataset_val``: the fold's cases from ``splits_final.pkl``.
+
+    The file is created on first use: 5 folds, KFold seed 12345 over the sorted case names, so the folds depend
+    only on the names. Fold 'all' trains and validates on every case; a fold >= 5 draws a random 80:20 split
+    (seed 12345 + fold).
+    """
+    _initialized(trainer, "split")
+    if trainer.dataset_tr is None:
+        raise ConfigurationError("no split: the trainer was initialized for inference only (-val)",
+                                 fix="run without -val", step="split")
+    return Split(trainer.fold, tuple(trainer.dataset_tr), tuple(trainer.dataset_val))
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.get_basic_generators")
+def dataloader(trainer: Any, initialize: Initialized) -> Any:
+    """``trainer.dl_tr``: batches of ``basic_generator_patch_size`` patches, 33 % forced foreground.
+
+    It cuts ``batch_size`` patches of the *larger* loader size from random training cases; the last
+    ``batch_size - round(batch_size * (1 - 0.33))`` samples of each batch are centred on a random foreground
+    voxel of a random class present in the case. Outside the case the image is padded with 0 and the
+    segmentation with -1. ``get_basic_generators`` is the one place loaders are built: the run, DDP and the
+    views all use it.
+    """
+    _initialized(trainer, "dataloader")
+    if trainer.dl_tr is None:
+        raise DatasetError("no loader: the trainer was initialized for inference only (-val)",
+                           fix="run without -val", step="dataloader")
+    return trainer.dl_tr
+
+
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_network")
+def network(trainer: Any, initialize: Initialized, plans_processed: ProcessedPlans) -> Any:
+    """``trainer.network``: the Generic_UNet built by ``initialize_network``, checked against v1's contract.
+
+    Levels follow ``pool_op_kernel_sizes``; features start at ``base_num_features`` and double per level up to
+    320 (3D) / 480 (2D); every block is conv -> instance norm -> leaky ReLU, ``conv_per_stage`` times. Your own
+    network comes in the v1 way: override ``initialize_network`` in a subclass (notebook 07); this step says
+    precisely what does not fit: number and shapes of the deep-supervision outputs, ``do_ds`` switching,
+    ``inference_apply_nonlin``.
     """
     from .training.contract import check_network_contract
 
-    if network_factory is not None:
-        net = network_factory(plans_processed)
-        trainer.network = net
-    else:
-        trainer.initialize_network()  # v1's method: sets trainer.network (an override is honoured)
-        net = trainer.network
-    check_network_contract(net, patch_size=plans_processed.patch_size, batch_size=1,
-                           num_input_channels=plans_processed.num_input_channels,
-                           num_classes=plans_processed.num_classes,
-                           pool_op_kernel_sizes=plans_processed.net_num_pool_op_kernel_sizes,
-                           deep_supervision=bool(getattr(trainer, "deep_supervision", True)), raise_on_error=True)
+    _initialized(trainer, "network")
+    net = trainer.network
+    with untouched(trainer):
+        check_network_contract(net, patch_size=plans_processed.patch_size, batch_size=1,
+                               num_input_channels=plans_processed.num_input_channels,
+                               num_classes=plans_processed.num_classes,
+                               pool_op_kernel_sizes=plans_processed.net_num_pool_op_kernel_sizes,
+                               deep_supervision=getattr(trainer, "ds_loss_weights", None) is not None,
+                               raise_on_error=True)
     return net
 
 
 @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.plot_network_architecture")
-def architecture(network: Any, plans_processed: ProcessedPlans, deep_supervision: DeepSupervision):
+def architecture(trainer: Any, network: Any, plans_processed: ProcessedPlans, deep_supervision: DeepSupervision):
     """The network level by level for one batch: shapes, channels, parameters, deep-supervision heads."""
     from .training.architecture import describe_network
 
     size = (plans_processed.batch_size, plans_processed.num_input_channels, *plans_processed.patch_size)
-    return describe_network(network, size, ds_weights=deep_supervision.weights)
+    with untouched(trainer):
+        return describe_network(network, size, ds_weights=deep_supervision.weights)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_optimizer_and_scheduler")
-def optimizer(trainer: NetworkTrainer, network: Any):
-    """SGD, lr 1e-2, momentum 0.99, Nesterov, weight decay 3e-5, with the learning rate of epoch 0 set.
+def optimizer(trainer: Any, initialize: Initialized) -> Any:
+    """``trainer.optimizer``: SGD, lr 1e-2, momentum 0.99, Nesterov, weight decay 3e-5 (V2).
 
-    V2 has no scheduler object: at the start of training and after every epoch it sets
-    ``lr = poly_lr(epoch)`` by hand (see the next step).
-
-    Calls the trainer's v1 methods ``initialize_optimizer_and_scheduler`` (sets ``trainer.optimizer`` and
-    ``trainer.lr_scheduler``) and ``maybe_update_lr(0)``, as ``run_training`` does first; overrides are honoured.
+    ``initialize_optimizer_and_scheduler`` builds it over the network's parameters; 0.99 and Nesterov are
+    literals in that method (override the method to change them). V2 has no scheduler object: ``run_training``
+    first sets ``lr = poly_lr(epoch)`` for the start epoch and then, after every epoch, the next epoch's rate
+    (see the next step).
     """
-    trainer.network = network
-    trainer.initialize_optimizer_and_scheduler()
-    trainer.epoch = 0
-    trainer.maybe_update_lr(0)  # v1: maybe_update_lr(self.epoch) at the start of run_training
+    _initialized(trainer, "optimizer")
     return trainer.optimizer
 
 
@@ -301,94 +428,40 @@ class LRSchedule:
         return f"{n} epochs, {self.rule}; {shown}"
 
 
-@mirrors("nnunet.training.learning_rate.poly_lr:poly_lr")
-def lr_schedule(trainer: NetworkTrainer) -> LRSchedule:
-    """``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``, set at the start of every epoch.
+@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.maybe_update_lr")
+def lr_schedule(trainer: Any, initialize: Initialized) -> LRSchedule:
+    """The rate each epoch trains with, from the trainer's own ``maybe_update_lr`` (V2: the poly rule).
 
-    Epoch ``e`` trains with ``poly_lr(e)``: the rate falls slowly at first and steeply at the end, reaching
-    ``initial_lr * (1 / max_num_epochs) ** 0.9`` in the last epoch (never 0).
+    V2: ``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``; the rate falls slowly at first and steeply at
+    the end, reaching ``initial_lr * (1 / max_num_epochs) ** 0.9`` in the last epoch (never 0). The curve is
+    computed by calling the trainer's ``maybe_update_lr`` as ``run_training`` does (with the start epoch, then
+    after each epoch) on a stand-in optimizer, so a subclass's schedule (warm-up, fixed steps) shows as it is.
     """
+    import torch
+
+    _initialized(trainer, "lr_schedule")
     epochs = int(trainer.max_num_epochs)
-    lrs = np.array([trainer.learning_rate(e) for e in range(epochs)])
-    return LRSchedule(lrs, str(getattr(trainer, "lr_schedule", "")))
-
-
-@dataclass(frozen=True)
-class DatasetIndex:
-    """The preprocessed training cases of the stage folder (v1's ``self.dataset``)."""
-
-    folder: Path
-    cases: Mapping[str, dict]
-    unpacked: tuple[str, ...]
-
-    def summary(self) -> str:
-        unpacked = f"; unpacked {len(self.unpacked)} .npz -> .npy" if self.unpacked else ""
-        return f"{len(self.cases)} cases in {self.folder}{unpacked}"
-
-
-@mirrors("nnunet.training.dataloading.dataset_loading:load_dataset")
-def dataset(configuration: Configuration, trainer: NetworkTrainer) -> DatasetIndex:
-    """The preprocessed cases of ``<data_identifier>_stage<stage>``, unpacked to ``.npy`` unless compressed.
-
-    v1 decompresses every ``CASE.npz`` to ``CASE.npy`` once (``unpack_data``), so that loaders memory-map a
-    case and read only the patch they need; ``--use_compressed_data`` skips this.
-    """
-    from .training.dataloading import load_dataset, unpack_dataset
-
-    folder = configuration.folder_with_preprocessed_data
-    cases = load_dataset(folder)
-    if getattr(trainer, "has_prev_stage", False):
-        # the cascade: every case needs the 3d_lowres segmentation made by the fold that validated on it
-        cases = trainer.attach_segs_from_prev_stage(cases)
-    unpacked = tuple(unpack_dataset(folder)) if getattr(trainer, "unpack_data", True) else ()
-    return DatasetIndex(folder, cases, unpacked)
-
-
-@dataclass(frozen=True)
-class Split:
-    """Training and validation case ids of the fold."""
-
-    fold: int | str
-    train: tuple[str, ...]
-    val: tuple[str, ...]
-
-    def summary(self) -> str:
-        return (f"fold {self.fold}: {len(self.train)} training cases, {len(self.val)} validation cases "
-                f"(val: {', '.join(self.val[:6])}{' ...' if len(self.val) > 6 else ''})")
-
-
-@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")
-def split(configuration: Configuration, parsed_arguments: RunArgs, dataset: DatasetIndex) -> Split:
-    """The fold's cases from ``splits_final.pkl`` (created on first use: 5 folds, KFold seed 12345).
-
-    Keys are sorted before splitting, so the folds depend only on the case names. Fold 'all' trains and
-    validates on every case; a fold >= 5 draws a random 80:20 split (seed 12345 + fold).
-    """
-    from .training.splits import do_split
-
-    fold = parse_fold(parsed_arguments.fold)
-    train_keys, val_keys = do_split(configuration.dataset_directory, fold, list(dataset.cases))
-    return Split(fold, tuple(train_keys), tuple(val_keys))
-
-
-@mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.get_basic_generators")
-def dataloader(trainer: NetworkTrainer, plans_processed: ProcessedPlans,
-               augmentation_parameters: AugmentationSetup, dataset: DatasetIndex, split: Split):
-    """The training loader: batches of ``basic_generator_patch_size`` patches, 33 % forced foreground.
-
-    It cuts ``batch_size`` patches of the *larger* loader size from random training cases; the last
-    ``batch_size - round(batch_size * (1 - 0.33))`` samples of each batch are centred on a random foreground
-    voxel of a random class present in the case. Outside the case the image is padded with 0 and the
-    segmentation with -1.
-    """
-    from .training.dataloading import make_data_loader, subset
-
-    if not split.train:
-        raise DatasetError(f"fold {split.fold} has no training case", fix="check splits_final.pkl", step="dataloader")
-    return make_data_loader(subset(dataset.cases, list(split.train)), augmentation_parameters.basic_generator_patch_size,
-                            plans_processed.patch_size, plans_processed.batch_size,
-                            oversample_foreground_percent=float(trainer.oversample_foreground_percent),
-                            has_prev_stage=bool(getattr(trainer, "has_prev_stage", False)))
+    saved = (trainer.optimizer, trainer.epoch)
+    probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=float(trainer.optimizer.param_groups[0]["lr"]),
+                            momentum=float(trainer.optimizer.param_groups[0].get("momentum", 0.0)))
+    lrs: list[float] = []
+    rule = type(trainer).maybe_update_lr.__qualname__
+    try:
+        trainer.optimizer = probe
+        with trainer.explorer.muted_log(), untouched(trainer):
+            try:
+                trainer.epoch = 0
+                trainer.maybe_update_lr(0)
+            except TypeError:  # v1's base trainer: maybe_update_lr() steps a scheduler, no epoch argument
+                return LRSchedule(np.array([]), f"{rule}: depends on the run (a scheduler on the training loss)")
+            lrs.append(float(probe.param_groups[0]["lr"]))
+            for e in range(epochs - 1):
+                trainer.epoch = e
+                trainer.maybe_update_lr()
+                lrs.append(float(probe.param_groups[0]["lr"]))
+    finally:
+        trainer.optimizer, trainer.epoch = saved
+    return LRSchedule(np.array(lrs), rule)
 
 
 @dataclass(frozen=True)
@@ -413,26 +486,28 @@ class Batch:
 
 
 @mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
-def batch(dataloader: Any, augmentation_parameters: AugmentationSetup, deep_supervision: DeepSupervision
-          ) -> Batch:
-    """One batch: cut by the loader, augmented by v1's "moreDA" transforms, targets per output.
+def batch(trainer: Any, initialize: Initialized, *, seed: int | None = DEFAULT_SEED) -> Batch:
+    """One batch through the trainer's own loader and transforms (``dl_tr``, then ``tr_gen``'s transform).
 
     The data is ``(b, c, z, y, x)`` float32 of the network's patch size; the target is a list with one
-    ``(b, 1, ...)`` label map per deep-supervision output. Runs single-threaded here (v1 uses worker
-    processes with unseeded RNGs, so its batches are not reproducible); the step's seed seeds numpy, torch and
-    Python's ``random`` before the batch is drawn, so re-running with the same seed gives the same batch
-    (``pipeline.rerun("batch", seed=3)`` draws another one).
+    ``(b, 1, ...)`` label map per deep-supervision output. Drawn in this process with ``seed`` (re-running with
+    the same seed gives the same batch; ``pipeline.rerun("batch", seed=3)`` draws another one); the random
+    streams the training draws from afterwards are left as they were.
     """
-    from batchgenerators.transforms.abstract_transforms import Compose
+    from .training.augmentation import describe_transform
 
-    from .training.augmentation import build_train_transforms, describe_transform
-
-    params = augmentation_parameters.data_aug_params
-    transforms = build_train_transforms(params["patch_size_for_spatialtransform"], params,
-                                        [list(s) for s in deep_supervision.scales])
-    raw = next(iter(dataloader))
-    loaded_shape = tuple(int(v) for v in raw["data"].shape)
-    out = Compose(transforms)(**raw)
+    _initialized(trainer, "batch")
+    if trainer.dl_tr is None:
+        raise DatasetError("no loader: the trainer was initialized for inference only (-val)",
+                           fix="run without -val", step="batch")
+    transform = trainer.tr_gen.transform
+    transforms = list(getattr(transform, "transforms", [transform]))
+    with untouched(trainer):
+        if seed is not None:
+            seed_everything(seed)
+        raw = next(trainer.dl_tr)
+        loaded_shape = tuple(int(v) for v in raw["data"].shape)
+        out = transform(**raw)
     target = out["target"]
     targets = tuple(target) if isinstance(target, (list, tuple)) else (target,)
     return Batch(out["data"], targets, tuple(str(k) for k in raw["keys"]), loaded_shape,
@@ -440,50 +515,53 @@ def batch(dataloader: Any, augmentation_parameters: AugmentationSetup, deep_supe
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
-def iteration(trainer: NetworkTrainer, parsed_arguments: RunArgs, network: Any, loss: Any, optimizer: Any,
-              batch: Batch, *, device: str = "cpu") -> Any:
-    """One training iteration: forward, deep-supervision loss, backward, clip the gradient norm to 12, step.
+def iteration(trainer: Any, batch: Batch) -> Any:
+    """``trainer.run_iteration``: forward, deep-supervision loss, backward, clip the gradient norm to 12, step.
 
-    Mixed precision (the default) is only active on CUDA; on a CPU v1 also trains in float32. The record
-    shows the loss per output, the gradient norm before and after clipping, the learning rate and the time
-    spent in each phase. The step works on a copy of the network and optimizer, so re-running it gives the
-    same result.
+    The trainer's own ``run_iteration`` (a subclass's override included) runs on this batch with online
+    evaluation on, as v1's training loop calls it; then the weights, optimizer state and random streams are put
+    back, so the run is not changed by looking. The record shows the loss per output, the gradient norm before
+    and after clipping, the learning rate and the time spent in each phase (all read from the device at once).
+    Mixed precision (the default) is only active on CUDA.
     """
-    import torch
+    _initialized(trainer, "iteration")
+    data = {"data": batch.data, "target": list(batch.target) if len(batch.target) > 1 else batch.target[0]}
+    trainer._maybe_init_amp()
+    with untouched(trainer), trainer.explorer.muted_log():
+        trainer.network.train()
+        if hasattr(trainer.network, "do_ds"):
+            trainer.network.do_ds = getattr(trainer, "ds_loss_weights", None) is not None
+        loss_value = trainer.run_iteration(iter([data]), True, True)
+        record = trainer.explorer.take_record()
+    if record is None:  # an override that does not use the explorer's recorded iteration: its loss only
+        from .network_training.explorer_hooks import LossRecord
 
-    from .training.iteration import run_iteration
-
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError(f"device {device!r} requested but CUDA is not available here",
-                                 fix="use device='cpu' (the default) or run on a machine with a GPU", step="iteration")
-    # differs from v1: a copy is trained so that the cached network stays at its initial weights
-    net = copy.deepcopy(network).to(device)
-    opt = type(optimizer)(net.parameters(), **optimizer.defaults)
-    opt.load_state_dict(optimizer.state_dict())
-    net.train()
-    if hasattr(net, "do_ds"):
-        net.do_ds = bool(getattr(trainer, "deep_supervision", True))
-    targets = list(batch.target) if getattr(trainer, "deep_supervision", True) else batch.target[0]
-    fp16 = parsed_arguments.run_mixed_precision and torch.device(device).type == "cuda"
-    return run_iteration(net, loss, opt, batch.data, targets, do_backprop=True, fp16=fp16,
-                         clip_norm=float(getattr(trainer, "clip_grad_norm", 12.0)), run_online_evaluation=True)
+        value = float(np.asarray(loss_value, dtype=np.float64).reshape(-1)[0])
+        record = LossRecord(value, None if np.isfinite(value) else "loss",
+                            float(trainer.optimizer.param_groups[0]["lr"]))
+    return record
 
 
-# ---------------------------------------------------------------------------------------------- pipeline
-# v1's order (run_training.main, then nnUNetTrainerV2.initialize): process_plans, setup_DA_params, the loss,
-# the data (load_dataset, do_split, loaders, unpacking), then initialize_network and the optimizer.
+# -------------------------------------------------------------------------------------------- pipeline
+# v1's order (run_training.main, then initialize), the looks after initialize, then the run's steps.
 TRAINING_STEPS: tuple[Callable[..., Any], ...] = (
-    parsed_arguments, task_name, configuration, trainer_class, trainer, plans_processed, augmentation_parameters,
-    deep_supervision, loss, dataset, split, dataloader, network, architecture, optimizer, lr_schedule, batch,
-    iteration,
+    parsed_arguments, task_name, configuration, trainer_class, trainer, initialize, plans_processed,
+    augmentation_parameters, deep_supervision, loss, dataset, split, dataloader, network, architecture, optimizer,
+    lr_schedule, batch, iteration,
 )
 TRAINING_STEP_NAMES: tuple[str, ...] = tuple(f.__name__ for f in TRAINING_STEPS)
-# the rest of the run, after the first iteration: epoch_end, training_epochs, validate, prediction
-from .walkthrough_run import RUN_STEPS  # noqa: E402
+from .walkthrough_run import RUN_STEPS  # noqa: E402  (the run after the first iteration; it imports nothing here)
 
 WALKTHROUGH_STEPS: tuple[Callable[..., Any], ...] = TRAINING_STEPS + RUN_STEPS
 WALKTHROUGH_STEP_NAMES: tuple[str, ...] = tuple(f.__name__ for f in WALKTHROUGH_STEPS)
-_SEEDED_STEPS = ("network", "batch")  # the steps that draw random numbers (initial weights, the batch)
+if WALKTHROUGH_STEP_NAMES != _STEP_NAMES:  # the command line offers step_names' list without importing torch
+    raise ImportError(f"nnunet_explorer.step_names is out of date: {WALKTHROUGH_STEP_NAMES}")
+#: steps after which the trainer has done everything v1's main does before run_training (the real run's setup)
+SETUP_STEPS: tuple[str, ...] = TRAINING_STEP_NAMES[:TRAINING_STEP_NAMES.index("initialize") + 1]
+#: the looks that cost nothing (the report of a real `train` shows them)
+CHEAP_LOOKS: tuple[str, ...] = ("plans_processed", "augmentation_parameters", "deep_supervision", "loss", "dataset",
+                                "split", "dataloader", "optimizer", "lr_schedule")
+_SEEDED_STEPS = ("initialize",)  # the pipeline seeds before it: the initial weights
 
 
 def training_walkthrough(network: str, network_trainer: str, task: str | int, fold: str | int, *,
@@ -495,67 +573,49 @@ def training_walkthrough(network: str, network_trainer: str, task: str | int, fo
                          disable_validation_inference: bool = False, val_disable_overwrite: bool = True,
                          disable_next_stage_pred: bool = False, pretrained_weights: str | None = None,
                          max_num_epochs: int | None = None, num_batches_per_epoch: int | None = None,
-                         num_val_batches_per_epoch: int | None = None,
-                         network_factory: Callable[[ProcessedPlans], Any] | None = None,
-                         workspace: Workspace | None = None, seed: int | None = DEFAULT_SEED,
-                         device: str = "cpu") -> Pipeline:
+                         num_val_batches_per_epoch: int | None = None, workspace: Workspace | None = None,
+                         seed: int | None = DEFAULT_SEED, device: Any = "auto", **options: Any) -> Pipeline:
     """``nnUNet_train network network_trainer task fold [flags]`` as a pipeline of inspectable steps.
 
-    Takes exactly ``run_training.py``'s arguments (each v1 flag as a keyword with v1's default) plus explorer
-    knobs: ``max_num_epochs`` / ``num_batches_per_epoch`` / ``num_val_batches_per_epoch`` (shorter runs),
-    ``network_factory`` (your own network, checked against v1's contract), ``workspace`` (the nnU-Net
-    folders; default: the environment), ``seed`` (the network's initial weights and the batch) and
-    ``device`` for the iteration. Nothing runs until you call ``run()`` (or index the pipeline)::
+    Takes exactly ``run_training.py``'s arguments (each v1 flag as a keyword with v1's default) plus the
+    explorer's: ``max_num_epochs`` / ``num_batches_per_epoch`` / ``num_val_batches_per_epoch`` (shorter runs),
+    ``workspace`` (the nnU-Net folders; default: the environment), ``seed`` (the initial weights and the batch),
+    ``device`` (``auto``: CUDA where available) and any other :class:`~nnunet_explorer.run.run_training.
+    ExplorerOptions` field. Nothing runs until you call ``run()`` (or index the pipeline)::
 
         p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0)
         p.run(until="configuration"); print(p["configuration"].printed_text)
         p.run(until="iteration"); p.summary()
     """
-    flags = dict(network=network, network_trainer=network_trainer, task=str(task), fold=str(fold),
-                 validation_only=validation_only, continue_training=continue_training, p=p,
-                 use_compressed_data=use_compressed_data, deterministic=deterministic, npz=npz, find_lr=find_lr,
-                 valbest=valbest, fp32=fp32, val_folder=val_folder, disable_saving=disable_saving,
-                 disable_postprocessing_on_folds=disable_postprocessing_on_folds,
-                 disable_validation_inference=disable_validation_inference,
-                 val_disable_overwrite=val_disable_overwrite, disable_next_stage_pred=disable_next_stage_pred,
-                 pretrained_weights=pretrained_weights)
-    params: dict[str, dict[str, Any]] = {"parsed_arguments": flags}
+    args = RunArgs(network, network_trainer, str(task), str(fold), validation_only, continue_training, p,
+                   use_compressed_data, deterministic, npz, find_lr, valbest, fp32, val_folder, disable_saving,
+                   disable_postprocessing_on_folds, disable_validation_inference, val_disable_overwrite,
+                   disable_next_stage_pred, pretrained_weights)
+    opts = ExplorerOptions(max_num_epochs=max_num_epochs, num_batches_per_epoch=num_batches_per_epoch,
+                           num_val_batches_per_epoch=num_val_batches_per_epoch, seed=seed, device=device, **options)
+    return walkthrough_for(TrainRequest(args, opts), workspace=workspace)
+
+
+def walkthrough_for(request: TrainRequest, *, workspace: Workspace | None = None, strategy: Any = None) -> Pipeline:
+    """The training walkthrough of one typed request (what ``nnunet-explorer train`` builds once it has parsed)."""
+    from dataclasses import asdict
+
+    args = request.args
+    params: dict[str, dict[str, Any]] = {"parsed_arguments": asdict(args)}
     if workspace is not None:
-        params["task_name"] = {"workspace": workspace}
-        params["configuration"] = {"workspace": workspace}
-    params["trainer"] = {"max_num_epochs": max_num_epochs, "num_batches_per_epoch": num_batches_per_epoch,
-                         "num_val_batches_per_epoch": num_val_batches_per_epoch}
-    if network_factory is not None:
-        params["network"] = {"network_factory": network_factory}
-    if device != "cpu":
-        params["iteration"] = {"device": device}
-    if workspace is not None:
-        params["training_epochs"] = {"workspace": workspace}
-        params["prediction"] = {"workspace": workspace}
+        for name in ("task_name", "configuration", "prediction"):
+            params[name] = {"workspace": workspace}
+    params["trainer"] = {"options": request.options, "strategy": strategy}
+    params["initialize"] = {"single_threaded": request.options.single_threaded}
+    params["batch"] = {"seed": request.options.seed}
+    params["training_epochs"] = {"options": request.options}
+    seed = request.options.seed
     steps = [make_step(f, seed=seed if f.__name__ in _SEEDED_STEPS else None) for f in WALKTHROUGH_STEPS]
     from .teaching import attach_teaching  # every card's why, pitfalls and glossary links; the report's contents
 
-    return attach_teaching(Pipeline(steps, name=f"nnUNet_train {network} {network_trainer} {task} {fold}",
-                                    params=params))
+    name = f"nnUNet_train {args.network} {args.network_trainer} {args.task} {args.fold}"
+    return attach_teaching(Pipeline(steps, name=name, params=params))
 
 
-def training_run_from_args(run_args: RunArgs, *, run_class: type | None = None, max_num_epochs: int | None = None,
-                           num_batches_per_epoch: int | None = None, num_val_batches_per_epoch: int | None = None,
-                           workspace: Workspace | None = None, seed: int | None = None, **kwargs: Any) -> Any:
-    """A :class:`~nnunet_explorer.training.loop.TrainingRun` (or ``run_class``) from ``nnUNet_train``'s parsed
-    arguments plus the explorer knobs: the training walkthrough is built, and the run trains its trainer."""
-    from dataclasses import asdict
-
-    from .training.loop import TrainingRun
-
-    flags = asdict(run_args)
-    pipeline = training_walkthrough(flags.pop("network"), flags.pop("network_trainer"), flags.pop("task"),
-                                    flags.pop("fold"), **flags, max_num_epochs=max_num_epochs,
-                                    num_batches_per_epoch=num_batches_per_epoch,
-                                    num_val_batches_per_epoch=num_val_batches_per_epoch, workspace=workspace,
-                                    seed=DEFAULT_SEED if seed is None else seed)
-    return (run_class or TrainingRun)(pipeline, **kwargs)
-
-
-__all__ = ["DEFAULT_SEED", "TRAINING_STEPS", "TRAINING_STEP_NAMES", "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES",
-           "training_run_from_args", "training_walkthrough"]
+__all__ = ["CHEAP_LOOKS", "DEFAULT_SEED", "SETUP_STEPS", "TRACED_METHODS", "TRAINING_STEPS", "TRAINING_STEP_NAMES",
+           "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES", "training_walkthrough", "untouched", "walkthrough_for"]

@@ -1,23 +1,19 @@
-"""The whole run as steps, after ``iteration``: an epoch's end, a few epochs, validation, prediction.
+"""The run after the first iteration, as steps: a few epochs, one epoch's end, validation, prediction.
 
-v1's ``run_training.py`` continues after the first iteration with ``trainer.run_training()`` (epochs of 250
-iterations, each ending in ``on_epoch_end``), then ``trainer.validate(...)`` and, later, ``nnUNet_predict``.
-These steps show that in v1's order::
+v1's ``run_training.py`` continues with ``trainer.run_training()`` (epochs of 250 iterations, each ending in
+``on_epoch_end``), then ``trainer.validate(...)`` and, later, ``nnUNet_predict``::
 
-    ... -> iteration -> epoch_end -> training_epochs -> validate -> prediction
+    ... -> iteration -> training_epochs -> epoch_end -> validate -> prediction
 
-* ``epoch_end`` runs v1's end-of-epoch bookkeeping on the one iteration of the previous step, as if the
-  epoch had been that single iteration (nothing is written: checkpoints are only *named*);
-* ``training_epochs`` really trains a few short epochs (:class:`~nnunet_explorer.training.loop.TrainingRun`,
-  from the same ``nnUNet_train`` arguments, seeded), writing v1's files into the fold folder;
-* ``validate`` runs v1's ``validate`` on that network (sliding window, export, ``summary.json``,
-  postprocessing);
+* ``training_epochs`` calls the trainer's ``run_training`` — the real loop, on the same trainer object the
+  walkthrough built and initialized, with every flag (``-c``, ``--max_num_epochs`` ...) — and records the v1
+  methods it called, in order;
+* ``epoch_end`` shows the last epoch's end from that record: which methods ``on_epoch_end`` called, in which
+  order, and what each one set;
+* ``validate`` calls the trainer's ``validate`` as v1's ``main`` does;
 * ``prediction`` predicts one new case through ``nnUNet_predict``'s path from the saved checkpoint.
 
-Functions of the training and inference layers used here: ``training.loop``: ``LoopState``, ``global_dice``,
-``update_train_loss_MA``, ``after_online_evaluation``, ``TrainingRun`` (``from_args``, ``run``, ``network``,
-``output_folder``); ``training.lr_schedule.poly_lr``; ``inference.validation.validate``;
-``inference.predict.predict_from_folder``.
+This module imports nothing from :mod:`nnunet_explorer.walkthrough` (which lists these steps).
 """
 from __future__ import annotations
 
@@ -28,65 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ConfigurationError
+from .explore.calltrace import Call, CallTrace, trace_calls
 from .provenance import mirrors
-
-
-@dataclass(frozen=True)
-class EpochEnd:
-    """What v1's ``on_epoch_end`` decided after an epoch (here: an epoch of one iteration)."""
-
-    epoch: int
-    train_loss: float
-    global_dice_per_class: tuple[float, ...]
-    mean_global_dice: float
-    train_loss_MA: float
-    val_eval_criterion_MA: float
-    lr_next: float
-    checkpoints: tuple[str, ...]
-    new_best: bool
-    continue_training: bool
-
-    def summary(self) -> str:
-        files = ", ".join(self.checkpoints) or "no checkpoint file"
-        return (f"epoch {self.epoch}: train loss {self.train_loss:.4f} (MA {self.train_loss_MA:.4f}); global Dice "
-                f"{[round(d, 4) for d in self.global_dice_per_class]} (mean {self.mean_global_dice:.4f}, MA "
-                f"{self.val_eval_criterion_MA:.4f}); next lr {self.lr_next:.6f}; would save: {files}; "
-                f"new best: {self.new_best}; V2 continues: {self.continue_training}")
-
-
-@mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.on_epoch_end")
-def epoch_end(trainer: Any, iteration: Any, *, epoch: int = 0) -> EpochEnd:
-    """One epoch's end, v1's order: global Dice, moving averages, ``maybe_update_lr``, checkpoints, patience.
-
-    ``finish_online_evaluation`` sums the validation batches' tp/fp/fn (here: the one iteration's) into the
-    "Average global foreground Dice"; ``update_train_loss_MA`` and ``update_eval_criterion_MA`` smooth the
-    train loss (alpha 0.93) and that Dice (alpha 0.9); ``maybe_update_lr`` sets the *next* epoch's poly rate;
-    ``model_latest.model`` is written every ``save_every`` (50) epochs; ``model_best.model`` when the Dice MA
-    strictly improves (never at the first epoch, which sets the reference). V2's ``on_epoch_end`` continues
-    while ``epoch < max_num_epochs``: patience never stops V2. Nothing is written here.
-    """
-    from .training.loop import LoopState, after_online_evaluation, global_dice, update_train_loss_MA
-
-    counts = iteration.online_evaluation
-    tp, fp, fn = ([counts.tp], [counts.fp], [counts.fn]) if counts is not None else ([], [], [])
-    per_class, mean = global_dice(tp, fp, fn) if tp else ([], np.float32(np.nan))
-    state = LoopState(epoch=epoch)
-    state.all_tr_losses.append(np.float32(iteration.loss))
-    state.all_val_losses.append(np.float32(iteration.loss))
-    state.all_val_eval_metrics.append(mean)
-    update_train_loss_MA(state, float(trainer.train_loss_MA_alpha))
-    named: list[str] = []
-    lr_next, saved, new_best = after_online_evaluation(state, trainer, set_lr=trainer.learning_rate,
-                                                       save=named.append)
-    continue_training = state.epoch + 1 < int(trainer.max_num_epochs)  # V2: epoch += 1, then epoch < max
-    return EpochEnd(epoch, float(iteration.loss), tuple(float(d) for d in per_class), float(mean),
-                    float(state.train_loss_MA), float(state.val_eval_criterion_MA), float(lr_next), tuple(saved),
-                    bool(new_best), continue_training)
+from .run.run_training import ExplorerOptions, TrainRequest
 
 
 @dataclass(frozen=True)
 class TrainedEpochs:
-    """A short training run: its curves, its fold folder and the files v1 writes there."""
+    """What ``run_training`` did: its curves, its fold folder, the files v1 writes there, the calls it made."""
 
     output_folder: Path
     all_tr_losses: tuple[float, ...]
@@ -94,7 +40,8 @@ class TrainedEpochs:
     all_val_eval_metrics: tuple[float, ...]
     files: tuple[str, ...]
     reason: str
-    network: Any = field(repr=False, compare=False)
+    trace: CallTrace | None = field(default=None, repr=False, compare=False)
+    network: Any = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         return (f"{len(self.all_tr_losses)} epoch(s) in {self.output_folder}: train loss "
@@ -103,54 +50,107 @@ class TrainedEpochs:
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_training")
-def training_epochs(parsed_arguments: Any, *, workspace: Any = None, max_num_epochs: int = 2,
-                    num_batches_per_epoch: int = 2, num_val_batches_per_epoch: int = 1, training_seed: int = 12345,
-                    overwrite: bool = False) -> TrainedEpochs:
-    """A few short epochs of ``run_training``, with the files v1 writes into ``fold_<k>/``.
+def training_epochs(trainer: Any, parsed_arguments: Any, *,
+                    options: ExplorerOptions | None = None, trace: bool = True) -> TrainedEpochs:
+    """``trainer.run_training()`` (after ``-c`` / ``-pretrained_weights``, as v1's ``main``): the real loop.
+
+    With ``-val`` nothing is trained: the final checkpoint (``--valbest``: the best) is loaded, as v1 does.
 
     Each epoch: ``num_batches_per_epoch`` training iterations (v1: 250), ``num_val_batches_per_epoch``
-    validation batches without backprop (v1: 50), then ``on_epoch_end`` (previous step). At the end v1 saves
-    ``model_final_checkpoint.model`` (+ ``.pkl``), and writes ``progress.png``, ``debug.json`` and the
-    ``training_log_*.txt``. A fresh network is trained from the same arguments (seeded), augmenting in this
-    process. ``overwrite`` lets it start over in a fold folder that already holds checkpoints.
+    validation batches without backprop (v1: 50), then ``on_epoch_end`` (next step). At the end v1 saves
+    ``model_final_checkpoint.model`` (+ ``.pkl``) and deletes ``model_latest.model``; ``progress.png``,
+    ``debug.json`` and ``training_log_*.txt`` are in the fold folder. The trainer's knobs decide the length
+    (``--max_num_epochs`` ...). With ``trace`` the v1 methods it calls are recorded (slower; for short runs).
     """
-    from .device import resolve_device
-    from .walkthrough import training_run_from_args  # at call time: walkthrough.py lists this module's steps
+    from .run.run_training import train_or_load
 
-    run = training_run_from_args(parsed_arguments, max_num_epochs=max_num_epochs,
-                                 num_batches_per_epoch=num_batches_per_epoch,
-                                 num_val_batches_per_epoch=num_val_batches_per_epoch, workspace=workspace,
-                                 seed=training_seed, device=str(resolve_device("auto")), single_threaded=True,
-                                 echo=False, overwrite=overwrite)
-    result = run.run()
-    folder = Path(result.output_folder)
-    state = result.state
-    return TrainedEpochs(folder, tuple(float(x) for x in state.all_tr_losses),
-                         tuple(float(x) for x in state.all_val_losses),
-                         tuple(float(x) for x in state.all_val_eval_metrics),
-                         tuple(sorted(p.name for p in folder.iterdir() if p.is_file())), result.reason, run.network)
+    if trainer.explorer.result is not None:
+        raise ConfigurationError("this trainer has already trained (run_training ends with the final checkpoint)",
+                                 fix="re-run the 'trainer' step for a fresh trainer", step="training_epochs")
+    request = TrainRequest(parsed_arguments, options or ExplorerOptions(device=trainer.device))
+    if trace:
+        with trace_calls(trainer, _RUN_METHODS, max_depth=3) as calls:
+            result = train_or_load(trainer, request)
+    else:
+        calls, result = None, train_or_load(trainer, request)
+    folder = Path(trainer.output_folder)
+    return TrainedEpochs(folder, tuple(float(x) for x in trainer.all_tr_losses),
+                         tuple(float(x) for x in trainer.all_val_losses),
+                         tuple(float(x) for x in trainer.all_val_eval_metrics),
+                         tuple(sorted(p.name for p in folder.iterdir() if p.is_file())),
+                         result.reason if result is not None else "finished", calls, trainer.network)
+
+
+_RUN_METHODS = ("run_training", "update_train_loss_MA", "on_epoch_end", "finish_online_evaluation", "plot_progress",
+                "maybe_update_lr", "maybe_save_checkpoint", "update_eval_criterion_MA", "manage_patience",
+                "save_checkpoint", "load_latest_checkpoint", "load_checkpoint")
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """The end of the last trained epoch: the calls ``on_epoch_end`` made, in order, and the values they left."""
+
+    epoch: int
+    calls: tuple[Call, ...]
+    train_loss: float
+    global_dice: float
+    train_loss_MA: float
+    val_eval_criterion_MA: float
+    lr_next: float
+    continue_training: bool
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The method names, depth first (``on_epoch_end`` and what it called)."""
+        return tuple(c.name for top in self.calls for c in top.walk())
+
+    def summary(self) -> str:
+        lines = [f"epoch {self.epoch}: train loss {self.train_loss:.4f} (MA {self.train_loss_MA:.4f}); global Dice "
+                 f"{self.global_dice:.4f} (MA {self.val_eval_criterion_MA:.4f}); next lr {self.lr_next:.6f}; "
+                 f"continue: {self.continue_training}", "calls, in v1's order:"]
+        lines += ["  " * c.depth + c.name + (f"  (sets {', '.join(c.set_attributes)})" if c.set_attributes else "")
+                  for top in self.calls for c in top.walk()]
+        return "\n".join(lines)
+
+
+@mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.on_epoch_end")
+def epoch_end(trainer: Any, training_epochs: TrainedEpochs) -> EpochEnd:
+    """The end of an epoch, as it ran: ``update_train_loss_MA``, then ``on_epoch_end``.
+
+    ``on_epoch_end`` (v1's ``NetworkTrainer``): ``finish_online_evaluation`` (the "Average global foreground
+    Dice" from the tp/fp/fn summed over the epoch's validation batches), ``plot_progress`` (progress.png),
+    ``maybe_update_lr`` (the *next* epoch's rate), ``maybe_save_checkpoint`` (``model_latest.model`` every
+    ``save_every`` epochs), ``update_eval_criterion_MA`` (the Dice moving average, alpha 0.9) and
+    ``manage_patience`` (``model_best.model`` when that average strictly improves). V2 then continues while
+    ``epoch < max_num_epochs``: patience never stops V2. The calls below were recorded during the last epoch.
+    """
+    if training_epochs.trace is None:
+        raise ConfigurationError("training_epochs ran without its call record", fix="run it with trace=True",
+                                 step="epoch_end")
+    calls = [c for top in training_epochs.trace.calls for c in top.calls
+             if c.name in ("update_train_loss_MA", "on_epoch_end")] or \
+        [c for c in training_epochs.trace.calls if c.name in ("update_train_loss_MA", "on_epoch_end")]
+    last = tuple(calls[-2:]) if len(calls) >= 2 else tuple(calls)
+    final_epoch = len(trainer.all_tr_losses) - 1
+    return EpochEnd(final_epoch, last, float(trainer.all_tr_losses[-1]), float(trainer.all_val_eval_metrics[-1]),
+                    float(trainer.train_loss_MA), float(trainer.val_eval_criterion_MA),
+                    float(trainer.optimizer.param_groups[0]["lr"]), final_epoch + 1 < int(trainer.max_num_epochs))
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.validate")
-def validate(training_epochs: TrainedEpochs, configuration: Any, split: Any, *, step_size: float = 0.5,
-             do_mirroring: bool = True):
-    """v1's ``validate``: each validation case predicted by sliding window, exported, scored, postprocessed.
+def validate(trainer: Any, parsed_arguments: Any, training_epochs: TrainedEpochs) -> Any:
+    """v1's ``validate`` after training: each validation case predicted by sliding window, exported, scored.
 
-    Per case: the preprocessed volume is cut into patch-sized tiles overlapping by ``1 - step_size``, each
-    tile weighted by a Gaussian (centre counts most), with mirroring test-time augmentation; the softmax is
-    resampled back to the original geometry and exported as ``validation_raw/CASE.nii.gz``. Then
-    ``summary.json`` (Dice and more per label, vs ``gt_segmentations``) and ``determine_postprocessing``
-    (keep only the largest connected component of a label where that improves the Dice).
+    Per case: the preprocessed volume is cut into patch-sized tiles overlapping by half, each tile weighted by a
+    Gaussian (the centre counts most), with mirroring test-time augmentation; the softmax is resampled back to
+    the original geometry and exported as ``validation_raw/CASE.nii.gz``. Then ``summary.json`` (Dice and more
+    per label, against ``gt_segmentations``) and ``determine_postprocessing`` (keep only the largest connected
+    component of a label where that improves the Dice). Called with v1's arguments from the flags (``--npz``,
+    ``--val_folder``, ``--disable_postprocessing_on_folds``, ``--val_disable_overwrite``).
     """
-    from .fileio import load_pickle
-    from .inference.validation import validate as run_validate
+    from .run.run_training import TrainRequest as Request, validate_after_training
 
-    plans = load_pickle(configuration.plans_file)
-    return run_validate(training_epochs.network, plans, configuration.stage, training_epochs.output_folder,
-                        configuration.folder_with_preprocessed_data, list(split.val),
-                        Path(configuration.dataset_directory) / "gt_segmentations", do_mirroring=do_mirroring,
-                        step_size=step_size, mixed_precision=False, task_name=Path(configuration.dataset_directory).name,
-                        device="cpu")
+    return validate_after_training(trainer, Request(parsed_arguments))
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class Prediction:
 
 
 @mirrors("nnunet.inference.predict:predict_from_folder")
-def prediction(training_epochs: TrainedEpochs, configuration: Any, *, workspace: Any = None,
+def prediction(trainer: Any, training_epochs: TrainedEpochs, configuration: Any, *, workspace: Any = None,
                do_tta: bool = False) -> Prediction:
     """``nnUNet_predict`` on a new case: the raw test image, preprocessed as in training, predicted, exported.
 
@@ -197,11 +197,12 @@ def prediction(training_epochs: TrainedEpochs, configuration: Any, *, workspace:
     fold = training_epochs.output_folder.name
     folds = ["all"] if fold == "all" else [int(fold.split("_")[1])]
     predict_from_folder(training_epochs.output_folder.parent, in_dir, out_dir, folds, do_tta=do_tta,
-                        mixed_precision=False, overwrite_existing=True, device="cpu", log=lambda *a, **k: None)
+                        mixed_precision=False, overwrite_existing=True, device=trainer.device,
+                        log=lambda *a, **k: None)
     output = out_dir / f"{case}.nii.gz"
     labels = np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(output))))
     return Prediction(case, tuple(str(f) for f in files), output, tuple(int(v) for v in labels))
 
 
-RUN_STEPS = (epoch_end, training_epochs, validate, prediction)
+RUN_STEPS = (training_epochs, epoch_end, validate, prediction)
 RUN_STEP_NAMES = tuple(f.__name__ for f in RUN_STEPS)

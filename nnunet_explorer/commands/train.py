@@ -1,59 +1,74 @@
 """``nnunet-explorer train NETWORK TRAINER TASK FOLD [v1 flags]``: v1's ``nnUNet_train``, step by step.
 
-Takes exactly ``nnUNet_train``'s arguments (same flags, spellings and defaults; the parser is shared with
-:func:`nnunet_explorer.commands.run_training.parse_run_training_args`) plus an explorer group. It runs the
-training walkthrough's steps (arguments, configuration, trainer, plans, augmentation, deep supervision, loss,
-network, optimizer, data, one batch, one iteration), printing a line per step and v1's configuration block.
-Without ``--until`` it then does what ``nnUNet_train`` does: the training loop
-(:class:`nnunet_explorer.training.loop.TrainingRun`: epochs, online Dice, checkpoints, ``progress.png``, v1's
-log file and ``debug.json``; ``-c`` resumes), then validation, export and postprocessing of the fold's
-validation cases (``-val`` skips training; ``--disable_validation_inference`` skips validation).
+Takes exactly ``nnUNet_train``'s arguments (same flags, spellings and defaults) plus an explorer group, parsed
+once into a typed request. It builds the training walkthrough and runs its steps: arguments, configuration (v1's
+printed block), the trainer, ``trainer.initialize``. With ``--until STEP`` it stops after that step (a line per
+step, ``--report`` writes every card). Without it, it does what ``nnUNet_train`` does with that same trainer:
+``-c`` / ``-pretrained_weights``, ``run_training`` (epochs, online Dice, checkpoints, ``progress.png``, v1's log
+and ``debug.json``), then ``validate`` (``-val`` only validates) and, for ``3d_lowres``, the next stage's
+predictions. Under ``torchrun`` (or with ``--dist``) every process trains its share (DDP).
 
 Stopping: Ctrl-C (``SIGINT``) and a scheduler's ``SIGTERM`` (SLURM, Kubernetes) both save
 ``model_latest.model`` with the finished epochs and shut the augmentation workers down; the command then
-exits with 130 or 143 (:mod:`nnunet_explorer.training.signals`) and ``-c`` resumes.
+exits with 130 or 143 and ``-c`` resumes.
 """
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigurationError, ExplorerError
 
 HELP = "nnUNet_train: train and validate a fold, or stop early at any step with --until (write --report)"
 
+# flags that act in training_epochs / validate / prediction: recorded but not acted on when --until stops before
+_RUN_FLAGS = ("validation_only", "continue_training", "npz", "find_lr", "valbest", "val_folder",
+              "disable_postprocessing_on_folds", "disable_validation_inference", "val_disable_overwrite",
+              "disable_next_stage_pred", "pretrained_weights")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .run_training import add_run_training_arguments
-    from ..walkthrough import WALKTHROUGH_STEP_NAMES as TRAINING_STEP_NAMES  # through validate and prediction
+    from .run_training import add_explorer_arguments, add_run_training_arguments
 
     add_run_training_arguments(parser)
-    explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
-    explorer.add_argument("--max_num_epochs", type=int, default=None, metavar="N",
-                          help="train for N epochs instead of the trainer's max_num_epochs (1000 for V2)")
-    explorer.add_argument("--num_batches_per_epoch", type=int, default=None, metavar="N",
-                          help="training iterations per epoch (V2: 250)")
-    explorer.add_argument("--num_val_batches_per_epoch", type=int, default=None, metavar="N",
-                          help="validation iterations per epoch (V2: 50)")
-    explorer.add_argument("--until", choices=TRAINING_STEP_NAMES, default=None, metavar="STEP",
-                          help="stop after this step; one of: " + ", ".join(TRAINING_STEP_NAMES))
-    explorer.add_argument("--report", type=Path, default=None, metavar="FILE.html",
-                          help="write an HTML page with the card of every step run (also when a step fails)")
-    explorer.add_argument("--overwrite_report", action="store_true",
-                          help="allow --report to replace an existing file")
-    explorer.add_argument("--trainer_file", type=Path, action="append", default=[], metavar="FILE.py",
-                          help="import this Python file and register the trainer classes it defines")
-    explorer.add_argument("--seed", type=int, default=12345,
-                          help="seed of the initial weights and of the batch (default 12345)")
-    explorer.add_argument("--debugpy", type=int, default=None, metavar="PORT",
-                          help="wait for a debugger (VS Code, debugpy) to attach on this port before running")
-    explorer.add_argument("--summary", action="store_true",
-                          help="print the pipeline summary (shapes, dtypes, ranges, label sets) at the end")
-    from .run_training import add_loop_arguments
+    add_explorer_arguments(parser)
 
-    add_loop_arguments(explorer)  # --save_every, --device, --single_threaded, --quiet, --overwrite_training
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; the one signal handler: ``SIGTERM`` (a cluster scheduler's stop) acts like Ctrl-C."""
+    from ..training.signals import EXIT_SIGTERM, TerminationRequested, sigterm_as_interrupt
+
+    built: list = []  # the walkthrough, once built: the messages below name its fold folder
+    try:
+        # differs from v1: v1 dies on SIGTERM and loses the epochs since its last scheduled checkpoint
+        with sigterm_as_interrupt():
+            return _run(args, built)
+    except TerminationRequested:
+        print(_stopped_message("terminated (SIGTERM)", built), file=sys.stderr, flush=True)
+        return EXIT_SIGTERM
+    except KeyboardInterrupt:
+        print(_stopped_message("interrupted (Ctrl-C)", built), file=sys.stderr, flush=True)
+        return 130
+
+
+def _stopped_message(what: str, built: list) -> str:
+    """What the stop left behind and how to go on (the run saved ``model_latest.model`` if it was training)."""
+    head = f"nnunet-explorer train: {what}"
+    pipeline = built[0] if built else None
+    trainer = pipeline.result("trainer").output if pipeline is not None and "trainer" in pipeline else None
+    folder = getattr(trainer, "output_folder", None)
+    if folder is None:
+        return f"{head} before training started; nothing was saved: run the same command again"
+    folder = Path(folder)
+    if (folder / "model_latest.model").is_file():
+        return f"{head}: model_latest.model was saved in {folder}; resume with -c (the same command plus -c)"
+    if (folder / "model_final_checkpoint.model").is_file():
+        return (f"{head} after training finished (model_final_checkpoint.model is in {folder}); "
+                "validation was interrupted: rerun it with -val (the same command plus -val)")
+    return f"{head} before the first checkpoint was written in {folder}; run the same command again"
 
 
 def _wait_for_debugger(port: int) -> None:
@@ -67,42 +82,10 @@ def _wait_for_debugger(port: int) -> None:
     debugpy.wait_for_client()
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the command; ``SIGTERM`` (a cluster scheduler's stop) stops like Ctrl-C and exits with 143."""
-    from ..training.signals import EXIT_SIGTERM, TerminationRequested, sigterm_as_interrupt
-
-    built: list = []  # the walkthrough, once built: the message below names its fold folder
-    try:
-        # differs from v1: v1 dies on SIGTERM and loses the epochs since its last scheduled checkpoint
-        with sigterm_as_interrupt():
-            return _run(args, built)
-    except TerminationRequested:
-        print(_terminated_message(built[0] if built else None), file=sys.stderr, flush=True)
-        return EXIT_SIGTERM
-
-
-def _terminated_message(pipeline) -> str:
-    """What SIGTERM left behind and how to go on (the loop saved ``model_latest.model`` if it was training)."""
-    head = "nnunet-explorer train: terminated (SIGTERM)"
-    trainer = pipeline.result("trainer").output if pipeline is not None and "trainer" in pipeline else None
-    folder = getattr(trainer, "output_folder", None)
-    if folder is None:
-        return f"{head} before training started; nothing was saved: run the same command again"
-    folder = Path(folder)
-    if (folder / "model_latest.model").is_file():
-        return (f"{head}: model_latest.model was saved in {folder}; resume with -c "
-                "(the same command plus -c)")
-    if (folder / "model_final_checkpoint.model").is_file():
-        return (f"{head} after training finished (model_final_checkpoint.model is in {folder}); "
-                "validation was interrupted: rerun it with -val (the same command plus -val)")
-    return f"{head} before the first checkpoint was written in {folder}; run the same command again"
-
-
 def _run(args: argparse.Namespace, built: list) -> int:
-    from ..explore import StepFailed, summarize_text
-    from ..training.configuration import run_args_from_namespace
-    from ..training.trainers import load_trainers_from_file
-    from ..walkthrough import training_walkthrough
+    from ..network_training import load_trainers_from_file
+    from ..training.distributed import wants_distributed
+    from .run_training import request_from_namespace
 
     if args.report is not None and args.report.exists() and not args.overwrite_report:
         raise ConfigurationError(f"report file {args.report} already exists",
@@ -115,54 +98,71 @@ def _run(args: argparse.Namespace, built: list) -> int:
     for trainer_file in args.trainer_file:
         names = load_trainers_from_file(trainer_file)
         print(f"registered trainer(s) from {trainer_file}: {', '.join(names)}")
+    request = request_from_namespace(args)  # once; the device is resolved here
+    if wants_distributed(args):  # --dist, or torchrun with WORLD_SIZE > 1
+        from ..training.distributed import DistributedStrategy, distributed_context
 
-    run_args = run_args_from_namespace(args)
-    if args.until is not None and run_args.inactive_flags():
-        print("nnunet-explorer train: note: " + ", ".join(run_args.inactive_flags()) + " recorded but not acted on: "
-              "with --until the walkthrough stops before training, validation and inference",
-              file=sys.stderr)
-    flags = {k: v for k, v in vars(run_args).items() if k not in ("network", "network_trainer", "task", "fold")}
-    pipeline = training_walkthrough(run_args.network, run_args.network_trainer, run_args.task, run_args.fold,
-                                    **flags, max_num_epochs=args.max_num_epochs,
-                                    num_batches_per_epoch=args.num_batches_per_epoch,
-                                    num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed)
+        if request.args.validation_only:
+            raise ConfigurationError("-val with several processes: validation runs on one process in the explorer",
+                                     fix="run the -val command without torchrun / --dist")
+        with distributed_context(device=str(request.options.device)) as info:
+            import torch
+
+            request = dataclasses.replace(request, options=dataclasses.replace(request.options,
+                                                                                device=torch.device(info.device)))
+            strategy = DistributedStrategy(info, distribute_batch_size=request.options.distribute_batch_size)
+            return _walk(args, request, built, strategy)
+    return _walk(args, request, built, None)
+
+
+def _walk(args: argparse.Namespace, request: Any, built: list, strategy: Any) -> int:
+    """The walkthrough's steps (``--until``), or ``nnUNet_train`` itself with the walkthrough's trainer."""
+    from ..explore import StepFailed, summarize_text
+    from ..run.run_training import after_initialize
+    from ..walkthrough import CHEAP_LOOKS, walkthrough_for
+
+    pipeline = walkthrough_for(request, strategy=strategy)
     built.append(pipeline)
-    if args.until is None:
-        return _train(args, pipeline)
+    rank0 = strategy is None or strategy.is_global_zero
     until = args.until
-    names = pipeline.step_names[:pipeline.step_names.index(until) + 1]
+    if until is not None:
+        names = pipeline.step_names[:pipeline.step_names.index(until) + 1]
+        inactive = [f for f in _RUN_FLAGS if f in request.args.changed_from_defaults()]
+        if inactive and "training_epochs" not in names:
+            print("nnunet-explorer train: note: " + ", ".join(inactive) + " recorded but not acted on: --until "
+                  f"{until} stops before training, validation and inference", file=sys.stderr)
+    else:
+        names = ["initialize"]
     error: BaseException | None = None
     try:
         for number, name in enumerate(names, 1):
             result = pipeline.run(until=name)
-            if name == "configuration":
-                print(result.output.printed_text, end="")
-            print(f"[{number:>2}/{len(names)}] {name:<24} {result.seconds:7.3f} s  "
-                  f"{_short(summarize_text(result.output))}", flush=True)
+            if until is None:
+                break
+            if name == "configuration" and rank0:
+                print(result.output.printed_text, end="", flush=True)
+            if rank0:
+                print(f"[{number:>2}/{len(names)}] {name:<24} {result.seconds:7.3f} s  "
+                      f"{_short(summarize_text(result.output))}", flush=True)
+        if until is None:
+            if rank0:
+                print(pipeline["configuration"].printed_text, end="", flush=True)  # v1 prints this block first
+            if args.report is not None:
+                pipeline.run(until=CHEAP_LOOKS[-1])  # the report shows what initialize set (looking changes nothing)
+            return after_initialize(pipeline["trainer"], request)
     except (ExplorerError, StepFailed) as exc:
         error = exc
     finally:
-        _write_report_and_summary(args, pipeline)
+        if rank0:
+            _write_report_and_summary(args, pipeline)
     if error is not None:
-        # explorer errors are printed by the CLI as one message naming the step; StepFailed (a bug in a
-        # step) keeps its traceback
+        # explorer errors are printed by the CLI as one message naming the step; StepFailed (a bug in a step)
+        # keeps its traceback
         raise error
     return 0
 
 
-def _train(args: argparse.Namespace, pipeline) -> int:
-    """``nnUNet_train`` proper: the configuration block, the training loop, then validation (v1's ``main``)."""
-    from .run_training import run_training_cli
-
-    try:
-        if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 speaks
-            print(pipeline["configuration"].printed_text, end="", flush=True)  # v1 prints this block first
-        return run_training_cli(args, pipeline=pipeline)
-    finally:
-        _write_report_and_summary(args, pipeline)
-
-
-def _write_report_and_summary(args: argparse.Namespace, pipeline) -> None:
+def _write_report_and_summary(args: argparse.Namespace, pipeline: Any) -> None:
     """``--report``: the cards of every step run so far (also after a failure); ``--summary``: the text walk."""
     from ..explore.pipeline import write_report
     from ..views import report_figures  # noqa: F401 - registers the cards' pictures (U diagram, batch, curves)

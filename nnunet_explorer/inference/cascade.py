@@ -89,7 +89,7 @@ def predict_next_stage(network, plans: Mapping[str, Any], stage: int, fold_folde
         do_mirroring, mirror_axes: v1 uses the training's ``do_mirror`` / ``mirror_axes``.
     """
     from ..planning.resampling import resample_data_or_seg
-    from ..training.trainers import process_plans
+    from ..training.processed_plans import process_plans
 
     start = time.perf_counter()
     processed = process_plans(plans, stage)

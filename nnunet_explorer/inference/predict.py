@@ -109,7 +109,7 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     """
     from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
     from ..training.generic_unet import build_network
-    from ..training.trainers import process_plans
+    from ..training.processed_plans import process_plans
 
     model_folder = Path(model_folder)
     device = resolve_device(device)  # before any file is read: a bad --device fails first
@@ -123,17 +123,15 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     init = info["init"]
     stage = init[5] if isinstance(init, (list, tuple)) and len(init) > 5 else None
     processed = process_plans(plans, stage)
-    # v1 re-creates the trainer named in the .model.pkl, whose process_plans decides the input channels; the
-    # cascade's trainer adds one channel per foreground class for the previous stage's segmentation
-    has_prev_stage = _trainer_has_prev_stage(str(info["name"]))
-    num_input_channels = processed.num_input_channels + (processed.num_classes - 1 if has_prev_stage else 0)
-    network = build_network(num_input_channels, processed.base_num_features, processed.num_classes,
-                            processed.net_num_pool_op_kernel_sizes, processed.net_conv_kernel_sizes,
-                            conv_per_stage=processed.conv_per_stage, threeD=processed.threeD)
     state_dicts = []
     for folder in fold_folders:
         checkpoint = load_checkpoint_file(folder / f"{checkpoint_name}.model")
         state_dicts.append(checkpoint["state_dict"])
+    has_prev_stage = _is_cascade_stage(str(info["name"]), state_dicts[0], processed.num_input_channels)
+    num_input_channels = processed.num_input_channels + (processed.num_classes - 1 if has_prev_stage else 0)
+    network = build_network(num_input_channels, processed.base_num_features, processed.num_classes,
+                            processed.net_num_pool_op_kernel_sizes, processed.net_conv_kernel_sizes,
+                            conv_per_stage=processed.conv_per_stage, threeD=processed.threeD)
     load_state_dict_into(network, state_dicts[0])  # fails early if the weights do not fit the plans
     network.to(device)  # once: build_network leaves it on the CPU, and every fold's weights are copied in place
     network.eval()
@@ -142,18 +140,19 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
                        processed.num_classes, checkpoint_name, has_prev_stage)
 
 
-def _trainer_has_prev_stage(name: str) -> bool:
-    """Whether the trainer named in a ``.model.pkl`` is a cascade trainer (v1's two cascade classes, or a
-    registered subclass of the explorer's); an unknown name is a plain trainer."""
-    from ..errors import ConfigurationError
-    from ..training.trainers import find_trainer_class
+def _is_cascade_stage(name: str, state_dict: Mapping[str, Any], num_modalities: int) -> bool:
+    """Whether a checkpoint is a cascade full-resolution stage (its input has the 3d_lowres one-hot channels).
 
+    v1 re-creates the trainer class named in the ``.model.pkl`` and lets its ``process_plans`` add one input
+    channel per foreground class. The explorer reads the answer off the weights: the first convolution of a
+    cascade stage takes more channels than the plans have modalities (v1's two cascade class names are
+    recognised as well).
+    """
+    # differs from v1: no trainer class is needed to predict, so inference imports no trainer
     if name in ("nnUNetTrainerCascadeFullRes", "nnUNetTrainerV2CascadeFullRes"):
         return True
-    try:
-        return bool(getattr(find_trainer_class(name), "has_prev_stage", False))
-    except ConfigurationError:
-        return False
+    first = next((v for v in state_dict.values() if getattr(v, "ndim", 0) in (4, 5)), None)
+    return first is not None and int(first.shape[1]) > int(num_modalities)
 
 
 @mirrors("nnunet.preprocessing.preprocessing:GenericPreprocessor.preprocess_test_case")
@@ -167,7 +166,7 @@ def preprocess_test_case(data_files: Sequence[str | os.PathLike], plans: Mapping
     from ..planning.cropping import crop, load_case_from_list_of_files
     from ..planning.preprocessing import PREPROCESSORS
 
-    from ..training.trainers import process_plans
+    from ..training.processed_plans import process_plans
 
     processed = process_plans(plans, stage)
     name = plans.get("preprocessor_name") or ("GenericPreprocessor" if processed.threeD else "PreprocessorFor2D")

@@ -110,8 +110,8 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
              run_postprocessing_on_folds: bool = True, mixed_precision: bool = False,
              segmentation_export_kwargs: Mapping[str, Any] | None = None, experiment_name: str = "nnUNetTrainerV2",
              task_name: str | None = None, debug: bool = False, device=None,
-             tile_batch_size: int = 1, segs_from_prev_stage_folder: str | os.PathLike | None = None
-             ) -> ValidationReport:
+             tile_batch_size: int = 1, segs_from_prev_stage_folder: str | os.PathLike | None = None,
+             all_in_gpu: bool = False, predict: Any = None) -> ValidationReport:
     """Predict, export, score and postprocess the validation cases of one fold (see the module docstring).
 
     Args:
@@ -134,11 +134,14 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
         segs_from_prev_stage_folder: the cascade (``nnUNetTrainerV2CascadeFullRes.validate``): the ``3d_lowres``
             ``pred_next_stage`` folder; each case's ``CASE_segFromPrevStage.npz`` is one-hot encoded over labels
             ``1..C-1`` and appended to the image channels.
+        all_in_gpu: v1's option, passed to the sliding window.
+        predict: ``predict(data) -> softmax`` replacing the sliding window (a trainer's own
+            ``predict_preprocessed_data_return_seg_and_softmax``, which v1 calls for every case).
 
     Returns:
         A :class:`ValidationReport`.
     """
-    from ..training.trainers import process_plans
+    from ..training.processed_plans import process_plans
 
     t_start = time.perf_counter()
     fold_folder, stage_folder = Path(fold_folder), Path(preprocessed_stage_folder)
@@ -182,20 +185,24 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
             with np.load(Path(segs_from_prev_stage_folder) / f"{key}_segFromPrevStage.npz") as f:
                 seg_prev = f["data"]
             data_for_net = np.concatenate((data_for_net, to_one_hot(seg_prev, range(1, int(network.num_classes)))))
-        result = predict_sliding_window(network, data_for_net, processed.patch_size, do_mirroring=do_mirroring,
-                                        mirror_axes=mirror_axes, step_size=step_size, use_gaussian=use_gaussian,
-                                        mixed_precision=mixed_precision, device=device,
-                                        tile_batch_size=tile_batch_size)
-        probabilities = result.probabilities.transpose([0] + [i + 1 for i in transpose_backward])
+        if predict is not None:
+            softmax, result = np.asarray(predict(data_for_net)), None
+        else:
+            result = predict_sliding_window(network, data_for_net, processed.patch_size, do_mirroring=do_mirroring,
+                                            mirror_axes=mirror_axes, step_size=step_size, use_gaussian=use_gaussian,
+                                            mixed_precision=mixed_precision, device=device,
+                                            tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu)
+            softmax = result.probabilities
+        probabilities = softmax.transpose([0] + [i + 1 for i in transpose_backward])
         # differs from v1: the export runs in this process right away (v1 hands it to a Pool and, above ~1.7 GB,
         # goes through a temporary .npy file to get around a pickling limit of inter-process pipes)
         export = save_segmentation_nifti_from_softmax(probabilities, out_nii, properties, order,
                                                       npz_file=npz_out if save_softmax else None,
                                                       force_separate_z=force_separate_z, order_z=order_z)
         records.append(CaseValidationRecord(
-            key, fname, False, tuple(int(s) for s in data.shape[1:]), result.num_tiles, result.steps,
-            float(step_size), result.mirror_axes, result.softmax_megabytes, export.do_separate_z,
-            result.seconds, export.seconds))
+            key, fname, False, tuple(int(s) for s in data.shape[1:]), result.num_tiles if result else 0,
+            result.steps if result else (), float(step_size), tuple(mirror_axes),
+            softmax.nbytes / 1e6, export.do_separate_z, result.seconds if result else 0.0, export.seconds))
 
     num_classes = int(network.num_classes)
     task = task_name if task_name is not None else stage_folder.parent.name

@@ -488,3 +488,29 @@ def _check_health(processes: list, errors: Any, abort: Any, stop: threading.Even
             f"augmentation worker(s) {dead} ended without reporting an error (exit codes; negative = killed "
             "by a signal, -9 often means out of memory)",
             fix="lower nnUNet_n_proc_DA or the batch size; check the system log for the OOM killer")
+
+
+def single_threaded_copy(augmenter: Any) -> SingleThreadedAugmenter:
+    """An in-process augmenter over the same loader and transforms as ``augmenter`` (whose workers are stopped).
+
+    Works for the explorer's augmenters (``data_loader``, ``transform``) and batchgenerators' (``generator``,
+    ``transform``), so a v1 variant that builds its own ``MultiThreadedAugmenter`` is covered too.
+    """
+    if isinstance(augmenter, SingleThreadedAugmenter):
+        return augmenter
+    loader = getattr(augmenter, "data_loader", None)
+    if loader is None:
+        loader = getattr(augmenter, "generator", None)
+    if loader is None or not hasattr(augmenter, "transform"):
+        raise TrainingError(f"cannot run {type(augmenter).__name__} in this process: it exposes no loader/transform",
+                            fix="build the augmentation with get_moreDA_augmentation (or batchgenerators' "
+                                "MultiThreadedAugmenter), or train without --single_threaded/--deterministic")
+    for name in ("shutdown", "_finish"):
+        stop = getattr(augmenter, name, None)
+        if callable(stop):
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - nothing was started yet in the usual case
+                pass
+            break
+    return SingleThreadedAugmenter(loader, augmenter.transform)

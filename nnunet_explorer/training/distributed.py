@@ -54,8 +54,6 @@ import torch
 from ..errors import ConfigurationError
 from ..provenance import mirrors
 from .checkpoint_saving import FINAL
-from .iteration import IterationRecord, OnlineEvaluation
-from .loop import TrainingRun, _StopNow
 
 #: environment variable: a folder where every rank writes ``rank<R>.json`` (its local losses, the aggregated
 #: ones and a checksum of its weights) — for tests and for looking at what each process did.
@@ -358,39 +356,34 @@ def state_dict_checksum(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-# ------------------------------------------------------------------------------------------ the run
-class DistributedTrainingRun(TrainingRun):
-    """:class:`~nnunet_explorer.training.loop.TrainingRun` on one rank of a DDP run (v1's ``nnUNetTrainerV2_DDP``).
+# ------------------------------------------------------------------------------------------ the strategy
+class DistributedStrategy:
+    """One rank of a DDP run: the named points of :mod:`.strategy`, filled with v1's DDP rules.
 
-    Everything not listed here is the one-process loop, unchanged:
-
-    * ``setup``: rank 0 prepares the data first (unpacking, ``splits_final.pkl``), the others follow after a
-      barrier; then the network is wrapped in ``DistributedDataParallel`` (which copies rank
-      0's weights to every rank). ``self.network`` stays the *unwrapped* network: checkpoints, validation and
-      the walkthrough see the plain U-Net.
-    * ``_make_augmenters``: per-rank batch size, oversampling and worker seeds (v1's rules above).
-    * ``_run_iteration``: forward/backward through DDP; then one ``all_reduce`` averages the loss (and its
-      CE/Dice parts), sums tp/fp/fn, and shares "a NaN appeared" and "stop requested" flags, so all ranks
-      stop together.
-    * log, ``debug.json``, ``progress.png`` and checkpoints: rank 0 only; observers (live views) attach to rank
-      0 only, so other ranks never wait for them.
+    * ``rank_zero_first``: rank 0 writes ``splits_final.pkl`` and unpacks the data, the others wait, then read;
+    * ``rank_batch``: this rank's batch size and oversampling (:func:`rank_batch_sizes`,
+      :func:`rank_oversample_percents`), printed as v1 prints them;
+    * ``augmentation_seeds``: v1's per-rank worker seeds (:func:`rank_augmentation_seeds`);
+    * ``prepare`` (training starts): the network is wrapped in ``DistributedDataParallel`` (which copies rank 0's
+      weights to every rank) and, with batch Dice, the Dice term is computed over the global batch;
+      ``trainer.network`` stays the *unwrapped* network: checkpoints, validation and the walkthrough see the
+      plain U-Net;
+    * ``training_module``: training iterations go through the wrapper (its backward all-reduces the gradients);
+    * ``all_reduce_sum``: the iteration's one packed vector (loss and its parts, finiteness flags, tp/fp/fn, the
+      stop request) is summed over ranks before it is read, so every rank logs the same numbers and takes the
+      same decisions;
+    * log, ``debug.json``, ``progress.png``, checkpoints: rank 0 (``is_global_zero``); observers: rank 0 only.
 
     Args:
-        pipeline: the training walkthrough (as for :class:`TrainingRun`).
-        dist_info: this process' :class:`DistInfo` (the process group must be started:
-            :func:`distributed_context`).
+        dist_info: this process (the process group must be started: :func:`distributed_context`).
         distribute_batch_size: v1's ``--dbs``: split the plans' batch size over the ranks.
         record_dir: write ``rank<R>.json`` there at the end (default: ``$NNUNET_EXPLORER_DDP_RECORD``).
-        **kwargs: :class:`TrainingRun`'s options; ``device`` is taken from ``dist_info``.
     """
 
-    def __init__(self, pipeline: Any, *, dist_info: DistInfo, distribute_batch_size: bool = False,
-                 record_dir: str | os.PathLike | None = None, **kwargs: Any) -> None:
-        kwargs["device"] = dist_info.device
-        if not dist_info.is_main_process:
-            kwargs["echo"] = False
-            kwargs["plot_progress"] = False
-        super().__init__(pipeline, **kwargs)
+    is_distributed = True
+
+    def __init__(self, dist_info: DistInfo, *, distribute_batch_size: bool = False,
+                 record_dir: str | os.PathLike | None = None) -> None:
         self.dist_info = dist_info
         self.distribute_batch_size = bool(distribute_batch_size)
         env_record = os.environ.get(RECORD_ENV)
@@ -401,45 +394,28 @@ class DistributedTrainingRun(TrainingRun):
         self.seeds_train: list[int] = []
         self.seeds_val: list[int] = []
         self.global_batch_dice = False
-        self._synced_stop: str | None = None
         self._record: dict[str, list] = {"local_train_losses": [], "global_train_losses": [],
                                          "local_val_losses": [], "global_val_losses": [], "local_tp": [],
                                          "global_tp": []}
 
     @property
-    def is_main_process(self) -> bool:
+    def rank(self) -> int:
+        return self.dist_info.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.dist_info.world_size
+
+    @property
+    def is_global_zero(self) -> bool:
         return self.dist_info.is_main_process
 
-    # ------------------------------------------------------------------------------------ rank 0 only
-    def _say(self, *args: Any, also_print_to_console: bool = True) -> None:
-        if self.is_main_process:  # v1: print_to_log_file on local_rank 0 only
-            super()._say(*args, also_print_to_console=also_print_to_console)
+    def describe(self) -> str:
+        info = self.dist_info
+        return f"rank {info.rank} of {info.world_size}, backend {info.backend}, device {info.device}"
 
-    def save_debug_information(self) -> None:
-        if self.is_main_process:
-            super().save_debug_information()
-
-    def _plot_progress(self) -> None:
-        if self.is_main_process:
-            super()._plot_progress()
-
-    def save_checkpoint(self, name: str, epoch: int | None = None) -> Path:
-        """Rank 0 writes. The final checkpoint: rank 0 writes it and deletes ``model_latest`` (v1: on rank 0
-        only), then every rank meets at a barrier — so the loop's own ``remove_latest`` that follows finds
-        nothing left on any rank (two ranks deleting the same file at once would make one of them fail)."""
-        from .checkpoint_saving import remove_latest
-
-        path = self.output_folder / name
-        if self.is_main_process:
-            path = super().save_checkpoint(name, epoch)
-            if name == FINAL:
-                remove_latest(self.output_folder)
-        if name == FINAL:
-            self._barrier()
-        return path
-
-    # ------------------------------------------------------------------------------------------ setup
-    def _barrier(self) -> None:
+    # ------------------------------------------------------------------------------- the named points
+    def barrier(self) -> None:
         import torch.distributed as dist
 
         if dist.is_initialized() and dist.get_world_size() > 1:
@@ -448,166 +424,97 @@ class DistributedTrainingRun(TrainingRun):
             else:
                 dist.barrier()
 
-    def setup(self) -> None:
-        if self.network is not None:
-            return
-        from torch.nn.parallel import DistributedDataParallel
+    @contextmanager
+    def rank_zero_first(self) -> Iterator[None]:
+        """Rank 0 runs the block first (it writes files the others read), then every other rank."""
+        if not self.is_global_zero:
+            self.barrier()
+        yield
+        if self.is_global_zero:
+            self.barrier()
 
-        # rank 0 prepares the data first (it may unpack .npz files and write splits_final.pkl, which the
-        # others then read — v1: unpack on local rank 0, then a barrier); then every rank builds its network,
-        # optimizer and (-c) loads the checkpoint
-        if self.is_main_process:
-            self.pipeline.run(until="split")
-        self._barrier()
-        super().setup()
-        self._say(f"distributed training: rank {self.dist_info.rank} of {self.dist_info.world_size}, backend "
-                  f"{self.dist_info.backend}, device {self.dist_info.device}")
-        self.global_batch_dice = use_global_batch_dice(self.pipeline["loss"])
-        if self.global_batch_dice:
-            self._say("batch Dice is computed over the global batch (tp/fp/fn gathered from every rank, as v1's DDP)")
-        device_ids = [self.dist_info.local_rank] if self.dist_info.device.startswith("cuda") else None
-        # find_unused_parameters: the loss skips deep-supervision outputs whose weight is 0 (v1's
-        # MultipleOutputLoss2 does too), so such a segmentation head would get no gradient; DDP must then be
-        # told, or it waits for that gradient forever. (v1's DDP loss multiplies them by 0 instead.) DDP then
-        # warns that it "did not find any unused parameters": it searches from the forward's outputs, which
-        # still include the skipped output — the flag is needed all the same.
-        weights = list(getattr(self.pipeline["deep_supervision"], "weights", ()) or ())
-        n_out = len(getattr(self.network, "seg_outputs", ())) or len(weights)
-        find_unused = any(float(w) == 0 for w in weights[1:n_out])
-        # differs from v1: v1 replaces self.network by the DDP wrapper, so its checkpoints hold "module."-prefixed
-        # keys (v1's loaders strip them again). The explorer keeps self.network unwrapped: checkpoints hold the
-        # plain keys and load into one process, into v1's nnUNetTrainerV2 and nnUNet_predict. (v1's own DDP
-        # trainer cannot resume from plain keys: it cuts 7 characters off every key it does not know.)
-        self.ddp_network = DistributedDataParallel(self.network, device_ids=device_ids,
-                                                   find_unused_parameters=find_unused)
-
-    # --------------------------------------------------------------------------------------- the data
-    def _make_augmenters(self) -> tuple[Any, Any]:
-        """v1's DDP loaders: this rank's batch size and oversampling, augmentation workers seeded per rank."""
-        from .augmentation import get_moreDA_augmentation
-        from .augmenter import default_num_processes
-        from .dataloading import make_data_loader, subset
-
-        p, trainer = self.pipeline, self.trainer
-        processed, aug, split = p["plans_processed"], p["augmentation_parameters"], p["split"]
-        world, rank = self.dist_info.world_size, self.dist_info.rank
-        sizes = rank_batch_sizes(int(processed.batch_size), world, self.distribute_batch_size)
-        percents = rank_oversample_percents(sizes, float(trainer.oversample_foreground_percent))
-        self.rank_batch_size, self.rank_oversample_foreground_percent = sizes[rank], percents[rank]
+    def rank_batch(self, batch_size: int, oversample_foreground_percent: float) -> tuple[int, float]:
+        sizes = rank_batch_sizes(int(batch_size), self.world_size, self.distribute_batch_size)
+        percents = rank_oversample_percents(sizes, float(oversample_foreground_percent))
+        self.rank_batch_size, self.rank_oversample_foreground_percent = sizes[self.rank], percents[self.rank]
         # v1 prints these on every rank (console only, not the log)
-        print("worker", rank, "oversample", percents[rank], flush=True)
-        print("worker", rank, "batch_size", sizes[rank], flush=True)
-        threads = default_num_processes()
-        self.seeds_train, self.seeds_val = rank_augmentation_seeds(rank, threads)
+        print("worker", self.rank, "oversample", percents[self.rank], flush=True)
+        print("worker", self.rank, "batch_size", sizes[self.rank], flush=True)
+        return sizes[self.rank], percents[self.rank]
+
+    def augmentation_seeds(self, num_threads: Any = None) -> tuple[list[int], list[int]]:
+        from .augmenter import default_num_processes
+
+        # differs from v1: the worker count follows the explorer's default_num_processes (see augmenter.py)
+        self.seeds_train, self.seeds_val = rank_augmentation_seeds(self.rank, default_num_processes())
         print("seeds train", self.seeds_train, flush=True)
         print("seeds_val", self.seeds_val, flush=True)
-        cascade = bool(getattr(trainer, "has_prev_stage", False))  # the cascade's loaders read the 3d_lowres prior
-        dl_tr = make_data_loader(subset(p["dataset"].cases, list(split.train)), aug.basic_generator_patch_size,
-                                 processed.patch_size, sizes[rank], oversample_foreground_percent=percents[rank],
-                                 has_prev_stage=cascade)
-        val_keys = list(split.val) or list(split.train)
-        dl_val = make_data_loader(subset(p["dataset"].cases, val_keys), processed.patch_size, processed.patch_size,
-                                  sizes[rank], oversample_foreground_percent=percents[rank], has_prev_stage=cascade)
-        scales = [list(s) for s in p["deep_supervision"].scales] if getattr(trainer, "deep_supervision", True) \
-            else None
-        single = self.run_args.deterministic if self.single_threaded is None else self.single_threaded
-        if single:
-            # one process draws everything from its global RNGs: seed them per rank (else every rank, seeded
-            # alike by --deterministic, would train on the very same batches)
-            from ..seeding import seed_everything
+        return self.seeds_train, self.seeds_val
 
-            seed_everything(self.seeds_train[0])
-        tr, val = get_moreDA_augmentation(dl_tr, dl_val, aug.patch_size, aug.data_aug_params, scales,
-                                          num_threads=threads, seeds_train=self.seeds_train,
-                                          seeds_val=self.seeds_val, single_threaded=bool(single),
-                                          pin_memory=bool(getattr(trainer, "pin_memory", True)))
-        self._augmenters = [tr, val]
-        return tr, val
+    def prepare(self, trainer: Any) -> None:
+        """Training starts: wrap the network in DDP; global batch Dice; refuse what would silently break."""
+        from torch.nn.parallel import DistributedDataParallel
 
-    # ---------------------------------------------------------------------------------- an iteration
-    def _run_iteration(self, network: torch.nn.Module, *args: Any, **kwargs: Any) -> IterationRecord:
-        """One iteration through DDP, then the cross-rank averages (loss) and sums (tp/fp/fn)."""
+        if not getattr(type(trainer).run_iteration, "__module__", "").startswith("nnunet_explorer.network_training"):
+            # differs from v1: v1's DDP trainer replaces self.network by the wrapper; the explorer keeps the plain
+            # network and routes its own run_iteration through the wrapper, which an override would bypass
+            raise ConfigurationError(f"{type(trainer).__name__} overrides run_iteration, which the explorer cannot "
+                                     "run under DDP (the gradients would not be averaged over the processes)",
+                                     fix="train it in one process, or call super().run_iteration(...) from yours")
+        trainer.print_to_log_file(f"distributed training: {self.describe()}")
+        self.global_batch_dice = use_global_batch_dice(trainer.loss)
+        if self.global_batch_dice:
+            trainer.print_to_log_file("batch Dice is computed over the global batch (tp/fp/fn gathered from every "
+                                      "rank, as v1's DDP)")
+        device_ids = [self.dist_info.local_rank] if self.dist_info.device.startswith("cuda") else None
+        # find_unused_parameters: the loss skips deep-supervision outputs whose weight is 0 (v1's
+        # MultipleOutputLoss2 does too), so such a segmentation head gets no gradient; DDP must be told, or it
+        # waits for that gradient forever. (v1's DDP loss multiplies them by 0 instead.)
+        weights = [float(w) for w in (getattr(trainer, "ds_loss_weights", None) if getattr(trainer, "ds_loss_weights",
+                                                                                           None) is not None else [])]
+        find_unused = any(w == 0 for w in weights[1:])
+        # differs from v1: v1 replaces self.network by the DDP wrapper, so its checkpoints hold "module."-prefixed
+        # keys (v1's loaders strip them again). The explorer keeps self.network unwrapped: checkpoints hold the
+        # plain keys and load into one process, into v1's nnUNetTrainerV2 and nnUNet_predict.
+        self.ddp_network = DistributedDataParallel(trainer.network, device_ids=device_ids,
+                                                   find_unused_parameters=find_unused)
+
+    def training_module(self, network: torch.nn.Module) -> torch.nn.Module:
+        return self.ddp_network if self.ddp_network is not None else network
+
+    def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         import torch.distributed as dist
 
-        training = bool(kwargs.get("do_backprop", True))
-        # training must go through the DDP wrapper (its backward all-reduces the gradients); evaluation
-        # without gradients needs no wrapper (v1 goes through it too, which then does nothing)
-        module = self.ddp_network if training and self.ddp_network is not None else network
-        record = super()._run_iteration(module, *args, **kwargs)
-        parts = [p for p in record.scale_parts if p.computed]
-        ev = record.online_evaluation
-        n_cls = len(ev.tp) if ev is not None else 0
-        values = [record.loss, 1.0 if record.nonfinite else 0.0, 1.0 if self.control.stop_requested else 0.0]
-        for part in parts:
-            values += [part.ce if part.ce is not None else 0.0, part.dice if part.dice is not None else 0.0,
-                       part.total if part.total is not None else 0.0, part.weighted]
-        if ev is not None:
-            values += list(ev.tp) + list(ev.fp) + list(ev.fn)
-        comm_device = self.dist_info.device if self.dist_info.backend == "nccl" else "cpu"
-        vec = torch.tensor(values, dtype=torch.float64, device=comm_device)
-        # differs from v1: v1 logs each rank's own loss (only rank 0's reaches the log) and gathers only the
-        # tp/fp/fn; here every rank records the mean over ranks — the loss of the whole global batch (for CE)
-        # — so the log, the moving averages and the "best" decision are the same on every rank
-        dist.all_reduce(vec)  # SUM over ranks
-        summed = vec.cpu().tolist()
-        world = self.dist_info.world_size
-        loss = summed[0] / world
-        nonfinite = record.nonfinite
-        if nonfinite is None and summed[1] > 0:
-            nonfinite = "another process (its rank saw the NaN/Inf first)"
-        if summed[2] > 0 and self._synced_stop is None:
-            self._synced_stop = self.control.reason or "stop requested on another process"
-        new_parts, i = [], 3
-        for part in record.scale_parts:
-            if not part.computed:
-                new_parts.append(part)
-                continue
-            ce, dc, total, weighted = (v / world for v in summed[i:i + 4])
-            i += 4
-            new_parts.append(dataclasses.replace(part, ce=None if part.ce is None else ce,
-                                                 dice=None if part.dice is None else dc,
-                                                 total=None if part.total is None else total, weighted=weighted))
-        new_ev = None
-        if ev is not None:
-            tp, fp, fn = summed[i:i + n_cls], summed[i + n_cls:i + 2 * n_cls], summed[i + 2 * n_cls:i + 3 * n_cls]
-            dice = tuple(2 * a / (2 * a + b + c + 1e-8) for a, b, c in zip(tp, fp, fn))
-            new_ev = OnlineEvaluation(tuple(tp), tuple(fp), tuple(fn), dice)
-        if self.record_dir is not None:
-            kind = "train" if training else "val"
-            if training or ev is not None:
-                self._record[f"local_{kind}_losses"].append(record.loss)
-                self._record[f"global_{kind}_losses"].append(loss)
-            if ev is not None:
-                self._record["local_tp"].append(list(ev.tp))
-                self._record["global_tp"].append(list(new_ev.tp))
-        return dataclasses.replace(record, loss=loss, scale_parts=tuple(new_parts), online_evaluation=new_ev,
-                                   nonfinite=nonfinite)
+        if self.dist_info.backend != "nccl":
+            tensor = tensor.cpu()
+        dist.all_reduce(tensor)  # SUM over ranks
+        return tensor
 
-    def _maybe_stop(self) -> None:
-        # only the stop flag shared by the last all_reduce counts: a Stop clicked on rank 0 between two
-        # iterations must not end rank 0 alone (the others would wait for it forever)
-        if self._synced_stop is not None:
-            raise _StopNow(self._synced_stop)
+    def any_rank(self, flag: bool) -> bool:
+        from .nonfinite import agree_to_stop
 
-    def _momentum_rescue(self) -> None:
-        momentum = self.optimizer.param_groups[0].get("momentum")
-        super()._momentum_rescue()
-        if self.optimizer.param_groups[0].get("momentum") != momentum:
-            # differs from v1: v1 re-initialises the weights on every rank with its own RNG, so the ranks'
-            # weights silently diverge; rank 0's fresh weights are sent to all ranks instead
-            import torch.distributed as dist
+        return agree_to_stop(flag, self.dist_info.device if self.dist_info.backend == "nccl" else "cpu")
 
-            for tensor in self.network.state_dict().values():
-                dist.broadcast(tensor, src=0)
+    def broadcast_module(self, module: torch.nn.Module) -> None:
+        import torch.distributed as dist
 
-    # -------------------------------------------------------------------------------------------- run
-    def run(self, observers: Sequence[Any] = ()) -> Any:
-        """Train this rank; observers are attached on rank 0 only."""
-        result = super().run(observers if self.is_main_process else ())
-        self.write_record()
-        return result
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)
 
-    def write_record(self) -> Path | None:
+    def observe_iteration(self, record: Any, training: bool) -> None:
+        """Keep this rank's own and the aggregated numbers (``rank<R>.json``, for tests and inspection)."""
+        if self.record_dir is None or record is None or getattr(record, "local_loss", None) is None:
+            return
+        kind = "train" if training else "val"
+        ev = getattr(record, "online_evaluation", None)
+        if training or ev is not None:
+            self._record[f"local_{kind}_losses"].append(record.local_loss)
+            self._record[f"global_{kind}_losses"].append(record.loss)
+        if ev is not None and record.local_tp is not None:
+            self._record["local_tp"].append(list(record.local_tp))
+            self._record["global_tp"].append(list(ev.tp))
+
+    def finish(self, trainer: Any) -> Path | None:
         """``rank<R>.json`` in ``record_dir``: batch share, seeds, local vs aggregated losses, weight checksum."""
         if self.record_dir is None:
             return None
@@ -619,9 +526,9 @@ class DistributedTrainingRun(TrainingRun):
                     "device": info.device, "batch_size": self.rank_batch_size,
                     "oversample_foreground_percent": self.rank_oversample_foreground_percent,
                     "seeds_train": self.seeds_train, "seeds_val": self.seeds_val,
-                    "global_batch_dice": self.global_batch_dice, "epoch": self.state.epoch,
-                    "all_tr_losses": [float(x) for x in self.state.all_tr_losses],
-                    "state_dict_sha256": state_dict_checksum(self.network), **self._record}, path)
+                    "global_batch_dice": self.global_batch_dice, "epoch": int(trainer.epoch),
+                    "all_tr_losses": [float(x) for x in trainer.all_tr_losses],
+                    "state_dict_sha256": state_dict_checksum(trainer.network), **self._record}, path)
         return path
 
 
@@ -761,25 +668,25 @@ def ddp_plan(world_size: int, batch_size: int, oversample_foreground_percent: fl
                    int(sum(sizes)), tuple(ranks), syncs, int(num_train_workers))
 
 
-def ddp_plan_for(pipeline: Any, world_size: int, *, distribute_batch_size: bool = False,
+def ddp_plan_for(trainer: Any, world_size: int, *, distribute_batch_size: bool = False,
                  num_train_workers: int | None = None) -> DDPPlan:
-    """:func:`ddp_plan` with the values of a training walkthrough (runs its steps up to ``split``).
+    """:func:`ddp_plan` with the values of an initialized trainer.
 
     The plans' ``batch_size``, the trainer's ``oversample_foreground_percent`` and ``batch_dice``, the fold's
     training cases (sorted, as the loader lists them) and ``nnUNet_n_proc_DA`` workers per rank.
     """
     from .augmenter import default_num_processes
 
-    pipeline.run(until="split")
-    trainer = pipeline["trainer"]
-    return ddp_plan(world_size, int(pipeline["plans_processed"].batch_size),
-                    float(trainer.oversample_foreground_percent), case_ids=sorted(pipeline["split"].train),
+    if trainer.dataset_tr is None:
+        raise ConfigurationError("the trainer is not initialized", fix="call trainer.initialize() first")
+    return ddp_plan(world_size, int(trainer.batch_size),
+                    float(trainer.oversample_foreground_percent), case_ids=sorted(trainer.dataset_tr),
                     distribute_batch_size=distribute_batch_size,
                     num_train_workers=default_num_processes() if num_train_workers is None else num_train_workers,
                     batch_dice=bool(getattr(trainer, "batch_dice", False)))
 
 
-__all__ = ["DDPPlan", "DistInfo", "DistributedTrainingRun", "GlobalBatchSoftDiceLoss", "RECORD_ENV", "RankShare",
+__all__ = ["DDPPlan", "DistInfo", "DistributedStrategy", "GlobalBatchSoftDiceLoss", "RECORD_ENV", "RankShare",
            "SYNC_POINTS", "SyncPoint", "all_gather_own_grad", "ddp_plan", "ddp_plan_for",
            "distributed_context", "rank_augmentation_seeds", "rank_batch_sizes", "rank_oversample_percents",
            "resolve_dist_info", "state_dict_checksum", "torchrun_environment",

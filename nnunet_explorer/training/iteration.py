@@ -21,10 +21,11 @@ GPU value makes the host wait until the GPU's queue has drained.
 """
 from __future__ import annotations
 
+import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -78,6 +79,7 @@ class IterationRecord:
         online_evaluation: counts on output 0 when requested, else None.
         nonfinite: None, or where a NaN/Inf first appeared: ``"input"``, ``"target[i]"``, ``"output[i]"``,
             ``"loss part: output i CE|Dice"``, ``"loss"``, ``"gradient: <parameter name>"``.
+        stop_anywhere: under DDP, some rank asked to stop (the flag travels with the loss in the one read).
     """
 
     loss: float
@@ -100,6 +102,9 @@ class IterationRecord:
     target_shapes: tuple[tuple[int, ...], ...]
     online_evaluation: OnlineEvaluation | None
     nonfinite: str | None
+    stop_anywhere: bool = False
+    local_loss: float | None = None  # DDP: this rank's own loss before the mean over ranks
+    local_tp: list | None = None  # DDP: this rank's own true-positive counts
 
     def __repr__(self) -> str:
         grad = ("" if self.grad_norm_before_clip is None else
@@ -156,6 +161,12 @@ def online_evaluation(output: torch.Tensor, target: torch.Tensor) -> OnlineEvalu
     return _evaluation_from_counts(tp, fp, fn)
 
 
+def uses_grad_scaler(trainer: Any) -> bool:
+    """Whether ``trainer`` trains with an active GradScaler (fp16 on CUDA, or the explorer's CPU AMP)."""
+    scaler = getattr(trainer, "amp_grad_scaler", None)
+    return scaler is not None and bool(getattr(scaler, "is_enabled", lambda: True)())
+
+
 def make_grad_scaler(fp16: bool, device: torch.device | str, *, cpu_amp: bool = False
                      ) -> torch.amp.GradScaler | None:
     """The GradScaler v1 creates for fp16 training (``_maybe_init_amp``), or None when it would not be used.
@@ -197,8 +208,9 @@ def _clip_grad_norm(grads: list[torch.Tensor], clip_norm: float
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
 def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer,
                   data: ArrayLike, target: ArrayLike | Sequence[ArrayLike], *, do_backprop: bool = True,
-                  fp16: bool = False, grad_scaler: torch.amp.GradScaler | None = None, clip_norm: float = 12.0,
-                  run_online_evaluation: bool = False) -> IterationRecord:
+                  fp16: bool = False, grad_scaler: torch.amp.GradScaler | None = None, clip_norm: float | None = 12.0,
+                  run_online_evaluation: bool | Callable[[Any, Any], torch.Tensor | None] = False,
+                  strategy: Any = None, stop_requested: bool = False) -> IterationRecord:
     """Run one v1 training iteration (or a validation iteration with ``do_backprop=False``) and record it.
 
     Args:
@@ -215,8 +227,12 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
             GradScaler disable themselves on a CPU, so it trains in float32 there too).
         grad_scaler: the run's GradScaler (:func:`make_grad_scaler`); created on the fly if fp16 is active
             and none is given (its adaptive scale then starts fresh each iteration).
-        clip_norm: maximum global gradient L2 norm (v1: 12).
-        run_online_evaluation: also count tp/fp/fn on output 0 (v1 does this on validation batches).
+        clip_norm: maximum global gradient L2 norm (V2: 12; None: no clipping, the base trainer's iteration).
+        run_online_evaluation: also count tp/fp/fn on output 0 (v1 does this on validation batches); a
+            callable ``f(output, target)`` (the trainer's ``run_online_evaluation``, called with the network's
+            output and the targets as given) returns the ``(3, C-1)`` counts as a device tensor, or None.
+        strategy: a DDP strategy (:mod:`.strategy`): the one packed vector is summed over ranks before it is read,
+            so every rank records the mean loss and the summed tp/fp/fn; ``stop_requested`` travels with it.
 
     Returns:
         An :class:`IterationRecord`.
@@ -272,15 +288,14 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
                     fix="set network.do_ds = True before training iterations (v1 does so at the start of "
                         "training), or pass a DCAndCELoss for a network without deep supervision")
             total, tensor_parts = loss.forward_with_tensor_parts(outputs, target_list)
+        elif isinstance(loss, DCAndCELoss) and not isinstance(output, (tuple, list)):
+            total, ce, dc = loss.compute(output, target_list[0])
+            tensor_parts = (TensorLossPart(0, 1.0, ce.detach(), dc.detach(), total.detach()),)
         else:
-            out0 = outputs[0]
-            tgt0 = target_list[0]
-            if isinstance(loss, DCAndCELoss):
-                total, ce, dc = loss.compute(out0, tgt0)
-                tensor_parts = (TensorLossPart(0, 1.0, ce.detach(), dc.detach(), total.detach()),)
-            else:
-                total = loss(out0, tgt0)
-                tensor_parts = (TensorLossPart(0, 1.0, None, None, total.detach()),)
+            # any other loss gets exactly what v1's run_iteration passes: the network's output as returned and
+            # the target as the batch holds it (a list with deep supervision)
+            total = loss(output, target_list if targets_given_as_list else target_list[0])
+            tensor_parts = (TensorLossPart(0, 1.0, None, None, total.detach()),)
     for i, o in enumerate(outputs):
         check(f"output[{i}]", _all_finite(o.detach()))
     for part in tensor_parts:
@@ -302,7 +317,8 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
         else:
             total.backward()
         named = [(n, p) for n, p in network.named_parameters() if p.grad is not None]
-        norm_before, norm_after, per_param = _clip_grad_norm([p.grad for _, p in named], clip_norm)
+        norm_before, norm_after, per_param = _clip_grad_norm([p.grad for _, p in named],
+                                                             math.inf if clip_norm is None else clip_norm)
         # per-parameter norms are finite iff every gradient entry is; read as one vector, named afterwards
         grads_finite = torch.isfinite(per_param)
         if use_amp:
@@ -317,7 +333,13 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
     t_backward = time.perf_counter()
 
     # 5. online evaluation on the full-resolution output
-    counts = online_evaluation_counts(outputs[0].detach(), target_list[0]) if run_online_evaluation else None
+    if callable(run_online_evaluation):
+        target_given = target_list if targets_given_as_list else target_list[0]
+        counts = run_online_evaluation(output, target_given)
+    elif run_online_evaluation:
+        counts = online_evaluation_counts(outputs[0].detach(), target_list[0])
+    else:
+        counts = None
 
     # ---- the one read
     layout_loss = read(total)
@@ -333,8 +355,29 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
         layout_counts = layout_grad + 2 + grads_finite.numel()
     if counts is not None:
         read(counts)
-    values = torch.cat(reads).tolist()
-
+    world = 1
+    packed = torch.cat(reads)
+    local: list[float] = []
+    if strategy is not None and strategy.is_distributed:
+        # one collective: losses and norms are averaged, flags and tp/fp/fn summed, the stop request shared; this
+        # rank's own values ride along in the same read
+        world = int(strategy.world_size)
+        with_stop = torch.cat([packed, torch.tensor([1.0 if stop_requested else 0.0], dtype=packed.dtype,
+                                                    device=packed.device)])
+        reduced = strategy.all_reduce_sum(with_stop.clone())
+        both = torch.cat([reduced.to(packed.device), packed]).tolist()
+        values, local = both[:with_stop.numel()], both[with_stop.numel():]
+    else:
+        values = packed.tolist()
+    stop_anywhere = False
+    if world > 1:
+        stop_anywhere = values.pop() > 0
+        n_checks = len(checks)
+        values[:n_checks] = [v > world - 0.5 for v in values[:n_checks]]  # finite on every rank
+        mean_until = layout_grad + 2 if do_backprop else layout_grad  # loss, its parts, the gradient norms
+        values[n_checks:mean_until] = [v / world for v in values[n_checks:mean_until]]
+        values[mean_until:layout_counts] = [v > world - 0.5 for v in values[mean_until:layout_counts]]
+        # tp/fp/fn (after layout_counts) stay summed over the ranks
     nonfinite = next((where for where, ok in zip(checks, values[:len(checks)]) if not ok), None)
     loss_value = values[layout_loss]
     it = iter(values[layout_parts:layout_grad])
@@ -355,13 +398,16 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
         flat = values[layout_counts:]
         evaluation = _evaluation_from_counts(flat[:n], flat[n:2 * n], flat[2 * n:3 * n])
 
+    local_loss = local[layout_loss] if local else None
+    local_tp = local[layout_counts:layout_counts + counts.shape[1]] if (local and counts is not None) else None
     return IterationRecord(
-        loss=loss_value, scale_parts=parts, did_backprop=do_backprop,
+        loss=loss_value, local_loss=local_loss, local_tp=local_tp, scale_parts=parts, did_backprop=do_backprop,
         grad_norm_before_clip=norm_before_f, grad_norm_after_clip=norm_after_f,
-        clipped=norm_before_f is not None and norm_before_f > clip_norm, clip_norm=float(clip_norm),
+        clipped=norm_before_f is not None and clip_norm is not None and norm_before_f > clip_norm,
+        clip_norm=math.inf if clip_norm is None else float(clip_norm),
         learning_rate=lr, fp16_used=use_amp, step_skipped=step_skipped, device=str(device),
         seconds_transfer=t_transferred - t_start, seconds_forward=t_forward - t_transferred,
         seconds_backward=t_backward - t_forward, seconds_total=time.perf_counter() - t_start,
         input_shape=tuple(data_t.shape), output_shapes=tuple(tuple(o.shape) for o in outputs),
         target_shapes=tuple(tuple(t.shape) for t in target_list), online_evaluation=evaluation,
-        nonfinite=nonfinite)
+        nonfinite=nonfinite, stop_anywhere=stop_anywhere)

@@ -1,4 +1,4 @@
 """``nnunet.training.network_training.nnUNetTrainer``."""
-from nnunet_explorer.training.trainers import nnUNetTrainer
+from nnunet_explorer.network_training.nnUNetTrainer import nnUNetTrainer
 
 __all__ = ["nnUNetTrainer"]

@@ -1,4 +1,4 @@
 """``nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes``."""
-from nnunet_explorer.training.trainers import nnUNetTrainerV2CascadeFullRes
+from nnunet_explorer.network_training.nnUNetTrainerV2_CascadeFullRes import nnUNetTrainerV2CascadeFullRes
 
 __all__ = ["nnUNetTrainerV2CascadeFullRes"]

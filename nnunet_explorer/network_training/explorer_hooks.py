@@ -1,0 +1,398 @@
+"""Everything the explorer adds to v1's training loop, in one place.
+
+v1's ``NetworkTrainer.run_training`` trains and logs, nothing more. The explorer keeps that loop as v1 wrote it
+(:meth:`~nnunet_explorer.network_training.network_trainer.NetworkTrainer.run_training`) and adds, at four
+named points the loop calls, what a live notebook, a cluster job and a debugging session need::
+
+    with trainer.explorer.training(trainer):      # start: observers; end: TrainEnd, workers shut down;
+        ...                                       #   a stop request or Ctrl-C/SIGTERM: model_latest.model
+        trainer.explorer.epoch_start(trainer)
+            trainer.explorer.iteration_end(trainer, phase, b, loss)   # NaN guard, observers, stop request
+        trainer.explorer.epoch_end(trainer, seconds)                  # EpochEnd for observers
+
+* **observers** (:mod:`nnunet_explorer.training.hooks`) receive plain scalars after every iteration, validation
+  and epoch; a failing observer is detached, not fatal; the time they take is measured;
+* **stop**: :meth:`ExplorerHooks.stop` (a Stop button, another thread, an observer) ends the run after the
+  current iteration and writes ``model_latest.model`` with the finished epochs;
+* **NaN guard** (:mod:`nnunet_explorer.training.nonfinite`): stops at the first non-finite value that is not a
+  routine fp16 skip, and says where it appeared;
+* **Ctrl-C / SIGTERM** (the command installs one handler, :func:`~nnunet_explorer.training.signals.
+  sigterm_as_interrupt`): ``model_latest.model`` is written, the augmentation workers are stopped, the
+  interrupt propagates;
+* **the one device read**: the trainer's default ``run_iteration`` hands its :class:`~nnunet_explorer.
+  training.iteration.IterationRecord` (everything read from the device in one transfer) to
+  :meth:`ExplorerHooks.record_iteration`; an overridden ``run_iteration`` that returns only the loss still runs
+  (the record is then the loss alone).
+
+None of this changes what v1 computes: a run with no observer and no stop trains exactly as v1.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..training.hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, TrainStart, ValidationEnd
+from ..training.nonfinite import NonFiniteError, NonFiniteGuard, NonFiniteReport
+
+LATEST = "model_latest.model"
+FINAL = "model_final_checkpoint.model"
+
+
+class StopTraining(Exception):
+    """A stop was requested (an observer, :meth:`ExplorerHooks.stop`, a Stop button); caught by the run."""
+
+
+@dataclass(frozen=True)
+class LossRecord:
+    """What the loop knows of an iteration whose ``run_iteration`` was overridden: the returned loss only."""
+
+    loss: float
+    nonfinite: str | None
+    learning_rate: float
+    step_skipped: bool = False
+    seconds_total: float = 0.0
+    scale_parts: tuple = ()
+    grad_norm_before_clip: float | None = None
+    online_evaluation: Any = None
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a finished (or stopped) ``run_training`` leaves for the caller: curves, files, why it ended."""
+
+    output_folder: Path
+    epochs: tuple[EpochEnd, ...]
+    stopped_early: bool
+    reason: str
+    final_checkpoint: Path | None
+    log_file: Path | None
+    hook_seconds: float
+    iterations: int
+    all_tr_losses: tuple[float, ...] = ()
+    all_val_losses: tuple[float, ...] = ()
+    all_val_eval_metrics: tuple[float, ...] = ()
+
+    def summary(self) -> str:
+        last = self.epochs[-1] if self.epochs else None
+        tail = (f"; last epoch {last.epoch}: train loss {last.train_loss:.4f}, val loss {last.val_loss:.4f}, "
+                f"global Dice {last.mean_global_dice:.4f}") if last else ""
+        return (f"{len(self.epochs)} epoch(s) in {self.output_folder}{tail}; "
+                f"{'stopped early: ' + self.reason if self.stopped_early else 'finished'}")
+
+
+class ExplorerHooks:
+    """The explorer's additions to one trainer's training loop (see the module docstring).
+
+    Attributes:
+        observers: objects with some of ``on_train_start``, ``on_epoch_start``, ``on_iteration_end``,
+            ``on_validation_end``, ``on_epoch_end``, ``on_train_end`` (attach with :meth:`attach`).
+        control: the stop handle (thread-safe).
+        guard_nonfinite: stop on NaN/Inf (default True; False trains on through anything, as v1).
+        result: the :class:`TrainingResult` of the last ``run_training``.
+    """
+
+    def __init__(self) -> None:
+        self.observers: list[Any] = []
+        self.control = LoopControl()
+        self.guard_nonfinite = True
+        self.plot_progress = True  # progress.png every epoch (off: saves ~0.5 s per epoch in tests)
+        self.log_muted = False
+        self.hook_seconds = 0.0
+        self.result: TrainingResult | None = None
+        self.epochs: list[EpochEnd] = []
+        self.iterations = 0
+        self.guard: NonFiniteGuard | None = None
+        self._record: Any = None
+        self._data_seconds = 0.0
+        self._epoch: dict[str, Any] = {}
+        self._saved: list[str] = []
+
+    # ------------------------------------------------------------------------------------- public
+    def attach(self, *observers: Any) -> "ExplorerHooks":
+        """Add observers (live plots, loggers, tests); they are called at every named point of the loop."""
+        self.observers.extend(observers)
+        return self
+
+    def stop(self, reason: str = "stop() called") -> None:
+        """Ask the loop to end after the current iteration (it writes ``model_latest.model``). Thread-safe."""
+        self.control.request_stop(reason)
+
+    def checkpoint_saved(self, fname: str) -> None:
+        """Called by ``save_checkpoint``: the epoch's event lists the files written."""
+        self._saved.append(Path(fname).name)
+
+    def take_record(self) -> Any:
+        """The record of the last iteration (None if ``run_iteration`` was overridden), forgotten afterwards."""
+        record, self._record = self._record, None
+        return record
+
+    @contextmanager
+    def muted_log(self) -> Iterator[None]:
+        """A look at the trainer (the walkthrough's) writes nothing into the training log."""
+        before, self.log_muted = self.log_muted, True
+        try:
+            yield
+        finally:
+            self.log_muted = before
+
+    def record_iteration(self, record: Any, data_seconds: float = 0.0) -> None:
+        """Called by the trainer's own ``run_iteration`` with its one-read record (and the batch wait)."""
+        self._record = record
+        self._data_seconds = data_seconds
+
+    # --------------------------------------------------------------------------- the named points
+    @contextmanager
+    def training(self, trainer: Any) -> Iterator[None]:
+        """Around the epochs of ``run_training``: start/end events, stop requests, interrupts, worker shutdown.
+
+        A stop request ends the block quietly (the loop's remaining lines are skipped; ``model_latest.model``
+        holds the finished epochs); Ctrl-C/SIGTERM saves the same and re-raises; any other error tells the
+        observers that the run ended and propagates.
+        """
+        from ..training.iteration import uses_grad_scaler
+
+        self.control.reset()  # a run stopped earlier continues where it stopped
+        self.epochs, self.iterations, self.hook_seconds, self._saved = [], 0, 0.0, []
+        self.guard = NonFiniteGuard(fp16=uses_grad_scaler(trainer), enabled=self.guard_nonfinite)
+        if not trainer.strategy.is_global_zero:
+            observers, self.observers = self.observers, []  # only rank 0 feeds live views
+        self._emit("on_train_start", TrainStart(
+            int(trainer.epoch), int(trainer.max_num_epochs), int(trainer.num_batches_per_epoch),
+            int(trainer.num_val_batches_per_epoch), float(trainer.optimizer.param_groups[0]["lr"]),
+            str(trainer.output_folder), int(trainer.num_classes or 0), int(trainer.epoch) > 0), trainer)
+        stopped, reason = False, "finished"
+        try:
+            yield
+        except StopTraining as stop:
+            # differs from v1: v1 has no stop request; the explorer ends after the iteration, saves model_latest
+            stopped, reason = True, str(stop)
+            self._save_latest_after_stop(trainer, f"stopping: {reason}")
+        except KeyboardInterrupt as interrupt:
+            # differs from v1: v1 dies on Ctrl-C/SIGTERM without saving (and may leave workers behind)
+            from ..training.signals import TerminationRequested
+
+            reason = "SIGTERM" if isinstance(interrupt, TerminationRequested) else "KeyboardInterrupt"
+            try:
+                self._save_latest_after_stop(trainer, f"{reason}: saving before exiting")
+            finally:
+                shutdown_augmenters(trainer)
+                self._end(trainer, True, reason)
+            raise
+        except Exception as exc:
+            shutdown_augmenters(trainer)
+            self._end(trainer, True, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            if not trainer.strategy.is_global_zero:
+                self.observers = observers
+            trainer.strategy.finish(trainer)
+        shutdown_augmenters(trainer)
+        self._end(trainer, stopped, reason)
+
+    def epoch_start(self, trainer: Any) -> None:
+        """Before an epoch's first iteration."""
+        assert self.guard is not None
+        self.guard.start_epoch()
+        self._epoch = {"hooks": self.hook_seconds, "data": 0.0, "compute": 0.0, "tp": [], "fp": [], "fn": []}
+        self._emit("on_epoch_start", int(trainer.epoch), trainer)
+
+    def iteration_end(self, trainer: Any, phase: str, iteration: int, loss: Any) -> None:
+        """After every ``run_iteration``: the NaN guard, the observers, a pending stop request."""
+        record = self._record if self._record is not None else _loss_record(trainer, loss)
+        self._record = None
+        epoch = int(trainer.epoch)
+        self._epoch["data"] += self._data_seconds
+        self._epoch["compute"] += float(getattr(record, "seconds_total", 0.0))
+        self._data_seconds = 0.0
+        assert self.guard is not None
+        report = self.guard.verdict(record, phase, epoch, iteration)
+        if record.nonfinite is not None and trainer.strategy.any_rank(report is not None):
+            # differs from v1: v1 trains on through NaN; see training/nonfinite.py
+            raise NonFiniteError(report or NonFiniteReport(record.nonfinite, phase, epoch, iteration, record.loss,
+                                                           record.learning_rate))
+        if phase == "training":
+            self.iterations += 1
+            if self.observers:
+                parts = [p for p in getattr(record, "scale_parts", ()) if p.computed]
+                ce = sum(p.weight * p.ce for p in parts if p.ce is not None) if parts else None
+                dc = sum(p.weight * p.dice for p in parts if p.dice is not None) if parts else None
+                self._emit("on_iteration_end", IterationEnd(
+                    epoch, iteration, float(record.loss), None if ce is None else float(ce),
+                    None if dc is None else float(dc), float(record.learning_rate), record.grad_norm_before_clip,
+                    self._data_seconds, float(getattr(record, "seconds_total", 0.0))), trainer)
+        else:
+            counts = getattr(record, "online_evaluation", None)
+            if counts is not None:
+                self._epoch["tp"].append(list(counts.tp))
+                self._epoch["fp"].append(list(counts.fp))
+                self._epoch["fn"].append(list(counts.fn))
+        trainer.strategy.observe_iteration(record, phase == "training")
+        # under DDP the request travelled with the iteration's one read, so every rank stops at the same point
+        stop = getattr(record, "stop_anywhere", False) if trainer.strategy.is_distributed \
+            else self.control.stop_requested
+        if stop:
+            raise StopTraining(self.control.reason or "stop requested on another process")
+
+    def epoch_end(self, trainer: Any, seconds: float) -> None:
+        """After ``on_epoch_end``: the epoch's summary event (observers), fp16 skips logged."""
+        assert self.guard is not None
+        if self.guard.skipped_this_epoch:
+            # differs from v1: v1 says nothing when its GradScaler skips a step
+            trainer.print_to_log_file(f"fp16: the GradScaler skipped {self.guard.skipped_this_epoch} optimizer "
+                                      "step(s) this epoch (Inf/NaN in the scaled gradients; routine: it lowered its "
+                                      "scale)")
+        from ..training.online_evaluation import global_dice
+
+        per_class = global_dice(self._epoch["tp"], self._epoch["fp"], self._epoch["fn"])[0] if self._epoch.get("tp") \
+            else []
+        mean_dice = float(trainer.all_val_eval_metrics[-1]) if trainer.all_val_eval_metrics else math.nan
+        val_loss = float(trainer.all_val_losses[-1]) if trainer.all_val_losses else math.nan
+        self._emit("on_validation_end", ValidationEnd(int(trainer.epoch), val_loss, tuple(per_class), mean_dice),
+                   trainer)
+        saved = tuple(self._saved)
+        self._saved = []
+        event = EpochEnd(int(trainer.epoch), float(trainer.all_tr_losses[-1]), val_loss, mean_dice,
+                         _f(trainer.val_eval_criterion_MA), _f(trainer.train_loss_MA),
+                         float(trainer.optimizer.param_groups[0]["lr"]), float(seconds), self._epoch.get("data", 0.0),
+                         self._epoch.get("compute", 0.0), self.hook_seconds - self._epoch.get("hooks", 0.0),
+                         saved, "model_best.model" in saved)
+        self.epochs.append(event)
+        self._emit("on_epoch_end", event, trainer)
+
+    # ------------------------------------------------------------------------------------ helpers
+    def _emit(self, hook: str, payload: Any, trainer: Any) -> None:
+        if not self.observers:
+            return
+        start = time.perf_counter()
+        for observer in list(self.observers):
+            method = getattr(observer, hook, None)
+            if method is None:
+                continue
+            try:
+                method(payload)
+            except Exception as exc:  # noqa: BLE001 - a broken live view must not end a long training
+                self.observers.remove(observer)
+                trainer.print_to_log_file(f"observer {type(observer).__name__}.{hook} raised "
+                                          f"{type(exc).__name__}: {exc}; it is detached, training continues")
+        self.hook_seconds += time.perf_counter() - start
+
+    def _save_latest_after_stop(self, trainer: Any, what: str) -> None:
+        """Drop the interrupted epoch's partial values and write ``model_latest.model`` with the finished ones."""
+        finished = int(trainer.epoch)
+        for name in ("all_tr_losses", "all_val_losses", "all_val_losses_tr_mode", "all_val_eval_metrics"):
+            setattr(trainer, name, list(getattr(trainer, name))[:finished])
+        trainer.print_to_log_file(f"{what}; saving {LATEST} (epoch {finished}: the finished epochs)")
+        if trainer.save_intermediate_checkpoints:
+            # save_checkpoint stores epoch + 1 (v1): the finished epochs are `finished`
+            trainer.epoch = finished - 1
+            try:
+                trainer.save_checkpoint(str(Path(trainer.output_folder) / LATEST))
+            finally:
+                trainer.epoch = finished
+
+    def _end(self, trainer: Any, stopped: bool, reason: str) -> None:
+        final = Path(trainer.output_folder) / FINAL
+        final_path = final if (not stopped and final.is_file()) else None
+        log = getattr(trainer, "log_file", None)
+        self.result = TrainingResult(
+            Path(trainer.output_folder), tuple(self.epochs), stopped, reason, final_path,
+            Path(log) if log else None, self.hook_seconds, self.iterations,
+            tuple(float(x) for x in trainer.all_tr_losses), tuple(float(x) for x in trainer.all_val_losses),
+            tuple(float(x) for x in trainer.all_val_eval_metrics))
+        summary = {"train_loss": float(trainer.all_tr_losses[-1]) if trainer.all_tr_losses else math.nan,
+                   "val_loss": float(trainer.all_val_losses[-1]) if trainer.all_val_losses else math.nan,
+                   "mean_global_dice": float(trainer.all_val_eval_metrics[-1]) if trainer.all_val_eval_metrics
+                   else math.nan, "hook_seconds": self.hook_seconds}
+        self._emit("on_train_end", TrainEnd(int(trainer.epoch), stopped, reason,
+                                            None if final_path is None else str(final_path), summary), trainer)
+
+
+def _f(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _loss_record(trainer: Any, loss: Any) -> LossRecord:
+    """The record of an iteration whose ``run_iteration`` was overridden (v1-style: it returns the loss)."""
+    value = float(np.asarray(loss, dtype=np.float64).reshape(-1)[0]) if loss is not None else math.nan
+    return LossRecord(value, None if math.isfinite(value) else "loss",
+                      float(trainer.optimizer.param_groups[0]["lr"]))
+
+
+def shutdown_augmenters(trainer: Any) -> None:
+    """Stop the augmentation workers of ``trainer.tr_gen`` / ``val_gen`` (a failure here masks nothing)."""
+    for name in ("tr_gen", "val_gen"):
+        gen = getattr(trainer, name, None)
+        shutdown = getattr(gen, "shutdown", None) or getattr(gen, "_finish", None)
+        if callable(shutdown):
+            try:
+                shutdown()
+            except Exception:  # noqa: BLE001 - shutting down must not mask the original error
+                pass
+
+
+# ------------------------------------------------------------------------------------- background
+class TrainingHandle:
+    """``trainer.run_training()`` running in a background thread (a notebook's live view stays responsive).
+
+    ``stop()`` asks it to end after the current iteration; ``join(timeout)`` waits; ``result()`` waits and
+    returns the :class:`TrainingResult` or raises the run's exception.
+    """
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def _start(self) -> None:
+        def target() -> None:
+            try:
+                self.trainer.run_training()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=target, name="nnunet-explorer-training", daemon=True)
+        self._thread.start()
+
+    def stop(self, reason: str = "stop() called") -> None:
+        self.trainer.explorer.stop(reason)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end; True when it has ended."""
+        assert self._thread is not None
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    def result(self, timeout: float | None = None) -> TrainingResult:
+        if not self.join(timeout):
+            raise TimeoutError("the training run is still going; call stop() or wait longer")
+        if self._error is not None:
+            raise self._error
+        assert self.trainer.explorer.result is not None
+        return self.trainer.explorer.result
+
+
+def run_in_background(trainer: Any, observers: Sequence[Any] = ()) -> TrainingHandle:
+    """Start ``trainer.run_training()`` in a thread with ``observers`` attached; returns its handle."""
+    trainer.explorer.attach(*observers)
+    handle = TrainingHandle(trainer)
+    handle._start()
+    return handle
+
+
+__all__ = ["ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult", "run_in_background",
+           "shutdown_augmenters"]

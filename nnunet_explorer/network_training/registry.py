@@ -1,0 +1,135 @@
+"""Trainers by name: v1's ``nnUNet_train NETWORK TRAINER ...`` looks the trainer up by its class name.
+
+v1 imports every module under ``nnunet/training/network_training`` until one has an attribute of that name
+(``recursive_find_python_class``). Here trainers are registered by name (:func:`register_trainer`); a user
+registers a class defined in a notebook, or a file with ``--trainer_file`` (a v1 trainer file ported by the one
+import rule, see :mod:`nnunet_explorer.v1`).
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import sys
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..provenance import mirrors
+from .builtin_variants import nnUNetTrainerV2_2epochs, nnUNetTrainerV2_5epochs, nnUNetTrainerV2_explore
+from .network_trainer import NetworkTrainer
+from .nnUNetTrainer import nnUNetTrainer
+from .nnUNetTrainerV2 import nnUNetTrainerV2
+from .nnUNetTrainerV2_CascadeFullRes import nnUNetTrainerV2CascadeFullRes
+from .nnUNetTrainerV2_DDP import nnUNetTrainerV2_DDP
+
+_BUILTIN: tuple[type, ...] = (NetworkTrainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2CascadeFullRes,
+                              nnUNetTrainerV2_DDP, nnUNetTrainerV2_2epochs, nnUNetTrainerV2_5epochs,
+                              nnUNetTrainerV2_explore)
+_BUILTIN_CLASSES: frozenset[type] = frozenset(_BUILTIN)
+_REGISTRY: "OrderedDict[str, type]" = OrderedDict((c.__name__, c) for c in _BUILTIN)
+
+
+def builtin_trainer_classes() -> frozenset[type]:
+    """The trainer classes the explorer ships (v1's three, the cascade, DDP and the short variants)."""
+    return _BUILTIN_CLASSES
+
+
+def register_trainer(cls: type | None = None, *, name: str | None = None, replace: bool = False) -> Any:
+    """Register a trainer class so that it can be named on the command line or in the walkthrough.
+
+    Use as ``register_trainer(MyTrainer)`` or as a decorator ``@register_trainer``. The class must derive
+    from :class:`NetworkTrainer` (training itself needs :class:`nnUNetTrainer`, checked when a run starts,
+    as v1 does). Registering another class under a taken name needs ``replace=True`` (a notebook cell
+    re-run re-registers the same class name; that is allowed).
+    """
+
+    def add(trainer_cls: type) -> type:
+        if not (isinstance(trainer_cls, type) and issubclass(trainer_cls, NetworkTrainer)):
+            raise ConfigurationError(f"{trainer_cls!r} is not a trainer class",
+                                     fix="derive it from nnunet_explorer.network_training.nnUNetTrainerV2")
+        key = name or trainer_cls.__name__
+        existing = _REGISTRY.get(key)
+        if existing is not None and existing is not trainer_cls:
+            if existing in _BUILTIN_CLASSES and not replace:
+                raise ConfigurationError(f"{key} is a built-in trainer name", fix="give your trainer another name")
+            if not replace and existing.__qualname__ != trainer_cls.__qualname__:
+                raise ConfigurationError(f"a different trainer is already registered as {key}",
+                                         fix="pass replace=True or choose another name")
+        _REGISTRY[key] = trainer_cls
+        return trainer_cls
+
+    return add(cls) if cls is not None else add
+
+
+def unregister_trainer(name: str) -> None:
+    """Remove a user trainer from the registry (built-in trainers stay)."""
+    cls = _REGISTRY.get(name)
+    if cls is not None and cls not in _BUILTIN_CLASSES:
+        del _REGISTRY[name]
+
+
+def known_trainers() -> list[str]:
+    """Names of all registered trainers (built-ins first, then user trainers in registration order)."""
+    return list(_REGISTRY)
+
+
+@mirrors("nnunet.training.model_restore:recursive_find_python_class")
+def find_trainer_class(name: str) -> type:
+    """The trainer class registered as ``name``.
+
+    v1 imports every module under ``nnunet/training/network_training`` and returns the first attribute
+    with that name, or None (and ``nnUNet_train`` then fails with "Could not find trainer class"). Here an
+    unknown name raises :class:`ConfigurationError` listing the known trainers and close matches.
+    """
+    cls = _REGISTRY.get(name)
+    if cls is not None:
+        return cls
+    close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigurationError(
+        f"unknown trainer {name!r}.{hint} Known trainers are: {', '.join(_REGISTRY)}",
+        fix="use one of those names, or define a subclass of nnUNetTrainerV2 and register it with "
+            "nnunet_explorer.network_training.register_trainer (command line: --trainer_file FILE.py)")
+
+
+def load_trainers_from_file(path: str | Path) -> list[str]:
+    """Import a Python file and register every trainer class defined in it; returns their names."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigurationError(f"trainer file {file} does not exist", fix="give the path of a .py file")
+    module_name = f"nnunet_explorer_user_trainers_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise ConfigurationError(f"cannot import {file}", fix="give the path of a .py file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise ConfigurationError(f"importing trainer file {file} failed: {type(exc).__name__}: {exc}",
+                                 fix="fix the error in that file") from exc
+    names = []
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if issubclass(obj, NetworkTrainer) and obj.__module__ == module_name:
+            register_trainer(obj, replace=True)
+            names.append(obj.__name__)
+    if not names:
+        raise ConfigurationError(f"{file} defines no trainer class",
+                                 fix="define a subclass of nnunet_explorer.network_training.nnUNetTrainerV2")
+    return names
+
+
+def v1_class_repr(cls: type) -> str:
+    """How v1 would print this class: the v1 trainer's own ``<class '...'>`` for mirrored built-ins."""
+    # read the class's own mark: subclasses inherit the attribute, but not the v1 identity
+    reference = cls.__dict__.get("__nnunet_v1__") if cls in _BUILTIN_CLASSES else None
+    if reference is not None:
+        return f"<class '{reference.module}.{reference.qualname}'>"
+    return repr(cls)
+
+
+__all__ = ["builtin_trainer_classes", "find_trainer_class", "known_trainers", "load_trainers_from_file",
+           "register_trainer", "unregister_trainer", "v1_class_repr"]

@@ -1,0 +1,239 @@
+"""v1's ``nnunet/run/run_training.py`` after the parsing: build the trainer, initialize, train, validate.
+
+v1's ``main``, in its order, as plain functions over one typed request (the command line parses once, into
+:class:`TrainRequest`; the walkthrough's steps call these same functions)::
+
+    trainer = TrainerClass(plans_file, fold, output_folder, dataset_directory, batch_dice, stage,
+                           unpack_data, deterministic, fp16)                           build_trainer
+    if --disable_saving: trainer.save_final_checkpoint = trainer.save_best_checkpoint = False
+    trainer.initialize(not validation_only)                                            (the 'initialize' step)
+    if -val: load the final (or --valbest: best) checkpoint
+    else:    -c: load_latest_checkpoint / -pretrained_weights: load them;  trainer.run_training()
+    trainer.network.eval(); trainer.validate(save_softmax=--npz, ...)                   after_initialize
+    3d_lowres: predict_next_stage(...)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ConfigurationError, TrainingError
+from ..provenance import mirrors
+from ..training.configuration import RunArgs, parse_fold
+
+DEFAULT_SEED = 12345  # the seed v1 uses with --deterministic; the walkthrough's default for its random steps
+
+
+@dataclass(frozen=True)
+class ExplorerOptions:
+    """What the explorer adds to ``nnUNet_train``'s flags (each one says what v1 would need instead).
+
+    Attributes:
+        max_num_epochs, num_batches_per_epoch, num_val_batches_per_epoch: shorter runs (v1: write a subclass).
+        save_every: ``model_latest.model`` every N epochs (v1: 50, set in ``__init__``).
+        device: where to train, resolved once (``cpu``, ``cuda``, ``cuda:N``).
+        single_threaded: augment in the training process (default: with ``--deterministic``, because v1's
+            unseeded worker processes make batches irreproducible).
+        quiet: do not echo the training log to the console.
+        overwrite_training: start over in a fold folder that holds checkpoints (v1 does so silently).
+        seed: seed of the walkthrough's random steps (the initial weights, the batch); None: unseeded.
+        plot_progress: write ``progress.png`` every epoch (v1 does).
+        guard_nonfinite: stop at the first NaN/Inf that is not a routine fp16 skip.
+        distribute_batch_size: v1's ``--dbs`` under DDP.
+    """
+
+    max_num_epochs: int | None = None
+    num_batches_per_epoch: int | None = None
+    num_val_batches_per_epoch: int | None = None
+    save_every: int | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    single_threaded: bool | None = None
+    quiet: bool = False
+    overwrite_training: bool = False
+    seed: int | None = DEFAULT_SEED
+    plot_progress: bool = True
+    guard_nonfinite: bool = True
+    distribute_batch_size: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_num_epochs", "num_batches_per_epoch", "num_val_batches_per_epoch", "save_every"):
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise ConfigurationError(f"{name} must be at least 1, got {value}", fix=f"give {name} >= 1")
+        if not isinstance(self.device, torch.device):
+            from ..device import resolve_device
+
+            object.__setattr__(self, "device", resolve_device(self.device))
+
+    def knobs(self) -> dict[str, int]:
+        """The hyperparameters these options set on the trainer (only those given)."""
+        return {name: int(getattr(self, name)) for name in ("max_num_epochs", "num_batches_per_epoch",
+                                                             "num_val_batches_per_epoch", "save_every")
+                if getattr(self, name) is not None}
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """One ``nnunet-explorer train`` call: v1's flags (:class:`RunArgs`) plus the explorer's options."""
+
+    args: RunArgs
+    options: ExplorerOptions = field(default_factory=ExplorerOptions)
+
+    @property
+    def single_threaded(self) -> bool:
+        return self.args.deterministic if self.options.single_threaded is None else bool(self.options.single_threaded)
+
+
+@mirrors("nnunet.run.run_training:main")
+def build_trainer(request: TrainRequest, configuration: Any, strategy: Any = None) -> Any:
+    """``trainer_class(plans_file, fold, output_folder=..., ...)`` as v1's ``main`` calls it, then the flags.
+
+    ``--disable_saving`` switches the final and best checkpoints off (v1); the explorer's knobs
+    (``--max_num_epochs`` ...) and options (device, console echo, NaN guard) are set on the instance, each
+    recorded in the provenance table under the flag that set it.
+    """
+    from ..network_training.provenance import override
+
+    args, options = request.args, request.options
+    cls = configuration.trainer_class
+    kwargs = dict(output_folder=str(configuration.output_folder_name), dataset_directory=str(configuration.dataset_directory),
+                  batch_dice=configuration.batch_dice, stage=configuration.stage, unpack_data=args.decompress_data,
+                  deterministic=args.deterministic, fp16=args.run_mixed_precision)
+    trainer = cls(str(configuration.plans_file), parse_fold(args.fold), **kwargs)
+    if args.disable_saving:
+        override(trainer, "--disable_saving", save_final_checkpoint=False, save_best_checkpoint=False,
+                 save_intermediate_checkpoints=True, save_latest_only=True)
+    for name, value in options.knobs().items():
+        override(trainer, f"--{name}", **{name: value})
+    # differs from v1: the explorer's options of the run (v1 has none of them)
+    trainer.device = options.device
+    trainer.echo = not options.quiet
+    trainer.explorer.guard_nonfinite = options.guard_nonfinite
+    trainer.explorer.plot_progress = options.plot_progress
+    if strategy is not None:
+        trainer.strategy = strategy
+    return trainer
+
+
+def initialize(trainer: Any, *, training: bool, single_threaded: bool) -> None:
+    """``trainer.initialize(not validation_only)``; then, when single-threaded, augmentation in this process."""
+    trainer.initialize(training)
+    if single_threaded and training:
+        use_single_threaded_augmentation(trainer)
+
+
+def use_single_threaded_augmentation(trainer: Any) -> None:
+    """Replace ``tr_gen``/``val_gen`` by in-process augmenters over the same loaders and transforms.
+
+    v1's worker processes draw from unseeded RNGs, so its batches cannot be reproduced; run in this process, the
+    batches follow the global seeds (v1's own determinism test does the same with batchgenerators'
+    ``SingleThreadedAugmenter``). Under DDP each rank seeds its stream with its first worker seed.
+    """
+    from ..training.augmenter import single_threaded_copy
+
+    # differs from v1: explicit option (implied by --deterministic) to augment without worker processes
+    for name in ("tr_gen", "val_gen"):
+        setattr(trainer, name, single_threaded_copy(getattr(trainer, name)))
+    seeds = getattr(trainer.strategy, "seeds_train", None)
+    if trainer.strategy.is_distributed and seeds:
+        from ..seeding import seed_everything
+
+        seed_everything(seeds[0])
+
+
+def check_fold_folder(trainer: Any, request: TrainRequest) -> None:
+    """Refuse to start over in a fold folder that holds checkpoints, unless -c, -val or --overwrite_training."""
+    folder = Path(trainer.output_folder)
+    existing = sorted(p.name for p in folder.glob("model_*.model")) if folder.is_dir() else []
+    args = request.args
+    if existing and not (args.continue_training or args.validation_only or request.options.overwrite_training):
+        # differs from v1: v1 silently starts over and overwrites the checkpoints of a previous run
+        raise TrainingError(f"{folder} already holds checkpoints ({', '.join(existing)})",
+                            fix="continue that training with -c, move the folder away, or add --overwrite_training "
+                                "to start over")
+
+
+@mirrors("nnunet.run.run_training:main")
+def train_or_load(trainer: Any, request: TrainRequest) -> Any:
+    """After ``initialize``: ``-val`` loads a checkpoint; otherwise ``-c`` / ``-pretrained_weights``, then
+    ``run_training``. Returns the run's :class:`~nnunet_explorer.network_training.TrainingResult` (None for -val)."""
+    args = request.args
+    if args.find_lr:
+        trainer.find_lr()  # raises: v1 1.7.1's find_lr does not run
+    if args.validation_only:
+        if args.valbest:
+            trainer.load_best_checkpoint(train=False)
+        else:
+            trainer.load_final_checkpoint(train=False)
+        return None
+    check_fold_folder(trainer, request)
+    if args.continue_training:
+        trainer.load_latest_checkpoint()
+    elif args.pretrained_weights is not None:
+        from ..training.pretrained import load_pretrained_weights
+
+        report = load_pretrained_weights(trainer.network, args.pretrained_weights)
+        trainer.print_to_log_file(report.summary())
+    trainer.run_training()
+    return trainer.explorer.result
+
+
+@mirrors("nnunet.run.run_training:main")
+def validate_after_training(trainer: Any, request: TrainRequest) -> Any:
+    """``trainer.network.eval()`` and, unless ``--disable_validation_inference``, v1's ``validate`` call."""
+    args = request.args
+    trainer.network.eval()
+    if args.disable_validation_inference:
+        print("Validation inference was disabled. Not running inference on validation set.")
+        return None
+    return trainer.validate(save_softmax=args.npz, validation_folder_name=args.val_folder,
+                            run_postprocessing_on_folds=not args.disable_postprocessing_on_folds,
+                            overwrite=args.val_disable_overwrite)
+
+
+@mirrors("nnunet.training.cascade_stuff.predict_next_stage:predict_next_stage")
+def predict_next_stage(trainer: Any) -> Any:
+    """``3d_lowres``: predict the fold's validation cases for the cascade's full-resolution stage.
+
+    v1 does this after validation unless ``--disable_next_stage_pred``, with the network as training (or
+    ``-val``) left it, mirroring on the training's mirror axes. The plans' stage 1 must be preprocessed.
+    """
+    from ..inference.cascade import predict_next_stage as predict
+
+    lowres_folder = Path(trainer.folder_with_preprocessed_data or trainer._stage_folder())
+    fullres_folder = lowres_folder.with_name(f"{trainer.plans['data_identifier']}_stage1")
+    aug = trainer.data_aug_params
+    return predict(trainer.network, trainer.plans, trainer.stage, Path(trainer.output_folder), lowres_folder,
+                   fullres_folder, list(trainer.dataset_val.keys()), do_mirroring=bool(aug["do_mirror"]),
+                   mirror_axes=tuple(aug["mirror_axes"]), mixed_precision=bool(trainer.fp16),
+                   device=next(trainer.network.parameters()).device, log=lambda *a: trainer.print_to_log_file(*a))
+
+
+def after_initialize(trainer: Any, request: TrainRequest) -> int:
+    """The rest of v1's ``main`` once the trainer is initialized: train (or load), validate, next stage.
+
+    Under DDP every rank trains; rank 0 validates and predicts the next stage (no collective follows).
+    """
+    result = train_or_load(trainer, request)
+    if result is not None and trainer.strategy.is_global_zero:
+        print(result.summary(), flush=True)
+    if result is not None and result.stopped_early:
+        return 0
+    if not trainer.strategy.is_global_zero:
+        return 0  # differs from v1: v1 spreads the validation cases over the ranks; rank 0 validates them all
+    report = validate_after_training(trainer, request)
+    summary = getattr(report, "summary", None)
+    if callable(summary):
+        print(summary(), flush=True)
+    if request.args.network == "3d_lowres" and not request.args.disable_next_stage_pred:
+        print("predicting segmentations for the next stage of the cascade", flush=True)
+        print(predict_next_stage(trainer).summary(), flush=True)
+    return 0
+
+
+__all__ = ["DEFAULT_SEED", "ExplorerOptions", "TrainRequest", "after_initialize", "build_trainer", "check_fold_folder",
+           "initialize", "predict_next_stage", "train_or_load", "use_single_threaded_augmentation",
+           "validate_after_training"]
