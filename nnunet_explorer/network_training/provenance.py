@@ -141,10 +141,8 @@ class IgnoredSetting:
 
 def ignored_settings(cls: type) -> list[IgnoredSetting]:
     """What ``cls`` (a user's trainer) sets that v1 would ignore or overwrite (see the module docstring)."""
-    from .network_trainer import NetworkTrainer
-
-    builtin = _builtin_classes()
-    if cls in builtin or not issubclass(cls, NetworkTrainer):
+    builtin = _builtin_classes(cls)
+    if cls in builtin:
         return []
     out: list[IgnoredSetting] = []
     init_assigned: set[str] = set()
@@ -184,14 +182,14 @@ def ignored_settings(cls: type) -> list[IgnoredSetting]:
 
 
 def _overrides(cls: type, method: str) -> bool:
-    builtin = _builtin_classes()
+    builtin = _builtin_classes(cls)
     owner = next((c for c in cls.__mro__ if method in vars(c)), None)
     return owner is not None and owner not in builtin
 
 
 def _overwritten_during_initialize(cls: type, name: str) -> str | None:
     """``"<Class>.<method>"`` when a built-in method that runs in initialize() (not overridden) assigns ``name``."""
-    builtin = _builtin_classes()
+    builtin = _builtin_classes(cls)
     for method in _INITIALIZE_METHODS:
         owner = next((c for c in cls.__mro__ if method in vars(c)), None)
         if owner is None or owner not in builtin:
@@ -201,10 +199,9 @@ def _overwritten_during_initialize(cls: type, name: str) -> str | None:
     return None
 
 
-def _builtin_classes() -> frozenset[type]:
-    from .registry import builtin_trainer_classes
-
-    return builtin_trainer_classes()
+def _builtin_classes(cls: type) -> frozenset[type]:
+    """The explorer's own trainer classes in ``cls``'s hierarchy (those defined in this package)."""
+    return frozenset(c for c in cls.__mro__ if c.__module__.startswith("nnunet_explorer.network_training"))
 
 
 def check_trainer_class_definition(cls: type) -> None:
@@ -364,7 +361,7 @@ def attribute_provenance(trainer: Any) -> TrainerAttributes:
     """For every hyperparameter of ``trainer`` (an instance or a class): value, setter, per-level history."""
     cls = trainer if isinstance(trainer, type) else type(trainer)
     instance = _instance_for_provenance(cls) if isinstance(trainer, type) else trainer
-    builtin = _builtin_classes()
+    builtin = _builtin_classes(cls)
     values = vars(instance)
     sources = values.get("_attribute_sources", {})
     history = values.get("_attribute_history", {})

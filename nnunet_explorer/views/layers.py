@@ -37,67 +37,11 @@ from ..fileio import load_json, load_pickle
 # the one Dice and error map (re-exported: the layers' numbers are the evaluation module's)
 from ..inference.evaluation import (ERROR_NAMES, FALSE_NEGATIVE, FALSE_POSITIVE, WRONG_CLASS, dice_per_class,
                                     error_map)
+from .layer_spec import (ERROR_COLORS, GROUND_TRUTH_NAMES, LAYER_KINDS, NIFTI_SUFFIX, LayerSpec, _image, _labels,
+                         _error_colormap, find_ground_truth_folder, prediction_folder_cases, prediction_layers)
+from .validation_case import validation_case_layers
 
-LAYER_KINDS = ("image", "labels", "shapes", "points")
-NIFTI_SUFFIX = ".nii.gz"
-# error layer values (prediction vs ground truth) are error_map's, from the evaluation module
-ERROR_COLORS = {0: "transparent", FALSE_POSITIVE: "red", FALSE_NEGATIVE: "cyan", WRONG_CLASS: "yellow"}
-GROUND_TRUTH_NAMES = ("gt_niftis", "gt_segmentations", "labelsTs", "labelsTr")
 TILE_COLORS = ("yellow", "cyan", "magenta", "lime", "orange", "deepskyblue", "red", "white")
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """One viewer layer: what to show (``data``), how (``meta``) and as what (``kind``).
-
-    Attributes:
-        name: the layer's name (also ``meta['name']`` in :meth:`as_tuple`).
-        kind: ``'image'``, ``'labels'``, ``'shapes'`` or ``'points'``.
-        data: a numpy array (image/labels: ``(*spatial)`` or ``(n, *spatial)``; points: ``(n, ndim)``), or for
-            shapes a list of ``(4, ndim)`` vertex arrays (rectangles).
-        meta: keyword arguments for napari's ``add_<kind>`` (``scale``, ``translate``, ``colormap``,
-            ``opacity``, ``visible`` ...); ``meta['metadata']`` carries what the explorer knows about the layer
-            (source file, case id, provenance, per-class Dice ...).
-    """
-
-    name: str
-    kind: str
-    data: Any
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.kind not in LAYER_KINDS:
-            raise ValueError(f"layer kind must be one of {LAYER_KINDS}, not {self.kind!r}")
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        return self.meta.get("metadata", {})
-
-    def as_tuple(self) -> tuple[Any, dict, str]:
-        """napari's ``LayerDataTuple``: ``(data, {'name': ..., **meta}, kind)`` (what readers return)."""
-        return self.data, {"name": self.name, **self.meta}, self.kind
-
-    def __repr__(self) -> str:
-        shape = getattr(self.data, "shape", None)
-        what = f"shape {tuple(shape)}" if shape is not None else f"{len(self.data)} items"
-        return f"LayerSpec({self.name!r}, {self.kind}, {what})"
-
-
-def _image(name: str, data: np.ndarray, *, scale=None, translate=None, metadata=None, **kwargs) -> LayerSpec:
-    meta: dict[str, Any] = {"metadata": dict(metadata or {})}
-    if scale is not None:
-        meta["scale"] = tuple(float(s) for s in scale)
-    if translate is not None:
-        meta["translate"] = tuple(float(t) for t in translate)
-    meta.update(kwargs)
-    return LayerSpec(name, "image", np.asarray(data), meta)
-
-
-def _labels(name: str, data: np.ndarray, *, scale=None, translate=None, metadata=None, **kwargs) -> LayerSpec:
-    # napari wants integer labels; v1 stores segmentations as float32 (with -1 outside the crop)
-    spec = _image(name, np.asarray(data).astype(np.int32), scale=scale, translate=translate, metadata=metadata,
-                  **kwargs)
-    return LayerSpec(name, "labels", spec.data, spec.meta)
 
 
 def _label_names(dataset: Mapping | None) -> dict[int, str]:
@@ -361,67 +305,6 @@ def case_layers(path: str | os.PathLike, *, transpose_forward: Sequence[int] | N
     return layers
 
 
-# --- predictions vs ground truth ------------------------------------------------------------------------
-
-def prediction_layers(prediction: np.ndarray, reference: np.ndarray, *, labels: Sequence[int] | None = None,
-                      case_id: str = "case", scale: Sequence[float] | None = None,
-                      translate: Sequence[float] | None = None, image: np.ndarray | None = None,
-                      label_names: Mapping[int, str] | None = None, visible: bool = True) -> list[LayerSpec]:
-    """Prediction, ground truth and an error layer (FP red, FN cyan, wrong class yellow), Dice per class.
-
-    The Dice and the error layer are :func:`~nnunet_explorer.inference.evaluation.dice_per_class` and
-    :func:`~nnunet_explorer.inference.evaluation.error_map` (NaN: the label is in neither map). ``labels`` defaults to every foreground label present in either map. The Dice values are in each layer's
-    ``metadata['dice']`` and in the error layer's name.
-    """
-    prediction, reference = np.asarray(prediction), np.asarray(reference)
-    errors = error_map(prediction, reference)
-    if labels is None:
-        labels = sorted(int(v) for v in np.union1d(np.unique(prediction), np.unique(reference)) if v > 0)
-    dice = dice_per_class(prediction, reference, labels)
-    meta = {"case_id": case_id, "dice": dice, "label_names": dict(label_names or {}),
-            "counts": {ERROR_NAMES[k]: int(np.sum(errors == k)) for k in ERROR_NAMES}}
-    layers = []
-    if image is not None:
-        layers.append(_image(f"{case_id} image", np.asarray(image, dtype=np.float32), scale=scale,
-                             translate=translate, colormap="gray", visible=visible, metadata=meta))
-    text = ", ".join(f"{c}: {'nan' if math.isnan(d) else f'{d:.3f}'}" for c, d in dice.items())
-    layers += [
-        _labels(f"{case_id} ground truth", reference, scale=scale, translate=translate, opacity=0.4,
-                visible=visible, metadata=meta),
-        _labels(f"{case_id} prediction", prediction, scale=scale, translate=translate, opacity=0.5, visible=visible,
-                metadata=meta),
-        _labels(f"{case_id} errors (Dice {text})", errors, scale=scale, translate=translate, opacity=0.8,
-                visible=visible, metadata={**meta, "error_names": ERROR_NAMES},
-                colormap=_error_colormap()),
-    ]
-    return layers
-
-
-def _error_colormap() -> dict:
-    # napari >= 0.5 accepts a {label: colour} dict as the labels colormap (a DirectLabelColormap)
-    return {None: "transparent", **{k: v for k, v in ERROR_COLORS.items()}}
-
-
-def find_ground_truth_folder(folder: str | os.PathLike) -> Path | None:
-    """The ground-truth folder for a v1 validation or prediction folder, if one can be found.
-
-    v1's layout: ``<model>/fold_k/validation_raw/CASE.nii.gz`` is evaluated against ``<model>/gt_niftis``
-    (copied from ``nnUNet_preprocessed/Task/gt_segmentations``). Also accepted: a ``gt_niftis``,
-    ``gt_segmentations`` or ``labelsTr``/``labelsTs`` folder next to the folder or one level up.
-    """
-    folder = Path(folder)
-    for base in (folder.parent, folder.parent.parent, folder):
-        for name in GROUND_TRUTH_NAMES:
-            if (base / name).is_dir() and (base / name) != folder:
-                return base / name
-    return None
-
-
-def prediction_folder_cases(folder: str | os.PathLike) -> list[str]:
-    """Case ids of a prediction folder: every ``CASE.nii.gz`` (sorted)."""
-    return sorted(p.name[:-len(NIFTI_SUFFIX)] for p in Path(folder).glob(f"*{NIFTI_SUFFIX}"))
-
-
 # --- batches --------------------------------------------------------------------------------------------
 
 def _numpy(value: Any) -> np.ndarray:
@@ -536,6 +419,7 @@ class BatchSource:
     label_names: Mapping[int, str] = field(default_factory=dict)
     modality_names: tuple[str, ...] = ()
     processed: Any = field(default=None, repr=False)
+    loader: Any = field(default=None, repr=False)  # the trainer's get_basic_generators training loader
 
     @property
     def transform_names(self) -> list[str]:
@@ -557,13 +441,13 @@ def batch_source(stage_folder: str | os.PathLike, *, plans_file: str | os.PathLi
 
     The plans default to ``nnUNetPlansv2.1_plans_3D.pkl`` (``_2D`` for a ``*_2D_stage0`` folder) one level up;
     the stage defaults to the folder name's ``stage<k>``. Patch sizes, deep-supervision scales and the moreDA
-    transform list come from :func:`~nnunet_explorer.training.trainers.process_plans`,
-    :func:`~nnunet_explorer.training.data_augmentation_params.setup_DA_params` and
+    transform list come from the trainer's own ``process_plans``, ``setup_DA_params`` and
+    ``get_basic_generators`` (fold ``'all'``: every case of the folder) and
     :func:`~nnunet_explorer.training.augmentation.build_train_transforms`.
     """
+    from ..network_training import find_trainer_class
     from ..training.augmentation import build_train_transforms
-    from ..training.dataloading import load_dataset
-    from ..training.trainers import find_trainer_class
+    from ..training.processed_plans import processed_from_trainer
 
     folder = Path(stage_folder)
     if plans_file is None:
@@ -577,21 +461,27 @@ def batch_source(stage_folder: str | os.PathLike, *, plans_file: str | os.PathLi
     if stage is None:
         stage = int(folder.name.rsplit("stage", 1)[-1]) if "stage" in folder.name else 0
     cls = find_trainer_class(trainer) if isinstance(trainer, str) else trainer
-    instance = cls(plans_file, 0, stage=stage if len(plans["plans_per_stage"]) > 1 else None)
-    instance.process_plans(plans)  # the trainer's v1 methods, as the walkthrough calls them
-    instance.setup_DA_params()
-    processed, setup = instance.processed_plans(), instance.augmentation_setup()
-    params = setup.data_aug_params
-    transforms = build_train_transforms(params["patch_size_for_spatialtransform"], params,
-                                        [list(s) for s in setup.deep_supervision_scales])
+    # the trainer's own v1 methods, as initialize calls them; fold 'all' (every case, no splits_final.pkl)
+    instance = cls(str(plans_file), "all", dataset_directory=str(folder.parent),
+                   stage=stage if len(plans["plans_per_stage"]) > 1 else None)
+    with instance.explorer.muted_log():
+        instance.process_plans(plans)
+        instance.setup_DA_params()
+        if batch_size:
+            instance.batch_size = int(batch_size)
+        instance.folder_with_preprocessed_data = str(folder)
+        loader, _ = instance.get_basic_generators()  # the one place loaders are built
+    processed = processed_from_trainer(instance)
+    params = instance.data_aug_params
+    scales = tuple(tuple(float(v) for v in s) for s in instance.deep_supervision_scales)
+    transforms = build_train_transforms(params["patch_size_for_spatialtransform"], params, [list(s) for s in scales])
     spacing = tuple(float(s) for s in plans["plans_per_stage"][stage]["current_spacing"])
-    dataset = load_dataset(folder)
     dataset_json = _dataset_json_near(folder)
-    return BatchSource(folder, dataset, tuple(processed.patch_size), tuple(setup.basic_generator_patch_size),
-                       int(batch_size or processed.batch_size), spacing[-len(processed.patch_size):],
-                       tuple(transforms), setup.deep_supervision_scales,
+    return BatchSource(folder, instance.dataset_tr, tuple(processed.patch_size),
+                       tuple(int(v) for v in instance.basic_generator_patch_size), int(instance.batch_size),
+                       spacing[-len(processed.patch_size):], tuple(transforms), scales,
                        processed.net_num_pool_op_kernel_sizes, _label_names(dataset_json),
-                       tuple(_modality_names(dataset_json, processed.num_input_channels)), processed)
+                       tuple(_modality_names(dataset_json, processed.num_input_channels)), processed, loader)
 
 
 def source_network(source: BatchSource, *, seed: int = 0) -> Any:
@@ -632,17 +522,13 @@ def draw_batch(source: BatchSource, *, seed: int = 0, enabled: Iterable[int] | N
 
     from batchgenerators.transforms.abstract_transforms import Compose
 
-    from ..training.dataloading import make_data_loader
-
     wanted = set(range(len(source.transforms))) if enabled is None else set(enabled)
     chosen = [t for i, t in enumerate(source.transforms) if i in wanted or not source.is_toggleable(i)]
     np_state, py_state = np.random.get_state(), pyrandom.getstate()
     try:
         np.random.seed(seed)
         pyrandom.seed(seed)
-        loader = make_data_loader(source.dataset, source.basic_generator_patch_size, source.patch_size,
-                                  source.batch_size)
-        raw = next(iter(loader))
+        raw = next(source.loader)
         loaded = {"data": raw["data"].copy(), "seg": raw["seg"].copy()}
         out = Compose(chosen)(**raw)
     finally:
@@ -949,8 +835,6 @@ def read_path(path: str | os.PathLike, **kwargs: Any) -> list[LayerSpec]:
 
         return case_layers(path / f"{get_case_identifiers(path)[0]}.npz", **kwargs)
     if kind == "prediction_folder":
-        from .validation_case import validation_case_layers  # here: validation_case builds on this module
-
         return validation_case_layers(path, **kwargs)
     if kind == "nifti_folder":
         return raw_file_layers(sorted(path.glob(f"*{NIFTI_SUFFIX}"))[0])

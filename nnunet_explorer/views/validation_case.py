@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import DatasetError, ExplorerError
 from ..fileio import load_json, load_pickle
-from .layers import (NIFTI_SUFFIX, LayerSpec, find_ground_truth_folder, prediction_folder_cases, prediction_layers)
+from .layer_spec import (NIFTI_SUFFIX, LayerSpec, find_ground_truth_folder, prediction_folder_cases,
+                         prediction_layers)
 
 
 def itk_affine(spacing: Sequence[float], origin: Sequence[float], direction: Sequence[float]) -> np.ndarray:
