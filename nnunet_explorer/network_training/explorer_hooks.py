@@ -208,9 +208,9 @@ class ExplorerHooks:
         record = self._record if self._record is not None else _loss_record(trainer, loss)
         self._record = None
         epoch = int(trainer.epoch)
-        self._epoch["data"] += self._data_seconds
+        waited, self._data_seconds = self._data_seconds, 0.0
+        self._epoch["data"] += waited
         self._epoch["compute"] += float(getattr(record, "seconds_total", 0.0))
-        self._data_seconds = 0.0
         assert self.guard is not None
         report = self.guard.verdict(record, phase, epoch, iteration)
         if record.nonfinite is not None and trainer.strategy.any_rank(report is not None):
@@ -226,7 +226,7 @@ class ExplorerHooks:
                 self._emit("on_iteration_end", IterationEnd(
                     epoch, iteration, float(record.loss), None if ce is None else float(ce),
                     None if dc is None else float(dc), float(record.learning_rate), record.grad_norm_before_clip,
-                    self._data_seconds, float(getattr(record, "seconds_total", 0.0))), trainer)
+                    waited, float(getattr(record, "seconds_total", 0.0))), trainer)
         else:
             counts = getattr(record, "online_evaluation", None)
             if counts is not None:

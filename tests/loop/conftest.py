@@ -65,17 +65,28 @@ def loop_ws(v1_ct_task, tmp_path, monkeypatch) -> Workspace:
     return ws
 
 
-def tiny_run(ws: Workspace, *, epochs: int = 1, batches: int = 1, val_batches: int = 1, **flags):
-    """A TrainingRun of ``nnUNet_train 3d_fullres nnUNetTrainerV2 901 0`` shortened by the explorer knobs."""
+def tiny_request(*, epochs: int = 1, batches: int = 1, val_batches: int = 1, trainer: str = "nnUNetTrainerV2",
+                 single_threaded: bool | None = None, save_every: int | None = None, plot_progress: bool = True,
+                 guard_nonfinite: bool = True, **flags):
+    """``nnUNet_train 3d_fullres <trainer> 901 0 [flags]`` shortened by the explorer's options, on the CPU."""
+    from nnunet_explorer.run.run_training import ExplorerOptions, TrainRequest
     from nnunet_explorer.training.configuration import RunArgs
-    from nnunet_explorer.walkthrough import training_run_from_args
 
-    loop_kw = {k: flags.pop(k) for k in ("single_threaded", "save_every", "plot_progress", "guard_nonfinite")
-               if k in flags}
-    args = RunArgs("3d_fullres", "nnUNetTrainerV2", TASK, "0", **flags)
-    return training_run_from_args(args, max_num_epochs=epochs, num_batches_per_epoch=batches,
-                                 num_val_batches_per_epoch=val_batches, workspace=ws, device="cpu", echo=False,
-                                 **loop_kw)
+    options = ExplorerOptions(max_num_epochs=epochs, num_batches_per_epoch=batches, num_val_batches_per_epoch=val_batches,
+                              save_every=save_every, device="cpu", single_threaded=single_threaded, quiet=True,
+                              plot_progress=plot_progress, guard_nonfinite=guard_nonfinite)
+    return TrainRequest(RunArgs("3d_fullres", trainer, TASK, "0", **flags), options)
+
+
+def tiny_trainer(ws: Workspace, **kwargs):
+    """The trainer of :func:`tiny_request`, initialized as ``nnunet-explorer train`` does (walkthrough steps up to
+    ``initialize``); returns ``(trainer, request)``. Train it with ``train_or_load(trainer, request)``."""
+    from nnunet_explorer.walkthrough import walkthrough_for
+
+    request = tiny_request(**kwargs)
+    pipeline = walkthrough_for(request, workspace=ws)
+    pipeline.run(until="initialize")
+    return pipeline["trainer"], request
 
 
 class Recorder:
@@ -97,9 +108,12 @@ class Recorder:
 
 @pytest.fixture(scope="session")
 def trained(v1_ct_task, tmp_path_factory):
-    """2 epochs x 1 batch x 1 validation batch, --deterministic, model_latest every epoch."""
+    """2 epochs x 1 batch x 1 validation batch, --deterministic, model_latest every epoch: (ws, trainer, result, rec)."""
+    from nnunet_explorer.run.run_training import train_or_load
+
     ws = copy_workspace(v1_ct_task.workspace, tmp_path_factory.mktemp("loop_run"))
-    run = tiny_run(ws, epochs=2, deterministic=True, save_every=1)
+    trainer, request = tiny_trainer(ws, epochs=2, deterministic=True, save_every=1)
     recorder = Recorder()
-    result = run.run(observers=[recorder])
-    return ws, run, result, recorder
+    trainer.explorer.attach(recorder)
+    result = train_or_load(trainer, request)
+    return ws, trainer, result, recorder

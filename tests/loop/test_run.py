@@ -1,4 +1,4 @@
-"""TrainingRun end to end on the v1-preprocessed CT task: files, checkpoint format, hooks, determinism, stop, NaN."""
+"""The trainer's run_training end to end on the v1-preprocessed CT task: files, checkpoints, hooks, stop, NaN."""
 from __future__ import annotations
 
 import math
@@ -14,12 +14,13 @@ import torch
 from nnunet_explorer.fileio import load_pickle
 from nnunet_explorer.training.checkpoint_saving import CHECKPOINT_KEYS, MODEL_PKL_KEYS
 from nnunet_explorer.training.hooks import EpochEnd, IterationEnd, TrainEnd, TrainStart, ValidationEnd
-from nnunet_explorer.training.loop import NonFiniteError, TrainingRun
+from nnunet_explorer.network_training import run_in_background
+from nnunet_explorer.run.run_training import train_or_load
 from nnunet_explorer.training.lr_schedule import poly_lr
+from nnunet_explorer.training.nonfinite import NonFiniteError
 from nnunet_explorer.training.pretrained import read_checkpoint
-from nnunet_explorer.walkthrough import training_run_from_args
 
-from .conftest import Recorder, copy_workspace, fold_folder, tiny_run
+from .conftest import Recorder, copy_workspace, fold_folder, tiny_trainer
 
 
 @pytest.mark.slow
@@ -49,11 +50,11 @@ def test_run_writes_v1_files_and_removes_latest(trained):
     tr, val, tr_mode, metrics = ckpt["plot_stuff"]
     assert len(tr) == len(val) == len(metrics) == 2 and tr_mode == []
     assert all(isinstance(v, np.float32) for v in tr + val)  # v1: np.mean of float32 losses
-    assert set(ckpt["state_dict"]) == set(run.network.state_dict())
+    assert set(ckpt["state_dict"]) == set(run.network.state_dict())  # run: the trainer
     info = load_pickle(folder / "model_final_checkpoint.model.pkl")
     assert isinstance(info, OrderedDict) and tuple(info) == MODEL_PKL_KEYS
     assert info["name"] == "nnUNetTrainerV2" and info["init"][1] == 0 and info["init"][-1] is True  # fold, fp16
-    assert info["plans"]["plans_per_stage"][0]["patch_size"].tolist() == list(run.pipeline["plans_processed"].patch_size)
+    assert info["plans"]["plans_per_stage"][0]["patch_size"].tolist() == list(run.patch_size)
 
 
 @pytest.mark.slow
@@ -69,7 +70,7 @@ def test_hooks_carry_the_loop_scalars_and_their_cost_is_measured(trained):
         assert it.ce is not None and it.dice is not None and it.ce + it.dice == pytest.approx(it.loss, rel=1e-4)
         assert it.grad_norm is not None and it.grad_norm > 0 and it.compute_seconds > 0 and it.data_seconds >= 0
     # the epoch's values are those stored in the checkpoint lists
-    tr, val, _, metrics = result.state.plot_stuff
+    tr, metrics = run.all_tr_losses, run.all_val_eval_metrics
     assert [e.train_loss for e in ends] == pytest.approx([float(v) for v in tr])
     assert [e.mean_global_dice for e in ends] == pytest.approx([float(v) for v in metrics])
     assert [v.mean_global_dice for v in vals] == pytest.approx([float(v) for v in metrics])
@@ -91,17 +92,17 @@ def test_deterministic_cpu_runs_reproduce_the_same_losses(trained, v1_ct_task, t
     ws = copy_workspace(v1_ct_task.workspace, tmp_path / "again")
     # --disable_saving changes nothing but which checkpoints are written (here: none at all, as in v1: no final,
     # no best, model_latest only every 50 epochs)
-    again = tiny_run(ws, epochs=1, deterministic=True, plot_progress=False, disable_saving=True).run()
+    again = train_or_load(*tiny_trainer(ws, epochs=1, deterministic=True, plot_progress=False, disable_saving=True))
     assert again.final_checkpoint is None and not list(fold_folder(ws).glob("model_*"))
     # epoch 0 of both runs: same seed, same LR (poly_lr(0) = initial_lr), single-threaded augmentation
-    assert float(again.state.all_tr_losses[0]) == float(first.state.all_tr_losses[0])
-    assert float(again.state.all_val_losses[0]) == float(first.state.all_val_losses[0])
-    assert float(again.state.all_val_eval_metrics[0]) == float(first.state.all_val_eval_metrics[0])
+    assert again.all_tr_losses[0] == first.all_tr_losses[0]
+    assert again.all_val_losses[0] == first.all_val_losses[0]
+    assert again.all_val_eval_metrics[0] == first.all_val_eval_metrics[0]
 
 
 @pytest.mark.slow
 def test_stop_from_another_thread_ends_after_the_iteration_and_saves_latest(loop_ws):
-    run = tiny_run(loop_ws, epochs=3, batches=50, single_threaded=True, plot_progress=False)
+    run, _ = tiny_trainer(loop_ws, epochs=3, batches=50, single_threaded=True, plot_progress=False)
     first_iteration = threading.Event()
 
     class Signal:
@@ -112,7 +113,7 @@ def test_stop_from_another_thread_ends_after_the_iteration_and_saves_latest(loop
         def on_iteration_end(self, e):
             raise ValueError("a buggy live view")
 
-    handle = run.run_in_background([Broken(), Signal()])
+    handle = run_in_background(run, [Broken(), Signal()])
     assert first_iteration.wait(300)
     handle.stop("test asked")
     result = handle.result(timeout=120)
@@ -143,27 +144,19 @@ class _NaNInput:
         return dict(batch, data=data)
 
 
-class _NaNRun(TrainingRun):
-    def _make_augmenters(self):
-        tr, val = super()._make_augmenters()
-        return _NaNInput(tr), val
-
-
 @pytest.mark.slow
 def test_nan_guard_stops_and_says_input(loop_ws):
-    from nnunet_explorer.training.configuration import RunArgs
-
-    run = training_run_from_args(RunArgs("3d_fullres", "nnUNetTrainerV2", "901", "0"), run_class=_NaNRun, max_num_epochs=1,
-                                 num_batches_per_epoch=2, num_val_batches_per_epoch=1, workspace=loop_ws, device="cpu",
-                                 echo=False, single_threaded=True, plot_progress=False)
+    trainer, request = tiny_trainer(loop_ws, epochs=1, batches=2, single_threaded=True, plot_progress=False)
+    trainer.tr_gen = _NaNInput(trainer.tr_gen)  # after initialize, as v1's own tests swap generators
     ends = []
 
     class Ends:
         def on_train_end(self, e):
             ends.append(e)
 
+    trainer.explorer.attach(Ends())
     with pytest.raises(NonFiniteError) as info:
-        run.run([Ends()])
+        train_or_load(trainer, request)
     assert len(ends) == 1 and ends[0].stopped_early and "non-finite" in ends[0].reason  # live views are told
     report = info.value.report
     assert report.where == "input" and report.phase == "training" and report.epoch == 0 and report.iteration == 0
@@ -176,22 +169,27 @@ def test_pretrained_weights_flag_loads_a_checkpoint_and_reports(trained, v1_ct_t
     ws, first_run, _, _ = trained
     source = fold_folder(ws) / "model_final_checkpoint.model"
     other = copy_workspace(v1_ct_task.workspace, tmp_path / "pre")
-    run = tiny_run(other, pretrained_weights=str(source), plot_progress=False)
-    run.setup()
-    report = run.pretrained_report
-    assert report.compatible and not report.kept and not report.shape_mismatch and not report.unused
-    assert set(report.copied) == set(first_run.network.state_dict())
+    trainer, request = tiny_trainer(other, pretrained_weights=str(source), plot_progress=False)
+    at_start = {}
+
+    class Start:  # the weights as training starts (after -pretrained_weights, before the first iteration)
+        def on_train_start(self, e):
+            at_start.update(epoch=e.start_epoch, weights={k: v.clone() for k, v in trainer.network.state_dict().items()})
+
+    trainer.explorer.attach(Start())
+    train_or_load(trainer, request)
+    assert set(at_start["weights"]) == set(first_run.network.state_dict())
     for key, value in read_checkpoint(source)["state_dict"].items():
-        assert run.network.state_dict()[key].equal(value), key
-    assert run.state.epoch == 0  # weights only: training starts at epoch 0 (v1 ignores the rest of the file)
-    assert "pretrained weights from" in run.log.path.read_text()
+        assert at_start["weights"][key].equal(value), key
+    assert at_start["epoch"] == 0  # weights only: training starts at epoch 0 (v1 ignores the rest of the file)
+    assert "pretrained weights from" in Path(trainer.log_file).read_text()
 
 
 @pytest.mark.slow
 def test_val_flag_loads_the_final_checkpoint_and_passes_v1_validate_arguments(trained, tmp_path, monkeypatch):
     import nnunet_explorer.inference.validation as validation
     from nnunet_explorer.paths import environment_for
-    from nnunet_explorer.commands.run_training import main
+    from nnunet_explorer.cli import main
 
     ws, run, _, _ = trained
     copy = copy_workspace(ws, tmp_path / "val")  # includes the trained fold folder
@@ -204,11 +202,11 @@ def test_val_flag_loads_the_final_checkpoint_and_passes_v1_validate_arguments(tr
                           gt=Path(gt_folder), training=network.training, **kw))
 
     monkeypatch.setattr(validation, "validate", fake_validate)
-    argv = ["3d_fullres", "nnUNetTrainerV2", "901", "0", "-val", "--npz", "--val_disable_overwrite",
+    argv = ["train", "3d_fullres", "nnUNetTrainerV2", "901", "0", "-val", "--npz", "--val_disable_overwrite",
             "--disable_postprocessing_on_folds", "--val_folder", "my_val", "--quiet"]
     assert main(argv) == 0
     (call,) = calls
-    assert call["fold_folder"] == fold_folder(copy) and call["val_keys"] == list(run.pipeline["split"].val)
+    assert call["fold_folder"] == fold_folder(copy) and call["val_keys"] == list(run.dataset_val)
     assert call["gt"].name == "gt_segmentations" and not call["training"]
     # v1: save_softmax=--npz, validation_folder_name=--val_folder, overwrite=--val_disable_overwrite (store_false),
     # run_postprocessing_on_folds=not --disable_postprocessing_on_folds
@@ -219,18 +217,25 @@ def test_val_flag_loads_the_final_checkpoint_and_passes_v1_validate_arguments(tr
 
 
 def test_momentum_rescue_at_epoch_100_only_when_dice_is_zero(loop_ws):
-    run = tiny_run(loop_ws)
-    run.setup()
-    before = {k: v.clone() for k, v in run.network.state_dict().items()}
-    run.state.epoch, run.state.all_val_eval_metrics = 100, [np.float32(0.2)]
-    run._momentum_rescue()
-    assert run.optimizer.param_groups[0]["momentum"] == 0.99
-    run.state.epoch, run.state.all_val_eval_metrics = 99, [np.float32(0.0)]
-    run._momentum_rescue()
-    assert run.optimizer.param_groups[0]["momentum"] == 0.99
-    run.state.epoch, run.state.all_val_eval_metrics = 100, [np.float32(0.0)]
-    run._momentum_rescue()  # v1 (nnUNetTrainerV2.on_epoch_end): momentum 0.95 and He re-initialisation
-    assert run.optimizer.param_groups[0]["momentum"] == 0.95
-    changed = [k for k, v in run.network.state_dict().items() if k.endswith("weight") and not v.equal(before[k])]
+    """V2's on_epoch_end, called as the loop calls it: at epoch 100 a global Dice of exactly 0 lowers momentum."""
+    trainer, _ = tiny_trainer(loop_ws, plot_progress=False)
+    before = {k: v.clone() for k, v in trainer.network.state_dict().items()}
+
+    def epoch_end(epoch, dice_zero):
+        trainer.epoch = epoch
+        trainer.all_tr_losses, trainer.all_val_losses, trainer.train_loss_MA = [1.0], [1.0], 1.0
+        # one validation batch's counts: no true positive at all -> Dice 0; else some overlap
+        trainer.online_eval_tp, trainer.online_eval_fp, trainer.online_eval_fn = \
+            ([[0.0, 0.0]], [[3.0, 1.0]], [[2.0, 5.0]]) if dice_zero else ([[4.0, 1.0]], [[3.0, 1.0]], [[2.0, 5.0]])
+        return trainer.on_epoch_end()
+
+    assert epoch_end(100, dice_zero=False) is False  # V2: continue while epoch < max_num_epochs (here 1)
+    assert trainer.optimizer.param_groups[0]["momentum"] == 0.99
+    epoch_end(99, dice_zero=True)
+    assert trainer.optimizer.param_groups[0]["momentum"] == 0.99
+    epoch_end(100, dice_zero=True)  # v1 (nnUNetTrainerV2.on_epoch_end): momentum 0.95 and He re-initialisation
+    assert trainer.all_val_eval_metrics[-1] == 0
+    assert trainer.optimizer.param_groups[0]["momentum"] == 0.95
+    changed = [k for k, v in trainer.network.state_dict().items() if k.endswith("weight") and not v.equal(before[k])]
     assert any("conv_blocks" in k for k in changed)
-    assert "Momentum has now been reduced to 0.95" in run.log.path.read_text()
+    assert "Momentum has now been reduced to 0.95" in Path(trainer.log_file).read_text()
