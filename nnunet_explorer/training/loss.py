@@ -15,14 +15,27 @@ Python floats, so a learner can see which term and which scale drives training.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ConfigurationError
 from ..provenance import mirrors
 from .generic_unet import softmax_helper
+
+
+@mirrors("nnunet.utilities.tensor_utilities:sum_tensor")
+def sum_over_axes(t: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
+    """Sum ``t`` over each axis in ``axes`` (duplicates dropped), one axis at a time, the highest first.
+
+    Summing axis by axis (instead of ``t.sum(axes)`` in one reduction) is v1's order of additions, which fixes
+    the float rounding: the losses below use it so that their values equal v1's bit for bit.
+    """
+    for ax in sorted({int(a) for a in axes}, reverse=True):
+        t = t.sum(ax)
+    return t
 
 
 @mirrors("nnunet.training.loss_functions.dice_loss:get_tp_fp_fn_tn")
@@ -61,9 +74,7 @@ def get_tp_fp_fn_tn(net_output: torch.Tensor, gt: torch.Tensor, axes: Sequence[i
     if square:
         tp, fp, fn, tn = tp ** 2, fp ** 2, fn ** 2, tn ** 2
     if len(axes) > 0:
-        # v1's sum_tensor sums one axis at a time, highest first; same order here for identical rounding
-        for ax in sorted({int(a) for a in axes}, reverse=True):
-            tp, fp, fn, tn = tp.sum(ax), fp.sum(ax), fn.sum(ax), tn.sum(ax)
+        tp, fp, fn, tn = (sum_over_axes(t, axes) for t in (tp, fp, fn, tn))
     return tp, fp, fn, tn
 
 
@@ -103,6 +114,58 @@ class SoftDiceLoss(nn.Module):
         return -self.per_class_dice(x, y, loss_mask).mean()
 
 
+def onehot_like(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The label map ``y`` one-hot encoded to ``x``'s shape ``(b, C, ...)``, as float32 on ``x``'s device.
+
+    ``y`` may be ``(b, 1, ...)`` or ``(b, ...)``; a ``y`` that already has ``x``'s shape is taken to be one-hot
+    and returned as it is (v1's rule in every Dice loss). Computed without gradient.
+    """
+    with torch.no_grad():
+        if x.ndim != y.ndim:
+            y = y.view((y.shape[0], 1, *y.shape[1:]))
+        if tuple(x.shape) == tuple(y.shape):
+            return y
+        # float32 whatever x's dtype: v1 builds it with torch.zeros(shape), the default dtype
+        # differs from v1: SoftDiceLossSquared's and GDL's one-hot target is made on x's device (v1 makes it on
+        # the CPU and moves it to CUDA only, so those two losses fail on other accelerators such as MPS)
+        onehot = torch.zeros(x.shape, device=x.device)
+        onehot.scatter_(1, y.long(), 1)
+        return onehot
+
+
+@mirrors("nnunet.training.loss_functions.dice_loss:SoftDiceLossSquared")
+class SoftDiceLossSquared(nn.Module):
+    """Negative mean soft Dice with squared terms in the denominator (Milletari et al.'s V-Net Dice).
+
+    Per class ``dc = 2 (sum(p * g) + smooth) / (sum(p**2 + g**2) + smooth)`` with ``p`` the probabilities and
+    ``g`` the one-hot target; summed over ``(b, z, y, x)`` with ``batch_dice``, else over ``(z, y, x)`` per
+    sample. Unlike :class:`SoftDiceLoss`, ``smooth`` is added to the intersection *before* doubling and there
+    is no ``1e-8`` in the denominator. Arguments and defaults are v1's (no non-linearity, background included,
+    ``smooth=1``).
+    """
+
+    def __init__(self, apply_nonlin: Callable[[torch.Tensor], torch.Tensor] | None = None, batch_dice: bool = False,
+                 do_bg: bool = True, smooth: float = 1.) -> None:
+        super().__init__()
+        self.apply_nonlin = apply_nonlin
+        self.batch_dice = batch_dice
+        self.do_bg = do_bg
+        self.smooth = smooth
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, loss_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Loss of logits ``x`` ``(b, C, ...)`` against a label map ``y``; ``loss_mask`` is ignored (as in v1)."""
+        axes = ([0] if self.batch_dice else []) + list(range(2, x.ndim))
+        if self.apply_nonlin is not None:
+            x = self.apply_nonlin(x)
+        onehot = onehot_like(x, y)
+        intersect = sum_over_axes(x * onehot, axes) + self.smooth
+        denominator = sum_over_axes(x ** 2 + onehot ** 2, axes) + self.smooth
+        dc = 2 * intersect / denominator
+        if not self.do_bg:
+            dc = dc[1:] if self.batch_dice else dc[:, 1:]
+        return -dc.mean()
+
+
 @mirrors("nnunet.training.loss_functions.crossentropy:RobustCrossEntropyLoss")
 class RobustCrossEntropyLoss(nn.CrossEntropyLoss):
     """``nn.CrossEntropyLoss`` that accepts a float ``(b, 1, ...)`` label map (the loader's format)."""
@@ -126,29 +189,83 @@ class LossParts:
 
 @mirrors("nnunet.training.loss_functions.dice_loss:DC_and_CE_loss")
 class DCAndCELoss(nn.Module):
-    """``CE + SoftDice`` on one output: v1's ``DC_and_CE_loss({'batch_dice': ..., 'smooth': 1e-5,
-    'do_bg': False}, {})`` with ``aggregate='sum'``, weights 1 and 1.
+    """``weight_ce * CE + weight_dice * SoftDice`` on one output: v1's ``DC_and_CE_loss``.
+
+    The defaults are what v1's trainers use, ``DC_and_CE_loss({'batch_dice': ..., 'smooth': 1e-5,
+    'do_bg': False}, {})``: weights 1 and 1, ``aggregate='sum'``. v1's other options are here too:
+
+    * ``weight_ce`` / ``weight_dice`` are read at every call, so changing them on the object during training
+      (as v1's ``graduallyTransitionFromCEToDice`` schedules) takes effect at once. A term whose weight is 0
+      is not computed at all (v1's rule; it then counts as the number 0).
+    * ``square_dice``: :class:`SoftDiceLossSquared` instead of :class:`SoftDiceLoss`.
+    * ``log_dice``: the Dice term becomes ``-log(-dice_loss)`` = ``-log(mean Dice)``.
+    * ``ignore_label``: voxels with that label count in neither term (CE is averaged over the others).
+    * ``ce_kwargs``: passed to :class:`RobustCrossEntropyLoss` (e.g. ``weight``, ``ignore_index``).
 
     ``forward`` returns the total (a differentiable scalar tensor); :meth:`compute` also returns the CE and
     Dice tensors; :meth:`parts` returns them as plain floats.
     """
 
     def __init__(self, batch_dice: bool, *, smooth: float = 1e-5, do_bg: bool = False, weight_ce: float = 1,
-                 weight_dice: float = 1) -> None:
+                 weight_dice: float = 1, square_dice: bool = False, log_dice: bool = False,
+                 ignore_label: int | None = None, ce_kwargs: Mapping[str, Any] | None = None,
+                 aggregate: str = "sum") -> None:
         super().__init__()
+        ce_kwargs = dict(ce_kwargs or {})
+        if ignore_label is not None:
+            if square_dice:
+                raise ConfigurationError("DC_and_CE_loss: ignore_label with square_dice=True is not implemented "
+                                         "(v1 asserts the same)", fix="use square_dice=False with ignore_label")
+            ce_kwargs["reduction"] = "none"  # the CE map is masked, then averaged over the counted voxels
         self.batch_dice = batch_dice
         self.weight_ce = weight_ce
         self.weight_dice = weight_dice
-        self.ce = RobustCrossEntropyLoss()
-        self.dc = SoftDiceLoss(apply_nonlin=softmax_helper, batch_dice=batch_dice, do_bg=do_bg, smooth=smooth)
+        self.log_dice = log_dice
+        self.aggregate = aggregate
+        self.ignore_label = ignore_label
+        self.ce = RobustCrossEntropyLoss(**ce_kwargs)
+        dice = SoftDiceLossSquared if square_dice else SoftDiceLoss
+        self.dc = dice(apply_nonlin=softmax_helper, batch_dice=batch_dice, do_bg=do_bg, smooth=smooth)
 
     def compute(self, net_output: torch.Tensor, target: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(total, ce, dice)`` as tensors; ``target`` is the ``(b, 1, ...)`` label map."""
-        # same order of evaluation as v1 (Dice first, then CE) and the same expression for the sum
-        dc_loss = self.dc(net_output, target)
-        ce_loss = self.ce(net_output, target[:, 0].long())
-        return self.weight_ce * ce_loss + self.weight_dice * dc_loss, ce_loss, dc_loss
+        """``(total, ce, dice)`` as tensors; ``target`` is the ``(b, 1, ...)`` label map.
+
+        A term whose weight is 0 is skipped (as in v1) and reported as a 0-d zero tensor.
+        """
+        if self.weight_ce == 0 and self.weight_dice == 0:
+            raise ConfigurationError("DC_and_CE_loss with weight_ce=0 and weight_dice=0 has nothing to compute "
+                                     "(v1 returns the number 0, which cannot be backpropagated)",
+                                     fix="give at least one of the two terms a non-zero weight")
+        if self.aggregate != "sum":
+            raise NotImplementedError(f"DC_and_CE_loss(aggregate={self.aggregate!r}): v1 only implements 'sum'")
+        mask = None
+        if self.ignore_label is not None:
+            if target.shape[1] != 1:
+                raise ValueError("ignore_label needs a (b, 1, ...) label map, not a one-hot target")
+            keep = target != self.ignore_label
+            # v1 quirk, reproduced: the caller's target is changed in place (ignored voxels become label 0),
+            # so whatever reads the target after the loss (v1: the online evaluation) sees label 0 there
+            target[~keep] = 0
+            mask = keep.float()
+        # v1's order: Dice first, then CE; a term with weight 0 is the number 0
+        dc_loss: torch.Tensor | int = 0
+        if self.weight_dice != 0:
+            dc_loss = self.dc(net_output, target, loss_mask=mask)
+            if self.log_dice:
+                dc_loss = -torch.log(-dc_loss)
+        elif self.log_dice:
+            raise ConfigurationError("DC_and_CE_loss(log_dice=True) with weight_dice=0: v1 takes the log of the "
+                                     "number 0 here and fails", fix="use log_dice=False while weight_dice is 0")
+        ce_loss: torch.Tensor | int = 0
+        if self.weight_ce != 0:
+            ce_loss = self.ce(net_output, target[:, 0].long())
+        if mask is not None:  # also when CE was skipped, as in v1 (0 * mask, averaged: 0, or NaN if all ignored)
+            ce_loss = (ce_loss * mask[:, 0]).sum() / mask.sum()
+        total = self.weight_ce * ce_loss + self.weight_dice * dc_loss
+        zero = net_output.new_zeros(())
+        return (total, ce_loss if isinstance(ce_loss, torch.Tensor) else zero,
+                dc_loss if isinstance(dc_loss, torch.Tensor) else zero)
 
     def forward(self, net_output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.compute(net_output, target)[0]
@@ -252,6 +369,12 @@ class MultipleOutputLoss2(nn.Module):
                 term, ce, dc = self.loss.compute(x[i], y[i])
             else:
                 term, ce, dc = self.loss(x[i], y[i]), None, None
+                if with_parts and not (isinstance(term, torch.Tensor) and term.ndim == 0):
+                    shape = tuple(term.shape) if isinstance(term, torch.Tensor) else type(term).__name__
+                    raise ConfigurationError(
+                        f"the loss {type(self.loss).__name__} returned {shape} for output {i}, not a scalar tensor; "
+                        "training needs one (v1's backward fails on it too)",
+                        fix="reduce the loss to a scalar (e.g. reduction='mean') before returning it")
             # v1: ``l = w[0] * loss0`` then ``l += w[i] * loss_i`` — same expressions, same rounding
             if total is None:
                 total = w * term

@@ -9,7 +9,7 @@ Mirrored modules::
 
     network_architecture.{generic_UNet, initialization, neural_network, custom_modules.helperModules}
     training.network_training.{network_trainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2_CascadeFullRes}
-    training.loss_functions.{dice_loss, deep_supervision, crossentropy, TopK_loss}
+    training.loss_functions.{dice_loss, deep_supervision, crossentropy, TopK_loss, focal_loss}
     training.data_augmentation.{default_data_augmentation, data_augmentation_moreDA, data_augmentation_insaneDA2}
     training.dataloading.dataset_loading, training.learning_rate.poly_lr
     utilities.{nd_softmax, to_torch, tensor_utilities}
