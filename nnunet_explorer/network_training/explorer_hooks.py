@@ -173,14 +173,16 @@ class ExplorerHooks:
         except StopTraining as stop:
             # differs from v1: v1 has no stop request; the explorer ends after the iteration, saves model_latest
             stopped, reason = True, str(stop)
-            self._save_latest_after_stop(trainer, f"stopping: {reason}")
+            self._save_latest_after_stop(trainer, f"stopping: {reason}; saving {{latest}} (epoch {{epoch}}: the "
+                                                  "finished epochs)")
         except KeyboardInterrupt as interrupt:
             # differs from v1: v1 dies on Ctrl-C/SIGTERM without saving (and may leave workers behind)
             from ..training.signals import TerminationRequested
 
             reason = "SIGTERM" if isinstance(interrupt, TerminationRequested) else "KeyboardInterrupt"
             try:
-                self._save_latest_after_stop(trainer, f"{reason}: saving before exiting")
+                self._save_latest_after_stop(trainer, f"{reason}: saving {{latest}} (epoch {{epoch}}: the finished "
+                                                      "epochs) before exiting")
             finally:
                 shutdown_augmenters(trainer)
                 self._end(trainer, True, reason)
@@ -288,7 +290,7 @@ class ExplorerHooks:
         finished = int(trainer.epoch)
         for name in ("all_tr_losses", "all_val_losses", "all_val_losses_tr_mode", "all_val_eval_metrics"):
             setattr(trainer, name, list(getattr(trainer, name))[:finished])
-        trainer.print_to_log_file(f"{what}; saving {LATEST} (epoch {finished}: the finished epochs)")
+        trainer.print_to_log_file(what.format(latest=LATEST, epoch=finished))
         if trainer.save_intermediate_checkpoints:
             # save_checkpoint stores epoch + 1 (v1): the finished epochs are `finished`
             trainer.epoch = finished - 1

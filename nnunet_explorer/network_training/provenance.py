@@ -113,8 +113,9 @@ def self_assignments(function: Any) -> list[str]:
     out: list[str] = []
     previous = None
     for ins in dis.get_instructions(code):
-        if ins.opname == "STORE_ATTR" and previous is not None and previous.opname.startswith("LOAD_FAST") \
-                and previous.argval == me and ins.argval not in out:
+        # `self` is a local (LOAD_FAST) or, when a nested function or comprehension uses it, a cell (LOAD_DEREF)
+        if ins.opname == "STORE_ATTR" and previous is not None and previous.argval == me \
+                and previous.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE") and ins.argval not in out:
             out.append(ins.argval)
         previous = ins
     return out

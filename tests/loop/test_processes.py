@@ -15,7 +15,9 @@ from nnunet_explorer.training.hooks import EpochEnd, IterationEnd
 from nnunet_explorer.training.lr_schedule import poly_lr
 from nnunet_explorer.training.pretrained import read_checkpoint
 
-from .conftest import copy_workspace, fold_folder, log_text, subprocess_env, tiny_run, wait_for
+from nnunet_explorer.run.run_training import check_fold_folder
+
+from .conftest import copy_workspace, fold_folder, log_text, subprocess_env, tiny_trainer, wait_for
 
 LOOP = [sys.executable, "-m", "nnunet_explorer.commands.run_training", "3d_fullres", "nnUNetTrainerV2", "901", "0"]
 
@@ -42,14 +44,16 @@ def test_sigkill_mid_epoch_leaves_the_previous_checkpoint_and_c_resumes_from_it(
     assert ckpt["epoch"] == 1 and [len(x) for x in ckpt["plot_stuff"]] == [1, 1, 0, 1]
     assert not (folder / "model_final_checkpoint.model").exists()
 
-    run = tiny_run(ws, epochs=2, batches=1, continue_training=True, deterministic=True, save_every=1,
-                   plot_progress=False)
-    run.setup()
-    s = run.state
+    run, request = tiny_trainer(ws, epochs=2, batches=1, continue_training=True, deterministic=True, save_every=1,
+                                plot_progress=False)
+    check_fold_folder(run, request)
+    run.load_latest_checkpoint()  # -c, as v1's main does after initialize
+    s = run
     assert s.epoch == 1
     assert [float(v) for v in s.all_tr_losses] == [float(v) for v in ckpt["plot_stuff"][0]]
     assert [float(v) for v in s.all_val_eval_metrics] == [float(v) for v in ckpt["plot_stuff"][3]]
-    assert s.best_stuff == tuple(ckpt["best_stuff"])
+    assert (s.best_epoch_based_on_MA_tr_loss, s.best_MA_tr_loss_for_patience,
+            s.best_val_eval_criterion_MA) == tuple(ckpt["best_stuff"])
     for key, value in ckpt["state_dict"].items():
         assert run.network.state_dict()[key].equal(value), key
 
@@ -64,15 +68,16 @@ def test_sigkill_mid_epoch_leaves_the_previous_checkpoint_and_c_resumes_from_it(
             self.ends.append(e)
 
     rec = Rec()
-    result = run.run([rec])
+    run.explorer.attach(rec)
+    run.run_training()
     # the resumed epoch trains with poly_lr(1), as v1's run_training sets maybe_update_lr(self.epoch)
     assert rec.its[0].epoch == 1 and rec.its[0].lr == pytest.approx(poly_lr(1, 2, 1e-2))
     assert len(rec.ends) == 1 and rec.ends[0].epoch == 1
-    tr = [float(v) for v in result.state.all_tr_losses]
+    tr = [float(v) for v in run.all_tr_losses]
     assert len(tr) == 2 and tr[0] == float(ckpt["plot_stuff"][0][0])  # logged history kept
     # moving averages are not stored in v1 checkpoints: after -c v1 restarts them from the next epoch
     assert rec.ends[0].train_loss_MA == pytest.approx(tr[1])
-    assert rec.ends[0].val_eval_criterion_MA == pytest.approx(float(result.state.all_val_eval_metrics[1]))
+    assert rec.ends[0].val_eval_criterion_MA == pytest.approx(float(run.all_val_eval_metrics[1]))
     final = read_checkpoint(folder / "model_final_checkpoint.model")
     assert final["epoch"] == 2 and not (folder / "model_latest.model").exists()
 

@@ -18,7 +18,9 @@ from nnunet_explorer.training.generic_unet import build_network
 from nnunet_explorer.training.pretrained import load_pretrained_weights, read_checkpoint
 from nnunet_explorer.training.progress_log import debug_information, log_file_name
 
-from .conftest import fold_folder, tiny_run
+from nnunet_explorer.run.run_training import train_or_load
+
+from .conftest import fold_folder, tiny_trainer
 
 POOLS = [[2, 2, 2], [2, 2, 2]]
 CONVS = [[3, 3, 3]] * 3
@@ -119,11 +121,11 @@ def test_existing_checkpoints_are_not_overwritten_without_c(loop_ws):
     folder.mkdir(parents=True)
     (folder / "model_final_checkpoint.model").write_bytes(b"precious")
     with pytest.raises(TrainingError, match="already holds checkpoints") as info:
-        tiny_run(loop_ws).setup()
+        train_or_load(*tiny_trainer(loop_ws))
     assert "-c" in str(info.value)
     assert (folder / "model_final_checkpoint.model").read_bytes() == b"precious"
 
 
 def test_c_without_a_checkpoint_says_so(loop_ws):
     with pytest.raises(TrainingError, match="No checkpoint found"):
-        tiny_run(loop_ws, continue_training=True).setup()
+        train_or_load(*tiny_trainer(loop_ws, continue_training=True))

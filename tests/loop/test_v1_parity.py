@@ -22,12 +22,12 @@ import torch
 
 from nnunet_explorer.paths import resolve_workspace
 from nnunet_explorer.parity import run_v1_python, v1_environment
-from nnunet_explorer.training.loop import LoopState, after_online_evaluation, global_dice, update_train_loss_MA
+from nnunet_explorer.network_training import NetworkTrainer, nnUNetTrainerV2
+from nnunet_explorer.run.run_training import check_fold_folder
 from nnunet_explorer.training.lr_schedule import poly_lr
 from nnunet_explorer.training.pretrained import read_checkpoint
-from nnunet_explorer.training.trainers import nnUNetTrainerV2
 
-from .conftest import copy_workspace, fold_folder, tiny_run
+from .conftest import copy_workspace, fold_folder, tiny_trainer
 
 pytestmark = pytest.mark.parity
 EPOCHS, SAVE_EVERY, RESUME_AT = 120, 50, 70
@@ -110,38 +110,55 @@ def _scenario(seed: int = 0) -> dict:
             "fp": fp, "fn": fn}
 
 
+class _Recording(nnUNetTrainerV2):
+    """V2 whose checkpoints are only named (a v1-style override of save_checkpoint, as the v1 side does)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saves = []
+
+    def save_checkpoint(self, fname, save_optimizer=True):
+        self.saves.append(Path(fname).name)
+
+
 def _explorer(sc: dict) -> dict:
-    trainer = nnUNetTrainerV2("unused.pkl", 0)
-    trainer.override("explorer knob", max_num_epochs=sc["epochs"], save_every=sc["save_every"])
-    lr = {"value": None}
+    """The explorer trainer's own methods, called as v1's loop calls them (NetworkTrainer.on_epoch_end)."""
+    def fresh():
+        t = _Recording("unused.pkl", 0, output_folder="/out")
+        t.max_num_epochs, t.save_every = sc["epochs"], sc["save_every"]
+        t.optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-2, momentum=0.99)
+        t.explorer.plot_progress, t.explorer.log_muted = False, True
+        return t
 
-    def set_lr(epoch: int) -> float:
-        lr["value"] = trainer.learning_rate(epoch)
-        return lr["value"]
-
-    state = LoopState()
-    out = {"lr_start": set_lr(0), "epochs": []}
-    while state.epoch < sc["epochs"]:
-        e = state.epoch
-        if e == sc["resume_at"]:  # what TrainingRun.load_checkpoint restores (LoopState minus the MAs)
-            state = LoopState(epoch=e, all_tr_losses=list(state.all_tr_losses), all_val_losses=list(state.all_val_losses),
-                              all_val_eval_metrics=list(state.all_val_eval_metrics),
-                              best_val_eval_criterion_MA=state.best_val_eval_criterion_MA,
-                              best_MA_tr_loss_for_patience=state.best_MA_tr_loss_for_patience,
-                              best_epoch_based_on_MA_tr_loss=state.best_epoch_based_on_MA_tr_loss)
-            out["lr_resume"] = set_lr(e)
-        state.all_tr_losses.append(np.float32(sc["tr"][e]))
-        state.all_val_losses.append(np.float32(sc["val"][e]))
-        update_train_loss_MA(state)
-        _, metric = global_dice(sc["tp"][e], sc["fp"][e], sc["fn"][e])
-        state.all_val_eval_metrics.append(metric)
-        saves: list[str] = []
-        after_online_evaluation(state, trainer, set_lr=set_lr, save=saves.append)
-        out["epochs"].append({"lr": lr["value"], "tr_MA": float(state.train_loss_MA), "val_MA": float(state.val_eval_criterion_MA),
-                              "metric": float(metric), "best": float(state.best_val_eval_criterion_MA),
-                              "best_epoch": state.best_epoch_based_on_MA_tr_loss,
-                              "best_tr_MA": float(state.best_MA_tr_loss_for_patience), "saves": saves})
-        state.epoch += 1
+    t = fresh()
+    t.maybe_update_lr(t.epoch)
+    out = {"lr_start": t.optimizer.param_groups[0]["lr"], "epochs": []}
+    while t.epoch < sc["epochs"]:
+        e = t.epoch
+        if e == sc["resume_at"]:  # -c: a new trainer loads what a checkpoint holds (no moving averages)
+            old, t = t, fresh()
+            t.epoch = e
+            t.all_tr_losses, t.all_val_losses = list(old.all_tr_losses), list(old.all_val_losses)
+            t.all_val_eval_metrics = list(old.all_val_eval_metrics)
+            (t.best_epoch_based_on_MA_tr_loss, t.best_MA_tr_loss_for_patience,
+             t.best_val_eval_criterion_MA) = (old.best_epoch_based_on_MA_tr_loss, old.best_MA_tr_loss_for_patience,
+                                              old.best_val_eval_criterion_MA)
+            t.maybe_update_lr(t.epoch)
+            out["lr_resume"] = t.optimizer.param_groups[0]["lr"]
+        t.all_tr_losses.append(np.float32(sc["tr"][e]))
+        t.all_val_losses.append(np.float32(sc["val"][e]))
+        t.online_eval_tp = [np.array(b, dtype=np.float32) for b in sc["tp"][e]]
+        t.online_eval_fp = [np.array(b, dtype=np.float32) for b in sc["fp"][e]]
+        t.online_eval_fn = [np.array(b, dtype=np.float32) for b in sc["fn"][e]]
+        t.saves = []
+        t.update_train_loss_MA()
+        NetworkTrainer.on_epoch_end(t)
+        out["epochs"].append({"lr": t.optimizer.param_groups[0]["lr"], "tr_MA": float(t.train_loss_MA),
+                              "val_MA": float(t.val_eval_criterion_MA), "metric": float(t.all_val_eval_metrics[-1]),
+                              "best": float(t.best_val_eval_criterion_MA),
+                              "best_epoch": t.best_epoch_based_on_MA_tr_loss,
+                              "best_tr_MA": float(t.best_MA_tr_loss_for_patience), "saves": t.saves})
+        t.epoch += 1
     return out
 
 
@@ -194,7 +211,7 @@ def test_checkpoints_cross_load_between_v1_and_the_explorer(trained, v1_ct_task,
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r["restored"] == "nnUNetTrainerV2" and r["restored_epoch"] == 2
     assert r["epoch"] == 2 and r["n_tr"] == 2
-    assert r["best_val"] == pytest.approx(float(result.state.best_val_eval_criterion_MA))
+    assert r["best_val"] == pytest.approx(float(run.best_val_eval_criterion_MA))
     assert r["momentum_keys"] == len(run.optimizer.state_dict()["state"]) > 0
 
     # the v1-written checkpoint resumes in the explorer with -c (fresh workspace, file as model_latest)
@@ -203,11 +220,12 @@ def test_checkpoints_cross_load_between_v1_and_the_explorer(trained, v1_ct_task,
     folder.mkdir(parents=True)
     shutil.copy(v1_written, folder / "model_latest.model")
     shutil.copy(str(v1_written) + ".pkl", folder / "model_latest.model.pkl")
-    resumed = tiny_run(ws2, epochs=3, continue_training=True, plot_progress=False)
-    resumed.setup()
+    resumed, request = tiny_trainer(ws2, epochs=3, continue_training=True, plot_progress=False)
+    check_fold_folder(resumed, request)
+    resumed.load_latest_checkpoint()  # what -c does after initialize (v1's main)
     written = torch.load(v1_written, map_location="cpu", weights_only=False)  # our own test file: trusted
-    assert resumed.state.epoch == written["epoch"] == 2
-    assert [float(v) for v in resumed.state.all_tr_losses] == [float(v) for v in result.state.all_tr_losses]
+    assert resumed.epoch == written["epoch"] == 2
+    assert [float(v) for v in resumed.all_tr_losses] == [float(v) for v in run.all_tr_losses]
     for key, value in written["state_dict"].items():
         assert resumed.network.state_dict()[key].equal(value), key
     mine, theirs = resumed.optimizer.state_dict()["state"], written["optimizer_state_dict"]["state"]

@@ -1,10 +1,16 @@
-"""Trainer hierarchy: attribute provenance, user overrides, the registry and process_plans edge cases."""
+"""Trainer hierarchy: attribute provenance, what v1 ignores, the registry and process_plans edge cases."""
 from __future__ import annotations
 
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 
+from nnunet_explorer import network_training as tr
 from nnunet_explorer.errors import ConfigurationError, PlansError
-from nnunet_explorer.training import trainers as tr
+from nnunet_explorer.network_training.provenance import V1IgnoresWarning, ignored_settings
+from nnunet_explorer.training.processed_plans import process_plans
 
 
 class MyTrainer(tr.nnUNetTrainerV2):
@@ -33,6 +39,12 @@ def test_provenance_names_the_class_that_set_each_value_and_its_history():
     assert batches.set_by == "NetworkTrainer" and batches.chain == (("NetworkTrainer", 250),)
     assert attrs.overridden == ()
     assert attrs.class_order == ("nnUNetTrainerV2", "nnUNetTrainer", "NetworkTrainer")
+    # v1's literals are shown as such (no attribute changes them)
+    momentum = attrs["momentum"]
+    assert momentum.literal and momentum.value == 0.99
+    assert momentum.set_by == "literal in nnUNetTrainerV2.initialize_optimizer_and_scheduler"
+    assert attrs["clip_grad_norm"].set_by == "literal in nnUNetTrainerV2.run_iteration"
+    assert attrs["poly_exponent"].set_by == "literal in nnUNetTrainerV2.maybe_update_lr"
 
 
 def test_user_subclass_overrides_are_flagged():
@@ -56,7 +68,7 @@ def test_replaced_hooks_are_listed():
     attrs = HookTrainer("x.pkl", 0).provenance()
     assert attrs.overridden_hooks == ("maybe_update_lr",)
     assert ("initialize_network", "nnUNetTrainerV2", False) in attrs.hooks
-    assert "maybe_update_lr from HookTrainer [overridden by you]" in attrs.summary()
+    assert "maybe_update_lr from HookTrainer [yours]" in attrs.summary()
 
 
 def test_values_set_in_init_are_found_and_attributed_to_the_user():
@@ -66,21 +78,72 @@ def test_values_set_in_init_are_found_and_attributed_to_the_user():
     assert batches.chain == (("NetworkTrainer", 250), ("OldStyleTrainer", 11))
 
 
-def test_class_attributes_that_v1s_init_overwrites_are_refused_when_the_class_is_defined():
-    with pytest.raises(ConfigurationError, match="max_num_epochs as a class attribute") as info:
-        class ClassAttrTrainer(tr.nnUNetTrainerV2):  # noqa: F841 - defining it is the test
+def test_class_attributes_that_v1s_init_overwrites_are_named_when_the_class_is_defined():
+    with pytest.warns(V1IgnoresWarning, match="max_num_epochs as a class attribute") as caught:
+        class ClassAttrTrainer(tr.nnUNetTrainerV2):
             max_num_epochs = 3
-    assert "self.max_num_epochs = ..." in info.value.fix
+    assert "self.max_num_epochs = ..." in str(caught[0].message)
+    assert ClassAttrTrainer("x.pkl", 0).max_num_epochs == 1000  # as in v1: __init__ overwrites it
+
+
+def test_a_value_v1_never_reads_is_ignored_and_named_with_the_method_that_holds_it():
+    with pytest.warns(V1IgnoresWarning, match="v1 1.7.1 ignores momentum: 0.99 is a literal in "
+                                              "nnUNetTrainerV2.initialize_optimizer_and_scheduler"):
+        class MyMom(tr.nnUNetTrainerV2):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.momentum = 0.9
+    attrs = MyMom("x.pkl", 0).provenance()
+    assert attrs["momentum"].value == 0.99 and attrs["momentum"].literal and not attrs["momentum"].user_override
+    assert "initialize_optimizer_and_scheduler" in attrs["momentum"].note
+    assert any("momentum" in s.message for s in attrs.ignored)
+    optimizer_built = MyMom("x.pkl", 0)
+    optimizer_built.optimizer = SimpleNamespace(param_groups=[{"momentum": 0.99, "nesterov": True}])
+    assert optimizer_built.provenance()["momentum"].value == 0.99  # read back from the optimizer in use
+
+
+def test_overriding_the_method_that_holds_a_literal_is_not_flagged():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", V1IgnoresWarning)
+
+        class Momentum09(tr.nnUNetTrainerV2):  # v1's own nnUNetTrainerV2_momentum09 pattern
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.momentum = 0.9
+
+            def initialize_optimizer_and_scheduler(self):
+                import torch
+
+                self.optimizer = torch.optim.SGD(self.network.parameters(), self.initial_lr, momentum=self.momentum)
+                self.lr_scheduler = None
+    attrs = Momentum09("x.pkl", 0).provenance()
+    assert attrs["momentum"].set_by == "Momentum09.initialize_optimizer_and_scheduler (yours)"
+    assert not attrs.ignored
+
+
+def test_a_value_process_plans_overwrites_is_named():
+    with pytest.warns(V1IgnoresWarning, match="v1 1.7.1 overwrites batch_size: nnUNetTrainer.process_plans assigns"):
+        class BigBatch(tr.nnUNetTrainerV2):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.batch_size = 4
+    assert [s.name for s in ignored_settings(BigBatch)] == ["batch_size"]
+
+
+def test_the_explorers_former_hooks_are_refused_by_name():
+    for name in ("build_network", "build_loss", "build_optimizer", "learning_rate"):
+        with pytest.raises(ConfigurationError, match=f"defines {name}, which nnU-Net v1 trainers do not have"):
+            type("Former", (tr.nnUNetTrainerV2,), {name: lambda self, *a, **k: None})
 
 
 def test_override_records_its_source_and_rejects_unknown_names():
     trainer = tr.nnUNetTrainerV2("x.pkl", 0)
-    trainer.override("explorer knob", max_num_epochs=2)
+    tr.override(trainer, "--max_num_epochs", max_num_epochs=2)
     origin = trainer.provenance()["max_num_epochs"]
-    assert origin.value == 2 and origin.set_by == "explorer knob" and not origin.user_override
+    assert origin.value == 2 and origin.set_by == "--max_num_epochs" and origin.user_override
     assert tr.nnUNetTrainerV2("x.pkl", 0).max_num_epochs == 1000  # other instances are untouched
     with pytest.raises(ConfigurationError, match="not a trainer hyperparameter"):
-        trainer.override("x", max_epochs=2)
+        tr.override(trainer, "x", max_epochs=2)
 
 
 def test_registry_finds_registered_user_trainers_and_lists_known_ones():
@@ -110,7 +173,7 @@ def test_registry_refuses_non_trainers_and_builtin_names():
 
 def test_trainers_from_a_file_are_registered(tmp_path):
     source = tmp_path / "my_trainers.py"
-    source.write_text("from nnunet_explorer.training.trainers import nnUNetTrainerV2\n"
+    source.write_text("from nnunet_explorer.network_training import nnUNetTrainerV2\n"
                       "class FileTrainer(nnUNetTrainerV2):\n    def __init__(self, *a, **k):\n"
                       "        super().__init__(*a, **k)\n        self.max_num_epochs = 3\n")
     try:
@@ -145,12 +208,24 @@ def _plans(num_stages: int = 1, **stage_changes) -> dict:
 
 
 def test_process_plans_rules():
-    processed = tr.process_plans(_plans())
+    processed = process_plans(_plans())
     assert processed.num_classes == 3  # background added
     assert processed.threeD and processed.conv_per_stage == 2 and processed.stage == 0
     with pytest.raises(PlansError, match="2 stages, so the stage must be given"):
-        tr.process_plans(_plans(2))
-    assert tr.process_plans(_plans(2), stage=1).stage == 1
+        process_plans(_plans(2))
+    assert process_plans(_plans(2), stage=1).stage == 1
+
+
+def test_the_trainers_process_plans_sets_v1s_attributes_with_v1s_types():
+    trainer = tr.nnUNetTrainerV2("x.pkl", 0)
+    trainer.process_plans(_plans())
+    assert trainer.num_classes == 3 and trainer.threeD and trainer.stage == 0 and trainer.batch_size == 2
+    assert isinstance(trainer.patch_size, np.ndarray) and trainer.patch_size.tolist() == [16, 40, 40]
+    # kernel sizes stay v1's lists of lists: a variant may edit them in place (nnUNetTrainerV2_allConv3x3)
+    trainer.net_conv_kernel_sizes[0][0] = 3
+    assert trainer.net_conv_kernel_sizes[0] == [3, 3, 3]
+    with pytest.raises(PlansError, match="2 stages, so the stage must be given"):
+        tr.nnUNetTrainerV2("x.pkl", 0).process_plans(_plans(2))
 
 
 def test_process_plans_fallbacks_for_old_plans():
@@ -158,25 +233,8 @@ def test_process_plans_fallbacks_for_old_plans():
     del plans["plans_per_stage"][0]["pool_op_kernel_sizes"]
     del plans["plans_per_stage"][0]["conv_kernel_sizes"]
     del plans["transpose_forward"]
-    processed = tr.process_plans(plans)
+    processed = process_plans(plans)
     # v1's rule: pool by 2 on the axes that still have poolings left (num_pool_per_axis [2, 3, 3])
     assert processed.net_num_pool_op_kernel_sizes == ((1, 2, 2), (2, 2, 2), (2, 2, 2))
     assert processed.net_conv_kernel_sizes == ((3, 3, 3),) * 4
     assert processed.transpose_forward == (0, 1, 2) and len(processed.warnings) == 3
-
-
-@pytest.mark.parametrize("method", sorted(tr.UNSUPPORTED_OVERRIDES))
-def test_every_v1_method_the_explorer_does_not_call_is_refused_by_name(method):
-    with pytest.raises(ConfigurationError, match=f"overrides v1's {method}, which the explorer does not call") as info:
-        type("Overrider", (tr.nnUNetTrainerV2,), {method: lambda self, *a, **k: None})
-    assert info.value.fix  # says what to do instead
-
-
-def test_every_v1_method_is_either_called_or_refused():
-    v1_methods = {"initialize", "process_plans", "setup_DA_params", "get_basic_generators", "initialize_network",
-                  "initialize_optimizer_and_scheduler", "run_training", "run_iteration", "run_online_evaluation",
-                  "finish_online_evaluation", "on_epoch_end", "maybe_update_lr", "maybe_save_checkpoint",
-                  "manage_patience", "plot_progress", "save_checkpoint", "load_checkpoint", "validate",
-                  "predict_preprocessed_data_return_seg_and_softmax", "print_to_log_file"}
-    assert v1_methods <= set(tr.HOOKS) | set(tr.UNSUPPORTED_OVERRIDES)
-    assert not set(tr.HOOKS) & set(tr.UNSUPPORTED_OVERRIDES)
