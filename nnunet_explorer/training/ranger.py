@@ -86,7 +86,7 @@ class Ranger(Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> None:
         """One Ranger step for every parameter with a gradient. ``closure`` is ignored and None returned (v1)."""
-        # differs from v1: torch's current argument order (add_(t, alpha=a) instead of the removed-in-future
+        # differs from v1: torch's current argument order (add_(t, alpha=a) instead of the deprecated
         # add_(a, t)); the arithmetic is the same, operation for operation
         for group in self.param_groups:
             for p in group["params"]:
