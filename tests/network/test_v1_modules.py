@@ -212,8 +212,9 @@ def _ops(three_d: bool, norm: str = "in", nonlin: str = "lrelu", p: float = 0) -
                "lrelu2": (nn.LeakyReLU, {"inplace": True, "negative_slope": 2e-1}),
                "relu": (nn.ReLU, {"inplace": True}), "gelu": (nn.GELU, {}), "mish": ("Mish", {}),
                "identity": ("Identity", {})}
-    return {"conv_op": by_dim(nn.Conv3d, nn.Conv2d), "norm": norms[norm], "dropout_op": by_dim(nn.Dropout3d, nn.Dropout2d),
-            "dropout_kwargs": {"p": p, "inplace": True}, "nonlin": nonlins[nonlin]}
+    return {"conv_op": by_dim(nn.Conv3d, nn.Conv2d), "norm": norms[norm],
+            "dropout_op": by_dim(nn.Dropout3d, nn.Dropout2d), "dropout_kwargs": {"p": p, "inplace": True},
+            "nonlin": nonlins[nonlin]}
 
 
 def _resolve(m: types.SimpleNamespace, op: Any) -> Any:
@@ -466,13 +467,14 @@ def test_residual_layer_and_conv_blocks_equal_v1():
     assert_same_state(ref, ours)
 
 
-def test_vram_proxies_equal_v1(capsys):
+def test_vram_proxies_equal_v1():
     args = ((64, 128, 128), 32, 320, 1, 3, [[1, 1, 1], [1, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]], (1, 2, 3, 4, 4),
             (1, 1, 1, 1), 2, 2)
-    assert ex_res.FabiansUNet.compute_approx_vram_consumption(*args) == v1_res.FabiansUNet.compute_approx_vram_consumption(
-        *args)
-    assert ex_res.FabiansUNet.use_this_for_3D_configuration == v1_res.FabiansUNet.use_this_for_3D_configuration
-    assert ex_res.FabiansUNet.default_blocks_per_stage_encoder == v1_res.FabiansUNet.default_blocks_per_stage_encoder
+    ours, theirs = ex_res.FabiansUNet, v1_res.FabiansUNet
+    assert ours.compute_approx_vram_consumption(*args) == theirs.compute_approx_vram_consumption(*args)
+    for attr in ("use_this_for_2D_configuration", "use_this_for_3D_configuration", "default_min_batch_size",
+                 "default_blocks_per_stage_encoder", "default_blocks_per_stage_decoder"):
+        assert getattr(ours, attr) == getattr(theirs, attr), attr
 
 
 # ---------------------------------------------------------------------------------------------- SegmentationNetwork
