@@ -31,6 +31,7 @@ from torch import nn
 
 from ..planning.vram import MAX_FILTERS_2D, MAX_NUM_FILTERS_3D, compute_approx_vram_consumption
 from ..provenance import mirrors
+from .segmentation_network import SegmentationNetwork
 
 KernelSizes = Sequence[Sequence[int]]
 
@@ -67,8 +68,8 @@ class UNetOps:
     """The operations of every conv unit: v1's ``conv_op``, ``norm_op``, ``dropout_op``, ``nonlin`` and kwargs.
 
     :meth:`v2` is what ``nnUNetTrainerV2.initialize_network`` passes (instance norm eps 1e-5 affine, dropout
-    p 0, LeakyReLU 0.01). v1's variants pass others (ReLU, GroupNorm, BatchNorm, no normalization);
-    ``norm_before_nonlin`` False is v1's ``ConvDropoutNonlinNorm`` block.
+    p 0, LeakyReLU 0.01). v1's variants pass others (ReLU, GeLU, Mish, GroupNorm, BatchNorm, FRN, no
+    normalization). A kwargs entry of None means v1's default for that argument (e.g. dropout p 0.5).
     """
 
     conv_op: type
@@ -78,7 +79,6 @@ class UNetOps:
     dropout_op_kwargs: Mapping[str, Any] | None
     nonlin: Any
     nonlin_kwargs: Mapping[str, Any] | None
-    norm_before_nonlin: bool = True
 
     @classmethod
     def v2(cls, threeD: bool, *, norm_eps: float = 1e-5, negative_slope: float = 1e-2) -> "UNetOps":
@@ -87,72 +87,160 @@ class UNetOps:
                    {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": negative_slope, "inplace": True})
 
 
+def _default_nonlin_kwargs() -> dict[str, Any]:
+    return {"negative_slope": 1e-2, "inplace": True}
+
+
+def _default_dropout_kwargs() -> dict[str, Any]:
+    return {"p": 0.5, "inplace": True}
+
+
+def _default_norm_kwargs() -> dict[str, Any]:
+    return {"eps": 1e-5, "affine": True, "momentum": 0.1}
+
+
+def _default_conv_kwargs() -> dict[str, Any]:
+    return {"kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "bias": True}
+
+
 @mirrors("nnunet.network_architecture.generic_UNet:ConvDropoutNormNonlin")
 class ConvNormNonlin(nn.Module):
-    """One *conv -> (dropout) -> InstanceNorm -> LeakyReLU* unit, the brick every stage is made of.
+    """One *conv -> (dropout) -> norm -> nonlinearity* unit, the brick every stage is made of.
 
-    Attribute names are v1's (``conv``, ``dropout``, ``instnorm``, ``lrelu``) because they are part of the
-    state-dict keys (``...blocks.0.conv.weight``, ``...blocks.0.instnorm.bias``). v1's trainer sets dropout
-    to p = 0, and with p = 0 no dropout module exists (``dropout`` is None).
+    Takes v1's arguments in v1's order, with v1's defaults (BatchNorm, dropout p 0.5, LeakyReLU 0.01: not
+    what the trainers pass, which is always explicit). Attribute names are v1's (``conv``, ``dropout``,
+    ``instnorm``, ``lrelu``, whatever the norm and nonlinearity really are) because they are part of the
+    state-dict keys (``...blocks.0.conv.weight``, ``...blocks.0.instnorm.bias``). A dropout module exists only
+    when ``dropout_op_kwargs['p']`` is positive (``dropout`` is None otherwise, the case in every trainer).
+
+    Args:
+        input_channels, output_channels: channels in and out of the convolution.
+        conv_op: ``nn.Conv2d`` or ``nn.Conv3d``; ``conv_kwargs`` go to it verbatim (``kernel_size``,
+            ``stride``, ``padding``, ``dilation``, ``bias``).
+        norm_op: called as ``norm_op(output_channels, **norm_op_kwargs)`` (InstanceNorm, BatchNorm, v1's
+            ``MyGroupNorm``, ``FRN3D`` or ``Identity`` for none).
+        dropout_op: e.g. ``nn.Dropout3d``, or None.
+        nonlin: called as ``nonlin(**nonlin_kwargs)``.
     """
 
-    def __init__(self, input_channels: int, output_channels: int, *, threeD: bool, kernel_size: Sequence[int],
-                 stride: Sequence[int] | int = 1, norm_eps: float = 1e-5, negative_slope: float = 1e-2,
-                 ops: "UNetOps | None" = None) -> None:
+    def __init__(self, input_channels: int, output_channels: int, conv_op: type = nn.Conv2d,
+                 conv_kwargs: Mapping[str, Any] | None = None, norm_op: Any = nn.BatchNorm2d,
+                 norm_op_kwargs: Mapping[str, Any] | None = None, dropout_op: Any = nn.Dropout2d,
+                 dropout_op_kwargs: Mapping[str, Any] | None = None, nonlin: Any = nn.LeakyReLU,
+                 nonlin_kwargs: Mapping[str, Any] | None = None) -> None:
         super().__init__()
-        ops = ops or UNetOps.v2(threeD, norm_eps=norm_eps, negative_slope=negative_slope)
-        # v1 pads 1 where the kernel is 3 and 0 otherwise (kernels are 1 or 3 in every v1 plan)
-        padding = [1 if k == 3 else 0 for k in kernel_size]
-        self.conv = ops.conv_op(input_channels, output_channels, kernel_size=list(kernel_size), stride=stride,
-                                padding=padding, dilation=1, bias=True)
-        drop = ops.dropout_op_kwargs or {}
-        # v1 builds a dropout module only when p is given and positive
-        self.dropout = (ops.dropout_op(**drop) if ops.dropout_op is not None and drop.get("p") is not None
-                        and drop["p"] > 0 else None)
-        self.instnorm = ops.norm_op(output_channels, **(ops.norm_op_kwargs or {}))
-        self.lrelu = ops.nonlin(**(ops.nonlin_kwargs or {}))
-        self.norm_before_nonlin = ops.norm_before_nonlin
+        self.nonlin_kwargs = _default_nonlin_kwargs() if nonlin_kwargs is None else nonlin_kwargs
+        self.nonlin = nonlin
+        self.dropout_op = dropout_op
+        self.dropout_op_kwargs = _default_dropout_kwargs() if dropout_op_kwargs is None else dropout_op_kwargs
+        self.norm_op_kwargs = _default_norm_kwargs() if norm_op_kwargs is None else norm_op_kwargs
+        self.conv_kwargs = _default_conv_kwargs() if conv_kwargs is None else conv_kwargs
+        self.conv_op = conv_op
+        self.norm_op = norm_op
+
+        # creation order conv -> dropout -> norm -> nonlin: the conv's default init draws random numbers
+        self.conv = conv_op(input_channels, output_channels, **self.conv_kwargs)
+        p = self.dropout_op_kwargs["p"]
+        self.dropout = dropout_op(**self.dropout_op_kwargs) if dropout_op is not None and p is not None and p > 0 \
+            else None
+        self.instnorm = norm_op(output_channels, **self.norm_op_kwargs)
+        self.lrelu = nonlin(**self.nonlin_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
         if self.dropout is not None:
             x = self.dropout(x)
-        if self.norm_before_nonlin:
-            return self.lrelu(self.instnorm(x))
-        return self.instnorm(self.lrelu(x))  # v1's ConvDropoutNonlinNorm
+        return self.lrelu(self.instnorm(x))
+
+
+@mirrors("nnunet.network_architecture.generic_UNet:ConvDropoutNonlinNorm")
+class ConvNonlinNorm(ConvNormNonlin):
+    """The same unit with the nonlinearity *before* the normalization: *conv -> (dropout) -> nonlin -> norm*.
+
+    v1's ``*_convReLUIN`` / ``*_convlReLUIN`` variants pass it as ``Generic_UNet(basic_block=...)``. Same
+    modules and names as :class:`ConvNormNonlin`, so the weights are identical; only the forward differs.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.instnorm(self.lrelu(x))
 
 
 @mirrors("nnunet.network_architecture.generic_UNet:StackedConvLayers")
 class StackedConvs(nn.Module):
-    """``num_convs`` :class:`ConvNormNonlin` units in ``self.blocks``; only the first one may be strided.
+    """``num_convs`` ``basic_block`` units in ``self.blocks``; only the first one gets ``first_stride``.
 
-    ``input_channels`` / ``output_channels`` are kept as attributes because the decoder reads the skip's
-    channel count from them, as in v1.
+    Takes v1's arguments in v1's order (see :class:`ConvNormNonlin` for the ops). ``input_channels`` /
+    ``output_channels`` are kept as attributes because the decoder reads the skip's channel count from them,
+    as in v1. ``num_convs`` 0 still builds one unit (v1's list always holds the first one).
     """
 
-    def __init__(self, input_channels: int, output_channels: int, num_convs: int, *, threeD: bool,
-                 kernel_size: Sequence[int], first_stride: Sequence[int] | None = None,
-                 ops: UNetOps | None = None) -> None:
+    def __init__(self, input_feature_channels: int, output_feature_channels: int, num_convs: int,
+                 conv_op: type = nn.Conv2d, conv_kwargs: Mapping[str, Any] | None = None,
+                 norm_op: Any = nn.BatchNorm2d, norm_op_kwargs: Mapping[str, Any] | None = None,
+                 dropout_op: Any = nn.Dropout2d, dropout_op_kwargs: Mapping[str, Any] | None = None,
+                 nonlin: Any = nn.LeakyReLU, nonlin_kwargs: Mapping[str, Any] | None = None,
+                 first_stride: Sequence[int] | int | None = None, basic_block: type = ConvNormNonlin) -> None:
         super().__init__()
-        self.input_channels = input_channels
-        self.output_channels = output_channels
-        units = [ConvNormNonlin(input_channels, output_channels, threeD=threeD, kernel_size=kernel_size,
-                                stride=list(first_stride) if first_stride is not None else 1, ops=ops)]
-        units += [ConvNormNonlin(output_channels, output_channels, threeD=threeD, kernel_size=kernel_size, ops=ops)
-                  for _ in range(num_convs - 1)]
+        self.input_channels = input_feature_channels
+        self.output_channels = output_feature_channels
+        self.nonlin_kwargs = _default_nonlin_kwargs() if nonlin_kwargs is None else nonlin_kwargs
+        self.nonlin = nonlin
+        self.dropout_op = dropout_op
+        self.dropout_op_kwargs = _default_dropout_kwargs() if dropout_op_kwargs is None else dropout_op_kwargs
+        self.norm_op_kwargs = _default_norm_kwargs() if norm_op_kwargs is None else norm_op_kwargs
+        self.conv_kwargs = _default_conv_kwargs() if conv_kwargs is None else conv_kwargs
+        self.conv_op = conv_op
+        self.norm_op = norm_op
+        if first_stride is not None:
+            self.conv_kwargs_first_conv = dict(self.conv_kwargs, stride=first_stride)
+        else:
+            self.conv_kwargs_first_conv = self.conv_kwargs
+
+        def unit(cin: int, kwargs: Mapping[str, Any]) -> nn.Module:
+            return basic_block(cin, output_feature_channels, conv_op, kwargs, norm_op, self.norm_op_kwargs,
+                               dropout_op, self.dropout_op_kwargs, nonlin, self.nonlin_kwargs)
+
+        units = [unit(input_feature_channels, self.conv_kwargs_first_conv)]
+        units += [unit(output_feature_channels, self.conv_kwargs) for _ in range(num_convs - 1)]
         self.blocks = nn.Sequential(*units)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(x)
 
 
-@mirrors("nnunet.network_architecture.generic_UNet:Generic_UNet")
-class GenericUNet(nn.Module):
-    """nnU-Net v1's ``Generic_UNet`` in the configuration ``nnUNetTrainerV2`` uses (see the module docstring).
+@mirrors("nnunet.network_architecture.generic_UNet:Upsample")
+class Upsample(nn.Module):
+    """``F.interpolate`` as a module (no parameters): v1's upsampling when it does not use transposed convs.
 
-    Only that configuration is built: convolutional pooling and upsampling, InstanceNorm(eps 1e-5, affine),
-    LeakyReLU(0.01), no dropout, identity final nonlinearity (the heads output logits), no bias in heads and
-    transposed convs, He initialization with a = 0.01.
+    Used by ``Generic_UNet(convolutional_upsampling=False)`` in the decoder and by ``upscale_logits=True``
+    for the deep-supervision outputs; mode ``'bilinear'`` (2D) or ``'trilinear'`` (3D) there.
+    """
+
+    def __init__(self, size: Sequence[int] | int | None = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = False) -> None:
+        super().__init__()
+        self.align_corners = align_corners
+        self.mode = mode
+        self.scale_factor = scale_factor
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
+                                         align_corners=self.align_corners)
+
+
+@mirrors("nnunet.network_architecture.generic_UNet:Generic_UNet")
+class GenericUNet(SegmentationNetwork):
+    """nnU-Net v1's ``Generic_UNet`` (see the module docstring for the ``nnUNetTrainerV2`` configuration).
+
+    The defaults build what ``nnUNetTrainerV2`` uses: convolutional pooling and upsampling,
+    InstanceNorm(eps 1e-5, affine), LeakyReLU(0.01), no dropout, identity final nonlinearity (the heads
+    output logits), no bias in heads and transposed convs, He initialization with a = 0.01. The keyword
+    arguments after ``conv_kernel_sizes`` reach every other configuration v1's ``Generic_UNet`` can build
+    (``nnunet_explorer.v1...generic_UNet.Generic_UNet`` takes them positionally, in v1's order).
 
     Args:
         input_channels: image modalities (``num_modalities`` in the plans).
@@ -167,10 +255,19 @@ class GenericUNet(nn.Module):
         feat_map_mul_on_downscale: channel growth per level (2).
         initialize: apply ``weight_initializer`` (default :class:`InitWeightsHe` (1e-2), as v1 does); False
             keeps torch's default init.
-        ops, seg_output_use_bias, weight_initializer, final_nonlin: v1's ``conv_op`` / ``norm_op`` /
-            ``dropout_op`` / ``nonlin`` (+ kwargs), ``seg_output_use_bias``, ``weightInitializer`` and
-            ``final_nonlin``, which v1's variants change (``nnunet_explorer.v1...generic_UNet.Generic_UNet``
-            takes them positionally, as v1 does).
+        ops: conv / norm / dropout / nonlinearity and their kwargs (:class:`UNetOps`; default ``UNetOps.v2``).
+        seg_output_use_bias: bias in the 1x1 heads (v1's ``*_biasInSegOutput`` variants).
+        weight_initializer, final_nonlin: v1's ``weightInitializer`` and ``final_nonlin`` (applied to every
+            head's output; default identity, as the trainers pass ``lambda x: x``).
+        basic_block: the unit class, :class:`ConvNormNonlin` (v1's ``ConvDropoutNormNonlin``) or
+            :class:`ConvNonlinNorm` (``ConvDropoutNonlinNorm``), or any class taking v1's unit arguments.
+        convolutional_pooling: downsample with the stride of each stage's first conv (True, all trainers) or
+            with max-pooling after each encoder stage (``td``).
+        convolutional_upsampling: upsample with transposed convs (True, all trainers) or with
+            (bi/tri)linear interpolation; then the decoder's last conv of each level also reduces the
+            channels to the next skip's.
+        upscale_logits: interpolate every lower-resolution deep-supervision output up to the patch size.
+        dropout_in_localization: keep ``ops.dropout_op_kwargs['p']`` in the decoder too (else p 0 there).
     """
 
     # v1 class constants, so code that reads them off the network class keeps working
@@ -184,7 +281,10 @@ class GenericUNet(nn.Module):
                  deep_supervision: bool = True, feat_map_mul_on_downscale: float = 2,
                  initialize: bool = True, ops: UNetOps | None = None, seg_output_use_bias: bool = False,
                  weight_initializer: Callable[[nn.Module], None] | None = None,
-                 final_nonlin: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 final_nonlin: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 basic_block: type = ConvNormNonlin, convolutional_pooling: bool = True,
+                 convolutional_upsampling: bool = True, upscale_logits: bool = False,
+                 dropout_in_localization: bool = False) -> None:
         super().__init__()
         dim = 3 if threeD else 2
         pool_op_kernel_sizes = [list(map(int, p)) for p in pool_op_kernel_sizes]
@@ -198,6 +298,7 @@ class GenericUNet(nn.Module):
         if len(conv_kernel_sizes) != num_pool + 1:
             raise ValueError(f"need len(pool_op_kernel_sizes) + 1 = {num_pool + 1} conv kernels "
                              f"(one per level plus the bottleneck), got {len(conv_kernel_sizes)}")
+        ops = ops or UNetOps.v2(threeD)
 
         self.threeD = threeD
         self.conv_op = nn.Conv3d if threeD else nn.Conv2d
@@ -205,6 +306,9 @@ class GenericUNet(nn.Module):
         self.base_num_features = base_num_features
         self.num_classes = num_classes
         self.conv_per_stage = conv_per_stage
+        self.convolutional_pooling = convolutional_pooling
+        self.convolutional_upsampling = convolutional_upsampling
+        self.upscale_logits = upscale_logits
         self.pool_op_kernel_sizes = pool_op_kernel_sizes
         self.conv_kernel_sizes = conv_kernel_sizes
         self.conv_pad_sizes = [[1 if k == 3 else 0 for k in krnl] for krnl in conv_kernel_sizes]
@@ -215,55 +319,91 @@ class GenericUNet(nn.Module):
         self._deep_supervision = deep_supervision
         self.do_ds = deep_supervision
         self.final_nonlin: Callable[[torch.Tensor], torch.Tensor] = final_nonlin or _identity
+        # differs from v1: the softmax from the start (v1's class leaves SegmentationNetwork's identity until the
+        # trainer sets softmax_helper, which every v1 trainer does right after building the network)
         self.inference_apply_nonlin: Callable[[torch.Tensor], torch.Tensor] = softmax_helper
+        upsample_mode = "trilinear" if threeD else "bilinear"
+
+        def stack(cin: int, cout: int, num_convs: int, level: int, first_stride: Sequence[int] | None = None,
+                  dropout_kwargs: Mapping[str, Any] | None = ops.dropout_op_kwargs) -> StackedConvs:
+            # differs from v1: every stage gets its own conv_kwargs dict (v1 edits one shared dict in place, so
+            # each unit's .conv_kwargs attribute ends up showing the last stage's kernel; the convs are the same)
+            conv_kwargs = {"stride": 1, "dilation": 1, "bias": True, "kernel_size": conv_kernel_sizes[level],
+                           "padding": self.conv_pad_sizes[level]}
+            return StackedConvs(cin, cout, num_convs, ops.conv_op, conv_kwargs, ops.norm_op, ops.norm_op_kwargs,
+                                ops.dropout_op, dropout_kwargs, ops.nonlin, ops.nonlin_kwargs, first_stride,
+                                basic_block=basic_block)
 
         # Modules are *created* in v1's order (encoder, bottleneck, then per decoder level tu before
         # localization, then heads) so that torch's default initializers draw the same random numbers, and
         # *registered* below in v1's order, which fixes the state_dict order and the order He init visits.
         context: list[nn.Module] = []
+        td: list[nn.Module] = []
+        pool_op = nn.MaxPool3d if threeD else nn.MaxPool2d
         out_features, in_features = base_num_features, input_channels
         for d in range(num_pool):
-            context.append(StackedConvs(in_features, out_features, conv_per_stage, threeD=threeD,
-                                        kernel_size=conv_kernel_sizes[d],
-                                        first_stride=pool_op_kernel_sizes[d - 1] if d > 0 else None, ops=ops))
+            first_stride = pool_op_kernel_sizes[d - 1] if d > 0 and convolutional_pooling else None
+            context.append(stack(in_features, out_features, conv_per_stage, d, first_stride))
+            if not convolutional_pooling:
+                td.append(pool_op(pool_op_kernel_sizes[d]))
             in_features = out_features
             out_features = min(int(np.round(out_features * feat_map_mul_on_downscale)), self.max_num_features)
-        # with convolutional upsampling the bottleneck keeps its own (capped, doubled) channel count
-        bottleneck_features = out_features
+        # with convolutional upsampling the bottleneck keeps its own (capped, doubled) channel count; with
+        # interpolation it must already have the last skip's channels (nothing else changes them)
+        final_features = out_features if convolutional_upsampling else context[-1].output_channels
         context.append(nn.Sequential(
-            StackedConvs(in_features, out_features, conv_per_stage - 1, threeD=threeD,
-                         kernel_size=conv_kernel_sizes[num_pool], first_stride=pool_op_kernel_sizes[-1], ops=ops),
-            StackedConvs(out_features, bottleneck_features, 1, threeD=threeD,
-                         kernel_size=conv_kernel_sizes[num_pool], ops=ops)))
+            stack(in_features, out_features, conv_per_stage - 1, num_pool,
+                  pool_op_kernel_sizes[-1] if convolutional_pooling else None),
+            stack(out_features, final_features, 1, num_pool)))
 
+        # the decoder has no dropout unless asked for (v1 sets p to 0 while it builds the decoder)
+        decoder_dropout = ops.dropout_op_kwargs
+        if not dropout_in_localization:
+            decoder_dropout = dict(_default_dropout_kwargs() if decoder_dropout is None else decoder_dropout, p=0.0)
         transposed_op = nn.ConvTranspose3d if threeD else nn.ConvTranspose2d
         tu: list[nn.Module] = []
         localization: list[nn.Module] = []
-        features_from_down = bottleneck_features
         for u in range(num_pool):
+            features_from_down = final_features  # the bottleneck's for u == 0, then the previous level's output
             skip_features = context[-(2 + u)].output_channels
+            # with interpolation, the last conv of a level already reduces to the next skip's channel count
+            if u != num_pool - 1 and not convolutional_upsampling:
+                final_features = context[-(3 + u)].output_channels
+            else:
+                final_features = skip_features
             up_kernel = pool_op_kernel_sizes[-(u + 1)]
-            # input channels: the bottleneck's for u == 0, then the previous decoder level's output
-            tu.append(transposed_op(features_from_down, skip_features, up_kernel, up_kernel, bias=False))
+            if convolutional_upsampling:
+                tu.append(transposed_op(features_from_down, skip_features, up_kernel, up_kernel, bias=False))
+            else:
+                tu.append(Upsample(scale_factor=up_kernel, mode=upsample_mode))
             # kernel shift: decoder level u (coarsest first) uses conv_kernel_sizes[-(u + 1)]
-            kernel = conv_kernel_sizes[-(u + 1)]
+            level = num_pool - u
             localization.append(nn.Sequential(
-                StackedConvs(2 * skip_features, skip_features, conv_per_stage - 1, threeD=threeD,
-                             kernel_size=kernel, ops=ops),
-                StackedConvs(skip_features, skip_features, 1, threeD=threeD, kernel_size=kernel, ops=ops)))
-            features_from_down = skip_features
+                stack(2 * skip_features, skip_features, conv_per_stage - 1, level, dropout_kwargs=decoder_dropout),
+                stack(skip_features, final_features, 1, level, dropout_kwargs=decoder_dropout)))
 
         heads = [self.conv_op(block[-1].output_channels, num_classes, 1, 1, 0, 1, 1, bias=seg_output_use_bias)
                  for block in localization]
 
+        # the lower-resolution deep-supervision outputs, optionally interpolated to the patch size: op k scales
+        # by the product of all poolings above decoder level k + 1 (cumulative poolings, coarsest first)
+        cum_upsample = np.cumprod(np.vstack(pool_op_kernel_sizes), axis=0)[::-1]
+        upscale_ops: list[Callable[[torch.Tensor], torch.Tensor]] = [
+            Upsample(scale_factor=tuple(int(i) for i in cum_upsample[k + 1]), mode=upsample_mode)
+            if upscale_logits else _identity for k in range(num_pool - 1)]
+
         # registration order = v1's: conv_blocks_localization, conv_blocks_context, td, tu, seg_outputs
         self.conv_blocks_localization = nn.ModuleList(localization)
         self.conv_blocks_context = nn.ModuleList(context)
-        self.td = nn.ModuleList()  # max-pool ops; empty with convolutional pooling (kept: v1 has it)
+        self.td = nn.ModuleList(td)  # max-pool ops; empty with convolutional pooling
         self.tu = nn.ModuleList(tu)
         self.seg_outputs = nn.ModuleList(heads)
-        if initialize:
-            self.apply(weight_initializer if weight_initializer is not None else InitWeightsHe(1e-2))
+        # identity functions are no modules, so v1 registers the list only when it holds Upsample modules
+        self.upscale_logits_ops = nn.ModuleList(upscale_ops) if upscale_logits else upscale_ops
+        self.weightInitializer = (weight_initializer if weight_initializer is not None else InitWeightsHe(1e-2)) \
+            if initialize else None
+        if self.weightInitializer is not None:
+            self.apply(self.weightInitializer)
 
     @property
     def num_pool(self) -> int:
@@ -275,12 +415,15 @@ class GenericUNet(nn.Module):
 
         Returns:
             With deep supervision on (``do_ds``): a tuple of ``num_pool`` logit tensors, highest resolution
-            first, ``(b, num_classes, *patch)``, then each coarser level. Otherwise the full-resolution logits.
+            first, ``(b, num_classes, *patch)``, then each coarser level (all at patch size with
+            ``upscale_logits``). Otherwise the full-resolution logits.
         """
         skips = []
-        for stage in self.conv_blocks_context[:-1]:
+        for d, stage in enumerate(self.conv_blocks_context[:-1]):
             x = stage(x)
             skips.append(x)
+            if not self.convolutional_pooling:
+                x = self.td[d](x)
         x = self.conv_blocks_context[-1](x)
         outputs = []
         for u in range(len(self.tu)):
@@ -289,7 +432,9 @@ class GenericUNet(nn.Module):
             x = self.conv_blocks_localization[u](x)
             outputs.append(self.final_nonlin(self.seg_outputs[u](x)))
         if self._deep_supervision and self.do_ds:
-            return tuple(outputs[::-1])
+            # highest resolution first; the others through their upscale op (identity unless upscale_logits)
+            lower = [op(out) for op, out in zip(list(self.upscale_logits_ops)[::-1], outputs[:-1][::-1])]
+            return tuple([outputs[-1]] + lower)
         return outputs[-1]
 
 

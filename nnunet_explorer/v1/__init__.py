@@ -7,7 +7,10 @@ not needed); a v1 argument the explorer does not implement is refused with an er
 
 Mirrored modules::
 
-    network_architecture.{generic_UNet, initialization, neural_network, custom_modules.helperModules}
+    network_architecture.{generic_UNet, initialization, neural_network, generic_modular_UNet,
+                          generic_modular_residual_UNet}
+    network_architecture.custom_modules.{helperModules, conv_blocks, mish, feature_response_normalization}
+    training.optimizer.ranger
     training.network_training.{network_trainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2_CascadeFullRes}
     training.loss_functions.{dice_loss, deep_supervision, crossentropy, TopK_loss, focal_loss}
     training.data_augmentation.{default_data_augmentation, data_augmentation_moreDA, data_augmentation_insaneDA2}

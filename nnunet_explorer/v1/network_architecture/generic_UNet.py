@@ -1,12 +1,12 @@
-"""``nnunet.network_architecture.generic_UNet``: ``Generic_UNet`` with v1's positional arguments.
+"""``nnunet.network_architecture.generic_UNet``: ``Generic_UNet`` with v1's positional arguments, and its units.
 
 v1's variants build the network as ``Generic_UNet(self.num_input_channels, self.base_num_features,
 self.num_classes, len(self.net_num_pool_op_kernel_sizes), self.conv_per_stage, 2, conv_op, norm_op,
 norm_op_kwargs, dropout_op, dropout_op_kwargs, net_nonlin, net_nonlin_kwargs, True, False, lambda x: x,
 InitWeights_He(1e-2), self.net_num_pool_op_kernel_sizes, self.net_conv_kernel_sizes, False, True, True)``.
 This class takes exactly those arguments and builds the explorer's :class:`~nnunet_explorer.training.
-generic_unet.GenericUNet` (same modules, names and random draws). Max-pooling, interpolation upsampling,
-``upscale_logits`` and dropout in the decoder are refused by name.
+generic_unet.GenericUNet` (same modules, names and random draws). Refused by name: a ``num_pool`` that is not
+``len(pool_op_kernel_sizes)`` (v1 would build a broken network; no variant passes one).
 """
 from __future__ import annotations
 
@@ -17,26 +17,14 @@ from torch import nn
 
 from nnunet_explorer.errors import ConfigurationError
 from nnunet_explorer.provenance import mirrors
-from nnunet_explorer.training.generic_unet import (ConvNormNonlin, GenericUNet, InitWeightsHe, StackedConvs, UNetOps,
-                                                   softmax_helper)
+from nnunet_explorer.training.generic_unet import (ConvNonlinNorm, ConvNormNonlin, GenericUNet, InitWeightsHe,
+                                                   StackedConvs, UNetOps, Upsample, softmax_helper)
 
-__all__ = ["ConvDropoutNonlinNorm", "ConvDropoutNormNonlin", "Generic_UNet", "StackedConvLayers"]
+__all__ = ["ConvDropoutNonlinNorm", "ConvDropoutNormNonlin", "Generic_UNet", "StackedConvLayers", "Upsample"]
 
 ConvDropoutNormNonlin = ConvNormNonlin
+ConvDropoutNonlinNorm = ConvNonlinNorm
 StackedConvLayers = StackedConvs
-
-
-@mirrors("nnunet.network_architecture.generic_UNet:ConvDropoutNonlinNorm")
-class ConvDropoutNonlinNorm(ConvNormNonlin):
-    """The unit with the nonlinearity *before* the normalization (pass as ``basic_block``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise ConfigurationError("ConvDropoutNonlinNorm is a marker here: pass it as Generic_UNet(basic_block=...)",
-                                 fix="use Generic_UNet(..., basic_block=ConvDropoutNonlinNorm)")
-
-
-def _refuse(what: str, fix: str) -> None:
-    raise ConfigurationError(f"nnunet_explorer.v1 Generic_UNet: {what} is not implemented by the explorer", fix=fix)
 
 
 @mirrors("nnunet.network_architecture.generic_UNet:Generic_UNet")
@@ -56,33 +44,24 @@ class Generic_UNet(GenericUNet):  # noqa: N801 - v1's name
                  max_num_features: int | None = None, basic_block: type = ConvDropoutNormNonlin,
                  seg_output_use_bias: bool = False) -> None:
         if conv_op not in (nn.Conv2d, nn.Conv3d):
-            _refuse(f"conv_op={conv_op!r}", "use nn.Conv2d or nn.Conv3d")
+            raise ValueError(f"unknown convolution dimensionality, conv op: {conv_op}")  # v1's error
         three_d = conv_op is nn.Conv3d
-        if not (convolutional_pooling and convolutional_upsampling):
-            _refuse("max-pooling / interpolation upsampling (convolutional_pooling or convolutional_upsampling "
-                    "False)", "pass convolutional_pooling=True, convolutional_upsampling=True as nnUNetTrainerV2 does")
-        if upscale_logits:
-            _refuse("upscale_logits=True", "pass upscale_logits=False as nnUNetTrainerV2 does")
-        if basic_block not in (ConvDropoutNormNonlin, ConvDropoutNonlinNorm):
-            _refuse(f"basic_block={basic_block!r}", "use ConvDropoutNormNonlin or ConvDropoutNonlinNorm")
-        dropout_op_kwargs = {"p": 0.5, "inplace": True} if dropout_op_kwargs is None else dropout_op_kwargs
-        if dropout_in_localization and dropout_op is not None and (dropout_op_kwargs.get("p") or 0) > 0:
-            _refuse("dropout_in_localization=True with p > 0", "keep dropout p 0, as nnUNetTrainerV2 does")
-        if dropout_op is not None and (dropout_op_kwargs.get("p") or 0) > 0:
-            _refuse("dropout with p > 0", "pass dropout_op_kwargs={'p': 0, 'inplace': True}")
         dim = 3 if three_d else 2
         if pool_op_kernel_sizes is None:
             pool_op_kernel_sizes = [(2,) * dim] * num_pool
         if len(pool_op_kernel_sizes) != num_pool:
-            _refuse(f"num_pool={num_pool} with {len(pool_op_kernel_sizes)} pool_op_kernel_sizes",
-                    "pass num_pool=len(pool_op_kernel_sizes)")
+            raise ConfigurationError(f"nnunet_explorer.v1 Generic_UNet: num_pool={num_pool} with "
+                                     f"{len(pool_op_kernel_sizes)} pool_op_kernel_sizes is not implemented",
+                                     fix="pass num_pool=len(pool_op_kernel_sizes), as every v1 trainer does")
         ops = UNetOps(conv_op, norm_op,
                       {"eps": 1e-5, "affine": True, "momentum": 0.1} if norm_op_kwargs is None else norm_op_kwargs,
-                      dropout_op, dropout_op_kwargs, nonlin,
-                      {"negative_slope": 1e-2, "inplace": True} if nonlin_kwargs is None else nonlin_kwargs,
-                      norm_before_nonlin=basic_block is ConvDropoutNormNonlin)
+                      dropout_op, {"p": 0.5, "inplace": True} if dropout_op_kwargs is None else dropout_op_kwargs,
+                      nonlin, {"negative_slope": 1e-2, "inplace": True} if nonlin_kwargs is None else nonlin_kwargs)
         super().__init__(input_channels, base_num_features, num_classes, pool_op_kernel_sizes, conv_kernel_sizes,
                          conv_per_stage=num_conv_per_stage, threeD=three_d, max_num_features=max_num_features,
                          deep_supervision=deep_supervision, feat_map_mul_on_downscale=feat_map_mul_on_downscale,
                          initialize=weightInitializer is not None, ops=ops, seg_output_use_bias=seg_output_use_bias,
-                         weight_initializer=weightInitializer, final_nonlin=final_nonlin)
+                         weight_initializer=weightInitializer, final_nonlin=final_nonlin, basic_block=basic_block,
+                         convolutional_pooling=convolutional_pooling,
+                         convolutional_upsampling=convolutional_upsampling, upscale_logits=upscale_logits,
+                         dropout_in_localization=dropout_in_localization)

@@ -1,4 +1,4 @@
-"""``nnunet.network_architecture.neural_network``: the network base class (here: the explorer's U-Net)."""
-from nnunet_explorer.training.generic_unet import GenericUNet as SegmentationNetwork
+"""``nnunet.network_architecture.neural_network``: the network base classes (``predict_3D`` / ``predict_2D``)."""
+from nnunet_explorer.training.segmentation_network import NeuralNetwork, SegmentationNetwork
 
-__all__ = ["SegmentationNetwork"]
+__all__ = ["NeuralNetwork", "SegmentationNetwork"]
