@@ -57,7 +57,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
 
-    from nnunet_explorer.inference.sliding_window import predict_sliding_window
+    from nnunet_explorer.network_architecture.sliding_window import predict_sliding_window
     from nnunet_explorer.training.generic_unet import GenericUNet
 
     pools = [[1, 2, 2], [2, 2, 2], [2, 2, 2]]

@@ -336,7 +336,7 @@ def section_training(s: dict, device: torch.device, fp16: bool) -> dict:
 
 # ------------------------------------------------------------------------------------------ sliding window
 def section_sliding_window(s: dict, device: torch.device, precisions: list[bool]) -> dict:
-    from nnunet_explorer.inference.sliding_window import predict_sliding_window
+    from nnunet_explorer.network_architecture.sliding_window import predict_sliding_window
 
     torch.manual_seed(1)
     v1 = v1_network(s, device)

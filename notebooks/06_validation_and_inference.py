@@ -57,7 +57,7 @@ else:
 # ## Sliding-window prediction of one validation case
 
 # %%
-from nnunet_explorer.inference.sliding_window import predict_sliding_window
+from nnunet_explorer.network_architecture.sliding_window import predict_sliding_window
 case = p["split"].val[0]
 folder = cfg.folder_with_preprocessed_data
 arr = np.load(folder / f"{case}.npy") if (folder / f"{case}.npy").is_file() else np.load(folder / f"{case}.npz")["data"]

@@ -1,6 +1,6 @@
 """Validation and prediction, as nnU-Net v1 does them.
 
-* :mod:`.sliding_window` — ``predict_3D``: tiles, Gaussian weighting, test-time mirroring (3D nets, and 2D nets
+* :mod:`nnunet_explorer.network_architecture.sliding_window` — ``predict_3D``: tiles, Gaussian weighting, mirroring (3D nets, and 2D nets
   slice by slice), with the tiles and per-flip contributions kept for inspection.
 * :mod:`.export` — ``save_segmentation_nifti_from_softmax``: probabilities back to the original grid, argmax,
   un-crop, NIfTI (optional float16 softmax ``.npz`` for ensembling).

@@ -36,7 +36,7 @@ from ..fileio import save_npz_atomic
 from ..provenance import mirrors
 from ..training.cascade_augmentation import to_one_hot
 from ..training.dataloading import prev_stage_file
-from .sliding_window import predict_sliding_window
+from ..network_architecture.sliding_window import predict_sliding_window
 from .validation import export_params
 
 

@@ -41,7 +41,7 @@ from ..fileio import copy_atomic
 from ..provenance import mirrors
 from .export import save_segmentation_nifti_from_softmax
 from .postprocessing import apply_postprocessing_to_folder, load_postprocessing
-from .sliding_window import predict_sliding_window
+from ..network_architecture.sliding_window import predict_sliding_window
 from .validation import default_mirror_axes, export_params
 
 
@@ -328,7 +328,7 @@ class CaseInference:
     Attributes:
         data: the preprocessed input ``(c, x, y, z)`` (transposed, resampled, normalized).
         properties: the case's properties (crop box, sizes, spacings, ITK geometry).
-        per_fold: one :class:`~nnunet_explorer.inference.sliding_window.SlidingWindowResult` per fold.
+        per_fold: one :class:`~nnunet_explorer.network_architecture.sliding_window.SlidingWindowResult` per fold.
         probabilities: the fold ensemble (mean), transposed back to the original axis order, still at the
             stage spacing: what the export resamples.
     """
@@ -358,7 +358,7 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
     A cascade model needs ``seg_from_prev_stage``, the case's ``3d_lowres`` prediction (``CASE.nii.gz``).
     ``device``: None keeps the network where :func:`load_model_and_checkpoint_files` placed it; anything else
     (``"auto"``, ``"cpu"``, ``"cuda:1"``) moves it there first, once. ``all_in_gpu``: v1's option, see
-    :func:`~nnunet_explorer.inference.sliding_window.predict_sliding_window`.
+    :func:`~nnunet_explorer.network_architecture.sliding_window.predict_sliding_window`.
     """
     from ..training.checkpoints import load_state_dict_into
 

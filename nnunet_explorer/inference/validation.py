@@ -4,7 +4,7 @@ For every validation case of the fold (in the order of ``val_keys``):
 
 1. Load the *preprocessed* stage file ``CASE.npz`` (channels + seg); the seg's ``-1`` (outside the nonzero
    crop) becomes 0; the image channels are predicted with the sliding window
-   (:func:`~nnunet_explorer.inference.sliding_window.predict_sliding_window`: step 0.5, Gaussian, mirroring on
+   (:func:`~nnunet_explorer.network_architecture.sliding_window.predict_sliding_window`: step 0.5, Gaussian, mirroring on
    the training's mirror axes).
 2. Transpose the probabilities back to the original axis order (``transpose_backward``) and export them to
    ``<fold>/validation_raw/CASE.nii.gz`` on the original grid
@@ -34,7 +34,7 @@ from ..provenance import mirrors
 from .evaluation import aggregate_scores
 from .export import save_segmentation_nifti_from_softmax
 from .postprocessing import determine_postprocessing
-from .sliding_window import predict_sliding_window
+from ..network_architecture.sliding_window import predict_sliding_window
 
 #: v1 writes probabilities to a temporary .npy above this many voxels (2 GB / 4 bytes * 0.85)
 LARGE_SOFTMAX_VOXELS = 2e9 / 4 * 0.85

@@ -394,7 +394,7 @@ class nnUNetTrainer(NetworkTrainer):
     def _sliding_window(self, data: np.ndarray, do_mirroring: bool, mirror_axes: Sequence[int] | None,
                         use_sliding_window: bool, step_size: float, use_gaussian: bool, pad_border_mode: str,
                         pad_kwargs: dict | None, all_in_gpu: bool, mixed_precision: bool) -> Any:
-        from ..inference.sliding_window import predict_sliding_window
+        from ..network_architecture.sliding_window import predict_sliding_window
 
         if not use_sliding_window:
             raise ConfigurationError("use_sliding_window=False (predicting the whole image at once) is not "

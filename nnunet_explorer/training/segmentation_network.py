@@ -10,7 +10,7 @@ prediction read off the network, whatever its architecture:
 * ``input_shape_must_be_divisible_by``: the product of all poolings (``None`` where a network does not say).
 
 and it predicts a whole case with :meth:`SegmentationNetwork.predict_3D` / :meth:`~SegmentationNetwork.predict_2D`,
-which here run the explorer's sliding window (:func:`nnunet_explorer.inference.sliding_window.predict_sliding_window`).
+which here run the explorer's sliding window (:func:`nnunet_explorer.network_architecture.sliding_window.predict_sliding_window`).
 v1's trainers check ``isinstance(self.network, (SegmentationNetwork, nn.DataParallel))`` after building it.
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ class SegmentationNetwork(NeuralNetwork):
         self.num_classes: int | None = None
         self.inference_apply_nonlin = _identity
         # v1 caches the Gaussian importance map on the network; the explorer caches it per patch size in
-        # inference/sliding_window.py (get_gaussian), so these stay None
+        # network_architecture/sliding_window.py (get_gaussian), so these stay None
         self._gaussian_3d = self._patch_size_for_gaussian_3d = None
         self._gaussian_2d = self._patch_size_for_gaussian_2d = None
 
@@ -90,7 +90,7 @@ class SegmentationNetwork(NeuralNetwork):
         """
         # differs from v1: predict_sliding_window puts the network in eval mode and switches deep supervision
         # off (do_ds) for the call and restores both; v1 leaves both to the caller (and warns in train mode)
-        from ..inference.sliding_window import predict_sliding_window
+        from ..network_architecture.sliding_window import predict_sliding_window
 
         if not use_sliding_window:
             raise ConfigurationError("predict_3D(use_sliding_window=False) is not implemented by the explorer",

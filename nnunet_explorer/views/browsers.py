@@ -268,7 +268,7 @@ def plot_inference(result: Any, image: Any, ground_truth: Any = None, *, slice_i
     """A sliding-window prediction: tiles on the image, the Gaussian map, prediction, truth and errors.
 
     Args:
-        result: a :class:`~nnunet_explorer.inference.sliding_window.SlidingWindowResult`.
+        result: a :class:`~nnunet_explorer.network_architecture.sliding_window.SlidingWindowResult`.
         image: the network input ``(c, z, y, x)`` that was predicted.
         ground_truth: labels ``(z, y, x)`` in the same space (optional).
         slice_index: along the first spatial axis (default: the middle).

@@ -611,7 +611,7 @@ def deep_supervision_layers(outputs: Sequence[Any], targets: Sequence[Any] | Non
 
 def sliding_window_steps(patch_size: Sequence[int], image_size: Sequence[int], step_size: float = 0.5
                          ) -> list[list[int]]:
-    """Tile start positions per axis, v1's rule (inference.sliding_window.compute_steps_for_sliding_window).
+    """Tile start positions per axis, v1's rule (network_architecture.sliding_window.compute_steps_for_sliding_window).
 
     ``num_steps = ceil((image - patch) / (patch * step_size)) + 1`` tiles, spread evenly so the first starts at 0
     and the last ends at the border. The image must be at least as large as the patch (v1 pads it first).
@@ -619,7 +619,7 @@ def sliding_window_steps(patch_size: Sequence[int], image_size: Sequence[int], s
     Raises:
         ExplorerError: the image is smaller than the patch, or ``step_size`` is outside (0, 1].
     """
-    from ..inference.sliding_window import compute_steps_for_sliding_window
+    from ..network_architecture.sliding_window import compute_steps_for_sliding_window
 
     try:
         return compute_steps_for_sliding_window(patch_size, image_size, step_size)
@@ -629,13 +629,13 @@ def sliding_window_steps(patch_size: Sequence[int], image_size: Sequence[int], s
 
 
 def gaussian_importance_map(patch_size: Sequence[int], sigma_scale: float = 1.0 / 8) -> np.ndarray:
-    """v1's Gaussian tile weight (:func:`~nnunet_explorer.inference.sliding_window.get_gaussian`), a writable copy.
+    """v1's Gaussian tile weight (:func:`~nnunet_explorer.network_architecture.sliding_window.get_gaussian`), a writable copy.
 
     Peak 1 at the patch centre, sigma = patch * 1/8, zeros lifted to the smallest positive value. Tiles are
     weighted with it before they are summed, so voxels near a tile's border (where the network sees little
     context) count less than voxels near its centre.
     """
-    from ..inference.sliding_window import get_gaussian
+    from ..network_architecture.sliding_window import get_gaussian
 
     return np.array(get_gaussian(patch_size, sigma_scale), copy=True)
 
@@ -721,7 +721,7 @@ def sliding_window_layers(image_shape: Sequence[int], patch_size: Sequence[int],
 def sliding_window_result_layers(result: Any, *, image: np.ndarray | None = None,
                                  spacing: Sequence[float] | None = None,
                                  translate: Sequence[float] | None = None) -> list[LayerSpec]:
-    """A :class:`~nnunet_explorer.inference.sliding_window.SlidingWindowResult`: its segmentation, the tiles it
+    """A :class:`~nnunet_explorer.network_architecture.sliding_window.SlidingWindowResult`: its segmentation, the tiles it
     predicted, the Gaussian and the summed weights (:func:`sliding_window_layers`), and the foreground
     probability (``1 - p(background)``)."""
     seg = np.asarray(result.segmentation)

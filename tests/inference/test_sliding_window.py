@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from nnunet_explorer.inference.sliding_window import (compute_steps_for_sliding_window, get_gaussian,
+from nnunet_explorer.network_architecture.sliding_window import (compute_steps_for_sliding_window, get_gaussian,
                                                       predict_sliding_window)
 
 
@@ -171,7 +171,7 @@ def test_all_in_gpu_both_ways_agree(tiny_pair, shape):
 
 def test_accumulators_placed_by_all_in_gpu():
     """Default: the whole-case sums in CPU memory whatever the device (v1); all_in_gpu: float16 on the device."""
-    from nnunet_explorer.inference.sliding_window import _TiledPredictor
+    from nnunet_explorer.network_architecture.sliding_window import _TiledPredictor
 
     net = torch.nn.Conv3d(1, 2, 1)
     meta = torch.device("meta")  # stands for a GPU: tensors placed there are visibly not on the CPU
@@ -202,7 +202,7 @@ class _RaisingNet(torch.nn.Module):
                                                           (False, 4, "smaller --tile_batch_size")])
 def test_out_of_memory_is_explained(all_in_gpu, tile_batch, needle):
     from nnunet_explorer.errors import ExplorerError
-    from nnunet_explorer.inference.sliding_window import PredictionOutOfMemoryError
+    from nnunet_explorer.network_architecture.sliding_window import PredictionOutOfMemoryError
 
     net = _RaisingNet(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     net.train()

@@ -271,7 +271,7 @@ def test_read_path_dispatch_and_refusals(ws, tmp_path):
 
 def test_trace_and_sliding_window_result_layers(ws):
     """An AugmentationTrace and an inference SlidingWindowResult both become layers via layers_for."""
-    from nnunet_explorer.inference.sliding_window import predict_sliding_window
+    from nnunet_explorer.network_architecture.sliding_window import predict_sliding_window
     from nnunet_explorer.training.augmentation import trace_augmentation
     from nnunet_explorer.training.dataloading import case_batch
 
