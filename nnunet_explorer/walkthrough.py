@@ -34,7 +34,7 @@ from .paths import Workspace, default_plans_identifier
 from .provenance import mirrors
 from .run.default_configuration import Configuration, check_trainer_class, get_default_configuration
 from .run.run_training import DEFAULT_SEED, ExplorerOptions, TrainRequest
-from .seeding import preserved_rng, seed_everything
+from .seeding import preserved_rng
 from .step_names import WALKTHROUGH_STEP_NAMES as _STEP_NAMES
 from .training.configuration import RunArgs, parse_fold
 from .training.data_augmentation_params import AugmentationSetup
@@ -486,13 +486,13 @@ class Batch:
 
 
 @mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
-def batch(trainer: Any, initialize: Initialized, *, seed: int | None = DEFAULT_SEED) -> Batch:
+def batch(trainer: Any, initialize: Initialized) -> Batch:
     """One batch through the trainer's own loader and transforms (``dl_tr``, then ``tr_gen``'s transform).
 
     The data is ``(b, c, z, y, x)`` float32 of the network's patch size; the target is a list with one
-    ``(b, 1, ...)`` label map per deep-supervision output. Drawn in this process with ``seed`` (re-running with
-    the same seed gives the same batch; ``pipeline.rerun("batch", seed=3)`` draws another one); the random
-    streams the training draws from afterwards are left as they were.
+    ``(b, 1, ...)`` label map per deep-supervision output. Drawn in this process with the step's seed
+    (re-running with the same seed gives the same batch; ``pipeline.rerun("batch", seed=3)`` draws another one);
+    the random streams the training draws from afterwards are left as they were.
     """
     from .training.augmentation import describe_transform
 
@@ -503,8 +503,6 @@ def batch(trainer: Any, initialize: Initialized, *, seed: int | None = DEFAULT_S
     transform = trainer.tr_gen.transform
     transforms = list(getattr(transform, "transforms", [transform]))
     with untouched(trainer):
-        if seed is not None:
-            seed_everything(seed)
         raw = next(trainer.dl_tr)
         loaded_shape = tuple(int(v) for v in raw["data"].shape)
         out = transform(**raw)
@@ -561,7 +559,8 @@ SETUP_STEPS: tuple[str, ...] = TRAINING_STEP_NAMES[:TRAINING_STEP_NAMES.index("i
 #: the looks that cost nothing (the report of a real `train` shows them)
 CHEAP_LOOKS: tuple[str, ...] = ("plans_processed", "augmentation_parameters", "deep_supervision", "loss", "dataset",
                                 "split", "dataloader", "optimizer", "lr_schedule")
-_SEEDED_STEPS = ("initialize",)  # the pipeline seeds before it: the initial weights
+_SEEDED_STEPS = ("initialize", "batch")  # the pipeline seeds before them: the initial weights, the batch
+_LOOKS = ("network", "architecture", "lr_schedule", "batch", "iteration")  # they leave the random streams alone
 
 
 def training_walkthrough(network: str, network_trainer: str, task: str | int, fold: str | int, *,
@@ -607,10 +606,10 @@ def walkthrough_for(request: TrainRequest, *, workspace: Workspace | None = None
             params[name] = {"workspace": workspace}
     params["trainer"] = {"options": request.options, "strategy": strategy}
     params["initialize"] = {"single_threaded": request.options.single_threaded}
-    params["batch"] = {"seed": request.options.seed}
     params["training_epochs"] = {"options": request.options}
     seed = request.options.seed
-    steps = [make_step(f, seed=seed if f.__name__ in _SEEDED_STEPS else None) for f in WALKTHROUGH_STEPS]
+    steps = [make_step(f, seed=seed if f.__name__ in _SEEDED_STEPS else None, isolated_rng=f.__name__ in _LOOKS)
+             for f in WALKTHROUGH_STEPS]
     from .teaching import attach_teaching  # every card's why, pitfalls and glossary links; the report's contents
 
     name = f"nnUNet_train {args.network} {args.network_trainer} {args.task} {args.fold}"

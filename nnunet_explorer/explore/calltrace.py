@@ -96,6 +96,7 @@ def trace_calls(obj: Any, names: Iterable[str], *, max_depth: int = 8) -> Iterat
     stack: list[tuple[Any, Call, dict[str, int], float]] = []
     previous = sys.getprofile()
     me = threading.get_ident()
+    owners: dict[Any, str | None] = {}  # code object -> the class of obj's MRO that defines it (None: not a method)
 
     def profiler(frame: Any, event: str, arg: Any) -> None:
         if event not in ("call", "return"):
@@ -105,10 +106,14 @@ def trace_calls(obj: Any, names: Iterable[str], *, max_depth: int = 8) -> Iterat
             return
         if not code.co_varnames or frame.f_locals.get(code.co_varnames[0]) is not obj:
             return
+        if code not in owners:
+            owners[code] = _defining_class(obj, code)
+        owner = owners[code]
+        if owner is None:  # a function that merely takes obj as its first argument
+            return
         if event == "call":
             if len(stack) >= max_depth:
                 return
-            owner = _defining_class(obj, code)
             call = Call(code.co_name, owner, len(stack))
             (stack[-1][1].calls if stack else trace.calls).append(call)
             stack.append((frame, call, _snapshot(obj), time.perf_counter()))
@@ -127,12 +132,12 @@ def trace_calls(obj: Any, names: Iterable[str], *, max_depth: int = 8) -> Iterat
         sys.setprofile(previous)
 
 
-def _defining_class(obj: Any, code: Any) -> str:
+def _defining_class(obj: Any, code: Any) -> str | None:
     for cls in type(obj).__mro__:
         fn = vars(cls).get(code.co_name)
         if getattr(fn, "__code__", None) is code:
             return cls.__name__
-    return type(obj).__name__
+    return None
 
 
 __all__ = ["Call", "CallTrace", "trace_calls"]

@@ -15,6 +15,7 @@ in :class:`~nnunet_explorer.explore.step.StepFailed`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import time
@@ -27,6 +28,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ..errors import ExplorerError
 from .html import pending_card, report_page, step_card
 from .notes import Why
+from ..seeding import preserved_rng
 from .step import Step, StepError, StepFailed, StepResult, make_step, seed_everything
 from .summary import summary_rows
 
@@ -193,11 +195,12 @@ class Pipeline:
         effective = {k: v for k, v in s.knobs.items() if v is not inspect.Parameter.empty}
         effective.update(params)
         seed = self._seeds[s.name]
-        if seed is not None:
-            seed_everything(seed)
         start = time.perf_counter()
         try:
-            output = s.func(*inputs.values(), **params)
+            with preserved_rng() if s.isolated_rng else contextlib.nullcontext():
+                if seed is not None:
+                    seed_everything(seed)
+                output = s.func(*inputs.values(), **params)
         except Exception as exc:  # recorded, then re-raised below with the step's name
             seconds = time.perf_counter() - start
             error = StepError(type(exc).__name__, str(exc), traceback.format_exc(), exc)

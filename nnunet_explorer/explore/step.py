@@ -35,6 +35,8 @@ class Step:
         title: a short human title for cards (defaults to the name).
         why: the step's teaching notes (a :class:`~nnunet_explorer.explore.notes.StepNotes`, or a function
             returning one, called each time a card is drawn so that the notes can follow a language setting).
+        isolated_rng: the step is a *look*: its seeding and its draws leave the random streams as they were
+            before it (the steps after it draw exactly what they would have drawn without it).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Step:
     seed: int | None = None
     title: str = ""
     why: Why = None
+    isolated_rng: bool = False
 
     @property
     def notes(self) -> StepNotes | None:
@@ -89,7 +92,7 @@ def positional_inputs(func: Callable[..., Any]) -> tuple[str, ...]:
 
 def make_step(func: Callable[..., Any], *, name: str | None = None, inputs: tuple[str, ...] | list[str] | None = None,
               v1: str | V1Reference | None = None, seed: int | None = None, title: str = "",
-              why: Why = None) -> Step:
+              why: Why = None, isolated_rng: bool = False) -> Step:
     """Wrap a plain function into a :class:`Step`.
 
     Args:
@@ -100,10 +103,11 @@ def make_step(func: Callable[..., Any], *, name: str | None = None, inputs: tupl
         seed: default seed of the step (None: the step draws no random numbers, or is not seeded).
         title: short title for cards.
         why: teaching notes shown in the card (see :class:`Step`).
+        isolated_rng: seed and run the step without changing the random streams around it (see :class:`Step`).
     """
     reference = parse_reference(v1) if isinstance(v1, str) else (v1 or v1_reference_of(func))
     step_inputs = tuple(inputs) if inputs is not None else positional_inputs(func)
-    return Step(name or func.__name__, func, step_inputs, reference, seed, title, why)
+    return Step(name or func.__name__, func, step_inputs, reference, seed, title, why, isolated_rng)
 
 
 def step(name: str | None = None, *, inputs: tuple[str, ...] | list[str] | None = None,

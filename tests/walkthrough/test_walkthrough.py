@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from nnunet_explorer import network_training as tr
 from nnunet_explorer.errors import ConfigurationError, PlansError
-from nnunet_explorer.training import trainers as tr
-from nnunet_explorer.walkthrough import TRAINING_STEP_NAMES, training_walkthrough
+from nnunet_explorer.walkthrough import TRAINING_STEP_NAMES, training_walkthrough, walkthrough_for
 
 TASK_ID = 901
 
@@ -54,7 +54,26 @@ def test_steps_carry_v1_values(walked):
     assert len(lrs) == 4  # the explorer knob max_num_epochs=4
     np.testing.assert_allclose(lrs, [1e-2 * (1 - e / 4) ** 0.9 for e in range(4)])
     origin = walked["trainer"].provenance()["max_num_epochs"]
-    assert origin.value == 4 and origin.set_by == "explorer knob"
+    assert origin.value == 4 and origin.set_by == "--max_num_epochs"
+
+
+def test_initialize_is_one_call_of_the_trainer_recorded_in_v1s_order(walked):
+    trace = walked["initialize"].trace
+    top = [c.name for c in trace.calls]
+    assert top == ["initialize"]
+    names = trace.names()
+    order = ["initialize", "load_plans_file", "process_plans", "setup_DA_params", "get_basic_generators",
+             "load_dataset", "do_split", "initialize_network", "initialize_optimizer_and_scheduler"]
+    assert [n for n in names if n in order] == order
+    process_plans = trace.find("process_plans")[0]
+    assert {"batch_size", "patch_size", "num_classes", "net_num_pool_op_kernel_sizes"} <= set(process_plans.set_attributes)
+    assert process_plans.depth == 1 and process_plans.defined_in == "nnUNetTrainer"
+    assert "network" in trace.find("initialize_network")[0].set_attributes
+    assert {"tr_gen", "val_gen", "ds_loss_weights", "loss"} <= set(trace.find("initialize")[0].set_attributes)
+    # the looks read what initialize set, on the same trainer object
+    trainer = walked["trainer"]
+    assert walked["network"] is trainer.network and walked["loss"] is trainer.loss
+    assert walked["dataloader"] is trainer.dl_tr and walked["optimizer"] is trainer.optimizer
 
 
 def test_batch_and_iteration_have_v1_shapes(walked):
@@ -81,8 +100,21 @@ def test_rerunning_the_batch_with_a_seed_invalidates_only_downstream(walked):
     assert not torch.equal(walked["batch"].data, first)
     walked.rerun("batch", seed=walked.step("batch").seed)  # back to the original seed: the same batch again
     assert torch.equal(walked["batch"].data, first)
-    # the iteration trains a copy of the network, so it gives the same loss when re-run on the same batch
+    # the iteration puts the weights back after the step, so it gives the same loss when re-run on the same batch
     assert walked["iteration"].loss == pytest.approx(loss, rel=1e-6)
+
+
+def test_looking_leaves_the_trainer_and_the_random_streams_as_they_were(ct_workspace):
+    """batch and iteration are looks: the trainer's weights, optimizer and the RNGs are as before them."""
+    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace, max_num_epochs=4)
+    p.run(until="lr_schedule")
+    trainer = p["trainer"]
+    weights = {k: v.clone() for k, v in trainer.network.state_dict().items()}
+    state = np.random.get_state()[1].copy(), torch.get_rng_state().clone()
+    p.run(until="iteration")
+    assert all(trainer.network.state_dict()[k].equal(v) for k, v in weights.items())
+    assert not trainer.optimizer.state_dict()["state"]  # no momentum buffer: no step was kept
+    assert np.array_equal(np.random.get_state()[1], state[0]) and torch.equal(torch.get_rng_state(), state[1])
 
 
 def test_compressed_data_is_not_unpacked(ct_workspace):
@@ -131,14 +163,14 @@ def test_bad_inputs_fail_at_the_right_step(ct_workspace, network, trainer, fold,
     assert f"Stopped: step '{step}' failed" in str(p.summary(run=False))
 
 
-def test_the_original_nnUNetTrainer_is_shown_but_not_walked(ct_workspace):
+def test_the_original_nnUNetTrainer_is_walked_as_v1_builds_it(ct_workspace):
     p = training_walkthrough("3d_fullres", "nnUNetTrainer", TASK_ID, 0, workspace=ct_workspace)
     setup = p.run(until="augmentation_parameters").output
     assert setup.data_aug_params["do_elastic"] is True  # the base trainer's parameters (no V2 changes)
     assert p["trainer"].provenance()["initial_lr"].value == 3e-4
-    with pytest.raises(ConfigurationError, match="not derived from nnUNetTrainerV2") as info:
-        p.run(until="deep_supervision")
-    assert info.value.step == "deep_supervision"
+    assert p.run(until="deep_supervision").output.weights == (1.0,)  # no deep supervision
+    assert type(p.run(until="optimizer").output).__name__ == "Adam"
+    assert p["trainer"].lr_scheduler.__class__.__name__ == "ReduceLROnPlateau"
 
 
 def test_missing_plans_say_which_command_makes_them(workspace):
@@ -163,11 +195,17 @@ class OneOutputNet(torch.nn.Module):
 
 
 def test_custom_network_that_breaks_the_contract_is_explained(ct_workspace):
-    factory = lambda processed: OneOutputNet(processed.num_input_channels, processed.num_classes)  # noqa: E731
-    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace,
-                             network_factory=factory)
-    with pytest.raises(ConfigurationError) as info:
-        p.run(until="network")
+    class OneOutputTrainer(tr.nnUNetTrainerV2):  # v1's way to bring a network: override initialize_network
+        def initialize_network(self):
+            self.network = OneOutputNet(self.num_input_channels, self.num_classes)
+
+    tr.register_trainer(OneOutputTrainer)
+    try:
+        p = training_walkthrough("3d_fullres", "OneOutputTrainer", TASK_ID, 0, workspace=ct_workspace)
+        with pytest.raises(ConfigurationError) as info:
+            p.run(until="network")
+    finally:
+        tr.unregister_trainer("OneOutputTrainer")
     message = str(info.value)
     assert info.value.step == "network" and "network contract" in message
     assert "with do_ds=True the network returned a Tensor" in message
@@ -183,36 +221,34 @@ def test_unknown_task_id_fails_at_task_name(ct_workspace):
 
 
 def test_walkthrough_from_an_nnUNet_train_command_line(ct_workspace):
-    from nnunet_explorer.commands.run_training import run_training_argv_walkthrough
+    from nnunet_explorer.cli import build_parser
+    from nnunet_explorer.commands.run_training import request_from_namespace
 
-    p = run_training_argv_walkthrough(["3d_fullres", "nnUNetTrainerV2", "901", "all", "--fp32", "-p", "nnUNetPlansv2.1"],
-                                      workspace=ct_workspace, max_num_epochs=2)
+    ns = build_parser().parse_args(["train", "3d_fullres", "nnUNetTrainerV2", "901", "all", "--fp32", "-p",
+                                    "nnUNetPlansv2.1", "--max_num_epochs", "2", "--device", "cpu"])
+    p = walkthrough_for(request_from_namespace(ns), workspace=ct_workspace)
     args = p.run(until="parsed_arguments").output
     assert args.fp32 and args.fold == "all" and not args.run_mixed_precision
     trainer = p.run(until="trainer").output
     assert trainer.fp16 is False and trainer.fold == "all" and trainer.max_num_epochs == 2
     assert str(trainer.output_folder).endswith("nnUNetTrainerV2__nnUNetPlansv2.1/all")
+    assert trainer.device == torch.device("cpu")
 
 
 def test_bad_epoch_knob_is_refused(ct_workspace):
-    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace, max_num_epochs=0)
-    with pytest.raises(ConfigurationError, match="max_num_epochs must be at least 1") as info:
-        p.run(until="trainer")
-    assert info.value.step == "trainer"
+    with pytest.raises(ConfigurationError, match="max_num_epochs must be at least 1"):
+        training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace, max_num_epochs=0)
 
 
-def test_iteration_device_knob(walked):
-    walked.set_params("iteration", device="cuda")
-    try:
-        if torch.cuda.is_available():
-            record = walked.run(until="iteration").output
-            assert record.device.startswith("cuda") and math.isfinite(record.loss)
-        else:
-            with pytest.raises(ConfigurationError, match="CUDA is not available") as info:
-                walked.run(until="iteration")
-            assert info.value.step == "iteration"
-    finally:
-        walked.set_params("iteration", device="cpu")
+def test_the_device_is_decided_once_and_cuda_without_cuda_is_an_error(ct_workspace):
+    if torch.cuda.is_available():
+        p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace, device="cuda")
+        assert p.run(until="trainer").output.device.type == "cuda"
+    else:
+        with pytest.raises(ConfigurationError, match="cuda"):
+            training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace, device="cuda")
+    p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, workspace=ct_workspace, device="cpu")
+    assert p.run(until="trainer").output.device == torch.device("cpu")
 
 
 def test_the_walkthrough_calls_the_trainers_v1_methods_and_honours_overrides(ct_workspace):
@@ -244,14 +280,17 @@ def test_the_walkthrough_calls_the_trainers_v1_methods_and_honours_overrides(ct_
 
     tr.register_trainer(Overriding)
     try:
-        p = training_walkthrough("3d_fullres", "Overriding", TASK_ID, 0, workspace=ct_workspace)
+        p = training_walkthrough("3d_fullres", "Overriding", TASK_ID, 0, workspace=ct_workspace, max_num_epochs=3)
         p.run(until="optimizer")
-        assert calls == ["process_plans", "setup_DA_params", "initialize_network",
-                         "initialize_optimizer_and_scheduler", ("maybe_update_lr", 0)]
+        assert calls == ["process_plans", "setup_DA_params", "initialize_network", "initialize_optimizer_and_scheduler"]
         assert p["plans_processed"].base_num_features == 8
         assert p["network"].base_num_features == 8
         assert p["augmentation_parameters"].data_aug_params["do_mirror"] is False
-        assert p["optimizer"].param_groups[0]["lr"] == 0.25 and p["optimizer"].defaults["momentum"] == 0.9
+        assert p["optimizer"].param_groups[0]["lr"] == 0.1 and p["optimizer"].defaults["momentum"] == 0.9
         assert p["trainer"].network is p["network"] and p["trainer"].loss is p["loss"]
+        # the schedule look asks the trainer's own maybe_update_lr, as run_training would, on a stand-in optimizer
+        assert list(p.run(until="lr_schedule").output.lrs) == [0.25, 0.25, 0.25]
+        assert calls[-3:] == [("maybe_update_lr", 0), ("maybe_update_lr", None), ("maybe_update_lr", None)]
+        assert p["optimizer"].param_groups[0]["lr"] == 0.1  # the trainer's own optimizer is untouched
     finally:
         tr.unregister_trainer("Overriding")
