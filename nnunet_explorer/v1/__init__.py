@@ -10,9 +10,12 @@ Mirrored modules::
     network_architecture.{generic_UNet, initialization, neural_network, custom_modules.helperModules}
     training.network_training.{network_trainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2_CascadeFullRes}
     training.loss_functions.{dice_loss, deep_supervision, crossentropy, TopK_loss}
-    training.data_augmentation.{default_data_augmentation, data_augmentation_moreDA, data_augmentation_insaneDA2}
+    training.data_augmentation.{default_data_augmentation, data_augmentation_moreDA, data_augmentation_insaneDA,
+                                data_augmentation_insaneDA2, data_augmentation_noDA, custom_transforms,
+                                downsampling, pyramid_augmentations}
     training.dataloading.dataset_loading, training.learning_rate.poly_lr
-    utilities.{nd_softmax, to_torch, tensor_utilities}
+    inference.segmentation_export, evaluation.region_based_evaluation, configuration
+    utilities.{nd_softmax, to_torch, tensor_utilities, set_n_proc_DA}
 """
 from __future__ import annotations
 
