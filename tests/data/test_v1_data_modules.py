@@ -21,13 +21,14 @@ import copy
 import importlib
 import pickle
 import random
+import types
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from batchgenerators.dataloading.single_threaded_augmenter import SingleThreadedAugmenter as V1Single
-from batchgenerators.transforms.abstract_transforms import Compose
+from batchgenerators.transforms.abstract_transforms import AbstractTransform, Compose
 
 from nnunet_explorer.training import dataloading as dl
 from nnunet_explorer.training.augmenter import SingleThreadedAugmenter
@@ -47,6 +48,7 @@ TRAINERS = {  # v1 trainer class -> its module
     "nnUNetTrainerV2_insaneDA": V1_VARIANTS + "nnUNetTrainerV2_insaneDA",
     "nnUNetTrainerV2_DA3": V1_VARIANTS + "nnUNetTrainerV2_DA3",
     "nnUNetTrainerV2_noDataAugmentation": V1_VARIANTS + "nnUNetTrainerV2_noDA",
+    "nnUNetTrainerV2_DA5": V1_VARIANTS + "nnUNetTrainerV2_DA5",
 }
 # pipeline -> (v1 module, function, the trainer whose setup_DA_params gives the params)
 PIPELINES = {
@@ -128,16 +130,29 @@ def _call(module_name: str, function: str, params: dict, trainer, loaders, *, v1
 
 
 def _same_lists(ours, theirs) -> None:
-    """Class names, order and every attribute (the skimage/scipy binary operations compared by name)."""
+    """Class names, order and every attribute (the skimage/scipy binary operations compared by name; transforms
+    and helper objects inside a transform, e.g. OneOfTransform's, compared the same way; lambdas by their code)."""
     assert [type(t).__name__ for t in ours] == [type(t).__name__ for t in theirs]
     for a, b in zip(ours, theirs):
-        va, vb = vars(a), vars(b)
-        assert va.keys() == vb.keys(), type(a).__name__
-        for key in va:
-            x, y = va[key], vb[key]
-            if key == "any_of_these":
-                x, y = [f.__name__ for f in x], [f.__name__ for f in y]
-            assert _equal(x, y), f"{type(a).__name__}.{key}: {x!r} != {y!r}"
+        _same_attributes(a, b, type(a).__name__)
+
+
+def _same_attributes(a, b, where: str) -> None:
+    va, vb = vars(a), vars(b)
+    assert va.keys() == vb.keys(), where
+    for key in va:
+        x, y = va[key], vb[key]
+        if key == "any_of_these":
+            x, y = [f.__name__ for f in x], [f.__name__ for f in y]
+        if isinstance(x, list) and x and isinstance(x[0], AbstractTransform):
+            _same_lists(x, y)
+        elif isinstance(x, types.FunctionType) and x.__name__ == "<lambda>":
+            assert x.__code__.co_code == y.__code__.co_code, f"{where}.{key}"
+        elif type(x).__module__.startswith("batchgenerators") and hasattr(x, "__dict__"):
+            assert type(x) is type(y), f"{where}.{key}"
+            _same_attributes(x, y, f"{where}.{key}")
+        else:
+            assert _equal(x, y), f"{where}.{key}: {x!r} != {y!r}"
 
 
 def _same_augmenters(ours, theirs, *, fixed_seeds: bool) -> None:
@@ -518,25 +533,30 @@ def test_process_counts_equal_v1(v1, monkeypatch):
 
 # --- (6) v1's module dicts, read by a variant after super().setup_DA_params() ---------------------------------
 
-def _ported_setup_class(v1_module: str, v1_class: str):
-    """v1's own ``setup_DA_params`` of ``v1_class``, ported by the import rule, on the explorer's nnUNetTrainerV2.
+PORTED_IMPORTS = ("numpy", "typing", "batchgenerators.transforms", "nnunet.training.data_augmentation",
+                  "nnunet.utilities.set_n_proc_DA")
 
-    Only that method and the file's numpy / default_data_augmentation imports are taken (the rest of the class
-    overrides ``initialize``, which the explorer does not call); nothing of v1's code is copied here.
+
+def _ported_class(v1_class: str, methods: tuple[str, ...]):
+    """v1's own methods ``methods`` of ``v1_class``, ported by the import rule, on the explorer's nnUNetTrainerV2.
+
+    Only those methods and the file's data-side imports are taken (the classes also override ``initialize``,
+    which the explorer does not call, and import trainer-side names); nothing of v1's code is copied here.
     """
     from nnunet_explorer.v1 import port_v1_source
 
-    tree = ast.parse(Path(importlib.import_module(v1_module).__file__).read_text())
+    tree = ast.parse(Path(importlib.import_module(TRAINERS[v1_class]).__file__).read_text())
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == v1_class)
-    method = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "setup_DA_params")
-    imports = [n for n in tree.body if isinstance(n, ast.Import) and n.names[0].name == "numpy"
-               or isinstance(n, ast.ImportFrom) and n.module.endswith("default_data_augmentation")]
+    bodies = [n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name in methods]
+    assert sorted(n.name for n in bodies) == sorted(methods)
+    imports = [n for n in tree.body if isinstance(n, ast.Import) and n.names[0].name in PORTED_IMPORTS
+               or isinstance(n, ast.ImportFrom) and n.module.startswith(PORTED_IMPORTS)]
     source = "\n".join(ast.unparse(n) for n in imports)
     source += "\nfrom nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2\n"
     source += f"class {v1_class}(nnUNetTrainerV2):\n" + "\n".join(
-        "    " + line for line in ast.unparse(method).splitlines())
+        "    " + line for body in bodies for line in ast.unparse(body).splitlines())
     namespace: dict = {}
-    exec(compile(port_v1_source(source), f"<ported {v1_class}.setup_DA_params>", "exec"), namespace)
+    exec(compile(port_v1_source(source), f"<ported {v1_class}>", "exec"), namespace)
     return namespace[v1_class]
 
 
@@ -554,7 +574,7 @@ def test_DA3_reads_the_module_dict_v2_just_filled(v1, request, tmp_path, config)
     kind, plans, dummy = CONFIGS[config]
     task = _task(request, kind)
     theirs = v1_trainer(v1, "nnUNetTrainerV2_DA3", task, plans, tmp_path / "v1", dummy)
-    cls = _ported_setup_class(TRAINERS["nnUNetTrainerV2_DA3"], "nnUNetTrainerV2_DA3")
+    cls = _ported_class("nnUNetTrainerV2_DA3", ("setup_DA_params",))
     ours = _explorer_trainer(cls, task, plans, tmp_path / "ours", dummy)
     ours.setup_DA_params()
     assert list(ours.basic_generator_patch_size) == list(theirs.basic_generator_patch_size)
@@ -587,3 +607,72 @@ def test_module_dicts_hold_v1s_state_after_each_setup(v1, v1_ct_task, tmp_path):
             for key, value in theirs.items():
                 assert _equal(ours[key], value), key
         assert trainer.data_aug_params is not shim.default_3D_augmentation_params  # the trainer keeps its own
+
+
+@pytest.mark.parametrize("config", ["ct-3d", "mr-2d"])
+def test_insaneDA_reads_the_untouched_module_dicts(v1, request, tmp_path, config):
+    """insaneDA never calls super().setup_DA_params(): in v1's fresh process it reads the untouched dicts."""
+    from nnunet_explorer.v1.training.data_augmentation import default_data_augmentation as shim
+
+    kind, plans, dummy = CONFIGS[config]
+    task = _task(request, kind)
+    theirs = v1_trainer(v1, "nnUNetTrainerV2_insaneDA", task, plans, tmp_path / "v1", dummy)
+    ours = _explorer_trainer(_ported_class("nnUNetTrainerV2_insaneDA", ("setup_DA_params",)), task, plans,
+                             tmp_path / "ours", dummy)
+    shim._restore_import_copies()  # as in a fresh process (an earlier setup in this one left V2's values)
+    ours.setup_DA_params()
+    assert list(ours.basic_generator_patch_size) == list(theirs.basic_generator_patch_size)
+    assert ours.data_aug_params.keys() == theirs.data_aug_params.keys()
+    for key, value in theirs.data_aug_params.items():
+        assert _equal(ours.data_aug_params[key], value), key
+
+
+def _with_prior(batch: dict) -> dict:
+    """A second segmentation channel standing in for the cascade's previous-stage prediction."""
+    seg = batch["seg"]
+    prior = np.roll(np.where(seg < 0, 0, seg), 3, axis=-1)
+    return dict(batch, seg=np.concatenate((seg, prior), 1))
+
+
+@pytest.mark.parametrize("cascade", [False, True], ids=["plain", "cascade"])
+@pytest.mark.parametrize("config", ["ct-3d", "ct-3d-dummy2d", "ct-2d", "mr-3d"])
+def test_DA5_built_from_the_shim_equals_v1(v1, request, tmp_path, config, cascade):
+    """v1's DA5 builds its own lists from nnU-Net's transforms (custom_transforms, downsampling,
+    pyramid_augmentations, get_patch_size, get_allowed_n_proc_DA); its methods run on the explorer's trainer."""
+    kind, plans, dummy = CONFIGS[config]
+    task = _task(request, kind)
+    theirs = v1_trainer(v1, "nnUNetTrainerV2_DA5", task, plans, tmp_path / "v1", dummy)
+    cls = _ported_class("nnUNetTrainerV2_DA5", ("__init__", "setup_DA_params", "get_train_transforms",
+                                                "get_val_transforms"))
+    ours = _explorer_trainer(cls, task, plans, tmp_path / "ours", dummy)
+    ours.setup_DA_params()
+    assert list(ours.basic_generator_patch_size) == list(theirs.basic_generator_patch_size)
+    assert (ours.num_proc_DA, ours.num_cached) == (theirs.num_proc_DA, theirs.num_cached)
+    for trainer in (ours, theirs):
+        trainer.data_aug_params["move_last_seg_chanel_to_data"] = cascade
+        trainer.data_aug_params["cascade_do_cascade_augmentations"] = cascade
+    pipelines = [(Compose(ours.get_train_transforms()), Compose(theirs.get_train_transforms())),
+                 (Compose(ours.get_val_transforms()), Compose(theirs.get_val_transforms()))]
+    for mine, v1s in pipelines:
+        _same_lists(mine.transforms, v1s.transforms)
+    folder = copy_stage(task, STAGE_3D if plans == PLANS_3D else STAGE_2D, tmp_path)
+    loader = dl.make_data_loader(dl.load_dataset(folder), theirs.basic_generator_patch_size, theirs.patch_size,
+                                 int(theirs.batch_size))
+    np.random.seed(13)
+    for i in range(3):
+        batch = next(loader)
+        if cascade:
+            batch = _with_prior(batch)
+        for mine, v1s in pipelines:
+            try:
+                out_v1, state_v1 = _run(v1s, batch, 60 + i)
+            except RuntimeError as error:
+                # 2D has no cascade: the binary operators' ball footprint is 3D, and scipy refuses it on a
+                # 2D patch, in v1 as in the explorer
+                assert cascade and len(theirs.patch_size) == 2, error
+                with pytest.raises(RuntimeError, match="same dimensionality"):
+                    _run(mine, batch, 60 + i)
+                continue
+            out_ours, state_ours = _run(mine, batch, 60 + i)
+            _same_output(out_v1, out_ours)
+            assert np.array_equal(state_v1, state_ours)

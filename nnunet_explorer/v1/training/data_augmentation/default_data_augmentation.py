@@ -41,11 +41,16 @@ def _as_v1_after(setup: AugmentationSetup) -> None:
     noDeepSupervision) sees them as the last setup in this process left them: untouched if it is the first
     trainer, as in v1's one trainer per process.
     """
+    _restore_import_copies()
+    used = default_3D_augmentation_params if len(setup.patch_size) == 3 else default_2D_augmentation_params
+    used.update(copy.deepcopy(dict(setup.data_aug_params)))
+
+
+def _restore_import_copies() -> None:
+    """Both dicts back to their contents at import (v1's state in a fresh process before any trainer ran)."""
     for live, saved in zip((default_3D_augmentation_params, default_2D_augmentation_params), _AT_IMPORT):
         live.clear()
         live.update(copy.deepcopy(saved))
-    used = default_3D_augmentation_params if len(setup.patch_size) == 3 else default_2D_augmentation_params
-    used.update(copy.deepcopy(dict(setup.data_aug_params)))
 
 
 add_setup_listener(_as_v1_after)
