@@ -93,11 +93,14 @@ def _with_dummy_2d(params: Mapping[str, Any], patch_size: Sequence[int], make_sp
     return [make_spatial(patch_size)], None
 
 
-def _mirror_mask_remove_label(params: Mapping[str, Any], *, mirror_also_old_key: bool = True) -> list:
-    """Mirroring, the nonzero mask, and -1 ("outside the case") -> 0, in v1's order."""
+def _mirror_mask_remove_label(params: Mapping[str, Any]) -> list:
+    """Mirroring, the nonzero mask, and -1 ("outside the case") -> 0, in v1's order.
+
+    v1's default pipeline checks ``do_mirror`` only, the others also the old key ``mirror``; the old key is
+    refused beforehand (``_check_supported``), so one test serves all.
+    """
     out: list = []
-    mirror = params.get("do_mirror") or (mirror_also_old_key and params.get("mirror"))
-    if mirror:
+    if params.get("do_mirror") or params.get("mirror"):
         out.append(MirrorTransform(params.get("mirror_axes")))
     if params.get("mask_was_used_for_normalization") is not None:
         out.append(MaskTransform(params.get("mask_was_used_for_normalization"), mask_idx_in_seg=0,
@@ -126,8 +129,7 @@ def build_default_train_transforms(patch_size: Sequence[int], params: Mapping[st
     if params.get("do_gamma"):
         tr.append(GammaTransform(params.get("gamma_range"), False, True, retain_stats=params.get("gamma_retain_stats"),
                                  p_per_sample=params["p_gamma"]))
-    # v1 checks only 'do_mirror' here (moreDA also accepts the old key 'mirror', which _check_supported refuses)
-    tr.extend(_mirror_mask_remove_label(params, mirror_also_old_key=False))
+    tr.extend(_mirror_mask_remove_label(params))
     tr.extend(cascade_transforms(dict(params), train=True, use_p_per_label=False, skip_zero_p=False))
     tr.extend(target_transforms(None, regions=regions))
     return tr

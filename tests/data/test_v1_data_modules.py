@@ -676,3 +676,64 @@ def test_DA5_built_from_the_shim_equals_v1(v1, request, tmp_path, config, cascad
             out_ours, state_ours = _run(mine, batch, 60 + i)
             _same_output(out_v1, out_ours)
             assert np.array_equal(state_v1, state_ours)
+
+
+# --- (7) v1's signatures -------------------------------------------------------------------------------------
+
+SIGNATURES = {  # v1 module:name -> shim module, parameters whose default deliberately differs
+    "nnunet.training.data_augmentation.default_data_augmentation:get_default_augmentation":
+        ("training.data_augmentation.default_data_augmentation", {"params"}),
+    "nnunet.training.data_augmentation.default_data_augmentation:get_patch_size":
+        ("training.data_augmentation.default_data_augmentation", set()),
+    "nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation":
+        ("training.data_augmentation.data_augmentation_moreDA", {"params"}),
+    "nnunet.training.data_augmentation.data_augmentation_insaneDA:get_insaneDA_augmentation":
+        ("training.data_augmentation.data_augmentation_insaneDA", {"params"}),
+    "nnunet.training.data_augmentation.data_augmentation_insaneDA2:get_insaneDA_augmentation2":
+        ("training.data_augmentation.data_augmentation_insaneDA2", {"params"}),
+    "nnunet.training.data_augmentation.data_augmentation_noDA:get_no_augmentation":
+        ("training.data_augmentation.data_augmentation_noDA", {"params"}),
+    "nnunet.inference.segmentation_export:save_segmentation_nifti_from_softmax":
+        ("inference.segmentation_export", set()),
+    "nnunet.evaluation.region_based_evaluation:evaluate_regions": ("evaluation.region_based_evaluation",
+                                                                   {"processes"}),
+    "nnunet.evaluation.region_based_evaluation:evaluate_case": ("evaluation.region_based_evaluation", set()),
+    "nnunet.utilities.set_n_proc_DA:get_allowed_n_proc_DA": ("utilities.set_n_proc_DA", {"environ"}),
+    "nnunet.training.dataloading.dataset_loading:load_dataset": ("training.dataloading.dataset_loading", set()),
+    "nnunet.training.dataloading.dataset_loading:unpack_dataset": ("training.dataloading.dataset_loading",
+                                                                   {"threads"}),
+}
+for _name in ("Convert3DTo2DTransform", "Convert2DTo3DTransform", "MaskTransform",
+              "ConvertSegmentationToRegionsTransform", "RemoveKeyTransform"):
+    SIGNATURES[f"nnunet.training.data_augmentation.custom_transforms:{_name}"] = (
+        "training.data_augmentation.custom_transforms", set())
+for _name in ("DownsampleSegForDSTransform2", "DownsampleSegForDSTransform3"):
+    SIGNATURES[f"nnunet.training.data_augmentation.downsampling:{_name}"] = (
+        "training.data_augmentation.downsampling", set())
+for _name in ("MoveSegAsOneHotToData", "ApplyRandomBinaryOperatorTransform",
+              "RemoveRandomConnectedComponentFromOneHotEncodingTransform"):
+    # any_of_these: the explorer's scipy versions of skimage's four operations (same names, same order)
+    SIGNATURES[f"nnunet.training.data_augmentation.pyramid_augmentations:{_name}"] = (
+        "training.data_augmentation.pyramid_augmentations", {"any_of_these"})
+for _name in ("DataLoader3D", "DataLoader2D"):
+    # pad_mode: v1's class default is "edge", every v1 trainer passes "constant" (the explorer's default)
+    SIGNATURES[f"nnunet.training.dataloading.dataset_loading:{_name}"] = (
+        "training.dataloading.dataset_loading", {"pad_mode"})
+
+
+@pytest.mark.parametrize("reference", list(SIGNATURES))
+def test_shim_names_have_v1s_signatures(v1, reference):
+    """Same parameters, in the same order and kind, with v1's defaults: v1's calls (positional ones too) port."""
+    import inspect
+
+    module_name, name = reference.split(":")
+    shim_module, differing = SIGNATURES[reference]
+    theirs = getattr(importlib.import_module(module_name), name)
+    ours = getattr(importlib.import_module(f"nnunet_explorer.v1.{shim_module}"), name)
+    a, b = inspect.signature(ours).parameters, inspect.signature(theirs).parameters
+    extra = [n for n in a if n not in b]
+    assert [n for n in a if n in b] == list(b) and extra in ([], ["environ"]), (list(a), list(b))
+    for n, parameter in b.items():
+        assert a[n].kind == parameter.kind, n
+        if n not in differing:
+            assert _equal(a[n].default, parameter.default), f"{name}({n}=...)"
