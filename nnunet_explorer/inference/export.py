@@ -19,10 +19,10 @@ import contextlib
 import os
 import tempfile
 import time
-from copy import deepcopy
+from copy import copy, deepcopy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -85,6 +85,10 @@ def save_segmentation_nifti_from_softmax(probabilities: np.ndarray | str, out_fi
                                          properties: Mapping[str, Any], order: int = 1, *,
                                          npz_file: str | os.PathLike | None = None,
                                          force_separate_z: bool | None = None, order_z: int = 0,
+                                         region_class_order: Sequence[int] | None = None,
+                                         postprocess: Callable[..., np.ndarray] | None = None,
+                                         postprocess_args: Sequence[Any] = (),
+                                         non_postprocessed_file: str | os.PathLike | None = None,
                                          ) -> ExportRecord:
     """Resample probabilities to the original grid, argmax, un-crop and write ``out_file`` (``.nii.gz``).
 
@@ -101,6 +105,13 @@ def save_segmentation_nifti_from_softmax(probabilities: np.ndarray | str, out_fi
             properties next to it.
         force_separate_z: None = decide from the spacings (see module docstring); True/False forces it.
         order_z: interpolation order along the coarse axis when resampling it separately (v1: 0).
+        region_class_order: for networks trained on *regions* (sigmoid outputs, one channel per region, e.g.
+            BraTS): instead of the argmax, channel ``i`` above 0.5 paints label ``region_class_order[i]``, later
+            channels over earlier ones. Also stored as ``regions_class_order`` in the ``.pkl`` next to
+            ``npz_file`` (ensembling needs it).
+        postprocess: ``postprocess(segmentation, *postprocess_args)`` on the un-cropped label map before
+            writing (v1's ``seg_postprogess_fn``); with ``non_postprocessed_file`` the map before it is
+            written there too.
 
     Returns:
         An :class:`ExportRecord`.
@@ -125,8 +136,17 @@ def save_segmentation_nifti_from_softmax(probabilities: np.ndarray | str, out_fi
     if npz_file is not None:
         npz_file = str(npz_file)
         save_npz_atomic(npz_file, softmax=on_cropped_grid.astype(np.float16))
+        if region_class_order is not None:
+            # differs from v1: v1 adds 'regions_class_order' to the caller's properties dict; we pickle a copy
+            properties = copy(properties)
+            properties["regions_class_order"] = region_class_order
         write_pickle(properties, npz_file[:-4] + ".pkl")
-    segmentation = on_cropped_grid.argmax(0)
+    if region_class_order is None:
+        segmentation = on_cropped_grid.argmax(0)
+    else:
+        segmentation = np.zeros(on_cropped_grid.shape[1:])
+        for i, label in enumerate(region_class_order):
+            segmentation[on_cropped_grid[i] > 0.5] = label
     bbox = properties.get("crop_bbox")
     if bbox is not None:
         bbox = deepcopy([list(b) for b in bbox])  # differs from v1: v1 clips the caller's crop_bbox in place
@@ -136,8 +156,12 @@ def save_segmentation_nifti_from_softmax(probabilities: np.ndarray | str, out_fi
         full[bbox[0][0]:bbox[0][1], bbox[1][0]:bbox[1][1], bbox[2][0]:bbox[2][1]] = segmentation
     else:
         full = segmentation
-    write_nifti_atomic(full.astype(np.uint8), out_file, properties["itk_spacing"], properties["itk_origin"],
-                       properties["itk_direction"])
+    geometry = (properties["itk_spacing"], properties["itk_origin"], properties["itk_direction"])
+    if postprocess is not None:
+        if non_postprocessed_file is not None:
+            write_nifti_atomic(full.astype(np.uint8), non_postprocessed_file, *geometry)
+        full = postprocess(np.copy(full), *postprocess_args)
+    write_nifti_atomic(full.astype(np.uint8), out_file, *geometry)
     return ExportRecord(str(out_file), resampled, bool(do_separate_z),
                         None if axis is None else tuple(int(a) for a in axis), shape_in, size_after_cropping,
                         original_size, npz_file, time.perf_counter() - t0)

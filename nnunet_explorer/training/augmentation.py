@@ -176,6 +176,106 @@ class DownsampleSegForDSTransform2(AbstractTransform):
         return data_dict
 
 
+@mirrors("nnunet.training.data_augmentation.custom_transforms:ConvertSegmentationToRegionsTransform")
+class ConvertSegmentationToRegionsTransform(AbstractTransform):
+    """Replace a label map by one binary channel per *region*, a region being a union of labels.
+
+    ``regions`` is a dict ``{name: (label, label, ...)}`` (v1's BraTS trainers: whole tumour (1, 2, 3), tumour
+    core (2, 3), enhancing tumour (3,)). Channel ``r`` of the output is 1 wherever
+    ``seg[:, seg_channel]`` holds one of the labels of the ``r``-th region, in the dict's order: regions may
+    overlap, which a single label map cannot express. ``(b, c, *spatial) -> (b, len(regions), *spatial)``, in
+    the segmentation's dtype. A batch without ``seg_key`` passes unchanged.
+    """
+
+    def __init__(self, regions: Mapping[Any, Sequence[int]], seg_key: str = "seg", output_key: str = "seg",
+                 seg_channel: int = 0) -> None:
+        self.seg_channel = seg_channel
+        self.output_key = output_key
+        self.seg_key = seg_key
+        self.regions = regions
+
+    def __call__(self, **data_dict: Any) -> dict:
+        seg = data_dict.get(self.seg_key)
+        if seg is not None:
+            out = np.zeros((seg.shape[0], len(self.regions), *seg.shape[2:]), dtype=seg.dtype)
+            for b in range(seg.shape[0]):
+                for r, name in enumerate(self.regions.keys()):
+                    for label in self.regions[name]:
+                        out[b, r][seg[b, self.seg_channel] == label] = 1
+            data_dict[self.output_key] = out
+        return data_dict
+
+
+@mirrors("nnunet.training.data_augmentation.custom_transforms:RemoveKeyTransform")
+class RemoveKeyTransform(AbstractTransform):
+    """Drop ``key_to_remove`` from the batch dict (nothing happens if it is not there)."""
+
+    def __init__(self, key_to_remove: str) -> None:
+        self.key_to_remove = key_to_remove
+
+    def __call__(self, **data_dict: Any) -> dict:
+        data_dict.pop(self.key_to_remove, None)
+        return data_dict
+
+
+@mirrors("nnunet.training.data_augmentation.downsampling:downsample_seg_for_ds_transform3")
+def downsample_seg_for_ds_soft(seg: np.ndarray, ds_scales: Sequence[Sequence[float]],
+                               classes: Sequence[int] | None = None) -> list:
+    """"Soft" deep-supervision targets: class *fractions* per low-resolution voxel instead of nearest labels.
+
+    ``seg`` is ``(b, *spatial)`` (one channel, already taken out). It is one-hot encoded over ``classes``
+    (``(b, len(classes), *spatial)``) and, for every scale other than all ones, average-pooled with a kernel
+    and stride of ``1 / scale`` per axis (padding ``(k - 1) // 2``, padded voxels not counted): a voxel of the
+    0.5-scale target holding ``[0.75, 0.25]`` was three quarters background. Returns torch tensors.
+
+    v1 quirk, kept: the full-resolution entry is ``seg`` itself as a tensor, ``(b, *spatial)`` label values -
+    not one-hot and without the channel axis - while the others are ``(b, C, *spatial)`` fractions.
+    """
+    import torch
+    from torch.nn.functional import avg_pool2d, avg_pool3d
+
+    labels = list(classes) if classes is not None else list(np.unique(seg))
+    one_hot = np.zeros((seg.shape[0], len(labels), *seg.shape[1:]), dtype=seg.dtype)
+    for b in range(seg.shape[0]):
+        for i, label in enumerate(labels):
+            one_hot[b, i][seg[b] == label] = 1
+    one_hot_t = torch.from_numpy(one_hot)
+    out: list = []
+    for s in ds_scales:
+        if all(v == 1 for v in s):
+            out.append(torch.from_numpy(seg))
+            continue
+        kernel = tuple(int(1 / v) for v in s)
+        padding = tuple((k - 1) // 2 for k in kernel)
+        if len(s) not in (2, 3):
+            raise ConfigurationError(f"deep-supervision scale {list(s)} is neither 2D nor 3D",
+                                     fix="give one factor per spatial axis")
+        pool = avg_pool2d if len(s) == 2 else avg_pool3d
+        out.append(pool(one_hot_t, kernel, kernel, padding, count_include_pad=False, ceil_mode=False))
+    return out
+
+
+@mirrors("nnunet.training.data_augmentation.downsampling:DownsampleSegForDSTransform3")
+class DownsampleSegForDSTransform3(AbstractTransform):
+    """Soft deep-supervision targets (see :func:`downsample_seg_for_ds_soft`); always uses seg channel 0.
+
+    v1's ``get_*_augmentation(soft_ds=True, classes=...)`` uses it in place of
+    :class:`DownsampleSegForDSTransform2`; ``classes`` should always be given (v1's own advice).
+    """
+
+    def __init__(self, ds_scales: Sequence[Sequence[float]] = (1, 0.5, 0.25), input_key: str = "seg",
+                 output_key: str = "seg", classes: Sequence[int] | None = None) -> None:
+        self.classes = classes
+        self.output_key = output_key
+        self.input_key = input_key
+        self.ds_scales = ds_scales
+
+    def __call__(self, **data_dict: Any) -> dict:
+        data_dict[self.output_key] = downsample_seg_for_ds_soft(data_dict[self.input_key][:, 0], self.ds_scales,
+                                                                self.classes)
+        return data_dict
+
+
 # --- the pipeline --------------------------------------------------------------------------------------
 
 def _check_supported(params: Mapping[str, Any]) -> None:
@@ -196,10 +296,40 @@ def _check_supported(params: Mapping[str, Any]) -> None:
                                          fix="add cascade_augmentation.cascade_da_params(num_classes) to the params")
 
 
+def target_transforms(deep_supervision_scales: Sequence[Sequence[float]] | None = None, *,
+                      regions: Mapping[Any, Sequence[int]] | None = None, soft_ds: bool = False,
+                      classes: Sequence[int] | None = None) -> list:
+    """The end every v1 pipeline shares: ``seg`` becomes ``target``, in the form the loss wants, as tensors.
+
+    ``RenameTransform('seg', 'target')`` → (``regions``: :class:`ConvertSegmentationToRegionsTransform`) →
+    (deep supervision: :class:`DownsampleSegForDSTransform2`, or with ``soft_ds``
+    :class:`DownsampleSegForDSTransform3` over ``classes``) → ``NumpyToTensor(['data', 'target'], 'float')``.
+
+    Raises:
+        ConfigurationError: ``soft_ds`` without ``classes`` (v1 asserts).
+    """
+    out: list = [RenameTransform("seg", "target", True)]
+    if regions is not None:
+        out.append(ConvertSegmentationToRegionsTransform(regions, "target", "target"))
+    if deep_supervision_scales is not None:
+        if soft_ds:
+            if classes is None:
+                raise ConfigurationError("soft deep supervision (soft_ds=True) needs the classes to one-hot encode",
+                                         fix="pass classes=[0, 1, ..., num_classes - 1]")
+            out.append(DownsampleSegForDSTransform3(deep_supervision_scales, "target", "target", classes))
+        else:
+            out.append(DownsampleSegForDSTransform2(deep_supervision_scales, 0, input_key="target",
+                                                    output_key="target"))
+    out.append(NumpyToTensor(["data", "target"], "float"))
+    return out
+
+
 @mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
 def build_train_transforms(patch_size: Sequence[int], params: Mapping[str, Any],
                            deep_supervision_scales: Sequence[Sequence[float]] | None = None, *,
-                           border_val_seg: int = -1, order_seg: int = 1, order_data: int = 3) -> list:
+                           border_val_seg: int = -1, order_seg: int = 1, order_data: int = 3,
+                           regions: Mapping[Any, Sequence[int]] | None = None, soft_ds: bool = False,
+                           classes: Sequence[int] | None = None) -> list:
     """The training transforms of ``get_moreDA_augmentation``, in v1's order (see the module table).
 
     Args:
@@ -208,6 +338,8 @@ def build_train_transforms(patch_size: Sequence[int], params: Mapping[str, Any],
         params: the augmentation dict from ``setup_DA_params`` (``data_aug_params``).
         deep_supervision_scales: one scale per network output, or None (no deep supervision).
         border_val_seg, order_seg, order_data: v1's defaults (-1, 1, 3).
+        regions, soft_ds, classes: the target's form, see :func:`target_transforms` (v1's defaults: labels,
+            nearest-neighbour deep supervision).
 
     Returns:
         A plain list of transform objects; ``Compose(list)`` applies them.
@@ -267,22 +399,22 @@ def build_train_transforms(patch_size: Sequence[int], params: Mapping[str, Any],
     tr.append(RemoveLabelTransform(-1, 0))
     # the cascade: the previous stage's segmentation (seg channel 1) becomes one-hot image channels, corrupted
     tr.extend(cascade_transforms(params, train=True))
-    tr.append(RenameTransform("seg", "target", True))
-    if deep_supervision_scales is not None:
-        tr.append(DownsampleSegForDSTransform2(deep_supervision_scales, 0, input_key="target", output_key="target"))
-    tr.append(NumpyToTensor(["data", "target"], "float"))
+    tr.extend(target_transforms(deep_supervision_scales, regions=regions, soft_ds=soft_ds, classes=classes))
     return tr
 
 
 @mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
 def build_val_transforms(params: Mapping[str, Any],
-                         deep_supervision_scales: Sequence[Sequence[float]] | None = None) -> list:
+                         deep_supervision_scales: Sequence[Sequence[float]] | None = None, *,
+                         regions: Mapping[Any, Sequence[int]] | None = None, soft_ds: bool = False,
+                         classes: Sequence[int] | None = None) -> list:
     """The validation transforms of ``get_moreDA_augmentation``: no augmentation, only formatting.
 
     ``RemoveLabelTransform(-1, 0)`` → channel selections → (cascade: ``MoveSegAsOneHotToData``) →
     ``RenameTransform('seg', 'target')`` →
     deep-supervision downsampling → ``NumpyToTensor``. The validation loader already cuts the network's patch
-    size, so there is no spatial transform.
+    size, so there is no spatial transform. ``regions`` / ``soft_ds`` / ``classes``: see
+    :func:`target_transforms`.
     """
     _check_supported(params)
     val: list = [RemoveLabelTransform(-1, 0)]
@@ -291,10 +423,7 @@ def build_val_transforms(params: Mapping[str, Any],
     if params.get("selected_seg_channels") is not None:
         val.append(SegChannelSelectionTransform(params.get("selected_seg_channels")))
     val.extend(cascade_transforms(params, train=False))  # cascade: the prior as one-hot channels, uncorrupted
-    val.append(RenameTransform("seg", "target", True))
-    if deep_supervision_scales is not None:
-        val.append(DownsampleSegForDSTransform2(deep_supervision_scales, 0, input_key="target", output_key="target"))
-    val.append(NumpyToTensor(["data", "target"], "float"))
+    val.extend(target_transforms(deep_supervision_scales, regions=regions, soft_ds=soft_ds, classes=classes))
     return val
 
 

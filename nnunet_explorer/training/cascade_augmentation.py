@@ -262,12 +262,19 @@ class RemoveRandomConnectedComponentFromOneHotEncodingTransform(AbstractTransfor
                 data[b, np.random.choice(others)][where] = 1
 
 
-def cascade_transforms(params: dict, *, train: bool) -> list:
+def cascade_transforms(params: dict, *, train: bool, use_p_per_label: bool = True,
+                       skip_zero_p: bool = True) -> list:
     """The cascade transforms ``get_moreDA_augmentation`` inserts after ``RemoveLabelTransform(-1, 0)``.
 
     Nothing unless ``params['move_last_seg_chanel_to_data']``; then :class:`MoveSegAsOneHotToData` (train and
     val) and, for training with ``cascade_do_cascade_augmentations``, the binary-operator transform (if its p
     > 0) and the connected-component transform (if its p > 0), with v1's swapped arguments.
+
+    v1's other pipelines build the same transforms slightly differently; the two switches reproduce them:
+    ``use_p_per_label=False`` leaves the binary operator at its default ``p_per_label=1`` instead of
+    ``params['cascade_random_binary_transform_p_per_label']`` (insaneDA, insaneDA2 and the default
+    augmentation), ``skip_zero_p=False`` appends both corruptions even when their probability is 0 (the
+    default augmentation).
     """
     if not params.get("move_last_seg_chanel_to_data"):
         return []
@@ -276,12 +283,13 @@ def cascade_transforms(params: dict, *, train: bool) -> list:
     if not train or not params.get("cascade_do_cascade_augmentations"):
         return out
     prior_channels = list(range(-len(labels), 0))
-    if params.get("cascade_random_binary_transform_p") > 0:
+    if not skip_zero_p or params.get("cascade_random_binary_transform_p") > 0:
+        per_label = {"p_per_label": params.get("cascade_random_binary_transform_p_per_label")} \
+            if use_p_per_label else {}
         out.append(ApplyRandomBinaryOperatorTransform(
             channel_idx=prior_channels, p_per_sample=params.get("cascade_random_binary_transform_p"), key="data",
-            strel_size=params.get("cascade_random_binary_transform_size"),
-            p_per_label=params.get("cascade_random_binary_transform_p_per_label")))
-    if params.get("cascade_remove_conn_comp_p") > 0:
+            strel_size=params.get("cascade_random_binary_transform_size"), **per_label))
+    if not skip_zero_p or params.get("cascade_remove_conn_comp_p") > 0:
         out.append(RemoveRandomConnectedComponentFromOneHotEncodingTransform(
             channel_idx=prior_channels, key="data", p_per_sample=params.get("cascade_remove_conn_comp_p"),
             # v1 quirk, kept for parity: these two parameters are passed SWAPPED in v1's get_moreDA_augmentation

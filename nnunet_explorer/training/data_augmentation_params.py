@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -269,6 +269,24 @@ def setup_DA_params(patch_size: Sequence[int], *, do_dummy_2D_aug: bool, use_mas
     if v2:
         params["num_cached_per_thread"] = 2
     scales = deep_supervision_scales(pool_op_kernel_sizes) if (v2 and pool_op_kernel_sizes is not None) else None
-    return AugmentationSetup(params, tuple(int(v) for v in basic), tuple(int(v) for v in patch),
-                             bool(do_dummy_2D_aug), scales, (float(scale_for_size[0]), float(scale_for_size[1])),
-                             tuple(notes))
+    setup = AugmentationSetup(params, tuple(int(v) for v in basic), tuple(int(v) for v in patch),
+                              bool(do_dummy_2D_aug), scales, (float(scale_for_size[0]), float(scale_for_size[1])),
+                              tuple(notes))
+    for listener in list(_SETUP_LISTENERS):
+        listener(setup)
+    return setup
+
+
+_SETUP_LISTENERS: list[Callable[[AugmentationSetup], None]] = []
+
+
+def add_setup_listener(listener: Callable[[AugmentationSetup], None]) -> None:
+    """Have ``listener(setup)`` called at the end of every :func:`setup_DA_params` (once per listener).
+
+    The explorer's trainers never share parameter dicts; this is how ``nnunet_explorer.v1``'s copies of v1's
+    module-level dicts learn what a trainer's ``setup_DA_params`` would have written into them in v1 (see
+    ``nnunet_explorer/v1/training/data_augmentation/default_data_augmentation.py``). A listener must not
+    change ``setup``.
+    """
+    if listener not in _SETUP_LISTENERS:
+        _SETUP_LISTENERS.append(listener)

@@ -12,10 +12,14 @@ Mirrored modules::
     network_architecture.custom_modules.{helperModules, conv_blocks, mish, feature_response_normalization}
     training.optimizer.ranger
     training.network_training.{network_trainer, nnUNetTrainer, nnUNetTrainerV2, nnUNetTrainerV2_CascadeFullRes}
+    training.network_training.nnUNetTrainerV2_DDP
     training.loss_functions.{dice_loss, deep_supervision, crossentropy, TopK_loss, focal_loss}
-    training.data_augmentation.{default_data_augmentation, data_augmentation_moreDA, data_augmentation_insaneDA2}
+    training.data_augmentation.{default_data_augmentation, data_augmentation_moreDA, data_augmentation_insaneDA,
+                                data_augmentation_insaneDA2, data_augmentation_noDA, custom_transforms,
+                                downsampling, pyramid_augmentations}
     training.dataloading.dataset_loading, training.learning_rate.poly_lr
-    utilities.{nd_softmax, to_torch, tensor_utilities}
+    inference.segmentation_export, evaluation.region_based_evaluation, configuration
+    utilities.{nd_softmax, to_torch, tensor_utilities, set_n_proc_DA}
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ import pytest
 
 from nnunet_explorer.provenance import v1_reference_of
 
-MODULES = ["splits", "dataloading", "augmentation", "augmenter", "throughput", "sampling_map", "cascade_augmentation"]
+MODULES = ["splits", "dataloading", "augmentation", "augmenter", "throughput", "sampling_map", "cascade_augmentation",
+           "augmentation_variants"]
 
 
 @pytest.mark.parity

@@ -1,0 +1,1 @@
+"""v1 module path (see :mod:`nnunet_explorer.v1`)."""
