@@ -39,9 +39,15 @@ def resolve_device(requested: str | torch.device | None = AUTO) -> torch.device:
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ConfigurationError(f"device {requested!r} asked for, but only {torch.cuda.device_count()} GPU(s) "
                                      "are visible", fix="pick an index below that, or check CUDA_VISIBLE_DEVICES")
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigurationError(f"device {requested!r} asked for, but torch.backends.mps.is_available() is False",
+                                     fix="use --device cpu (Apple's GPU needs a macOS build of torch on Apple silicon)")
     elif device.type not in ("cpu", "meta"):
-        # mps/xpu are not tested here, so they are refused rather than guessed
-        raise ConfigurationError(f"device type {device.type!r} is not supported", fix="use 'auto', 'cpu' or 'cuda'")
+        # xpu and others are not tested here, so they are refused rather than guessed
+        raise ConfigurationError(f"device type {device.type!r} is not supported",
+                                 fix="use 'auto', 'cpu', 'cuda', 'cuda:N' or (on Apple silicon) 'mps'")
     return device
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,7 @@ def _wait_for_debugger(port: int) -> None:
 
 def _run(args: argparse.Namespace, built: list) -> int:
     from ..network_training import load_trainers_from_file
+    from ..network_training.provenance import V1IgnoresWarning
     from ..training.distributed import wants_distributed
     from .run_training import request_from_namespace
 
@@ -96,9 +98,12 @@ def _run(args: argparse.Namespace, built: list) -> int:
     if args.debugpy is not None:
         _wait_for_debugger(args.debugpy)
     for trainer_file in args.trainer_file:
-        names = load_trainers_from_file(trainer_file)
+        with warnings.catch_warnings():  # said below, once, as a note of this command
+            warnings.simplefilter("ignore", V1IgnoresWarning)
+            names = load_trainers_from_file(trainer_file)
         print(f"registered trainer(s) from {trainer_file}: {', '.join(names)}")
     request = request_from_namespace(args)  # once; the device is resolved here
+    _note_ignored_settings(request.args.network_trainer)
     if wants_distributed(args):  # --dist, or torchrun with WORLD_SIZE > 1
         from ..training.distributed import DistributedStrategy, distributed_context
 
@@ -113,6 +118,19 @@ def _run(args: argparse.Namespace, built: list) -> int:
             strategy = DistributedStrategy(info, distribute_batch_size=request.options.distribute_batch_size)
             return _walk(args, request, built, strategy)
     return _walk(args, request, built, None)
+
+
+def _note_ignored_settings(trainer_name: str) -> None:
+    """Say which values the chosen trainer sets that v1 1.7.1 ignores or overwrites (training goes on as in v1)."""
+    from ..network_training import find_trainer_class
+    from ..network_training.provenance import ignored_settings
+
+    try:
+        cls = find_trainer_class(trainer_name)
+    except ExplorerError:
+        return  # the configuration step names the unknown trainer, with its fix
+    for setting in ignored_settings(cls):
+        print(f"nnunet-explorer train: note: {setting.message}", file=sys.stderr)
 
 
 def _walk(args: argparse.Namespace, request: Any, built: list, strategy: Any) -> int:

@@ -207,7 +207,7 @@ class nnUNetTrainer(NetworkTrainer):
     @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.initialize")
     def initialize(self, training: bool = True, force_load_plans: bool = False) -> None:
         """Plans, augmentation parameters, (training:) loaders and augmentation, network, optimizer."""
-        from ..training.augmentation import get_default_augmentation
+        from ..training.augmentation_variants import get_default_augmentation
         from ..training.dataloading import unpack_dataset
 
         os.makedirs(self.output_folder, exist_ok=True)

@@ -41,7 +41,7 @@ class nnUNetTrainerV2(nnUNetTrainer):
     def initialize(self, training: bool = True, force_load_plans: bool = False) -> None:
         """v1's order: plans, augmentation parameters, the deep-supervision loss, loaders + unpacking +
         moreDA augmentation (training only), network, optimizer. Runs once (``was_initialized``)."""
-        from ..training.augmentation import get_moreDA_augmentation
+        from ..training.augmentation_variants import get_moreDA_augmentation
         from ..training.dataloading import unpack_dataset
         from ..training.loss import MultipleOutputLoss2
 
@@ -77,7 +77,8 @@ class nnUNetTrainerV2(nnUNetTrainer):
             self.tr_gen, self.val_gen = get_moreDA_augmentation(
                 self.dl_tr, self.dl_val, self.data_aug_params["patch_size_for_spatialtransform"],
                 self.data_aug_params, deep_supervision_scales=self.deep_supervision_scales,
-                pin_memory=self.pin_memory, seeds_train=seeds_train, seeds_val=seeds_val)
+                pin_memory=self.pin_memory, use_nondetMultiThreadedAugmenter=False, seeds_train=seeds_train,
+                seeds_val=seeds_val)
             self.print_to_log_file("TRAINING KEYS:\n %s" % (str(self.dataset_tr.keys())), also_print_to_console=False)
             self.print_to_log_file("VALIDATION KEYS:\n %s" % (str(self.dataset_val.keys())),
                                    also_print_to_console=False)

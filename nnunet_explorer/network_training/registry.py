@@ -94,8 +94,18 @@ def find_trainer_class(name: str) -> type:
             "nnunet_explorer.network_training.register_trainer (command line: --trainer_file FILE.py)")
 
 
+#: trainer files imported by load_trainers_from_file, by file stem (a ported v1 variant that imports another
+#: variant file finds it here, see nnunet_explorer.v1.training.network_training.nnUNet_variants)
+LOADED_TRAINER_MODULES: dict[str, Any] = {}
+
+
 def load_trainers_from_file(path: str | Path) -> list[str]:
-    """Import a Python file and register every trainer class defined in it; returns their names."""
+    """Import a Python file and register every trainer class defined in it; returns their names.
+
+    A file may import trainers of a file loaded before it by v1's module path (v1's variants do:
+    ``from nnunet_explorer.v1.training.network_training.nnUNet_variants.loss_function.nnUNetTrainerV2_Loss_Dice
+    import ...`` after the port rule): load the imported file first.
+    """
     file = Path(path)
     if not file.is_file():
         raise ConfigurationError(f"trainer file {file} does not exist", fix="give the path of a .py file")
@@ -111,6 +121,7 @@ def load_trainers_from_file(path: str | Path) -> list[str]:
         del sys.modules[module_name]
         raise ConfigurationError(f"importing trainer file {file} failed: {type(exc).__name__}: {exc}",
                                  fix="fix the error in that file") from exc
+    LOADED_TRAINER_MODULES[file.stem] = module
     names = []
     for _, obj in inspect.getmembers(module, inspect.isclass):
         if issubclass(obj, NetworkTrainer) and obj.__module__ == module_name:
@@ -131,5 +142,5 @@ def v1_class_repr(cls: type) -> str:
     return repr(cls)
 
 
-__all__ = ["builtin_trainer_classes", "find_trainer_class", "known_trainers", "load_trainers_from_file",
+__all__ = ["LOADED_TRAINER_MODULES", "builtin_trainer_classes", "find_trainer_class", "known_trainers", "load_trainers_from_file",
            "register_trainer", "unregister_trainer", "v1_class_repr"]

@@ -451,39 +451,6 @@ def describe_transform(transform: Any) -> str:
     return text
 
 
-@mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
-def get_moreDA_augmentation(dataloader_train: Any, dataloader_val: Any, patch_size: Sequence[int],
-                            params: Mapping[str, Any],
-                            deep_supervision_scales: Sequence[Sequence[float]] | None = None, *,
-                            num_threads: int | None = None, seeds_train: Sequence[int] | None = None,
-                            seeds_val: Sequence[int] | None = None, single_threaded: bool = False,
-                            pin_memory: bool = True):
-    """Training and validation augmenters, like v1's function of the same name.
-
-    Training uses ``num_threads`` worker processes (default: nnUNet_n_proc_DA, else ``cpu_count - 1`` capped at
-    12; see :func:`~nnunet_explorer.training.augmenter.default_num_processes`), validation
-    ``max(num_threads // 2, 1)``; both keep ``params['num_cached_per_thread']`` batches per worker.
-
-    Returns:
-        ``(train_augmenter, val_augmenter)`` from :mod:`nnunet_explorer.training.augmenter`; use them as context
-        managers (or call ``.shutdown()``) so their worker processes end.
-    """
-    from .augmenter import MultiProcessAugmenter, SingleThreadedAugmenter, default_num_processes
-
-    tr = Compose(build_train_transforms(patch_size, params, deep_supervision_scales))
-    val = Compose(build_val_transforms(params, deep_supervision_scales))
-    if single_threaded:
-        return SingleThreadedAugmenter(dataloader_train, tr), SingleThreadedAugmenter(dataloader_val, val)
-    # differs from v1: without an explicit num_threads the worker count comes from default_num_processes()
-    # (nnUNet_n_proc_DA if set, else cpu_count - 1 capped at 12) rather than params['num_threads'], which is
-    # v1's 12 whenever nnUNet_n_proc_DA is unset - 12 processes would swamp a laptop.
-    threads = int(num_threads if num_threads is not None else default_num_processes())
-    cached = int(params.get("num_cached_per_thread") or 1)
-    return (MultiProcessAugmenter(dataloader_train, tr, threads, cached, seeds=seeds_train, pin_memory=pin_memory),
-            MultiProcessAugmenter(dataloader_val, val, max(threads // 2, 1), cached, seeds=seeds_val,
-                                  pin_memory=pin_memory))
-
-
 # --- the transform-by-transform trace ------------------------------------------------------------------
 
 @dataclass(frozen=True)

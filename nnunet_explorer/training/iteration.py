@@ -379,6 +379,10 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
         values[mean_until:layout_counts] = [v > world - 0.5 for v in values[mean_until:layout_counts]]
         # tp/fp/fn (after layout_counts) stay summed over the ranks
     nonfinite = next((where for where, ok in zip(checks, values[:len(checks)]) if not ok), None)
+    if nonfinite is not None and local:
+        here = next((where for where, ok in zip(checks, local[:len(checks)]) if not ok), None)
+        if here is None:  # DDP: finite here, so another rank's values were not
+            nonfinite = f"{nonfinite} (on another process)"
     loss_value = values[layout_loss]
     it = iter(values[layout_parts:layout_grad])
     parts = tuple(part.from_values([next(it) for _ in part.tensors()]) for part in tensor_parts)

@@ -252,9 +252,13 @@ def test_get_moreDA_augmentation_delivers_network_ready_batches(ct_trace_setup, 
     tr_loader = dl.make_data_loader(dataset, setup.basic_generator_patch_size, setup.patch_size, 2)
     val_loader = dl.make_data_loader(dataset, setup.patch_size, setup.patch_size, 2)
     for single in (True, False):
-        train, val = aug.get_moreDA_augmentation(tr_loader, val_loader, setup.patch_size, setup.data_aug_params,
-                                                 setup.deep_supervision_scales, num_threads=1,
-                                                 single_threaded=single)
+        from nnunet_explorer.training.augmentation_variants import get_moreDA_augmentation
+        from nnunet_explorer.training.augmenter import single_threaded_copy
+
+        train, val = get_moreDA_augmentation(tr_loader, val_loader, setup.patch_size, setup.data_aug_params,
+                                             deep_supervision_scales=setup.deep_supervision_scales)
+        if single:
+            train, val = single_threaded_copy(train), single_threaded_copy(val)
         with train, val:
             for augmenter in (train, val):
                 batch = next(augmenter)

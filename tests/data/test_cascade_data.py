@@ -387,8 +387,11 @@ def test_cascade_pipeline_end_to_end_through_the_augmenter(cascade_stage):
     tr_loader = dl.make_data_loader(dataset, setup.basic_generator_patch_size, setup.patch_size, 2,
                                     has_prev_stage=True)
     val_loader = dl.make_data_loader(dataset, setup.patch_size, setup.patch_size, 2, has_prev_stage=True)
-    train, val = aug.get_moreDA_augmentation(tr_loader, val_loader, setup.patch_size, params,
-                                             setup.deep_supervision_scales, single_threaded=True)
+    from nnunet_explorer.training.augmentation_variants import get_moreDA_augmentation
+    from nnunet_explorer.training.augmenter import single_threaded_copy
+
+    train, val = (single_threaded_copy(a) for a in get_moreDA_augmentation(
+        tr_loader, val_loader, setup.patch_size, params, deep_supervision_scales=setup.deep_supervision_scales))
     with train, val:
         for augmenter in (train, val):
             batch = next(augmenter)

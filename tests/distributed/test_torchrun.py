@@ -39,31 +39,35 @@ def _free_port() -> int:
 
 STOP_SCRIPT = """
 import json, sys
+from nnunet_explorer.run.run_training import ExplorerOptions, TrainRequest, train_or_load
 from nnunet_explorer.training.configuration import RunArgs
-from nnunet_explorer.training.distributed import DistributedTrainingRun, distributed_context
-from nnunet_explorer.walkthrough import training_run_from_args
+from nnunet_explorer.training.distributed import DistributedStrategy, distributed_context
+from nnunet_explorer.walkthrough import walkthrough_for
 
 
 class StopInEpoch1:
-    def __init__(self, run):
-        self.run, self.events = run, []
+    def __init__(self, trainer):
+        self.trainer, self.events = trainer, []
 
     def on_iteration_end(self, event):
         self.events.append([event.epoch, event.iteration, event.loss])
         if event.epoch == 1 and event.iteration == 0:
-            self.run.stop("test: stop in epoch 1")
+            self.trainer.explorer.stop("test: stop in epoch 1")
 
 
 with distributed_context(device="cpu") as info:
-    args = RunArgs("3d_fullres", "nnUNetTrainerV2", "901", "0", deterministic=True)
-    run = training_run_from_args(args, run_class=DistributedTrainingRun, max_num_epochs=2, num_batches_per_epoch=2,
-                                 num_val_batches_per_epoch=1, dist_info=info, echo=False,
-                                 plot_progress=info.is_main_process)
-    observer = StopInEpoch1(run)
-    result = run.run([observer])
+    request = TrainRequest(RunArgs("3d_fullres", "nnUNetTrainerV2", "901", "0", deterministic=True),
+                           ExplorerOptions(max_num_epochs=2, num_batches_per_epoch=2, num_val_batches_per_epoch=1,
+                                           device="cpu", quiet=True, plot_progress=info.is_main_process))
+    pipeline = walkthrough_for(request, strategy=DistributedStrategy(info))
+    pipeline.run(until="initialize")
+    trainer = pipeline["trainer"]
+    observer = StopInEpoch1(trainer)
+    trainer.explorer.attach(observer)  # the hooks call observers on rank 0 only
+    result = train_or_load(trainer, request)
     with open(sys.argv[1] + "/stop%d.json" % info.rank, "w") as f:
         json.dump({"stopped_early": result.stopped_early, "reason": result.reason, "events": observer.events,
-                   "epoch": run.state.epoch}, f)
+                   "epoch": trainer.epoch}, f)
 """
 
 

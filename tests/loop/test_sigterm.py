@@ -120,7 +120,10 @@ class _FakePipeline:
 
 
 def test_the_message_says_what_was_saved_and_how_to_go_on(tmp_path):
-    from nnunet_explorer.commands.train import _terminated_message
+    from nnunet_explorer.commands.train import _stopped_message
+
+    def _terminated_message(pipeline):
+        return _stopped_message("terminated (SIGTERM)", [] if pipeline is None else [pipeline])
 
     assert "nothing was saved" in _terminated_message(None)
     assert "nothing was saved" in _terminated_message(_FakePipeline(None))

@@ -81,10 +81,10 @@ def test_debugpy_missing_says_how_to_install_it(ct_env, capsys, monkeypatch):
 
 def test_trainer_file_registers_a_user_trainer(ct_env, capsys, tmp_path):
     source = tmp_path / "mine.py"
-    source.write_text("from nnunet_explorer.training.trainers import nnUNetTrainerV2\n"
+    source.write_text("from nnunet_explorer.network_training import nnUNetTrainerV2\n"
                       "class CliTrainer(nnUNetTrainerV2):\n    def __init__(self, *a, **k):\n"
                       "        super().__init__(*a, **k)\n        self.max_num_epochs = 2\n")
-    from nnunet_explorer.training.trainers import unregister_trainer
+    from nnunet_explorer.network_training import unregister_trainer
     try:
         assert main(["train", "3d_fullres", "CliTrainer", "901", "0", "--trainer_file", str(source),
                      "--until", "trainer"]) == 0
@@ -100,3 +100,56 @@ def test_flags_for_later_stages_are_recorded_and_flagged_as_inactive(ct_env, cap
     captured = capsys.readouterr()
     assert "note: validation_only, val_disable_overwrite recorded but not acted on" in captured.err
     assert "val_disable_overwrite=False" in captured.out  # v1's inverted flag: giving it stores False
+
+
+def test_until_iteration_on_cuda_without_cuda_is_an_error_naming_cuda(ct_env, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device cuda is valid here (the GPU session checks it runs there)")
+    code = main(["train", "3d_fullres", "nnUNetTrainerV2", "901", "0", "--until", "iteration", "--device", "cuda"])
+    err = capsys.readouterr().err
+    assert code != 0 and "cuda" in err.lower() and "Traceback" not in err
+    assert "--device cpu" in err  # the fix
+
+
+MOMENTUM_09 = """from nnunet_explorer.network_training import nnUNetTrainerV2
+
+
+class MyMom(nnUNetTrainerV2):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.momentum = 0.9  # v1 1.7.1 never reads self.momentum
+"""
+
+
+@pytest.mark.slow
+def test_a_trainer_setting_momentum_in_init_trains_like_plain_v2_and_is_told_why(v1_ct_task, tmp_path, monkeypatch,
+                                                                                 capsys):
+    from nnunet_explorer.network_training import unregister_trainer
+
+    from .conftest import copy_workspace
+
+    source = tmp_path / "my_mom.py"
+    source.write_text(MOMENTUM_09)
+    logs = {}
+    try:
+        for trainer in ("nnUNetTrainerV2", "MyMom"):
+            ws = copy_workspace(v1_ct_task.workspace, tmp_path / trainer)
+            for key, value in environment_for(ws).items():
+                monkeypatch.setenv(key, value)
+            argv = ["train", "3d_fullres", trainer, "901", "0", "--deterministic", "--max_num_epochs", "2",
+                    "--num_batches_per_epoch", "2", "--num_val_batches_per_epoch", "1",
+                    "--disable_validation_inference", "--quiet", "--trainer_file", str(source)]
+            assert main(argv) == 0
+            captured = capsys.readouterr()
+            if trainer == "MyMom":
+                assert ("v1 1.7.1 ignores momentum: 0.99 is a literal in "
+                        "nnUNetTrainerV2.initialize_optimizer_and_scheduler") in captured.err
+            folder = next((ws.results_folder / "nnUNet" / "3d_fullres" / "Task901_SynthCT").glob(f"{trainer}__*"))
+            text = next((folder / "fold_0").glob("training_log_*.txt")).read_text()
+            logs[trainer] = [line.split(": ", 1)[1] for line in text.splitlines()
+                             if "train loss :" in line or "validation loss:" in line]
+    finally:
+        unregister_trainer("MyMom")
+    assert len(logs["MyMom"]) == 4 and logs["MyMom"] == logs["nnUNetTrainerV2"]  # as in v1: the value is ignored
