@@ -236,18 +236,20 @@ def test_cascade_without_lowres_segmentations_names_the_missing_step(cascade, tm
 
 def test_cascade_plans_processing_and_augmentation_parameters(cascade):
     from nnunet_explorer.planning.plans import load_plans
-    from nnunet_explorer.training.trainers import nnUNetTrainerV2, nnUNetTrainerV2CascadeFullRes
+    from nnunet_explorer.network_training import nnUNetTrainerV2, nnUNetTrainerV2CascadeFullRes
 
     plans_file = cascade.pre / "nnUNetPlansv2.1_plans_3D.pkl"
     plans = load_plans(plans_file)
     out = cascade.ws.results_folder / "nnUNet" / "3d_cascade_fullres" / TASK / f"nnUNetTrainerV2CascadeFullRes__{PLANS}"
     cascade_trainer = nnUNetTrainerV2CascadeFullRes(plans_file, 0, out, cascade.pre, True, 1)
     v2 = nnUNetTrainerV2(plans_file, 0, out, cascade.pre, True, 1)
-    processed, base = cascade_trainer.process_plans(plans), v2.process_plans(plans)
-    assert processed.num_input_channels == base.num_input_channels + base.num_classes - 1
-    params = cascade_trainer.setup_DA_params(processed).data_aug_params
+    cascade_trainer.process_plans(plans)
+    v2.process_plans(plans)
+    assert cascade_trainer.num_input_channels == v2.num_input_channels + v2.num_classes - 1
+    cascade_trainer.setup_DA_params()
+    params = cascade_trainer.data_aug_params
     assert params["selected_seg_channels"] == [0, 1] and params["all_segmentation_labels"] == [1, 2]
     assert params["move_last_seg_chanel_to_data"] and params["cascade_do_cascade_augmentations"]
-    assert cascade_trainer.folder_with_segs_from_prev_stage == cascade.lowres / "pred_next_stage"
+    assert Path(cascade_trainer.folder_with_segs_from_prev_stage) == cascade.lowres / "pred_next_stage"
     with open(plans_file, "rb") as f:
         assert pickle.load(f)["num_stages"] == 2

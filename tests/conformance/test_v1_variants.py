@@ -1,158 +1,134 @@
 """Conformance: v1's own trainer variants, ported by the one import rule, train as in nnU-Net v1 1.7.1.
 
-Each file of v1's ``nnunet/training/network_training/nnUNet_variants/`` named below is read from the installed
-``nnunet`` package, ported by the single textual rule ``from nnunet.`` -> ``from nnunet_explorer.v1.`` (and
-``import nnunet.`` likewise) — nothing is copied into this repository — and trained by the explorer for 3 epochs
-of 2 training + 1 validation iterations with ``--deterministic`` on the CPU. The per-epoch train and validation
-losses, as v1's log prints them (``%.4f``), must equal those of v1 1.7.1 running the *unported* file on the same
-preprocessed task: v1's trainer with ``deterministic=True``, ``random.seed(12345)``,
-``torch.use_deterministic_algorithms(True)``, one thread, fp32, and ``tr_gen``/``val_gen`` replaced right after
-``initialize()`` by batchgenerators' ``SingleThreadedAugmenter(gen.generator, gen.transform)``, in a subprocess.
+Every class of every file of v1's ``nnunet/training/network_training/nnUNet_variants/`` that trains in v1 itself
+(``v1_reference.json``, written by ``scripts/v1_variant_reference.py`` with the real v1; a rotating sample is
+re-derived with v1 by ``test_v1_reference_data.py``) is read from the installed ``nnunet`` package, ported by the
+single textual rule ``from nnunet.`` -> ``from nnunet_explorer.v1.`` (and ``import nnunet.`` likewise) — nothing
+is copied into this repository — and trained by the explorer exactly as v1 was (``v1_harness.py``): fold 0,
+``deterministic=True``, ``random.seed(12345)``, one thread, deterministic algorithms, fp32, 3 epochs of 2 training +
+1 validation iterations set after construction, ``initialize(True)``, the augmenters replaced by in-process ones over
+the same loaders and transforms, ``run_training()``. The per-epoch train and validation losses, as v1's log prints
+them (``%.4f``), must equal v1's.
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import textwrap
+import random
+import re
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
+import torch
 
-from nnunet_explorer.parity import run_v1_python
-from nnunet_explorer.paths import resolve_workspace
+sys.path.insert(0, str(Path(__file__).parent))  # v1_harness (tests use --import-mode=importlib)
+
+import v1_harness  # noqa: E402
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
-EPOCHS, BATCHES, VAL_BATCHES = 3, 2, 1
-V1_VARIANTS = Path(__import__("nnunet").__file__).parent / "training" / "network_training" / "nnUNet_variants"
+REFERENCE = json.loads((Path(__file__).parent / "v1_reference.json").read_text())
+_DEPENDENCY = re.compile(r"nnunet_explorer\.v1\.training\.network_training\.nnUNet_variants\.([\w.]+)")
 
-# variant class name -> file under nnUNet_variants/ (None: v1's plain nnUNetTrainerV2, not ported)
-# Not listed: nnUNetTrainerV2_allConv3x3 changes ``self.net_conv_kernel_sizes[s][i]`` in place, which fails on the
-# tuples the explorer's process_plans stores (v1 keeps lists of lists) — a known gap, see the closing note.
-VARIANTS: dict[str, str | None] = {
-    "nnUNetTrainerV2": None,
-    "nnUNetTrainerV2_ReLU": "architectural_variants/nnUNetTrainerV2_ReLU.py",
-    "nnUNetTrainerV2_LReLU_slope_2en1": "architectural_variants/nnUNetTrainerV2_LReLU_slope_2en1.py",
-    "nnUNetTrainerV2_3ConvPerStage": "architectural_variants/nnUNetTrainerV2_3ConvPerStage.py",
-    "nnUNetTrainerV2_BN": "architectural_variants/nnUNetTrainerV2_BN.py",
-    "nnUNetTrainerV2_GN": "architectural_variants/nnUNetTrainerV2_GN.py",
-    "nnUNetTrainerV2_NoNormalization": "architectural_variants/nnUNetTrainerV2_NoNormalization.py",
-    "nnUNetTrainerV2_momentum098": "optimizer_and_lr/nnUNetTrainerV2_momentum098.py",
-    "nnUNetTrainerV2_ReLU_biasInSegOutput": "architectural_variants/nnUNetTrainerV2_ReLU_biasInSegOutput.py",
-    "nnUNetTrainerV2_ReLU_convReLUIN": "architectural_variants/nnUNetTrainerV2_ReLU_convReLUIN.py",
-    "nnUNetTrainerV2_Loss_CE": "loss_function/nnUNetTrainerV2_Loss_CE.py",
-    "nnUNetTrainerV2_Loss_DiceCE_noSmooth": "loss_function/nnUNetTrainerV2_Loss_DiceCE_noSmooth.py",
-    "nnUNetTrainerV2_Loss_TopK10": "loss_function/nnUNetTrainerV2_Loss_TopK10.py",
-    "nnUNetTrainerV2_ForceSD": "loss_function/nnUNetTrainerV2_ForceSD.py",
-    "nnUNetTrainerV2_ForceBD": "loss_function/nnUNetTrainerV2_ForceBD.py",
-    "nnUNetTrainerV2_Loss_CEGDL": "loss_function/nnUNetTrainerV2_Loss_CEGDL.py",
-    "nnUNetTrainerV2_Loss_Dice": "loss_function/nnUNetTrainerV2_Loss_Dice.py",
-    "nnUNetTrainerV2_Loss_DicewithBG": "loss_function/nnUNetTrainerV2_Loss_Dice.py",
-    "nnUNetTrainerV2_Loss_Dice_squared": "loss_function/nnUNetTrainerV2_Loss_Dice_squared.py",
-    "nnUNetTrainerV2_Loss_DiceTopK10": "loss_function/nnUNetTrainerV2_Loss_DiceTopK10.py",
-    "nnUNetTrainerV2_Loss_MCC": "loss_function/nnUNetTrainerV2_Loss_MCC.py",
-    "nnUNetTrainerV2_Loss_MCCnoBG": "loss_function/nnUNetTrainerV2_Loss_MCC.py",
-    "nnUNetTrainerV2_SegLoss_Focal": "loss_function/nnUNetTrainerV2_focalLoss.py",
-    "nnUNetTrainerV2_momentum09": "optimizer_and_lr/nnUNetTrainerV2_momentum09.py",
-    "nnUNetTrainerV2_momentum095": "optimizer_and_lr/nnUNetTrainerV2_momentum095.py",
-    "nnUNetTrainerV2_SGD_fixedSchedule": "optimizer_and_lr/nnUNetTrainerV2_SGD_fixedSchedule.py",
-    "nnUNetTrainerV2_warmup": "optimizer_and_lr/nnUNetTrainerV2_warmup.py",
-    "nnUNetTrainerV2_Adam": "optimizer_and_lr/nnUNetTrainerV2_Adam.py",
-}
 
-V1_REFERENCE = textwrap.dedent("""
-    import importlib.util, json, os, random, sys
-    import torch
-    from batchgenerators.dataloading.single_threaded_augmenter import SingleThreadedAugmenter
-    from nnunet.run.default_configuration import get_default_configuration
-    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
-    variants, out_root, epochs, batches, val_batches = json.loads(sys.argv[1])
+def _entries() -> list[tuple[str | None, str, dict]]:
+    """``(file relative to nnUNet_variants/ or None for v1's own trainers, class key, entry)`` that train in v1."""
+    out = [(None, key, entry) for key, entry in REFERENCE["plain"].items() if entry["status"] == "trains"]
+    out += [(rel, key, entry) for rel, classes in REFERENCE["files"].items() for key, entry in classes.items()
+            if entry["status"] == "trains"]
+    return out
+
+
+ENTRIES = _entries()
+
+
+def _load(rel: str, folder: Path, loaded: dict) -> dict:
+    """Port ``rel`` (and first every variant file it imports) and load it; returns its module's namespace."""
+    from nnunet_explorer.network_training import load_trainers_from_file
+    from nnunet_explorer.v1 import port_v1_source
+
+    if rel in loaded:
+        return loaded[rel]
+    source = port_v1_source((v1_harness.variants_dir() / rel).read_text())
+    for dotted in _DEPENDENCY.findall(source):  # e.g. loss_function.nnUNetTrainerV2_Loss_Dice
+        dependency = dotted.replace(".", "/") + ".py"
+        if dependency != rel and (v1_harness.variants_dir() / dependency).is_file():
+            _load(dependency, folder, loaded)
+    ported = folder / rel
+    ported.parent.mkdir(parents=True, exist_ok=True)
+    ported.write_text(source)
+    with warnings.catch_warnings():  # a variant may set values v1 ignores: v1 ignores them here too
+        warnings.simplefilter("ignore")
+        load_trainers_from_file(ported)
+    from nnunet_explorer.network_training.registry import LOADED_TRAINER_MODULES
+
+    loaded[rel] = vars(LOADED_TRAINER_MODULES[ported.stem])
+    return loaded[rel]
+
+
+@pytest.fixture(scope="module")
+def loaded_files(tmp_path_factory) -> dict:
+    return {"folder": tmp_path_factory.mktemp("ported"), "modules": {}}
+
+
+@contextlib.contextmanager
+def _v1_torch_settings():
+    """One thread and deterministic algorithms for the block (v1's harness sets both), then as before."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
-    plans_file, _, dataset_directory, batch_dice, stage, _ = get_default_configuration(
-        '3d_fullres', 'Task901_SynthCT', 'nnUNetTrainerV2', 'nnUNetPlansv2.1')
     torch.use_deterministic_algorithms(True)
-    result = {}
-    for name, path in variants.items():
-        if path is None:
-            cls = nnUNetTrainerV2
-        else:
-            spec = importlib.util.spec_from_file_location('v1_variant_' + name, path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            cls = getattr(module, name)
-        random.seed(12345)
-        t = cls(plans_file, 0, output_folder=os.path.join(out_root, name), dataset_directory=dataset_directory,
-                batch_dice=batch_dice, stage=stage, unpack_data=True, deterministic=True, fp16=False)
-        t.max_num_epochs, t.num_batches_per_epoch, t.num_val_batches_per_epoch = epochs, batches, val_batches
-        t.initialize(True)
-        t.plot_progress = lambda: None  # progress.png does not change the losses and costs seconds
-        for gen in ('tr_gen', 'val_gen'):
-            old = getattr(t, gen)
-            setattr(t, gen, SingleThreadedAugmenter(old.generator, old.transform))
-        t.run_training()
-        result[name] = {'train': ['%.4f' % v for v in t.all_tr_losses], 'val': ['%.4f' % v for v in t.all_val_losses]}
-    print(json.dumps(result))
-""")
-
-
-def copy_workspace(src, dst: Path):
-    """A writable copy of the shared v1 task (its three folders share one parent)."""
-    import shutil
-
-    root = src.raw_data_base.parent
-    shutil.copytree(root, dst, dirs_exist_ok=True)
-    return resolve_workspace({"nnUNet_raw_data_base": str(dst / src.raw_data_base.name),
-                              "nnUNet_preprocessed": str(dst / src.preprocessed.name),
-                              "RESULTS_FOLDER": str(dst / src.results_folder.name)}).ensure()
-
-
-def port(source: str) -> str:
-    """The one porting rule: ``from nnunet.`` -> ``from nnunet_explorer.v1.``, ``import nnunet.`` likewise."""
-    return source.replace("from nnunet.", "from nnunet_explorer.v1.").replace("import nnunet.",
-                                                                          "import nnunet_explorer.v1.")
-
-
-def v1_losses(name: str, ws, out: Path) -> dict:
-    """v1 1.7.1 training the unported file (see the module docstring)."""
-    rel = VARIANTS[name]
-    args = json.dumps([{name: None if rel is None else str(V1_VARIANTS / rel)}, str(out), EPOCHS, BATCHES, VAL_BATCHES])
-    done = run_v1_python(V1_REFERENCE.replace("json.loads(sys.argv[1])", f"json.loads({args!r})"), ws,
-                         timeout=600, extra_env={"OMP_NUM_THREADS": "1"})
-    return json.loads(done.stdout.strip().splitlines()[-1])[name]
-
-
-def explorer_losses(name: str, ws, tmp_path: Path) -> dict:
-    from nnunet_explorer.training.configuration import RunArgs
-    from nnunet_explorer.training.trainers import load_trainers_from_file, unregister_trainer
-    from nnunet_explorer.walkthrough import training_run_from_args
-
-    registered = []
-    if VARIANTS[name] is not None:
-        ported = tmp_path / f"{name}.py"
-        ported.write_text(port((V1_VARIANTS / VARIANTS[name]).read_text()))
-        registered = load_trainers_from_file(ported)
-        assert name in registered
     try:
-        run = training_run_from_args(RunArgs("3d_fullres", name, "901", "0", deterministic=True, fp32=True),
-                                     max_num_epochs=EPOCHS, num_batches_per_epoch=BATCHES,
-                                     num_val_batches_per_epoch=VAL_BATCHES, workspace=ws, device="cpu", echo=False,
-                                     plot_progress=False)
-        result = run.run()
+        yield
     finally:
-        for n in registered:
-            unregister_trainer(n)
-    log = Path(result.log_file).read_text()
-    return {"train": ["%.4f" % v for v in result.state.all_tr_losses],
-            "val": ["%.4f" % v for v in result.state.all_val_losses], "log": log}
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+
+
+def explorer_losses(cls: type, class_name: str, network: str, ws) -> dict:
+    """The explorer training ``cls`` exactly as ``v1_harness`` trains v1's class."""
+    from nnunet_explorer.run.default_configuration import get_default_configuration
+    from nnunet_explorer.run.run_training import use_single_threaded_augmentation
+
+    config = get_default_configuration(network, v1_harness.TASK_NAME, "nnUNetTrainerV2", v1_harness.PLANS_IDENTIFIER,
+                                       ws)
+    output_folder = Path(config.output_folder_name).parent / f"{class_name}__{v1_harness.PLANS_IDENTIFIER}"
+    with _v1_torch_settings():
+        random.seed(v1_harness.SEED)
+        trainer = cls(str(config.plans_file), 0, output_folder=str(output_folder),
+                      dataset_directory=str(config.dataset_directory), batch_dice=config.batch_dice,
+                      stage=config.stage, unpack_data=True, deterministic=True,
+                      fp16=class_name in v1_harness.FP16_ONLY)
+        trainer.max_num_epochs, trainer.num_batches_per_epoch, trainer.num_val_batches_per_epoch = \
+            v1_harness.EPOCHS, v1_harness.BATCHES, v1_harness.VAL_BATCHES
+        trainer.device, trainer.echo = torch.device("cpu"), False
+        trainer.initialize(True)
+        trainer.explorer.plot_progress = False  # v1's harness: plot_progress a no-op (no effect on the losses)
+        use_single_threaded_augmentation(trainer)  # v1's harness: SingleThreadedAugmenter(generator, transform)
+        trainer.run_training()
+    return {"train": ["%.4f" % v for v in trainer.all_tr_losses], "val": ["%.4f" % v for v in trainer.all_val_losses],
+            "log": Path(trainer.log_file).read_text()}
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("name", list(VARIANTS))
-def test_variant_trains_like_v1(name, v1_ct_task, tmp_path):
-    ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
-    theirs = v1_losses(name, ws, tmp_path / "v1_out")
-    mine = explorer_losses(name, ws, tmp_path)
-    assert len(theirs["train"]) == EPOCHS
-    assert mine["train"] == theirs["train"], name
-    assert mine["val"] == theirs["val"], name
+@pytest.mark.parametrize("rel, key, entry", ENTRIES, ids=[key for _, key, _ in ENTRIES])
+def test_variant_trains_like_v1(rel, key, entry, v1_variant_workspaces, loaded_files):
+    from nnunet_explorer.network_training import find_trainer_class
+
+    class_name = key.split("@")[0]
+    if rel is None:
+        cls = find_trainer_class(class_name)
+    else:
+        namespace = _load(rel, loaded_files["folder"], loaded_files["modules"])
+        cls = namespace[class_name]
+    mine = explorer_losses(cls, class_name, entry["network"], v1_variant_workspaces[entry["task"]])
+    assert mine["train"] == entry["train"], key
+    assert mine["val"] == entry["val"], key
     for train, val in zip(mine["train"], mine["val"]):  # the training log shows them as v1's does
         assert f"train loss : {train}" in mine["log"] and f"validation loss: {val}" in mine["log"]
+
+
+def test_the_suite_covers_at_least_50_of_v1s_72_variant_files():
+    files = {rel for rel, _, _ in ENTRIES if rel is not None}
+    assert len(REFERENCE["files"]) == 72 and len(files) >= 50, sorted(files)

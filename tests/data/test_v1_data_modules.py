@@ -562,7 +562,8 @@ def _ported_class(v1_class: str, methods: tuple[str, ...]):
 
 def _explorer_trainer(cls, task, plans_name: str, out: Path, dummy_2d: bool | None):
     trainer = cls(task.preprocessed_dir / plans_name, 0, out, task.preprocessed_dir, True, 0, True, True, False)
-    plans = trainer.load_plans_file()
+    trainer.load_plans_file()  # v1's method: sets trainer.plans
+    plans = trainer.plans
     if dummy_2d is not None:
         plans["plans_per_stage"][0]["do_dummy_2D_data_aug"] = dummy_2d
     trainer.process_plans(plans)
@@ -594,7 +595,7 @@ def test_DA3_reads_the_module_dict_v2_just_filled(v1, request, tmp_path, config)
 
 def test_module_dicts_hold_v1s_state_after_each_setup(v1, v1_ct_task, tmp_path):
     """After a setup the dict of its dimensionality equals v1's live dict, the other v1's untouched one."""
-    from nnunet_explorer.training.trainers import nnUNetTrainerV2
+    from nnunet_explorer.network_training import nnUNetTrainerV2
     from nnunet_explorer.v1.training.data_augmentation import default_data_augmentation as shim
 
     for plans in (PLANS_3D, PLANS_2D, PLANS_3D):

@@ -81,7 +81,7 @@ def small_model(v1_ct_task, tmp_path_factory):
 
     from nnunet_explorer.paths import resolve_workspace
     from nnunet_explorer.training.generic_unet import build_network
-    from nnunet_explorer.training.trainers import process_plans
+    from nnunet_explorer.training.processed_plans import process_plans
 
     root = tmp_path_factory.mktemp("small_model")
     shutil.copytree(v1_ct_task.workspace.raw_data_base.parent, root, dirs_exist_ok=True)

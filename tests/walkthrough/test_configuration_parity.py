@@ -7,7 +7,7 @@ import pytest
 
 from nnunet_explorer.errors import ConfigurationError, PlansError
 from nnunet_explorer.parity import run_v1_python
-from nnunet_explorer.training.configuration import get_default_configuration
+from nnunet_explorer.run.default_configuration import get_default_configuration
 
 V1_SCRIPT = r"""
 import contextlib, io, json

@@ -15,7 +15,10 @@ import pytest
 
 from nnunet_explorer.cli import build_parser
 from nnunet_explorer.parity import run_v1_python
-from nnunet_explorer.training import trainers as tr
+from types import SimpleNamespace
+
+from nnunet_explorer import network_training as tr
+from nnunet_explorer.training.processed_plans import processed_from_trainer
 from nnunet_explorer.commands.run_training import build_run_training_parser, parse_run_training_args
 from nnunet_explorer.training.configuration import RunArgs
 from nnunet_explorer.training.data_augmentation_params import (deg, default_2D_augmentation_params,
@@ -134,6 +137,21 @@ def _variants(v1_ct_task) -> dict:
             "2d": plans_2d, "2d_elongated": variant(plans_2d, patch_size=np.array([40, 96]))}
 
 
+def _processed(trainer, plans):
+    """The trainer's v1 process_plans, its attributes as a record."""
+    trainer.stage = 0
+    trainer.process_plans(plans)
+    return processed_from_trainer(trainer)
+
+
+def _setup(trainer, processed=None):
+    """The trainer's v1 setup_DA_params, what it set as a record."""
+    trainer.setup_DA_params()
+    return SimpleNamespace(data_aug_params=trainer.data_aug_params,
+                           basic_generator_patch_size=[int(v) for v in trainer.basic_generator_patch_size],
+                           deep_supervision_scales=getattr(trainer, "deep_supervision_scales", None))
+
+
 @pytest.mark.parity
 def test_process_plans_and_setup_DA_params_match_v1(v1_facts, v1_ct_task):
     variants = _variants(v1_ct_task)
@@ -141,10 +159,10 @@ def test_process_plans_and_setup_DA_params_match_v1(v1_facts, v1_ct_task):
     trainer = tr.nnUNetTrainerV2("unused.pkl", 0, stage=0)
     for name, plans in variants.items():
         v1 = v1_facts["setups"][name]
-        processed = trainer.process_plans(plans)
+        processed = _processed(trainer, plans)
         ours = {key: safe(getattr(processed, key)) for key in v1["processed"]}
         assert ours == v1["processed"], name
-        setup = trainer.setup_DA_params(processed)
+        setup = _setup(trainer, processed)
         assert safe(setup.data_aug_params) == v1["data_aug_params"], name
         assert list(setup.basic_generator_patch_size) == v1["basic_generator_patch_size"], name
         assert safe(setup.deep_supervision_scales) == v1["deep_supervision_scales"], name
@@ -158,7 +176,7 @@ def test_base_trainer_setup_DA_params_matches_v1(v1_facts, v1_ct_task):
     variants = _variants(v1_ct_task)
     trainer = tr.nnUNetTrainer("unused.pkl", 0, stage=0)
     for name, v1 in v1_facts["base_setups"].items():
-        setup = trainer.setup_DA_params(trainer.process_plans(variants[name]))
+        setup = _setup(trainer, _processed(trainer, variants[name]))
         assert safe(setup.data_aug_params) == v1["data_aug_params"], name
         assert list(setup.basic_generator_patch_size) == v1["basic_generator_patch_size"], name
         assert setup.deep_supervision_scales is None
@@ -170,7 +188,7 @@ def test_v1_mutates_its_module_dict_and_we_do_not(v1_facts, v1_ct_task):
     assert first != second  # v1: the second trainer sized its patch with scale (0.7, 1.4)
     plans = _variants(v1_ct_task)["3d"]
     trainer = tr.nnUNetTrainerV2("unused.pkl", 0, stage=0)
-    sizes = [list(trainer.setup_DA_params(trainer.process_plans(plans)).basic_generator_patch_size) for _ in range(2)]
+    sizes = [list(_setup(trainer, _processed(trainer, plans)).basic_generator_patch_size) for _ in range(2)]
     assert sizes == [first, first]  # differs from v1 on purpose: every trainer gets v1's first-trainer value
 
 
