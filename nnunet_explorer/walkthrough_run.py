@@ -69,7 +69,7 @@ def training_epochs(trainer: Any, parsed_arguments: Any, *,
                                  fix="re-run the 'trainer' step for a fresh trainer", step="training_epochs")
     request = TrainRequest(parsed_arguments, options or ExplorerOptions(device=trainer.device))
     if trace:
-        with trace_calls(trainer, _RUN_METHODS, max_depth=3) as calls:
+        with trace_calls(trainer, _RUN_METHODS, max_depth=8) as calls:
             result = train_or_load(trainer, request)
     else:
         calls, result = None, train_or_load(trainer, request)
@@ -101,14 +101,21 @@ class EpochEnd:
 
     @property
     def order(self) -> tuple[str, ...]:
-        """The method names, depth first (``on_epoch_end`` and what it called)."""
-        return tuple(c.name for top in self.calls for c in top.walk())
+        """The method names in the order they ran (a ``super()`` call of the same method counts once)."""
+        names: list[str] = []
+        for top in self.calls:
+            for c in top.walk():
+                if not names or names[-1] != c.name:
+                    names.append(c.name)
+        return tuple(names)
 
     def summary(self) -> str:
         lines = [f"epoch {self.epoch}: train loss {self.train_loss:.4f} (MA {self.train_loss_MA:.4f}); global Dice "
                  f"{self.global_dice:.4f} (MA {self.val_eval_criterion_MA:.4f}); next lr {self.lr_next:.6f}; "
                  f"continue: {self.continue_training}", "calls, in v1's order:"]
-        lines += ["  " * c.depth + c.name + (f"  (sets {', '.join(c.set_attributes)})" if c.set_attributes else "")
+        base = min((c.depth for c in self.calls), default=0)
+        lines += ["  " * (c.depth - base) + f"{c.name} [{c.defined_in}]"
+                  + (f"  (sets {', '.join(c.set_attributes)})" if c.set_attributes else "")
                   for top in self.calls for c in top.walk()]
         return "\n".join(lines)
 
@@ -127,10 +134,16 @@ def epoch_end(trainer: Any, training_epochs: TrainedEpochs) -> EpochEnd:
     if training_epochs.trace is None:
         raise ConfigurationError("training_epochs ran without its call record", fix="run it with trace=True",
                                  step="epoch_end")
-    calls = [c for top in training_epochs.trace.calls for c in top.calls
-             if c.name in ("update_train_loss_MA", "on_epoch_end")] or \
-        [c for c in training_epochs.trace.calls if c.name in ("update_train_loss_MA", "on_epoch_end")]
-    last = tuple(calls[-2:]) if len(calls) >= 2 else tuple(calls)
+    flat = training_epochs.trace.flat()
+    ends = [i for i, c in enumerate(flat) if c.name == "update_train_loss_MA"]
+    if not ends:
+        raise ConfigurationError("no epoch ended in training_epochs (was the run stopped in its first epoch?)",
+                                 fix="train at least one epoch", step="epoch_end")
+    start = ends[-1]
+    # the last epoch's update_train_loss_MA and the on_epoch_end called right after it (the outermost one: a
+    # subclass's on_epoch_end calls super().on_epoch_end inside it)
+    after = next((c for c in flat[start + 1:] if c.name == "on_epoch_end" and c.depth <= flat[start].depth), None)
+    last = (flat[start],) + ((after,) if after is not None else ())
     final_epoch = len(trainer.all_tr_losses) - 1
     return EpochEnd(final_epoch, last, float(trainer.all_tr_losses[-1]), float(trainer.all_val_eval_metrics[-1]),
                     float(trainer.train_loss_MA), float(trainer.val_eval_criterion_MA),

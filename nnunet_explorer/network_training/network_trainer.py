@@ -180,6 +180,11 @@ class NetworkTrainer:
             return  # DDP: rank 0 writes the log (as v1's DDP trainer); the walkthrough's looks write nothing
         from ..training.progress_log import TrainingLogFile
 
+        if self.output_folder is None:
+            # differs from v1: a trainer made without an output folder (to look at its settings) prints only
+            if also_print_to_console and self.echo:
+                print(*args)
+            return
         writer = self.__dict__.get("_log_writer")
         if writer is None or self.log_file is None:
             writer = TrainingLogFile(self.output_folder, echo=self.echo)
