@@ -58,6 +58,8 @@ REPEAT_KEYS = [
     "optimizer_and_lr/nnUNetTrainerV2_Adam.py::nnUNetTrainerV2_Adam",
     "cascade/nnUNetTrainerV2CascadeFullRes_DAVariants.py::nnUNetTrainerV2CascadeFullRes_EducatedGuess",
 ]
+PHASES = {"import": "the import", "configuration": "get_default_configuration()", "__init__": "__init__()",
+          "initialize": "initialize()", "run_training": "run_training()", "process": "the subprocess"}
 PLAIN_FOR_NETWORK = {"3d_fullres": "nnUNetTrainerV2", "2d": "nnUNetTrainerV2@2d",
                      "3d_cascade_fullres": "nnUNetTrainerV2CascadeFullRes"}
 DDP_REASON = ("not run: needs torch.distributed - nnUNetTrainerV2_DDP.__init__ takes a local_rank, calls "
@@ -113,7 +115,7 @@ def run_job(job: dict, workspaces: dict, timeout: float, log_dir: Path) -> dict:
         if "cuda" in reason.lower() and not reason.startswith("needs a GPU"):
             reason = "needs a GPU: " + reason
         where = f" (raised at {result['where']})" if result.get("where") else ""
-        result = {"status": "fails_in_v1", "reason": f"in {result.get('phase', '?')}(): {reason}{where}",
+        result = {"status": "fails_in_v1", "reason": f"in {PHASES.get(result.get('phase'), '?')}: {reason}{where}",
                   "process_seconds": result["process_seconds"]}
     return {**entry, **result}
 
