@@ -8,7 +8,9 @@ deterministic harness of ``tests/conformance/v1_harness.py``:
 * ordinary classes: ``3d_fullres`` on the synthetic CT task 901;
 * classes meant for 2D (``nnUNetTrainerV2_momentum09in2D``): ``3d_fullres`` and ``2d`` (key ``NAME@2d``);
 * subclasses of ``nnUNetTrainerV2CascadeFullRes``: ``3d_cascade_fullres`` (stage 1) on the two-stage task;
-* subclasses of ``nnUNetTrainerV2_DDP``: not run (they need ``torch.distributed`` with NCCL and a GPU).
+* subclasses of ``nnUNetTrainerV2_DDP``: not run (they need ``torch.distributed`` with NCCL and a GPU);
+* classes reading plans keys only a special v1 planner writes (``nnUNetTrainerV2_ResencUNet*``:
+  ``num_blocks_encoder``): ``3d_fullres`` with that planner's plans (``nnUNetPlans_FabiansResUNet_v2.1``).
 
 A handful of classes run twice to confirm the harness is reproducible; a class whose two runs differ is stored
 as ``nondeterministic_in_v1`` with both results. ``tests/conformance/test_v1_reference_data.py`` re-derives a
@@ -70,9 +72,10 @@ def plan_jobs() -> list[dict]:
     """Every run the reference needs, in output order."""
     files = harness.variant_files()
     classes = {rel: harness.classes_in(rel) for rel in files}
-    bases_of = dict(PLAIN_BASES)
+    bases_of, plans_keys_of = dict(PLAIN_BASES), {}
     for found in classes.values():
         bases_of.update({name: info["bases"] for name, info in found.items()})
+        plans_keys_of.update({name: info["plans_keys"] for name, info in found.items()})
     jobs = [{"section": "plain", "file": None, "class": "nnUNetTrainerV2", "key": "nnUNetTrainerV2",
              "network": "3d_fullres", "task": "ct"},
             {"section": "plain", "file": None, "class": "nnUNetTrainerV2", "key": "nnUNetTrainerV2@2d",
@@ -83,6 +86,9 @@ def plan_jobs() -> list[dict]:
         for name, info in classes[rel].items():
             chain = harness.ancestry(name, bases_of)
             base = {"section": rel, "file": rel, "class": name, "aliases": info["aliases"]}
+            special = sorted({harness.SPECIAL_PLANS[k] for c in chain for k in plans_keys_of.get(c, [])})
+            if special:
+                base["plans"] = special[0]
             if "nnUNetTrainerV2_DDP" in chain:
                 jobs.append({**base, "key": name, "network": "3d_fullres", "task": "ct", "skip": DDP_REASON})
             elif "nnUNetTrainerV2CascadeFullRes" in chain:
@@ -101,9 +107,12 @@ def job_id(job: dict) -> str:
 def run_job(job: dict, workspaces: dict, timeout: float, log_dir: Path) -> dict:
     """One v1 run, as the entry stored in the JSON (plus ``process_seconds``)."""
     entry = {"network": job["network"], "task": job["task"]}
+    if job.get("plans"):
+        entry["plans"] = job["plans"]
     if job.get("skip"):
         return {**entry, "status": "fails_in_v1", "reason": job["skip"], "process_seconds": 0.0}
-    result = harness.run_class(workspaces[job["task"]], job["class"], job["file"], job["network"], timeout=timeout)
+    result = harness.run_class(workspaces[job["task"]], job["class"], job["file"], job["network"], timeout=timeout,
+                               plans_identifier=job.get("plans", harness.PLANS_IDENTIFIER))
     log = result.pop("log_tail", None)
     if log:
         (log_dir / (job_id(job).replace("/", "_").replace("::", "__") + ".log")).write_text(log)
@@ -128,17 +137,21 @@ def finish_entry(job: dict, first: dict, second: dict | None) -> dict:
     """The stored entry: fixed field order; both runs when they differ."""
     if second is not None and first["status"] == "trains" and not (
             second["status"] == "trains" and same_losses(first, second)):
-        entry = {"network": first["network"], "task": first["task"], "status": "nondeterministic_in_v1",
-                 "runs": [{k: r.get(k) for k in ("status", "train", "val", "seconds", "reason") if k in r}
-                          for r in (first, second)]}
+        entry = {k: first[k] for k in ("network", "task", "plans") if k in first}
+        entry |= {"status": "nondeterministic_in_v1",
+                  "runs": [{k: r.get(k) for k in ("status", "train", "val", "seconds", "reason") if k in r}
+                           for r in (first, second)]}
     else:
-        entry = {k: first[k] for k in ("network", "task", "status", "train", "val", "seconds", "reason")
+        entry = {k: first[k] for k in ("network", "task", "plans", "status", "train", "val", "seconds", "reason")
                  if k in first}
         if second is not None:
             entry["reproduced"] = True
     if job.get("class") in harness.FP16_ONLY:
         entry["note"] = "constructed with fp16=True (its __init__ asserts it); autocast and GradScaler are inactive " \
                         "on the CPU"
+    if job.get("plans"):
+        entry["note"] = f"trained with the plans of v1's {variant_tasks.RESUNET_PLANNER} ({job['plans']}); with " \
+                        "the standard nnUNetPlansv2.1 initialize() raises KeyError: 'num_blocks_encoder'"
     if job.get("aliases"):
         entry["aliases"] = job["aliases"]
     return entry
@@ -150,6 +163,8 @@ def mark_equal_to_plain(data: dict) -> None:
         for entry in classes.values():
             entry.pop("same_as_plain", None)
             plain = data["plain"].get(PLAIN_FOR_NETWORK.get(entry["network"], ""))
+            if entry.get("plans"):
+                continue  # other plans: not comparable with the plain trainer
             if entry["status"] == "trains" and plain and plain["status"] == "trains" and same_losses(entry, plain):
                 entry["same_as_plain"] = True
 
@@ -230,7 +245,8 @@ def markdown(data: dict) -> str:
             info, train, val = e.get("reason", "").replace("|", "\\|"), "", ""
         if e.get("aliases"):
             info += f" (aliases: {', '.join(e['aliases'])})"
-        return f"| {file} | {key} | {e['network']} | {e['status']} | {info} | {train} | {val} |"
+        network = e["network"] + (f" ({e['plans']})" if e.get("plans") else "")
+        return f"| {file} | {key} | {network} | {e['status']} | {info} | {train} | {val} |"
 
     for key, e in data["plain"].items():
         lines.append(row("(plain v1 trainer)", key, e))
@@ -268,6 +284,10 @@ def main(argv=None) -> int:
     if (root / "cascade" / "results").is_dir():
         workspaces = variant_tasks.workspaces_in(root)
         print(f"reusing the tasks in {root}", file=sys.stderr)
+        resunet = workspaces["ct"].preprocessed_task_dir(variant_tasks.CT_TASK_NAME) / \
+            f"{variant_tasks.RESUNET_PLANS_IDENTIFIER}_plans_3D.pkl"
+        if not resunet.is_file():
+            variant_tasks.add_residual_unet_plans(workspaces["ct"])
     else:
         print(f"building the tasks in {root} (v1 plan_and_preprocess)", file=sys.stderr)
         workspaces = variant_tasks.build_all(root)

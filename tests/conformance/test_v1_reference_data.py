@@ -118,7 +118,8 @@ def test_v1_still_gives_the_stored_losses(key, v1_variant_workspaces):
     if stored["status"] == "fails_in_v1" and stored["reason"].startswith("not run"):
         pytest.skip(f"{key}: {stored['reason']}")
     result = harness.run_class(v1_variant_workspaces[stored["task"]], name.split("@")[0],
-                               None if section == "plain" else section, stored["network"], timeout=600)
+                               None if section == "plain" else section, stored["network"], timeout=600,
+                               plans_identifier=stored.get("plans", harness.PLANS_IDENTIFIER))
     versions = {k: data[k] for k in ("nnunet", "batchgenerators", "torch", "numpy")}
     if stored["status"] == "fails_in_v1":
         assert result["status"] == "fails_in_v1", (key, result)

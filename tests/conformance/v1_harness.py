@@ -5,10 +5,11 @@ Used by ``scripts/v1_variant_reference.py`` (which writes ``tests/conformance/v1
 No pytest needed at import.
 
 The recipe (:data:`HARNESS_DESCRIPTION` says it in words): ``get_default_configuration(network, task,
-'nnUNetTrainerV2', 'nnUNetPlansv2.1')`` for the plans file, dataset folder, ``batch_dice`` and stage; one torch
+'nnUNetTrainerV2', plans)`` for the plans file, dataset folder, ``batch_dice`` and stage (plans
+``nnUNetPlansv2.1``, or a special planner's for the classes of :data:`SPECIAL_PLANS`); one torch
 thread; ``torch.use_deterministic_algorithms(True)``; the class imported from its v1 module
 (``nnunet.training.network_training.nnUNet_variants.<folder>.<file>``); ``random.seed(12345)``; the trainer made
-with fold 0, ``output_folder = RESULTS_FOLDER/nnUNet/<network>/<task>/<class>__nnUNetPlansv2.1``,
+with fold 0, ``output_folder = RESULTS_FOLDER/nnUNet/<network>/<task>/<class>__<plans>``,
 ``unpack_data=True, deterministic=True, fp16=False``; ``max_num_epochs, num_batches_per_epoch,
 num_val_batches_per_epoch = 3, 2, 1`` set after construction; ``initialize(True)``; ``plot_progress`` a no-op;
 ``tr_gen`` and ``val_gen`` replaced by batchgenerators' ``SingleThreadedAugmenter(gen.generator, gen.transform)``;
@@ -34,6 +35,9 @@ TASK_NAME = "Task901_SynthCT"
 VARIANTS_PACKAGE = "nnunet.training.network_training.nnUNet_variants"
 # network per task kind: the CT task trains 3d_fullres (its only 3D stage), the cascade task the cascade's stage 1
 DEFAULT_NETWORK = {"ct": "3d_fullres", "cascade": "3d_cascade_fullres"}
+# plans keys only a special v1 planner writes -> the plans identifier of that planner's plans (variant_tasks.py
+# makes them): the residual-encoder trainers read 'num_blocks_encoder' from ExperimentPlanner3DFabiansResUNet_v21
+SPECIAL_PLANS = {"num_blocks_encoder": "nnUNetPlans_FabiansResUNet_v2.1"}
 # classes the harness constructs with fp16=True because their __init__ refuses anything else (on the CPU v1's
 # autocast and GradScaler are inactive, so this is still an fp32 run)
 FP16_ONLY = {"nnUNetTrainerV2_fp16"}
@@ -44,9 +48,11 @@ HARNESS_DESCRIPTION = (
     "itself: the three v1 folder variables point at the workspace, nnUNet_n_proc_DA=1, nnUNet_def_n_proc=1, "
     "OMP_NUM_THREADS=1, torch.set_num_threads(1), CPU only. get_default_configuration(network, "
     "'Task901_SynthCT', 'nnUNetTrainerV2', 'nnUNetPlansv2.1') gives the plans file, dataset directory, batch_dice "
-    "and stage; then torch.use_deterministic_algorithms(True); the class is imported from its module under "
+    "and stage (plans 'nnUNetPlans_FabiansResUNet_v2.1' for the residual-encoder classes, which read "
+    "'num_blocks_encoder': v1's ExperimentPlanner3DFabiansResUNet_v21 plans, reusing the standard preprocessed "
+    "data); then torch.use_deterministic_algorithms(True); the class is imported from its module under "
     "nnunet.training.network_training.nnUNet_variants; random.seed(12345); the trainer is built as "
-    "cls(plans_file, 0, output_folder=RESULTS_FOLDER/nnUNet/<network>/Task901_SynthCT/<class>__nnUNetPlansv2.1, "
+    "cls(plans_file, 0, output_folder=RESULTS_FOLDER/nnUNet/<network>/Task901_SynthCT/<class>__<plans>, "
     "dataset_directory=..., batch_dice=..., stage=..., unpack_data=True, deterministic=True, fp16=False) "
     "(fp16=True for nnUNetTrainerV2_fp16, whose __init__ asserts it; autocast/GradScaler do nothing on the CPU); "
     "max_num_epochs, num_batches_per_epoch, num_val_batches_per_epoch = 3, 2, 1 are set after construction "
@@ -55,7 +61,8 @@ HARNESS_DESCRIPTION = (
     "run_training(). Recorded: all_tr_losses and all_val_losses per epoch as '%.4f' strings, and the wall seconds "
     "from construction to the end of run_training. Tasks: 'ct' is the synthetic CT task 901 (10 training cases, "
     "seed 0) planned and preprocessed by v1's nnUNet_plan_and_preprocess -t 901 -tl 1 -tf 1 (3d_fullres patch "
-    "16x40x40, batch 2; 2d patch 40x40, batch 6); 'cascade' is that task with a hand-made two-stage 3D plan "
+    "16x40x40, batch 2; 2d patch 40x40, batch 6), plus the 3D plans of v1's ExperimentPlanner3DFabiansResUNet_v21 "
+    "(plan_experiment() only; same patch and batch); 'cascade' is that task with a hand-made two-stage 3D plan "
     "(stage 0 = stage 1 at twice the in-plane spacing), both stages preprocessed by v1's GenericPreprocessor, and "
     "3d_lowres/nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage/CASE_segFromPrevStage.npz written without "
     "training as each case's stage-1 ground truth (-1 -> 0, uint8); cascade classes train 3d_cascade_fullres "
@@ -94,14 +101,14 @@ def _child(spec: dict) -> dict:
         torch.set_num_threads(1)
         phase = "configuration"
         plans_file, output_folder_name, dataset_directory, batch_dice, stage, _ = get_default_configuration(
-            spec["network"], spec["task_name"], "nnUNetTrainerV2", PLANS_IDENTIFIER)
+            spec["network"], spec["task_name"], "nnUNetTrainerV2", spec["plans"])
         torch.use_deterministic_algorithms(True)
         phase = "import"
         module = importlib.import_module(spec["module"])
         cls = getattr(module, spec["class"])
         if not (isinstance(cls, type) and issubclass(cls, nnUNetTrainer)):
             return {"status": "not_a_trainer", "reason": f"{spec['class']} is not a subclass of nnUNetTrainer"}
-        output_folder = os.path.join(os.path.dirname(output_folder_name), f"{spec['class']}__{PLANS_IDENTIFIER}")
+        output_folder = os.path.join(os.path.dirname(output_folder_name), f"{spec['class']}__{spec['plans']}")
         phase = "__init__"
         start = time.perf_counter()
         random.seed(SEED)
@@ -134,8 +141,8 @@ def _child(spec: dict) -> dict:
 
 
 def run_class(ws, class_name: str, rel_file: str | None, network: str, *, task_name: str = TASK_NAME,
-              timeout: float = 600, epochs: int = EPOCHS, batches: int = BATCHES,
-              val_batches: int = VAL_BATCHES) -> dict:
+              plans_identifier: str = PLANS_IDENTIFIER, timeout: float = 600, epochs: int = EPOCHS,
+              batches: int = BATCHES, val_batches: int = VAL_BATCHES) -> dict:
     """v1 trains ``class_name`` (defined in ``nnUNet_variants/<rel_file>``) in a fresh subprocess on ``ws``.
 
     Returns ``{'status': 'trains', 'train': [...], 'val': [...], 'seconds': s}`` or
@@ -145,7 +152,8 @@ def run_class(ws, class_name: str, rel_file: str | None, network: str, *, task_n
     from nnunet_explorer.parity import v1_environment
 
     spec = {"class": class_name, "module": module_name(rel_file, class_name), "network": network,
-            "task_name": task_name, "fp16": class_name in FP16_ONLY, "epochs": epochs, "batches": batches,
+            "task_name": task_name, "plans": plans_identifier, "fp16": class_name in FP16_ONLY, "epochs": epochs,
+            "batches": batches,
             "val_batches": val_batches}
     env = v1_environment(ws.ensure(), {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "nnUNet_n_proc_DA": "1",
                                        "nnUNet_def_n_proc": "1", "CUDA_VISIBLE_DEVICES": ""})
@@ -193,8 +201,9 @@ _NOT_TRAINER_BASES = {"nn.Module", "torch.nn.Module", "Module"}
 def classes_in(rel_file: str, root: Path | None = None) -> dict[str, dict]:
     """The classes a variant file defines (by its syntax tree, without importing it), in file order.
 
-    ``{name: {'bases': [...], 'aliases': [...]}}``; classes that derive from ``nn.Module`` (helpers such as
-    ``GeLU``) are left out. ``aliases``: module-level ``X_copy1 = X`` names v1 would also find by name.
+    ``{name: {'bases': [...], 'aliases': [...], 'plans_keys': [...]}}``; classes that derive from ``nn.Module``
+    (helpers such as ``GeLU``) are left out. ``aliases``: module-level ``X_copy1 = X`` names v1 would also find by
+    name. ``plans_keys``: the non-standard plans keys the class body reads (see :data:`SPECIAL_PLANS`).
     """
     import ast
 
@@ -205,7 +214,9 @@ def classes_in(rel_file: str, root: Path | None = None) -> dict[str, dict]:
         if isinstance(node, ast.ClassDef):
             bases = [ast.unparse(b) for b in node.bases]
             if not set(bases) & _NOT_TRAINER_BASES:
-                found[node.name] = {"bases": bases, "aliases": []}
+                body = ast.unparse(node)
+                found[node.name] = {"bases": bases, "aliases": [],
+                                    "plans_keys": [k for k in SPECIAL_PLANS if repr(k) in body]}
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in found:
             found[node.value.id]["aliases"] += [t.id for t in node.targets if isinstance(t, ast.Name)]
     return found

@@ -11,6 +11,9 @@ and by ``scripts/v1_variant_reference.py``, so that all of them train on byte-fo
 * :func:`write_prev_stage_segmentations` — the ``3d_lowres`` ``pred_next_stage/CASE_segFromPrevStage.npz`` files
   the cascade's full-resolution stage reads, made without training (see there).
 * :func:`build_cascade_task` — the two together: a task on which v1's ``3d_cascade_fullres`` trainers run.
+* :func:`add_residual_unet_plans` — the plans v1's ``nnUNetTrainerV2_ResencUNet*`` trainers need
+  (``nnUNetPlans_FabiansResUNet_v2.1``, from v1's ``ExperimentPlanner3DFabiansResUNet_v21``, which reuses the
+  standard preprocessed data).
 """
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ CT_TASK_NAME = "Task901_SynthCT"
 PLANS_IDENTIFIER = "nnUNetPlansv2.1"
 # v1's 3d_fullres cascade reads the previous stage from this trainer's 3d_lowres output by default
 PREVIOUS_TRAINER = "nnUNetTrainerV2"
+# v1's residual-encoder planner: its plans hold 'num_blocks_encoder' / 'num_blocks_decoder' per stage
+RESUNET_PLANNER = "ExperimentPlanner3DFabiansResUNet_v21"
+RESUNET_PLANS_IDENTIFIER = "nnUNetPlans_FabiansResUNet_v2.1"
 
 
 def make_workspace(root: str | Path) -> Workspace:
@@ -133,11 +139,37 @@ def build_cascade_task(ct_workspace: Workspace, root: str | Path, task_name: str
     return ws
 
 
+def add_residual_unet_plans(ws: Workspace, task_name: str = CT_TASK_NAME) -> Path:
+    """Plan the task with v1's residual-encoder planner too, as a v1 user would for ``nnUNetTrainerV2_ResencUNet``.
+
+    What ``nnUNet_plan_and_preprocess -t 901 -pl3d ExperimentPlanner3DFabiansResUNet_v21 -pl2d None`` does once
+    cropping and fingerprint exist: ``planner(cropped_dir, preprocessed_dir).plan_experiment()`` writes
+    ``nnUNetPlans_FabiansResUNet_v2.1_plans_3D.pkl`` (``data_identifier`` ``nnUNetData_plans_v2.1``); the
+    planner's ``run_preprocessing`` does nothing, it reuses the standard preprocessed data. Called directly (not
+    through the CLI, which would re-pickle ``dataset_properties.pkl``) so every existing file stays byte-identical.
+    Returns the plans file.
+    """
+    from nnunet_explorer.parity import run_v1_python
+
+    cropped, pre = ws.cropped_task_dir(task_name), ws.preprocessed_task_dir(task_name)
+    run_v1_python("import warnings; warnings.filterwarnings('ignore')\n"
+                  "from nnunet.experiment_planning.alternative_experiment_planning."
+                  f"experiment_planner_residual_3DUNet_v21 import {RESUNET_PLANNER}\n"
+                  f"{RESUNET_PLANNER}({str(cropped)!r}, {str(pre)!r}).plan_experiment()\n", ws, timeout=600)
+    plans = pre / f"{RESUNET_PLANS_IDENTIFIER}_plans_3D.pkl"
+    if not plans.is_file():
+        raise RuntimeError(f"v1's {RESUNET_PLANNER} wrote no {plans}")
+    return plans
+
+
 def build_all(root: str | Path) -> dict[str, Workspace]:
-    """Both tasks under ``root``: ``{'ct': root/ct, 'cascade': root/cascade}``."""
+    """Both tasks under ``root``: ``{'ct': root/ct, 'cascade': root/cascade}``; the CT one also has the
+    residual-encoder plans (:func:`add_residual_unet_plans`, added after the cascade copy was made)."""
     root = Path(root)
     ct, _ = build_ct_task(root / "ct")
-    return {"ct": ct, "cascade": build_cascade_task(ct, root / "cascade")}
+    cascade = build_cascade_task(ct, root / "cascade")
+    add_residual_unet_plans(ct)
+    return {"ct": ct, "cascade": cascade}
 
 
 def workspaces_in(root: str | Path) -> dict[str, Workspace]:
