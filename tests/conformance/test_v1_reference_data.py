@@ -108,7 +108,7 @@ def _sample_ids() -> list[str]:
 @pytest.mark.parity
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("key", _sample_ids())
+@pytest.mark.parametrize("key", _sample_ids(), ids=str)
 def test_v1_still_gives_the_stored_losses(key, v1_variant_workspaces):
     pytest.importorskip("nnunet")
     data = load_reference()

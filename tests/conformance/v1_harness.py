@@ -16,8 +16,12 @@ num_val_batches_per_epoch = 3, 2, 1`` set after construction; ``initialize(True)
 ``run_training()``; the per-epoch ``all_tr_losses`` / ``all_val_losses`` formatted ``'%.4f'``.
 
 Each class gets its own interpreter because v1 mutates module-level dicts (``default_3D_augmentation_params``
-...) by reference in ``setup_DA_params``: a second trainer in the same process would start from the first one's
-augmentation parameters.
+...) by reference in ``setup_DA_params``: a second trainer in the same process starts from the first one's
+augmentation parameters. It shows even for the same class twice: ``nnUNetTrainerV2.setup_DA_params`` computes
+``basic_generator_patch_size`` from ``scale_range`` *before* setting it to ``(0.7, 1.4)`` in the shared dict, so
+the first trainer of a process samples with (0.85, 1.25) and any later one with (0.7, 1.4) — plain V2 on the CT
+task gives train losses 1.3771 1.2465 1.1077 first and 1.3908 1.2397 1.0874 second. ``nnUNet_train`` runs one
+trainer per process, so the first-in-process numbers are v1's.
 """
 from __future__ import annotations
 
