@@ -163,7 +163,7 @@ def get_patch_size(final_patch_size: Sequence[int], rot_x: float | Sequence[floa
 
 @dataclass(frozen=True)
 class AugmentationSetup:
-    """What ``setup_DA_params`` decides: the augmentation dict and the sizes the data pipeline works with.
+    """What ``setup_DA_params`` decides: the augmentation dict and the sizes the loader and transforms work with.
 
     Attributes:
         data_aug_params: the full parameter dict (v1's ``self.data_aug_params``).
