@@ -30,6 +30,7 @@ import numpy as np
 from .errors import ConfigurationError, DatasetError
 from .explore import Pipeline, make_step
 from .explore.calltrace import CallTrace, trace_calls
+from .language import tr
 from .paths import Workspace, default_plans_identifier
 from .provenance import mirrors
 from .run.default_configuration import Configuration, check_trainer_class, get_default_configuration
@@ -172,9 +173,10 @@ class Initialized:
     single_threaded: bool
 
     def summary(self) -> str:
-        mode = "training" if self.training else "inference only (-val)"
-        where = "in this process" if self.single_threaded else "in worker processes"
-        return (f"{self.trainer}.initialize({self.training}) [{mode}; augmentation {where}]\n" + self.trace.text())
+        mode = tr("training", "训练") if self.training else tr("inference only (-val)", "仅推理(-val)")
+        where = (tr("augmentation in this process", "数据增强在本进程中") if self.single_threaded
+                 else tr("augmentation in worker processes", "数据增强在工作进程中"))
+        return f"{self.trainer}.initialize({self.training}) [{mode}; {where}]\n" + self.trace.text()
 
     def _repr_html_(self) -> str:
         import html
@@ -301,8 +303,9 @@ class DatasetIndex:
     unpacked: tuple[str, ...]
 
     def summary(self) -> str:
-        unpacked = f"; unpacked {len(self.unpacked)} .npz -> .npy" if self.unpacked else ""
-        return f"{len(self.cases)} cases in {self.folder}{unpacked}"
+        unpacked = tr(f"; unpacked {len(self.unpacked)} .npz -> .npy", f";已解压 {len(self.unpacked)} 个 .npz -> .npy"
+                      ) if self.unpacked else ""
+        return tr(f"{len(self.cases)} cases in {self.folder}", f"{self.folder} 中的 {len(self.cases)} 个病例") + unpacked
 
 
 @mirrors("nnunet.training.dataloading.dataset_loading:load_dataset")
@@ -331,8 +334,10 @@ class Split:
     val: tuple[str, ...]
 
     def summary(self) -> str:
-        return (f"fold {self.fold}: {len(self.train)} training cases, {len(self.val)} validation cases "
-                f"(val: {', '.join(self.val[:6])}{' ...' if len(self.val) > 6 else ''})")
+        shown = f"{', '.join(self.val[:6])}{' ...' if len(self.val) > 6 else ''}"
+        return tr(f"fold {self.fold}: {len(self.train)} training cases, {len(self.val)} validation cases "
+                  f"(val: {shown})",
+                  f"fold {self.fold}:{len(self.train)} 个训练病例,{len(self.val)} 个验证病例(验证:{shown})")
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")
@@ -425,7 +430,7 @@ class LRSchedule:
         n = len(self.lrs)
         picks = sorted({0, 1, n // 2, n - 1})
         shown = ", ".join(f"epoch {e}: {self.lrs[e]:.3g}" for e in picks if 0 <= e < n)
-        return f"{n} epochs, {self.rule}; {shown}"
+        return tr(f"{n} epochs, {self.rule}; {shown}", f"{n} 个 epoch,{self.rule};{shown}")
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.maybe_update_lr")
@@ -477,11 +482,13 @@ class Batch:
     def summary(self) -> str:
         from .explore import summarize_text
 
-        lines = [f"cases {list(self.keys)}; the loader cut {list(self.loaded_shape)}, augmentation cropped to "
-                 f"{list(self.data.shape)}",
+        lines = [tr(f"cases {list(self.keys)}; the loader cut {list(self.loaded_shape)}, augmentation cropped to "
+                    f"{list(self.data.shape)}",
+                    f"病例 {list(self.keys)};加载器切出 {list(self.loaded_shape)},数据增强裁剪到 {list(self.data.shape)}"),
                  f"data: {summarize_text(self.data)}"]
         lines += [f"target[{i}]: {summarize_text(t)}" for i, t in enumerate(self.target)]
-        lines.append(f"transforms ({len(self.transforms)}): " + " -> ".join(t.split("(")[0] for t in self.transforms))
+        lines.append(tr(f"transforms ({len(self.transforms)}): ", f"变换(共 {len(self.transforms)} 个):")
+                     + " -> ".join(t.split("(")[0] for t in self.transforms))
         return "\n".join(lines)
 
 

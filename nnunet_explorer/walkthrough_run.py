@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import ConfigurationError
 from .explore.calltrace import Call, CallTrace, trace_calls
+from .language import tr
 from .provenance import mirrors
 from .run.run_training import ExplorerOptions, TrainRequest
 
@@ -44,9 +45,12 @@ class TrainedEpochs:
     network: Any = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
-        return (f"{len(self.all_tr_losses)} epoch(s) in {self.output_folder}: train loss "
-                f"{[round(x, 4) for x in self.all_tr_losses]}, val loss {[round(x, 4) for x in self.all_val_losses]}, "
-                f"global Dice {[round(x, 4) for x in self.all_val_eval_metrics]}; files: {', '.join(self.files)}")
+        tr_loss, val_loss = [round(x, 4) for x in self.all_tr_losses], [round(x, 4) for x in self.all_val_losses]
+        dice, files = [round(x, 4) for x in self.all_val_eval_metrics], ", ".join(self.files)
+        return tr(f"{len(self.all_tr_losses)} epoch(s) in {self.output_folder}: train loss {tr_loss}, val loss "
+                  f"{val_loss}, global Dice {dice}; files: {files}",
+                  f"{len(self.all_tr_losses)} 个 epoch,位于 {self.output_folder}:训练损失 {tr_loss},验证损失 "
+                  f"{val_loss},全局 Dice {dice};文件:{files}")
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_training")
@@ -110,12 +114,16 @@ class EpochEnd:
         return tuple(names)
 
     def summary(self) -> str:
-        lines = [f"epoch {self.epoch}: train loss {self.train_loss:.4f} (MA {self.train_loss_MA:.4f}); global Dice "
-                 f"{self.global_dice:.4f} (MA {self.val_eval_criterion_MA:.4f}); next lr {self.lr_next:.6f}; "
-                 f"continue: {self.continue_training}", "calls, in v1's order:"]
+        lines = [tr(f"epoch {self.epoch}: train loss {self.train_loss:.4f} (MA {self.train_loss_MA:.4f}); global Dice "
+                    f"{self.global_dice:.4f} (MA {self.val_eval_criterion_MA:.4f}); next lr {self.lr_next:.6f}; "
+                    f"continue: {self.continue_training}",
+                    f"epoch {self.epoch}:训练损失 {self.train_loss:.4f}(滑动平均 {self.train_loss_MA:.4f});全局 Dice "
+                    f"{self.global_dice:.4f}(滑动平均 {self.val_eval_criterion_MA:.4f});下一个学习率 "
+                    f"{self.lr_next:.6f};继续训练:{self.continue_training}"),
+                 tr("calls, in v1's order:", "调用,按 v1 的顺序:")]
         base = min((c.depth for c in self.calls), default=0)
         lines += ["  " * (c.depth - base) + f"{c.name} [{c.defined_in}]"
-                  + (f"  (sets {', '.join(c.set_attributes)})" if c.set_attributes else "")
+                  + (f"  ({tr('sets', '设置')} {', '.join(c.set_attributes)})" if c.set_attributes else "")
                   for top in self.calls for c in top.walk()]
         return "\n".join(lines)
 
@@ -176,7 +184,7 @@ class Prediction:
     labels: tuple[int, ...]
 
     def summary(self) -> str:
-        return f"{self.case} -> {self.output_file} (labels {list(self.labels)})"
+        return f"{self.case} -> {self.output_file} ({tr('labels', '标签')} {list(self.labels)})"
 
 
 @mirrors("nnunet.inference.predict:predict_from_folder")

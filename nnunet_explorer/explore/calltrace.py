@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from ..language import tr
+
 
 @dataclass
 class Call:
@@ -61,12 +63,15 @@ class CallTrace:
         lines = []
         for c in self.flat():
             sets = list(c.set_attributes)
-            shown = ", ".join(sets[:limit]) + (f", ... ({len(sets)} in all)" if len(sets) > limit else "")
-            lines.append("  " * c.depth + f"{c.name}  [{c.defined_in}]" + (f"  sets: {shown}" if sets else ""))
+            shown = ", ".join(sets[:limit]) + (tr(f", ... ({len(sets)} in all)", f", ...(共 {len(sets)} 个)")
+                                               if len(sets) > limit else "")
+            lines.append("  " * c.depth + f"{c.name}  [{c.defined_in}]"
+                         + (f"  {tr('sets', '设置')}: {shown}" if sets else ""))
         return "\n".join(lines)
 
     def summary(self) -> str:
-        return f"{len(self.flat())} method calls on {self.owner}\n" + self.text()
+        return tr(f"{len(self.flat())} method calls on {self.owner}",
+                  f"{self.owner} 上的 {len(self.flat())} 次方法调用") + "\n" + self.text()
 
     def _repr_html_(self) -> str:
         rows = []
@@ -74,7 +79,8 @@ class CallTrace:
             sets = ", ".join(f"<code>{html.escape(a)}</code>" for a in c.set_attributes)
             rows.append(f"<tr><td style='padding-left:{1 + 1.5 * c.depth}em'><code>{html.escape(c.name)}</code></td>"
                         f"<td>{html.escape(c.defined_in)}</td><td>{sets}</td><td>{c.seconds:.3f} s</td></tr>")
-        return ("<table><tr><th>call</th><th>defined in</th><th>attributes it set</th><th>time</th></tr>"
+        return (f"<table><tr><th>{tr('call', '调用')}</th><th>{tr('defined in', '定义于')}</th>"
+                f"<th>{tr('attributes it set', '它设置的属性')}</th><th>{tr('time', '时间')}</th></tr>"
                 + "".join(rows) + "</table>")
 
 

@@ -9,6 +9,7 @@ import dataclasses
 import html
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ..language import tr
 from .notes import inline_html, notes_html
 from .summary import _is_ndarray, _is_tensor, _is_torch_module, array_stats, own_summary, summarize_text
 
@@ -87,16 +88,18 @@ def value_html(value: Any, *, depth: int = 0) -> str:
 
 def params_table(params: dict[str, Any] | Any) -> str:
     if not params:
-        return "<span class='nnx-meta'>no parameters</span>"
+        return f"<span class='nnx-meta'>{tr('no parameters', '无参数')}</span>"
     rows = "".join(f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(summarize_text(v))}</code></td></tr>"
                    for k, v in params.items())
-    return f"<table><tr><th>parameter</th><th>value</th></tr>{rows}</table>"
+    return f"<table><tr><th>{tr('parameter', '参数')}</th><th>{tr('value', '值')}</th></tr>{rows}</table>"
 
 
 def v1_link(result: "StepResult") -> str:
     if result.v1 is None:
-        return "<span class='nnx-meta'>explorer-only step (no v1 counterpart)</span>"
-    return (f"<span class='nnx-meta'>mirrors nnU-Net v1.7.1 <a href='{esc(result.v1.url)}'>"
+        only = tr("explorer-only step (no v1 counterpart)", "explorer 独有的步骤(v1 中没有对应)")
+        return f"<span class='nnx-meta'>{only}</span>"
+    mirrors = tr("mirrors nnU-Net v1.7.1", "对应 nnU-Net v1.7.1 的")
+    return (f"<span class='nnx-meta'>{mirrors} <a href='{esc(result.v1.url)}'>"
             f"<code>{esc(result.v1.dotted)}</code></a></span>")
 
 
@@ -104,26 +107,28 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
     """One step result as a card: title line, docstring, v1 link, parameters, inputs, output or error."""
     status = "ok" if result.ok else "failed"
     mark = "&#10003;" if result.ok else "&#10007;"
-    seed = f" · seed {result.seed}" if result.seed is not None else ""
-    first = result.doc.splitlines()[0] if result.doc else ""
+    seed = f" · {tr('seed', '种子')} {result.seed}" if result.seed is not None else ""
     notes = result.notes
+    doc = notes.doc if notes is not None and notes.doc else result.doc  # the docstring, or its translation
+    first = doc.splitlines()[0] if doc else ""
     title = f" · {esc(notes.title)}" if notes is not None and notes.title else ""
     head = (f"<summary><b>{esc(result.name)}</b>{title} {mark} <span class='nnx-meta'>{result.seconds:.3f} s{seed}"
             f"</span> — {inline_html(first)}</summary>")
-    body = "\n".join(result.doc.splitlines()[1:]).strip()  # the first line is already in the title line
+    body = "\n".join(doc.splitlines()[1:]).strip()  # the first line is already in the title line
     parts = [f"<div class='nnx-doc'>{inline_html(body)}</div>" if body else "", notes_html(notes), v1_link(result),
-             "<div><b>parameters</b>", params_table(dict(result.params)), "</div>"]
+             f"<div><b>{tr('parameters', '参数')}</b>", params_table(dict(result.params)), "</div>"]
     if result.inputs:
         inputs = ", ".join(f"<code>{esc(k)}</code>" for k in result.inputs)
-        parts.append(f"<div><b>inputs</b>: {inputs}</div>")
+        parts.append(f"<div><b>{tr('inputs', '输入')}</b>: {inputs}</div>")
     if result.ok:
         parts.append(figures_html(result))
-        parts.append(f"<div><b>output</b>: {value_html(result.output)}</div>")
+        parts.append(f"<div><b>{tr('output', '输出')}</b>: {value_html(result.output)}</div>")
     else:
         err = result.error
-        parts.append(f"<div class='nnx-error'><b>error</b>: <pre>{esc(err)}</pre></div>")
-        parts.append(f"<details><summary>traceback</summary><pre>{esc(err.traceback)}</pre></details>")
-        parts.append("<details><summary>inputs it received</summary><table>" + "".join(
+        parts.append(f"<div class='nnx-error'><b>{tr('error', '错误')}</b>: <pre>{esc(err)}</pre></div>")
+        parts.append(f"<details><summary>{tr('traceback', '调用栈')}</summary>"
+                     f"<pre>{esc(err.traceback)}</pre></details>")
+        parts.append(f"<details><summary>{tr('inputs it received', '它收到的输入')}</summary><table>" + "".join(
             f"<tr><td><code>{esc(k)}</code></td><td>{value_html(v, depth=1)}</td></tr>"
             for k, v in result.inputs.items()) + "</table></details>")
     opened = " open" if open_ or not result.ok else ""
@@ -156,10 +161,11 @@ def figures_html(result: "StepResult") -> str:
 
 
 def pending_card(name: str, doc: str, notes: Any = None) -> str:
+    doc = getattr(notes, "doc", "") or doc  # the docstring, or its translation
     first = doc.splitlines()[0] if doc else ""
     title = f" · {esc(notes.title)}" if notes is not None and getattr(notes, "title", "") else ""
     return (f"<div class='nnx-card nnx-pending' id='step-{esc(name)}'><b>{esc(name)}</b>{title} "
-            f"<span class='nnx-meta'>not run</span> — {inline_html(first)}</div>")
+            f"<span class='nnx-meta'>{tr('not run', '未运行')}</span> — {inline_html(first)}</div>")
 
 
 def report_page(title: str, cards: Iterable[str], intro: str = "", *, before: str = "", after: str = "",

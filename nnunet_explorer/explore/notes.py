@@ -55,6 +55,8 @@ class StepNotes:
         boxes: separate boxes (pitfalls, errata), each rendered in an element of its own ``kind``.
         links: glossary terms the card uses.
         why_heading / links_heading: labels of the reasoning block and of the links line.
+        doc: the step's explanation in the reader's language, shown instead of the function's docstring (empty:
+            the docstring is shown).
     """
 
     title: str = ""
@@ -63,6 +65,7 @@ class StepNotes:
     links: tuple[GlossaryLink, ...] = ()
     why_heading: str = "why"
     links_heading: str = "terms"
+    doc: str = ""
 
     @property
     def why_text(self) -> str:

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import ExplorerError
+from ..language import tr
 from .html import pending_card, report_page, step_card
 from .notes import Why
 from ..seeding import preserved_rng
@@ -292,34 +293,36 @@ class PipelineSummary:
         return next((n for n, r in self.results.items() if not r.ok), None)
 
     def text(self) -> str:
-        lines = [f"Pipeline summary: {self.name}"]
+        lines = [f"{tr('Pipeline summary', '流程概要')}: {self.name}"]
         for i, s in enumerate(self.steps, 1):
             r = self.results.get(s.name)
-            mirrors = f"  (mirrors {s.v1.dotted})" if s.v1 else ""
+            mirrors = f"  ({tr('mirrors', '对应')} {s.v1.dotted})" if s.v1 else ""
             if r is None:
-                lines.append(f"{i:>2}. {s.name}: not run{mirrors}")
+                lines.append(f"{i:>2}. {s.name}: {tr('not run', '未运行')}{mirrors}")
                 continue
-            seed = f", seed {r.seed}" if r.seed is not None else ""
-            status = "ok" if r.ok else "FAILED"
+            seed = f", {tr('seed', '种子')} {r.seed}" if r.seed is not None else ""
+            status = "ok" if r.ok else tr("FAILED", "失败")
             notes = r.notes
             title = f" · {notes.title}" if notes is not None and notes.title else ""
-            lines.append(f"{i:>2}. {s.name}: {status} in {r.seconds:.3f} s{seed}{mirrors}{title}")
+            lines.append(f"{i:>2}. {s.name}: {status}{tr(' in', ',用时')} {r.seconds:.3f} s{seed}{mirrors}{title}")
             if notes is not None:
                 lines += notes.text_lines(indent="      ")
             changed = _changed_knobs(s, r.params)
             if changed:
-                lines.append("      params: " + ", ".join(f"{k}={_short_repr(v)}" for k, v in changed.items()))
+                lines.append(f"      {tr('params', '参数')}: "
+                             + ", ".join(f"{k}={_short_repr(v)}" for k, v in changed.items()))
             if r.ok:
                 for path, text in summary_rows(r.output):
                     label = f"{path}: " if path else ""
                     lines.append(f"      {label}{text}")
             else:
-                lines.append("      error: " + str(r.error).replace("\n", "\n        "))
-                lines.append(f"      inputs it received: {', '.join(r.inputs) or '(none)'}")
+                lines.append(f"      {tr('error', '错误')}: " + str(r.error).replace("\n", "\n        "))
+                lines.append(f"      {tr('inputs it received', '它收到的输入')}: "
+                             f"{', '.join(r.inputs) or tr('(none)', '(无)')}")
         failed = self.failed_step
         if failed:
             error = str(self.results[failed].error).replace("\n", "\n  ")
-            lines.append(f"Stopped: step '{failed}' failed: {error}")
+            lines.append(tr(f"Stopped: step '{failed}' failed: {error}", f"已停止:步骤 '{failed}' 失败:{error}"))
         return "\n".join(lines)
 
     def __str__(self) -> str:

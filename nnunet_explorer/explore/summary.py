@@ -11,6 +11,8 @@ import dataclasses
 import math
 from typing import Any
 
+from ..language import tr
+
 # Integer-valued arrays with at most this many distinct values are shown with their label set.
 MAX_LABELS = 12
 # Label sets are only computed for arrays up to this many elements (np.unique sorts a copy).
@@ -38,13 +40,14 @@ class ArrayStats:
     def text(self) -> str:
         parts = [f"{self.kind} {self.dtype} {self.shape}"]
         if self.device and self.device != "cpu":
-            parts.append(f"on {self.device}")
+            parts.append(tr(f"on {self.device}", f"位于 {self.device}"))
         if self.minimum is not None:
-            parts.append(f"range [{_num(self.minimum)}, {_num(self.maximum)}] mean {_num(self.mean)}")
+            parts.append(tr(f"range [{_num(self.minimum)}, {_num(self.maximum)}] mean {_num(self.mean)}",
+                            f"范围 [{_num(self.minimum)}, {_num(self.maximum)}] 均值 {_num(self.mean)}"))
         if self.labels is not None:
-            parts.append("labels {" + ", ".join(str(v) for v in self.labels) + "}")
+            parts.append(tr("labels", "标签") + " {" + ", ".join(str(v) for v in self.labels) + "}")
         if self.non_finite:
-            parts.append(f"{self.non_finite} non-finite values!")
+            parts.append(tr(f"{self.non_finite} non-finite values!", f"{self.non_finite} 个非有限值!"))
         if self.requires_grad:
             parts.append("requires_grad")
         return ", ".join(parts)
@@ -111,7 +114,8 @@ def array_stats(value: Any) -> ArrayStats:
 def _module_text(module: Any) -> str:
     params = sum(int(p.numel()) for p in module.parameters())
     trainable = sum(int(p.numel()) for p in module.parameters() if p.requires_grad)
-    return f"{type(module).__name__} (torch module, {params:,} parameters, {trainable:,} trainable)"
+    return tr(f"{type(module).__name__} (torch module, {params:,} parameters, {trainable:,} trainable)",
+              f"{type(module).__name__}(torch 模块,{params:,} 个参数,其中 {trainable:,} 个可训练)")
 
 
 def _is_torch_module(value: Any) -> bool:
@@ -213,7 +217,8 @@ def _optimizer_text(optimizer: Any) -> str:
     keys = ("lr", "momentum", "nesterov", "weight_decay", "betas", "amsgrad")
     settings = ", ".join(f"{k} {groups[0][k]}" for k in keys if k in groups[0])
     params = sum(int(p.numel()) for g in groups for p in g["params"])
-    return f"{type(optimizer).__name__} ({len(groups)} param group(s): {settings}; {params:,} parameters)"
+    return tr(f"{type(optimizer).__name__} ({len(groups)} param group(s): {settings}; {params:,} parameters)",
+              f"{type(optimizer).__name__}({len(groups)} 个参数组:{settings};{params:,} 个参数)")
 
 
 def _attributes_text(value: Any) -> str:

@@ -29,6 +29,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ExplorerError
+from ..language import tr
 from ..fileio import copy_atomic, load_pickle, write_json
 from ..provenance import mirrors
 from .evaluation import aggregate_scores
@@ -59,10 +60,14 @@ class CaseValidationRecord:
 
     def summary(self) -> str:
         if self.skipped:
-            return f"{self.case}: skipped (outputs exist, overwrite=False)"
-        return (f"{self.case}: input {list(self.input_shape)}, {self.num_tiles} tiles (step {self.step_size}), "
-                f"mirror_axes {list(self.mirror_axes)}, softmax {self.softmax_megabytes:.1f} MB, separate z "
-                f"{self.do_separate_z}, predict {self.predict_seconds:.2f} s, export {self.export_seconds:.2f} s")
+            return tr(f"{self.case}: skipped (outputs exist, overwrite=False)",
+                      f"{self.case}:跳过(输出已存在,overwrite=False)")
+        return tr(f"{self.case}: input {list(self.input_shape)}, {self.num_tiles} tiles (step {self.step_size}), "
+                  f"mirror_axes {list(self.mirror_axes)}, softmax {self.softmax_megabytes:.1f} MB, separate z "
+                  f"{self.do_separate_z}, predict {self.predict_seconds:.2f} s, export {self.export_seconds:.2f} s",
+                  f"{self.case}:输入 {list(self.input_shape)},{self.num_tiles} 个窗口(步长 {self.step_size}),"
+                  f"mirror_axes {list(self.mirror_axes)},softmax {self.softmax_megabytes:.1f} MB,z 轴单独处理 "
+                  f"{self.do_separate_z},预测 {self.predict_seconds:.2f} s,导出 {self.export_seconds:.2f} s")
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,12 @@ class ValidationReport:
 
     def summary(self) -> str:
         dice = ", ".join(f"{k}: {v:.4f}" for k, v in self.mean_dice.items())
-        pp = "" if self.postprocessing is None else f"; postprocessing for_which_classes " \
+        pp = "" if self.postprocessing is None else tr("; postprocessing", ";后处理") + " for_which_classes " \
             f"{self.postprocessing['for_which_classes']}"
-        return (f"validated {len(self.cases)} case(s) into {self.output_folder} in {self.seconds:.1f} s; "
-                f"mean Dice per label {{{dice}}}{pp}")
+        return tr(f"validated {len(self.cases)} case(s) into {self.output_folder} in {self.seconds:.1f} s; "
+                  f"mean Dice per label {{{dice}}}{pp}",
+                  f"已验证 {len(self.cases)} 个病例,结果在 {self.output_folder},用时 {self.seconds:.1f} s;"
+                  f"每个标签的平均 Dice {{{dice}}}{pp}")
 
 
 def default_mirror_axes(threeD: bool) -> tuple[int, ...]:

@@ -38,6 +38,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from ..language import tr
 from ..training.hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, TrainStart, ValidationEnd
 from ..training.nonfinite import NonFiniteError, NonFiniteGuard, NonFiniteReport
 
@@ -81,10 +82,13 @@ class TrainingResult:
 
     def summary(self) -> str:
         last = self.epochs[-1] if self.epochs else None
-        tail = (f"; last epoch {last.epoch}: train loss {last.train_loss:.4f}, val loss {last.val_loss:.4f}, "
-                f"global Dice {last.mean_global_dice:.4f}") if last else ""
-        return (f"{len(self.epochs)} epoch(s) in {self.output_folder}{tail}; "
-                f"{'stopped early: ' + self.reason if self.stopped_early else 'finished'}")
+        tail = tr(f"; last epoch {last.epoch}: train loss {last.train_loss:.4f}, val loss {last.val_loss:.4f}, "
+                  f"global Dice {last.mean_global_dice:.4f}",
+                  f";最后一个 epoch {last.epoch}:训练损失 {last.train_loss:.4f},验证损失 {last.val_loss:.4f},"
+                  f"全局 Dice {last.mean_global_dice:.4f}") if last else ""
+        end = (tr("stopped early: ", "提前停止:") + self.reason if self.stopped_early else tr("finished", "已完成"))
+        return tr(f"{len(self.epochs)} epoch(s) in {self.output_folder}", f"{len(self.epochs)} 个 epoch,位于 "
+                  f"{self.output_folder}") + f"{tail}; {end}"
 
 
 class ExplorerHooks:

@@ -24,6 +24,7 @@ from types import CodeType
 from typing import Any, Iterator, Mapping
 
 from ..errors import ConfigurationError
+from ..language import tr
 
 # v1's hyperparameters: instance attributes assigned in NetworkTrainer / nnUNetTrainer / nnUNetTrainerV2.__init__
 HYPERPARAMETERS: tuple[str, ...] = (
@@ -306,24 +307,38 @@ class TrainerAttributes:
     def _repr_html_(self) -> str:
         rows = []
         for a in self.attributes:
-            history = " &rarr; ".join(f"{html.escape(cls)}: <code>{html.escape(repr(value))}</code>"
+            history = " &rarr; ".join(f"{html.escape(_shown(cls))}: <code>{html.escape(repr(value))}</code>"
                                       for cls, value in a.chain)
             style = " style='background:#fff3cd'" if a.user_override else (
                 " style='background:#eef'" if a.literal else "")
             note = f"<br><i>{html.escape(a.note)}</i>" if a.note else ""
             rows.append(f"<tr{style}><td><code>{html.escape(a.name)}</code></td>"
-                        f"<td><code>{html.escape(repr(a.value))}</code></td><td>{html.escape(a.set_by)}</td>"
+                        f"<td><code>{html.escape(repr(a.value))}</code></td><td>{html.escape(_shown(a.set_by))}</td>"
                         f"<td>{history}{note}</td></tr>")
         head = (f"<div><b>{html.escape(self.trainer)}</b> — MRO: {html.escape(' > '.join(self.class_order))}"
-                + (f"; you overrode: {html.escape(', '.join(self.overridden))}" if self.overridden else "")
+                + (f"; {tr('you overrode', '你覆盖了')}: {html.escape(', '.join(self.overridden))}"
+                   if self.overridden else "")
                 + "</div>")
-        hooks = ", ".join(f"<code>{html.escape(name)}</code> from {html.escape(cls)}" + (" <b>(yours)</b>" if user
-                                                                                          else "")
+        hooks = ", ".join(tr(f"<code>{html.escape(name)}</code> from {html.escape(cls)}",
+                             f"<code>{html.escape(name)}</code> 来自 {html.escape(cls)}")
+                          + (f" <b>({tr('yours', '你的')})</b>" if user else "")
                           for name, cls, user in self.hooks if user)
         ignored = "".join(f"<div style='color:#a00'>&#9888; {html.escape(s.message)}</div>" for s in self.ignored)
-        return (head + ignored + "<table><tr><th>attribute</th><th>value</th><th>set by</th>"
-                "<th>history (base first)</th></tr>" + "".join(rows) + "</table>"
-                + (f"<div>your methods: {hooks}</div>" if hooks else ""))
+        return (head + ignored + f"<table><tr><th>{tr('attribute', '属性')}</th><th>{tr('value', '值')}</th>"
+                f"<th>{tr('set by', '设置者')}</th><th>{tr('history (base first)', '历史(从基类开始)')}</th></tr>"
+                + "".join(rows) + "</table>"
+                + (f"<div>{tr('your methods', '你的方法')}: {hooks}</div>" if hooks else ""))
+
+
+def _shown(setter: str) -> str:
+    """A setter as the table shows it: ``literal in C.m`` / ``C.m (yours)`` / ``C.__init__ (ignored)`` in the
+    reader's language (the class and method names stay)."""
+    if setter.startswith("literal in "):
+        return tr(setter, f"v1 字面量,位于 {setter[len('literal in '):]}")
+    for en, zh in ((" (yours)", "(你的)"), (" (ignored)", "(被忽略)")):
+        if setter.endswith(en):
+            return setter[:-len(en)] + tr(en, zh)
+    return setter
 
 
 # v1 methods a user may override, shown in the table

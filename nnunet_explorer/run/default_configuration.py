@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigurationError, PlansError
+from ..language import tr
 from ..paths import NETWORKS, Workspace, default_plans_identifier, get_workspace
 from ..provenance import mirrors
 
@@ -52,9 +53,11 @@ class Configuration:
         return self.dataset_directory / f"{self.plans['data_identifier']}_stage{self.stage}"
 
     def summary(self) -> str:
-        dice = "batch dice" if self.batch_dice else "sample dice"
-        return (f"{self.network} on {self.task}, stage {self.stage} of {self.num_stages}, {dice} + CE, "
-                f"trainer {self.trainer_class.__name__}, plans {self.plans_file.name}")
+        dice = tr("batch dice", "批 Dice") if self.batch_dice else tr("sample dice", "样本 Dice")
+        return tr(f"{self.network} on {self.task}, stage {self.stage} of {self.num_stages}, {dice} + CE, "
+                  f"trainer {self.trainer_class.__name__}, plans {self.plans_file.name}",
+                  f"{self.network} 用于 {self.task}, stage {self.stage}(共 {self.num_stages} 个), {dice} + CE, "
+                  f"trainer {self.trainer_class.__name__}, plans {self.plans_file.name}")
 
     def _repr_html_(self) -> str:
         import html
@@ -63,7 +66,7 @@ class Configuration:
             ("plans_file", self.plans_file), ("output_folder_name", self.output_folder_name),
             ("dataset_directory", self.dataset_directory), ("batch_dice", self.batch_dice), ("stage", self.stage),
             ("trainer_class", self.trainer_class.__name__)))
-        return (f"<table>{rows}</table><details><summary>what v1 prints</summary>"
+        return (f"<table>{rows}</table><details><summary>{tr('what v1 prints', 'v1 打印的内容')}</summary>"
                 f"<pre>{html.escape(self.printed_text)}</pre></details>")
 
 

@@ -25,7 +25,7 @@ def attach_teaching(pipeline: Any) -> Any:
 
     for name in pipeline.step_names:
         if name in WHY:
-            pipeline.annotate(name, why_of(name))
+            pipeline.annotate(name, why_of(name, pipeline.step(name).doc))
     pipeline.report_before = toc_html
     pipeline.report_after = lambda _pipeline: glossary_html()
     pipeline.report_lang = get_language

@@ -611,9 +611,14 @@ def glossary_links(keys: tuple[str, ...], language: str | None = None, base: str
                  for k in keys)
 
 
-def step_notes(name: str, language: str | None = None) -> StepNotes | None:
-    """The card notes of step ``name`` in ``language`` (default: the language in effect); None if no entry."""
+def step_notes(name: str, language: str | None = None, docstring: str | None = None) -> StepNotes | None:
+    """The card notes of step ``name`` in ``language`` (default: the language in effect); None if no entry.
+
+    In Chinese the notes carry the step's docstring in Chinese too (``doc``), if its translation was written for
+    ``docstring`` (the step's English docstring, when given): a card never shows a stale translation.
+    """
     from .language import get_language
+    from .step_docs import step_doc_zh
 
     entry = WHY.get(name)
     if entry is None:
@@ -624,13 +629,15 @@ def step_notes(name: str, language: str | None = None) -> StepNotes | None:
     boxes = tuple(Note("pitfall", pick(HEADINGS["pitfall"], lang), pick(p, lang)) for p in entry.pitfalls)
     boxes += tuple(Note("erratum", pick(HEADINGS["erratum"], lang), pick(e, lang)) for e in entry.errata)
     return StepNotes(pick(entry.title, lang), why, boxes, glossary_links(entry.terms, lang),
-                     why_heading=pick(HEADINGS["why"], lang), links_heading=pick(HEADINGS["terms"], lang))
+                     why_heading=pick(HEADINGS["why"], lang), links_heading=pick(HEADINGS["terms"], lang),
+                     doc=step_doc_zh(name, docstring) if lang == "zh" else "")
 
 
-def why_of(name: str):
-    """A step's ``why`` for :meth:`Pipeline.annotate`: a function drawing the notes in the language of the moment."""
+def why_of(name: str, docstring: str | None = None):
+    """A step's ``why`` for :meth:`Pipeline.annotate`: a function drawing the notes in the language of the moment
+    (with ``docstring``, the step's English docstring, whose Chinese translation the notes then carry)."""
     def notes() -> StepNotes | None:
-        return step_notes(name)
+        return step_notes(name, docstring=docstring)
 
     notes.__name__ = f"why_{name}"
     return notes

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..language import tr
 from ..planning.vram import (BASE_NUM_FEATURES_3D, DEFAULT_BATCH_SIZE_2D, compute_approx_vram_consumption,
                              use_this_for_batch_size_computation_2D, use_this_for_batch_size_computation_3D)
 from ..provenance import mirrors
@@ -90,37 +91,42 @@ class ArchitectureSummary:
     def _memory_lines(self) -> list[str]:
         lines = []
         if self.vram_proxy is not None:
-            line = f"v1 VRAM proxy (compute_approx_vram_consumption): {self.vram_proxy:,}"
+            line = tr(f"v1 VRAM proxy (compute_approx_vram_consumption): {self.vram_proxy:,}",
+                      f"v1 显存代理量（compute_approx_vram_consumption）：{self.vram_proxy:,}")
             if self.vram_reference:
                 batch = self.input_size[0]
                 # the planners' reference corresponds to a batch of 2 (3D: DEFAULT_BATCH_SIZE_3D; 2D: "for batch
                 # size 2"); the proxy itself is per patch, so scale by batch / 2 to compare
-                line += (f"; planner reference {self.vram_reference:,.0f} (for batch 2); at batch {batch} this "
-                         f"network uses {self.vram_proxy * batch / 2 / self.vram_reference:.1%} of it")
+                share = f"{self.vram_proxy * batch / 2 / self.vram_reference:.1%}"
+                line += tr(f"; planner reference {self.vram_reference:,.0f} (for batch 2); at batch {batch} this "
+                           f"network uses {share} of it",
+                           f";规划器的参考值 {self.vram_reference:,.0f}(对应 batch 2);batch 为 {batch} 时这个网络"
+                           f"用掉它的 {share}")
             lines.append(line)
+        measured = tr("measured", "实测")
         if self.memory_bytes is not None:
-            lines.append(f"measured: {self.memory_bytes / 2 ** 20:,.1f} MiB — {self.memory_source}")
+            lines.append(f"{measured}: {self.memory_bytes / 2 ** 20:,.1f} MiB — {self.memory_source}")
         else:
-            lines.append(f"measured: n/a — {self.memory_source}")
+            lines.append(f"{measured}: n/a — {self.memory_source}")
         return lines
 
     def to_text(self) -> str:
         """A tree, one line per stage and one per layer."""
-        lines = [f"U-Net on input {_shape(self.input_size)}: {self.total_params:,} parameters "
-                 f"({self.trainable_params:,} trainable)"]
+        lines = [self._headline()]
         group = None
         for s in self.stages:
             if s.group != group:
                 group = s.group
-                lines.append(f"{group}:")
+                lines.append(f"{_group_label(group)}:")
             extra = ""
             if s.ds_index is not None:
-                extra = f"  [output {s.ds_index}, loss weight {_fmt_w(s.ds_weight)}]"
-            lines.append(f"  {s.name}  -> {_shape(s.output_shape)}  ({s.params:,} params){extra}")
+                extra = f"  [{_head_weight(s)}]"
+            lines.append(f"  {_stage_label(s)}  -> {_shape(s.output_shape)}  ({_params(s.params)}){extra}")
             for layer in s.layers:
-                lines.append(f"    {layer.name}: {layer.description} -> {_shape(layer.output_shape)} "
+                lines.append(f"    {layer.name}: {_layer_text(layer.description)} -> {_shape(layer.output_shape)} "
                              f"({layer.params:,})")
-        lines.append("outputs (highest resolution first): " + ", ".join(_shape(o) for o in self.output_shapes))
+        lines.append(tr("outputs (highest resolution first): ", "输出（最高分辨率在前）：")
+                     + ", ".join(_shape(o) for o in self.output_shapes))
         lines += self._memory_lines()
         lines += list(self.notes)
         return "\n".join(lines)
@@ -128,27 +134,37 @@ class ArchitectureSummary:
     def to_html(self) -> str:
         """Plain HTML: one ``<details>`` per stage, a table of layers inside. No JavaScript."""
         esc = html.escape
-        parts = [f"<div class='nnx-architecture'><p><b>U-Net</b> on input <code>{esc(_shape(self.input_size))}"
-                 f"</code>: {self.total_params:,} parameters ({self.trainable_params:,} trainable)</p>"]
+        size = f"<code>{esc(_shape(self.input_size))}</code>"
+        parts = [f"<div class='nnx-architecture'><p>" + tr(
+            f"<b>U-Net</b> on input {size}: {self.total_params:,} parameters ({self.trainable_params:,} trainable)",
+            f"<b>U-Net</b>，输入 {size}：{self.total_params:,} 个参数(其中 {self.trainable_params:,} 个可训练)")
+            + "</p>"]
         group = None
+        head = (f"<tr><th>{tr('module', '模块')}</th><th>{tr('what', '内容')}</th><th>{tr('output', '输出')}</th>"
+                f"<th>{tr('params', '参数')}</th></tr>")
         for s in self.stages:
             if s.group != group:
                 group = s.group
-                parts.append(f"<h4>{esc(group)}</h4>")
+                parts.append(f"<h4>{esc(_group_label(group))}</h4>")
             extra = ""
             if s.ds_index is not None:
-                extra = f" — output {s.ds_index}, loss weight {esc(_fmt_w(s.ds_weight))}"
-            rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(l.description)}</td>"
+                extra = f" — {esc(_head_weight(s))}"
+            rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(_layer_text(l.description))}</td>"
                            f"<td><code>{esc(_shape(l.output_shape))}</code></td><td>{l.params:,}</td></tr>"
                            for l in s.layers)
-            parts.append(f"<details><summary>{esc(s.name)} → <code>{esc(_shape(s.output_shape))}</code> "
-                         f"({s.params:,} params){extra}</summary><table><tr><th>module</th><th>what</th>"
-                         f"<th>output</th><th>params</th></tr>{rows}</table></details>")
-        parts.append("<p>outputs (highest resolution first): "
+            parts.append(f"<details><summary>{esc(_stage_label(s))} → <code>{esc(_shape(s.output_shape))}</code> "
+                         f"({_params(s.params)}){extra}</summary><table>{head}{rows}</table></details>")
+        parts.append("<p>" + tr("outputs (highest resolution first): ", "输出（最高分辨率在前）：")
                      + ", ".join(f"<code>{esc(_shape(o))}</code>" for o in self.output_shapes) + "</p>")
         parts.append("<ul>" + "".join(f"<li>{esc(l)}</li>" for l in self._memory_lines() + list(self.notes))
                      + "</ul></div>")
         return "".join(parts)
+
+    def _headline(self) -> str:
+        return tr(f"U-Net on input {_shape(self.input_size)}: {self.total_params:,} parameters "
+                  f"({self.trainable_params:,} trainable)",
+                  f"U-Net，输入 {_shape(self.input_size)}：{self.total_params:,} 个参数"
+                  f"(其中 {self.trainable_params:,} 个可训练)")
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -164,6 +180,40 @@ def _shape(shape: Sequence[int] | None) -> str:
 
 def _fmt_w(w: float | None) -> str:
     return "?" if w is None else f"{w:.4f}"
+
+
+_GROUPS = {"encoder": "编码器", "bottleneck": "瓶颈", "decoder": "解码器", "deep-supervision head": "深度监督输出头",
+           "other": "其他"}
+
+
+def _group_label(group: str) -> str:
+    """A stage group as the reader's language names it (the group keys stay English: code reads them)."""
+    return tr(group, _GROUPS.get(group, group))
+
+
+def _stage_label(s: StageSummary) -> str:
+    """A stage's name in the reader's language (``encoder level 2`` / ``编码器第 2 层``)."""
+    if s.level is None or s.group not in _GROUPS or s.group == "other":
+        return s.name
+    zh = {"encoder": f"编码器第 {s.level} 层", "bottleneck": f"瓶颈(第 {s.level} 层)",
+          "decoder": f"解码器第 {s.level} 层",
+          "deep-supervision head": f"输出 {s.ds_index} 的输出头(第 {s.level} 层)"}[s.group]
+    return tr(s.name, zh)
+
+
+def _head_weight(s: StageSummary) -> str:
+    return tr(f"output {s.ds_index}, loss weight {_fmt_w(s.ds_weight)}",
+              f"输出 {s.ds_index},损失权重 {_fmt_w(s.ds_weight)}")
+
+
+def _params(n: int) -> str:
+    return tr(f"{n:,} params", f"{n:,} 个参数")
+
+
+def _layer_text(description: str) -> str:
+    """A layer's description (``Conv3d 3x3x3 stride 2x2x2 -> ...``): module names stay, words are translated."""
+    return tr(description, description.replace(" (upsampling, no bias)", " (上采样,无 bias)")
+              .replace(", no bias", ",无 bias").replace(" stride ", " 步长 "))
 
 
 def _xs(v: Sequence[int] | int) -> str:
@@ -330,20 +380,25 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
         measured = measure_training_memory(network, input_size, fp16=fp16, memory=memory)
     if device.type == "cuda":
         runner, x = network, torch.randn(input_size, device=device)
-        source = (f"one training forward + backward at this batch size in {'fp16 autocast' if fp16 else 'fp32'}: "
-                  "CUDA's peak allocation minus the memory already in use, plus the weights (weights, "
-                  "activations, gradients and workspaces; no optimizer state)")
+        mode = "fp16 autocast" if fp16 else "fp32"
+        source = tr(f"one training forward + backward at this batch size in {mode}: "
+                    "CUDA's peak allocation minus the memory already in use, plus the weights (weights, "
+                    "activations, gradients and workspaces; no optimizer state)",
+                    f"在这个 batch 大小下以 {mode} 做一次训练的前向 + 反向:CUDA 的峰值分配减去已占用的显存,再加上权重"
+                    "(权重、激活、梯度和工作区;不含优化器状态)")
     else:
         try:
             runner = copy.deepcopy(network).to("meta")
             x = torch.empty(input_size, device="meta")
         except Exception:  # noqa: BLE001 - a custom module may not support meta tensors; run it for real
             runner, x = network, torch.randn(input_size)
-            notes.append("shapes measured with a real forward pass on the CPU (the network does not run on the "
-                         "meta device)")
-        source = ("estimate from forward hooks: bytes of all intermediate feature maps of one forward pass "
-                  "(what autograd keeps for backward), plus the input; excludes weights, gradients, "
-                  "optimizer state and workspaces")
+            notes.append(tr("shapes measured with a real forward pass on the CPU (the network does not run on the "
+                            "meta device)", "形状由 CPU 上一次真实的前向传播测得(这个网络不能在 meta 设备上运行)"))
+        source = tr("estimate from forward hooks: bytes of all intermediate feature maps of one forward pass "
+                    "(what autograd keeps for backward), plus the input; excludes weights, gradients, "
+                    "optimizer state and workspaces",
+                    "由前向钩子估计:一次前向传播所有中间特征图的字节数(autograd 为反向传播保留的部分),再加上输入;"
+                    "不含权重、梯度、优化器状态和工作区")
 
     handles = []
     is_unet = _is_unet(runner)
@@ -361,8 +416,10 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
         if measured is None:
             measured = activation_bytes[0] + int(np.prod(input_size)) * 4
         elif device.type != "cuda":
-            source = (f"one training forward + backward in {'fp16 autocast' if fp16 else 'fp32'}, read from the "
-                      "memory reader given (peak minus baseline, plus the weights)")
+            mode = "fp16 autocast" if fp16 else "fp32"
+            source = tr(f"one training forward + backward in {mode}, read from the "
+                        "memory reader given (peak minus baseline, plus the weights)",
+                        f"以 {mode} 做一次训练的前向 + 反向,由给定的显存读取器读出(峰值减去基线,再加上权重)")
     finally:
         for h in handles:
             h.remove()
@@ -373,7 +430,8 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
     trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
     proxy, reference = _vram_proxy(network, input_size[2:])
     if proxy is None:
-        notes.append("no VRAM proxy: the network does not carry GenericUNet's plan attributes")
+        notes.append(tr("no VRAM proxy: the network does not carry GenericUNet's plan attributes",
+                        "没有显存代理量:这个网络没有 GenericUNet 的 plans 属性"))
     return ArchitectureSummary(input_size=input_size, stages=tuple(stages), total_params=total,
                                trainable_params=trainable, output_shapes=output_shapes, vram_proxy=proxy,
                                vram_reference=reference, memory_bytes=measured, memory_source=source,

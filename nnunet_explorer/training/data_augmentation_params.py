@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..language import tr
 from ..provenance import mirrors
 
 
@@ -188,8 +189,8 @@ class AugmentationSetup:
         rot = ", ".join(f"{axis} ±{math.degrees(max(abs(v) for v in p['rotation_' + axis])):.0f}°"
                         for axis in "xyz")
         return (f"patch_size {list(self.patch_size)} -> basic_generator_patch_size "
-                f"{list(self.basic_generator_patch_size)} (scale {self.scale_range_for_patch_size}); "
-                f"dummy_2D {self.do_dummy_2D_aug}; rotation {rot}; scale_range {p['scale_range']}; "
+                f"{list(self.basic_generator_patch_size)} ({tr('scale', '缩放')} {self.scale_range_for_patch_size}); "
+                f"dummy_2D {self.do_dummy_2D_aug}; {tr('rotation', '旋转')} {rot}; scale_range {p['scale_range']}; "
                 f"do_elastic {p['do_elastic']}; mirror_axes {p['mirror_axes']}")
 
 

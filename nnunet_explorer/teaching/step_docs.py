@@ -1,0 +1,209 @@
+"""The walkthrough steps' docstrings in Chinese: each card's lead line and description under ``zh``.
+
+A step's docstring is the explanation its card shows (first line: the lead, next to the step's name; the rest:
+the description). :data:`STEP_DOCS_ZH` holds the Chinese text of every walkthrough step, written for the
+docstring whose fingerprint (:func:`doc_fingerprint`) it records. When a docstring changes, its translation
+no longer matches: the card then shows the English docstring rather than a translation of an older text (a
+stale translation would teach what the code no longer does), and ``tests/test_zh_report.py`` names the step
+whose translation needs the new text. Code quoted as ````x```` stays exactly as in the docstring.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+from dataclasses import dataclass
+
+from .language import zh_typography
+
+_IS_CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def doc_fingerprint(doc: str) -> str:
+    """A short fingerprint of a docstring's words (whitespace and indentation do not count)."""
+    words = " ".join(inspect.cleandoc(doc or "").split())
+    return hashlib.sha1(words.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class StepDoc:
+    """The Chinese docstring of one step, and the fingerprint of the English docstring it translates."""
+
+    source: str
+    zh: str
+
+
+STEP_DOCS_ZH: dict[str, StepDoc] = {
+    "parsed_arguments": StepDoc("547e87f586da", """\
+``nnUNet_train`` 的参数,与 v1 的 argparse 解析器得到的完全一样。
+
+``network`` 选择配置(2d、3d_lowres、3d_fullres、3d_cascade_fullres),``network_trainer`` 按名字选择 trainer
+类,``task`` 是任务名或任务编号,``fold`` 是 0-4 或 'all'。可选参数中,在训练开始之前就起作用的有:``-p``(plans
+标识)、``--fp32``(默认使用混合精度)、``--use_compressed_data``(直接读取 .npz,不解压为 .npy)、
+``--deterministic`` 和 ``--disable_saving``。注意 v1 中反过来的 ``--val_disable_overwrite``:不给出这个参数时它的值
+为 True。fold 在这里检查(v1 用 ``int()`` 转换它)。"""),
+    "task_name": StepDoc("b1b4085f456c", """\
+任务文件夹名:以 ``Task`` 开头的值原样使用,其他值都当作任务编号。
+
+对于编号,v1 在 cropped、preprocessed、raw 和 results 文件夹中查找名为 ``Task%03d_*`` 的文件夹;必须恰好找到
+一个不同的名字(例如 4 -> ``Task004_Hippocampus``)。"""),
+    "configuration": StepDoc("bee67e694aa5", """\
+plans 文件、结果文件夹、预处理文件夹、``batch_dice``、stage 和 trainer 类。
+
+这就是 v1 的 ``get_default_configuration``;卡片中的“v1 打印的内容”逐字给出 v1 打印的那一段。值得注意:单阶段
+plans 上的 ``3d_fullres`` 使用样本 Dice(批 Dice 只用于 2d 和两阶段 plans 的 3D 全分辨率网络),stage 是 plans
+中的最后一个。"""),
+    "trainer_class": StepDoc("fcf1d0f0a976", """\
+按名字找到的 trainer 类,并检查它是 nnU-Net 的 trainer(与 ``run_training`` 中的断言相同)。
+
+v1 导入 ``nnunet/training/network_training`` 下的每个模块,取第一个同名的类;explorer 在自己的 trainer 注册表中
+按名字查找(用 ``register_trainer`` 注册你自己的子类)。类的继承层次(MRO)决定每一个超参数:见下一步。"""),
+    "trainer": StepDoc("4e7e80964020", """\
+trainer 按 ``run_training`` 的方式构造,列出每个超参数以及它在哪里被设置。
+
+``trainer_class(plans_file, fold, output_folder=..., dataset_directory=..., batch_dice=...,
+stage=..., unpack_data=not use_compressed_data, deterministic=..., fp16=not fp32)``;之后
+``--disable_saving`` 关闭最终检查点和最佳检查点。表格对每个超参数给出 MRO 中设置它的类以及它在每一层的值、v1 在方法中
+写死的值(动量 0.99、梯度裁剪 12、poly 指数 0.9),以及你的子类设置了却会被 v1 忽略的任何值。``options`` 保存
+explorer 自己的选项(``--max_num_epochs`` ... 更短的训练、设备);v1 没有这些参数:你需要写一个子类。"""),
+    "initialize": StepDoc("31d9a1759d78", """\
+``trainer.initialize(not validation_only)``:搭建整个训练的那一次调用,按 v1 的顺序。
+
+V2 的 ``initialize`` 读取 plans(``load_plans_file``、``process_plans``),决定数据增强(``setup_DA_params``),为深度
+监督包装损失函数,构建数据加载器(``get_basic_generators``:``load_dataset``、``do_split``),解压数据,构建数据增强,
+然后构建网络(``initialize_network``)和优化器(``initialize_optimizer_and_scheduler``)。本步骤在这些调用发生时把它们
+记录下来,连同每个调用设置的属性;之后的步骤查看这些属性。本步骤的种子决定初始权重(v1 在 ``--deterministic`` 时于
+构造函数中设置种子 12345)。"""),
+    "plans_processed": StepDoc("a7c253935bcc", """\
+``process_plans`` 在 trainer 上设置的内容:训练时使用的该 stage 的 plans。
+
+patch 大小(z, y, x)、batch 大小、每一层的池化核与卷积核、输入通道数(模态数)和类别数(包括背景,
+``plans['num_classes'] + 1``)、数据是否按“伪 2D”增强,以及给预处理文件夹命名的数据标识。重写了 ``process_plans``
+的子类(比如在 ``super()`` 之后修改 ``self.batch_size``)在这里显示它自己的值。"""),
+    "augmentation_parameters": StepDoc("a2c591e42022", """\
+``setup_DA_params`` 设置的内容:数据增强参数字典和 ``basic_generator_patch_size``。
+
+数据加载器切出的 patch 足够大,使旋转(V2 在 3D 中绕每个轴最多 ±30°;2D 中最多 ±180°,按 90° 计算)和缩小之后仍能
+填满网络的 ``patch_size`` 而不留空角;SpatialTransform 随后裁出中心部分。v1 用缩放范围(0.85, 1.25)计算这个
+大小,之后才把范围放宽到(0.7, 1.4)。使用 ``do_dummy_2D_aug``(各向异性数据)时,第一个轴保持不变,只有平面内的
+尺寸增大。"""),
+    "deep_supervision": StepDoc("72d427448733", """\
+解码器每一层一个损失:权重 ``1/2**i`` 归一化,分辨率最低的输出权重为 0。
+
+``initialize`` 设置 ``self.ds_loss_weights``;网络返回 ``len(pool_op_kernel_sizes)`` 个 logit 图,目标被下采样
+(最近邻)到每个图的尺度:先是 ``[1, 1, 1]``,然后是 ``1 / cumprod(pool_op_kernel_sizes)``。分辨率最低的输出会被
+计算,但权重为 0,所以它从不训练任何东西。没有深度监督的 trainer(``noDeepSupervision``)只有一个输出。"""),
+    "loss": StepDoc("b92eeef8f645", """\
+``trainer.loss``:交叉熵 + soft Dice(不含背景,smooth 1e-5),对所有输出求和。
+
+``DC_and_CE_loss`` 返回 ``CE + (-Dice)``,所以 Dice 变好时损失会变成负数。配置中的 ``batch_dice`` 决定 Dice 是在
+整个 batch 上计算还是逐样本计算。V2 的 ``initialize`` 包装 ``__init__`` 赋给的损失:
+``self.loss = MultipleOutputLoss2(self.loss, self.ds_loss_weights)``(变体在自己的 ``__init__`` 中写的
+``self.loss = ...`` 就是被包装的那个)。"""),
+    "dataset": StepDoc("efaf5c413a42", """\
+``trainer.dataset``:``<data_identifier>_stage<stage>`` 中预处理好的病例,解压为 ``.npy``。
+
+v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``(``unpack_data``),这样数据加载器可以用内存映射打开病例,只读取
+需要的 patch;``--use_compressed_data`` 跳过这一步。级联的病例还记录了各自使用的 ``3d_lowres`` 分割结果。"""),
+    "split": StepDoc("8a72f59da4a7", """\
+``trainer.dataset_tr`` / ``dataset_val``:这一折的病例,来自 ``splits_final.pkl``。
+
+这个文件在第一次使用时创建:5 折,在排序后的病例名上用种子 12345 做 KFold,所以各折只取决于病例名。fold 'all'
+用所有病例训练和验证;fold >= 5 随机划分 80:20(种子 12345 + fold)。"""),
+    "dataloader": StepDoc("2c7ec1426067", """\
+``trainer.dl_tr``:由 ``basic_generator_patch_size`` 大小的 patch 组成的 batch,33 % 强制包含前景。
+
+它从随机的训练病例中切出 ``batch_size`` 个更大的加载器尺寸的 patch;每个 batch 最后
+``batch_size - round(batch_size * (1 - 0.33))`` 个样本以病例中某个随机类别的随机前景体素为中心。病例范围之外,
+图像用 0 填充,分割用 -1 填充。``get_basic_generators`` 是构建数据加载器的唯一地方:训练、DDP 和各个视图都用它。"""),
+    "network": StepDoc("d95ada08dccf", """\
+``trainer.network``:``initialize_network`` 构建的 Generic_UNet,并按 v1 的约定检查。
+
+各层按 ``pool_op_kernel_sizes`` 排列;特征数从 ``base_num_features`` 开始,每层翻倍,最多 320(3D)/ 480(2D);
+每个块是 conv -> instance norm -> leaky ReLU,重复 ``conv_per_stage`` 次。用 v1 的方式换成你自己的网络:在子类中
+重写 ``initialize_network``(notebook 07);本步骤会准确指出哪里不符合:深度监督输出的数量和形状、``do_ds`` 的切换、
+``inference_apply_nonlin``。"""),
+    "architecture": StepDoc("26a74f2cc7f1", """\
+逐层查看一个 batch 经过网络的情况:形状、通道、参数、深度监督输出头。"""),
+    "optimizer": StepDoc("0bbb2e8476a4", """\
+``trainer.optimizer``:SGD,学习率 1e-2,动量 0.99,Nesterov,权重衰减 3e-5(V2)。
+
+``initialize_optimizer_and_scheduler`` 在网络的参数上构建它;0.99 和 Nesterov 是这个方法中的字面量(要修改它们,需
+重写这个方法)。V2 没有调度器对象:``run_training`` 先为起始 epoch 设置 ``lr = poly_lr(epoch)``,之后在每个 epoch
+结束后设置下一个 epoch 的学习率(见下一步)。"""),
+    "lr_schedule": StepDoc("5206903329fd", """\
+每个 epoch 训练时使用的学习率,由 trainer 自己的 ``maybe_update_lr`` 给出(V2:poly 规则)。
+
+V2:``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率开始时下降缓慢,最后下降很快,最后一个 epoch
+为 ``initial_lr * (1 / max_num_epochs) ** 0.9``(永远不为 0)。这条曲线是在一个替身优化器上像 ``run_training`` 那样
+调用 trainer 的 ``maybe_update_lr`` 得到的(先用起始 epoch,再在每个 epoch 之后),所以子类的调度(预热、固定阶梯)
+会按原样显示。"""),
+    "batch": StepDoc("bfd05ab40bbd", """\
+一个 batch 经过 trainer 自己的数据加载器和变换(先是 ``dl_tr``,然后是 ``tr_gen`` 的变换)。
+
+数据是网络 patch 大小的 ``(b, c, z, y, x)`` float32;目标是一个列表,每个深度监督输出对应一个 ``(b, 1, ...)``
+标签图。它在本进程中用本步骤的种子抽取(用同一个种子重跑得到同一个 batch;``pipeline.rerun("batch", seed=3)``
+抽取另一个);之后训练所用的随机数流保持原样。"""),
+    "iteration": StepDoc("0c0ebe1a86e1", """\
+``trainer.run_iteration``:前向、深度监督损失、反向、把梯度范数裁剪到 12、更新一步。
+
+trainer 自己的 ``run_iteration``(包括子类的重写)在这个 batch 上运行,并开启在线评估,与 v1 训练循环的调用方式
+相同;之后权重、优化器状态和随机数流被放回原样,所以查看不会改变训练。记录给出每个输出的损失、裁剪前后的梯度范数、
+学习率和每个阶段所用的时间(全部一次性从设备读回)。混合精度(默认)只在 CUDA 上生效。"""),
+    "training_epochs": StepDoc("991c18e498b1", """\
+``trainer.run_training()``(在 ``-c`` / ``-pretrained_weights`` 之后,与 v1 的 ``main`` 相同):真正的训练循环。
+
+使用 ``-val`` 时什么也不训练:与 v1 一样加载最终检查点(``--valbest``:最佳检查点)。
+
+每个 epoch:``num_batches_per_epoch`` 次训练迭代(v1:250),``num_val_batches_per_epoch`` 个不做反向传播的验证
+batch(v1:50),然后是 ``on_epoch_end``(下一步)。结束时 v1 保存 ``model_final_checkpoint.model``(+ ``.pkl``)
+并删除 ``model_latest.model``;``progress.png``、``debug.json`` 和 ``training_log_*.txt`` 位于该折的文件夹中。
+训练长度由 trainer 的选项决定(``--max_num_epochs`` ...)。开启 ``trace`` 时记录它调用的 v1 方法(较慢;用于短的
+训练)。"""),
+    "epoch_end": StepDoc("72aa82885879", """\
+一个 epoch 的结束,按实际运行的情况:``update_train_loss_MA``,然后是 ``on_epoch_end``。
+
+``on_epoch_end``(v1 的 ``NetworkTrainer``):``finish_online_evaluation``(由本 epoch 各验证 batch 累加的 tp/fp/fn
+算出的 "Average global foreground Dice")、``plot_progress``(progress.png)、``maybe_update_lr``(下一个 epoch 的
+学习率)、``maybe_save_checkpoint``(每 ``save_every`` 个 epoch 写一次 ``model_latest.model``)、
+``update_eval_criterion_MA``(Dice 的滑动平均,alpha 0.9)和 ``manage_patience``(该平均值严格提高时写
+``model_best.model``)。随后只要 ``epoch < max_num_epochs`` V2 就继续:patience 从不让 V2 停下。下面的调用是在最后
+一个 epoch 中记录的。"""),
+    "validate": StepDoc("27abc178ba8f", """\
+训练之后 v1 的 ``validate``:每个验证病例用滑动窗口预测、导出、评分。
+
+对每个病例:预处理后的体数据被切成 patch 大小、相互重叠一半的块,每块用高斯权重加权(中心最重要),并做镜像测试时
+增强;softmax 被重采样回原始几何,导出为 ``validation_raw/CASE.nii.gz``。然后是 ``summary.json``(每个标签的 Dice
+等指标,对照 ``gt_segmentations``)和 ``determine_postprocessing``(在能提高 Dice 的地方只保留某个标签的最大连通域)。
+调用时使用由命令行参数得到的 v1 参数(``--npz``、``--val_folder``、``--disable_postprocessing_on_folds``、
+``--val_disable_overwrite``)。"""),
+    "prediction": StepDoc("bbb5e66341b5", """\
+在新病例上运行 ``nnUNet_predict``:原始测试图像,按训练时的方式预处理,预测,导出。
+
+病例是原始任务 ``imagesTs`` 中的第一个(没有的话用第一张训练图像代替)。与 ``nnUNet_predict -f FOLD`` 一样,模型从
+该折的 ``model_final_checkpoint.model`` 读回;这里关闭了 ``do_tta``(镜像)以让本步骤快一些(v1 默认开启)。"""),
+}
+
+
+def _unwrap(paragraph: str) -> str:
+    """One paragraph's lines joined: nothing between two Chinese characters, a space elsewhere."""
+    out = ""
+    for line in paragraph.splitlines():
+        line = line.strip()
+        if out and not (_IS_CJK.match(out[-1]) or _IS_CJK.match(line[:1])):
+            out += " "
+        out += line
+    return out
+
+
+def step_doc_zh(name: str, docstring: str | None = None) -> str:
+    """The Chinese docstring of step ``name`` (lead line, blank line, one line per paragraph, Chinese
+    punctuation); "" when there is none, or when ``docstring`` (the step's current English docstring) is not
+    the one it translates."""
+    entry = STEP_DOCS_ZH.get(name)
+    if entry is None or (docstring is not None and doc_fingerprint(docstring) != entry.source):
+        return ""
+    return zh_typography("\n\n".join(_unwrap(p) for p in entry.zh.split("\n\n")))
+
+
+__all__ = ["STEP_DOCS_ZH", "StepDoc", "doc_fingerprint", "step_doc_zh"]
