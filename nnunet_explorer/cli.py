@@ -17,6 +17,7 @@ from typing import Sequence
 
 from . import __version__
 from .errors import ExplorerError
+from .language import tr
 
 # subcommand -> module under nnunet_explorer.commands (v1's spelling where v1 has the command)
 SUBCOMMANDS: dict[str, str] = {
@@ -74,12 +75,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            print(f"nnunet-explorer {args.command}: error: {exc}", file=sys.stderr)
-            print("(run with --debug to see the traceback)", file=sys.stderr)
+            print(f"nnunet-explorer {args.command}: {tr('error: ', '错误：')}{error_text(exc)}", file=sys.stderr)
+            print(tr("(run with --debug to see the traceback)", "（加上 --debug 运行可以看到调用栈）"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"nnunet-explorer {args.command}: interrupted", file=sys.stderr)
+        print(f"nnunet-explorer {args.command}: {tr('interrupted', '已中断')}", file=sys.stderr)
         return 130
+
+
+def error_text(exc: ExplorerError) -> str:
+    """An explorer error as the command line prints it: the step, the cause and the fix, labelled in the
+    reader's language (``str(exc)`` holds the same with English labels)."""
+    text = exc.cause
+    if exc.step:
+        text = tr(f"[step {exc.step}] ", f"[步骤 {exc.step}] ") + text
+    if exc.fix:
+        text += "\n  " + tr("fix: ", "解决办法：") + exc.fix
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .errors import PathsError
+from .language import tr
 from .provenance import mirrors
 
 # v1's module-level constants (nnunet/paths.py), same names and values.
@@ -105,7 +106,18 @@ class Workspace:
         rows = [
             (ENV_RAW, self.raw_data_base), (ENV_PREPROCESSED, self.preprocessed), (ENV_RESULTS, self.results_folder),
         ]
-        return "\n".join(f"{name:<22} = {path}   ({self.origin.get(name, '?')})" for name, path in rows)
+        return "\n".join(f"{name:<22} = {path}   ({_origin_text(self.origin.get(name, '?'))})" for name, path in rows)
+
+
+def _origin_text(origin: str) -> str:
+    """Where a folder's value came from, in the reader's language (the stored labels stay English)."""
+    if origin == "environment":
+        return tr(origin, "环境变量")
+    if origin == "default workspace":
+        return tr(origin, "默认工作区")
+    if origin.startswith("default: "):
+        return tr(origin, f"默认值：{origin[len('default: '):]}")
+    return origin
 
 
 def _check_creatable(variable: str, folder: Path) -> None:
@@ -114,35 +126,45 @@ def _check_creatable(variable: str, folder: Path) -> None:
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if ancestor.exists() and not ancestor.is_dir():
-        what = "is a file, not a folder" if ancestor == folder else f"cannot be created: {ancestor} is a file"
-        raise PathsError(f"{variable}: {folder} {what}", fix=f"point {variable} at a folder (or remove the file)")
+        what = (tr("is a file, not a folder", "是一个文件，不是文件夹") if ancestor == folder
+                else tr(f"cannot be created: {ancestor} is a file", f"无法创建：{ancestor} 是一个文件"))
+        raise PathsError(f"{variable}: {folder} {what}",
+                         fix=tr(f"point {variable} at a folder (or remove the file)",
+                                f"让 {variable} 指向一个文件夹（或删除该文件）"))
 
 
 def _make_writable_dir(variable: str, folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
-        raise PathsError(f"{variable}: {folder} is a file, not a folder",
-                         fix=f"point {variable} at a folder (or remove the file)")
+        raise PathsError(tr(f"{variable}: {folder} is a file, not a folder", f"{variable}：{folder} 是一个文件，不是文件夹"),
+                         fix=tr(f"point {variable} at a folder (or remove the file)",
+                                f"让 {variable} 指向一个文件夹（或删除该文件）"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PathsError(f"{variable}: cannot create {folder} ({exc.strerror})",
-                         fix=f"point {variable} at a folder you can write to") from None
+        raise PathsError(tr(f"{variable}: cannot create {folder} ({exc.strerror})",
+                            f"{variable}：无法创建 {folder}（{exc.strerror}）"),
+                         fix=tr(f"point {variable} at a folder you can write to",
+                                f"让 {variable} 指向一个你有写权限的文件夹")) from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise PathsError(f"{variable}: {folder} is not writable",
-                         fix=f"fix its permissions or point {variable} at a folder you can write to")
+        raise PathsError(tr(f"{variable}: {folder} is not writable", f"{variable}：{folder} 不可写"),
+                         fix=tr(f"fix its permissions or point {variable} at a folder you can write to",
+                                f"修改它的权限，或让 {variable} 指向一个你有写权限的文件夹"))
 
 
 def _check_value(variable: str, value: str) -> Path:
     stripped = value.strip()
     if not stripped:
-        raise PathsError(f"{variable} is set but empty", fix=f"unset {variable} or set it to a folder")
+        raise PathsError(tr(f"{variable} is set but empty", f"{variable} 已设置但为空"),
+                         fix=tr(f"unset {variable} or set it to a folder", f"取消设置 {variable}，或把它设为一个文件夹"))
     if stripped[0] in "'\"" or stripped[-1] in "'\"":
         # A classic cause of "Could not find a task with the ID" (nnU-Net issue #1525).
-        raise PathsError(f"{variable}={value!r} contains quote characters, so it names a folder that does not exist",
-                         fix=f"remove the quotes from the value of {variable}")
+        raise PathsError(tr(f"{variable}={value!r} contains quote characters, so it names a folder that does not exist",
+                            f"{variable}={value!r} 含有引号，所以它指向一个不存在的文件夹"),
+                         fix=tr(f"remove the quotes from the value of {variable}", f"去掉 {variable} 的值中的引号"))
     path = Path(os.path.expanduser(stripped))
     if path.exists() and not path.is_dir():
-        raise PathsError(f"{variable}={path} is a file, not a folder", fix=f"point {variable} at a folder")
+        raise PathsError(tr(f"{variable}={path} is a file, not a folder", f"{variable}={path} 是一个文件，不是文件夹"),
+                         fix=tr(f"point {variable} at a folder", f"让 {variable} 指向一个文件夹"))
     return path
 
 
@@ -179,8 +201,11 @@ def get_workspace(environ: Mapping[str, str] | None = None, *, announce: bool = 
     if announce and workspace.uses_defaults and key not in _announced:
         _announced.add(key)
         unset = [name for name, how in workspace.origin.items() if how != "environment"]
-        print(f"nnunet-explorer: {', '.join(unset)} not set; using these folders:\n{workspace.describe()}\n"
-              f"(set {ENV_RAW}, {ENV_PREPROCESSED} and {ENV_RESULTS}, or {ENV_WORKSPACE}, to choose others)",
+        names = ", ".join(unset)
+        print(tr(f"nnunet-explorer: {names} not set; using these folders:",
+                 f"nnunet-explorer：{names} 未设置；使用以下文件夹：") + f"\n{workspace.describe()}\n"
+              + tr(f"(set {ENV_RAW}, {ENV_PREPROCESSED} and {ENV_RESULTS}, or {ENV_WORKSPACE}, to choose others)",
+                   f"（设置 {ENV_RAW}、{ENV_PREPROCESSED} 和 {ENV_RESULTS}，或 {ENV_WORKSPACE}，可以选择其他文件夹）"),
               file=sys.stderr)
     return workspace
 

@@ -337,7 +337,7 @@ class Split:
         shown = f"{', '.join(self.val[:6])}{' ...' if len(self.val) > 6 else ''}"
         return tr(f"fold {self.fold}: {len(self.train)} training cases, {len(self.val)} validation cases "
                   f"(val: {shown})",
-                  f"fold {self.fold}:{len(self.train)} 个训练病例,{len(self.val)} 个验证病例(验证:{shown})")
+                  f"fold {self.fold}：{len(self.train)} 个训练病例,{len(self.val)} 个验证病例(验证:{shown})")
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TaskError
+from ..language import tr
 
 HELP = ("write a small example task (synthetic CT, synthetic MR, real Colin27 MR, or the blog's KiTS19 case) "
         "into the workspace")
@@ -71,12 +72,16 @@ def task_folder_name(task_id: int, task_name: str) -> str:
     match = TASK_NAME_PATTERN.match(task_name)
     if match:
         if int(match.group(1)) != task_id:
-            raise TaskError(f"--task_name {task_name} does not match --task_id {task_id}",
-                            fix="give only the part after TaskXXX_, or matching id and name")
+            raise TaskError(tr(f"--task_name {task_name} does not match --task_id {task_id}",
+                               f"--task_name {task_name} 与 --task_id {task_id} 不一致"),
+                            fix=tr("give only the part after TaskXXX_, or matching id and name",
+                                   "只给出 TaskXXX_ 之后的部分,或者给出一致的编号和名字"))
         return task_name
     if not task_name or "/" in task_name or task_name.startswith(".") or any(c.isspace() for c in task_name):
-        raise TaskError(f"--task_name {task_name!r} cannot be used in a folder name",
-                        fix="use letters, digits, '-' or '_', e.g. --task_name MyTask")
+        raise TaskError(tr(f"--task_name {task_name!r} cannot be used in a folder name",
+                           f"--task_name {task_name!r} 不能用作文件夹名"),
+                        fix=tr("use letters, digits, '-' or '_', e.g. --task_name MyTask",
+                               "使用字母、数字、'-' 或 '_',例如 --task_name MyTask"))
     return f"{task_prefix(task_id)}_{task_name}"
 
 
@@ -87,19 +92,25 @@ def run(args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
     task_id = kind.task_id if args.task_id is None else args.task_id
     if task_id < 0 or task_id > 9999:
-        raise TaskError(f"--task_id {task_id} is out of range",
-                        fix="use an id between 0 and 9999 (v1 pads to 3 digits)")
+        raise TaskError(tr(f"--task_id {task_id} is out of range", f"--task_id {task_id} 超出范围"),
+                        fix=tr("use an id between 0 and 9999 (v1 pads to 3 digits)",
+                               "使用 0 到 9999 之间的编号(v1 补齐到 3 位)"))
     name = task_folder_name(task_id, args.task_name or kind.task_name)
     num_training = kind.num_training if args.num_training is None else args.num_training
     if args.kind in ("real", "kits19") and args.num_test is not None:
-        raise TaskError(f"--num_test does not apply to the {args.kind} sample",
-                        fix="drop --num_test: its one test case is the untransformed original")
+        raise TaskError(tr(f"--num_test does not apply to the {args.kind} sample",
+                           f"--num_test 不适用于 {args.kind} 样例"),
+                        fix=tr("drop --num_test: its one test case is the untransformed original",
+                               "去掉 --num_test:它唯一的测试病例是未经变换的原始图像"))
     num_test = 2 if args.num_test is None else args.num_test
     if num_training < 1 or num_test < 0:
-        raise TaskError("--num_training must be at least 1 and --num_test at least 0",
-                        fix="e.g. --num_training 4 (v1's 5-fold cross-validation wants 5 or more)")
+        raise TaskError(tr("--num_training must be at least 1 and --num_test at least 0",
+                           "--num_training 至少为 1,--num_test 至少为 0"),
+                        fix=tr("e.g. --num_training 4 (v1's 5-fold cross-validation wants 5 or more)",
+                               "例如 --num_training 4(v1 的 5 折交叉验证需要 5 个或更多)"))
     if args.from_debian and args.kind != "real":
-        raise TaskError("--from_debian only applies to the real sample", fix="drop --from_debian or use `sample real`")
+        raise TaskError(tr("--from_debian only applies to the real sample", "--from_debian 只适用于 real 样例"),
+                        fix=tr("drop --from_debian or use `sample real`", "去掉 --from_debian,或使用 `sample real`"))
 
     workspace = get_workspace().ensure()
     target = workspace.raw_task_dir(name)
@@ -109,17 +120,21 @@ def run(args: argparse.Namespace) -> int:
                       for other in _subdirs_with_prefix(folder, prefix + "_") if other != name})
     if clashes:
         listing = "\n".join(f"    {other} ({place})" for place, other in clashes)
-        raise TaskError(f"task id {task_id} is already used by another task:\n{listing}",
-                        fix="choose another --task_id, or remove that task first (v1 needs one name per id)")
+        raise TaskError(tr(f"task id {task_id} is already used by another task:", f"任务编号 {task_id} 已被另一个任务使用:")
+                        + f"\n{listing}",
+                        fix=tr("choose another --task_id, or remove that task first (v1 needs one name per id)",
+                               "换一个 --task_id,或先删除那个任务(v1 要求每个编号只对应一个名字)"))
     if target.exists():
         if args.exist_ok:
-            print(f"{name} already exists at {target}; left untouched (--exist_ok).")
+            print(tr(f"{name} already exists at {target}; left untouched (--exist_ok).",
+                     f"{name} 已存在于 {target};保持不变(--exist_ok)。"))
             if args.kind != "kits19":  # kits19 is planned and preprocessed already
                 _print_next(task_id, target)
             return 0
         if not args.overwrite:
-            raise TaskError(f"{target} already exists",
-                            fix="add --exist_ok to keep it, --overwrite to replace it, or pick another --task_id")
+            raise TaskError(tr(f"{target} already exists", f"{target} 已存在"),
+                            fix=tr("add --exist_ok to keep it, --overwrite to replace it, or pick another --task_id",
+                                   "加上 --exist_ok 保留它,加上 --overwrite 替换它,或换一个 --task_id"))
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=target.parent))
     try:
@@ -137,14 +152,18 @@ def run(args: argparse.Namespace) -> int:
     if args.kind == "kits19":
         return _install_kits19(name, task_id, target, workspace)
 
-    print(f"wrote {name} ({kind.description}, {num_training} training cases, seed {args.seed}) to\n  {target}")
+    print(tr(f"wrote {name} ({kind.description}, {num_training} training cases, seed {args.seed}) to",
+             f"已写出 {name}({_DESCRIPTIONS_ZH.get(args.kind, kind.description)},{num_training} 个训练病例,"
+             f"种子 {args.seed}),位于") + f"\n  {target}")
     stale = [(stage, folder) for stage, folder in (("cropped", workspace.cropped_task_dir(name)),
                                                     ("preprocessed", workspace.preprocessed_task_dir(name)))
              if folder.exists()]
     if args.overwrite and stale:
-        print("warning: these folders were made from the old task and are now stale:\n"
+        print(tr("warning: these folders were made from the old task and are now stale:",
+                 "警告:这些文件夹是由旧任务生成的,现在已经过时:") + "\n"
               + "\n".join(f"  {stage}: {folder}" for stage, folder in stale)
-              + "\n  delete them before planning again (v1 reuses cropped data that already exists)", file=sys.stderr)
+              + "\n  " + tr("delete them before planning again (v1 reuses cropped data that already exists)",
+                            "重新规划之前删除它们(v1 会复用已经存在的裁剪数据)"), file=sys.stderr)
     _print_next(task_id, target)
     return 0
 
@@ -161,18 +180,23 @@ def _install_kits19(name: str, task_id: int, target: Path, workspace) -> int:
         for folder in (target, workspace.cropped_task_dir(name), workspace.preprocessed_task_dir(name)):
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    print(f"wrote {name}: KiTS19's fingerprint (210 cases) and 5 tiny CT-like cases, cropped, planned and "
-          f"preprocessed:\n  {target}\n  {workspace.cropped_task_dir(name)}\n  {workspace.preprocessed_task_dir(name)}")
+    print(tr(f"wrote {name}: KiTS19's fingerprint (210 cases) and 5 tiny CT-like cases, cropped, planned and "
+             "preprocessed:",
+             f"已写出 {name}:KiTS19 的数据指纹(210 个病例)和 5 个很小的类 CT 病例,已裁剪、规划并预处理:")
+          + f"\n  {target}\n  {workspace.cropped_task_dir(name)}\n  {workspace.preprocessed_task_dir(name)}")
     from ..fileio import load_pickle
 
     def stage_text(path: Path) -> str:
         stage = load_pickle(path)["plans_per_stage"][0]
         return f"patch {'x'.join(str(int(v)) for v in stage['patch_size'])}, batch {stage['batch_size']}"
 
-    print(f"plans: {files['blog_3d'].name} = the blog's plans ({stage_text(files['blog_3d'])});\n"
-          f"       {files['as_planned_3d'].name} = what v1's planner gives for this fingerprint "
-          f"({stage_text(files['as_planned_3d'])})")
-    print("next (the blog's command):\n"
+    print(tr(f"plans: {files['blog_3d'].name} = the blog's plans ({stage_text(files['blog_3d'])});\n"
+             f"       {files['as_planned_3d'].name} = what v1's planner gives for this fingerprint "
+             f"({stage_text(files['as_planned_3d'])})",
+             f"plans:{files['blog_3d'].name} = 原博客的 plans({stage_text(files['blog_3d'])});\n"
+             f"       {files['as_planned_3d'].name} = v1 的规划器对这个数据指纹给出的结果"
+             f"({stage_text(files['as_planned_3d'])})"))
+    print(tr("next (the blog's command):", "下一步(原博客的命令):") + "\n"
           f"  nnunet-explorer train 3d_fullres nnUNetTrainerV2 {task_id} 1 --until architecture\n"
           f"  nnunet-explorer train 3d_fullres nnUNetTrainerV2 {task_id} 1 -p {AS_PLANNED_IDENTIFIER} "
           "--until architecture")
@@ -198,6 +222,16 @@ def _write(kind: str, task_dir: Path, *, num_training: int, num_test: int, seed:
 
 
 def _print_next(task_id: int, target: Path) -> None:
-    print("next:\n"
+    print(tr("next:", "下一步:") + "\n"
           f"  nnunet-explorer plan_and_preprocess -t {task_id} --verify_dataset_integrity\n"
-          f"  (nnU-Net v1 itself: nnUNet_plan_and_preprocess -t {task_id} --verify_dataset_integrity)")
+          + tr(f"  (nnU-Net v1 itself: nnUNet_plan_and_preprocess -t {task_id} --verify_dataset_integrity)",
+               f"  (nnU-Net v1 本身:nnUNet_plan_and_preprocess -t {task_id} --verify_dataset_integrity)"))
+
+
+# what each sample is, for the message after writing it
+_DESCRIPTIONS_ZH = {
+    "synthetic-ct": "合成的类 CT 任务(1 个模态 CT,各向异性 3 x 0.8 x 0.8 mm,标签为器官 + 病灶)",
+    "synthetic-mr": "合成的类 MR 任务(2 个模态 T1 + T2,1 mm,标签为结构 + 内部)",
+    "real": "真实 MR:由带 AAL 标签(尾状核、壳核、苍白球、丘脑)的 Colin27 T1 裁剪块派生的病例",
+    "kits19": "原博客的 KiTS19 案例",
+}

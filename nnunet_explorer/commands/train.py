@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, ExplorerError
+from ..language import tr
 
 HELP = "nnUNet_train: train and validate a fold, or stop early at any step with --until (write --report)"
 
@@ -48,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
         with sigterm_as_interrupt():
             return _run(args, built)
     except TerminationRequested:
-        print(_stopped_message("terminated (SIGTERM)", built), file=sys.stderr, flush=True)
+        print(_stopped_message(tr("terminated (SIGTERM)", "被终止(SIGTERM)"), built), file=sys.stderr, flush=True)
         return EXIT_SIGTERM
     except KeyboardInterrupt:
-        print(_stopped_message("interrupted (Ctrl-C)", built), file=sys.stderr, flush=True)
+        print(_stopped_message(tr("interrupted (Ctrl-C)", "被中断(Ctrl-C)"), built), file=sys.stderr, flush=True)
         return 130
 
 
@@ -62,24 +63,32 @@ def _stopped_message(what: str, built: list) -> str:
     trainer = pipeline.result("trainer").output if pipeline is not None and "trainer" in pipeline else None
     folder = getattr(trainer, "output_folder", None)
     if folder is None:
-        return f"{head} before training started; nothing was saved: run the same command again"
+        return head + tr(" before training started; nothing was saved: run the same command again",
+                         ",发生在训练开始之前;没有保存任何东西:再运行一次同样的命令")
     folder = Path(folder)
     if (folder / "model_latest.model").is_file():
-        return f"{head}: model_latest.model was saved in {folder}; resume with -c (the same command plus -c)"
+        return head + tr(f": model_latest.model was saved in {folder}; resume with -c (the same command plus -c)",
+                         f":model_latest.model 已保存在 {folder};用 -c 继续(同样的命令加上 -c)")
     if (folder / "model_final_checkpoint.model").is_file():
-        return (f"{head} after training finished (model_final_checkpoint.model is in {folder}); "
-                "validation was interrupted: rerun it with -val (the same command plus -val)")
-    return f"{head} before the first checkpoint was written in {folder}; run the same command again"
+        return head + tr(f" after training finished (model_final_checkpoint.model is in {folder}); "
+                         "validation was interrupted: rerun it with -val (the same command plus -val)",
+                         f",发生在训练结束之后(model_final_checkpoint.model 在 {folder} 中);"
+                         "验证被中断:用 -val 重新运行验证(同样的命令加上 -val)")
+    return head + tr(f" before the first checkpoint was written in {folder}; run the same command again",
+                     f",发生在 {folder} 中写出第一个检查点之前;再运行一次同样的命令")
 
 
 def _wait_for_debugger(port: int) -> None:
     try:
         import debugpy  # noqa: PLC0415 - optional, imported only when asked for
     except ImportError:
-        raise ConfigurationError("--debugpy needs the debugpy package, which is not installed",
-                                 fix="pip install debugpy  (then attach your editor to localhost:%d)" % port) from None
+        raise ConfigurationError(tr("--debugpy needs the debugpy package, which is not installed",
+                                    "--debugpy 需要 debugpy 包,但它没有安装"),
+                                 fix=tr(f"pip install debugpy  (then attach your editor to localhost:{port})",
+                                        f"pip install debugpy (然后把编辑器连接到 localhost:{port})")) from None
     debugpy.listen(("localhost", port))
-    print(f"nnunet-explorer train: waiting for a debugger on localhost:{port} ...", file=sys.stderr, flush=True)
+    print(tr(f"nnunet-explorer train: waiting for a debugger on localhost:{port} ...",
+             f"nnunet-explorer train:正在 localhost:{port} 上等待调试器连接 ..."), file=sys.stderr, flush=True)
     debugpy.wait_for_client()
 
 
@@ -90,26 +99,30 @@ def _run(args: argparse.Namespace, built: list) -> int:
     from .run_training import request_from_namespace
 
     if args.report is not None and args.report.exists() and not args.overwrite_report:
-        raise ConfigurationError(f"report file {args.report} already exists",
-                                 fix="choose another file name or add --overwrite_report")
+        raise ConfigurationError(tr(f"report file {args.report} already exists", f"报告文件 {args.report} 已存在"),
+                                 fix=tr("choose another file name or add --overwrite_report",
+                                        "换一个文件名,或加上 --overwrite_report"))
     if args.report is not None and args.report.suffix.lower() not in (".html", ".htm"):
-        raise ConfigurationError(f"--report {args.report}: the report is an HTML page",
-                                 fix="give a file name ending in .html")
+        raise ConfigurationError(tr(f"--report {args.report}: the report is an HTML page",
+                                    f"--report {args.report}:报告是一个 HTML 页面"),
+                                 fix=tr("give a file name ending in .html", "给一个以 .html 结尾的文件名"))
     if args.debugpy is not None:
         _wait_for_debugger(args.debugpy)
     for trainer_file in args.trainer_file:
         with warnings.catch_warnings():  # said below, once, as a note of this command
             warnings.simplefilter("ignore", V1IgnoresWarning)
             names = load_trainers_from_file(trainer_file)
-        print(f"registered trainer(s) from {trainer_file}: {', '.join(names)}")
+        print(tr(f"registered trainer(s) from {trainer_file}: ", f"已从 {trainer_file} 注册 trainer:") + ", ".join(names))
     request = request_from_namespace(args)  # once; the device is resolved here
     _note_ignored_settings(request.args.network_trainer)
     if wants_distributed(args):  # --dist, or torchrun with WORLD_SIZE > 1
         from ..training.distributed import DistributedStrategy, distributed_context
 
         if request.args.validation_only:
-            raise ConfigurationError("-val with several processes: validation runs on one process in the explorer",
-                                     fix="run the -val command without torchrun / --dist")
+            raise ConfigurationError(tr("-val with several processes: validation runs on one process in the explorer",
+                                        "-val 用了多个进程:explorer 的验证在一个进程上运行"),
+                                     fix=tr("run the -val command without torchrun / --dist",
+                                            "不用 torchrun / --dist 运行 -val 命令"))
         with distributed_context(device=str(request.options.device)) as info:
             import torch
 
@@ -130,7 +143,7 @@ def _note_ignored_settings(trainer_name: str) -> None:
     except ExplorerError:
         return  # the configuration step names the unknown trainer, with its fix
     for setting in ignored_settings(cls):
-        print(f"nnunet-explorer train: note: {setting.message}", file=sys.stderr)
+        print(f"nnunet-explorer train: {tr('note: ', '注意:')}{setting.message}", file=sys.stderr)
 
 
 def _walk(args: argparse.Namespace, request: Any, built: list, strategy: Any) -> int:
@@ -147,8 +160,11 @@ def _walk(args: argparse.Namespace, request: Any, built: list, strategy: Any) ->
         names = pipeline.step_names[:pipeline.step_names.index(until) + 1]
         inactive = [f for f in _RUN_FLAGS if f in request.args.changed_from_defaults()]
         if inactive and "training_epochs" not in names:
-            print("nnunet-explorer train: note: " + ", ".join(inactive) + " recorded but not acted on: --until "
-                  f"{until} stops before training, validation and inference", file=sys.stderr)
+            flags = ", ".join(inactive)
+            print("nnunet-explorer train: " + tr(f"note: {flags} recorded but not acted on: --until {until} stops "
+                                                 "before training, validation and inference",
+                                                 f"注意:{flags} 已记录,但没有起作用:--until {until} 在训练、验证和"
+                                                 "推理之前停止"), file=sys.stderr)
     else:
         names = ["initialize"]
     error: BaseException | None = None
@@ -199,7 +215,7 @@ def _write_report_and_summary(args: argparse.Namespace, pipeline: Any) -> None:
     if args.report is not None:
         write_report(pipeline, args.report, overwrite=True,
                      intro=f"nnunet-explorer train {' '.join(sys.argv[2:]) if len(sys.argv) > 2 else ''}")
-        print(f"report written to {args.report}")
+        print(tr(f"report written to {args.report}", f"报告已写入 {args.report}"))
     if args.summary:
         print(pipeline.summary(run=False))
 

@@ -66,7 +66,7 @@ class CallTrace:
             shown = ", ".join(sets[:limit]) + (tr(f", ... ({len(sets)} in all)", f", ...(共 {len(sets)} 个)")
                                                if len(sets) > limit else "")
             lines.append("  " * c.depth + f"{c.name}  [{c.defined_in}]"
-                         + (f"  {tr('sets', '设置')}: {shown}" if sets else ""))
+                         + (f"  {tr('sets: ', '设置：')}{shown}" if sets else ""))
         return "\n".join(lines)
 
     def summary(self) -> str:

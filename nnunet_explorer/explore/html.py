@@ -119,13 +119,13 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
              f"<div><b>{tr('parameters', '参数')}</b>", params_table(dict(result.params)), "</div>"]
     if result.inputs:
         inputs = ", ".join(f"<code>{esc(k)}</code>" for k in result.inputs)
-        parts.append(f"<div><b>{tr('inputs', '输入')}</b>: {inputs}</div>")
+        parts.append(f"<div><b>{tr('inputs', '输入')}</b>{tr(': ', '：')}{inputs}</div>")
     if result.ok:
         parts.append(figures_html(result))
-        parts.append(f"<div><b>{tr('output', '输出')}</b>: {value_html(result.output)}</div>")
+        parts.append(f"<div><b>{tr('output', '输出')}</b>{tr(': ', '：')}{value_html(result.output)}</div>")
     else:
         err = result.error
-        parts.append(f"<div class='nnx-error'><b>{tr('error', '错误')}</b>: <pre>{esc(err)}</pre></div>")
+        parts.append(f"<div class='nnx-error'><b>{tr('error', '错误')}</b>{tr(': ', '：')}<pre>{esc(err)}</pre></div>")
         parts.append(f"<details><summary>{tr('traceback', '调用栈')}</summary>"
                      f"<pre>{esc(err.traceback)}</pre></details>")
         parts.append(f"<details><summary>{tr('inputs it received', '它收到的输入')}</summary><table>" + "".join(

@@ -293,7 +293,7 @@ class PipelineSummary:
         return next((n for n, r in self.results.items() if not r.ok), None)
 
     def text(self) -> str:
-        lines = [f"{tr('Pipeline summary', '流程概要')}: {self.name}"]
+        lines = [tr("Pipeline summary: ", "流程概要：") + self.name]
         for i, s in enumerate(self.steps, 1):
             r = self.results.get(s.name)
             mirrors = f"  ({tr('mirrors', '对应')} {s.v1.dotted})" if s.v1 else ""
@@ -309,15 +309,15 @@ class PipelineSummary:
                 lines += notes.text_lines(indent="      ")
             changed = _changed_knobs(s, r.params)
             if changed:
-                lines.append(f"      {tr('params', '参数')}: "
+                lines.append(f"      {tr('params: ', '参数：')}"
                              + ", ".join(f"{k}={_short_repr(v)}" for k, v in changed.items()))
             if r.ok:
                 for path, text in summary_rows(r.output):
                     label = f"{path}: " if path else ""
                     lines.append(f"      {label}{text}")
             else:
-                lines.append(f"      {tr('error', '错误')}: " + str(r.error).replace("\n", "\n        "))
-                lines.append(f"      {tr('inputs it received', '它收到的输入')}: "
+                lines.append(f"      {tr('error: ', '错误：')}" + str(r.error).replace("\n", "\n        "))
+                lines.append(f"      {tr('inputs it received: ', '它收到的输入：')}"
                              f"{', '.join(r.inputs) or tr('(none)', '(无)')}")
         failed = self.failed_step
         if failed:

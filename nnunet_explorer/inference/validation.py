@@ -65,7 +65,7 @@ class CaseValidationRecord:
         return tr(f"{self.case}: input {list(self.input_shape)}, {self.num_tiles} tiles (step {self.step_size}), "
                   f"mirror_axes {list(self.mirror_axes)}, softmax {self.softmax_megabytes:.1f} MB, separate z "
                   f"{self.do_separate_z}, predict {self.predict_seconds:.2f} s, export {self.export_seconds:.2f} s",
-                  f"{self.case}:输入 {list(self.input_shape)},{self.num_tiles} 个窗口(步长 {self.step_size}),"
+                  f"{self.case}：输入 {list(self.input_shape)}，{self.num_tiles} 个窗口(步长 {self.step_size}),"
                   f"mirror_axes {list(self.mirror_axes)},softmax {self.softmax_megabytes:.1f} MB,z 轴单独处理 "
                   f"{self.do_separate_z},预测 {self.predict_seconds:.2f} s,导出 {self.export_seconds:.2f} s")
 

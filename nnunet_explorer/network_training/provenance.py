@@ -316,7 +316,7 @@ class TrainerAttributes:
                         f"<td><code>{html.escape(repr(a.value))}</code></td><td>{html.escape(_shown(a.set_by))}</td>"
                         f"<td>{history}{note}</td></tr>")
         head = (f"<div><b>{html.escape(self.trainer)}</b> — MRO: {html.escape(' > '.join(self.class_order))}"
-                + (f"; {tr('you overrode', '你覆盖了')}: {html.escape(', '.join(self.overridden))}"
+                + (tr("; you overrode: ", "；你覆盖了：") + html.escape(', '.join(self.overridden))
                    if self.overridden else "")
                 + "</div>")
         hooks = ", ".join(tr(f"<code>{html.escape(name)}</code> from {html.escape(cls)}",
@@ -327,7 +327,7 @@ class TrainerAttributes:
         return (head + ignored + f"<table><tr><th>{tr('attribute', '属性')}</th><th>{tr('value', '值')}</th>"
                 f"<th>{tr('set by', '设置者')}</th><th>{tr('history (base first)', '历史(从基类开始)')}</th></tr>"
                 + "".join(rows) + "</table>"
-                + (f"<div>{tr('your methods', '你的方法')}: {hooks}</div>" if hooks else ""))
+                + (f"<div>{tr('your methods: ', '你的方法：')}{hooks}</div>" if hooks else ""))
 
 
 def _shown(setter: str) -> str:

@@ -56,8 +56,8 @@ class Configuration:
         dice = tr("batch dice", "批 Dice") if self.batch_dice else tr("sample dice", "样本 Dice")
         return tr(f"{self.network} on {self.task}, stage {self.stage} of {self.num_stages}, {dice} + CE, "
                   f"trainer {self.trainer_class.__name__}, plans {self.plans_file.name}",
-                  f"{self.network} 用于 {self.task}, stage {self.stage}(共 {self.num_stages} 个), {dice} + CE, "
-                  f"trainer {self.trainer_class.__name__}, plans {self.plans_file.name}")
+                  f"{self.network} 用于 {self.task}，stage {self.stage}（共 {self.num_stages} 个），{dice} + CE，"
+                  f"trainer {self.trainer_class.__name__}，plans {self.plans_file.name}")
 
     def _repr_html_(self) -> str:
         import html

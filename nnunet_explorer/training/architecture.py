@@ -117,11 +117,11 @@ class ArchitectureSummary:
         for s in self.stages:
             if s.group != group:
                 group = s.group
-                lines.append(f"{_group_label(group)}:")
+                lines.append(f"{group_label(group)}:")
             extra = ""
             if s.ds_index is not None:
                 extra = f"  [{_head_weight(s)}]"
-            lines.append(f"  {_stage_label(s)}  -> {_shape(s.output_shape)}  ({_params(s.params)}){extra}")
+            lines.append(f"  {stage_label(s)}  -> {_shape(s.output_shape)}  ({_params(s.params)}){extra}")
             for layer in s.layers:
                 lines.append(f"    {layer.name}: {_layer_text(layer.description)} -> {_shape(layer.output_shape)} "
                              f"({layer.params:,})")
@@ -145,14 +145,14 @@ class ArchitectureSummary:
         for s in self.stages:
             if s.group != group:
                 group = s.group
-                parts.append(f"<h4>{esc(_group_label(group))}</h4>")
+                parts.append(f"<h4>{esc(group_label(group))}</h4>")
             extra = ""
             if s.ds_index is not None:
                 extra = f" — {esc(_head_weight(s))}"
             rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(_layer_text(l.description))}</td>"
                            f"<td><code>{esc(_shape(l.output_shape))}</code></td><td>{l.params:,}</td></tr>"
                            for l in s.layers)
-            parts.append(f"<details><summary>{esc(_stage_label(s))} → <code>{esc(_shape(s.output_shape))}</code> "
+            parts.append(f"<details><summary>{esc(stage_label(s))} → <code>{esc(_shape(s.output_shape))}</code> "
                          f"({_params(s.params)}){extra}</summary><table>{head}{rows}</table></details>")
         parts.append("<p>" + tr("outputs (highest resolution first): ", "输出（最高分辨率在前）：")
                      + ", ".join(f"<code>{esc(_shape(o))}</code>" for o in self.output_shapes) + "</p>")
@@ -186,12 +186,12 @@ _GROUPS = {"encoder": "编码器", "bottleneck": "瓶颈", "decoder": "解码器
            "other": "其他"}
 
 
-def _group_label(group: str) -> str:
+def group_label(group: str) -> str:
     """A stage group as the reader's language names it (the group keys stay English: code reads them)."""
     return tr(group, _GROUPS.get(group, group))
 
 
-def _stage_label(s: StageSummary) -> str:
+def stage_label(s: StageSummary) -> str:
     """A stage's name in the reader's language (``encoder level 2`` / ``编码器第 2 层``)."""
     if s.level is None or s.group not in _GROUPS or s.group == "other":
         return s.name

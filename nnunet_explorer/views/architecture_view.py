@@ -17,6 +17,8 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
+from ..language import tr
+from ..training.architecture import group_label, stage_label
 from .widgets_common import require_ipywidgets
 
 
@@ -38,7 +40,8 @@ def stage_table_html(stage: Any) -> str:
     rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(l.description)}</td>"
                    f"<td><code>{esc(_shape(l.output_shape))}</code></td><td style='text-align:right'>{l.params:,}"
                    f"</td></tr>" for l in stage.layers)
-    head = "<tr><th>module</th><th>what</th><th>output (b, c, spatial)</th><th>params</th></tr>"
+    head = (f"<tr><th>{tr('module', '模块')}</th><th>{tr('what', '内容')}</th>"
+            f"<th>{tr('output (b, c, spatial)', '输出(b, c, 空间)')}</th><th>{tr('params', '参数')}</th></tr>")
     return f"<table>{head}{rows}</table>"
 
 
@@ -46,8 +49,9 @@ def _stage_title(stage: Any) -> str:
     extra = ""
     if stage.ds_index is not None:
         weight = "?" if stage.ds_weight is None else f"{stage.ds_weight:.4f}"
-        extra = f" · output {stage.ds_index}, loss weight {weight}"
-    return f"{stage.name} → {_shape(stage.output_shape)} · {stage.params:,} params{extra}"
+        extra = tr(f" · output {stage.ds_index}, loss weight {weight}", f" · 输出 {stage.ds_index},损失权重 {weight}")
+    params = tr(f"{stage.params:,} params", f"{stage.params:,} 个参数")
+    return f"{stage_label(stage)} → {_shape(stage.output_shape)} · {params}{extra}"
 
 
 def architecture_tree(summary: Any):
@@ -62,10 +66,13 @@ def architecture_tree(summary: Any):
         inner = widgets.Accordion(children=[widgets.HTML(stage_table_html(s)) for s in stages],
                                   titles=tuple(_stage_title(s) for s in stages))
         sections.append(inner)
-        titles.append(f"{group}: {len(stages)} stage(s), {by_group.get(group, 0):,} params")
+        titles.append(tr(f"{group}: {len(stages)} stage(s), {by_group.get(group, 0):,} params",
+                         f"{group_label(group)}:{len(stages)} 个阶段,{by_group.get(group, 0):,} 个参数"))
     tree = widgets.Accordion(children=sections, titles=tuple(titles))
-    head = widgets.HTML(f"<b>Generic_UNet</b> on input <code>{_shape(summary.input_size)}</code>: "
-                        f"{summary.total_params:,} parameters; outputs (highest resolution first): "
+    size = f"<code>{_shape(summary.input_size)}</code>"
+    head = widgets.HTML(tr(f"<b>Generic_UNet</b> on input {size}: {summary.total_params:,} parameters; outputs "
+                           "(highest resolution first): ",
+                           f"<b>Generic_UNet</b>，输入 {size}：{summary.total_params:,} 个参数;输出(最高分辨率在前):")
                         + ", ".join(f"<code>{_shape(o)}</code>" for o in summary.output_shapes))
     return widgets.VBox([head, tree])
 
@@ -112,21 +119,23 @@ def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46
              f"font-family='sans-serif' font-size='11' class='nnx-unet-diagram'>",
              "<defs><marker id='arr' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
              "<path d='M0,0 L8,4 L0,8 z' fill='#555'/></marker></defs>",
-             f"<text x='{margin}' y='14' font-weight='bold'>Generic_UNet, input {esc(_shape(summary.input_size))}, "
-             f"{summary.total_params:,} params</text>"]
+             f"<text x='{margin}' y='14' font-weight='bold'>" + esc(tr(
+                 f"Generic_UNet, input {_shape(summary.input_size)}, {summary.total_params:,} params",
+                 f"Generic_UNet，输入 {_shape(summary.input_size)}，{summary.total_params:,} 个参数")) + "</text>"]
 
     def y_of(level: int) -> int:
         return margin + 10 + level * level_gap
 
     def box(x: int, y: int, stage: Any, fill: str, kind: str) -> None:
-        title = esc(f"{stage.name}: {_shape(stage.output_shape)}, {stage.params:,} params")
+        params = tr(f"{stage.params:,} params", f"{stage.params:,} 个参数")
+        title = esc(f"{stage_label(stage)}: {_shape(stage.output_shape)}, {params}")
         parts.append(f"<g class='nnx-stage nnx-{kind}'><title>{title}</title>"
                      f"<rect x='{x}' y='{y}' width='{box_width}' height='{box_height}' rx='6' fill='{fill}' "
                      f"stroke='#333'/>"
-                     f"<text x='{x + 6}' y='{y + 15}' font-weight='bold'>{esc(stage.name)}</text>"
-                     f"<text x='{x + 6}' y='{y + 29}'>{esc(_channels(stage.output_shape))} ch · "
+                     f"<text x='{x + 6}' y='{y + 15}' font-weight='bold'>{esc(stage_label(stage))}</text>"
+                     f"<text x='{x + 6}' y='{y + 29}'>{esc(_channels(stage.output_shape))} {tr('ch', '通道')} · "
                      f"{esc(_spatial(stage.output_shape))}</text>"
-                     f"<text x='{x + 6}' y='{y + 42}' fill='#444'>{stage.params:,} params</text></g>")
+                     f"<text x='{x + 6}' y='{y + 42}' fill='#444'>{esc(params)}</text></g>")
 
     def arrow(x1: float, y1: float, x2: float, y2: float, dashed: bool = False) -> None:
         dash = " stroke-dasharray='5,4'" if dashed else ""
@@ -157,7 +166,8 @@ def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46
         if k in enc_by_level and k in dec_by_level:  # skip connection across
             arrow(x_enc + k * 18 + box_width, y_of(k) + box_height // 2, x_dec - k * 18 - 2,
                   y_of(k) + box_height // 2, dashed=True)
-            parts.append(f"<text x='{x_mid - 40}' y='{y_of(k) + box_height // 2 - 4}' fill='#555'>skip (concat)"
+            skip = tr("skip (concat)", "跳跃连接(拼接)")
+            parts.append(f"<text x='{x_mid - 40}' y='{y_of(k) + box_height // 2 - 4}' fill='#555'>{skip}"
                          f"</text>")
     # deep-supervision heads: output i belongs to decoder level i (output 0 = full resolution)
     for index, head in sorted(heads.items()):
@@ -169,12 +179,14 @@ def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46
         colour = "#2a7" if used else "#aaa"
         y = y_of(level) + box_height // 2
         x_from = x_dec - level * 18 + box_width
-        parts.append(f"<g class='nnx-ds-head'><title>{esc(head.name)}: {esc(_shape(head.output_shape))}</title>"
+        parts.append(f"<g class='nnx-ds-head'><title>{esc(stage_label(head))}: {esc(_shape(head.output_shape))}</title>"
                      f"<line x1='{x_from}' y1='{y}' x2='{x_head}' y2='{y}' stroke='{colour}' "
                      f"marker-end='url(#arr)'/>"
-                     f"<text x='{x_head + 4}' y='{y - 2}' fill='{colour}' font-weight='bold'>output {index}</text>"
-                     f"<text x='{x_head + 4}' y='{y + 12}' fill='{colour}'>weight "
-                     f"{'?' if weight is None else f'{weight:.3f}'}{'' if used else ' (unused)'}</text></g>")
+                     f"<text x='{x_head + 4}' y='{y - 2}' fill='{colour}' font-weight='bold'>"
+                     f"{tr('output', '输出')} {index}</text>"
+                     f"<text x='{x_head + 4}' y='{y + 12}' fill='{colour}'>{tr('weight', '权重')} "
+                     f"{'?' if weight is None else f'{weight:.3f}'}{'' if used else tr(' (unused)', '(未使用)')}"
+                     "</text></g>")
     parts.append("</svg>")
     return "".join(parts)
 

@@ -13,14 +13,21 @@ Which step gets which picture (:func:`figures_for`):
 * ``lr_schedule`` — the poly learning-rate curve over all epochs;
 * any step whose output has training curves (``all_tr_losses``, e.g. ``training_epochs``) — the loss curves
   (and the Dice moving average where there is one).
+
+Captions follow the language (``NNUNET_EXPLORER_LANG=zh``: Chinese); so do the words drawn inside the PNGs
+(titles, axis labels, legends) where matplotlib has a font with Chinese glyphs (Noto Sans CJK, WenQuanYi,
+SimHei ...). Without one they stay English in the picture rather than show empty boxes, and the caption below
+says it in Chinese.
 """
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from typing import Any, Callable
 
 from ..explore.html import register_figure_provider
+from ..language import is_chinese, tr
 
 import numpy as np
 
@@ -35,6 +42,37 @@ def _png(fig: Any, dpi: int = 80) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return PNG_PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# fonts with Chinese glyphs, in order of preference (Linux, Windows, macOS)
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "Droid Sans Fallback", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC",
+             "STHeiti", "Arial Unicode MS")
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The first installed font of :data:`CJK_FONTS` matplotlib can use, or None."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def _drawn(en: str, zh: str) -> str:
+    """A word drawn inside a PNG: Chinese when the language is Chinese and a Chinese font is installed."""
+    return tr(en, zh) if is_chinese() and cjk_font() is not None else en
+
+
+def _fonts() -> Any:
+    """Matplotlib settings for drawing the picture's words (a Chinese font first when one is used)."""
+    import matplotlib
+
+    font = cjk_font() if is_chinese() else None
+    if font is None:
+        return matplotlib.rc_context({})
+    return matplotlib.rc_context({"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif",
+                                  "axes.unicode_minus": False})
 
 
 def _img(src: str, alt: str) -> str:
@@ -57,10 +95,16 @@ def unet_figure(summary: Any) -> list[str]:
 
     svg = unet_diagram_svg(summary)
     return [_img(SVG_PREFIX + base64.b64encode(svg.encode("utf-8")).decode("ascii"),
-                 "the U: encoder (left), decoder (right), skips (dashed), deep-supervision heads with weights")]
+                 tr("the U: encoder (left), decoder (right), skips (dashed), deep-supervision heads with weights",
+                    "U 形结构:编码器(左)、解码器(右)、跳跃连接(虚线)、深度监督输出头及其权重"))]
 
 
 def batch_figures(batch: Any) -> list[str]:
+    with _fonts():
+        return _batch_figures(batch)
+
+
+def _batch_figures(batch: Any) -> list[str]:
     from matplotlib.figure import Figure
 
     data = _numpy(batch.data)
@@ -77,18 +121,25 @@ def batch_figures(batch: Any) -> list[str]:
         key = batch.keys[i] if i < len(batch.keys) else ""
         ax.set_title(f"{i}: {key}", fontsize=8)
         ax.axis("off")
-    out = [_img(_png(fig), f"the batch: middle slice of each of the {n} augmented samples, label overlaid")]
+    out = [_img(_png(fig), tr(f"the batch: middle slice of each of the {n} augmented samples, label overlaid",
+                              f"这个 batch:{n} 个增强后样本各自的中间切片,叠加标签"))]
     fig = Figure(figsize=(2.3 * len(targets), 2.6))
     for k, target in enumerate(targets):
         ax = fig.add_subplot(1, len(targets), k + 1)
         ax.imshow(_middle(target[0, 0]), cmap="viridis", interpolation="nearest", vmin=0, vmax=top)
-        ax.set_title(f"output {k}: {'x'.join(map(str, target.shape[2:]))}", fontsize=8)
+        ax.set_title(f"{_drawn('output', '输出')} {k}: {'x'.join(map(str, target.shape[2:]))}", fontsize=8)
         ax.axis("off")
-    out.append(_img(_png(fig), "deep-supervision targets of sample 0 (middle slice), one per network output"))
+    out.append(_img(_png(fig), tr("deep-supervision targets of sample 0 (middle slice), one per network output",
+                                  "样本 0 的深度监督目标(中间切片),网络的每个输出一个")))
     return out
 
 
 def lr_figure(schedule: Any) -> list[str]:
+    with _fonts():
+        return _lr_figure(schedule)
+
+
+def _lr_figure(schedule: Any) -> list[str]:
     from matplotlib.figure import Figure
 
     lrs = np.asarray(schedule.lrs, dtype=float)
@@ -96,33 +147,40 @@ def lr_figure(schedule: Any) -> list[str]:
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(np.arange(len(lrs)), lrs)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate")
-    ax.set_title("poly schedule: lr(e) = lr0 (1 - e/max_epochs)^0.9", fontsize=9)
-    return [_img(_png(fig), f"learning rate of each of the {len(lrs)} epochs")]
+    ax.set_ylabel(_drawn("learning rate", "学习率"))
+    ax.set_title(_drawn("poly schedule", "poly 调度") + ": lr(e) = lr0 (1 - e/max_epochs)^0.9", fontsize=9)
+    return [_img(_png(fig), tr(f"learning rate of each of the {len(lrs)} epochs",
+                               f"{len(lrs)} 个 epoch 中每个 epoch 的学习率"))]
 
 
 def loss_figure(run: Any) -> list[str]:
+    with _fonts():
+        return _loss_figure(run)
+
+
+def _loss_figure(run: Any) -> list[str]:
     from matplotlib.figure import Figure
 
-    tr = list(getattr(run, "all_tr_losses", []) or [])
+    train = list(getattr(run, "all_tr_losses", []) or [])
     val = list(getattr(run, "all_val_losses", []) or [])
     dice = list(getattr(run, "all_val_eval_metrics", []) or [])
-    if not tr and not val:
+    if not train and not val:
         return []
     fig = Figure(figsize=(5, 2.8))
     ax = fig.add_subplot(1, 1, 1)
-    if tr:
-        ax.plot(range(len(tr)), tr, "b-o", label="train loss")
+    if train:
+        ax.plot(range(len(train)), train, "b-o", label=_drawn("train loss", "训练损失"))
     if val:
-        ax.plot(range(len(val)), val, "r-o", label="validation loss")
+        ax.plot(range(len(val)), val, "r-o", label=_drawn("validation loss", "验证损失"))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(_drawn("loss", "损失"))
     if dice:
         ax2 = ax.twinx()
-        ax2.plot(range(len(dice)), dice, "g--o", label="pseudo Dice (MA)")
+        ax2.plot(range(len(dice)), dice, "g--o", label=_drawn("pseudo Dice (MA)", "伪 Dice(滑动平均)"))
         ax2.set_ylabel("Dice")
     ax.legend(loc="upper right", fontsize=7)
-    return [_img(_png(fig), "loss per epoch (and the validation metric, as v1's progress.png)")]
+    return [_img(_png(fig), tr("loss per epoch (and the validation metric, as v1's progress.png)",
+                               "每个 epoch 的损失(以及验证指标,与 v1 的 progress.png 相同)"))]
 
 
 FIGURES: dict[str, Callable[[Any], list[str]]] = {
