@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from .errors import ConfigurationError
+from .language import tr
 
 AUTO = "auto"
 
@@ -29,25 +30,34 @@ def resolve_device(requested: str | torch.device | None = AUTO) -> torch.device:
     try:
         device = torch.device(requested)
     except (RuntimeError, TypeError) as exc:
-        raise ConfigurationError(f"unknown device {requested!r}",
-                                 fix="use 'auto', 'cpu', 'cuda' or 'cuda:N'") from exc
+        raise ConfigurationError(tr(f"unknown device {requested!r}", f"未知的设备 {requested!r}"),
+                                 fix=tr("use 'auto', 'cpu', 'cuda' or 'cuda:N'",
+                                        "使用 'auto'、'cpu'、'cuda' 或 'cuda:N'")) from exc
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigurationError(f"device {requested!r} asked for, but torch.cuda.is_available() is False",
-                                     fix="use --device cpu (or 'auto'), or install a CUDA build of torch on a GPU "
-                                         "machine")
+            raise ConfigurationError(tr(f"device {requested!r} asked for, but torch.cuda.is_available() is False",
+                                        f"要求使用设备 {requested!r},但 torch.cuda.is_available() 为 False"),
+                                     fix=tr("use --device cpu (or 'auto'), or install a CUDA build of torch on a GPU "
+                                            "machine", "使用 --device cpu(或 'auto'),或在 GPU 机器上安装 CUDA 版的 torch"))
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigurationError(f"device {requested!r} asked for, but only {torch.cuda.device_count()} GPU(s) "
-                                     "are visible", fix="pick an index below that, or check CUDA_VISIBLE_DEVICES")
+            count = torch.cuda.device_count()
+            raise ConfigurationError(tr(f"device {requested!r} asked for, but only {count} GPU(s) are visible",
+                                        f"要求使用设备 {requested!r},但只能看到 {count} 个 GPU"),
+                                     fix=tr("pick an index below that, or check CUDA_VISIBLE_DEVICES",
+                                            "选一个比它小的编号,或检查 CUDA_VISIBLE_DEVICES"))
     elif device.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise ConfigurationError(f"device {requested!r} asked for, but torch.backends.mps.is_available() is False",
-                                     fix="use --device cpu (Apple's GPU needs a macOS build of torch on Apple silicon)")
+            raise ConfigurationError(tr(f"device {requested!r} asked for, but torch.backends.mps.is_available() is "
+                                        "False", f"要求使用设备 {requested!r},但 torch.backends.mps.is_available() 为 False"),
+                                     fix=tr("use --device cpu (Apple's GPU needs a macOS build of torch on Apple "
+                                            "silicon)", "使用 --device cpu(Apple 的 GPU 需要在 Apple 芯片上安装 macOS 版的 torch)"))
     elif device.type not in ("cpu", "meta"):
         # xpu and others are not tested here, so they are refused rather than guessed
-        raise ConfigurationError(f"device type {device.type!r} is not supported",
-                                 fix="use 'auto', 'cpu', 'cuda', 'cuda:N' or (on Apple silicon) 'mps'")
+        raise ConfigurationError(tr(f"device type {device.type!r} is not supported",
+                                    f"不支持设备类型 {device.type!r}"),
+                                 fix=tr("use 'auto', 'cpu', 'cuda', 'cuda:N' or (on Apple silicon) 'mps'",
+                                        "使用 'auto'、'cpu'、'cuda'、'cuda:N' 或(在 Apple 芯片上)'mps'"))
     return device
 
 

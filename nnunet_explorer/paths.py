@@ -201,7 +201,7 @@ def get_workspace(environ: Mapping[str, str] | None = None, *, announce: bool = 
     if announce and workspace.uses_defaults and key not in _announced:
         _announced.add(key)
         unset = [name for name, how in workspace.origin.items() if how != "environment"]
-        names = ", ".join(unset)
+        names = tr(", ", "、").join(unset)
         print(tr(f"nnunet-explorer: {names} not set; using these folders:",
                  f"nnunet-explorer：{names} 未设置；使用以下文件夹：") + f"\n{workspace.describe()}\n"
               + tr(f"(set {ENV_RAW}, {ENV_PREPROCESSED} and {ENV_RESULTS}, or {ENV_WORKSPACE}, to choose others)",

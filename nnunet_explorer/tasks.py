@@ -14,6 +14,7 @@ from typing import Mapping, NamedTuple
 import numpy as np
 
 from .errors import DatasetError, ExplorerError, TaskError
+from .language import tr
 from .fileio import load_json
 from .paths import NETWORKS, Workspace, get_workspace
 from .provenance import mirrors
@@ -67,17 +68,25 @@ def convert_id_to_task_name(task_id: int, workspace: Workspace | None = None) ->
     # differs from v1: a prefix match without the '_' check would make id 4 ambiguous with id 41 (Task0041_*).
     unique = sorted({c for c in candidates if c[len(prefix):len(prefix) + 1] == "_"})
     if len(unique) > 1:
-        raise TaskError(f"more than one task name found for task id {task_id}: {', '.join(unique)}",
-                        fix="rename or remove all but one of these folders; searched:\n" + _searched(workspace))
+        raise TaskError(tr(f"more than one task name found for task id {task_id}: {', '.join(unique)}",
+                           f"任务编号 {task_id} 找到了不止一个任务名:{', '.join(unique)}"),
+                        fix=tr("rename or remove all but one of these folders; searched:",
+                               "只保留其中一个文件夹,其余的改名或删除;查找过的文件夹:") + "\n" + _searched(workspace))
     if not unique:
         known = list_tasks(workspace)
-        listing = "\n".join(f"    {name}  ({', '.join(places)})" for name, places in known.items()) or "    (none)"
-        hints = "".join(f"\n  hint: {h}" for h in _id_hints(task_id, workspace))
+        listing = ("\n".join(f"    {name}  ({', '.join(places)})" for name, places in known.items())
+                   or "    " + tr("(none)", "(无)"))
+        hints = "".join(f"\n  {tr('hint: ', '提示:')}{h}" for h in _id_hints(task_id, workspace))
         raise TaskError(
-            f"could not find a task with the ID {task_id} (looked for folders named {prefix}_*)\n"
-            f"  tasks that exist:\n{listing}\n  folders searched:\n{_searched(workspace)}{hints}",
-            fix="check the id, or put the task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name "
-            "(`nnunet-explorer sample` writes one; `nnunet-explorer doctor` shows the folders in use)",
+            tr(f"could not find a task with the ID {task_id} (looked for folders named {prefix}_*)",
+               f"找不到编号为 {task_id} 的任务(查找的是名为 {prefix}_* 的文件夹;v1 的报错:could not find a task "
+               f"with the ID {task_id})")
+            + "\n  " + tr("tasks that exist:", "已有的任务:") + f"\n{listing}\n  "
+            + tr("folders searched:", "查找过的文件夹:") + f"\n{_searched(workspace)}{hints}",
+            fix=tr("check the id, or put the task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name "
+                   "(`nnunet-explorer sample` writes one; `nnunet-explorer doctor` shows the folders in use)",
+                   "检查编号,或把任务放到 nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name"
+                   "(`nnunet-explorer sample` 可以写出一个;`nnunet-explorer doctor` 显示正在使用的文件夹)"),
         )
     return unique[0]
 
@@ -93,17 +102,21 @@ def _id_hints(task_id: int, workspace: Workspace) -> list[str]:
             match = near.match(name)
             if match and not name.startswith(proper):
                 if match.group(1) == "Dataset":
-                    hints.append(f"{folder / name} uses nnU-Net v2's naming; v1 needs {proper}{match.group(2)}")
+                    hints.append(tr(f"{folder / name} uses nnU-Net v2's naming; v1 needs {proper}{match.group(2)}",
+                                    f"{folder / name} 用的是 nnU-Net v2 的命名;v1 需要 {proper}{match.group(2)}"))
                 else:
-                    hints.append(f"{folder / name} is not zero-padded to three digits; v1 needs "
-                                 f"{proper}{match.group(2)} (a Decathlon download: nnUNet_convert_decathlon_task)")
+                    hints.append(tr(f"{folder / name} is not zero-padded to three digits; v1 needs "
+                                    f"{proper}{match.group(2)} (a Decathlon download: nnUNet_convert_decathlon_task)",
+                                    f"{folder / name} 没有补零到三位数;v1 需要 {proper}{match.group(2)}"
+                                    "(Decathlon 下载的数据:用 nnUNet_convert_decathlon_task)"))
     # the right name at the wrong level, e.g. straight in nnUNet_raw_data_base or one folder too deep
     wrong_levels = [workspace.raw_data_base, workspace.nnUNet_raw_data / "nnUNet_raw_data"]
     if workspace.nnUNet_raw_data.is_dir():
         wrong_levels += [p for p in workspace.nnUNet_raw_data.iterdir() if p.is_dir()]
     for folder in wrong_levels:
         for name in _subdirs_with_prefix(folder, proper):
-            hints.append(f"{folder / name} is at the wrong level; move it to {workspace.nnUNet_raw_data / name}")
+            hints.append(tr(f"{folder / name} is at the wrong level; move it to {workspace.nnUNet_raw_data / name}",
+                            f"{folder / name} 所在的层级不对;把它移到 {workspace.nnUNet_raw_data / name}"))
     return hints
 
 
@@ -116,7 +129,8 @@ def convert_task_name_to_id(task_name: str) -> int:
     """``Task004_Hippocampus`` -> 4 (v1 reads characters 4..6; we read all the digits)."""
     match = TASK_NAME_PATTERN.match(task_name)
     if not match:
-        raise TaskError(f"{task_name!r} is not a task name", fix="task names look like Task004_Hippocampus")
+        raise TaskError(tr(f"{task_name!r} is not a task name", f"{task_name!r} 不是任务名"),
+                        fix=tr("task names look like Task004_Hippocampus", "任务名形如 Task004_Hippocampus"))
     # differs from v1: v1 returns int(task_name[4:7]), so Task1234_X would become 123; four-digit ids are
     # legal in v1 ("Task%03.0d"), so we read every digit.
     return int(match.group(1))
@@ -130,8 +144,9 @@ def resolve_task_name(task: str | int, workspace: Workspace | None = None) -> st
     try:
         task_id = int(task)
     except (TypeError, ValueError):
-        raise TaskError(f"{task!r} is neither a task id nor a task name",
-                        fix="give a number such as 4 or a name such as Task004_Hippocampus") from None
+        raise TaskError(tr(f"{task!r} is neither a task id nor a task name", f"{task!r} 既不是任务编号也不是任务名"),
+                        fix=tr("give a number such as 4 or a name such as Task004_Hippocampus",
+                               "给出一个数字(例如 4)或一个任务名(例如 Task004_Hippocampus)")) from None
     return convert_id_to_task_name(task_id, workspace)
 
 

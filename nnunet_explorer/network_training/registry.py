@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 from .builtin_variants import nnUNetTrainerV2_2epochs, nnUNetTrainerV2_5epochs, nnUNetTrainerV2_explore
 from .network_trainer import NetworkTrainer
@@ -47,16 +48,20 @@ def register_trainer(cls: type | None = None, *, name: str | None = None, replac
 
     def add(trainer_cls: type) -> type:
         if not (isinstance(trainer_cls, type) and issubclass(trainer_cls, NetworkTrainer)):
-            raise ConfigurationError(f"{trainer_cls!r} is not a trainer class",
-                                     fix="derive it from nnunet_explorer.network_training.nnUNetTrainerV2")
+            raise ConfigurationError(tr(f"{trainer_cls!r} is not a trainer class", f"{trainer_cls!r} 不是 trainer 类"),
+                                     fix=tr("derive it from nnunet_explorer.network_training.nnUNetTrainerV2",
+                                            "让它继承 nnunet_explorer.network_training.nnUNetTrainerV2"))
         key = name or trainer_cls.__name__
         existing = _REGISTRY.get(key)
         if existing is not None and existing is not trainer_cls:
             if existing in _BUILTIN_CLASSES and not replace:
-                raise ConfigurationError(f"{key} is a built-in trainer name", fix="give your trainer another name")
+                raise ConfigurationError(tr(f"{key} is a built-in trainer name", f"{key} 是内置 trainer 的名字"),
+                                         fix=tr("give your trainer another name", "给你的 trainer 换一个名字"))
             if not replace and existing.__qualname__ != trainer_cls.__qualname__:
-                raise ConfigurationError(f"a different trainer is already registered as {key}",
-                                         fix="pass replace=True or choose another name")
+                raise ConfigurationError(tr(f"a different trainer is already registered as {key}",
+                                            f"已经有另一个 trainer 以 {key} 注册"),
+                                         fix=tr("pass replace=True or choose another name",
+                                                "传入 replace=True,或换一个名字"))
         _REGISTRY[key] = trainer_cls
         return trainer_cls
 
@@ -87,11 +92,14 @@ def find_trainer_class(name: str) -> type:
     if cls is not None:
         return cls
     close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    hint = tr(f" Did you mean: {', '.join(close)}?", f"你是不是想用:{', '.join(close)}?") if close else ""
     raise ConfigurationError(
-        f"unknown trainer {name!r}.{hint} Known trainers are: {', '.join(_REGISTRY)}",
-        fix="use one of those names, or define a subclass of nnUNetTrainerV2 and register it with "
-            "nnunet_explorer.network_training.register_trainer (command line: --trainer_file FILE.py)")
+        tr(f"unknown trainer {name!r}.{hint} Known trainers are: {', '.join(_REGISTRY)}",
+           f"未知的 trainer {name!r}。{hint}已知的 trainer 有:{', '.join(_REGISTRY)}"),
+        fix=tr("use one of those names, or define a subclass of nnUNetTrainerV2 and register it with "
+               "nnunet_explorer.network_training.register_trainer (command line: --trainer_file FILE.py)",
+               "使用其中一个名字,或者定义 nnUNetTrainerV2 的子类,并用 "
+               "nnunet_explorer.network_training.register_trainer 注册(命令行:--trainer_file FILE.py)"))
 
 
 #: trainer files imported by load_trainers_from_file, by file stem (a ported v1 variant that imports another
@@ -108,19 +116,22 @@ def load_trainers_from_file(path: str | Path) -> list[str]:
     """
     file = Path(path)
     if not file.is_file():
-        raise ConfigurationError(f"trainer file {file} does not exist", fix="give the path of a .py file")
+        raise ConfigurationError(tr(f"trainer file {file} does not exist", f"trainer 文件 {file} 不存在"),
+                                 fix=tr("give the path of a .py file", "给出一个 .py 文件的路径"))
     module_name = f"nnunet_explorer_user_trainers_{abs(hash(str(file.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, file)
     if spec is None or spec.loader is None:
-        raise ConfigurationError(f"cannot import {file}", fix="give the path of a .py file")
+        raise ConfigurationError(tr(f"cannot import {file}", f"无法导入 {file}"),
+                                 fix=tr("give the path of a .py file", "给出一个 .py 文件的路径"))
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[module_name]
-        raise ConfigurationError(f"importing trainer file {file} failed: {type(exc).__name__}: {exc}",
-                                 fix="fix the error in that file") from exc
+        raise ConfigurationError(tr(f"importing trainer file {file} failed: {type(exc).__name__}: {exc}",
+                                    f"导入 trainer 文件 {file} 失败:{type(exc).__name__}: {exc}"),
+                                 fix=tr("fix the error in that file", "修正那个文件中的错误")) from exc
     LOADED_TRAINER_MODULES[file.stem] = module
     names = []
     for _, obj in inspect.getmembers(module, inspect.isclass):
@@ -128,8 +139,9 @@ def load_trainers_from_file(path: str | Path) -> list[str]:
             register_trainer(obj, replace=True)
             names.append(obj.__name__)
     if not names:
-        raise ConfigurationError(f"{file} defines no trainer class",
-                                 fix="define a subclass of nnunet_explorer.network_training.nnUNetTrainerV2")
+        raise ConfigurationError(tr(f"{file} defines no trainer class", f"{file} 没有定义 trainer 类"),
+                                 fix=tr("define a subclass of nnunet_explorer.network_training.nnUNetTrainerV2",
+                                        "定义 nnunet_explorer.network_training.nnUNetTrainerV2 的子类"))
     return names
 
 

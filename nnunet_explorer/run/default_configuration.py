@@ -110,26 +110,36 @@ def get_default_configuration(network: str, task: str, network_trainer: str,
 
     if network not in NETWORKS:
         raise ConfigurationError(
-            f"unknown network {network!r}: network can only be one of the following: "
-            "'2d', '3d_lowres', '3d_fullres', '3d_cascade_fullres'",
-            fix="use 3d_fullres (the usual choice), 2d, 3d_lowres or 3d_cascade_fullres", step="configuration")
+            tr(f"unknown network {network!r}: network can only be one of the following: "
+               "'2d', '3d_lowres', '3d_fullres', '3d_cascade_fullres'",
+               f"未知的 network {network!r}:只能是 '2d'、'3d_lowres'、'3d_fullres'、'3d_cascade_fullres' 之一"
+               "(v1 的报错:network can only be one of the following)"),
+            fix=tr("use 3d_fullres (the usual choice), 2d, 3d_lowres or 3d_cascade_fullres",
+                   "使用 3d_fullres(通常的选择)、2d、3d_lowres 或 3d_cascade_fullres"), step="configuration")
     workspace = workspace or get_workspace()
     dataset_directory = workspace.preprocessed_task_dir(task)
     plans_file = plans_file_for(network, task, plans_identifier, workspace)
     if not plans_file.is_file():
-        where = "" if dataset_directory.is_dir() else f" (the folder {dataset_directory} does not exist either)"
-        raise PlansError(f"plans file {plans_file} does not exist{where}",
-                         fix=f"run `nnunet-explorer plan_and_preprocess -t {_task_id_hint(task)}` "
-                             f"(or v1's nnUNet_plan_and_preprocess) to write the plans and preprocessed data",
+        where = "" if dataset_directory.is_dir() else tr(f" (the folder {dataset_directory} does not exist either)",
+                                                         f"(文件夹 {dataset_directory} 也不存在)")
+        raise PlansError(tr(f"plans file {plans_file} does not exist", f"plans 文件 {plans_file} 不存在") + where,
+                         fix=tr(f"run `nnunet-explorer plan_and_preprocess -t {_task_id_hint(task)}` "
+                                f"(or v1's nnUNet_plan_and_preprocess) to write the plans and preprocessed data",
+                                f"运行 `nnunet-explorer plan_and_preprocess -t {_task_id_hint(task)}`"
+                                "(或 v1 的 nnUNet_plan_and_preprocess),写出 plans 和预处理数据"),
                          step="configuration")
     plans = load_plans(plans_file)
     possible_stages = list(plans["plans_per_stage"].keys())
     if network in ("3d_cascade_fullres", "3d_lowres") and len(possible_stages) == 1:
         raise ConfigurationError(
-            "3d_lowres/3d_cascade_fullres only applies if there is more than one stage. This task does not "
-            "require the cascade. Run 3d_fullres instead",
-            fix=f"run `nnunet-explorer train 3d_fullres {network_trainer} {task} FOLD` (the plans have a single "
-                "stage because the full-resolution patch already covers enough of the median image)",
+            tr("3d_lowres/3d_cascade_fullres only applies if there is more than one stage. This task does not "
+               "require the cascade. Run 3d_fullres instead",
+               "3d_lowres/3d_cascade_fullres 只适用于有多个 stage 的 plans。这个任务不需要级联,请改用 3d_fullres"
+               "(v1 的报错:3d_lowres/3d_cascade_fullres only applies if there is more than one stage)"),
+            fix=tr(f"run `nnunet-explorer train 3d_fullres {network_trainer} {task} FOLD` (the plans have a single "
+                   "stage because the full-resolution patch already covers enough of the median image)",
+                   f"运行 `nnunet-explorer train 3d_fullres {network_trainer} {task} FOLD`(plans 只有一个 stage,"
+                   "因为全分辨率的 patch 已经覆盖了中位图像的足够大的部分)"),
             step="configuration")
     stage = 0 if network in ("2d", "3d_lowres") else possible_stages[-1]
     trainer_class = find_trainer_class(network_trainer)
@@ -167,16 +177,24 @@ def check_trainer_class(network: str, trainer_class: type) -> None:
 
     if network == "3d_cascade_fullres":
         if not (isinstance(trainer_class, type) and issubclass(trainer_class, nnUNetTrainerV2CascadeFullRes)):
+            name = getattr(trainer_class, '__name__', trainer_class)
             raise ConfigurationError(
-                "If running 3d_cascade_fullres then your trainer class must be derived from "
-                f"nnUNetTrainerCascadeFullRes ({getattr(trainer_class, '__name__', trainer_class)} is not)",
-                fix="use nnUNetTrainerV2CascadeFullRes (or a subclass of it) for 3d_cascade_fullres")
+                tr("If running 3d_cascade_fullres then your trainer class must be derived from "
+                   f"nnUNetTrainerCascadeFullRes ({name} is not)",
+                   f"运行 3d_cascade_fullres 时,trainer 类必须派生自 nnUNetTrainerCascadeFullRes({name} 不是;"
+                   "v1 的报错:If running 3d_cascade_fullres then your trainer class must be derived from "
+                   "nnUNetTrainerCascadeFullRes)"),
+                fix=tr("use nnUNetTrainerV2CascadeFullRes (or a subclass of it) for 3d_cascade_fullres",
+                       "3d_cascade_fullres 请使用 nnUNetTrainerV2CascadeFullRes(或它的子类)"))
         return
     if not (isinstance(trainer_class, type) and issubclass(trainer_class, nnUNetTrainer)):
+        bases = ", ".join(c.__name__ for c in trainer_class.__mro__[1:-1]) or "object"
         raise ConfigurationError(
-            f"network_trainer was found but is not derived from nnUNetTrainer ({trainer_class.__name__} derives "
-            f"from {', '.join(c.__name__ for c in trainer_class.__mro__[1:-1]) or 'object'})",
-            fix="derive your trainer from nnUNetTrainerV2")
+            tr(f"network_trainer was found but is not derived from nnUNetTrainer ({trainer_class.__name__} derives "
+               f"from {bases})",
+               f"找到了 network_trainer,但它不是从 nnUNetTrainer 派生的({trainer_class.__name__} 的基类是 {bases};"
+               "v1 的报错:network_trainer was found but is not derived from nnUNetTrainer)"),
+            fix=tr("derive your trainer from nnUNetTrainerV2", "让你的 trainer 继承 nnUNetTrainerV2"))
 
 
 __all__ = ["Configuration", "HASH_LINE", "check_trainer_class", "get_default_configuration", "plans_file_for"]

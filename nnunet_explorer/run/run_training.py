@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigurationError, TrainingError
+from ..language import tr
 from ..provenance import mirrors
 from ..training.configuration import RunArgs, parse_fold
 
@@ -62,7 +63,9 @@ class ExplorerOptions:
         for name in ("max_num_epochs", "num_batches_per_epoch", "num_val_batches_per_epoch", "save_every"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
-                raise ConfigurationError(f"{name} must be at least 1, got {value}", fix=f"give {name} >= 1")
+                raise ConfigurationError(tr(f"{name} must be at least 1, got {value}",
+                                            f"{name} 至少为 1,给出的是 {value}"),
+                                         fix=tr(f"give {name} >= 1", f"给出 {name} >= 1"))
         if not isinstance(self.device, torch.device):
             from ..device import resolve_device
 
@@ -151,9 +154,10 @@ def check_fold_folder(trainer: Any, request: TrainRequest) -> None:
     args = request.args
     if existing and not (args.continue_training or args.validation_only or request.options.overwrite_training):
         # differs from v1: v1 silently starts over and overwrites the checkpoints of a previous run
-        raise TrainingError(f"{folder} already holds checkpoints ({', '.join(existing)})",
-                            fix="continue that training with -c, move the folder away, or add --overwrite_training "
-                                "to start over")
+        raise TrainingError(tr(f"{folder} already holds checkpoints ({', '.join(existing)})",
+                               f"{folder} 中已有检查点({', '.join(existing)})"),
+                            fix=tr("continue that training with -c, move the folder away, or add --overwrite_training "
+                                   "to start over", "用 -c 继续那次训练,把文件夹移走,或加上 --overwrite_training 从头开始"))
 
 
 @mirrors("nnunet.run.run_training:main")

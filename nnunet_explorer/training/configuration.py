@@ -11,6 +11,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..paths import default_plans_identifier
 
 
@@ -74,7 +75,7 @@ class RunArgs:
 
     def summary(self) -> str:
         changed = self.changed_from_defaults()
-        flags = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "all flags at v1's defaults"
+        flags = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or tr("all flags at v1's defaults", "所有参数都是 v1 的默认值")
         return f"{self.network} {self.network_trainer} {self.task} {self.fold} ({flags})"
 
 
@@ -95,13 +96,16 @@ def parse_fold(fold: int | str) -> int | str:
     try:
         value = int(fold)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"fold {fold!r} is neither a number nor 'all'",
-                                 fix="use 0, 1, 2, 3 or 4 (a five-fold cross-validation), or 'all'",
+        raise ConfigurationError(tr(f"fold {fold!r} is neither a number nor 'all'",
+                                    f"fold {fold!r} 既不是数字也不是 'all'"),
+                                 fix=tr("use 0, 1, 2, 3 or 4 (a five-fold cross-validation), or 'all'",
+                                        "使用 0、1、2、3 或 4(五折交叉验证),或 'all'"),
                                  step="parsed_arguments") from None
     if value < 0:
         # differs from v1: v1 indexes splits[-1] (fold 4's split) but writes to fold_-1
-        raise ConfigurationError(f"fold {value} is negative",
-                                 fix="use 0, 1, 2, 3 or 4, or 'all'", step="parsed_arguments")
+        raise ConfigurationError(tr(f"fold {value} is negative", f"fold {value} 是负数"),
+                                 fix=tr("use 0, 1, 2, 3 or 4, or 'all'", "使用 0、1、2、3 或 4,或 'all'"),
+                                 step="parsed_arguments")
     return value
 
 
