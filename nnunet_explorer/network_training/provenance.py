@@ -152,11 +152,14 @@ def ignored_settings(cls: type) -> list[IgnoredSetting]:
         if issubclass(cls, c) and "__init__" in vars(c):
             init_assigned.update(self_assignments(vars(c)["__init__"]))
     for name in sorted(n for n in vars(cls) if n in init_assigned and not n.startswith("__")):
-        out.append(IgnoredSetting(name, "class attribute",
-                                  f"{cls.__name__} sets {name} as a class attribute, but v1's trainer __init__ assigns "
-                                  f"self.{name} on every instance, so it does nothing (in nnU-Net v1 too). Set it as "
-                                  f"v1's variants do: def __init__(self, *args, **kwargs): super().__init__(*args, "
-                                  f"**kwargs); self.{name} = ..."))
+        out.append(IgnoredSetting(name, "class attribute", tr(
+            f"{cls.__name__} sets {name} as a class attribute, but v1's trainer __init__ assigns "
+            f"self.{name} on every instance, so it does nothing (in nnU-Net v1 too). Set it as "
+            f"v1's variants do: def __init__(self, *args, **kwargs): super().__init__(*args, "
+            f"**kwargs); self.{name} = ...",
+            f"{cls.__name__} 把 {name} 设为类属性,但 v1 trainer 的 __init__ 会在每个实例上赋值 self.{name},"
+            f"所以它不起作用(在 nnU-Net v1 中也一样)。请像 v1 的变体那样设置它:def __init__(self, *args, **kwargs): "
+            f"super().__init__(*args, **kwargs); self.{name} = ...")))
     init = vars(cls).get("__init__")
     if init is None:
         return out
@@ -165,21 +168,25 @@ def ignored_settings(cls: type) -> list[IgnoredSetting]:
     for name in self_assignments(init):
         literal = _LITERAL_BY_NAME.get(name)
         if literal is not None and not _overrides(cls, literal.method):
-            out.append(IgnoredSetting(name, f"{cls.__name__}.__init__",
-                                      f"v1 1.7.1 ignores {name}: {literal.value!r} is a literal in "
-                                      f"{literal.defined_in}.{literal.method}; override that method to change it"))
+            where = f"{literal.defined_in}.{literal.method}"
+            out.append(IgnoredSetting(name, f"{cls.__name__}.__init__", tr(
+                f"v1 1.7.1 ignores {name}: {literal.value!r} is a literal in {where}; override that method to change "
+                "it",
+                f"v1 1.7.1 忽略 {name}:{literal.value!r} 是 {where} 中的字面量;要修改它,请重写那个方法")))
             continue
         overwriter = _overwritten_during_initialize(cls, name)
         if overwriter is not None:
-            out.append(IgnoredSetting(name, f"{cls.__name__}.__init__",
-                                      f"v1 1.7.1 overwrites {name}: {overwriter} assigns self.{name} during "
-                                      f"initialize(), after __init__; override {overwriter.split('.')[-1]} (call "
-                                      f"super() first, then set self.{name})"))
+            method = overwriter.split('.')[-1]
+            out.append(IgnoredSetting(name, f"{cls.__name__}.__init__", tr(
+                f"v1 1.7.1 overwrites {name}: {overwriter} assigns self.{name} during initialize(), after __init__; "
+                f"override {method} (call super() first, then set self.{name})",
+                f"v1 1.7.1 覆盖 {name}:{overwriter} 在 __init__ 之后的 initialize() 中赋值 self.{name};"
+                f"请重写 {method}(先调用 super(),再设置 self.{name})")))
             continue
         if name not in read and not name.startswith("_"):
-            out.append(IgnoredSetting(name, f"{cls.__name__}.__init__",
-                                      f"v1 1.7.1 ignores {name}: no method of {cls.__name__} or of nnU-Net's trainers "
-                                      f"reads self.{name}"))
+            out.append(IgnoredSetting(name, f"{cls.__name__}.__init__", tr(
+                f"v1 1.7.1 ignores {name}: no method of {cls.__name__} or of nnU-Net's trainers reads self.{name}",
+                f"v1 1.7.1 忽略 {name}:{cls.__name__} 和 nnU-Net 的 trainer 中没有任何方法读取 self.{name}")))
     return out
 
 

@@ -103,12 +103,12 @@ class ArchitectureSummary:
                            f";规划器的参考值 {self.vram_reference:,.0f}(对应 batch 2);batch 为 {batch} 时这个网络"
                            f"用掉它的 {share}")
             lines.append(line)
-        measured = tr("measured", "实测")
+        measured, source = tr("measured: ", "实测:"), _in_language(self.memory_source)
         if self.memory_bytes is not None:
-            lines.append(f"{measured}: {self.memory_bytes / 2 ** 20:,.1f} MiB — {self.memory_source}")
+            lines.append(f"{measured}{self.memory_bytes / 2 ** 20:,.1f} MiB — {source}")
         else:
-            lines.append(f"{measured}: n/a — {self.memory_source}")
-        return lines
+            lines.append(f"{measured}n/a — {source}")
+        return lines + [_in_language(note) for note in self.notes]
 
     def to_text(self) -> str:
         """A tree, one line per stage and one per layer."""
@@ -128,7 +128,6 @@ class ArchitectureSummary:
         lines.append(tr("outputs (highest resolution first): ", "输出（最高分辨率在前）：")
                      + ", ".join(_shape(o) for o in self.output_shapes))
         lines += self._memory_lines()
-        lines += list(self.notes)
         return "\n".join(lines)
 
     def to_html(self) -> str:
@@ -156,7 +155,7 @@ class ArchitectureSummary:
                          f"({_params(s.params)}){extra}</summary><table>{head}{rows}</table></details>")
         parts.append("<p>" + tr("outputs (highest resolution first): ", "输出（最高分辨率在前）：")
                      + ", ".join(f"<code>{esc(_shape(o))}</code>" for o in self.output_shapes) + "</p>")
-        parts.append("<ul>" + "".join(f"<li>{esc(l)}</li>" for l in self._memory_lines() + list(self.notes))
+        parts.append("<ul>" + "".join(f"<li>{esc(l)}</li>" for l in self._memory_lines())
                      + "</ul></div>")
         return "".join(parts)
 
@@ -180,6 +179,34 @@ def _shape(shape: Sequence[int] | None) -> str:
 
 def _fmt_w(w: float | None) -> str:
     return "?" if w is None else f"{w:.4f}"
+
+
+# the memory sources and notes describe_network writes (kept in English in the record), in Chinese
+_SENTENCES_ZH = {
+    "one training forward + backward at this batch size in {mode}: CUDA's peak allocation minus the memory already "
+    "in use, plus the weights (weights, activations, gradients and workspaces; no optimizer state)":
+        "在这个 batch 大小下以 {mode} 做一次训练的前向 + 反向:CUDA 的峰值分配减去已占用的显存,再加上权重"
+        "(权重、激活、梯度和工作区;不含优化器状态)",
+    "estimate from forward hooks: bytes of all intermediate feature maps of one forward pass (what autograd keeps "
+    "for backward), plus the input; excludes weights, gradients, optimizer state and workspaces":
+        "由前向钩子估计:一次前向传播所有中间特征图的字节数(autograd 为反向传播保留的部分),再加上输入;"
+        "不含权重、梯度、优化器状态和工作区",
+    "one training forward + backward in {mode}, read from the memory reader given (peak minus baseline, plus the "
+    "weights)": "以 {mode} 做一次训练的前向 + 反向,由给定的显存读取器读出(峰值减去基线,再加上权重)",
+    "shapes measured with a real forward pass on the CPU (the network does not run on the meta device)":
+        "形状由 CPU 上一次真实的前向传播测得(这个网络不能在 meta 设备上运行)",
+    "no VRAM proxy: the network does not carry GenericUNet's plan attributes":
+        "没有显存代理量:这个网络没有 GenericUNet 的 plans 属性",
+}
+
+
+def _in_language(sentence: str) -> str:
+    """One of describe_network's sentences in the reader's language (others are shown as they are)."""
+    for mode in ("fp16 autocast", "fp32"):
+        for en, zh in _SENTENCES_ZH.items():
+            if en.format(mode=mode) == sentence:
+                return tr(sentence, zh.format(mode=mode))
+    return sentence
 
 
 _GROUPS = {"encoder": "编码器", "bottleneck": "瓶颈", "decoder": "解码器", "deep-supervision head": "深度监督输出头",
@@ -380,25 +407,20 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
         measured = measure_training_memory(network, input_size, fp16=fp16, memory=memory)
     if device.type == "cuda":
         runner, x = network, torch.randn(input_size, device=device)
-        mode = "fp16 autocast" if fp16 else "fp32"
-        source = tr(f"one training forward + backward at this batch size in {mode}: "
-                    "CUDA's peak allocation minus the memory already in use, plus the weights (weights, "
-                    "activations, gradients and workspaces; no optimizer state)",
-                    f"在这个 batch 大小下以 {mode} 做一次训练的前向 + 反向:CUDA 的峰值分配减去已占用的显存,再加上权重"
-                    "(权重、激活、梯度和工作区;不含优化器状态)")
+        source = (f"one training forward + backward at this batch size in {'fp16 autocast' if fp16 else 'fp32'}: "
+                  "CUDA's peak allocation minus the memory already in use, plus the weights (weights, "
+                  "activations, gradients and workspaces; no optimizer state)")
     else:
         try:
             runner = copy.deepcopy(network).to("meta")
             x = torch.empty(input_size, device="meta")
         except Exception:  # noqa: BLE001 - a custom module may not support meta tensors; run it for real
             runner, x = network, torch.randn(input_size)
-            notes.append(tr("shapes measured with a real forward pass on the CPU (the network does not run on the "
-                            "meta device)", "形状由 CPU 上一次真实的前向传播测得(这个网络不能在 meta 设备上运行)"))
-        source = tr("estimate from forward hooks: bytes of all intermediate feature maps of one forward pass "
-                    "(what autograd keeps for backward), plus the input; excludes weights, gradients, "
-                    "optimizer state and workspaces",
-                    "由前向钩子估计:一次前向传播所有中间特征图的字节数(autograd 为反向传播保留的部分),再加上输入;"
-                    "不含权重、梯度、优化器状态和工作区")
+            notes.append("shapes measured with a real forward pass on the CPU (the network does not run on the "
+                         "meta device)")
+        source = ("estimate from forward hooks: bytes of all intermediate feature maps of one forward pass "
+                  "(what autograd keeps for backward), plus the input; excludes weights, gradients, "
+                  "optimizer state and workspaces")
 
     handles = []
     is_unet = _is_unet(runner)
@@ -416,10 +438,8 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
         if measured is None:
             measured = activation_bytes[0] + int(np.prod(input_size)) * 4
         elif device.type != "cuda":
-            mode = "fp16 autocast" if fp16 else "fp32"
-            source = tr(f"one training forward + backward in {mode}, read from the "
-                        "memory reader given (peak minus baseline, plus the weights)",
-                        f"以 {mode} 做一次训练的前向 + 反向,由给定的显存读取器读出(峰值减去基线,再加上权重)")
+            source = (f"one training forward + backward in {'fp16 autocast' if fp16 else 'fp32'}, read from the "
+                      "memory reader given (peak minus baseline, plus the weights)")
     finally:
         for h in handles:
             h.remove()
@@ -430,8 +450,7 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
     trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
     proxy, reference = _vram_proxy(network, input_size[2:])
     if proxy is None:
-        notes.append(tr("no VRAM proxy: the network does not carry GenericUNet's plan attributes",
-                        "没有显存代理量:这个网络没有 GenericUNet 的 plans 属性"))
+        notes.append("no VRAM proxy: the network does not carry GenericUNet's plan attributes")
     return ArchitectureSummary(input_size=input_size, stages=tuple(stages), total_params=total,
                                trainable_params=trainable, output_shapes=output_shapes, vram_proxy=proxy,
                                vram_reference=reference, memory_bytes=measured, memory_source=source,
