@@ -70,17 +70,25 @@ class StepNotes:
     @property
     def why_text(self) -> str:
         """The reasoning as one plain-text paragraph (code quotes unwrapped)."""
-        return " ".join(f"{n.heading}: {inline_text(n.text)}" for n in self.why)
+        return " ".join(f"{n.heading}{_colon(n.heading)}{inline_text(n.text)}" for n in self.why)
 
     def text_lines(self, width: int = 110, indent: str = "") -> list[str]:
         """The notes as wrapped text lines (for text summaries)."""
         lines: list[str] = []
         for note in (*self.why, *self.boxes):
-            lines += wrap(inline_text(note.text), width, f"{indent}{note.heading}: ", indent + "  ")
+            lines += wrap(inline_text(note.text), width, f"{indent}{note.heading}{_colon(note.heading)}", indent + "  ")
         return lines
 
     def text(self) -> str:
         return "\n".join(self.text_lines())
+
+
+_CJK_TEXT = re.compile("[\u3400-\u9fff]")
+
+
+def _colon(heading: str) -> str:
+    """The colon after a heading, in the heading's script: ``fact: `` / ``事实：``."""
+    return "\uff1a" if _CJK_TEXT.search(heading) else ": "
 
 
 _TOKENS = re.compile(r" +%|[\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]+|\s+")
@@ -162,15 +170,18 @@ def notes_html(notes: StepNotes | None) -> str:
     esc = html.escape
     parts = []
     if notes.why:
-        paragraphs = "".join(f"<p class=\"{esc(n.kind)}\"><b>{esc(n.heading)}</b>: {inline_html(n.text)}</p>"
-                             for n in notes.why)
+        paragraphs = "".join(f"<p class=\"{esc(n.kind)}\"><b>{esc(n.heading)}</b>{_colon(n.heading)}"
+                             f"{inline_html(n.text)}</p>" for n in notes.why)
         parts.append(f"<div class=\"why\"><b>{esc(notes.why_heading)}</b>{paragraphs}</div>")
     for box in notes.boxes:
-        parts.append(f"<div class=\"{esc(box.kind)}\"><b>{esc(box.heading)}</b>: {inline_html(box.text)}</div>")
+        parts.append(f"<div class=\"{esc(box.kind)}\"><b>{esc(box.heading)}</b>{_colon(box.heading)}"
+                     f"{inline_html(box.text)}</div>")
     if notes.links:
-        links = ", ".join(f"<a class=\"glossary\" href=\"{esc(link.href, quote=True)}\" "
-                          f"title=\"{esc(link.tooltip, quote=True)}\">{esc(link.label)}</a>" for link in notes.links)
-        parts.append(f"<div class=\"terms nnx-meta\">{esc(notes.links_heading)}: {links}</div>")
+        comma = "\u3001" if _CJK_TEXT.search(notes.links_heading) else ", "
+        links = comma.join(f"<a class=\"glossary\" href=\"{esc(link.href, quote=True)}\" "
+                           f"title=\"{esc(link.tooltip, quote=True)}\">{esc(link.label)}</a>" for link in notes.links)
+        parts.append(f"<div class=\"terms nnx-meta\">{esc(notes.links_heading)}{_colon(notes.links_heading)}"
+                     f"{links}</div>")
     return "".join(parts)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .language import zh_typography
 
 _IS_CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+_IS_PUNCT = re.compile("[\u3000-\u303f\uff00-\uffef]")  # full-width punctuation
 
 
 def doc_fingerprint(doc: str) -> str:
@@ -70,7 +71,7 @@ explorer 自己的选项(``--max_num_epochs`` ... 更短的训练、设备);v1 �
 ``trainer.initialize(not validation_only)``:搭建整个训练的那一次调用,按 v1 的顺序。
 
 V2 的 ``initialize`` 读取 plans(``load_plans_file``、``process_plans``),决定数据增强(``setup_DA_params``),为深度
-监督包装损失函数,构建数据加载器(``get_basic_generators``:``load_dataset``、``do_split``),解压数据,构建数据增强,
+监督包装损失函数,构建数据加载器(``get_basic_generators``：``load_dataset``、``do_split``),解压数据,构建数据增强,
 然后构建网络(``initialize_network``)和优化器(``initialize_optimizer_and_scheduler``)。本步骤在这些调用发生时把它们
 记录下来,连同每个调用设置的属性;之后的步骤查看这些属性。本步骤的种子决定初始权重(v1 在 ``--deterministic`` 时于
 构造函数中设置种子 12345)。"""),
@@ -101,9 +102,9 @@ patch 大小(z, y, x)、batch 大小、每一层的池化核与卷积核、输�
 ``self.loss = MultipleOutputLoss2(self.loss, self.ds_loss_weights)``(变体在自己的 ``__init__`` 中写的
 ``self.loss = ...`` 就是被包装的那个)。"""),
     "dataset": StepDoc("efaf5c413a42", """\
-``trainer.dataset``:``<data_identifier>_stage<stage>`` 中预处理好的病例,解压为 ``.npy``。
+``trainer.dataset``：``<data_identifier>_stage<stage>`` 中预处理好的病例,解压为 ``.npy``。
 
-v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``(``unpack_data``),这样数据加载器可以用内存映射打开病例,只读取
+v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``（``unpack_data``）,这样数据加载器可以用内存映射打开病例,只读取
 需要的 patch;``--use_compressed_data`` 跳过这一步。级联的病例还记录了各自使用的 ``3d_lowres`` 分割结果。"""),
     "split": StepDoc("8a72f59da4a7", """\
 ``trainer.dataset_tr`` / ``dataset_val``:这一折的病例,来自 ``splits_final.pkl``。
@@ -111,17 +112,17 @@ v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``(``unpack_data``),这�
 这个文件在第一次使用时创建:5 折,在排序后的病例名上用种子 12345 做 KFold,所以各折只取决于病例名。fold 'all'
 用所有病例训练和验证;fold >= 5 随机划分 80:20(种子 12345 + fold)。"""),
     "dataloader": StepDoc("2c7ec1426067", """\
-``trainer.dl_tr``:由 ``basic_generator_patch_size`` 大小的 patch 组成的 batch,33 % 强制包含前景。
+``trainer.dl_tr``:由 ``basic_generator_patch_size`` 大小的 patch 组成的 batch，33 % 强制包含前景。
 
 它从随机的训练病例中切出 ``batch_size`` 个更大的加载器尺寸的 patch;每个 batch 最后
 ``batch_size - round(batch_size * (1 - 0.33))`` 个样本以病例中某个随机类别的随机前景体素为中心。病例范围之外,
 图像用 0 填充,分割用 -1 填充。``get_basic_generators`` 是构建数据加载器的唯一地方:训练、DDP 和各个视图都用它。"""),
     "network": StepDoc("d95ada08dccf", """\
-``trainer.network``:``initialize_network`` 构建的 Generic_UNet,并按 v1 的约定检查。
+``trainer.network``：``initialize_network`` 构建的 Generic_UNet,并按 v1 的约定检查。
 
-各层按 ``pool_op_kernel_sizes`` 排列;特征数从 ``base_num_features`` 开始,每层翻倍,最多 320(3D)/ 480(2D);
+各层按 ``pool_op_kernel_sizes`` 排列;特征数从 ``base_num_features`` 开始,每层翻倍,最多 320（3D）/ 480（2D）;
 每个块是 conv -> instance norm -> leaky ReLU,重复 ``conv_per_stage`` 次。用 v1 的方式换成你自己的网络:在子类中
-重写 ``initialize_network``(notebook 07);本步骤会准确指出哪里不符合:深度监督输出的数量和形状、``do_ds`` 的切换、
+重写 ``initialize_network``（notebook 07）;本步骤会准确指出哪里不符合:深度监督输出的数量和形状、``do_ds`` 的切换、
 ``inference_apply_nonlin``。"""),
     "architecture": StepDoc("26a74f2cc7f1", """\
 逐层查看一个 batch 经过网络的情况:形状、通道、参数、深度监督输出头。"""),
@@ -134,7 +135,7 @@ v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``(``unpack_data``),这�
     "lr_schedule": StepDoc("5206903329fd", """\
 每个 epoch 训练时使用的学习率,由 trainer 自己的 ``maybe_update_lr`` 给出(V2:poly 规则)。
 
-V2:``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率开始时下降缓慢,最后下降很快,最后一个 epoch
+V2：``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率开始时下降缓慢,最后下降很快,最后一个 epoch
 为 ``initial_lr * (1 / max_num_epochs) ** 0.9``(永远不为 0)。这条曲线是在一个替身优化器上像 ``run_training`` 那样
 调用 trainer 的 ``maybe_update_lr`` 得到的(先用起始 epoch,再在每个 epoch 之后),所以子类的调度(预热、固定阶梯)
 会按原样显示。"""),
@@ -155,8 +156,8 @@ trainer 自己的 ``run_iteration``(包括子类的重写)在这个 batch 上运
 
 使用 ``-val`` 时什么也不训练:与 v1 一样加载最终检查点(``--valbest``:最佳检查点)。
 
-每个 epoch:``num_batches_per_epoch`` 次训练迭代(v1:250),``num_val_batches_per_epoch`` 个不做反向传播的验证
-batch(v1:50),然后是 ``on_epoch_end``(下一步)。结束时 v1 保存 ``model_final_checkpoint.model``(+ ``.pkl``)
+每个 epoch：``num_batches_per_epoch`` 次训练迭代（v1：250）,``num_val_batches_per_epoch`` 个不做反向传播的验证
+batch（v1：50）,然后是 ``on_epoch_end``(下一步)。结束时 v1 保存 ``model_final_checkpoint.model``（+ ``.pkl``）
 并删除 ``model_latest.model``;``progress.png``、``debug.json`` 和 ``training_log_*.txt`` 位于该折的文件夹中。
 训练长度由 trainer 的选项决定(``--max_num_epochs`` ...)。开启 ``trace`` 时记录它调用的 v1 方法(较慢;用于短的
 训练)。"""),
@@ -186,11 +187,14 @@ batch(v1:50),然后是 ``on_epoch_end``(下一步)。结束时 v1 保存 ``model
 
 
 def _unwrap(paragraph: str) -> str:
-    """One paragraph's lines joined: nothing between two Chinese characters, a space elsewhere."""
+    """One paragraph's lines joined: nothing between two Chinese characters or next to full-width punctuation,
+    a space elsewhere (as between a Chinese word and a quoted identifier)."""
     out = ""
     for line in paragraph.splitlines():
         line = line.strip()
-        if out and not (_IS_CJK.match(out[-1]) or _IS_CJK.match(line[:1])):
+        before, after = out[-1:], line[:1]
+        glued = (_IS_CJK.match(before) and _IS_CJK.match(after)) or _IS_PUNCT.match(before) or _IS_PUNCT.match(after)
+        if out and not glued:
             out += " "
         out += line
     return out

@@ -21,7 +21,7 @@ BLOG_SECTIONS: dict[str, dict[str, str]] = {
     "beyond": {"en": "beyond the blog (nnUNet_predict)", "zh": "原博客之外(nnUNet_predict)"},
 }
 _HEAD = {"en": ("Contents (in run_training.py's order)", "step", "title", "v1 call", "blog section", "not run"),
-         "zh": ("目录(按 run_training.py 的执行顺序)", "步骤", "标题", "v1 调用", "原博客章节", "未运行")}
+         "zh": ("目录（按 run_training.py 的执行顺序）", "步骤", "标题", "v1 调用", "原博客章节", "未运行")}
 
 
 def toc_rows(step_names: list[str] | tuple[str, ...], language: str | None = None) -> list[tuple[str, str, str, str]]:
