@@ -122,7 +122,7 @@ def _batch_figures(batch: Any) -> list[str]:
         ax.set_title(f"{i}: {key}", fontsize=8)
         ax.axis("off")
     out = [_img(_png(fig), tr(f"the batch: middle slice of each of the {n} augmented samples, label overlaid",
-                              f"这个 batch:{n} 个增强后样本各自的中间切片,叠加标签"))]
+                              f"这个 batch：{n} 个增强后样本各自的中间切片,叠加标签"))]
     fig = Figure(figsize=(2.3 * len(targets), 2.6))
     for k, target in enumerate(targets):
         ax = fig.add_subplot(1, len(targets), k + 1)
@@ -150,7 +150,7 @@ def _lr_figure(schedule: Any) -> list[str]:
     ax.set_ylabel(_drawn("learning rate", "学习率"))
     ax.set_title(_drawn("poly schedule", "poly 调度") + ": lr(e) = lr0 (1 - e/max_epochs)^0.9", fontsize=9)
     return [_img(_png(fig), tr(f"learning rate of each of the {len(lrs)} epochs",
-                               f"{len(lrs)} 个 epoch 中每个 epoch 的学习率"))]
+                               f"每个 epoch 的学习率(共 {len(lrs)} 个 epoch)"))]
 
 
 def loss_figure(run: Any) -> list[str]:
