@@ -18,6 +18,7 @@ from typing import Mapping
 
 from . import __version__
 from .errors import DatasetError, ExplorerError, PathsError
+from .language import tr
 from .paths import ENV_PREPROCESSED, ENV_RAW, ENV_RESULTS, ENV_WORKSPACE, Workspace, resolve_workspace
 from .tasks import TASK_NAME_PATTERN, list_tasks, verify_dataset_integrity
 
@@ -63,47 +64,66 @@ class DoctorReport:
 
     def text(self) -> str:
         """The report as plain text, section by section."""
-        lines = ["folders (nnU-Net v1 variables):"]
+        lines = [tr("folders (nnU-Net v1 variables):", "文件夹(nnU-Net v1 的环境变量):")]
         for f in self.folders:
             lines.append(f"  {f.role:<34} {f.path}")
-            lines.append(f"  {'':<34} from {f.origin}; {f.state}")
+            lines.append(f"  {'':<34} " + tr(f"from {f.origin}; {f.state}",
+                                              f"来自 {_ORIGINS_ZH.get(f.origin, f.origin)};"
+                                              f"{_STATES_ZH.get(f.state, f.state)}"))
         if not self.folders:
-            lines.append("  (could not be resolved, see problems)")
-        lines.append("tasks (stages where each one exists):")
-        lines += [f"  {name:<34} {', '.join(places)}" for name, places in self.tasks.items()] or ["  (none yet)"]
-        lines.append("versions:")
-        lines += [f"  {name:<34} {value or 'not installed'}" for name, value in self.versions.items()]
-        lines.append("processes and threads:")
-        lines += [f"  {name:<34} {value}" for name, value in self.threads.items()]
-        for title, findings in (("notes", self.notes), ("problems", self.problems)):
+            lines.append("  " + tr("(could not be resolved, see problems)", "(无法确定,见问题)"))
+        lines.append(tr("tasks (stages where each one exists):", "任务(各自存在于哪些阶段):"))
+        lines += ([f"  {name:<34} {', '.join(places)}" for name, places in self.tasks.items()]
+                  or ["  " + tr("(none yet)", "(还没有)")])
+        lines.append(tr("versions:", "版本:"))
+        lines += [f"  {name:<34} {value or tr('not installed', '未安装')}" for name, value in self.versions.items()]
+        lines.append(tr("processes and threads:", "进程与线程:"))
+        lines += [f"  {_pad(name, 34)} {value}" for name, value in self.threads.items()]
+        for title, findings in ((tr("notes", "提示"), self.notes), (tr("problems", "问题"), self.problems)):
             if findings:
-                lines.append(f"{title} ({len(findings)}):")
+                lines.append(tr(f"{title} ({len(findings)}):", f"{title}(共 {len(findings)} 条):"))
                 for finding in findings:
                     lines.append(f"  - {finding.what}")
-                    lines.append(f"    fix: {finding.fix}")
-        lines.append("no problems found" if self.ok else f"{len(self.problems)} problem(s) found")
+                    lines.append(f"    {tr('fix: ', '解决办法:')}{finding.fix}")
+        lines.append(tr("no problems found", "没有发现问题") if self.ok
+                     else tr(f"{len(self.problems)} problem(s) found", f"发现 {len(self.problems)} 个问题"))
         return "\n".join(lines)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1 for ch in text)
+    return text + " " * max(0, width - used)
+
+
+_ORIGINS_ZH = {"environment": "环境变量", "default workspace": "默认工作区",
+               f"default: {ENV_WORKSPACE}": f"默认值 {ENV_WORKSPACE}"}
+_STATES_ZH = {"a FILE": "是一个文件", "exists, NOT writable": "已存在,不可写", "exists, writable": "已存在,可写",
+              "CANNOT be created": "无法创建", "does not exist yet (created on first use)": "还不存在(首次使用时创建)"}
 
 
 def _folder_state(variable: str, folder: Path, problems: list[Finding]) -> str:
     """Describe ``folder`` without creating it; add a problem if v1 could not create or write it."""
-    fix = f"point {variable} at a folder you can write to"
+    fix = tr(f"point {variable} at a folder you can write to", f"让 {variable} 指向一个你有写权限的文件夹")
     if folder.exists():
         if not folder.is_dir():
-            problems.append(Finding(f"{variable}: {folder} is a file, not a folder", fix))
+            problems.append(Finding(tr(f"{variable}: {folder} is a file, not a folder",
+                                       f"{variable}:{folder} 是一个文件,不是文件夹"), fix))
             return "a FILE"
         if not os.access(folder, os.W_OK | os.X_OK):
-            problems.append(Finding(f"{variable}: {folder} is not writable", fix))
+            problems.append(Finding(tr(f"{variable}: {folder} is not writable", f"{variable}:{folder} 不可写"), fix))
             return "exists, NOT writable"
         return "exists, writable"
     ancestor = folder.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        problems.append(Finding(f"{variable}: {folder} cannot be created because {ancestor} is a file", fix))
+        problems.append(Finding(tr(f"{variable}: {folder} cannot be created because {ancestor} is a file",
+                                   f"{variable}:无法创建 {folder},因为 {ancestor} 是一个文件"), fix))
         return "CANNOT be created"
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        problems.append(Finding(f"{variable}: {folder} cannot be created ({ancestor} is not writable)", fix))
+        problems.append(Finding(tr(f"{variable}: {folder} cannot be created ({ancestor} is not writable)",
+                                   f"{variable}:无法创建 {folder}({ancestor} 不可写)"), fix))
         return "CANNOT be created"
     return "does not exist yet (created on first use)"
 
@@ -131,22 +151,31 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *,
         match = TASK_NAME_PATTERN.match(name)
         if not match:
             decathlon = re.match(r"^Task(\d{1,2})_(.+)$", name)
-            fix = (f"convert it with v1's `nnUNet_convert_decathlon_task -i <path to {name}>`, which writes "
-                   f"Task{int(decathlon.group(1)):03d}_{decathlon.group(2)}" if decathlon
-                   else "rename it TaskXXX_Name with at least three digits, e.g. Task004_Hippocampus")
-            problems.append(Finding(f"{name} ({', '.join(places)}) is not a valid v1 task name", fix))
+            fix = (tr(f"convert it with v1's `nnUNet_convert_decathlon_task -i <path to {name}>`, which writes "
+                      f"Task{int(decathlon.group(1)):03d}_{decathlon.group(2)}",
+                      f"用 v1 的 `nnUNet_convert_decathlon_task -i <{name} 的路径>` 转换它,它会写出 "
+                      f"Task{int(decathlon.group(1)):03d}_{decathlon.group(2)}") if decathlon
+                   else tr("rename it TaskXXX_Name with at least three digits, e.g. Task004_Hippocampus",
+                           "把它改名为至少三位数字的 TaskXXX_Name,例如 Task004_Hippocampus"))
+            problems.append(Finding(tr(f"{name} ({', '.join(places)}) is not a valid v1 task name",
+                                       f"{name}({', '.join(places)})不是有效的 v1 任务名"), fix))
             continue
         by_id.setdefault(int(match.group(1)), []).append(name)
     for task_id, names in sorted(by_id.items()):
         if len(names) > 1:
-            problems.append(Finding(f"task id {task_id} is used by {len(names)} names: {', '.join(names)} "
-                                    "(v1 refuses an ambiguous id)", "rename or remove all but one of them"))
+            problems.append(Finding(tr(f"task id {task_id} is used by {len(names)} names: {', '.join(names)} "
+                                       "(v1 refuses an ambiguous id)",
+                                       f"任务编号 {task_id} 被 {len(names)} 个名字使用:{', '.join(names)}"
+                                       "(v1 拒绝有歧义的编号)"),
+                                    tr("rename or remove all but one of them", "只保留其中一个,其余的改名或删除")))
     # A v1-named task straight in nnUNet_raw_data_base was meant for nnUNet_raw_data/ (a classic setup slip).
     if workspace.raw_data_base.is_dir():
         for path in sorted(workspace.raw_data_base.iterdir()):
             if path.is_dir() and TASK_NAME_PATTERN.match(path.name):
-                problems.append(Finding(f"{path} is a task folder at the wrong level; v1 does not look there",
-                                        f"move it to {workspace.nnUNet_raw_data / path.name}"))
+                problems.append(Finding(tr(f"{path} is a task folder at the wrong level; v1 does not look there",
+                                           f"{path} 是放错了层级的任务文件夹;v1 不会在那里查找"),
+                                        tr(f"move it to {workspace.nnUNet_raw_data / path.name}",
+                                           f"把它移到 {workspace.nnUNet_raw_data / path.name}")))
     if verify:
         for name, places in found.items():
             if "raw" not in places or not TASK_NAME_PATTERN.match(name):
@@ -154,7 +183,8 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *,
             try:
                 verify_dataset_integrity(workspace.raw_task_dir(name), read_voxels=False)
             except DatasetError as exc:
-                problems.append(Finding(f"raw task {name}: {exc.cause}", exc.fix or "see above"))
+                problems.append(Finding(tr(f"raw task {name}: ", f"原始任务 {name}:") + exc.cause,
+                                        exc.fix or tr("see above", "见上文")))
     return found
 
 
@@ -181,22 +211,28 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
 
         cuda = torch.cuda.is_available()
         if cuda:
-            versions["CUDA"] = f"available ({torch.cuda.device_count()} device(s), CUDA {torch.version.cuda})"
+            versions["CUDA"] = tr(f"available ({torch.cuda.device_count()} device(s), CUDA {torch.version.cuda})",
+                                  f"可用({torch.cuda.device_count()} 个设备,CUDA {torch.version.cuda})")
         elif torch.version.cuda:
-            versions["CUDA"] = f"not available (torch is built for CUDA {torch.version.cuda} but sees no GPU)"
+            versions["CUDA"] = tr(f"not available (torch is built for CUDA {torch.version.cuda} but sees no GPU)",
+                                  f"不可用(torch 是为 CUDA {torch.version.cuda} 构建的,但看不到 GPU)")
         else:
-            versions["CUDA"] = "not available (CPU-only torch build)"
+            versions["CUDA"] = tr("not available (CPU-only torch build)", "不可用(仅 CPU 的 torch 版本)")
     except ImportError:
         versions["CUDA"] = None
     for dist in ("torch", "numpy", "SimpleITK", "batchgenerators"):
         if versions[dist] is None:
-            problems.append(Finding(f"{dist} is not installed", "pip install -e . (or `make install`)"))
+            problems.append(Finding(tr(f"{dist} is not installed", f"{dist} 没有安装"),
+                                    tr("pip install -e . (or `make install`)", "pip install -e .(或 `make install`)")))
     if versions["batchgenerators"] and versions["batchgenerators"] != PINNED_BATCHGENERATORS:
-        notes.append(Finding(f"batchgenerators {versions['batchgenerators']} is installed; parity with v1 was "
-                             f"proven with {PINNED_BATCHGENERATORS} (0.25.4 changed segmentation interpolation)",
+        notes.append(Finding(tr(f"batchgenerators {versions['batchgenerators']} is installed; parity with v1 was "
+                                f"proven with {PINNED_BATCHGENERATORS} (0.25.4 changed segmentation interpolation)",
+                                f"安装的是 batchgenerators {versions['batchgenerators']};与 v1 的一致性是用 "
+                                f"{PINNED_BATCHGENERATORS} 验证的(0.25.4 改变了分割的插值)"),
                              f"pip install batchgenerators=={PINNED_BATCHGENERATORS}"))
     if versions["nnunet (v1, for parity)"] is None:
-        notes.append(Finding("nnU-Net v1 is not installed, so parity checks cannot run",
+        notes.append(Finding(tr("nnU-Net v1 is not installed, so parity checks cannot run",
+                                "没有安装 nnU-Net v1,所以无法运行一致性检查"),
                              "pip install -e '.[parity]' (nnunet==1.7.1)"))
     return versions
 
@@ -211,36 +247,43 @@ def _cpu_count() -> int:
 def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: list[Finding]) -> dict[str, str]:
     """CPU cores, torch threads and v1's worker counts, as v1 will read them."""
     cpus = _cpu_count()
-    out = {"CPU cores available": str(cpus)}
+    out = {tr("CPU cores available", "可用的 CPU 核数"): str(cpus)}
     try:
         import torch
 
-        out["torch threads"] = str(torch.get_num_threads())
+        out[tr("torch threads", "torch 线程数")] = str(torch.get_num_threads())
     except ImportError:
         pass
-    for variable, default, role in (("nnUNet_n_proc_DA", V1_DEFAULT_N_PROC_DA, "augmentation workers"),
-                                    ("nnUNet_def_n_proc", V1_DEFAULT_NUM_THREADS, "default worker processes")):
+    for variable, default, role in (("nnUNet_n_proc_DA", V1_DEFAULT_N_PROC_DA,
+                                     tr("augmentation workers", "个数据增强工作进程")),
+                                    ("nnUNet_def_n_proc", V1_DEFAULT_NUM_THREADS,
+                                     tr("default worker processes", "个默认工作进程"))):
         raw = environ.get(variable)
         if raw is None:
-            out[variable] = f"unset -> v1 uses {default} {role}"
+            out[variable] = tr(f"unset -> v1 uses {default} {role}", f"未设置 -> v1 使用 {default} {role}")
             if default > cpus:
-                notes.append(Finding(f"{variable} is unset, so v1 starts {default} {role} on {cpus} CPU cores",
+                notes.append(Finding(tr(f"{variable} is unset, so v1 starts {default} {role} on {cpus} CPU cores",
+                                        f"{variable} 未设置,所以 v1 在 {cpus} 个 CPU 核上启动 {default} {role}"),
                                      f"export {variable}={max(1, cpus)}"))
             continue
         try:
             value = int(raw)
         except ValueError:
-            out[variable] = f"{raw!r} (INVALID)"
-            problems.append(Finding(f"{variable}={raw!r} is not a whole number (v1 calls int() on it and crashes)",
+            out[variable] = tr(f"{raw!r} (INVALID)", f"{raw!r}(无效)")
+            problems.append(Finding(tr(f"{variable}={raw!r} is not a whole number (v1 calls int() on it and crashes)",
+                                       f"{variable}={raw!r} 不是整数(v1 对它调用 int() 会崩溃)"),
                                     f"export {variable}={max(1, cpus)}"))
             continue
         out[variable] = f"{value} {role}"
         if value < 1 and variable == "nnUNet_n_proc_DA":
-            problems.append(Finding(f"{variable}={value}: v1 needs at least one augmentation worker",
+            problems.append(Finding(tr(f"{variable}={value}: v1 needs at least one augmentation worker",
+                                       f"{variable}={value}:v1 至少需要一个数据增强工作进程"),
                                     f"export {variable}=1"))
         elif value > cpus:
-            finding = Finding(f"{variable}={value} is larger than the {cpus} CPU cores available; the workers "
-                              "compete for the cores and training slows down", f"export {variable}={cpus}")
+            finding = Finding(tr(f"{variable}={value} is larger than the {cpus} CPU cores available; the workers "
+                                 "compete for the cores and training slows down",
+                                 f"{variable}={value} 大于可用的 {cpus} 个 CPU 核;工作进程争抢 CPU 核,训练变慢"),
+                              f"export {variable}={cpus}")
             # Two workers on a one-core machine cost little (the Makefile's default of 2 must not fail there);
             # more than that is the slowdown users report.
             (problems if value > 2 else notes).append(finding)
@@ -257,19 +300,24 @@ def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool =
     try:
         workspace = resolve_workspace(env)
     except PathsError as exc:
-        problems.append(Finding(exc.cause, exc.fix or f"check {ENV_RAW}, {ENV_PREPROCESSED}, {ENV_RESULTS}"))
+        problems.append(Finding(exc.cause, exc.fix or tr(f"check {ENV_RAW}, {ENV_PREPROCESSED}, {ENV_RESULTS}",
+                                                         f"检查 {ENV_RAW}、{ENV_PREPROCESSED}、{ENV_RESULTS}")))
         workspace = None
     if workspace is not None:
         folders = check_folders(workspace, problems)
         if workspace.uses_defaults:
             unset = [v for v, how in workspace.origin.items() if how != "environment"]
-            notes.append(Finding(f"{', '.join(unset)} not set: the explorer uses its default workspace, but the "
-                                 "real nnU-Net v1 would not find these folders",
-                                 f"export the three variables (or {ENV_WORKSPACE}) in your shell profile"))
+            notes.append(Finding(tr(f"{', '.join(unset)} not set: the explorer uses its default workspace, but the "
+                                    "real nnU-Net v1 would not find these folders",
+                                    f"{'、'.join(unset)} 未设置:explorer 使用它的默认工作区,但真正的 nnU-Net v1 "
+                                    "找不到这些文件夹"),
+                                 tr(f"export the three variables (or {ENV_WORKSPACE}) in your shell profile",
+                                    f"在 shell 配置文件中 export 这三个变量(或 {ENV_WORKSPACE})")))
         try:
             tasks = check_tasks(workspace, problems, verify=verify_tasks)
         except (OSError, ExplorerError) as exc:
-            problems.append(Finding(f"could not list the tasks: {exc}", "check the folders above"))
+            problems.append(Finding(tr(f"could not list the tasks: {exc}", f"无法列出任务:{exc}"),
+                                    tr("check the folders above", "检查上面的文件夹")))
     versions = check_versions(problems, notes)
     threads = check_threads(env, problems, notes)
     return DoctorReport(folders, tasks, versions, threads, tuple(problems), tuple(notes))

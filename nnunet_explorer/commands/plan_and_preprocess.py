@@ -31,13 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import PlansError
+    from ..language import tr
     from ..planning.explain import explain_trace
     from ..planning.plans import load_plans, summarize_plans_text
     from ..planning.run import plan_and_preprocess
 
     if args.overwrite_plans is not None or args.overwrite_plans_identifier is not None:
-        raise PlansError("-overwrite_plans is not implemented by the explorer",
-                         fix="run v1's nnUNet_plan_and_preprocess for pretrained-plans preprocessing")
+        raise PlansError(tr("-overwrite_plans is not implemented by the explorer", "explorer 没有实现 -overwrite_plans"),
+                         fix=tr("run v1's nnUNet_plan_and_preprocess for pretrained-plans preprocessing",
+                                "用 v1 的 nnUNet_plan_and_preprocess 做预训练 plans 的预处理"))
     results = plan_and_preprocess(
         args.task_ids,
         planner3d_name=None if args.planner3d == "None" else args.planner3d,
@@ -53,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"--- {path}")
             print(summarize_plans_text(load_plans(path)), end="")
             if args.explain:
-                print("why:\n" + explain_trace(trace) + "\n")
+                print(tr("why:", "为什么:") + "\n" + explain_trace(trace) + "\n")
     return 0

@@ -153,8 +153,8 @@ def run(args: argparse.Namespace) -> int:
         return _install_kits19(name, task_id, target, workspace)
 
     print(tr(f"wrote {name} ({kind.description}, {num_training} training cases, seed {args.seed}) to",
-             f"已写出 {name}({_DESCRIPTIONS_ZH.get(args.kind, kind.description)},{num_training} 个训练病例,"
-             f"种子 {args.seed}),位于") + f"\n  {target}")
+             f"已写出 {name}（{_DESCRIPTIONS_ZH.get(args.kind, kind.description)}，{num_training} 个训练病例，"
+             f"种子 {args.seed}），位于") + f"\n  {target}")
     stale = [(stage, folder) for stage, folder in (("cropped", workspace.cropped_task_dir(name)),
                                                     ("preprocessed", workspace.preprocessed_task_dir(name)))
              if folder.exists()]

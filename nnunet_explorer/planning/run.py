@@ -36,6 +36,7 @@ import numpy as np
 from .. import tasks
 from ..errors import DatasetError, ExplorerError, PlansError
 from ..fileio import copy_atomic, load_json, load_pickle, save_npz_atomic, write_pickle
+from ..language import tr
 from ..image_io import verify_image_file
 from ..paths import Workspace, get_workspace
 from ..provenance import mirrors
@@ -127,7 +128,7 @@ def verify_raw_files(task_name: str, workspace: Workspace, num_processes: int, *
     files = [str(p) for case in cases for p in (*case.images, case.label)]
     # differs from v1: v1 reads cut-short files silently (as zeros); the explorer refuses them up front.
     results = run_parallel(partial(_guarded, verify_image_file), files, num_processes,
-                           desc=f"reading {task_name} to the end", progress=progress)
+                           desc=tr(f"reading {task_name} to the end", f"完整读取 {task_name}"), progress=progress)
     failures = [err for _, err in results if err is not None]
     if failures:
         lines = "\n".join(f"  - {cause}" for cause, _fix in failures)
@@ -175,7 +176,8 @@ def crop_task(task_name: str, workspace: Workspace, num_processes: int, *, progr
     jobs = [(c.case_id, [str(p) for p in c.images], str(c.label)) for c in cases]
     worker = partial(_guarded, partial(_crop_one, output_dir=str(out_dir), declared=declared,
                                        want_fg=want_foreground))
-    results = run_parallel(worker, jobs, num_processes, desc=f"cropping {task_name}", progress=progress)
+    results = run_parallel(worker, jobs, num_processes, desc=tr(f"cropping {task_name}", f"裁剪 {task_name}"),
+                           progress=progress)
     failures = [(job[0], err) for job, (_, err) in zip(jobs, results) if err is not None]
     if failures:
         lines = "\n".join(f"  - {cause}" + (f" (fix: {fix})" if fix else "") for _, (cause, fix) in failures)
@@ -231,7 +233,7 @@ def fingerprint_task(task_name: str, workspace: Workspace, num_processes: int, *
             cache = fg_cache or {}
             missing = [i for i in ids if i not in cache]
             loaded = run_parallel(partial(_fg_of_case, cropped_dir=str(cropped_dir), num_modalities=n_mod), missing,
-                                  num_processes, desc=f"intensities {task_name}",
+                                  num_processes, desc=tr(f"intensities {task_name}", f"强度统计 {task_name}"),
                                   progress=progress) if missing else []
             cache = {**cache, **dict(zip(missing, loaded))}
             intensity = intensity_properties([cache[i] for i in ids], ids, n_mod)
@@ -367,7 +369,8 @@ def plan_and_preprocess(task_ids: Sequence[int | str], *, planner3d_name: str | 
         want_fg = needs_intensity_properties(dataset) and not (
             workspace.cropped_task_dir(name) / "intensityproperties.pkl").is_file()
         done, skipped, fg = crop_task(name, workspace, tf, progress=progress, want_foreground=want_fg)
-        say(f"{name}: cropped {len(done)} case(s), {len(skipped)} already cropped")
+        say(tr(f"{name}: cropped {len(done)} case(s), {len(skipped)} already cropped",
+               f"{name}:裁剪了 {len(done)} 个病例,{len(skipped)} 个已经裁剪过"))
         crop_info[name] = (done, skipped, fg, time.perf_counter() - t0)
     results = []
     for name in names:
@@ -387,7 +390,8 @@ def plan_and_preprocess(task_ids: Sequence[int | str], *, planner3d_name: str | 
                 continue
             t0 = time.perf_counter()
             plans, paths[dim] = plan_task(name, workspace, dim, trace=traces[dim])
-            say(f"{name}: wrote {paths[dim].name} ({plans['num_stages']} stage(s))")
+            say(tr(f"{name}: wrote {paths[dim].name} ({plans['num_stages']} stage(s))",
+                   f"{name}:已写出 {paths[dim].name}(共 {plans['num_stages']} 个 stage)"))
             if not no_pp:
                 run_preprocessing(plans, name, workspace, (tl, tf), progress=progress)
             seconds[f"plan+preprocess {dim}d"] = time.perf_counter() - t0
