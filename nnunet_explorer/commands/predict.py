@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigurationError
+from ..language import tr
 
 HELP = "nnUNet_predict: preprocess new images, predict with the trained folds (ensemble), export, postprocess"
 
@@ -79,9 +80,12 @@ def _parse_folds(folds):
         try:
             return [int(f) for f in folds]
         except ValueError:
-            raise ConfigurationError(f"-f expects fold numbers or 'all', got {' '.join(folds)}",
-                                     fix="for example: -f 0 1 2 3 4, or -f all") from None
-    raise ConfigurationError(f"unexpected value for -f: {folds}", fix="for example: -f 0, or -f all")
+            raise ConfigurationError(tr(f"-f expects fold numbers or 'all', got {' '.join(folds)}",
+                                        f"-f 需要折的编号或 'all',给出的是 {' '.join(folds)}"),
+                                     fix=tr("for example: -f 0 1 2 3 4, or -f all", "例如:-f 0 1 2 3 4,或 -f all")
+                                     ) from None
+    raise ConfigurationError(tr(f"unexpected value for -f: {folds}", f"-f 的值不对:{folds}"),
+                             fix=tr("for example: -f 0, or -f all", "例如:-f 0,或 -f all"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,22 +98,30 @@ def run(args: argparse.Namespace) -> int:
     from ..tasks import resolve_task_name
 
     if not 0 < args.step_size <= 1:
-        raise ConfigurationError(f"--step_size must be in (0, 1], got {args.step_size}",
-                                 fix="use the default 0.5 (larger steps leave gaps between windows)")
+        raise ConfigurationError(tr(f"--step_size must be in (0, 1], got {args.step_size}",
+                                    f"--step_size 必须在 (0, 1] 之内,给出的是 {args.step_size}"),
+                                 fix=tr("use the default 0.5 (larger steps leave gaps between windows)",
+                                        "使用默认值 0.5(步长更大会在窗口之间留下空隙)"))
     if args.num_parts < 1 or not 0 <= args.part_id < args.num_parts:
-        raise ConfigurationError(f"--part_id {args.part_id} / --num_parts {args.num_parts} do not fit",
-                                 fix="use 0 <= part_id < num_parts")
+        raise ConfigurationError(tr(f"--part_id {args.part_id} / --num_parts {args.num_parts} do not fit",
+                                    f"--part_id {args.part_id} / --num_parts {args.num_parts} 不匹配"),
+                                 fix=tr("use 0 <= part_id < num_parts", "使用 0 <= part_id < num_parts"))
     if args.mode != "normal":
-        raise ConfigurationError(f"--mode {args.mode} is not offered by the explorer", fix="use --mode normal")
+        raise ConfigurationError(tr(f"--mode {args.mode} is not offered by the explorer",
+                                    f"explorer 不提供 --mode {args.mode}"),
+                                 fix=tr("use --mode normal", "使用 --mode normal"))
     all_in_gpu = args.all_in_gpu == "True"  # v1: None and False both mean False for nnUNet_predict
     device = resolve_device(args.device)  # fails before anything is read or written
     if all_in_gpu and device.type != "cuda":
-        print(f"WARNING: --all_in_gpu True on {device}: the float16 sums stay in CPU memory (no GPU to keep them on)",
+        print(tr(f"WARNING: --all_in_gpu True on {device}: the float16 sums stay in CPU memory (no GPU to keep them "
+                 "on)", f"警告:在 {device} 上 --all_in_gpu True:float16 的累加和留在 CPU 内存中(没有 GPU 可以存放)"),
               flush=True)
     lowres = None if args.lowres_segmentations == "None" else Path(args.lowres_segmentations)
     if lowres is not None and args.model != "3d_cascade_fullres":
-        raise ConfigurationError("-l/--lowres_segmentations is only used with -m 3d_cascade_fullres",
-                                 fix="drop -l, or predict with -m 3d_cascade_fullres")
+        raise ConfigurationError(tr("-l/--lowres_segmentations is only used with -m 3d_cascade_fullres",
+                                    "-l/--lowres_segmentations 只用于 -m 3d_cascade_fullres"),
+                                 fix=tr("drop -l, or predict with -m 3d_cascade_fullres",
+                                        "去掉 -l,或用 -m 3d_cascade_fullres 预测"))
     workspace = get_workspace()
     task = resolve_task_name(args.task_name, workspace)
     folds = _parse_folds(args.folds)
@@ -120,8 +132,10 @@ def run(args: argparse.Namespace) -> int:
     start = time.time()
     if args.model == "3d_cascade_fullres" and lowres is None:
         if args.part_id != 0 or args.num_parts != 1:
-            raise ConfigurationError("without -l, --part_id/--num_parts are not supported for the cascade",
-                                     fix="run -m 3d_lowres first (in parts if you like), then the cascade with -l")
+            raise ConfigurationError(tr("without -l, --part_id/--num_parts are not supported for the cascade",
+                                        "没有 -l 时,级联不支持 --part_id/--num_parts"),
+                                     fix=tr("run -m 3d_lowres first (in parts if you like), then the cascade with -l",
+                                            "先运行 -m 3d_lowres(可以分批),再用 -l 运行级联"))
         lowres_model = workspace.training_output_folder("3d_lowres", task, args.trainer_class_name,
                                                         args.plans_identifier)
         lowres = Path(args.output_folder) / "3d_lowres_predictions"
@@ -137,5 +151,6 @@ def run(args: argparse.Namespace) -> int:
                                   num_parts=args.num_parts, lowres_segmentations=lowres, **common)
     write_json(time.time() - start, Path(args.output_folder) / "prediction_time.txt")  # as v1: seconds, JSON
     done = sum(not r.skipped for r in results)
-    print(f"predicted {done} case(s), skipped {len(results) - done} into {args.output_folder}")
+    print(tr(f"predicted {done} case(s), skipped {len(results) - done} into {args.output_folder}",
+             f"预测了 {done} 个病例,跳过 {len(results) - done} 个,结果在 {args.output_folder}"))
     return 0

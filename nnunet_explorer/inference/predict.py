@@ -37,6 +37,7 @@ import torch
 
 from ..device import resolve_device
 from ..errors import DatasetError, ExplorerError
+from ..language import tr
 from ..fileio import copy_atomic
 from ..provenance import mirrors
 from .export import save_segmentation_nifti_from_softmax
@@ -68,18 +69,20 @@ class LoadedModel:
         return next(self.network.parameters()).device
 
     def summary(self) -> str:
-        return (f"{self.trainer_name} from {self.folder} (stage {self.stage}, patch {list(self.patch_size)}, "
-                f"{'3D' if self.threeD else '2D'}, {self.num_classes} classes), folds: "
-                f"{', '.join(f.name for f in self.fold_folders)}, checkpoint {self.checkpoint_name}, "
-                f"device {self.device}")
+        dim, folds = "3D" if self.threeD else "2D", ", ".join(f.name for f in self.fold_folders)
+        return tr(f"{self.trainer_name} from {self.folder} (stage {self.stage}, patch {list(self.patch_size)}, "
+                  f"{dim}, {self.num_classes} classes), folds: {folds}, checkpoint {self.checkpoint_name}, "
+                  f"device {self.device}",
+                  f"{self.trainer_name},来自 {self.folder}(stage {self.stage},patch {list(self.patch_size)},"
+                  f"{dim},{self.num_classes} 个类别);折:{folds};检查点 {self.checkpoint_name};设备 {self.device}")
 
 
 def _fold_folders(model_folder: Path, folds) -> list[Path]:
     if folds is None:
         found = sorted(p for p in model_folder.iterdir() if p.is_dir() and p.name.startswith("fold"))
         if not found:
-            raise ExplorerError(f"no fold_* folders in {model_folder}",
-                                fix="train at least one fold, or give the folds with -f")
+            raise ExplorerError(tr(f"no fold_* folders in {model_folder}", f"{model_folder} 中没有 fold_* 文件夹"),
+                                fix=tr("train at least one fold, or give the folds with -f", "至少训练一折,或用 -f 给出各折"))
         return found
     if isinstance(folds, str):
         folds = [folds]
@@ -91,8 +94,9 @@ def _fold_folders(model_folder: Path, folds) -> list[Path]:
         out.append(model_folder / name)
     missing = [str(p) for p in out if not p.is_dir()]
     if missing:
-        raise ExplorerError(f"fold folder(s) missing: {', '.join(missing)}",
-                            fix="train those folds first or choose existing ones with -f")
+        raise ExplorerError(tr(f"fold folder(s) missing: {', '.join(missing)}", f"缺少折的文件夹:{', '.join(missing)}"),
+                            fix=tr("train those folds first or choose existing ones with -f",
+                                   "先训练这些折,或用 -f 选择已有的折"))
     return out
 
 
@@ -114,9 +118,11 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     model_folder = Path(model_folder)
     device = resolve_device(device)  # before any file is read: a bad --device fails first
     if not model_folder.is_dir():
-        raise ExplorerError(f"model folder {model_folder} does not exist",
-                            fix="check -m/-t/-tr/-p and RESULTS_FOLDER (the folder is "
-                            "RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>)")
+        raise ExplorerError(tr(f"model folder {model_folder} does not exist", f"模型文件夹 {model_folder} 不存在"),
+                            fix=tr("check -m/-t/-tr/-p and RESULTS_FOLDER (the folder is "
+                                   "RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>)",
+                                   "检查 -m/-t/-tr/-p 和 RESULTS_FOLDER(文件夹是 "
+                                   "RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>)"))
     fold_folders = _fold_folders(model_folder, folds)
     info = load_model_pkl(fold_folders[0] / f"{checkpoint_name}.model.pkl")
     plans = info["plans"]
@@ -201,29 +207,37 @@ def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expe
     """
     input_folder = Path(input_folder)
     if not input_folder.is_dir():
-        raise ExplorerError(f"input folder {input_folder} does not exist", fix="check -i")
+        raise ExplorerError(tr(f"input folder {input_folder} does not exist", f"输入文件夹 {input_folder} 不存在"),
+                            fix=tr("check -i", "检查 -i"))
     files = sorted(f.name for f in input_folder.iterdir() if f.name.endswith(".nii.gz"))
     if not files:
-        raise ExplorerError(f"{input_folder} contains no .nii.gz images",
-                            fix="put the images there named CASE_0000.nii.gz (one _XXXX file per modality)")
+        raise ExplorerError(tr(f"{input_folder} contains no .nii.gz images", f"{input_folder} 中没有 .nii.gz 图像"),
+                            fix=tr("put the images there named CASE_0000.nii.gz (one _XXXX file per modality)",
+                                   "把图像放在那里,命名为 CASE_0000.nii.gz(每个模态一个 _XXXX 文件)"))
     unnamed = [f for f in files if not _CASE_FILE.match(f)]
     if unnamed:
-        raise DatasetError(f"{len(unnamed)} file(s) in {input_folder} are not named CASE_XXXX.nii.gz: "
-                           f"{', '.join(unnamed[:10])}" + (" ..." if len(unnamed) > 10 else ""),
-                           fix="name each image CASE_0000.nii.gz (CASE_0001.nii.gz for a second modality ...), or "
-                               "move other files out of the input folder")
+        raise DatasetError(tr(f"{len(unnamed)} file(s) in {input_folder} are not named CASE_XXXX.nii.gz: ",
+                              f"{input_folder} 中有 {len(unnamed)} 个文件没有按 CASE_XXXX.nii.gz 命名:")
+                           + f"{', '.join(unnamed[:10])}" + (" ..." if len(unnamed) > 10 else ""),
+                           fix=tr("name each image CASE_0000.nii.gz (CASE_0001.nii.gz for a second modality ...), or "
+                                  "move other files out of the input folder",
+                                  "把每张图像命名为 CASE_0000.nii.gz(第二个模态为 CASE_0001.nii.gz ...),"
+                                  "或把其他文件移出输入文件夹"))
     case_ids = sorted({f[:-12] for f in files})
     missing = [f"{c}_{m:04d}.nii.gz" for c in case_ids for m in range(expected_num_modalities)
                if not (input_folder / f"{c}_{m:04d}.nii.gz").is_file()]
     if missing:
-        raise ExplorerError(f"files missing in {input_folder}: {', '.join(missing[:10])}"
-                            + (" ..." if len(missing) > 10 else ""),
-                            fix=f"this model expects {expected_num_modalities} modality file(s) per case, named "
-                            "CASE_0000.nii.gz, CASE_0001.nii.gz, ...")
+        raise ExplorerError(tr(f"files missing in {input_folder}: ", f"{input_folder} 中缺少文件:")
+                            + f"{', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else ""),
+                            fix=tr(f"this model expects {expected_num_modalities} modality file(s) per case, named "
+                                   "CASE_0000.nii.gz, CASE_0001.nii.gz, ...",
+                                   f"这个模型每个病例需要 {expected_num_modalities} 个模态文件,命名为 "
+                                   "CASE_0000.nii.gz、CASE_0001.nii.gz ..."))
     extra = [f for f in files if int(_CASE_FILE.match(f).group(2)) >= expected_num_modalities]
     if extra and log is not None:
-        log(f"WARNING: {len(extra)} file(s) beyond the model's {expected_num_modalities} modality file(s) per case "
-            f"are ignored: {', '.join(extra[:10])}" + (" ..." if len(extra) > 10 else ""))
+        log(tr(f"WARNING: {len(extra)} file(s) beyond the model's {expected_num_modalities} modality file(s) per case "
+               "are ignored: ", f"警告:超出模型每个病例 {expected_num_modalities} 个模态文件的 {len(extra)} 个文件被忽略:")
+            + f"{', '.join(extra[:10])}" + (" ..." if len(extra) > 10 else ""))
     return case_ids
 
 
@@ -318,9 +332,11 @@ def check_input_files(list_of_lists: Sequence[Sequence[str | os.PathLike]], expe
     if problems:
         shown = problems[:20]
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise DatasetError(f"{len(problems)} problem(s) with the input images, nothing was written:\n  "
+        raise DatasetError(tr(f"{len(problems)} problem(s) with the input images, nothing was written:",
+                              f"输入图像有 {len(problems)} 个问题,没有写出任何文件:") + "\n  "
                            + "\n  ".join(shown) + more,
-                           fix="correct or remove the files named above, then run again")
+                           fix=tr("correct or remove the files named above, then run again",
+                                  "修正或删除上面列出的文件,然后再运行"))
 
 
 @dataclass(frozen=True)
@@ -342,9 +358,11 @@ class CaseInference:
     preprocess_seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"input {list(self.data.shape)}, {len(self.per_fold)} fold(s), {self.per_fold[0].num_tiles} tiles "
-                f"each, ensemble probabilities {list(self.probabilities.shape)}, preprocessing "
-                f"{self.preprocess_seconds:.2f} s")
+        return tr(f"input {list(self.data.shape)}, {len(self.per_fold)} fold(s), {self.per_fold[0].num_tiles} tiles "
+                  f"each, ensemble probabilities {list(self.probabilities.shape)}, preprocessing "
+                  f"{self.preprocess_seconds:.2f} s",
+                  f"输入 {list(self.data.shape)}，{len(self.per_fold)} 折，每折 {self.per_fold[0].num_tiles} 个窗口，"
+                  f"集成后的概率 {list(self.probabilities.shape)}，预处理 {self.preprocess_seconds:.2f} s")
 
     def __repr__(self) -> str:
         return f"CaseInference({self.summary()})"
@@ -373,20 +391,24 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
     t0 = time.perf_counter()
     data, properties = preprocess_test_case(data_files, model.plans, model.stage)
     if seg_from_prev_stage is not None and not model.has_prev_stage:
-        raise ExplorerError(f"a previous-stage segmentation was given, but {model.trainer_name} is not a cascade model",
-                            fix="use -l only with -m 3d_cascade_fullres")
+        raise ExplorerError(tr(f"a previous-stage segmentation was given, but {model.trainer_name} is not a cascade "
+                               "model", f"给出了上一阶段的分割,但 {model.trainer_name} 不是级联模型"),
+                            fix=tr("use -l only with -m 3d_cascade_fullres", "只在 -m 3d_cascade_fullres 时使用 -l"))
     if model.has_prev_stage:
         from .cascade import seg_from_prev_stage_channels
 
         if seg_from_prev_stage is None:
-            raise ExplorerError(f"{model.trainer_name} is the full-resolution stage of the cascade and needs the "
-                                "3d_lowres segmentation of every case",
-                                fix="predict with -m 3d_cascade_fullres (it predicts 3d_lowres first) or give the "
-                                    "folder of 3d_lowres predictions with -l")
+            raise ExplorerError(tr(f"{model.trainer_name} is the full-resolution stage of the cascade and needs the "
+                                   "3d_lowres segmentation of every case",
+                                   f"{model.trainer_name} 是级联的全分辨率阶段,需要每个病例的 3d_lowres 分割"),
+                                fix=tr("predict with -m 3d_cascade_fullres (it predicts 3d_lowres first) or give the "
+                                       "folder of 3d_lowres predictions with -l",
+                                       "用 -m 3d_cascade_fullres 预测(它会先预测 3d_lowres),或用 -l 给出 3d_lowres "
+                                       "预测结果的文件夹"))
         prev = seg_from_prev_stage_channels(seg_from_prev_stage, data_files[0], data.shape[1:],
                                             model.plans["transpose_forward"], model.num_classes, properties)
         for warning in prev.warnings:
-            log(f"WARNING: {Path(str(data_files[0])).name}: {warning}")
+            log(f"{tr('WARNING: ', '警告:')}{Path(str(data_files[0])).name}: {warning}")
         data = np.vstack((data, prev.channels)).astype(np.float32)
     preprocess_seconds = time.perf_counter() - t0
     per_fold = []
@@ -456,7 +478,8 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
         case = out.name[:-7]
         npz_file = out.with_name(case + ".npz") if save_npz else None
         if not overwrite_existing and out.is_file() and (npz_file is None or npz_file.is_file()):
-            log(f"{case}: {out} exists, skipped (use --overwrite_existing to predict it again)")
+            log(tr(f"{case}: {out} exists, skipped (use --overwrite_existing to predict it again)",
+                   f"{case}:{out} 已存在,跳过(用 --overwrite_existing 重新预测)"))
             results.append(CasePrediction(case, str(out), True))
             continue
         t0 = time.perf_counter()
@@ -471,8 +494,9 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
         export = save_segmentation_nifti_from_softmax(probabilities, out, properties, order, npz_file=npz_file,
                                                       force_separate_z=force_separate_z, order_z=order_z)
         written.append(out)
-        log(f"{case}: {list(data.shape)} -> {out.name} ({tiles} tiles x {len(model.state_dicts)} fold(s), "
-            f"{t2 - t1:.1f} s)")
+        log(tr(f"{case}: {list(data.shape)} -> {out.name} ({tiles} tiles x {len(model.state_dicts)} fold(s), "
+               f"{t2 - t1:.1f} s)", f"{case}：{list(data.shape)} -> {out.name}（{tiles} 个窗口 x "
+               f"{len(model.state_dicts)} 折，{t2 - t1:.1f} s）"))
         results.append(CasePrediction(case, str(out), False, tuple(int(s) for s in data.shape[1:]), tiles,
                                       len(model.state_dicts), export.do_separate_z, t1 - t0, t2 - t1,
                                       export.seconds, inference if keep_inference else None))
@@ -485,10 +509,12 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
             # skipped, already postprocessed outputs too, where removing label pieces can split a region again)
             for out in written:
                 apply_postprocessing_to_folder(out.parent, out.parent, for_which_classes, min_sizes, [out.name])
-            log(f"postprocessing: for_which_classes {for_which_classes}")
+            log(f"{tr('postprocessing: ', '后处理:')}for_which_classes {for_which_classes}")
         else:
-            log(f"WARNING: no postprocessing.json in {model.folder}; predictions are not postprocessed "
-                "(it is written when the folds' validation results are consolidated)")
+            log(tr(f"WARNING: no postprocessing.json in {model.folder}; predictions are not postprocessed "
+                   "(it is written when the folds' validation results are consolidated)",
+                   f"警告:{model.folder} 中没有 postprocessing.json;预测结果没有做后处理"
+                   "(汇总各折的验证结果时才会写出它)"))
     return results
 
 
@@ -510,13 +536,16 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
 
     model_folder, output_folder = Path(model_folder), Path(output_folder)
     if not model_folder.is_dir():
-        raise ExplorerError(f"model folder {model_folder} does not exist",
-                            fix="train the model first, or check -m/-t/-tr/-p and RESULTS_FOLDER (the folder is "
-                            "RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>)")
+        raise ExplorerError(tr(f"model folder {model_folder} does not exist", f"模型文件夹 {model_folder} 不存在"),
+                            fix=tr("train the model first, or check -m/-t/-tr/-p and RESULTS_FOLDER (the folder is "
+                                   "RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>)",
+                                   "先训练模型,或检查 -m/-t/-tr/-p 和 RESULTS_FOLDER(文件夹是 "
+                                   "RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>)"))
     plans_file = model_folder / "plans.pkl"
     if not plans_file.is_file():
-        raise ExplorerError(f"{plans_file} does not exist (a trained model folder holds a copy of the plans)",
-                            fix="check the model folder (-m/-t/-tr/-p)")
+        raise ExplorerError(tr(f"{plans_file} does not exist (a trained model folder holds a copy of the plans)",
+                               f"{plans_file} 不存在(训练好的模型文件夹中有一份 plans 的副本)"),
+                            fix=tr("check the model folder (-m/-t/-tr/-p)", "检查模型文件夹(-m/-t/-tr/-p)"))
     num_modalities = int(load_plans(plans_file)["num_modalities"])
     case_ids = check_input_folder_and_return_case_ids(input_folder, num_modalities, log=log)
     input_folder = Path(input_folder)
@@ -526,13 +555,18 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
     if lowres_segmentations is not None:
         lowres_folder = Path(lowres_segmentations)
         if not lowres_folder.is_dir():
-            raise ExplorerError(f"lowres_segmentations {lowres_folder} is not a folder",
-                                fix="give -l the folder of the 3d_lowres predictions")
+            raise ExplorerError(tr(f"lowres_segmentations {lowres_folder} is not a folder",
+                                   f"lowres_segmentations {lowres_folder} 不是文件夹"),
+                                fix=tr("give -l the folder of the 3d_lowres predictions",
+                                       "用 -l 给出 3d_lowres 预测结果的文件夹"))
         segs = [str(lowres_folder / f"{c}.nii.gz") for c in case_ids]
         missing = [Path(f).name for f in segs if not Path(f).is_file()]
         if missing:
-            raise ExplorerError(f"not all lowres_segmentations files are present: {', '.join(missing[:10])} missing "
-                                f"in {lowres_folder}", fix="predict those cases with -m 3d_lowres first")
+            raise ExplorerError(tr(f"not all lowres_segmentations files are present: {', '.join(missing[:10])} "
+                                   f"missing in {lowres_folder}",
+                                   f"lowres_segmentations 文件不全:{lowres_folder} 中缺少 {', '.join(missing[:10])}"),
+                                fix=tr("predict those cases with -m 3d_lowres first",
+                                       "先用 -m 3d_lowres 预测这些病例"))
         segs = segs[part_id::num_parts]
     list_of_lists, output_files = list_of_lists[part_id::num_parts], output_files[part_id::num_parts]
     # every input and the model are checked before the first file is written (v1 writes plans.pkl first and
