@@ -73,8 +73,8 @@ class LoadedModel:
         return tr(f"{self.trainer_name} from {self.folder} (stage {self.stage}, patch {list(self.patch_size)}, "
                   f"{dim}, {self.num_classes} classes), folds: {folds}, checkpoint {self.checkpoint_name}, "
                   f"device {self.device}",
-                  f"{self.trainer_name},来自 {self.folder}(stage {self.stage},patch {list(self.patch_size)},"
-                  f"{dim},{self.num_classes} 个类别);折:{folds};检查点 {self.checkpoint_name};设备 {self.device}")
+                  f"{self.trainer_name}，来自 {self.folder}（stage {self.stage}，patch {list(self.patch_size)}，"
+                  f"{dim}，{self.num_classes} 个类别）；折：{folds}；检查点 {self.checkpoint_name}；设备 {self.device}")
 
 
 def _fold_folders(model_folder: Path, folds) -> list[Path]:
