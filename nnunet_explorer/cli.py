@@ -46,10 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (one sub-parser per available subcommand)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the full traceback of an error")
+                        help=tr("show the full traceback of an error", "显示错误的完整调用栈"))
     parser = argparse.ArgumentParser(
         prog="nnunet-explorer",
-        description="Run and look into nnU-Net v1's pipeline, step by step.",
+        description=tr("Run and look into nnU-Net v1's pipeline, step by step.", "一步一步地运行并查看 nnU-Net v1 的流程。"),
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"nnunet-explorer {__version__}")

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "check every case of a raw task (geometry, labels, truncated files, intensities, spacing) and report"
+from ..language import tr
+
+HELP = tr("check every case of a raw task (geometry, labels, truncated files, intensities, spacing) and report",
+          "检查原始任务的每个病例(几何、标签、被截断的文件、强度、spacing)并给出报告")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "show the nnU-Net folders, tasks, versions and worker settings in use, and any problem with its fix"
+from ..language import tr
+
+HELP = tr("show the nnU-Net folders, tasks, versions and worker settings in use, and any problem with its fix",
+          "显示正在使用的 nnU-Net 文件夹、任务、版本和工作进程设置,以及每个问题和它的解决办法")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

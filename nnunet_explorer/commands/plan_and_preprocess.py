@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "crop, fingerprint, plan (3D + 2D v2.1) and preprocess tasks, like nnUNet_plan_and_preprocess"
+from ..language import tr
+
+HELP = tr("crop, fingerprint, plan (3D + 2D v2.1) and preprocess tasks, like nnUNet_plan_and_preprocess",
+          "裁剪、提取数据指纹、规划(3D + 2D v2.1)并预处理任务,与 nnUNet_plan_and_preprocess 相同")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

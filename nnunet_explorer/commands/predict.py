@@ -14,7 +14,8 @@ from pathlib import Path
 from ..errors import ConfigurationError
 from ..language import tr
 
-HELP = "nnUNet_predict: preprocess new images, predict with the trained folds (ensemble), export, postprocess"
+HELP = tr("nnUNet_predict: preprocess new images, predict with the trained folds (ensemble), export, postprocess",
+          "nnUNet_predict:预处理新图像,用训练好的各折预测(集成),导出,后处理")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..language import tr
 from ..paths import default_plans_identifier
 from ..provenance import mirrors
 from ..step_names import WALKTHROUGH_STEP_NAMES
@@ -20,82 +21,118 @@ from ..step_names import WALKTHROUGH_STEP_NAMES
 @mirrors("nnunet.run.run_training:main")
 def add_run_training_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add v1's ``nnUNet_train`` arguments to ``parser`` (same order, flags, dests, defaults and actions)."""
-    parser.add_argument("network", help="2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres")
-    parser.add_argument("network_trainer", help="trainer class name, e.g. nnUNetTrainerV2")
-    parser.add_argument("task", help="can be task name or task id")
-    parser.add_argument("fold", help="0, 1, ..., 5 or 'all'")
+    parser.add_argument("network", help=tr("2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres",
+                                           "2d、3d_lowres、3d_fullres 或 3d_cascade_fullres"))
+    parser.add_argument("network_trainer", help=tr("trainer class name, e.g. nnUNetTrainerV2",
+                                                   "trainer 类名,例如 nnUNetTrainerV2"))
+    parser.add_argument("task", help=tr("can be task name or task id",
+                                        "任务名或任务编号"))
+    parser.add_argument("fold", help=tr("0, 1, ..., 5 or 'all'",
+                                        "0, 1, ..., 5 或 'all'"))
     parser.add_argument("-val", "--validation_only", action="store_true",
-                        help="only run the validation (needs a trained checkpoint)")
+                        help=tr("only run the validation (needs a trained checkpoint)",
+                                "只运行验证(需要训练好的检查点)"))
     parser.add_argument("-c", "--continue_training", action="store_true",
-                        help="continue from model_latest.model")
+                        help=tr("continue from model_latest.model",
+                                "从 model_latest.model 继续训练"))
     parser.add_argument("-p", default=default_plans_identifier, required=False,
-                        help="plans identifier (change only with a custom experiment planner)")
+                        help=tr("plans identifier (change only with a custom experiment planner)",
+                                "plans 标识(只在使用自定义规划器时修改)"))
     parser.add_argument("--use_compressed_data", default=False, action="store_true", required=False,
-                        help="read the .npz files directly instead of unpacking them to .npy")
+                        help=tr("read the .npz files directly instead of unpacking them to .npy",
+                                "直接读取 .npz 文件,不解压为 .npy"))
     parser.add_argument("--deterministic", required=False, default=False, action="store_true",
-                        help="seed numpy/torch with 12345 and make cuDNN deterministic (slower)")
+                        help=tr("seed numpy/torch with 12345 and make cuDNN deterministic (slower)",
+                                "用 12345 作为 numpy/torch 的种子,并让 cuDNN 确定性运行(较慢)"))
     parser.add_argument("--npz", required=False, default=False, action="store_true",
-                        help="also export softmax .npz files of the validation cases (needed for ensembling)")
+                        help=tr("also export softmax .npz files of the validation cases (needed for ensembling)",
+                                "同时导出验证病例的 softmax .npz 文件(集成时需要)"))
     parser.add_argument("--find_lr", required=False, default=False, action="store_true",
-                        help="run v1's learning-rate finder instead of training")
+                        help=tr("run v1's learning-rate finder instead of training",
+                                "运行 v1 的学习率查找器,而不是训练"))
     parser.add_argument("--valbest", required=False, default=False, action="store_true",
-                        help="with -val: use model_best instead of model_final_checkpoint")
+                        help=tr("with -val: use model_best instead of model_final_checkpoint",
+                                "与 -val 一起用:使用 model_best 而不是 model_final_checkpoint"))
     parser.add_argument("--fp32", required=False, default=False, action="store_true",
-                        help="disable mixed precision (fp16 is the default)")
+                        help=tr("disable mixed precision (fp16 is the default)",
+                                "关闭混合精度(默认使用 fp16)"))
     parser.add_argument("--val_folder", required=False, default="validation_raw",
-                        help="name of the validation output folder")
+                        help=tr("name of the validation output folder",
+                                "验证输出文件夹的名字"))
     parser.add_argument("--disable_saving", required=False, action="store_true",
-                        help="save no checkpoints except a temporary latest one")
+                        help=tr("save no checkpoints except a temporary latest one",
+                                "除一个临时的 latest 检查点外,不保存检查点"))
     parser.add_argument("--disable_postprocessing_on_folds", required=False, action="store_true",
-                        help="do not determine postprocessing on this fold's validation")
+                        help=tr("do not determine postprocessing on this fold's validation",
+                                "不在这一折的验证结果上决定后处理"))
     parser.add_argument("--disable_validation_inference", required=False, action="store_true",
-                        help="do not run inference on the validation cases")
+                        help=tr("do not run inference on the validation cases",
+                                "不对验证病例做推理"))
     parser.add_argument("--val_disable_overwrite", action="store_false", default=True,
-                        help="validation does not overwrite existing segmentations (note: v1 stores False "
-                             "when this flag is given)")
+                        help=tr("validation does not overwrite existing segmentations (note: v1 stores False "
+                                "when this flag is given)", "验证时不覆盖已有的分割(注意:给出这个参数时 v1 存的是 False)"))
     parser.add_argument("--disable_next_stage_pred", action="store_true", default=False,
-                        help="3d_lowres: do not predict the next stage of the cascade")
+                        help=tr("3d_lowres: do not predict the next stage of the cascade",
+                                "3d_lowres:不预测级联的下一阶段"))
     parser.add_argument("-pretrained_weights", type=str, required=False, default=None,
-                        help="path to a .model checkpoint whose weights initialise the network")
+                        help=tr("path to a .model checkpoint whose weights initialise the network",
+                                "一个 .model 检查点的路径,用它的权重初始化网络"))
     return parser
 
 
 def add_explorer_arguments(parser: argparse.ArgumentParser) -> None:
     """The explorer's options (not in v1), in their own group."""
-    explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
+    explorer = parser.add_argument_group(tr("explorer options (not in nnU-Net v1)", "explorer 的选项(nnU-Net v1 中没有)"))
     explorer.add_argument("--max_num_epochs", type=int, default=None, metavar="N",
-                          help="train for N epochs instead of the trainer's max_num_epochs (1000 for V2)")
+                          help=tr("train for N epochs instead of the trainer's max_num_epochs (1000 for V2)",
+                                  "训练 N 个 epoch,而不是 trainer 的 max_num_epochs(V2 为 1000)"))
     explorer.add_argument("--num_batches_per_epoch", type=int, default=None, metavar="N",
-                          help="training iterations per epoch (V2: 250)")
+                          help=tr("training iterations per epoch (V2: 250)",
+                                  "每个 epoch 的训练迭代次数(V2:250)"))
     explorer.add_argument("--num_val_batches_per_epoch", type=int, default=None, metavar="N",
-                          help="validation iterations per epoch (V2: 50)")
+                          help=tr("validation iterations per epoch (V2: 50)",
+                                  "每个 epoch 的验证迭代次数(V2:50)"))
     explorer.add_argument("--save_every", type=int, default=None, metavar="N",
-                          help="write model_latest.model every N epochs (v1: 50)")
+                          help=tr("write model_latest.model every N epochs (v1: 50)",
+                                  "每 N 个 epoch 写一次 model_latest.model(v1:50)"))
     explorer.add_argument("--until", choices=WALKTHROUGH_STEP_NAMES, default=None, metavar="STEP",
-                          help="stop after this step; one of: " + ", ".join(WALKTHROUGH_STEP_NAMES))
+                          help=tr("stop after this step; one of: ", "在这一步之后停止;可选:") + ", ".join(WALKTHROUGH_STEP_NAMES))
     explorer.add_argument("--report", type=Path, default=None, metavar="FILE.html",
-                          help="write an HTML page with the card of every step run (also when a step fails)")
-    explorer.add_argument("--overwrite_report", action="store_true", help="allow --report to replace an existing file")
+                          help=tr("write an HTML page with the card of every step run (also when a step fails)",
+                                  "写出一个 HTML 页面,包含每个已运行步骤的卡片(步骤失败时也写)"))
+    explorer.add_argument("--overwrite_report", action="store_true",
+                          help=tr("allow --report to replace an existing file", "允许 --report 覆盖已有的文件"))
     explorer.add_argument("--trainer_file", type=Path, action="append", default=[], metavar="FILE.py",
-                          help="import this Python file and register the trainer classes it defines")
+                          help=tr("import this Python file and register the trainer classes it defines",
+                                  "导入这个 Python 文件,并注册其中定义的 trainer 类"))
     explorer.add_argument("--seed", type=int, default=12345,
-                          help="seed of the initial weights and of the walkthrough's batch (default 12345)")
+                          help=tr("seed of the initial weights and of the walkthrough's batch (default 12345)",
+                                  "初始权重和 walkthrough 中 batch 的种子(默认 12345)"))
     explorer.add_argument("--device", default="auto", metavar="DEVICE",
-                          help="where to train: auto (cuda when available), cpu, cuda, cuda:N")
+                          help=tr("where to train: auto (cuda when available), cpu, cuda, cuda:N",
+                                  "在哪里训练:auto(有 cuda 时用 cuda)、cpu、cuda、cuda:N"))
     explorer.add_argument("--single_threaded", action="store_true",
-                          help="augment in the training process (no worker processes); implied by --deterministic")
-    explorer.add_argument("--quiet", action="store_true", help="do not echo the training log to the console")
+                          help=tr("augment in the training process (no worker processes); implied by --deterministic",
+                                  "在训练进程中做数据增强(不用工作进程);--deterministic 时自动开启"))
+    explorer.add_argument("--quiet", action="store_true", help=tr("do not echo the training log to the console",
+                                                                  "不在控制台上回显训练日志"))
     explorer.add_argument("--overwrite_training", action="store_true",
-                          help="start over although the fold folder holds checkpoints (v1 overwrites silently)")
+                          help=tr("start over although the fold folder holds checkpoints (v1 overwrites silently)",
+                                  "即使该折的文件夹中已有检查点也从头开始(v1 会悄悄覆盖)"))
     explorer.add_argument("--dist", action="store_true",
-                          help="train with DistributedDataParallel (automatic under torchrun with more than one "
-                               "process; with plain python: a one-process group)")
+                          help=tr("train with DistributedDataParallel (automatic under torchrun with more than one "
+                                  "process; with plain python: a one-process group)",
+                                  "用 DistributedDataParallel 训练(在 torchrun 下多于一个进程时自动开启;用普通 python 时:"
+                                  "只有一个进程的进程组)"))
     explorer.add_argument("--dbs", action="store_true",
-                          help="distributed: split the plans' batch size over the processes (v1's --dbs)")
+                          help=tr("distributed: split the plans' batch size over the processes (v1's --dbs)",
+                                  "分布式:把 plans 的 batch 大小分给各个进程(v1 的 --dbs)"))
     explorer.add_argument("--debugpy", type=int, default=None, metavar="PORT",
-                          help="wait for a debugger (VS Code, debugpy) to attach on this port before running")
+                          help=tr("wait for a debugger (VS Code, debugpy) to attach on this port before running",
+                                  "运行前在这个端口上等待调试器(VS Code、debugpy)连接"))
     explorer.add_argument("--summary", action="store_true",
-                          help="print the pipeline summary (shapes, dtypes, ranges, label sets) at the end")
+                          help=tr("print the pipeline summary (shapes, dtypes, ranges, label sets) at the end",
+                                  "最后打印流程概要(形状、数据类型、取值范围、标签集合)"))
 
 
 def build_run_training_parser(prog: str = "nnUNet_train") -> argparse.ArgumentParser:

@@ -20,8 +20,8 @@ from pathlib import Path
 from ..errors import TaskError
 from ..language import tr
 
-HELP = ("write a small example task (synthetic CT, synthetic MR, real Colin27 MR, or the blog's KiTS19 case) "
-        "into the workspace")
+HELP = tr("write a small example task (synthetic CT, synthetic MR, real Colin27 MR, or the blog's KiTS19 case) "
+          "into the workspace", "把一个小的示例任务(合成 CT、合成 MR、真实的 Colin27 MR,或原博客的 KiTS19 案例)写入工作区")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Any
 from ..errors import ConfigurationError, ExplorerError
 from ..language import tr
 
-HELP = "nnUNet_train: train and validate a fold, or stop early at any step with --until (write --report)"
+HELP = tr("nnUNet_train: train and validate a fold, or stop early at any step with --until (write --report)",
+          "nnUNet_train:训练并验证一折,或用 --until 在任意一步提前停止(用 --report 写出报告)")
 
 # flags that act in training_epochs / validate / prediction: recorded but not acted on when --until stops before
 _RUN_FLAGS = ("validation_only", "continue_training", "npz", "find_lr", "valbest", "val_folder",
