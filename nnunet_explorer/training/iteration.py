@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 from .generic_unet import softmax_helper
 from .loss import DCAndCELoss, MultipleOutputLoss2, ScaleLossPart, TensorLossPart
@@ -109,9 +110,10 @@ class IterationRecord:
     def __repr__(self) -> str:
         grad = ("" if self.grad_norm_before_clip is None else
                 f", grad norm {self.grad_norm_before_clip:.3g}->{self.grad_norm_after_clip:.3g}")
-        bad = f", NON-FINITE at {self.nonfinite}" if self.nonfinite else ""
-        return (f"IterationRecord(loss {self.loss:.4f}, lr {self.learning_rate:.3g}{grad}, "
-                f"{len(self.output_shapes)} outputs, {self.seconds_total:.3f} s on {self.device}{bad})")
+        bad = tr(f", NON-FINITE at {self.nonfinite}", f", 非有限值出现在 {self.nonfinite}") if self.nonfinite else ""
+        where = tr(f"{len(self.output_shapes)} outputs, {self.seconds_total:.3f} s on {self.device}",
+                   f"{len(self.output_shapes)} 个输出, 在 {self.device} 上用时 {self.seconds_total:.3f} s")
+        return f"IterationRecord(loss {self.loss:.4f}, lr {self.learning_rate:.3g}{grad}, {where}{bad})"
 
 
 @mirrors("nnunet.utilities.to_torch:maybe_to_torch")
