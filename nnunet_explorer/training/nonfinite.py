@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from ..errors import TrainingError
+from ..language import tr
 
 # consecutive non-finite fp16 iterations before the guard stops training (see the module docstring)
 DEFAULT_FP16_PATIENCE = 20
@@ -42,9 +43,13 @@ class NonFiniteReport:
     consecutive: int = 1  # non-finite iterations in a row (fp16: the guard's patience ran out)
 
     def summary(self) -> str:
-        again = f", {self.consecutive} iterations in a row" if self.consecutive > 1 else ""
-        return (f"non-finite value (NaN/Inf) first seen at {self.where} in {self.phase} iteration {self.iteration} "
-                f"of epoch {self.epoch} (loss {self.loss}, lr {self.learning_rate:.3g}{again})")
+        again = tr(f", {self.consecutive} iterations in a row", f",连续 {self.consecutive} 次迭代"
+                   ) if self.consecutive > 1 else ""
+        phase = tr(self.phase, {"training": "训练", "validation": "验证"}.get(self.phase, self.phase))
+        return tr(f"non-finite value (NaN/Inf) first seen at {self.where} in {self.phase} iteration {self.iteration} "
+                  f"of epoch {self.epoch} (loss {self.loss}, lr {self.learning_rate:.3g}{again})",
+                  f"非有限值(NaN/Inf)首次出现在 epoch {self.epoch} 的第 {self.iteration} 次{phase}迭代的 "
+                  f"{self.where}(loss {self.loss},lr {self.learning_rate:.3g}{again})")
 
 
 class NonFiniteError(TrainingError):
@@ -52,13 +57,17 @@ class NonFiniteError(TrainingError):
 
     def __init__(self, report: NonFiniteReport) -> None:
         fixes = {
-            "input": "a preprocessed case contains NaN/Inf: check the raw images (nnunet-explorer check_dataset) "
-                     "and re-run preprocessing",
-            "target": "a label map contains NaN/Inf: check the raw labels and re-run preprocessing",
+            "input": tr("a preprocessed case contains NaN/Inf: check the raw images (nnunet-explorer check_dataset) "
+                        "and re-run preprocessing", "某个预处理后的病例含有 NaN/Inf:检查原始图像"
+                        "(nnunet-explorer check_dataset),然后重新预处理"),
+            "target": tr("a label map contains NaN/Inf: check the raw labels and re-run preprocessing",
+                         "某个标签图含有 NaN/Inf:检查原始标签,然后重新预处理"),
         }
         key = report.where.split("[")[0]
-        fix = fixes.get(key, "the network diverged: lower the learning rate (initial_lr), keep gradient clipping, "
-                             "train with --fp32, or resume from the last checkpoint with -c")
+        fix = fixes.get(key, tr("the network diverged: lower the learning rate (initial_lr), keep gradient clipping, "
+                                "train with --fp32, or resume from the last checkpoint with -c",
+                                "网络发散了:降低学习率(initial_lr),保留梯度裁剪,用 --fp32 训练,或用 -c 从最后一个"
+                                "检查点继续"))
         super().__init__(report.summary(), fix=fix)
         self.report = report
 
