@@ -34,20 +34,23 @@ def run(args: argparse.Namespace) -> int:
     outputs = [Path(p) for p in (args.json, args.report) if p]
     for path in outputs:
         if path.exists() and not args.overwrite:
-            raise ExplorerError(f"{path} exists", fix="give another file name, or --overwrite to replace it")
+            raise ExplorerError(tr(f"{path} exists", f"{path} 已存在"),
+                                fix=tr("give another file name, or --overwrite to replace it",
+                                       "换一个文件名,或用 --overwrite 替换它"))
         if path.exists() and path.is_dir():
-            raise ExplorerError(f"{path} is a folder", fix="give a file name")
+            raise ExplorerError(tr(f"{path} is a folder", f"{path} 是一个文件夹"), fix=tr("give a file name", "给出一个文件名"))
     if args.tl < 1:
-        raise ExplorerError(f"-tl {args.tl}: need at least 1 process", fix="use -tl 1 or more")
+        raise ExplorerError(tr(f"-tl {args.tl}: need at least 1 process", f"-tl {args.tl}:至少需要 1 个进程"),
+                            fix=tr("use -tl 1 or more", "使用 -tl 1 或更大"))
     result = check_dataset(args.task, num_processes=args.tl, progress=not args.no_progress)
     text = result.summary_text()
     print(text.splitlines()[0] if args.quiet else text)
     if args.json:
         write_json(result.to_json(), args.json, indent=2, sort_keys=False)
-        print(f"wrote {args.json}")
+        print(tr(f"wrote {args.json}", f"已写出 {args.json}"))
     if args.report:
         from ..views.dataset_report import render_dataset_report
 
         write_text_atomic(args.report, render_dataset_report(result))
-        print(f"wrote {args.report}")
+        print(tr(f"wrote {args.report}", f"已写出 {args.report}"))
     return 1 if result.has_errors else 0

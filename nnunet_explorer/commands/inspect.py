@@ -36,9 +36,11 @@ def _check_target(path: str | None, overwrite: bool) -> Path | None:
         return None
     target = Path(path)
     if target.exists() and not overwrite:
-        raise ExplorerError(f"{target} exists; not overwriting it", fix="pass --overwrite or choose another file")
+        raise ExplorerError(tr(f"{target} exists; not overwriting it", f"{target} 已存在;不覆盖它"),
+                            fix=tr("pass --overwrite or choose another file", "加上 --overwrite,或换一个文件"))
     if not target.parent.is_dir():
-        raise ExplorerError(f"the folder of {target} does not exist", fix=f"create {target.parent} first")
+        raise ExplorerError(tr(f"the folder of {target} does not exist", f"{target} 所在的文件夹不存在"),
+                            fix=tr(f"create {target.parent} first", f"先创建 {target.parent}"))
     return target
 
 
@@ -125,10 +127,10 @@ def run(args: argparse.Namespace) -> int:
     print(text_summary(result))
     if json_target is not None:
         write_json(result.to_json(), json_target, sort_keys=False)
-        print(f"wrote {json_target}")
+        print(tr(f"wrote {json_target}", f"已写出 {json_target}"))
     if report_target is not None:
         write_text_atomic(report_target, html_report(result))
-        print(f"wrote {report_target}")
+        print(tr(f"wrote {report_target}", f"已写出 {report_target}"))
     if args.strict and any(f.severity in ("warning", "error") for f in result.findings):
         return 1
     return 0
