@@ -46,8 +46,8 @@ STEP_DOCS_ZH: dict[str, StepDoc] = {
     "task_name": StepDoc("b1b4085f456c", """\
 任务文件夹名:以 ``Task`` 开头的值原样使用,其他值都当作任务编号。
 
-对于编号,v1 在 cropped、preprocessed、raw 和 results 文件夹中查找名为 ``Task%03d_*`` 的文件夹;必须恰好找到
-一个不同的名字(例如 4 -> ``Task004_Hippocampus``)。"""),
+对于编号,v1 在 cropped、preprocessed、raw 和 results 文件夹中查找名为 ``Task%03d_*`` 的文件夹;找到的不同名字
+必须恰好只有一个(例如 4 -> ``Task004_Hippocampus``)。"""),
     "configuration": StepDoc("bee67e694aa5", """\
 plans 文件、结果文件夹、预处理文件夹、``batch_dice``、stage 和 trainer 类。
 
