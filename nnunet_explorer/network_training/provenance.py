@@ -300,15 +300,16 @@ class TrainerAttributes:
     def summary(self) -> str:
         lines = [f"{self.trainer}: MRO {' > '.join(self.class_order)}"]
         for a in self.attributes:
-            history = " -> ".join(f"{cls}={value!r}" for cls, value in a.chain)
-            mark = "  [overridden by you]" if a.user_override else ""
+            history = " -> ".join(f"{_shown(cls)}={value!r}" for cls, value in a.chain)
+            mark = tr("  [overridden by you]", "  [被你覆盖]") if a.user_override else ""
             note = f"  [{a.note}]" if a.note else ""
-            lines.append(f"  {a.name} = {a.value!r}  (set by {a.set_by}; {history}){mark}{note}")
+            lines.append(f"  {a.name} = {a.value!r}  ({tr('set by', '设置者')} {_shown(a.set_by)}; {history}){mark}{note}")
         if self.hooks:
-            lines.append("  methods: " + ", ".join(f"{name} from {cls}" + (" [yours]" if user else "")
-                                                   for name, cls, user in self.hooks))
+            lines.append(tr("  methods: ", "  方法:") + ", ".join(
+                tr(f"{name} from {cls}", f"{name} 来自 {cls}") + (tr(" [yours]", " [你的]") if user else "")
+                for name, cls, user in self.hooks))
         for s in self.ignored:
-            lines.append(f"  ignored: {s.message}")
+            lines.append(f"  {tr('ignored: ', '被忽略:')}{s.message}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
