@@ -83,6 +83,9 @@ def test_the_cli_says_its_errors_and_their_fixes_in_chinese(workspace, capsys, m
     assert "\n  解决办法：检查编号" in err and "（加上 --debug 运行可以看到调用栈）" in err
     assert main(["sample", "synthetic-ct", "--task_id", "100000"]) == 2
     assert "错误：--task_id 100000 超出范围\n  解决办法：使用 0 到 9999 之间的编号" in capsys.readouterr().err
+    assert main(["doctor", "--no_task_check"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "文件夹（nnU-Net v1 的环境变量）：" in out and "\n版本：\n" in out and "进程与线程" in out
     monkeypatch.setenv(ENV_VAR, "en")
     assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "1", "--until", "task_name"]) == 2
     err = capsys.readouterr().err
