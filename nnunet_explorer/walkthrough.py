@@ -607,22 +607,36 @@ def lr_schedule(trainer: Any, initialize: Initialized) -> LRSchedule:
     return LRSchedule(np.array(lrs), rule)
 
 
+_FORCED_TEXT = {"en": "forced to contain foreground (get_do_oversample): sample(s) {which}",
+                "zh": "被强制包含前景的样本(get_do_oversample):{which}"}
+
+
 @dataclass(frozen=True)
 class Batch:
-    """One augmented training batch as the network sees it."""
+    """One augmented training batch as the network sees it.
+
+    ``forced`` holds, per sample, whether the loader forced it to contain foreground (v1's
+    ``get_do_oversample(j)``: ``not j < round(batch_size * (1 - oversample_foreground_percent))``, the last samples
+    of the batch), as the loader recorded it; empty when the loader does not say.
+    """
 
     data: Any
     target: tuple[Any, ...]
     keys: tuple[str, ...]
     loaded_shape: tuple[int, ...]
     transforms: tuple[str, ...]
+    forced: tuple[bool, ...] = ()
 
     def summary(self) -> str:
         from .explore import summarize_text
+        from .teaching.language import pick
 
         lines = [f"cases {list(self.keys)}; the loader cut {list(self.loaded_shape)}, augmentation cropped to "
                  f"{list(self.data.shape)}",
                  f"data: {summarize_text(self.data)}"]
+        if self.forced:
+            which = [j for j, f in enumerate(self.forced) if f]
+            lines.append(pick(_FORCED_TEXT).format(which=which))
         lines += [f"target[{i}]: {summarize_text(t)}" for i, t in enumerate(self.target)]
         lines.append(f"transforms ({len(self.transforms)}): " + " -> ".join(t.split("(")[0] for t in self.transforms))
         return "\n".join(lines)
@@ -633,7 +647,8 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
     """One batch through the trainer's own loader and transforms (``dl_tr``, then ``tr_gen``'s transform).
 
     The data is ``(b, c, z, y, x)`` float32 of the network's patch size; the target is a list with one
-    ``(b, 1, ...)`` label map per deep-supervision output. Drawn in this process with the step's seed
+    ``(b, 1, ...)`` label map per deep-supervision output. The last sample(s) of the batch were forced to contain
+    foreground (``get_do_oversample``); the picture frames them. Drawn in this process with the step's seed
     (re-running with the same seed gives the same batch; ``pipeline.rerun("batch", seed=3)`` draws another one);
     the random streams the training draws from afterwards are left as they were.
     """
@@ -651,8 +666,15 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
         out = transform(**raw)
     target = out["target"]
     targets = tuple(target) if isinstance(target, (list, tuple)) else (target,)
+    provenance = raw.get("provenance")
+    if provenance is not None:  # the loader's own record of each sample
+        forced = tuple(bool(p.forced) for p in provenance)
+    elif hasattr(trainer.dl_tr, "get_do_oversample"):  # a loader of v1's shape without the record
+        forced = tuple(bool(trainer.dl_tr.get_do_oversample(j)) for j in range(len(raw["keys"])))
+    else:
+        forced = ()
     return Batch(out["data"], targets, tuple(str(k) for k in raw["keys"]), loaded_shape,
-                 tuple(describe_transform(t) for t in transforms))
+                 tuple(describe_transform(t) for t in transforms), forced)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
