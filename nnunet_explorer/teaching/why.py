@@ -345,6 +345,22 @@ WHY: dict[str, WhyEntry] = {
                    "zh": "v1 的注释:权重随分辨率减半,使高分辨率的输出在损失中占更大比重。论文在除最低两个分辨率以外的"
                          "所有分辨率上加辅助损失,把瓶颈层算进去就与代码一致。我们的理解:深度监督把梯度直接送到较深的解码器层;最粗的输出(KiTS19 为 "
                          "5x10x10)及其最近邻下采样的目标太粗糙,学不到有用的东西,所以它被计算但不参与训练。"},
+        pitfalls=({"en": "The smallest target can show an empty slice where the full-resolution target has "
+                         "foreground. v1 makes the targets with ``downsample_seg_for_ds_transform2`` at order 0 "
+                         "(nearest neighbour, no anti-aliasing): a voxel of a target downsampled 16 times in-plane is "
+                         "one voxel of the full-resolution label, the one at the middle of its 16x16 block, and "
+                         "nothing else in the block counts. A structure narrower than the block (a small tumour, a "
+                         "thin rim) that misses those voxels vanishes from the coarse target. Its middle slice is "
+                         "also another plane: slice k of a target downsampled 8 times along z is full-resolution "
+                         "slice 8k + 4, so the middle of 10 slices is slice 44 of 80, not 40. In V2 the smallest "
+                         "target belongs to the output of weight 0, so it trains nothing.",
+                   "zh": "在全分辨率目标有前景的地方,最小的目标可能显示一张空切片。v1 用 "
+                         "``downsample_seg_for_ds_transform2`` 以 order 0(最近邻,不做抗混叠)生成目标:平面内缩小 16 "
+                         "倍的目标中,一个体素就是全分辨率标签中的一个体素,即它所在 16x16 块正中的那个体素,块里的其他"
+                         "体素都不起作用。比块还窄的结构(小肿瘤、细边缘)如果没有落在这些体素上,就会从粗目标中消失。"
+                         "它的中间切片也是另一个平面:沿 z 缩小 8 倍的目标的第 k 层是全分辨率的第 8k + 4 层,所以 10 层"
+                         "中的中间一层是 80 层中的第 44 层,而不是第 40 层。在 V2 中最小的目标对应权重为 0 的输出,所以"
+                         "它不参与训练。"},),
         terms=("ds",),
         blog="5", v1_call="nnUNetTrainerV2.initialize"),
     "loss": WhyEntry(
