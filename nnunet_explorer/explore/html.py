@@ -118,6 +118,8 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
         parts.append(f"<div><b>inputs</b>: {inputs}</div>")
     if result.ok:
         parts.append(figures_html(result))
+        if result.look is not None:
+            parts.append(f"<div class='nnx-look'>{value_html(result.look)}</div>")
         parts.append(f"<div><b>output</b>: {value_html(result.output)}</div>")
     else:
         err = result.error
