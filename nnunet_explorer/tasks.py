@@ -77,18 +77,38 @@ def convert_id_to_task_name(task_id: int, workspace: Workspace | None = None) ->
         listing = ("\n".join(f"    {name}  ({', '.join(places)})" for name, places in known.items())
                    or "    " + tr("(none)", "(无)"))
         hints = "".join(f"\n  {tr('hint: ', '提示:')}{h}" for h in _id_hints(task_id, workspace))
+        sample = _sample_hint(task_id)
         raise TaskError(
             tr(f"could not find a task with the ID {task_id} (looked for folders named {prefix}_*)",
                f"找不到编号为 {task_id} 的任务(查找的是名为 {prefix}_* 的文件夹;v1 的报错:could not find a task "
                f"with the ID {task_id})")
             + "\n  " + tr("tasks that exist:", "已有的任务:") + f"\n{listing}\n  "
             + tr("folders searched:", "查找过的文件夹:") + f"\n{_searched(workspace)}{hints}",
-            fix=tr("check the id, or put the task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name "
-                   "(`nnunet-explorer sample` writes one; `nnunet-explorer doctor` shows the folders in use)",
-                   "检查编号,或把任务放到 nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name"
-                   "(`nnunet-explorer sample` 可以写出一个;`nnunet-explorer doctor` 显示正在使用的文件夹)"),
+            fix=(sample[0] + tr("; or ", ";或者") if sample else "") +
+            tr("check the id, or put the task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name "
+               "(`nnunet-explorer sample` writes one; `nnunet-explorer doctor` shows the folders in use)",
+               "检查编号,或把任务放到 nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name"
+               "(`nnunet-explorer sample` 可以写出一个;`nnunet-explorer doctor` 显示正在使用的文件夹)"),
         )
     return unique[0]
+
+
+# The task ids ``nnunet-explorer sample KIND`` writes by default (commands/sample.py builds its kinds on these).
+SAMPLE_TASK_IDS: dict[str, int] = {"synthetic-ct": 901, "synthetic-mr": 902, "real": 903, "kits19": 40}
+
+
+def _sample_hint(task_id: int) -> list[str]:
+    """The ``sample`` command that writes ``task_id``, if one does (40: the blog's KiTS19 case)."""
+    for kind, sample_id in SAMPLE_TASK_IDS.items():
+        if sample_id == task_id:
+            if kind == "kits19":
+                return [tr(f"`nnunet-explorer sample {kind}` writes the blog's Task040_KiTS (run_training.py "
+                           "3d_fullres nnUNetTrainerV2 40 1), planned and preprocessed, into this workspace",
+                           f"`nnunet-explorer sample {kind}` 会把原博客的 Task040_KiTS(run_training.py 3d_fullres "
+                           "nnUNetTrainerV2 40 1)写入这个工作区,并已规划和预处理好")]
+            return [tr(f"`nnunet-explorer sample {kind}` writes Task{task_id:03d} into this workspace",
+                       f"`nnunet-explorer sample {kind}` 会把 Task{task_id:03d} 写入这个工作区")]
+    return []
 
 
 def _id_hints(task_id: int, workspace: Workspace) -> list[str]:

@@ -80,7 +80,8 @@ def test_the_cli_says_its_errors_and_their_fixes_in_chinese(workspace, capsys, m
     assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "1", "--until", "task_name"]) == 2
     err = capsys.readouterr().err
     assert "nnunet-explorer train: 错误：[步骤 task_name] 找不到编号为 40 的任务" in err
-    assert "\n  解决办法：检查编号" in err and "（加上 --debug 运行可以看到调用栈）" in err
+    assert "\n  解决办法：`nnunet-explorer sample kits19` 会把原博客的 Task040_KiTS" in err and "；或者检查编号" in err
+    assert "（加上 --debug 运行可以看到调用栈）" in err
     assert main(["sample", "synthetic-ct", "--task_id", "100000"]) == 2
     assert "错误：--task_id 100000 超出范围\n  解决办法：使用 0 到 9999 之间的编号" in capsys.readouterr().err
     assert main(["doctor", "--no_task_check"]) in (0, 1)

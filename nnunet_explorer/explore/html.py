@@ -122,6 +122,8 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
         parts.append(f"<div><b>{tr('inputs', '输入')}</b>{tr(': ', '：')}{inputs}</div>")
     if result.ok:
         parts.append(figures_html(result))
+        if result.look is not None:
+            parts.append(f"<div class='nnx-look'>{value_html(result.look)}</div>")
         parts.append(f"<div><b>{tr('output', '输出')}</b>{tr(': ', '：')}{value_html(result.output)}</div>")
     else:
         err = result.error

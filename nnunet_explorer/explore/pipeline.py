@@ -30,7 +30,7 @@ from ..language import tr
 from .html import pending_card, report_page, step_card
 from .notes import Why
 from ..seeding import preserved_rng
-from .step import Step, StepError, StepFailed, StepResult, make_step, seed_everything
+from .step import Shown, Step, StepError, StepFailed, StepResult, make_step, seed_everything
 from .summary import summary_rows
 
 _UNSET: Any = object()
@@ -225,8 +225,11 @@ class Pipeline:
             self._results[s.name] = result
             raise _named(exc, s.name, result) from exc
         seconds = time.perf_counter() - start
+        look = None
+        if isinstance(output, Shown):  # the value goes on; the look stays with the card
+            output, look = output.value, output.look
         result = StepResult(s.name, MappingProxyType(inputs), MappingProxyType(effective), output, None, seconds, seed,
-                            s.v1, s.doc, s.title, s.why)
+                            s.v1, s.doc, s.title, s.why, look)
         self._results[s.name] = result
         return result
 
@@ -311,6 +314,8 @@ class PipelineSummary:
             if changed:
                 lines.append(f"      {tr('params: ', '参数：')}"
                              + ", ".join(f"{k}={_short_repr(v)}" for k, v in changed.items()))
+            if r.ok and r.look is not None:
+                lines += [f"      {text}" for _, text in summary_rows(r.look)]
             if r.ok:
                 for path, text in summary_rows(r.output):
                     label = f"{path}: " if path else ""

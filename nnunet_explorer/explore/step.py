@@ -121,6 +121,19 @@ def step(name: str | None = None, *, inputs: tuple[str, ...] | list[str] | None 
 
 
 @dataclass(frozen=True)
+class Shown:
+    """A step's output together with something its card shows: ``return Shown(value, look)``.
+
+    The pipeline passes ``value`` on (later steps receive it, ``pipeline[name]`` returns it) and keeps ``look`` in
+    the step's result for the card: how the value came about, when that is worth seeing but is not the value
+    (e.g. the modules a name search visited before it returned the class).
+    """
+
+    value: Any
+    look: Any
+
+
+@dataclass(frozen=True)
 class StepError:
     """The error a step raised: its type, message and formatted traceback."""
 
@@ -153,6 +166,7 @@ class StepResult:
     doc: str = ""
     title: str = ""
     why: Why = None
+    look: Any = None  # what the card shows besides the output (see Shown); None for most steps
 
     @property
     def notes(self) -> StepNotes | None:

@@ -54,11 +54,14 @@ plans 文件、结果文件夹、预处理文件夹、``batch_dice``、stage 和
 这就是 v1 的 ``get_default_configuration``;卡片中的“v1 打印的内容”逐字给出 v1 打印的那一段。值得注意:单阶段
 plans 上的 ``3d_fullres`` 使用样本 Dice(批 Dice 只用于 2d 和两阶段 plans 的 3D 全分辨率网络),stage 是 plans
 中的最后一个。"""),
-    "trainer_class": StepDoc("fcf1d0f0a976", """\
+    "trainer_class": StepDoc("0dc20fd30a28", """\
 按名字找到的 trainer 类,并检查它是 nnU-Net 的 trainer(与 ``run_training`` 中的断言相同)。
 
-v1 导入 ``nnunet/training/network_training`` 下的每个模块,取第一个同名的类;explorer 在自己的 trainer 注册表中
-按名字查找(用 ``register_trainer`` 注册你自己的子类)。类的继承层次(MRO)决定每一个超参数:见下一步。"""),
+v1 的 ``get_default_configuration`` 调用 ``recursive_find_python_class``:它导入 ``nnunet/training/network_training``
+下的模块——先导入一个文件夹里的全部普通模块,再进入它的子包——并返回第一个同名的属性:类本身,而不是字符串。卡片展示的是这个
+查找在 explorer 对该文件夹的镜像(以及你的 ``--trainer_file`` 文件)上实际运行的过程:它依次导入了哪些模块,以及在哪里找到了
+这个名字。训练本身从 explorer 的注册表中取类(对 v1 的 trainer 和你的文件是同一个类;在 notebook 中注册的类也一样)。类的
+继承层次(MRO)决定每一个超参数:见下一步。"""),
     "trainer": StepDoc("4e7e80964020", """\
 trainer 按 ``run_training`` 的方式构造,列出每个超参数以及它在哪里被设置。
 
@@ -139,12 +142,12 @@ V2：``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率开始�
 为 ``initial_lr * (1 / max_num_epochs) ** 0.9``(永远不为 0)。这条曲线是在一个替身优化器上像 ``run_training`` 那样
 调用 trainer 的 ``maybe_update_lr`` 得到的(先用起始 epoch,再在每个 epoch 之后),所以子类的调度(预热、固定阶梯)
 会按原样显示。"""),
-    "batch": StepDoc("bfd05ab40bbd", """\
+    "batch": StepDoc("5446f280bd16", """\
 一个 batch 经过 trainer 自己的数据加载器和变换(先是 ``dl_tr``,然后是 ``tr_gen`` 的变换)。
 
 数据是网络 patch 大小的 ``(b, c, z, y, x)`` float32;目标是一个列表,每个深度监督输出对应一个 ``(b, 1, ...)``
-标签图。它在本进程中用本步骤的种子抽取(用同一个种子重跑得到同一个 batch;``pipeline.rerun("batch", seed=3)``
-抽取另一个);之后训练所用的随机数流保持原样。"""),
+标签图。batch 中最后的一个或几个样本被强制包含前景(``get_do_oversample``);图中用框标出它们。它在本进程中用本步骤的种子
+抽取(用同一个种子重跑得到同一个 batch;``pipeline.rerun("batch", seed=3)`` 抽取另一个);之后训练所用的随机数流保持原样。"""),
     "iteration": StepDoc("0c0ebe1a86e1", """\
 ``trainer.run_iteration``:前向、深度监督损失、反向、把梯度范数裁剪到 12、更新一步。
 

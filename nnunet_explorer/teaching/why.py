@@ -175,15 +175,38 @@ WHY: dict[str, WhyEntry] = {
         blog="4", v1_call="get_default_configuration"),
     "trainer_class": WhyEntry(
         title={"en": "the trainer class", "zh": "trainer 类"},
-        fact={"en": "v1's ``recursive_find_python_class`` imports every module under "
-                    "``nnunet/training/network_training`` and returns the first class with the given name; "
-                    "``run_training`` then asserts it is an ``nnUNetTrainer`` (for 3d_cascade_fullres: an "
-                    "``nnUNetTrainerCascadeFullRes`` or ``nnUNetTrainerV2CascadeFullRes``). nnUNetTrainerV2's MRO is nnUNetTrainerV2 -> nnUNetTrainer "
-                    "-> NetworkTrainer.",
-              "zh": "v1 的 ``recursive_find_python_class`` 导入 ``nnunet/training/network_training`` 下的所有模块,"
-                    "返回第一个同名的类;随后 ``run_training`` 断言它是 ``nnUNetTrainer``(3d_cascade_fullres 时是 "
-                    "``nnUNetTrainerCascadeFullRes`` 或 ``nnUNetTrainerV2CascadeFullRes``)。nnUNetTrainerV2 的 MRO 是 nnUNetTrainerV2 -> "
-                    "nnUNetTrainer -> NetworkTrainer。"},
+        fact={"en": "v1's ``get_default_configuration`` calls ``recursive_find_python_class([nnunet/training/"
+                    "network_training], name, current_module=\"nnunet.training.network_training\")``. It lists the "
+                    "folder with ``pkgutil.iter_modules`` (sorted by name), imports its plain modules one by one "
+                    "and stops at the first that has an attribute of that name; only if none has it does it go "
+                    "into the sub-packages, in the same order, searching each the same way. It returns the class "
+                    "itself, or None (then ``run_training`` raises \"Could not find trainer class\"). In v1 1.7.1 "
+                    "the folder holds 8 plain modules and the sub-packages ``competitions_with_custom_Trainers`` and "
+                    "``nnUNet_variants``: the search for nnUNetTrainerV2 imports network_trainer, nnUNetTrainer, "
+                    "nnUNetTrainerCascadeFullRes, nnUNetTrainerV2 and finds it there; a variant such as "
+                    "nnUNetTrainerV2_momentum09 is found at import 77, an unknown name gives None after all 83 "
+                    "modules. ``run_training`` then asserts the class is an ``nnUNetTrainer`` (for "
+                    "3d_cascade_fullres: an ``nnUNetTrainerCascadeFullRes`` or ``nnUNetTrainerV2CascadeFullRes``). The "
+                    "explorer's mirror of the folder (``nnunet_explorer.v1.training.network_training``) holds 5 of "
+                    "the 8 plain modules (not nnUNetTrainerCascadeFullRes, nnUNetTrainerV2_DP, "
+                    "nnUNetTrainerV2_fp32) and, in ``nnUNet_variants``, only your ``--trainer_file`` files; the "
+                    "card runs v1's search over it. nnUNetTrainerV2's MRO is nnUNetTrainerV2 -> nnUNetTrainer -> "
+                    "NetworkTrainer.",
+              "zh": "v1 的 ``get_default_configuration`` 调用 ``recursive_find_python_class([nnunet/training/"
+                    "network_training], name, current_module=\"nnunet.training.network_training\")``。它用 "
+                    "``pkgutil.iter_modules`` 列出文件夹(按名字排序),逐个导入其中的普通模块,遇到第一个含有该名字"
+                    "属性的模块就停止;只有都没有时,才按同样的顺序进入子包,在每个子包里按同样的规则查找。它返回类"
+                    "本身,或者 None(此时 ``run_training`` 报错 \"Could not find trainer class\")。在 v1 1.7.1 中,"
+                    "这个文件夹有 8 个普通模块和两个子包 ``competitions_with_custom_Trainers``、``nnUNet_variants``:"
+                    "查找 nnUNetTrainerV2 时依次导入 network_trainer、nnUNetTrainer、nnUNetTrainerCascadeFullRes、"
+                    "nnUNetTrainerV2,并在最后一个里找到;像 nnUNetTrainerV2_momentum09 这样的变体要到第 77 次导入"
+                    "才找到,不存在的名字要导入全部 83 个模块后才返回 None。随后 ``run_training`` 断言这个类是 "
+                    "``nnUNetTrainer``(3d_cascade_fullres 时是 ``nnUNetTrainerCascadeFullRes`` 或 "
+                    "``nnUNetTrainerV2CascadeFullRes``)。explorer 对这个文件夹的镜像"
+                    "(``nnunet_explorer.v1.training.network_training``)只有 8 个普通模块中的 5 个(没有 "
+                    "nnUNetTrainerCascadeFullRes、nnUNetTrainerV2_DP、nnUNetTrainerV2_fp32),它的 ``nnUNet_variants`` "
+                    "里只有你用 ``--trainer_file`` 加载的文件;卡片在这个镜像上运行 v1 的查找。nnUNetTrainerV2 的 MRO "
+                    "是 nnUNetTrainerV2 -> nnUNetTrainer -> NetworkTrainer。"},
         rationale={"en": "Finding the class by name means a variant is a new file with a subclass, without any "
                          "registration (v1's design; its repository holds dozens of such variants). Each level "
                          "of the hierarchy adds one layer: NetworkTrainer the generic loop, nnUNetTrainer the "
@@ -191,6 +214,23 @@ WHY: dict[str, WhyEntry] = {
                    "zh": "按名字查找类,意味着一个变体只需新建一个包含子类的文件,无需注册(v1 的设计;它的仓库里有几十个"
                          "这样的变体)。继承层次的每一层各加一部分:NetworkTrainer 是通用训练循环,nnUNetTrainer 负责 "
                          "plans 和数据,V2 是论文中的配方(SGD + poly 学习率、深度监督、moreDA)。"},
+        pitfalls=({"en": "Two files that define a class of the same name: v1 takes the first in its search order "
+                         "(a top-level module before anything in ``nnUNet_variants``; within a folder, file names "
+                         "sorted, upper case before lower case) and says nothing about the other. A module that "
+                         "only imports a class also has its name, so it can be where the search stops.",
+                   "zh": "两个文件定义了同名的类:v1 取查找顺序中的第一个(顶层模块先于 ``nnUNet_variants`` 中的任何"
+                         "文件;同一文件夹内按文件名排序,大写字母排在小写字母之前),对另一个只字不提。一个只是导入了"
+                         "某个类的模块也拥有这个名字,查找可能就停在那里。"},),
+        errata=({"en": "The blog gives the return value as 'nnUNetTrainerV2' (\"返回值: 'nnUNetTrainerV2'\"). "
+                       "``recursive_find_python_class`` returns the class object, ``<class "
+                       "'nnunet.training.network_training.nnUNetTrainerV2.nnUNetTrainerV2'>``, not its name as a "
+                       "string (or None when no module has the name); ``run_training`` calls that class to build "
+                       "the trainer: ``trainer = trainer_class(plans_file, fold, ...)``.",
+                 "zh": "原博客把返回值写成 'nnUNetTrainerV2'(“返回值: 'nnUNetTrainerV2'”)。"
+                       "``recursive_find_python_class`` 返回的是类对象 ``<class "
+                       "'nnunet.training.network_training.nnUNetTrainerV2.nnUNetTrainerV2'>``,而不是类名字符串"
+                       "(没有模块含有这个名字时返回 None);``run_training`` 调用这个类来构造 trainer,即"
+                       "``trainer = trainer_class(plans_file, fold, ...)``。"},),
         terms=("mro",),
         blog="4", v1_call="recursive_find_python_class"),
     # ------------------------------------------------------------------------- 5 trainer / initialize
@@ -305,6 +345,22 @@ WHY: dict[str, WhyEntry] = {
                    "zh": "v1 的注释:权重随分辨率减半,使高分辨率的输出在损失中占更大比重。论文在除最低两个分辨率以外的"
                          "所有分辨率上加辅助损失,把瓶颈层算进去就与代码一致。我们的理解:深度监督把梯度直接送到较深的解码器层;最粗的输出(KiTS19 为 "
                          "5x10x10)及其最近邻下采样的目标太粗糙,学不到有用的东西,所以它被计算但不参与训练。"},
+        pitfalls=({"en": "The smallest target can show an empty slice where the full-resolution target has "
+                         "foreground. v1 makes the targets with ``downsample_seg_for_ds_transform2`` at order 0 "
+                         "(nearest neighbour, no anti-aliasing): a voxel of a target downsampled 16 times in-plane is "
+                         "one voxel of the full-resolution label, the one at the middle of its 16x16 block, and "
+                         "nothing else in the block counts. A structure narrower than the block (a small tumour, a "
+                         "thin rim) that misses those voxels vanishes from the coarse target. Its middle slice is "
+                         "also another plane: slice k of a target downsampled 8 times along z is full-resolution "
+                         "slice 8k + 4, so the middle of 10 slices is slice 44 of 80, not 40. In V2 the smallest "
+                         "target belongs to the output of weight 0, so it trains nothing.",
+                   "zh": "在全分辨率目标有前景的地方,最小的目标可能显示一张空切片。v1 用 "
+                         "``downsample_seg_for_ds_transform2`` 以 order 0(最近邻,不做抗混叠)生成目标:平面内缩小 16 "
+                         "倍的目标中,一个体素就是全分辨率标签中的一个体素,即它所在 16x16 块正中的那个体素,块里的其他"
+                         "体素都不起作用。比块还窄的结构(小肿瘤、细边缘)如果没有落在这些体素上,就会从粗目标中消失。"
+                         "它的中间切片也是另一个平面:沿 z 缩小 8 倍的目标的第 k 层是全分辨率的第 8k + 4 层,所以 10 层"
+                         "中的中间一层是 80 层中的第 44 层,而不是第 40 层。在 V2 中最小的目标对应权重为 0 的输出,所以"
+                         "它不参与训练。"},),
         terms=("ds",),
         blog="5", v1_call="nnUNetTrainerV2.initialize"),
     "loss": WhyEntry(
