@@ -136,7 +136,7 @@ def clean_rows(lesson: "Fp16Lesson") -> list[tuple[str, str, str]]:
     if lesson.clip_norm is not None:
         clip = lesson.clip_norm
         first = lesson.norm_if_clipped_first
-        smaller = c.norm_clipped / first if first else float("nan")
+        smaller = f"{c.norm_clipped / first:,.0f}" if first else "?"
         rows.append((
             f"torch.nn.utils.clip_grad_norm_(self.network.parameters(), {clip:g})",
             pick({"en": f"{_g(c.norm_unscaled)} -> {_g(c.norm_clipped)}"
@@ -146,10 +146,10 @@ def clean_rows(lesson: "Fp16Lesson") -> list[tuple[str, str, str]]:
                         + ("(超过阈值:被缩小)" if c.norm_unscaled > clip else f"(小于 {clip:g}:不变)")}),
             pick({"en": f"Clipping must see the true gradients, so it comes after ``unscale_``. Run on the scaled "
                         f"ones (norm {_g(c.norm_scaled)}) it cuts them to {clip:g}; divided by S that leaves a "
-                        f"gradient of norm {_g(first)} (measured) - a step {smaller:.4g} times smaller than v1's.",
+                        f"gradient of norm {_g(first)} (measured): a step {smaller} times smaller than v1's.",
                   "zh": f"裁剪必须看到真实梯度,所以它在 ``unscale_`` 之后。如果对缩放后的梯度(范数 "
                         f"{_g(c.norm_scaled)})裁剪,它们会被截到 {clip:g};再除以 S,梯度范数只剩 {_g(first)}(实测)"
-                        f"——更新步长比 v1 的小 {smaller:.4g} 倍。"})))
+                        f"——更新步长比 v1 的小 {smaller} 倍。"})))
     rows += [
         ("self.amp_grad_scaler.step(self.optimizer)",
          pick({"en": "optimizer step taken (the weights changed)" if c.weights_changed else

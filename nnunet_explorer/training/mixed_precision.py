@@ -317,6 +317,8 @@ def fp16_step_lesson(network: nn.Module, loss: nn.Module, optimizer: torch.optim
 
         # under autocast, as v1's ``with autocast():`` on a GPU
         optimizer.zero_grad(set_to_none=True)
+        # differs from v1: torch.autocast(device, float16) for v1's deprecated torch.cuda.amp.autocast() (the same on
+        # CUDA), and on a CPU too, where v1 trains in float32: the iteration card's fp16 lesson, never the run
         with torch.autocast(device.type, dtype=torch.float16):
             output = network(data_t)
             l16 = _loss(loss, output, targets)
