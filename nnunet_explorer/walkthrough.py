@@ -866,5 +866,6 @@ def walkthrough_for(request: TrainRequest, *, workspace: Workspace | None = None
     return attach_teaching(Pipeline(steps, name=name, params=params))
 
 
-__all__ = ["CHEAP_LOOKS", "DEFAULT_SEED", "IterationLook", "SETUP_STEPS", "TRACED_METHODS", "TRAINING_STEPS", "TRAINING_STEP_NAMES",
-           "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES", "training_walkthrough", "untouched", "walkthrough_for"]
+__all__ = ["CHEAP_LOOKS", "DEFAULT_SEED", "IterationLook", "SETUP_STEPS", "TRACED_METHODS", "TRAINING_STEPS",
+           "TRAINING_STEP_NAMES", "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES", "training_walkthrough", "untouched",
+           "walkthrough_for"]

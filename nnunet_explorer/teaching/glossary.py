@@ -168,8 +168,8 @@ _TERMS = (
          "上 v1 的 ``autocast()`` 和 ``GradScaler()`` 会自行关闭,改用 float32 训练。与损失缩放配合使用。"),
     Term("loss-scaling", "loss scaling (GradScaler)", "损失缩放 (loss scaling, GradScaler)",
          "float16's smallest normal number is 6.1e-5 (2**-14); below it numbers lose significant bits, and below "
-         "3e-8 (half its smallest subnormal, 2**-24) they round to 0: too coarse for many gradients. ``GradScaler`` multiplies the loss by a scale S (2**16 at first), so every gradient "
-         "is S times larger in the backward pass; ``unscale_`` divides by S before clipping and the step; a step "
+         "3e-8 (half its smallest subnormal, 2**-24) they round to 0: too coarse for many gradients. "
+         "``GradScaler`` multiplies the loss by a scale S (2**16 at first), so every gradient is S times larger in the backward pass; ``unscale_`` divides by S before clipping and the step; a step "
          "whose gradients hold inf or nan is skipped and S halves; after 2000 clean steps S doubles.",
          "float16 的最小正规数是 6.1e-5(2**-14);比它小的数会丢失有效位,小于 3e-8(最小次正规数 2**-24 的一半)"
          "的数会被舍入为 0:这对很多梯度来说太粗了。"

@@ -170,14 +170,17 @@ def centre_crop(spatial: Sequence[int], factors: Sequence[int], max_voxels: int)
 
     The crop keeps every size and start a multiple of the axis' pooling factor (so the deep-supervision targets,
     downsampled by divisors of it, crop exactly along); the axis with the most multiples of its factor loses one
-    factor at a time, never below one factor.
+    factor at a time, never below one factor, and never down to a lowest resolution of a single voxel (instance
+    normalisation in training needs more than one).
     """
     size = [max(f, s // f * f) for s, f in zip(spatial, factors)]
     while math.prod(size) > max_voxels:
-        axes = [a for a in range(len(size)) if size[a] >= 2 * factors[a]]
+        steps = [c // f for c, f in zip(size, factors)]  # voxels per axis at the lowest resolution
+        lowest = math.prod(steps)
+        axes = [a for a in range(len(size)) if steps[a] >= 2 and lowest // steps[a] * (steps[a] - 1) >= 2]
         if not axes:
             break
-        a = max(axes, key=lambda i: (size[i] / factors[i], size[i]))  # the axis with most pooling steps to spare
+        a = max(axes, key=lambda i: (steps[i], size[i]))  # the axis with the most pooling steps to spare
         size[a] -= factors[a]
     return tuple(((s - c) // 2 // f * f, c) for s, c, f in zip(spatial, size, factors))
 
@@ -377,7 +380,8 @@ def fp16_step_lesson(network: nn.Module, loss: nn.Module, optimizer: torch.optim
         growth_factor=settings[0], backoff_factor=settings[1], growth_interval=settings[2],
         batch_shape=batch_shape, input_shape=tuple(int(v) for v in data_t.shape), sample=chosen,
         output_dtype=str(first.dtype).replace("torch.", ""), loss_dtype=str(l16.dtype).replace("torch.", ""),
-        clip_norm=clip_norm, loss_fp32=float(l32.detach()), loss_fp16=float(l16.detach()), norm_fp32=norm_fp32, clean=clean,
+        clip_norm=clip_norm, loss_fp32=float(l32.detach()), loss_fp16=float(l16.detach()), norm_fp32=norm_fp32,
+        clean=clean,
         norm_if_clipped_first=clipped_first, overflow=overflow, sizes=sizes,
         seconds=time.perf_counter() - started)
 
