@@ -297,11 +297,13 @@ def fp16_text(lesson: "Fp16Lesson | None", *, fp16_used: bool, fp16_requested: b
         why = reason or pick({"en": "switched off (fp16_lesson=False)", "zh": "已关闭(fp16_lesson=False)"})
         return f"{pick(TITLE)}: " + pick({"en": "not shown: ", "zh": "未显示:"}) + why
     lines = [pick(TITLE), where_from(lesson, fp16_used=fp16_used, fp16_requested=fp16_requested)]
-    lines += [f"  {call}\n      {value}\n      {pick(HEAD[2])}: {why}" for call, value, why in clean_rows(lesson)]
+    why = pick(HEAD[2]) + pick({"en": ": ", "zh": "："})
+    lines += [f"  {call}\n      {value}\n      {why}{text}" for call, value, text in clean_rows(lesson)]
     lines.append(pick({"en": "A step the scaler skips", "zh": "一个被 scaler 跳过的更新"}))
-    lines += [f"  {call}\n      {value}\n      {pick(HEAD[2])}: {why}" for call, value, why in overflow_rows(lesson)]
+    lines += [f"  {call}\n      {value}\n      {why}{text}" for call, value, text in overflow_rows(lesson)]
     lines.append(pick(WHY_SCALING))
-    lines += [f"  {what}: {value}" for what, value in size_rows(lesson)]
+    colon = pick({"en": ": ", "zh": "："})
+    lines += [f"  {what}{colon}{value}" for what, value in size_rows(lesson)]
     return "\n".join(lines).replace("``", "")
 
 
