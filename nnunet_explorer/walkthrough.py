@@ -684,15 +684,99 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
                  tuple(describe_transform(t) for t in transforms), forced)
 
 
+@dataclass(frozen=True)
+class IterationLook:
+    """What the ``iteration`` step shows: the trainer's own ``run_iteration``, then v1's fp16 branch call by call.
+
+    ``record`` is the iteration as the run does it (an :class:`~nnunet_explorer.training.iteration.
+    IterationRecord`; a ``LossRecord`` for an override that bypasses the explorer's recorded iteration). Its fields
+    read through: ``look.loss`` is ``look.record.loss``. ``mixed_precision`` is the fp16 lesson
+    (:class:`~nnunet_explorer.training.mixed_precision.Fp16Lesson`): the run's own GradScaler where the run uses
+    one, else a labelled demonstration (on a CPU: torch's CPU float16); None with the reason in ``not_shown``.
+    """
+
+    record: Any
+    mixed_precision: Any = None
+    fp16_requested: bool = False
+    not_shown: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "record":  # copy/pickle probe dunders before ``record`` exists
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+    @property
+    def fp16_used(self) -> bool:
+        """The run's own iteration trained under autocast with a GradScaler (v1: fp16 on CUDA)."""
+        return bool(getattr(self.record, "fp16_used", False))
+
+    def summary(self) -> str:
+        from .teaching.mixed_precision import fp16_line
+
+        line = fp16_line(self.mixed_precision, fp16_used=self.fp16_used)
+        return repr(self.record) + (f"\n{line}" if line else "")
+
+    def fp16_text(self) -> str:
+        """The mixed-precision lesson as text, in the language of the moment."""
+        from .teaching.mixed_precision import fp16_text
+
+        return fp16_text(self.mixed_precision, fp16_used=self.fp16_used, fp16_requested=self.fp16_requested,
+                         reason=self.not_shown)
+
+    def _repr_html_(self) -> str:
+        from .explore.html import value_html
+        from .teaching.mixed_precision import fp16_html
+
+        return value_html(self.record) + fp16_html(self.mixed_precision, fp16_used=self.fp16_used,
+                                                   fp16_requested=self.fp16_requested, reason=self.not_shown)
+
+
+def _fp16_look(trainer: Any, data: dict, record: Any, cpu_voxels: int | None) -> tuple[Any, str | None]:
+    """v1's fp16 branch on the iteration's batch and the trainer's network, loss and optimizer (a look).
+
+    Starts from the trainer's own GradScaler when the run uses one (its current scale), else from a fresh one as
+    v1's ``_maybe_init_amp`` makes it. On a CPU it runs on a crop of at most ``cpu_voxels`` voxels.
+    """
+    import math
+
+    from .network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+    from .training.iteration import uses_grad_scaler
+    from .training.mixed_precision import fp16_step_lesson, pool_factors
+
+    device = next(trainer.network.parameters()).device
+    kernels = getattr(trainer, "net_num_pool_op_kernel_sizes", None)
+    clip = getattr(record, "clip_norm", 12.0 if isinstance(trainer, nnUNetTrainerV2) else None)
+    clip = None if clip is None or not math.isfinite(clip) else float(clip)
+    try:
+        with untouched(trainer):
+            trainer.network.train()
+            if hasattr(trainer.network, "do_ds"):
+                trainer.network.do_ds = getattr(trainer, "ds_loss_weights", None) is not None
+            lesson = fp16_step_lesson(
+                trainer.network, trainer.loss, trainer.optimizer, data["data"], data["target"],
+                grad_scaler=trainer.amp_grad_scaler if uses_grad_scaler(trainer) else None, clip_norm=clip,
+                max_voxels=cpu_voxels if device.type == "cpu" else None,
+                factors=pool_factors(kernels) if kernels else None)
+    except Exception as exc:  # noqa: BLE001 - a lesson that cannot run must not cost the learner the record
+        return None, f"{type(exc).__name__}: {exc}"
+    return lesson, None
+
+
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
-def iteration(trainer: Any, batch: Batch) -> Any:
+def iteration(trainer: Any, batch: Batch, *, fp16_lesson: bool = True, fp16_cpu_voxels: int | None = 2048
+              ) -> IterationLook:
     """``trainer.run_iteration``: forward, deep-supervision loss, backward, clip the gradient norm to 12, step.
 
     The trainer's own ``run_iteration`` (a subclass's override included) runs on this batch with online
     evaluation on, as v1's training loop calls it; then the weights, optimizer state and random streams are put
     back, so the run is not changed by looking. The record shows the loss per output, the gradient norm before
     and after clipping, the learning rate and the time spent in each phase (all read from the device at once).
-    Mixed precision (the default) is only active on CUDA.
+
+    Then v1's mixed-precision branch, call by call (``fp16_lesson``): autocast, ``scale(l).backward()``,
+    ``unscale_``, ``clip_grad_norm_``, ``step``, ``update``, the scale S and the gradient norms of each phase, a
+    step the scaler skips, and this network's gradient sizes against float16's range. Where the run uses fp16 (a
+    GPU) these are the trainer's own GradScaler's numbers; on a CPU, where v1 trains in float32, a demonstration
+    with torch's CPU float16 on a crop of one sample of at most ``fp16_cpu_voxels`` voxels (None: the whole batch).
     """
     _initialized(trainer, "iteration")
     data = {"data": batch.data, "target": list(batch.target) if len(batch.target) > 1 else batch.target[0]}
@@ -709,7 +793,8 @@ def iteration(trainer: Any, batch: Batch) -> Any:
         value = float(np.asarray(loss_value, dtype=np.float64).reshape(-1)[0])
         record = LossRecord(value, None if np.isfinite(value) else "loss",
                             float(trainer.optimizer.param_groups[0]["lr"]))
-    return record
+    lesson, not_shown = _fp16_look(trainer, data, record, fp16_cpu_voxels) if fp16_lesson else (None, None)
+    return IterationLook(record, lesson, bool(trainer.fp16), not_shown)
 
 
 # -------------------------------------------------------------------------------------------- pipeline
@@ -788,5 +873,6 @@ def walkthrough_for(request: TrainRequest, *, workspace: Workspace | None = None
     return attach_teaching(Pipeline(steps, name=name, params=params))
 
 
-__all__ = ["CHEAP_LOOKS", "DEFAULT_SEED", "SETUP_STEPS", "TRACED_METHODS", "TRAINING_STEPS", "TRAINING_STEP_NAMES",
-           "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES", "training_walkthrough", "untouched", "walkthrough_for"]
+__all__ = ["CHEAP_LOOKS", "DEFAULT_SEED", "IterationLook", "SETUP_STEPS", "TRACED_METHODS", "TRAINING_STEPS",
+           "TRAINING_STEP_NAMES", "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES", "training_walkthrough", "untouched",
+           "walkthrough_for"]

@@ -552,18 +552,30 @@ WHY: dict[str, WhyEntry] = {
         title={"en": "one training iteration", "zh": "一次训练迭代"},
         fact={"en": "V2's ``run_iteration``: zero the gradients, forward (under autocast with fp16 on CUDA), the "
                     "deep-supervision loss, backward, unscale, ``clip_grad_norm_(parameters, 12)``, optimizer "
-                    "step; with online evaluation it keeps TP/FP/FN of the highest-resolution output only.",
+                    "step; with online evaluation it keeps TP/FP/FN of the highest-resolution output only. Under "
+                    "fp16 (``nnUNet_train``'s default) the backward is ``amp_grad_scaler.scale(l).backward()``, then "
+                    "``unscale_``, the clipping, ``amp_grad_scaler.step`` and ``update``; the scaler is "
+                    "``GradScaler()`` with torch's defaults (scale 2**16, halved after an overflow, doubled after "
+                    "2000 clean steps).",
               "zh": "V2 的 ``run_iteration``:梯度清零,前向(在 CUDA 上用 fp16 时处于 autocast 中),计算深度监督损失,"
                     "反向传播,反缩放,``clip_grad_norm_(parameters, 12)``,优化器更新;开启在线评估时,只记录最高分辨率"
-                    "输出的 TP/FP/FN。"},
+                    "输出的 TP/FP/FN。在 fp16 下(``nnUNet_train`` 的默认设置),反向传播是 "
+                    "``amp_grad_scaler.scale(l).backward()``,然后是 ``unscale_``、梯度裁剪、``amp_grad_scaler.step`` "
+                    "和 ``update``;scaler 是使用 torch 默认参数的 ``GradScaler()``(缩放因子 2**16,溢出后减半,"
+                    "连续 2000 步无溢出后翻倍)。"},
         rationale={"en": "V2's docstring: \"gradient clipping improves training stability\". Our reading: with "
                          "momentum 0.99 one exploding gradient would be carried for about 100 steps, and clipping "
                          "bounds what any single batch can do to the weights; v1 gives no derivation for 12, an "
                          "empirical constant. Online evaluation uses the full-resolution "
-                         "output because that is the segmentation one finally keeps.",
+                         "output because that is the segmentation one finally keeps. Loss scaling (torch's "
+                         "reason): many gradients are smaller than float16's smallest normal number (6.1e-5) and "
+                         "would lose their digits or become 0; the scale lifts them, and ``unscale_`` must come "
+                         "before the clipping, which has to compare the true gradients' norm with 12.",
                    "zh": "V2 的 docstring:“梯度裁剪能提高训练稳定性”。我们的理解:在动量 0.99 下,一次梯度爆炸会被带上约 "
                          "100 步,裁剪限制了单个 batch 对权重的影响;v1 没有给出 12 这个值的推导,它是一个经验常数。"
-                         "在线评估只用全分辨率输出,因为最终保留的就是这个分割结果。"},
+                         "在线评估只用全分辨率输出,因为最终保留的就是这个分割结果。损失缩放(torch 给出的理由):很多梯度"
+                         "比 float16 的最小正规数(6.1e-5)还小,会丢失有效数字甚至变成 0;缩放把它们抬上来,而 "
+                         "``unscale_`` 必须在梯度裁剪之前,因为裁剪要拿真实梯度的范数和 12 比较。"},
         errata=({"en": "The blog's ``run_iteration`` is ``NetworkTrainer.run_iteration``, which has no gradient "
                        "clipping. nnUNetTrainerV2 overrides it and calls ``torch.nn.utils.clip_grad_norm_("
                        "self.network.parameters(), 12)`` after the backward pass (after ``unscale_`` in fp16) and "
@@ -571,7 +583,15 @@ WHY: dict[str, WhyEntry] = {
                  "zh": "原博客展示的 ``run_iteration`` 是 ``NetworkTrainer.run_iteration``,它没有梯度裁剪。nnUNetTrainerV2 "
                        "重写了它,在反向传播之后(fp16 时在 ``unscale_`` 之后)、优化器更新之前调用 "
                        "``torch.nn.utils.clip_grad_norm_(self.network.parameters(), 12)``。"},),
-        terms=("grad-clip", "ds", "online-evaluation"),
+        pitfalls=({"en": "``fp16_used False`` on a CPU is v1's behaviour, not a fault: without CUDA, v1's "
+                         "``autocast()`` and ``GradScaler()`` switch themselves off and it trains in float32 although "
+                         "``--fp32`` was not given. The card's mixed-precision part is then a demonstration with "
+                         "torch's CPU float16, labelled as such; on a GPU it shows the run's own GradScaler.",
+                   "zh": "在 CPU 上看到 ``fp16_used False`` 是 v1 本来的行为,不是错误:没有 CUDA 时,v1 的 "
+                         "``autocast()`` 和 ``GradScaler()`` 会自行关闭,即使没有给 ``--fp32`` 也用 float32 训练。"
+                         "这时卡片中的混合精度部分是用 torch 的 CPU float16 做的演示,并标明了这一点;在 GPU 上它显示的是"
+                         "本次训练自己的 GradScaler。"},),
+        terms=("grad-clip", "mixed-precision", "loss-scaling", "ds", "online-evaluation"),
         blog="7", v1_call="nnUNetTrainerV2.run_iteration"),
     "epoch_end": WhyEntry(
         title={"en": "the end of an epoch", "zh": "一个 epoch 的结束"},
