@@ -148,12 +148,18 @@ V2：``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率开始�
 数据是网络 patch 大小的 ``(b, c, z, y, x)`` float32;目标是一个列表,每个深度监督输出对应一个 ``(b, 1, ...)``
 标签图。batch 中最后的一个或几个样本被强制包含前景(``get_do_oversample``);图中用框标出它们。它在本进程中用本步骤的种子
 抽取(用同一个种子重跑得到同一个 batch;``pipeline.rerun("batch", seed=3)`` 抽取另一个);之后训练所用的随机数流保持原样。"""),
-    "iteration": StepDoc("0c0ebe1a86e1", """\
+    "iteration": StepDoc("22a27a9d29c8", """\
 ``trainer.run_iteration``:前向、深度监督损失、反向、把梯度范数裁剪到 12、更新一步。
 
 trainer 自己的 ``run_iteration``(包括子类的重写)在这个 batch 上运行,并开启在线评估,与 v1 训练循环的调用方式
 相同;之后权重、优化器状态和随机数流被放回原样,所以查看不会改变训练。记录给出每个输出的损失、裁剪前后的梯度范数、
-学习率和每个阶段所用的时间(全部一次性从设备读回)。混合精度(默认)只在 CUDA 上生效。"""),
+学习率和每个阶段所用的时间(全部一次性从设备读回)。
+
+然后是 v1 的混合精度分支,一个调用接一个调用(``fp16_lesson``):autocast、``scale(l).backward()``、``unscale_``、
+``clip_grad_norm_``、``step``、``update``,每个阶段的缩放因子 S 和梯度范数,一次被 scaler 跳过的更新,以及这个网络的
+梯度大小与 float16 表示范围的对比。在使用 fp16 训练的地方(GPU 上),这些是 trainer 自己的 GradScaler 的数字;在 CPU
+上(v1 在 CPU 上用 float32 训练),则是用 torch 的 CPU float16 在一个样本的裁剪块上做的演示,裁剪块最多
+``fp16_cpu_voxels`` 个体素(None:整个 batch)。"""),
     "training_epochs": StepDoc("991c18e498b1", """\
 ``trainer.run_training()``(在 ``-c`` / ``-pretrained_weights`` 之后,与 v1 的 ``main`` 相同):真正的训练循环。
 
