@@ -398,9 +398,11 @@ class DeepSupervision:
     target_shapes: tuple[tuple[int, ...], ...]
 
     def summary(self) -> str:
-        rows = [f"output {i}: weight {w:.4f}, scale {list(s)}, target {list(t)}"
+        rows = [tr(f"output {i}: weight {w:.4f}, scale {list(s)}, target {list(t)}",
+                   f"输出 {i}：权重 {w:.4f}，尺度 {list(s)}，目标 {list(t)}")
                 for i, (w, s, t) in enumerate(zip(self.weights, self.scales, self.target_shapes))]
-        return f"{len(self.weights)} outputs, highest resolution first\n" + "\n".join(rows)
+        return tr(f"{len(self.weights)} outputs, highest resolution first",
+                  f"{len(self.weights)} 个输出，最高分辨率在前") + "\n" + "\n".join(rows)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize")

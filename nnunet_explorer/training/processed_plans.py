@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import PlansError
+from ..language import tr
 from ..provenance import mirrors
 
 
@@ -50,9 +51,11 @@ class ProcessedPlans:
     warnings: tuple[str, ...] = ()
 
     def summary(self) -> str:
+        pools = [list(p) for p in self.net_num_pool_op_kernel_sizes]
         return (f"stage {self.stage}: patch_size {list(self.patch_size)}, batch_size {self.batch_size}, "
-                f"{len(self.net_num_pool_op_kernel_sizes)} poolings {[list(p) for p in self.net_num_pool_op_kernel_sizes]}, "
-                f"num_input_channels {self.num_input_channels}, num_classes {self.num_classes} (with background), "
+                + tr(f"{len(pools)} poolings {pools}", f"{len(pools)} 次池化 {pools}")
+                + f", num_input_channels {self.num_input_channels}, num_classes {self.num_classes} "
+                + tr("(with background)", "(含背景)") + ", "
                 f"threeD {self.threeD}, do_dummy_2D_aug {self.do_dummy_2D_aug}, base_num_features "
                 f"{self.base_num_features}, conv_per_stage {self.conv_per_stage}")
 
