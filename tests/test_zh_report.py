@@ -149,3 +149,4 @@ def test_the_walkthrough_console_is_chinese(task_901, capsys, monkeypatch):
     by_step = {line.split("] ", 1)[1].split()[0]: line for line in lines}
     assert "样本 Dice + CE" in by_step["configuration"] and "数据增强在" in by_step["initialize"]
     assert "个训练病例" in by_step["split"] and "torch 模块" in by_step["loss"]
+    assert "个输出，最高分辨率在前" in by_step["deep_supervision"] and "次池化" in by_step["plans_processed"]
