@@ -132,8 +132,8 @@ def rule_note(plans: Mapping[str, Any], stage: int, check: PlansCheck, lang: str
         f"{max(rules.patch_size)} / {rules.patch_size[0]} = {rules.dummy_2d_ratio:.3g} {cmp} 3, so "
         f"{rules.do_dummy_2D_data_aug}{dummy_end}.",
         f"这份 plans 中的 patch 为 {patch},它的显存代理量是 {_n(rules.vram_proxy)};规划器的参考值是 "
-        f"{_n(rules.vram_reference)}(``520,000,000 * 32 / 30``,按 batch 为 2 设定)。按显存算的 batch:"
-        f"``floor(max({rules.vram_reference / rules.vram_proxy:.3f}, 1) * 2)`` = {rules.batch_by_vram};5 % 上限:"
+        f"{_n(rules.vram_reference)}(``520,000,000 * 32 / 30``,按 batch 为 2 设定)。按显存算出的 batch 为 "
+        f"``floor(max({rules.vram_reference / rules.vram_proxy:.3f}, 1) * 2)`` = {rules.batch_by_vram};5 % 上限为 "
         f"``round(0.05 * {_n(rules.dataset_num_voxels)} / {_n(patch_voxels)})``(中位病例体素数乘以 "
         f"{rules.num_cases} 个病例,再除以 patch 的体素数,且不低于 2)= {rules.batch_cap}。所以 v1 的规则给出 batch "
         f"{rules.batch_size}{batch_end}。``do_dummy_2D_data_aug``:max(patch) / patch[0] = {max(rules.patch_size)} / "
@@ -223,7 +223,7 @@ def kits19_note(plans: Mapping[str, Any], stage: int, check: PlansCheck, lang: s
         f"known: {rest_en}{known} What is not known: how the blog's plans "
         "were made — edited by hand (v1 ships ``experiment_planning/change_batch_size.py`` for such edits), written "
         "by a modified planner, or by an nnU-Net version whose rules differ from 1.7.1's; the blog does not say.",
-        f"这是原博客展示的 plans(patch {stored_patch},batch {stored_batch}),不是 nnU-Net v1 1.7.1 为 KiTS19 的"
+        f"这是原博客展示的 plans:patch {stored_patch}、batch {stored_batch}。它不是 nnU-Net v1 1.7.1 为 KiTS19 的"
         f"数据集指纹算出的结果:它的 ``ExperimentPlanner3D_v21`` 给出 patch {v1_patch}、batch {v1_batch};要用这组"
         f"值训练,加上 ``-p {option}``(示例以这个名字安装了它们)。已知的是:{rest_zh}"
         f"{known}不知道的是:原博客的 plans 是怎么来的——手工修改(v1 为此自带了 "
@@ -301,7 +301,7 @@ def _normalization_note(plans: Mapping[str, Any], lang: str) -> str:
                 f"then (x - {fmt(props['mean'])}) / {fmt(props['sd'])}",
                 f"通道 {c}:裁剪到 [{fmt(props['percentile_00_5'])}, {fmt(props['percentile_99_5'])}],"
                 f"再做 (x - {fmt(props['mean'])}) / {fmt(props['sd'])}", lang))
-    here = (_say(" Here: ", "这里:", lang) + "; ".join(numbers) + ".") if numbers else ""
+    here = (_say(" Here: ", "这里:", lang) + _say("; ", ";", lang).join(numbers) + _say(".", "。", lang)) if numbers else ""
     return _say(
         "Per input channel, how preprocessing normalises intensities. 'CT': clip to the 0.5 and 99.5 percentiles "
         "of the training set's foreground (every 10th labelled voxel of every case), subtract that foreground's "

@@ -227,7 +227,13 @@ def _checked_row(row: CardRow, check: Any, key: str, stage: int | None, plans: M
     if diff is not None:
         value = f"{value} {_FLAG}"
         rule = pick({"en": "differs from v1's planner", "zh": "与 v1 规划器的结果不同"})
-        why = _inline(difference_text(diff)) + ". " + why
+        why = _inline(difference_text(diff)) + pick({"en": ". ", "zh": "。"}) + why
+    elif rules is not None and key in ("batch_size", "do_dummy_2D_data_aug") and \
+            plans["plans_per_stage"][stage][key] != (rules.batch_size if key == "batch_size"
+                                                     else rules.do_dummy_2D_data_aug):
+        # the planner's own plans agree, but the stored patch was edited without this value
+        value = f"{value} {_FLAG}"
+        rule = pick({"en": "not what v1's rule gives for the stored patch", "zh": "与 v1 规则对存储 patch 的结果不符"})
     return CardRow(row.key, value, why, rule)
 
 
