@@ -246,7 +246,8 @@ class PlansCheck:
             return f"not compared with v1's planner ({self.missing}): {self.detail}"
         if self.matches:
             return "every value is what v1's v2.1 planner computes from these plans' fingerprint"
-        return "differs from what v1's v2.1 planner computes:\n" + "\n".join(f"  - {d.text()}" for d in self.differences)
+        return ("differs from what v1's v2.1 planner computes:\n"
+                + "\n".join(f"  - {d.text()}" for d in self.differences))
 
 
 def check_plans(plans_or_path: PathLike | Mapping[str, Any], *,

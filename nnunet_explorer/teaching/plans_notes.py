@@ -155,7 +155,8 @@ def is_kits19_fingerprint(plans: Mapping[str, Any]) -> bool:
 
 
 def is_blog_kits19_plans(plans: Mapping[str, Any]) -> bool:
-    """KiTS19's fingerprint with the blog's patch and batch (:data:`~nnunet_explorer.samples.kits19.BLOG_STAGE_EDITS`)."""
+    """KiTS19's fingerprint with the blog's patch and batch (:data:`~nnunet_explorer.samples.kits19.
+    BLOG_STAGE_EDITS`)."""
     if not is_kits19_fingerprint(plans):
         return False
     sp = next(iter(plans["plans_per_stage"].values()))
@@ -301,7 +302,9 @@ def _normalization_note(plans: Mapping[str, Any], lang: str) -> str:
                 f"then (x - {fmt(props['mean'])}) / {fmt(props['sd'])}",
                 f"通道 {c}:裁剪到 [{fmt(props['percentile_00_5'])}, {fmt(props['percentile_99_5'])}],"
                 f"再做 (x - {fmt(props['mean'])}) / {fmt(props['sd'])}", lang))
-    here = (_say(" Here: ", "这里:", lang) + _say("; ", ";", lang).join(numbers) + _say(".", "。", lang)) if numbers else ""
+    here = ""
+    if numbers:
+        here = _say(" Here: ", "这里:", lang) + _say("; ", ";", lang).join(numbers) + _say(".", "。", lang)
     return _say(
         "Per input channel, how preprocessing normalises intensities. 'CT': clip to the 0.5 and 99.5 percentiles "
         "of the training set's foreground (every 10th labelled voxel of every case), subtract that foreground's "
@@ -503,5 +506,6 @@ def configuration_notes(configuration: Any, language: str | None = None) -> tupl
     return tuple(boxes), (summarize_plans_table(configuration, lang),)
 
 
-__all__ = ["HEADINGS", "configuration_notes", "check_note", "difference_text", "is_blog_kits19_plans", "is_kits19_fingerprint",
-           "kits19_note", "network_note", "plans_check_notes", "rule_note", "summarize_plans_table"]
+__all__ = ["HEADINGS", "check_note", "configuration_notes", "difference_text", "is_blog_kits19_plans",
+           "is_kits19_fingerprint", "kits19_note", "network_note", "plans_check_notes", "rule_note",
+           "summarize_plans_table"]

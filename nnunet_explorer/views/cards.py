@@ -19,7 +19,6 @@ from typing import Any, Mapping, Sequence
 from . import report_figures  # noqa: F401 - registers the report cards' pictures
 from ..explore.notes import notes_html, resolve_why
 from ..planning.explain import Decision, fmt
-from ..teaching.why import why_of
 
 
 @dataclass(frozen=True)
@@ -209,8 +208,9 @@ def _checked_row(row: CardRow, check: Any, key: str, stage: int | None, plans: M
     why, value, rule = row.why, row.value, row.rule
     rules = check.rules_for(stage) if stage is not None else None
     if rules is not None and key == "batch_size":
-        why = pick({"en": f"v1's rule on the stored patch {list(rules.patch_size)}: floor(max({rules.vram_reference:,.0f}"
-                          f" / {rules.vram_proxy:,} (VRAM proxy), 1) * 2) = {rules.batch_by_vram}, capped at "
+        why = pick({"en": f"v1's rule on the stored patch {list(rules.patch_size)}: floor(max("
+                          f"{rules.vram_reference:,.0f} / {rules.vram_proxy:,} (VRAM proxy), 1) * 2) = "
+                          f"{rules.batch_by_vram}, capped at "
                           f"{rules.batch_cap} (5 % of the dataset) -> {rules.batch_size}",
                     "zh": f"v1 的规则用在存储的 patch {list(rules.patch_size)} 上:floor(max({rules.vram_reference:,.0f}"
                           f" / {rules.vram_proxy:,}(显存代理量), 1) * 2) = {rules.batch_by_vram},上限 {rules.batch_cap}"
@@ -220,7 +220,8 @@ def _checked_row(row: CardRow, check: Any, key: str, stage: int | None, plans: M
         why = pick({"en": f"v1's rule on the stored patch: max(patch) / patch[0] = {max(rules.patch_size)} / "
                           f"{rules.patch_size[0]} = {rules.dummy_2d_ratio:.3g} {cmp} 3 -> {rules.do_dummy_2D_data_aug}",
                     "zh": f"v1 的规则用在存储的 patch 上:max(patch) / patch[0] = {max(rules.patch_size)} / "
-                          f"{rules.patch_size[0]} = {rules.dummy_2d_ratio:.3g} {cmp} 3 -> {rules.do_dummy_2D_data_aug}"})
+                          f"{rules.patch_size[0]} = {rules.dummy_2d_ratio:.3g} {cmp} 3 -> "
+                          f"{rules.do_dummy_2D_data_aug}"})
     elif check.differences and row.rule and row.rule not in {v[0] for v in _FIXED.values()}:
         # the recorded decisions are those of the planner's own plans, which differ from these
         why = pick({"en": "v1's planner, for its own plans: ", "zh": "v1 的规划器(针对它自己的 plans):"}) + why
