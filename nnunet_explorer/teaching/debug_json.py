@@ -25,9 +25,12 @@ HEADINGS = {
 ENTRIES: dict[str, dict[str, str]] = {
     "plans_file": {
         "en": "The plans file this run read (``-p`` picks its identifier). v1 also copies it to ``plans.pkl`` in "
-              "the folder above the folds; ``nnUNet_predict`` reads that copy.",
+              "the folder above the folds; ``nnUNet_predict`` requires that copy (it checks the number of input "
+              "channels against it; the network itself is rebuilt from the plans saved in the checkpoint's "
+              "``.model.pkl``).",
         "zh": "这次运行读取的 plans 文件(``-p`` 选择它的标识)。v1 还会把它复制为各 fold 上一级目录中的 "
-              "``plans.pkl``;``nnUNet_predict`` 读取的就是这个副本。"},
+              "``plans.pkl``;``nnUNet_predict`` 要求有这个副本(用它核对输入通道数;网络本身则根据检查点 "
+              "``.model.pkl`` 中保存的 plans 重建)。"},
     "fold": {"en": "The cross-validation fold (``nnUNet_train``'s fourth argument).",
              "zh": "交叉验证的折(``nnUNet_train`` 的第四个参数)。"},
     "stage": {"en": "The plans stage this run trains on (chosen by ``get_default_configuration``).",

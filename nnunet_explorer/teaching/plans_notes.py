@@ -90,9 +90,9 @@ def check_note(plans: Mapping[str, Any], check: PlansCheck, lang: str, *, stage:
     if check.matches:
         return Note("plans-check", heading, _say(
             f"Every value of these plans is what nnU-Net v1 1.7.1's ``{planner}`` computes from their own "
-            f"fingerprint (``dataset_properties``, {cases} cases): none was edited.",
+            f"fingerprint (``dataset_properties``, {cases} cases): no value differs.",
             f"这份 plans 的每个值都与 nnU-Net v1 1.7.1 的 ``{planner}`` 根据它自带的数据集指纹"
-            f"(``dataset_properties``,{cases} 个病例)算出的结果相同:没有被修改过。", lang))
+            f"(``dataset_properties``,{cases} 个病例)算出的结果相同:没有不一致的值。", lang))
     shown = check.differences if stage is None else check.for_stage(stage)
     others = len(check.differences) - len(shown)
     items = "; ".join(difference_text(d, lang) for d in shown)
@@ -284,10 +284,11 @@ def _mask_note(plans: Mapping[str, Any], lang: str) -> str:
         "Per input channel: normalise only inside the nonzero region that cropping found? The planner writes False "
         "for every channel whose modality name contains 'CT'; for the others True exactly when cropping to the "
         "nonzero region shrank the median case below 3/4 of its size (a zero background, as in brain MRI). With "
-        f"True, mean and sd come from the voxels inside the region and the rest is set to 0. Here: {here}.",
+        f"True, a non-CT channel's mean and sd come from the voxels inside the region, and everything outside is set "
+        f"to 0. Here: {here}.",
         "按输入通道:是否只在裁剪时找到的非零区域内做归一化?对模态名中含 'CT' 的通道,规划器一律写 False;其他通道,"
-        "只有当裁剪到非零区域使中位病例缩小到原来的 3/4 以下时(背景为 0,如脑部 MRI)才写 True。为 True 时,均值和"
-        f"标准差只用区域内的体素计算,区域外置为 0。这里:{here}。", lang)
+        "只有当裁剪到非零区域使中位病例缩小到原来的 3/4 以下时(背景为 0,如脑部 MRI)才写 True。为 True 时,非 CT "
+        f"通道的均值和标准差只用区域内的体素计算,区域外全部置为 0。这里:{here}。", lang)
 
 
 def _normalization_note(plans: Mapping[str, Any], lang: str) -> str:
@@ -376,9 +377,11 @@ def _stage_key_note(key: str, sp: Mapping[str, Any], lang: str) -> str:
                     "每次下采样一个核,从最上层开始:[2, 2, 2] 把每个轴减半,[1, 2, 2] 只减半平面内的轴。V2 用这些步长的"
                     "带步长卷积做下采样。", lang)
     if key == "conv_kernel_sizes":
-        return _say("One kernel per resolution level (downsamplings + 1): [3, 3, 3], or [1, 3, 3] while the first "
-                    "axis is still much coarser than the others.",
-                    "每个分辨率层一个卷积核(下采样次数 + 1):[3, 3, 3],第一个轴仍比其他轴粗得多时为 [1, 3, 3]。", lang)
+        return _say("One kernel per resolution level (downsamplings + 1): 3 along the axes whose spacings at that "
+                    "level lie within a factor 2 of each other, 1 along an axis at least twice as coarse (so [1, 3, 3] "
+                    "for thick slices); the bottleneck always gets 3 everywhere.",
+                    "每个分辨率层一个卷积核(下采样次数 + 1):在该层 spacing 彼此相差不到 2 倍的轴上为 3,在至少粗 2 倍的轴"
+                    "上为 1(所以厚层图像是 [1, 3, 3]);瓶颈层总是全部为 3。", lang)
     return _say("A value of this stage (not one of v1's standard keys).", "这个 stage 的一个值(不是 v1 的标准键)。",
                 lang)
 
