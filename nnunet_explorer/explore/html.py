@@ -33,6 +33,8 @@ STYLE = """
 .nnx-card .why p{margin:3px 0}
 .nnx-card .pitfall,.nnx-card .erratum{background:#fff8e6;border-left:3px solid #d90;padding:3px 8px;margin:4px 0}
 .nnx-card .erratum{background:#fdeeee;border-left-color:#c55}
+.nnx-card div.plans-check,.nnx-card div.blog,.nnx-card div.debug-json{background:#eef4fb;border-left:3px solid #47a;
+  padding:3px 8px;margin:4px 0}
 """
 
 MAX_EMBED_CHARS = 200_000

@@ -170,8 +170,8 @@ class StepResult:
 
     @property
     def notes(self) -> StepNotes | None:
-        """The step's teaching notes as they read now (None if it has none)."""
-        return resolve_why(self.why)
+        """The step's teaching notes as they read now, given this result (None if it has none)."""
+        return resolve_why(self.why, self)
 
     @property
     def ok(self) -> bool:

@@ -79,10 +79,10 @@ _TERMS = (
          "``Generic_UNet.compute_approx_vram_consumption``:网络对一个 patch 需要保存的特征图体素数,规划器用它代替 "
          "GPU 显存。patch 会一直缩小,直到这个数低于固定的参考值(3D 为 ``520,000,000 * 32 / 30``)。"),
     Term("patch", "patch", "patch(图像块)",
-         "The crop of a case the network trains on (e.g. 80×160×160 voxels for KiTS19). Planned as large as the "
+         "The crop of a case the network trains on (e.g. 96×160×160 voxels as v1 1.7.1 plans KiTS19; the blog's plans use 80×160×160). Planned as large as the "
          "VRAM proxy allows; the loader first cuts a larger ``basic_generator_patch_size`` so rotation and "
          "scaling leave no empty corners.",
-         "网络训练时使用的病例裁剪块(例如 KiTS19 为 80×160×160 体素)。规划时在显存代理量允许的范围内尽量大;"
+         "网络训练时使用的病例裁剪块(例如 v1 1.7.1 为 KiTS19 规划出 96×160×160 体素;原博客的 plans 用的是 80×160×160)。规划时在显存代理量允许的范围内尽量大;"
          "数据加载器先切出更大的 ``basic_generator_patch_size``,使旋转和缩放后不留空角。"),
     Term("stage", "stage", "阶段 (stage)",
          "One entry of ``plans['plans_per_stage']``: a resolution with its own patch, batch and topology. Plans "

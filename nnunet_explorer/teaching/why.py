@@ -51,11 +51,11 @@ HEADINGS = {
 _OVERSAMPLE_PITFALL = {
     "en": "\"33 % foreground\" is not what a batch of 2 gets. v1's rule (``get_do_oversample``) forces the samples "
           "with index >= ``round(batch_size * (1 - 0.33))``: at batch 2 that is ``round(1.34) = 1``, so 1 "
-          "of 2 samples (50 %), the one with index 1, is forced; at batch 3 (KiTS19) 1 of 3; at batch 4 1 of 4; at batch 5 2 of 5. It is always "
+          "of 2 samples (50 %), the one with index 1, is forced; at batch 3 (the blog's KiTS19 plans) 1 of 3; at batch 4 1 of 4; at batch 5 2 of 5. It is always "
           "the last samples of the batch.",
     "zh": "“33 % 前景”并不是 batch 为 2 时得到的比例。v1 的规则(``get_do_oversample``)强制索引 >= "
           "``round(batch_size * (1 - 0.33))`` 的样本:batch 为 2 时是 ``round(1.34) = 1``,所以 2 个样本中有 1 个(50 %)"
-          "被强制,即索引为 1 的第二个样本;batch 为 3(KiTS19)时是 3 个中的 1 个;batch 为 4 时是 4 个中的 1 个;batch 为 5 "
+          "被强制,即索引为 1 的第二个样本;batch 为 3(原博客的 KiTS19 plans)时是 3 个中的 1 个;batch 为 4 时是 4 个中的 1 个;batch 为 5 "
           "时是 5 个中的 2 个。被强制的总是 batch 中最后的那几个样本。",
 }
 
@@ -290,13 +290,15 @@ WHY: dict[str, WhyEntry] = {
                     "the plans' value + 1 (background). The planner chose the patch by starting from a 512 mm "
                     "isotropic box clipped to the median case and shrinking it until the VRAM proxy fits the "
                     "reference; the batch is ``floor(max(ref / vram, 1) * 2)``, so at least 2, and at most "
-                    "``round(0.05 * dataset voxels / patch voxels)`` (but never capped below 2). KiTS19: patch "
-                    "80x160x160, batch 3.",
+                    "``round(0.05 * dataset voxels / patch voxels)`` (but never capped below 2). Training uses "
+                    "whatever the plans file holds, and a plans file can be edited: on a run's card the notes below "
+                    "apply these rules to that run's plans and flag every value v1's planner would not have chosen.",
               "zh": "``process_plans`` 读取该 stage 的 patch 大小、batch 大小和卷积核;``num_classes`` 是 plans 中的值 "
                     "+ 1(背景)。规划器选择 patch 的方式:从一个 512 mm 的各向同性立方体开始,裁剪到病例的中位尺寸,"
                     "再不断缩小,直到显存代理量低于参考值;batch 为 ``floor(max(ref / vram, 1) * 2)``,所以至少为 2,"
-                    "且最多为 ``round(0.05 * 数据集体素数 / patch 体素数)``(但这个上限不会低于 2)。KiTS19:patch "
-                    "80x160x160,batch 3。"},
+                    "且最多为 ``round(0.05 * 数据集体素数 / patch 体素数)``(但这个上限不会低于 2)。训练使用的是 plans "
+                    "文件里存储的值,而 plans 文件可以被修改:在一次运行的卡片上,下面的说明会把这些规则用在该次运行的 plans "
+                    "上,并标出 v1 的规划器不会选择的每一个值。"},
         rationale={"en": "The paper prefers a large patch over a large batch: the patch is shrunk only as far as "
                          "a batch of 2 needs, because context (seeing the whole organ and its neighbours) helps "
                          "segmentation more than more samples per step. v1's comment on the cap: all samples of "
@@ -340,10 +342,10 @@ WHY: dict[str, WhyEntry] = {
         rationale={"en": "v1's comment: the weights halve with resolution to give the higher-resolution outputs "
                          "more weight in the loss. The paper describes auxiliary losses at all but the two lowest "
                          "resolutions, which matches the code once the bottleneck is counted. Our reading: deep supervision sends gradient straight into the deeper "
-                         "decoder levels; the coarsest map (5x10x10 for KiTS19) and its nearest-neighbour target "
+                         "decoder levels; the coarsest map (5x10x10 for the blog's KiTS19 patch) and its nearest-neighbour target "
                          "are too crude to teach anything useful, so it is computed but not trained.",
                    "zh": "v1 的注释:权重随分辨率减半,使高分辨率的输出在损失中占更大比重。论文在除最低两个分辨率以外的"
-                         "所有分辨率上加辅助损失,把瓶颈层算进去就与代码一致。我们的理解:深度监督把梯度直接送到较深的解码器层;最粗的输出(KiTS19 为 "
+                         "所有分辨率上加辅助损失,把瓶颈层算进去就与代码一致。我们的理解:深度监督把梯度直接送到较深的解码器层;最粗的输出(原博客的 KiTS19 patch 为 "
                          "5x10x10)及其最近邻下采样的目标太粗糙,学不到有用的东西,所以它被计算但不参与训练。"},
         pitfalls=({"en": "The smallest target can show an empty slice where the full-resolution target has "
                          "foreground. v1 makes the targets with ``downsample_seg_for_ds_transform2`` at order 0 "
@@ -483,12 +485,12 @@ WHY: dict[str, WhyEntry] = {
         rationale={"en": "The topology comes from the plans, not from a fixed design (paper): the planner pools an "
                          "axis while its edge is at least 8 voxels (the bottleneck keeps at least 4) and its "
                          "spacing is below twice the finest one, so the deepest level sees almost the whole patch. "
-                         "KiTS19's last pooling is in-plane only because z has shrunk to 80 / 16 = 5 voxels, while "
-                         "y and x still have 10 (fact of the planner).",
+                         "KiTS19's last pooling is in-plane only because z has shrunk to 5 voxels (80 / 16 with the "
+                         "blog's patch; 96 / 16 = 6 with v1's own), while y and x still have 10 (fact of the planner).",
                    "zh": "拓扑来自 plans,而不是固定的设计(论文):只要某个轴的边长至少为 8 个体素(瓶颈层至少保留 4 个)"
                          "且其 spacing 小于最细 spacing 的两倍,规划器就沿该轴池化,所以最深的一层几乎能看到整个 patch。"
-                         "KiTS19 的最后一次池化只在平面内,因为 z 已经缩小到 80 / 16 = 5 个体素,而 y 和 x 还有 10 个"
-                         "(规划器的事实)。"},
+                         "KiTS19 的最后一次池化只在平面内,因为 z 已经缩小到 5 个体素(原博客的 patch 为 80 / 16;v1 自己的 "
+                         "patch 为 96 / 16 = 6),而 y 和 x 还有 10 个(规划器的事实)。"},
         terms=("ds", "instance-norm", "patch"),
         blog="6", v1_call="Generic_UNet.__init__ / forward"),
     "optimizer": WhyEntry(
@@ -687,13 +689,17 @@ def glossary_links(keys: tuple[str, ...], language: str | None = None, base: str
                  for k in keys)
 
 
-def step_notes(name: str, language: str | None = None, docstring: str | None = None) -> StepNotes | None:
+def step_notes(name: str, language: str | None = None, result: object = None,
+               docstring: str | None = None) -> StepNotes | None:
     """The card notes of step ``name`` in ``language`` (default: the language in effect); None if no entry.
 
-    In Chinese the notes carry the step's docstring in Chinese too (``doc``), if its translation was written for
-    ``docstring`` (the step's English docstring, when given): a card never shows a stale translation.
+    With the step's recorded ``result``, the notes also cite the run (:mod:`.run_notes`): the plans compared
+    with v1's planner, v1's printed block line by line, the fold's ``debug.json``. In Chinese the notes carry the
+    step's docstring in Chinese too (``doc``), if its translation was written for ``docstring`` (the step's
+    English docstring, when given): a card never shows a stale translation.
     """
     from .language import get_language
+    from .run_notes import run_notes
     from .step_docs import step_doc_zh
 
     entry = WHY.get(name)
@@ -704,16 +710,18 @@ def step_notes(name: str, language: str | None = None, docstring: str | None = N
            Note("rationale", pick(HEADINGS["rationale"], lang), pick(entry.rationale, lang)))
     boxes = tuple(Note("pitfall", pick(HEADINGS["pitfall"], lang), pick(p, lang)) for p in entry.pitfalls)
     boxes += tuple(Note("erratum", pick(HEADINGS["erratum"], lang), pick(e, lang)) for e in entry.errata)
-    return StepNotes(pick(entry.title, lang), why, boxes, glossary_links(entry.terms, lang),
+    run_boxes, tables = run_notes(name, result, lang) if result is not None else ((), ())
+    return StepNotes(pick(entry.title, lang), why, run_boxes + boxes, glossary_links(entry.terms, lang),
                      why_heading=pick(HEADINGS["why"], lang), links_heading=pick(HEADINGS["terms"], lang),
-                     doc=step_doc_zh(name, docstring) if lang == "zh" else "")
+                     tables=tables, doc=step_doc_zh(name, docstring) if lang == "zh" else "")
 
 
 def why_of(name: str, docstring: str | None = None):
     """A step's ``why`` for :meth:`Pipeline.annotate`: a function drawing the notes in the language of the moment
-    (with ``docstring``, the step's English docstring, whose Chinese translation the notes then carry)."""
-    def notes() -> StepNotes | None:
-        return step_notes(name, docstring=docstring)
+    (and, given the step's result, with the notes on that run; with ``docstring``, the step's English docstring,
+    whose Chinese translation the notes then carry)."""
+    def notes(result: object = None) -> StepNotes | None:
+        return step_notes(name, result=result, docstring=docstring)
 
     notes.__name__ = f"why_{name}"
     return notes
