@@ -54,6 +54,8 @@ LITERALS: tuple[Literal, ...] = (
     Literal("poly_exponent", 0.9, "maybe_update_lr", "nnUNetTrainerV2"),
 )
 _LITERAL_BY_NAME = {lit.name: lit for lit in LITERALS}
+# v1's own variants that change a literal by overriding its method
+_LITERAL_EXAMPLES = {"momentum": "nnUNetTrainerV2_momentum09", "poly_exponent": "nnUNetTrainerV2_SGD_fixedSchedule2"}
 
 # v1 methods that run during initialize() and assign attributes from the plans / defaults
 _INITIALIZE_METHODS = ("process_plans", "setup_DA_params", "initialize", "get_basic_generators", "load_dataset",
@@ -424,8 +426,14 @@ def attribute_provenance(trainer: Any) -> TrainerAttributes:
         if lit.name in notes:
             chain += ((f"{cls.__name__}.__init__ (ignored)", history.get(lit.name, [(None, "?")])[-1][1]
                        if lit.name in history else getattr(instance, lit.name, "?")),)
+        example = _LITERAL_EXAMPLES.get(lit.name)
+        how = "" if overridden else tr(
+            f"a literal in v1's {lit.defined_in}.{lit.method}, not an attribute: override that method to change it"
+            + (f", as v1's {example} does" if example else ""),
+            f"v1 的 {lit.defined_in}.{lit.method} 中的字面量,不是属性:要改它,就覆盖这个方法"
+            + (f"(v1 自己的 {example} 就是这样做的)" if example else ""))
         origins.append(AttributeOrigin(lit.name, value, set_by, chain, overridden, literal=not overridden,
-                                       note=notes.get(lit.name, "")))
+                                       note=notes.get(lit.name, how)))
     hooks = []
     for name in V1_METHODS:
         owner = next((c for c in mro if name in vars(c)), None)
