@@ -192,3 +192,42 @@ def test_output_shapes_and_meta_tensors():
     seed_all(1)
     draws = device.draw(2, shape, shape)
     assert device.output_shapes(shape, shape, draws) == ((2, 1, 16, 40, 40), (2, 1, 16, 40, 40))
+
+
+@pytest.mark.parametrize("path", ["3d-rotation-scale", "3d-elastic"])
+def test_apply_never_reads_tensor_values_on_the_host(path):
+    """``apply`` runs on ``meta`` tensors, which have shapes but no values: no ``.item()``, no branching on data,
+    hence no host synchronisation on a GPU."""
+    patch, setup_kwargs, attributes, _ = PATHS[path]
+    transform, _, setup = _spatial(patch, **setup_kwargs, **attributes)
+    device = DeviceSpatialTransform(transform)
+    shape = (2, 1, *setup.basic_generator_patch_size)
+    seed_all(0)
+    draws = device.draw(2, shape, shape)
+    data, seg = device.apply(torch.empty(shape, device="meta"), torch.empty(shape, device="meta"), draws)
+    assert data.device.type == "meta" and tuple(data.shape) == (2, 1, *patch) and tuple(seg.shape) == (2, 1, *patch)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("path", ["3d-rotation-scale", "3d-elastic", "2d"])
+def test_cuda_parity_without_host_syncs(path):
+    """On CUDA: no synchronising call inside ``apply``, and the differences from batchgenerators (expected: none)."""
+    patch, setup_kwargs, attributes, batch_size = PATHS[path]
+    transform, _, setup = _spatial(patch, **setup_kwargs, **attributes)
+    device = DeviceSpatialTransform(transform)
+    for seed in range(5):
+        batch = synthetic_batch(np.random.default_rng(seed), batch_size, setup.basic_generator_patch_size)
+        seed_all(seed)
+        expected = transform(data=batch["data"].copy(), seg=batch["seg"].copy())
+        seed_all(seed)
+        draws = device.draw(batch_size, batch["data"].shape, batch["seg"].shape)
+        data, seg = torch.from_numpy(batch["data"]).cuda(), torch.from_numpy(batch["seg"]).cuda()
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            out_data, out_seg = device.apply(data, seg, draws)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        assert np.array_equal(out_data.cpu().numpy(), expected["data"]), \
+            f"seed {seed}: max abs diff {np.abs(out_data.cpu().numpy() - expected['data']).max()}"
+        assert np.array_equal(out_seg.cpu().numpy(), expected["seg"]), f"seed {seed}"

@@ -38,7 +38,7 @@ from __future__ import annotations
 import importlib
 import random
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -191,14 +191,14 @@ class DeviceChain:
 
     @property
     def fallbacks(self) -> list[tuple[str, str]]:
-        """``(transform name, reason)`` for every transform that runs on the CPU after the device took over."""
-        return [(s.name, s.reason or "") for s in self.steps if s.where == "cpu"]
+        """``(transform name, reason)`` for every transform that runs on the CPU (``worker`` or ``cpu``)."""
+        return [(s.name, s.reason or "") for s in self.steps if s.where != "device"]
 
     def describe(self) -> str:
         """One line per transform: index, name, where it runs, and why not on the device where it does not."""
         lines = []
         for s in self.steps:
-            note = f" — {s.reason}" if s.where == "cpu" else ""
+            note = f" — {s.reason}" if s.where != "device" else ""
             lines.append(f"{s.index:2d} {s.name:<40s} {s.where}{note}")
         return "\n".join(lines)
 
@@ -297,11 +297,6 @@ class DeviceChain:
         return _to_device(result[self.data_key], device), _to_device(result.get(label_key), device)
 
 
-def chain_for(transforms: Sequence[Any] | Compose, *, only: Iterable[type] | None = None) -> DeviceChain:
-    """:class:`DeviceChain` of a transform list (v1's moreDA list from ``build_train_transforms``)."""
-    return DeviceChain(transforms, only=None if only is None else tuple(only))
-
-
 def summary(chain: DeviceChain) -> Mapping[str, Any]:
     """Plain-data description of a chain: the transforms on each side and the named fallbacks."""
     return {"device": [s.name for s in chain.steps if s.where == "device"],
@@ -310,5 +305,5 @@ def summary(chain: DeviceChain) -> Mapping[str, Any]:
             "modules": load_device_modules()}
 
 
-__all__ = ["ChainDraws", "ChainStep", "DeviceAugmentationError", "DeviceChain", "FallbackDraw", "chain_for",
+__all__ = ["ChainDraws", "ChainStep", "DeviceAugmentationError", "DeviceChain", "FallbackDraw",
            "load_device_modules", "summary"]

@@ -186,6 +186,12 @@ def mirror_index(idx: torch.Tensor, n: int) -> torch.Tensor:
     return torch.where(idx < 0, low, torch.where(idx > n - 1, high, idx))
 
 
+def _mirror_table(n: int, order: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """:func:`mirror_index` of every tap index a point inside ``[0, n - 1]`` can need, as a lookup table."""
+    offset = order + 1
+    return mirror_index(torch.arange(-offset, n + offset, device=device), n), offset
+
+
 class _Footprint:
     """Per axis: which sample points lie inside, the taps (mirrored indices) and their weights."""
 
@@ -195,13 +201,20 @@ class _Footprint:
         self.inside: torch.Tensor | None = None
         self.taps: list[list[torch.Tensor]] = []
         self.weights: list[list[torch.Tensor]] = []
-        for cc, n in zip(coords, shape):
+        stride = 1
+        strides = []
+        for n in reversed(self.shape):
+            strides.insert(0, stride)
+            stride *= n
+        for cc, n, axis_stride in zip(coords, shape, strides):
             ok = (cc >= 0) & (cc <= n - 1)  # NaN fails both, as in scipy
             self.inside = ok if self.inside is None else self.inside & ok
             cc = torch.where(ok, cc, torch.zeros_like(cc))
             f = torch.floor(cc) if order & 1 else torch.floor(cc + 0.5)
-            start = f.to(torch.int64) - order // 2
-            self.taps.append([mirror_index(start + k, n) for k in range(order + 1)])
+            table, offset = _mirror_table(n, order, cc.device)
+            table = table * axis_stride  # taps as offsets into the flattened volume
+            first = f.to(torch.int64) + (offset - order // 2)
+            self.taps.append([table[first + k] for k in range(order + 1)])
             self.weights.append(spline_weights(cc - f, order))
 
     def tap_order(self) -> list[tuple[int, ...]]:
@@ -211,11 +224,23 @@ class _Footprint:
             combos = [c + (k,) for c in combos for k in range(self.order + 1)]
         return combos
 
-    def flat_index(self, combo: tuple[int, ...]) -> torch.Tensor:
-        idx = self.taps[0][combo[0]]
-        for axis in range(1, len(combo)):
-            idx = idx * self.shape[axis] + self.taps[axis][combo[axis]]
-        return idx
+    def flat_indices(self) -> list[torch.Tensor]:
+        """The flattened input index of every tap, in :meth:`tap_order`; partial sums shared along the way."""
+        partial = self.taps[0]
+        for axis in range(1, len(self.shape)):
+            partial = [p + t for p in partial for t in self.taps[axis]]
+        return partial
+
+
+def _broadcast_shape(tensors: Sequence[torch.Tensor]) -> tuple[int, ...]:
+    """The shape the tensors broadcast to (``torch.broadcast_shapes`` imports sympy on first use: ~1 s)."""
+    dims = max(t.dim() for t in tensors)
+    shape = [1] * dims
+    for t in tensors:
+        for i, n in enumerate(t.shape, start=dims - t.dim()):
+            if n != 1:
+                shape[i] = n
+    return tuple(shape)
 
 
 def _gather(flat: torch.Tensor, idx: torch.Tensor, out_shape: Sequence[int]) -> torch.Tensor:
@@ -240,12 +265,12 @@ def map_coordinates(coef: torch.Tensor, coords: Sequence[torch.Tensor], order: i
     """
     m, ch = coef.shape[:2]
     shape = coef.shape[2:]
-    out_shape = torch.broadcast_shapes(*(cc.shape for cc in coords))[1:]
+    out_shape = _broadcast_shape(coords)[1:]
     fp = _Footprint(coords, shape, order)
     flat = coef.reshape(m, ch, -1)
     total = torch.zeros((m, ch, *out_shape), dtype=torch.float64, device=coef.device)
-    for combo in fp.tap_order():
-        value = _gather(flat, fp.flat_index(combo), out_shape)
+    for combo, index in zip(fp.tap_order(), fp.flat_indices()):
+        value = _gather(flat, index, out_shape)
         if order > 0:
             for axis, k in enumerate(combo):
                 value = value * fp.weights[axis][k].unsqueeze(1)
@@ -270,25 +295,30 @@ def resample_labels(seg: torch.Tensor, coords: Sequence[torch.Tensor], cval: flo
         raise ValueError(f"unknown seg_tiebreak {tiebreak!r}; one of {SEG_TIEBREAKS}")
     m, ch = seg.shape[:2]
     shape = seg.shape[2:]
-    out_shape = torch.broadcast_shapes(*(cc.shape for cc in coords))[1:]
+    out_shape = _broadcast_shape(coords)[1:]
     fp = _Footprint(coords, shape, 1)
     flat = seg.reshape(m, ch, -1)
-    combos = fp.tap_order()
     values, weights = [], []
-    for combo in combos:
-        values.append(_gather(flat, fp.flat_index(combo), out_shape))
+    for combo, index in zip(fp.tap_order(), fp.flat_indices()):
+        values.append(_gather(flat, index, out_shape))
         w = fp.weights[0][combo[0]]  # the indicator 1.0 times w_z ... times w_x, in scipy's order
         for axis in range(1, len(combo)):
             w = w * fp.weights[axis][combo[axis]]
         weights.append(w.unsqueeze(1))
+    same = {}  # corner k carries corner j's label; symmetric, so compared once per pair
+    for k, vk in enumerate(values):
+        for j in range(k):
+            same[k, j] = same[j, k] = values[j] == vk
 
-    def score(label: torch.Tensor) -> torch.Tensor:
-        total = torch.zeros((m, ch, *out_shape), dtype=torch.float64, device=seg.device)
-        for v, w in zip(values, weights):
-            total = total + torch.where(v == label, w, torch.zeros_like(w))
+    def score(matches: Sequence[torch.Tensor | None]) -> torch.Tensor:
+        # scipy adds every corner's weight times the 0/1 indicator, in tap order, from 0.0: the zero terms leave
+        # the sum unchanged (all terms are >= 0), and w * True == w, w * False == 0.0
+        total = weights[0] if matches[0] is None else weights[0] * matches[0]
+        for w, match in zip(weights[1:], matches[1:]):
+            total = total + (w if match is None else w * match)
         return total
 
-    scores = [score(v) for v in values]
+    scores = [score([same.get((k, j)) for j in range(len(values))]) for k in range(len(values))]
     best = scores[0]
     for s in scores[1:]:
         best = torch.maximum(best, s)
@@ -302,8 +332,8 @@ def resample_labels(seg: torch.Tensor, coords: Sequence[torch.Tensor], cval: flo
             pick = torch.where(s == best, torch.minimum(pick, v), pick)
     if tiebreak == "nearest":
         nearest = _Footprint(coords, shape, 0)
-        nn = _gather(flat, nearest.flat_index((0,) * len(shape)), out_shape)
-        pick = torch.where(score(nn) == best, nn, pick)
+        nn = _gather(flat, nearest.flat_indices()[0], out_shape)
+        pick = torch.where(score([v == nn for v in values]) == best, nn, pick)
     # inside the image the order-1 weights sum to about 1, so the best score is > 0 and no voxel is empty
     return torch.where(fp.inside.unsqueeze(1), pick, torch.full_like(pick, cval))
 
