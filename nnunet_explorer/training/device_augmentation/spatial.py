@@ -110,6 +110,10 @@ class DeviceSpatialTransform(DeviceTransform):
             raise UnsupportedOnDevice(f"seg_tiebreak={t.seg_tiebreak!r} is unknown")
         if (t.data_key, t.label_key) != ("data", "seg"):
             raise UnsupportedOnDevice(f"keys {t.data_key!r}/{t.label_key!r}: the device chain passes 'data' and 'seg'")
+        dims = (2, 3) if t.patch_size is None else (len(t.patch_size),)
+        if t.do_rotation and not all(blas_rotation_matches(dim) for dim in dims):
+            raise UnsupportedOnDevice("numpy's BLAS on this machine does not round the rotation of the grid as a "
+                                      "chain of fused multiply-adds, so the device cannot reproduce it")
 
     # --- the CPU side ------------------------------------------------------------------------------------------
 
@@ -118,17 +122,11 @@ class DeviceSpatialTransform(DeviceTransform):
             return tuple(int(s) for s in data_shape[2:])
         return tuple(int(s) for s in self.transform.patch_size)
 
-    def _check_rotation_rounding(self, dim: int) -> None:
-        if self.transform.do_rotation and not blas_rotation_matches(dim):
-            raise UnsupportedOnDevice("numpy's BLAS on this machine does not round the rotation of the grid as a "
-                                      "chain of fused multiply-adds, so the device cannot reproduce it")
-
     def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> SpatialDraws:
         """Consume ``np.random`` exactly as ``augment_spatial`` does for this batch, and record what it drew."""
         t = self.transform
         patch = self._patch_size(data_shape)
         dim = len(patch)
-        self._check_rotation_rounding(dim)
         border = t.patch_center_dist_from_border
         if not isinstance(border, (list, tuple, np.ndarray)):
             border = dim * [border]
@@ -215,18 +213,21 @@ class DeviceSpatialTransform(DeviceTransform):
         picked = torch.cat([data[i:i + 1] for i in resampled])
         order = int(t.order_data)
         coef = spline_prefilter(picked, len(patch), order) if order > 1 else picked.to(torch.float64)
-        values = map_coordinates(coef, grid, order, float(t.border_cval_data))
+        values = map_coordinates(coef, grid, order, float(t.border_cval_data),
+                                 chunk=_chunk(device, len(resampled), data.shape[1]))
         values = values.to(data.dtype).to(torch.float32)  # interpolate_img casts to the image dtype
         seg_values = None
         if seg is not None:
             seg_picked = torch.cat([seg[i:i + 1] for i in resampled])
             if int(t.order_seg) == 0:  # interpolate_img skips the argmax at order 0: plain nearest neighbour
-                seg_values = map_coordinates(seg_picked.to(torch.float64), grid, 0, float(t.border_cval_seg))
+                seg_values = map_coordinates(seg_picked.to(torch.float64), grid, 0, float(t.border_cval_seg),
+                                             chunk=_chunk(device, len(resampled), seg.shape[1]))
                 seg_values = seg_values.to(seg.dtype)
             else:
                 # batchgenerators writes cval converted to the segmentation's dtype (empty_value)
                 cval = float(np.array(t.border_cval_seg, dtype=float).astype(_numpy_dtype(seg.dtype)))
-                seg_values = resample_labels(seg_picked, grid, cval, t.seg_tiebreak)
+                seg_values = resample_labels(seg_picked, grid, cval, t.seg_tiebreak,
+                                             chunk=_chunk(device, len(resampled), seg.shape[1]))
         for j, i in enumerate(resampled):
             data_out[i] = values[j]
             if seg_values is not None:
@@ -244,6 +245,13 @@ class DeviceSpatialTransform(DeviceTransform):
             coords = scale(coords, s.scale)
         coords = translate(coords, s.centre)
         return [c.expand(*patch) for c in coords]
+
+
+def _chunk(device: torch.device, samples: int, channels: int) -> int | None:
+    """Output voxels per piece: on a CPU, temporaries of ~64k values stay in cache; a GPU takes the whole grid."""
+    if device.type != "cpu":
+        return None
+    return max(1024, 65536 // max(1, samples * channels))
 
 
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
