@@ -13,6 +13,7 @@ from batchgenerators.transforms.spatial_transforms import SpatialTransform
 
 from nnunet_explorer.training import dataloading as dl
 from nnunet_explorer.training.augmentation import Convert2DTo3DTransform, Convert3DTo2DTransform
+from nnunet_explorer.training.data_augmentation_params import setup_DA_params
 from nnunet_explorer.training.device_augmentation.chain import (DeviceAugmentationError, DeviceChain,
                                                                 load_device_modules, summary)
 
@@ -157,3 +158,44 @@ def test_chain_on_real_preprocessed_cases(v1_ct_task, tmp_path):
         assert streams_equal
         for key in expected:
             assert _equal(out[key], expected[key]), f"batch {seed}: {key}"
+
+
+def test_run_is_draw_all_then_apply_all():
+    transforms, setup = moreda((16, 40, 40))
+    chain = DeviceChain(transforms)
+    batch = synthetic_batch(np.random.default_rng(9), 2, setup.basic_generator_patch_size)
+    seed_all(4)
+    expected = Compose(copy.deepcopy(transforms))(**copy.deepcopy(batch))
+    seed_all(4)
+    out = chain.run(copy.deepcopy(batch), "cpu")
+    for key in expected:
+        assert _equal(out[key], expected[key]), key
+
+
+@pytest.mark.parametrize("variant", ["default", "insaneDA", "insaneDA2"])
+def test_chain_on_v1s_other_augmentation_lists(variant):
+    """nnUNetTrainer's default list (elastic on), insaneDA (per-axis scaling), insaneDA2 (``SpatialTransform_2``,
+    which has no device version: a named fallback before any device transform runs, so all of it stays in the
+    worker) — all equal to Compose."""
+    from nnunet_explorer.training import augmentation_variants as variants
+
+    setup = setup_DA_params((16, 40, 40), do_dummy_2D_aug=False, use_mask_for_norm={0: False},
+                            pool_op_kernel_sizes=[[1, 2, 2], [2, 2, 2]], v2=variant != "default")
+    params = dict(setup.data_aug_params)
+    params.update(p_eldef=0.5, p_rot=0.5, p_scale=0.5)
+    if variant == "default":
+        transforms = variants.build_default_train_transforms(setup.patch_size, params)
+    else:
+        build = getattr(variants, f"build_{variant}_train_transforms")
+        transforms = build(setup.patch_size, params, setup.deep_supervision_scales)
+    chain = DeviceChain(transforms, only=SPATIAL_ONLY)
+    if variant == "insaneDA2":
+        assert "SpatialTransform_2" in dict(chain.fallbacks)
+    else:
+        assert any(s.name == "SpatialTransform" and s.where == "device" for s in chain.steps)
+    for seed in range(5):
+        batch = synthetic_batch(np.random.default_rng(seed), 2, setup.basic_generator_patch_size)
+        _, expected, out, streams_equal = _run_both(transforms, batch, seed)
+        assert streams_equal
+        for key in expected:
+            assert _equal(out[key], expected[key]), f"{variant}, seed {seed}: {key}"

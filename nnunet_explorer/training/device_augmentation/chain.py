@@ -29,6 +29,9 @@ Every transform is one of three kinds (:attr:`DeviceChain.steps`, printed by :me
     copies the result back. Exact, but it costs the transform's CPU time twice and a device round trip: the
     fallbacks are there so that the chain is always complete, not to be fast.
 
+Built from the transform list of :func:`~nnunet_explorer.training.augmentation.build_train_transforms` (or of any
+``get_*_augmentation``), or from the ``Compose`` a training augmenter holds: ``DeviceChain(tr_gen.transform)``.
+
 The device transforms are registered by importing their modules; :func:`load_device_modules` imports the
 package's modules that exist (``spatial``, ``dummy_2d``, and the intensity, mirror, utility and cascade modules as
 they arrive) and remembers why the others did not load.
@@ -273,6 +276,12 @@ class DeviceChain:
         if seg is not None:
             out[label_key] = seg
         return out
+
+    def run(self, batch: dict, device: torch.device | str) -> dict:
+        """:meth:`draw_all` then :meth:`apply_all` in one process (debugging, tracing, tests): what ``Compose``
+        returns for ``batch``, computed on ``device``."""
+        draws = self.draw_all(batch)
+        return self.apply_all(batch[self.data_key], batch.get(draws.label_key), draws, device)
 
     def _run_fallback(self, step: ChainStep, d: FallbackDraw, data: Any, seg: Any,
                       device: torch.device) -> tuple[Any, Any]:
