@@ -35,6 +35,12 @@ corner scores 0 and cannot win. No ``torch.unique``, hence no host synchronisati
 **Division** goes through :func:`_div`: on CUDA, ``tensor / python_float`` is computed as a multiplication by the
 reciprocal (a documented PyTorch optimisation), which is not the IEEE quotient; dividing by a 0-d tensor on the
 device is.
+
+**On a GPU** every step above is a separate eager kernel doing one IEEE-rounded ``+``, ``-``, ``*`` or ``/`` (or a
+gather, a comparison, a ``where``), so nothing can be contracted into a fused multiply-add behind our back and the
+result should be the CPU's, bit for bit. That is the expectation, not yet a measurement:
+``tests/device_augmentation/test_spatial.py::test_cuda_parity_without_host_syncs`` checks it where CUDA exists.
+Do not ``torch.compile`` these functions: a compiler may fuse ``a * b + c``.
 """
 from __future__ import annotations
 
