@@ -13,5 +13,11 @@ For each batchgenerators transform it replaces, a module here defines a :class:`
   except where batchgenerators itself draws a whole field, e.g. the Gaussian noise);
 * ``apply(data, seg, draws)`` — the transform's arithmetic on ``torch`` tensors ``(b, c, *spatial)`` on any device.
 
-See :mod:`.base` for the contract and the registry.
+See :mod:`.base` for the contract and the registry, and :mod:`.chain` for the composition of the whole moreDA
+(which transform runs where, and the named CPU fallbacks).
+
+Modules: :mod:`.base` (contract, registry), :mod:`.exact` (error-free float64 arithmetic, an exact FMA),
+:mod:`.interpolation` (scipy's spline prefilter, ``map_coordinates`` and the label argmax, in torch),
+:mod:`.coordinates` (the spatial transform's sampling grid), :mod:`.spatial` (``SpatialTransform``),
+:mod:`.dummy_2d` (nnU-Net's 3D -> 2D fold), :mod:`.chain` (the transform chain).
 """
