@@ -1,0 +1,281 @@
+"""moreDA's intensity transforms on the device: Gaussian noise, Gaussian blur, brightness, contrast.
+
+Each class stands for one batchgenerators 0.25.5 transform (registered with :func:`~.base.replaces`) and reads its
+parameters from the very object v1 builds. ``draw`` walks through the batch exactly as batchgenerators' ``__call__``
+does, making the same calls to ``np.random`` and Python's ``random`` in the same order (coins included, even when
+a probability is 1), and keeps what they returned. ``apply`` then does the arithmetic on the device, with the
+same floating-point operations numpy does, so the float32 results are the same bits.
+
+What numpy computes, and how it is reproduced:
+
+* **Gaussian noise** (``augment_gaussian_noise``): ``data[c] + np.random.normal(0, sigma, shape)`` adds a *float64*
+  field to float32 data, so the sum is float64 and is rounded to float32 when stored. The field is part of the
+  draw (numpy makes it on the CPU, a variable number of raw draws per value); the device adds it in float64 and
+  rounds once, as numpy does. The standard deviation comes from Python's ``random.uniform``, not numpy.
+* **Gaussian blur** (``scipy.ndimage.gaussian_filter`` per channel): one 1-D correlation per axis, each reading
+  float32, summing in float64 and rounding to float32 before the next axis. scipy's kernel is symmetric, so its
+  C loop (``NI_Correlate1D``) computes ``out = x[i] * w[0]`` then, from the outermost tap inwards,
+  ``out += (x[i - d] + x[i + d]) * w[d]``, with the line extended by ``mode='reflect'`` (``d c b a | a b c d``).
+  The weights are made on the CPU by the same numpy expressions as scipy's ``_gaussian_kernel1d``
+  (``np.exp`` may differ between numpy builds, so it is not recomputed on the device).
+* **Brightness** (``augment_brightness_multiplicative``): ``data[c] *= m`` with a Python float: numpy 2 treats
+  it as a weak scalar, so the product is float32 × ``float32(m)``. One correctly rounded multiplication.
+* **Contrast** (``augment_contrast``): ``(x - mean) * factor + mean``, all float32 (``mean`` is a numpy float32,
+  ``factor`` a weak Python float), then clipped to the channel's old ``[min, max]``. The mean is numpy's float32
+  pairwise sum divided in float64 (:mod:`.numpy_sums`); each operation is a separate device kernel, so no fused
+  multiply-add can change the rounding.
+
+``apply`` works in place on the tensors it is given (as batchgenerators works on its arrays) and returns them. It
+never reads a tensor value back to the host: the draws decide which samples and channels are touched.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from batchgenerators.augmentations.utils import get_range_val
+from batchgenerators.transforms.color_transforms import (BrightnessMultiplicativeTransform,
+                                                         ContrastAugmentationTransform)
+from batchgenerators.transforms.noise_transforms import GaussianBlurTransform, GaussianNoiseTransform
+
+from .base import DeviceTransform, replaces
+from .numpy_sums import host_tensor, numpy_mean_f32
+
+# --- Gaussian noise -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoiseDraw:
+    """Noise added to one channel: ``field`` is numpy's float64 ``normal(0, sigma, spatial shape)``."""
+
+    sample: int
+    channel: int
+    sigma: float
+    field: np.ndarray
+
+
+@replaces(GaussianNoiseTransform)
+class DeviceGaussianNoise(DeviceTransform):
+    """``GaussianNoiseTransform``: additive Gaussian noise, the field drawn by numpy, added on the device."""
+
+    def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> list:
+        t = self.transform
+        low, high = t.noise_variance
+        out: list[NoiseDraw] = []
+        for b in range(batch_size):
+            if np.random.uniform() < t.p_per_sample:
+                # augment_gaussian_noise: one variance for the sample (Python's random), or one per channel
+                variance = None if t.per_channel else (low if low == high else random.uniform(low, high))
+                for c in range(data_shape[1]):
+                    if np.random.uniform() < t.p_per_channel:
+                        here = variance if variance is not None else \
+                            (low if low == high else random.uniform(low, high))
+                        out.append(NoiseDraw(b, c, here, np.random.normal(0.0, here, size=data_shape[2:])))
+        return out
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: list) -> tuple:
+        for d in draws:
+            field = torch.as_tensor(d.field).to(data.device, non_blocking=True)
+            data[d.sample, d.channel] = (data[d.sample, d.channel].double() + field).float()
+        return data, seg
+
+
+# --- Gaussian blur ------------------------------------------------------------------------------------------
+
+
+def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """scipy's ``gaussian_filter1d`` weights for ``sigma`` (order 0), made with scipy's own numpy expressions.
+
+    ``radius = int(truncate * sigma + 0.5)``; ``phi = exp(-0.5 / sigma**2 * x**2)`` over ``x = -radius..radius``,
+    divided by its sum, reversed (scipy correlates). Float64, length ``2 * radius + 1``.
+    """
+    radius = int(truncate * float(sigma) + 0.5)
+    sigma2 = sigma * sigma
+    x = np.arange(-radius, radius + 1)
+    phi_x = np.exp(-0.5 / sigma2 * x ** 2)
+    phi_x = phi_x / phi_x.sum()
+    return phi_x[::-1].copy()
+
+
+def reflect_index(n: int, radius: int) -> np.ndarray:
+    """Indices of a line of ``n`` extended by ``radius`` on both sides, scipy's ``mode='reflect'`` (any radius)."""
+    i = np.arange(-radius, n + radius)
+    j = np.mod(i, 2 * n)
+    return np.where(j >= n, 2 * n - 1 - j, j)
+
+
+def _is_symmetric(weights: np.ndarray) -> bool:
+    # NI_Correlate1D's own test (odd length, mirror pairs equal to within DBL_EPSILON)
+    size1 = len(weights) // 2
+    return len(weights) % 2 == 1 and all(abs(weights[size1 + i] - weights[size1 - i]) <= np.finfo(float).eps
+                                         for i in range(1, size1 + 1))
+
+
+def correlate1d_reflect(x: torch.Tensor, weights: np.ndarray, axis: int) -> torch.Tensor:
+    """``scipy.ndimage.correlate1d(x, weights, axis, mode='reflect')`` for float32 ``x``, as scipy's C loop sums.
+
+    The line is read as float64, the taps summed in scipy's order, the result rounded to float32.
+    """
+    n = x.shape[axis]
+    size1 = len(weights) // 2
+    xp = x.double().index_select(axis, host_tensor(reflect_index(n, size1), torch.long, x.device))
+    center = lambda offset: xp.narrow(axis, size1 + offset, n)  # noqa: E731 - x[i + offset] for every i
+    if _is_symmetric(weights):
+        out = center(0) * float(weights[size1])
+        for jj in range(-size1, 0):  # outermost tap first, as the C loop
+            out = out + (center(jj) + center(-jj)) * float(weights[size1 + jj])
+    else:  # not used by the Gaussian kernel (always symmetric); scipy's general loop
+        size2 = len(weights) - size1 - 1
+        out = center(size2) * float(weights[size1 + size2])
+        for jj in range(-size1, size2):
+            out = out + center(jj) * float(weights[size1 + jj])
+    return out.float()
+
+
+@dataclass(frozen=True)
+class BlurDraw:
+    """One blurred channel: ``sigma`` (a number or one per axis) and scipy's weights for each blurred axis."""
+
+    sample: int
+    channel: int
+    sigma: Any
+    weights: tuple  # per spatial axis: float64 weights, or None where scipy skips the axis (sigma <= 1e-15)
+
+
+@replaces(GaussianBlurTransform)
+class DeviceGaussianBlur(DeviceTransform):
+    """``GaussianBlurTransform``: ``scipy.ndimage.gaussian_filter`` per channel, reproduced axis by axis."""
+
+    def _sigma(self, ndim: int) -> Any:
+        t = self.transform
+        # augment_gaussian_blur's expression: the isotropy coin is only drawn with different_sigma_per_axis
+        if (not t.different_sigma_per_axis) or ((np.random.uniform() < t.p_isotropic) and
+                                                t.different_sigma_per_axis):
+            return get_range_val(t.blur_sigma)
+        return [get_range_val(t.blur_sigma) for _ in range(ndim)]
+
+    def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> list:
+        t = self.transform
+        ndim = len(data_shape) - 2
+        out: list[BlurDraw] = []
+        for b in range(batch_size):
+            if np.random.uniform() < t.p_per_sample:
+                sigma = None if t.different_sigma_per_channel else self._sigma(ndim)
+                for c in range(data_shape[1]):
+                    if np.random.uniform() <= t.p_per_channel:
+                        if t.different_sigma_per_channel:
+                            sigma = self._sigma(ndim)
+                        out.append(BlurDraw(b, c, sigma, self._weights(sigma, ndim)))
+        return out
+
+    @staticmethod
+    def _weights(sigma: Any, ndim: int) -> tuple:
+        sigmas = list(sigma) if isinstance(sigma, (list, tuple, np.ndarray)) else [sigma] * ndim
+        return tuple(gaussian_weights(s) if s > 1e-15 else None for s in sigmas)
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: list) -> tuple:
+        for d in draws:
+            x = data[d.sample, d.channel]
+            for axis, weights in enumerate(d.weights):
+                if weights is not None:
+                    x = correlate1d_reflect(x, weights, axis)
+            data[d.sample, d.channel] = x
+        return data, seg
+
+
+# --- brightness ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScaleDraw:
+    """One multiplier for one sample: ``channel`` None means the whole sample (``per_channel=False``)."""
+
+    sample: int
+    channel: int | None
+    multiplier: float
+
+
+@replaces(BrightnessMultiplicativeTransform)
+class DeviceBrightnessMultiplicative(DeviceTransform):
+    """``BrightnessMultiplicativeTransform``: ``x *= U(range)`` per sample or channel, float32 × float32(m)."""
+
+    def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> list:
+        t = self.transform
+        low, high = t.multiplier_range[0], t.multiplier_range[1]
+        out: list[ScaleDraw] = []
+        for b in range(batch_size):
+            if np.random.uniform() < t.p_per_sample:
+                multiplier = np.random.uniform(low, high)  # drawn even when per_channel replaces it (v1's order)
+                if not t.per_channel:
+                    out.append(ScaleDraw(b, None, multiplier))
+                else:
+                    for c in range(data_shape[1]):
+                        out.append(ScaleDraw(b, c, np.random.uniform(low, high)))
+        return out
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: list) -> tuple:
+        for d in draws:
+            m = float(np.float32(d.multiplier))  # numpy 2: a Python float meets float32 data as float32
+            if d.channel is None:
+                data[d.sample] = data[d.sample] * m
+            else:
+                data[d.sample, d.channel] = data[d.sample, d.channel] * m
+        return data, seg
+
+
+# --- contrast -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContrastDraw:
+    """One channel whose contrast changes by ``factor`` (around its mean, clipped to its old range if asked)."""
+
+    sample: int
+    channel: int
+    factor: float
+
+
+def _contrast_factor(contrast_range: Any) -> float:
+    if callable(contrast_range):
+        return contrast_range()
+    if np.random.random() < 0.5 and contrast_range[0] < 1:
+        return np.random.uniform(contrast_range[0], 1)
+    return np.random.uniform(max(contrast_range[0], 1), contrast_range[1])
+
+
+@replaces(ContrastAugmentationTransform)
+class DeviceContrast(DeviceTransform):
+    """``ContrastAugmentationTransform``: ``(x - mean) * f + mean`` in float32 with numpy's exact mean, clipped."""
+
+    def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> list:
+        t = self.transform
+        out: list[ContrastDraw] = []
+        for b in range(batch_size):
+            if np.random.uniform() < t.p_per_sample:
+                factor = None if t.per_channel else _contrast_factor(t.contrast_range)
+                for c in range(data_shape[1]):
+                    if np.random.uniform() < t.p_per_channel:
+                        out.append(ContrastDraw(b, c, _contrast_factor(t.contrast_range) if t.per_channel
+                                                else factor))
+        return out
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: list) -> tuple:
+        if not draws:
+            return data, seg
+        spatial = data.shape[2:]
+        x = torch.stack([data[d.sample, d.channel] for d in draws]).reshape(len(draws), -1)
+        mean = numpy_mean_f32(x)[:, None]
+        factor = host_tensor([np.float32(d.factor) for d in draws], torch.float32, data.device)[:, None]
+        y = (x - mean) * factor + mean
+        if self.transform.preserve_range:
+            y = torch.clamp(y, min=x.amin(dim=1, keepdim=True), max=x.amax(dim=1, keepdim=True))
+        for i, d in enumerate(draws):
+            data[d.sample, d.channel] = y[i].reshape(spatial)
+        return data, seg
+
+
+__all__ = ["DeviceBrightnessMultiplicative", "DeviceContrast", "DeviceGaussianBlur", "DeviceGaussianNoise",
+           "correlate1d_reflect", "gaussian_weights", "reflect_index"]
