@@ -19,7 +19,9 @@ What numpy computes, and how it is reproduced:
   The weights are made on the CPU by the same numpy expressions as scipy's ``_gaussian_kernel1d``
   (``np.exp`` may differ between numpy builds, so it is not recomputed on the device).
 * **Brightness** (``augment_brightness_multiplicative``): ``data[c] *= m`` with a Python float: numpy 2 treats
-  it as a weak scalar, so the product is float32 × ``float32(m)``. One correctly rounded multiplication.
+  it as a weak scalar, so the product is float32 × ``float32(m)``. One correctly rounded multiplication. The
+  additive brightness (``augment_brightness_additive``, insaneDA and ``do_additive_brightness``) likewise adds
+  ``float32(np.random.normal(mu, sigma))``.
 * **Contrast** (``augment_contrast``): ``(x - mean) * factor + mean``, all float32 (``mean`` is a numpy float32,
   ``factor`` a weak Python float), then clipped to the channel's old ``[min, max]``. The mean is numpy's float32
   pairwise sum divided in float64 (:mod:`.numpy_sums`); each operation is a separate device kernel, so no fused
@@ -37,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 from batchgenerators.augmentations.utils import get_range_val
-from batchgenerators.transforms.color_transforms import (BrightnessMultiplicativeTransform,
+from batchgenerators.transforms.color_transforms import (BrightnessMultiplicativeTransform, BrightnessTransform,
                                                          ContrastAugmentationTransform)
 from batchgenerators.transforms.noise_transforms import GaussianBlurTransform, GaussianNoiseTransform
 
@@ -226,6 +228,36 @@ class DeviceBrightnessMultiplicative(DeviceTransform):
         return data, seg
 
 
+@dataclass(frozen=True)
+class ShiftDraw:
+    """One additive brightness value for one channel of one sample."""
+
+    sample: int
+    channel: int
+    shift: float
+
+
+@replaces(BrightnessTransform)
+class DeviceBrightnessAdditive(DeviceTransform):
+    """``BrightnessTransform``: ``x += N(mu, sigma)`` per channel (or one value per sample), float32 + float32(v)."""
+
+    def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> list:
+        t = self.transform
+        out: list[ShiftDraw] = []
+        for b in range(batch_size):
+            if np.random.uniform() < t.p_per_sample:
+                shared = None if t.per_channel else np.random.normal(t.mu, t.sigma)
+                for c in range(data_shape[1]):
+                    if np.random.uniform() <= t.p_per_channel:
+                        out.append(ShiftDraw(b, c, np.random.normal(t.mu, t.sigma) if t.per_channel else shared))
+        return out
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: list) -> tuple:
+        for d in draws:
+            data[d.sample, d.channel] = data[d.sample, d.channel] + float(np.float32(d.shift))
+        return data, seg
+
+
 # --- contrast -----------------------------------------------------------------------------------------------
 
 
@@ -277,5 +309,5 @@ class DeviceContrast(DeviceTransform):
         return data, seg
 
 
-__all__ = ["DeviceBrightnessMultiplicative", "DeviceContrast", "DeviceGaussianBlur", "DeviceGaussianNoise",
+__all__ = ["DeviceBrightnessAdditive", "DeviceBrightnessMultiplicative", "DeviceContrast", "DeviceGaussianBlur", "DeviceGaussianNoise",
            "correlate1d_reflect", "gaussian_weights", "reflect_index"]
