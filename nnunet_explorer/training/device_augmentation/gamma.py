@@ -35,6 +35,7 @@ import torch
 from batchgenerators.transforms.color_transforms import GammaTransform
 
 from .base import DeviceTransform, replaces
+from .host_checks import statistics_match_numpy
 from .numpy_power import host_power_is_reproduced, numpy_power_f32
 from .numpy_sums import numpy_mean_f32, numpy_std_f32
 
@@ -66,13 +67,13 @@ class DeviceGamma(DeviceTransform):
 
     @staticmethod
     def supports(transform: GammaTransform) -> bool:
-        """True where numpy's float32 power on this host is the one :mod:`.numpy_power` reproduces."""
-        return host_power_is_reproduced()
+        """True where numpy's float32 power and statistics on this host are the ones reproduced here."""
+        return host_power_is_reproduced() and statistics_match_numpy()
 
     def __init__(self, transform: GammaTransform) -> None:
         if not self.supports(transform):
-            raise NotImplementedError("numpy's float32 power on this machine is not the AVX-512 SVML one that "
-                                      "numpy_power reproduces; GammaTransform stays on the CPU")
+            raise NotImplementedError("numpy's float32 power (or mean) on this machine is not the one "
+                                      "numpy_power (numpy_sums) reproduces; GammaTransform stays on the CPU")
         super().__init__(transform)
 
     def _retain(self) -> bool:

@@ -23,6 +23,7 @@ from batchgenerators.transforms.utility_transforms import NumpyToTensor, RemoveL
 
 from ..augmentation import ConvertSegmentationToRegionsTransform, DownsampleSegForDSTransform2, MaskTransform
 from .base import DeviceTransform, replaces
+from .host_checks import resize_matches_skimage
 from .numpy_sums import host_tensor
 from .scipy_zoom import axis_taps, zoom_output_shape
 
@@ -142,12 +143,16 @@ class DeviceDownsampleSegForDS2(_Deterministic):
 
     @staticmethod
     def supports(transform: DownsampleSegForDSTransform2) -> bool:
-        """Order 0 only (v1's); higher orders resize each label and take an argmax, not reproduced here."""
-        return transform.order == 0
+        """Order 0 only (v1's; higher orders resize each label and take an argmax, not reproduced here), where
+        this host's scikit-image resizes as reproduced."""
+        return transform.order == 0 and resize_matches_skimage()
 
     def __init__(self, transform: DownsampleSegForDSTransform2) -> None:
-        if not self.supports(transform):
+        if transform.order != 0:
             raise NotImplementedError("DownsampleSegForDSTransform2 with order > 0 runs on the CPU only")
+        if not resize_matches_skimage():
+            raise NotImplementedError("scikit-image's resize on this host differs from the device's; "
+                                      "DownsampleSegForDSTransform2 stays on the CPU")
         super().__init__(transform)
 
     def apply(self, data: torch.Tensor, seg: torch.Tensor, draws: None) -> tuple:
