@@ -13,8 +13,8 @@ from batchgenerators.transforms.color_transforms import (BrightnessMultiplicativ
 from batchgenerators.transforms.noise_transforms import GaussianBlurTransform, GaussianNoiseTransform
 from scipy.ndimage import correlate1d, gaussian_filter
 
-from nnunet_explorer.training.device_augmentation.intensity import (correlate1d_reflect, gaussian_weights,
-                                                                    reflect_index)
+from nnunet_explorer.training.device_augmentation.scipy_filters import (correlate1d_reflect, gaussian_weights,
+                                                                        reflect_index)
 
 from .transform_parity import SEEDS, SHAPE_2D, SHAPE_3D, assert_same, real_batch
 

@@ -78,8 +78,8 @@ def run_both(transform, data: np.ndarray, seg: np.ndarray | None, seed: int, *, 
     random.seed(seed)
     draws = device.draw(data.shape[0], tuple(data.shape), None if seg is None else tuple(seg.shape))
     streams_equal = np.array_equal(np.random.get_state()[1], numpy_state) and random.getstate() == python_state
-    out_data, out_seg = device.apply(torch.from_numpy(data.copy()), None if seg is None else torch.from_numpy(seg.copy()),
-                                     draws)
+    seg_tensor = None if seg is None else torch.from_numpy(seg.copy())
+    out_data, out_seg = device.apply(torch.from_numpy(data.copy()), seg_tensor, draws)
     return cpu, out_data, out_seg, streams_equal, draws
 
 

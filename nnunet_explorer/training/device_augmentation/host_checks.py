@@ -35,7 +35,7 @@ def blur_matches_scipy() -> bool:
     """``scipy.ndimage.gaussian_filter`` of a float32 volume equals the device's axis-by-axis correlation."""
     from scipy.ndimage import gaussian_filter
 
-    from .intensity import correlate1d_reflect, gaussian_weights
+    from .scipy_filters import correlate1d_reflect, gaussian_weights
 
     x = np.random.default_rng(1).standard_normal((5, 9, 12)).astype(np.float32)
     for sigma in (0.6, 1.4):

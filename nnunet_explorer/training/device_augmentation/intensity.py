@@ -12,9 +12,9 @@ What numpy computes, and how it is reproduced:
   field to float32 data, so the sum is float64 and is rounded to float32 when stored. The field is part of the
   draw (numpy makes it on the CPU, a variable number of raw draws per value); the device adds it in float64 and
   rounds once, as numpy does. The standard deviation comes from Python's ``random.uniform``, not numpy.
-* **Gaussian blur** (``scipy.ndimage.gaussian_filter`` per channel): one 1-D correlation per axis, each reading
-  float32, summing in float64 and rounding to float32 before the next axis. scipy's kernel is symmetric, so its
-  C loop (``NI_Correlate1D``) computes ``out = x[i] * w[0]`` then, from the outermost tap inwards,
+* **Gaussian blur** (``scipy.ndimage.gaussian_filter`` per channel, see :mod:`.scipy_filters`): one 1-D
+  correlation per axis, each reading float32, summing in float64 and rounding to float32 before the next axis.
+  scipy's kernel is symmetric, so its C loop (``NI_Correlate1D``) computes ``out = x[i] * w[0]`` then, from the outermost tap inwards,
   ``out += (x[i - d] + x[i + d]) * w[d]``, with the line extended by ``mode='reflect'`` (``d c b a | a b c d``).
   The weights are made on the CPU by the same numpy expressions as scipy's ``_gaussian_kernel1d``
   (``np.exp`` may differ between numpy builds, so it is not recomputed on the device).
@@ -46,6 +46,7 @@ from batchgenerators.transforms.noise_transforms import GaussianBlurTransform, G
 from .base import DeviceTransform, replaces
 from .host_checks import blur_matches_scipy, statistics_match_numpy
 from .numpy_sums import host_tensor, numpy_mean_f32
+from .scipy_filters import correlate1d_reflect, gaussian_weights
 
 # --- Gaussian noise -----------------------------------------------------------------------------------------
 
@@ -87,55 +88,6 @@ class DeviceGaussianNoise(DeviceTransform):
 
 
 # --- Gaussian blur ------------------------------------------------------------------------------------------
-
-
-def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
-    """scipy's ``gaussian_filter1d`` weights for ``sigma`` (order 0), made with scipy's own numpy expressions.
-
-    ``radius = int(truncate * sigma + 0.5)``; ``phi = exp(-0.5 / sigma**2 * x**2)`` over ``x = -radius..radius``,
-    divided by its sum, reversed (scipy correlates). Float64, length ``2 * radius + 1``.
-    """
-    radius = int(truncate * float(sigma) + 0.5)
-    sigma2 = sigma * sigma
-    x = np.arange(-radius, radius + 1)
-    phi_x = np.exp(-0.5 / sigma2 * x ** 2)
-    phi_x = phi_x / phi_x.sum()
-    return phi_x[::-1].copy()
-
-
-def reflect_index(n: int, radius: int) -> np.ndarray:
-    """Indices of a line of ``n`` extended by ``radius`` on both sides, scipy's ``mode='reflect'`` (any radius)."""
-    i = np.arange(-radius, n + radius)
-    j = np.mod(i, 2 * n)
-    return np.where(j >= n, 2 * n - 1 - j, j)
-
-
-def _is_symmetric(weights: np.ndarray) -> bool:
-    # NI_Correlate1D's own test (odd length, mirror pairs equal to within DBL_EPSILON)
-    size1 = len(weights) // 2
-    return len(weights) % 2 == 1 and all(abs(weights[size1 + i] - weights[size1 - i]) <= np.finfo(float).eps
-                                         for i in range(1, size1 + 1))
-
-
-def correlate1d_reflect(x: torch.Tensor, weights: np.ndarray, axis: int) -> torch.Tensor:
-    """``scipy.ndimage.correlate1d(x, weights, axis, mode='reflect')`` for float32 ``x``, as scipy's C loop sums.
-
-    The line is read as float64, the taps summed in scipy's order, the result rounded to float32.
-    """
-    n = x.shape[axis]
-    size1 = len(weights) // 2
-    xp = x.double().index_select(axis, host_tensor(reflect_index(n, size1), torch.long, x.device))
-    center = lambda offset: xp.narrow(axis, size1 + offset, n)  # noqa: E731 - x[i + offset] for every i
-    if _is_symmetric(weights):
-        out = center(0) * float(weights[size1])
-        for jj in range(-size1, 0):  # outermost tap first, as the C loop
-            out = out + (center(jj) + center(-jj)) * float(weights[size1 + jj])
-    else:  # not used by the Gaussian kernel (always symmetric); scipy's general loop
-        size2 = len(weights) - size1 - 1
-        out = center(size2) * float(weights[size1 + size2])
-        for jj in range(-size1, size2):
-            out = out + center(jj) * float(weights[size1 + jj])
-    return out.float()
 
 
 @dataclass(frozen=True)
@@ -332,5 +284,5 @@ class DeviceContrast(DeviceTransform):
         return data, seg
 
 
-__all__ = ["DeviceBrightnessAdditive", "DeviceBrightnessMultiplicative", "DeviceContrast", "DeviceGaussianBlur", "DeviceGaussianNoise",
-           "correlate1d_reflect", "gaussian_weights", "reflect_index"]
+__all__ = ["DeviceBrightnessAdditive", "DeviceBrightnessMultiplicative", "DeviceContrast", "DeviceGaussianBlur",
+           "DeviceGaussianNoise"]

@@ -58,7 +58,8 @@ class DeviceSegChannelSelection(_Deterministic):
 
     @staticmethod
     def supports(transform: SegChannelSelectionTransform) -> bool:
-        """``keep_discarded_seg=True`` adds a ``discarded_seg`` key the device chain does not carry (v1 never sets it)."""
+        """``keep_discarded_seg=True`` adds a ``discarded_seg`` key the device chain does not carry (v1 never
+        sets it)."""
         return not transform.keep_discarded
 
     def __init__(self, transform: SegChannelSelectionTransform) -> None:
