@@ -14,8 +14,9 @@ What numpy computes, and how it is reproduced:
   rounds once, as numpy does. The standard deviation comes from Python's ``random.uniform``, not numpy.
 * **Gaussian blur** (``scipy.ndimage.gaussian_filter`` per channel, see :mod:`.scipy_filters`): one 1-D
   correlation per axis, each reading float32, summing in float64 and rounding to float32 before the next axis.
-  scipy's kernel is symmetric, so its C loop (``NI_Correlate1D``) computes ``out = x[i] * w[0]`` then, from the outermost tap inwards,
-  ``out += (x[i - d] + x[i + d]) * w[d]``, with the line extended by ``mode='reflect'`` (``d c b a | a b c d``).
+  scipy's kernel is symmetric, so its C loop (``NI_Correlate1D``) computes ``out = x[i] * w[0]`` then, from the
+  outermost tap inwards, ``out += (x[i - d] + x[i + d]) * w[d]``, with the line extended by ``mode='reflect'``
+  (``d c b a | a b c d``).
   The weights are made on the CPU by the same numpy expressions as scipy's ``_gaussian_kernel1d``
   (``np.exp`` may differ between numpy builds, so it is not recomputed on the device).
 * **Brightness** (``augment_brightness_multiplicative``): ``data[c] *= m`` with a Python float: numpy 2 treats
