@@ -160,11 +160,12 @@ def _from_bits(i32: torch.Tensor) -> torch.Tensor:
 
 @lru_cache(maxsize=8)
 def _tables(device: str) -> dict[str, torch.Tensor]:
-    def t(bits):
-        return torch.tensor([_f32(b) for b in bits], dtype=torch.float64, device=device)
+    """The tables on ``device`` (copied once per process and device, without waiting for the device)."""
+    def t(values, dtype):
+        return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
 
-    return {"th": t(TH_BITS), "tl": t(TL_BITS), "the": t(THE_BITS),
-            "steps": torch.tensor(RCP_STEPS, dtype=torch.int32, device=device)}
+    return {"th": t([_f32(b) for b in TH_BITS], torch.float64), "tl": t([_f32(b) for b in TL_BITS], torch.float64),
+            "the": t([_f32(b) for b in THE_BITS], torch.float64), "steps": t(RCP_STEPS, torch.int32)}
 
 
 # --- the power -----------------------------------------------------------------------------------------------

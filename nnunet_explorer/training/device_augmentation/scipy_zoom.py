@@ -125,18 +125,21 @@ def spline_prefilter_reflect(x: torch.Tensor) -> torch.Tensor:
                 z_i.append(z_i[-1] * z)
             terms = (c[1:n - 1] + z_n * c[1:n - 1].flip(0)) * host_tensor(z_i, torch.float64, c.device)[:, None]
             for i in range(n - 2):
-                acc = acc + terms[i]
+                acc.add_(terms[i])
             z_last = z_i[-1] * z
         else:
             z_last = z
         acc = acc + z_last * (c[n - 1] + z_n * acc)
         acc = acc * (z / (1 - z_n * z_n))
         c[0] = acc + c0
+        # in place, one kernel per operation: the same roundings as c[i] += z * c[i - 1] and
+        # c[i] = z * (c[i + 1] - c[i]) in scipy's loop
         for i in range(1, n):
-            c[i] = c[i] + z * c[i - 1]
-        c[n - 1] = c[n - 1] * (z / (z - 1))
+            c[i].add_(c[i - 1] * z)
+        c[n - 1].mul_(z / (z - 1))
         for i in range(n - 2, -1, -1):
-            c[i] = z * (c[i + 1] - c[i])
+            torch.sub(c[i + 1], c[i], out=c[i])
+            c[i].mul_(z)
         x = c.reshape(shape).movedim(0, axis)
     return x
 
