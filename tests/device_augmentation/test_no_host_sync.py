@@ -17,7 +17,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from .transform_parity import real_batch
 
 ROOT = Path(__file__).resolve().parents[2]
-SYNCING = ("_local_scalar_dense", "nonzero", "masked_select", "unique", "masked_scatter", "index_put_.default_bool")
+SYNCING = ("_local_scalar_dense", "nonzero", "masked_select", "unique", "masked_scatter")
 
 
 class _Recorder(TorchDispatchMode):
@@ -26,7 +26,12 @@ class _Recorder(TorchDispatchMode):
         self.ops: list[str] = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops.append(str(func))
+        name = str(func)
+        if name.startswith(("aten.index.", "aten.index_put")):  # a boolean mask index needs nonzero() on CUDA
+            indices = args[1] if len(args) > 1 else []
+            if any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices or []):
+                name += " with a boolean mask (nonzero)"
+        self.ops.append(name)
         return func(*args, **(kwargs or {}))
 
 
