@@ -127,11 +127,18 @@ class DeviceConvertSegmentationToRegions(_Deterministic):
         return data, torch.stack(regions, dim=1)
 
 
-def _ds_indices(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[np.ndarray] | None:
-    shape, copy = zoom_output_shape(in_shape, out_shape)
-    if copy:
-        return None
-    return [axis_taps(i, o, 0)[0][0] for i, o in zip(in_shape, shape)]
+_DS_INDICES: dict[tuple, list[torch.Tensor] | None] = {}
+
+
+def _ds_indices(in_shape: tuple[int, ...], out_shape: tuple[int, ...], device: torch.device
+                ) -> list[torch.Tensor] | None:
+    """Per spatial axis, the input voxels an order-0 resize picks (None: scipy copies); cached per device."""
+    key = (in_shape, out_shape, str(device))
+    if key not in _DS_INDICES:
+        shape, copy = zoom_output_shape(in_shape, out_shape)
+        _DS_INDICES[key] = None if copy else [host_tensor(axis_taps(i, o, 0)[0][0], torch.long, device)
+                                               for i, o in zip(in_shape, shape)]
+    return _DS_INDICES[key]
 
 
 @replaces(DownsampleSegForDSTransform2)
@@ -168,10 +175,10 @@ class DeviceDownsampleSegForDS2(_Deterministic):
             for i, a in enumerate(axes):
                 new_shape[a] *= scale[i]
             new_shape = np.round(new_shape).astype(int)
-            indices = _ds_indices(tuple(seg.shape[2:]), tuple(int(v) for v in new_shape[2:]))
+            indices = _ds_indices(tuple(seg.shape[2:]), tuple(int(v) for v in new_shape[2:]), seg.device)
             target = seg.clone() if indices is None else seg
             for axis, idx in enumerate(indices or []):
-                target = target.index_select(axis + 2, host_tensor(idx, torch.long, seg.device))
+                target = target.index_select(axis + 2, idx)
             out.append(target)
         return data, out
 
