@@ -81,6 +81,6 @@ def test_declines_where_numpy_computes_powers_otherwise(monkeypatch):
 
 def test_power_of_denormal_inputs_in_the_main_path():
     # x below the smallest normal float32 (vgetmantps/vgetexpps normalise them) with results that stay normal
-    x = np.ldexp(np.random.default_rng(5).uniform(1, 2, 20_000), -np.arange(20_000) % 23 - 127).astype(np.float32)
+    x = np.ldexp(np.random.default_rng(5).uniform(1, 2, 20_000), -(np.arange(20_000) % 23) - 127).astype(np.float32)
     assert (x <= np.finfo(np.float32).tiny).all() and (x > 0).all()
     assert np.array_equal(numpy_power_f32(torch.from_numpy(x), 0.7).numpy(), np.power(x, 0.7))
