@@ -1,0 +1,126 @@
+"""``GammaTransform`` on the device (inverted and not), equal to batchgenerators 0.25.5 bit for bit.
+
+batchgenerators' ``augment_gamma`` on a float32 sample, per channel (moreDA: ``per_channel=True``,
+``retain_stats=True``), in float32 throughout:
+
+.. code-block:: python
+
+    x = -x                                  # invert_image: the dark end becomes the bright one
+    mn, sd = x.mean(), x.std()              # retain_stats: numpy's float32 pairwise sums
+    minm, rnge = x.min(), x.max() - x.min()
+    x = np.power((x - minm) / float(rnge + 1e-7), gamma) * float(rnge + 1e-7) + minm
+    x = x - x.mean(); x = x / (x.std() + 1e-8) * sd; x = x + mn
+    x = -x
+
+Every step is one correctly rounded float32 operation except two: the statistics, reproduced with numpy's
+summation order (:mod:`.numpy_sums`), and ``np.power``, which is not correctly rounded in numpy and is reproduced
+by running numpy's own algorithm (:mod:`.numpy_power`). ``1e-7`` and ``1e-8`` are Python floats meeting float32
+numbers, so numpy 2 rounds them to float32 first. Without ``per_channel`` the statistics and the range are those of
+the whole sample and the result is multiplied back by ``rnge`` (not ``rnge + 1e-7``), as batchgenerators does.
+
+Draws: ``uniform() < p_per_sample`` per sample, then per channel (or once per sample) ``retain_stats()`` if it is
+callable, ``np.random.random() < 0.5`` (to pick the side of 1) and ``np.random.uniform`` for gamma.
+
+Where numpy's power is not the algorithm :mod:`.numpy_power` runs (checked once per process by
+:func:`~.numpy_power.host_power_is_reproduced`), :class:`DeviceGamma` refuses to be built
+(``NotImplementedError``; :meth:`DeviceGamma.supports` says so beforehand) and the transform chain keeps
+batchgenerators' CPU transform.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from batchgenerators.transforms.color_transforms import GammaTransform
+
+from .base import DeviceTransform, replaces
+from .host_checks import statistics_match_numpy
+from .numpy_power import host_power_is_reproduced, numpy_power_f32
+from .numpy_sums import numpy_mean_f32, numpy_std_f32
+
+EPSILON = float(np.float32(1e-7))
+"""``augment_gamma``'s ``epsilon=1e-7`` as numpy 2 adds it to a float32 number."""
+STD_EPSILON = float(np.float32(1e-8))
+"""The ``+ 1e-8`` under the standard deviation, as float32."""
+
+
+@dataclass(frozen=True)
+class GammaDraw:
+    """One gamma for one channel (``channel`` None: the whole sample, ``per_channel=False``)."""
+
+    sample: int
+    channel: int | None
+    gamma: float
+    retain_stats: bool
+
+
+def _gamma(gamma_range) -> float:
+    if np.random.random() < 0.5 and gamma_range[0] < 1:
+        return np.random.uniform(gamma_range[0], 1)
+    return np.random.uniform(max(gamma_range[0], 1), gamma_range[1])
+
+
+@replaces(GammaTransform)
+class DeviceGamma(DeviceTransform):
+    """``GammaTransform``: ``x ** gamma`` on the range-normalised channel, with numpy's power and statistics."""
+
+    @staticmethod
+    def supports(transform: GammaTransform) -> bool:
+        """True where numpy's float32 power and statistics on this host are the ones reproduced here."""
+        return host_power_is_reproduced() and statistics_match_numpy()
+
+    def __init__(self, transform: GammaTransform) -> None:
+        if not self.supports(transform):
+            raise NotImplementedError("numpy's float32 power (or mean) on this machine is not the one "
+                                      "numpy_power (numpy_sums) reproduces; GammaTransform stays on the CPU")
+        super().__init__(transform)
+
+    def _retain(self) -> bool:
+        retain = self.transform.retain_stats
+        return bool(retain() if callable(retain) else retain)
+
+    def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> list:
+        t = self.transform
+        out: list[GammaDraw] = []
+        for b in range(batch_size):
+            if np.random.uniform() < t.p_per_sample:
+                if not t.per_channel:
+                    retain = self._retain()
+                    out.append(GammaDraw(b, None, _gamma(t.gamma_range), retain))
+                else:
+                    for c in range(data_shape[1]):
+                        retain = self._retain()
+                        out.append(GammaDraw(b, c, _gamma(t.gamma_range), retain))
+        return out
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: list) -> tuple:
+        for d in draws:  # one channel (or sample) at a time: each has its own gamma and statistics
+            index = (d.sample,) if d.channel is None else (d.sample, d.channel)
+            data[index] = self._one(data[index], d)
+        return data, seg
+
+    def _one(self, x: torch.Tensor, d: GammaDraw) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(1, -1)
+        if self.transform.invert_image:
+            x = -x
+        if d.retain_stats:
+            mn = numpy_mean_f32(x)
+            sd = numpy_std_f32(x, mn)
+        minm = x.amin(dim=1)
+        rnge = x.amax(dim=1) - minm
+        denom = rnge + EPSILON  # float32 + float32(1e-7)
+        base = (x - minm[:, None]) / denom[:, None]
+        scale = denom if d.channel is not None else rnge  # batchgenerators multiplies back by rnge per sample
+        x = numpy_power_f32(base, d.gamma) * scale[:, None] + minm[:, None]
+        if d.retain_stats:
+            x = x - numpy_mean_f32(x)[:, None]
+            x = x / (numpy_std_f32(x) + STD_EPSILON)[:, None] * sd[:, None]
+            x = x + mn[:, None]
+        if self.transform.invert_image:
+            x = -x
+        return x.reshape(shape)
+
+
+__all__ = ["DeviceGamma", "GammaDraw"]

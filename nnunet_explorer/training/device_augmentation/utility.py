@@ -1,0 +1,216 @@
+"""The formatting transforms of v1's chain on the device: channel selection, mask, -1 -> 0, rename, deep-supervision
+targets, tensors.
+
+None of them draws a random number; none does arithmetic that could round differently: they select, compare,
+overwrite with a constant, or pick voxels (the deep-supervision targets are order-0 resizes: each target voxel is
+one input voxel, chosen by scipy's nearest-neighbour rule, see :func:`~.scipy_zoom.axis_taps`). So each is exact
+on any device by construction; the parity tests check the rules (which voxel, which channel) against
+batchgenerators and the explorer's CPU transforms.
+
+The device chain carries one image tensor and one segmentation slot; ``RenameTransform('seg', 'target')`` is
+bookkeeping for the slot's name (``renames``), and after ``DownsampleSegForDSTransform2`` the slot holds a *list*
+of targets, one per deep-supervision output, as the batch dict does on the CPU.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from batchgenerators.transforms.channel_selection_transforms import (DataChannelSelectionTransform,
+                                                                     SegChannelSelectionTransform)
+from batchgenerators.transforms.utility_transforms import NumpyToTensor, RemoveLabelTransform, RenameTransform
+
+from ..augmentation import ConvertSegmentationToRegionsTransform, DownsampleSegForDSTransform2, MaskTransform
+from .base import DeviceTransform, replaces
+from .host_checks import resize_matches_skimage
+from .numpy_sums import host_tensor
+from .scipy_zoom import axis_taps, zoom_output_shape
+
+
+def select_channels(t: torch.Tensor, channels: Sequence[int]) -> torch.Tensor:
+    """``t[:, channels]`` without a host sync: a view for a plain range, else ``index_select`` (non-blocking index)."""
+    channels = [int(c) % t.shape[1] for c in channels]
+    start = channels[0] if channels else 0
+    if channels == list(range(start, start + len(channels))):
+        return t.narrow(1, start, len(channels))
+    return t.index_select(1, host_tensor(channels, torch.long, t.device))
+
+
+class _Deterministic(DeviceTransform):
+    """A transform that draws nothing."""
+
+    def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> None:
+        return None
+
+
+@replaces(DataChannelSelectionTransform)
+class DeviceDataChannelSelection(_Deterministic):
+    """``DataChannelSelectionTransform``: ``data[:, channels]``."""
+
+    def apply(self, data: torch.Tensor, seg: Any, draws: None) -> tuple:
+        return select_channels(data, self.transform.channels), seg
+
+
+@replaces(SegChannelSelectionTransform)
+class DeviceSegChannelSelection(_Deterministic):
+    """``SegChannelSelectionTransform``: ``seg[:, channels]`` (``keep_discarded_seg`` is not kept on the device)."""
+
+    @staticmethod
+    def supports(transform: SegChannelSelectionTransform) -> bool:
+        """``keep_discarded_seg=True`` adds a ``discarded_seg`` key the device chain does not carry (v1 never
+        sets it)."""
+        return not transform.keep_discarded
+
+    def __init__(self, transform: SegChannelSelectionTransform) -> None:
+        if not self.supports(transform):
+            raise NotImplementedError("SegChannelSelectionTransform(keep_discarded_seg=True) runs on the CPU only")
+        super().__init__(transform)
+
+    def apply(self, data: torch.Tensor, seg: Any, draws: None) -> tuple:
+        return data, (None if seg is None else select_channels(seg, self.transform.channels))
+
+
+@replaces(MaskTransform)
+class DeviceMask(_Deterministic):
+    """v1's ``MaskTransform``: image channels normalised inside the nonzero mask are set to ``set_outside_to``
+    where ``seg[:, mask_idx_in_seg] < 0`` (outside the mask)."""
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor, draws: None) -> tuple:
+        t = self.transform
+        outside = seg[:, t.mask_idx_in_seg] < 0
+        value = float(np.asarray(t.set_outside_to).astype(np.float32))  # numpy stores it into float32 data
+        for c in range(data.shape[1]):
+            if t.dct_for_where_it_was_used[c]:
+                data[:, c] = torch.where(outside, value, data[:, c])
+        return data, seg
+
+
+@replaces(RemoveLabelTransform)
+class DeviceRemoveLabel(_Deterministic):
+    """``RemoveLabelTransform``: segmentation voxels equal to ``remove_label`` become ``replace_with``."""
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor, draws: None) -> tuple:
+        t = self.transform
+        return data, seg.masked_fill(seg == t.remove_label, t.replace_with)
+
+
+@replaces(RenameTransform)
+class DeviceRename(_Deterministic):
+    """``RenameTransform``: the tensors stay; the chain's segmentation slot is now called ``out_key``."""
+
+    @property
+    def renames(self) -> tuple[str, str, bool]:
+        """``(in_key, out_key, delete_old)`` for the chain's bookkeeping."""
+        t = self.transform
+        return t.in_key, t.out_key, t.delete_old
+
+    def apply(self, data: torch.Tensor, seg: Any, draws: None) -> tuple:
+        return data, seg
+
+
+@replaces(ConvertSegmentationToRegionsTransform)
+class DeviceConvertSegmentationToRegions(_Deterministic):
+    """v1's ``ConvertSegmentationToRegionsTransform``: one binary channel per region (a union of labels)."""
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: None) -> tuple:
+        if seg is None:
+            return data, seg
+        t = self.transform
+        labels = seg[:, t.seg_channel]
+        regions = []
+        for name in t.regions.keys():
+            hit = torch.zeros_like(labels, dtype=torch.bool)
+            for label in t.regions[name]:
+                hit = hit | (labels == label)
+            regions.append(hit.to(seg.dtype))
+        return data, torch.stack(regions, dim=1)
+
+
+_DS_INDICES: dict[tuple, list[torch.Tensor] | None] = {}
+
+
+def _ds_indices(in_shape: tuple[int, ...], out_shape: tuple[int, ...], device: torch.device
+                ) -> list[torch.Tensor] | None:
+    """Per spatial axis, the input voxels an order-0 resize picks (None: scipy copies); cached per device."""
+    key = (in_shape, out_shape, str(device))
+    if key not in _DS_INDICES:
+        shape, copy = zoom_output_shape(in_shape, out_shape)
+        _DS_INDICES[key] = None if copy else [host_tensor(axis_taps(i, o, 0)[0][0], torch.long, device)
+                                               for i, o in zip(in_shape, shape)]
+    return _DS_INDICES[key]
+
+
+@replaces(DownsampleSegForDSTransform2)
+class DeviceDownsampleSegForDS2(_Deterministic):
+    """v1's ``DownsampleSegForDSTransform2`` (order 0): the segmentation becomes a list, one target per output.
+
+    Each target voxel is the input voxel batchgenerators' ``resize_segmentation(order=0)`` picks (scikit-image's
+    resize → scipy's zoom, nearest): the same index arrays for every sample and channel, one gather per axis.
+    """
+
+    @staticmethod
+    def supports(transform: DownsampleSegForDSTransform2) -> bool:
+        """Order 0 only (v1's; higher orders resize each label and take an argmax, not reproduced here), where
+        this host's scikit-image resizes as reproduced."""
+        return transform.order == 0 and resize_matches_skimage()
+
+    def __init__(self, transform: DownsampleSegForDSTransform2) -> None:
+        if transform.order != 0:
+            raise NotImplementedError("DownsampleSegForDSTransform2 with order > 0 runs on the CPU only")
+        if not resize_matches_skimage():
+            raise NotImplementedError("scikit-image's resize on this host differs from the device's; "
+                                      "DownsampleSegForDSTransform2 stays on the CPU")
+        super().__init__(transform)
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor, draws: None) -> tuple:
+        t = self.transform
+        axes = list(range(2, seg.dim())) if t.axes is None else list(t.axes)
+        out = []
+        for scale in t.ds_scales:
+            if all(v == 1 for v in scale):
+                out.append(seg)
+                continue
+            new_shape = np.array(seg.shape).astype(float)
+            for i, a in enumerate(axes):
+                new_shape[a] *= scale[i]
+            new_shape = np.round(new_shape).astype(int)
+            indices = _ds_indices(tuple(seg.shape[2:]), tuple(int(v) for v in new_shape[2:]), seg.device)
+            target = seg.clone() if indices is None else seg
+            for axis, idx in enumerate(indices or []):
+                target = target.index_select(axis + 2, idx)
+            out.append(target)
+        return data, out
+
+
+_CASTS = {"half": torch.Tensor.half, "float": torch.Tensor.float, "long": torch.Tensor.long,
+          "bool": torch.Tensor.bool}
+
+
+@replaces(NumpyToTensor)
+class DeviceNumpyToTensor(_Deterministic):
+    """``NumpyToTensor``: the tensors already are; only the cast (``'float'`` in v1) and contiguity remain.
+
+    ``keys`` naming ``'data'`` cast the image; any other key (v1: ``'target'``) names the segmentation slot.
+    """
+
+    def _cast(self, t: torch.Tensor) -> torch.Tensor:
+        cast_to = self.transform.cast_to
+        if cast_to is not None:
+            if cast_to not in _CASTS:
+                raise ValueError(f"Unknown value for cast_to: {cast_to}")
+            t = _CASTS[cast_to](t)
+        return t.contiguous()
+
+    def apply(self, data: torch.Tensor, seg: Any, draws: None) -> tuple:
+        keys = self.transform.keys
+        if keys is None or "data" in keys:
+            data = self._cast(data)
+        if seg is not None and (keys is None or any(k != "data" for k in keys)):
+            seg = [self._cast(s) for s in seg] if isinstance(seg, (list, tuple)) else self._cast(seg)
+        return data, seg
+
+
+__all__ = ["DeviceConvertSegmentationToRegions", "DeviceDataChannelSelection", "DeviceDownsampleSegForDS2",
+           "DeviceMask", "DeviceNumpyToTensor", "DeviceRemoveLabel", "DeviceRename", "DeviceSegChannelSelection",
+           "select_channels"]
