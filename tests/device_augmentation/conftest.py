@@ -66,3 +66,92 @@ def streams():
 def same_streams(a, b) -> bool:
     (na, pa), (nb, pb) = a, b
     return na[0] == nb[0] and np.array_equal(na[1], nb[1]) and tuple(na[2:]) == tuple(nb[2:]) and pa == pb
+
+
+# --- host checks: what a test expects where this machine's libraries compute otherwise -----------------------
+
+def device_or_named_fallback(transform):
+    """The device transform for ``transform``; or None, but only where it declined because a host check failed on
+    this machine, and its reason names that check (then the test checks the CPU fallback instead: the chain keeps
+    batchgenerators' transform, and the result is still exact)."""
+    from nnunet_explorer.training.device_augmentation import host_checks
+    from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
+
+    device, why = device_or_fallback(transform)
+    if device is None:
+        failed = host_checks.failed()
+        assert any(f"host check {name!r} failed" in why for name in failed), \
+            f"{type(transform).__name__} declined without a failed host check (failed here: {failed}): {why}"
+    return device
+
+
+def equal(a, b) -> bool:
+    """Tensors / arrays equal in dtype and bits (NaN patterns included), lists and dicts element by element."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        a = a.cpu() if isinstance(a, torch.Tensor) else torch.from_numpy(np.asarray(a))
+        b = b.cpu() if isinstance(b, torch.Tensor) else torch.from_numpy(np.asarray(b))
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype == torch.float32:
+            return torch.equal(a.view(torch.int32), b.view(torch.int32))
+        return torch.equal(a, b)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype == b.dtype == np.float32:
+            return a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+        return a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def chain_problems(transforms, batch: dict, seed: int, *, label_key: str = "seg", only=None,
+                   chain=None) -> tuple[list, object]:
+    """Compose vs :class:`DeviceChain` (``draw_all``, pickled draws, ``apply_all`` on the CPU) from one seed:
+    ``(what differs, the chain)``; empty when the outputs are equal bit for bit (every key, every
+    deep-supervision target) and both random streams end in the same state. ``chain``: one built beforehand
+    (e.g. under forced host checks) from the same ``transforms``."""
+    import copy
+    import pickle
+
+    from batchgenerators.transforms.abstract_transforms import Compose
+
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain
+
+    seed_all(seed)
+    expected = Compose(copy.deepcopy(list(transforms)))(**copy.deepcopy(batch))
+    after_compose = streams()
+    chain = chain or DeviceChain(transforms, only=only, label_key=label_key)
+    seed_all(seed)
+    work = copy.deepcopy(batch)
+    draws = chain.draw_all(work)
+    after_draws = streams()
+    draws = pickle.loads(pickle.dumps(draws))  # they travel from the worker to the training process
+    out = chain.apply_all(work["data"], work.get(draws.label_key), draws, "cpu")
+    problems = []
+    if not same_streams(after_compose, after_draws):
+        problems.append("the worker's random streams end elsewhere than Compose's")
+    if not same_streams(after_draws, streams()):
+        problems.append("apply_all touched the random streams")
+    if out.keys() != expected.keys():
+        problems.append(f"keys {sorted(out)} != {sorted(expected)}")
+    for key in expected:
+        if key in out and not equal(out[key], expected[key]):
+            problems.append(_difference(key, out[key], expected[key]))
+    return problems, chain
+
+
+def _difference(key, got, expected) -> str:
+    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
+        parts = [_difference(f"{key}[{i}]", g, e) for i, (g, e) in enumerate(zip(got, expected)) if not equal(g, e)]
+        return "; ".join(parts) or f"{key}: {len(got)} != {len(expected)} items"
+    try:
+        g = got.cpu().numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
+        e = expected.cpu().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
+        if g.shape != e.shape or g.dtype != e.dtype:
+            return f"{key}: {g.dtype}{g.shape} != {e.dtype}{e.shape}"
+        return f"{key}: {int((g != e).sum())} values differ, max |diff| {np.abs(g.astype(np.float64) - e).max()}"
+    except Exception:  # noqa: BLE001 - a description only
+        return f"{key}: {got!r} != {expected!r}"

@@ -10,7 +10,6 @@ from nnunet_explorer.training.cascade_augmentation import (ApplyRandomBinaryOper
                                                             RemoveRandomConnectedComponentFromOneHotEncodingTransform,
                                                             cascade_da_params, cascade_transforms)
 from nnunet_explorer.training.data_augmentation_params import default_3D_augmentation_params
-from nnunet_explorer.training.device_augmentation.base import device_transform_for
 from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
 
 from .transform_parity import SEEDS, real_batch
@@ -37,7 +36,8 @@ def _run_device(transforms, data, seg, seed):
     x, s = torch.from_numpy(data.copy()), torch.from_numpy(seg.copy())
     fired = 0
     for t in transforms:
-        device = device_transform_for(t)
+        device, why = device_or_fallback(t)
+        assert device is not None, why
         draws = device.draw(x.shape[0], tuple(x.shape), tuple(s.shape))
         fired += bool(draws) if isinstance(draws, list) else 0
         x, s = device.apply(x, s, draws)

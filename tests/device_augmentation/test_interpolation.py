@@ -102,6 +102,15 @@ def test_emulated_fma_rounds_once():
 
 
 @pytest.mark.parametrize("dim", [2, 3])
-def test_numpy_dot_rounds_as_an_fma_chain_here(dim):
-    """The premise of the device rotation on this machine's BLAS (the transform refuses the device otherwise)."""
-    assert blas_rotation_matches(dim)
+def test_numpy_dot_rounds_as_an_fma_chain_or_rotations_stay_on_the_cpu(dim):
+    """The premise of the device rotation on this machine's BLAS; where it does not hold, a SpatialTransform with
+    rotations declines the device, naming the host check (the chain then runs batchgenerators' transform)."""
+    from batchgenerators.transforms.spatial_transforms import SpatialTransform
+
+    from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
+
+    device, why = device_or_fallback(SpatialTransform((8, 16, 16)[-dim:], do_rotation=True, border_mode_data="constant"))
+    if blas_rotation_matches(dim):
+        assert device is not None, why
+    else:
+        assert device is None and "host check 'numpy_dot_rotation' failed" in why

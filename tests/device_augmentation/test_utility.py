@@ -12,6 +12,7 @@ from nnunet_explorer.training.augmentation import (ConvertSegmentationToRegionsT
                                                    DownsampleSegForDSTransform2, MaskTransform)
 from nnunet_explorer.training.deep_supervision import ds_scales
 from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
+from nnunet_explorer.training.device_augmentation.chain import label_key_after
 from nnunet_explorer.training.device_augmentation.utility import DeviceRename
 
 from .transform_parity import SEEDS, SHAPE_2D, SHAPE_3D, assert_same, real_batch
@@ -52,7 +53,8 @@ def test_deep_supervision_targets(case):
 def test_rename_and_numpy_to_tensor():
     data, seg = real_batch(SHAPE_3D, 0)
     rename = device_or_fallback(RenameTransform("seg", "target", True))[0]
-    assert isinstance(rename, DeviceRename) and rename.renames == ("seg", "target", True)
+    assert isinstance(rename, DeviceRename) and label_key_after(rename.transform, "seg") == "target"
+    assert device_or_fallback(RenameTransform("seg", "target", False))[0] is None  # two keys: not carried
     to_tensor = device_or_fallback(NumpyToTensor(["data", "target"], "float"))[0]
     d, s = to_tensor.apply(torch.from_numpy(data), [torch.from_numpy(seg).double(), torch.from_numpy(seg)], None)
     cpu = NumpyToTensor(["data", "target"], "float")(data=data, target=[seg.astype(np.float64), seg])

@@ -7,7 +7,8 @@ of -1 ("outside the case") as v1's loader pads.
 
 ``assert_same`` runs a batchgenerators transform on numpy arrays and its device transform (``draw`` then
 ``apply`` on the CPU device), both from the same numpy and Python ``random`` seeds, and requires equal bits, equal
-segmentations and both random streams left in the same state.
+segmentations and both random streams left in the same state. Where a host check failed on this machine and the
+transform declines the device (the reason must name the check), it checks the CPU fallback through the chain.
 """
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from nnunet_explorer.training.device_augmentation.base import device_transform_for
-from nnunet_explorer.training.device_augmentation import catalog  # noqa: F401 - registers the device transforms
+from .conftest import chain_problems, device_or_named_fallback
 
 SHAPE_3D = (2, 1, 16, 40, 40)
 SHAPE_2D = (6, 1, 40, 40)
@@ -65,8 +65,8 @@ def real_batch(shape: tuple[int, ...], seed: int, channels: int | None = None) -
 def run_both(transform, data: np.ndarray, seg: np.ndarray | None, seed: int, *, seg_key: str = "seg",
              out_key: str = "seg"):
     """``(cpu_dict, device_data, device_seg, streams_equal)`` for one transform and one seed."""
-    device = device_transform_for(transform)
-    assert device is not None, f"no device transform for {type(transform).__name__}"
+    device = device_or_named_fallback(transform)
+    assert device is not None, f"{type(transform).__name__} runs on the CPU on this machine"
     np.random.seed(seed)
     random.seed(seed)
     batch = {"data": data.copy()}
@@ -89,7 +89,19 @@ def _as_numpy(value):
 
 def assert_same(transform, data: np.ndarray, seg: np.ndarray | None, seed: int, *, seg_key: str = "seg",
                 out_key: str = "seg"):
-    """Device and batchgenerators agree bit for bit (data), voxel for voxel (seg), and in the random streams."""
+    """Device and batchgenerators agree bit for bit (data), voxel for voxel (seg), and in the random streams.
+
+    Returns the device transform's draws; None where a failed host check keeps the transform on the CPU (then the
+    chain's CPU fallback is what is checked against batchgenerators).
+    """
+    if device_or_named_fallback(transform) is None:
+        batch = {"data": data.copy()}
+        if seg is not None:
+            batch[seg_key] = seg.copy()
+        problems, chain = chain_problems([transform], batch, seed, label_key=seg_key)
+        assert not problems, f"seed {seed}, through the CPU fallback: {problems}"
+        assert [s.where for s in chain.steps] == ["worker"]
+        return None
     cpu, out_data, out_seg, streams_equal, draws = run_both(transform, data, seg, seed, seg_key=seg_key,
                                                              out_key=out_key)
     assert streams_equal, f"seed {seed}: the random streams differ after the draw"

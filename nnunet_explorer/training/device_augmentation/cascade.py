@@ -15,7 +15,7 @@
   it never removes anything and only consumes its coins, which is what the device class does. **Named CPU
   fallback:** with a positive size threshold the transform labels connected components and the number of its
   further draws depends on them (data-dependent randomness, which cannot be drawn ahead of the data), so
-  :meth:`~DeviceRemoveRandomConnectedComponent.supports` is False and the transform chain keeps the CPU transform.
+  :meth:`~DeviceRemoveRandomConnectedComponent.unsupported` says so and the transform chain keeps the CPU transform.
 """
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ class DeviceMoveSegAsOneHotToData(DeviceTransform):
 
     def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> None:
         return None
+
+    def output_shapes(self, data_shape: tuple[int, ...], seg_shape: tuple[int, ...], draws: None) -> tuple:
+        t = self.transform
+        data_out = (data_shape[0], data_shape[1] + len(t.all_seg_labels), *data_shape[2:])
+        seg_out = (seg_shape[0], seg_shape[1] - 1, *seg_shape[2:]) if t.remove_from_origin else seg_shape
+        return data_out, seg_out
 
     def apply(self, data: torch.Tensor, seg: torch.Tensor, draws: None) -> tuple:
         t = self.transform
@@ -98,15 +104,11 @@ class BinaryOperatorDraw:
 class DeviceApplyRandomBinaryOperator(DeviceTransform):
     """v1's ``ApplyRandomBinaryOperatorTransform`` (the cascade's prior corruption) with device morphology."""
 
-    @staticmethod
-    def supports(transform: ApplyRandomBinaryOperatorTransform) -> bool:
+    @classmethod
+    def unsupported(cls, transform: ApplyRandomBinaryOperatorTransform) -> str | None:
         """Only v1's four operations (the explorer's dilation, erosion, closing, opening) run on the device."""
-        return all(op in _DEVICE_OPERATIONS for op in transform.any_of_these)
-
-    def __init__(self, transform: ApplyRandomBinaryOperatorTransform) -> None:
-        if not self.supports(transform):
-            raise NotImplementedError("ApplyRandomBinaryOperatorTransform with other operations runs on the CPU")
-        super().__init__(transform)
+        others = [getattr(op, "__name__", repr(op)) for op in transform.any_of_these if op not in _DEVICE_OPERATIONS]
+        return f"operations {others} have no device version (v1's four do)" if others else None
 
     def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> list:
         t = self.transform
@@ -141,16 +143,13 @@ class DeviceApplyRandomBinaryOperator(DeviceTransform):
 class DeviceRemoveRandomConnectedComponent(DeviceTransform):
     """v1's connected-component removal as v1's cascade builds it: the coins only (it never removes anything)."""
 
-    @staticmethod
-    def supports(transform: RemoveRandomConnectedComponentFromOneHotEncodingTransform) -> bool:
+    @classmethod
+    def unsupported(cls, transform: RemoveRandomConnectedComponentFromOneHotEncodingTransform) -> str | None:
         """Only a non-positive size threshold (v1's swapped arguments: 0.0), where nothing is eligible."""
-        return not transform.dont_do_if_covers_more_than_X_percent > 0
-
-    def __init__(self, transform: RemoveRandomConnectedComponentFromOneHotEncodingTransform) -> None:
-        if not self.supports(transform):
-            raise NotImplementedError("removing connected components draws data-dependent random numbers; this "
-                                      "transform stays on the CPU when its size threshold is positive")
-        super().__init__(transform)
+        if transform.dont_do_if_covers_more_than_X_percent > 0:
+            return ("a positive size threshold: data-dependent draws (which components are eligible, and so how "
+                    "many numbers are drawn, depends on the data)")
+        return None
 
     def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> None:
         t = self.transform

@@ -24,6 +24,8 @@ def _fold(shape: tuple[int, ...]) -> tuple[int, ...]:
 class DeviceConvert3DTo2D(DeviceTransform):
     """``(b, c, z, y, x) -> (b, c*z, y, x)`` for data and segmentation; remembers the 3D shapes in the context."""
 
+    rearranges_only = True
+
     def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> Any:
         return None
 
@@ -44,6 +46,8 @@ class DeviceConvert3DTo2D(DeviceTransform):
 @replaces(Convert2DTo3DTransform)
 class DeviceConvert2DTo3D(DeviceTransform):
     """``(b, c*z, y', x') -> (b, c, z, y', x')`` with the shapes :class:`DeviceConvert3DTo2D` remembered."""
+
+    rearranges_only = True
 
     def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> Any:
         raise TypeError("Convert2DTo3DTransform needs the shapes its Convert3DTo2DTransform saw: use draw_in_context")

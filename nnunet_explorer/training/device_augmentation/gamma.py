@@ -21,10 +21,9 @@ the whole sample and the result is multiplied back by ``rnge`` (not ``rnge + 1e-
 Draws: ``uniform() < p_per_sample`` per sample, then per channel (or once per sample) ``retain_stats()`` if it is
 callable, ``np.random.random() < 0.5`` (to pick the side of 1) and ``np.random.uniform`` for gamma.
 
-Where numpy's power is not the algorithm :mod:`.numpy_power` runs (checked once per process by
-:func:`~.numpy_power.host_power_is_reproduced`), :class:`DeviceGamma` refuses to be built
-(``NotImplementedError``; :meth:`DeviceGamma.supports` says so beforehand) and the transform chain keeps
-batchgenerators' CPU transform.
+Where numpy's power is not the algorithm :mod:`.numpy_power` runs (host check ``numpy_float32_power``, once per
+process, see :mod:`.host_checks`), :class:`DeviceGamma` declines (:class:`~.base.UnsupportedOnDevice`, naming the
+check) and the transform chain keeps batchgenerators' CPU transform: exact, on the CPU.
 """
 from __future__ import annotations
 
@@ -35,8 +34,8 @@ import torch
 from batchgenerators.transforms.color_transforms import GammaTransform
 
 from .base import DeviceTransform, replaces
-from .host_checks import statistics_match_numpy
-from .numpy_power import host_power_is_reproduced, numpy_power_f32
+from . import host_checks
+from .numpy_power import numpy_power_f32
 from .numpy_sums import numpy_mean_f32, numpy_std_f32
 
 EPSILON = float(np.float32(1e-7))
@@ -65,16 +64,11 @@ def _gamma(gamma_range) -> float:
 class DeviceGamma(DeviceTransform):
     """``GammaTransform``: ``x ** gamma`` on the range-normalised channel, with numpy's power and statistics."""
 
-    @staticmethod
-    def supports(transform: GammaTransform) -> bool:
-        """True where numpy's float32 power and statistics on this host are the ones reproduced here."""
-        return host_power_is_reproduced() and statistics_match_numpy()
-
-    def __init__(self, transform: GammaTransform) -> None:
-        if not self.supports(transform):
-            raise NotImplementedError("numpy's float32 power (or mean) on this machine is not the one "
-                                      "numpy_power (numpy_sums) reproduces; GammaTransform stays on the CPU")
-        super().__init__(transform)
+    @classmethod
+    def unsupported(cls, transform: GammaTransform) -> str | None:
+        """Declines where numpy's float32 power or statistics on this host are not the ones reproduced here (host
+        checks ``numpy_float32_power``, ``numpy_float32_sums``)."""
+        return host_checks.failure("numpy_float32_power", "numpy_float32_sums")
 
     def _retain(self) -> bool:
         retain = self.transform.retain_stats

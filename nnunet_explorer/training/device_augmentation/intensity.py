@@ -45,7 +45,7 @@ from batchgenerators.transforms.color_transforms import (BrightnessMultiplicativ
 from batchgenerators.transforms.noise_transforms import GaussianBlurTransform, GaussianNoiseTransform
 
 from .base import DeviceTransform, replaces
-from .host_checks import blur_matches_scipy, statistics_match_numpy
+from . import host_checks
 from .numpy_sums import host_tensor, numpy_mean_f32
 from .scipy_filters import correlate1d_reflect, gaussian_weights
 
@@ -105,16 +105,10 @@ class BlurDraw:
 class DeviceGaussianBlur(DeviceTransform):
     """``GaussianBlurTransform``: ``scipy.ndimage.gaussian_filter`` per channel, reproduced axis by axis."""
 
-    @staticmethod
-    def supports(transform: GaussianBlurTransform) -> bool:
-        """True where this host's scipy filters as reproduced here (:func:`~.host_checks.blur_matches_scipy`)."""
-        return blur_matches_scipy()
-
-    def __init__(self, transform: GaussianBlurTransform) -> None:
-        if not self.supports(transform):
-            raise NotImplementedError("scipy's gaussian_filter on this host differs from the device's; "
-                                      "GaussianBlurTransform stays on the CPU")
-        super().__init__(transform)
+    @classmethod
+    def unsupported(cls, transform: GaussianBlurTransform) -> str | None:
+        """Declines where this host's scipy filters otherwise (host check ``scipy_gaussian_filter``)."""
+        return host_checks.failure("scipy_gaussian_filter")
 
     def _sigma(self, ndim: int) -> Any:
         t = self.transform
@@ -247,16 +241,10 @@ def _contrast_factor(contrast_range: Any) -> float:
 class DeviceContrast(DeviceTransform):
     """``ContrastAugmentationTransform``: ``(x - mean) * f + mean`` in float32 with numpy's exact mean, clipped."""
 
-    @staticmethod
-    def supports(transform: ContrastAugmentationTransform) -> bool:
-        """True where this host's numpy sums as reproduced here (:func:`~.host_checks.statistics_match_numpy`)."""
-        return statistics_match_numpy()
-
-    def __init__(self, transform: ContrastAugmentationTransform) -> None:
-        if not self.supports(transform):
-            raise NotImplementedError("numpy's float32 mean on this host differs from the device's; "
-                                      "ContrastAugmentationTransform stays on the CPU")
-        super().__init__(transform)
+    @classmethod
+    def unsupported(cls, transform: ContrastAugmentationTransform) -> str | None:
+        """Declines where this host's numpy sums float32 otherwise (host check ``numpy_float32_sums``)."""
+        return host_checks.failure("numpy_float32_sums")
 
     def draw(self, batch_size: int, data_shape: tuple[int, ...], seg_shape: tuple[int, ...] | None) -> list:
         t = self.transform

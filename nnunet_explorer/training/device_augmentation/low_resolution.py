@@ -26,7 +26,7 @@ from batchgenerators.augmentations.utils import uniform
 from batchgenerators.transforms.resample_transforms import SimulateLowResolutionTransform
 
 from .base import DeviceTransform, replaces
-from .host_checks import resize_matches_skimage
+from . import host_checks
 from .scipy_zoom import skimage_resize
 
 SUPPORTED_ORDERS = (0, 1, 3)
@@ -46,20 +46,14 @@ class LowResDraw:
 class DeviceSimulateLowResolution(DeviceTransform):
     """``SimulateLowResolutionTransform``: per channel, skimage resize down and up, reproduced in float64."""
 
-    @staticmethod
-    def supports(transform: SimulateLowResolutionTransform) -> bool:
-        """Orders 0, 1 and 3 (moreDA: 0 down, 3 up), where this host's scikit-image/scipy resize as reproduced."""
-        return (transform.order_downsample in SUPPORTED_ORDERS and transform.order_upsample in SUPPORTED_ORDERS
-                and resize_matches_skimage())
-
-    def __init__(self, transform: SimulateLowResolutionTransform) -> None:
+    @classmethod
+    def unsupported(cls, transform: SimulateLowResolutionTransform) -> str | None:
+        """Spline orders 0, 1 and 3 only (moreDA: 0 down, 3 up), where this host's scikit-image resizes as
+        reproduced (host check ``skimage_resize``)."""
         if transform.order_downsample not in SUPPORTED_ORDERS or transform.order_upsample not in SUPPORTED_ORDERS:
-            raise NotImplementedError(f"SimulateLowResolutionTransform with orders {transform.order_downsample}/"
-                                      f"{transform.order_upsample}: only {SUPPORTED_ORDERS} run on the device")
-        if not resize_matches_skimage():
-            raise NotImplementedError("scikit-image's resize on this host differs from the device's; "
-                                      "SimulateLowResolutionTransform stays on the CPU")
-        super().__init__(transform)
+            return (f"orders {transform.order_downsample}/{transform.order_upsample}: only {SUPPORTED_ORDERS} are "
+                    "reproduced on the device")
+        return host_checks.failure("skimage_resize")
 
     def _zoom(self, dim: int):
         zoom_range = self.transform.zoom_range

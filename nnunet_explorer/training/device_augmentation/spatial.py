@@ -43,8 +43,9 @@ from batchgenerators.augmentations.utils import (create_matrix_rotation_2d, crea
                                                  create_matrix_rotation_y_3d, create_matrix_rotation_z_3d)
 from batchgenerators.transforms.spatial_transforms import SpatialTransform
 
-from .base import DeviceTransform, UnsupportedOnDevice, replaces
-from .coordinates import blas_rotation_matches, elastic_deform, rotate, scale, translate, zero_centered_mesh
+from . import host_checks
+from .base import DeviceTransform, replaces
+from .coordinates import elastic_deform, rotate, scale, translate, zero_centered_mesh
 from .interpolation import SEG_TIEBREAKS, map_coordinates, resample_labels, spline_prefilter
 
 
@@ -93,27 +94,27 @@ def _uniform(low_high: Sequence[float]) -> float:
 class DeviceSpatialTransform(DeviceTransform):
     """``SpatialTransform`` (batchgenerators 0.25.5) with its arithmetic on the device; see the module docstring."""
 
-    def __init__(self, transform: SpatialTransform) -> None:
-        super().__init__(transform)
+    @classmethod
+    def unsupported(cls, transform: SpatialTransform) -> str | None:
+        """What is not reproduced: other border modes, data orders above 5, segmentation orders above 1, keys
+        other than 'data'/'seg'; and rotations where this host's ``np.dot`` rounds otherwise (host check
+        ``numpy_dot_rotation``)."""
         t = transform
         if t.border_mode_data != "constant":
-            raise UnsupportedOnDevice(f"border_mode_data={t.border_mode_data!r}: only 'constant' (moreDA's) is "
-                                      "reproduced on the device")
+            return f"border_mode_data={t.border_mode_data!r}: only 'constant' (moreDA's) is reproduced on the device"
         if not 0 <= int(t.order_data) <= 5:
-            raise UnsupportedOnDevice(f"order_data={t.order_data}: scipy supports spline orders 0 to 5")
+            return f"order_data={t.order_data}: scipy supports spline orders 0 to 5"
         if t.label_key is not None and t.border_mode_seg != "constant":
-            raise UnsupportedOnDevice(f"border_mode_seg={t.border_mode_seg!r}: only 'constant' is reproduced")
+            return f"border_mode_seg={t.border_mode_seg!r}: only 'constant' is reproduced"
         if int(t.order_seg) not in (0, 1):
-            raise UnsupportedOnDevice(f"order_seg={t.order_seg}: the per-label argmax is reproduced for orders 0 "
-                                      "and 1 (moreDA uses 1)")
+            return f"order_seg={t.order_seg}: the per-label argmax is reproduced for orders 0 and 1 (moreDA uses 1)"
         if t.seg_tiebreak not in SEG_TIEBREAKS:
-            raise UnsupportedOnDevice(f"seg_tiebreak={t.seg_tiebreak!r} is unknown")
+            return f"seg_tiebreak={t.seg_tiebreak!r} is unknown"
         if (t.data_key, t.label_key) != ("data", "seg"):
-            raise UnsupportedOnDevice(f"keys {t.data_key!r}/{t.label_key!r}: the device chain passes 'data' and 'seg'")
-        dims = (2, 3) if t.patch_size is None else (len(t.patch_size),)
-        if t.do_rotation and not all(blas_rotation_matches(dim) for dim in dims):
-            raise UnsupportedOnDevice("numpy's BLAS on this machine does not round the rotation of the grid as a "
-                                      "chain of fused multiply-adds, so the device cannot reproduce it")
+            return f"keys {t.data_key!r}/{t.label_key!r}: the device chain passes 'data' and 'seg'"
+        if t.do_rotation:
+            return host_checks.failure("numpy_dot_rotation")
+        return None
 
     # --- the CPU side ------------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from batchgenerators.transforms.utility_transforms import NumpyToTensor, RemoveL
 
 from ..augmentation import ConvertSegmentationToRegionsTransform, DownsampleSegForDSTransform2, MaskTransform
 from .base import DeviceTransform, replaces
-from .host_checks import resize_matches_skimage
+from . import host_checks
 from .numpy_sums import host_tensor
 from .scipy_zoom import axis_taps, zoom_output_shape
 
@@ -48,6 +48,11 @@ class _Deterministic(DeviceTransform):
 class DeviceDataChannelSelection(_Deterministic):
     """``DataChannelSelectionTransform``: ``data[:, channels]``."""
 
+    rearranges_only = True
+
+    def output_shapes(self, data_shape: tuple[int, ...], seg_shape: Any, draws: None) -> tuple:
+        return (data_shape[0], len(self.transform.channels), *data_shape[2:]), seg_shape
+
     def apply(self, data: torch.Tensor, seg: Any, draws: None) -> tuple:
         return select_channels(data, self.transform.channels), seg
 
@@ -56,16 +61,19 @@ class DeviceDataChannelSelection(_Deterministic):
 class DeviceSegChannelSelection(_Deterministic):
     """``SegChannelSelectionTransform``: ``seg[:, channels]`` (``keep_discarded_seg`` is not kept on the device)."""
 
-    @staticmethod
-    def supports(transform: SegChannelSelectionTransform) -> bool:
-        """``keep_discarded_seg=True`` adds a ``discarded_seg`` key the device chain does not carry (v1 never
-        sets it)."""
-        return not transform.keep_discarded
+    rearranges_only = True
 
-    def __init__(self, transform: SegChannelSelectionTransform) -> None:
-        if not self.supports(transform):
-            raise NotImplementedError("SegChannelSelectionTransform(keep_discarded_seg=True) runs on the CPU only")
-        super().__init__(transform)
+    @classmethod
+    def unsupported(cls, transform: SegChannelSelectionTransform) -> str | None:
+        """``keep_discarded_seg=True`` adds a ``discarded_seg`` array the device chain does not carry (v1 never
+        sets it)."""
+        return "keep_discarded_seg=True: the device chain carries no 'discarded_seg'" if transform.keep_discarded \
+            else None
+
+    def output_shapes(self, data_shape: tuple[int, ...], seg_shape: Any, draws: None) -> tuple:
+        if seg_shape is None:
+            return data_shape, None
+        return data_shape, (seg_shape[0], len(self.transform.channels), *seg_shape[2:])
 
     def apply(self, data: torch.Tensor, seg: Any, draws: None) -> tuple:
         return data, (None if seg is None else select_channels(seg, self.transform.channels))
@@ -90,6 +98,8 @@ class DeviceMask(_Deterministic):
 class DeviceRemoveLabel(_Deterministic):
     """``RemoveLabelTransform``: segmentation voxels equal to ``remove_label`` become ``replace_with``."""
 
+    rearranges_only = True
+
     def apply(self, data: torch.Tensor, seg: torch.Tensor, draws: None) -> tuple:
         t = self.transform
         return data, seg.masked_fill(seg == t.remove_label, t.replace_with)
@@ -97,13 +107,17 @@ class DeviceRemoveLabel(_Deterministic):
 
 @replaces(RenameTransform)
 class DeviceRename(_Deterministic):
-    """``RenameTransform``: the tensors stay; the chain's segmentation slot is now called ``out_key``."""
+    """``RenameTransform``: the tensors stay; the chain's segmentation slot is now called ``out_key``.
 
-    @property
-    def renames(self) -> tuple[str, str, bool]:
-        """``(in_key, out_key, delete_old)`` for the chain's bookkeeping."""
-        t = self.transform
-        return t.in_key, t.out_key, t.delete_old
+    The chain follows the slot's name itself (:func:`~.chain.label_key_after`), wherever the rename runs.
+    """
+
+    rearranges_only = True
+
+    @classmethod
+    def unsupported(cls, transform: RenameTransform) -> str | None:
+        """``delete_old=False`` would leave the array under two keys; the device chain carries one (v1 deletes)."""
+        return None if transform.delete_old else "delete_old=False: the device chain carries one segmentation slot"
 
     def apply(self, data: torch.Tensor, seg: Any, draws: None) -> tuple:
         return data, seg
@@ -112,6 +126,11 @@ class DeviceRename(_Deterministic):
 @replaces(ConvertSegmentationToRegionsTransform)
 class DeviceConvertSegmentationToRegions(_Deterministic):
     """v1's ``ConvertSegmentationToRegionsTransform``: one binary channel per region (a union of labels)."""
+
+    def output_shapes(self, data_shape: tuple[int, ...], seg_shape: Any, draws: None) -> tuple:
+        if seg_shape is None:
+            return data_shape, None
+        return data_shape, (seg_shape[0], len(self.transform.regions), *seg_shape[2:])
 
     def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: None) -> tuple:
         if seg is None:
@@ -149,33 +168,49 @@ class DeviceDownsampleSegForDS2(_Deterministic):
     resize → scipy's zoom, nearest): the same index arrays for every sample and channel, one gather per axis.
     """
 
-    @staticmethod
-    def supports(transform: DownsampleSegForDSTransform2) -> bool:
+    @classmethod
+    def unsupported(cls, transform: DownsampleSegForDSTransform2) -> str | None:
         """Order 0 only (v1's; higher orders resize each label and take an argmax, not reproduced here), where
-        this host's scikit-image resizes as reproduced."""
-        return transform.order == 0 and resize_matches_skimage()
-
-    def __init__(self, transform: DownsampleSegForDSTransform2) -> None:
+        this host's scikit-image resizes as reproduced (host check ``skimage_resize``)."""
         if transform.order != 0:
-            raise NotImplementedError("DownsampleSegForDSTransform2 with order > 0 runs on the CPU only")
-        if not resize_matches_skimage():
-            raise NotImplementedError("scikit-image's resize on this host differs from the device's; "
-                                      "DownsampleSegForDSTransform2 stays on the CPU")
-        super().__init__(transform)
+            return f"order {transform.order} (order > 0 resizes each label and takes an argmax): not reproduced"
+        return host_checks.failure("skimage_resize")
 
-    def apply(self, data: torch.Tensor, seg: torch.Tensor, draws: None) -> tuple:
+    def _target_shapes(self, seg_shape: tuple[int, ...]) -> list[tuple[int, ...] | None]:
+        """Per deep-supervision output, the target's shape (None: the input itself, scale 1), as
+        ``downsample_seg_for_ds`` computes it."""
         t = self.transform
-        axes = list(range(2, seg.dim())) if t.axes is None else list(t.axes)
-        out = []
+        axes = list(range(2, len(seg_shape))) if t.axes is None else list(t.axes)
+        out: list[tuple[int, ...] | None] = []
         for scale in t.ds_scales:
             if all(v == 1 for v in scale):
-                out.append(seg)
+                out.append(None)
                 continue
-            new_shape = np.array(seg.shape).astype(float)
+            new_shape = np.array(seg_shape).astype(float)
             for i, a in enumerate(axes):
                 new_shape[a] *= scale[i]
-            new_shape = np.round(new_shape).astype(int)
-            indices = _ds_indices(tuple(seg.shape[2:]), tuple(int(v) for v in new_shape[2:]), seg.device)
+            out.append(tuple(int(v) for v in np.round(new_shape).astype(int)))
+        return out
+
+    def output_shapes(self, data_shape: tuple[int, ...], seg_shape: Any, draws: None) -> tuple:
+        """A list: one shape per deep-supervision output (scipy's zoom may round a requested size, see
+        :func:`~.scipy_zoom.zoom_output_shape`)."""
+        shapes = []
+        for target in self._target_shapes(tuple(seg_shape)):
+            if target is None:
+                shapes.append(tuple(seg_shape))
+            else:
+                spatial, _ = zoom_output_shape(tuple(seg_shape[2:]), target[2:])
+                shapes.append((*target[:2], *spatial))
+        return data_shape, shapes
+
+    def apply(self, data: torch.Tensor, seg: torch.Tensor, draws: None) -> tuple:
+        out = []
+        for new_shape in self._target_shapes(tuple(seg.shape)):
+            if new_shape is None:
+                out.append(seg)
+                continue
+            indices = _ds_indices(tuple(seg.shape[2:]), tuple(new_shape[2:]), seg.device)
             target = seg.clone() if indices is None else seg
             for axis, idx in enumerate(indices or []):
                 target = target.index_select(axis + 2, idx)
@@ -191,8 +226,11 @@ _CASTS = {"half": torch.Tensor.half, "float": torch.Tensor.float, "long": torch.
 class DeviceNumpyToTensor(_Deterministic):
     """``NumpyToTensor``: the tensors already are; only the cast (``'float'`` in v1) and contiguity remain.
 
-    ``keys`` naming ``'data'`` cast the image; any other key (v1: ``'target'``) names the segmentation slot.
+    ``keys`` naming ``'data'`` cast the image; any other key (v1: ``'target'``) names the segmentation slot (the
+    chain checks that the keys are the image's and the slot's before it hands the transform to the device).
     """
+
+    rearranges_only = True
 
     def _cast(self, t: torch.Tensor) -> torch.Tensor:
         cast_to = self.transform.cast_to
