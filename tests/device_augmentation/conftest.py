@@ -108,9 +108,9 @@ def equal(a, b) -> bool:
 
 
 def chain_problems(transforms, batch: dict, seed: int, *, label_key: str = "seg", only=None,
-                   chain=None) -> tuple[list, object]:
+                   chain=None) -> tuple[list, object, object]:
     """Compose vs :class:`DeviceChain` (``draw_all``, pickled draws, ``apply_all`` on the CPU) from one seed:
-    ``(what differs, the chain)``; empty when the outputs are equal bit for bit (every key, every
+    ``(what differs, the chain, its draws)``; empty when the outputs are equal bit for bit (every key, every
     deep-supervision target) and both random streams end in the same state. ``chain``: one built beforehand
     (e.g. under forced host checks) from the same ``transforms``."""
     import copy
@@ -140,7 +140,7 @@ def chain_problems(transforms, batch: dict, seed: int, *, label_key: str = "seg"
     for key in expected:
         if key in out and not equal(out[key], expected[key]):
             problems.append(_difference(key, out[key], expected[key]))
-    return problems, chain
+    return problems, chain, draws
 
 
 def _difference(key, got, expected) -> str:

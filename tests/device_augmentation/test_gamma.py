@@ -120,7 +120,7 @@ def test_chain_with_gamma_on_the_cpu_equals_compose(dummy_2d):
         host_checks.failed()  # on a machine where other checks fail, those transforms are fallbacks too
     for seed in range(20):
         batch = synthetic_batch(np.random.default_rng(700 + seed), 2, setup.basic_generator_patch_size)
-        problems, _ = chain_problems(transforms, batch, seed, chain=chain)
+        problems, _, _ = chain_problems(transforms, batch, seed, chain=chain)
         assert not problems, f"seed {seed}: {problems}"
 
 

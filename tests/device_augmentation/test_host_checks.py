@@ -91,5 +91,5 @@ def test_with_every_check_failing_the_chain_still_equals_compose():
         assert reason, name
     for seed in range(3):
         batch = synthetic_batch(np.random.default_rng(seed), 2, setup.basic_generator_patch_size)
-        problems, _ = chain_problems(transforms, batch, seed, chain=chain)
+        problems, _, _ = chain_problems(transforms, batch, seed, chain=chain)
         assert not problems, f"seed {seed}: {problems}"

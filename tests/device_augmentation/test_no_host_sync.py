@@ -72,3 +72,36 @@ def test_the_recorder_sees_a_sync():
         bool(x.sum() > 1)
         x[x > 1]
     assert any("_local_scalar_dense" in op for op in recorder.ops) and any("nonzero" in op for op in recorder.ops)
+
+
+@pytest.mark.parametrize("name", ["moreDA-3d", "moreDA-dummy-2d", "moreDA-2d", "moreDA-mask-2ch", "moreDA-regions",
+                                  "moreDA-cascade", "moreDA-DA2", "insaneDA", "insaneDA2-DA3",
+                                  "default-nnUNetTrainer", "noDA-train", "moreDA-val", "moreDA-val-cascade"])
+def test_apply_all_has_no_host_sync(name):
+    """The whole chain's ``apply_all``, every transform on the device (the host checks forced to hold: which ops run
+    does not depend on them), over batches where the random transforms act: no op that makes the host wait."""
+    from nnunet_explorer.training.device_augmentation import host_checks
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain
+
+    from .test_chain_matrix import LISTS, _batch
+
+    build, batch_size, channels, seg_channels = LISTS[name]
+    transforms, loader_patch = build()
+    with host_checks.forced(**{check: True for check in host_checks.CHECKS}):
+        chain = DeviceChain(transforms)
+    assert all(s.where == "device" for s in chain.steps if s.name != "SpatialTransform_2" and
+               s.name != "SegChannelSelectionTransform"), chain.describe()
+    seen: set[str] = set()
+    for seed in range(6):
+        batch = _batch((batch_size, channels, *loader_patch), channels, seg_channels, seed)
+        np.random.seed(seed)
+        draws = chain.draw_all(batch)
+        data = torch.from_numpy(batch["data"])
+        seg = torch.from_numpy(batch[draws.label_key])
+        recorder = _Recorder()
+        with recorder:
+            chain.apply_all(data, seg, draws, "cpu")
+        seen.update(recorder.ops)
+        syncing = [op for op in recorder.ops if any(word in op for word in SYNCING)]
+        assert not syncing, f"{name}, seed {seed}: {sorted(set(syncing))}"
+    assert seen, "nothing was recorded"

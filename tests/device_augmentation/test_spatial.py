@@ -40,7 +40,7 @@ def _compare(transform, batch, seed):
     the draws. Where a failed host check keeps the transform on the CPU (rotation: ``numpy_dot_rotation``), the
     chain's CPU fallback is compared instead, and the draws are those the device class would make."""
     if device_or_named_fallback(transform) is None:
-        problems, _ = chain_problems([transform], batch, seed)
+        problems, _, _ = chain_problems([transform], batch, seed)
         with host_checks.forced(numpy_dot_rotation=True):
             device = DeviceSpatialTransform(transform)
         seed_all(seed)
@@ -125,7 +125,7 @@ def test_dummy_2d_path():
     if devices[1] is None:  # rotation stays on the CPU on this machine: the chain with its fallback is exact
         for seed in SEEDS:
             batch = synthetic_batch(np.random.default_rng(2000 + seed), 2, setup.basic_generator_patch_size, 2)
-            problems, _ = chain_problems([fold, spatial, unfold], batch, seed)
+            problems, _, _ = chain_problems([fold, spatial, unfold], batch, seed)
             assert not problems, f"seed {seed}: {problems}"
         return
     assert [type(d) for d in devices] == [DeviceConvert3DTo2D, DeviceSpatialTransform, DeviceConvert2DTo3D]

@@ -98,7 +98,7 @@ def assert_same(transform, data: np.ndarray, seg: np.ndarray | None, seed: int, 
         batch = {"data": data.copy()}
         if seg is not None:
             batch[seg_key] = seg.copy()
-        problems, chain = chain_problems([transform], batch, seed, label_key=seg_key)
+        problems, chain, _ = chain_problems([transform], batch, seed, label_key=seg_key)
         assert not problems, f"seed {seed}, through the CPU fallback: {problems}"
         assert [s.where for s in chain.steps] == ["worker"]
         return None

@@ -253,10 +253,10 @@ class DeviceChain:
     def describe(self) -> str:
         """A table: one line per transform (index, name, where it runs, and why not on the device where it does
         not), then the host checks that failed on this machine, if any."""
-        width = max([len(s.name) + 11 for s in self.steps] + [9])
+        names = [s.name + (" (inverted)" if getattr(s.transform, "invert_image", False) else "") for s in self.steps]
+        width = max([len(n) for n in names] + [9])
         lines = [f" #  {'transform':<{width}}  where   why not on the device"]
-        for s in self.steps:
-            name = s.name + (" (inverted)" if getattr(s.transform, "invert_image", False) else "")
+        for s, name in zip(self.steps, names):
             lines.append(f"{s.index:2d}  {name:<{width}}  {s.where:<6}  {s.reason or ''}".rstrip())
         counts = {w: sum(s.where == w for s in self.steps) for w in WHERE}
         lines.append(f"{counts['device']} on the device, {counts['worker']} in the loader worker, {counts['cpu']} "
