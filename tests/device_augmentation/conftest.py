@@ -11,6 +11,28 @@ from nnunet_explorer.training.augmentation import build_train_transforms
 from nnunet_explorer.training.data_augmentation_params import setup_DA_params
 
 POOL_3D = [[1, 2, 2], [2, 2, 2]]
+
+SIMULATE_FAILED_HOST_CHECKS = "NNUNET_EXPLORER_FAIL_HOST_CHECKS"
+"""Run these tests as on another machine: ``NNUNET_EXPLORER_FAIL_HOST_CHECKS=numpy_float32_power`` (comma-separated
+check names, or ``all``) makes those host checks fail for the whole session, as they would where numpy, scipy or
+the BLAS compute otherwise. Every test must still pass: the transforms concerned become named CPU fallbacks."""
+
+
+def _simulate_other_host() -> None:
+    import os
+    from dataclasses import replace
+
+    from nnunet_explorer.training.device_augmentation import host_checks
+
+    names = os.environ.get(SIMULATE_FAILED_HOST_CHECKS, "").strip()
+    if not names:
+        return
+    chosen = list(host_checks.CHECKS) if names == "all" else [n.strip() for n in names.split(",") if n.strip()]
+    for name in chosen:
+        host_checks.CHECKS[name] = replace(host_checks.CHECKS[name], run=lambda: False)
+
+
+_simulate_other_host()
 POOL_2D = [[2, 2], [2, 2]]
 
 
@@ -83,6 +105,50 @@ def device_or_named_fallback(transform):
         assert any(f"host check {name!r} failed" in why for name in failed), \
             f"{type(transform).__name__} declined without a failed host check (failed here: {failed}): {why}"
     return device
+
+
+def dependents(check: str) -> list:
+    """One transform object per device transform that declines without the host check ``check``."""
+    from batchgenerators.transforms.color_transforms import ContrastAugmentationTransform, GammaTransform
+    from batchgenerators.transforms.noise_transforms import GaussianBlurTransform
+    from batchgenerators.transforms.resample_transforms import SimulateLowResolutionTransform
+    from batchgenerators.transforms.spatial_transforms import SpatialTransform
+
+    from nnunet_explorer.training.augmentation import DownsampleSegForDSTransform2
+
+    return {
+        "numpy_float32_sums": [ContrastAugmentationTransform(), GammaTransform()],
+        "scipy_gaussian_filter": [GaussianBlurTransform()],
+        "skimage_resize": [SimulateLowResolutionTransform(order_downsample=0, order_upsample=3),
+                           DownsampleSegForDSTransform2(((1, 1, 1), (0.5, 0.5, 0.5)))],
+        "numpy_float32_power": [GammaTransform()],
+        "numpy_dot_rotation": [SpatialTransform((8, 16, 16), do_rotation=True, border_mode_data="constant")],
+    }[check]
+
+
+def simulated(check: str) -> bool:
+    """Whether ``check`` fails only because ``NNUNET_EXPLORER_FAIL_HOST_CHECKS`` says so (this host's library may
+    well compute what the device reproduces)."""
+    import os
+
+    names = os.environ.get(SIMULATE_FAILED_HOST_CHECKS, "").strip()
+    return names == "all" or check in [n.strip() for n in names.split(",")]
+
+
+def host_check_holds(check: str) -> bool:
+    """True where the host check holds on this machine. Where it fails, first asserts what must then be true: every
+    transform that depends on it declines the device with a reason naming the check (so the chain keeps
+    batchgenerators' transform and stays exact). A test of the premise itself (the device algorithm equals this
+    host's library) then has nothing left to check and returns."""
+    from nnunet_explorer.training.device_augmentation import host_checks
+    from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
+
+    if host_checks.passes(check):
+        return True
+    for transform in dependents(check):
+        device, why = device_or_fallback(transform)
+        assert device is None and f"host check {check!r} failed" in why and "CPU" in why, why
+    return False
 
 
 def equal(a, b) -> bool:

@@ -109,8 +109,13 @@ def test_numpy_dot_rounds_as_an_fma_chain_or_rotations_stay_on_the_cpu(dim):
 
     from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
 
+    from nnunet_explorer.training.device_augmentation import host_checks
+
+    from .conftest import simulated
+
     device, why = device_or_fallback(SpatialTransform((8, 16, 16)[-dim:], do_rotation=True, border_mode_data="constant"))
-    if blas_rotation_matches(dim):
-        assert device is not None, why
+    if host_checks.passes("numpy_dot_rotation"):
+        assert blas_rotation_matches(dim) and device is not None, why
     else:
+        assert simulated("numpy_dot_rotation") or not blas_rotation_matches(2) or not blas_rotation_matches(3)
         assert device is None and "host check 'numpy_dot_rotation' failed" in why
