@@ -151,7 +151,10 @@ def _is_cascade_stage(name: str, state_dict: Mapping[str, Any], num_modalities: 
     # differs from v1: no trainer class is needed to predict, so inference imports no trainer
     if name in ("nnUNetTrainerCascadeFullRes", "nnUNetTrainerV2CascadeFullRes"):
         return True
-    first = next((v for v in state_dict.values() if getattr(v, "ndim", 0) in (4, 5)), None)
+    # Generic_UNet registers its decoder (conv_blocks_localization) first, as v1 does: take the encoder's first conv
+    first = state_dict.get("conv_blocks_context.0.blocks.0.conv.weight")
+    if first is None:
+        first = next((v for v in state_dict.values() if getattr(v, "ndim", 0) in (4, 5)), None)
     return first is not None and int(first.shape[1]) > int(num_modalities)
 
 
