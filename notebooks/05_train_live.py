@@ -20,8 +20,8 @@
 # `num_batches_per_epoch` training iterations (`run_iteration`), then `num_val_batches_per_epoch` validation
 # iterations with online evaluation, then `on_epoch_end` (the epoch's global Dice, the next learning rate,
 # checkpoints, moving averages). The explorer adds to that loop, at four named points, *observers* that receive
-# plain numbers after every iteration and epoch (`trainer.explorer.attach(...)`) and a stop request
-# (`trainer.explorer.control`). The `TrainingMonitor` is an observer with a Stop button. Here the run is cut
+# plain numbers after every training iteration, every validation and every epoch (`trainer.explorer.attach(...)`)
+# and a stop request (`trainer.explorer.control`). The `TrainingMonitor` is an observer with a Stop button. Here the run is cut
 # down to CPU size (v1: 1000 epochs × 250 iterations): 6 epochs of 10 iterations on the synthetic CT task, about
 # 3 minutes on 2 CPU cores — enough to watch the global pseudo Dice of the validation patches climb from near
 # chance.

@@ -116,7 +116,8 @@ run_cli("train", "3d_lowres", "nnUNetTrainerV2", TASK, "all", *SHORT, "--disable
 from nnunet_explorer.inference.cascade import predict_next_stage
 from nnunet_explorer.walkthrough import training_walkthrough
 
-# the 3d_lowres trainer, initialized as `nnUNet_train 3d_lowres ... -val` would, with the weights just trained
+# the 3d_lowres trainer, built and initialized as `nnUNet_train 3d_lowres` does, then given the weights just
+# trained as `-val` does it: load_final_checkpoint(train=False)
 lp = training_walkthrough("3d_lowres", "nnUNetTrainerV2", TASK, "all", quiet=True)
 lowres_folder = lp["configuration"].output_folder_name
 low_trainer = lp["trainer"]
