@@ -69,7 +69,6 @@ def training_epochs(trainer: Any, parsed_arguments: Any, *,
                                  fix="re-run the 'trainer' step for a fresh trainer", step="training_epochs")
     request = TrainRequest(parsed_arguments, options or ExplorerOptions(device=trainer.device))
     if trace:
-        # deep enough for V2 -> nnUNetTrainer -> NetworkTrainer.run_training -> on_epoch_end (and its super()) -> ...
         with trace_calls(trainer, _RUN_METHODS, max_depth=8) as calls:
             result = train_or_load(trainer, request)
     else:
@@ -102,15 +101,20 @@ class EpochEnd:
 
     @property
     def order(self) -> tuple[str, ...]:
-        """The method names, depth first (``on_epoch_end`` and what it called); a ``super()`` call of the same
-        method (V2's ``on_epoch_end`` calling ``NetworkTrainer``'s) is shown once."""
-        return tuple(c.name for top in self.calls for c in _without_super_calls(top))
+        """The method names in the order they ran (a ``super()`` call of the same method counts once)."""
+        names: list[str] = []
+        for top in self.calls:
+            for c in top.walk():
+                if not names or names[-1] != c.name:
+                    names.append(c.name)
+        return tuple(names)
 
     def summary(self) -> str:
         lines = [f"epoch {self.epoch}: train loss {self.train_loss:.4f} (MA {self.train_loss_MA:.4f}); global Dice "
                  f"{self.global_dice:.4f} (MA {self.val_eval_criterion_MA:.4f}); next lr {self.lr_next:.6f}; "
                  f"continue: {self.continue_training}", "calls, in v1's order:"]
-        lines += ["  " * (c.depth - self.calls[0].depth) + f"{c.name} [{c.defined_in}]"
+        base = min((c.depth for c in self.calls), default=0)
+        lines += ["  " * (c.depth - base) + f"{c.name} [{c.defined_in}]"
                   + (f"  (sets {', '.join(c.set_attributes)})" if c.set_attributes else "")
                   for top in self.calls for c in top.walk()]
         return "\n".join(lines)
@@ -130,8 +134,16 @@ def epoch_end(trainer: Any, training_epochs: TrainedEpochs) -> EpochEnd:
     if training_epochs.trace is None:
         raise ConfigurationError("training_epochs ran without its call record", fix="run it with trace=True",
                                  step="epoch_end")
-    calls = _outermost(training_epochs.trace.calls, ("update_train_loss_MA", "on_epoch_end"))
-    last = tuple(calls[-2:]) if len(calls) >= 2 else tuple(calls)
+    flat = training_epochs.trace.flat()
+    ends = [i for i, c in enumerate(flat) if c.name == "update_train_loss_MA"]
+    if not ends:
+        raise ConfigurationError("no epoch ended in training_epochs (was the run stopped in its first epoch?)",
+                                 fix="train at least one epoch", step="epoch_end")
+    start = ends[-1]
+    # the last epoch's update_train_loss_MA and the on_epoch_end called right after it (the outermost one: a
+    # subclass's on_epoch_end calls super().on_epoch_end inside it)
+    after = next((c for c in flat[start + 1:] if c.name == "on_epoch_end" and c.depth <= flat[start].depth), None)
+    last = (flat[start],) + ((after,) if after is not None else ())
     final_epoch = len(trainer.all_tr_losses) - 1
     return EpochEnd(final_epoch, last, float(trainer.all_tr_losses[-1]), float(trainer.all_val_eval_metrics[-1]),
                     float(trainer.train_loss_MA), float(trainer.val_eval_criterion_MA),
@@ -203,25 +215,6 @@ def prediction(trainer: Any, training_epochs: TrainedEpochs, configuration: Any,
     output = out_dir / f"{case}.nii.gz"
     labels = np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(output))))
     return Prediction(case, tuple(str(f) for f in files), output, tuple(int(v) for v in labels))
-
-
-def _outermost(calls: Any, names: tuple[str, ...]) -> list[Call]:
-    """The calls named ``names`` anywhere in the tree, not descending into a match (in the order they ran)."""
-    out: list[Call] = []
-    for c in calls:
-        if c.name in names:
-            out.append(c)
-        else:
-            out.extend(_outermost(c.calls, names))
-    return out
-
-
-def _without_super_calls(call: Call, parent: str | None = None) -> Any:
-    """``call.walk()`` without a call of the same name directly below its caller (a ``super()`` call)."""
-    if call.name != parent:
-        yield call
-    for child in call.calls:
-        yield from _without_super_calls(child, call.name)
 
 
 RUN_STEPS = (training_epochs, epoch_end, validate, prediction)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,16 +62,20 @@ class V1Task:
         return self.workspace.preprocessed_task_dir(self.task_name)
 
 
+def variant_tasks():
+    """``tests/conformance/variant_tasks.py``: how the v1 tasks are built (shared with the reference script)."""
+    folder = str(Path(__file__).parent / "conformance")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    import variant_tasks as module
+
+    return module
+
+
 def _v1_task(tmp_path_factory, kind: str, task_id: int, name: str) -> V1Task:
     pytest.importorskip("nnunet", reason="parity fixtures need nnunet==1.7.1 (pip install -e '.[test]')")
-    from nnunet_explorer.parity import run_v1_cli
-    from nnunet_explorer.samples.synthetic import write_synthetic_task
-
     root = tmp_path_factory.mktemp(f"v1_{kind}")
-    ws = make_workspace(root).ensure()
-    task_name = f"Task{task_id:03d}_{name}"
-    write_synthetic_task(ws.raw_task_dir(task_name), kind, num_training=10, num_test=2, seed=0)
-    run_v1_cli("nnUNet_plan_and_preprocess", ["-t", str(task_id), "-tl", "1", "-tf", "1"], ws, timeout=600)
+    ws, task_name = variant_tasks().build_synthetic_task(root, kind, task_id, name)
     return V1Task(ws, task_id, task_name)
 
 
@@ -106,27 +111,6 @@ def v1_cascade_task(v1_ct_task, tmp_path_factory) -> V1Task:
     ``nnUNetData_plans_v2.1_stage0`` / ``_stage1`` from the cropped data, exactly as ``nnUNet_plan_and_preprocess``
     would for such plans. Shared read-only: copy before writing.
     """
-    import copy
-    import pickle
-
-    import numpy as np
-
-    from nnunet_explorer.parity import run_v1_generic_preprocessor
-
     root = tmp_path_factory.mktemp("v1_cascade")
-    ws = copy_task_tree(v1_ct_task.workspace, root)
-    task = v1_ct_task.task_name
-    pre = ws.preprocessed_task_dir(task)
-    plans_file = pre / "nnUNetPlansv2.1_plans_3D.pkl"
-    with open(plans_file, "rb") as f:
-        plans = pickle.load(f)
-    full = plans["plans_per_stage"][0]
-    low = copy.deepcopy(full)
-    low["current_spacing"] = np.asarray(full["current_spacing"]) * np.array([1.0, 2.0, 2.0])
-    plans["plans_per_stage"] = {0: low, 1: full}
-    plans["num_stages"] = 2
-    with open(plans_file, "wb") as f:
-        pickle.dump(plans, f)
-    shutil.rmtree(pre / "nnUNetData_plans_v2.1_stage0")
-    run_v1_generic_preprocessor(plans_file, ws.cropped_task_dir(task), pre, ws)
-    return V1Task(ws, v1_ct_task.task_id, task)
+    ws = variant_tasks().build_two_stage_task(v1_ct_task.workspace, root, v1_ct_task.task_name)
+    return V1Task(ws, v1_ct_task.task_id, v1_ct_task.task_name)

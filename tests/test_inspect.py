@@ -250,11 +250,13 @@ def test_inspect_reads_a_fold_folder_trained_by_real_v1(v1_ct_task, tmp_path):
 
 @pytest.mark.slow
 def test_inspect_a_resumed_explorer_run_with_more_epochs_shows_the_lr_jump(v1_ct_task, tmp_path):
-    from .loop.conftest import copy_workspace, fold_folder, tiny_run
+    from nnunet_explorer.run.run_training import train_or_load
+
+    from .loop.conftest import copy_workspace, fold_folder, tiny_trainer
 
     ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
-    tiny_run(ws, epochs=2, plot_progress=False).run()
-    tiny_run(ws, epochs=6, continue_training=True, plot_progress=False).run()
+    for epochs, flags in ((2, {}), (6, {"continue_training": True})):  # nnUNet_train ... then again with -c
+        train_or_load(*tiny_trainer(ws, epochs=epochs, plot_progress=False, **flags))
     result = inspect_fold(fold_folder(ws))
     assert result.epochs == list(range(6))
     assert len(result.logs) == 2 and result.logs[1].resumed

@@ -17,7 +17,7 @@ from nnunet_explorer.walkthrough import TRAINING_STEP_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 # the steps helper E2 adds after `iteration`; the catalogue has their texts already
-LATER_STEPS = ("epoch_end", "training_epochs", "validate", "prediction")
+LATER_STEPS = ("training_epochs", "epoch_end", "validate", "prediction")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

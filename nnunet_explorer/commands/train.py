@@ -167,7 +167,18 @@ def _walk(args: argparse.Namespace, request: Any, built: list, strategy: Any) ->
                 print(pipeline["configuration"].printed_text, end="", flush=True)  # v1 prints this block first
             if args.report is not None:
                 pipeline.run(until=CHEAP_LOOKS[-1])  # the report shows what initialize set (looking changes nothing)
-            return after_initialize(pipeline["trainer"], request)
+            # v1's main with the walkthrough's own steps, so that the report records what ran (no call trace: a long
+            # run must not pay for it)
+            pipeline.set_params("training_epochs", trace=False)
+
+            def train(trainer: Any, _request: Any) -> Any:
+                pipeline.run_only("training_epochs")
+                return trainer.explorer.result
+
+            def validate(_trainer: Any, _request: Any) -> Any:
+                return pipeline.run_only("validate").output
+
+            return after_initialize(pipeline["trainer"], request, train=train, validate=validate)
     except (ExplorerError, StepFailed) as exc:
         error = exc
     finally:

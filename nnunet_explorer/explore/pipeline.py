@@ -187,6 +187,21 @@ class Pipeline:
         assert last is not None, "a pipeline needs at least one step"
         return last
 
+    def run_only(self, name: str) -> StepResult:
+        """Run step ``name`` alone, on the cached outputs of its inputs (the steps between are not run).
+
+        For a caller that drives the steps itself (a command that trains without the looks in between): the
+        step is recorded like any other, so a report shows exactly which steps ran.
+
+        Raises:
+            KeyError: an input of the step has no (successful) result yet.
+        """
+        s = self._step(name)
+        missing = [n for n in s.inputs if n not in self._results or not self._results[n].ok]
+        if missing:
+            raise KeyError(f"step {name!r} needs {', '.join(missing)} first")
+        return self._run_one(s)
+
     def _run_one(self, s: Step) -> StepResult:
         inputs = {needed: self._results[needed].output for needed in s.inputs}
         params = dict(self._params[s.name])

@@ -144,18 +144,17 @@ def _is_cascade_stage(name: str, state_dict: Mapping[str, Any], num_modalities: 
     """Whether a checkpoint is a cascade full-resolution stage (its input has the 3d_lowres one-hot channels).
 
     v1 re-creates the trainer class named in the ``.model.pkl`` and lets its ``process_plans`` add one input
-    channel per foreground class. The explorer reads the answer off the weights: the first convolution of a
-    cascade stage takes more channels than the plans have modalities (v1's two cascade class names are
+    channel per foreground class. The explorer reads the answer off the weights: the input convolution of a
+    cascade stage (the convolution with the fewest input channels) takes more channels than the plans have
+    modalities (v1's two cascade class names are
     recognised as well).
     """
     # differs from v1: no trainer class is needed to predict, so inference imports no trainer
     if name in ("nnUNetTrainerCascadeFullRes", "nnUNetTrainerV2CascadeFullRes"):
         return True
-    # Generic_UNet registers its decoder (conv_blocks_localization) first, as v1 does: take the encoder's first conv
-    first = state_dict.get("conv_blocks_context.0.blocks.0.conv.weight")
-    if first is None:
-        first = next((v for v in state_dict.values() if getattr(v, "ndim", 0) in (4, 5)), None)
-    return first is not None and int(first.shape[1]) > int(num_modalities)
+    # the input convolution takes the fewest channels of all convolutions (the others take feature maps)
+    widths = [int(v.shape[1]) for v in state_dict.values() if getattr(v, "ndim", 0) in (4, 5)]
+    return bool(widths) and min(widths) > int(num_modalities)
 
 
 @mirrors("nnunet.preprocessing.preprocessing:GenericPreprocessor.preprocess_test_case")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigurationError, TrainingError
+from ..errors import ConfigurationError, ExplorerError, TrainingError
 from ..provenance import mirrors
 from ..training.strategy import SingleProcess
 from .explorer_hooks import ExplorerHooks
@@ -180,6 +180,11 @@ class NetworkTrainer:
             return  # DDP: rank 0 writes the log (as v1's DDP trainer); the walkthrough's looks write nothing
         from ..training.progress_log import TrainingLogFile
 
+        if self.output_folder is None:
+            # differs from v1: a trainer made without an output folder (to look at its settings) prints only
+            if also_print_to_console and self.echo:
+                print(*args)
+            return
         writer = self.__dict__.get("_log_writer")
         if writer is None or self.log_file is None:
             writer = TrainingLogFile(self.output_folder, echo=self.echo)
@@ -254,8 +259,8 @@ class NetworkTrainer:
             self.initialize(train)
         try:
             checkpoint = read_checkpoint(fname)
-        except TrainingError as exc:
-            raise TrainingError(str(exc), fix=_intact_checkpoints_fix(fname)) from None
+        except ExplorerError as exc:  # unreadable or unsafe: say which checkpoints of the fold are intact
+            raise TrainingError(exc.cause, fix=_intact_checkpoints_fix(str(fname))) from None
         self.load_checkpoint_ram(checkpoint, train)
 
     @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.load_checkpoint_ram")

@@ -47,7 +47,10 @@ class nnUNetTrainer(NetworkTrainer):
     def __init__(self, plans_file: Any, fold: Any, output_folder: Any = None, dataset_directory: Any = None,
                  batch_dice: bool = True, stage: int | None = None, unpack_data: bool = True,
                  deterministic: bool = True, fp16: bool = False) -> None:
+        from ..training.data_augmentation_params import trainer_created
+
         super().__init__(deterministic, fp16)
+        trainer_created()  # v1 file shims: the module-level augmentation dicts as a fresh process has them
         plans_file, output_folder, dataset_directory = map(_as_str, (plans_file, output_folder, dataset_directory))
         self.unpack_data = unpack_data
         self.init_args = (plans_file, fold, output_folder, dataset_directory, batch_dice, stage, unpack_data,

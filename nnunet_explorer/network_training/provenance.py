@@ -28,7 +28,7 @@ from ..errors import ConfigurationError
 # v1's hyperparameters: instance attributes assigned in NetworkTrainer / nnUNetTrainer / nnUNetTrainerV2.__init__
 HYPERPARAMETERS: tuple[str, ...] = (
     "max_num_epochs", "num_batches_per_epoch", "num_val_batches_per_epoch", "initial_lr", "weight_decay",
-    "oversample_foreground_percent", "batch_dice", "pin_memory", "lr_scheduler_patience", "lr_scheduler_eps",
+    "oversample_foreground_percent", "pin_memory", "lr_scheduler_patience", "lr_scheduler_eps",
     "patience", "val_eval_criterion_alpha", "train_loss_MA_alpha", "train_loss_MA_eps", "lr_threshold",
     "also_val_in_tr_mode", "save_every", "save_latest_only", "save_intermediate_checkpoints",
     "save_best_checkpoint", "save_final_checkpoint", "inference_pad_border_mode", "inference_pad_kwargs",

@@ -212,19 +212,22 @@ def predict_next_stage(trainer: Any) -> Any:
                    device=next(trainer.network.parameters()).device, log=lambda *a: trainer.print_to_log_file(*a))
 
 
-def after_initialize(trainer: Any, request: TrainRequest) -> int:
+def after_initialize(trainer: Any, request: TrainRequest, *, train: Any = train_or_load,
+                     validate: Any = validate_after_training) -> int:
     """The rest of v1's ``main`` once the trainer is initialized: train (or load), validate, next stage.
 
     Under DDP every rank trains; rank 0 validates and predicts the next stage (no collective follows).
+    ``train`` / ``validate``: :func:`train_or_load` and :func:`validate_after_training`, or callables running
+    them as walkthrough steps (``nnunet-explorer train`` does, so that its report records them).
     """
-    result = train_or_load(trainer, request)
+    result = train(trainer, request)
     if result is not None and trainer.strategy.is_global_zero:
         print(result.summary(), flush=True)
     if result is not None and result.stopped_early:
         return 0
     if not trainer.strategy.is_global_zero:
         return 0  # differs from v1: v1 spreads the validation cases over the ranks; rank 0 validates them all
-    report = validate_after_training(trainer, request)
+    report = validate(trainer, request)
     summary = getattr(report, "summary", None)
     if callable(summary):
         print(summary(), flush=True)

@@ -83,16 +83,33 @@ _CONTINUE_PITFALL = {
 }
 
 _CLASS_ATTRIBUTE_PITFALL = {
-    "en": "Class-attribute overrides do nothing in real v1. ``class MyTrainer(nnUNetTrainerV2): max_num_epochs = "
-          "50`` is silently ignored, because ``nnUNetTrainerV2.__init__`` assigns ``self.max_num_epochs = 1000`` "
-          "and ``self.initial_lr = 1e-2`` on the instance, which hides the class attribute. In v1, set "
-          "hyperparameters in ``__init__`` after ``super().__init__(...)``, as v1's own trainer variants do. "
-          "(The explorer's trainers declare them as class attributes, so an override works here but not in v1.)",
-    "zh": "在真正的 v1 中,用类属性覆盖超参数不起作用。``class MyTrainer(nnUNetTrainerV2): max_num_epochs = 50`` "
-          "会被悄悄忽略,因为 ``nnUNetTrainerV2.__init__`` 在实例上赋值 ``self.max_num_epochs = 1000`` 和 "
-          "``self.initial_lr = 1e-2``,实例属性遮住了类属性。在 v1 中应当在 ``__init__`` 里、"
-          "``super().__init__(...)`` 之后设置超参数,v1 自带的各种 trainer 变体都是这样做的。(本 explorer 的 "
-          "trainer 把它们声明为类属性,所以覆盖在这里有效,在 v1 中无效。)",
+    "en": "Class-attribute overrides do nothing in v1. ``class MyTrainer(nnUNetTrainerV2): max_num_epochs = 50`` is "
+          "silently ignored, because ``nnUNetTrainerV2.__init__`` assigns ``self.max_num_epochs = 1000`` and "
+          "``self.initial_lr = 1e-2`` on the instance, which hides the class attribute. Set hyperparameters in "
+          "``__init__`` after ``super().__init__(...)``, as v1's own trainer variants do. The explorer trains such a "
+          "class exactly as v1 does (the value ignored) and says so when the class is defined (a "
+          "``V1IgnoresWarning``) and in the provenance table.",
+    "zh": "在 v1 中,用类属性覆盖超参数不起作用。``class MyTrainer(nnUNetTrainerV2): max_num_epochs = 50`` 会被悄悄"
+          "忽略,因为 ``nnUNetTrainerV2.__init__`` 在实例上赋值 ``self.max_num_epochs = 1000`` 和 "
+          "``self.initial_lr = 1e-2``,实例属性遮住了类属性。应当在 ``__init__`` 里、``super().__init__(...)`` 之后设置"
+          "超参数,v1 自带的各种 trainer 变体都是这样做的。本 explorer 训练这样的类时与 v1 完全相同(该值被忽略),"
+          "并在定义类时(``V1IgnoresWarning``)和来源表中指出这一点。",
+}
+
+_LITERAL_PITFALL = {
+    "en": "Some of V2's numbers are not attributes at all: momentum 0.99 and Nesterov are literals in "
+          "``initialize_optimizer_and_scheduler``, the gradient clip 12 in ``run_iteration``, the poly exponent 0.9 "
+          "in ``maybe_update_lr``. ``self.momentum = 0.9`` in your ``__init__`` changes nothing (in v1 and here); "
+          "override the method that holds the literal, as v1's ``nnUNetTrainerV2_momentum09`` does. Likewise "
+          "``self.batch_size = 4`` in ``__init__`` is overwritten by ``process_plans`` during ``initialize``: "
+          "override ``process_plans`` and set it after ``super()``. The explorer names both cases when the class "
+          "is defined.",
+    "zh": "V2 的一些数值根本不是属性:动量 0.99 和 Nesterov 是 ``initialize_optimizer_and_scheduler`` 中的字面量,"
+          "梯度裁剪阈值 12 在 ``run_iteration`` 中,poly 指数 0.9 在 ``maybe_update_lr`` 中。在你的 ``__init__`` 里写 "
+          "``self.momentum = 0.9`` 不会改变任何东西(v1 中和这里都是如此);应当像 v1 的 "
+          "``nnUNetTrainerV2_momentum09`` 那样重写包含该字面量的方法。同样,``__init__`` 中的 ``self.batch_size = 4`` "
+          "会在 ``initialize`` 期间被 ``process_plans`` 覆盖:应重写 ``process_plans``,在 ``super()`` 之后设置它。"
+          "本 explorer 在定义类时会指出这两种情况。",
 }
 
 WHY: dict[str, WhyEntry] = {
@@ -195,9 +212,38 @@ WHY: dict[str, WhyEntry] = {
                    "zh": "论文对所有数据集固定这些值(论文中的 \"fixed parameters\"):作者在许多数据集上调好一次的同一"
                          "配方,而不是针对每个数据集搜索。我们的理解:固定的 1000 x 250 = 250,000 次迭代让训练时间"
                          "可以预估,也不需要基于验证集的停止规则。"},
-        pitfalls=(_CLASS_ATTRIBUTE_PITFALL,),
+        pitfalls=(_CLASS_ATTRIBUTE_PITFALL, _LITERAL_PITFALL),
         terms=("mro", "epoch"),
         blog="5", v1_call="nnUNetTrainerV2.__init__"),
+    "initialize": WhyEntry(
+        title={"en": "initialize: the run is set up", "zh": "initialize:搭建训练"},
+        fact={"en": "``run_training.py`` calls ``trainer.initialize(not validation_only)`` once. V2's ``initialize``: "
+                    "``load_plans_file``, ``process_plans``, ``setup_DA_params``, the deep-supervision weights and "
+                    "``self.loss = MultipleOutputLoss2(self.loss, self.ds_loss_weights)``, then (training only) "
+                    "``get_basic_generators`` (``load_dataset``, ``do_split``, the two DataLoaders), unpacking "
+                    "``.npz`` to ``.npy``, ``get_moreDA_augmentation`` (``tr_gen``, ``val_gen``), and finally "
+                    "``initialize_network`` and ``initialize_optimizer_and_scheduler``. A second call does nothing "
+                    "(``was_initialized``). The card lists every call as it happened and the attributes it set.",
+              "zh": "``run_training.py`` 只调用一次 ``trainer.initialize(not validation_only)``。V2 的 ``initialize``:"
+                    "``load_plans_file``、``process_plans``、``setup_DA_params``,深度监督权重和 "
+                    "``self.loss = MultipleOutputLoss2(self.loss, self.ds_loss_weights)``,然后(仅训练时)"
+                    "``get_basic_generators``(``load_dataset``、``do_split``、两个 DataLoader)、把 ``.npz`` 解压为 "
+                    "``.npy``、``get_moreDA_augmentation``(``tr_gen``、``val_gen``),最后是 ``initialize_network`` 和 "
+                    "``initialize_optimizer_and_scheduler``。第二次调用什么也不做(``was_initialized``)。本卡片按实际"
+                    "发生的顺序列出每一次调用以及它设置的属性。"},
+        rationale={"en": "v1's design (its docstring of ``NetworkTrainer.initialize``): the constructor only stores "
+                         "its arguments, ``initialize`` builds everything from the plans, so a trainer can also be "
+                         "made for inference only (``initialize(False)``: no data loaders). Our reading: the order "
+                         "matters when you override a method: ``process_plans`` runs before ``setup_DA_params``, "
+                         "which runs before the loaders (their patch size comes from it), and the network is built "
+                         "last, after the loss.",
+                   "zh": "v1 的设计(见 ``NetworkTrainer.initialize`` 的 docstring):构造函数只保存参数,``initialize`` 根据 "
+                         "plans 搭建一切,因此也可以只为推理创建 trainer(``initialize(False)``:不创建数据加载器)。我们的"
+                         "理解:当你重写某个方法时,顺序很重要:``process_plans`` 在 ``setup_DA_params`` 之前运行,后者又在"
+                         "数据加载器之前运行(加载器的 patch 大小来自它),网络在损失函数之后最后构建。"},
+        pitfalls=(_LITERAL_PITFALL,),
+        terms=("plans", "ds", "moreda"),
+        blog="5", v1_call="nnUNetTrainerV2.initialize"),
     "plans_processed": WhyEntry(
         title={"en": "the plans, processed", "zh": "处理后的 plans"},
         fact={"en": "``process_plans`` reads the stage's patch size, batch size and kernels; ``num_classes`` is "

@@ -1,4 +1,4 @@
-"""nnU-Net v1's "moreDA" augmentation pipeline, and a transform-by-transform view of it.
+"""nnU-Net v1's "moreDA" augmentation (its chain of transforms), and a transform-by-transform view of it.
 
 ``nnUNetTrainerV2`` augments every training batch with the same fixed list of batchgenerators transforms
 (``get_moreDA_augmentation``). The list is built here from the *same* batchgenerators classes
@@ -276,7 +276,7 @@ class DownsampleSegForDSTransform3(AbstractTransform):
         return data_dict
 
 
-# --- the pipeline --------------------------------------------------------------------------------------
+# --- the transform chain ----------------------------------------------------------------------------
 
 def _check_supported(params: Mapping[str, Any]) -> None:
     if params.get("mirror") is not None:
@@ -299,7 +299,7 @@ def _check_supported(params: Mapping[str, Any]) -> None:
 def target_transforms(deep_supervision_scales: Sequence[Sequence[float]] | None = None, *,
                       regions: Mapping[Any, Sequence[int]] | None = None, soft_ds: bool = False,
                       classes: Sequence[int] | None = None) -> list:
-    """The end every v1 pipeline shares: ``seg`` becomes ``target``, in the form the loss wants, as tensors.
+    """The end every v1 transform chain shares: ``seg`` becomes ``target``, in the form the loss wants, as tensors.
 
     ``RenameTransform('seg', 'target')`` → (``regions``: :class:`ConvertSegmentationToRegionsTransform`) →
     (deep supervision: :class:`DownsampleSegForDSTransform2`, or with ``soft_ds``
@@ -652,7 +652,7 @@ _INTERPRETERS: dict[str, Callable] = {
 
 @dataclass(frozen=True)
 class TransformStep:
-    """One transform of a traced pipeline.
+    """One transform of a traced transform chain.
 
     Attributes:
         index: position in the list (0-based).
@@ -688,7 +688,7 @@ class TransformStep:
 
 @dataclass(frozen=True)
 class AugmentationTrace:
-    """A sample followed through the augmentation pipeline, transform by transform (see :func:`trace_augmentation`).
+    """A sample followed through the augmentation, transform by transform (see :func:`trace_augmentation`).
 
     Attributes:
         seed: the seed both ``np.random`` and ``random`` were set to.

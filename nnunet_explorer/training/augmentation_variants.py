@@ -1,4 +1,4 @@
-"""nnU-Net v1's other augmentation pipelines, and the call form of all five ``get_*_augmentation`` functions.
+"""nnU-Net v1's other augmentation functions, and the call form of all five ``get_*_augmentation`` functions.
 
 v1 ships five functions that turn two data loaders into two background augmenters (training, validation).
 They differ only in the training transform list; validation never augments:
@@ -58,7 +58,7 @@ Regions = Mapping[Any, Sequence[int]]
 Scales = Sequence[Sequence[float]]
 
 
-# --- pieces the pipelines share ------------------------------------------------------------------------
+# --- pieces the functions share -----------------------------------------------------------------------
 
 def _channel_selection(params: Mapping[str, Any]) -> list:
     """Data and segmentation channel selection, when the params name channels (the cascade keeps seg 0 and 1)."""
@@ -71,7 +71,7 @@ def _channel_selection(params: Mapping[str, Any]) -> list:
 
 
 def _spatial_kwargs(params: Mapping[str, Any], border_val_seg: int, order_seg: int, order_data: int) -> dict:
-    """The spatial-transform arguments every v1 pipeline reads from the params the same way."""
+    """The spatial-transform arguments every v1 augmentation function reads from the params the same way."""
     return dict(patch_center_dist_from_border=None, do_elastic_deform=params.get("do_elastic"),
                 do_rotation=params.get("do_rotation"), angle_x=params.get("rotation_x"),
                 angle_y=params.get("rotation_y"), angle_z=params.get("rotation_z"),
@@ -96,7 +96,7 @@ def _with_dummy_2d(params: Mapping[str, Any], patch_size: Sequence[int], make_sp
 def _mirror_mask_remove_label(params: Mapping[str, Any]) -> list:
     """Mirroring, the nonzero mask, and -1 ("outside the case") -> 0, in v1's order.
 
-    v1's default pipeline checks ``do_mirror`` only, the others also the old key ``mirror``; the old key is
+    v1's default augmentation checks ``do_mirror`` only, the others also the old key ``mirror``; the old key is
     refused beforehand (``_check_supported``), so one test serves all.
     """
     out: list = []

@@ -25,7 +25,7 @@ the batches from the workers' queues round-robin, unpickles them, page-locks the
 keeps a few of them ready in a bounded queue: ``next()`` in the training thread only takes a ready batch, so
 the GPU does not wait for a pipe read, an unpickle or a pinned copy.
 
-:class:`SingleThreadedAugmenter` runs the same pipeline in the calling process (debugging, tracing, tests).
+:class:`SingleThreadedAugmenter` runs the same loader and transforms in the calling process (debugging, tracing, tests).
 """
 from __future__ import annotations
 

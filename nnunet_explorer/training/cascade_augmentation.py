@@ -3,7 +3,7 @@
 In ``3d_cascade_fullres`` the full-resolution U-Net gets, besides the image, the segmentation that the
 ``3d_lowres`` network predicted for the same case (upsampled to the full-resolution grid). The loader carries
 it as segmentation channel 1 (so the spatial augmentation treats it like a label map), and at the end of the
-pipeline three transforms turn it into extra *image* channels:
+transform chain three transforms turn it into extra *image* channels:
 
 1. :class:`MoveSegAsOneHotToData` — seg channel 1 ``(b, 1, z, y, x)`` becomes one binary channel per
    foreground label and is appended to ``data``: ``(b, C, z, y, x) -> (b, C + num_classes - 1, z, y, x)``.
@@ -270,7 +270,7 @@ def cascade_transforms(params: dict, *, train: bool, use_p_per_label: bool = Tru
     val) and, for training with ``cascade_do_cascade_augmentations``, the binary-operator transform (if its p
     > 0) and the connected-component transform (if its p > 0), with v1's swapped arguments.
 
-    v1's other pipelines build the same transforms slightly differently; the two switches reproduce them:
+    v1's other augmentation functions build the same transforms slightly differently; the two switches reproduce them:
     ``use_p_per_label=False`` leaves the binary operator at its default ``p_per_label=1`` instead of
     ``params['cascade_random_binary_transform_p_per_label']`` (insaneDA, insaneDA2 and the default
     augmentation), ``skip_zero_p=False`` appends both corruptions even when their probability is 0 (the

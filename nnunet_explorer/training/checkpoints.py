@@ -85,9 +85,9 @@ def load_checkpoint_file(path: str | os.PathLike) -> dict[str, Any]:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise _unsafe_error(path, exc) from None
-    except (RuntimeError, EOFError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file fails in many ways inside torch/pickle
         raise ExplorerError(f"{path} is not a readable torch checkpoint ({type(exc).__name__}: {exc})",
-                            fix="the file is truncated or corrupt; re-save it from training") from None
+                            fix="the file is truncated or corrupt; use another checkpoint of the fold") from None
     if not isinstance(checkpoint, Mapping) or "state_dict" not in checkpoint:
         raise ExplorerError(f"{path} is not an nnU-Net checkpoint (no 'state_dict' key)",
                             fix="point at a <name>.model file written by nnU-Net v1 or the explorer")

@@ -163,7 +163,7 @@ def get_patch_size(final_patch_size: Sequence[int], rot_x: float | Sequence[floa
 
 @dataclass(frozen=True)
 class AugmentationSetup:
-    """What ``setup_DA_params`` decides: the augmentation dict and the sizes the data pipeline works with.
+    """What ``setup_DA_params`` decides: the augmentation dict and the sizes the loader and transforms work with.
 
     Attributes:
         data_aug_params: the full parameter dict (v1's ``self.data_aug_params``).
@@ -290,3 +290,20 @@ def add_setup_listener(listener: Callable[[AugmentationSetup], None]) -> None:
     """
     if listener not in _SETUP_LISTENERS:
         _SETUP_LISTENERS.append(listener)
+
+
+_NEW_TRAINER_LISTENERS: list[Callable[[], None]] = []
+
+
+def add_new_trainer_listener(listener: Callable[[], None]) -> None:
+    """Have ``listener()`` called whenever a trainer is constructed (see :func:`trainer_created`)."""
+    if listener not in _NEW_TRAINER_LISTENERS:
+        _NEW_TRAINER_LISTENERS.append(listener)
+
+
+def trainer_created() -> None:
+    """Called by ``nnUNetTrainer.__init__``: ``nnunet_explorer.v1`` puts its copies of v1's module-level dicts back
+    to their import-time contents, so every trainer starts from the state v1's ``nnUNet_train`` starts from (one
+    trainer per fresh process), however many trainers ran before it in this process."""
+    for listener in list(_NEW_TRAINER_LISTENERS):
+        listener()

@@ -4,7 +4,7 @@ v1 ships ``nnUNetTrainerV2_DDP`` (started with ``python -m torch.distributed.lau
 The explorer runs the same ideas inside ``nnunet-explorer train`` / ``python -m nnunet_explorer.commands.run_training``
 when it is started by ``torchrun``::
 
-    torchrun --standalone --nproc_per_node 2 -m nnunet_explorer.training.loop 3d_fullres nnUNetTrainerV2 TASK 0
+    torchrun --standalone --nproc_per_node 2 -m nnunet_explorer.commands.run_training 3d_fullres nnUNetTrainerV2 TASK 0
 
 Every process (a *rank*) runs the whole training loop on its own batches; they meet at a few fixed points:
 
@@ -28,9 +28,9 @@ Every process (a *rank*) runs the whole training loop on its own batches; they m
 
 :func:`ddp_plan` shows all of this for a chosen number of processes without starting any.
 
-Stopping: a stop asked for on any rank (``TrainingRun.stop``, a live view's Stop button on rank 0) travels with
-the next iteration's ``all_reduce``, so every rank ends after the same iteration and rank 0 writes
-``model_latest.model``. Ctrl-C reaches every rank (torchrun forwards SIGINT); each ends through the loop's
+Stopping: a stop asked for on any rank (``trainer.explorer.stop()``, a live view's Stop button on rank 0)
+travels with the next iteration's ``all_reduce`` (``stop_anywhere``), so every rank ends after the same iteration
+and rank 0 writes ``model_latest.model``. Ctrl-C reaches every rank (torchrun forwards SIGINT); each ends through the loop's
 ``KeyboardInterrupt`` path and rank 0 writes ``model_latest.model`` — unless a rank is stuck waiting inside a
 collective for one that already left, in which case torchrun kills it after its shutdown timeout and the last
 scheduled checkpoint (written atomically) is what ``-c`` resumes from.

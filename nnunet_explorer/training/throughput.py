@@ -6,7 +6,7 @@ chain separately so the bottleneck has a name:
 
 * :func:`loader_rate` — batches/s of the DataLoader alone (reading and cropping patches);
 * :func:`transform_shares` — seconds per batch of every transform and its share of the augmentation time;
-* :func:`augmenter_rates` — batches/s of the whole pipeline with 1 … N worker processes;
+* :func:`augmenter_rates` — batches/s of loader + transforms with 1 … N worker processes;
 * :func:`iteration_timing` — per training iteration, the time spent *waiting* for the next batch versus the
   time spent computing (forward, loss, backward, optimizer step). ``dummy_load=True`` reuses one batch, as
   v1's ``nnUNetTrainerV2_dummyLoad`` does, which measures the pure compute speed;
@@ -72,7 +72,7 @@ class ThroughputReport:
 
     loader_batches_per_s: float
     transforms: tuple[TransformTiming, ...]
-    pipeline_batches_per_s: float
+    chain_batches_per_s: float
     workers: tuple[tuple[int, float], ...]
     iteration: IterationTiming | None
     compute_only: IterationTiming | None
@@ -81,7 +81,7 @@ class ThroughputReport:
 
     def table(self) -> list[dict[str, Any]]:
         rows = [{"what": "data loader alone", "batches_per_s": self.loader_batches_per_s},
-                {"what": "loader + transforms, 1 process", "batches_per_s": self.pipeline_batches_per_s}]
+                {"what": "loader + transforms, 1 process", "batches_per_s": self.chain_batches_per_s}]
         rows += [{"what": f"augmenter, {n} worker(s)", "batches_per_s": r} for n, r in self.workers]
         return rows
 
@@ -90,7 +90,7 @@ class ThroughputReport:
 
     def __str__(self) -> str:
         lines = [f"data loader alone: {self.loader_batches_per_s:.2f} batches/s",
-                 f"loader + transforms (1 process): {self.pipeline_batches_per_s:.2f} batches/s"]
+                 f"loader + transforms (1 process): {self.chain_batches_per_s:.2f} batches/s"]
         lines += [f"augmenter with {n} worker(s): {r:.2f} batches/s" for n, r in self.workers]
         lines += ["transform shares: " + ", ".join(f"{t.name} {100 * t.share:.0f}%" for t in self.transforms
                                                     if t.share >= 0.01)]
@@ -279,7 +279,7 @@ def profile_throughput(loader: Any, transforms: Sequence[Any], *, workers: Itera
     workers = tuple(workers)
     lrate = loader_rate(loader, n_batches)
     timings, per_batch = transform_shares(loader, transforms, n_batches)
-    pipeline = 1.0 / per_batch if per_batch > 0 else math.inf
+    chain = 1.0 / per_batch if per_batch > 0 else math.inf
     compose = Compose(list(transforms))
     rates = augmenter_rates(loader, compose, workers, n_batches) if workers else ()
     iteration = compute_only = None
@@ -290,7 +290,7 @@ def profile_throughput(loader: Any, transforms: Sequence[Any], *, workers: Itera
             iteration = iteration_timing(augmenter, network, loss, optimizer=optimizer, n_iterations=n_iterations)
         compute_only = iteration_timing(SingleThreadedAugmenter(loader, compose), network, loss,
                                         optimizer=optimizer, n_iterations=n_iterations, dummy_load=True)
-    per_worker = rates[0][1] / rates[0][0] if rates else pipeline
+    per_worker = rates[0][1] / rates[0][0] if rates else chain
     notes = ("worker processes are forked copies of the loader; each draws its own batches",)
-    return ThroughputReport(lrate, timings, pipeline, rates, iteration, compute_only,
+    return ThroughputReport(lrate, timings, chain, rates, iteration, compute_only,
                             verdict_text(iteration, compute_only, per_worker, used), notes)

@@ -15,22 +15,20 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import re
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # v1_harness (tests use --import-mode=importlib)
+sys.path.insert(0, str(Path(__file__).parent))  # ported_variants, v1_harness (tests use --import-mode=importlib)
 
+import ported_variants  # noqa: E402
 import v1_harness  # noqa: E402
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
 REFERENCE = json.loads((Path(__file__).parent / "v1_reference.json").read_text())
-_DEPENDENCY = re.compile(r"nnunet_explorer\.v1\.training\.network_training\.nnUNet_variants\.([\w.]+)")
 
 
 def _entries() -> list[tuple[str | None, str, dict]]:
@@ -42,30 +40,6 @@ def _entries() -> list[tuple[str | None, str, dict]]:
 
 
 ENTRIES = _entries()
-
-
-def _load(rel: str, folder: Path, loaded: dict) -> dict:
-    """Port ``rel`` (and first every variant file it imports) and load it; returns its module's namespace."""
-    from nnunet_explorer.network_training import load_trainers_from_file
-    from nnunet_explorer.v1 import port_v1_source
-
-    if rel in loaded:
-        return loaded[rel]
-    source = port_v1_source((v1_harness.variants_dir() / rel).read_text())
-    for dotted in _DEPENDENCY.findall(source):  # e.g. loss_function.nnUNetTrainerV2_Loss_Dice
-        dependency = dotted.replace(".", "/") + ".py"
-        if dependency != rel and (v1_harness.variants_dir() / dependency).is_file():
-            _load(dependency, folder, loaded)
-    ported = folder / rel
-    ported.parent.mkdir(parents=True, exist_ok=True)
-    ported.write_text(source)
-    with warnings.catch_warnings():  # a variant may set values v1 ignores: v1 ignores them here too
-        warnings.simplefilter("ignore")
-        load_trainers_from_file(ported)
-    from nnunet_explorer.network_training.registry import LOADED_TRAINER_MODULES
-
-    loaded[rel] = vars(LOADED_TRAINER_MODULES[ported.stem])
-    return loaded[rel]
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +60,14 @@ def _v1_torch_settings():
         torch.set_num_threads(threads)
 
 
-def explorer_losses(cls: type, class_name: str, network: str, ws) -> dict:
+def explorer_losses(cls: type, class_name: str, network: str, ws,
+                    plans_identifier: str = v1_harness.PLANS_IDENTIFIER) -> dict:
     """The explorer training ``cls`` exactly as ``v1_harness`` trains v1's class."""
     from nnunet_explorer.run.default_configuration import get_default_configuration
     from nnunet_explorer.run.run_training import use_single_threaded_augmentation
 
-    config = get_default_configuration(network, v1_harness.TASK_NAME, "nnUNetTrainerV2", v1_harness.PLANS_IDENTIFIER,
-                                       ws)
-    output_folder = Path(config.output_folder_name).parent / f"{class_name}__{v1_harness.PLANS_IDENTIFIER}"
+    config = get_default_configuration(network, v1_harness.TASK_NAME, "nnUNetTrainerV2", plans_identifier, ws)
+    output_folder = Path(config.output_folder_name).parent / f"{class_name}__{plans_identifier}"
     with _v1_torch_settings():
         random.seed(v1_harness.SEED)
         trainer = cls(str(config.plans_file), 0, output_folder=str(output_folder),
@@ -120,9 +94,10 @@ def test_variant_trains_like_v1(rel, key, entry, v1_variant_workspaces, loaded_f
     if rel is None:
         cls = find_trainer_class(class_name)
     else:
-        namespace = _load(rel, loaded_files["folder"], loaded_files["modules"])
+        namespace = ported_variants.load(rel, loaded_files["folder"], loaded_files["modules"])
         cls = namespace[class_name]
-    mine = explorer_losses(cls, class_name, entry["network"], v1_variant_workspaces[entry["task"]])
+    mine = explorer_losses(cls, class_name, entry["network"], v1_variant_workspaces[entry["task"]],
+                           entry.get("plans", v1_harness.PLANS_IDENTIFIER))
     assert mine["train"] == entry["train"], key
     assert mine["val"] == entry["val"], key
     for train, val in zip(mine["train"], mine["val"]):  # the training log shows them as v1's does

@@ -44,8 +44,8 @@ def test_profiler_numbers_and_verdict(ct_pipeline):
     net = TinyNet()
     report = tp.profile_throughput(loader, transforms, workers=(1,), n_batches=3, network=net, loss=tiny_loss,
                                    optimizer=torch.optim.SGD(net.parameters(), 0.01), n_iterations=2)
-    assert report.loader_batches_per_s > 0 and report.pipeline_batches_per_s > 0
-    assert report.pipeline_batches_per_s < report.loader_batches_per_s  # augmentation costs time on top
+    assert report.loader_batches_per_s > 0 and report.chain_batches_per_s > 0
+    assert report.chain_batches_per_s < report.loader_batches_per_s  # augmentation costs time on top
     assert len(report.transforms) == len(transforms)
     assert sum(t.share for t in report.transforms) == pytest.approx(1.0, abs=1e-9)
     assert all(t.seconds_per_batch >= 0 for t in report.transforms)

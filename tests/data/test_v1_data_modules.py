@@ -612,15 +612,20 @@ def test_module_dicts_hold_v1s_state_after_each_setup(v1, v1_ct_task, tmp_path):
 
 @pytest.mark.parametrize("config", ["ct-3d", "mr-2d"])
 def test_insaneDA_reads_the_untouched_module_dicts(v1, request, tmp_path, config):
-    """insaneDA never calls super().setup_DA_params(): in v1's fresh process it reads the untouched dicts."""
+    """insaneDA never calls super().setup_DA_params(): in v1's fresh process it reads the untouched dicts. Here a
+    plain V2 set up first in the same process leaves V2's values in them; the new trainer still reads them
+    untouched (every trainer starts from a fresh process's dicts)."""
+    from nnunet_explorer.network_training import nnUNetTrainerV2
     from nnunet_explorer.v1.training.data_augmentation import default_data_augmentation as shim
 
     kind, plans, dummy = CONFIGS[config]
     task = _task(request, kind)
     theirs = v1_trainer(v1, "nnUNetTrainerV2_insaneDA", task, plans, tmp_path / "v1", dummy)
+    _explorer_trainer(nnUNetTrainerV2, task, plans, tmp_path / "v2", dummy).setup_DA_params()
+    assert shim.default_3D_augmentation_params != shim._AT_IMPORT[0] or \
+        shim.default_2D_augmentation_params != shim._AT_IMPORT[1]  # V2 left its values
     ours = _explorer_trainer(_ported_class("nnUNetTrainerV2_insaneDA", ("setup_DA_params",)), task, plans,
                              tmp_path / "ours", dummy)
-    shim._restore_import_copies()  # as in a fresh process (an earlier setup in this one left V2's values)
     ours.setup_DA_params()
     assert list(ours.basic_generator_patch_size) == list(theirs.basic_generator_patch_size)
     assert ours.data_aug_params.keys() == theirs.data_aug_params.keys()

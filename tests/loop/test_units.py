@@ -129,3 +129,24 @@ def test_existing_checkpoints_are_not_overwritten_without_c(loop_ws):
 def test_c_without_a_checkpoint_says_so(loop_ws):
     with pytest.raises(TrainingError, match="No checkpoint found"):
         train_or_load(*tiny_trainer(loop_ws, continue_training=True))
+
+
+@pytest.mark.slow
+def test_c_with_an_unreadable_checkpoint_names_the_intact_ones_and_how_to_resume(trained, v1_ct_task, tmp_path):
+    import shutil
+
+    from .conftest import copy_workspace
+
+    ws, _, _, _ = trained
+    other = copy_workspace(v1_ct_task.workspace, tmp_path / "broken")
+    folder = fold_folder(other)
+    folder.mkdir(parents=True)
+    final = fold_folder(ws) / "model_final_checkpoint.model"
+    shutil.copy(final, folder / "model_best.model")
+    shutil.copy(str(final) + ".pkl", folder / "model_best.model.pkl")
+    (folder / "model_latest.model").write_bytes(b"truncated by a full disk")  # what -c would load
+    with pytest.raises(TrainingError) as info:
+        train_or_load(*tiny_trainer(other, continue_training=True))
+    fix = info.value.fix
+    assert "model_latest.model" in str(info.value) and "intact" in fix and "model_best.model" in fix
+    assert "-c" in fix and "re-save it from training" not in str(info.value)

@@ -153,3 +153,30 @@ def test_a_trainer_setting_momentum_in_init_trains_like_plain_v2_and_is_told_why
     finally:
         unregister_trainer("MyMom")
     assert len(logs["MyMom"]) == 4 and logs["MyMom"] == logs["nnUNetTrainerV2"]  # as in v1: the value is ignored
+
+
+@pytest.mark.slow
+def test_the_report_of_a_real_train_marks_as_run_exactly_what_ran(v1_ct_task, tmp_path, monkeypatch, capsys):
+    from .conftest import copy_workspace
+
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
+    for key, value in environment_for(ws).items():
+        monkeypatch.setenv(key, value)
+    report = tmp_path / "train.html"
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "901", "0", "--max_num_epochs", "1",
+                 "--num_batches_per_epoch", "1", "--num_val_batches_per_epoch", "1", "--deterministic", "--quiet",
+                 "--disable_validation_inference", "--report", str(report)]) == 0
+    page = report.read_text(encoding="utf-8")
+
+    def status(step):
+        card = page[page.index(f"id='step-{step}'") - 60:page.index(f"id='step-{step}'")]
+        return "ok" if "nnx-ok" in card else ("not run" if "nnx-pending" in card else "?")
+
+    ran = ["parsed_arguments", "task_name", "configuration", "trainer_class", "trainer", "initialize",
+           "plans_processed", "augmentation_parameters", "deep_supervision", "loss", "dataset", "split",
+           "dataloader", "network", "architecture", "optimizer", "lr_schedule", "training_epochs", "validate"]
+    for step in ran:
+        assert status(step) == "ok", step
+    for step in ("batch", "iteration", "epoch_end", "prediction"):  # the run does not do these
+        assert status(step) == "not run", step
+    assert "initialize_optimizer_and_scheduler" in page  # the initialize card lists the call that built it

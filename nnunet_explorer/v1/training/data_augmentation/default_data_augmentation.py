@@ -9,7 +9,8 @@ import copy
 from typing import Any
 
 from nnunet_explorer.training.augmentation_variants import get_default_augmentation
-from nnunet_explorer.training.data_augmentation_params import (AugmentationSetup, add_setup_listener,
+from nnunet_explorer.training.data_augmentation_params import (AugmentationSetup, add_new_trainer_listener,
+                                                               add_setup_listener,
                                                                default_2D_augmentation_params as _fresh_2d,
                                                                default_3D_augmentation_params as _fresh_3d,
                                                                get_patch_size)
@@ -38,8 +39,8 @@ def _as_v1_after(setup: AugmentationSetup) -> None:
     copy (no v1 variant writes the module dict after ``super()`` expecting the trainer to see it); the cascade
     trainer's own keys, which v1 adds to the module dict after ``super()``, are not added (no variant reads
     them back). A variant that reads the dicts without calling ``super().setup_DA_params()`` (insaneDA,
-    noDeepSupervision) sees them as the last setup in this process left them: untouched if it is the first
-    trainer, as in v1's one trainer per process.
+    noDeepSupervision) sees them untouched: every new trainer puts them back first (:func:`_restore_import_copies`
+    is also a new-trainer listener), as in v1's one trainer per process.
     """
     _restore_import_copies()
     used = default_3D_augmentation_params if len(setup.patch_size) == 3 else default_2D_augmentation_params
@@ -54,6 +55,9 @@ def _restore_import_copies() -> None:
 
 
 add_setup_listener(_as_v1_after)
+# differs from v1: in one v1 process a second trainer sees the dicts as the first left them (plain V2 run twice in
+# one process trains differently the second time); here every trainer starts from them as in a fresh process.
+add_new_trainer_listener(_restore_import_copies)
 
 __all__ = ["default_2D_augmentation_params", "default_3D_augmentation_params", "get_default_augmentation",
            "get_patch_size"]
