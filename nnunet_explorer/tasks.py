@@ -73,13 +73,29 @@ def convert_id_to_task_name(task_id: int, workspace: Workspace | None = None) ->
         known = list_tasks(workspace)
         listing = "\n".join(f"    {name}  ({', '.join(places)})" for name, places in known.items()) or "    (none)"
         hints = "".join(f"\n  hint: {h}" for h in _id_hints(task_id, workspace))
+        sample = _sample_hint(task_id)
         raise TaskError(
             f"could not find a task with the ID {task_id} (looked for folders named {prefix}_*)\n"
             f"  tasks that exist:\n{listing}\n  folders searched:\n{_searched(workspace)}{hints}",
-            fix="check the id, or put the task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name "
+            fix=(f"{sample[0]}; or " if sample else "") +
+            "check the id, or put the task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name "
             "(`nnunet-explorer sample` writes one; `nnunet-explorer doctor` shows the folders in use)",
         )
     return unique[0]
+
+
+# The task ids ``nnunet-explorer sample KIND`` writes by default (commands/sample.py builds its kinds on these).
+SAMPLE_TASK_IDS: dict[str, int] = {"synthetic-ct": 901, "synthetic-mr": 902, "real": 903, "kits19": 40}
+
+
+def _sample_hint(task_id: int) -> list[str]:
+    """The ``sample`` command that writes ``task_id``, if one does (40: the blog's KiTS19 case)."""
+    for kind, sample_id in SAMPLE_TASK_IDS.items():
+        if sample_id == task_id:
+            what = ("the blog's Task040_KiTS (run_training.py 3d_fullres nnUNetTrainerV2 40 1), planned and "
+                    "preprocessed" if kind == "kits19" else f"Task{task_id:03d}")
+            return [f"`nnunet-explorer sample {kind}` writes {what} into this workspace"]
+    return []
 
 
 def _id_hints(task_id: int, workspace: Workspace) -> list[str]:

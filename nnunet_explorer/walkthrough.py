@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .errors import ConfigurationError, DatasetError
-from .explore import Pipeline, make_step
+from .explore import Pipeline, Shown, make_step
 from .explore.calltrace import CallTrace, trace_calls
 from .paths import Workspace, default_plans_identifier
 from .provenance import mirrors
@@ -131,17 +131,160 @@ def configuration(parsed_arguments: RunArgs, task_name: str, *, workspace: Works
                                      parsed_arguments.p, workspace)
 
 
+_SEARCH_TEXT = {  # ``code`` is quoted RST-style; {placeholders} are filled after the language is picked
+    "title": {"en": "v1's search, run: ``recursive_find_python_class({name})`` over ``{root}``",
+              "zh": "v1 的查找,实际运行:``recursive_find_python_class({name})`` 遍历 ``{root}``"},
+    "order": {"en": "Order: all plain modules of a folder first (sorted, as ``pkgutil.iter_modules`` lists them), "
+                    "then its sub-packages, each searched the same way; the first module with an attribute of that "
+                    "name wins.",
+              "zh": "顺序:先导入一个文件夹里的全部普通模块(按 ``pkgutil.iter_modules`` 列出的排序),再依次进入它的"
+                    "子包,每个子包按同样的规则查找;第一个拥有该名字属性的模块胜出。"},
+    "found_here": {"en": "found here", "zh": "在此找到"},
+    "file": {"en": "your --trainer_file {path}", "zh": "你的 --trainer_file {path}"},
+    "returns": {"en": "Returns ``{found}``: the class object itself (a type), not the string ``{name}``; "
+                      "``run_training`` then calls it to build the trainer.",
+                "zh": "返回值是 ``{found}``:类对象本身(一个 type),而不是字符串 ``{name}``;``run_training`` 随后"
+                      "调用它来构造 trainer。"},
+    "v1_repr": {"en": "In v1 the same class prints as ``{v1}``.", "zh": "在 v1 中同一个类打印为 ``{v1}``。"},
+    "none": {"en": "Returns None: no module has ``{name}``. v1's ``run_training`` would stop here with "
+                   "``RuntimeError(\"Could not find trainer class in nnunet.training.network_training\")``.",
+             "zh": "返回 None:没有任何模块含有 ``{name}``。v1 的 ``run_training`` 会在这里报错停止:"
+                   "``RuntimeError(\"Could not find trainer class in nnunet.training.network_training\")``。"},
+    "builtin_v1": {"en": "The explorer takes ``{name}`` from its registry: a built-in trainer that mirrors v1's "
+                         "``{v1}`` (a v1 variant file the mirror does not copy).",
+                   "zh": "explorer 从它的注册表中取得 ``{name}``:这是一个内置 trainer,对应 v1 的 ``{v1}``(镜像没有"
+                         "复制这个 v1 变体文件)。"},
+    "builtin_only": {"en": "The explorer takes ``{name}`` from its registry: an explorer-only trainer, not part of "
+                           "nnU-Net v1.",
+                     "zh": "explorer 从它的注册表中取得 ``{name}``:这是 explorer 独有的 trainer,不属于 nnU-Net v1。"},
+    "registered": {"en": "The explorer takes ``{name}`` from its registry (``register_trainer`` in this process). "
+                         "v1 finds only classes in files under ``nnunet/training/network_training``: save the class "
+                         "in a file there (here: ``--trainer_file FILE.py``).",
+                   "zh": "explorer 从它的注册表中取得 ``{name}``(在本进程中用 ``register_trainer`` 注册)。v1 只能"
+                         "找到 ``nnunet/training/network_training`` 下文件里的类:把这个类存进那里的一个文件(这里用 "
+                         "``--trainer_file FILE.py``)。"},
+    "other": {"en": "This run uses ``{used}`` from the explorer's registry, not the class v1's search returns: a "
+                    "``--trainer_file`` or ``register_trainer`` took over the name, while in v1 the first module "
+                    "in the search order wins.",
+              "zh": "本次运行使用 explorer 注册表中的 ``{used}``,而不是 v1 的查找返回的类:``--trainer_file`` 或 "
+                    "``register_trainer`` 接管了这个名字,而在 v1 中按查找顺序第一个含有它的模块胜出。"},
+}
+
+
+@dataclass(frozen=True)
+class TrainerSearch:
+    """v1's ``recursive_find_python_class`` as it ran over the explorer's mirror of v1's trainer folder.
+
+    ``root`` is the searched package (``nnunet_explorer.v1.training.network_training``, v1's
+    ``nnunet.training.network_training`` by the port rule); ``visits`` the modules imported, in order, each with
+    whether it has the name; ``found`` what the search returned (None: v1 fails); ``used`` the class the run
+    uses (the explorer's registry's); ``files`` the ``--trainer_file`` path of loaded modules, by module name.
+    """
+
+    name: str
+    root: str
+    visits: tuple[Any, ...]
+    found: Any
+    used: type
+    files: Mapping[str, str]
+
+    def relative(self, module: str) -> str:
+        """A visited module's name relative to the searched package (``nnUNet_variants.my_trainers``)."""
+        return module[len(self.root) + 1:] if module.startswith(self.root + ".") else module
+
+    @property
+    def found_in(self) -> str | None:
+        """The module where the name was found (relative), or None."""
+        return self.relative(self.visits[-1].module) if self.found is not None and self.visits else None
+
+    def _lines(self) -> tuple[str, list[str], list[str]]:
+        """The title, one line per visited module (with its notes), and the closing sentences, in the reader's
+        language."""
+        from .network_training.registry import builtin_trainer_classes, v1_class_repr
+        from .teaching.language import pick
+
+        title = pick(_SEARCH_TEXT["title"]).format(name=repr(self.name), root=self.root)
+        rows = []
+        for i, visit in enumerate(self.visits, 1):
+            name = self.relative(visit.module)
+            extra = [pick(_SEARCH_TEXT["file"]).format(path=self.files[visit.module])] if visit.module in self.files \
+                else []
+            if visit.has_name and self.found is not None and i == len(self.visits):
+                extra.append(pick(_SEARCH_TEXT["found_here"]))
+            rows.append(name + (f"  <- {'; '.join(extra)}" if extra else ""))
+        closing = [pick(_SEARCH_TEXT["order"])]
+        if self.found is None:
+            closing.append(pick(_SEARCH_TEXT["none"]).format(name=repr(self.name)))
+            reference = self.used.__dict__.get("__nnunet_v1__")
+            if self.used in builtin_trainer_classes():
+                key = "builtin_v1" if reference is not None else "builtin_only"
+                closing.append(pick(_SEARCH_TEXT[key]).format(name=self.used.__name__, v1=reference))
+            else:
+                closing.append(pick(_SEARCH_TEXT["registered"]).format(name=self.used.__name__))
+        else:
+            closing.append(pick(_SEARCH_TEXT["returns"]).format(found=repr(self.found), name=repr(self.name)))
+            if isinstance(self.found, type) and v1_class_repr(self.found) != repr(self.found):
+                closing.append(pick(_SEARCH_TEXT["v1_repr"]).format(v1=v1_class_repr(self.found)))
+            if self.found is not self.used:
+                closing.append(pick(_SEARCH_TEXT["other"]).format(used=repr(self.used)))
+        return title, rows, closing
+
+    def summary(self) -> str:
+        from .explore.notes import inline_text
+
+        title, rows, closing = self._lines()
+        return "\n".join([inline_text(title), *(f"{i:>3}. {row}" for i, row in enumerate(rows, 1)),
+                          *map(inline_text, closing)])
+
+    def _repr_html_(self) -> str:
+        import html
+
+        from .explore.notes import inline_html
+
+        title, rows, closing = self._lines()
+        items = "".join(f"<li><code>{html.escape(row)}</code></li>" for row in rows)
+        text = "".join(f"<p>{inline_html(line)}</p>" for line in closing)
+        return f"<div class='nnx-trainer-search'><b>{inline_html(title)}</b><ol>{items}</ol>{text}</div>"
+
+
+def search_trainer_class(name: str, used: type) -> TrainerSearch:
+    """Run v1's ``recursive_find_python_class`` for ``name`` over the explorer's v1-namespace trainer folder.
+
+    The folder is :mod:`nnunet_explorer.v1.training.network_training` (v1's five core trainer modules; its
+    ``nnUNet_variants`` package serves the files loaded with ``--trainer_file``, which are searched there as
+    plain modules). ``used`` is the class the run uses (from the registry), shown next to what v1 would return.
+    """
+    from .network_training.registry import LOADED_TRAINER_MODULES
+    from .network_training.trainer_search import ModuleVisit, recursive_find_python_class
+    from .v1.training import network_training as v1_network_training
+    from .v1.training.network_training import nnUNet_variants
+
+    root = v1_network_training.__name__
+    loaded = {nnUNet_variants.__name__: sorted(LOADED_TRAINER_MODULES)}
+    visits: list[ModuleVisit] = []
+    found = recursive_find_python_class(list(v1_network_training.__path__), name, root, visits=visits,
+                                        loaded_modules=loaded)
+    files = {f"{nnUNet_variants.__name__}.{stem}": str(getattr(module, "__file__", stem))
+             for stem, module in LOADED_TRAINER_MODULES.items()}
+    return TrainerSearch(name, root, tuple(visits), found, used, files)
+
+
 @mirrors("nnunet.run.run_training:main")
-def trainer_class(parsed_arguments: RunArgs, configuration: Configuration) -> type:
+def trainer_class(parsed_arguments: RunArgs, configuration: Configuration) -> Shown:
     """The trainer class found by name, checked to be an nnU-Net trainer (as ``run_training`` asserts).
 
-    v1 imports every module under ``nnunet/training/network_training`` and takes the first class with that
-    name; the explorer looks the name up in its trainer registry (register your own subclass with
-    ``register_trainer``). The class hierarchy (MRO) decides every hyperparameter: see the next step.
+    v1's ``get_default_configuration`` calls ``recursive_find_python_class``: it imports the modules under
+    ``nnunet/training/network_training`` — all plain modules of a folder first, then its sub-packages — and
+    returns the first attribute with that name: the class itself, not a string. The card shows that search run
+    over the explorer's mirror of the folder (and your ``--trainer_file`` files): the modules it imported, in
+    order, and where it found the name. The run takes the class from the explorer's registry (the same class
+    for v1's trainers and your files; a class registered in a notebook too). The class hierarchy (MRO) decides
+    every hyperparameter: see the next step.
     """
     cls = configuration.trainer_class
+    search = search_trainer_class(parsed_arguments.network_trainer, cls)
     check_trainer_class(parsed_arguments.network, cls)
-    return cls
+    return Shown(cls, search)
 
 
 @mirrors("nnunet.run.run_training:main")
@@ -464,22 +607,36 @@ def lr_schedule(trainer: Any, initialize: Initialized) -> LRSchedule:
     return LRSchedule(np.array(lrs), rule)
 
 
+_FORCED_TEXT = {"en": "forced to contain foreground (get_do_oversample): sample(s) {which}",
+                "zh": "被强制包含前景的样本(get_do_oversample):{which}"}
+
+
 @dataclass(frozen=True)
 class Batch:
-    """One augmented training batch as the network sees it."""
+    """One augmented training batch as the network sees it.
+
+    ``forced`` holds, per sample, whether the loader forced it to contain foreground (v1's
+    ``get_do_oversample(j)``: ``not j < round(batch_size * (1 - oversample_foreground_percent))``, the last samples
+    of the batch), as the loader recorded it; empty when the loader does not say.
+    """
 
     data: Any
     target: tuple[Any, ...]
     keys: tuple[str, ...]
     loaded_shape: tuple[int, ...]
     transforms: tuple[str, ...]
+    forced: tuple[bool, ...] = ()
 
     def summary(self) -> str:
         from .explore import summarize_text
+        from .teaching.language import pick
 
         lines = [f"cases {list(self.keys)}; the loader cut {list(self.loaded_shape)}, augmentation cropped to "
                  f"{list(self.data.shape)}",
                  f"data: {summarize_text(self.data)}"]
+        if self.forced:
+            which = [j for j, f in enumerate(self.forced) if f]
+            lines.append(pick(_FORCED_TEXT).format(which=which))
         lines += [f"target[{i}]: {summarize_text(t)}" for i, t in enumerate(self.target)]
         lines.append(f"transforms ({len(self.transforms)}): " + " -> ".join(t.split("(")[0] for t in self.transforms))
         return "\n".join(lines)
@@ -490,7 +647,8 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
     """One batch through the trainer's own loader and transforms (``dl_tr``, then ``tr_gen``'s transform).
 
     The data is ``(b, c, z, y, x)`` float32 of the network's patch size; the target is a list with one
-    ``(b, 1, ...)`` label map per deep-supervision output. Drawn in this process with the step's seed
+    ``(b, 1, ...)`` label map per deep-supervision output. The last sample(s) of the batch were forced to contain
+    foreground (``get_do_oversample``); the picture frames them. Drawn in this process with the step's seed
     (re-running with the same seed gives the same batch; ``pipeline.rerun("batch", seed=3)`` draws another one);
     the random streams the training draws from afterwards are left as they were.
     """
@@ -508,19 +666,110 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
         out = transform(**raw)
     target = out["target"]
     targets = tuple(target) if isinstance(target, (list, tuple)) else (target,)
+    provenance = raw.get("provenance")
+    if provenance is not None:  # the loader's own record of each sample
+        forced = tuple(bool(p.forced) for p in provenance)
+    elif hasattr(trainer.dl_tr, "get_do_oversample"):  # a loader of v1's shape without the record
+        forced = tuple(bool(trainer.dl_tr.get_do_oversample(j)) for j in range(len(raw["keys"])))
+    else:
+        forced = ()
     return Batch(out["data"], targets, tuple(str(k) for k in raw["keys"]), loaded_shape,
-                 tuple(describe_transform(t) for t in transforms))
+                 tuple(describe_transform(t) for t in transforms), forced)
+
+
+@dataclass(frozen=True)
+class IterationLook:
+    """What the ``iteration`` step shows: the trainer's own ``run_iteration``, then v1's fp16 branch call by call.
+
+    ``record`` is the iteration as the run does it (an :class:`~nnunet_explorer.training.iteration.
+    IterationRecord`; a ``LossRecord`` for an override that bypasses the explorer's recorded iteration). Its fields
+    read through: ``look.loss`` is ``look.record.loss``. ``mixed_precision`` is the fp16 lesson
+    (:class:`~nnunet_explorer.training.mixed_precision.Fp16Lesson`): the run's own GradScaler where the run uses
+    one, else a labelled demonstration (on a CPU: torch's CPU float16); None with the reason in ``not_shown``.
+    """
+
+    record: Any
+    mixed_precision: Any = None
+    fp16_requested: bool = False
+    not_shown: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "record":  # copy/pickle probe dunders before ``record`` exists
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+    @property
+    def fp16_used(self) -> bool:
+        """The run's own iteration trained under autocast with a GradScaler (v1: fp16 on CUDA)."""
+        return bool(getattr(self.record, "fp16_used", False))
+
+    def summary(self) -> str:
+        from .teaching.mixed_precision import fp16_line
+
+        line = fp16_line(self.mixed_precision, fp16_used=self.fp16_used)
+        return repr(self.record) + (f"\n{line}" if line else "")
+
+    def fp16_text(self) -> str:
+        """The mixed-precision lesson as text, in the language of the moment."""
+        from .teaching.mixed_precision import fp16_text
+
+        return fp16_text(self.mixed_precision, fp16_used=self.fp16_used, fp16_requested=self.fp16_requested,
+                         reason=self.not_shown)
+
+    def _repr_html_(self) -> str:
+        from .explore.html import value_html
+        from .teaching.mixed_precision import fp16_html
+
+        return value_html(self.record) + fp16_html(self.mixed_precision, fp16_used=self.fp16_used,
+                                                   fp16_requested=self.fp16_requested, reason=self.not_shown)
+
+
+def _fp16_look(trainer: Any, data: dict, record: Any, cpu_voxels: int | None) -> tuple[Any, str | None]:
+    """v1's fp16 branch on the iteration's batch and the trainer's network, loss and optimizer (a look).
+
+    Starts from the trainer's own GradScaler when the run uses one (its current scale), else from a fresh one as
+    v1's ``_maybe_init_amp`` makes it. On a CPU it runs on a crop of at most ``cpu_voxels`` voxels.
+    """
+    import math
+
+    from .network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+    from .training.iteration import uses_grad_scaler
+    from .training.mixed_precision import fp16_step_lesson, pool_factors
+
+    device = next(trainer.network.parameters()).device
+    kernels = getattr(trainer, "net_num_pool_op_kernel_sizes", None)
+    clip = getattr(record, "clip_norm", 12.0 if isinstance(trainer, nnUNetTrainerV2) else None)
+    clip = None if clip is None or not math.isfinite(clip) else float(clip)
+    try:
+        with untouched(trainer):
+            trainer.network.train()
+            if hasattr(trainer.network, "do_ds"):
+                trainer.network.do_ds = getattr(trainer, "ds_loss_weights", None) is not None
+            lesson = fp16_step_lesson(
+                trainer.network, trainer.loss, trainer.optimizer, data["data"], data["target"],
+                grad_scaler=trainer.amp_grad_scaler if uses_grad_scaler(trainer) else None, clip_norm=clip,
+                max_voxels=cpu_voxels if device.type == "cpu" else None,
+                factors=pool_factors(kernels) if kernels else None)
+    except Exception as exc:  # noqa: BLE001 - a lesson that cannot run must not cost the learner the record
+        return None, f"{type(exc).__name__}: {exc}"
+    return lesson, None
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
-def iteration(trainer: Any, batch: Batch) -> Any:
+def iteration(trainer: Any, batch: Batch, *, fp16_lesson: bool = True, fp16_cpu_voxels: int | None = 2048
+              ) -> IterationLook:
     """``trainer.run_iteration``: forward, deep-supervision loss, backward, clip the gradient norm to 12, step.
 
     The trainer's own ``run_iteration`` (a subclass's override included) runs on this batch with online
     evaluation on, as v1's training loop calls it; then the weights, optimizer state and random streams are put
     back, so the run is not changed by looking. The record shows the loss per output, the gradient norm before
     and after clipping, the learning rate and the time spent in each phase (all read from the device at once).
-    Mixed precision (the default) is only active on CUDA.
+
+    Then v1's mixed-precision branch, call by call (``fp16_lesson``): autocast, ``scale(l).backward()``,
+    ``unscale_``, ``clip_grad_norm_``, ``step``, ``update``, the scale S and the gradient norms of each phase, a
+    step the scaler skips, and this network's gradient sizes against float16's range. Where the run uses fp16 (a
+    GPU) these are the trainer's own GradScaler's numbers; on a CPU, where v1 trains in float32, a demonstration
+    with torch's CPU float16 on a crop of one sample of at most ``fp16_cpu_voxels`` voxels (None: the whole batch).
     """
     _initialized(trainer, "iteration")
     data = {"data": batch.data, "target": list(batch.target) if len(batch.target) > 1 else batch.target[0]}
@@ -537,7 +786,8 @@ def iteration(trainer: Any, batch: Batch) -> Any:
         value = float(np.asarray(loss_value, dtype=np.float64).reshape(-1)[0])
         record = LossRecord(value, None if np.isfinite(value) else "loss",
                             float(trainer.optimizer.param_groups[0]["lr"]))
-    return record
+    lesson, not_shown = _fp16_look(trainer, data, record, fp16_cpu_voxels) if fp16_lesson else (None, None)
+    return IterationLook(record, lesson, bool(trainer.fp16), not_shown)
 
 
 # -------------------------------------------------------------------------------------------- pipeline
@@ -616,5 +866,6 @@ def walkthrough_for(request: TrainRequest, *, workspace: Workspace | None = None
     return attach_teaching(Pipeline(steps, name=name, params=params))
 
 
-__all__ = ["CHEAP_LOOKS", "DEFAULT_SEED", "SETUP_STEPS", "TRACED_METHODS", "TRAINING_STEPS", "TRAINING_STEP_NAMES",
-           "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES", "training_walkthrough", "untouched", "walkthrough_for"]
+__all__ = ["CHEAP_LOOKS", "DEFAULT_SEED", "IterationLook", "SETUP_STEPS", "TRACED_METHODS", "TRAINING_STEPS",
+           "TRAINING_STEP_NAMES", "WALKTHROUGH_STEPS", "WALKTHROUGH_STEP_NAMES", "training_walkthrough", "untouched",
+           "walkthrough_for"]

@@ -119,3 +119,14 @@ def test_broken_raw_task_stops_before_anything_is_written(tmp_path, breakage, wo
     assert words in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "raw" / "nnUNet_cropped_data" / "Task006_Broken").exists()
     assert not (tmp_path / "pre" / "Task006_Broken").exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["--until", "architecture"]])
+def test_the_blogs_command_in_an_empty_workspace_points_to_sample_kits19(tmp_path, extra):
+    """``run_training.py 3d_fullres nnUNetTrainerV2 40 1`` (the blog's command) before ``sample kits19``."""
+    result = run(["train", "3d_fullres", "nnUNetTrainerV2", "40", "1", *extra], _env(tmp_path))
+    assert result.returncode != 0
+    assert "nnunet-explorer sample kits19" in result.stderr and "Task040_KiTS" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    other = run(["train", "3d_fullres", "nnUNetTrainerV2", "41", "1"], _env(tmp_path))
+    assert other.returncode != 0 and "kits19" not in other.stderr  # only the ids a sample writes get the hint

@@ -131,7 +131,8 @@ def test_the_blogs_command_prints_the_blogs_block_as_v1_does(kits_env, capsys):
     out = capsys.readouterr().out
     assert _block(out) == BLOG_BLOCK
     plans_file = kits_env.preprocessed_task_dir("Task040_KiTS") / "nnUNetPlansv2.1_plans_3D.pkl"
-    v1 = run_v1_python("from nnunet.experiment_planning.summarize_plans import summarize_plans\n"
+    v1 = run_v1_python("import numpy; numpy.set_printoptions(legacy='1.25')\n"  # v1 with numpy 1.x's reprs
+                       "from nnunet.experiment_planning.summarize_plans import summarize_plans\n"
                        f"summarize_plans({str(plans_file)!r})\n", kits_env).stdout
     assert BLOG_BLOCK.split("I am using stage")[0].rstrip("\n") in v1.rstrip("\n") + "\n"
     assert "30,785,984 parameters" in out

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TaskError
+from ..tasks import SAMPLE_TASK_IDS
 
 HELP = ("write a small example task (synthetic CT, synthetic MR, real Colin27 MR, or the blog's KiTS19 case) "
         "into the workspace")
@@ -34,13 +35,13 @@ class SampleKind:
 
 
 KINDS: dict[str, SampleKind] = {
-    "synthetic-ct": SampleKind(901, "SyntheticCT", 10, "synthetic CT-like task (1 modality CT, anisotropic "
+    "synthetic-ct": SampleKind(SAMPLE_TASK_IDS["synthetic-ct"], "SyntheticCT", 10, "synthetic CT-like task (1 modality CT, anisotropic "
                                "3 x 0.8 x 0.8 mm, labels organ + lesion)"),
-    "synthetic-mr": SampleKind(902, "SyntheticMR", 10, "synthetic MR-like task (2 modalities T1 + T2, 1 mm, "
+    "synthetic-mr": SampleKind(SAMPLE_TASK_IDS["synthetic-mr"], "SyntheticMR", 10, "synthetic MR-like task (2 modalities T1 + T2, 1 mm, "
                                "labels structure + inner)"),
-    "real": SampleKind(903, "ColinDeepGrey", 8, "real MR: cases derived from the Colin27 T1 crop with AAL labels "
+    "real": SampleKind(SAMPLE_TASK_IDS["real"], "ColinDeepGrey", 8, "real MR: cases derived from the Colin27 T1 crop with AAL labels "
                        "caudate, putamen, pallidum, thalamus"),
-    "kits19": SampleKind(40, "KiTS", 5, "the blog's KiTS19 case: KiTS19's fingerprint (210 cases) planned as v1 "
+    "kits19": SampleKind(SAMPLE_TASK_IDS["kits19"], "KiTS", 5, "the blog's KiTS19 case: KiTS19's fingerprint (210 cases) planned as v1 "
                          "plans it, plus 5 tiny CT-like cases, cropped and preprocessed (no plan_and_preprocess "
                          "needed; running it would replace the 210-case fingerprint by the tiny cases)"),
 }

@@ -32,6 +32,8 @@ STYLE = """
 .nnx-card .why p{margin:3px 0}
 .nnx-card .pitfall,.nnx-card .erratum{background:#fff8e6;border-left:3px solid #d90;padding:3px 8px;margin:4px 0}
 .nnx-card .erratum{background:#fdeeee;border-left-color:#c55}
+.nnx-card div.plans-check,.nnx-card div.blog,.nnx-card div.debug-json{background:#eef4fb;border-left:3px solid #47a;
+  padding:3px 8px;margin:4px 0}
 """
 
 MAX_EMBED_CHARS = 200_000
@@ -118,6 +120,8 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
         parts.append(f"<div><b>inputs</b>: {inputs}</div>")
     if result.ok:
         parts.append(figures_html(result))
+        if result.look is not None:
+            parts.append(f"<div class='nnx-look'>{value_html(result.look)}</div>")
         parts.append(f"<div><b>output</b>: {value_html(result.output)}</div>")
     else:
         err = result.error

@@ -6,7 +6,8 @@ corrections of other material, and links to the terms a learner may not know. Th
 what the notes say; it only holds and renders them.
 
 A step's ``why`` is either a :class:`StepNotes` or a function returning one (see :data:`Why`). A function is
-called every time a card is drawn, so notes can follow a setting chosen later (a language, for instance).
+called every time a card is drawn, so notes can follow a setting chosen later (a language, for instance); a
+function with a parameter receives the step's result, so notes can cite the numbers of the run they describe.
 
 Inline markup: notes, like docstrings, may quote code RST-style as ````x````; :func:`inline_html` turns that
 into ``<code>x</code>`` and :func:`inline_text` into plain ``x``.
@@ -14,10 +15,11 @@ into ``<code>x</code>`` and :func:`inline_text` into plain ``x``.
 from __future__ import annotations
 
 import html
+import inspect
 import re
 import textwrap
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,23 @@ class GlossaryLink:
 
 
 @dataclass(frozen=True)
+class NoteTable:
+    """A table among a card's notes: one row per thing explained (a printed line, a file entry ...).
+
+    Attributes:
+        kind: what the table is; the HTML class of the element that holds it.
+        heading: shown above the table (the table folds under it).
+        columns: the column headers.
+        rows: the cells, row by row (as many as ``columns``); the first column is shown as code.
+    """
+
+    kind: str
+    heading: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
 class StepNotes:
     """What a card says beyond the docstring.
 
@@ -54,6 +73,7 @@ class StepNotes:
         why: the paragraphs of the reasoning, rendered together in one element of class ``why``.
         boxes: separate boxes (pitfalls, errata), each rendered in an element of its own ``kind``.
         links: glossary terms the card uses.
+        tables: tables of explanations (e.g. a printed block line by line), after the boxes.
         why_heading / links_heading: labels of the reasoning block and of the links line.
     """
 
@@ -63,6 +83,7 @@ class StepNotes:
     links: tuple[GlossaryLink, ...] = ()
     why_heading: str = "why"
     links_heading: str = "terms"
+    tables: tuple[NoteTable, ...] = ()
 
     @property
     def why_text(self) -> str:
@@ -74,6 +95,11 @@ class StepNotes:
         lines: list[str] = []
         for note in (*self.why, *self.boxes):
             lines += wrap(inline_text(note.text), width, f"{indent}{note.heading}: ", indent + "  ")
+        for table in self.tables:
+            lines.append(f"{indent}{table.heading}:")
+            for first, *rest in table.rows:
+                lines += wrap(inline_text(" — ".join(c for c in rest if c)), width, f"{indent}  {first}: ",
+                              indent + "    ")
         return lines
 
     def text(self) -> str:
@@ -119,14 +145,28 @@ def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
     return lines
 
 
-Why = Union[StepNotes, Callable[[], "StepNotes | None"], None]
+Why = Union[StepNotes, Callable[..., "StepNotes | None"], None]
 
 
-def resolve_why(why: Why) -> StepNotes | None:
-    """The notes a step's ``why`` stands for now: the value itself, or what its function returns."""
+def resolve_why(why: Why, result: Any = None) -> StepNotes | None:
+    """The notes a step's ``why`` stands for now: the value itself, or what its function returns.
+
+    A function that takes a parameter is given the step's ``result`` when there is one (a recorded run), so
+    its notes can cite the run's own numbers; without a result (a step not run yet) it is called without.
+    """
     if why is None or isinstance(why, StepNotes):
         return why
+    if result is not None and _takes_an_argument(why):
+        return why(result)
     return why()
+
+
+def _takes_an_argument(func: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
 
 
 _CODE = re.compile(r"``(.+?)``", re.S)  # a quote may wrap over lines in a docstring
@@ -164,6 +204,12 @@ def notes_html(notes: StepNotes | None) -> str:
         parts.append(f"<div class=\"why\"><b>{esc(notes.why_heading)}</b>{paragraphs}</div>")
     for box in notes.boxes:
         parts.append(f"<div class=\"{esc(box.kind)}\"><b>{esc(box.heading)}</b>: {inline_html(box.text)}</div>")
+    for table in notes.tables:
+        head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
+        body = "".join("<tr>" + "".join(f"<td><code>{esc(c)}</code></td>" if i == 0 else f"<td>{inline_html(c)}</td>"
+                                        for i, c in enumerate(row)) + "</tr>" for row in table.rows)
+        parts.append(f"<details class=\"{esc(table.kind)}\" open><summary><b>{esc(table.heading)}</b></summary>"
+                     f"<table><tr>{head}</tr>{body}</table></details>")
     if notes.links:
         links = ", ".join(f"<a class=\"glossary\" href=\"{esc(link.href, quote=True)}\" "
                           f"title=\"{esc(link.tooltip, quote=True)}\">{esc(link.label)}</a>" for link in notes.links)
@@ -171,5 +217,5 @@ def notes_html(notes: StepNotes | None) -> str:
     return "".join(parts)
 
 
-__all__ = ["GlossaryLink", "Note", "StepNotes", "Why", "inline_html", "inline_text", "notes_html", "resolve_why",
-           "wrap"]
+__all__ = ["GlossaryLink", "Note", "NoteTable", "StepNotes", "Why", "inline_html", "inline_text", "notes_html",
+           "resolve_why", "wrap"]

@@ -29,7 +29,7 @@ from ..errors import ExplorerError
 from .html import pending_card, report_page, step_card
 from .notes import Why
 from ..seeding import preserved_rng
-from .step import Step, StepError, StepFailed, StepResult, make_step, seed_everything
+from .step import Shown, Step, StepError, StepFailed, StepResult, make_step, seed_everything
 from .summary import summary_rows
 
 _UNSET: Any = object()
@@ -224,8 +224,11 @@ class Pipeline:
             self._results[s.name] = result
             raise _named(exc, s.name, result) from exc
         seconds = time.perf_counter() - start
+        look = None
+        if isinstance(output, Shown):  # the value goes on; the look stays with the card
+            output, look = output.value, output.look
         result = StepResult(s.name, MappingProxyType(inputs), MappingProxyType(effective), output, None, seconds, seed,
-                            s.v1, s.doc, s.title, s.why)
+                            s.v1, s.doc, s.title, s.why, look)
         self._results[s.name] = result
         return result
 
@@ -309,6 +312,8 @@ class PipelineSummary:
             changed = _changed_knobs(s, r.params)
             if changed:
                 lines.append("      params: " + ", ".join(f"{k}={_short_repr(v)}" for k, v in changed.items()))
+            if r.ok and r.look is not None:
+                lines += [f"      {text}" for _, text in summary_rows(r.look)]
             if r.ok:
                 for path, text in summary_rows(r.output):
                     label = f"{path}: " if path else ""

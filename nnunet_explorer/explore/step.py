@@ -121,6 +121,19 @@ def step(name: str | None = None, *, inputs: tuple[str, ...] | list[str] | None 
 
 
 @dataclass(frozen=True)
+class Shown:
+    """A step's output together with something its card shows: ``return Shown(value, look)``.
+
+    The pipeline passes ``value`` on (later steps receive it, ``pipeline[name]`` returns it) and keeps ``look`` in
+    the step's result for the card: how the value came about, when that is worth seeing but is not the value
+    (e.g. the modules a name search visited before it returned the class).
+    """
+
+    value: Any
+    look: Any
+
+
+@dataclass(frozen=True)
 class StepError:
     """The error a step raised: its type, message and formatted traceback."""
 
@@ -153,11 +166,12 @@ class StepResult:
     doc: str = ""
     title: str = ""
     why: Why = None
+    look: Any = None  # what the card shows besides the output (see Shown); None for most steps
 
     @property
     def notes(self) -> StepNotes | None:
-        """The step's teaching notes as they read now (None if it has none)."""
-        return resolve_why(self.why)
+        """The step's teaching notes as they read now, given this result (None if it has none)."""
+        return resolve_why(self.why, self)
 
     @property
     def ok(self) -> bool:

@@ -1,7 +1,7 @@
 """Trainers by name: v1's ``nnUNet_train NETWORK TRAINER ...`` looks the trainer up by its class name.
 
 v1 imports every module under ``nnunet/training/network_training`` until one has an attribute of that name
-(``recursive_find_python_class``). Here trainers are registered by name (:func:`register_trainer`); a user
+(``recursive_find_python_class``; :mod:`.trainer_search` runs that search, for the walkthrough). Here trainers are registered by name (:func:`register_trainer`); a user
 registers a class defined in a notebook, or a file with ``--trainer_file`` (a v1 trainer file ported by the one
 import rule, see :mod:`nnunet_explorer.v1`).
 """
@@ -83,6 +83,9 @@ def find_trainer_class(name: str) -> type:
     with that name, or None (and ``nnUNet_train`` then fails with "Could not find trainer class"). Here an
     unknown name raises :class:`ConfigurationError` listing the known trainers and close matches.
     """
+    # differs from v1: a registry instead of v1's import walk (trainer_search.recursive_find_python_class, which
+    # the walkthrough's trainer_class card runs), so a class defined in a notebook can be named and an unknown
+    # name lists the known ones instead of returning None
     cls = _REGISTRY.get(name)
     if cls is not None:
         return cls

@@ -12,7 +12,8 @@
 ``preprocessing``  ``GenericPreprocessor`` / ``PreprocessorFor2D`` and class-location sampling
 ``plans``          safe plans loading, v1's ``summarize_plans`` text, a read-only ``Plans`` view
 ``explain``        the planners' decision trace and its text
-``replan``         explain existing plans (v1's or ours) by re-planning their own fingerprint
+``replan``         explain existing plans (v1's or ours) by re-planning their own fingerprint; ``check_plans``
+                   flags every stored value v1's planner would not have chosen (hand-edited plans)
 ``run``            the whole command, ``plan_and_preprocess``, with process pools
 ``lowres_stage``   explorer-only teaching tool: add a low-resolution stage so the cascade runs on small data
 =================  ================================================================================

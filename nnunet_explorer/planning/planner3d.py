@@ -107,6 +107,31 @@ def initial_patch_3d(current_spacing: np.ndarray, new_median_shape: np.ndarray) 
     return [min(i, j) for i, j in zip(v, new_median_shape)], v
 
 
+def vram_reference_3d() -> float:
+    """The planner's memory budget for a batch of 2: ``520,000,000 * 32 / 30`` (the proxy of a known-good net)."""
+    return use_this_for_batch_size_computation_3D * unet_base_num_features / BASE_NUM_FEATURES_3D
+
+
+def batch_size_rule(vram_here: float, vram_reference: float, dataset_num_voxels: Any,
+                    patch_size: Sequence[int] | np.ndarray) -> tuple[int, Any, Any]:
+    """v1's 3D batch size for a patch whose memory proxy is ``vram_here``: ``(by memory, the 5 % cap, batch)``.
+
+    By memory: ``floor(max(reference / here, 1) * 2)``, so at least 2 and more only when the patch leaves
+    room. The cap: the batch's voxels may cover at most 5 % of the dataset's voxels (median case at this
+    spacing times the number of cases), but the cap is never below 2. The batch is the smaller of the two.
+    """
+    by_vram = int(np.floor(max(vram_reference / vram_here, 1) * DEFAULT_BATCH_SIZE_3D))
+    cap = np.round(batch_size_covers_max_percent_of_dataset * dataset_num_voxels /
+                   np.prod(patch_size, dtype=np.int64)).astype(int)
+    cap = max(cap, unet_min_batch_size)
+    return by_vram, cap, max(1, min(by_vram, cap))
+
+
+def dummy_2d_rule(patch_size: Sequence[int] | np.ndarray) -> bool:
+    """``do_dummy_2D_data_aug``: the patch's largest edge is more than 3x its first (coarsest) edge."""
+    return (max(patch_size) / patch_size[0]) > anisotropy_threshold
+
+
 @mirrors("nnunet.experiment_planning.experiment_planner_baseline_3DUNet_v21:ExperimentPlanner3D_v21.get_properties_for_stage")
 def get_properties_for_stage(current_spacing: np.ndarray, original_spacing: np.ndarray, original_shape: np.ndarray,
                              num_cases: int, num_modalities: int, num_classes: int, *, stage: str = "3d_fullres",
@@ -134,7 +159,7 @@ def get_properties_for_stage(current_spacing: np.ndarray, original_spacing: np.n
     patch, cube = initial_patch_3d(current_spacing, new_median_shape)
     topo = get_pool_and_conv_props(current_spacing, patch, unet_featuremap_min_edge_length, unet_max_numpool)
     num_pool, pools, convs, new_shp, divisor = topo.as_tuple()
-    ref = use_this_for_batch_size_computation_3D * unet_base_num_features / BASE_NUM_FEATURES_3D
+    ref = vram_reference_3d()
     here = compute_approx_vram_consumption(new_shp, num_pool, unet_base_num_features, unet_max_num_filters,
                                            num_modalities, num_classes, pools, conv_per_stage=conv_per_stage)
     first_here, first_shape = here, new_shp.copy()
@@ -153,14 +178,8 @@ def get_properties_for_stage(current_spacing: np.ndarray, original_spacing: np.n
                                                num_modalities, num_classes, pools, conv_per_stage=conv_per_stage)
         shrinks.append(int(axis))
     patch_size = new_shp
-    batch_size = DEFAULT_BATCH_SIZE_3D
-    batch_size = int(np.floor(max(ref / here, 1) * batch_size))
-    vram_batch = batch_size
-    max_batch_size = np.round(batch_size_covers_max_percent_of_dataset * dataset_num_voxels /
-                              np.prod(patch_size, dtype=np.int64)).astype(int)
-    max_batch_size = max(max_batch_size, unet_min_batch_size)
-    batch_size = max(1, min(batch_size, max_batch_size))
-    do_dummy_2D_data_aug = (max(patch_size) / patch_size[0]) > anisotropy_threshold
+    vram_batch, max_batch_size, batch_size = batch_size_rule(here, ref, dataset_num_voxels, patch_size)
+    do_dummy_2D_data_aug = dummy_2d_rule(patch_size)
 
     if tr is not None:
         record(tr, "3d", stage, "median_patient_size_in_voxels", "median shape at this spacing", new_median_shape,

@@ -3,7 +3,7 @@
 A plans file (``nnUNetPlansv2.1_plans_3D.pkl`` / ``..._2D.pkl``) is a pickled dict. It is read with the
 explorer's restricted unpickler (:func:`nnunet_explorer.fileio.load_pickle`), so a plans file from an untrusted
 source cannot run code. :class:`Plans` wraps the dict read-only; ``summarize_plans_text`` reproduces v1's
-``summarize_plans`` output character for character.
+``summarize_plans`` output character for character (as v1 printed it with numpy 1.x).
 """
 from __future__ import annotations
 
@@ -52,27 +52,54 @@ def load_plans(path: PathLike) -> dict:
     return plans
 
 
+#: numpy's print options of v1's day: with numpy >= 2 a scalar prints as ``np.False_`` / ``np.int64(6)``, with the
+#: numpy 1.x that nnU-Net 1.7.1 was written against as ``False`` / ``6`` (what the blog, and every v1 log of its
+#: time, shows). ``legacy="1.25"`` is numpy 2's switch back to that form; arrays print the same either way.
+NUMPY1_PRINT = {"legacy": "1.25"}
+
+
+#: the plans-wide lines of v1's summarize_plans, in its order: (plans key, the label v1 prints before the value)
+SUMMARY_KEYS = (("num_classes", "num_classes: "), ("modalities", "modalities: "),
+                ("use_mask_for_norm", "use_mask_for_norm"), ("keep_only_largest_region", "keep_only_largest_region"),
+                ("min_region_size_per_class", "min_region_size_per_class"),
+                ("min_size_per_class", "min_size_per_class"), ("normalization_schemes", "normalization_schemes"))
+
+
 @mirrors("nnunet.experiment_planning.summarize_plans:summarize_plans")
 def summarize_plans_text(plans: Mapping[str, Any]) -> str:
-    """Exactly what v1's ``summarize_plans(file)`` prints for these plans (numpy 2 reprs included)."""
+    """What v1's ``summarize_plans(file)`` printed for these plans, with numpy 1.x's scalar reprs.
+
+    v1 prints the plans-wide values, then ``stages...`` and, per stage, ``stage:  k`` and the stage dict as
+    Python prints a dict (so arrays as ``array([ 80, 160, 160])``).
+    """
     out = io.StringIO()
 
     def say(*args: Any) -> None:
         print(*args, file=out)
 
-    say("num_classes: ", plans["num_classes"])
-    say("modalities: ", plans["modalities"])
-    say("use_mask_for_norm", plans["use_mask_for_norm"])
-    say("keep_only_largest_region", plans["keep_only_largest_region"])
-    say("min_region_size_per_class", plans["min_region_size_per_class"])
-    say("min_size_per_class", plans["min_size_per_class"])
-    say("normalization_schemes", plans["normalization_schemes"])
-    say("stages...\n")
-    for i in range(len(plans["plans_per_stage"])):
-        say("stage: ", i)
-        say(plans["plans_per_stage"][i])
-        say("")
+    # differs from v1: under numpy >= 2 v1 prints np.False_ / np.int64(6); we print them as numpy 1.x did
+    with np.printoptions(**NUMPY1_PRINT):
+        for key, label in SUMMARY_KEYS:
+            say(label, plans[key])
+        say("stages...\n")
+        for i in range(len(plans["plans_per_stage"])):
+            say("stage: ", i)
+            say(plans["plans_per_stage"][i])
+            say("")
     return out.getvalue()
+
+
+def summarize_plans_items(plans: Mapping[str, Any]) -> list[tuple[str, int | None, str]]:
+    """The values of :func:`summarize_plans_text`, one per plans key: ``(key, stage or None, printed text)``.
+
+    The printed text is the value as that block shows it (``OrderedDict([(0, False)])``, ``array([ 80, 160,
+    160])``), for a table that explains the block line by line.
+    """
+    with np.printoptions(**NUMPY1_PRINT):
+        items: list[tuple[str, int | None, str]] = [(key, None, repr(plans[key])) for key, _ in SUMMARY_KEYS]
+        for i in range(len(plans["plans_per_stage"])):
+            items += [(key, i, repr(value)) for key, value in plans["plans_per_stage"][i].items()]
+    return items
 
 
 def _plain(value: Any) -> Any:

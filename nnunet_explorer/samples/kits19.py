@@ -110,17 +110,15 @@ def kits19_fingerprint(num_cases: int = NUM_KITS19_CASES, seed: int = 19) -> dic
 
 
 def blog_plans(plans: dict) -> dict:
-    """A copy of v1's plans with the blog's :data:`BLOG_STAGE_EDITS` put into its (single) stage.
+    """A copy of v1's plans with the blog's :data:`BLOG_STAGE_EDITS` put into its (single) stage, nothing else.
 
-    Also ``do_dummy_2D_data_aug`` becomes a Python bool: v1's planner stores a numpy bool, which numpy 1 (the
-    blog's) prints as ``False`` and numpy 2 as ``np.False_``; the value is the same.
+    (v1's planner stores ``do_dummy_2D_data_aug`` as a numpy bool; the configuration block prints it as numpy 1.x
+    did, ``False``, as the blog shows: see :func:`~nnunet_explorer.planning.plans.summarize_plans_text`.)
     """
     edited = copy.deepcopy(plans)
     for stage in edited["plans_per_stage"].values():
         for key, value in BLOG_STAGE_EDITS.items():
             stage[key] = copy.deepcopy(value)
-        # differs from v1: a Python bool instead of numpy's, so that numpy 2 prints the blog's ``False``
-        stage["do_dummy_2D_data_aug"] = bool(stage["do_dummy_2D_data_aug"])
     return edited
 
 

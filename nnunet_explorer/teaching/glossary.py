@@ -79,10 +79,10 @@ _TERMS = (
          "``Generic_UNet.compute_approx_vram_consumption``:网络对一个 patch 需要保存的特征图体素数,规划器用它代替 "
          "GPU 显存。patch 会一直缩小,直到这个数低于固定的参考值(3D 为 ``520,000,000 * 32 / 30``)。"),
     Term("patch", "patch", "patch(图像块)",
-         "The crop of a case the network trains on (e.g. 80×160×160 voxels for KiTS19). Planned as large as the "
+         "The crop of a case the network trains on (e.g. 96×160×160 voxels as v1 1.7.1 plans KiTS19; the blog's plans use 80×160×160). Planned as large as the "
          "VRAM proxy allows; the loader first cuts a larger ``basic_generator_patch_size`` so rotation and "
          "scaling leave no empty corners.",
-         "网络训练时使用的病例裁剪块(例如 KiTS19 为 80×160×160 体素)。规划时在显存代理量允许的范围内尽量大;"
+         "网络训练时使用的病例裁剪块(例如 v1 1.7.1 为 KiTS19 规划出 96×160×160 体素;原博客的 plans 用的是 80×160×160)。规划时在显存代理量允许的范围内尽量大;"
          "数据加载器先切出更大的 ``basic_generator_patch_size``,使旋转和缩放后不留空角。"),
     Term("stage", "stage", "阶段 (stage)",
          "One entry of ``plans['plans_per_stage']``: a resolution with its own patch, batch and topology. Plans "
@@ -158,6 +158,24 @@ _TERMS = (
          "gradients together exceeds 12 they are scaled down to norm 12.",
          "V2 的 ``run_iteration`` 中的 ``torch.nn.utils.clip_grad_norm_(parameters, 12)``:当所有梯度合起来的范数"
          "超过 12 时,把它们缩放到范数 12。"),
+    Term("mixed-precision", "mixed precision (fp16, AMP)", "混合精度 (mixed precision, fp16)",
+         "Training with ``autocast``: convolutions and matrix products run in float16 (half the memory, GPU tensor "
+         "cores) while the weights, the optimizer and precision-sensitive operations stay in float32. "
+         "``nnUNet_train``'s default (``--fp32`` turns it off); it needs CUDA: on a CPU v1's ``autocast()`` and "
+         "``GradScaler()`` switch themselves off and it trains in float32. Goes with loss scaling.",
+         "用 ``autocast`` 训练:卷积和矩阵乘法用 float16 计算(显存减半,能用 GPU 的 tensor core),而权重、优化器和"
+         "对精度敏感的运算仍用 float32。这是 ``nnUNet_train`` 的默认设置(``--fp32`` 可关闭);它需要 CUDA:在 CPU "
+         "上 v1 的 ``autocast()`` 和 ``GradScaler()`` 会自行关闭,改用 float32 训练。与损失缩放配合使用。"),
+    Term("loss-scaling", "loss scaling (GradScaler)", "损失缩放 (loss scaling, GradScaler)",
+         "float16's smallest normal number is 6.1e-5 (2**-14); below it numbers lose significant bits, and below "
+         "3e-8 (half its smallest subnormal, 2**-24) they round to 0: too coarse for many gradients. "
+         "``GradScaler`` multiplies the loss by a scale S (2**16 at first), so every gradient is S times larger in the backward pass; ``unscale_`` divides by S before clipping and the step; a step "
+         "whose gradients hold inf or nan is skipped and S halves; after 2000 clean steps S doubles.",
+         "float16 的最小正规数是 6.1e-5(2**-14);比它小的数会丢失有效位,小于 3e-8(最小次正规数 2**-24 的一半)"
+         "的数会被舍入为 0:这对很多梯度来说太粗了。"
+         "``GradScaler`` 把损失乘以缩放因子 S(初始为 2**16),于是反向传播中每个梯度都放大 S 倍;``unscale_`` 在"
+         "梯度裁剪和优化器更新之前再除以 S;梯度中有 inf 或 nan 的那一步会被跳过,并把 S 减半;连续 2000 步无溢出"
+         "后 S 翻倍。"),
     Term("checkpoint", "checkpoint (model_latest, model_best, model_final_checkpoint)",
          "检查点 (model_latest, model_best, model_final_checkpoint)",
          "``model_latest.model`` every 50 epochs (``save_every``), ``model_best.model`` when the moving average of "

@@ -51,11 +51,11 @@ HEADINGS = {
 _OVERSAMPLE_PITFALL = {
     "en": "\"33 % foreground\" is not what a batch of 2 gets. v1's rule (``get_do_oversample``) forces the samples "
           "with index >= ``round(batch_size * (1 - 0.33))``: at batch 2 that is ``round(1.34) = 1``, so 1 "
-          "of 2 samples (50 %), the one with index 1, is forced; at batch 3 (KiTS19) 1 of 3; at batch 4 1 of 4; at batch 5 2 of 5. It is always "
+          "of 2 samples (50 %), the one with index 1, is forced; at batch 3 (the blog's KiTS19 plans) 1 of 3; at batch 4 1 of 4; at batch 5 2 of 5. It is always "
           "the last samples of the batch.",
     "zh": "“33 % 前景”并不是 batch 为 2 时得到的比例。v1 的规则(``get_do_oversample``)强制索引 >= "
           "``round(batch_size * (1 - 0.33))`` 的样本:batch 为 2 时是 ``round(1.34) = 1``,所以 2 个样本中有 1 个(50 %)"
-          "被强制,即索引为 1 的第二个样本;batch 为 3(KiTS19)时是 3 个中的 1 个;batch 为 4 时是 4 个中的 1 个;batch 为 5 "
+          "被强制,即索引为 1 的第二个样本;batch 为 3(原博客的 KiTS19 plans)时是 3 个中的 1 个;batch 为 4 时是 4 个中的 1 个;batch 为 5 "
           "时是 5 个中的 2 个。被强制的总是 batch 中最后的那几个样本。",
 }
 
@@ -175,15 +175,38 @@ WHY: dict[str, WhyEntry] = {
         blog="4", v1_call="get_default_configuration"),
     "trainer_class": WhyEntry(
         title={"en": "the trainer class", "zh": "trainer 类"},
-        fact={"en": "v1's ``recursive_find_python_class`` imports every module under "
-                    "``nnunet/training/network_training`` and returns the first class with the given name; "
-                    "``run_training`` then asserts it is an ``nnUNetTrainer`` (for 3d_cascade_fullres: an "
-                    "``nnUNetTrainerCascadeFullRes`` or ``nnUNetTrainerV2CascadeFullRes``). nnUNetTrainerV2's MRO is nnUNetTrainerV2 -> nnUNetTrainer "
-                    "-> NetworkTrainer.",
-              "zh": "v1 的 ``recursive_find_python_class`` 导入 ``nnunet/training/network_training`` 下的所有模块,"
-                    "返回第一个同名的类;随后 ``run_training`` 断言它是 ``nnUNetTrainer``(3d_cascade_fullres 时是 "
-                    "``nnUNetTrainerCascadeFullRes`` 或 ``nnUNetTrainerV2CascadeFullRes``)。nnUNetTrainerV2 的 MRO 是 nnUNetTrainerV2 -> "
-                    "nnUNetTrainer -> NetworkTrainer。"},
+        fact={"en": "v1's ``get_default_configuration`` calls ``recursive_find_python_class([nnunet/training/"
+                    "network_training], name, current_module=\"nnunet.training.network_training\")``. It lists the "
+                    "folder with ``pkgutil.iter_modules`` (sorted by name), imports its plain modules one by one "
+                    "and stops at the first that has an attribute of that name; only if none has it does it go "
+                    "into the sub-packages, in the same order, searching each the same way. It returns the class "
+                    "itself, or None (then ``run_training`` raises \"Could not find trainer class\"). In v1 1.7.1 "
+                    "the folder holds 8 plain modules and the sub-packages ``competitions_with_custom_Trainers`` and "
+                    "``nnUNet_variants``: the search for nnUNetTrainerV2 imports network_trainer, nnUNetTrainer, "
+                    "nnUNetTrainerCascadeFullRes, nnUNetTrainerV2 and finds it there; a variant such as "
+                    "nnUNetTrainerV2_momentum09 is found at import 77, an unknown name gives None after all 83 "
+                    "modules. ``run_training`` then asserts the class is an ``nnUNetTrainer`` (for "
+                    "3d_cascade_fullres: an ``nnUNetTrainerCascadeFullRes`` or ``nnUNetTrainerV2CascadeFullRes``). The "
+                    "explorer's mirror of the folder (``nnunet_explorer.v1.training.network_training``) holds 5 of "
+                    "the 8 plain modules (not nnUNetTrainerCascadeFullRes, nnUNetTrainerV2_DP, "
+                    "nnUNetTrainerV2_fp32) and, in ``nnUNet_variants``, only your ``--trainer_file`` files; the "
+                    "card runs v1's search over it. nnUNetTrainerV2's MRO is nnUNetTrainerV2 -> nnUNetTrainer -> "
+                    "NetworkTrainer.",
+              "zh": "v1 的 ``get_default_configuration`` 调用 ``recursive_find_python_class([nnunet/training/"
+                    "network_training], name, current_module=\"nnunet.training.network_training\")``。它用 "
+                    "``pkgutil.iter_modules`` 列出文件夹(按名字排序),逐个导入其中的普通模块,遇到第一个含有该名字"
+                    "属性的模块就停止;只有都没有时,才按同样的顺序进入子包,在每个子包里按同样的规则查找。它返回类"
+                    "本身,或者 None(此时 ``run_training`` 报错 \"Could not find trainer class\")。在 v1 1.7.1 中,"
+                    "这个文件夹有 8 个普通模块和两个子包 ``competitions_with_custom_Trainers``、``nnUNet_variants``:"
+                    "查找 nnUNetTrainerV2 时依次导入 network_trainer、nnUNetTrainer、nnUNetTrainerCascadeFullRes、"
+                    "nnUNetTrainerV2,并在最后一个里找到;像 nnUNetTrainerV2_momentum09 这样的变体要到第 77 次导入"
+                    "才找到,不存在的名字要导入全部 83 个模块后才返回 None。随后 ``run_training`` 断言这个类是 "
+                    "``nnUNetTrainer``(3d_cascade_fullres 时是 ``nnUNetTrainerCascadeFullRes`` 或 "
+                    "``nnUNetTrainerV2CascadeFullRes``)。explorer 对这个文件夹的镜像"
+                    "(``nnunet_explorer.v1.training.network_training``)只有 8 个普通模块中的 5 个(没有 "
+                    "nnUNetTrainerCascadeFullRes、nnUNetTrainerV2_DP、nnUNetTrainerV2_fp32),它的 ``nnUNet_variants`` "
+                    "里只有你用 ``--trainer_file`` 加载的文件;卡片在这个镜像上运行 v1 的查找。nnUNetTrainerV2 的 MRO "
+                    "是 nnUNetTrainerV2 -> nnUNetTrainer -> NetworkTrainer。"},
         rationale={"en": "Finding the class by name means a variant is a new file with a subclass, without any "
                          "registration (v1's design; its repository holds dozens of such variants). Each level "
                          "of the hierarchy adds one layer: NetworkTrainer the generic loop, nnUNetTrainer the "
@@ -191,6 +214,23 @@ WHY: dict[str, WhyEntry] = {
                    "zh": "按名字查找类,意味着一个变体只需新建一个包含子类的文件,无需注册(v1 的设计;它的仓库里有几十个"
                          "这样的变体)。继承层次的每一层各加一部分:NetworkTrainer 是通用训练循环,nnUNetTrainer 负责 "
                          "plans 和数据,V2 是论文中的配方(SGD + poly 学习率、深度监督、moreDA)。"},
+        pitfalls=({"en": "Two files that define a class of the same name: v1 takes the first in its search order "
+                         "(a top-level module before anything in ``nnUNet_variants``; within a folder, file names "
+                         "sorted, upper case before lower case) and says nothing about the other. A module that "
+                         "only imports a class also has its name, so it can be where the search stops.",
+                   "zh": "两个文件定义了同名的类:v1 取查找顺序中的第一个(顶层模块先于 ``nnUNet_variants`` 中的任何"
+                         "文件;同一文件夹内按文件名排序,大写字母排在小写字母之前),对另一个只字不提。一个只是导入了"
+                         "某个类的模块也拥有这个名字,查找可能就停在那里。"},),
+        errata=({"en": "The blog gives the return value as 'nnUNetTrainerV2' (\"返回值: 'nnUNetTrainerV2'\"). "
+                       "``recursive_find_python_class`` returns the class object, ``<class "
+                       "'nnunet.training.network_training.nnUNetTrainerV2.nnUNetTrainerV2'>``, not its name as a "
+                       "string (or None when no module has the name); ``run_training`` calls that class to build "
+                       "the trainer: ``trainer = trainer_class(plans_file, fold, ...)``.",
+                 "zh": "原博客把返回值写成 'nnUNetTrainerV2'(“返回值: 'nnUNetTrainerV2'”)。"
+                       "``recursive_find_python_class`` 返回的是类对象 ``<class "
+                       "'nnunet.training.network_training.nnUNetTrainerV2.nnUNetTrainerV2'>``,而不是类名字符串"
+                       "(没有模块含有这个名字时返回 None);``run_training`` 调用这个类来构造 trainer,即"
+                       "``trainer = trainer_class(plans_file, fold, ...)``。"},),
         terms=("mro",),
         blog="4", v1_call="recursive_find_python_class"),
     # ------------------------------------------------------------------------- 5 trainer / initialize
@@ -250,13 +290,15 @@ WHY: dict[str, WhyEntry] = {
                     "the plans' value + 1 (background). The planner chose the patch by starting from a 512 mm "
                     "isotropic box clipped to the median case and shrinking it until the VRAM proxy fits the "
                     "reference; the batch is ``floor(max(ref / vram, 1) * 2)``, so at least 2, and at most "
-                    "``round(0.05 * dataset voxels / patch voxels)`` (but never capped below 2). KiTS19: patch "
-                    "80x160x160, batch 3.",
+                    "``round(0.05 * dataset voxels / patch voxels)`` (but never capped below 2). Training uses "
+                    "whatever the plans file holds, and a plans file can be edited: on a run's card the notes below "
+                    "apply these rules to that run's plans and flag every value v1's planner would not have chosen.",
               "zh": "``process_plans`` 读取该 stage 的 patch 大小、batch 大小和卷积核;``num_classes`` 是 plans 中的值 "
                     "+ 1(背景)。规划器选择 patch 的方式:从一个 512 mm 的各向同性立方体开始,裁剪到病例的中位尺寸,"
                     "再不断缩小,直到显存代理量低于参考值;batch 为 ``floor(max(ref / vram, 1) * 2)``,所以至少为 2,"
-                    "且最多为 ``round(0.05 * 数据集体素数 / patch 体素数)``(但这个上限不会低于 2)。KiTS19:patch "
-                    "80x160x160,batch 3。"},
+                    "且最多为 ``round(0.05 * 数据集体素数 / patch 体素数)``(但这个上限不会低于 2)。训练使用的是 plans "
+                    "文件里存储的值,而 plans 文件可以被修改:在一次运行的卡片上,下面的说明会把这些规则用在该次运行的 plans "
+                    "上,并标出 v1 的规划器不会选择的每一个值。"},
         rationale={"en": "The paper prefers a large patch over a large batch: the patch is shrunk only as far as "
                          "a batch of 2 needs, because context (seeing the whole organ and its neighbours) helps "
                          "segmentation more than more samples per step. v1's comment on the cap: all samples of "
@@ -300,11 +342,27 @@ WHY: dict[str, WhyEntry] = {
         rationale={"en": "v1's comment: the weights halve with resolution to give the higher-resolution outputs "
                          "more weight in the loss. The paper describes auxiliary losses at all but the two lowest "
                          "resolutions, which matches the code once the bottleneck is counted. Our reading: deep supervision sends gradient straight into the deeper "
-                         "decoder levels; the coarsest map (5x10x10 for KiTS19) and its nearest-neighbour target "
+                         "decoder levels; the coarsest map (5x10x10 for the blog's KiTS19 patch) and its nearest-neighbour target "
                          "are too crude to teach anything useful, so it is computed but not trained.",
                    "zh": "v1 的注释:权重随分辨率减半,使高分辨率的输出在损失中占更大比重。论文在除最低两个分辨率以外的"
-                         "所有分辨率上加辅助损失,把瓶颈层算进去就与代码一致。我们的理解:深度监督把梯度直接送到较深的解码器层;最粗的输出(KiTS19 为 "
+                         "所有分辨率上加辅助损失,把瓶颈层算进去就与代码一致。我们的理解:深度监督把梯度直接送到较深的解码器层;最粗的输出(原博客的 KiTS19 patch 为 "
                          "5x10x10)及其最近邻下采样的目标太粗糙,学不到有用的东西,所以它被计算但不参与训练。"},
+        pitfalls=({"en": "The smallest target can show an empty slice where the full-resolution target has "
+                         "foreground. v1 makes the targets with ``downsample_seg_for_ds_transform2`` at order 0 "
+                         "(nearest neighbour, no anti-aliasing): a voxel of a target downsampled 16 times in-plane is "
+                         "one voxel of the full-resolution label, the one at the middle of its 16x16 block, and "
+                         "nothing else in the block counts. A structure narrower than the block (a small tumour, a "
+                         "thin rim) that misses those voxels vanishes from the coarse target. Its middle slice is "
+                         "also another plane: slice k of a target downsampled 8 times along z is full-resolution "
+                         "slice 8k + 4, so the middle of 10 slices is slice 44 of 80, not 40. In V2 the smallest "
+                         "target belongs to the output of weight 0, so it trains nothing.",
+                   "zh": "在全分辨率目标有前景的地方,最小的目标可能显示一张空切片。v1 用 "
+                         "``downsample_seg_for_ds_transform2`` 以 order 0(最近邻,不做抗混叠)生成目标:平面内缩小 16 "
+                         "倍的目标中,一个体素就是全分辨率标签中的一个体素,即它所在 16x16 块正中的那个体素,块里的其他"
+                         "体素都不起作用。比块还窄的结构(小肿瘤、细边缘)如果没有落在这些体素上,就会从粗目标中消失。"
+                         "它的中间切片也是另一个平面:沿 z 缩小 8 倍的目标的第 k 层是全分辨率的第 8k + 4 层,所以 10 层"
+                         "中的中间一层是 80 层中的第 44 层,而不是第 40 层。在 V2 中最小的目标对应权重为 0 的输出,所以"
+                         "它不参与训练。"},),
         terms=("ds",),
         blog="5", v1_call="nnUNetTrainerV2.initialize"),
     "loss": WhyEntry(
@@ -427,12 +485,12 @@ WHY: dict[str, WhyEntry] = {
         rationale={"en": "The topology comes from the plans, not from a fixed design (paper): the planner pools an "
                          "axis while its edge is at least 8 voxels (the bottleneck keeps at least 4) and its "
                          "spacing is below twice the finest one, so the deepest level sees almost the whole patch. "
-                         "KiTS19's last pooling is in-plane only because z has shrunk to 80 / 16 = 5 voxels, while "
-                         "y and x still have 10 (fact of the planner).",
+                         "KiTS19's last pooling is in-plane only because z has shrunk to 5 voxels (80 / 16 with the "
+                         "blog's patch; 96 / 16 = 6 with v1's own), while y and x still have 10 (fact of the planner).",
                    "zh": "拓扑来自 plans,而不是固定的设计(论文):只要某个轴的边长至少为 8 个体素(瓶颈层至少保留 4 个)"
                          "且其 spacing 小于最细 spacing 的两倍,规划器就沿该轴池化,所以最深的一层几乎能看到整个 patch。"
-                         "KiTS19 的最后一次池化只在平面内,因为 z 已经缩小到 80 / 16 = 5 个体素,而 y 和 x 还有 10 个"
-                         "(规划器的事实)。"},
+                         "KiTS19 的最后一次池化只在平面内,因为 z 已经缩小到 5 个体素(原博客的 patch 为 80 / 16;v1 自己的 "
+                         "patch 为 96 / 16 = 6),而 y 和 x 还有 10 个(规划器的事实)。"},
         terms=("ds", "instance-norm", "patch"),
         blog="6", v1_call="Generic_UNet.__init__ / forward"),
     "optimizer": WhyEntry(
@@ -496,18 +554,30 @@ WHY: dict[str, WhyEntry] = {
         title={"en": "one training iteration", "zh": "一次训练迭代"},
         fact={"en": "V2's ``run_iteration``: zero the gradients, forward (under autocast with fp16 on CUDA), the "
                     "deep-supervision loss, backward, unscale, ``clip_grad_norm_(parameters, 12)``, optimizer "
-                    "step; with online evaluation it keeps TP/FP/FN of the highest-resolution output only.",
+                    "step; with online evaluation it keeps TP/FP/FN of the highest-resolution output only. Under "
+                    "fp16 (``nnUNet_train``'s default) the backward is ``amp_grad_scaler.scale(l).backward()``, then "
+                    "``unscale_``, the clipping, ``amp_grad_scaler.step`` and ``update``; the scaler is "
+                    "``GradScaler()`` with torch's defaults (scale 2**16, halved after an overflow, doubled after "
+                    "2000 clean steps).",
               "zh": "V2 的 ``run_iteration``:梯度清零,前向(在 CUDA 上用 fp16 时处于 autocast 中),计算深度监督损失,"
                     "反向传播,反缩放,``clip_grad_norm_(parameters, 12)``,优化器更新;开启在线评估时,只记录最高分辨率"
-                    "输出的 TP/FP/FN。"},
+                    "输出的 TP/FP/FN。在 fp16 下(``nnUNet_train`` 的默认设置),反向传播是 "
+                    "``amp_grad_scaler.scale(l).backward()``,然后是 ``unscale_``、梯度裁剪、``amp_grad_scaler.step`` "
+                    "和 ``update``;scaler 是使用 torch 默认参数的 ``GradScaler()``(缩放因子 2**16,溢出后减半,"
+                    "连续 2000 步无溢出后翻倍)。"},
         rationale={"en": "V2's docstring: \"gradient clipping improves training stability\". Our reading: with "
                          "momentum 0.99 one exploding gradient would be carried for about 100 steps, and clipping "
                          "bounds what any single batch can do to the weights; v1 gives no derivation for 12, an "
                          "empirical constant. Online evaluation uses the full-resolution "
-                         "output because that is the segmentation one finally keeps.",
+                         "output because that is the segmentation one finally keeps. Loss scaling (torch's "
+                         "reason): many gradients are smaller than float16's smallest normal number (6.1e-5) and "
+                         "would lose their digits or become 0; the scale lifts them, and ``unscale_`` must come "
+                         "before the clipping, which has to compare the true gradients' norm with 12.",
                    "zh": "V2 的 docstring:“梯度裁剪能提高训练稳定性”。我们的理解:在动量 0.99 下,一次梯度爆炸会被带上约 "
                          "100 步,裁剪限制了单个 batch 对权重的影响;v1 没有给出 12 这个值的推导,它是一个经验常数。"
-                         "在线评估只用全分辨率输出,因为最终保留的就是这个分割结果。"},
+                         "在线评估只用全分辨率输出,因为最终保留的就是这个分割结果。损失缩放(torch 给出的理由):很多梯度"
+                         "比 float16 的最小正规数(6.1e-5)还小,会丢失有效数字甚至变成 0;缩放把它们抬上来,而 "
+                         "``unscale_`` 必须在梯度裁剪之前,因为裁剪要拿真实梯度的范数和 12 比较。"},
         errata=({"en": "The blog's ``run_iteration`` is ``NetworkTrainer.run_iteration``, which has no gradient "
                        "clipping. nnUNetTrainerV2 overrides it and calls ``torch.nn.utils.clip_grad_norm_("
                        "self.network.parameters(), 12)`` after the backward pass (after ``unscale_`` in fp16) and "
@@ -515,7 +585,15 @@ WHY: dict[str, WhyEntry] = {
                  "zh": "原博客展示的 ``run_iteration`` 是 ``NetworkTrainer.run_iteration``,它没有梯度裁剪。nnUNetTrainerV2 "
                        "重写了它,在反向传播之后(fp16 时在 ``unscale_`` 之后)、优化器更新之前调用 "
                        "``torch.nn.utils.clip_grad_norm_(self.network.parameters(), 12)``。"},),
-        terms=("grad-clip", "ds", "online-evaluation"),
+        pitfalls=({"en": "``fp16_used False`` on a CPU is v1's behaviour, not a fault: without CUDA, v1's "
+                         "``autocast()`` and ``GradScaler()`` switch themselves off and it trains in float32 although "
+                         "``--fp32`` was not given. The card's mixed-precision part is then a demonstration with "
+                         "torch's CPU float16, labelled as such; on a GPU it shows the run's own GradScaler.",
+                   "zh": "在 CPU 上看到 ``fp16_used False`` 是 v1 本来的行为,不是错误:没有 CUDA 时,v1 的 "
+                         "``autocast()`` 和 ``GradScaler()`` 会自行关闭,即使没有给 ``--fp32`` 也用 float32 训练。"
+                         "这时卡片中的混合精度部分是用 torch 的 CPU float16 做的演示,并标明了这一点;在 GPU 上它显示的是"
+                         "本次训练自己的 GradScaler。"},),
+        terms=("grad-clip", "mixed-precision", "loss-scaling", "ds", "online-evaluation"),
         blog="7", v1_call="nnUNetTrainerV2.run_iteration"),
     "epoch_end": WhyEntry(
         title={"en": "the end of an epoch", "zh": "一个 epoch 的结束"},
@@ -611,9 +689,14 @@ def glossary_links(keys: tuple[str, ...], language: str | None = None, base: str
                  for k in keys)
 
 
-def step_notes(name: str, language: str | None = None) -> StepNotes | None:
-    """The card notes of step ``name`` in ``language`` (default: the language in effect); None if no entry."""
+def step_notes(name: str, language: str | None = None, result: object = None) -> StepNotes | None:
+    """The card notes of step ``name`` in ``language`` (default: the language in effect); None if no entry.
+
+    With the step's recorded ``result``, the notes also cite the run (:mod:`.run_notes`): the plans compared
+    with v1's planner, v1's printed block line by line, the fold's ``debug.json``.
+    """
     from .language import get_language
+    from .run_notes import run_notes
 
     entry = WHY.get(name)
     if entry is None:
@@ -623,14 +706,17 @@ def step_notes(name: str, language: str | None = None) -> StepNotes | None:
            Note("rationale", pick(HEADINGS["rationale"], lang), pick(entry.rationale, lang)))
     boxes = tuple(Note("pitfall", pick(HEADINGS["pitfall"], lang), pick(p, lang)) for p in entry.pitfalls)
     boxes += tuple(Note("erratum", pick(HEADINGS["erratum"], lang), pick(e, lang)) for e in entry.errata)
-    return StepNotes(pick(entry.title, lang), why, boxes, glossary_links(entry.terms, lang),
-                     why_heading=pick(HEADINGS["why"], lang), links_heading=pick(HEADINGS["terms"], lang))
+    run_boxes, tables = run_notes(name, result, lang) if result is not None else ((), ())
+    return StepNotes(pick(entry.title, lang), why, run_boxes + boxes, glossary_links(entry.terms, lang),
+                     why_heading=pick(HEADINGS["why"], lang), links_heading=pick(HEADINGS["terms"], lang),
+                     tables=tables)
 
 
 def why_of(name: str):
-    """A step's ``why`` for :meth:`Pipeline.annotate`: a function drawing the notes in the language of the moment."""
-    def notes() -> StepNotes | None:
-        return step_notes(name)
+    """A step's ``why`` for :meth:`Pipeline.annotate`: a function drawing the notes in the language of the moment
+    (and, given the step's result, with the notes on that run)."""
+    def notes(result: object = None) -> StepNotes | None:
+        return step_notes(name, result=result)
 
     notes.__name__ = f"why_{name}"
     return notes

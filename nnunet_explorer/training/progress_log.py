@@ -90,4 +90,28 @@ def write_debug_json(folder: str | os.PathLike, attributes: Mapping[str, Any]) -
     return path
 
 
-__all__ = ["DEBUG_JSON_EXCLUDED", "TrainingLogFile", "debug_information", "log_file_name", "write_debug_json"]
+def read_debug_json(folder_or_file: str | os.PathLike) -> "OrderedDict[str, str]":
+    """The ``debug.json`` of a fold folder (or the file itself), as written: attribute name -> ``str(value)``.
+
+    Raises:
+        TrainingError: there is no ``debug.json`` (v1 writes it when ``run_training`` starts, so not for ``-val``
+            runs nor before training), or it is not a JSON object.
+    """
+    from ..errors import TrainingError
+    from ..fileio import load_json
+
+    path = Path(folder_or_file)
+    path = path / "debug.json" if path.is_dir() else path
+    if not path.is_file():
+        raise TrainingError(f"{path} does not exist",
+                            fix="v1 writes debug.json into the fold folder when run_training starts: train first "
+                                "(a -val run does not write it)")
+    content = load_json(path)
+    if not isinstance(content, dict):
+        raise TrainingError(f"{path} holds a {type(content).__name__}, not the trainer's attributes",
+                            fix="point at a fold folder's debug.json")
+    return OrderedDict((str(k), str(v)) for k, v in content.items())
+
+
+__all__ = ["DEBUG_JSON_EXCLUDED", "TrainingLogFile", "debug_information", "log_file_name", "read_debug_json",
+           "write_debug_json"]

@@ -85,6 +85,14 @@ class UNetDiagram:
         write_text_atomic(path, self.svg)
 
 
+def _label_width(text: str, *, bold: bool = False) -> float:
+    """A generous width in pixels of ``text`` at font-size 11 sans-serif (DejaVu Sans, the widest common one)."""
+    return len(text) * (7.2 if bold else 6.6)
+
+
+SKIP_LABEL = "skip (concat)"
+
+
 def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46, level_gap: int = 64) -> str:
     """The U-shaped diagram as an SVG string (no JavaScript, no external fonts).
 
@@ -92,6 +100,10 @@ def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46
     bottleneck in the middle of the bottom row. Arrows: down (strided conv) on the left, up (transposed conv)
     on the right, a dashed skip from encoder ``k`` to decoder ``k``. Heads hang off the decoder boxes on the
     far right, labelled ``output i`` with the loss weight.
+
+    Each row steps inwards by ``shift`` pixels, so the gap between encoder ``k`` and decoder ``k`` narrows with
+    depth; the columns are set far enough apart that the deepest skip's label still fits between its boxes,
+    centred in the gap.
     """
     enc = sorted((s for s in summary.stages if s.group == "encoder"), key=lambda s: s.level or 0)
     dec = sorted((s for s in summary.stages if s.group == "decoder"), key=lambda s: s.level or 0)
@@ -101,19 +113,27 @@ def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46
         heads[h.ds_index] = h
     levels = max([s.level or 0 for s in enc + dec] + ([bottleneck.level] if bottleneck and bottleneck.level else [0]))
     depth = levels + 1
-    margin, head_w = 20, 150
-    width = margin * 2 + box_width * 3 + 160 + head_w
-    height = margin * 2 + depth * level_gap + box_height + 30
-    x_enc, x_dec = margin, margin + box_width * 2 + 160
-    x_mid = (x_enc + x_dec) // 2
+    margin, shift, pad = 20, 18, 14
+    skips = sorted({s.level or 0 for s in enc} & {s.level or 0 for s in dec})
+    deepest_skip = skips[-1] if skips else 0
+    # between encoder k and decoder k: gap(k) = gap(0) - 2 * shift * k; the deepest skip's label needs
+    # its width plus some room on either side (the arrowhead sits at the decoder's edge)
+    gap = max(box_width + 160, int(2 * shift * deepest_skip + _label_width(SKIP_LABEL) + 2 * pad))
+    x_enc = margin
+    x_dec = x_enc + box_width + gap
+    x_mid = (x_enc + x_dec + box_width) // 2  # the centre of the U
     x_head = x_dec + box_width + 40
+    head_texts = [f"weight {'?' if h.ds_weight is None else f'{h.ds_weight:.3f}'} (unused)" for h in heads.values()]
+    title = f"Generic_UNet, input {_shape(summary.input_size)}, {summary.total_params:,} params"
+    width = int(max(x_head + 4 + max([_label_width(t) for t in head_texts] + [_label_width("output 00", bold=True)]),
+                    margin + _label_width(title, bold=True)) + margin)
+    height = margin * 2 + depth * level_gap + box_height + 30
     esc = html.escape
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
              f"font-family='sans-serif' font-size='11' class='nnx-unet-diagram'>",
              "<defs><marker id='arr' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
              "<path d='M0,0 L8,4 L0,8 z' fill='#555'/></marker></defs>",
-             f"<text x='{margin}' y='14' font-weight='bold'>Generic_UNet, input {esc(_shape(summary.input_size))}, "
-             f"{summary.total_params:,} params</text>"]
+             f"<text x='{margin}' y='14' font-weight='bold'>{esc(title)}</text>"]
 
     def y_of(level: int) -> int:
         return margin + 10 + level * level_gap
@@ -133,9 +153,9 @@ def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46
         parts.append(f"<line x1='{x1}' y1='{y1}' x2='{x2}' y2='{y2}' stroke='#555'{dash} marker-end='url(#arr)'/>")
 
     for s in enc:
-        box(x_enc + (s.level or 0) * 18, y_of(s.level or 0), s, "#dbe9f6", "encoder")
+        box(x_enc + (s.level or 0) * shift, y_of(s.level or 0), s, "#dbe9f6", "encoder")
     for s in dec:
-        box(x_dec - (s.level or 0) * 18, y_of(s.level or 0), s, "#f6e3d1", "decoder")
+        box(x_dec - (s.level or 0) * shift, y_of(s.level or 0), s, "#f6e3d1", "decoder")
     if bottleneck is not None:
         box(x_mid - box_width // 2, y_of(levels), bottleneck, "#e2d8ef", "bottleneck")
     # down arrows (encoder k -> k+1, last -> bottleneck), up arrows (bottleneck -> decoder last, k+1 -> k)
@@ -143,22 +163,22 @@ def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46
     dec_by_level = {s.level: s for s in dec}
     for k in range(levels):
         if k in enc_by_level:
-            x1 = x_enc + k * 18 + box_width // 2
+            x1 = x_enc + k * shift + box_width // 2
             if k + 1 in enc_by_level:
-                arrow(x1, y_of(k) + box_height, x1 + 18, y_of(k + 1) - 2)
+                arrow(x1, y_of(k) + box_height, x1 + shift, y_of(k + 1) - 2)
             elif bottleneck is not None:
                 arrow(x1, y_of(k) + box_height, x_mid - box_width // 2, y_of(levels) + box_height // 2)
         if k in dec_by_level:
-            x2 = x_dec - k * 18 + box_width // 2
+            x2 = x_dec - k * shift + box_width // 2
             if k + 1 in dec_by_level:
-                arrow(x2 - 18, y_of(k + 1), x2, y_of(k) + box_height + 2)
+                arrow(x2 - shift, y_of(k + 1), x2, y_of(k) + box_height + 2)
             elif bottleneck is not None:
                 arrow(x_mid + box_width // 2, y_of(levels) + box_height // 2, x2, y_of(k) + box_height + 2)
-        if k in enc_by_level and k in dec_by_level:  # skip connection across
-            arrow(x_enc + k * 18 + box_width, y_of(k) + box_height // 2, x_dec - k * 18 - 2,
-                  y_of(k) + box_height // 2, dashed=True)
-            parts.append(f"<text x='{x_mid - 40}' y='{y_of(k) + box_height // 2 - 4}' fill='#555'>skip (concat)"
-                         f"</text>")
+        if k in enc_by_level and k in dec_by_level:  # skip connection across, its label centred in the gap
+            left, right = x_enc + k * shift + box_width, x_dec - k * shift
+            arrow(left, y_of(k) + box_height // 2, right - 2, y_of(k) + box_height // 2, dashed=True)
+            parts.append(f"<text class='nnx-skip-label' x='{(left + right) // 2}' y='{y_of(k) + box_height // 2 - 4}' "
+                         f"text-anchor='middle' fill='#555'>{SKIP_LABEL}</text>")
     # deep-supervision heads: output i belongs to decoder level i (output 0 = full resolution)
     for index, head in sorted(heads.items()):
         level = index if index in dec_by_level else None
@@ -168,7 +188,7 @@ def unet_diagram_svg(summary: Any, *, box_width: int = 170, box_height: int = 46
         used = weight is not None and weight > 0
         colour = "#2a7" if used else "#aaa"
         y = y_of(level) + box_height // 2
-        x_from = x_dec - level * 18 + box_width
+        x_from = x_dec - level * shift + box_width
         parts.append(f"<g class='nnx-ds-head'><title>{esc(head.name)}: {esc(_shape(head.output_shape))}</title>"
                      f"<line x1='{x_from}' y1='{y}' x2='{x_head}' y2='{y}' stroke='{colour}' "
                      f"marker-end='url(#arr)'/>"

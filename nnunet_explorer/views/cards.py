@@ -19,7 +19,6 @@ from typing import Any, Mapping, Sequence
 from . import report_figures  # noqa: F401 - registers the report cards' pictures
 from ..explore.notes import notes_html, resolve_why
 from ..planning.explain import Decision, fmt
-from ..teaching.why import why_of
 
 
 @dataclass(frozen=True)
@@ -125,22 +124,39 @@ _TOP_KEYS = ("num_stages", "num_modalities", "num_classes", "all_classes", "norm
 
 
 def plans_card(plans: Mapping[str, Any], decisions: Sequence[Decision] = (), *, stage: int | None = None,
-               title: str | None = None) -> Card:
+               title: str | None = None, check: Any = None, dataset_properties: Mapping[str, Any] | None = None
+               ) -> Card:
     """The plans of one stage (default: the last) and the shared keys, each with the planner's reasons.
+
+    The plans are also compared with what v1's v2.1 planner computes from their fingerprint
+    (:func:`~nnunet_explorer.planning.replan.check_plans`): every row whose value differs is marked \u26a0 with
+    "stored X, v1's planner computes Y", and the card's notes list every difference (also of keys without a
+    row) — plans are edited by hand, and training uses whatever the file holds. For 3D plans the batch-size
+    and dummy-2D rows apply v1's rules to the *stored* patch, so their reasons never cite another patch.
 
     Args:
         plans: the plans dict (or :class:`~nnunet_explorer.planning.plans.Plans`).
-        decisions: from :func:`explain_plans` (or ``TaskResult.trace_3d``); without them the "why" column says
-            only where the value lives.
+        decisions: from :func:`explain_plans` (or ``TaskResult.trace_3d``); by default the decisions of the
+            re-planning (when the plans carry their fingerprint), else the "why" column says only where the
+            value lives.
         stage: which entry of ``plans_per_stage``.
+        check: a ready :class:`~nnunet_explorer.planning.replan.PlansCheck` (computed when None).
+        dataset_properties: the fingerprint for plans that do not carry one (the task's
+            ``dataset_properties.pkl``); without it such plans are not compared, and the card says so.
     """
+    from ..planning.replan import check_plans
+
     per_stage = plans["plans_per_stage"]
     stages = sorted(per_stage)
     stage = stages[-1] if stage is None else stage
     sp = per_stage[stage]
+    if check is None:
+        check = check_plans(plans, dataset_properties=dataset_properties)
+    if not decisions and check.available:
+        decisions = check.replanned.trace
     # the planner names its stages "3d_fullres"/"3d_lowres"/"2d"; map the stage index to that name
     stage_names = {s.stage for s in decisions if s.stage}
-    if "2d" in stage_names:
+    if "2d" in stage_names or str(plans.get("data_identifier", "")).endswith("_2D"):
         stage_name = "2d"
     elif len(stages) > 1 and stage == stages[0]:
         stage_name = "3d_lowres"
@@ -149,16 +165,83 @@ def plans_card(plans: Mapping[str, Any], decisions: Sequence[Decision] = (), *, 
     rows = []
     for key in _STAGE_KEYS:
         if key in sp:
-            rows.append(_row(key, sp[key], decisions, stage_name))
+            rows.append(_checked_row(_row(key, sp[key], decisions, stage_name), check, key, stage, plans))
     for key in _TOP_KEYS:
         if key in plans:
-            rows.append(_row(key, plans[key], decisions, None))
+            rows.append(_checked_row(_row(key, plans[key], decisions, None), check, key, None, plans))
     found = sum(1 for r in rows if r.rule and r.rule not in {v[0] for v in _FIXED.values()})
+    flagged = sum(1 for r in rows if r.value.endswith(_FLAG))
     return Card(title or f"plans, stage {stage} ({stage_name})", tuple(rows),
                 intro=f"{len(stages)} stage(s) in these plans; values of stage {stage}.",
                 footer=f"{found} of {len(rows)} values explained by recorded planner decisions"
-                       + ("" if decisions else " (pass decisions=explain_plans(task) for the reasons)"),
-                notes=why_of("plans_processed"))
+                       + ("" if decisions else " (pass decisions=explain_plans(task) for the reasons)")
+                       + (f"; {flagged} marked {_FLAG}" if flagged else ""),
+                notes=_plans_notes(plans, stage, check))
+
+
+_FLAG = "\u26a0"
+
+
+def _plans_notes(plans: Mapping[str, Any], stage: int, check: Any):
+    """The plans card's notes in the language of the moment: the check boxes, then the catalogue's why."""
+    def notes():
+        import dataclasses
+
+        from ..teaching.plans_notes import plans_check_notes
+        from ..teaching.why import step_notes
+
+        base = step_notes("plans_processed")
+        return dataclasses.replace(base, boxes=plans_check_notes(plans, stage, check) + base.boxes)
+
+    return notes
+
+
+def _checked_row(row: CardRow, check: Any, key: str, stage: int | None, plans: Mapping[str, Any]) -> CardRow:
+    """``row`` as the plans check sees it: flagged when v1's planner computes another value; for the batch size
+    and dummy-2D rows of 3D plans, the reason is v1's rule applied to the stored patch."""
+    from ..teaching.language import pick
+    from ..teaching.plans_notes import difference_text
+
+    if not check.available:
+        return row
+    diff = check.difference(key, stage)
+    why, value, rule = row.why, row.value, row.rule
+    rules = check.rules_for(stage) if stage is not None else None
+    if rules is not None and key == "batch_size":
+        why = pick({"en": f"v1's rule on the stored patch {list(rules.patch_size)}: floor(max("
+                          f"{rules.vram_reference:,.0f} / {rules.vram_proxy:,} (VRAM proxy), 1) * 2) = "
+                          f"{rules.batch_by_vram}, capped at "
+                          f"{rules.batch_cap} (5 % of the dataset) -> {rules.batch_size}",
+                    "zh": f"v1 的规则用在存储的 patch {list(rules.patch_size)} 上:floor(max({rules.vram_reference:,.0f}"
+                          f" / {rules.vram_proxy:,}(显存代理量), 1) * 2) = {rules.batch_by_vram},上限 {rules.batch_cap}"
+                          f"(数据集的 5 %)-> {rules.batch_size}"})
+    elif rules is not None and key == "do_dummy_2D_data_aug":
+        cmp = ">" if rules.do_dummy_2D_data_aug else "<="
+        why = pick({"en": f"v1's rule on the stored patch: max(patch) / patch[0] = {max(rules.patch_size)} / "
+                          f"{rules.patch_size[0]} = {rules.dummy_2d_ratio:.3g} {cmp} 3 -> {rules.do_dummy_2D_data_aug}",
+                    "zh": f"v1 的规则用在存储的 patch 上:max(patch) / patch[0] = {max(rules.patch_size)} / "
+                          f"{rules.patch_size[0]} = {rules.dummy_2d_ratio:.3g} {cmp} 3 -> "
+                          f"{rules.do_dummy_2D_data_aug}"})
+    elif check.differences and row.rule and row.rule not in {v[0] for v in _FIXED.values()}:
+        # the recorded decisions are those of the planner's own plans, which differ from these
+        why = pick({"en": "v1's planner, for its own plans: ", "zh": "v1 的规划器(针对它自己的 plans):"}) + why
+    if diff is not None:
+        value = f"{value} {_FLAG}"
+        rule = pick({"en": "differs from v1's planner", "zh": "与 v1 规划器的结果不同"})
+        why = _inline(difference_text(diff)) + pick({"en": ". ", "zh": "。"}) + why
+    elif rules is not None and key in ("batch_size", "do_dummy_2D_data_aug") and \
+            plans["plans_per_stage"][stage][key] != (rules.batch_size if key == "batch_size"
+                                                     else rules.do_dummy_2D_data_aug):
+        # the planner's own plans agree, but the stored patch was edited without this value
+        value = f"{value} {_FLAG}"
+        rule = pick({"en": "not what v1's rule gives for the stored patch", "zh": "与 v1 规则对存储 patch 的结果不符"})
+    return CardRow(row.key, value, why, rule)
+
+
+def _inline(text: str) -> str:
+    from ..explore.notes import inline_text
+
+    return inline_text(text)
 
 
 # keys the planner records under another name (the decision that produced them)
@@ -229,7 +312,46 @@ def configuration_card(configuration: Any) -> Card:
     note = " (single-stage plans: no cascade)" if not multi else ""
     return Card(f"configuration: {network} {c.task}", tuple(rows),
                 intro=f"What v1's get_default_configuration decides for {network}{note}.",
-                footer="print(configuration.printed_text) shows the block v1 prints.", notes=why_of("configuration"))
+                footer="print(configuration.printed_text) shows the block v1 prints.", notes=_configuration_notes(c))
 
 
-__all__ = ["Card", "CardRow", "configuration_card", "explain_plans", "plans_card"]
+def _configuration_notes(configuration: Any):
+    """The configuration card's notes: the catalogue's why and, when the configuration carries its plans and
+    printed block, that block explained line by line (and how the plans compare with v1's planner)."""
+    def notes():
+        import dataclasses
+
+        from ..teaching.plans_notes import configuration_notes
+        from ..teaching.why import step_notes
+
+        base = step_notes("configuration")
+        if not getattr(configuration, "plans", None) or not getattr(configuration, "printed_text", ""):
+            return base
+        boxes, tables = configuration_notes(configuration)
+        return dataclasses.replace(base, boxes=boxes + base.boxes, tables=tables)
+
+    return notes
+
+
+# ------------------------------------------------------------------------------------------------ debug.json
+def debug_json_card(folder_or_file: Any) -> Card:
+    """A fold folder's ``debug.json`` (written by v1's ``save_debug_information``), its main entries explained.
+
+    ``debug_json_card(".../nnUNetTrainerV2__nnUNetPlansv2.1/fold_1")`` (or the file's path). Raises
+    :class:`~nnunet_explorer.errors.TrainingError` when there is no ``debug.json`` (v1 writes it when
+    ``run_training`` starts; a ``-val`` run does not).
+    """
+    from pathlib import Path
+
+    from ..explore.notes import inline_text
+    from ..teaching.debug_json import debug_json_note, debug_json_rows
+    from ..training.progress_log import read_debug_json
+
+    path = Path(folder_or_file)
+    debug = read_debug_json(path)
+    path = path / "debug.json" if path.is_dir() else path
+    rows = tuple(CardRow(key, value, inline_text(why)) for key, value, why in debug_json_rows(debug))
+    return Card(f"debug.json: {path.parent.name}", rows, intro=inline_text(debug_json_note(str(path)).text))
+
+
+__all__ = ["Card", "CardRow", "configuration_card", "debug_json_card", "explain_plans", "plans_card"]

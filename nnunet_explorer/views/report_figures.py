@@ -8,8 +8,9 @@ of :func:`~nnunet_explorer.views.architecture_view.unet_diagram_svg`, as an ``im
 Which step gets which picture (:func:`figures_for`):
 
 * ``architecture`` — the U diagram: levels, channels, skips, the deep-supervision heads and their weights;
-* ``batch`` — the middle slice of every sample with its label drawn over it, and the deep-supervision
-  targets of the first sample at every output's resolution;
+* ``batch`` — the middle slice of every sample with its label drawn over it (the samples the loader forced to
+  contain foreground framed in red), and the deep-supervision targets of the first sample at every output's
+  resolution;
 * ``lr_schedule`` — the poly learning-rate curve over all epochs;
 * any step whose output has training curves (``all_tr_losses``, e.g. ``training_epochs``) — the loss curves
   (and the Dice moving average where there is one).
@@ -38,8 +39,13 @@ def _png(fig: Any, dpi: int = 80) -> str:
 
 
 def _img(src: str, alt: str) -> str:
-    return (f'<figure class="nnx-figure"><img src="{src}" alt="{alt}" style="max-width:100%">'
-            f'<figcaption class="nnx-meta">{alt}</figcaption></figure>')
+    """A figure with its caption; the caption may quote code RST-style (````x````)."""
+    import html
+
+    from ..explore.notes import inline_html, inline_text
+
+    return (f'<figure class="nnx-figure"><img src="{src}" alt="{html.escape(inline_text(alt), quote=True)}" '
+            f'style="max-width:100%"><figcaption class="nnx-meta">{inline_html(alt)}</figcaption></figure>')
 
 
 def _numpy(x: Any) -> np.ndarray:
@@ -60,11 +66,38 @@ def unet_figure(summary: Any) -> list[str]:
                  "the U: encoder (left), decoder (right), skips (dashed), deep-supervision heads with weights")]
 
 
-def batch_figures(batch: Any) -> list[str]:
+FORCED_COLOUR = "red"
+_BATCH_CAPTION = {  # ``code`` is quoted RST-style (shown as code in the caption, left alone by zh typography)
+    "en": "the batch: middle slice of each of the {n} augmented samples, label overlaid",
+    "zh": "这个 batch:{n} 个增强后样本各自的中间切片,叠加了标签"}
+_FORCED_CAPTION = {
+    "en": "; red frame: forced to contain foreground, sample(s) {which}. The loader cut that patch around a voxel "
+          "of a foreground class (v1's ``get_do_oversample(j)`` is True for the last samples of a batch: "
+          "``not j < round(batch_size * (1 - oversample_foreground_percent))``); the others are random boxes, often "
+          "background only",
+    "zh": ";红框:被强制包含前景的样本 {which}。数据加载器围绕某个前景类别的一个体素切出这个 patch(v1 的 "
+          "``get_do_oversample(j)`` 对 batch 中最后的样本为 True:"
+          "``not j < round(batch_size * (1 - oversample_foreground_percent))``);其余样本是随机位置的 patch,"
+          "常常只有背景"}
+_DS_CAPTION = {
+    "en": "deep-supervision targets of sample 0 (middle slice), one per network output; the coarsest may show no "
+          "foreground where the full-resolution one does (nearest-neighbour downsampling keeps one voxel per block: "
+          "see the ``deep_supervision`` card)",
+    "zh": "样本 0 的深度监督目标(中间切片),每个网络输出一个;全分辨率目标里有前景的地方,最粗的目标可能一点前景"
+          "都没有(最近邻下采样每个块只保留一个体素,见 ``deep_supervision`` 卡片)"}
+
+
+def batch_figure(batch: Any) -> Any:
+    """The middle slice of every sample with its label; the samples forced to contain foreground framed in red.
+
+    Returns a ``matplotlib.figure.Figure``; a forced sample's frame is a rectangle with gid ``forced-foreground``.
+    """
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
 
     data = _numpy(batch.data)
     targets = [_numpy(t) for t in batch.target]
+    forced = tuple(getattr(batch, "forced", ()) or ())
     n = data.shape[0]
     top = max(1.0, float(max(t.max() for t in targets)))  # one colour per label in every panel
     fig = Figure(figsize=(2.6 * n, 2.8))
@@ -77,14 +110,42 @@ def batch_figures(batch: Any) -> list[str]:
         key = batch.keys[i] if i < len(batch.keys) else ""
         ax.set_title(f"{i}: {key}", fontsize=8)
         ax.axis("off")
-    out = [_img(_png(fig), f"the batch: middle slice of each of the {n} augmented samples, label overlaid")]
+        if i < len(forced) and forced[i]:
+            ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, edgecolor=FORCED_COLOUR,
+                                   linewidth=4, clip_on=False, gid="forced-foreground"))
+    if any(forced):  # code words only: the picture has no CJK font; the caption says it in the reader's language
+        fig.legend(handles=[Patch(facecolor="none", edgecolor=FORCED_COLOUR, linewidth=2,
+                                  label="get_do_oversample(j) = True")], loc="lower center", fontsize=7,
+                   frameon=False)
+    return fig
+
+
+def batch_caption(batch: Any) -> str:
+    """The batch picture's caption, in the reader's language: what it shows and which samples were forced."""
+    from ..teaching.language import pick
+
+    forced = tuple(getattr(batch, "forced", ()) or ())
+    caption = pick(_BATCH_CAPTION).format(n=len(batch.keys) or _numpy(batch.data).shape[0])
+    if any(forced):
+        caption += pick(_FORCED_CAPTION).format(which=", ".join(str(j) for j, f in enumerate(forced) if f))
+    return caption
+
+
+def batch_figures(batch: Any) -> list[str]:
+    from matplotlib.figure import Figure
+
+    from ..teaching.language import pick
+
+    targets = [_numpy(t) for t in batch.target]
+    top = max(1.0, float(max(t.max() for t in targets)))
+    out = [_img(_png(batch_figure(batch)), batch_caption(batch))]
     fig = Figure(figsize=(2.3 * len(targets), 2.6))
     for k, target in enumerate(targets):
         ax = fig.add_subplot(1, len(targets), k + 1)
         ax.imshow(_middle(target[0, 0]), cmap="viridis", interpolation="nearest", vmin=0, vmax=top)
         ax.set_title(f"output {k}: {'x'.join(map(str, target.shape[2:]))}", fontsize=8)
         ax.axis("off")
-    out.append(_img(_png(fig), "deep-supervision targets of sample 0 (middle slice), one per network output"))
+    out.append(_img(_png(fig), pick(_DS_CAPTION)))
     return out
 
 

@@ -179,3 +179,30 @@ def test_report_is_a_standalone_page_and_is_not_overwritten(tmp_path):
     with pytest.raises(FileExistsError):
         write_report(p, target)
     write_report(p, target, overwrite=True)
+
+
+def test_a_shown_look_goes_to_the_card_and_the_value_to_the_next_step():
+    from nnunet_explorer.explore import Shown
+
+    class Look:
+        def summary(self) -> str:
+            return "visited a -> b -> c"
+
+        def _repr_html_(self) -> str:
+            return "<ol class='looked'><li>a</li><li>b</li><li>c</li></ol>"
+
+    def found() -> Shown:
+        """Find a number and show how."""
+        return Shown(21, Look())
+
+    def doubled(found: int) -> int:
+        """Twice what was found."""
+        return found * 2
+
+    p = Pipeline([found, doubled])
+    assert p["doubled"] == 42 and p["found"] == 21  # the value goes on, not the Shown wrapper
+    result = p.result("found")
+    assert isinstance(result.look, Look) and p.result("doubled").look is None
+    card = result._repr_html_()
+    assert "<ol class='looked'>" in card and card.index("looked") < card.index("<b>output</b>")
+    assert "visited a -> b -> c" in p.summary(run=False).text()

@@ -56,7 +56,9 @@ def test_unknown_planner_and_overwrite_plans_are_refused(workspace):
 def test_summarize_plans_text_equals_v1_print(v1_ct_task):
     for name in ("nnUNetPlansv2.1_plans_3D.pkl", "nnUNetPlansv2.1_plans_2D.pkl"):
         path = v1_ct_task.preprocessed_dir / name
+        # v1 as it printed with the numpy 1.x of its day (numpy 2's legacy="1.25" print mode)
         code = ("import warnings; warnings.filterwarnings('ignore')\n"
+                "import numpy; numpy.set_printoptions(legacy='1.25')\n"
                 "from nnunet.experiment_planning.summarize_plans import summarize_plans\n"
                 "print('@@START@@'); summarize_plans(%r)" % str(path))
         v1_text = run_v1_python(code, v1_ct_task.workspace).stdout.split("@@START@@\n", 1)[1]

@@ -70,3 +70,72 @@ def test_tree_groups_stages_with_shapes_and_parameters():
     head_titles = accordion.children[3].titles
     assert "loss weight 0.0000" in head_titles[2]
     assert "conv_blocks_context.0.blocks.0" in accordion.children[0].children[0].value
+
+
+def _deep_summary(pools: list[list[int]], patch: tuple[int, ...]) -> ArchitectureSummary:
+    """A summary shaped like describe_network's for a U-Net with ``len(pools)`` poolings (KiTS19: 5)."""
+    n = len(pools)
+    shapes, spatial = [], list(patch)
+    for d in range(n + 1):
+        shapes.append((2, min(32 * 2 ** d, 320), *spatial))
+        if d < n:
+            spatial = [s // p for s, p in zip(spatial, pools[d])]
+    weights = list(ds_loss_weights(pools))
+    stages = [StageSummary("encoder", f"encoder level {d}", (f"conv_blocks_context.{d}",), d, shapes[d], 1_234_567, ())
+              for d in range(n)]
+    stages.append(StageSummary("bottleneck", f"bottleneck (level {n})", (f"conv_blocks_context.{n}",), n, shapes[n],
+                               5_531_520, ()))
+    stages += [StageSummary("decoder", f"decoder level {k}", (f"tu.{n - 1 - k}",), k, shapes[k], 12_345_678, ())
+               for k in reversed(range(n))]
+    stages += [StageSummary("deep-supervision head", f"output {i} head (level {i})", (f"seg_outputs.{n - 1 - i}",), i,
+                            (2, 3, *shapes[i][2:]), 99, (), i, weights[i]) for i in range(n)]
+    total = sum(s.params for s in stages)
+    return ArchitectureSummary((2, 1, *patch), tuple(stages), total, total,
+                               tuple((2, 3, *shapes[i][2:]) for i in range(n)), None, None, None, "n/a")
+
+
+def _text_box(element, size: float = 11.0) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of an SVG <text>, measured with matplotlib's DejaVu Sans metrics (wider than most)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    bold = element.get("font-weight") == "bold"
+    width = TextPath((0, 0), element.text, prop=FontProperties(family="DejaVu Sans", size=size,
+                                                               weight="bold" if bold else "normal")).get_extents().width
+    x, y = float(element.get("x")), float(element.get("y"))
+    x0 = x - width / 2 if element.get("text-anchor") == "middle" else x
+    return x0, y - 0.8 * size, x0 + width, y + 0.25 * size
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("pools, patch", [
+    ([[1, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2]], (80, 160, 160)),  # KiTS19's five poolings
+    ([[2, 2]] * 7, (512, 512)),                                                   # a deep 2D U-Net
+])
+def test_diagram_labels_stay_inside_their_boxes_and_off_the_others(pools, patch):
+    root = ET.fromstring(unet_diagram_svg(_deep_summary(pools, patch)))
+    s = "{http://www.w3.org/2000/svg}"
+    rects, inside = [], []
+    for group in root.iter(f"{s}g"):
+        rect = group.find(f"{s}rect")
+        if rect is None:
+            continue
+        x, y, w, h = (float(rect.get(k)) for k in ("x", "y", "width", "height"))
+        rects.append((x, y, x + w, y + h))
+        inside += [(t, rects[-1]) for t in group.findall(f"{s}text")]
+    assert len(rects) == 2 * len(pools) + 1
+    for text, (x0, y0, x1, y1) in inside:  # every line of a box fits in the box
+        t = _text_box(text)
+        assert x0 < t[0] and t[2] < x1 and y0 < t[1] and t[3] < y1, (text.text, t, (x0, y0, x1, y1))
+    owned = {id(t) for t, _ in inside}
+    free = [t for t in root.iter(f"{s}text") if id(t) not in owned]
+    skips = [t for t in free if t.text == "skip (concat)"]
+    assert len(skips) == len(pools)  # one per level that has a skip
+    width = float(root.get("width"))
+    for text in free:  # skip labels, head labels and the title touch no box and stay on the canvas
+        t = _text_box(text)
+        assert not any(_overlap(t, r) for r in rects), (text.text, t)
+        assert 0 <= t[0] and t[2] <= width, (text.text, t, width)

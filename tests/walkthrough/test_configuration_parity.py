@@ -9,8 +9,10 @@ from nnunet_explorer.errors import ConfigurationError, PlansError
 from nnunet_explorer.parity import run_v1_python
 from nnunet_explorer.run.default_configuration import get_default_configuration
 
+# v1 as it printed with the numpy 1.x of its day (numpy 2's legacy="1.25" print mode): False, not np.False_
 V1_SCRIPT = r"""
 import contextlib, io, json
+import numpy; numpy.set_printoptions(legacy="1.25")
 from nnunet.run.default_configuration import get_default_configuration
 results = {}
 for network in NETWORKS:

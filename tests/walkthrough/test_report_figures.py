@@ -26,6 +26,12 @@ def test_report_has_inline_images_per_step_kind(ct_workspace):
         assert base64.b64decode(data).startswith(b"\x89PNG")
     svg = base64.b64decode(re.search(r'data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)', page).group(1)).decode()
     assert svg.startswith("<svg") and "output 0" in svg
+    # the loader's forced-foreground samples (v1's get_do_oversample) are recorded and named in the caption
+    batch, trainer = pipeline["batch"], pipeline["trainer"]
+    size, percent = len(batch.keys), trainer.oversample_foreground_percent
+    assert batch.forced == tuple(not j < round(size * (1 - percent)) for j in range(size)) and any(batch.forced)
+    which = ", ".join(str(j) for j, forced in enumerate(batch.forced) if forced)
+    assert f"red frame: forced to contain foreground, sample(s) {which}." in _card(page, "batch")
 
 
 def test_a_failing_picture_does_not_break_the_card(ct_workspace, monkeypatch):

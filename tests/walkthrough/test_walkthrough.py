@@ -90,6 +90,34 @@ def test_batch_and_iteration_have_v1_shapes(walked):
     assert len(record.output_shapes) == len(processed.net_num_pool_op_kernel_sizes)
 
 
+def test_the_iteration_card_runs_v1s_fp16_branch_on_the_cpu(walked):
+    """On a CPU v1 trains in float32; the card still shows its GradScaler branch, labelled a demonstration."""
+    from nnunet_explorer.teaching import set_language
+
+    look = walked["iteration"]
+    lesson = look.mixed_precision
+    assert not look.fp16_used and look.device == "cpu" and lesson is not None and lesson.device == "cpu"
+    assert lesson.output_dtype == "float16" and not lesson.scaler_from_trainer
+    assert math.prod(lesson.input_shape[2:]) <= walked.result("iteration").params["fp16_cpu_voxels"]
+    c, o = lesson.clean, lesson.overflow
+    assert c.weights_changed and c.norm_scaled == pytest.approx(c.scale * c.norm_unscaled, rel=1e-3)
+    assert o.found_inf and not o.weights_changed and o.scale_after == o.scale / 2  # skipped, scale halved
+    card = walked.result("iteration")._repr_html_()
+    section = card[card.index("class='nnx-fp16'"):]
+    for words in ("demonstration on the CPU", "GradScaler", "scale(l).backward()", "unscale_", "clip_grad_norm_",
+                  f"S = {c.scale:g}", f"S {o.scale:g} -&gt; {o.scale_after:g}", "smallest normal"):
+        assert words in section, words
+    assert "GradScaler scale" in look.summary().splitlines()[1]  # the console line
+    set_language("zh")
+    try:
+        zh = walked.result("iteration")._repr_html_()
+    finally:
+        set_language(None)
+    zh_section = zh[zh.index("class='nnx-fp16'"):]
+    assert "混合精度" in zh_section and "CPU 上的演示" in zh_section and "unscale_" in zh_section
+    assert f"S {o.scale:g} -&gt; {o.scale_after:g}" in zh_section
+
+
 def test_rerunning_the_batch_with_a_seed_invalidates_only_downstream(walked):
     network = walked["network"]
     first = walked["batch"].data.clone()

@@ -1,0 +1,17 @@
+"""moreDA on the training device, equal to batchgenerators 0.25.5 bit for bit (issue 21, work in progress).
+
+v1's augmentation is a list of batchgenerators transforms run by CPU workers. Each transform does two things per
+sample: it draws random numbers (from numpy's global stream, and Python's ``random`` for the Gaussian noise
+variance) and it computes on the arrays. The draws never depend on the voxel values, only on the shapes, so they
+can stay on the CPU, in v1's order, while the arithmetic runs batched on the device.
+
+For each batchgenerators transform it replaces, a module here defines a :class:`DeviceTransform` built from the
+*very object* v1's ``get_moreDA_augmentation`` creates (so its parameters cannot drift from v1's), with
+
+* ``draw(batch_size, data_shape, seg_shape)`` — consumes the random streams exactly as the batchgenerators
+  transform's ``__call__`` does for that batch and returns the values (plain Python / numpy, picklable, small
+  except where batchgenerators itself draws a whole field, e.g. the Gaussian noise);
+* ``apply(data, seg, draws)`` — the transform's arithmetic on ``torch`` tensors ``(b, c, *spatial)`` on any device.
+
+See :mod:`.base` for the contract and the registry.
+"""
