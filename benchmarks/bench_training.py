@@ -4,9 +4,10 @@
    subprocess on a stand-in ``self``, as tests/network/test_iteration.py does) and through the explorer's
    :func:`~nnunet_explorer.training.iteration.run_iteration` (which also records loss parts, gradient norms
    and checks for NaN/Inf). Reported: median seconds per iteration of each, after warm-up.
-2. The per-iteration overhead the loop adds for observers: building the ``IterationEnd`` payload and calling
-   the observers (none; a no-op; a throttled printer that prints at most once a second), as a fraction of
-   the iteration time. Goal: < 2 %.
+2. The per-iteration overhead the explorer adds to v1's loop: ``trainer.explorer.iteration_end`` as
+   ``NetworkTrainer.run_training`` calls it after every training iteration (the NaN guard's verdict, building the
+   ``IterationEnd`` payload, calling the observers, the stop-request check), with no observer, a no-op one and
+   a throttled printer that prints at most once a second, as a fraction of the iteration time. Goal: < 2 %.
 
 Run: ``.venv/bin/python benchmarks/bench_training.py [--steps N] [--threads T]`` (CPU; set CUDA_VISIBLE_DEVICES
 to compare on a GPU machine).
@@ -23,6 +24,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -31,9 +33,11 @@ from nnunet_explorer.training.deep_supervision import ds_loss_weights, ds_target
 from nnunet_explorer.training.generic_unet import build_network
 from nnunet_explorer.training.hooks import IterationEnd
 from nnunet_explorer.training.iteration import run_iteration
-from nnunet_explorer.training.loop import _Observers
+from nnunet_explorer.network_training.explorer_hooks import ExplorerHooks
 from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+from nnunet_explorer.training.nonfinite import NonFiniteGuard
 from nnunet_explorer.training.optim import v2_optimizer
+from nnunet_explorer.training.strategy import SingleProcess
 
 # the synthetic CT task's 3d_fullres plans as v1 makes them (samples.synthetic "ct": patch 16x40x40, batch 2)
 PATCH = (16, 40, 40)
@@ -138,20 +142,23 @@ def main() -> None:
     print(f"explorer run_iteration (recorded): median {ex_med:.3f} s/iteration ({100 * (ex_med / v1_med - 1):+.1f} %)")
     print(f"max |loss difference| over {len(losses)} steps: {same:.2e}")
 
-    # hook overhead per iteration: payload construction + dispatch, as the loop does it
+    # the explorer's per-iteration overhead: what the trainer's loop calls after each training iteration
+    # (run_iteration hands its record to record_iteration; the loop then calls iteration_end), on a stand-in
+    # trainer that has what iteration_end reads
     rec = records[-1]
+    trainer = SimpleNamespace(epoch=0, strategy=SingleProcess(), print_to_log_file=lambda *args, **kwargs: None)
     n = 20000
     for label, observers in (("no observer", []), ("no-op observer", [NoOp()]),
                              ("throttled printing observer", [ThrottledPrinter()])):
-        hooks = _Observers(observers, lambda *x: None)
+        hooks = ExplorerHooks().attach(*observers)
+        hooks.guard = NonFiniteGuard(fp16=False)  # set by ExplorerHooks.training() when a run starts
+        hooks.epoch_start(trainer)
         s = time.perf_counter()
         for i in range(n):
-            if hooks.observers:
-                ce = sum(p.weight * p.ce for p in rec.scale_parts if p.computed and p.ce is not None)
-                dc = sum(p.weight * p.dice for p in rec.scale_parts if p.computed and p.dice is not None)
-                hooks.emit("on_iteration_end", IterationEnd(0, i, rec.loss, float(ce), float(dc), rec.learning_rate,
-                                                            rec.grad_norm_before_clip, 0.0, rec.seconds_total))
+            hooks.record_iteration(rec, 0.0)
+            hooks.iteration_end(trainer, "training", i, rec.loss)
         per_call = (time.perf_counter() - s) / n
+        assert hooks.iterations == n
         print(f"hooks, {label:<28}: {per_call * 1e6:8.2f} us/iteration = {100 * per_call / ex_med:.5f} % of an "
               f"iteration (goal < 2 %)")
 

@@ -40,10 +40,17 @@ from nnunet_explorer.views.widgets_common import prepare_sample_task
 workspace, TASK = prepare_sample_task(901)
 print(workspace.describe()); print("task:", TASK)
 
+# %% [markdown]
+# Everything below is the trainer's own data pipeline: `trainer.initialize(True)` (the walkthrough's `initialize`
+# step, see notebook 02) loaded the case list, split it, built the loaders in `get_basic_generators` and wrapped
+# the training loader in the augmentation (`trainer.tr_gen`). The steps here look at those objects.
+
 # %%
 from nnunet_explorer.walkthrough import training_walkthrough
 p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0)
+trainer = p["trainer"]
 print(p["dataset"].summary()); print(p["split"].summary())
+print("the dataloader step is trainer.dl_tr:", p["dataloader"] is trainer.dl_tr)
 
 # %% [markdown]
 # `splits_final.pkl` holds 5 folds made with `KFold(shuffle=True, random_state=12345)` over the *sorted* case
@@ -75,15 +82,14 @@ browser
 # %% [markdown]
 # ## One sample through every transform
 #
-# `trace_augmentation` runs one sample through the same transform list with a fixed seed and records, for each
-# transform, whether it fired and which parameters it drew. Pick a transform to see the sample before and after
-# it.
+# `trace_augmentation` runs one sample through the trainer's own transform list (`trainer.tr_gen.transform`, built
+# by V2's `initialize` from `data_aug_params`) with a fixed seed and records, for each transform, whether it fired
+# and which parameters it drew. Pick a transform to see the sample before and after it.
 
 # %%
-from nnunet_explorer.training.augmentation import build_train_transforms, trace_augmentation
-params = aug.data_aug_params
-transforms = build_train_transforms(params["patch_size_for_spatialtransform"], params,
-                                    [list(s) for s in p["deep_supervision"].scales])
+from nnunet_explorer.training.augmentation import trace_augmentation
+transforms = list(trainer.tr_gen.transform.transforms)
+print(" -> ".join(type(t).__name__ for t in transforms))
 raw = next(iter(p["dataloader"]))
 trace = trace_augmentation(raw, transforms, seed=3, sample_index=len(raw["keys"]) - 1)
 print("fired for this sample:", trace.fired)
@@ -100,8 +106,10 @@ plot_augmentation_trace(trace, only_changed=True)
 # %% [markdown]
 # ## Same seed, same batch
 #
-# v1's worker processes are not seeded, so its batches cannot be reproduced. The walkthrough draws the batch in
-# the notebook's process with a seed: re-running with the same seed gives the same batch, another seed another.
+# v1's worker processes are not seeded, so its batches cannot be reproduced. The `batch` step draws one batch
+# from the trainer's loader and transforms in the notebook's process, with a seed: re-running with the same seed
+# gives the same batch, another seed another (and the random streams the training draws from afterwards are left
+# as they were).
 
 # %%
 import numpy as np

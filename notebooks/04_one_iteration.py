@@ -17,7 +17,11 @@
 # # 04 · One training iteration
 #
 # `run_iteration` is the heart of training: forward pass, deep-supervision loss, backward pass, gradient
-# clipping to norm 12, SGD step. This notebook runs one on the batch of notebook 03 and looks at every part.
+# clipping to norm 12, SGD step. v1's loop calls the trainer's `run_iteration` `num_batches_per_epoch` times per
+# epoch. The walkthrough's `iteration` step calls that same method of the same trainer once, on the seeded batch
+# of notebook 03 (the `batch` step), with online evaluation on; then it puts the weights, the optimizer state and
+# the random streams back, so the look does not change the training that would follow. This notebook looks at
+# every part of that one iteration.
 
 # %%
 # figures (matplotlib Figure objects returned by the views) display as images
@@ -39,6 +43,8 @@ print(workspace.describe()); print("task:", TASK)
 # %%
 from nnunet_explorer.walkthrough import training_walkthrough
 p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0)
+trainer = p["trainer"]
+print("the method the step calls:", type(trainer).run_iteration.__qualname__)
 record = p["iteration"]
 record
 
@@ -151,7 +157,9 @@ assert math.isclose(record.loss, sum(part.weighted for part in record.scale_part
 assert len(record.scale_parts) == len(p["deep_supervision"].weights) and not record.scale_parts[-1].computed
 assert all(part.dice <= 0 for part in computed)
 assert record.grad_norm_before_clip is not None and record.grad_norm_after_clip <= 12.0 + 1e-3
-assert record.fp16_used is False
+assert record.fp16_used == (record.device.startswith("cuda") and trainer.fp16)  # autocast: CUDA only
+assert record.learning_rate == trainer.optimizer.param_groups[0]["lr"] == 1e-2
+assert not trainer.optimizer.state_dict()["state"]  # a look: no momentum buffer was kept
 assert [tuple(o.shape[2:]) for o in outputs] == [tuple(t.shape[2:]) for t in batch.target]
 assert uni_parts[-1].computed and np.isclose(float(uni_total), np.mean([b.total for b in uni_parts]), rtol=1e-5)
 print("04 ok")

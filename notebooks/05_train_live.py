@@ -16,12 +16,15 @@
 # %% [markdown]
 # # 05 · Training, live — then resuming with `-c`
 #
-# `TrainingRun` is v1's `run_training` loop: epochs of `num_batches_per_epoch` training iterations, then
-# `num_val_batches_per_epoch` validation iterations with online evaluation, then the epoch-end bookkeeping
-# (moving averages, learning rate, checkpoints). It calls *observers* at fixed points; the
-# `TrainingMonitor` is one. Here the run is cut down to CPU size (v1: 1000 epochs × 250 iterations): 6 epochs of
-# 10 iterations on the synthetic CT task, about 3 minutes on 2 CPU cores — enough to watch the global
-# pseudo Dice of the validation patches climb from near chance.
+# The training run belongs to the trainer: `trainer.run_training()` is v1's loop — epochs of
+# `num_batches_per_epoch` training iterations (`run_iteration`), then `num_val_batches_per_epoch` validation
+# iterations with online evaluation, then `on_epoch_end` (the epoch's global Dice, the next learning rate,
+# checkpoints, moving averages). The explorer adds to that loop, at four named points, *observers* that receive
+# plain numbers after every training iteration, every validation and every epoch (`trainer.explorer.attach(...)`)
+# and a stop request (`trainer.explorer.control`). The `TrainingMonitor` is an observer with a Stop button. Here the run is cut
+# down to CPU size (v1: 1000 epochs × 250 iterations): 6 epochs of 10 iterations on the synthetic CT task, about
+# 3 minutes on 2 CPU cores — enough to watch the global pseudo Dice of the validation patches climb from near
+# chance.
 #
 # The monitor redraws at most twice a second and re-plots only while it stays under 2 % of the iteration time;
 # its own cost is shown at the bottom ("monitor overhead").
@@ -44,47 +47,70 @@ workspace, TASK = prepare_sample_task(901)
 print(workspace.describe()); print("task:", TASK)
 
 # %% [markdown]
-# `--deterministic` (`deterministic=True`) seeds the run and augments in this process, so the curves below are
-# the same every time the notebook runs. The device is chosen once: `resolve_device("auto")` is the GPU when
-# torch sees one, else the CPU.
+# ## The trainer, as `nnUNet_train` has it just before `run_training`
 #
-# The fold folder may already hold the checkpoints of an earlier run of this notebook. v1 would overwrite them
-# silently; the explorer refuses unless asked, with `overwrite=True` (`nnunet-explorer train ...
-# --overwrite_training`), so that a forgotten `-c` cannot destroy a long training. When this run ends it writes
-# `model_final_checkpoint.model` and removes `model_latest.model`, as v1 does, so no checkpoint of the earlier
-# run is left to be picked up by `-c` below.
+# `p.run(until="initialize")` does what v1's `run_training.py` does before training: parse the arguments, find
+# the configuration, build the trainer and call `trainer.initialize(True)`. `deterministic=True` is
+# `--deterministic`: the trainer seeds numpy and torch with 12345 and the augmentation runs in this process, so
+# the curves below are the same every time the notebook runs. The device is chosen once (`device="auto"`: the GPU
+# when torch sees one, else the CPU). `quiet=True` keeps the training log out of the notebook (it is still
+# written to the fold folder) and `plot_progress=False` skips `progress.png`.
 
 # %%
-from nnunet_explorer.device import resolve_device
 from nnunet_explorer.walkthrough import training_walkthrough
-from nnunet_explorer.training.loop import TrainingRun
 from nnunet_explorer.views.monitor import TrainingMonitor
 
-DEVICE = resolve_device("auto")
-print("training on", DEVICE)
 KNOBS = dict(max_num_epochs=6, num_batches_per_epoch=10, num_val_batches_per_epoch=2)
-p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, deterministic=True, **KNOBS)
-run = TrainingRun(p, device=str(DEVICE), echo=False, plot_progress=False, overwrite=True)
-monitor = TrainingMonitor(run.control, title="nnUNet_train 3d_fullres nnUNetTrainerV2 901 0 --deterministic")
+p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, deterministic=True, quiet=True,
+                         plot_progress=False, overwrite_training=True, **KNOBS)
+p.run(until="initialize")
+trainer = p["trainer"]
+print(trainer, "on", trainer.device, "| fold folder:", trainer.output_folder)
+monitor = TrainingMonitor(trainer.explorer.control,
+                          title="nnUNet_train 3d_fullres nnUNetTrainerV2 901 0 --deterministic")
 monitor
 
 # %% [markdown]
+# The fold folder may already hold the checkpoints of an earlier run of this notebook. v1 would start over and
+# overwrite them silently. `nnunet-explorer train` (and the walkthrough's `training_epochs` step) refuses unless
+# asked — `overwrite_training=True`, `--overwrite_training` on the command line — so that a forgotten `-c`
+# cannot destroy a long training. This notebook calls `trainer.run_training()` itself, so it makes that check
+# first, by hand. When the run ends it writes `model_final_checkpoint.model` and removes `model_latest.model`,
+# as v1 does, so no checkpoint of an earlier run is left to be picked up by `-c` below.
+#
 # The run goes to a background thread (`run_in_background`), so the kernel stays free and a click on **Stop**
 # reaches the loop while it trains (a cell that runs the loop itself would block the click until it ends). The
-# next cell waits for the result only so that the cells after it see the finished run; the monitor above updates
+# cell waits for the result only so that the cells after it see the finished run; the monitor above updates
 # while it trains.
 
 # %%
-handle = run.run_in_background([monitor])
-first = handle.result(timeout=1200)
+from nnunet_explorer.network_training import run_in_background
+from nnunet_explorer.run.run_training import TrainRequest, check_fold_folder
+
+# the request the walkthrough was built from: v1's flags and the explorer's options
+request = TrainRequest(p["parsed_arguments"], p.params("trainer")["options"])
+check_fold_folder(trainer, request)  # passes: overwrite_training=True
+
+handle = run_in_background(trainer, [monitor])  # trainer.run_training() in a thread, the monitor attached
+first = handle.result(timeout=1200)             # trainer.explorer.result, once the run has ended
 print(first.summary())
 print(monitor)
 dice = [e.mean_global_dice for e in first.epochs]
 print("global pseudo Dice per epoch:", " ".join(f"{d:.3f}" for d in dice))
 
+# %% [markdown]
+# The fold folder holds v1's files: the final checkpoint (and `model_best.model`, written whenever the Dice
+# moving average improved) with their `.pkl` companions, `debug.json`, and one `training_log_*.txt` per trainer
+# that logged something in this fold — every walkthrough of `nnUNetTrainerV2` fold 0 in these notebooks
+# initializes a trainer and starts one, as every `nnUNet_train` call does in v1.
+
 # %%
 import os
-print(sorted(os.listdir(first.output_folder)))
+def fold_files(folder):
+    names = sorted(os.listdir(folder))
+    logs = [n for n in names if n.startswith("training_log_")]
+    return [n for n in names if n not in logs] + [f"... and {len(logs)} training_log_*.txt"]
+print(fold_files(first.output_folder))
 
 # %% [markdown]
 # > **On a GPU** the same cells train the real sample: `prepare_sample_task(903, "real")` writes the Colin27
@@ -95,55 +121,74 @@ print(sorted(os.listdir(first.output_folder)))
 #
 # ## Resume with `-c`, and the Stop button
 #
-# `nnUNet_train ... -c` loads `model_final_checkpoint.model`, else `model_latest.model`, else `model_best.model`,
-# restores the optimizer state, the epoch counter and the logged curves, and continues with the next epoch.
-# The run above ended, so `-c` finds `model_final_checkpoint.model` (epoch 6); to have something to continue, we
-# raise `max_num_epochs` to 8.
+# With `-c`, v1's `run_training.py` builds and initializes a new trainer exactly as before and then calls
+# `trainer.load_latest_checkpoint()` before `trainer.run_training()`. That loads `model_final_checkpoint.model`,
+# else `model_latest.model`, else `model_best.model`, and restores the weights, the optimizer state, the epoch
+# counter and the logged curves; the loop continues with the next epoch. The run above ended, so `-c` finds
+# `model_final_checkpoint.model` (epoch 6); to have something to continue, we raise `max_num_epochs` to 8.
 #
 # **A v1 pitfall:** the poly learning rate is computed from `max_num_epochs`, so changing it and resuming makes
-# the LR jump: at epoch 6 it was about to reach 0 under the 6-epoch budget, under the 8-epoch one it is back at
-# `0.01 * (1 - 6/8) ** 0.9`.
-#
-# So that this notebook also runs unattended, a tiny observer clicks Stop for us at the end of the first resumed
-# epoch. The button calls `LoopControl.request_stop`; the loop finishes the epoch's bookkeeping and writes
-# `model_latest.model`.
+# the LR jump: at epoch 6 it was about to reach 0 under the 6-epoch budget; under the 8-epoch one V2's
+# `run_training` sets it back to `0.01 * (1 - 6/8) ** 0.9` before the first resumed epoch.
 
 # %%
+from nnunet_explorer.training.lr_schedule import poly_lr
+
 p2 = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, continue_training=True, deterministic=True,
-                          **dict(KNOBS, max_num_epochs=8))
-lr_old_budget, lr_new_budget = p["trainer"].learning_rate(6), p2["trainer"].learning_rate(6)
+                          quiet=True, plot_progress=False, **dict(KNOBS, max_num_epochs=8))
+p2.run(until="initialize")
+trainer2 = p2["trainer"]
+check_fold_folder(trainer2, TrainRequest(p2["parsed_arguments"], p2.params("trainer")["options"]))  # -c: allowed
+trainer2.load_latest_checkpoint()  # what -c does, before run_training
+print(f"resuming at epoch {trainer2.epoch} of {trainer2.max_num_epochs}; {len(trainer2.all_tr_losses)} epochs of "
+      "curves restored")
+lr_old_budget = first.epochs[-1].lr_next  # the rate the 6-epoch run set, after its last epoch, for epoch 6
+lr_new_budget = poly_lr(trainer2.epoch, trainer2.max_num_epochs, trainer2.initial_lr, 0.9)
 print(f"LR of epoch 6: {lr_old_budget:.5f} with max_num_epochs=6, {lr_new_budget:.5f} with max_num_epochs=8")
-run2 = TrainingRun(p2, device=str(DEVICE), echo=False, plot_progress=False)
-monitor2 = TrainingMonitor(run2.control, title="... -c (resumed, max_num_epochs 8)")
+
+# %% [markdown]
+# So that this notebook also runs unattended, a tiny observer clicks Stop for us at the end of the first resumed
+# epoch. The button calls `trainer2.explorer.control.request_stop(...)`; the loop checks the request after every
+# iteration and before every epoch, so here it ends before epoch 7 starts, writes `model_latest.model` with the
+# finished epochs, and the result says why it stopped.
+
+# %%
+monitor2 = TrainingMonitor(trainer2.explorer.control, title="... -c (resumed, max_num_epochs 8)")
 display(monitor2)
 
 class ClickStopAfterFirstEpoch:
     def on_epoch_end(self, event):
         monitor2.stop_button.click()  # exactly what a click in the browser does
 
-second = run2.run_in_background([monitor2, ClickStopAfterFirstEpoch()]).result(timeout=600)
+second = run_in_background(trainer2, [monitor2, ClickStopAfterFirstEpoch()]).result(timeout=600)
 print(second.summary())
 print(monitor2)
-print(sorted(os.listdir(second.output_folder)))
+print(fold_files(second.output_folder))
 
 # %% [markdown]
-# The epoch bar of the resumed run started at 6 of 8: the monitor was told `start_epoch=6` and `resumed=True`.
-# The Stop click ended it after one epoch with `model_latest.model`; `-c` would continue from there (the next
-# run of this notebook starts over with `overwrite=True` instead).
+# The epoch bar of the resumed run started at 6 of 8: the monitor was told `start_epoch=6` and `resumed=True`,
+# and its first iteration trained with the rate computed from the new budget. The Stop click ended the run
+# after one epoch with `model_latest.model` (7 finished epochs); `-c` would continue from there (the next run of
+# this notebook starts over with `overwrite_training=True` instead).
 
 # %% [markdown]
 # ### Checks
 
 # %%
+import math
+from nnunet_explorer.training.pretrained import read_checkpoint
 assert not first.stopped_early and len(first.epochs) == KNOBS["max_num_epochs"]
 assert first.final_checkpoint is not None and first.final_checkpoint.is_file()
 # it learns: the last epoch's global pseudo Dice is more than twice the first one's and above 0.5
 assert dice[-1] > max(0.5, 2 * dice[0]), dice
 assert monitor.state.start.start_epoch == 0 and len(monitor.state.epochs) == KNOBS["max_num_epochs"]
+# -c: the resumed run starts at epoch 6 of 8, and Stop ends it after that one epoch with model_latest
 assert monitor2.state.start.resumed and monitor2.state.start.start_epoch == KNOBS["max_num_epochs"]
+assert monitor2.state.start.max_num_epochs == 8
 assert second.stopped_early and len(second.epochs) == 1 and "Stop button" in second.reason
-assert (second.output_folder / "model_latest.model").is_file()
-assert lr_old_budget < 1e-9 < lr_new_budget
+latest = second.output_folder / "model_latest.model"
+assert latest.is_file() and read_checkpoint(latest)["epoch"] == KNOBS["max_num_epochs"] + 1
+assert lr_old_budget < 1e-9 < lr_new_budget and math.isclose(monitor2.state.iter_lr[0], lr_new_budget, rel_tol=1e-6)
 assert monitor.overhead_seconds > 0 and monitor.overhead_fraction < 0.05, monitor
 print(f"monitor overhead: {100 * monitor.overhead_fraction:.2f} % and {100 * monitor2.overhead_fraction:.2f} %")
 print(f"global pseudo Dice {dice[0]:.3f} (epoch 0) -> {dice[-1]:.3f} (epoch {len(dice) - 1})")

@@ -42,14 +42,16 @@ print(workspace.describe()); print("task:", TASK)
 # %%
 import numpy as np, torch
 from nnunet_explorer.walkthrough import training_walkthrough
-p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0)
-net = p["network"]; pp = p["plans_processed"]
-# use the weights of notebook 05 if it was run; otherwise the untrained network (the mechanics are the same)
+p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, quiet=True)
+trainer = p["trainer"]
+net = p["network"]; pp = p["plans_processed"]  # net is trainer.network
 cfg = p["configuration"]
-ckpt = cfg.output_folder_name / "fold_0" / "model_final_checkpoint.model"
+# use the weights of notebook 05 if it was run; otherwise the untrained network (the mechanics are the same).
+# trainer.load_final_checkpoint(train=False) is what `nnUNet_train ... -val` calls after initialize.
+ckpt = pathlib.Path(trainer.output_folder) / "model_final_checkpoint.model"
 if ckpt.is_file():
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
-    net.load_state_dict(state); print("loaded", ckpt.name)
+    trainer.load_final_checkpoint(train=False)
+    print(f"loaded {ckpt.name}: trained for {trainer.epoch} epochs")
 else:
     print("no checkpoint of notebook 05: predicting with the untrained network")
 

@@ -21,6 +21,11 @@
 # `do_ds` switch that makes it return only the full-resolution output at inference, and has
 # `inference_apply_nonlin` (softmax) for prediction. Break it and v1 fails deep inside the loss with a shape
 # error. The explorer checks the contract up front and says what does not fit.
+#
+# Everything here is done v1's way: a subclass of `nnUNetTrainerV2` that overrides the v1 methods it wants to
+# change — `initialize_network` for the network, `maybe_update_lr` for the schedule,
+# `initialize_optimizer_and_scheduler` for the optimizer — and sets its hyperparameters in `__init__`. The
+# trainer owns the run, so the run calls your methods wherever v1 calls them.
 
 # %%
 # figures (matplotlib Figure objects returned by the views) display as images
@@ -98,65 +103,159 @@ report_ok
 
 
 # %% [markdown]
-# ## Plugging it in
+# ## Plugging it in: override `initialize_network`
 #
-# `network_factory` receives the processed plans and returns the network; the walkthrough's `network` step
-# checks the contract and every later step (optimizer, batch, iteration) uses your network.
+# v1 builds the network in `initialize_network`, called by `initialize` after `process_plans` has set
+# `self.num_input_channels`, `self.num_classes` and `self.net_num_pool_op_kernel_sizes`, and before
+# `initialize_optimizer_and_scheduler` (which needs `self.network.parameters()`). A subclass that sets
+# `self.network` there replaces the Generic_UNet everywhere: the optimizer, the training iterations, validation
+# and the checkpoints all use it. Register the class so that the walkthrough (or `nnunet-explorer train`) finds
+# it by name.
 
 # %%
-def my_network(plans):
-    return TinyDSNet(plans.num_input_channels, plans.num_classes,
-                     [list(k) for k in plans.net_num_pool_op_kernel_sizes])
+from nnunet_explorer.network_training import nnUNetTrainerV2, register_trainer, known_trainers
 
-p_mine = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, network_factory=my_network)
+@register_trainer
+class nnUNetTrainerV2_TinyDS(nnUNetTrainerV2):
+    """V2 with TinyDSNet instead of the Generic_UNet."""
+
+    def initialize_network(self):
+        pools = [list(k) for k in self.net_num_pool_op_kernel_sizes]
+        self.network = TinyDSNet(self.num_input_channels, self.num_classes, pools)
+        self.network.to(self.device)  # v1 calls .cuda() here; the explorer's trainer knows its device
+
+p_mine = training_walkthrough("3d_fullres", "nnUNetTrainerV2_TinyDS", 901, 0)
+print("\n".join(line for line in p_mine["initialize"].trace.text().splitlines()
+                if "initialize_network" in line or "initialize_optimizer" in line))
 record = p_mine["iteration"]
 record
 
 # %% [markdown]
-# ## Your own trainer
+# The `initialize` step's trace names the class whose `initialize_network` ran (yours), and the `network` step
+# checked the contract on `trainer.network` — the same object the optimizer was built over. The `iteration` look
+# then ran V2's `run_iteration` with it: one output per deep-supervision level, each with its loss.
+
+# %% [markdown]
+# ## Your own hyperparameters, and a v1 method the run calls
 #
-# To change hyperparameters you subclass `nnUNetTrainerV2` and set them on `self` in `__init__`, after
-# `super().__init__(...)`, as v1's own variants do; register the class so that it can be named like v1's trainers
-# (v1 finds it by searching its own package; the explorer keeps a registry). The provenance table names the
-# `__init__` that set each value and highlights what your class changed.
+# Hyperparameters are set on `self` in `__init__`, after `super().__init__(...)`, as v1's own variants do
+# (`nnUNetTrainerV2_2epochs`, `nnUNetTrainerV2_Loss_Dice_lr1en3`, ...). Behaviour is changed by overriding the
+# method v1 calls for it. This trainer keeps the tiny network, trains 4 short epochs with a smaller initial
+# learning rate, and warms the rate up linearly over the first two epochs before V2's poly rule takes over.
+# V2's `run_training` calls `maybe_update_lr(self.epoch)` once before the first epoch, and `on_epoch_end` calls
+# `maybe_update_lr()` after every epoch (for the *next* epoch, hence `self.epoch + 1`).
 #
-# > **Pitfall when you move to real v1: class attributes do nothing there.** In v1 every hyperparameter is an
-# > instance attribute assigned in `__init__` (`nnUNetTrainerV2.__init__` sets `self.max_num_epochs = 1000` and
-# > `self.initial_lr = 1e-2`), and an instance attribute shadows a class attribute of the same name. A subclass
-# > with `initial_lr = 3e-3` in its class body therefore trains with 1e-2 for 1000 epochs, silently. The v1 way
-# > (it is how v1's own variants do it, e.g. `nnUNetTrainerV2_Loss_Dice_lr1en3` or `nnUNetTrainerV2_2epochs`):
-# >
-# > ```python
-# > class nnUNetTrainerV2_myLR(nnUNetTrainerV2):
-# >     def __init__(self, plans_file, fold, output_folder=None, dataset_directory=None, batch_dice=True,
-# >                  stage=None, unpack_data=True, deterministic=True, fp16=False):
-# >         super().__init__(plans_file, fold, output_folder, dataset_directory, batch_dice, stage, unpack_data,
-# >                          deterministic, fp16)
-# >         self.initial_lr = 3e-3     # after super().__init__, so that nothing overwrites it
-# >         self.max_num_epochs = 50
-# > ```
-# >
-# > The explorer refuses such class attributes when the class is defined (they would do nothing), naming the fix.
+# > **Pitfall: class attributes do nothing.** In v1 every hyperparameter is an instance attribute assigned in
+# > `__init__` (`nnUNetTrainerV2.__init__` sets `self.max_num_epochs = 1000` and `self.initial_lr = 1e-2`), and an
+# > instance attribute hides a class attribute of the same name. A subclass with `initial_lr = 3e-3` in its class
+# > body therefore trains with 1e-2 for 1000 epochs, silently. The explorer trains exactly as v1 (the class
+# > attribute is ignored) but warns with a `V1IgnoresWarning` when the class is defined, naming the fix.
 
 # %%
-from nnunet_explorer.training.trainers import nnUNetTrainerV2, register_trainer, known_trainers
+from nnunet_explorer.training.lr_schedule import poly_lr
 
 @register_trainer
-class nnUNetTrainerV2_myLR(nnUNetTrainerV2):
-    """V2 with a smaller initial learning rate and fewer epochs."""
+class nnUNetTrainerV2_TinyWarmup(nnUNetTrainerV2_TinyDS):
+    """The tiny network; 4 epochs of 2 iterations; lr 3e-3, warmed up linearly over 2 epochs, then poly."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial_lr = 3e-3  # after super().__init__, so that nothing overwrites it
-        self.max_num_epochs = 50
+        self.max_num_epochs = 4
+        self.num_batches_per_epoch = 2
+        self.num_val_batches_per_epoch = 1
+        self.warmup_epochs = 2  # not v1's: read by maybe_update_lr below
 
-p_trainer = training_walkthrough("3d_fullres", "nnUNetTrainerV2_myLR", 901, 0)
+    def maybe_update_lr(self, epoch=None):
+        ep = self.epoch + 1 if epoch is None else epoch  # V2's convention (see its maybe_update_lr)
+        if ep < self.warmup_epochs:
+            self.optimizer.param_groups[0]["lr"] = self.initial_lr * (ep + 1) / self.warmup_epochs
+        else:
+            super().maybe_update_lr(epoch)  # V2's poly rule
+
+# overwrite_training: this notebook trains this trainer again each time it runs (the explorer refuses to start
+# over in a fold folder that holds checkpoints unless asked; v1 would overwrite them silently)
+p_trainer = training_walkthrough("3d_fullres", "nnUNetTrainerV2_TinyWarmup", 901, 0, overwrite_training=True,
+                                 plot_progress=False, quiet=True)
 mine = p_trainer["trainer"].provenance()
-print("registered:", [t for t in known_trainers() if "myLR" in t])
+print("registered:", [t for t in known_trainers() if "Tiny" in t])
 mine
 
+# %% [markdown]
+# The table marks what your class changed (`initial_lr`, `max_num_epochs`, the two batch counts) and lists your
+# methods below it: `initialize_network` (from `nnUNetTrainerV2_TinyDS`) and `maybe_update_lr`. The `lr_schedule` look asks your `maybe_update_lr` for the rate of every
+# epoch, calling it as `run_training` does (on a stand-in optimizer):
+
 # %%
-print(p_trainer["lr_schedule"].summary())
+schedule = p_trainer["lr_schedule"]
+print(schedule.summary())
+print("rates:", [round(float(v), 6) for v in schedule.lrs])
+
+# %% [markdown]
+# Now train it: the `training_epochs` step calls `trainer.run_training()` on this trainer (4 epochs of 2 tiny
+# iterations, a few seconds), and `epoch_end` shows the calls the last epoch's `on_epoch_end` made, in v1's order,
+# with the class whose code ran.
+
+# %%
+trained = p_trainer["training_epochs"]
+print(trained.summary())
+end = p_trainer["epoch_end"]
+print(end.summary())
+lr_calls = [c for top in end.calls for c in top.walk() if c.name == "maybe_update_lr"]
+print("maybe_update_lr ran from:", [c.defined_in for c in lr_calls])  # yours, and V2's through your super() call
+ran_with = [e.lr_next for e in p_trainer["trainer"].explorer.epochs]  # the rate each epoch end set for the next
+print("rates set after each epoch:", [round(v, 6) for v in ran_with])
+
+# %% [markdown]
+# ## The momentum lesson: a value v1 never reads
+#
+# V2's SGD momentum, 0.99, is not an attribute: it is a literal in `initialize_optimizer_and_scheduler`
+# (`torch.optim.SGD(..., momentum=0.99, nesterov=True)`). `self.momentum = 0.9` in `__init__` is therefore
+# **ignored** — by v1, and by the explorer, which trains exactly as v1 would. The explorer says so when the class
+# is defined (a `V1IgnoresWarning`, caught and printed here) and in the provenance table.
+
+# %%
+import warnings
+from nnunet_explorer.network_training import V1IgnoresWarning, attribute_provenance
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", V1IgnoresWarning)
+
+    class nnUNetTrainerV2_TinyMomentumIgnored(nnUNetTrainerV2_TinyDS):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.momentum = 0.9  # nothing reads self.momentum
+
+ignored = [str(w.message) for w in caught if issubclass(w.category, V1IgnoresWarning)]
+print("V1IgnoresWarning:", *ignored)
+row = attribute_provenance(nnUNetTrainerV2_TinyMomentumIgnored)["momentum"]  # the class's table says so too
+print(f"provenance: momentum = {row.value}, set by {row.set_by}; history {row.chain}")
+
+register_trainer(nnUNetTrainerV2_TinyMomentumIgnored)
+p_ignored = training_walkthrough("3d_fullres", "nnUNetTrainerV2_TinyMomentumIgnored", 901, 0)
+ignored_optimizer = p_ignored["optimizer"]
+print(f"self.momentum = {p_ignored['trainer'].momentum}, but the optimizer the run uses has momentum "
+      f"{ignored_optimizer.param_groups[0]['momentum']}")
+
+# %% [markdown]
+# The v1 way (it is how v1's `nnUNetTrainerV2_momentum09` does it) is to override the method that holds the
+# literal:
+
+# %%
+import torch
+
+@register_trainer
+class nnUNetTrainerV2_TinyMomentum09(nnUNetTrainerV2_TinyDS):
+    def initialize_optimizer_and_scheduler(self):
+        assert self.network is not None, "self.initialize_network must be called first"
+        self.optimizer = torch.optim.SGD(self.network.parameters(), self.initial_lr, weight_decay=self.weight_decay,
+                                         momentum=0.9, nesterov=True)
+        self.lr_scheduler = None
+
+p_mom = training_walkthrough("3d_fullres", "nnUNetTrainerV2_TinyMomentum09", 901, 0)
+optimizer = p_mom["optimizer"]
+row09 = p_mom["trainer"].provenance()["momentum"]
+print(f"momentum of the trainer's optimizer: {optimizer.param_groups[0]['momentum']} (set by {row09.set_by})")
 
 # %% [markdown]
 # ### Checks
@@ -164,7 +263,22 @@ print(p_trainer["lr_schedule"].summary())
 # %%
 assert not report.ok and report.errors
 assert report_ok.ok, report_ok
+# the override built the network the run uses
+tiny_trainer = p_mine["trainer"]
+assert isinstance(tiny_trainer.network, TinyDSNet) and p_mine["network"] is tiny_trainer.network
+assert p_mine["initialize"].trace.find("initialize_network")[0].defined_in == "nnUNetTrainerV2_TinyDS"
 assert len(record.scale_parts) == len(pools) and record.loss == record.loss
-assert set(mine.overridden) >= {"initial_lr", "max_num_epochs"}
-assert abs(p_trainer["lr_schedule"].lrs[0] - 3e-3) < 1e-12 and len(p_trainer["lr_schedule"].lrs) == 50
+# hyperparameters from __init__, and the run called the overridden maybe_update_lr
+assert set(mine.overridden) >= {"initial_lr", "max_num_epochs", "num_batches_per_epoch"}
+assert "maybe_update_lr" in mine.overridden_hooks
+expected = [3e-3 * 1 / 2, 3e-3 * 2 / 2, poly_lr(2, 4, 3e-3, 0.9), poly_lr(3, 4, 3e-3, 0.9)]
+assert np.allclose(schedule.lrs, expected, rtol=1e-9, atol=0)
+assert len(trained.all_tr_losses) == 4 and "model_final_checkpoint.model" in trained.files
+assert np.allclose(ran_with, expected[1:] + [poly_lr(4, 4, 3e-3, 0.9)], rtol=1e-6, atol=1e-12)
+assert [c.defined_in for c in lr_calls] == ["nnUNetTrainerV2_TinyWarmup", "nnUNetTrainerV2"]  # the last epoch: poly
+assert end.order.index("maybe_update_lr") > end.order.index("on_epoch_end")
+# momentum: ignored as an attribute, used when the method that holds it is overridden
+assert ignored and "initialize_optimizer_and_scheduler" in ignored[0] and row.value == 0.99 and row.literal
+assert ignored_optimizer.param_groups[0]["momentum"] == 0.99 and p_ignored["trainer"].momentum == 0.9
+assert optimizer.param_groups[0]["momentum"] == 0.9 and "TinyMomentum09" in row09.set_by
 print("07 ok")

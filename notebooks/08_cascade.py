@@ -113,15 +113,16 @@ SHORT = ["--max_num_epochs", "1", "--num_batches_per_epoch", "2", "--num_val_bat
 run_cli("train", "3d_lowres", "nnUNetTrainerV2", TASK, "all", *SHORT, "--disable_next_stage_pred")
 
 # %%
-from nnunet_explorer.fileio import load_pickle
 from nnunet_explorer.inference.cascade import predict_next_stage
-from nnunet_explorer.training.checkpoints import load_checkpoint_file
 from nnunet_explorer.walkthrough import training_walkthrough
 
-lp = training_walkthrough("3d_lowres", "nnUNetTrainerV2", TASK, "all")
+# the 3d_lowres trainer, built and initialized as `nnUNet_train 3d_lowres` does, then given the weights just
+# trained as `-val` does it: load_final_checkpoint(train=False)
+lp = training_walkthrough("3d_lowres", "nnUNetTrainerV2", TASK, "all", quiet=True)
 lowres_folder = lp["configuration"].output_folder_name
-net = lp["network"]
-net.load_state_dict(load_checkpoint_file(lowres_folder / "all" / "model_final_checkpoint.model")["state_dict"])
+low_trainer = lp["trainer"]
+net = lp["network"]  # low_trainer.network
+low_trainer.load_final_checkpoint(train=False)
 pre = workspace.preprocessed_task_dir(TASK)
 stage0, stage1 = pre / "nnUNetData_plans_v2.1_stage0", pre / "nnUNetData_plans_v2.1_stage1"
 next_stage = predict_next_stage(net, plans.to_dict(), 0, lowres_folder / "all", stage0, stage1, lp["split"].val,
@@ -208,10 +209,8 @@ print(batch.summary())
 # We trace one sample with seeds 0, 1, 2 ... until the binary operator acts.
 
 # %%
-from nnunet_explorer.training.augmentation import build_train_transforms, trace_augmentation
-params = aug.data_aug_params
-transforms = build_train_transforms(params["patch_size_for_spatialtransform"], params,
-                                    [list(s) for s in cp["deep_supervision"].scales])
+from nnunet_explorer.training.augmentation import trace_augmentation
+transforms = list(cp["trainer"].tr_gen.transform.transforms)  # the cascade trainer's own transform list
 raw = next(iter(cp["dataloader"]))
 print("loader batch: data", raw["data"].shape, "seg", raw["seg"].shape, "(seg channel 1 = the prior)")
 for seed in range(50):

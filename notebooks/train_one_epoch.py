@@ -6,21 +6,23 @@ In a notebook::
     %run train_one_epoch.py 3d_fullres nnUNetTrainerV2 901 0 --num_batches_per_epoch 5 -c   # the next epoch
 
 Takes v1's ``nnUNet_train`` arguments (network, trainer, task, fold and its flags, ``-c`` included) plus the
-explorer knobs ``--max_num_epochs``, ``--num_batches_per_epoch``, ``--num_val_batches_per_epoch``,
-``--seed``, ``--device``, ``--single_threaded``, ``--overwrite_training``. It trains exactly one epoch — the
-next one, after ``-c`` — and then stops the loop as the Stop button would, so ``model_latest.model`` is
-written and the next ``%run ... -c`` continues. The learning-rate schedule stays that of the full run
-(``max_num_epochs`` is not shortened to make the run stop: poly_lr depends on it).
+explorer options ``--max_num_epochs``, ``--num_batches_per_epoch``, ``--num_val_batches_per_epoch``,
+``--save_every``, ``--seed``, ``--device``, ``--single_threaded``, ``--quiet``, ``--overwrite_training``. It does
+what ``nnUNet_train`` does — build the trainer, ``trainer.initialize(True)``, then (``-c``)
+``trainer.load_latest_checkpoint()`` and ``trainer.run_training()`` — with an observer that asks the loop to stop
+at the end of the first epoch it trains, as the Stop button would. The loop then ends before the next epoch
+starts and writes ``model_latest.model``, so the next ``%run ... -c`` continues. The learning-rate schedule stays
+that of the full run (``max_num_epochs`` is not shortened to make the run stop: poly_lr depends on it).
 
 Outside a notebook (``python train_one_epoch.py ...``) it runs the same epoch and prints the summary.
-After ``%run``, the names ``run``, ``monitor`` and ``result`` are left in the notebook's namespace. With
+After ``%run``, the names ``trainer``, ``monitor`` and ``result`` are left in the notebook's namespace. With
 ``--background`` the epoch runs in a thread (the Stop button then works during the epoch) and ``handle``
 (``handle.result()``, ``handle.stop()``) is left instead of a finished result.
 """
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 
 class StopAfterOneEpoch:
@@ -35,17 +37,23 @@ class StopAfterOneEpoch:
 
 def build_parser():
     from nnunet_explorer.commands.run_training import build_run_training_parser
-    from nnunet_explorer.commands.run_training import add_loop_arguments
 
     parser = build_run_training_parser("%run train_one_epoch.py")
-    parser.add_argument("--max_num_epochs", type=int, default=None, help="explorer knob (v1: a trainer subclass)")
-    parser.add_argument("--num_batches_per_epoch", type=int, default=None, help="explorer knob (v1: 250)")
-    parser.add_argument("--num_val_batches_per_epoch", type=int, default=None, help="explorer knob (v1: 50)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the initial weights and batches")
-    parser.add_argument("--background", action="store_true",
-                        help="train in a background thread so that the Stop button works while it runs "
-                             "(the cell returns at once; handle.result() waits for the end)")
-    add_loop_arguments(parser)
+    explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
+    explorer.add_argument("--max_num_epochs", type=int, default=None, help="the run's length (V2: 1000)")
+    explorer.add_argument("--num_batches_per_epoch", type=int, default=None, help="training iterations (V2: 250)")
+    explorer.add_argument("--num_val_batches_per_epoch", type=int, default=None, help="validation iterations (V2: 50)")
+    explorer.add_argument("--save_every", type=int, default=None, help="model_latest.model every N epochs (v1: 50)")
+    explorer.add_argument("--seed", type=int, default=12345, help="seed of the initial weights (default 12345)")
+    explorer.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:N")
+    explorer.add_argument("--single_threaded", action="store_true",
+                          help="augment in this process (no worker processes); implied by --deterministic")
+    explorer.add_argument("--quiet", action="store_true", help="do not echo the training log")
+    explorer.add_argument("--overwrite_training", action="store_true",
+                          help="start over although the fold folder holds checkpoints (v1 overwrites silently)")
+    explorer.add_argument("--background", action="store_true",
+                          help="train in a background thread so that the Stop button works while it runs "
+                               "(the cell returns at once; handle.result() waits for the end)")
     return parser
 
 
@@ -58,42 +66,64 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def main(argv: Sequence[str]):
-    from nnunet_explorer.device import resolve_device
-    from nnunet_explorer.training.configuration import run_args_from_namespace
-    from nnunet_explorer.walkthrough import training_run_from_args
+def before_run_training(trainer: Any, request: Any) -> None:
+    """What v1's ``main`` does between ``initialize`` and ``run_training`` (as ``train_or_load`` does it): the
+    explorer's fold-folder check, then ``-c`` (load the latest checkpoint) or ``-pretrained_weights``."""
+    from nnunet_explorer.run.run_training import check_fold_folder
 
-    args = build_parser().parse_args(list(argv))
-    run_args = run_args_from_namespace(args)
-    device = str(resolve_device(args.device or "auto"))  # chosen once: the GPU where there is one, as v1
-    run = training_run_from_args(run_args, max_num_epochs=args.max_num_epochs,
-                                num_batches_per_epoch=args.num_batches_per_epoch,
-                                num_val_batches_per_epoch=args.num_val_batches_per_epoch, seed=args.seed,
-                                device=device, single_threaded=True if args.single_threaded else None,
-                                echo=not args.quiet, save_every=args.save_every,
-                                **({"overwrite": True} if getattr(args, "overwrite_training", False) else {}))
-    observers = [StopAfterOneEpoch(run.control)]
+    check_fold_folder(trainer, request)
+    if request.args.continue_training:
+        trainer.load_latest_checkpoint()
+    elif request.args.pretrained_weights is not None:
+        from nnunet_explorer.training.pretrained import load_pretrained_weights
+
+        trainer.print_to_log_file(load_pretrained_weights(trainer.network, request.args.pretrained_weights).summary())
+
+
+def main(argv: Sequence[str]):
+    from nnunet_explorer.network_training import run_in_background
+    from nnunet_explorer.run.run_training import ExplorerOptions, TrainRequest
+    from nnunet_explorer.training.configuration import run_args_from_namespace
+    from nnunet_explorer.walkthrough import walkthrough_for
+
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    if args.validation_only or args.find_lr:
+        parser.error("-val and --find_lr do not train: use `nnunet-explorer train ... -val` instead")
+    options = ExplorerOptions(max_num_epochs=args.max_num_epochs, num_batches_per_epoch=args.num_batches_per_epoch,
+                              num_val_batches_per_epoch=args.num_val_batches_per_epoch, save_every=args.save_every,
+                              device=args.device, single_threaded=True if args.single_threaded else None,
+                              quiet=args.quiet, overwrite_training=args.overwrite_training, seed=args.seed)
+    request = TrainRequest(run_args_from_namespace(args), options)
+    # nnUNet_train up to run_training: the trainer, built and initialized (the device is resolved once, in options)
+    pipeline = walkthrough_for(request)
+    pipeline.run(until="initialize")
+    trainer = pipeline["trainer"]
+    observers: list = [StopAfterOneEpoch(trainer.explorer.control)]
     monitor = None
     if in_notebook():
         from IPython.display import display
 
         from nnunet_explorer.views.monitor import TrainingMonitor
 
-        monitor = TrainingMonitor(run.control, title="nnUNet_train " + " ".join(argv))
+        monitor = TrainingMonitor(trainer.explorer.control, title="nnUNet_train " + " ".join(argv))
         display(monitor)
         observers.insert(0, monitor)
+    before_run_training(trainer, request)
     if args.background:
-        # the kernel stays free, so a click on Stop reaches LoopControl.request_stop while the epoch runs
-        handle = run.run_in_background(observers)
+        # the kernel stays free, so a click on Stop reaches trainer.explorer.control while the epoch runs
+        handle = run_in_background(trainer, observers)
         print("training in the background: handle.result() waits for the end, handle.stop() stops it")
-        return run, monitor, handle
-    result = run.run(observers)
+        return trainer, monitor, handle
+    trainer.explorer.attach(*observers)
+    trainer.run_training()
+    result = trainer.explorer.result
     print(result.summary())
     if monitor is not None:
         print(monitor)
-    return run, monitor, result
+    return trainer, monitor, result
 
 
 if __name__ == "__main__":
-    run, monitor, result = main(sys.argv[1:])
+    trainer, monitor, result = main(sys.argv[1:])
     handle = result if not hasattr(result, "summary") else None

@@ -205,6 +205,10 @@ class ExplorerHooks:
     def epoch_start(self, trainer: Any) -> None:
         """Before an epoch's first iteration."""
         assert self.guard is not None
+        if not trainer.strategy.is_distributed and self.control.stop_requested:
+            # a stop asked for at the end of the previous epoch (an observer's on_epoch_end, a click between
+            # epochs) ends the run here, before the next epoch's first iteration changes the weights
+            raise StopTraining(self.control.reason or "stop requested")
         self.guard.start_epoch()
         self._epoch = {"hooks": self.hook_seconds, "data": 0.0, "compute": 0.0, "tp": [], "fp": [], "fn": []}
         self._emit("on_epoch_start", int(trainer.epoch), trainer)

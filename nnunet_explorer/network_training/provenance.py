@@ -362,6 +362,21 @@ V1_METHODS: tuple[str, ...] = (
 )
 
 
+def _takes_plans_file(cls: type) -> bool:
+    """Whether ``cls(...)`` takes v1's ``(plans_file, fold, ...)``: the first ``__init__`` of the MRO that names its
+    parameters decides (a subclass's ``__init__(self, *args, **kwargs)`` passes them on, as v1's variants do)."""
+    for c in cls.__mro__:
+        init = vars(c).get("__init__")
+        if init is None:
+            continue
+        params = [p for name, p in inspect.signature(init).parameters.items() if name != "self"]
+        if any(p.name == "plans_file" for p in params):
+            return True
+        if any(p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+            return False
+    return False
+
+
 def _instance_for_provenance(cls: type) -> Any:
     """An instance of ``cls`` with placeholder arguments (constructors do no I/O); RNG states are kept."""
     import random
@@ -373,8 +388,7 @@ def _instance_for_provenance(cls: type) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", V1IgnoresWarning)
-            params = inspect.signature(cls.__init__).parameters
-            if "plans_file" in params:
+            if _takes_plans_file(cls):
                 return cls("<plans_file>", 0, output_folder="<output_folder>")
             return cls()
     finally:
