@@ -88,10 +88,21 @@ print(f"time: forward+loss {record.seconds_forward:.2f} s, backward+step {record
 # `nnUNet_train` trains in mixed precision unless `--fp32` is given: autocast for the forward pass and a
 # `GradScaler` that scales the loss before `backward()` (and skips a step whose gradients overflowed). Autocast
 # only applies on CUDA, so on a CPU v1 trains in float32 anyway — which is what the record says here.
+#
+# So that the lesson is not lost on a CPU, the step also runs v1's fp16 branch once as a *look* (on a crop of the
+# batch, with the trainer's network, loss and optimizer, nothing kept): the loss in half precision, the scaled
+# loss, the unscaled gradients, and what the `GradScaler` does when a gradient overflows — it skips the step
+# (the weights stay as they were) and halves its scale.
 
 # %%
 print("fp16 requested:", p["parsed_arguments"].run_mixed_precision, "| used:", record.fp16_used,
       "| device:", record.device)
+print(record.fp16_text())
+
+# %%
+mp = record.mixed_precision
+assert mp.overflow.found_inf and not mp.overflow.weights_changed
+assert mp.overflow.scale_after == mp.overflow.scale / 2  # an overflow halves the scale and skips the step
 
 # %% [markdown]
 # ## What each output predicts

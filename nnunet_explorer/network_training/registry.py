@@ -69,10 +69,14 @@ def register_trainer(cls: type | None = None, *, name: str | None = None, replac
 
 
 def unregister_trainer(name: str) -> None:
-    """Remove a user trainer from the registry (built-in trainers stay)."""
+    """Remove a user trainer from the registry (built-in trainers stay; a user trainer that replaced a built-in
+    of the same name gives the name back to the built-in)."""
     cls = _REGISTRY.get(name)
     if cls is not None and cls not in _BUILTIN_CLASSES:
         del _REGISTRY[name]
+        builtin = next((c for c in _BUILTIN if c.__name__ == name), None)
+        if builtin is not None:
+            _REGISTRY[name] = builtin
 
 
 def known_trainers() -> list[str]:

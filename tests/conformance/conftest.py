@@ -23,3 +23,17 @@ def v1_variant_workspaces(v1_ct_task, v1_cascade_task, tmp_path_factory) -> dict
     cascade = variant_tasks.copy_workspace_tree(v1_cascade_task.workspace, root / "cascade")
     variant_tasks.write_prev_stage_segmentations(cascade, v1_cascade_task.task_name)
     return {"ct": ct, "cascade": cascade}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _registry_as_before():
+    """The ported variant files register their classes (some under built-in names such as
+    ``nnUNetTrainerV2_2epochs``); the tests after this module find the registry as it was."""
+    from nnunet_explorer.network_training import registry
+
+    saved, modules = dict(registry._REGISTRY), dict(registry.LOADED_TRAINER_MODULES)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+    registry.LOADED_TRAINER_MODULES.clear()
+    registry.LOADED_TRAINER_MODULES.update(modules)

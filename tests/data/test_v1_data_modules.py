@@ -207,6 +207,12 @@ def test_augmentation_functions_honour_v1s_keywords(v1, v1da, v1_ct_task, tmp_pa
     if function == "get_no_augmentation":  # nor any spatial argument or seed
         for key in ("border_val_seg", "order_seg", "order_data", "seeds_train", "seeds_val"):
             kwargs.pop(key, None)
+    if "seeds_train" in kwargs:  # one seed per worker, as batchgenerators asserts (nnUNet_n_proc_DA decides how many)
+        from nnunet_explorer.training.augmenter import default_num_processes
+
+        n = default_num_processes()
+        kwargs["seeds_train"] = [kwargs["seeds_train"][0] + i for i in range(n)]
+        kwargs["seeds_val"] = [kwargs["seeds_val"][0] + i for i in range(max(n // 2, 1))]
     loaders = (_NoLoader(), _NoLoader())
     params = dict(trainer.data_aug_params)
     theirs = _call(module_name, function, params, trainer, loaders, v1_side=v1da, **kwargs)

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-ORDER = ["01_configuration", "02_trainer_and_network", "03_data_and_augmentation", "04_one_iteration",
-         "05_train_live", "06_validation_and_inference", "07_bring_your_own_network", "08_cascade"]
+ORDER = ["00_blog_walkthrough", "01_configuration", "02_trainer_and_network", "03_data_and_augmentation",
+         "04_one_iteration", "05_train_live", "06_validation_and_inference", "07_bring_your_own_network", "08_cascade"]
 
 
 jupytext = pytest.importorskip("jupytext")
