@@ -1,0 +1,138 @@
+"""DeviceAugmenter: v1's loader and draws in the workers, the arithmetic in the training process — the same batches.
+
+On the CPU device the device transforms are exact (tests/device_augmentation), and the workers are
+MultiProcessAugmenter's own (same seeds, same round-robin), so the two augmenters must yield the same batches bit for
+bit: float32 data and every voxel of every deep-supervision target, with the same keys.
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from batchgenerators.transforms.abstract_transforms import Compose
+
+from nnunet_explorer.training import dataloading as dl
+from nnunet_explorer.training.augmentation import build_train_transforms, build_val_transforms
+from nnunet_explorer.training.augmenter import MultiProcessAugmenter
+from nnunet_explorer.training.data_augmentation_params import setup_DA_params
+from nnunet_explorer.training.device_augmenter import DeviceAugmenter
+
+STAGE_3D = "nnUNetData_plans_v2.1_stage0"
+STAGE_2D = "nnUNetData_plans_v2.1_2D_stage0"
+SEEDS = [11, 12]
+BATCHES = 20
+
+
+@pytest.fixture(scope="module")
+def stages(v1_ct_task, tmp_path_factory):
+    """Unpacked copies of the CT task's 3D and 2D stage folders."""
+    root = tmp_path_factory.mktemp("device_aug")
+    out = {}
+    for name in (STAGE_3D, STAGE_2D):
+        dst = root / name
+        shutil.copytree(v1_ct_task.preprocessed_dir / name, dst)
+        dl.unpack_dataset(dst)
+        out[name] = dl.load_dataset(dst)
+    return out
+
+
+def _case(stages, kind):
+    if kind == "2d":
+        setup = setup_DA_params((40, 48), do_dummy_2D_aug=False, use_mask_for_norm={0: False},
+                                pool_op_kernel_sizes=[[2, 2], [2, 2]], v2=True)
+        loader = dl.DataLoader2D(stages[STAGE_2D], setup.basic_generator_patch_size, setup.patch_size, 2,
+                                 oversample_foreground_percent=0.33)
+    else:
+        setup = setup_DA_params((16, 40, 40), do_dummy_2D_aug=kind == "dummy-2d", use_mask_for_norm={0: False},
+                                pool_op_kernel_sizes=[[1, 2, 2], [2, 2, 2]], v2=True)
+        loader = dl.DataLoader3D(stages[STAGE_3D], setup.basic_generator_patch_size, setup.patch_size, 2,
+                                 oversample_foreground_percent=0.33)
+    return loader, setup
+
+
+def _same(a, b, where: str) -> None:
+    if isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor), where
+        assert a.dtype == b.dtype and a.shape == b.shape, where
+        assert torch.equal(a, b.cpu()), f"{where}: {int((a != b.cpu()).sum())} values differ"
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, np.asarray(b)), where
+
+
+def _batches(augmenter, n: int) -> list[dict]:
+    with augmenter:
+        return [next(augmenter) for _ in range(n)]
+
+
+@pytest.mark.parametrize("kind", ["3d", "dummy-2d", "2d"])
+def test_device_augmenter_yields_the_multiprocess_batches_bit_for_bit(stages, kind):
+    loader, setup = _case(stages, kind)
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    expected = _batches(MultiProcessAugmenter(loader, Compose(transforms), 2, 2, seeds=SEEDS), BATCHES)
+    device = DeviceAugmenter.from_augmenter(MultiProcessAugmenter(loader, Compose(transforms), 2, 2, seeds=SEEDS),
+                                            "cpu")
+    assert device.chain.device_steps, device.describe()
+    got = _batches(device, BATCHES)
+    assert device.shared_memory_note is None, device.shared_memory_note
+    # data and targets travelled through shared memory, and so did the noise fields of the draws
+    assert device.counts["arrays_in_slot"] == 2 * device.counts["batches"] and not device.counts.get("pickled")
+    if kind != "2d":  # 2D noise fields (40 x 48 float64) are small enough to travel inside the pickle
+        assert device.counts["draw_arrays_in_slot"] > 0
+    for i, (e, g) in enumerate(zip(expected, got)):
+        assert set(e) == set(g), f"batch {i}: keys {sorted(e)} vs {sorted(g)}"
+        assert list(e["keys"]) == list(g["keys"]), f"batch {i}"
+        _same(e["data"], g["data"], f"batch {i} data")
+        _same(e["target"], g["target"], f"batch {i} target")
+        assert g["data"].dtype == torch.float32 and g["data"].device.type == "cpu"
+
+
+def test_validation_chain_and_pickled_path_agree(stages):
+    """The validation list (no augmentation) and the path without shared memory give the same batches too."""
+    loader, setup = _case(stages, "3d")
+    transforms = build_val_transforms(setup.data_aug_params, setup.deep_supervision_scales)
+    expected = _batches(MultiProcessAugmenter(loader, Compose(transforms), 2, 1, seeds=SEEDS), 6)
+    got = _batches(DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 1, seeds=SEEDS, shared=False), 6)
+    for i, (e, g) in enumerate(zip(expected, got)):
+        _same(e["data"], g["data"], f"batch {i} data")
+        _same(e["target"], g["target"], f"batch {i} target")
+
+
+def test_shutdown_stops_the_workers_and_frees_the_shared_memory(stages):
+    import os
+
+    import psutil
+
+    loader, setup = _case(stages, "3d")
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    augmenter = DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS)
+    next(augmenter)
+    pids = augmenter.worker_pids
+    names = [s.name for worker in augmenter._slots for s in worker]
+    assert len(pids) == 2 and len(names) == 2 * 3
+    augmenter.shutdown()
+    augmenter.shutdown()  # idempotent
+    assert not augmenter.running
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+    assert not any(os.path.exists(f"/dev/shm/{n.lstrip('/')}") for n in names)
+
+
+def test_a_failing_draw_raises_the_workers_traceback(stages):
+    from nnunet_explorer.training.augmenter import AugmenterWorkerError
+
+    class Broken:
+        def __call__(self, batch):
+            raise ValueError("broken on purpose")
+
+    loader, setup = _case(stages, "3d")
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    augmenter = DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS, timeout=60)
+    augmenter.chain.draw_all = Broken()  # the chain travels to the workers with the fork
+    with pytest.raises(AugmenterWorkerError, match="broken on purpose"):
+        with augmenter:
+            next(augmenter)
