@@ -393,6 +393,89 @@ class DeviceAugmenter:
     next = __next__
 
 
+AUGMENT_ON = ("auto", "workers", "device")
+"""The values of ``--augment_on``."""
+
+
+@dataclass(frozen=True)
+class AugmentationChoice:
+    """Where a run's augmentation computes: ``path`` is ``workers`` (batchgenerators in the worker processes, v1),
+    ``device`` (:class:`DeviceAugmenter`) or ``in-process`` (``--single_threaded`` / ``--deterministic``);
+    ``requested`` is the flag's value, ``reason`` says why ``auto`` chose this path (or None)."""
+
+    requested: str
+    path: str
+    reason: str | None = None
+
+
+def check_augment_on(requested: str, *, deterministic: bool, single_threaded: bool) -> None:
+    """Refuse ``--augment_on device`` where it cannot run: with ``--deterministic`` (which augments in the training
+    process, with the global seeds) or ``--single_threaded`` (no worker processes to draw in).
+
+    Raises:
+        ConfigurationError: with the fix.
+    """
+    from ..errors import ConfigurationError
+
+    if requested not in AUGMENT_ON:
+        raise ConfigurationError(tr(f"--augment_on must be one of {', '.join(AUGMENT_ON)}, got {requested!r}",
+                                    f"--augment_on 必须是 {', '.join(AUGMENT_ON)} 之一,给出的是 {requested!r}"),
+                                 fix=tr("give --augment_on auto, workers or device", "给出 --augment_on auto、workers 或 device"))
+    if requested != "device":
+        return
+    if deterministic:
+        raise ConfigurationError(
+            tr("--augment_on device cannot be combined with --deterministic: a deterministic run augments in the "
+               "training process with batchgenerators (v1's determinism test does the same), while the device path "
+               "draws in worker processes",
+               "--augment_on device 不能与 --deterministic 一起使用:确定性训练在训练进程中用 batchgenerators 做数据增强"
+               "(v1 的确定性测试也是这样),而 device 路径在工作进程中抽取随机数"),
+            fix=tr("drop --deterministic, or use --augment_on workers (or auto)",
+                   "去掉 --deterministic,或使用 --augment_on workers(或 auto)"))
+    if single_threaded:
+        raise ConfigurationError(
+            tr("--augment_on device needs worker processes to draw in; --single_threaded runs none",
+               "--augment_on device 需要在工作进程中抽取随机数;--single_threaded 不启动工作进程"),
+            fix=tr("drop --single_threaded, or use --augment_on workers (or auto)",
+                   "去掉 --single_threaded,或使用 --augment_on workers(或 auto)"))
+
+
+def choose_augmentation(requested: str, *, device: torch.device, deterministic: bool, single_threaded: bool,
+                        tr_gen: Any) -> AugmentationChoice:
+    """Resolve ``--augment_on`` for an initialized trainer whose training augmenter is ``tr_gen``.
+
+    ``auto``: the device path when the training device is CUDA, the run is neither deterministic nor
+    single-threaded, and ``tr_gen`` is a :class:`~.augmenter.MultiProcessAugmenter`; otherwise the trainer's own
+    augmenter, with the reason. ``device``: the device path, or an error that says why not.
+
+    Raises:
+        ConfigurationError: ``device`` with ``--deterministic`` / ``--single_threaded`` (:func:`check_augment_on`).
+        TrainingError: ``device`` for a trainer whose ``tr_gen`` is not a ``MultiProcessAugmenter``.
+    """
+    check_augment_on(requested, deterministic=deterministic, single_threaded=single_threaded)
+    own = "in-process" if single_threaded else "workers"
+    if requested == "workers":
+        return AugmentationChoice(requested, own)
+    if not isinstance(tr_gen, MultiProcessAugmenter):
+        why = tr(f"the trainer trains with its own generator ({type(tr_gen).__name__}), not a MultiProcessAugmenter",
+                 f"trainer 使用它自己的生成器({type(tr_gen).__name__}),而不是 MultiProcessAugmenter")
+        if requested == "device":
+            raise TrainingError(tr("--augment_on device: ", "--augment_on device:") + why,
+                                fix=tr("use --augment_on workers (or auto) for this trainer, or build its augmentation "
+                                       "with get_moreDA_augmentation", "对这个 trainer 使用 --augment_on workers(或 "
+                                       "auto),或用 get_moreDA_augmentation 构建它的数据增强"))
+        return AugmentationChoice(requested, own, why)
+    if requested == "device":
+        return AugmentationChoice(requested, "device")
+    if single_threaded or deterministic:
+        return AugmentationChoice(requested, own, tr("the run is --deterministic / --single_threaded",
+                                                     "这次训练使用 --deterministic / --single_threaded"))
+    if device.type != "cuda":
+        return AugmentationChoice(requested, own, tr(f"the training device is {device}, not CUDA",
+                                                     f"训练设备是 {device},不是 CUDA"))
+    return AugmentationChoice(requested, "device", tr(f"the training device is {device}", f"训练设备是 {device}"))
+
+
 def _release(slots: list[list[shared_memory.SharedMemory]]) -> None:
     """Close and unlink every slot (a view still held elsewhere only delays the unmapping)."""
     for worker in slots:
@@ -407,4 +490,5 @@ def _release(slots: list[list[shared_memory.SharedMemory]]) -> None:
                 pass
 
 
-__all__ = ["ArrayInSlot", "DeviceAugmenter", "DrawInWorker", "ReceiveInTrainer", "SlotBatch", "shared_memory_free"]
+__all__ = ["AUGMENT_ON", "ArrayInSlot", "AugmentationChoice", "DeviceAugmenter", "check_augment_on",
+           "choose_augmentation", "DrawInWorker", "ReceiveInTrainer", "SlotBatch", "shared_memory_free"]
