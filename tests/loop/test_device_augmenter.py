@@ -136,3 +136,36 @@ def test_a_failing_draw_raises_the_workers_traceback(stages):
     with pytest.raises(AugmenterWorkerError, match="broken on purpose"):
         with augmenter:
             next(augmenter)
+
+
+def test_next_and_a_training_iteration_on_device_batches_read_from_the_device_once(stages):
+    """The sync budget with the device path: ``next()`` (apply_all on the device) reads nothing back, and the
+    training iteration that consumes its batch still reads once (tests/network/test_sync_budget.py's rule)."""
+    from nnunet_explorer.training.deep_supervision import ds_loss_weights
+    from nnunet_explorer.training.generic_unet import build_network
+    from nnunet_explorer.training.iteration import run_iteration
+    from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+    from nnunet_explorer.training.optim import v2_optimizer
+
+    from ..network.sync_counter import SyncCounter
+
+    pools = [[1, 2, 2], [2, 2, 2]]
+    loader, setup = _case(stages, "3d")
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    torch.manual_seed(0)
+    net = build_network(1, 8, 3, pools, [[1, 3, 3], [3, 3, 3], [3, 3, 3]])
+    loss = MultipleOutputLoss2(DCAndCELoss(False), ds_loss_weights(pools))
+    optimizer = v2_optimizer(net.parameters())
+    with DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS) as augmenter:
+        batch = next(augmenter)
+        run_iteration(net, loss, optimizer, batch["data"], batch["target"])  # warm-up outside the count
+        for _ in range(3):
+            with SyncCounter() as fetch:
+                batch = next(augmenter)
+            with SyncCounter() as iteration:
+                run_iteration(net, loss, optimizer, batch["data"], batch["target"])
+            # Tensor.numpy() raises on a CUDA tensor, so a numpy() call that also runs on CUDA is on a host tensor
+            # (spatial.py asks a 0-d host tensor for its numpy dtype); reading the device needs .cpu()/item()/...,
+            # which are counted
+            assert {k: v for k, v in fetch.calls.items() if k != "numpy"} == {}, dict(fetch.calls)
+            assert iteration.total == 1, dict(iteration.calls)
