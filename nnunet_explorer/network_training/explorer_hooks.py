@@ -43,6 +43,9 @@ from ..training.hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, Trai
 from ..training.nonfinite import NonFiniteError, NonFiniteGuard, NonFiniteReport
 
 LATEST = "model_latest.model"
+DATA_WAIT_LINE = "data wait %.2f s / compute %.2f s"
+"""The epoch's log line: seconds the iterations waited for their batches, seconds they computed (machine-read by
+:mod:`nnunet_explorer.inspection`, so in one language, as v1's own log lines)."""
 FINAL = "model_final_checkpoint.model"
 
 
@@ -300,6 +303,8 @@ class ExplorerHooks:
             trainer.print_to_log_file(f"fp16: the GradScaler skipped {self.guard.skipped_this_epoch} optimizer "
                                       "step(s) this epoch (Inf/NaN in the scaled gradients; routine: it lowered its "
                                       "scale)")
+        # differs from v1: v1 logs no split of the epoch's time; one line per epoch, read back by `inspect`
+        trainer.print_to_log_file(DATA_WAIT_LINE % (self._epoch.get("data", 0.0), self._epoch.get("compute", 0.0)))
         from ..training.online_evaluation import global_dice
 
         per_class = global_dice(self._epoch["tp"], self._epoch["fp"], self._epoch["fn"])[0] if self._epoch.get("tp") \
@@ -446,5 +451,5 @@ def run_in_background(trainer: Any, observers: Sequence[Any] = ()) -> TrainingHa
     return handle
 
 
-__all__ = ["ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult", "run_in_background",
+__all__ = ["DATA_WAIT_LINE", "ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult", "run_in_background",
            "shutdown_augmenters"]
