@@ -1,6 +1,6 @@
 """Augmentation split in two: the random draws in the worker processes, the arithmetic on the training device.
 
-:class:`~.augmenter.MultiProcessAugmenter` runs v1's whole pipeline in its workers: ``DataLoader3D/2D`` cuts the
+:class:`~.augmenter.MultiProcessAugmenter` runs all of v1's augmentation in its workers: ``DataLoader3D/2D`` cuts the
 patches, batchgenerators' ``Compose`` augments them, and the finished batch travels to the training process.
 On a GPU machine the workers' CPU time is then often what the GPU waits for (spline interpolation of the
 rotated patch, Gaussian blur, the low-resolution simulation ...). :class:`DeviceAugmenter` keeps the workers
