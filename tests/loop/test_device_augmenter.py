@@ -169,3 +169,19 @@ def test_next_and_a_training_iteration_on_device_batches_read_from_the_device_on
             # which are counted
             assert {k: v for k, v in fetch.calls.items() if k != "numpy"} == {}, dict(fetch.calls)
             assert iteration.total == 1, dict(iteration.calls)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA check; its CPU counterpart is the bit-for-bit test above")
+def test_on_cuda_the_batches_live_on_the_gpu_and_match_the_workers_in_shape(stages):
+    loader, setup = _case(stages, "3d")
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    expected = _batches(MultiProcessAugmenter(loader, Compose(transforms), 2, 2, seeds=SEEDS), 4)
+    device = DeviceAugmenter(loader, Compose(transforms), "cuda", 2, 2, seeds=SEEDS)
+    got = _batches(device, 4)
+    assert device.counts["arrays_in_slot"] == 2 * device.counts["batches"]
+    for e, g in zip(expected, got):
+        assert g["data"].device.type == "cuda" and g["data"].dtype == e["data"].dtype
+        assert g["data"].shape == e["data"].shape and bool(torch.isfinite(g["data"]).all())
+        assert [t.shape for t in g["target"]] == [t.shape for t in e["target"]]
+        assert all(t.device.type == "cuda" for t in g["target"])
+        assert list(g["keys"]) == list(e["keys"])  # the same cases: the loader's draws are the workers' own
