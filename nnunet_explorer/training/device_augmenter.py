@@ -295,9 +295,9 @@ class DeviceAugmenter:
     def describe(self) -> str:
         """Where each transform runs (:meth:`~.device_augmentation.chain.DeviceChain.describe`) and how the
         arrays travel."""
-        how = tr("arrays through shared memory", "数组经共享内存传递") if self.shared and self.shared_memory_note is None \
-            else tr("arrays pickled", "数组以 pickle 传递") + (f" ({self.shared_memory_note})" if self.shared_memory_note
-                                                            else "")
+        note = self.shared_memory_note if self.running else self._plan()[1]
+        how = tr("arrays through shared memory", "数组经共享内存传递") if self.shared and note is None \
+            else tr("arrays pickled", "数组以 pickle 传递") + (f" ({note})" if note else "")
         return self.chain.describe() + "\n" + tr(f"{self.num_processes} worker(s) draw, {self.device} computes; ",
                                                  f"{self.num_processes} 个工作进程抽取随机数,{self.device} 计算;") + how
 
@@ -320,20 +320,23 @@ class DeviceAugmenter:
             raise
         return self
 
-    def _create_slots(self) -> list[list[shared_memory.SharedMemory]]:
+    def _plan(self) -> tuple[int, str | None]:
+        """The bytes of one slot, or 0 with the reason why the arrays will travel pickled instead."""
         if not self.shared:
-            return []
+            return 0, tr("shared=False", "shared=False")
         size = _slot_bytes(self.data_loader)
         count = self.num_processes * (self.num_cached_per_thread + 1)
         if size is None:
-            self.shared_memory_note = tr("the loader does not announce its batch shapes",
-                                         "加载器没有给出 batch 的形状")
-            return []
+            return 0, tr("the loader does not announce its batch shapes", "加载器没有给出 batch 的形状")
         free = shared_memory_free()
-        if free is not None and free < 2 * size * count:
-            self.shared_memory_note = tr(f"{SHM_FOLDER} has {free / 2**20:.0f} MiB free, {size * count / 2**20:.0f} "
-                                         "MiB needed", f"{SHM_FOLDER} 只剩 {free / 2**20:.0f} MiB,需要 "
-                                         f"{size * count / 2**20:.0f} MiB")
+        if free is not None and free < 2 * size * count:  # twice: leave room for everything else using it
+            return 0, tr(f"{SHM_FOLDER} has {free / 2**20:.0f} MiB free, {2 * size * count / 2**20:.0f} MiB wanted",
+                         f"{SHM_FOLDER} 只剩 {free / 2**20:.0f} MiB,需要 {2 * size * count / 2**20:.0f} MiB")
+        return size, None
+
+    def _create_slots(self) -> list[list[shared_memory.SharedMemory]]:
+        size, self.shared_memory_note = self._plan()
+        if not size:
             return []
         slots: list[list[shared_memory.SharedMemory]] = []
         try:
@@ -343,7 +346,6 @@ class DeviceAugmenter:
         except BaseException:
             _release(slots)
             raise
-        self.shared_memory_note = None
         return slots
 
     @property

@@ -185,3 +185,19 @@ def test_on_cuda_the_batches_live_on_the_gpu_and_match_the_workers_in_shape(stag
         assert [t.shape for t in g["target"]] == [t.shape for t in e["target"]]
         assert all(t.device.type == "cuda" for t in g["target"])
         assert list(g["keys"]) == list(e["keys"])  # the same cases: the loader's draws are the workers' own
+
+
+def test_a_small_dev_shm_falls_back_to_pickles_and_says_so(stages, monkeypatch):
+    import nnunet_explorer.training.device_augmenter as module
+
+    monkeypatch.setattr(module, "shared_memory_free", lambda folder=module.SHM_FOLDER: 8 * 2**20)  # Docker: 64 MiB
+    loader, setup = _case(stages, "3d")
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    expected = _batches(MultiProcessAugmenter(loader, Compose(transforms), 2, 2, seeds=SEEDS), 4)
+    augmenter = DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS)
+    assert "arrays pickled" in augmenter.describe() and "8 MiB free" in augmenter.describe()
+    got = _batches(augmenter, 4)
+    assert augmenter.counts["pickled"] == augmenter.counts["batches"] and "8 MiB free" in augmenter.shared_memory_note
+    for i, (e, g) in enumerate(zip(expected, got)):
+        _same(e["data"], g["data"], f"batch {i} data")
+        _same(e["target"], g["target"], f"batch {i} target")
