@@ -451,5 +451,5 @@ def run_in_background(trainer: Any, observers: Sequence[Any] = ()) -> TrainingHa
     return handle
 
 
-__all__ = ["DATA_WAIT_LINE", "ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult", "run_in_background",
-           "shutdown_augmenters"]
+__all__ = ["DATA_WAIT_LINE", "ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult",
+           "run_in_background", "shutdown_augmenters"]

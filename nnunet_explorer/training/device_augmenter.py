@@ -45,7 +45,7 @@ import queue as queue_module
 import shutil
 from dataclasses import dataclass
 from multiprocessing import shared_memory
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -53,7 +53,9 @@ import torch
 from ..errors import TrainingError
 from ..language import tr
 from .augmenter import POLL_SECONDS, MultiProcessAugmenter, WorkerStopped, _parent_gone
-from .device_augmentation.chain import ChainDraws, DeviceChain
+
+if TYPE_CHECKING:  # the chain (batchgenerators, scipy) is imported when a DeviceAugmenter is made
+    from .device_augmentation.chain import ChainDraws, DeviceChain
 
 INLINE_BYTES = 64 * 1024
 """Arrays of the draws smaller than this travel inside the pickle; larger ones through the slot."""
@@ -266,6 +268,8 @@ class DeviceAugmenter:
                  timeout: float | None = None, *, shared: bool = True) -> None:
         self.data_loader = data_loader
         self.transform = transform  # kept so that single_threaded_copy() can run the same list in-process
+        from .device_augmentation.chain import DeviceChain
+
         self.device = torch.device(device)
         self.chain = DeviceChain(transform)
         self.shared = bool(shared)
@@ -311,7 +315,8 @@ class DeviceAugmenter:
         pin = _is_cuda(self.device)
         inner = MultiProcessAugmenter(self.data_loader, DrawInWorker(self.chain, self._slots, self._free),
                                       self.num_processes, self.num_cached_per_thread, self.seeds, self.timeout,
-                                      pin_memory=pin, receive=ReceiveInTrainer(self._slots, self._free, pin, self.counts))
+                                      pin_memory=pin,
+                                      receive=ReceiveInTrainer(self._slots, self._free, pin, self.counts))
         self._inner = inner
         try:
             inner.start()
@@ -422,7 +427,8 @@ def check_augment_on(requested: str, *, deterministic: bool, single_threaded: bo
     if requested not in AUGMENT_ON:
         raise ConfigurationError(tr(f"--augment_on must be one of {', '.join(AUGMENT_ON)}, got {requested!r}",
                                     f"--augment_on 必须是 {', '.join(AUGMENT_ON)} 之一,给出的是 {requested!r}"),
-                                 fix=tr("give --augment_on auto, workers or device", "给出 --augment_on auto、workers 或 device"))
+                                 fix=tr("give --augment_on auto, workers or device",
+                                        "给出 --augment_on auto、workers 或 device"))
     if requested != "device":
         return
     if deterministic:

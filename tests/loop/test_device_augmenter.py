@@ -171,7 +171,8 @@ def test_next_and_a_training_iteration_on_device_batches_read_from_the_device_on
             assert iteration.total == 1, dict(iteration.calls)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA check; its CPU counterpart is the bit-for-bit test above")
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="CUDA check; its CPU counterpart is the bit-for-bit test above")
 def test_on_cuda_the_batches_live_on_the_gpu_and_match_the_workers_in_shape(stages):
     loader, setup = _case(stages, "3d")
     transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
