@@ -258,7 +258,9 @@ SUMS_ON = ("auto", "cpu", "device_fp32", "device_fp16")
 #: tiles per forward pass on CUDA when ``tile_batch_size`` is not given (1 everywhere else). On the H200 a batch of
 #: 4 tiles took the explorer's sliding window from 0.89x to 0.65x of v1's time (fp32 sums in CPU memory): one tile
 #: of a v1 patch (e.g. 128^3) does not keep a large GPU busy, 4 mostly do, and 4 tiles' activations (no gradients)
-#: still fit in a few GB next to the network. On a CPU batching gains little and costs memory, so it stays 1.
+#: still fit in a few GB next to the network. On a CPU it stays v1's 1, so that a CPU run is v1's computation
+#: number for number (batched convolutions round the last bits differently, ~1e-6); batching helps there too
+#: (bench_inference.py: about 0.5x of v1's time with 4 tiles), so pass ``tile_batch_size`` to use it.
 DEFAULT_CUDA_TILE_BATCH = 4
 
 
@@ -291,9 +293,13 @@ def resolve_sums_on(sums_on: str | None, device: str | torch.device, *, all_in_g
     if sums_bytes is not None and free_bytes is not None and sums_bytes > free_bytes // 2:
         return "cpu"
     # differs from v1: on CUDA the whole-case sums default to float32 on the GPU ("device_fp32"): no copy to the
-    # host per tile, the same numbers as v1's float32 sums in CPU memory. v1 sums on the CPU unless all_in_gpu, and
-    # then in float16 on the GPU, whose rounding costs up to 0.5 in probability at the image border (CPU
-    # measurement, docstring of _TiledPredictor). An H200 has 141 GB; a 512x512x600 case with 3 classes needs 2.5 GB
+    # host per tile, the same numbers as v1's float32 sums in CPU memory (v1 sums on the CPU unless all_in_gpu, and
+    # then in float16 on the GPU). Float16 sums cost accuracy at the image border: on the CPU (bench_inference.py
+    # --shape 1 24 80 80 --mirror: patch 16x40x40, 18 tiles) v1's all_in_gpu and sums_on="device_fp16" both differ
+    # from the float32 sums by up to 0.50 in probability where the summed Gaussian weight is below 1e-3 (30 % of
+    # that small case's voxels), by 2e-3 elsewhere, and the argmax differs at 1 % of the voxels. Float32 sums of a
+    # 512x512x600 case with 3 classes take 2.5 GB (an H200 has 141 GB); auto keeps them in CPU memory when they
+    # would take more than half of the free GPU memory
     return "device_fp32"
 
 
@@ -331,8 +337,9 @@ class _TiledPredictor:
       Gaussian) in float16, as v1 does it. Float16 keeps about 3 digits, and near the image border, where only
       the far edges of tiles reach (Gaussian below ~1e-3), weight x probability falls below float16's normal
       range, so probabilities there can be off by 0.1 or more, in v1 as here (v1 calls the option
-      experimental). Measured on the CPU (24x80x80 case, patch 16x40x40, 18 tiles, mirroring): up to 0.4998 from
-      the float32 sums at the border, 2e-3 where the weights are at least 1e-3.
+      experimental). Measured on the CPU (``bench_inference.py --shape 1 24 80 80 --mirror``: patch 16x40x40,
+      18 tiles): up to 0.50 from the float32 sums where the summed weight is below 1e-3, 2e-3 elsewhere; the
+      argmax differs at 1 % of the voxels (v1's own all_in_gpu: the same numbers).
     """
 
     def __init__(self, network: nn.Module, dim: int, mirror_axes: tuple[int, ...], do_mirroring: bool,
