@@ -506,6 +506,7 @@ class _TiledPredictor:
         probabilities = probabilities.cpu().float().contiguous().numpy()  # the one read (it waits for the queue)
         segmentation = segmentation.cpu().numpy()
         if events is not None:
+            events[-1].synchronize()  # done already, unless the sums were in CPU memory (then nothing waited)
             seconds = [start.elapsed_time(stop) / 1e3 for start, stop in zip(events[:-1], events[1:])]
         records = [TileRecord(tuple(box), sec / len(chunk), slice_index)
                    for chunk, sec in zip(chunks, seconds) for box in chunk]
