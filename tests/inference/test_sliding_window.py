@@ -72,11 +72,13 @@ def test_3d_probabilities_equal_v1(tiny_pair, shape, patch, axes, mirror, step):
 
 
 @pytest.mark.parity
-def test_2d_network_slice_by_slice_equals_v1(tiny_pair):
+@pytest.mark.parametrize("sums_on", ["auto", "device_fp32"])
+def test_2d_network_slice_by_slice_equals_v1(tiny_pair, sums_on):
     nets = tiny_pair(threeD=False, in_ch=1)
     x = np.random.RandomState(2).randn(1, 3, 13, 30).astype(np.float32)
     seg_v1, probs_v1 = _v1_predict(nets.theirs, x, (16, 16), True, (0, 1))
-    result = predict_sliding_window(nets.ours, x, (16, 16), mirror_axes=(0, 1))
+    result = predict_sliding_window(nets.ours, x, (16, 16), mirror_axes=(0, 1), sums_on=sums_on)
+    assert result.segmentation.shape == seg_v1.shape == (3, 13, 30)
     assert np.abs(result.probabilities - probs_v1).max() <= 1e-6
     assert np.array_equal(result.segmentation, seg_v1)
     assert {t.slice_index for t in result.tiles} == {0, 1, 2}
