@@ -633,6 +633,7 @@ class Batch:
     loaded_shape: tuple[int, ...]
     transforms: tuple[str, ...]
     forced: tuple[bool, ...] = ()
+    run_path: str = ""
 
     def summary(self) -> str:
         from .explore import summarize_text
@@ -648,6 +649,8 @@ class Batch:
         lines += [f"target[{i}]: {summarize_text(t)}" for i, t in enumerate(self.target)]
         lines.append(tr(f"transforms ({len(self.transforms)}): ", f"变换(共 {len(self.transforms)} 个):")
                      + " -> ".join(t.split("(")[0] for t in self.transforms))
+        if self.run_path:
+            lines.append(self.run_path)
         return "\n".join(lines)
 
 
@@ -683,7 +686,26 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
     else:
         forced = ()
     return Batch(out["data"], targets, tuple(str(k) for k in raw["keys"]), loaded_shape,
-                 tuple(describe_transform(t) for t in transforms), forced)
+                 tuple(describe_transform(t) for t in transforms), forced, _run_path(trainer.tr_gen))
+
+
+def _run_path(generator: Any) -> str:
+    """Where the run computes these same transforms: batchgenerators in worker processes (v1), or the device
+    augmenter (the draws in the workers, the arithmetic on the training device: the same numbers)."""
+    device = getattr(generator, "device", None)
+    if device is not None and hasattr(generator, "chain"):
+        steps = generator.chain.steps
+        on_device = sum(1 for step in steps if step.where == "device")
+        return tr(f"the run computes these transforms on {device} ({on_device} of {len(steps)}; the random draws in "
+                  f"the loader workers, as v1 draws them): the same batches as batchgenerators, bit for bit on a CPU; "
+                  f"this look draws its batch with batchgenerators",
+                  f"训练时这些变换在 {device} 上计算(共 {len(steps)} 个中的 {on_device} 个;随机数仍在加载器工作进程中"
+                  f"按 v1 的顺序抽取):与 batchgenerators 给出相同的批次,在 CPU 上逐位相同;此处的查看用 batchgenerators 抽取")
+    n = getattr(generator, "num_processes", None)
+    if n:
+        return tr(f"the run computes these transforms with batchgenerators in {n} worker process(es), as v1",
+                  f"训练时这些变换由 batchgenerators 在 {n} 个工作进程中计算,与 v1 相同")
+    return ""
 
 
 @dataclass(frozen=True)

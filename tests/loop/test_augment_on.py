@@ -117,3 +117,32 @@ def test_auto_on_the_cpu_keeps_the_workers_and_logs_why(loop_ws):
     finally:
         trainer.tr_gen.shutdown()
         trainer.val_gen.shutdown()
+
+
+@pytest.mark.parametrize("augment_on", ["workers", "device"])
+def test_the_batch_look_shows_the_runs_transforms_and_where_they_compute(loop_ws, augment_on):
+    import dataclasses
+
+    from nnunet_explorer.walkthrough import walkthrough_for
+
+    base = tiny_request(single_threaded=False)
+    request = dataclasses.replace(base, options=dataclasses.replace(base.options, augment_on=augment_on))
+    pipeline = walkthrough_for(request, workspace=loop_ws)
+    try:
+        pipeline.run(until="batch")
+        trainer, look = pipeline["trainer"], pipeline["batch"]
+        names = [t.split("(")[0] for t in look.transforms]
+        if augment_on == "device":
+            assert isinstance(trainer.tr_gen, DeviceAugmenter)
+            assert names == [step.name for step in trainer.tr_gen.chain.steps]  # the run's own list
+            assert "the run computes these transforms on cpu" in look.summary()
+        else:
+            assert isinstance(trainer.tr_gen, MultiProcessAugmenter)
+            assert names == [type(t).__name__ for t in trainer.tr_gen.transform.transforms]
+            assert (f"with batchgenerators in {trainer.tr_gen.num_processes} worker process(es), as v1"
+                    in look.summary())
+    finally:
+        trainer = pipeline["trainer"] if "trainer" in pipeline else None
+        for generator in (getattr(trainer, "tr_gen", None), getattr(trainer, "val_gen", None)):
+            if generator is not None:
+                generator.shutdown()
