@@ -20,6 +20,14 @@ One script, at most about 5 minutes on one GPU, that prints a table and writes a
   processes. Weight checksums equal on every rank after two steps; ms per step.
 * ``monitor`` — the live ``TrainingMonitor``'s cost per iteration (and the syncs it adds: should be 0) as a share
   of an explorer iteration.
+* ``augmentation`` — the device augmentation chain (``DeviceChain``: ``draw_all`` in the worker, ``apply_all`` on
+  the device) against batchgenerators' ``Compose`` of the same v1 transform list, on the same batch from the same
+  seeds, for 20 seeds and the paths moreDA 3D, dummy 2D, 2D and the cascade: max |image difference|, segmentation
+  voxels that differ, the random streams, ms per batch each way; where anything differs, which transform it comes
+  from (each device step fed batchgenerators' own input to that step), so that a GPU run measures what fused
+  multiply-adds or another summation order change.
+
+``--sections augmentation,data`` runs only those sections.
 
 Performance goals (issue 13): iteration explorer/v1 <= 0.9 with the GPU busy >= 90 %; sliding window <= 0.5 of v1's
 time with tile batching and <= 1.0 at tile batch 1 (probabilities equal to 1e-6 in fp32, 1e-3 in fp16); no data
@@ -550,7 +558,240 @@ def section_monitor(iteration_s: float) -> dict:
             "syncs_added": counter.count}
 
 
+# ------------------------------------------------------------------------------------------ augmentation
+# v1's transform paths the device chain must reproduce: (name, builder kwargs). Shapes per mode: the network
+# patch in 3D and 2D, and the batch sizes. 'gpu' is below the blog's 80x160x160 so that 20 seeds of
+# batchgenerators' single-threaded Compose fit in about a minute; bench_device_augmentation.py times the blog's.
+AUGMENTATION_PATHS = ("moreDA-3d", "moreDA-dummy-2d", "moreDA-2d", "moreDA-cascade")
+AUGMENTATION_SHAPES = {
+    "gpu": dict(patch_3d=(40, 112, 112), patch_2d=(192, 192), batch_3d=2, batch_2d=8, seeds=20),
+    "cpu": dict(patch_3d=(16, 48, 48), patch_2d=(64, 64), batch_3d=2, batch_2d=4, seeds=20),
+    "quick": dict(patch_3d=(12, 32, 32), patch_2d=(32, 32), batch_3d=2, batch_2d=4, seeds=20),
+}
+AUGMENTATION_POOLS = {3: [[1, 2, 2], [2, 2, 2], [2, 2, 2]], 2: [[2, 2], [2, 2], [2, 2]]}
+AUGMENTATION_CLASSES = 3  # the synthetic labels 0, 1, 2 (and -1 outside the case)
+
+
+def augmentation_path(name: str, a: dict) -> tuple[list, tuple[int, ...], int, int]:
+    """v1's training transforms for one path, as ``nnUNetTrainerV2`` (and its cascade) build them:
+    ``(transforms, loader patch size, batch size, segmentation channels)``."""
+    from nnunet_explorer.training.augmentation import build_train_transforms
+    from nnunet_explorer.training.cascade_augmentation import cascade_da_params
+    from nnunet_explorer.training.data_augmentation_params import setup_DA_params
+
+    patch = a["patch_2d"] if name == "moreDA-2d" else a["patch_3d"]
+    setup = setup_DA_params(patch, do_dummy_2D_aug=name == "moreDA-dummy-2d", use_mask_for_norm={0: False},
+                            pool_op_kernel_sizes=AUGMENTATION_POOLS[len(patch)], v2=True)
+    params = dict(setup.data_aug_params)
+    if name == "moreDA-cascade":
+        params.update(cascade_da_params(AUGMENTATION_CLASSES))
+    transforms = build_train_transforms(setup.patch_size, params, setup.deep_supervision_scales)
+    batch = a["batch_2d"] if len(patch) == 2 else a["batch_3d"]
+    return transforms, tuple(setup.basic_generator_patch_size), batch, 2 if name == "moreDA-cascade" else 1
+
+
+def augmentation_batch(shape: tuple[int, ...], seg_channels: int, seed: int) -> dict:
+    """A loader-like batch: ``device_transforms_check.synthetic_batch`` (a z-scored smooth image with noise, labels
+    0-2 and a band of -1); for the cascade a second segmentation channel, the previous stage's prediction (the
+    labels with a few voxels dropped), as v1's cascade loader delivers it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from device_transforms_check import synthetic_batch as smooth_batch
+
+    data, seg = smooth_batch(shape, seed)
+    if seg_channels == 2:
+        prior = np.where(seg[:, 0] > 0, seg[:, 0], 0)
+        prior[np.random.default_rng(seed).random(prior.shape) < 0.02] = 0
+        seg = np.concatenate([seg, prior[:, None].astype(np.float32)], axis=1)
+    b = shape[0]
+    return {"data": data, "seg": seg, "keys": np.array([f"case_{seed}_{i}" for i in range(b)]),
+            "properties": [{"case": i} for i in range(b)]}
+
+
+def _seed_all(seed: int) -> None:
+    import random
+
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _host(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)):
+        return [_host(v) for v in value]
+    return value
+
+
+def _on(value: Any, device: torch.device) -> Any:
+    """An array (or a list of them: the deep-supervision targets) as a tensor on ``device``."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_on(v, device) for v in value]
+    return torch.as_tensor(np.ascontiguousarray(_host(value))).to(device)
+
+
+def _data_diff(got: Any, expected: Any) -> tuple[float, int]:
+    """(max |difference|, how many float32 values differ in their bits) of two images."""
+    g, e = np.asarray(_host(got)), np.asarray(_host(expected))
+    if g.shape != e.shape:
+        return float("inf"), int(max(g.size, e.size))
+    differing = int((g.view(np.uint32) != e.view(np.uint32)).sum()) if g.dtype == e.dtype == np.float32 \
+        else int((g != e).sum())
+    return (float(np.abs(g.astype(np.float64) - e.astype(np.float64)).max()) if g.size else 0.0), differing
+
+
+def _seg_mismatches(got: Any, expected: Any) -> int:
+    """Voxels that differ, over every deep-supervision target (a whole array counts when the shapes differ)."""
+    got, expected = _host(got), _host(expected)
+    gs = got if isinstance(got, list) else [got]
+    es = expected if isinstance(expected, list) else [expected]
+    if len(gs) != len(es):
+        return sum(int(np.asarray(e).size) for e in es)
+    return sum(int(np.asarray(e).size) if np.shape(g) != np.shape(e)
+               else int((np.asarray(g) != np.asarray(e)).sum()) for g, e in zip(gs, es))
+
+
+def _acted(draws: Any) -> int | None:
+    """1 if a random device step changed this batch (its draws say so), 0 if not, None for non-random steps."""
+    from nnunet_explorer.training.device_augmentation.spatial import SpatialDraws
+
+    if isinstance(draws, SpatialDraws):
+        return int(any(s.resampled for s in draws.samples))
+    return int(bool(draws)) if isinstance(draws, list) else None
+
+
+def per_transform_differences(transforms: list, batch: dict, seed: int, device: torch.device) -> dict:
+    """Where a whole-chain difference comes from: every device step run on *batchgenerators' own input* to that
+    step (``Compose`` replayed transform by transform from ``seed``), with the draws ``draw_all`` made, and
+    compared with batchgenerators' output of that step. A difference here is that transform's alone (on a GPU:
+    fused multiply-adds, another summation order, another interpolation kernel), not one carried from an earlier
+    step. ``{"<index> <name>": {"max_abs_diff_data", "differing_data_values", "mismatched_seg_voxels"}}``."""
+    import copy
+
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain, label_key_after
+
+    chain = DeviceChain(transforms)
+    _seed_all(seed)
+    draws = chain.draw_all(copy.deepcopy(batch))
+    _seed_all(seed)
+    state, pairs = copy.deepcopy(batch), []  # (input, output) of every transform, as Compose runs them
+    for step in chain.steps:
+        given = copy.deepcopy(state)
+        state = step.transform(**state)
+        pairs.append((given, copy.deepcopy(state)))
+    active = [s for s in chain.steps if s.where != "worker"]
+    out: dict = {}
+    for step, d in zip(active, draws.steps):
+        if step.where != "device":
+            continue
+        given, expected = pairs[step.index]
+        x, s = step.device.apply(_on(given[chain.data_key], device), _on(given.get(step.label_key), device), d)
+        diff, differing = _data_diff(x, expected[chain.data_key])
+        out_key = label_key_after(step.transform, step.label_key)
+        out[f"{step.index} {step.name}"] = {
+            "max_abs_diff_data": diff, "differing_data_values": differing,
+            "mismatched_seg_voxels": 0 if s is None else _seg_mismatches(s, expected[out_key])}
+    return out
+
+
+def section_augmentation(mode: str, device: torch.device) -> dict:
+    """The device augmentation chain vs batchgenerators' ``Compose``, whole transform lists, ≥ 20 seeds.
+
+    For every path (moreDA 3D, dummy 2D, 2D, the cascade's extras) and seed: the same loader-like batch and the
+    same numpy / Python ``random`` seed; ``Compose(list)`` on numpy arrays (the CPU worker's cost, one thread) and
+    ``DeviceChain(list)``: ``draw_all`` (the worker's part) then ``apply_all`` on ``device`` (synchronised). Then
+    the image's max |difference| and differing values, the segmentation voxels (every deep-supervision target)
+    that differ, and whether both random streams ended in the same state. Where anything differs, the
+    differences are attributed transform by transform (:func:`per_transform_differences`)."""
+    import copy
+    import random
+
+    from batchgenerators.transforms.abstract_transforms import Compose
+
+    from nnunet_explorer.training.device_augmentation import host_checks
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain
+
+    a = AUGMENTATION_SHAPES[mode]
+    seeds = range(a["seeds"])
+    paths: dict = {}
+    covered: set[str] = set()
+    totals = {"cpu": [], "device": []}
+    for name in AUGMENTATION_PATHS:
+        transforms, loader_patch, batch_size, seg_channels = augmentation_path(name, a)
+        chain = DeviceChain(transforms)
+        covered.update(type(t).__name__ for t in transforms)
+        rows, fired = [], {}
+        for seed in seeds:
+            batch = augmentation_batch((batch_size, 1, *loader_patch), seg_channels, seed)
+            _seed_all(seed)
+            t0 = time.perf_counter()
+            expected = Compose(copy.deepcopy(transforms))(**copy.deepcopy(batch))
+            cpu_ms = 1e3 * (time.perf_counter() - t0)
+            after_compose = (np.random.get_state()[1].copy(), random.getstate())
+            _seed_all(seed)
+            work = copy.deepcopy(batch)
+            t0 = time.perf_counter()
+            draws = chain.draw_all(work)
+            draw_ms = 1e3 * (time.perf_counter() - t0)
+            streams_equal = bool(np.array_equal(np.random.get_state()[1], after_compose[0])
+                                 and random.getstate() == after_compose[1])
+            _sync(device)
+            t0 = time.perf_counter()
+            got = chain.apply_all(work["data"], work.get(draws.label_key), draws, device)
+            _sync(device)
+            apply_ms = 1e3 * (time.perf_counter() - t0)
+            for step, d in zip([s for s in chain.steps if s.where != "worker"], draws.steps):
+                acted = _acted(d)
+                if acted is not None:
+                    label = f"{step.index} {step.name}"
+                    fired[label] = fired.get(label, 0) + acted
+            diff, differing = _data_diff(got["data"], expected["data"])
+            seg_key = chain.final_label_key
+            rows.append({"seed": seed, "max_abs_diff_data": diff, "differing_data_values": differing,
+                         "mismatched_seg_voxels": _seg_mismatches(got.get(seg_key), expected.get(seg_key)),
+                         "keys_equal": sorted(got) == sorted(expected), "streams_equal": streams_equal,
+                         "cpu_ms": cpu_ms, "draw_ms": draw_ms, "apply_ms": apply_ms})
+        timed = rows[1:] or rows  # the first seed pays for lazy imports and (on CUDA) kernel loading
+        ms_cpu = statistics.median(r["cpu_ms"] for r in timed)
+        ms_device = statistics.median(r["draw_ms"] + r["apply_ms"] for r in timed)
+        totals["cpu"].append(ms_cpu)
+        totals["device"].append(ms_device)
+        bad = [r["seed"] for r in rows if r["max_abs_diff_data"] > 0 or r["mismatched_seg_voxels"]]
+        paths[name] = {
+            "data_shape": [batch_size, 1, *loader_patch], "seg_channels": seg_channels, "seeds": len(rows),
+            "max_abs_diff_data": max(r["max_abs_diff_data"] for r in rows),
+            "differing_data_values": sum(r["differing_data_values"] for r in rows),
+            "mismatched_seg_voxels": sum(r["mismatched_seg_voxels"] for r in rows),
+            "streams_equal": all(r["streams_equal"] for r in rows),
+            "keys_equal": all(r["keys_equal"] for r in rows),
+            "seeds_differing": bad,
+            "ms_per_batch_cpu": ms_cpu, "ms_per_batch_device": ms_device,
+            "ms_draw_in_worker": statistics.median(r["draw_ms"] for r in timed),
+            "ms_apply_on_device": statistics.median(r["apply_ms"] for r in timed),
+            "on_device": chain.device_steps,
+            # batches (of the seeds) in which each random device transform changed something: parity is not vacuous
+            "fired": fired,
+            "fallbacks": [f"{n}: {why}" for n, why in chain.fallbacks],
+            # where the differences come from, transform by transform (first differing seed only)
+            "per_transform": {} if not bad else per_transform_differences(
+                transforms, augmentation_batch((batch_size, 1, *loader_patch), seg_channels, bad[0]), bad[0],
+                device),
+        }
+    return {
+        "seeds": len(seeds), "paths": paths,
+        "max_abs_diff_data": max(p["max_abs_diff_data"] for p in paths.values()),
+        "mismatched_seg_voxels": sum(p["mismatched_seg_voxels"] for p in paths.values()),
+        "streams_equal": all(p["streams_equal"] for p in paths.values()),
+        "transforms_covered": sorted(covered),
+        "ms_per_batch_cpu": statistics.mean(totals["cpu"]), "ms_per_batch_device": statistics.mean(totals["device"]),
+        "host_checks_failed": host_checks.failed(),
+    }
+
+
 # ------------------------------------------------------------------------------------------------ output
+SECTIONS = ("training", "sliding_window", "data", "ddp", "monitor", "augmentation")
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -563,8 +804,8 @@ def _fmt(v: Any) -> str:
 
 def table(report: dict) -> str:
     lines = [f"gpu_check on {report['device_name']} (torch {report['torch']}, mode {report['mode']})", ""]
-    tr = report["training"]
-    if "error" not in tr:
+    tr = report.get("training")
+    if tr and "error" not in tr:
         lines += [f"training ({'fp16' if tr['fp16'] else 'fp32'}, patch {tr['patch']}, batch {tr['batch']}):",
                   f"  loss v1 {tr['loss_v1']:.6f} explorer {tr['loss_explorer']:.6f} "
                   f"(|diff| {_fmt(tr['loss_abs_diff'])}), weights after 1 step max |diff| "
@@ -575,35 +816,45 @@ def table(report: dict) -> str:
                   f"explorer {tr['syncs_per_iteration_explorer']}",
                   f"  GPU busy share v1 {_fmt(tr['gpu_busy_share_v1'])}  "
                   f"explorer {_fmt(tr['gpu_busy_share_explorer'])}"]
-    sw = report["sliding_window"]
-    if "error" not in sw:
+    sw = report.get("sliding_window")
+    if sw and "error" not in sw:
         lines += ["", f"sliding window (case {sw['case']}, patch {sw['patch']}, mirroring {_fmt(sw['mirroring'])}):",
                   "  precision all_in_gpu tile_batch  s_v1    s_explorer ratio  max|dp|   peakMiB_v1 peakMiB_explorer"]
         for r in sw["runs"]:
             lines.append(f"  {'fp16' if r['fp16'] else 'fp32':<9} {_fmt(r['all_in_gpu']):<10} {r['tile_batch']:<11}"
                          f" {r['seconds_v1']:<7.2f} {r['seconds_explorer']:<10.2f} {r['ratio_explorer_v1']:<6.2f}"
                          f" {r['prob_max_abs_diff']:<9.1e} {_fmt(r['peak_mib_v1']):<10} {_fmt(r['peak_mib_explorer'])}")
-    da = report["data"]
-    if "error" not in da:
+    da = report.get("data")
+    if da and "error" not in da:
         lines += ["", f"data ({da['workers']} workers, batch {da['batch_shape']}): next() when ready "
                       f"{da['next_latency_ms_when_ready']:.2f} ms; mean wait {da['mean_wait_ms']:.1f} ms per "
                       f"{da['mean_iteration_ms']:.1f} ms iteration = {100 * da['wait_share']:.1f} % "
                       f"({'data-bound' if da['data_bound'] else 'no data wait'})"]
-    dd = report["ddp"]
-    if "error" not in dd:
+    dd = report.get("ddp")
+    if dd and "error" not in dd:
         lines.append("")
         for g in dd["groups"]:
             lines.append(f"ddp {g['backend']} x{g['processes']} ({g['tensors_on']} tensors): {g['ms_per_step']:.1f} "
                          f"ms/step, weight checksums equal: {_fmt(g['checksums_equal'])}")
-    mo = report["monitor"]
+    mo = report.get("monitor", {})
     lines.append("")
     if mo.get("available"):
         lines.append(f"live monitor: {mo['us_per_iteration']:.1f} us/iteration = "
                      f"{100 * mo['share_of_iteration']:.3f} % of an iteration, syncs added {mo['syncs_added']}")
-    elif "error" not in mo:
+    elif mo and "error" not in mo:
         lines.append(f"live monitor: not measured ({mo['reason']})")
-    for name in ("training", "sliding_window", "data", "ddp", "monitor"):
-        if "error" in report[name]:
+    au = report.get("augmentation")
+    if au and "error" not in au:
+        lines += ["", f"augmentation ({au['seeds']} seeds per path; device chain vs batchgenerators' Compose):",
+                  "  path              max|ddata|  seg voxels  streams  ms/batch Compose  ms/batch device"]
+        for name, p in au["paths"].items():
+            lines.append(f"  {name:<17} {p['max_abs_diff_data']:<11.3g} {p['mismatched_seg_voxels']:<11} "
+                         f"{_fmt(p['streams_equal']):<8} {p['ms_per_batch_cpu']:<17.1f} {p['ms_per_batch_device']:.1f}")
+            for step, d in p["per_transform"].items():
+                lines.append(f"    {step}: max|ddata| {d['max_abs_diff_data']:.3g}, {d['differing_data_values']} "
+                             f"values, seg voxels {d['mismatched_seg_voxels']}")
+    for name in SECTIONS:
+        if "error" in report.get(name, {}):
             lines.append(f"{name}: FAILED {report[name]['error']}")
     lines.append(f"\ntotal {report['seconds_total']:.1f} s")
     return "\n".join(lines)
@@ -618,7 +869,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="augmentation workers for the data section (default: v1's: nnUNet_n_proc_DA or 12; "
                              "2 on the CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads on the CPU")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to run (default: all of {', '.join(SECTIONS)})")
     args = parser.parse_args(argv)
+    chosen = [n.strip() for n in args.sections.split(",") if n.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
     warnings.filterwarnings("ignore")
     from nnunet_explorer.device import resolve_device
 
@@ -638,6 +895,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     def guarded(name: str, fn: Callable[[], dict]) -> None:
+        if name not in chosen:
+            return
         t0 = time.perf_counter()
         try:
             report[name] = fn()
@@ -651,15 +910,16 @@ def main(argv: list[str] | None = None) -> int:
     # DDP first: on CUDA its processes are spawned, on the CPU forked before this process starts threads
     guarded("ddp", lambda: section_ddp(s, device))
     guarded("training", lambda: section_training(s, device, fp16))
-    iteration_s = report["training"].pop("_iteration_s", None) or 0.1
+    iteration_s = report.get("training", {}).pop("_iteration_s", None) or 0.1
     guarded("sliding_window", lambda: section_sliding_window(s, device, [True, False] if fp16 else [False]))
     guarded("data", lambda: section_data(s, device, fp16, workers))
     guarded("monitor", lambda: section_monitor(iteration_s))
+    guarded("augmentation", lambda: section_augmentation(mode, device))
     report["seconds_total"] = time.perf_counter() - started
     text = table(report)
     print(text)
     Path(args.out).write_text(json.dumps(report, indent=1, default=str))
-    return 0 if not any("error" in report[k] for k in ("training", "sliding_window", "data", "ddp", "monitor")) else 1
+    return 0 if not any("error" in report.get(k, {}) for k in SECTIONS) else 1
 
 
 if __name__ == "__main__":

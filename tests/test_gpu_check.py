@@ -1,6 +1,8 @@
-"""benchmarks/gpu_check.py runs through on the CPU (--device cpu --quick) and reports every section with numbers."""
+"""benchmarks/gpu_check.py runs through on the CPU (--device cpu --quick) and reports every section with numbers;
+its augmentation section finds the device chain equal to batchgenerators, and would say where it is not."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -26,7 +28,7 @@ def test_gpu_check_cpu_quick_writes_every_section(tmp_path):
                            "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(out.read_text())
-    for name in ("training", "sliding_window", "data", "ddp", "monitor"):
+    for name in ("training", "sliding_window", "data", "ddp", "monitor", "augmentation"):
         assert name in report and "error" not in report[name], (name, report.get(name))
     tr = report["training"]
     for key in ("loss_v1", "loss_explorer", "ms_per_iteration_v1", "ms_per_iteration_explorer", "ratio_explorer_v1",
@@ -46,3 +48,77 @@ def test_gpu_check_cpu_quick_writes_every_section(tmp_path):
     monitor = report["monitor"]
     assert monitor["available"] and _number(monitor["share_of_iteration"]) and monitor["syncs_added"] == 0
     assert "ms/iteration" in done.stdout and "sliding window" in done.stdout  # the printed table
+
+
+# the transforms the augmentation section must exercise (moreDA's list, the cascade's extras, the DS targets)
+MOREDA_CLASSES = {"SpatialTransform", "GaussianNoiseTransform", "GaussianBlurTransform",
+                  "BrightnessMultiplicativeTransform", "ContrastAugmentationTransform",
+                  "SimulateLowResolutionTransform", "GammaTransform", "MirrorTransform", "DownsampleSegForDSTransform2"}
+CASCADE_CLASSES = {"MoveSegAsOneHotToData", "ApplyRandomBinaryOperatorTransform",
+                   "RemoveRandomConnectedComponentFromOneHotEncodingTransform", "Convert3DTo2DTransform"}
+
+
+def test_gpu_check_augmentation_section_is_exact_on_the_cpu(tmp_path):
+    """``--sections augmentation --device cpu --quick``: every path and seed bit for bit, every random device
+    transform acted in some batch (the parity is not vacuous), both sides timed."""
+    pytest.importorskip("batchgenerators")
+    out = tmp_path / "gpu_check.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--quick",
+                           "--sections", "augmentation", "--out", str(out)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report) >= {"augmentation"} and "training" not in report  # only the chosen section ran
+    au = report["augmentation"]
+    assert "error" not in au, au
+    assert isinstance(au["seeds"], int) and au["seeds"] >= 20
+    assert au["max_abs_diff_data"] == 0 and au["mismatched_seg_voxels"] == 0 and au["streams_equal"]
+    assert MOREDA_CLASSES | CASCADE_CLASSES <= set(au["transforms_covered"])
+    assert set(au["paths"]) == {"moreDA-3d", "moreDA-dummy-2d", "moreDA-2d", "moreDA-cascade"}
+    for name, path in au["paths"].items():
+        assert path["seeds"] == au["seeds"] and path["keys_equal"] and not path["seeds_differing"], name
+        assert path["differing_data_values"] == 0 and path["per_transform"] == {}, name
+        assert _number(path["ms_per_batch_cpu"]) and _number(path["ms_per_batch_device"]), name
+        assert path["fired"] and all(n > 0 for n in path["fired"].values()), (name, path["fired"])
+    assert any("ApplyRandomBinaryOperatorTransform" in k for k in au["paths"]["moreDA-cascade"]["fired"])
+    assert _number(au["ms_per_batch_cpu"]) and _number(au["ms_per_batch_device"])
+    assert "augmentation (20 seeds per path" in done.stdout
+
+
+@pytest.fixture
+def gpu_check_module(monkeypatch):
+    """benchmarks/gpu_check.py imported in this process (it sets v1's folder variables at import: undone after)."""
+    for var in ("nnUNet_raw_data_base", "nnUNet_preprocessed", "RESULTS_FOLDER"):
+        monkeypatch.setenv(var, os.environ.get(var, "")) if var in os.environ else monkeypatch.delenv(var, False)
+    spec = importlib.util.spec_from_file_location("gpu_check_under_test", ROOT / "benchmarks" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_per_transform_differences_name_the_transform_that_differs(gpu_check_module, monkeypatch):
+    """A device transform made inexact on purpose (the blur's output shifted by 1e-3) shows up at that step alone:
+    every step is fed batchgenerators' own input, so a difference is not carried on to the next steps."""
+    pytest.importorskip("batchgenerators")
+    import torch
+    from batchgenerators.transforms.noise_transforms import GaussianBlurTransform
+
+    from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
+
+    gc = gpu_check_module
+    transforms, patch, batch_size, seg_channels = gc.augmentation_path("moreDA-3d", gc.AUGMENTATION_SHAPES["quick"])
+    batch = gc.augmentation_batch((batch_size, 1, *patch), seg_channels, 3)
+    exact = gc.per_transform_differences(transforms, batch, 3, torch.device("cpu"))
+    assert {"SpatialTransform", "GaussianBlurTransform", "MirrorTransform", "DownsampleSegForDSTransform2"} <= \
+        {label.split(" ", 1)[1] for label in exact}
+    assert all(d["max_abs_diff_data"] == 0 and d["mismatched_seg_voxels"] == 0 for d in exact.values()), exact
+
+    blur = type(device_or_fallback(GaussianBlurTransform())[0])
+    original = blur.apply
+    monkeypatch.setattr(blur, "apply", lambda self, x, s, d: (lambda r: (r[0] + 1e-3, r[1]))(original(self, x, s, d)))
+    shifted = gc.per_transform_differences(transforms, batch, 3, torch.device("cpu"))
+    blurred = [k for k in shifted if k.endswith("GaussianBlurTransform")]
+    assert len(blurred) == 1 and abs(shifted[blurred[0]]["max_abs_diff_data"] - 1e-3) < 1e-4
+    assert shifted[blurred[0]]["differing_data_values"] > 0
+    assert all(d["max_abs_diff_data"] == 0 for k, d in shifted.items() if k != blurred[0]), shifted
