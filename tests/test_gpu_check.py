@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import os
 import subprocess
 import sys
@@ -122,3 +123,69 @@ def test_per_transform_differences_name_the_transform_that_differs(gpu_check_mod
     assert len(blurred) == 1 and abs(shifted[blurred[0]]["max_abs_diff_data"] - 1e-3) < 1e-4
     assert shifted[blurred[0]]["differing_data_values"] > 0
     assert all(d["max_abs_diff_data"] == 0 for k, d in shifted.items() if k != blurred[0]), shifted
+
+
+# ------------------------------------------------------------------ the GPU session's scripts (dry plumbing)
+SESSION = ROOT / "benchmarks" / "gpu_session"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"gpu_session_{name}", SESSION / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("script", ["gpu_session.sh", "gpu_pack.sh"])
+def test_session_scripts_parse(script):
+    done = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = (ROOT / "benchmarks" / script).read_text()
+    assert re.search(r"^set -\w*u", text, re.M) and "\r" not in text  # unset variables are errors
+
+
+def test_session_summary_reads_parts_and_gpu_samples(tmp_path):
+    """summary.json: per part the exit code, seconds, and the NVML samples inside the part's window."""
+    parts = tmp_path / "parts.tsv"
+    parts.write_text("gpu_check\t100.0\t110.0\t0\nnb05\t110.0\t120.0\t124\nlearn\t0\t0\tskipped\n")
+    util = tmp_path / "util.csv"
+    util.write_text("# time_s,util_percent,memory_used_mib\n" + "".join(
+        f"{t},{u},{m}\n" for t, u, m in [(101, 50, 1000), (105, 100, 3000), (109, 0, 2000), (115, 80, 500)]))
+    summary = _load("summarize").summarize(str(parts), str(util), {"dry": True})
+    assert summary["dry"] is True and summary["gpu_sampled"] is True
+    gc = summary["parts"]["gpu_check"]
+    assert gc == {"exit": 0, "status": "ok", "seconds": 10.0, "gpu_util_mean_percent": 50.0,
+                  "gpu_busy_share": round(2 / 3, 3), "gpu_memory_max_mib": 3000.0}
+    assert summary["parts"]["nb05"]["status"] == "killed at its cap"
+    assert summary["parts"]["nb05"]["gpu_util_mean_percent"] == 80.0
+    assert summary["parts"]["learn"]["status"].startswith("skipped")
+
+
+def test_util_sampler_without_nvml_leaves_a_note(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("with a GPU the sampler samples until killed (the session checks it there)")
+    out = tmp_path / "util.csv"
+    sampler = _load("util_sampler")
+    sampler.sample_forever(str(out), 0.01)  # returns at once: no NVML on this machine
+    assert out.read_text().startswith("# no GPU sampling:") and sampler.read_samples(str(out)) == []
+
+
+def test_run_notebook_and_v1_wrapper_import(monkeypatch):
+    """The session's Python parts import without running; the v1 wrapper makes v1's trainer lookup find the
+    short-schedule variant (a subclass of v1's nnUNetTrainerV2) and leaves other names to v1's search."""
+    assert callable(_load("run_notebook").run)
+    pytest.importorskip("nnunet")
+    import nnunet.run.default_configuration as default_configuration
+    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+
+    seen = []
+    monkeypatch.setattr(default_configuration, "recursive_find_python_class",
+                        lambda folder, name, current_module: seen.append(name))
+    wrapper = _load("v1_run_training")
+    wrapper.register_variants()
+    found = default_configuration.recursive_find_python_class(["x"], "nnUNetTrainerV2_gpuCheck", "m")
+    assert issubclass(found, nnUNetTrainerV2) and found is not nnUNetTrainerV2 and seen == []
+    default_configuration.recursive_find_python_class(["x"], "nnUNetTrainerV2", "m")
+    assert seen == ["nnUNetTrainerV2"]
