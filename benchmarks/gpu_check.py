@@ -789,8 +789,186 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
     }
 
 
+# ---------------------------------------------------------------------------------------------------- run
+# The blog's command on the KiTS19 sample, three ways on the same preprocessed data: the explorer with the
+# augmentation in worker processes (as v1) and on the device, and v1 1.7.1's own run_training. Schedules per mode.
+RUN_SCHEDULES = {
+    "gpu": dict(sample="kits19", task=40, fold=1, epochs=3, iterations=25, val_iterations=5),
+    "cpu": dict(sample="synthetic-ct", task=901, fold=0, epochs=2, iterations=4, val_iterations=1),
+    "quick": dict(sample="synthetic-ct", task=901, fold=0, epochs=1, iterations=2, val_iterations=1),
+}
+
+
+class _GpuSampler:
+    """NVML utilisation samples every 0.2 s in a thread (``(time, util %)``), or why there are none."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self.reason: str | None = None
+        self._stop = threading.Event()
+        self._thread = None
+        if device.type != "cuda":
+            self.reason = "not a CUDA run"
+            return
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            self._handle, self._nvml = pynvml.nvmlDeviceGetHandleByIndex(index), pynvml
+        except Exception as exc:  # noqa: BLE001 - pynvml missing or no driver
+            self.reason = f"no NVML: {type(exc).__name__}: {exc}"
+            return
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.samples.append((time.time(), float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)))
+
+    def busy_share(self, start: float, end: float) -> float | None:
+        inside = [u for t, u in self.samples if start <= t <= end]
+        return None if not inside else sum(inside) / len(inside) / 100.0
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+
+def _timed_lines(cmd: list[str], env: dict, log: Path, timeout: float) -> tuple[int, list[tuple[float, str]], float]:
+    """Runs ``cmd``, each output line stamped with the wall time it arrived; ``(exit code, lines, start time)``."""
+    import subprocess
+
+    start = time.time()
+    lines: list[tuple[float, str]] = []
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                cwd=str(log.parent))
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                lines.append((time.time(), line.rstrip("\n")))
+                f.write(line)
+        finally:
+            timer.cancel()
+            code = proc.wait()
+    return code, lines, start
+
+
+def epoch_timings(lines: list[tuple[float, str]], start: float) -> dict:
+    """From a training log on the console (v1's and the explorer's print the same lines): the epochs' durations
+    (``This epoch took X s``), the seconds from the command's start to the end of the first epoch, and the
+    training window (the first ``epoch:`` line to the last epoch's end) for the GPU utilisation."""
+    import re
+
+    took = [(t, float(m.group(1))) for t, line in lines if (m := re.search(r"This epoch took ([0-9.]+) s", line))]
+    first_epoch = next((t for t, line in lines if re.match(r"^(\S+ \S+: )?\s*epoch:\s+0\b", line)), None)
+    if not took:
+        return {"epochs": 0, "epoch_seconds": None, "seconds_to_first_epoch": None, "window": None}
+    seconds = [s for _, s in took]
+    steady = seconds[1:] or seconds  # the first epoch includes the workers' start and lazy initialisation
+    return {"epochs": len(took), "epoch_seconds": statistics.median(steady), "epoch_seconds_all": seconds,
+            "seconds_to_first_epoch": took[0][0] - start,
+            "window": (first_epoch if first_epoch is not None else start, took[-1][0])}
+
+
+def _explorer_supports_augment_on(env: dict) -> bool:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "nnunet_explorer.cli", "train", "--help"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    return "--augment_on" in done.stdout
+
+
+def section_run(mode: str, device: torch.device) -> dict:
+    """The blog's ``train 3d_fullres nnUNetTrainerV2 40 1`` on the KiTS19 sample (blog plans) on a GPU, with the
+    explorer (``--augment_on workers``: batchgenerators in worker processes, as v1; ``--augment_on device``: the
+    workers only draw, the arithmetic runs on the GPU) and with v1 1.7.1's own ``run_training`` through a
+    variant trainer that only shortens the schedule, all on the same preprocessed data and schedule, validation
+    inference off. On ``--quick`` / the CPU: the synthetic task 901 with a one- or two-epoch schedule.
+
+    Keys: ``epoch_seconds_*`` (median of the epochs after the first), ``seconds_to_first_epoch_*`` (command start
+    to the end of epoch 0: imports, unpacking, workers' start, the first epoch), ``gpu_busy_share_*`` (mean NVML
+    utilisation over the training epochs; null with ``gpu_busy_share_reason`` where NVML is not available), with
+    ``explorer`` = ``--augment_on device``, ``explorer_cpu_augmentation`` = ``--augment_on workers``, ``v1``."""
+    import shutil
+    import subprocess
+
+    sch = RUN_SCHEDULES[mode]
+    keep = os.environ.get("GPU_CHECK_RUN_WORKSPACE")
+    root = Path(keep) if keep else _TMP / "run"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "raw").mkdir(parents=True)
+    (root / "preprocessed").mkdir()
+    base_env = dict(os.environ, nnUNet_raw_data_base=str(root / "raw"), nnUNet_preprocessed=str(root / "preprocessed"),
+                    PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+                    MPLBACKEND="Agg", TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")
+    base_env.pop("NNUNET_EXPLORER_WORKSPACE", None)
+    if device.type != "cuda":
+        base_env.setdefault("nnUNet_n_proc_DA", "2")
+        base_env["CUDA_VISIBLE_DEVICES"] = ""  # v1 moves to CUDA whenever it sees one
+    explorer = [sys.executable, "-m", "nnunet_explorer.cli"]
+    t0 = time.time()
+    prep = [explorer + ["sample", sch["sample"], "--exist_ok"]]
+    if sch["sample"] != "kits19":  # the KiTS19 sample comes planned and preprocessed (the blog's plans)
+        prep.append(explorer + ["plan_and_preprocess", "-t", str(sch["task"]), "-tl", "2", "-tf", "2"])
+    for cmd in prep:
+        done = subprocess.run(cmd, env=base_env, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[2:])} failed: {done.stdout[-1500:]}{done.stderr[-1500:]}")
+    result: dict[str, Any] = {"task": sch["task"], "fold": sch["fold"], "sample": sch["sample"],
+                              "schedule": {k: sch[k] for k in ("epochs", "iterations", "val_iterations")},
+                              "seconds_preparing_data": time.time() - t0, "workspace": str(root)}
+    schedule = ["--max_num_epochs", str(sch["epochs"]), "--num_batches_per_epoch", str(sch["iterations"]),
+                "--num_val_batches_per_epoch", str(sch["val_iterations"])]
+    common = ["3d_fullres", "nnUNetTrainerV2", str(sch["task"]), str(sch["fold"]), "--disable_validation_inference"]
+    precision = [] if device.type == "cuda" else ["--fp32"]
+    supported = _explorer_supports_augment_on(base_env)
+    runs = {
+        "explorer": explorer + ["train", *common, *schedule, *precision, "--overwrite_training",
+                                "--device", device.type] + (["--augment_on", "device"] if supported else []),
+        "explorer_cpu_augmentation": explorer + ["train", *common, *schedule, *precision, "--overwrite_training",
+                                                 "--device", device.type, "--augment_on", "workers"],
+        "v1": [sys.executable, str(ROOT / "benchmarks" / "gpu_session" / "v1_run_training.py"), "3d_fullres",
+               "nnUNetTrainerV2_gpuCheck", str(sch["task"]), str(sch["fold"]), "--disable_validation_inference",
+               *precision],
+    }
+    if not supported:
+        result["note"] = ("this explorer's train has no --augment_on: 'explorer' ran with its default augmentation "
+                          "and 'explorer_cpu_augmentation' was not run")
+        runs.pop("explorer_cpu_augmentation")
+    sampler = _GpuSampler(device)
+    try:
+        for name, cmd in runs.items():
+            env = dict(base_env, RESULTS_FOLDER=str(root / f"results_{name}"), GPU_CHECK_EPOCHS=str(sch["epochs"]),
+                       GPU_CHECK_ITERATIONS=str(sch["iterations"]), GPU_CHECK_VAL_ITERATIONS=str(sch["val_iterations"]))
+            Path(env["RESULTS_FOLDER"]).mkdir(exist_ok=True)
+            code, lines, start = _timed_lines(cmd, env, root / f"{name}.log", timeout=900)
+            timing = epoch_timings(lines, start)
+            if code != 0 or timing["epochs"] != sch["epochs"]:
+                tail = "\n".join(line for _, line in lines[-25:])
+                raise RuntimeError(f"{name} exited {code} after {timing['epochs']} epoch(s):\n{tail}")
+            window = timing.pop("window")
+            result[f"epoch_seconds_{name}"] = timing["epoch_seconds"]
+            result[f"epoch_seconds_all_{name}"] = timing["epoch_seconds_all"]
+            result[f"seconds_to_first_epoch_{name}"] = timing["seconds_to_first_epoch"]
+            result[f"seconds_total_{name}"] = time.time() - start
+            result[f"gpu_busy_share_{name}"] = sampler.busy_share(*window)
+            result[f"command_{name}"] = " ".join(cmd[2:] if cmd[1] == "-m" else cmd[1:])
+    finally:
+        sampler.stop()
+    result.setdefault("epoch_seconds_explorer_cpu_augmentation", None)
+    result.setdefault("seconds_to_first_epoch_explorer_cpu_augmentation", None)
+    result.setdefault("gpu_busy_share_explorer_cpu_augmentation", None)
+    result["gpu_busy_share_reason"] = sampler.reason
+    result["ratio_epoch_explorer_v1"] = result["epoch_seconds_explorer"] / result["epoch_seconds_v1"]
+    return result
+
+
 # ------------------------------------------------------------------------------------------------ output
-SECTIONS = ("training", "sliding_window", "data", "ddp", "monitor", "augmentation")
+SECTIONS = ("training", "sliding_window", "data", "ddp", "monitor", "augmentation", "run")
 
 def _fmt(v: Any) -> str:
     if v is None:
@@ -853,6 +1031,21 @@ def table(report: dict) -> str:
             for step, d in p["per_transform"].items():
                 lines.append(f"    {step}: max|ddata| {d['max_abs_diff_data']:.3g}, {d['differing_data_values']} "
                              f"values, seg voxels {d['mismatched_seg_voxels']}")
+    ru = report.get("run")
+    if ru and "error" not in ru:
+        sc = ru["schedule"]
+        lines += ["", f"run (task {ru['task']} fold {ru['fold']}, {sc['epochs']} epochs x {sc['iterations']} "
+                      "iterations, validation inference off):",
+                  "  side                          s/epoch  s to 1st epoch  GPU busy"]
+        for side, label in (("explorer", "explorer --augment_on device"),
+                            ("explorer_cpu_augmentation", "explorer --augment_on workers"), ("v1", "v1 1.7.1")):
+            lines.append(f"  {label:<29} {_fmt(ru.get(f'epoch_seconds_{side}')):<8} "
+                         f"{_fmt(ru.get(f'seconds_to_first_epoch_{side}')):<15} "
+                         f"{_fmt(ru.get(f'gpu_busy_share_{side}'))}")
+        if ru.get("note"):
+            lines.append(f"  ({ru['note']})")
+        if ru.get("gpu_busy_share_reason"):
+            lines.append(f"  (GPU busy share: {ru['gpu_busy_share_reason']})")
     for name in SECTIONS:
         if "error" in report.get(name, {}):
             lines.append(f"{name}: FAILED {report[name]['error']}")
@@ -906,6 +1099,8 @@ def main(argv: list[str] | None = None) -> int:
             report[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
         report[name]["seconds"] = time.perf_counter() - t0
         print(f"[gpu_check] {name} done in {report[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
+        # written after every section: a run killed at its time cap keeps what it measured
+        Path(args.out).write_text(json.dumps(report, indent=1, default=str))
 
     # DDP first: on CUDA its processes are spawned, on the CPU forked before this process starts threads
     guarded("ddp", lambda: section_ddp(s, device))
@@ -915,6 +1110,7 @@ def main(argv: list[str] | None = None) -> int:
     guarded("data", lambda: section_data(s, device, fp16, workers))
     guarded("monitor", lambda: section_monitor(iteration_s))
     guarded("augmentation", lambda: section_augmentation(mode, device))
+    guarded("run", lambda: section_run(mode, device))
     report["seconds_total"] = time.perf_counter() - started
     text = table(report)
     print(text)

@@ -189,3 +189,45 @@ def test_run_notebook_and_v1_wrapper_import(monkeypatch):
     assert issubclass(found, nnUNetTrainerV2) and found is not nnUNetTrainerV2 and seen == []
     default_configuration.recursive_find_python_class(["x"], "nnUNetTrainerV2", "m")
     assert seen == ["nnUNetTrainerV2"]
+
+
+def test_epoch_timings_read_the_training_log(gpu_check_module):
+    """Epoch seconds from v1's / the explorer's console lines: the median after the first epoch, the time to the
+    end of epoch 0 from the command's start, and the training window for the GPU samples."""
+    lines = [(100.0, "loading dataset"), (104.0, "2026-12-04 23:50:01.1: "), (104.0, "epoch:  0"),
+             (110.0, "2026-12-04 23:50:07.5: This epoch took 6.000000 s"), (110.0, ""), (110.0, "epoch:  1"),
+             (113.0, "2026-12-04 23:50:10.5: This epoch took 3.000000 s"), (117.0, "This epoch took 4.000000 s")]
+    timing = gpu_check_module.epoch_timings(lines, 99.0)
+    assert timing["epochs"] == 3 and timing["epoch_seconds"] == 3.5 and timing["epoch_seconds_all"] == [6, 3, 4]
+    assert timing["seconds_to_first_epoch"] == 11.0 and timing["window"] == (104.0, 117.0)
+    assert gpu_check_module.epoch_timings([(1.0, "crashed")], 0.0)["epoch_seconds"] is None
+
+
+@pytest.mark.slow
+def test_gpu_check_run_section_times_explorer_and_v1_on_the_cpu(tmp_path):
+    """``--sections run --device cpu --quick``: task 901, one epoch of two batches with the explorer and with v1's
+    own run_training (the variant trainer), timed from their logs; no GPU: the busy shares are null, with why."""
+    pytest.importorskip("nnunet", reason="the run section compares with nnunet==1.7.1")
+    out = tmp_path / "gpu_check.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), GPU_CHECK_RUN_WORKSPACE=str(tmp_path / "ws"))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--quick",
+                           "--sections", "run", "--out", str(out)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = json.loads(out.read_text())["run"]
+    assert "error" not in run, run
+    assert run["task"] == 901 and run["schedule"]["epochs"] == 1
+    for side in ("explorer", "v1"):
+        assert _number(run[f"epoch_seconds_{side}"]) and run[f"epoch_seconds_{side}"] > 0, side
+        assert run[f"seconds_to_first_epoch_{side}"] >= run[f"epoch_seconds_{side}"], side
+        assert run[f"gpu_busy_share_{side}"] is None, side
+    # the CPU-augmentation run needs train's --augment_on; without it the report says so
+    if "note" in run:
+        assert "--augment_on" in run["note"] and run["epoch_seconds_explorer_cpu_augmentation"] is None
+    else:
+        assert _number(run["epoch_seconds_explorer_cpu_augmentation"])
+    assert run["gpu_busy_share_reason"] == "not a CUDA run"
+    assert (tmp_path / "ws" / "v1.log").read_text().count("This epoch took") == 1
+    # v1's own trainer, the variant, wrote its fold (log and final checkpoint) there
+    folds = list((tmp_path / "ws" / "results_v1").rglob("nnUNetTrainerV2_gpuCheck__nnUNetPlansv2.1/fold_0"))
+    assert len(folds) == 1 and list(folds[0].glob("training_log_*.txt"))
