@@ -12,6 +12,7 @@
 #
 # usage: bash benchmarks/gpu_pack.sh            # for the GPU machine (Python 3.12)
 #        PYVER=3.11 bash benchmarks/gpu_pack.sh # the same for a dry run here (DRY=1 bash benchmarks/gpu_session.sh)
+#        ONLY_PROJECT=1 bash benchmarks/gpu_pack.sh  # after a commit: repack only the project (seconds)
 # Needs: pip (PIP="python -m pip", default the project's .venv or python3), git, xz, unzip. ~2-4 min (xz).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,9 +24,15 @@ if [ -z "${PIP:-}" ]; then
   else PIP="python3 -m pip"; fi
 fi
 T0=$(date +%s)
+pack_project() {
+  git -C "$ROOT" archive --format=tar.gz -o "$G/proj.tar.gz" HEAD
+  git -C "$ROOT" rev-parse HEAD > "$G/proj.commit"
+}
+if [ "${ONLY_PROJECT:-0}" = 1 ] && [ -d "$G/whl" ]; then  # the wheels stay; only the project is packed anew
+  pack_project; echo "packed the project at $(cut -c1-12 "$G/proj.commit") into $G"; exit 0
+fi
 rm -rf "$G"; mkdir -p "$G/whl"
-git -C "$ROOT" archive --format=tar.gz -o "$G/proj.tar.gz" HEAD
-git -C "$ROOT" rev-parse HEAD > "$G/proj.commit"
+pack_project
 echo "$PYVER" > "$G/python_version"
 
 # binary wheels for that Python; several manylinux tags so that pip may pick any that glibc 2.28 runs
