@@ -564,7 +564,7 @@ def section_monitor(iteration_s: float) -> dict:
 # batchgenerators' single-threaded Compose fit in about a minute; bench_device_augmentation.py times the blog's.
 AUGMENTATION_PATHS = ("moreDA-3d", "moreDA-dummy-2d", "moreDA-2d", "moreDA-cascade")
 AUGMENTATION_SHAPES = {
-    "gpu": dict(patch_3d=(40, 112, 112), patch_2d=(192, 192), batch_3d=2, batch_2d=8, seeds=20),
+    "gpu": dict(patch_3d=(32, 112, 112), patch_2d=(192, 192), batch_3d=2, batch_2d=8, seeds=20),
     "cpu": dict(patch_3d=(16, 48, 48), patch_2d=(64, 64), batch_3d=2, batch_2d=4, seeds=20),
     "quick": dict(patch_3d=(12, 32, 32), patch_2d=(32, 32), batch_3d=2, batch_2d=4, seeds=20),
 }
@@ -793,7 +793,7 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
 # The blog's command on the KiTS19 sample, three ways on the same preprocessed data: the explorer with the
 # augmentation in worker processes (as v1) and on the device, and v1 1.7.1's own run_training. Schedules per mode.
 RUN_SCHEDULES = {
-    "gpu": dict(sample="kits19", task=40, fold=1, epochs=3, iterations=25, val_iterations=5),
+    "gpu": dict(sample="kits19", task=40, fold=1, epochs=3, iterations=20, val_iterations=4),
     "cpu": dict(sample="synthetic-ct", task=901, fold=0, epochs=2, iterations=4, val_iterations=1),
     "quick": dict(sample="synthetic-ct", task=901, fold=0, epochs=1, iterations=2, val_iterations=1),
 }

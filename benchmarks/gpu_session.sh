@@ -3,8 +3,9 @@
 # benchmarks/gpu_pack.sh (run before, where the registry is reachable) packs into .gpu/ what that machine lacks.
 # On the GPU machine, from the repository root, with .gpu/ carried along:
 #     OUT=$OUT bash benchmarks/gpu_session.sh
-# Parts, in priority order, each with its own cap inside one budget (BUDGET, default 540 s); a part that runs past
-# its cap is killed with its process group and the next one starts:
+# Parts, in priority order, each with its own cap (CAP_GC 240, CAP_NB 140, CAP_LEARN 130 s; set-up ~20 s) inside one
+# budget (BUDGET, default 540 s); a part that runs past its cap is killed with its process group and the next one
+# starts (gpu_check writes its JSON after every section, so a kill keeps the sections done; 'run' is last):
 #   gpu_check  benchmarks/gpu_check.py --device cuda, all sections (training, sliding window, data, DDP, monitor,
 #              the device augmentation against batchgenerators, the blog's training run explorer vs v1)
 #   nb05       notebooks/05_train_live.ipynb executed by nbclient in a real kernel, saved with its outputs
@@ -16,6 +17,8 @@
 # a one-epoch learning check; notebook 05 as it runs on a CPU), with wheels for the local Python:
 #     PYVER=3.11 GPU_PACK_DIR=$PWD/.gpu-dry bash benchmarks/gpu_pack.sh
 #     DRY=1 GPU_PACK_DIR=$PWD/.gpu-dry PY=.venv/bin/python OUT=/tmp/gpu_dry bash benchmarks/gpu_session.sh
+# Dry run recorded (2-core CPU shared with other jobs, commit 3677ebd): passed end to end in 436 s — set-up 10 s,
+# gpu_check --quick 72 s (all 7 sections), notebook 05 278 s (its CPU run), learning check 72 s (1 epoch).
 set -u
 T0=$(date +%s)
 DRY=${DRY:-0}
@@ -82,17 +85,17 @@ part() {  # part NAME CAP_SECONDS COMMAND...: runs with min(CAP, time left); tim
 
 # ---- 1. the GPU check, every section (its 'run' section keeps its logs in $WORK/check)
 export GPU_CHECK_RUN_WORKSPACE=$WORK/check
-if [ "$DRY" = 1 ]; then GC="--device cpu --quick"; CAP_GC=300; else GC="--device cuda"; CAP_GC=280; fi
+if [ "$DRY" = 1 ]; then GC="--device cpu --quick"; CAP_GC=${CAP_GC:-300}; else GC="--device cuda"; CAP_GC=${CAP_GC:-240}; fi
 part gpu_check "$CAP_GC" "$PY" "$P/benchmarks/gpu_check.py" $GC --out "$OUT/gpu_check.json"
 
 # ---- 2. notebook 05 in a real kernel (on a GPU it trains the real workload; on a CPU its small run)
-if [ "$DRY" = 1 ]; then CAP_NB=600; else CAP_NB=130; fi
+if [ "$DRY" = 1 ]; then CAP_NB=${CAP_NB:-600}; else CAP_NB=${CAP_NB:-140}; fi
 part nb05 "$CAP_NB" "$PY" "$H/run_notebook.py" "$P/notebooks/05_train_live.ipynb" "$OUT/nb05.ipynb" \
   --workspace "$WORK/nb05_workspace"
 
 # ---- 3. the Colin27 learning check
-if [ "$DRY" = 1 ]; then LA="--epochs 1 --iterations 2 --val_iterations 1"; CAP_LEARN=240
-else LA="--epochs 40 --iterations 25 --val_iterations 4"; CAP_LEARN=110; fi
+if [ "$DRY" = 1 ]; then LA="--epochs 1 --iterations 2 --val_iterations 1"; CAP_LEARN=${CAP_LEARN:-240}
+else LA="--epochs 40 --iterations 25 --val_iterations 4"; CAP_LEARN=${CAP_LEARN:-130}; fi
 part learn "$CAP_LEARN" "$PY" "$P/benchmarks/real_sample_learning.py" $LA --fold 0 --n_proc_DA "$NPROC" \
   --workspace "$WORK/learn"
 
