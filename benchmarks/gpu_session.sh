@@ -3,7 +3,7 @@
 # benchmarks/gpu_pack.sh (run before, where the registry is reachable) packs into .gpu/ what that machine lacks.
 # On the GPU machine, from the repository root, with .gpu/ carried along:
 #     OUT=$OUT bash benchmarks/gpu_session.sh
-# Parts, in priority order, each with its own cap (CAP_GC 240, CAP_NB 140, CAP_LEARN 130 s; set-up ~20 s) inside one
+# Parts, in priority order, each with its own cap (CAP_GC 270, CAP_NB 130, CAP_LEARN 120 s; set-up ~20 s) inside one
 # budget (BUDGET, default 540 s); a part that runs past its cap is killed with its process group and the next one
 # starts (gpu_check writes its JSON after every section, so a kill keeps the sections done; 'run' is last):
 #   gpu_check  benchmarks/gpu_check.py --device cuda, all sections (training, sliding window, data, DDP, monitor,
@@ -85,17 +85,17 @@ part() {  # part NAME CAP_SECONDS COMMAND...: runs with min(CAP, time left); tim
 
 # ---- 1. the GPU check, every section (its 'run' section keeps its logs in $WORK/check)
 export GPU_CHECK_RUN_WORKSPACE=$WORK/check
-if [ "$DRY" = 1 ]; then GC="--device cpu --quick"; CAP_GC=${CAP_GC:-300}; else GC="--device cuda"; CAP_GC=${CAP_GC:-240}; fi
+if [ "$DRY" = 1 ]; then GC="--device cpu --quick"; CAP_GC=${CAP_GC:-300}; else GC="--device cuda"; CAP_GC=${CAP_GC:-270}; fi
 part gpu_check "$CAP_GC" "$PY" "$P/benchmarks/gpu_check.py" $GC --out "$OUT/gpu_check.json"
 
 # ---- 2. notebook 05 in a real kernel (on a GPU it trains the real workload; on a CPU its small run)
-if [ "$DRY" = 1 ]; then CAP_NB=${CAP_NB:-600}; else CAP_NB=${CAP_NB:-140}; fi
+if [ "$DRY" = 1 ]; then CAP_NB=${CAP_NB:-600}; else CAP_NB=${CAP_NB:-130}; fi
 part nb05 "$CAP_NB" "$PY" "$H/run_notebook.py" "$P/notebooks/05_train_live.ipynb" "$OUT/nb05.ipynb" \
   --workspace "$WORK/nb05_workspace"
 
 # ---- 3. the Colin27 learning check
 if [ "$DRY" = 1 ]; then LA="--epochs 1 --iterations 2 --val_iterations 1"; CAP_LEARN=${CAP_LEARN:-240}
-else LA="--epochs 40 --iterations 25 --val_iterations 4"; CAP_LEARN=${CAP_LEARN:-130}; fi
+else LA="--epochs 40 --iterations 25 --val_iterations 4"; CAP_LEARN=${CAP_LEARN:-120}; fi
 part learn "$CAP_LEARN" "$PY" "$P/benchmarks/real_sample_learning.py" $LA --fold 0 --n_proc_DA "$NPROC" \
   --workspace "$WORK/learn"
 
