@@ -1,6 +1,8 @@
 """nnU-Net v1 1.7.1's own ``run_training`` (``nnUNet_train``), able to find the short-schedule variant trainer.
 
-    python benchmarks/gpu_session/v1_run_training.py 3d_fullres nnUNetTrainerV2_gpuCheck 40 1 --disable_validation_inference
+    GPU_CHECK_EPOCHS=3 GPU_CHECK_ITERATIONS=20 GPU_CHECK_VAL_ITERATIONS=4 \
+        python benchmarks/gpu_session/v1_run_training.py 3d_fullres nnUNetTrainerV2_gpuCheck 40 1 \
+        --disable_validation_inference
 
 v1 finds a trainer class by importing every module under ``nnunet/training/network_training`` (its
 ``recursive_find_python_class``); a variant must live in that installed folder. Rather than writing into the
