@@ -696,6 +696,20 @@ def per_transform_differences(transforms: list, batch: dict, seed: int, device: 
     return out
 
 
+def _attribute(transforms: list, shape: tuple, seg_channels: int, seeds: list[int], device: torch.device) -> dict:
+    """:func:`per_transform_differences` over ``seeds``: per step the largest difference and the summed counts."""
+    merged: dict = {}
+    for seed in seeds:
+        for step, d in per_transform_differences(transforms, augmentation_batch(shape, seg_channels, seed), seed,
+                                                 device).items():
+            m = merged.setdefault(step, {"max_abs_diff_data": 0.0, "differing_data_values": 0,
+                                         "mismatched_seg_voxels": 0})
+            m["max_abs_diff_data"] = max(m["max_abs_diff_data"], d["max_abs_diff_data"])
+            m["differing_data_values"] += d["differing_data_values"]
+            m["mismatched_seg_voxels"] += d["mismatched_seg_voxels"]
+    return merged
+
+
 def section_augmentation(mode: str, device: torch.device) -> dict:
     """The device augmentation chain vs batchgenerators' ``Compose``, whole transform lists, ≥ 20 seeds.
 
@@ -774,10 +788,8 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
             # batches (of the seeds) in which each random device transform changed something: parity is not vacuous
             "fired": fired,
             "fallbacks": [f"{n}: {why}" for n, why in chain.fallbacks],
-            # where the differences come from, transform by transform (first differing seed only)
-            "per_transform": {} if not bad else per_transform_differences(
-                transforms, augmentation_batch((batch_size, 1, *loader_patch), seg_channels, bad[0]), bad[0],
-                device),
+            # where the differences come from, transform by transform (over the first 3 differing seeds)
+            "per_transform": _attribute(transforms, (batch_size, 1, *loader_patch), seg_channels, bad[:3], device),
         }
     return {
         "seeds": len(seeds), "paths": paths,
