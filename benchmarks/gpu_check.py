@@ -970,6 +970,10 @@ def section_run(mode: str, device: torch.device) -> dict:
             result[f"seconds_total_{name}"] = time.time() - start
             result[f"gpu_busy_share_{name}"] = sampler.busy_share(*window)
             result[f"command_{name}"] = " ".join(cmd[2:] if cmd[1] == "-m" else cmd[1:])
+            if name != "v1":  # the explorer's log says where the augmentation ran
+                said = next((line.split("augmentation:", 1)[1].strip() for _, line in lines
+                             if "augmentation:" in line), None)
+                result[f"augmentation_{name}"] = said
     finally:
         sampler.stop()
     result.setdefault("epoch_seconds_explorer_cpu_augmentation", None)

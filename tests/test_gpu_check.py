@@ -224,8 +224,10 @@ def test_gpu_check_run_section_times_explorer_and_v1_on_the_cpu(tmp_path):
     # the CPU-augmentation run needs train's --augment_on; without it the report says so
     if "note" in run:
         assert "--augment_on" in run["note"] and run["epoch_seconds_explorer_cpu_augmentation"] is None
-    else:
+    else:  # each run's log says where its augmentation ran
         assert _number(run["epoch_seconds_explorer_cpu_augmentation"])
+        assert "--augment_on device" in run["augmentation_explorer"]
+        assert "--augment_on workers" in run["augmentation_explorer_cpu_augmentation"]
     assert run["gpu_busy_share_reason"] == "not a CUDA run"
     assert (tmp_path / "ws" / "v1.log").read_text().count("This epoch took") == 1
     # v1's own trainer, the variant, wrote its fold (log and final checkpoint) there
