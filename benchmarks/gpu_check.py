@@ -595,7 +595,8 @@ def augmentation_batch(shape: tuple[int, ...], seg_channels: int, seed: int) -> 
     """A loader-like batch: ``device_transforms_check.synthetic_batch`` (a z-scored smooth image with noise, labels
     0-2 and a band of -1); for the cascade a second segmentation channel, the previous stage's prediction (the
     labels with a few voxels dropped), as v1's cascade loader delivers it."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
     from device_transforms_check import synthetic_batch as smooth_batch
 
     data, seg = smooth_batch(shape, seed)
