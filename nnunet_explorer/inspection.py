@@ -68,6 +68,8 @@ class EpochRecord:
     val_loss: float | None = None
     pseudo_dice: list[float] | None = None
     seconds: float | None = None
+    data_wait_seconds: float | None = None  # the explorer's "data wait X s / compute Y s" line (not in v1's log)
+    compute_seconds: float | None = None
 
 
 @dataclass
@@ -139,6 +141,10 @@ def parse_log(path: Path, records: dict[int, EpochRecord]) -> LogRun:
             current.val_loss = _floats(_after(line, "validation loss:"))[0]
         elif "Average global foreground Dice:" in line:
             current.pseudo_dice = _floats(_after(line, "Average global foreground Dice:"))
+        elif "data wait " in line and " / compute " in line:
+            values = _floats(_after(line, "data wait "))
+            if len(values) >= 2:
+                current.data_wait_seconds, current.compute_seconds = values[0], values[1]
         elif "This epoch took" in line:
             values = _floats(_after(line, "This epoch took"))
             if values:
@@ -189,6 +195,8 @@ class RunInspection:
     checkpoints: dict[str, dict[str, Any]]
     summary_dice: dict[str, float] | None
     findings: list[Finding] = field(default_factory=list)
+    data_wait_seconds: list[float | None] = field(default_factory=list)
+    compute_seconds: list[float | None] = field(default_factory=list)
 
     @property
     def mean_pseudo_dice(self) -> list[float | None]:
@@ -204,7 +212,8 @@ class RunInspection:
                 "mean_pseudo_dice": self.mean_pseudo_dice, "val_eval_criterion_MA": self.val_eval_ma,
                 "learning_rates": self.learning_rates, "epoch_seconds": self.epoch_seconds,
                 "max_num_epochs": self.max_num_epochs, "checkpoints": self.checkpoints,
-                "summary_dice": self.summary_dice, "findings": [asdict(f) for f in self.findings]}
+                "summary_dice": self.summary_dice, "findings": [asdict(f) for f in self.findings],
+                "data_wait_seconds": self.data_wait_seconds, "compute_seconds": self.compute_seconds}
 
     def by_rule(self, rule: str) -> list[Finding]:
         return [f for f in self.findings if f.rule == rule]
@@ -291,7 +300,9 @@ def inspect_fold(folder: str | os.PathLike, *, window: int | None = None, read_c
         train_losses=[records[e].train_loss for e in epochs], val_losses=[records[e].val_loss for e in epochs],
         pseudo_dice=[records[e].pseudo_dice for e in epochs], learning_rates=[records[e].learning_rate for e in epochs],
         epoch_seconds=[records[e].seconds for e in epochs], max_num_epochs=max_epochs, debug=debug,
-        checkpoints=checkpoints, summary_dice=_summary_dice(path))
+        checkpoints=checkpoints, summary_dice=_summary_dice(path),
+        data_wait_seconds=[records[e].data_wait_seconds for e in epochs],
+        compute_seconds=[records[e].compute_seconds for e in epochs])
     k = window or max(5, min(50, len(epochs) // 4))
     for rule in RULES:
         result.findings.extend(rule(result, k))
@@ -466,13 +477,37 @@ def rule_epoch_time(r: RunInspection, k: int) -> list[Finding]:
     text = f"an epoch takes {median:.1f} s (median of {len(seconds)}); {numbers['total_s'] / 3600:.2f} h so far"
     if remaining:
         text += f", ≈{numbers['remaining_s'] / 3600:.2f} h for the {remaining} epochs left"
-    text += (". v1's log does not split data wait from compute; nnunet-explorer train's monitor does "
-             "(a data-loading bound shows as epochs much longer than v1's expected_epoch_times).")
+    if not any(w is not None for w in r.data_wait_seconds):
+        text += (". v1's log does not split data wait from compute; nnunet-explorer train's log does "
+                 "(a data-loading bound shows as epochs much longer than v1's expected_epoch_times).")
     findings = [Finding("epoch_time", "info", text, numbers)]
+    findings.extend(rule_data_wait(r, k))
     if any(run.on_cpu for run in r.logs):
         findings.append(Finding("cpu_training", "warning", "the log says training ran on the CPU (no CUDA), "
                                 "which is 10-100x slower than on a GPU", {}))
     return findings
+
+
+DATA_BOUND_SHARE = 0.3
+"""Above this share of the iteration time spent waiting for batches, the run is called data-loading bound."""
+
+
+def rule_data_wait(r: RunInspection, k: int) -> list[Finding]:
+    """The explorer's per-epoch "data wait X s / compute Y s" lines (v1's log has none): how much of the
+    iterations' time went to waiting for the next batch, over the last ``k`` epochs that have the line."""
+    pairs = [(w, c) for w, c in zip(r.data_wait_seconds, r.compute_seconds) if w is not None and c is not None][-k:]
+    if not pairs:
+        return []
+    wait, compute = float(np.median([w for w, _ in pairs])), float(np.median([c for _, c in pairs]))
+    share = wait / (wait + compute) if wait + compute > 0 else 0.0
+    numbers = {"data_wait_s": wait, "compute_s": compute, "wait_share": share, "epochs": len(pairs)}
+    text = (f"per epoch (median of the last {len(pairs)}): {wait:.1f} s waiting for data, {compute:.1f} s computing "
+            f"({100 * share:.0f} % of the iteration time waiting)")
+    if share > DATA_BOUND_SHARE:
+        return [Finding("data_wait", "warning", text + ": the run is data-loading bound. More augmentation workers "
+                        "(nnUNet_n_proc_DA), or on a GPU `train --augment_on device`, give the GPU its batches "
+                        "sooner", numbers)]
+    return [Finding("data_wait", "info", text, numbers)]
 
 
 RULES: tuple[Callable[[RunInspection, int], list[Finding]], ...] = (

@@ -3,8 +3,10 @@
 Same flags, spellings and defaults as ``nnUNet_predict`` (``inference/predict_simple.py``) for everything the
 explorer implements; the model folder is ``RESULTS_FOLDER/nnUNet/<m>/<Task>/<tr>__<p>``. Existing outputs are
 kept (skipped) unless ``--overwrite_existing`` is given. Checkpoints are loaded safely (no arbitrary code).
-``--device auto`` (the default) predicts on CUDA where available, as v1 does; ``--all_in_gpu True`` is v1's
-float16 whole-case accumulation on the GPU. Every input is checked before anything is written.
+``--device auto`` (the default) predicts on CUDA where available, as v1 does. Where the sliding window's
+whole-case sums live is ``--sums_on``: ``auto`` (default) keeps them in float32 on the GPU on CUDA (no copy per
+tile, v1's numbers) and in CPU memory elsewhere, as v1; ``--all_in_gpu True`` is v1's float16 accumulation on the
+GPU, ``--all_in_gpu False`` v1's float32 sums in CPU memory. Every input is checked before anything is written.
 """
 from __future__ import annotations
 
@@ -56,9 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="ignored: the explorer exports each case in this process")
     v1_only.add_argument("--mode", default="normal", help="only 'normal' (v1's fast/fastest modes are not offered)")
     parser.add_argument("--all_in_gpu", default="None", choices=("None", "False", "True"),
-                        help="True: keep the input and the whole-case sums on the GPU in float16 (fewer copies, much "
-                             "more GPU memory; v1 calls it experimental). None/False (default): the sums are "
-                             "float32 in CPU memory")
+                        help="True: v1's float16 whole-case sums on the GPU (--sums_on device_fp16; inexact at the "
+                             "image border, v1 calls it experimental). False: v1's float32 sums in CPU memory "
+                             "(--sums_on cpu). None (default): --sums_on decides")
     parser.add_argument("-l", "--lowres_segmentations", default="None",
                         help="3d_cascade_fullres: folder with the 3d_lowres predictions (CASE.nii.gz). Without it, "
                              "3d_lowres is predicted first into OUT/3d_lowres_predictions")
@@ -68,8 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
     explorer.add_argument("--device", default="auto",
                           help="auto (default: CUDA where available, as v1), cpu, cuda or cuda:N")
-    explorer.add_argument("--tile_batch_size", type=int, default=1,
-                          help="tiles per forward pass (1 = v1's one at a time)")
+    explorer.add_argument("--tile_batch_size", type=int, default=None,
+                          help="tiles per forward pass (1 = v1's one at a time; default: 4 on CUDA, except with "
+                               "float16 sums, 1 elsewhere)")
+    explorer.add_argument("--sums_on", default="auto", choices=("auto", "cpu", "device_fp32", "device_fp16"),
+                          help="where the sliding window's whole-case sums live: auto (default: device_fp32 on "
+                               "CUDA, cpu elsewhere), cpu (v1's default: float32 in CPU memory, one copy back per "
+                               "tile), device_fp32 (float32 on the GPU: v1's numbers, no copy per tile), "
+                               "device_fp16 (v1's --all_in_gpu True)")
 
 
 def _parse_folds(folds):
@@ -87,6 +95,19 @@ def _parse_folds(folds):
                                      ) from None
     raise ConfigurationError(tr(f"unexpected value for -f: {folds}", f"-f 的值不对:{folds}"),
                              fix=tr("for example: -f 0, or -f all", "例如:-f 0,或 -f all"))
+
+
+def _sums_on(all_in_gpu: str, sums_on: str) -> str:
+    """``--sums_on`` after v1's ``--all_in_gpu``: True is v1's float16 GPU sums, False v1's CPU sums."""
+    # differs from v1: --all_in_gpu None (v1's default, which v1 treats as False) lets --sums_on decide: auto puts
+    # the float32 sums on the GPU on CUDA; --all_in_gpu False still means v1's float32 sums in CPU memory
+    v1_choice = {"True": "device_fp16", "False": "cpu"}.get(all_in_gpu)
+    if v1_choice is None or sums_on in ("auto", v1_choice):
+        return v1_choice or sums_on
+    raise ConfigurationError(tr(f"--all_in_gpu {all_in_gpu} means --sums_on {v1_choice}, but --sums_on "
+                                f"{sums_on} was given",
+                                f"--all_in_gpu {all_in_gpu} 即 --sums_on {v1_choice},但给出的是 --sums_on {sums_on}"),
+                             fix=tr("give only one of the two", "两者只给一个"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,11 +132,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(tr(f"--mode {args.mode} is not offered by the explorer",
                                     f"explorer 不提供 --mode {args.mode}"),
                                  fix=tr("use --mode normal", "使用 --mode normal"))
-    all_in_gpu = args.all_in_gpu == "True"  # v1: None and False both mean False for nnUNet_predict
+    sums_on = _sums_on(args.all_in_gpu, args.sums_on)
+    if args.tile_batch_size is not None and args.tile_batch_size < 1:
+        raise ConfigurationError(tr(f"--tile_batch_size must be at least 1, got {args.tile_batch_size}",
+                                    f"--tile_batch_size 至少为 1,给出的是 {args.tile_batch_size}"),
+                                 fix=tr("use 1 (v1's one tile at a time) or more, or leave it out (auto)",
+                                        "使用 1(v1 的一次一个窗口)或更大的值,或不给(自动)"))
     device = resolve_device(args.device)  # fails before anything is read or written
-    if all_in_gpu and device.type != "cuda":
-        print(tr(f"WARNING: --all_in_gpu True on {device}: the float16 sums stay in CPU memory (no GPU to keep them "
-                 "on)", f"警告:在 {device} 上 --all_in_gpu True:float16 的累加和留在 CPU 内存中(没有 GPU 可以存放)"),
+    if sums_on == "device_fp16" and device.type != "cuda":
+        print(tr(f"WARNING: float16 sums (--all_in_gpu True / --sums_on device_fp16) on {device}: they stay in CPU "
+                 "memory (no GPU to keep them on), and are inexact at the image border",
+                 f"警告:在 {device} 上使用 float16 累加和(--all_in_gpu True / --sums_on device_fp16):它们留在 CPU "
+                 "内存中(没有 GPU 可以存放),且在图像边缘不精确"),
               flush=True)
     lowres = None if args.lowres_segmentations == "None" else Path(args.lowres_segmentations)
     if lowres is not None and args.model != "3d_cascade_fullres":
@@ -129,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     common = dict(do_tta=not args.disable_tta, mixed_precision=not args.disable_mixed_precision,
                   overwrite_existing=args.overwrite_existing, step_size=args.step_size,
                   disable_postprocessing=args.disable_postprocessing, device=device,
-                  tile_batch_size=args.tile_batch_size, all_in_gpu=all_in_gpu)
+                  tile_batch_size=args.tile_batch_size, sums_on=sums_on)
     start = time.time()
     if args.model == "3d_cascade_fullres" and lowres is None:
         if args.part_id != 0 or args.num_parts != 1:

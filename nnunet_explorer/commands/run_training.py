@@ -111,6 +111,13 @@ def add_explorer_arguments(parser: argparse.ArgumentParser) -> None:
     explorer.add_argument("--device", default="auto", metavar="DEVICE",
                           help=tr("where to train: auto (cuda when available), cpu, cuda, cuda:N",
                                   "在哪里训练:auto(有 cuda 时用 cuda)、cpu、cuda、cuda:N"))
+    explorer.add_argument("--augment_on", choices=("auto", "workers", "device"), default="auto",
+                          help=tr("where the augmentation computes: workers (batchgenerators in the worker processes, "
+                                  "as v1), device (random draws in the workers, arithmetic on the training device), "
+                                  "auto (device on CUDA unless --deterministic/--single_threaded; default)",
+                                  "数据增强在哪里计算:workers(在工作进程中用 batchgenerators,与 v1 相同)、device(随机数在工作"
+                                  "进程中抽取,运算在训练设备上)、auto(在 CUDA 上且没有 --deterministic/--single_threaded 时用 "
+                                  "device;默认)"))
     explorer.add_argument("--single_threaded", action="store_true",
                           help=tr("augment in the training process (no worker processes); implied by --deterministic",
                                   "在训练进程中做数据增强(不用工作进程);--deterministic 时自动开启"))
@@ -160,7 +167,7 @@ def request_from_namespace(args: argparse.Namespace) -> Any:
                               num_val_batches_per_epoch=args.num_val_batches_per_epoch, save_every=args.save_every,
                               device=args.device, single_threaded=True if args.single_threaded else None,
                               quiet=args.quiet, overwrite_training=args.overwrite_training, seed=args.seed,
-                              distribute_batch_size=args.dbs)
+                              distribute_batch_size=args.dbs, augment_on=args.augment_on)
     return TrainRequest(run_args_from_namespace(args), options)
 
 

@@ -74,7 +74,7 @@ def predict_next_stage(network, plans: Mapping[str, Any], stage: int, fold_folde
                        lowres_stage_folder: str | os.PathLike, fullres_stage_folder: str | os.PathLike,
                        val_keys: Sequence[str], *, do_mirroring: bool = True,
                        mirror_axes: Sequence[int] = (0, 1, 2), mixed_precision: bool = False, device=None,
-                       tile_batch_size: int = 1, log=print) -> NextStageReport:
+                       tile_batch_size: int | None = None, sums_on: str = "auto", log=print) -> NextStageReport:
     """Write ``pred_next_stage/CASE_segFromPrevStage.npz`` for the fold's validation cases (see the module docstring).
 
     Args:
@@ -87,6 +87,8 @@ def predict_next_stage(network, plans: Mapping[str, Any], stage: int, fold_folde
         lowres_stage_folder, fullres_stage_folder: ``<data_identifier>_stage0`` and ``_stage1``.
         val_keys: the fold's validation cases.
         do_mirroring, mirror_axes: v1 uses the training's ``do_mirror`` / ``mirror_axes``.
+        tile_batch_size, sums_on: the sliding window's (None / ``"auto"``: 4 tiles per pass and float32 sums on
+            the GPU on CUDA, v1's one tile and CPU sums elsewhere).
     """
     from ..planning.resampling import resample_data_or_seg
     from ..training.processed_plans import process_plans
@@ -112,7 +114,7 @@ def predict_next_stage(network, plans: Mapping[str, Any], stage: int, fold_folde
         result = predict_sliding_window(network, data, processed.patch_size, do_mirroring=do_mirroring,
                                         mirror_axes=tuple(mirror_axes) if do_mirroring else (), step_size=0.5,
                                         use_gaussian=True, mixed_precision=mixed_precision, device=device,
-                                        tile_batch_size=tile_batch_size)
+                                        tile_batch_size=tile_batch_size, sums_on=sums_on)
         # v1 passes force_separate_z as do_separate_z without an axis: None/False resample in 3D at once
         resampled = resample_data_or_seg(result.probabilities, target_shape, False, order=order,
                                          do_separate_z=bool(force_separate_z), order_z=order_z)

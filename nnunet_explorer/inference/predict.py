@@ -370,14 +370,16 @@ class CaseInference:
 
 def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *, do_tta: bool = True,
                  step_size: float = 0.5, mixed_precision: bool = True, device=None,
-                 tile_batch_size: int = 1, seg_from_prev_stage: str | os.PathLike | None = None,
-                 all_in_gpu: bool = False, log=print) -> CaseInference:
+                 tile_batch_size: int | None = None, seg_from_prev_stage: str | os.PathLike | None = None,
+                 all_in_gpu: bool = False, sums_on: str = "auto", log=print) -> CaseInference:
     """Preprocess one case and predict it with every fold; the mean of the folds' probabilities is the ensemble.
 
     Nothing is written. ``predict_cases`` exports the result; a notebook can look at each fold's tiles instead.
     A cascade model needs ``seg_from_prev_stage``, the case's ``3d_lowres`` prediction (``CASE.nii.gz``).
     ``device``: None keeps the network where :func:`load_model_and_checkpoint_files` placed it; anything else
-    (``"auto"``, ``"cpu"``, ``"cuda:1"``) moves it there first, once. ``all_in_gpu``: v1's option, see
+    (``"auto"``, ``"cpu"``, ``"cuda:1"``) moves it there first, once. ``sums_on`` (where the whole-case sums
+    live; ``"auto"``: float32 on the GPU on CUDA, v1's float32 in CPU memory elsewhere), ``tile_batch_size``
+    (None: 4 on CUDA, 1 elsewhere) and ``all_in_gpu`` (v1's float16 sums on the GPU): see
     :func:`~nnunet_explorer.network_architecture.sliding_window.predict_sliding_window`.
     """
     from ..training.checkpoints import load_state_dict_into
@@ -418,7 +420,7 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
         result = predict_sliding_window(model.network, data, model.patch_size, do_mirroring=do_tta,
                                         mirror_axes=default_mirror_axes(model.threeD), step_size=step_size,
                                         use_gaussian=True, mixed_precision=mixed_precision, device=device,
-                                        tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu)
+                                        tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, sums_on=sums_on)
         per_fold.append(result)
         # v1 sums the folds' probabilities in the order of the folds, then divides once
         probabilities = result.probabilities.copy() if probabilities is None else probabilities + result.probabilities
@@ -452,9 +454,9 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
                   *, save_npz: bool = False, do_tta: bool = True, mixed_precision: bool = True,
                   overwrite_existing: bool = False, step_size: float = 0.5,
                   segmentation_export_kwargs: Mapping[str, Any] | None = None,
-                  disable_postprocessing: bool = False, device=None, tile_batch_size: int = 1,
+                  disable_postprocessing: bool = False, device=None, tile_batch_size: int | None = None,
                   segs_from_prev_stage: Sequence[str] | None = None, all_in_gpu: bool = False,
-                  keep_inference: bool = False, log=print) -> list[CasePrediction]:
+                  sums_on: str = "auto", keep_inference: bool = False, log=print) -> list[CasePrediction]:
     """Preprocess, predict (fold ensemble), export and postprocess each case (see the module docstring).
 
     ``segs_from_prev_stage``: for a cascade model, one ``3d_lowres`` prediction file per case.
@@ -484,7 +486,8 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
             continue
         t0 = time.perf_counter()
         inference = predict_case(model, files, do_tta=do_tta, step_size=step_size, mixed_precision=mixed_precision,
-                                 device=device, tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, log=log,
+                                 device=device, tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu,
+                                 sums_on=sums_on, log=log,
                                  seg_from_prev_stage=None if segs_from_prev_stage is None
                                  else segs_from_prev_stage[index])
         data, properties, probabilities = inference.data, inference.properties, inference.probabilities
@@ -494,9 +497,12 @@ def predict_cases(model: LoadedModel, list_of_lists: Sequence[Sequence[str]], ou
         export = save_segmentation_nifti_from_softmax(probabilities, out, properties, order, npz_file=npz_file,
                                                       force_separate_z=force_separate_z, order_z=order_z)
         written.append(out)
+        first = inference.per_fold[0]
+        sums, per_pass = getattr(first, "sums_on", "cpu"), getattr(first, "tile_batch_size", 1)
         log(tr(f"{case}: {list(data.shape)} -> {out.name} ({tiles} tiles x {len(model.state_dicts)} fold(s), "
-               f"{t2 - t1:.1f} s)", f"{case}：{list(data.shape)} -> {out.name}（{tiles} 个窗口 x "
-               f"{len(model.state_dicts)} 折，{t2 - t1:.1f} s）"))
+               f"sums {sums}, {per_pass} tile(s) per pass, {t2 - t1:.1f} s)",
+               f"{case}：{list(data.shape)} -> {out.name}（{tiles} 个窗口 x {len(model.state_dicts)} 折，"
+               f"累加和 {sums}，每次前向 {per_pass} 个窗口，{t2 - t1:.1f} s）"))
         results.append(CasePrediction(case, str(out), False, tuple(int(s) for s in data.shape[1:]), tiles,
                                       len(model.state_dicts), export.do_separate_z, t1 - t0, t2 - t1,
                                       export.seconds, inference if keep_inference else None))
@@ -524,9 +530,9 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
                         do_tta: bool = True, mixed_precision: bool = True, overwrite_existing: bool = False,
                         step_size: float = 0.5, checkpoint_name: str = "model_final_checkpoint",
                         disable_postprocessing: bool = False, part_id: int = 0, num_parts: int = 1,
-                        device="auto", tile_batch_size: int = 1,
+                        device="auto", tile_batch_size: int | None = None,
                         lowres_segmentations: str | os.PathLike | None = None, all_in_gpu: bool = False,
-                        log=print) -> list[CasePrediction]:
+                        sums_on: str = "auto", log=print) -> list[CasePrediction]:
     """``nnUNet_predict -i IN -o OUT``: every case of ``input_folder`` into ``output_folder``.
 
     ``lowres_segmentations``: for a cascade model, the folder with each case's ``3d_lowres`` prediction
@@ -580,4 +586,4 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
                          save_npz=save_npz, do_tta=do_tta, mixed_precision=mixed_precision,
                          overwrite_existing=overwrite_existing, step_size=step_size,
                          disable_postprocessing=disable_postprocessing, device=device,
-                         tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, log=log)
+                         tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, sums_on=sums_on, log=log)

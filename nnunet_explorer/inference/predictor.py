@@ -34,6 +34,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ExplorerError
+from ..network_architecture.sliding_window import resolve_sums_on, resolve_tile_batch_size
 from .predict import LoadedModel, check_input_files, load_model_and_checkpoint_files, predict_cases
 
 _MODALITY_SUFFIX = re.compile(r"_(\d{4})\.nii\.gz$")
@@ -55,7 +56,7 @@ class PredictionResult:
             original axis order, cropped): what the export resamples.
         spacing, origin, direction: the input's ITK geometry (x, y, z order), used by :meth:`save`.
         device, folds, checkpoint, patch_size, tiles_per_fold, mirror_axes, step_size, preprocessed_shape,
-        do_separate_z, postprocessed: what was done.
+        do_separate_z, postprocessed, sums_on, tile_batch_size: what was done.
         seconds: wall time per step (``preprocess``, ``predict`` (sliding window, all folds), ``export``,
             ``postprocess`` (and reading back), ``total``).
         log: the lines ``predict`` printed for this case.
@@ -79,6 +80,8 @@ class PredictionResult:
     do_separate_z: bool
     postprocessed: bool
     seconds: Mapping[str, float]
+    sums_on: str = "cpu"
+    tile_batch_size: int = 1
     log: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -120,7 +123,8 @@ class PredictionResult:
             f"{self.case}: segmentation {list(self.segmentation.shape)} (z, y, x), voxels per label {{{counts}}}",
             f"  {len(self.folds)} fold(s) ({', '.join(self.folds)}, {self.checkpoint}) on {self.device}; "
             f"{self.tiles_per_fold} tile(s) of {list(self.patch_size)} per fold over the preprocessed "
-            f"{list(self.preprocessed_shape)}, step_size {self.step_size}, {mirroring}",
+            f"{list(self.preprocessed_shape)}, step_size {self.step_size}, {mirroring}; sums {self.sums_on}, "
+            f"{self.tile_batch_size} tile(s) per forward pass",
             f"  export: {'separate z' if self.do_separate_z else 'one 3D'} resampling; postprocessing "
             f"{'applied' if self.postprocessed else 'not applied'}",
             f"  seconds: preprocess {s['preprocess']:.2f}, predict {s['predict']:.2f}, export {s['export']:.2f}, "
@@ -151,8 +155,8 @@ class Predictor:
     """
 
     def __init__(self, model: LoadedModel, *, do_tta: bool = True, mixed_precision: bool = True,
-                 step_size: float = 0.5, all_in_gpu: bool = False, tile_batch_size: int = 1,
-                 disable_postprocessing: bool = False, verbose: bool = False) -> None:
+                 step_size: float = 0.5, all_in_gpu: bool = False, tile_batch_size: int | None = None,
+                 sums_on: str = "auto", disable_postprocessing: bool = False, verbose: bool = False) -> None:
         if not 0 < step_size <= 1:
             raise ExplorerError(f"step_size must be in (0, 1], got {step_size}",
                                 fix="use the default 0.5 (larger steps leave gaps between windows)")
@@ -160,16 +164,18 @@ class Predictor:
         self.do_tta = bool(do_tta)
         self.mixed_precision = bool(mixed_precision)
         self.step_size = float(step_size)
-        self.all_in_gpu = bool(all_in_gpu)
-        self.tile_batch_size = int(tile_batch_size)
+        # resolved once, for the model's device (so a bad combination fails here, before any image is read)
+        self.sums_on = resolve_sums_on(sums_on, model.device, all_in_gpu=all_in_gpu)
+        self.all_in_gpu = self.sums_on == "device_fp16"
+        self.tile_batch_size = resolve_tile_batch_size(tile_batch_size, model.device, self.sums_on)
         self.disable_postprocessing = bool(disable_postprocessing)
         self.verbose = bool(verbose)
 
     @classmethod
     def from_folder(cls, model_folder: str | os.PathLike, folds=None, checkpoint: str = "model_final_checkpoint",
                     device="auto", mixed_precision: bool = True, do_tta: bool = True, step_size: float = 0.5,
-                    all_in_gpu: bool = False, tile_batch_size: int = 1, disable_postprocessing: bool = False,
-                    verbose: bool = False) -> "Predictor":
+                    all_in_gpu: bool = False, tile_batch_size: int | None = None, sums_on: str = "auto",
+                    disable_postprocessing: bool = False, verbose: bool = False) -> "Predictor":
         """Load ``model_folder`` (``RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>``).
 
         Args:
@@ -179,14 +185,17 @@ class Predictor:
             mixed_precision: autocast on CUDA (v1's default; ``--disable_mixed_precision`` turns it off).
             do_tta: test-time mirroring (``--disable_tta`` turns it off).
             step_size: sliding-window step as a fraction of the patch.
-            all_in_gpu: v1's option: whole-case sums on the GPU in float16.
-            tile_batch_size: tiles per forward pass (1 = v1).
+            all_in_gpu: v1's option: whole-case sums on the GPU in float16 (the same as
+                ``sums_on="device_fp16"``).
+            tile_batch_size: tiles per forward pass (1 = v1); None: 4 on CUDA, 1 elsewhere.
+            sums_on: where the sliding window's whole-case sums live: ``"auto"`` (float32 on the GPU on CUDA,
+                v1's float32 in CPU memory elsewhere), ``"cpu"``, ``"device_fp32"`` or ``"device_fp16"``.
             disable_postprocessing: do not apply the folder's ``postprocessing.json``.
             verbose: print ``predict``'s lines.
         """
         model = load_model_and_checkpoint_files(model_folder, folds, checkpoint, device=device)
         return cls(model, do_tta=do_tta, mixed_precision=mixed_precision, step_size=step_size,
-                   all_in_gpu=all_in_gpu, tile_batch_size=tile_batch_size,
+                   all_in_gpu=all_in_gpu, tile_batch_size=tile_batch_size, sums_on=sums_on,
                    disable_postprocessing=disable_postprocessing, verbose=verbose)
 
     @property
@@ -196,7 +205,7 @@ class Predictor:
     def summary(self) -> str:
         return (f"Predictor: {self.model.summary()}; {self.num_modalities} modality(ies); "
                 f"{'mirroring' if self.do_tta else 'no mirroring'}, step_size {self.step_size}, mixed precision "
-                f"{self.mixed_precision}, all_in_gpu {self.all_in_gpu}, tile_batch_size {self.tile_batch_size}")
+                f"{self.mixed_precision}, sums_on {self.sums_on}, tile_batch_size {self.tile_batch_size}")
 
     def __repr__(self) -> str:
         return self.summary()
@@ -300,7 +309,7 @@ class Predictor:
             [record] = predict_cases(self.model, [files], [str(out)], save_npz=True, do_tta=self.do_tta,
                                      mixed_precision=self.mixed_precision, overwrite_existing=True,
                                      step_size=self.step_size, disable_postprocessing=self.disable_postprocessing,
-                                     tile_batch_size=self.tile_batch_size, all_in_gpu=self.all_in_gpu,
+                                     tile_batch_size=self.tile_batch_size, sums_on=self.sums_on,
                                      segs_from_prev_stage=segs, keep_inference=True, log=log)
             written = sitk.ReadImage(str(out))
             segmentation = sitk.GetArrayFromImage(written)
@@ -323,7 +332,8 @@ class Predictor:
             checkpoint=self.model.checkpoint_name, patch_size=tuple(first.patch_size),
             tiles_per_fold=first.num_tiles, mirror_axes=tuple(first.mirror_axes), step_size=self.step_size,
             preprocessed_shape=record.preprocessed_shape, do_separate_z=record.do_separate_z,
-            postprocessed=postprocessed, seconds=seconds, log=tuple(lines))
+            postprocessed=postprocessed, seconds=seconds, sums_on=first.sums_on,
+            tile_batch_size=first.tile_batch_size, log=tuple(lines))
 
     def predict_many(self, images: Sequence[Any], **kwargs) -> list[PredictionResult]:
         """:meth:`predict` for each image, in order (the model stays loaded)."""

@@ -117,8 +117,8 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
              run_postprocessing_on_folds: bool = True, mixed_precision: bool = False,
              segmentation_export_kwargs: Mapping[str, Any] | None = None, experiment_name: str = "nnUNetTrainerV2",
              task_name: str | None = None, debug: bool = False, device=None,
-             tile_batch_size: int = 1, segs_from_prev_stage_folder: str | os.PathLike | None = None,
-             all_in_gpu: bool = False, predict: Any = None) -> ValidationReport:
+             tile_batch_size: int | None = None, segs_from_prev_stage_folder: str | os.PathLike | None = None,
+             all_in_gpu: bool = False, sums_on: str = "auto", predict: Any = None) -> ValidationReport:
     """Predict, export, score and postprocess the validation cases of one fold (see the module docstring).
 
     Args:
@@ -141,7 +141,9 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
         segs_from_prev_stage_folder: the cascade (``nnUNetTrainerV2CascadeFullRes.validate``): the ``3d_lowres``
             ``pred_next_stage`` folder; each case's ``CASE_segFromPrevStage.npz`` is one-hot encoded over labels
             ``1..C-1`` and appended to the image channels.
-        all_in_gpu: v1's option, passed to the sliding window.
+        all_in_gpu: v1's option (float16 sums on the GPU), passed to the sliding window.
+        tile_batch_size, sums_on: the sliding window's (None / ``"auto"``: 4 tiles per pass and float32 sums on
+            the GPU on CUDA, v1's one tile and CPU sums elsewhere).
         predict: ``predict(data) -> softmax`` replacing the sliding window (a trainer's own
             ``predict_preprocessed_data_return_seg_and_softmax``, which v1 calls for every case).
 
@@ -198,7 +200,8 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
             result = predict_sliding_window(network, data_for_net, processed.patch_size, do_mirroring=do_mirroring,
                                             mirror_axes=mirror_axes, step_size=step_size, use_gaussian=use_gaussian,
                                             mixed_precision=mixed_precision, device=device,
-                                            tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu)
+                                            tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu,
+                                            sums_on=sums_on)
             softmax = result.probabilities
         probabilities = softmax.transpose([0] + [i + 1 for i in transpose_backward])
         # differs from v1: the export runs in this process right away (v1 hands it to a Pool and, above ~1.7 GB,

@@ -13,8 +13,10 @@ A network trained on patches sees a whole (preprocessed) case through a window o
    **Gaussian importance map** (σ = patch / 8, peak 1; :func:`get_gaussian`) so that tile centres count more
    than tile borders — only when there is more than one tile.
 4. **Aggregate**: add each weighted tile prediction into a ``(C, ...)`` sum and the Gaussian itself into a
-   weight map; probabilities = sum / weights; segmentation = ``argmax`` over classes. The sums are float32 in
-   CPU memory (v1's default), or float16 on the GPU with v1's ``all_in_gpu`` option (``--all_in_gpu True``).
+   weight map; probabilities = sum / weights; segmentation = ``argmax`` over classes. Where the sums live is
+   ``sums_on`` (:data:`SUMS_ON`): float32 in CPU memory (``"cpu"``, v1's default), float16 on the GPU
+   (``"device_fp16"``, v1's ``all_in_gpu`` option, ``--all_in_gpu True``), or float32 on the GPU
+   (``"device_fp32"``, the explorer's default on CUDA: no copy per tile, and the same numbers as v1's default).
 
 2D networks predict a 3D case slice by slice along the first axis (``_internal_predict_3D_2Dconv_tiled``),
 each slice with the same 2D tiling; probabilities are stacked to ``(C, slices, y, x)``.
@@ -30,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ExplorerError
+from ..errors import ConfigurationError, ExplorerError
 from ..provenance import mirrors
 
 #: v1's mirror order in 3D: index m of ``_internal_maybe_mirror_and_pred_3D`` -> (mirror axes needed, tensor dims)
@@ -99,6 +101,8 @@ class SlidingWindowResult:
         gaussian: the importance map (``None`` when a single tile or ``use_gaussian=False``: weights of one).
         seconds: wall time of the whole prediction.
         network_dim: 3 for a 3D network, 2 for a 2D network applied slice by slice.
+        sums_on: where the whole-case sums lived (``"cpu"``, ``"device_fp32"`` or ``"device_fp16"``).
+        tile_batch_size: tiles per forward pass.
     """
 
     segmentation: np.ndarray
@@ -113,6 +117,8 @@ class SlidingWindowResult:
     gaussian: np.ndarray | None = field(repr=False)
     seconds: float
     network_dim: int
+    sums_on: str = "cpu"
+    tile_batch_size: int = 1
 
     @property
     def num_tiles(self) -> int:
@@ -130,7 +136,8 @@ class SlidingWindowResult:
         return (f"{self.num_tiles} tile(s) of {list(self.patch_size)} (step_size {self.step_size}, steps "
                 f"{[list(s) for s in self.steps]}) over padded {list(self.padded_shape)}; {flips} prediction(s) per "
                 f"tile (mirror_axes {list(self.mirror_axes)}; largest argmax disagreement of a flip {worst:.3f}); "
-                f"gaussian {'on' if self.gaussian is not None else 'off'}; probabilities "
+                f"gaussian {'on' if self.gaussian is not None else 'off'}; sums {self.sums_on}, "
+                f"{self.tile_batch_size} tile(s) per forward pass; probabilities "
                 f"{list(self.probabilities.shape)} ({self.softmax_megabytes:.1f} MB); {self.seconds:.2f} s")
 
     def __repr__(self) -> str:
@@ -241,26 +248,106 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
+#: where the whole-case sums of the sliding window live (``sums_on``):
+#: ``"cpu"`` — v1's default: float32 in CPU memory, each tile's prediction copied to the host;
+#: ``"device_fp32"`` — float32 on the prediction device: no copy per tile, the same numbers as ``"cpu"``;
+#: ``"device_fp16"`` — v1's ``all_in_gpu``: float16 on the device (inexact where the Gaussian weights are tiny);
+#: ``"auto"`` — ``"device_fp32"`` on CUDA (when the sums fit in half the free GPU memory), else ``"cpu"``.
+SUMS_ON = ("auto", "cpu", "device_fp32", "device_fp16")
+
+#: tiles per forward pass on CUDA when ``tile_batch_size`` is not given (1 everywhere else). On the H200 a batch of
+#: 4 tiles took the explorer's sliding window from 0.89x to 0.65x of v1's time (fp32 sums in CPU memory): one tile
+#: of a v1 patch (e.g. 128^3) does not keep a large GPU busy, 4 mostly do, and 4 tiles' activations (no gradients)
+#: still fit in a few GB next to the network. On a CPU it stays v1's 1, so that a CPU run is v1's computation
+#: number for number (batched convolutions round the last bits differently, ~1e-6); batching helps there too
+#: (bench_inference.py: about 0.5x of v1's time with 4 tiles), so pass ``tile_batch_size`` to use it.
+DEFAULT_CUDA_TILE_BATCH = 4
+
+
+def resolve_sums_on(sums_on: str | None, device: str | torch.device, *, all_in_gpu: bool = False,
+                    sums_bytes: int | None = None, free_bytes: int | None = None) -> str:
+    """The sum mode a sliding window uses: one of ``"cpu"``, ``"device_fp32"``, ``"device_fp16"``.
+
+    ``sums_on=None`` keeps v1's two-way choice: ``all_in_gpu=True`` -> ``"device_fp16"``, else ``"cpu"`` (so
+    v1-named callers such as ``predict_3D(all_in_gpu=...)`` keep v1's meaning). ``"auto"`` is
+    ``"device_fp32"`` on a CUDA device and ``"cpu"`` elsewhere; ``all_in_gpu=True`` with ``"auto"`` is v1's
+    ``"device_fp16"``. When ``sums_bytes`` and ``free_bytes`` are known (GPU memory the sums need / has free),
+    ``"auto"`` keeps the sums on the CPU if they would take more than half of the free memory.
+
+    Raises:
+        ConfigurationError: an unknown mode, or ``all_in_gpu=True`` with a mode other than fp16 on the device.
+    """
+    if sums_on is not None and sums_on not in SUMS_ON:
+        raise ConfigurationError(f"unknown sums_on {sums_on!r}", fix=f"use one of {', '.join(SUMS_ON)}")
+    if all_in_gpu:
+        if sums_on not in (None, "auto", "device_fp16"):
+            raise ConfigurationError(f"all_in_gpu=True (v1's float16 sums on the GPU) contradicts sums_on={sums_on!r}",
+                                     fix="drop all_in_gpu, or use sums_on='device_fp16' alone")
+        return "device_fp16"
+    if sums_on is None:
+        return "cpu"
+    if sums_on != "auto":
+        return sums_on
+    if torch.device(device).type != "cuda":
+        return "cpu"
+    if sums_bytes is not None and free_bytes is not None and sums_bytes > free_bytes // 2:
+        return "cpu"
+    # differs from v1: on CUDA the whole-case sums default to float32 on the GPU ("device_fp32"): no copy to the
+    # host per tile, the same numbers as v1's float32 sums in CPU memory (v1 sums on the CPU unless all_in_gpu, and
+    # then in float16 on the GPU). Float16 sums cost accuracy at the image border: on the CPU (bench_inference.py
+    # --shape 1 24 80 80 --mirror: patch 16x40x40, 18 tiles) v1's all_in_gpu and sums_on="device_fp16" both differ
+    # from the float32 sums by up to 0.50 in probability where the summed Gaussian weight is below 1e-3 (30 % of
+    # that small case's voxels), by 2e-3 elsewhere, and the argmax differs at 1 % of the voxels. Float32 sums of a
+    # 512x512x600 case with 3 classes take 2.5 GB (an H200 has 141 GB); auto keeps them in CPU memory when they
+    # would take more than half of the free GPU memory
+    return "device_fp32"
+
+
+def resolve_tile_batch_size(tile_batch_size: int | None, device: str | torch.device, sums_on: str) -> int:
+    """Tiles per forward pass: the given number, or (``None``) :data:`DEFAULT_CUDA_TILE_BATCH` on CUDA, else 1.
+
+    With v1's float16 sums (``"device_fp16"``) the default stays v1's 1: there a batched convolution's
+    different last-bit rounding is amplified where the float16 weights are tiny (measured on an H200: up to 1.0
+    in probability against v1's all_in_gpu with 4 tiles per pass).
+    """
+    if tile_batch_size is not None:
+        if int(tile_batch_size) < 1:
+            raise ConfigurationError(f"tile_batch_size must be at least 1, got {tile_batch_size}",
+                                     fix="use 1 (v1's one tile at a time) or more, or leave it unset (auto)")
+        return int(tile_batch_size)
+    if torch.device(device).type == "cuda" and sums_on != "device_fp16":
+        # differs from v1: on CUDA 4 tiles share one forward pass by default (v1 predicts one at a time)
+        return DEFAULT_CUDA_TILE_BATCH
+    return 1
+
+
 class _TiledPredictor:
     """Predicts tiles of one dimensionality and accumulates them (one instance per call).
 
-    Where the whole-case sums live is v1's ``all_in_gpu`` choice:
+    Where the whole-case sums live is ``sums_on`` (:func:`resolve_sums_on`):
 
-    * ``all_in_gpu=False`` (v1's default): the input and both sums stay in CPU memory as float32; each tile
-      batch is copied to the device, predicted, and its result copied back and added on the CPU. GPU memory
-      holds only the network and one tile batch, so any case size fits.
-    * ``all_in_gpu=True``: the input and the sums are on the device, the sums (and the Gaussian) in float16,
-      as v1 does it: no copies per tile, but a large case needs several GB of GPU memory. Float16 keeps about
-      3 digits, and near the image border, where only the far edges of tiles reach (Gaussian below ~1e-3),
-      weight x probability falls below float16's normal range, so probabilities there can be off by 0.1 or
-      more, in v1 as here (v1 calls the option experimental).
+    * ``"cpu"`` (v1's default, ``all_in_gpu=False``): the input and both sums stay in CPU memory as float32; each
+      tile batch is copied to the device, predicted, and its result copied back and added on the CPU. GPU memory
+      holds only the network and one tile batch, so any case size fits; but every tile waits for its copy back.
+    * ``"device_fp32"`` (the explorer's default on CUDA): the input and the sums are on the device in float32.
+      Nothing is copied per tile (the GPU queue never drains until the end); the division and the argmax run on
+      the device, and the host reads the probabilities and the segmentation once per case. The additions are the
+      same float32 additions in the same order as ``"cpu"``, so the probabilities are the same numbers.
+    * ``"device_fp16"`` (v1's ``all_in_gpu=True``): the input and the sums on the device, the sums (and the
+      Gaussian) in float16, as v1 does it. Float16 keeps about 3 digits, and near the image border, where only
+      the far edges of tiles reach (Gaussian below ~1e-3), weight x probability falls below float16's normal
+      range, so probabilities there can be off by 0.1 or more, in v1 as here (v1 calls the option
+      experimental). Measured on the CPU (``bench_inference.py --shape 1 24 80 80 --mirror``: patch 16x40x40,
+      18 tiles): up to 0.50 from the float32 sums where the summed weight is below 1e-3, 2e-3 elsewhere; the
+      argmax differs at 1 % of the voxels (v1's own all_in_gpu: the same numbers).
     """
 
     def __init__(self, network: nn.Module, dim: int, mirror_axes: tuple[int, ...], do_mirroring: bool,
-                 device: torch.device, mixed_precision: bool, tile_batch_size: int, all_in_gpu: bool = False) -> None:
+                 device: torch.device, mixed_precision: bool, tile_batch_size: int, all_in_gpu: bool = False,
+                 sums_on: str | None = None) -> None:
         self.network, self.dim, self.device = network, dim, device
         self.mixed_precision = mixed_precision
-        self.all_in_gpu = bool(all_in_gpu)
+        self.sums_on = resolve_sums_on(sums_on, device, all_in_gpu=all_in_gpu)
         self.tile_batch_size = max(1, int(tile_batch_size))
         table = _MIRRORS_3D if dim == 3 else _MIRRORS_2D
         if do_mirroring:
@@ -275,6 +362,15 @@ class _TiledPredictor:
         self.diff_sums = [torch.zeros((), dtype=torch.float64, device=device) for _ in self.flips]
         self.disagree_sums = [torch.zeros((), dtype=torch.float64, device=device) for _ in self.flips]
         self.voxels = 0
+
+    @property
+    def all_in_gpu(self) -> bool:
+        """v1's name for the float16 sums on the device."""
+        return self.sums_on == "device_fp16"
+
+    @property
+    def sums_on_device(self) -> bool:
+        return self.sums_on != "cpu"
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mixed_precision and self.device.type == "cuda":
@@ -308,12 +404,12 @@ class _TiledPredictor:
 
     def contributions(self) -> tuple[MirrorContribution, ...]:
         weight = 1.0 / self.num_results
-        out = []
         denom = max(self.voxels, 1)
-        for i, (axes, _) in enumerate(self.flips):
-            out.append(MirrorContribution(tuple(axes), weight, float(self.diff_sums[i]) / denom,
-                                          float(self.disagree_sums[i]) / denom))
-        return tuple(out)
+        # one read of all the running sums (not two per flip)
+        sums = torch.stack(self.diff_sums + self.disagree_sums).cpu().tolist()
+        n = len(self.flips)
+        return tuple(MirrorContribution(tuple(axes), weight, sums[i] / denom, sums[n + i] / denom)
+                     for i, (axes, _) in enumerate(self.flips))
 
     def _accumulators(self, gaussian: np.ndarray | None, patch_size: tuple[int, ...], num_classes: int,
                       spatial: tuple[int, ...]):
@@ -322,7 +418,7 @@ class _TiledPredictor:
         The weight map has one channel: every class gets the same weight at a voxel, so v1's ``(C, ...)`` copy
         of it holds C equal numbers and the division gives the same result.
         """
-        if self.all_in_gpu:
+        if self.sums_on == "device_fp16":
             # v1's all_in_gpu: float16 sums and a float16 Gaussian on the device (zeros after rounding replaced
             # by the smallest non-zero value, so that no weight is 0)
             where, dtype = self.device, torch.float16
@@ -330,6 +426,13 @@ class _TiledPredictor:
                 half = torch.from_numpy(np.array(gaussian)).half()
                 half[half == 0] = half[half != 0].min()
                 mult = add = half.to(self.device)
+            else:
+                mult, add = None, torch.ones(patch_size, dtype=torch.float32, device=self.device)
+        elif self.sums_on == "device_fp32":
+            # float32 sums on the device: v1's default numbers, without v1's copy to the host per tile
+            where, dtype = self.device, torch.float32
+            if gaussian is not None:
+                mult = add = torch.from_numpy(np.array(gaussian)).to(self.device)
             else:
                 mult, add = None, torch.ones(patch_size, dtype=torch.float32, device=self.device)
         else:
@@ -348,7 +451,11 @@ class _TiledPredictor:
 
     def predict_tiled(self, x: np.ndarray, patch_size: tuple[int, ...], step_size: float, use_gaussian: bool,
                       pad_border_mode: str, pad_kwargs: Mapping[str, Any], slice_index: int | None = None):
-        """One ``(c, *spatial)`` image of this predictor's dimensionality -> probabilities, tiles, steps, gaussian."""
+        """One ``(c, *spatial)`` image -> probabilities, segmentation, tiles, steps, gaussian, padded shape.
+
+        ``probabilities`` (float32) and ``segmentation`` (their argmax, int64) are numpy arrays: with the sums on
+        the device they are computed there and read back once, at the end.
+        """
         data, slicer = _pad_to_patch(x, patch_size, pad_border_mode, pad_kwargs)
         steps = compute_steps_for_sliding_window(patch_size, data.shape[1:], step_size)
         boxes = [tuple((s, s + p) for s, p in zip(starts, patch_size))
@@ -358,45 +465,67 @@ class _TiledPredictor:
         spatial = tuple(int(s) for s in data.shape[1:])
         aggregated, weights, mult, add = self._accumulators(gaussian, patch_size, num_classes, spatial)
         data_t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
-        if self.all_in_gpu:
+        if self.sums_on_device:
             data_t = data_t.to(self.device)
-        records: list[TileRecord] = []
-        for start in range(0, len(boxes), self.tile_batch_size):
-            chunk = boxes[start:start + self.tile_batch_size]
+        # per-chunk seconds: on CUDA from events read after the last tile (a synchronize per tile would stall the
+        # queue); elsewhere from the wall clock
+        events = [] if self.device.type == "cuda" else None
+        chunks = [boxes[i:i + self.tile_batch_size] for i in range(0, len(boxes), self.tile_batch_size)]
+        seconds: list[float] = []
+        for chunk in chunks:
             t0 = time.perf_counter()
+            if events is not None:
+                events.append(torch.cuda.Event(enable_timing=True))
+                events[-1].record()
             batch = torch.stack([data_t[(slice(None), *[slice(lo, hi) for lo, hi in box])] for box in chunk])
             # differs from v1: several tiles may share one forward pass (tile_batch_size > 1); per-tile numbers
             # agree with one-at-a-time prediction to float rounding
             preds = self.predict_batch(batch.to(self.device), mult)
-            # v1: predicted_patch.half() on the GPU (all_in_gpu), else predicted_patch.cpu().numpy()
-            preds = preds.half() if self.all_in_gpu else preds.cpu()
+            # v1: predicted_patch.half() on the GPU (all_in_gpu), else predicted_patch.cpu().numpy();
+            # device_fp32 adds the float32 prediction where it is
+            if self.sums_on == "device_fp16":
+                preds = preds.half()
+            elif self.sums_on == "cpu":
+                preds = preds.cpu()
             for box, pred in zip(chunk, preds):
                 sl = (slice(None), *[slice(lo, hi) for lo, hi in box])
                 aggregated[sl] += pred
                 weights[sl] += add
-            if self.device.type == "cuda" and self.all_in_gpu:
-                torch.cuda.synchronize(self.device)  # for the per-tile seconds (the copy to the CPU syncs anyway)
-            seconds = (time.perf_counter() - t0) / len(chunk)
-            records.extend(TileRecord(tuple(box), seconds, slice_index) for box in chunk)
+            seconds.append(time.perf_counter() - t0)
+        if events is not None:
+            events.append(torch.cuda.Event(enable_timing=True))
+            events[-1].record()
         crop = (slice(None), *slicer[1:])
         probabilities = aggregated[crop]
         probabilities /= weights[crop]
+        del weights
+        # v1 takes the argmax where the sums are (on the GPU with all_in_gpu), in their dtype
+        segmentation = probabilities.argmax(0)
         # differs from v1: with all_in_gpu, v1 returns the float16 probabilities; they are handed on as float32
         # (the same values, exactly), so that everything downstream sees one dtype
-        probabilities = probabilities.float().cpu().contiguous().numpy()
-        return probabilities, records, steps, gaussian, spatial
+        probabilities = probabilities.cpu().float().contiguous().numpy()  # the one read (it waits for the queue)
+        segmentation = segmentation.cpu().numpy()
+        if events is not None:
+            events[-1].synchronize()  # done already, unless the sums were in CPU memory (then nothing waited)
+            seconds = [start.elapsed_time(stop) / 1e3 for start, stop in zip(events[:-1], events[1:])]
+        records = [TileRecord(tuple(box), sec / len(chunk), slice_index)
+                   for chunk, sec in zip(chunks, seconds) for box in chunk]
+        return probabilities, segmentation, records, steps, gaussian, spatial
 
 
 def _out_of_memory_fix(predictor: _TiledPredictor) -> str:
     """What to change after running out of memory, the cheapest change first."""
     fixes = []
-    if predictor.all_in_gpu:
+    if predictor.sums_on == "device_fp16":
         fixes.append("predict without --all_in_gpu (all_in_gpu=False: the whole-case sums then live in CPU memory, "
+                     "v1's default)")
+    if predictor.sums_on == "device_fp32":
+        fixes.append("predict with --sums_on cpu (sums_on='cpu': the whole-case sums then live in CPU memory, "
                      "v1's default)")
     if predictor.tile_batch_size > 1:
         fixes.append(f"use a smaller --tile_batch_size (now {predictor.tile_batch_size}; 1 is v1's one tile at a "
                      "time)")
-    if not predictor.all_in_gpu and predictor.device.type == "cuda":
+    if predictor.sums_on == "cpu" and predictor.device.type == "cuda":
         fixes.append("free GPU memory (other processes: nvidia-smi), keep mixed precision on, or predict on "
                      "--device cpu")
     if predictor.device.type == "cpu":
@@ -409,8 +538,8 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
                            do_mirroring: bool = True, mirror_axes: Sequence[int] = (0, 1, 2),
                            step_size: float = 0.5, use_gaussian: bool = True, pad_border_mode: str = "constant",
                            pad_kwargs: Mapping[str, Any] | None = None, mixed_precision: bool = False,
-                           device: str | torch.device | None = None, tile_batch_size: int = 1,
-                           all_in_gpu: bool = False) -> SlidingWindowResult:
+                           device: str | torch.device | None = None, tile_batch_size: int | None = None,
+                           all_in_gpu: bool = False, sums_on: str | None = "auto") -> SlidingWindowResult:
     """Predict a whole preprocessed case ``(c, x, y, z)`` with a sliding window, as v1's ``predict_3D`` does.
 
     3D networks tile the volume with 3D windows (``_internal_predict_3D_3Dconv_tiled``); 2D networks predict
@@ -432,9 +561,13 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
         mixed_precision: autocast on CUDA (ignored on the CPU, where v1's autocast disables itself); the
             softmax is taken in float32 either way, so ``probabilities`` are float32.
         device: where the network computes; default: the network's device (the network must be there).
-        tile_batch_size: tiles per forward pass (1 = v1's one-at-a-time).
+        tile_batch_size: tiles per forward pass (1 = v1's one-at-a-time); None (default): 4 on CUDA, 1
+            elsewhere (:func:`resolve_tile_batch_size`).
         all_in_gpu: v1's option: keep the input and the whole-case sums on ``device`` in float16 (fewer
-            copies, much more GPU memory). Default False: the sums are float32 in CPU memory, as in v1.
+            copies, much more GPU memory); the same as ``sums_on="device_fp16"``.
+        sums_on: where the whole-case sums live (:data:`SUMS_ON`, :func:`resolve_sums_on`): ``"auto"``
+            (default: float32 on the device on CUDA, v1's float32 in CPU memory elsewhere), ``"cpu"``,
+            ``"device_fp32"``, ``"device_fp16"``; None: v1's choice by ``all_in_gpu`` alone.
 
     Returns:
         A :class:`SlidingWindowResult`.
@@ -467,23 +600,33 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
     network.eval()
     if ds is not None:
         network.do_ds = False
+    sums_bytes = free_bytes = None
+    if sums_on == "auto" and not all_in_gpu and device.type == "cuda":
+        # the case's input and float32 sums (padding aside), against the GPU's free memory: one query per case
+        spatial = np.prod(data.shape[1:]) if dim == 3 else np.prod(data.shape[2:])
+        sums_bytes = int(spatial) * (data.shape[0] + int(network.num_classes) + 1) * 4
+        free_bytes = int(torch.cuda.mem_get_info(device)[0])
+    sums_on = resolve_sums_on(sums_on, device, all_in_gpu=all_in_gpu, sums_bytes=sums_bytes, free_bytes=free_bytes)
+    tile_batch_size = resolve_tile_batch_size(tile_batch_size, device, sums_on)
     predictor = _TiledPredictor(network, dim, mirror_axes, do_mirroring, device, mixed_precision, tile_batch_size,
-                                all_in_gpu)
+                                sums_on=sums_on)
     out_of_memory = None
     try:
         with torch.no_grad():
             if dim == 3:
-                probabilities, tiles, steps, gaussian, padded = predictor.predict_tiled(
+                probabilities, segmentation, tiles, steps, gaussian, padded = predictor.predict_tiled(
                     data, patch_size, step_size, use_gaussian, pad_border_mode, pad_kwargs)
             else:
-                per_slice, tiles = [], []
+                per_slice, seg_per_slice, tiles = [], [], []
                 steps, gaussian, padded = [], None, ()
                 for s in range(data.shape[1]):
-                    probs_s, tiles_s, steps, gaussian, padded = predictor.predict_tiled(
+                    probs_s, seg_s, tiles_s, steps, gaussian, padded = predictor.predict_tiled(
                         data[:, s], patch_size, step_size, use_gaussian, pad_border_mode, pad_kwargs, slice_index=s)
                     per_slice.append(probs_s[None])
+                    seg_per_slice.append(seg_s)
                     tiles.extend(tiles_s)
                 probabilities = np.vstack(per_slice).transpose((1, 0, 2, 3))
+                segmentation = np.stack(seg_per_slice)
     except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
         if not _is_out_of_memory(exc):
             raise
@@ -498,11 +641,11 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
             torch.cuda.empty_cache()
         raise PredictionOutOfMemoryError(
             f"out of memory on {device} predicting a case of shape {list(data.shape)} with patch {list(patch_size)} "
-            f"(tile_batch_size {predictor.tile_batch_size}, all_in_gpu {predictor.all_in_gpu}): {out_of_memory}",
+            f"(tile_batch_size {predictor.tile_batch_size}, sums_on {predictor.sums_on}): {out_of_memory}",
             fix=_out_of_memory_fix(predictor))
-    segmentation = probabilities.argmax(0)
     return SlidingWindowResult(
         segmentation=segmentation, probabilities=probabilities, patch_size=patch_size, step_size=float(step_size),
         padded_shape=padded, steps=tuple(tuple(s) for s in steps), tiles=tuple(tiles),
         mirror_axes=mirror_axes if do_mirroring else (), mirror_contributions=predictor.contributions(),
-        gaussian=gaussian, seconds=time.perf_counter() - t_start, network_dim=dim)
+        gaussian=gaussian, seconds=time.perf_counter() - t_start, network_dim=dim, sums_on=predictor.sums_on,
+        tile_batch_size=predictor.tile_batch_size)

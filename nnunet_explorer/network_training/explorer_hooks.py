@@ -43,6 +43,9 @@ from ..training.hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, Trai
 from ..training.nonfinite import NonFiniteError, NonFiniteGuard, NonFiniteReport
 
 LATEST = "model_latest.model"
+DATA_WAIT_LINE = "data wait %.2f s / compute %.2f s"
+"""The epoch's log line: seconds the iterations waited for their batches, seconds they computed (machine-read by
+:mod:`nnunet_explorer.inspection`, so in one language, as v1's own log lines)."""
 FINAL = "model_final_checkpoint.model"
 
 
@@ -152,6 +155,48 @@ class ExplorerHooks:
         self._data_seconds = data_seconds
 
     # --------------------------------------------------------------------------- the named points
+    def choose_augmentation(self, trainer: Any, *, single_threaded: bool = False) -> Any:
+        """After ``initialize``: where the augmentation computes (``trainer.augment_on``, ``--augment_on``).
+
+        ``workers`` keeps the trainer's augmenters (v1: batchgenerators in the worker processes); ``device``
+        replaces ``tr_gen`` / ``val_gen`` by :class:`~nnunet_explorer.training.device_augmenter.DeviceAugmenter`
+        versions of them (same loaders, seeds and transforms; the draws in the workers, the arithmetic on the
+        training device); ``auto`` chooses device on CUDA, unless the run is deterministic or single-threaded or
+        the trainer brings its own generator. One line in the training log says which path runs and why; for
+        the device path, where each transform runs. Returns the
+        :class:`~nnunet_explorer.training.device_augmenter.AugmentationChoice`.
+        """
+        from ..training.augmenter import MultiProcessAugmenter
+        from ..training.device_augmenter import DeviceAugmenter, choose_augmentation
+
+        params = list(trainer.network.parameters()) if trainer.network is not None else []
+        device = params[0].device if params else trainer.device
+        choice = choose_augmentation(str(getattr(trainer, "augment_on", "auto")), device=device,
+                                     deterministic=bool(getattr(trainer, "deterministic", False)),
+                                     single_threaded=single_threaded, tr_gen=trainer.tr_gen)
+        flag = f"--augment_on {choice.requested}" + (f": {choice.reason}" if choice.reason else "")
+        if choice.path != "device":
+            n = getattr(trainer.tr_gen, "num_processes", None)
+            where = tr("in the training process", "在训练进程中") if choice.path == "in-process" or n is None \
+                else tr(f"in {n} worker process(es)", f"在 {n} 个工作进程中")
+            trainer.print_to_log_file(tr(f"augmentation: batchgenerators {where} ({flag})",
+                                         f"数据增强:batchgenerators {where}({flag})"))
+            return choice
+        # differs from v1: v1 augments with batchgenerators in its worker processes; here the workers only load
+        # and draw, and the transforms' arithmetic runs on the training device (the same batches on the CPU)
+        for name in ("tr_gen", "val_gen"):
+            old = getattr(trainer, name)
+            if not isinstance(old, MultiProcessAugmenter):
+                continue  # a validation generator of the trainer's own stays as it is
+            new = DeviceAugmenter.from_augmenter(old, device)
+            old.shutdown()  # before the new workers start: none of the old ones is left behind
+            setattr(trainer, name, new)
+        trainer.print_to_log_file(tr(f"augmentation: random draws in {trainer.tr_gen.num_processes} worker "
+                                     f"process(es), arithmetic on {device} ({flag})",
+                                     f"数据增强:随机数在 {trainer.tr_gen.num_processes} 个工作进程中抽取,运算在 {device} "
+                                     f"上({flag})") + "\n" + trainer.tr_gen.describe())
+        return choice
+
     @contextmanager
     def training(self, trainer: Any) -> Iterator[None]:
         """Around the epochs of ``run_training``: start/end events, stop requests, interrupts, worker shutdown.
@@ -258,6 +303,8 @@ class ExplorerHooks:
             trainer.print_to_log_file(f"fp16: the GradScaler skipped {self.guard.skipped_this_epoch} optimizer "
                                       "step(s) this epoch (Inf/NaN in the scaled gradients; routine: it lowered its "
                                       "scale)")
+        # differs from v1: v1 logs no split of the epoch's time; one line per epoch, read back by `inspect`
+        trainer.print_to_log_file(DATA_WAIT_LINE % (self._epoch.get("data", 0.0), self._epoch.get("compute", 0.0)))
         from ..training.online_evaluation import global_dice
 
         per_class = global_dice(self._epoch["tp"], self._epoch["fp"], self._epoch["fn"])[0] if self._epoch.get("tp") \
@@ -404,5 +451,5 @@ def run_in_background(trainer: Any, observers: Sequence[Any] = ()) -> TrainingHa
     return handle
 
 
-__all__ = ["ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult", "run_in_background",
-           "shutdown_augmenters"]
+__all__ = ["DATA_WAIT_LINE", "ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult",
+           "run_in_background", "shutdown_augmenters"]

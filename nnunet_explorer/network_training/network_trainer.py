@@ -115,6 +115,7 @@ class NetworkTrainer:
         # is decided once by the command (--device) and kept; the strategy is one process unless DDP; the
         # explorer's additions to the loop live in one object; echo=False keeps the console quiet.
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.augment_on = "auto"  # where the augmentation computes (--augment_on; ExplorerHooks.choose_augmentation)
         self.strategy: Any = SingleProcess()
         self.explorer = ExplorerHooks()
         self.echo = True

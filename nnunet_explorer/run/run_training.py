@@ -44,6 +44,10 @@ class ExplorerOptions:
         plot_progress: write ``progress.png`` every epoch (v1 does).
         guard_nonfinite: stop at the first NaN/Inf that is not a routine fp16 skip.
         distribute_batch_size: v1's ``--dbs`` under DDP.
+        augment_on: where the augmentation's arithmetic runs: ``workers`` (batchgenerators in the worker
+            processes, v1), ``device`` (the draws in the workers, the arithmetic on the training device, see
+            :mod:`~nnunet_explorer.training.device_augmenter`), ``auto`` (device on CUDA without
+            ``--deterministic`` / ``--single_threaded``, else workers).
     """
 
     max_num_epochs: int | None = None
@@ -58,8 +62,12 @@ class ExplorerOptions:
     plot_progress: bool = True
     guard_nonfinite: bool = True
     distribute_batch_size: bool = False
+    augment_on: str = "auto"
 
     def __post_init__(self) -> None:
+        from ..training.device_augmenter import check_augment_on
+
+        check_augment_on(self.augment_on, deterministic=False, single_threaded=False)  # one of AUGMENT_ON
         for name in ("max_num_epochs", "num_batches_per_epoch", "num_val_batches_per_epoch", "save_every"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
@@ -89,6 +97,13 @@ class TrainRequest:
     def single_threaded(self) -> bool:
         return self.args.deterministic if self.options.single_threaded is None else bool(self.options.single_threaded)
 
+    def __post_init__(self) -> None:
+        from ..training.device_augmenter import check_augment_on
+
+        # --augment_on device with --deterministic / --single_threaded: an error before anything runs
+        check_augment_on(self.options.augment_on, deterministic=bool(self.args.deterministic),
+                         single_threaded=self.single_threaded)
+
 
 @mirrors("nnunet.run.run_training:main")
 def build_trainer(request: TrainRequest, configuration: Any, strategy: Any = None) -> Any:
@@ -113,6 +128,7 @@ def build_trainer(request: TrainRequest, configuration: Any, strategy: Any = Non
         override(trainer, f"--{name}", **{name: value})
     # differs from v1: the explorer's options of the run (v1 has none of them)
     trainer.device = options.device
+    trainer.augment_on = options.augment_on  # applied after initialize (ExplorerHooks.choose_augmentation)
     trainer.echo = not options.quiet
     trainer.explorer.guard_nonfinite = options.guard_nonfinite
     trainer.explorer.plot_progress = options.plot_progress
@@ -122,10 +138,13 @@ def build_trainer(request: TrainRequest, configuration: Any, strategy: Any = Non
 
 
 def initialize(trainer: Any, *, training: bool, single_threaded: bool) -> None:
-    """``trainer.initialize(not validation_only)``; then, when single-threaded, augmentation in this process."""
+    """``trainer.initialize(not validation_only)``; then, when single-threaded, augmentation in this process;
+    then the explorer's choice of where the augmentation computes (``--augment_on``)."""
     trainer.initialize(training)
     if single_threaded and training:
         use_single_threaded_augmentation(trainer)
+    if training:
+        trainer.explorer.choose_augmentation(trainer, single_threaded=single_threaded)
 
 
 def use_single_threaded_augmentation(trainer: Any) -> None:

@@ -87,6 +87,11 @@ class AugmenterWorkerError(TrainingError):
     """An augmentation worker raised; the message holds the worker's own traceback."""
 
 
+class WorkerStopped(Exception):
+    """Raised inside a worker by a worker-side callable that saw the abort event (shutdown): the worker ends
+    quietly, as when its loop sees the event itself."""
+
+
 class SingleThreadedAugmenter:
     """Loader + transforms in the calling process: ``next()`` = ``transform(**next(loader))``."""
 
@@ -201,6 +206,11 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
         random.seed(seed)
     if hasattr(data_loader, "set_thread_id"):
         data_loader.set_thread_id(worker_id)
+    bind = getattr(transform, "bind_worker", None)
+    if callable(bind):
+        # a worker-side callable that needs to know which worker runs it (the device augmenter's shared-memory
+        # slots) and when to give up waiting (the abort event, the parent's death)
+        bind(worker_id, abort, parent_pid)
     try:
         from threadpoolctl import threadpool_limits
 
@@ -231,6 +241,8 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
                     continue
     except KeyboardInterrupt:
         abort.set()
+    except WorkerStopped:
+        pass
     except BaseException as exc:  # noqa: BLE001 - everything must reach the main process
         message = (f"augmentation worker {worker_id} failed in the {stage}: {type(exc).__name__}: {exc}\n"
                    f"--- worker {worker_id} traceback ---\n{traceback.format_exc()}")
@@ -267,6 +279,8 @@ class MultiProcessAugmenter:
         pin_memory: page-lock the delivered tensors when CUDA is available (v1's trainers pass True).
         num_ready: batches the feeder thread keeps unpickled (and pinned) ahead of the training thread
             (default as batchgenerators' pin-memory queue: ``max(3, num_cached_per_thread * num_processes // 2)``).
+        receive: a callable the feeder thread applies to every batch it takes from a worker, before pinning
+            (the device augmenter copies its shared-memory slots out there); None: the batch as it came.
 
     Use as a context manager, or call :meth:`shutdown`. Python's ``random`` module (used by batchgenerators for
     the noise and blur sigmas) is reseeded from OS entropy by Python itself in every forked worker; with
@@ -275,7 +289,8 @@ class MultiProcessAugmenter:
 
     def __init__(self, data_loader: Any, transform: Callable | None, num_processes: int | None = None,
                  num_cached_per_thread: int = 2, seeds: Sequence[int | None] | None = None,
-                 timeout: float | None = None, pin_memory: bool = False, num_ready: int | None = None) -> None:
+                 timeout: float | None = None, pin_memory: bool = False, num_ready: int | None = None,
+                 receive: Callable[[Any], Any] | None = None) -> None:
         self.data_loader = data_loader
         self.transform = transform
         self.num_processes = int(num_processes) if num_processes else default_num_processes()
@@ -287,6 +302,7 @@ class MultiProcessAugmenter:
         self.timeout = timeout
         self.pin_memory = bool(pin_memory)
         self.num_ready = int(num_ready) if num_ready else max(3, self.num_cached_per_thread * self.num_processes // 2)
+        self.receive = receive
         self._processes: list[Any] = []
         self._queues: list[Any] = []
         self._abort: Any = None
@@ -327,7 +343,8 @@ class MultiProcessAugmenter:
         # the thread gets the queues and processes, not `self`, so that an augmenter nobody holds any more is
         # still garbage-collected (and its __del__ stops the workers)
         self._feeder = threading.Thread(target=_feed, args=(list(self._queues), list(self._processes), self._errors,
-                                                            self._abort, self._stop_feeder, self._ready, pin_device),
+                                                            self._abort, self._stop_feeder, self._ready, pin_device,
+                                                            self.receive),
                                         daemon=True, name="nnunet-explorer-feeder")
         self._feeder.start()
         return self
@@ -424,8 +441,8 @@ class _Stopped(Exception):
 
 
 def _feed(queues: list, processes: list, errors: Any, abort: Any, stop: threading.Event,
-          ready: queue_module.Queue, pin_device: int | None) -> None:
-    """The feeder thread: worker queues round-robin → unpickle → pin → ``ready``, until ``stop`` is set.
+          ready: queue_module.Queue, pin_device: int | None, receive: Callable[[Any], Any] | None = None) -> None:
+    """The feeder thread: worker queues round-robin → unpickle → ``receive`` → pin → ``ready``, until ``stop``.
 
     Anything that goes wrong (a worker's error, a worker that died, a failed pin) is put into ``ready`` as a
     :class:`_Failure`, which ``next()`` raises in the training thread in its turn.
@@ -446,6 +463,8 @@ def _feed(queues: list, processes: list, errors: Any, abort: Any, stop: threadin
             except (OSError, ValueError, EOFError):  # the queue was closed by shutdown
                 return
             item = _unpack(item)
+            if receive is not None:
+                item = receive(item)
             if pin_device is not None:
                 item = _pin(item)
             index += 1

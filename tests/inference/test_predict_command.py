@@ -21,7 +21,10 @@ def test_predict_is_registered_with_v1_defaults():
                                           (["-l", "lowres"], "only used with -m 3d_cascade_fullres"),
                                           (["--device", "tpu"], "tpu"),
                                           (["--step_size", "1.5"], "step_size"),
-                                          (["--part_id", "2", "--num_parts", "2"], "part_id")])
+                                          (["--part_id", "2", "--num_parts", "2"], "part_id"),
+                                          (["--all_in_gpu", "True", "--sums_on", "device_fp32"],
+                                           "means --sums_on device_fp16"),
+                                          (["--tile_batch_size", "0"], "at least 1")])
 def test_refused_options(extra, needle, capsys):
     assert main(["predict", "-i", "in", "-o", "out", "-t", "4", *extra]) == 2
     assert needle in capsys.readouterr().err
@@ -31,3 +34,18 @@ def test_cascade_network_is_offered_with_v1_defaults():
     args = build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4", "-m", "3d_cascade_fullres"])
     assert (args.model, args.cascade_trainer_class_name, args.lowres_segmentations) == \
         ("3d_cascade_fullres", "nnUNetTrainerV2CascadeFullRes", "None")
+
+
+def test_sums_on_flag_and_v1s_all_in_gpu():
+    """--sums_on auto by default (device float32 on CUDA); v1's --all_in_gpu True/False keep their meaning."""
+    from nnunet_explorer.commands.predict import _sums_on
+
+    args = build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4"])
+    assert (args.sums_on, args.tile_batch_size) == ("auto", None)  # None: 4 tiles per pass on CUDA, 1 elsewhere
+    assert build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4", "--sums_on",
+                                      "device_fp32"]).sums_on == "device_fp32"
+    assert _sums_on("None", "auto") == "auto" and _sums_on("None", "cpu") == "cpu"
+    assert _sums_on("True", "auto") == _sums_on("True", "device_fp16") == "device_fp16"
+    assert _sums_on("False", "auto") == "cpu"  # v1's False: float32 sums in CPU memory
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["predict", "-i", "in", "-o", "out", "-t", "4", "--sums_on", "gpu"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import types
 
 import numpy as np
+import pytest
 import torch
 
 from nnunet_explorer.inference import predict as predict_module
@@ -34,6 +35,7 @@ def test_predict_case_moves_the_network_to_the_requested_device(small_model, mon
     assert [c["weights"].type for c in calls] == ["meta", "meta"]
     assert [torch.device(c["device"]).type for c in calls] == ["meta", "meta"]
     assert all(c["all_in_gpu"] for c in calls)
+    assert all((c["sums_on"], c["tile_batch_size"]) == ("auto", None) for c in calls)  # resolved per device there
     assert all(p.device.type == "meta" for p in model.network.parameters())
     assert torch.backends.cudnn.benchmark  # as v1's predict (deterministic=False)
     # device=None keeps the network where it is
@@ -47,3 +49,20 @@ def test_loading_places_the_network(small_model):
     assert model.device.type == "meta" and "device meta" in model.summary()
     auto = load_model_and_checkpoint_files(small_model.model_folder, [0])  # "auto": CUDA where available
     assert auto.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_predictor_resolves_sums_and_tile_batch_for_its_device():
+    """auto: v1's CPU sums and one tile on the CPU; float32 sums on the device, 4 tiles per pass, on CUDA."""
+    from nnunet_explorer.errors import ConfigurationError
+    from nnunet_explorer.inference import Predictor
+
+    def on(device, **kwargs):
+        p = Predictor(types.SimpleNamespace(device=torch.device(device)), **kwargs)  # no GPU needed: a name only
+        return p.sums_on, p.tile_batch_size, p.all_in_gpu
+
+    assert on("cpu") == ("cpu", 1, False)
+    assert on("cuda") == ("device_fp32", 4, False)
+    assert on("cuda", all_in_gpu=True) == ("device_fp16", 1, True)  # v1's all_in_gpu: float16, one tile
+    assert on("cuda", sums_on="cpu", tile_batch_size=2) == ("cpu", 2, False)
+    with pytest.raises(ConfigurationError):
+        on("cuda", all_in_gpu=True, sums_on="cpu")
