@@ -17,8 +17,9 @@
 # a one-epoch learning check; notebook 05 as it runs on a CPU), with wheels for the local Python:
 #     PYVER=3.11 GPU_PACK_DIR=$PWD/.gpu-dry bash benchmarks/gpu_pack.sh
 #     DRY=1 GPU_PACK_DIR=$PWD/.gpu-dry PY=.venv/bin/python OUT=/tmp/gpu_dry bash benchmarks/gpu_session.sh
-# Dry run recorded (2-core CPU shared with other jobs, commit 3677ebd): passed end to end in 436 s — set-up 10 s,
-# gpu_check --quick 72 s (all 7 sections), notebook 05 278 s (its CPU run), learning check 72 s (1 epoch).
+# Dry runs recorded on the 2-core CPU: commit fed4a94 passed end to end in 117 s — set-up 5 s, gpu_check --quick
+# 35 s (all 7 sections), notebook 05 50 s (its CPU run), learning check 24 s (1 epoch); commit 3677ebd, with the
+# cores shared with other jobs, in 436 s (10 / 72 / 278 / 72 s).
 set -u
 T0=$(date +%s)
 DRY=${DRY:-0}
