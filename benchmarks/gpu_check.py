@@ -27,7 +27,14 @@ One script, at most about 5 minutes on one GPU, that prints a table and writes a
   from (each device step fed batchgenerators' own input to that step), so that a GPU run measures what fused
   multiply-adds or another summation order change.
 
-``--sections augmentation,data`` runs only those sections.
+* ``run`` — the blog's ``train 3d_fullres nnUNetTrainerV2 40 1`` on the KiTS19 sample (blog plans), a short
+  schedule, three ways on the same preprocessed data: the explorer with ``--augment_on device`` and with
+  ``--augment_on workers``, and v1 1.7.1's own ``run_training`` through a variant trainer that only shortens the
+  schedule: seconds per epoch, seconds to the end of the first epoch, GPU busy share (NVML). On the CPU: task 901.
+
+``--sections augmentation,data`` runs only those sections (the JSON is rewritten after every section). A whole GPU
+session (this script, notebook 05, the Colin27 learning check) is ``benchmarks/gpu_pack.sh`` here, then
+``benchmarks/gpu_session.sh`` there.
 
 Performance goals (issue 13): iteration explorer/v1 <= 0.9 with the GPU busy >= 90 %; sliding window <= 0.5 of v1's
 time with tile batching and <= 1.0 at tile batch 1 (probabilities equal to 1e-6 in fp32, 1e-3 in fp16); no data
