@@ -20,6 +20,21 @@ One script, at most about 5 minutes on one GPU, that prints a table and writes a
   processes. Weight checksums equal on every rank after two steps; ms per step.
 * ``monitor`` — the live ``TrainingMonitor``'s cost per iteration (and the syncs it adds: should be 0) as a share
   of an explorer iteration.
+* ``augmentation`` — the device augmentation chain (``DeviceChain``: ``draw_all`` in the worker, ``apply_all`` on
+  the device) against batchgenerators' ``Compose`` of the same v1 transform list, on the same batch from the same
+  seeds, for 20 seeds and the paths moreDA 3D, dummy 2D, 2D and the cascade: max |image difference|, segmentation
+  voxels that differ, the random streams, ms per batch each way; where anything differs, which transform it comes
+  from (each device step fed batchgenerators' own input to that step), so that a GPU run measures what fused
+  multiply-adds or another summation order change.
+
+* ``run`` — the blog's ``train 3d_fullres nnUNetTrainerV2 40 1`` on the KiTS19 sample (blog plans), a short
+  schedule, three ways on the same preprocessed data: the explorer with ``--augment_on device`` and with
+  ``--augment_on workers``, and v1 1.7.1's own ``run_training`` through a variant trainer that only shortens the
+  schedule: seconds per epoch, seconds to the end of the first epoch, GPU busy share (NVML). On the CPU: task 901.
+
+``--sections augmentation,data`` runs only those sections (the JSON is rewritten after every section). A whole GPU
+session (this script, notebook 05, the Colin27 learning check) is ``benchmarks/gpu_pack.sh`` here, then
+``benchmarks/gpu_session.sh`` there.
 
 Performance goals (issue 13): iteration explorer/v1 <= 0.9 with the GPU busy >= 90 %; sliding window <= 0.5 of v1's
 time with tile batching and <= 1.0 at tile batch 1 (probabilities equal to 1e-6 in fp32, 1e-3 in fp16); no data
@@ -609,7 +624,436 @@ def section_monitor(iteration_s: float) -> dict:
             "syncs_added": counter.count}
 
 
+# ------------------------------------------------------------------------------------------ augmentation
+# v1's transform paths the device chain must reproduce: (name, builder kwargs). Shapes per mode: the network
+# patch in 3D and 2D, and the batch sizes. 'gpu' is far below the blog's 80x160x160 so that 20 seeds x 4 paths of
+# batchgenerators' single-threaded Compose fit in under a minute (the parity does not depend on the size);
+# bench_device_augmentation.py times the blog's patch.
+AUGMENTATION_PATHS = ("moreDA-3d", "moreDA-dummy-2d", "moreDA-2d", "moreDA-cascade")
+AUGMENTATION_SHAPES = {
+    "gpu": dict(patch_3d=(24, 96, 96), patch_2d=(160, 160), batch_3d=2, batch_2d=8, seeds=20),
+    "cpu": dict(patch_3d=(16, 48, 48), patch_2d=(64, 64), batch_3d=2, batch_2d=4, seeds=20),
+    "quick": dict(patch_3d=(12, 32, 32), patch_2d=(32, 32), batch_3d=2, batch_2d=4, seeds=20),
+}
+AUGMENTATION_POOLS = {3: [[1, 2, 2], [2, 2, 2], [2, 2, 2]], 2: [[2, 2], [2, 2], [2, 2]]}
+AUGMENTATION_CLASSES = 3  # the synthetic labels 0, 1, 2 (and -1 outside the case)
+
+
+def augmentation_path(name: str, a: dict) -> tuple[list, tuple[int, ...], int, int]:
+    """v1's training transforms for one path, as ``nnUNetTrainerV2`` (and its cascade) build them:
+    ``(transforms, loader patch size, batch size, segmentation channels)``."""
+    from nnunet_explorer.training.augmentation import build_train_transforms
+    from nnunet_explorer.training.cascade_augmentation import cascade_da_params
+    from nnunet_explorer.training.data_augmentation_params import setup_DA_params
+
+    patch = a["patch_2d"] if name == "moreDA-2d" else a["patch_3d"]
+    setup = setup_DA_params(patch, do_dummy_2D_aug=name == "moreDA-dummy-2d", use_mask_for_norm={0: False},
+                            pool_op_kernel_sizes=AUGMENTATION_POOLS[len(patch)], v2=True)
+    params = dict(setup.data_aug_params)
+    if name == "moreDA-cascade":
+        params.update(cascade_da_params(AUGMENTATION_CLASSES))
+    transforms = build_train_transforms(setup.patch_size, params, setup.deep_supervision_scales)
+    batch = a["batch_2d"] if len(patch) == 2 else a["batch_3d"]
+    return transforms, tuple(setup.basic_generator_patch_size), batch, 2 if name == "moreDA-cascade" else 1
+
+
+def augmentation_batch(shape: tuple[int, ...], seg_channels: int, seed: int) -> dict:
+    """A loader-like batch: ``device_transforms_check.synthetic_batch`` (a z-scored smooth image with noise, labels
+    0-2 and a band of -1); for the cascade a second segmentation channel, the previous stage's prediction (the
+    labels with a few voxels dropped), as v1's cascade loader delivers it."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    from device_transforms_check import synthetic_batch as smooth_batch
+
+    data, seg = smooth_batch(shape, seed)
+    if seg_channels == 2:
+        prior = np.where(seg[:, 0] > 0, seg[:, 0], 0)
+        prior[np.random.default_rng(seed).random(prior.shape) < 0.02] = 0
+        seg = np.concatenate([seg, prior[:, None].astype(np.float32)], axis=1)
+    b = shape[0]
+    return {"data": data, "seg": seg, "keys": np.array([f"case_{seed}_{i}" for i in range(b)]),
+            "properties": [{"case": i} for i in range(b)]}
+
+
+def _seed_all(seed: int) -> None:
+    import random
+
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _host(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)):
+        return [_host(v) for v in value]
+    return value
+
+
+def _on(value: Any, device: torch.device) -> Any:
+    """An array (or a list of them: the deep-supervision targets) as a tensor on ``device``."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_on(v, device) for v in value]
+    return torch.as_tensor(np.ascontiguousarray(_host(value))).to(device)
+
+
+def _data_diff(got: Any, expected: Any) -> tuple[float, int]:
+    """(max |difference|, how many float32 values differ in their bits) of two images."""
+    g, e = np.asarray(_host(got)), np.asarray(_host(expected))
+    if g.shape != e.shape:
+        return float("inf"), int(max(g.size, e.size))
+    differing = int((g.view(np.uint32) != e.view(np.uint32)).sum()) if g.dtype == e.dtype == np.float32 \
+        else int((g != e).sum())
+    return (float(np.abs(g.astype(np.float64) - e.astype(np.float64)).max()) if g.size else 0.0), differing
+
+
+def _seg_mismatches(got: Any, expected: Any) -> int:
+    """Voxels that differ, over every deep-supervision target (a whole array counts when the shapes differ)."""
+    got, expected = _host(got), _host(expected)
+    gs = got if isinstance(got, list) else [got]
+    es = expected if isinstance(expected, list) else [expected]
+    if len(gs) != len(es):
+        return sum(int(np.asarray(e).size) for e in es)
+    return sum(int(np.asarray(e).size) if np.shape(g) != np.shape(e)
+               else int((np.asarray(g) != np.asarray(e)).sum()) for g, e in zip(gs, es))
+
+
+def _acted(draws: Any) -> int | None:
+    """1 if a random device step changed this batch (its draws say so), 0 if not, None for non-random steps."""
+    from nnunet_explorer.training.device_augmentation.spatial import SpatialDraws
+
+    if isinstance(draws, SpatialDraws):
+        return int(any(s.resampled for s in draws.samples))
+    return int(bool(draws)) if isinstance(draws, list) else None
+
+
+def per_transform_differences(transforms: list, batch: dict, seed: int, device: torch.device) -> dict:
+    """Where a whole-chain difference comes from: every device step run on *batchgenerators' own input* to that
+    step (``Compose`` replayed transform by transform from ``seed``), with the draws ``draw_all`` made, and
+    compared with batchgenerators' output of that step. A difference here is that transform's alone (on a GPU:
+    fused multiply-adds, another summation order, another interpolation kernel), not one carried from an earlier
+    step. ``{"<index> <name>": {"max_abs_diff_data", "differing_data_values", "mismatched_seg_voxels"}}``."""
+    import copy
+
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain, label_key_after
+
+    chain = DeviceChain(transforms)
+    _seed_all(seed)
+    draws = chain.draw_all(copy.deepcopy(batch))
+    _seed_all(seed)
+    state, pairs = copy.deepcopy(batch), []  # (input, output) of every transform, as Compose runs them
+    for step in chain.steps:
+        given = copy.deepcopy(state)
+        state = step.transform(**state)
+        pairs.append((given, copy.deepcopy(state)))
+    active = [s for s in chain.steps if s.where != "worker"]
+    out: dict = {}
+    for step, d in zip(active, draws.steps):
+        if step.where != "device":
+            continue
+        given, expected = pairs[step.index]
+        x, s = step.device.apply(_on(given[chain.data_key], device), _on(given.get(step.label_key), device), d)
+        diff, differing = _data_diff(x, expected[chain.data_key])
+        out_key = label_key_after(step.transform, step.label_key)
+        out[f"{step.index} {step.name}"] = {
+            "max_abs_diff_data": diff, "differing_data_values": differing,
+            "mismatched_seg_voxels": 0 if s is None else _seg_mismatches(s, expected[out_key])}
+    return out
+
+
+def _attribute(transforms: list, shape: tuple, seg_channels: int, seeds: list[int], device: torch.device) -> dict:
+    """:func:`per_transform_differences` over ``seeds``: per step the largest difference and the summed counts."""
+    merged: dict = {}
+    for seed in seeds:
+        for step, d in per_transform_differences(transforms, augmentation_batch(shape, seg_channels, seed), seed,
+                                                 device).items():
+            m = merged.setdefault(step, {"max_abs_diff_data": 0.0, "differing_data_values": 0,
+                                         "mismatched_seg_voxels": 0})
+            m["max_abs_diff_data"] = max(m["max_abs_diff_data"], d["max_abs_diff_data"])
+            m["differing_data_values"] += d["differing_data_values"]
+            m["mismatched_seg_voxels"] += d["mismatched_seg_voxels"]
+    return merged
+
+
+def section_augmentation(mode: str, device: torch.device) -> dict:
+    """The device augmentation chain vs batchgenerators' ``Compose``, whole transform lists, ≥ 20 seeds.
+
+    For every path (moreDA 3D, dummy 2D, 2D, the cascade's extras) and seed: the same loader-like batch and the
+    same numpy / Python ``random`` seed; ``Compose(list)`` on numpy arrays (the CPU worker's cost, one thread) and
+    ``DeviceChain(list)``: ``draw_all`` (the worker's part) then ``apply_all`` on ``device`` (synchronised). Then
+    the image's max |difference| and differing values, the segmentation voxels (every deep-supervision target)
+    that differ, and whether both random streams ended in the same state. Where anything differs, the
+    differences are attributed transform by transform (:func:`per_transform_differences`)."""
+    import copy
+    import random
+
+    from batchgenerators.transforms.abstract_transforms import Compose
+
+    from nnunet_explorer.training.device_augmentation import host_checks
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain
+
+    a = AUGMENTATION_SHAPES[mode]
+    seeds = range(a["seeds"])
+    paths: dict = {}
+    covered: set[str] = set()
+    totals = {"cpu": [], "device": []}
+    for name in AUGMENTATION_PATHS:
+        transforms, loader_patch, batch_size, seg_channels = augmentation_path(name, a)
+        chain = DeviceChain(transforms)
+        covered.update(type(t).__name__ for t in transforms)
+        rows, fired = [], {}
+        for seed in seeds:
+            batch = augmentation_batch((batch_size, 1, *loader_patch), seg_channels, seed)
+            _seed_all(seed)
+            t0 = time.perf_counter()
+            expected = Compose(copy.deepcopy(transforms))(**copy.deepcopy(batch))
+            cpu_ms = 1e3 * (time.perf_counter() - t0)
+            after_compose = (np.random.get_state()[1].copy(), random.getstate())
+            _seed_all(seed)
+            work = copy.deepcopy(batch)
+            t0 = time.perf_counter()
+            draws = chain.draw_all(work)
+            draw_ms = 1e3 * (time.perf_counter() - t0)
+            streams_equal = bool(np.array_equal(np.random.get_state()[1], after_compose[0])
+                                 and random.getstate() == after_compose[1])
+            _sync(device)
+            t0 = time.perf_counter()
+            got = chain.apply_all(work["data"], work.get(draws.label_key), draws, device)
+            _sync(device)
+            apply_ms = 1e3 * (time.perf_counter() - t0)
+            for step, d in zip([s for s in chain.steps if s.where != "worker"], draws.steps):
+                acted = _acted(d)
+                if acted is not None:
+                    label = f"{step.index} {step.name}"
+                    fired[label] = fired.get(label, 0) + acted
+            diff, differing = _data_diff(got["data"], expected["data"])
+            seg_key = chain.final_label_key
+            rows.append({"seed": seed, "max_abs_diff_data": diff, "differing_data_values": differing,
+                         "mismatched_seg_voxels": _seg_mismatches(got.get(seg_key), expected.get(seg_key)),
+                         "keys_equal": sorted(got) == sorted(expected), "streams_equal": streams_equal,
+                         "cpu_ms": cpu_ms, "draw_ms": draw_ms, "apply_ms": apply_ms})
+        timed = rows[1:] or rows  # the first seed pays for lazy imports and (on CUDA) kernel loading
+        ms_cpu = statistics.median(r["cpu_ms"] for r in timed)
+        ms_device = statistics.median(r["draw_ms"] + r["apply_ms"] for r in timed)
+        totals["cpu"].append(ms_cpu)
+        totals["device"].append(ms_device)
+        bad = [r["seed"] for r in rows if r["max_abs_diff_data"] > 0 or r["mismatched_seg_voxels"]]
+        paths[name] = {
+            "data_shape": [batch_size, 1, *loader_patch], "seg_channels": seg_channels, "seeds": len(rows),
+            "max_abs_diff_data": max(r["max_abs_diff_data"] for r in rows),
+            "differing_data_values": sum(r["differing_data_values"] for r in rows),
+            "mismatched_seg_voxels": sum(r["mismatched_seg_voxels"] for r in rows),
+            "streams_equal": all(r["streams_equal"] for r in rows),
+            "keys_equal": all(r["keys_equal"] for r in rows),
+            "seeds_differing": bad,
+            "ms_per_batch_cpu": ms_cpu, "ms_per_batch_device": ms_device,
+            "ms_draw_in_worker": statistics.median(r["draw_ms"] for r in timed),
+            "ms_apply_on_device": statistics.median(r["apply_ms"] for r in timed),
+            "on_device": chain.device_steps,
+            # batches (of the seeds) in which each random device transform changed something: parity is not vacuous
+            "fired": fired,
+            "fallbacks": [f"{n}: {why}" for n, why in chain.fallbacks],
+            # where the differences come from, transform by transform (over the first 3 differing seeds)
+            "per_transform": _attribute(transforms, (batch_size, 1, *loader_patch), seg_channels, bad[:3], device),
+        }
+    return {
+        "seeds": len(seeds), "paths": paths,
+        "max_abs_diff_data": max(p["max_abs_diff_data"] for p in paths.values()),
+        "mismatched_seg_voxels": sum(p["mismatched_seg_voxels"] for p in paths.values()),
+        "streams_equal": all(p["streams_equal"] for p in paths.values()),
+        "transforms_covered": sorted(covered),
+        "ms_per_batch_cpu": statistics.mean(totals["cpu"]), "ms_per_batch_device": statistics.mean(totals["device"]),
+        "host_checks_failed": host_checks.failed(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- run
+# The blog's command on the KiTS19 sample, three ways on the same preprocessed data: the explorer with the
+# augmentation in worker processes (as v1) and on the device, and v1 1.7.1's own run_training. Schedules per mode.
+RUN_SCHEDULES = {
+    "gpu": dict(sample="kits19", task=40, fold=1, epochs=3, iterations=20, val_iterations=4),
+    "cpu": dict(sample="synthetic-ct", task=901, fold=0, epochs=2, iterations=4, val_iterations=1),
+    "quick": dict(sample="synthetic-ct", task=901, fold=0, epochs=1, iterations=2, val_iterations=1),
+}
+
+
+class _GpuSampler:
+    """NVML utilisation samples every 0.2 s in a thread (``(time, util %)``), or why there are none."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self.reason: str | None = None
+        self._stop = threading.Event()
+        self._thread = None
+        if device.type != "cuda":
+            self.reason = "not a CUDA run"
+            return
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            self._handle, self._nvml = pynvml.nvmlDeviceGetHandleByIndex(index), pynvml
+        except Exception as exc:  # noqa: BLE001 - pynvml missing or no driver
+            self.reason = f"no NVML: {type(exc).__name__}: {exc}"
+            return
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.samples.append((time.time(), float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)))
+
+    def busy_share(self, start: float, end: float) -> float | None:
+        inside = [u for t, u in self.samples if start <= t <= end]
+        return None if not inside else sum(inside) / len(inside) / 100.0
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+
+def _timed_lines(cmd: list[str], env: dict, log: Path, timeout: float) -> tuple[int, list[tuple[float, str]], float]:
+    """Runs ``cmd``, each output line stamped with the wall time it arrived; ``(exit code, lines, start time)``."""
+    import subprocess
+
+    start = time.time()
+    lines: list[tuple[float, str]] = []
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                cwd=str(log.parent))
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                lines.append((time.time(), line.rstrip("\n")))
+                f.write(line)
+        finally:
+            timer.cancel()
+            code = proc.wait()
+    return code, lines, start
+
+
+def epoch_timings(lines: list[tuple[float, str]], start: float) -> dict:
+    """From a training log on the console (v1's and the explorer's print the same lines): the epochs' durations
+    (``This epoch took X s``), the seconds from the command's start to the end of the first epoch, and the
+    training window (the first ``epoch:`` line to the last epoch's end) for the GPU utilisation."""
+    import re
+
+    took = [(t, float(m.group(1))) for t, line in lines if (m := re.search(r"This epoch took ([0-9.]+) s", line))]
+    first_epoch = next((t for t, line in lines if re.match(r"^(\S+ \S+: )?\s*epoch:\s+0\b", line)), None)
+    if not took:
+        return {"epochs": 0, "epoch_seconds": None, "seconds_to_first_epoch": None, "window": None}
+    seconds = [s for _, s in took]
+    steady = seconds[1:] or seconds  # the first epoch includes the workers' start and lazy initialisation
+    return {"epochs": len(took), "epoch_seconds": statistics.median(steady), "epoch_seconds_all": seconds,
+            "seconds_to_first_epoch": took[0][0] - start,
+            "window": (first_epoch if first_epoch is not None else start, took[-1][0])}
+
+
+def _explorer_supports_augment_on(env: dict) -> bool:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "nnunet_explorer.cli", "train", "--help"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    return "--augment_on" in done.stdout
+
+
+def section_run(mode: str, device: torch.device) -> dict:
+    """The blog's ``train 3d_fullres nnUNetTrainerV2 40 1`` on the KiTS19 sample (blog plans) on a GPU, with the
+    explorer (``--augment_on workers``: batchgenerators in worker processes, as v1; ``--augment_on device``: the
+    workers only draw, the arithmetic runs on the GPU) and with v1 1.7.1's own ``run_training`` through a
+    variant trainer that only shortens the schedule, all on the same preprocessed data and schedule, validation
+    inference off. On ``--quick`` / the CPU: the synthetic task 901 with a one- or two-epoch schedule.
+
+    Keys: ``epoch_seconds_*`` (median of the epochs after the first), ``seconds_to_first_epoch_*`` (command start
+    to the end of epoch 0: imports, unpacking, workers' start, the first epoch), ``gpu_busy_share_*`` (mean NVML
+    utilisation over the training epochs; null with ``gpu_busy_share_reason`` where NVML is not available), with
+    ``explorer`` = ``--augment_on device``, ``explorer_cpu_augmentation`` = ``--augment_on workers``, ``v1``."""
+    import shutil
+    import subprocess
+
+    sch = RUN_SCHEDULES[mode]
+    keep = os.environ.get("GPU_CHECK_RUN_WORKSPACE")
+    root = Path(keep) if keep else _TMP / "run"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "raw").mkdir(parents=True)
+    (root / "preprocessed").mkdir()
+    base_env = dict(os.environ, nnUNet_raw_data_base=str(root / "raw"), nnUNet_preprocessed=str(root / "preprocessed"),
+                    PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+                    MPLBACKEND="Agg", TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")
+    base_env.pop("NNUNET_EXPLORER_WORKSPACE", None)
+    if device.type != "cuda":
+        base_env.setdefault("nnUNet_n_proc_DA", "2")
+        base_env["CUDA_VISIBLE_DEVICES"] = ""  # v1 moves to CUDA whenever it sees one
+    explorer = [sys.executable, "-m", "nnunet_explorer.cli"]
+    t0 = time.time()
+    prep = [explorer + ["sample", sch["sample"], "--exist_ok"]]
+    if sch["sample"] != "kits19":  # the KiTS19 sample comes planned and preprocessed (the blog's plans)
+        prep.append(explorer + ["plan_and_preprocess", "-t", str(sch["task"]), "-tl", "2", "-tf", "2"])
+    for cmd in prep:
+        done = subprocess.run(cmd, env=base_env, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[2:])} failed: {done.stdout[-1500:]}{done.stderr[-1500:]}")
+    result: dict[str, Any] = {"task": sch["task"], "fold": sch["fold"], "sample": sch["sample"],
+                              "schedule": {k: sch[k] for k in ("epochs", "iterations", "val_iterations")},
+                              "seconds_preparing_data": time.time() - t0, "workspace": str(root)}
+    schedule = ["--max_num_epochs", str(sch["epochs"]), "--num_batches_per_epoch", str(sch["iterations"]),
+                "--num_val_batches_per_epoch", str(sch["val_iterations"])]
+    common = ["3d_fullres", "nnUNetTrainerV2", str(sch["task"]), str(sch["fold"]), "--disable_validation_inference"]
+    precision = [] if device.type == "cuda" else ["--fp32"]
+    supported = _explorer_supports_augment_on(base_env)
+    runs = {
+        "explorer": explorer + ["train", *common, *schedule, *precision, "--overwrite_training",
+                                "--device", device.type] + (["--augment_on", "device"] if supported else []),
+        "explorer_cpu_augmentation": explorer + ["train", *common, *schedule, *precision, "--overwrite_training",
+                                                 "--device", device.type, "--augment_on", "workers"],
+        "v1": [sys.executable, str(ROOT / "benchmarks" / "gpu_session" / "v1_run_training.py"), "3d_fullres",
+               "nnUNetTrainerV2_gpuCheck", str(sch["task"]), str(sch["fold"]), "--disable_validation_inference",
+               *precision],
+    }
+    if not supported:
+        result["note"] = ("this explorer's train has no --augment_on: 'explorer' ran with its default augmentation "
+                          "and 'explorer_cpu_augmentation' was not run")
+        runs.pop("explorer_cpu_augmentation")
+    sampler = _GpuSampler(device)
+    try:
+        for name, cmd in runs.items():
+            env = dict(base_env, RESULTS_FOLDER=str(root / f"results_{name}"), GPU_CHECK_EPOCHS=str(sch["epochs"]),
+                       GPU_CHECK_ITERATIONS=str(sch["iterations"]), GPU_CHECK_VAL_ITERATIONS=str(sch["val_iterations"]))
+            Path(env["RESULTS_FOLDER"]).mkdir(exist_ok=True)
+            code, lines, start = _timed_lines(cmd, env, root / f"{name}.log", timeout=900)
+            timing = epoch_timings(lines, start)
+            if code != 0 or timing["epochs"] != sch["epochs"]:
+                tail = "\n".join(line for _, line in lines[-25:])
+                raise RuntimeError(f"{name} exited {code} after {timing['epochs']} epoch(s):\n{tail}")
+            window = timing.pop("window")
+            result[f"epoch_seconds_{name}"] = timing["epoch_seconds"]
+            result[f"epoch_seconds_all_{name}"] = timing["epoch_seconds_all"]
+            result[f"seconds_to_first_epoch_{name}"] = timing["seconds_to_first_epoch"]
+            result[f"seconds_total_{name}"] = time.time() - start
+            result[f"gpu_busy_share_{name}"] = sampler.busy_share(*window)
+            result[f"command_{name}"] = " ".join(cmd[2:] if cmd[1] == "-m" else cmd[1:])
+            if name != "v1":  # the explorer's log says where the augmentation ran
+                said = next((line.split("augmentation:", 1)[1].strip() for _, line in lines
+                             if "augmentation:" in line), None)
+                result[f"augmentation_{name}"] = said
+    finally:
+        sampler.stop()
+    result.setdefault("epoch_seconds_explorer_cpu_augmentation", None)
+    result.setdefault("seconds_to_first_epoch_explorer_cpu_augmentation", None)
+    result.setdefault("gpu_busy_share_explorer_cpu_augmentation", None)
+    result["gpu_busy_share_reason"] = sampler.reason
+    result["ratio_epoch_explorer_v1"] = result["epoch_seconds_explorer"] / result["epoch_seconds_v1"]
+    return result
+
+
 # ------------------------------------------------------------------------------------------------ output
+SECTIONS = ("training", "sliding_window", "data", "ddp", "monitor", "augmentation", "run")
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -622,8 +1066,8 @@ def _fmt(v: Any) -> str:
 
 def table(report: dict) -> str:
     lines = [f"gpu_check on {report['device_name']} (torch {report['torch']}, mode {report['mode']})", ""]
-    tr = report["training"]
-    if "error" not in tr:
+    tr = report.get("training")
+    if tr and "error" not in tr:
         lines += [f"training ({'fp16' if tr['fp16'] else 'fp32'}, patch {tr['patch']}, batch {tr['batch']}):",
                   f"  loss v1 {tr['loss_v1']:.6f} explorer {tr['loss_explorer']:.6f} "
                   f"(|diff| {_fmt(tr['loss_abs_diff'])}), weights after 1 step max |diff| "
@@ -634,35 +1078,60 @@ def table(report: dict) -> str:
                   f"explorer {tr['syncs_per_iteration_explorer']}",
                   f"  GPU busy share v1 {_fmt(tr['gpu_busy_share_v1'])}  "
                   f"explorer {_fmt(tr['gpu_busy_share_explorer'])}"]
-    sw = report["sliding_window"]
-    if "error" not in sw:
+    sw = report.get("sliding_window")
+    if sw and "error" not in sw:
         lines += ["", f"sliding window (case {sw['case']}, patch {sw['patch']}, mirroring {_fmt(sw['mirroring'])}):",
                   "  precision all_in_gpu tile_batch  s_v1    s_explorer ratio  max|dp|   peakMiB_v1 peakMiB_explorer"]
         for r in sw["runs"]:
             lines.append(f"  {'fp16' if r['fp16'] else 'fp32':<9} {_fmt(r['all_in_gpu']):<10} {r['tile_batch']:<11}"
                          f" {r['seconds_v1']:<7.2f} {r['seconds_explorer']:<10.2f} {r['ratio_explorer_v1']:<6.2f}"
                          f" {r['prob_max_abs_diff']:<9.1e} {_fmt(r['peak_mib_v1']):<10} {_fmt(r['peak_mib_explorer'])}")
-    da = report["data"]
-    if "error" not in da:
+    da = report.get("data")
+    if da and "error" not in da:
         lines += ["", f"data ({da['workers']} workers, batch {da['batch_shape']}): next() when ready "
                       f"{da['next_latency_ms_when_ready']:.2f} ms; mean wait {da['mean_wait_ms']:.1f} ms per "
                       f"{da['mean_iteration_ms']:.1f} ms iteration = {100 * da['wait_share']:.1f} % "
                       f"({'data-bound' if da['data_bound'] else 'no data wait'})"]
-    dd = report["ddp"]
-    if "error" not in dd:
+    dd = report.get("ddp")
+    if dd and "error" not in dd:
         lines.append("")
         for g in dd["groups"]:
             lines.append(f"ddp {g['backend']} x{g['processes']} ({g['tensors_on']} tensors): {g['ms_per_step']:.1f} "
                          f"ms/step, weight checksums equal: {_fmt(g['checksums_equal'])}")
-    mo = report["monitor"]
+    mo = report.get("monitor", {})
     lines.append("")
     if mo.get("available"):
         lines.append(f"live monitor: {mo['us_per_iteration']:.1f} us/iteration = "
                      f"{100 * mo['share_of_iteration']:.3f} % of an iteration, syncs added {mo['syncs_added']}")
-    elif "error" not in mo:
+    elif mo and "error" not in mo:
         lines.append(f"live monitor: not measured ({mo['reason']})")
-    for name in ("training", "sliding_window", "data", "ddp", "monitor"):
-        if "error" in report[name]:
+    au = report.get("augmentation")
+    if au and "error" not in au:
+        lines += ["", f"augmentation ({au['seeds']} seeds per path; device chain vs batchgenerators' Compose):",
+                  "  path              max|ddata|  seg voxels  streams  ms/batch Compose  ms/batch device"]
+        for name, p in au["paths"].items():
+            lines.append(f"  {name:<17} {p['max_abs_diff_data']:<11.3g} {p['mismatched_seg_voxels']:<11} "
+                         f"{_fmt(p['streams_equal']):<8} {p['ms_per_batch_cpu']:<17.1f} {p['ms_per_batch_device']:.1f}")
+            for step, d in p["per_transform"].items():
+                lines.append(f"    {step}: max|ddata| {d['max_abs_diff_data']:.3g}, {d['differing_data_values']} "
+                             f"values, seg voxels {d['mismatched_seg_voxels']}")
+    ru = report.get("run")
+    if ru and "error" not in ru:
+        sc = ru["schedule"]
+        lines += ["", f"run (task {ru['task']} fold {ru['fold']}, {sc['epochs']} epochs x {sc['iterations']} "
+                      "iterations, validation inference off):",
+                  "  side                          s/epoch  s to 1st epoch  GPU busy"]
+        for side, label in (("explorer", "explorer --augment_on device"),
+                            ("explorer_cpu_augmentation", "explorer --augment_on workers"), ("v1", "v1 1.7.1")):
+            lines.append(f"  {label:<29} {_fmt(ru.get(f'epoch_seconds_{side}')):<8} "
+                         f"{_fmt(ru.get(f'seconds_to_first_epoch_{side}')):<15} "
+                         f"{_fmt(ru.get(f'gpu_busy_share_{side}'))}")
+        if ru.get("note"):
+            lines.append(f"  ({ru['note']})")
+        if ru.get("gpu_busy_share_reason"):
+            lines.append(f"  (GPU busy share: {ru['gpu_busy_share_reason']})")
+    for name in SECTIONS:
+        if "error" in report.get(name, {}):
             lines.append(f"{name}: FAILED {report[name]['error']}")
     lines.append(f"\ntotal {report['seconds_total']:.1f} s")
     return "\n".join(lines)
@@ -677,7 +1146,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="augmentation workers for the data section (default: v1's: nnUNet_n_proc_DA or 12; "
                              "2 on the CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads on the CPU")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to run (default: all of {', '.join(SECTIONS)})")
     args = parser.parse_args(argv)
+    chosen = [n.strip() for n in args.sections.split(",") if n.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
     warnings.filterwarnings("ignore")
     from nnunet_explorer.device import resolve_device
 
@@ -697,6 +1172,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     def guarded(name: str, fn: Callable[[], dict]) -> None:
+        if name not in chosen:
+            return
         t0 = time.perf_counter()
         try:
             report[name] = fn()
@@ -706,19 +1183,23 @@ def main(argv: list[str] | None = None) -> int:
             report[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
         report[name]["seconds"] = time.perf_counter() - t0
         print(f"[gpu_check] {name} done in {report[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
+        # written after every section: a run killed at its time cap keeps what it measured
+        Path(args.out).write_text(json.dumps(report, indent=1, default=str))
 
     # DDP first: on CUDA its processes are spawned, on the CPU forked before this process starts threads
     guarded("ddp", lambda: section_ddp(s, device))
     guarded("training", lambda: section_training(s, device, fp16))
-    iteration_s = report["training"].pop("_iteration_s", None) or 0.1
+    iteration_s = report.get("training", {}).pop("_iteration_s", None) or 0.1
     guarded("sliding_window", lambda: section_sliding_window(s, device, [True, False] if fp16 else [False]))
     guarded("data", lambda: section_data(s, device, fp16, workers))
     guarded("monitor", lambda: section_monitor(iteration_s))
+    guarded("augmentation", lambda: section_augmentation(mode, device))
+    guarded("run", lambda: section_run(mode, device))
     report["seconds_total"] = time.perf_counter() - started
     text = table(report)
     print(text)
     Path(args.out).write_text(json.dumps(report, indent=1, default=str))
-    return 0 if not any("error" in report[k] for k in ("training", "sliding_window", "data", "ddp", "monitor")) else 1
+    return 0 if not any("error" in report.get(k, {}) for k in SECTIONS) else 1
 
 
 if __name__ == "__main__":

@@ -22,9 +22,13 @@
 # checkpoints, moving averages). The explorer adds to that loop, at four named points, *observers* that receive
 # plain numbers after every training iteration, every validation and every epoch (`trainer.explorer.attach(...)`)
 # and a stop request (`trainer.explorer.control`). The `TrainingMonitor` is an observer with a Stop button. Here the run is cut
-# down to CPU size (v1: 1000 epochs × 250 iterations): 6 epochs of 10 iterations on the synthetic CT task, about
-# 3 minutes on 2 CPU cores — enough to watch the global pseudo Dice of the validation patches climb from near
-# chance.
+# down (v1: 1000 epochs × 250 iterations) to what the machine can do in minutes:
+#
+# * **on a CPU**: 6 epochs of 10 iterations on the synthetic CT task, about 3 minutes on 2 cores — enough to watch
+#   the global pseudo Dice of the validation patches climb from near chance;
+# * **on a GPU** (torch sees CUDA): a real workload, the Colin27 task (real MR, four deep-grey structures) at 40
+#   epochs of 25 iterations — the run of `benchmarks/real_sample_learning.py` — with as many augmentation workers
+#   as the machine's cores allow (`default_num_processes()`), about two minutes on one recent GPU.
 #
 # The monitor redraws at most twice a second and re-plots only while it stays under 2 % of the iteration time;
 # its own cost is shown at the bottom ("monitor overhead").
@@ -37,14 +41,24 @@ import os, pathlib
 # NNUNET_EXPLORER_WORKSPACE), the notebooks use ./nnunet_workspace next to themselves.
 if not any(os.environ.get(v) for v in ("nnUNet_raw_data_base", "nnUNet_preprocessed", "RESULTS_FOLDER")):
     os.environ.setdefault("NNUNET_EXPLORER_WORKSPACE", str(pathlib.Path("nnunet_workspace").resolve()))
-os.environ.setdefault("nnUNet_n_proc_DA", "1")  # one augmentation worker: this is a small CPU
 import torch
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+ON_GPU = torch.cuda.is_available()
+if not ON_GPU:
+    os.environ.setdefault("nnUNet_n_proc_DA", "1")  # one augmentation worker: this is a small CPU
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
+from nnunet_explorer.training.augmenter import default_num_processes
 from nnunet_explorer.views.widgets_common import prepare_sample_task
-# the synthetic CT sample (Task901_SyntheticCT): written and preprocessed once, reused afterwards
-workspace, TASK = prepare_sample_task(901)
-print(workspace.describe()); print("task:", TASK)
+# a GPU trains the real Colin27 task (Task903_ColinDeepGrey), a CPU the synthetic CT sample (Task901_SyntheticCT):
+# written and preprocessed once, reused afterwards
+TASK_ID = 903 if ON_GPU else 901
+workspace, TASK = prepare_sample_task(TASK_ID, "real" if ON_GPU else "synthetic-ct")
+# 40 x 25 on a GPU is benchmarks/real_sample_learning.py's schedule; 6 x 10 fits a 2-core CPU in minutes
+KNOBS = dict(max_num_epochs=40, num_batches_per_epoch=25, num_val_batches_per_epoch=4) if ON_GPU else \
+    dict(max_num_epochs=6, num_batches_per_epoch=10, num_val_batches_per_epoch=2)
+print(workspace.describe()); print("task:", TASK, "| schedule:", KNOBS)
+# nnUNet_n_proc_DA when set (v1's variable), else the cores shared out, at most v1's 12
+print("augmentation workers:", default_num_processes())
 
 # %% [markdown]
 # ## The trainer, as `nnUNet_train` has it just before `run_training`
@@ -60,14 +74,13 @@ print(workspace.describe()); print("task:", TASK)
 from nnunet_explorer.walkthrough import training_walkthrough
 from nnunet_explorer.views.monitor import TrainingMonitor
 
-KNOBS = dict(max_num_epochs=6, num_batches_per_epoch=10, num_val_batches_per_epoch=2)
-p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, deterministic=True, quiet=True,
+p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, deterministic=True, quiet=True,
                          plot_progress=False, overwrite_training=True, **KNOBS)
 p.run(until="initialize")
 trainer = p["trainer"]
 print(trainer, "on", trainer.device, "| fold folder:", trainer.output_folder)
 monitor = TrainingMonitor(trainer.explorer.control,
-                          title="nnUNet_train 3d_fullres nnUNetTrainerV2 901 0 --deterministic")
+                          title=f"nnUNet_train 3d_fullres nnUNetTrainerV2 {TASK_ID} 0 --deterministic")
 monitor
 
 # %% [markdown]
@@ -99,6 +112,18 @@ dice = [e.mean_global_dice for e in first.epochs]
 print("global pseudo Dice per epoch:", " ".join(f"{d:.3f}" for d in dice))
 
 # %% [markdown]
+# The monitor's plots once the run has ended: the loss and its two parts, the global Dice per class with its
+# moving average (v1 picks `model_best` by it), the learning rate, and per epoch the seconds spent **computing**
+# versus **waiting for data**. A tall "data wait" bar means the augmentation workers do not keep up with the
+# network — the usual bottleneck of nnU-Net v1 on a fast GPU (more workers: `nnUNet_n_proc_DA`).
+
+# %%
+data_wait, compute = sum(monitor.state.epoch_data_s), sum(monitor.state.epoch_compute_s)
+print(f"waiting for data {data_wait:.1f} s, computing {compute:.1f} s "
+      f"({100 * data_wait / (data_wait + compute):.0f} % of the training time waiting)")
+monitor.figure()
+
+# %% [markdown]
 # The fold folder holds v1's files: the final checkpoint (and `model_best.model`, written whenever the Dice
 # moving average improved) with their `.pkl` companions, `debug.json`, and one `training_log_*.txt` per trainer
 # that logged something in this fold — every walkthrough of `nnUNetTrainerV2` fold 0 in these notebooks
@@ -113,11 +138,10 @@ def fold_files(folder):
 print(fold_files(first.output_folder))
 
 # %% [markdown]
-# > **On a GPU** the same cells train the real sample: `prepare_sample_task(903, "real")` writes the Colin27
-# > deep-grey task (MR, four structures), and `training_walkthrough("3d_fullres", "nnUNetTrainerV2", 903, 0,
-# > max_num_epochs=40, num_batches_per_epoch=25, num_val_batches_per_epoch=4)` is the run of
+# > **On a GPU** these cells trained the real sample: `prepare_sample_task(903, "real")` wrote the Colin27
+# > deep-grey task (MR, four structures), and the 40 × 25 schedule is the run of
 # > `benchmarks/real_sample_learning.py`, which reached a mean foreground Dice of 0.87 on the held-out Colin27
-# > crop (see the README). It takes about 96 s per epoch on 2 CPU cores, so it is not run here.
+# > crop (see the README). On 2 CPU cores it takes about 96 s per epoch, so a CPU trains the synthetic task.
 #
 # ## Resume with `-c`, and the Stop button
 #
@@ -125,7 +149,8 @@ print(fold_files(first.output_folder))
 # `trainer.load_latest_checkpoint()` before `trainer.run_training()`. That loads `model_final_checkpoint.model`,
 # else `model_latest.model`, else `model_best.model`, and restores the weights, the optimizer state, the epoch
 # counter and the logged curves; the loop continues with the next epoch. The run above ended, so `-c` finds
-# `model_final_checkpoint.model` (epoch 6); to have something to continue, we raise `max_num_epochs` to 8.
+# `model_final_checkpoint.model` (epoch 6 on a CPU, 40 on a GPU); to have something to continue, we raise
+# `max_num_epochs` by 2 (to 8 on a CPU).
 #
 # **A v1 pitfall:** the poly learning rate is computed from `max_num_epochs`, so changing it and resuming makes
 # the LR jump: at epoch 6 it was about to reach 0 under the 6-epoch budget; under the 8-epoch one V2's
@@ -134,17 +159,19 @@ print(fold_files(first.output_folder))
 # %%
 from nnunet_explorer.training.lr_schedule import poly_lr
 
-p2 = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0, continue_training=True, deterministic=True,
-                          quiet=True, plot_progress=False, **dict(KNOBS, max_num_epochs=8))
+RESUMED_BUDGET = KNOBS["max_num_epochs"] + 2
+p2 = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, continue_training=True, deterministic=True,
+                          quiet=True, plot_progress=False, **dict(KNOBS, max_num_epochs=RESUMED_BUDGET))
 p2.run(until="initialize")
 trainer2 = p2["trainer"]
 check_fold_folder(trainer2, TrainRequest(p2["parsed_arguments"], p2.params("trainer")["options"]))  # -c: allowed
 trainer2.load_latest_checkpoint()  # what -c does, before run_training
 print(f"resuming at epoch {trainer2.epoch} of {trainer2.max_num_epochs}; {len(trainer2.all_tr_losses)} epochs of "
       "curves restored")
-lr_old_budget = first.epochs[-1].lr_next  # the rate the 6-epoch run set, after its last epoch, for epoch 6
+lr_old_budget = first.epochs[-1].lr_next  # the rate the first run set, after its last epoch, for the next one
 lr_new_budget = poly_lr(trainer2.epoch, trainer2.max_num_epochs, trainer2.initial_lr, 0.9)
-print(f"LR of epoch 6: {lr_old_budget:.5f} with max_num_epochs=6, {lr_new_budget:.5f} with max_num_epochs=8")
+print(f"LR of epoch {trainer2.epoch}: {lr_old_budget:.5f} with max_num_epochs={KNOBS['max_num_epochs']}, "
+      f"{lr_new_budget:.5f} with max_num_epochs={RESUMED_BUDGET}")
 
 # %% [markdown]
 # So that this notebook also runs unattended, a tiny observer clicks Stop for us at the end of the first resumed
@@ -153,7 +180,7 @@ print(f"LR of epoch 6: {lr_old_budget:.5f} with max_num_epochs=6, {lr_new_budget
 # finished epochs, and the result says why it stopped.
 
 # %%
-monitor2 = TrainingMonitor(trainer2.explorer.control, title="... -c (resumed, max_num_epochs 8)")
+monitor2 = TrainingMonitor(trainer2.explorer.control, title=f"... -c (resumed, max_num_epochs {RESUMED_BUDGET})")
 display(monitor2)
 
 class ClickStopAfterFirstEpoch:
@@ -166,10 +193,10 @@ print(monitor2)
 print(fold_files(second.output_folder))
 
 # %% [markdown]
-# The epoch bar of the resumed run started at 6 of 8: the monitor was told `start_epoch=6` and `resumed=True`,
-# and its first iteration trained with the rate computed from the new budget. The Stop click ended the run
-# after one epoch with `model_latest.model` (7 finished epochs); `-c` would continue from there (the next run of
-# this notebook starts over with `overwrite_training=True` instead).
+# The epoch bar of the resumed run started at 6 of 8 (on a CPU): the monitor was told `start_epoch=6` and
+# `resumed=True`, and its first iteration trained with the rate computed from the new budget. The Stop click ended
+# the run after one epoch with `model_latest.model` (7 finished epochs); `-c` would continue from there (the next
+# run of this notebook starts over with `overwrite_training=True` instead).
 
 # %% [markdown]
 # ### Checks
@@ -184,12 +211,14 @@ assert dice[-1] > max(0.5, 2 * dice[0]), dice
 assert monitor.state.start.start_epoch == 0 and len(monitor.state.epochs) == KNOBS["max_num_epochs"]
 # -c: the resumed run starts at epoch 6 of 8, and Stop ends it after that one epoch with model_latest
 assert monitor2.state.start.resumed and monitor2.state.start.start_epoch == KNOBS["max_num_epochs"]
-assert monitor2.state.start.max_num_epochs == 8
+assert monitor2.state.start.max_num_epochs == RESUMED_BUDGET
 assert second.stopped_early and len(second.epochs) == 1 and "Stop button" in second.reason
 latest = second.output_folder / "model_latest.model"
 assert latest.is_file() and read_checkpoint(latest)["epoch"] == KNOBS["max_num_epochs"] + 1
 assert lr_old_budget < 1e-9 < lr_new_budget and math.isclose(monitor2.state.iter_lr[0], lr_new_budget, rel_tol=1e-6)
 assert monitor.overhead_seconds > 0 and monitor.overhead_fraction < 0.05, monitor
+# the compute-vs-data-wait plot has one bar pair per epoch, and the loop measured both parts
+assert len(monitor.state.epoch_compute_s) == KNOBS["max_num_epochs"] and compute > 0 and data_wait >= 0
 print(f"monitor overhead: {100 * monitor.overhead_fraction:.2f} % and {100 * monitor2.overhead_fraction:.2f} %")
 print(f"global pseudo Dice {dice[0]:.3f} (epoch 0) -> {dice[-1]:.3f} (epoch {len(dice) - 1})")
 print("05 ok")

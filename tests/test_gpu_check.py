@@ -1,8 +1,11 @@
-"""benchmarks/gpu_check.py runs through on the CPU (--device cpu --quick) and reports every section with numbers."""
+"""benchmarks/gpu_check.py runs through on the CPU (--device cpu --quick) and reports every section with numbers;
+its augmentation section finds the device chain equal to batchgenerators, and would say where it is not."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import re
 import os
 import subprocess
 import sys
@@ -26,7 +29,7 @@ def test_gpu_check_cpu_quick_writes_every_section(tmp_path):
                            "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(out.read_text())
-    for name in ("training", "sliding_window", "data", "ddp", "monitor"):
+    for name in ("training", "sliding_window", "data", "ddp", "monitor", "augmentation"):
         assert name in report and "error" not in report[name], (name, report.get(name))
     tr = report["training"]
     for key in ("loss_v1", "loss_explorer", "ms_per_iteration_v1", "ms_per_iteration_explorer", "ratio_explorer_v1",
@@ -46,3 +49,187 @@ def test_gpu_check_cpu_quick_writes_every_section(tmp_path):
     monitor = report["monitor"]
     assert monitor["available"] and _number(monitor["share_of_iteration"]) and monitor["syncs_added"] == 0
     assert "ms/iteration" in done.stdout and "sliding window" in done.stdout  # the printed table
+
+
+# the transforms the augmentation section must exercise (moreDA's list, the cascade's extras, the DS targets)
+MOREDA_CLASSES = {"SpatialTransform", "GaussianNoiseTransform", "GaussianBlurTransform",
+                  "BrightnessMultiplicativeTransform", "ContrastAugmentationTransform",
+                  "SimulateLowResolutionTransform", "GammaTransform", "MirrorTransform", "DownsampleSegForDSTransform2"}
+CASCADE_CLASSES = {"MoveSegAsOneHotToData", "ApplyRandomBinaryOperatorTransform",
+                   "RemoveRandomConnectedComponentFromOneHotEncodingTransform", "Convert3DTo2DTransform"}
+
+
+def test_gpu_check_augmentation_section_is_exact_on_the_cpu(tmp_path):
+    """``--sections augmentation --device cpu --quick``: every path and seed bit for bit, every random device
+    transform acted in some batch (the parity is not vacuous), both sides timed."""
+    pytest.importorskip("batchgenerators")
+    out = tmp_path / "gpu_check.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--quick",
+                           "--sections", "augmentation", "--out", str(out)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report) >= {"augmentation"} and "training" not in report  # only the chosen section ran
+    au = report["augmentation"]
+    assert "error" not in au, au
+    assert isinstance(au["seeds"], int) and au["seeds"] >= 20
+    assert au["max_abs_diff_data"] == 0 and au["mismatched_seg_voxels"] == 0 and au["streams_equal"]
+    assert MOREDA_CLASSES | CASCADE_CLASSES <= set(au["transforms_covered"])
+    assert set(au["paths"]) == {"moreDA-3d", "moreDA-dummy-2d", "moreDA-2d", "moreDA-cascade"}
+    for name, path in au["paths"].items():
+        assert path["seeds"] == au["seeds"] and path["keys_equal"] and not path["seeds_differing"], name
+        assert path["differing_data_values"] == 0 and path["per_transform"] == {}, name
+        assert _number(path["ms_per_batch_cpu"]) and _number(path["ms_per_batch_device"]), name
+        assert path["fired"] and all(n > 0 for n in path["fired"].values()), (name, path["fired"])
+    assert any("ApplyRandomBinaryOperatorTransform" in k for k in au["paths"]["moreDA-cascade"]["fired"])
+    assert _number(au["ms_per_batch_cpu"]) and _number(au["ms_per_batch_device"])
+    assert "augmentation (20 seeds per path" in done.stdout
+
+
+@pytest.fixture
+def gpu_check_module(monkeypatch):
+    """benchmarks/gpu_check.py imported in this process (it sets v1's folder variables at import: undone after)."""
+    for var in ("nnUNet_raw_data_base", "nnUNet_preprocessed", "RESULTS_FOLDER"):
+        monkeypatch.setenv(var, os.environ.get(var, "")) if var in os.environ else monkeypatch.delenv(var, False)
+    spec = importlib.util.spec_from_file_location("gpu_check_under_test", ROOT / "benchmarks" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_per_transform_differences_name_the_transform_that_differs(gpu_check_module, monkeypatch):
+    """A device transform made inexact on purpose (the blur's output shifted by 1e-3) shows up at that step alone:
+    every step is fed batchgenerators' own input, so a difference is not carried on to the next steps."""
+    pytest.importorskip("batchgenerators")
+    import torch
+    from batchgenerators.transforms.noise_transforms import GaussianBlurTransform
+
+    from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
+
+    gc = gpu_check_module
+    transforms, patch, batch_size, seg_channels = gc.augmentation_path("moreDA-3d", gc.AUGMENTATION_SHAPES["quick"])
+    batch = gc.augmentation_batch((batch_size, 1, *patch), seg_channels, 3)
+    exact = gc.per_transform_differences(transforms, batch, 3, torch.device("cpu"))
+    assert {"SpatialTransform", "GaussianBlurTransform", "MirrorTransform", "DownsampleSegForDSTransform2"} <= \
+        {label.split(" ", 1)[1] for label in exact}
+    assert all(d["max_abs_diff_data"] == 0 and d["mismatched_seg_voxels"] == 0 for d in exact.values()), exact
+
+    blur = type(device_or_fallback(GaussianBlurTransform())[0])
+    original = blur.apply
+    monkeypatch.setattr(blur, "apply", lambda self, x, s, d: (lambda r: (r[0] + 1e-3, r[1]))(original(self, x, s, d)))
+    shifted = gc.per_transform_differences(transforms, batch, 3, torch.device("cpu"))
+    blurred = [k for k in shifted if k.endswith("GaussianBlurTransform")]
+    assert len(blurred) == 1 and abs(shifted[blurred[0]]["max_abs_diff_data"] - 1e-3) < 1e-4
+    assert shifted[blurred[0]]["differing_data_values"] > 0
+    assert all(d["max_abs_diff_data"] == 0 for k, d in shifted.items() if k != blurred[0]), shifted
+
+
+# ------------------------------------------------------------------ the GPU session's scripts (dry plumbing)
+SESSION = ROOT / "benchmarks" / "gpu_session"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"gpu_session_{name}", SESSION / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("script", ["gpu_session.sh", "gpu_pack.sh"])
+def test_session_scripts_parse(script):
+    done = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = (ROOT / "benchmarks" / script).read_text()
+    assert re.search(r"^set -\w*u", text, re.M) and "\r" not in text  # unset variables are errors
+
+
+def test_session_summary_reads_parts_and_gpu_samples(tmp_path):
+    """summary.json: per part the exit code, seconds, and the NVML samples inside the part's window."""
+    parts = tmp_path / "parts.tsv"
+    parts.write_text("gpu_check\t100.0\t110.0\t0\nnb05\t110.0\t120.0\t124\nlearn\t0\t0\tskipped\n")
+    util = tmp_path / "util.csv"
+    util.write_text("# time_s,util_percent,memory_used_mib\n" + "".join(
+        f"{t},{u},{m}\n" for t, u, m in [(101, 50, 1000), (105, 100, 3000), (109, 0, 2000), (115, 80, 500)]))
+    summary = _load("summarize").summarize(str(parts), str(util), {"dry": True})
+    assert summary["dry"] is True and summary["gpu_sampled"] is True
+    gc = summary["parts"]["gpu_check"]
+    assert gc == {"exit": 0, "status": "ok", "seconds": 10.0, "gpu_util_mean_percent": 50.0,
+                  "gpu_busy_share": round(2 / 3, 3), "gpu_memory_max_mib": 3000.0}
+    assert summary["parts"]["nb05"]["status"] == "killed at its cap"
+    assert summary["parts"]["nb05"]["gpu_util_mean_percent"] == 80.0
+    assert summary["parts"]["learn"]["status"].startswith("skipped")
+
+
+def test_util_sampler_without_nvml_leaves_a_note(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("with a GPU the sampler samples until killed (the session checks it there)")
+    out = tmp_path / "util.csv"
+    sampler = _load("util_sampler")
+    sampler.sample_forever(str(out), 0.01)  # returns at once: no NVML on this machine
+    assert out.read_text().startswith("# no GPU sampling:") and sampler.read_samples(str(out)) == []
+
+
+def test_run_notebook_and_v1_wrapper_import(monkeypatch):
+    """The session's Python parts import without running; the v1 wrapper makes v1's trainer lookup find the
+    short-schedule variant (a subclass of v1's nnUNetTrainerV2) and leaves other names to v1's search."""
+    assert callable(_load("run_notebook").run)
+    pytest.importorskip("nnunet")
+    import nnunet.run.default_configuration as default_configuration
+    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+
+    seen = []
+    monkeypatch.setattr(default_configuration, "recursive_find_python_class",
+                        lambda folder, name, current_module: seen.append(name))
+    wrapper = _load("v1_run_training")
+    wrapper.register_variants()
+    found = default_configuration.recursive_find_python_class(["x"], "nnUNetTrainerV2_gpuCheck", "m")
+    assert issubclass(found, nnUNetTrainerV2) and found is not nnUNetTrainerV2 and seen == []
+    default_configuration.recursive_find_python_class(["x"], "nnUNetTrainerV2", "m")
+    assert seen == ["nnUNetTrainerV2"]
+
+
+def test_epoch_timings_read_the_training_log(gpu_check_module):
+    """Epoch seconds from v1's / the explorer's console lines: the median after the first epoch, the time to the
+    end of epoch 0 from the command's start, and the training window for the GPU samples."""
+    lines = [(100.0, "loading dataset"), (104.0, "2026-12-04 23:50:01.1: "), (104.0, "epoch:  0"),
+             (110.0, "2026-12-04 23:50:07.5: This epoch took 6.000000 s"), (110.0, ""), (110.0, "epoch:  1"),
+             (113.0, "2026-12-04 23:50:10.5: This epoch took 3.000000 s"), (117.0, "This epoch took 4.000000 s")]
+    timing = gpu_check_module.epoch_timings(lines, 99.0)
+    assert timing["epochs"] == 3 and timing["epoch_seconds"] == 3.5 and timing["epoch_seconds_all"] == [6, 3, 4]
+    assert timing["seconds_to_first_epoch"] == 11.0 and timing["window"] == (104.0, 117.0)
+    assert gpu_check_module.epoch_timings([(1.0, "crashed")], 0.0)["epoch_seconds"] is None
+
+
+@pytest.mark.slow
+def test_gpu_check_run_section_times_explorer_and_v1_on_the_cpu(tmp_path):
+    """``--sections run --device cpu --quick``: task 901, one epoch of two batches with the explorer and with v1's
+    own run_training (the variant trainer), timed from their logs; no GPU: the busy shares are null, with why."""
+    pytest.importorskip("nnunet", reason="the run section compares with nnunet==1.7.1")
+    out = tmp_path / "gpu_check.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), GPU_CHECK_RUN_WORKSPACE=str(tmp_path / "ws"))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--quick",
+                           "--sections", "run", "--out", str(out)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = json.loads(out.read_text())["run"]
+    assert "error" not in run, run
+    assert run["task"] == 901 and run["schedule"]["epochs"] == 1
+    for side in ("explorer", "v1"):
+        assert _number(run[f"epoch_seconds_{side}"]) and run[f"epoch_seconds_{side}"] > 0, side
+        assert run[f"seconds_to_first_epoch_{side}"] >= run[f"epoch_seconds_{side}"], side
+        assert run[f"gpu_busy_share_{side}"] is None, side
+    # the CPU-augmentation run needs train's --augment_on; without it the report says so
+    if "note" in run:
+        assert "--augment_on" in run["note"] and run["epoch_seconds_explorer_cpu_augmentation"] is None
+    else:  # each run's log says where its augmentation ran
+        assert _number(run["epoch_seconds_explorer_cpu_augmentation"])
+        assert "--augment_on device" in run["augmentation_explorer"]
+        assert "--augment_on workers" in run["augmentation_explorer_cpu_augmentation"]
+    assert run["gpu_busy_share_reason"] == "not a CUDA run"
+    assert (tmp_path / "ws" / "v1.log").read_text().count("This epoch took") == 1
+    # v1's own trainer, the variant, wrote its fold (log and final checkpoint) there
+    folds = list((tmp_path / "ws" / "results_v1").rglob("nnUNetTrainerV2_gpuCheck__nnUNetPlansv2.1/fold_0"))
+    assert len(folds) == 1 and list(folds[0].glob("training_log_*.txt"))

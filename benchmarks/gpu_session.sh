@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# A GPU session in one run: the project's checks on a GPU machine that reaches no package registry, in <= 9 min.
+# benchmarks/gpu_pack.sh (run before, where the registry is reachable) packs into .gpu/ what that machine lacks.
+# On the GPU machine, from the repository root, with .gpu/ carried along:
+#     OUT=$OUT bash benchmarks/gpu_session.sh
+# Parts, in priority order, each with its own cap (CAP_GC 270, CAP_NB 130, CAP_LEARN 120 s; set-up ~20 s) inside one
+# budget (BUDGET, default 540 s); a part that runs past its cap is killed with its process group and the next one
+# starts (gpu_check writes its JSON after every section, so a kill keeps the sections done; 'run' is last):
+#   gpu_check  benchmarks/gpu_check.py --device cuda, all sections (training, sliding window, data, DDP, monitor,
+#              the device augmentation against batchgenerators, the blog's training run explorer vs v1)
+#   nb05       notebooks/05_train_live.ipynb executed by nbclient in a real kernel, saved with its outputs
+#   learn      benchmarks/real_sample_learning.py: the Colin27 learning check (40 epochs x 25 iterations on a GPU)
+# It writes 7 files under $OUT: run.log, summary.json (per part: exit code, seconds, GPU utilisation and memory
+# from NVML samples), util.csv (the samples), gpu_check.json, nb05.ipynb, learn.tgz and check.tgz (logs, plots).
+#
+# Dry run on a CPU machine first (GPU time is short): the same plumbing with tiny settings (gpu_check --quick,
+# a one-epoch learning check; notebook 05 as it runs on a CPU), with wheels for the local Python:
+#     PYVER=3.11 GPU_PACK_DIR=$PWD/.gpu-dry bash benchmarks/gpu_pack.sh
+#     DRY=1 GPU_PACK_DIR=$PWD/.gpu-dry PY=.venv/bin/python OUT=/tmp/gpu_dry bash benchmarks/gpu_session.sh
+# Dry runs recorded on the 2-core CPU: commit fed4a94 passed end to end in 117 s — set-up 5 s, gpu_check --quick
+# 35 s (all 7 sections), notebook 05 50 s (its CPU run), learning check 24 s (1 epoch); commit 3677ebd, with the
+# cores shared with other jobs, in 436 s (10 / 72 / 278 / 72 s).
+set -u
+T0=$(date +%s)
+DRY=${DRY:-0}
+if [ "$DRY" = 1 ]; then BUDGET=${BUDGET:-1200}; else BUDGET=${BUDGET:-540}; fi
+DEADLINE=$((T0 + BUDGET))
+R=$(cd "$(dirname "$0")/.." && pwd)
+G=${GPU_PACK_DIR:-$R/.gpu}
+OUT=${OUT:?set OUT to the folder for the results}; mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
+PY=${PY:-python3}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_session.XXXXXX")
+PARTS=$WORK/parts.tsv; : > "$PARTS"
+exec > >(tee -a "$OUT/run.log") 2>&1
+echo "== gpu_session start $(date -u +%FT%TZ) dry=$DRY budget=${BUDGET}s pack=$G"
+
+# ---- set-up: the project (the packed commit, else this tree), the wheels into a site folder, SimpleITK
+if [ -f "$G/proj.tar.gz" ]; then
+  P=$WORK/proj; mkdir -p "$P"; tar xzf "$G/proj.tar.gz" -C "$P"; COMMIT=$(cat "$G/proj.commit" 2>/dev/null)
+else
+  P=$R; COMMIT=$(git -C "$R" rev-parse HEAD 2>/dev/null || echo unknown)
+fi
+SITE=$WORK/site; mkdir -p "$SITE"
+if ls "$G"/whl/*.whl >/dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" "$G"/whl/*.whl \
+    || echo "!! installing the wheels failed"
+else echo "!! no wheels in $G/whl (run benchmarks/gpu_pack.sh)"; fi
+[ -f "$G/sitk.tar.xz" ] && { tar xJf "$G/sitk.tar.xz" -C "$SITE" || echo "!! unpacking SimpleITK failed"; }
+export PYTHONPATH=$P:$SITE${PYTHONPATH:+:$PYTHONPATH} PATH=$SITE/bin:$PATH PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+# v1 1.7.1 loads its checkpoints with torch.load's old default (weights_only=False), which torch >= 2.6 changed
+export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
+if [ "$DRY" = 1 ]; then export nnUNet_n_proc_DA=${nnUNet_n_proc_DA:-2}; fi
+echo "== set-up done in $(( $(date +%s) - T0 )) s (project $COMMIT)"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+"$PY" - <<'PY'
+import importlib, os, sys
+import torch
+print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.cuda.is_available(),
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "", "| cores", os.cpu_count())
+for m in ("numpy", "SimpleITK", "batchgenerators", "nnunet", "nnunet_explorer", "nbclient", "ipykernel",
+          "ipywidgets", "medpy", "nibabel", "pynvml"):
+    try:
+        importlib.import_module(m); print("  import ok:", m)
+    except Exception as e:  # noqa: BLE001
+        print("  import FAILED:", m, type(e).__name__, e)
+PY
+NPROC=$("$PY" -c "from nnunet_explorer.training.augmenter import default_num_processes as d; print(d())" \
+        2>/dev/null || echo 2)
+echo "augmentation workers per training (default_num_processes): $NPROC"
+H=$P/benchmarks/gpu_session
+"$PY" "$H/util_sampler.py" "$OUT/util.csv" & SAMPLER=$!
+
+part() {  # part NAME CAP_SECONDS COMMAND...: runs with min(CAP, time left); timeout kills its whole process group
+  local name=$1 cap=$2; shift 2
+  local left=$((DEADLINE - $(date +%s) - 15))
+  [ "$left" -lt "$cap" ] && cap=$left
+  if [ "$cap" -lt 20 ]; then
+    echo "== $name SKIPPED (no time left)"; printf '%s\t0\t0\tskipped\n' "$name" >> "$PARTS"; return
+  fi
+  echo; echo "== $name (cap ${cap} s) $(date -u +%T)"
+  local start; start=$(date +%s.%N)
+  timeout -k 10 "$cap" "$@"; local rc=$?
+  printf '%s\t%s\t%s\t%s\n' "$name" "$start" "$(date +%s.%N)" "$rc" >> "$PARTS"
+  echo "== $name exit $rc after $(awk "BEGIN{printf \"%.0f\", $(date +%s.%N) - $start}") s"
+}
+
+# ---- 1. the GPU check, every section (its 'run' section keeps its logs in $WORK/check)
+export GPU_CHECK_RUN_WORKSPACE=$WORK/check
+if [ "$DRY" = 1 ]; then GC="--device cpu --quick"; CAP_GC=${CAP_GC:-300}; else GC="--device cuda"; CAP_GC=${CAP_GC:-270}; fi
+part gpu_check "$CAP_GC" "$PY" "$P/benchmarks/gpu_check.py" $GC --out "$OUT/gpu_check.json"
+
+# ---- 2. notebook 05 in a real kernel (on a GPU it trains the real workload; on a CPU its small run)
+if [ "$DRY" = 1 ]; then CAP_NB=${CAP_NB:-600}; else CAP_NB=${CAP_NB:-130}; fi
+part nb05 "$CAP_NB" "$PY" "$H/run_notebook.py" "$P/notebooks/05_train_live.ipynb" "$OUT/nb05.ipynb" \
+  --workspace "$WORK/nb05_workspace"
+
+# ---- 3. the Colin27 learning check
+if [ "$DRY" = 1 ]; then LA="--epochs 1 --iterations 2 --val_iterations 1"; CAP_LEARN=${CAP_LEARN:-240}
+else LA="--epochs 40 --iterations 25 --val_iterations 4"; CAP_LEARN=${CAP_LEARN:-120}; fi
+part learn "$CAP_LEARN" "$PY" "$P/benchmarks/real_sample_learning.py" $LA --fold 0 --n_proc_DA "$NPROC" \
+  --workspace "$WORK/learn"
+
+kill "$SAMPLER" 2>/dev/null
+# ---- results: at most 8 files come back; the logs and plots go into two tarballs (no checkpoints, no arrays)
+X=(--exclude='*.npy' --exclude='*.npz' --exclude='*.model' --exclude='*.pkl' --exclude='*.nii.gz'
+   --exclude='*.b2nd' --exclude='nnUNet_raw_data')
+tar czf "$OUT/learn.tgz" -C "$WORK" "${X[@]}" learn 2>/dev/null
+tar czf "$OUT/check.tgz" -C "$WORK" "${X[@]}" check nb05_workspace 2>/dev/null
+"$PY" "$H/summarize.py" "$PARTS" "$OUT/util.csv" "$OUT/summary.json" \
+  --extra "{\"dry\": $([ "$DRY" = 1 ] && echo true || echo false), \"commit\": \"$COMMIT\", \"budget_s\": $BUDGET, \"seconds_total\": $(( $(date +%s) - T0 ))}"
+echo "== gpu_session end after $(( $(date +%s) - T0 )) s; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+rm -rf "$WORK"
