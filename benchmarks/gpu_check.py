@@ -1081,9 +1081,10 @@ def table(report: dict) -> str:
     sw = report.get("sliding_window")
     if sw and "error" not in sw:
         lines += ["", f"sliding window (case {sw['case']}, patch {sw['patch']}, mirroring {_fmt(sw['mirroring'])}):",
-                  "  precision all_in_gpu tile_batch  s_v1    s_explorer ratio  max|dp|   peakMiB_v1 peakMiB_explorer"]
+                  "  precision sums_on     tile_batch  s_v1    s_explorer ratio  max|dp|   peakMiB_v1 peakMiB_explorer"]
         for r in sw["runs"]:
-            lines.append(f"  {'fp16' if r['fp16'] else 'fp32':<9} {_fmt(r['all_in_gpu']):<10} {r['tile_batch']:<11}"
+            sums_on = r.get("sums_on") or ("device_fp16" if r["all_in_gpu"] else "cpu")
+            lines.append(f"  {'fp16' if r['fp16'] else 'fp32':<9} {sums_on:<11} {r['tile_batch']:<11}"
                          f" {r['seconds_v1']:<7.2f} {r['seconds_explorer']:<10.2f} {r['ratio_explorer_v1']:<6.2f}"
                          f" {r['prob_max_abs_diff']:<9.1e} {_fmt(r['peak_mib_v1']):<10} {_fmt(r['peak_mib_explorer'])}")
     da = report.get("data")

@@ -64,23 +64,27 @@ print("augmentation workers:", default_num_processes())
 # ## The trainer, as `nnUNet_train` has it just before `run_training`
 #
 # `p.run(until="initialize")` does what v1's `run_training.py` does before training: parse the arguments, find
-# the configuration, build the trainer and call `trainer.initialize(True)`. `deterministic=True` is
+# the configuration, build the trainer and call `trainer.initialize(True)`. On a CPU `deterministic=True` is
 # `--deterministic`: the trainer seeds numpy and torch with 12345 and the augmentation runs in this process, so
-# the curves below are the same every time the notebook runs. The device is chosen once (`device="auto"`: the GPU
-# when torch sees one, else the CPU). `quiet=True` keeps the training log out of the notebook (it is still
-# written to the fold folder) and `plot_progress=False` skips `progress.png`.
+# the curves below are the same every time the notebook runs. On a GPU the run is not deterministic, as a real run
+# is not: the augmentation workers draw the random numbers and the GPU computes the transforms (`--augment_on
+# auto` chooses the device path on CUDA; the training log says so), which is what keeps a GPU busy. The device is
+# chosen once (`device="auto"`: the GPU when torch sees one, else the CPU). `quiet=True` keeps the training log out
+# of the notebook (it is still written to the fold folder) and `plot_progress=False` skips `progress.png`.
 
 # %%
 from nnunet_explorer.walkthrough import training_walkthrough
 from nnunet_explorer.views.monitor import TrainingMonitor
 
-p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, deterministic=True, quiet=True,
+DETERMINISTIC = not ON_GPU
+p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, deterministic=DETERMINISTIC, quiet=True,
                          plot_progress=False, overwrite_training=True, **KNOBS)
 p.run(until="initialize")
 trainer = p["trainer"]
 print(trainer, "on", trainer.device, "| fold folder:", trainer.output_folder)
 monitor = TrainingMonitor(trainer.explorer.control,
-                          title=f"nnUNet_train 3d_fullres nnUNetTrainerV2 {TASK_ID} 0 --deterministic")
+                          title=f"nnUNet_train 3d_fullres nnUNetTrainerV2 {TASK_ID} 0"
+                                + (" --deterministic" if DETERMINISTIC else ""))
 monitor
 
 # %% [markdown]
@@ -160,8 +164,8 @@ print(fold_files(first.output_folder))
 from nnunet_explorer.training.lr_schedule import poly_lr
 
 RESUMED_BUDGET = KNOBS["max_num_epochs"] + 2
-p2 = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, continue_training=True, deterministic=True,
-                          quiet=True, plot_progress=False, **dict(KNOBS, max_num_epochs=RESUMED_BUDGET))
+p2 = training_walkthrough("3d_fullres", "nnUNetTrainerV2", TASK_ID, 0, continue_training=True,
+                          deterministic=DETERMINISTIC, quiet=True, plot_progress=False, **dict(KNOBS, max_num_epochs=RESUMED_BUDGET))
 p2.run(until="initialize")
 trainer2 = p2["trainer"]
 check_fold_folder(trainer2, TrainRequest(p2["parsed_arguments"], p2.params("trainer")["options"]))  # -c: allowed
@@ -219,6 +223,9 @@ assert lr_old_budget < 1e-9 < lr_new_budget and math.isclose(monitor2.state.iter
 assert monitor.overhead_seconds > 0 and monitor.overhead_fraction < 0.05, monitor
 # the compute-vs-data-wait plot has one bar pair per epoch, and the loop measured both parts
 assert len(monitor.state.epoch_compute_s) == KNOBS["max_num_epochs"] and compute > 0 and data_wait >= 0
+log = pathlib.Path(trainer.log_file).read_text()
+# where the augmentation computed: on a GPU the device path (--augment_on auto), on a CPU this process
+assert ("arithmetic on cuda" in log) if ON_GPU else ("augmentation: batchgenerators in the training process" in log)
 print(f"monitor overhead: {100 * monitor.overhead_fraction:.2f} % and {100 * monitor2.overhead_fraction:.2f} %")
 print(f"global pseudo Dice {dice[0]:.3f} (epoch 0) -> {dice[-1]:.3f} (epoch {len(dice) - 1})")
 print("05 ok")
