@@ -114,3 +114,28 @@ def v1_cascade_task(v1_ct_task, tmp_path_factory) -> V1Task:
     root = tmp_path_factory.mktemp("v1_cascade")
     ws = variant_tasks().build_two_stage_task(v1_ct_task.workspace, root, v1_ct_task.task_name)
     return V1Task(ws, v1_ct_task.task_id, v1_ct_task.task_name)
+
+
+@pytest.fixture
+def english():
+    """The language set to English for the test, back to the default after it (cards are asserted in English)."""
+    from nnunet_explorer.teaching import set_language
+
+    set_language("en")
+    yield
+    set_language(None)
+
+
+@pytest.fixture(scope="module")
+def kits_ws(tmp_path_factory) -> Workspace:
+    """A workspace with the blog's KiTS19 sample (``nnunet-explorer sample kits19``), one per test module."""
+    from nnunet_explorer import cli
+
+    root = tmp_path_factory.mktemp("kits")
+    ws = resolve_workspace({"nnUNet_raw_data_base": str(root / "raw"), "nnUNet_preprocessed": str(root / "pre"),
+                            "RESULTS_FOLDER": str(root / "res")})
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in environment_for(ws).items():
+            mp.setenv(key, value)
+        assert cli.main(["sample", "kits19"]) == 0
+    return ws

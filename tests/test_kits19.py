@@ -37,16 +37,6 @@ I am using sample dice + CE loss
 """
 
 
-@pytest.fixture(scope="module")
-def kits_ws(tmp_path_factory):
-    root = tmp_path_factory.mktemp("kits")
-    ws = resolve_workspace({"nnUNet_raw_data_base": str(root / "raw"), "nnUNet_preprocessed": str(root / "pre"),
-                            "RESULTS_FOLDER": str(root / "res")})
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in environment_for(ws).items():
-            mp.setenv(key, value)
-        assert cli.main(["sample", "kits19"]) == 0
-    return ws
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ import re
 import numpy as np
 import pytest
 
-from nnunet_explorer import cli
 from nnunet_explorer.fileio import load_pickle
 from nnunet_explorer.parity import run_v1_python
-from nnunet_explorer.paths import environment_for, resolve_workspace
+from nnunet_explorer.paths import resolve_workspace
 from nnunet_explorer.planning import planner3d
 from nnunet_explorer.samples import kits19
 from nnunet_explorer.teaching import set_language, step_notes
@@ -26,23 +25,9 @@ BLOG = "nnUNetPlansv2.1_plans_3D.pkl"
 AS_PLANNED = f"{kits19.AS_PLANNED_IDENTIFIER}_plans_3D.pkl"
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language(None)
+pytestmark = pytest.mark.usefixtures("english")  # the cards in English (tests/conftest.py)
 
 
-@pytest.fixture(scope="module")
-def kits_ws(tmp_path_factory):
-    root = tmp_path_factory.mktemp("kits_lessons")
-    ws = resolve_workspace({"nnUNet_raw_data_base": str(root / "raw"), "nnUNet_preprocessed": str(root / "pre"),
-                            "RESULTS_FOLDER": str(root / "res")})
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in environment_for(ws).items():
-            mp.setenv(key, value)
-        assert cli.main(["sample", "kits19"]) == 0
-    return ws
 
 
 @pytest.fixture(scope="module")

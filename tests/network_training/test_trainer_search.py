@@ -124,3 +124,18 @@ def test_a_trainer_file_is_searched_in_nnUNet_variants_after_the_top_level_modul
     finally:
         unregister_trainer("SearchedTrainer")
         LOADED_TRAINER_MODULES.pop("my_search_trainers", None)
+
+
+def test_a_trainer_file_that_reuses_a_built_in_name_gives_it_back_when_unregistered(tmp_path):
+    from nnunet_explorer.network_training import nnUNetTrainerV2_2epochs
+
+    source = tmp_path / "shadow.py"
+    source.write_text("from nnunet_explorer.v1.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2\n"
+                      "class nnUNetTrainerV2_2epochs(nnUNetTrainerV2):\n    pass\n")
+    try:
+        load_trainers_from_file(source)
+        assert find_trainer_class("nnUNetTrainerV2_2epochs") is not nnUNetTrainerV2_2epochs  # the file's class
+    finally:
+        unregister_trainer("nnUNetTrainerV2_2epochs")
+        LOADED_TRAINER_MODULES.pop("shadow", None)
+    assert find_trainer_class("nnUNetTrainerV2_2epochs") is nnUNetTrainerV2_2epochs  # the built-in again

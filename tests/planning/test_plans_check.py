@@ -15,11 +15,7 @@ FLAG = "\u26a0"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language(None)
+pytestmark = pytest.mark.usefixtures("english")  # the cards in English (tests/conftest.py)
 
 
 def _plans(v1_ct_task, which: str = "3D") -> dict:

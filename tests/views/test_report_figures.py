@@ -9,11 +9,7 @@ from nnunet_explorer.views.report_figures import batch_caption, batch_figure, ba
 from nnunet_explorer.walkthrough import Batch
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language(None)
+pytestmark = pytest.mark.usefixtures("english")  # the cards in English (tests/conftest.py)
 
 
 def _batch(forced: tuple[bool, ...]) -> Batch:

@@ -19,11 +19,7 @@ from nnunet_explorer.walkthrough_run import TrainedEpochs
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language(None)
+pytestmark = pytest.mark.usefixtures("english")  # the cards in English (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,7 @@ from nnunet_explorer.training.configuration import RunArgs
 from nnunet_explorer.walkthrough import trainer_class
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language(None)
+pytestmark = pytest.mark.usefixtures("english")  # the cards in English (tests/conftest.py)
 
 
 def _walk(name: str) -> Pipeline:

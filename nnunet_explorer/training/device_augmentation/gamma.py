@@ -34,6 +34,7 @@ import torch
 from batchgenerators.transforms.color_transforms import GammaTransform
 
 from .base import DeviceTransform, replaces
+from .intensity import below_or_above_one
 from . import host_checks
 from .numpy_power import numpy_power_f32
 from .numpy_sums import numpy_mean_f32, numpy_std_f32
@@ -52,12 +53,6 @@ class GammaDraw:
     channel: int | None
     gamma: float
     retain_stats: bool
-
-
-def _gamma(gamma_range) -> float:
-    if np.random.random() < 0.5 and gamma_range[0] < 1:
-        return np.random.uniform(gamma_range[0], 1)
-    return np.random.uniform(max(gamma_range[0], 1), gamma_range[1])
 
 
 @replaces(GammaTransform)
@@ -81,11 +76,11 @@ class DeviceGamma(DeviceTransform):
             if np.random.uniform() < t.p_per_sample:
                 if not t.per_channel:
                     retain = self._retain()
-                    out.append(GammaDraw(b, None, _gamma(t.gamma_range), retain))
+                    out.append(GammaDraw(b, None, below_or_above_one(t.gamma_range), retain))
                 else:
                     for c in range(data_shape[1]):
                         retain = self._retain()
-                        out.append(GammaDraw(b, c, _gamma(t.gamma_range), retain))
+                        out.append(GammaDraw(b, c, below_or_above_one(t.gamma_range), retain))
         return out
 
     def apply(self, data: torch.Tensor, seg: torch.Tensor | None, draws: list) -> tuple:

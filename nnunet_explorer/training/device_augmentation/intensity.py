@@ -229,12 +229,16 @@ class ContrastDraw:
     factor: float
 
 
+def below_or_above_one(value_range: Any) -> float:
+    """batchgenerators' draw of a contrast factor or a gamma: with probability 0.5 (when the range reaches below 1)
+    uniform in ``[low, 1)``, else uniform in ``[max(low, 1), high)`` — two numbers from numpy's stream, or one."""
+    if np.random.random() < 0.5 and value_range[0] < 1:
+        return np.random.uniform(value_range[0], 1)
+    return np.random.uniform(max(value_range[0], 1), value_range[1])
+
+
 def _contrast_factor(contrast_range: Any) -> float:
-    if callable(contrast_range):
-        return contrast_range()
-    if np.random.random() < 0.5 and contrast_range[0] < 1:
-        return np.random.uniform(contrast_range[0], 1)
-    return np.random.uniform(max(contrast_range[0], 1), contrast_range[1])
+    return contrast_range() if callable(contrast_range) else below_or_above_one(contrast_range)
 
 
 @replaces(ContrastAugmentationTransform)
