@@ -246,10 +246,6 @@ def shared_memory_free(folder: str = SHM_FOLDER) -> int | None:
         return None
 
 
-def _is_cuda(device: torch.device) -> bool:
-    return device.type == "cuda"
-
-
 class DeviceAugmenter:
     """Loader and random draws in worker processes, the transforms' arithmetic on ``device``; see the module
     docstring. Same interface as :class:`~.augmenter.MultiProcessAugmenter` (iterator of batch dicts,
@@ -312,7 +308,7 @@ class DeviceAugmenter:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         self._slots = self._create_slots()
         self._free = [ctx.Queue() for _ in range(self.num_processes)]
-        pin = _is_cuda(self.device)
+        pin = self.device.type == "cuda"
         inner = MultiProcessAugmenter(self.data_loader, DrawInWorker(self.chain, self._slots, self._free),
                                       self.num_processes, self.num_cached_per_thread, self.seeds, self.timeout,
                                       pin_memory=pin,
@@ -464,6 +460,9 @@ def choose_augmentation(requested: str, *, device: torch.device, deterministic: 
     own = "in-process" if single_threaded else "workers"
     if requested == "workers":
         return AugmentationChoice(requested, own)
+    if single_threaded or deterministic:  # auto (device was refused above); the trainer's generator is in-process
+        return AugmentationChoice(requested, own, tr("the run is --deterministic / --single_threaded",
+                                                     "这次训练使用 --deterministic / --single_threaded"))
     if not isinstance(tr_gen, MultiProcessAugmenter):
         why = tr(f"the trainer trains with its own generator ({type(tr_gen).__name__}), not a MultiProcessAugmenter",
                  f"trainer 使用它自己的生成器({type(tr_gen).__name__}),而不是 MultiProcessAugmenter")
@@ -475,9 +474,6 @@ def choose_augmentation(requested: str, *, device: torch.device, deterministic: 
         return AugmentationChoice(requested, own, why)
     if requested == "device":
         return AugmentationChoice(requested, "device")
-    if single_threaded or deterministic:
-        return AugmentationChoice(requested, own, tr("the run is --deterministic / --single_threaded",
-                                                     "这次训练使用 --deterministic / --single_threaded"))
     if device.type != "cuda":
         return AugmentationChoice(requested, own, tr(f"the training device is {device}, not CUDA",
                                                      f"训练设备是 {device},不是 CUDA"))

@@ -33,21 +33,20 @@ def test_the_flag_is_parsed_and_carried_as_a_typed_option():
         request_from_namespace(parser.parse_args(base + ["--augment_on", "device", "--single_threaded"]))
 
 
-@pytest.mark.parametrize("requested,device,deterministic,single,gen,path", [
-    ("auto", CUDA, False, False, MPA, "device"),
-    ("auto", CPU, False, False, MPA, "workers"),
-    ("auto", CUDA, True, True, SingleThreadedAugmenter(None, None), "in-process"),
-    ("auto", CUDA, False, True, SingleThreadedAugmenter(None, None), "in-process"),
-    ("auto", CUDA, False, False, object(), "workers"),
-    ("workers", CUDA, False, False, MPA, "workers"),
-    ("device", CPU, False, False, MPA, "device"),
+@pytest.mark.parametrize("requested,device,deterministic,single,gen,path,why", [
+    ("auto", CUDA, False, False, MPA, "device", "the training device is cuda"),
+    ("auto", CPU, False, False, MPA, "workers", "not CUDA"),
+    ("auto", CUDA, True, True, SingleThreadedAugmenter(None, None), "in-process", "--deterministic"),
+    ("auto", CUDA, False, True, SingleThreadedAugmenter(None, None), "in-process", "--single_threaded"),
+    ("auto", CUDA, False, False, object(), "workers", "its own generator"),
+    ("workers", CUDA, False, False, MPA, "workers", None),
+    ("device", CPU, False, False, MPA, "device", None),
 ])
-def test_auto_chooses_the_device_path_on_cuda_only(requested, device, deterministic, single, gen, path):
+def test_auto_chooses_the_device_path_on_cuda_only(requested, device, deterministic, single, gen, path, why):
     choice = choose_augmentation(requested, device=device, deterministic=deterministic, single_threaded=single,
                                  tr_gen=gen)
     assert choice.path == path
-    if requested == "auto" and path != "device" or requested == "auto" and device.type == "cuda":
-        assert choice.reason  # auto says why
+    assert (why is None and choice.reason is None) or why in choice.reason  # auto says why, and the right why
 
 
 def test_device_with_a_trainers_own_generator_is_an_error_that_says_so():
