@@ -682,26 +682,11 @@ def _seed_all(seed: int) -> None:
     random.seed(seed)
 
 
-def _host(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    if isinstance(value, (list, tuple)):
-        return [_host(v) for v in value]
-    return value
-
-
-def _on(value: Any, device: torch.device) -> Any:
-    """An array (or a list of them: the deep-supervision targets) as a tensor on ``device``."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return [_on(v, device) for v in value]
-    return torch.as_tensor(np.ascontiguousarray(_host(value))).to(device)
-
-
 def _data_diff(got: Any, expected: Any) -> tuple[float, int]:
     """(max |difference|, how many float32 values differ in their bits) of two images."""
-    g, e = np.asarray(_host(got)), np.asarray(_host(expected))
+    from nnunet_explorer.training.device_augmentation.chain import to_host
+
+    g, e = np.asarray(to_host(got)), np.asarray(to_host(expected))
     if g.shape != e.shape:
         return float("inf"), int(max(g.size, e.size))
     differing = int((g.view(np.uint32) != e.view(np.uint32)).sum()) if g.dtype == e.dtype == np.float32 \
@@ -711,7 +696,9 @@ def _data_diff(got: Any, expected: Any) -> tuple[float, int]:
 
 def _seg_mismatches(got: Any, expected: Any) -> int:
     """Voxels that differ, over every deep-supervision target (a whole array counts when the shapes differ)."""
-    got, expected = _host(got), _host(expected)
+    from nnunet_explorer.training.device_augmentation.chain import to_host
+
+    got, expected = to_host(got), to_host(expected)
     gs = got if isinstance(got, list) else [got]
     es = expected if isinstance(expected, list) else [expected]
     if len(gs) != len(es):
@@ -737,7 +724,7 @@ def per_transform_differences(transforms: list, batch: dict, seed: int, device: 
     step. ``{"<index> <name>": {"max_abs_diff_data", "differing_data_values", "mismatched_seg_voxels"}}``."""
     import copy
 
-    from nnunet_explorer.training.device_augmentation.chain import DeviceChain, label_key_after
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain, label_key_after, to_device
 
     chain = DeviceChain(transforms)
     _seed_all(seed)
@@ -754,7 +741,8 @@ def per_transform_differences(transforms: list, batch: dict, seed: int, device: 
         if step.where != "device":
             continue
         given, expected = pairs[step.index]
-        x, s = step.device.apply(_on(given[chain.data_key], device), _on(given.get(step.label_key), device), d)
+        x, s = step.device.apply(to_device(given[chain.data_key], device), to_device(given.get(step.label_key), device),
+                                 d)
         diff, differing = _data_diff(x, expected[chain.data_key])
         out_key = label_key_after(step.transform, step.label_key)
         out[f"{step.index} {step.name}"] = {

@@ -161,15 +161,16 @@ def _zeros(shape: Shape | None) -> Any:
     return np.zeros(shape, dtype=np.float32)
 
 
-def _to_host(value: Any) -> Any:
+def to_host(value: Any) -> Any:
+    """Tensors (or lists of them: the deep-supervision targets) as numpy arrays; anything else as it is."""
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
     if isinstance(value, (list, tuple)):
-        return [_to_host(v) for v in value]
+        return [to_host(v) for v in value]
     return value
 
 
-def _to_device(value: Any, device: torch.device) -> Any:
+def to_device(value: Any, device: torch.device) -> Any:
     """Arrays (or tensors, or lists of them) on ``device``; a pinned host tensor is copied without waiting."""
     if value is None:
         return None
@@ -178,7 +179,7 @@ def _to_device(value: Any, device: torch.device) -> Any:
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=value.is_pinned())
     if isinstance(value, (list, tuple)):
-        return [_to_device(v, device) for v in value]
+        return [to_device(v, device) for v in value]
     return value
 
 
@@ -334,8 +335,8 @@ class DeviceChain:
                 drew a different number of random values than on the dry run.
         """
         device = torch.device(device)
-        data = _to_device(data, device)
-        seg = _to_device(seg, device)
+        data = to_device(data, device)
+        seg = to_device(seg, device)
         arrays: dict = {}  # array-valued keys a fallback's real run added (its dry run only had zeros for them)
         active = [s for s in self.steps if s.where != "worker"]
         if len(active) != len(draws.steps):
@@ -365,9 +366,9 @@ class DeviceChain:
 
     def _run_fallback(self, step: ChainStep, d: FallbackDraw, data: Any, seg: Any, device: torch.device,
                       arrays: dict) -> tuple[Any, Any, dict]:
-        host = {**d.context, **arrays, self.data_key: _to_host(data)}
+        host = {**d.context, **arrays, self.data_key: to_host(data)}
         if seg is not None:
-            host[step.label_key] = _to_host(seg)
+            host[step.label_key] = to_host(seg)
         saved = np.random.get_state(), random.getstate()
         np.random.set_state(d.numpy_before)
         random.setstate(d.python_before)
@@ -384,7 +385,7 @@ class DeviceChain:
                 "transforms", fix="give it a device version, or run the whole list with batchgenerators")
         out_key = label_key_after(step.transform, step.label_key)
         arrays = {k: v for k, v in result.items() if k not in (self.data_key, out_key) and _is_array(v)}
-        return _to_device(result[self.data_key], device), _to_device(result.get(out_key), device), arrays
+        return to_device(result[self.data_key], device), to_device(result.get(out_key), device), arrays
 
 
 def summary(chain: DeviceChain) -> Mapping[str, Any]:
@@ -397,4 +398,4 @@ def summary(chain: DeviceChain) -> Mapping[str, Any]:
 
 
 __all__ = ["ChainDraws", "ChainStep", "DeviceAugmentationError", "DeviceChain", "FallbackDraw", "key_mismatch",
-           "label_key_after", "summary"]
+           "label_key_after", "summary", "to_device", "to_host"]
