@@ -260,7 +260,8 @@ SUMS_ON = ("auto", "cpu", "device_fp32", "device_fp16")
 #: of a v1 patch (e.g. 128^3) does not keep a large GPU busy, 4 mostly do, and 4 tiles' activations (no gradients)
 #: still fit in a few GB next to the network. On a CPU it stays v1's 1, so that a CPU run is v1's computation
 #: number for number (batched convolutions round the last bits differently, ~1e-6); batching helps there too
-#: (bench_inference.py: about 0.5x of v1's time with 4 tiles), so pass ``tile_batch_size`` to use it.
+#: (bench_inference.py, the README's benchmark table: 4 tiles per pass several times faster than v1), so pass
+#: ``tile_batch_size`` to use it.
 DEFAULT_CUDA_TILE_BATCH = 4
 
 
