@@ -809,6 +809,7 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
             _sync(device)
             t0 = time.perf_counter()
             got = chain.apply_all(work["data"], work.get(draws.label_key), draws, device)
+            launch_ms = 1e3 * (time.perf_counter() - t0)  # the launching thread's own time (no wait on CUDA)
             _sync(device)
             apply_ms = 1e3 * (time.perf_counter() - t0)
             for step, d in zip([s for s in chain.steps if s.where != "worker"], draws.steps):
@@ -821,7 +822,7 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
             rows.append({"seed": seed, "max_abs_diff_data": diff, "differing_data_values": differing,
                          "mismatched_seg_voxels": _seg_mismatches(got.get(seg_key), expected.get(seg_key)),
                          "keys_equal": sorted(got) == sorted(expected), "streams_equal": streams_equal,
-                         "cpu_ms": cpu_ms, "draw_ms": draw_ms, "apply_ms": apply_ms})
+                         "cpu_ms": cpu_ms, "draw_ms": draw_ms, "apply_ms": apply_ms, "launch_ms": launch_ms})
         timed = rows[1:] or rows  # the first seed pays for lazy imports and (on CUDA) kernel loading
         ms_cpu = statistics.median(r["cpu_ms"] for r in timed)
         ms_device = statistics.median(r["draw_ms"] + r["apply_ms"] for r in timed)
@@ -839,6 +840,8 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
             "ms_per_batch_cpu": ms_cpu, "ms_per_batch_device": ms_device,
             "ms_draw_in_worker": statistics.median(r["draw_ms"] for r in timed),
             "ms_apply_on_device": statistics.median(r["apply_ms"] for r in timed),
+            # of which the launching thread (the feeder, in a run) is busy: kernel launches are not free
+            "ms_launch_on_device": statistics.median(r["launch_ms"] for r in timed),
             "on_device": chain.device_steps,
             # batches (of the seeds) in which each random device transform changed something: parity is not vacuous
             "fired": fired,

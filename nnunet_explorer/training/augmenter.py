@@ -158,7 +158,8 @@ def _pin(value: Any) -> Any:
     if isinstance(value, list):
         return [_pin(v) for v in value]
     if hasattr(value, "pin_memory") and type(value).__module__.startswith("torch"):
-        return value.pin_memory()
+        # a tensor already on the GPU (the device augmenter applies ahead) or already pinned stays as it is
+        return value if value.device.type != "cpu" or value.is_pinned() else value.pin_memory()
     return value
 
 

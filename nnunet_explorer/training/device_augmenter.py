@@ -12,7 +12,8 @@ step                                   where (``MultiProcessAugmenter``)   where
 ``next(data_loader)``                  worker                              worker (the same)
 draw the random numbers                worker, inside each transform       worker: ``chain.draw_all(batch)``
 transforms' arithmetic                 worker                              training process, on the device:
-                                                                           ``chain.apply_all(...)``
+                                                                           ``chain.apply_all(...)``, in the
+                                                                           feeder thread, ahead of ``next()``
 to the training process                a pickle of the augmented batch     the patches in shared memory, the
                                        through a pipe                      draws (small) pickled
 =====================================  ==================================  =====================================
@@ -31,10 +32,21 @@ training process before the workers start, ``multiprocessing.shared_memory``). T
 segmentation and the large arrays of its draws (the Gaussian noise fields, the elastic fields) into a free slot
 and sends only the slot's number, the shapes and the pickled small draws. In the training process the
 augmenter's feeder thread copies the slot out (into page-locked memory when training on CUDA, so that the copy
-to the GPU does not wait) and hands the slot back to its worker. ``next()`` then only runs
-``chain.apply_all(data, seg, draws, device)``: the copies start with ``non_blocking=True`` and nothing waits for
-the device. Arrays that do not fit a slot (a larger batch than the loader announced) travel pickled, as they do
-in ``MultiProcessAugmenter``: slower, never wrong.
+to the GPU does not wait) and hands the slot back to its worker. Arrays that do not fit a slot (a larger batch
+than the loader announced) travel pickled, as they do in ``MultiProcessAugmenter``: slower, never wrong.
+
+Who applies: the feeder thread, ``ahead`` batches ahead of the training thread. ``apply_all`` is thousands of
+small operations per batch (the spline prefilter is a recursion along every axis, one slab at a time: about
+9,000 operations for the blog's 80x160x160 batch of 3 when a sample is rotated or scaled); on a GPU each one
+costs the launching thread several microseconds while the kernel itself is tiny. Launched from the training
+thread, right after the iteration's one read of the loss, they would keep the GPU idle for tens of
+milliseconds per iteration; launched from the feeder thread, they overlap the previous iteration, and
+``next()`` takes a batch that already lives on the device. Both threads launch onto the device's same (default)
+stream, so the GPU runs the augmentation and the training kernels in the order they were queued and a batch is
+complete before any kernel that reads it: no event, no extra synchronisation. Nothing waits for the device in
+either thread. A chain with a mid-chain CPU fallback (a transform without a device version) is applied in
+``next()`` instead, as the fallback sets and restores the *global* random streams, which the training thread
+owns.
 """
 from __future__ import annotations
 
@@ -166,17 +178,24 @@ class DrawInWorker:
 
 class ReceiveInTrainer:
     """The training-process side, run by the feeder thread: the slot copied out (page-locked for CUDA), the slot
-    handed back to its worker, the draws unpickled. Returns ``{"data", "seg", "draws"}``."""
+    handed back to its worker, the draws unpickled. Returns ``{"data", "seg", "draws"}``, or, given ``apply``,
+    what ``apply(data, seg, draws)`` returns (the augmented batch on the device)."""
 
     def __init__(self, slots: list[list[shared_memory.SharedMemory]], free: list[Any], pin: bool,
-                 counts: dict | None = None) -> None:
+                 counts: dict | None = None, apply: Callable[[Any, Any, Any], dict] | None = None) -> None:
         self.free = free
         self.pin = pin
         self.counts = counts if counts is not None else {}
+        self.apply = apply
         self.views = [[np.ndarray((s.size,), dtype=np.uint8, buffer=s.buf) for s in worker] for worker in slots]
 
     def __call__(self, item: dict) -> dict:
-        sent: SlotBatch = item["slot_batch"]
+        received = self._receive(item["slot_batch"])
+        if self.apply is None:
+            return received
+        return self.apply(received["data"], received["seg"], received["draws"])
+
+    def _receive(self, sent: SlotBatch) -> dict:
         _count(self.counts, "batches")
         if sent.slot is None:
             _count(self.counts, "pickled")
@@ -207,6 +226,16 @@ class ReceiveInTrainer:
             return None
         tensor = torch.from_numpy(np.ascontiguousarray(array))
         return tensor.pin_memory() if self.pin else tensor
+
+
+class ApplyOnDevice:
+    """``chain.apply_all(data, seg, draws, device)`` as a callable for the feeder thread."""
+
+    def __init__(self, chain: DeviceChain, device: torch.device) -> None:
+        self.chain, self.device = chain, device
+
+    def __call__(self, data: Any, seg: Any, draws: ChainDraws) -> dict:
+        return self.chain.apply_all(data, seg, draws, self.device)
 
 
 def _count(counts: dict, key: str, n: int = 1) -> None:
@@ -257,11 +286,13 @@ class DeviceAugmenter:
         device: the training device; the batches ``next()`` returns live there.
         num_processes, num_cached_per_thread, seeds, timeout: as ``MultiProcessAugmenter``.
         shared: pass the arrays through shared memory (default); False pickles them (for comparisons).
+        ahead: batches the feeder thread applies ahead of ``next()`` and keeps on the device (see the module
+            docstring); 0 applies in ``next()``, in the training thread, as does a chain with a CPU fallback.
     """
 
     def __init__(self, data_loader: Any, transform: Any, device: torch.device | str, num_processes: int | None = None,
                  num_cached_per_thread: int = 2, seeds: Sequence[int | None] | None = None,
-                 timeout: float | None = None, *, shared: bool = True) -> None:
+                 timeout: float | None = None, *, shared: bool = True, ahead: int = 2) -> None:
         self.data_loader = data_loader
         self.transform = transform  # kept so that single_threaded_copy() can run the same list in-process
         from .device_augmentation.chain import DeviceChain
@@ -269,6 +300,7 @@ class DeviceAugmenter:
         self.device = torch.device(device)
         self.chain = DeviceChain(transform)
         self.shared = bool(shared)
+        self.ahead = max(0, int(ahead))
         self.shared_memory_note: str | None = None
         self._inner = MultiProcessAugmenter(data_loader, None, num_processes, num_cached_per_thread, seeds, timeout)
         self.num_processes = self._inner.num_processes
@@ -298,8 +330,21 @@ class DeviceAugmenter:
         note = self.shared_memory_note if self.running else self._plan()[1]
         how = tr("arrays through shared memory", "数组经共享内存传递") if self.shared and note is None \
             else tr("arrays pickled", "数组以 pickle 传递") + (f" ({note})" if note else "")
-        return self.chain.describe() + "\n" + tr(f"{self.num_processes} worker(s) draw, {self.device} computes; ",
-                                                 f"{self.num_processes} 个工作进程抽取随机数,{self.device} 计算;") + how
+        if self.applies_ahead:
+            who = tr(f"; the feeder thread applies {self.ahead} batch(es) ahead of the training thread",
+                     f";供给线程比训练线程提前 {self.ahead} 个 batch 完成计算")
+        else:
+            who = tr("; applied in the training thread at next()" + (" (a CPU fallback uses the global random "
+                     "streams)" if self.ahead else ""),
+                     ";在训练线程的 next() 中计算" + (",因为 CPU 回退会使用全局随机数流" if self.ahead else ""))
+        where = tr(f"{self.num_processes} worker(s) draw, {self.device} computes; ",
+                   f"{self.num_processes} 个工作进程抽取随机数,{self.device} 计算;")
+        return self.chain.describe() + "\n" + where + how + who
+
+    @property
+    def applies_ahead(self) -> bool:
+        """True when the feeder thread applies the chain (``ahead`` > 0 and no mid-chain CPU fallback)."""
+        return self.ahead > 0 and not any(step.where == "cpu" for step in self.chain.steps)
 
     # lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> "DeviceAugmenter":
@@ -309,10 +354,12 @@ class DeviceAugmenter:
         self._slots = self._create_slots()
         self._free = [ctx.Queue() for _ in range(self.num_processes)]
         pin = self.device.type == "cuda"
+        # the feeder thread gets the chain and the device, not `self` (see MultiProcessAugmenter.start)
+        apply = ApplyOnDevice(self.chain, self.device) if self.applies_ahead else None
         inner = MultiProcessAugmenter(self.data_loader, DrawInWorker(self.chain, self._slots, self._free),
                                       self.num_processes, self.num_cached_per_thread, self.seeds, self.timeout,
-                                      pin_memory=pin,
-                                      receive=ReceiveInTrainer(self._slots, self._free, pin, self.counts))
+                                      pin_memory=pin, num_ready=self.ahead if apply else None,
+                                      receive=ReceiveInTrainer(self._slots, self._free, pin, self.counts, apply))
         self._inner = inner
         try:
             inner.start()
@@ -391,6 +438,8 @@ class DeviceAugmenter:
         if not self._inner.running:
             self.start()
         item = self._inner.__next__()
+        if self._inner.receive is not None and self._inner.receive.apply is not None:
+            return item  # applied by the feeder thread, already on the device
         return self.chain.apply_all(item["data"], item["seg"], item["draws"], self.device)
 
     next = __next__
@@ -494,5 +543,5 @@ def _release(slots: list[list[shared_memory.SharedMemory]]) -> None:
                 pass
 
 
-__all__ = ["AUGMENT_ON", "ArrayInSlot", "AugmentationChoice", "DeviceAugmenter", "check_augment_on",
+__all__ = ["AUGMENT_ON", "ApplyOnDevice", "ArrayInSlot", "AugmentationChoice", "DeviceAugmenter", "check_augment_on",
            "choose_augmentation", "DrawInWorker", "ReceiveInTrainer", "SlotBatch", "shared_memory_free"]

@@ -7,6 +7,8 @@ bit: float32 data and every voxel of every deep-supervision target, with the sam
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -156,7 +158,9 @@ def test_next_and_a_training_iteration_on_device_batches_read_from_the_device_on
     net = build_network(1, 8, 3, pools, [[1, 3, 3], [3, 3, 3], [3, 3, 3]])
     loss = MultipleOutputLoss2(DCAndCELoss(False), ds_loss_weights(pools))
     optimizer = v2_optimizer(net.parameters())
-    with DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS) as augmenter:
+    augmenter = DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS)
+    applied = _count_syncs_in_apply(augmenter)  # the feeder thread applies: count there (modes are per thread)
+    with augmenter:
         batch = next(augmenter)
         run_iteration(net, loss, optimizer, batch["data"], batch["target"])  # warm-up outside the count
         for _ in range(3):
@@ -164,11 +168,70 @@ def test_next_and_a_training_iteration_on_device_batches_read_from_the_device_on
                 batch = next(augmenter)
             with SyncCounter() as iteration:
                 run_iteration(net, loss, optimizer, batch["data"], batch["target"])
-            # Tensor.numpy() raises on a CUDA tensor, so a numpy() call that also runs on CUDA is on a host tensor
-            # (spatial.py asks a 0-d host tensor for its numpy dtype); reading the device needs .cpu()/item()/...,
-            # which are counted
-            assert {k: v for k, v in fetch.calls.items() if k != "numpy"} == {}, dict(fetch.calls)
+            assert fetch.total == 0, dict(fetch.calls)
             assert iteration.total == 1, dict(iteration.calls)
+    assert len(applied) >= 4
+    for calls in applied:
+        # Tensor.numpy() raises on a CUDA tensor, so a numpy() call that also runs on CUDA is on a host tensor
+        # (spatial.py asks a 0-d host tensor for its numpy dtype); reading the device needs .cpu()/item()/...,
+        # which are counted
+        assert {k: v for k, v in calls.items() if k not in ("numpy", "thread")} == {}, calls
+
+
+def _count_syncs_in_apply(augmenter: DeviceAugmenter) -> list[dict]:
+    """Wrap the chain's ``apply_all`` so that every call is counted by a SyncCounter in the thread that runs it;
+    returns the list the counts (and the thread's name, under ``"thread"``) are appended to."""
+    from ..network.sync_counter import SyncCounter
+
+    seen: list[dict] = []
+    original = augmenter.chain.apply_all
+
+    def counted(*args, **kwargs):
+        with SyncCounter() as counter:
+            out = original(*args, **kwargs)
+        seen.append({**counter.calls, "thread": threading.current_thread().name})
+        return out
+
+    augmenter.chain.apply_all = counted
+    return seen
+
+
+def test_the_feeder_thread_applies_ahead_and_next_only_takes_a_finished_batch(stages):
+    """apply_all runs in the feeder thread (not in the training thread that calls next()), at most ``ahead``
+    batches ahead; the batches stay the workers' own (the bit-for-bit tests above run this path too)."""
+    loader, setup = _case(stages, "3d")
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    augmenter = DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS, ahead=1)
+    assert augmenter.applies_ahead and "applies 1 batch(es) ahead" in augmenter.describe()
+    applied = _count_syncs_in_apply(augmenter)
+    with augmenter:
+        for _ in range(3):
+            next(augmenter)
+        time.sleep(1.0)  # let the feeder fill what it may
+        ready = augmenter._inner._ready.qsize()
+    assert ready <= 1
+    assert {a["thread"] for a in applied} == {"nnunet-explorer-feeder"}
+    assert 3 <= len(applied) <= 3 + 1 + 1  # the three taken, one waiting in the queue, one held by the feeder
+
+
+def test_a_chain_with_a_cpu_fallback_is_applied_in_next_and_still_equals_the_workers(stages):
+    """A mid-chain CPU fallback sets and restores the global random streams, which belong to the training thread:
+    such a chain is applied in next(), in the training thread, and the batches still equal MultiProcessAugmenter's."""
+    from batchgenerators.transforms.noise_transforms import RicianNoiseTransform
+
+    loader, setup = _case(stages, "3d")
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    transforms.insert(2, RicianNoiseTransform(noise_variance=(0, 0.1), p_per_sample=0.5))
+    expected = _batches(MultiProcessAugmenter(loader, Compose(transforms), 2, 2, seeds=SEEDS), 6)
+    augmenter = DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS)
+    assert [name for name, _ in augmenter.chain.fallbacks if "Rician" in name] == ["RicianNoiseTransform"]
+    assert not augmenter.applies_ahead and "in the training thread" in augmenter.describe()
+    applied = _count_syncs_in_apply(augmenter)
+    got = _batches(augmenter, 6)
+    assert len(applied) == 6 and {a["thread"] for a in applied} == {threading.current_thread().name}
+    for i, (e, g) in enumerate(zip(expected, got)):
+        _same(e["data"], g["data"], f"batch {i} data")
+        _same(e["target"], g["target"], f"batch {i} target")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(),
