@@ -930,19 +930,23 @@ def _timed_lines(cmd: list[str], env: dict, log: Path, timeout: float) -> tuple[
 
 def epoch_timings(lines: list[tuple[float, str]], start: float) -> dict:
     """From a training log on the console (v1's and the explorer's print the same lines): the epochs' durations
-    (``This epoch took X s``), the seconds from the command's start to the end of the first epoch, and the
-    training window (the first ``epoch:`` line to the last epoch's end) for the GPU utilisation."""
+    (``This epoch took X s``), the seconds from the command's start to the end of the first epoch, and two
+    windows for the GPU utilisation: ``window`` (the first ``epoch:`` line to the last epoch's end) and
+    ``steady_window`` (the end of epoch 0 to the last epoch's end: the epochs ``epoch_seconds`` is the median of,
+    without the first one's start-up: workers' first batches, cuDNN's autotuning; None with a single epoch)."""
     import re
 
     took = [(t, float(m.group(1))) for t, line in lines if (m := re.search(r"This epoch took ([0-9.]+) s", line))]
     first_epoch = next((t for t, line in lines if re.match(r"^(\S+ \S+: )?\s*epoch:\s+0\b", line)), None)
     if not took:
-        return {"epochs": 0, "epoch_seconds": None, "seconds_to_first_epoch": None, "window": None}
+        return {"epochs": 0, "epoch_seconds": None, "seconds_to_first_epoch": None, "window": None,
+                "steady_window": None}
     seconds = [s for _, s in took]
     steady = seconds[1:] or seconds  # the first epoch includes the workers' start and lazy initialisation
     return {"epochs": len(took), "epoch_seconds": statistics.median(steady), "epoch_seconds_all": seconds,
             "seconds_to_first_epoch": took[0][0] - start,
-            "window": (first_epoch if first_epoch is not None else start, took[-1][0])}
+            "window": (first_epoch if first_epoch is not None else start, took[-1][0]),
+            "steady_window": (took[0][0], took[-1][0]) if len(took) > 1 else None}
 
 
 def _explorer_supports_augment_on(env: dict) -> bool:
@@ -953,7 +957,7 @@ def _explorer_supports_augment_on(env: dict) -> bool:
     return "--augment_on" in done.stdout
 
 
-def section_run(mode: str, device: torch.device) -> dict:
+def section_run(mode: str, device: torch.device, on_progress: Callable[[dict], None] | None = None) -> dict:
     """The blog's ``train 3d_fullres nnUNetTrainerV2 40 1`` on the KiTS19 sample (blog plans) on a GPU, with the
     explorer (``--augment_on workers``: batchgenerators in worker processes, as v1; ``--augment_on device``: the
     workers only draw, the arithmetic runs on the GPU) and with v1 1.7.1's own ``run_training`` through a
@@ -962,8 +966,11 @@ def section_run(mode: str, device: torch.device) -> dict:
 
     Keys: ``epoch_seconds_*`` (median of the epochs after the first), ``seconds_to_first_epoch_*`` (command start
     to the end of epoch 0: imports, unpacking, workers' start, the first epoch), ``gpu_busy_share_*`` (mean NVML
-    utilisation over the training epochs; null with ``gpu_busy_share_reason`` where NVML is not available), with
-    ``explorer`` = ``--augment_on device``, ``explorer_cpu_augmentation`` = ``--augment_on workers``, ``v1``."""
+    utilisation over the epochs after the first, as ``epoch_seconds_*``; ``gpu_busy_share_all_epochs_*`` includes
+    epoch 0; null with ``gpu_busy_share_reason`` where NVML is not available), with ``explorer`` =
+    ``--augment_on device``, ``explorer_cpu_augmentation`` = ``--augment_on workers``, ``v1``. The runs go in that
+    order of importance (the device path, v1, the workers path); ``on_progress`` gets the result after each run, so
+    that a run killed at its time cap keeps the runs done."""
     import shutil
     import subprocess
 
@@ -1000,11 +1007,11 @@ def section_run(mode: str, device: torch.device) -> dict:
     runs = {
         "explorer": explorer + ["train", *common, *schedule, *precision, "--overwrite_training",
                                 "--device", device.type] + (["--augment_on", "device"] if supported else []),
-        "explorer_cpu_augmentation": explorer + ["train", *common, *schedule, *precision, "--overwrite_training",
-                                                 "--device", device.type, "--augment_on", "workers"],
         "v1": [sys.executable, str(ROOT / "benchmarks" / "gpu_session" / "v1_run_training.py"), "3d_fullres",
                "nnUNetTrainerV2_gpuCheck", str(sch["task"]), str(sch["fold"]), "--disable_validation_inference",
                *precision],
+        "explorer_cpu_augmentation": explorer + ["train", *common, *schedule, *precision, "--overwrite_training",
+                                                 "--device", device.type, "--augment_on", "workers"],
     }
     if not supported:
         result["note"] = ("this explorer's train has no --augment_on: 'explorer' ran with its default augmentation "
@@ -1021,17 +1028,20 @@ def section_run(mode: str, device: torch.device) -> dict:
             if code != 0 or timing["epochs"] != sch["epochs"]:
                 tail = "\n".join(line for _, line in lines[-25:])
                 raise RuntimeError(f"{name} exited {code} after {timing['epochs']} epoch(s):\n{tail}")
-            window = timing.pop("window")
+            window, steady = timing.pop("window"), timing.pop("steady_window")
             result[f"epoch_seconds_{name}"] = timing["epoch_seconds"]
             result[f"epoch_seconds_all_{name}"] = timing["epoch_seconds_all"]
             result[f"seconds_to_first_epoch_{name}"] = timing["seconds_to_first_epoch"]
             result[f"seconds_total_{name}"] = time.time() - start
-            result[f"gpu_busy_share_{name}"] = sampler.busy_share(*window)
+            result[f"gpu_busy_share_{name}"] = sampler.busy_share(*(steady or window))
+            result[f"gpu_busy_share_all_epochs_{name}"] = sampler.busy_share(*window)
             result[f"command_{name}"] = " ".join(cmd[2:] if cmd[1] == "-m" else cmd[1:])
             if name != "v1":  # the explorer's log says where the augmentation ran
                 said = next((line.split("augmentation:", 1)[1].strip() for _, line in lines
                              if "augmentation:" in line), None)
                 result[f"augmentation_{name}"] = said
+            if on_progress is not None:
+                on_progress(result)
     finally:
         sampler.stop()
     result.setdefault("epoch_seconds_explorer_cpu_augmentation", None)
@@ -1044,6 +1054,16 @@ def section_run(mode: str, device: torch.device) -> dict:
 
 # ------------------------------------------------------------------------------------------------ output
 SECTIONS = ("training", "sliding_window", "data", "ddp", "monitor", "augmentation", "run")
+
+
+def section_order(device: torch.device) -> list[str]:
+    """The order the sections run in. On CUDA, what a short GPU session must not lose first (the new device
+    paths: augmentation, sliding window), the figures of the first GPU round last (DDP spawns its processes);
+    on the CPU, DDP first: its processes are forked before this process starts threads. ``training`` always
+    comes before ``monitor``, which sizes itself by the training iteration; ``run`` is last (the longest)."""
+    if device.type == "cuda":
+        return ["augmentation", "sliding_window", "training", "data", "monitor", "ddp", "run"]
+    return ["ddp", "training", "sliding_window", "data", "monitor", "augmentation", "run"]
 
 def _fmt(v: Any) -> str:
     if v is None:
@@ -1178,15 +1198,28 @@ def main(argv: list[str] | None = None) -> int:
         # written after every section: a run killed at its time cap keeps what it measured
         Path(args.out).write_text(json.dumps(report, indent=1, default=str))
 
-    # DDP first: on CUDA its processes are spawned, on the CPU forked before this process starts threads
-    guarded("ddp", lambda: section_ddp(s, device))
-    guarded("training", lambda: section_training(s, device, fp16))
-    iteration_s = report.get("training", {}).pop("_iteration_s", None) or 0.1
-    guarded("sliding_window", lambda: section_sliding_window(s, device, [True, False] if fp16 else [False]))
-    guarded("data", lambda: section_data(s, device, fp16, workers))
-    guarded("monitor", lambda: section_monitor(iteration_s))
-    guarded("augmentation", lambda: section_augmentation(mode, device))
-    guarded("run", lambda: section_run(mode, device))
+    def partial_run(result: dict) -> None:  # the run section's runs done so far, in case a cap kills the rest
+        report["run"] = {**result, "partial": True}
+        Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+
+    iteration_s = [0.1]  # the training section's iteration time, which sizes the monitor section
+
+    def training() -> dict:
+        result = section_training(s, device, fp16)
+        iteration_s[0] = result.pop("_iteration_s", None) or 0.1
+        return result
+
+    sections: dict[str, Callable[[], dict]] = {
+        "ddp": lambda: section_ddp(s, device),
+        "training": training,
+        "sliding_window": lambda: section_sliding_window(s, device, [True, False] if fp16 else [False]),
+        "data": lambda: section_data(s, device, fp16, workers),
+        "monitor": lambda: section_monitor(iteration_s[0]),
+        "augmentation": lambda: section_augmentation(mode, device),
+        "run": lambda: section_run(mode, device, partial_run),
+    }
+    for name in section_order(device):
+        guarded(name, sections[name])
     report["seconds_total"] = time.perf_counter() - started
     text = table(report)
     print(text)

@@ -200,7 +200,21 @@ def test_epoch_timings_read_the_training_log(gpu_check_module):
     timing = gpu_check_module.epoch_timings(lines, 99.0)
     assert timing["epochs"] == 3 and timing["epoch_seconds"] == 3.5 and timing["epoch_seconds_all"] == [6, 3, 4]
     assert timing["seconds_to_first_epoch"] == 11.0 and timing["window"] == (104.0, 117.0)
+    assert timing["steady_window"] == (110.0, 117.0)  # the epochs the median is taken over, without epoch 0
+    assert gpu_check_module.epoch_timings(lines[:4], 99.0)["steady_window"] is None  # one epoch: no steady state
     assert gpu_check_module.epoch_timings([(1.0, "crashed")], 0.0)["epoch_seconds"] is None
+
+
+def test_sections_on_cuda_put_the_new_device_paths_first_and_the_run_last(gpu_check_module):
+    import torch
+
+    cuda = gpu_check_module.section_order(torch.device("cuda"))
+    cpu = gpu_check_module.section_order(torch.device("cpu"))
+    assert sorted(cuda) == sorted(cpu) == sorted(gpu_check_module.SECTIONS)
+    assert cuda[:2] == ["augmentation", "sliding_window"] and cuda[-1] == cpu[-1] == "run"
+    assert cpu[0] == "ddp"  # forked before this process starts threads
+    for order in (cuda, cpu):
+        assert order.index("training") < order.index("monitor")
 
 
 @pytest.mark.slow
@@ -216,11 +230,12 @@ def test_gpu_check_run_section_times_explorer_and_v1_on_the_cpu(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = json.loads(out.read_text())["run"]
     assert "error" not in run, run
+    assert "partial" not in run  # the partial record written after each run was replaced by the whole section
     assert run["task"] == 901 and run["schedule"]["epochs"] == 1
     for side in ("explorer", "v1"):
         assert _number(run[f"epoch_seconds_{side}"]) and run[f"epoch_seconds_{side}"] > 0, side
         assert run[f"seconds_to_first_epoch_{side}"] >= run[f"epoch_seconds_{side}"], side
-        assert run[f"gpu_busy_share_{side}"] is None, side
+        assert run[f"gpu_busy_share_{side}"] is None and run[f"gpu_busy_share_all_epochs_{side}"] is None, side
     # the CPU-augmentation run needs train's --augment_on; without it the report says so
     if "note" in run:
         assert "--augment_on" in run["note"] and run["epoch_seconds_explorer_cpu_augmentation"] is None

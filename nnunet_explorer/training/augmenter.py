@@ -265,6 +265,16 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def resolve_workers(num_processes: int | None, seeds: Sequence[int | None] | None) -> tuple[int, list[int | None]]:
+    """``(worker count, one seed per worker)``: the count given, else :func:`default_num_processes`; the seeds
+    given (one per worker, else an error with the fix), else ``None`` for each (OS entropy, v1's default)."""
+    count = int(num_processes) if num_processes else default_num_processes()
+    if seeds is not None and len(seeds) != count:
+        raise TrainingError(f"{len(seeds)} seeds given for {count} workers",
+                            fix="give one seed per worker, or seeds=None")
+    return count, list(seeds) if seeds is not None else [None] * count
+
+
 @mirrors("nnunet.training.data_augmentation.data_augmentation_moreDA:get_moreDA_augmentation")
 class MultiProcessAugmenter:
     """Loader + transforms in ``num_processes`` worker processes, batches delivered round-robin.
@@ -294,12 +304,8 @@ class MultiProcessAugmenter:
                  receive: Callable[[Any], Any] | None = None) -> None:
         self.data_loader = data_loader
         self.transform = transform
-        self.num_processes = int(num_processes) if num_processes else default_num_processes()
+        self.num_processes, self.seeds = resolve_workers(num_processes, seeds)
         self.num_cached_per_thread = int(num_cached_per_thread)
-        if seeds is not None and len(seeds) != self.num_processes:
-            raise TrainingError(f"{len(seeds)} seeds given for {self.num_processes} workers",
-                                fix="give one seed per worker, or seeds=None")
-        self.seeds = list(seeds) if seeds is not None else [None] * self.num_processes
         self.timeout = timeout
         self.pin_memory = bool(pin_memory)
         self.num_ready = int(num_ready) if num_ready else max(3, self.num_cached_per_thread * self.num_processes // 2)

@@ -64,7 +64,7 @@ import torch
 
 from ..errors import TrainingError
 from ..language import tr
-from .augmenter import POLL_SECONDS, MultiProcessAugmenter, WorkerStopped, _parent_gone
+from .augmenter import POLL_SECONDS, MultiProcessAugmenter, WorkerStopped, _parent_gone, resolve_workers
 
 if TYPE_CHECKING:  # the chain (batchgenerators, scipy) is imported when a DeviceAugmenter is made
     from .device_augmentation.chain import ChainDraws, DeviceChain
@@ -302,11 +302,10 @@ class DeviceAugmenter:
         self.shared = bool(shared)
         self.ahead = max(0, int(ahead))
         self.shared_memory_note: str | None = None
-        self._inner = MultiProcessAugmenter(data_loader, None, num_processes, num_cached_per_thread, seeds, timeout)
-        self.num_processes = self._inner.num_processes
-        self.num_cached_per_thread = self._inner.num_cached_per_thread
-        self.seeds = list(self._inner.seeds)
+        self.num_processes, self.seeds = resolve_workers(num_processes, seeds)
+        self.num_cached_per_thread = int(num_cached_per_thread)
         self.timeout = timeout
+        self._inner: MultiProcessAugmenter | None = None  # made by start(): the workers, the feeder thread
         self._slots: list[list[shared_memory.SharedMemory]] = []
         self._free: list[Any] = []
         self.counts: dict[str, int] = {}
@@ -348,7 +347,7 @@ class DeviceAugmenter:
 
     # lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> "DeviceAugmenter":
-        if self._inner.running:
+        if self.running:
             return self
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         self._slots = self._create_slots()
@@ -398,23 +397,24 @@ class DeviceAugmenter:
 
     @property
     def running(self) -> bool:
-        return self._inner.running
+        return self._inner is not None and self._inner.running
 
     @property
     def worker_pids(self) -> list[int]:
-        return self._inner.worker_pids
+        return self._inner.worker_pids if self._inner is not None else []
 
     def shutdown(self, grace_seconds: float = 2.0) -> None:
         """Stop the workers and the feeder (as ``MultiProcessAugmenter.shutdown``), then free the shared memory.
         Idempotent."""
-        self._inner.shutdown(grace_seconds)
+        if self._inner is not None:
+            self._inner.shutdown(grace_seconds)
+            # the feeder's views of the slots go with the inner augmenter's receive callable
+            self._inner.receive = None
+            self._inner.transform = None
         for q in self._free:
             q.cancel_join_thread()
             q.close()
         self._free = []
-        # the feeder's views of the slots go with the inner augmenter's receive callable
-        self._inner.receive = None
-        self._inner.transform = None
         _release(self._slots)
         self._slots = []
 
@@ -435,10 +435,12 @@ class DeviceAugmenter:
         return self
 
     def __next__(self) -> dict:
-        if not self._inner.running:
+        if not self.running:
             self.start()
-        item = self._inner.__next__()
-        if self._inner.receive is not None and self._inner.receive.apply is not None:
+        inner = self._inner
+        applied = inner.receive is not None and inner.receive.apply is not None
+        item = inner.__next__()
+        if applied:
             return item  # applied by the feeder thread, already on the device
         return self.chain.apply_all(item["data"], item["seg"], item["draws"], self.device)
 
