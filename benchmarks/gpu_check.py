@@ -1026,8 +1026,13 @@ def section_run(mode: str, device: torch.device, on_progress: Callable[[dict], N
             code, lines, start = _timed_lines(cmd, env, root / f"{name}.log", timeout=900)
             timing = epoch_timings(lines, start)
             if code != 0 or timing["epochs"] != sch["epochs"]:
+                # recorded, and the next run still goes: one GPU session must not lose v1's figures to our bug
                 tail = "\n".join(line for _, line in lines[-25:])
-                raise RuntimeError(f"{name} exited {code} after {timing['epochs']} epoch(s):\n{tail}")
+                result[f"error_{name}"] = f"{name} exited {code} after {timing['epochs']} epoch(s):\n{tail}"
+                result[f"command_{name}"] = " ".join(cmd[2:] if cmd[1] == "-m" else cmd[1:])
+                if on_progress is not None:
+                    on_progress(result)
+                continue
             window, steady = timing.pop("window"), timing.pop("steady_window")
             result[f"epoch_seconds_{name}"] = timing["epoch_seconds"]
             result[f"epoch_seconds_all_{name}"] = timing["epoch_seconds_all"]
@@ -1044,11 +1049,17 @@ def section_run(mode: str, device: torch.device, on_progress: Callable[[dict], N
                 on_progress(result)
     finally:
         sampler.stop()
-    result.setdefault("epoch_seconds_explorer_cpu_augmentation", None)
-    result.setdefault("seconds_to_first_epoch_explorer_cpu_augmentation", None)
-    result.setdefault("gpu_busy_share_explorer_cpu_augmentation", None)
+    for side in runs.keys() | {"explorer_cpu_augmentation"}:
+        for key in ("epoch_seconds", "seconds_to_first_epoch", "gpu_busy_share"):
+            result.setdefault(f"{key}_{side}", None)
     result["gpu_busy_share_reason"] = sampler.reason
-    result["ratio_epoch_explorer_v1"] = result["epoch_seconds_explorer"] / result["epoch_seconds_v1"]
+    ours, theirs = result["epoch_seconds_explorer"], result["epoch_seconds_v1"]
+    result["ratio_epoch_explorer_v1"] = ours / theirs if ours and theirs else None
+    failed = [side for side in runs if f"error_{side}" in result]
+    if failed:  # the figures of the runs that went through are kept (through on_progress); the section fails
+        if on_progress is not None:
+            on_progress(result)
+        raise RuntimeError("; ".join(result[f"error_{side}"] for side in failed))
     return result
 
 
@@ -1128,11 +1139,11 @@ def table(report: dict) -> str:
                 lines.append(f"    {step}: max|ddata| {d['max_abs_diff_data']:.3g}, {d['differing_data_values']} "
                              f"values, seg voxels {d['mismatched_seg_voxels']}")
     ru = report.get("run")
-    if ru and "error" not in ru:
+    if ru and "schedule" in ru:  # also when one of its runs failed: the others' figures stand
         sc = ru["schedule"]
         lines += ["", f"run (task {ru['task']} fold {ru['fold']}, {sc['epochs']} epochs x {sc['iterations']} "
                       "iterations, validation inference off):",
-                  "  side                          s/epoch  s to 1st epoch  GPU busy"]
+                  "  side                          s/epoch  s to 1st epoch  GPU busy (epochs after the first)"]
         for side, label in (("explorer", "explorer --augment_on device"),
                             ("explorer_cpu_augmentation", "explorer --augment_on workers"), ("v1", "v1 1.7.1")):
             lines.append(f"  {label:<29} {_fmt(ru.get(f'epoch_seconds_{side}')):<8} "
@@ -1192,7 +1203,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - one failed section must not hide the others
             import traceback
 
-            report[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+            # what the section recorded before it failed (the run section's runs that went through) is kept
+            done = report.get(name) if isinstance(report.get(name), dict) else {}
+            report[name] = {**done, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
         report[name]["seconds"] = time.perf_counter() - t0
         print(f"[gpu_check] {name} done in {report[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
         # written after every section: a run killed at its time cap keeps what it measured

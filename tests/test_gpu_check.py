@@ -248,3 +248,29 @@ def test_gpu_check_run_section_times_explorer_and_v1_on_the_cpu(tmp_path):
     # v1's own trainer, the variant, wrote its fold (log and final checkpoint) there
     folds = list((tmp_path / "ws" / "results_v1").rglob("nnUNetTrainerV2_gpuCheck__nnUNetPlansv2.1/fold_0"))
     assert len(folds) == 1 and list(folds[0].glob("training_log_*.txt"))
+
+
+def test_a_failed_run_keeps_the_other_runs_figures(gpu_check_module, monkeypatch, tmp_path):
+    """The run section on a GPU is one chance: when the explorer's run fails, v1's and the workers' runs still go,
+    their figures stay in the JSON next to the error, and the section is marked failed."""
+    import subprocess as subprocess_module
+
+    monkeypatch.setenv("GPU_CHECK_RUN_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setattr(subprocess_module, "run", lambda *a, **k: subprocess_module.CompletedProcess(a, 0, "", ""))
+    monkeypatch.setattr(gpu_check_module, "_explorer_supports_augment_on", lambda env: True)
+    calls = []
+
+    def fake_lines(cmd, env, log, timeout):
+        calls.append(cmd)
+        if "--augment_on" in cmd and cmd[cmd.index("--augment_on") + 1] == "device":
+            return 1, [(10.0, "Traceback: the device path broke")], 0.0
+        return 0, [(1.0, "epoch:  0"), (6.0, "This epoch took 5.0 s")], 0.0
+
+    monkeypatch.setattr(gpu_check_module, "_timed_lines", fake_lines)
+    out = tmp_path / "gpu_check.json"
+    assert gpu_check_module.main(["--device", "cpu", "--quick", "--sections", "run", "--out", str(out)]) == 1
+    run = json.loads(out.read_text())["run"]
+    assert len(calls) == 3  # the failure did not stop the two runs after it
+    assert "the device path broke" in run["error_explorer"] and "explorer exited 1" in run["error"]
+    assert run["epoch_seconds_v1"] == 5.0 and run["epoch_seconds_explorer_cpu_augmentation"] == 5.0
+    assert run["epoch_seconds_explorer"] is None and run["ratio_epoch_explorer_v1"] is None
