@@ -898,7 +898,11 @@ class _GpuSampler:
             self.samples.append((time.time(), float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)))
 
     def busy_share(self, start: float, end: float) -> float | None:
-        inside = [u for t, u in self.samples if start <= t <= end]
+        return self.busy_share_in([(start, end)])
+
+    def busy_share_in(self, windows: list[tuple[float, float]]) -> float | None:
+        """Mean utilisation of the samples inside any of ``windows`` (None: no sample there)."""
+        inside = [u for t, u in self.samples if any(start <= t <= end for start, end in windows)]
         return None if not inside else sum(inside) / len(inside) / 100.0
 
     def stop(self) -> None:
@@ -933,20 +937,38 @@ def epoch_timings(lines: list[tuple[float, str]], start: float) -> dict:
     (``This epoch took X s``), the seconds from the command's start to the end of the first epoch, and two
     windows for the GPU utilisation: ``window`` (the first ``epoch:`` line to the last epoch's end) and
     ``steady_window`` (the end of epoch 0 to the last epoch's end: the epochs ``epoch_seconds`` is the median of,
-    without the first one's start-up: workers' first batches, cuDNN's autotuning; None with a single epoch)."""
+    without the first one's start-up: workers' first batches, cuDNN's autotuning; None with a single epoch), and
+    ``training_windows``: per epoch after the first, its ``epoch:`` line to its ``train loss`` line — the training
+    iterations alone, without validation and the epoch's end (progress plot, checkpoints), whose fixed cost weighs
+    12x more in a 20-iteration epoch than in v1's 250."""
     import re
 
     took = [(t, float(m.group(1))) for t, line in lines if (m := re.search(r"This epoch took ([0-9.]+) s", line))]
     first_epoch = next((t for t, line in lines if re.match(r"^(\S+ \S+: )?\s*epoch:\s+0\b", line)), None)
     if not took:
         return {"epochs": 0, "epoch_seconds": None, "seconds_to_first_epoch": None, "window": None,
-                "steady_window": None}
+                "steady_window": None, "training_windows": []}
     seconds = [s for _, s in took]
     steady = seconds[1:] or seconds  # the first epoch includes the workers' start and lazy initialisation
     return {"epochs": len(took), "epoch_seconds": statistics.median(steady), "epoch_seconds_all": seconds,
             "seconds_to_first_epoch": took[0][0] - start,
             "window": (first_epoch if first_epoch is not None else start, took[-1][0]),
-            "steady_window": (took[0][0], took[-1][0]) if len(took) > 1 else None}
+            "steady_window": (took[0][0], took[-1][0]) if len(took) > 1 else None,
+            "training_windows": _training_windows(lines)[1:]}
+
+
+def _training_windows(lines: list[tuple[float, str]]) -> list[tuple[float, float]]:
+    """``(epoch: line, train loss line)`` arrival times of every epoch, in order."""
+    import re
+
+    windows, opened = [], None
+    for t, line in lines:
+        if re.match(r"^(\S+ \S+: )?\s*epoch:\s+\d+\s*$", line):
+            opened = t
+        elif opened is not None and "train loss :" in line:
+            windows.append((opened, t))
+            opened = None
+    return windows
 
 
 def _explorer_supports_augment_on(env: dict) -> bool:
@@ -1033,13 +1055,14 @@ def section_run(mode: str, device: torch.device, on_progress: Callable[[dict], N
                 if on_progress is not None:
                     on_progress(result)
                 continue
-            window, steady = timing.pop("window"), timing.pop("steady_window")
+            window, steady, training = timing.pop("window"), timing.pop("steady_window"), timing.pop("training_windows")
             result[f"epoch_seconds_{name}"] = timing["epoch_seconds"]
             result[f"epoch_seconds_all_{name}"] = timing["epoch_seconds_all"]
             result[f"seconds_to_first_epoch_{name}"] = timing["seconds_to_first_epoch"]
             result[f"seconds_total_{name}"] = time.time() - start
             result[f"gpu_busy_share_{name}"] = sampler.busy_share(*(steady or window))
             result[f"gpu_busy_share_all_epochs_{name}"] = sampler.busy_share(*window)
+            result[f"gpu_busy_share_training_iterations_{name}"] = sampler.busy_share_in(training)
             result[f"command_{name}"] = " ".join(cmd[2:] if cmd[1] == "-m" else cmd[1:])
             if name != "v1":  # the explorer's log says where the augmentation ran
                 said = next((line.split("augmentation:", 1)[1].strip() for _, line in lines
@@ -1050,7 +1073,7 @@ def section_run(mode: str, device: torch.device, on_progress: Callable[[dict], N
     finally:
         sampler.stop()
     for side in runs.keys() | {"explorer_cpu_augmentation"}:
-        for key in ("epoch_seconds", "seconds_to_first_epoch", "gpu_busy_share"):
+        for key in ("epoch_seconds", "seconds_to_first_epoch", "gpu_busy_share", "gpu_busy_share_training_iterations"):
             result.setdefault(f"{key}_{side}", None)
     result["gpu_busy_share_reason"] = sampler.reason
     ours, theirs = result["epoch_seconds_explorer"], result["epoch_seconds_v1"]
@@ -1143,12 +1166,15 @@ def table(report: dict) -> str:
         sc = ru["schedule"]
         lines += ["", f"run (task {ru['task']} fold {ru['fold']}, {sc['epochs']} epochs x {sc['iterations']} "
                       "iterations, validation inference off):",
-                  "  side                          s/epoch  s to 1st epoch  GPU busy (epochs after the first)"]
+                  "  side                          s/epoch  s to 1st epoch  GPU busy: epochs  training iterations",
+                  "  (GPU busy over the epochs after the first; 'training iterations' leaves out their validation "
+                  "and epoch end)"]
         for side, label in (("explorer", "explorer --augment_on device"),
                             ("explorer_cpu_augmentation", "explorer --augment_on workers"), ("v1", "v1 1.7.1")):
             lines.append(f"  {label:<29} {_fmt(ru.get(f'epoch_seconds_{side}')):<8} "
                          f"{_fmt(ru.get(f'seconds_to_first_epoch_{side}')):<15} "
-                         f"{_fmt(ru.get(f'gpu_busy_share_{side}'))}")
+                         f"{_fmt(ru.get(f'gpu_busy_share_{side}')):<16} "
+                         f"{_fmt(ru.get(f'gpu_busy_share_training_iterations_{side}'))}")
         if ru.get("note"):
             lines.append(f"  ({ru['note']})")
         if ru.get("gpu_busy_share_reason"):

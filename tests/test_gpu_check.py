@@ -201,6 +201,15 @@ def test_epoch_timings_read_the_training_log(gpu_check_module):
     assert timing["epochs"] == 3 and timing["epoch_seconds"] == 3.5 and timing["epoch_seconds_all"] == [6, 3, 4]
     assert timing["seconds_to_first_epoch"] == 11.0 and timing["window"] == (104.0, 117.0)
     assert timing["steady_window"] == (110.0, 117.0)  # the epochs the median is taken over, without epoch 0
+    assert timing["training_windows"] == []  # no "train loss" lines in this log
+    with_losses = [(104.0, "epoch:  0"), (108.0, "2026-12-04 23:50:05.0: train loss : 1.0"),
+                   (110.0, "This epoch took 6.000000 s"), (110.0, "epoch:  1"), (112.0, "train loss : 0.9"),
+                   (113.0, "This epoch took 3.000000 s"), (113.0, "epoch:  2"), (116.0, "train loss : 0.8"),
+                   (117.0, "This epoch took 4.000000 s")]
+    assert gpu_check_module.epoch_timings(with_losses, 99.0)["training_windows"] == [(110.0, 112.0), (113.0, 116.0)]
+    sampler = gpu_check_module._GpuSampler(__import__("torch").device("cpu"))
+    sampler.samples = [(111.0, 90.0), (112.5, 10.0), (114.0, 100.0), (117.0, 0.0)]
+    assert sampler.busy_share_in([(110.0, 112.0), (113.0, 116.0)]) == 0.95  # the samples outside do not count
     assert gpu_check_module.epoch_timings(lines[:4], 99.0)["steady_window"] is None  # one epoch: no steady state
     assert gpu_check_module.epoch_timings([(1.0, "crashed")], 0.0)["epoch_seconds"] is None
 
@@ -236,6 +245,7 @@ def test_gpu_check_run_section_times_explorer_and_v1_on_the_cpu(tmp_path):
         assert _number(run[f"epoch_seconds_{side}"]) and run[f"epoch_seconds_{side}"] > 0, side
         assert run[f"seconds_to_first_epoch_{side}"] >= run[f"epoch_seconds_{side}"], side
         assert run[f"gpu_busy_share_{side}"] is None and run[f"gpu_busy_share_all_epochs_{side}"] is None, side
+        assert run[f"gpu_busy_share_training_iterations_{side}"] is None, side
     # the CPU-augmentation run needs train's --augment_on; without it the report says so
     if "note" in run:
         assert "--augment_on" in run["note"] and run["epoch_seconds_explorer_cpu_augmentation"] is None
