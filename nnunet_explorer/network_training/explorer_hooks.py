@@ -110,6 +110,7 @@ class ExplorerHooks:
         self.control = LoopControl()
         self.guard_nonfinite = True
         self.plot_progress = True  # progress.png every epoch (off: saves ~0.5 s per epoch in tests)
+        self.progress_plotter: Any = None  # the background ProgressPlotter while run_training runs
         self.log_muted = False
         self.hook_seconds = 0.0
         self.result: TrainingResult | None = None
@@ -207,8 +208,11 @@ class ExplorerHooks:
         """
         from ..training.iteration import uses_grad_scaler
 
+        from ..training.progress_plot import ProgressPlotter
+
         self.control.reset()  # a run stopped earlier continues where it stopped
         self.epochs, self.iterations, self.hook_seconds, self._saved = [], 0, 0.0, []
+        self.progress_plotter = ProgressPlotter()
         self.guard = NonFiniteGuard(fp16=uses_grad_scaler(trainer), enabled=self.guard_nonfinite)
         if not trainer.strategy.is_global_zero:
             observers, self.observers = self.observers, []  # only rank 0 feeds live views
@@ -243,6 +247,10 @@ class ExplorerHooks:
         finally:
             if not trainer.strategy.is_global_zero:
                 self.observers = observers
+            plotter, self.progress_plotter = self.progress_plotter, None
+            failed = plotter.close()  # the last epoch's progress.png is written before run_training returns
+            if failed is not None:
+                trainer.print_to_log_file("failed to plot: ", repr(failed))
             trainer.strategy.finish(trainer)
         shutdown_augmenters(trainer)
         self._end(trainer, stopped, reason)

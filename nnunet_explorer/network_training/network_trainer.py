@@ -504,6 +504,15 @@ class NetworkTrainer:
         """``progress.png``: losses per epoch and the online Dice estimate (rank 0 writes it)."""
         if not (self.strategy.is_global_zero and self.explorer.plot_progress):
             return
+        plotter = self.explorer.progress_plotter  # set while run_training runs
+        if plotter is not None:
+            # differs from v1: drawn by a background thread (the GPU does not wait for matplotlib at every epoch's
+            # end); complete when run_training returns
+            failed = plotter.submit(Path(self.output_folder) / "progress.png", self.all_tr_losses,
+                                    self.all_val_losses, self.all_val_losses_tr_mode, self.all_val_eval_metrics)
+            if failed is not None:
+                self.print_to_log_file("failed to plot: ", repr(failed))
+            return
         from ..training.progress_plot import save_progress_png
 
         try:

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import datetime
 
 import pytest
@@ -150,3 +151,61 @@ def test_c_with_an_unreadable_checkpoint_names_the_intact_ones_and_how_to_resume
     fix = info.value.fix
     assert "model_latest.model" in str(info.value) and "intact" in fix and "model_best.model" in fix
     assert "-c" in fix and "re-save it from training" not in str(info.value)
+
+
+def test_progress_plotter_draws_the_newest_curves_off_the_calling_thread(tmp_path):
+    """submit() returns at once; a submission that finds an older one waiting replaces it; flush() waits for the
+    drawing; a failed drawing comes back from the next submit()/close(), never raised into the loop."""
+    import threading
+
+    from nnunet_explorer.training.progress_plot import ProgressPlotter
+
+    drawn, release = [], threading.Event()
+
+    def draw(path, tr, val, tr_mode, metric):
+        release.wait(10)
+        if tr == ["bad"]:
+            raise ValueError("cannot draw")
+        drawn.append((threading.current_thread().name, list(tr)))
+
+    plotter = ProgressPlotter(draw)
+    curves = [1.0]
+    assert plotter.submit(tmp_path / "p.png", curves, [], [], []) is None
+    curves.append(0.5)  # the plotter drew from its own copy
+    time.sleep(0.2)  # the first job is being drawn (blocked on `release`)
+    plotter.submit(tmp_path / "p.png", [1.0, 0.9], [], [], [])
+    plotter.submit(tmp_path / "p.png", [1.0, 0.9, 0.8], [], [], [])  # replaces the waiting one
+    release.set()
+    assert plotter.flush() is None
+    assert drawn == [("nnunet-explorer-plotter", [1.0]), ("nnunet-explorer-plotter", [1.0, 0.9, 0.8])]
+    assert plotter.submit(tmp_path / "p.png", ["bad"], [], [], []) is None
+    assert isinstance(plotter.close(), ValueError)
+    assert plotter.close() is None  # idempotent, the error was handed over once
+    with pytest.raises(RuntimeError, match="closed"):
+        plotter.submit(tmp_path / "p.png", [1.0], [], [], [])
+
+
+def test_run_training_draws_progress_png_in_the_background_and_finishes_it(loop_ws, monkeypatch):
+    """During run_training, progress.png is drawn by the plotter thread (the training thread only submits);
+    when run_training returns, the file shows the last epoch."""
+    import threading
+
+    from nnunet_explorer.run.run_training import train_or_load
+    from nnunet_explorer.training import progress_plot
+
+    seen = []
+    real = progress_plot.save_progress_png
+
+    def recording(path, *curves, **kwargs):
+        seen.append((threading.current_thread().name, len(curves[0])))
+        time.sleep(0.3)  # slower than an epoch here: the loop must not wait, the end must
+        real(path, *curves, **kwargs)
+
+    monkeypatch.setattr(progress_plot, "save_progress_png", recording)
+    trainer, request = tiny_trainer(loop_ws, epochs=2, deterministic=True)
+    result = train_or_load(trainer, request)
+    assert seen and {name for name, _ in seen} == {"nnunet-explorer-plotter"}
+    assert seen[-1][1] == 2  # the last plot has both epochs
+    png = fold_folder(loop_ws) / "progress.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and result.output_folder == png.parent
+    assert trainer.explorer.progress_plotter is None  # closed with the run
