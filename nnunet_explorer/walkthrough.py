@@ -37,6 +37,7 @@ from .run.default_configuration import Configuration, check_trainer_class, get_d
 from .run.run_training import DEFAULT_SEED, ExplorerOptions, TrainRequest
 from .seeding import preserved_rng
 from .step_names import WALKTHROUGH_STEP_NAMES as _STEP_NAMES
+from .training.augmenter import SingleThreadedAugmenter
 from .training.configuration import RunArgs, parse_fold
 from .training.data_augmentation_params import AugmentationSetup
 from .training.processed_plans import ProcessedPlans, processed_from_trainer
@@ -705,6 +706,11 @@ def _run_path(generator: Any) -> str:
     if n:
         return tr(f"the run computes these transforms with batchgenerators in {n} worker process(es), as v1",
                   f"训练时这些变换由 batchgenerators 在 {n} 个工作进程中计算,与 v1 相同")
+    if isinstance(generator, SingleThreadedAugmenter):
+        return tr("the run computes these transforms with batchgenerators in the training process itself "
+                  "(--deterministic / --single_threaded, as v1's SingleThreadedAugmenter)",
+                  "训练时这些变换由 batchgenerators 在训练进程内计算(--deterministic / --single_threaded,"
+                  "与 v1 的 SingleThreadedAugmenter 相同)")
     return ""
 
 

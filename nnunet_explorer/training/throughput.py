@@ -152,16 +152,6 @@ def augmenter_rates(loader: Any, transform: Callable, workers: Iterable[int] = (
     return tuple(rates)
 
 
-def _to_device(value: Any, device: Any) -> Any:
-    import torch
-
-    if isinstance(value, (list, tuple)):
-        return [_to_device(v, device) for v in value]
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(value)
-    return value.to(device, non_blocking=True) if hasattr(value, "to") else value
-
-
 @mirrors("nnunet.training.network_training.nnUNet_variants.benchmarking.nnUNetTrainerV2_dummyLoad:"
          "nnUNetTrainerV2_5epochs_dummyLoad.run_iteration")
 def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: Any = None, n_iterations: int = 5,
@@ -185,6 +175,8 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
     """
     import torch
 
+    from .device_augmentation.base import to_device
+
     if device is None:
         try:
             device = str(next(network.parameters()).device)
@@ -198,7 +190,7 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
     fixed = None
     if dummy_load:
         first = next(batches)
-        fixed = (_to_device(first["data"], device), _to_device(first["target"], device))
+        fixed = (to_device(first["data"], device), to_device(first["target"], device))
     waits, computes = [], []
     for it in range(warmup + n_iterations):
         t0 = time.perf_counter()
@@ -206,8 +198,8 @@ def iteration_timing(batches: Any, network: Any, loss: Callable, *, optimizer: A
             data, target = fixed
         else:
             batch = next(batches)
-            data = _to_device(batch["data"], device)
-            target = _to_device(batch["target"], device)
+            data = to_device(batch["data"], device)
+            target = to_device(batch["target"], device)
         sync()
         t1 = time.perf_counter()
         if optimizer is not None:

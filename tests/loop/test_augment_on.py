@@ -118,20 +118,27 @@ def test_auto_on_the_cpu_keeps_the_workers_and_logs_why(loop_ws):
         trainer.val_gen.shutdown()
 
 
-@pytest.mark.parametrize("augment_on", ["workers", "device"])
+@pytest.mark.parametrize("augment_on", ["workers", "device", "in-process"])
 def test_the_batch_look_shows_the_runs_transforms_and_where_they_compute(loop_ws, augment_on):
     import dataclasses
 
+    from nnunet_explorer.training.augmenter import SingleThreadedAugmenter
     from nnunet_explorer.walkthrough import walkthrough_for
 
-    base = tiny_request(single_threaded=False)
-    request = dataclasses.replace(base, options=dataclasses.replace(base.options, augment_on=augment_on))
+    if augment_on == "in-process":
+        request = tiny_request(single_threaded=True)
+    else:
+        base = tiny_request(single_threaded=False)
+        request = dataclasses.replace(base, options=dataclasses.replace(base.options, augment_on=augment_on))
     pipeline = walkthrough_for(request, workspace=loop_ws)
     try:
         pipeline.run(until="batch")
         trainer, look = pipeline["trainer"], pipeline["batch"]
         names = [t.split("(")[0] for t in look.transforms]
-        if augment_on == "device":
+        if augment_on == "in-process":
+            assert isinstance(trainer.tr_gen, SingleThreadedAugmenter)
+            assert "batchgenerators in the training process itself" in look.summary()
+        elif augment_on == "device":
             assert isinstance(trainer.tr_gen, DeviceAugmenter)
             assert names == [step.name for step in trainer.tr_gen.chain.steps]  # the run's own list
             assert "the run computes these transforms on cpu" in look.summary()

@@ -1,4 +1,4 @@
-"""moreDA on the training device, equal to batchgenerators 0.25.5 bit for bit (issue 21, work in progress).
+"""moreDA on the training device, equal to batchgenerators 0.25.5 bit for bit.
 
 v1's augmentation is a list of batchgenerators transforms run by CPU workers. Each transform does two things per
 sample: it draws random numbers (from numpy's global stream, and Python's ``random`` for the Gaussian noise

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 _REGISTRY: dict[type, type["DeviceTransform"]] = {}
@@ -144,5 +145,34 @@ def registry() -> dict[type, type[DeviceTransform]]:
     return dict(_REGISTRY)
 
 
+def to_host(value: Any) -> Any:
+    """Tensors (or lists of them: the deep-supervision targets) as numpy arrays; anything else as it is."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)):
+        return [to_host(v) for v in value]
+    return value
+
+
+def to_device(value: Any, device: torch.device | str, *, pin: bool = False) -> Any:
+    """Arrays (or tensors, or lists of them) on ``device``; anything else as it is.
+
+    A page-locked ("pinned") host tensor is copied without waiting (``non_blocking``); a copy from ordinary
+    memory makes the calling thread wait for it. ``pin=True`` page-locks a host array first when the target is
+    CUDA: worth it for a large array the device needs right away (an elastic deformation field)."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, torch.Tensor):
+        device = torch.device(device)
+        if pin and device.type == "cuda" and value.device.type == "cpu" and not value.is_pinned():
+            value = value.pin_memory()
+        return value.to(device, non_blocking=value.is_pinned())
+    if isinstance(value, (list, tuple)):
+        return [to_device(v, device, pin=pin) for v in value]
+    return value
+
+
 __all__ = ["DeviceTransform", "Shape", "UnsupportedOnDevice", "registered_class", "registry", "replaces",
-           "shape_of"]
+           "shape_of", "to_device", "to_host"]

@@ -58,7 +58,7 @@ from batchgenerators.transforms.utility_transforms import NumpyToTensor, RenameT
 
 from ...errors import TrainingError
 from . import host_checks
-from .base import DeviceTransform, Shape, shape_of
+from .base import DeviceTransform, Shape, shape_of, to_device, to_host
 from .catalog import device_or_fallback
 
 WHERE = ("worker", "device", "cpu")
@@ -159,28 +159,6 @@ def _zeros(shape: Shape | None) -> Any:
     if isinstance(shape, list):
         return [_zeros(s) for s in shape]
     return np.zeros(shape, dtype=np.float32)
-
-
-def to_host(value: Any) -> Any:
-    """Tensors (or lists of them: the deep-supervision targets) as numpy arrays; anything else as it is."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    if isinstance(value, (list, tuple)):
-        return [to_host(v) for v in value]
-    return value
-
-
-def to_device(value: Any, device: torch.device) -> Any:
-    """Arrays (or tensors, or lists of them) on ``device``; a pinned host tensor is copied without waiting."""
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(np.ascontiguousarray(value))
-    if isinstance(value, torch.Tensor):
-        return value.to(device, non_blocking=value.is_pinned())
-    if isinstance(value, (list, tuple)):
-        return [to_device(v, device) for v in value]
-    return value
 
 
 def _is_array(value: Any) -> bool:

@@ -44,7 +44,7 @@ from batchgenerators.augmentations.utils import (create_matrix_rotation_2d, crea
 from batchgenerators.transforms.spatial_transforms import SpatialTransform
 
 from . import host_checks
-from .base import DeviceTransform, replaces
+from .base import DeviceTransform, replaces, to_device
 from .coordinates import elastic_deform, rotate, scale, translate, zero_centered_mesh
 from .interpolation import SEG_TIEBREAKS, map_coordinates, resample_labels, spline_prefilter
 
@@ -239,7 +239,7 @@ class DeviceSpatialTransform(DeviceTransform):
         """The sample's input coordinates, one float64 tensor of shape ``patch`` per axis."""
         coords = zero_centered_mesh(patch, device)
         if s.elastic is not None:
-            coords = elastic_deform(coords, _to_device(s.elastic.fields, device), s.elastic.alpha, s.elastic.sigma)
+            coords = elastic_deform(coords, to_device(s.elastic.fields, device, pin=True), s.elastic.alpha, s.elastic.sigma)
         if s.rotation is not None:
             coords = rotate(coords, s.rotation)
         if s.scale is not None:
@@ -257,14 +257,6 @@ def _chunk(device: torch.device, samples: int, channels: int) -> int | None:
 
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
     return torch.empty((), dtype=dtype).numpy().dtype
-
-
-def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A host array on ``device``; through pinned memory on CUDA, so that the copy does not wait for the GPU."""
-    host = torch.from_numpy(np.ascontiguousarray(array))
-    if device.type == "cuda":
-        return host.pin_memory().to(device, non_blocking=True)
-    return host.to(device)
 
 
 def _crop_into(out: torch.Tensor, src: torch.Tensor, lower: Sequence[int]) -> None:
