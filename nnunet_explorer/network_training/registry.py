@@ -12,8 +12,9 @@ import importlib.util
 import inspect
 import sys
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import ConfigurationError
 from ..language import tr
@@ -77,6 +78,20 @@ def unregister_trainer(name: str) -> None:
         builtin = next((c for c in _BUILTIN if c.__name__ == name), None)
         if builtin is not None:
             _REGISTRY[name] = builtin
+
+
+@contextmanager
+def registry_restored() -> Iterator[None]:
+    """Inside the block, register trainers and load trainer files freely; afterwards the registry and the
+    loaded trainer files are as they were (a notebook that tries trainers out, a test module)."""
+    saved, modules = OrderedDict(_REGISTRY), dict(LOADED_TRAINER_MODULES)
+    try:
+        yield
+    finally:
+        _REGISTRY.clear()
+        _REGISTRY.update(saved)
+        LOADED_TRAINER_MODULES.clear()
+        LOADED_TRAINER_MODULES.update(modules)
 
 
 def known_trainers() -> list[str]:
@@ -162,4 +177,4 @@ def v1_class_repr(cls: type) -> str:
 
 
 __all__ = ["LOADED_TRAINER_MODULES", "builtin_trainer_classes", "find_trainer_class", "known_trainers", "load_trainers_from_file",
-           "register_trainer", "unregister_trainer", "v1_class_repr"]
+           "register_trainer", "registry_restored", "unregister_trainer", "v1_class_repr"]

@@ -29,11 +29,7 @@ def v1_variant_workspaces(v1_ct_task, v1_cascade_task, tmp_path_factory) -> dict
 def _registry_as_before():
     """The ported variant files register their classes (some under built-in names such as
     ``nnUNetTrainerV2_2epochs``); the tests after this module find the registry as it was."""
-    from nnunet_explorer.network_training import registry
+    from nnunet_explorer.network_training.registry import registry_restored
 
-    saved, modules = dict(registry._REGISTRY), dict(registry.LOADED_TRAINER_MODULES)
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
-    registry.LOADED_TRAINER_MODULES.clear()
-    registry.LOADED_TRAINER_MODULES.update(modules)
+    with registry_restored():
+        yield

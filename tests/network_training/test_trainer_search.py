@@ -139,3 +139,22 @@ def test_a_trainer_file_that_reuses_a_built_in_name_gives_it_back_when_unregiste
         unregister_trainer("nnUNetTrainerV2_2epochs")
         LOADED_TRAINER_MODULES.pop("shadow", None)
     assert find_trainer_class("nnUNetTrainerV2_2epochs") is nnUNetTrainerV2_2epochs  # the built-in again
+
+
+def test_registry_restored_undoes_registrations_and_loaded_files(tmp_path):
+    """The public way (a notebook trying trainers out, the conformance tests) to leave the registry as it was:
+    new names gone, a built-in name shadowed by a file's class given back, the file's module forgotten."""
+    from nnunet_explorer.network_training import known_trainers, nnUNetTrainerV2_2epochs
+    from nnunet_explorer.network_training.registry import registry_restored
+
+    before, modules = known_trainers(), dict(LOADED_TRAINER_MODULES)
+    source = tmp_path / "tryout.py"
+    source.write_text("from nnunet_explorer.v1.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2\n"
+                      "class nnUNetTrainerV2_2epochs(nnUNetTrainerV2):\n    pass\n"
+                      "class TryoutTrainer(nnUNetTrainerV2):\n    pass\n")
+    with registry_restored():
+        assert set(load_trainers_from_file(source)) == {"nnUNetTrainerV2_2epochs", "TryoutTrainer"}
+        assert "TryoutTrainer" in known_trainers() and "tryout" in LOADED_TRAINER_MODULES
+        assert find_trainer_class("nnUNetTrainerV2_2epochs") is not nnUNetTrainerV2_2epochs
+    assert known_trainers() == before and dict(LOADED_TRAINER_MODULES) == modules
+    assert find_trainer_class("nnUNetTrainerV2_2epochs") is nnUNetTrainerV2_2epochs
