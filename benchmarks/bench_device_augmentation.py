@@ -14,6 +14,12 @@ probabilities, and checks that the outputs are equal. Not a test: numbers depend
 
     .venv/bin/python benchmarks/bench_device_augmentation.py --quick     # < 2 min on a CPU
     .venv/bin/python benchmarks/bench_device_augmentation.py --device cuda --batches 10
+    .venv/bin/python benchmarks/bench_device_augmentation.py --ops        # operations per batch, per transform
+
+``--ops`` counts the torch operations ``apply_all`` dispatches for one batch, transform by transform, as a GPU run
+dispatches them (interpolation in one piece, not in the CPU's cache-sized chunks): on a GPU each one costs the
+launching thread microseconds whatever its size, which is why the device augmenter applies in its feeder
+thread, ahead of the training thread (``training/device_augmenter.py``).
 """
 from __future__ import annotations
 
@@ -132,6 +138,48 @@ def _chain_rows(transforms, batch, devices, repeats, seed):
     return rows, chain
 
 
+def _op_rows(transforms, batch, seeds) -> list[tuple[str, list[int]]]:
+    """Operations dispatched per transform (and in total) for each seed's batch, counted with a dispatch mode."""
+    from collections import Counter
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    import nnunet_explorer.training.device_augmentation.spatial as spatial_module
+
+    class Count(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.n += 1
+            return func(*args, **(kwargs or {}))
+
+    chain = DeviceChain(transforms)
+    counts: dict[str, list[int]] = {}
+    chunk = spatial_module._chunk
+    spatial_module._chunk = lambda *args: None  # one piece, as on a GPU (the CPU works in cache-sized chunks)
+    try:
+        for seed in seeds:
+            work = copy.deepcopy(batch)
+            _seed(seed)
+            draws = chain.draw_all(work)
+            data, seg = torch.from_numpy(work["data"]), torch.from_numpy(work[draws.label_key])
+            per = Counter()
+            for step, d in zip([s for s in chain.steps if s.where != "worker"], draws.steps):
+                if step.where != "device":
+                    continue
+                with Count() as counter:
+                    data, seg = step.device.apply(data, seg, d)
+                per[f"{step.index:2d} {step.name}"] += counter.n
+            for name in per:
+                counts.setdefault(name, []).append(per[name])
+            counts.setdefault("all", []).append(sum(per.values()))
+    finally:
+        spatial_module._chunk = chunk
+    return sorted(counts.items(), key=lambda kv: (kv[0] == "all", kv[0]))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller patch (40x80x80, batch 2), 2 repeats")
@@ -140,6 +188,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-chain", action="store_true", help="skip the whole-list comparison")
+    parser.add_argument("--ops", action="store_true",
+                        help="only count the operations apply_all dispatches per batch (seeds 0-9), per transform")
     args = parser.parse_args(argv)
     patch, batch_size = ((40, 80, 80), 2) if args.quick else (BLOG_PATCH, 3)
     repeats = args.repeats or (2 if args.quick else 3)
@@ -158,6 +208,11 @@ def main(argv=None) -> int:
             parser.error("CUDA is not available")
     print(f"patch {patch}, batch {batch_size}, loader patch {tuple(setup.basic_generator_patch_size)}; "
           f"torch {torch.__version__}")
+    if args.ops:
+        print("\noperations apply_all dispatches per batch (seeds 0-9; min / median / max), as on a GPU:")
+        for name, values in _op_rows(transforms, batch, range(10)):
+            print(f"  {name:<40s} {min(values):7d} {int(np.median(values)):7d} {max(values):7d}")
+        return 0
     for label, p in (("rotation and scaling forced (every sample resampled)", 1.0),
                      ("moreDA's probabilities", None)):
         trial = copy.deepcopy(spatial)

@@ -36,9 +36,10 @@ to the GPU does not wait) and hands the slot back to its worker. Arrays that do 
 than the loader announced) travel pickled, as they do in ``MultiProcessAugmenter``: slower, never wrong.
 
 Who applies: the feeder thread, ``ahead`` batches ahead of the training thread. ``apply_all`` is thousands of
-small operations per batch (the spline prefilter is a recursion along every axis, one slab at a time: about
-9,000 operations for the blog's 80x160x160 batch of 3 when a sample is rotated or scaled); on a GPU each one
-costs the launching thread several microseconds while the kernel itself is tiny. Launched from the training
+small operations per batch (the exact spline prefilters are recursions along every axis, one slab at a time):
+for the blog's 80x160x160 batch of 3, a median of 9,600 and up to 20,600 over ten seeds
+(``benchmarks/bench_device_augmentation.py --ops``); on a GPU each one costs the launching thread several
+microseconds while the kernel itself is tiny. Launched from the training
 thread, right after the iteration's one read of the loss, they would keep the GPU idle for tens of
 milliseconds per iteration; launched from the feeder thread, they overlap the previous iteration, and
 ``next()`` takes a batch that already lives on the device. Both threads launch onto the device's same (default)
