@@ -284,3 +284,18 @@ def test_a_failed_run_keeps_the_other_runs_figures(gpu_check_module, monkeypatch
     assert "the device path broke" in run["error_explorer"] and "explorer exited 1" in run["error"]
     assert run["epoch_seconds_v1"] == 5.0 and run["epoch_seconds_explorer_cpu_augmentation"] == 5.0
     assert run["epoch_seconds_explorer"] is None and run["ratio_epoch_explorer_v1"] is None
+
+
+def test_device_augmentation_benchmark_counts_the_operations_a_gpu_run_launches():
+    """``bench_device_augmentation.py --ops``: per transform and in total, the operations apply_all dispatches for
+    a batch; the spatial transform, when it resamples, is by far the largest share (its spline prefilter)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_device_augmentation.py"), "--quick",
+                           "--ops"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = {m.group(1).strip(): [int(v) for v in m.groups()[1:]]
+            for m in re.finditer(r"^\s+(\d+ \w+|all)\s+(\d+)\s+(\d+)\s+(\d+)$", done.stdout, re.M)}
+    assert "all" in rows, done.stdout
+    spatial = next(v for k, v in rows.items() if k.endswith("SpatialTransform"))
+    assert rows["all"][2] >= spatial[2] > 1000  # max over the seeds: a resampling batch launches thousands
+    assert all(low <= median <= high for low, median, high in rows.values())
