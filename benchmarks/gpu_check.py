@@ -350,7 +350,8 @@ def section_training(s: dict, device: torch.device, fp16: bool) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ sliding window
-def section_sliding_window(s: dict, device: torch.device, precisions: list[bool]) -> dict:
+def section_sliding_window(s: dict, device: torch.device, precisions: list[bool],
+                           on_progress: Callable[[dict], None] | None = None) -> dict:
     """v1's ``predict_3D`` against the explorer's sliding window in each way of keeping the whole-case sums.
 
     Per precision, v1 runs in its two modes (default: float32 sums in CPU memory; ``all_in_gpu``: float16 sums on
@@ -402,43 +403,77 @@ def section_sliding_window(s: dict, device: torch.device, precisions: list[bool]
         v1_predict(one_tile, False, fp16)
         ours_predict(one_tile, "cpu", 1, fp16)
     rows, v1_all_in_gpu = [], []
+    t_v1: dict = {}
+    p_v1: dict = {}
+    mem_v1: dict = {}
+
+    def run_v1(fp16: bool, all_in_gpu: bool) -> None:
+        base = _peak_reset(device)
+        t0 = time.perf_counter()
+        p_v1[fp16, all_in_gpu] = np.asarray(v1_predict(x, all_in_gpu, fp16), np.float32)
+        t_v1[fp16, all_in_gpu], mem_v1[fp16, all_in_gpu] = time.perf_counter() - t0, _peak_mib(device, base)
+        if all_in_gpu:  # v1's own all_in_gpu against its default: the float16 border cost in v1 itself
+            v1_all_in_gpu.append({"fp16": fp16, "seconds": t_v1[fp16, True],
+                                  "ratio_to_v1_default": t_v1[fp16, True] / t_v1[fp16, False],
+                                  "max_abs_diff_vs_v1_default": float(np.abs(p_v1[fp16, True]
+                                                                             - p_v1[fp16, False]).max())})
+
+    def run_ours(fp16: bool, sums_on: str, tile_batch: int) -> None:
+        v1_mode = sums_on == "device_fp16"  # the v1 mode it mirrors: all_in_gpu (fp16 sums) or the default
+        key, default = (fp16, v1_mode), p_v1[fp16, False]
+        base = _peak_reset(device)
+        t0 = time.perf_counter()
+        result = ours_predict(x, sums_on, tile_batch, fp16)
+        t_ours, mem_ours = time.perf_counter() - t0, _peak_mib(device, base)
+        p_ours = result.probabilities
+        p_ours = (p_ours.float().cpu().numpy() if isinstance(p_ours, torch.Tensor)
+                  else np.asarray(p_ours, dtype=np.float32))
+        rows.append({"fp16": fp16, "sums_on": sums_on, "all_in_gpu": v1_mode, "tile_batch": tile_batch,
+                     "tiles": int(result.num_tiles), "seconds_v1": t_v1[key], "seconds_explorer": t_ours,
+                     "ratio_explorer_v1": t_ours / t_v1[key],
+                     "prob_max_abs_diff": float(np.abs(p_ours - p_v1[key]).max()),
+                     "seconds_v1_default": t_v1[fp16, False], "ratio_to_v1_default": t_ours / t_v1[fp16, False],
+                     "max_abs_diff_vs_v1_default": float(np.abs(p_ours - default).max()),
+                     "argmax_differs_vs_v1_default": float((p_ours.argmax(0) != default.argmax(0)).mean()),
+                     "peak_mib_v1": mem_v1[key], "peak_mib_explorer": mem_ours})
+
+    def report() -> dict:
+        return {"case": list(s["case"]), "patch": list(s["patch"]), "mirroring": s["mirror"],
+                "explorer_has_all_in_gpu": "all_in_gpu" in parameters, "explorer_has_sums_on": has_sums_on,
+                "explorer_default_mode": default_mode, "runs": list(rows), "v1_all_in_gpu": list(v1_all_in_gpu),
+                "goals": _sliding_window_goals(rows, precisions, default_mode)}
+
+    # first what the issue's goals need (v1's default, the explorer's default mode at its tile batch and at v1's
+    # one tile), for each precision; then the other modes. Every row is handed to on_progress as it is measured,
+    # so a GPU session that hits its time cap keeps the rows done.
+    essential = [(default_mode["sums_on"], t) for t in sorted({default_mode["tile_batch"], 1}, reverse=True)]
     for fp16 in precisions:
-        t_v1, p_v1, mem_v1 = {}, {}, {}
-        for all_in_gpu in ([False, True] if cuda else [False]):
-            base = _peak_reset(device)
-            t0 = time.perf_counter()
-            p_v1[all_in_gpu] = np.asarray(v1_predict(x, all_in_gpu, fp16), np.float32)
-            t_v1[all_in_gpu], mem_v1[all_in_gpu] = time.perf_counter() - t0, _peak_mib(device, base)
-        default = p_v1[False]
+        run_v1(fp16, False)
+        for sums_on, tile_batch in essential:
+            run_ours(fp16, sums_on, tile_batch)
+            if on_progress is not None:
+                on_progress(report())
+    for fp16 in precisions:
+        if cuda:
+            run_v1(fp16, True)
         for sums_on in modes:
-            v1_mode = sums_on == "device_fp16"  # the v1 mode it mirrors: all_in_gpu (fp16 sums) or the default
             for tile_batch in (1, 4):
-                base = _peak_reset(device)
-                t0 = time.perf_counter()
-                result = ours_predict(x, sums_on, tile_batch, fp16)
-                t_ours, mem_ours = time.perf_counter() - t0, _peak_mib(device, base)
-                p_ours = result.probabilities
-                p_ours = (p_ours.float().cpu().numpy() if isinstance(p_ours, torch.Tensor)
-                          else np.asarray(p_ours, dtype=np.float32))
-                rows.append({"fp16": fp16, "sums_on": sums_on, "all_in_gpu": v1_mode, "tile_batch": tile_batch,
-                             "tiles": int(result.num_tiles), "seconds_v1": t_v1[v1_mode], "seconds_explorer": t_ours,
-                             "ratio_explorer_v1": t_ours / t_v1[v1_mode],
-                             "prob_max_abs_diff": float(np.abs(p_ours - p_v1[v1_mode]).max()),
-                             "seconds_v1_default": t_v1[False], "ratio_to_v1_default": t_ours / t_v1[False],
-                             "max_abs_diff_vs_v1_default": float(np.abs(p_ours - default).max()),
-                             "argmax_differs_vs_v1_default": float((p_ours.argmax(0) != default.argmax(0)).mean()),
-                             "peak_mib_v1": mem_v1[v1_mode], "peak_mib_explorer": mem_ours})
-        if cuda:  # v1's own all_in_gpu against its default: the float16 border cost in v1 itself
-            v1_all_in_gpu.append({"fp16": fp16, "seconds": t_v1[True], "ratio_to_v1_default": t_v1[True] / t_v1[False],
-                                  "max_abs_diff_vs_v1_default": float(np.abs(p_v1[True] - default).max())})
-    # the issue's targets for the explorer's default mode, and for the same sums at v1's one tile per pass (tile
-    # batching alone changes the convolutions' last bits: that part of a difference is not the sums')
+                if (sums_on, tile_batch) not in essential:
+                    run_ours(fp16, sums_on, tile_batch)
+                    if on_progress is not None:
+                        on_progress(report())
+    return report()
+
+
+def _sliding_window_goals(rows: list[dict], precisions: list[bool], default_mode: dict) -> list[dict]:
+    """The issue's targets for the explorer's default mode, and for the same sums at v1's one tile per pass (tile
+    batching alone changes the convolutions' last bits: that part of a difference is not the sums')."""
     goals = []
     for fp16 in precisions:
         for tile_batch in sorted({default_mode["tile_batch"], 1}):
             row = next((r for r in rows if r["fp16"] == fp16 and r["sums_on"] == default_mode["sums_on"]
                         and r["tile_batch"] == tile_batch), None)
-            if row is None:  # a default tile batch other than 1 or 4 (not measured here)
+            if row is None:  # not measured (yet)
                 continue
             time_goal, prob_goal = 0.5, (1e-3 if fp16 else 1e-6)
             goals.append({"fp16": fp16, "sums_on": default_mode["sums_on"], "tile_batch": tile_batch,
@@ -447,9 +482,8 @@ def section_sliding_window(s: dict, device: torch.device, precisions: list[bool]
                           "max_abs_diff_vs_v1_default": row["max_abs_diff_vs_v1_default"], "time_goal": time_goal,
                           "prob_goal": prob_goal, "time_met": row["ratio_to_v1_default"] <= time_goal,
                           "prob_met": row["max_abs_diff_vs_v1_default"] <= prob_goal})
-    return {"case": list(s["case"]), "patch": list(s["patch"]), "mirroring": s["mirror"],
-            "explorer_has_all_in_gpu": "all_in_gpu" in parameters, "explorer_has_sums_on": has_sums_on,
-            "explorer_default_mode": default_mode, "runs": rows, "v1_all_in_gpu": v1_all_in_gpu, "goals": goals}
+    return goals
+
 
 
 # -------------------------------------------------------------------------------------------------- data
@@ -1191,6 +1225,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto (CUDA where available), cuda or cpu")
     parser.add_argument("--quick", action="store_true", help="tiny shapes (CI)")
     parser.add_argument("--out", default="gpu_check.json", help="where to write the JSON")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the sections an earlier run wrote into --out (a GPU session runs the sections as "
+                             "separately capped parts into one file)")
     parser.add_argument("--workers", type=int, default=None,
                         help="augmentation workers for the data section (default: v1's: nnUNet_n_proc_DA or 12; "
                              "2 on the CPU)")
@@ -1218,6 +1255,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"device": str(device), "mode": mode, "torch": torch.__version__,
                               "placeholder_modules": stubbed,
                               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+    if args.merge and Path(args.out).is_file():
+        earlier = json.loads(Path(args.out).read_text())
+        report = {**{k: v for k, v in earlier.items() if k in SECTIONS and k not in chosen}, **report}
     started = time.perf_counter()
 
     def guarded(name: str, fn: Callable[[], dict]) -> None:
@@ -1237,9 +1277,12 @@ def main(argv: list[str] | None = None) -> int:
         # written after every section: a run killed at its time cap keeps what it measured
         Path(args.out).write_text(json.dumps(report, indent=1, default=str))
 
-    def partial_run(result: dict) -> None:  # the run section's runs done so far, in case a cap kills the rest
-        report["run"] = {**result, "partial": True}
-        Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+    def partial(name: str) -> Callable[[dict], None]:
+        """For a long section: write what it measured so far, in case a time cap kills the rest."""
+        def write(result: dict) -> None:
+            report[name] = {**result, "partial": True}
+            Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+        return write
 
     iteration_s = [0.1]  # the training section's iteration time, which sizes the monitor section
 
@@ -1251,11 +1294,12 @@ def main(argv: list[str] | None = None) -> int:
     sections: dict[str, Callable[[], dict]] = {
         "ddp": lambda: section_ddp(s, device),
         "training": training,
-        "sliding_window": lambda: section_sliding_window(s, device, [True, False] if fp16 else [False]),
+        "sliding_window": lambda: section_sliding_window(s, device, [True, False] if fp16 else [False],
+                                                         partial("sliding_window")),
         "data": lambda: section_data(s, device, fp16, workers),
         "monitor": lambda: section_monitor(iteration_s[0]),
         "augmentation": lambda: section_augmentation(mode, device),
-        "run": lambda: section_run(mode, device, partial_run),
+        "run": lambda: section_run(mode, device, partial("run")),
     }
     for name in section_order(device):
         guarded(name, sections[name])
@@ -1263,7 +1307,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(report)
     print(text)
     Path(args.out).write_text(json.dumps(report, indent=1, default=str))
-    return 0 if not any("error" in report.get(k, {}) for k in SECTIONS) else 1
+    return 0 if not any("error" in report.get(k, {}) for k in chosen) else 1
 
 
 if __name__ == "__main__":

@@ -3,20 +3,20 @@
 # benchmarks/gpu_pack.sh (run before, where the registry is reachable) packs into .gpu/ what that machine lacks.
 # On the GPU machine, from the repository root, with .gpu/ carried along:
 #     OUT=$OUT bash benchmarks/gpu_session.sh
-# Parts, in priority order, each with its own cap (CAP_RUN 200, CAP_GC 130, CAP_NB 120, CAP_LEARN 70 s; set-up
-# ~20 s) inside one budget (BUDGET, default 540 s); a part that runs past its cap is killed with its process group
-# and the next one starts (gpu_check writes its JSON after every section, and the run section after every run, so
-# a kill keeps what was measured):
-#   run        benchmarks/gpu_check.py --device cuda --sections run: the blog's training command on the KiTS19
-#              sample, explorer (device augmentation), v1 1.7.1, explorer (worker augmentation); epoch seconds and
-#              the GPU's busy share, the issue's headline figures, hence first
-#   gpu_check  the other sections: the device augmentation against batchgenerators (its CUDA difference), the
-#              sliding window's modes against v1, training, data, monitor, DDP (in that order)
-#   nb05       notebooks/05_train_live.ipynb executed by nbclient in a real kernel, saved with its outputs
-#   learn      benchmarks/real_sample_learning.py: the Colin27 learning check (40 epochs x 25 iterations on a GPU)
-# It writes 8 files under $OUT: run.log, summary.json (per part: exit code, seconds, GPU utilisation and memory
-# from NVML samples), util.csv (the samples), gpu_check_run.json, gpu_check.json, nb05.ipynb, learn.tgz and
-# check.tgz (logs, plots).
+# Parts, in priority order, each with its own cap inside one budget (BUDGET, default 540 s; set-up ~20 s); a part
+# that runs past its cap is killed with its process group and the next one starts, a part that could not finish in
+# the time left is not started. gpu_check writes its JSON after every section, the run and sliding-window sections
+# after every run / row, and the parts add their sections to one file (--merge), so a kill keeps what was measured:
+#   run             (190 s) gpu_check --sections run: the blog's training command on the KiTS19 sample, explorer
+#                   (device augmentation), v1 1.7.1, explorer (worker augmentation); epoch seconds and the GPU's
+#                   busy share, the issue's headline figures, hence first
+#   augmentation    (70 s) the device augmentation against batchgenerators on CUDA: its difference, per transform
+#   sliding_window  (100 s) the explorer's sums modes against v1's predict_3D, the goals' rows first
+#   nb05            (130 s) notebooks/05_train_live.ipynb executed by nbclient in a real kernel, with its outputs
+#   learn           (80 s) benchmarks/real_sample_learning.py: the Colin27 learning check (40 epochs x 25 iterations)
+#   rest            (80 s) gpu_check's training, data, monitor and DDP sections (measured in the first round)
+# It writes 7 files under $OUT: run.log, summary.json (per part: exit code, seconds, GPU utilisation and memory
+# from NVML samples), util.csv (the samples), gpu_check.json, nb05.ipynb, learn.tgz and check.tgz (logs, plots).
 #
 # Dry run on a CPU machine first (GPU time is short): the same plumbing with tiny settings (gpu_check --quick,
 # a one-epoch learning check; notebook 05 as it runs on a CPU), with wheels for the local Python:
@@ -76,12 +76,14 @@ echo "augmentation workers per training (default_num_processes): $NPROC"
 H=$P/benchmarks/gpu_session
 "$PY" "$H/util_sampler.py" "$OUT/util.csv" & SAMPLER=$!
 
-part() {  # part NAME CAP_SECONDS COMMAND...: runs with min(CAP, time left); timeout kills its whole process group
-  local name=$1 cap=$2; shift 2
+part() {  # part NAME CAP MIN COMMAND...: runs with min(CAP, time left), skipped when less than MIN seconds are
+          # left (a part that cannot finish is not started); timeout kills its whole process group
+  local name=$1 cap=$2 min=$3; shift 3
   local left=$((DEADLINE - $(date +%s) - 15))
   [ "$left" -lt "$cap" ] && cap=$left
-  if [ "$cap" -lt 20 ]; then
-    echo "== $name SKIPPED (no time left)"; printf '%s\t0\t0\tskipped\n' "$name" >> "$PARTS"; return
+  if [ "$cap" -lt "$min" ] || [ "$cap" -lt 20 ]; then
+    echo "== $name SKIPPED (${cap} s left, it needs ${min} s)"; printf '%s\t0\t0\tskipped\n' "$name" >> "$PARTS"
+    return
   fi
   echo; echo "== $name (cap ${cap} s) $(date -u +%T)"
   local start; start=$(date +%s.%N)
@@ -90,26 +92,40 @@ part() {  # part NAME CAP_SECONDS COMMAND...: runs with min(CAP, time left); tim
   echo "== $name exit $rc after $(awk "BEGIN{printf \"%.0f\", $(date +%s.%N) - $start}") s"
 }
 
+# Caps in priority order (GPU; DRY=1: generous): the issue's headline run, then the CUDA difference of the device
+# augmentation, the sliding window's goals, notebook 05's real workload, the learning check (measured in the first
+# round: 66 s), and the first round's sections (training, data, monitor, DDP) with what is left.
+if [ "$DRY" = 1 ]; then
+  GC="--device cpu --quick"; CAP_RUN=${CAP_RUN:-300}; CAP_AUG=${CAP_AUG:-300}; CAP_SW=${CAP_SW:-300}
+  CAP_NB=${CAP_NB:-600}; CAP_LEARN=${CAP_LEARN:-240}; CAP_REST=${CAP_REST:-300}
+  LA="--epochs 1 --iterations 2 --val_iterations 1"
+else
+  GC="--device cuda"; CAP_RUN=${CAP_RUN:-190}; CAP_AUG=${CAP_AUG:-70}; CAP_SW=${CAP_SW:-100}
+  CAP_NB=${CAP_NB:-130}; CAP_LEARN=${CAP_LEARN:-80}; CAP_REST=${CAP_REST:-80}
+  LA="--epochs 40 --iterations 25 --val_iterations 4"
+fi
+CHECK=("$PY" "$P/benchmarks/gpu_check.py" $GC --out "$OUT/gpu_check.json")
+
 # ---- 1. the blog's training run, explorer vs v1 (gpu_check's 'run' section; its logs stay in $WORK/check)
 export GPU_CHECK_RUN_WORKSPACE=$WORK/check
-if [ "$DRY" = 1 ]; then GC="--device cpu --quick"; CAP_RUN=${CAP_RUN:-300}; CAP_GC=${CAP_GC:-300}
-else GC="--device cuda"; CAP_RUN=${CAP_RUN:-200}; CAP_GC=${CAP_GC:-130}; fi
-part run "$CAP_RUN" "$PY" "$P/benchmarks/gpu_check.py" $GC --sections run --out "$OUT/gpu_check_run.json"
+part run "$CAP_RUN" 60 "${CHECK[@]}" --sections run
 
-# ---- 2. the GPU check's other sections, in gpu_check's order for CUDA
-part gpu_check "$CAP_GC" "$PY" "$P/benchmarks/gpu_check.py" $GC \
-  --sections augmentation,sliding_window,training,data,monitor,ddp --out "$OUT/gpu_check.json"
+# ---- 2. the device augmentation against batchgenerators on CUDA (the same file: --merge keeps 'run')
+part augmentation "$CAP_AUG" 30 "${CHECK[@]}" --merge --sections augmentation
 
-# ---- 3. notebook 05 in a real kernel (on a GPU it trains the real workload; on a CPU its small run)
-if [ "$DRY" = 1 ]; then CAP_NB=${CAP_NB:-600}; else CAP_NB=${CAP_NB:-120}; fi
-part nb05 "$CAP_NB" "$PY" "$H/run_notebook.py" "$P/notebooks/05_train_live.ipynb" "$OUT/nb05.ipynb" \
+# ---- 3. the sliding window's modes against v1 (the goals' rows first, each row saved as it is measured)
+part sliding_window "$CAP_SW" 30 "${CHECK[@]}" --merge --sections sliding_window
+
+# ---- 4. notebook 05 in a real kernel (on a GPU it trains the real workload; on a CPU its small run)
+part nb05 "$CAP_NB" 60 "$PY" "$H/run_notebook.py" "$P/notebooks/05_train_live.ipynb" "$OUT/nb05.ipynb" \
   --workspace "$WORK/nb05_workspace"
 
-# ---- 4. the Colin27 learning check (measured in the first GPU round: 66 s; last, as it is the least new)
-if [ "$DRY" = 1 ]; then LA="--epochs 1 --iterations 2 --val_iterations 1"; CAP_LEARN=${CAP_LEARN:-240}
-else LA="--epochs 40 --iterations 25 --val_iterations 4"; CAP_LEARN=${CAP_LEARN:-70}; fi
-part learn "$CAP_LEARN" "$PY" "$P/benchmarks/real_sample_learning.py" $LA --fold 0 --n_proc_DA "$NPROC" \
+# ---- 5. the Colin27 learning check (not started when it cannot finish: 66 s of training in the first round)
+part learn "$CAP_LEARN" 75 "$PY" "$P/benchmarks/real_sample_learning.py" $LA --fold 0 --n_proc_DA "$NPROC" \
   --workspace "$WORK/learn"
+
+# ---- 6. the first round's sections, with what is left
+part rest "$CAP_REST" 30 "${CHECK[@]}" --merge --sections training,data,monitor,ddp
 
 kill "$SAMPLER" 2>/dev/null
 # ---- results: at most 8 files come back; the logs and plots go into two tarballs (no checkpoints, no arrays)

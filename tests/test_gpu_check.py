@@ -299,3 +299,20 @@ def test_device_augmentation_benchmark_counts_the_operations_a_gpu_run_launches(
     spatial = next(v for k, v in rows.items() if k.endswith("SpatialTransform"))
     assert rows["all"][2] >= spatial[2] > 1000  # max over the seeds: a resampling batch launches thousands
     assert all(low <= median <= high for low, median, high in rows.values())
+
+
+def test_sliding_window_measures_the_goals_rows_first_and_reports_each_row(gpu_check_module):
+    """On a GPU the section may hit its time cap: v1's default and the explorer's default mode come first (for
+    every precision), each row is handed on as it is measured, and the goals are computed from what is there."""
+    import torch
+
+    seen = []
+    result = gpu_check_module.section_sliding_window(gpu_check_module.SHAPES["quick"], torch.device("cpu"), [False],
+                                                     seen.append)
+    default = result["explorer_default_mode"]
+    first = result["runs"][0]
+    assert (first["sums_on"], first["tile_batch"]) == (default["sums_on"], default["tile_batch"])
+    assert [len(r["runs"]) for r in seen] == list(range(1, len(result["runs"]) + 1))
+    assert seen[0]["goals"] and seen[0]["goals"][0]["prob_met"]  # the first row already answers the goal
+    assert {(r["sums_on"], r["tile_batch"]) for r in result["runs"]} == {(m, t) for m in ("cpu", "device_fp32")
+                                                                         for t in (1, 4)}
