@@ -316,3 +316,17 @@ def test_sliding_window_measures_the_goals_rows_first_and_reports_each_row(gpu_c
     assert seen[0]["goals"] and seen[0]["goals"][0]["prob_met"]  # the first row already answers the goal
     assert {(r["sums_on"], r["tile_batch"]) for r in result["runs"]} == {(m, t) for m in ("cpu", "device_fp32")
                                                                          for t in (1, 4)}
+
+
+def test_merge_adds_sections_to_the_file_of_an_earlier_part(gpu_check_module, tmp_path):
+    """The GPU session runs sections as separately capped parts into one file: --merge keeps what earlier parts
+    wrote (and the exit code answers for this part's sections only)."""
+    out = tmp_path / "gpu_check.json"
+    out.write_text(json.dumps({"run": {"error": "killed at its cap", "epoch_seconds_v1": 9.5}, "device": "cuda"}))
+    assert gpu_check_module.main(["--device", "cpu", "--quick", "--sections", "monitor", "--out", str(out),
+                                  "--merge"]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["run"]["epoch_seconds_v1"] == 9.5 and merged["monitor"]["available"]
+    assert merged["device"] == "cpu"  # this part's own description of the machine
+    gpu_check_module.main(["--device", "cpu", "--quick", "--sections", "monitor", "--out", str(out)])
+    assert "run" not in json.loads(out.read_text())  # without --merge the file is this part's alone
