@@ -207,12 +207,10 @@ class ExplorerHooks:
         observers that the run ended and propagates.
         """
         from ..training.iteration import uses_grad_scaler
-
         from ..training.progress_plot import ProgressPlotter
 
         self.control.reset()  # a run stopped earlier continues where it stopped
         self.epochs, self.iterations, self.hook_seconds, self._saved = [], 0, 0.0, []
-        self.progress_plotter = ProgressPlotter()
         self.guard = NonFiniteGuard(fp16=uses_grad_scaler(trainer), enabled=self.guard_nonfinite)
         if not trainer.strategy.is_global_zero:
             observers, self.observers = self.observers, []  # only rank 0 feeds live views
@@ -221,6 +219,7 @@ class ExplorerHooks:
             int(trainer.num_val_batches_per_epoch), float(trainer.optimizer.param_groups[0]["lr"]),
             str(trainer.output_folder), int(trainer.num_classes or 0), int(trainer.epoch) > 0), trainer)
         stopped, reason = False, "finished"
+        self.progress_plotter = ProgressPlotter()  # progress.png off the training thread; closed in `finally`
         try:
             yield
         except StopTraining as stop:

@@ -39,15 +39,14 @@ Who applies: the feeder thread, ``ahead`` batches ahead of the training thread. 
 small operations per batch (the exact spline prefilters are recursions along every axis, one slab at a time):
 for the blog's 80x160x160 batch of 3, a median of 9,600 and up to 20,600 over ten seeds
 (``benchmarks/bench_device_augmentation.py --ops``); on a GPU each one costs the launching thread several
-microseconds while the kernel itself is tiny. Launched from the training
-thread, right after the iteration's one read of the loss, they would keep the GPU idle for tens of
-milliseconds per iteration; launched from the feeder thread, they overlap the previous iteration, and
-``next()`` takes a batch that already lives on the device. Both threads launch onto the device's same (default)
-stream, so the GPU runs the augmentation and the training kernels in the order they were queued and a batch is
-complete before any kernel that reads it: no event, no extra synchronisation. Nothing waits for the device in
-either thread. A chain with a mid-chain CPU fallback (a transform without a device version) is applied in
-``next()`` instead, as the fallback sets and restores the *global* random streams, which the training thread
-owns.
+microseconds while the kernel itself is tiny. Launched from the training thread, right after the iteration's one
+read of the loss, they would keep the GPU idle for tens of milliseconds per iteration; launched from the feeder
+thread, they overlap the previous iteration, and ``next()`` takes a batch that already lives on the device. Both
+threads launch onto the device's same (default) stream, so the GPU runs the augmentation and the training kernels
+in the order they were queued and a batch is complete before any kernel that reads it: no event, no extra
+synchronisation. Nothing waits for the device in either thread. A chain with a mid-chain CPU fallback (a
+transform without a device version) is applied in ``next()`` instead, as the fallback sets and restores the
+*global* random streams, which the training thread owns.
 """
 from __future__ import annotations
 
