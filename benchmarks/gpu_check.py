@@ -61,7 +61,6 @@ no SimpleITK is needed: the inputs are synthetic arrays)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import inspect
 import json
 import os
@@ -716,31 +715,6 @@ def _seed_all(seed: int) -> None:
     random.seed(seed)
 
 
-def _data_diff(got: Any, expected: Any) -> tuple[float, int]:
-    """(max |difference|, how many float32 values differ in their bits) of two images."""
-    from nnunet_explorer.training.device_augmentation.chain import to_host
-
-    g, e = np.asarray(to_host(got)), np.asarray(to_host(expected))
-    if g.shape != e.shape:
-        return float("inf"), int(max(g.size, e.size))
-    differing = int((g.view(np.uint32) != e.view(np.uint32)).sum()) if g.dtype == e.dtype == np.float32 \
-        else int((g != e).sum())
-    return (float(np.abs(g.astype(np.float64) - e.astype(np.float64)).max()) if g.size else 0.0), differing
-
-
-def _seg_mismatches(got: Any, expected: Any) -> int:
-    """Voxels that differ, over every deep-supervision target (a whole array counts when the shapes differ)."""
-    from nnunet_explorer.training.device_augmentation.chain import to_host
-
-    got, expected = to_host(got), to_host(expected)
-    gs = got if isinstance(got, list) else [got]
-    es = expected if isinstance(expected, list) else [expected]
-    if len(gs) != len(es):
-        return sum(int(np.asarray(e).size) for e in es)
-    return sum(int(np.asarray(e).size) if np.shape(g) != np.shape(e)
-               else int((np.asarray(g) != np.asarray(e)).sum()) for g, e in zip(gs, es))
-
-
 def _acted(draws: Any) -> int | None:
     """1 if a random device step changed this batch (its draws say so), 0 if not, None for non-random steps."""
     from nnunet_explorer.training.device_augmentation.spatial import SpatialDraws
@@ -758,7 +732,9 @@ def per_transform_differences(transforms: list, batch: dict, seed: int, device: 
     step. ``{"<index> <name>": {"max_abs_diff_data", "differing_data_values", "mismatched_seg_voxels"}}``."""
     import copy
 
-    from nnunet_explorer.training.device_augmentation.chain import DeviceChain, label_key_after, to_device
+    from nnunet_explorer.training.device_augmentation.base import to_device
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain, label_key_after
+    from nnunet_explorer.training.device_augmentation.parity import data_difference, seg_mismatches
 
     chain = DeviceChain(transforms)
     _seed_all(seed)
@@ -777,11 +753,11 @@ def per_transform_differences(transforms: list, batch: dict, seed: int, device: 
         given, expected = pairs[step.index]
         x, s = step.device.apply(to_device(given[chain.data_key], device), to_device(given.get(step.label_key), device),
                                  d)
-        diff, differing = _data_diff(x, expected[chain.data_key])
+        diff, differing = data_difference(x, expected[chain.data_key])
         out_key = label_key_after(step.transform, step.label_key)
         out[f"{step.index} {step.name}"] = {
             "max_abs_diff_data": diff, "differing_data_values": differing,
-            "mismatched_seg_voxels": 0 if s is None else _seg_mismatches(s, expected[out_key])}
+            "mismatched_seg_voxels": 0 if s is None else seg_mismatches(s, expected[out_key])}
     return out
 
 
@@ -815,6 +791,7 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
 
     from nnunet_explorer.training.device_augmentation import host_checks
     from nnunet_explorer.training.device_augmentation.chain import DeviceChain
+    from nnunet_explorer.training.device_augmentation.parity import data_difference, seg_mismatches
 
     a = AUGMENTATION_SHAPES[mode]
     seeds = range(a["seeds"])
@@ -851,10 +828,10 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
                 if acted is not None:
                     label = f"{step.index} {step.name}"
                     fired[label] = fired.get(label, 0) + acted
-            diff, differing = _data_diff(got["data"], expected["data"])
+            diff, differing = data_difference(got["data"], expected["data"])
             seg_key = chain.final_label_key
             rows.append({"seed": seed, "max_abs_diff_data": diff, "differing_data_values": differing,
-                         "mismatched_seg_voxels": _seg_mismatches(got.get(seg_key), expected.get(seg_key)),
+                         "mismatched_seg_voxels": seg_mismatches(got.get(seg_key), expected.get(seg_key)),
                          "keys_equal": sorted(got) == sorted(expected), "streams_equal": streams_equal,
                          "cpu_ms": cpu_ms, "draw_ms": draw_ms, "apply_ms": apply_ms, "launch_ms": launch_ms})
         timed = rows[1:] or rows  # the first seed pays for lazy imports and (on CUDA) kernel loading

@@ -23,7 +23,7 @@ import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -691,8 +691,10 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
 
 
 def _run_path(generator: Any) -> str:
-    """Where the run computes these same transforms: batchgenerators in worker processes (v1), or the device
-    augmenter (the draws in the workers, the arithmetic on the training device: the same numbers)."""
+    """Where the run computes these same transforms: batchgenerators in worker processes (v1), the device
+    augmenter (the draws in the workers, the arithmetic on the training device: the same numbers), or
+    batchgenerators in the training process (--deterministic / --single_threaded); empty for a generator of the
+    trainer's own."""
     device = getattr(generator, "device", None)
     if device is not None and hasattr(generator, "chain"):
         steps = generator.chain.steps

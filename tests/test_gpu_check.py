@@ -155,7 +155,7 @@ def test_session_summary_reads_parts_and_gpu_samples(tmp_path):
     assert summary["dry"] is True and summary["gpu_sampled"] is True
     gc = summary["parts"]["gpu_check"]
     assert gc == {"exit": 0, "status": "ok", "seconds": 10.0, "gpu_util_mean_percent": 50.0,
-                  "gpu_busy_share": round(2 / 3, 3), "gpu_memory_max_mib": 3000.0}
+                  "gpu_active_sample_share": round(2 / 3, 3), "gpu_memory_max_mib": 3000.0}
     assert summary["parts"]["nb05"]["status"] == "killed at its cap"
     assert summary["parts"]["nb05"]["gpu_util_mean_percent"] == 80.0
     assert summary["parts"]["learn"]["status"].startswith("skipped")

@@ -37,8 +37,6 @@ I am using sample dice + CE loss
 """
 
 
-
-
 @pytest.fixture
 def kits_env(kits_ws, monkeypatch):
     for key, value in environment_for(kits_ws).items():

@@ -28,8 +28,6 @@ AS_PLANNED = f"{kits19.AS_PLANNED_IDENTIFIER}_plans_3D.pkl"
 pytestmark = pytest.mark.usefixtures("english")  # the cards in English (tests/conftest.py)
 
 
-
-
 @pytest.fixture(scope="module")
 def walked(kits_ws):
     """The blog's command, ``train 3d_fullres nnUNetTrainerV2 40 1``, through the plans and the network."""

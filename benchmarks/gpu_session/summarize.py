@@ -3,6 +3,11 @@
 ``parts.tsv`` has one line per part: ``name, start epoch seconds, end epoch seconds, exit code`` (or ``skipped``).
 Exit 124 / 137 mean the part ran past its cap and was killed.
 
+``gpu_util_mean_percent`` is the GPU's busy share (NVML's utilisation is the share of each sample period in which
+a kernel ran), the measure ``gpu_check``'s ``gpu_busy_share_*`` keys report as a fraction; ``gpu_active_sample_share``
+is only the share of samples in which the GPU did anything at all (a 1 %-busy sample counts), to tell an idle part
+from a working one.
+
     python benchmarks/gpu_session/summarize.py parts.tsv util.csv summary.json
 """
 from __future__ import annotations
@@ -34,7 +39,7 @@ def summarize(parts_tsv: str, util_csv: str, extra: dict | None = None) -> dict:
                                                               else "failed"),
             "seconds": round(end - start, 1),
             "gpu_util_mean_percent": round(statistics.mean(util), 1) if util else None,
-            "gpu_busy_share": round(sum(u > 0 for u in util) / len(util), 3) if util else None,
+            "gpu_active_sample_share": round(sum(u > 0 for u in util) / len(util), 3) if util else None,
             "gpu_memory_max_mib": max(s[2] for s in inside) if inside else None,
         }
     return summary

@@ -437,10 +437,8 @@ class DeviceAugmenter:
     def __next__(self) -> dict:
         if not self.running:
             self.start()
-        inner = self._inner
-        applied = inner.receive is not None and inner.receive.apply is not None
-        item = inner.__next__()
-        if applied:
+        item = self._inner.__next__()
+        if self.applies_ahead:
             return item  # applied by the feeder thread, already on the device
         return self.chain.apply_all(item["data"], item["seg"], item["draws"], self.device)
 

@@ -70,8 +70,9 @@ def save_progress_png(path: str | os.PathLike, all_tr_losses: Sequence[float], a
 class ProgressPlotter:
     """Draws ``progress.png`` in a background thread, so that the training loop does not wait for matplotlib.
 
-    v1 draws its 30 x 24 inch progress plot at the end of every epoch, in the training thread: 0.22-0.28 s on
-    the project's 2-core test machine, time in which the GPU has nothing to do. Here
+    v1 draws its 30 x 24 inch progress plot at the end of every epoch, in the training thread: 0.28 s on the
+    project's 2-core test machine (``benchmarks/bench_progress_plot.py``), time in which the GPU has nothing to
+    do. Here
     :meth:`submit` hands over copies of the curves and returns; one thread draws. Only the newest curves matter
     (each plot shows every epoch so far), so a submission that finds an older one still waiting replaces it.
     :meth:`close` waits for the last plot: when ``run_training`` returns, ``progress.png`` shows every epoch.

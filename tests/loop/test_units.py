@@ -1,7 +1,7 @@
 """Small pieces of the loop: atomic checkpoints, pretrained weights (vs v1), log name, debug.json, progress.png."""
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -209,3 +209,35 @@ def test_run_training_draws_progress_png_in_the_background_and_finishes_it(loop_
     png = fold_folder(loop_ws) / "progress.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and result.output_folder == png.parent
     assert trainer.explorer.progress_plotter is None  # closed with the run
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("curves", [
+    ([1.0, 0.8, 0.7, 0.65], [1.1, 0.9, 0.8, 0.7], [], [0.1, 0.3, 0.5, 0.55]),
+    ([1.0, 0.8], [1.1, 0.9], [1.05, 0.85], [0.2, 0.4]),   # with v1's "loss_val, train=True" curve
+])
+def test_progress_png_is_v1s_pixel_for_pixel_and_leaves_matplotlib_settings_alone(tmp_path, curves):
+    """The background plotter can only draw v1's picture if the figure needs no global state: the explorer's
+    progress.png equals the one v1's own NetworkTrainer.plot_progress writes (which sets the font size with
+    matplotlib.rc), and drawing it leaves rcParams as they were (in a fresh process each: v1's rc call sticks)."""
+    code = textwrap.dedent(f"""
+        import os, sys, types
+        import numpy as np
+        import matplotlib
+        from matplotlib.image import imread
+        from nnunet_explorer.training.progress_plot import save_progress_png
+        tr, val, tr_mode, metric = {curves!r}
+        before = dict(matplotlib.rcParams)
+        save_progress_png(os.path.join({str(tmp_path)!r}, "ours.png"), tr, val, tr_mode, metric)
+        assert dict(matplotlib.rcParams) == before, "the explorer's plot changed matplotlib's settings"
+        from nnunet.training.network_training.network_trainer import NetworkTrainer
+        v1 = types.SimpleNamespace(epoch=len(tr) - 1, all_tr_losses=tr, all_val_losses=val, output_folder={str(tmp_path)!r},
+                                   all_val_losses_tr_mode=tr_mode, all_val_eval_metrics=metric, print_to_log_file=print)
+        NetworkTrainer.plot_progress(v1)
+        ours, theirs = imread(os.path.join({str(tmp_path)!r}, "ours.png")), imread(os.path.join({str(tmp_path)!r}, "progress.png"))
+        print("@@", ours.shape, theirs.shape, bool(ours.shape == theirs.shape and np.array_equal(ours, theirs)))
+    """)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "@@ (2400, 3000, 4) (2400, 3000, 4) True" in done.stdout, done.stdout[-2000:]

@@ -376,4 +376,4 @@ def summary(chain: DeviceChain) -> Mapping[str, Any]:
 
 
 __all__ = ["ChainDraws", "ChainStep", "DeviceAugmentationError", "DeviceChain", "FallbackDraw", "key_mismatch",
-           "label_key_after", "summary", "to_device", "to_host"]
+           "label_key_after", "summary"]

@@ -27,6 +27,31 @@ def _as_numpy(value: Any) -> np.ndarray:
     return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
+def data_difference(got: Any, expected: Any) -> tuple[float, int]:
+    """``(max |difference|, how many values differ)`` of two images (tensors or arrays); float32 values are
+    compared by their bits. Images of different shapes: ``(inf, the larger size)``."""
+    g, e = _as_numpy(got), _as_numpy(expected)
+    if g.shape != e.shape:
+        return float("inf"), int(max(g.size, e.size))
+    differing = int((g.view(np.uint32) != e.view(np.uint32)).sum()) if g.dtype == e.dtype == np.float32 \
+        else int((g != e).sum())
+    return (float(np.abs(g.astype(np.float64) - e.astype(np.float64)).max()) if g.size else 0.0), differing
+
+
+def seg_mismatches(got: Any, expected: Any) -> int:
+    """Voxels that differ, over every deep-supervision target (lists compared element by element); a target of
+    another shape counts whole, and so do the expected targets when the counts of targets differ."""
+    gs = got if isinstance(got, (list, tuple)) else [got]
+    es = expected if isinstance(expected, (list, tuple)) else [expected]
+    if len(gs) != len(es):
+        return sum(int(_as_numpy(e).size) for e in es)
+    total = 0
+    for g, e in zip(gs, es):
+        g, e = _as_numpy(g), _as_numpy(e)
+        total += int(e.size) if g.shape != e.shape else int((g != e).sum())
+    return total
+
+
 def compare_transform(transform: Any, data: np.ndarray, seg: np.ndarray | None, seed: int,
                       device: torch.device | str, *, seg_key: str = "seg") -> dict:
     """Run ``transform`` both ways from ``seed``; a dict of differences and timings (see the module docstring).
@@ -62,23 +87,18 @@ def compare_transform(transform: Any, data: np.ndarray, seg: np.ndarray | None, 
     device_ms = (time.perf_counter() - start) * 1000
 
     expected, got = _as_numpy(cpu["data"]), _as_numpy(x)
-    diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
-    differing = got.view(np.uint32) != expected.view(np.uint32) if got.dtype == expected.dtype == np.float32 \
-        else got != expected
+    max_abs_diff, differing = data_difference(got, expected)
     out_key = seg_key if seg_key in cpu else next((k for k in ("target", "seg") if k in cpu), None)
-    mismatched_seg = 0
-    if seg is not None and out_key is not None:
-        refs = cpu[out_key] if isinstance(cpu[out_key], (list, tuple)) else [cpu[out_key]]
-        outs = s if isinstance(s, (list, tuple)) else [s]
-        for a, b in zip(outs, refs):
-            a, b = _as_numpy(a), _as_numpy(b)
-            mismatched_seg += int(a.size) if a.shape != b.shape else int((a != b).sum())
-    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size and diff.max() > 0 else None
+    mismatched_seg = seg_mismatches(s, cpu[out_key]) if seg is not None and out_key is not None else 0
+    worst = None
+    if 0 < max_abs_diff < float("inf"):
+        diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+        worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
     return {
         "transform": type(transform).__name__,
         "fired": bool(draws) if isinstance(draws, list) else None,
-        "max_abs_diff_data": float(diff.max()) if diff.size else 0.0,
-        "differing_data_values": int(differing.sum()),
+        "max_abs_diff_data": max_abs_diff,
+        "differing_data_values": differing,
         "worst_at": None if worst is None else [int(v) for v in worst],
         "worst_values": None if worst is None else [float(expected[worst]), float(got[worst])],
         "mismatched_seg_voxels": mismatched_seg,
@@ -89,4 +109,4 @@ def compare_transform(transform: Any, data: np.ndarray, seg: np.ndarray | None, 
     }
 
 
-__all__ = ["compare_transform"]
+__all__ = ["compare_transform", "data_difference", "seg_mismatches"]
