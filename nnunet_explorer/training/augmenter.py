@@ -29,8 +29,10 @@ the GPU does not wait for a pipe read, an unpickle or a pinned copy.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import multiprocessing as mp
+import multiprocessing.util  # noqa: F401 - registers its exit handler before ours (see _shutdown_running)
 import os
 import queue as queue_module
 import random
@@ -39,6 +41,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -47,6 +50,31 @@ from ..errors import TrainingError
 from ..provenance import mirrors
 
 POLL_SECONDS = 0.05
+
+_RUNNING: "weakref.WeakSet[Any]" = weakref.WeakSet()
+"""Augmenters started and not yet shut down (see :func:`stop_at_exit`)."""
+
+
+def stop_at_exit(augmenter: Any) -> None:
+    """Have ``augmenter.shutdown()`` called when the interpreter exits, if nobody called it before.
+
+    A notebook or script that forgets the ``with`` block (or holds its trainer in a global) would otherwise
+    reach interpreter shutdown with the feeder thread still running: a daemon thread that may be inside torch
+    while the interpreter tears torch down under it. The registry holds weak references only, so an augmenter
+    nobody holds is still garbage-collected (and shut down by its ``__del__``).
+    """
+    _RUNNING.add(augmenter)
+
+
+@atexit.register
+def _shutdown_running() -> None:
+    # registered after multiprocessing's own exit handler (multiprocessing.util, imported above), so it runs
+    # before it (atexit runs last-in first-out): the feeders stop before multiprocessing terminates the workers
+    for augmenter in list(_RUNNING):
+        try:
+            augmenter.shutdown(grace_seconds=0.5)
+        except Exception:  # noqa: BLE001 - exiting anyway; one failure must not stop the others
+            pass
 
 
 def default_num_processes(environ: dict | None = None, *, local_world_size: int | None = None,
@@ -354,6 +382,7 @@ class MultiProcessAugmenter:
                                                             self.receive),
                                         daemon=True, name="nnunet-explorer-feeder")
         self._feeder.start()
+        stop_at_exit(self)
         return self
 
     @property
@@ -371,8 +400,15 @@ class MultiProcessAugmenter:
             return
         self._abort.set()
         self._stop_feeder.set()
-        if self._feeder is not None and self._feeder is not threading.current_thread():
-            self._feeder.join(timeout=max(1.0, grace_seconds))
+        # A worker stops at once when it sees the abort event, even while its queue's thread is still writing a
+        # batch into the pipe (it must not hang on batches nobody will read). A feeder in the middle of reading
+        # that batch would then wait forever for the rest. This process never writes into the workers' queues:
+        # closing its copy of their write ends lets such a read end with EOFError as soon as the worker is gone.
+        for q in self._queues:
+            _close_write_end(q)
+        feeder = self._feeder if self._feeder is not threading.current_thread() else None
+        if feeder is not None:
+            feeder.join(timeout=max(1.0, grace_seconds))
         self._feeder = None
         deadline = time.monotonic() + grace_seconds
         for p in self._processes:
@@ -385,10 +421,13 @@ class MultiProcessAugmenter:
             if p.is_alive():
                 p.kill()
                 p.join(timeout=1.0)
+        if feeder is not None and feeder.is_alive():  # it was reading a half-sent batch: EOF now the workers are gone
+            feeder.join(timeout=1.0)
         for q in self._queues + [self._errors]:
             q.cancel_join_thread()
             q.close()
         self._processes, self._queues, self._ready = [], [], None
+        _RUNNING.discard(self)
 
     def __enter__(self) -> "MultiProcessAugmenter":
         return self.start()
@@ -433,6 +472,17 @@ class MultiProcessAugmenter:
         return batch
 
     next = __next__
+
+
+def _close_write_end(q: Any) -> None:
+    """Close this process's copy of ``q``'s write end (the workers hold their own)."""
+    writer = getattr(q, "_writer", None)  # multiprocessing.Queue's pipe end; a queue without one is left alone
+    try:
+        if writer is not None and not writer.closed:
+            writer.close()
+    except OSError:
+        pass
+
 
 class _Failure:
     """An exception raised in the feeder thread, queued for the training thread."""

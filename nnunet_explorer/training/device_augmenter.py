@@ -64,7 +64,8 @@ import torch
 
 from ..errors import TrainingError
 from ..language import tr
-from .augmenter import POLL_SECONDS, MultiProcessAugmenter, WorkerStopped, _parent_gone, resolve_workers
+from .augmenter import (POLL_SECONDS, MultiProcessAugmenter, WorkerStopped, _parent_gone, resolve_workers,
+                        stop_at_exit)
 
 if TYPE_CHECKING:  # the chain (batchgenerators, scipy) is imported when a DeviceAugmenter is made
     from .device_augmentation.chain import ChainDraws, DeviceChain
@@ -365,6 +366,7 @@ class DeviceAugmenter:
         except BaseException:
             self.shutdown()
             raise
+        stop_at_exit(self)  # the shared-memory slots are freed at exit too (the inner augmenter registered itself)
         return self
 
     def _plan(self) -> tuple[int, str | None]:

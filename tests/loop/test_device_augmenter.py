@@ -124,6 +124,26 @@ def test_shutdown_stops_the_workers_and_frees_the_shared_memory(stages):
     assert not any(os.path.exists(f"/dev/shm/{n.lstrip('/')}") for n in names)
 
 
+def test_the_exit_handler_stops_a_device_augmenter_nobody_shut_down(stages):
+    """A notebook that never leaves its ``with`` block: at interpreter exit the handler stops the feeder (which
+    may be inside torch, applying ahead) and the workers, and frees the shared memory, before the interpreter
+    tears torch down."""
+    import os
+
+    from nnunet_explorer.training import augmenter as augmenter_module
+
+    loader, setup = _case(stages, "3d")
+    transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+    augmenter = DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS)
+    next(augmenter)
+    feeder = augmenter._inner._feeder
+    names = [s.name for worker in augmenter._slots for s in worker]
+    assert feeder.is_alive() and names
+    augmenter_module._shutdown_running()  # what atexit calls
+    assert not augmenter.running and not feeder.is_alive()
+    assert not any(os.path.exists(f"/dev/shm/{n.lstrip('/')}") for n in names)
+
+
 def test_a_failing_draw_raises_the_workers_traceback(stages):
     from nnunet_explorer.training.augmenter import AugmenterWorkerError
 
