@@ -4,13 +4,17 @@
   ``os.environ`` for the duration of the test.
 * ``v1_ct_task`` / ``v1_mr_task`` — session-scoped: a synthetic task planned and preprocessed by the **real**
   nnU-Net v1 (subprocess), built once per test session and shared read-only. Tests must copy before writing.
+* ``no_thread_left_running`` — autouse: a test that leaves one of the explorer's threads running fails.
 """
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +43,34 @@ def workspace(tmp_path, monkeypatch) -> Workspace:
     for key, value in environment_for(ws).items():
         monkeypatch.setenv(key, value)
     return ws
+
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running():
+    """Every test stops the threads it starts: an augmenter's feeder, the progress plotter, a background run.
+
+    A thread left running keeps reading pipes or running torch after its test, and one still inside torch when the
+    interpreter exits can crash the test process after the last test has passed (CI once ended that way: a
+    segmentation fault after the summary line). Failing the test that left it names the culprit instead.
+    """
+    before = {t.ident for t in threading.enumerate()}
+    yield
+
+    def ours_left() -> list[threading.Thread]:
+        return [t for t in threading.enumerate()
+                if t.ident not in before and t.name.startswith("nnunet-explorer-") and t.is_alive()]
+
+    if not ours_left():
+        return
+    gc.collect()  # an augmenter nobody holds any more is shut down by its __del__
+    deadline = time.monotonic() + 3.0
+    while ours_left() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = ours_left()
+    if left:
+        pytest.fail(f"the test left {sorted(t.name for t in left)} running: shut it down in `finally` or use the "
+                    "augmenter / handle as a context manager", pytrace=False)
 
 
 @dataclass(frozen=True)
