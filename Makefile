@@ -51,8 +51,10 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
+# -X faulthandler: a crash in native code, also one at interpreter exit after pytest has ended, prints every
+# thread's Python stack (pytest's own faulthandler is switched off by then)
 test: lint
-	$(PY) -m pytest
+	$(PY) -X faulthandler -m pytest
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"

@@ -9,12 +9,14 @@ every forked process anyway), then loops: ``next(loader)`` → transforms → pu
 the order fixed for fixed seeds.
 
 :class:`MultiProcessAugmenter` does the same with a small implementation of its own, because the explorer
-needs two things batchgenerators' version does not give:
+needs what batchgenerators' version does not give:
 
 * a failing worker's *own* traceback is raised in the main process (as :class:`AugmenterWorkerError`),
   instead of printed to the worker's stderr followed by "One or more background workers are no longer alive";
 * shutdown is bounded: a context manager / ``shutdown()`` stops the workers (abort event, then terminate,
-  then kill) within seconds, also after ``KeyboardInterrupt``, and leaves no child process behind;
+  then kill) within seconds, also after ``KeyboardInterrupt``, and leaves no child process and no thread behind
+  (also when it comes halfway through a batch in the pipe); an augmenter still running when the interpreter
+  exits is shut down by an exit handler;
 * workers die with their parent whatever ends it, ``kill -9`` and the OOM killer included (batchgenerators'
   workers are daemonic, which only helps when the parent exits normally): on Linux each worker asks the kernel
   for ``SIGKILL`` when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and every worker also checks that its
