@@ -45,14 +45,14 @@ def workspace(tmp_path, monkeypatch) -> Workspace:
     return ws
 
 
-
 @pytest.fixture(autouse=True)
 def no_thread_left_running():
     """Every test stops the threads it starts: an augmenter's feeder, the progress plotter, a background run.
 
     A thread left running keeps reading pipes or running torch after its test, and one still inside torch when the
-    interpreter exits can crash the test process after the last test has passed (CI once ended that way: a
-    segmentation fault after the summary line). Failing the test that left it names the culprit instead.
+    interpreter exits can crash the test process after the last test has passed. (A CI run ended with a
+    segmentation fault after its summary line; the one such thread found then was a feeder left reading a
+    half-sent batch, since fixed.) Failing the test that left it names the culprit instead.
     """
     before = {t.ident for t in threading.enumerate()}
     yield
