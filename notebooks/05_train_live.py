@@ -199,10 +199,11 @@ print(monitor2)
 print(fold_files(second.output_folder))
 
 # %% [markdown]
-# The epoch bar of the resumed run started at 6 of 8 (on a CPU): the monitor was told `start_epoch=6` and
-# `resumed=True`, and its first iteration trained with the rate computed from the new budget. The Stop click ended
-# the run after one epoch with `model_latest.model` (7 finished epochs); `-c` would continue from there (the next
-# run of this notebook starts over with `overwrite_training=True` instead).
+# The epoch bar of the resumed run started at 6 of 8 on a CPU (40 of 42 on a GPU): the monitor was told
+# `start_epoch=6` (40) and `resumed=True`, and its first iteration trained with the rate computed from the new
+# budget. The Stop click ended the run after one epoch with `model_latest.model` (7 finished epochs; 41 on a GPU);
+# `-c` would continue from there (the next run of this notebook starts over with `overwrite_training=True`
+# instead).
 
 # %% [markdown]
 # ### Checks

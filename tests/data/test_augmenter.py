@@ -195,6 +195,14 @@ def test_batches_are_unpickled_off_the_training_thread_and_the_feeder_stops(monk
     assert not _children()
 
 
+def _run_script(path, text: str) -> subprocess.CompletedProcess:
+    """Run ``text`` as the script ``path`` in a fresh interpreter; it must exit 0."""
+    path.write_text(text)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 MID_BATCH_SHUTDOWNS = textwrap.dedent("""
     import time
 
@@ -224,12 +232,9 @@ MID_BATCH_SHUTDOWNS = textwrap.dedent("""
 def test_shutdown_in_the_middle_of_a_batch_leaves_no_feeder_behind(tmp_path):
     # A worker stops as soon as it sees the abort event, even while its queue's thread is still writing a batch
     # into the pipe. Before the fix the feeder, halfway through reading that batch, then waited forever for the
-    # rest: one thread and a half-read batch left behind, here after 2 to 5 of these 10 shutdowns. (A script
+    # rest: one thread and a half-read batch left behind, here after 2 to 6 of these 10 shutdowns. (A script
     # in a fresh interpreter: inside pytest's process, or under ``python -c``, the timing rarely hits the window.)
-    script = tmp_path / "mid_batch_shutdowns.py"
-    script.write_text(MID_BATCH_SHUTDOWNS)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = _run_script(tmp_path / "mid_batch_shutdowns.py", MID_BATCH_SHUTDOWNS)
     assert "feeders left running after shutdown: []" in out.stdout, out.stdout
 
 
@@ -263,10 +268,7 @@ FORGOTTEN_AUGMENTER = textwrap.dedent("""
 def test_an_augmenter_nobody_shut_down_is_stopped_at_interpreter_exit(tmp_path):
     # a global augmenter (a notebook's trainer, a script without `with`) is never garbage-collected before exit:
     # the augmenter module's exit handler stops its feeder thread and workers
-    script = tmp_path / "forgotten.py"
-    script.write_text(FORGOTTEN_AUGMENTER)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = _run_script(tmp_path / "forgotten.py", FORGOTTEN_AUGMENTER)
     assert "at exit: running False feeder alive False" in out.stdout, out.stdout + out.stderr
 
 
