@@ -5,6 +5,7 @@
 * ``v1_ct_task`` / ``v1_mr_task`` — session-scoped: a synthetic task planned and preprocessed by the **real**
   nnU-Net v1 (subprocess), built once per test session and shared read-only. Tests must copy before writing.
 * ``no_thread_left_running`` — autouse: a test that leaves one of the explorer's threads running fails.
+* at the end, one line on what the test process still runs (threads, child processes) before it exits.
 """
 from __future__ import annotations
 
@@ -71,6 +72,40 @@ def no_thread_left_running():
     if left:
         pytest.fail(f"the test left {sorted(t.name for t in left)} running: shut it down in `finally` or use the "
                     "augmenter / handle as a context manager", pytrace=False)
+
+
+def still_alive() -> str:
+    """What this process still runs: Python threads besides the main one, native threads by name, children."""
+    me = os.getpid()
+    python = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
+    native: dict[str, int] = {}
+    for task in Path(f"/proc/{me}/task").glob("*"):
+        try:
+            name = (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        native[name] = native.get(name, 0) + 1
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" (", 1)
+            comm, fields = rest.rsplit(") ", 1)
+        except (OSError, ValueError):
+            continue
+        if int(fields.split()[1]) == me:
+            children.append(f"{comm}[{pid}]")
+    return (f"python threads {python or 'none'}; native threads {dict(sorted(native.items()))}; "
+            f"child processes {sorted(children) or 'none'}")
+
+
+def pytest_unconfigure(config):
+    """Print :func:`still_alive` when pytest is done, before the interpreter tears itself down.
+
+    A crash in that teardown comes after pytest's summary and shows no Python frame (a CI run ended so); this
+    line says what was still running at that point. (Linux only: it reads ``/proc``.)
+    """
+    if Path("/proc/self/task").is_dir():
+        print(f"\nat exit: {still_alive()}", file=sys.__stderr__, flush=True)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,33 @@ def _broken_qt_binding() -> str | None:
     return None
 
 
+def shut_qt_down() -> bool:
+    """Close every window and destroy the QApplication now, at the end of the session; True if there was one.
+
+    Left alone, PySide6 destroys the QApplication from its exit handler, after pytest has printed its summary.
+    That teardown is a known source of segmentation faults at process exit whose occurrence depends on unrelated
+    details (PYSIDE-2254): CI runs ended that way after every test had passed, with no Python frame to show,
+    while the same suite exited cleanly here. Destroyed here, while pytest still runs, a crash would show this
+    function on its stack; and the display can then be stopped too.
+    """
+    import sys
+
+    if "PySide6.QtWidgets" not in sys.modules:
+        return False
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return False
+    app.closeAllWindows()
+    for _ in range(3):  # closing posts deleteLater events, whose handlers may post more
+        app.processEvents()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.shutdown()
+    return True
+
+
 @pytest.fixture(scope="session", autouse=True)
 def virtual_display():
     """One Xvfb for the whole session; the previous DISPLAY / QT_QPA_PLATFORM are restored afterwards."""
@@ -47,6 +74,7 @@ def virtual_display():
         os.environ["DISPLAY"] = display.display
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     yield display
+    shut_qt_down()
     if display is not None:
         # stopped now unless Qt is still connected; then it ends when this process exits (PR_SET_PDEATHSIG),
         # because pulling the display from under a live QApplication can abort the process
