@@ -28,9 +28,11 @@ None of this changes what v1 computes: a run with no observer and no stop trains
 """
 from __future__ import annotations
 
+import atexit
 import math
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..language import tr
+from ..training import augmenter as _augmenter  # noqa: F401 - its exit handler first (see _stop_background_runs)
 from ..training.hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, TrainStart, ValidationEnd
 from ..training.nonfinite import NonFiniteError, NonFiniteGuard, NonFiniteReport
 
@@ -451,11 +454,36 @@ class TrainingHandle:
 
 
 def run_in_background(trainer: Any, observers: Sequence[Any] = ()) -> TrainingHandle:
-    """Start ``trainer.run_training()`` in a thread with ``observers`` attached; returns its handle."""
+    """Start ``trainer.run_training()`` in a thread with ``observers`` attached; returns its handle.
+
+    Should the interpreter exit while the run goes on (a notebook kernel shut down, a script that never joins),
+    the run is stopped as the Stop button stops it: after the current iteration, with ``model_latest.model``
+    written (resume with ``-c``).
+    """
     trainer.explorer.attach(*observers)
     handle = TrainingHandle(trainer)
     handle._start()
+    _BACKGROUND.add(handle)
     return handle
+
+
+_BACKGROUND: "weakref.WeakSet[TrainingHandle]" = weakref.WeakSet()
+EXIT_WAIT_SECONDS = 60.0
+"""How long the interpreter's exit waits for a background run to reach the end of its iteration."""
+EXIT_REASON = "the Python process is exiting"
+
+
+@atexit.register
+def _stop_background_runs() -> None:
+    # The training thread is a daemon: left alone, the interpreter would freeze it in the middle of an iteration
+    # and tear torch down under it. Registered after the augmenters' exit handler (imported above), so it runs
+    # before it (atexit runs last-in first-out): the run ends its iteration with its workers still there, then
+    # shuts them down itself.
+    running = [handle for handle in list(_BACKGROUND) if not handle.done]
+    for handle in running:
+        handle.stop(EXIT_REASON)
+    for handle in running:
+        handle.join(EXIT_WAIT_SECONDS)
 
 
 __all__ = ["DATA_WAIT_LINE", "ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult",

@@ -1,9 +1,9 @@
 """The trainer's run_training end to end on the v1-preprocessed CT task: files, checkpoints, hooks, stop, NaN."""
 from __future__ import annotations
 
-import math
+import subprocess
+import sys
 import threading
-import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from nnunet_explorer.training.lr_schedule import poly_lr
 from nnunet_explorer.training.nonfinite import NonFiniteError
 from nnunet_explorer.training.pretrained import read_checkpoint
 
-from .conftest import Recorder, copy_workspace, fold_folder, tiny_trainer
+from .conftest import copy_workspace, fold_folder, subprocess_env, tiny_trainer
 
 
 @pytest.mark.slow
@@ -125,6 +125,51 @@ def test_stop_from_another_thread_ends_after_the_iteration_and_saves_latest(loop
     # the broken observer was detached (and named in the log); training went on to the stop
     assert "observer Broken.on_iteration_end raised ValueError: a buggy live view; it is detached" in \
         result.log_file.read_text()
+
+
+EXIT_MID_RUN = """
+import importlib.util
+import sys
+import threading
+
+spec = importlib.util.spec_from_file_location("loop_conftest", sys.argv[1])
+loop = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(loop)
+from nnunet_explorer.network_training import run_in_background
+from nnunet_explorer.paths import resolve_workspace
+
+ws = resolve_workspace()
+run, _ = loop.tiny_trainer(ws, epochs=3, batches=50, single_threaded=True, plot_progress=False)
+first_iteration = threading.Event()
+
+
+class Signal:
+    def on_iteration_end(self, e):
+        first_iteration.set()
+
+
+handle = run_in_background(run, [Signal()])
+assert first_iteration.wait(300)
+print("leaving with the run going", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_background_run_still_going_at_interpreter_exit_stops_and_saves_latest(loop_ws, tmp_path):
+    """A script (or a notebook kernel) ends while ``run_in_background`` trains: the exit handler stops the run
+    after its iteration, as the Stop button does, so ``model_latest.model`` is there to resume from."""
+    script = tmp_path / "exit_mid_run.py"
+    script.write_text(EXIT_MID_RUN)
+    out = subprocess.run([sys.executable, str(script), str(Path(__file__).with_name("conftest.py"))],
+                         capture_output=True, text=True, timeout=600, env=subprocess_env(loop_ws))
+    assert out.returncode == 0, out.stderr
+    assert "leaving with the run going" in out.stdout
+    folder = fold_folder(loop_ws)
+    ckpt = read_checkpoint(folder / "model_latest.model")
+    assert ckpt["epoch"] == 0  # stopped inside the first epoch of 3 x 50 iterations
+    assert not (folder / "model_final_checkpoint.model").exists()
+    log = next(folder.glob("training_log_*.txt")).read_text()
+    assert "the Python process is exiting" in log
 
 
 class _NaNInput:
