@@ -38,6 +38,7 @@ from .run.run_training import DEFAULT_SEED, ExplorerOptions, TrainRequest
 from .seeding import preserved_rng
 from .step_names import WALKTHROUGH_STEP_NAMES as _STEP_NAMES
 from .training.augmenter import SingleThreadedAugmenter
+from .training.device_augmenter import DeviceAugmenter
 from .training.configuration import RunArgs, parse_fold
 from .training.data_augmentation_params import AugmentationSetup
 from .training.processed_plans import ProcessedPlans, processed_from_trainer
@@ -695,16 +696,15 @@ def _run_path(generator: Any) -> str:
     augmenter (the draws in the workers, the arithmetic on the training device: the same numbers), or
     batchgenerators in the training process (--deterministic / --single_threaded); empty for a generator of the
     trainer's own."""
-    device = getattr(generator, "device", None)
-    if device is not None and hasattr(generator, "chain"):
-        steps = generator.chain.steps
+    if isinstance(generator, DeviceAugmenter):
+        device, steps = generator.device, generator.chain.steps
         on_device = sum(1 for step in steps if step.where == "device")
         return tr(f"the run computes these transforms on {device} ({on_device} of {len(steps)}; the random draws in "
                   f"the loader workers, as v1 draws them): the same batches as batchgenerators, bit for bit on a CPU; "
                   f"this look draws its batch with batchgenerators",
                   f"训练时这些变换在 {device} 上计算(共 {len(steps)} 个中的 {on_device} 个;随机数仍在加载器工作进程中"
                   f"按 v1 的顺序抽取):与 batchgenerators 给出相同的批次,在 CPU 上逐位相同;此处的查看用 batchgenerators 抽取")
-    n = getattr(generator, "num_processes", None)
+    n = getattr(generator, "num_processes", None)  # MultiProcessAugmenter, or batchgenerators' own in a v1 override
     if n:
         return tr(f"the run computes these transforms with batchgenerators in {n} worker process(es), as v1",
                   f"训练时这些变换由 batchgenerators 在 {n} 个工作进程中计算,与 v1 相同")

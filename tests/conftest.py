@@ -93,7 +93,11 @@ def still_alive() -> str:
         except (OSError, ValueError):
             continue
         if int(fields.split()[1]) == me:
-            children.append(f"{comm}[{pid}]")
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                command = comm
+            children.append(f"[{pid}] {command.strip()[:100]}")
     return (f"python threads {python or 'none'}; native threads {dict(sorted(native.items()))}; "
             f"child processes {sorted(children) or 'none'}")
 
