@@ -1,8 +1,8 @@
 """Fixtures for the napari plugin tests: a virtual X display, and small explorer-made artefacts.
 
 napari needs an OpenGL context, which Qt's ``offscreen`` platform lacks; so a session-wide Xvfb is started
-(``DISPLAY`` and ``QT_QPA_PLATFORM=xcb`` set before pytest-qt creates the QApplication); it ends with the test
-process.
+(``DISPLAY`` and ``QT_QPA_PLATFORM=xcb`` set before pytest-qt creates the QApplication). At the session's end
+the QApplication is shut down (:func:`shut_qt_down`), then Xvfb is stopped.
 The module is skipped only when napari or the Xvfb binary is missing (CI installs both).
 """
 from __future__ import annotations
@@ -35,31 +35,31 @@ def _broken_qt_binding() -> str | None:
     return None
 
 
-def shut_qt_down() -> bool:
-    """Close every window and destroy the QApplication now, at the end of the session; True if there was one.
+def shut_qt_down() -> None:
+    """Close every window and destroy the QApplication now, at the end of the session.
 
     Left alone, PySide6 destroys the QApplication from its exit handler, after pytest has printed its summary.
     That teardown is a known source of segmentation faults at process exit whose occurrence depends on unrelated
-    details (PYSIDE-2254): CI runs ended that way after every test had passed, with no Python frame to show,
-    while the same suite exited cleanly here. Destroyed here, while pytest still runs, a crash would show this
-    function on its stack; and the display can then be stopped too.
+    details (PYSIDE-2254). Two CI runs ended with a segmentation fault at that stage, after every test had passed
+    and with no Python frame to show, while the same suite exited cleanly here: this fits, though it is not
+    proven. Destroyed here, while pytest still runs, a crash would show this function on its stack; and the
+    display can then be stopped too.
     """
     import sys
 
     if "PySide6.QtWidgets" not in sys.modules:
-        return False
+        return
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
-        return False
+        return
     app.closeAllWindows()
     for _ in range(3):  # closing posts deleteLater events, whose handlers may post more
         app.processEvents()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     app.shutdown()
-    return True
 
 
 @pytest.fixture(scope="session", autouse=True)
