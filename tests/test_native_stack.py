@@ -1,0 +1,68 @@
+"""``.ci/native_stack.gdb``: CI's test process under gdb prints native stacks on a crash and changes nothing else.
+
+``NATIVE_STACKS=1 make test`` (what ``.ci/run`` calls) runs pytest under gdb with this script. These checks run
+the same gdb command on small Python programs: exit codes and signals pass through, and a crash prints every
+thread's native stack and still fails with faulthandler's Python stack after it.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / ".ci" / "native_stack.gdb"
+
+
+def _gdb_can_trace() -> bool:
+    if shutil.which("gdb") is None:
+        return False
+    probe = subprocess.run(["gdb", "-q", "-batch", "-ex", "run", "--args", "true"], capture_output=True, text=True,
+                           timeout=60)
+    return "exited normally" in probe.stdout + probe.stderr
+
+
+pytestmark = pytest.mark.skipif(not _gdb_can_trace(), reason="gdb is missing or may not trace here (CI installs it)")
+
+
+def under_gdb(code: str) -> subprocess.CompletedProcess:
+    """``python -X faulthandler -c code`` under gdb, as the Makefile runs pytest."""
+    return subprocess.run(["gdb", "-q", "-batch", "-return-child-result", "-iex", "set auto-load safe-path /",
+                           "-x", str(SCRIPT), "--args", sys.executable, "-X", "faulthandler", "-c", code],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("status", [0, 1, 5])
+def test_the_exit_status_passes_through(status):
+    out = under_gdb(f"import sys; print('ran'); sys.exit({status})")
+    assert out.returncode == status, out.stdout + out.stderr
+    assert "ran" in out.stdout and "native stacks" not in out.stdout
+
+
+def test_signals_reach_the_program_untouched():
+    # the suite's own tests send SIGINT, SIGTERM and SIGALRM (pytest-timeout) to the test process
+    code = ("import os, signal, sys\n"
+            "got = []\n"
+            "for s in (signal.SIGTERM, signal.SIGALRM, signal.SIGUSR1):\n"
+            "    signal.signal(s, lambda n, f: got.append(n))\n"
+            "    os.kill(os.getpid(), s)\n"
+            "try:\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "except KeyboardInterrupt:\n"
+            "    got.append('KeyboardInterrupt')\n"
+            "print('got', got)\n")
+    out = under_gdb(code)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "got [15, 14, 10, 'KeyboardInterrupt']" in out.stdout
+
+
+def test_a_crash_prints_native_then_python_stacks_and_fails():
+    out = under_gdb("import ctypes\ndef crash():\n    ctypes.string_at(0)\ncrash()\n")
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "--- native stacks at the crash (gdb) ---" in text
+    assert "string_at" in text.split("--- native stacks at the crash (gdb) ---", 1)[1]  # the native frames
+    assert "Fatal Python error: Segmentation fault" in text  # faulthandler still ran, after gdb's stacks
+    assert 'line 3 in crash' in text
