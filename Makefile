@@ -52,17 +52,11 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 # -X faulthandler: a crash in native code, also one at interpreter exit after pytest has ended, prints every
-# thread's Python stack (pytest's own faulthandler is switched off by then).
-# NATIVE_STACKS=1 (CI sets it) runs pytest under gdb where gdb can trace, so such a crash prints the native stacks
-# too: one in the interpreter's own teardown has no Python frame to show (.ci/native_stack.gdb).
-PYTEST := $(PY) -X faulthandler -m pytest
+# thread's Python stack (pytest's own faulthandler is switched off by then). NATIVE_STACKS=1 (CI sets it) runs
+# pytest through .ci/native_stacks.sh, so such a crash prints the native stacks too: one in the interpreter's own
+# teardown has no Python frame to show.
 test: lint
-	@if [ "$(NATIVE_STACKS)" = 1 ] && command -v gdb >/dev/null && gdb -q -batch -ex run --args true 2>&1 | grep -q "exited normally"; then \
-		echo "$(PYTEST)  (under gdb: NATIVE_STACKS=1)"; \
-		gdb -q -batch -return-child-result -iex "set auto-load safe-path /" -x .ci/native_stack.gdb --args $(PYTEST); \
-	else \
-		echo "$(PYTEST)"; $(PYTEST); \
-	fi
+	$(if $(filter 1,$(NATIVE_STACKS)),bash .ci/native_stacks.sh) $(PY) -X faulthandler -m pytest
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"

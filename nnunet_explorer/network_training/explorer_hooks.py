@@ -453,6 +453,12 @@ class TrainingHandle:
         return self.trainer.explorer.result
 
 
+_BACKGROUND: "weakref.WeakSet[TrainingHandle]" = weakref.WeakSet()
+EXIT_WAIT_SECONDS = 60.0
+"""How long the interpreter's exit waits for a background run to reach the end of its iteration."""
+EXIT_REASON = "the Python process is exiting"
+
+
 def run_in_background(trainer: Any, observers: Sequence[Any] = ()) -> TrainingHandle:
     """Start ``trainer.run_training()`` in a thread with ``observers`` attached; returns its handle.
 
@@ -465,12 +471,6 @@ def run_in_background(trainer: Any, observers: Sequence[Any] = ()) -> TrainingHa
     handle._start()
     _BACKGROUND.add(handle)
     return handle
-
-
-_BACKGROUND: "weakref.WeakSet[TrainingHandle]" = weakref.WeakSet()
-EXIT_WAIT_SECONDS = 60.0
-"""How long the interpreter's exit waits for a background run to reach the end of its iteration."""
-EXIT_REASON = "the Python process is exiting"
 
 
 @atexit.register
