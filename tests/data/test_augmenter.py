@@ -49,15 +49,17 @@ class FailingTransform:
 
 
 def _children():
-    """Live child processes, but not multiprocessing's resource tracker: it is started once per process by the
-    first shared-memory segment (the device augmenter's slots, in an earlier test) and lives until the end."""
+    """Live child processes, but not the session's helpers that live until the end: multiprocessing's resource
+    tracker (started by the first shared-memory segment, the device augmenter's slots in an earlier test) and the
+    napari tests' Xvfb (when they ran first)."""
     return [c for c in psutil.Process().children(recursive=True) if c.is_running()
-            and c.status() != psutil.STATUS_ZOMBIE and not _is_resource_tracker(c)]
+            and c.status() != psutil.STATUS_ZOMBIE and not _is_session_helper(c)]
 
 
-def _is_resource_tracker(process) -> bool:
+def _is_session_helper(process) -> bool:
     try:
-        return any("multiprocessing.resource_tracker" in part for part in process.cmdline())
+        return process.name() == "Xvfb" or any("multiprocessing.resource_tracker" in part
+                                               for part in process.cmdline())
     except psutil.Error:
         return False
 
