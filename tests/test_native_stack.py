@@ -54,6 +54,10 @@ def test_a_crash_prints_native_then_python_stacks_and_fails():
     text = out.stdout + out.stderr
     assert out.returncode != 0
     assert "--- native stacks at the crash (gdb) ---" in text
-    assert "string_at" in text.split("--- native stacks at the crash (gdb) ---", 1)[1]  # the native frames
+    after = text.split("--- native stacks at the crash (gdb) ---", 1)[1]
+    crashing, others = after.split("every thread, top frames:", 1)
+    assert "the crashing thread:" in crashing and "#0 " in crashing  # whole, first
+    assert "Thread 1 " in others  # then every thread
+    assert "string_at" in after
     assert "Fatal Python error: Segmentation fault" in text  # faulthandler still ran, after gdb's stacks
     assert 'line 3 in crash' in text
