@@ -2,18 +2,22 @@
 
 napari needs an OpenGL context, which Qt's ``offscreen`` platform lacks; so a session-wide Xvfb is started
 (``DISPLAY`` and ``QT_QPA_PLATFORM=xcb`` set before pytest-qt creates the QApplication). At the session's end
-the QApplication is shut down (:func:`shut_qt_down`), then Xvfb is stopped.
+the process is set to end without Qt's teardown, which crashed CI runs (``tests/qt_exit.py``); Xvfb ends with
+the process.
 The module is skipped only when napari or the Xvfb binary is missing (CI installs both).
 """
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
 pytest.importorskip("napari", reason="the napari extra is not installed (pip install -e '.[napari]')")
 
 from nnunet_explorer.views.napari.display import start_virtual_display, xvfb_available  # noqa: E402
+
+from ..qt_exit import end_without_qt_teardown  # noqa: E402
 
 if not xvfb_available() and not os.environ.get("DISPLAY"):
     pytest.skip("Xvfb is not installed (apt-get install xvfb) and there is no display", allow_module_level=True)
@@ -35,36 +39,13 @@ def _broken_qt_binding() -> str | None:
     return None
 
 
-def shut_qt_down() -> None:
-    """Close every window and destroy the QApplication now, at the end of the session.
-
-    Left alone, PySide6 destroys the QApplication from its exit handler, after pytest has printed its summary.
-    That teardown is a known source of segmentation faults at process exit whose occurrence depends on unrelated
-    details (PYSIDE-2254). Two CI runs ended with a segmentation fault at that stage, after every test had passed
-    and with no Python frame to show, while the same suite exited cleanly here: this fits, though it is not
-    proven. Destroyed here, while pytest still runs, a crash would show this function on its stack; and the
-    display can then be stopped too.
-    """
-    import sys
-
-    if "PySide6.QtWidgets" not in sys.modules:
-        return
-    from PySide6.QtCore import QCoreApplication, QEvent
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    if app is None:
-        return
-    app.closeAllWindows()
-    for _ in range(3):  # closing posts deleteLater events, whose handlers may post more
-        app.processEvents()
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    app.shutdown()
-
-
 @pytest.fixture(scope="session", autouse=True)
-def virtual_display():
-    """One Xvfb for the whole session; the previous DISPLAY / QT_QPA_PLATFORM are restored afterwards."""
+def virtual_display(request):
+    """One Xvfb for the whole session; the previous DISPLAY / QT_QPA_PLATFORM are restored afterwards.
+
+    At the end the process is set to end without Qt's teardown (:func:`qt_exit.end_without_qt_teardown`);
+    Xvfb ends with it.
+    """
     problem = _broken_qt_binding()
     if problem:
         pytest.fail(problem, pytrace=False)
@@ -74,7 +55,8 @@ def virtual_display():
         os.environ["DISPLAY"] = display.display
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     yield display
-    shut_qt_down()
+    if "PySide6.QtCore" in sys.modules:  # Qt is left as it is: its teardown is what crashed (tests/qt_exit.py)
+        end_without_qt_teardown(request.session)
     if display is not None:
         # stopped now unless Qt is still connected; then it ends when this process exits (PR_SET_PDEATHSIG),
         # because pulling the display from under a live QApplication can abort the process
