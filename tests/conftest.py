@@ -54,7 +54,8 @@ def no_thread_left_running():
     A thread left running keeps reading pipes or running torch after its test, and one still inside torch when the
     interpreter exits can crash the test process after the last test has passed. (A CI run ended with a
     segmentation fault after its summary line; the one such thread found then was a feeder left reading a
-    half-sent batch, since fixed, though the crash came again: it was Qt's teardown, see ``tests/qt_exit.py``.) Failing the test that left it names the culprit.
+    half-sent batch, since fixed, though the crash came again: it was Qt's teardown, see ``tests/qt_exit.py``.)
+    Failing the test that left it names the culprit.
     """
     before = {t.ident for t in threading.enumerate()}
     yield
