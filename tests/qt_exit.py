@@ -1,14 +1,13 @@
 """End a test process that ran Qt without PySide6's teardown of it (the napari tests' session uses this).
 
-Why: three CI runs ended in a segmentation fault after every test had passed. Twice it struck at the
-interpreter's exit, where PySide6's exit handler destroys the QApplication and every Qt object Python still owns,
-in an order of its own (no Python frame was on the stack). The third time it struck in the napari fixture's
-teardown, which closed the windows and called ``QApplication.shutdown()`` (the same cleanup): gdb's native stack
-shows the fault in ``QOpenGLContext::isValid()``. A likely cause is a GL object destroyed after something it refers to (vispy keeps
-a Python-owned ``QOpenGLContext`` and ``QOffscreenSurface`` per canvas). It depends on the machine: it never
-happened here (2 cores, the same Mesa llvmpipe), not even with more llvmpipe threads. Every test has passed and
-reported by then, so the process ends with pytest's own exit status instead, and Xvfb ends with it
-(``PR_SET_PDEATHSIG``).
+Why: three CI runs ended in a segmentation fault after every test had passed. Twice it struck at the interpreter's
+exit, where PySide6's exit handler destroys the QApplication and every Qt object Python still owns, in an order of
+its own (no Python frame was on the stack). The third time it struck in the napari fixture's teardown, which closed
+the windows and called ``QApplication.shutdown()`` (the same cleanup): gdb's native stack shows the fault in
+``QOpenGLContext::isValid()``. A likely cause is a GL object destroyed after something it refers to (vispy keeps a
+Python-owned ``QOpenGLContext`` and ``QOffscreenSurface`` per canvas). It depends on the machine: it never happened
+here (2 cores, the same Mesa llvmpipe), not even with more llvmpipe threads. Every test has passed and reported by
+then, so the process ends with pytest's own exit status instead, and Xvfb ends with it (``PR_SET_PDEATHSIG``).
 
 What is skipped is the rest of interpreter teardown: exit handlers registered before this one, module cleanup.
 The suite needs none of it: every test stops what it started (the ``no_thread_left_running`` guard), and the
