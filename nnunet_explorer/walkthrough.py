@@ -128,7 +128,8 @@ def configuration(parsed_arguments: RunArgs, task_name: str, *, workspace: Works
 
     This is v1's ``get_default_configuration``; the card's "what v1 prints" shows the block v1 prints, word
     for word. Things to notice: ``3d_fullres`` on one-stage plans uses *sample* Dice (batch Dice only for 2d
-    and for the 3D full-resolution networks of two-stage plans), and the stage is the last one of the plans.
+    and for the 3D full-resolution networks of two-stage plans), and the stage is 0 for ``2d`` and ``3d_lowres``,
+    the last one of the plans for ``3d_fullres`` and ``3d_cascade_fullres``.
     """
     return get_default_configuration(parsed_arguments.network, task_name, parsed_arguments.network_trainer,
                                      parsed_arguments.p, workspace)
@@ -137,11 +138,12 @@ def configuration(parsed_arguments: RunArgs, task_name: str, *, workspace: Works
 _SEARCH_TEXT = {  # ``code`` is quoted RST-style; {placeholders} are filled after the language is picked
     "title": {"en": "v1's search, run: ``recursive_find_python_class({name})`` over ``{root}``",
               "zh": "v1 的查找,实际运行:``recursive_find_python_class({name})`` 遍历 ``{root}``"},
-    "order": {"en": "Order: all plain modules of a folder first (sorted, as ``pkgutil.iter_modules`` lists them), "
-                    "then its sub-packages, each searched the same way; the first module with an attribute of that "
-                    "name wins.",
-              "zh": "顺序:先导入一个文件夹里的全部普通模块(按 ``pkgutil.iter_modules`` 列出的排序),再依次进入它的"
-                    "子包,每个子包按同样的规则查找;第一个拥有该名字属性的模块胜出。"},
+    "order": {"en": "Order: the plain modules of a folder first, imported one by one (sorted, as "
+                    "``pkgutil.iter_modules`` lists them) until one has an attribute of that name; only if none has "
+                    "it, its sub-packages, each searched the same way; the first module with the name wins.",
+              "zh": "顺序:先按 ``pkgutil.iter_modules`` 列出的排序逐个导入一个文件夹里的普通模块,直到某个模块拥有"
+                    "该名字的属性为止;都没有时才依次进入它的子包,每个子包按同样的规则查找;第一个拥有该名字属性的"
+                    "模块胜出。"},
     "found_here": {"en": "found here", "zh": "在此找到"},
     "file": {"en": "your --trainer_file {path}", "zh": "你的 --trainer_file {path}"},
     "returns": {"en": "Returns ``{found}``: the class object itself (a type), not the string ``{name}``; "
@@ -277,11 +279,12 @@ def trainer_class(parsed_arguments: RunArgs, configuration: Configuration) -> Sh
     """The trainer class found by name, checked to be an nnU-Net trainer (as ``run_training`` asserts).
 
     v1's ``get_default_configuration`` calls ``recursive_find_python_class``: it imports the modules under
-    ``nnunet/training/network_training`` — all plain modules of a folder first, then its sub-packages — and
-    returns the first attribute with that name: the class itself, not a string. The card shows that search run
-    over the explorer's mirror of the folder (and your ``--trainer_file`` files): the modules it imported, in
-    order, and where it found the name. The run takes the class from the explorer's registry (the same class
-    for v1's trainers and your files; a class registered in a notebook too). The class hierarchy (MRO) decides
+    ``nnunet/training/network_training`` — a folder's plain modules first, one by one until one has the name,
+    then its sub-packages — and returns the first attribute with that name: the class itself, not a string.
+    The card shows that search run over the explorer's mirror of the folder (and your ``--trainer_file``
+    files): the modules it imported, in order, and where it found the name. The run takes the class from the
+    explorer's registry (the same class for v1's trainers and your files; a class registered in a notebook
+    too). The class hierarchy (MRO) decides
     every hyperparameter: see the next step.
     """
     cls = configuration.trainer_class
@@ -376,11 +379,12 @@ def plans_processed(trainer: Any, initialize: Initialized) -> ProcessedPlans:
 def augmentation_parameters(trainer: Any, initialize: Initialized) -> AugmentationSetup:
     """What ``setup_DA_params`` set: the augmentation dict and ``basic_generator_patch_size``.
 
-    The loader cuts a patch big enough that rotating it (V2 in 3D: up to ±30° about each axis; 2D: up to
-    ±180°, counted as 90°) and zooming out still fills the network's ``patch_size`` without empty corners;
-    SpatialTransform then crops the centre. v1 sizes it with the scale range (0.85, 1.25) and only then widens
-    the range to (0.7, 1.4). With ``do_dummy_2D_aug`` (anisotropic data) the first axis is kept and only the
-    in-plane size grows.
+    The loader cuts a patch larger than the network's ``patch_size``, sized for rotation (V2 in 3D: up to ±30°
+    about each axis; 2D: up to ±180°, counted as 90°) and scaling, so that SpatialTransform's centre crop
+    mostly samples loaded data rather than its padding (image 0, label -1). v1 sizes it with the scale range
+    (0.85, 1.25), dividing by the smallest factor, and only then widens the range to (0.7, 1.4); a factor above
+    1 zooms out, so V2's zoom-out up to 1.4 with a rotation can still reach the padding. With
+    ``do_dummy_2D_aug`` (anisotropic data) the first axis is kept and only the in-plane size grows.
     """
     _initialized(trainer, "augmentation_parameters")
     params = trainer.data_aug_params
@@ -413,8 +417,9 @@ def deep_supervision(trainer: Any, initialize: Initialized) -> DeepSupervision:
 
     ``initialize`` sets ``self.ds_loss_weights``; the network returns ``len(pool_op_kernel_sizes)`` logit maps
     and the target is downsampled (nearest neighbour) to each map's scale, ``[1, 1, 1]`` then
-    ``1 / cumprod(pool_op_kernel_sizes)``. The lowest-resolution output is computed but gets weight 0, so it
-    never trains anything. A trainer without deep supervision (``noDeepSupervision``) has one output.
+    ``1 / cumprod(pool_op_kernel_sizes)`` without its last entry. The lowest-resolution output is computed but
+    gets weight 0, so it never trains anything. A trainer without deep supervision (``noDeepSupervision``) has
+    one output.
     """
     from .training.deep_supervision import ds_target_shapes
 
@@ -710,9 +715,9 @@ def _run_path(generator: Any) -> str:
                   f"训练时这些变换由 batchgenerators 在 {n} 个工作进程中计算,与 v1 相同")
     if isinstance(generator, SingleThreadedAugmenter):
         return tr("the run computes these transforms with batchgenerators in the training process itself "
-                  "(--deterministic / --single_threaded, as v1's SingleThreadedAugmenter)",
-                  "训练时这些变换由 batchgenerators 在训练进程内计算(--deterministic / --single_threaded,"
-                  "与 v1 的 SingleThreadedAugmenter 相同)")
+                  "(the explorer's --deterministic / --single_threaded; v1 always uses worker processes)",
+                  "训练时这些变换由 batchgenerators 在训练进程内计算(explorer 的 --deterministic / "
+                  "--single_threaded;v1 总是使用工作进程)")
     return ""
 
 

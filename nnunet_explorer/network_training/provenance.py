@@ -54,8 +54,9 @@ LITERALS: tuple[Literal, ...] = (
     Literal("poly_exponent", 0.9, "maybe_update_lr", "nnUNetTrainerV2"),
 )
 _LITERAL_BY_NAME = {lit.name: lit for lit in LITERALS}
-# v1's own variants that change a literal by overriding its method
-_LITERAL_EXAMPLES = {"momentum": "nnUNetTrainerV2_momentum09", "poly_exponent": "nnUNetTrainerV2_SGD_fixedSchedule2"}
+# v1's own variants that change a literal by overriding its method (none of v1's variants changes the poly
+# exponent: nnUNetTrainerV2_SGD_fixedSchedule2 overrides maybe_update_lr for another schedule, still with 0.9)
+_LITERAL_EXAMPLES = {"momentum": "nnUNetTrainerV2_momentum09"}
 
 # v1 methods that run during initialize() and assign attributes from the plans / defaults
 _INITIALIZE_METHODS = ("process_plans", "setup_DA_params", "initialize", "get_basic_generators", "load_dataset",

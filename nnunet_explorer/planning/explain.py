@@ -5,9 +5,9 @@ append one :class:`Decision` per rule they apply: which plans key it fills, whic
 it, from which fingerprint numbers. Nothing is re-derived afterwards, so the explanation cannot drift from
 what the planner actually did. :func:`explain_trace` turns the records into sentences such as
 
-    patch_size [80, 160, 160] (3d_fullres) — started at 512 mm per axis = [102, 640, 640] voxels, clipped to
-    the median shape [96, 192, 192] ...; shrunk along axis 1 three times because the VRAM proxy 7.1e+08
-    exceeded the reference 5.5e+08 ...
+    patch_size (3d_fullres) = [96, 160, 160] — ...: started at [512, 1018, 1018] voxels at [3.22, 1.62, 1.62] mm
+    (512 along the coarsest axis, 1649 mm on every axis; ...), clipped to the median shape [128, 247, 247] ...;
+    shrunk 8 times (axis 0 2 times, axis 1 3 times, ...) ... because the VRAM proxy ... exceeded the reference
 """
 from __future__ import annotations
 

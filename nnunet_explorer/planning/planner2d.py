@@ -3,7 +3,7 @@
 Differences from the 3D planner that a learner should know (all taken from v1's code):
 
 * target spacing is the plain per-axis median (no anisotropy rule);
-* the patch starts as the in-plane median shape (no 512 mm cube);
+* the patch starts as the in-plane median shape (no 512-voxel start);
 * the first memory estimate uses 30 base features and a cap of 512 filters, the re-estimates inside the
   shrink loop use 32 (the network itself later uses 32 and a cap of 480);
 * batch size is ``floor(ref / here) * 2`` with ``ref = 19739648 * 50 / 2`` and a 5 % cap with no floor of 2.

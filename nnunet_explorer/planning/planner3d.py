@@ -99,7 +99,11 @@ def get_transpose(target_spacing: Sequence[float], *, planner: str = "3d",
 
 
 def initial_patch_3d(current_spacing: np.ndarray, new_median_shape: np.ndarray) -> list:
-    """A cube of 512 mm (the coarsest axis gets 512 voxels, all axes the same mm), clipped to the median shape."""
+    """The start patch, clipped to the median shape: 512 voxels along the coarsest axis, the same mm on every axis.
+
+    v1's comment calls it "an isotropic patch of size 512x512x512mm"; the code makes it 512 *voxels* along the
+    axis with the largest spacing, so its side is ``512 * max(spacing)`` mm (512 mm only at 1 mm spacing).
+    """
     v = 1 / np.array(current_spacing)
     v /= v.mean()
     v *= 1 / min(v) * 512
@@ -195,9 +199,11 @@ def get_properties_for_stage(current_spacing: np.ndarray, original_spacing: np.n
                            f"(= 520e6 * 32/30); it is now {fmt(float(here))}")
         else:
             shrink_text = f"; the VRAM proxy {fmt(float(here))} is below the reference {fmt(ref)}, so no shrinking"
-        record(tr, "3d", stage, "patch_size", "512 mm start, clip, pad, VRAM shrink loop", patch_size.copy(),
-               f"started at 512 mm per axis = {fmt(cube)} voxels at {fmt(current_spacing)} mm, clipped to the median "
-               f"shape {fmt(new_median_shape)} -> {fmt(patch)}, padded to multiples of 2^pools -> {fmt(first_shape)}"
+        record(tr, "3d", stage, "patch_size", "512-voxel start, clip, pad, VRAM shrink loop", patch_size.copy(),
+               f"started at {fmt(cube)} voxels at {fmt(current_spacing)} mm (512 along the coarsest axis, "
+               f"{fmt(float(512 * max(current_spacing)))} mm on every axis; v1's comment says 512 mm), "
+               f"clipped to the median shape {fmt(new_median_shape)} -> {fmt(patch)}, "
+               f"padded to multiples of 2^pools -> {fmt(first_shape)}"
                + shrink_text, vram_first=first_here, vram_final=here, vram_reference=ref, shrink_axes=shrinks)
         record(tr, "3d", stage, "pool_op_kernel_sizes", "get_pool_and_conv_props", pools,
                f"pool an axis while its spacing is < 2x the finest and its size >= 8; num_pool_per_axis "

@@ -48,17 +48,17 @@ STEP_DOCS_ZH: dict[str, StepDoc] = {
 
 对于编号,v1 在 cropped、preprocessed、raw 和 results 文件夹中查找名为 ``Task%03d_*`` 的文件夹;找到的不同名字
 必须恰好只有一个(例如 4 -> ``Task004_Hippocampus``)。"""),
-    "configuration": StepDoc("bee67e694aa5", """\
+    "configuration": StepDoc("58b7f0ace927", """\
 plans 文件、结果文件夹、预处理文件夹、``batch_dice``、stage 和 trainer 类。
 
 这就是 v1 的 ``get_default_configuration``;卡片中的“v1 打印的内容”逐字给出 v1 打印的那一段。值得注意:单阶段
-plans 上的 ``3d_fullres`` 使用样本 Dice(批 Dice 只用于 2d 和两阶段 plans 的 3D 全分辨率网络),stage 是 plans
-中的最后一个。"""),
-    "trainer_class": StepDoc("0dc20fd30a28", """\
+plans 上的 ``3d_fullres`` 使用样本 Dice(批 Dice 只用于 2d 和两阶段 plans 的 3D 全分辨率网络);``2d`` 和
+``3d_lowres`` 用 stage 0,``3d_fullres`` 和 ``3d_cascade_fullres`` 用 plans 中的最后一个 stage。"""),
+    "trainer_class": StepDoc("e4a42aebbee1", """\
 按名字找到的 trainer 类,并检查它是 nnU-Net 的 trainer(与 ``run_training`` 中的断言相同)。
 
 v1 的 ``get_default_configuration`` 调用 ``recursive_find_python_class``:它导入 ``nnunet/training/network_training``
-下的模块——先导入一个文件夹里的全部普通模块,再进入它的子包——并返回第一个同名的属性:类本身,而不是字符串。卡片展示的是这个
+下的模块——先逐个导入一个文件夹里的普通模块,直到某个模块有这个名字,再进入它的子包——并返回第一个同名的属性:类本身,而不是字符串。卡片展示的是这个
 查找在 explorer 对该文件夹的镜像(以及你的 ``--trainer_file`` 文件)上实际运行的过程:它依次导入了哪些模块,以及在哪里找到了
 这个名字。训练本身从 explorer 的注册表中取类(对 v1 的 trainer 和你的文件是同一个类;在 notebook 中注册的类也一样)。类的
 继承层次(MRO)决定每一个超参数:见下一步。"""),
@@ -84,18 +84,19 @@ V2 的 ``initialize`` 读取 plans(``load_plans_file``、``process_plans``),决�
 patch 大小(z, y, x)、batch 大小、每一层的池化核与卷积核、输入通道数(模态数)和类别数(包括背景,
 ``plans['num_classes'] + 1``)、数据是否按“伪 2D”增强,以及给预处理文件夹命名的数据标识。重写了 ``process_plans``
 的子类(比如在 ``super()`` 之后修改 ``self.batch_size``)在这里显示它自己的值。"""),
-    "augmentation_parameters": StepDoc("a2c591e42022", """\
+    "augmentation_parameters": StepDoc("36abb465064b", """\
 ``setup_DA_params`` 设置的内容:数据增强参数字典和 ``basic_generator_patch_size``。
 
-数据加载器切出的 patch 足够大,使旋转(V2 在 3D 中绕每个轴最多 ±30°;2D 中最多 ±180°,按 90° 计算)和缩小之后仍能
-填满网络的 ``patch_size`` 而不留空角;SpatialTransform 随后裁出中心部分。v1 用缩放范围(0.85, 1.25)计算这个
-大小,之后才把范围放宽到(0.7, 1.4)。使用 ``do_dummy_2D_aug``(各向异性数据)时,第一个轴保持不变,只有平面内的
-尺寸增大。"""),
-    "deep_supervision": StepDoc("72d427448733", """\
+数据加载器切出的 patch 比网络的 ``patch_size`` 大,大小按旋转(V2 在 3D 中绕每个轴最多 ±30°;2D 中最多 ±180°,
+按 90° 计算)和缩放来定,使 SpatialTransform 裁出的中心部分主要取自加载的数据,而不是它外面的填充(图像 0,标签
+-1)。v1 用缩放范围(0.85, 1.25)计算这个大小(除以最小的缩放因子),之后才把范围放宽到(0.7, 1.4);缩放因子大于
+1 是缩小,所以 V2 最大 1.4 的缩小再加上旋转,仍可能取到填充。使用 ``do_dummy_2D_aug``(各向异性数据)时,第一个
+轴保持不变,只有平面内的尺寸增大。"""),
+    "deep_supervision": StepDoc("0feaf8ea546e", """\
 解码器每一层一个损失:权重 ``1/2**i`` 归一化,分辨率最低的输出权重为 0。
 
 ``initialize`` 设置 ``self.ds_loss_weights``;网络返回 ``len(pool_op_kernel_sizes)`` 个 logit 图,目标被下采样
-(最近邻)到每个图的尺度:先是 ``[1, 1, 1]``,然后是 ``1 / cumprod(pool_op_kernel_sizes)``。分辨率最低的输出会被
+(最近邻)到每个图的尺度:先是 ``[1, 1, 1]``,然后是去掉最后一项的 ``1 / cumprod(pool_op_kernel_sizes)``。分辨率最低的输出会被
 计算,但权重为 0,所以它从不训练任何东西。没有深度监督的 trainer(``noDeepSupervision``)只有一个输出。"""),
     "loss": StepDoc("b92eeef8f645", """\
 ``trainer.loss``:交叉熵 + soft Dice(不含背景,smooth 1e-5),对所有输出求和。

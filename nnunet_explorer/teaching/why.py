@@ -271,14 +271,16 @@ WHY: dict[str, WhyEntry] = {
                     "``.npy``、``get_moreDA_augmentation``(``tr_gen``、``val_gen``),最后是 ``initialize_network`` 和 "
                     "``initialize_optimizer_and_scheduler``。第二次调用什么也不做(``was_initialized``)。本卡片按实际"
                     "发生的顺序列出每一次调用以及它设置的属性。"},
-        rationale={"en": "v1's design (its docstring of ``NetworkTrainer.initialize``): the constructor only stores "
-                         "its arguments, ``initialize`` builds everything from the plans, so a trainer can also be "
-                         "made for inference only (``initialize(False)``: no data loaders). Our reading: the order "
+        rationale={"en": "v1's design: the constructor sets what does not depend on the plans (the fixed "
+                         "hyperparameters, the seed, the loss, the output folder), ``initialize`` builds everything "
+                         "that does; ``nnUNetTrainer.initialize``'s docstring: with ``training=False`` no training "
+                         "data is loaded, for prediction only (no data loaders). Our reading: the order "
                          "matters when you override a method: ``process_plans`` runs before ``setup_DA_params``, "
                          "which runs before the loaders (their patch size comes from it), and the network is built "
                          "last, after the loss.",
-                   "zh": "v1 的设计(见 ``NetworkTrainer.initialize`` 的 docstring):构造函数只保存参数,``initialize`` 根据 "
-                         "plans 搭建一切,因此也可以只为推理创建 trainer(``initialize(False)``:不创建数据加载器)。我们的"
+                   "zh": "v1 的设计:构造函数设置与 plans 无关的内容(固定的超参数、随机种子、损失函数、输出文件夹),"
+                         "``initialize`` 搭建依赖 plans 的一切;``nnUNetTrainer.initialize`` 的 docstring:``training=False`` "
+                         "时不加载训练数据,只用于预测(不创建数据加载器)。我们的"
                          "理解:当你重写某个方法时,顺序很重要:``process_plans`` 在 ``setup_DA_params`` 之前运行,后者又在"
                          "数据加载器之前运行(加载器的 patch 大小来自它),网络在损失函数之后最后构建。"},
         pitfalls=(_LITERAL_PITFALL,),
@@ -287,14 +289,16 @@ WHY: dict[str, WhyEntry] = {
     "plans_processed": WhyEntry(
         title={"en": "the plans, processed", "zh": "处理后的 plans"},
         fact={"en": "``process_plans`` reads the stage's patch size, batch size and kernels; ``num_classes`` is "
-                    "the plans' value + 1 (background). The planner chose the patch by starting from a 512 mm "
-                    "isotropic box clipped to the median case and shrinking it until the VRAM proxy fits the "
-                    "reference; the batch is ``floor(max(ref / vram, 1) * 2)``, so at least 2, and at most "
+                    "the plans' value + 1 (background). The planner chose the patch by starting from a box of the "
+                    "same length in mm on every axis, 512 voxels along the coarsest axis (v1's comment says 512 mm, "
+                    "true only at 1 mm spacing), clipped to the median case, and shrinking it until the VRAM proxy "
+                    "fits the reference; the batch is ``floor(max(ref / vram, 1) * 2)``, so at least 2, and at most "
                     "``round(0.05 * dataset voxels / patch voxels)`` (but never capped below 2). Training uses "
                     "whatever the plans file holds, and a plans file can be edited: on a run's card the notes below "
                     "apply these rules to that run's plans and flag every value v1's planner would not have chosen.",
               "zh": "``process_plans`` 读取该 stage 的 patch 大小、batch 大小和卷积核;``num_classes`` 是 plans 中的值 "
-                    "+ 1(背景)。规划器选择 patch 的方式:从一个 512 mm 的各向同性立方体开始,裁剪到病例的中位尺寸,"
+                    "+ 1(背景)。规划器选择 patch 的方式:从一个各轴物理长度(mm)相同、在最粗间距的轴上为 512 个体素的"
+                    "盒子开始(v1 的注释说 512 mm,只在 1 mm 间距时成立),裁剪到病例的中位尺寸,"
                     "再不断缩小,直到显存代理量低于参考值;batch 为 ``floor(max(ref / vram, 1) * 2)``,所以至少为 2,"
                     "且最多为 ``round(0.05 * 数据集体素数 / patch 体素数)``(但这个上限不会低于 2)。训练使用的是 plans "
                     "文件里存储的值,而 plans 文件可以被修改:在一次运行的卡片上,下面的说明会把这些规则用在该次运行的 plans "
@@ -321,12 +325,15 @@ WHY: dict[str, WhyEntry] = {
                     "``do_dummy_2D_aug`` 时只在平面内增强(±180°)。加载器的 patch(``basic_generator_patch_size``)"
                     "在缩放范围被放宽之前用 (0.85, 1.25) 计算。"},
         rationale={"en": "Medical datasets are small, and the paper applies a fixed, strong augmentation on the "
-                         "fly to every dataset. The larger loader patch exists so that rotating and zooming out "
-                         "still fills the network's patch without empty corners (fact of the code). Dummy 2D: "
+                         "fly to every dataset. The larger loader patch keeps rotation and zoom-out up to "
+                         "1/0.85 ≈ 1.18 inside loaded data (v1's comment: to reduce border artifacts); V2 widens the "
+                         "range to 1.4 only afterwards, so a strong zoom-out with a rotation can still reach past the "
+                         "loaded patch, where the image is 0 and the label -1 (fact of the code). Dummy 2D: "
                          "rotating across thick slices would interpolate between voxels millimetres apart (our "
                          "reading of the anisotropy rule).",
                    "zh": "医学数据集很小,论文对每个数据集都在线使用一套固定而较强的数据增强。加载器切出更大的 patch,"
-                         "是为了旋转和缩小之后仍能填满网络的 patch 而不留空角(代码事实)。伪 2D:跨越很厚的层去旋转,"
+                         "使旋转和最多 1/0.85 ≈ 1.18 的缩小仍落在加载的数据之内(v1 的注释:减少边界伪影);V2 之后才把范围"
+                         "放宽到 1.4,所以较强的缩小加上旋转仍可能超出加载的 patch,那里图像为 0、标签为 -1(代码事实)。伪 2D:跨越很厚的层去旋转,"
                          "会在相距几毫米的体素之间插值(我们对各向异性规则的理解)。"},
         terms=("moreda", "dummy-2d", "patch"),
         blog="5", v1_call="nnUNetTrainerV2.setup_DA_params"),
@@ -375,12 +382,12 @@ WHY: dict[str, WhyEntry] = {
                     "``MultipleOutputLoss2`` 按深度监督权重包装。``batch_dice`` 为 False(样本 Dice):每个样本、"
                     "每个类别一个 Dice,再求平均;为 True:先把整个 batch 的体素相加,每个类别一个 Dice。"},
         rationale={"en": "The paper uses the sum of Dice and cross-entropy for every dataset. Our reading: Dice "
-                         "measures overlap per class, so a small tumour counts as much as the large background; "
-                         "cross-entropy gives smooth per-voxel gradients from the first iteration. For training, "
-                         "sample Dice makes every patch count equally, even one with a tiny structure, while batch "
+                         "measures overlap per class, so a small tumour counts as much as a large organ (background "
+                         "is left out); cross-entropy gives smooth per-voxel gradients from the first iteration. "
+                         "For training, sample Dice makes every patch count equally, even one with a tiny structure, while batch "
                          "Dice is steadier when samples lack a class.",
                    "zh": "论文对所有数据集都使用 Dice 与交叉熵之和。我们的理解:Dice 按类别衡量重叠,所以很小的肿瘤和"
-                         "大片背景同样重要;交叉熵从第一次迭代起就给出平滑的逐体素梯度。对训练而言,样本 Dice 让每个 "
+                         "大的器官同样重要(背景不计入);交叉熵从第一次迭代起就给出平滑的逐体素梯度。对训练而言,样本 Dice 让每个 "
                          "patch 同等重要,即使它只含一个很小的结构;而当样本缺少某个类别时,批 Dice 更稳定。"},
         terms=("sample-dice", "ds"),
         blog="5", v1_call="DC_and_CE_loss, MultipleOutputLoss2"),
@@ -535,10 +542,13 @@ WHY: dict[str, WhyEntry] = {
         title={"en": "one augmented batch", "zh": "一个增强后的 batch"},
         fact={"en": "The moreDA transforms run in order: spatial transform (rotation, scaling, crop to the "
                     "network's patch), Gaussian noise and blur, brightness, contrast, simulated low resolution, "
-                    "gamma (inverted and plain), mirroring, then ``-1`` labels to 0 and the targets downsampled "
-                    "for every deep-supervision output. v1 runs them in background worker processes.",
+                    "gamma (inverted and plain), mirroring, the mask transform (data outside the nonzero mask set "
+                    "to 0 for modalities normalised with it; nothing for CT), then ``-1`` labels to 0 and the "
+                    "targets downsampled for every deep-supervision output. v1 runs them in background worker "
+                    "processes.",
               "zh": "moreDA 的变换依次执行:空间变换(旋转、缩放、裁剪到网络的 patch)、高斯噪声与模糊、亮度、对比度、"
-                    "模拟低分辨率、gamma(反转与不反转)、镜像,然后把 ``-1`` 标签改为 0,并为每个深度监督输出下采样"
+                    "模拟低分辨率、gamma(反转与不反转)、镜像、掩膜变换(对用非零掩膜归一化的模态,把掩膜外的数据置 0;CT "
+                    "不受影响),然后把 ``-1`` 标签改为 0,并为每个深度监督输出下采样"
                     "目标。v1 在后台工作进程中执行它们。"},
         rationale={"en": "Each transform imitates a variation real scans have: pose and size (spatial), scanner "
                          "noise and resolution, intensity differences between sites (brightness, contrast, "
@@ -611,11 +621,11 @@ WHY: dict[str, WhyEntry] = {
         rationale={"en": "V2's docstring: \"overwrite patient-based early stopping. Always run to 1000 epochs\" - "
                          "the fixed budget of the paper. The pseudo Dice is noisy (patches, oversampled foreground, "
                          "no sliding window), hence the moving average; v1's log calls it \"an estimate\". "
-                         "``model_best`` is kept for reference only; validation and prediction use the final "
-                         "checkpoint by default.",
+                         "v1's comment on ``model_best``: not for validation, meant for test-set prediction only; "
+                         "validation and ``nnUNet_predict`` use the final checkpoint by default.",
                    "zh": "V2 的 docstring:“覆盖基于 patience 的早停,总是训练到 1000 个 epoch”——即论文的固定预算。伪 Dice "
                          "噪声较大(基于 patch、前景过采样、没有滑动窗口),因此取滑动平均;v1 的日志称之为“估计值”。"
-                         "``model_best`` 仅供参考;验证和预测默认使用最终的检查点。"},
+                         "v1 对 ``model_best`` 的注释:不要用于验证,只用于测试集预测;验证和 ``nnUNet_predict`` 默认使用最终的检查点。"},
         terms=("pseudo-dice", "online-evaluation", "checkpoint", "poly-lr"),
         blog="7", v1_call="nnUNetTrainerV2.on_epoch_end"),
     "training_epochs": WhyEntry(
@@ -663,10 +673,13 @@ WHY: dict[str, WhyEntry] = {
         fact={"en": "``nnUNet_predict`` preprocesses the case as planned (crop, resample, normalise), loads "
                     "``model_final_checkpoint`` of every fold found, predicts with sliding window and mirroring "
                     "(8 flips in 3D, 4 in 2D), averages the softmax over the folds, resamples back, takes the "
-                    "argmax and applies ``postprocessing.json``.",
+                    "argmax and applies the model folder's ``postprocessing.json`` (written by "
+                    "``consolidate_folds``, not the per-fold file ``validate`` writes); without it v1 warns and "
+                    "skips postprocessing.",
               "zh": "``nnUNet_predict`` 按 plans 对病例做预处理(裁剪、重采样、归一化),加载找到的每一折的 "
                     "``model_final_checkpoint``,用滑动窗口和镜像(3D 8 种翻转,2D 4 种)预测,对各折的 softmax "
-                    "求平均,重采样回原始空间,取 argmax,并应用 ``postprocessing.json``。"},
+                    "求平均,重采样回原始空间,取 argmax,并应用模型文件夹中的 ``postprocessing.json``(由 ``consolidate_folds`` 写出,"
+                    "而不是 ``validate`` 在每一折中写出的文件);没有这个文件时 v1 给出警告并跳过后处理。"},
         rationale={"en": "The paper ensembles the 5 cross-validation models for test cases and uses mirroring as "
                          "test-time augmentation. Our reading: averaging softmax over 5 networks and 8 flips "
                          "cancels much of each prediction's orientation- and seed-dependent error; mirroring is "

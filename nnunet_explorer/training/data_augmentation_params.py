@@ -5,9 +5,12 @@ nnU-Net v1 keeps two module-level dicts (``default_3D_augmentation_params`` and
 defaults are built fresh on every call, so one trainer can never change another's parameters.
 
 The key idea a learner should take away is ``basic_generator_patch_size``: the DataLoader crops a patch
-*larger* than the network's ``patch_size``, so that rotating and scaling it in the spatial transform never
-pulls in empty corners. It is computed from the rotation ranges and the *smallest* scale factor, and (a v1
-quirk kept faithfully) with the default scale range (0.85, 1.25), before V2 widens that range to (0.7, 1.4).
+*larger* than the network's ``patch_size``, so that after rotating and scaling in the spatial transform the
+network's patch comes mostly from loaded data rather than from the padding outside it (image 0, segmentation
+-1). It is computed from the rotation ranges and the *smallest* scale factor, and (a v1 quirk kept faithfully)
+with the default scale range (0.85, 1.25), before V2 widens that range to (0.7, 1.4). The margin is a rule of
+thumb, not a guarantee: in batchgenerators a scale factor above 1 zooms *out* (it samples a wider region), and
+V2's zoom-out up to 1.4 together with a rotation can still reach past the loaded patch into the padding.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ def _default_num_threads() -> int:
 
 @mirrors("nnunet.training.data_augmentation.default_data_augmentation:default_3D_augmentation_params")
 def default_3D_augmentation_params() -> dict[str, Any]:
-    """A fresh copy of v1's default 3D augmentation dict (v1's ``nnUNetTrainer`` uses it unchanged).
+    """A fresh copy of v1's default 3D augmentation dict (v1's ``nnUNetTrainer`` keeps its ranges and probabilities).
 
     # differs from v1: v1 shares one module-level dict that trainers mutate; we return a new dict every call.
     """
@@ -144,8 +147,9 @@ def get_patch_size(final_patch_size: Sequence[int], rot_x: float | Sequence[floa
     2. The patch size *vector* (e.g. ``[40, 48, 48]``, as one point in space) is rotated by that angle about
        x alone, about y alone and about z alone (3D) or once in-plane (2D); the element-wise maximum of the
        absolute coordinates, together with the original size, is kept. Only the extreme angle is tried.
-    3. The result is divided by the smallest scale factor (zooming out by 0.85 needs 1/0.85 more voxels) and
-       truncated to int.
+    3. The result is divided by the smallest scale factor and truncated to int: a fixed margin (1/0.85 ≈ 1.18×
+       for the default range). In batchgenerators a factor below 1 zooms *in* (it samples a smaller region) and
+       a factor above 1 zooms out, so the margin stands for a zoom-out of about 1.18, whatever the range's top.
 
     Example: ``[40, 48, 48]`` with ±30° on every axis and scale (0.85, 1.25) gives ``[68, 77, 72]``.
     """

@@ -183,7 +183,7 @@ def test_explain_names_the_numbers():
     trace = []
     planner3d.plan_stages_3d(_props(20, [1.0, 0.8, 0.8], (300, 512, 512)), 20, trace=trace)
     text = explain_trace(trace)
-    for needle in ("512 mm", "VRAM proxy", "5% of the dataset", "3d_lowres", "transpose_backward"):
+    for needle in ("512 along the coarsest axis", "VRAM proxy", "5% of the dataset", "3d_lowres", "transpose_backward"):
         assert needle in text
 
 
