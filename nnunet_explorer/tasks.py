@@ -440,8 +440,9 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
     Raises:
         DatasetError: listing every problem, one line per case and file, each with its fix.
     """
-    # differs from v1: v1 stops at the first missing file (assert) and only *warns* about geometry; we
-    # collect every problem and treat a geometry mismatch as an error, because the arrays would not align.
+    # differs from v1: v1 stops at the first missing file (assert); an image/label geometry mismatch it prints
+    # per case and, after the last case, aborts with raise Warning(...) (whose text says it is not an error); we
+    # collect every problem into one error, one line per case and file, because the arrays would not align.
     task_dir = Path(task_dir)
     if not task_dir.is_dir():
         raise DatasetError(f"{task_dir} is not a folder", fix="give the raw task folder nnUNet_raw_data/TaskXXX_Name")

@@ -380,7 +380,8 @@ def augmentation_parameters(trainer: Any, initialize: Initialized) -> Augmentati
     """What ``setup_DA_params`` set: the augmentation dict and ``basic_generator_patch_size``.
 
     The loader cuts a patch larger than the network's ``patch_size``, sized for rotation (V2 in 3D: up to ±30°
-    about each axis; 2D: up to ±180°, counted as 90°) and scaling, so that SpatialTransform's centre crop
+    about each axis; 2D: up to ±180°, or ±15° when the patch's longest side exceeds 1.5 times its shortest;
+    angles above 90° count as 90°) and scaling, so that SpatialTransform's centre crop
     mostly samples loaded data rather than its padding (image 0, label -1). v1 sizes it with the scale range
     (0.85, 1.25), dividing by the smallest factor, and only then widens the range to (0.7, 1.4); a factor above
     1 zooms out, so V2's zoom-out up to 1.4 with a rotation can still reach the padding. With

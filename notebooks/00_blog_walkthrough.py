@@ -51,7 +51,7 @@ p
 # %% [markdown]
 # ## 3 设置训练参数
 #
-# `run_training.py` 的 `main()` 先用 argparse 解析四个位置参数（network、network_trainer、task、fold）和约 20 个开关。
+# `run_training.py` 的 `main()` 先用 argparse 解析四个位置参数（network、network_trainer、task、fold）和 16 个开关。
 # 两个容易看错的细节：混合精度默认**打开**（`--fp32` 才关闭）；`--val_disable_overwrite` 是反的——不传这个开关时它的值
 # 是 `True`。fold 经过 `int()`，`all` 例外。
 
@@ -95,7 +95,7 @@ for d in check.differences:
 #
 # ### `recursive_find_python_class`
 #
-# v1 按名字找训练器类：先导入一个文件夹里所有普通模块，再进入子包。卡片列出这次真正导入的模块（按顺序）和在哪里找到。
+# v1 按名字找训练器类：按文件名顺序逐个导入一个文件夹里的普通模块，找到同名属性就停止；都没有时才进入子包。卡片列出这次真正导入的模块（按顺序）和在哪里找到。
 # 它返回的是**类对象**，不是博客写的字符串 `'nnUNetTrainerV2'`。
 
 # %%

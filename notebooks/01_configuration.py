@@ -19,7 +19,7 @@
 # `nnUNet_train 3d_fullres nnUNetTrainerV2 901 0` runs v1's `nnunet/run/run_training.py`. Before a single
 # voxel is loaded, `main()` does three things:
 #
-# 1. **parse the arguments** (network, trainer, task, fold and about 20 flags),
+# 1. **parse the arguments** (network, trainer, task, fold and 16 flags),
 # 2. turn the **task id** into a task folder name (`901` → `Task901_SyntheticCT`),
 # 3. call **`get_default_configuration`**, which reads the plans file and decides the stage, whether the Dice
 #    loss is computed over the whole batch (`batch_dice`), where results go, and which trainer class to use.
@@ -87,8 +87,8 @@ configuration_card(cfg)
 #
 # The plans were written by the experiment planner (`nnunet-explorer plan_and_preprocess`). `explain_plans`
 # re-runs the planner *in memory* on the same dataset fingerprint and records every rule it applies, so each
-# value below comes with the numbers that produced it: the patch size starts at 512 mm per axis and is clipped to
-# the median case, the batch size is capped at 5 % of the dataset's voxels, and so on.
+# value below comes with the numbers that produced it: the patch size starts at 512 voxels along the coarsest
+# axis (the same length in mm on every axis; v1's comment calls it 512 mm) and is clipped to the median case, the batch size is capped at 5 % of the dataset's voxels, and so on.
 
 # %%
 from nnunet_explorer.planning.plans import Plans
@@ -121,7 +121,8 @@ print([d.text for d in again.trace if d.key == "patch_size"][0])
 #
 # 1. the target spacing is the per-axis median spacing (no anisotropy rule here), and the median shape is
 #    taken at that spacing;
-# 2. the patch starts as a 512 mm box and is clipped to the median shape (for this tiny task the VRAM proxy
+# 2. the patch starts as a box of 512 voxels along the coarsest axis and the same length in mm on the others
+#    (v1's comment says 512 mm, true only at 1 mm spacing), clipped to the median shape (for this tiny task the VRAM proxy
 #    never forces it smaller);
 # 3. an axis is pooled while its spacing is below twice the finest spacing and its feature map stays at least
 #    4 voxels; the patch is then padded up to a multiple of `2**pools` on every axis.
@@ -153,8 +154,9 @@ print("right: at 1.6 mm in-plane the axes are no longer anisotropic enough to po
 # %% [markdown]
 # ## Change an argument, see what follows
 #
-# `batch_dice` depends on the network: the 2D U-Net computes Dice over the whole batch. Change the `network`
-# argument of the first step; the pipeline drops every step after it, and the configuration is recomputed.
+# `batch_dice` depends on the network and the number of stages: `2d`, and `3d_fullres` / `3d_cascade_fullres`
+# when the plans have two stages, compute Dice over the whole batch; `3d_lowres` and a one-stage `3d_fullres`
+# use sample Dice. Change the `network` argument of the first step; the pipeline drops every step after it, and the configuration is recomputed.
 
 # %%
 p.rerun("parsed_arguments", network="2d")

@@ -53,7 +53,8 @@ print(workspace.describe()); print("task:", TASK)
 # %% [markdown]
 # ## The trainer, before `initialize`
 #
-# The constructor only stores its arguments and sets attributes. Every hyperparameter is an assignment
+# The constructor stores its arguments and sets attributes (and, as in v1, the global cuDNN flags, the seeds
+# under `--deterministic` and the loss `DC_and_CE_loss`); nothing that needs the plans. Every hyperparameter is an assignment
 # `self.<name> = ...` in some `__init__` of the class hierarchy; a subclass changes one by assigning it again in
 # *its* `__init__`, after `super().__init__(...)`. The provenance table shows, for each value, which class set it
 # and what the classes above had set before.

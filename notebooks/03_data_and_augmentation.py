@@ -58,8 +58,11 @@ print("the dataloader step is trainer.dl_tr:", p["dataloader"] is trainer.dl_tr)
 #
 # ## The loader's patch is larger than the network's
 #
-# The loader cuts `basic_generator_patch_size`, big enough that a rotation of up to ±30° and a zoom still fill
-# the network's `patch_size`; `SpatialTransform` then crops the centre.
+# The loader cuts `basic_generator_patch_size`, a margin sized for a rotation of up to ±30° about one axis at a
+# time and a zoom-out by 1/0.85 ≈ 1.18; `SpatialTransform` then crops the centre. Rotations about several axes
+# at once, and V2's zoom-out up to 1.4 (V2 widens the scale range to (0.7, 1.4) only after sizing the patch; in
+# batchgenerators a factor above 1 zooms out), can reach past the loaded patch: those voxels get 0 in the image
+# and -1 in the label.
 
 # %%
 aug = p["augmentation_parameters"]
@@ -123,8 +126,8 @@ print("same seed, same batch:", same, "| another seed, another batch:", differen
 # ## Exercise 1: how many patches are forced to contain foreground?
 #
 # v1's loader decides per sample index `j` of a batch (`DataLoader3D.get_do_oversample`):
-# sample `j` is forced iff `not j < round(batch_size * (1 - oversample_foreground_percent))`. V2 sets
-# `oversample_foreground_percent = 0.33`, and "a third of the batch" is how it is usually described — but this
+# sample `j` is forced iff `not j < round(batch_size * (1 - oversample_foreground_percent))`.
+# `nnUNetTrainer.__init__` sets `oversample_foreground_percent = 0.33` (V2 inherits it), and "a third of the batch" is how it is usually described — but this
 # task's batch size is 2. **Predict**, for 20 batches of 2 samples, how many samples are forced with
 # `oversample_foreground_percent` = 0.33, 0 and 1.0, write your numbers into `my_prediction`, then run the next
 # cells: the loader is drawn with a fixed seed and the assert tells you whether you were right. (The numbers in

@@ -67,7 +67,8 @@ print("augmentation workers:", default_num_processes())
 # `p.run(until="initialize")` does what v1's `run_training.py` does before training: parse the arguments, find
 # the configuration, build the trainer and call `trainer.initialize(True)`. On a CPU `deterministic=True` is
 # `--deterministic`: the trainer seeds numpy and torch with 12345 and the augmentation runs in this process, so
-# the curves below are the same every time the notebook runs. On a GPU the run is not deterministic, as a real run
+# the curves below are the same every time the notebook runs (in-process augmentation is the explorer's: v1's
+# `--deterministic` seeds only the main process, its augmentation workers stay unseeded). On a GPU the run is not deterministic, as a real run
 # is not: the augmentation workers draw the random numbers and the GPU computes the transforms (`--augment_on
 # auto` chooses the device path on CUDA; the training log says so), which is what keeps a GPU busy. The device is
 # chosen once (`device="auto"`: the GPU when torch sees one, else the CPU). `quiet=True` keeps the training log out

@@ -16,11 +16,16 @@
 # %% [markdown]
 # # 07 · Bring your own network (and trainer)
 #
-# nnU-Net v1 trains whatever `initialize_network` puts in `self.network`, as long as it keeps an unwritten
-# contract with the trainer: it returns one output per deep-supervision level (highest resolution first), has a
-# `do_ds` switch that makes it return only the full-resolution output at inference, and has
-# `inference_apply_nonlin` (softmax) for prediction. Break it and v1 fails deep inside the loss with a shape
-# error. The explorer checks the contract up front and says what does not fit.
+# nnU-Net v1 trains the network `initialize_network` puts in `self.network`, and checks one thing about it: V2's
+# `initialize` ends with `assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))`. The network
+# must derive from `SegmentationNetwork`, Generic_UNet's base class, whose `predict_3D` validation and
+# `nnUNet_predict` call. Everything else is an unwritten contract with the trainer: it returns one output per
+# deep-supervision level (highest resolution first), has a `do_ds` switch that makes it return only the
+# full-resolution output at inference, and has `inference_apply_nonlin` (softmax) for prediction. Break it and v1
+# fails late: an `AttributeError` when `run_training` reads a missing `do_ds`, `MultipleOutputLoss2`'s assert when
+# the network returns one tensor, a shape error inside the loss for outputs of the wrong size. The explorer's
+# `initialize` refuses a network that is not a `SegmentationNetwork`, as v1's does, and `check_network_contract`
+# checks the whole contract up front and says what does not fit.
 #
 # Everything here is done v1's way: a subclass of `nnUNetTrainerV2` that overrides the v1 methods it wants to
 # change — `initialize_network` for the network, `maybe_update_lr` for the schedule,
@@ -72,18 +77,23 @@ report = check_network_contract(TinyNet(pp.num_input_channels, pp.num_classes), 
 report
 
 # %% [markdown]
-# ## Fixing it: one output per level, `do_ds`, `inference_apply_nonlin`
+# ## Fixing it: a `SegmentationNetwork`, one output per level, `do_ds`, `inference_apply_nonlin`
 #
+# The class derives from `SegmentationNetwork` (v1: `nnunet.network_architecture.neural_network`; here
+# `nnunet_explorer.training.segmentation_network`, which a ported v1 trainer file reaches by v1's import), calls
+# its `__init__` first and then sets what Generic_UNet sets: `conv_op`, `num_classes`, `inference_apply_nonlin`.
 # Deep supervision needs an output at every decoder resolution: full size, then divided by the cumulative
 # pooling of each level. A cheap way for a toy network: average-pool the full-resolution logits.
 
 # %%
 import numpy as np
 from nnunet_explorer.training.generic_unet import softmax_helper
+from nnunet_explorer.training.segmentation_network import SegmentationNetwork
 
-class TinyDSNet(TinyNet):
+class TinyDSNet(SegmentationNetwork):
     def __init__(self, in_channels, num_classes, pools):
-        super().__init__(in_channels, num_classes)
+        super().__init__()
+        self.body = TinyNet(in_channels, num_classes).body
         self.do_ds = True
         self.inference_apply_nonlin = softmax_helper
         self.num_classes = num_classes
@@ -139,7 +149,7 @@ record
 # ## Your own hyperparameters, and a v1 method the run calls
 #
 # Hyperparameters are set on `self` in `__init__`, after `super().__init__(...)`, as v1's own variants do
-# (`nnUNetTrainerV2_2epochs`, `nnUNetTrainerV2_Loss_Dice_lr1en3`, ...). Behaviour is changed by overriding the
+# (`nnUNetTrainerV2_2epochs`, `nnUNetTrainerV2_Loss_Dice_LR1en3`, ...). Behaviour is changed by overriding the
 # method v1 calls for it. This trainer keeps the tiny network, trains 4 short epochs with a smaller initial
 # learning rate, and warms the rate up linearly over the first two epochs before V2's poly rule takes over.
 # V2's `run_training` calls `maybe_update_lr(self.epoch)` once before the first epoch, and `on_epoch_end` calls
@@ -261,7 +271,7 @@ print(f"momentum of the trainer's optimizer: {optimizer.param_groups[0]['momentu
 # ### Checks
 
 # %%
-assert not report.ok and report.errors
+assert not report.ok and any("not a SegmentationNetwork" in e for e in report.errors)
 assert report_ok.ok, report_ok
 # the override built the network the run uses
 tiny_trainer = p_mine["trainer"]

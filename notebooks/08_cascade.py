@@ -23,7 +23,8 @@
 # (`3d_cascade_fullres`) that refines it at full resolution.
 #
 # v1 plans the low-resolution stage only when the median case has at least 4 times as many voxels as the
-# full-resolution patch (in practice: cases of more than ~10 M voxels). The tiny sample of these notebooks never
+# full-resolution patch, and keeps it only if its median case has fewer than half the full-resolution voxels
+# (with v1's usual patch sizes: cases of roughly 8-10 M voxels and more). The tiny sample of these notebooks never
 # gets one — so this notebook adds one by hand to see every step of the cascade on a laptop.
 
 # %%

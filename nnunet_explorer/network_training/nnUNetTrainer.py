@@ -9,7 +9,6 @@ the online evaluation (tp/fp/fn per class, pooled into the "Average global foreg
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -41,7 +40,8 @@ class nnUNetTrainer(NetworkTrainer):
         deterministic: seed numpy and torch with 12345 now, and make cuDNN deterministic.
         fp16: mixed precision (``nnUNet_train``'s default; ``--fp32`` turns it off).
 
-    The constructor only stores its arguments and sets attributes, as v1's does (and seeds when deterministic).
+    The constructor stores its arguments and sets attributes, as v1's does: also the global cuDNN flags, the
+    seeds when deterministic, and the loss (``DC_and_CE_loss``); nothing that needs the plans.
     """
 
     def __init__(self, plans_file: Any, fold: Any, output_folder: Any = None, dataset_directory: Any = None,

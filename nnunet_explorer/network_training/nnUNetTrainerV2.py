@@ -44,6 +44,7 @@ class nnUNetTrainerV2(nnUNetTrainer):
         from ..training.augmentation_variants import get_moreDA_augmentation
         from ..training.dataloading import unpack_dataset
         from ..training.loss import MultipleOutputLoss2
+        from ..training.segmentation_network import check_segmentation_network
 
         if self.was_initialized:
             self.print_to_log_file("self.was_initialized is True, not running self.initialize again")
@@ -84,6 +85,7 @@ class nnUNetTrainerV2(nnUNetTrainer):
                                    also_print_to_console=False)
         self.initialize_network()
         self.initialize_optimizer_and_scheduler()
+        check_segmentation_network(self.network, type(self).__name__)  # v1: assert isinstance(self.network, ...)
         self.was_initialized = True
 
     @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_network")

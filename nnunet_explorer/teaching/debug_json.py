@@ -53,10 +53,10 @@ ENTRIES: dict[str, dict[str, str]] = {
     "patch_size": {"en": "The network's patch (axes coarsest first), from the plans.",
                    "zh": "网络的 patch(轴按最粗的在前),来自 plans。"},
     "basic_generator_patch_size": {"en": "The larger patch the loader cuts first (``setup_DA_params``), so that "
-                                         "rotation and scaling can be cropped back to ``patch_size`` without empty "
-                                         "corners.",
+                                         "after rotation and scaling the crop back to ``patch_size`` comes mostly "
+                                         "from loaded data (a margin sized with scale 0.85, not a guarantee).",
                                    "zh": "数据加载器先切出的更大 patch(``setup_DA_params``),这样旋转和缩放之后再裁回 "
-                                         "``patch_size`` 时不会留下空角。"},
+                                         "``patch_size`` 时,内容主要来自加载的数据(余量按缩放 0.85 计算,不是保证)。"},
     "do_dummy_2D_aug": {"en": "Whether augmentation rotates and scales in 2D slices (the plans' "
                               "``do_dummy_2D_data_aug``).",
                         "zh": "数据增强是否按 2D 切片旋转和缩放(来自 plans 的 ``do_dummy_2D_data_aug``)。"},
@@ -80,9 +80,11 @@ ENTRIES: dict[str, dict[str, str]] = {
     "ds_loss_weights": {"en": "The deep-supervision loss weights, highest resolution first; the coarsest output "
                               "gets 0.",
                         "zh": "深度监督的损失权重,最高分辨率在前;最粗的输出权重为 0。"},
-    "deep_supervision_scales": {"en": "Per network output, the factors by which the label map is downsampled "
-                                      "for its loss.",
-                                "zh": "对每个网络输出,标签图为计算其损失而下采样的比例。"},
+    "deep_supervision_scales": {"en": "Per network output, its size relative to the full-resolution label map, "
+                                      "per axis (1, 0.5, 0.25, ...): the label map is downsampled to it for that "
+                                      "output's loss.",
+                                "zh": "对每个网络输出,它相对于全分辨率标签图的大小,按轴给出(1、0.5、0.25……):"
+                                      "计算该输出的损失时,标签图下采样到这个大小。"},
     "net_num_pool_op_kernel_sizes": {"en": "The network's pooling kernels, from the plans.",
                                      "zh": "网络的池化核,来自 plans。"},
     "net_conv_kernel_sizes": {"en": "The network's convolution kernels per level, from the plans.",
@@ -132,14 +134,14 @@ def debug_json_note(path: str = "", language: str | None = None) -> Note:
     where = f" (``{path}``)" if path else ""
     text = pick({
         "en": f"v1's ``save_debug_information`` wrote debug.json{where} once, when ``run_training`` started (before "
-              "the first epoch; it is not updated afterwards): every trainer attribute that is not a method, as "
-              "``str(value)``, except ``plans``, ``intensity_properties`` and the dataset dicts. It shows the "
+              "the first epoch; it is not updated afterwards): every trainer attribute that is not callable (so "
+              "neither the methods nor the network and the loss), as ``str(value)``, except ``plans``, ``intensity_properties`` and the dataset dicts. It shows the "
               "values this run really used, after ``__init__``, your subclass, ``initialize`` and the command's "
-              "flags. Under numpy 2 numbers inside it read like ``np.int64(0)``; numpy 1.x wrote ``0``.",
+              "flags. Under numpy 2 numbers inside lists and dicts read like ``np.int64(0)``; numpy 1.x wrote ``0``.",
         "zh": f"v1 的 ``save_debug_information`` 在 ``run_training`` 开始时(第一个 epoch 之前)写了一次 debug.json"
-              f"{where},之后不再更新:trainer 的每个非方法属性,以 ``str(value)`` 写出,但不包括 ``plans``、"
+              f"{where},之后不再更新:trainer 的每个不可调用的属性(所以既没有方法,也没有网络和损失函数),以 ``str(value)`` 写出,但不包括 ``plans``、"
               "``intensity_properties`` 和数据集字典。它显示的是这次运行真正使用的值,即经过 ``__init__``、你的子类、"
-              "``initialize`` 和命令行参数之后的值。在 numpy 2 下,其中的数字显示为 ``np.int64(0)`` 这样的形式;"
+              "``initialize`` 和命令行参数之后的值。在 numpy 2 下,其中列表和字典里的数字显示为 ``np.int64(0)`` 这样的形式;"
               "numpy 1.x 写的是 ``0``。"}, lang)
     return Note("debug-json", pick(HEADINGS["file"], lang), text)
 

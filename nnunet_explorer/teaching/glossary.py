@@ -47,10 +47,15 @@ _TERMS = (
          "``get_moreDA_augmentation``:nnUNetTrainerV2 使用的数据增强流程(旋转、缩放、不做弹性形变、高斯噪声与模糊、"
          "亮度、对比度、模拟低分辨率、gamma、镜像,最后生成深度监督的目标)。它取代了原始 nnUNetTrainer 的默认增强。"),
     Term("mro", "MRO (method resolution order)", "方法解析顺序 (MRO)",
-         "The order in which Python looks up an attribute through a class and its bases, e.g. nnUNetTrainerV2 → "
-         "nnUNetTrainer → NetworkTrainer. The last assignment in ``__init__`` along that chain wins.",
-         "Python 在类及其父类中查找属性的顺序,例如 nnUNetTrainerV2 → nnUNetTrainer → NetworkTrainer。"
-         "沿这条链在 ``__init__`` 中最后一次赋值的值生效。"),
+         "The order in which Python looks up a method through a class and its bases, e.g. nnUNetTrainerV2 → "
+         "nnUNetTrainer → NetworkTrainer: the first class in that order that defines it wins. Attributes set in "
+         "``__init__`` go the other way: each ``__init__`` calls ``super().__init__()`` first, so NetworkTrainer's "
+         "assignments run first and nnUNetTrainerV2's last, and the most derived class's value stays (V2's "
+         "``initial_lr`` 1e-2 over nnUNetTrainer's 3e-4).",
+         "Python 在类及其父类中查找方法的顺序,例如 nnUNetTrainerV2 → nnUNetTrainer → NetworkTrainer:按这个顺序第一个"
+         "定义了它的类胜出。在 ``__init__`` 中设置的属性则相反:每个 ``__init__`` 先调用 ``super().__init__()``,所以 "
+         "NetworkTrainer 的赋值最先执行,nnUNetTrainerV2 的最后执行,留下的是最下层子类的值(V2 的 ``initial_lr`` "
+         "1e-2 覆盖 nnUNetTrainer 的 3e-4)。"),
     Term("pseudo-dice", "pseudo Dice (online evaluation)", "伪 Dice(在线评估)",
          "The foreground Dice v1 prints after every epoch: true/false positives and false negatives summed over "
          "the 50 validation batches of patches (``num_val_batches_per_epoch``), then one global Dice per class. "
@@ -60,18 +65,20 @@ _TERMS = (
          "Dice。patch 对前景有过采样,也没有滑动窗口,所以它只是真实验证 Dice 的估计。"),
     Term("sample-dice", "sample Dice vs batch Dice", "样本 Dice 与批 Dice",
          "Sample Dice computes a soft Dice per sample and class and averages them; batch Dice pools the voxels of "
-         "all samples of the batch into one Dice per class. v1 uses batch Dice for 2d and for 3d_fullres of "
-         "two-stage plans (the cascade's full resolution), sample Dice otherwise (``batch_dice`` in "
-         "``get_default_configuration``).",
+         "all samples of the batch into one Dice per class. v1 uses batch Dice for 2d, and for 3d_fullres and "
+         "3d_cascade_fullres when the plans have two stages; sample Dice for 3d_lowres and a one-stage "
+         "3d_fullres (``batch_dice`` in ``get_default_configuration``).",
          "样本 Dice(sample Dice)对每个样本、每个类别分别计算 soft Dice 再求平均;批 Dice(batch Dice)把整个 batch "
-         "的体素合在一起,每个类别只算一个 Dice。v1 对 2d 和两阶段 plans 的 3d_fullres(级联的全分辨率)用批 Dice,"
-         "其余用样本 Dice(见 ``get_default_configuration`` 中的 ``batch_dice``)。"),
+         "的体素合在一起,每个类别只算一个 Dice。v1 对 2d,以及两阶段 plans 的 3d_fullres 和 "
+         "3d_cascade_fullres 用批 Dice;对 3d_lowres 和单阶段的 3d_fullres 用样本 Dice(见 "
+         "``get_default_configuration`` 中的 ``batch_dice``)。"),
     Term("dummy-2d", "dummy 2D augmentation", "伪 2D 数据增强 (dummy 2D)",
          "For strongly anisotropic 3D data (largest patch edge / first edge > 3, ``do_dummy_2D_data_aug``) the "
-         "3D patch is augmented slice by slice as 2D images (rotation and scaling in-plane only), because "
-         "rotating across thick slices would interpolate between far-apart voxels.",
-         "对于强各向异性的 3D 数据(patch 最长边 / 第一条边 > 3,即 ``do_dummy_2D_data_aug``),把 3D patch 逐层当作 "
-         "2D 图像做增强(只在平面内旋转和缩放),因为跨越很厚的层去旋转会在相距很远的体素之间插值。"),
+         "spatial transform runs in 2D: the slices are folded into channels, so one in-plane rotation and scaling "
+         "acts on every slice of the patch alike (the intensity transforms stay 3D), because rotating across "
+         "thick slices would interpolate between far-apart voxels.",
+         "对于强各向异性的 3D 数据(patch 最长边 / 第一条边 > 3,即 ``do_dummy_2D_data_aug``),空间变换在 2D 中进行:"
+         "各层被折叠进通道,所以同一个平面内的旋转和缩放作用于 patch 的每一层(强度变换仍是 3D 的),因为跨越很厚的层去旋转会在相距很远的体素之间插值。"),
     Term("vram-proxy", "VRAM proxy", "显存代理量 (VRAM proxy)",
          "``Generic_UNet.compute_approx_vram_consumption``: a count of the feature-map voxels the network stores "
          "for a patch, used by the planner as a stand-in for GPU memory. The patch is shrunk until the count is "
@@ -81,9 +88,11 @@ _TERMS = (
     Term("patch", "patch", "patch(图像块)",
          "The crop of a case the network trains on (e.g. 96×160×160 voxels as v1 1.7.1 plans KiTS19; the blog's plans use 80×160×160). Planned as large as the "
          "VRAM proxy allows; the loader first cuts a larger ``basic_generator_patch_size`` so rotation and "
-         "scaling leave no empty corners.",
+         "scaling mostly stay inside loaded data (a margin sized with scale 0.85; V2's zoom-out up to 1.4 can "
+         "still reach the padding).",
          "网络训练时使用的病例裁剪块(例如 v1 1.7.1 为 KiTS19 规划出 96×160×160 体素;原博客的 plans 用的是 80×160×160)。规划时在显存代理量允许的范围内尽量大;"
-         "数据加载器先切出更大的 ``basic_generator_patch_size``,使旋转和缩放后不留空角。"),
+         "数据加载器先切出更大的 ``basic_generator_patch_size``,使旋转和缩放大多仍落在加载的数据之内(余量按缩放 0.85 "
+         "计算;V2 最大 1.4 的缩小仍可能取到填充)。"),
     Term("stage", "stage", "阶段 (stage)",
          "One entry of ``plans['plans_per_stage']``: a resolution with its own patch, batch and topology. Plans "
          "have one stage, or two when the data is large (stage 0 = 3d_lowres, stage 1 = full resolution).",

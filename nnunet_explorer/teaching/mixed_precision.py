@@ -245,13 +245,13 @@ def size_rows(lesson: "Fp16Lesson") -> list[tuple[str, str]]:
 
 
 WHY_SCALING = {
-    "en": "Why loss scaling exists: float16 keeps 10 significant bits and 5 exponent bits, so numbers below "
+    "en": "Why loss scaling exists: float16 keeps 11 significant bits (10 stored) and 5 exponent bits, so numbers below "
           "2**-14 lose precision and numbers below 2**-25 become 0, and many of a segmentation network's gradients "
           "are that small (the table measures this network's). Scaling the loss by S scales every gradient by S, "
           "into float16's range; ``unscale_`` divides by S in float32 before the gradients are used. bfloat16 (the usual CPU autocast type) has "
           "float32's 8 exponent bits and needs no scaler; v1 1.7.1 uses ``torch.cuda.amp.autocast()``, whose "
           "type is float16, hence its GradScaler.",
-    "zh": "为什么需要损失缩放:float16 只有 10 位有效位和 5 位指数位,小于 2**-14 的数会损失精度,小于 2**-25 的数会"
+    "zh": "为什么需要损失缩放:float16 只有 11 位有效位(存储 10 位)和 5 位指数位,小于 2**-14 的数会损失精度,小于 2**-25 的数会"
           "变成 0,而分割网络的梯度有很多就这么小(下表是本网络的实测)。把损失乘以 S,每个梯度也乘以 S,"
           "从而落入 float16 的范围;``unscale_`` 在梯度被使用之前用 float32 再除以 S。bfloat16(CPU 上 autocast 常用的类型)有和 float32 "
           "一样的 8 位指数,不需要 scaler;v1 1.7.1 用的是 ``torch.cuda.amp.autocast()``,其类型是 float16,"

@@ -282,12 +282,13 @@ def _mask_note(plans: Mapping[str, Any], lang: str) -> str:
     here = ", ".join(f"{c} ({mods.get(c, '?')}): {mask[c]}" for c in mask)
     return _say(
         "Per input channel: normalise only inside the nonzero region that cropping found? The planner writes False "
-        "for every channel whose modality name contains 'CT'; for the others True exactly when cropping to the "
-        "nonzero region shrank the median case below 3/4 of its size (a zero background, as in brain MRI). With "
+        "for every channel whose modality name contains 'CT'; for the others True exactly when the median over "
+        "the cases of (voxels after cropping to the nonzero region / voxels before) is below 3/4 (a zero "
+        "background, as in brain MRI). With "
         f"True, a non-CT channel's mean and sd come from the voxels inside the region, and everything outside is set "
         f"to 0. Here: {here}.",
         "按输入通道:是否只在裁剪时找到的非零区域内做归一化?对模态名中含 'CT' 的通道,规划器一律写 False;其他通道,"
-        "只有当裁剪到非零区域使中位病例缩小到原来的 3/4 以下时(背景为 0,如脑部 MRI)才写 True。为 True 时,非 CT "
+        "只有当各病例(裁剪到非零区域后的体素数 / 裁剪前的体素数)的中位数低于 3/4 时(背景为 0,如脑部 MRI)才写 True。为 True 时,非 CT "
         f"通道的均值和标准差只用区域内的体素计算,区域外全部置为 0。这里:{here}。", lang)
 
 
@@ -335,9 +336,11 @@ def _stage_key_note(key: str, sp: Mapping[str, Any], lang: str) -> str:
     if key == "patch_size":
         mm = "x".join(f"{a * b:.0f}" for a, b in zip(patch, spacing[-len(patch):])) if len(spacing) else "?"
         return _say(f"The network's input in voxels at ``current_spacing`` ({mm} mm). The loader first cuts a larger "
-                    "patch (``basic_generator_patch_size``) so that rotation and scaling leave no empty corners.",
+                    "patch (``basic_generator_patch_size``) so that rotation and scaling mostly stay inside loaded "
+                    "data (a margin, not a guarantee: V2's strongest zoom-out can reach the padding).",
                     f"网络输入的体素大小,按 ``current_spacing`` 计({mm} mm)。数据加载器先切出更大的 patch"
-                    "(``basic_generator_patch_size``),使旋转和缩放后不留空角。", lang)
+                    "(``basic_generator_patch_size``),使旋转和缩放大多仍落在加载的数据之内(这是余量,不是保证:V2 最强的缩小"
+                    "仍可能取到填充)。", lang)
     if key == "median_patient_size_in_voxels":
         return _say("The median case at ``current_spacing``. Only the planner uses it: the patch is clipped to it, and "
                     "the 5 % batch cap and the 3d_lowres decision count its voxels.",

@@ -84,11 +84,11 @@ V2 的 ``initialize`` 读取 plans(``load_plans_file``、``process_plans``),决�
 patch 大小(z, y, x)、batch 大小、每一层的池化核与卷积核、输入通道数(模态数)和类别数(包括背景,
 ``plans['num_classes'] + 1``)、数据是否按“伪 2D”增强,以及给预处理文件夹命名的数据标识。重写了 ``process_plans``
 的子类(比如在 ``super()`` 之后修改 ``self.batch_size``)在这里显示它自己的值。"""),
-    "augmentation_parameters": StepDoc("36abb465064b", """\
+    "augmentation_parameters": StepDoc("a86c689b9850", """\
 ``setup_DA_params`` 设置的内容:数据增强参数字典和 ``basic_generator_patch_size``。
 
 数据加载器切出的 patch 比网络的 ``patch_size`` 大,大小按旋转(V2 在 3D 中绕每个轴最多 ±30°;2D 中最多 ±180°,
-按 90° 计算)和缩放来定,使 SpatialTransform 裁出的中心部分主要取自加载的数据,而不是它外面的填充(图像 0,标签
+若 patch 最长边超过最短边的 1.5 倍则为 ±15°;超过 90° 的角按 90° 计算)和缩放来定,使 SpatialTransform 裁出的中心部分主要取自加载的数据,而不是它外面的填充(图像 0,标签
 -1)。v1 用缩放范围(0.85, 1.25)计算这个大小(除以最小的缩放因子),之后才把范围放宽到(0.7, 1.4);缩放因子大于
 1 是缩小,所以 V2 最大 1.4 的缩小再加上旋转,仍可能取到填充。使用 ``do_dummy_2D_aug``(各向异性数据)时,第一个
 轴保持不变,只有平面内的尺寸增大。"""),

@@ -325,15 +325,17 @@ WHY: dict[str, WhyEntry] = {
                     "``do_dummy_2D_aug`` 时只在平面内增强(±180°)。加载器的 patch(``basic_generator_patch_size``)"
                     "在缩放范围被放宽之前用 (0.85, 1.25) 计算。"},
         rationale={"en": "Medical datasets are small, and the paper applies a fixed, strong augmentation on the "
-                         "fly to every dataset. The larger loader patch keeps rotation and zoom-out up to "
-                         "1/0.85 ≈ 1.18 inside loaded data (v1's comment: to reduce border artifacts); V2 widens the "
-                         "range to 1.4 only afterwards, so a strong zoom-out with a rotation can still reach past the "
-                         "loaded patch, where the image is 0 and the label -1 (fact of the code). Dummy 2D: "
+                         "fly to every dataset. The larger loader patch is a margin (v1's comment: to reduce "
+                         "border artifacts), sized for a rotation about one axis at a time and a zoom-out by 1/0.85 ≈ "
+                         "1.18; rotations about several axes at once, and V2's zoom-out up to 1.4 (set only after the "
+                         "size is computed), can reach past it, where the image is 0 and the label -1 (up to 14 % of "
+                         "the patch at 1.4 and 30° about every axis; fact of the code). Dummy 2D: "
                          "rotating across thick slices would interpolate between voxels millimetres apart (our "
                          "reading of the anisotropy rule).",
                    "zh": "医学数据集很小,论文对每个数据集都在线使用一套固定而较强的数据增强。加载器切出更大的 patch,"
-                         "使旋转和最多 1/0.85 ≈ 1.18 的缩小仍落在加载的数据之内(v1 的注释:减少边界伪影);V2 之后才把范围"
-                         "放宽到 1.4,所以较强的缩小加上旋转仍可能超出加载的 patch,那里图像为 0、标签为 -1(代码事实)。伪 2D:跨越很厚的层去旋转,"
+                         "是一个余量(v1 的注释:减少边界伪影),按一次只绕一个轴旋转、缩小 1/0.85 ≈ 1.18 计算;同时绕几个轴"
+                         "旋转,以及 V2 最大 1.4 的缩小(在算完大小之后才设置),都可能超出它,那里图像为 0、标签为 -1(在 1.4 "
+                         "且绕每个轴 30° 时最多占 patch 的 14%;代码事实)。伪 2D:跨越很厚的层去旋转,"
                          "会在相距几毫米的体素之间插值(我们对各向异性规则的理解)。"},
         terms=("moreda", "dummy-2d", "patch"),
         blog="5", v1_call="nnUNetTrainerV2.setup_DA_params"),

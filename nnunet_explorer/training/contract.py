@@ -1,7 +1,9 @@
 """What a network must do to replace nnU-Net v1's ``Generic_UNet`` (``self.network = MyNet(...)``).
 
-Users swap the network by overriding ``initialize_network`` in a trainer subclass. The rest of v1 then
-assumes, without checking, that the new network behaves like ``Generic_UNet``:
+Users swap the network by overriding ``initialize_network`` in a trainer subclass. v1 checks one thing: at the
+end of ``initialize``, V2 asserts that the network is a ``SegmentationNetwork`` (or an ``nn.DataParallel``);
+validation and ``nnUNet_predict`` call its ``predict_3D``. The rest of v1 then assumes, without checking, that
+the new network behaves like ``Generic_UNet``:
 
 * with ``network.do_ds = True`` (training) it returns a tuple/list of ``len(pool_op_kernel_sizes)`` logit
   tensors, **highest resolution first**, whose spatial shapes equal the deep-supervision targets
@@ -26,6 +28,7 @@ from torch import nn
 from ..errors import ConfigurationError
 from ..provenance import mirrors
 from .deep_supervision import ds_target_shapes
+from .segmentation_network import SEGMENTATION_NETWORK_FIX, network_type_problem
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,9 @@ class ContractReport:
         if self.errors:
             raise ConfigurationError(
                 "the network does not fit nnU-Net v1's network contract:\n  - " + "\n  - ".join(self.errors),
-                fix="make the network behave like Generic_UNet: with do_ds=True return a tuple of "
-                    "len(pool_op_kernel_sizes) logit tensors (b, num_classes, ...) highest resolution first, "
-                    "with do_ds=False only the full-resolution logits, and set inference_apply_nonlin")
+                fix="make the network behave like Generic_UNet: " + SEGMENTATION_NETWORK_FIX + "; with do_ds=True "
+                    "return a tuple of len(pool_op_kernel_sizes) logit tensors (b, num_classes, ...) highest "
+                    "resolution first, with do_ds=False only the full-resolution logits")
 
     def __repr__(self) -> str:
         state = "ok" if self.ok else f"{len(self.errors)} error(s)"
@@ -110,6 +113,9 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
     warnings: list[str] = []
     expected = [(batch_size, num_classes, *s) for s in ds_target_shapes(patch_size, pool_op_kernel_sizes)]
 
+    type_problem = network_type_problem(network)
+    if type_problem is not None:
+        errors.append(type_problem)
     has_do_ds = hasattr(network, "do_ds")
     if not has_do_ds:
         errors.append("the network has no attribute do_ds: v1 sets network.do_ds = True for training and False "

@@ -9,8 +9,9 @@ The key idea a learner should take away is ``basic_generator_patch_size``: the D
 network's patch comes mostly from loaded data rather than from the padding outside it (image 0, segmentation
 -1). It is computed from the rotation ranges and the *smallest* scale factor, and (a v1 quirk kept faithfully)
 with the default scale range (0.85, 1.25), before V2 widens that range to (0.7, 1.4). The margin is a rule of
-thumb, not a guarantee: in batchgenerators a scale factor above 1 zooms *out* (it samples a wider region), and
-V2's zoom-out up to 1.4 together with a rotation can still reach past the loaded patch into the padding.
+thumb, not a guarantee: it is sized for one rotation axis at a time, in batchgenerators a scale factor above 1
+zooms *out* (it samples a wider region), and rotations about several axes, or V2's zoom-out up to 1.4 together
+with a rotation, can still reach past the loaded patch into the padding.
 """
 from __future__ import annotations
 

@@ -95,8 +95,8 @@ def _unpack_one(npz_file: str, key: str) -> bool:
         return False
     with np.load(npz_file) as archive:
         array = archive[key]
-    # differs from v1: written atomically, so an interrupted unpack never leaves a truncated .npy that v1
-    # would later memory-map and train on.
+    # differs from v1: written atomically, so an interrupted unpack never leaves a truncated .npy, which v1
+    # never rewrites (it skips files that exist) and which fails with a ValueError when that case is drawn.
     save_npy_atomic(npy_file, array)
     return True
 

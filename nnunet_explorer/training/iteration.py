@@ -363,6 +363,7 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
     if strategy is not None and strategy.is_distributed:
         # one collective: losses and norms are averaged, flags and tp/fp/fn summed, the stop request shared; this
         # rank's own values ride along in the same read
+        # differs from v1: the loss every rank logs is the mean over the ranks (v1's rank 0 logs its own loss)
         world = int(strategy.world_size)
         with_stop = torch.cat([packed, torch.tensor([1.0 if stop_requested else 0.0], dtype=packed.dtype,
                                                     device=packed.device)])

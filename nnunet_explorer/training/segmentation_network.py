@@ -136,3 +136,47 @@ def _segmentation(probabilities: np.ndarray, regions_class_order: Sequence[int] 
     for i, c in enumerate(regions_class_order):
         segmentation[probabilities[i] > 0.5] = c
     return segmentation
+
+
+_V1_MODULE = "nnunet.network_architecture.neural_network"
+
+
+def is_segmentation_network(network: Any) -> bool:
+    """Whether v1's trainers accept ``network``: a ``SegmentationNetwork`` or an ``nn.DataParallel``.
+
+    The explorer's :class:`SegmentationNetwork` (also reached as ``nnunet_explorer.v1.network_architecture.
+    neural_network.SegmentationNetwork`` by ported v1 trainer files) and v1's own class both count.
+    """
+    if isinstance(network, (SegmentationNetwork, nn.DataParallel)):
+        return True
+    return any(c.__name__ == "SegmentationNetwork" and c.__module__ == _V1_MODULE for c in type(network).__mro__)
+
+
+def network_type_problem(network: Any) -> str | None:
+    """Why v1's ``assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))`` would fail, or None."""
+    if is_segmentation_network(network):
+        return None
+    kind = type(network)
+    return (f"the network is a {kind.__module__}.{kind.__qualname__}, not a SegmentationNetwork: v1's "
+            "nnUNetTrainerV2.initialize ends with assert isinstance(self.network, (SegmentationNetwork, "
+            "nn.DataParallel)), so v1 stops there (validation and nnUNet_predict call the network's own "
+            "predict_3D)")
+
+
+SEGMENTATION_NETWORK_FIX = ("derive the network from SegmentationNetwork (from nnunet_explorer.training."
+                            "segmentation_network import SegmentationNetwork; in a ported v1 trainer file v1's "
+                            "nnunet.network_architecture.neural_network import does it), call its __init__ first "
+                            "and set conv_op, num_classes and inference_apply_nonlin, as Generic_UNet does")
+
+
+def check_segmentation_network(network: Any, trainer_name: str) -> None:
+    """v1's last check in ``initialize``: the network ``initialize_network`` built must be a SegmentationNetwork.
+
+    Raises:
+        ConfigurationError: it is not (v1 raises a bare ``AssertionError`` at the same point).
+    """
+    problem = network_type_problem(network)
+    if problem is not None:
+        # differs from v1: a ConfigurationError naming the cause and the fix where v1 has a bare assert
+        raise ConfigurationError(f"{trainer_name}.initialize_network built a network v1 refuses: {problem}",
+                                 fix=SEGMENTATION_NETWORK_FIX)

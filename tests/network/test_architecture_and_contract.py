@@ -13,6 +13,8 @@ from nnunet_explorer.training.architecture import describe_network
 from nnunet_explorer.training.contract import check_network_contract
 from nnunet_explorer.training.deep_supervision import ds_loss_weights, ds_target_shapes
 from nnunet_explorer.training.generic_unet import build_network
+from nnunet_explorer.training.segmentation_network import (SegmentationNetwork, is_segmentation_network,
+                                                           network_type_problem)
 
 POOLS = [[1, 2, 2], [2, 2, 2], [2, 2, 2]]
 CONVS = [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]]
@@ -83,15 +85,15 @@ def test_generic_unet_meets_the_contract(net):
     assert net.do_ds is True  # restored
 
 
-class _Wrapper(nn.Module):
+class _Wrapper(SegmentationNetwork):
     """A user network built around GenericUNet that breaks one rule."""
 
     def __init__(self, inner: nn.Module, mode: str) -> None:
         super().__init__()
         self.inner, self.mode = inner, mode
         self.do_ds = True
-        if mode != "no_nonlin":
-            self.inference_apply_nonlin = lambda x: torch.softmax(x, 1)
+        self.conv_op, self.num_classes = nn.Conv3d, 3
+        self.inference_apply_nonlin = None if mode == "no_nonlin" else (lambda x: torch.softmax(x, 1))
 
     def forward(self, x):
         self.inner.do_ds = self.do_ds or self.mode == "ignores_do_ds"
@@ -136,6 +138,8 @@ def test_contract_without_do_ds_and_broken_forward():
                                     pool_op_kernel_sizes=POOLS)
     assert any("no attribute do_ds" in m for m in report.errors)
     assert any("not a tuple/list of 3 tensors" in m for m in report.errors)
+    # v1's V2.initialize asserts the type: a plain nn.Module is refused there, whatever it returns
+    assert any("not a SegmentationNetwork" in m and "assert isinstance(self.network" in m for m in report.errors)
     with pytest.raises(ConfigurationError):
         check_network_contract(Plain(), patch_size=PATCH, batch_size=1, num_input_channels=2, num_classes=3,
                                pool_op_kernel_sizes=POOLS, raise_on_error=True)
@@ -159,3 +163,18 @@ def test_contract_on_full_size_network_and_meta_fallback(net):
                                     pool_op_kernel_sizes=POOLS)
     assert report.ok, report.errors
     assert hasattr(wrapped, "seen_mean")  # the real network ran
+
+
+def test_which_networks_v1s_initialize_accepts(net):
+    """v1's ``isinstance(self.network, (SegmentationNetwork, nn.DataParallel))``: ours, v1's own, DataParallel."""
+    from nnunet.network_architecture.neural_network import SegmentationNetwork as V1SegmentationNetwork
+
+    class FromV1(V1SegmentationNetwork):
+        def forward(self, x):
+            return x
+
+    assert is_segmentation_network(net) and is_segmentation_network(nn.DataParallel(net))
+    assert is_segmentation_network(FromV1())
+    assert not is_segmentation_network(nn.Conv3d(1, 3, 1))
+    assert network_type_problem(net) is None
+    assert "torch.nn.modules.conv.Conv3d, not a SegmentationNetwork" in network_type_problem(nn.Conv3d(1, 3, 1))

@@ -10,6 +10,7 @@ import torch
 from nnunet_explorer import network_training as tr
 from nnunet_explorer.errors import ConfigurationError, PlansError
 from nnunet_explorer.walkthrough import TRAINING_STEP_NAMES, training_walkthrough, walkthrough_for
+from nnunet_explorer.training.segmentation_network import SegmentationNetwork
 
 TASK_ID = 901
 
@@ -210,16 +211,43 @@ def test_missing_plans_say_which_command_makes_them(workspace):
     assert "nnunet-explorer plan_and_preprocess -t 555" in info.value.fix
 
 
-class OneOutputNet(torch.nn.Module):
+class OneOutputNet(SegmentationNetwork):
     """A network that ignores deep supervision: one output only."""
 
     def __init__(self, channels: int, classes: int) -> None:
         super().__init__()
         self.conv = torch.nn.Conv3d(channels, classes, 1)
-        self.do_ds = True
+        self.conv_op, self.num_classes, self.do_ds = torch.nn.Conv3d, classes, True
 
     def forward(self, x):
         return self.conv(x)
+
+
+class PlainModule(torch.nn.Module):
+    def __init__(self, channels: int, classes: int) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(channels, classes, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_a_network_that_is_not_a_segmentation_network_is_refused_at_initialize(ct_workspace):
+    """v1's V2.initialize ends with assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))."""
+    class PlainTrainer(tr.nnUNetTrainerV2):
+        def initialize_network(self):
+            self.network = PlainModule(self.num_input_channels, self.num_classes)
+
+    tr.register_trainer(PlainTrainer)
+    try:
+        p = training_walkthrough("3d_fullres", "PlainTrainer", TASK_ID, 0, workspace=ct_workspace)
+        with pytest.raises(ConfigurationError) as info:
+            p.run(until="network")
+    finally:
+        tr.unregister_trainer("PlainTrainer")
+    assert info.value.step == "initialize"
+    assert "PlainTrainer.initialize_network built a network v1 refuses" in info.value.cause
+    assert "not a SegmentationNetwork" in info.value.cause and "SegmentationNetwork" in info.value.fix
 
 
 def test_custom_network_that_breaks_the_contract_is_explained(ct_workspace):

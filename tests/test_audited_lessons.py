@@ -1,0 +1,93 @@
+"""Wrong lessons found by reading the teaching text against v1 1.7.1's source (December 2026), pinned.
+
+Each test checks the behaviour the corrected text describes (on batchgenerators / v1 / the explorer's mirror
+of v1), and that the wrong wording has not come back anywhere a learner reads: the notebooks, the cards'
+texts, the step docstrings, the README and docs/.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _teaching_sources() -> dict[str, str]:
+    """Every file whose prose a learner reads: notebooks (percent scripts), the package's Python, README, docs."""
+    paths = sorted((ROOT / "notebooks").glob("*.py")) + sorted((ROOT / "nnunet_explorer").rglob("*.py"))
+    paths += [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+    return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in paths}
+
+
+WRONG = {
+    # the loader patch is a margin, not a guarantee (see test_the_loader_margin_is_not_a_guarantee)
+    "no empty corners": ("empty corners", "不留空角", "不会留下空角", "zooming out by 0.85"),
+    # v1's planner starts at 512 voxels along the coarsest axis; "512 mm" is only its comment
+    "512 mm start": ("512 mm per axis", "512 mm box", "512 mm isotropic", "512 mm 的各向同性", "512 mm start"),
+    # v1's constructor also seeds, sets cuDNN flags and builds the loss
+    "constructor only stores": ("only stores its arguments", "构造函数只保存参数"),
+    # run_training.py has 16 optional flags
+    "about 20 flags": ("about 20 flags", "约 20 个开关"),
+    # the class search stops at the first plain module with the name
+    "imports all plain modules": ("all plain modules of a folder", "全部普通模块", "所有普通模块"),
+    # v1 always builds a MultiThreadedAugmenter, --deterministic included
+    "v1's SingleThreadedAugmenter": ("as v1's SingleThreadedAugmenter", "与 v1 的 SingleThreadedAugmenter 相同"),
+}
+
+
+@pytest.mark.parametrize("lesson", sorted(WRONG))
+def test_the_wrong_wording_is_gone(lesson):
+    found = [f"{name}: {needle!r}" for name, text in _teaching_sources().items()
+             for needle in WRONG[lesson] if needle in text and name != "tests/test_audited_lessons.py"]
+    assert not found, found
+
+
+def _padding_share(loaded, patch, scale, angles):
+    from batchgenerators.augmentations.spatial_transformations import augment_spatial
+
+    data = np.ones((1, 1, *loaded), np.float32)
+    ax, ay, az = ((a, a) for a in angles)
+    _, seg = augment_spatial(data, data.copy(), patch, patch_center_dist_from_border=None, do_elastic_deform=False,
+                             do_rotation=True, angle_x=ax, angle_y=ay, angle_z=az, do_scale=True,
+                             scale=(scale, scale), border_mode_data="constant", border_cval_data=0, order_data=1,
+                             border_mode_seg="constant", border_cval_seg=-1, order_seg=0, random_crop=False)
+    return float((seg == -1).mean())
+
+
+def test_the_loader_margin_is_not_a_guarantee():
+    """v1 sizes the loader patch for one rotation axis at a time and scale 0.85; a factor above 1 zooms out."""
+    from nnunet_explorer.training.data_augmentation_params import deg, get_patch_size
+
+    patch, r = (40, 48, 48), (-deg(30), deg(30))
+    loaded = tuple(int(v) for v in get_patch_size(patch, r, r, r, (0.85, 1.25)))
+    assert loaded == (68, 77, 72)
+    thirty = deg(30)
+    assert _padding_share(loaded, patch, 0.7, (thirty,) * 3) == 0  # a factor below 1 zooms in: inside
+    assert _padding_share(loaded, patch, 1.4, (0, 0, 0)) == 0  # zooming out alone still fits here
+    worst = _padding_share(loaded, patch, 1.4, (thirty,) * 3)
+    assert 0.1 < worst < 0.15  # "up to 14 % of the patch at 1.4 and 30° about every axis" (why.py)
+    assert _padding_share(loaded, patch, 1 / 0.85, (thirty,) * 3) > 0  # several axes at once reach past it
+    from nnunet_explorer.teaching.why import WHY
+
+    rationale = WHY["augmentation_parameters"].rationale
+    assert "up to 14 % of the patch at 1.4 and 30° about every axis" in rationale["en"]
+    assert "最多占 patch 的 14%" in rationale["zh"]
+
+
+def test_the_planner_starts_at_512_voxels_on_the_coarsest_axis():
+    from nnunet_explorer.planning.explain import explain_trace
+    from nnunet_explorer.planning.planner3d import initial_patch_3d, plan_stages_3d
+
+    spacing = [3.22, 1.62, 1.62]
+    _, start = initial_patch_3d(np.array(spacing), np.array([128, 247, 247]))
+    assert list(start) == [512, 1018, 1018]  # the same mm on every axis: 512 * 3.22 = 1649 mm, not 512 mm
+    assert np.allclose(start * np.array(spacing), 512 * 3.22, rtol=2e-3)
+    trace: list = []
+    props = {"all_spacings": [np.array(spacing)] * 4, "all_sizes": [(128, 247, 247)] * 4, "all_classes": [1, 2],
+             "modalities": {0: "CT"}, "intensityproperties": None,
+             "size_reductions": {f"c{i}": 1.0 for i in range(4)}}
+    plan_stages_3d(props, 4, trace=trace)
+    assert "started at [512, 1018, 1018] voxels" in explain_trace(trace)
+    assert "512 along the coarsest axis, 1649 mm on every axis" in explain_trace(trace)
