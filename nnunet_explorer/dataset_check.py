@@ -1,9 +1,9 @@
 """``check_dataset``: every check on every case of a raw task, with the numbers, before nnU-Net sees it.
 
-v1's ``verify_dataset_integrity`` stops at the first missing file (an ``assert``) and only *prints* geometry
-mismatches; a cut-short ``.nii.gz`` passes it (SimpleITK reads it without error), and nothing looks at
-intensities. This module runs all checks on all cases and returns findings ``{check, severity, message,
-...numbers}`` per case, plus dataset-wide findings:
+v1's ``verify_dataset_integrity`` stops at the first missing file (an ``assert``), prints each geometry mismatch and
+raises only at the end, after all the other checks; a cut-short ``.nii.gz`` passes it (SimpleITK reads it without
+error), and nothing looks at intensities. This module runs all checks on all cases and returns findings ``{check,
+severity, message, ...numbers}`` per case, plus dataset-wide findings:
 
 Per case (headers first, then voxels):
 

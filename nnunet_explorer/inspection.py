@@ -4,8 +4,8 @@ A v1 fold folder (``RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<Plans>/fo
 
 * ``training_log_Y_M_D_HH_MM_SS.txt`` — one per run; ``nnUNet_train -c`` starts a new one. v1 writes, per epoch,
   ``epoch:  N``, ``train loss : %.4f``, ``validation loss: %.4f``, ``Average global foreground Dice: [...]`` (the
-  "pseudo Dice": TP/FP/FN pooled over the few random validation *patches* of that epoch), ``lr: x`` (the LR of
-  the *next* epoch, rounded to 6 places; also once before the first epoch of every run) and
+  "pseudo Dice": TP/FP/FN pooled over the random validation *patches* of that epoch, 50 batches by default),
+  ``lr: x`` (the LR of the *next* epoch, rounded to 6 places; also once before the first epoch of every run) and
   ``This epoch took x s``.
 * ``model_latest`` / ``model_best`` / ``model_final_checkpoint`` ``.model`` — torch checkpoints whose
   ``plot_stuff`` is ``(all_tr_losses, all_val_losses, all_val_losses_tr_mode, all_val_eval_metrics)`` and whose
@@ -432,9 +432,10 @@ def rule_pseudo_vs_real(r: RunInspection, k: int) -> list[Finding]:
     text = (f"real Dice (validation_raw/summary.json, mean over classes) {numbers['real_mean']:.4f} vs last pseudo "
             f"Dice {numbers['pseudo_mean']:.4f} (gap {gap:+.4f}). " if last else
             f"real Dice {numbers['real_mean']:.4f}. ")
-    text += ("The pseudo Dice pools TP/FP/FN over the patches of a few random validation batches (a third of "
-             "them forced onto foreground), so it is noisy and usually optimistic; summary.json scores every "
-             "validation case whole, with the sliding window (and mirroring), per case and then averaged.")
+    text += ("The pseudo Dice pools TP/FP/FN over the patches of an epoch's random validation batches (50 by "
+             "default; their last samples forced onto foreground: one of two at batch size 2), so it is noisy "
+             "and usually optimistic; summary.json scores every validation case whole, with the sliding window (and "
+             "mirroring), per case and then averaged.")
     if gap is not None and gap < 0:
         text += (" Here the real Dice is the higher one: whole-case inference with Gaussian-weighted overlapping "
                  "tiles and test-time mirroring beats the single random patches of the online evaluation.")
@@ -461,8 +462,9 @@ def rule_best_vs_final(r: RunInspection, k: int) -> list[Finding]:
                     + (f", {numbers['best_val_eval_criterion_MA']:.4f}" if numbers["best_val_eval_criterion_MA"]
                        is not None else "")
                     + f"), model_final_checkpoint epoch {final['epoch']}. v1 validates and predicts with "
-                    "model_final_checkpoint unless told otherwise (-chk model_best); model_best is picked on the "
-                    "noisy pseudo Dice, so it is not reliably better.", numbers)]
+                    "model_final_checkpoint unless told otherwise (--valbest for nnUNet_train -val, -chk "
+                    "model_best for nnUNet_predict); model_best is picked on the noisy pseudo Dice, so it is not "
+                    "reliably better.", numbers)]
 
 
 def rule_epoch_time(r: RunInspection, k: int) -> list[Finding]:

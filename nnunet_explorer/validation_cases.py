@@ -5,7 +5,8 @@ geometry) and ``validation_raw/summary.json``, whose ``results.all`` holds one e
 per class and the ``reference`` (``nnUNet_preprocessed/TaskXXX/gt_segmentations/CASE.nii.gz``) and ``test``
 paths. :func:`validation_table` reads the NIfTIs again and computes, per case and class, the Dice, the reference
 and predicted voxel counts and the volumes in ml (voxel count × spacing product / 1000), and flags an empty
-reference (Dice is then undefined; v1 reports NaN) or an empty prediction. The counts and the Dice are those of
+reference (with an empty prediction too the Dice is undefined: v1 reports NaN and its mean leaves it out; any
+false positive makes it 0, which counts) or an empty prediction. The counts and the Dice are those of
 :mod:`nnunet_explorer.inference.evaluation` (:func:`~nnunet_explorer.inference.evaluation.label_counts`,
 :func:`~nnunet_explorer.inference.evaluation.dice`), with v1's NaN shown as None.
 """

@@ -27,14 +27,16 @@ def add_run_training_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
                                                    "trainer 类名,例如 nnUNetTrainerV2"))
     parser.add_argument("task", help=tr("can be task name or task id",
                                         "任务名或任务编号"))
-    parser.add_argument("fold", help=tr("0, 1, ..., 5 or 'all'",
-                                        "0, 1, ..., 5 或 'all'"))
+    parser.add_argument("fold", help=tr("0-4 (5-fold cross-validation), 'all' (every case), or a higher number "
+                                        "for a seeded random 80:20 split (v1's help says '0, 1, ..., 5 or all')",
+                                        "0-4(5 折交叉验证)、'all'(全部病例),或更大的数字(按种子随机 80:20 划分;"
+                                        "v1 的帮助写的是 '0, 1, ..., 5 or all')"))
     parser.add_argument("-val", "--validation_only", action="store_true",
                         help=tr("only run the validation (needs a trained checkpoint)",
                                 "只运行验证(需要训练好的检查点)"))
     parser.add_argument("-c", "--continue_training", action="store_true",
-                        help=tr("continue from model_latest.model",
-                                "从 model_latest.model 继续训练"))
+                        help=tr("continue from model_final_checkpoint, else model_latest, else model_best",
+                                "从 model_final_checkpoint 继续训练,没有则用 model_latest,再没有则用 model_best"))
     parser.add_argument("-p", default=default_plans_identifier, required=False,
                         help=tr("plans identifier (change only with a custom experiment planner)",
                                 "plans 标识(只在使用自定义规划器时修改)"))
@@ -48,8 +50,9 @@ def add_run_training_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
                         help=tr("also export softmax .npz files of the validation cases (needed for ensembling)",
                                 "同时导出验证病例的 softmax .npz 文件(集成时需要)"))
     parser.add_argument("--find_lr", required=False, default=False, action="store_true",
-                        help=tr("run v1's learning-rate finder instead of training",
-                                "运行 v1 的学习率查找器,而不是训练"))
+                        help=tr("v1's learning-rate finder (it fails in v1 1.7.1; the explorer refuses the flag "
+                                "and says why)",
+                                "v1 的学习率查找器(它在 v1 1.7.1 中会出错;explorer 拒绝这个参数并说明原因)"))
     parser.add_argument("--valbest", required=False, default=False, action="store_true",
                         help=tr("with -val: use model_best instead of model_final_checkpoint",
                                 "与 -val 一起用:使用 model_best 而不是 model_final_checkpoint"))

@@ -387,8 +387,9 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
     device = model.device if device is None else resolve_device(device)
     if model.device != device:
         model.network.to(device)
-    # v1's predict builds its trainer with deterministic=False, which sets cudnn.benchmark (the fastest
-    # convolution algorithms for the fixed tile shape); it has no effect on the CPU
+    # v1's predict rebuilds the trainer with the training run's deterministic flag (False unless the run was
+    # --deterministic), which sets cudnn.benchmark (the fastest convolution algorithms for the fixed tile
+    # shape); it has no effect on the CPU
     torch.backends.cudnn.benchmark = True
     t0 = time.perf_counter()
     data, properties = preprocess_test_case(data_files, model.plans, model.stage)

@@ -1,12 +1,12 @@
 """Using a trained model from Python: ``Predictor.from_folder(...).predict(image)``.
 
-nnU-Net v1 predicts only through ``nnUNet_predict`` on folders of files (users ask for a Python entry point:
-MIC-DKFZ/nnUNet#1873, #1444). :class:`Predictor` is that entry point, and it is **the same code** as
-``nnunet-explorer predict``: each call runs :func:`~nnunet_explorer.inference.predict.predict_cases` on the
-case, in a temporary folder, with the options given once to :meth:`Predictor.from_folder` — preprocessing,
-sliding window, fold ensemble, export to the original grid and the model folder's ``postprocessing.json`` —
-and reads the written label map back. So a segmentation from the predictor equals the file ``predict``
-writes for the same image, voxel for voxel.
+nnU-Net v1 predicts only from image files on disk (``nnUNet_predict`` on a folder, or ``predict_cases`` with lists
+of files); it has no entry point for an image already in memory. :class:`Predictor` is that entry point, and it is
+**the same code** as ``nnunet-explorer predict``: each call runs
+:func:`~nnunet_explorer.inference.predict.predict_cases` on the case, in a temporary folder, with the options given
+once to :meth:`Predictor.from_folder` — preprocessing, sliding window, fold ensemble, export to the original grid
+and the model folder's ``postprocessing.json`` — and reads the written label map back. So a segmentation from the
+predictor equals the file ``predict`` writes for the same image, voxel for voxel.
 
 Accepted inputs:
 

@@ -24,7 +24,9 @@ named points the loop calls, what a live notebook, a cluster job and a debugging
   :meth:`ExplorerHooks.record_iteration`; an overridden ``run_iteration`` that returns only the loss still runs
   (the record is then the loss alone).
 
-None of this changes what v1 computes: a run with no observer and no stop trains exactly as v1.
+None of this changes what v1 computes: every iteration's numbers are v1's. What the explorer adds can only
+end a run early: the Stop button, Ctrl-C/SIGTERM, and the NaN guard, which stops at the first non-finite value
+where v1 trains on (``guard_nonfinite=False`` trains on, as v1).
 """
 from __future__ import annotations
 

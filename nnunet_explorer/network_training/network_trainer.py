@@ -49,7 +49,8 @@ class NetworkTrainer:
     An epoch is ``num_batches_per_epoch`` training iterations followed by ``num_val_batches_per_epoch``
     validation iterations (not a pass over the data). Training ends after ``max_num_epochs`` epochs or, for
     trainers that honour it (not V2), when the training-loss moving average has not improved by
-    ``train_loss_MA_eps`` for ``patience`` epochs while the learning rate is above ``lr_threshold``.
+    ``train_loss_MA_eps`` for more than ``patience`` epochs and the learning rate has fallen to ``lr_threshold``
+    or below (while it is still higher, the patience count is moved back by ``patience // 2``).
 
     Subclasses implement ``initialize`` (set ``network``, ``optimizer``, ``tr_gen``, ``val_gen``, ``loss``),
     ``validate`` and, optionally, ``run_online_evaluation`` / ``finish_online_evaluation``.

@@ -187,7 +187,8 @@ class nnUNetTrainer(NetworkTrainer):
 
     @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.setup_DA_params")
     def setup_DA_params(self) -> None:
-        """``self.data_aug_params`` and ``self.basic_generator_patch_size`` (base trainer: ±15°, elastic on)."""
+        """``self.data_aug_params`` and ``self.basic_generator_patch_size`` (base trainer, 3D: ±15°, elastic on;
+        dummy 2D and 2D: in-plane ±180°, ±15° for elongated 2D patches)."""
         self._apply_augmentation_setup(v2=False)
 
     def _apply_augmentation_setup(self, v2: bool) -> None:
@@ -309,8 +310,9 @@ class nnUNetTrainer(NetworkTrainer):
         """The training and validation loaders (the one place they are built: the run, DDP and the views).
 
         Training cuts ``basic_generator_patch_size`` patches (larger than the network's, so rotating and scaling
-        keeps context), validation the network's ``patch_size``; ``oversample_foreground_percent`` of each
-        batch is centred on foreground. Under DDP each rank loads its share of the batch.
+        keeps context), validation the network's ``patch_size``; the last ``batch_size - round(batch_size *
+        (1 - oversample_foreground_percent))`` samples of each batch are centred on foreground (one of two at
+        batch size 2). Under DDP each rank loads its share of the batch.
         """
         self.load_dataset()
         self.do_split()

@@ -2,8 +2,9 @@
 
 Compared with ``nnUNetTrainer``: SGD (lr 1e-2, Nesterov momentum 0.99) with the poly learning-rate rule set by
 hand every epoch; gradients clipped to norm 12; deep supervision (a loss on every decoder output, weights
-``1/2**i`` normalised, the lowest output weighted 0); the "moreDA" augmentation (±30° rotations, scale
-(0.7, 1.4), no elastic deformation); no early stopping (1000 epochs); and at epoch 100 a Dice of exactly 0
+``1/2**i`` normalised, the lowest output weighted 0); the "moreDA" augmentation (±30° rotations about each axis in 3D,
+in-plane ±180° with dummy 2D and for 2D networks, ±15° for elongated 2D patches; scale (0.7, 1.4); no elastic
+deformation); no early stopping (1000 epochs); and at epoch 100 a Dice of exactly 0
 lowers the momentum to 0.95 and re-initialises the weights.
 
 The hard-coded values (0.99, 12, 0.9) are literals in v1's methods, kept as literals here: to change one,
@@ -183,8 +184,10 @@ class nnUNetTrainerV2(nnUNetTrainer):
 
     @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.setup_DA_params")
     def setup_DA_params(self) -> None:
-        """±30° rotations (dummy 2D for anisotropic data), scale (0.7, 1.4) but the loader's patch sized with
-        (0.85, 1.25), no elastic deformation, 2 cached batches per worker, and ``self.deep_supervision_scales``."""
+        """±30° rotations about each axis in 3D (in-plane ±180° with dummy 2D for anisotropic data and for 2D
+        networks, ±15° for 2D patches whose longest side exceeds 1.5 times the shortest), scale (0.7, 1.4) but the
+        loader's patch sized with (0.85, 1.25), no elastic deformation, 2 cached batches per worker, and
+        ``self.deep_supervision_scales``."""
         self._apply_augmentation_setup(v2=True)
 
     @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.maybe_update_lr")

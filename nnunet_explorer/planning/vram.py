@@ -1,7 +1,8 @@
 """The planners' memory proxy: a number roughly proportional to the GPU memory one U-Net forward needs.
 
 nnU-Net v1 never measures memory. Its planners compare a *proxy* (a weighted count of feature-map voxels)
-for a candidate patch with a reference proxy that is known to fit on an 11 GB GPU, and shrink the patch
+for a candidate patch with a reference proxy (v1's comment elsewhere: the default 3D plans use about 8.6 GB;
+separate planners target 11, 16 and 32 GB GPUs), and shrink the patch
 until the candidate is below the reference. The proxy comes from ``Generic_UNet.compute_approx_vram_consumption``.
 """
 from __future__ import annotations

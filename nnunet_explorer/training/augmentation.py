@@ -18,7 +18,7 @@
  9  GammaTransform (p 0.3)
 10  MirrorTransform(mirror_axes)                 each axis flipped with p 0.5
 11  MaskTransform                                zero image outside the nonzero mask (where normalisation used it)
-12  RemoveLabelTransform(-1, 0)                  "outside the case" becomes background
+12  RemoveLabelTransform(-1, 0)                  -1 (outside the nonzero mask, padding) becomes background
 12a MoveSegAsOneHotToData (cascade only)         seg channel 1 (3d_lowres prediction) -> one-hot image channels
 12b ApplyRandomBinaryOperatorTransform (casc.)   p 0.4: dilate/erode/close/open the prior, ball r ~ U(1, 8)
 12c RemoveRandomConnectedComponent... (casc.)    p 0.2: a no-op in v1 (its arguments are passed swapped)

@@ -21,8 +21,10 @@ v1 function (module)                       used by                          trai
 (data_augmentation_insaneDA2)                                               ``SpatialTransform_2`` (elastic
                                                                             deformation by ``eldef_deformation_scale``)
 ``get_no_augmentation``                    ``nnUNetTrainerNoDA``,           none: channel selection, -1 -> 0, target
-(data_augmentation_noDA)                   ``nnUNetTrainerV2_noDA``         formatting only; fixed worker seeds
+(data_augmentation_noDA)                   ``nnUNetTrainerV2_noDA`` (*)     formatting only; fixed worker seeds
 =========================================  ===============================  ==========================================
+
+(*) the file's name; the class in it is ``nnUNetTrainerV2_noDataAugmentation``.
 
 The ``build_*`` functions return the transform lists (batchgenerators' classes where v1 uses them, the
 explorer's re-written nnU-Net transforms otherwise), so that they can be compared with v1's one to one. The

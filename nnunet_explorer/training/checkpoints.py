@@ -1,6 +1,7 @@
 """nnU-Net v1 checkpoints: ``<name>.model`` (torch) and ``<name>.model.pkl`` (how to rebuild the trainer).
 
-A v1 fold folder holds ``model_final_checkpoint.model`` (and ``model_best`` / ``model_latest``), each with a
+A v1 fold folder holds ``model_final_checkpoint.model`` (and ``model_best``; ``model_latest`` only while training
+or after an interrupted run), each with a
 companion ``.model.pkl``:
 
 * ``.model`` — ``torch.save`` of a dict: ``epoch``, ``state_dict`` (the network weights), ``optimizer_state_dict``,

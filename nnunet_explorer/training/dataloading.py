@@ -2,8 +2,10 @@
 
 After preprocessing, every training case lives in ``<nnUNet_preprocessed>/<Task>/<data_identifier>_stage<k>/``
 as ``CASE.npz`` (key ``data``: an array ``(C + 1, z, y, x)`` float32 whose last channel is the segmentation,
-with ``-1`` outside the nonzero crop) and ``CASE.pkl`` (its properties, among them ``class_locations``: for
-each foreground label up to 10 000 stored voxel positions).
+with ``-1`` where the label is background and the image lies outside the nonzero mask, inside the crop's
+bounding box) and ``CASE.pkl`` (its properties, among them ``class_locations``: for each foreground label a
+random sample of its voxel positions, 10 000 or 1 % of the label's voxels, whichever is more, and all of them
+when there are fewer).
 
 Training never sees whole cases. A *data loader* draws a batch of patches:
 
@@ -14,7 +16,8 @@ Training never sees whole cases. A *data loader* draws a batch of patches:
    the loaded and the final patch size (so border voxels appear in the network's patch after the spatial
    augmentation's centre crop);
 4. the part of the box inside the case is copied and the rest padded: image with 0, segmentation with -1
-   (-1 marks "outside the case"; it becomes 0 after augmentation).
+   (-1, like the preprocessing's -1 outside the nonzero mask, marks "no image here"; it becomes 0 after
+   augmentation).
 
 For the cascade (``3d_cascade_fullres``, ``has_prev_stage=True``) each case entry also names
 ``seg_from_prev_stage_file``: ``<RESULTS_FOLDER>/nnUNet/3d_lowres/<Task>/<trainer>__<plans>/pred_next_stage/
@@ -168,7 +171,7 @@ def is_forced_foreground(sample_index: int, batch_size: int, oversample_foregrou
 def _foreground_classes(properties: Mapping, case: str) -> np.ndarray:
     if "class_locations" not in properties:
         raise DatasetError(f"case {case}: its properties have no 'class_locations', needed for foreground "
-                           "oversampling", fix="rerun preprocessing with nnU-Net v1 >= 1.5 or the explorer")
+                           "oversampling", fix="rerun preprocessing with a recent nnU-Net v1 or the explorer")
     locations = properties["class_locations"]
     classes = np.array([c for c in locations.keys() if len(locations[c]) != 0])
     return classes[classes > 0]

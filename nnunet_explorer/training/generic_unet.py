@@ -5,7 +5,8 @@ What the network looks like, for plans with ``num_pool = len(pool_op_kernel_size
 * **encoder** (``conv_blocks_context[0 .. num_pool-1]``): one stage per resolution level, each
   ``conv_per_stage`` times *conv -> InstanceNorm(affine) -> LeakyReLU(0.01)*. There is no max-pooling: the
   first conv of stage ``d > 0`` has ``stride = pool_op_kernel_sizes[d-1]`` (*convolutional pooling*).
-  Channels start at ``base_num_features`` (32) and double per level, capped at 320 (3D) or 480 (2D).
+  Channels start at ``base_num_features`` (32 in the
+  default nnUNetPlansv2.1 plans) and double per level, capped at 320 (3D) or 480 (2D).
 * **bottleneck** (``conv_blocks_context[num_pool]``): the same, strided by ``pool_op_kernel_sizes[-1]``, split
   in two sub-blocks (``conv_per_stage - 1`` convs, then 1 conv).
 * **decoder** (``tu[u]``, ``conv_blocks_localization[u]``, ``u = 0`` is the *coarsest* level): a transposed
@@ -244,7 +245,8 @@ class GenericUNet(SegmentationNetwork):
 
     Args:
         input_channels: image modalities (``num_modalities`` in the plans).
-        base_num_features: channels at full resolution (32 in every v1 plan).
+        base_num_features: channels at full resolution (32 in v1's default nnUNetPlansv2.1 plans, 30 with the
+            older nnUNetPlans planners).
         num_classes: output channels, *including* background (``plans['num_classes'] + 1``).
         pool_op_kernel_sizes: one pooling kernel per level, e.g. ``[[1, 2, 2], [2, 2, 2], ...]``.
         conv_kernel_sizes: ``len(pool_op_kernel_sizes) + 1`` conv kernels (last = bottleneck).

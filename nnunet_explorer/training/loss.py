@@ -195,7 +195,8 @@ class DCAndCELoss(nn.Module):
     'do_bg': False}, {})``: weights 1 and 1, ``aggregate='sum'``. v1's other options are here too:
 
     * ``weight_ce`` / ``weight_dice`` are read at every call, so changing them on the object during training
-      (as v1's ``graduallyTransitionFromCEToDice`` schedules) takes effect at once. A term whose weight is 0
+      takes effect at once (v1's ``graduallyTransitionFromCEToDice`` changes them every epoch by rebuilding
+      the loss). A term whose weight is 0
       is not computed at all (v1's rule; it then counts as the number 0).
     * ``square_dice``: :class:`SoftDiceLossSquared` instead of :class:`SoftDiceLoss`.
     * ``log_dice``: the Dice term becomes ``-log(-dice_loss)`` = ``-log(mean Dice)``.
@@ -327,7 +328,7 @@ class MultipleOutputLoss2(nn.Module):
     """Weighted sum of ``loss(x[i], y[i])`` over deep-supervision outputs (highest resolution first).
 
     v1 always evaluates output 0 (even with weight 0) and skips every other output whose weight is 0 — the
-    lowest-resolution output never costs a loss evaluation.
+    with V2's weights the lowest-resolution output never costs a loss evaluation.
     """
 
     def __init__(self, loss: nn.Module, weight_factors: Sequence[float] | np.ndarray | None = None) -> None:

@@ -10,7 +10,7 @@ v1's order, so that values and gradients equal v1's bit for bit:
 :class:`GDL`           generalized Dice: every class weighted by 1 / its volume
 :class:`GDLAndCELoss`  GDL + CE (``nnUNetTrainerV2_Loss_CEGDL``)
 :class:`MCCLoss`       negative Matthews correlation coefficient (``nnUNetTrainerV2_Loss_MCC``)
-:class:`FocalLoss`     focal loss on probabilities (``nnUNetTrainerV2_focalLoss``)
+:class:`FocalLoss`     focal loss on probabilities (``nnUNetTrainerV2_SegLoss_Focal``)
 :class:`DCAndBCELoss`  sigmoid soft Dice + binary CE on region targets (v1's BraTS trainers)
 =====================  ===========================================================================
 

@@ -33,7 +33,7 @@ def v1_adam_optimizer_and_scheduler(params: Iterable[torch.nn.Parameter], initia
     """Adam(amsgrad) + ReduceLROnPlateau(mode 'min', factor 0.2, patience 30, threshold 1e-3 absolute).
 
     The old trainer steps the scheduler with the moving average of the training loss once per epoch: when
-    it has not improved by more than 1e-3 for 30 epochs, the learning rate is multiplied by 0.2.
+    it has not improved by more than 1e-3 for more than 30 epochs, the learning rate is multiplied by 0.2.
     """
     optimizer = torch.optim.Adam(params, initial_lr, weight_decay=weight_decay, amsgrad=True)
     # differs from v1: v1 also passes verbose=True, which current torch (2.13) rejects with a TypeError (the v1

@@ -3,9 +3,9 @@
 Every batch from :mod:`nnunet_explorer.training.dataloading` carries one
 :class:`~nnunet_explorer.training.dataloading.SampleProvenance` per sample (case id, box, forced or not).
 Adding 1 to every voxel of the case that a box covers, over all batches of an epoch, gives a count map at the
-preprocessed case's shape. It shows what a learner rarely sees: random boxes cover the middle of a case more
-often than its borders, and the forced-foreground third of every batch piles up around the labelled
-structures. Forced and random samples are counted separately. Box parts outside the case (padding) are
+preprocessed case's shape. It shows what a learner rarely sees: random boxes cover the middle of a case more often
+than its borders, and the forced-foreground samples of every batch (one of two at batch size 2) pile up around the
+labelled structures. Forced and random samples are counted separately. Box parts outside the case (padding) are
 clipped away, so a map's sum can be smaller than ``samples × patch volume``.
 """
 from __future__ import annotations

@@ -77,7 +77,8 @@ def render_dataset_report(check: DatasetCheck) -> str:
         "<h2>Flagged cases</h2>",
         "<p>Each picture is one slice across z (through the middle of the label; for a cut-short image, where its "
         "data stop), image in grey, label in colour, drawn voxel by voxel as nnU-Net pairs them: a header-only "
-        "mismatch (origin, direction) looks aligned here, which is exactly why v1 does not notice it.</p>",
+        "mismatch (origin, direction) looks aligned here, which is why v1's preprocessing and training do not notice "
+        "it (only --verify_dataset_integrity compares the headers).</p>",
     ]
     if not check.flagged_cases:
         parts.append("<p>no case has a finding</p>")

@@ -121,9 +121,9 @@ def _error_colormap() -> dict:
 def find_ground_truth_folder(folder: str | os.PathLike) -> Path | None:
     """The ground-truth folder for a v1 validation or prediction folder, if one can be found.
 
-    v1's layout: ``<model>/fold_k/validation_raw/CASE.nii.gz`` is evaluated against ``<model>/gt_niftis``
-    (copied from ``nnUNet_preprocessed/Task/gt_segmentations``). Also accepted: a ``gt_niftis``,
-    ``gt_segmentations`` or ``labelsTr``/``labelsTs`` folder next to the folder or one level up.
+    v1's layout: ``<model>/fold_k/validation_raw/CASE.nii.gz`` is evaluated against
+    ``nnUNet_preprocessed/Task/gt_segmentations``, which v1 then copies to ``<model>/gt_niftis``. Also accepted: a
+    ``gt_niftis``, ``gt_segmentations`` or ``labelsTr``/``labelsTs`` folder next to the folder or one level up.
     """
     folder = Path(folder)
     for base in (folder.parent, folder.parent.parent, folder):

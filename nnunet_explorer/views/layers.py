@@ -266,7 +266,8 @@ def case_layers(path: str | os.PathLike, *, transpose_forward: Sequence[int] | N
     Args:
         path: ``CASE.npz``, ``CASE.npy`` or ``CASE.pkl``.
         transpose_forward: the plans' axis order; default: read from a plans file next to the stage folder.
-        show_class_locations: add the stored foreground voxels (``class_locations``, up to 10 000 per class,
+        show_class_locations: add the stored foreground voxels (``class_locations``, 10 000 per class, or 1 % of
+            the class's voxels when that is more,
             what forced-foreground sampling centres on) as a points layer.
     """
     array, properties, array_path = load_case_array(path)

@@ -13,7 +13,7 @@ Which step gets which picture (:func:`figures_for`):
   resolution;
 * ``lr_schedule`` — the poly learning-rate curve over all epochs;
 * any step whose output has training curves (``all_tr_losses``, e.g. ``training_epochs``) — the loss curves
-  (and the Dice moving average where there is one).
+  (and the per-epoch pseudo Dice where there is one).
 
 Captions follow the language (``NNUNET_EXPLORER_LANG=zh``: Chinese); so do the words drawn inside the PNGs
 (titles, axis labels, legends) where matplotlib has a font with Chinese glyphs (Noto Sans CJK, WenQuanYi,
@@ -235,7 +235,7 @@ def _loss_figure(run: Any) -> list[str]:
     ax.set_ylabel(_drawn("loss", "损失"))
     if dice:
         ax2 = ax.twinx()
-        ax2.plot(range(len(dice)), dice, "g--o", label=_drawn("pseudo Dice (MA)", "伪 Dice(滑动平均)"))
+        ax2.plot(range(len(dice)), dice, "g--o", label=_drawn("pseudo Dice (per epoch)", "伪 Dice(每个 epoch)"))
         ax2.set_ylabel("Dice")
     ax.legend(loc="upper right", fontsize=7)
     return [_img(_png(fig), tr("loss per epoch (and the validation metric, as v1's progress.png)",

@@ -4,7 +4,8 @@
     ValidationTable(".../fold_0/validation_raw")          # displays itself in a notebook cell
 
 Columns: case, mean Dice, per class the Dice, reference / predicted voxel counts and volumes (ml), and flags
-(empty reference: the Dice is undefined and v1's mean skips it; empty prediction: a missed structure). Click a
+(empty reference: with an empty prediction the Dice is undefined and v1's mean skips it, with any false
+positive it is 0 and counts; empty prediction: a missed structure). Click a
 column header to sort by it (again to reverse); sorting by Dice ascending puts the worst cases first.
 """
 from __future__ import annotations
