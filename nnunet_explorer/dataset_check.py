@@ -243,7 +243,7 @@ def geometry_findings(check: str, a: Geometry, b: Geometry, a_name: str, b_name:
                        "direction": "the arrays are paired voxel by voxel although their axes point differently, so "
                                     "the label is flipped or rotated against the anatomy" + silently}[name]
         fix = ("resample or co-register so that they share one voxel grid; if only the header is wrong, copy it "
-               f"(sitk: label.CopyInformation(image))")
+               "(sitk: label.CopyInformation(image))")
         detail = f"{name} {_fmt(va)} vs {_fmt(vb)}{' (ITK order x, y, z)' if name != 'direction' else ''}" + (f" (largest difference {diff:.3g})" if diff is not None else "")
         out.append(Finding(check, "error", f"{a_name} does not match {b_name}: {detail}; {consequence} (fix: {fix})",
                            {"field": name, "file": a_name, "reference": b_name, "value": va, "reference_value": vb,

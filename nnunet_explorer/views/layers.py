@@ -24,7 +24,6 @@ convention); it is shown as is, so a learner sees where normalisation and paddin
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
