@@ -150,7 +150,8 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *,
     for name, places in found.items():
         match = TASK_NAME_PATTERN.match(name)
         if not match:
-            decathlon = re.match(r"^Task(\d{1,2})_(.+)$", name)
+            # v1's nnUNet_convert_decathlon_task asserts the underscore at index 6: exactly two digits
+            decathlon = re.match(r"^Task(\d{2})_(.+)$", name)
             fix = (tr(f"convert it with v1's `nnUNet_convert_decathlon_task -i <path to {name}>`, which writes "
                       f"Task{int(decathlon.group(1)):03d}_{decathlon.group(2)}",
                       f"用 v1 的 `nnUNet_convert_decathlon_task -i <{name} 的路径>` 转换它,它会写出 "

@@ -90,6 +90,7 @@ def test_unset_worker_count_is_a_note_with_v1s_default(tmp_path):
 
 def test_task_problems(workspace):
     (workspace.nnUNet_raw_data / "Task04_Hippocampus").mkdir()
+    (workspace.nnUNet_raw_data / "Task4_Short").mkdir()  # v1's converter wants exactly two digits: rename it
     (workspace.nnUNet_raw_data / "Task007_A").mkdir()
     (workspace.preprocessed / "Task007_B").mkdir()
     broken = write_synthetic_task(workspace.raw_task_dir("Task008_Broken"), "mr", num_training=2, num_test=0)
@@ -101,7 +102,9 @@ def test_task_problems(workspace):
     assert "Task008_Broken" in text and "case_001_0001.nii.gz is missing" in text
     # and the empty raw folder Task007_A has no dataset.json
     assert f"raw task Task007_A: {workspace.raw_task_dir('Task007_A') / 'dataset.json'} does not exist" in text
-    assert len(report.problems) == 4
+    short = next(p for p in report.problems if "Task4_Short" in str(p))
+    assert "rename it TaskXXX_Name" in str(short) and "convert_decathlon" not in str(short)
+    assert len(report.problems) == 5
     assert (broken / "dataset.json").is_file()
 
 
