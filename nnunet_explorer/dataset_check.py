@@ -647,8 +647,10 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
         axis = get_lowres_axis(target)
         out.append(Finding("anisotropy", "info",
                            f"target spacing {_fmt(target, 4)}: coarsest / finest = {target.max() / target.min():.2f} "
-                           f"> 3, so v1 resamples each case in-plane first (cubic) and axis {[int(a) for a in axis]} "
-                           "(z, y, x) separately with nearest neighbour, so that thick slices are not blended",
+                           f"> 3, so a case v1 resamples (one whose spacing or shape differs from the target) is "
+                           f"resampled in-plane first (image cubic, label per label linear) and along axis "
+                           f"{[int(a) for a in axis]} (z, y, x) separately with nearest neighbour, so that thick "
+                           "slices are not blended; a case already at the target spacing is not resampled",
                            {"ratio": float(target.max() / target.min()), "lowres_axis": axis}))
     # a case whose own spacing is >= 3x away from the target along an axis is heavily resampled
     for r in usable:

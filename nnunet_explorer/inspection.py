@@ -434,11 +434,10 @@ def rule_pseudo_vs_real(r: RunInspection, k: int) -> list[Finding]:
             f"real Dice {numbers['real_mean']:.4f}. ")
     text += ("The pseudo Dice pools TP/FP/FN over the patches of an epoch's random validation batches (50 by "
              "default; their last samples forced onto foreground: one of two at batch size 2), so it is noisy "
-             "and usually optimistic; summary.json scores every validation case whole, with the sliding window (and "
-             "mirroring), per case and then averaged.")
-    if gap is not None and gap < 0:
-        text += (" Here the real Dice is the higher one: whole-case inference with Gaussian-weighted overlapping "
-                 "tiles and test-time mirroring beats the single random patches of the online evaluation.")
+             "(v1's log: 'interpret this as an estimate ... This is not exact'); summary.json scores every "
+             "validation case whole, with the sliding window (and mirroring), per case and then averaged. A gap "
+             "either way can come from the few batches (noise), from patches against whole cases, and from "
+             "TP/FP/FN pooled over patches against a mean of per-case Dice.")
     return [Finding("pseudo_vs_real_dice", "info", text, numbers)]
 
 
@@ -451,17 +450,19 @@ def rule_best_vs_final(r: RunInspection, k: int) -> list[Finding]:
         return [Finding("best_vs_final", "info",
                         f"there is no model_best: v1 writes it only when the pseudo-Dice moving average rises above "
                         f"its best so far (the first epoch only sets that best), and in this run it never did; "
-                        f"model_final_checkpoint holds epoch {final['epoch']}",
+                        f"model_final_checkpoint was saved after {final['epoch']} epochs",
                         {"best_epoch": None, "final_epoch": final["epoch"]})]
     numbers = {"best_epoch": best["epoch"], "final_epoch": final["epoch"],
                "best_val_eval_criterion_MA": best.get("best_val_eval_criterion_MA")}
     ma = r.val_eval_ma
     numbers["final_ma"] = ma[-1] if ma else None
     return [Finding("best_vs_final", "info",
-                    f"model_best holds epoch {best['epoch']} (the best pseudo-Dice moving average"
+                    f"model_best was saved after {best['epoch']} epochs (log epoch {best['epoch'] - 1}; the best "
+                    f"pseudo-Dice moving average"
                     + (f", {numbers['best_val_eval_criterion_MA']:.4f}" if numbers["best_val_eval_criterion_MA"]
                        is not None else "")
-                    + f"), model_final_checkpoint epoch {final['epoch']}. v1 validates and predicts with "
+                    + f"), model_final_checkpoint after {final['epoch']}. A checkpoint's epoch is v1's "
+                    "self.epoch + 1, the number of epochs completed. v1 validates and predicts with "
                     "model_final_checkpoint unless told otherwise (--valbest for nnUNet_train -val, -chk "
                     "model_best for nnUNet_predict); model_best is picked on the noisy pseudo Dice, so it is not "
                     "reliably better.", numbers)]

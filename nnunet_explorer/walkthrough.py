@@ -96,9 +96,11 @@ def parsed_arguments(*, network: str, network_trainer: str, task: str, fold: str
 
     ``network`` picks the configuration (2d, 3d_lowres, 3d_fullres, 3d_cascade_fullres), ``network_trainer``
     the trainer class by name, ``task`` a task name or id, ``fold`` 0-4 or 'all'. Of the flags, those that
-    matter before training starts are: ``-p`` (plans identifier), ``--fp32`` (mixed precision is the
-    default), ``--use_compressed_data`` (read .npz directly instead of unpacking to .npy),
-    ``--deterministic`` and ``--disable_saving``. Note v1's inverted ``--val_disable_overwrite``: its value is
+    shape the trainer before training starts are: ``-p`` (plans identifier), ``--fp32`` (mixed precision is
+    the default), ``--use_compressed_data`` (read .npz directly instead of unpacking to .npy),
+    ``--deterministic`` and ``--disable_saving``; ``-val`` (initialize without training data), ``-c`` (load
+    the latest checkpoint), ``-pretrained_weights`` and ``--find_lr`` act between ``initialize`` and
+    ``run_training``. Note v1's inverted ``--val_disable_overwrite``: its value is
     True unless the flag is given. The fold is checked here (v1 converts it with ``int()``).
     """
     args = RunArgs(network, network_trainer, str(task), str(fold), validation_only, continue_training, p,
@@ -113,8 +115,9 @@ def parsed_arguments(*, network: str, network_trainer: str, task: str, fold: str
 def task_name(parsed_arguments: RunArgs, *, workspace: Workspace | None = None) -> str:
     """The task folder name: a value starting with ``Task`` is used as is, anything else is a task id.
 
-    For an id, v1 looks for folders named ``Task%03d_*`` in the cropped, preprocessed, raw and results
-    folders; exactly one distinct name must turn up (e.g. 4 -> ``Task004_Hippocampus``).
+    For an id, v1 looks for folders whose name starts with ``Task%03d`` (a prefix, no underscore required) in the
+    cropped, preprocessed, raw and results folders; exactly one distinct name must turn up (e.g. 4 ->
+    ``Task004_Hippocampus``).
     """
     from .tasks import resolve_task_name
 
@@ -805,10 +808,11 @@ def iteration(trainer: Any, batch: Batch, *, fp16_lesson: bool = True, fp16_cpu_
               ) -> IterationLook:
     """``trainer.run_iteration``: forward, deep-supervision loss, backward, clip the gradient norm to 12, step.
 
-    The trainer's own ``run_iteration`` (a subclass's override included) runs on this batch with online
-    evaluation on, as v1's training loop calls it; then the weights, optimizer state and random streams are put
-    back, so the run is not changed by looking. The record shows the loss per output, the gradient norm before
-    and after clipping, the learning rate and the time spent in each phase (all read from the device at once).
+    The trainer's own ``run_iteration`` (a subclass's override included) runs on this batch as a training iteration
+    (with backpropagation), its online evaluation switched on so that the record can show tp/fp/fn (v1's loop runs
+    the online evaluation on validation batches only); then the weights, optimizer state and random streams are put
+    back, so the run is not changed by looking. The record shows the loss per output, the gradient norm before and
+    after clipping, the learning rate and the time spent in each phase (all read from the device at once).
 
     Then v1's mixed-precision branch, call by call (``fp16_lesson``): autocast, ``scale(l).backward()``,
     ``unscale_``, ``clip_grad_norm_``, ``step``, ``update``, the scale S and the gradient norms of each phase, a

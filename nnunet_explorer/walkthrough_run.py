@@ -101,7 +101,8 @@ class EpochEnd:
     train_loss_MA: float
     val_eval_criterion_MA: float
     lr_next: float
-    continue_training: bool
+    continue_training: bool | None  # what on_epoch_end returned (V2: epoch < max_num_epochs, before epoch += 1)
+    another_epoch: bool
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -114,12 +115,19 @@ class EpochEnd:
         return tuple(names)
 
     def summary(self) -> str:
+        if self.another_epoch:
+            then = tr("another epoch follows", "接着还有一个 epoch")
+        elif self.continue_training is False:
+            then = tr("the loop ends: on_epoch_end returned False", "循环结束:on_epoch_end 返回了 False")
+        else:
+            then = tr("the loop ends because epoch + 1 reached max_num_epochs",
+                      "循环结束,因为 epoch + 1 达到了 max_num_epochs")
         lines = [tr(f"epoch {self.epoch}: train loss {self.train_loss:.4f} (MA {self.train_loss_MA:.4f}); global Dice "
                     f"{self.global_dice:.4f} (MA {self.val_eval_criterion_MA:.4f}); next lr {self.lr_next:.6f}; "
-                    f"continue: {self.continue_training}",
+                    f"on_epoch_end returned {self.continue_training}; {then}",
                     f"epoch {self.epoch}:训练损失 {self.train_loss:.4f}(滑动平均 {self.train_loss_MA:.4f});全局 Dice "
                     f"{self.global_dice:.4f}(滑动平均 {self.val_eval_criterion_MA:.4f});下一个学习率 "
-                    f"{self.lr_next:.6f};继续训练:{self.continue_training}"),
+                    f"{self.lr_next:.6f};on_epoch_end 返回 {self.continue_training};{then}"),
                  tr("calls, in v1's order:", "调用,按 v1 的顺序:")]
         base = min((c.depth for c in self.calls), default=0)
         lines += ["  " * (c.depth - base) + f"{c.name} [{c.defined_in}]"
@@ -153,9 +161,12 @@ def epoch_end(trainer: Any, training_epochs: TrainedEpochs) -> EpochEnd:
     after = next((c for c in flat[start + 1:] if c.name == "on_epoch_end" and c.depth <= flat[start].depth), None)
     last = (flat[start],) + ((after,) if after is not None else ())
     final_epoch = len(trainer.all_tr_losses) - 1
+    events = getattr(getattr(trainer, "explorer", None), "epochs", None) or ()
+    returned = events[-1].on_epoch_end_returned if events else None
+    another = returned is not False and final_epoch + 1 < int(trainer.max_num_epochs)
     return EpochEnd(final_epoch, last, float(trainer.all_tr_losses[-1]), float(trainer.all_val_eval_metrics[-1]),
                     float(trainer.train_loss_MA), float(trainer.val_eval_criterion_MA),
-                    float(trainer.optimizer.param_groups[0]["lr"]), final_epoch + 1 < int(trainer.max_num_epochs))
+                    float(trainer.optimizer.param_groups[0]["lr"]), returned, another)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.validate")

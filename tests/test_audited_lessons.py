@@ -45,35 +45,50 @@ def test_the_wrong_wording_is_gone(lesson):
 
 
 def _padding_share(loaded, patch, scale, angles):
+    """Share of the network patch SpatialTransform fills with padding (label -1) for fixed angles and scale >= 1.
+
+    (batchgenerators draws a scale below 1 from ``U(scale[0], 1)`` whatever ``scale[1]`` is, so only factors
+    >= 1 can be fixed.)
+    """
     from batchgenerators.augmentations.spatial_transformations import augment_spatial
 
     data = np.ones((1, 1, *loaded), np.float32)
     ax, ay, az = ((a, a) for a in angles)
     _, seg = augment_spatial(data, data.copy(), patch, patch_center_dist_from_border=None, do_elastic_deform=False,
                              do_rotation=True, angle_x=ax, angle_y=ay, angle_z=az, do_scale=True,
-                             scale=(scale, scale), border_mode_data="constant", border_cval_data=0, order_data=1,
+                             scale=(scale, scale), border_mode_data="constant", border_cval_data=0, order_data=0,
                              border_mode_seg="constant", border_cval_seg=-1, order_seg=0, random_crop=False)
     return float((seg == -1).mean())
 
 
+def test_a_scale_factor_above_1_zooms_out():
+    """batchgenerators multiplies the sampling coordinates by the factor: above 1 a wider region is sampled."""
+    from batchgenerators.augmentations.utils import create_zero_centered_coordinate_mesh, scale_coords
+
+    mesh = create_zero_centered_coordinate_mesh((10, 10, 10))
+    extent = float(np.ptp(mesh[0]))
+    assert float(np.ptp(scale_coords(mesh.copy(), 1.4)[0])) == pytest.approx(1.4 * extent)
+
+
 def test_the_loader_margin_is_not_a_guarantee():
-    """v1 sizes the loader patch for one rotation axis at a time and scale 0.85; a factor above 1 zooms out."""
+    """v1 sizes the loader patch for one rotation axis at a time and scale 0.85; V2 zooms out up to 1.4."""
+    import itertools
+
+    from nnunet_explorer.teaching.why import WHY
     from nnunet_explorer.training.data_augmentation_params import deg, get_patch_size
 
-    patch, r = (40, 48, 48), (-deg(30), deg(30))
-    loaded = tuple(int(v) for v in get_patch_size(patch, r, r, r, (0.85, 1.25)))
-    assert loaded == (68, 77, 72)
-    thirty = deg(30)
-    assert _padding_share(loaded, patch, 0.7, (thirty,) * 3) == 0  # a factor below 1 zooms in: inside
-    assert _padding_share(loaded, patch, 1.4, (0, 0, 0)) == 0  # zooming out alone still fits here
-    worst = _padding_share(loaded, patch, 1.4, (thirty,) * 3)
-    assert 0.1 < worst < 0.15  # "up to 14 % of the patch at 1.4 and 30° about every axis" (why.py)
-    assert _padding_share(loaded, patch, 1 / 0.85, (thirty,) * 3) > 0  # several axes at once reach past it
-    from nnunet_explorer.teaching.why import WHY
-
-    rationale = WHY["augmentation_parameters"].rationale
-    assert "up to 14 % of the patch at 1.4 and 30° about every axis" in rationale["en"]
-    assert "最多占 patch 的 14%" in rationale["zh"]
+    r, thirty = (-deg(30), deg(30)), deg(30)
+    small = tuple(int(v) for v in get_patch_size((40, 48, 48), r, r, r, (0.85, 1.25)))
+    assert small == (68, 77, 72)
+    assert _padding_share(small, (40, 48, 48), 1.4, (0, 0, 0)) == 0  # zooming out alone still fits here
+    assert _padding_share(small, (40, 48, 48), 1 / 0.85, (thirty,) * 3) > 0  # several axes at once reach past it
+    shares = {patch: max(_padding_share(loaded, patch, 1.4, tuple(s * thirty for s in signs))
+                         for signs in itertools.product((1, -1), repeat=3))
+              for patch, loaded in (((40, 48, 48), small), ((80, 160, 160), (175, 257, 210)))}
+    assert 0.12 <= min(shares.values()) and max(shares.values()) <= 0.15
+    rationale, blog = WHY["augmentation_parameters"].rationale, 100 * shares[(80, 160, 160)]
+    assert f"{blog:.1f} % for the blog's 80×160×160" in rationale["en"]
+    assert f"原博客的 80×160×160 为 {blog:.1f}%" in rationale["zh"]
 
 
 def test_the_planner_starts_at_512_voxels_on_the_coarsest_axis():

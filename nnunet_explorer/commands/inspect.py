@@ -19,6 +19,14 @@ HELP = tr("read a trained fold folder (nnU-Net v1 or explorer): curves, LR, chec
           "读取训练好的折文件夹(nnU-Net v1 或 explorer 的):曲线、学习率、检查点,以及带数字的发现")
 
 
+
+def _after(info: dict) -> str:
+    """A checkpoint's ``epoch`` is v1's ``self.epoch + 1``: the epochs completed, one more than the log's last."""
+    n = info.get("epoch")
+    if not isinstance(n, int) or n < 1:
+        return f"epoch {n}"
+    return f"saved after {n} epoch{'s' if n > 1 else ''} (log epoch {n - 1})"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("fold_folder", metavar="FOLD_FOLDER",
                         help="the fold_X folder of a run (holds training_log_*.txt, model_*.model, debug.json)")
@@ -87,7 +95,7 @@ def html_report(result) -> str:
     rows = "".join(f"<tr><td>{html.escape(f.severity)}</td><td>{html.escape(f.rule)}</td>"
                    f"<td>{html.escape(f.message)}</td><td><code>{html.escape(str(f.numbers))}</code></td></tr>"
                    for f in result.findings)
-    ckpts = "".join(f"<li>{html.escape(name)}: epoch {info.get('epoch')}</li>" for name, info in result.checkpoints.items())
+    ckpts = "".join(f"<li>{html.escape(name)}: {_after(info)}</li>" for name, info in result.checkpoints.items())
     logs = "".join(f"<li>{html.escape(r.path)}: epochs {r.first_epoch}–{r.last_epoch}"
                    f"{' (resumed with -c)' if r.resumed else ''}</li>" for r in result.logs)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>inspect {html.escape(result.folder)}</title>"
@@ -108,7 +116,7 @@ def text_summary(result) -> str:
         lines.append(f"  last epoch {result.epochs[i]}: train loss {result.train_losses[i]}, val loss "
                      f"{result.val_losses[i]}, pseudo Dice {result.pseudo_dice[i]}, lr {result.learning_rates[i]}")
     for name, info in result.checkpoints.items():
-        lines.append(f"  {name}: epoch {info.get('epoch')}")
+        lines.append(f"  {name}: {_after(info)}")
     if result.summary_dice:
         lines.append(f"  validation_raw/summary.json mean Dice per class: {result.summary_dice}")
     lines.append("findings:")

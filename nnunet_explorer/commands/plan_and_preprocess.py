@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-tf", type=int, default=8,
                         help="processes for cropping, fingerprint, full-res and 2D stages (default 8)")
     parser.add_argument("--verify_dataset_integrity", action="store_true",
-                        help="also read every voxel: label values and NaN (headers are always checked)")
+                        help="also read every voxel: label values and NaN (the explorer always checks the "
+                             "headers; v1 checks nothing without this flag)")
     parser.add_argument("-overwrite_plans", type=str, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-overwrite_plans_identifier", type=str, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--explain", action="store_true", help="print why each planned value is what it is")

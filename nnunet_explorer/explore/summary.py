@@ -114,8 +114,14 @@ def array_stats(value: Any) -> ArrayStats:
 def _module_text(module: Any) -> str:
     params = sum(int(p.numel()) for p in module.parameters())
     trainable = sum(int(p.numel()) for p in module.parameters() if p.requires_grad)
-    return tr(f"{type(module).__name__} (torch module, {params:,} parameters, {trainable:,} trainable)",
-              f"{type(module).__name__}(torch 模块,{params:,} 个参数,其中 {trainable:,} 个可训练)")
+    name = type(module).__name__
+    # a class that re-implements another (``@mirrors``) is named with the original's name too, so that a learner
+    # who compares with the original's printout (``Generic_UNet``, ``DC_and_CE_loss``) finds it
+    original = getattr(getattr(type(module), "__nnunet_v1__", None), "qualname", None)
+    if original and original != name:
+        name = f"{name} = v1's {original}"
+    return tr(f"{name} (torch module, {params:,} parameters, {trainable:,} trainable)",
+              f"{name}(torch 模块,{params:,} 个参数,其中 {trainable:,} 个可训练)")
 
 
 def _is_torch_module(value: Any) -> bool:

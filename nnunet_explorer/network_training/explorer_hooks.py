@@ -8,7 +8,7 @@ named points the loop calls, what a live notebook, a cluster job and a debugging
         ...                                       #   a stop request or Ctrl-C/SIGTERM: model_latest.model
         trainer.explorer.epoch_start(trainer)
             trainer.explorer.iteration_end(trainer, phase, b, loss)   # NaN guard, observers, stop request
-        trainer.explorer.epoch_end(trainer, seconds)                  # EpochEnd for observers
+        trainer.explorer.epoch_end(trainer, seconds, continue_training)  # EpochEnd for observers
 
 * **observers** (:mod:`nnunet_explorer.training.hooks`) receive plain scalars after every iteration, validation
   and epoch; a failing observer is detached, not fatal; the time they take is measured;
@@ -307,8 +307,9 @@ class ExplorerHooks:
         if stop:
             raise StopTraining(self.control.reason or "stop requested on another process")
 
-    def epoch_end(self, trainer: Any, seconds: float) -> None:
-        """After ``on_epoch_end``: the epoch's summary event (observers), fp16 skips logged."""
+    def epoch_end(self, trainer: Any, seconds: float, continue_training: bool | None = None) -> None:
+        """After ``on_epoch_end`` (which returned ``continue_training``): the epoch's summary event (observers),
+        fp16 skips logged."""
         assert self.guard is not None
         if self.guard.skipped_this_epoch:
             # differs from v1: v1 says nothing when its GradScaler skips a step
@@ -331,7 +332,8 @@ class ExplorerHooks:
                          _f(trainer.val_eval_criterion_MA), _f(trainer.train_loss_MA),
                          float(trainer.optimizer.param_groups[0]["lr"]), float(seconds), self._epoch.get("data", 0.0),
                          self._epoch.get("compute", 0.0), self.hook_seconds - self._epoch.get("hooks", 0.0),
-                         saved, "model_best.model" in saved)
+                         saved, "model_best.model" in saved,
+                         None if continue_training is None else bool(continue_training))
         self.epochs.append(event)
         self._emit("on_epoch_end", event, trainer)
 

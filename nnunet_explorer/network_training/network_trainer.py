@@ -364,7 +364,7 @@ class NetworkTrainer:
                 self.update_train_loss_MA()  # needed for the lr scheduler and the patience
                 continue_training = self.on_epoch_end()
                 epoch_end_time = time()
-                self.explorer.epoch_end(self, epoch_end_time - epoch_start_time)
+                self.explorer.epoch_end(self, epoch_end_time - epoch_start_time, continue_training)
                 if not continue_training:
                     break
                 self.epoch += 1

@@ -142,10 +142,12 @@ _TERMS = (
          "对整个病例推理时,用 patch 大小的窗口以 patch 的 0.5 为步长滑动,每个窗口用高斯权重(sigma = patch/8),"
          "使窗口中心比边缘更重要。"),
     Term("postprocessing", "postprocessing", "后处理 (postprocessing)",
-         "After validation v1 tries keeping only the largest connected component (all foreground together, then "
-         "per class) and keeps that rule where it raises the validation Dice; written to "
+         "After validation v1 tries keeping only the largest connected component: all foreground together first, "
+         "kept if it raises some class's validation Dice and lowers none; then per class, kept where it raises "
+         "that class's Dice; written to "
          "``postprocessing.json`` and applied at prediction.",
-         "验证之后,v1 尝试只保留最大连通域(先把所有前景作为一体,再逐个类别),只在验证 Dice 提高时采用该规则;"
+         "验证之后,v1 尝试只保留最大连通域:先把所有前景作为一体,只有在某个类别的验证 Dice 提高且没有类别变差时才采用;"
+         "再逐个类别,在该类别的 Dice 提高时采用;"
          "结果写入 ``postprocessing.json``,预测时应用。"),
     Term("cascade", "cascade", "级联 (cascade)",
          "For large images: 3d_lowres is trained on stage 0, its predictions are upsampled and given to "

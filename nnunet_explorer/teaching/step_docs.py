@@ -35,18 +35,20 @@ class StepDoc:
 
 
 STEP_DOCS_ZH: dict[str, StepDoc] = {
-    "parsed_arguments": StepDoc("547e87f586da", """\
+    "parsed_arguments": StepDoc("ca55e83929b7", """\
 ``nnUNet_train`` 的参数,与 v1 的 argparse 解析器得到的完全一样。
 
 ``network`` 选择配置(2d、3d_lowres、3d_fullres、3d_cascade_fullres),``network_trainer`` 按名字选择 trainer
-类,``task`` 是任务名或任务编号,``fold`` 是 0-4 或 'all'。可选参数中,在训练开始之前就起作用的有:``-p``(plans
-标识)、``--fp32``(默认使用混合精度)、``--use_compressed_data``(直接读取 .npz,不解压为 .npy)、
-``--deterministic`` 和 ``--disable_saving``。注意 v1 中反过来的 ``--val_disable_overwrite``:不给出这个参数时它的值
+类,``task`` 是任务名或任务编号,``fold`` 是 0-4 或 'all'。可选参数中,在训练开始之前决定 trainer 的有:``-p``
+(plans 标识)、``--fp32``(默认使用混合精度)、``--use_compressed_data``(直接读取 .npz,不解压为 .npy)、
+``--deterministic`` 和 ``--disable_saving``;``-val``(初始化时不加载训练数据)、``-c``(加载最新的检查点)、
+``-pretrained_weights`` 和 ``--find_lr`` 在 ``initialize`` 与 ``run_training`` 之间起作用。注意 v1 中反过来的 ``--val_disable_overwrite``:不给出这个参数时它的值
 为 True。fold 在这里检查(v1 用 ``int()`` 转换它)。"""),
-    "task_name": StepDoc("b1b4085f456c", """\
+    "task_name": StepDoc("406447a2f2bb", """\
 任务文件夹名:以 ``Task`` 开头的值原样使用,其他值都当作任务编号。
 
-对于编号,v1 在 cropped、preprocessed、raw 和 results 文件夹中查找名为 ``Task%03d_*`` 的文件夹;找到的不同名字
+对于编号,v1 在 cropped、preprocessed、raw 和 results 文件夹中查找名字以 ``Task%03d`` 开头的文件夹(只比较前缀,
+不要求下划线);找到的不同名字
 必须恰好只有一个(例如 4 -> ``Task004_Hippocampus``)。"""),
     "configuration": StepDoc("58b7f0ace927", """\
 plans 文件、结果文件夹、预处理文件夹、``batch_dice``、stage 和 trainer 类。
@@ -149,11 +151,11 @@ V2：``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率开始�
 数据是网络 patch 大小的 ``(b, c, z, y, x)`` float32;目标是一个列表,每个深度监督输出对应一个 ``(b, 1, ...)``
 标签图。batch 中最后的一个或几个样本被强制包含前景(``get_do_oversample``);图中用框标出它们。它在本进程中用本步骤的种子
 抽取(用同一个种子重跑得到同一个 batch;``pipeline.rerun("batch", seed=3)`` 抽取另一个);之后训练所用的随机数流保持原样。"""),
-    "iteration": StepDoc("22a27a9d29c8", """\
+    "iteration": StepDoc("bc763cf6338f", """\
 ``trainer.run_iteration``:前向、深度监督损失、反向、把梯度范数裁剪到 12、更新一步。
 
-trainer 自己的 ``run_iteration``(包括子类的重写)在这个 batch 上运行,并开启在线评估,与 v1 训练循环的调用方式
-相同;之后权重、优化器状态和随机数流被放回原样,所以查看不会改变训练。记录给出每个输出的损失、裁剪前后的梯度范数、
+trainer 自己的 ``run_iteration``(包括子类的重写)在这个 batch 上作为一次训练迭代运行(带反向传播),并开启在线评估,
+以便记录给出 tp/fp/fn(v1 的训练循环只在验证 batch 上做在线评估);之后权重、优化器状态和随机数流被放回原样,所以查看不会改变训练。记录给出每个输出的损失、裁剪前后的梯度范数、
 学习率和每个阶段所用的时间(全部一次性从设备读回)。
 
 然后是 v1 的混合精度分支,一个调用接一个调用(``fp16_lesson``):autocast、``scale(l).backward()``、``unscale_``、

@@ -328,14 +328,15 @@ WHY: dict[str, WhyEntry] = {
                          "fly to every dataset. The larger loader patch is a margin (v1's comment: to reduce "
                          "border artifacts), sized for a rotation about one axis at a time and a zoom-out by 1/0.85 ≈ "
                          "1.18; rotations about several axes at once, and V2's zoom-out up to 1.4 (set only after the "
-                         "size is computed), can reach past it, where the image is 0 and the label -1 (up to 14 % of "
-                         "the patch at 1.4 and 30° about every axis; fact of the code). Dummy 2D: "
+                         "size is computed), can reach past it, where the image is 0 and the label -1 (at 1.4 and ±30° "
+                         "about every axis 12-15 % of the patch, 14.9 % for the blog's 80×160×160; fact of the "
+                         "code). Dummy 2D: "
                          "rotating across thick slices would interpolate between voxels millimetres apart (our "
                          "reading of the anisotropy rule).",
                    "zh": "医学数据集很小,论文对每个数据集都在线使用一套固定而较强的数据增强。加载器切出更大的 patch,"
                          "是一个余量(v1 的注释:减少边界伪影),按一次只绕一个轴旋转、缩小 1/0.85 ≈ 1.18 计算;同时绕几个轴"
                          "旋转,以及 V2 最大 1.4 的缩小(在算完大小之后才设置),都可能超出它,那里图像为 0、标签为 -1(在 1.4 "
-                         "且绕每个轴 30° 时最多占 patch 的 14%;代码事实)。伪 2D:跨越很厚的层去旋转,"
+                         "且绕每个轴 ±30° 时占 patch 的 12-15%,原博客的 80×160×160 为 14.9%;代码事实)。伪 2D:跨越很厚的层去旋转,"
                          "会在相距几毫米的体素之间插值(我们对各向异性规则的理解)。"},
         terms=("moreda", "dummy-2d", "patch"),
         blog="5", v1_call="nnUNetTrainerV2.setup_DA_params"),

@@ -81,6 +81,7 @@ class EpochEnd:
     hook_seconds: float
     saved: Sequence[str] = field(default_factory=tuple)  # checkpoint file names written this epoch
     is_new_best: bool = False
+    on_epoch_end_returned: bool | None = None  # continue_training, as the trainer's on_epoch_end returned it
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,12 @@ def test_summarize_text_of_every_kind(value, expected):
     assert summarize_text(value).startswith(expected)
 
 
+def test_a_module_that_mirrors_v1_is_named_with_v1s_name_too():
+    from nnunet_explorer.training.loss import DCAndCELoss
+
+    assert summarize_text(DCAndCELoss(False)).startswith("DCAndCELoss = v1's DC_and_CE_loss (torch module, 0 ")
+
+
 def test_optimizer_summary():
     net = torch.nn.Linear(2, 1)
     opt = torch.optim.SGD(net.parameters(), 0.01, momentum=0.99, nesterov=True)

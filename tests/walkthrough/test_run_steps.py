@@ -48,7 +48,10 @@ def test_training_epoch_end_validate_and_prediction_run_on_the_same_trainer_and_
                                                 "plot_progress", "maybe_update_lr", "maybe_save_checkpoint",
                                                 "update_eval_criterion_MA", "manage_patience")
     assert set(end.order[8:]) <= {"save_checkpoint"}  # manage_patience writes model_best when the Dice MA improved
-    assert end.lr_next == pytest.approx(poly_lr(2, 2, 1e-2)) and not end.continue_training
+    assert end.lr_next == pytest.approx(poly_lr(2, 2, 1e-2)) and not end.another_epoch
+    # V2's on_epoch_end returns epoch < max_num_epochs before the loop's epoch += 1: True after the last epoch
+    # too; the while loop ends the run
+    assert end.continue_training is True and "epoch + 1 reached max_num_epochs" in end.summary()
     assert end.train_loss_MA == pytest.approx(0.93 * trained.all_tr_losses[0] + 0.07 * trained.all_tr_losses[1],
                                               rel=1e-6)
     finish = next(c for top in end.calls for c in top.walk() if c.name == "finish_online_evaluation")
