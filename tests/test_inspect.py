@@ -221,7 +221,10 @@ def test_inspect_reads_a_fold_folder_trained_by_real_v1(v1_ct_task, tmp_path):
     assert result.epochs == [0, 1, 2]
     assert result.max_num_epochs == 3
     ckpt = result.checkpoints["model_final_checkpoint"]
-    assert ckpt["epoch"] == 3
+    assert ckpt["epoch"] == 3  # v1 stores self.epoch + 1: the epochs completed, one more than the log's last
+    from nnunet_explorer.commands.inspect import text_summary
+
+    assert f"model_final_checkpoint: saved after 3 epochs (log epoch {result.epochs[-1]})" in text_summary(result)
     # the log's 4-decimal losses are v1's float32 curves from the checkpoint, rounded
     assert result.train_losses == pytest.approx(ckpt["train_losses"], abs=6e-5)
     assert result.val_losses == pytest.approx(ckpt["val_losses"], abs=6e-5)

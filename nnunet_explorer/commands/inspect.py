@@ -19,13 +19,13 @@ HELP = tr("read a trained fold folder (nnU-Net v1 or explorer): curves, LR, chec
           "读取训练好的折文件夹(nnU-Net v1 或 explorer 的):曲线、学习率、检查点,以及带数字的发现")
 
 
-
 def _after(info: dict) -> str:
     """A checkpoint's ``epoch`` is v1's ``self.epoch + 1``: the epochs completed, one more than the log's last."""
     n = info.get("epoch")
     if not isinstance(n, int) or n < 1:
         return f"epoch {n}"
     return f"saved after {n} epoch{'s' if n > 1 else ''} (log epoch {n - 1})"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("fold_folder", metavar="FOLD_FOLDER",
