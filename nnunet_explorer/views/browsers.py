@@ -8,8 +8,8 @@ first spatial axis is the one v1 puts first after ``transpose_forward``, usually
 first spatial axis unless ``axis`` says otherwise.
 
 * :class:`BatchBrowser` / :func:`plot_batch_sample` — image with its segmentation overlaid, per sample; the
-  sample's case id (and whether it was a forced-foreground sample) in the title. Label -1 (padding outside the
-  case) is drawn blue.
+  sample's case id (and whether it was a forced-foreground sample) in the title. Label -1 (background outside the
+  nonzero mask, or the loader's padding) is drawn blue.
 * :class:`AugmentationBrowser` / :func:`plot_augmentation_step` — one transform of an
   :class:`~nnunet_explorer.training.augmentation.AugmentationTrace`: before and after, with the parameters it drew.
 * :class:`DeepSupervisionView` / :func:`plot_deep_supervision` — each network output (argmax) next to the

@@ -211,10 +211,10 @@ def _checked_row(row: CardRow, check: Any, key: str, stage: int | None, plans: M
         why = pick({"en": f"v1's rule on the stored patch {list(rules.patch_size)}: floor(max("
                           f"{rules.vram_reference:,.0f} / {rules.vram_proxy:,} (VRAM proxy), 1) * 2) = "
                           f"{rules.batch_by_vram}, capped at "
-                          f"{rules.batch_cap} (5 % of the dataset) -> {rules.batch_size}",
+                          f"{rules.batch_cap} (5 % of the dataset, at least 2) -> {rules.batch_size}",
                     "zh": f"v1 的规则用在存储的 patch {list(rules.patch_size)} 上:floor(max({rules.vram_reference:,.0f}"
                           f" / {rules.vram_proxy:,}(显存代理量), 1) * 2) = {rules.batch_by_vram},上限 {rules.batch_cap}"
-                          f"(数据集的 5 %)-> {rules.batch_size}"})
+                          f"(数据集的 5 %,至少为 2)-> {rules.batch_size}"})
     elif rules is not None and key == "do_dummy_2D_data_aug":
         cmp = ">" if rules.do_dummy_2D_data_aug else "<="
         why = pick({"en": f"v1's rule on the stored patch: max(patch) / patch[0] = {max(rules.patch_size)} / "
@@ -251,7 +251,7 @@ _ALIASES = {"current_spacing": "target_spacing", "num_pool_per_axis": "pool_op_k
 _FIXED = {
     "num_modalities": ("from dataset.json", "the number of entries of dataset.json's 'modality'"),
     "num_classes": ("from dataset.json", "foreground labels of dataset.json (background excluded; training adds 1)"),
-    "all_classes": ("from dataset.json", "the foreground label values, used by postprocessing and sampling"),
+    "all_classes": ("from dataset.json", "the foreground label values (the trainer's self.classes)"),
     "base_num_features": ("planner constant", "the planner's fixed unet_base_num_features (features of level 0; "
                                               "doubled per level up to a cap)"),
     "conv_per_stage": ("planner constant", "the planner's default: two conv-norm-nonlin units per level"),
