@@ -2,8 +2,9 @@
 
 v1's ``verify_dataset_integrity`` stops at the first missing file (an ``assert``), prints each geometry mismatch and
 raises only at the end, after all the other checks; a cut-short ``.nii.gz`` passes it (SimpleITK reads it without
-error), and nothing looks at intensities. This module runs all checks on all cases and returns findings ``{check,
-severity, message, ...numbers}`` per case, plus dataset-wide findings:
+error), and its only look at intensities, a NaN check, cannot fire on files SimpleITK reads (it turns NaN and Inf
+into 0). This module runs all checks on all cases and returns findings ``{check, severity, message, ...numbers}``
+per case, plus dataset-wide findings:
 
 Per case (headers first, then voxels):
 
