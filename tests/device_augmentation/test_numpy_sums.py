@@ -20,7 +20,8 @@ def test_sum_mean_std_equal_numpy(n):
         return
     rng = np.random.default_rng(n)
     rows = np.stack([(rng.standard_normal(n) * scale + offset).astype(np.float32)
-                     for scale, offset in ((1, 0), (300, -4), (1e-3, 2), (1e4, 1e3))])
+                     for scale, offset in ((1, 0), (300, -4), (1e-3, 2), (1e4, 1e3))]
+                    + [np.full(n, -0.0, np.float32)])  # numpy's start value +0.0 turns a sum of -0.0 into +0.0
     t = torch.from_numpy(rows)
     sums, means, stds = numpy_sum_f32(t).numpy(), numpy_mean_f32(t).numpy(), numpy_std_f32(t).numpy()
     for i, row in enumerate(rows):

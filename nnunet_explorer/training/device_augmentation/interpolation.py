@@ -33,8 +33,8 @@ corners that carry it (the zero terms scipy adds for the other corners change no
 corner scores 0 and cannot win. No ``torch.unique``, hence no host synchronisation.
 
 **Division** goes through :func:`_div`: on CUDA, ``tensor / python_float`` is computed as a multiplication by the
-reciprocal (a documented PyTorch optimisation), which is not the IEEE quotient; dividing by a 0-d tensor on the
-device is.
+reciprocal (a long-standing PyTorch optimisation, noted in its CUDA kernel source), which is not the IEEE
+quotient; dividing by a 0-d tensor on the device is.
 
 **On a GPU** every step above is a separate eager kernel doing one IEEE-rounded ``+``, ``-``, ``*`` or ``/`` (or a
 gather, a comparison, a ``where``), so nothing can be contracted into a fused multiply-add behind our back and the

@@ -4,8 +4,10 @@ batchgenerators' ``augment_linear_downsampling_scipy`` takes a channel, casts it
 scikit-image to ``round(shape * zoom)`` (``order_downsample``, moreDA: 0) and back to its shape
 (``order_upsample``, moreDA: 3), and stores the float64 result into the float32 channel (one rounding). Axes in
 ``ignore_axes`` keep their size (dummy 2D: the slice axis) but are still part of the resize: scipy prefilters and
-interpolates along them too, at integer positions, which is not the identity for a cubic spline. Only when *every*
-axis keeps its size does scipy copy, and the channel comes back unchanged.
+interpolates along them too, at integer positions: mathematically the identity (a cubic B-spline with scipy's
+prefilter passes through its samples), but not bit for bit in float64, where the prefilter and the tap sums round,
+so that axis must still be computed the same way. Only when *every* axis keeps its size does scipy copy, and the
+channel comes back unchanged.
 
 The resizes are :func:`~.scipy_zoom.skimage_resize` (scipy's arithmetic in float64, see there). The zoom is drawn
 with ``np.random.uniform`` (batchgenerators' ``uniform``: no draw when the range is a single value), after the

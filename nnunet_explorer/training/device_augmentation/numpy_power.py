@@ -8,7 +8,8 @@ numpy 2.x does not compute that power correctly rounded, and not the same way on
 * otherwise, on an x86-64 CPU with AVX-512 (numpy's ``AVX512_SKX`` feature: Intel Skylake-SP and later, AMD Zen 4
   and later) it calls ``__svml_powf16``, the "low accuracy" float32 power of Intel's SVML that numpy bundles. Its
   results are up to 4 units in the last place (ulp) away from the correctly rounded power; on this project's
-  machines about half of all voxels differ from ``float32(float64 power)`` by one ulp or more;
+  machines about one voxel in five differs from ``float32(float64 power)``, by one ulp (measured on gammas 0.7-1.5
+  over uniform, normal and CT-like intensities);
 * on other CPUs it calls the C library's ``powf``.
 
 So no formula gives numpy's numbers; only numpy's own algorithm does. This module runs that algorithm (the

@@ -13,7 +13,9 @@ How numpy sums float32 (numpy 2.x, ``np.add.reduce`` on a contiguous array, whic
   further full row of eight, then ``res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))``, then the last
   ``n % 8`` elements one by one: ``res += a[i]``;
 * ``n > 128``: split at ``n2 = n // 2`` rounded down to a multiple of 8 and return
-  ``pairwise(a[:n2]) + pairwise(a[n2:])``.
+  ``pairwise(a[:n2]) + pairwise(a[n2:])``;
+* for ``n >= 8`` the reduction adds that pairwise result to its start value ``+0.0`` (which changes only a sum
+  of ``-0.0`` values: it becomes ``+0.0``).
 
 An n-dimensional contiguous array is reduced as one flat run of ``n`` elements (checked for the shapes used here,
 up to 80 x 160 x 160). The tree of splits depends only on ``n``, never on the values, so it is planned once per
@@ -137,13 +139,13 @@ def numpy_sum_f32(x: torch.Tensor) -> torch.Tensor:
         for t in range(tail.shape[2]):
             res = res + tail[:, :, t]
     if not levels:
-        return res[:, 0]
+        return res[:, 0] + 0.0  # numpy adds the pairwise sum to its start value +0.0: -0.0 becomes +0.0
     buffer = torch.empty((k, res.shape[1] + sum(len(o) for o, _, _ in plan.levels)), dtype=torch.float32,
                          device=x.device)
     buffer[:, : res.shape[1]] = res
     for out, left, right in levels:
         buffer.index_copy_(1, out, buffer.index_select(1, left) + buffer.index_select(1, right))
-    return buffer[:, plan.root]
+    return buffer[:, plan.root] + 0.0  # numpy's start value +0.0, as above
 
 
 def numpy_mean_f32(x: torch.Tensor) -> torch.Tensor:
