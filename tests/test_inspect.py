@@ -283,3 +283,14 @@ def test_best_vs_final_explains_a_missing_model_best(tmp_path):
     torch.save({"epoch": 3, "state_dict": {}, "best_stuff": (0, 0.5, 0.51)}, tmp_path / "model_best.model")
     f = inspect_fold(tmp_path).by_rule("best_vs_final")
     assert f[0].numbers["best_epoch"] == 3 and f[0].numbers["best_val_eval_criterion_MA"] == pytest.approx(0.51)
+
+
+def test_a_log_without_epochs_says_so(tmp_path):
+    """A walkthrough stopped before training (``--until iteration``) leaves a log with no epoch in the fold."""
+    from nnunet_explorer.commands.inspect import text_summary
+
+    write_log(tmp_path, [0, 1], max_epochs=2, train=lambda e: 1.0, val=lambda e: 1.0, dice=lambda e: [0.1])
+    (tmp_path / "training_log_2026_1_1_00_00_00.txt").write_text("Starting... \n")  # older than write_log's T0
+    text = text_summary(inspect_fold(tmp_path))
+    assert "training_log_2026_1_1_00_00_00.txt: no epoch logged" in text and "None" not in text.split("findings")[0]
+    assert "epochs 0-1" in text

@@ -27,6 +27,12 @@ def _after(info: dict) -> str:
     return f"saved after {n} epoch{'s' if n > 1 else ''} (log epoch {n - 1})"
 
 
+def _epochs(log) -> str:
+    if log.first_epoch is None:
+        return "no epoch logged (a run that ended before its first epoch, e.g. a walkthrough with --until)"
+    return f"epochs {log.first_epoch}-{log.last_epoch}"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("fold_folder", metavar="FOLD_FOLDER",
                         help="the fold_X folder of a run (holds training_log_*.txt, model_*.model, debug.json)")
@@ -96,7 +102,7 @@ def html_report(result) -> str:
                    f"<td>{html.escape(f.message)}</td><td><code>{html.escape(str(f.numbers))}</code></td></tr>"
                    for f in result.findings)
     ckpts = "".join(f"<li>{html.escape(name)}: {_after(info)}</li>" for name, info in result.checkpoints.items())
-    logs = "".join(f"<li>{html.escape(r.path)}: epochs {r.first_epoch}–{r.last_epoch}"
+    logs = "".join(f"<li>{html.escape(r.path)}: {_epochs(r)}"
                    f"{' (resumed with -c)' if r.resumed else ''}</li>" for r in result.logs)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>inspect {html.escape(result.folder)}</title>"
             "<style>body{font-family:sans-serif} td{border-top:1px solid #ccc;padding:4px;vertical-align:top}"
@@ -110,7 +116,7 @@ def html_report(result) -> str:
 def text_summary(result) -> str:
     lines = [f"fold folder: {result.folder}"]
     for r in result.logs:
-        lines.append(f"  log {r.path}: epochs {r.first_epoch}-{r.last_epoch}{' (resumed with -c)' if r.resumed else ''}")
+        lines.append(f"  log {r.path}: {_epochs(r)}{' (resumed with -c)' if r.resumed else ''}")
     if result.epochs:
         i = len(result.epochs) - 1
         lines.append(f"  last epoch {result.epochs[i]}: train loss {result.train_losses[i]}, val loss "
