@@ -3,9 +3,6 @@ max_num_epochs, and each diagnosis rule on synthetic v1-format logs (each test f
 from __future__ import annotations
 
 import json
-import math
-import subprocess
-import sys
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
