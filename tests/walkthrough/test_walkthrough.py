@@ -232,38 +232,34 @@ class PlainModule(torch.nn.Module):
         return self.conv(x)
 
 
-def test_a_network_that_is_not_a_segmentation_network_is_refused_at_initialize(ct_workspace):
-    """v1's V2.initialize ends with assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))."""
-    class PlainTrainer(tr.nnUNetTrainerV2):
+def _error_with_network(workspace, network_class) -> ConfigurationError:
+    """Run the walkthrough to ``network`` with a trainer whose ``initialize_network`` builds ``network_class``."""
+    class BringsItsOwn(tr.nnUNetTrainerV2):  # v1's way to bring a network: override initialize_network
         def initialize_network(self):
-            self.network = PlainModule(self.num_input_channels, self.num_classes)
+            self.network = network_class(self.num_input_channels, self.num_classes)
 
-    tr.register_trainer(PlainTrainer)
+    tr.register_trainer(BringsItsOwn)
     try:
-        p = training_walkthrough("3d_fullres", "PlainTrainer", TASK_ID, 0, workspace=ct_workspace)
+        p = training_walkthrough("3d_fullres", "BringsItsOwn", TASK_ID, 0, workspace=workspace)
         with pytest.raises(ConfigurationError) as info:
             p.run(until="network")
     finally:
-        tr.unregister_trainer("PlainTrainer")
-    assert info.value.step == "initialize"
-    assert "PlainTrainer.initialize_network built a network v1 refuses" in info.value.cause
-    assert "not a SegmentationNetwork" in info.value.cause and "SegmentationNetwork" in info.value.fix
+        tr.unregister_trainer("BringsItsOwn")
+    return info.value
+
+
+def test_a_network_that_is_not_a_segmentation_network_is_refused_at_initialize(ct_workspace):
+    """v1's V2.initialize ends with assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))."""
+    error = _error_with_network(ct_workspace, PlainModule)
+    assert error.step == "initialize"
+    assert "BringsItsOwn.initialize_network built a network v1 refuses" in error.cause
+    assert "not a SegmentationNetwork" in error.cause and "SegmentationNetwork" in error.fix
 
 
 def test_custom_network_that_breaks_the_contract_is_explained(ct_workspace):
-    class OneOutputTrainer(tr.nnUNetTrainerV2):  # v1's way to bring a network: override initialize_network
-        def initialize_network(self):
-            self.network = OneOutputNet(self.num_input_channels, self.num_classes)
-
-    tr.register_trainer(OneOutputTrainer)
-    try:
-        p = training_walkthrough("3d_fullres", "OneOutputTrainer", TASK_ID, 0, workspace=ct_workspace)
-        with pytest.raises(ConfigurationError) as info:
-            p.run(until="network")
-    finally:
-        tr.unregister_trainer("OneOutputTrainer")
-    message = str(info.value)
-    assert info.value.step == "network" and "network contract" in message
+    error = _error_with_network(ct_workspace, OneOutputNet)
+    message = str(error)
+    assert error.step == "network" and "network contract" in message
     assert "with do_ds=True the network returned a Tensor" in message
 
 
