@@ -78,3 +78,11 @@ def mirrors(ref: str) -> Callable[[T], T]:
 def v1_reference_of(obj: object) -> V1Reference | None:
     """The v1 object ``obj`` mirrors, or None."""
     return getattr(obj, "__nnunet_v1__", None)
+
+
+def declared_v1_reference(cls: type) -> V1Reference | None:
+    """The v1 class ``cls`` itself mirrors, or None: a subclass inherits the mark but not the v1 identity.
+
+    (A user's ``MyNet(SegmentationNetwork)`` is not v1's ``SegmentationNetwork``.)
+    """
+    return cls.__dict__.get("__nnunet_v1__")

@@ -32,7 +32,7 @@ from .explore import Pipeline, Shown, make_step
 from .explore.calltrace import CallTrace, trace_calls
 from .language import tr
 from .paths import Workspace, default_plans_identifier
-from .provenance import mirrors
+from .provenance import declared_v1_reference, mirrors
 from .run.default_configuration import Configuration, check_trainer_class, get_default_configuration
 from .run.run_training import DEFAULT_SEED, ExplorerOptions, TrainRequest
 from .seeding import preserved_rng
@@ -223,7 +223,7 @@ class TrainerSearch:
         closing = [pick(_SEARCH_TEXT["order"])]
         if self.found is None:
             closing.append(pick(_SEARCH_TEXT["none"]).format(name=repr(self.name)))
-            reference = self.used.__dict__.get("__nnunet_v1__")
+            reference = declared_v1_reference(self.used)
             if self.used in builtin_trainer_classes():
                 key = "builtin_v1" if reference is not None else "builtin_only"
                 closing.append(pick(_SEARCH_TEXT[key]).format(name=self.used.__name__, v1=reference))

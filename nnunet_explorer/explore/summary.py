@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from ..language import tr
+from ..provenance import declared_v1_reference
 
 # Integer-valued arrays with at most this many distinct values are shown with their label set.
 MAX_LABELS = 12
@@ -116,10 +117,11 @@ def _module_text(module: Any) -> str:
     trainable = sum(int(p.numel()) for p in module.parameters() if p.requires_grad)
     name = type(module).__name__
     # a class that re-implements another (``@mirrors``) is named with the original's name too, so that a learner
-    # who compares with the original's printout (``Generic_UNet``, ``DC_and_CE_loss``) finds it
-    original = getattr(getattr(type(module), "__nnunet_v1__", None), "qualname", None)
-    if original and original != name:
-        name = f"{name} = v1's {original}"
+    # who compares with the original's printout (``Generic_UNet``, ``DC_and_CE_loss``) finds it; only the class's
+    # own mark counts (a user's subclass of GenericUNet is not v1's Generic_UNet)
+    reference = declared_v1_reference(type(module))
+    if reference is not None and reference.qualname != name:
+        name = f"{name} = v1's {reference.qualname}"
     return tr(f"{name} (torch module, {params:,} parameters, {trainable:,} trainable)",
               f"{name}(torch 模块,{params:,} 个参数,其中 {trainable:,} 个可训练)")
 

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from ..errors import ConfigurationError
 from ..language import tr
-from ..provenance import mirrors
+from ..provenance import declared_v1_reference, mirrors
 from .builtin_variants import nnUNetTrainerV2_2epochs, nnUNetTrainerV2_5epochs, nnUNetTrainerV2_explore
 from .network_trainer import NetworkTrainer
 from .nnUNetTrainer import nnUNetTrainer
@@ -169,8 +169,7 @@ def load_trainers_from_file(path: str | Path) -> list[str]:
 
 def v1_class_repr(cls: type) -> str:
     """How v1 would print this class: the v1 trainer's own ``<class '...'>`` for mirrored built-ins."""
-    # read the class's own mark: subclasses inherit the attribute, but not the v1 identity
-    reference = cls.__dict__.get("__nnunet_v1__") if cls in _BUILTIN_CLASSES else None
+    reference = declared_v1_reference(cls) if cls in _BUILTIN_CLASSES else None
     if reference is not None:
         return f"<class '{reference.module}.{reference.qualname}'>"
     return repr(cls)

@@ -93,6 +93,11 @@ def test_a_module_that_mirrors_v1_is_named_with_v1s_name_too():
 
     assert summarize_text(DCAndCELoss(False)).startswith("DCAndCELoss = v1's DC_and_CE_loss (torch module, 0 ")
 
+    class MyLoss(DCAndCELoss):  # a subclass inherits the mark, not v1's name
+        pass
+
+    assert summarize_text(MyLoss(False)).startswith("MyLoss (torch module, 0 ")
+
 
 def test_optimizer_summary():
     net = torch.nn.Linear(2, 1)
