@@ -6,6 +6,7 @@ texts, the step docstrings, the README and docs/.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _prose(text: str) -> str:
+    """The text with string literals and comment lines that continue on the next line joined, whitespace collapsed:
+    a wording split across ``"...empty "`` / ``"corners"`` or across two ``#`` lines is still found."""
+    text = re.sub(r'"\s*\n\s*[rf]?"', "", text)  # "a " \n "b" -> "a b"
+    text = re.sub(r"\n\s*#\s?", " ", text)  # comment and markdown-cell lines
+    return re.sub(r"\s+", " ", text)
+
+
 def _teaching_sources() -> dict[str, str]:
     """Every file whose prose a learner reads: notebooks (percent scripts), the package's Python, README, docs."""
     paths = sorted((ROOT / "notebooks").glob("*.py")) + sorted((ROOT / "nnunet_explorer").rglob("*.py"))
     paths += [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
-    return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in paths}
+    return {str(p.relative_to(ROOT)): _prose(p.read_text(encoding="utf-8")) for p in paths}
 
 
 WRONG = {
@@ -40,7 +49,7 @@ WRONG = {
 @pytest.mark.parametrize("lesson", sorted(WRONG))
 def test_the_wrong_wording_is_gone(lesson):
     found = [f"{name}: {needle!r}" for name, text in _teaching_sources().items()
-             for needle in WRONG[lesson] if needle in text and name != "tests/test_audited_lessons.py"]
+             for needle in WRONG[lesson] if needle in text]
     assert not found, found
 
 
