@@ -1,7 +1,7 @@
 """Benchmark: sliding-window prediction, v1's ``Generic_UNet.predict_3D`` vs the explorer's, same weights and input.
 
 Builds v1's ``Generic_UNet`` as ``nnUNetTrainerV2`` does (3D, InstanceNorm, LeakyReLU, 3 poolings by default),
-copies its ``state_dict`` into the explorer's ``GenericUNet``, and predicts one random volume with both
+copies its ``state_dict`` into the explorer's ``Generic_UNet``, and predicts one random volume with both
 (step 0.5, Gaussian, mirroring per ``--mirror``). Prints one table row per way of predicting: v1's default
 (float32 sums in CPU memory), v1's ``all_in_gpu`` (float16 sums; on the CPU its ``.cuda()`` calls are made no-ops,
 as v1 has no CPU path for it), and the explorer with each ``sums_on`` mode (``cpu``, ``device_fp32``,
@@ -67,14 +67,14 @@ def main() -> None:
 
     from nnunet_explorer.device import resolve_device
     from nnunet_explorer.network_architecture.sliding_window import get_gaussian, predict_sliding_window
-    from nnunet_explorer.training.generic_unet import GenericUNet
+    from nnunet_explorer.training.generic_unet import build_network
 
     device = resolve_device(args.device)
     pools = [[1, 2, 2], [2, 2, 2], [2, 2, 2]]
     convs = [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]]
     torch.manual_seed(0)
     v1 = _v1_net(args.shape[0], args.base, args.classes, pools, convs)
-    ours = GenericUNet(args.shape[0], args.base, args.classes, pools, convs)
+    ours = build_network(args.shape[0], args.base, args.classes, pools, convs)
     ours.load_state_dict(v1.state_dict())
     v1.to(device)
     ours.to(device).eval()

@@ -118,7 +118,7 @@ def _module_text(module: Any) -> str:
     name = type(module).__name__
     # a class that re-implements another (``@mirrors``) is named with the original's name too, so that a learner
     # who compares with the original's printout (``Generic_UNet``, ``DC_and_CE_loss``) finds it; only the class's
-    # own mark counts (a user's subclass of GenericUNet is not v1's Generic_UNet)
+    # own mark counts (a user's subclass of Generic_UNet is not v1's Generic_UNet)
     reference = declared_v1_reference(type(module))
     if reference is not None and reference.qualname != name:
         name = f"{name} = v1's {reference.qualname}"

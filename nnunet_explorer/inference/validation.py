@@ -122,7 +122,7 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
     """Predict, export, score and postprocess the validation cases of one fold (see the module docstring).
 
     Args:
-        network: the trained ``GenericUNet`` (its mode and ``do_ds`` are restored afterwards).
+        network: the trained ``Generic_UNet`` (its mode and ``do_ds`` are restored afterwards).
         plans: the plans dict (``transpose_backward``, the stage's ``patch_size``, export params).
         stage: the plans stage the network was trained on (None for single-stage plans).
         fold_folder: ``.../<Trainer>__<plans>/fold_k``; results go to ``fold_folder/validation_folder_name``.

@@ -549,7 +549,7 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
     ``nnUNetTrainerV2`` does around its prediction), then both are restored.
 
     Args:
-        network: a ``GenericUNet`` (or any module with ``conv_op``, ``num_classes``, ``inference_apply_nonlin``).
+        network: a ``Generic_UNet`` (or any module with ``conv_op``, ``num_classes``, ``inference_apply_nonlin``).
         data: float ``(c, x, y, z)`` in the preprocessed (transposed, resampled, normalized) space.
         patch_size: the training patch, 3 entries (3D net) or 2 (2D net).
         do_mirroring: test-time augmentation by flipping (v1 default True).

@@ -207,13 +207,13 @@ class nnUNetTrainerV2(nnUNetTrainer):
     def on_epoch_end(self) -> bool:
         """The base bookkeeping, then: always continue until ``max_num_epochs`` (no early stopping); at epoch
         100 a Dice estimate of exactly 0 lowers momentum to 0.95 and re-initialises the weights."""
-        from ..training.generic_unet import InitWeightsHe
+        from ..training.generic_unet import InitWeights_He
 
         super().on_epoch_end()
         continue_training = self.epoch < self.max_num_epochs
         if self.epoch == 100 and self.all_val_eval_metrics[-1] == 0:
             self.optimizer.param_groups[0]["momentum"] = 0.95
-            self.network.apply(InitWeightsHe(1e-2))
+            self.network.apply(InitWeights_He(1e-2))
             # differs from v1: under DDP v1 re-initialises each rank with its own RNG; rank 0's weights are sent
             self.strategy.broadcast_module(self.network)
             self.print_to_log_file("At epoch 100, the mean foreground Dice was 0. This can be caused by a too high "

@@ -134,7 +134,7 @@ class ArchitectureSummary:
         """Plain HTML: one ``<details>`` per stage, a table of layers inside. No JavaScript."""
         esc = html.escape
         size = f"<code>{esc(_shape(self.input_size))}</code>"
-        parts = [f"<div class='nnx-architecture'><p>" + tr(
+        parts = ["<div class='nnx-architecture'><p>" + tr(
             f"<b>U-Net</b> on input {size}: {self.total_params:,} parameters ({self.trainable_params:,} trainable)",
             f"<b>U-Net</b>，输入 {size}：{self.total_params:,} 个参数(其中 {self.trainable_params:,} 个可训练)")
             + "</p>"]
@@ -195,8 +195,8 @@ _SENTENCES_ZH = {
     "weights)": "以 {mode} 做一次训练的前向 + 反向,由给定的显存读取器读出(峰值减去基线,再加上权重)",
     "shapes measured with a real forward pass on the CPU (the network does not run on the meta device)":
         "形状由 CPU 上一次真实的前向传播测得(这个网络不能在 meta 设备上运行)",
-    "no VRAM proxy: the network does not carry GenericUNet's plan attributes":
-        "没有显存代理量:这个网络没有 GenericUNet 的 plans 属性",
+    "no VRAM proxy: the network does not carry Generic_UNet's plan attributes":
+        "没有显存代理量:这个网络没有 Generic_UNet 的 plans 属性",
 }
 
 
@@ -366,7 +366,7 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
     supervision uses and with which weight, and how memory compares with the planner's proxy.
 
     Args:
-        network: a :class:`~nnunet_explorer.training.generic_unet.GenericUNet` (or any network with v1's
+        network: a :class:`~nnunet_explorer.training.generic_unet.Generic_UNet` (or any network with v1's
             ``conv_blocks_context`` / ``conv_blocks_localization`` / ``tu`` / ``seg_outputs``; other networks
             are summarised by their top-level children).
         input_size: ``(batch_size, num_input_channels, *patch_size)`` — use the plans' patch and batch size.
@@ -450,7 +450,7 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
     trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
     proxy, reference = _vram_proxy(network, input_size[2:])
     if proxy is None:
-        notes.append("no VRAM proxy: the network does not carry GenericUNet's plan attributes")
+        notes.append("no VRAM proxy: the network does not carry Generic_UNet's plan attributes")
     return ArchitectureSummary(input_size=input_size, stages=tuple(stages), total_params=total,
                                trainable_params=trainable, output_shapes=output_shapes, vram_proxy=proxy,
                                vram_reference=reference, memory_bytes=measured, memory_source=source,

@@ -23,7 +23,6 @@ Module names, registration order and tensor shapes equal v1's, so a v1 ``state_d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -31,6 +30,7 @@ import torch
 from torch import nn
 
 from ..planning.vram import MAX_FILTERS_2D, MAX_NUM_FILTERS_3D, compute_approx_vram_consumption
+from ..errors import ConfigurationError
 from ..provenance import mirrors
 from .segmentation_network import SegmentationNetwork
 
@@ -44,7 +44,7 @@ def softmax_helper(x: torch.Tensor) -> torch.Tensor:
 
 
 @mirrors("nnunet.network_architecture.initialization:InitWeights_He")
-class InitWeightsHe:
+class InitWeights_He:
     """He (Kaiming) normal initialization of every (transposed) convolution, biases set to zero.
 
     v1 calls ``nn.init.kaiming_normal_(weight, a=neg_slope)`` with torch's defaults (``mode='fan_in'``,
@@ -64,30 +64,6 @@ class InitWeightsHe:
                 nn.init.constant_(module.bias, 0)
 
 
-@dataclass(frozen=True)
-class UNetOps:
-    """The operations of every conv unit: v1's ``conv_op``, ``norm_op``, ``dropout_op``, ``nonlin`` and kwargs.
-
-    :meth:`v2` is what ``nnUNetTrainerV2.initialize_network`` passes (instance norm eps 1e-5 affine, dropout
-    p 0, LeakyReLU 0.01). v1's variants pass others (ReLU, GeLU, Mish, GroupNorm, BatchNorm, FRN, no
-    normalization). A kwargs entry of None means v1's default for that argument (e.g. dropout p 0.5).
-    """
-
-    conv_op: type
-    norm_op: Any
-    norm_op_kwargs: Mapping[str, Any] | None
-    dropout_op: Any
-    dropout_op_kwargs: Mapping[str, Any] | None
-    nonlin: Any
-    nonlin_kwargs: Mapping[str, Any] | None
-
-    @classmethod
-    def v2(cls, threeD: bool, *, norm_eps: float = 1e-5, negative_slope: float = 1e-2) -> "UNetOps":
-        return cls(nn.Conv3d if threeD else nn.Conv2d, nn.InstanceNorm3d if threeD else nn.InstanceNorm2d,
-                   {"eps": norm_eps, "affine": True}, nn.Dropout3d if threeD else nn.Dropout2d,
-                   {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": negative_slope, "inplace": True})
-
-
 def _default_nonlin_kwargs() -> dict[str, Any]:
     return {"negative_slope": 1e-2, "inplace": True}
 
@@ -105,7 +81,7 @@ def _default_conv_kwargs() -> dict[str, Any]:
 
 
 @mirrors("nnunet.network_architecture.generic_UNet:ConvDropoutNormNonlin")
-class ConvNormNonlin(nn.Module):
+class ConvDropoutNormNonlin(nn.Module):
     """One *conv -> (dropout) -> norm -> nonlinearity* unit, the brick every stage is made of.
 
     Takes v1's arguments in v1's order, with v1's defaults (BatchNorm, dropout p 0.5, LeakyReLU 0.01: not
@@ -155,11 +131,11 @@ class ConvNormNonlin(nn.Module):
 
 
 @mirrors("nnunet.network_architecture.generic_UNet:ConvDropoutNonlinNorm")
-class ConvNonlinNorm(ConvNormNonlin):
+class ConvDropoutNonlinNorm(ConvDropoutNormNonlin):
     """The same unit with the nonlinearity *before* the normalization: *conv -> (dropout) -> nonlin -> norm*.
 
     v1's ``*_convReLUIN`` / ``*_convlReLUIN`` variants pass it as ``Generic_UNet(basic_block=...)``. Same
-    modules and names as :class:`ConvNormNonlin`, so the weights are identical; only the forward differs.
+    modules and names as :class:`ConvDropoutNormNonlin`, so the weights are identical; only the forward differs.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -170,10 +146,10 @@ class ConvNonlinNorm(ConvNormNonlin):
 
 
 @mirrors("nnunet.network_architecture.generic_UNet:StackedConvLayers")
-class StackedConvs(nn.Module):
+class StackedConvLayers(nn.Module):
     """``num_convs`` ``basic_block`` units in ``self.blocks``; only the first one gets ``first_stride``.
 
-    Takes v1's arguments in v1's order (see :class:`ConvNormNonlin` for the ops). ``input_channels`` /
+    Takes v1's arguments in v1's order (see :class:`ConvDropoutNormNonlin` for the ops). ``input_channels`` /
     ``output_channels`` are kept as attributes because the decoder reads the skip's channel count from them,
     as in v1. ``num_convs`` 0 still builds one unit (v1's list always holds the first one).
     """
@@ -183,7 +159,7 @@ class StackedConvs(nn.Module):
                  norm_op: Any = nn.BatchNorm2d, norm_op_kwargs: Mapping[str, Any] | None = None,
                  dropout_op: Any = nn.Dropout2d, dropout_op_kwargs: Mapping[str, Any] | None = None,
                  nonlin: Any = nn.LeakyReLU, nonlin_kwargs: Mapping[str, Any] | None = None,
-                 first_stride: Sequence[int] | int | None = None, basic_block: type = ConvNormNonlin) -> None:
+                 first_stride: Sequence[int] | int | None = None, basic_block: type = ConvDropoutNormNonlin) -> None:
         super().__init__()
         self.input_channels = input_feature_channels
         self.output_channels = output_feature_channels
@@ -234,42 +210,45 @@ class Upsample(nn.Module):
 
 
 @mirrors("nnunet.network_architecture.generic_UNet:Generic_UNet")
-class GenericUNet(SegmentationNetwork):
-    """nnU-Net v1's ``Generic_UNet`` (see the module docstring for the ``nnUNetTrainerV2`` configuration).
+class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what print(trainer.network) shows
+    """nnU-Net v1's ``Generic_UNet``, with v1's arguments in v1's order and v1's defaults.
 
-    The defaults build what ``nnUNetTrainerV2`` uses: convolutional pooling and upsampling,
-    InstanceNorm(eps 1e-5, affine), LeakyReLU(0.01), no dropout, identity final nonlinearity (the heads
-    output logits), no bias in heads and transposed convs, He initialization with a = 0.01. The keyword
-    arguments after ``conv_kernel_sizes`` reach every other configuration v1's ``Generic_UNet`` can build
-    (``nnunet_explorer.v1...generic_UNet.Generic_UNet`` takes them positionally, in v1's order).
+    Both trainers build it positionally, exactly as v1's ``initialize_network`` does (see
+    :func:`build_network` for ``nnUNetTrainerV2``'s call with names): ``Generic_UNet(num_input_channels,
+    base_num_features, num_classes, len(pool_op_kernel_sizes), conv_per_stage, 2, Conv3d, InstanceNorm3d,
+    {'eps': 1e-5, 'affine': True}, Dropout3d, {'p': 0, 'inplace': True}, LeakyReLU, {'negative_slope': 1e-2,
+    'inplace': True}, deep_supervision, False, lambda x: x, InitWeights_He(1e-2), pool_op_kernel_sizes,
+    conv_kernel_sizes, False, True, True)``. The class's own defaults are *not* what the trainers use
+    (BatchNorm, dropout p 0.5, softmax as final nonlinearity, max-pooling, interpolation upsampling): v1's
+    variants reach them by passing other arguments.
 
     Args:
         input_channels: image modalities (``num_modalities`` in the plans).
         base_num_features: channels at full resolution (32 in v1's default nnUNetPlansv2.1 plans, 30 with the
             older nnUNetPlans planners).
         num_classes: output channels, *including* background (``plans['num_classes'] + 1``).
-        pool_op_kernel_sizes: one pooling kernel per level, e.g. ``[[1, 2, 2], [2, 2, 2], ...]``.
-        conv_kernel_sizes: ``len(pool_op_kernel_sizes) + 1`` conv kernels (last = bottleneck).
-        conv_per_stage: convolutions per encoder/decoder stage (2).
-        threeD: Conv3d/InstanceNorm3d when True, else the 2D ops.
-        max_num_features: channel cap; None gives v1's class constants, 320 (3D) or 480 (2D).
-        deep_supervision: build with deep supervision (``_deep_supervision``); ``do_ds`` toggles it at run time.
+        num_pool: number of poolings; must be ``len(pool_op_kernel_sizes)`` (every trainer passes that).
+        num_conv_per_stage: convolutions per encoder/decoder stage (``conv_per_stage`` of the plans, 2).
         feat_map_mul_on_downscale: channel growth per level (2).
-        initialize: apply ``weight_initializer`` (default :class:`InitWeightsHe` (1e-2), as v1 does); False
-            keeps torch's default init.
-        ops: conv / norm / dropout / nonlinearity and their kwargs (:class:`UNetOps`; default ``UNetOps.v2``).
-        seg_output_use_bias: bias in the 1x1 heads (v1's ``*_biasInSegOutput`` variants).
-        weight_initializer, final_nonlin: v1's ``weightInitializer`` and ``final_nonlin`` (applied to every
-            head's output; default identity, as the trainers pass ``lambda x: x``).
-        basic_block: the unit class, :class:`ConvNormNonlin` (v1's ``ConvDropoutNormNonlin``) or
-            :class:`ConvNonlinNorm` (``ConvDropoutNonlinNorm``), or any class taking v1's unit arguments.
+        conv_op: ``nn.Conv3d`` or ``nn.Conv2d``; it decides 2D or 3D for everything else.
+        norm_op, norm_op_kwargs, dropout_op, dropout_op_kwargs, nonlin, nonlin_kwargs: the ops of every conv
+            unit (kwargs None means v1's defaults: eps 1e-5 affine momentum 0.1, p 0.5, slope 1e-2).
+        deep_supervision: build with deep supervision (``_deep_supervision``); ``do_ds`` toggles it at run time.
+        dropout_in_localization: keep the dropout p in the decoder too (else p 0 there).
+        final_nonlin: applied to every head's output (the trainers pass ``lambda x: x``: the heads give logits).
+        weightInitializer: applied with ``self.apply`` after building (None keeps torch's default init).
+        pool_op_kernel_sizes: one pooling kernel per level, e.g. ``[[1, 2, 2], [2, 2, 2], ...]`` (None: 2s).
+        conv_kernel_sizes: ``num_pool + 1`` conv kernels, the last for the bottleneck (None: 3s).
+        upscale_logits: interpolate every lower-resolution deep-supervision output up to the patch size.
         convolutional_pooling: downsample with the stride of each stage's first conv (True, all trainers) or
             with max-pooling after each encoder stage (``td``).
         convolutional_upsampling: upsample with transposed convs (True, all trainers) or with
             (bi/tri)linear interpolation; then the decoder's last conv of each level also reduces the
             channels to the next skip's.
-        upscale_logits: interpolate every lower-resolution deep-supervision output up to the patch size.
-        dropout_in_localization: keep ``ops.dropout_op_kwargs['p']`` in the decoder too (else p 0 there).
+        max_num_features: channel cap; None gives v1's class constants, 320 (3D) or 480 (2D).
+        basic_block: the unit class, :class:`ConvDropoutNormNonlin` or :class:`ConvDropoutNonlinNorm`, or any
+            class taking v1's unit arguments.
+        seg_output_use_bias: bias in the 1x1 heads (v1's ``*_biasInSegOutput`` variants).
     """
 
     # v1 class constants, so code that reads them off the network class keeps working
@@ -277,30 +256,43 @@ class GenericUNet(SegmentationNetwork):
     MAX_FILTERS_2D = MAX_FILTERS_2D
     compute_approx_vram_consumption = staticmethod(compute_approx_vram_consumption)
 
-    def __init__(self, input_channels: int, base_num_features: int, num_classes: int,
-                 pool_op_kernel_sizes: KernelSizes, conv_kernel_sizes: KernelSizes | None = None, *,
-                 conv_per_stage: int = 2, threeD: bool = True, max_num_features: int | None = None,
-                 deep_supervision: bool = True, feat_map_mul_on_downscale: float = 2,
-                 initialize: bool = True, ops: UNetOps | None = None, seg_output_use_bias: bool = False,
-                 weight_initializer: Callable[[nn.Module], None] | None = None,
-                 final_nonlin: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 basic_block: type = ConvNormNonlin, convolutional_pooling: bool = True,
-                 convolutional_upsampling: bool = True, upscale_logits: bool = False,
-                 dropout_in_localization: bool = False) -> None:
+    def __init__(self, input_channels: int, base_num_features: int, num_classes: int, num_pool: int,
+                 num_conv_per_stage: int = 2, feat_map_mul_on_downscale: float = 2, conv_op: type = nn.Conv2d,
+                 norm_op: Any = nn.BatchNorm2d, norm_op_kwargs: Mapping[str, Any] | None = None,
+                 dropout_op: Any = nn.Dropout2d, dropout_op_kwargs: Mapping[str, Any] | None = None,
+                 nonlin: Any = nn.LeakyReLU, nonlin_kwargs: Mapping[str, Any] | None = None,
+                 deep_supervision: bool = True, dropout_in_localization: bool = False,
+                 final_nonlin: Callable[[torch.Tensor], torch.Tensor] = softmax_helper,
+                 weightInitializer: Callable[[nn.Module], None] | None = InitWeights_He(1e-2),  # noqa: N803
+                 pool_op_kernel_sizes: KernelSizes | None = None, conv_kernel_sizes: KernelSizes | None = None,
+                 upscale_logits: bool = False, convolutional_pooling: bool = False,
+                 convolutional_upsampling: bool = False, max_num_features: int | None = None,
+                 basic_block: type = ConvDropoutNormNonlin, seg_output_use_bias: bool = False) -> None:
         super().__init__()
+        if conv_op not in (nn.Conv2d, nn.Conv3d):
+            raise ValueError(f"unknown convolution dimensionality, conv op: {conv_op}")  # v1's error
+        threeD = conv_op is nn.Conv3d
         dim = 3 if threeD else 2
+        if pool_op_kernel_sizes is None:
+            pool_op_kernel_sizes = [(2,) * dim] * num_pool
         pool_op_kernel_sizes = [list(map(int, p)) for p in pool_op_kernel_sizes]
-        num_pool = len(pool_op_kernel_sizes)
+        if len(pool_op_kernel_sizes) != num_pool:
+            raise ConfigurationError(f"Generic_UNet: num_pool={num_pool} with {len(pool_op_kernel_sizes)} "
+                                     "pool_op_kernel_sizes is not implemented",
+                                     fix="pass num_pool=len(pool_op_kernel_sizes), as every v1 trainer does")
         if conv_kernel_sizes is None:
             conv_kernel_sizes = [[3] * dim] * (num_pool + 1)
         conv_kernel_sizes = [list(map(int, k)) for k in conv_kernel_sizes]
         if any(len(p) != dim for p in pool_op_kernel_sizes) or any(len(k) != dim for k in conv_kernel_sizes):
-            raise ValueError(f"kernel sizes must have {dim} entries each for threeD={threeD}: "
+            raise ValueError(f"kernel sizes must have {dim} entries each for conv_op {conv_op.__name__}: "
                              f"pool {pool_op_kernel_sizes}, conv {conv_kernel_sizes}")
         if len(conv_kernel_sizes) != num_pool + 1:
             raise ValueError(f"need len(pool_op_kernel_sizes) + 1 = {num_pool + 1} conv kernels "
                              f"(one per level plus the bottleneck), got {len(conv_kernel_sizes)}")
-        ops = ops or UNetOps.v2(threeD)
+        norm_op_kwargs = _default_norm_kwargs() if norm_op_kwargs is None else norm_op_kwargs
+        dropout_op_kwargs = _default_dropout_kwargs() if dropout_op_kwargs is None else dropout_op_kwargs
+        nonlin_kwargs = _default_nonlin_kwargs() if nonlin_kwargs is None else nonlin_kwargs
+        conv_per_stage = num_conv_per_stage
 
         self.threeD = threeD
         self.conv_op = nn.Conv3d if threeD else nn.Conv2d
@@ -327,13 +319,13 @@ class GenericUNet(SegmentationNetwork):
         upsample_mode = "trilinear" if threeD else "bilinear"
 
         def stack(cin: int, cout: int, num_convs: int, level: int, first_stride: Sequence[int] | None = None,
-                  dropout_kwargs: Mapping[str, Any] | None = ops.dropout_op_kwargs) -> StackedConvs:
+                  dropout_kwargs: Mapping[str, Any] | None = dropout_op_kwargs) -> StackedConvLayers:
             # differs from v1: every stage gets its own conv_kwargs dict (v1 edits one shared dict in place, so
             # each unit's .conv_kwargs attribute ends up showing the last stage's kernel; the convs are the same)
             conv_kwargs = {"stride": 1, "dilation": 1, "bias": True, "kernel_size": conv_kernel_sizes[level],
                            "padding": self.conv_pad_sizes[level]}
-            return StackedConvs(cin, cout, num_convs, ops.conv_op, conv_kwargs, ops.norm_op, ops.norm_op_kwargs,
-                                ops.dropout_op, dropout_kwargs, ops.nonlin, ops.nonlin_kwargs, first_stride,
+            return StackedConvLayers(cin, cout, num_convs, conv_op, conv_kwargs, norm_op, norm_op_kwargs,
+                                dropout_op, dropout_kwargs, nonlin, nonlin_kwargs, first_stride,
                                 basic_block=basic_block)
 
         # Modules are *created* in v1's order (encoder, bottleneck, then per decoder level tu before
@@ -359,9 +351,9 @@ class GenericUNet(SegmentationNetwork):
             stack(out_features, final_features, 1, num_pool)))
 
         # the decoder has no dropout unless asked for (v1 sets p to 0 while it builds the decoder)
-        decoder_dropout = ops.dropout_op_kwargs
+        decoder_dropout = dropout_op_kwargs
         if not dropout_in_localization:
-            decoder_dropout = dict(_default_dropout_kwargs() if decoder_dropout is None else decoder_dropout, p=0.0)
+            decoder_dropout = dict(decoder_dropout, p=0.0)
         transposed_op = nn.ConvTranspose3d if threeD else nn.ConvTranspose2d
         tu: list[nn.Module] = []
         localization: list[nn.Module] = []
@@ -402,8 +394,7 @@ class GenericUNet(SegmentationNetwork):
         self.seg_outputs = nn.ModuleList(heads)
         # identity functions are no modules, so v1 registers the list only when it holds Upsample modules
         self.upscale_logits_ops = nn.ModuleList(upscale_ops) if upscale_logits else upscale_ops
-        self.weightInitializer = (weight_initializer if weight_initializer is not None else InitWeightsHe(1e-2)) \
-            if initialize else None
+        self.weightInitializer = weightInitializer
         if self.weightInitializer is not None:
             self.apply(self.weightInitializer)
 
@@ -447,19 +438,28 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_network")
 def build_network(num_input_channels: int, base_num_features: int, num_classes: int,
-                  pool_op_kernel_sizes: KernelSizes, conv_kernel_sizes: KernelSizes, conv_per_stage: int = 2,
-                  threeD: bool = True) -> GenericUNet:
-    """Build the network exactly as ``nnUNetTrainerV2.initialize_network`` does.
+                  pool_op_kernel_sizes: KernelSizes, conv_kernel_sizes: KernelSizes | None = None,
+                  conv_per_stage: int = 2, threeD: bool = True, deep_supervision: bool = True) -> Generic_UNet:
+    """Build the network exactly as ``nnUNetTrainerV2.initialize_network`` does, with names for the arguments.
 
     The trainer takes everything from the plans stage (``num_modalities``, ``base_num_features``,
     ``pool_op_kernel_sizes``, ``conv_kernel_sizes``, ``conv_per_stage``) plus ``num_classes =
     plans['num_classes'] + 1`` (background included). It does *not* pass ``max_num_features``, so the cap is
     the class default: 320 in 3D, 480 in 2D — even though the 2D planner sized memory with 512.
-    Deep supervision is on; ``inference_apply_nonlin`` is the channel softmax.
+    Deep supervision is on (``deep_supervision=False`` gives the base ``nnUNetTrainer``'s network);
+    ``inference_apply_nonlin`` is the channel softmax.
 
     Returns:
-        A :class:`GenericUNet` on the CPU in training mode.
+        A :class:`Generic_UNet` on the CPU in training mode.
     """
+    conv_op, dropout_op, norm_op = ((nn.Conv3d, nn.Dropout3d, nn.InstanceNorm3d) if threeD
+                                    else (nn.Conv2d, nn.Dropout2d, nn.InstanceNorm2d))
+    conv_kernel_sizes = conv_kernel_sizes or [[3] * (3 if threeD else 2)] * (len(pool_op_kernel_sizes) + 1)
     # differs from v1: v1 moves the network to CUDA when available; here the caller picks the device
-    return GenericUNet(num_input_channels, base_num_features, num_classes, pool_op_kernel_sizes,
-                       conv_kernel_sizes, conv_per_stage=conv_per_stage, threeD=threeD, deep_supervision=True)
+    network = Generic_UNet(num_input_channels, base_num_features, num_classes, len(pool_op_kernel_sizes),
+                           conv_per_stage, 2, conv_op, norm_op, {"eps": 1e-5, "affine": True}, dropout_op,
+                           {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True},
+                           deep_supervision, False, _identity, InitWeights_He(1e-2), pool_op_kernel_sizes,
+                           conv_kernel_sizes, False, True, True)
+    network.inference_apply_nonlin = softmax_helper
+    return network

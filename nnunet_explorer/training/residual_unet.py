@@ -137,7 +137,7 @@ class StackedConvLayers(nn.Module):
     """``num_convs`` :class:`ConvDropoutNormReLU` units in ``convs``; the first one is strided by ``first_stride``.
 
     (The modular networks' version; ``Generic_UNet`` has its own, :class:`~nnunet_explorer.training.
-    generic_unet.StackedConvs`, with other arguments and other module names.)
+    generic_unet.StackedConvLayers`, with other arguments and other module names.)
     """
 
     def __init__(self, input_channels: int, output_channels: int, kernel_size: Sequence[int],

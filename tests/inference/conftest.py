@@ -11,7 +11,7 @@ import types
 import pytest
 import torch
 
-from nnunet_explorer.training.generic_unet import GenericUNet
+from nnunet_explorer.training.generic_unet import build_network
 
 
 def build_v1_unet(num_input_channels, base_num_features, num_classes, pools, convs, threeD=True):
@@ -33,7 +33,7 @@ def build_v1_unet(num_input_channels, base_num_features, num_classes, pools, con
 
 @pytest.fixture
 def tiny_pair():
-    """Return ``make(threeD, in_ch, classes)`` -> (explorer GenericUNet, v1 Generic_UNet) with equal weights."""
+    """Return ``make(threeD, in_ch, classes)`` -> (explorer Generic_UNet, v1 Generic_UNet) with equal weights."""
     pytest.importorskip("nnunet", reason="parity tests need nnunet==1.7.1")
 
     def make(threeD=True, in_ch=1, classes=3, seed=0):
@@ -42,7 +42,7 @@ def tiny_pair():
             pools, convs = [[1, 2, 2], [2, 2, 2]], [[1, 3, 3], [3, 3, 3], [3, 3, 3]]
         else:
             pools, convs = [[2, 2], [2, 2]], [[3, 3], [3, 3], [3, 3]]
-        ours = GenericUNet(in_ch, 4, classes, pools, convs, threeD=threeD)
+        ours = build_network(in_ch, 4, classes, pools, convs, threeD=threeD)
         theirs = build_v1_unet(in_ch, 4, classes, pools, convs, threeD=threeD)
         ours.load_state_dict(theirs.state_dict())
         ours.eval()

@@ -11,7 +11,7 @@ import torch
 
 from nnunet_explorer.errors import ExplorerError, UnsafeFileError
 from nnunet_explorer.training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
-from nnunet_explorer.training.generic_unet import GenericUNet
+from nnunet_explorer.training.generic_unet import Generic_UNet, build_network
 
 
 class _RunsCode:
@@ -24,8 +24,8 @@ class _RunsCode:
         return os.system, (f"touch {self.marker}",)
 
 
-def _tiny_net() -> GenericUNet:
-    return GenericUNet(1, 2, 3, [[2, 2, 2]], [[3, 3, 3], [3, 3, 3]])
+def _tiny_net() -> Generic_UNet:
+    return build_network(1, 2, 3, [[2, 2, 2]], [[3, 3, 3], [3, 3, 3]])
 
 
 def test_v1_shaped_checkpoint_loads(tmp_path):
@@ -77,6 +77,6 @@ def test_missing_corrupt_and_mismatched(tmp_path):
     torch.save({"epoch": 1}, tmp_path / "nostate.model")
     with pytest.raises(ExplorerError, match="state_dict"):
         load_checkpoint_file(tmp_path / "nostate.model")
-    wrong = GenericUNet(1, 2, 4, [[2, 2, 2]], [[3, 3, 3], [3, 3, 3]])  # 4 classes instead of 3
+    wrong = build_network(1, 2, 4, [[2, 2, 2]], [[3, 3, 3], [3, 3, 3]])  # 4 classes instead of 3
     with pytest.raises(ExplorerError, match="do not fit"):
         load_state_dict_into(_tiny_net(), wrong.state_dict())

@@ -86,7 +86,7 @@ def test_generic_unet_meets_the_contract(net):
 
 
 class _Wrapper(SegmentationNetwork):
-    """A user network built around GenericUNet that breaks one rule."""
+    """A user network built around Generic_UNet that breaks one rule."""
 
     def __init__(self, inner: nn.Module, mode: str) -> None:
         super().__init__()

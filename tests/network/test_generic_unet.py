@@ -1,4 +1,4 @@
-"""GenericUNet against the real v1 Generic_UNet: structure, parameter counts, initialization, outputs."""
+"""Generic_UNet against the real v1 Generic_UNet: structure, parameter counts, initialization, outputs."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nnunet_explorer.planning.vram import compute_approx_vram_consumption
-from nnunet_explorer.training.generic_unet import GenericUNet, build_network, softmax_helper
+from nnunet_explorer.training.generic_unet import Generic_UNet, build_network, softmax_helper
 
 # (id, num_input_channels, base, num_classes, pools, convs, threeD, small input patch for a forward pass)
 PLANS = [
@@ -52,17 +52,16 @@ def test_state_dict_keys_order_shapes_and_init_equal_v1(v1, plan):
     ref_mods = {n: m for n, m in ref.named_modules() if n}
     our_mods = {n: m for n, m in ours.named_modules() if n}
     assert list(our_mods) == list(ref_mods)
+    # what a learner sees first in the debugger, print(trainer.network), reads the same line for line
+    assert repr(ours) == repr(ref)
     for name, ref_m in ref_mods.items():
         our_m = our_mods[name]
-        assert type(our_m).__name__ in (type(ref_m).__name__, _OUR_NAME.get(type(ref_m).__name__)), name
+        assert type(our_m).__name__ == type(ref_m).__name__, name
         for attr in ("kernel_size", "stride", "padding", "eps", "affine", "negative_slope", "inplace"):
             if hasattr(ref_m, attr):
                 assert getattr(our_m, attr) == getattr(ref_m, attr), (name, attr)
         if hasattr(ref_m, "bias") and isinstance(ref_m, torch.nn.modules.conv._ConvNd):
             assert (our_m.bias is None) == (ref_m.bias is None), name
-
-
-_OUR_NAME = {"ConvDropoutNormNonlin": "ConvNormNonlin", "StackedConvLayers": "StackedConvs"}
 
 
 @pytest.mark.parity
@@ -125,8 +124,8 @@ def test_attributes_v1_code_relies_on(v1):
     assert ours.inference_apply_nonlin is softmax_helper
     # the VRAM proxy is reachable from the network class, as in v1, and gives v1's number
     args = ((64, 160, 160), (4, 5, 5), 32, 320, 1, 3, [[1, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2]])
-    assert GenericUNet.compute_approx_vram_consumption is compute_approx_vram_consumption
-    ours = GenericUNet.compute_approx_vram_consumption(*args)
+    assert Generic_UNet.compute_approx_vram_consumption is compute_approx_vram_consumption
+    ours = Generic_UNet.compute_approx_vram_consumption(*args)
     assert ours == int(v1.Generic_UNet.compute_approx_vram_consumption(*args))
 
 
@@ -159,9 +158,9 @@ def test_he_init_statistics():
 
 def test_wrong_kernel_lists_are_rejected():
     with pytest.raises(ValueError, match="conv kernels"):
-        GenericUNet(1, 32, 3, [[2, 2, 2]] * 3, [[3, 3, 3]] * 3)
+        build_network(1, 32, 3, [[2, 2, 2]] * 3, [[3, 3, 3]] * 3)
     with pytest.raises(ValueError, match="3 entries"):
-        GenericUNet(1, 32, 3, [[2, 2]] * 3, [[3, 3]] * 4, threeD=True)
+        build_network(1, 32, 3, [[2, 2]] * 3, [[3, 3]] * 4, threeD=True)
 
 
 @pytest.mark.parity

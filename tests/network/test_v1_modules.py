@@ -115,9 +115,10 @@ def test_shim_names_are_the_core_classes():
     assert ex_res.FabiansUNet is residual_unet.FabiansUNet
     assert ex_nn.SegmentationNetwork is segmentation_network.SegmentationNetwork
     assert ex_ranger.Ranger is ranger.Ranger
-    assert ex_gu.ConvDropoutNormNonlin is generic_unet.ConvNormNonlin
-    assert ex_gu.ConvDropoutNonlinNorm is generic_unet.ConvNonlinNorm
-    assert ex_gu.StackedConvLayers is generic_unet.StackedConvs
+    assert ex_gu.ConvDropoutNormNonlin is generic_unet.ConvDropoutNormNonlin
+    assert ex_gu.ConvDropoutNonlinNorm is generic_unet.ConvDropoutNonlinNorm
+    assert ex_gu.StackedConvLayers is generic_unet.StackedConvLayers
+    assert ex_gu.Generic_UNet is generic_unet.Generic_UNet
     assert issubclass(ex_gu.Generic_UNet, ex_nn.SegmentationNetwork)
 
 
@@ -292,6 +293,7 @@ def test_generic_unet_equals_v1(case):
     ref, ours = build_pair(_make_generic_unet(three_d, ops_kw, changes), seed=7)
     assert_same_state(ref, ours)
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in ref.named_modules()]
+    assert repr(ours) == repr(ref)  # class names, attribute names and every module's arguments
     for (name, a), (_, b) in zip(ours.named_modules(), ref.named_modules()):
         for attr in ("kernel_size", "stride", "padding", "scale_factor", "mode", "p", "eps", "negative_slope"):
             if hasattr(b, attr):
