@@ -34,7 +34,7 @@ from nnunet_explorer.training.generic_unet import build_network
 from nnunet_explorer.training.hooks import IterationEnd
 from nnunet_explorer.training.iteration import run_iteration
 from nnunet_explorer.network_training.explorer_hooks import ExplorerHooks
-from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+from nnunet_explorer.training.loss import MultipleOutputLoss2, trainer_dc_and_ce_loss
 from nnunet_explorer.training.nonfinite import NonFiniteGuard
 from nnunet_explorer.training.optim import v2_optimizer
 from nnunet_explorer.training.strategy import SingleProcess
@@ -125,7 +125,7 @@ def main() -> None:
             raise SystemExit(done.stderr[-3000:])
         v1 = json.loads(done.stdout.strip().splitlines()[-1])
 
-    loss = MultipleOutputLoss2(DCAndCELoss(False), weights)
+    loss = MultipleOutputLoss2(trainer_dc_and_ce_loss(False), weights)
     opt = v2_optimizer(net.parameters())
     times, losses, records = [], [], []
     for i in range(a.warmup + a.steps):

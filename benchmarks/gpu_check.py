@@ -264,7 +264,7 @@ def section_training(s: dict, device: torch.device, fp16: bool) -> dict:
 
     from nnunet_explorer.training.deep_supervision import ds_loss_weights
     from nnunet_explorer.training.iteration import make_grad_scaler, run_iteration
-    from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+    from nnunet_explorer.training.loss import MultipleOutputLoss2, trainer_dc_and_ce_loss
     from nnunet_explorer.training.optim import v2_optimizer
 
     torch.manual_seed(0)
@@ -283,7 +283,7 @@ def section_training(s: dict, device: torch.device, fp16: bool) -> dict:
     # v1 moves the batch to CUDA whenever CUDA is available: on a CPU run of a GPU machine, hide it
     v1_step = lambda: float(nnUNetTrainerV2.run_iteration(t, iter([{"data": data, "target": target}]), True, False))
 
-    loss = MultipleOutputLoss2(DCAndCELoss(False), weights)
+    loss = MultipleOutputLoss2(trainer_dc_and_ce_loss(False), weights)
     opt = v2_optimizer(ours.parameters())
     scaler = make_grad_scaler(fp16, device) if fp16 else None
     ours_step = lambda: run_iteration(ours, loss, opt, data, target, fp16=fp16, grad_scaler=scaler).loss
@@ -508,7 +508,7 @@ def section_data(s: dict, device: torch.device, fp16: bool, workers: int) -> dic
     from nnunet_explorer.training.data_augmentation_params import default_3D_augmentation_params
     from nnunet_explorer.training.deep_supervision import ds_loss_weights, ds_scales
     from nnunet_explorer.training.iteration import make_grad_scaler, run_iteration
-    from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+    from nnunet_explorer.training.loss import MultipleOutputLoss2, trainer_dc_and_ce_loss
     from nnunet_explorer.training.optim import v2_optimizer
     from batchgenerators.transforms.abstract_transforms import Compose
 
@@ -520,7 +520,7 @@ def section_data(s: dict, device: torch.device, fp16: bool, workers: int) -> dic
     v1 = v1_network(s, device)
     net = explorer_network(s, v1.state_dict(), device)
     del v1
-    loss = MultipleOutputLoss2(DCAndCELoss(False), ds_loss_weights(s["pools"]))
+    loss = MultipleOutputLoss2(trainer_dc_and_ce_loss(False), ds_loss_weights(s["pools"]))
     opt = v2_optimizer(net.parameters())
     scaler = make_grad_scaler(fp16, device) if fp16 else None
     latencies, waits, computes = [], [], []
@@ -562,7 +562,7 @@ def _ddp_worker(rank: int, world: int, backend: str, device_kind: str, port: int
 
     from nnunet_explorer.training.deep_supervision import ds_loss_weights
     from nnunet_explorer.training.iteration import run_iteration
-    from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+    from nnunet_explorer.training.loss import MultipleOutputLoss2, trainer_dc_and_ce_loss
     from nnunet_explorer.training.optim import v2_optimizer
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -584,7 +584,7 @@ def _ddp_worker(rank: int, world: int, backend: str, device_kind: str, port: int
         # the weight-0 deep-supervision head gets no gradient: as the explorer's DDP run, find unused parameters
         ddp = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
                                       find_unused_parameters=True)
-        loss = MultipleOutputLoss2(DCAndCELoss(False), ds_loss_weights(s["pools"]))
+        loss = MultipleOutputLoss2(trainer_dc_and_ce_loss(False), ds_loss_weights(s["pools"]))
         opt = v2_optimizer(ddp.parameters())
         data, target = synthetic_batch(s, seed=rank)
         times = []

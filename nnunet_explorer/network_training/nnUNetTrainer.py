@@ -98,9 +98,9 @@ class nnUNetTrainer(NetworkTrainer):
 
     def _default_loss(self) -> Any:
         """``DC_and_CE_loss({'batch_dice': self.batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})``."""
-        from ..training.loss import DCAndCELoss
+        from ..training.loss import DC_and_CE_loss
 
-        return DCAndCELoss(bool(self.batch_dice), smooth=1e-5, do_bg=False)
+        return DC_and_CE_loss({"batch_dice": self.batch_dice, "smooth": 1e-5, "do_bg": False}, {})
 
     @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.update_fold")
     def update_fold(self, fold: Any) -> None:

@@ -37,7 +37,6 @@ scheduled checkpoint (written atomically) is what ``-c`` resumes from.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import html
 import math
@@ -53,7 +52,6 @@ import torch
 
 from ..errors import ConfigurationError
 from ..provenance import mirrors
-from .checkpoint_saving import FINAL
 
 #: environment variable: a folder where every rank writes ``rank<R>.json`` (its local losses, the aggregated
 #: ones and a checksum of its weights) — for tests and for looking at what each process did.
@@ -335,7 +333,7 @@ class GlobalBatchSoftDiceLoss(torch.nn.Module):
 
 
 def use_global_batch_dice(loss: torch.nn.Module) -> bool:
-    """Swap the batch soft Dice inside v1's loss (``MultipleOutputLoss2(DCAndCELoss)``) for the global one.
+    """Swap the batch soft Dice inside v1's loss (``MultipleOutputLoss2(DC_and_CE_loss)``) for the global one.
 
     Returns True when a swap happened (``batch_dice`` on); sample Dice stays local, as in v1.
     """

@@ -35,7 +35,7 @@ from ..errors import ConfigurationError
 from ..language import tr
 from ..provenance import mirrors
 from .generic_unet import softmax_helper
-from .loss import DCAndCELoss, MultipleOutputLoss2, ScaleLossPart, TensorLossPart
+from .loss import DC_and_CE_loss, MultipleOutputLoss2, ScaleLossPart, TensorLossPart
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -218,7 +218,7 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
     Args:
         network: the U-Net (its device decides where everything runs). With deep supervision its ``do_ds``
             must be on and ``loss`` a :class:`MultipleOutputLoss2`.
-        loss: :class:`MultipleOutputLoss2` (deep supervision) or :class:`DCAndCELoss` (one output).
+        loss: :class:`MultipleOutputLoss2` (deep supervision) or :class:`DC_and_CE_loss` (one output).
         optimizer: e.g. :func:`~nnunet_explorer.training.optim.v2_optimizer` over ``network.parameters()``.
         data: ``(b, c, z, y, x)`` (3D) or ``(b, c, y, x)`` (2D) float array/tensor.
         target: one ``(b, 1, ...)`` label map per deep-supervision output (highest resolution first), or a
@@ -288,9 +288,9 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
                 raise ConfigurationError(
                     "the loss is a MultipleOutputLoss2 (deep supervision) but the network returned a single tensor",
                     fix="set network.do_ds = True before training iterations (v1 does so at the start of "
-                        "training), or pass a DCAndCELoss for a network without deep supervision")
+                        "training), or pass a DC_and_CE_loss for a network without deep supervision")
             total, tensor_parts = loss.forward_with_tensor_parts(outputs, target_list)
-        elif isinstance(loss, DCAndCELoss) and not isinstance(output, (tuple, list)):
+        elif isinstance(loss, DC_and_CE_loss) and not isinstance(output, (tuple, list)):
             total, ce, dc = loss.compute(output, target_list[0])
             tensor_parts = (TensorLossPart(0, 1.0, ce.detach(), dc.detach(), total.detach()),)
         else:

@@ -87,10 +87,13 @@ class SoftDiceLoss(nn.Module):
     class; *sample Dice* computes one Dice per sample and class and averages. v1 uses batch Dice for 2d,
     3d_cascade_fullres, and 3d_fullres when the plans have two stages; sample Dice otherwise.
     With ``do_bg=False`` the background class is dropped before averaging.
+
+    Arguments and defaults are v1's (no non-linearity, background included, ``smooth=1``); the trainers pass
+    ``apply_nonlin=softmax_helper, batch_dice=..., do_bg=False, smooth=1e-5`` (through :class:`DC_and_CE_loss`).
     """
 
-    def __init__(self, apply_nonlin: Callable[[torch.Tensor], torch.Tensor] | None = softmax_helper,
-                 batch_dice: bool = False, do_bg: bool = False, smooth: float = 1e-5) -> None:
+    def __init__(self, apply_nonlin: Callable[[torch.Tensor], torch.Tensor] | None = None, batch_dice: bool = False,
+                 do_bg: bool = True, smooth: float = 1.) -> None:
         super().__init__()
         self.apply_nonlin = apply_nonlin
         self.batch_dice = batch_dice
@@ -180,7 +183,7 @@ class RobustCrossEntropyLoss(nn.CrossEntropyLoss):
 
 @dataclass(frozen=True)
 class LossParts:
-    """The two terms of :class:`DCAndCELoss` for one output, as plain floats."""
+    """The two terms of :class:`DC_and_CE_loss` for one output, as plain floats."""
 
     ce: float
     dice: float  # the soft Dice *loss* term: minus the mean foreground soft Dice
@@ -188,12 +191,15 @@ class LossParts:
 
 
 @mirrors("nnunet.training.loss_functions.dice_loss:DC_and_CE_loss")
-class DCAndCELoss(nn.Module):
-    """``weight_ce * CE + weight_dice * SoftDice`` on one output: v1's ``DC_and_CE_loss``.
+class DC_and_CE_loss(nn.Module):  # noqa: N801 - v1's name: it is what print(trainer.loss) shows
+    """``weight_ce * CE + weight_dice * SoftDice`` on one output, with v1's arguments in v1's order.
 
-    The defaults are what v1's trainers use, ``DC_and_CE_loss({'batch_dice': ..., 'smooth': 1e-5,
-    'do_bg': False}, {})``: weights 1 and 1, ``aggregate='sum'``. v1's other options are here too:
+    The trainers build ``DC_and_CE_loss({'batch_dice': self.batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})``
+    (:func:`trainer_dc_and_ce_loss`): weights 1 and 1, ``aggregate='sum'``. v1's other options are here too:
 
+    * ``soft_dice_kwargs`` go to the Dice term (``batch_dice``, ``do_bg``, ``smooth``; keys left out take
+      :class:`SoftDiceLoss`'s defaults, ``False``, ``True``, ``1``; an unknown key is a ``TypeError``, as in v1);
+      ``ce_kwargs`` to :class:`RobustCrossEntropyLoss` (e.g. ``weight``, ``ignore_index``).
     * ``weight_ce`` / ``weight_dice`` are read at every call, so changing them on the object during training
       takes effect at once (v1's ``graduallyTransitionFromCEToDice`` changes them every epoch by rebuilding
       the loss). A term whose weight is 0
@@ -201,24 +207,22 @@ class DCAndCELoss(nn.Module):
     * ``square_dice``: :class:`SoftDiceLossSquared` instead of :class:`SoftDiceLoss`.
     * ``log_dice``: the Dice term becomes ``-log(-dice_loss)`` = ``-log(mean Dice)``.
     * ``ignore_label``: voxels with that label count in neither term (CE is averaged over the others).
-    * ``ce_kwargs``: passed to :class:`RobustCrossEntropyLoss` (e.g. ``weight``, ``ignore_index``).
 
     ``forward`` returns the total (a differentiable scalar tensor); :meth:`compute` also returns the CE and
     Dice tensors; :meth:`parts` returns them as plain floats.
     """
 
-    def __init__(self, batch_dice: bool, *, smooth: float = 1e-5, do_bg: bool = False, weight_ce: float = 1,
-                 weight_dice: float = 1, square_dice: bool = False, log_dice: bool = False,
-                 ignore_label: int | None = None, ce_kwargs: Mapping[str, Any] | None = None,
-                 aggregate: str = "sum") -> None:
+    def __init__(self, soft_dice_kwargs: Mapping[str, Any], ce_kwargs: dict[str, Any], aggregate: str = "sum",
+                 square_dice: bool = False, weight_ce: float = 1, weight_dice: float = 1, log_dice: bool = False,
+                 ignore_label: int | None = None) -> None:
         super().__init__()
-        ce_kwargs = dict(ce_kwargs or {})
         if ignore_label is not None:
             if square_dice:
                 raise ConfigurationError("DC_and_CE_loss: ignore_label with square_dice=True is not implemented "
                                          "(v1 asserts the same)", fix="use square_dice=False with ignore_label")
-            ce_kwargs["reduction"] = "none"  # the CE map is masked, then averaged over the counted voxels
-        self.batch_dice = batch_dice
+            # the CE map is masked, then averaged over the counted voxels; v1 quirk, reproduced: v1 writes this
+            # into the caller's dict
+            ce_kwargs["reduction"] = "none"
         self.weight_ce = weight_ce
         self.weight_dice = weight_dice
         self.log_dice = log_dice
@@ -226,7 +230,7 @@ class DCAndCELoss(nn.Module):
         self.ignore_label = ignore_label
         self.ce = RobustCrossEntropyLoss(**ce_kwargs)
         dice = SoftDiceLossSquared if square_dice else SoftDiceLoss
-        self.dc = dice(apply_nonlin=softmax_helper, batch_dice=batch_dice, do_bg=do_bg, smooth=smooth)
+        self.dc = dice(apply_nonlin=softmax_helper, **soft_dice_kwargs)
 
     def compute(self, net_output: torch.Tensor, target: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -276,6 +280,12 @@ class DCAndCELoss(nn.Module):
         with torch.no_grad():
             total, ce, dc = self.compute(net_output, target)
         return LossParts(ce=float(ce), dice=float(dc), total=float(total))
+
+
+def trainer_dc_and_ce_loss(batch_dice: bool) -> DC_and_CE_loss:
+    """The loss both v1 trainers build before deep supervision wraps it:
+    ``DC_and_CE_loss({'batch_dice': batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})``."""
+    return DC_and_CE_loss({"batch_dice": bool(batch_dice), "smooth": 1e-5, "do_bg": False}, {})
 
 
 @dataclass(frozen=True)
@@ -366,7 +376,7 @@ class MultipleOutputLoss2(nn.Module):
             if i > 0 and w == 0:
                 parts.append(TensorLossPart(i, float(w), None, None, None))
                 continue
-            if with_parts and isinstance(self.loss, DCAndCELoss):
+            if with_parts and isinstance(self.loss, DC_and_CE_loss):
                 term, ce, dc = self.loss.compute(x[i], y[i])
             else:
                 term, ce, dc = self.loss(x[i], y[i]), None, None

@@ -1,20 +1,20 @@
 """The other losses of nnU-Net v1, which its ``nnUNet_variants/loss_function`` trainers swap in for CE + Dice.
 
-v1 trains with ``CE + SoftDice`` (:class:`~nnunet_explorer.training.loss.DCAndCELoss`). Its loss-function
+v1 trains with ``CE + SoftDice`` (:class:`~nnunet_explorer.training.loss.DC_and_CE_loss`). Its loss-function
 variants try alternatives; each is here with v1's constructor arguments and defaults and v1's arithmetic, in
 v1's order, so that values and gradients equal v1's bit for bit:
 
-=====================  ===========================================================================
-:class:`TopKLoss`      cross-entropy of the ``k`` % hardest voxels only (``nnUNetTrainerV2_Loss_TopK10``)
-:class:`DCAndTopKLoss` soft Dice + top-k CE (``nnUNetTrainerV2_Loss_DiceTopK10``)
-:class:`GDL`           generalized Dice: every class weighted by 1 / its volume
-:class:`GDLAndCELoss`  GDL + CE (``nnUNetTrainerV2_Loss_CEGDL``)
-:class:`MCCLoss`       negative Matthews correlation coefficient (``nnUNetTrainerV2_Loss_MCC``)
-:class:`FocalLoss`     focal loss on probabilities (``nnUNetTrainerV2_SegLoss_Focal``)
-:class:`DCAndBCELoss`  sigmoid soft Dice + binary CE on region targets (v1's BraTS trainers)
-=====================  ===========================================================================
+==========================  ===========================================================================
+:class:`TopKLoss`           cross-entropy of the ``k`` % hardest voxels only (``nnUNetTrainerV2_Loss_TopK10``)
+:class:`DC_and_topk_loss`   soft Dice + top-k CE (``nnUNetTrainerV2_Loss_DiceTopK10``)
+:class:`GDL`                generalized Dice: every class weighted by 1 / its volume
+:class:`GDL_and_CE_loss`    GDL + CE (``nnUNetTrainerV2_Loss_CEGDL``)
+:class:`MCCLoss`            negative Matthews correlation coefficient (``nnUNetTrainerV2_Loss_MCC``)
+:class:`FocalLoss`          focal loss on probabilities (``nnUNetTrainerV2_SegLoss_Focal``)
+:class:`DC_and_BCE_loss`    sigmoid soft Dice + binary CE on region targets (v1's BraTS trainers)
+==========================  ===========================================================================
 
-All take logits ``(b, C, z, y, x)`` (or ``(b, C, y, x)``) and, except :class:`DCAndBCELoss`, the label map
+All take logits ``(b, C, z, y, x)`` (or ``(b, C, y, x)``) and, except :class:`DC_and_BCE_loss`, the label map
 ``(b, 1, z, y, x)`` as floats, the way v1's data loader delivers it.
 """
 from __future__ import annotations
@@ -32,29 +32,12 @@ from .loss import (RobustCrossEntropyLoss, SoftDiceLoss, SoftDiceLossSquared, ge
 
 Nonlin = Callable[[torch.Tensor], torch.Tensor]
 
-# v1's SoftDiceLoss defaults; the explorer's SoftDiceLoss has the trainer's (softmax, no background, 1e-5)
-_V1_SOFT_DICE_DEFAULTS: dict[str, Any] = {"batch_dice": False, "do_bg": True, "smooth": 1.}
-
-
-def v1_soft_dice_kwargs(soft_dice_kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """``batch_dice``, ``do_bg``, ``smooth`` as v1's ``SoftDiceLoss(**soft_dice_kwargs)`` would take them.
-
-    Keys left out take v1's defaults (``batch_dice=False, do_bg=True, smooth=1``); an unknown key is a
-    ``TypeError``, as in v1.
-    """
-    unknown = sorted(set(soft_dice_kwargs) - set(_V1_SOFT_DICE_DEFAULTS))
-    if unknown:
-        raise TypeError(f"SoftDiceLoss got unexpected keyword arguments {unknown} "
-                        f"(v1's Dice takes {sorted(_V1_SOFT_DICE_DEFAULTS)})")
-    return {**_V1_SOFT_DICE_DEFAULTS, **soft_dice_kwargs}
-
-
 def v1_soft_dice(apply_nonlin: Nonlin | None, soft_dice_kwargs: Mapping[str, Any], square_dice: bool = False
                  ) -> SoftDiceLoss | SoftDiceLossSquared:
     """The Dice term v1's combined losses build: ``SoftDiceLoss(apply_nonlin, **soft_dice_kwargs)`` (or the
-    squared one), with v1's defaults (see :func:`v1_soft_dice_kwargs`)."""
+    squared one); keys left out take v1's defaults, an unknown key is a ``TypeError`` (as in v1)."""
     dice = SoftDiceLossSquared if square_dice else SoftDiceLoss
-    return dice(apply_nonlin=apply_nonlin, **v1_soft_dice_kwargs(soft_dice_kwargs))
+    return dice(apply_nonlin=apply_nonlin, **soft_dice_kwargs)
 
 
 def _sum_only(aggregate: str, name: str) -> None:
@@ -85,7 +68,7 @@ class TopKLoss(RobustCrossEntropyLoss):
 
 
 @mirrors("nnunet.training.loss_functions.dice_loss:DC_and_topk_loss")
-class DCAndTopKLoss(nn.Module):
+class DC_and_topk_loss(nn.Module):  # noqa: N801 - v1's name
     """``TopK-CE + SoftDice`` (weights 1 and 1), v1's arguments.
 
     Args:
@@ -153,7 +136,7 @@ class GDL(nn.Module):
 
 
 @mirrors("nnunet.training.loss_functions.dice_loss:GDL_and_CE_loss")
-class GDLAndCELoss(nn.Module):
+class GDL_and_CE_loss(nn.Module):  # noqa: N801 - v1's name
     """``CE + GDL`` (weights 1 and 1) with softmax, v1's arguments.
 
     Args:
@@ -287,7 +270,7 @@ class FocalLossV2(FocalLoss):
 
 
 @mirrors("nnunet.training.loss_functions.dice_loss:DC_and_BCE_loss")
-class DCAndBCELoss(nn.Module):
+class DC_and_BCE_loss(nn.Module):  # noqa: N801 - v1's name
     """``BCEWithLogits + sigmoid SoftDice`` for overlapping region targets (v1's BraTS trainers).
 
     The target is one-hot-like ``(b, R, ...)`` with one binary channel per region (regions may overlap), and

@@ -89,14 +89,24 @@ def test_summarize_text_of_every_kind(value, expected):
 
 
 def test_a_module_that_mirrors_v1_is_named_with_v1s_name_too():
-    from nnunet_explorer.training.loss import DCAndCELoss
+    from nnunet_explorer.provenance import mirrors
+    from nnunet_explorer.training.generic_unet import build_network
+    from nnunet_explorer.training.loss import trainer_dc_and_ce_loss
 
-    assert summarize_text(DCAndCELoss(False)).startswith("DCAndCELoss = v1's DC_and_CE_loss (torch module, 0 ")
+    # the explorer's own classes carry v1's names: nothing to add
+    assert summarize_text(trainer_dc_and_ce_loss(False)).startswith("DC_and_CE_loss (torch module, 0 ")
+    assert summarize_text(build_network(1, 2, 3, [[2, 2, 2]])).startswith("Generic_UNet (torch module, ")
 
-    class MyLoss(DCAndCELoss):  # a subclass inherits the mark, not v1's name
+    @mirrors("nnunet.training.loss_functions.dice_loss:DC_and_CE_loss")
+    class OtherName(torch.nn.Module):  # a re-implementation under another name is introduced by v1's too
         pass
 
-    assert summarize_text(MyLoss(False)).startswith("MyLoss (torch module, 0 ")
+    assert summarize_text(OtherName()).startswith("OtherName = v1's DC_and_CE_loss (torch module, 0 ")
+
+    class MyLoss(OtherName):  # a subclass inherits the mark, not v1's name
+        pass
+
+    assert summarize_text(MyLoss()).startswith("MyLoss (torch module, 0 ")
 
 
 def test_optimizer_summary():

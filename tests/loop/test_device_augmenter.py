@@ -166,7 +166,7 @@ def test_next_and_a_training_iteration_on_device_batches_read_from_the_device_on
     from nnunet_explorer.training.deep_supervision import ds_loss_weights
     from nnunet_explorer.training.generic_unet import build_network
     from nnunet_explorer.training.iteration import run_iteration
-    from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+    from nnunet_explorer.training.loss import MultipleOutputLoss2, trainer_dc_and_ce_loss
     from nnunet_explorer.training.optim import v2_optimizer
 
     from ..network.sync_counter import SyncCounter
@@ -176,7 +176,7 @@ def test_next_and_a_training_iteration_on_device_batches_read_from_the_device_on
     transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
     torch.manual_seed(0)
     net = build_network(1, 8, 3, pools, [[1, 3, 3], [3, 3, 3], [3, 3, 3]])
-    loss = MultipleOutputLoss2(DCAndCELoss(False), ds_loss_weights(pools))
+    loss = MultipleOutputLoss2(trainer_dc_and_ce_loss(False), ds_loss_weights(pools))
     optimizer = v2_optimizer(net.parameters())
     augmenter = DeviceAugmenter(loader, Compose(transforms), "cpu", 2, 2, seeds=SEEDS)
     applied = _count_syncs_in_apply(augmenter)  # the feeder thread applies: count there (modes are per thread)

@@ -194,7 +194,8 @@ V1_CROSS_LOAD = textwrap.dedent("""
     t2.initialize(True)
     t2.load_checkpoint(ckpt, train=True)  # as nnUNet_train -c does
     r.update(epoch=t2.epoch, n_tr=len(t2.all_tr_losses), best_val=float(t2.best_val_eval_criterion_MA),
-             momentum_keys=len(t2.optimizer.state_dict()['state']), network_repr=repr(t2.network))
+             momentum_keys=len(t2.optimizer.state_dict()['state']), network_repr=repr(t2.network),
+             loss_repr=repr(t2.loss))
     t2.epoch -= 1  # as after an epoch of training: v1 stores epoch + 1
     t2.save_checkpoint(out)
     print(json.dumps(r))
@@ -231,6 +232,6 @@ def test_checkpoints_cross_load_between_v1_and_the_explorer(trained, v1_ct_task,
     mine, theirs = resumed.optimizer.state_dict()["state"], written["optimizer_state_dict"]["state"]
     assert set(mine) == set(theirs) and all(mine[k]["momentum_buffer"].equal(theirs[k]["momentum_buffer"]) for k in mine)
     assert read_checkpoint(v1_written)["epoch"] == 2  # the explorer's safe reader accepts v1's file
-    # both trainers' initialize builds a network that prints the same, class names included (print(self.network))
-    assert repr(resumed.network) == r["network_repr"]
+    # both trainers' initialize builds a network and a loss that print the same, class names included
+    assert repr(resumed.network) == r["network_repr"] and repr(resumed.loss) == r["loss_repr"]
     assert repr(resumed.network).startswith("Generic_UNet(") and "StackedConvLayers(" in r["network_repr"]

@@ -15,7 +15,7 @@ from nnunet_explorer.errors import ConfigurationError
 from nnunet_explorer.training.deep_supervision import ds_loss_weights, ds_target_shapes
 from nnunet_explorer.training.generic_unet import build_network
 from nnunet_explorer.training.iteration import run_iteration
-from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2
+from nnunet_explorer.training.loss import MultipleOutputLoss2, trainer_dc_and_ce_loss
 from nnunet_explorer.training.optim import v2_optimizer
 
 POOLS = [[1, 2, 2], [2, 2, 2], [2, 2, 2]]
@@ -72,7 +72,7 @@ def _batch(seed=0, batch=2):
 def _setup(seed=0, batch_dice=False):
     torch.manual_seed(seed)
     net = build_network(1, BASE, 3, POOLS, CONVS)
-    loss = MultipleOutputLoss2(DCAndCELoss(batch_dice), ds_loss_weights(POOLS))
+    loss = MultipleOutputLoss2(trainer_dc_and_ce_loss(batch_dice), ds_loss_weights(POOLS))
     return net, loss, v2_optimizer(net.parameters())
 
 
@@ -186,8 +186,8 @@ def test_single_output_loss_and_do_ds_mismatch():
     data, target = _batch(seed=4)
     with pytest.raises(ConfigurationError, match="do_ds"):
         net.do_ds = False
-        run_iteration(net, MultipleOutputLoss2(DCAndCELoss(False), ds_loss_weights(POOLS)), opt, data, target)
-    rec = run_iteration(net, DCAndCELoss(False), opt, data, target[0])
+        run_iteration(net, MultipleOutputLoss2(trainer_dc_and_ce_loss(False), ds_loss_weights(POOLS)), opt, data, target)
+    rec = run_iteration(net, trainer_dc_and_ce_loss(False), opt, data, target[0])
     assert len(rec.output_shapes) == 1 and rec.scale_parts[0].ce is not None
     assert rec.loss == pytest.approx(rec.scale_parts[0].ce + rec.scale_parts[0].dice, abs=1e-6)
 

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from nnunet_explorer.training.generic_unet import softmax_helper
 from nnunet_explorer.training.deep_supervision import ds_loss_weights, ds_scales, ds_target_shapes
-from nnunet_explorer.training.loss import DCAndCELoss, MultipleOutputLoss2, RobustCrossEntropyLoss, SoftDiceLoss
+from nnunet_explorer.training.loss import (MultipleOutputLoss2, RobustCrossEntropyLoss, SoftDiceLoss,
+                                           trainer_dc_and_ce_loss)
 from nnunet_explorer.training.lr_schedule import maybe_update_lr, poly_lr
 from nnunet_explorer.training.optim import v1_adam_optimizer_and_scheduler, v2_optimizer
 
@@ -64,7 +66,7 @@ def test_deep_supervision_loss_equals_v1(v1, batch_dice, dims):
 
     ref_loss = v1.MultipleOutputLoss2(v1.DC_and_CE_loss({'batch_dice': batch_dice, 'smooth': 1e-5, 'do_bg': False},
                                                         {}), weights)
-    ours = MultipleOutputLoss2(DCAndCELoss(batch_dice), weights)
+    ours = MultipleOutputLoss2(trainer_dc_and_ce_loss(batch_dice), weights)
 
     ref_value = ref_loss(logits, targets)
     ref_grads = torch.autograd.grad(ref_value, logits, allow_unused=True)
@@ -98,16 +100,16 @@ def test_single_output_parts_and_dice_terms_equal_v1(v1):
     x = logits[0].detach()
     for batch_dice in (True, False):
         ref = v1.DC_and_CE_loss({'batch_dice': batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})
-        ours = DCAndCELoss(batch_dice)
+        ours = trainer_dc_and_ce_loss(batch_dice)
         parts = ours.parts(x, seg)
         assert parts.total == pytest.approx(float(ref(x, seg)), abs=1e-6)
         assert parts.total == pytest.approx(parts.ce + parts.dice, abs=1e-6)
         ref_dc = v1.SoftDiceLoss(apply_nonlin=v1.softmax_helper, batch_dice=batch_dice, do_bg=False, smooth=1e-5)
-        assert float(SoftDiceLoss(batch_dice=batch_dice)(x, seg)) == pytest.approx(float(ref_dc(x, seg)), abs=1e-7)
+        assert float(SoftDiceLoss(softmax_helper, batch_dice, False, 1e-5)(x, seg)) == pytest.approx(float(ref_dc(x, seg)), abs=1e-7)
     # the soft Dice term is minus a mean Dice: within [-1, 0]; a perfect prediction gives about -1
     perfect = torch.nn.functional.one_hot(seg[:, 0].long(), 4).movedim(-1, 1).float() * 50
-    assert -1.0 <= DCAndCELoss(False).parts(perfect, seg).dice < -0.999
-    assert DCAndCELoss(False).parts(perfect, seg).total < 0  # CE ~ 0, Dice ~ -1: the loss goes negative
+    assert -1.0 <= trainer_dc_and_ce_loss(False).parts(perfect, seg).dice < -0.999
+    assert trainer_dc_and_ce_loss(False).parts(perfect, seg).total < 0  # CE ~ 0, Dice ~ -1: the loss goes negative
 
 
 def test_robust_ce_accepts_channel_axis():

@@ -360,9 +360,9 @@ def test_the_shim_refuses_nothing_v1_can_do():
         mod = importlib.import_module(f"nnunet_explorer.v1.training.loss_functions.{module}")
         for attr in attrs:
             assert isinstance(getattr(mod, attr), type) or callable(getattr(mod, attr)), (module, attr)
-    from nnunet_explorer.training.loss import DCAndCELoss
+    from nnunet_explorer.training import loss
     from nnunet_explorer.v1.training.loss_functions.dice_loss import DC_and_CE_loss
-    assert issubclass(DC_and_CE_loss, DCAndCELoss)  # so training records its CE / Dice parts
+    assert DC_and_CE_loss is loss.DC_and_CE_loss  # the class the trainers build, so training records its parts
 
 
 # ------------------------------------------------------------------ the variant files, ported
@@ -496,7 +496,7 @@ def test_ported_variant_file_builds_v1s_loss(sides, name, batch_dice, monkeypatc
     trainer = _construct(getattr(module, name), batch_dice)
     assert trainer.initial_lr == initial_lr
     if expected is None:  # ForceBD / ForceSD: they only force batch_dice
-        assert trainer.batch_dice == name.endswith("BD") and trainer.loss.batch_dice == trainer.batch_dice
+        assert trainer.batch_dice == name.endswith("BD") and trainer.loss.dc.batch_dice == trainer.batch_dice
         return
     theirs = expected(sides["v1"], batch_dice)
     assert _mirrored_name(trainer.loss) == type(theirs).__name__
