@@ -24,6 +24,7 @@ import numpy as np
 
 from ..language import tr
 from ..provenance import mirrors
+from .deep_supervision import ds_scales
 
 
 
@@ -199,16 +200,6 @@ class AugmentationSetup:
                 f"do_elastic {p['do_elastic']}; mirror_axes {p['mirror_axes']}")
 
 
-def deep_supervision_scales(pool_op_kernel_sizes: Sequence[Sequence[int]]) -> tuple[tuple[float, ...], ...]:
-    """``[[1, 1, 1]] + 1 / cumprod(pool_op_kernel_sizes)[:-1]``: the resolution of each deep-supervision output.
-
-    The first entry is always three 1s, even for 2D networks (v1 only checks ``all(s == 1)``, so this is
-    harmless). Kept here because v1 computes it inside ``setup_DA_params``.
-    """
-    cumulative = np.cumprod(np.vstack(pool_op_kernel_sizes), axis=0)
-    return ((1.0, 1.0, 1.0),) + tuple(tuple(float(v) for v in 1.0 / row) for row in cumulative[:-1])
-
-
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.setup_DA_params")
 def setup_DA_params(patch_size: Sequence[int], *, do_dummy_2D_aug: bool, use_mask_for_norm: Any,
                     pool_op_kernel_sizes: Sequence[Sequence[int]] | None = None, v2: bool = True) -> AugmentationSetup:
@@ -274,7 +265,9 @@ def setup_DA_params(patch_size: Sequence[int], *, do_dummy_2D_aug: bool, use_mas
     params["patch_size_for_spatialtransform"] = patch
     if v2:
         params["num_cached_per_thread"] = 2
-    scales = deep_supervision_scales(pool_op_kernel_sizes) if (v2 and pool_op_kernel_sizes is not None) else None
+    # v1 computes them inside setup_DA_params; tuples here (the setup is frozen), v1's element types kept
+    scales = (tuple(tuple(row) for row in ds_scales(pool_op_kernel_sizes))
+              if (v2 and pool_op_kernel_sizes is not None) else None)
     setup = AugmentationSetup(params, tuple(int(v) for v in basic), tuple(int(v) for v in patch),
                               bool(do_dummy_2D_aug), scales, (float(scale_for_size[0]), float(scale_for_size[1])),
                               tuple(notes))

@@ -41,8 +41,9 @@ def ds_scales(pool_op_kernel_sizes: Sequence[Sequence[int]]) -> list[list[float]
     [1,.25,.25], [.5,.125,.125]``. As in v1 the first entry has three elements even for 2D plans (only
     "all ones" is ever tested on it, so it means "no downsampling").
     """
-    cumulative = np.cumprod(np.vstack(pool_op_kernel_sizes), axis=0)
-    return [[1.0, 1.0, 1.0]] + [[float(v) for v in 1 / row] for row in cumulative][:-1]
+    # v1's exact object (V2's setup_DA_params): ints in the first entry, numpy floats in the others, so that
+    # the trainer's attribute, debug.json and the DownsampleSegForDSTransform2 printout read as v1's
+    return [[1, 1, 1]] + [list(row) for row in 1 / np.cumprod(np.vstack(pool_op_kernel_sizes), axis=0)][:-1]
 
 
 @mirrors("nnunet.training.data_augmentation.downsampling:downsample_seg_for_ds_transform2")

@@ -166,6 +166,7 @@ def test_process_plans_and_setup_DA_params_match_v1(v1_facts, v1_ct_task):
         assert safe(setup.data_aug_params) == v1["data_aug_params"], name
         assert list(setup.basic_generator_patch_size) == v1["basic_generator_patch_size"], name
         assert safe(setup.deep_supervision_scales) == v1["deep_supervision_scales"], name
+        assert repr(setup.deep_supervision_scales) == v1["deep_supervision_scales_repr"], name  # ints, numpy floats
     # the cases exercise the branches: dummy 2D keeps the first axis, the elongated 2D patch narrows rotation
     assert v1_facts["setups"]["3d_dummy2d"]["data_aug_params"]["dummy_2D"] is True
     assert v1_facts["setups"]["2d_elongated"]["data_aug_params"]["rotation_x"] == R15

@@ -113,7 +113,8 @@ for name, (plans_file, plans) in cases.items():
     t.setup_DA_params()
     facts["setups"][name] = dict(processed=processed, data_aug_params=safe(t.data_aug_params),
                                  basic_generator_patch_size=safe(t.basic_generator_patch_size),
-                                 deep_supervision_scales=safe(t.deep_supervision_scales))
+                                 deep_supervision_scales=safe(t.deep_supervision_scales),
+                                 deep_supervision_scales_repr=repr(t.deep_supervision_scales))
 
 # the original nnUNetTrainer's setup_DA_params (no V2 changes)
 facts["base_setups"] = {}
