@@ -6,9 +6,12 @@
   moving averages, global Dice, best-checkpoint and scheduled-checkpoint decisions.
 * a checkpoint the explorer writes is restored by v1's ``restore_model`` and loaded for training by v1's
   ``load_checkpoint``; v1 then saves it again, and that v1-written checkpoint resumes in the explorer (``-c``).
+* ``nnUNetTrainerV2(...).initialize(True)`` on the same task sets the same attributes with the same values as v1's,
+  and the network, loss, optimizer and augmentation pipelines print the same.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import subprocess
@@ -235,3 +238,84 @@ def test_checkpoints_cross_load_between_v1_and_the_explorer(trained, v1_ct_task,
     # both trainers' initialize builds a network and a loss that print the same, class names included
     assert repr(resumed.network) == r["network_repr"] and repr(resumed.loss) == r["loss_repr"]
     assert repr(resumed.network).startswith("Generic_UNet(") and "StackedConvLayers(" in r["network_repr"]
+
+
+V1_INITIALIZED = textwrap.dedent("""
+    import json, re, sys
+    import numpy as np
+    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+    plans, folder, pre = sys.argv[1], sys.argv[2], sys.argv[3]
+    t = nnUNetTrainerV2(plans, 0, output_folder=folder, dataset_directory=pre, batch_dice=False, stage=0,
+                        unpack_data=True, deterministic=False, fp16=False)
+    t.initialize(True)
+    try:
+        print("JSON" + json.dumps(DESCRIBE(t)))
+    finally:
+        t.tr_gen._finish(); t.val_gen._finish()
+""")
+
+
+def _describe(trainer) -> dict:
+    """Every public attribute of an initialized trainer: its class, and its repr where the value is plain data
+    or a torch object a learner prints (network, loss, optimizer, the augmentation pipelines)."""
+    import re
+
+    plain = (int, float, str, bool, list, tuple, dict, np.ndarray, np.generic, type(None))
+    out = {}
+    for key, value in vars(trainer).items():
+        if key.startswith("_"):
+            continue
+        out[key] = {"class": type(value).__name__}
+        if isinstance(value, plain) or key in ("network", "loss", "optimizer"):
+            out[key]["repr"] = re.sub(r"0x[0-9a-f]+", "0x", repr(value))
+    for key in ("tr_gen", "val_gen"):
+        out[key]["transform"] = re.sub(r"0x[0-9a-f]+", "0x", repr(getattr(trainer, key).transform))
+    return out
+
+
+# the explorer's own additions to the trainer (documented in network_training/network_trainer.py) and the one
+# class it replaces: batchgenerators' MultiThreadedAugmenter by its own MultiProcessAugmenter (training/augmenter.py)
+EXPLORER_ATTRIBUTES = {"augment_on", "device", "echo", "explorer", "strategy"}
+OWN_CLASSES = {"tr_gen": ("MultiThreadedAugmenter", "MultiProcessAugmenter"),
+               "val_gen": ("MultiThreadedAugmenter", "MultiProcessAugmenter")}
+
+
+def test_initialize_sets_what_v1s_initialize_sets(v1_ct_task, tmp_path, monkeypatch):
+    """``nnUNetTrainerV2(...).initialize(True)`` here and in v1 on the same task: the same attributes, of the
+    same classes, with the same values, and a network, loss, optimizer and augmentation pipeline that print the
+    same (the debugger view of the blog's section 5, attribute by attribute)."""
+    monkeypatch.setenv("nnUNet_n_proc_DA", "1")
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
+    pre = Path(ws.preprocessed) / v1_ct_task.task_name
+    plans, folder = str(pre / "nnUNetPlansv2.1_plans_3D.pkl"), str(tmp_path / "out")
+    script = V1_INITIALIZED.replace("DESCRIBE(t)", "_describe(t)").replace(
+        "import numpy as np\n", "import numpy as np\n" + textwrap.dedent(inspect.getsource(_describe)))
+    done = run_v1_python(script.replace("sys.argv[1], sys.argv[2], sys.argv[3]",
+                                        f"{plans!r}, {folder!r}, {str(pre)!r}"), ws, timeout=400,
+                         extra_env={"nnUNet_n_proc_DA": "1"})
+    theirs = json.loads(next(line[4:] for line in done.stdout.splitlines() if line.startswith("JSON")))
+
+    trainer = nnUNetTrainerV2(plans, 0, output_folder=folder, dataset_directory=str(pre), batch_dice=False,
+                              stage=0, unpack_data=True, deterministic=False, fp16=False)
+    trainer.initialize(True)
+    try:
+        ours = _describe(trainer)
+    finally:
+        trainer.tr_gen.shutdown()
+        trainer.val_gen.shutdown()
+
+    assert set(ours) - set(theirs) == EXPLORER_ATTRIBUTES
+    assert set(theirs) <= set(ours)
+    for key, v1 in theirs.items():
+        mine = ours[key]
+        if key in OWN_CLASSES:
+            assert (v1["class"], mine["class"]) == OWN_CLASSES[key]
+        else:
+            assert mine["class"] == v1["class"], key
+        if key == "log_file":  # a time stamp in the name
+            continue
+        assert mine.get("repr") == v1.get("repr"), key
+        assert mine.get("transform") == v1.get("transform"), key
+    # the comparison covers what it claims: the module trees and the transforms were printed on both sides
+    assert theirs["network"]["repr"].startswith("Generic_UNet(") and "DownsampleSegForDSTransform2" in \
+        theirs["tr_gen"]["transform"]
