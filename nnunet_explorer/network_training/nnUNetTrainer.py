@@ -13,7 +13,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..errors import ConfigurationError, PlansError
 from ..provenance import mirrors
@@ -249,24 +248,14 @@ class nnUNetTrainer(NetworkTrainer):
     def _build_generic_unet(self, deep_supervision: bool) -> None:
         """Generic_UNet as both trainers build it: InstanceNorm, LeakyReLU(1e-2), He init, conv pooling/upsampling.
 
-        The call is v1's, argument for argument (only ``deep_supervision`` differs between the two trainers), so
-        ``print(self.network)`` shows the module tree v1 prints.
+        ``build_network`` makes v1's call argument for argument (only ``deep_supervision`` differs between the two
+        trainers), so ``print(self.network)`` shows the module tree v1 prints.
         """
-        from ..training.generic_unet import Generic_UNet, InitWeights_He, softmax_helper
+        from ..training.generic_unet import build_network, softmax_helper
 
-        if self.threeD:
-            conv_op, dropout_op, norm_op = nn.Conv3d, nn.Dropout3d, nn.InstanceNorm3d
-        else:
-            conv_op, dropout_op, norm_op = nn.Conv2d, nn.Dropout2d, nn.InstanceNorm2d
-        norm_op_kwargs = {"eps": 1e-5, "affine": True}
-        dropout_op_kwargs = {"p": 0, "inplace": True}
-        net_nonlin = nn.LeakyReLU
-        net_nonlin_kwargs = {"negative_slope": 1e-2, "inplace": True}
-        self.network = Generic_UNet(self.num_input_channels, self.base_num_features, self.num_classes,
-                                    len(self.net_num_pool_op_kernel_sizes), self.conv_per_stage, 2, conv_op,
-                                    norm_op, norm_op_kwargs, dropout_op, dropout_op_kwargs, net_nonlin,
-                                    net_nonlin_kwargs, deep_supervision, False, lambda x: x, InitWeights_He(1e-2),
-                                    self.net_num_pool_op_kernel_sizes, self.net_conv_kernel_sizes, False, True, True)
+        self.network = build_network(self.num_input_channels, self.base_num_features, self.num_classes,
+                                     self.net_num_pool_op_kernel_sizes, self.net_conv_kernel_sizes,
+                                     self.conv_per_stage, self.threeD, deep_supervision)
         # differs from v1: v1 calls .cuda() whenever CUDA exists; the explorer moves it to the chosen device
         self.network.to(self.device)
         self.network.inference_apply_nonlin = softmax_helper

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..planning.vram import MAX_FILTERS_2D, MAX_NUM_FILTERS_3D, compute_approx_vram_consumption
 from ..errors import ConfigurationError
+from ..planning.vram import MAX_FILTERS_2D, MAX_NUM_FILTERS_3D, compute_approx_vram_consumption
 from ..provenance import mirrors
 from .segmentation_network import SegmentationNetwork
 
@@ -324,9 +324,8 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
             # each unit's .conv_kwargs attribute ends up showing the last stage's kernel; the convs are the same)
             conv_kwargs = {"stride": 1, "dilation": 1, "bias": True, "kernel_size": conv_kernel_sizes[level],
                            "padding": self.conv_pad_sizes[level]}
-            return StackedConvLayers(cin, cout, num_convs, conv_op, conv_kwargs, norm_op, norm_op_kwargs,
-                                dropout_op, dropout_kwargs, nonlin, nonlin_kwargs, first_stride,
-                                basic_block=basic_block)
+            return StackedConvLayers(cin, cout, num_convs, conv_op, conv_kwargs, norm_op, norm_op_kwargs, dropout_op,
+                                     dropout_kwargs, nonlin, nonlin_kwargs, first_stride, basic_block=basic_block)
 
         # Modules are *created* in v1's order (encoder, bottleneck, then per decoder level tu before
         # localization, then heads) so that torch's default initializers draw the same random numbers, and
@@ -442,6 +441,9 @@ def build_network(num_input_channels: int, base_num_features: int, num_classes: 
                   conv_per_stage: int = 2, threeD: bool = True, deep_supervision: bool = True) -> Generic_UNet:
     """Build the network exactly as ``nnUNetTrainerV2.initialize_network`` does, with names for the arguments.
 
+    Both trainers' ``initialize_network`` call it (with ``deep_supervision=False`` for the base trainer); the call
+    below is v1's, argument for argument.
+
     The trainer takes everything from the plans stage (``num_modalities``, ``base_num_features``,
     ``pool_op_kernel_sizes``, ``conv_kernel_sizes``, ``conv_per_stage``) plus ``num_classes =
     plans['num_classes'] + 1`` (background included). It does *not* pass ``max_num_features``, so the cap is
@@ -454,7 +456,6 @@ def build_network(num_input_channels: int, base_num_features: int, num_classes: 
     """
     conv_op, dropout_op, norm_op = ((nn.Conv3d, nn.Dropout3d, nn.InstanceNorm3d) if threeD
                                     else (nn.Conv2d, nn.Dropout2d, nn.InstanceNorm2d))
-    conv_kernel_sizes = conv_kernel_sizes or [[3] * (3 if threeD else 2)] * (len(pool_op_kernel_sizes) + 1)
     # differs from v1: v1 moves the network to CUDA when available; here the caller picks the device
     network = Generic_UNet(num_input_channels, base_num_features, num_classes, len(pool_op_kernel_sizes),
                            conv_per_stage, 2, conv_op, norm_op, {"eps": 1e-5, "affine": True}, dropout_op,
