@@ -207,6 +207,49 @@ def _clip_grad_norm(grads: list[torch.Tensor], clip_norm: float
     return total, total.double() * factor.double(), per_param
 
 
+class _OneRead:
+    """The iteration's device values, gathered for one transfer to the host at its end.
+
+    Every value is added with what it is, which also says how DDP combines it over the processes: a
+    finiteness ``FLAG`` (true on every rank), a ``MEAN`` (loss, its parts, gradient norms) or a ``SUM``
+    (tp/fp/fn). :meth:`add` returns where the value's elements will be in what :meth:`read` returns.
+    """
+
+    FLAG, MEAN, SUM = "flag", "mean", "sum"
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._values: list[torch.Tensor] = []
+        self._kinds: list[str] = []  # one per element
+
+    def add(self, value: torch.Tensor, kind: str) -> slice:
+        flat = value.detach().reshape(-1).to(device=self.device, dtype=torch.float64)
+        start = len(self._kinds)
+        self._values.append(flat)
+        self._kinds += [kind] * flat.numel()
+        return slice(start, len(self._kinds))
+
+    def read(self, strategy: Any, stop_requested: bool) -> tuple[list[Any], list[Any], bool]:
+        """``(values, this rank's own values, stop requested on any rank)``; the one host-device sync.
+
+        Without DDP the values are this process's (flags as 0/1 floats, read as truth values) and the second
+        list is empty. With DDP one all-reduce sums everything and the stop request; flags become "true on every
+        rank", means are divided by the number of ranks, sums stay.
+        """
+        packed = torch.cat(self._values)
+        if strategy is None or not strategy.is_distributed:
+            return packed.tolist(), [], False
+        world = int(strategy.world_size)
+        stop = torch.tensor([1.0 if stop_requested else 0.0], dtype=packed.dtype, device=packed.device)
+        reduced = strategy.all_reduce_sum(torch.cat([packed, stop]))
+        # this rank's own values ride along in the same read
+        both = torch.cat([reduced.to(packed.device), packed]).tolist()
+        summed, local = both[:packed.numel() + 1], both[packed.numel() + 1:]
+        stop_anywhere = summed.pop() > 0
+        combine = {self.FLAG: lambda v: v > world - 0.5, self.MEAN: lambda v: v / world, self.SUM: lambda v: v}
+        return [combine[kind](v) for kind, v in zip(self._kinds, summed)], local, stop_anywhere
+
+
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.run_iteration")
 def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer,
                   data: ArrayLike, target: ArrayLike | Sequence[ArrayLike], *, do_backprop: bool = True,
@@ -245,20 +288,13 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
     use_amp = fp16 and (device.type == "cuda" or (grad_scaler is not None and device.type == "cpu"))
     if use_amp and grad_scaler is None and do_backprop:
         grad_scaler = make_grad_scaler(True, device)
-    # Everything recorded is gathered here as device tensors, in a fixed order, and read in ONE transfer at
-    # the end (v1 reads its loss once per iteration; each extra read would drain the GPU's queue).
-    reads: list[torch.Tensor] = []
-    checks: list[str] = []  # where each finiteness flag in ``reads`` was taken, in order
-
-    def read(value: torch.Tensor) -> int:
-        """Queue ``value`` for the one read; returns the offset of its first element in the values read."""
-        offset = sum(r.numel() for r in reads)
-        reads.append(value.detach().reshape(-1).to(device=device, dtype=torch.float64))
-        return offset
+    # Everything recorded is gathered here as device tensors and read in ONE transfer at the end (v1 reads its
+    # loss once per iteration; each extra read would drain the GPU's queue).
+    one_read = _OneRead(device)
+    checks: list[tuple[str, slice]] = []  # where each finiteness flag was taken, in order
 
     def check(where: str, finite: torch.Tensor) -> None:
-        checks.append(where)
-        read(finite)
+        checks.append((where, one_read.add(finite, _OneRead.FLAG)))
 
     # 1. to tensors, to the device (asynchronously from pinned memory), checked there
     data_t = _to_tensor(data)
@@ -344,57 +380,28 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
         counts = None
 
     # ---- the one read
-    layout_loss = read(total)
-    layout_parts = layout_loss + 1
-    for part in tensor_parts:
-        for value in part.tensors():
-            read(value)
-    layout_grad = layout_counts = sum(r.numel() for r in reads)
+    at_loss = one_read.add(total, _OneRead.MEAN)
+    at_parts = [[one_read.add(value, _OneRead.MEAN) for value in part.tensors()] for part in tensor_parts]
     if do_backprop:
-        read(norm_before)
-        read(norm_after)
-        read(grads_finite)
-        layout_counts = layout_grad + 2 + grads_finite.numel()
+        at_norms = one_read.add(torch.stack([norm_before.double(), norm_after.double()]), _OneRead.MEAN)
+        at_grads_finite = one_read.add(grads_finite, _OneRead.FLAG)
     if counts is not None:
-        read(counts)
-    world = 1
-    packed = torch.cat(reads)
-    local: list[float] = []
-    if strategy is not None and strategy.is_distributed:
-        # one collective: losses and norms are averaged, flags and tp/fp/fn summed, the stop request shared; this
-        # rank's own values ride along in the same read
-        # differs from v1: the loss every rank logs is the mean over the ranks (v1's rank 0 logs its own loss)
-        world = int(strategy.world_size)
-        with_stop = torch.cat([packed, torch.tensor([1.0 if stop_requested else 0.0], dtype=packed.dtype,
-                                                    device=packed.device)])
-        reduced = strategy.all_reduce_sum(with_stop.clone())
-        both = torch.cat([reduced.to(packed.device), packed]).tolist()
-        values, local = both[:with_stop.numel()], both[with_stop.numel():]
-    else:
-        values = packed.tolist()
-    stop_anywhere = False
-    if world > 1:
-        stop_anywhere = values.pop() > 0
-        n_checks = len(checks)
-        values[:n_checks] = [v > world - 0.5 for v in values[:n_checks]]  # finite on every rank
-        mean_until = layout_grad + 2 if do_backprop else layout_grad  # loss, its parts, the gradient norms
-        values[n_checks:mean_until] = [v / world for v in values[n_checks:mean_until]]
-        values[mean_until:layout_counts] = [v > world - 0.5 for v in values[mean_until:layout_counts]]
-        # tp/fp/fn (after layout_counts) stay summed over the ranks
-    nonfinite = next((where for where, ok in zip(checks, values[:len(checks)]) if not ok), None)
-    if nonfinite is not None and local:
-        here = next((where for where, ok in zip(checks, local[:len(checks)]) if not ok), None)
-        if here is None:  # DDP: finite here, so another rank's values were not
-            nonfinite = f"{nonfinite} (on another process)"
-    loss_value = values[layout_loss]
-    it = iter(values[layout_parts:layout_grad])
-    parts = tuple(part.from_values([next(it) for _ in part.tensors()]) for part in tensor_parts)
+        at_counts = one_read.add(counts, _OneRead.SUM)
+    values, local, stop_anywhere = one_read.read(strategy, stop_requested)
+
+    def first_not_finite(flags: list[Any]) -> str | None:
+        return next((where for where, at in checks if not flags[at.start]), None)
+
+    nonfinite = first_not_finite(values)
+    if nonfinite is not None and local and first_not_finite(local) is None:
+        nonfinite = f"{nonfinite} (on another process)"  # DDP: finite here, so another rank's values were not
+    loss_value = values[at_loss.start]
+    parts = tuple(part.from_values([values[at.start] for at in ats]) for part, ats in zip(tensor_parts, at_parts))
     norm_before_f = norm_after_f = None
     step_skipped = False
     if do_backprop:
-        norm_before_f, norm_after_f = values[layout_grad], values[layout_grad + 1]
-        finite = values[layout_grad + 2:layout_counts]
-        bad = next((i for i, ok in enumerate(finite) if not ok), None)
+        norm_before_f, norm_after_f = values[at_norms]
+        bad = next((i for i, ok in enumerate(values[at_grads_finite]) if not ok), None)
         if bad is not None:
             if nonfinite is None:
                 nonfinite = f"gradient: {named[bad][0]}"
@@ -402,11 +409,11 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
     evaluation = None
     if counts is not None:
         n = counts.shape[1]
-        flat = values[layout_counts:]
+        flat = values[at_counts]
         evaluation = _evaluation_from_counts(flat[:n], flat[n:2 * n], flat[2 * n:3 * n])
 
-    local_loss = local[layout_loss] if local else None
-    local_tp = local[layout_counts:layout_counts + counts.shape[1]] if (local and counts is not None) else None
+    local_loss = local[at_loss.start] if local else None
+    local_tp = local[at_counts][:counts.shape[1]] if (local and counts is not None) else None
     return IterationRecord(
         loss=loss_value, local_loss=local_loss, local_tp=local_tp, scale_parts=parts, did_backprop=do_backprop,
         grad_norm_before_clip=norm_before_f, grad_norm_after_clip=norm_after_f,
