@@ -116,9 +116,10 @@ def _module_text(module: Any) -> str:
     params = sum(int(p.numel()) for p in module.parameters())
     trainable = sum(int(p.numel()) for p in module.parameters() if p.requires_grad)
     name = type(module).__name__
-    # a class that re-implements another (``@mirrors``) is named with the original's name too, so that a learner
-    # who compares with the original's printout (``Generic_UNet``, ``DC_and_CE_loss``) finds it; only the class's
-    # own mark counts (a user's subclass of Generic_UNet is not v1's Generic_UNet)
+    # a class that re-implements a v1 class under another name (``@mirrors``) is named with v1's name too, so that a
+    # learner who compares with v1's printout finds it (the explorer's own modules already carry v1's names:
+    # ``Generic_UNet``, ``DC_and_CE_loss``); only the class's own mark counts (a user's subclass of Generic_UNet is
+    # not v1's Generic_UNet)
     reference = declared_v1_reference(type(module))
     if reference is not None and reference.qualname != name:
         name = f"{name} = v1's {reference.qualname}"
