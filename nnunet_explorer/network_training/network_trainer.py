@@ -307,11 +307,14 @@ class NetworkTrainer:
 
     @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer._maybe_init_amp")
     def _maybe_init_amp(self) -> None:
-        """fp16: the GradScaler, created once (v1: on CUDA; on a CPU v1's scaler disables itself)."""
+        """fp16: the GradScaler, created once (on a CPU a disabled one, as v1's disables itself there)."""
         from ..training.iteration import make_grad_scaler
 
         if self.fp16 and self.amp_grad_scaler is None:
-            self.amp_grad_scaler = make_grad_scaler(True, self.device, cpu_amp=bool(getattr(self, "cpu_amp", False)))
+            scaler = make_grad_scaler(True, self.device, cpu_amp=bool(getattr(self, "cpu_amp", False)))
+            # v1 creates GradScaler() on any machine; without CUDA it disables itself (scale(l) returns l, step() is
+            # optimizer.step()), so a run_iteration override written for v1 runs unchanged on a CPU
+            self.amp_grad_scaler = scaler if scaler is not None else torch.amp.GradScaler("cuda", enabled=False)
 
     def plot_network_architecture(self) -> None:
         """v1's generic trainer draws nothing (nnUNetTrainer tries hiddenlayer, then prints the network)."""

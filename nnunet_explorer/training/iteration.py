@@ -284,8 +284,10 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
     """
     t_start = time.perf_counter()
     device = next(network.parameters()).device
-    # a GradScaler passed for a CPU network is the explorer's CPU mixed precision (make_grad_scaler(cpu_amp=True))
-    use_amp = fp16 and (device.type == "cuda" or (grad_scaler is not None and device.type == "cpu"))
+    # an enabled GradScaler passed for a CPU network is the explorer's CPU mixed precision (make_grad_scaler(
+    # cpu_amp=True)); a disabled one (v1's on a machine without CUDA) means float32, as in v1
+    use_amp = fp16 and (device.type == "cuda" or (grad_scaler is not None and grad_scaler.is_enabled()
+                                                  and device.type == "cpu"))
     if use_amp and grad_scaler is None and do_backprop:
         grad_scaler = make_grad_scaler(True, device)
     # Everything recorded is gathered here as device tensors and read in ONE transfer at the end (v1 reads its

@@ -326,3 +326,74 @@ def test_initialize_sets_what_v1s_initialize_sets(v1_ct_task, tmp_path, monkeypa
     # the comparison covers what it claims: the module trees and the transforms were printed on both sides
     assert theirs["network"]["repr"].startswith("Generic_UNet(") and "MirrorTransform" in theirs["tr_gen"]["transform"]
     assert "DownsampleSegForDSTransform2" in theirs["tr_gen"]["transform"]
+
+
+V1_TRAINED = textwrap.dedent("""
+    import json, os, re, sys
+    import numpy as np
+    import torch
+    from nnunet.run.default_configuration import get_default_configuration
+    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+    torch.set_num_threads(1)
+    plans_file, folder, pre, batch_dice, stage, _ = get_default_configuration(
+        '3d_fullres', 'Task901_SynthCT', 'nnUNetTrainerV2', 'nnUNetPlansv2.1')
+    t = nnUNetTrainerV2(plans_file, 0, output_folder=folder, dataset_directory=pre, batch_dice=batch_dice,
+                        stage=stage, unpack_data=True, deterministic=True, fp16=True)
+    t.max_num_epochs, t.num_batches_per_epoch, t.num_val_batches_per_epoch, t.save_every = 2, 1, 1, 1
+    t.initialize(True)
+    # --deterministic: in-process augmentation, as the explorer does it and as v1's own determinism check does
+    from batchgenerators.dataloading.single_threaded_augmenter import SingleThreadedAugmenter
+    for name in ('tr_gen', 'val_gen'):
+        old = getattr(t, name)
+        old._finish()
+        setattr(t, name, SingleThreadedAugmenter(old.generator, old.transform))
+    t.run_training()
+    print("JSON" + json.dumps(DESCRIBE(t)))
+""")
+
+# values that depend on the augmentation's random numbers (v1's workers are seeded from OS entropy): compared by
+# shape (container, length, element class), not by value
+RANDOM_VALUES = {"all_tr_losses", "all_val_losses", "all_val_losses_tr_mode", "all_val_eval_metrics",
+                 "train_loss_MA", "val_eval_criterion_MA", "best_val_eval_criterion_MA",
+                 "best_MA_tr_loss_for_patience", "best_epoch_based_on_MA_tr_loss", "network", "optimizer"}
+
+
+def _shape_of(value_repr: str) -> str:
+    """A repr with every number replaced: what is left is the structure and the element classes."""
+    import re
+
+    return re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "N", value_repr)
+
+
+@pytest.mark.slow
+def test_run_training_leaves_the_trainer_as_v1s_does(trained, v1_ct_task, tmp_path):
+    """After ``run_training`` (2 epochs x 1 + 1 batches, ``--deterministic``: augmentation in the process, a
+    checkpoint every epoch, fp16 requested as ``nnUNet_train`` does) the explorer's trainer holds v1's attributes, of v1's classes, with v1's values where they do not depend on the
+    augmentation's random numbers, and with v1's structure (list lengths, numpy float32 losses) where they do."""
+    ws, trainer, _, _ = trained
+    v1_ws = copy_workspace(v1_ct_task.workspace, tmp_path / "v1")
+    script = V1_TRAINED.replace("DESCRIBE(t)", "_describe(t)").replace(
+        "import torch\n", "import torch\n" + textwrap.dedent(inspect.getsource(_describe)), 1)
+    # the worker count is part of data_aug_params: v1 reads the same variable the session's fixture ran with
+    workers = str(trainer.data_aug_params["num_threads"])
+    done = run_v1_python(script, v1_ws, timeout=600, extra_env={"nnUNet_n_proc_DA": workers})
+    theirs = json.loads(next(line[4:] for line in done.stdout.splitlines() if line.startswith("JSON")))
+    ours = _describe(trainer)
+
+    def same_root(text: str | None, root: Path) -> str | None:
+        return None if text is None else text.replace(str(root), "<workspace>")
+
+    assert set(ours) - set(theirs) == EXPLORER_ATTRIBUTES
+    assert set(theirs) <= set(ours)
+    for key, v1 in theirs.items():
+        mine = ours[key]
+        assert mine["class"] == v1["class"], key  # tr_gen, val_gen: SingleThreadedAugmenter on both sides
+        if key == "log_file":
+            continue
+        a = same_root(mine.get("repr"), Path(ws.raw_data_base).parent)
+        b = same_root(v1.get("repr"), Path(v1_ws.raw_data_base).parent)
+        if key in RANDOM_VALUES:
+            a, b = (None if x is None else _shape_of(x) for x in (a, b))
+        assert a == b, key
+    # the run did what the comparison assumes: two epochs of float32 losses on both sides
+    assert theirs["all_tr_losses"]["repr"].count("np.float32") == 2
