@@ -244,11 +244,10 @@ V1_INITIALIZED = textwrap.dedent("""
     import json, re, sys
     import numpy as np
     from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
-    plans, folder, pre, cls = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    plans, folder, pre = sys.argv[1], sys.argv[2], sys.argv[3]
     # V2 only: v1's base nnUNetTrainer cannot initialize under the tests' torch 2.13 (ReduceLROnPlateau(verbose=))
-    t = {'nnUNetTrainerV2': nnUNetTrainerV2}[cls](
-        plans, 0, output_folder=folder, dataset_directory=pre, batch_dice=False, stage=0, unpack_data=True,
-        deterministic=False, fp16=False)
+    t = nnUNetTrainerV2(plans, 0, output_folder=folder, dataset_directory=pre, batch_dice=False, stage=0,
+                        unpack_data=True, deterministic=False, fp16=False)
     t.initialize(True)
     try:
         print("JSON" + json.dumps(DESCRIBE(t)))
@@ -275,16 +274,15 @@ def _describe(trainer) -> dict:
     return out
 
 
-# the explorer's own additions to the trainer (documented in network_training/network_trainer.py) and the one
+# the explorer's own additions to the trainer (network_trainer.py, marked "differs from v1") and the one
 # class it replaces: batchgenerators' MultiThreadedAugmenter by its own MultiProcessAugmenter (training/augmenter.py)
 EXPLORER_ATTRIBUTES = {"augment_on", "device", "echo", "explorer", "strategy"}
 OWN_CLASSES = {"tr_gen": ("MultiThreadedAugmenter", "MultiProcessAugmenter"),
                "val_gen": ("MultiThreadedAugmenter", "MultiProcessAugmenter")}
 
 
-@pytest.mark.parametrize("trainer_class,plans_name", [("nnUNetTrainerV2", "nnUNetPlansv2.1_plans_3D.pkl"),
-                                                      ("nnUNetTrainerV2", "nnUNetPlansv2.1_plans_2D.pkl")])
-def test_initialize_sets_what_v1s_initialize_sets(v1_ct_task, tmp_path, monkeypatch, trainer_class, plans_name):
+@pytest.mark.parametrize("plans_name", ["nnUNetPlansv2.1_plans_3D.pkl", "nnUNetPlansv2.1_plans_2D.pkl"])
+def test_initialize_sets_what_v1s_initialize_sets(v1_ct_task, tmp_path, monkeypatch, plans_name):
     """``nnUNetTrainerV2(...).initialize(True)`` here and in v1 on the same task: the same attributes, of the
     same classes, with the same values, and a network, loss, optimizer and augmentation pipeline that print the
     same (the debugger view of the blog's section 5, attribute by attribute)."""
@@ -294,16 +292,12 @@ def test_initialize_sets_what_v1s_initialize_sets(v1_ct_task, tmp_path, monkeypa
     plans, folder = str(pre / plans_name), str(tmp_path / "out")
     script = V1_INITIALIZED.replace("DESCRIBE(t)", "_describe(t)").replace(
         "import numpy as np\n", "import numpy as np\n" + textwrap.dedent(inspect.getsource(_describe)))
-    done = run_v1_python(script.replace("sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]",
-                                        f"{plans!r}, {folder!r}, {str(pre)!r}, {trainer_class!r}"), ws, timeout=400,
-                         extra_env={"nnUNet_n_proc_DA": "1"})
+    script = script.replace("sys.argv[1], sys.argv[2], sys.argv[3]", f"{plans!r}, {folder!r}, {str(pre)!r}")
+    done = run_v1_python(script, ws, timeout=400, extra_env={"nnUNet_n_proc_DA": "1"})
     theirs = json.loads(next(line[4:] for line in done.stdout.splitlines() if line.startswith("JSON")))
 
-    from nnunet_explorer import network_training
-
-    trainer = getattr(network_training, trainer_class)(plans, 0, output_folder=folder, dataset_directory=str(pre),
-                                                       batch_dice=False, stage=0, unpack_data=True,
-                                                       deterministic=False, fp16=False)
+    trainer = nnUNetTrainerV2(plans, 0, output_folder=folder, dataset_directory=str(pre), batch_dice=False,
+                              stage=0, unpack_data=True, deterministic=False, fp16=False)
     trainer.initialize(True)
     try:
         ours = _describe(trainer)
@@ -368,8 +362,9 @@ def _shape_of(value_repr: str) -> str:
 @pytest.mark.slow
 def test_run_training_leaves_the_trainer_as_v1s_does(trained, v1_ct_task, tmp_path):
     """After ``run_training`` (2 epochs x 1 + 1 batches, ``--deterministic``: augmentation in the process, a
-    checkpoint every epoch, fp16 requested as ``nnUNet_train`` does) the explorer's trainer holds v1's attributes, of v1's classes, with v1's values where they do not depend on the
-    augmentation's random numbers, and with v1's structure (list lengths, numpy float32 losses) where they do."""
+    checkpoint every epoch, fp16 requested as ``nnUNet_train`` does) the explorer's trainer holds v1's attributes,
+    of v1's classes, with v1's values where they do not depend on the augmentation's random numbers, and with v1's
+    structure (list lengths, numpy float32 losses) where they do."""
     ws, trainer, _, _ = trained
     v1_ws = copy_workspace(v1_ct_task.workspace, tmp_path / "v1")
     script = V1_TRAINED.replace("DESCRIBE(t)", "_describe(t)").replace(
