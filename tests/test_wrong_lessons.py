@@ -37,7 +37,7 @@ def test_the_provenance_table_marks_v1s_literals_and_names_the_method_to_overrid
         row = rows[name]
         assert row.literal and not row.user_override, name
         assert row.set_by == f"literal in nnUNetTrainerV2.{method}", row.set_by
-        assert f"override that method" in row.note and method in row.note, row.note
+        assert "override that method" in row.note and method in row.note, row.note
     assert "nnUNetTrainerV2_momentum09" in rows["momentum"].note
     page = table._repr_html_()
     assert "literal in nnUNetTrainerV2.initialize_optimizer_and_scheduler" in page

@@ -97,9 +97,9 @@ class nnUNetTrainer(NetworkTrainer):
 
     def _default_loss(self) -> Any:
         """``DC_and_CE_loss({'batch_dice': self.batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})``."""
-        from ..training.loss import DC_and_CE_loss
+        from ..training.loss import trainer_dc_and_ce_loss
 
-        return DC_and_CE_loss({"batch_dice": self.batch_dice, "smooth": 1e-5, "do_bg": False}, {})
+        return trainer_dc_and_ce_loss(self.batch_dice)
 
     @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.update_fold")
     def update_fold(self, fold: Any) -> None:

@@ -20,8 +20,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import ConfigurationError, DatasetError
 from ..provenance import mirrors
 from .nnUNetTrainerV2 import nnUNetTrainerV2

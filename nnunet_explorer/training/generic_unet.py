@@ -32,7 +32,7 @@ from torch import nn
 from ..errors import ConfigurationError
 from ..planning.vram import MAX_FILTERS_2D, MAX_NUM_FILTERS_3D, compute_approx_vram_consumption
 from ..provenance import mirrors
-from .segmentation_network import SegmentationNetwork
+from .segmentation_network import SegmentationNetwork, _identity
 
 KernelSizes = Sequence[Sequence[int]]
 
@@ -312,7 +312,7 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
         self.input_shape_must_be_divisible_by = np.prod(pool_op_kernel_sizes, 0, dtype=np.int64)
         self._deep_supervision = deep_supervision
         self.do_ds = deep_supervision
-        self.final_nonlin: Callable[[torch.Tensor], torch.Tensor] = final_nonlin or _identity
+        self.final_nonlin: Callable[[torch.Tensor], torch.Tensor] = final_nonlin
         # differs from v1: the softmax from the start (v1's class leaves SegmentationNetwork's identity until the
         # trainer sets softmax_helper, which every v1 trainer does right after building the network)
         self.inference_apply_nonlin: Callable[[torch.Tensor], torch.Tensor] = softmax_helper
@@ -430,11 +430,6 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
         return outputs[-1]
 
 
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    # nnUNetTrainerV2 passes ``lambda x: x``: the loss applies softmax itself
-    return x
-
-
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.initialize_network")
 def build_network(num_input_channels: int, base_num_features: int, num_classes: int,
                   pool_op_kernel_sizes: KernelSizes, conv_kernel_sizes: KernelSizes | None = None,
@@ -457,10 +452,9 @@ def build_network(num_input_channels: int, base_num_features: int, num_classes: 
     conv_op, dropout_op, norm_op = ((nn.Conv3d, nn.Dropout3d, nn.InstanceNorm3d) if threeD
                                     else (nn.Conv2d, nn.Dropout2d, nn.InstanceNorm2d))
     # differs from v1: v1 moves the network to CUDA when available; here the caller picks the device
-    network = Generic_UNet(num_input_channels, base_num_features, num_classes, len(pool_op_kernel_sizes),
-                           conv_per_stage, 2, conv_op, norm_op, {"eps": 1e-5, "affine": True}, dropout_op,
-                           {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True},
-                           deep_supervision, False, _identity, InitWeights_He(1e-2), pool_op_kernel_sizes,
-                           conv_kernel_sizes, False, True, True)
-    network.inference_apply_nonlin = softmax_helper
-    return network
+    # inference_apply_nonlin is already the softmax (Generic_UNet.__init__), which v1's trainers set afterwards;
+    # final_nonlin is the identity (v1 passes ``lambda x: x``): the heads give logits, the loss applies the softmax
+    return Generic_UNet(num_input_channels, base_num_features, num_classes, len(pool_op_kernel_sizes), conv_per_stage,
+                        2, conv_op, norm_op, {"eps": 1e-5, "affine": True}, dropout_op, {"p": 0, "inplace": True},
+                        nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True}, deep_supervision, False, _identity,
+                        InitWeights_He(1e-2), pool_op_kernel_sizes, conv_kernel_sizes, False, True, True)

@@ -285,7 +285,7 @@ class DC_and_CE_loss(nn.Module):  # noqa: N801 - v1's name: it is what print(tra
 def trainer_dc_and_ce_loss(batch_dice: bool) -> DC_and_CE_loss:
     """The loss both v1 trainers build in ``__init__`` (V2's ``initialize`` then wraps it for deep supervision):
     ``DC_and_CE_loss({'batch_dice': batch_dice, 'smooth': 1e-5, 'do_bg': False}, {})``."""
-    return DC_and_CE_loss({"batch_dice": bool(batch_dice), "smooth": 1e-5, "do_bg": False}, {})
+    return DC_and_CE_loss({"batch_dice": batch_dice, "smooth": 1e-5, "do_bg": False}, {})
 
 
 @dataclass(frozen=True)

@@ -349,7 +349,7 @@ V1_TRAINED = textwrap.dedent("""
 # shape (container, length, element class), not by value
 RANDOM_VALUES = {"all_tr_losses", "all_val_losses", "all_val_losses_tr_mode", "all_val_eval_metrics",
                  "train_loss_MA", "val_eval_criterion_MA", "best_val_eval_criterion_MA",
-                 "best_MA_tr_loss_for_patience", "best_epoch_based_on_MA_tr_loss", "network", "optimizer"}
+                 "best_MA_tr_loss_for_patience", "best_epoch_based_on_MA_tr_loss"}
 
 
 def _shape_of(value_repr: str) -> str:

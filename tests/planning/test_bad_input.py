@@ -141,7 +141,7 @@ def test_nan_voxels_become_zero_like_v1(workspace):
 
 
 def test_rerun_skips_cropped_cases(workspace):
-    task = _task(workspace, n=2)
+    _task(workspace, n=2)
     first = _run(workspace, 911)[0]
     assert sorted(first.cropped_now) == ["case_000", "case_001"]
     npz = first.cropped_dir / "case_000.npz"

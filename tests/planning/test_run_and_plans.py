@@ -20,7 +20,7 @@ def _task(ws, kind="ct", n=3, task_id=921):
 
 
 def test_pool_workers_give_the_same_files_as_one_process(workspace, workspace_factory):
-    task = _task(workspace)
+    _task(workspace)
     other = workspace_factory("pooled")
     _task(other)
     one = plan_and_preprocess([921], workspace=workspace, tl=1, tf=1, progress=False, log=lambda m: None)[0]
