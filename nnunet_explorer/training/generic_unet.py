@@ -451,9 +451,9 @@ def build_network(num_input_channels: int, base_num_features: int, num_classes: 
     """
     conv_op, dropout_op, norm_op = ((nn.Conv3d, nn.Dropout3d, nn.InstanceNorm3d) if threeD
                                     else (nn.Conv2d, nn.Dropout2d, nn.InstanceNorm2d))
-    # differs from v1: v1 moves the network to CUDA when available; here the caller picks the device
     # inference_apply_nonlin is already the softmax (Generic_UNet.__init__), which v1's trainers set afterwards;
     # final_nonlin is the identity (v1 passes ``lambda x: x``): the heads give logits, the loss applies the softmax
+    # differs from v1: v1 moves the network to CUDA when available; here the caller picks the device
     return Generic_UNet(num_input_channels, base_num_features, num_classes, len(pool_op_kernel_sizes), conv_per_stage,
                         2, conv_op, norm_op, {"eps": 1e-5, "affine": True}, dropout_op, {"p": 0, "inplace": True},
                         nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True}, deep_supervision, False, _identity,

@@ -246,6 +246,7 @@ class _OneRead:
         both = torch.cat([reduced.to(packed.device), packed]).tolist()
         summed, local = both[:packed.numel() + 1], both[packed.numel() + 1:]
         stop_anywhere = summed.pop() > 0
+        # differs from v1: the loss every rank logs is the mean over the ranks (v1's rank 0 logs its own loss)
         combine = {self.FLAG: lambda v: v > world - 0.5, self.MEAN: lambda v: v / world, self.SUM: lambda v: v}
         return [combine[kind](v) for kind, v in zip(self._kinds, summed)], local, stop_anywhere
 
