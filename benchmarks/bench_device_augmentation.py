@@ -138,13 +138,19 @@ def _chain_rows(transforms, batch, devices, repeats, seed):
     return rows, chain
 
 
-def _op_rows(transforms, batch, seeds) -> list[tuple[str, list[int]]]:
-    """Operations dispatched per transform (and in total) for each seed's batch, counted with a dispatch mode."""
+def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str, list[int]]]:
+    """Operations dispatched per transform (and in total) for each seed's batch, counted with a dispatch mode.
+
+    ``kernels``: as a CUDA run with Triton dispatches them: the spline prefilters' recursions as Triton kernels
+    (``spline_recursions``), each launch counted as one operation. The launches are counted, not run (a CPU has no
+    compiled kernels and the interpreter is far too slow at this size), so the values are wrong; the counts
+    depend only on the draws and the shapes."""
     from collections import Counter
 
     from torch.utils._python_dispatch import TorchDispatchMode
 
     import nnunet_explorer.training.device_augmentation.spatial as spatial_module
+    from nnunet_explorer.training.device_augmentation import spline_recursions
 
     class Count(TorchDispatchMode):
         def __init__(self) -> None:
@@ -159,6 +165,15 @@ def _op_rows(transforms, batch, seeds) -> list[tuple[str, list[int]]]:
     counts: dict[str, list[int]] = {}
     chunk = spatial_module._chunk
     spatial_module._chunk = lambda *args: None  # one piece, as on a GPU (the CPU works in cache-sized chunks)
+    active: list = []
+    use_kernels, launch = spline_recursions.use_kernels, spline_recursions._launch
+    if kernels:
+        spline_recursions.use_kernels = lambda c: True
+
+        def counted_launch(*args) -> None:
+            active[-1].n += 1
+
+        spline_recursions._launch = counted_launch
     try:
         for seed in seeds:
             work = copy.deepcopy(batch)
@@ -170,13 +185,16 @@ def _op_rows(transforms, batch, seeds) -> list[tuple[str, list[int]]]:
                 if step.where != "device":
                     continue
                 with Count() as counter:
+                    active.append(counter)
                     data, seg = step.device.apply(data, seg, d)
+                    active.pop()
                 per[f"{step.index:2d} {step.name}"] += counter.n
             for name in per:
                 counts.setdefault(name, []).append(per[name])
             counts.setdefault("all", []).append(sum(per.values()))
     finally:
         spatial_module._chunk = chunk
+        spline_recursions.use_kernels, spline_recursions._launch = use_kernels, launch
     return sorted(counts.items(), key=lambda kv: (kv[0] == "all", kv[0]))
 
 
@@ -209,9 +227,11 @@ def main(argv=None) -> int:
     print(f"patch {patch}, batch {batch_size}, loader patch {tuple(setup.basic_generator_patch_size)}; "
           f"torch {torch.__version__}")
     if args.ops:
-        print("\noperations apply_all dispatches per batch (seeds 0-9; min / median / max), as on a GPU:")
-        for name, values in _op_rows(transforms, batch, range(10)):
-            print(f"  {name:<40s} {min(values):7d} {int(np.median(values)):7d} {max(values):7d}")
+        for kernels, how in ((False, "eager torch everywhere (a CUDA run without Triton)"),
+                             (True, "the spline prefilters as Triton kernels (a CUDA run with Triton)")):
+            print(f"\noperations apply_all dispatches per batch (seeds 0-9; min / median / max), {how}:")
+            for name, values in _op_rows(transforms, batch, range(10), kernels):
+                print(f"  {name:<40s} {min(values):7d} {int(np.median(values)):7d} {max(values):7d}")
         return 0
     for label, p in (("rotation and scaling forced (every sample resampled)", 1.0),
                      ("moreDA's probabilities", None)):

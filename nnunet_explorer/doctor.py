@@ -205,7 +205,7 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
         "nnunet-explorer": __version__,
         "nnunet (v1, for parity)": v1_version(),
     }
-    for dist in ("torch", "numpy", "SimpleITK", "batchgenerators", "scipy"):
+    for dist in ("torch", "numpy", "SimpleITK", "batchgenerators", "scipy", "triton"):
         versions[dist] = _version(dist)
     try:
         import torch
@@ -214,6 +214,13 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
         if cuda:
             versions["CUDA"] = tr(f"available ({torch.cuda.device_count()} device(s), CUDA {torch.version.cuda})",
                                   f"可用({torch.cuda.device_count()} 个设备,CUDA {torch.version.cuda})")
+            if versions["triton"] is None:
+                notes.append(Finding(
+                    tr("Triton is not installed: training with augmentation on the GPU runs the spline prefilters "
+                       "eagerly (thousands more small kernel launches per batch at the blog's plans; the same numbers)",
+                       "没有安装 Triton:在 GPU 上做数据增强时,样条预滤波逐步运行(按原博客的规划,每个 batch 多出"
+                       "数千次小的内核启动;结果相同)"),
+                    "pip install triton"))
         elif torch.version.cuda:
             versions["CUDA"] = tr(f"not available (torch is built for CUDA {torch.version.cuda} but sees no GPU)",
                                   f"不可用(torch 是为 CUDA {torch.version.cuda} 构建的,但看不到 GPU)")

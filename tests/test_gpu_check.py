@@ -293,12 +293,18 @@ def test_device_augmentation_benchmark_counts_the_operations_a_gpu_run_launches(
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_device_augmentation.py"), "--quick",
                            "--ops"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    rows = {m.group(1).strip(): [int(v) for v in m.groups()[1:]]
-            for m in re.finditer(r"^\s+(\d+ \w+|all)\s+(\d+)\s+(\d+)\s+(\d+)$", done.stdout, re.M)}
-    assert "all" in rows, done.stdout
-    spatial = next(v for k, v in rows.items() if k.endswith("SpatialTransform"))
-    assert rows["all"][2] >= spatial[2] > 1000  # max over the seeds: a resampling batch launches thousands
-    assert all(low <= median <= high for low, median, high in rows.values())
+    tables = done.stdout.split("operations apply_all dispatches per batch")[1:]
+    assert len(tables) == 2 and "eager torch everywhere" in tables[0] and "Triton kernels" in tables[1], done.stdout
+    eager, kernels = ({m.group(1).strip(): [int(v) for v in m.groups()[1:]]
+                       for m in re.finditer(r"^\s+(\d+ \w+|all)\s+(\d+)\s+(\d+)\s+(\d+)$", table, re.M)}
+                      for table in tables)
+    assert "all" in eager and eager.keys() == kernels.keys(), done.stdout
+    spatial = next(v for k, v in eager.items() if k.endswith("SpatialTransform"))
+    assert eager["all"][2] >= spatial[2] > 1000  # max over the seeds: a resampling batch launches thousands
+    assert all(low <= median <= high for rows in (eager, kernels) for low, median, high in rows.values())
+    # the prefilters' recursions as kernels: a few launches per axis instead of several per slab
+    spatial_kernels = next(v for k, v in kernels.items() if k.endswith("SpatialTransform"))
+    assert spatial_kernels[2] < spatial[2] / 2 and kernels["all"][2] < eager["all"][2]
 
 
 def test_sliding_window_measures_the_goals_rows_first_and_reports_each_row(gpu_check_module):

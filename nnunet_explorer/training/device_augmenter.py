@@ -36,9 +36,10 @@ to the GPU does not wait) and hands the slot back to its worker. Arrays that do 
 than the loader announced) travel pickled, as they do in ``MultiProcessAugmenter``: slower, never wrong.
 
 Who applies: the feeder thread, ``ahead`` batches ahead of the training thread. ``apply_all`` is thousands of
-small operations per batch (the exact spline prefilters are recursions along every axis, one slab at a time):
-for the blog's 80x160x160 batch of 3, a median of 9,600 and up to 20,600 over ten seeds
-(``benchmarks/bench_device_augmentation.py --ops``); on a GPU each one costs the launching thread several
+small operations per batch: for the blog's 80x160x160 batch of 3, a median of 2,750 and up to 4,640 over ten
+seeds where the spline prefilters' recursions run as Triton kernels (CUDA with Triton,
+``device_augmentation/spline_recursions.py``), a median of 9,600 and up to 20,600 where they run eagerly, one slab at
+a time (``benchmarks/bench_device_augmentation.py --ops``); on a GPU each one costs the launching thread several
 microseconds while the kernel itself is tiny. Launched from the training thread, right after the iteration's one
 read of the loss, they would keep the GPU idle for tens of milliseconds per iteration; launched from the feeder
 thread, they overlap the previous iteration, and ``next()`` takes a batch that already lives on the device. Both
@@ -339,7 +340,9 @@ class DeviceAugmenter:
                      ";在训练线程的 next() 中计算" + (",因为 CPU 回退会使用全局随机数流" if self.ahead else ""))
         where = tr(f"{self.num_processes} worker(s) draw, {self.device} computes; ",
                    f"{self.num_processes} 个工作进程抽取随机数,{self.device} 计算;")
-        return self.chain.describe() + "\n" + where + how + who
+        from .device_augmentation import spline_recursions
+
+        return self.chain.describe() + "\n" + where + how + who + "\n" + spline_recursions.describe(self.device)
 
     @property
     def applies_ahead(self) -> bool:
@@ -367,6 +370,12 @@ class DeviceAugmenter:
             self.shutdown()
             raise
         stop_at_exit(self)  # the shared-memory slots are freed at exit too (the inner augmenter registered itself)
+        if self.device.type == "cuda":
+            from .device_augmentation import spline_recursions
+
+            # compile and check the prefilter kernels now, while the workers load the first batches, rather than
+            # in the feeder thread at the first batch (the check reads its result back once)
+            spline_recursions.status(self.device)
         return self
 
     def _plan(self) -> tuple[int, str | None]:

@@ -78,4 +78,13 @@ def fma(a: torch.Tensor, b: float, c: torch.Tensor) -> torch.Tensor:
     return th + _add_round_to_odd(tl, pl)
 
 
-__all__ = ["fma", "split_scalar", "two_product", "two_sum"]
+
+
+def ieee_div(x: torch.Tensor, divisor: float) -> torch.Tensor:
+    """``x / divisor`` rounded as IEEE division on every device. On CUDA, ``tensor / python_float`` is computed as
+    a multiplication by the reciprocal (a long-standing PyTorch optimisation, noted in its CUDA kernel source),
+    which is not the IEEE quotient; dividing by a 0-d tensor on the device is."""
+    return x / torch.full((), divisor, dtype=x.dtype, device=x.device)
+
+
+__all__ = ["fma", "ieee_div", "split_scalar", "two_product", "two_sum"]

@@ -13,9 +13,10 @@ gain ``(1 - z)(1 - 1/z)`` and run a causal and an anti-causal first-order recurs
 2``. With ``mode='constant'`` scipy prefilters with the *mirror* boundary (``apply_filter`` gives
 ``NI_EXTEND_CONSTANT`` the mirror initialisers; ``_prepad_for_spline_filter`` pads only for ``'nearest'`` and
 ``'grid-constant'``): the causal start value is a sum over the *whole* line, term by term in index order, and the
-anti-causal one a closed form. A recursion is sequential by nature; here it runs one slab at a time (all lines of
-the batch at once), so the additions happen in scipy's order. A parallel scan or a truncated sum would change
-the last bits.
+anti-causal one a closed form. A recursion is sequential by nature; the eager path here runs it one slab at a
+time (all lines of the batch at once), so the additions happen in scipy's order. A parallel scan or a truncated
+sum would change the last bits. On CUDA with Triton the same steps run as three kernels per axis, each GPU thread
+walking its own lines in that order (:mod:`.spline_recursions`): a few launches instead of one per slab and step.
 
 **Interpolation is a fixed sum.** For each output voxel and axis, ``cc`` outside ``[0, n - 1]`` gives ``cval`` (no
 interpolation at all: that is what ``'constant'`` means, unlike ``'grid-constant'``); otherwise the ``order + 1``
@@ -38,7 +39,9 @@ quotient; dividing by a 0-d tensor on the device is.
 
 **On a GPU** every step above is a separate eager kernel doing one IEEE-rounded ``+``, ``-``, ``*`` or ``/`` (or a
 gather, a comparison, a ``where``), so nothing can be contracted into a fused multiply-add behind our back and the
-result should be the CPU's, bit for bit. That is the expectation, not yet a measurement:
+result should be the CPU's, bit for bit (the prefilter kernels are compiled with fused multiply-adds disabled and
+checked against the eager path on the device before their first use). That is the expectation, not yet a
+measurement:
 ``tests/device_augmentation/test_spatial.py::test_cuda_parity_without_host_syncs`` checks it where CUDA exists.
 Do not ``torch.compile`` these functions: a compiler may fuse ``a * b + c``.
 """
@@ -50,67 +53,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-# scipy's poles (get_filter_poles), as the same decimal literals the C source uses
-_POLES: dict[int, tuple[float, ...]] = {
-    2: (-0.171572875253809902396622551580603843,),
-    3: (-0.267949192431122706472553658494127633,),
-    4: (-0.361341225900220177092212841325675255, -0.013725429297339121360331226939128204),
-    5: (-0.430575347099973791851434783493520110, -0.043096288203264653822712376822550182),
-}
+from .exact import ieee_div
+from .spline_recursions import POLES, mirror_filter_lines
 
 SEG_TIEBREAKS = ("nearest", "lowest", "highest")
 
-_TABLES: dict[tuple, torch.Tensor] = {}
-
-
-def _div(x: torch.Tensor, divisor: float) -> torch.Tensor:
-    """``x / divisor`` rounded as IEEE division on every device (see the module docstring)."""
-    return x / torch.full((), divisor, dtype=x.dtype, device=x.device)
-
-
-def _device_table(key: tuple, values: Sequence[float], device: torch.device) -> torch.Tensor:
-    """A small float64 table computed on the host, copied to ``device`` once (pinned, so without a sync)."""
-    full_key = key + (str(device),)
-    table = _TABLES.get(full_key)
-    if table is None:
-        host = torch.tensor(list(values), dtype=torch.float64)
-        if device.type == "cuda":
-            host = host.pin_memory()
-        table = host.to(device, non_blocking=True)
-        _TABLES[full_key] = table
-    return table
+_div = ieee_div  # x / divisor rounded as IEEE division on every device (see the module docstring)
 
 
 # --- the prefilter -------------------------------------------------------------------------------------------
-
-def _filter_lines(c: torch.Tensor, poles: Sequence[float]) -> None:
-    """scipy's ``apply_filter`` with the mirror boundary, in place, along dim 0 of ``c`` (n, ...), n > 1."""
-    n = c.shape[0]
-    gain = 1.0
-    for z in poles:
-        gain *= (1.0 - z) * (1.0 - 1.0 / z)
-    c.mul_(gain)
-    for z in poles:
-        # _init_causal_mirror: c0 + z^(n-1) c[n-1] + sum_{i=1}^{n-2} z^i (c[i] + z^(n-1) c[n-1-i]), added in i order
-        z_n_1 = z ** (n - 1)  # C's pow(); Python's float ** int calls the same libm pow
-        acc = c[0] + c[n - 1] * z_n_1
-        if n > 2:
-            powers, z_i = [], z
-            for _ in range(1, n - 1):
-                powers.append(z_i)
-                z_i *= z
-            zp = _device_table(("zpow", z, n), powers, c.device).view((n - 2,) + (1,) * (c.dim() - 1))
-            terms = (c[1:n - 1] + torch.flip(c[1:n - 1], [0]) * z_n_1) * zp
-            for i in range(n - 2):
-                acc = acc + terms[i]
-        c[0] = _div(acc, 1 - z_n_1 * z_n_1)
-        for i in range(1, n):  # causal recursion
-            c[i].add_(c[i - 1] * z)
-        # _init_anticausal_mirror, then the anti-causal recursion
-        c[n - 1] = _div((c[n - 2] * z + c[n - 1]) * z, z * z - 1)
-        for i in range(n - 2, -1, -1):
-            torch.mul(c[i + 1] - c[i], z, out=c[i])
-
 
 def spline_prefilter(values: torch.Tensor, ndim: int, order: int = 3) -> torch.Tensor:
     """B-spline coefficients of the last ``ndim`` axes of ``values``, as ``scipy.ndimage.spline_filter(..., mode=
@@ -121,14 +72,14 @@ def spline_prefilter(values: torch.Tensor, ndim: int, order: int = 3) -> torch.T
         ndim: how many trailing axes are spatial.
         order: spline order, 2 to 5 (moreDA uses 3).
     """
-    if order not in _POLES:
+    if order not in POLES:
         raise ValueError(f"spline prefilter is defined for orders 2 to 5, not {order}")
     c = values.to(torch.float64, copy=True)
     for axis in range(c.dim() - ndim, c.dim()):
         if c.shape[axis] <= 1:  # scipy leaves axes of length 1 untouched
             continue
         lines = c.movedim(axis, 0).contiguous()
-        _filter_lines(lines, _POLES[order])
+        mirror_filter_lines(lines, POLES[order])
         c = lines.movedim(0, axis)
     return c.contiguous()
 

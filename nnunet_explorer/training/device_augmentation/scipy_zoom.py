@@ -29,15 +29,15 @@ the float64 result is the same bits everywhere, and so is its rounding to float3
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
 import torch
 
 from .numpy_sums import host_tensor
+from .spline_recursions import POLES, reflect_filter_lines
 
-SPLINE_POLE_3 = -0.267949192431122706472553658494127633
+SPLINE_POLE_3 = POLES[3][0]
 """scipy's pole for the cubic B-spline prefilter, ``sqrt(3) - 2``."""
 NPAD_CUBIC = 12
 """scipy pads by 12 edge voxels before prefiltering for ``mode='nearest'`` (``_prepad_for_spline_filter``)."""
@@ -104,7 +104,8 @@ def _edge_pad(x: torch.Tensor, npad: int) -> torch.Tensor:
 
 
 def spline_prefilter_reflect(x: torch.Tensor) -> torch.Tensor:
-    """scipy's order-3 ``spline_filter`` with the reflect boundary (``mode='nearest'``), float64, axis by axis."""
+    """scipy's order-3 ``spline_filter`` with the reflect boundary (``mode='nearest'``), float64, axis by axis: on
+    a GPU one Triton kernel per axis (:mod:`.spline_recursions`, the same operations), else eagerly."""
     z = SPLINE_POLE_3
     gain = 1.0
     gain *= (1.0 - z) * (1.0 - 1.0 / z)
@@ -115,31 +116,7 @@ def spline_prefilter_reflect(x: torch.Tensor) -> torch.Tensor:
         c = x.movedim(axis, 0).contiguous()
         shape = c.shape
         c = c.reshape(n, -1) * gain
-        # causal initial value (_init_causal_reflect); the loop reads c[0] while it accumulates into it
-        z_n = math.pow(z, n)
-        c0 = c[0]
-        acc = c[0] + z_n * c[n - 1]
-        if n > 2:
-            z_i = [z]
-            for _ in range(n - 3):
-                z_i.append(z_i[-1] * z)
-            terms = (c[1:n - 1] + z_n * c[1:n - 1].flip(0)) * host_tensor(z_i, torch.float64, c.device)[:, None]
-            for i in range(n - 2):
-                acc.add_(terms[i])
-            z_last = z_i[-1] * z
-        else:
-            z_last = z
-        acc = acc + z_last * (c[n - 1] + z_n * acc)
-        acc = acc * (z / (1 - z_n * z_n))
-        c[0] = acc + c0
-        # in place, one kernel per operation: the same roundings as c[i] += z * c[i - 1] and
-        # c[i] = z * (c[i + 1] - c[i]) in scipy's loop
-        for i in range(1, n):
-            c[i].add_(c[i - 1] * z)
-        c[n - 1].mul_(z / (z - 1))
-        for i in range(n - 2, -1, -1):
-            torch.sub(c[i + 1], c[i], out=c[i])
-            c[i].mul_(z)
+        reflect_filter_lines(c, z)
         x = c.reshape(shape).movedim(0, axis)
     return x
 
