@@ -36,7 +36,7 @@ to the GPU does not wait) and hands the slot back to its worker. Arrays that do 
 than the loader announced) travel pickled, as they do in ``MultiProcessAugmenter``: slower, never wrong.
 
 Who applies: the feeder thread, ``ahead`` batches ahead of the training thread. ``apply_all`` is thousands of
-small operations per batch: for the blog's 80x160x160 batch of 3, a median of 2,750 and up to 4,640 over ten
+small operations per batch: for the blog's 80x160x160 batch of 3, a median of 2,530 and up to 4,650 over ten
 seeds where the spline prefilters' recursions run as Triton kernels (CUDA with Triton,
 ``device_augmentation/spline_recursions.py``), a median of 9,600 and up to 20,600 where they run eagerly, one slab at
 a time (``benchmarks/bench_device_augmentation.py --ops``); on a GPU each one costs the launching thread several

@@ -20,7 +20,7 @@ from nnunet_explorer.training.device_augmentation.base import UnsupportedOnDevic
 from nnunet_explorer.training.device_augmentation.chain import DeviceChain
 from nnunet_explorer.training.device_augmentation.gamma import DeviceGamma
 from nnunet_explorer.training.device_augmentation.numpy_power import (PROBE_EXPONENTS, numpy_power_f32,
-                                                                      probe_inputs)
+                                                                      numpy_power_rows_f32, probe_inputs)
 
 from .conftest import chain_problems, host_check_holds, moreda, simulated, synthetic_batch
 from .transform_parity import SEEDS, SHAPE_2D, SHAPE_3D, assert_same, real_batch
@@ -48,6 +48,20 @@ def test_power_equals_numpy(gamma):
     x = np.concatenate([rng.random(60_000), rng.random(5_000) * 1e-4, rng.random(5_000) * 50, [0.0, 1.0],
                         probe_inputs()]).astype(np.float32)
     assert np.array_equal(numpy_power_f32(torch.from_numpy(x), gamma).numpy(), np.power(x, gamma))
+
+
+def test_rows_each_with_its_own_exponent_equal_numpy():
+    """The batch's drawn channels go through the power together, each row with its own gamma; exponents numpy
+    treats specially (1 after the float32 rounding of 0.99999999, 2, 0.5) among general ones, and all special."""
+    if not _power_reproduced_here():
+        return
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.random((6, 3000)), probe_inputs()[None, :3000].repeat(6, 0)], axis=1).astype(np.float32)
+    for gammas in ([0.8312, 0.99999999, 1.2345, 2.0, 0.7, 0.5], [1.0, 2.0, 0.5, 1.0, -1.0, 2.0]):
+        got = numpy_power_rows_f32(torch.from_numpy(x), gammas).numpy()
+        with np.errstate(all="ignore"):
+            expected = np.stack([np.power(x[k], gammas[k]) for k in range(len(gammas))])
+        assert np.array_equal(got, expected, equal_nan=True), gammas
 
 
 def test_numpy_power_is_far_from_correctly_rounded():

@@ -48,9 +48,12 @@ range above its minimum). Those lanes get ``float32(float64 power)``, which equa
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 import torch
+
+from .numpy_sums import host_tensor
 
 # --- the constants of the algorithm (float32 bit patterns, as in numpy 2.x's bundled SVML powf) -------------------
 
@@ -238,6 +241,10 @@ def svml_powf(x: torch.Tensor, y: torch.Tensor | float) -> torch.Tensor:
     return torch.where(rare_range, torch.pow(xd, yy).float(), result)
 
 
+_SPECIAL_EXPONENTS = (1.0, 2.0, -1.0, 0.5)
+"""Exponents for which numpy's float32 power does not run its general algorithm (below)."""
+
+
 def numpy_power_f32(x: torch.Tensor, y: float) -> torch.Tensor:
     """``np.power(x, y)`` for a float32 tensor ``x`` and a Python float ``y`` (numpy 2 makes it float32(y))."""
     y32 = float(np.float32(y))
@@ -252,6 +259,19 @@ def numpy_power_f32(x: torch.Tensor, y: float) -> torch.Tensor:
 
         return sqrt_f32(x)
     return svml_powf(x, y32)
+
+
+def numpy_power_rows_f32(x: torch.Tensor, ys: Sequence[float]) -> torch.Tensor:
+    """``np.power(x[k], ys[k])`` for each row of a float32 ``(K, n)`` tensor: the rows whose exponent numpy treats
+    as a special case (1, 2, -1, 0.5 after the float32 rounding) one by one, all others in one pass."""
+    y32 = [float(np.float32(y)) for y in ys]
+    special = [k for k, y in enumerate(y32) if y in _SPECIAL_EXPONENTS]
+    if len(special) == len(y32):
+        return torch.stack([numpy_power_f32(x[k], y32[k]) for k in range(len(y32))])
+    out = svml_powf(x, host_tensor([[y] for y in y32], torch.float64, x.device))
+    for k in special:
+        out[k] = numpy_power_f32(x[k], y32[k])
+    return out
 
 
 # --- does numpy on this host compute powers this way? ----------------------------------------------------------
@@ -289,4 +309,4 @@ def host_power_is_reproduced() -> bool:
     return True
 
 
-__all__ = ["host_power_is_reproduced", "numpy_power_f32", "probe_inputs", "svml_powf"]
+__all__ = ["host_power_is_reproduced", "numpy_power_f32", "numpy_power_rows_f32", "probe_inputs", "svml_powf"]

@@ -37,6 +37,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from .exact import ieee_div
+
 PW_BLOCKSIZE = 128
 """numpy's leaf size for pairwise summation."""
 
@@ -150,7 +152,8 @@ def numpy_sum_f32(x: torch.Tensor) -> torch.Tensor:
 
 def numpy_mean_f32(x: torch.Tensor) -> torch.Tensor:
     """``row.mean()`` for each row of a float32 ``(K, n)`` tensor, as numpy: float32 sum, float64 division."""
-    return (numpy_sum_f32(x).double() / x.shape[1]).float()
+    # ieee_div: on CUDA, tensor / python number is a multiplication by the reciprocal, not numpy's division
+    return ieee_div(numpy_sum_f32(x).double(), x.shape[1]).float()
 
 
 def numpy_std_f32(x: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tensor:
@@ -158,7 +161,7 @@ def numpy_std_f32(x: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Te
     if mean is None:
         mean = numpy_mean_f32(x)
     d = x - mean[:, None]
-    var = (numpy_sum_f32(d * d).double() / x.shape[1]).float()
+    var = ieee_div(numpy_sum_f32(d * d).double(), x.shape[1]).float()
     return sqrt_f32(var)
 
 
