@@ -56,6 +56,7 @@ import os
 import pickle
 import queue as queue_module
 import shutil
+import threading
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -373,9 +374,11 @@ class DeviceAugmenter:
         if self.device.type == "cuda":
             from .device_augmentation import spline_recursions
 
-            # compile and check the prefilter kernels now, while the workers load the first batches, rather than
-            # in the feeder thread at the first batch (the check reads its result back once)
-            spline_recursions.status(self.device)
+            # compile and check the prefilter kernels (seconds, the first time on a machine) in the background,
+            # while the workers load the first batches and the trainer goes on; the feeder thread's first use
+            # waits for the answer (the check reads its result back once)
+            threading.Thread(target=spline_recursions.status, args=(self.device,), name="spline-kernel-check",
+                             daemon=True).start()
         return self
 
     def _plan(self) -> tuple[int, str | None]:
