@@ -8,6 +8,10 @@ augmentation section measure the compiled code.
 """
 from __future__ import annotations
 
+import re
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -154,3 +158,64 @@ def test_moreda_through_the_kernels_equals_batchgenerators(counted):
         problems, chain, _ = chain_problems(transforms, batch, seed)
         assert not problems, (seed, problems)
     assert {"mirror_start", "causal", "anticausal", "reflect"} <= set(counted)
+
+
+def _compilable_kernels():
+    """A fresh copy of the kernels' module, decorated without the interpreter (the copy the other tests imported
+    under ``TRITON_INTERPRET=1`` holds interpreted functions, which do not compile)."""
+    import importlib.util
+    import os
+
+    from nnunet_explorer.training.device_augmentation import triton_prefilters
+
+    interpret = os.environ.pop("TRITON_INTERPRET", None)
+    try:
+        spec = importlib.util.spec_from_file_location("triton_prefilters_for_a_gpu", triton_prefilters.__file__)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        if interpret is not None:
+            os.environ["TRITON_INTERPRET"] = interpret
+    return module
+
+
+def _machine_code(name: str, options: dict, capability: int) -> tuple[str, str]:
+    """PTX and disassembled SASS of one kernel, compiled ahead of time for an NVIDIA GPU of that capability (Triton
+    ships ptxas and nvdisasm: no GPU needed)."""
+    import os
+    import subprocess
+
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    signature = dict(spline_recursions.KERNEL_SIGNATURES[name], BLOCK="constexpr")
+    source = ASTSource(getattr(_compilable_kernels(), name), signature,
+                       constexprs={"BLOCK": spline_recursions.BLOCK})
+    kernel = triton.compile(source, target=GPUTarget("cuda", capability, 32), options=options)
+    nvdisasm = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
+    cubin = Path(tempfile.mkdtemp()) / f"{name}.cubin"
+    cubin.write_bytes(kernel.asm["cubin"])
+    sass = subprocess.run([nvdisasm, "-c", str(cubin)], capture_output=True, text=True, check=True).stdout
+    return kernel.asm["ptx"], sass
+
+
+@pytest.mark.parametrize("capability", [80, 90], ids=["A100", "H100-H200"])
+def test_compiled_for_a_gpu_the_kernels_hold_no_fused_multiply_add(capability):
+    """What the interpreter cannot show: the compiled kernels round every multiply and every add on their own.
+    Compiled as the explorer launches them, the PTX has only round-to-nearest ``mul``/``add``/``sub`` on float64
+    and the GPU's machine code only ``DMUL``/``DADD``, no ``DFMA``; compiled with Triton's default (fusion on),
+    the same kernels do contain fused multiply-adds, so this check can tell the two apart."""
+    pytest.importorskip("triton.backends.nvidia")
+    fused_by_default = []
+    for name in spline_recursions.KERNEL_SIGNATURES:
+        ptx, sass = _machine_code(name, spline_recursions.COMPILE_OPTIONS, capability)
+        float64_ops = set(re.findall(r"\b((?:fma|mul|add|sub|div)\.[a-z0-9.]*f64)\b", ptx))
+        assert float64_ops and all(op.endswith(".rn.f64") and not op.startswith("fma") for op in float64_ops), \
+            (name, float64_ops)
+        instructions = set(re.findall(r"\b(D(?:FMA|MUL|ADD)\w*)", sass))
+        assert "DMUL" in instructions and not any(i.startswith("DFMA") for i in instructions), (name, instructions)
+        _, sass_fused = _machine_code(name, {"enable_fp_fusion": True}, capability)
+        if "DFMA" in sass_fused:
+            fused_by_default.append(name)
+    assert {"mirror_start", "causal", "reflect"} <= set(fused_by_default), fused_by_default

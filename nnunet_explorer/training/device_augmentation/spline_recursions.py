@@ -12,9 +12,12 @@ order: three launches per axis (mirror boundary) or one (reflect) do the same wo
 Exactness: the same float64 operations in the same order as the eager path, each rounded once: the kernels are
 compiled with ``enable_fp_fusion=False`` (no ``a * b + c`` contracted into a fused multiply-add), the scalars
 (pole, its powers) travel as float64 tensors (Triton would make a Python float a float32 argument), and the two
-divisions of the mirror boundary stay torch divisions between the kernels (:func:`~.exact.ieee_div`). Before the
-first use on a device the kernels run once on a small random block and must equal the eager path on the CPU bit
-for bit; if they do not, or Triton is missing or fails, the eager path runs and :func:`describe` says why.
+divisions of the mirror boundary stay torch divisions between the kernels (:func:`~.exact.ieee_div`). Compiled
+ahead of time for A100 and H100/H200 (sm_80, sm_90; no GPU needed), the kernels' PTX holds only ``mul.rn.f64``,
+``add.rn.f64`` and ``sub.rn.f64`` and their machine code only ``DMUL`` and ``DADD``, no ``DFMA``
+(``tests/device_augmentation/test_spline_recursions.py``). Before the first use on a device the kernels run once
+on a small random block and must equal the eager path on the CPU bit for bit; if they do not, or Triton is
+missing or fails, the eager path runs and :func:`describe` says why.
 
 Which path runs: ``NNUNET_EXPLORER_SPLINE_KERNELS`` = ``auto`` (default: the kernels on CUDA where Triton is
 installed and the check holds; the eager path elsewhere), ``eager`` (never the kernels) or ``triton`` (also on the
@@ -45,6 +48,18 @@ POLES: dict[int, tuple[float, ...]] = {
 ENV = "NNUNET_EXPLORER_SPLINE_KERNELS"
 MODES = ("auto", "eager", "triton")
 BLOCK = 128  # lines per program: float64 loads of 1 KB per step, coalesced (the lines are the fastest axis)
+COMPILE_OPTIONS = {"enable_fp_fusion": False}
+"""How every kernel is compiled: no multiply and add contracted into a fused multiply-add (the PTX then holds
+``mul.rn.f64`` / ``add.rn.f64``, which ptxas may not fuse either; a test compiles the kernels for Hopper and reads
+the machine code)."""
+KERNEL_SIGNATURES = {
+    "mirror_start": {"c_ptr": "*fp64", "zp_ptr": "*fp64", "p_ptr": "*fp64", "out_ptr": "*fp64", "n": "i32",
+                     "m": "i32"},
+    "causal": {"c_ptr": "*fp64", "p_ptr": "*fp64", "num_ptr": "*fp64", "n": "i32", "m": "i32"},
+    "anticausal": {"c_ptr": "*fp64", "p_ptr": "*fp64", "n": "i32", "m": "i32"},
+    "reflect": {"c_ptr": "*fp64", "zp_ptr": "*fp64", "p_ptr": "*fp64", "n": "i32", "m": "i32"},
+}
+"""The kernels' arguments (besides ``BLOCK``) as Triton types, for compiling them ahead of time without a GPU."""
 
 _kernels_cache: dict[str, Any] = {}
 _device_status: dict[str, str | None] = {}  # device -> None (kernels hold) or why the eager path runs
@@ -145,87 +160,15 @@ def reflect_filter_lines_eager(c: torch.Tensor, z: float) -> None:
 # --- the kernels ------------------------------------------------------------------------------------------------
 
 def _kernels() -> dict[str, Any]:
-    """The three Triton kernels, compiled lazily (importing Triton costs a second; only the GPU path needs it)."""
-    if _kernels_cache:
-        return _kernels_cache
-    import triton
-    import triton.language as tl
+    """The Triton kernels (:mod:`.triton_prefilters`), imported on first use: importing Triton costs a second, and
+    only the GPU path needs it."""
+    if not _kernels_cache:
+        import triton
 
-    @triton.jit
-    def mirror_start(c_ptr, zp_ptr, p_ptr, out_ptr, n, m, BLOCK: tl.constexpr):
-        # scipy's _init_causal_mirror: c0 + z^(n-1) c[n-1] + sum_{i=1}^{n-2} z^i (c[i] + z^(n-1) c[n-1-i])
-        cols = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = cols < m
-        z_n_1 = tl.load(p_ptr)
-        acc = tl.load(c_ptr + cols, mask=mask, other=0.0) + tl.load(c_ptr + (n - 1) * m + cols, mask=mask,
-                                                                     other=0.0) * z_n_1
-        for i in range(1, n - 1):
-            a = tl.load(c_ptr + i * m + cols, mask=mask, other=0.0)
-            b = tl.load(c_ptr + (n - 1 - i) * m + cols, mask=mask, other=0.0)
-            acc = acc + (a + b * z_n_1) * tl.load(zp_ptr + (i - 1))
-        tl.store(out_ptr + cols, acc, mask=mask)
+        from . import triton_prefilters as tp
 
-    @triton.jit
-    def causal(c_ptr, p_ptr, num_ptr, n, m, BLOCK: tl.constexpr):
-        # c[i] += z c[i-1] for i = 1..n-1; then the anti-causal start's numerator (c[n-2] z + c[n-1]) z
-        cols = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = cols < m
-        z = tl.load(p_ptr)
-        prev = tl.load(c_ptr + cols, mask=mask, other=0.0)
-        before = prev
-        for i in range(1, n):
-            cur = tl.load(c_ptr + i * m + cols, mask=mask, other=0.0) + prev * z
-            tl.store(c_ptr + i * m + cols, cur, mask=mask)
-            before = prev
-            prev = cur
-        tl.store(num_ptr + cols, (before * z + prev) * z, mask=mask)
-
-    @triton.jit
-    def anticausal(c_ptr, p_ptr, n, m, BLOCK: tl.constexpr):
-        # c[i] = z (c[i+1] - c[i]) for i = n-2..0
-        cols = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = cols < m
-        z = tl.load(p_ptr)
-        nxt = tl.load(c_ptr + (n - 1) * m + cols, mask=mask, other=0.0)
-        for k in range(0, n - 1):
-            i = n - 2 - k
-            cur = (nxt - tl.load(c_ptr + i * m + cols, mask=mask, other=0.0)) * z
-            tl.store(c_ptr + i * m + cols, cur, mask=mask)
-            nxt = cur
-
-    @triton.jit
-    def reflect(c_ptr, zp_ptr, p_ptr, n, m, BLOCK: tl.constexpr):
-        # scipy's reflect-boundary filter (mode 'nearest'), start values included; p = z, z^n, z_last,
-        # z / (1 - z^2n), z / (z - 1): the scalars the eager path computes on the host
-        cols = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = cols < m
-        z = tl.load(p_ptr)
-        z_n = tl.load(p_ptr + 1)
-        z_last = tl.load(p_ptr + 2)
-        k_start = tl.load(p_ptr + 3)
-        k_end = tl.load(p_ptr + 4)
-        c0 = tl.load(c_ptr + cols, mask=mask, other=0.0)
-        c_last = tl.load(c_ptr + (n - 1) * m + cols, mask=mask, other=0.0)
-        acc = c0 + z_n * c_last
-        for i in range(1, n - 1):
-            a = tl.load(c_ptr + i * m + cols, mask=mask, other=0.0)
-            b = tl.load(c_ptr + (n - 1 - i) * m + cols, mask=mask, other=0.0)
-            acc = acc + (a + z_n * b) * tl.load(zp_ptr + (i - 1))
-        acc = acc + z_last * (c_last + z_n * acc)
-        prev = acc * k_start + c0
-        tl.store(c_ptr + cols, prev, mask=mask)
-        for i in range(1, n):
-            prev = tl.load(c_ptr + i * m + cols, mask=mask, other=0.0) + prev * z
-            tl.store(c_ptr + i * m + cols, prev, mask=mask)
-        nxt = prev * k_end
-        tl.store(c_ptr + (n - 1) * m + cols, nxt, mask=mask)
-        for k in range(0, n - 1):
-            i = n - 2 - k
-            nxt = (nxt - tl.load(c_ptr + i * m + cols, mask=mask, other=0.0)) * z
-            tl.store(c_ptr + i * m + cols, nxt, mask=mask)
-
-    _kernels_cache.update(mirror_start=mirror_start, causal=causal, anticausal=anticausal, reflect=reflect,
-                          cdiv=triton.cdiv)
+        _kernels_cache.update(mirror_start=tp.mirror_start, causal=tp.causal, anticausal=tp.anticausal,
+                              reflect=tp.reflect, cdiv=triton.cdiv)
     return _kernels_cache
 
 
@@ -247,7 +190,7 @@ def _launch(name: str, c: torch.Tensor, *args: Any) -> None:
     grid = (k["cdiv"](m, BLOCK),)
     # the feeder thread's current CUDA device is not the training thread's (it is per thread): name it
     with torch.cuda.device(c.device) if c.device.type == "cuda" else _nothing():
-        k[name][grid](c, *args, n, m, BLOCK=BLOCK, enable_fp_fusion=False)
+        k[name][grid](c, *args, n, m, BLOCK=BLOCK, **COMPILE_OPTIONS)
 
 
 class _nothing:
@@ -369,5 +312,5 @@ def reset() -> None:
         _device_status.clear()
 
 
-__all__ = ["ENV", "MODES", "POLES", "describe", "mirror_filter_lines", "mirror_filter_lines_eager", "mode",
+__all__ = ["COMPILE_OPTIONS", "ENV", "KERNEL_SIGNATURES", "MODES", "POLES", "describe", "mirror_filter_lines", "mirror_filter_lines_eager", "mode",
            "reflect_filter_lines", "reflect_filter_lines_eager", "reset", "status", "use_kernels"]
