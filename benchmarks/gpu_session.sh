@@ -68,11 +68,16 @@ import torch
 print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.cuda.is_available(),
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else "", "| cores", os.cpu_count())
 for m in ("numpy", "SimpleITK", "batchgenerators", "nnunet", "nnunet_explorer", "nbclient", "ipykernel",
-          "ipywidgets", "medpy", "nibabel", "pynvml"):
+          "ipywidgets", "medpy", "nibabel", "pynvml", "triton"):
     try:
-        importlib.import_module(m); print("  import ok:", m)
+        module = importlib.import_module(m); print("  import ok:", m, getattr(module, "__version__", ""))
     except Exception as e:  # noqa: BLE001
         print("  import FAILED:", m, type(e).__name__, e)
+try:  # the prefilter kernels compile (into Triton's disk cache, so the timed parts do not) and check themselves
+    from nnunet_explorer.training.device_augmentation import spline_recursions
+    print(" ", spline_recursions.describe("cuda" if torch.cuda.is_available() else "cpu"))
+except Exception as e:  # noqa: BLE001
+    print("  spline prefilter check FAILED:", type(e).__name__, e)
 PY
 NPROC=$("$PY" -c "from nnunet_explorer.training.augmenter import default_num_processes as d; print(d())" \
         2>/dev/null || echo 2)
