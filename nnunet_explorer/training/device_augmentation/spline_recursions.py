@@ -261,8 +261,10 @@ def _self_check(device: torch.device) -> str | None:
             got = got.cpu()  # once per device and process, before the first batch: not in the training loop
             if not torch.equal(got, expected):
                 differing = int((got != expected).sum())
-                return (f"the Triton {name} prefilter differs from the eager path in {differing} of "
-                        f"{expected.numel()} values (n={n}) on {device}")
+                return tr(f"the Triton {name} prefilter differs from the eager path in {differing} of "
+                          f"{expected.numel()} values (n={n}) on {device}",
+                          f"Triton {name} 预滤波在 {device} 上与逐步 torch 实现不同:{expected.numel()} 个值中有 "
+                          f"{differing} 个(n={n})")
     return None
 
 
@@ -273,7 +275,7 @@ def status(device: torch.device | str) -> str | None:
     if requested == "eager":
         return f"{ENV}=eager"
     if device.type != "cuda" and requested != "triton":
-        return "eager on the CPU (one kernel per step costs nothing there)"
+        return tr("on the CPU an operation per step costs no kernel launch", "在 CPU 上每一步一个运算不需要启动内核")
     key = str(device)
     with _lock:
         if key not in _device_status:
@@ -283,13 +285,16 @@ def status(device: torch.device | str) -> str | None:
 
 def _check(device: torch.device) -> str | None:
     if importlib.util.find_spec("triton") is None:
-        return "Triton is not installed"
+        return tr("Triton is not installed", "没有安装 Triton")
     if device.type != "cuda" and os.environ.get("TRITON_INTERPRET", "0") != "1":
-        return f"{ENV}=triton on {device} needs TRITON_INTERPRET=1"
+        return tr(f"{ENV}=triton on {device} needs TRITON_INTERPRET=1",
+                  f"{device} 上的 {ENV}=triton 需要 TRITON_INTERPRET=1")
     try:
         return _self_check(device)
     except Exception as exc:  # a Triton without some feature, a compiler error: the eager path is always right
-        return f"the Triton kernels failed on {device}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return tr(f"the Triton kernels failed on {device}: {type(exc).__name__}: {first_line}",
+                  f"Triton 内核在 {device} 上失败:{type(exc).__name__}: {first_line}")
 
 
 def use_kernels(c: torch.Tensor) -> bool:
@@ -312,5 +317,6 @@ def reset() -> None:
         _device_status.clear()
 
 
-__all__ = ["COMPILE_OPTIONS", "ENV", "KERNEL_SIGNATURES", "MODES", "POLES", "describe", "mirror_filter_lines", "mirror_filter_lines_eager", "mode",
-           "reflect_filter_lines", "reflect_filter_lines_eager", "reset", "status", "use_kernels"]
+__all__ = ["COMPILE_OPTIONS", "ENV", "KERNEL_SIGNATURES", "MODES", "POLES", "describe", "mirror_filter_lines",
+           "mirror_filter_lines_eager", "mode", "reflect_filter_lines", "reflect_filter_lines_eager", "reset",
+           "status", "use_kernels"]
