@@ -29,7 +29,9 @@
 # e36a68c (six parts, all exit 0) in 130 s; commit 0b32bb6 (six parts, all exit 0; augmentation: 20 seeds,
 # max_abs_diff_data 0, mismatched_seg_voxels 0) in 132 s; commit 4c03e93 (six parts, all exit 0; augmentation
 # diff 0 on 20 seeds per path; the 2 cores shared with a test run, notebook 05 204 s) in 286 s; commit 09019db
-# (six parts, all exit 0; augmentation diff 0) in 125 s.
+# (six parts, all exit 0; augmentation diff 0) in 125 s; commit 35b1fe8 (the Triton prefilter kernels: on a CPU
+# the eager path, as the set-up's line says; six parts, all exit 0; augmentation diff 0 on 20 seeds per path;
+# the cores shared with a test run, notebook 05 270 s) in 394 s.
 set -u
 T0=$(date +%s)
 DRY=${DRY:-0}
