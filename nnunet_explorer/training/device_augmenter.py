@@ -374,9 +374,9 @@ class DeviceAugmenter:
         if self.device.type == "cuda":
             from .device_augmentation import spline_recursions
 
-            # compile and check the prefilter kernels (seconds, the first time on a machine) in the background,
-            # while the workers load the first batches and the trainer goes on; the feeder thread's first use
-            # waits for the answer (the check reads its result back once)
+            # compile and check the prefilter kernels (seconds the first time on a machine, then Triton's disk
+            # cache) in the background, while the workers load the first batches, unless describe() has already
+            # decided; the feeder thread's first use waits for the answer (the check reads its result back once)
             threading.Thread(target=spline_recursions.status, args=(self.device,), name="spline-kernel-check",
                              daemon=True).start()
         return self
