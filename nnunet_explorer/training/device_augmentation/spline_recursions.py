@@ -97,6 +97,15 @@ def reflect_filter_lines(c: torch.Tensor, z: float) -> None:
         reflect_filter_lines_eager(c, z)
 
 
+def _powers(z: float, count: int) -> list[float]:
+    """z, z^2, ..., z^count by repeated multiplication, as scipy's loop forms them (not z ** k: other bits)."""
+    out, z_i = [], z
+    for _ in range(count):
+        out.append(z_i)
+        z_i *= z
+    return out
+
+
 def mirror_filter_lines_eager(c: torch.Tensor, poles: Sequence[float]) -> None:
     """:func:`mirror_filter_lines` with one torch operation per step (one kernel per slab on a GPU)."""
     n = c.shape[0]
@@ -109,11 +118,7 @@ def mirror_filter_lines_eager(c: torch.Tensor, poles: Sequence[float]) -> None:
         z_n_1 = z ** (n - 1)  # C's pow(); Python's float ** int calls the same libm pow
         acc = c[0] + c[n - 1] * z_n_1
         if n > 2:
-            powers, z_i = [], z
-            for _ in range(1, n - 1):
-                powers.append(z_i)
-                z_i *= z
-            zp = _table(("zpow", z, n), powers, c.device).view((n - 2,) + (1,) * (c.dim() - 1))
+            zp = _table(("zpow", z, n), _powers(z, n - 2), c.device).view((n - 2,) + (1,) * (c.dim() - 1))
             terms = (c[1:n - 1] + torch.flip(c[1:n - 1], [0]) * z_n_1) * zp
             for i in range(n - 2):
                 acc = acc + terms[i]
@@ -135,9 +140,7 @@ def reflect_filter_lines_eager(c: torch.Tensor, z: float) -> None:
     c0 = c[0]
     acc = c[0] + z_n * c[n - 1]
     if n > 2:
-        z_i = [z]
-        for _ in range(n - 3):
-            z_i.append(z_i[-1] * z)
+        z_i = _powers(z, n - 2)
         terms = (c[1:n - 1] + z_n * c[1:n - 1].flip(0)) * _table(("zp", z, n), z_i, c.device)[:, None]
         for i in range(n - 2):
             acc.add_(terms[i])
@@ -199,15 +202,6 @@ class _nothing:
 
     def __exit__(self, *exc: Any) -> None:
         return None
-
-
-def _powers(z: float, count: int) -> list[float]:
-    """z, z^2, ..., z^count by repeated multiplication, as scipy's loop (and the eager path) forms them."""
-    out, z_i = [], z
-    for _ in range(count):
-        out.append(z_i)
-        z_i *= z
-    return out
 
 
 def _mirror_filter_lines_kernels(c: torch.Tensor, poles: Sequence[float]) -> None:
