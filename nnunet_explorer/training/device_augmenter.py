@@ -56,7 +56,6 @@ import os
 import pickle
 import queue as queue_module
 import shutil
-import threading
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -371,14 +370,6 @@ class DeviceAugmenter:
             self.shutdown()
             raise
         stop_at_exit(self)  # the shared-memory slots are freed at exit too (the inner augmenter registered itself)
-        if self.device.type == "cuda":
-            from .device_augmentation import spline_recursions
-
-            # compile and check the prefilter kernels (seconds the first time on a machine, then Triton's disk
-            # cache) in the background, while the workers load the first batches, unless describe() has already
-            # decided; the feeder thread's first use waits for the answer (the check reads its result back once)
-            threading.Thread(target=spline_recursions.status, args=(self.device,), name="spline-kernel-check",
-                             daemon=True).start()
         return self
 
     def _plan(self) -> tuple[int, str | None]:

@@ -189,8 +189,9 @@ def _machine_code(name: str, options: dict, capability: int) -> tuple[str, str]:
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    signature = dict(spline_recursions.KERNEL_SIGNATURES[name], BLOCK="constexpr")
-    source = ASTSource(getattr(_compilable_kernels(), name), signature,
+    kernels = _compilable_kernels()
+    signature = dict(kernels.KERNEL_SIGNATURES[name], BLOCK="constexpr")
+    source = ASTSource(getattr(kernels, name), signature,
                        constexprs={"BLOCK": spline_recursions.BLOCK})
     kernel = triton.compile(source, target=GPUTarget("cuda", capability, 32), options=options)
     nvdisasm = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
@@ -208,7 +209,7 @@ def test_compiled_for_a_gpu_the_kernels_hold_no_fused_multiply_add(capability):
     the same kernels do contain fused multiply-adds, so this check can tell the two apart."""
     pytest.importorskip("triton.backends.nvidia")
     fused_by_default = []
-    for name in spline_recursions.KERNEL_SIGNATURES:
+    for name in _compilable_kernels().KERNEL_SIGNATURES:
         ptx, sass = _machine_code(name, spline_recursions.COMPILE_OPTIONS, capability)
         float64_ops = set(re.findall(r"\b((?:fma|mul|add|sub|div)\.[a-z0-9.]*f64)\b", ptx))
         assert float64_ops and all(op.endswith(".rn.f64") and not op.startswith("fma") for op in float64_ops), \

@@ -92,12 +92,12 @@ class DeviceGamma(DeviceTransform):
                 continue
             indices = [(d.sample,) if d.channel is None else (d.sample, d.channel) for d in group]
             rows = torch.stack([data[index].reshape(-1) for index in indices])
-            rows = self._rows(rows, [d.gamma for d in group], retain, per_channel=group[0].channel is not None)
+            rows = self._rows(rows, [d.gamma for d in group], retain)
             for k, index in enumerate(indices):
                 data[index] = rows[k].reshape(data[index].shape)
         return data, seg
 
-    def _rows(self, x: torch.Tensor, gammas: list[float], retain_stats: bool, per_channel: bool) -> torch.Tensor:
+    def _rows(self, x: torch.Tensor, gammas: list[float], retain_stats: bool) -> torch.Tensor:
         """``augment_gamma`` for each row of the float32 ``(K, n)`` tensor ``x``, with the row's own gamma."""
         if self.transform.invert_image:
             x = -x
@@ -108,7 +108,7 @@ class DeviceGamma(DeviceTransform):
         rnge = x.amax(dim=1) - minm
         denom = rnge + EPSILON  # float32 + float32(1e-7)
         base = (x - minm[:, None]) / denom[:, None]
-        scale = denom if per_channel else rnge  # batchgenerators multiplies back by rnge per sample
+        scale = denom if self.transform.per_channel else rnge  # per sample, batchgenerators multiplies by rnge
         x = numpy_power_rows_f32(base, gammas) * scale[:, None] + minm[:, None]
         if retain_stats:
             x = x - numpy_mean_f32(x)[:, None]

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .numpy_sums import host_tensor
-from .spline_recursions import POLES, reflect_filter_lines
+from .spline_recursions import POLES, gain, reflect_filter_lines
 
 SPLINE_POLE_3 = POLES[3][0]
 """scipy's pole for the cubic B-spline prefilter, ``sqrt(3) - 2``."""
@@ -107,15 +107,14 @@ def spline_prefilter_reflect(x: torch.Tensor) -> torch.Tensor:
     """scipy's order-3 ``spline_filter`` with the reflect boundary (``mode='nearest'``), float64, axis by axis: on
     a GPU one Triton kernel per axis (:mod:`.spline_recursions`, the same operations), else eagerly."""
     z = SPLINE_POLE_3
-    gain = 1.0
-    gain *= (1.0 - z) * (1.0 - 1.0 / z)
+    g = gain([z])
     for axis in range(x.dim()):
         n = x.shape[axis]
         if n <= 1:
             continue
         c = x.movedim(axis, 0).contiguous()
         shape = c.shape
-        c = c.reshape(n, -1) * gain
+        c = c.reshape(n, -1) * g
         reflect_filter_lines(c, z)
         x = c.reshape(shape).movedim(0, axis)
     return x

@@ -25,6 +25,7 @@ CPU, which needs ``TRITON_INTERPRET=1``: how the tests run the kernels on a mach
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
@@ -52,14 +53,6 @@ COMPILE_OPTIONS = {"enable_fp_fusion": False}
 """How every kernel is compiled: no multiply and add contracted into a fused multiply-add (the PTX then holds
 ``mul.rn.f64`` / ``add.rn.f64``, which ptxas may not fuse either; a test compiles the kernels for Hopper and reads
 the machine code)."""
-KERNEL_SIGNATURES = {
-    "mirror_start": {"c_ptr": "*fp64", "zp_ptr": "*fp64", "p_ptr": "*fp64", "out_ptr": "*fp64", "n": "i32",
-                     "m": "i32"},
-    "causal": {"c_ptr": "*fp64", "p_ptr": "*fp64", "num_ptr": "*fp64", "n": "i32", "m": "i32"},
-    "anticausal": {"c_ptr": "*fp64", "p_ptr": "*fp64", "n": "i32", "m": "i32"},
-    "reflect": {"c_ptr": "*fp64", "zp_ptr": "*fp64", "p_ptr": "*fp64", "n": "i32", "m": "i32"},
-}
-"""The kernels' arguments (besides ``BLOCK``) as Triton types, for compiling them ahead of time without a GPU."""
 
 _kernels_cache: dict[str, Any] = {}
 _device_status: dict[str, str | None] = {}  # device -> None (kernels hold) or why the eager path runs
@@ -97,6 +90,14 @@ def reflect_filter_lines(c: torch.Tensor, z: float) -> None:
         reflect_filter_lines_eager(c, z)
 
 
+def gain(poles: Sequence[float]) -> float:
+    """The filter's gain, ``prod((1 - z)(1 - 1/z))`` over the poles, formed as scipy forms it."""
+    g = 1.0
+    for z in poles:
+        g *= (1.0 - z) * (1.0 - 1.0 / z)
+    return g
+
+
 def _powers(z: float, count: int) -> list[float]:
     """z, z^2, ..., z^count by repeated multiplication, as scipy's loop forms them (not z ** k: other bits)."""
     out, z_i = [], z
@@ -109,10 +110,7 @@ def _powers(z: float, count: int) -> list[float]:
 def mirror_filter_lines_eager(c: torch.Tensor, poles: Sequence[float]) -> None:
     """:func:`mirror_filter_lines` with one torch operation per step (one kernel per slab on a GPU)."""
     n = c.shape[0]
-    gain = 1.0
-    for z in poles:
-        gain *= (1.0 - z) * (1.0 - 1.0 / z)
-    c.mul_(gain)
+    c.mul_(gain(poles))
     for z in poles:
         # _init_causal_mirror: c0 + z^(n-1) c[n-1] + sum_{i=1}^{n-2} z^i (c[i] + z^(n-1) c[n-1-i]), added in i order
         z_n_1 = z ** (n - 1)  # C's pow(); Python's float ** int calls the same libm pow
@@ -192,16 +190,8 @@ def _launch(name: str, c: torch.Tensor, *args: Any) -> None:
     n, m = c.shape
     grid = (k["cdiv"](m, BLOCK),)
     # the feeder thread's current CUDA device is not the training thread's (it is per thread): name it
-    with torch.cuda.device(c.device) if c.device.type == "cuda" else _nothing():
+    with torch.cuda.device(c.device) if c.device.type == "cuda" else contextlib.nullcontext():
         k[name][grid](c, *args, n, m, BLOCK=BLOCK, **COMPILE_OPTIONS)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def _mirror_filter_lines_kernels(c: torch.Tensor, poles: Sequence[float]) -> None:
@@ -209,10 +199,7 @@ def _mirror_filter_lines_kernels(c: torch.Tensor, poles: Sequence[float]) -> Non
     anti-causal recursion) on ``c (n, m)``, contiguous float64, n > 1, in place: three kernel launches and two
     torch divisions per pole."""
     n, m = c.shape
-    gain = 1.0
-    for z in poles:
-        gain *= (1.0 - z) * (1.0 - 1.0 / z)
-    c.mul_(gain)
+    c.mul_(gain(poles))
     buffer = torch.empty(m, dtype=torch.float64, device=c.device)
     for z in poles:
         z_n_1 = z ** (n - 1)  # C's pow(), as in the eager path
@@ -271,6 +258,8 @@ def status(device: torch.device | str) -> str | None:
     if device.type != "cuda" and requested != "triton":
         return tr("on the CPU an operation per step costs no kernel launch", "在 CPU 上每一步一个运算不需要启动内核")
     key = str(device)
+    if key in _device_status:  # decided (the feeder asks once per axis): no lock
+        return _device_status[key]
     with _lock:
         if key not in _device_status:
             _device_status[key] = _check(device)
@@ -311,6 +300,6 @@ def reset() -> None:
         _device_status.clear()
 
 
-__all__ = ["COMPILE_OPTIONS", "ENV", "KERNEL_SIGNATURES", "MODES", "POLES", "describe", "mirror_filter_lines",
+__all__ = ["COMPILE_OPTIONS", "ENV", "MODES", "POLES", "describe", "gain", "mirror_filter_lines",
            "mirror_filter_lines_eager", "mode", "reflect_filter_lines", "reflect_filter_lines_eager", "reset",
            "status", "use_kernels"]

@@ -10,6 +10,15 @@ as float64 tensors: Triton would pass a Python float as float32.
 import triton
 import triton.language as tl
 
+KERNEL_SIGNATURES = {
+    "mirror_start": {"c_ptr": "*fp64", "zp_ptr": "*fp64", "p_ptr": "*fp64", "out_ptr": "*fp64", "n": "i32",
+                     "m": "i32"},
+    "causal": {"c_ptr": "*fp64", "p_ptr": "*fp64", "num_ptr": "*fp64", "n": "i32", "m": "i32"},
+    "anticausal": {"c_ptr": "*fp64", "p_ptr": "*fp64", "n": "i32", "m": "i32"},
+    "reflect": {"c_ptr": "*fp64", "zp_ptr": "*fp64", "p_ptr": "*fp64", "n": "i32", "m": "i32"},
+}
+"""The kernels' arguments (besides ``BLOCK``) as Triton types, for compiling them ahead of time without a GPU."""
+
 
 @triton.jit
 def mirror_start(c_ptr, zp_ptr, p_ptr, out_ptr, n, m, BLOCK: tl.constexpr):
