@@ -141,16 +141,16 @@ def _chain_rows(transforms, batch, devices, repeats, seed):
 def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str, list[int]]]:
     """Operations dispatched per transform (and in total) for each seed's batch, counted with a dispatch mode.
 
-    ``kernels``: as a CUDA run with Triton dispatches them: the spline prefilters' recursions as Triton kernels
-    (``spline_recursions``), each launch counted as one operation. The launches are counted, not run (a CPU has no
-    compiled kernels and the interpreter is far too slow at this size), so the values are wrong; the counts
+    ``kernels``: as a CUDA run with Triton dispatches them: the spline prefilters' recursions and the
+    interpolation as Triton kernels (``spline_recursions``, ``interpolation``), each launch counted as one
+    operation. The launches are counted, not run (a CPU has no compiled kernels and the interpreter is far too slow at this size), so the values are wrong; the counts
     depend only on the draws and the shapes."""
     from collections import Counter
 
     from torch.utils._python_dispatch import TorchDispatchMode
 
     import nnunet_explorer.training.device_augmentation.spatial as spatial_module
-    from nnunet_explorer.training.device_augmentation import spline_recursions
+    from nnunet_explorer.training.device_augmentation import interpolation, spline_recursions, triton_gate
 
     class Count(TorchDispatchMode):
         def __init__(self) -> None:
@@ -166,14 +166,14 @@ def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str,
     chunk = spatial_module._chunk
     spatial_module._chunk = lambda *args: None  # one piece, as on a GPU (the CPU works in cache-sized chunks)
     active: list = []
-    use_kernels, launch = spline_recursions.use_kernels, spline_recursions._launch
+    usable, launches = triton_gate.usable, (spline_recursions._launch, interpolation._launch)
     if kernels:
-        spline_recursions.use_kernels = lambda c: True
+        triton_gate.usable = lambda t, family: True
 
-        def counted_launch(*args) -> None:
+        def counted_launch(*args, **kwargs) -> None:
             active[-1].n += 1
 
-        spline_recursions._launch = counted_launch
+        spline_recursions._launch = interpolation._launch = counted_launch
     try:
         for seed in seeds:
             work = copy.deepcopy(batch)
@@ -194,7 +194,8 @@ def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str,
             counts.setdefault("all", []).append(sum(per.values()))
     finally:
         spatial_module._chunk = chunk
-        spline_recursions.use_kernels, spline_recursions._launch = use_kernels, launch
+        triton_gate.usable = usable
+        spline_recursions._launch, interpolation._launch = launches
     return sorted(counts.items(), key=lambda kv: (kv[0] == "all", kv[0]))
 
 
@@ -228,7 +229,7 @@ def main(argv=None) -> int:
           f"torch {torch.__version__}")
     if args.ops:
         for kernels, how in ((False, "eager torch everywhere (a CUDA run without Triton)"),
-                             (True, "the spline prefilters as Triton kernels (a CUDA run with Triton)")):
+                             (True, "prefilters and interpolation as Triton kernels (a CUDA run with Triton)")):
             print(f"\noperations apply_all dispatches per batch (seeds 0-9; min / median / max), {how}:")
             for name, values in _op_rows(transforms, batch, range(10), kernels):
                 print(f"  {name:<40s} {min(values):7d} {int(np.median(values)):7d} {max(values):7d}")

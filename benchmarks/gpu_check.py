@@ -789,7 +789,7 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
 
     from batchgenerators.transforms.abstract_transforms import Compose
 
-    from nnunet_explorer.training.device_augmentation import host_checks, spline_recursions
+    from nnunet_explorer.training.device_augmentation import host_checks, triton_gate
     from nnunet_explorer.training.device_augmentation.chain import DeviceChain
     from nnunet_explorer.training.device_augmentation.parity import data_difference, seg_mismatches
 
@@ -868,8 +868,9 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
         "transforms_covered": sorted(covered),
         "ms_per_batch_cpu": statistics.mean(totals["cpu"]), "ms_per_batch_device": statistics.mean(totals["device"]),
         "host_checks_failed": host_checks.failed(),
-        # Triton kernels or the eager path for the prefilters' recursions, and why (spline_recursions.status)
-        "spline_prefilter": spline_recursions.describe(device),
+        # Triton kernels or the eager path, per kernel family (the prefilters' recursions, the interpolation), and
+        # why (triton_gate.status)
+        "triton_kernels": triton_gate.describe(device),
     }
 
 

@@ -75,11 +75,11 @@ for m in ("numpy", "SimpleITK", "batchgenerators", "nnunet", "nnunet_explorer", 
         module = importlib.import_module(m); print("  import ok:", m, getattr(module, "__version__", ""))
     except Exception as e:  # noqa: BLE001
         print("  import FAILED:", m, type(e).__name__, e)
-try:  # the prefilter kernels compile (into Triton's disk cache, so the timed parts do not) and check themselves
-    from nnunet_explorer.training.device_augmentation import spline_recursions
-    print(" ", spline_recursions.describe("cuda" if torch.cuda.is_available() else "cpu"))
+try:  # the Triton kernels compile (into Triton's disk cache, so the timed parts do not) and check themselves
+    from nnunet_explorer.training.device_augmentation import interpolation, triton_gate
+    print(" ", triton_gate.describe("cuda" if torch.cuda.is_available() else "cpu"))
 except Exception as e:  # noqa: BLE001
-    print("  spline prefilter check FAILED:", type(e).__name__, e)
+    print("  Triton kernel check FAILED:", type(e).__name__, e)
 PY
 NPROC=$("$PY" -c "from nnunet_explorer.training.augmenter import default_num_processes as d; print(d())" \
         2>/dev/null || echo 2)

@@ -340,9 +340,9 @@ class DeviceAugmenter:
                      ";在训练线程的 next() 中计算" + (",因为 CPU 回退会使用全局随机数流" if self.ahead else ""))
         where = tr(f"{self.num_processes} worker(s) draw, {self.device} computes; ",
                    f"{self.num_processes} 个工作进程抽取随机数,{self.device} 计算;")
-        from .device_augmentation import spline_recursions
+        from .device_augmentation import triton_gate
 
-        return self.chain.describe() + "\n" + where + how + who + "\n" + spline_recursions.describe(self.device)
+        return self.chain.describe() + "\n" + where + how + who + "\n" + triton_gate.describe(self.device)
 
     @property
     def applies_ahead(self) -> bool:

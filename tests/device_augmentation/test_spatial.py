@@ -15,7 +15,7 @@ import pytest
 import torch
 from batchgenerators.transforms.spatial_transforms import SpatialTransform
 
-from nnunet_explorer.training.device_augmentation import host_checks, spline_recursions
+from nnunet_explorer.training.device_augmentation import host_checks, interpolation, spline_recursions, triton_gate
 from nnunet_explorer.training.device_augmentation.base import UnsupportedOnDevice
 from nnunet_explorer.training.device_augmentation.catalog import device_or_fallback
 from nnunet_explorer.training.device_augmentation.dummy_2d import DeviceConvert2DTo3D, DeviceConvert3DTo2D
@@ -243,10 +243,11 @@ def test_cuda_parity_without_host_syncs(path):
     device = device_or_named_fallback(transform)
     if device is None:  # this host's BLAS rounds the rotation otherwise: the chain keeps it on the CPU
         return
-    # the prefilter kernels' check on the device reads back once: before sync-debug mode, as DeviceAugmenter.start
-    why = spline_recursions.status("cuda")
-    if importlib.util.find_spec("triton") is not None:
-        assert why is None, why  # with Triton, the kernels hold on this GPU (bit for bit against the eager path)
+    # each kernel family's check on the device reads back once: before sync-debug mode, as DeviceAugmenter.start
+    for family in (spline_recursions.FAMILY, interpolation.FAMILY):
+        why = triton_gate.status("cuda", family)
+        if importlib.util.find_spec("triton") is not None:
+            assert why is None, why  # with Triton, the kernels hold on this GPU (bit for bit against the eager path)
     for seed in range(5):
         batch = synthetic_batch(np.random.default_rng(seed), batch_size, setup.basic_generator_patch_size)
         seed_all(seed)

@@ -8,10 +8,6 @@ augmentation section measure the compiled code.
 """
 from __future__ import annotations
 
-import re
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -19,8 +15,10 @@ from scipy import ndimage
 from skimage.transform import resize
 
 from nnunet_explorer.training.device_augmentation import interpolation as interp
-from nnunet_explorer.training.device_augmentation import spline_recursions
+from nnunet_explorer.training.device_augmentation import spline_recursions, triton_gate
 from nnunet_explorer.training.device_augmentation.scipy_zoom import skimage_resize
+
+from .triton_machine_code import float64_ptx_ops, float64_sass_ops, machine_code
 
 pytest.importorskip("triton", reason="Triton is a test dependency on Linux x86-64 (pyproject's test extra)")
 
@@ -29,11 +27,11 @@ pytest.importorskip("triton", reason="Triton is a test dependency on Linux x86-6
 def kernels(monkeypatch):
     """The kernels on the CPU, in Triton's interpreter; the per-device decision forgotten before and after."""
     monkeypatch.setenv("TRITON_INTERPRET", "1")
-    monkeypatch.setenv(spline_recursions.ENV, "triton")
-    spline_recursions.reset()
-    assert spline_recursions.status("cpu") is None, spline_recursions.describe("cpu")
+    monkeypatch.setenv(triton_gate.ENV, "triton")
+    triton_gate.reset()
+    assert spline_recursions.status("cpu") is None, triton_gate.describe("cpu")
     yield spline_recursions
-    spline_recursions.reset()
+    triton_gate.reset()
 
 
 @pytest.fixture
@@ -100,11 +98,11 @@ def test_the_device_check_catches_a_kernel_that_rounds_differently(kernels, monk
             c[0, 0] = torch.nextafter(c[0, 0], torch.tensor(float("inf"), dtype=c.dtype))
 
     monkeypatch.setattr(spline_recursions, "_launch", one_ulp_off)
-    spline_recursions.reset()
+    triton_gate.reset()
     why = spline_recursions.status("cpu")
     assert why is not None and "mirror prefilter differs from the eager path in 1 of" in why, why
     assert not spline_recursions.use_kernels(torch.zeros(4, 4, dtype=torch.float64))
-    assert "eager torch" in spline_recursions.describe("cpu")
+    assert "eager torch" in triton_gate.describe("cpu")
 
 
 def test_a_failing_triton_falls_back_to_the_eager_path_and_says_why(kernels, monkeypatch):
@@ -112,30 +110,30 @@ def test_a_failing_triton_falls_back_to_the_eager_path_and_says_why(kernels, mon
         raise RuntimeError("no such option: enable_fp_fusion\nmore lines")
 
     monkeypatch.setattr(spline_recursions, "_launch", broken)
-    spline_recursions.reset()
+    triton_gate.reset()
     why = spline_recursions.status("cpu")
     assert why.startswith("the Triton kernels failed on cpu: RuntimeError: no such option") and "more" not in why
 
 
 def test_the_cpu_default_is_the_eager_path(monkeypatch):
-    monkeypatch.delenv(spline_recursions.ENV, raising=False)
-    spline_recursions.reset()
+    monkeypatch.delenv(triton_gate.ENV, raising=False)
+    triton_gate.reset()
     assert spline_recursions.status("cpu") is not None
     assert not spline_recursions.use_kernels(torch.zeros(3, 3, dtype=torch.float64))
-    monkeypatch.setenv(spline_recursions.ENV, "eager")
-    assert spline_recursions.status("cuda") == f"{spline_recursions.ENV}=eager"
-    monkeypatch.setenv(spline_recursions.ENV, "fast")
+    monkeypatch.setenv(triton_gate.ENV, "eager")
+    assert spline_recursions.status("cuda") == f"{triton_gate.ENV}=eager"
+    monkeypatch.setenv(triton_gate.ENV, "fast")
     with pytest.raises(ValueError, match="use one of auto, eager, triton"):
-        spline_recursions.mode()
-    spline_recursions.reset()
+        triton_gate.mode()
+    triton_gate.reset()
 
 
 def test_the_kernels_need_the_interpreter_on_a_cpu(monkeypatch):
-    monkeypatch.setenv(spline_recursions.ENV, "triton")
+    monkeypatch.setenv(triton_gate.ENV, "triton")
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    spline_recursions.reset()
-    assert spline_recursions.status("cpu") == f"{spline_recursions.ENV}=triton on cpu needs TRITON_INTERPRET=1"
-    spline_recursions.reset()
+    triton_gate.reset()
+    assert spline_recursions.status("cpu") == f"{triton_gate.ENV}=triton on cpu needs TRITON_INTERPRET=1"
+    triton_gate.reset()
 
 
 @pytest.mark.slow  # ~1 min: Triton's interpreter runs every program of the grid in Python
@@ -160,47 +158,6 @@ def test_moreda_through_the_kernels_equals_batchgenerators(counted):
     assert {"mirror_start", "causal", "anticausal", "reflect"} <= set(counted)
 
 
-def _compilable_kernels():
-    """A fresh copy of the kernels' module, decorated without the interpreter (the copy the other tests imported
-    under ``TRITON_INTERPRET=1`` holds interpreted functions, which do not compile)."""
-    import importlib.util
-    import os
-
-    from nnunet_explorer.training.device_augmentation import triton_prefilters
-
-    interpret = os.environ.pop("TRITON_INTERPRET", None)
-    try:
-        spec = importlib.util.spec_from_file_location("triton_prefilters_for_a_gpu", triton_prefilters.__file__)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        if interpret is not None:
-            os.environ["TRITON_INTERPRET"] = interpret
-    return module
-
-
-def _machine_code(name: str, options: dict, capability: int) -> tuple[str, str]:
-    """PTX and disassembled SASS of one kernel, compiled ahead of time for an NVIDIA GPU of that capability (Triton
-    ships ptxas and nvdisasm: no GPU needed)."""
-    import os
-    import subprocess
-
-    import triton
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-
-    kernels = _compilable_kernels()
-    signature = dict(kernels.KERNEL_SIGNATURES[name], BLOCK="constexpr")
-    source = ASTSource(getattr(kernels, name), signature,
-                       constexprs={"BLOCK": spline_recursions.BLOCK})
-    kernel = triton.compile(source, target=GPUTarget("cuda", capability, 32), options=options)
-    nvdisasm = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
-    cubin = Path(tempfile.mkdtemp()) / f"{name}.cubin"
-    cubin.write_bytes(kernel.asm["cubin"])
-    sass = subprocess.run([nvdisasm, "-c", str(cubin)], capture_output=True, text=True, check=True).stdout
-    return kernel.asm["ptx"], sass
-
-
 @pytest.mark.parametrize("capability", [80, 90], ids=["A100", "H100-H200"])
 def test_compiled_for_a_gpu_the_kernels_hold_no_fused_multiply_add(capability):
     """What the interpreter cannot show: the compiled kernels round every multiply and every add on their own.
@@ -208,15 +165,17 @@ def test_compiled_for_a_gpu_the_kernels_hold_no_fused_multiply_add(capability):
     and the GPU's machine code only ``DMUL``/``DADD``, no ``DFMA``; compiled with Triton's default (fusion on),
     the same kernels do contain fused multiply-adds, so this check can tell the two apart."""
     pytest.importorskip("triton.backends.nvidia")
+    triton_prefilters = "triton_prefilters"
+    constexprs = {"BLOCK": spline_recursions.BLOCK}
     fused_by_default = []
-    for name in _compilable_kernels().KERNEL_SIGNATURES:
-        ptx, sass = _machine_code(name, spline_recursions.COMPILE_OPTIONS, capability)
-        float64_ops = set(re.findall(r"\b((?:fma|mul|add|sub|div)\.[a-z0-9.]*f64)\b", ptx))
+    for name in ("mirror_start", "causal", "anticausal", "reflect"):
+        ptx, sass = machine_code(triton_prefilters, name, constexprs, triton_gate.COMPILE_OPTIONS, capability)
+        float64_ops = float64_ptx_ops(ptx)
         assert float64_ops and all(op.endswith(".rn.f64") and not op.startswith("fma") for op in float64_ops), \
             (name, float64_ops)
-        instructions = set(re.findall(r"\b(D(?:FMA|MUL|ADD)\w*)", sass))
+        instructions = float64_sass_ops(sass)
         assert "DMUL" in instructions and not any(i.startswith("DFMA") for i in instructions), (name, instructions)
-        _, sass_fused = _machine_code(name, {"enable_fp_fusion": True}, capability)
+        _, sass_fused = machine_code(triton_prefilters, name, constexprs, {"enable_fp_fusion": True}, capability)
         if "DFMA" in sass_fused:
             fused_by_default.append(name)
     assert {"mirror_start", "causal", "reflect"} <= set(fused_by_default), fused_by_default

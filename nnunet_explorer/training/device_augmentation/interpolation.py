@@ -37,11 +37,16 @@ corner scores 0 and cannot win. No ``torch.unique``, hence no host synchronisati
 reciprocal (a long-standing PyTorch optimisation, noted in its CUDA kernel source), which is not the IEEE
 quotient; dividing by a 0-d tensor on the device is.
 
-**On a GPU** every step above is a separate eager kernel doing one IEEE-rounded ``+``, ``-``, ``*`` or ``/`` (or a
-gather, a comparison, a ``where``), so nothing can be contracted into a fused multiply-add behind our back and the
-result should be the CPU's, bit for bit (the prefilter kernels are compiled with fused multiply-adds disabled and
-checked against the eager path on the device before their first use). That is the expectation, not yet a
-measurement:
+**On a GPU** with Triton, :func:`map_coordinates` (orders 0, 1, 3) and :func:`resample_labels` (float label
+maps) run as one kernel each (:mod:`.triton_interpolation`): each GPU thread takes output voxels and does for them
+what the eager path does with whole tensors, the same float64 operations in the same order, compiled with fused
+multiply-adds disabled; the family ``"interpolation"`` of :mod:`.triton_gate` checks them on the device against
+the eager path before their first use, as the prefilter kernels are checked. At order 3 in 3D that is one launch
+instead of ~350 (64 taps, each a gather, three products and a sum over the whole output) and no float64
+temporaries of the output's size. Elsewhere (no Triton, a failed check, other orders) every step is a separate
+eager kernel doing one IEEE-rounded ``+``, ``-``, ``*`` or ``/`` (or a gather, a comparison, a ``where``), so
+nothing can be contracted into a fused multiply-add behind our back and the result should be the CPU's, bit for
+bit. That is the expectation, not yet a measurement on a GPU:
 ``tests/device_augmentation/test_spatial.py::test_cuda_parity_without_host_syncs`` checks it where CUDA exists.
 Do not ``torch.compile`` these functions: a compiler may fuse ``a * b + c``.
 """
@@ -53,10 +58,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ...language import tr
+from . import triton_gate
 from .exact import ieee_div
 from .spline_recursions import POLES, mirror_filter_lines
 
 SEG_TIEBREAKS = ("nearest", "lowest", "highest")
+FAMILY = "interpolation"
+KERNEL_ORDERS = (0, 1, 3)  # the orders the kernels know (moreDA: 3 for images, 1 for segmentations); others: eager
+BLOCK = 128  # output voxels per program
 
 _div = ieee_div  # x / divisor rounded as IEEE division on every device (see the module docstring)
 
@@ -234,8 +244,16 @@ def map_coordinates(coef: torch.Tensor, coords: Sequence[torch.Tensor], order: i
     Returns:
         ``(m, c, *P)`` float64, equal to scipy's float64 result.
     """
+    if _kernels_apply(coef, coords, order in KERNEL_ORDERS and coef.dtype == torch.float64):
+        return _map_coordinates_kernel(coef, coords, order, cval)
+    return _map_coordinates_eager(coef, coords, order, cval, chunk)
+
+
+def _map_coordinates_eager(coef: torch.Tensor, coords: Sequence[torch.Tensor], order: int, cval: float,
+                           chunk: int | None = None) -> torch.Tensor:
+    """:func:`map_coordinates` as eager torch operations, one per tap and step, on whole (or chunked) tensors."""
     if chunk is not None and math.prod(_broadcast_shape(coords)[1:]) > chunk:
-        return _in_chunks(lambda part: map_coordinates(coef, part, order, cval), coords, chunk)
+        return _in_chunks(lambda part: _map_coordinates_eager(coef, part, order, cval), coords, chunk)
     m, ch = coef.shape[:2]
     shape = coef.shape[2:]
     out_shape = _broadcast_shape(coords)[1:]
@@ -267,8 +285,16 @@ def resample_labels(seg: torch.Tensor, coords: Sequence[torch.Tensor], cval: flo
     """
     if tiebreak not in SEG_TIEBREAKS:
         raise ValueError(f"unknown seg_tiebreak {tiebreak!r}; one of {SEG_TIEBREAKS}")
+    if _kernels_apply(seg, coords, seg.dtype in (torch.float32, torch.float64)):
+        return _resample_labels_kernel(seg, coords, cval, tiebreak)
+    return _resample_labels_eager(seg, coords, cval, tiebreak, chunk)
+
+
+def _resample_labels_eager(seg: torch.Tensor, coords: Sequence[torch.Tensor], cval: float, tiebreak: str,
+                           chunk: int | None = None) -> torch.Tensor:
+    """:func:`resample_labels` as eager torch operations on whole (or chunked) tensors."""
     if chunk is not None and math.prod(_broadcast_shape(coords)[1:]) > chunk:
-        return _in_chunks(lambda part: resample_labels(seg, part, cval, tiebreak), coords, chunk)
+        return _in_chunks(lambda part: _resample_labels_eager(seg, part, cval, tiebreak), coords, chunk)
     m, ch = seg.shape[:2]
     shape = seg.shape[2:]
     out_shape = _broadcast_shape(coords)[1:]
@@ -312,6 +338,128 @@ def resample_labels(seg: torch.Tensor, coords: Sequence[torch.Tensor], cval: flo
         pick = torch.where(score([v == nn for v in values]) == best, nn, pick)
     # inside the image the order-1 weights sum to about 1, so the best score is > 0 and no voxel is empty
     return torch.where(fp.inside.unsqueeze(1), pick, torch.full_like(pick, cval))
+
+
+# --- the same as Triton kernels -------------------------------------------------------------------------------
+# One launch instead of one eager operation per tap and step (map_coordinates at order 3 in 3D: 64 taps, ~350
+# launches and as many float64 temporaries of the whole output; the label argmax ~250): each program takes BLOCK
+# output voxels and runs the eager path's operations on them in the same order (:mod:`.triton_interpolation`).
+
+_kernels_cache: dict = {}
+
+
+def _kernels() -> dict:
+    """The Triton kernels, imported on first use (importing Triton costs a second; only the GPU path needs it)."""
+    if not _kernels_cache:
+        import triton
+
+        from . import triton_interpolation as ti
+
+        _kernels_cache.update(map_coordinates=ti.map_coordinates, resample_labels=ti.resample_labels,
+                              cdiv=triton.cdiv)
+    return _kernels_cache
+
+
+def _kernels_apply(values: torch.Tensor, coords: Sequence[torch.Tensor], supported: bool) -> bool:
+    """Whether the kernels compute this call: a case they know (2 or 3 spatial axes, ``supported``), offsets that
+    fit 32 bits per sample, and the family's check held on the device (:func:`.triton_gate.usable`)."""
+    if not supported or values.dim() - 2 not in (2, 3):
+        return False
+    out_points = math.prod(_broadcast_shape(coords))
+    return out_points * values.shape[1] < 2 ** 31 and triton_gate.usable(values, FAMILY)
+
+
+def _kernel_arguments(values: torch.Tensor, coords: Sequence[torch.Tensor], order: int) -> tuple[list, tuple]:
+    """The arguments both kernels share: per axis (z, y, x; for 2D the first repeated) the coordinates as
+    contiguous ``(m, P)`` float64 and the table of mirrored tap indices times the axis stride; the sizes."""
+    m, ch = values.shape[:2]
+    shape = tuple(values.shape[2:])
+    out_shape = _broadcast_shape(coords)[1:]
+    points = math.prod(out_shape)
+    flat_coords, tables = [], []
+    stride = math.prod(shape)
+    for cc, n in zip(coords, shape):
+        stride //= n
+        flat_coords.append(cc.to(torch.float64).expand(m, *out_shape).reshape(m, points).contiguous())
+        mirrored, _ = _mirror_table(n, order, torch.device("cpu"))
+        tables.append(triton_gate.table(("mirror", n, order, stride), (mirrored * stride).tolist(), values.device,
+                                        torch.int64))
+    if len(shape) == 2:
+        flat_coords.insert(0, flat_coords[0])
+        tables.insert(0, tables[0])
+        shape = (1, *shape)
+    return [*flat_coords, *tables], (ch, math.prod(shape), points, *shape), out_shape
+
+
+def _launch(name: str, values: torch.Tensor, out: torch.Tensor, cval: torch.Tensor, arguments: list,
+            sizes: tuple, **constexprs) -> None:
+    k = _kernels()
+    grid = (k["cdiv"](sizes[2], BLOCK), values.shape[0])
+    triton_gate.launch(k[name], grid, values.device, values, out, *arguments, cval, *sizes, BLOCK=BLOCK,
+                       NDIM=values.dim() - 2, **constexprs)
+
+
+def _map_coordinates_kernel(coef: torch.Tensor, coords: Sequence[torch.Tensor], order: int,
+                            cval: float) -> torch.Tensor:
+    """:func:`map_coordinates` (orders 0, 1, 3; 2 or 3 spatial axes) as one kernel launch."""
+    arguments, sizes, out_shape = _kernel_arguments(coef, coords, order)
+    coef = coef.contiguous()
+    out = torch.empty((*coef.shape[:2], *out_shape), dtype=torch.float64, device=coef.device)
+    _launch("map_coordinates", coef, out, triton_gate.table(("cval", cval), [cval], coef.device), arguments, sizes,
+            ORDER=order)
+    return out
+
+
+def _resample_labels_kernel(seg: torch.Tensor, coords: Sequence[torch.Tensor], cval: float,
+                            tiebreak: str) -> torch.Tensor:
+    """:func:`resample_labels` (float segmentations, 2 or 3 spatial axes) as one kernel launch."""
+    arguments, sizes, out_shape = _kernel_arguments(seg, coords, 1)
+    seg = seg.contiguous()
+    out = torch.empty((*seg.shape[:2], *out_shape), dtype=seg.dtype, device=seg.device)
+    _launch("resample_labels", seg, out, triton_gate.table(("cval", cval), [cval], seg.device, seg.dtype),
+            arguments, sizes, TIEBREAK=SEG_TIEBREAKS.index(tiebreak))
+    return out
+
+
+def _self_check(device: torch.device) -> str | None:
+    """Both kernels on small random cases on ``device`` against the eager path on the CPU, bit for bit: orders 0,
+    1 and 3, 2D and 3D, points inside, outside, on the border, on exact and half voxels, NaN; labels with ties
+    under the three tie-breaks. None when all are equal, else the first difference."""
+    rng = np.random.default_rng(20261206)
+    for shape in ((5, 6, 7), (6, 9)):
+        dim = len(shape)
+        out_shape = (4, 5, 6)[:dim]
+        coords = []
+        for n in shape:
+            cc = rng.uniform(-1.5, n + 0.5, (2, *out_shape))
+            cc.flat[::7] = np.round(cc.flat[::7] * 2) / 2  # exact and half voxels: ties for the labels
+            cc.flat[::11] = n - 1  # the last voxel exactly
+            coords.append(cc)
+        coords[0].flat[5] = np.nan
+        coef = torch.from_numpy(rng.standard_normal((2, 2, *shape)) * 30.0)
+        labels = torch.from_numpy(rng.integers(0, 3, (2, 2, *shape)).astype(np.float32))
+        cpu = [torch.from_numpy(c) for c in coords]
+        dev = [c.to(device) for c in cpu]
+        cases = [(f"map_coordinates order {order} {dim}D", _map_coordinates_eager(coef, cpu, order, -1.25),
+                  lambda order=order: _map_coordinates_kernel(coef.to(device), dev, order, -1.25))
+                 for order in KERNEL_ORDERS]
+        cases += [(f"label argmax ({tiebreak}) {dim}D", _resample_labels_eager(labels, cpu, 7.0, tiebreak),
+                   lambda tiebreak=tiebreak: _resample_labels_kernel(labels.to(device), dev, 7.0, tiebreak))
+                  for tiebreak in SEG_TIEBREAKS]
+        for name, expected, kernel_path in cases:
+            got = kernel_path().cpu()  # once per device and process, before the first batch: not in the loop
+            same = torch.isnan(got) == torch.isnan(expected)
+            same &= (got == expected) | torch.isnan(expected)
+            if got.shape != expected.shape or not bool(same.all()):
+                differing = int((~same).sum()) if got.shape == expected.shape else expected.numel()
+                return tr(f"the Triton {name} differs from the eager path in {differing} of {expected.numel()} "
+                          f"values on {device}",
+                          f"Triton {name} 在 {device} 上与逐步 torch 实现不同:{expected.numel()} 个值中有 "
+                          f"{differing} 个")
+    return None
+
+
+triton_gate.register(FAMILY, _self_check, "interpolation", "插值")
 
 
 # --- the Gaussian filter of the elastic deformation ------------------------------------------------------------

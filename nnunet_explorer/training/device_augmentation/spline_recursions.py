@@ -17,25 +17,19 @@ ahead of time for A100 and H100/H200 (sm_80, sm_90; no GPU needed), the kernels'
 ``add.rn.f64`` and ``sub.rn.f64`` and their machine code only ``DMUL`` and ``DADD``, no ``DFMA``
 (``tests/device_augmentation/test_spline_recursions.py``). Before the first use on a device the kernels run once
 on a small random block and must equal the eager path on the CPU bit for bit; if they do not, or Triton is
-missing or fails, the eager path runs and :func:`describe` says why.
-
-Which path runs: ``NNUNET_EXPLORER_SPLINE_KERNELS`` = ``auto`` (default: the kernels on CUDA where Triton is
-installed and the check holds; the eager path elsewhere), ``eager`` (never the kernels) or ``triton`` (also on the
-CPU, which needs ``TRITON_INTERPRET=1``: how the tests run the kernels on a machine without a GPU).
+missing or fails, the eager path runs and :func:`.triton_gate.describe` says why (this module's family there:
+``"prefilter"``; the environment variable that picks a path is described there too).
 """
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import math
-import os
-import threading
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from ...language import tr
+from . import triton_gate
 from .exact import ieee_div
 
 # scipy's poles (get_filter_poles), as the same decimal literals the C source uses
@@ -46,26 +40,10 @@ POLES: dict[int, tuple[float, ...]] = {
     5: (-0.430575347099973791851434783493520110, -0.043096288203264653822712376822550182),
 }
 
-ENV = "NNUNET_EXPLORER_SPLINE_KERNELS"
-MODES = ("auto", "eager", "triton")
 BLOCK = 128  # lines per program: float64 loads of 1 KB per step, coalesced (the lines are the fastest axis)
-COMPILE_OPTIONS = {"enable_fp_fusion": False}
-"""How every kernel is compiled: no multiply and add contracted into a fused multiply-add (the PTX then holds
-``mul.rn.f64`` / ``add.rn.f64``, which ptxas may not fuse either; a test compiles the kernels for Hopper and reads
-the machine code)."""
+FAMILY = "prefilter"
 
 _kernels_cache: dict[str, Any] = {}
-_device_status: dict[str, str | None] = {}  # device -> None (kernels hold) or why the eager path runs
-_tables: dict[tuple, torch.Tensor] = {}
-_lock = threading.Lock()
-
-
-def mode() -> str:
-    """The requested path (the environment variable, checked)."""
-    value = os.environ.get(ENV, "auto").strip().lower() or "auto"
-    if value not in MODES:
-        raise ValueError(f"{ENV}={value!r}: use one of {', '.join(MODES)}")
-    return value
 
 
 # --- the two filters, as scipy's ni_splines.c runs them ------------------------------------------------------
@@ -116,7 +94,8 @@ def mirror_filter_lines_eager(c: torch.Tensor, poles: Sequence[float]) -> None:
         z_n_1 = z ** (n - 1)  # C's pow(); Python's float ** int calls the same libm pow
         acc = c[0] + c[n - 1] * z_n_1
         if n > 2:
-            zp = _table(("zpow", z, n), _powers(z, n - 2), c.device).view((n - 2,) + (1,) * (c.dim() - 1))
+            zp = triton_gate.table(("zpow", z, n), _powers(z, n - 2), c.device)
+            zp = zp.view((n - 2,) + (1,) * (c.dim() - 1))
             terms = (c[1:n - 1] + torch.flip(c[1:n - 1], [0]) * z_n_1) * zp
             for i in range(n - 2):
                 acc = acc + terms[i]
@@ -139,7 +118,7 @@ def reflect_filter_lines_eager(c: torch.Tensor, z: float) -> None:
     acc = c[0] + z_n * c[n - 1]
     if n > 2:
         z_i = _powers(z, n - 2)
-        terms = (c[1:n - 1] + z_n * c[1:n - 1].flip(0)) * _table(("zp", z, n), z_i, c.device)[:, None]
+        terms = (c[1:n - 1] + z_n * c[1:n - 1].flip(0)) * triton_gate.table(("zp", z, n), z_i, c.device)[:, None]
         for i in range(n - 2):
             acc.add_(terms[i])
         z_last = z_i[-1] * z
@@ -173,25 +152,10 @@ def _kernels() -> dict[str, Any]:
     return _kernels_cache
 
 
-def _table(key: tuple, values: Sequence[float], device: torch.device) -> torch.Tensor:
-    """Float64 scalars known on the host, on ``device`` once per key (pinned copy: no host sync)."""
-    full_key = key + (str(device),)
-    table = _tables.get(full_key)
-    if table is None:
-        host = torch.tensor(list(values) or [0.0], dtype=torch.float64)
-        if device.type == "cuda":
-            host = host.pin_memory()
-        table = _tables[full_key] = host.to(device, non_blocking=True)
-    return table
-
-
 def _launch(name: str, c: torch.Tensor, *args: Any) -> None:
     k = _kernels()
     n, m = c.shape
-    grid = (k["cdiv"](m, BLOCK),)
-    # the feeder thread's current CUDA device is not the training thread's (it is per thread): name it
-    with torch.cuda.device(c.device) if c.device.type == "cuda" else contextlib.nullcontext():
-        k[name][grid](c, *args, n, m, BLOCK=BLOCK, **COMPILE_OPTIONS)
+    triton_gate.launch(k[name], (k["cdiv"](m, BLOCK),), c.device, c, *args, n, m, BLOCK=BLOCK)
 
 
 def _mirror_filter_lines_kernels(c: torch.Tensor, poles: Sequence[float]) -> None:
@@ -203,12 +167,12 @@ def _mirror_filter_lines_kernels(c: torch.Tensor, poles: Sequence[float]) -> Non
     buffer = torch.empty(m, dtype=torch.float64, device=c.device)
     for z in poles:
         z_n_1 = z ** (n - 1)  # C's pow(), as in the eager path
-        zp = _table(("zpow", z, n), _powers(z, n - 2), c.device)
-        _launch("mirror_start", c, zp, _table(("z", z_n_1), [z_n_1], c.device), buffer)
+        zp = triton_gate.table(("zpow", z, n), _powers(z, n - 2), c.device)
+        _launch("mirror_start", c, zp, triton_gate.table(("z", z_n_1), [z_n_1], c.device), buffer)
         c[0] = ieee_div(buffer, 1 - z_n_1 * z_n_1)
-        _launch("causal", c, _table(("z", z), [z], c.device), buffer)
+        _launch("causal", c, triton_gate.table(("z", z), [z], c.device), buffer)
         c[n - 1] = ieee_div(buffer, z * z - 1)
-        _launch("anticausal", c, _table(("z", z), [z], c.device))
+        _launch("anticausal", c, triton_gate.table(("z", z), [z], c.device))
 
 
 def _reflect_filter_lines_kernels(c: torch.Tensor, z: float) -> None:
@@ -219,7 +183,8 @@ def _reflect_filter_lines_kernels(c: torch.Tensor, z: float) -> None:
     z_i = _powers(z, max(n - 2, 0))
     z_last = z_i[-1] * z if n > 2 else z
     params = [z, z_n, z_last, z / (1 - z_n * z_n), z / (z - 1)]
-    _launch("reflect", c, _table(("zp", z, n), z_i, c.device), _table(("reflect", z, n), params, c.device))
+    _launch("reflect", c, triton_gate.table(("zp", z, n), z_i, c.device),
+            triton_gate.table(("reflect", z, n), params, c.device))
 
 
 # --- which path, per device ------------------------------------------------------------------------------------
@@ -249,57 +214,17 @@ def _self_check(device: torch.device) -> str | None:
     return None
 
 
-def status(device: torch.device | str) -> str | None:
-    """None when the kernels run for tensors on ``device``; otherwise why the eager path runs."""
-    device = torch.device(device)
-    requested = mode()
-    if requested == "eager":
-        return f"{ENV}=eager"
-    if device.type != "cuda" and requested != "triton":
-        return tr("on the CPU an operation per step costs no kernel launch", "在 CPU 上每一步一个运算不需要启动内核")
-    key = str(device)
-    if key in _device_status:  # decided (the feeder asks once per axis): no lock
-        return _device_status[key]
-    with _lock:
-        if key not in _device_status:
-            _device_status[key] = _check(device)
-        return _device_status[key]
-
-
-def _check(device: torch.device) -> str | None:
-    if importlib.util.find_spec("triton") is None:
-        return tr("Triton is not installed", "没有安装 Triton")
-    if device.type != "cuda" and os.environ.get("TRITON_INTERPRET", "0") != "1":
-        return tr(f"{ENV}=triton on {device} needs TRITON_INTERPRET=1",
-                  f"{device} 上的 {ENV}=triton 需要 TRITON_INTERPRET=1")
-    try:
-        return _self_check(device)
-    except Exception as exc:  # a Triton without some feature, a compiler error: the eager path is always right
-        first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return tr(f"the Triton kernels failed on {device}: {type(exc).__name__}: {first_line}",
-                  f"Triton 内核在 {device} 上失败:{type(exc).__name__}: {first_line}")
-
-
 def use_kernels(c: torch.Tensor) -> bool:
-    """Whether the prefilters of ``c`` (float64, on its device) run as kernels."""
-    return c.numel() < 2 ** 31 and status(c.device) is None
+    """Whether the prefilters of ``c`` (float64, on its device) run as kernels (:func:`.triton_gate.usable`)."""
+    return triton_gate.usable(c, FAMILY)
 
 
-def describe(device: torch.device | str) -> str:
-    """One line for logs and ``gpu_check``: which prefilter path runs on ``device`` and why."""
-    why = status(device)
-    if why is None:
-        return tr("spline prefilters: Triton kernels (checked bit for bit against the eager path on this device)",
-                  "样条预滤波:Triton 内核(已在此设备上与逐步 torch 实现逐位比对一致)")
-    return tr(f"spline prefilters: eager torch ({why})", f"样条预滤波:逐步 torch 实现({why})")
+def status(device: torch.device | str) -> str | None:
+    """None when the prefilter kernels run for tensors on ``device``; otherwise why the eager path runs."""
+    return triton_gate.status(device, FAMILY)
 
 
-def reset() -> None:
-    """Forget the per-device decisions (tests change the environment)."""
-    with _lock:
-        _device_status.clear()
+triton_gate.register(FAMILY, _self_check, "spline prefilters", "样条预滤波")
 
-
-__all__ = ["COMPILE_OPTIONS", "ENV", "MODES", "POLES", "describe", "gain", "mirror_filter_lines",
-           "mirror_filter_lines_eager", "mode", "reflect_filter_lines", "reflect_filter_lines_eager", "reset",
-           "status", "use_kernels"]
+__all__ = ["BLOCK", "FAMILY", "POLES", "gain", "mirror_filter_lines", "mirror_filter_lines_eager",
+           "reflect_filter_lines", "reflect_filter_lines_eager", "status", "use_kernels"]

@@ -1,0 +1,136 @@
+"""Whether the device augmentation's Triton kernels run, per device and kernel family, and why not.
+
+Two families of exact kernels replace long chains of small torch operations on a GPU: the spline prefilters'
+recursions (:mod:`.spline_recursions`, kernels in :mod:`.triton_prefilters`) and the interpolation itself,
+``map_coordinates`` and the segmentations' argmax (:mod:`.interpolation`, kernels in :mod:`.triton_interpolation`).
+Each family registers a *self-check* here: run its kernels on a small random input on the device and compare them
+with the eager torch path on the CPU, bit for bit; ``None`` when they are equal, else why not. A family's kernels
+run on a device only after its check held there, once per process (Triton's disk cache keeps the compiled kernels
+across processes). Where Triton is missing, fails to compile, or differs, the eager path runs and :func:`describe`
+says why: the eager path is always right, only slower.
+
+Every kernel is compiled with :data:`COMPILE_OPTIONS` (no fused multiply-add) and gets its float64 scalars as
+tensors (:func:`table`; Triton would pass a Python float as float32).
+
+Which path runs: ``NNUNET_EXPLORER_SPLINE_KERNELS`` = ``auto`` (default: the kernels on CUDA where Triton is
+installed and the check holds; the eager path elsewhere), ``eager`` (never the kernels) or ``triton`` (also on the
+CPU, which needs ``TRITON_INTERPRET=1``: how the tests run the kernels on a machine without a GPU).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import threading
+from typing import Any, Callable, Sequence
+
+import torch
+
+from ...language import tr
+
+ENV = "NNUNET_EXPLORER_SPLINE_KERNELS"
+MODES = ("auto", "eager", "triton")
+COMPILE_OPTIONS = {"enable_fp_fusion": False}
+"""How every kernel is compiled: no multiply and add contracted into a fused multiply-add (the PTX then holds
+``mul.rn.f64`` / ``add.rn.f64``, which ptxas may not fuse either; the tests compile the kernels for Ampere and
+Hopper and read the machine code)."""
+
+_families: dict[str, tuple[Callable[[torch.device], str | None], str, str]] = {}
+_decided: dict[tuple[str, str], str | None] = {}  # (family, device) -> None (kernels hold) or why the eager path runs
+_tables: dict[tuple, torch.Tensor] = {}
+_lock = threading.Lock()
+
+
+def register(family: str, check: Callable[[torch.device], str | None], title_en: str, title_zh: str) -> None:
+    """Declare a kernel family: ``check(device)`` compares its kernels on ``device`` with the eager path on the CPU
+    (None when equal bit for bit, else why not); the titles name it in :func:`describe`."""
+    _families[family] = (check, title_en, title_zh)
+
+
+def mode() -> str:
+    """The requested path (the environment variable, checked)."""
+    value = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    if value not in MODES:
+        raise ValueError(f"{ENV}={value!r}: use one of {', '.join(MODES)}")
+    return value
+
+
+def status(device: torch.device | str, family: str) -> str | None:
+    """None when ``family``'s kernels run for tensors on ``device``; otherwise why the eager path runs."""
+    device = torch.device(device)
+    requested = mode()
+    if requested == "eager":
+        return f"{ENV}=eager"
+    if device.type != "cuda" and requested != "triton":
+        return tr("on the CPU an operation per step costs no kernel launch", "在 CPU 上每一步一个运算不需要启动内核")
+    key = (family, str(device))
+    if key in _decided:  # decided (the feeder asks many times per batch): no lock
+        return _decided[key]
+    with _lock:
+        if key not in _decided:
+            _decided[key] = _check(device, family)
+        return _decided[key]
+
+
+def _check(device: torch.device, family: str) -> str | None:
+    if importlib.util.find_spec("triton") is None:
+        return tr("Triton is not installed", "没有安装 Triton")
+    if device.type != "cuda" and os.environ.get("TRITON_INTERPRET", "0") != "1":
+        return tr(f"{ENV}=triton on {device} needs TRITON_INTERPRET=1",
+                  f"{device} 上的 {ENV}=triton 需要 TRITON_INTERPRET=1")
+    try:
+        return _families[family][0](device)
+    except Exception as exc:  # a Triton without some feature, a compiler error: the eager path is always right
+        first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return tr(f"the Triton kernels failed on {device}: {type(exc).__name__}: {first_line}",
+                  f"Triton 内核在 {device} 上失败:{type(exc).__name__}: {first_line}")
+
+
+def usable(t: torch.Tensor, family: str) -> bool:
+    """Whether ``family``'s kernels may work on ``t``: checked on its device, and small enough for the kernels'
+    32-bit offsets (larger tensors take the eager path)."""
+    return t.numel() < 2 ** 31 and status(t.device, family) is None
+
+
+def describe(device: torch.device | str) -> str:
+    """One line for logs and ``gpu_check``: which path each registered kernel family takes on ``device``, and why."""
+    parts = []
+    for family, (_, title_en, title_zh) in _families.items():
+        why = status(device, family)
+        if why is None:
+            parts.append(tr(f"{title_en}: Triton kernels (checked bit for bit against the eager path on this device)",
+                            f"{title_zh}:Triton 内核(已在此设备上与逐步 torch 实现逐位比对一致)"))
+        else:
+            parts.append(tr(f"{title_en}: eager torch ({why})", f"{title_zh}:逐步 torch 实现({why})"))
+    return "; ".join(parts)
+
+
+def reset() -> None:
+    """Forget the per-device decisions (tests change the environment)."""
+    with _lock:
+        _decided.clear()
+
+
+def table(key: tuple, values: Sequence[float | int], device: torch.device,
+          dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Scalars known on the host, on ``device`` once per key (through a pinned copy: no host sync)."""
+    full_key = key + (str(device), dtype)
+    found = _tables.get(full_key)
+    if found is None:
+        host = torch.tensor(list(values) or [0], dtype=dtype)
+        if device.type == "cuda":
+            host = host.pin_memory()
+        found = _tables[full_key] = host.to(device, non_blocking=True)
+    return found
+
+
+def launch(kernel: Any, grid: tuple[int, ...], device: torch.device, *args: Any, **constexprs: Any) -> None:
+    """``kernel[grid](*args, **constexprs)`` compiled with :data:`COMPILE_OPTIONS`, on ``device``.
+
+    The feeder thread's current CUDA device is not the training thread's (it is per thread): the launch names it."""
+    with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
+        kernel[grid](*args, **constexprs, **COMPILE_OPTIONS)
+
+
+__all__ = ["COMPILE_OPTIONS", "ENV", "MODES", "describe", "launch", "mode", "register", "reset", "status", "table",
+           "usable"]
