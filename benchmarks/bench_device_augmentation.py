@@ -143,8 +143,8 @@ def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str,
 
     ``kernels``: as a CUDA run with Triton dispatches them: the spline prefilters' recursions and the
     interpolation as Triton kernels (``spline_recursions``, ``interpolation``), each launch counted as one
-    operation. The launches are counted, not run (a CPU has no compiled kernels and the interpreter is far too slow at this size), so the values are wrong; the counts
-    depend only on the draws and the shapes."""
+    operation. The launches are counted, not run (a CPU has no compiled kernels and the interpreter is far too
+    slow at this size), so the values are wrong; the counts depend only on the draws and the shapes."""
     from collections import Counter
 
     from torch.utils._python_dispatch import TorchDispatchMode

@@ -84,6 +84,9 @@ def test_gpu_check_augmentation_section_is_exact_on_the_cpu(tmp_path):
         assert path["fired"] and all(n > 0 for n in path["fired"].values()), (name, path["fired"])
     assert any("ApplyRandomBinaryOperatorTransform" in k for k in au["paths"]["moreDA-cascade"]["fired"])
     assert _number(au["ms_per_batch_cpu"]) and _number(au["ms_per_batch_device"])
+    # which path each Triton kernel family took, and why: on a CPU the eager one, for both families
+    assert au["triton_kernels"].startswith("spline prefilters: eager torch (") and \
+        "; interpolation: eager torch (" in au["triton_kernels"], au["triton_kernels"]
     assert "augmentation (20 seeds per path" in done.stdout
 
 

@@ -137,9 +137,17 @@ def test_the_kernels_need_the_interpreter_on_a_cpu(monkeypatch):
 
 
 @pytest.mark.slow  # ~1 min: Triton's interpreter runs every program of the grid in Python
-def test_moreda_through_the_kernels_equals_batchgenerators(counted):
+def test_moreda_through_the_kernels_equals_batchgenerators(counted, monkeypatch):
     """The whole moreDA list, with every sample rotated and scaled and every sample's resolution lowered (both
-    prefilters), through the kernel path: equal to batchgenerators' ``Compose`` bit for bit, 4 seeds."""
+    prefilters), through every kernel (the prefilters', the interpolation's): equal to batchgenerators'
+    ``Compose`` bit for bit, 4 seeds."""
+    launch = interp._launch
+
+    def counting(name, *args, **kwargs):
+        counted.append(name)
+        return launch(name, *args, **kwargs)
+
+    monkeypatch.setattr(interp, "_launch", counting)
     from batchgenerators.transforms.resample_transforms import SimulateLowResolutionTransform
     from batchgenerators.transforms.spatial_transforms import SpatialTransform
 
@@ -155,7 +163,7 @@ def test_moreda_through_the_kernels_equals_batchgenerators(counted):
         batch = synthetic_batch(np.random.default_rng(seed), 2, setup.basic_generator_patch_size)
         problems, chain, _ = chain_problems(transforms, batch, seed)
         assert not problems, (seed, problems)
-    assert {"mirror_start", "causal", "anticausal", "reflect"} <= set(counted)
+    assert {"mirror_start", "causal", "anticausal", "reflect", "map_coordinates", "resample_labels"} <= set(counted)
 
 
 @pytest.mark.parametrize("capability", [80, 90], ids=["A100", "H100-H200"])

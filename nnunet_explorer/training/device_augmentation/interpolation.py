@@ -66,7 +66,11 @@ from .spline_recursions import POLES, mirror_filter_lines
 SEG_TIEBREAKS = ("nearest", "lowest", "highest")
 FAMILY = "interpolation"
 KERNEL_ORDERS = (0, 1, 3)  # the orders the kernels know (moreDA: 3 for images, 1 for segmentations); others: eager
-BLOCK = 128  # output voxels per program
+BLOCK = 128  # output voxels per program on a GPU
+INTERPRETER_BLOCK = 4096
+"""Output voxels per program in Triton's interpreter (the tests, on a CPU): there a program is one numpy step per
+operation over its block, so larger blocks mean fewer Python steps. Every voxel's arithmetic is its own: the
+values do not depend on the block size."""
 
 _div = ieee_div  # x / divisor rounded as IEEE division on every device (see the module docstring)
 
@@ -394,8 +398,9 @@ def _kernel_arguments(values: torch.Tensor, coords: Sequence[torch.Tensor], orde
 def _launch(name: str, values: torch.Tensor, out: torch.Tensor, cval: torch.Tensor, arguments: list,
             sizes: tuple, **constexprs) -> None:
     k = _kernels()
-    grid = (k["cdiv"](sizes[2], BLOCK), values.shape[0])
-    triton_gate.launch(k[name], grid, values.device, values, out, *arguments, cval, *sizes, BLOCK=BLOCK,
+    block = BLOCK if values.device.type == "cuda" else INTERPRETER_BLOCK
+    grid = (k["cdiv"](sizes[2], block), values.shape[0])
+    triton_gate.launch(k[name], grid, values.device, values, out, *arguments, cval, *sizes, BLOCK=block,
                        NDIM=values.dim() - 2, **constexprs)
 
 
