@@ -70,19 +70,35 @@ def _axis(c_ptr, points_offset, mask, n, ORDER: tl.constexpr):
 
 
 @triton.jit
-def map_coordinates(coef_ptr, out_ptr, cz_ptr, cy_ptr, cx_ptr, tz_ptr, ty_ptr, tx_ptr, cval_ptr, channels, volume,
-                    points, nz, ny, nx, ORDER: tl.constexpr, NDIM: tl.constexpr, BLOCK: tl.constexpr):
-    # scipy's map_coordinates(mode='constant', prefilter=False) of coef (samples, channels, volume) at the points
+def _block_of_points(points, BLOCK: tl.constexpr):
+    # this program's sample and output voxels (p, in range where mask), and their positions in the (samples,
+    # points) coordinate arrays
     sample = tl.program_id(1)
     p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = p < points
-    at = sample.to(tl.int64) * points + p
+    return sample, p, p < points, sample.to(tl.int64) * points + p
+
+
+@triton.jit
+def _footprint(at, mask, cz_ptr, cy_ptr, cx_ptr, nz, ny, nx, ORDER: tl.constexpr, NDIM: tl.constexpr):
+    # every axis of a block of points (for 2D the z values repeat y's and are not used): inside the image on all
+    # axes?, the first taps' table positions, the fractional offsets
     oky, fy, xy = _axis(cy_ptr, at, mask, ny, ORDER)
     okx, fx, xx = _axis(cx_ptr, at, mask, nx, ORDER)
     inside = oky & okx
+    fz = fy
+    xz = xy
     if NDIM == 3:
         okz, fz, xz = _axis(cz_ptr, at, mask, nz, ORDER)
         inside = okz & inside
+    return inside, fz, fy, fx, xz, xy, xx
+
+
+@triton.jit
+def map_coordinates(coef_ptr, out_ptr, cz_ptr, cy_ptr, cx_ptr, tz_ptr, ty_ptr, tx_ptr, cval_ptr, channels, volume,
+                    points, nz, ny, nx, ORDER: tl.constexpr, NDIM: tl.constexpr, BLOCK: tl.constexpr):
+    # scipy's map_coordinates(mode='constant', prefilter=False) of coef (samples, channels, volume) at the points
+    sample, p, mask, at = _block_of_points(points, BLOCK)
+    inside, fz, fy, fx, xz, xy, xx = _footprint(at, mask, cz_ptr, cy_ptr, cx_ptr, nz, ny, nx, ORDER, NDIM)
     cval = tl.load(cval_ptr)
     for ch in range(channels):
         row = sample.to(tl.int64) * channels + ch
@@ -147,23 +163,10 @@ def resample_labels(seg_ptr, out_ptr, cz_ptr, cy_ptr, cx_ptr, tz_ptr, ty_ptr, tx
                     points, nz, ny, nx, TIEBREAK: tl.constexpr, NDIM: tl.constexpr, BLOCK: tl.constexpr):
     # batchgenerators' _resample_seg_by_argmax at order 1 over the labels found at the corners; TIEBREAK:
     # 0 nearest (the nearest neighbour's label if it is among the tied, else the lowest), 1 lowest, 2 highest
-    sample = tl.program_id(1)
-    p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = p < points
-    at = sample.to(tl.int64) * points + p
-    oky, fy, xy = _axis(cy_ptr, at, mask, ny, 1)
-    okx, fx, xx = _axis(cx_ptr, at, mask, nx, 1)
-    inside = oky & okx
-    _, gy, _ = _axis(cy_ptr, at, mask, ny, 0)
-    _, gx, _ = _axis(cx_ptr, at, mask, nx, 0)
-    if NDIM == 3:
-        okz, fz, xz = _axis(cz_ptr, at, mask, nz, 1)
-        _, gz, _ = _axis(cz_ptr, at, mask, nz, 0)
-        inside = okz & inside
-    else:
-        fz = fy
-        xz = xy
-        gz = gy
+    sample, p, mask, at = _block_of_points(points, BLOCK)
+    inside, fz, fy, fx, xz, xy, xx = _footprint(at, mask, cz_ptr, cy_ptr, cx_ptr, nz, ny, nx, 1, NDIM)
+    # the nearest neighbour's positions (order 0: floor(cc + 0.5)), read below through the order-1 tables
+    _, gz, gy, gx, _, _, _ = _footprint(at, mask, cz_ptr, cy_ptr, cx_ptr, nz, ny, nx, 0, NDIM)
     cval = tl.load(cval_ptr)
     for ch in range(channels):
         row = sample.to(tl.int64) * channels + ch
@@ -189,7 +192,7 @@ def resample_labels(seg_ptr, out_ptr, cz_ptr, cy_ptr, cx_ptr, tz_ptr, ty_ptr, tx
             else:
                 pick = tl.where(s == best, tl.minimum(pick, v), pick)
         if TIEBREAK == 0:
-            # the nearest neighbour (order 0: floor(cc + 0.5), mirrored), read through the order-1 table
+            # the order-0 table would start at -1, the order-1 table starts at -2: one further
             if NDIM == 3:
                 index = tl.load(tz_ptr + gz + 1, mask=mask, other=0) + tl.load(ty_ptr + gy + 1, mask=mask, other=0) \
                     + tl.load(tx_ptr + gx + 1, mask=mask, other=0)
