@@ -141,16 +141,15 @@ def _chain_rows(transforms, batch, devices, repeats, seed):
 def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str, list[int]]]:
     """Operations dispatched per transform (and in total) for each seed's batch, counted with a dispatch mode.
 
-    ``kernels``: as a CUDA run with Triton dispatches them: the spline prefilters' recursions and the
-    interpolation as Triton kernels (``spline_recursions``, ``interpolation``), each launch counted as one
-    operation. The launches are counted, not run (a CPU has no compiled kernels and the interpreter is far too
+    ``kernels``: as a CUDA run with Triton dispatches them: the spline prefilters' recursions, the interpolation
+    and the float32 power as Triton kernels (``triton_gate``), each launch counted as one operation. The launches are counted, not run (a CPU has no compiled kernels and the interpreter is far too
     slow at this size), so the values are wrong; the counts depend only on the draws and the shapes."""
     from collections import Counter
 
     from torch.utils._python_dispatch import TorchDispatchMode
 
     import nnunet_explorer.training.device_augmentation.spatial as spatial_module
-    from nnunet_explorer.training.device_augmentation import interpolation, spline_recursions, triton_gate
+    from nnunet_explorer.training.device_augmentation import triton_gate
 
     class Count(TorchDispatchMode):
         def __init__(self) -> None:
@@ -166,14 +165,14 @@ def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str,
     chunk = spatial_module._chunk
     spatial_module._chunk = lambda *args: None  # one piece, as on a GPU (the CPU works in cache-sized chunks)
     active: list = []
-    usable, launches = triton_gate.usable, (spline_recursions._launch, interpolation._launch)
+    usable, launch = triton_gate.usable, triton_gate.launch
     if kernels:
         triton_gate.usable = lambda t, family: True
 
         def counted_launch(*args, **kwargs) -> None:
             active[-1].n += 1
 
-        spline_recursions._launch = interpolation._launch = counted_launch
+        triton_gate.launch = counted_launch
     try:
         for seed in seeds:
             work = copy.deepcopy(batch)
@@ -194,8 +193,7 @@ def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str,
             counts.setdefault("all", []).append(sum(per.values()))
     finally:
         spatial_module._chunk = chunk
-        triton_gate.usable = usable
-        spline_recursions._launch, interpolation._launch = launches
+        triton_gate.usable, triton_gate.launch = usable, launch
     return sorted(counts.items(), key=lambda kv: (kv[0] == "all", kv[0]))
 
 
@@ -229,7 +227,7 @@ def main(argv=None) -> int:
           f"torch {torch.__version__}")
     if args.ops:
         for kernels, how in ((False, "eager torch everywhere (a CUDA run without Triton)"),
-                             (True, "prefilters and interpolation as Triton kernels (a CUDA run with Triton)")):
+                             (True, "the Triton kernels (prefilters, interpolation, power: a CUDA run with Triton)")):
             print(f"\noperations apply_all dispatches per batch (seeds 0-9; min / median / max), {how}:")
             for name, values in _op_rows(transforms, batch, range(10), kernels):
                 print(f"  {name:<40s} {min(values):7d} {int(np.median(values)):7d} {max(values):7d}")

@@ -221,3 +221,20 @@ def _difference(key, got, expected) -> str:
         return f"{key}: {int((g != e).sum())} values differ, max |diff| {np.abs(g.astype(np.float64) - e).max()}"
     except Exception:  # noqa: BLE001 - a description only
         return f"{key}: {got!r} != {expected!r}"
+
+
+@pytest.fixture(scope="module")
+def triton_interpreter():
+    """The device augmentation's Triton kernels on the CPU, in Triton's interpreter (``TRITON_INTERPRET=1``), for a
+    whole test module (each kernel family's check on the device, a few seconds in the interpreter, runs once);
+    the per-device decisions forgotten before and after."""
+    pytest.importorskip("triton", reason="Triton is a test dependency on Linux x86-64 (pyproject's test extra)")
+    from nnunet_explorer.training.device_augmentation import triton_gate
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRITON_INTERPRET", "1")
+        patch.setenv(triton_gate.ENV, "triton")
+        triton_gate.reset()
+        yield triton_gate
+        triton_gate.reset()
+

@@ -22,20 +22,8 @@ from .triton_machine_code import float64_ptx_ops, float64_sass_ops, machine_code
 pytest.importorskip("triton", reason="Triton is a test dependency on Linux x86-64 (pyproject's test extra)")
 
 
-@pytest.fixture(scope="module")
-def interpreted():
-    """The kernels on the CPU, in Triton's interpreter, for the whole module (the family's check, ~5 s in the
-    interpreter, runs once); the per-device decisions forgotten before and after."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TRITON_INTERPRET", "1")
-        patch.setenv(triton_gate.ENV, "triton")
-        triton_gate.reset()
-        yield
-        triton_gate.reset()
-
-
 @pytest.fixture
-def launches(interpreted, monkeypatch):
+def launches(triton_interpreter, monkeypatch):
     """The kernel launches of a test, counted (the kernels still run)."""
     assert triton_gate.status("cpu", interp.FAMILY) is None, triton_gate.describe("cpu")
     names = []
@@ -50,7 +38,7 @@ def launches(interpreted, monkeypatch):
 
 
 @pytest.fixture
-def fresh_decision(interpreted):
+def fresh_decision(triton_interpreter):
     """The decision taken again in the test (after it patched something) and forgotten after it."""
     triton_gate.reset()
     yield

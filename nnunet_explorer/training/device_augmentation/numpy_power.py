@@ -31,7 +31,9 @@ carried out here on float64 numbers *exactly*: the product of two float32 number
 split into its float64 value and its exact error (Knuth's TwoSum), and the exact result is then rounded to float32
 in the wanted direction (round to nearest, then at most one step with ``nextafter``, decided from the exact
 error). Only float64 additions, subtractions and multiplications, each its own kernel, and float32 bit operations
-are used, so CPU and CUDA give the same bits.
+are used, so CPU and CUDA give the same bits. On CUDA with Triton the same steps run as one kernel
+(:mod:`.triton_power`, family ``"power"`` of :mod:`.triton_gate`: checked on the device against this eager path
+before first use) instead of some 200 operations over the whole tensor.
 
 ``vrcp14ps`` is approximate, and its exact bits are the processor's. What matters is only ``r`` (its rounding to
 1/32), which is a step function of ``m`` with 32 steps; the step positions (:data:`RCP_STEPS`) were measured on the
@@ -53,7 +55,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ...language import tr
+from . import triton_gate
 from .numpy_sums import host_tensor
+
+FAMILY = "power"
+BLOCK = 256  # values per program on a GPU
+INTERPRETER_BLOCK = 8192  # in Triton's interpreter (the tests): fewer, larger numpy steps; same values
 
 # --- the constants of the algorithm (float32 bit patterns, as in numpy 2.x's bundled SVML powf) -------------------
 
@@ -178,8 +186,18 @@ def _tables(device: str) -> dict[str, torch.Tensor]:
 def svml_powf(x: torch.Tensor, y: torch.Tensor | float) -> torch.Tensor:
     """The AVX-512 SVML float32 power of numpy 2.x (see the module docstring), for float32 ``x``, ``y``.
 
-    ``y`` may be a number (exactly a float32 value) or a tensor broadcastable to ``x``. Returns float32.
+    ``y`` may be a number (exactly a float32 value) or a tensor broadcastable to ``x``. Returns float32. On CUDA
+    with Triton one kernel launch (:mod:`.triton_power`) where ``y`` is a number or one exponent per row of a 2-D
+    ``x`` (``(K, 1)``); otherwise some 200 eager torch operations.
     """
+    rows = _kernel_rows(x, y)
+    if rows is not None:
+        return _svml_powf_kernel(x, y, rows)
+    return _svml_powf_eager(x, y)
+
+
+def _svml_powf_eager(x: torch.Tensor, y: torch.Tensor | float) -> torch.Tensor:
+    """:func:`svml_powf` as eager torch operations on whole tensors."""
     device = x.device
     tab = _tables(str(device))
     xd = x.double()
@@ -239,6 +257,94 @@ def svml_powf(x: torch.Tensor, y: torch.Tensor | float) -> torch.Tensor:
     # in gamma a voxel < ~1e-25 of the channel range above its minimum) is replaced by float32(float64 power),
     # which equals numpy's in ~98 % of such lanes; every other lane is numpy's bits
     return torch.where(rare_range, torch.pow(xd, yy).float(), result)
+
+
+# --- the same as one Triton kernel -----------------------------------------------------------------------------
+
+_kernels_cache: dict = {}
+
+
+def _kernels() -> dict:
+    """The Triton kernel, imported on first use (importing Triton costs a second; only the GPU path needs it)."""
+    if not _kernels_cache:
+        import triton
+
+        from . import triton_power
+
+        _kernels_cache.update(svml_powf=triton_power.svml_powf, cdiv=triton.cdiv)
+    return _kernels_cache
+
+
+def kernel_tables() -> list[float]:
+    """The algorithm's float32 numbers as the kernel reads them (:mod:`.triton_power`'s layout): Th, Tl, The, the
+    log polynomial, ``c1h``, the exp polynomial, the shifter."""
+    bits = TH_BITS + TL_BITS + THE_BITS + LOG_POLY_BITS + (C1H_BITS,) + EXP_POLY_BITS + (SHIFTER_BITS,)
+    return [_f32(b) for b in bits]
+
+
+def _kernel_rows(x: torch.Tensor, y: torch.Tensor | float) -> int | None:
+    """The number of rows the kernel sees ``x`` as (one exponent each), or None where the eager path runs: ``y``
+    neither a number nor one value per row of a 2-D ``x``, or the family's check not held on ``x``'s device."""
+    if x.dtype != torch.float32 or x.numel() == 0:
+        return None
+    if isinstance(y, torch.Tensor):
+        if x.dim() != 2 or tuple(y.shape) != (x.shape[0], 1):
+            return None
+        rows = x.shape[0]
+    else:
+        rows = 1
+    return rows if triton_gate.usable(x, FAMILY) else None
+
+
+def _svml_powf_kernel(x: torch.Tensor, y: torch.Tensor | float, rows: int) -> torch.Tensor:
+    """:func:`svml_powf` as one kernel launch; the flagged rare-case lanes from the float64 power, as eagerly."""
+    device = x.device
+    flat = x.contiguous().view(rows, -1)
+    n = flat.shape[1]
+    if isinstance(y, torch.Tensor):
+        ys = y.to(device=device, dtype=torch.float64).reshape(rows).contiguous()
+        yy = y.to(device=device, dtype=torch.float64)
+    else:
+        ys = yy = host_tensor([float(y)], torch.float64, device)  # not cached: gamma draws a new one per batch
+    out = torch.empty_like(flat)
+    rare = torch.empty(flat.shape, dtype=torch.int8, device=device)
+    k = _kernels()
+    block = BLOCK if device.type == "cuda" else INTERPRETER_BLOCK
+    triton_gate.launch(k["svml_powf"], (k["cdiv"](n, block), rows), device, flat, ys, out, rare,
+                       triton_gate.table(("svml_powf",), kernel_tables(), device),
+                       triton_gate.table(("rcp_steps",), RCP_STEPS, device, torch.int32), n, BLOCK=block)
+    out = out.view(x.shape)
+    # the rare-case lanes as the eager path fills them (float32 of the float64 power; the difference from numpy is
+    # marked there)
+    return torch.where(rare.view(x.shape).bool(), torch.pow(x.double(), yy).float(), out)
+
+
+def _self_check(device: torch.device) -> str | None:
+    """The kernel on :func:`probe_inputs` (every step of ``r``, powers of 2, tiny values, 0), negative and
+    non-finite values, one exponent per row and a single exponent, on ``device``, against the eager path on the
+    CPU, bit for bit. None when equal, else the difference."""
+    x = torch.from_numpy(np.concatenate([probe_inputs(), np.array([-0.0, -2.5, np.inf, np.nan, 1e-38, 3e38],
+                                                                  dtype=np.float32)]))
+    exponents = PROBE_EXPONENTS + (0.25, 3.0, -0.75, 0.0)
+    rows = x.expand(len(exponents), -1).contiguous()
+    ys = torch.tensor([[y] for y in exponents], dtype=torch.float64)
+    cases = [("one exponent per row", _svml_powf_eager(rows, ys), lambda: _svml_powf_kernel(
+        rows.to(device), ys.to(device), len(exponents)))]
+    cases += [(f"exponent {exponents[1]}", _svml_powf_eager(x, exponents[1]),
+               lambda: _svml_powf_kernel(x.to(device), exponents[1], 1))]
+    for name, expected, kernel_path in cases:
+        got = kernel_path().cpu()  # once per device and process, before the first batch: not in the loop
+        same = (got == expected) | (torch.isnan(got) & torch.isnan(expected))
+        if not bool(same.all()):
+            differing = int((~same).sum())
+            return tr(f"the Triton float32 power ({name}) differs from the eager path in {differing} of "
+                      f"{expected.numel()} values on {device}",
+                      f"Triton float32 幂({name})在 {device} 上与逐步 torch 实现不同:{expected.numel()} 个值中有 "
+                      f"{differing} 个")
+    return None
+
+
+triton_gate.register(FAMILY, _self_check, "float32 power", "float32 幂")
 
 
 _SPECIAL_EXPONENTS = (1.0, 2.0, -1.0, 0.5)

@@ -1,8 +1,9 @@
 """Whether the device augmentation's Triton kernels run, per device and kernel family, and why not.
 
-Two families of exact kernels replace long chains of small torch operations on a GPU: the spline prefilters'
-recursions (:mod:`.spline_recursions`, kernels in :mod:`.triton_prefilters`) and the interpolation itself,
-``map_coordinates`` and the segmentations' argmax (:mod:`.interpolation`, kernels in :mod:`.triton_interpolation`).
+Three families of exact kernels replace long chains of small torch operations on a GPU: the spline prefilters'
+recursions (:mod:`.spline_recursions`, kernels in :mod:`.triton_prefilters`), the interpolation itself,
+``map_coordinates`` and the segmentations' argmax (:mod:`.interpolation`, kernels in :mod:`.triton_interpolation`),
+and gamma's float32 power as numpy computes it (:mod:`.numpy_power`, kernel in :mod:`.triton_power`).
 Each family registers a *self-check* here: run its kernels on a small random input on the device and compare them
 with the eager torch path on the CPU, bit for bit; ``None`` when they are equal, else why not. A family's kernels
 run on a device only after its check held there, once per process (Triton's disk cache keeps the compiled kernels
