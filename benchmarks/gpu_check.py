@@ -799,7 +799,7 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
     covered: set[str] = set()
     totals = {"cpu": [], "device": []}
     # Triton kernels or the eager path, per kernel family (the prefilters' recursions, the interpolation, the
-    # float32 power), and why (triton_gate.status); asked first, so that the kernels' check on the device is not in
+    # float32 power and sums), and why (triton_gate.status); asked first, so that the kernels' check on the device is not in
     # the timings
     kernels = triton_gate.describe(device)
     for name in AUGMENTATION_PATHS:

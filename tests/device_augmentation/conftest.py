@@ -238,3 +238,41 @@ def triton_interpreter():
         yield triton_gate
         triton_gate.reset()
 
+
+@pytest.fixture
+def kernel_launches(triton_interpreter, monkeypatch):
+    """The names of the Triton kernels a test launches, in order (the kernels still run, in the interpreter)."""
+    names = []
+    launch = triton_interpreter.launch
+
+    def counting(kernel, *args, **kwargs):
+        names.append(kernel_name(kernel))
+        return launch(kernel, *args, **kwargs)
+
+    monkeypatch.setattr(triton_interpreter, "launch", counting)
+    return names
+
+
+def kernel_name(kernel) -> str:
+    """The name of a Triton kernel (compiled or interpreted)."""
+    return getattr(getattr(kernel, "fn", None), "__name__", None) or kernel.__name__
+
+
+def decision_after_tampering(gate, monkeypatch, family: str, tamper) -> tuple[str | None, str]:
+    """A kernel family's check taken again with every launch followed by ``tamper(kernel name, launch arguments)``
+    (which changes a result in place), and the log line then: (why the eager path runs or None, describe line).
+    Everything patched is undone and the decisions forgotten afterwards."""
+    launch = gate.launch
+
+    def tampered(kernel, grid, device, *args, **kwargs):
+        launch(kernel, grid, device, *args, **kwargs)
+        tamper(kernel_name(kernel), args)
+
+    gate.reset()
+    monkeypatch.setattr(gate, "launch", tampered)
+    try:
+        return gate.status("cpu", family), gate.describe("cpu")
+    finally:
+        monkeypatch.undo()
+        gate.reset()
+

@@ -15,24 +15,17 @@ from batchgenerators.transforms.color_transforms import GammaTransform
 
 from nnunet_explorer.training.device_augmentation import numpy_power
 
-from .conftest import host_check_holds
+from .conftest import decision_after_tampering, host_check_holds
 from .transform_parity import SHAPE_3D, assert_same, real_batch
 from .triton_machine_code import float64_ptx_ops, float64_sass_ops, machine_code
 
 
 @pytest.fixture
-def launches(triton_interpreter, monkeypatch):
-    """The kernel's launches in a test, counted (the kernel still runs)."""
+def launches(triton_interpreter, kernel_launches):
+    """The kernels' launches in a test (the family's check held in the interpreter first)."""
     assert triton_interpreter.status("cpu", numpy_power.FAMILY) is None, triton_interpreter.describe("cpu")
-    names = []
-    launch = triton_interpreter.launch
-
-    def counting(kernel, *args, **kwargs):
-        names.append(getattr(kernel, "__name__", None) or kernel.fn.__name__)
-        return launch(kernel, *args, **kwargs)
-
-    monkeypatch.setattr(triton_interpreter, "launch", counting)
-    return names
+    kernel_launches.clear()  # the check's own launches, if it ran just now
+    return kernel_launches
 
 
 def _inputs(seed: int) -> np.ndarray:
@@ -81,24 +74,14 @@ def test_gamma_through_the_kernel_equals_batchgenerators(launches, case):
 
 def test_the_device_check_catches_a_kernel_one_unit_off(triton_interpreter, monkeypatch):
     """A kernel whose result is one float32 unit off in one value is refused, and the eager path runs."""
-    launch = triton_interpreter.launch
-
-    def one_ulp_off(kernel, grid, device, x, y, out, *args, **kwargs):
-        launch(kernel, grid, device, x, y, out, *args, **kwargs)
-        flat = out.view(-1)
+    def one_ulp_off(name, args):
+        flat = args[2].view(-1)  # (x, y, out, ...)
         flat[11] = torch.nextafter(flat[11], torch.tensor(float("inf")))
 
-    triton_interpreter.reset()
-    monkeypatch.setattr(triton_interpreter, "launch", one_ulp_off)
-    try:
-        why = triton_interpreter.status("cpu", numpy_power.FAMILY)
-        assert why is not None and why.startswith("the Triton float32 power (one exponent per row) differs from the "
-                                                  "eager path in"), why
-        assert not triton_interpreter.usable(torch.zeros(3), numpy_power.FAMILY)
-        assert "float32 power: eager torch" in triton_interpreter.describe("cpu")
-    finally:
-        monkeypatch.undo()
-        triton_interpreter.reset()
+    why, line = decision_after_tampering(triton_interpreter, monkeypatch, numpy_power.FAMILY, one_ulp_off)
+    assert why is not None and why.startswith("the Triton float32 power (one exponent per row) differs from the "
+                                              "eager path in 1 of"), why
+    assert "float32 power: eager torch" in line
 
 
 @pytest.mark.parametrize("capability", [80, 90], ids=["A100", "H100-H200"])

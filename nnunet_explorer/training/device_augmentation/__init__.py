@@ -20,7 +20,7 @@ Modules: :mod:`.base` (contract, registry), :mod:`.exact` (error-free float64 ar
 :mod:`.interpolation` (scipy's spline prefilter, ``map_coordinates`` and the label argmax, in torch),
 :mod:`.coordinates` (the spatial transform's sampling grid), :mod:`.spatial` (``SpatialTransform``),
 :mod:`.dummy_2d` (nnU-Net's 3D -> 2D fold), :mod:`.chain` (the transform chain); on a GPU with Triton the
-exact kernels of :mod:`.spline_recursions`, :mod:`.interpolation` and :mod:`.numpy_power` (in
-:mod:`.triton_prefilters`, :mod:`.triton_interpolation` and :mod:`.triton_power`), gated per device by
-:mod:`.triton_gate`.
+exact kernels of :mod:`.spline_recursions`, :mod:`.interpolation`, :mod:`.numpy_power` and :mod:`.numpy_sums`
+(in :mod:`.triton_prefilters`, :mod:`.triton_interpolation`, :mod:`.triton_power` and :mod:`.triton_sums`), gated
+per device by :mod:`.triton_gate`.
 """

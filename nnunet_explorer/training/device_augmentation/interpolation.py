@@ -58,7 +58,6 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ...language import tr
 from . import triton_gate
 from .exact import ieee_div
 from .spline_recursions import POLES, mirror_filter_lines
@@ -452,15 +451,9 @@ def _self_check(device: torch.device) -> str | None:
                    lambda tiebreak=tiebreak: _resample_labels_kernel(labels.to(device), dev, 7.0, tiebreak))
                   for tiebreak in SEG_TIEBREAKS]
         for name, expected, kernel_path in cases:
-            got = kernel_path().cpu()  # once per device and process, before the first batch: not in the loop
-            same = torch.isnan(got) == torch.isnan(expected)
-            same &= (got == expected) | torch.isnan(expected)
-            if got.shape != expected.shape or not bool(same.all()):
-                differing = int((~same).sum()) if got.shape == expected.shape else expected.numel()
-                return tr(f"the Triton {name} differs from the eager path in {differing} of {expected.numel()} "
-                          f"values on {device}",
-                          f"Triton {name} 在 {device} 上与逐步 torch 实现不同:{expected.numel()} 个值中有 "
-                          f"{differing} 个")
+            why = triton_gate.difference(name, kernel_path(), expected, device)
+            if why is not None:
+                return why
     return None
 
 

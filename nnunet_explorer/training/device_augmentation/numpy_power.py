@@ -55,7 +55,6 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ...language import tr
 from . import triton_gate
 from .numpy_sums import host_tensor
 
@@ -333,14 +332,9 @@ def _self_check(device: torch.device) -> str | None:
     cases += [(f"exponent {exponents[1]}", _svml_powf_eager(x, exponents[1]),
                lambda: _svml_powf_kernel(x.to(device), exponents[1], 1))]
     for name, expected, kernel_path in cases:
-        got = kernel_path().cpu()  # once per device and process, before the first batch: not in the loop
-        same = (got == expected) | (torch.isnan(got) & torch.isnan(expected))
-        if not bool(same.all()):
-            differing = int((~same).sum())
-            return tr(f"the Triton float32 power ({name}) differs from the eager path in {differing} of "
-                      f"{expected.numel()} values on {device}",
-                      f"Triton float32 幂({name})在 {device} 上与逐步 torch 实现不同:{expected.numel()} 个值中有 "
-                      f"{differing} 个")
+        why = triton_gate.difference(f"float32 power ({name})", kernel_path(), expected, device)
+        if why is not None:
+            return why
     return None
 
 

@@ -1,9 +1,11 @@
 """Whether the device augmentation's Triton kernels run, per device and kernel family, and why not.
 
-Three families of exact kernels replace long chains of small torch operations on a GPU: the spline prefilters'
+Four families of exact kernels replace long chains of small torch operations on a GPU: the spline prefilters'
 recursions (:mod:`.spline_recursions`, kernels in :mod:`.triton_prefilters`), the interpolation itself,
 ``map_coordinates`` and the segmentations' argmax (:mod:`.interpolation`, kernels in :mod:`.triton_interpolation`),
-and gamma's float32 power as numpy computes it (:mod:`.numpy_power`, kernel in :mod:`.triton_power`).
+gamma's float32 power as numpy computes it (:mod:`.numpy_power`, kernel in :mod:`.triton_power`) and numpy's
+pairwise float32 sums behind the per-channel means and deviations (:mod:`.numpy_sums`, kernels in
+:mod:`.triton_sums`).
 Each family registers a *self-check* here: run its kernels on a small random input on the device and compare them
 with the eager torch path on the CPU, bit for bit; ``None`` when they are equal, else why not. A family's kernels
 run on a device only after its check held there, once per process (Triton's disk cache keeps the compiled kernels
@@ -63,7 +65,8 @@ def status(device: torch.device | str, family: str) -> str | None:
     if requested == "eager":
         return f"{ENV}=eager"
     if device.type != "cuda" and requested != "triton":
-        return tr("on the CPU an operation per step costs no kernel launch", "在 CPU 上每一步一个运算不需要启动内核")
+        return tr("on the CPU an operation per step costs no kernel launch",
+                  "在 CPU 上每一步一个运算不需要启动内核")
     key = (family, str(device))
     if key in _decided:  # decided (the feeder asks many times per batch): no lock
         return _decided[key]
@@ -106,6 +109,27 @@ def describe(device: torch.device | str) -> str:
     return "; ".join(parts)
 
 
+def difference(what: str, got: torch.Tensor, expected: torch.Tensor, device: torch.device) -> str | None:
+    """For a family's check: None when the kernels' result ``got`` (any device) equals the eager path's
+    ``expected`` (on the CPU) bit for bit (signed zeros told apart; any NaN equals any NaN, as devices write NaN
+    with different payloads), else a sentence saying how many values differ. Reads ``got`` back: call it before
+    training, never in the loop."""
+    got = got.cpu()
+    if got.shape != expected.shape or got.dtype != expected.dtype:
+        differing = expected.numel()
+    else:
+        if got.is_floating_point():
+            bits = {2: torch.int16, 4: torch.int32, 8: torch.int64}[got.element_size()]
+            same = (got.view(bits) == expected.view(bits)) | (torch.isnan(got) & torch.isnan(expected))
+        else:
+            same = got == expected
+        differing = int((~same).sum())
+    if differing == 0:
+        return None
+    return tr(f"the Triton {what} differs from the eager path in {differing} of {expected.numel()} values on {device}",
+              f"Triton {what} 在 {device} 上与逐步 torch 实现不同:{expected.numel()} 个值中有 {differing} 个")
+
+
 def reset() -> None:
     """Forget the per-device decisions (tests change the environment)."""
     with _lock:
@@ -133,5 +157,5 @@ def launch(kernel: Any, grid: tuple[int, ...], device: torch.device, *args: Any,
         kernel[grid](*args, **constexprs, **COMPILE_OPTIONS)
 
 
-__all__ = ["COMPILE_OPTIONS", "ENV", "MODES", "describe", "launch", "mode", "register", "reset", "status", "table",
+__all__ = ["COMPILE_OPTIONS", "ENV", "MODES", "describe", "difference", "launch", "mode", "register", "reset", "status", "table",
            "usable"]
