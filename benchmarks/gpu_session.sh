@@ -76,7 +76,7 @@ for m in ("numpy", "SimpleITK", "batchgenerators", "nnunet", "nnunet_explorer", 
     except Exception as e:  # noqa: BLE001
         print("  import FAILED:", m, type(e).__name__, e)
 try:  # the Triton kernels compile (into Triton's disk cache, so the timed parts do not) and check themselves
-    from nnunet_explorer.training.device_augmentation import interpolation, triton_gate
+    from nnunet_explorer.training.device_augmentation import chain, triton_gate  # chain: every kernel family
     print(" ", triton_gate.describe("cuda" if torch.cuda.is_available() else "cpu"))
 except Exception as e:  # noqa: BLE001
     print("  Triton kernel check FAILED:", type(e).__name__, e)

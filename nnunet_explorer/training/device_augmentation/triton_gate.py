@@ -99,7 +99,7 @@ def usable(t: torch.Tensor, family: str) -> bool:
 def describe(device: torch.device | str) -> str:
     """One line for logs and ``gpu_check``: which path each registered kernel family takes on ``device``, and why."""
     parts = []
-    for family, (_, title_en, title_zh) in _families.items():
+    for family, (_, title_en, title_zh) in sorted(_families.items(), key=lambda item: item[1][1]):
         why = status(device, family)
         if why is None:
             parts.append(tr(f"{title_en}: Triton kernels (checked bit for bit against the eager path on this device)",
