@@ -117,7 +117,7 @@ def test_the_device_check_catches_a_kernel_one_unit_off(fresh_decision, monkeypa
     why = triton_gate.status("cpu", interp.FAMILY)
     assert why is not None and why.startswith("the Triton map_coordinates order 3 3D differs from the eager path "
                                               "in 1 of"), why
-    assert "interpolation: eager torch" in triton_gate.describe("cpu")
+    assert "eager torch for interpolation (the Triton map_coordinates order 3 3D differs" in triton_gate.describe("cpu")
     assert not triton_gate.usable(torch.zeros(2, 2, dtype=torch.float64), interp.FAMILY)
 
 
@@ -146,8 +146,10 @@ def test_the_families_are_decided_separately(fresh_decision, monkeypatch):
     monkeypatch.setattr(interp, "_launch", broken)
     line = triton_gate.describe("cpu")
     assert spline_recursions.status("cpu") is None
-    assert "spline prefilters: Triton kernels" in line
-    assert "interpolation: eager torch (the Triton kernels failed on cpu: RuntimeError: out of resources" in line
+    kernels, eager = line.split("; ")
+    assert kernels.startswith("exact Triton kernels for ") and "spline prefilters" in kernels, line
+    assert eager.startswith("eager torch for interpolation (the Triton kernels failed on cpu: RuntimeError: out of "
+                            "resources"), line
 
 
 @pytest.mark.parametrize("capability", [80, 90], ids=["A100", "H100-H200"])

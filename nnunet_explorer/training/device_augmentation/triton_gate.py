@@ -97,15 +97,19 @@ def usable(t: torch.Tensor, family: str) -> bool:
 
 
 def describe(device: torch.device | str) -> str:
-    """One line for logs and ``gpu_check``: which path each registered kernel family takes on ``device``, and why."""
-    parts = []
+    """One line for logs and ``gpu_check``: which registered kernel families run as Triton kernels on ``device``
+    and which eagerly, and why (families with the same reason grouped)."""
+    groups: dict[str | None, list[tuple[str, str]]] = {}
     for family, (_, title_en, title_zh) in sorted(_families.items(), key=lambda item: item[1][1]):
-        why = status(device, family)
+        groups.setdefault(status(device, family), []).append((title_en, title_zh))
+    parts = []
+    for why, titles in sorted(groups.items(), key=lambda item: item[0] is not None):
+        en, zh = ", ".join(t for t, _ in titles), "、".join(t for _, t in titles)
         if why is None:
-            parts.append(tr(f"{title_en}: Triton kernels (checked bit for bit against the eager path on this device)",
-                            f"{title_zh}:Triton 内核(已在此设备上与逐步 torch 实现逐位比对一致)"))
+            parts.append(tr(f"exact Triton kernels for {en} (each checked bit for bit against the eager path on this "
+                            "device)", f"精确 Triton 内核:{zh}(均已在此设备上与逐步 torch 实现逐位比对一致)"))
         else:
-            parts.append(tr(f"{title_en}: eager torch ({why})", f"{title_zh}:逐步 torch 实现({why})"))
+            parts.append(tr(f"eager torch for {en} ({why})", f"逐步 torch 实现:{zh}({why})"))
     return "; ".join(parts)
 
 
