@@ -384,9 +384,10 @@ def _kernel_arguments(values: torch.Tensor, coords: Sequence[torch.Tensor], orde
     for cc, n in zip(coords, shape):
         stride //= n
         flat_coords.append(cc.to(torch.float64).expand(m, *out_shape).reshape(m, points).contiguous())
-        mirrored, _ = _mirror_table(n, order, torch.device("cpu"))
-        tables.append(triton_gate.table(("mirror", n, order, stride), (mirrored * stride).tolist(), values.device,
-                                        torch.int64))
+        tables.append(triton_gate.table(
+            ("mirror", n, order, stride),
+            lambda n=n, stride=stride: (_mirror_table(n, order, torch.device("cpu"))[0] * stride).tolist(),
+            values.device, torch.int64))
     if len(shape) == 2:
         flat_coords.insert(0, flat_coords[0])
         tables.insert(0, tables[0])

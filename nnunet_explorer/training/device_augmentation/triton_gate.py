@@ -140,13 +140,14 @@ def reset() -> None:
         _decided.clear()
 
 
-def table(key: tuple, values: Sequence[float | int], device: torch.device,
+def table(key: tuple, values: Sequence[float | int] | Callable[[], Sequence[float | int]], device: torch.device,
           dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Scalars known on the host, on ``device`` once per key (through a pinned copy: no host sync)."""
+    """Scalars known on the host, on ``device`` once per key (through a pinned copy: no host sync); ``values`` may
+    be a function, called only the first time."""
     full_key = key + (str(device), dtype)
     found = _tables.get(full_key)
     if found is None:
-        host = torch.tensor(list(values) or [0], dtype=dtype)
+        host = torch.tensor(list(values() if callable(values) else values) or [0], dtype=dtype)
         if device.type == "cuda":
             host = host.pin_memory()
         found = _tables[full_key] = host.to(device, non_blocking=True)
