@@ -41,7 +41,7 @@ Hopper and read the machine code)."""
 _families: dict[str, tuple[Callable[[torch.device], str | None], str, str]] = {}
 _decided: dict[tuple[str, str], str | None] = {}  # (family, device) -> None (kernels hold) or why the eager path runs
 _tables: dict[tuple, torch.Tensor] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a family's check may ask about another family
 
 
 def register(family: str, check: Callable[[torch.device], str | None], title_en: str, title_zh: str) -> None:
