@@ -187,6 +187,7 @@ def _kernel_plan(n: int, device: torch.device) -> tuple:
     cached = _KERNEL_PLANS.get(key)
     if cached is None:
         plan = _plan(n)
+
         def to(a: np.ndarray) -> torch.Tensor:  # one-time copies
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device, non_blocking=True)
 
