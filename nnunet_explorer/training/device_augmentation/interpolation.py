@@ -66,10 +66,6 @@ SEG_TIEBREAKS = ("nearest", "lowest", "highest")
 FAMILY = "interpolation"
 KERNEL_ORDERS = (0, 1, 3)  # the orders the kernels know (moreDA: 3 for images, 1 for segmentations); others: eager
 BLOCK = 128  # output voxels per program on a GPU
-INTERPRETER_BLOCK = 4096
-"""Output voxels per program in Triton's interpreter (the tests, on a CPU): there a program is one numpy step per
-operation over its block, so larger blocks mean fewer Python steps. Every voxel's arithmetic is its own: the
-values do not depend on the block size."""
 
 _div = ieee_div  # x / divisor rounded as IEEE division on every device (see the module docstring)
 
@@ -348,21 +344,6 @@ def _resample_labels_eager(seg: torch.Tensor, coords: Sequence[torch.Tensor], cv
 # launches and as many float64 temporaries of the whole output; the label argmax ~250): each program takes BLOCK
 # output voxels and runs the eager path's operations on them in the same order (:mod:`.triton_interpolation`).
 
-_kernels_cache: dict = {}
-
-
-def _kernels() -> dict:
-    """The Triton kernels, imported on first use (importing Triton costs a second; only the GPU path needs it)."""
-    if not _kernels_cache:
-        import triton
-
-        from . import triton_interpolation as ti
-
-        _kernels_cache.update(map_coordinates=ti.map_coordinates, resample_labels=ti.resample_labels,
-                              cdiv=triton.cdiv)
-    return _kernels_cache
-
-
 def _kernels_apply(values: torch.Tensor, coords: Sequence[torch.Tensor], supported: bool) -> bool:
     """Whether the kernels compute this call: a case they know (2 or 3 spatial axes, ``supported``), offsets that
     fit 32 bits per sample, and the family's check held on the device (:func:`.triton_gate.usable`)."""
@@ -397,10 +378,12 @@ def _kernel_arguments(values: torch.Tensor, coords: Sequence[torch.Tensor], orde
 
 def _launch(name: str, values: torch.Tensor, out: torch.Tensor, cval: torch.Tensor, arguments: list,
             sizes: tuple, **constexprs) -> None:
-    k = _kernels()
-    block = BLOCK if values.device.type == "cuda" else INTERPRETER_BLOCK
-    grid = (k["cdiv"](sizes[2], block), values.shape[0])
-    triton_gate.launch(k[name], grid, values.device, values, out, *arguments, cval, *sizes, BLOCK=block,
+    from . import triton_interpolation  # imported on first use: importing Triton costs a second
+
+    block = triton_gate.block_size(values.device, BLOCK)
+    grid = (triton_gate.cdiv(sizes[2], block), values.shape[0])
+    triton_gate.launch(getattr(triton_interpolation, name), grid, values.device, values, out, *arguments, cval,
+                       *sizes, BLOCK=block,
                        NDIM=values.dim() - 2, **constexprs)
 
 

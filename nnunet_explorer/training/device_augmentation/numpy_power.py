@@ -60,7 +60,6 @@ from .numpy_sums import host_tensor
 
 FAMILY = "power"
 BLOCK = 256  # values per program on a GPU
-INTERPRETER_BLOCK = 8192  # in Triton's interpreter (the tests): fewer, larger numpy steps; same values
 
 # --- the constants of the algorithm (float32 bit patterns, as in numpy 2.x's bundled SVML powf) -------------------
 
@@ -260,20 +259,6 @@ def _svml_powf_eager(x: torch.Tensor, y: torch.Tensor | float) -> torch.Tensor:
 
 # --- the same as one Triton kernel -----------------------------------------------------------------------------
 
-_kernels_cache: dict = {}
-
-
-def _kernels() -> dict:
-    """The Triton kernel, imported on first use (importing Triton costs a second; only the GPU path needs it)."""
-    if not _kernels_cache:
-        import triton
-
-        from . import triton_power
-
-        _kernels_cache.update(svml_powf=triton_power.svml_powf, cdiv=triton.cdiv)
-    return _kernels_cache
-
-
 def kernel_tables() -> list[float]:
     """The algorithm's float32 numbers as the kernel reads them (:mod:`.triton_power`'s layout): Th, Tl, The, the
     log polynomial, ``c1h``, the exp polynomial, the shifter."""
@@ -307,10 +292,11 @@ def _svml_powf_kernel(x: torch.Tensor, y: torch.Tensor | float, rows: int) -> to
         ys = yy = host_tensor([float(y)], torch.float64, device)  # not cached: gamma draws a new one per batch
     out = torch.empty_like(flat)
     rare = torch.empty(flat.shape, dtype=torch.int8, device=device)
-    k = _kernels()
-    block = BLOCK if device.type == "cuda" else INTERPRETER_BLOCK
-    triton_gate.launch(k["svml_powf"], (k["cdiv"](n, block), rows), device, flat, ys, out, rare,
-                       triton_gate.table(("svml_powf",), kernel_tables(), device),
+    from . import triton_power  # imported on first use: importing Triton costs a second
+
+    block = triton_gate.block_size(device, BLOCK)
+    triton_gate.launch(triton_power.svml_powf, (triton_gate.cdiv(n, block), rows), device, flat, ys, out, rare,
+                       triton_gate.table(("svml_powf",), kernel_tables, device),
                        triton_gate.table(("rcp_steps",), RCP_STEPS, device, torch.int32), n, BLOCK=block)
     out = out.view(x.shape)
     # the rare-case lanes as the eager path fills them (float32 of the float64 power; the difference from numpy is

@@ -45,7 +45,6 @@ from .exact import ieee_div
 
 FAMILY = "sums"
 BLOCK = 128  # leaves (or tree nodes) per program on a GPU
-INTERPRETER_BLOCK = 4096  # in Triton's interpreter (the tests): fewer, larger numpy steps; same values
 
 PW_BLOCKSIZE = 128
 """numpy's leaf size for pairwise summation."""
@@ -165,19 +164,7 @@ def _numpy_sum_eager(x: torch.Tensor) -> torch.Tensor:
     return buffer[:, plan.root] + 0.0  # numpy's start value +0.0, as above
 
 
-_kernels_cache: dict = {}
 _KERNEL_PLANS: dict[tuple[int, str], tuple] = {}
-
-
-def _kernels() -> dict:
-    """The Triton kernels, imported on first use (importing Triton costs a second; only the GPU path needs it)."""
-    if not _kernels_cache:
-        import triton
-
-        from . import triton_sums
-
-        _kernels_cache.update(leaves=triton_sums.leaves, tree=triton_sums.tree, cdiv=triton.cdiv)
-    return _kernels_cache
 
 
 def _kernel_plan(n: int, device: torch.device) -> tuple:
@@ -208,12 +195,13 @@ def _numpy_sum_kernels(x: torch.Tensor) -> torch.Tensor:
     leaves, rows = plan.main_index.shape[:2]
     width = leaves + sum(len(o) for o, _, _ in plan.levels)
     buffer = torch.empty((k, width), dtype=torch.float32, device=x.device)
-    kernels = _kernels()
-    block = BLOCK if x.device.type == "cuda" else INTERPRETER_BLOCK
-    triton_gate.launch(kernels["leaves"], (kernels["cdiv"](leaves, block), k), x.device, x.contiguous(),
+    from . import triton_sums  # imported on first use: importing Triton costs a second
+
+    block = triton_gate.block_size(x.device, BLOCK)
+    triton_gate.launch(triton_sums.leaves, (triton_gate.cdiv(leaves, block), k), x.device, x.contiguous(),
                        main_index, tail_index, buffer, n, leaves, rows, plan.tail_index.shape[1], width, BLOCK=block)
     if plan.levels:
-        triton_gate.launch(kernels["tree"], (k,), x.device, buffer, out, left, right, starts, len(plan.levels),
+        triton_gate.launch(triton_sums.tree, (k,), x.device, buffer, out, left, right, starts, len(plan.levels),
                            width, BLOCK=block)
     return buffer[:, plan.root] + 0.0  # numpy's start value +0.0: -0.0 becomes +0.0
 

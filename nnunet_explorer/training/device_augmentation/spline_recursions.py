@@ -43,9 +43,6 @@ POLES: dict[int, tuple[float, ...]] = {
 BLOCK = 128  # lines per program: float64 loads of 1 KB per step, coalesced (the lines are the fastest axis)
 FAMILY = "prefilter"
 
-_kernels_cache: dict[str, Any] = {}
-
-
 # --- the two filters, as scipy's ni_splines.c runs them ------------------------------------------------------
 
 def mirror_filter_lines(c: torch.Tensor, poles: Sequence[float]) -> None:
@@ -139,23 +136,12 @@ def reflect_filter_lines_eager(c: torch.Tensor, z: float) -> None:
 
 # --- the kernels ------------------------------------------------------------------------------------------------
 
-def _kernels() -> dict[str, Any]:
-    """The Triton kernels (:mod:`.triton_prefilters`), imported on first use: importing Triton costs a second, and
-    only the GPU path needs it."""
-    if not _kernels_cache:
-        import triton
-
-        from . import triton_prefilters as tp
-
-        _kernels_cache.update(mirror_start=tp.mirror_start, causal=tp.causal, anticausal=tp.anticausal,
-                              reflect=tp.reflect, cdiv=triton.cdiv)
-    return _kernels_cache
-
-
 def _launch(name: str, c: torch.Tensor, *args: Any) -> None:
-    k = _kernels()
+    from . import triton_prefilters  # imported on first use: importing Triton costs a second
+
     n, m = c.shape
-    triton_gate.launch(k[name], (k["cdiv"](m, BLOCK),), c.device, c, *args, n, m, BLOCK=BLOCK)
+    triton_gate.launch(getattr(triton_prefilters, name), (triton_gate.cdiv(m, BLOCK),), c.device, c, *args, n, m,
+                       BLOCK=BLOCK)
 
 
 def _mirror_filter_lines_kernels(c: torch.Tensor, poles: Sequence[float]) -> None:

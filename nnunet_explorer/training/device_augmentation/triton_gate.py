@@ -38,6 +38,11 @@ COMPILE_OPTIONS = {"enable_fp_fusion": False}
 ``mul.rn.f64`` / ``add.rn.f64``, which ptxas may not fuse either; the tests compile the kernels for Ampere and
 Hopper and read the machine code)."""
 
+INTERPRETER_BLOCK = 4096
+"""Items per program in Triton's interpreter (the tests, on a CPU), for the kernels whose items are independent
+(interpolation, power, sums): there a program is one numpy step per operation over its block, so larger blocks
+mean fewer Python steps. Every item's arithmetic is its own: the values do not depend on the block size."""
+
 _families: dict[str, tuple[Callable[[torch.device], str | None], str, str]] = {}
 _decided: dict[tuple[str, str], str | None] = {}  # (family, device) -> None (kernels hold) or why the eager path runs
 _tables: dict[tuple, torch.Tensor] = {}
@@ -154,6 +159,16 @@ def table(key: tuple, values: Sequence[float | int] | Callable[[], Sequence[floa
     return found
 
 
+def block_size(device: torch.device, on_gpu: int) -> int:
+    """Items per program: ``on_gpu`` on a GPU, :data:`INTERPRETER_BLOCK` in the interpreter."""
+    return on_gpu if device.type == "cuda" else INTERPRETER_BLOCK
+
+
+def cdiv(count: int, block: int) -> int:
+    """How many programs of ``block`` items cover ``count`` items (Triton's ``cdiv``, without importing Triton)."""
+    return -(-count // block)
+
+
 def launch(kernel: Any, grid: tuple[int, ...], device: torch.device, *args: Any, **constexprs: Any) -> None:
     """``kernel[grid](*args, **constexprs)`` compiled with :data:`COMPILE_OPTIONS`, on ``device``.
 
@@ -162,5 +177,6 @@ def launch(kernel: Any, grid: tuple[int, ...], device: torch.device, *args: Any,
         kernel[grid](*args, **constexprs, **COMPILE_OPTIONS)
 
 
-__all__ = ["COMPILE_OPTIONS", "ENV", "MODES", "describe", "difference", "launch", "mode", "register", "reset", "status", "table",
+__all__ = ["COMPILE_OPTIONS", "ENV", "INTERPRETER_BLOCK", "MODES", "block_size", "cdiv", "describe", "difference",
+           "launch", "mode", "register", "reset", "status", "table",
            "usable"]
