@@ -142,7 +142,8 @@ def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str,
     """Operations dispatched per transform (and in total) for each seed's batch, counted with a dispatch mode.
 
     ``kernels``: as a CUDA run with Triton dispatches them: the spline prefilters' recursions, the interpolation,
-    the float32 power and sums as Triton kernels (``triton_gate``), each launch counted as one operation. The launches are counted, not run (a CPU has no compiled kernels and the interpreter is far too
+    scikit-image's resize, the float32 power and sums as Triton kernels (``triton_gate``), each launch counted as
+    one operation. The launches are counted, not run (a CPU has no compiled kernels and the interpreter is far too
     slow at this size), so the values are wrong; the counts depend only on the draws and the shapes."""
     from collections import Counter
 
@@ -227,7 +228,8 @@ def main(argv=None) -> int:
           f"torch {torch.__version__}")
     if args.ops:
         for kernels, how in ((False, "eager torch everywhere (a CUDA run without Triton)"),
-                             (True, "the Triton kernels (prefilters, interpolation, power, sums: a CUDA run with Triton)")):
+                             (True, "the Triton kernels (prefilters, interpolation, resize, power, sums: a CUDA run "
+                                      "with Triton)")):
             print(f"\noperations apply_all dispatches per batch (seeds 0-9; min / median / max), {how}:")
             for name, values in _op_rows(transforms, batch, range(10), kernels):
                 print(f"  {name:<40s} {min(values):7d} {int(np.median(values)):7d} {max(values):7d}")

@@ -799,8 +799,8 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
     covered: set[str] = set()
     totals = {"cpu": [], "device": []}
     # Triton kernels or the eager path, per kernel family (the prefilters' recursions, the interpolation, the
-    # float32 power and sums), and why (triton_gate.status); asked first, so that the kernels' check on the device is not in
-    # the timings
+    # resize, the float32 power and sums), and why (triton_gate.status); asked first, so that the kernels' check on
+    # the device is not in the timings
     kernels = triton_gate.describe(device)
     for name in AUGMENTATION_PATHS:
         transforms, loader_patch, batch_size, seg_channels = augmentation_path(name, a)

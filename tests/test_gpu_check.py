@@ -85,8 +85,9 @@ def test_gpu_check_augmentation_section_is_exact_on_the_cpu(tmp_path):
     assert any("ApplyRandomBinaryOperatorTransform" in k for k in au["paths"]["moreDA-cascade"]["fired"])
     assert _number(au["ms_per_batch_cpu"]) and _number(au["ms_per_batch_device"])
     # which path each Triton kernel family took, and why: on a CPU the eager one, for every family
-    assert au["triton_kernels"] == ("eager torch for float32 power, float32 sums, interpolation, spline prefilters "
-                                    "(on the CPU an operation per step costs no kernel launch)"), au["triton_kernels"]
+    assert au["triton_kernels"] == ("eager torch for float32 power, float32 sums, interpolation, scikit-image's "
+                                    "resize, spline prefilters (on the CPU an operation per step costs no kernel "
+                                    "launch)"), au["triton_kernels"]
     assert "augmentation (20 seeds per path" in done.stdout
 
 

@@ -36,9 +36,9 @@ to the GPU does not wait) and hands the slot back to its worker. Arrays that do 
 than the loader announced) travel pickled, as they do in ``MultiProcessAugmenter``: slower, never wrong.
 
 Who applies: the feeder thread, ``ahead`` batches ahead of the training thread. ``apply_all`` is hundreds to
-thousands of small operations per batch: for the blog's 80x160x160 batch of 3, a median of 320 and up to 2,040
-over ten seeds where the prefilters' recursions, the interpolation, the float32 power and sums run as exact Triton
-kernels (CUDA with Triton, ``device_augmentation/triton_gate.py``), a median of 9,600 and up to 20,600 where they
+thousands of small operations per batch: for the blog's 80x160x160 batch of 3, a median of 320 and up to 690
+over ten seeds where the prefilters' recursions, the interpolation, scikit-image's resize, the float32 power and
+sums run as exact Triton kernels (CUDA with Triton, ``device_augmentation/triton_gate.py``), a median of 9,600 and up to 20,600 where they
 run eagerly, one slab, tap or step at a time (``benchmarks/bench_device_augmentation.py --ops``); on a GPU each
 one costs the launching thread several microseconds while the kernel itself is tiny. Launched from the training
 thread, right after the iteration's one read of the loss, they would keep the GPU idle for milliseconds to tens

@@ -253,6 +253,18 @@ def kernel_launches(triton_interpreter, monkeypatch):
     return names
 
 
+def launches_after_check(family: str):
+    """A fixture for a kernel family's tests: the names of the kernels a test launches, in order, after the
+    family's check held in the interpreter (the check's own launches, if it ran just then, not counted)."""
+    @pytest.fixture
+    def launches(triton_interpreter, kernel_launches):
+        assert triton_interpreter.status("cpu", family) is None, triton_interpreter.describe("cpu")
+        kernel_launches.clear()
+        return kernel_launches
+
+    return launches
+
+
 def kernel_name(kernel) -> str:
     """The name of a Triton kernel (compiled or interpreted)."""
     return getattr(getattr(kernel, "fn", None), "__name__", None) or kernel.__name__

@@ -17,17 +17,13 @@ from scipy import ndimage
 from nnunet_explorer.training.device_augmentation import interpolation as interp
 from nnunet_explorer.training.device_augmentation import triton_gate
 
+from .conftest import launches_after_check
 from .triton_machine_code import float64_ptx_ops, float64_sass_ops, machine_code
 
 pytest.importorskip("triton", reason="Triton is a test dependency on Linux x86-64 (pyproject's test extra)")
 
 
-@pytest.fixture
-def launches(triton_interpreter, kernel_launches):
-    """The kernels' launches in a test (the family's check held in the interpreter first)."""
-    assert triton_interpreter.status("cpu", interp.FAMILY) is None, triton_interpreter.describe("cpu")
-    kernel_launches.clear()  # the check's own launches, if it ran just now
-    return kernel_launches
+launches = launches_after_check(interp.FAMILY)
 
 
 @pytest.fixture

@@ -15,17 +15,12 @@ from batchgenerators.transforms.color_transforms import GammaTransform
 
 from nnunet_explorer.training.device_augmentation import numpy_power
 
-from .conftest import decision_after_tampering, host_check_holds
+from .conftest import decision_after_tampering, host_check_holds, launches_after_check
 from .transform_parity import SHAPE_3D, assert_same, real_batch
 from .triton_machine_code import float64_ptx_ops, float64_sass_ops, machine_code
 
 
-@pytest.fixture
-def launches(triton_interpreter, kernel_launches):
-    """The kernels' launches in a test (the family's check held in the interpreter first)."""
-    assert triton_interpreter.status("cpu", numpy_power.FAMILY) is None, triton_interpreter.describe("cpu")
-    kernel_launches.clear()  # the check's own launches, if it ran just now
-    return kernel_launches
+launches = launches_after_check(numpy_power.FAMILY)
 
 
 def _inputs(seed: int) -> np.ndarray:

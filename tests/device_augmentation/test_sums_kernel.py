@@ -15,16 +15,11 @@ import torch
 
 from nnunet_explorer.training.device_augmentation import numpy_sums
 
-from .conftest import decision_after_tampering
+from .conftest import decision_after_tampering, launches_after_check
 from .triton_machine_code import machine_code
 
 
-@pytest.fixture
-def launches(triton_interpreter, kernel_launches):
-    """The kernels' launches in a test (the family's check held in the interpreter first)."""
-    assert triton_interpreter.status("cpu", numpy_sums.FAMILY) is None, triton_interpreter.describe("cpu")
-    kernel_launches.clear()  # the check's own launches, if it ran just now
-    return kernel_launches
+launches = launches_after_check(numpy_sums.FAMILY)
 
 
 @pytest.mark.parametrize("n", [8, 15, 128, 129, 136, 1000, 4099, 65_541, 80 * 160 * 160])

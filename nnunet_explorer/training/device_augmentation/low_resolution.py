@@ -13,10 +13,11 @@ The resizes are :func:`~.scipy_zoom.skimage_resize` (scipy's arithmetic in float
 with ``np.random.uniform`` (batchgenerators' ``uniform``: no draw when the range is a single value), after the
 channel's coin when ``per_channel``, once per sample before the coins otherwise.
 
-Cost on the device: the cubic prefilter is a recursion along each line, one kernel per step for all lines at once
-(about five kernels per voxel of the padded low-resolution axis lengths), then ``4**ndim`` gathers and
-multiply-adds over the output; a channel at 80 x 160 x 160 takes a few ms on a GPU (batchgenerators: ~130 ms on
-one CPU core).
+Cost on the device: the cubic prefilter is a recursion along each line (eagerly one kernel per step for all lines
+at once; with Triton one kernel per axis), then ``4**ndim`` gathers and multiply-adds over the output (eagerly
+about 400 kernels; with Triton one, :mod:`.triton_zoom`): at 80 x 160 x 160 and a zoom of 0.7, a channel down and
+up is about 5,100 launches eagerly and 37 with Triton (``benchmarks/bench_device_augmentation.py --ops`` counts
+them per batch); batchgenerators takes ~130 ms of one CPU core for it.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Whether the device augmentation's Triton kernels run, per device and kernel family, and why not.
 
-Four families of exact kernels replace long chains of small torch operations on a GPU: the spline prefilters'
+Five families of exact kernels replace long chains of small torch operations on a GPU: the spline prefilters'
 recursions (:mod:`.spline_recursions`, kernels in :mod:`.triton_prefilters`), the interpolation itself,
 ``map_coordinates`` and the segmentations' argmax (:mod:`.interpolation`, kernels in :mod:`.triton_interpolation`),
+scikit-image's resize behind SimulateLowResolution (:mod:`.scipy_zoom`, kernel in :mod:`.triton_zoom`),
 gamma's float32 power as numpy computes it (:mod:`.numpy_power`, kernel in :mod:`.triton_power`) and numpy's
 pairwise float32 sums behind the per-channel means and deviations (:mod:`.numpy_sums`, kernels in
 :mod:`.triton_sums`).
