@@ -22,7 +22,8 @@ def compilable(module: str) -> object:
     interpret = os.environ.pop("TRITON_INTERPRET", None)
     try:
         origin = importlib.util.find_spec(f"{PACKAGE}.{module}").origin
-        spec = importlib.util.spec_from_file_location(f"{module}_for_a_gpu", origin)
+        # named inside the package, so that its relative import of triton_gate (the jit decorator) resolves
+        spec = importlib.util.spec_from_file_location(f"{PACKAGE}.{module}_for_a_gpu", origin)
         fresh = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(fresh)
     finally:

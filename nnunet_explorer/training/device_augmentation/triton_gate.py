@@ -13,8 +13,9 @@ run on a device only after its check held there, once per process (Triton's disk
 across processes). Where Triton is missing, fails to compile, or differs, the eager path runs and :func:`describe`
 says why: the eager path is always right, only slower.
 
-Every kernel is compiled with :data:`COMPILE_OPTIONS` (no fused multiply-add) and gets its float64 scalars as
-tensors (:func:`table`; Triton would pass a Python float as float32).
+Every kernel is declared with :func:`jit` (one compiled binary per set of constexprs, so the binary the check ran
+is the binary every later batch runs), compiled with :data:`COMPILE_OPTIONS` (no fused multiply-add) and gets its
+float64 scalars as tensors (:func:`table`; Triton would pass a Python float as float32).
 
 Which path runs: ``NNUNET_EXPLORER_SPLINE_KERNELS`` = ``auto`` (default: the kernels on CUDA where Triton is
 installed and the check holds; the eager path elsewhere), ``eager`` (never the kernels) or ``triton`` (also on the
@@ -170,6 +171,25 @@ def cdiv(count: int, block: int) -> int:
     return -(-count // block)
 
 
+def jit(fn: Callable) -> Any:
+    """``triton.jit`` for the families' kernels, with no specialisation on argument values.
+
+    By default Triton compiles a separate binary for each combination of argument properties it sees: an integer
+    equal to 1 or divisible by 16, a pointer aligned to 16 bytes. The family's check runs small shapes, a batch
+    runs the patch's shapes (80 x 160 x 160: all divisible by 16), so without this the check would compile and
+    compare one binary and training would compile and run another, unchecked (and pay a second compilation on a
+    machine's first run). Here every argument that is not a ``tl.constexpr`` is neither specialised on its value
+    nor on its alignment: one binary per set of constexprs, checked before it runs. The arithmetic is the same
+    either way; what such hints change is how memory is read (vector loads), which these small gathers hardly use.
+    """
+    import inspect
+
+    import triton
+
+    names = [name for name, p in inspect.signature(fn).parameters.items() if "constexpr" not in str(p.annotation)]
+    return triton.jit(fn, do_not_specialize=names, do_not_specialize_on_alignment=names)
+
+
 def launch(kernel: Any, grid: tuple[int, ...], device: torch.device, *args: Any, **constexprs: Any) -> None:
     """``kernel[grid](*args, **constexprs)`` compiled with :data:`COMPILE_OPTIONS`, on ``device``.
 
@@ -179,5 +199,5 @@ def launch(kernel: Any, grid: tuple[int, ...], device: torch.device, *args: Any,
 
 
 __all__ = ["COMPILE_OPTIONS", "ENV", "INTERPRETER_BLOCK", "MODES", "block_size", "cdiv", "describe", "difference",
-           "launch", "mode", "register", "reset", "status", "table",
-           "usable"]
+           "jit", "launch", "mode", "register", "reset", "status",
+           "table", "usable"]

@@ -15,6 +15,8 @@ are not read), scalars (``cval``) as one-element tensors: Triton would pass a Py
 import triton
 import triton.language as tl
 
+from .triton_gate import jit
+
 KERNEL_SIGNATURES = {
     "map_coordinates": {"coef_ptr": "*fp64", "out_ptr": "*fp64", "cz_ptr": "*fp64", "cy_ptr": "*fp64",
                         "cx_ptr": "*fp64", "tz_ptr": "*i64", "ty_ptr": "*i64", "tx_ptr": "*i64",
@@ -93,7 +95,7 @@ def _footprint(at, mask, cz_ptr, cy_ptr, cx_ptr, nz, ny, nx, ORDER: tl.constexpr
     return inside, fz, fy, fx, xz, xy, xx
 
 
-@triton.jit
+@jit
 def map_coordinates(coef_ptr, out_ptr, cz_ptr, cy_ptr, cx_ptr, tz_ptr, ty_ptr, tx_ptr, cval_ptr, channels, volume,
                     points, nz, ny, nx, ORDER: tl.constexpr, NDIM: tl.constexpr, BLOCK: tl.constexpr):
     # scipy's map_coordinates(mode='constant', prefilter=False) of coef (samples, channels, volume) at the points
@@ -158,7 +160,7 @@ def _score(label, seg_ptr, base, tz_ptr, ty_ptr, tx_ptr, fz, fy, fx, xz, xy, xx,
     return total
 
 
-@triton.jit
+@jit
 def resample_labels(seg_ptr, out_ptr, cz_ptr, cy_ptr, cx_ptr, tz_ptr, ty_ptr, tx_ptr, cval_ptr, channels, volume,
                     points, nz, ny, nx, TIEBREAK: tl.constexpr, NDIM: tl.constexpr, BLOCK: tl.constexpr):
     # batchgenerators' _resample_seg_by_argmax at order 1 over the labels found at the corners; TIEBREAK:

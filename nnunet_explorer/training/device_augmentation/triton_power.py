@@ -15,6 +15,8 @@ the caller fills them from the float64 power, as the eager path does (a GPU's ``
 import triton
 import triton.language as tl
 
+from .triton_gate import jit
+
 KERNEL_SIGNATURES = {
     "svml_powf": {"x_ptr": "*fp32", "y_ptr": "*fp64", "out_ptr": "*fp32", "rare_ptr": "*i8", "tables_ptr": "*fp64",
                   "steps_ptr": "*i32", "n": "i32"},
@@ -108,7 +110,7 @@ def _bits(v):
     return v.to(tl.float32).to(tl.int32, bitcast=True)
 
 
-@triton.jit
+@jit
 def svml_powf(x_ptr, y_ptr, out_ptr, rare_ptr, tables_ptr, steps_ptr, n, BLOCK: tl.constexpr):
     row = tl.program_id(1)
     i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)

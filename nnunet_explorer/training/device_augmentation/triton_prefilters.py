@@ -10,6 +10,8 @@ as float64 tensors: Triton would pass a Python float as float32.
 import triton
 import triton.language as tl
 
+from .triton_gate import jit
+
 KERNEL_SIGNATURES = {
     "mirror_start": {"c_ptr": "*fp64", "zp_ptr": "*fp64", "p_ptr": "*fp64", "out_ptr": "*fp64", "n": "i32",
                      "m": "i32"},
@@ -20,7 +22,7 @@ KERNEL_SIGNATURES = {
 """The kernels' arguments (besides ``BLOCK``) as Triton types, for compiling them ahead of time without a GPU."""
 
 
-@triton.jit
+@jit
 def mirror_start(c_ptr, zp_ptr, p_ptr, out_ptr, n, m, BLOCK: tl.constexpr):
     # scipy's _init_causal_mirror: c0 + z^(n-1) c[n-1] + sum_{i=1}^{n-2} z^i (c[i] + z^(n-1) c[n-1-i])
     cols = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -35,7 +37,7 @@ def mirror_start(c_ptr, zp_ptr, p_ptr, out_ptr, n, m, BLOCK: tl.constexpr):
     tl.store(out_ptr + cols, acc, mask=mask)
 
 
-@triton.jit
+@jit
 def causal(c_ptr, p_ptr, num_ptr, n, m, BLOCK: tl.constexpr):
     # c[i] += z c[i-1] for i = 1..n-1; then the anti-causal start's numerator (c[n-2] z + c[n-1]) z
     cols = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -51,7 +53,7 @@ def causal(c_ptr, p_ptr, num_ptr, n, m, BLOCK: tl.constexpr):
     tl.store(num_ptr + cols, (before * z + prev) * z, mask=mask)
 
 
-@triton.jit
+@jit
 def anticausal(c_ptr, p_ptr, n, m, BLOCK: tl.constexpr):
     # c[i] = z (c[i+1] - c[i]) for i = n-2..0
     cols = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -65,7 +67,7 @@ def anticausal(c_ptr, p_ptr, n, m, BLOCK: tl.constexpr):
         nxt = cur
 
 
-@triton.jit
+@jit
 def reflect(c_ptr, zp_ptr, p_ptr, n, m, BLOCK: tl.constexpr):
     # scipy's reflect-boundary filter (mode 'nearest'), start values included; p = z, z^n, z_last,
     # z / (1 - z^2n), z / (z - 1): the scalars the eager path computes on the host

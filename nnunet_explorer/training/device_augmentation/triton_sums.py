@@ -15,6 +15,8 @@ Only additions: nothing can be fused, and float32 addition rounds the same on ev
 import triton
 import triton.language as tl
 
+from .triton_gate import jit
+
 KERNEL_SIGNATURES = {
     "leaves": {"x_ptr": "*fp32", "main_ptr": "*i64", "tail_ptr": "*i64", "buf_ptr": "*fp32", "n": "i32",
                "leaves": "i32", "rows": "i32", "tails": "i32", "width": "i32"},
@@ -31,7 +33,7 @@ def _element(x_ptr, row_base, index_ptr, at, n, mask):
     return tl.load(x_ptr + row_base + i, mask=mask & (i < n), other=-0.0)
 
 
-@triton.jit
+@jit
 def leaves(x_ptr, main_ptr, tail_ptr, buf_ptr, n, leaves, rows, tails, width, BLOCK: tl.constexpr):
     row = tl.program_id(1)
     leaf = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -62,7 +64,7 @@ def leaves(x_ptr, main_ptr, tail_ptr, buf_ptr, n, leaves, rows, tails, width, BL
     tl.store(buf_ptr + row.to(tl.int64) * width + leaf, res, mask=mask)
 
 
-@triton.jit
+@jit
 def tree(buf_ptr, out_ptr, left_ptr, right_ptr, starts_ptr, levels, width, BLOCK: tl.constexpr):
     base = tl.program_id(0).to(tl.int64) * width
     for level in range(levels):

@@ -13,6 +13,8 @@ coefficient itself.
 import triton
 import triton.language as tl
 
+from .triton_gate import jit
+
 KERNEL_SIGNATURES = {
     "zoom": {"coef_ptr": "*fp64", "out_ptr": "*fp64", "iz_ptr": "*i64", "iy_ptr": "*i64", "ix_ptr": "*i64",
              "wz_ptr": "*fp64", "wy_ptr": "*fp64", "wx_ptr": "*fp64", "oz": "i32", "oy": "i32", "ox": "i32"},
@@ -31,7 +33,7 @@ def _tap(i_ptr, w_ptr, position, length, mask, K: tl.constexpr, TAPS: tl.constex
     return index, weight
 
 
-@triton.jit
+@jit
 def zoom(coef_ptr, out_ptr, iz_ptr, iy_ptr, ix_ptr, wz_ptr, wy_ptr, wx_ptr, oz, oy, ox, TAPS: tl.constexpr,
          NDIM: tl.constexpr, BLOCK: tl.constexpr):
     # out[z, y, x] = sum over taps (kz, ky, kx) of coef[iz + iy + ix] * wz * wy * wx (for 2D: no z, oz == 1)
