@@ -876,6 +876,92 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
     }
 
 
+# ------------------------------------------------------------------------------------ augmentation timing
+# Where the device's milliseconds go at the blog's plans, transform by transform: if the blog's run is not
+# GPU-bound, this says whether the device augmentation is why. Timing only (the parity is the section above, at
+# smaller sizes: batchgenerators at this size costs seconds of CPU per batch).
+AUGMENTATION_TIMING = {
+    "gpu": dict(patch=(80, 160, 160), pools=SHAPES["gpu"]["pools"], batch=3, seeds=5),  # the blog's plans
+    "cpu": dict(patch=(16, 48, 48), pools=SHAPES["cpu"]["pools"], batch=2, seeds=3),
+    "quick": dict(patch=(12, 32, 32), pools=SHAPES["quick"]["pools"], batch=2, seeds=2),
+}
+
+
+def _time_steps(chain: Any, draws: Any, data: np.ndarray, seg: np.ndarray, device: torch.device) -> dict:
+    """One batch through the chain's device steps, each synchronised before and after: ``{"<index> <name>":
+    [launch ms, device ms]}`` (launch: the launching thread's own time, before the wait). CPU fallbacks are
+    skipped (the section reports them; moreDA 3D has none)."""
+    from nnunet_explorer.training.device_augmentation.base import to_device
+
+    x, y = to_device(data, device), to_device(seg, device)
+    out = {}
+    for step, d in zip([s for s in chain.steps if s.where != "worker"], draws.steps):
+        if step.where != "device":
+            continue
+        _sync(device)
+        t0 = time.perf_counter()
+        x, y = step.device.apply(x, y, d)
+        launched = time.perf_counter()
+        _sync(device)
+        out[f"{step.index} {step.name}"] = [1e3 * (launched - t0), 1e3 * (time.perf_counter() - t0)]
+    return out
+
+
+def section_augmentation_timing(mode: str, device: torch.device) -> dict:
+    """moreDA 3D on ``device`` at the blog's plans (on a GPU: patch 80x160x160, batch 3, the loader's 175x257x210
+    patch): per device transform the median milliseconds over the seeds, with moreDA's own probabilities and
+    with every sample rotated, scaled and lowered in resolution (the most expensive batch), and the draw's
+    milliseconds on the CPU (a worker's part). The first batch of each case is not timed (kernel loading)."""
+    import copy
+
+    from batchgenerators.transforms.resample_transforms import SimulateLowResolutionTransform
+    from batchgenerators.transforms.spatial_transforms import SpatialTransform
+
+    from nnunet_explorer.training.augmentation import build_train_transforms
+    from nnunet_explorer.training.data_augmentation_params import setup_DA_params
+    from nnunet_explorer.training.device_augmentation import triton_gate
+    from nnunet_explorer.training.device_augmentation.chain import DeviceChain
+
+    a = AUGMENTATION_TIMING[mode]
+    setup = setup_DA_params(a["patch"], do_dummy_2D_aug=False, use_mask_for_norm={0: False},
+                            pool_op_kernel_sizes=a["pools"], v2=True)
+    loader_patch = tuple(int(n) for n in setup.basic_generator_patch_size)
+    result: dict = {"patch": list(a["patch"]), "batch": a["batch"], "loader_patch": list(loader_patch),
+                    "seeds": a["seeds"], "triton_kernels": triton_gate.describe(device)}
+    batch = augmentation_batch((a["batch"], 1, *loader_patch), 1, 0)  # one image (seconds to make at this size);
+    # each seed draws its own transforms for it
+    for case in ("moreDA", "all_resampled"):
+        transforms = build_train_transforms(setup.patch_size, setup.data_aug_params, setup.deep_supervision_scales)
+        if case == "all_resampled":
+            for t in transforms:
+                if isinstance(t, SpatialTransform):
+                    t.p_rot_per_sample = t.p_scale_per_sample = 1.0
+                if isinstance(t, SimulateLowResolutionTransform):
+                    t.p_per_sample = 1.0
+        chain = DeviceChain(transforms)
+        per_step: dict[str, list] = {}
+        draw_ms = []
+        for seed in range(a["seeds"] + 1):
+            _seed_all(seed)
+            work = copy.deepcopy(batch)
+            t0 = time.perf_counter()
+            draws = chain.draw_all(work)
+            draw = 1e3 * (time.perf_counter() - t0)
+            timed = _time_steps(chain, draws, work["data"], work.get(draws.label_key), device)
+            if seed == 0:
+                continue  # loads the kernels
+            draw_ms.append(draw)
+            for name, ms in timed.items():
+                per_step.setdefault(name, []).append(ms)
+        steps = {name: {"launch_ms": statistics.median(v[0] for v in values),
+                        "device_ms": statistics.median(v[1] for v in values)} for name, values in per_step.items()}
+        result[case] = {"ms_per_batch_device": sum(v["device_ms"] for v in steps.values()),
+                        "ms_launching": sum(v["launch_ms"] for v in steps.values()),
+                        "ms_draw_in_worker": statistics.median(draw_ms), "per_transform": steps,
+                        "fallbacks": [f"{n}: {why}" for n, why in chain.fallbacks]}
+    return result
+
+
 # ---------------------------------------------------------------------------------------------------- run
 # The blog's command on the KiTS19 sample, three ways on the same preprocessed data: the explorer with the
 # augmentation in worker processes (as v1) and on the device, and v1 1.7.1's own run_training. Schedules per mode.
@@ -1103,7 +1189,7 @@ def section_run(mode: str, device: torch.device, on_progress: Callable[[dict], N
 
 
 # ------------------------------------------------------------------------------------------------ output
-SECTIONS = ("training", "sliding_window", "data", "ddp", "monitor", "augmentation", "run")
+SECTIONS = ("training", "sliding_window", "data", "ddp", "monitor", "augmentation", "augmentation_timing", "run")
 
 
 def section_order(device: torch.device) -> list[str]:
@@ -1112,8 +1198,9 @@ def section_order(device: torch.device) -> list[str]:
     on the CPU, DDP first: its processes are forked before this process starts threads. ``training`` always
     comes before ``monitor``, which sizes itself by the training iteration; ``run`` is last (the longest)."""
     if device.type == "cuda":
-        return ["augmentation", "sliding_window", "training", "data", "monitor", "ddp", "run"]
-    return ["ddp", "training", "sliding_window", "data", "monitor", "augmentation", "run"]
+        return ["augmentation", "sliding_window", "augmentation_timing", "training", "data", "monitor", "ddp", "run"]
+    return ["ddp", "training", "sliding_window", "data", "monitor", "augmentation", "augmentation_timing", "run"]
+
 
 def _fmt(v: Any) -> str:
     if v is None:
@@ -1177,6 +1264,17 @@ def table(report: dict) -> str:
             for step, d in p["per_transform"].items():
                 lines.append(f"    {step}: max|ddata| {d['max_abs_diff_data']:.3g}, {d['differing_data_values']} "
                              f"values, seg voxels {d['mismatched_seg_voxels']}")
+    at = report.get("augmentation_timing")
+    if at and "error" not in at:
+        lines += ["", f"augmentation timing (moreDA 3D on the device, patch {at['patch']}, batch {at['batch']}, "
+                      f"loader patch {at['loader_patch']}; median of {at['seeds']} batches):",
+                  f"  {at['triton_kernels']}"]
+        for case in ("moreDA", "all_resampled"):
+            c = at[case]
+            lines.append(f"  {case}: {c['ms_per_batch_device']:.1f} ms on the device (launching "
+                         f"{c['ms_launching']:.1f} ms), draws in the worker {c['ms_draw_in_worker']:.1f} ms")
+            for step, v in c["per_transform"].items():
+                lines.append(f"    {step:<40} {v['device_ms']:8.2f} ms (launching {v['launch_ms']:.2f})")
     ru = report.get("run")
     if ru and "schedule" in ru:  # also when one of its runs failed: the others' figures stand
         sc = ru["schedule"]
@@ -1281,6 +1379,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": lambda: section_data(s, device, fp16, workers),
         "monitor": lambda: section_monitor(iteration_s[0]),
         "augmentation": lambda: section_augmentation(mode, device),
+        "augmentation_timing": lambda: section_augmentation_timing(mode, device),
         "run": lambda: section_run(mode, device, partial("run")),
     }
     for name in section_order(device):

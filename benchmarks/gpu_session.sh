@@ -10,7 +10,8 @@
 #   run             (190 s) gpu_check --sections run: the blog's training command on the KiTS19 sample, explorer
 #                   (device augmentation), v1 1.7.1, explorer (worker augmentation); epoch seconds and the GPU's
 #                   busy share, the issue's headline figures, hence first
-#   augmentation    (70 s) the device augmentation against batchgenerators on CUDA: its difference, per transform
+#   augmentation    (90 s) the device augmentation against batchgenerators on CUDA: its difference, per transform;
+#                   then (augmentation_timing) its milliseconds per transform at the blog's plans
 #   sliding_window  (100 s) the explorer's sums modes against v1's predict_3D, the goals' rows first
 #   nb05            (130 s) notebooks/05_train_live.ipynb executed by nbclient in a real kernel, with its outputs
 #   learn           (80 s) benchmarks/real_sample_learning.py: the Colin27 learning check (40 epochs x 25 iterations)
@@ -113,7 +114,7 @@ if [ "$DRY" = 1 ]; then
   CAP_NB=${CAP_NB:-600}; CAP_LEARN=${CAP_LEARN:-240}; CAP_REST=${CAP_REST:-300}
   LA="--epochs 1 --iterations 2 --val_iterations 1"
 else
-  GC="--device cuda"; CAP_RUN=${CAP_RUN:-190}; CAP_AUG=${CAP_AUG:-70}; CAP_SW=${CAP_SW:-100}
+  GC="--device cuda"; CAP_RUN=${CAP_RUN:-190}; CAP_AUG=${CAP_AUG:-90}; CAP_SW=${CAP_SW:-100}
   CAP_NB=${CAP_NB:-130}; CAP_LEARN=${CAP_LEARN:-80}; CAP_REST=${CAP_REST:-80}
   LA="--epochs 40 --iterations 25 --val_iterations 4"
 fi
@@ -124,7 +125,7 @@ export GPU_CHECK_RUN_WORKSPACE=$WORK/check
 part run "$CAP_RUN" 60 "${CHECK[@]}" --sections run
 
 # ---- 2. the device augmentation against batchgenerators on CUDA (the same file: --merge keeps 'run')
-part augmentation "$CAP_AUG" 30 "${CHECK[@]}" --merge --sections augmentation
+part augmentation "$CAP_AUG" 30 "${CHECK[@]}" --merge --sections augmentation,augmentation_timing
 
 # ---- 3. the sliding window's modes against v1 (the goals' rows first, each row saved as it is measured)
 part sliding_window "$CAP_SW" 30 "${CHECK[@]}" --merge --sections sliding_window

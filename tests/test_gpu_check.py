@@ -218,6 +218,29 @@ def test_epoch_timings_read_the_training_log(gpu_check_module):
     assert gpu_check_module.epoch_timings([(1.0, "crashed")], 0.0)["epoch_seconds"] is None
 
 
+def test_augmentation_timing_times_every_device_transform_at_the_modes_plans(gpu_check_module):
+    """``augmentation_timing`` (on a GPU at the blog's plans): moreDA 3D on the device, transform by transform,
+    for moreDA's probabilities and with every sample resampled; no CPU fallback in the chain; the table shows
+    it."""
+    import torch
+
+    result = gpu_check_module.section_augmentation_timing("quick", torch.device("cpu"))
+    assert result["patch"] == [12, 32, 32] and all(n > p for n, p in zip(result["loader_patch"], result["patch"]))
+    assert gpu_check_module.AUGMENTATION_TIMING["gpu"]["patch"] == (80, 160, 160)  # the blog's plans on a GPU
+    for case in ("moreDA", "all_resampled"):
+        c = result[case]
+        assert c["fallbacks"] == [], c["fallbacks"]
+        names = [name.split(" ", 1)[1] for name in c["per_transform"]]
+        assert MOREDA_CLASSES <= set(names), names
+        times = c["per_transform"].values()
+        assert all(0 <= t["launch_ms"] and 0 <= t["device_ms"] for t in times)
+        assert c["ms_per_batch_device"] == pytest.approx(sum(t["device_ms"] for t in times))
+        assert c["ms_draw_in_worker"] > 0
+    text = gpu_check_module.table({"device_name": "cpu", "torch": torch.__version__, "mode": "quick",
+                                   "seconds_total": 1.0, "augmentation_timing": result})
+    assert "augmentation timing (moreDA 3D on the device" in text and "1 SpatialTransform" in text
+
+
 def test_sections_on_cuda_put_the_new_device_paths_first_and_the_run_last(gpu_check_module):
     import torch
 
