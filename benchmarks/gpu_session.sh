@@ -78,12 +78,13 @@ for m in ("numpy", "SimpleITK", "batchgenerators", "nnunet", "nnunet_explorer", 
         module = importlib.import_module(m); print("  import ok:", m, getattr(module, "__version__", ""))
     except Exception as e:  # noqa: BLE001
         print("  import FAILED:", m, type(e).__name__, e)
-try:  # the Triton kernels compile (into Triton's disk cache, so the timed parts do not) and check themselves
-    from nnunet_explorer.training.device_augmentation import chain, triton_gate  # chain: every kernel family
-    print(" ", triton_gate.describe("cuda" if torch.cuda.is_available() else "cpu"))
-except Exception as e:  # noqa: BLE001
-    print("  Triton kernel check FAILED:", type(e).__name__, e)
 PY
+# the Triton kernels compile (into Triton's disk cache, so the timed parts do not) and check themselves, in a
+# process of their own: if that breaks the device, every part runs the eager path instead of failing
+if ! "$PY" "$P/benchmarks/gpu_session/kernel_check.py"; then
+  export NNUNET_EXPLORER_SPLINE_KERNELS=eager
+  echo "!! the Triton kernel check failed: every part runs NNUNET_EXPLORER_SPLINE_KERNELS=eager"
+fi
 NPROC=$("$PY" -c "from nnunet_explorer.training.augmenter import default_num_processes as d; print(d())" \
         2>/dev/null || echo 2)
 echo "augmentation workers per training (default_num_processes): $NPROC"

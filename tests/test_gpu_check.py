@@ -148,6 +148,23 @@ def test_session_scripts_parse(script):
     assert re.search(r"^set -\w*u", text, re.M) and "\r" not in text  # unset variables are errors
 
 
+@pytest.mark.parametrize("mode,rc", [("auto", 0), ("bogus", 3)])
+def test_session_kernel_check_says_when_the_parts_must_run_eagerly(mode, rc):
+    """The set-up's kernel check in a process of its own: exit 0 with the families' line, or 3 (the check raised,
+    or on a GPU the device no longer answers), on which the session runs every part on the eager path."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NNUNET_EXPLORER_SPLINE_KERNELS=mode)
+    done = subprocess.run([sys.executable, str(SESSION / "kernel_check.py")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == rc, done.stdout + done.stderr
+    if rc == 0:
+        assert "eager torch for float32 power" in done.stdout  # a CPU: every family eager, and why
+    else:
+        assert "Triton kernel check FAILED on cpu: ValueError" in done.stdout
+    script = (ROOT / "benchmarks" / "gpu_session.sh").read_text()
+    assert re.search(r'if ! "\$PY" "\$P/benchmarks/gpu_session/kernel_check.py"; then\n'
+                     r"\s+export NNUNET_EXPLORER_SPLINE_KERNELS=eager", script)
+
+
 def test_session_summary_reads_parts_and_gpu_samples(tmp_path):
     """summary.json: per part the exit code, seconds, and the NVML samples inside the part's window."""
     parts = tmp_path / "parts.tsv"
