@@ -34,7 +34,9 @@
 # the eager path, as the set-up's line says; six parts, all exit 0; augmentation diff 0 on 20 seeds per path;
 # the cores shared with a test run, notebook 05 270 s) in 394 s; commit 22d2ff6 (four Triton kernel families,
 # the set-up's line naming the eager path for all four on a CPU; six parts, all exit 0; augmentation diff 0 and 0
-# segmentation voxels on 20 seeds per path, 19 transforms) in 155 s.
+# segmentation voxels on 20 seeds per path, 19 transforms) in 155 s; commit f816c47 (five families, the kernel
+# check in its own process, the augmentation_timing section; six parts, all exit 0; augmentation diff 0 and 0
+# segmentation voxels on 20 seeds per path) in 179 s.
 set -u
 T0=$(date +%s)
 DRY=${DRY:-0}
