@@ -180,7 +180,8 @@ def jit(fn: Callable) -> Any:
     compare one binary and training would compile and run another, unchecked (and pay a second compilation on a
     machine's first run). Here every argument that is not a ``tl.constexpr`` is neither specialised on its value
     nor on its alignment: one binary per set of constexprs, checked before it runs. The arithmetic is the same
-    either way; what such hints change is how memory is read (vector loads), which these small gathers hardly use.
+    either way; such hints only let the compiler read memory in wider pieces, which matters little for kernels
+    bound by gathers and by recursions along lines.
     """
     import inspect
 
@@ -199,5 +200,4 @@ def launch(kernel: Any, grid: tuple[int, ...], device: torch.device, *args: Any,
 
 
 __all__ = ["COMPILE_OPTIONS", "ENV", "INTERPRETER_BLOCK", "MODES", "block_size", "cdiv", "describe", "difference",
-           "jit", "launch", "mode", "register", "reset", "status",
-           "table", "usable"]
+           "jit", "launch", "mode", "register", "reset", "status", "table", "usable"]
