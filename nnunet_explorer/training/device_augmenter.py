@@ -38,12 +38,12 @@ than the loader announced) travel pickled, as they do in ``MultiProcessAugmenter
 Who applies: the feeder thread, ``ahead`` batches ahead of the training thread. ``apply_all`` is hundreds to
 thousands of small operations per batch: for the blog's 80x160x160 batch of 3, a median of 320 and up to 690
 over ten seeds where the prefilters' recursions, the interpolation, scikit-image's resize, the float32 power and
-sums run as exact Triton kernels (CUDA with Triton, ``device_augmentation/triton_gate.py``), a median of 9,600 and up to 20,600 where they
-run eagerly, one slab, tap or step at a time (``benchmarks/bench_device_augmentation.py --ops``); on a GPU each
-one costs the launching thread several microseconds while the kernel itself is tiny. Launched from the training
-thread, right after the iteration's one read of the loss, they would keep the GPU idle for milliseconds to tens
-of milliseconds per iteration; launched from the feeder
-thread, they overlap the previous iteration, and ``next()`` takes a batch that already lives on the device. Both
+sums run as exact Triton kernels (CUDA with Triton, ``device_augmentation/triton_gate.py``), a median of 9,600
+and up to 20,600 where they run eagerly, one slab, tap or step at a time
+(``benchmarks/bench_device_augmentation.py --ops``); on a GPU each one costs the launching thread several
+microseconds while the kernel itself is tiny. Launched from the training thread, right after the iteration's one
+read of the loss, they would keep the GPU idle for milliseconds to tens of milliseconds per iteration; launched
+from the feeder thread, they overlap the previous iteration, and ``next()`` takes a batch that already lives on the device. Both
 threads launch onto the device's same (default) stream, so the GPU runs the augmentation and the training kernels
 in the order they were queued and a batch is complete before any kernel that reads it: no event, no extra
 synchronisation. Nothing waits for the device in either thread. A chain with a mid-chain CPU fallback (a
