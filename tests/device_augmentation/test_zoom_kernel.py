@@ -53,6 +53,28 @@ def test_the_kernel_equals_skimage_and_the_eager_path(launches, shapes, order):
         assert got.shape == expected.shape and np.array_equal(got.numpy(), expected)
 
 
+def test_the_tables_on_the_device_grow_with_axis_lengths_not_with_shapes(launches, triton_interpreter,
+                                                                          monkeypatch):
+    """A table per axis and (length in, length out, order): the strides are kernel arguments, so a run's ever new
+    low-resolution shapes (each axis' length drawn) add tables per new axis length, not per combination."""
+    monkeypatch.setattr(triton_interpreter, "_tables", {})  # the tables this test makes, and only those
+
+    def zoom_tables():
+        return {key[:4] for key in triton_interpreter._tables if key[0] in ("zoom-taps", "zoom-weights")}
+
+    before = zoom_tables()
+    rng = np.random.default_rng(9)
+    pairs = set()
+    for shape in [(4, 5, 6), (4, 7, 6), (4, 5, 9), (4, 7, 9), (4, 9, 5)]:  # one z length among many shapes
+        out = (3, 8, 8)
+        scipy_zoom.skimage_resize(torch.from_numpy(rng.standard_normal(shape)), out, 1)
+        pairs.update((n, o) for n, o in zip(shape, out))
+    added = zoom_tables() - before
+    assert {(name, n, o, 1) for name in ("zoom-taps", "zoom-weights") for n, o in pairs} >= added
+    assert len([key for key in triton_interpreter._tables if key[0] == "zoom-taps"]) == len(pairs) == 5
+    assert launches.count("zoom") == 5
+
+
 def test_other_dimensions_take_the_eager_path(launches):
     """One axis or four: the kernel knows 2 and 3; the eager path is the same arithmetic."""
     rng = np.random.default_rng(4)

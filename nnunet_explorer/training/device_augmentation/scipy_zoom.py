@@ -172,29 +172,30 @@ def _interpolate_eager(coeffs: torch.Tensor, taps: list, order: int) -> torch.Te
 
 
 def _interpolate_kernel(coeffs: torch.Tensor, taps: list, order: int) -> torch.Tensor:
-    """:func:`_interpolate` as one launch of :func:`.triton_zoom.zoom`: per axis (z, y, x) the tap indices times the
-    axis stride and the weights, ``(order + 1, out_len)`` row-major, on the device once per shape."""
+    """:func:`_interpolate` as one launch of :func:`.triton_zoom.zoom`: per axis (z, y, x) the tap indices and the
+    weights, ``(order + 1, out_len)`` row-major, on the device once per axis length pair (the strides are
+    arguments: keyed by them, the tables would grow with every combination of the other axes' lengths)."""
     from . import triton_zoom  # imported on first use: importing Triton costs a second
 
     coeffs = coeffs.contiguous()
     device = coeffs.device
-    strides = coeffs.stride()
     indices, weights = [], []
-    for (idx, w), stride, n in zip(taps, strides, coeffs.shape):
-        key = (n, idx.shape[1], order, stride)
-        indices.append(triton_gate.table(("zoom-taps",) + key, lambda idx=idx, stride=stride: (idx * stride).ravel(),
-                                         device, torch.int64))
+    for (idx, w), n in zip(taps, coeffs.shape):
+        key = (n, idx.shape[1], order)
+        indices.append(triton_gate.table(("zoom-taps",) + key, idx.ravel, device, torch.int64))
         weights.append(triton_gate.table(("zoom-weights",) + key, lambda w=w: [] if w is None else w.ravel(),
                                          device))
     out_shape = tuple(idx.shape[1] for idx, _ in taps)
+    strides = coeffs.stride()[:-1]  # the last axis is contiguous
     if coeffs.dim() == 2:  # the kernel's z arguments are not read
         indices.insert(0, indices[0])
         weights.insert(0, weights[0])
+        strides = (0, *strides)
     sizes = (1,) * (3 - len(out_shape)) + out_shape
     out = torch.empty(out_shape, dtype=torch.float64, device=device)
     block = triton_gate.block_size(device, BLOCK)
     triton_gate.launch(triton_zoom.zoom, (triton_gate.cdiv(out.numel(), block),), device, coeffs, out, *indices,
-                       *weights, *sizes, TAPS=order + 1, NDIM=coeffs.dim(), BLOCK=block)
+                       *weights, *sizes, *strides, TAPS=order + 1, NDIM=coeffs.dim(), BLOCK=block)
     return out
 
 
