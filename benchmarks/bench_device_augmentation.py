@@ -181,7 +181,7 @@ def _op_rows(transforms, batch, seeds, kernels: bool = False) -> list[tuple[str,
             draws = chain.draw_all(work)
             data, seg = torch.from_numpy(work["data"]), torch.from_numpy(work[draws.label_key])
             per = Counter()
-            for step, d in zip([s for s in chain.steps if s.where != "worker"], draws.steps):
+            for step, d in chain.steps_with_draws(draws):
                 if step.where != "device":
                     continue
                 with Count() as counter:

@@ -745,9 +745,8 @@ def per_transform_differences(transforms: list, batch: dict, seed: int, device: 
         given = copy.deepcopy(state)
         state = step.transform(**state)
         pairs.append((given, copy.deepcopy(state)))
-    active = [s for s in chain.steps if s.where != "worker"]
     out: dict = {}
-    for step, d in zip(active, draws.steps):
+    for step, d in chain.steps_with_draws(draws):
         if step.where != "device":
             continue
         given, expected = pairs[step.index]
@@ -827,7 +826,7 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
             launch_ms = 1e3 * (time.perf_counter() - t0)  # the launching thread's own time (no wait on CUDA)
             _sync(device)
             apply_ms = 1e3 * (time.perf_counter() - t0)
-            for step, d in zip([s for s in chain.steps if s.where != "worker"], draws.steps):
+            for step, d in chain.steps_with_draws(draws):
                 acted = _acted(d)
                 if acted is not None:
                     label = f"{step.index} {step.name}"
@@ -895,7 +894,7 @@ def _time_steps(chain: Any, draws: Any, data: np.ndarray, seg: np.ndarray, devic
 
     x, y = to_device(data, device), to_device(seg, device)
     out = {}
-    for step, d in zip([s for s in chain.steps if s.where != "worker"], draws.steps):
+    for step, d in chain.steps_with_draws(draws):
         if step.where != "device":
             continue
         _sync(device)

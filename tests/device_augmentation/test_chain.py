@@ -94,6 +94,20 @@ def test_chain_with_everything_registered_equals_compose():
             assert _equal(out[key], expected[key]), f"seed {seed}: {key}"
 
 
+def test_steps_with_draws_pairs_each_later_step_with_its_draws_and_refuses_another_chains():
+    """What apply_all, traces and benchmarks walk: the steps after the workers, each with its own draws; draws made
+    by a chain of other steps are refused with the fix."""
+    transforms, setup = moreda((16, 40, 40))
+    chain = DeviceChain(transforms)
+    draws = chain.draw_all(synthetic_batch(np.random.default_rng(0), 2, setup.basic_generator_patch_size))
+    pairs = chain.steps_with_draws(draws)
+    assert [step for step, _ in pairs] == [s for s in chain.steps if s.where != "worker"]
+    assert [d for _, d in pairs] == list(draws.steps)
+    shorter = DeviceChain(transforms[1:])
+    with pytest.raises(DeviceAugmentationError, match="the draws come from another chain"):
+        shorter.steps_with_draws(draws)
+
+
 def test_fallbacks_are_named_with_a_reason():
     transforms, _ = moreda((16, 40, 40))
     chain = DeviceChain(transforms, only=SPATIAL_ONLY)

@@ -152,8 +152,7 @@ def test_whole_chain_equals_compose(name, capsys):
         batch = _batch((batch_size, channels, *loader_patch), channels, seg_channels, seed)
         problems, chain, draws = chain_problems(transforms, batch, seed)
         assert not problems, f"{name}, seed {seed}: {problems}"
-        active = [s for s in chain.steps if s.where != "worker"]
-        for step, d in zip(active, draws.steps):
+        for step, d in chain.steps_with_draws(draws):
             if step.where == "device" and isinstance(d, (list, SpatialDraws)):  # random (None: draws nothing)
                 label = f"{step.index} {step.name}"
                 fired[label] = fired.get(label, 0) + _fired(step, d)

@@ -48,3 +48,34 @@ def test_every_kernel_is_one_binary_per_constexprs(module):
             assert len(keys) == 1 and next(iter(keys))[1] is None, (module, name, p.name, keys)
             # the default (@triton.jit) would pick a binary by value or address: this test can fail
             assert len(_specialisations(p, values, True, True)) > 1, (module, name, p.name)
+
+
+def test_the_checks_compile_the_25_variants_the_readme_names(triton_interpreter, monkeypatch):
+    """Each family's check launches every variant (set of constexprs) its kernels have, so after the five checks
+    nothing is left to compile: 4 prefilter kernels, map_coordinates at orders 0, 1, 3 and the label argmax with
+    its three tie-breaks, each in 2D and 3D, the resize at 1, 2 and 4 taps in 2D and 3D, the power, the two sums."""
+    import importlib
+
+    from .conftest import kernel_name
+
+    importlib.import_module("nnunet_explorer.training.device_augmentation.chain")  # registers every family
+    variants = set()
+    launch = triton_interpreter.launch
+
+    def recording(kernel, grid, device, *args, **constexprs):
+        variants.add((kernel_name(kernel), tuple(sorted((k, v) for k, v in constexprs.items() if k != "BLOCK"))))
+        return launch(kernel, grid, device, *args, **constexprs)
+
+    monkeypatch.setattr(triton_interpreter, "launch", recording)
+    triton_interpreter.reset()
+    try:
+        assert all(triton_interpreter.status("cpu", f) is None for f in triton_interpreter._families)
+    finally:
+        triton_interpreter.reset()
+    expected = {(name, ()) for name in ("mirror_start", "causal", "anticausal", "reflect", "svml_powf", "leaves",
+                                        "tree")}
+    for ndim in (2, 3):
+        expected |= {("map_coordinates", (("NDIM", ndim), ("ORDER", o))) for o in (0, 1, 3)}
+        expected |= {("resample_labels", (("NDIM", ndim), ("TIEBREAK", t))) for t in (0, 1, 2)}
+        expected |= {("zoom", (("NDIM", ndim), ("TAPS", t))) for t in (1, 2, 4)}
+    assert variants == expected and len(expected) == 25

@@ -301,6 +301,19 @@ class DeviceChain:
 
     # --- the training side -------------------------------------------------------------------------------------
 
+    def steps_with_draws(self, draws: ChainDraws) -> list[tuple[ChainStep, Any]]:
+        """``(step, its draws)`` for every step that runs after the workers (on the device, or a CPU fallback), in
+        order: what :meth:`apply_all` walks, and what traces and benchmarks walk step by step.
+
+        Raises:
+            DeviceAugmentationError: the draws come from another chain (another number of steps).
+        """
+        active = [s for s in self.steps if s.where != "worker"]
+        if len(active) != len(draws.steps):
+            raise DeviceAugmentationError(f"{len(draws.steps)} draws for {len(active)} steps: the draws come from "
+                                          "another chain", fix="draw and apply with the same DeviceChain")
+        return list(zip(active, draws.steps))
+
     def apply_all(self, data: Any, seg: Any, draws: ChainDraws, device: torch.device | str) -> dict:
         """The chain's arithmetic on ``device``, from :meth:`draw_all`'s draws; returns the batch dict ``Compose``
         would return (the image and the segmentation slot as tensors on ``device``).
@@ -316,11 +329,7 @@ class DeviceChain:
         data = to_device(data, device)
         seg = to_device(seg, device)
         arrays: dict = {}  # array-valued keys a fallback's real run added (its dry run only had zeros for them)
-        active = [s for s in self.steps if s.where != "worker"]
-        if len(active) != len(draws.steps):
-            raise DeviceAugmentationError(f"{len(draws.steps)} draws for {len(active)} steps: the draws come from "
-                                          "another chain", fix="draw and apply with the same DeviceChain")
-        for step, d, shapes in zip(active, draws.steps, draws.shapes):
+        for (step, d), shapes in zip(self.steps_with_draws(draws), draws.shapes):
             if step.where == "device":
                 data, seg = step.device.apply(data, seg, d)
                 if (shape_of(data), shape_of(seg)) != tuple(shapes):

@@ -383,8 +383,7 @@ def _launch(name: str, values: torch.Tensor, out: torch.Tensor, cval: torch.Tens
     block = triton_gate.block_size(values.device, BLOCK)
     grid = (triton_gate.cdiv(sizes[2], block), values.shape[0])
     triton_gate.launch(getattr(triton_interpolation, name), grid, values.device, values, out, *arguments, cval,
-                       *sizes, BLOCK=block,
-                       NDIM=values.dim() - 2, **constexprs)
+                       *sizes, BLOCK=block, NDIM=values.dim() - 2, **constexprs)
 
 
 def _map_coordinates_kernel(coef: torch.Tensor, coords: Sequence[torch.Tensor], order: int,

@@ -222,6 +222,12 @@ def _self_check(device: torch.device) -> str | None:
 triton_gate.register(FAMILY, _self_check, "scikit-image's resize", "scikit-image 缩放")
 
 
+def _coefficients(x: torch.Tensor, order: int) -> torch.Tensor:
+    """What the taps read: at order 3 the input padded by :data:`NPAD_CUBIC` edge voxels and prefiltered, below
+    the input itself."""
+    return spline_prefilter_reflect(_edge_pad(x, NPAD_CUBIC)) if order > 1 else x
+
+
 def skimage_resize(x: torch.Tensor, out_shape: tuple[int, ...], order: int) -> torch.Tensor:
     """``skimage.transform.resize(x, out_shape, order, mode='edge', anti_aliasing=False)`` for float64 ``x``."""
     if x.dtype != torch.float64:
@@ -232,8 +238,7 @@ def skimage_resize(x: torch.Tensor, out_shape: tuple[int, ...], order: int) -> t
         out = x.clone()
     else:
         taps = [axis_taps(i, o, order) for i, o in zip(in_shape, shape)]
-        coeffs = spline_prefilter_reflect(_edge_pad(x, NPAD_CUBIC)) if order > 1 else x
-        out = _interpolate(coeffs, taps, order)
+        out = _interpolate(_coefficients(x, order), taps, order)
     return torch.clamp(out, min=x.amin(), max=x.amax())
 
 

@@ -42,7 +42,7 @@ Hopper and read the machine code)."""
 
 INTERPRETER_BLOCK = 4096
 """Items per program in Triton's interpreter (the tests, on a CPU), for the kernels whose items are independent
-(interpolation, power, sums): there a program is one numpy step per operation over its block, so larger blocks
+(interpolation, resize, power, sums): there a program is one numpy step per operation over its block, so larger blocks
 mean fewer Python steps. Every item's arithmetic is its own: the values do not depend on the block size."""
 
 _families: dict[str, tuple[Callable[[torch.device], str | None], str, str]] = {}

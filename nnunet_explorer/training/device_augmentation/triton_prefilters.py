@@ -7,7 +7,6 @@ one step are coalesced) and walks along them in scipy's order, one float64 opera
 does; launched with ``enable_fp_fusion=False`` so that no ``a * b + c`` becomes a fused multiply-add. Scalars come
 as float64 tensors: Triton would pass a Python float as float32.
 """
-import triton
 import triton.language as tl
 
 from .triton_gate import jit
