@@ -347,16 +347,19 @@ def initialize(trainer: Any, parsed_arguments: RunArgs, *, single_threaded: bool
     calls as they happen, with the attributes each one set; the steps after it look at them. The step's seed
     fixes the initial weights (v1 seeds 12345 in the constructor with ``--deterministic``).
     """
-    from .run.run_training import initialize as run_initialize
+    from .run.run_training import choose_where_to_augment, import_what_initialize_imports
 
     if trainer.was_initialized:
         raise ConfigurationError("this trainer is already initialized (v1 runs initialize once per trainer)",
                                  fix="re-run the 'trainer' step for a fresh trainer, e.g. pipeline.rerun('trainer')",
                                  step="initialize")
     single = parsed_arguments.deterministic if single_threaded is None else bool(single_threaded)
+    training = not parsed_arguments.validation_only
+    import_what_initialize_imports()  # outside the trace: its hook would make these imports 2.5 s slower
     with trace_calls(trainer, TRACED_METHODS) as trace:
-        run_initialize(trainer, training=not parsed_arguments.validation_only, single_threaded=single)
-    return Initialized(type(trainer).__name__, not parsed_arguments.validation_only, trace, single)
+        trainer.initialize(training)
+    choose_where_to_augment(trainer, training=training, single_threaded=single)
+    return Initialized(type(trainer).__name__, training, trace, single)
 
 
 def _initialized(trainer: Any, step: str) -> None:

@@ -7,6 +7,7 @@ v1's ``main``, in its order, as plain functions over one typed request (the comm
                            unpack_data, deterministic, fp16)                           build_trainer
     if --disable_saving: trainer.save_final_checkpoint = trainer.save_best_checkpoint = False
     trainer.initialize(not validation_only)                                            (the 'initialize' step)
+    single-threaded augmentation, --augment_on (the explorer's)                        choose_where_to_augment
     if -val: load the final (or --valbest: best) checkpoint
     else:    -c: load_latest_checkpoint / -pretrained_weights: load them;  trainer.run_training()
     trainer.network.eval(); trainer.validate(save_softmax=--npz, ...)                   after_initialize
@@ -137,14 +138,34 @@ def build_trainer(request: TrainRequest, configuration: Any, strategy: Any = Non
     return trainer
 
 
-def initialize(trainer: Any, *, training: bool, single_threaded: bool) -> None:
-    """``trainer.initialize(not validation_only)``; then, when single-threaded, augmentation in this process;
-    then the explorer's choice of where the augmentation computes (``--augment_on``)."""
-    trainer.initialize(training)
+def choose_where_to_augment(trainer: Any, *, training: bool, single_threaded: bool) -> None:
+    """What the explorer does right after ``trainer.initialize(training)``: augmentation in this process when
+    single-threaded, then the choice of where the augmentation computes (``--augment_on``).
+
+    No v1 method runs here, so the walkthrough calls it after its call trace of ``initialize``: the trace's hook
+    would otherwise slow the device path's set-up (Triton's import and its kernels' check on a GPU).
+    """
     if single_threaded and training:
         use_single_threaded_augmentation(trainer)
     if training:
         trainer.explorer.choose_augmentation(trainer, single_threaded=single_threaded)
+
+
+def import_what_initialize_imports() -> None:
+    """Import now the modules ``initialize`` would import on first use; nothing else changes.
+
+    ``initialize`` builds the augmentation (batchgenerators' transforms, which bring scipy.signal and pandas)
+    and the optimizer (torch imports ``torch._dynamo``, with sympy, on the first optimizer it constructs). The
+    walkthrough records ``initialize``'s calls with a profile hook that Python calls on every function call in
+    the block, and these imports make millions of calls: traced, they took 2.5 s more than untraced (8.0 s
+    instead of 5.5 s from ``train`` to the first iteration on the 2-core test machine,
+    ``benchmarks/bench_startup.py``). Imported first, the trace sees only the trainer's own work.
+    """
+    import importlib
+
+    # torch._dynamo: what torch.optim.Optimizer.__init__ imports on its first call
+    for name in ("torch._dynamo", "..training.augmentation_variants", "..training.dataloading", "..training.splits"):
+        importlib.import_module(name, __package__)
 
 
 def use_single_threaded_augmentation(trainer: Any) -> None:
@@ -261,5 +282,5 @@ def after_initialize(trainer: Any, request: TrainRequest, *, train: Any = train_
 
 
 __all__ = ["DEFAULT_SEED", "ExplorerOptions", "TrainRequest", "after_initialize", "build_trainer", "check_fold_folder",
-           "initialize", "predict_next_stage", "train_or_load", "use_single_threaded_augmentation",
-           "validate_after_training"]
+           "choose_where_to_augment", "import_what_initialize_imports", "predict_next_stage", "train_or_load",
+           "use_single_threaded_augmentation", "validate_after_training"]
