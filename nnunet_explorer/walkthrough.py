@@ -344,8 +344,11 @@ def initialize(trainer: Any, parsed_arguments: RunArgs, *, single_threaded: bool
     (``setup_DA_params``), wraps the loss for deep supervision, builds the loaders (``get_basic_generators``:
     ``load_dataset``, ``do_split``), unpacks the data, builds the augmentation, then the network
     (``initialize_network``) and the optimizer (``initialize_optimizer_and_scheduler``). This step records those
-    calls as they happen, with the attributes each one set; the steps after it look at them. The step's seed
-    fixes the initial weights (v1 seeds 12345 in the constructor with ``--deterministic``).
+    calls as they happen, with the attributes each one set and its seconds; the steps after it look at them.
+    The libraries those methods import on first use (batchgenerators, torch's compiler stack, which the first
+    optimizer loads) are imported before the record starts, so the seconds are the trainer's work, not Python
+    loading modules. The step's seed fixes the initial weights (v1 seeds 12345 in the constructor with
+    ``--deterministic``).
     """
     from .run.run_training import choose_where_to_augment, import_what_initialize_imports
 

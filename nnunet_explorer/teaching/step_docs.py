@@ -72,14 +72,15 @@ stage=..., unpack_data=not use_compressed_data, deterministic=..., fp16=not fp32
 ``--disable_saving`` 关闭最终检查点和最佳检查点。表格对每个超参数给出 MRO 中设置它的类以及它在每一层的值、v1 在方法中
 写死的值(动量 0.99、梯度裁剪 12、poly 指数 0.9),以及你的子类设置了却会被 v1 忽略的任何值。``options`` 保存
 explorer 自己的选项(``--max_num_epochs`` ... 更短的训练、设备);v1 没有这些参数:你需要写一个子类。"""),
-    "initialize": StepDoc("31d9a1759d78", """\
+    "initialize": StepDoc("46cf457af5f5", """\
 ``trainer.initialize(not validation_only)``:搭建整个训练的那一次调用,按 v1 的顺序。
 
 V2 的 ``initialize`` 读取 plans(``load_plans_file``、``process_plans``),决定数据增强(``setup_DA_params``),为深度
 监督包装损失函数,构建数据加载器(``get_basic_generators``：``load_dataset``、``do_split``),解压数据,构建数据增强,
 然后构建网络(``initialize_network``)和优化器(``initialize_optimizer_and_scheduler``)。本步骤在这些调用发生时把它们
-记录下来,连同每个调用设置的属性;之后的步骤查看这些属性。本步骤的种子决定初始权重(v1 在 ``--deterministic`` 时于
-构造函数中设置种子 12345)。"""),
+记录下来,连同每个调用设置的属性和所用的秒数;之后的步骤查看这些属性。这些方法第一次使用时才导入的库(batchgenerators,
+以及第一个优化器加载的 torch 编译器组件)在记录开始之前就已导入,所以秒数是 trainer 自己的工作,而不是 Python 加载模块的
+时间。本步骤的种子决定初始权重(v1 在 ``--deterministic`` 时于构造函数中设置种子 12345)。"""),
     "plans_processed": StepDoc("a7c253935bcc", """\
 ``process_plans`` 在 trainer 上设置的内容:训练时使用的该 stage 的 plans。
 
