@@ -5,8 +5,8 @@ transforms (scipy.signal, pandas) and torch's ``torch._dynamo`` (with sympy) mak
 they made ``train`` 2.5 s slower to its first iteration than untraced (``benchmarks/bench_startup.py``: 1.27x
 v1's seconds before, 0.74x after). ``run_training.import_what_initialize_imports`` imports them before the trace.
 The device path's set-up (``--augment_on``; on a GPU, Triton's import and its kernels' check) is no v1 method and
-runs after the trace. This test runs the step in a fresh interpreter (the test process has imported everything long ago) and lists the
-modules first imported inside the traced block.
+runs after the trace. This test runs the step in a fresh interpreter (the test process has imported everything
+long ago) and lists the modules first imported inside the traced block.
 """
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def test_the_initialize_trace_imports_no_heavy_library_nor_the_device_path(loop_
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     heavy = [m for m in result["inside"] if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
-    assert heavy == [], f"imported inside the traced block (import them before the trace, or do that work after it): {heavy}"
+    assert heavy == [], ("imported inside the traced block (import them before the trace, or do that work after "
+                         f"it): {heavy}")
     assert result["augmenter"] == "DeviceAugmenter"  # --augment_on device was applied, after the trace
     # the trace still records what initialize called
     assert result["traced"][0] == "initialize"
