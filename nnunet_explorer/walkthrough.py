@@ -95,11 +95,12 @@ def parsed_arguments(*, network: str, network_trainer: str, task: str, fold: str
     """The arguments of ``nnUNet_train``, exactly as v1's argparse parser would hold them.
 
     ``network`` picks the configuration (2d, 3d_lowres, 3d_fullres, 3d_cascade_fullres), ``network_trainer``
-    the trainer class by name, ``task`` a task name or id, ``fold`` 0-4 or 'all'. Of the flags, those that
+    the trainer class by name, ``task`` a task name or id, ``fold`` 0-4 (one of the five cross-validation folds), 'all', or a larger
+    integer (v1 then draws a random 80:20 split). Of the flags, those that
     shape the trainer before training starts are: ``-p`` (plans identifier), ``--fp32`` (mixed precision is
     the default), ``--use_compressed_data`` (read .npz directly instead of unpacking to .npy),
-    ``--deterministic`` and ``--disable_saving``; ``-val`` (initialize without training data), ``-c`` (load
-    the latest checkpoint), ``-pretrained_weights`` and ``--find_lr`` act between ``initialize`` and
+    ``--deterministic`` and ``--disable_saving``; ``-val`` (initialize without training data), ``-c`` (resume
+    from ``model_final_checkpoint``, else ``model_latest``, else ``model_best``), ``-pretrained_weights`` and ``--find_lr`` act between ``initialize`` and
     ``run_training``. Note v1's inverted ``--val_disable_overwrite``: its value is
     True unless the flag is given. The fold is checked here (v1 converts it with ``int()``).
     """
@@ -282,8 +283,8 @@ def trainer_class(parsed_arguments: RunArgs, configuration: Configuration) -> Sh
     """The trainer class found by name, checked to be an nnU-Net trainer (as ``run_training`` asserts).
 
     v1's ``get_default_configuration`` calls ``recursive_find_python_class``: it imports the modules under
-    ``nnunet/training/network_training`` — a folder's plain modules first, one by one until one has the name,
-    then its sub-packages — and returns the first attribute with that name: the class itself, not a string.
+    ``nnunet/training/network_training`` — a folder's plain modules first, one by one until one has the name;
+    only when none has it, its sub-packages, searched the same way — and returns the first attribute with that name: the class itself, not a string.
     The card shows that search run over the explorer's mirror of the folder (and your ``--trainer_file``
     files): the modules it imported, in order, and where it found the name. The run takes the class from the
     explorer's registry (the same class for v1's trainers and your files; a class registered in a notebook
@@ -389,7 +390,8 @@ def augmentation_parameters(trainer: Any, initialize: Initialized) -> Augmentati
     """What ``setup_DA_params`` set: the augmentation dict and ``basic_generator_patch_size``.
 
     The loader cuts a patch larger than the network's ``patch_size``, sized for rotation (V2 in 3D: up to ±30°
-    about each axis; 2D: up to ±180°, or ±15° when the patch's longest side exceeds 1.5 times its shortest;
+    about each axis, but with ``do_dummy_2D_aug`` the in-plane rotation, about the first axis, takes the 2D
+    range, ±180°; 2D: up to ±180°, or ±15° when the patch's longest side exceeds 1.5 times its shortest;
     angles above 90° count as 90°) and scaling, so that SpatialTransform's centre crop
     mostly samples loaded data rather than its padding (image 0, label -1). v1 sizes it with the scale range
     (0.85, 1.25), dividing by the smallest factor, and only then widens the range to (0.7, 1.4); a factor above
@@ -573,7 +575,8 @@ def optimizer(trainer: Any, initialize: Initialized) -> Any:
     """``trainer.optimizer``: SGD, lr 1e-2, momentum 0.99, Nesterov, weight decay 3e-5 (V2).
 
     ``initialize_optimizer_and_scheduler`` builds it over the network's parameters; 0.99 and Nesterov are
-    literals in that method (override the method to change them). V2 has no scheduler object: ``run_training``
+    literals in that method (override the method to change them; V2's ``on_epoch_end`` lowers the momentum
+    to 0.95 at epoch 100 if the Dice estimate is still 0). V2 has no scheduler object: ``run_training``
     first sets ``lr = poly_lr(epoch)`` for the start epoch and then, after every epoch, the next epoch's rate
     (see the next step).
     """
@@ -599,8 +602,8 @@ class LRSchedule:
 def lr_schedule(trainer: Any, initialize: Initialized) -> LRSchedule:
     """The rate each epoch trains with, from the trainer's own ``maybe_update_lr`` (V2: the poly rule).
 
-    V2: ``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``; the rate falls slowly at first and steeply at
-    the end, reaching ``initial_lr * (1 / max_num_epochs) ** 0.9`` in the last epoch (never 0). The curve is
+    V2: ``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``; the rate falls almost linearly (the drop per
+    epoch grows towards the end, in a 1000-epoch run to about twice the first one), reaching ``initial_lr * (1 / max_num_epochs) ** 0.9`` in the last epoch (never 0). The curve is
     computed by calling the trainer's ``maybe_update_lr`` as ``run_training`` does (with the start epoch, then
     after each epoch) on a stand-in optimizer, so a subclass's schedule (warm-up, fixed steps) shows as it is.
     """
@@ -677,7 +680,8 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
 
     The data is ``(b, c, z, y, x)`` float32 of the network's patch size; the target is a list with one
     ``(b, 1, ...)`` label map per deep-supervision output. The last sample(s) of the batch were forced to contain
-    foreground (``get_do_oversample``); the picture frames them. Drawn in this process with the step's seed
+    foreground (``get_do_oversample``: the last ``batch_size - round(0.67 * batch_size)``, so 1 of 2 or of 3,
+    none of 1); the picture frames them. Drawn in this process with the step's seed
     (re-running with the same seed gives the same batch; ``pipeline.rerun("batch", seed=3)`` draws another one);
     the random streams the training draws from afterwards are left as they were.
     """

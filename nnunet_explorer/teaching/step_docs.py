@@ -35,13 +35,13 @@ class StepDoc:
 
 
 STEP_DOCS_ZH: dict[str, StepDoc] = {
-    "parsed_arguments": StepDoc("ca55e83929b7", """\
+    "parsed_arguments": StepDoc("ce36a3627dd7", """\
 ``nnUNet_train`` 的参数,与 v1 的 argparse 解析器得到的完全一样。
 
 ``network`` 选择配置(2d、3d_lowres、3d_fullres、3d_cascade_fullres),``network_trainer`` 按名字选择 trainer
-类,``task`` 是任务名或任务编号,``fold`` 是 0-4 或 'all'。可选参数中,在训练开始之前决定 trainer 的有:``-p``
+类,``task`` 是任务名或任务编号,``fold`` 是 0-4(五折交叉验证中的一折)、'all',或更大的整数(v1 随后随机划分 80:20)。可选参数中,在训练开始之前决定 trainer 的有:``-p``
 (plans 标识)、``--fp32``(默认使用混合精度)、``--use_compressed_data``(直接读取 .npz,不解压为 .npy)、
-``--deterministic`` 和 ``--disable_saving``;``-val``(初始化时不加载训练数据)、``-c``(加载最新的检查点)、
+``--deterministic`` 和 ``--disable_saving``;``-val``(初始化时不加载训练数据)、``-c``(从 ``model_final_checkpoint`` 继续,没有它则用 ``model_latest``,再没有则用 ``model_best``)、
 ``-pretrained_weights`` 和 ``--find_lr`` 在 ``initialize`` 与 ``run_training`` 之间起作用。注意 v1 中反过来的 ``--val_disable_overwrite``:不给出这个参数时它的值
 为 True。fold 在这里检查(v1 用 ``int()`` 转换它)。"""),
     "task_name": StepDoc("406447a2f2bb", """\
@@ -56,11 +56,11 @@ plans 文件、结果文件夹、预处理文件夹、``batch_dice``、stage 和
 这就是 v1 的 ``get_default_configuration``;卡片中的“v1 打印的内容”逐字给出 v1 打印的那一段。值得注意:单阶段
 plans 上的 ``3d_fullres`` 使用样本 Dice(批 Dice 只用于 2d 和两阶段 plans 的 3D 全分辨率网络);``2d`` 和
 ``3d_lowres`` 用 stage 0,``3d_fullres`` 和 ``3d_cascade_fullres`` 用 plans 中的最后一个 stage。"""),
-    "trainer_class": StepDoc("e4a42aebbee1", """\
+    "trainer_class": StepDoc("ee40501a7657", """\
 按名字找到的 trainer 类,并检查它是 nnU-Net 的 trainer(与 ``run_training`` 中的断言相同)。
 
 v1 的 ``get_default_configuration`` 调用 ``recursive_find_python_class``:它导入 ``nnunet/training/network_training``
-下的模块——先逐个导入一个文件夹里的普通模块,直到某个模块有这个名字,再进入它的子包——并返回第一个同名的属性:类本身,而不是字符串。卡片展示的是这个
+下的模块——先逐个导入一个文件夹里的普通模块,直到某个模块有这个名字为止;只有在普通模块都没有这个名字时,才以同样的方式进入它的子包——并返回第一个同名的属性:类本身,而不是字符串。卡片展示的是这个
 查找在 explorer 对该文件夹的镜像(以及你的 ``--trainer_file`` 文件)上实际运行的过程:它依次导入了哪些模块,以及在哪里找到了
 这个名字。训练本身从 explorer 的注册表中取类(对 v1 的 trainer 和你的文件是同一个类;在 notebook 中注册的类也一样)。类的
 继承层次(MRO)决定每一个超参数:见下一步。"""),
@@ -87,10 +87,10 @@ V2 的 ``initialize`` 读取 plans(``load_plans_file``、``process_plans``),决�
 patch 大小(z, y, x)、batch 大小、每一层的池化核与卷积核、输入通道数(模态数)和类别数(包括背景,
 ``plans['num_classes'] + 1``)、数据是否按“伪 2D”增强,以及给预处理文件夹命名的数据标识。重写了 ``process_plans``
 的子类(比如在 ``super()`` 之后修改 ``self.batch_size``)在这里显示它自己的值。"""),
-    "augmentation_parameters": StepDoc("a86c689b9850", """\
+    "augmentation_parameters": StepDoc("9560c4559678", """\
 ``setup_DA_params`` 设置的内容:数据增强参数字典和 ``basic_generator_patch_size``。
 
-数据加载器切出的 patch 比网络的 ``patch_size`` 大,大小按旋转(V2 在 3D 中绕每个轴最多 ±30°;2D 中最多 ±180°,
+数据加载器切出的 patch 比网络的 ``patch_size`` 大,大小按旋转(V2 在 3D 中绕每个轴最多 ±30°,但使用 ``do_dummy_2D_aug`` 时绕第一个轴的平面内旋转取 2D 的范围 ±180°;2D 中最多 ±180°,
 若 patch 最长边超过最短边的 1.5 倍则为 ±15°;超过 90° 的角按 90° 计算)和缩放来定,使 SpatialTransform 裁出的中心部分主要取自加载的数据,而不是它外面的填充(图像 0,标签
 -1)。v1 用缩放范围(0.85, 1.25)计算这个大小(除以最小的缩放因子),之后才把范围放宽到(0.7, 1.4);缩放因子大于
 1 是缩小,所以 V2 最大 1.4 的缩小再加上旋转,仍可能取到填充。使用 ``do_dummy_2D_aug``(各向异性数据)时,第一个
@@ -133,24 +133,24 @@ v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``（``unpack_data``）,�
 ``inference_apply_nonlin``。"""),
     "architecture": StepDoc("26a74f2cc7f1", """\
 逐层查看一个 batch 经过网络的情况:形状、通道、参数、深度监督输出头。"""),
-    "optimizer": StepDoc("0bbb2e8476a4", """\
+    "optimizer": StepDoc("8b44c84eb89f", """\
 ``trainer.optimizer``:SGD,学习率 1e-2,动量 0.99,Nesterov,权重衰减 3e-5(V2)。
 
 ``initialize_optimizer_and_scheduler`` 在网络的参数上构建它;0.99 和 Nesterov 是这个方法中的字面量(要修改它们,需
-重写这个方法)。V2 没有调度器对象:``run_training`` 先为起始 epoch 设置 ``lr = poly_lr(epoch)``,之后在每个 epoch
+重写这个方法;若到第 100 个 epoch Dice 估计仍为 0,V2 的 ``on_epoch_end`` 会把动量降为 0.95)。V2 没有调度器对象:``run_training`` 先为起始 epoch 设置 ``lr = poly_lr(epoch)``,之后在每个 epoch
 结束后设置下一个 epoch 的学习率(见下一步)。"""),
-    "lr_schedule": StepDoc("5206903329fd", """\
+    "lr_schedule": StepDoc("40435da23087", """\
 每个 epoch 训练时使用的学习率,由 trainer 自己的 ``maybe_update_lr`` 给出(V2:poly 规则)。
 
-V2：``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率开始时下降缓慢,最后下降很快,最后一个 epoch
+V2：``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率几乎线性下降(每个 epoch 的降幅越往后越大,在 1000 个 epoch 的训练中最后的降幅约为第一次的两倍),最后一个 epoch
 为 ``initial_lr * (1 / max_num_epochs) ** 0.9``(永远不为 0)。这条曲线是在一个替身优化器上像 ``run_training`` 那样
 调用 trainer 的 ``maybe_update_lr`` 得到的(先用起始 epoch,再在每个 epoch 之后),所以子类的调度(预热、固定阶梯)
 会按原样显示。"""),
-    "batch": StepDoc("5446f280bd16", """\
+    "batch": StepDoc("de62a4268e4c", """\
 一个 batch 经过 trainer 自己的数据加载器和变换(先是 ``dl_tr``,然后是 ``tr_gen`` 的变换)。
 
 数据是网络 patch 大小的 ``(b, c, z, y, x)`` float32;目标是一个列表,每个深度监督输出对应一个 ``(b, 1, ...)``
-标签图。batch 中最后的一个或几个样本被强制包含前景(``get_do_oversample``);图中用框标出它们。它在本进程中用本步骤的种子
+标签图。batch 中最后的一个或几个样本被强制包含前景(``get_do_oversample``:最后 ``batch_size - round(0.67 * batch_size)`` 个,即 2 个或 3 个中的 1 个,batch 为 1 时没有);图中用框标出它们。它在本进程中用本步骤的种子
 抽取(用同一个种子重跑得到同一个 batch;``pipeline.rerun("batch", seed=3)`` 抽取另一个);之后训练所用的随机数流保持原样。"""),
     "iteration": StepDoc("bc763cf6338f", """\
 ``trainer.run_iteration``:前向、深度监督损失、反向、把梯度范数裁剪到 12、更新一步。
@@ -174,14 +174,14 @@ batch（v1：50）,然后是 ``on_epoch_end``(下一步)。结束时 v1 保存 `
 并删除 ``model_latest.model``;``progress.png``、``debug.json`` 和 ``training_log_*.txt`` 位于该折的文件夹中。
 训练长度由 trainer 的选项决定(``--max_num_epochs`` ...)。开启 ``trace`` 时记录它调用的 v1 方法(较慢;用于短的
 训练)。"""),
-    "epoch_end": StepDoc("72aa82885879", """\
+    "epoch_end": StepDoc("2c8d07d24782", """\
 一个 epoch 的结束,按实际运行的情况:``update_train_loss_MA``,然后是 ``on_epoch_end``。
 
 ``on_epoch_end``(v1 的 ``NetworkTrainer``):``finish_online_evaluation``(由本 epoch 各验证 batch 累加的 tp/fp/fn
 算出的 "Average global foreground Dice")、``plot_progress``(progress.png)、``maybe_update_lr``(下一个 epoch 的
 学习率)、``maybe_save_checkpoint``(每 ``save_every`` 个 epoch 写一次 ``model_latest.model``)、
 ``update_eval_criterion_MA``(Dice 的滑动平均,alpha 0.9)和 ``manage_patience``(该平均值严格提高时写
-``model_best.model``)。随后只要 ``epoch < max_num_epochs`` V2 就继续:patience 从不让 V2 停下。下面的调用是在最后
+``model_best.model``)。V2 自己的 ``on_epoch_end`` 还加了一条规则:在第 100 个 epoch,如果最近的 Dice 估计恰好为 0,动量降为 0.95 并重新初始化权重。随后只要 ``epoch < max_num_epochs`` V2 就继续:patience 从不让 V2 停下。下面的调用是在最后
 一个 epoch 中记录的。"""),
     "validate": StepDoc("27abc178ba8f", """\
 训练之后 v1 的 ``validate``:每个验证病例用滑动窗口预测、导出、评分。
