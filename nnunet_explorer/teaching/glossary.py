@@ -144,11 +144,15 @@ _TERMS = (
     Term("postprocessing", "postprocessing", "后处理 (postprocessing)",
          "After validation v1 tries keeping only the largest connected component: all foreground together first, "
          "kept if it raises some class's validation Dice and lowers none; then per class, kept where it raises "
-         "that class's Dice; written to "
-         "``postprocessing.json`` and applied at prediction.",
+         "that class's Dice; each fold's ``validate`` writes its ``postprocessing.json`` in the fold folder. "
+         "``nnUNet_predict`` applies only the model folder's ``postprocessing.json``, which "
+         "``nnUNet_determine_postprocessing`` (or ``nnUNet_find_best_configuration``) writes from all folds' "
+         "validation; without it, prediction skips postprocessing with a warning.",
          "验证之后,v1 尝试只保留最大连通域:先把所有前景作为一体,只有在某个类别的验证 Dice 提高且没有类别变差时才采用;"
          "再逐个类别,在该类别的 Dice 提高时采用;"
-         "结果写入 ``postprocessing.json``,预测时应用。"),
+         "每一折的 ``validate`` 把结果写入该折文件夹中的 ``postprocessing.json``。``nnUNet_predict`` 只应用模型文件夹中的 "
+         "``postprocessing.json``,它由 ``nnUNet_determine_postprocessing``(或 ``nnUNet_find_best_configuration``)"
+         "根据所有折的验证结果写出;没有它时,预测会给出警告并跳过后处理。"),
     Term("cascade", "cascade", "级联 (cascade)",
          "For large images: 3d_lowres is trained on stage 0, its predictions are upsampled and given to "
          "3d_cascade_fullres as extra one-hot input channels.",

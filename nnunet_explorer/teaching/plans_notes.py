@@ -348,9 +348,10 @@ def _stage_key_note(key: str, sp: Mapping[str, Any], lang: str) -> str:
                     "是否需要 3d_lowres 都按它的体素数计算。", lang)
     if key == "current_spacing":
         return _say("The spacing (mm, coarsest axis first) this stage's cases were resampled to: the preprocessor's "
-                    "target, and the spacing a new case is resampled to before prediction.",
+                    "target, and the spacing a new case is resampled to before prediction. In the 2D plans only in-plane: "
+                    "the first, out-of-plane axis keeps each case's own spacing.",
                     "这个 stage 的病例被重采样到的 spacing(毫米,最粗的轴在前):预处理的目标 spacing,预测前新病例也会"
-                    "被重采样到它。", lang)
+                    "被重采样到它。2D plans 只在平面内重采样:第一个(平面外的)轴保留每个病例自己的 spacing。", lang)
     if key == "original_spacing":
         same = bool(len(spacing)) and bool(np.allclose(np.asarray(sp[key], float), spacing))
         here = (_say(" Here it equals ``current_spacing``: this is the full-resolution stage.",

@@ -289,18 +289,22 @@ WHY: dict[str, WhyEntry] = {
     "plans_processed": WhyEntry(
         title={"en": "the plans, processed", "zh": "处理后的 plans"},
         fact={"en": "``process_plans`` reads the stage's patch size, batch size and kernels; ``num_classes`` is "
-                    "the plans' value + 1 (background). The planner chose the patch by starting from a box of the "
+                    "the plans' value + 1 (background). The 3D planner chose the patch by starting from a box of the "
                     "same length in mm on every axis, 512 voxels along the coarsest axis (v1's comment says 512 mm, "
                     "true only at 1 mm spacing), clipped to the median case, and shrinking it until the VRAM proxy "
                     "fits the reference; the batch is ``floor(max(ref / vram, 1) * 2)``, so at least 2, and at most "
-                    "``round(0.05 * dataset voxels / patch voxels)`` (but never capped below 2). Training uses "
+                    "``round(0.05 * dataset voxels / patch voxels)`` (but never capped below 2). The 2D planner starts "
+                    "from the median case's in-plane shape instead, with its own reference, and caps its batch, "
+                    "``floor(ref / vram) * 2``, at the same 5 % down to 1. Training uses "
                     "whatever the plans file holds, and a plans file can be edited: on a run's card the notes below "
                     "apply these rules to that run's plans and flag every value v1's planner would not have chosen.",
               "zh": "``process_plans`` 读取该 stage 的 patch 大小、batch 大小和卷积核;``num_classes`` 是 plans 中的值 "
-                    "+ 1(背景)。规划器选择 patch 的方式:从一个各轴物理长度(mm)相同、在最粗间距的轴上为 512 个体素的"
+                    "+ 1(背景)。3D 规划器选择 patch 的方式:从一个各轴物理长度(mm)相同、在最粗间距的轴上为 512 个体素的"
                     "盒子开始(v1 的注释说 512 mm,只在 1 mm 间距时成立),裁剪到病例的中位尺寸,"
                     "再不断缩小,直到显存代理量低于参考值;batch 为 ``floor(max(ref / vram, 1) * 2)``,所以至少为 2,"
-                    "且最多为 ``round(0.05 * 数据集体素数 / patch 体素数)``(但这个上限不会低于 2)。训练使用的是 plans "
+                    "且最多为 ``round(0.05 * 数据集体素数 / patch 体素数)``(但这个上限不会低于 2)。2D 规划器则从中位病例的"
+                    "平面内尺寸开始,使用它自己的参考值,它的 batch ``floor(ref / vram) * 2`` 同样以 5 % 为上限,最低可到 1。"
+                    "训练使用的是 plans "
                     "文件里存储的值,而 plans 文件可以被修改:在一次运行的卡片上,下面的说明会把这些规则用在该次运行的 plans "
                     "上,并标出 v1 的规划器不会选择的每一个值。"},
         rationale={"en": "The paper prefers a large patch over a large batch: the patch is shrunk only as far as "
@@ -431,12 +435,14 @@ WHY: dict[str, WhyEntry] = {
     "dataloader": WhyEntry(
         title={"en": "the training loader", "zh": "训练数据加载器"},
         fact={"en": "``DataLoader3D`` picks ``batch_size`` random training cases and cuts a "
-                    "``basic_generator_patch_size`` patch from each. The samples with index >= "
+                    "``basic_generator_patch_size`` patch from each (for 2d, ``DataLoader2D`` cuts it from a random "
+                    "slice, for an oversampled sample a slice that holds the chosen class). The samples with index >= "
                     "``round(batch_size * (1 - 0.33))`` are centred on a random voxel of a random foreground class "
                     "present in the case; the others are placed at random. Outside the case the image is padded "
                     "with 0 and the segmentation with -1.",
               "zh": "``DataLoader3D`` 随机选取 ``batch_size`` 个训练病例,从每个病例中切出 "
-                    "``basic_generator_patch_size`` 大小的 patch。索引 >= ``round(batch_size * (1 - 0.33))`` 的样本以"
+                    "``basic_generator_patch_size`` 大小的 patch(2d 时由 ``DataLoader2D`` 从一个随机切片中切出,"
+                    "对强制包含前景的样本则取含有所选类别的切片)。索引 >= ``round(batch_size * (1 - 0.33))`` 的样本以"
                     "病例中某个随机前景类别的随机体素为中心;其余样本的位置完全随机。病例之外,图像用 0 填充,分割用 "
                     "-1 填充。"},
         rationale={"en": "The paper: to counter class imbalance, a third of the samples are guaranteed to contain "
