@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -88,7 +88,9 @@ configuration_card(cfg)
 # The plans were written by the experiment planner (`nnunet-explorer plan_and_preprocess`). `explain_plans`
 # re-runs the planner *in memory* on the same dataset fingerprint and records every rule it applies, so each
 # value below comes with the numbers that produced it: the patch size starts at 512 voxels along the coarsest
-# axis (the same length in mm on every axis; v1's comment calls it 512 mm) and is clipped to the median case, the batch size is capped at 5 % of the dataset's voxels, and so on.
+# axis (the same length in mm on every axis; v1's comment calls it 512 mm) and is clipped to the median case,
+# the batch size is capped at 5 % of the dataset's voxels but never below 2 (on this tiny task the 5 % cap would
+# be 0, so the batch of 2 is that floor), and so on.
 
 # %%
 from nnunet_explorer.planning.plans import Plans

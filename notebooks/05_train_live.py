@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -118,8 +118,8 @@ dice = [e.mean_global_dice for e in first.epochs]
 print("global pseudo Dice per epoch:", " ".join(f"{d:.3f}" for d in dice))
 
 # %% [markdown]
-# The monitor's plots once the run has ended: the loss and its two parts, the global Dice per class with its
-# moving average (v1 picks `model_best` by it), the learning rate, and per epoch the seconds spent **computing**
+# The monitor's plots once the run has ended: the loss and its two parts, the global Dice per class and the
+# moving average of their mean (v1 picks `model_best` by that average), the learning rate, and per epoch the seconds spent **computing**
 # versus **waiting for data**. A tall "data wait" bar means the augmentation workers do not keep up with the
 # network — the usual bottleneck of nnU-Net v1 on a fast GPU (more workers: `nnUNet_n_proc_DA`).
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -64,7 +64,7 @@ case = p["split"].val[0]
 folder = cfg.folder_with_preprocessed_data
 arr = np.load(folder / f"{case}.npy") if (folder / f"{case}.npy").is_file() else np.load(folder / f"{case}.npz")["data"]
 image, truth = arr[:-1].astype(np.float32), arr[-1].astype(np.int16)
-truth[truth < 0] = 0  # -1 marks voxels outside the nonzero crop; they are background
+truth[truth < 0] = 0  # -1: inside the crop box but outside the nonzero mask (v1's cropping); background
 # v1 mirrors along all three axes (8 predictions per tile); to keep this notebook fast on a CPU we flip only the
 # two in-plane axes (4 predictions per tile). Try mirror_axes=(0, 1, 2) to see the full test-time augmentation.
 result = predict_sliding_window(net, image, pp.patch_size, do_mirroring=True, mirror_axes=(1, 2), step_size=0.5)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,9 +23,11 @@
 # (`3d_cascade_fullres`) that refines it at full resolution.
 #
 # v1 plans the low-resolution stage only when the median case has at least 4 times as many voxels as the
-# full-resolution patch, and keeps it only if its median case has fewer than half the full-resolution voxels
-# (with v1's usual patch sizes: cases of roughly 8-10 M voxels and more). The tiny sample of these notebooks never
-# gets one — so this notebook adds one by hand to see every step of the cascade on a laptop.
+# full-resolution patch, and keeps it only if its median case has fewer than half the full-resolution voxels. The
+# low-resolution case is coarsened until it is about 4 patches again, so with v1's usual patch of about 2 M voxels
+# a stage is tried from median cases of about 8 M voxels but kept only from about 17 M (8 patches) on. The tiny
+# sample of these notebooks never gets one — so this notebook adds one by hand to see every step of the
+# cascade on a laptop.
 
 # %%
 # figures (matplotlib Figure objects returned by the views) display as images
@@ -248,7 +250,9 @@ show(fig)
 #
 # One epoch of two iterations again. Then `predict -m 3d_cascade_fullres` on the test images: without `-l` it
 # first predicts `3d_lowres` into `OUTPUT/3d_lowres_predictions`, then resizes those segmentations to each
-# case's full-resolution grid, adds them as one-hot channels and runs the cascade network. `--disable_tta` skips
+# case's full-resolution grid, adds them as one-hot channels and runs the cascade network. (A v1 quirk, kept: the
+# image was cropped to its nonzero box, but the segmentation is resized from the whole, uncropped image, so where
+# the crop removed anything the two are misaligned; `predict` warns when that happens.) `--disable_tta` skips
 # the mirrored copies to keep it fast.
 
 # %%

@@ -445,7 +445,8 @@ class _TiledPredictor:
             else:
                 mult, add = None, torch.ones(patch_size, dtype=torch.float32)
         # differs from v1: the weight map has one channel instead of one per class (the same numbers, C times
-        # less memory), and the division is done in place in the sums
+        # less memory); the division is done in place in the sums, as v1's 3D path does (its 2D path makes a
+        # new array)
         aggregated = torch.zeros((num_classes, *spatial), dtype=dtype, device=where)
         weights = torch.zeros((1, *spatial), dtype=dtype, device=where)
         return aggregated, weights, mult, add

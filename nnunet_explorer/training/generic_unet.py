@@ -321,7 +321,8 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
         def stack(cin: int, cout: int, num_convs: int, level: int, first_stride: Sequence[int] | None = None,
                   dropout_kwargs: Mapping[str, Any] | None = dropout_op_kwargs) -> StackedConvLayers:
             # differs from v1: every stage gets its own conv_kwargs dict (v1 edits one shared dict in place, so
-            # each unit's .conv_kwargs attribute ends up showing the last stage's kernel; the convs are the same)
+            # a unit's .conv_kwargs attribute shows the last stage's kernel, except a strided first unit, whose
+            # dict v1 deep-copies; the convs are the same)
             conv_kwargs = {"stride": 1, "dilation": 1, "bias": True, "kernel_size": conv_kernel_sizes[level],
                            "padding": self.conv_pad_sizes[level]}
             return StackedConvLayers(cin, cout, num_convs, conv_op, conv_kwargs, norm_op, norm_op_kwargs, dropout_op,
