@@ -226,18 +226,34 @@ def _read_header(path: str, rel: str, findings: list[Finding]) -> Geometry | Non
 
 
 @mirrors("nnunet.preprocessing.sanity_checks:verify_same_geometry")
-def geometry_findings(check: str, a: Geometry, b: Geometry, a_name: str, b_name: str) -> list[Finding]:
+def geometry_findings(check: str, a: Geometry, b: Geometry, a_name: str, b_name: str, *,
+                      test_case: bool = False) -> list[Finding]:
     """One finding per field (size, spacing, origin, direction) where ``a`` and ``b`` differ beyond v1's
-    ``np.isclose`` (rtol 1e-5, atol 1e-8), with both values and the largest absolute difference."""
+    ``np.isclose`` (rtol 1e-5, atol 1e-8), with both values and the largest absolute difference.
+
+    ``check`` is ``image_vs_label`` or ``modality_vs_modality``; ``test_case`` (an ``imagesTs`` case) changes what
+    v1's ``--verify_dataset_integrity`` does: it compares a training case's modalities with its label and stops at
+    the end with 'GEOMETRY MISMATCH FOUND', but a test case's modalities with each other, asserting at once."""
     out = []
+    if test_case:
+        silently = ("; v1 uses the images as they are unless run with --verify_dataset_integrity, which stops at "
+                    "once with 'The modalities of the image ... do not seem to be registered'")
+    else:
+        silently = ("; v1 uses the pair as it is unless run with --verify_dataset_integrity, which stops at "
+                    "'GEOMETRY MISMATCH FOUND'")
+    if check == "image_vs_label":
+        # v1 cuts the label with the image's nonzero box (crop_to_nonzero): a label larger than that box on every
+        # axis is cut to the image's shape without an error
+        size = ("v1 cuts the label with the image's nonzero box: a numpy error when the label is smaller than that "
+                "box, otherwise a label that does not line up with the image" + silently)
+    else:
+        size = "the arrays cannot be stacked; v1 fails with a numpy error when it loads the case (np.vstack)"
     for name in GEOMETRY_FIELDS:
         va, vb = np.asarray(getattr(a, name), float), np.asarray(getattr(b, name), float)
         if va.shape == vb.shape and np.all(np.isclose(va, vb)):
             continue
         diff = float(np.max(np.abs(va - vb))) if va.shape == vb.shape else None
-        silently = ("; v1 uses the pair as it is unless run with --verify_dataset_integrity, which stops at "
-                    "'GEOMETRY MISMATCH FOUND'")
-        consequence = {"size": "the arrays cannot be stacked; v1 fails with a numpy error when cropping",
+        consequence = {"size": size,
                        "spacing": "the voxels are paired one to one although they have different sizes" + silently,
                        "origin": "image and label do not start at the same place, so the label is shifted against "
                                  "the anatomy" + silently,
@@ -339,7 +355,7 @@ def check_case(job: _Job) -> CaseResult:
         reference = headers.get(job.images[0])
         if m > 0 and reference is not None and len(reference.size) == 3:
             findings += geometry_findings("modality_vs_modality", geometry, reference, rel[path],
-                                          rel[job.images[0]])
+                                          rel[job.images[0]], test_case=job.label is None)
     first = headers.get(job.images[0]) or label_geometry
     if first is not None:
         result.axis_codes = first.axis_codes

@@ -289,7 +289,7 @@ def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: li
             problems.append(Finding(tr(f"{variable}={value}: v1 needs at least one augmentation worker",
                                        f"{variable}={value}:v1 至少需要一个数据增强工作进程"),
                                     f"export {variable}=1"))
-        elif value > cpus:
+        elif value > cpus and variable == "nnUNet_n_proc_DA":
             finding = Finding(tr(f"{variable}={value} is larger than the {cpus} CPU cores available; the workers "
                                  "compete for the cores and training slows down",
                                  f"{variable}={value} 大于可用的 {cpus} 个 CPU 核;工作进程争抢 CPU 核,训练变慢"),
@@ -297,6 +297,15 @@ def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: li
             # Two workers on a one-core machine cost little (the Makefile's default of 2 must not fail there);
             # more than that is the slowdown users report.
             (problems if value > 2 else notes).append(finding)
+        elif value > cpus:
+            # v1's default_num_threads sizes the pools of preprocessing, unpacking, the validation's export and
+            # prediction, not the training's augmentation: a note, as its unset default of 8 is
+            notes.append(Finding(tr(f"{variable}={value} is larger than the {cpus} CPU cores available; the "
+                                    "processes of preprocessing, unpacking, validation export and prediction compete "
+                                    "for the cores (training's augmentation workers are nnUNet_n_proc_DA)",
+                                    f"{variable}={value} 大于可用的 {cpus} 个 CPU 核;预处理、解压、验证导出和预测的进程争抢"
+                                    "CPU 核(训练的数据增强工作进程由 nnUNet_n_proc_DA 决定)"),
+                                 f"export {variable}={cpus}"))
     return out
 
 

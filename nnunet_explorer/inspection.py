@@ -379,12 +379,15 @@ def rule_collapsed_class(r: RunInspection, k: int) -> list[Finding]:
     if len(dice) < 3:
         return []
     n_classes = max(len(d) for d in dice)
+    # v1 leaves NaN out of the logged list (a class absent from every validation batch and never predicted), which
+    # moves the later classes one place down: only a full list says which value is which class
+    dice = [d for d in dice if len(d) == n_classes]
     tail = dice[-min(k, len(dice)):]
     out = []
     for c in range(n_classes):
-        values = [d[c] for d in tail if len(d) > c]
+        values = [d[c] for d in tail]
         if len(values) >= 3 and all(v <= 1e-6 for v in values):
-            best = max((d[c] for d in dice if len(d) > c), default=0.0)
+            best = max((d[c] for d in dice), default=0.0)
             out.append(Finding("collapsed_class", "warning",
                                f"class {c + 1}: pseudo Dice 0 in each of the last {len(values)} epochs (best ever "
                                f"{best:.4f}). The network stopped predicting it; the maintainers' fix is the "

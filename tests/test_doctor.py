@@ -130,3 +130,17 @@ def test_two_workers_on_one_core_is_only_a_note(tmp_path, monkeypatch):
     assert report.ok and any("larger than the 1 CPU" in n.what for n in report.notes)
     report = run_doctor(_base_env(**{ENV_WORKSPACE: str(tmp_path / "w"), "nnUNet_n_proc_DA": "3"}))
     assert not report.ok
+
+
+def test_too_many_default_processes_is_a_note_and_too_many_augmentation_workers_a_problem(workspace):
+    """nnUNet_def_n_proc sizes v1's preprocessing, unpacking, export and prediction pools, not the training's
+    augmentation (nnUNet_n_proc_DA): above the core count it is a note, as its unset default of 8 is."""
+    from nnunet_explorer.doctor import _cpu_count
+
+    many = str(_cpu_count() + 3)
+    report = run_doctor(_base_env(**environment_for(workspace), nnUNet_def_n_proc=many))
+    assert report.ok, _whats(report)
+    note = [n.what for n in report.notes if n.what.startswith(f"nnUNet_def_n_proc={many}")]
+    assert note and "nnUNet_n_proc_DA" in note[0] and "training slows down" not in note[0]
+    report = run_doctor(_base_env(**environment_for(workspace), nnUNet_n_proc_DA=many))
+    assert not report.ok and f"nnUNet_n_proc_DA={many}" in _whats(report) and "training slows down" in _whats(report)

@@ -291,3 +291,12 @@ def test_a_log_without_epochs_says_so(tmp_path):
     text = text_summary(inspect_fold(tmp_path))
     assert "training_log_2026_1_1_00_00_00.txt: no epoch logged" in text and "None" not in text.split("findings")[0]
     assert "epochs 0-1" in text
+
+
+def test_a_class_left_out_as_nan_does_not_shift_the_collapsed_class(tmp_path):
+    """v1 leaves NaN classes out of the logged list; an epoch whose class 1 was NaN logs [0.0] for class 2 alone,
+    which must not read as class 1 at zero."""
+    write_log(tmp_path, list(range(30)), train=lambda e: 0.5, val=lambda e: 0.6,
+              dice=lambda e: [0.0] if e >= 20 else [0.8, 0.3 if e < 10 else 0.0])
+    found = inspect_fold(tmp_path, window=10).by_rule("collapsed_class")
+    assert [f.numbers["class"] for f in found] == [2]

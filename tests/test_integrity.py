@@ -292,3 +292,21 @@ def test_axis_codes_match_nibabel_as_v1_uses_it(tmp_path, direction):
     path = tmp_path / "x.nii.gz"
     sitk.WriteImage(image, str(path))
     assert read_geometry(path).axis_codes == "".join(nibabel.aff2axcodes(nibabel.load(str(path)).affine))
+
+
+def test_geometry_messages_say_what_v1_does_for_each_pair():
+    """v1's cropping cuts the label with the image's nonzero box (a smaller label fails, a larger one is cut to
+    fit), stacks the modalities (sizes must agree), and its integrity check asserts at once on a test case's
+    modalities but stops only after the last case on a training case's image vs label."""
+    from nnunet_explorer.dataset_check import geometry_findings
+
+    a = Geometry((10, 10, 10), (1.0, 1.0, 3.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    other_size = Geometry((10, 10, 11), (1.0, 1.0, 3.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    other_origin = Geometry((10, 10, 10), (1.0, 1.0, 3.0), (5.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    label_size = geometry_findings("image_vs_label", a, other_size, "img", "lbl")[0].message
+    assert "nonzero box" in label_size and "does not line up" in label_size and "GEOMETRY MISMATCH" in label_size
+    modality_size = geometry_findings("modality_vs_modality", a, other_size, "m1", "m0")[0].message
+    assert "np.vstack" in modality_size
+    train = geometry_findings("modality_vs_modality", a, other_origin, "m1", "m0")[0].message
+    test = geometry_findings("modality_vs_modality", a, other_origin, "m1", "m0", test_case=True)[0].message
+    assert "GEOMETRY MISMATCH" in train and "do not seem to be registered" in test
