@@ -15,7 +15,8 @@ HELP = tr("crop, fingerprint, plan (3D + 2D v2.1) and preprocess tasks, like nnU
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", "--task_ids", nargs="+", required=True,
-                        help="task ids (or TaskXXX_Name) with a raw folder nnUNet_raw_data/TaskXXX_Name")
+                        help="task ids with a raw folder nnUNet_raw_data/TaskXXX_Name (v1 takes ids only; the "
+                             "explorer also accepts TaskXXX_Name)")
     parser.add_argument("-pl3d", "--planner3d", type=str, default="ExperimentPlanner3D_v21",
                         help="3D planner class (only ExperimentPlanner3D_v21), or None to skip 3D")
     parser.add_argument("-pl2d", "--planner2d", type=str, default="ExperimentPlanner2D_v21",

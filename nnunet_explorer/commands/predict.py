@@ -49,8 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint name (model_final_checkpoint, model_best, model_latest)")
     parser.add_argument("--disable_mixed_precision", action="store_true",
                         help="predict in float32 (mixed precision only applies on CUDA)")
-    parser.add_argument("--disable_postprocessing", action="store_true",
-                        help="do not apply the model folder's postprocessing.json")
     v1_only = parser.add_argument_group("v1 options accepted for compatibility")
     v1_only.add_argument("--num_threads_preprocessing", type=int, default=6,
                          help="ignored: the explorer preprocesses each case in this process")
@@ -68,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trainer of the 3d_cascade_fullres model (default nnUNetTrainerV2CascadeFullRes); -tr "
                              "then names the 3d_lowres trainer")
     explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
+    explorer.add_argument("--disable_postprocessing", action="store_true",
+                          help="do not apply the model folder's postprocessing.json (v1: the disable_postprocessing "
+                               "argument of predict_from_folder; nnUNet_predict always applies the file if it exists)")
     explorer.add_argument("--device", default="auto",
                           help="auto (default: CUDA where available, as v1), cpu, cuda or cuda:N")
     explorer.add_argument("--tile_batch_size", type=int, default=None,
