@@ -140,7 +140,7 @@ def error_map(prediction: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Voxel-wise errors (uint8): 0 agreement, 1 false positive (predicted foreground where the reference is
     background), 2 false negative (reference foreground predicted as background), 3 wrong foreground class.
 
-    Foreground is a label > 0; a negative reference value (v1's -1 outside the nonzero crop) is neither
+    Foreground is a label > 0; a negative reference value (v1's -1 outside the nonzero mask) is neither
     foreground nor background, so it counts as no error.
 
     Raises:

@@ -9,7 +9,8 @@ first spatial axis unless ``axis`` says otherwise.
 
 * :class:`BatchBrowser` / :func:`plot_batch_sample` — image with its segmentation overlaid, per sample; the
   sample's case id (and whether it was a forced-foreground sample) in the title. Label -1 (background outside the
-  nonzero mask, or the loader's padding) is drawn blue.
+  nonzero mask, or the loader's padding) is drawn blue (in a training batch's target moreDA's RemoveLabelTransform
+  has already made it 0).
 * :class:`AugmentationBrowser` / :func:`plot_augmentation_step` — one transform of an
   :class:`~nnunet_explorer.training.augmentation.AugmentationTrace`: before and after, with the parameters it drew.
 * :class:`DeepSupervisionView` / :func:`plot_deep_supervision` — each network output (argmax) next to the
@@ -123,8 +124,10 @@ class BatchBrowser(_Browser):
     def __init__(self, batch: Any = None, *, data: Any = None, seg: Any = None, keys: Sequence[str] | None = None,
                  axis: int = 0) -> None:
         widgets = require_ipywidgets()
+        self.forced: tuple[bool, ...] = ()
         if batch is not None:
             data, seg, keys = batch.data, batch.target[0], list(batch.keys)
+            self.forced = tuple(getattr(batch, "forced", ()))  # what the loader recorded, for any trainer's rule
         self.data, self.seg, self.keys, self.axis = to_numpy(data), None if seg is None else to_numpy(seg), keys, axis
         b = self.data.shape[0]
         labels = [(f"{i}: {keys[i]}" if keys else str(i), i) for i in range(b)]
@@ -142,8 +145,9 @@ class BatchBrowser(_Browser):
             from ..training.dataloading import is_forced_foreground
 
             b = self.data.shape[0]
-            # v1's rule: the last (b - round(b * (1 - 0.33))) samples of every batch are forced foreground
-            fg = [is_forced_foreground(i, b, 0.33) for i in range(b)]
+            # the loader's record when the batch has one (a trainer may change oversample_foreground_percent);
+            # otherwise V2's rule: the last (b - round(b * (1 - 0.33))) samples of every batch are forced
+            fg = list(self.forced) if len(self.forced) == b else [is_forced_foreground(i, b, 0.33) for i in range(b)]
         return plot_batch_sample(self.data, self.seg, self.sample.value, self.slice.value, axis=self.axis,
                                  keys=self.keys, forced_foreground=fg)
 

@@ -287,7 +287,7 @@ def case_layers(path: str | os.PathLike, *, transpose_forward: Sequence[int] | N
     layers.append(_labels(f"{case_id} seg ({geometry.stage})", np.asarray(array[-1]), scale=geometry.scale,
                           translate=geometry.translate, opacity=0.5,
                           metadata={**common, "label_names": _label_names(dataset),
-                                    "note": "-1 marks voxels outside the nonzero crop (v1)"}))
+                                    "note": "-1 marks voxels inside the crop box but outside the nonzero mask (v1)"}))
     locations = properties.get("class_locations") if show_class_locations else None
     if locations:
         points, classes = [], []
@@ -654,7 +654,7 @@ def sliding_window_layers(image_shape: Sequence[int], patch_size: Sequence[int],
     Args:
         image_shape: spatial shape (z, y, x) of the preprocessed case (after v1's padding to the patch size).
         patch_size: the network patch, 3D (z, y, x) or 2D (y, x); a 2D patch tiles every z slice.
-        step_size: v1's default 0.5 (tiles overlap by half a patch).
+        step_size: v1's default 0.5 (neighbouring tiles overlap by at least half a patch).
 
     Layers: the image (if given); ``tiles``: one rectangle per tile on every slice it covers (shapes, colour
     per tile, feature ``tile``); ``gaussian (tile 0)`` at the first tile; ``summed weight``: the sum of all
@@ -674,12 +674,14 @@ def sliding_window_layers(image_shape: Sequence[int], patch_size: Sequence[int],
     plane_only = len(patch) == 2 and len(shape) == 3
     in_plane = shape[1:] if plane_only else shape
     tiles = _tiles(patch, in_plane, step_size)
+    # v1 chooses the Gaussian or ones per call of its tiled prediction: for a 2D network on a 3D case, per slice
+    use_gaussian = use_gaussian and len(tiles) > 1
     if plane_only:
         tiles = [(z,) + t for z in range(shape[0]) for t in tiles]
         patch3 = (1,) + patch
     else:
         patch3 = patch
-    gaussian = gaussian_importance_map(patch) if use_gaussian and len(tiles) > 1 else np.ones(patch, np.float32)
+    gaussian = gaussian_importance_map(patch) if use_gaussian else np.ones(patch, np.float32)
     weight = np.zeros(shape, np.float32)
     rectangles, tile_ids, colors = [], [], []
     for k, start in enumerate(tiles):

@@ -111,10 +111,12 @@ _BATCH_CAPTION = {  # ``code`` is quoted RST-style (shown as code in the caption
     "zh": "这个 batch：{n} 个增强后样本各自的中间切片,叠加了标签"}
 _FORCED_CAPTION = {
     "en": "; red frame: forced to contain foreground, sample(s) {which}. The loader cut that patch around a voxel "
-          "of a foreground class (v1's ``get_do_oversample(j)`` is True for the last samples of a batch: "
+          "of a foreground class (a random box when the case has none; v1's ``get_do_oversample(j)`` is True for "
+          "the last samples of a batch: "
           "``not j < round(batch_size * (1 - oversample_foreground_percent))``); the others are random boxes, often "
           "background only",
-    "zh": ";红框:被强制包含前景的样本 {which}。数据加载器围绕某个前景类别的一个体素切出这个 patch(v1 的 "
+    "zh": ";红框:被强制包含前景的样本 {which}。数据加载器围绕某个前景类别的一个体素切出这个 patch(病例中没有前景时"
+          "取随机位置;v1 的 "
           "``get_do_oversample(j)`` 对 batch 中最后的样本为 True:"
           "``not j < round(batch_size * (1 - oversample_foreground_percent))``);其余样本是随机位置的 patch,"
           "常常只有背景"}

@@ -110,7 +110,7 @@ def write_prev_stage_segmentations(ws: Workspace, task_name: str = CT_TASK_NAME)
     the stage-1 grid: key ``data``, ``uint8``, shape = the stage-1 case's spatial shape (``data.shape[1:]``),
     ``np.savez_compressed``. ``DataLoader3D`` reads exactly that (``np.load(f)['data'][None]``) and asserts the
     shape. The stand-in here is the perfect previous stage: the case's own ground truth (the last channel of the
-    stage-1 ``CASE.npz``) with v1's ``-1`` (outside the nonzero crop) set to background.
+    stage-1 ``CASE.npz``) with v1's ``-1`` (outside the nonzero mask) set to background.
     """
     pre = ws.preprocessed_task_dir(task_name)
     with open(pre / "nnUNetPlansv2.1_plans_3D.pkl", "rb") as f:

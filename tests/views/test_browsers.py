@@ -48,6 +48,21 @@ def test_batch_browser_redraws_when_sample_or_slice_changes():
     assert forced in titles[0]
 
 
+def test_batch_browser_titles_follow_the_loaders_record():
+    """A trainer may change oversample_foreground_percent: the titles follow the batch's ``forced`` record."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(3, 1, 4, 8, 8)).astype(np.float32)
+    seg = rng.integers(0, 3, size=(3, 1, 4, 8, 8))
+    batch = SimpleNamespace(data=data, target=(seg,), keys=("a", "b", "c"), forced=(True, False, False))
+    browser = BatchBrowser(batch)
+    titles = [[ax.get_title() for ax in browser.figure().axes][0]]
+    browser.sample.value = 2  # V2's rule would call sample 2 forced
+    titles.append([ax.get_title() for ax in browser.figure().axes][0])
+    assert "forced foreground" in titles[0] and "random" in titles[1]
+
+
 def test_deep_supervision_figure_has_an_output_and_a_target_per_level():
     outputs = [np.zeros((2, 3, 8, 16, 16)), np.zeros((2, 3, 8, 8, 8)), np.zeros((2, 3, 4, 4, 4))]
     targets = [np.zeros((2, 1, 8, 16, 16)), np.zeros((2, 1, 8, 8, 8)), np.zeros((2, 1, 4, 4, 4))]

@@ -209,6 +209,9 @@ def test_sliding_window_layers_pad_like_v1_and_sum_the_weights():
     assert len(many[-1].data) == many[-1].metadata["num_tiles"] * 20
     two_d = L.sliding_window_layers((3, 60, 50), (40, 40))
     assert two_d[-1].metadata["num_tiles"] == 4 and len(two_d[-1].data) == 4 * 3
+    # a 2D network on a 3D case: v1 decides Gaussian or ones per slice, so one tile per slice sums ones
+    one_per_slice = L.sliding_window_layers((5, 40, 40), (40, 40))
+    assert np.all(next(s for s in one_per_slice if s.name == "summed weight").data == 1)
 
 
 def test_deep_supervision_layers_place_each_scale_over_the_patch():

@@ -89,5 +89,5 @@ def test_error_map_keeps_what_both_views_computed():
     assert E.error_map(pred, truth).tolist() == [0, E.FALSE_POSITIVE, E.FALSE_NEGATIVE, 0, E.WRONG_CLASS, 0,
                                                  E.FALSE_POSITIVE]
     assert E.error_map(pred, truth).dtype == np.uint8
-    # v1's -1 (outside the nonzero crop) in the reference is not background: no error whatever is predicted
+    # v1's -1 (outside the nonzero mask) in the reference is not background: no error whatever is predicted
     assert E.error_map(np.array([0, 1]), np.array([-1, -1])).tolist() == [0, 0]
