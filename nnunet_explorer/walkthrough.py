@@ -95,14 +95,14 @@ def parsed_arguments(*, network: str, network_trainer: str, task: str, fold: str
     """The arguments of ``nnUNet_train``, exactly as v1's argparse parser would hold them.
 
     ``network`` picks the configuration (2d, 3d_lowres, 3d_fullres, 3d_cascade_fullres), ``network_trainer``
-    the trainer class by name, ``task`` a task name or id, ``fold`` 0-4 (one of the five cross-validation folds), 'all', or a larger
-    integer (v1 then draws a random 80:20 split). Of the flags, those that
-    shape the trainer before training starts are: ``-p`` (plans identifier), ``--fp32`` (mixed precision is
-    the default), ``--use_compressed_data`` (read .npz directly instead of unpacking to .npy),
-    ``--deterministic`` and ``--disable_saving``; ``-val`` (initialize without training data), ``-c`` (resume
-    from ``model_final_checkpoint``, else ``model_latest``, else ``model_best``), ``-pretrained_weights`` and ``--find_lr`` act between ``initialize`` and
-    ``run_training``. Note v1's inverted ``--val_disable_overwrite``: its value is
-    True unless the flag is given. The fold is checked here (v1 converts it with ``int()``).
+    the trainer class by name, ``task`` a task name or id, ``fold`` 0-4 (one of the five cross-validation
+    folds), 'all', or a larger integer (v1 then draws a random 80:20 split). Of the flags, those that shape the
+    trainer before training starts are: ``-p`` (plans identifier), ``--fp32`` (mixed precision is the
+    default), ``--use_compressed_data`` (read .npz directly instead of unpacking to .npy), ``--deterministic``
+    and ``--disable_saving``; ``-val`` (initialize without training data), ``-c`` (resume from
+    ``model_final_checkpoint``, else ``model_latest``, else ``model_best``), ``-pretrained_weights`` and
+    ``--find_lr`` act between ``initialize`` and ``run_training``. Note v1's inverted
+    ``--val_disable_overwrite``: its value is True unless the flag is given. The fold is checked here (v1 converts it with ``int()``).
     """
     args = RunArgs(network, network_trainer, str(task), str(fold), validation_only, continue_training, p,
                    use_compressed_data, deterministic, npz, find_lr, valbest, fp32, val_folder, disable_saving,
@@ -284,7 +284,8 @@ def trainer_class(parsed_arguments: RunArgs, configuration: Configuration) -> Sh
 
     v1's ``get_default_configuration`` calls ``recursive_find_python_class``: it imports the modules under
     ``nnunet/training/network_training`` — a folder's plain modules first, one by one until one has the name;
-    only when none has it, its sub-packages, searched the same way — and returns the first attribute with that name: the class itself, not a string.
+    only when none has it, its sub-packages, searched the same way — and returns the first attribute with that
+    name: the class itself, not a string.
     The card shows that search run over the explorer's mirror of the folder (and your ``--trainer_file``
     files): the modules it imported, in order, and where it found the name. The run takes the class from the
     explorer's registry (the same class for v1's trainers and your files; a class registered in a notebook
@@ -603,9 +604,10 @@ def lr_schedule(trainer: Any, initialize: Initialized) -> LRSchedule:
     """The rate each epoch trains with, from the trainer's own ``maybe_update_lr`` (V2: the poly rule).
 
     V2: ``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``; the rate falls almost linearly (the drop per
-    epoch grows towards the end, in a 1000-epoch run to about twice the first one), reaching ``initial_lr * (1 / max_num_epochs) ** 0.9`` in the last epoch (never 0). The curve is
-    computed by calling the trainer's ``maybe_update_lr`` as ``run_training`` does (with the start epoch, then
-    after each epoch) on a stand-in optimizer, so a subclass's schedule (warm-up, fixed steps) shows as it is.
+    epoch grows towards the end, in a 1000-epoch run to about twice the first one), reaching
+    ``initial_lr * (1 / max_num_epochs) ** 0.9`` in the last epoch (never 0). The curve is computed by calling
+    the trainer's ``maybe_update_lr`` as ``run_training`` does (with the start epoch, then after each epoch) on
+    a stand-in optimizer, so a subclass's schedule (warm-up, fixed steps) shows as it is.
     """
     import torch
 

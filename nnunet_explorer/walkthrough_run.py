@@ -146,7 +146,8 @@ def epoch_end(trainer: Any, training_epochs: TrainedEpochs) -> EpochEnd:
     ``save_every`` epochs), ``update_eval_criterion_MA`` (the Dice moving average, alpha 0.9) and
     ``manage_patience`` (``model_best.model`` when that average strictly improves). V2's own ``on_epoch_end`` adds
     one rule: at epoch 100, if the last Dice estimate is exactly 0, the momentum drops to 0.95 and the weights
-    are re-initialised. V2 then continues while ``epoch < max_num_epochs``: patience never stops V2. The calls below were recorded during the last epoch.
+    are re-initialised. V2 then continues while ``epoch < max_num_epochs``: patience never stops V2. The calls
+    below were recorded during the last epoch.
     """
     if training_epochs.trace is None:
         raise ConfigurationError("training_epochs ran without its call record", fix="run it with trace=True",
