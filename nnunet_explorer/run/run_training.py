@@ -157,9 +157,10 @@ def import_what_initialize_imports() -> None:
     ``initialize`` builds the augmentation (batchgenerators' transforms, which bring scipy.signal and pandas)
     and the optimizer (torch imports ``torch._dynamo``, with sympy, on the first optimizer it constructs). The
     walkthrough records ``initialize``'s calls with a profile hook that Python calls on every function call in
-    the block, and these imports make millions of calls: traced, they took 2.5 s more than untraced (8.0 s
-    instead of 5.5 s from ``train`` to the first iteration on the 2-core test machine,
-    ``benchmarks/bench_startup.py``). Imported first, the trace sees only the trainer's own work.
+    the block, and these imports make millions of calls: traced, ``train`` reached its first iteration 2.5 s
+    later than with the trace removed (8.0 s instead of 5.5 s on the 2-core test machine, a one-off probe);
+    ``benchmarks/bench_startup.py`` put it at 1.27x v1's seconds before this import and 0.74x after.
+    Imported first, the trace sees only the trainer's own work.
     """
     import importlib
 

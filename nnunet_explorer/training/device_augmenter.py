@@ -43,12 +43,12 @@ and up to 20,600 where they run eagerly, one slab, tap or step at a time
 (``benchmarks/bench_device_augmentation.py --ops``); on a GPU each one costs the launching thread several
 microseconds while the kernel itself is tiny. Launched from the training thread, right after the iteration's one
 read of the loss, they would keep the GPU idle for milliseconds to tens of milliseconds per iteration; launched
-from the feeder thread, they overlap the previous iteration, and ``next()`` takes a batch that already lives on the device. Both
-threads launch onto the device's same (default) stream, so the GPU runs the augmentation and the training kernels
-in the order they were queued and a batch is complete before any kernel that reads it: no event, no extra
-synchronisation. Nothing waits for the device in either thread. A chain with a mid-chain CPU fallback (a
-transform without a device version) is applied in ``next()`` instead, as the fallback sets and restores the
-*global* random streams, which the training thread owns.
+from the feeder thread, they overlap the previous iteration, and ``next()`` takes a batch that already lives on
+the device. Both threads launch onto the device's same (default) stream, so the GPU runs the augmentation and
+the training kernels in the order they were queued and a batch is complete before any kernel that reads it: no
+event, no extra synchronisation. Nothing waits for the device in either thread. A chain with a mid-chain CPU
+fallback (a transform without a device version) is applied in ``next()`` instead, as the fallback sets and
+restores the *global* random streams, which the training thread owns.
 """
 from __future__ import annotations
 
