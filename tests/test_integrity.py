@@ -6,6 +6,7 @@ pass/fail for every one (v1 fails by AssertionError, RuntimeError or Warning; we
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -310,3 +311,13 @@ def test_geometry_messages_say_what_v1_does_for_each_pair():
     train = geometry_findings("modality_vs_modality", a, other_origin, "m1", "m0")[0].message
     test = geometry_findings("modality_vs_modality", a, other_origin, "m1", "m0", test_case=True)[0].message
     assert "GEOMETRY MISMATCH" in train and "do not seem to be registered" in test
+    # a modality-vs-modality finding speaks of the modalities, not of an image and its label
+    for field, other in (("origin", other_origin),
+                         ("spacing", dataclasses.replace(a, spacing=(1.0, 1.0, 2.0))),
+                         ("direction", dataclasses.replace(a, direction=(-1, 0, 0, 0, 1, 0, 0, 0, 1)))):
+        (finding,) = geometry_findings("modality_vs_modality", a, other, "m1", "m0")
+        assert finding.extra["field"] == field
+        assert "label" not in finding.message.split("--verify_dataset_integrity")[0], finding.message
+        assert "modalities" in finding.message and "m1 onto m0" in finding.message
+        (finding,) = geometry_findings("image_vs_label", a, other, "img", "lbl")
+        assert "label.CopyInformation(image)" in finding.message
