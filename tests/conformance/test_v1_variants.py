@@ -9,26 +9,30 @@ is copied into this repository — and trained by the explorer exactly as v1 was
 1 validation iterations set after construction, ``initialize(True)``, the augmenters replaced by in-process ones over
 the same loaders and transforms, ``run_training()``. The per-epoch train and validation losses, as v1's log prints
 them (``%.4f``), must equal v1's.
+
+The harness trains single-threaded, so every second selected class is trained by a second process at the same time
+(``explorer_worker.py``; ``NNUNET_EXPLORER_CONFORMANCE_WORKER=0`` turns it off); its losses are checked here all the
+same.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import random
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # ported_variants, v1_harness (tests use --import-mode=importlib)
+sys.path.insert(0, str(Path(__file__).parent))  # explorer_harness, v1_harness (tests use --import-mode=importlib)
 
-import ported_variants  # noqa: E402
-import v1_harness  # noqa: E402
+import explorer_harness  # noqa: E402
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 
 REFERENCE = json.loads((Path(__file__).parent / "v1_reference.json").read_text())
+WORKER_ENV = "NNUNET_EXPLORER_CONFORMANCE_WORKER"
 
 
 def _entries() -> list[tuple[str | None, str, dict]]:
@@ -47,57 +51,76 @@ def loaded_files(tmp_path_factory) -> dict:
     return {"folder": tmp_path_factory.mktemp("ported"), "modules": {}}
 
 
-@contextlib.contextmanager
-def _v1_torch_settings():
-    """One thread and deterministic algorithms for the block (v1's harness sets both), then as before."""
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+class BackgroundTrainer:
+    """``explorer_worker.py`` training some entries in a process of its own while this process trains the rest."""
+
+    def __init__(self, jobs: list, workspaces: dict, folder: Path) -> None:
+        from nnunet_explorer.paths import environment_for
+
+        self.keys = {key for _rel, key, _entry in jobs}
+        self.results_file = folder / "results.jsonl"
+        self.results_file.touch()
+        jobs_file = folder / "jobs.json"
+        jobs_file.write_text(json.dumps({"workspaces": {task: environment_for(ws) for task, ws in workspaces.items()},
+                                         "folder": str(folder / "ported"), "jobs": jobs}))
+        self.output = open(folder / "output.txt", "w+", encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("explorer_worker.py")),
+                                      str(jobs_file), str(self.results_file)],
+                                     env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=self.output,
+                                     stderr=subprocess.STDOUT)
+        self.seen: dict[str, dict] = {}
+
+    def result(self, key: str, timeout: float = 850.0) -> dict:
+        """The worker's record of ``key``; fails with the worker's output if it ends without one or time runs out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.results_file.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line)
+                self.seen[record["key"]] = record
+            if key in self.seen:
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.output.seek(0)
+                pytest.fail(f"the background explorer worker gave no result for {key} (exit code "
+                            f"{self.proc.poll()}):\n{self.output.read()[-3000:]}")
+            time.sleep(0.5)
+        record = self.seen[key]
+        if "error" in record:
+            pytest.fail(f"{key} failed in the background explorer worker:\n{record['error']}")
+        return record
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.output.close()
+
+
+@pytest.fixture(scope="module")
+def background(request, v1_variant_workspaces, tmp_path_factory):
+    """A worker training every second of this session's selected ``test_variant_trains_like_v1`` entries; None
+    (everything trained here) with one core, fewer than two entries, or ``NNUNET_EXPLORER_CONFORMANCE_WORKER=0``."""
+    selected = [item.callspec.params for item in request.session.items
+                if getattr(item, "originalname", None) == "test_variant_trains_like_v1"]
+    if (os.cpu_count() or 1) < 2 or os.environ.get(WORKER_ENV) == "0" or len(selected) < 2:
+        yield None
+        return
+    jobs = [[p["rel"], p["key"], p["entry"]] for p in selected[1::2]]
+    worker = BackgroundTrainer(jobs, v1_variant_workspaces, tmp_path_factory.mktemp("explorer_worker"))
     try:
-        yield
+        yield worker
     finally:
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_num_threads(threads)
-
-
-def explorer_losses(cls: type, class_name: str, network: str, ws,
-                    plans_identifier: str = v1_harness.PLANS_IDENTIFIER) -> dict:
-    """The explorer training ``cls`` exactly as ``v1_harness`` trains v1's class."""
-    from nnunet_explorer.run.default_configuration import get_default_configuration
-    from nnunet_explorer.run.run_training import use_single_threaded_augmentation
-
-    config = get_default_configuration(network, v1_harness.TASK_NAME, "nnUNetTrainerV2", plans_identifier, ws)
-    output_folder = Path(config.output_folder_name).parent / f"{class_name}__{plans_identifier}"
-    with _v1_torch_settings():
-        random.seed(v1_harness.SEED)
-        trainer = cls(str(config.plans_file), 0, output_folder=str(output_folder),
-                      dataset_directory=str(config.dataset_directory), batch_dice=config.batch_dice,
-                      stage=config.stage, unpack_data=True, deterministic=True,
-                      fp16=class_name in v1_harness.FP16_ONLY)
-        trainer.max_num_epochs, trainer.num_batches_per_epoch, trainer.num_val_batches_per_epoch = \
-            v1_harness.EPOCHS, v1_harness.BATCHES, v1_harness.VAL_BATCHES
-        trainer.device, trainer.echo = torch.device("cpu"), False
-        trainer.initialize(True)
-        trainer.explorer.plot_progress = False  # v1's harness: plot_progress a no-op (no effect on the losses)
-        use_single_threaded_augmentation(trainer)  # v1's harness: SingleThreadedAugmenter(generator, transform)
-        trainer.run_training()
-    return {"train": ["%.4f" % v for v in trainer.all_tr_losses], "val": ["%.4f" % v for v in trainer.all_val_losses],
-            "log": Path(trainer.log_file).read_text()}
+        worker.close()
 
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("rel, key, entry", ENTRIES, ids=[key for _, key, _ in ENTRIES])
-def test_variant_trains_like_v1(rel, key, entry, v1_variant_workspaces, loaded_files):
-    from nnunet_explorer.network_training import find_trainer_class
-
-    class_name = key.split("@")[0]
-    if rel is None:
-        cls = find_trainer_class(class_name)
+def test_variant_trains_like_v1(rel, key, entry, v1_variant_workspaces, loaded_files, background):
+    if background is not None and key in background.keys:
+        mine = background.result(key)
     else:
-        namespace = ported_variants.load(rel, loaded_files["folder"], loaded_files["modules"])
-        cls = namespace[class_name]
-    mine = explorer_losses(cls, class_name, entry["network"], v1_variant_workspaces[entry["task"]],
-                           entry.get("plans", v1_harness.PLANS_IDENTIFIER))
+        mine = explorer_harness.train_entry(rel, key, entry, v1_variant_workspaces, loaded_files["folder"],
+                                            loaded_files["modules"])
     assert mine["train"] == entry["train"], key
     assert mine["val"] == entry["val"], key
     for train, val in zip(mine["train"], mine["val"]):  # the training log shows them as v1's does
