@@ -171,7 +171,7 @@ def workspace_factory(tmp_path):
 def v1_cascade_task(v1_ct_task, tmp_path_factory) -> V1Task:
     """The synthetic CT task with a hand-made two-stage 3D plan, both stages preprocessed by the **real** v1.
 
-    v1 only plans a low-resolution stage (and so the cascade) for images of more than ~10 M voxels, far too big
+    v1 only plans a low-resolution stage (and so the cascade) for median cases of more than ~17 M voxels, far too big
     for CI; so stage 0 here is a copy of the full-resolution stage at twice the in-plane spacing (same patch,
     pooling and batch size), stage 1 the planned full-resolution stage. v1's ``GenericPreprocessor`` writes
     ``nnUNetData_plans_v2.1_stage0`` / ``_stage1`` from the cropped data, exactly as ``nnUNet_plan_and_preprocess``

@@ -13,7 +13,9 @@ The decision (:func:`determine_postprocessing`, run on each fold's validation pr
   raw predictions, keep the largest component of each label separately; adopt it for every label whose mean
   Dice improves by more than ``dice_threshold``.
 * Apply the final ``for_which_classes`` to the raw predictions into ``<final_subf_name>/``, score them, and
-  write ``postprocessing.json``. ``nnUNet_predict`` later applies the same ``for_which_classes``.
+  write ``postprocessing.json`` (per fold). ``nnUNet_predict`` reads only the model folder's
+  ``postprocessing.json``, which :func:`consolidate_folds` decides afresh over all folds' validation
+  predictions pooled (``nnUNet_determine_postprocessing``); without it prediction skips postprocessing.
 
 Dice comparisons involving NaN (a label absent everywhere) are False, so such labels are never adopted.
 """

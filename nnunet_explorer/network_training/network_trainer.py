@@ -50,7 +50,7 @@ class NetworkTrainer:
     validation iterations (not a pass over the data). Training ends after ``max_num_epochs`` epochs or, for
     trainers that honour it (not V2), when the training-loss moving average has not improved by
     ``train_loss_MA_eps`` for more than ``patience`` epochs and the learning rate has fallen to ``lr_threshold``
-    or below (while it is still higher, the patience count is moved back by ``patience // 2``).
+    or below (while it is still higher, the patience count is set back to ``patience // 2``).
 
     Subclasses implement ``initialize`` (set ``network``, ``optimizer``, ``tr_gen``, ``val_gen``, ``loss``),
     ``validate`` and, optionally, ``run_online_evaluation`` / ``finish_online_evaluation``.

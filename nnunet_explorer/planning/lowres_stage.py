@@ -1,7 +1,8 @@
 """Give a small task a low-resolution stage, so the cascade (3d_lowres -> 3d_cascade_fullres) can be tried.
 
-v1's 3D planner (``ExperimentPlanner3D_v21``) adds a low-resolution stage only when the full-resolution patch
-covers less than a quarter of the median case (in practice: cases of more than ~10 M voxels). A sample that
+v1's 3D planner (``ExperimentPlanner3D_v21``) tries a low-resolution stage only when the full-resolution patch
+covers less than a quarter of the median case, and keeps it only when the stage's median case has fewer than half
+the full-resolution voxels (in practice: median cases of more than ~17 M voxels). A sample that
 fits on a laptop never gets one, so ``3d_lowres`` and ``3d_cascade_fullres`` are refused for it. This module
 is a *teaching* tool: :func:`add_lowres_stage` turns the task's one-stage 3D plan into a two-stage plan and
 preprocesses both stages exactly as ``nnUNet_plan_and_preprocess`` would for such a plan.
@@ -151,7 +152,7 @@ def add_lowres_stage(task: str | int, *, workspace: Workspace | None = None,
     """Add a low-resolution stage 0 to a task's one-stage 3D plan and preprocess both stages.
 
     EXPLORER-ONLY teaching tool: nnU-Net v1 never adds a stage to a plan that did not need one. Its planner
-    makes a low-resolution stage only for cases of more than ~10 M voxels; this function makes one for any
+    keeps a low-resolution stage only for median cases of more than ~17 M voxels; this function makes one for any
     task, so that the cascade can be run on a small sample.
 
     The new stage 0 is a copy of the full-resolution stage with ``current_spacing`` multiplied by

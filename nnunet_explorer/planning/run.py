@@ -2,7 +2,8 @@
 
 Order (as in v1's ``nnunet/experiment_planning/nnUNet_plan_and_preprocess.py``):
 
-1. for every task: integrity check (headers always; voxels too with ``verify_dataset_integrity=True``), then
+1. for every task: integrity check (v1: only with ``--verify_dataset_integrity``; here the headers are always
+   read - an explorer addition - and the voxels too with ``verify_dataset_integrity=True``), then
    **crop** every training case into ``nnUNet_cropped_data/TaskXXX`` (finished cases are skipped, as in v1);
 2. for every task: **fingerprint** (``dataset_properties.pkl``, ``intensityproperties.pkl`` for CT), copied
    with ``dataset.json`` to ``nnUNet_preprocessed/TaskXXX``;

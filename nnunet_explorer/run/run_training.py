@@ -173,8 +173,9 @@ def use_single_threaded_augmentation(trainer: Any) -> None:
     """Replace ``tr_gen``/``val_gen`` by in-process augmenters over the same loaders and transforms.
 
     v1's worker processes draw from unseeded RNGs, so its batches cannot be reproduced; run in this process, the
-    batches follow the global seeds (v1's own determinism test does the same with batchgenerators'
-    ``SingleThreadedAugmenter``). Under DDP each rank seeds its stream with its first worker seed.
+    batches follow the global seeds (the conformance harness that runs the real v1 does the same with
+    batchgenerators' ``SingleThreadedAugmenter``; v1 itself always uses worker processes, ``--deterministic`` or
+    not). Under DDP each rank seeds its stream with its first worker seed.
     """
     from ..training.augmenter import single_threaded_copy
 

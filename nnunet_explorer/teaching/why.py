@@ -60,12 +60,14 @@ _OVERSAMPLE_PITFALL = {
 }
 
 _FOLD_PITFALL = {
-    "en": "Fold >= 5 is not an error in v1: ``fold`` may be any integer. When it is not below the number of "
-          "splits in ``splits_final.pkl`` (5 by default), v1 logs an INFO line and trains on a random 80:20 "
+    "en": "Fold >= 5 is not an error in v1: ``fold`` may be any integer (a negative one indexes the split list "
+          "from its end: -1 is fold 4). When it is not below the number of splits in ``splits_final.pkl`` "
+          "(5 by default), v1 logs an INFO line and trains on a random 80:20 "
           "split drawn with ``np.random.RandomState(12345 + fold)`` over the sorted case names: every such fold "
           "is a different random split, not a cross-validation fold, and it is not written to "
           "``splits_final.pkl``.",
-    "zh": "在 v1 中 fold >= 5 不是错误:``fold`` 可以是任意整数。当它不小于 ``splits_final.pkl`` 中的划分数"
+    "zh": "在 v1 中 fold >= 5 不是错误:``fold`` 可以是任意整数(负数从划分列表的末尾往前数:-1 就是 fold 4)。"
+          "当它不小于 ``splits_final.pkl`` 中的划分数"
           "(默认 5)时,v1 打印一行 INFO,并用 ``np.random.RandomState(12345 + fold)`` 在排序后的病例名上随机"
           "划分 80:20 来训练:每个这样的 fold 都是不同的随机划分,而不是交叉验证的一折,也不会写入 "
           "``splits_final.pkl``。",
@@ -322,11 +324,11 @@ WHY: dict[str, WhyEntry] = {
     "augmentation_parameters": WhyEntry(
         title={"en": "augmentation parameters", "zh": "数据增强参数"},
         fact={"en": "V2 in 3D rotates up to ±30° about each axis, scales by (0.7, 1.4), switches elastic "
-                    "deformation off and mirrors along all axes; with ``do_dummy_2D_aug`` it augments in-plane "
-                    "only (±180°). The loader patch (``basic_generator_patch_size``) is computed with the scale "
+                    "deformation off and mirrors along all axes; with ``do_dummy_2D_aug`` it rotates and scales "
+                    "in-plane only (±180°), and still mirrors along all axes. The loader patch (``basic_generator_patch_size``) is computed with the scale "
                     "range (0.85, 1.25) before the range is widened.",
               "zh": "V2 在 3D 中绕每个轴最多旋转 ±30°,缩放 (0.7, 1.4),关闭弹性形变,并沿所有轴镜像;在 "
-                    "``do_dummy_2D_aug`` 时只在平面内增强(±180°)。加载器的 patch(``basic_generator_patch_size``)"
+                    "``do_dummy_2D_aug`` 时只在平面内旋转(±180°)和缩放,镜像仍沿所有轴进行。加载器的 patch(``basic_generator_patch_size``)"
                     "在缩放范围被放宽之前用 (0.85, 1.25) 计算。"},
         rationale={"en": "Medical datasets are small, and the paper applies a fixed, strong augmentation on the "
                          "fly to every dataset. The larger loader patch is a margin (v1's comment: to reduce "
@@ -366,15 +368,15 @@ WHY: dict[str, WhyEntry] = {
                          "(nearest neighbour, no anti-aliasing): a voxel of a target downsampled 16 times in-plane is "
                          "one voxel of the full-resolution label, the one at the middle of its 16x16 block, and "
                          "nothing else in the block counts. A structure narrower than the block (a small tumour, a "
-                         "thin rim) that misses those voxels vanishes from the coarse target. Its middle slice is "
-                         "also another plane: slice k of a target downsampled 8 times along z is full-resolution "
-                         "slice 8k + 4, so the middle of 10 slices is slice 44 of 80, not 40. In V2 the smallest "
+                         "thin rim) that misses those voxels vanishes from the coarse target. A coarse target's "
+                         "middle slice is also another plane: slice k of a target downsampled 8 times along z is "
+                         "full-resolution slice 8k + 4, so the middle of its 10 slices is slice 44 of 80, not 40. In V2 the smallest "
                          "target belongs to the output of weight 0, so it trains nothing.",
                    "zh": "在全分辨率目标有前景的地方,最小的目标可能显示一张空切片。v1 用 "
                          "``downsample_seg_for_ds_transform2`` 以 order 0(最近邻,不做抗混叠)生成目标:平面内缩小 16 "
                          "倍的目标中,一个体素就是全分辨率标签中的一个体素,即它所在 16x16 块正中的那个体素,块里的其他"
                          "体素都不起作用。比块还窄的结构(小肿瘤、细边缘)如果没有落在这些体素上,就会从粗目标中消失。"
-                         "它的中间切片也是另一个平面:沿 z 缩小 8 倍的目标的第 k 层是全分辨率的第 8k + 4 层,所以 10 层"
+                         "粗目标的中间切片也是另一个平面:沿 z 缩小 8 倍的目标的第 k 层是全分辨率的第 8k + 4 层,所以它的 10 层"
                          "中的中间一层是 80 层中的第 44 层,而不是第 40 层。在 V2 中最小的目标对应权重为 0 的输出,所以"
                          "它不参与训练。"},),
         terms=("ds",),

@@ -11,8 +11,9 @@ the new network behaves like ``Generic_UNet``:
   pairs output ``i`` with target ``i`` and silently misbehaves (or crashes deep in the loss) otherwise;
 * with ``network.do_ds = False`` (validation, inference) it returns only the full-resolution logits;
 * it has ``inference_apply_nonlin`` (softmax over channels), which the sliding-window predictor applies;
-* v1's predictor also reads ``conv_op``, ``num_classes`` and ``input_shape_must_be_divisible_by``
-  (``SegmentationNetwork`` attributes).
+* v1's predictor also reads ``conv_op`` and ``num_classes``, and its whole-image path (``use_sliding_window=
+  False``, which validation and ``nnUNet_predict`` never take) ``input_shape_must_be_divisible_by``
+  (``SegmentationNetwork`` attributes; the sliding window pads only up to the patch size).
 
 :func:`check_network_contract` runs a dummy batch and says precisely what does not fit.
 """
@@ -162,7 +163,8 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
     for attr, why in (("conv_op", "v1's predict_preprocessed_data_return_seg_and_softmax picks 2D/3D "
                                   "prediction from it"),
                       ("num_classes", "v1's sliding-window predictor allocates its softmax buffer with it"),
-                      ("input_shape_must_be_divisible_by", "v1 pads inference inputs to a multiple of it")):
+                      ("input_shape_must_be_divisible_by", "v1's whole-image prediction (no sliding window) pads the input to "
+                                                           "a multiple of it")):
         if not hasattr(network, attr):
             warnings.append(f"no attribute {attr}: {why} (subclass SegmentationNetwork or set it)")
     if hasattr(network, "num_classes") and getattr(network, "num_classes") != num_classes:

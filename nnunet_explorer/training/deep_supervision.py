@@ -1,8 +1,9 @@
 """Deep supervision: which network outputs the loss looks at, how much each counts, at which scale.
 
 The U-Net returns one logit map per decoder level (``len(pool_op_kernel_sizes)`` maps, highest resolution
-first). nnU-Net v1 trains on all of them: the segmentation target is downsampled (nearest neighbour,
-``DownsampleSegForDSTransform2``) once per output, and the loss is a weighted sum over outputs.
+first). nnU-Net v1 trains on all of them but the lowest resolution: the segmentation target is downsampled
+(nearest neighbour, ``DownsampleSegForDSTransform2``) once per output, and the loss is a weighted sum over
+outputs in which the lowest-resolution output has weight 0 (the loss skips it).
 """
 from __future__ import annotations
 

@@ -485,10 +485,10 @@ def check_augment_on(requested: str, *, deterministic: bool, single_threaded: bo
     if deterministic:
         raise ConfigurationError(
             tr("--augment_on device cannot be combined with --deterministic: a deterministic run augments in the "
-               "training process with batchgenerators (v1's determinism test does the same), while the device path "
-               "draws in worker processes",
+               "training process with batchgenerators (the explorer's way to reproduce a run; v1 itself always "
+               "uses worker processes), while the device path draws in worker processes",
                "--augment_on device 不能与 --deterministic 一起使用:确定性训练在训练进程中用 batchgenerators 做数据增强"
-               "(v1 的确定性测试也是这样),而 device 路径在工作进程中抽取随机数"),
+               "(这是 explorer 复现一次训练的办法;v1 本身总是使用工作进程),而 device 路径在工作进程中抽取随机数"),
             fix=tr("drop --deterministic, or use --augment_on workers (or auto)",
                    "去掉 --deterministic,或使用 --augment_on workers(或 auto)"))
     if single_threaded:

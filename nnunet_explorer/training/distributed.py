@@ -24,7 +24,9 @@ Every process (a *rank*) runs the whole training loop on its own batches; they m
   same decisions ("best" checkpoint, patience, stop requests);
 * **files** — only rank 0 writes the log, ``debug.json``, ``progress.png``, checkpoints and runs the
   validation; the others wait at a barrier. Checkpoints store the *unwrapped* network's ``state_dict`` (no
-  ``module.`` prefix), so they load into a one-process run, v1, or a run with another number of processes.
+  ``module.`` prefix), so they load into a one-process run (the explorer's, or v1's trainers and
+  ``nnUNet_predict``) or a run with another number of processes; not into v1's own ``nnUNetTrainerV2_DDP``,
+  whose loader expects the prefix (it cuts 7 characters off every key it does not find).
 
 :func:`ddp_plan` shows all of this for a chosen number of processes without starting any.
 
@@ -634,8 +636,9 @@ def ddp_plan(world_size: int, batch_size: int, oversample_foreground_percent: fl
         case_ids: the fold's training cases; when given, each worker's *first* batch is drawn exactly as its
             loader will: the worker seeds ``np.random`` with its seed, and the loader's first draw is
             ``np.random.choice(case_ids, batch_size, replace=True)``. (Later batches also depend on the
-            augmentation's draws in between.) Workers hand out batches in turn: worker w's first batch is
-            iteration w of the first epoch.
+            augmentation's draws in between.) Workers hand out batches in turn, and ``run_training`` first
+            draws one batch it never trains on (v1's ``_ = self.tr_gen.next()``): worker 0's first batch is
+            that one, worker w's (w >= 1) is iteration w - 1 of the first epoch (counted from 0).
         distribute_batch_size: v1's ``--dbs``.
         num_train_workers: augmentation workers per rank (``nnUNet_n_proc_DA``).
         batch_dice: whether the loss uses batch Dice (then its terms are gathered across ranks).

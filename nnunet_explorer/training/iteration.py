@@ -9,7 +9,7 @@ v1's iteration, step by step:
 4. when training: backward (through the ``GradScaler`` under fp16, unscaled before clipping), clip the
    gradient's global L2 norm to 12, optimizer step;
 5. optionally the *online evaluation* on the full-resolution output: hard tp/fp/fn per foreground class;
-6. return the loss as a float.
+6. return the loss (a 0-d numpy array, read from the device once).
 
 :func:`run_iteration` does the same and returns an :class:`IterationRecord` of plain Python scalars: the
 loss and its parts per output, gradient norms before/after clipping, the learning rate, where time went,

@@ -75,9 +75,9 @@ def process_plans(plans: Mapping[str, Any], stage: int | None = None) -> Process
     * ``stage`` None is only allowed when the plans have a single stage (v1 asserts this).
     * ``patch_size`` becomes an int array; ``threeD`` is ``len(patch_size) == 3``.
     * ``num_classes`` = ``plans['num_classes'] + 1``: the plans count foreground classes only.
-    * Old plans without ``pool_op_kernel_sizes`` / ``conv_kernel_sizes`` get v1's fallbacks (pool by 2 on the
-      axes that still have poolings left; all-3 kernels), and missing transposes default to [0, 1, 2]; each
-      is noted in ``warnings``.
+    * Old plans without ``pool_op_kernel_sizes`` / ``conv_kernel_sizes`` get v1's fallbacks (an axis with ``k``
+      poolings is pooled by 2 in the last ``k`` levels, so axes with fewer poolings start later; all-3 kernels),
+      and missing transposes default to [0, 1, 2]; each is noted in ``warnings``.
     * ``min_size_per_class`` is deliberately None (v1: "DONT USE THIS").
     """
     stages = list(plans["plans_per_stage"].keys())

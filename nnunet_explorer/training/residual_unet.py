@@ -11,9 +11,10 @@ It differs from ``Generic_UNet`` in four ways a learner can see in the weights:
   (``downsample_skip``) brings the input to the output's shape; otherwise the input is added unchanged.
 * **decoder** (:class:`PlainConvUNetDecoder`): plain *conv -> norm -> nonlin* units, no residuals. Decoder
   level ``s`` uses the encoder's kernel of level ``s`` (no "kernel shift" as in ``Generic_UNet``).
-* **heads**: with bias (``Generic_UNet``'s have none), and no head at the two lowest resolutions: the
-  bottleneck gets none and ``segmentation_output`` is the full-resolution one, so deep supervision returns
-  ``len(pool_op_kernel_sizes) - 1`` outputs, as a *list*, highest resolution first.
+* **heads**: with bias (``Generic_UNet``'s have none), one per decoder level and none at the bottleneck
+  (``segmentation_output`` is the full-resolution one), so deep supervision returns
+  ``len(pool_op_kernel_sizes) - 1`` outputs - one per downsampling, since these plans' list starts with
+  ``[1, 1, 1]`` - as a *list*, highest resolution first.
 
 Convs have no bias (``get_default_network_config``: ``bias=False``), because a norm follows each of them.
 Module names, creation order and registration order are v1's, so the same torch seed gives the same weights

@@ -1,13 +1,14 @@
 """The base class of every nnU-Net v1 network: what inference needs to know about a segmentation network.
 
-v1's ``SegmentationNetwork`` is an ``nn.Module`` that carries four facts a trainer and the sliding-window
-prediction read off the network, whatever its architecture:
+v1's ``SegmentationNetwork`` is an ``nn.Module`` that carries four facts a trainer and the prediction read off
+the network, whatever its architecture:
 
 * ``conv_op`` (``nn.Conv2d`` or ``nn.Conv3d``): is it a 2D or a 3D network?
 * ``num_classes``: how many output channels to pre-allocate for the whole-case probabilities;
 * ``inference_apply_nonlin``: what turns the logits into probabilities (the trainers set the channel softmax;
   the class default is the identity);
-* ``input_shape_must_be_divisible_by``: the product of all poolings (``None`` where a network does not say).
+* ``input_shape_must_be_divisible_by``: the product of all poolings (``None`` where a network does not say); only
+  the whole-image prediction (no sliding window) reads it, to pad the input.
 
 and it predicts a whole case with :meth:`SegmentationNetwork.predict_3D` / :meth:`~SegmentationNetwork.predict_2D`,
 which here run the explorer's sliding window (:func:`nnunet_explorer.network_architecture.sliding_window.predict_sliding_window`).

@@ -9,7 +9,8 @@ chain separately so the bottleneck has a name:
 * :func:`augmenter_rates` — batches/s of loader + transforms with 1 … N worker processes;
 * :func:`iteration_timing` — per training iteration, the time spent *waiting* for the next batch versus the
   time spent computing (forward, loss, backward, optimizer step). ``dummy_load=True`` reuses one batch, as
-  v1's ``nnUNetTrainerV2_dummyLoad`` does, which measures the pure compute speed;
+  v1's ``nnUNetTrainerV2_5epochs_dummyLoad`` does (file ``benchmarking/nnUNetTrainerV2_dummyLoad.py``), which
+  measures the pure compute speed;
 * :func:`profile_throughput` — all of it, with a plain-language verdict.
 """
 from __future__ import annotations
