@@ -43,6 +43,20 @@ WRONG = {
     "imports all plain modules": ("all plain modules of a folder", "全部普通模块", "所有普通模块"),
     # v1 always builds a MultiThreadedAugmenter, --deterministic included
     "v1's SingleThreadedAugmenter": ("as v1's SingleThreadedAugmenter", "与 v1 的 SingleThreadedAugmenter 相同"),
+    # v1 has no determinism test with a SingleThreadedAugmenter (the explorer's harness is what does that)
+    "v1's determinism test": ("v1's own determinism test", "v1's determinism test", "v1 的确定性测试"),
+    # an axis pools while it has >= 8 voxels, so it ends at 4-7 (see test_an_8_voxel_axis_is_still_pooled)
+    "pooling stops at 8": ("would drop below ``2 * min_feature_map_size``",),
+    # the low-resolution stage is tried from ~8 M voxels but kept only from ~17 M
+    "low-res stage from 10 M": ("more than ~10 M voxels", "cases of more than ~10 M"),
+    # only v1's whole-image prediction (no sliding window) pads to input_shape_must_be_divisible_by
+    "inference pads to the divisor": ("v1 pads inference inputs to a multiple",),
+    # FabiansUNet has no head at the bottleneck only; V2's lowest deep-supervision output has weight 0
+    "two lowest resolutions": ("no head at the two lowest resolutions",),
+    "DS trains every output": ("v1 trains on all of them: the segmentation target",),
+    # v1 sets the patience count to patience // 2, and the benchmarking file holds no class of its name
+    "patience moved back": ("moved back by ``patience // 2``",),
+    "dummyLoad class": ("v1's ``nnUNetTrainerV2_dummyLoad`` does",),
 }
 
 
@@ -115,3 +129,14 @@ def test_the_planner_starts_at_512_voxels_on_the_coarsest_axis():
     plan_stages_3d(props, 4, trace=trace)
     assert "started at [512, 1018, 1018] voxels" in explain_trace(trace)
     assert "512 along the coarsest axis, 1649 mm on every axis" in explain_trace(trace)
+
+
+def test_an_8_voxel_axis_is_still_pooled():
+    """v1 tests the size before pooling (``>= 2 * min_feature_map_size``): 8 voxels pool to 4, 7 do not pool."""
+    from nnunet.experiment_planning.common_utils import get_pool_and_conv_props as v1_props
+
+    from nnunet_explorer.planning.topology import get_pool_and_conv_props
+
+    for patch, pools in (([8, 8, 8], [1, 1, 1]), ([7, 7, 7], [0, 0, 0]), ([16, 16, 16], [2, 2, 2])):
+        assert v1_props([1, 1, 1], patch, 4, 999)[0] == pools
+        assert get_pool_and_conv_props([1, 1, 1], patch).num_pool_per_axis == pools
