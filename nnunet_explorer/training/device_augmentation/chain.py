@@ -1,7 +1,8 @@
 """v1's transform list as a device chain: the draws in the loader worker, the arithmetic on the training device.
 
 batchgenerators' ``Compose`` applies transform 1 to the whole batch, then transform 2, and so on; every transform
-draws its random numbers (numpy's global stream, Python's ``random`` for the noise variance) while it runs.
+draws its random numbers (numpy's global stream; Python's ``random`` for the noise variance and the blur's
+sigma) while it runs.
 :class:`DeviceChain` keeps that order and those streams, and moves the arithmetic:
 
 * :meth:`DeviceChain.draw_all` runs in the loader worker, on the batch the ``DataLoader3D/2D`` made. Transform by

@@ -231,7 +231,8 @@ class ContrastDraw:
 
 def below_or_above_one(value_range: Any) -> float:
     """batchgenerators' draw of a contrast factor or a gamma: with probability 0.5 (when the range reaches below 1)
-    uniform in ``[low, 1)``, else uniform in ``[max(low, 1), high)`` — two numbers from numpy's stream, or one."""
+    uniform in ``[low, 1)``, else uniform in ``[max(low, 1), high)`` — always two numbers from numpy's stream
+    (``np.random.random()`` is evaluated first in the ``and``)."""
     if np.random.random() < 0.5 and value_range[0] < 1:
         return np.random.uniform(value_range[0], 1)
     return np.random.uniform(max(value_range[0], 1), value_range[1])
