@@ -2,8 +2,8 @@
 
 Most failed nnU-Net v1 runs fail for reasons outside the network: a folder variable with quotes in it, a
 task folder named ``Task01_...`` (Decathlon style, v1 wants three digits), a task id used by two names, a
-dataset whose images miss their ``_0000`` suffix, or 12 augmentation workers on a 4-core laptop (v1's
-default when ``nnUNet_n_proc_DA`` is unset). :func:`run_doctor` checks all of these without changing
+dataset whose images miss their ``_0000`` suffix, or 12 training augmentation workers (plus 6 for
+validation) on a 4-core laptop (v1's default when ``nnUNet_n_proc_DA`` is unset). :func:`run_doctor` checks all of these without changing
 anything on disk and returns a :class:`DoctorReport`; each problem comes with its fix.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ from .language import tr
 from .paths import ENV_PREPROCESSED, ENV_RAW, ENV_RESULTS, ENV_WORKSPACE, Workspace, resolve_workspace
 from .tasks import TASK_NAME_PATTERN, list_tasks, verify_dataset_integrity
 
-# v1's defaults when the variables are unset (nnunet/configuration.py, nnunet/utilities/set_n_proc_DA.py).
+# v1's defaults when the variables are unset: nnunet/configuration.py; the 12 is default_data_augmentation.py's,
+# used when nnunet/utilities/set_n_proc_DA.py finds neither the variable nor one of DKFZ's host names.
 V1_DEFAULT_NUM_THREADS = 8
 V1_DEFAULT_N_PROC_DA = 12
 PINNED_BATCHGENERATORS = "0.25.5"
@@ -272,8 +273,14 @@ def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: li
         if raw is None:
             out[variable] = tr(f"unset -> v1 uses {default} {role}", f"未设置 -> v1 使用 {default} {role}")
             if default > cpus:
-                notes.append(Finding(tr(f"{variable} is unset, so v1 starts {default} {role} on {cpus} CPU cores",
-                                        f"{variable} 未设置,所以 v1 在 {cpus} 个 CPU 核上启动 {default} {role}"),
+                # v1 also starts max(n // 2, 1) validation workers (6 of 12); they mostly wait with a batch ready
+                # while training iterations run, so the training workers are the ones compared with the cores
+                extra = (tr(f" (and {max(default // 2, 1)} more for validation)",
+                            f"(另有 {max(default // 2, 1)} 个用于验证)")
+                         if variable == "nnUNet_n_proc_DA" else "")
+                notes.append(Finding(tr(f"{variable} is unset, so v1 starts {default} {role}{extra} on {cpus} CPU "
+                                        "cores",
+                                        f"{variable} 未设置,所以 v1 在 {cpus} 个 CPU 核上启动 {default} {role}{extra}"),
                                      f"export {variable}={max(1, cpus)}"))
             continue
         try:
@@ -298,13 +305,18 @@ def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: li
             # more than that is the slowdown users report.
             (problems if value > 2 else notes).append(finding)
         elif value > cpus:
-            # v1's default_num_threads sizes the pools of preprocessing, unpacking, the validation's export and
-            # prediction, not the training's augmentation: a note, as its unset default of 8 is
+            # v1's default_num_threads sizes the pools of unpacking, the validation's export, evaluation,
+            # postprocessing, ensembling and --verify_dataset_integrity; not the training's augmentation, not
+            # preprocessing (-tl/-tf) and not nnUNet_predict (--num_threads_preprocessing/_nifti_save): a note, as
+            # its unset default of 8 is
             notes.append(Finding(tr(f"{variable}={value} is larger than the {cpus} CPU cores available; the "
-                                    "processes of preprocessing, unpacking, validation export and prediction compete "
-                                    "for the cores (training's augmentation workers are nnUNet_n_proc_DA)",
-                                    f"{variable}={value} 大于可用的 {cpus} 个 CPU 核;预处理、解压、验证导出和预测的进程争抢"
-                                    "CPU 核(训练的数据增强工作进程由 nnUNet_n_proc_DA 决定)"),
+                                    "processes of unpacking, validation export, evaluation, postprocessing and the "
+                                    "integrity check compete for the cores (preprocessing uses -tl/-tf, "
+                                    "nnUNet_predict its --num_threads_* options, training's augmentation "
+                                    "nnUNet_n_proc_DA)",
+                                    f"{variable}={value} 大于可用的 {cpus} 个 CPU 核;解压、验证导出、评估、后处理和完整性检查的"
+                                    "进程争抢 CPU 核(预处理用 -tl/-tf,nnUNet_predict 用它的 --num_threads_* 选项,训练的"
+                                    "数据增强用 nnUNet_n_proc_DA)"),
                                  f"export {variable}={cpus}"))
     return out
 

@@ -2,10 +2,13 @@
 
 Two variables size nnU-Net v1's parallel work:
 
-* ``nnUNet_def_n_proc`` - ``default_num_threads``, the worker count of preprocessing, export and evaluation
-  pools (8 when unset). v1 reads it once, when ``nnunet.configuration`` is imported.
-* ``nnUNet_n_proc_DA`` - augmentation workers per training process. v1's ``get_allowed_n_proc_DA`` returns it
-  when set, else a count from a table of DKFZ host names, else None (callers then use 12).
+* ``nnUNet_def_n_proc`` - ``default_num_threads``, the worker count of the unpacking, export, evaluation,
+  postprocessing and integrity-check pools (8 when unset); ``nnUNet_plan_and_preprocess`` sizes cropping,
+  fingerprint and preprocessing with ``-tl``/``-tf`` instead, and ``nnUNet_predict`` uses its own
+  ``--num_threads_*`` options. v1 reads it once, when ``nnunet.configuration`` is imported.
+* ``nnUNet_n_proc_DA`` - augmentation workers per training process (the validation augmenter adds
+  ``max(n // 2, 1)``). v1's ``get_allowed_n_proc_DA`` returns it when set, else a count from a table of DKFZ host
+  names, else None (callers then use 12).
 
 The explorer's own trainers size their augmenters with
 :func:`~nnunet_explorer.training.augmenter.default_num_processes`; these two functions give v1's values for v1

@@ -86,6 +86,11 @@ def test_unset_worker_count_is_a_note_with_v1s_default(tmp_path):
     del env["nnUNet_n_proc_DA"]
     report = run_doctor(env)
     assert "v1 uses 12" in report.threads["nnUNet_n_proc_DA"]
+    from nnunet_explorer.doctor import _cpu_count
+
+    if _cpu_count() < 12:  # v1's validation augmenter adds max(12 // 2, 1) workers to the 12
+        (note,) = [n.what for n in report.notes if n.what.startswith("nnUNet_n_proc_DA is unset")]
+        assert "12 augmentation workers (and 6 more for validation)" in note
 
 
 def test_task_problems(workspace):
@@ -133,7 +138,7 @@ def test_two_workers_on_one_core_is_only_a_note(tmp_path, monkeypatch):
 
 
 def test_too_many_default_processes_is_a_note_and_too_many_augmentation_workers_a_problem(workspace):
-    """nnUNet_def_n_proc sizes v1's preprocessing, unpacking, export and prediction pools, not the training's
+    """nnUNet_def_n_proc sizes v1's unpacking, export, evaluation and integrity-check pools, not the training's
     augmentation (nnUNet_n_proc_DA): above the core count it is a note, as its unset default of 8 is."""
     from nnunet_explorer.doctor import _cpu_count
 
@@ -142,5 +147,7 @@ def test_too_many_default_processes_is_a_note_and_too_many_augmentation_workers_
     assert report.ok, _whats(report)
     note = [n.what for n in report.notes if n.what.startswith(f"nnUNet_def_n_proc={many}")]
     assert note and "nnUNet_n_proc_DA" in note[0] and "training slows down" not in note[0]
+    # v1's nnUNet_plan_and_preprocess and nnUNet_predict size their pools with their own options
+    assert "-tl/-tf" in note[0] and "--num_threads_*" in note[0] and "prediction" not in note[0]
     report = run_doctor(_base_env(**environment_for(workspace), nnUNet_n_proc_DA=many))
     assert not report.ok and f"nnUNet_n_proc_DA={many}" in _whats(report) and "training slows down" in _whats(report)
