@@ -3,8 +3,8 @@
 Most failed nnU-Net v1 runs fail for reasons outside the network: a folder variable with quotes in it, a
 task folder named ``Task01_...`` (Decathlon style, v1 wants three digits), a task id used by two names, a
 dataset whose images miss their ``_0000`` suffix, or 12 training augmentation workers (plus 6 for
-validation) on a 4-core laptop (v1's default when ``nnUNet_n_proc_DA`` is unset). :func:`run_doctor` checks all of these without changing
-anything on disk and returns a :class:`DoctorReport`; each problem comes with its fix.
+validation) on a 4-core laptop (v1's default when ``nnUNet_n_proc_DA`` is unset). :func:`run_doctor` checks all
+of these without changing anything on disk and returns a :class:`DoctorReport`; each problem comes with its fix.
 """
 from __future__ import annotations
 

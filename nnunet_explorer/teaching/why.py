@@ -325,8 +325,9 @@ WHY: dict[str, WhyEntry] = {
         title={"en": "augmentation parameters", "zh": "数据增强参数"},
         fact={"en": "V2 in 3D rotates up to ±30° about each axis, scales by (0.7, 1.4), switches elastic "
                     "deformation off and mirrors along all axes; with ``do_dummy_2D_aug`` it rotates and scales "
-                    "in-plane only (±180°), and still mirrors along all axes. The loader patch (``basic_generator_patch_size``) is computed with the scale "
-                    "range (0.85, 1.25) before the range is widened.",
+                    "in-plane only (±180°), and still mirrors along all axes. The loader patch "
+                    "(``basic_generator_patch_size``) is computed with the scale range (0.85, 1.25) before the "
+                    "range is widened.",
               "zh": "V2 在 3D 中绕每个轴最多旋转 ±30°,缩放 (0.7, 1.4),关闭弹性形变,并沿所有轴镜像;在 "
                     "``do_dummy_2D_aug`` 时只在平面内旋转(±180°)和缩放,镜像仍沿所有轴进行。加载器的 patch(``basic_generator_patch_size``)"
                     "在缩放范围被放宽之前用 (0.85, 1.25) 计算。"},
@@ -370,8 +371,8 @@ WHY: dict[str, WhyEntry] = {
                          "nothing else in the block counts. A structure narrower than the block (a small tumour, a "
                          "thin rim) that misses those voxels vanishes from the coarse target. A coarse target's "
                          "middle slice is also another plane: slice k of a target downsampled 8 times along z is "
-                         "full-resolution slice 8k + 4, so the middle of its 10 slices is slice 44 of 80, not 40. In V2 the smallest "
-                         "target belongs to the output of weight 0, so it trains nothing.",
+                         "full-resolution slice 8k + 4, so the middle of its 10 slices is slice 44 of 80, not 40. "
+                         "In V2 the smallest target belongs to the output of weight 0, so it trains nothing.",
                    "zh": "在全分辨率目标有前景的地方,最小的目标可能显示一张空切片。v1 用 "
                          "``downsample_seg_for_ds_transform2`` 以 order 0(最近邻,不做抗混叠)生成目标:平面内缩小 16 "
                          "倍的目标中,一个体素就是全分辨率标签中的一个体素,即它所在 16x16 块正中的那个体素,块里的其他"

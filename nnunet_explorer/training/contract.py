@@ -163,8 +163,8 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
     for attr, why in (("conv_op", "v1's predict_preprocessed_data_return_seg_and_softmax picks 2D/3D "
                                   "prediction from it"),
                       ("num_classes", "v1's sliding-window predictor allocates its softmax buffer with it"),
-                      ("input_shape_must_be_divisible_by", "v1's whole-image prediction (no sliding window) pads the input to "
-                                                           "a multiple of it")):
+                      ("input_shape_must_be_divisible_by",
+                       "v1's whole-image prediction (no sliding window) pads the input to a multiple of it")):
         if not hasattr(network, attr):
             warnings.append(f"no attribute {attr}: {why} (subclass SegmentationNetwork or set it)")
     if hasattr(network, "num_classes") and getattr(network, "num_classes") != num_classes:

@@ -2,8 +2,9 @@
 
 v1's augmentation is a list of batchgenerators transforms run by CPU workers. Each transform does two things per
 sample: it draws random numbers (from numpy's global stream, and Python's ``random`` for the Gaussian noise
-variance and the Gaussian blur's sigma) and it computes on the arrays. The draws never depend on the voxel values, only on the shapes, so they
-can stay on the CPU, in v1's order, while the arithmetic runs batched on the device.
+variance and the Gaussian blur's sigma) and it computes on the arrays. The draws never depend on the voxel
+values, only on the shapes, so they can stay on the CPU, in v1's order, while the arithmetic runs batched on the
+device.
 
 For each batchgenerators transform it replaces, a module here defines a :class:`DeviceTransform` built from the
 *very object* v1's ``get_moreDA_augmentation`` creates (so its parameters cannot drift from v1's), with
