@@ -6,7 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
-# A small default workspace next to the checkout; set the three nnU-Net variables to use your own folders.
+# A small default workspace next to the checkout; set NNUNET_EXPLORER_WORKSPACE, or nnU-Net's own three
+# variables (nnUNet_raw_data_base, nnUNet_preprocessed, RESULTS_FOLDER), to use your own folders.
 export NNUNET_EXPLORER_WORKSPACE ?= $(CURDIR)/nnunet_workspace
 # nnU-Net v1 starts 12 augmentation workers by default; a 2-core machine wants few.
 export nnUNet_n_proc_DA ?= 2
@@ -27,8 +28,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 WS := $(NNUNET_EXPLORER_WORKSPACE)
-RAW_TASK_DIR := $(WS)/raw/nnUNet_raw_data/Task901_SyntheticCT
-FOLD_DIR := $(WS)/results/nnUNet/3d_fullres/Task901_SyntheticCT/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0
+# where the explorer (as v1) puts the folders: nnU-Net's variables win over the workspace's sub-folders
+RAW_BASE := $(or $(nnUNet_raw_data_base),$(WS)/raw)
+RESULTS := $(or $(RESULTS_FOLDER),$(WS)/results)
+DEMO_TASK_NAME := Task$(shell printf %03d $(DEMO_TASK))_SyntheticCT
+RAW_TASK_DIR := $(RAW_BASE)/nnUNet_raw_data/$(DEMO_TASK_NAME)
+FOLD_DIR := $(RESULTS)/nnUNet/3d_fullres/$(DEMO_TASK_NAME)/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0
 
 demo: $(STAMP)
 	$(VENV)/bin/nnunet-explorer doctor
@@ -38,14 +43,14 @@ demo: $(STAMP)
 		--report $(WS)/walkthrough_report.html --overwrite_report
 	$(VENV)/bin/nnunet-explorer train 3d_fullres nnUNetTrainerV2 $(DEMO_TASK) 0 --max_num_epochs 2 \
 		--num_batches_per_epoch 4 --num_val_batches_per_epoch 2 --overwrite_training
-	$(VENV)/bin/nnunet-explorer predict -i $(RAW_TASK_DIR)/imagesTs -o $(WS)/predictions_Task901 \
+	$(VENV)/bin/nnunet-explorer predict -i $(RAW_TASK_DIR)/imagesTs -o $(WS)/predictions_$(DEMO_TASK_NAME) \
 		-t $(DEMO_TASK) -m 3d_fullres -f 0 --overwrite_existing
 	@echo
 	@echo "demo done. Look at:"
 	@echo "  step-by-step report : $(WS)/walkthrough_report.html"
 	@echo "  training results    : $(FOLD_DIR)  (progress.png, training_log_*.txt, checkpoints)"
 	@echo "  validation          : $(FOLD_DIR)/validation_raw/summary.json"
-	@echo "  predictions         : $(WS)/predictions_Task901"
+	@echo "  predictions         : $(WS)/predictions_$(DEMO_TASK_NAME)"
 
 # lint-imports: the layering contracts of .importlinter (core below walkthrough/explore/views/cli, no loops)
 lint: $(STAMP)

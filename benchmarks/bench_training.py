@@ -9,8 +9,9 @@
    ``IterationEnd`` payload, calling the observers, the stop-request check), with no observer, a no-op one and
    a throttled printer that prints at most once a second, as a fraction of the iteration time. Goal: < 2 %.
 
-Run: ``.venv/bin/python benchmarks/bench_training.py [--steps N] [--threads T]`` (CPU; set CUDA_VISIBLE_DEVICES
-to compare on a GPU machine).
+Run: ``.venv/bin/python benchmarks/bench_training.py [--steps N] [--threads T]`` (CPU only; on a GPU machine run it
+with ``CUDA_VISIBLE_DEVICES=`` (empty): v1's ``run_iteration`` moves the batch to CUDA whenever a GPU is visible, and
+the network here stays on the CPU).
 """
 from __future__ import annotations
 

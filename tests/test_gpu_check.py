@@ -368,6 +368,18 @@ def test_sliding_window_measures_the_goals_rows_first_and_reports_each_row(gpu_c
                                                                          for t in (1, 4)}
 
 
+def test_sliding_window_goals_half_of_v1_in_the_default_mode_and_parity_at_one_tile(gpu_check_module):
+    """The default mode (tile batching on CUDA) must take <= 0.5 of v1's time; the same sums at v1's one tile per
+    pass only <= 1.0; both within 1e-3 (fp16) / 1e-6 (fp32) of v1's default probabilities."""
+    rows = [{"fp16": True, "sums_on": "device_fp32", "tile_batch": t, "ratio_to_v1_default": r,
+             "max_abs_diff_vs_v1_default": d} for t, r, d in ((4, 0.45, 2e-4), (1, 0.9, 5e-4))]
+    goals = {g["tile_batch"]: g for g in gpu_check_module._sliding_window_goals(
+        rows, [True], {"sums_on": "device_fp32", "tile_batch": 4})}
+    assert (goals[4]["time_goal"], goals[4]["is_default"], goals[4]["time_met"]) == (0.5, True, True)
+    assert (goals[1]["time_goal"], goals[1]["is_default"], goals[1]["time_met"]) == (1.0, False, True)
+    assert goals[4]["prob_goal"] == 1e-3 and goals[1]["prob_met"]
+
+
 def test_merge_adds_sections_to_the_file_of_an_earlier_part(gpu_check_module, tmp_path):
     """The GPU session runs sections as separately capped parts into one file: --merge keeps what earlier parts
     wrote (and the exit code answers for this part's sections only)."""
