@@ -6,7 +6,7 @@ The v2.1 planners (3D and 2D) derive the network topology from the voxel spacing
   coarse axis (5 mm slices next to 0.8 mm pixels) waits until the fine axes have been pooled to a similar
   spacing;
 * an axis is pooled only while its feature map still has at least ``2 * min_feature_map_size`` (8) voxels, so
-  it ends with 4 to 7 (an 8-voxel axis is pooled once more, to 4);
+  where this rule stops it, it is left with 4 to 7 (an 8-voxel axis is pooled once more, to 4);
 * the convolution kernel is 3 on the largest group of axes whose spacings lie within a factor of 2 of
   each other and 1 elsewhere (so ``[1, 3, 3]`` in the first stages of anisotropic data);
 * finally the patch is padded up so that every axis is divisible by ``2 ** num_pool_per_axis``.
