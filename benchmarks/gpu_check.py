@@ -15,8 +15,9 @@ machine-to-machine noise; ``data``, ``ddp`` and ``monitor`` measure the explorer
   fp16 and fp32, tile batch 1 and 4, with and without ``all_in_gpu`` (passed to the explorer only when its
   signature has it): max |p difference|, seconds explorer/v1, peak GPU memory above the baseline.
 * ``data`` — the explorer's augmenter (``MultiProcessAugmenter``, ``nnUNetTrainerV2``'s moreDA transforms and
-  parameters on synthetic crops of V2's generator patch) with v1's recommended worker count (12; ``nnUNet_n_proc_DA`` when set): ``next()`` latency in the training
-  thread, and whether the training loop waits for data (wait share of real explorer iterations).
+  parameters on synthetic crops of V2's generator patch) with v1's recommended worker count (12;
+  ``nnUNet_n_proc_DA`` when set): ``next()`` latency in the training thread, and whether the training loop waits
+  for data (wait share of real explorer iterations).
 * ``ddp`` — the explorer's ``run_iteration`` under ``DistributedDataParallel``: one NCCL process per GPU (with one
   GPU: one NCCL process, plus two gloo processes exchanging CUDA tensors on that GPU); on the CPU two gloo
   processes. Weight checksums equal on every rank after two steps; ms per step.
@@ -39,7 +40,8 @@ session (this script, notebook 05, the Colin27 learning check) is ``benchmarks/g
 ``benchmarks/gpu_session.sh`` there.
 
 Performance goals (issues 13 and 21): iteration explorer/v1 <= 0.9 with the GPU busy >= 90 %; sliding window <= 0.5
-of v1's time in the explorer's default mode (tile batching on CUDA) and <= 1.0 at one tile per pass (probabilities equal to 1e-6 in fp32, 1e-3 in fp16); no data
+of v1's time in the explorer's default mode (tile batching on CUDA) and <= 1.0 at one tile per pass
+(probabilities equal to 1e-6 in fp32, 1e-3 in fp16); no data
 wait with v1's worker count; monitor <= 1 % of an iteration.
 
 On this project's machines (CPU, in CI)::

@@ -7,7 +7,7 @@ A network trained on patches sees a whole (preprocessed) case through a window o
    the rest after. Padding is removed again at the end.
 2. **Steps**: per axis, ``ceil((image - patch) / (patch * step_size)) + 1`` window positions, spread evenly
    from 0 to ``image - patch`` (:func:`compute_steps_for_sliding_window`). With ``step_size = 0.5``
-   neighbouring windows overlap by at least half a patch (more where the image is not a multiple of it).
+   neighbouring windows overlap by at least half a patch (more where the image does not fit whole half-patch steps).
 3. **Per tile**: softmax of the network output, averaged over test-time mirroring (the unflipped tile plus
    every flip whose axes are all in ``mirror_axes``: 8 predictions in 3D, 4 in 2D), then multiplied by a
    **Gaussian importance map** (σ = patch / 8, peak 1; :func:`get_gaussian`) so that tile centres count more
