@@ -74,7 +74,8 @@ class BackgroundTrainer:
         """The worker's record of ``key``; fails with the worker's output if it ends without one or time runs out."""
         deadline = time.monotonic() + timeout
         while True:
-            for line in self.results_file.read_text(encoding="utf-8").splitlines():
+            # only whole lines: the worker may be writing the next one right now
+            for line in self.results_file.read_text(encoding="utf-8").split("\n")[:-1]:
                 record = json.loads(line)
                 self.seen[record["key"]] = record
             if key in self.seen:
