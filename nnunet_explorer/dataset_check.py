@@ -249,36 +249,33 @@ def geometry_findings(check: str, a: Geometry, b: Geometry, a_name: str, b_name:
     if check == "image_vs_label":
         # v1 cuts the label with the image's nonzero box (crop_to_nonzero): a label larger than that box on every
         # axis is cut to the image's shape without an error
-        size = ("v1 cuts the label with the image's nonzero box: a numpy error when the label is smaller than that "
-                "box, otherwise a label that does not line up with the image" + silently)
+        consequences = {
+            "size": "v1 cuts the label with the image's nonzero box: a numpy error when the label is smaller than "
+                    "that box, otherwise a label that does not line up with the image" + silently,
+            "spacing": "the voxels are paired one to one although they have different sizes" + silently,
+            "origin": "image and label do not start at the same place, so the label is shifted against the "
+                      "anatomy" + silently,
+            "direction": "the arrays are paired voxel by voxel although their axes point differently, so the label "
+                         "is flipped or rotated against the anatomy" + silently}
+        fix = ("resample or co-register so that they share one voxel grid; if only the header is wrong, copy it "
+               "(sitk: label.CopyInformation(image))")
     else:
-        size = "the arrays cannot be stacked; v1 fails with a numpy error when it loads the case (np.vstack)"
+        consequences = {
+            "size": "the arrays cannot be stacked; v1 fails with a numpy error when it loads the case (np.vstack)",
+            "spacing": "the modalities are stacked voxel by voxel although their voxels have different sizes"
+                       + silently,
+            "origin": "the modalities do not start at the same place, so one is shifted against the other in the "
+                      "network's input" + silently,
+            "direction": "the modalities are stacked voxel by voxel although their axes point differently, so one "
+                         "is flipped or rotated against the other" + silently}
+        fix = (f"resample or co-register {a_name} onto {b_name}'s voxel grid; if only the header is wrong, copy it "
+               "(sitk: moving.CopyInformation(reference))")
     for name in GEOMETRY_FIELDS:
         va, vb = np.asarray(getattr(a, name), float), np.asarray(getattr(b, name), float)
         if va.shape == vb.shape and np.all(np.isclose(va, vb)):
             continue
         diff = float(np.max(np.abs(va - vb))) if va.shape == vb.shape else None
-        if check == "image_vs_label":
-            consequence = {"size": size,
-                           "spacing": "the voxels are paired one to one although they have different sizes",
-                           "origin": "image and label do not start at the same place, so the label is shifted "
-                                     "against the anatomy",
-                           "direction": "the arrays are paired voxel by voxel although their axes point "
-                                        "differently, so the label is flipped or rotated against the anatomy"}[name]
-            fix = ("resample or co-register so that they share one voxel grid; if only the header is wrong, copy it "
-                   "(sitk: label.CopyInformation(image))")
-        else:
-            consequence = {"size": size,
-                           "spacing": "the modalities are stacked voxel by voxel although their voxels have "
-                                      "different sizes",
-                           "origin": "the modalities do not start at the same place, so one is shifted against the "
-                                     "other in the network's input",
-                           "direction": "the modalities are stacked voxel by voxel although their axes point "
-                                        "differently, so one is flipped or rotated against the other"}[name]
-            fix = (f"resample or co-register {a_name} onto {b_name}'s voxel grid; if only the header is wrong, copy "
-                   "it (sitk: moving.CopyInformation(reference))")
-        if name != "size":
-            consequence += silently
+        consequence = consequences[name]
         detail = f"{name} {_fmt(va)} vs {_fmt(vb)}{' (ITK order x, y, z)' if name != 'direction' else ''}" + (f" (largest difference {diff:.3g})" if diff is not None else "")
         out.append(Finding(check, "error", f"{a_name} does not match {b_name}: {detail}; {consequence} (fix: {fix})",
                            {"field": name, "file": a_name, "reference": b_name, "value": va, "reference_value": vb,
