@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import sys
 import threading
 import time
 import weakref
@@ -116,6 +117,7 @@ class ExplorerHooks:
         self.guard_nonfinite = True
         self.plot_progress = True  # progress.png every epoch (off: saves ~0.5 s per epoch in tests)
         self.progress_plotter: Any = None  # the background ProgressPlotter while run_training runs
+        self.checkpoint_writer: Any = None  # the background CheckpointWriter while run_training runs (or None)
         self.log_muted = False
         self.hook_seconds = 0.0
         self.result: TrainingResult | None = None
@@ -211,6 +213,7 @@ class ExplorerHooks:
         holds the finished epochs); Ctrl-C/SIGTERM saves the same and re-raises; any other error tells the
         observers that the run ended and propagates.
         """
+        from ..training.checkpoint_saving import CheckpointWriter
         from ..training.iteration import uses_grad_scaler
         from ..training.progress_plot import ProgressPlotter
 
@@ -225,6 +228,8 @@ class ExplorerHooks:
             str(trainer.output_folder), int(trainer.num_classes or 0), int(trainer.epoch) > 0), trainer)
         stopped, reason = False, "finished"
         self.progress_plotter = ProgressPlotter()  # progress.png off the training thread; closed in `finally`
+        if trainer.strategy.is_global_zero and writes_checkpoints_in_background(type(trainer)):
+            self.checkpoint_writer = CheckpointWriter()  # checkpoints off the training thread; closed in `finally`
         try:
             yield
         except StopTraining as stop:
@@ -252,16 +257,25 @@ class ExplorerHooks:
             if not trainer.strategy.is_global_zero:
                 self.observers = observers
             plotter, self.progress_plotter = self.progress_plotter, None
-            failed = plotter.close()  # the last epoch's progress.png is written before run_training returns
+            # the last epoch's progress.png is written before run_training returns
+            failed = plotter.close(timeout=120.0)
             if failed is not None:
                 trainer.print_to_log_file("failed to plot: ", repr(failed))
+            writer, self.checkpoint_writer = self.checkpoint_writer, None
+            unwritten = writer.close() if writer is not None else None  # every checkpoint saved is on disk now
             trainer.strategy.finish(trainer)
+            if unwritten is not None:
+                if sys.exc_info()[1] is None:
+                    raise unwritten
+                trainer.print_to_log_file(str(unwritten))  # the error already on its way matters more
         shutdown_augmenters(trainer)
         self._end(trainer, stopped, reason)
 
     def epoch_start(self, trainer: Any) -> None:
         """Before an epoch's first iteration."""
         assert self.guard is not None
+        if self.checkpoint_writer is not None:
+            self.checkpoint_writer.raise_if_failed()  # a checkpoint of the last epoch could not be written
         if not trainer.strategy.is_distributed and self.control.stop_requested:
             # a stop asked for at the end of the previous epoch (an observer's on_epoch_end, a click between
             # epochs) ends the run here, before the next epoch's first iteration changes the weights
@@ -396,6 +410,25 @@ def _loss_record(trainer: Any, loss: Any) -> LossRecord:
                       float(trainer.optimizer.param_groups[0]["lr"]))
 
 
+# The methods of v1's loop that write or may look at the checkpoint files: a class of the user's that overrides
+# one of them may expect the file on disk when save_checkpoint returns (v1's contract), e.g. to copy it.
+CHECKPOINT_METHODS = ("save_checkpoint", "maybe_save_checkpoint", "manage_patience", "on_epoch_end", "run_training")
+
+
+def writes_checkpoints_in_background(trainer_class: type) -> bool:
+    """Whether ``run_training`` may hand the checkpoints to a background writer (see ``CheckpointWriter``).
+
+    Yes when each of :data:`CHECKPOINT_METHODS` comes from the explorer's own classes (its port of v1's trainers
+    and variants); no as soon as a class from elsewhere (a user's trainer file, a v1 variant file loaded as it
+    is) defines one: then every checkpoint is on disk when ``save_checkpoint`` returns, as in v1.
+    """
+    for name in CHECKPOINT_METHODS:
+        owner = next((cls for cls in trainer_class.__mro__ if name in vars(cls)), None)
+        if owner is not None and not owner.__module__.startswith("nnunet_explorer."):
+            return False
+    return True
+
+
 def shutdown_augmenters(trainer: Any) -> None:
     """Stop the augmentation workers of ``trainer.tr_gen`` / ``val_gen`` (a failure here masks nothing)."""
     for name in ("tr_gen", "val_gen"):
@@ -490,5 +523,5 @@ def _stop_background_runs() -> None:
         handle.join(EXIT_WAIT_SECONDS)
 
 
-__all__ = ["DATA_WAIT_LINE", "ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle", "TrainingResult",
-           "run_in_background", "shutdown_augmenters"]
+__all__ = ["CHECKPOINT_METHODS", "DATA_WAIT_LINE", "ExplorerHooks", "LossRecord", "StopTraining", "TrainingHandle",
+           "TrainingResult", "run_in_background", "shutdown_augmenters", "writes_checkpoints_in_background"]

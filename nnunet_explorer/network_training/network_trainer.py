@@ -197,7 +197,13 @@ class NetworkTrainer:
     # --------------------------------------------------------------------------------- checkpoints
     @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.save_checkpoint")
     def save_checkpoint(self, fname: str, save_optimizer: bool = True) -> None:
-        """Write the weights, optimizer, epoch (``self.epoch + 1``) and curves to ``fname``, atomically."""
+        """Write the weights, optimizer, epoch (``self.epoch + 1``) and curves to ``fname``, atomically.
+
+        While ``run_training`` runs (and no class of the user's overrides a method that saves or reads the
+        checkpoints, see :func:`.explorer_hooks.writes_checkpoints_in_background`), the file is written by a
+        background thread: this returns once the tensors are copied, and "done, saving took" is logged when
+        the file is on disk. ``model_final_checkpoint.model`` is always written here, after every pending one.
+        """
         from ..training.checkpoint_saving import checkpoint_dict, save_checkpoint_files
 
         self.explorer.checkpoint_saved(fname)
@@ -205,15 +211,30 @@ class NetworkTrainer:
             return  # DDP: rank 0 writes the checkpoints
         start_time = time()
         self.print_to_log_file("saving checkpoint...")
+        writer = self.explorer.checkpoint_writer
+        background = writer is not None and os.path.basename(fname) != FINAL
         scaler = self.amp_grad_scaler
         checkpoint = checkpoint_dict(
             self.network, self.optimizer if save_optimizer else None, self.epoch + 1,
             (self.all_tr_losses, self.all_val_losses, self.all_val_losses_tr_mode, self.all_val_eval_metrics),
             (self.best_epoch_based_on_MA_tr_loss, self.best_MA_tr_loss_for_patience, self.best_val_eval_criterion_MA),
             grad_scaler_state=scaler.state_dict() if scaler is not None else {}, has_grad_scaler=bool(self.fp16),
-            lr_scheduler=self.lr_scheduler)
+            lr_scheduler=self.lr_scheduler, snapshot=background)
+
+        def done(_seconds: float = 0.0) -> None:
+            self.print_to_log_file("done, saving took %.2f seconds" % (time() - start_time))
+
+        if background:
+            # differs from v1: v1 writes in the training thread (the GPU idles while the disk works); here a
+            # thread writes a copy while the next epoch trains
+            writer.submit(fname, checkpoint, self._checkpoint_info(), on_done=done)
+            return
+        if writer is not None:  # the final checkpoint: after the pending ones, so that no older file lands later
+            failed = writer.flush()
+            if failed is not None:
+                raise failed
         save_checkpoint_files(fname, checkpoint, self._checkpoint_info())
-        self.print_to_log_file("done, saving took %.2f seconds" % (time() - start_time))
+        done()
 
     def _checkpoint_info(self) -> Any:
         """The ``.model.pkl`` companion (nnUNetTrainer writes one; the generic trainer none)."""
@@ -257,6 +278,11 @@ class NetworkTrainer:
         from ..training.pretrained import read_checkpoint
 
         self.print_to_log_file("loading checkpoint", fname, "train=", train)
+        writer = self.explorer.checkpoint_writer
+        if writer is not None:  # a checkpoint saved a moment ago may still be on its way to the disk
+            failed = writer.flush()
+            if failed is not None:
+                raise failed
         if not self.was_initialized:
             self.initialize(train)
         try:

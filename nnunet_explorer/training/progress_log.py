@@ -9,6 +9,7 @@ time with year, month and day *not* zero-padded and hour, minute and second padd
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +42,14 @@ class TrainingLogFile:
         self.printer = printer or (lambda *a: print(*a, flush=True))
         self.path: Path | None = None
 
+    # the checkpoint writer's thread logs "done, saving took ..." while the training thread logs too
+    _lock = threading.Lock()
+
     def __call__(self, *args: Any, also_print_to_console: bool = True, add_timestamp: bool = True) -> None:
+        with self._lock:
+            self._write(args, also_print_to_console, add_timestamp)
+
+    def _write(self, args: tuple, also_print_to_console: bool, add_timestamp: bool) -> None:
         if add_timestamp:
             args = ("%s:" % datetime.now(), *args)
         if self.path is None:

@@ -8,11 +8,11 @@ while a notebook draws its own figures, and a notebook can show :func:`progress_
 from __future__ import annotations
 
 import os
-import threading
 from typing import Sequence
 
 from ..fileio import atomic_open
 from ..provenance import mirrors
+from .background import BackgroundWorker
 
 
 @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.plot_progress")
@@ -67,7 +67,7 @@ def save_progress_png(path: str | os.PathLike, all_tr_losses: Sequence[float], a
         fig.savefig(handle, format="png", dpi=dpi)
 
 
-class ProgressPlotter:
+class ProgressPlotter(BackgroundWorker):
     """Draws ``progress.png`` in a background thread, so that the training loop does not wait for matplotlib.
 
     v1 draws its 30 x 24 inch progress plot at the end of every epoch, in the training thread: 0.28 s on the
@@ -80,14 +80,13 @@ class ProgressPlotter:
     logs "failed to plot"), never raised into the training loop.
     """
 
+    thread_name = "nnunet-explorer-plotter"
+
     def __init__(self, draw=None) -> None:
+        super().__init__()
         self._draw = draw or save_progress_png  # (path, *curves): the tests pass a recorder
-        self._changed = threading.Condition()
         self._job: tuple | None = None
         self._drawing = False
-        self._closed = False
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
         self.drawn = 0
         """Plots written so far."""
 
@@ -95,32 +94,13 @@ class ProgressPlotter:
         """Queue a plot of ``curves`` (copied now) into ``path``; returns the error of an earlier plot, if any."""
         job = (path, *[list(c) for c in curves])
         with self._changed:
-            if self._closed:
-                raise RuntimeError("the progress plotter is closed")
+            self._start()
             self._job = job
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True, name="nnunet-explorer-plotter")
-                self._thread.start()
             self._changed.notify_all()
-            error, self._error = self._error, None
-        return error
+            return self._take_error()
 
-    def flush(self, timeout: float | None = 120.0) -> BaseException | None:
-        """Wait until the queued plot is written; returns (and forgets) the error of a failed plot, if any."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._job is None and not self._drawing, timeout)
-            error, self._error = self._error, None
-        return error
-
-    def close(self, timeout: float | None = 120.0) -> BaseException | None:
-        """:meth:`flush`, then end the thread. Idempotent."""
-        error = self.flush(timeout)
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        return error
+    def _idle(self) -> bool:
+        return self._job is None and not self._drawing
 
     def _run(self) -> None:
         while True:
