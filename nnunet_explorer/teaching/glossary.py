@@ -61,7 +61,7 @@ _TERMS = (
          "the 50 validation batches of patches (``num_val_batches_per_epoch``), then one global Dice per class. "
          "Patches oversample foreground and there is no sliding window, so it is only an estimate of the real "
          "validation Dice.",
-         "v1 每个 epoch 结束时打印的前景 Dice:在 50 个验证 batch 的 patch 上累加 TP、FP、FN,再为每个类别算一个全局 "
+         "v1 每个 epoch 结束时打印的前景 Dice:在 50 个验证 batch(``num_val_batches_per_epoch``)的 patch 上累加 TP、FP、FN,再为每个类别算一个全局 "
          "Dice。patch 对前景有过采样,也没有滑动窗口,所以它只是真实验证 Dice 的估计。"),
     Term("sample-dice", "sample Dice vs batch Dice", "样本 Dice 与批 Dice",
          "Sample Dice computes a soft Dice per sample and class and averages them; batch Dice pools the voxels of "
@@ -119,8 +119,8 @@ _TERMS = (
          "each batch are centred on a random voxel of a random foreground class present in the case — 1 of 2 at "
          "batch 2, 1 of 3 at batch 3, 2 of 5 at batch 5.",
          "``oversample_foreground_percent = 0.33``:每个 batch 中最后 ``batch_size - round(batch_size * 0.67)`` 个"
-         "样本以病例中某个前景类别的随机体素为中心——batch 为 2 时是 2 个中的 1 个,batch 为 3 时是 1 个,"
-         "batch 为 5 时是 2 个。"),
+         "样本以病例中某个前景类别的随机体素为中心——batch 为 2 时是 2 个中的 1 个,batch 为 3 时是 3 个中的 1 个,"
+         "batch 为 5 时是 5 个中的 2 个。"),
     Term("poly-lr", "poly LR", "poly 学习率",
          "``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``, set by hand at the start of every epoch "
          "(V2 has no scheduler object): 0.01 at epoch 0, about 2e-5 at epoch 999.",
