@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import atexit
 import math
-import sys
 import threading
 import time
 import weakref
@@ -230,13 +229,21 @@ class ExplorerHooks:
         self.progress_plotter = ProgressPlotter()  # progress.png off the training thread; closed in `finally`
         if trainer.strategy.is_global_zero and writes_checkpoints_in_background(type(trainer)):
             self.checkpoint_writer = CheckpointWriter()  # checkpoints off the training thread; closed in `finally`
+        raising = True  # whether an error leaves this block (sys.exc_info() cannot tell inside a generator)
         try:
             yield
+            raising = False
         except StopTraining as stop:
             # differs from v1: v1 has no stop request; the explorer ends after the iteration, saves model_latest
             stopped, reason = True, str(stop)
-            self._save_latest_after_stop(trainer, f"stopping: {reason}; saving {{latest}} (epoch {{epoch}}: the "
-                                                  "finished epochs)")
+            try:
+                self._save_latest_after_stop(trainer, f"stopping: {reason}; saving {{latest}} (epoch {{epoch}}: "
+                                                      "the finished epochs)")
+            except Exception as exc:  # model_latest could not be written (or an earlier checkpoint could not)
+                shutdown_augmenters(trainer)
+                self._end(trainer, True, f"{type(exc).__name__}: {exc}")
+                raise
+            raising = False
         except KeyboardInterrupt as interrupt:
             # differs from v1: v1 dies on Ctrl-C/SIGTERM without saving (and may leave workers behind)
             from ..training.signals import TerminationRequested
@@ -264,11 +271,13 @@ class ExplorerHooks:
             writer, self.checkpoint_writer = self.checkpoint_writer, None
             unwritten = writer.close() if writer is not None else None  # every checkpoint saved is on disk now
             trainer.strategy.finish(trainer)
-            if unwritten is not None:
-                if sys.exc_info()[1] is None:
-                    raise unwritten
+            if unwritten is not None and raising:
                 trainer.print_to_log_file(str(unwritten))  # the error already on its way matters more
+                unwritten = None
         shutdown_augmenters(trainer)
+        if unwritten is not None:  # the loop ended, but a checkpoint it saved did not reach the disk
+            self._end(trainer, True, f"{type(unwritten).__name__}: {unwritten}")
+            raise unwritten
         self._end(trainer, stopped, reason)
 
     def epoch_start(self, trainer: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict, namedtuple
 from pathlib import Path
 
@@ -17,12 +18,14 @@ import torch
 from nnunet_explorer.errors import TrainingError
 from nnunet_explorer.network_training import nnUNetTrainerV2, register_trainer, unregister_trainer
 from nnunet_explorer.network_training.explorer_hooks import shutdown_augmenters, writes_checkpoints_in_background
-from nnunet_explorer.run.run_training import after_initialize
+from nnunet_explorer.run.run_training import after_initialize, train_or_load
 from nnunet_explorer.training import checkpoint_saving
 from nnunet_explorer.training.checkpoint_saving import CheckpointWriter, snapshot_to_cpu
+from nnunet_explorer.training.hooks import TrainEnd
 from nnunet_explorer.training.pretrained import read_checkpoint
+from nnunet_explorer.walkthrough import walkthrough_for
 
-from .conftest import fold_folder, log_text, tiny_request, tiny_trainer
+from .conftest import Recorder, fold_folder, log_text, tiny_request, tiny_trainer
 
 WRITER_THREAD = "nnunet-explorer-checkpoints"
 
@@ -191,13 +194,23 @@ def _threads_that_wrote(monkeypatch) -> list[tuple[str, str]]:
     return wrote
 
 
+def _latest_write_fails(monkeypatch, error: OSError, when=lambda checkpoint: True) -> None:
+    """Every write of ``model_latest.model`` for which ``when(checkpoint)`` holds raises ``error``."""
+    real = checkpoint_saving.save_checkpoint_files
+
+    def write(path, checkpoint, info):
+        if Path(path).name == "model_latest.model" and when(checkpoint):
+            raise error
+        return real(path, checkpoint, info)
+
+    monkeypatch.setattr(checkpoint_saving, "save_checkpoint_files", write)
+
+
 @pytest.mark.slow
 def test_a_run_writes_its_epoch_checkpoints_in_the_background_and_all_are_on_disk_when_it_returns(
         loop_ws, monkeypatch):
     wrote = _threads_that_wrote(monkeypatch)
     request = tiny_request(epochs=2, save_every=1, single_threaded=True)
-    from nnunet_explorer.walkthrough import walkthrough_for
-
     pipeline = walkthrough_for(request, workspace=loop_ws)
     pipeline.run(until="initialize")
     assert after_initialize(pipeline["trainer"], request) == 0
@@ -219,8 +232,6 @@ def test_a_user_trainer_that_overrides_save_checkpoint_finds_each_file_on_disk(l
     register_trainer(SavesAndCopies)
     try:
         request = tiny_request(trainer="SavesAndCopies", epochs=2, save_every=1, single_threaded=True)
-        from nnunet_explorer.walkthrough import walkthrough_for
-
         pipeline = walkthrough_for(request, workspace=loop_ws)
         pipeline.run(until="initialize")
         assert after_initialize(pipeline["trainer"], request) == 0
@@ -229,3 +240,68 @@ def test_a_user_trainer_that_overrides_save_checkpoint_finds_each_file_on_disk(l
     assert "model_latest.model:1" in SavesAndCopies.copies and "model_latest.model:2" in SavesAndCopies.copies
     assert SavesAndCopies.copies[-1] == "model_final_checkpoint.model:2"
     assert {thread for _, thread in wrote} == {threading.current_thread().name}
+
+
+@pytest.mark.slow
+def test_a_checkpoint_that_cannot_be_written_stops_the_run_with_its_name(loop_ws, monkeypatch):
+    _latest_write_fails(monkeypatch, OSError(28, "No space left on device"))
+    trainer, request = tiny_trainer(loop_ws, epochs=3, save_every=1, single_threaded=True)
+    recorder = Recorder()
+    trainer.explorer.attach(recorder)
+    with pytest.raises(TrainingError, match="model_latest.model failed in the background: OSError") as failure:
+        train_or_load(trainer, request)
+    assert "No space left on device" in str(failure.value) and "fix:" in str(failure.value)
+    # epoch 0 saved model_latest and its write failed: the run stops at epoch 1's start or at its checkpoint
+    # (whichever finds the failure first: the write runs beside the training), never reaching epoch 2
+    assert len(trainer.all_tr_losses) in (1, 2) and trainer.explorer.checkpoint_writer is None
+    ends = recorder.of(TrainEnd)
+    assert len(ends) == 1 and ends[0].stopped_early and "model_latest.model" in ends[0].reason
+    folder = fold_folder(loop_ws)
+    assert not (folder / "model_latest.model").exists() and not list(folder.glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_stopped_run_whose_last_checkpoint_cannot_be_written_says_so_after_shutting_down(loop_ws, monkeypatch):
+    _latest_write_fails(monkeypatch, OSError(28, "No space left on device"))
+    trainer, request = tiny_trainer(loop_ws, epochs=3, single_threaded=True)  # model_latest only when stopped
+
+    class StopAfterFirstEpoch(Recorder):
+        def on_epoch_end(self, event):
+            super().on_epoch_end(event)
+            trainer.explorer.stop("test")
+
+    recorder = StopAfterFirstEpoch()
+    trainer.explorer.attach(recorder)
+    with pytest.raises(TrainingError, match="model_latest.model failed in the background"):
+        train_or_load(trainer, request)
+    ends = recorder.of(TrainEnd)
+    assert len(ends) == 1 and ends[0].stopped_early and "No space left" in ends[0].reason
+    assert len(trainer.all_tr_losses) == 1 and trainer.explorer.checkpoint_writer is None
+    assert not list(fold_folder(loop_ws).glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_stop_whose_save_meets_an_earlier_failure_reports_it_and_ends_the_run(loop_ws, monkeypatch):
+    """Epoch 0's model_latest fails only once epoch 1 has started (past the epoch-start check); a stop in epoch 1
+    then saves model_latest, and that save hands out the failure: the run ends with it, observers told."""
+    epoch_1 = threading.Event()
+    _latest_write_fails(monkeypatch, OSError(5, "Input/output error"),
+                        when=lambda checkpoint: checkpoint["epoch"] == 1 and epoch_1.wait(60))
+    trainer, request = tiny_trainer(loop_ws, epochs=3, save_every=1, single_threaded=True)
+
+    class StopInEpoch1(Recorder):
+        def on_epoch_start(self, epoch):
+            super().on_epoch_start(epoch)
+            if epoch == 1:
+                epoch_1.set()
+                while trainer.explorer.checkpoint_writer.pending:  # the failure is recorded
+                    time.sleep(0.01)
+                trainer.explorer.stop("test")  # seen after epoch 1's first iteration
+
+    recorder = StopInEpoch1()
+    trainer.explorer.attach(recorder)
+    with pytest.raises(TrainingError, match="model_latest.model failed in the background: OSError"):
+        train_or_load(trainer, request)
+    ends = recorder.of(TrainEnd)
+    assert len(ends) == 1 and ends[0].stopped_early and "Input/output error" in ends[0].reason
+    assert trainer.explorer.checkpoint_writer is None and len(trainer.all_tr_losses) == 1
