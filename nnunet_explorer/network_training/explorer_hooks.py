@@ -22,7 +22,12 @@ named points the loop calls, what a live notebook, a cluster job and a debugging
 * **the one device read**: the trainer's default ``run_iteration`` hands its :class:`~nnunet_explorer.
   training.iteration.IterationRecord` (everything read from the device in one transfer) to
   :meth:`ExplorerHooks.record_iteration`; an overridden ``run_iteration`` that returns only the loss still runs
-  (the record is then the loss alone).
+  (the record is then the loss alone);
+* **the epoch's end off the training thread**: ``progress.png`` and the checkpoints are drawn and written by
+  background threads while the run lasts (:class:`~nnunet_explorer.training.progress_plot.ProgressPlotter`,
+  :class:`~nnunet_explorer.training.checkpoint_saving.CheckpointWriter`; see
+  :func:`writes_checkpoints_in_background` for the trainers that keep v1's synchronous writes), and both are
+  finished before ``run_training`` returns.
 
 None of this changes what v1 computes: every iteration's numbers are v1's. What the explorer adds can only
 end a run early: the Stop button, Ctrl-C/SIGTERM, and the NaN guard, which stops at the first non-finite value

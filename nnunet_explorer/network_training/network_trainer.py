@@ -18,7 +18,8 @@ Ctrl-C/SIGTERM saving, timings, DDP) lives in :mod:`.explorer_hooks` and :mod:`n
 and is called at four named points of :meth:`NetworkTrainer.run_training`.
 
 v1 writes its files as ``join(self.output_folder, name)`` with string paths; so does this class (a variant
-that builds paths the same way keeps working). Files are written atomically.
+that builds paths the same way keeps working). Files are written atomically; while ``run_training`` runs,
+``progress.png`` and the checkpoints by background threads (see :meth:`NetworkTrainer.save_checkpoint`).
 """
 from __future__ import annotations
 
