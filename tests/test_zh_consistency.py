@@ -1,10 +1,11 @@
 """The Chinese teaching texts say the same numbers and name the same code as the English ones.
 
 A translation can go wrong where no reader of one language notices: a weight, an epoch count or a function name
-changed in one text and not in the other. Every English/Chinese pair (the ``{"en", "zh"}`` dicts of
-``nnunet_explorer/teaching``, the glossary's terms, each walkthrough step's docstring with its translation in
-``STEP_DOCS_ZH``, and every ``tr(english, chinese)`` of the package: messages, fixes, console lines) must carry the same numbers and the same ``code`` spans, each as many times.
-The few pairs where the languages differ on purpose are listed below with the exact difference.
+changed in one text and not in the other. Every English/Chinese pair (the ``{"en", "zh"}`` dicts of the
+package, the glossary's terms, each walkthrough step's docstring with its translation in ``STEP_DOCS_ZH``, and
+every ``tr(english, chinese)`` of the package: messages, fixes, console lines) must carry the same numbers and
+the same code spans (in double or single backticks), each as many times. The few pairs where the languages
+differ on purpose are listed below with the exact difference.
 """
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ from nnunet_explorer.teaching.step_docs import STEP_DOCS_ZH
 from nnunet_explorer.walkthrough import WALKTHROUGH_STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
-TEACHING = ROOT / "nnunet_explorer" / "teaching"
-CODE = re.compile(r"``(.+?)``", re.S)
+CODE = re.compile(r"``(.+?)``|(?<!`)`([^`\n]+)`(?!`)", re.S)
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?(?:e-?\d+)?")
 
 # (the start of the English text, numbers only in English, numbers only in Chinese): deliberate differences
@@ -40,6 +40,8 @@ CODE_EXCEPTIONS = [
     # the formula's words are translated inside the code span
     ("``process_plans`` reads the stage's patch size", {"round(0.05 * dataset voxels / patch voxels)": 1},
      {"round(0.05 * 数据集体素数 / patch 体素数)": 1}),
+    ("convert it with v1's `nnUNet_convert_decathlon_task -i <path to {}>`",
+     {"nnUNet_convert_decathlon_task -i <path to {}>": 1}, {"nnUNet_convert_decathlon_task -i <{} 的路径>": 1}),
 ]
 
 
@@ -54,23 +56,20 @@ def _text(node: ast.AST) -> str | None:
 def _pairs() -> list[tuple[str, str, str]]:
     pairs = []
     for path in sorted((ROOT / "nnunet_explorer").rglob("*.py")):
+        where = path.relative_to(ROOT / "nnunet_explorer")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr" and len(node.args) >= 2:
-                en, zh = _text(node.args[0]), _text(node.args[1])
-                if en and zh:
-                    pairs.append((f"{path.relative_to(ROOT / 'nnunet_explorer')}:{node.lineno}", en, zh))
-    for path in sorted(TEACHING.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            where = f"{path.name}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Dict):
                 keys = [k.value if isinstance(k, ast.Constant) else None for k in node.keys]
                 if "en" in keys and "zh" in keys:
                     en, zh = _text(node.values[keys.index("en")]), _text(node.values[keys.index("zh")])
-                    if en and zh:
-                        pairs.append((where, en, zh))
+                    pairs += [(f"{where}:{node.lineno}", en, zh)] if en and zh else []
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr" and len(node.args) >= 2:
+                en, zh = _text(node.args[0]), _text(node.args[1])
+                pairs += [(f"{where}:{node.lineno}", en, zh)] if en and zh else []
             elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Term":
                 args = [_text(a) for a in node.args]
-                pairs += [(where, en, zh) for en, zh in ((args[1], args[2]), (args[3], args[4])) if en and zh]
+                pairs += [(f"{where}:{node.lineno}", en, zh) for en, zh in ((args[1], args[2]), (args[3], args[4]))
+                          if en and zh]
     for step in WALKTHROUGH_STEPS:
         entry = STEP_DOCS_ZH.get(step.__name__)
         if entry is not None and step.__doc__:
@@ -87,7 +86,7 @@ def _numbers(text: str) -> Counter:
 
 
 def _codes(text: str) -> Counter:
-    return Counter(" ".join(c.split()) for c in CODE.findall(text))  # a line break inside a span is a space
+    return Counter(" ".join((a or b).split()) for a, b in CODE.findall(text))  # a line break in a span: a space
 
 
 def _difference(en: Counter, zh: Counter) -> tuple[dict, dict]:
@@ -102,7 +101,7 @@ def test_the_pairs_are_found():
     # the teaching dicts, the glossary (two pairs per term) and every translated step docstring
     assert len(PAIRS) > 250
     assert sum(where.startswith("step ") for where, _, _ in PAIRS) == len(STEP_DOCS_ZH)
-    assert sum(where.startswith("glossary.py") for where, _, _ in PAIRS) >= 40
+    assert sum(where.startswith("teaching/glossary.py") for where, _, _ in PAIRS) >= 40
 
 
 @pytest.mark.parametrize("where,en,zh", PAIRS, ids=[p[0] for p in PAIRS])
