@@ -35,15 +35,15 @@ class TrainingLogFile:
         printer: where echoed entries go (default: ``print`` to stdout).
     """
 
+    # the checkpoint writer's thread logs "done, saving took ..." while the training thread logs too
+    _lock = threading.RLock()
+
     def __init__(self, folder: str | os.PathLike, *, echo: bool = True,
                  printer: Callable[..., None] | None = None) -> None:
         self.folder = Path(folder)
         self.echo = echo
         self.printer = printer or (lambda *a: print(*a, flush=True))
         self.path: Path | None = None
-
-    # the checkpoint writer's thread logs "done, saving took ..." while the training thread logs too
-    _lock = threading.Lock()
 
     def __call__(self, *args: Any, also_print_to_console: bool = True, add_timestamp: bool = True) -> None:
         with self._lock:
