@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    from nnunet_explorer.training.checkpoint_saving import CheckpointWriter
+    from nnunet_explorer.training.checkpoint_saving import CheckpointWriter, save_checkpoint_files
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             v1.save_checkpoint(os.path.join(out, "v1_best.model"))
             v1_s.append(time.perf_counter() - start)
 
-            writer = CheckpointWriter()
-            real_write = writer._write
-            writer._write = lambda *job: written.append(real_write(*job)) or written[-1]
+            writer = CheckpointWriter(write=lambda *job: written.append(save_checkpoint_files(*job)) or written[-1])
             trainer.explorer.checkpoint_writer = writer
             start = time.perf_counter()
             trainer.save_checkpoint(os.path.join(out, "model_best.model"))
