@@ -6,9 +6,9 @@ average improves; meanwhile the GPU has nothing to do. The explorer's trainer, w
 copies the tensors and hands the copy to :class:`~nnunet_explorer.training.checkpoint_saving.CheckpointWriter`,
 which writes it (atomically, flushed to disk) in a background thread. Printed (medians of ``--repeats``): v1's
 ``nnUNetTrainer.save_checkpoint`` on the same network and optimizer, the explorer's ``save_checkpoint`` in the
-training thread with the background writer, the writer's time in the background, and the explorer's
+training thread with the background writer, the writer's time in the background, the explorer's
 ``save_checkpoint`` without the writer (the path outside ``run_training``, and of user trainers that override a
-checkpoint method).
+checkpoint method), and how fast a Python loop in the training thread runs while the writer writes.
 
     .venv/bin/python benchmarks/bench_checkpoint.py [--repeats 5]
 """
@@ -19,6 +19,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -64,6 +65,18 @@ def _v1_saver(trainer):
     return v1
 
 
+def _spin(until) -> tuple[float, float]:
+    """A tight Python loop in this (the training) thread until ``until()`` (an ``Event.is_set``, the same check
+    alone and beside the writer): iterations per second and the longest pause between two iterations (what a
+    write in another thread that held the GIL would show)."""
+    count, longest, start = 0, 0.0, time.perf_counter()
+    last = start
+    while not until():
+        now = time.perf_counter()
+        longest, last, count = max(longest, now - last), now, count + 1
+    return count / max(last - start, 1e-9), longest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -77,18 +90,25 @@ def main(argv: list[str] | None = None) -> int:
         weights = sum(p.numel() for p in trainer.network.parameters())
         out = folder / "fold"
         out.mkdir(exist_ok=True)
-        v1_s, ours_s, background_s, sync_s = [], [], [], []
+        v1_s, ours_s, background_s, sync_s, share, pause = [], [], [], [], [], []
         written: list[float] = []
         for _ in range(args.repeats):
+            timer = threading.Timer(0.3, (stop_alone := threading.Event()).set)
+            timer.start()
+            alone, _ = _spin(stop_alone.is_set)
             start = time.perf_counter()
             v1.save_checkpoint(os.path.join(out, "v1_best.model"))
             v1_s.append(time.perf_counter() - start)
 
-            writer = CheckpointWriter(write=lambda *job: written.append(save_checkpoint_files(*job)) or written[-1])
+            finished = threading.Event()
+            writer = CheckpointWriter(write=lambda *job: (written.append(save_checkpoint_files(*job)), finished.set()))
             trainer.explorer.checkpoint_writer = writer
             start = time.perf_counter()
             trainer.save_checkpoint(os.path.join(out, "model_best.model"))
             ours_s.append(time.perf_counter() - start)
+            beside, longest = _spin(finished.is_set)  # the training thread goes on while the writer writes
+            share.append(beside / alone)
+            pause.append(longest)
             writer.close()
             background_s.append(written[-1])
             trainer.explorer.checkpoint_writer = None
@@ -105,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
               f"({v1_med / ours_med:.0f}x less)")
         print(f"  explorer writer, background thread:                     {statistics.median(background_s):7.3f} s")
         print(f"  explorer save_checkpoint without the writer:            {statistics.median(sync_s):7.3f} s")
+        print(f"  a Python loop in the training thread during the background write: "
+              f"{100 * statistics.median(share):.0f} % of its speed alone, longest pause "
+              f"{1e3 * statistics.median(pause):.1f} ms")
     return 0
 
 

@@ -41,8 +41,8 @@ session (this script, notebook 05, the Colin27 learning check) is ``benchmarks/g
 
 Performance goals (issues 13 and 21): iteration explorer/v1 <= 0.9 with the GPU busy >= 90 %; sliding window <= 0.5
 of v1's time in the explorer's default mode (tile batching on CUDA) and <= 1.0 at one tile per pass
-(probabilities equal to 1e-6 in fp32, 1e-3 in fp16); no data
-wait with v1's worker count; monitor <= 1 % of an iteration.
+(probabilities equal to 1e-6 in fp32, 1e-3 in fp16); no data wait with v1's worker count; monitor <= 1 % of an
+iteration.
 
 On this project's machines (CPU, in CI)::
 

@@ -276,7 +276,8 @@ def geometry_findings(check: str, a: Geometry, b: Geometry, a_name: str, b_name:
             continue
         diff = float(np.max(np.abs(va - vb))) if va.shape == vb.shape else None
         consequence = consequences[name]
-        detail = f"{name} {_fmt(va)} vs {_fmt(vb)}{' (ITK order x, y, z)' if name != 'direction' else ''}" + (f" (largest difference {diff:.3g})" if diff is not None else "")
+        detail = (f"{name} {_fmt(va)} vs {_fmt(vb)}{' (ITK order x, y, z)' if name != 'direction' else ''}"
+                  + (f" (largest difference {diff:.3g})" if diff is not None else ""))
         out.append(Finding(check, "error", f"{a_name} does not match {b_name}: {detail}; {consequence} (fix: {fix})",
                            {"field": name, "file": a_name, "reference": b_name, "value": va, "reference_value": vb,
                             "max_difference": diff, "tolerance": "numpy.isclose rtol=1e-05 atol=1e-08"}))

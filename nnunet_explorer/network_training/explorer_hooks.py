@@ -245,8 +245,7 @@ class ExplorerHooks:
                 self._save_latest_after_stop(trainer, f"stopping: {reason}; saving {{latest}} (epoch {{epoch}}: "
                                                       "the finished epochs)")
             except Exception as exc:  # model_latest could not be written (or an earlier checkpoint could not)
-                shutdown_augmenters(trainer)
-                self._end(trainer, True, f"{type(exc).__name__}: {exc}")
+                self._end(trainer, True, _reason(exc))
                 raise
             raising = False
         except KeyboardInterrupt as interrupt:
@@ -258,12 +257,10 @@ class ExplorerHooks:
                 self._save_latest_after_stop(trainer, f"{reason}: saving {{latest}} (epoch {{epoch}}: the finished "
                                                       "epochs) before exiting")
             finally:
-                shutdown_augmenters(trainer)
                 self._end(trainer, True, reason)
             raise
         except Exception as exc:
-            shutdown_augmenters(trainer)
-            self._end(trainer, True, f"{type(exc).__name__}: {exc}")
+            self._end(trainer, True, _reason(exc))
             raise
         finally:
             if not trainer.strategy.is_global_zero:
@@ -279,9 +276,8 @@ class ExplorerHooks:
             if unwritten is not None and raising:
                 trainer.print_to_log_file(str(unwritten))  # the error already on its way matters more
                 unwritten = None
-        shutdown_augmenters(trainer)
         if unwritten is not None:  # the loop ended, but a checkpoint it saved did not reach the disk
-            self._end(trainer, True, f"{type(unwritten).__name__}: {unwritten}")
+            self._end(trainer, True, _reason(unwritten))
             raise unwritten
         self._end(trainer, stopped, reason)
 
@@ -397,6 +393,8 @@ class ExplorerHooks:
                 trainer.epoch = finished
 
     def _end(self, trainer: Any, stopped: bool, reason: str) -> None:
+        """However the run ends: stop the augmentation workers, keep the result, send ``TrainEnd``."""
+        shutdown_augmenters(trainer)
         final = Path(trainer.output_folder) / FINAL
         final_path = final if (not stopped and final.is_file()) else None
         log = getattr(trainer, "log_file", None)
@@ -411,6 +409,10 @@ class ExplorerHooks:
                    else math.nan, "hook_seconds": self.hook_seconds}
         self._emit("on_train_end", TrainEnd(int(trainer.epoch), stopped, reason,
                                             None if final_path is None else str(final_path), summary), trainer)
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _f(value: Any) -> float | None:

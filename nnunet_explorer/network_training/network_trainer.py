@@ -222,7 +222,7 @@ class NetworkTrainer:
             grad_scaler_state=scaler.state_dict() if scaler is not None else {}, has_grad_scaler=bool(self.fp16),
             lr_scheduler=self.lr_scheduler, snapshot=background)
 
-        def done(_seconds: float = 0.0) -> None:
+        def done() -> None:
             self.print_to_log_file("done, saving took %.2f seconds" % (time() - start_time))
 
         if background:
@@ -231,9 +231,7 @@ class NetworkTrainer:
             writer.submit(fname, checkpoint, self._checkpoint_info(), on_done=done)
             return
         if writer is not None:  # the final checkpoint: after the pending ones, so that no older file lands later
-            failed = writer.flush()
-            if failed is not None:
-                raise failed
+            writer.wait_until_written()
         save_checkpoint_files(fname, checkpoint, self._checkpoint_info())
         done()
 
@@ -281,9 +279,7 @@ class NetworkTrainer:
         self.print_to_log_file("loading checkpoint", fname, "train=", train)
         writer = self.explorer.checkpoint_writer
         if writer is not None:  # a checkpoint saved a moment ago may still be on its way to the disk
-            failed = writer.flush()
-            if failed is not None:
-                raise failed
+            writer.wait_until_written()
         if not self.was_initialized:
             self.initialize(train)
         try:

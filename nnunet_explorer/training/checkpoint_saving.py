@@ -148,7 +148,7 @@ class CheckpointWriter(BackgroundWorker):
 
     :meth:`submit` takes a checkpoint whose tensors are already copies (:func:`snapshot_to_cpu`) and returns at
     once; the thread writes it with :func:`save_checkpoint_files` (atomically, flushed to disk) and then calls
-    ``on_done(seconds)``. At most ``max_pending`` checkpoints wait (each holds a copy of the weights and the
+    ``on_done()``. At most ``max_pending`` checkpoints wait (each holds a copy of the weights and the
     optimizer in CPU memory): a further :meth:`submit` waits for a place. A write that fails is raised by the
     next :meth:`submit` or :meth:`raise_if_failed` (the training loop calls it at every epoch's start) as a
     :class:`~nnunet_explorer.errors.TrainingError` naming the file, and returned by :meth:`flush` /
@@ -158,17 +158,15 @@ class CheckpointWriter(BackgroundWorker):
 
     thread_name = "nnunet-explorer-checkpoints"
 
-    def __init__(self, max_pending: int = 2, write: Callable[..., float] | None = None) -> None:
+    def __init__(self, max_pending: int = 2, write: Callable[..., Any] | None = None) -> None:
         super().__init__()
         self.max_pending = max(1, int(max_pending))
-        self._write = write or save_checkpoint_files  # (path, checkpoint, info) -> seconds; the tests pass a gate
+        self._write = write or save_checkpoint_files  # (path, checkpoint, info); the tests pass a gate
         self._queue: deque = deque()
         self._writing = False
-        self.written: list[str] = []
-        """The paths written so far, in order."""
 
     def submit(self, path: str | os.PathLike, checkpoint: Mapping[str, Any], info: Mapping[str, Any] | None,
-               on_done: Callable[[float], None] | None = None) -> None:
+               on_done: Callable[[], None] | None = None) -> None:
         """Queue ``checkpoint`` (and its ``.pkl`` companion ``info``) for ``path``; raises an earlier failure."""
         with self._changed:
             self._start()
@@ -193,6 +191,12 @@ class CheckpointWriter(BackgroundWorker):
         if error is not None:
             raise error
 
+    def wait_until_written(self) -> None:
+        """Wait for every queued checkpoint; raise the error of a write that failed, if any."""
+        error = self.flush()
+        if error is not None:
+            raise error
+
     def _idle(self) -> bool:
         return not self._queue and not self._writing
 
@@ -205,10 +209,9 @@ class CheckpointWriter(BackgroundWorker):
                 path, checkpoint, info, on_done = self._queue.popleft()
                 self._writing = True
             try:
-                seconds = self._write(path, checkpoint, info)
-                self.written.append(path)
+                self._write(path, checkpoint, info)
                 if on_done is not None:
-                    on_done(seconds)
+                    on_done()
             except BaseException as exc:  # noqa: BLE001 - raised in the training thread by the next call
                 failure = TrainingError(
                     f"writing {path} failed in the background: {type(exc).__name__}: {exc}",

@@ -20,7 +20,7 @@ from nnunet_explorer.network_training import nnUNetTrainerV2, register_trainer, 
 from nnunet_explorer.network_training.explorer_hooks import shutdown_augmenters, writes_checkpoints_in_background
 from nnunet_explorer.run.run_training import after_initialize, train_or_load
 from nnunet_explorer.training import checkpoint_saving
-from nnunet_explorer.training.checkpoint_saving import CheckpointWriter, snapshot_to_cpu
+from nnunet_explorer.training.checkpoint_saving import CHECKPOINT_KEYS, CheckpointWriter, snapshot_to_cpu
 from nnunet_explorer.training.hooks import TrainEnd
 from nnunet_explorer.training.pretrained import read_checkpoint
 from nnunet_explorer.walkthrough import walkthrough_for
@@ -72,7 +72,7 @@ def test_the_writer_keeps_the_order_and_bounds_the_copies(tmp_path):
     writer = CheckpointWriter(max_pending=2, write=gate)
     done: list[str] = []
     for name in ("a", "b"):
-        writer.submit(tmp_path / f"{name}.model", {"epoch": ord(name)}, None, on_done=lambda s, n=name: done.append(n))
+        writer.submit(tmp_path / f"{name}.model", {"epoch": ord(name)}, None, on_done=lambda n=name: done.append(n))
     assert gate.started.wait(10) and writer.pending == 2 and not (tmp_path / "a.model").exists()
     third = threading.Thread(target=writer.submit, args=(tmp_path / "c.model", {"epoch": 3}, None))
     third.start()
@@ -146,6 +146,7 @@ def test_save_checkpoint_returns_before_the_write_and_the_file_holds_the_weights
         gate.open()
         assert writer.close() is None
         saved = read_checkpoint(path)
+        assert tuple(saved) == CHECKPOINT_KEYS  # v1's keys in v1's order
         assert saved["epoch"] == trainer.epoch + 1 and set(saved["state_dict"]) == set(expected)
         assert all(torch.equal(saved["state_dict"][k], expected[k]) for k in expected)
         state = saved["optimizer_state_dict"]["state"]
@@ -153,6 +154,31 @@ def test_save_checkpoint_returns_before_the_write_and_the_file_holds_the_weights
         assert Path(path + ".pkl").is_file()
         log = Path(trainer.log_file).read_text()
         assert log.index("saving checkpoint...") < log.index("done, saving took")
+    finally:
+        trainer.explorer.checkpoint_writer = None
+        shutdown_augmenters(trainer)
+
+
+def test_load_checkpoint_waits_for_a_checkpoint_still_being_written(loop_ws):
+    trainer, _ = tiny_trainer(loop_ws, single_threaded=True)
+    try:
+        gate = Gate()
+        trainer.explorer.checkpoint_writer = writer = CheckpointWriter(write=gate)
+        saved_weights = {k: v.clone() for k, v in trainer.network.state_dict().items()}
+        path = os.path.join(trainer.output_folder, "model_best.model")
+        trainer.save_checkpoint(path)
+        with torch.no_grad():
+            for p in trainer.network.parameters():
+                p.add_(1.0)
+        loader = threading.Thread(target=trainer.load_checkpoint, args=(path,))
+        loader.start()
+        loader.join(0.5)
+        assert loader.is_alive(), "load_checkpoint must wait while the file is being written"
+        gate.open()
+        loader.join(30)
+        assert not loader.is_alive()
+        assert all(torch.equal(v, saved_weights[k]) for k, v in trainer.network.state_dict().items())
+        assert writer.close() is None
     finally:
         trainer.explorer.checkpoint_writer = None
         shutdown_augmenters(trainer)
@@ -242,20 +268,27 @@ def test_a_user_trainer_that_overrides_save_checkpoint_finds_each_file_on_disk(l
     assert {thread for _, thread in wrote} == {threading.current_thread().name}
 
 
+def _run_fails(trainer, request, recorder: Recorder, match: str) -> tuple[TrainEnd, TrainingError]:
+    """Train; the run must raise a TrainingError matching ``match``, tell the observers once that it stopped,
+    and leave no writer behind. Returns the end event and the error."""
+    trainer.explorer.attach(recorder)
+    with pytest.raises(TrainingError, match=match) as failure:
+        train_or_load(trainer, request)
+    ends = recorder.of(TrainEnd)
+    assert len(ends) == 1 and ends[0].stopped_early and trainer.explorer.checkpoint_writer is None
+    return ends[0], failure.value
+
+
 @pytest.mark.slow
 def test_a_checkpoint_that_cannot_be_written_stops_the_run_with_its_name(loop_ws, monkeypatch):
     _latest_write_fails(monkeypatch, OSError(28, "No space left on device"))
     trainer, request = tiny_trainer(loop_ws, epochs=3, save_every=1, single_threaded=True)
-    recorder = Recorder()
-    trainer.explorer.attach(recorder)
-    with pytest.raises(TrainingError, match="model_latest.model failed in the background: OSError") as failure:
-        train_or_load(trainer, request)
-    assert "No space left on device" in str(failure.value) and "fix:" in str(failure.value)
+    end, failure = _run_fails(trainer, request, Recorder(), "model_latest.model failed in the background: OSError")
+    assert "No space left on device" in str(failure) and "fix:" in str(failure)
     # epoch 0 saved model_latest and its write failed: the run stops at epoch 1's start or at its checkpoint
     # (whichever finds the failure first: the write runs beside the training), never reaching epoch 2
-    assert len(trainer.all_tr_losses) in (1, 2) and trainer.explorer.checkpoint_writer is None
-    ends = recorder.of(TrainEnd)
-    assert len(ends) == 1 and ends[0].stopped_early and "model_latest.model" in ends[0].reason
+    assert len(trainer.all_tr_losses) in (1, 2)
+    assert "model_latest.model" in end.reason
     folder = fold_folder(loop_ws)
     assert not (folder / "model_latest.model").exists() and not list(folder.glob("*.tmp"))
 
@@ -270,13 +303,9 @@ def test_a_stopped_run_whose_last_checkpoint_cannot_be_written_says_so_after_shu
             super().on_epoch_end(event)
             trainer.explorer.stop("test")
 
-    recorder = StopAfterFirstEpoch()
-    trainer.explorer.attach(recorder)
-    with pytest.raises(TrainingError, match="model_latest.model failed in the background"):
-        train_or_load(trainer, request)
-    ends = recorder.of(TrainEnd)
-    assert len(ends) == 1 and ends[0].stopped_early and "No space left" in ends[0].reason
-    assert len(trainer.all_tr_losses) == 1 and trainer.explorer.checkpoint_writer is None
+    end, _ = _run_fails(trainer, request, StopAfterFirstEpoch(), "model_latest.model failed in the background")
+    assert "No space left" in end.reason
+    assert len(trainer.all_tr_losses) == 1
     assert not list(fold_folder(loop_ws).glob("*.tmp"))
 
 
@@ -298,10 +327,6 @@ def test_a_stop_whose_save_meets_an_earlier_failure_reports_it_and_ends_the_run(
                     time.sleep(0.01)
                 trainer.explorer.stop("test")  # seen after epoch 1's first iteration
 
-    recorder = StopInEpoch1()
-    trainer.explorer.attach(recorder)
-    with pytest.raises(TrainingError, match="model_latest.model failed in the background: OSError"):
-        train_or_load(trainer, request)
-    ends = recorder.of(TrainEnd)
-    assert len(ends) == 1 and ends[0].stopped_early and "Input/output error" in ends[0].reason
-    assert trainer.explorer.checkpoint_writer is None and len(trainer.all_tr_losses) == 1
+    end, _ = _run_fails(trainer, request, StopInEpoch1(), "model_latest.model failed in the background: OSError")
+    assert "Input/output error" in end.reason
+    assert len(trainer.all_tr_losses) == 1
