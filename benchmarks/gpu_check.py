@@ -674,9 +674,9 @@ def section_monitor(iteration_s: float) -> dict:
 # bench_device_augmentation.py times the blog's patch.
 AUGMENTATION_PATHS = ("moreDA-3d", "moreDA-dummy-2d", "moreDA-2d", "moreDA-cascade")
 AUGMENTATION_SHAPES = {
-    "gpu": dict(patch_3d=(24, 96, 96), patch_2d=(160, 160), batch_3d=2, batch_2d=8, seeds=20),
-    "cpu": dict(patch_3d=(16, 48, 48), patch_2d=(64, 64), batch_3d=2, batch_2d=4, seeds=20),
-    "quick": dict(patch_3d=(12, 32, 32), patch_2d=(32, 32), batch_3d=2, batch_2d=4, seeds=20),
+    "gpu": dict(patch_3d=(24, 96, 96), patch_2d=(160, 160), batch_3d=2, batch_2d=8, seeds=20, augmenter_batches=8),
+    "cpu": dict(patch_3d=(16, 48, 48), patch_2d=(64, 64), batch_3d=2, batch_2d=4, seeds=20, augmenter_batches=6),
+    "quick": dict(patch_3d=(12, 32, 32), patch_2d=(32, 32), batch_3d=2, batch_2d=4, seeds=20, augmenter_batches=6),
 }
 AUGMENTATION_POOLS = {3: [[1, 2, 2], [2, 2, 2], [2, 2, 2]], 2: [[2, 2], [2, 2], [2, 2]]}
 AUGMENTATION_CLASSES = 3  # the synthetic labels 0, 1, 2 (and -1 outside the case)
@@ -732,6 +732,59 @@ def _acted(draws: Any) -> int | None:
     if isinstance(draws, SpatialDraws):
         return int(any(s.resampled for s in draws.samples))
     return int(bool(draws)) if isinstance(draws, list) else None
+
+
+class SmoothLoader:
+    """A stand-in for DataLoader3D/2D that announces its shapes (so the device augmenter's arrays travel through
+    shared memory, as in a run): batch ``n`` of worker ``i`` is :func:`augmentation_batch` of seed
+    ``1000 * (i + 1) + n``, so two augmenters with the same workers see the same batches."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.data_shape = self.seg_shape = tuple(shape)
+        self.worker, self.count = 0, 0
+
+    def set_thread_id(self, i: int) -> None:
+        self.worker, self.count = i, 0
+
+    def __next__(self) -> dict:
+        self.count += 1
+        return augmentation_batch(self.data_shape, 1, 1000 * (self.worker + 1) + self.count)
+
+
+def augmenter_end_to_end(a: dict, device: torch.device, batches: int) -> dict:
+    """The whole device path as a run takes it, against v1's: ``DeviceAugmenter`` (2 workers draw, the arrays
+    through shared memory, page-locked and copied to ``device``, the feeder thread applying ahead of ``next()``)
+    and ``MultiProcessAugmenter`` (batchgenerators' ``Compose`` in 2 workers), the same loader, seeds and moreDA 3D
+    list, ``batches`` batches each. The chain's parity above is one thread on one batch; this adds the threads,
+    the slots and the copies. Keys: ``batches``, ``max_abs_diff_data``, ``differing_data_values``,
+    ``mismatched_seg_voxels`` (every deep-supervision target), ``keys_equal``, ``through_shared_memory``,
+    ``applied_ahead``, ``on_device`` (where the batches ``next()`` returned live)."""
+    from batchgenerators.transforms.abstract_transforms import Compose
+
+    from nnunet_explorer.training.augmenter import MultiProcessAugmenter
+    from nnunet_explorer.training.device_augmentation.parity import data_difference, seg_mismatches
+    from nnunet_explorer.training.device_augmenter import DeviceAugmenter
+
+    transforms, loader_patch, batch_size, _ = augmentation_path("moreDA-3d", a)
+    loader = SmoothLoader((batch_size, 1, *loader_patch))
+    seeds = [11, 12]
+    with MultiProcessAugmenter(loader, Compose(transforms), 2, 2, seeds=seeds, timeout=120) as workers:
+        expected = [next(workers) for _ in range(batches)]
+    augmenter = DeviceAugmenter(loader, Compose(transforms), device, 2, 2, seeds=seeds, timeout=120)
+    with augmenter:
+        got = [next(augmenter) for _ in range(batches)]
+    _sync(device)
+    diff, differing, seg, on_device = 0.0, 0, 0, set()
+    for e, g in zip(expected, got):
+        d, n = data_difference(g["data"], e["data"])
+        diff, differing = max(diff, d), differing + n
+        seg += seg_mismatches(g["target"], e["target"])
+        on_device.add(g["data"].device.type)
+    return {"batches": len(got), "max_abs_diff_data": diff, "differing_data_values": differing,
+            "mismatched_seg_voxels": seg,
+            "keys_equal": all(list(e["keys"]) == list(g["keys"]) for e, g in zip(expected, got)),
+            "through_shared_memory": augmenter.counts.get("arrays_in_slot", 0) == 2 * augmenter.counts.get("batches", -1),
+            "applied_ahead": augmenter.applies_ahead, "on_device": sorted(on_device)}
 
 
 def per_transform_differences(transforms: list, batch: dict, seed: int, device: torch.device) -> dict:
@@ -873,8 +926,13 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
             # where the differences come from, transform by transform (over the first 3 differing seeds)
             "per_transform": _attribute(transforms, (batch_size, 1, *loader_patch), seg_channels, bad[:3], device),
         }
+    # the same on the path a run takes: workers, shared memory, the copy to the device, the feeder thread
+    try:
+        augmenter = augmenter_end_to_end(a, device, a["augmenter_batches"])
+    except Exception as e:  # noqa: BLE001 - the chain's figures above stand on their own
+        augmenter = {"error": f"{type(e).__name__}: {e}"}
     return {
-        "seeds": len(seeds), "paths": paths,
+        "seeds": len(seeds), "paths": paths, "augmenter": augmenter,
         "max_abs_diff_data": max(p["max_abs_diff_data"] for p in paths.values()),
         "mismatched_seg_voxels": sum(p["mismatched_seg_voxels"] for p in paths.values()),
         "streams_equal": all(p["streams_equal"] for p in paths.values()),
@@ -1273,6 +1331,13 @@ def table(report: dict) -> str:
             for step, d in p["per_transform"].items():
                 lines.append(f"    {step}: max|ddata| {d['max_abs_diff_data']:.3g}, {d['differing_data_values']} "
                              f"values, seg voxels {d['mismatched_seg_voxels']}")
+        ag = au.get("augmenter")
+        if ag and "error" in ag:
+            lines.append(f"  end to end (DeviceAugmenter vs MultiProcessAugmenter): {ag['error']}")
+        elif ag:
+            lines.append(f"  end to end (DeviceAugmenter vs MultiProcessAugmenter, {ag['batches']} batches, moreDA 3D): "
+                         f"max|ddata| {ag['max_abs_diff_data']:.3g}, seg voxels {ag['mismatched_seg_voxels']}, "
+                         f"shared memory {_fmt(ag['through_shared_memory'])}, feeder thread {_fmt(ag['applied_ahead'])}")
     at = report.get("augmentation_timing")
     if at and "error" not in at:
         lines += ["", f"augmentation timing (moreDA 3D on the device, patch {at['patch']}, batch {at['batch']}, "

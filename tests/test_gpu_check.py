@@ -84,6 +84,12 @@ def test_gpu_check_augmentation_section_is_exact_on_the_cpu(tmp_path):
         assert path["fired"] and all(n > 0 for n in path["fired"].values()), (name, path["fired"])
     assert any("ApplyRandomBinaryOperatorTransform" in k for k in au["paths"]["moreDA-cascade"]["fired"])
     assert _number(au["ms_per_batch_cpu"]) and _number(au["ms_per_batch_device"])
+    # end to end, as a run takes the batches (workers, shared memory, the feeder thread): the workers' batches
+    ag = au["augmenter"]
+    assert ag["batches"] == 6 and ag["max_abs_diff_data"] == 0 and ag["differing_data_values"] == 0, ag
+    assert ag["mismatched_seg_voxels"] == 0 and ag["keys_equal"] and ag["through_shared_memory"], ag
+    assert ag["applied_ahead"] and ag["on_device"] == ["cpu"], ag
+    assert "end to end (DeviceAugmenter vs MultiProcessAugmenter, 6 batches" in done.stdout
     # which path each Triton kernel family took, and why: on a CPU the eager one, for every family
     assert au["triton_kernels"] == ("eager torch for float32 power, float32 sums, interpolation, scikit-image's "
                                     "resize, spline prefilters (on the CPU an operation per step costs no kernel "
