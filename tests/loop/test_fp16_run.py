@@ -1,7 +1,6 @@
 """A training run under fp16 goes on through the steps its GradScaler skips, and says so in the log."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from nnunet_explorer.run.run_training import train_or_load
