@@ -45,8 +45,9 @@ microseconds while the kernel itself is tiny. Launched from the training thread,
 read of the loss, they would keep the GPU idle for milliseconds to tens of milliseconds per iteration; launched
 from the feeder thread, they overlap the previous iteration, and ``next()`` takes a batch that already lives on
 the device. Both threads launch onto the device's same (default) stream, so the GPU runs the augmentation and
-the training kernels in the order they were queued and a batch is complete before any kernel that reads it: no
-event, no extra synchronisation. Nothing waits for the device in either thread. A chain with a mid-chain CPU
+the training kernels in the order they were queued and a batch is complete before any kernel that reads it. Only
+the copy of the patches to the GPU runs on a stream of its own (:class:`ApplyOnDevice`), so that it overlaps the
+training kernels; the default stream waits for it on the GPU. Nothing waits for the device in either thread. A chain with a mid-chain CPU
 fallback (a transform without a device version) is applied in ``next()`` instead, as the fallback sets and
 restores the *global* random streams, which the training thread owns.
 """
@@ -232,13 +233,37 @@ class ReceiveInTrainer:
 
 
 class ApplyOnDevice:
-    """``chain.apply_all(data, seg, draws, device)`` as a callable for the feeder thread."""
+    """``chain.apply_all(data, seg, draws, device)`` as a callable for the feeder thread.
+
+    On CUDA the two large arrays (the enlarged patch and its segmentation: ~180 MB per batch of 3 at the blog's
+    plans, several milliseconds over PCIe) are copied on a stream of their own. On the default stream the copy
+    would wait for the training kernels queued before it, and the GPU would compute nothing while it runs; on a
+    side stream the copy engine moves the next batch while the GPU computes the current one. The default stream
+    then waits for the copy *on the GPU* (``wait_stream``: no thread waits), so the augmentation kernels queued
+    after it read a complete batch, and ``record_stream`` tells the caching allocator that the default stream
+    uses the copies, so their memory is not handed out again before it has finished with them."""
 
     def __init__(self, chain: DeviceChain, device: torch.device) -> None:
         self.chain, self.device = chain, device
+        self.copy_stream: Any = None  # made by the first CUDA batch, in the feeder thread that uses it
 
     def __call__(self, data: Any, seg: Any, draws: ChainDraws) -> dict:
+        if self.device.type == "cuda":
+            data, seg = self.copy_aside(data, seg)
         return self.chain.apply_all(data, seg, draws, self.device)
+
+    def copy_aside(self, *arrays: Any) -> list[Any]:
+        """``arrays`` (page-locked host tensors, or None) on the GPU, copied on the side stream; see the class."""
+        if self.copy_stream is None:
+            self.copy_stream = torch.cuda.Stream(self.device)
+        main = torch.cuda.current_stream(self.device)
+        with torch.cuda.stream(self.copy_stream):
+            copies = [None if a is None else torch.as_tensor(a).to(self.device, non_blocking=True) for a in arrays]
+        main.wait_stream(self.copy_stream)
+        for c in copies:
+            if c is not None:
+                c.record_stream(main)
+        return copies
 
 
 def _count(counts: dict, key: str, n: int = 1) -> None:
