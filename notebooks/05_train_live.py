@@ -22,9 +22,9 @@
 # checkpoints, moving averages). The explorer adds to that loop, at four named points, *observers* that receive
 # plain numbers after every training iteration, every validation and every epoch (`trainer.explorer.attach(...)`)
 # and a stop request (`trainer.explorer.control`). The `TrainingMonitor` is an observer with a Stop button. Here the run is cut
-# down (v1: 1000 epochs × 250 iterations) to what the machine can do in minutes:
+# down (v1: 1000 epochs × 250 iterations) to what the machine can do in about a minute:
 #
-# * **on a CPU**: 6 epochs of 10 iterations on the synthetic CT task, about 3 minutes on 2 cores — enough to watch
+# * **on a CPU**: 6 epochs of 10 iterations on the synthetic CT task, about 40 s of training on 2 cores — enough to watch
 #   the global pseudo Dice of the validation patches climb from near chance;
 # * **on a GPU** (torch sees CUDA): a real workload, the Colin27 task (real MR, four deep-grey structures) at 40
 #   epochs of 25 iterations — the run of `benchmarks/real_sample_learning.py` — with as many augmentation workers
@@ -54,7 +54,7 @@ from nnunet_explorer.views.widgets_common import prepare_sample_task
 # written and preprocessed once, reused afterwards
 TASK_ID = 903 if ON_GPU else 901
 workspace, TASK = prepare_sample_task(TASK_ID, "real" if ON_GPU else "synthetic-ct")
-# 40 x 25 on a GPU is benchmarks/real_sample_learning.py's schedule; 6 x 10 fits a 2-core CPU in minutes
+# 40 x 25 on a GPU is benchmarks/real_sample_learning.py's schedule; 6 x 10 trains in under a minute on a 2-core CPU
 KNOBS = dict(max_num_epochs=40, num_batches_per_epoch=25, num_val_batches_per_epoch=4) if ON_GPU else \
     dict(max_num_epochs=6, num_batches_per_epoch=10, num_val_batches_per_epoch=2)
 print(workspace.describe()); print("task:", TASK, "| schedule:", KNOBS)
