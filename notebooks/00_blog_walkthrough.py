@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -59,7 +59,7 @@ p
 p.run(until="parsed_arguments")
 args = p["parsed_arguments"]
 print("run_mixed_precision:", args.run_mixed_precision, "| val_disable_overwrite:", args.val_disable_overwrite,
-      "| fold:", repr(args.fold_value))
+      "| fold:", repr(args.fold_value()))
 p.results["parsed_arguments"]
 
 # %% [markdown]
@@ -136,7 +136,7 @@ p.results["deep_supervision"]
 # ## 6 Generic_UNet
 #
 # V2 传给 `Generic_UNet` 的是 `Conv3d`、`InstanceNorm3d`、带步长的卷积下采样和转置卷积上采样（博客列出的参数是函数签名的
-# 默认值：`Conv2d`、`BatchNorm2d`——见卡片里的勘误）。30,785,984 个参数。
+# 默认值：`Conv2d`、`BatchNorm2d`——见 `network` 步骤卡片 `p.results["network"]` 里的勘误）。30,785,984 个参数。
 
 # %%
 p.run(until="architecture")
@@ -146,7 +146,7 @@ p.results["architecture"]
 # ## 7 训练过程
 #
 # `run_training` 先用 `maybe_update_lr` 设定学习率（poly：`0.01 × (1 − epoch/1000)^0.9`），每个 epoch 训练 250 个
-# batch、验证 50 个 batch。先看优化器、学习率曲线和一个真实的增强后 batch（红框：数据加载器强制包含前景的样本）。
+# batch、验证 50 个 batch。先看学习率曲线和一个真实的增强后 batch（红框：数据加载器强制包含前景的样本）。
 
 # %%
 p.run(until="batch")
@@ -158,8 +158,8 @@ p.results["batch"]
 # %% [markdown]
 # ### `run_iteration`：前向、损失、反向、`unscale_`、裁剪到 12、一步 SGD
 #
-# 在博客的尺寸（3 × 80×160×160）上，CPU 跑一次迭代要好几分钟；有 GPU（或设置 `NNX_BLOG_FULL_ITERATION=1`）时这里在
-# KiTS19 的网络上运行。否则，同一段 `run_iteration` 代码在合成任务 901（patch 16×40×40）上运行——代码相同，只是尺寸小。
+# 在博客的尺寸（3 × 80×160×160）上，一次迭代在 2 个 CPU 核上约需 2 分钟，内存约 14 GB；有 GPU（或设置
+# `NNX_BLOG_FULL_ITERATION=1`）时这里在 KiTS19 的网络上运行。否则，同一段 `run_iteration` 代码在合成任务 901（patch 16×40×40）上运行——代码相同，只是尺寸小。
 # 卡片也在 CPU 上演示 v1 的 fp16 分支：`GradScaler` 的缩放因子、为什么先 `unscale_` 再裁剪、以及溢出时被跳过的一步。
 
 # %%

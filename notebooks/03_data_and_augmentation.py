@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -133,7 +133,9 @@ print("same seed, same batch:", same, "| another seed, another batch:", differen
 # cells: the loader is drawn with a fixed seed and the assert tells you whether you were right. (The numbers in
 # the cell are the solution; change them first if you want to test yourself.)
 #
-# A *random* patch may also contain foreground, by chance: the second count below shows how often.
+# A *random* patch may also contain foreground, by chance: the second count below shows how often. On this tiny
+# task every one does: the loader's patch (39×64×50 voxels) is larger than any case (about 16×36×36), so each
+# patch holds its whole case.
 
 # %%
 import numpy as np
@@ -169,9 +171,11 @@ print("right: at batch size 2, V2's 0.33 forces 1 sample of 2 (50 %, the last on
 # %% [markdown]
 # ## Where the patches of an epoch come from: `sampling_map`
 #
-# `training.sampling_map` adds up the boxes of many batches per case: which voxels the network saw how often,
+# `training.sampling_map` adds up the loader's boxes of many batches per case: which voxels they covered how often,
 # forced and random samples counted apart. Random boxes favour the middle of a case; the forced ones pile up
-# around the labelled structures. Here one short "epoch" of 20 batches (v1: 250).
+# around the labelled structures. Not on this tiny task: every loader box is larger than its case and covers all
+# of it (the 100 % below), so the maps come out flat; the pattern shows on cases larger than the loader's patch.
+# Here one short "epoch" of 20 batches (v1: 250).
 
 # %%
 from nnunet_explorer.training.sampling_map import epoch_sampling_map

@@ -211,7 +211,7 @@ def _walk(args: argparse.Namespace, request: Any, built: list, strategy: Any) ->
 def _write_report_and_summary(args: argparse.Namespace, pipeline: Any) -> None:
     """``--report``: the cards of every step run so far (also after a failure); ``--summary``: the text walk."""
     from ..explore.pipeline import write_report
-    from ..views import report_figures  # noqa: F401 - registers the cards' pictures (U diagram, batch, curves)
+    from .. import views  # noqa: F401 - importing the views registers the cards' pictures (U diagram, batch, curves)
 
     if args.report is not None:
         write_report(pipeline, args.report, overwrite=True,

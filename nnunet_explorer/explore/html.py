@@ -142,8 +142,8 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
 
 
 # Who draws pictures for a card: functions ``(StepResult) -> list of <img>/<svg> strings``. explore/ knows
-# nothing of nnU-Net or of plotting; the views layer registers its drawer (views/report_figures.py) when it is
-# imported, which the command line, the notebooks and the widgets do.
+# nothing of nnU-Net or of plotting; the views package registers its drawer (views/report_figures.py) when any of
+# its modules is imported, which the command line, the notebooks and the widgets do.
 FIGURE_PROVIDERS: list[Callable[["StepResult"], list[str]]] = []
 
 

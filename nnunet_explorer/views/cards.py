@@ -16,7 +16,6 @@ import html
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from . import report_figures  # noqa: F401 - registers the report cards' pictures
 from ..explore.notes import notes_html, resolve_why
 from ..planning.explain import Decision, fmt
 

@@ -27,7 +27,6 @@ import functools
 import io
 from typing import Any, Callable
 
-from ..explore.html import register_figure_provider
 from ..language import is_chinese, tr
 
 import numpy as np
@@ -261,5 +260,3 @@ def figures_for(result: Any) -> list[str]:
         maker = loss_figure
     return maker(output) if maker is not None else []
 
-
-register_figure_provider(figures_for)  # cards drawn after this module is imported carry the pictures

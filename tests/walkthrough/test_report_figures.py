@@ -45,3 +45,36 @@ def test_a_failing_picture_does_not_break_the_card(ct_workspace, monkeypatch):
     pipeline.run(until="lr_schedule")
     card = _card(pipeline.report_html(), "lr_schedule")
     assert PNG_PREFIX not in card and "<b>output</b>" in card
+
+
+CARD_PICTURES_IN_A_FRESH_PROCESS = """
+import sys
+from nnunet_explorer.walkthrough import training_walkthrough
+{views_import}
+p = training_walkthrough("3d_fullres", "nnUNetTrainerV2", 901, 0)
+p.run(until="lr_schedule")
+print("matplotlib before the card:", "matplotlib" in sys.modules)
+print("pictures:", p.results["lr_schedule"]._repr_html_().count('<img src="data:image/png'))
+"""
+
+
+def test_importing_any_view_gives_the_cards_their_pictures(ct_workspace):
+    """A notebook that imports some view (here only ``widgets_common``, as notebook 00 does) displays the cards
+    with their pictures; matplotlib waits for the first picture. Without any view the explore layer, which knows
+    nothing of plotting, draws none (notebook 00 showed no learning-rate curve before the views registered the
+    pictures on import)."""
+    import os
+    import subprocess
+    import sys
+
+    from nnunet_explorer.paths import environment_for
+
+    env = {**os.environ, **environment_for(ct_workspace), "MPLBACKEND": "Agg"}
+    outputs = {}
+    for views_import in ("from nnunet_explorer.views.widgets_common import prepare_sample_task", ""):
+        done = subprocess.run([sys.executable, "-c", CARD_PICTURES_IN_A_FRESH_PROCESS.format(views_import=views_import)],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        outputs[bool(views_import)] = done.stdout
+    assert "matplotlib before the card: False" in outputs[True] and "pictures: 1" in outputs[True], outputs[True]
+    assert "pictures: 0" in outputs[False], outputs[False]
