@@ -112,13 +112,13 @@ _FORCED_CAPTION = {
     "en": "; red frame: forced to contain foreground, sample(s) {which}. The loader cut that patch around a voxel "
           "of a foreground class (a random box when the case has none; v1's ``get_do_oversample(j)`` is True for "
           "the last samples of a batch: "
-          "``not j < round(batch_size * (1 - oversample_foreground_percent))``); the others are random boxes, often "
-          "background only",
+          "``not j < round(batch_size * (1 - oversample_foreground_percent))``); the others are random boxes, which "
+          "may hold no foreground at all (how often depends on the structures' size against the patch's)",
     "zh": ";红框:被强制包含前景的样本 {which}。数据加载器围绕某个前景类别的一个体素切出这个 patch(病例中没有前景时"
           "取随机位置;v1 的 "
           "``get_do_oversample(j)`` 对 batch 中最后的样本为 True:"
           "``not j < round(batch_size * (1 - oversample_foreground_percent))``);其余样本是随机位置的 patch,"
-          "常常只有背景"}
+          "可能完全不含前景(多常见取决于结构相对 patch 的大小)"}
 _DS_CAPTION = {
     "en": "deep-supervision targets of sample 0 (middle slice), one per network output; the coarsest may show no "
           "foreground where the full-resolution one does (nearest-neighbour downsampling keeps one voxel per block: "
