@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -108,8 +108,9 @@ assert mp.overflow.scale_after == mp.overflow.scale / 2  # an overflow halves th
 # ## What each output predicts
 #
 # A forward pass of the (untrained) network on the batch: each output's argmax next to the target downsampled for
-# it. Untrained, the predictions are noise — the point is the shapes: each output is half the resolution of the
-# previous one (per `pool_op_kernel_sizes`), and so is its target.
+# it. Untrained, the predictions are noise — the point is the shapes: each output is smaller than the previous one
+# by that level's pooling kernel (`pool_op_kernel_sizes`; here [1, 2, 2] first, so 16×40×40 -> 16×20×20 -> 8×10×10),
+# and so is its target.
 
 # %%
 import torch
@@ -117,6 +118,8 @@ net = p["network"]; batch = p["batch"]
 net.eval()
 with torch.no_grad():
     outputs = net(torch.as_tensor(batch.data))
+print("output shapes:", [tuple(o.shape[2:]) for o in outputs], "| pooling kernels:",
+      [list(k) for k in trainer.net_num_pool_op_kernel_sizes])
 from nnunet_explorer.views.browsers import DeepSupervisionView
 ds_view = DeepSupervisionView(outputs, batch.target, weights=p["deep_supervision"].weights)
 ds_view

@@ -202,9 +202,11 @@ print(fold_files(second.output_folder))
 # %% [markdown]
 # The epoch bar of the resumed run started at 6 of 8 on a CPU (40 of 42 on a GPU): the monitor was told
 # `start_epoch=6` (40) and `resumed=True`, and its first iteration trained with the rate computed from the new
-# budget. The Stop click ended the run after one epoch with `model_latest.model` (7 finished epochs; 41 on a GPU);
-# `-c` would continue from there (the next run of this notebook starts over with `overwrite_training=True`
-# instead).
+# budget. The Stop click ended the run after one epoch with `model_latest.model` (7 finished epochs; 41 on a GPU).
+# **A second v1 pitfall:** `-c` would *not* continue from there. The first run's `model_final_checkpoint.model`
+# (epoch 6; 40 on a GPU) is still in the folder and `load_latest_checkpoint` prefers it (the order above), so `-c`
+# would start at epoch 6 (40) again, losing the epoch just trained (the explorer's `-c` says so in a warning before
+# it loads): to resume from `model_latest.model`, move the final checkpoint away first. (The next run of this notebook starts over with `overwrite_training=True` instead.)
 
 # %% [markdown]
 # ### Checks
@@ -224,6 +226,9 @@ assert monitor2.state.start.max_num_epochs == RESUMED_BUDGET
 assert second.stopped_early and len(second.epochs) == 1 and "Stop button" in second.reason
 latest = second.output_folder / "model_latest.model"
 assert latest.is_file() and read_checkpoint(latest)["epoch"] == KNOBS["max_num_epochs"] + 1
+# ... but the first run's final checkpoint is still there, and -c prefers it
+final = second.output_folder / "model_final_checkpoint.model"
+assert final.is_file() and read_checkpoint(final)["epoch"] == KNOBS["max_num_epochs"]
 assert lr_old_budget < 1e-9 < lr_new_budget and math.isclose(monitor2.state.iter_lr[0], lr_new_budget, rel_tol=1e-6)
 assert monitor.overhead_seconds > 0 and monitor.overhead_fraction < 0.05, monitor
 # the compute-vs-data-wait plot has one bar pair per epoch, and the loop measured both parts

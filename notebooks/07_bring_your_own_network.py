@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -81,9 +81,10 @@ report
 #
 # The class derives from `SegmentationNetwork` (v1: `nnunet.network_architecture.neural_network`; here
 # `nnunet_explorer.training.segmentation_network`, which a ported v1 trainer file reaches by v1's import), calls
-# its `__init__` first and then sets what Generic_UNet sets: `conv_op`, `num_classes`, `inference_apply_nonlin`.
-# Deep supervision needs an output at every decoder resolution: full size, then divided by the cumulative
-# pooling of each level. A cheap way for a toy network: average-pool the full-resolution logits.
+# its `__init__` first and then sets what Generic_UNet sets, `conv_op`, `num_classes` and `do_ds`, and the
+# `inference_apply_nonlin` (softmax) that V2's `initialize_network` puts on the Generic_UNet it built. Deep
+# supervision needs an output at every decoder resolution: full size, then divided by the cumulative pooling of
+# each level. A cheap way for a toy network: average-pool the full-resolution logits.
 
 # %%
 import numpy as np

@@ -11,8 +11,10 @@ explorer options ``--max_num_epochs``, ``--num_batches_per_epoch``, ``--num_val_
 what ``nnUNet_train`` does — build the trainer, ``trainer.initialize(True)``, then (``-c``)
 ``trainer.load_latest_checkpoint()`` and ``trainer.run_training()`` — with an observer that asks the loop to stop
 at the end of the first epoch it trains, as the Stop button would. The loop then ends before the next epoch
-starts and writes ``model_latest.model``, so the next ``%run ... -c`` continues. The learning-rate schedule stays
-that of the full run (``max_num_epochs`` is not shortened to make the run stop: poly_lr depends on it).
+starts and writes ``model_latest.model``, so the next ``%run ... -c`` continues — unless the fold folder still
+holds a ``model_final_checkpoint.model`` of an earlier, finished run (``--overwrite_training`` leaves it there):
+``-c`` loads that one first, as v1's ``load_latest_checkpoint`` does (and warns that it does). The learning-rate
+schedule stays that of the full run (``max_num_epochs`` is not shortened to make the run stop: poly_lr depends on it).
 
 Outside a notebook (``python train_one_epoch.py ...``) it runs the same epoch and prints the summary.
 After ``%run``, the names ``trainer``, ``monitor`` and ``result`` are left in the notebook's namespace. With

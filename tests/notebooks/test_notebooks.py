@@ -93,6 +93,17 @@ def check_executed(nb, stem: str) -> None:
                      and "image/png" not in o.get("data", {})
                      and str(o.get("data", {}).get("text/plain", "")).startswith("<Figure size")]
     assert not shown_as_text, shown_as_text
+    # the steps that have pictures show them in their cards (notebook 00 once showed none: the pictures are drawn
+    # by the views, which register them on import)
+    for c in code:
+        for o in c.get("outputs", []):
+            page = str(o.get("data", {}).get("text/html", ""))
+            for step in ("architecture", "lr_schedule", "batch"):
+                start = page.find(f"id='step-{step}'")
+                if start >= 0 and "nnx-ok" in page[max(0, start - 40):start]:
+                    end = page.find("<div class='nnx-card", start)
+                    card = page[start:end if end > 0 else len(page)]
+                    assert "<img" in card, f"the {step} card shows no picture"
     # a student reads red warning boxes as something they did wrong: the notebooks show none
     warnings = [o.get("text", "") for c in code for o in c.get("outputs", [])
                 if o.get("output_type") == "stream" and o.get("name") == "stderr" and "Warning" in o.get("text", "")]
