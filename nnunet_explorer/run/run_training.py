@@ -15,6 +15,7 @@ v1's ``main``, in its order, as plain functions over one typed request (the comm
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,27 @@ def check_fold_folder(trainer: Any, request: TrainRequest) -> None:
                                    "to start over", "用 -c 继续那次训练,把文件夹移走,或加上 --overwrite_training 从头开始"))
 
 
+def stale_final_checkpoint(folder: str | Path) -> str | None:
+    """A v1 pitfall of ``-c``, said before it bites (None when it does not apply).
+
+    ``load_latest_checkpoint`` takes ``model_final_checkpoint.model`` whenever it exists, before
+    ``model_latest.model``. A finished run leaves the final checkpoint and deletes ``model_latest``; a later run in
+    the same folder (``--overwrite_training``, or a resumed run with a larger ``--max_num_epochs`` stopped early)
+    writes a new ``model_latest`` but leaves the old final checkpoint in place until it finishes. ``-c`` then goes
+    back to the old final checkpoint, as in v1, and the later run's epochs are lost. A ``model_latest`` newer than
+    the final checkpoint is that situation."""
+    from ..training.checkpoint_saving import FINAL, LATEST
+
+    final, latest = Path(folder) / FINAL, Path(folder) / LATEST
+    if not (final.is_file() and latest.is_file()) or latest.stat().st_mtime <= final.stat().st_mtime:
+        return None
+    return tr(f"-c loads {FINAL}, as v1 does, but {LATEST} in {folder} is newer: it was written by a later run, "
+              f"whose epochs are lost when training goes on from {FINAL}. To continue from {LATEST}, move {FINAL} "
+              "(and its .pkl) out of the folder and run -c again",
+              f"-c 会像 v1 一样加载 {FINAL},但 {folder} 中的 {LATEST} 更新:它是之后一次训练写的,从 {FINAL} "
+              f"继续训练会丢掉那次训练的 epoch。要从 {LATEST} 继续,把 {FINAL}(连同它的 .pkl)移出该文件夹,再运行 -c")
+
+
 @mirrors("nnunet.run.run_training:main")
 def train_or_load(trainer: Any, request: TrainRequest) -> Any:
     """After ``initialize``: ``-val`` loads a checkpoint; otherwise ``-c`` / ``-pretrained_weights``, then
@@ -217,6 +239,12 @@ def train_or_load(trainer: Any, request: TrainRequest) -> Any:
         return None
     check_fold_folder(trainer, request)
     if args.continue_training:
+        stale = stale_final_checkpoint(trainer.output_folder)
+        if stale is not None:
+            trainer.print_to_log_file(tr("WARNING: ", "警告:") + stale)
+            rank0 = getattr(getattr(trainer, "strategy", None), "is_global_zero", True)
+            if rank0 and not getattr(trainer, "echo", True):  # --quiet: the log file alone would hide it
+                print(f"nnunet-explorer train: {tr('warning: ', '警告:')}{stale}", file=sys.stderr)
         trainer.load_latest_checkpoint()
     elif args.pretrained_weights is not None:
         from ..training.pretrained import load_pretrained_weights

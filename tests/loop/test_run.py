@@ -284,3 +284,31 @@ def test_momentum_rescue_at_epoch_100_only_when_dice_is_zero(loop_ws):
     changed = [k for k, v in trainer.network.state_dict().items() if k.endswith("weight") and not v.equal(before[k])]
     assert any("conv_blocks" in k for k in changed)
     assert "Momentum has now been reduced to 0.95" in Path(trainer.log_file).read_text()
+
+
+def test_c_warns_when_a_later_runs_model_latest_would_be_skipped_for_the_final_checkpoint(trained, tmp_path, capsys):
+    """v1's ``-c`` takes ``model_final_checkpoint`` before a newer ``model_latest`` (left by a later run in the
+    same folder): the explorer does the same, and says so first, in the log and (``--quiet``) on stderr."""
+    import os
+    import shutil
+
+    from nnunet_explorer.run.run_training import stale_final_checkpoint
+
+    ws, _, _, _ = trained
+    copy = copy_workspace(ws, tmp_path / "stale")
+    folder = fold_folder(copy)
+    final, latest = folder / "model_final_checkpoint.model", folder / "model_latest.model"
+    assert stale_final_checkpoint(folder) is None  # a finished run: v1 deleted model_latest
+    shutil.copy(final, latest)
+    shutil.copy(f"{final}.pkl", f"{latest}.pkl")
+    os.utime(latest, (final.stat().st_mtime - 60,) * 2)
+    assert stale_final_checkpoint(folder) is None  # an older model_latest is no loss
+    os.utime(latest, (final.stat().st_mtime + 60,) * 2)
+    trainer, request = tiny_trainer(copy, epochs=2, continue_training=True, plot_progress=False)
+    capsys.readouterr()
+    train_or_load(trainer, request)
+    err = capsys.readouterr().err
+    assert "-c loads model_final_checkpoint.model, as v1 does, but model_latest.model" in err
+    log = Path(trainer.log_file).read_text()
+    assert "WARNING: -c loads model_final_checkpoint.model" in log
+    assert log.index("WARNING: -c loads") < log.index(f"loading checkpoint {final}")  # said first, then v1's choice
