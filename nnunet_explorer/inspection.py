@@ -471,6 +471,23 @@ def rule_best_vs_final(r: RunInspection, k: int) -> list[Finding]:
                     "reliably better.", numbers)]
 
 
+def rule_resume_order(r: RunInspection, k: int) -> list[Finding]:
+    """What ``-c`` would load: v1's ``load_latest_checkpoint`` takes ``model_final_checkpoint`` before
+    ``model_latest``, whatever their epochs. A later run in the same folder (started over, or resumed with a larger
+    ``max_num_epochs`` and stopped) leaves a ``model_latest`` ahead of the old final checkpoint, and ``-c`` then
+    goes back to the final one."""
+    final, latest = r.checkpoints.get("model_final_checkpoint"), r.checkpoints.get("model_latest")
+    if not (final and latest and "epoch" in final and "epoch" in latest) or latest["epoch"] <= final["epoch"]:
+        return []
+    lost = latest["epoch"] - final["epoch"]
+    return [Finding("resume_skips_latest", "warning",
+                    f"model_latest holds {latest['epoch']} epochs, model_final_checkpoint {final['epoch']}: -c loads "
+                    f"model_final_checkpoint (v1's load_latest_checkpoint takes it first, whatever the epochs), so "
+                    f"training would go on from epoch {final['epoch']} and the {lost} later epoch(s) would be lost. "
+                    "To continue from model_latest, move model_final_checkpoint.model (and its .pkl) out of the "
+                    "folder first", {"final_epoch": final["epoch"], "latest_epoch": latest["epoch"]})]
+
+
 def rule_epoch_time(r: RunInspection, k: int) -> list[Finding]:
     """Epoch time (median, last) and the time the remaining epochs need; v1 does not log the data wait."""
     seconds = [s for s in r.epoch_seconds if s is not None]
@@ -518,4 +535,4 @@ def rule_data_wait(r: RunInspection, k: int) -> list[Finding]:
 
 RULES: tuple[Callable[[RunInspection, int], list[Finding]], ...] = (
     rule_progress, rule_overfitting, rule_collapsed_class, rule_lr_jump, rule_pseudo_vs_real, rule_best_vs_final,
-    rule_epoch_time)
+    rule_resume_order, rule_epoch_time)

@@ -282,6 +282,19 @@ def test_best_vs_final_explains_a_missing_model_best(tmp_path):
     assert f[0].numbers["best_epoch"] == 3 and f[0].numbers["best_val_eval_criterion_MA"] == pytest.approx(0.51)
 
 
+def test_a_model_latest_ahead_of_the_final_checkpoint_is_flagged_as_skipped_by_c(tmp_path):
+    import torch
+
+    write_log(tmp_path, list(range(7)), max_epochs=8, train=lambda e: 0.5, val=lambda e: 0.6, dice=lambda e: [0.5])
+    torch.save({"epoch": 6, "state_dict": {}}, tmp_path / "model_final_checkpoint.model")
+    torch.save({"epoch": 7, "state_dict": {}}, tmp_path / "model_latest.model")
+    (f,) = inspect_fold(tmp_path).by_rule("resume_skips_latest")
+    assert f.severity == "warning" and f.numbers == {"final_epoch": 6, "latest_epoch": 7}
+    assert "go on from epoch 6 and the 1 later epoch(s) would be lost" in f.message
+    torch.save({"epoch": 6, "state_dict": {}}, tmp_path / "model_latest.model")  # no later epochs: nothing lost
+    assert not inspect_fold(tmp_path).by_rule("resume_skips_latest")
+
+
 def test_a_log_without_epochs_says_so(tmp_path):
     """A walkthrough stopped before training (``--until iteration``) leaves a log with no epoch in the fold."""
     from nnunet_explorer.commands.inspect import text_summary
