@@ -84,6 +84,22 @@ _CONTINUE_PITFALL = {
           "0.00772 重新开始,若改为 600,则从 0.00199 开始。",
 }
 
+_RESUME_ORDER_PITFALL = {
+    "en": "``-c`` loads ``model_final_checkpoint.model`` whenever it exists, before ``model_latest.model`` (v1's "
+          "``load_latest_checkpoint``), whatever their epochs. A finished run leaves its final checkpoint; a later "
+          "run in the same folder (started over, or resumed with a larger ``max_num_epochs`` and stopped) writes a "
+          "newer ``model_latest.model`` but replaces the final checkpoint only when it finishes, so ``-c`` goes back "
+          "to the old final checkpoint and the later epochs are lost. Move ``model_final_checkpoint.model`` (and its "
+          "``.pkl``) away first; the explorer's ``train -c`` warns, and ``inspect`` flags it "
+          "(``resume_skips_latest``).",
+    "zh": "只要 ``model_final_checkpoint.model`` 存在,``-c`` 就先加载它,而不是 ``model_latest.model``(v1 的 "
+          "``load_latest_checkpoint``),不管两者各是第几个 epoch。训练结束时留下最终检查点;之后在同一文件夹里的训练"
+          "(从头开始,或加大 ``max_num_epochs`` 继续后又停下)写出更新的 ``model_latest.model``,但要到它结束时才替换"
+          "最终检查点,所以 ``-c`` 会回到旧的最终检查点,之后的 epoch 就丢了。先把 ``model_final_checkpoint.model``"
+          "(连同它的 ``.pkl``)移走;explorer 的 ``train -c`` 会给出警告,``inspect`` 也会标出来"
+          "(``resume_skips_latest``)。",
+}
+
 _CLASS_ATTRIBUTE_PITFALL = {
     "en": "Class-attribute overrides do nothing in v1. ``class MyTrainer(nnUNetTrainerV2): max_num_epochs = 50`` is "
           "silently ignored, because ``nnUNetTrainerV2.__init__`` assigns ``self.max_num_epochs = 1000`` and "
@@ -658,7 +674,7 @@ WHY: dict[str, WhyEntry] = {
                    "zh": "一个 epoch 是固定次数的迭代,而不是遍历一遍数据(v1 的设计),所以学习率调度、日志和检查点在 20 个"
                          "病例和 1000 个病例的数据集上含义相同。验证损失和伪 Dice 只是进度信号;真正的评估是在完整病例上"
                          "运行的 ``validate``。"},
-        pitfalls=(_CONTINUE_PITFALL,),
+        pitfalls=(_CONTINUE_PITFALL, _RESUME_ORDER_PITFALL),
         terms=("epoch", "checkpoint", "pseudo-dice"),
         blog="7", v1_call="nnUNetTrainerV2.run_training"),
     "validate": WhyEntry(
