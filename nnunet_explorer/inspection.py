@@ -36,6 +36,8 @@ INITIAL_LR = 1e-2
 POLY_EXPONENT = 0.9
 MA_ALPHA = 0.9  # NetworkTrainer.val_eval_criterion_alpha
 CHECKPOINTS = ("model_final_checkpoint", "model_best", "model_latest")
+RESUME_ORDER = ("model_final_checkpoint", "model_latest", "model_best")
+"""What v1's ``load_latest_checkpoint`` (``-c``) tries, in order, whatever the files' epochs."""
 NOSMOOTH_TRAINER = "nnUNetTrainerV2_Loss_DiceCE_noSmooth"
 
 _LOG_NAME = re.compile(r"training_log_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.txt$")
@@ -197,6 +199,9 @@ class RunInspection:
     findings: list[Finding] = field(default_factory=list)
     data_wait_seconds: list[float | None] = field(default_factory=list)
     compute_seconds: list[float | None] = field(default_factory=list)
+    resume_from: str | None = None
+    """The checkpoint ``-c`` would load: v1's ``load_latest_checkpoint`` order, the first of
+    :data:`RESUME_ORDER` whose ``.model`` file is in the folder (None: ``-c`` would fail)."""
 
     @property
     def mean_pseudo_dice(self) -> list[float | None]:
@@ -213,7 +218,8 @@ class RunInspection:
                 "learning_rates": self.learning_rates, "epoch_seconds": self.epoch_seconds,
                 "max_num_epochs": self.max_num_epochs, "checkpoints": self.checkpoints,
                 "summary_dice": self.summary_dice, "findings": [asdict(f) for f in self.findings],
-                "data_wait_seconds": self.data_wait_seconds, "compute_seconds": self.compute_seconds}
+                "data_wait_seconds": self.data_wait_seconds, "compute_seconds": self.compute_seconds,
+                "resume_from": self.resume_from}
 
     def by_rule(self, rule: str) -> list[Finding]:
         return [f for f in self.findings if f.rule == rule]
@@ -302,7 +308,8 @@ def inspect_fold(folder: str | os.PathLike, *, window: int | None = None, read_c
         epoch_seconds=[records[e].seconds for e in epochs], max_num_epochs=max_epochs, debug=debug,
         checkpoints=checkpoints, summary_dice=_summary_dice(path),
         data_wait_seconds=[records[e].data_wait_seconds for e in epochs],
-        compute_seconds=[records[e].compute_seconds for e in epochs])
+        compute_seconds=[records[e].compute_seconds for e in epochs],
+        resume_from=next((n for n in RESUME_ORDER if (path / f"{n}.model").is_file()), None))
     k = window or max(5, min(50, len(epochs) // 4))
     for rule in RULES:
         result.findings.extend(rule(result, k))

@@ -222,6 +222,7 @@ def test_inspect_reads_a_fold_folder_trained_by_real_v1(v1_ct_task, tmp_path):
     from nnunet_explorer.commands.inspect import text_summary
 
     assert f"model_final_checkpoint: saved after 3 epochs (log epoch {result.epochs[-1]})" in text_summary(result)
+    assert "-c would load: model_final_checkpoint.model (v1's order" in text_summary(result)
     # the log's 4-decimal losses are v1's float32 curves from the checkpoint, rounded
     assert result.train_losses == pytest.approx(ckpt["train_losses"], abs=6e-5)
     assert result.val_losses == pytest.approx(ckpt["val_losses"], abs=6e-5)
@@ -288,11 +289,17 @@ def test_a_model_latest_ahead_of_the_final_checkpoint_is_flagged_as_skipped_by_c
     write_log(tmp_path, list(range(7)), max_epochs=8, train=lambda e: 0.5, val=lambda e: 0.6, dice=lambda e: [0.5])
     torch.save({"epoch": 6, "state_dict": {}}, tmp_path / "model_final_checkpoint.model")
     torch.save({"epoch": 7, "state_dict": {}}, tmp_path / "model_latest.model")
-    (f,) = inspect_fold(tmp_path).by_rule("resume_skips_latest")
+    result = inspect_fold(tmp_path)
+    (f,) = result.by_rule("resume_skips_latest")
     assert f.severity == "warning" and f.numbers == {"final_epoch": 6, "latest_epoch": 7}
+    assert result.resume_from == "model_final_checkpoint" and result.to_json()["resume_from"] == result.resume_from
     assert "go on from epoch 6 and the 1 later epoch(s) would be lost" in f.message
     torch.save({"epoch": 6, "state_dict": {}}, tmp_path / "model_latest.model")  # no later epochs: nothing lost
     assert not inspect_fold(tmp_path).by_rule("resume_skips_latest")
+    (tmp_path / "model_final_checkpoint.model").unlink()
+    assert inspect_fold(tmp_path).resume_from == "model_latest"
+    (tmp_path / "model_latest.model").unlink()
+    assert inspect_fold(tmp_path).resume_from is None
 
 
 def test_a_log_without_epochs_says_so(tmp_path):

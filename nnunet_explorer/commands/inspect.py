@@ -27,6 +27,13 @@ def _after(info: dict) -> str:
     return f"saved after {n} epoch{'s' if n > 1 else ''} (log epoch {n - 1})"
 
 
+def _resume(result) -> str:
+    """Which checkpoint ``-c`` would load, in v1's order."""
+    if result.resume_from is None:
+        return "nothing (no model_final_checkpoint, model_latest or model_best: -c would fail)"
+    return f"{result.resume_from}.model (v1's order: model_final_checkpoint, model_latest, model_best)"
+
+
 def _epochs(log) -> str:
     if log.first_epoch is None:
         return "no epoch logged (a run that ended before its first epoch, e.g. a walkthrough with --until)"
@@ -102,6 +109,7 @@ def html_report(result) -> str:
                    f"<td>{html.escape(f.message)}</td><td><code>{html.escape(str(f.numbers))}</code></td></tr>"
                    for f in result.findings)
     ckpts = "".join(f"<li>{html.escape(name)}: {_after(info)}</li>" for name, info in result.checkpoints.items())
+    ckpts += f"<li><code>-c</code> would load: {html.escape(_resume(result))}</li>"
     logs = "".join(f"<li>{html.escape(r.path)}: {_epochs(r)}"
                    f"{' (resumed with -c)' if r.resumed else ''}</li>" for r in result.logs)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>inspect {html.escape(result.folder)}</title>"
@@ -123,6 +131,7 @@ def text_summary(result) -> str:
                      f"{result.val_losses[i]}, pseudo Dice {result.pseudo_dice[i]}, lr {result.learning_rates[i]}")
     for name, info in result.checkpoints.items():
         lines.append(f"  {name}: {_after(info)}")
+    lines.append(f"  -c would load: {_resume(result)}")
     if result.summary_dice:
         lines.append(f"  validation_raw/summary.json mean Dice per class: {result.summary_dice}")
     lines.append("findings:")
