@@ -837,7 +837,7 @@ def _attribute(transforms: list, shape: tuple, seg_channels: int, seeds: list[in
     return merged
 
 
-def section_augmentation(mode: str, device: torch.device) -> dict:
+def section_augmentation(mode: str, device: torch.device, on_progress: Callable[[dict], None] | None = None) -> dict:
     """The device augmentation chain vs batchgenerators' ``Compose``, whole transform lists, ≥ 20 seeds.
 
     For every path (moreDA 3D, dummy 2D, 2D, the cascade's extras) and seed: the same loader-like batch and the
@@ -926,13 +926,8 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
             # where the differences come from, transform by transform (over the first 3 differing seeds)
             "per_transform": _attribute(transforms, (batch_size, 1, *loader_patch), seg_channels, bad[:3], device),
         }
-    # the same on the path a run takes: workers, shared memory, the copy to the device, the feeder thread
-    try:
-        augmenter = augmenter_end_to_end(a, device, a["augmenter_batches"])
-    except Exception as e:  # noqa: BLE001 - the chain's figures above stand on their own
-        augmenter = {"error": f"{type(e).__name__}: {e}"}
-    return {
-        "seeds": len(seeds), "paths": paths, "augmenter": augmenter,
+    result = {
+        "seeds": len(seeds), "paths": paths,
         "max_abs_diff_data": max(p["max_abs_diff_data"] for p in paths.values()),
         "mismatched_seg_voxels": sum(p["mismatched_seg_voxels"] for p in paths.values()),
         "streams_equal": all(p["streams_equal"] for p in paths.values()),
@@ -941,6 +936,14 @@ def section_augmentation(mode: str, device: torch.device) -> dict:
         "host_checks_failed": host_checks.failed(),
         "triton_kernels": kernels,
     }
+    if on_progress is not None:  # written now: a time cap that kills the end-to-end check keeps these figures
+        on_progress(result)
+    # the same on the path a run takes: workers, shared memory, the copy to the device, the feeder thread
+    try:
+        result["augmenter"] = augmenter_end_to_end(a, device, a["augmenter_batches"])
+    except Exception as e:  # noqa: BLE001 - the chain's figures above stand on their own
+        result["augmenter"] = {"error": f"{type(e).__name__}: {e}"}
+    return result
 
 
 # ------------------------------------------------------------------------------------ augmentation timing
@@ -1452,7 +1455,7 @@ def main(argv: list[str] | None = None) -> int:
                                                          partial("sliding_window")),
         "data": lambda: section_data(s, device, fp16, workers),
         "monitor": lambda: section_monitor(iteration_s[0]),
-        "augmentation": lambda: section_augmentation(mode, device),
+        "augmentation": lambda: section_augmentation(mode, device, partial("augmentation")),
         "augmentation_timing": lambda: section_augmentation_timing(mode, device),
         "run": lambda: section_run(mode, device, partial("run")),
     }
