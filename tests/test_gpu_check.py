@@ -398,3 +398,22 @@ def test_merge_adds_sections_to_the_file_of_an_earlier_part(gpu_check_module, tm
     assert merged["device"] == "cpu"  # this part's own description of the machine
     gpu_check_module.main(["--device", "cpu", "--quick", "--sections", "monitor", "--out", str(out)])
     assert "run" not in json.loads(out.read_text())  # without --merge the file is this part's alone
+
+
+def test_the_augmentation_section_writes_the_chains_figures_before_the_end_to_end_check(gpu_check_module,
+                                                                                         monkeypatch):
+    """A GPU session kills a part at its time cap: the chain's parity (20 seeds per path) is handed over before
+    the end-to-end check starts, and a failing check is reported under its own key, not as the section's error."""
+    pytest.importorskip("batchgenerators")
+    import torch
+
+    seen = []
+
+    def failing(*args):
+        assert seen and "augmenter" not in seen[0]  # the chain's figures were written first
+        raise RuntimeError("workers gone")
+
+    monkeypatch.setattr(gpu_check_module, "augmenter_end_to_end", failing)
+    result = gpu_check_module.section_augmentation("quick", torch.device("cpu"), seen.append)
+    assert seen[0]["seeds"] == 20 and seen[0]["max_abs_diff_data"] == 0
+    assert result["augmenter"] == {"error": "RuntimeError: workers gone"} and "error" not in result
