@@ -783,7 +783,8 @@ def augmenter_end_to_end(a: dict, device: torch.device, batches: int) -> dict:
     return {"batches": len(got), "max_abs_diff_data": diff, "differing_data_values": differing,
             "mismatched_seg_voxels": seg,
             "keys_equal": all(list(e["keys"]) == list(g["keys"]) for e, g in zip(expected, got)),
-            "through_shared_memory": augmenter.counts.get("arrays_in_slot", 0) == 2 * augmenter.counts.get("batches", -1),
+            "through_shared_memory": (augmenter.counts.get("arrays_in_slot", 0)
+                                      == 2 * augmenter.counts.get("batches", -1)),
             "applied_ahead": augmenter.applies_ahead, "on_device": sorted(on_device)}
 
 

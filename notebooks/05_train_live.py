@@ -24,8 +24,8 @@
 # and a stop request (`trainer.explorer.control`). The `TrainingMonitor` is an observer with a Stop button. Here the run is cut
 # down (v1: 1000 epochs × 250 iterations) to what the machine can do in about a minute:
 #
-# * **on a CPU**: 6 epochs of 10 iterations on the synthetic CT task, about 40 s of training on 2 cores — enough to watch
-#   the global pseudo Dice of the validation patches climb from near chance;
+# * **on a CPU**: 6 epochs of 10 iterations on the synthetic CT task, about 40 s of training on 2 cores — enough to
+#   watch the global pseudo Dice of the validation patches climb from near chance;
 # * **on a GPU** (torch sees CUDA): a real workload, the Colin27 task (real MR, four deep-grey structures) at 40
 #   epochs of 25 iterations — the run of `benchmarks/real_sample_learning.py` — with as many augmentation workers
 #   as the machine's cores allow (`default_num_processes()`); `real_sample_learning.py` trained this schedule in
@@ -206,7 +206,8 @@ print(fold_files(second.output_folder))
 # **A second v1 pitfall:** `-c` would *not* continue from there. The first run's `model_final_checkpoint.model`
 # (epoch 6; 40 on a GPU) is still in the folder and `load_latest_checkpoint` prefers it (the order above), so `-c`
 # would start at epoch 6 (40) again, losing the epoch just trained (the explorer's `-c` says so in a warning before
-# it loads): to resume from `model_latest.model`, move the final checkpoint away first. (The next run of this notebook starts over with `overwrite_training=True` instead.)
+# it loads): to resume from `model_latest.model`, move the final checkpoint away first. (The next run of this
+# notebook starts over with `overwrite_training=True` instead.)
 
 # %% [markdown]
 # ### Checks

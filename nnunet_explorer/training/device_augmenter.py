@@ -47,9 +47,9 @@ from the feeder thread, they overlap the previous iteration, and ``next()`` take
 the device. Both threads launch onto the device's same (default) stream, so the GPU runs the augmentation and
 the training kernels in the order they were queued and a batch is complete before any kernel that reads it. Only
 the copy of the patches to the GPU runs on a stream of its own (:class:`ApplyOnDevice`), so that it overlaps the
-training kernels; the default stream waits for it on the GPU. Nothing waits for the device in either thread. A chain with a mid-chain CPU
-fallback (a transform without a device version) is applied in ``next()`` instead, as the fallback sets and
-restores the *global* random streams, which the training thread owns.
+training kernels; the default stream waits for it on the GPU. Nothing waits for the device in either thread. A
+chain with a mid-chain CPU fallback (a transform without a device version) is applied in ``next()`` instead, as
+the fallback sets and restores the *global* random streams, which the training thread owns.
 """
 from __future__ import annotations
 

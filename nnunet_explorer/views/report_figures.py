@@ -259,4 +259,3 @@ def figures_for(result: Any) -> list[str]:
     if maker is None and hasattr(output, "all_tr_losses"):
         maker = loss_figure
     return maker(output) if maker is not None else []
-
