@@ -24,7 +24,7 @@ After ``%run``, the names ``trainer``, ``monitor`` and ``result`` are left in th
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 
 class StopAfterOneEpoch:
@@ -68,23 +68,9 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def before_run_training(trainer: Any, request: Any) -> None:
-    """What v1's ``main`` does between ``initialize`` and ``run_training`` (as ``train_or_load`` does it): the
-    explorer's fold-folder check, then ``-c`` (load the latest checkpoint) or ``-pretrained_weights``."""
-    from nnunet_explorer.run.run_training import check_fold_folder
-
-    check_fold_folder(trainer, request)
-    if request.args.continue_training:
-        trainer.load_latest_checkpoint()
-    elif request.args.pretrained_weights is not None:
-        from nnunet_explorer.training.pretrained import load_pretrained_weights
-
-        trainer.print_to_log_file(load_pretrained_weights(trainer.network, request.args.pretrained_weights).summary())
-
-
 def main(argv: Sequence[str]):
     from nnunet_explorer.network_training import run_in_background
-    from nnunet_explorer.run.run_training import ExplorerOptions, TrainRequest
+    from nnunet_explorer.run.run_training import ExplorerOptions, TrainRequest, before_run_training
     from nnunet_explorer.training.configuration import run_args_from_namespace
     from nnunet_explorer.walkthrough import walkthrough_for
 
@@ -111,7 +97,7 @@ def main(argv: Sequence[str]):
         monitor = TrainingMonitor(trainer.explorer.control, title="nnUNet_train " + " ".join(argv))
         display(monitor)
         observers.insert(0, monitor)
-    before_run_training(trainer, request)
+    before_run_training(trainer, request)  # the fold-folder check, then -c or -pretrained_weights, as train does
     if args.background:
         # the kernel stays free, so a click on Stop reaches trainer.explorer.control while the epoch runs
         handle = run_in_background(trainer, observers)

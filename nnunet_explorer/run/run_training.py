@@ -237,6 +237,16 @@ def train_or_load(trainer: Any, request: TrainRequest) -> Any:
         else:
             trainer.load_final_checkpoint(train=False)
         return None
+    before_run_training(trainer, request)
+    trainer.run_training()
+    return trainer.explorer.result
+
+
+def before_run_training(trainer: Any, request: TrainRequest) -> None:
+    """What v1's ``main`` does between ``initialize`` and ``run_training``: the explorer's fold-folder check
+    (:func:`check_fold_folder`), then ``-c`` (``load_latest_checkpoint``, after the warning of
+    :func:`stale_final_checkpoint` where it applies) or ``-pretrained_weights``."""
+    args = request.args
     check_fold_folder(trainer, request)
     if args.continue_training:
         stale = stale_final_checkpoint(trainer.output_folder)
@@ -251,8 +261,6 @@ def train_or_load(trainer: Any, request: TrainRequest) -> Any:
 
         report = load_pretrained_weights(trainer.network, args.pretrained_weights)
         trainer.print_to_log_file(report.summary())
-    trainer.run_training()
-    return trainer.explorer.result
 
 
 @mirrors("nnunet.run.run_training:main")

@@ -312,3 +312,13 @@ def test_c_warns_when_a_later_runs_model_latest_would_be_skipped_for_the_final_c
     log = Path(trainer.log_file).read_text()
     assert "WARNING: -c loads model_final_checkpoint.model" in log
     assert log.index("WARNING: -c loads") < log.index(f"loading checkpoint {final}")  # said first, then v1's choice
+    # notebooks' `%run train_one_epoch.py ... -c` goes through the same function, so it warns too
+    shutil.copy(final, latest)
+    os.utime(latest, (final.stat().st_mtime + 60,) * 2)
+    script = Path(__file__).resolve().parents[2] / "notebooks" / "train_one_epoch.py"
+    done = subprocess.run([sys.executable, str(script), "3d_fullres", "nnUNetTrainerV2", "901", "0", "-c", "--quiet",
+                           "--single_threaded", "--device", "cpu", "--max_num_epochs", "3", "--num_batches_per_epoch",
+                           "1", "--num_val_batches_per_epoch", "1"], env=subprocess_env(copy), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "-c loads model_final_checkpoint.model, as v1 does, but model_latest.model" in done.stderr
