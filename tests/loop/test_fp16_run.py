@@ -14,7 +14,7 @@ def test_a_training_run_goes_on_through_skipped_fp16_steps(loop_ws, monkeypatch)
                         lambda fp16, device, cpu_amp=False: torch.amp.GradScaler("cpu", init_scale=float("inf"))
                         if fp16 else None)
     # An infinite scale overflows whatever autocast computes in, so the run may compute in bfloat16: float16
-    # convolutions on a CPU take ~40 s an iteration here, bfloat16 ones have fast kernels (the test: 100 s -> 20 s)
+    # convolutions on a CPU take ~40 s an iteration here, bfloat16 ones have fast kernels (the run: 100 s -> ~5 s)
     autocast = torch.autocast
     monkeypatch.setattr(torch, "autocast", lambda device_type, dtype=None, **kw: autocast(device_type,
                                                                                           dtype=torch.bfloat16, **kw))
