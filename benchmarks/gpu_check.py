@@ -1339,9 +1339,10 @@ def table(report: dict) -> str:
         if ag and "error" in ag:
             lines.append(f"  end to end (DeviceAugmenter vs MultiProcessAugmenter): {ag['error']}")
         elif ag:
-            lines.append(f"  end to end (DeviceAugmenter vs MultiProcessAugmenter, {ag['batches']} batches, moreDA 3D): "
-                         f"max|ddata| {ag['max_abs_diff_data']:.3g}, seg voxels {ag['mismatched_seg_voxels']}, "
-                         f"shared memory {_fmt(ag['through_shared_memory'])}, feeder thread {_fmt(ag['applied_ahead'])}")
+            lines.append(f"  end to end (DeviceAugmenter vs MultiProcessAugmenter, {ag['batches']} batches, "
+                         f"moreDA 3D): max|ddata| {ag['max_abs_diff_data']:.3g}, seg voxels "
+                         f"{ag['mismatched_seg_voxels']}, shared memory {_fmt(ag['through_shared_memory'])}, "
+                         f"feeder thread {_fmt(ag['applied_ahead'])}")
     at = report.get("augmentation_timing")
     if at and "error" not in at:
         lines += ["", f"augmentation timing (moreDA 3D on the device, patch {at['patch']}, batch {at['batch']}, "

@@ -36,8 +36,6 @@ INITIAL_LR = 1e-2
 POLY_EXPONENT = 0.9
 MA_ALPHA = 0.9  # NetworkTrainer.val_eval_criterion_alpha
 CHECKPOINTS = ("model_final_checkpoint", "model_best", "model_latest")
-RESUME_ORDER = ("model_final_checkpoint", "model_latest", "model_best")
-"""What v1's ``load_latest_checkpoint`` (``-c``) tries, in order, whatever the files' epochs."""
 NOSMOOTH_TRAINER = "nnUNetTrainerV2_Loss_DiceCE_noSmooth"
 
 _LOG_NAME = re.compile(r"training_log_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.txt$")
@@ -200,8 +198,8 @@ class RunInspection:
     data_wait_seconds: list[float | None] = field(default_factory=list)
     compute_seconds: list[float | None] = field(default_factory=list)
     resume_from: str | None = None
-    """The checkpoint ``-c`` would load: v1's ``load_latest_checkpoint`` order, the first of
-    :data:`RESUME_ORDER` whose ``.model`` file is in the folder (None: ``-c`` would fail)."""
+    """The checkpoint ``-c`` would load (without ``.model``): the first of
+    :data:`~nnunet_explorer.training.checkpoint_saving.RESUME_ORDER` in the folder (None: ``-c`` would fail)."""
 
     @property
     def mean_pseudo_dice(self) -> list[float | None]:
@@ -266,6 +264,8 @@ def inspect_fold(folder: str | os.PathLike, *, window: int | None = None, read_c
     Raises:
         InspectionError: ``folder`` is missing, is not a folder or holds no training log.
     """
+    from .training.checkpoint_saving import RESUME_ORDER  # (torch only when a folder is read)
+
     path = Path(folder)
     if not path.exists():
         raise InspectionError(f"fold folder {path} does not exist",
@@ -309,7 +309,7 @@ def inspect_fold(folder: str | os.PathLike, *, window: int | None = None, read_c
         checkpoints=checkpoints, summary_dice=_summary_dice(path),
         data_wait_seconds=[records[e].data_wait_seconds for e in epochs],
         compute_seconds=[records[e].compute_seconds for e in epochs],
-        resume_from=next((n for n in RESUME_ORDER if (path / f"{n}.model").is_file()), None))
+        resume_from=next((n.removesuffix(".model") for n in RESUME_ORDER if (path / n).is_file()), None))
     k = window or max(5, min(50, len(epochs) // 4))
     for rule in RULES:
         result.findings.extend(rule(result, k))

@@ -49,14 +49,13 @@ import numpy as np
 
 from ..language import tr
 from ..training import augmenter as _augmenter  # noqa: F401 - its exit handler first (see _stop_background_runs)
+from ..training.checkpoint_saving import BEST, FINAL, LATEST
 from ..training.hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, TrainStart, ValidationEnd
 from ..training.nonfinite import NonFiniteError, NonFiniteGuard, NonFiniteReport
 
-LATEST = "model_latest.model"
 DATA_WAIT_LINE = "data wait %.2f s / compute %.2f s"
 """The epoch's log line: seconds the iterations waited for their batches, seconds they computed (machine-read by
 :mod:`nnunet_explorer.inspection`, so in one language, as v1's own log lines)."""
-FINAL = "model_final_checkpoint.model"
 
 
 class StopTraining(Exception):
@@ -356,7 +355,7 @@ class ExplorerHooks:
                          _f(trainer.val_eval_criterion_MA), _f(trainer.train_loss_MA),
                          float(trainer.optimizer.param_groups[0]["lr"]), float(seconds), self._epoch.get("data", 0.0),
                          self._epoch.get("compute", 0.0), self.hook_seconds - self._epoch.get("hooks", 0.0),
-                         saved, "model_best.model" in saved,
+                         saved, BEST in saved,
                          None if continue_training is None else bool(continue_training))
         self.epochs.append(event)
         self._emit("on_epoch_end", event, trainer)

@@ -35,11 +35,11 @@ import torch
 
 from ..errors import ConfigurationError, ExplorerError, TrainingError
 from ..provenance import mirrors
+from ..training.checkpoint_saving import BEST, FINAL, LATEST, RESUME_ORDER
 from ..training.strategy import SingleProcess
 from .explorer_hooks import ExplorerHooks
 from .provenance import HYPERPARAMETERS, check_trainer_class_definition, note_assignment
 
-LATEST, BEST, FINAL = "model_latest.model", "model_best.model", "model_final_checkpoint.model"
 DETERMINISTIC_SEED = 12345  # v1's seed with --deterministic
 
 
@@ -253,13 +253,12 @@ class NetworkTrainer:
 
     @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.load_latest_checkpoint")
     def load_latest_checkpoint(self, train: bool = True) -> None:
-        """``-c``: ``model_final_checkpoint``, else ``model_latest``, else ``model_best`` (v1's preference)."""
-        for name in (FINAL, LATEST):
+        """``-c``: ``model_final_checkpoint``, else ``model_latest``, else ``model_best`` (v1's preference,
+        ``RESUME_ORDER``)."""
+        for name in RESUME_ORDER:
             path = os.path.join(self.output_folder, name)
             if os.path.isfile(path):
-                return self.load_checkpoint(path, train=train)
-        if os.path.isfile(os.path.join(self.output_folder, BEST)):
-            return self.load_best_checkpoint(train)
+                return self.load_best_checkpoint(train) if name == BEST else self.load_checkpoint(path, train=train)
         raise TrainingError(f"No checkpoint found in {self.output_folder} (-c needs {FINAL}, {LATEST} or {BEST})",
                             fix="start without -c, or point the run at the folder of the interrupted training")
 

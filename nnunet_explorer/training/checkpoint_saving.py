@@ -48,6 +48,9 @@ MODEL_PKL_KEYS: tuple[str, ...] = ("init", "name", "class", "plans")
 LATEST = "model_latest.model"
 BEST = "model_best.model"
 FINAL = "model_final_checkpoint.model"
+RESUME_ORDER: tuple[str, ...] = (FINAL, LATEST, BEST)
+"""What ``-c`` (v1's ``load_latest_checkpoint``) loads: the first of these in the fold folder, whatever the
+files' epochs."""
 
 
 @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.save_checkpoint")

@@ -235,8 +235,8 @@ class ReceiveInTrainer:
 class ApplyOnDevice:
     """``chain.apply_all(data, seg, draws, device)`` as a callable for the feeder thread.
 
-    On CUDA the two large arrays (the enlarged patch and its segmentation: ~180 MB per batch of 3 at the blog's
-    plans, several milliseconds over PCIe) are copied on a stream of their own. On the default stream the copy
+    On CUDA the two large arrays (the enlarged patch and its segmentation: 227 MB per batch of 3 at the blog's
+    plans, generator patch 175x257x210, several milliseconds over PCIe) are copied on a stream of their own. On the default stream the copy
     would wait for the training kernels queued before it, and the GPU would compute nothing while it runs; on a
     side stream the copy engine moves the next batch while the GPU computes the current one. The default stream
     then waits for the copy *on the GPU* (``wait_stream``: no thread waits), so the augmentation kernels queued
