@@ -68,6 +68,12 @@ def _stopped_message(what: str, built: list) -> str:
                          ",发生在训练开始之前;没有保存任何东西:再运行一次同样的命令")
     folder = Path(folder)
     if (folder / "model_latest.model").is_file():
+        from ..run.run_training import stale_final_checkpoint
+
+        stale = stale_final_checkpoint(folder)  # -c would take an older model_final_checkpoint.model instead
+        if stale is not None:
+            return head + tr(f": model_latest.model was saved in {folder}; but ", f":model_latest.model 已保存在 "
+                             f"{folder};但 ") + stale
         return head + tr(f": model_latest.model was saved in {folder}; resume with -c (the same command plus -c)",
                          f":model_latest.model 已保存在 {folder};用 -c 继续(同样的命令加上 -c)")
     if (folder / "model_final_checkpoint.model").is_file():

@@ -132,6 +132,12 @@ def test_the_message_says_what_was_saved_and_how_to_go_on(tmp_path):
     # training had finished; SIGTERM came during validation: -val, not -c
     assert "-val" in _terminated_message(_FakePipeline(tmp_path))
     (tmp_path / "model_latest.model").write_bytes(b"")
+    os.utime(tmp_path / "model_latest.model", (time.time() + 60,) * 2)
+    # a later run stopped beside an earlier run's final checkpoint: -c would take the final one (v1's order)
+    message = _terminated_message(_FakePipeline(tmp_path))
+    assert "model_latest.model was saved" in message and "resume with -c" not in message
+    assert "-c loads model_final_checkpoint.model, as v1 does" in message and "move model_final_checkpoint" in message
+    (tmp_path / "model_final_checkpoint.model").unlink()
     message = _terminated_message(_FakePipeline(tmp_path))
     assert "model_latest.model was saved" in message and "resume with -c" in message and str(tmp_path) in message
 
