@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import ExplorerError
 from .fileio import load_json
+from .language import tr
 
 # v1's defaults (nnUNetTrainerV2): poly LR ``initial_lr * (1 - epoch / max_num_epochs) ** 0.9``
 INITIAL_LR = 1e-2
@@ -268,17 +269,22 @@ def inspect_fold(folder: str | os.PathLike, *, window: int | None = None, read_c
 
     path = Path(folder)
     if not path.exists():
-        raise InspectionError(f"fold folder {path} does not exist",
-                              fix="pass the fold_X folder of a training run, e.g. "
-                              "$RESULTS_FOLDER/nnUNet/3d_fullres/TaskXXX_Name/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0")
+        example = "$RESULTS_FOLDER/nnUNet/3d_fullres/TaskXXX_Name/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0"
+        raise InspectionError(tr(f"fold folder {path} does not exist", f"折文件夹 {path} 不存在"),
+                              fix=tr(f"pass the fold_X folder of a training run, e.g. {example}",
+                                     f"请给出一次训练的 fold_X 文件夹，例如 {example}"))
     if not path.is_dir():
-        raise InspectionError(f"{path} is not a folder",
-                              fix="pass the fold_X folder that holds training_log_*.txt, not a file inside it")
+        raise InspectionError(tr(f"{path} is not a folder", f"{path} 不是文件夹"),
+                              fix=tr("pass the fold_X folder that holds training_log_*.txt, not a file inside it",
+                                     "请给出包含 training_log_*.txt 的 fold_X 文件夹，而不是其中的某个文件"))
     logs = training_logs(path)
     if not logs:
-        raise InspectionError(f"{path} holds no training_log_*.txt, so there is no run to inspect",
-                              fix="point at the fold_X folder that nnUNet_train (or nnunet-explorer train) wrote; "
-                              "the logs sit next to model_final_checkpoint.model")
+        raise InspectionError(tr(f"{path} holds no training_log_*.txt, so there is no run to inspect",
+                                 f"{path} 中没有 training_log_*.txt，所以没有可检查的训练"),
+                              fix=tr("point at the fold_X folder that nnUNet_train (or nnunet-explorer train) wrote; "
+                                     "the logs sit next to model_final_checkpoint.model",
+                                     "请指向 nnUNet_train（或 nnunet-explorer train）写出的 fold_X 文件夹；"
+                                     "日志就在 model_final_checkpoint.model 旁边"))
     records: dict[int, EpochRecord] = {}
     runs = [parse_log(p, records) for p in logs]
     epochs = sorted(records)
@@ -342,22 +348,33 @@ def rule_progress(r: RunInspection, k: int) -> list[Finding]:
                "lr_now": lr_now, "window": len(tail), "ma_change_over_window": change,
                "ma_slope_per_epoch": _slope(tail), "ma_last": tail[-1] if tail else None}
     if remaining == 0:
-        return [Finding("finished", "info", f"the run finished all {max_epochs} epochs of the poly schedule; the "
-                        f"pseudo-Dice moving average ended at {numbers['ma_last']:.4f}" if tail else
-                        f"the run finished all {max_epochs} epochs", numbers)]
-    left = (f"{remaining} of {max_epochs} epochs remain (LR now {lr_now:.2e} of {INITIAL_LR:g})"
-            if remaining is not None else "the number of epochs left is unknown (no debug.json, no lr lines)")
+        return [Finding("finished", "info", tr(
+            f"the run finished all {max_epochs} epochs of the poly schedule; the pseudo-Dice moving average ended "
+            f"at {numbers['ma_last']:.4f}",
+            f"训练已跑完 poly 学习率计划的全部 {max_epochs} 个 epoch；伪 Dice 的滑动平均最终为 "
+            f"{numbers['ma_last']:.4f}") if tail else
+            tr(f"the run finished all {max_epochs} epochs", f"训练已跑完全部 {max_epochs} 个 epoch"), numbers)]
+    left = (tr(f"{remaining} of {max_epochs} epochs remain (LR now {lr_now:.2e} of {INITIAL_LR:g})",
+               f"{max_epochs} 个 epoch 还剩 {remaining} 个（学习率现为 {lr_now:.2e}，初始为 {INITIAL_LR:g}）")
+            if remaining is not None else
+            tr("the number of epochs left is unknown (no debug.json, no lr lines)",
+               "剩余的 epoch 数未知（没有 debug.json，也没有 lr 行）"))
     if len(tail) < 2:
-        return [Finding("too_early", "info", f"only {len(ma)} epoch(s) with a pseudo Dice; {left}", numbers)]
+        return [Finding("too_early", "info", tr(f"only {len(ma)} epoch(s) with a pseudo Dice; {left}",
+                                                f"只有 {len(ma)} 个 epoch 有伪 Dice；{left}"), numbers)]
     if change > 0.005:
-        return [Finding("still_learning", "info",
-                        f"still learning: the pseudo-Dice moving average rose by {change:+.4f} over the last "
-                        f"{len(tail)} epochs; {left}. Let it run.", numbers)]
-    return [Finding("plateau", "info",
-                    f"plateau: the pseudo-Dice moving average changed by {change:+.4f} over the last {len(tail)} "
-                    f"epochs; {left}. v1 has no early stopping by design: the poly LR keeps falling and the last "
-                    "epochs at small LR usually still gain (MIC-DKFZ/nnUNet#604); stopping now leaves a "
-                    "model trained at a larger LR than planned.", numbers)]
+        return [Finding("still_learning", "info", tr(
+            f"still learning: the pseudo-Dice moving average rose by {change:+.4f} over the last {len(tail)} "
+            f"epochs; {left}. Let it run.",
+            f"仍在学习：伪 Dice 的滑动平均在最近 {len(tail)} 个 epoch 中上升了 {change:+.4f}；{left}。让它继续训练。"),
+            numbers)]
+    return [Finding("plateau", "info", tr(
+        f"plateau: the pseudo-Dice moving average changed by {change:+.4f} over the last {len(tail)} epochs; "
+        f"{left}. v1 has no early stopping by design: the poly LR keeps falling and the last epochs at small LR "
+        "usually still gain (MIC-DKFZ/nnUNet#604); stopping now leaves a model trained at a larger LR than planned.",
+        f"平台期：伪 Dice 的滑动平均在最近 {len(tail)} 个 epoch 中只变化了 {change:+.4f}；{left}。v1 有意不做早停："
+        "poly 学习率会继续下降，学习率很小的最后几个 epoch 通常仍有提升（MIC-DKFZ/nnUNet#604）；现在停下，"
+        "得到的是在比计划更大的学习率下训练出的模型。"), numbers)]
 
 
 def rule_overfitting(r: RunInspection, k: int) -> list[Finding]:
@@ -365,18 +382,21 @@ def rule_overfitting(r: RunInspection, k: int) -> list[Finding]:
     pairs = [(t, v) for t, v in zip(r.train_losses, r.val_losses) if t is not None and v is not None][-k:]
     if len(pairs) < 4:
         return []
-    tr, va = [p[0] for p in pairs], [p[1] for p in pairs]
-    s_tr, s_va = _slope(tr), _slope(va)
+    train, va = [p[0] for p in pairs], [p[1] for p in pairs]
+    s_tr, s_va = _slope(train), _slope(va)
     numbers = {"window": len(pairs), "train_loss_slope": s_tr, "val_loss_slope": s_va,
                "train_loss_change": s_tr * (len(pairs) - 1), "val_loss_change": s_va * (len(pairs) - 1),
-               "gap_last": va[-1] - tr[-1]}
+               "gap_last": va[-1] - train[-1]}
     if s_tr < 0 and s_va * (len(pairs) - 1) > 0.02:
-        return [Finding("overfitting", "warning",
-                        f"overfitting: over the last {len(pairs)} epochs the train loss fell by "
-                        f"{-numbers['train_loss_change']:.4f} while the validation loss rose by "
-                        f"{numbers['val_loss_change']:.4f}. The maintainers: a gap between train and validation "
-                        "loss is normal; worry when the validation loss rises and the pseudo Dice drops "
-                        "(MIC-DKFZ/nnUNet#389). Compare model_best with model_final_checkpoint.", numbers)]
+        fell, rose = -numbers["train_loss_change"], numbers["val_loss_change"]
+        return [Finding("overfitting", "warning", tr(
+            f"overfitting: over the last {len(pairs)} epochs the train loss fell by {fell:.4f} while the validation "
+            f"loss rose by {rose:.4f}. The maintainers: a gap between train and validation loss is normal; worry "
+            "when the validation loss rises and the pseudo Dice drops (MIC-DKFZ/nnUNet#389). Compare model_best "
+            "with model_final_checkpoint.",
+            f"过拟合：最近 {len(pairs)} 个 epoch 中训练损失下降了 {fell:.4f}，而验证损失上升了 {rose:.4f}。维护者的说法："
+            "训练损失与验证损失之间有差距是正常的；验证损失上升、同时伪 Dice 下降时才需要担心（MIC-DKFZ/nnUNet#389）。"
+            "请比较 model_best 与 model_final_checkpoint。"), numbers)]
     return []
 
 
@@ -395,11 +415,13 @@ def rule_collapsed_class(r: RunInspection, k: int) -> list[Finding]:
         values = [d[c] for d in tail]
         if len(values) >= 3 and all(v <= 1e-6 for v in values):
             best = max((d[c] for d in dice), default=0.0)
-            out.append(Finding("collapsed_class", "warning",
-                               f"class {c + 1}: pseudo Dice 0 in each of the last {len(values)} epochs (best ever "
-                               f"{best:.4f}). The network stopped predicting it; the maintainers' fix is the "
-                               f"trainer {NOSMOOTH_TRAINER} (Dice+CE without the Dice smoothing term, "
-                               "MIC-DKFZ/nnUNet#882): nnUNet_train ... " + NOSMOOTH_TRAINER + " ...",
+            out.append(Finding("collapsed_class", "warning", tr(
+                f"class {c + 1}: pseudo Dice 0 in each of the last {len(values)} epochs (best ever {best:.4f}). "
+                f"The network stopped predicting it; the maintainers' fix is the trainer {NOSMOOTH_TRAINER} "
+                f"(Dice+CE without the Dice smoothing term, MIC-DKFZ/nnUNet#882): nnUNet_train ... {NOSMOOTH_TRAINER} ...",
+                f"类别 {c + 1}：最近 {len(values)} 个 epoch 的伪 Dice 都是 0（历史最佳 {best:.4f}）。网络不再预测这个类别；"
+                f"维护者给出的解决办法是换用 trainer {NOSMOOTH_TRAINER}（Dice+CE，去掉 Dice 的平滑项，"
+                f"MIC-DKFZ/nnUNet#882）：nnUNet_train ... {NOSMOOTH_TRAINER} ..."),
                                {"class": c + 1, "epochs_at_zero": len(values), "best_pseudo_dice": best,
                                 "trainer": NOSMOOTH_TRAINER}))
     return out
@@ -417,12 +439,15 @@ def rule_lr_jump(r: RunInspection, k: int) -> list[Finding]:
         if lr_after > lr_before * 1.0001 + 1e-7:
             m_before = implied_max_num_epochs(before_epoch, lr_before)
             m_after = implied_max_num_epochs(run.first_epoch, lr_after)
-            out.append(Finding("lr_jump", "warning",
-                               f"the LR jumped from {lr_before:.6f} (epoch {before_epoch}, {prev.path}) to "
-                               f"{lr_after:.6f} at the resume (epoch {run.first_epoch}, {run.path}): the poly "
-                               f"schedule was restarted with max_num_epochs ≈{m_after} instead of ≈{m_before}. "
-                               "v1 recomputes the LR from epoch/max_num_epochs, so extending a run raises the LR "
-                               "again and costs accuracy at first (MIC-DKFZ/nnUNet#238, #636).",
+            out.append(Finding("lr_jump", "warning", tr(
+                f"the LR jumped from {lr_before:.6f} (epoch {before_epoch}, {prev.path}) to {lr_after:.6f} at the "
+                f"resume (epoch {run.first_epoch}, {run.path}): the poly schedule was restarted with max_num_epochs "
+                f"≈{m_after} instead of ≈{m_before}. v1 recomputes the LR from epoch/max_num_epochs, so extending a "
+                "run raises the LR again and costs accuracy at first (MIC-DKFZ/nnUNet#238, #636).",
+                f"学习率在续训时从 {lr_before:.6f}（epoch {before_epoch}，{prev.path}）跳到了 {lr_after:.6f}"
+                f"（epoch {run.first_epoch}，{run.path}）：poly 学习率计划按 max_num_epochs ≈{m_after} 而不是 "
+                f"≈{m_before} 重新开始了。v1 由 epoch/max_num_epochs 重新计算学习率，所以延长训练会让学习率再次升高，"
+                "起初会损失精度（MIC-DKFZ/nnUNet#238、#636）。"),
                                {"epoch": run.first_epoch, "lr_before": lr_before, "lr_after": lr_after,
                                 "max_num_epochs_before": m_before, "max_num_epochs_after": m_after,
                                 "log_before": prev.path, "log_after": run.path}))
@@ -439,15 +464,23 @@ def rule_pseudo_vs_real(r: RunInspection, k: int) -> list[Finding]:
                "last_pseudo_dice": last, "pseudo_mean": float(np.mean(last)) if last else None}
     gap = (numbers["pseudo_mean"] - numbers["real_mean"]) if last else None
     numbers["gap"] = gap
-    text = (f"real Dice (validation_raw/summary.json, mean over classes) {numbers['real_mean']:.4f} vs last pseudo "
-            f"Dice {numbers['pseudo_mean']:.4f} (gap {gap:+.4f}). " if last else
-            f"real Dice {numbers['real_mean']:.4f}. ")
-    text += ("The pseudo Dice pools TP/FP/FN over the patches of an epoch's random validation batches (50 by "
-             "default; their last samples forced onto foreground: one of two at batch size 2), so it is noisy "
-             "(v1's log: 'interpret this as an estimate ... This is not exact'); summary.json scores every "
-             "validation case whole, with the sliding window (and mirroring), per case and then averaged. A gap "
-             "either way can come from the few batches (noise), from patches against whole cases, and from "
-             "TP/FP/FN pooled over patches against a mean of per-case Dice.")
+    real_mean = numbers["real_mean"]
+    text = (tr(f"real Dice (validation_raw/summary.json, mean over classes) {real_mean:.4f} vs last pseudo Dice "
+               f"{numbers['pseudo_mean']:.4f} (gap {gap:+.4f}). ",
+               f"真实 Dice（validation_raw/summary.json，各类别的平均）{real_mean:.4f}，最后一次伪 Dice "
+               f"{numbers['pseudo_mean']:.4f}（差 {gap:+.4f}）。") if last else
+            tr(f"real Dice {real_mean:.4f}. ", f"真实 Dice {real_mean:.4f}。"))
+    text += tr("The pseudo Dice pools TP/FP/FN over the patches of an epoch's random validation batches (50 by "
+               "default; their last samples forced onto foreground: one of two at batch size 2), so it is noisy "
+               "(v1's log: 'interpret this as an estimate ... This is not exact'); summary.json scores every "
+               "validation case whole, with the sliding window (and mirroring), per case and then averaged. A gap "
+               "either way can come from the few batches (noise), from patches against whole cases, and from "
+               "TP/FP/FN pooled over patches against a mean of per-case Dice.",
+               "伪 Dice 把一个 epoch 中随机验证 batch（默认 50 个；每个 batch 的最后几个样本被强制落在前景上：batch 为 2 时"
+               "是两个中的一个）各 patch 的 TP/FP/FN 合在一起计算，所以噪声较大（v1 的日志也说：'interpret this as an "
+               "estimate ... This is not exact'）；summary.json 则用滑动窗口（和镜像）对每个验证病例整体评分，逐病例计算再"
+               "求平均。两者的差距无论正负，都可能来自 batch 太少（噪声）、patch 与整个病例之别，以及跨 patch 合计的 "
+               "TP/FP/FN 与逐病例 Dice 的平均之别。")
     return [Finding("pseudo_vs_real_dice", "info", text, numbers)]
 
 
@@ -457,25 +490,31 @@ def rule_best_vs_final(r: RunInspection, k: int) -> list[Finding]:
     if not final or "epoch" not in final:
         return []
     if not best or "epoch" not in best:
-        return [Finding("best_vs_final", "info",
-                        f"there is no model_best: v1 writes it only when the pseudo-Dice moving average rises above "
-                        f"its best so far (the first epoch only sets that best), and in this run it never did; "
-                        f"model_final_checkpoint was saved after {final['epoch']} epochs",
+        return [Finding("best_vs_final", "info", tr(
+            "there is no model_best: v1 writes it only when the pseudo-Dice moving average rises above its best so "
+            "far (the first epoch only sets that best), and in this run it never did; model_final_checkpoint was "
+            f"saved after {final['epoch']} epochs",
+            "没有 model_best：只有当伪 Dice 的滑动平均超过此前的最好值时 v1 才写它（第一个 epoch 只确定这个最好值），"
+            f"而这次训练中一次也没有超过；model_final_checkpoint 保存于 {final['epoch']} 个 epoch 之后"),
                         {"best_epoch": None, "final_epoch": final["epoch"]})]
     numbers = {"best_epoch": best["epoch"], "final_epoch": final["epoch"],
                "best_val_eval_criterion_MA": best.get("best_val_eval_criterion_MA")}
     ma = r.val_eval_ma
     numbers["final_ma"] = ma[-1] if ma else None
-    return [Finding("best_vs_final", "info",
-                    f"model_best was saved after {best['epoch']} epochs (log epoch {best['epoch'] - 1}; the best "
-                    f"pseudo-Dice moving average"
-                    + (f", {numbers['best_val_eval_criterion_MA']:.4f}" if numbers["best_val_eval_criterion_MA"]
-                       is not None else "")
-                    + f"), model_final_checkpoint after {final['epoch']}. A checkpoint's epoch is v1's "
-                    "self.epoch + 1, the number of epochs completed. v1 validates and predicts with "
-                    "model_final_checkpoint unless told otherwise (--valbest for nnUNet_train -val, -chk "
-                    "model_best for nnUNet_predict); model_best is picked on the noisy pseudo Dice, so it is not "
-                    "reliably better.", numbers)]
+    best_ma = numbers["best_val_eval_criterion_MA"]
+    best_ma = tr(f", {best_ma:.4f}", f"为 {best_ma:.4f}") if best_ma is not None else ""
+    log_epoch = best["epoch"] - 1
+    return [Finding("best_vs_final", "info", tr(
+        f"model_best was saved after {best['epoch']} epochs (log epoch {log_epoch}; the best pseudo-Dice moving "
+        f"average{best_ma}), model_final_checkpoint after {final['epoch']}. A checkpoint's epoch is v1's "
+        "self.epoch + 1, the number of epochs completed. v1 validates and predicts with model_final_checkpoint "
+        "unless told otherwise (--valbest for nnUNet_train -val, -chk model_best for nnUNet_predict); model_best is "
+        "picked on the noisy pseudo Dice, so it is not reliably better.",
+        f"model_best 保存于 {best['epoch']} 个 epoch 之后（日志中的 epoch {log_epoch}；伪 Dice 滑动平均的最好值"
+        f"{best_ma}），model_final_checkpoint 保存于 {final['epoch']} 个之后。检查点里的 epoch 是 v1 的 "
+        "self.epoch + 1，即已完成的 epoch 数。除非另行指定（nnUNet_train -val 用 --valbest，nnUNet_predict 用 -chk "
+        "model_best），v1 用 model_final_checkpoint 做验证和预测；model_best 是按噪声很大的伪 Dice 挑出来的，"
+        "所以并不一定更好。"), numbers)]
 
 
 def rule_resume_order(r: RunInspection, k: int) -> list[Finding]:
@@ -487,12 +526,16 @@ def rule_resume_order(r: RunInspection, k: int) -> list[Finding]:
     if not (final and latest and "epoch" in final and "epoch" in latest) or latest["epoch"] <= final["epoch"]:
         return []
     lost = latest["epoch"] - final["epoch"]
-    return [Finding("resume_skips_latest", "warning",
-                    f"model_latest holds {latest['epoch']} epochs, model_final_checkpoint {final['epoch']}: -c loads "
-                    f"model_final_checkpoint (v1's load_latest_checkpoint takes it first, whatever the epochs), so "
-                    f"training would go on from epoch {final['epoch']} and the {lost} later epoch(s) would be lost. "
-                    "To continue from model_latest, move model_final_checkpoint.model (and its .pkl) out of the "
-                    "folder first", {"final_epoch": final["epoch"], "latest_epoch": latest["epoch"]})]
+    return [Finding("resume_skips_latest", "warning", tr(
+        f"model_latest holds {latest['epoch']} epochs, model_final_checkpoint {final['epoch']}: -c loads "
+        "model_final_checkpoint (v1's load_latest_checkpoint takes it first, whatever the epochs), so training "
+        f"would go on from epoch {final['epoch']} and the {lost} later epoch(s) would be lost. To continue from "
+        "model_latest, move model_final_checkpoint.model (and its .pkl) out of the folder first",
+        f"model_latest 含 {latest['epoch']} 个 epoch，model_final_checkpoint 含 {final['epoch']} 个：-c 会加载 "
+        "model_final_checkpoint（v1 的 load_latest_checkpoint 不看 epoch，总是先选它），所以训练会从 epoch "
+        f"{final['epoch']} 继续，之后的 {lost} 个 epoch 会丢失。要从 model_latest 继续，请先把 "
+        "model_final_checkpoint.model（及其 .pkl）移出这个文件夹"),
+        {"final_epoch": final["epoch"], "latest_epoch": latest["epoch"]})]
 
 
 def rule_epoch_time(r: RunInspection, k: int) -> list[Finding]:
@@ -504,17 +547,23 @@ def rule_epoch_time(r: RunInspection, k: int) -> list[Finding]:
     remaining = (r.max_num_epochs - r.epochs[-1] - 1) if r.max_num_epochs else None
     numbers = {"median_s": median, "last_s": seconds[-1], "total_s": float(np.sum(seconds)),
                "epochs_remaining": remaining, "remaining_s": median * remaining if remaining else 0.0}
-    text = f"an epoch takes {median:.1f} s (median of {len(seconds)}); {numbers['total_s'] / 3600:.2f} h so far"
+    hours, hours_left = numbers["total_s"] / 3600, numbers["remaining_s"] / 3600
+    text = tr(f"an epoch takes {median:.1f} s (median of {len(seconds)}); {hours:.2f} h so far",
+              f"一个 epoch 用时 {median:.1f} 秒（{len(seconds)} 个的中位数）；至今共 {hours:.2f} 小时")
     if remaining:
-        text += f", ≈{numbers['remaining_s'] / 3600:.2f} h for the {remaining} epochs left"
+        text += tr(f", ≈{hours_left:.2f} h for the {remaining} epochs left",
+                   f"，剩下的 {remaining} 个 epoch 约需 {hours_left:.2f} 小时")
     if not any(w is not None for w in r.data_wait_seconds):
-        text += (". v1's log does not split data wait from compute; nnunet-explorer train's log does "
-                 "(a data-loading bound shows as epochs much longer than v1's expected_epoch_times).")
+        text += tr(". v1's log does not split data wait from compute; nnunet-explorer train's log does "
+                   "(a data-loading bound shows as epochs much longer than v1's expected_epoch_times).",
+                   "。v1 的日志不区分等待数据与计算的时间；nnunet-explorer train 的日志会区分"
+                   "（受数据加载限制时，epoch 会比 v1 的 expected_epoch_times 长得多）。")
     findings = [Finding("epoch_time", "info", text, numbers)]
     findings.extend(rule_data_wait(r, k))
     if any(run.on_cpu for run in r.logs):
-        findings.append(Finding("cpu_training", "warning", "the log says training ran on the CPU (no CUDA), "
-                                "which is 10-100x slower than on a GPU", {}))
+        findings.append(Finding("cpu_training", "warning", tr(
+            "the log says training ran on the CPU (no CUDA), which is 10-100x slower than on a GPU",
+            "日志显示训练是在 CPU 上进行的（没有 CUDA），比在 GPU 上慢 10-100 倍"), {}))
     return findings
 
 
@@ -531,12 +580,17 @@ def rule_data_wait(r: RunInspection, k: int) -> list[Finding]:
     wait, compute = float(np.median([w for w, _ in pairs])), float(np.median([c for _, c in pairs]))
     share = wait / (wait + compute) if wait + compute > 0 else 0.0
     numbers = {"data_wait_s": wait, "compute_s": compute, "wait_share": share, "epochs": len(pairs)}
-    text = (f"per epoch (median of the last {len(pairs)}): {wait:.1f} s waiting for data, {compute:.1f} s computing "
-            f"({100 * share:.0f} % of the iteration time waiting)")
+    percent = 100 * share
+    text = tr(f"per epoch (median of the last {len(pairs)}): {wait:.1f} s waiting for data, {compute:.1f} s computing "
+              f"({percent:.0f} % of the iteration time waiting)",
+              f"每个 epoch（最近 {len(pairs)} 个的中位数）：等待数据 {wait:.1f} 秒，计算 {compute:.1f} 秒"
+              f"（迭代时间的 {percent:.0f} % 在等待）")
     if share > DATA_BOUND_SHARE:
-        return [Finding("data_wait", "warning", text + ": the run is data-loading bound. More augmentation workers "
-                        "(nnUNet_n_proc_DA), or on a GPU `train --augment_on device`, give the GPU its batches "
-                        "sooner", numbers)]
+        return [Finding("data_wait", "warning", text + tr(
+            ": the run is data-loading bound. More augmentation workers (nnUNet_n_proc_DA), or on a GPU "
+            "`train --augment_on device`, give the GPU its batches sooner",
+            "：训练受数据加载限制。增加数据增强的工作进程（nnUNet_n_proc_DA），或在 GPU 上用 "
+            "`train --augment_on device`，GPU 就能更早拿到 batch"), numbers)]
     return [Finding("data_wait", "info", text, numbers)]
 
 

@@ -2,6 +2,7 @@
 max_num_epochs, and each diagnosis rule on synthetic v1-format logs (each test fails if its rule is removed)."""
 from __future__ import annotations
 
+import html
 import json
 import textwrap
 from datetime import datetime, timedelta
@@ -320,3 +321,61 @@ def test_a_class_left_out_as_nan_does_not_shift_the_collapsed_class(tmp_path):
               dice=lambda e: [0.0] if e >= 20 else [0.8, 0.3 if e < 10 else 0.0])
     found = inspect_fold(tmp_path, window=10).by_rule("collapsed_class")
     assert [f.numbers["class"] for f in found] == [2]
+
+
+# ------------------------------------------------------------------ in Chinese
+
+
+def _a_fold_every_rule_speaks_of(folder: Path) -> Path:
+    """One fold where every rule has something to say: a -c resume with a larger max_num_epochs (LR jump), a class
+    collapsing, train loss falling while validation rises, data wait lines, a CPU run, summary.json, and a
+    model_latest ahead of the final checkpoint."""
+    import torch
+
+    train, val = (lambda e: 1 - e / 80), (lambda e: 0.6 + max(0, e - 30) / 100)
+    dice = lambda e: [0.8, 0.3 if e < 10 else 0.0]  # noqa: E731
+    write_log(folder, list(range(0, 40)), max_epochs=100, train=train, val=val, dice=dice)
+    log = write_log(folder, list(range(40, 60)), start=T0 + timedelta(hours=3), max_epochs=1000, resumed=True,
+                    train=train, val=val, dice=dice)
+    lines = log.read_text().splitlines()
+    lines.insert(1, f"{T0}: WARNING!!! You are attempting to run training on a CPU (torch.cuda.is_available() is False)")
+    lines = [line + (f"\n{T0}: data wait 9.00 s / compute 3.00 s" if "This epoch took" in line else "")
+             for line in lines]
+    log.write_text("\n".join(lines) + "\n")
+    (folder / "validation_raw").mkdir()
+    (folder / "validation_raw" / "summary.json").write_text(json.dumps(
+        {"results": {"mean": {"1": {"Dice": 0.7}, "2": {"Dice": 0.1}}, "all": []}}))
+    for name, epoch in (("model_final_checkpoint", 60), ("model_latest", 62), ("model_best", 20)):
+        torch.save({"epoch": epoch, "state_dict": {}, "best_stuff": (0, 0.5, 0.51)}, folder / f"{name}.model")
+    return folder
+
+
+def test_inspect_speaks_chinese_under_zh_and_english_otherwise(tmp_path, monkeypatch, capsys):
+    """Under ``zh`` every finding, the printed summary and the HTML report are Chinese prose (the rules' names,
+    file names and v1's quoted words stay as they are); in English nothing Chinese shows."""
+    from .zh_share_rule import CJK, english_blocks, zh_share
+
+    from nnunet_explorer.commands.inspect import text_summary
+
+    fold = _a_fold_every_rule_speaks_of(tmp_path / "fold_0")
+    expected = {"still_learning", "plateau", "overfitting", "collapsed_class", "lr_jump", "pseudo_vs_real_dice",
+                "best_vs_final", "resume_skips_latest", "epoch_time", "data_wait", "cpu_training"}
+    english = inspect_fold(fold, window=20)
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    chinese = inspect_fold(fold, window=20)
+    found = rules(chinese)
+    assert len(found & expected) == len(expected) - 1, found  # all but one of still_learning / plateau
+    assert [(f.rule, f.numbers) for f in chinese.findings] == [(f.rule, f.numbers) for f in english.findings]
+    for f in chinese.findings:
+        assert CJK.search(f.message), f.message
+    assert not any(CJK.search(f.message) for f in english.findings)
+    lines = text_summary(chinese).splitlines()
+    assert english_blocks("".join(f"<p>{html.escape(line)}</p>" for line in lines)) == []  # Chinese, or no prose
+    report = tmp_path / "zh.html"
+    assert main(["inspect", str(fold), "--window", "20", "--report", str(report)]) == 0
+    capsys.readouterr()
+    page = report.read_text(encoding="utf-8")
+    assert english_blocks(page) == [] and zh_share(page) == 1.0
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "en")
+    assert main(["inspect", str(fold), "--window", "20", "--report", str(tmp_path / "en.html")]) == 0
+    assert not CJK.search((tmp_path / "en.html").read_text(encoding="utf-8")) and not CJK.search(capsys.readouterr().out)

@@ -24,32 +24,48 @@ def _after(info: dict) -> str:
     n = info.get("epoch")
     if not isinstance(n, int) or n < 1:
         return f"epoch {n}"
-    return f"saved after {n} epoch{'s' if n > 1 else ''} (log epoch {n - 1})"
+    log_epoch = n - 1
+    return tr(f"saved after {n} epoch{'s' if n > 1 else ''} (log epoch {log_epoch})",
+              f"保存于 {n} 个 epoch 之后（日志中的 epoch {log_epoch}）")
 
 
 def _resume(result) -> str:
     """Which checkpoint ``-c`` would load, in v1's order."""
     if result.resume_from is None:
-        return "nothing (no model_final_checkpoint, model_latest or model_best: -c would fail)"
-    return f"{result.resume_from}.model (v1's order: model_final_checkpoint, model_latest, model_best)"
+        return tr("nothing (no model_final_checkpoint, model_latest or model_best: -c would fail)",
+                  "无（没有 model_final_checkpoint、model_latest 或 model_best：-c 会失败）")
+    return tr(f"{result.resume_from}.model (v1's order: model_final_checkpoint, model_latest, model_best)",
+              f"{result.resume_from}.model（v1 的顺序：model_final_checkpoint、model_latest、model_best）")
 
 
 def _epochs(log) -> str:
     if log.first_epoch is None:
-        return "no epoch logged (a run that ended before its first epoch, e.g. a walkthrough with --until)"
-    return f"epochs {log.first_epoch}-{log.last_epoch}"
+        return tr("no epoch logged (a run that ended before its first epoch, e.g. a walkthrough with --until)",
+                  "日志中没有 epoch（在第一个 epoch 之前就结束的训练，例如用了 --until 的逐步运行）")
+    return tr(f"epochs {log.first_epoch}-{log.last_epoch}", f"epoch {log.first_epoch}-{log.last_epoch}")
+
+
+def _resumed(log) -> str:
+    return tr(" (resumed with -c)", "（用 -c 续训）") if log.resumed else ""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("fold_folder", metavar="FOLD_FOLDER",
-                        help="the fold_X folder of a run (holds training_log_*.txt, model_*.model, debug.json)")
-    parser.add_argument("--json", dest="json_file", default=None, metavar="FILE", help="write curves and findings")
-    parser.add_argument("--report", default=None, metavar="FILE.html", help="write an HTML report with the curves")
+                        help=tr("the fold_X folder of a run (holds training_log_*.txt, model_*.model, debug.json)",
+                                "一次训练的 fold_X 文件夹（含 training_log_*.txt、model_*.model、debug.json）"))
+    parser.add_argument("--json", dest="json_file", default=None, metavar="FILE",
+                        help=tr("write curves and findings", "写出曲线和发现"))
+    parser.add_argument("--report", default=None, metavar="FILE.html",
+                        help=tr("write an HTML report with the curves", "写出带曲线图的 HTML 报告"))
     parser.add_argument("--window", type=int, default=None, metavar="K",
-                        help="last K epochs the trend rules look at (default: a quarter of the epochs, 5 to 50)")
-    parser.add_argument("--no_checkpoints", action="store_true", help="do not open the .model checkpoints")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing --json / --report files")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when any finding is a warning")
+                        help=tr("last K epochs the trend rules look at (default: a quarter of the epochs, 5 to 50)",
+                                "趋势规则查看的最后 K 个 epoch（默认：epoch 数的四分之一，5 到 50）"))
+    parser.add_argument("--no_checkpoints", action="store_true",
+                        help=tr("do not open the .model checkpoints", "不打开 .model 检查点"))
+    parser.add_argument("--overwrite", action="store_true",
+                        help=tr("replace existing --json / --report files", "覆盖已有的 --json / --report 文件"))
+    parser.add_argument("--strict", action="store_true",
+                        help=tr("exit 1 when any finding is a warning", "只要有一条发现是警告，就以 1 退出"))
 
 
 def _check_target(path: str | None, overwrite: bool) -> Path | None:
@@ -66,22 +82,28 @@ def _check_target(path: str | None, overwrite: bool) -> Path | None:
 
 
 def curves_figure(result):
-    """A matplotlib Figure (no pyplot): losses and pseudo Dice (with its moving average) above, the LR below."""
+    """A matplotlib Figure (no pyplot): losses and pseudo Dice (with its moving average) above, the LR below.
+
+    Its words are Chinese under ``zh`` where matplotlib has a Chinese font (see
+    :mod:`~nnunet_explorer.views.report_figures`), English otherwise; draw it inside ``picture_fonts()``, as
+    :func:`curves_png` does."""
     from matplotlib.figure import Figure
+
+    from ..views.report_figures import drawn
 
     fig = Figure(figsize=(9, 6.5))
     ax, ax_lr = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     ep = result.epochs
-    ax.plot(ep, [v if v is not None else float("nan") for v in result.train_losses], "b-", label="train loss")
-    ax.plot(ep, [v if v is not None else float("nan") for v in result.val_losses], "r-", label="validation loss")
-    ax.set_ylabel("loss")
+    ax.plot(ep, [v if v is not None else float("nan") for v in result.train_losses], "b-", label=drawn("train loss", "训练损失"))
+    ax.plot(ep, [v if v is not None else float("nan") for v in result.val_losses], "r-", label=drawn("validation loss", "验证损失"))
+    ax.set_ylabel(drawn("loss", "损失"))
     ax2 = ax.twinx()
     dice_epochs = [e for e, d in zip(ep, result.mean_pseudo_dice) if d is not None]
-    ax2.plot(dice_epochs, [d for d in result.mean_pseudo_dice if d is not None], "g.", label="pseudo Dice (mean)")
-    ax2.plot(dice_epochs, result.val_eval_ma, "g-", label="moving average (selects model_best)")
+    ax2.plot(dice_epochs, [d for d in result.mean_pseudo_dice if d is not None], "g.", label=drawn("pseudo Dice (mean)", "伪 Dice（平均）"))
+    ax2.plot(dice_epochs, result.val_eval_ma, "g-", label=drawn("moving average (selects model_best)", "滑动平均（据此选 model_best）"))
     if result.summary_dice:
         real = sum(result.summary_dice.values()) / len(result.summary_dice)
-        ax2.axhline(real, color="k", ls="--", label=f"real Dice, summary.json ({real:.3f})")
+        ax2.axhline(real, color="k", ls="--", label=drawn(f"real Dice, summary.json ({real:.3f})", f"真实 Dice，summary.json（{real:.3f}）"))
     ax2.set_ylabel("Dice")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
@@ -91,52 +113,73 @@ def curves_figure(result):
             ax.axvline(run.first_epoch, color="grey", ls=":")
             ax_lr.axvline(run.first_epoch, color="grey", ls=":")
     ax_lr.plot(ep, [v if v is not None else float("nan") for v in result.learning_rates], "k.-")
-    ax_lr.set_ylabel("LR")
-    ax_lr.set_xlabel("epoch (dotted: a -c resume)")
+    ax_lr.set_ylabel(drawn("LR", "学习率"))
+    ax_lr.set_xlabel(drawn("epoch (dotted: a -c resume)", "epoch（点线：一次 -c 续训）"))
     fig.tight_layout()
     return fig
 
 
-def _figure_png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+def curves_png(result) -> str:
+    """:func:`curves_figure` as a base64 PNG, drawn with the language's fonts."""
+    from ..views.report_figures import picture_fonts
+
+    with picture_fonts():
+        buffer = io.BytesIO()
+        curves_figure(result).savefig(buffer, format="png", dpi=90)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _severity(finding) -> str:
+    """The finding's severity as a reader's word (the JSON keeps v1-style ``info`` / ``warning`` / ``error``)."""
+    return {"info": tr("info", "提示"), "warning": tr("warning", "警告"),
+            "error": tr("error", "错误")}.get(finding.severity, finding.severity)
 
 
 def html_report(result) -> str:
     """The HTML page: the curves as an inline PNG, the findings with their numbers, the checkpoints."""
-    rows = "".join(f"<tr><td>{html.escape(f.severity)}</td><td>{html.escape(f.rule)}</td>"
+    rows = "".join(f"<tr><td>{html.escape(_severity(f))}</td><td><code>{html.escape(f.rule)}</code></td>"
                    f"<td>{html.escape(f.message)}</td><td><code>{html.escape(str(f.numbers))}</code></td></tr>"
                    for f in result.findings)
-    ckpts = "".join(f"<li>{html.escape(name)}: {_after(info)}</li>" for name, info in result.checkpoints.items())
-    ckpts += f"<li><code>-c</code> would load: {html.escape(_resume(result))}</li>"
-    logs = "".join(f"<li>{html.escape(r.path)}: {_epochs(r)}"
-                   f"{' (resumed with -c)' if r.resumed else ''}</li>" for r in result.logs)
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>inspect {html.escape(result.folder)}</title>"
+    ckpts = "".join(f"<li><code>{html.escape(name)}</code>: {html.escape(_after(info))}</li>"
+                    for name, info in result.checkpoints.items())
+    ckpts += "<li>" + tr("<code>-c</code> would load: ", "<code>-c</code> 会加载：") + html.escape(_resume(result)) + "</li>"
+    logs = "".join(f"<li><code>{html.escape(r.path)}</code>: {html.escape(_epochs(r) + _resumed(r))}</li>"
+                   for r in result.logs)
+    headers = "".join(f"<th>{h}</th>" for h in (tr("severity", "级别"), tr("rule", "规则"), tr("message", "说明"),
+                                                tr("numbers", "数字")))
+    lang = tr("en", "zh-CN")
+    return (f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
+            f"<title>{tr('Run inspection', '训练检查')}: {html.escape(result.folder)}</title>"
             "<style>body{font-family:sans-serif} td{border-top:1px solid #ccc;padding:4px;vertical-align:top}"
             "</style></head><body>"
-            f"<h1>Run inspection</h1><p><code>{html.escape(result.folder)}</code></p>"
-            f"<img alt='training curves' src='data:image/png;base64,{_figure_png(curves_figure(result))}'>"
-            f"<h2>Findings</h2><table><tr><th>severity</th><th>rule</th><th>message</th><th>numbers</th></tr>{rows}"
-            f"</table><h2>Logs</h2><ul>{logs}</ul><h2>Checkpoints</h2><ul>{ckpts}</ul></body></html>")
+            f"<h1>{tr('Run inspection', '训练检查')}</h1><p><code>{html.escape(result.folder)}</code></p>"
+            f"<img alt='{tr('training curves', '训练曲线')}' src='data:image/png;base64,{curves_png(result)}'>"
+            f"<h2>{tr('Findings', '发现')}</h2><table><tr>{headers}</tr>{rows}</table>"
+            f"<h2>{tr('Logs', '日志')}</h2><ul>{logs}</ul>"
+            f"<h2>{tr('Checkpoints', '检查点')}</h2><ul>{ckpts}</ul></body></html>")
 
 
 def text_summary(result) -> str:
-    lines = [f"fold folder: {result.folder}"]
+    """What ``inspect`` prints: the logs, the last epoch's values, the checkpoints, what ``-c`` would load, the
+    findings."""
+    lines = [tr(f"fold folder: {result.folder}", f"折文件夹：{result.folder}")]
     for r in result.logs:
-        lines.append(f"  log {r.path}: {_epochs(r)}{' (resumed with -c)' if r.resumed else ''}")
+        lines.append(tr(f"  log {r.path}: ", f"  日志 {r.path}：") + _epochs(r) + _resumed(r))
     if result.epochs:
         i = len(result.epochs) - 1
-        lines.append(f"  last epoch {result.epochs[i]}: train loss {result.train_losses[i]}, val loss "
-                     f"{result.val_losses[i]}, pseudo Dice {result.pseudo_dice[i]}, lr {result.learning_rates[i]}")
+        epoch, train, val = result.epochs[i], result.train_losses[i], result.val_losses[i]
+        dice, lr = result.pseudo_dice[i], result.learning_rates[i]
+        lines.append(tr(f"  last epoch {epoch}: train loss {train}, val loss {val}, pseudo Dice {dice}, lr {lr}",
+                        f"  最后一个 epoch {epoch}：训练损失 {train}，验证损失 {val}，伪 Dice {dice}，学习率 {lr}"))
     for name, info in result.checkpoints.items():
         lines.append(f"  {name}: {_after(info)}")
-    lines.append(f"  -c would load: {_resume(result)}")
+    lines.append(tr("  -c would load: ", "  -c 会加载：") + _resume(result))
     if result.summary_dice:
-        lines.append(f"  validation_raw/summary.json mean Dice per class: {result.summary_dice}")
-    lines.append("findings:")
+        lines.append(tr(f"  validation_raw/summary.json mean Dice per class: {result.summary_dice}",
+                        f"  validation_raw/summary.json 中各类别的平均 Dice：{result.summary_dice}"))
+    lines.append(tr("findings:", "发现："))
     for f in result.findings:
-        lines.append(f"  [{f.severity}] {f.rule}: {f.message}")
+        lines.append(f"  [{_severity(f)}] {f.rule}: {f.message}")
     return "\n".join(lines)
 
 

@@ -59,12 +59,12 @@ def cjk_font() -> str | None:
     return next((name for name in CJK_FONTS if name in installed), None)
 
 
-def _drawn(en: str, zh: str) -> str:
+def drawn(en: str, zh: str) -> str:
     """A word drawn inside a PNG: Chinese when the language is Chinese and a Chinese font is installed."""
     return tr(en, zh) if is_chinese() and cjk_font() is not None else en
 
 
-def _fonts() -> Any:
+def picture_fonts() -> Any:
     """Matplotlib settings for drawing the picture's words (a Chinese font first when one is used)."""
     import matplotlib
 
@@ -172,7 +172,7 @@ def batch_caption(batch: Any) -> str:
 
 
 def batch_figures(batch: Any) -> list[str]:
-    with _fonts():
+    with picture_fonts():
         return _batch_figures(batch)
 
 
@@ -188,14 +188,14 @@ def _batch_figures(batch: Any) -> list[str]:
     for k, target in enumerate(targets):
         ax = fig.add_subplot(1, len(targets), k + 1)
         ax.imshow(_middle(target[0, 0]), cmap="viridis", interpolation="nearest", vmin=0, vmax=top)
-        ax.set_title(f"{_drawn('output', '输出')} {k}: {'x'.join(map(str, target.shape[2:]))}", fontsize=8)
+        ax.set_title(f"{drawn('output', '输出')} {k}: {'x'.join(map(str, target.shape[2:]))}", fontsize=8)
         ax.axis("off")
     out.append(_img(_png(fig), pick(_DS_CAPTION)))
     return out
 
 
 def lr_figure(schedule: Any) -> list[str]:
-    with _fonts():
+    with picture_fonts():
         return _lr_figure(schedule)
 
 
@@ -207,14 +207,14 @@ def _lr_figure(schedule: Any) -> list[str]:
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(np.arange(len(lrs)), lrs)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(_drawn("learning rate", "学习率"))
-    ax.set_title(_drawn("poly schedule", "poly 调度") + ": lr(e) = lr0 (1 - e/max_epochs)^0.9", fontsize=9)
+    ax.set_ylabel(drawn("learning rate", "学习率"))
+    ax.set_title(drawn("poly schedule", "poly 调度") + ": lr(e) = lr0 (1 - e/max_epochs)^0.9", fontsize=9)
     return [_img(_png(fig), tr(f"learning rate of each of the {len(lrs)} epochs",
                                f"每个 epoch 的学习率(共 {len(lrs)} 个 epoch)"))]
 
 
 def loss_figure(run: Any) -> list[str]:
-    with _fonts():
+    with picture_fonts():
         return _loss_figure(run)
 
 
@@ -229,14 +229,14 @@ def _loss_figure(run: Any) -> list[str]:
     fig = Figure(figsize=(5, 2.8))
     ax = fig.add_subplot(1, 1, 1)
     if train:
-        ax.plot(range(len(train)), train, "b-o", label=_drawn("train loss", "训练损失"))
+        ax.plot(range(len(train)), train, "b-o", label=drawn("train loss", "训练损失"))
     if val:
-        ax.plot(range(len(val)), val, "r-o", label=_drawn("validation loss", "验证损失"))
+        ax.plot(range(len(val)), val, "r-o", label=drawn("validation loss", "验证损失"))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(_drawn("loss", "损失"))
+    ax.set_ylabel(drawn("loss", "损失"))
     if dice:
         ax2 = ax.twinx()
-        ax2.plot(range(len(dice)), dice, "g--o", label=_drawn("pseudo Dice (per epoch)", "伪 Dice(每个 epoch)"))
+        ax2.plot(range(len(dice)), dice, "g--o", label=drawn("pseudo Dice (per epoch)", "伪 Dice(每个 epoch)"))
         ax2.set_ylabel("Dice")
     ax.legend(loc="upper right", fontsize=7)
     return [_img(_png(fig), tr("loss per epoch (and the validation metric, as v1's progress.png)",
