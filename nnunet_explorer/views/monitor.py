@@ -43,7 +43,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..language import tr
 from ..training.hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, TrainStart, ValidationEnd
+from .report_figures import drawn, picture_fonts
 from .widgets_common import Throttle, format_seconds, new_figure, require_ipywidgets, show_figure_in_output
 
 # v1: nnUNetTrainer.val_eval_criterion_alpha (the moving average that picks the best checkpoint)
@@ -120,7 +122,7 @@ class TrainingMonitor:
 
     def __init__(self, control: LoopControl | None = None, *, redraw_interval: float = 0.5,
                  plot_interval: float = 30.0, overhead_budget: float = 0.02, show_plots: bool = True,
-                 clock: Callable[[], float] = time.perf_counter, title: str = "nnU-Net training") -> None:
+                 clock: Callable[[], float] = time.perf_counter, title: str | None = None) -> None:
         widgets = require_ipywidgets()
         self.control = control
         self.state = MonitorState()
@@ -139,17 +141,20 @@ class TrainingMonitor:
         self.plot_count = 0
         self.plots_skipped = 0
 
+        title = tr("nnU-Net training", "nnU-Net 训练") if title is None else title
         self.title = widgets.HTML(f"<b>{html.escape(title)}</b>")
         self.epoch_bar = widgets.IntProgress(value=0, min=0, max=1, description="epochs", bar_style="info")
-        self.epoch_label = widgets.Label("waiting for the training loop")
-        self.iter_bar = widgets.IntProgress(value=0, min=0, max=1, description="iterations")
+        self.epoch_label = widgets.Label(tr("waiting for the training loop", "等待训练循环开始"))
+        self.iter_bar = widgets.IntProgress(value=0, min=0, max=1, description=tr("iterations", "迭代"))
         self.iter_label = widgets.Label("")
         self.stats = widgets.HTML("")
-        self.overhead_label = widgets.Label("monitor overhead: n/a")
+        self.overhead_label = widgets.Label(tr("monitor overhead: n/a", "监视器开销：暂无"))
         self.plot = widgets.Output(layout=widgets.Layout(min_height="40px"))
-        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
-                                          tooltip="end training after this iteration (a checkpoint is saved)")
-        self.stop_label = widgets.Label("" if control is not None else "Stop: no loop attached yet")
+        self.stop_button = widgets.Button(description=tr("Stop", "停止"), button_style="danger", icon="stop",
+                                          tooltip=tr("end training after this iteration (a checkpoint is saved)",
+                                                     "在这次迭代之后结束训练（会保存检查点）"))
+        self.stop_label = widgets.Label("" if control is not None else
+                                        tr("Stop: no loop attached yet", "停止：还没有连接训练循环"))
         self.stop_button.on_click(self._on_stop_clicked)
         self.widget = widgets.VBox([
             self.title,
@@ -167,7 +172,8 @@ class TrainingMonitor:
             from .widgets_common import figure_png
 
             t0 = time.perf_counter()
-            figure_png(self.figure(), dpi=72)
+            with picture_fonts():
+                figure_png(self.figure(), dpi=72)
             self._plot_cost = max(0.05, time.perf_counter() - t0)
 
     # ------------------------------------------------------------------------------------------ display
@@ -222,7 +228,8 @@ class TrainingMonitor:
         self.epoch_bar.value = int(event.start_epoch)
         self.iter_bar.max = max(1, int(event.num_batches_per_epoch))
         self.iter_bar.value = 0
-        resumed = f" (resumed at epoch {event.start_epoch})" if event.resumed else ""
+        resumed = tr(f" (resumed at epoch {event.start_epoch})", f"（从 epoch {event.start_epoch} 续训）") \
+            if event.resumed else ""
         self.epoch_label.value = f"epoch {event.start_epoch}/{event.max_num_epochs}{resumed}"
         self.stop_button.disabled = self.control is None
         self._throttle.reset()
@@ -304,19 +311,23 @@ class TrainingMonitor:
         if self.show_plots:
             self._draw_plot()  # always: the final picture
         self.stop_button.disabled = True
-        checkpoint = f"; checkpoint {event.final_checkpoint}" if event.final_checkpoint else ""
-        self.stop_label.value = f"training ended after epoch {event.last_epoch}: {event.reason}{checkpoint}"
+        checkpoint = tr(f"; checkpoint {event.final_checkpoint}", f"；检查点 {event.final_checkpoint}") \
+            if event.final_checkpoint else ""
+        reason = tr("finished", "已完成") if event.reason == "finished" else event.reason  # the loop's own word
+        self.stop_label.value = tr(f"training ended after epoch {event.last_epoch}: {reason}{checkpoint}",
+                                   f"训练在 epoch {event.last_epoch} 之后结束：{reason}{checkpoint}")
         self._final_seconds += self._clock() - t0
         self._update_overhead_label()
 
     # ------------------------------------------------------------------------------------------ stop
     def _on_stop_clicked(self, _button: Any = None) -> None:
         if self.control is None:
-            self.stop_label.value = "no loop attached: nothing to stop"
+            self.stop_label.value = tr("no loop attached: nothing to stop", "没有连接训练循环：没有可停止的")
             return
-        self.control.request_stop("Stop button in the training monitor")
+        self.control.request_stop(tr("Stop button in the training monitor", "训练监视器中的停止按钮"))
         self.stop_button.disabled = True
-        self.stop_label.value = "stop requested: the loop ends after this iteration and saves a checkpoint"
+        self.stop_label.value = tr("stop requested: the loop ends after this iteration and saves a checkpoint",
+                                   "已请求停止：训练循环会在这次迭代之后结束并保存检查点")
 
     def request_stop(self) -> None:
         """Same as clicking Stop."""
@@ -357,12 +368,15 @@ class TrainingMonitor:
         rate = self._rate()
         eta_epoch, eta_total = self._eta()
         epoch = s.current_epoch if s.current_epoch is not None else s.start.start_epoch
-        self.iter_label.value = (f"iteration {s.iteration_in_epoch}/{s.start.num_batches_per_epoch}"
-                                 f" · {rate:.2f} it/s" if rate else
-                                 f"iteration {s.iteration_in_epoch}/{s.start.num_batches_per_epoch}") + \
-            f" · epoch ETA {format_seconds(eta_epoch)}"
-        self.epoch_label.value = (f"epoch {epoch}/{s.start.max_num_epochs} (0-based) · "
-                                  f"{len(s.epochs)} finished here · total ETA {format_seconds(eta_total)}")
+        done, per_epoch = s.iteration_in_epoch, s.start.num_batches_per_epoch
+        speed = f" · {rate:.2f} it/s" if rate else ""
+        self.iter_label.value = tr(f"iteration {done}/{per_epoch}{speed} · epoch ETA {format_seconds(eta_epoch)}",
+                                   f"迭代 {done}/{per_epoch}{speed} · 本 epoch 预计还需 {format_seconds(eta_epoch)}")
+        total, finished = s.start.max_num_epochs, len(s.epochs)
+        self.epoch_label.value = tr(f"epoch {epoch}/{total} (0-based) · {finished} finished here · total ETA "
+                                    f"{format_seconds(eta_total)}",
+                                    f"epoch {epoch}/{total}（从 0 数起）· 本次已完成 {finished} 个 · 全部预计还需 "
+                                    f"{format_seconds(eta_total)}")
         self.stats.value = self._stats_html()
         self._update_overhead_label()
         # a moving estimate of one update's cost (comm messages to the front end dominate in a live kernel)
@@ -370,10 +384,14 @@ class TrainingMonitor:
 
     def _update_overhead_label(self) -> None:
         frac = self.overhead_fraction
-        text = "n/a" if frac != frac else f"{100 * frac:.1f} %"
-        final = f"; final redraw {self._final_seconds:.2f} s" if self.state.end is not None else ""
-        self.overhead_label.value = (f"monitor overhead {text} of iteration time ({self._seconds:.2f} s in "
-                                     f"{self.redraw_count} updates and {self.plot_count} plots{final})")
+        text = tr("n/a", "暂无") if frac != frac else f"{100 * frac:.1f} %"
+        seconds, updates, plots = self._seconds, self.redraw_count, self.plot_count
+        final = tr(f"; final redraw {self._final_seconds:.2f} s", f"；最后一次重绘 {self._final_seconds:.2f} 秒") \
+            if self.state.end is not None else ""
+        self.overhead_label.value = tr(f"monitor overhead {text} of iteration time ({seconds:.2f} s in {updates} "
+                                       f"updates and {plots} plots{final})",
+                                       f"监视器开销占迭代时间的 {text}（{updates} 次更新和 {plots} 次绘图共 "
+                                       f"{seconds:.2f} 秒{final}）")
 
     def _stats_html(self) -> str:
         s = self.state
@@ -382,16 +400,18 @@ class TrainingMonitor:
         part = s.epoch_iterations()
         data, comp = sum(s.iter_data_s[part]), sum(s.iter_compute_s[part])
         share = data / (data + comp) if data + comp > 0 else float("nan")
-        rows = [("loss (last iteration)", f"{s.iter_loss[-1]:.4f}"),
-                ("CE / Dice part", f"{s.iter_ce[-1]:.4f} / {s.iter_dice[-1]:.4f}"),
-                ("learning rate", f"{s.iter_lr[-1]:.3g}"),
-                ("data wait / compute (this epoch)", f"{data:.1f} s / {comp:.1f} s ({share:.0%} waiting)")]
+        rows = [(tr("loss (last iteration)", "损失（最近一次迭代）"), f"{s.iter_loss[-1]:.4f}"),
+                (tr("CE / Dice part", "CE / Dice 部分"), f"{s.iter_ce[-1]:.4f} / {s.iter_dice[-1]:.4f}"),
+                (tr("learning rate", "学习率"), f"{s.iter_lr[-1]:.3g}"),
+                (tr("data wait / compute (this epoch)", "等待数据 / 计算（本 epoch）"),
+                 tr(f"{data:.1f} s / {comp:.1f} s ({share:.0%} waiting)",
+                    f"{data:.1f} 秒 / {comp:.1f} 秒（{share:.0%} 在等待）"))]
         if s.val_loss:
-            rows.append(("validation loss (last epoch)", f"{s.val_loss[-1]:.4f}"))
+            rows.append((tr("validation loss (last epoch)", "验证损失（上一个 epoch）"), f"{s.val_loss[-1]:.4f}"))
         if s.dice_per_class:
             dice = ", ".join(f"{d:.3f}" for d in s.dice_per_class[-1])
             ma = ", ".join(f"{d:.3f}" for d in s.dice_per_class_ma[-1])
-            rows.append(("global Dice per class (MA)", f"{dice} ({ma})"))
+            rows.append((tr("global Dice per class (MA)", "各类别的全局 Dice（滑动平均）"), f"{dice} ({ma})"))
         cells = "".join(f"<tr><td style='padding-right:1em'>{html.escape(k)}</td><td><code>{html.escape(v)}"
                         f"</code></td></tr>" for k, v in rows)
         return f"<table class='nnx-monitor-stats'>{cells}</table>"
@@ -406,12 +426,16 @@ class TrainingMonitor:
 
     def _draw_plot(self) -> None:
         t0 = self._clock()
-        show_figure_in_output(self.plot, self.figure(), dpi=72)
+        with picture_fonts():
+            show_figure_in_output(self.plot, self.figure(), dpi=72)
         self._plot_cost = max(1e-3, self._clock() - t0)
         self.plot_count += 1
 
     def figure(self):
-        """The monitor's plots as a matplotlib ``Figure``: loss, Dice, learning rate, data vs compute time."""
+        """The monitor's plots as a matplotlib ``Figure``: loss, Dice, learning rate, data vs compute time.
+
+        Its words are Chinese under ``zh`` where matplotlib has a Chinese font; draw it inside
+        :func:`~nnunet_explorer.views.report_figures.picture_fonts`."""
         s = self.state
         fig = new_figure(11, 3.2)
         ax_loss, ax_dice, ax_lr, ax_time = fig.subplots(1, 4)
@@ -419,15 +443,15 @@ class TrainingMonitor:
             per_epoch = s.start.num_batches_per_epoch if s.start else 1
             x = np.asarray(s.iter_epoch, dtype=float) + (np.arange(len(s.iter_loss)) - _first_index(s.iter_epoch)) \
                 / max(1, per_epoch)
-            ax_loss.plot(x, s.iter_loss, color="0.75", lw=0.8, label="train (iteration)")
+            ax_loss.plot(x, s.iter_loss, color="0.75", lw=0.8, label=drawn("train (iteration)", "训练（每次迭代）"))
         if s.epochs:
             ex = np.asarray(s.epochs) + 1.0  # an epoch's value is plotted at its end
-            ax_loss.plot(ex, s.train_loss, "o-", label="train")
-            ax_loss.plot(ex, s.val_loss, "o-", label="validation")
-            ax_loss.plot(ex, s.epoch_ce, "--", label="CE part")
-            ax_loss.plot(ex, s.epoch_dice, ":", label="-Dice part")
+            ax_loss.plot(ex, s.train_loss, "o-", label=drawn("train", "训练"))
+            ax_loss.plot(ex, s.val_loss, "o-", label=drawn("validation", "验证"))
+            ax_loss.plot(ex, s.epoch_ce, "--", label=drawn("CE part", "CE 部分"))
+            ax_loss.plot(ex, s.epoch_dice, ":", label=drawn("-Dice part", "-Dice 部分"))
         ax_loss.axhline(0, color="k", lw=0.5)
-        ax_loss.set_title("loss = CE + (-Dice)")
+        ax_loss.set_title(drawn("loss", "损失") + " = CE + (-Dice)")
         ax_loss.set_xlabel("epoch")
         if ax_loss.get_legend_handles_labels()[0]:  # before the first iteration there is nothing to label
             ax_loss.legend(fontsize=7)
@@ -435,26 +459,26 @@ class TrainingMonitor:
             vx = np.asarray(s.val_epochs) + 1.0
             d, ma = np.asarray(s.dice_per_class), np.asarray(s.dice_per_class_ma)
             for c in range(d.shape[1]):
-                line, = ax_dice.plot(vx, d[:, c], "o", ms=3, label=f"class {c + 1}")
+                line, = ax_dice.plot(vx, d[:, c], "o", ms=3, label=drawn(f"class {c + 1}", f"类别 {c + 1}"))
                 ax_dice.plot(vx, ma[:, c], "-", color=line.get_color())
         if s.epochs and any(v == v for v in s.val_eval_criterion_MA):
             ax_dice.plot(np.asarray(s.epochs) + 1.0, s.val_eval_criterion_MA, "k-", lw=1.5,
-                         label="mean MA (v1: best checkpoint)")
+                         label=drawn("mean MA (v1: best checkpoint)", "平均的滑动平均（v1：最佳检查点）"))
         ax_dice.set_ylim(-0.02, 1.02)
-        ax_dice.set_title("global Dice (dots) and MA")
+        ax_dice.set_title(drawn("global Dice (dots) and MA", "全局 Dice（点）和滑动平均"))
         ax_dice.set_xlabel("epoch")
         if ax_dice.get_legend_handles_labels()[0]:
             ax_dice.legend(fontsize=7)
         if s.iter_lr:
             ax_lr.plot(np.arange(len(s.iter_lr)), s.iter_lr)
-        ax_lr.set_title("learning rate")
-        ax_lr.set_xlabel("iteration")
+        ax_lr.set_title(drawn("learning rate", "学习率"))
+        ax_lr.set_xlabel(drawn("iteration", "迭代"))
         if s.epochs:
             ex = np.asarray(s.epochs)
-            ax_time.bar(ex, s.epoch_compute_s, label="compute")
-            ax_time.bar(ex, s.epoch_data_s, bottom=s.epoch_compute_s, label="data wait")
+            ax_time.bar(ex, s.epoch_compute_s, label=drawn("compute", "计算"))
+            ax_time.bar(ex, s.epoch_data_s, bottom=s.epoch_compute_s, label=drawn("data wait", "等待数据"))
             ax_time.legend(fontsize=7)
-        ax_time.set_title("seconds per epoch")
+        ax_time.set_title(drawn("seconds per epoch", "每个 epoch 的秒数"))
         ax_time.set_xlabel("epoch")
         return fig
 

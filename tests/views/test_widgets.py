@@ -328,3 +328,34 @@ def test_updates_wait_while_they_would_exceed_the_budget():
     assert monitor.redraw_count == 0 and monitor.epoch_bar.value == 2  # the epoch bar still moves
     monitor.on_train_end(TrainEnd(last_epoch=1, stopped_early=False, reason="done", final_checkpoint=None))
     assert monitor.redraw_count == 1 and monitor.iter_bar.value == 50
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_monitor_speaks_the_language(language, monkeypatch):
+    """Under ``zh`` every label, button and stats row of the monitor is Chinese; in English none is."""
+    from ..zh_share_rule import CJK
+
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", language)
+    clock = FakeClock()
+    monitor = TrainingMonitor(LoopControl(), clock=clock, show_plots=False)
+    texts = [monitor.epoch_label.value, monitor.overhead_label.value, monitor.stop_button.description,
+             monitor.stop_button.tooltip, monitor.title.value]
+    monitor.on_train_start(start_event())
+    monitor.on_epoch_start(0)
+    for i in range(3):
+        clock.now += 1.0
+        monitor.on_iteration_end(iteration_event(0, i))
+    monitor.on_validation_end(ValidationEnd(epoch=0, val_loss=0.6, global_dice_per_class=(0.2, 0.4),
+                                            mean_global_dice=0.3))
+    monitor.on_epoch_end(epoch_event(0))
+    texts += [monitor.iter_label.value, monitor.epoch_label.value, monitor.overhead_label.value, monitor.stats.value]
+    monitor.request_stop()
+    texts.append(monitor.stop_label.value)
+    monitor.on_train_end(TrainEnd(last_epoch=0, stopped_early=False, reason="finished",
+                                  final_checkpoint="model_final_checkpoint.model"))
+    texts.append(monitor.stop_label.value)
+    chinese = [bool(CJK.search(t)) for t in texts]
+    assert chinese == [language == "zh"] * len(texts), list(zip(texts, chinese))
+    if language == "zh":
+        assert monitor.stats.value.count("<tr>") == sum(1 for row in monitor.stats.value.split("<tr>")[1:]
+                                                        if CJK.search(row.split("</td>")[0]))  # every row's name
