@@ -1,6 +1,7 @@
 """``nnunet-explorer <subcommand>``: the command line, mirroring nnU-Net v1's entry points.
 
-Each subcommand lives in ``nnunet_explorer/commands/<name>.py`` and provides ``HELP`` (one line),
+Each subcommand lives in ``nnunet_explorer/commands/<name>.py`` and provides ``HELP`` (one line, or one line per
+language as ``{"en": ..., "zh": ...}``, picked when the parser is built),
 ``add_arguments(parser)`` and ``run(args) -> int``. Heavy imports happen inside ``run`` so that
 ``nnunet-explorer --help`` stays fast.
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import traceback
 from typing import Sequence
 
 from . import __version__
 from .errors import ExplorerError
-from .language import tr
+from .language import is_chinese, pick, tr
 
 # subcommand -> module under nnunet_explorer.commands (v1's spelling where v1 has the command)
 SUBCOMMANDS: dict[str, str] = {
@@ -42,20 +44,86 @@ def _available_commands() -> dict[str, object]:
     return modules
 
 
+# argparse's own error messages (worded through gettext, so English here) and their Chinese, matched on the whole
+# message; an unknown message stays English
+_ARGPARSE_ERRORS_ZH = [
+    (r"the following arguments are required: (?P<a>.*)", "缺少必需的参数：{a}"),
+    (r"unrecognized arguments: (?P<a>.*)", "无法识别的参数：{a}"),
+    (r"one of the arguments (?P<a>.*) is required", "参数 {a} 中必须给出一个"),
+    (r"ambiguous option: (?P<a>\S+) could match (?P<b>.*)", "选项 {a} 有歧义，可能是 {b}"),
+    (r"invalid choice: (?P<a>.*) \(choose from (?P<b>.*)\)", "无效的选择 {a}（可选：{b}）"),
+    (r"invalid (?P<a>\S+) value: (?P<b>.*)", "无效的 {a} 值：{b}"),
+    (r"expected one argument", "需要一个值"),
+    (r"expected at least one argument", "需要至少一个值"),
+    (r"expected at most one argument", "最多只能给一个值"),
+    (r"not allowed with argument (?P<a>.*)", "不能与参数 {a} 一起使用"),
+    (r"ignored explicit argument (?P<a>.*)", "忽略了显式给出的值 {a}"),
+]
+
+
+def _argparse_error_zh(message: str) -> str:
+    """argparse's error ``message`` in Chinese (``argument X: ...`` wraps the others)."""
+    argument = re.fullmatch(r"argument (?P<a>.+?): (?P<b>.*)", message, re.S)
+    if argument:
+        return f"参数 {argument['a']}：{_argparse_error_zh(argument['b'])}"
+    for pattern, zh in _ARGPARSE_ERRORS_ZH:
+        match = re.fullmatch(pattern, message, re.S)
+        if match:
+            return zh.format(**match.groupdict())
+    return message
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with its prefix ``usage: `` in the reader's language."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, tr("usage: ", "用法：") if prefix is None else prefix)
+
+    def format_help(self) -> str:
+        # argparse ends each section title with an ASCII colon; after a Chinese title the reader expects "："
+        return re.sub(r"^(\S.*[\u4e00-\u9fff\uff08-\uff09]):$", "\\1\uff1a", super().format_help(), flags=re.M)
+
+
+class ExplorerParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose own words (section titles, ``-h``'s help, ``usage:``, errors) follow the language.
+
+    argparse words them through gettext, which has no Chinese catalogue; the language is known when the parser is
+    built (``tr`` reads it then, as for every help text), so they are set here. Sub-parsers get this class too.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+        self._positionals.title = tr("positional arguments", "位置参数")
+        self._optionals.title = tr("options", "选项")
+        for action in self._actions:
+            if isinstance(action, argparse._HelpAction):
+                action.help = tr("show this help message and exit", "显示这条帮助信息并退出")
+
+    def error(self, message: str):
+        """argparse's ``error`` (usage, then ``PROG: error: MESSAGE``, exit status 2), in the reader's language."""
+        self.print_usage(sys.stderr)
+        text = _argparse_error_zh(message) if is_chinese() else message
+        self.exit(2, f"{self.prog}: {tr('error: ', '错误：')}{text}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (one sub-parser per available subcommand)."""
+    # a plain parser: its group titles must still be argparse's when a sub-parser merges them into its own
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help=tr("show the full traceback of an error", "显示错误的完整调用栈"))
-    parser = argparse.ArgumentParser(
+    parser = ExplorerParser(
         prog="nnunet-explorer",
         description=tr("Run and look into nnU-Net v1's pipeline, step by step.", "一步一步地运行并查看 nnU-Net v1 的流程。"),
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"nnunet-explorer {__version__}")
+    parser.add_argument("--version", action="version", version=f"nnunet-explorer {__version__}",
+                        help=tr("show program's version number and exit", "显示程序的版本号并退出"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in _available_commands().items():
-        sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
+        text = pick(module.HELP) if isinstance(module.HELP, dict) else module.HELP
+        sub_parser = sub.add_parser(name, help=text, description=text, parents=[common])
         module.add_arguments(sub_parser)
         sub_parser.set_defaults(_run=module.run)
     return parser

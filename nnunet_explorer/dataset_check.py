@@ -49,6 +49,7 @@ from . import tasks
 from .errors import DatasetError, ExplorerError
 from .fileio import load_json
 from .image_io import NiftiScan, read_nifti_header, scan_nifti, truncation_error
+from .language import tr
 from .paths import Workspace, get_workspace
 from .provenance import mirrors
 from .tasks import Geometry, NIFTI_SUFFIX
@@ -155,18 +156,26 @@ class DatasetCheck:
 
     def summary_text(self) -> str:
         counts = self.counts
-        lines = [f"check_dataset {self.task_name}: {len(self.cases)} case(s), {len(self.flagged_cases)} flagged; "
-                 f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info "
-                 f"({self.seconds:.1f} s)"]
+        lines = [f"check_dataset {self.task_name}: " + tr(
+            f"{len(self.cases)} case(s), {len(self.flagged_cases)} flagged; {counts['error']} error(s), "
+            f"{counts['warning']} warning(s), {counts['info']} info ({self.seconds:.1f} s)",
+            f"{len(self.cases)} 个病例,{len(self.flagged_cases)} 个被标记;{counts['error']} 个错误,"
+            f"{counts['warning']} 个警告,{counts['info']} 条信息(用时 {self.seconds:.1f} s)")]
         for case, findings in self.cases.items():
             for f in findings:
                 lines.append(f"  {case}: {f.severity:<7} {f.check:<21} {f.message}")
+        test, dataset = tr("(test)", "(测试)"), tr("(dataset)", "(数据集)")
         for case, findings in self.test_cases.items():
             for f in findings:
-                lines.append(f"  {case} (test): {f.severity:<7} {f.check:<21} {f.message}")
+                lines.append(f"  {case} {test}: {f.severity:<7} {f.check:<21} {f.message}")
         for f in self.dataset:
-            lines.append(f"  (dataset) {f.severity:<7} {f.check:<21} {f.message}")
+            lines.append(f"  {dataset} {f.severity:<7} {f.check:<21} {f.message}")
         return "\n".join(lines)
+
+
+def _fix(fix: str) -> str:
+    """The fix that ends a finding's message, labelled in the reader's language."""
+    return tr(f" (fix: {fix})", f"(解决办法:{fix})")
 
 
 def _plain(value: Any) -> Any:
@@ -213,15 +222,16 @@ def _read_header(path: str, rel: str, findings: list[Finding]) -> Geometry | Non
         read_nifti_header(path)
     except DatasetError as own:
         why = own.cause.replace(path, rel) if path in own.cause else f"{rel}: {own.cause}"
-        findings.append(Finding("unreadable", "error", f"{why} "
-                                f"(fix: {own.fix})", {"file": rel}))
+        findings.append(Finding("unreadable", "error", why + _fix(own.fix), {"file": rel}))
         return None
     try:
         return tasks.read_geometry(Path(path))
     except RuntimeError as exc:
         why = str(exc).strip().splitlines()[-1]
-        findings.append(Finding("unreadable", "error", f"{rel} cannot be read by SimpleITK: {why} (fix: replace the "
-                                "file with a readable .nii.gz)", {"file": rel}))
+        findings.append(Finding("unreadable", "error", tr(f"{rel} cannot be read by SimpleITK: {why}",
+                                                          f"SimpleITK 读不了 {rel}:{why}")
+                                + _fix(tr("replace the file with a readable .nii.gz", "换成一个可读的 .nii.gz 文件")),
+                                {"file": rel}))
         return None
 
 
@@ -236,49 +246,67 @@ def geometry_findings(check: str, a: Geometry, b: Geometry, a_name: str, b_name:
     the end with 'GEOMETRY MISMATCH FOUND', but a test case's modalities with each other, asserting at once."""
     out = []
     if test_case:
-        silently = ("; v1 uses the images as they are unless run with --verify_dataset_integrity, which stops at "
-                    "once with 'The modalities of the image ... do not seem to be registered'")
+        silently = tr("; v1 uses the images as they are unless run with --verify_dataset_integrity, which stops at "
+                      "once with 'The modalities of the image ... do not seem to be registered'",
+                      ";v1 会照样使用这些图像,除非用 --verify_dataset_integrity 运行,那时它立即停止并报 "
+                      "'The modalities of the image ... do not seem to be registered'")
     elif check == "image_vs_label":
-        silently = ("; v1 uses the pair as it is unless run with --verify_dataset_integrity, which stops at "
-                    "'GEOMETRY MISMATCH FOUND'")
+        silently = tr("; v1 uses the pair as it is unless run with --verify_dataset_integrity, which stops at "
+                      "'GEOMETRY MISMATCH FOUND'",
+                      ";v1 会照样使用这对文件,除非用 --verify_dataset_integrity 运行,那时它停在 "
+                      "'GEOMETRY MISMATCH FOUND'")
     else:
         # v1 compares a training case's modalities with its label, never with each other; two modalities that
         # differ cannot both match the label, so the check still fires
-        silently = ("; v1 uses the images as they are unless run with --verify_dataset_integrity, which compares "
-                    "each modality with the label and stops at 'GEOMETRY MISMATCH FOUND'")
+        silently = tr("; v1 uses the images as they are unless run with --verify_dataset_integrity, which compares "
+                      "each modality with the label and stops at 'GEOMETRY MISMATCH FOUND'",
+                      ";v1 会照样使用这些图像,除非用 --verify_dataset_integrity 运行,那时它把每个模态与标签比较,"
+                      "并停在 'GEOMETRY MISMATCH FOUND'")
     if check == "image_vs_label":
         # v1 cuts the label with the image's nonzero box (crop_to_nonzero): a label larger than that box on every
         # axis is cut to the image's shape without an error
         consequences = {
-            "size": "v1 cuts the label with the image's nonzero box: a numpy error when the label is smaller than "
-                    "that box, otherwise a label that does not line up with the image" + silently,
-            "spacing": "the voxels are paired one to one although they have different sizes" + silently,
-            "origin": "image and label do not start at the same place, so the label is shifted against the "
-                      "anatomy" + silently,
-            "direction": "the arrays are paired voxel by voxel although their axes point differently, so the label "
-                         "is flipped or rotated against the anatomy" + silently}
-        fix = ("resample or co-register so that they share one voxel grid; if only the header is wrong, copy it "
-               "(sitk: label.CopyInformation(image))")
+            "size": tr("v1 cuts the label with the image's nonzero box: a numpy error when the label is smaller than "
+                       "that box, otherwise a label that does not line up with the image",
+                       "v1 用图像的非零区域边界框裁剪标签:标签比这个框小时会出 numpy 错误,否则得到一个与图像"
+                       "对不齐的标签") + silently,
+            "spacing": tr("the voxels are paired one to one although they have different sizes",
+                          "体素被一一配对,尽管它们大小不同") + silently,
+            "origin": tr("image and label do not start at the same place, so the label is shifted against the "
+                         "anatomy", "图像和标签的起点不同,所以标签相对解剖结构发生了偏移") + silently,
+            "direction": tr("the arrays are paired voxel by voxel although their axes point differently, so the "
+                            "label is flipped or rotated against the anatomy",
+                            "数组被逐个体素配对,尽管它们的轴方向不同,所以标签相对解剖结构被翻转或旋转了") + silently}
+        fix = tr("resample or co-register so that they share one voxel grid; if only the header is wrong, copy it "
+                 "(sitk: label.CopyInformation(image))",
+                 "重采样或配准,使它们共用一个体素网格;如果只是文件头错了,就复制文件头"
+                 "(sitk:label.CopyInformation(image))")
     else:
         consequences = {
-            "size": "the arrays cannot be stacked; v1 fails with a numpy error when it loads the case (np.vstack)",
-            "spacing": "the modalities are stacked voxel by voxel although their voxels have different sizes"
-                       + silently,
-            "origin": "the modalities do not start at the same place, so one is shifted against the other in the "
-                      "network's input" + silently,
-            "direction": "the modalities are stacked voxel by voxel although their axes point differently, so one "
-                         "is flipped or rotated against the other" + silently}
-        fix = (f"resample or co-register {a_name} onto {b_name}'s voxel grid; if only the header is wrong, copy it "
-               "(sitk: moving.CopyInformation(reference))")
+            "size": tr("the arrays cannot be stacked; v1 fails with a numpy error when it loads the case (np.vstack)",
+                       "这些数组无法堆叠;v1 加载这个病例时会出 numpy 错误(np.vstack)"),
+            "spacing": tr("the modalities are stacked voxel by voxel although their voxels have different sizes",
+                          "各模态被逐个体素堆叠,尽管它们的体素大小不同") + silently,
+            "origin": tr("the modalities do not start at the same place, so one is shifted against the other in the "
+                         "network's input", "各模态的起点不同,所以在网络的输入中一个相对另一个发生了偏移") + silently,
+            "direction": tr("the modalities are stacked voxel by voxel although their axes point differently, so "
+                            "one is flipped or rotated against the other",
+                            "各模态被逐个体素堆叠,尽管它们的轴方向不同,所以一个相对另一个被翻转或旋转了") + silently}
+        fix = tr(f"resample or co-register {a_name} onto {b_name}'s voxel grid; if only the header is wrong, copy "
+                 "it (sitk: moving.CopyInformation(reference))",
+                 f"把 {a_name} 重采样或配准到 {b_name} 的体素网格上;如果只是文件头错了,就复制文件头"
+                 "(sitk:moving.CopyInformation(reference))")
     for name in GEOMETRY_FIELDS:
         va, vb = np.asarray(getattr(a, name), float), np.asarray(getattr(b, name), float)
         if va.shape == vb.shape and np.all(np.isclose(va, vb)):
             continue
         diff = float(np.max(np.abs(va - vb))) if va.shape == vb.shape else None
         consequence = consequences[name]
-        detail = (f"{name} {_fmt(va)} vs {_fmt(vb)}{' (ITK order x, y, z)' if name != 'direction' else ''}"
-                  + (f" (largest difference {diff:.3g})" if diff is not None else ""))
-        out.append(Finding(check, "error", f"{a_name} does not match {b_name}: {detail}; {consequence} (fix: {fix})",
+        detail = (f"{name} {_fmt(va)} vs {_fmt(vb)}"
+                  + (tr(" (ITK order x, y, z)", "(ITK 顺序 x, y, z)") if name != "direction" else "")
+                  + (tr(f" (largest difference {diff:.3g})", f"(最大差值 {diff:.3g})") if diff is not None else ""))
+        out.append(Finding(check, "error", tr(f"{a_name} does not match {b_name}: {detail}; {consequence}",
+                                              f"{a_name} 与 {b_name} 不一致:{detail};{consequence}") + _fix(fix),
                            {"field": name, "file": a_name, "reference": b_name, "value": va, "reference_value": vb,
                             "max_difference": diff, "tolerance": "numpy.isclose rtol=1e-05 atol=1e-08"}))
     return out
@@ -334,8 +362,10 @@ def _read_array(path: str, rel: str, findings: list[Finding] | None, dtype=None)
     except RuntimeError as exc:
         if findings is not None:
             why = str(exc).strip().splitlines()[-1]
-            findings.append(Finding("unreadable", "error", f"{rel}: SimpleITK cannot read its voxels ({why}) (fix: "
-                                    "replace the file with a readable .nii.gz)", {"file": rel}))
+            findings.append(Finding("unreadable", "error", tr(f"{rel}: SimpleITK cannot read its voxels ({why})",
+                                                              f"{rel}:SimpleITK 读不了它的体素({why})")
+                                    + _fix(tr("replace the file with a readable .nii.gz",
+                                              "换成一个可读的 .nii.gz 文件")), {"file": rel}))
         return None
     return array.astype(dtype, copy=False) if dtype is not None else array
 
@@ -349,8 +379,10 @@ def check_case(job: _Job) -> CaseResult:
     present = []
     for path in files:
         if not Path(path).is_file():
-            findings.append(Finding("missing_file", "error", f"{rel[path]} is missing (fix: add the file, or remove "
-                                    f"the case from dataset.json '{'training' if job.label else 'test'}')",
+            part = "training" if job.label else "test"
+            findings.append(Finding("missing_file", "error", tr(f"{rel[path]} is missing", f"{rel[path]} 不存在")
+                                    + _fix(tr(f"add the file, or remove the case from dataset.json '{part}'",
+                                              f"补上这个文件,或把这个病例从 dataset.json 的 '{part}' 中删除")),
                                     {"file": rel[path]}))
         else:
             present.append(path)
@@ -363,8 +395,11 @@ def check_case(job: _Job) -> CaseResult:
         if geometry is None:
             continue
         if len(geometry.size) == 4:
-            findings.append(Finding("image_4d", "error", f"{rel[path]} is 4D {geometry.size}; v1 wants one 3D file "
-                                    "per modality (fix: " + tasks._DECATHLON_FIX + ")", {"file": rel[path]}))
+            findings.append(Finding("image_4d", "error", tr(f"{rel[path]} is 4D {geometry.size}; v1 wants one 3D "
+                                                            "file per modality",
+                                                            f"{rel[path]} 是 4D 的 {geometry.size};v1 要求每个模态"
+                                                            "一个 3D 文件") + _fix(tasks._DECATHLON_FIX),
+                                    {"file": rel[path]}))
             continue
         if label_geometry is not None:
             findings += geometry_findings("image_vs_label", geometry, label_geometry, rel[path], rel[job.label])
@@ -383,23 +418,29 @@ def check_case(job: _Job) -> CaseResult:
         try:
             scan = scan_nifti(path)
         except DatasetError as exc:
-            findings.append(Finding("unreadable", "error", f"{rel[path]}: {exc.cause} (fix: {exc.fix})",
+            findings.append(Finding("unreadable", "error", f"{rel[path]}: {exc.cause}" + _fix(exc.fix),
                                     {"file": rel[path]}))
             continue
         if scan.problem is not None:
             cut_scans[path] = scan
             err = truncation_error(scan)
-            findings.append(Finding("truncated", "error", f"{rel[path]} is incomplete: {scan.problem}; only "
-                                    f"{scan.voxels_present} of its {scan.voxels_declared} voxels are there, and "
-                                    f"SimpleITK reads it without error, filling the rest with 0 (fix: {err.fix})",
+            findings.append(Finding("truncated", "error", tr(
+                f"{rel[path]} is incomplete: {scan.problem}; only {scan.voxels_present} of its "
+                f"{scan.voxels_declared} voxels are there, and SimpleITK reads it without error, filling the rest "
+                "with 0",
+                f"{rel[path]} 不完整:{scan.problem};它的 {scan.voxels_declared} 个体素中只有 {scan.voxels_present} "
+                "个在文件里,而 SimpleITK 读取时不报错,把其余的填成 0") + _fix(err.fix),
                                     {"file": rel[path], "bytes_expected": scan.expected_bytes,
                                      "bytes_read": scan.bytes_read, "voxels_declared": scan.voxels_declared,
                                      "voxels_present": scan.voxels_present}))
             continue
         if scan.nonfinite:
-            findings.append(Finding("nan_inf", "error", f"{rel[path]} holds {scan.nan} NaN and {scan.inf} Inf voxels; "
-                                    "SimpleITK (so v1) reads them as 0 without a word (fix: replace them with a "
-                                    "real value, e.g. the background intensity)",
+            findings.append(Finding("nan_inf", "error", tr(
+                f"{rel[path]} holds {scan.nan} NaN and {scan.inf} Inf voxels; SimpleITK (so v1) reads them as 0 "
+                "without a word",
+                f"{rel[path]} 中有 {scan.nan} 个 NaN 体素和 {scan.inf} 个 Inf 体素;SimpleITK(因而 v1)不声不响地"
+                "把它们读成 0") + _fix(tr("replace them with a real value, e.g. the background intensity",
+                                        "把它们换成一个真实的值,例如背景强度")),
                                     {"file": rel[path], "nan": scan.nan, "inf": scan.inf}))
         whole[path] = scan
     # 3. voxels of the files that are whole and 3D
@@ -412,19 +453,22 @@ def check_case(job: _Job) -> CaseResult:
         undeclared = [v for v in result.label_counts if v not in job.declared]
         if undeclared:
             found = tuple(result.label_counts)
-            findings.append(Finding("undeclared_label", "error", f"{rel[job.label]} holds label values "
-                                    f"{tasks._short(undeclared)} that dataset.json does not declare (declared: "
-                                    f"{list(job.declared)}); v1's integrity check fails on them (fix: "
-                                    f"{tasks._label_fix(found, job.declared)})",
+            findings.append(Finding("undeclared_label", "error", tr(
+                f"{rel[job.label]} holds label values {tasks._short(undeclared)} that dataset.json does not declare "
+                f"(declared: {list(job.declared)}); v1's integrity check fails on them",
+                f"{rel[job.label]} 中有 dataset.json 没有声明的标签值 {tasks._short(undeclared)}(已声明:"
+                f"{list(job.declared)});v1 的完整性检查会因此失败") + _fix(tasks._label_fix(found, job.declared)),
                                     {"file": rel[job.label], "values": undeclared[:20],
                                      "voxels": [result.label_counts[v] for v in undeclared[:20]],
                                      "num_undeclared_values": len(undeclared),
                                      "declared": list(job.declared)}))
         if not any(v != 0 for v in result.label_counts):
-            findings.append(Finding("empty_label", "warning", f"{rel[job.label]} holds only background (0): the case "
-                                    "teaches the network nothing about the foreground classes and v1's foreground "
-                                    "oversampling has nothing to sample (fix: check that the right file was "
-                                    "exported; keep it only if the case really has no structure)",
+            findings.append(Finding("empty_label", "warning", tr(
+                f"{rel[job.label]} holds only background (0): the case teaches the network nothing about the "
+                "foreground classes and v1's foreground oversampling has nothing to sample",
+                f"{rel[job.label]} 中只有背景(0):这个病例不能教给网络任何关于前景类别的东西,v1 的前景过采样也"
+                "无从采样") + _fix(tr("check that the right file was exported; keep it only if the case really has "
+                                    "no structure", "检查导出的是不是正确的文件;只有病例确实没有这个结构时才保留它")),
                                     {"file": rel[job.label]}))
     arrays = []
     for path in job.images:
@@ -542,36 +586,49 @@ def _intensity_findings(results: Sequence[CaseResult], modalities: Mapping[int, 
                     if others:
                         pooled_others = np.concatenate(others)
                         without = [float(v) for v in np.percentile(pooled_others, (0.5, 99.5))]
-                    what = (f"v1 clips every CT case to the dataset's pooled foreground 0.5/99.5 percentiles "
-                            f"[{lo:.4g}, {hi:.4g}] and z-scores with its mean {mean:.4g} / sd {sd:.4g}, so "
-                            + (f"{100 * clipped:.0f} % of this case's foreground is clipped and " if clipped is not
-                               None else "")
-                            + (f"its value maps to {after:.3g} after normalisation" if after is not None else "")
-                            + (f"; the case also moves the pooled numbers for every case: without it the clip "
-                               f"range would be [{without[0]:.4g}, {without[1]:.4g}]" if without else ""))
+                    what = (tr(f"v1 clips every CT case to the dataset's pooled foreground 0.5/99.5 percentiles "
+                               f"[{lo:.4g}, {hi:.4g}] and z-scores with its mean {mean:.4g} / sd {sd:.4g}, so ",
+                               f"v1 把每个 CT 病例截断到数据集汇总前景的 0.5/99.5 百分位 [{lo:.4g}, {hi:.4g}],再用"
+                               f"它的均值 {mean:.4g} / 标准差 {sd:.4g} 做 z-score,所以")
+                            + (tr(f"{100 * clipped:.0f} % of this case's foreground is clipped and ",
+                                  f"这个病例 {100 * clipped:.0f} % 的前景被截断,") if clipped is not None else "")
+                            + (tr(f"its value maps to {after:.3g} after normalisation",
+                                  f"它的值在归一化后变为 {after:.3g}") if after is not None else "")
+                            + (tr(f"; the case also moves the pooled numbers for every case: without it the clip "
+                                  f"range would be [{without[0]:.4g}, {without[1]:.4g}]",
+                                  f";这个病例还改变了所有病例共用的汇总数值:没有它时截断范围会是 "
+                                  f"[{without[0]:.4g}, {without[1]:.4g}]") if without else ""))
                     extra.update({"v1_clip_range": [lo, hi], "v1_mean": mean, "v1_sd": sd,
                                   "fraction_clipped": clipped, "value_after_v1_normalization": after,
                                   "v1_clip_range_without_this_case": without})
-                    hint = ("a constant offset of about 1000 is typical of CT stored without its rescale intercept "
-                            "(-1024)" if abs(value - median) > 700 else "check the scanner units and rescaling")
+                    hint = (tr("a constant offset of about 1000 is typical of CT stored without its rescale "
+                               "intercept (-1024)", "约 1000 的固定偏移是 CT 存储时丢了 rescale intercept(-1024)"
+                               "的典型表现") if abs(value - median) > 700
+                            else tr("check the scanner units and rescaling", "检查扫描仪的单位和 rescale 设置"))
                     severity = "warning"
                 else:
-                    what = ("v1 z-scores each case with its own mean and sd (nonCT), which removes a difference in "
-                            "offset and scale like this one; it does not remove differences in contrast")
-                    hint = "informational: look at the case if the contrast also differs"
+                    what = tr("v1 z-scores each case with its own mean and sd (nonCT), which removes a difference "
+                              "in offset and scale like this one; it does not remove differences in contrast",
+                              "v1 用每个病例自己的均值和标准差做 z-score(nonCT),这会消除像这样的偏移和尺度"
+                              "差异;但不会消除对比度的差异")
+                    hint = tr("informational: look at the case if the contrast also differs",
+                              "仅供参考:如果对比度也不同,看一看这个病例")
                     severity = "info"
                 pending.setdefault((case, m), []).append(Finding(
                     "intensity_outlier", severity,
-                    f"modality {m} ({name}): {stat} {value:.4g} is far from the other cases (median {median:.4g}, "
-                    f"MAD {mad:.3g}, robust z {score:.1f} > {ROBUST_Z_THRESHOLD}); {what} (fix: {hint})", extra))
+                    tr(f"modality {m} ({name}): {stat} {value:.4g} is far from the other cases (median "
+                       f"{median:.4g}, MAD {mad:.3g}, robust z {score:.1f} > {ROBUST_Z_THRESHOLD}); {what}",
+                       f"模态 {m}({name}):{stat} {value:.4g} 与其他病例相差很远(中位数 {median:.4g},MAD "
+                       f"{mad:.3g},稳健 z {score:.1f} > {ROBUST_Z_THRESHOLD});{what}") + _fix(hint), extra))
     for (case, _m), found in pending.items():
         found.sort(key=lambda f: -abs(f.extra["robust_z"]))
         main, others = found[0], found[1:]
         main.extra["other_statistics"] = [{k: f.extra[k] for k in ("statistic", "value", "dataset_median",
                                                                     "robust_z")} for f in others]
         if others:
-            main.message += " (also far off: " + ", ".join(
-                f"{f.extra['statistic']} {f.extra['value']:.4g} vs {f.extra['dataset_median']:.4g}" for f in others) + ")"
+            main.message += tr(" (also far off: ", "（同样相差很远：") + ", ".join(
+                f"{f.extra['statistic']} {f.extra['value']:.4g} vs {f.extra['dataset_median']:.4g}" for f in others
+            ) + tr(")", "）")
         cases[case].append(main)
 
 
@@ -607,16 +664,23 @@ def _test_shift_findings(results: Sequence[CaseResult], test_results: Sequence[C
                 if case in best and abs(best[case].extra["robust_z"]) >= abs(score):
                     continue
                 if scheme == "CT":
-                    severity, what = "warning", ("v1 normalises it with the training cases' clip range, mean and "
-                                                 "sd, so the network gets values it never saw in training (a known "
-                                                 "cause of empty predictions)")
+                    severity, what = "warning", tr("v1 normalises it with the training cases' clip range, mean "
+                                                   "and sd, so the network gets values it never saw in training (a "
+                                                   "known cause of empty predictions)",
+                                                   "v1 用训练病例的截断范围、均值和标准差对它归一化,所以网络得到的"
+                                                   "是训练中从未见过的值(这是预测结果为空的一个已知原因)")
                 else:
-                    severity, what = "info", ("v1 z-scores each case with its own mean and sd, which removes an "
-                                              "offset or scale difference like this one")
-                best[case] = Finding("intensity_shift", severity,
-                                     f"modality {m} ({name}): {stat} {value:.4g} lies outside the training cases "
-                                     f"(median {median:.4g}, range [{lo:.4g}, {hi:.4g}], robust z {score:.1f}); "
-                                     f"{what} (fix: check the scanner, units and rescaling of this case)",
+                    severity, what = "info", tr("v1 z-scores each case with its own mean and sd, which removes an "
+                                                "offset or scale difference like this one",
+                                                "v1 用每个病例自己的均值和标准差做 z-score,这会消除像这样的偏移"
+                                                "或尺度差异")
+                best[case] = Finding("intensity_shift", severity, tr(
+                    f"modality {m} ({name}): {stat} {value:.4g} lies outside the training cases (median "
+                    f"{median:.4g}, range [{lo:.4g}, {hi:.4g}], robust z {score:.1f}); {what}",
+                    f"模态 {m}({name}):{stat} {value:.4g} 落在训练病例的范围之外(中位数 {median:.4g},范围 "
+                    f"[{lo:.4g}, {hi:.4g}],稳健 z {score:.1f});{what}")
+                                     + _fix(tr("check the scanner, units and rescaling of this case",
+                                               "检查这个病例的扫描仪、单位和 rescale 设置")),
                                      {"modality": m, "statistic": stat, "value": value, "training_median": median,
                                       "training_range": [lo, hi], "robust_z": float(score)})
         for case, finding in best.items():
@@ -638,27 +702,34 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
     schemes = determine_normalization_scheme(modalities)
     use_mask = determine_whether_to_use_mask_for_norm(modalities, reductions) if reductions else {}
     for m, scheme in schemes.items():
-        how = {"CT": "clip to the dataset's pooled foreground 0.5/99.5 percentiles, then z-score with the pooled "
-                     "foreground mean and sd (the same numbers for every case)",
-               "nonCT": "z-score each case with its own mean and sd"
-                        + (" inside the nonzero mask (cropping kept < 3/4 of the median case)" if use_mask.get(m)
-                           else " over the whole cropped image"),
-               "noNorm": "no normalisation"}.get(scheme, scheme)
+        how = {"CT": tr("clip to the dataset's pooled foreground 0.5/99.5 percentiles, then z-score with the "
+                        "pooled foreground mean and sd (the same numbers for every case)",
+                        "截断到数据集汇总前景的 0.5/99.5 百分位,再用汇总前景的均值和标准差做 z-score"
+                        "(每个病例用同样的数值)"),
+               "nonCT": tr("z-score each case with its own mean and sd", "用每个病例自己的均值和标准差做 z-score")
+                        + (tr(" inside the nonzero mask (cropping kept < 3/4 of the median case)",
+                              ",只在非零掩膜内(裁剪后保留的不到中位病例的 3/4)") if use_mask.get(m)
+                           else tr(" over the whole cropped image", ",在整个裁剪后的图像上")),
+               "noNorm": tr("no normalisation", "不做归一化")}.get(scheme, scheme)
         extra = {"modality": m, "scheme": scheme, "use_nonzero_mask": use_mask.get(m)}
         if scheme == "CT" and pooled is not None:
             numbers = {k: float(pooled[m][k]) for k in ("percentile_00_5", "percentile_99_5", "mean", "sd")}
-            how += (f": clip to [{numbers['percentile_00_5']:.4g}, {numbers['percentile_99_5']:.4g}], then (x - "
-                    f"{numbers['mean']:.4g}) / {numbers['sd']:.4g}")
+            how += tr(f": clip to [{numbers['percentile_00_5']:.4g}, {numbers['percentile_99_5']:.4g}], then (x - "
+                      f"{numbers['mean']:.4g}) / {numbers['sd']:.4g}",
+                      f":截断到 [{numbers['percentile_00_5']:.4g}, {numbers['percentile_99_5']:.4g}],再计算 (x - "
+                      f"{numbers['mean']:.4g}) / {numbers['sd']:.4g}")
             extra.update(numbers)
-        out.append(Finding("normalization", "info", f"modality {m} ({modalities[m]}): scheme {scheme}: v1 will {how}",
-                           extra))
+        out.append(Finding("normalization", "info", tr(f"modality {m} ({modalities[m]}): scheme {scheme}: v1 will "
+                                                       f"{how}", f"模态 {m}({modalities[m]}):方案 {scheme}:v1 将"
+                                                       f"{how}"), extra))
     if len(usable) < 1:
         return schemes, use_mask
     spacings = np.array([r.spacing_zyx for r in usable])
     sizes = np.array([r.cropped_size_zyx for r in usable])
     out.append(Finding("spacing_spread", "info",
-                       "spacing (z, y, x) in mm over the cases: min " + _fmt(spacings.min(0), 4) + ", median "
-                       + _fmt(np.median(spacings, 0), 4) + ", max " + _fmt(spacings.max(0), 4),
+                       tr("spacing (z, y, x) in mm over the cases: min ", "各病例的 spacing(z, y, x,单位 mm):最小 ")
+                       + _fmt(spacings.min(0), 4) + tr(", median ", ",中位数 ") + _fmt(np.median(spacings, 0), 4)
+                       + tr(", max ", ",最大 ") + _fmt(spacings.max(0), 4),
                        {"min": spacings.min(0), "median": np.median(spacings, 0), "max": spacings.max(0)}))
     properties = {"all_sizes": [tuple(s) for s in sizes], "all_spacings": [np.array(s) for s in spacings],
                   "all_classes": [int(k) for k in dataset_json["labels"] if int(k) > 0], "modalities": modalities,
@@ -667,8 +738,11 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
     try:
         stages, forward, _backward = planner3d.plan_stages_3d(properties, len(usable), trace=trace)
     except Exception as exc:  # the planner rejects odd data (e.g. tiny images); report, do not fail the check
-        out.append(Finding("plans", "warning", f"the 3D planner could not plan these cases ({type(exc).__name__}: "
-                           f"{exc}); nnUNet_plan_and_preprocess would fail the same way", {}))
+        out.append(Finding("plans", "warning", tr(f"the 3D planner could not plan these cases "
+                                                  f"({type(exc).__name__}: {exc}); nnUNet_plan_and_preprocess would "
+                                                  "fail the same way",
+                                                  f"3D 规划器无法为这些病例做规划({type(exc).__name__}: {exc});"
+                                                  "nnUNet_plan_and_preprocess 也会同样失败"), {}))
         return schemes, use_mask
     wanted = {"target_spacing": "target_spacing", "transpose_forward": "transpose", "num_stages": "lowres_stage"}
     for decision in trace:
@@ -679,23 +753,32 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
     if get_do_separate_z(target):
         axis = get_lowres_axis(target)
         out.append(Finding("anisotropy", "info",
-                           f"target spacing {_fmt(target, 4)}: coarsest / finest = {target.max() / target.min():.2f} "
-                           f"> 3, so a case v1 resamples (one whose spacing or shape differs from the target) is "
-                           f"resampled in-plane first (image cubic, label per label linear) and along axis "
-                           f"{[int(a) for a in axis]} (z, y, x) separately with nearest neighbour, so that thick "
-                           "slices are not blended; a case already at the target spacing is not resampled",
+                           tr(f"target spacing {_fmt(target, 4)}: coarsest / finest = "
+                              f"{target.max() / target.min():.2f} > 3, so a case v1 resamples (one whose spacing or "
+                              "shape differs from the target) is resampled in-plane first (image cubic, label per "
+                              f"label linear) and along axis {[int(a) for a in axis]} (z, y, x) separately with "
+                              "nearest neighbour, so that thick slices are not blended; a case already at the "
+                              "target spacing is not resampled",
+                              f"目标 spacing {_fmt(target, 4)}:最粗 / 最细 = {target.max() / target.min():.2f} > 3,"
+                              "所以 v1 要重采样的病例(spacing 或形状与目标不同的病例)先在平面内重采样(图像用三次"
+                              f"插值,标签逐个标签线性插值),再沿轴 {[int(a) for a in axis]}(z, y, x)单独用最近邻"
+                              "重采样,以免把厚层混在一起;已经是目标 spacing 的病例不重采样"),
                            {"ratio": float(target.max() / target.min()), "lowres_axis": axis}))
     # a case whose own spacing is >= 3x away from the target along an axis is heavily resampled
     for r in usable:
         factor = np.asarray(r.spacing_zyx) / target
         worst = int(np.argmax(np.abs(np.log(factor))))
         if factor[worst] >= SPACING_FACTOR_WARN or factor[worst] <= 1 / SPACING_FACTOR_WARN:
-            kind = ("upsampled: v1 interpolates detail the scan never had" if factor[worst] > 1 else
-                    "downsampled: v1 discards detail the scan has")
+            kind = (tr("upsampled: v1 interpolates detail the scan never had", "上采样:v1 插值出扫描中本来没有的细节")
+                    if factor[worst] > 1 else tr("downsampled: v1 discards detail the scan has",
+                                                 "下采样:v1 丢掉扫描中已有的细节"))
             cases[r.case_id].append(Finding(
-                "spacing", "warning", f"spacing {_fmt(r.spacing_zyx, 4)} mm is {factor[worst]:.2g}x the target "
-                f"{_fmt(target, 4)} along axis {worst} (z, y, x), so this case is {kind} (fix: check its header "
-                "spacing; if right, the case is simply unlike the others)",
+                "spacing", "warning", tr(f"spacing {_fmt(r.spacing_zyx, 4)} mm is {factor[worst]:.2g}x the target "
+                                         f"{_fmt(target, 4)} along axis {worst} (z, y, x), so this case is {kind}",
+                                         f"spacing {_fmt(r.spacing_zyx, 4)} mm 沿轴 {worst}(z, y, x)是目标 "
+                                         f"{_fmt(target, 4)} 的 {factor[worst]:.2g} 倍,所以这个病例会被{kind}")
+                + _fix(tr("check its header spacing; if right, the case is simply unlike the others",
+                          "检查它文件头中的 spacing;如果没错,这个病例只是与其他病例不同")),
                 {"spacing": r.spacing_zyx, "target_spacing": target, "factor": factor}))
     plans = {"num_stages": len(stages), "transpose_forward": [int(i) for i in forward],
              "stages": {int(k): {"patch_size": [int(v) for v in s["patch_size"]],
@@ -703,10 +786,14 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
                                  "conv_kernel_sizes": [[int(v) for v in c] for c in s["conv_kernel_sizes"]],
                                  "pool_op_kernel_sizes": [[int(v) for v in p] for p in s["pool_op_kernel_sizes"]]}
                         for k, s in stages.items()}}
-    out.append(Finding("plans", "info", f"3D plan preview (explorer planner on the cases' cropped sizes; axes in "
-                       f"transposed order): {len(stages)} stage(s); " + "; ".join(
-                           f"stage {k}: spacing {_fmt(v['current_spacing'], 4)}, patch {v['patch_size']}, first "
-                           f"conv kernel {v['conv_kernel_sizes'][0]}, first pooling {v['pool_op_kernel_sizes'][0]}"
+    out.append(Finding("plans", "info", tr(f"3D plan preview (explorer planner on the cases' cropped sizes; axes "
+                                           f"in transposed order): {len(stages)} stage(s); ",
+                                           f"3D 规划预览(explorer 的规划器,基于各病例裁剪后的大小;轴按转置后的顺序):"
+                                           f"{len(stages)} 个 stage;") + tr("; ", ";").join(
+                           tr(f"stage {k}: spacing {_fmt(v['current_spacing'], 4)}, patch {v['patch_size']}, first "
+                              f"conv kernel {v['conv_kernel_sizes'][0]}, first pooling {v['pool_op_kernel_sizes'][0]}",
+                              f"stage {k}:spacing {_fmt(v['current_spacing'], 4)},patch {v['patch_size']},第一个"
+                              f"卷积核 {v['conv_kernel_sizes'][0]},第一次池化 {v['pool_op_kernel_sizes'][0]}")
                            for k, v in plans["stages"].items()), plans))
     return schemes, use_mask
 
@@ -717,14 +804,20 @@ def _orientation_findings(results: Sequence[CaseResult], cases: Mapping[str, lis
     if len(codes) <= 1:
         return
     majority = codes.most_common(1)[0][0]
-    out.append(Finding("orientation", "warning", "the cases do not share one orientation: " + ", ".join(
-        f"{c}: {n} case(s)" for c, n in codes.most_common()) + "; v1 only prints a warning, and the network then "
-        "sees anatomy in different axis orders and flips (fix: reorient all to one, e.g. fslreorient2std or "
-        "sitk.DICOMOrient(image, 'LPS'))", {"orientations": dict(codes)}))
+    out.append(Finding("orientation", "warning", tr("the cases do not share one orientation: ",
+                                                    "各病例的方向不一致:") + tr(", ", ",").join(
+        tr(f"{c}: {n} case(s)", f"{c}:{n} 个病例") for c, n in codes.most_common())
+        + tr("; v1 only prints a warning, and the network then sees anatomy in different axis orders and flips",
+             ";v1 只打印一条警告,网络于是会看到轴顺序和翻转各不相同的解剖结构")
+        + _fix(tr("reorient all to one, e.g. fslreorient2std or sitk.DICOMOrient(image, 'LPS')",
+                  "把它们都转到同一个方向,例如用 fslreorient2std 或 sitk.DICOMOrient(image, 'LPS')")),
+        {"orientations": dict(codes)}))
     for r in results:
         if r.axis_codes and r.axis_codes != majority:
-            cases[r.case_id].append(Finding("orientation", "warning", f"axis codes {r.axis_codes}, unlike "
-                                            f"{codes[majority]} other case(s) ({majority}) (fix: reorient it)",
+            cases[r.case_id].append(Finding("orientation", "warning",
+                                            tr(f"axis codes {r.axis_codes}, unlike {codes[majority]} other case(s) "
+                                               f"({majority})", f"轴代码 {r.axis_codes},与其他 {codes[majority]} "
+                                               f"个病例({majority})不同") + _fix(tr("reorient it", "调整它的方向")),
                                             {"axis_codes": r.axis_codes, "majority": majority}))
 
 
@@ -733,18 +826,25 @@ def _file_listing_findings(task_dir: Path, cases: Sequence[tasks.TrainingCase], 
     for sub in ("imagesTr", "labelsTr"):
         folder = task_dir / sub
         if not folder.is_dir():
-            out.append(Finding("missing_folder", "error", f"{sub}/ is missing (fix: create {folder})", {"folder": sub}))
+            out.append(Finding("missing_folder", "error", tr(f"{sub}/ is missing", f"{sub}/ 不存在")
+                               + _fix(tr(f"create {folder}", f"创建 {folder}")), {"folder": sub}))
             continue
         for path in sorted(folder.iterdir()):
             if path.name.startswith(".") or not path.is_file() or path.name in listed:
                 continue
             if path.name.endswith(NIFTI_SUFFIX):
-                out.append(Finding("unlisted_file", "error", f"{sub}/{path.name} is not listed in dataset.json; v1's "
-                                   "integrity check fails on it (fix: add the case to 'training' or move the file out)",
+                out.append(Finding("unlisted_file", "error",
+                                   tr(f"{sub}/{path.name} is not listed in dataset.json; v1's integrity check fails "
+                                      "on it", f"{sub}/{path.name} 没有列在 dataset.json 中;v1 的完整性检查会因它失败")
+                                   + _fix(tr("add the case to 'training' or move the file out",
+                                             "把这个病例加到 'training' 中,或把文件移走")),
                                    {"file": f"{sub}/{path.name}"}))
             else:
-                out.append(Finding("not_nifti_file", "warning", f"{sub}/{path.name} is not a .nii.gz file; v1 ignores "
-                                   "it (fix: convert it to .nii.gz and list it, or move it out)",
+                out.append(Finding("not_nifti_file", "warning",
+                                   tr(f"{sub}/{path.name} is not a .nii.gz file; v1 ignores it",
+                                      f"{sub}/{path.name} 不是 .nii.gz 文件;v1 会忽略它")
+                                   + _fix(tr("convert it to .nii.gz and list it, or move it out",
+                                             "把它转换成 .nii.gz 并列入,或把它移走")),
                                    {"file": f"{sub}/{path.name}"}))
 
 
@@ -801,8 +901,10 @@ def check_dataset(task: str | int, *, workspace: Workspace | None = None, num_pr
         task_dir = workspace.raw_task_dir(name)
     task_dir = Path(task_dir)
     if not task_dir.is_dir():
-        raise DatasetError(f"{task_dir} is not a folder (the raw task is missing)",
-                           fix="put the raw task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name")
+        raise DatasetError(tr(f"{task_dir} is not a folder (the raw task is missing)",
+                              f"{task_dir} 不是文件夹(原始任务不存在)"),
+                           fix=tr("put the raw task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name",
+                                  "把原始任务放到 nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name"))
     dataset_json, dataset_findings = _load_dataset_json(task_dir)
     declared = tuple(sorted(int(k) for k in dataset_json["labels"]))
     modalities = tuple(dataset_json["modality"][str(i)] for i in range(len(dataset_json["modality"])))
@@ -812,7 +914,8 @@ def check_dataset(task: str | int, *, workspace: Workspace | None = None, num_pr
             for c in training]
     test_jobs = [_Job(case, tuple(str(p) for p in images), None, str(task_dir), declared, modalities)
                  for case, images in tasks.listed_test_cases(task_dir, dataset_json)]
-    every = _run(check_case, jobs + test_jobs, num_processes, progress=progress, desc=f"checking {task_dir.name}",
+    every = _run(check_case, jobs + test_jobs, num_processes, progress=progress,
+                 desc=tr(f"checking {task_dir.name}", f"正在检查 {task_dir.name}"),
                  tqdm=tqdm)
     results, test_results = every[:len(jobs)], every[len(jobs):]
     cases: OrderedDict[str, list[Finding]] = OrderedDict((r.case_id, list(r.findings)) for r in results)
@@ -833,9 +936,11 @@ def check_dataset(task: str | int, *, workspace: Workspace | None = None, num_pr
         present.update(v for v in (r.label_counts or {}) if v != 0)
     never = [v for v in declared if v != 0 and v not in present]
     if never and any(r.label_counts is not None for r in results):
-        dataset_findings.append(Finding("label_never_present", "warning", f"declared label(s) {never} occur in no "
-                                        "training case; v1 still gives them an output channel that never learns "
-                                        "(fix: remove them from 'labels' or check the label files)",
+        dataset_findings.append(Finding("label_never_present", "warning", tr(
+            f"declared label(s) {never} occur in no training case; v1 still gives them an output channel that never "
+            "learns", f"已声明的标签 {never} 没有出现在任何训练病例中;v1 仍然为它们设一个永远学不到东西的输出通道")
+                                        + _fix(tr("remove them from 'labels' or check the label files",
+                                                  "把它们从 'labels' 中删除,或检查标签文件")),
                                         {"labels": never}))
     order = {s: i for i, s in enumerate(SEVERITIES)}
     for findings in cases.values():

@@ -11,19 +11,26 @@ from pathlib import Path
 
 from ..language import tr
 
-HELP = tr("check every case of a raw task (geometry, labels, truncated files, intensities, spacing) and report",
-          "检查原始任务的每个病例(几何、标签、被截断的文件、强度、spacing)并给出报告")
+# picked when the parser is built (not at import: a notebook or test may switch the language later)
+HELP = {"en": "check every case of a raw task (geometry, labels, truncated files, intensities, spacing) and report",
+        "zh": "检查原始任务的每个病例(几何、标签、被截断的文件、强度、spacing)并给出报告"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-t", "--task", required=True, help="task id or TaskXXX_Name (raw folder in nnUNet_raw_data)")
-    parser.add_argument("--json", metavar="FILE", default=None, help="write the findings as JSON to FILE")
+    parser.add_argument("-t", "--task", required=True,
+                        help=tr("task id or TaskXXX_Name (raw folder in nnUNet_raw_data)",
+                                "任务编号或 TaskXXX_Name(nnUNet_raw_data 中的原始数据文件夹)"))
+    parser.add_argument("--json", metavar="FILE", default=None,
+                        help=tr("write the findings as JSON to FILE", "把发现以 JSON 格式写入 FILE"))
     parser.add_argument("--report", metavar="FILE.html", default=None,
-                        help="write an HTML page with a picture of every flagged case")
-    parser.add_argument("-tl", type=int, default=2, help="cases checked in parallel (processes, default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing --json / --report files")
-    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
-    parser.add_argument("--quiet", action="store_true", help="print only the summary line")
+                        help=tr("write an HTML page with a picture of every flagged case",
+                                "写出一个 HTML 页面,每个被标记的病例配一张图"))
+    parser.add_argument("-tl", type=int, default=2, help=tr("cases checked in parallel (processes, default 2)",
+                                                            "并行检查的病例数(进程数,默认 2)"))
+    parser.add_argument("--overwrite", action="store_true", help=tr("replace existing --json / --report files",
+                                                                    "覆盖已有的 --json / --report 文件"))
+    parser.add_argument("--no_progress", action="store_true", help=tr("no progress bar", "不显示进度条"))
+    parser.add_argument("--quiet", action="store_true", help=tr("print only the summary line", "只打印汇总的那一行"))
 
 
 def run(args: argparse.Namespace) -> int:

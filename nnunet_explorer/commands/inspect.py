@@ -15,8 +15,8 @@ from pathlib import Path
 from ..errors import ExplorerError
 from ..language import tr
 
-HELP = tr("read a trained fold folder (nnU-Net v1 or explorer): curves, LR, checkpoints, findings with their numbers",
-          "读取训练好的折文件夹(nnU-Net v1 或 explorer 的):曲线、学习率、检查点,以及带数字的发现")
+HELP = {"en": "read a trained fold folder (nnU-Net v1 or explorer): curves, LR, checkpoints, findings with their numbers",
+        "zh": "读取训练好的折文件夹(nnU-Net v1 或 explorer 的):曲线、学习率、检查点,以及带数字的发现"}
 
 
 def _after(info: dict) -> str:

@@ -16,69 +16,108 @@ from pathlib import Path
 from ..errors import ConfigurationError
 from ..language import tr
 
-HELP = tr("nnUNet_predict: preprocess new images, predict with the trained folds (ensemble), export, postprocess",
-          "nnUNet_predict:预处理新图像,用训练好的各折预测(集成),导出,后处理")
+# picked when the parser is built (not at import: a notebook or test may switch the language later)
+HELP = {"en": "nnUNet_predict: preprocess new images, predict with the trained folds (ensemble), export, postprocess",
+        "zh": "nnUNet_predict:预处理新图像,用训练好的各折预测(集成),导出,后处理"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..paths import default_plans_identifier
 
     parser.add_argument("-i", "--input_folder", required=True,
-                        help="folder with CASE_0000.nii.gz (one _XXXX file per modality, as in training)")
-    parser.add_argument("-o", "--output_folder", required=True, help="folder for the predictions")
-    parser.add_argument("-t", "--task_name", required=True, help="task name or task id")
+                        help=tr("folder with CASE_0000.nii.gz (one _XXXX file per modality, as in training)",
+                                "包含 CASE_0000.nii.gz 的文件夹(每个模态一个 _XXXX 文件,与训练时相同)"))
+    parser.add_argument("-o", "--output_folder", required=True, help=tr("folder for the predictions",
+                                                                         "存放预测结果的文件夹"))
+    parser.add_argument("-t", "--task_name", required=True, help=tr("task name or task id", "任务名或任务编号"))
     parser.add_argument("-tr", "--trainer_class_name", default="nnUNetTrainerV2",
-                        help="trainer of the model folder (default nnUNetTrainerV2)")
+                        help=tr("trainer of the model folder (default nnUNetTrainerV2)",
+                                "模型文件夹的 trainer(默认 nnUNetTrainerV2)"))
     parser.add_argument("-m", "--model", default="3d_fullres",
                         choices=("2d", "3d_lowres", "3d_fullres", "3d_cascade_fullres"),
-                        help="2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres (default 3d_fullres)")
+                        help=tr("2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres (default 3d_fullres)",
+                                "2d、3d_lowres、3d_fullres 或 3d_cascade_fullres(默认 3d_fullres)"))
     parser.add_argument("-p", "--plans_identifier", default=default_plans_identifier,
-                        help=f"plans identifier (default {default_plans_identifier})")
+                        help=tr(f"plans identifier (default {default_plans_identifier})",
+                                f"plans 标识(默认 {default_plans_identifier})"))
     parser.add_argument("-f", "--folds", nargs="+", default="None",
-                        help="folds to use (e.g. 0 1 2, or all); default: every fold_* folder of the model")
+                        help=tr("folds to use (e.g. 0 1 2, or all); default: every fold_* folder of the model",
+                                "使用哪些折(例如 0 1 2,或 all);默认:模型的每个 fold_* 文件夹"))
     parser.add_argument("-z", "--save_npz", action="store_true",
-                        help="also save the softmax probabilities (CASE.npz + CASE.pkl), needed for ensembling")
-    parser.add_argument("--part_id", type=int, default=0, help="predict only every num_parts-th case from this one")
-    parser.add_argument("--num_parts", type=int, default=1, help="split the cases into this many parts")
+                        help=tr("also save the softmax probabilities (CASE.npz + CASE.pkl), needed for ensembling",
+                                "同时保存 softmax 概率(CASE.npz + CASE.pkl),集成时需要"))
+    parser.add_argument("--part_id", type=int, default=0,
+                        help=tr("predict only every num_parts-th case from this one",
+                                "从这个病例开始,每隔 num_parts 个病例预测一个"))
+    parser.add_argument("--num_parts", type=int, default=1, help=tr("split the cases into this many parts",
+                                                                    "把病例分成这么多份"))
     parser.add_argument("--disable_tta", action="store_true",
-                        help="no test-time mirroring (8x faster in 3D, slightly worse segmentations)")
+                        help=tr("no test-time mirroring (8x faster in 3D, slightly worse segmentations)",
+                                "不做测试时镜像增强(3D 中快 8 倍,分割结果略差)"))
     parser.add_argument("--overwrite_existing", action="store_true",
-                        help="predict cases whose output exists again (default: skip them)")
-    parser.add_argument("--step_size", type=float, default=0.5, help="sliding-window step as a fraction of the patch")
+                        help=tr("predict cases whose output exists again (default: skip them)",
+                                "输出已存在的病例也重新预测(默认:跳过它们)"))
+    parser.add_argument("--step_size", type=float, default=0.5,
+                        help=tr("sliding-window step as a fraction of the patch",
+                                "滑动窗口的步长,以 patch 大小的比例表示"))
     parser.add_argument("-chk", default="model_final_checkpoint",
-                        help="checkpoint name (model_final_checkpoint, model_best, model_latest)")
+                        help=tr("checkpoint name (model_final_checkpoint, model_best, model_latest)",
+                                "检查点名(model_final_checkpoint、model_best、model_latest)"))
     parser.add_argument("--disable_mixed_precision", action="store_true",
-                        help="predict in float32 (mixed precision only applies on CUDA)")
-    v1_only = parser.add_argument_group("v1 options accepted for compatibility")
+                        help=tr("predict in float32 (mixed precision only applies on CUDA)",
+                                "用 float32 预测(混合精度只在 CUDA 上起作用)"))
+    v1_only = parser.add_argument_group(tr("v1 options accepted for compatibility", "为了兼容而接受的 v1 选项"))
     v1_only.add_argument("--num_threads_preprocessing", type=int, default=6,
-                         help="ignored: the explorer preprocesses each case in this process")
+                         help=tr("ignored: the explorer preprocesses each case in this process",
+                                 "被忽略:explorer 在本进程中预处理每个病例"))
     v1_only.add_argument("--num_threads_nifti_save", type=int, default=2,
-                         help="ignored: the explorer exports each case in this process")
-    v1_only.add_argument("--mode", default="normal", help="only 'normal' (v1's fast/fastest modes are not offered)")
+                         help=tr("ignored: the explorer exports each case in this process",
+                                 "被忽略:explorer 在本进程中导出每个病例"))
+    v1_only.add_argument("--mode", default="normal",
+                         help=tr("only 'normal' (v1's fast/fastest modes are not offered)",
+                                 "只支持 'normal'(不提供 v1 的 fast/fastest 模式)"))
     parser.add_argument("--all_in_gpu", default="None", choices=("None", "False", "True"),
-                        help="True: v1's float16 whole-case sums on the GPU (--sums_on device_fp16; inexact at the "
-                             "image border, v1 calls it experimental). False: v1's float32 sums in CPU memory "
-                             "(--sums_on cpu). None (default): --sums_on decides")
+                        help=tr("True: v1's float16 whole-case sums on the GPU (--sums_on device_fp16; inexact at the "
+                                "image border, v1 calls it experimental). False: v1's float32 sums in CPU memory "
+                                "(--sums_on cpu). None (default): --sums_on decides",
+                                "True:v1 在 GPU 上用 float16 保存整个病例的累加和(--sums_on device_fp16;在图像边缘"
+                                "不精确,v1 称之为实验性功能)。False:v1 在 CPU 内存中用 float32 累加(--sums_on cpu)。"
+                                "None(默认):由 --sums_on 决定"))
     parser.add_argument("-l", "--lowres_segmentations", default="None",
-                        help="3d_cascade_fullres: folder with the 3d_lowres predictions (CASE.nii.gz). Without it, "
-                             "3d_lowres is predicted first into OUT/3d_lowres_predictions")
+                        help=tr("3d_cascade_fullres: folder with the 3d_lowres predictions (CASE.nii.gz). Without it, "
+                                "3d_lowres is predicted first into OUT/3d_lowres_predictions",
+                                "3d_cascade_fullres:包含 3d_lowres 预测结果(CASE.nii.gz)的文件夹。不给时,先把 "
+                                "3d_lowres 预测到 OUT/3d_lowres_predictions"))
     parser.add_argument("-ctr", "--cascade_trainer_class_name", default="nnUNetTrainerV2CascadeFullRes",
-                        help="trainer of the 3d_cascade_fullres model (default nnUNetTrainerV2CascadeFullRes); -tr "
-                             "then names the 3d_lowres trainer")
-    explorer = parser.add_argument_group("explorer options (not in nnU-Net v1)")
+                        help=tr("trainer of the 3d_cascade_fullres model (default nnUNetTrainerV2CascadeFullRes); -tr "
+                                "then names the 3d_lowres trainer",
+                                "3d_cascade_fullres 模型的 trainer(默认 nnUNetTrainerV2CascadeFullRes);这时 -tr "
+                                "指的是 3d_lowres 的 trainer"))
+    explorer = parser.add_argument_group(tr("explorer options (not in nnU-Net v1)", "explorer 的选项(nnU-Net v1 中没有)"))
     explorer.add_argument("--disable_postprocessing", action="store_true",
-                          help="do not apply the model folder's postprocessing.json (v1: the disable_postprocessing "
-                               "argument of predict_from_folder; nnUNet_predict always applies the file if it exists)")
+                          help=tr("do not apply the model folder's postprocessing.json (v1: the disable_postprocessing "
+                                  "argument of predict_from_folder; nnUNet_predict always applies the file if it "
+                                  "exists)",
+                                  "不应用模型文件夹中的 postprocessing.json(v1:predict_from_folder 的 "
+                                  "disable_postprocessing 参数;nnUNet_predict 只要这个文件存在就总会应用它)"))
     explorer.add_argument("--device", default="auto",
-                          help="auto (default: CUDA where available, as v1), cpu, cuda or cuda:N")
+                          # cuda:N outside tr: Chinese typography would widen its colon
+                          help=tr("auto (default: CUDA where available, as v1), cpu, cuda or ",
+                                  "auto(默认:有 CUDA 时用 CUDA,与 v1 相同)、cpu、cuda 或 ") + "cuda:N")
     explorer.add_argument("--tile_batch_size", type=int, default=None,
-                          help="tiles per forward pass (1 = v1's one at a time; default: 4 on CUDA, except with "
-                               "float16 sums, 1 elsewhere)")
+                          help=tr("tiles per forward pass (1 = v1's one at a time; default: 4 on CUDA, except with "
+                                  "float16 sums, 1 elsewhere)",
+                                  "每次前向计算的窗口数(1 = v1 的一次一个;默认:CUDA 上为 4,使用 float16 累加和时"
+                                  "除外,其他情况为 1)"))
     explorer.add_argument("--sums_on", default="auto", choices=("auto", "cpu", "device_fp32", "device_fp16"),
-                          help="where the sliding window's whole-case sums live: auto (default: device_fp32 on "
-                               "CUDA, cpu elsewhere), cpu (v1's default: float32 in CPU memory, one copy back per "
-                               "tile), device_fp32 (float32 on the GPU: v1's numbers, no copy per tile), "
-                               "device_fp16 (v1's --all_in_gpu True)")
+                          help=tr("where the sliding window's whole-case sums live: auto (default: device_fp32 on "
+                                  "CUDA, cpu elsewhere), cpu (v1's default: float32 in CPU memory, one copy back per "
+                                  "tile), device_fp32 (float32 on the GPU: v1's numbers, no copy per tile), "
+                                  "device_fp16 (v1's --all_in_gpu True)",
+                                  "滑动窗口的整个病例累加和放在哪里:auto(默认:CUDA 上为 device_fp32,其他情况为 "
+                                  "cpu)、cpu(v1 的默认:float32 放在 CPU 内存中,每个窗口拷回一次)、device_fp32"
+                                  "(float32 放在 GPU 上:与 v1 的数值相同,不必每个窗口拷贝)、device_fp16(v1 的 "
+                                  "--all_in_gpu True)"))
 
 
 def _parse_folds(folds):

@@ -112,8 +112,9 @@ def add_explorer_arguments(parser: argparse.ArgumentParser) -> None:
                           help=tr("seed of the initial weights and of the walkthrough's batch (default 12345)",
                                   "初始权重和 walkthrough 中 batch 的种子(默认 12345)"))
     explorer.add_argument("--device", default="auto", metavar="DEVICE",
-                          help=tr("where to train: auto (cuda when available), cpu, cuda, cuda:N",
-                                  "在哪里训练:auto(有 cuda 时用 cuda)、cpu、cuda、cuda:N"))
+                          # cuda:N outside tr: Chinese typography would widen its colon
+                          help=tr("where to train: auto (cuda when available), cpu, cuda, ",
+                                  "在哪里训练:auto(有 cuda 时用 cuda)、cpu、cuda、") + "cuda:N")
     explorer.add_argument("--augment_on", choices=("auto", "workers", "device"), default="auto",
                           help=tr("where the augmentation computes: workers (batchgenerators in the worker processes, "
                                   "as v1), device (random draws in the workers, arithmetic on the training device), "

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TaskError
-from ..language import tr
+from ..language import pick, tr
 from ..tasks import SAMPLE_TASK_IDS
 
-HELP = tr("write a small example task (synthetic CT, synthetic MR, real Colin27 MR, or the blog's KiTS19 case) "
-          "into the workspace", "把一个小的示例任务(合成 CT、合成 MR、真实的 Colin27 MR,或原博客的 KiTS19 案例)写入工作区")
+# picked when the parser is built (not at import: a notebook or test may switch the language later)
+HELP = {"en": "write a small example task (synthetic CT, synthetic MR, real Colin27 MR, or the blog's KiTS19 case) "
+              "into the workspace",
+        "zh": "把一个小的示例任务(合成 CT、合成 MR、真实的 Colin27 MR,或原博客的 KiTS19 案例)写入工作区"}
 
 
 @dataclass(frozen=True)
@@ -32,38 +34,59 @@ class SampleKind:
     task_id: int
     task_name: str
     num_training: int
-    description: str
+    texts: dict[str, str]  # what the sample is, by language ("en", "zh")
+
+    @property
+    def description(self) -> str:
+        """What the sample is, in the reader's language."""
+        return pick(self.texts)
 
 
 KINDS: dict[str, SampleKind] = {
-    "synthetic-ct": SampleKind(SAMPLE_TASK_IDS["synthetic-ct"], "SyntheticCT", 10, "synthetic CT-like task (1 modality CT, anisotropic "
-                               "3 x 0.8 x 0.8 mm, labels organ + lesion)"),
-    "synthetic-mr": SampleKind(SAMPLE_TASK_IDS["synthetic-mr"], "SyntheticMR", 10, "synthetic MR-like task (2 modalities T1 + T2, 1 mm, "
-                               "labels structure + inner)"),
-    "real": SampleKind(SAMPLE_TASK_IDS["real"], "ColinDeepGrey", 8, "real MR: cases derived from the Colin27 T1 crop with AAL labels "
-                       "caudate, putamen, pallidum, thalamus"),
-    "kits19": SampleKind(SAMPLE_TASK_IDS["kits19"], "KiTS", 5, "the blog's KiTS19 case: KiTS19's fingerprint (210 cases) planned as v1 "
-                         "plans it, plus 5 tiny CT-like cases, cropped and preprocessed (no plan_and_preprocess "
-                         "needed; running it would replace the 210-case fingerprint by the tiny cases)"),
+    "synthetic-ct": SampleKind(SAMPLE_TASK_IDS["synthetic-ct"], "SyntheticCT", 10, {
+        "en": "synthetic CT-like task (1 modality CT, anisotropic 3 x 0.8 x 0.8 mm, labels organ + lesion)",
+        "zh": "合成的类 CT 任务(1 个模态 CT,各向异性 3 x 0.8 x 0.8 mm,标签为器官 + 病灶)"}),
+    "synthetic-mr": SampleKind(SAMPLE_TASK_IDS["synthetic-mr"], "SyntheticMR", 10, {
+        "en": "synthetic MR-like task (2 modalities T1 + T2, 1 mm, labels structure + inner)",
+        "zh": "合成的类 MR 任务(2 个模态 T1 + T2，1 mm,标签为结构 + 内部)"}),
+    "real": SampleKind(SAMPLE_TASK_IDS["real"], "ColinDeepGrey", 8, {
+        "en": "real MR: cases derived from the Colin27 T1 crop with AAL labels caudate, putamen, pallidum, thalamus",
+        "zh": "真实 MR:由带 AAL 标签(尾状核、壳核、苍白球、丘脑)的 Colin27 T1 裁剪块派生的病例"}),
+    "kits19": SampleKind(SAMPLE_TASK_IDS["kits19"], "KiTS", 5, {
+        "en": "the blog's KiTS19 case: KiTS19's fingerprint (210 cases) planned as v1 plans it, plus 5 tiny CT-like "
+              "cases, cropped and preprocessed (no plan_and_preprocess needed; running it would replace the "
+              "210-case fingerprint by the tiny cases)",
+        "zh": "原博客的 KiTS19 案例:KiTS19 的数据指纹(210 个病例)按 v1 的方式规划,再加上 5 个很小的类 CT 病例,"
+              "已裁剪并预处理(不需要 plan_and_preprocess;运行它会用这几个小病例取代 210 个病例的数据指纹)"}),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=sorted(KINDS), help="which sample: " + "; ".join(
-        f"{k}: {v.description} (default Task{v.task_id:03d}_{v.task_name})" for k, v in KINDS.items()))
-    parser.add_argument("--task_id", type=int, default=None, help="task id (default: 901 / 902 / 903 by kind)")
+    kinds = [tr(f"{k}: {v.description} (default Task{v.task_id:03d}_{v.task_name})",
+                f"{k}:{v.description}(默认 Task{v.task_id:03d}_{v.task_name})") for k, v in KINDS.items()]
+    parser.add_argument("kind", choices=sorted(KINDS), help=tr("which sample: ", "哪个样例:") + tr("; ", ";").join(kinds))
+    parser.add_argument("--task_id", type=int, default=None,
+                        help=tr("task id (default: 901 / 902 / 903 by kind)", "任务编号(默认:按样例为 901 / 902 / 903)"))
     parser.add_argument("--task_name", default=None,
-                        help="name after TaskXXX_ (default: SyntheticCT / SyntheticMR / ColinDeepGrey)")
-    parser.add_argument("--num_training", type=int, default=None, help="training cases (default 10, real: 8)")
+                        help=tr("name after TaskXXX_ (default: SyntheticCT / SyntheticMR / ColinDeepGrey)",
+                                "TaskXXX_ 之后的名字(默认:SyntheticCT / SyntheticMR / ColinDeepGrey)"))
+    parser.add_argument("--num_training", type=int, default=None,
+                        help=tr("training cases (default 10, real: 8)", "训练病例数(默认 10,real：8)"))
     parser.add_argument("--num_test", type=int, default=None,
-                        help="test cases of the synthetic kinds (default 2; the real sample has one: the original)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same task")
+                        help=tr("test cases of the synthetic kinds (default 2; the real sample has one: the original)",
+                                "合成样例的测试病例数(默认 2;real 样例只有一个:原始图像)"))
+    parser.add_argument("--seed", type=int, default=0, help=tr("random seed; the same seed writes the same task",
+                                                               "随机种子;同样的种子写出同样的任务"))
     parser.add_argument("--from_debian", default=None, metavar="DIR",
-                        help="real only: crop afresh from DIR/ch2.nii.gz and DIR/aal.nii.gz (Debian mricron-data, "
-                        "/usr/share/mricron/templates) instead of the shipped crop")
+                        help=tr("real only: crop afresh from DIR/ch2.nii.gz and DIR/aal.nii.gz (Debian mricron-data, "
+                                "/usr/share/mricron/templates) instead of the shipped crop",
+                                "只用于 real:从 DIR/ch2.nii.gz 和 DIR/aal.nii.gz(Debian 的 mricron-data，"
+                                "/usr/share/mricron/templates)重新裁剪,而不用随包附带的裁剪块"))
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--exist_ok", action="store_true", help="if the task exists, say so and leave it untouched")
-    group.add_argument("--overwrite", action="store_true", help="replace an existing task of the same name")
+    group.add_argument("--exist_ok", action="store_true",
+                       help=tr("if the task exists, say so and leave it untouched", "如果任务已存在,说明这一点并保持不变"))
+    group.add_argument("--overwrite", action="store_true",
+                       help=tr("replace an existing task of the same name", "替换同名的已有任务"))
 
 
 def task_folder_name(task_id: int, task_name: str) -> str:
@@ -154,8 +177,7 @@ def run(args: argparse.Namespace) -> int:
         return _install_kits19(name, task_id, target, workspace)
 
     print(tr(f"wrote {name} ({kind.description}, {num_training} training cases, seed {args.seed}) to",
-             f"已写出 {name}（{_DESCRIPTIONS_ZH.get(args.kind, kind.description)}，{num_training} 个训练病例，"
-             f"种子 {args.seed}），位于") + f"\n  {target}")
+             f"已写出 {name}（{kind.description}，{num_training} 个训练病例，种子 {args.seed}），位于") + f"\n  {target}")
     stale = [(stage, folder) for stage, folder in (("cropped", workspace.cropped_task_dir(name)),
                                                     ("preprocessed", workspace.preprocessed_task_dir(name)))
              if folder.exists()]
@@ -228,11 +250,3 @@ def _print_next(task_id: int, target: Path) -> None:
           + tr(f"  (nnU-Net v1 itself: nnUNet_plan_and_preprocess -t {task_id} --verify_dataset_integrity)",
                f"  (nnU-Net v1 本身:nnUNet_plan_and_preprocess -t {task_id} --verify_dataset_integrity)"))
 
-
-# what each sample is, for the message after writing it
-_DESCRIPTIONS_ZH = {
-    "synthetic-ct": "合成的类 CT 任务(1 个模态 CT,各向异性 3 x 0.8 x 0.8 mm,标签为器官 + 病灶)",
-    "synthetic-mr": "合成的类 MR 任务(2 个模态 T1 + T2,1 mm,标签为结构 + 内部)",
-    "real": "真实 MR:由带 AAL 标签(尾状核、壳核、苍白球、丘脑)的 Colin27 T1 裁剪块派生的病例",
-    "kits19": "原博客的 KiTS19 案例",
-}

@@ -24,8 +24,9 @@ from typing import Any
 from ..errors import ConfigurationError, ExplorerError
 from ..language import tr
 
-HELP = tr("nnUNet_train: train and validate a fold, or stop early at any step with --until (write --report)",
-          "nnUNet_train:训练并验证一折,或用 --until 在任意一步提前停止(用 --report 写出报告)")
+# picked when the parser is built (not at import: a notebook or test may switch the language later)
+HELP = {"en": "nnUNet_train: train and validate a fold, or stop early at any step with --until (write --report)",
+        "zh": "nnUNet_train:训练并验证一折,或用 --until 在任意一步提前停止(用 --report 写出报告)"}
 
 # flags that act in training_epochs / validate / prediction: recorded but not acted on when --until stops before
 _RUN_FLAGS = ("validation_only", "continue_training", "npz", "find_lr", "valbest", "val_folder",

@@ -100,7 +100,7 @@ class TrainingResult:
                   f"全局 Dice {last.mean_global_dice:.4f}") if last else ""
         end = (tr("stopped early: ", "提前停止:") + self.reason if self.stopped_early else tr("finished", "已完成"))
         return tr(f"{len(self.epochs)} epoch(s) in {self.output_folder}", f"{len(self.epochs)} 个 epoch,位于 "
-                  f"{self.output_folder}") + f"{tail}; {end}"
+                  f"{self.output_folder}") + tail + tr("; ", ";") + end
 
 
 class ExplorerHooks:

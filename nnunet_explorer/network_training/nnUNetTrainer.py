@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigurationError, PlansError
+from ..language import tr
 from ..provenance import mirrors
 from .network_trainer import NetworkTrainer
 
@@ -277,7 +278,8 @@ class nnUNetTrainer(NetworkTrainer):
         """v1 draws the graph with hiddenlayer when installed; otherwise (as almost always) prints the network."""
         # differs from v1: no hiddenlayer attempt; the explorer's 'architecture' step draws the network instead
         self.print_to_log_file("Unable to plot network architecture:")
-        self.print_to_log_file("(the explorer draws it in the walkthrough's 'architecture' step)")
+        self.print_to_log_file(tr("(the explorer draws it in the walkthrough's 'architecture' step)",
+                                  "(explorer 在 walkthrough 的 'architecture' 步骤中画出它)"))
         self.print_to_log_file("\nprinting the network instead:\n")
         self.print_to_log_file(self.network)
         self.print_to_log_file("\n")

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..language import tr
 from ..provenance import mirrors
 from .explain import fmt, record
 from .topology import get_pool_and_conv_props
@@ -64,18 +65,26 @@ def get_target_spacing(all_spacings: Sequence[Sequence[float]], all_sizes: Seque
         if t < max(other_spacings):
             t = max(max(other_spacings), t) + 1e-5
         target[worst] = t
-        text = (f"median spacing {fmt(median)}; axis {worst} ({fmt(median[worst])} mm) is > 3x the other axes "
-                f"({fmt(other_spacings)}) and its median size {fmt(target_size[worst])} voxels is < 1/3 of the "
-                f"others ({fmt(other_sizes)}), so it gets the 10th percentile of its spacings: {fmt(target[worst])} mm")
+        text = tr(f"median spacing {fmt(median)}; axis {worst} ({fmt(median[worst])} mm) is > 3x the other axes "
+                  f"({fmt(other_spacings)}) and its median size {fmt(target_size[worst])} voxels is < 1/3 of the "
+                  f"others ({fmt(other_sizes)}), so it gets the 10th percentile of its spacings: "
+                  f"{fmt(target[worst])} mm",
+                  f"spacing 的中位数 {fmt(median)};轴 {worst}({fmt(median[worst])} mm)> 其他轴"
+                  f"({fmt(other_spacings)})的 3 倍,且它的中位大小 {fmt(target_size[worst])} 个体素 < 其他轴"
+                  f"({fmt(other_sizes)})的 1/3,所以取它各 spacing 的第 10 百分位:{fmt(target[worst])} mm")
         rule = "anisotropy rule (10th percentile)"
     else:
         why = []
         if not aniso_spacing:
-            why.append(f"coarsest axis {worst} ({fmt(median[worst])} mm) is not > 3x the others ({fmt(other_spacings)})")
+            why.append(tr(f"coarsest axis {worst} ({fmt(median[worst])} mm) is not > 3x the others "
+                          f"({fmt(other_spacings)})",
+                          f"最粗的轴 {worst}({fmt(median[worst])} mm)不 > 其他轴({fmt(other_spacings)})的 3 倍"))
         if not aniso_voxels:
-            why.append(f"its median size {fmt(target_size[worst])} voxels is not < 1/3 of the others "
-                       f"({fmt(other_sizes)})")
-        text = "per-axis median of the cropped cases' spacings; anisotropy rule not applied: " + "; ".join(why)
+            why.append(tr(f"its median size {fmt(target_size[worst])} voxels is not < 1/3 of the others "
+                          f"({fmt(other_sizes)})",
+                          f"它的中位大小 {fmt(target_size[worst])} 个体素不 < 其他轴({fmt(other_sizes)})的 1/3"))
+        text = (tr("per-axis median of the cropped cases' spacings; anisotropy rule not applied: ",
+                   "各轴取裁剪后病例 spacing 的中位数;不适用各向异性规则:") + tr("; ", ";").join(why))
         rule = "median spacing"
     record(trace, "3d", None, "target_spacing", rule, target.copy(), text, median_spacing=median,
            median_size=target_size, worst_axis=worst)
@@ -93,8 +102,10 @@ def get_transpose(target_spacing: Sequence[float], *, planner: str = "3d",
     forward = [worst] + [i for i in range(3) if i != worst]
     backward = [np.argwhere(np.array(forward) == i)[0][0] for i in range(3)]
     record(trace, planner, None, "transpose_forward", "coarsest axis first", [int(i) for i in forward],
-           f"target spacing {fmt(target_spacing)}: axis {int(worst)} is the coarsest, so it goes first "
-           f"(transpose_backward {[int(i) for i in backward]})")
+           tr(f"target spacing {fmt(target_spacing)}: axis {int(worst)} is the coarsest, so it goes first "
+              f"(transpose_backward {[int(i) for i in backward]})",
+              f"目标 spacing {fmt(target_spacing)}:轴 {int(worst)} 最粗,所以排在最前"
+              f"(transpose_backward {[int(i) for i in backward]})"))
     return forward, backward
 
 
@@ -294,17 +305,25 @@ def plan_stages_3d(dataset_properties: Mapping[str, Any], num_cases: int, *,
                                                num_modalities, len(all_classes) + 1, stage="3d_lowres", trace=trace)
                 stages.append(new)
             record(trace, "3d", "3d_lowres", "num_stages", "low-res rule", 2 if kept else 1,
-                   f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch "
-                   f"{fmt(int(np.prod(stages[0]['patch_size'])))} voxels = {fmt(float(ratio))} >= 4, so the spacing "
-                   f"grew by 1 % per step ({steps} steps) to {fmt(lowres)} mm; the low-res median case has "
-                   f"{fmt(int(np.prod(new['median_patient_size_in_voxels'])))} voxels, "
-                   + ("less than half of the full-res one: stage kept (stage 0 = 3d_lowres, stage 1 = 3d_fullres)"
-                      if kept else "not less than half of the full-res one: stage dropped"),
+                   tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch "
+                      f"{fmt(int(np.prod(stages[0]['patch_size'])))} voxels = {fmt(float(ratio))} >= 4, so the "
+                      f"spacing grew by 1 % per step ({steps} steps) to {fmt(lowres)} mm; the low-res median case has "
+                      f"{fmt(int(np.prod(new['median_patient_size_in_voxels'])))} voxels, ",
+                      f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch "
+                      f"{fmt(int(np.prod(stages[0]['patch_size'])))} 个体素 = {fmt(float(ratio))} >= 4,所以 spacing "
+                      f"每步增大 1 %(共 {steps} 步),直到 {fmt(lowres)} mm;低分辨率的中位病例有 "
+                      f"{fmt(int(np.prod(new['median_patient_size_in_voxels'])))} 个体素,")
+                   + (tr("less than half of the full-res one: stage kept (stage 0 = 3d_lowres, stage 1 = 3d_fullres)",
+                         "不到全分辨率的一半:保留这个 stage(stage 0 = 3d_lowres,stage 1 = 3d_fullres)")
+                      if kept else tr("not less than half of the full-res one: stage dropped",
+                                      "不少于全分辨率的一半:舍弃这个 stage")),
                    ratio=ratio, steps=steps, lowres_spacing=lowres)
     if not more:
         record(trace, "3d", None, "num_stages", "low-res rule", 1,
-               f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch {fmt(int(arch_voxels))} voxels "
-               f"= {fmt(float(ratio))} < 4: the network sees enough of a case, no 3d_lowres stage")
+               tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch {fmt(int(arch_voxels))} "
+                  f"voxels = {fmt(float(ratio))} < 4: the network sees enough of a case, no 3d_lowres stage",
+                  f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch {fmt(int(arch_voxels))} "
+                  f"个体素 = {fmt(float(ratio))} < 4:网络能看到病例的足够部分,不需要 3d_lowres stage"))
     stages = stages[::-1]
     return {i: stages[i] for i in range(len(stages))}, forward, backward
 

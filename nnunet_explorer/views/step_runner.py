@@ -19,9 +19,12 @@ import html
 import inspect
 from typing import Any
 
+from ..language import is_chinese, tr
 from .widgets_common import require_ipywidgets, show_html_in_output
 
-_LITERAL_HELP = "a Python literal, e.g. None, 3, (1, 2) or 'text'"
+
+def _literal_help() -> str:
+    return tr("a Python literal, e.g. None, 3, (1, 2) or 'text'", "一个 Python 字面量，例如 None、3、(1, 2) 或 'text'")
 
 
 def knob_widget(name: str, default: Any, current: Any = inspect.Parameter.empty):
@@ -38,8 +41,8 @@ def knob_widget(name: str, default: Any, current: Any = inspect.Parameter.empty)
     if isinstance(default, str):
         return widgets.Text(value=str(value), description=name, style=style)
     text = "" if value is inspect.Parameter.empty else repr(value)
-    return widgets.Text(value=text, description=name, placeholder=_LITERAL_HELP, style=style,
-                        tooltip=_LITERAL_HELP)
+    return widgets.Text(value=text, description=name, placeholder=_literal_help(), style=style,
+                        tooltip=_literal_help())
 
 
 def read_knob(widget: Any, default: Any) -> Any:
@@ -52,7 +55,8 @@ def read_knob(widget: Any, default: Any) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError) as exc:
-        raise ValueError(f"{widget.description}: {text!r} is not {_LITERAL_HELP}") from exc
+        raise ValueError(tr(f"{widget.description}: {text!r} is not {_literal_help()}",
+                            f"{widget.description}：{text!r} 不是{_literal_help()}")) from exc
 
 
 class StepRunner:
@@ -72,11 +76,11 @@ class StepRunner:
         widgets = require_ipywidgets()
         self.pipeline = pipeline
         names = list(pipeline.step_names)
-        self.step_select = widgets.Dropdown(options=names, value=initial or names[0], description="step")
-        self.run_button = widgets.Button(description="Run to step", button_style="primary")
-        self.seed = widgets.IntText(value=0, description="seed", layout=widgets.Layout(width="160px"))
-        self.rerun_button = widgets.Button(description="Re-run with seed")
-        self.apply_button = widgets.Button(description="Apply knobs and re-run")
+        self.step_select = widgets.Dropdown(options=names, value=initial or names[0], description=tr("step", "步骤"))
+        self.run_button = widgets.Button(description=tr("Run to step", "运行到此步"), button_style="primary")
+        self.seed = widgets.IntText(value=0, description=tr("seed", "种子"), layout=widgets.Layout(width="160px"))
+        self.rerun_button = widgets.Button(description=tr("Re-run with seed", "用此种子重新运行"))
+        self.apply_button = widgets.Button(description=tr("Apply knobs and re-run", "应用参数并重新运行"))
         self.knobs = widgets.VBox([])
         self.status = widgets.HTML("")
         self.output = widgets.Output()
@@ -89,7 +93,8 @@ class StepRunner:
         self.widget = widgets.VBox([
             widgets.HBox([self.step_select, self.run_button]),
             widgets.HBox([self.seed, self.rerun_button]),
-            widgets.HTML("<b>knobs</b> (keyword-only parameters of the step function)"),
+            widgets.HTML(tr("<b>knobs</b> (keyword-only parameters of the step function)",
+                            "<b>参数</b>（步骤函数的仅限关键字参数）")),
             self.knobs, self.apply_button, self.status, self.output])
         self._select(self.step_select.value)
 
@@ -119,7 +124,7 @@ class StepRunner:
         if name in self.pipeline.results:
             self._show(self.pipeline.results[name])
         else:
-            self.status.value = f"<i>{html.escape(step.first_line)}</i>"
+            self.status.value = f"<i>{html.escape(_lead(step))}</i>"
 
     # ---------------------------------------------------------------------------------------------- actions
     def run_to(self, name: str | None = None) -> Any:
@@ -150,7 +155,7 @@ class StepRunner:
         return self._guard(go)
 
     def _guard(self, action: Any) -> Any:
-        self.status.value = "running…"
+        self.status.value = tr("running…", "运行中…")
         try:
             result = action()
         except Exception as exc:  # noqa: BLE001 - the panel shows the error instead of raising in a callback
@@ -166,10 +171,23 @@ class StepRunner:
         return result
 
     def _show(self, result: Any) -> None:
-        state = "ok" if result.ok else "FAILED"
-        seed = f", seed {result.seed}" if result.seed is not None else ""
-        self.status.value = f"<b>{html.escape(result.name)}</b>: {state} in {result.seconds:.2f} s{seed}"
+        state = tr("ok", "成功") if result.ok else tr("FAILED", "失败")
+        seed = tr(f", seed {result.seed}", f"，种子 {result.seed}") if result.seed is not None else ""
+        self.status.value = tr(f"<b>{html.escape(result.name)}</b>: {state} in {result.seconds:.2f} s{seed}",
+                               f"<b>{html.escape(result.name)}</b>：{state}，用时 {result.seconds:.2f} 秒{seed}")
         show_html_in_output(self.output, result._repr_html_())
+
+
+def _lead(step: Any) -> str:
+    """The step's lead line (its docstring's first line), in Chinese under ``zh`` where the step has a current
+    translation."""
+    if is_chinese():
+        from ..teaching.step_docs import step_doc_zh
+
+        zh = step_doc_zh(step.name, step.func.__doc__)
+        if zh:
+            return zh.splitlines()[0]
+    return step.first_line
 
 
 def _same(a: Any, b: Any) -> bool:

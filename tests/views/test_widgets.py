@@ -359,3 +359,31 @@ def test_the_monitor_speaks_the_language(language, monkeypatch):
     if language == "zh":
         assert monitor.stats.value.count("<tr>") == sum(1 for row in monitor.stats.value.split("<tr>")[1:]
                                                         if CJK.search(row.split("</td>")[0]))  # every row's name
+
+
+def test_the_step_runner_speaks_chinese_under_zh(monkeypatch):
+    """Buttons, the knobs' heading, the status line and a bad literal's message follow the language; a step's
+    lead line is its Chinese translation where it has a current one."""
+    from types import SimpleNamespace
+
+    from nnunet_explorer.teaching.step_docs import step_doc_zh
+    from nnunet_explorer.views.step_runner import StepRunner, _lead
+    from nnunet_explorer.walkthrough import WALKTHROUGH_STEPS
+
+    from ..zh_share_rule import CJK
+
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    pipeline, _ = _toy_pipeline()
+    runner = StepRunner(pipeline, initial="total")
+    for button in (runner.run_button, runner.rerun_button, runner.apply_button):
+        assert CJK.search(button.description), button.description
+    assert runner.run_to().ok and CJK.search(runner.status.value), runner.status.value
+    runner.step_select.value = "numbers"
+    runner.knob_widgets()["shape"].value = "not a literal ("
+    assert runner.apply_knobs() is None and "Python 字面量" in runner.status.value
+    translated = next(f for f in WALKTHROUGH_STEPS if step_doc_zh(f.__name__, f.__doc__))
+    step = SimpleNamespace(name=translated.__name__, func=translated, first_line=translated.__doc__.split("\n")[0])
+    assert _lead(step) == step_doc_zh(translated.__name__, translated.__doc__).splitlines()[0]
+    assert CJK.search(_lead(step))
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "en")
+    assert _lead(step) == step.first_line
