@@ -398,7 +398,7 @@ def check_case(job: _Job) -> CaseResult:
             findings.append(Finding("image_4d", "error", tr(f"{rel[path]} is 4D {geometry.size}; v1 wants one 3D "
                                                             "file per modality",
                                                             f"{rel[path]} 是 4D 的 {geometry.size};v1 要求每个模态"
-                                                            "一个 3D 文件") + _fix(tasks._DECATHLON_FIX),
+                                                            "一个 3D 文件") + _fix(tasks._decathlon_fix()),
                                     {"file": rel[path]}))
             continue
         if label_geometry is not None:

@@ -205,20 +205,27 @@ def load_dataset_json(task_dir: str | Path) -> dict:
     task_dir = Path(task_dir)
     path = task_dir / DATASET_JSON
     if not path.is_file():
-        raise DatasetError(f"{path} does not exist", fix="every raw task needs a dataset.json next to imagesTr/ and "
-                           "labelsTr/ (see `nnunet-explorer sample` for an example)")
+        raise DatasetError(tr(f"{path} does not exist", f"{path} 不存在"),
+                           fix=tr("every raw task needs a dataset.json next to imagesTr/ and labelsTr/ (see "
+                                  "`nnunet-explorer sample` for an example)",
+                                  "每个原始任务都需要一个与 imagesTr/ 和 labelsTr/ 放在一起的 dataset.json（示例见 "
+                                  "`nnunet-explorer sample`）"))
     try:
         dataset = load_json(path)
     except ExplorerError as exc:
         raise DatasetError(exc.cause, fix=exc.fix) from None
     if not isinstance(dataset, dict):
-        raise DatasetError(f"{path} holds a {type(dataset).__name__}, not a JSON object",
-                           fix="the file must be one object {\"name\": ..., \"modality\": ..., ...}")
+        raise DatasetError(tr(f"{path} holds a {type(dataset).__name__}, not a JSON object",
+                              f"{path} 里是一个 {type(dataset).__name__}，而不是 JSON 对象"),
+                           fix=tr("the file must be one object {\"name\": ..., \"modality\": ..., ...}",
+                                  "这个文件必须是一个对象 {\"name\": ..., \"modality\": ..., ...}"))
     problems = _dataset_json_problems(dataset)
     if problems:
-        raise DatasetError(f"{path} is not a valid v1 dataset.json ({len(problems)} problem(s)):\n"
-                           + "\n".join(f"  - {p}" for p in problems),
-                           fix="correct the keys listed above and run the command again")
+        raise DatasetError(tr(f"{path} is not a valid v1 dataset.json ({len(problems)} problem(s)):",
+                              f"{path} 不是有效的 v1 dataset.json（{len(problems)} 个问题）：")
+                           + "\n" + "\n".join(f"  - {p}" for p in problems),
+                           fix=tr("correct the keys listed above and run the command again",
+                                  "改正上面列出的键，然后再运行一次命令"))
     return dataset
 
 
@@ -227,63 +234,86 @@ def _is_int_key(key: object) -> bool:
 
 
 def _dataset_json_problems(d: dict) -> list[str]:
-    problems = [f"key '{k}' is missing (fix: add it)" for k in REQUIRED_DATASET_KEYS if k not in d]
+    problems = [tr(f"key '{k}' is missing (fix: add it)", f"缺少键 '{k}'（解决办法：加上它）")
+                for k in REQUIRED_DATASET_KEYS if k not in d]
     modality = d.get("modality")
     if "modality" in d:
         if not isinstance(modality, dict) or not modality:
-            problems.append("key 'modality' must be a non-empty object like {\"0\": \"CT\"}")
+            problems.append(tr("key 'modality' must be a non-empty object like {\"0\": \"CT\"}",
+                               "键 'modality' 必须是一个非空对象，例如 {\"0\": \"CT\"}"))
         elif sorted(modality) != [str(i) for i in range(len(modality))]:
-            problems.append(f"key 'modality' has keys {sorted(modality)}; v1 needs \"0\", \"1\", ... consecutive "
-                            "from 0 (the index is the _0000 suffix of the image files)")
+            problems.append(tr(f"key 'modality' has keys {sorted(modality)}; v1 needs \"0\", \"1\", ... consecutive "
+                               "from 0 (the index is the _0000 suffix of the image files)",
+                               f"键 'modality' 的键是 {sorted(modality)}；v1 要求 \"0\"、\"1\"……从 0 开始连续编号"
+                               "（这个编号就是图像文件的 _0000 后缀）"))
     labels = d.get("labels")
     if "labels" in d:
         if not isinstance(labels, dict) or not labels:
-            problems.append("key 'labels' must be a non-empty object like {\"0\": \"background\", \"1\": \"organ\"}")
+            problems.append(tr("key 'labels' must be a non-empty object like {\"0\": \"background\", \"1\": \"organ\"}",
+                               "键 'labels' 必须是一个非空对象，例如 {\"0\": \"background\", \"1\": \"organ\"}"))
         elif not all(_is_int_key(k) for k in labels):
             bad = [k for k in labels if not _is_int_key(k)]
-            problems.append(f"key 'labels' has non-integer keys {bad}; keys are the label values as strings")
+            problems.append(tr(f"key 'labels' has non-integer keys {bad}; keys are the label values as strings",
+                               f"键 'labels' 有不是整数的键 {bad}；键应是写成字符串的标签值"))
         else:
             values = sorted(int(k) for k in labels)
             if values[0] != 0:
-                problems.append("key 'labels' has no \"0\"; v1 needs label 0 = background")
+                problems.append(tr("key 'labels' has no \"0\"; v1 needs label 0 = background",
+                                   "键 'labels' 中没有 \"0\"；v1 要求标签 0 = 背景"))
             elif values != list(range(len(values))):
-                problems.append(f"key 'labels' has values {values}; v1 needs consecutive values 0, 1, 2, ... "
-                                "(renumber the label files and this key)")
+                problems.append(tr(f"key 'labels' has values {values}; v1 needs consecutive values 0, 1, 2, ... "
+                                   "(renumber the label files and this key)",
+                                   f"键 'labels' 的值是 {values}；v1 要求连续的值 0, 1, 2, ...（请给标签文件和这个键"
+                                   "重新编号）"))
     training = d.get("training")
     if "training" in d:
         if not isinstance(training, list) or not training:
-            problems.append("key 'training' must be a non-empty list of {\"image\": ..., \"label\": ...}")
+            problems.append(tr("key 'training' must be a non-empty list of {\"image\": ..., \"label\": ...}",
+                               "键 'training' 必须是由 {\"image\": ..., \"label\": ...} 组成的非空列表"))
         else:
             seen: set[str] = set()
             for i, entry in enumerate(training):
                 if not isinstance(entry, dict) or not isinstance(entry.get("image"), str) \
                         or not isinstance(entry.get("label"), str):
-                    problems.append(f"training[{i}] must be {{\"image\": \"./imagesTr/CASE.nii.gz\", "
-                                    f"\"label\": \"./labelsTr/CASE.nii.gz\"}}, not {entry!r}")
+                    problems.append(tr(f"training[{i}] must be {{\"image\": \"./imagesTr/CASE.nii.gz\", "
+                                       f"\"label\": \"./labelsTr/CASE.nii.gz\"}}, not {entry!r}",
+                                       f"training[{i}] 必须是 {{\"image\": \"./imagesTr/CASE.nii.gz\", "
+                                       f"\"label\": \"./labelsTr/CASE.nii.gz\"}}，而不是 {entry!r}"))
                     continue
                 for key in ("image", "label"):
                     if not entry[key].endswith(NIFTI_SUFFIX):
-                        problems.append(f"training[{i}]['{key}'] = {entry[key]!r} does not end with .nii.gz "
-                                        "(v1 reads only .nii.gz)")
+                        problems.append(tr(f"training[{i}]['{key}'] = {entry[key]!r} does not end with .nii.gz "
+                                           "(v1 reads only .nii.gz)",
+                                           f"training[{i}]['{key}'] = {entry[key]!r} 不以 .nii.gz 结尾"
+                                           "（v1 只读 .nii.gz）"))
                 case = _case_id_from_entry(entry["image"])
                 if case in seen:
-                    problems.append(f"training[{i}]: case '{case}' is listed twice (v1: duplicate training cases)")
+                    problems.append(tr(f"training[{i}]: case '{case}' is listed twice (v1: duplicate training cases)",
+                                       f"training[{i}]：病例 '{case}' 被列了两次（v1：duplicate training cases）"))
                 seen.add(case)
                 if entry["label"].split("/")[-1] != entry["image"].split("/")[-1]:
-                    problems.append(f"training[{i}]: image {entry['image']!r} and label {entry['label']!r} have "
-                                    "different file names; v1 pairs them by name (labelsTr/CASE.nii.gz)")
+                    problems.append(tr(f"training[{i}]: image {entry['image']!r} and label {entry['label']!r} have "
+                                       "different file names; v1 pairs them by name (labelsTr/CASE.nii.gz)",
+                                       f"training[{i}]：图像 {entry['image']!r} 和标签 {entry['label']!r} 的文件名"
+                                       "不同；v1 按文件名把它们配对（labelsTr/CASE.nii.gz）"))
                 if re.search(r"_\d{4}\.nii\.gz$", entry["image"]):
-                    problems.append(f"training[{i}]['image'] = {entry['image']!r} carries a modality suffix; "
-                                    "dataset.json names the case without _0000 (the files on disk have it)")
+                    problems.append(tr(f"training[{i}]['image'] = {entry['image']!r} carries a modality suffix; "
+                                       "dataset.json names the case without _0000 (the files on disk have it)",
+                                       f"training[{i}]['image'] = {entry['image']!r} 带有模态后缀；dataset.json "
+                                       "中的病例名不带 _0000（磁盘上的文件才带）"))
     if "numTraining" in d and isinstance(training, list):
         # differs from v1: v1 never reads numTraining; a mismatch usually means a half-edited dataset.json.
         if not isinstance(d["numTraining"], int) or d["numTraining"] != len(training):
-            problems.append(f"key 'numTraining' is {d['numTraining']!r} but 'training' lists {len(training)} "
-                            f"cases (fix: set numTraining to {len(training)})")
+            listed = len(training)
+            problems.append(tr(f"key 'numTraining' is {d['numTraining']!r} but 'training' lists {listed} cases "
+                               f"(fix: set numTraining to {listed})",
+                               f"键 'numTraining' 是 {d['numTraining']!r}，但 'training' 列出了 {listed} 个病例"
+                               f"（解决办法：把 numTraining 设为 {listed}）"))
     # differs from v1: v1's integrity check fails with KeyError without 'test'; an absent key means no test cases.
     test = d.get("test", [])
     if not isinstance(test, list) or not all(isinstance(t, str) and t.endswith(NIFTI_SUFFIX) for t in test):
-        problems.append("key 'test' must be a list of \"./imagesTs/CASE.nii.gz\" strings")
+        problems.append(tr("key 'test' must be a list of \"./imagesTs/CASE.nii.gz\" strings",
+                           "键 'test' 必须是由 \"./imagesTs/CASE.nii.gz\" 字符串组成的列表"))
     return problems
 
 
@@ -399,13 +429,17 @@ class IntegrityReport:
     geometries: Mapping[str, Geometry] = field(default_factory=dict)
 
     def summary(self) -> str:
-        mode = "full check (headers, voxels, label values, NaN)" if self.read_voxels else "header-only check"
+        mode = (tr("full check (headers, voxels, label values, NaN)", "完整检查（文件头、体素、标签值、NaN）")
+                if self.read_voxels else tr("header-only check", "只检查文件头"))
+        training, test, modalities, files = self.num_training, self.num_test, self.num_modalities, self.files_checked
         lines = [f"{self.task_dir.name}: OK — {mode}",
-                 f"  {self.num_training} training and {self.num_test} test cases, {self.num_modalities} "
-                 f"modalities, labels {list(self.labels)}, {self.files_checked} files"]
-        lines += [f"  warning: {w}" for w in self.warnings]
+                 tr(f"  {training} training and {test} test cases, {modalities} modalities, labels "
+                    f"{list(self.labels)}, {files} files",
+                    f"  {training} 个训练病例和 {test} 个测试病例，{modalities} 个模态，标签 {list(self.labels)}，"
+                    f"{files} 个文件")]
+        lines += [tr(f"  warning: {w}", f"  警告：{w}") for w in self.warnings]
         if self.label_values:
-            lines.append("  label values per case: " + ", ".join(
+            lines.append(tr("  label values per case: ", "  各病例的标签值：") + ", ".join(
                 f"{case} {list(values)}" for case, values in self.label_values.items()))
         return "\n".join(lines)
 
@@ -445,13 +479,16 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
     # collect every problem into one error, one line per case and file, because the arrays would not align.
     task_dir = Path(task_dir)
     if not task_dir.is_dir():
-        raise DatasetError(f"{task_dir} is not a folder", fix="give the raw task folder nnUNet_raw_data/TaskXXX_Name")
+        raise DatasetError(tr(f"{task_dir} is not a folder", f"{task_dir} 不是文件夹"),
+                           fix=tr("give the raw task folder nnUNet_raw_data/TaskXXX_Name",
+                                  "请给出原始任务文件夹 nnUNet_raw_data/TaskXXX_Name"))
     dataset = load_dataset_json(task_dir)
     problems: list[str] = []
     for sub in ("imagesTr", "labelsTr"):
         if not (task_dir / sub).is_dir():
-            problems.append(f"{sub}/ is missing (fix: create {task_dir / sub} and put the training "
-                            f"{'images' if sub == 'imagesTr' else 'labels'} there)")
+            what = tr("images", "图像") if sub == "imagesTr" else tr("labels", "标签")
+            problems.append(tr(f"{sub}/ is missing (fix: create {task_dir / sub} and put the training {what} there)",
+                               f"{sub}/ 不存在（解决办法：创建 {task_dir / sub}，把训练{what}放进去）"))
     if problems:
         raise _integrity_error(task_dir, problems)
     num_modalities = len(dataset["modality"])
@@ -467,15 +504,16 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         listed_labels.add(case.label.name)
         missing = [p for p in (*case.images, case.label) if not p.is_file()]
         for path in missing:
-            problems.append(f"case {case.case_id}: {_rel(path, task_dir)} is missing"
-                            + _missing_hint(path, task_dir))
+            problems.append(tr(f"case {case.case_id}: {_rel(path, task_dir)} is missing",
+                               f"病例 {case.case_id}：{_rel(path, task_dir)} 不存在") + _missing_hint(path, task_dir))
         if missing:
             continue
         try:
             case_problems, geometries, found, label_geometry = _check_case(case, labels, read_voxels, task_dir)
         except RuntimeError as exc:  # SimpleITK cannot read a file
-            problems.append(f"case {case.case_id}: cannot read a file ({str(exc).strip().splitlines()[-1]}) "
-                            "(fix: replace the corrupt file)")
+            why = str(exc).strip().splitlines()[-1]
+            problems.append(tr(f"case {case.case_id}: cannot read a file ({why}) (fix: replace the corrupt file)",
+                               f"病例 {case.case_id}：有文件读不了（{why}）（解决办法：换掉损坏的文件）"))
             continue
         problems += case_problems
         if found is not None:
@@ -487,15 +525,16 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
     for sub, listed in (("imagesTr", listed_images), ("labelsTr", listed_labels)):
         for path in sorted((task_dir / sub).glob("*" + NIFTI_SUFFIX)):
             if path.name not in listed:
-                problems.append(f"{sub}/{path.name} is not listed in dataset.json" + _straggler_hint(path))
+                problems.append(tr(f"{sub}/{path.name} is not listed in dataset.json",
+                                   f"{sub}/{path.name} 没有列在 dataset.json 中") + _straggler_hint(path))
     test = listed_test_cases(task_dir, dataset)
     listed_test: set[str] = set()
     for case_id, images in test:
         listed_test.update(p.name for p in images)
         missing = [p for p in images if not p.is_file()]
         for path in missing:
-            problems.append(f"test case {case_id}: {_rel(path, task_dir)} is missing"
-                            + _missing_hint(path, task_dir))
+            problems.append(tr(f"test case {case_id}: {_rel(path, task_dir)} is missing",
+                               f"测试病例 {case_id}：{_rel(path, task_dir)} 不存在") + _missing_hint(path, task_dir))
         if missing:
             continue
         files_checked += len(images)
@@ -503,21 +542,28 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         for path in images[1:]:
             diff = read_geometry(path).mismatches(reference)
             if diff:
-                problems.append(f"test case {case_id}: {_rel(path, task_dir)} does not match "
-                                f"{images[0].name}: {'; '.join(diff)} (fix: co-register the modalities)")
+                found = "; ".join(diff)
+                problems.append(tr(f"test case {case_id}: {_rel(path, task_dir)} does not match {images[0].name}: "
+                                   f"{found} (fix: co-register the modalities)",
+                                   f"测试病例 {case_id}：{_rel(path, task_dir)} 与 {images[0].name} 不一致：{found}"
+                                   "（解决办法：把各模态配准）"))
     if test and (task_dir / "imagesTs").is_dir():
         for path in sorted((task_dir / "imagesTs").glob("*" + NIFTI_SUFFIX)):
             if path.name not in listed_test:
-                problems.append(f"imagesTs/{path.name} is not listed in dataset.json 'test' "
-                                "(fix: add it to 'test' or move it out of imagesTs)")
+                problems.append(tr(f"imagesTs/{path.name} is not listed in dataset.json 'test' "
+                                   "(fix: add it to 'test' or move it out of imagesTs)",
+                                   f"imagesTs/{path.name} 没有列在 dataset.json 的 'test' 中"
+                                   "（解决办法：把它加入 'test'，或把它移出 imagesTs）"))
     if problems:
         raise _integrity_error(task_dir, problems)
     warnings = []
     if len(orientations) > 1:
         # v1 prints this as a warning and goes on.
-        detail = ", ".join(f"{code}: {len(files)} file(s) e.g. {files[0]}" for code, files in orientations.items())
-        warnings.append(f"not all training images share one axis orientation ({detail}); v1 strongly "
-                        "recommends reorienting them (e.g. fslreorient2std)")
+        detail = ", ".join(tr(f"{code}: {len(files)} file(s) e.g. {files[0]}", f"{code}：{len(files)} 个文件，例如 {files[0]}")
+                           for code, files in orientations.items())
+        warnings.append(tr(f"not all training images share one axis orientation ({detail}); v1 strongly recommends "
+                           "reorienting them (e.g. fslreorient2std)",
+                           f"训练图像的轴方向不全相同（{detail}）；v1 强烈建议先统一方向（例如用 fslreorient2std）"))
     return IntegrityReport(task_dir, read_voxels, len(dataset["training"]), len(test), num_modalities, labels,
                            files_checked, tuple(sorted(orientations)), tuple(warnings), label_values,
                            case_geometries)
@@ -536,39 +582,53 @@ def _check_case(case: TrainingCase, labels: tuple[int, ...], read_voxels: bool,
         # Like v1, NaN is looked for in what SimpleITK returns. Note: SimpleITK 2.5 (ITK 5.4) already reads
         # NaN voxels of a float NIfTI as 0, so with it this check can only fire for other readers' output.
         if label_array.dtype.kind == "f" and np.isnan(label_array).any():
-            problems.append(f"case {case.case_id}: {_rel(case.label, task_dir)} contains NaN "
-                            "(fix: replace NaN with 0 or a declared label)")
+            problems.append(tr(f"case {case.case_id}: {_rel(case.label, task_dir)} contains NaN "
+                               "(fix: replace NaN with 0 or a declared label)",
+                               f"病例 {case.case_id}：{_rel(case.label, task_dir)} 含有 NaN"
+                               "（解决办法：把 NaN 换成 0 或一个已声明的标签）"))
         values = np.unique(label_array[~np.isnan(label_array)] if label_array.dtype.kind == "f" else label_array)
         found = tuple(v.item() for v in values)
         unexpected = [v for v in found if v not in labels]
         if unexpected:
-            problems.append(f"case {case.case_id}: {_rel(case.label, task_dir)} holds label values "
-                            f"{_short(unexpected)} that dataset.json does not declare (declared: {list(labels)}) "
-                            f"(fix: {_label_fix(found, labels)})")
+            values, declared, fix = _short(unexpected), list(labels), _label_fix(found, labels)
+            problems.append(tr(f"case {case.case_id}: {_rel(case.label, task_dir)} holds label values {values} that "
+                               f"dataset.json does not declare (declared: {declared}) (fix: {fix})",
+                               f"病例 {case.case_id}：{_rel(case.label, task_dir)} 含有 dataset.json 未声明的标签值 "
+                               f"{values}（已声明：{declared}）（解决办法：{fix}）"))
         geometries = []
         for path in case.images:
             image = sitk.ReadImage(str(path))
             geometries.append(_geometry_of_image(image))
             array = sitk.GetArrayFromImage(image)
             if array.dtype.kind == "f" and np.isnan(array).any():
-                problems.append(f"case {case.case_id}: {_rel(path, task_dir)} contains "
-                                f"{int(np.isnan(array).sum())} NaN voxels (fix: replace them, e.g. with the "
-                                "background value; v1 training would produce NaN losses)")
+                count = int(np.isnan(array).sum())
+                problems.append(tr(f"case {case.case_id}: {_rel(path, task_dir)} contains {count} NaN voxels (fix: "
+                                   "replace them, e.g. with the background value; v1 training would produce NaN "
+                                   "losses)",
+                                   f"病例 {case.case_id}：{_rel(path, task_dir)} 含有 {count} 个 NaN 体素（解决办法："
+                                   "把它们替换掉，例如换成背景值；否则 v1 训练会得到 NaN 损失）"))
     else:
         label_geometry = read_geometry(case.label)
         geometries = [read_geometry(path) for path in case.images]
     for path, geometry in zip(case.images, geometries):
         if len(geometry.size) == 4:
-            problems.append(f"case {case.case_id}: {_rel(path, task_dir)} is 4D {geometry.size}; v1 wants one 3D "
-                            "file per modality (fix: this is the Medical Segmentation Decathlon layout, convert it "
-                            "with v1's nnUNet_convert_decathlon_task -i <TaskXX_Name folder>)")
+            problems.append(tr(f"case {case.case_id}: {_rel(path, task_dir)} is 4D {geometry.size}; v1 wants one 3D "
+                               "file per modality (fix: this is the Medical Segmentation Decathlon layout, convert "
+                               "it with v1's nnUNet_convert_decathlon_task -i <TaskXX_Name folder>)",
+                               f"病例 {case.case_id}：{_rel(path, task_dir)} 是 4D 的 {geometry.size}；v1 要求每个模态"
+                               "一个 3D 文件（解决办法：这是 Medical Segmentation Decathlon 的布局，用 v1 的 "
+                               "nnUNet_convert_decathlon_task -i <TaskXX_Name folder> 转换）"))
             continue
         diff = geometry.mismatches(label_geometry)
         if diff:
-            problems.append(f"case {case.case_id}: {_rel(path, task_dir)} does not match its label "
-                            f"{_rel(case.label, task_dir)}: {'; '.join(diff)} (fix: resample or co-register so "
-                            "image and label share one voxel grid, or copy the label's header if only the "
-                            "header is wrong)")
+            found_diff = "; ".join(diff)
+            problems.append(tr(f"case {case.case_id}: {_rel(path, task_dir)} does not match its label "
+                               f"{_rel(case.label, task_dir)}: {found_diff} (fix: resample or co-register so image "
+                               "and label share one voxel grid, or copy the label's header if only the header is "
+                               "wrong)",
+                               f"病例 {case.case_id}：{_rel(path, task_dir)} 与它的标签 {_rel(case.label, task_dir)} "
+                               f"不一致：{found_diff}（解决办法：重采样或配准，使图像和标签共用一个体素网格；"
+                               "如果只是文件头错了，就复制标签的文件头）"))
     return problems, geometries, found, label_geometry
 
 
@@ -579,11 +639,14 @@ def _short(values: list) -> str:
 def _label_fix(found: tuple, labels: tuple[int, ...]) -> str:
     """The likely cause of undeclared label values, judged from the values themselves."""
     if set(found) <= {0, 255} or set(found) <= {0, 1, 255}:
-        return "this is a 0/255 mask (often from PNG or an image editor); store foreground as 1, not 255"
+        return tr("this is a 0/255 mask (often from PNG or an image editor); store foreground as 1, not 255",
+                  "这是一个 0/255 的掩膜（常来自 PNG 或图像编辑软件）；前景应存为 1，而不是 255")
     if len(found) > 20 or any(isinstance(v, float) and not float(v).is_integer() for v in found):
-        return ("this looks like an image, not a label map (many or fractional values); check that labelsTr holds "
-                "the segmentation and imagesTr the scan")
-    return "correct the label file, or declare the values in 'labels' (consecutive from 0)"
+        return tr("this looks like an image, not a label map (many or fractional values); check that labelsTr "
+                  "holds the segmentation and imagesTr the scan",
+                  "这看起来是一幅图像，而不是标签图（取值很多或有小数）；请确认 labelsTr 里放的是分割、imagesTr 里放的是扫描")
+    return tr("correct the label file, or declare the values in 'labels' (consecutive from 0)",
+              "改正标签文件，或在 'labels' 中声明这些值（从 0 开始连续编号）")
 
 
 def _is_4d(path: Path) -> bool:
@@ -593,8 +656,11 @@ def _is_4d(path: Path) -> bool:
         return False
 
 
-_DECATHLON_FIX = ("it is 4D: the Medical Segmentation Decathlon layout (all modalities in one file); convert the "
-                  "task with v1's nnUNet_convert_decathlon_task -i <TaskXX_Name folder>")
+def _decathlon_fix() -> str:
+    return tr("it is 4D: the Medical Segmentation Decathlon layout (all modalities in one file); convert the task "
+              "with v1's nnUNet_convert_decathlon_task -i <TaskXX_Name folder>",
+              "它是 4D 的：Medical Segmentation Decathlon 的布局（所有模态在一个文件里）；用 v1 的 "
+              "nnUNet_convert_decathlon_task -i <TaskXX_Name folder> 转换这个任务")
 
 
 def _missing_hint(path: Path, task_dir: Path) -> str:
@@ -602,25 +668,34 @@ def _missing_hint(path: Path, task_dir: Path) -> str:
         unsuffixed = path.parent / (path.name[: -len("_0000" + NIFTI_SUFFIX)] + NIFTI_SUFFIX)
         if unsuffixed.is_file():
             if _is_4d(unsuffixed):
-                return f" (found {_rel(unsuffixed, task_dir)}, but {_DECATHLON_FIX})"
-            return (f" (fix: found {_rel(unsuffixed, task_dir)} without the modality suffix; rename it to "
-                    f"{path.name}: v1 needs _0000, _0001 ... per modality)")
-    return " (fix: add the file, or remove the case from dataset.json)"
+                return tr(f" (found {_rel(unsuffixed, task_dir)}, but {_decathlon_fix()})",
+                          f"（找到了 {_rel(unsuffixed, task_dir)}，但{_decathlon_fix()}）")
+            return tr(f" (fix: found {_rel(unsuffixed, task_dir)} without the modality suffix; rename it to "
+                      f"{path.name}: v1 needs _0000, _0001 ... per modality)",
+                      f"（解决办法：找到了没有模态后缀的 {_rel(unsuffixed, task_dir)}；把它改名为 {path.name}："
+                      "v1 要求每个模态一个 _0000、_0001 ... 后缀）")
+    return tr(" (fix: add the file, or remove the case from dataset.json)",
+              "（解决办法：补上这个文件，或把这个病例从 dataset.json 中删除）")
 
 
 def _straggler_hint(path: Path) -> str:
     name, sub = path.name, path.parent.name
     if sub == "imagesTr" and not re.search(r"_\d{4}\.nii\.gz$", name):
         if _is_4d(path):
-            return f" (fix: {_DECATHLON_FIX})"
-        return (f" and has no modality suffix (fix: rename it to {name[: -len(NIFTI_SUFFIX)]}_0000.nii.gz, "
-                "and list the case in 'training')")
-    return " (fix: add the case to 'training' or move the file out of the task folder)"
+            return tr(f" (fix: {_decathlon_fix()})", f"（解决办法：{_decathlon_fix()}）")
+        stem = name[: -len(NIFTI_SUFFIX)]
+        return tr(f" and has no modality suffix (fix: rename it to {stem}_0000.nii.gz, and list the case in "
+                  "'training')",
+                  f"，而且没有模态后缀（解决办法：把它改名为 {stem}_0000.nii.gz，并把这个病例列入 'training'）")
+    return tr(" (fix: add the case to 'training' or move the file out of the task folder)",
+              "（解决办法：把这个病例加入 'training'，或把文件移出任务文件夹）")
 
 
 def _integrity_error(task_dir: Path, problems: list[str]) -> DatasetError:
     return DatasetError(
-        f"dataset integrity check of {task_dir} found {len(problems)} problem(s):\n"
-        + "\n".join(f"  - {p}" for p in problems),
-        fix="correct the files listed above (each line names its fix), then run the command again",
+        tr(f"dataset integrity check of {task_dir} found {len(problems)} problem(s):",
+           f"{task_dir} 的数据集完整性检查发现了 {len(problems)} 个问题：")
+        + "\n" + "\n".join(f"  - {p}" for p in problems),
+        fix=tr("correct the files listed above (each line names its fix), then run the command again",
+               "改正上面列出的文件（每一行都写了解决办法），然后再运行一次命令"),
     )

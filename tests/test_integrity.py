@@ -321,3 +321,25 @@ def test_geometry_messages_say_what_v1_does_for_each_pair():
         assert "modalities" in finding.message and "m1 onto m0" in finding.message
         (finding,) = geometry_findings("image_vs_label", a, other, "img", "lbl")
         assert "label.CopyInformation(image)" in finding.message
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if not n.startswith("ok") and n != "origin_off_within_tolerance"])
+def test_each_problem_and_its_fix_are_chinese_under_zh(scenario_tasks, name, monkeypatch):
+    """Under ``zh`` the error, every problem line (with its fix) and the fix are Chinese; file names stay."""
+    from .zh_share_rule import CJK
+
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    with pytest.raises(DatasetError) as info:
+        verify_dataset_integrity(scenario_tasks[name])
+    error = info.value
+    lines = [line for line in error.cause.splitlines() if line.strip()]
+    assert lines and all(CJK.search(line) for line in lines), lines
+    assert CJK.search(error.fix or ""), error.fix
+
+
+def test_the_report_of_a_sound_task_is_chinese_under_zh(scenario_tasks, monkeypatch):
+    from .zh_share_rule import CJK
+
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    summary = verify_dataset_integrity(scenario_tasks["ok_mr"]).summary().splitlines()
+    assert all(CJK.search(line) for line in summary[:2] + summary[3:]), summary  # line 1: "TaskX: OK — ..."
