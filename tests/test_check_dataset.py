@@ -409,3 +409,20 @@ def test_shifted_ct_test_case_is_flagged_against_the_training_cases(tmp_path):
     finding = check.test_cases["test_001"][0]
     low, high = finding.extra["training_range"]
     assert finding.extra["value"] > high + 500 and "never saw" in finding.message
+
+
+def test_the_report_page_is_chinese_under_zh(tmp_path, monkeypatch):
+    """Under ``zh`` every prose block of the HTML page (headings, counts, findings with their fixes, the
+    pictures' note) is Chinese; the same task in English has none."""
+    from nnunet_explorer.views.dataset_report import render_dataset_report
+
+    from .zh_share_rule import CJK, english_blocks
+
+    task = write_synthetic_task(tmp_path / "Task986_Zh", "mr", num_training=4, num_test=2, seed=9)
+    _truncate(task / "imagesTs/test_001_0000.nii.gz", 0.5)
+    _shift_origin(task / "imagesTr/case_001_0001.nii.gz", 2.0)
+    english = render_dataset_report(check_dataset(None, task_dir=task, num_processes=1, progress=False))
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    page = render_dataset_report(check_dataset(None, task_dir=task, num_processes=1, progress=False))
+    assert english_blocks(page) == [] and page.count("data:image/png;base64,") == 2
+    assert not CJK.search(english)
