@@ -23,6 +23,7 @@ import numpy as np
 from .errors import ExplorerError
 from .fileio import load_json
 from .inference.evaluation import dice, label_counts
+from .language import tr
 
 
 @dataclass
@@ -60,9 +61,9 @@ class CaseResult:
         out = []
         for c in self.classes:
             if c.empty_reference:
-                out.append(f"class {c.label}: empty reference")
+                out.append(tr(f"class {c.label}: empty reference", f"类别 {c.label}：参考标注为空"))
             if c.empty_prediction and not c.empty_reference:
-                out.append(f"class {c.label}: empty prediction")
+                out.append(tr(f"class {c.label}: empty prediction", f"类别 {c.label}：预测为空"))
         return out
 
     def row(self) -> dict[str, Any]:

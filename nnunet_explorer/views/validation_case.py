@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import DatasetError, ExplorerError
 from ..fileio import load_json, load_pickle
+from ..language import tr
 from .layer_spec import (NIFTI_SUFFIX, LayerSpec, find_ground_truth_folder, prediction_folder_cases,
                          prediction_layers)
 
@@ -40,12 +41,14 @@ def read_itk(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path} does not exist", fix="check the path")
+        raise DatasetError(tr(f"{path} does not exist", f"{path} 不存在"), fix=tr("check the path", "请检查路径"))
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        raise DatasetError(f"{path} could not be read as an image: {exc}".strip(),
-                           fix="check that the file is a complete NIfTI file") from None
+        why = str(exc).strip()
+        raise DatasetError(tr(f"{path} could not be read as an image: {why}", f"{path} 无法作为图像读取：{why}"),
+                           fix=tr("check that the file is a complete NIfTI file", "请确认这是一个完整的 NIfTI 文件")) \
+            from None
     return sitk.GetArrayFromImage(image), itk_affine(image.GetSpacing(), image.GetOrigin(), image.GetDirection())
 
 
@@ -136,14 +139,18 @@ def validation_case_layers(validation_folder: str | os.PathLike, case_id: str | 
     folder = Path(validation_folder)
     cases = prediction_folder_cases(folder)
     if not cases:
-        raise DatasetError(f"{folder} holds no CASE.nii.gz prediction", fix="open a validation_raw or output folder")
+        raise DatasetError(tr(f"{folder} holds no CASE.nii.gz prediction", f"{folder} 中没有 CASE.nii.gz 预测"),
+                           fix=tr("open a validation_raw or output folder", "请打开一个 validation_raw 或输出文件夹"))
     case = case_id or cases[0]
     if case not in cases:
-        raise DatasetError(f"{folder} has no prediction for case {case}", fix=f"pick one of {cases[:10]}")
+        raise DatasetError(tr(f"{folder} has no prediction for case {case}", f"{folder} 中没有病例 {case} 的预测"),
+                           fix=tr(f"pick one of {cases[:10]}", f"请从 {cases[:10]} 中选一个"))
     gt = Path(gt_folder) if gt_folder is not None else find_ground_truth_folder(folder)
     if gt is None or not (gt / f"{case}{NIFTI_SUFFIX}").is_file():
-        raise DatasetError(f"no ground truth {case}{NIFTI_SUFFIX} found for {folder}",
-                           fix="pass gt_folder, or keep v1's layout (<model>/gt_niftis next to fold_k/)")
+        raise DatasetError(tr(f"no ground truth {case}{NIFTI_SUFFIX} found for {folder}",
+                              f"找不到 {folder} 对应的参考标注 {case}{NIFTI_SUFFIX}"),
+                           fix=tr("pass gt_folder, or keep v1's layout (<model>/gt_niftis next to fold_k/)",
+                                  "请传入 gt_folder，或保持 v1 的目录结构（<model>/gt_niftis 与 fold_k/ 并列）"))
     pred, affine = read_itk(folder / f"{case}{NIFTI_SUFFIX}")
     ref, _ = read_itk(gt / f"{case}{NIFTI_SUFFIX}")
     images = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from ..language import tr
 from ..validation_cases import CaseResult, validation_table
 
 
@@ -57,8 +58,11 @@ class ValidationTable:
         self._w = w
         self.grid = w.GridBox(layout=w.Layout(grid_template_columns=f"90px repeat({len(self.columns)}, auto)",
                                               grid_gap="1px 8px"))
-        self.widget = w.VBox([w.HTML(f"<b>{len(self.rows)} validation cases</b> of "
-                                     f"<code>{self.validation_folder}</code> (click a header to sort)"), self.grid])
+        count, folder = len(self.rows), self.validation_folder
+        self.widget = w.VBox([w.HTML(tr(f"<b>{count} validation cases</b> of <code>{folder}</code> (click a header "
+                                        "to sort)",
+                                        f"<code>{folder}</code> 中的 <b>{count} 个验证病例</b>（点击表头排序）")),
+                              self.grid])
         self._render()
 
     # -- sorting and rendering
@@ -81,12 +85,14 @@ class ValidationTable:
         for column in self.columns:
             arrow = (" ▼" if self.descending else " ▲") if column == self.sort_column else ""
             button = w.Button(description=column + arrow, layout=w.Layout(width="auto"),
-                              tooltip=f"sort by {column}")
+                              tooltip=tr(f"sort by {column}", f"按 {column} 排序"))
             button.on_click(lambda _b, c=column: self.sort(c))
             cells.append(button)
         self.open_buttons = []
         for row in self.rows:
-            button = w.Button(description="napari", icon="eye", tooltip=f"open {row['case']} alone in napari",
+            case = row["case"]
+            button = w.Button(description="napari", icon="eye",
+                              tooltip=tr(f"open {case} alone in napari", f"在 napari 中单独打开 {case}"),
                               layout=w.Layout(width="85px"))
             button.on_click(lambda _b, case=row["case"]: self.open(case))
             self.open_buttons.append(button)

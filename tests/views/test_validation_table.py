@@ -142,3 +142,23 @@ def test_npz_probabilities_go_back_into_the_crop_box(tmp_path):
     probs = [s for s in layers if "probability" in s.name]
     assert [s.metadata["class"] for s in probs] == [0, 1, 2]
     assert np.array_equal(probs[2].data, full[2])
+
+
+def test_the_table_and_its_errors_speak_chinese_under_zh(tmp_path, monkeypatch):
+    """Under ``zh``: the flags, the table's heading and buttons' tips, and a missing case's error with its fix."""
+    pytest.importorskip("ipywidgets")
+    from nnunet_explorer.errors import DatasetError
+    from nnunet_explorer.views.validation_table import ValidationTable
+
+    from ..zh_share_rule import CJK
+
+    val, _ = make_validation_folder(tmp_path)
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    rows = {c.case: c for c in validation_table(val)}
+    assert rows["case_a"].flags == ["类别 2：预测为空"] and rows["case_b"].flags == ["类别 2：参考标注为空"]
+    table = ValidationTable(val, opener=lambda folder, case: None)
+    assert CJK.search(table.widget.children[0].value)
+    assert all(CJK.search(b.tooltip) for b in table.open_buttons)
+    with pytest.raises(DatasetError) as info:
+        validation_case_layers(val, "case_zz")
+    assert CJK.search(info.value.cause) and CJK.search(info.value.fix)
