@@ -3,7 +3,7 @@
 ``plot_augmentation_trace`` shows one slice of the sample before the pipeline and after every transform, with
 the segmentation overlaid and the transform's sampled parameters in the panel title (fired transforms in
 red). ``plot_sampling_map`` shows, for one case, how often each voxel was inside a sampled patch, random and
-forced-foreground samples side by side.
+forced-foreground samples side by side. Their words are Chinese under ``zh`` where matplotlib has a Chinese font.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+
+from .report_figures import drawn, picture_fonts
 
 
 def _figure(width: float, height: float):
@@ -69,7 +71,13 @@ def plot_augmentation_trace(trace: Any, *, axis: int = 0, slice_index: int | Non
     Returns:
         matplotlib.figure.Figure
     """
-    panels = [("input" + (f" ({trace.case_id})" if trace.case_id else ""), trace.input_data[channel],
+    with picture_fonts():
+        return _plot_augmentation_trace(trace, axis, slice_index, channel, only_changed, columns)
+
+
+def _plot_augmentation_trace(trace: Any, axis: int, slice_index: int | None, channel: int, only_changed: bool,
+                             columns: int):
+    panels = [(drawn("input", "输入") + (f" ({trace.case_id})" if trace.case_id else ""), trace.input_data[channel],
                trace.input_seg, False)]
     for step in trace.steps:
         if only_changed and not step.fired and step is not trace.steps[-1]:
@@ -86,7 +94,9 @@ def plot_augmentation_trace(trace: Any, *, axis: int = 0, slice_index: int | Non
         seg_2d = None if seg is None else _slice(seg, axis, slice_index)
         _overlay(ax, image_2d, seg_2d)
         ax.set_title(title, fontsize=7, color="tab:red" if fired else "black")
-    fig.suptitle(f"augmentation trace, seed {trace.seed}: fired = {', '.join(trace.fired) or 'none'}", fontsize=9)
+    fired = ", ".join(trace.fired) or drawn("none", "无")
+    fig.suptitle(drawn(f"augmentation trace, seed {trace.seed}: fired = {fired}",
+                       f"数据增强追踪，种子 {trace.seed}：触发的变换 = {fired}"), fontsize=9)
     return fig
 
 
@@ -101,12 +111,19 @@ def plot_sampling_map(case_map: Any, *, axis: int = 0, image: np.ndarray | None 
     Returns:
         matplotlib.figure.Figure
     """
+    with picture_fonts():
+        return _plot_sampling_map(case_map, axis, image, projection)
+
+
+def _plot_sampling_map(case_map: Any, axis: int, image: np.ndarray | None, projection: str):
     reduce = np.max if projection == "max" else np.sum
     panels = []
     if image is not None:
-        panels.append(("case image (middle slice)", _slice(image, axis, None), "gray"))
-    panels.append((f"random samples (n={case_map.n_random})", reduce(case_map.random, axis=axis), "viridis"))
-    panels.append((f"forced foreground (n={case_map.n_forced})", reduce(case_map.forced, axis=axis), "magma"))
+        panels.append((drawn("case image (middle slice)", "病例图像（中间层）"), _slice(image, axis, None), "gray"))
+    panels.append((drawn(f"random samples (n={case_map.n_random})", f"随机样本（n={case_map.n_random}）"),
+                   reduce(case_map.random, axis=axis), "viridis"))
+    panels.append((drawn(f"forced foreground (n={case_map.n_forced})", f"强制前景（n={case_map.n_forced}）"),
+                   reduce(case_map.forced, axis=axis), "magma"))
     fig = _figure(3.6 * len(panels), 3.4)
     for i, (title, array, cmap) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
@@ -115,21 +132,29 @@ def plot_sampling_map(case_map: Any, *, axis: int = 0, image: np.ndarray | None 
         ax.set_xticks([])
         ax.set_yticks([])
         if cmap != "gray":
-            fig.colorbar(shown, ax=ax, shrink=0.8, label=f"patches covering ({projection} over axis {axis})")
+            fig.colorbar(shown, ax=ax, shrink=0.8, label=drawn(f"patches covering ({projection} over axis {axis})",
+                                                               f"覆盖的 patch 数（沿轴 {axis} 取 {projection}）"))
         if cmap == "magma" and case_map.centers:
             centers = np.array(case_map.centers)
             keep = [d for d in range(centers.shape[1]) if d != axis]
             ax.scatter(centers[:, keep[1]], centers[:, keep[0]], s=6, c="cyan", marker="x", linewidths=0.6)
-    fig.suptitle(f"sampling map of {case_map.case_id}, shape {tuple(case_map.shape)}", fontsize=9)
+    shape = tuple(case_map.shape)
+    fig.suptitle(drawn(f"sampling map of {case_map.case_id}, shape {shape}",
+                       f"{case_map.case_id} 的采样图，形状 {shape}"), fontsize=9)
     return fig
 
 
 def plot_transform_shares(report: Any):
     """Horizontal bars: each transform's share of the augmentation time (from a ThroughputReport)."""
+    with picture_fonts():
+        return _plot_transform_shares(report)
+
+
+def _plot_transform_shares(report: Any):
     timings: Sequence[Any] = report.transforms
     fig = _figure(6.5, 0.3 * len(timings) + 1.2)
     ax = fig.add_subplot(1, 1, 1)
     ax.barh([t.name for t in timings][::-1], [100 * t.share for t in timings][::-1], color="tab:blue")
-    ax.set_xlabel("% of augmentation time")
+    ax.set_xlabel(drawn("% of augmentation time", "占数据增强时间的 %"))
     ax.set_title(report.verdict, fontsize=8)
     return fig

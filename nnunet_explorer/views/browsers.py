@@ -5,7 +5,8 @@ slice (usable in scripts and reports), and a small ipywidgets class that puts sl
 of it and redraws a PNG into an ``Output``. Arrays follow v1's layout: a batch is ``(b, c, z, y, x)`` (the
 first spatial axis is the one v1 puts first after ``transpose_forward``, usually the coarsest), targets are
 ``(b, 1, z, y, x)``, one per deep-supervision output (highest resolution first). Slices are taken along the
-first spatial axis unless ``axis`` says otherwise.
+first spatial axis unless ``axis`` says otherwise. The controls' words follow the language; so do the words in
+the pictures where matplotlib has a Chinese font (see :mod:`~nnunet_explorer.views.report_figures`).
 
 * :class:`BatchBrowser` / :func:`plot_batch_sample` — image with its segmentation overlaid, per sample; the
   sample's case id (and whether it was a forced-foreground sample) in the title. Label -1 (background outside the
@@ -25,6 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..inference.evaluation import FALSE_NEGATIVE, FALSE_POSITIVE, WRONG_CLASS, error_map
+from ..language import tr
+from .report_figures import drawn, picture_fonts
 from .widgets_common import new_figure, require_ipywidgets, show_figure_in_output
 
 
@@ -84,11 +87,12 @@ def plot_batch_sample(data: Any, seg: Any, sample: int = 0, slice_index: int | N
     fig = new_figure(3.2 * len(channels), 3.4)
     axes = np.atleast_1d(fig.subplots(1, len(channels)))
     for ax, c in zip(axes, channels):
-        title = f"sample {sample}, channel {c}"
+        title = drawn(f"sample {sample}, channel {c}", f"样本 {sample}，通道 {c}")
         if keys is not None:
             title += f"\n{keys[sample]}"
         if forced_foreground is not None:
-            title += " (forced foreground)" if forced_foreground[sample] else " (random)"
+            title += (drawn(" (forced foreground)", "（强制前景）") if forced_foreground[sample]
+                      else drawn(" (random)", "（随机）"))
         overlay(ax, take_slice(d[c], slice_index, axis), None if s is None else take_slice(s, slice_index, axis),
                 title=title)
     return fig
@@ -109,7 +113,8 @@ class _Browser:
         raise NotImplementedError
 
     def redraw(self) -> None:
-        show_figure_in_output(self.output, self.figure())
+        with picture_fonts():
+            show_figure_in_output(self.output, self.figure())
         self.draw_count += 1
 
     def _ipython_display_(self) -> None:
@@ -132,10 +137,10 @@ class BatchBrowser(_Browser):
         b = self.data.shape[0]
         labels = [(f"{i}: {keys[i]}" if keys else str(i), i) for i in range(b)]
         spatial = self.data.shape[2:]
-        self.sample = widgets.Dropdown(options=labels, value=0, description="sample")
+        self.sample = widgets.Dropdown(options=labels, value=0, description=tr("sample", "样本"))
         self.slice = widgets.IntSlider(value=spatial[axis] // 2 if len(spatial) == 3 else 0, min=0,
                                        max=max(0, spatial[axis] - 1) if len(spatial) == 3 else 0,
-                                       description="slice", continuous_update=False)
+                                       description=tr("slice", "层"), continuous_update=False)
         super().__init__([self.sample, self.slice])
         self.redraw()
 
@@ -163,10 +168,11 @@ def plot_augmentation_step(trace: Any, step: int, slice_index: int | None = None
     steps = trace.steps
     current = steps[step]
     if step == 0:
-        before_data, before_seg, before_name = trace.input_data, trace.input_seg, "input"
+        before_data, before_seg, before_name = trace.input_data, trace.input_seg, drawn("input", "输入")
     else:
         prev = steps[step - 1]
-        before_data, before_seg, before_name = prev.data, prev.seg, f"after {prev.index:02d} {prev.name}"
+        before_data, before_seg = prev.data, prev.seg
+        before_name = drawn(f"after {prev.index:02d} {prev.name}", f"{prev.index:02d} {prev.name} 之后")
     fig = new_figure(7.0, 3.8)
     ax_before, ax_after = fig.subplots(1, 2)
 
@@ -174,10 +180,12 @@ def plot_augmentation_step(trace: Any, step: int, slice_index: int | None = None
         return None if volume is None else take_slice(volume, slice_index, axis)
 
     overlay(ax_before, sl(before_data[channel]), sl(before_seg), title=before_name)
-    fired = "always" if current.fired is None else ("fired" if current.fired else "did not fire")
+    fired = (drawn("always", "总是执行") if current.fired is None else
+             drawn("fired", "触发") if current.fired else drawn("did not fire", "未触发"))
     params = ", ".join(f"{k}={_short(v)}" for k, v in list(current.params.items())[:4])
     overlay(ax_after, sl(current.data[channel]), sl(current.seg),
-            title=f"after {current.index:02d} {current.name} ({fired})\n{params}")
+            title=drawn(f"after {current.index:02d} {current.name} ({fired})",
+                        f"{current.index:02d} {current.name} 之后（{fired}）") + f"\n{params}")
     return fig
 
 
@@ -197,12 +205,12 @@ class AugmentationBrowser(_Browser):
         self.trace, self.axis = trace, axis
         options = []
         for i, s in enumerate(trace.steps):
-            mark = "" if s.fired is None else (" ✓ fired" if s.fired else " · skipped")
+            mark = "" if s.fired is None else (tr(" ✓ fired", " ✓ 触发") if s.fired else tr(" · skipped", " · 跳过"))
             options.append((f"{s.index:02d} {s.name}{mark}", i))
-        self.step = widgets.Dropdown(options=options, value=0, description="transform",
+        self.step = widgets.Dropdown(options=options, value=0, description=tr("transform", "变换"),
                                      layout=widgets.Layout(width="420px"))
         depth = trace.input_data.shape[1 + axis] if trace.input_data.ndim == 4 else 1
-        self.slice = widgets.IntSlider(value=depth // 2, min=0, max=max(0, depth - 1), description="slice",
+        self.slice = widgets.IntSlider(value=depth // 2, min=0, max=max(0, depth - 1), description=tr("slice", "层"),
                                        continuous_update=False)
         super().__init__([self.step, self.slice])
         self.redraw()
@@ -235,11 +243,11 @@ def plot_deep_supervision(outputs: Sequence[Any], targets: Sequence[Any], *, sam
         pred = o.argmax(0)
         index = _scaled_index(slice_index if slice_index is not None else full // 2, full,
                               pred.shape[axis]) if pred.ndim == 3 else None
-        w = "" if weights is None else f", weight {weights[i]:.3f}"
+        w = "" if weights is None else drawn(f", weight {weights[i]:.3f}", f"，权重 {weights[i]:.3f}")
         shape = "×".join(str(v) for v in pred.shape)
         blank = np.zeros_like(take_slice(pred, index, axis), dtype=float)
-        overlay(axes[0, i], blank, take_slice(pred, index, axis), alpha=0.9, title=f"output {i} ({shape}){w}")
-        overlay(axes[1, i], blank, take_slice(t, index, axis), alpha=0.9, title=f"target {i}")
+        overlay(axes[0, i], blank, take_slice(pred, index, axis), alpha=0.9, title=drawn(f"output {i} ({shape})", f"输出 {i}（{shape}）") + w)
+        overlay(axes[1, i], blank, take_slice(t, index, axis), alpha=0.9, title=drawn(f"target {i}", f"目标 {i}"))
     return fig
 
 
@@ -254,9 +262,9 @@ class DeepSupervisionView(_Browser):
         self.weights, self.axis = weights, axis
         first = self.outputs[0]
         depth = first.shape[2 + axis] if first.ndim == 5 else 1
-        self.sample = widgets.IntSlider(value=0, min=0, max=first.shape[0] - 1, description="sample",
+        self.sample = widgets.IntSlider(value=0, min=0, max=first.shape[0] - 1, description=tr("sample", "样本"),
                                         continuous_update=False)
-        self.slice = widgets.IntSlider(value=depth // 2, min=0, max=max(0, depth - 1), description="slice",
+        self.slice = widgets.IntSlider(value=depth // 2, min=0, max=max(0, depth - 1), description=tr("slice", "层"),
                                        continuous_update=False)
         super().__init__([self.sample, self.slice])
         self.redraw()
@@ -284,7 +292,8 @@ def plot_inference(result: Any, image: Any, ground_truth: Any = None, *, slice_i
     panels = 4 if ground_truth is not None else 3
     fig = new_figure(3.0 * panels, 3.4)
     axes = np.atleast_1d(fig.subplots(1, panels))
-    overlay(axes[0], img[index], None, title=f"{result.num_tiles} tiles, step {result.step_size}, slice {index}")
+    overlay(axes[0], img[index], None, title=drawn(f"{result.num_tiles} tiles, step {result.step_size}, slice {index}",
+                                             f"{result.num_tiles} 个窗口，步长 {result.step_size}，第 {index} 层"))
     # tiles that cover this slice, drawn as rectangles (boxes are in the padded image, v1's order)
     from matplotlib.patches import Rectangle
 
@@ -303,13 +312,14 @@ def plot_inference(result: Any, image: Any, ground_truth: Any = None, *, slice_i
     if result.gaussian is not None:
         g = np.asarray(result.gaussian)
         axes[1].imshow(take_slice(g, None) if g.ndim == 3 else g, cmap="viridis")
-        axes[1].set_title("Gaussian importance (centre slice)", fontsize=8)
+        axes[1].set_title(drawn("Gaussian importance (centre slice)", "高斯重要性（中间层）"), fontsize=8)
     else:
-        axes[1].text(0.5, 0.5, "no Gaussian\n(one tile or use_gaussian=False)", ha="center", va="center")
-        axes[1].set_title("Gaussian importance", fontsize=8)
+        axes[1].text(0.5, 0.5, drawn("no Gaussian\n(one tile or use_gaussian=False)",
+                                     "没有高斯权重\n（只有一个窗口，或 use_gaussian=False）"), ha="center", va="center")
+        axes[1].set_title(drawn("Gaussian importance", "高斯重要性"), fontsize=8)
     axes[1].set_xticks([])
     axes[1].set_yticks([])
-    overlay(axes[2], img[index], seg[index], title="prediction")
+    overlay(axes[2], img[index], seg[index], title=drawn("prediction", "预测"))
     if ground_truth is not None:
         gt = to_numpy(ground_truth)
         errors = error_map(seg[index], gt[index])
@@ -320,7 +330,8 @@ def plot_inference(result: Any, image: Any, ground_truth: Any = None, *, slice_i
         colours[errors == WRONG_CLASS] = (1, 0.8, 0, 0.8)  # yellow
         axes[3].imshow(colours)
         axes[3].contour(gt[index] > 0, levels=[0.5], colors="lime", linewidths=0.7)
-        axes[3].set_title("errors: FP red, FN blue, class yellow\n(truth outline green)", fontsize=8)
+        axes[3].set_title(drawn("errors: FP red, FN blue, class yellow\n(truth outline green)",
+                                "错误：FP 红，FN 蓝，类别错黄\n（参考标注轮廓为绿）"), fontsize=8)
         axes[3].set_xticks([])
         axes[3].set_yticks([])
     return fig
@@ -333,7 +344,7 @@ class InferenceView(_Browser):
         widgets = require_ipywidgets()
         self.result, self.image, self.ground_truth = result, to_numpy(image), ground_truth
         depth = self.image.shape[1]
-        self.slice = widgets.IntSlider(value=depth // 2, min=0, max=depth - 1, description="slice",
+        self.slice = widgets.IntSlider(value=depth // 2, min=0, max=depth - 1, description=tr("slice", "层"),
                                        continuous_update=False)
         super().__init__([self.slice])
         self.redraw()

@@ -71,7 +71,9 @@ def picture_fonts() -> Any:
     font = cjk_font() if is_chinese() else None
     if font is None:
         return matplotlib.rc_context({})
-    return matplotlib.rc_context({"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif",
+    # the family as an explicit list, not "sans-serif": a text keeps the family it was created with, so a figure
+    # made in this context draws its Chinese words right even when it is rendered later, outside it
+    return matplotlib.rc_context({"font.sans-serif": [font, "DejaVu Sans"], "font.family": [font, "DejaVu Sans"],
                                   "axes.unicode_minus": False})
 
 

@@ -112,3 +112,48 @@ def test_inference_view_draws_the_tiles_that_cover_the_slice():
     assert len(rectangles) == 2  # the tiles with z in [0, 4) cover slice 1
     assert len(fig.axes) == 4 and "FP red" in fig.axes[3].get_title()
     assert view.draw_count == 2
+
+
+@pytest.mark.parametrize("font", [None, "DejaVu Sans"])
+def test_browsers_speak_chinese_under_zh(font, monkeypatch):
+    """Under ``zh`` the controls are Chinese; the words in the pictures are Chinese only where a Chinese font is
+    installed (here: pretended), English otherwise rather than empty boxes."""
+    from nnunet_explorer.views import report_figures
+
+    from ..zh_share_rule import CJK
+
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    monkeypatch.setattr(report_figures, "cjk_font", lambda: font)
+    rng = np.random.default_rng(0)
+    browser = BatchBrowser(data=rng.normal(size=(2, 1, 4, 6, 6)).astype(np.float32),
+                           seg=rng.integers(0, 2, size=(2, 1, 4, 6, 6)), keys=["case_a", "case_b"])
+    assert CJK.search(browser.sample.description) and CJK.search(browser.slice.description)
+    title = browser.figure().axes[0].get_title()
+    assert bool(CJK.search(title)) == (font is not None), title
+    outputs = [rng.normal(size=(1, 3, 4, 6, 6)), rng.normal(size=(1, 3, 2, 3, 3))]
+    targets = [rng.integers(0, 3, size=(1, 1, 4, 6, 6)), rng.integers(0, 3, size=(1, 1, 2, 3, 3))]
+    titles = [ax.get_title() for ax in plot_deep_supervision(outputs, targets, weights=[0.6, 0.4]).axes]
+    assert all(bool(CJK.search(t)) == (font is not None) for t in titles), titles
+
+
+def test_augmentation_figures_keep_their_chinese_font_when_drawn_later(monkeypatch):
+    """The trace and sampling-map figures made under ``zh`` (with a Chinese font) carry that font in their texts,
+    so they draw right wherever the notebook renders them."""
+    from nnunet_explorer.views import report_figures
+    from nnunet_explorer.views.augmentation_plots import plot_augmentation_trace, plot_sampling_map
+
+    from ..zh_share_rule import CJK
+
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    monkeypatch.setattr(report_figures, "cjk_font", lambda: "DejaVu Serif")  # stands in for a Chinese font
+    base = np.zeros((1, 4, 6, 6), np.float32)
+    step = SimpleNamespace(index=0, name="GammaTransform", fired=True, params={"gamma": 0.8}, data=base,
+                           seg=np.zeros((4, 6, 6)))
+    trace = SimpleNamespace(case_id="case_a", seed=3, fired=("GammaTransform",), input_data=base,
+                            input_seg=np.zeros((4, 6, 6)), steps=(step,))
+    case_map = SimpleNamespace(case_id="case_a", shape=(4, 6, 6), n_random=2, n_forced=1, centers=[(1, 2, 3)],
+                               random=np.ones((4, 6, 6)), forced=np.zeros((4, 6, 6)))
+    for fig in (plot_augmentation_trace(trace), plot_sampling_map(case_map)):
+        texts = [fig.get_suptitle()] + [ax.get_title() for ax in fig.axes if ax.get_title()]
+        assert all(CJK.search(t) for t in texts if "Transform" not in t), texts
+        assert fig.axes[0].title.get_fontfamily()[0] == "DejaVu Serif"
