@@ -156,3 +156,23 @@ def test_sliding_window_widget_draws_tiles_over_a_case(stage, registered, make_n
     assert viewer.layers["tiles"].nshapes == tiles.metadata["num_tiles"] * patch[0]
     weight = viewer.layers["summed weight"].data
     assert weight.shape == padded and weight.min() > 0  # every voxel is covered by some tile
+
+
+def test_the_dock_widgets_speak_chinese_under_zh(stage, make_napari_viewer, monkeypatch):
+    """Under ``zh`` every label and button of the four dock widgets, and the batch widget's status, is Chinese
+    (names that are identifiers, such as ``trainer``, stay)."""
+    from ..zh_share_rule import CJK
+
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    viewer = make_napari_viewer()
+    for kind in (BatchWidget, DeepSupervisionWidget, PredictionWidget, SlidingWindowWidget):
+        widget = kind(viewer)
+        words = [getattr(w, "label", "") for w in widget if getattr(w, "label", "")] + \
+            [w.text for w in widget if type(w).__name__ in ("PushButton", "CheckBox")]
+        english = [w for w in words if not CJK.search(w) and w != "trainer"]
+        assert words and not english, (kind.__name__, english)
+    batch = BatchWidget(viewer)
+    batch.load(stage)
+    assert CJK.search(batch.status.value), batch.status.value
+    batch.draw(seed=1)
+    assert all(CJK.search(line) for line in batch.provenance.value.splitlines()), batch.provenance.value

@@ -7,7 +7,8 @@ without clicking. All layers come from :mod:`nnunet_explorer.views.layers` (one 
 
 The constructors' ``viewer`` parameter is annotated ``napari.viewer.Viewer`` (a string, thanks to
 ``from __future__ import annotations``, so napari is not imported here): that annotation is how napari knows
-to pass its viewer when the widget is opened from the Plugins menu.
+to pass its viewer when the widget is opened from the Plugins menu. Labels, buttons and status lines follow the
+language (``NNUNET_EXPLORER_LANG=zh``: Chinese) when the widget is built; layer names stay as they are.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpin
                               SpinBox, TextEdit)
 
 from ...errors import ExplorerError
+from ...language import tr
 from .. import layers as L
 from ..validation_case import validation_case_layers
 from .show import add_layers
@@ -38,7 +40,7 @@ class _Base(Container):
             result = fn(*args, **kwargs)
         except ExplorerError as exc:
             self.last_error = str(exc)
-            self.status.value = f"error: {exc}"
+            self.status.value = tr(f"error: {exc}", f"错误：{exc}")
             return None
         self.last_error = None
         return result
@@ -55,15 +57,15 @@ class BatchWidget(_Base):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
-        self.folder = FileEdit(label="stage folder", mode="d")
+        self.folder = FileEdit(label=tr("stage folder", "stage 文件夹"), mode="d")
         self.trainer = LineEdit(label="trainer", value="nnUNetTrainerV2")  # a registered trainer name
-        self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
-        self.load_button = PushButton(text="load folder")
-        self.resample_button = PushButton(text="re-sample with seed")
-        self.next_button = PushButton(text="next batch")
-        self.augment = CheckBox(text="augment (all transforms)", value=True)
+        self.seed = SpinBox(label=tr("seed", "种子"), value=0, min=0, max=2**31 - 1)
+        self.load_button = PushButton(text=tr("load folder", "加载文件夹"))
+        self.resample_button = PushButton(text=tr("re-sample with seed", "用此种子重新采样"))
+        self.next_button = PushButton(text=tr("next batch", "下一个 batch"))
+        self.augment = CheckBox(text=tr("augment (all transforms)", "数据增强（全部变换）"), value=True)
         self.toggles = Container(labels=False)
-        self.provenance = TextEdit(label="provenance", value="")
+        self.provenance = TextEdit(label=tr("provenance", "来源"), value="")
         self.source: L.BatchSource | None = None
         self.batch: dict | None = None
         self.extend([self.folder, self.trainer, self.load_button, self.seed, self.resample_button, self.next_button, self.augment,
@@ -84,8 +86,10 @@ class BatchWidget(_Base):
                 box = CheckBox(text=name, value=True, name=f"t{i:02d}")
                 box.changed.connect(lambda *_: self._guard(self.draw) if self.batch is not None else None)
                 self.toggles.append(box)
-        self.status.value = (f"{len(self.source.dataset)} cases, patch {list(self.source.patch_size)}, loader cuts "
-                             f"{list(self.source.basic_generator_patch_size)}, batch_size {self.source.batch_size}")
+        src = self.source
+        cases, patch, cut = len(src.dataset), list(src.patch_size), list(src.basic_generator_patch_size)
+        self.status.value = tr(f"{cases} cases, patch {patch}, loader cuts {cut}, batch_size {src.batch_size}",
+                               f"{cases} 个病例，patch {patch}，加载器切出 {cut}，batch_size {src.batch_size}")
         return self.source
 
     def _all_toggles(self, value: bool) -> None:
@@ -113,12 +117,13 @@ class BatchWidget(_Base):
         specs = L.batch_layers(self.batch, spacing=self.source.spacing, label_names=self.source.label_names,
                                modality_names=self.source.modality_names)
         add_layers(self.viewer, specs)
-        lines = [f"sample {j}: {line}" for j, line in enumerate(specs[0].metadata["provenance"])]
+        lines = [tr(f"sample {j}: {line}", f"样本 {j}：{line}") for j, line in enumerate(specs[0].metadata["provenance"])]
         skipped = [n for i, n in enumerate(self.source.transform_names)
                    if self.source.is_toggleable(i) and i not in self.enabled_transforms]
-        lines.append(f"seed {self.seed.value}; data {list(self.batch['data'].shape)}")
+        shape = list(self.batch["data"].shape)
+        lines.append(tr(f"seed {self.seed.value}; data {shape}", f"种子 {self.seed.value}；data {shape}"))
         if skipped:
-            lines.append("switched off: " + ", ".join(skipped))
+            lines.append(tr("switched off: ", "已关闭：") + ", ".join(skipped))
         self.provenance.value = "\n".join(lines)
         return self.batch
 
@@ -137,12 +142,12 @@ class DeepSupervisionWidget(_Base):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
-        self.folder = FileEdit(label="stage folder", mode="d")
-        self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
-        self.sample = SpinBox(label="sample", value=0, min=0, max=64)
-        self.checkpoint = LineEdit(label="checkpoint (optional)", value="")
-        self.run_button = PushButton(text="run network on a batch")
-        self.summary = TextEdit(label="outputs", value="")
+        self.folder = FileEdit(label=tr("stage folder", "stage 文件夹"), mode="d")
+        self.seed = SpinBox(label=tr("seed", "种子"), value=0, min=0, max=2**31 - 1)
+        self.sample = SpinBox(label=tr("sample", "样本"), value=0, min=0, max=64)
+        self.checkpoint = LineEdit(label=tr("checkpoint (optional)", "检查点（可选）"), value="")
+        self.run_button = PushButton(text=tr("run network on a batch", "在一个 batch 上运行网络"))
+        self.summary = TextEdit(label=tr("outputs", "输出"), value="")
         self.outputs: list[np.ndarray] | None = None
         self.extend([self.folder, self.seed, self.sample, self.checkpoint, self.run_button, self.summary,
                      self.status])
@@ -185,10 +190,14 @@ class DeepSupervisionWidget(_Base):
         specs += L.deep_supervision_layers(self.outputs, targets, sample=sample, spacing=spacing, weights=weights)
         add_layers(self.viewer, specs)
         heads = [s for s in specs if " prediction " in s.name]
-        self.summary.value = "\n".join(
-            f"output {i}: {list(o.shape[2:])}, pooled by {[round(f, 3) for f in head.metadata['factor']]}"
-            + (f", loss weight {weights[i]:.3f}" if weights is not None else "")
-            for i, (o, head) in enumerate(zip(self.outputs, heads)))
+        lines = []
+        for i, (o, head) in enumerate(zip(self.outputs, heads)):
+            shape, factor = list(o.shape[2:]), [round(f, 3) for f in head.metadata["factor"]]
+            line = tr(f"output {i}: {shape}, pooled by {factor}", f"输出 {i}：{shape}，池化倍数 {factor}")
+            if weights is not None:
+                line += tr(f", loss weight {weights[i]:.3f}", f"，损失权重 {weights[i]:.3f}")
+            lines.append(line)
+        self.summary.value = "\n".join(lines)
         return specs
 
 
@@ -201,14 +210,14 @@ class PredictionWidget(_Base):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
-        self.folder = FileEdit(label="prediction folder", mode="d")
-        self.gt_folder = LineEdit(label="ground truth (optional)", value="")
-        self.case = ComboBox(label="case", choices=[])
-        self.show_button = PushButton(text="show case")
-        self.prediction_layer = ComboBox(label="prediction layer", choices=self._labels_layers)
-        self.reference_layer = ComboBox(label="truth layer", choices=self._labels_layers)
-        self.compare_button = PushButton(text="compare layers")
-        self.dice = TextEdit(label="Dice per class", value="")
+        self.folder = FileEdit(label=tr("prediction folder", "预测文件夹"), mode="d")
+        self.gt_folder = LineEdit(label=tr("ground truth (optional)", "参考标注（可选）"), value="")
+        self.case = ComboBox(label=tr("case", "病例"), choices=[])
+        self.show_button = PushButton(text=tr("show case", "显示病例"))
+        self.prediction_layer = ComboBox(label=tr("prediction layer", "预测图层"), choices=self._labels_layers)
+        self.reference_layer = ComboBox(label=tr("truth layer", "参考标注图层"), choices=self._labels_layers)
+        self.compare_button = PushButton(text=tr("compare layers", "比较图层"))
+        self.dice = TextEdit(label=tr("Dice per class", "各类别的 Dice"), value="")
         self.extend([self.folder, self.gt_folder, self.case, self.show_button, self.prediction_layer,
                      self.reference_layer, self.compare_button, self.dice, self.status])
         self.folder.changed.connect(lambda *_: self._guard(self.open_folder, self.folder.value))
@@ -230,7 +239,7 @@ class PredictionWidget(_Base):
         self.case.choices = cases
         if cases:
             self.case.value = cases[0]
-        self.status.value = f"{len(cases)} predictions in {folder}"
+        self.status.value = tr(f"{len(cases)} predictions in {folder}", f"{folder} 中有 {len(cases)} 个预测")
         return cases
 
     def show(self, case_id: str | None = None) -> list[L.LayerSpec]:
@@ -272,9 +281,11 @@ class PredictionWidget(_Base):
 
     def _report_dice(self, meta: dict) -> None:
         names = meta.get("label_names") or {}
-        lines = [f"class {c} {names.get(c, '')}: Dice {'nan (absent in both)' if math.isnan(d) else f'{d:.4f}'}"
+        absent = tr("nan (absent in both)", "nan（两者中都没有）")
+        lines = [tr(f"class {c} {names.get(c, '')}: Dice {absent if math.isnan(d) else f'{d:.4f}'}",
+                    f"类别 {c} {names.get(c, '')}：Dice {absent if math.isnan(d) else f'{d:.4f}'}")
                  for c, d in meta["dice"].items()]
-        lines += [f"{name}: {count} voxels" for name, count in meta["counts"].items()]
+        lines += [tr(f"{name}: {count} voxels", f"{name}：{count} 个体素") for name, count in meta["counts"].items()]
         self.dice.value = "\n".join(lines)
 
 
@@ -291,12 +302,12 @@ class SlidingWindowWidget(_Base):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(viewer, labels=True)
-        self.image_layer = ComboBox(label="image layer", choices=self._image_layers)
-        self.patch = LineEdit(label="patch size", value="")
-        self.plans = FileEdit(label="or plans file", mode="r", filter="*.pkl")
-        self.step = FloatSpinBox(label="step size", value=0.5, min=0.05, max=1.0, step=0.05)
-        self.gaussian = CheckBox(text="Gaussian weighting", value=True)
-        self.show_button = PushButton(text="show tiles")
+        self.image_layer = ComboBox(label=tr("image layer", "图像图层"), choices=self._image_layers)
+        self.patch = LineEdit(label=tr("patch size", "patch 大小"), value="")
+        self.plans = FileEdit(label=tr("or plans file", "或 plans 文件"), mode="r", filter="*.pkl")
+        self.step = FloatSpinBox(label=tr("step size", "步长"), value=0.5, min=0.05, max=1.0, step=0.05)
+        self.gaussian = CheckBox(text=tr("Gaussian weighting", "高斯加权"), value=True)
+        self.show_button = PushButton(text=tr("show tiles", "显示窗口"))
         self.extend([self.image_layer, self.patch, self.plans, self.step, self.gaussian, self.show_button,
                      self.status])
         self.show_button.changed.connect(lambda: self._guard(self.show))
@@ -313,15 +324,18 @@ class SlidingWindowWidget(_Base):
             try:
                 return tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
             except ValueError as exc:
-                raise ExplorerError(f"patch size {text!r} is not a list of integers",
-                                    fix="type e.g. 20, 40, 40 (z, y, x)") from exc
+                raise ExplorerError(tr(f"patch size {text!r} is not a list of integers",
+                                       f"patch 大小 {text!r} 不是一列整数"),
+                                    fix=tr("type e.g. 20, 40, 40 (z, y, x)", "请输入例如 20, 40, 40（z, y, x）")) from exc
         plans = Path(str(self.plans.value))
         if plans.is_file():
             from ...fileio import load_pickle
 
             stages = load_pickle(plans)["plans_per_stage"]
             return tuple(int(v) for v in stages[max(stages)]["patch_size"])
-        raise ExplorerError("no patch size given", fix="type a patch size (z, y, x) or choose a plans file")
+        raise ExplorerError(tr("no patch size given", "没有给出 patch 大小"),
+                            fix=tr("type a patch size (z, y, x) or choose a plans file",
+                                   "请输入 patch 大小（z, y, x），或选择一个 plans 文件"))
 
     def show(self, layer: str | None = None, patch_size: Any = None, step_size: float | None = None
              ) -> list[L.LayerSpec]:
@@ -338,6 +352,7 @@ class SlidingWindowWidget(_Base):
                 self.viewer.layers.remove(name)
         add_layers(self.viewer, specs)
         meta = specs[-1].metadata
-        self.status.value = (f"{meta['num_tiles']} tiles of {list(patch)}, step {self.step.value}; padded to "
-                             f"{list(meta['padded_shape'])}")
+        tiles, padded = meta["num_tiles"], list(meta["padded_shape"])
+        self.status.value = tr(f"{tiles} tiles of {list(patch)}, step {self.step.value}; padded to {padded}",
+                               f"{tiles} 个 {list(patch)} 的窗口，步长 {self.step.value}；填充到 {padded}")
         return specs
