@@ -16,6 +16,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..language import pick, tr
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -65,14 +67,39 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+#: the planners' rule names as a reader sees them; ``Decision.rule`` itself stays English (code and tests match
+#: on it), and names that are code (``get_pool_and_conv_props``, ``max(patch) / patch[0] > 3``) stay as they are
+RULE_NAMES = (
+    {"en": "anisotropy rule (10th percentile)", "zh": "各向异性规则(第 10 百分位)"},
+    {"en": "median spacing", "zh": "spacing 中位数"},
+    {"en": "coarsest axis first", "zh": "最粗的轴排在最前"},
+    {"en": "median shape at this spacing", "zh": "该 spacing 下的中位形状"},
+    {"en": "512-voxel start, clip, pad, VRAM shrink loop", "zh": "从 512 体素起步、裁剪、填充、按显存代理量缩小"},
+    {"en": "in-plane median shape, pad, VRAM shrink loop", "zh": "平面内中位形状、填充、按显存代理量缩小"},
+    {"en": "VRAM headroom, 5% cap", "zh": "显存余量与 5% 上限"},
+    {"en": "VRAM headroom, 5% cap (no floor)", "zh": "显存余量与 5% 上限(无下限)"},
+    {"en": "low-res rule", "zh": "低分辨率规则"},
+    {"en": "modality name", "zh": "按模态名称"},
+    {"en": "median size reduction < 3/4", "zh": "中位尺寸缩减 < 3/4"},
+)
+_RULE_NAMES = {names["en"]: names for names in RULE_NAMES}
+
+
+def rule_name(rule: str) -> str:
+    """A decision's ``rule`` in the language in effect (unknown names, and names that are code, unchanged)."""
+    names = _RULE_NAMES.get(rule)
+    return pick(names) if names is not None else rule
+
+
 def explain_trace(trace: Sequence[Decision], *, stage: str | None = None) -> str:
     """Render the decisions (optionally only those of one ``stage``) as one line per decision."""
     lines = []
+    colon = tr(": ", "\uff1a")
     for d in trace:
         if stage is not None and d.stage not in (stage, None):
             continue
         where = f" ({d.stage})" if d.stage else ""
-        lines.append(f"{d.key}{where} = {fmt(d.value)} — {d.rule}: {d.text}")
+        lines.append(f"{d.key}{where} = {fmt(d.value)} — {rule_name(d.rule)}{colon}{d.text}")
     return "\n".join(lines)
 
 

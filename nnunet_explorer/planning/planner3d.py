@@ -69,7 +69,7 @@ def get_target_spacing(all_spacings: Sequence[Sequence[float]], all_sizes: Seque
                   f"({fmt(other_spacings)}) and its median size {fmt(target_size[worst])} voxels is < 1/3 of the "
                   f"others ({fmt(other_sizes)}), so it gets the 10th percentile of its spacings: "
                   f"{fmt(target[worst])} mm",
-                  f"spacing 的中位数 {fmt(median)};轴 {worst}({fmt(median[worst])} mm)> 其他轴"
+                  f"spacing 的中位数 {fmt(median)};轴 {worst}（{fmt(median[worst])} mm）> 其他轴"
                   f"({fmt(other_spacings)})的 3 倍,且它的中位大小 {fmt(target_size[worst])} 个体素 < 其他轴"
                   f"({fmt(other_sizes)})的 1/3,所以取它各 spacing 的第 10 百分位:{fmt(target[worst])} mm")
         rule = "anisotropy rule (10th percentile)"
@@ -168,7 +168,7 @@ def get_properties_for_stage(current_spacing: np.ndarray, original_spacing: np.n
         v1's stage dict (keys ``batch_size, num_pool_per_axis, patch_size, median_patient_size_in_voxels,
         current_spacing, original_spacing, do_dummy_2D_data_aug, pool_op_kernel_sizes, conv_kernel_sizes``).
     """
-    tr = trace if record_decisions else None
+    recording = trace if record_decisions else None
     new_median_shape = np.round(original_spacing / current_spacing * original_shape).astype(int)
     dataset_num_voxels = np.prod(new_median_shape) * num_cases
     patch, cube = initial_patch_3d(current_spacing, new_median_shape)
@@ -196,39 +196,57 @@ def get_properties_for_stage(current_spacing: np.ndarray, original_spacing: np.n
     vram_batch, max_batch_size, batch_size = batch_size_rule(here, ref, dataset_num_voxels, patch_size)
     do_dummy_2D_data_aug = dummy_2d_rule(patch_size)
 
-    if tr is not None:
-        record(tr, "3d", stage, "median_patient_size_in_voxels", "median shape at this spacing", new_median_shape,
-               f"median shape {fmt(original_shape)} at {fmt(original_spacing)} mm, resampled to {fmt(current_spacing)} mm "
-               f"and rounded", original_shape=original_shape)
-        shrink_text = ""
+    if recording is not None:
+        record(recording, "3d", stage, "median_patient_size_in_voxels", "median shape at this spacing",
+               new_median_shape,
+               tr(f"median shape {fmt(original_shape)} at {fmt(original_spacing)} mm, resampled to "
+                  f"{fmt(current_spacing)} mm and rounded",
+                  f"spacing {fmt(original_spacing)} mm 下的中位形状 {fmt(original_shape)},重采样到 "
+                  f"{fmt(current_spacing)} mm 后取整"), original_shape=original_shape)
         if shrinks:
             counts = {a: shrinks.count(a) for a in sorted(set(shrinks))}
-            parts = ", ".join(f"axis {a} {n} time{'s' if n > 1 else ''}" for a, n in counts.items())
-            shrink_text = (f"; shrunk {len(shrinks)} time{'s' if len(shrinks) > 1 else ''} ({parts}), each time along "
-                           f"the axis with the largest patch/median-shape ratio, because the VRAM proxy "
-                           f"{fmt(float(first_here))} of {fmt(first_shape)} exceeded the reference {fmt(ref)} "
-                           f"(= 520e6 * 32/30); it is now {fmt(float(here))}")
+            parts = tr(", ", "、").join(tr(f"axis {a} {n} time{'s' if n > 1 else ''}", f"轴 {a} {n} 次")
+                                        for a, n in counts.items())
+            shrink_text = tr(f"; shrunk {len(shrinks)} time{'s' if len(shrinks) > 1 else ''} ({parts}), each time "
+                             f"along the axis with the largest patch/median-shape ratio, because the VRAM proxy "
+                             f"{fmt(float(first_here))} of {fmt(first_shape)} exceeded the reference {fmt(ref)} "
+                             f"(= 520e6 * 32/30); it is now {fmt(float(here))}",
+                             f";缩小了 {len(shrinks)} 次({parts}),每次沿 patch 与中位形状之比最大的轴缩小,因为 "
+                             f"{fmt(first_shape)} 的显存代理量 {fmt(float(first_here))} 超过了参考值 {fmt(ref)}"
+                             f"（= 520e6 * 32/30）;现在是 {fmt(float(here))}")
         else:
-            shrink_text = f"; the VRAM proxy {fmt(float(here))} is below the reference {fmt(ref)}, so no shrinking"
-        record(tr, "3d", stage, "patch_size", "512-voxel start, clip, pad, VRAM shrink loop", patch_size.copy(),
-               f"started at {fmt(cube)} voxels at {fmt(current_spacing)} mm (512 along the coarsest axis, "
-               f"{fmt(float(512 * max(current_spacing)))} mm on every axis; v1's comment says 512 mm), "
-               f"clipped to the median shape {fmt(new_median_shape)} -> {fmt(patch)}, "
-               f"padded to multiples of 2^pools -> {fmt(first_shape)}"
+            shrink_text = tr(f"; the VRAM proxy {fmt(float(here))} is below the reference {fmt(ref)}, so no shrinking",
+                             f";显存代理量 {fmt(float(here))} 低于参考值 {fmt(ref)},所以不用缩小")
+        record(recording, "3d", stage, "patch_size", "512-voxel start, clip, pad, VRAM shrink loop", patch_size.copy(),
+               tr(f"started at {fmt(cube)} voxels at {fmt(current_spacing)} mm (512 along the coarsest axis, "
+                  f"{fmt(float(512 * max(current_spacing)))} mm on every axis; v1's comment says 512 mm), "
+                  f"clipped to the median shape {fmt(new_median_shape)} -> {fmt(patch)}, "
+                  f"padded to multiples of 2^pools -> {fmt(first_shape)}",
+                  f"起点是 spacing {fmt(current_spacing)} mm 下的 {fmt(cube)} 个体素(最粗的轴上 512 个,每个轴都是 "
+                  f"{fmt(float(512 * max(current_spacing)))} mm;v1 的注释说的是 512 mm),裁剪到中位形状 "
+                  f"{fmt(new_median_shape)} -> {fmt(patch)},再填充到 2^pools 的倍数 -> {fmt(first_shape)}")
                + shrink_text, vram_first=first_here, vram_final=here, vram_reference=ref, shrink_axes=shrinks)
-        record(tr, "3d", stage, "pool_op_kernel_sizes", "get_pool_and_conv_props", pools,
-               f"pool an axis while its spacing is < 2x the finest and its size >= 8; num_pool_per_axis "
-               f"{fmt(num_pool)}; conv kernels {fmt(convs)}")
-        record(tr, "3d", stage, "batch_size", "VRAM headroom, 5% cap", batch_size,
-               f"floor(max(ref/here, 1) * 2) = floor({fmt(ref / here)} * 2) = {vram_batch}; cap: 5% of the dataset's "
-               f"voxels ({fmt(int(dataset_num_voxels))}) / patch voxels ({fmt(int(np.prod(patch_size)))}) rounded, at "
-               f"least 2 = {fmt(max_batch_size)}"
-               + ("" if batch_size == vram_batch else f"; the cap wins -> {fmt(batch_size)}"),
+        record(recording, "3d", stage, "pool_op_kernel_sizes", "get_pool_and_conv_props", pools,
+               tr(f"pool an axis while its spacing is < 2x the finest and its size >= 8; num_pool_per_axis "
+                  f"{fmt(num_pool)}; conv kernels {fmt(convs)}",
+                  f"只要一个轴的 spacing 小于最细 spacing 的 2 倍且大小 >= 8,就继续在这个轴上池化;num_pool_per_axis "
+                  f"{fmt(num_pool)};卷积核 {fmt(convs)}"))
+        record(recording, "3d", stage, "batch_size", "VRAM headroom, 5% cap", batch_size,
+               tr(f"floor(max(ref/here, 1) * 2) = floor({fmt(ref / here)} * 2) = {vram_batch}; cap: 5% of the "
+                  f"dataset's voxels ({fmt(int(dataset_num_voxels))}) / patch voxels ({fmt(int(np.prod(patch_size)))}) "
+                  f"rounded, at least 2 = {fmt(max_batch_size)}",
+                  f"floor(max(ref/here, 1) * 2) = floor({fmt(ref / here)} * 2) = {vram_batch};上限:数据集体素数"
+                  f"({fmt(int(dataset_num_voxels))})的 5% / patch 体素数({fmt(int(np.prod(patch_size)))}),"
+                  f"四舍五入,至少为 2 = {fmt(max_batch_size)}")
+               + ("" if batch_size == vram_batch else tr(f"; the cap wins -> {fmt(batch_size)}",
+                                                         f";上限起作用 -> {fmt(batch_size)}")),
                vram_batch=vram_batch, max_batch_size=max_batch_size, dataset_num_voxels=dataset_num_voxels)
-        record(tr, "3d", stage, "do_dummy_2D_data_aug", "max(patch) / patch[0] > 3", do_dummy_2D_data_aug,
-               f"max(patch) / patch[0] = {fmt(max(patch_size))} / {fmt(patch_size[0])} = "
-               f"{fmt(max(patch_size) / patch_size[0])} {'>' if do_dummy_2D_data_aug else '<='} 3"
-               + (": augment in 2D slices along the first (coarse) axis" if do_dummy_2D_data_aug else ""))
+        ratio = (f"max(patch) / patch[0] = {fmt(max(patch_size))} / {fmt(patch_size[0])} = "
+                 f"{fmt(max(patch_size) / patch_size[0])}")
+        record(recording, "3d", stage, "do_dummy_2D_data_aug", "max(patch) / patch[0] > 3", do_dummy_2D_data_aug,
+               tr(f"{ratio} > 3: augment in 2D slices along the first (coarse) axis",
+                  f"{ratio} > 3:空间增强在 2D 切片中进行,切片沿第一个(粗)轴排列") if do_dummy_2D_data_aug
+               else tr(f"{ratio} <= 3", f"{ratio} <= 3,所以 do_dummy_2D_data_aug 为 False"))
 
     return {
         "batch_size": batch_size,
@@ -314,7 +332,7 @@ def plan_stages_3d(dataset_properties: Mapping[str, Any], num_cases: int, *,
                       f"每步增大 1 %(共 {steps} 步),直到 {fmt(lowres)} mm;低分辨率的中位病例有 "
                       f"{fmt(int(np.prod(new['median_patient_size_in_voxels'])))} 个体素,")
                    + (tr("less than half of the full-res one: stage kept (stage 0 = 3d_lowres, stage 1 = 3d_fullres)",
-                         "不到全分辨率的一半:保留这个 stage(stage 0 = 3d_lowres,stage 1 = 3d_fullres)")
+                         "不到全分辨率的一半:保留这个 stage（stage 0 = 3d_lowres,stage 1 = 3d_fullres）")
                       if kept else tr("not less than half of the full-res one: stage dropped",
                                       "不少于全分辨率的一半:舍弃这个 stage")),
                    ratio=ratio, steps=steps, lowres_spacing=lowres)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import PlansError
 from ..fileio import PathLike
+from ..language import tr
 from .explain import Decision, explain_trace, fmt
 from .normalization import determine_normalization_scheme, determine_whether_to_use_mask_for_norm
 from .plans import load_plans
@@ -49,9 +50,10 @@ class PlanDifference:
     recomputed: Any
 
     def text(self) -> str:
-        where = f"stage {self.stage}: " if self.stage is not None else ""
-        stored = "missing" if self.stored is None else fmt(self.stored)
-        return f"{where}{self.key}: stored {stored}, v1's planner computes {fmt(self.recomputed)}"
+        where = tr(f"stage {self.stage}: ", f"stage {self.stage}:") if self.stage is not None else ""
+        stored = tr("missing", "缺失") if self.stored is None else fmt(self.stored)
+        return where + tr(f"{self.key}: stored {stored}, v1's planner computes {fmt(self.recomputed)}",
+                          f"{self.key}:存储的是 {stored},v1 的规划器算出 {fmt(self.recomputed)}")
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,12 @@ class Replanned:
         return not self.differences
 
     def explain(self) -> str:
-        head = ("re-planning reproduces the stored plans; the decisions were:" if self.matches else
-                "re-planning does NOT reproduce the stored plans:\n" + "\n".join(f"  - {d}" for d in self.differences)
-                + "\nthe decisions of the v2.1 planner on the same fingerprint were:")
+        head = (tr("re-planning reproduces the stored plans; the decisions were:",
+                   "重新规划得到的结果与存储的 plans 相同;各项决定如下:") if self.matches else
+                tr("re-planning does NOT reproduce the stored plans:", "重新规划得到的结果与存储的 plans 不同:")
+                + "\n" + "\n".join(f"  - {d}" for d in self.differences)
+                + "\n" + tr("the decisions of the v2.1 planner on the same fingerprint were:",
+                             "v2.1 规划器在同一个数据集指纹上的各项决定如下:"))
         return head + "\n" + explain_trace(self.trace)
 
 
@@ -120,13 +125,18 @@ def replan(plans_or_path: PathLike | Mapping[str, Any], *,
     plans = load_plans(plans_or_path) if isinstance(plans_or_path, (str, Path)) else dict(plans_or_path)
     props = plans.get("dataset_properties") or dataset_properties
     if not props:
-        raise PlansError("these plans carry no dataset_properties, so they cannot be re-planned",
-                         fix="use a plans file written by nnUNet_plan_and_preprocess or the explorer, or pass the "
-                             "task's dataset_properties.pkl (nnUNet_cropped_data/<task>/)")
+        raise PlansError(tr("these plans carry no dataset_properties, so they cannot be re-planned",
+                            "这份 plans 不含 dataset_properties,所以无法重新规划"),
+                         fix=tr("use a plans file written by nnUNet_plan_and_preprocess or the explorer, or pass the "
+                                "task's dataset_properties.pkl (nnUNet_cropped_data/<task>/)",
+                                "使用 nnUNet_plan_and_preprocess 或 explorer 写出的 plans 文件,或者传入任务的 "
+                                "dataset_properties.pkl(在 nnUNet_cropped_data/<task>/ 中)"))
     if not plans.get("list_of_npz_files"):
-        raise PlansError("these plans do not list their cases (list_of_npz_files), so the batch-size cap, which "
-                         "counts the cases, cannot be recomputed",
-                         fix="use a plans file written by nnUNet_plan_and_preprocess or the explorer")
+        raise PlansError(tr("these plans do not list their cases (list_of_npz_files), so the batch-size cap, which "
+                            "counts the cases, cannot be recomputed",
+                            "这份 plans 没有列出病例(list_of_npz_files),而 batch 大小的上限要数病例,所以无法重新计算"),
+                         fix=tr("use a plans file written by nnUNet_plan_and_preprocess or the explorer",
+                                "使用 nnUNet_plan_and_preprocess 或 explorer 写出的 plans 文件"))
     is_2d = str(plans.get("data_identifier", "")).endswith("_2D")
     trace: list = []
     planner = "2d" if is_2d else "3d"
@@ -241,12 +251,14 @@ class PlansCheck:
         return next((r for r in self.rules if r.stage == stage), None)
 
     def text(self) -> str:
-        """One line per finding (English; the cards say it in the reader's language)."""
+        """One line per finding, in the language in effect (the cards' notes say more)."""
         if not self.available:
-            return f"not compared with v1's planner ({self.missing}): {self.detail}"
+            return tr(f"not compared with v1's planner ({self.missing}): {self.detail}",
+                      f"没有与 v1 的规划器对比({self.missing}):{self.detail}")
         if self.matches:
-            return "every value is what v1's v2.1 planner computes from these plans' fingerprint"
-        return ("differs from what v1's v2.1 planner computes:\n"
+            return tr("every value is what v1's v2.1 planner computes from these plans' fingerprint",
+                      "每个值都与 v1 的 v2.1 规划器根据这份 plans 的数据集指纹算出的相同")
+        return (tr("differs from what v1's v2.1 planner computes:", "与 v1 的 v2.1 规划器算出的结果不同:") + "\n"
                 + "\n".join(f"  - {d.text()}" for d in self.differences))
 
 
@@ -266,11 +278,13 @@ def check_plans(plans_or_path: PathLike | Mapping[str, Any], *,
     plans = load_plans(plans_or_path) if isinstance(plans_or_path, (str, Path)) else plans_or_path
     plans = plans.to_dict() if hasattr(plans, "to_dict") else dict(plans)
     if not (plans.get("dataset_properties") or dataset_properties):
-        return PlansCheck(False, "fingerprint", "the plans carry no dataset_properties and none was given")
+        return PlansCheck(False, "fingerprint", tr("the plans carry no dataset_properties and none was given",
+                                                   "plans 不含 dataset_properties,也没有另外传入"))
     if not plans.get("list_of_npz_files"):
-        return PlansCheck(False, "cases", "the plans do not list their cases (list_of_npz_files)")
+        return PlansCheck(False, "cases", tr("the plans do not list their cases (list_of_npz_files)",
+                                             "plans 没有列出病例(list_of_npz_files)"))
     if "plans_per_stage" not in plans:
-        return PlansCheck(False, "planner", "the plans have no plans_per_stage")
+        return PlansCheck(False, "planner", tr("the plans have no plans_per_stage", "plans 中没有 plans_per_stage"))
     try:
         replanned = replan(plans, dataset_properties=dataset_properties)
     except (PlansError, KeyError, ValueError, TypeError) as error:  # a fingerprint the planner cannot plan

@@ -52,7 +52,7 @@ def _shape(value: Any) -> str:
 def difference_text(d: PlanDifference, lang: str | None = None) -> str:
     """``batch_size`` (stage 0): stored 3, v1's planner computes 2 — in the reader's language."""
     lang = lang or get_language()
-    where = _say(f" (stage {d.stage})", f"(stage {d.stage})", lang) if d.stage is not None else ""
+    where = _say(f" (stage {d.stage})", f"（stage {d.stage}）", lang) if d.stage is not None else ""
     stored = _say("missing", "缺失", lang) if d.stored is None else fmt(d.stored)
     recomputed = _say("no such key", "没有这个键", lang) if d.recomputed is None else fmt(d.recomputed)
     return _say(f"``{d.key}``{where}: stored {stored}, v1's planner computes {recomputed}",

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..explore.notes import notes_html, resolve_why
-from ..planning.explain import Decision, fmt
+from ..language import tr
+from ..planning.explain import Decision, fmt, rule_name
 
 
 @dataclass(frozen=True)
@@ -46,17 +47,20 @@ class Card:
         for r in self.rows:
             if r.key == key:
                 return r
-        raise KeyError(f"card {self.title!r} has no row {key!r}; rows: {', '.join(r.key for r in self.rows)}")
+        keys = ", ".join(r.key for r in self.rows)
+        raise KeyError(tr(f"card {self.title!r} has no row {key!r}; rows: {keys}",
+                          f"卡片 {self.title!r} 没有 {key!r} 这一行;现有的行:{keys}"))
 
     def text(self) -> str:
         lines = [self.title]
         if self.intro:
             lines.append(self.intro)
+        why = tr("why: ", "原因:")
         for r in self.rows:
             rule = f" [{r.rule}]" if r.rule else ""
             lines.append(f"  {r.key} = {r.value}{rule}")
             if r.why:
-                lines.append(f"      why: {r.why}")
+                lines.append(f"      {why}{r.why}")
         if self.footer:
             lines.append(self.footer)
         notes = resolve_why(self.notes)
@@ -69,16 +73,18 @@ class Card:
 
     def _repr_html_(self) -> str:
         esc = html.escape
+        colon = tr(":</i> ", "\uff1a</i>")
         body = "".join(
             f"<tr><td style='vertical-align:top'><code>{esc(r.key)}</code></td>"
             f"<td style='vertical-align:top'><code>{esc(r.value)}</code></td>"
-            f"<td style='vertical-align:top;text-align:left'>{'<i>' + esc(r.rule) + ':</i> ' if r.rule else ''}"
+            f"<td style='vertical-align:top;text-align:left'>{'<i>' + esc(r.rule) + colon if r.rule else ''}"
             f"{esc(r.why)}</td></tr>" for r in self.rows)
+        head = f"<tr><th>{tr('key', '键')}</th><th>{tr('value', '值')}</th><th>{tr('why', '原因')}</th></tr>"
         intro = f"<p>{esc(self.intro)}</p>" if self.intro else ""
         footer = f"<p style='color:#555'>{esc(self.footer)}</p>" if self.footer else ""
         notes = notes_html(resolve_why(self.notes))
         return (f"<div class='nnx-card' style='border:1px solid #ccc;padding:6px;margin:4px 0'>"
-                f"<b>{esc(self.title)}</b>{intro}<table><tr><th>key</th><th>value</th><th>why</th></tr>{body}"
+                f"<b>{esc(self.title)}</b>{intro}<table>{head}{body}"
                 f"</table>{footer}{notes}</div>")
 
 
@@ -168,13 +174,17 @@ def plans_card(plans: Mapping[str, Any], decisions: Sequence[Decision] = (), *, 
     for key in _TOP_KEYS:
         if key in plans:
             rows.append(_checked_row(_row(key, plans[key], decisions, None), check, key, None, plans))
-    found = sum(1 for r in rows if r.rule and r.rule not in {v[0] for v in _FIXED.values()})
+    found = sum(1 for r in rows if r.rule and r.rule not in _fixed_rules())
     flagged = sum(1 for r in rows if r.value.endswith(_FLAG))
-    return Card(title or f"plans, stage {stage} ({stage_name})", tuple(rows),
-                intro=f"{len(stages)} stage(s) in these plans; values of stage {stage}.",
-                footer=f"{found} of {len(rows)} values explained by recorded planner decisions"
-                       + ("" if decisions else " (pass decisions=explain_plans(task) for the reasons)")
-                       + (f"; {flagged} marked {_FLAG}" if flagged else ""),
+    return Card(title or tr(f"plans, stage {stage} ({stage_name})", f"plans 的 stage {stage}（{stage_name}）"),
+                tuple(rows),
+                intro=tr(f"{len(stages)} stage(s) in these plans; values of stage {stage}.",
+                         f"这份 plans 有 {len(stages)} 个 stage;下面是 stage {stage} 的值。"),
+                footer=tr(f"{found} of {len(rows)} values explained by recorded planner decisions",
+                          f"{len(rows)} 个值中有 {found} 个由记录下来的规划器决定解释")
+                       + ("" if decisions else tr(" (pass decisions=explain_plans(task) for the reasons)",
+                                                  "(传入 decisions=explain_plans(task) 可看到原因)"))
+                       + (tr(f"; {flagged} marked {_FLAG}", f";{flagged} 个标有 {_FLAG}") if flagged else ""),
                 notes=_plans_notes(plans, stage, check))
 
 
@@ -221,7 +231,7 @@ def _checked_row(row: CardRow, check: Any, key: str, stage: int | None, plans: M
                     "zh": f"v1 的规则用在存储的 patch 上:max(patch) / patch[0] = {max(rules.patch_size)} / "
                           f"{rules.patch_size[0]} = {rules.dummy_2d_ratio:.3g} {cmp} 3 -> "
                           f"{rules.do_dummy_2D_data_aug}"})
-    elif check.differences and row.rule and row.rule not in {v[0] for v in _FIXED.values()}:
+    elif check.differences and row.rule and row.rule not in _fixed_rules():
         # the recorded decisions are those of the planner's own plans, which differ from these
         why = pick({"en": "v1's planner, for its own plans: ", "zh": "v1 的规划器(针对它自己的 plans):"}) + why
     if diff is not None:
@@ -246,17 +256,32 @@ def _inline(text: str) -> str:
 # keys the planner records under another name (the decision that produced them)
 _ALIASES = {"current_spacing": "target_spacing", "num_pool_per_axis": "pool_op_kernel_sizes",
             "conv_kernel_sizes": "pool_op_kernel_sizes", "transpose_backward": "transpose_forward"}
-# keys no rule decides: where v1 takes them from
-_FIXED = {
-    "num_modalities": ("from dataset.json", "the number of entries of dataset.json's 'modality'"),
-    "num_classes": ("from dataset.json", "foreground labels of dataset.json (background excluded; training adds 1)"),
-    "all_classes": ("from dataset.json", "the foreground label values (the trainer's self.classes)"),
-    "base_num_features": ("planner constant", "the planner's fixed unet_base_num_features (features of level 0; "
-                                              "doubled per level up to a cap)"),
-    "conv_per_stage": ("planner constant", "the planner's default: two conv-norm-nonlin units per level"),
-    "data_identifier": ("planner constant", "the v2.1 planners' fixed name; it names the preprocessed folders "
-                                            "<data_identifier>_stage<k>"),
-}
+def _fixed() -> dict[str, tuple[str, str]]:
+    """Keys no rule decides: where v1 takes them from, ``key -> (rule, why)`` in the language in effect."""
+    dataset_json = tr("from dataset.json", "来自 dataset.json")
+    constant = tr("planner constant", "规划器常量")
+    return {
+        "num_modalities": (dataset_json, tr("the number of entries of dataset.json's 'modality'",
+                                            "dataset.json 中 'modality' 的条目数")),
+        "num_classes": (dataset_json, tr("foreground labels of dataset.json (background excluded; training adds 1)",
+                                         "dataset.json 中的前景标签数(不含背景;训练时再加 1)")),
+        "all_classes": (dataset_json, tr("the foreground label values (the trainer's self.classes)",
+                                         "前景标签的取值(即 trainer 的 self.classes)")),
+        "base_num_features": (constant, tr("the planner's fixed unet_base_num_features (features of level 0; "
+                                           "doubled per level up to a cap)",
+                                           "规划器固定的 unet_base_num_features(第 0 层的特征数;每往下一层翻倍,"
+                                           "直到上限)")),
+        "conv_per_stage": (constant, tr("the planner's default: two conv-norm-nonlin units per level",
+                                        "规划器的默认值:每层两个 conv-norm-nonlin 单元")),
+        "data_identifier": (constant, tr("the v2.1 planners' fixed name; it names the preprocessed folders "
+                                         "<data_identifier>_stage<k>",
+                                         "v2.1 规划器的固定名称;预处理后的文件夹按它命名为 "
+                                         "<data_identifier>_stage<k>")),
+    }
+
+
+def _fixed_rules() -> set[str]:
+    return {rule for rule, _ in _fixed().values()}
 
 
 def _row(key: str, value: Any, decisions: Sequence[Decision], stage_name: str | None) -> CardRow:
@@ -266,14 +291,16 @@ def _row(key: str, value: Any, decisions: Sequence[Decision], stage_name: str | 
     if not matches:  # some rules record under a related name (e.g. num_pool_per_axis with the topology)
         matches = [d for d in decisions if key in d.key and (d.stage in (stage_name, None))]
     if matches:
-        why = " Then: ".join(d.text for d in matches)
-        rule = "; ".join(dict.fromkeys(d.rule for d in matches))
+        why = tr(" Then: ", ";然后:").join(d.text for d in matches)
+        rule = tr("; ", ";").join(dict.fromkeys(rule_name(d.rule) for d in matches))
         return CardRow(key, fmt(value), why, rule)
-    if key in _FIXED:
-        rule, why = _FIXED[key]
+    fixed = _fixed()
+    if key in fixed:
+        rule, why = fixed[key]
         return CardRow(key, fmt(value), why, rule)
     where = f"plans_per_stage[...]['{key}']" if stage_name else f"plans['{key}']"
-    return CardRow(key, fmt(value), f"stored in {where}; no planner rule recorded for it", "")
+    return CardRow(key, fmt(value), tr(f"stored in {where}; no planner rule recorded for it",
+                                       f"存储在 {where} 中;没有记录到决定它的规划器规则"), "")
 
 
 # ----------------------------------------------------------------------------------------- configuration
@@ -282,36 +309,54 @@ def configuration_card(configuration: Any) -> Card:
     c = configuration
     network = c.network
     multi = c.num_stages > 1
+    two_d = network == "2d"
+    plans_file = (tr("2d uses the 2D plans", "2d 使用 2D plans") if two_d else
+                  tr("all 3D networks use the 3D plans", "所有 3D 网络都使用 3D plans"))
+    if c.batch_dice:
+        batch_dice = (tr("Dice over the whole batch, because ", "批 Dice(整个 batch 的体素合起来算 Dice),因为")
+                      + (tr("the network is 2d", "网络是 2d") if two_d else
+                         tr("the plans have more than one stage", "plans 有不止一个 stage")))
+    else:
+        batch_dice = (tr("Dice per sample, then averaged: ", "样本 Dice(每个样本各算 Dice 再求平均):")
+                      + (tr("3d_lowres always uses sample Dice", "3d_lowres 总是用样本 Dice") if network == "3d_lowres"
+                         else tr("3D plans with a single stage", "只有一个 stage 的 3D plans")))
     rows = [
         CardRow("plans_file", str(c.plans_file),
-                f"{'2d uses the 2D plans' if network == '2d' else 'all 3D networks use the 3D plans'}: "
-                f"<preprocessed>/{c.task}/{c.plans_identifier}_plans_{'2D' if network == '2d' else '3D'}.pkl",
-                "plans file by network"),
+                plans_file + tr(": ", "\uff1a")
+                + f"<preprocessed>/{c.task}/{c.plans_identifier}_plans_{'2D' if two_d else '3D'}.pkl",
+                tr("plans file by network", "按网络选 plans 文件")),
         CardRow("stage", str(c.stage),
-                "2d and 3d_lowres train on stage 0; 3d_fullres and 3d_cascade_fullres on the last stage "
-                f"(these plans have {c.num_stages} stage(s))", "stage by network"),
-        CardRow("batch_dice", str(c.batch_dice),
-                ("Dice over the whole batch, because " + ("the network is 2d" if network == "2d" else
-                                                          "the plans have more than one stage"))
-                if c.batch_dice else
-                ("Dice per sample, then averaged: " + ("3d_lowres always uses sample Dice" if network == "3d_lowres"
-                                                       else "3D plans with a single stage")),
-                "batch dice iff (2d or more than one stage) and not 3d_lowres"),
+                tr("2d and 3d_lowres train on stage 0; 3d_fullres and 3d_cascade_fullres on the last stage "
+                   f"(these plans have {c.num_stages} stage(s))",
+                   "2d 和 3d_lowres 在 stage 0 上训练;3d_fullres 和 3d_cascade_fullres 在最后一个 stage 上训练"
+                   f"(这份 plans 有 {c.num_stages} 个 stage)"), tr("stage by network", "按网络选 stage")),
+        CardRow("batch_dice", str(c.batch_dice), batch_dice,
+                tr("batch dice iff (2d or more than one stage) and not 3d_lowres",
+                   "当且仅当(2d 或不止一个 stage)且不是 3d_lowres 时用批 Dice")),
         CardRow("trainer_class", getattr(c.trainer_class, "__name__", str(c.trainer_class)),
-                "found by name (v1 searches nnunet/training/network_training; the explorer uses its registry)",
-                "trainer by name"),
+                tr("found by name (v1 searches nnunet/training/network_training; the explorer uses its registry)",
+                   "按名称查找(v1 在 nnunet/training/network_training 中搜索;explorer 用它自己的注册表)"),
+                tr("trainer by name", "按名称找 trainer")),
         CardRow("output_folder_name", str(c.output_folder_name),
-                f"<RESULTS_FOLDER>/nnUNet/{network}/{c.task}/<trainer>__{c.plans_identifier}; fold_<k> goes inside",
-                "output folder layout"),
-        CardRow("dataset_directory", str(c.dataset_directory), "<nnUNet_preprocessed>/<task>", "preprocessed task"),
+                tr(f"<RESULTS_FOLDER>/nnUNet/{network}/{c.task}/<trainer>__{c.plans_identifier}; fold_<k> goes "
+                   "inside",
+                   f"<RESULTS_FOLDER>/nnUNet/{network}/{c.task}/<trainer>__{c.plans_identifier};fold_<k> 放在"
+                   "这个文件夹里"),
+                tr("output folder layout", "输出文件夹的结构")),
+        CardRow("dataset_directory", str(c.dataset_directory), "<nnUNet_preprocessed>/<task>",
+                tr("preprocessed task", "预处理后的任务")),
         CardRow("folder_with_preprocessed_data", str(c.folder_with_preprocessed_data),
-                "<dataset_directory>/<data_identifier>_stage<stage>: the cases training reads",
-                "data folder"),
+                tr("<dataset_directory>/<data_identifier>_stage<stage>: the cases training reads",
+                   "<dataset_directory>/<data_identifier>_stage<stage>:训练读取的病例"),
+                tr("data folder", "数据文件夹")),
     ]
-    note = " (single-stage plans: no cascade)" if not multi else ""
-    return Card(f"configuration: {network} {c.task}", tuple(rows),
-                intro=f"What v1's get_default_configuration decides for {network}{note}.",
-                footer="print(configuration.printed_text) shows the block v1 prints.", notes=_configuration_notes(c))
+    note = tr(" (single-stage plans: no cascade)", "(plans 只有一个 stage:没有级联)") if not multi else ""
+    return Card(tr(f"configuration: {network} {c.task}", f"配置:{network} {c.task}"), tuple(rows),
+                intro=tr(f"What v1's get_default_configuration decides for {network}{note}.",
+                         f"v1 的 get_default_configuration 为 {network} 决定的内容{note}。"),
+                footer=tr("print(configuration.printed_text) shows the block v1 prints.",
+                          "print(configuration.printed_text) 会显示 v1 打印的那段输出。"),
+                notes=_configuration_notes(c))
 
 
 def _configuration_notes(configuration: Any):
