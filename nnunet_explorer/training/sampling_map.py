@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ..language import tr
 from .dataloading import SampleProvenance
 
 
@@ -86,9 +87,15 @@ class SamplingMap:
 
     def summary(self) -> str:
         """Text: samples per case (forced / random) and how much of each case was ever covered."""
-        lines = [f"{self.n_samples} samples ({self.n_forced} forced foreground) from {len(self.cases)} cases"]
-        lines += [f"  {r['case']}: {r['samples']} samples ({r['forced']} forced), "
-                  f"{100 * r['covered_fraction']:.0f} % of the case covered" for r in self.rows()]
+        samples, forced, cases = self.n_samples, self.n_forced, len(self.cases)
+        lines = [tr(f"{samples} samples ({forced} forced foreground) from {cases} cases",
+                    f"{samples} 个样本（{forced} 个强制前景），来自 {cases} 个病例")]
+        for r in self.rows():
+            covered = 100 * r["covered_fraction"]
+            lines.append(tr(f"  {r['case']}: {r['samples']} samples ({r['forced']} forced), {covered:.0f} % of the case "
+                            "covered",
+                            f"  {r['case']}：{r['samples']} 个样本（{r['forced']} 个强制前景），覆盖了病例的 "
+                            f"{covered:.0f} %"))
         return "\n".join(lines)
 
     def rows(self) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..language import tr
 from ..provenance import mirrors
 from .augmenter import MultiProcessAugmenter, SingleThreadedAugmenter
 
@@ -90,11 +91,14 @@ class ThroughputReport:
         return str(self)
 
     def __str__(self) -> str:
-        lines = [f"data loader alone: {self.loader_batches_per_s:.2f} batches/s",
-                 f"loader + transforms (1 process): {self.chain_batches_per_s:.2f} batches/s"]
-        lines += [f"augmenter with {n} worker(s): {r:.2f} batches/s" for n, r in self.workers]
-        lines += ["transform shares: " + ", ".join(f"{t.name} {100 * t.share:.0f}%" for t in self.transforms
-                                                    if t.share >= 0.01)]
+        loader, chain = self.loader_batches_per_s, self.chain_batches_per_s
+        lines = [tr(f"data loader alone: {loader:.2f} batches/s", f"只有数据加载器：{loader:.2f} batch/秒"),
+                 tr(f"loader + transforms (1 process): {chain:.2f} batches/s",
+                    f"加载器 + 变换（1 个进程）：{chain:.2f} batch/秒")]
+        lines += [tr(f"augmenter with {n} worker(s): {r:.2f} batches/s", f"{n} 个工作进程的增强器：{r:.2f} batch/秒")
+                  for n, r in self.workers]
+        lines += [tr("transform shares: ", "各变换的时间占比：")
+                  + ", ".join(f"{t.name} {100 * t.share:.0f}%" for t in self.transforms if t.share >= 0.01)]
         lines.append(self.verdict)
         return "\n".join(lines)
 
@@ -238,21 +242,27 @@ def recommend_workers(compute_s: float, per_worker_batches_per_s: float, max_wor
 def verdict_text(iteration: IterationTiming | None, compute_only: IterationTiming | None,
                  per_worker_batches_per_s: float, workers_used: int | None = None) -> str:
     """The plain-language conclusion: how much the network waits for data, and how many workers to use."""
-    where = "the GPU" if iteration is not None and iteration.device.startswith("cuda") else "the network"
+    on_gpu = iteration is not None and iteration.device.startswith("cuda")
+    where = tr("the GPU", "GPU ") if on_gpu else tr("the network", "网络")  # "GPU 有", "网络有"
+    rate = per_worker_batches_per_s
     if iteration is None:
-        return (f"one augmentation worker delivers {per_worker_batches_per_s:.2f} batches/s; give a network to "
-                "see whether that keeps it busy")
+        return tr(f"one augmentation worker delivers {rate:.2f} batches/s; give a network to see whether that keeps "
+                  "it busy",
+                  f"一个数据增强工作进程每秒产出 {rate:.2f} 个 batch；给出一个网络，才能看出这是否够它忙")
     compute = compute_only.compute_s if compute_only is not None else iteration.compute_s
     workers = recommend_workers(compute, per_worker_batches_per_s)
     pct = 100 * iteration.wait_fraction
-    used = f" with {workers_used} worker(s)" if workers_used else ""
+    used = tr(f" with {workers_used} worker(s)", f"（{workers_used} 个工作进程时）") if workers_used else ""
     if iteration.wait_fraction < 0.1:
-        return (f"{where} waits {pct:.0f} % of the time for data{used}: data loading keeps up "
-                f"(about {workers} worker(s) would be enough)")
+        return tr(f"{where} waits {pct:.0f} % of the time for data{used}: data loading keeps up (about {workers} "
+                  "worker(s) would be enough)",
+                  f"{where}有 {pct:.0f} % 的时间在等数据{used}：数据加载跟得上（大约 {workers} 个工作进程就够了）")
     cpus = os.cpu_count() or 1
-    extra = "" if workers < cpus else f" (this machine has {cpus} cores: more workers will not help; " \
-                                      "a faster disk/CPU or a smaller patch will)"
-    return f"{where} waits {pct:.0f} % of the time for data{used}; use {workers} worker(s){extra}"
+    extra = "" if workers < cpus else tr(
+        f" (this machine has {cpus} cores: more workers will not help; a faster disk/CPU or a smaller patch will)",
+        f"（这台机器有 {cpus} 个核：更多工作进程没有用；更快的磁盘/CPU 或更小的 patch 才有用）")
+    return tr(f"{where} waits {pct:.0f} % of the time for data{used}; use {workers} worker(s){extra}",
+              f"{where}有 {pct:.0f} % 的时间在等数据{used}；用 {workers} 个工作进程{extra}")
 
 
 def profile_throughput(loader: Any, transforms: Sequence[Any], *, workers: Iterable[int] = (1,),

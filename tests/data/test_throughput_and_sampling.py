@@ -1,6 +1,9 @@
 """The throughput profiler and the sampling maps, on a real (tiny) preprocessed task."""
 from __future__ import annotations
 
+import contextlib
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +70,22 @@ def test_recommend_workers_rule():
     assert text.startswith("the GPU waits 63 % of the time for data")
     fast = tp.IterationTiming(3, data_wait_s=0.01, compute_s=0.99, dummy_load=False, device="cpu")
     assert "keeps up" in tp.verdict_text(fast, None, per_worker_batches_per_s=5.0)
+    with _chinese():
+        assert tp.verdict_text(slow, None, per_worker_batches_per_s=1.0).startswith("GPU 有 63 % 的时间在等数据")
+        assert "跟得上" in tp.verdict_text(fast, None, per_worker_batches_per_s=5.0)
+        report = tp.ThroughputReport(2.0, (), 1.0, ((2, 1.8),), None, None, "v")
+        assert all(re.search("[\u4e00-\u9fff]", line) for line in str(report).splitlines()[:-1]), str(report)
+
+
+@contextlib.contextmanager
+def _chinese():
+    from nnunet_explorer.language import set_language
+
+    set_language("zh")
+    try:
+        yield
+    finally:
+        set_language(None)
 
 
 def test_sampling_map_counts(ct_pipeline):
@@ -90,6 +109,9 @@ def test_sampling_map_counts(ct_pipeline):
         assert len(case.centers) == case.n_forced
     assert sum(r["samples"] for r in smap.rows()) == 30
     assert smap.summary().startswith("30 samples (15 forced foreground)")
+    with _chinese():
+        assert smap.summary().startswith("30 个样本（15 个强制前景）")
+        assert all(re.search("[\u4e00-\u9fff]", line) for line in smap.summary().splitlines())
     epoch = epoch_sampling_map(loader, 5)
     assert isinstance(epoch, SamplingMap) and epoch.n_samples == 10
 
