@@ -406,7 +406,10 @@ class ExplorerHooks:
                    "val_loss": float(trainer.all_val_losses[-1]) if trainer.all_val_losses else math.nan,
                    "mean_global_dice": float(trainer.all_val_eval_metrics[-1]) if trainer.all_val_eval_metrics
                    else math.nan, "hook_seconds": self.hook_seconds}
-        self._emit("on_train_end", TrainEnd(int(trainer.epoch), stopped, reason,
+        # the last finished epoch: after the loop v1 steps self.epoch back to it; a stop or an error leaves
+        # self.epoch at the epoch it interrupted (or the next one, when it came between epochs)
+        last = int(trainer.epoch) - 1 if stopped else int(trainer.epoch)
+        self._emit("on_train_end", TrainEnd(last, stopped, reason,
                                             None if final_path is None else str(final_path), summary), trainer)
 
 

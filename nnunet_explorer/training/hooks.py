@@ -88,7 +88,7 @@ class EpochEnd:
 class TrainEnd:
     """Sent once when the loop ends, normally or because a stop was requested."""
 
-    last_epoch: int
+    last_epoch: int  # the last epoch finished (0-based; -1 when none was)
     stopped_early: bool
     reason: str
     final_checkpoint: str | None

@@ -305,7 +305,7 @@ def test_a_stopped_run_whose_last_checkpoint_cannot_be_written_says_so_after_shu
 
     end, _ = _run_fails(trainer, request, StopAfterFirstEpoch(), "model_latest.model failed in the background")
     assert "No space left" in end.reason
-    assert len(trainer.all_tr_losses) == 1
+    assert len(trainer.all_tr_losses) == 1 and end.last_epoch == 0  # the last epoch finished, not the one stopped
     assert not list(fold_folder(loop_ws).glob("*.tmp"))
 
 
@@ -329,4 +329,4 @@ def test_a_stop_whose_save_meets_an_earlier_failure_reports_it_and_ends_the_run(
 
     end, _ = _run_fails(trainer, request, StopInEpoch1(), "model_latest.model failed in the background: OSError")
     assert "Input/output error" in end.reason
-    assert len(trainer.all_tr_losses) == 1
+    assert len(trainer.all_tr_losses) == 1 and end.last_epoch == 0

@@ -63,6 +63,7 @@ def test_hooks_carry_the_loop_scalars_and_their_cost_is_measured(trained):
     starts, its, vals, ends = rec.of(TrainStart), rec.of(IterationEnd), rec.of(ValidationEnd), rec.of(EpochEnd)
     assert len(starts) == 1 and starts[0].max_num_epochs == 2 and starts[0].num_classes == 3
     assert len(its) == 2 and len(vals) == 2 and len(ends) == 2 and len(rec.of(TrainEnd)) == 1
+    assert rec.of(TrainEnd)[0].last_epoch == 1 and not rec.of(TrainEnd)[0].stopped_early
     # epoch e trains with poly_lr(e); the epoch end announces the next epoch's rate
     assert [i.lr for i in its] == pytest.approx([poly_lr(0, 2, 1e-2), poly_lr(1, 2, 1e-2)])
     assert [e.lr_next for e in ends] == pytest.approx([poly_lr(1, 2, 1e-2), poly_lr(2, 2, 1e-2)])
@@ -203,6 +204,7 @@ def test_nan_guard_stops_and_says_input(loop_ws):
     with pytest.raises(NonFiniteError) as info:
         train_or_load(trainer, request)
     assert len(ends) == 1 and ends[0].stopped_early and "non-finite" in ends[0].reason  # live views are told
+    assert ends[0].last_epoch == -1  # stopped in epoch 0: none finished
     report = info.value.report
     assert report.where == "input" and report.phase == "training" and report.epoch == 0 and report.iteration == 0
     assert "input" in str(info.value) and "fix:" in str(info.value)
