@@ -89,8 +89,8 @@ configuration_card(cfg)
 # re-runs the planner *in memory* on the same dataset fingerprint and records every rule it applies, so each
 # value below comes with the numbers that produced it: the patch size starts at 512 voxels along the coarsest
 # axis (the same length in mm on every axis; v1's comment calls it 512 mm) and is clipped to the median case,
-# the batch size is capped at 5 % of the dataset's voxels but never below 2 (on this tiny task the 5 % cap would
-# be 0, so the batch of 2 is that floor), and so on.
+# the batch is capped so that its voxels (batch size × patch voxels) stay within 5 % of the dataset's voxels, a cap
+# never below 2 (on this tiny task the 5 % cap would be 0, so the batch of 2 is that floor), and so on.
 
 # %%
 from nnunet_explorer.planning.plans import Plans

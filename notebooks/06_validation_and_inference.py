@@ -85,18 +85,20 @@ view
 # epoch, from the argmax of the highest-resolution output, with true/false positives pooled over the batches.
 # It is an estimate ("This is not exact"): patches oversample foreground, and there is no sliding window, no
 # Gaussian weighting and no mirroring. The real Dice compares the whole-case prediction with the ground truth.
+# Below, the pseudo Dice of one batch from `trainer.val_gen` (v1's validation generator: patches of the
+# validation cases, not augmented) — v1 pools 50 such batches per epoch.
 
 # %%
 from nnunet_explorer.inference.evaluation import evaluate_arrays
 from nnunet_explorer.training.iteration import run_iteration
 labels = list(range(1, pp.num_classes))
 real = evaluate_arrays(result.segmentation, truth, labels, metrics=["Dice"])
-batch = p["batch"]
-rec = run_iteration(net, p["loss"], p["optimizer"], batch.data, list(batch.target), do_backprop=False,
+batch = next(trainer.val_gen)  # what v1's validation loop draws: dict with data and the targets
+rec = run_iteration(net, p["loss"], p["optimizer"], batch["data"], list(batch["target"]), do_backprop=False,
                     run_online_evaluation=True)
 pseudo = rec.online_evaluation.pseudo_dice
 for c in labels:
-    print(f"class {c}: pseudo Dice (one batch of patches) {pseudo[c - 1]:.3f} | real Dice (whole case) "
+    print(f"class {c}: pseudo Dice (one validation batch) {pseudo[c - 1]:.3f} | real Dice (whole case) "
           f"{real[str(c)]['Dice']:.3f}")
 
 # %% [markdown]

@@ -3,9 +3,10 @@
 The notebooks share one temporary workspace (``NNUNET_EXPLORER_WORKSPACE``), created by the first notebook
 that needs it, and run in their numbered order, so notebook 06 can use the weights trained by 05 (it also
 works without them). Each notebook runs **twice in a row** in that workspace (a fresh kernel each time): a
-student re-runs notebooks, and a notebook that only works on a clean workspace is broken. The kernel is
-``python3``: jupyter_client starts it with the interpreter running the tests (the venv's), which one test
-checks explicitly.
+student re-runs notebooks, and a notebook that only works on a clean workspace is broken. The Chinese notebooks
+(``notebooks/zh/``, translations of 01-08 with the same code) then run once each in that workspace, where their
+English twins ran twice. The kernel is ``python3``: jupyter_client starts it with the interpreter running the
+tests (the venv's), which one test checks explicitly.
 
 The notebooks are authored as jupytext percent scripts (``notebooks/NN_name.py``) paired with their
 ``.ipynb``; the test executes the script and checks that the committed ``.ipynb`` holds the same cells, no
@@ -125,6 +126,25 @@ def test_notebook_runs_top_to_bottom_twice(stem, notebook_env, record_property):
         except AssertionError as exc:
             raise AssertionError(f"{stem}, run {run} of 2 in the same workspace: {exc}") from exc
         print(f"{stem} run {run}: {seconds:.1f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("stem", ORDER[1:])
+def test_chinese_notebook_runs_top_to_bottom(stem, notebook_env, record_property):
+    """``notebooks/zh/NN`` (notebook 00 is Chinese already): after the English ones, in the same workspace, so it
+    also runs again where its English twin ran twice; its cards are Chinese."""
+    from ..zh_share_rule import english_blocks, prose_blocks
+
+    nb = jupytext.read(NOTEBOOKS / "zh" / f"{stem}.py")
+    seconds = execute(nb, notebook_env)
+    record_property("seconds", round(seconds, 1))
+    check_executed(nb, stem)
+    pages = [str(o.get("data", {}).get("text/html", "")) for c in nb.cells if c.cell_type == "code"
+             for o in c.get("outputs", [])]
+    cards = "".join(page for page in pages if "nnx-card" in page)
+    assert not cards or (prose_blocks(cards) and not english_blocks(cards)), english_blocks(cards)
+    print(f"zh/{stem}: {seconds:.1f} s")
 
 
 @pytest.mark.slow
