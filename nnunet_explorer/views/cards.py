@@ -256,6 +256,8 @@ def _inline(text: str) -> str:
 # keys the planner records under another name (the decision that produced them)
 _ALIASES = {"current_spacing": "target_spacing", "num_pool_per_axis": "pool_op_kernel_sizes",
             "conv_kernel_sizes": "pool_op_kernel_sizes", "transpose_backward": "transpose_forward"}
+
+
 def _fixed() -> dict[str, tuple[str, str]]:
     """Keys no rule decides: where v1 takes them from, ``key -> (rule, why)`` in the language in effect."""
     dataset_json = tr("from dataset.json", "来自 dataset.json")
