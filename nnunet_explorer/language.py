@@ -66,6 +66,12 @@ def tr(en: str, zh: str, language: str | None = None) -> str:
     return pick({"en": en, "zh": zh}, language)
 
 
+def severity_word(severity: str) -> str:
+    """A finding's severity (``info`` / ``warning`` / ``error``, the JSON's words) as a reader's word."""
+    words = {"info": tr("info", "提示"), "warning": tr("warning", "警告"), "error": tr("error", "错误")}
+    return words.get(severity, severity)
+
+
 def is_chinese(language: str | None = None) -> bool:
     """Whether texts are drawn in Chinese now (or in ``language``)."""
     return (_normalise(language) if language is not None else get_language()) == "zh"
@@ -122,4 +128,5 @@ def zh_typography(text: str) -> str:
     return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], masked)
 
 
-__all__ = ["ENV_VAR", "LANGUAGES", "get_language", "is_chinese", "pick", "set_language", "tr", "zh_typography"]
+__all__ = ["ENV_VAR", "LANGUAGES", "get_language", "is_chinese", "pick", "set_language", "severity_word", "tr",
+           "zh_typography"]

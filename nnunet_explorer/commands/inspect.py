@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 from ..errors import ExplorerError
-from ..language import tr
+from ..language import severity_word, tr
 
 HELP = {"en": "read a trained fold folder (nnU-Net v1 or explorer): curves, LR, checkpoints, findings with their numbers",
         "zh": "读取训练好的折文件夹(nnU-Net v1 或 explorer 的):曲线、学习率、检查点,以及带数字的发现"}
@@ -129,15 +129,9 @@ def curves_png(result) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _severity(finding) -> str:
-    """The finding's severity as a reader's word (the JSON keeps v1-style ``info`` / ``warning`` / ``error``)."""
-    return {"info": tr("info", "提示"), "warning": tr("warning", "警告"),
-            "error": tr("error", "错误")}.get(finding.severity, finding.severity)
-
-
 def html_report(result) -> str:
     """The HTML page: the curves as an inline PNG, the findings with their numbers, the checkpoints."""
-    rows = "".join(f"<tr><td>{html.escape(_severity(f))}</td><td><code>{html.escape(f.rule)}</code></td>"
+    rows = "".join(f"<tr><td>{html.escape(severity_word(f.severity))}</td><td><code>{html.escape(f.rule)}</code></td>"
                    f"<td>{html.escape(f.message)}</td><td><code>{html.escape(str(f.numbers))}</code></td></tr>"
                    for f in result.findings)
     ckpts = "".join(f"<li><code>{html.escape(name)}</code>: {html.escape(_after(info))}</li>"
@@ -179,7 +173,7 @@ def text_summary(result) -> str:
                         f"  validation_raw/summary.json 中各类别的平均 Dice：{result.summary_dice}"))
     lines.append(tr("findings:", "发现："))
     for f in result.findings:
-        lines.append(f"  [{_severity(f)}] {f.rule}: {f.message}")
+        lines.append(f"  [{severity_word(f.severity)}] {f.rule}: {f.message}")
     return "\n".join(lines)
 
 

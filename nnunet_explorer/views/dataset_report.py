@@ -14,7 +14,7 @@ import io
 import numpy as np
 
 from ..dataset_check import DatasetCheck, Finding, Thumbnail
-from ..language import tr
+from ..language import severity_word, tr
 from .report_figures import drawn, picture_fonts
 
 _COLOURS = {"error": "#c62828", "warning": "#ef6c00", "info": "#546e7a"}
@@ -60,9 +60,7 @@ def _finding_rows(findings: list[Finding]) -> str:
     rows = []
     for f in findings:
         colour = _COLOURS.get(f.severity, "#000")
-        severity = {"error": tr("error", "错误"), "warning": tr("warning", "警告"),
-                    "info": tr("info", "提示")}.get(f.severity, f.severity)  # the JSON keeps the English word
-        rows.append(f"<tr><td style='color:{colour};font-weight:bold'>{html.escape(severity)}</td>"
+        rows.append(f"<tr><td style='color:{colour};font-weight:bold'>{html.escape(severity_word(f.severity))}</td>"
                     f"<td><code>{html.escape(f.check)}</code></td><td>{html.escape(f.message)}</td></tr>")
     headers = "".join(f"<th>{h}</th>" for h in (tr("severity", "级别"), tr("check", "检查项"), tr("finding", "发现")))
     return f"<table class='findings'><tr>{headers}</tr>" + "".join(rows) + "</table>"
