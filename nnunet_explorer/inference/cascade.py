@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import DatasetError, ExplorerError
 from ..fileio import save_npz_atomic
+from ..language import tr
 from ..provenance import mirrors
 from ..training.cascade_augmentation import to_one_hot
 from ..training.dataloading import prev_stage_file
@@ -52,8 +53,11 @@ class NextStageCase:
     seconds: float
 
     def summary(self) -> str:
-        return (f"{self.case}: predicted at {list(self.lowres_shape)}, resampled to {list(self.fullres_shape)}, "
-                f"labels {list(self.labels_found)} -> {self.output_file.name} ({self.seconds:.1f} s)")
+        low, full, labels = list(self.lowres_shape), list(self.fullres_shape), list(self.labels_found)
+        return tr(f"{self.case}: predicted at {low}, resampled to {full}, labels {labels} -> {self.output_file.name} "
+                  f"({self.seconds:.1f} s)",
+                  f"{self.case}:在 {low} 上预测,重采样到 {full},标签 {labels} -> {self.output_file.name}"
+                  f"(用时 {self.seconds:.1f} s)")
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,10 @@ class NextStageReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"predicted {len(self.cases)} validation case(s) for the next stage of the cascade into "
-                f"{self.output_folder} in {self.seconds:.1f} s")
+        return tr(f"predicted {len(self.cases)} validation case(s) for the next stage of the cascade into "
+                  f"{self.output_folder} in {self.seconds:.1f} s",
+                  f"为级联的下一级预测了 {len(self.cases)} 个验证病例,写入 {self.output_folder},用时 "
+                  f"{self.seconds:.1f} s")
 
 
 @mirrors("nnunet.training.cascade_stuff.predict_next_stage:predict_next_stage")

@@ -175,7 +175,7 @@ def ignored_settings(cls: type) -> list[IgnoredSetting]:
             out.append(IgnoredSetting(name, f"{cls.__name__}.__init__", tr(
                 f"v1 1.7.1 ignores {name}: {literal.value!r} is a literal in {where}; override that method to change "
                 "it",
-                f"v1 1.7.1 忽略 {name}:{literal.value!r} 是 {where} 中的字面量;要修改它,请重写那个方法")))
+                f"v1 1.7.1 忽略 {name}:{where} 中写死了字面量 {literal.value!r};要修改它,请重写那个方法")))
             continue
         overwriter = _overwritten_during_initialize(cls, name)
         if overwriter is not None:

@@ -30,6 +30,7 @@ import numpy as np
 from .. import tasks
 from ..errors import PlansError
 from ..fileio import load_pickle, write_pickle
+from ..language import tr
 from ..paths import Workspace, get_workspace
 from .plans import configuration_names, load_plans
 from .run import cropped_case_identifiers, run_preprocessing
@@ -51,9 +52,12 @@ class StageInfo:
 
     def describe(self) -> str:
         spacing = ", ".join(f"{s:.3g}" for s in self.current_spacing)
-        shape = f"{self.example_case}: {self.example_shape}" if self.example_case else "no preprocessed case"
-        return (f"stage {self.index} ({' / '.join(self.configurations)}): spacing ({spacing}) mm, patch "
-                f"{self.patch_size}, {shape}")
+        shape = (f"{self.example_case}: {self.example_shape}" if self.example_case
+                 else tr("no preprocessed case", "没有预处理好的病例"))
+        configurations = " / ".join(self.configurations)
+        return tr(f"stage {self.index} ({configurations}): spacing ({spacing}) mm, patch {self.patch_size}, {shape}",
+                  f"stage {self.index} ({configurations}):spacing 为 ({spacing}) mm,patch 为 {self.patch_size},"
+                  f"{shape}")
 
 
 @dataclass(frozen=True)
@@ -70,17 +74,25 @@ class LowresStageReport:
 
     @property
     def summary(self) -> str:
-        lines = [f"{self.task_name}: added a low-resolution stage (spacing x {self.spacing_factor}) to "
-                 f"{self.plans_file.name} -- a TEACHING plan: nnU-Net v1 would not plan a low-resolution stage for "
-                 "cases this small, and its real one has its own patch size and pooling.",
-                 "before:"]
+        task, plans, factor = self.task_name, self.plans_file.name, self.spacing_factor
+        lines = [tr(f"{task}: added a low-resolution stage (spacing x {factor}) to {plans} -- a TEACHING plan: "
+                    "nnU-Net v1 would not plan a low-resolution stage for cases this small, and its real one has its "
+                    "own patch size and pooling.",
+                    f"{task}:给 {plans} 加入了一个低分辨率 stage,spacing 逐轴乘以 {factor}——这是一份仅供教学的 "
+                    "plans:nnU-Net v1 不会为这么小的病例规划低分辨率 stage,而且它真正规划的低分辨率 stage 有自己的 "
+                    "patch 大小和池化。"),
+                 tr("before:", "之前:")]
         lines += [f"  {s.describe()}" for s in self.old_stages]
-        lines.append("after:")
+        lines.append(tr("after:", "之后:"))
         lines += [f"  {s.describe()}" for s in self.new_stages]
-        lines.append("wrote: " + ", ".join(f.name for f in self.folders) + f" ({self.seconds:.1f} s); "
-                     "splits_final.pkl kept (the folds depend only on the case names)")
-        lines.append("note: v1 now trains 3d_fullres (stage 1) with batch Dice; on the one-stage plan it used "
-                     "sample Dice")
+        folders = ", ".join(f.name for f in self.folders)
+        lines.append(tr(f"wrote: {folders} ({self.seconds:.1f} s); splits_final.pkl kept (the folds depend only on "
+                        "the case names)",
+                        f"已写出:{folders}(用时 {self.seconds:.1f} s);保留 splits_final.pkl(各折的划分只取决于"
+                        "病例名)"))
+        lines.append(tr("note: v1 now trains 3d_fullres (stage 1) with batch Dice; on the one-stage plan it used "
+                        "sample Dice",
+                        "注意:现在 v1 用批 Dice 训练 3d_fullres(即 stage 1);在单 stage 的 plans 上它用的是样本 Dice"))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -200,24 +212,34 @@ def add_lowres_stage(task: str | int, *, workspace: Workspace | None = None,
     pre_dir = workspace.preprocessed_task_dir(task_name)
     plans_file = pre_dir / f"{plans_identifier}_plans_3D.pkl"
     if not plans_file.is_file():
-        raise PlansError(f"{task_name} has no 3D plans ({plans_file} does not exist)",
-                         fix=f"run `nnunet-explorer plan_and_preprocess -t {task_name} -tl 1 -tf 1` first")
+        raise PlansError(tr(f"{task_name} has no 3D plans ({plans_file} does not exist)",
+                            f"{task_name} 没有 3D plans({plans_file} 不存在)"),
+                         fix=tr(f"run `nnunet-explorer plan_and_preprocess -t {task_name} -tl 1 -tf 1` first",
+                                f"先运行 `nnunet-explorer plan_and_preprocess -t {task_name} -tl 1 -tf 1`"))
     _finish_interrupted_swap(pre_dir, plans_file)
     plans = load_plans(plans_file)
     if str(plans["data_identifier"]).endswith("_2D"):
-        raise PlansError(f"{plans_file} holds 2D plans", fix="the cascade is 3D: use the _plans_3D.pkl file")
+        raise PlansError(tr(f"{plans_file} holds 2D plans", f"{plans_file} 中是 2D plans"),
+                         fix=tr("the cascade is 3D: use the _plans_3D.pkl file", "级联是 3D 的:请使用 _plans_3D.pkl 文件"))
     stages = plans["plans_per_stage"]
     factor = np.asarray(spacing_factor, dtype=float)
     full = stages[max(stages)]
     if factor.shape != np.shape(full["current_spacing"]) or not np.all(factor >= 1) or not np.any(factor > 1):
-        raise PlansError(f"spacing_factor {tuple(spacing_factor)} must give one factor >= 1 per axis "
-                         f"({len(full['current_spacing'])} axes), at least one > 1",
-                         fix="use e.g. spacing_factor=(1, 2, 2) to halve the in-plane resolution")
+        axes = len(full["current_spacing"])
+        raise PlansError(tr(f"spacing_factor {tuple(spacing_factor)} must give one factor >= 1 per axis ({axes} axes), "
+                            "at least one > 1",
+                            f"spacing_factor {tuple(spacing_factor)} 必须每个轴给一个 >= 1 的因子(共 {axes} 个轴),"
+                            "且至少一个 > 1"),
+                         fix=tr("use e.g. spacing_factor=(1, 2, 2) to halve the in-plane resolution",
+                                "例如用 spacing_factor=(1, 2, 2) 把平面内分辨率减半"))
     if len(stages) >= 2 and not overwrite:
-        raise PlansError(f"{plans_file.name} of {task_name} already has {len(stages)} stages "
-                         f"(configurations {', '.join(configuration_names(plans))}); 3d_lowres and "
-                         "3d_cascade_fullres can be trained as they are",
-                         fix="train them directly, or pass overwrite=True to rebuild stage 0 from the last stage")
+        names = ", ".join(configuration_names(plans))
+        raise PlansError(tr(f"{plans_file.name} of {task_name} already has {len(stages)} stages (configurations "
+                            f"{names}); 3d_lowres and 3d_cascade_fullres can be trained as they are",
+                            f"{task_name} 的 {plans_file.name} 已经有 {len(stages)} 个 stage(配置 {names});"
+                            "3d_lowres 和 3d_cascade_fullres 可以直接训练"),
+                         fix=tr("train them directly, or pass overwrite=True to rebuild stage 0 from the last stage",
+                                "直接训练它们,或传入 overwrite=True,从最后一个 stage 重建 stage 0"))
     identifier = plans["data_identifier"]
     old_folders = {i: pre_dir / f"{identifier}_stage{i}" for i in stages}
     old_infos = _stage_infos(plans, old_folders)
@@ -233,8 +255,10 @@ def add_lowres_stage(task: str | int, *, workspace: Workspace | None = None,
 
     cropped_dir = workspace.cropped_task_dir(task_name)
     if not cropped_dir.is_dir() or not cropped_case_identifiers(cropped_dir):
-        raise PlansError(f"{cropped_dir} holds no cropped cases of {task_name} (preprocessing reads them)",
-                         fix=f"run `nnunet-explorer plan_and_preprocess -t {task_name} -tl 1 -tf 1` first")
+        raise PlansError(tr(f"{cropped_dir} holds no cropped cases of {task_name} (preprocessing reads them)",
+                            f"{cropped_dir} 中没有 {task_name} 的裁剪后病例(预处理要读取它们)"),
+                         fix=tr(f"run `nnunet-explorer plan_and_preprocess -t {task_name} -tl 1 -tf 1` first",
+                                f"先运行 `nnunet-explorer plan_and_preprocess -t {task_name} -tl 1 -tf 1`"))
     # Preprocess into a temporary nnUNet_preprocessed root inside the task folder (same file system, so the
     # final moves are renames); the cropped data are read from the real workspace.
     tmp_root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=pre_dir))

@@ -123,7 +123,7 @@ class ArchitectureSummary:
                 extra = f"  [{_head_weight(s)}]"
             lines.append(f"  {stage_label(s)}  -> {_shape(s.output_shape)}  ({_params(s.params)}){extra}")
             for layer in s.layers:
-                lines.append(f"    {layer.name}: {_layer_text(layer.description)} -> {_shape(layer.output_shape)} "
+                lines.append(f"    {layer.name}: {layer_text(layer.description)} -> {_shape(layer.output_shape)} "
                              f"({layer.params:,})")
         lines.append(tr("outputs (highest resolution first): ", "输出（最高分辨率在前）：")
                      + ", ".join(_shape(o) for o in self.output_shapes))
@@ -148,7 +148,7 @@ class ArchitectureSummary:
             extra = ""
             if s.ds_index is not None:
                 extra = f" — {esc(_head_weight(s))}"
-            rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(_layer_text(l.description))}</td>"
+            rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(layer_text(l.description))}</td>"
                            f"<td><code>{esc(_shape(l.output_shape))}</code></td><td>{l.params:,}</td></tr>"
                            for l in s.layers)
             parts.append(f"<details><summary>{esc(stage_label(s))} → <code>{esc(_shape(s.output_shape))}</code> "
@@ -237,7 +237,7 @@ def _params(n: int) -> str:
     return tr(f"{n:,} params", f"{n:,} 个参数")
 
 
-def _layer_text(description: str) -> str:
+def layer_text(description: str) -> str:
     """A layer's description (``Conv3d 3x3x3 stride 2x2x2 -> ...``): module names stay, words are translated."""
     return tr(description, description.replace(" (upsampling, no bias)", " (上采样,无 bias)")
               .replace(", no bias", ",无 bias").replace(" stride ", " 步长 "))

@@ -68,6 +68,7 @@ from batchgenerators.transforms.spatial_transforms import MirrorTransform, Spati
 from batchgenerators.transforms.utility_transforms import NumpyToTensor, RemoveLabelTransform, RenameTransform
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 from .cascade_augmentation import cascade_transforms
 
@@ -629,7 +630,8 @@ def _interpret_remove_component(t: Any, draws: Sequence[RngDraw], ndim: int) -> 
             removed.append({"channel": int(channel), "component": component, "filled_into": filled_into})
     params: dict[str, Any] = {"removed": removed}
     if not t.dont_do_if_covers_more_than_X_percent > 0:
-        params["note"] = "v1 quirk: size threshold 0 (arguments swapped), nothing can be removed"
+        params["note"] = tr("v1 quirk: size threshold 0 (arguments swapped), nothing can be removed",
+                            "v1 的特殊行为:大小阈值为 0(两个参数传反了),没有连通域能被删除")
     return bool(removed), params
 
 

@@ -27,9 +27,10 @@ import torch
 from torch import nn
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 from .deep_supervision import ds_target_shapes
-from .segmentation_network import SEGMENTATION_NETWORK_FIX, network_type_problem
+from .segmentation_network import network_type_problem, segmentation_network_fix
 
 
 @dataclass(frozen=True)
@@ -57,21 +58,27 @@ class ContractReport:
     def raise_if_failed(self) -> None:
         """Raise :class:`~nnunet_explorer.errors.ConfigurationError` listing every error."""
         if self.errors:
+            fix = segmentation_network_fix()
             raise ConfigurationError(
-                "the network does not fit nnU-Net v1's network contract:\n  - " + "\n  - ".join(self.errors),
-                fix="make the network behave like Generic_UNet: " + SEGMENTATION_NETWORK_FIX + "; with do_ds=True "
-                    "return a tuple of len(pool_op_kernel_sizes) logit tensors (b, num_classes, ...) highest "
-                    "resolution first, with do_ds=False only the full-resolution logits")
+                tr("the network does not fit nnU-Net v1's network contract:", "网络不符合 nnU-Net v1 的网络约定:")
+                + "\n  - " + "\n  - ".join(self.errors),
+                fix=tr(f"make the network behave like Generic_UNet: {fix}; with do_ds=True return a tuple of "
+                       "len(pool_op_kernel_sizes) logit tensors (b, num_classes, ...) highest resolution first, with "
+                       "do_ds=False only the full-resolution logits",
+                       f"网络要表现得像 Generic_UNet:{fix};do_ds=True 时返回由 len(pool_op_kernel_sizes) 个 logits "
+                       "张量 (b, num_classes, ...) 组成的 tuple,最高分辨率在前;do_ds=False 时只返回全分辨率的 logits"))
 
     def __repr__(self) -> str:
-        state = "ok" if self.ok else f"{len(self.errors)} error(s)"
-        return f"ContractReport({state}, {len(self.warnings)} warning(s))"
+        state = tr("ok", "通过") if self.ok else tr(f"{len(self.errors)} error(s)", f"{len(self.errors)} 个错误")
+        return f"ContractReport({state}, {tr(f'{len(self.warnings)} warning(s)', f'{len(self.warnings)} 个警告')})"
 
     def _repr_html_(self) -> str:
         import html
-        items = "".join(f"<li><b>error</b>: {html.escape(m)}</li>" for m in self.errors)
-        items += "".join(f"<li>warning: {html.escape(m)}</li>" for m in self.warnings)
-        head = "network contract: OK" if self.ok else "network contract: NOT met"
+        error, warning = tr("<b>error</b>: ", "<b>错误</b>："), tr("warning: ", "警告：")
+        items = "".join(f"<li>{error}{html.escape(m)}</li>" for m in self.errors)
+        items += "".join(f"<li>{warning}{html.escape(m)}</li>" for m in self.warnings)
+        head = tr("network contract: OK", "网络约定:已满足") if self.ok else tr("network contract: NOT met",
+                                                                            "网络约定:未满足")
         return f"<div><p><b>{head}</b></p><ul>{items}</ul></div>"
 
 
@@ -119,8 +126,10 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
         errors.append(type_problem)
     has_do_ds = hasattr(network, "do_ds")
     if not has_do_ds:
-        errors.append("the network has no attribute do_ds: v1 sets network.do_ds = True for training and False "
-                      "for validation and inference, so it must exist and switch deep supervision")
+        errors.append(tr("the network has no attribute do_ds: v1 sets network.do_ds = True for training and False "
+                         "for validation and inference, so it must exist and switch deep supervision",
+                         "网络没有 do_ds 属性:v1 在训练时设置 network.do_ds = True,在验证和推理时设为 False,所以它"
+                         "必须存在,并且能开关深度监督"))
     try:
         device = next(network.parameters()).device
     except StopIteration:
@@ -158,22 +167,30 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
     if logits is not None:
         _check_nonlin(network, logits, errors, warnings)
     elif not callable(getattr(network, "inference_apply_nonlin", None)):
-        errors.append("no callable inference_apply_nonlin (v1's predictor applies it to the logits)")
+        errors.append(tr("no callable inference_apply_nonlin (v1's predictor applies it to the logits)",
+                         "没有可调用的 inference_apply_nonlin(v1 的预测器把它作用在 logits 上)"))
 
-    for attr, why in (("conv_op", "v1's predict_preprocessed_data_return_seg_and_softmax picks 2D/3D "
-                                  "prediction from it"),
-                      ("num_classes", "v1's sliding-window predictor allocates its softmax buffer with it"),
+    for attr, why in (("conv_op", tr("v1's predict_preprocessed_data_return_seg_and_softmax picks 2D/3D "
+                                     "prediction from it",
+                                     "v1 的 predict_preprocessed_data_return_seg_and_softmax 据此选择 2D 还是 3D "
+                                     "预测")),
+                      ("num_classes", tr("v1's sliding-window predictor allocates its softmax buffer with it",
+                                         "v1 的滑动窗口预测器按它分配 softmax 缓冲区")),
                       ("input_shape_must_be_divisible_by",
-                       "v1's whole-image prediction (no sliding window) pads the input to a multiple of it")):
+                       tr("v1's whole-image prediction (no sliding window) pads the input to a multiple of it",
+                          "v1 的整图预测(不用滑动窗口)把输入填充到它的整数倍"))):
         if not hasattr(network, attr):
-            warnings.append(f"no attribute {attr}: {why} (subclass SegmentationNetwork or set it)")
+            warnings.append(tr(f"no attribute {attr}: {why} (subclass SegmentationNetwork or set it)",
+                               f"没有 {attr} 属性:{why}(派生自 SegmentationNetwork,或自己设置它)"))
     if hasattr(network, "num_classes") and getattr(network, "num_classes") != num_classes:
-        errors.append(f"network.num_classes is {network.num_classes}, expected {num_classes} (background "
-                      "included)")
+        errors.append(tr(f"network.num_classes is {network.num_classes}, expected {num_classes} (background "
+                         "included)",
+                         f"network.num_classes 是 {network.num_classes},应为 {num_classes}(含背景)"))
     divisor = _prod(pool_op_kernel_sizes)
     if any(int(p) % d for p, d in zip(patch_size, divisor)):
-        warnings.append(f"patch_size {tuple(patch_size)} is not divisible by the product of the poolings "
-                        f"{tuple(divisor)}")
+        warnings.append(tr(f"patch_size {tuple(patch_size)} is not divisible by the product of the poolings "
+                           f"{tuple(divisor)}",
+                           f"patch_size {tuple(patch_size)} 不能被各池化核的乘积 {tuple(divisor)} 整除"))
 
     report = ContractReport(tuple(errors), tuple(warnings), tuple(expected), tuple(got_ds), got_single)
     if raise_on_error:
@@ -206,13 +223,16 @@ def _probe(runner: nn.Module, x: torch.Tensor, has_do_ds: bool, deep_supervision
         try:
             out = run(True)
         except Exception as exc:  # noqa: BLE001 - report any failure of the user's forward
-            errors.append(f"forward with do_ds=True failed on input {tuple(x.shape)}: {type(exc).__name__}: {exc}")
+            errors.append(tr(f"forward with do_ds=True failed on input {tuple(x.shape)}: {type(exc).__name__}: {exc}",
+                             f"do_ds=True 时 forward 在输入 {tuple(x.shape)} 上出错:{type(exc).__name__}: {exc}"))
             result.raised, out = True, None
         if out is not None:
             shapes = _shapes(out)
             if shapes is None:
-                errors.append(f"with do_ds=True the network returned a {type(out).__name__}, not a tuple/list "
-                              f"of {len(expected)} tensors (one per deep-supervision output)")
+                errors.append(tr(f"with do_ds=True the network returned a {type(out).__name__}, not a tuple/list "
+                                 f"of {len(expected)} tensors (one per deep-supervision output)",
+                                 f"do_ds=True 时网络返回的是 {type(out).__name__},而不是由 {len(expected)} 个张量"
+                                 "组成的 tuple/list(每个深度监督输出一个)"))
             else:
                 result.ds_shapes = shapes
                 _check_ds_outputs(shapes, expected, num_classes, errors)
@@ -221,21 +241,25 @@ def _probe(runner: nn.Module, x: torch.Tensor, has_do_ds: bool, deep_supervision
     try:
         single = run(False)
     except Exception as exc:  # noqa: BLE001
-        errors.append(f"forward with do_ds=False failed on input {tuple(x.shape)}: {type(exc).__name__}: {exc}")
+        errors.append(tr(f"forward with do_ds=False failed on input {tuple(x.shape)}: {type(exc).__name__}: {exc}",
+                         f"do_ds=False 时 forward 在输入 {tuple(x.shape)} 上出错:{type(exc).__name__}: {exc}"))
         result.raised, single = True, None
     if isinstance(single, torch.Tensor):
         result.single_shape = tuple(single.shape)
         if result.single_shape != expected[0]:
-            errors.append(f"with do_ds=False the output has shape {result.single_shape}, expected the "
-                          f"full-resolution logits {expected[0]}")
+            errors.append(tr(f"with do_ds=False the output has shape {result.single_shape}, expected the "
+                             f"full-resolution logits {expected[0]}",
+                             f"do_ds=False 时输出的形状是 {result.single_shape},应为全分辨率 logits 的形状 "
+                             f"{expected[0]}"))
         else:
             result.logits = single
     elif single is not None:
-        shapes = _shapes(single)
-        errors.append("with do_ds=False the network still returned a "
-                      f"{type(single).__name__}{'' if shapes is None else f' of {len(shapes)} tensors'}: it "
-                      "must honour do_ds and return only the full-resolution logits (v1 validation and "
-                      "inference set do_ds=False)")
+        shapes, kind = _shapes(single), type(single).__name__
+        errors.append(tr(f"with do_ds=False the network still returned a {kind}"
+                         f"{'' if shapes is None else f' of {len(shapes)} tensors'}: it must honour do_ds and return "
+                         "only the full-resolution logits (v1 validation and inference set do_ds=False)",
+                         f"do_ds=False 时网络仍然返回了{'' if shapes is None else f' {len(shapes)} 个张量组成的'} "
+                         f"{kind}:它必须遵从 do_ds,只返回全分辨率的 logits(v1 的验证和推理会设置 do_ds=False)"))
     return result
 
 
@@ -250,43 +274,57 @@ def _check_ds_outputs(shapes: list[tuple[int, ...]], expected: list[tuple[int, .
                       errors: list[str]) -> None:
     n = len(expected)
     if len(shapes) != n:
-        errors.append(f"with do_ds=True the network returned {len(shapes)} outputs, expected "
-                      f"len(pool_op_kernel_sizes) = {n} (one per decoder level, highest resolution first): "
-                      f"got {shapes}")
+        errors.append(tr(f"with do_ds=True the network returned {len(shapes)} outputs, expected "
+                         f"len(pool_op_kernel_sizes) = {n} (one per decoder level, highest resolution first): "
+                         f"got {shapes}",
+                         f"do_ds=True 时网络返回了 {len(shapes)} 个输出,应为 len(pool_op_kernel_sizes) = {n} 个"
+                         f"(解码器每层一个,最高分辨率在前):实际为 {shapes}"))
     spatial = [s[2:] for s in shapes]
     exp_spatial = [e[2:] for e in expected]
     if len(shapes) == n and spatial != exp_spatial and spatial[::-1] == exp_spatial:
-        errors.append("the deep-supervision outputs are in reverse order (lowest resolution first); v1 pairs "
-                      f"output i with target i, highest resolution first: expected {exp_spatial}, got {spatial}")
+        errors.append(tr("the deep-supervision outputs are in reverse order (lowest resolution first); v1 pairs "
+                         f"output i with target i, highest resolution first: expected {exp_spatial}, got {spatial}",
+                         "深度监督的输出顺序反了(最低分辨率在前);v1 把输出 i 与目标 i 配对,最高分辨率在前:"
+                         f"应为 {exp_spatial},实际为 {spatial}"))
     else:
         for i, (got, exp) in enumerate(zip(shapes, expected)):
             if len(got) != len(exp):
-                errors.append(f"output {i} has {len(got)} dimensions {got}, expected {len(exp)} {exp}")
+                errors.append(tr(f"output {i} has {len(got)} dimensions {got}, expected {len(exp)} {exp}",
+                                 f"输出 {i} 有 {len(got)} 个维度 {got},应为 {len(exp)} 个 {exp}"))
                 continue
             if got[0] != exp[0]:
-                errors.append(f"output {i} has batch size {got[0]}, expected {exp[0]}")
+                errors.append(tr(f"output {i} has batch size {got[0]}, expected {exp[0]}",
+                                 f"输出 {i} 的 batch 大小是 {got[0]},应为 {exp[0]}"))
             if got[2:] != exp[2:]:
-                errors.append(f"output {i} has spatial shape {got[2:]}, but its deep-supervision target has "
-                              f"{exp[2:]} (patch scaled by ds_scales[{i}])")
+                errors.append(tr(f"output {i} has spatial shape {got[2:]}, but its deep-supervision target has "
+                                 f"{exp[2:]} (patch scaled by ds_scales[{i}])",
+                                 f"输出 {i} 的空间形状是 {got[2:]},但它的深度监督目标是 {exp[2:]}"
+                                 f"(patch 按 ds_scales[{i}] 缩放)"))
     for i, got in enumerate(shapes):
         if len(got) > 1 and got[1] != num_classes:
-            errors.append(f"output {i} has {got[1]} channels, expected num_classes = {num_classes} "
-                          "(background included)")
+            errors.append(tr(f"output {i} has {got[1]} channels, expected num_classes = {num_classes} "
+                             "(background included)",
+                             f"输出 {i} 有 {got[1]} 个通道,应为 num_classes = {num_classes}(含背景)"))
 
 
 def _check_nonlin(network: nn.Module, logits: torch.Tensor, errors: list[str], warnings: list[str]) -> None:
     nonlin = getattr(network, "inference_apply_nonlin", None)
     if nonlin is None or not callable(nonlin):
-        errors.append("no callable inference_apply_nonlin: v1's predictor applies it to the logits (set it to a "
-                      "softmax over dim 1, as nnUNetTrainerV2.initialize_network does)")
+        errors.append(tr("no callable inference_apply_nonlin: v1's predictor applies it to the logits (set it to a "
+                         "softmax over dim 1, as nnUNetTrainerV2.initialize_network does)",
+                         "没有可调用的 inference_apply_nonlin:v1 的预测器把它作用在 logits 上(像 "
+                         "nnUNetTrainerV2.initialize_network 那样,把它设为 dim 1 上的 softmax)"))
         return
     try:
         probs = nonlin(logits)
     except Exception as exc:  # noqa: BLE001
-        errors.append(f"inference_apply_nonlin failed: {type(exc).__name__}: {exc}")
+        errors.append(tr(f"inference_apply_nonlin failed: {type(exc).__name__}: {exc}",
+                         f"inference_apply_nonlin 出错:{type(exc).__name__}: {exc}"))
         return
     if not isinstance(probs, torch.Tensor) or tuple(probs.shape) != tuple(logits.shape):
-        errors.append("inference_apply_nonlin must return a tensor of the logits' shape")
+        errors.append(tr("inference_apply_nonlin must return a tensor of the logits' shape",
+                         "inference_apply_nonlin 必须返回与 logits 形状相同的张量"))
     elif not torch.allclose(probs.float().sum(1), torch.ones_like(probs[:, 0].float()), atol=1e-4):
-        warnings.append("inference_apply_nonlin does not give probabilities summing to 1 over channels (v1 uses "
-                        "a softmax over dim 1)")
+        warnings.append(tr("inference_apply_nonlin does not give probabilities summing to 1 over channels (v1 uses "
+                           "a softmax over dim 1)",
+                           "inference_apply_nonlin 给出的概率在通道上之和不为 1(v1 用的是 dim 1 上的 softmax)"))

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 
 
@@ -158,16 +159,28 @@ def network_type_problem(network: Any) -> str | None:
     if is_segmentation_network(network):
         return None
     kind = type(network)
-    return (f"the network is a {kind.__module__}.{kind.__qualname__}, not a SegmentationNetwork: v1's "
-            "nnUNetTrainerV2.initialize ends with assert isinstance(self.network, (SegmentationNetwork, "
-            "nn.DataParallel)), so v1 stops there (validation and nnUNet_predict call the network's own "
-            "predict_3D)")
+    return tr(f"the network is a {kind.__module__}.{kind.__qualname__}, not a SegmentationNetwork: v1's "
+              "nnUNetTrainerV2.initialize ends with assert isinstance(self.network, (SegmentationNetwork, "
+              "nn.DataParallel)), so v1 stops there (validation and nnUNet_predict call the network's own "
+              "predict_3D)",
+              f"网络是 {kind.__module__}.{kind.__qualname__},不是 SegmentationNetwork:v1 的 "
+              "nnUNetTrainerV2.initialize 最后一句是 assert isinstance(self.network, (SegmentationNetwork, "
+              "nn.DataParallel)),所以 v1 会停在那里(验证和 nnUNet_predict 调用的是网络自己的 predict_3D)")
 
 
-SEGMENTATION_NETWORK_FIX = ("derive the network from SegmentationNetwork (from nnunet_explorer.training."
-                            "segmentation_network import SegmentationNetwork; in a ported v1 trainer file v1's "
-                            "nnunet.network_architecture.neural_network import does it), call its __init__ first "
-                            "and set conv_op, num_classes and inference_apply_nonlin, as Generic_UNet does")
+def segmentation_network_fix(language: str | None = None) -> str:
+    """How to make a network that v1's trainers accept, in the reader's language (or in ``language``)."""
+    return tr("derive the network from SegmentationNetwork (from nnunet_explorer.training."
+              "segmentation_network import SegmentationNetwork; in a ported v1 trainer file v1's "
+              "nnunet.network_architecture.neural_network import does it), call its __init__ first "
+              "and set conv_op, num_classes and inference_apply_nonlin, as Generic_UNet does",
+              "让网络派生自 SegmentationNetwork(from nnunet_explorer.training.segmentation_network import "
+              "SegmentationNetwork;移植过来的 v1 训练器文件通过 v1 原有的 nnunet.network_architecture.neural_network "
+              "import 就能找到它),先调用它的 __init__,再像 Generic_UNet 那样设置 conv_op、num_classes 和 "
+              "inference_apply_nonlin", language)
+
+
+SEGMENTATION_NETWORK_FIX = segmentation_network_fix("en")  # the English text (messages call the function)
 
 
 def check_segmentation_network(network: Any, trainer_name: str) -> None:
@@ -179,5 +192,6 @@ def check_segmentation_network(network: Any, trainer_name: str) -> None:
     problem = network_type_problem(network)
     if problem is not None:
         # differs from v1: a ConfigurationError naming the cause and the fix where v1 has a bare assert
-        raise ConfigurationError(f"{trainer_name}.initialize_network built a network v1 refuses: {problem}",
-                                 fix=SEGMENTATION_NETWORK_FIX)
+        raise ConfigurationError(tr(f"{trainer_name}.initialize_network built a network v1 refuses: {problem}",
+                                    f"{trainer_name}.initialize_network 构建了一个 v1 不接受的网络:{problem}"),
+                                 fix=segmentation_network_fix())

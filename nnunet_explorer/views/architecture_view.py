@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..language import tr
-from ..training.architecture import group_label, stage_label
+from ..training.architecture import group_label, layer_text, stage_label
 from .widgets_common import require_ipywidgets
 
 
@@ -37,7 +37,7 @@ def _channels(shape: Any) -> str:
 def stage_table_html(stage: Any) -> str:
     """The conv units of one stage as an HTML table (module, what it does, output shape, parameters)."""
     esc = html.escape
-    rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(l.description)}</td>"
+    rows = "".join(f"<tr><td><code>{esc(l.name)}</code></td><td>{esc(layer_text(l.description))}</td>"
                    f"<td><code>{esc(_shape(l.output_shape))}</code></td><td style='text-align:right'>{l.params:,}"
                    f"</td></tr>" for l in stage.layers)
     head = (f"<tr><th>{tr('module', '模块')}</th><th>{tr('what', '内容')}</th>"

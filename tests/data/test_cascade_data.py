@@ -322,6 +322,23 @@ def test_remove_connected_component_with_unswapped_parameters_equals_v1(cascade_
     assert removed >= 3 and filled >= 1
 
 
+
+def test_the_traces_note_on_v1s_no_op_removal_follows_the_language(monkeypatch):
+    """v1 swaps two arguments (size threshold 0): the trace says why nothing is removed, in the reader's language."""
+    data = np.zeros((1, 3, 4, 8, 8), np.float32)
+    data[0, 1, :, :4] = data[0, 2, :, 4:] = 1
+    batch = {"data": data, "seg": np.zeros((1, 1, 4, 8, 8), np.float32)}
+    remove = casc.RemoveRandomConnectedComponentFromOneHotEncodingTransform(
+        channel_idx=[-2, -1], key="data", p_per_sample=1, fill_with_other_class_p=0,
+        dont_do_if_covers_more_than_X_percent=0, p_per_label=1)
+    monkeypatch.delenv("NNUNET_EXPLORER_LANG", raising=False)
+    step = aug.trace_augmentation(batch, [remove], 0).steps[0]
+    assert not step.fired and step.params["note"] == ("v1 quirk: size threshold 0 (arguments swapped), nothing can "
+                                                      "be removed")
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    step = aug.trace_augmentation(batch, [remove], 0).steps[0]
+    assert step.params["note"] == "v1 的特殊行为：大小阈值为 0（两个参数传反了），没有连通域能被删除"
+
 @pytest.mark.parity
 def test_move_seg_and_binary_operator_equal_v1_directly(cascade_stage):
     from nnunet.training.data_augmentation import pyramid_augmentations as v1_pyr

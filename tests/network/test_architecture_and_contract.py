@@ -178,3 +178,39 @@ def test_which_networks_v1s_initialize_accepts(net):
     assert not is_segmentation_network(nn.Conv3d(1, 3, 1))
     assert network_type_problem(net) is None
     assert "torch.nn.modules.conv.Conv3d, not a SegmentationNetwork" in network_type_problem(nn.Conv3d(1, 3, 1))
+
+
+def test_the_contract_report_speaks_chinese_under_zh_and_english_by_default(monkeypatch):
+    """The report's title, every message, its repr and the raised error with its fix follow the language."""
+    class Plain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv3d(1, 3, 1)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    def report():
+        return check_network_contract(Plain(), patch_size=PATCH, batch_size=1, num_input_channels=1, num_classes=3,
+                                      pool_op_kernel_sizes=POOLS)
+
+    monkeypatch.delenv("NNUNET_EXPLORER_LANG", raising=False)
+    english = report()
+    assert "<b>network contract: NOT met</b>" in english._repr_html_()
+    assert repr(english) == "ContractReport(4 error(s), 3 warning(s))"
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    chinese = report()
+    assert "<b>网络约定：未满足</b>" in chinese._repr_html_() and "<b>错误</b>：" in chinese._repr_html_()
+    assert repr(chinese) == "ContractReport(4 个错误, 3 个警告)"
+    assert len(chinese.messages) == len(english.messages) == 7
+    assert all(re.search(r"[\u4e00-\u9fff]", m) for m in chinese.messages), chinese.messages
+    assert any("不是 SegmentationNetwork" in m for m in chinese.errors)
+    assert any("网络没有 do_ds 属性" in m for m in chinese.errors)
+    assert any("而不是由 3 个张量组成的 tuple/list" in m for m in chinese.errors)
+    with pytest.raises(ConfigurationError) as info:
+        chinese.raise_if_failed()
+    assert info.value.cause.startswith("网络不符合 nnU-Net v1 的网络约定：\n  - ")
+    assert info.value.fix.startswith("网络要表现得像 Generic_UNet：让网络派生自 SegmentationNetwork")
+    monkeypatch.delenv("NNUNET_EXPLORER_LANG")
+    assert report().messages == english.messages
+    assert "not a SegmentationNetwork" in english.errors[0]

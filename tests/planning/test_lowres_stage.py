@@ -227,3 +227,48 @@ def test_missing_cropped_data_is_named_and_nothing_changes(one_stage):
         add_lowres_stage(task, workspace=ws)
     assert str(ws.cropped_task_dir(task)) in str(info.value) and "plan_and_preprocess" in info.value.fix
     assert snapshot(pre) == before and hidden_leftovers(pre) == []
+
+
+def _report() -> lowres_stage.LowresStageReport:
+    low = lowres_stage.StageInfo(0, ("3d_lowres",), (1.5, 1.6, 1.6), (16, 32, 32), "case_000", (20, 40, 40))
+    full = lowres_stage.StageInfo(1, ("3d_fullres", "3d_cascade_fullres"), (1.5, 0.8, 0.8), (16, 32, 32), None, None)
+    return lowres_stage.LowresStageReport("Task908_X", Path("/p") / PLANS, (1.0, 2.0, 2.0), (full,), (low, full),
+                                          (Path("/p/s0"), Path("/p/s1")), 3.21)
+
+
+def test_the_report_speaks_chinese_under_zh(monkeypatch):
+    monkeypatch.delenv("NNUNET_EXPLORER_LANG", raising=False)
+    english = str(_report())
+    assert english.startswith("Task908_X: added a low-resolution stage (spacing x (1.0, 2.0, 2.0)) to "
+                              f"{PLANS} -- a TEACHING plan")
+    assert "\nbefore:\n  stage 1 (3d_fullres / 3d_cascade_fullres): spacing (1.5, 0.8, 0.8) mm" in english
+    assert "\nwrote: s0, s1 (3.2 s); splits_final.pkl kept" in english and "no preprocessed case" in english
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    lines = str(_report()).splitlines()
+    assert lines[0].startswith(f"Task908_X：给 {PLANS} 加入了一个低分辨率 stage，spacing 逐轴乘以 (1.0, 2.0, 2.0)")
+    assert "仅供教学" in lines[0] and lines[1] == "之前：" and lines[3] == "之后："
+    assert lines[2] == ("  stage 1 (3d_fullres / 3d_cascade_fullres)：spacing 为 (1.5, 0.8, 0.8) mm，"
+                        "patch 为 (16, 32, 32)，没有预处理好的病例")
+    assert lines[6].startswith("已写出：s0, s1（用时 3.2 s）；保留 splits_final.pkl")
+    assert lines[7].startswith("注意：现在 v1 用批 Dice 训练 3d_fullres（即 stage 1）")
+
+
+def test_the_refusal_of_two_stage_plans_speaks_chinese_under_zh(workspace, monkeypatch):
+    """The refusal comes before any data is read: a two-stage plans file is all it needs."""
+    from nnunet_explorer.planning.plans import REQUIRED_KEYS, STAGE_KEYS
+
+    pre = workspace.preprocessed / "Task556_TwoStages"
+    pre.mkdir(parents=True)
+    stage = {key: None for key in STAGE_KEYS} | {"current_spacing": [1.0, 1.0, 1.0]}
+    write_pickle({key: None for key in REQUIRED_KEYS} | {"data_identifier": "nnUNetData_plans_v2.1",
+                                                         "plans_per_stage": {0: stage, 1: dict(stage)}}, pre / PLANS)
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    with pytest.raises(PlansError) as info:
+        add_lowres_stage("Task556_TwoStages", workspace=workspace)
+    assert info.value.cause == (f"Task556_TwoStages 的 {PLANS} 已经有 2 个 stage（配置 3d_lowres, 3d_fullres, "
+                                "3d_cascade_fullres）；3d_lowres 和 3d_cascade_fullres 可以直接训练")
+    assert info.value.fix == "直接训练它们，或传入 overwrite=True，从最后一个 stage 重建 stage 0"
+    monkeypatch.delenv("NNUNET_EXPLORER_LANG")
+    with pytest.raises(PlansError, match="already has 2 stages") as info:
+        add_lowres_stage("Task556_TwoStages", workspace=workspace)
+    assert info.value.fix == "train them directly, or pass overwrite=True to rebuild stage 0 from the last stage"

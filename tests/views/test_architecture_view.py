@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from nnunet_explorer.training.architecture import ArchitectureSummary, LayerSummary, StageSummary
+from nnunet_explorer.training.architecture import ArchitectureSummary, LayerSummary, StageSummary, layer_text
 from nnunet_explorer.training.deep_supervision import ds_loss_weights
 from nnunet_explorer.views.architecture_view import architecture_tree, unet_diagram, unet_diagram_svg
 
@@ -139,3 +139,25 @@ def test_diagram_labels_stay_inside_their_boxes_and_off_the_others(pools, patch)
         t = _text_box(text)
         assert not any(_overlap(t, r) for r in rects), (text.text, t)
         assert 0 <= t[0] and t[2] <= width, (text.text, t, width)
+
+
+def test_tree_cells_use_the_same_chinese_as_the_text_view(monkeypatch):
+    """Under zh the layer cells say 步长 / 上采样 / 无 bias, as ``ArchitectureSummary.to_text`` does."""
+    summary = _summary()
+    layers = (LayerSummary("tu.0", "ConvTranspose3d 2x2x2 stride 2x2x2 (upsampling, no bias)", 64, 32, None, 1),
+              LayerSummary("seg_outputs.0", "Conv3d 1x1x1, no bias", 32, 3, None, 1),
+              LayerSummary("conv_blocks_context.1.blocks.0",
+                           "Conv3d 3x3x3 stride 2x2x2 -> InstanceNorm3d -> LeakyReLU", 32, 64, None, 1))
+    stage = StageSummary("other", "other", ("x",), None, None, 3, layers)
+    summary = ArchitectureSummary(summary.input_size, summary.stages + (stage,), summary.total_params,
+                                  summary.trainable_params, summary.output_shapes, None, None, None, "n/a")
+    monkeypatch.delenv("NNUNET_EXPLORER_LANG", raising=False)
+    cells = architecture_tree(summary).children[1].children[-1].children[0].value
+    assert "stride 2x2x2 (upsampling, no bias)" in cells and "Conv3d 1x1x1, no bias" in cells
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    cells = architecture_tree(summary).children[1].children[-1].children[0].value
+    assert "ConvTranspose3d 2x2x2 步长 2x2x2（上采样，无 bias）" in cells
+    assert "Conv3d 1x1x1，无 bias" in cells and "Conv3d 3x3x3 步长 2x2x2 -&gt; InstanceNorm3d" in cells
+    assert "stride" not in cells and "no bias" not in cells and "upsampling" not in cells
+    for layer in layers:
+        assert summary.to_text().count(layer_text(layer.description)) == 1
