@@ -153,13 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def error_text(exc: ExplorerError) -> str:
     """An explorer error as the command line prints it: the step, the cause and the fix, labelled in the
-    reader's language (``str(exc)`` holds the same with English labels)."""
-    text = exc.cause
-    if exc.step:
-        text = tr(f"[step {exc.step}] ", f"[步骤 {exc.step}] ") + text
-    if exc.fix:
-        text += "\n  " + tr("fix: ", "解决办法：") + exc.fix
-    return text
+    reader's language (what ``str(exc)`` gives)."""
+    return str(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

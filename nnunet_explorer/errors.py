@@ -6,6 +6,8 @@ Programming errors (bugs in the explorer) stay ordinary Python exceptions on pur
 """
 from __future__ import annotations
 
+from typing import Callable
+
 
 class ExplorerError(Exception):
     """Base class: a problem with the user's input, files or environment, explained."""
@@ -21,7 +23,27 @@ class ExplorerError(Exception):
             text = f"[step {step}] {text}"
         if fix:
             text = f"{text}\n  fix: {fix}"
-        super().__init__(text)
+        super().__init__(text)  # the English text: what a pickled copy (from a worker process) carries
+
+    def __str__(self) -> str:
+        """The step, the cause and the fix, labelled in the reader's language when the error is shown."""
+        if getattr(self, "cause", None) is None:  # rebuilt from its English text alone
+            return super().__str__()
+        text = self.cause
+        if self.step:
+            text = _labels("[step {}] ", "[步骤 {}] ").format(self.step) + text
+        if self.fix:
+            text += "\n  " + _labels("fix: ", "解决办法：") + self.fix
+        return text
+
+
+def _english(en: str, zh: str) -> str:
+    return en
+
+
+# the labels' language: :mod:`nnunet_explorer.language` (which imports this module, so this one cannot import it)
+# puts its ``tr`` here when it is imported
+_labels: Callable[[str, str], str] = _english
 
 
 class PathsError(ExplorerError):

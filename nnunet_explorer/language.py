@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 
+from . import errors
 from .errors import ConfigurationError
 
 LANGUAGES = ("en", "zh")
@@ -64,6 +65,9 @@ def pick(texts: dict[str, str], language: str | None = None) -> str:
 def tr(en: str, zh: str, language: str | None = None) -> str:
     """``en`` or its Chinese translation ``zh``, in the language in effect (``pick`` of the two)."""
     return pick({"en": en, "zh": zh}, language)
+
+
+errors._labels = tr  # the explorer's errors label their cause and fix in the reader's language
 
 
 def severity_word(severity: str) -> str:

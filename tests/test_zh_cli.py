@@ -122,3 +122,15 @@ def test_a_quick_run_speaks_chinese(workspace, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert "已写出 Task901_SyntheticCT" in out and "进程与线程" in out and "已存在" in err
     assert not _english_lines(out + err), _english_lines(out + err)
+
+
+def test_an_error_shown_in_a_notebook_labels_its_step_and_fix_in_the_language(monkeypatch):
+    """``print(error)`` (a notebook) reads like the command line's message: labels in the language in effect when
+    it is shown; the exception's args (what a worker process pickles) keep the English text."""
+    from nnunet_explorer.errors import DatasetError
+
+    error = DatasetError("case_000 is missing", fix="add the file", step="dataset")
+    assert str(error) == "[step dataset] case_000 is missing\n  fix: add the file"
+    monkeypatch.setenv(ENV_VAR, "zh")
+    assert str(error) == "[步骤 dataset] case_000 is missing\n  解决办法：add the file"
+    assert error.args == ("[step dataset] case_000 is missing\n  fix: add the file",)
