@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -54,10 +54,11 @@ print(workspace.describe()); print("task:", TASK)
 # ## The trainer, before `initialize`
 #
 # The constructor stores its arguments and sets attributes (and, as in v1, the global cuDNN flags, the seeds
-# under `--deterministic` and the loss `DC_and_CE_loss`); nothing that needs the plans. Every hyperparameter is an assignment
-# `self.<name> = ...` in some `__init__` of the class hierarchy; a subclass changes one by assigning it again in
-# *its* `__init__`, after `super().__init__(...)`. The provenance table shows, for each value, which class set it
-# and what the classes above had set before.
+# under `--deterministic` and the loss `DC_and_CE_loss`); nothing that needs the plans. Most hyperparameters are
+# assignments `self.<name> = ...` in some `__init__` of the class hierarchy (a few are literals inside methods: the
+# last rows of the table); a subclass changes one of those attributes by assigning it again in *its* `__init__`,
+# after `super().__init__(...)`. The provenance table shows, for each value, which class set it and what the
+# classes above had set before.
 
 # %%
 from nnunet_explorer.walkthrough import training_walkthrough

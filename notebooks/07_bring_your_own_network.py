@@ -156,7 +156,8 @@ record
 # V2's `run_training` calls `maybe_update_lr(self.epoch)` once before the first epoch, and `on_epoch_end` calls
 # `maybe_update_lr()` after every epoch (for the *next* epoch, hence `self.epoch + 1`).
 #
-# > **Pitfall: class attributes do nothing.** In v1 every hyperparameter is an instance attribute assigned in
+# > **Pitfall: class attributes do nothing.** In v1 the hyperparameters that are attributes (the others are
+# > literals inside methods, such as the momentum) are instance attributes assigned in
 # > `__init__` (`nnUNetTrainerV2.__init__` sets `self.max_num_epochs = 1000` and `self.initial_lr = 1e-2`), and an
 # > instance attribute hides a class attribute of the same name. A subclass with `initial_lr = 3e-3` in its class
 # > body therefore trains with 1e-2 for 1000 epochs, silently. The explorer trains exactly as v1 (the class

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -58,9 +58,9 @@ print(workspace.describe()); print("task:", TASK)
 # ## `initialize` 之前的训练器
 #
 # 构造函数保存它的参数并设置属性（和 v1 一样，还设置全局的 cuDNN 开关、`--deterministic` 下的随机种子，以及
-# 损失 `DC_and_CE_loss`）；不做任何需要 plans 的事。每个超参数都是类层次中某个 `__init__` 里的一条赋值
-# `self.<name> = ...`；子类要改变其中一个，就在*它自己的* `__init__` 中、在 `super().__init__(...)` 之后再赋值
-# 一次。来源表（provenance）对每个值列出是哪个类设置的，以及上面的类之前设置过什么。
+# 损失 `DC_and_CE_loss`）；不做任何需要 plans 的事。大多数超参数是类层次中某个 `__init__` 里的一条赋值
+# `self.<name> = ...`（少数是方法里的字面量：见表格的最后几行）；子类要改变其中一个属性，就在*它自己的* `__init__`
+# 中、在 `super().__init__(...)` 之后再赋值一次。来源表（provenance）对每个值列出是哪个类设置的，以及上面的类之前设置过什么。
 
 # %%
 from nnunet_explorer.walkthrough import training_walkthrough

@@ -157,7 +157,8 @@ record
 # V2 的 poly 规则。V2 的 `run_training` 在第一个 epoch 之前调用一次 `maybe_update_lr(self.epoch)`，`on_epoch_end` 在
 # 每个 epoch 之后调用 `maybe_update_lr()`（为的是*下一个* epoch，所以是 `self.epoch + 1`）。
 #
-# > **陷阱：类属性不起作用。** 在 v1 中，每个超参数都是在 `__init__` 中赋值的实例属性（`nnUNetTrainerV2.__init__`
+# > **陷阱：类属性不起作用。** 在 v1 中，作为属性的超参数（其余的是方法里的字面量，例如动量）都是在 `__init__` 中
+# > 赋值的实例属性（`nnUNetTrainerV2.__init__`
 # > 设置 `self.max_num_epochs = 1000` 和 `self.initial_lr = 1e-2`），而实例属性会遮蔽同名的类属性。因此，一个在类体中
 # > 写了 `initial_lr = 3e-3` 的子类，会悄无声息地以 1e-2 训练 1000 个 epoch。explorer 的训练与 v1 完全一样（忽略这个
 # > 类属性），但会在定义这个类时发出 `V1IgnoresWarning`，并指出修正方法。
