@@ -105,7 +105,7 @@ p.results["trainer_class"]
 # %% [markdown]
 # ### 训练器：`NetworkTrainer > nnUNetTrainer > nnUNetTrainerV2`
 #
-# 表中每个超参数由哪个类的 `__init__` 设置。注意蓝色的几行：动量 0.99、Nesterov、梯度裁剪 12、poly 指数 0.9 在 v1 里
+# 表中列出每个超参数由谁设置：大多数是类层次中某个 `__init__` 里的赋值。注意蓝色的几行：动量 0.99、Nesterov、梯度裁剪 12、poly 指数 0.9 在 v1 里
 # **不是属性**，而是写死在方法里的字面量；在 `__init__` 里写 `self.momentum = 0.9` 在 v1 中不起作用——要改它，就覆盖
 # `initialize_optimizer_and_scheduler`（v1 自己的 `nnUNetTrainerV2_momentum09` 正是这样做的）。
 

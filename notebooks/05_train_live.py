@@ -18,8 +18,9 @@
 #
 # The training run belongs to the trainer: `trainer.run_training()` is v1's loop — epochs of
 # `num_batches_per_epoch` training iterations (`run_iteration`), then `num_val_batches_per_epoch` validation
-# iterations with online evaluation, then `on_epoch_end` (the epoch's global Dice, the next learning rate,
-# checkpoints, moving averages). The explorer adds to that loop, at four named points, *observers* that receive
+# iterations with online evaluation, then `on_epoch_end` (in v1's order: the epoch's global Dice from the validation
+# batches, `progress.png`, the next learning rate, `model_latest` every 50 epochs, the Dice moving average, and
+# `model_best` when that average improves). The explorer adds to that loop, at four named points, *observers* that receive
 # plain numbers after every training iteration, every validation and every epoch (`trainer.explorer.attach(...)`)
 # and a stop request (`trainer.explorer.control`). The `TrainingMonitor` is an observer with a Stop button. Here the run is cut
 # down (v1: 1000 epochs × 250 iterations) to what the machine can do in about a minute:

@@ -149,8 +149,10 @@ record
 # %% [markdown]
 # ## Your own hyperparameters, and a v1 method the run calls
 #
-# Hyperparameters are set on `self` in `__init__`, after `super().__init__(...)`, as v1's own variants do
-# (`nnUNetTrainerV2_2epochs`, `nnUNetTrainerV2_Loss_Dice_LR1en3`, ...). Behaviour is changed by overriding the
+# Hyperparameters that v1 keeps as attributes (`initial_lr`, `max_num_epochs`, the batch counts) are set on `self`
+# in `__init__`, after `super().__init__(...)`, as v1's own variants do (`nnUNetTrainerV2_2epochs`,
+# `nnUNetTrainerV2_Loss_Dice_LR1en3`, ...); the values v1 hard-codes in methods (momentum, Nesterov, clipping at
+# 12, poly 0.9) are changed by overriding the method that holds them. Behaviour is changed by overriding the
 # method v1 calls for it. This trainer keeps the tiny network, trains 4 short epochs with a smaller initial
 # learning rate, and warms the rate up linearly over the first two epochs before V2's poly rule takes over.
 # V2's `run_training` calls `maybe_update_lr(self.epoch)` once before the first epoch, and `on_epoch_end` calls

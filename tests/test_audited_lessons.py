@@ -15,17 +15,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_CJK = "\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
+
+
 def _prose(text: str) -> str:
     """The text with string literals and comment lines that continue on the next line joined, whitespace collapsed:
-    a wording split across ``"...empty "`` / ``"corners"`` or across two ``#`` lines is still found."""
+    a wording split across ``"...empty "`` / ``"corners"``, across two ``#`` lines or two ``# >`` (quote) lines is
+    still found; a Chinese phrase broken between two lines is joined without a space, as a reader reads it."""
     text = re.sub(r'"\s*\n\s*[rf]?"', "", text)  # "a " \n "b" -> "a b"
-    text = re.sub(r"\n\s*#\s?", " ", text)  # comment and markdown-cell lines
+    text = re.sub(f"([{_CJK}])\\n\\s*#\\s?>?\\s?(?=[{_CJK}])", "\\1", text)  # Chinese line joins
+    text = re.sub(r"\n\s*#\s?>?\s?", " ", text)  # comment, markdown-cell and quote lines
     return re.sub(r"\s+", " ", text)
 
 
 def _teaching_sources() -> dict[str, str]:
     """Every file whose prose a learner reads: notebooks (percent scripts), the package's Python, README, docs."""
-    paths = sorted((ROOT / "notebooks").glob("*.py")) + sorted((ROOT / "nnunet_explorer").rglob("*.py"))
+    paths = sorted((ROOT / "notebooks").rglob("*.py")) + sorted((ROOT / "nnunet_explorer").rglob("*.py"))
     paths += [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
     return {str(p.relative_to(ROOT)): _prose(p.read_text(encoding="utf-8")) for p in paths}
 
@@ -65,6 +70,34 @@ def test_the_wrong_wording_is_gone(lesson):
     found = [f"{name}: {needle!r}" for name, text in _teaching_sources().items()
              for needle in WRONG[lesson] if needle in text]
     assert not found, found
+
+
+# Wrong lessons that came back in other words (December 2026): patterns over the joined prose of every source
+WRONG_PATTERNS = {
+    # momentum, nesterov, the clipping norm and the poly exponent are literals in V2's methods, not __init__ settings
+    "every hyperparameter in __init__": (
+        r"(every|each|all( the)?) hyper-?parameters? (is|are) [^.]{0,80}(__init__|constructor)",
+        r"constructor sets[^.]{0,80}fixed hyperparameters", r"\bHyperparameters are set (on `?self`? )?in `?__init__",
+        r"每个超参数[^。，：；]{0,20}__init__", r"超参数在 `?__init__", r"构造函数设置[^。]{0,40}固定的超参数"),
+    # on_epoch_end: global Dice, plot_progress, lr, model_latest, the MA, then model_best (not checkpoints first)
+    "checkpoints before the moving average": (
+        r"on_epoch_end`?\s*[（(][^)）]*(checkpoints?|检查点)[^)）]*(moving averages?|滑动平均)",),
+    # V2 sets the LR once before the first epoch, then at the end of every epoch for the next one
+    "LR at the start of every epoch": (r"set by hand at the start of every epoch", r"在每个 epoch 开始时手动设置"),
+}
+
+
+@pytest.mark.parametrize("lesson", sorted(WRONG_PATTERNS))
+def test_the_wrong_lesson_is_gone_in_other_words_too(lesson):
+    found = [f"{name}: {match.group(0)!r}" for name, text in _teaching_sources().items()
+             for pattern in WRONG_PATTERNS[lesson] for match in re.finditer(pattern, text, re.I)]
+    assert not found, found
+
+
+def test_the_joined_prose_reads_across_quote_lines_and_chinese_line_breaks():
+    english = _prose("# > In v1 every hyperparameter is an instance attribute\n# > assigned in `__init__`")
+    assert re.search(WRONG_PATTERNS["every hyperparameter in __init__"][0], english, re.I)
+    assert "每个超参数由哪个类的 `__init__`" in _prose("# 表中每个超参数由哪个\n# 类的 `__init__` 设置")
 
 
 def _padding_share(loaded, patch, scale, angles):

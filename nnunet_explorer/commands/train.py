@@ -10,7 +10,8 @@ predictions. Under ``torchrun`` (or with ``--dist``) every process trains its sh
 
 Stopping: Ctrl-C (``SIGINT``) and a scheduler's ``SIGTERM`` (SLURM, Kubernetes) both save
 ``model_latest.model`` with the finished epochs and shut the augmentation workers down; the command then
-exits with 130 or 143 and ``-c`` resumes.
+exits with 130 or 143 and ``-c`` resumes (from ``model_final_checkpoint.model`` instead, as v1 does, when an older
+one is still in the folder; the command warns).
 """
 from __future__ import annotations
 

@@ -519,7 +519,7 @@ def run_in_background(trainer: Any, observers: Sequence[Any] = ()) -> TrainingHa
 
     Should the interpreter exit while the run goes on (a notebook kernel shut down, a script that never joins),
     the run is stopped as the Stop button stops it: after the current iteration, with ``model_latest.model``
-    written (resume with ``-c``).
+    written (resume with ``-c``, which takes an older ``model_final_checkpoint.model`` first, as v1 does).
     """
     trainer.explorer.attach(*observers)
     handle = TrainingHandle(trainer)

@@ -122,10 +122,12 @@ _TERMS = (
          "样本以病例中某个前景类别的随机体素为中心——batch 为 2 时是 2 个中的 1 个,batch 为 3 时是 3 个中的 1 个,"
          "batch 为 5 时是 5 个中的 2 个。"),
     Term("poly-lr", "poly LR", "poly 学习率",
-         "``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``, set by hand at the start of every epoch "
-         "(V2 has no scheduler object): 0.01 at epoch 0, about 2e-5 at epoch 999.",
-         "``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``,在每个 epoch 开始时手动设置(V2 没有调度器"
-         "对象):epoch 0 为 0.01,epoch 999 约为 2e-5。"),
+         "``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``, set by hand in ``maybe_update_lr`` (V2 has no "
+         "scheduler object): once by ``run_training`` before the first epoch, then at the end of every epoch (in "
+         "``on_epoch_end``) for the next one: 0.01 at epoch 0, about 2e-5 at epoch 999.",
+         "``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``,由 ``maybe_update_lr`` 手动设置(V2 没有调度器"
+         "对象):``run_training`` 在第一个 epoch 之前设置一次,之后在每个 epoch 结束时(在 ``on_epoch_end`` 中)为下一个 "
+         "epoch 设置:epoch 0 为 0.01,epoch 999 约为 2e-5。"),
     Term("online-evaluation", "online evaluation", "在线评估 (online evaluation)",
          "The per-epoch estimate of validation quality from validation batches (see pseudo Dice); its moving "
          "average (alpha 0.9) decides when ``model_best.model`` is written.",

@@ -21,7 +21,7 @@ What it shows, and what it teaches about nnU-Net v1's training loop:
 * the learning rate (poly schedule: set once per epoch);
 * the time waiting for data versus computing (if data wait dominates, augmentation is the bottleneck);
 * a Stop button that calls :meth:`LoopControl.request_stop`: the loop ends after the current iteration and
-  saves a checkpoint (resume later with ``-c``).
+  saves a checkpoint (resume later with ``-c``; like v1's, it loads an older ``model_final_checkpoint`` first).
 
 Cost: the loop calls the monitor every iteration, so the monitor must be cheap. Widget updates are throttled
 by time (``redraw_interval``, default 0.5 s, i.e. at most 2 Hz, however fast the loop runs) *and* by the

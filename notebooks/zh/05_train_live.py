@@ -19,8 +19,9 @@
 # *中文版；英文版见上一级目录的同名 notebook。*
 #
 # 训练过程属于训练器：`trainer.run_training()` 就是 v1 的训练循环——每个 epoch 先做 `num_batches_per_epoch` 次训练迭代
-# （`run_iteration`），再做 `num_val_batches_per_epoch` 次带在线评估的验证迭代，然后调用 `on_epoch_end`（本 epoch 的
-# 全局 Dice、下一个学习率、检查点、滑动平均）。explorer 在这个循环的四个命名位置加上*观察者*（observer）：它们在每次
+# （`run_iteration`），再做 `num_val_batches_per_epoch` 次带在线评估的验证迭代，然后调用 `on_epoch_end`（按 v1 的
+# 顺序：由验证 batch 算出的本 epoch 全局 Dice、`progress.png`、下一个学习率、每 50 个 epoch 一次的 `model_latest`、
+# Dice 的滑动平均，以及该平均值提高时写出的 `model_best`）。explorer 在这个循环的四个命名位置加上*观察者*（observer）：它们在每次
 # 训练迭代、每次验证和每个 epoch 之后收到普通的数字（`trainer.explorer.attach(...)`），还有一个停止请求的入口
 # （`trainer.explorer.control`）。`TrainingMonitor` 就是一个带停止（Stop）按钮的观察者。这里把训练（v1：1000 个
 # epoch × 250 次迭代）缩减到这台机器大约一分钟能完成的量：

@@ -151,8 +151,10 @@ record
 # %% [markdown]
 # ## 你自己的超参数，以及训练过程会调用的一个 v1 方法
 #
-# 超参数在 `__init__` 中、`super().__init__(...)` 之后设置在 `self` 上，v1 自己的变体就是这样做的
-# （`nnUNetTrainerV2_2epochs`、`nnUNetTrainerV2_Loss_Dice_LR1en3`……）。要改变行为，就覆盖 v1 为此调用的那个方法。
+# v1 作为属性保存的超参数（`initial_lr`、`max_num_epochs`、每个 epoch 的 batch 数）在 `__init__` 中、
+# `super().__init__(...)` 之后设置在 `self` 上，v1 自己的变体就是这样做的（`nnUNetTrainerV2_2epochs`、
+# `nnUNetTrainerV2_Loss_Dice_LR1en3`……）；v1 写死在方法里的值（动量、Nesterov、裁剪阈值 12、poly 指数 0.9）要覆盖
+# 持有它们的方法才能改变。要改变行为，就覆盖 v1 为此调用的那个方法。
 # 这个训练器保留那个很小的网络，用较小的初始学习率训练 4 个很短的 epoch，并在前两个 epoch 里线性预热学习率，之后交给
 # V2 的 poly 规则。V2 的 `run_training` 在第一个 epoch 之前调用一次 `maybe_update_lr(self.epoch)`，`on_epoch_end` 在
 # 每个 epoch 之后调用 `maybe_update_lr()`（为的是*下一个* epoch，所以是 `self.epoch + 1`）。
