@@ -19,7 +19,8 @@
 # `run_iteration` is the heart of training: forward pass, deep-supervision loss, backward pass, gradient
 # clipping to norm 12, SGD step. v1's loop calls the trainer's `run_iteration` `num_batches_per_epoch` times per
 # epoch. The walkthrough's `iteration` step calls that same method of the same trainer once, on the seeded batch
-# of notebook 03 (the `batch` step), with online evaluation on; then it puts the weights, the optimizer state and
+# of notebook 03 (the `batch` step), with online evaluation on (v1 evaluates online only on validation batches;
+# the walkthrough turns it on for this training batch to show what it computes); then it puts the weights, the optimizer state and
 # the random streams back, so the look does not change the training that would follow. This notebook looks at
 # every part of that one iteration.
 

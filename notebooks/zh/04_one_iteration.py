@@ -20,7 +20,8 @@
 #
 # `run_iteration` 是训练的核心：前向传播、深度监督损失、反向传播、把梯度裁剪到范数 12、一步 SGD。v1 的训练循环
 # 在每个 epoch 中调用训练器的 `run_iteration` `num_batches_per_epoch` 次。walkthrough 的 `iteration` 步骤对同一个
-# 训练器调用同一个方法一次，输入是 notebook 03 中用种子生成的 batch（`batch` 步骤），并打开在线评估；之后它把权重、
+# 训练器调用同一个方法一次，输入是 notebook 03 中用种子生成的 batch（`batch` 步骤），并打开在线评估（v1 只在验证
+# batch 上做在线评估；walkthrough 在这个训练 batch 上打开它，是为了展示它计算什么）；之后它把权重、
 # 优化器状态和随机数流恢复原样，所以这次查看不会改变之后的训练。这个 notebook 逐一查看这一次迭代的每个部分。
 
 # %%
