@@ -125,15 +125,18 @@ def test_contract_violations_are_named(net, mode, needle):
         report.raise_if_failed()
 
 
+class Plain(nn.Module):
+    """A network without ``do_ds`` that returns one tensor: breaks v1's contract in two ways."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(1, 3, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
 def test_contract_without_do_ds_and_broken_forward():
-    class Plain(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv3d(1, 3, 1)
-
-        def forward(self, x):
-            return self.conv(x)
-
     report = check_network_contract(Plain(), patch_size=PATCH, batch_size=1, num_input_channels=1, num_classes=3,
                                     pool_op_kernel_sizes=POOLS)
     assert any("no attribute do_ds" in m for m in report.errors)
@@ -182,14 +185,6 @@ def test_which_networks_v1s_initialize_accepts(net):
 
 def test_the_contract_report_speaks_chinese_under_zh_and_english_by_default(monkeypatch):
     """The report's title, every message, its repr and the raised error with its fix follow the language."""
-    class Plain(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv3d(1, 3, 1)
-
-        def forward(self, x):
-            return self.conv(x)
-
     def report():
         return check_network_contract(Plain(), patch_size=PATCH, batch_size=1, num_input_channels=1, num_classes=3,
                                       pool_op_kernel_sizes=POOLS)
