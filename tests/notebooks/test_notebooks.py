@@ -31,20 +31,28 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 
+def check_paired_and_clean(script_path: Path) -> list:
+    """The percent script and its ``.ipynb``: paired, the same cells, the python3 kernel, no outputs; returns the
+    code cells."""
+    name = script_path.relative_to(NOTEBOOKS).with_suffix("")
+    script = jupytext.read(script_path)
+    paired = nbformat.read(script_path.with_suffix(".ipynb"), as_version=4)
+    assert "py:percent" in paired.metadata["jupytext"]["formats"], f"{name}: not paired with its script"
+    assert paired.metadata["kernelspec"]["name"] == "python3"
+    assert [(c.cell_type, c.source) for c in paired.cells] == [(c.cell_type, c.source) for c in script.cells], \
+        f"{name}: the .ipynb and the .py differ; run `jupytext --sync notebooks/{name}.py`"
+    code = [c for c in paired.cells if c.cell_type == "code"]
+    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in code), \
+        f"{name}: commit the .ipynb without outputs"
+    return code
+
+
 def test_every_notebook_is_a_percent_script_paired_with_a_clean_ipynb():
     scripts = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
     assert scripts == ORDER
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == ORDER
     for stem in ORDER:
-        script = jupytext.read(NOTEBOOKS / f"{stem}.py")
-        paired = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
-        assert "py:percent" in paired.metadata["jupytext"]["formats"], f"{stem}: not paired with its script"
-        assert paired.metadata["kernelspec"]["name"] == "python3"
-        assert ([(c.cell_type, c.source) for c in paired.cells] == [(c.cell_type, c.source) for c in script.cells]), \
-            f"{stem}: the .ipynb and the .py differ; run `jupytext --sync notebooks/{stem}.py`"
-        code = [c for c in paired.cells if c.cell_type == "code"]
-        assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in code), \
-            f"{stem}: commit the .ipynb without outputs"
+        code = check_paired_and_clean(NOTEBOOKS / f"{stem}.py")
         assert "assert" in code[-1].source, f"{stem}: the last cell must check what the notebook produced"
         assert "prepare_sample_task" in "".join(c.source for c in code), f"{stem}: makes its own workspace"
 

@@ -20,6 +20,7 @@ import pytest
 
 from ..test_zh_consistency import _codes, _numbers
 from ..zh_share_rule import CJK
+from .test_notebooks import check_paired_and_clean
 
 jupytext = pytest.importorskip("jupytext")
 nbformat = pytest.importorskip("nbformat")
@@ -76,15 +77,7 @@ def test_the_chinese_notebooks_are_paired_clean_and_complete():
     assert sorted(p.stem for p in ZH.glob("[0-9][0-9]_*.py")) == TRANSLATED
     assert sorted(p.stem for p in ZH.glob("*.ipynb")) == TRANSLATED
     for stem in TRANSLATED:
-        script = jupytext.read(ZH / f"{stem}.py")
-        paired = nbformat.read(ZH / f"{stem}.ipynb", as_version=4)
-        assert "py:percent" in paired.metadata["jupytext"]["formats"], f"zh/{stem}: not paired with its script"
-        assert paired.metadata["kernelspec"]["name"] == "python3"
-        assert [(c.cell_type, c.source) for c in paired.cells] == [(c.cell_type, c.source) for c in script.cells], \
-            f"zh/{stem}: the .ipynb and the .py differ; run `jupytext --sync notebooks/zh/{stem}.py`"
-        code = [c for c in paired.cells if c.cell_type == "code"]
-        assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in code), \
-            f"zh/{stem}: commit the .ipynb without outputs"
+        check_paired_and_clean(ZH / f"{stem}.py")
 
 
 @pytest.mark.parametrize("stem", TRANSLATED)
