@@ -67,7 +67,7 @@ class DoctorReport:
         """The report as plain text, section by section."""
         lines = [tr("folders (nnU-Net v1 variables):", "文件夹(nnU-Net v1 的环境变量):")]
         for f in self.folders:
-            lines.append(f"  {f.role:<34} {f.path}")
+            lines.append(f"  {_pad(_label(f.role), 34)} {f.path}")
             lines.append(f"  {'':<34} " + tr(f"from {f.origin}; {f.state}",
                                               f"来自 {_ORIGINS_ZH.get(f.origin, f.origin)};"
                                               f"{_STATES_ZH.get(f.state, f.state)}"))
@@ -77,7 +77,8 @@ class DoctorReport:
         lines += ([f"  {name:<34} {', '.join(places)}" for name, places in self.tasks.items()]
                   or ["  " + tr("(none yet)", "(还没有)")])
         lines.append(tr("versions:", "版本:"))
-        lines += [f"  {name:<34} {value or tr('not installed', '未安装')}" for name, value in self.versions.items()]
+        lines += [f"  {_pad(_label(name), 34)} {value or tr('not installed', '未安装')}"
+                  for name, value in self.versions.items()]
         lines.append(tr("processes and threads:", "进程与线程:"))
         lines += [f"  {_pad(name, 34)} {value}" for name, value in self.threads.items()]
         for title, findings in ((tr("notes", "提示"), self.notes), (tr("problems", "问题"), self.problems)):
@@ -89,6 +90,18 @@ class DoctorReport:
         lines.append(tr("no problems found", "没有发现问题") if self.ok
                      else tr(f"{len(self.problems)} problem(s) found", f"发现 {len(self.problems)} 个问题"))
         return "\n".join(lines)
+
+
+# The words in brackets after a folder or package name, for display (the names themselves stay keys).
+_LABELS_ZH = {"(raw tasks)": "(原始任务)", "(trained models)": "(训练好的模型)", "(v1, for parity)": "(v1,用于一致性检查)"}
+
+
+def _label(name: str) -> str:
+    """``name`` with its bracketed explanation in the current language."""
+    for english, chinese in _LABELS_ZH.items():
+        if name.endswith(english):
+            return name[: -len(english)] + tr(english, chinese)
+    return name
 
 
 def _pad(text: str, width: int) -> str:

@@ -121,6 +121,9 @@ def test_a_quick_run_speaks_chinese(workspace, capsys, monkeypatch):
     assert main(["sample", "synthetic-ct"]) == 2  # the task exists
     out, err = capsys.readouterr()
     assert "已写出 Task901_SyntheticCT" in out and "进程与线程" in out and "已存在" in err
+    # doctor's bracketed words after folder and package names (the names stay: they are v1's and pip's)
+    assert "nnUNet_raw_data （原始任务）" in out and "nnunet （v1，用于一致性检查）" in out
+    assert not any(words in out for words in ("raw tasks", "trained models", "for parity"))
     assert not _english_lines(out + err), _english_lines(out + err)
 
 
