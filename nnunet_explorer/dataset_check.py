@@ -49,7 +49,7 @@ from . import tasks
 from .errors import DatasetError, ExplorerError
 from .fileio import load_json
 from .image_io import NiftiScan, read_nifti_header, scan_nifti, truncation_error
-from .language import tr
+from .language import pad, severity_word, tr
 from .paths import Workspace, get_workspace
 from .provenance import mirrors
 from .tasks import Geometry, NIFTI_SUFFIX
@@ -160,16 +160,16 @@ class DatasetCheck:
             f"{len(self.cases)} case(s), {len(self.flagged_cases)} flagged; {counts['error']} error(s), "
             f"{counts['warning']} warning(s), {counts['info']} info ({self.seconds:.1f} s)",
             f"{len(self.cases)} 个病例,{len(self.flagged_cases)} 个被标记;{counts['error']} 个错误,"
-            f"{counts['warning']} 个警告,{counts['info']} 条信息(用时 {self.seconds:.1f} s)")]
+            f"{counts['warning']} 个警告,{counts['info']} 条提示(用时 {self.seconds:.1f} s)")]
         for case, findings in self.cases.items():
             for f in findings:
-                lines.append(f"  {case}: {f.severity:<7} {f.check:<21} {f.message}")
+                lines.append(f"  {case}: {pad(severity_word(f.severity), 7)} {f.check:<21} {f.message}")
         test, dataset = tr("(test)", "(测试)"), tr("(dataset)", "(数据集)")
         for case, findings in self.test_cases.items():
             for f in findings:
-                lines.append(f"  {case} {test}: {f.severity:<7} {f.check:<21} {f.message}")
+                lines.append(f"  {case} {test}: {pad(severity_word(f.severity), 7)} {f.check:<21} {f.message}")
         for f in self.dataset:
-            lines.append(f"  {dataset} {f.severity:<7} {f.check:<21} {f.message}")
+            lines.append(f"  {dataset} {pad(severity_word(f.severity), 7)} {f.check:<21} {f.message}")
         return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ from typing import Mapping
 
 from . import __version__
 from .errors import DatasetError, ExplorerError, PathsError
-from .language import tr
+from .language import pad, tr
 from .paths import ENV_PREPROCESSED, ENV_RAW, ENV_RESULTS, ENV_WORKSPACE, Workspace, resolve_workspace
 from .tasks import TASK_NAME_PATTERN, list_tasks, verify_dataset_integrity
 
@@ -67,7 +67,7 @@ class DoctorReport:
         """The report as plain text, section by section."""
         lines = [tr("folders (nnU-Net v1 variables):", "文件夹(nnU-Net v1 的环境变量):")]
         for f in self.folders:
-            lines.append(f"  {_pad(_label(f.role), 34)} {f.path}")
+            lines.append(f"  {pad(_label(f.role), 34)} {f.path}")
             lines.append(f"  {'':<34} " + tr(f"from {f.origin}; {f.state}",
                                               f"来自 {_ORIGINS_ZH.get(f.origin, f.origin)};"
                                               f"{_STATES_ZH.get(f.state, f.state)}"))
@@ -77,10 +77,10 @@ class DoctorReport:
         lines += ([f"  {name:<34} {', '.join(places)}" for name, places in self.tasks.items()]
                   or ["  " + tr("(none yet)", "(还没有)")])
         lines.append(tr("versions:", "版本:"))
-        lines += [f"  {_pad(_label(name), 34)} {value or tr('not installed', '未安装')}"
+        lines += [f"  {pad(_label(name), 34)} {value or tr('not installed', '未安装')}"
                   for name, value in self.versions.items()]
         lines.append(tr("processes and threads:", "进程与线程:"))
-        lines += [f"  {_pad(name, 34)} {value}" for name, value in self.threads.items()]
+        lines += [f"  {pad(name, 34)} {value}" for name, value in self.threads.items()]
         for title, findings in ((tr("notes", "提示"), self.notes), (tr("problems", "问题"), self.problems)):
             if findings:
                 lines.append(tr(f"{title} ({len(findings)}):", f"{title}(共 {len(findings)} 条):"))
@@ -102,12 +102,6 @@ def _label(name: str) -> str:
         if name.endswith(english):
             return name[: -len(english)] + tr(english, chinese)
     return name
-
-
-def _pad(text: str, width: int) -> str:
-    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
-    used = sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1 for ch in text)
-    return text + " " * max(0, width - used)
 
 
 _ORIGINS_ZH = {"environment": "环境变量", "default workspace": "默认工作区",

@@ -76,6 +76,17 @@ def severity_word(severity: str) -> str:
     return words.get(severity, severity)
 
 
+def display_width(text: str) -> int:
+    """Columns a terminal gives ``text``: CJK characters and full-width punctuation take two."""
+    return sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" or "\u3000" <= ch <= "\u303f" else 1
+               for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns, so Chinese columns line up as English ones do."""
+    return text + " " * max(0, width - display_width(text))
+
+
 def is_chinese(language: str | None = None) -> bool:
     """Whether texts are drawn in Chinese now (or in ``language``)."""
     return (_normalise(language) if language is not None else get_language()) == "zh"

@@ -124,6 +124,8 @@ def test_a_quick_run_speaks_chinese(workspace, capsys, monkeypatch):
     # doctor's bracketed words after folder and package names (the names stay: they are v1's and pip's)
     assert "nnUNet_raw_data （原始任务）" in out and "nnunet （v1，用于一致性检查）" in out
     assert not any(words in out for words in ("raw tasks", "trained models", "for parity"))
+    # check_dataset's severity column is the reader's word, padded by display width (the check names are keys)
+    assert "（数据集） 提示    normalization" in out and " info " not in out
     assert not _english_lines(out + err), _english_lines(out + err)
 
 

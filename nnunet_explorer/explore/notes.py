@@ -21,6 +21,8 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
+from ..language import display_width
+
 
 @dataclass(frozen=True)
 class Note:
@@ -124,12 +126,6 @@ _TOKENS = re.compile(r" +%|[\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-
 _NO_LINE_START = set(",.;:!?)\u3001\u3002\uff0c\uff1b\uff1a\uff09\uff01\uff1f\u300d\u300f\u201d\u2019\u300b\u3011")
 
 
-def _display_width(text: str) -> int:
-    """Columns a terminal gives ``text``: CJK characters and full-width punctuation take two."""
-    return sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" or "\u3000" <= ch <= "\u303f" else 1
-               for ch in text)
-
-
 def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
     """Wrap ``text`` to ``width`` display columns, for English and Chinese alike.
 
@@ -146,7 +142,7 @@ def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
         prefix = first if not lines else rest
         mark = token.strip()[:1]
         closing = bool(mark) and (mark in _NO_LINE_START or mark == "%")  # no line starts with these
-        if (_display_width(line) + _display_width(token) > width and line.strip() != prefix.strip()
+        if (display_width(line) + display_width(token) > width and line.strip() != prefix.strip()
                 and not closing):
             lines.append(line.rstrip())
             line = rest + token.lstrip()

@@ -81,7 +81,7 @@ def render_dataset_report(check: DatasetCheck) -> str:
         f"<h1>check_dataset {html.escape(check.task_name)}</h1>",
         "<p>" + tr(f"{cases} case(s), {flagged} flagged; {errors} error(s), {warnings} warning(s), {infos} info. "
                    "Raw folder: ",
-                   f"{cases} 个病例，{flagged} 个被标记；{errors} 个错误，{warnings} 个警告，{infos} 条信息。"
+                   f"{cases} 个病例，{flagged} 个被标记；{errors} 个错误，{warnings} 个警告，{infos} 条提示。"
                    "原始数据文件夹：") + f"<code>{html.escape(str(check.raw_dir))}</code></p>",
         f"<h2>{tr('Dataset', '数据集')}</h2>",
         _finding_rows(check.dataset) if check.dataset else f"<p>{tr('nothing to report', '没有需要报告的')}</p>",

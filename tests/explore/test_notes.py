@@ -97,7 +97,8 @@ def test_pending_steps_show_their_title():
 
 
 def test_chinese_text_wraps_by_display_width_without_splitting_english_words():
-    from nnunet_explorer.explore.notes import _display_width, wrap
+    from nnunet_explorer.explore.notes import wrap
+    from nnunet_explorer.language import display_width as _display_width
 
     text = "最粗的输出(KiTS19 为 5x10x10)及其最近邻下采样的目标太粗糙,学不到有用的东西,所以 deep_supervision 不训练它。" * 2
     lines = wrap(text, 40, "理由: ", "  ")
