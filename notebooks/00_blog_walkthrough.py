@@ -21,8 +21,9 @@
 # 5 trainer / initialize、6 Generic_UNet、7 训练过程）依次运行同一条命令的每一步，并把每一步的卡片显示出来：
 # v1 打印了什么、得到了哪些值、v1 为什么这样做，以及博客与 v1 1.7.1 不一致的地方（勘误）。
 #
-# 任务：`nnunet-explorer sample kits19` 写入的 `Task040_KiTS`——KiTS19 的 210 例数据指纹（规划只读指纹，不读体素），
-# 已规划、已预处理，外加 5 个 40×96×96 的小病例，好让数据相关的步骤能运行。
+# 任务：`nnunet-explorer sample kits19` 写入的 `Task040_KiTS`——KiTS19 的 210 例数据指纹（规划只读指纹，不读体素；
+# v1 的 5 % batch 上限按 cropped 文件夹里 .npz 文件的个数计病例数，样例的 plans 按 210 例计算，在这个任务上两种算法
+# 的结果相同），已规划、已预处理，外加 5 个 40×96×96 的小病例，好让数据相关的步骤能运行。
 #
 # *English: this notebook follows the Chinese blog on `run_training.py 3d_fullres nnUNetTrainerV2 40 1` section by
 # section, on the blog's own task (the KiTS19 sample). The cards are in Chinese; `set_language("en")` switches them.*
@@ -51,7 +52,7 @@ p
 # %% [markdown]
 # ## 3 设置训练参数
 #
-# `run_training.py` 的 `main()` 先用 argparse 解析四个位置参数（network、network_trainer、task、fold）和 16 个开关。
+# `run_training.py` 的 `main()` 先用 argparse 解析四个位置参数（network、network_trainer、task、fold）和 16 个可选参数。
 # 两个容易看错的细节：混合精度默认**打开**（`--fp32` 才关闭）；`--val_disable_overwrite` 是反的——不传这个开关时它的值
 # 是 `True`。fold 经过 `int()`，`all` 例外。
 

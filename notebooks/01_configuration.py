@@ -19,7 +19,7 @@
 # `nnUNet_train 3d_fullres nnUNetTrainerV2 901 0` runs v1's `nnunet/run/run_training.py`. Before a single
 # voxel is loaded, `main()` does three things:
 #
-# 1. **parse the arguments** (network, trainer, task, fold and 16 flags),
+# 1. **parse the arguments** (network, trainer, task, fold and 16 optional arguments),
 # 2. turn the **task id** into a task folder name (`901` → `Task901_SyntheticCT`),
 # 3. call **`get_default_configuration`**, which reads the plans file and decides the stage, whether the Dice
 #    loss is computed over the whole batch (`batch_dice`), where results go, and which trainer class to use.
@@ -89,8 +89,9 @@ configuration_card(cfg)
 # re-runs the planner *in memory* on the same dataset fingerprint and records every rule it applies, so each
 # value below comes with the numbers that produced it: the patch size starts at 512 voxels along the coarsest
 # axis (the same length in mm on every axis; v1's comment calls it 512 mm) and is clipped to the median case,
-# the batch is capped so that its voxels (batch size × patch voxels) stay within 5 % of the dataset's voxels, a cap
-# never below 2 (on this tiny task the 5 % cap would be 0, so the batch of 2 is that floor), and so on.
+# the batch is capped at round(5 % of the dataset's voxels / patch voxels), the dataset's voxels counted as the
+# median case × the number of cropped cases, a cap never below 2 (on this tiny task the 5 % cap would be 0, so
+# the batch of 2 is that floor), and so on.
 
 # %%
 from nnunet_explorer.planning.plans import Plans
@@ -126,8 +127,9 @@ print([d.text for d in again.trace if d.key == "patch_size"][0])
 # 2. the patch starts as a box of 512 voxels along the coarsest axis and the same length in mm on the others
 #    (v1's comment says 512 mm, true only at 1 mm spacing), clipped to the median shape (for this tiny task the VRAM proxy
 #    never forces it smaller);
-# 3. an axis is pooled while its spacing is below twice the finest spacing and its feature map stays at least
-#    4 voxels; the patch is then padded up to a multiple of `2**pools` on every axis.
+# 3. an axis is pooled while its current spacing is below twice the current finest spacing and it still has at
+#    least 8 voxels (so the smallest feature map keeps at least 4); pooling halves an axis's size (rounded up)
+#    and doubles its spacing; the patch is then padded up to a multiple of `2**pools` on every axis.
 #
 # Write your answer into `my_patch` (the value in the cell is the solution: change it to test yourself).
 

@@ -17,7 +17,8 @@
 # # 02 · The trainer, `initialize`, the Generic_UNet and deep supervision
 #
 # In nnU-Net v1 the **trainer object owns the whole run**. After parsing, v1's `run_training.py` does four
-# things with it, in this order:
+# things with it in a plain training run, in this order (with `-c` or `-pretrained_weights` it also loads weights
+# between `initialize` and `run_training`; for `3d_lowres` it also predicts the next stage after `validate`):
 #
 # ```python
 # trainer = nnUNetTrainerV2(plans_file, fold, output_folder=..., dataset_directory=..., batch_dice=...,

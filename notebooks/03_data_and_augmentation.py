@@ -16,12 +16,13 @@
 # %% [markdown]
 # # 03 · Data loading and augmentation
 #
-# Training never sees whole cases. The loader cuts patches from random training cases — about a third of each
-# batch is forced to contain foreground (at this task's batch size of 2: one sample of 2, see Exercise 1) — and
-# the "moreDA" augmentation pipeline rotates and scales them, adds noise
-# and blur, changes brightness, contrast and gamma, simulates low resolution and mirrors them (elastic
-# deformation exists but V2 switches it off). This notebook follows one
-# batch through it.
+# Training works on patches, not on whole cases (a case smaller than the patch fits whole, padded). The loader
+# cuts patches from random training cases — about a third of each batch is forced to contain foreground (at this
+# task's batch size of 2: one sample of 2, see Exercise 1) — and the "moreDA" augmentation pipeline runs its
+# steps in this order, each firing per sample with its own probability: rotation and scaling (0.2 each),
+# Gaussian noise (0.1), blur (0.2), brightness (0.15), contrast (0.15), simulated low resolution (0.25), gamma
+# (inverted 0.1, then plain 0.3) and mirroring (0.5 per axis); elastic deformation exists but V2 switches it
+# off. This notebook follows one batch through it.
 
 # %%
 # figures (matplotlib Figure objects returned by the views) display as images
@@ -62,7 +63,8 @@ print("the dataloader step is trainer.dl_tr:", p["dataloader"] is trainer.dl_tr)
 # time and a zoom-out by 1/0.85 ≈ 1.18; `SpatialTransform` then crops the centre. Rotations about several axes
 # at once, and V2's zoom-out up to 1.4 (V2 widens the scale range to (0.7, 1.4) only after sizing the patch; in
 # batchgenerators a factor above 1 zooms out), can reach past the loaded patch: those voxels get 0 in the image
-# and -1 in the label.
+# and -1 in the label (batchgenerators 0.25.4 and later; 0 with older versions); `RemoveLabelTransform` turns
+# that -1 into 0 in the target either way.
 
 # %%
 aug = p["augmentation_parameters"]

@@ -68,7 +68,7 @@ print("total loss:", round(record.loss, 4))
 # %% [markdown]
 # ## Gradients and the clipping
 #
-# After `backward()`, v1 clips the global gradient norm to 12 (`clip_grad_norm_`). Early in training the norm is
+# After `backward()`, V2 clips the global gradient norm to 12 (`clip_grad_norm_`). Early in training the norm is
 # usually well below 12, so clipping changes nothing; it protects against rare spikes.
 
 # %%
@@ -86,9 +86,10 @@ print(f"time: forward+loss {record.seconds_forward:.2f} s, backward+step {record
 # %% [markdown]
 # ## Mixed precision
 #
-# `nnUNet_train` trains in mixed precision unless `--fp32` is given: autocast for the forward pass and a
-# `GradScaler` that scales the loss before `backward()` (and skips a step whose gradients overflowed). Autocast
-# only applies on CUDA, so on a CPU v1 trains in float32 anyway — which is what the record says here.
+# `nnUNet_train` trains in mixed precision unless `--fp32` is given: autocast for the forward pass and the
+# loss, and a `GradScaler` that scales the loss before `backward()` (and skips a step whose gradients
+# overflowed). Autocast only applies on CUDA, so on a CPU v1 trains in float32 anyway — which is what the record
+# says here.
 #
 # So that the lesson is not lost on a CPU, the step also runs v1's fp16 branch once as a *look* (on a crop of the
 # batch, with the trainer's network, loss and optimizer, nothing kept): the loss in half precision, the scaled

@@ -160,7 +160,7 @@ print(fold_files(first.output_folder))
 # `max_num_epochs` by 2 (to 8 on a CPU).
 #
 # **A v1 pitfall:** the poly learning rate is computed from `max_num_epochs`, so changing it and resuming makes
-# the LR jump: on a CPU, at epoch 6 it was about to reach 0 under the 6-epoch budget; under the 8-epoch one V2's
+# the LR jump: on a CPU, the rate set for epoch 6 under the 6-epoch budget is exactly 0; under the 8-epoch one V2's
 # `run_training` sets it back to `0.01 * (1 - 6/8) ** 0.9` before the first resumed epoch (on a GPU: epoch 40 of
 # 42, `0.01 * (1 - 40/42) ** 0.9`).
 

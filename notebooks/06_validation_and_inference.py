@@ -17,7 +17,8 @@
 # # 06 · Validation and inference: sliding window, postprocessing, pseudo vs real Dice
 #
 # The network is trained on patches, but a case is larger than a patch. Inference slides the patch over the case
-# with half-patch steps, weights every tile with a Gaussian (centre voxels are trusted more than border voxels),
+# in steps of at most half a patch (`step_size` 0.5; the tiles are spread evenly so that the last one ends at the
+# border), weights every tile with a Gaussian (centre voxels are trusted more than border voxels),
 # averages the overlapping softmaxes, and — by default — also averages over mirrored copies (test-time
 # augmentation). This notebook predicts one validation case, compares the "pseudo Dice" printed during training
 # with the real Dice, and tries v1's postprocessing (keep the largest connected component).
@@ -105,8 +106,9 @@ for c in labels:
 # ## Postprocessing: keep the largest connected component
 #
 # After validating a fold, v1 tests removing all but the largest connected component — first of all foreground
-# classes taken together, then of each class — and keeps the step only where it improves the validation Dice
-# (`postprocessing.json`). Here we apply it per class to one case and look at the effect.
+# classes taken together (kept if some class's validation Dice improves and none gets worse), then, with several
+# foreground classes, of each class (kept for each class whose Dice improves) — and writes what it keeps to
+# `postprocessing.json`. Here we apply it per class to one case and look at the effect.
 
 # %%
 from nnunet_explorer.inference.postprocessing import remove_all_but_the_largest_connected_component

@@ -144,7 +144,8 @@ record
 # %% [markdown]
 # The `initialize` step's trace names the class whose `initialize_network` ran (yours), and the `network` step
 # checked the contract on `trainer.network` — the same object the optimizer was built over. The `iteration` look
-# then ran V2's `run_iteration` with it: one output per deep-supervision level, each with its loss.
+# then ran V2's `run_iteration` with it: one output per deep-supervision level, each weighted into the loss
+# except the coarsest, which v1 weights 0 and never computes.
 
 # %% [markdown]
 # ## Your own hyperparameters, and a v1 method the run calls

@@ -62,6 +62,21 @@ WRONG = {
     # v1 sets the patience count to patience // 2, and the benchmarking file holds no class of its name
     "patience moved back": ("moved back by ``patience // 2``",),
     "dummyLoad class": ("v1's ``nnUNetTrainerV2_dummyLoad`` does",),
+    # found by the audit of December 6: patches of a case smaller than the patch hold the whole case, padded
+    "never whole cases": ("never sees whole cases", "从来不会看到完整的病例"),
+    # the sliding-window stride is at most half a patch, usually less (test_sliding_window_steps_...)
+    "half-patch steps": ("with half-patch steps", "以半个 patch 的步长"),
+    # v1 pools an axis of >= 8 voxels (before pooling), not one whose feature map "stays at least 4"
+    "stays at least 4": ("feature map stays at least 4", "特征图至少还有 4 个体素"),
+    # the coarsest deep-supervision output has weight 0 and its loss is never computed
+    "each output its loss": ("each with its loss", "各有各的损失"),
+    # poly_lr(6, 6) is exactly 0
+    "about to reach 0": ("about to reach 0 under", "正要降到 0"),
+    # autocast covers the forward pass and the loss
+    "autocast forward only": ("autocast for the forward pass and a", "前向传播用 autocast，再用"),
+    # the BraTS region trainers set a sigmoid; fold -6 and below raise an IndexError
+    "every trainer softmax": ("which every v1 trainer does right after building",),
+    "any integer fold": ("``fold`` may be any integer (a negative one", "``fold`` 可以是任意整数"),
 }
 
 
@@ -173,3 +188,67 @@ def test_an_8_voxel_axis_is_still_pooled():
     for patch, pools in (([8, 8, 8], [1, 1, 1]), ([7, 7, 7], [0, 0, 0]), ([16, 16, 16], [2, 2, 2])):
         assert v1_props([1, 1, 1], patch, 4, 999)[0] == pools
         assert get_pool_and_conv_props([1, 1, 1], patch).num_pool_per_axis == pools
+
+
+def test_sliding_window_steps_are_at_most_half_a_patch():
+    """``step_size`` 0.5 bounds the stride; v1 then spreads the tiles evenly so the last one ends at the border."""
+    from nnunet.network_architecture.neural_network import SegmentationNetwork
+
+    from nnunet_explorer.network_architecture.sliding_window import compute_steps_for_sliding_window
+
+    v1 = SegmentationNetwork._compute_steps_for_sliding_window((128,), (300,), 0.5)
+    assert v1 == [[0, 57, 115, 172]] == compute_steps_for_sliding_window((128,), (300,), 0.5)
+    assert max(np.diff(v1[0])) < 64 and v1[0][-1] + 128 == 300
+
+
+def test_the_coarsest_deep_supervision_output_is_never_computed():
+    """V2's weights end in 0 and MultipleOutputLoss2 skips an output of weight 0: its loss is never called."""
+    import torch
+    from nnunet.training.loss_functions.deep_supervision import MultipleOutputLoss2 as V1Loss
+
+    from nnunet_explorer.training.loss import MultipleOutputLoss2
+
+    for cls in (V1Loss, MultipleOutputLoss2):
+        seen: list = []
+
+        class Recording(torch.nn.Module):
+            def forward(self, x, y):
+                seen.append(tuple(x.shape))
+                return x.mean()
+
+        loss = cls(Recording(), np.array([4 / 7, 2 / 7, 1 / 7, 0]))
+        loss([torch.ones(1, 2, s, s) for s in (8, 4, 2, 1)], [torch.zeros(1, 1, s, s) for s in (8, 4, 2, 1)])
+        assert seen == [(1, 2, 8, 8), (1, 2, 4, 4), (1, 2, 2, 2)], cls
+
+
+def test_the_conv_kernel_group_can_span_more_than_a_factor_2():
+    """3 goes to the largest group of axes within a factor 2 of one axis; a single much finer axis gets 1."""
+    from nnunet.experiment_planning.common_utils import get_pool_and_conv_props as v1_props
+
+    from nnunet_explorer.planning.topology import get_pool_and_conv_props
+
+    for spacing, first in (([1.0, 1.5, 2.5], [3, 3, 3]), ([3.0, 3.0, 1.0], [3, 3, 1]), ([3.0, 1.0, 1.0], [1, 3, 3])):
+        assert v1_props(spacing, [128, 128, 128], 4, 999)[2][0] == first
+        assert get_pool_and_conv_props(spacing, [128, 128, 128]).conv_kernel_sizes[0] == first
+
+
+def test_the_oversampling_count_is_v1s_formula_not_0_67():
+    """``round(batch * (1 - 0.33))`` (v1's) and ``round(batch * 0.67)`` differ at batch 250: 1 - 0.33 < 0.67."""
+    from nnunet.training.dataloading.dataset_loading import DataLoader3D
+
+    from nnunet_explorer.training.dataloading import is_forced_foreground
+
+    forced = sum(not i < round(250 * (1 - 0.33)) for i in range(250))
+    assert forced == 83 != 250 - round(250 * 0.67)
+    assert sum(is_forced_foreground(i, 250, 0.33) for i in range(250)) == forced
+    v1 = DataLoader3D.__new__(DataLoader3D)
+    v1.batch_size, v1.oversample_foreground_percent = 250, 0.33
+    assert sum(v1.get_do_oversample(i) for i in range(250)) == forced
+
+
+def test_the_poly_rate_for_the_last_epoch_of_the_budget_is_exactly_0():
+    from nnunet.training.learning_rate.poly_lr import poly_lr as v1_poly
+
+    from nnunet_explorer.training.lr_schedule import poly_lr
+
+    assert v1_poly(6, 6, 0.01, 0.9) == poly_lr(6, 6, 0.01, 0.9) == 0

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     built: list = []  # the walkthrough, once built: the messages below name its fold folder
     try:
-        # differs from v1: v1 dies on SIGTERM and loses the epochs since its last scheduled checkpoint
+        # differs from v1: v1 dies on SIGTERM without saving; -c then resumes from its last scheduled model_latest
+        # (every 50 epochs) or, before the first one, from model_best
         with sigterm_as_interrupt():
             return _run(args, built)
     except TerminationRequested:

@@ -115,10 +115,10 @@ _TERMS = (
          "``<data_identifier>_stage<k>``.",
          "plans 中预处理数据的名称(``nnUNetData_plans_v2.1``);stage k 的病例位于 ``<data_identifier>_stage<k>``。"),
     Term("oversampling", "oversampling (foreground)", "前景过采样 (oversampling)",
-         "``oversample_foreground_percent = 0.33``: the last ``batch_size - round(batch_size * 0.67)`` samples of "
-         "each batch are centred on a random voxel of a random foreground class present in the case — 1 of 2 at "
+         "``oversample_foreground_percent = 0.33``: the last ``batch_size - round(batch_size * (1 - 0.33))`` samples "
+         "of each batch are centred on a random voxel of a random foreground class present in the case — 1 of 2 at "
          "batch 2, 1 of 3 at batch 3, 2 of 5 at batch 5.",
-         "``oversample_foreground_percent = 0.33``:每个 batch 中最后 ``batch_size - round(batch_size * 0.67)`` 个"
+         "``oversample_foreground_percent = 0.33``:每个 batch 中最后 ``batch_size - round(batch_size * (1 - 0.33))`` 个"
          "样本以病例中某个前景类别的随机体素为中心——batch 为 2 时是 2 个中的 1 个,batch 为 3 时是 3 个中的 1 个,"
          "batch 为 5 时是 5 个中的 2 个。"),
     Term("poly-lr", "poly LR", "poly 学习率",
@@ -167,9 +167,9 @@ _TERMS = (
          "(``num_batches_per_epoch``)和 50 个验证 batch;V2 训练 1000 个 epoch。"),
     Term("instance-norm", "instance normalisation", "实例归一化 (instance norm)",
          "Normalises every feature map of every sample with its own mean and variance (no batch statistics); "
-         "V2 uses ``InstanceNorm3d(eps=1e-5, affine=True)``.",
+         "V2 uses ``InstanceNorm3d(eps=1e-5, affine=True)`` (``InstanceNorm2d`` for 2d).",
          "对每个样本的每个特征图用它自己的均值和方差做归一化(不用 batch 统计量);V2 使用 "
-         "``InstanceNorm3d(eps=1e-5, affine=True)``。"),
+         "``InstanceNorm3d(eps=1e-5, affine=True)``(2d 时为 ``InstanceNorm2d``)。"),
     Term("grad-clip", "gradient clipping", "梯度裁剪",
          "``torch.nn.utils.clip_grad_norm_(parameters, 12)`` in V2's ``run_iteration``: when the norm of all "
          "gradients together exceeds 12 they are scaled down to norm 12.",

@@ -381,11 +381,13 @@ def _stage_key_note(key: str, sp: Mapping[str, Any], lang: str) -> str:
                     "每次下采样一个核,从最上层开始:[2, 2, 2] 把每个轴减半,[1, 2, 2] 只减半平面内的轴。V2 用这些步长的"
                     "带步长卷积做下采样。", lang)
     if key == "conv_kernel_sizes":
-        return _say("One kernel per resolution level (downsamplings + 1): 3 along the axes whose spacings at that "
-                    "level lie within a factor 2 of each other, 1 along an axis at least twice as coarse (so [1, 3, 3] "
-                    "for thick slices); the bottleneck always gets 3 everywhere.",
-                    "每个分辨率层一个卷积核(下采样次数 + 1):在该层 spacing 彼此相差不到 2 倍的轴上为 3,在至少粗 2 倍的轴"
-                    "上为 1(所以厚层图像是 [1, 3, 3]);瓶颈层总是全部为 3。", lang)
+        return _say("One kernel per resolution level (downsamplings + 1): 3 along the largest group of axes whose "
+                    "spacings at that level lie within a factor 2 of one axis's spacing (so the group can span more "
+                    "than 2x), 1 along the others — usually the thick-slice axis (so [1, 3, 3] for thick slices), "
+                    "though a single much finer axis gets 1 too; the bottleneck always gets 3 everywhere.",
+                    "每个分辨率层一个卷积核(下采样次数 + 1):找出该层 spacing 与某一个轴的 spacing 相差不到 2 倍的最大一组轴"
+                    "(所以这组轴之间可以相差超过 2 倍),这组轴上为 3,其余轴上为 1——通常是厚层的那个轴(所以厚层图像是 "
+                    "[1, 3, 3]),不过单独一个细得多的轴也会是 1;瓶颈层总是全部为 3。", lang)
     return _say("A value of this stage (not one of v1's standard keys).", "这个 stage 的一个值(不是 v1 的标准键)。",
                 lang)
 

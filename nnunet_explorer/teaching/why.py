@@ -60,13 +60,14 @@ _OVERSAMPLE_PITFALL = {
 }
 
 _FOLD_PITFALL = {
-    "en": "Fold >= 5 is not an error in v1: ``fold`` may be any integer (a negative one indexes the split list "
-          "from its end: -1 is fold 4). When it is not below the number of splits in ``splits_final.pkl`` "
+    "en": "Fold >= 5 is not an error in v1: ``fold`` may be any integer from -5 up (-1 to -5 index the split "
+          "list from its end: -1 is fold 4; -6 and below raise an IndexError). When it is not below the number of splits in ``splits_final.pkl`` "
           "(5 by default), v1 logs an INFO line and trains on a random 80:20 "
           "split drawn with ``np.random.RandomState(12345 + fold)`` over the sorted case names: every such fold "
           "is a different random split, not a cross-validation fold, and it is not written to "
           "``splits_final.pkl``.",
-    "zh": "在 v1 中 fold >= 5 不是错误:``fold`` 可以是任意整数(负数从划分列表的末尾往前数:-1 就是 fold 4)。"
+    "zh": "在 v1 中 fold >= 5 不是错误:``fold`` 可以是从 -5 起的任意整数(-1 到 -5 从划分列表的末尾往前数:-1 就是 fold 4;-6 及更小的值"
+          "会引发 IndexError)。"
           "当它不小于 ``splits_final.pkl`` 中的划分数"
           "(默认 5)时,v1 打印一行 INFO,并用 ``np.random.RandomState(12345 + fold)`` 在排序后的病例名上随机"
           "划分 80:20 来训练:每个这样的 fold 都是不同的随机划分,而不是交叉验证的一折,也不会写入 "
@@ -594,14 +595,14 @@ WHY: dict[str, WhyEntry] = {
     "iteration": WhyEntry(
         title={"en": "one training iteration", "zh": "一次训练迭代"},
         fact={"en": "V2's ``run_iteration``: zero the gradients, forward (under autocast with fp16 on CUDA), the "
-                    "deep-supervision loss, backward, unscale, ``clip_grad_norm_(parameters, 12)``, optimizer "
-                    "step; with online evaluation it keeps TP/FP/FN of the highest-resolution output only. Under "
+                    "deep-supervision loss, backward, (fp16 only: unscale), ``clip_grad_norm_(parameters, 12)``, "
+                    "optimizer step; with online evaluation it keeps TP/FP/FN of the highest-resolution output only. Under "
                     "fp16 (``nnUNet_train``'s default) the backward is ``amp_grad_scaler.scale(l).backward()``, then "
                     "``unscale_``, the clipping, ``amp_grad_scaler.step`` and ``update``; the scaler is "
                     "``GradScaler()`` with torch's defaults (scale 2**16, halved after an overflow, doubled after "
                     "2000 clean steps).",
               "zh": "V2 的 ``run_iteration``:梯度清零,前向(在 CUDA 上用 fp16 时处于 autocast 中),计算深度监督损失,"
-                    "反向传播,反缩放,``clip_grad_norm_(parameters, 12)``,优化器更新;开启在线评估时,只记录最高分辨率"
+                    "反向传播,(仅 fp16:反缩放),``clip_grad_norm_(parameters, 12)``,优化器更新;开启在线评估时,只记录最高分辨率"
                     "输出的 TP/FP/FN。在 fp16 下(``nnUNet_train`` 的默认设置),反向传播是 "
                     "``amp_grad_scaler.scale(l).backward()``,然后是 ``unscale_``、梯度裁剪、``amp_grad_scaler.step`` "
                     "和 ``update``;scaler 是使用 torch 默认参数的 ``GradScaler()``(缩放因子 2**16,溢出后减半,"

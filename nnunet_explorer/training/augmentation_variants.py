@@ -242,7 +242,8 @@ def _augmenters(dataloader_train: Any, dataloader_val: Any, train: list, val: li
 
     # differs from v1: the worker count is default_num_processes() (nnUNet_n_proc_DA if set, else the cores
     # shared among local training processes, at most 12), not params['num_threads'] (12 whenever
-    # nnUNet_n_proc_DA is unset); as in augmentation.get_moreDA_augmentation.
+    # nnUNet_n_proc_DA is unset and the host is not in v1's DKFZ hostname table); as in
+    # augmentation.get_moreDA_augmentation.
     threads = default_num_processes()
     val_threads = max(threads // 2, 1)
     cached = int(params.get("num_cached_per_thread") or 1)
@@ -351,7 +352,8 @@ def get_no_augmentation(dataloader_train: Any, dataloader_val: Any, params: Mapp
     v1 quirk, kept: the workers are seeded ``0, 1, ..., n - 1`` (not from OS entropy as in the other
     functions), so a noDA run draws the same batches every time for the same worker count.
     """
-    # differs from v1: v1 starts the workers right away (restart()); the explorer's start on the first next()
+    # differs from v1: v1's get_no_augmentation starts the workers right away (restart()); the explorer's start on
+    # the first next() (v1's default moreDA pipeline starts them lazily too)
     params = _params(params)
     train = build_noDA_train_transforms(params, deep_supervision_scales, regions=regions, soft_ds=soft_ds,
                                         classes=classes)

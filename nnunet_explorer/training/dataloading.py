@@ -7,7 +7,8 @@ bounding box) and ``CASE.pkl`` (its properties, among them ``class_locations``: 
 random sample of its voxel positions, 10 000 or 1 % of the label's voxels, whichever is more, and all of them
 when there are fewer).
 
-Training never sees whole cases. A *data loader* draws a batch of patches:
+Training works on patches, not on whole cases (a case smaller than the patch fits whole, padded). A *data loader*
+draws a batch of patches:
 
 1. ``np.random.choice(keys, batch_size, replace=True)`` picks the cases (the same case may come twice);
 2. the last ``batch_size - round(batch_size * (1 - 0.33))`` samples are *forced foreground*: their patch is

@@ -314,7 +314,8 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
         self.do_ds = deep_supervision
         self.final_nonlin: Callable[[torch.Tensor], torch.Tensor] = final_nonlin
         # differs from v1: the softmax from the start (v1's class leaves SegmentationNetwork's identity until the
-        # trainer sets softmax_helper, which every v1 trainer does right after building the network)
+        # trainer sets inference_apply_nonlin right after building the network: softmax_helper in nnUNetTrainer, V2
+        # and most variants, a sigmoid in the BraTS region trainers; a trainer's own assignment still wins here)
         self.inference_apply_nonlin: Callable[[torch.Tensor], torch.Tensor] = softmax_helper
         upsample_mode = "trilinear" if threeD else "bilinear"
 

@@ -21,7 +21,7 @@
 # `nnUNet_train 3d_fullres nnUNetTrainerV2 901 0` 运行的是 v1 的 `nnunet/run/run_training.py`。在加载任何一个
 # 体素之前，`main()` 先做三件事：
 #
-# 1. **解析参数**（network、trainer、task、fold 以及 16 个开关），
+# 1. **解析参数**（network、trainer、task、fold 以及 16 个可选参数），
 # 2. 把**任务编号**转换成任务文件夹名（`901` → `Task901_SyntheticCT`），
 # 3. 调用 **`get_default_configuration`**：它读取 plans 文件，决定用哪个 stage、Dice 损失是否在整个 batch 上
 #    计算（`batch_dice`）、结果写到哪里，以及用哪个训练器类。
@@ -92,9 +92,9 @@ configuration_card(cfg)
 #
 # plans 是实验规划器写出的（`nnunet-explorer plan_and_preprocess`）。`explain_plans` 在*内存中*用同一个数据指纹
 # 重新运行规划器，并记录它用到的每一条规则，所以下面每个值都附带算出它的那些数字：patch 大小从沿最粗轴 512 个
-# 体素起步（各轴的 mm 长度相同；v1 的注释称之为 512 mm），再裁剪到中位病例的大小；batch 的上限使一个 batch
-# 的体素（batch 大小 × patch 体素数）不超过数据集体素的 5 %，这个上限不低于 2（在这个很小的任务上，5 % 的上限会是 0，
-# 所以 batch 为 2 就是这个下限）；等等。
+# 体素起步（各轴的 mm 长度相同；v1 的注释称之为 512 mm），再裁剪到中位病例的大小；batch 的上限是
+# round(数据集体素的 5 % / patch 体素数)，其中数据集体素按中位病例 × 裁剪后的病例数计算，这个上限不低于 2（在这个
+# 很小的任务上，5 % 的上限会是 0，所以 batch 为 2 就是这个下限）；等等。
 
 # %%
 from nnunet_explorer.planning.plans import Plans
@@ -127,8 +127,9 @@ print([d.text for d in again.trace if d.key == "patch_size"][0])
 # 1. 目标 spacing 是各轴 spacing 的中位数（这里不适用各向异性规则），中位形状在这个 spacing 下计算；
 # 2. patch 起步是一个沿最粗轴 512 个体素、其他轴上 mm 长度相同的盒子（v1 的注释说是 512 mm，只有在 1 mm
 #    spacing 下才成立），再裁剪到中位形状（在这个很小的任务上，显存代理量从来不会迫使它变小）；
-# 3. 只要某个轴的 spacing 小于最细 spacing 的两倍、且它的特征图至少还有 4 个体素，就沿这个轴池化；然后把 patch
-#    在每个轴上填充到 `2**pools` 的倍数。
+# 3. 只要某个轴当前的 spacing 小于当前最细 spacing 的两倍、且它当前至少还有 8 个体素（这样最小的特征图至少保留
+#    4 个体素），就沿这个轴池化；池化使这个轴的大小减半（向上取整）、spacing 加倍；然后把 patch 在每个轴上填充到
+#    `2**pools` 的倍数。
 #
 # 把你的答案写进 `my_patch`（单元格里的值就是答案：改掉它来自测）。
 

@@ -18,7 +18,9 @@
 #
 # *这是中文版；英文版见上一级目录的同名 notebook。*
 #
-# 在 nnU-Net v1 中，**训练器对象掌管整个运行过程**。解析完参数之后，v1 的 `run_training.py` 用它依次做四件事：
+# 在 nnU-Net v1 中，**训练器对象掌管整个运行过程**。解析完参数之后，在一次普通的训练运行中，v1 的
+# `run_training.py` 用它依次做四件事（带 `-c` 或 `-pretrained_weights` 时，它还会在 `initialize` 和
+# `run_training` 之间加载权重；对 `3d_lowres`，它还会在 `validate` 之后预测下一个 stage）：
 #
 # ```python
 # trainer = nnUNetTrainerV2(plans_file, fold, output_folder=..., dataset_directory=..., batch_dice=...,

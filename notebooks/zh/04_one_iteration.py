@@ -71,7 +71,7 @@ print("总损失：", round(record.loss, 4))
 # %% [markdown]
 # ## 梯度与梯度裁剪
 #
-# `backward()` 之后，v1 把全局梯度范数裁剪到 12（`clip_grad_norm_`）。训练初期范数通常远低于 12，所以裁剪什么也
+# `backward()` 之后，V2 把全局梯度范数裁剪到 12（`clip_grad_norm_`）。训练初期范数通常远低于 12，所以裁剪什么也
 # 不改变；它防范的是偶尔出现的尖峰。
 
 # %%
@@ -89,8 +89,8 @@ print(f"耗时：前向+损失 {record.seconds_forward:.2f} s，反向+更新 {r
 # %% [markdown]
 # ## 混合精度
 #
-# 除非给出 `--fp32`，`nnUNet_train` 都用混合精度训练：前向传播用 autocast，再用一个 `GradScaler` 在 `backward()`
-# 之前放大损失（并跳过梯度溢出的那一步）。autocast 只在 CUDA 上起作用，所以在 CPU 上 v1 反正是用 float32
+# 除非给出 `--fp32`，`nnUNet_train` 都用混合精度训练：前向传播和损失计算用 autocast，再用一个 `GradScaler`
+# 在 `backward()` 之前放大损失（并跳过梯度溢出的那一步）。autocast 只在 CUDA 上起作用，所以在 CPU 上 v1 反正是用 float32
 # 训练——这里的记录显示的正是这一点。
 #
 # 为了在 CPU 上也不错过这一课，这个步骤还把 v1 的 fp16 分支作为一次*查看*运行一遍（在 batch 的一个裁剪块上，

@@ -158,7 +158,7 @@ print(fold_files(first.output_folder))
 # 训练，我们把 `max_num_epochs` 增加 2（CPU 上变为 8）。
 #
 # **v1 的一个陷阱：** poly 学习率是由 `max_num_epochs` 算出来的，所以改了它再续训，学习率会跳变：在 CPU 上，按 6 个
-# epoch 的预算，epoch 6 时学习率正要降到 0；按 8 个 epoch 的预算，V2 的 `run_training` 在续训的第一个 epoch 之前把它
+# epoch 的预算，为 epoch 6 设的学习率恰好是 0；按 8 个 epoch 的预算，V2 的 `run_training` 在续训的第一个 epoch 之前把它
 # 重新设为 `0.01 * (1 - 6/8) ** 0.9`（GPU 上：epoch 40，共 42 个，`0.01 * (1 - 40/42) ** 0.9`）。
 
 # %%

@@ -18,10 +18,10 @@
 #
 # *中文版；英文版见上一级目录的同名 notebook。*
 #
-# 网络是在 patch 上训练的，但一个病例比一个 patch 大。推理时，patch 以半个 patch 的步长在病例上滑动，每个图块都用高斯
-# 权重加权（中心的体素比边缘的体素更可信），对重叠的 softmax 求平均，并且——默认情况下——还对镜像后的副本求平均（测试时
-# 增强）。这个 notebook 预测一个验证病例，把训练期间打印的"伪 Dice"与真实 Dice 作比较，并尝试 v1 的后处理（保留最大
-# 连通域）。
+# 网络是在 patch 上训练的，但一个病例比一个 patch 大。推理时，patch 在病例上滑动，步长至多半个 patch
+# （`step_size` 0.5；图块均匀分布，使最后一块正好止于边界），每个图块都用高斯权重加权（中心的体素比边缘的体素
+# 更可信），对重叠的 softmax 求平均，并且——默认情况下——还对镜像后的副本求平均（测试时增强）。这个 notebook 预测
+# 一个验证病例，把训练期间打印的"伪 Dice"与真实 Dice 作比较，并尝试 v1 的后处理（保留最大连通域）。
 
 # %%
 from nnunet_explorer.teaching import set_language
@@ -108,8 +108,9 @@ for c in labels:
 # %% [markdown]
 # ## 后处理：保留最大连通域
 #
-# 验证完一折之后，v1 会测试去掉最大连通域以外的所有部分——先对所有前景类别合在一起做，再对每个类别分别做——只在它能提高
-# 验证 Dice 的地方保留这一步（`postprocessing.json`）。这里我们对一个病例逐类别应用它，看看效果。
+# 验证完一折之后，v1 会测试去掉最大连通域以外的所有部分——先对所有前景类别合在一起做（只要有类别的验证 Dice 提高
+# 且没有类别变差就保留），再在有多个前景类别时对每个类别分别做（对 Dice 提高的类别保留）——并把保留的步骤写入
+# `postprocessing.json`。这里我们对一个病例逐类别应用它，看看效果。
 
 # %%
 from nnunet_explorer.inference.postprocessing import remove_all_but_the_largest_connected_component
