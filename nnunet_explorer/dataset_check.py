@@ -2,9 +2,9 @@
 
 v1's ``verify_dataset_integrity`` stops at the first missing file (an ``assert``), prints each geometry mismatch and
 raises only at the end, after all the other checks; a cut-short ``.nii.gz`` passes it (SimpleITK reads it without
-error), and its only look at intensities, a NaN check, cannot fire on files SimpleITK reads (it turns NaN and Inf
-into 0). This module runs all checks on all cases and returns findings ``{check, severity, message, ...numbers}``
-per case, plus dataset-wide findings:
+error), and its only look at intensities, a NaN check, can fire only on a cut-short file (SimpleITK turns NaN
+and Inf of complete files into 0). This module runs all checks on all cases and returns findings
+``{check, severity, message, ...numbers}`` per case, plus dataset-wide findings:
 
 Per case (headers first, then voxels):
 
@@ -754,15 +754,16 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
         axis = get_lowres_axis(target)
         out.append(Finding("anisotropy", "info",
                            tr(f"target spacing {_fmt(target, 4)}: coarsest / finest = "
-                              f"{target.max() / target.min():.2f} > 3, so a case v1 resamples (one whose spacing or "
-                              "shape differs from the target) is resampled in-plane first (image cubic, label per "
-                              f"label linear) and along axis {[int(a) for a in axis]} (z, y, x) separately with "
-                              "nearest neighbour, so that thick slices are not blended; a case already at the "
-                              "target spacing is not resampled",
+                              f"{target.max() / target.min():.2f} > 3, so a case whose voxel count changes is resampled "
+                              "in-plane first (image cubic, label per label linear) and along its coarse axis "
+                              "separately with nearest neighbour, so that thick slices are not blended (the case's "
+                              "own coarse axis when its spacing is anisotropic, else the target's axis "
+                              f"{[int(a) for a in axis]} (z, y, x)); a case whose shape would not change is not "
+                              "resampled",
                               f"目标 spacing {_fmt(target, 4)}:最粗 / 最细 = {target.max() / target.min():.2f} > 3,"
-                              "所以 v1 要重采样的病例(spacing 或形状与目标不同的病例)先在平面内重采样(图像用三次"
-                              f"插值,标签逐个标签线性插值),再沿轴 {[int(a) for a in axis]}(z, y, x)单独用最近邻"
-                              "重采样,以免把厚层混在一起;已经是目标 spacing 的病例不重采样"),
+                              "所以体素数会改变的病例先在平面内重采样(图像用三次插值,标签逐个标签线性插值),再沿它的粗轴"
+                              "单独用最近邻重采样,以免把厚层混在一起(病例自身 spacing 各向异性时用它自己的粗轴,否则用"
+                              f"目标的轴 {[int(a) for a in axis]}(z, y, x));形状不会改变的病例不重采样"),
                            {"ratio": float(target.max() / target.min()), "lowres_axis": axis}))
     # a case whose own spacing is >= 3x away from the target along an axis is heavily resampled
     for r in usable:
@@ -807,8 +808,10 @@ def _orientation_findings(results: Sequence[CaseResult], cases: Mapping[str, lis
     out.append(Finding("orientation", "warning", tr("the cases do not share one orientation: ",
                                                     "各病例的方向不一致:") + tr(", ", ",").join(
         tr(f"{c}: {n} case(s)", f"{c}:{n} 个病例") for c, n in codes.most_common())
-        + tr("; v1 only prints a warning, and the network then sees anatomy in different axis orders and flips",
-             ";v1 只打印一条警告,网络于是会看到轴顺序和翻转各不相同的解剖结构")
+        + tr("; v1 only prints a warning (with --verify_dataset_integrity; otherwise nothing), and the network "
+             "then sees anatomy in different axis orders and flips",
+             ";v1 只打印一条警告(使用 --verify_dataset_integrity 时;否则什么也不说),"
+             "网络于是会看到轴顺序和翻转各不相同的解剖结构")
         + _fix(tr("reorient all to one, e.g. fslreorient2std or sitk.DICOMOrient(image, 'LPS')",
                   "把它们都转到同一个方向,例如用 fslreorient2std 或 sitk.DICOMOrient(image, 'LPS')")),
         {"orientations": dict(codes)}))

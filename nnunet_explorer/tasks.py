@@ -221,8 +221,8 @@ def load_dataset_json(task_dir: str | Path) -> dict:
                                   "这个文件必须是一个对象 {\"name\": ..., \"modality\": ..., ...}"))
     problems = _dataset_json_problems(dataset)
     if problems:
-        raise DatasetError(tr(f"{path} is not a valid v1 dataset.json ({len(problems)} problem(s)):",
-                              f"{path} 不是有效的 v1 dataset.json（{len(problems)} 个问题）：")
+        raise DatasetError(tr(f"{path} is not a usable dataset.json ({len(problems)} problem(s)):",
+                              f"{path} 不是可用的 dataset.json（{len(problems)} 个问题）：")
                            + "\n" + "\n".join(f"  - {p}" for p in problems),
                            fix=tr("correct the keys listed above and run the command again",
                                   "改正上面列出的键，然后再运行一次命令"))
@@ -234,7 +234,12 @@ def _is_int_key(key: object) -> bool:
 
 
 def _dataset_json_problems(d: dict) -> list[str]:
-    problems = [tr(f"key '{k}' is missing (fix: add it)", f"缺少键 '{k}'（解决办法：加上它）")
+    # differs from v1: v1 never reads 'name' or 'numTraining'; the explorer asks for them (without them a
+    # dataset.json is almost always a half-written one)
+    ignored = {"name", "numTraining"}
+    problems = [tr(f"key '{k}' is missing (fix: add it)" + (" (v1 ignores this key; the explorer requires it)"
+                                                          if k in ignored else ""),
+                   f"缺少键 '{k}'（解决办法：加上它）" + ("（v1 不读这个键；explorer 要求有它）" if k in ignored else ""))
                 for k in REQUIRED_DATASET_KEYS if k not in d]
     modality = d.get("modality")
     if "modality" in d:
@@ -293,9 +298,12 @@ def _dataset_json_problems(d: dict) -> list[str]:
                 seen.add(case)
                 if entry["label"].split("/")[-1] != entry["image"].split("/")[-1]:
                     problems.append(tr(f"training[{i}]: image {entry['image']!r} and label {entry['label']!r} have "
-                                       "different file names; v1 pairs them by name (labelsTr/CASE.nii.gz)",
+                                       "different file names; v1 crops with the label the entry names, but "
+                                       "--verify_dataset_integrity and validation look for labelsTr/CASE.nii.gz "
+                                       "under the image's case name",
                                        f"training[{i}]：图像 {entry['image']!r} 和标签 {entry['label']!r} 的文件名"
-                                       "不同；v1 按文件名把它们配对（labelsTr/CASE.nii.gz）"))
+                                       "不同；v1 裁剪时用条目里写的标签，但 --verify_dataset_integrity 和验证会按图像的病例名去找 "
+                                       "labelsTr/CASE.nii.gz"))
                 if re.search(r"_\d{4}\.nii\.gz$", entry["image"]):
                     problems.append(tr(f"training[{i}]['image'] = {entry['image']!r} carries a modality suffix; "
                                        "dataset.json names the case without _0000 (the files on disk have it)",
@@ -603,10 +611,12 @@ def _check_case(case: TrainingCase, labels: tuple[int, ...], read_voxels: bool,
             if array.dtype.kind == "f" and np.isnan(array).any():
                 count = int(np.isnan(array).sum())
                 problems.append(tr(f"case {case.case_id}: {_rel(path, task_dir)} contains {count} NaN voxels (fix: "
-                                   "replace them, e.g. with the background value; v1 training would produce NaN "
-                                   "losses)",
+                                   "replace them, e.g. with the background value; v1 crops them as nonzero, and NaN reaches "
+                                   "the 2D data and the CT intensity statistics, so NaN losses there; only v1's 3D "
+                                   "preprocessor replaces it with 0)",
                                    f"病例 {case.case_id}：{_rel(path, task_dir)} 含有 {count} 个 NaN 体素（解决办法："
-                                   "把它们替换掉，例如换成背景值；否则 v1 训练会得到 NaN 损失）"))
+                                   "把它们替换掉，例如换成背景值；v1 裁剪时把它们当作非零，NaN 会进入 2D 数据和 CT 的强度统计，"
+                                   "那里会得到 NaN 损失；只有 v1 的 3D 预处理器会把它换成 0）"))
     else:
         label_geometry = read_geometry(case.label)
         geometries = [read_geometry(path) for path in case.images]

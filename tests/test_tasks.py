@@ -121,17 +121,17 @@ def test_valid_dataset_json_is_returned_unchanged(ct_task):
 
 
 @pytest.mark.parametrize("change, words", [
-    (lambda d: d.pop("labels"), "'labels' is missing"),
+    (lambda d: d.pop("labels"), "'labels' is missing (fix: add it)\n"),
     (lambda d: d.pop("modality"), "'modality' is missing"),
     (lambda d: d.pop("training"), "'training' is missing"),
-    (lambda d: d.pop("name"), "'name' is missing"),
+    (lambda d: d.pop("name"), "'name' is missing (fix: add it) (v1 ignores this key; the explorer requires it)"),
     (lambda d: d.update(labels={"1": "organ", "2": "lesion"}), 'no "0"'),
     (lambda d: d.update(labels={"0": "bg", "2": "lesion"}), "consecutive"),
     (lambda d: d.update(labels={"0": "bg", "one": "organ"}), "non-integer"),
     (lambda d: d.update(modality={"1": "CT"}), "consecutive from 0"),
     (lambda d: d.update(numTraining=99), "numTraining"),
     (lambda d: d["training"].append(dict(d["training"][0])), "listed twice"),
-    (lambda d: d["training"][0].update(label="./labelsTr/other.nii.gz"), "different file names"),
+    (lambda d: d["training"][0].update(label="./labelsTr/other.nii.gz"), "validation look for labelsTr/CASE.nii.gz"),
     (lambda d: d["training"][0].update(image="./imagesTr/case_000_0000.nii.gz",
                                        label="./labelsTr/case_000_0000.nii.gz"), "modality suffix"),
     (lambda d: d["training"][0].update(image="./imagesTr/case_000.nii"), "does not end with .nii.gz"),

@@ -6,7 +6,9 @@ kept (skipped) unless ``--overwrite_existing`` is given. Checkpoints are loaded 
 ``--device auto`` (the default) predicts on CUDA where available, as v1 does. Where the sliding window's
 whole-case sums live is ``--sums_on``: ``auto`` (default) keeps them in float32 on the GPU on CUDA (no copy per
 tile, v1's numbers) and in CPU memory elsewhere, as v1; ``--all_in_gpu True`` is v1's float16 accumulation on the
-GPU, ``--all_in_gpu False`` v1's float32 sums in CPU memory. Every input is checked before anything is written.
+GPU (v1 has it for 3D networks only: ``-m 2d --all_in_gpu True`` raises ``NotImplementedError`` there; the explorer
+accepts it for 2D too), ``--all_in_gpu False`` v1's float32 sums in CPU memory. Every input is checked before
+anything is written.
 """
 from __future__ import annotations
 
@@ -78,11 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                  "只支持 'normal'(不提供 v1 的 fast/fastest 模式)"))
     parser.add_argument("--all_in_gpu", default="None", choices=("None", "False", "True"),
                         help=tr("True: v1's float16 whole-case sums on the GPU (--sums_on device_fp16; inexact at the "
-                                "image border, v1 calls it experimental). False: v1's float32 sums in CPU memory "
-                                "(--sums_on cpu). None (default): --sums_on decides",
+                                "image border, v1 calls it experimental; v1: 3D networks only, 2d raises "
+                                "NotImplementedError). False: v1's float32 sums in CPU memory (--sums_on cpu). None "
+                                "(default): --sums_on decides",
                                 "True:v1 在 GPU 上用 float16 保存整个病例的累加和(--sums_on device_fp16;在图像边缘"
-                                "不精确,v1 称之为实验性功能)。False:v1 在 CPU 内存中用 float32 累加(--sums_on cpu)。"
-                                "None(默认):由 --sums_on 决定"))
+                                "不精确,v1 称之为实验性功能;v1 只支持 3D 网络,2d 会抛出 NotImplementedError)。"
+                                "False:v1 在 CPU 内存中用 float32 累加(--sums_on cpu)。None(默认):由 --sums_on 决定"))
     parser.add_argument("-l", "--lowres_segmentations", default="None",
                         help=tr("3d_cascade_fullres: folder with the 3d_lowres predictions (CASE.nii.gz). Without it, "
                                 "3d_lowres is predicted first into OUT/3d_lowres_predictions",
@@ -113,11 +116,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help=tr("where the sliding window's whole-case sums live: auto (default: device_fp32 on "
                                   "CUDA, cpu elsewhere), cpu (v1's default: float32 in CPU memory, one copy back per "
                                   "tile), device_fp32 (float32 on the GPU: v1's numbers, no copy per tile), "
-                                  "device_fp16 (v1's --all_in_gpu True)",
+                                  "device_fp16 (v1's --all_in_gpu True, 3D only in v1)",
                                   "滑动窗口的整个病例累加和放在哪里:auto(默认:CUDA 上为 device_fp32,其他情况为 "
                                   "cpu)、cpu(v1 的默认:float32 放在 CPU 内存中,每个窗口拷回一次)、device_fp32"
                                   "(float32 放在 GPU 上:与 v1 的数值相同,不必每个窗口拷贝)、device_fp16(v1 的 "
-                                  "--all_in_gpu True)"))
+                                  "--all_in_gpu True,v1 中仅限 3D)"))
 
 
 def _parse_folds(folds):

@@ -6,7 +6,9 @@ places, with two different recipes:
 **During training** (:func:`predict_next_stage`, run by ``nnUNet_train 3d_lowres ...`` after validation unless
 ``--disable_next_stage_pred``): each *validation* case of the fold is predicted on its stage-0 (low-resolution)
 preprocessed data, the probabilities are resampled to the shape of the case's stage-1 (full-resolution)
-preprocessed data (order 1, like the validation export), the argmax is taken, and the label map is stored as
+preprocessed data (order 1; unlike the validation export, always in 3D at once, never separately along z: v1
+passes ``force_separate_z``, None by default, as ``do_separate_z`` with no axis), the argmax is taken, and the
+label map is stored as
 ``<3d_lowres model folder>/pred_next_stage/CASE_segFromPrevStage.npz`` (key ``data``, uint8). Because every case
 is validated by exactly one of the five folds, five folds together cover every case with a segmentation made by
 a network that never trained on it — the full-resolution stage learns from *realistic* low-resolution errors.

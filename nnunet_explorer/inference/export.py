@@ -5,8 +5,9 @@ already transposed back to the original axis order but still at the stage's targ
 
 1. **Resample** to the cropped original size (``properties['size_after_cropping']``) with order 1 (linear) —
    the *probabilities* are interpolated, not the labels, which gives smoother borders. When the case is
-   anisotropic (spacing ratio > 3 in ``original_spacing``, else in ``spacing_after_resampling``) each slice is
-   resampled in 2D and the coarse axis separately with nearest neighbour (``order_z = 0``).
+   anisotropic (spacing ratio > 3 in ``original_spacing``, else in ``spacing_after_resampling``) and exactly one
+   axis is the coarsest, each slice is resampled in 2D and the coarse axis separately with nearest neighbour
+   (``order_z = 0``); with two equally coarse axes v1 resamples in 3D.
 2. Optionally save those probabilities as ``float16`` in ``CASE.npz`` (key ``softmax``) plus ``CASE.pkl`` (the
    properties): what ensembling (``nnUNet_ensemble``, ``find_best_configuration``) averages later.
 3. **Argmax** over classes.

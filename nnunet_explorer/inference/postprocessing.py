@@ -17,7 +17,9 @@ The decision (:func:`determine_postprocessing`, run on each fold's validation pr
   ``postprocessing.json``, which :func:`consolidate_folds` decides afresh over all folds' validation
   predictions pooled (``nnUNet_determine_postprocessing``); without it prediction skips postprocessing.
 
-Dice comparisons involving NaN (a label absent everywhere) are False, so such labels are never adopted.
+A label absent everywhere has a NaN mean Dice; comparisons with NaN are False, so it never counts as improved
+or worse and Step B never adopts it on its own. Step A can still include it: when another label improves and
+none gets worse, ``for_which_classes`` gets the list of *all* foreground labels, the NaN one with them.
 """
 from __future__ import annotations
 

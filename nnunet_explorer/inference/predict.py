@@ -16,7 +16,7 @@ optionally ``postprocessing.json`` (written when the folds are consolidated). Fo
 Before anything is written, every input file's header is read (:func:`check_input_files`: a readable 3D
 image, one file per modality, one geometry per case) and the model is loaded, so bad input leaves no
 half-made output folder. The network is placed once on the chosen device (``"auto"``: CUDA where available,
-as v1 assumes a GPU). :class:`~nnunet_explorer.inference.predictor.Predictor` runs the same functions from
+else the CPU, as v1 does). :class:`~nnunet_explorer.inference.predictor.Predictor` runs the same functions from
 Python, one image at a time.
 
 Checkpoints are read with the safe loaders of :mod:`nnunet_explorer.training.checkpoints`. A cascade model
@@ -202,8 +202,11 @@ def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expe
     """Case ids of ``CASE_XXXX.nii.gz`` files; every case must have all ``expected_num_modalities`` files.
 
     Only file names are checked here (as in v1); :func:`check_input_files` reads the headers. A ``.nii.gz``
-    not named ``CASE_XXXX.nii.gz`` is an error (v1 fails on it too, asking for a file it derived from the name);
-    modality files beyond the model's are reported through ``log`` and ignored, as v1 does.
+    not named ``CASE_XXXX.nii.gz`` is an error (v1 mostly fails on it too, asking for a file it derived from the
+    name). Modality files beyond the model's (``CASE_0001.nii.gz`` for a one-modality model) are reported through
+    ``log`` and ignored; v1 only prints that it found unexpected files, then gives them to the case as extra
+    channels, so its preprocessing worker fails on the channel count, prints ``error in ...`` and the case gets
+    no output.
     """
     input_folder = Path(input_folder)
     if not input_folder.is_dir():
@@ -379,7 +382,8 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
     ``device``: None keeps the network where :func:`load_model_and_checkpoint_files` placed it; anything else
     (``"auto"``, ``"cpu"``, ``"cuda:1"``) moves it there first, once. ``sums_on`` (where the whole-case sums
     live; ``"auto"``: float32 on the GPU on CUDA, v1's float32 in CPU memory elsewhere), ``tile_batch_size``
-    (None: 4 on CUDA, 1 elsewhere) and ``all_in_gpu`` (v1's float16 sums on the GPU): see
+    (None: 4 on CUDA, 1 elsewhere) and ``all_in_gpu`` (v1's float16 sums on the GPU; v1 has it for 3D networks
+    only, a 2D network raises ``NotImplementedError`` there): see
     :func:`~nnunet_explorer.network_architecture.sliding_window.predict_sliding_window`.
     """
     from ..training.checkpoints import load_state_dict_into
@@ -556,6 +560,8 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
     num_modalities = int(load_plans(plans_file)["num_modalities"])
     case_ids = check_input_folder_and_return_case_ids(input_folder, num_modalities, log=log)
     input_folder = Path(input_folder)
+    # differs from v1: a case's files are its first num_modalities _XXXX files; v1 takes every CASE_XXXX.nii.gz of
+    # the case, so a file beyond the model's modalities fails the case in v1's preprocessing worker (no output)
     list_of_lists = [[str(input_folder / f"{c}_{m:04d}.nii.gz") for m in range(num_modalities)] for c in case_ids]
     output_files = [str(output_folder / f"{c}.nii.gz") for c in case_ids]
     segs = None

@@ -186,7 +186,7 @@ class Predictor:
             do_tta: test-time mirroring (``--disable_tta`` turns it off).
             step_size: sliding-window step as a fraction of the patch.
             all_in_gpu: v1's option: whole-case sums on the GPU in float16 (the same as
-                ``sums_on="device_fp16"``).
+                ``sums_on="device_fp16"``); v1 has it for 3D networks only (2D: ``NotImplementedError``).
             tile_batch_size: tiles per forward pass (1 = v1); None: 4 on CUDA, 1 elsewhere.
             sums_on: where the sliding window's whole-case sums live: ``"auto"`` (float32 on the GPU on CUDA,
                 v1's float32 in CPU memory elsewhere), ``"cpu"``, ``"device_fp32"`` or ``"device_fp16"``.

@@ -16,7 +16,8 @@ For every validation case of the fold (in the order of ``val_keys``):
    final folder ``validation_raw_postprocessed``) and copy the reference labels into ``<fold>/../gt_niftis``
    (used later when the folds are consolidated).
 
-``validation_args.json`` records the arguments, with v1's keys.
+``validation_args.json`` records the arguments, with v1's keys (the cascade's ``step`` for ``step_size``
+included).
 """
 from __future__ import annotations
 
@@ -162,9 +163,11 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
     force_separate_z, order, order_z = export_params(plans, segmentation_export_kwargs)
     output_folder = fold_folder / validation_folder_name
     output_folder.mkdir(parents=True, exist_ok=True)
-    write_json({"do_mirroring": do_mirroring, "use_sliding_window": True, "step_size": step_size,
+    # v1's cascade trainer (nnUNetTrainerV2_CascadeFullRes.validate) writes the step size under the key "step"
+    step_key = "step" if segs_from_prev_stage_folder is not None else "step_size"
+    write_json({"do_mirroring": do_mirroring, "use_sliding_window": True, step_key: step_size,
                 "save_softmax": save_softmax, "use_gaussian": use_gaussian, "overwrite": overwrite,
-                "validation_folder_name": validation_folder_name, "debug": debug, "all_in_gpu": False,
+                "validation_folder_name": validation_folder_name, "debug": debug, "all_in_gpu": all_in_gpu,
                 "segmentation_export_kwargs": None if segmentation_export_kwargs is None
                 else dict(segmentation_export_kwargs)}, output_folder / "validation_args.json")
     transpose_backward = [int(i) for i in plans.get("transpose_backward", [0, 1, 2])]

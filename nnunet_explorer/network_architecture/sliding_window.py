@@ -15,8 +15,9 @@ A network trained on patches sees a whole (preprocessed) case through a window o
 4. **Aggregate**: add each weighted tile prediction into a ``(C, ...)`` sum and the Gaussian itself into a
    weight map; probabilities = sum / weights; segmentation = ``argmax`` over classes. Where the sums live is
    ``sums_on`` (:data:`SUMS_ON`): float32 in CPU memory (``"cpu"``, v1's default), float16 on the GPU
-   (``"device_fp16"``, v1's ``all_in_gpu`` option, ``--all_in_gpu True``), or float32 on the GPU
-   (``"device_fp32"``, the explorer's default on CUDA: no copy per tile, and the same numbers as v1's default).
+   (``"device_fp16"``, v1's ``all_in_gpu`` option, ``--all_in_gpu True``; v1 has it for 3D networks only, 2D
+   raises ``NotImplementedError``), or float32 on the GPU (``"device_fp32"``, the explorer's default on CUDA: no
+   copy per tile, and the same numbers as v1's default).
 
 2D networks predict a 3D case slice by slice along the first axis (``_internal_predict_3D_2Dconv_tiled``),
 each slice with the same 2D tiling; probabilities are stacked to ``(C, slices, y, x)``.
@@ -251,7 +252,8 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 #: where the whole-case sums of the sliding window live (``sums_on``):
 #: ``"cpu"`` — v1's default: float32 in CPU memory, each tile's prediction copied to the host;
 #: ``"device_fp32"`` — float32 on the prediction device: no copy per tile, the same numbers as ``"cpu"``;
-#: ``"device_fp16"`` — v1's ``all_in_gpu``: float16 on the device (inexact where the Gaussian weights are tiny);
+#: ``"device_fp16"`` — v1's ``all_in_gpu`` (3D networks only in v1): float16 on the device (inexact where the
+#: Gaussian weights are tiny);
 #: ``"auto"`` — ``"device_fp32"`` on CUDA (when the sums fit in half the free GPU memory), else ``"cpu"``.
 SUMS_ON = ("auto", "cpu", "device_fp32", "device_fp16")
 
@@ -334,13 +336,13 @@ class _TiledPredictor:
       Nothing is copied per tile (the GPU queue never drains until the end); the division and the argmax run on
       the device, and the host reads the probabilities and the segmentation once per case. The additions are the
       same float32 additions in the same order as ``"cpu"``, so the probabilities are the same numbers.
-    * ``"device_fp16"`` (v1's ``all_in_gpu=True``): the input and the sums on the device, the sums (and the
-      Gaussian) in float16, as v1 does it. Float16 keeps about 3 digits, and near the image border, where only
-      the far edges of tiles reach (Gaussian below ~1e-3), weight x probability falls below float16's normal
-      range, so probabilities there can be off by 0.1 or more, in v1 as here (v1 calls the option
-      experimental). Measured on the CPU (``bench_inference.py --shape 1 24 80 80 --mirror``: patch 16x40x40,
-      18 tiles): up to 0.50 from the float32 sums where the summed weight is below 1e-3, 2e-3 elsewhere; the
-      argmax differs at 1 % of the voxels (v1's own all_in_gpu: the same numbers).
+    * ``"device_fp16"`` (v1's ``all_in_gpu=True``, which v1 offers for 3D networks only): the input and the sums on
+      the device, the sums (and the Gaussian) in float16, as v1 does it. Float16 keeps about 3 digits, and near the
+      image border, where only the far edges of tiles reach (Gaussian below ~1e-3), weight x probability falls below
+      float16's normal range, so probabilities there can be off by 0.1 or more, in v1 as here (v1 calls the option
+      experimental). Measured on the CPU (``bench_inference.py --shape 1 24 80 80 --mirror``: patch 16x40x40, 18
+      tiles): up to 0.50 from the float32 sums where the summed weight is below 1e-3, 2e-3 elsewhere; the argmax
+      differs at 1 % of the voxels (v1's own all_in_gpu: the same numbers).
     """
 
     def __init__(self, network: nn.Module, dim: int, mirror_axes: tuple[int, ...], do_mirroring: bool,
@@ -566,7 +568,8 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
         tile_batch_size: tiles per forward pass (1 = v1's one-at-a-time); None (default): 4 on CUDA, 1
             elsewhere (:func:`resolve_tile_batch_size`).
         all_in_gpu: v1's option: keep the input and the whole-case sums on ``device`` in float16 (fewer
-            copies, much more GPU memory); the same as ``sums_on="device_fp16"``.
+            copies, much more GPU memory); the same as ``sums_on="device_fp16"``. v1 has it for 3D networks
+            only (2D: ``NotImplementedError``); here 2D networks accept it too.
         sums_on: where the whole-case sums live (:data:`SUMS_ON`, :func:`resolve_sums_on`): ``"auto"``
             (default: float32 on the device on CUDA, v1's float32 in CPU memory elsewhere), ``"cpu"``,
             ``"device_fp32"``, ``"device_fp16"``; None: v1's choice by ``all_in_gpu`` alone.
@@ -619,6 +622,8 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
                 probabilities, segmentation, tiles, steps, gaussian, padded = predictor.predict_tiled(
                     data, patch_size, step_size, use_gaussian, pad_border_mode, pad_kwargs)
             else:
+                # differs from v1: all_in_gpu (float16 sums on the device) works for 2D networks too; v1's
+                # _internal_predict_3D_2Dconv_tiled raises NotImplementedError for it
                 per_slice, seg_per_slice, tiles = [], [], []
                 steps, gaussian, padded = [], None, ()
                 for s in range(data.shape[1]):

@@ -394,7 +394,8 @@ class NetworkTrainer:
                     break
                 self.epoch += 1
                 self.print_to_log_file("This epoch took %f s\n" % (epoch_end_time - epoch_start_time))
-            self.epoch -= 1  # so that model_final_checkpoint stores max_num_epochs (v1)
+            # v1: model_final_checkpoint stores max_num_epochs after a full run (one less after an early stop)
+            self.epoch -= 1
             if self.save_final_checkpoint:
                 self.save_checkpoint(os.path.join(self.output_folder, FINAL))
             if self.strategy.is_global_zero:  # model_latest is identical to the final checkpoint now
@@ -496,7 +497,8 @@ class NetworkTrainer:
                    clip_norm: float | None) -> np.ndarray:
         """The body of v1's ``run_iteration``, recorded with one read from the device (training/iteration.py).
 
-        Returns the loss as v1 does (a numpy float32 scalar); the full record goes to ``self.explorer``.
+        Returns the loss as a numpy float32 (v1: a 0-d float32 array; the epoch means are float32 either way); the
+        full record goes to ``self.explorer``.
         """
         from ..training.iteration import run_iteration
 

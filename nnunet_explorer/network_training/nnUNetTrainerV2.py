@@ -1,11 +1,11 @@
 """v1's ``nnUNetTrainerV2``: what ``nnUNet_train 3d_fullres nnUNetTrainerV2 TASK FOLD`` runs.
 
 Compared with ``nnUNetTrainer``: SGD (lr 1e-2, Nesterov momentum 0.99) with the poly learning-rate rule set by
-hand every epoch; gradients clipped to norm 12; deep supervision (a loss on every decoder output, weights
-``1/2**i`` normalised, the lowest output weighted 0); the "moreDA" augmentation (±30° rotations about each axis in 3D,
-in-plane ±180° with dummy 2D and for 2D networks, ±15° for elongated 2D patches; scale (0.7, 1.4); no elastic
-deformation); no early stopping (1000 epochs); and at epoch 100 a Dice of exactly 0
-lowers the momentum to 0.95 and re-initialises the weights.
+hand every epoch; gradients clipped to norm 12; deep supervision (a loss on every decoder output but the
+lowest-resolution one: weights ``1/2**i`` normalised, the lowest weighted 0 and skipped); the "moreDA"
+augmentation (±30° rotations about each axis in 3D, in-plane ±180° with dummy 2D and for 2D networks, ±15° for
+elongated 2D patches; scale (0.7, 1.4); no elastic deformation); no early stopping (1000 epochs); and at epoch 100
+a Dice of exactly 0 lowers the momentum to 0.95 and re-initialises the weights.
 
 The hard-coded values (0.99, 12, 0.9) are literals in v1's methods, kept as literals here: to change one,
 override the method that holds it, as v1's own ``nnUNet_variants`` do.
@@ -147,7 +147,7 @@ class nnUNetTrainerV2(nnUNetTrainer):
     def run_iteration(self, data_generator: Any, do_backprop: bool = True, run_online_evaluation: bool = False) -> Any:
         """One batch: to the device, zero_grad, forward + deep-supervision loss (autocast under fp16), backward
         (through the GradScaler, unscaled before clipping), ``clip_grad_norm_(parameters, 12)``, step; online
-        evaluation on the full-resolution output when asked. Returns the loss (numpy float32), as v1."""
+        evaluation on the full-resolution output when asked. Returns the loss as a numpy float32 (v1: a 0-d array)."""
         return self._iteration(data_generator, do_backprop, run_online_evaluation, clip_norm=12)
 
     @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")

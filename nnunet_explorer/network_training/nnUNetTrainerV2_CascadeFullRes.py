@@ -87,7 +87,7 @@ class nnUNetTrainerV2CascadeFullRes(nnUNetTrainerV2):
 
     @mirrors("nnunet.training.network_training.nnUNetTrainerV2_CascadeFullRes:nnUNetTrainerV2CascadeFullRes.initialize")
     def initialize(self, training: bool = True, force_load_plans: bool = False) -> None:
-        """V2's ``initialize`` after checking that the ``3d_lowres`` predictions exist (v1's message)."""
+        """V2's ``initialize`` after checking that the ``3d_lowres`` predictions exist (v1's message + the folder)."""
         if training and not self.was_initialized and (self.folder_with_segs_from_prev_stage is None
                                                       or not os.path.isdir(self.folder_with_segs_from_prev_stage)):
             raise ConfigurationError(

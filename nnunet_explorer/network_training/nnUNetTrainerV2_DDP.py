@@ -1,7 +1,9 @@
 """v1's ``nnUNetTrainerV2_DDP`` name: V2 trained with one process per GPU (DistributedDataParallel).
 
-v1's DDP trainer re-implements ``initialize``, ``run_iteration`` and ``run_training`` and starts the process group
-in its constructor. The explorer trains every trainer under ``torchrun`` through one loop and a DDP *strategy*
+v1's DDP trainer re-implements ``initialize``, ``run_iteration``, ``run_training``, the loss (``compute_loss``: the
+Dice terms all-gathered across GPUs, so batch Dice spans the global batch), the online evaluation, validation and
+checkpoint loading; logging, plots and checkpoints are rank 0's; it starts the process group in its constructor.
+The explorer trains every trainer under ``torchrun`` through one loop and a DDP *strategy*
 (:class:`~nnunet_explorer.training.distributed.DistributedStrategy`: per-rank batch share and seeds, the
 DistributedDataParallel wrapper, one all-reduce per iteration, rank 0 writes the files). This class keeps v1's
 name and constructor, so a v1 file that derives from it ports by the one import rule, and attaches that strategy

@@ -7,7 +7,8 @@ Collected from the *cropped* cases, written to ``dataset_properties.pkl`` (a pla
 ``all_spacings``            spacing of every case (z, y, x), in mm
 ``all_classes``             foreground labels declared in dataset.json (ints > 0)
 ``modalities``              ``{index: name}`` from dataset.json
-``intensityproperties``     CT only: foreground intensity statistics per modality (else None)
+``intensityproperties``     foreground intensity statistics of every modality when one is named exactly CT/ct
+                            (else None)
 ``size_reductions``         ``{case: cropped voxels / raw voxels}`` (drives the nonzero-mask decision)
 ==========================  ====================================================================================
 

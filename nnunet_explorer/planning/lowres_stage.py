@@ -1,7 +1,7 @@
 """Give a small task a low-resolution stage, so the cascade (3d_lowres -> 3d_cascade_fullres) can be tried.
 
 v1's 3D planner (``ExperimentPlanner3D_v21``) tries a low-resolution stage only when the full-resolution patch
-covers less than a quarter of the median case, and keeps it only when the stage's median case has fewer than half
+covers at most a quarter of the median case, and keeps it only when the stage's median case has fewer than half
 the full-resolution voxels (in practice: median cases of more than ~17 M voxels). A sample that
 fits on a laptop never gets one, so ``3d_lowres`` and ``3d_cascade_fullres`` are refused for it. This module
 is a *teaching* tool: :func:`add_lowres_stage` turns the task's one-stage 3D plan into a two-stage plan and
@@ -75,13 +75,19 @@ class LowresStageReport:
     @property
     def summary(self) -> str:
         task, plans, factor = self.task_name, self.plans_file.name, self.spacing_factor
-        lines = [tr(f"{task}: added a low-resolution stage (spacing x {factor}) to {plans} -- a TEACHING plan: "
-                    "nnU-Net v1 would not plan a low-resolution stage for cases this small, and its real one has its "
-                    "own patch size and pooling.",
-                    f"{task}:给 {plans} 加入了一个低分辨率 stage,spacing 逐轴乘以 {factor}——这是一份仅供教学的 "
-                    "plans:nnU-Net v1 不会为这么小的病例规划低分辨率 stage,而且它真正规划的低分辨率 stage 有自己的 "
-                    "patch 大小和池化。"),
-                 tr("before:", "之前:")]
+        if len(self.old_stages) == 1:
+            head = tr(f"{task}: added a low-resolution stage (spacing x {factor}) to {plans} -- a TEACHING plan: "
+                      "nnU-Net v1 would not plan a low-resolution stage for cases this small, and its real one has "
+                      "its own patch size and pooling.",
+                      f"{task}:给 {plans} 加入了一个低分辨率 stage,spacing 逐轴乘以 {factor}——这是一份仅供教学的 "
+                      "plans:nnU-Net v1 不会为这么小的病例规划低分辨率 stage,而且它真正规划的低分辨率 stage 有自己的 "
+                      "patch 大小和池化。")
+        else:  # overwrite=True on a plan that already had two stages
+            head = tr(f"{task}: replaced the low-resolution stage of {plans} by a TEACHING one (spacing x {factor} "
+                      "of the full-resolution stage); the stage it replaced had its own patch size and pooling.",
+                      f"{task}:把 {plans} 的低分辨率 stage 换成了一个仅供教学的 stage(全分辨率 stage 的 spacing "
+                      f"逐轴乘以 {factor});被替换的 stage 有自己的 patch 大小和池化。")
+        lines = [head, tr("before:", "之前:")]
         lines += [f"  {s.describe()}" for s in self.old_stages]
         lines.append(tr("after:", "之后:"))
         lines += [f"  {s.describe()}" for s in self.new_stages]
@@ -90,9 +96,10 @@ class LowresStageReport:
                         "the case names)",
                         f"已写出:{folders}(用时 {self.seconds:.1f} s);保留 splits_final.pkl(各折的划分只取决于"
                         "病例名)"))
-        lines.append(tr("note: v1 now trains 3d_fullres (stage 1) with batch Dice; on the one-stage plan it used "
-                        "sample Dice",
-                        "注意:现在 v1 用批 Dice 训练 3d_fullres(即 stage 1);在单 stage 的 plans 上它用的是样本 Dice"))
+        if len(self.old_stages) == 1:
+            lines.append(tr("note: v1 now trains 3d_fullres (stage 1) with batch Dice; on the one-stage plan it used "
+                            "sample Dice",
+                            "注意:现在 v1 用批 Dice 训练 3d_fullres(即 stage 1);在单 stage 的 plans 上它用的是样本 Dice"))
         return "\n".join(lines)
 
     def __str__(self) -> str:

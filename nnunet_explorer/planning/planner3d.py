@@ -47,8 +47,8 @@ def get_target_spacing(all_spacings: Sequence[Sequence[float]], all_sizes: Seque
     The *anisotropy rule*: with ``worst = argmax(median spacing)``, if the worst axis is coarser than 3x every
     other axis **and** has fewer than a third of the voxels of every other axis (median sizes of the cropped
     cases, in original voxels), its target spacing becomes the 10th percentile of that axis's spacings
-    (but at least the largest other spacing + 1e-5). This keeps thin-slice cases from being down-sampled to
-    a few slices.
+    (if that is below the largest other spacing, it becomes that spacing + 1e-5). This keeps thin-slice cases from
+    being down-sampled to a few slices.
     """
     spacings = np.vstack(all_spacings)
     target = np.percentile(spacings, target_spacing_percentile, 0)
@@ -312,7 +312,8 @@ def plan_stages_3d(dataset_properties: Mapping[str, Any], num_cases: int, *,
                                            record_decisions=False)
             arch_voxels = np.prod(new["patch_size"], dtype=np.int64)
             steps += 1
-        if new is None:  # differs from v1: v1 raises NameError when the loop body never runs (boundary case)
+        # differs from v1: v1 raises UnboundLocalError when the loop body never runs (ratio exactly 4)
+        if new is None:
             more = False
         else:
             kept = 2 * np.prod(new["median_patient_size_in_voxels"], dtype=np.int64) < np.prod(
@@ -336,7 +337,15 @@ def plan_stages_3d(dataset_properties: Mapping[str, Any], num_cases: int, *,
                       if kept else tr("not less than half of the full-res one: stage dropped",
                                       "不少于全分辨率的一半:舍弃这个 stage")),
                    ratio=ratio, steps=steps, lowres_spacing=lowres)
-    if not more:
+    if not more and ratio >= how_much_of_a_patient_must_the_network_see_at_stage0:  # exactly 4: see above
+        record(trace, "3d", None, "num_stages", "low-res rule", 1,
+               tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch {fmt(int(arch_voxels))} "
+                  "voxels = 4 exactly: v1 would try a low-res stage, but its loop never runs and it crashes "
+                  "(UnboundLocalError); the explorer plans one stage",
+                  f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch {fmt(int(arch_voxels))} "
+                  "个体素 = 恰好 4:v1 会尝试低分辨率 stage,但它的循环一次也不执行,于是崩溃(UnboundLocalError);"
+                  "explorer 规划一个 stage"))
+    elif not more:
         record(trace, "3d", None, "num_stages", "low-res rule", 1,
                tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch {fmt(int(arch_voxels))} "
                   f"voxels = {fmt(float(ratio))} < 4: the network sees enough of a case, no 3d_lowres stage",

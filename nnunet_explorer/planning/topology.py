@@ -6,9 +6,11 @@ The v2.1 planners (3D and 2D) derive the network topology from the voxel spacing
   coarse axis (5 mm slices next to 0.8 mm pixels) waits until the fine axes have been pooled to a similar
   spacing;
 * an axis is pooled only while its feature map still has at least ``2 * min_feature_map_size`` (8) voxels, so
-  where this rule stops it, it is left with 4 to 7 (an 8-voxel axis is pooled once more, to 4);
-* the convolution kernel is 3 on the largest group of axes whose spacings lie within a factor of 2 of
-  each other and 1 elsewhere (so ``[1, 3, 3]`` in the first stages of anisotropic data);
+  where this rule stops it, it is left with 4 to 7 (an 8-voxel axis is pooled once more, to 4; an axis that
+  starts below 8 is never pooled);
+* the convolution kernel is 3 on the largest group of axes whose spacings lie within a factor of 2 of one
+  anchor axis (every axis is tried as the anchor; the group's own extremes may differ by more than 2x) and 1
+  elsewhere (so ``[1, 3, 3]`` in the first stages of anisotropic data);
 * finally the patch is padded up so that every axis is divisible by ``2 ** num_pool_per_axis``.
 """
 from __future__ import annotations
@@ -57,7 +59,7 @@ def pad_shape(shape: Sequence[int], must_be_divisible_by: Sequence[int] | int) -
 
 
 def conv_kernel_for(spacing: Sequence[float]) -> list[int]:
-    """Kernel 3 on the largest group of axes whose spacings are within a factor 2 of each other, else 1.
+    """Kernel 3 on the largest group of axes whose spacings are within a factor 2 of one anchor axis, else 1.
 
     v1 tries every axis as the group's anchor and keeps the first largest group.
     """

@@ -33,8 +33,9 @@ prediction, both go through the spatial transform and the mirroring as label map
 :mod:`~nnunet_explorer.training.cascade_augmentation`) turn the prediction into corrupted one-hot input channels.
 Validation gets 12a too, without the corruptions.
 
-The four transforms nnU-Net itself defines (dummy-2D converters, the mask, the deep-supervision downsampling)
-are re-written here with v1's class names and attributes, so the lists compare one to one.
+The transforms nnU-Net itself defines (here the dummy-2D converters, the mask, the deep-supervision downsampling
+and the regions conversion; the three cascade transforms in :mod:`~nnunet_explorer.training.cascade_augmentation`)
+are re-written with v1's class names and attributes, so the lists compare one to one.
 
 :func:`trace_augmentation` runs a one-sample batch through the list and records, for every transform, the
 patch before and after, whether it fired and with which sampled parameters. batchgenerators does not return

@@ -4,10 +4,10 @@ v1 ships five functions that turn two data loaders into two background augmenter
 They differ only in the training transform list; validation never augments:
 
 =========================================  ===============================  ==========================================
-v1 function (module)                       used by                          training transforms, compared with moreDA
+v1 function (module)                       used by (e.g.)                   training transforms, compared with moreDA
 =========================================  ===============================  ==========================================
 ``get_default_augmentation``               ``nnUNetTrainer`` (v1's first    spatial (no per-axis rotation p), gamma,
-(default_data_augmentation)                trainer)                         mirror; no noise, blur, brightness,
+(default_data_augmentation)                trainer), its cascade trainer    mirror; no noise, blur, brightness,
                                                                             contrast, low-res, inverted gamma; no
                                                                             deep supervision
 ``get_moreDA_augmentation``                ``nnUNetTrainerV2`` and most     see :mod:`~nnunet_explorer.training.
@@ -17,8 +17,8 @@ v1 function (module)                       used by                          trai
                                                                             0.7-1.3, contrast 0.65-1.5, inverted
                                                                             gamma p 0.15), additive brightness after
                                                                             the inverted gamma, per-axis scaling p
-``get_insaneDA_augmentation2``             ``nnUNetTrainerV2_DA3``          as insaneDA, with batchgenerators'
-(data_augmentation_insaneDA2)                                               ``SpatialTransform_2`` (elastic
+``get_insaneDA_augmentation2``             ``nnUNetTrainerV2_DA3``,         as insaneDA, with batchgenerators'
+(data_augmentation_insaneDA2)              the BraTS regions moreDA one     ``SpatialTransform_2`` (elastic
                                                                             deformation by ``eldef_deformation_scale``)
 ``get_no_augmentation``                    ``nnUNetTrainerNoDA``,           none: channel selection, -1 -> 0, target
 (data_augmentation_noDA)                   ``nnUNetTrainerV2_noDA`` (*)     formatting only; fixed worker seeds
@@ -32,9 +32,8 @@ explorer's re-written nnU-Net transforms otherwise), so that they can be compare
 augmenters (:class:`~nnunet_explorer.training.augmenter.MultiProcessAugmenter`, whose ``.data_loader`` and
 ``.transform`` a caller can re-wrap in a :class:`~nnunet_explorer.training.augmenter.SingleThreadedAugmenter`).
 
-Note: :func:`nnunet_explorer.training.augmentation.get_moreDA_augmentation` is the explorer's own form of the
-moreDA function (deep-supervision scales fifth, explorer options as keywords), which its training loop uses;
-:func:`get_moreDA_augmentation` here is v1's form of it, which ``nnunet_explorer.v1`` exposes.
+The explorer's own trainers call these functions too (``nnUNetTrainerV2.initialize`` calls
+:func:`get_moreDA_augmentation` as v1's does), and ``nnunet_explorer.v1`` exposes them under v1's module names.
 """
 from __future__ import annotations
 
@@ -242,8 +241,7 @@ def _augmenters(dataloader_train: Any, dataloader_val: Any, train: list, val: li
 
     # differs from v1: the worker count is default_num_processes() (nnUNet_n_proc_DA if set, else the cores
     # shared among local training processes, at most 12), not params['num_threads'] (12 whenever
-    # nnUNet_n_proc_DA is unset and the host is not in v1's DKFZ hostname table); as in
-    # augmentation.get_moreDA_augmentation.
+    # nnUNet_n_proc_DA is unset and the host is not in v1's DKFZ hostname table).
     threads = default_num_processes()
     val_threads = max(threads // 2, 1)
     cached = int(params.get("num_cached_per_thread") or 1)

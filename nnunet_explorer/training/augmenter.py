@@ -1,12 +1,12 @@
 """Background augmentation: worker processes that load and augment batches while the network trains.
 
 nnU-Net v1 wraps its data loader and transforms in batchgenerators' ``MultiThreadedAugmenter`` (despite the
-name: processes). Each of ``num_threads`` workers (``nnUNet_n_proc_DA``; 12 when unset, validation half as
-many) seeds ``np.random`` with its seed (``None`` = fresh OS entropy, so v1's augmentation is never
-reproducible; and Python's ``random``, which draws the noise and blur sigmas, is reseeded from OS entropy in
-every forked process anyway), then loops: ``next(loader)`` → transforms → put into its *own* queue of
-``num_cached_per_thread`` batches. The main process takes batches round-robin from the queues, which keeps
-the order fixed for fixed seeds.
+name: processes). Each of ``num_threads`` workers (``nnUNet_n_proc_DA``; 12 when unset on a host outside v1's
+DKFZ hostname table, validation half as many) seeds ``np.random`` with its seed (``None`` = fresh OS entropy, so
+v1's augmentation is never reproducible; and Python's ``random``, which draws the noise and blur sigmas, is
+reseeded from OS entropy in every forked process anyway), then loops: ``next(loader)`` → transforms → put into
+its *own* queue of ``num_cached_per_thread`` batches. The main process takes batches round-robin from the
+queues, which keeps the order fixed for fixed seeds.
 
 :class:`MultiProcessAugmenter` does the same with a small implementation of its own, because the explorer
 needs what batchgenerators' version does not give:

@@ -4,7 +4,8 @@ v1 saves a checkpoint in two files (``NetworkTrainer.save_checkpoint`` then ``nn
 
 * ``model_*.model`` is ``torch.save`` of a dict with exactly these keys, in this order: ``epoch`` (the
   number of *finished* epochs, ``self.epoch + 1`` while training; ``max_num_epochs`` for the final
-  checkpoint), ``state_dict`` (every tensor moved to the CPU), ``optimizer_state_dict``,
+  checkpoint of a run that trains to the end, as V2's always does; after the base trainer's early stop, one less
+  than the epochs finished), ``state_dict`` (every tensor moved to the CPU), ``optimizer_state_dict``,
   ``lr_scheduler_state_dict`` (None for V2, which has no scheduler object), ``plot_stuff`` = the four loss
   / metric lists ``(all_tr_losses, all_val_losses, all_val_losses_tr_mode, all_val_eval_metrics)``,
   ``best_stuff`` = ``(best_epoch_based_on_MA_tr_loss, best_MA_tr_loss_for_patience,
@@ -15,7 +16,7 @@ v1 saves a checkpoint in two files (``NetworkTrainer.save_checkpoint`` then ``nn
   everything ``nnunet.training.model_restore.restore_model`` needs to rebuild the trainer for inference.
 
 Neither file stores the moving averages ``train_loss_MA`` / ``val_eval_criterion_MA``: after ``-c`` v1
-restarts them from the next epoch's values (the explorer does the same, see :mod:`.loop`).
+restarts them from the next epoch's values (the explorer does the same).
 
 Both files are written atomically (temporary file + rename): killing the process at any moment leaves the
 previous checkpoint intact, never half of a new one. (v1 writes in place, so a crash while saving can

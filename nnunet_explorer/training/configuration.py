@@ -86,7 +86,8 @@ def parse_fold(fold: int | str) -> int | str:
 
     Folds 0-4 are the five cross-validation folds of ``splits_final.pkl``. v1's V2 trainer also accepts
     a fold ≥ 5 and then draws a random 80:20 split seeded with ``12345 + fold``; that is kept. A negative
-    fold is refused: v1 would silently train on split ``fold % 5`` while naming the folder ``fold_-1``.
+    fold is refused: v1 would silently train on ``splits[fold]`` (for -1 to -5 the split ``fold % 5``; below that
+    an IndexError) while naming the folder ``fold_<fold>``.
 
     Raises:
         ConfigurationError: the fold is neither an integer ≥ 0 nor ``'all'``.

@@ -170,10 +170,11 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
         errors.append(tr("no callable inference_apply_nonlin (v1's predictor applies it to the logits)",
                          "没有可调用的 inference_apply_nonlin(v1 的预测器把它作用在 logits 上)"))
 
-    for attr, why in (("conv_op", tr("v1's predict_preprocessed_data_return_seg_and_softmax picks 2D/3D "
-                                     "prediction from it",
-                                     "v1 的 predict_preprocessed_data_return_seg_and_softmax 据此选择 2D 还是 3D "
-                                     "预测")),
+    for attr, why in (("conv_op", tr("v1's SegmentationNetwork.predict_3D (validation, nnUNet_predict) "
+                                     "chooses 3D or slice-by-slice 2D prediction from it and checks mirror_axes "
+                                     "against it",
+                                     "v1 的 SegmentationNetwork.predict_3D(验证和 nnUNet_predict 调用它)据此选择 "
+                                     "3D 预测还是逐层 2D 预测,并据此检查 mirror_axes")),
                       ("num_classes", tr("v1's sliding-window predictor allocates its softmax buffer with it",
                                          "v1 的滑动窗口预测器按它分配 softmax 缓冲区")),
                       ("input_shape_must_be_divisible_by",

@@ -10,8 +10,9 @@ network's patch comes mostly from loaded data rather than from the padding outsi
 -1). It is computed from the rotation ranges and the *smallest* scale factor, and (a v1 quirk kept faithfully)
 with the default scale range (0.85, 1.25), before V2 widens that range to (0.7, 1.4). The margin is a rule of
 thumb, not a guarantee: it is sized for one rotation axis at a time, in batchgenerators a scale factor above 1
-zooms *out* (it samples a wider region), and rotations about several axes, or V2's zoom-out up to 1.4 together
-with a rotation, can still reach past the loaded patch into the padding.
+zooms *out* (it samples a wider region), and rotations about several axes, or a V2 zoom-out above ~1.18 (up to 1.4)
+— on its own where rotation adds little margin (2D patches, for example) or together with a rotation — can still
+reach past the loaded patch into the padding.
 """
 from __future__ import annotations
 

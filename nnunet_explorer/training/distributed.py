@@ -19,9 +19,10 @@ Every process (a *rank*) runs the whole training loop on its own batches; they m
 * **gradients** — the network is wrapped in ``torch.nn.parallel.DistributedDataParallel``: ``backward()``
   all-reduces (averages) every gradient across ranks while it runs, so after each step the weights of all
   ranks are identical (DDP broadcasts rank 0's weights once when wrapping);
-* **loss and online evaluation** — each iteration's loss is averaged and the tp/fp/fn counts of the online
-  evaluation are summed over ranks (one ``all_reduce``), so every rank logs the same numbers and takes the
-  same decisions ("best" checkpoint, patience, stop requests);
+* **loss and online evaluation** — the tp/fp/fn counts of the online evaluation are summed over ranks, as in
+  v1 (which gathers them with ``all_gather``); each iteration's loss is averaged over ranks, which v1 does not do
+  (each of its ranks keeps its own loss, and rank 0 logs its own). Both travel in one ``all_reduce``, so every
+  rank logs the same numbers and takes the same decisions ("best" checkpoint, patience, stop requests);
 * **files** — only rank 0 writes the log, ``debug.json``, ``progress.png``, checkpoints and runs the
   validation; the others wait at a barrier. Checkpoints store the *unwrapped* network's ``state_dict`` (no
   ``module.`` prefix), so they load into a one-process run (the explorer's, or v1's trainers and
@@ -563,8 +564,9 @@ SYNC_POINTS = (
               "while backward runs; then each rank clips and steps the same gradient", "all_reduce (mean)"),
     SyncPoint("batch Dice loss (batch_dice=True only)", "2tp and 2tp+fp+fn per class are gathered so the Dice is "
               "the global batch's", "all_gather"),
-    SyncPoint("after every iteration", "loss (and CE/Dice parts) averaged; online tp/fp/fn summed; NaN and stop "
-              "flags shared", "all_reduce (sum)"),
+    SyncPoint("after every iteration", "loss (and CE/Dice parts) averaged (v1: each rank keeps its own; rank 0 "
+              "logs its own); online tp/fp/fn summed (as v1, which gathers them); NaN and stop flags shared",
+              "all_reduce (sum)"),
     SyncPoint("model_final_checkpoint", "rank 0 writes it and removes model_latest; the others wait", "barrier"),
     SyncPoint("validation after training", "rank 0 alone predicts the validation cases (v1 spreads them over the "
               "ranks); the others are done", "none"),

@@ -16,7 +16,8 @@ loss and its parts per output, gradient norms before/after clipping, the learnin
 output shapes, the online-evaluation counts, and where the first NaN/Inf appeared if any.
 
 All of it is gathered on the device and read back in **one** transfer at the end of the iteration, as v1 reads
-its loss once (under fp16 the GradScaler's own found-inf read is the only other one, in v1 too): every read of a
+its loss once per training iteration (under fp16 the GradScaler's own found-inf read is the only other one, in v1
+too; v1's validation iterations also read the online-evaluation counts): every read of a
 GPU value makes the host wait until the GPU's queue has drained.
 """
 from __future__ import annotations

@@ -5,8 +5,8 @@ For one output with logits ``x`` of shape ``(b, C, z, y, x)`` and a label map ``
 
     loss = CE(x, y) + SoftDice(x, y)        # SoftDice = -mean foreground soft Dice, in [-1, 0]
 
-so the total goes *negative* once the Dice term outweighs the cross-entropy (a well trained v1 run logs
-losses around -0.8). With deep supervision the per-output losses are weighted by
+so the total goes *negative* once the Dice term outweighs the cross-entropy (how far below zero depends on
+the task). With deep supervision the per-output losses are weighted by
 :func:`~nnunet_explorer.training.deep_supervision.ds_loss_weights` and summed.
 
 Besides the total, every loss here can report its parts (CE, Dice, weight, weighted contribution) as plain
@@ -337,7 +337,7 @@ class TensorLossPart:
 class MultipleOutputLoss2(nn.Module):
     """Weighted sum of ``loss(x[i], y[i])`` over deep-supervision outputs (highest resolution first).
 
-    v1 always evaluates output 0 (even with weight 0) and skips every other output whose weight is 0 — the
+    v1 always evaluates output 0 (even with weight 0) and skips every other output whose weight is 0 — so
     with V2's weights the lowest-resolution output never costs a loss evaluation.
     """
 

@@ -21,7 +21,8 @@ from ..provenance import mirrors
 class ProcessedPlans:
     """What ``nnUNetTrainer.process_plans`` takes from the plans (v1 stores each as ``self.<name>``).
 
-    Shapes: ``patch_size`` is (z, y, x) in 3D or (y, x) in 2D, in voxels of the stage's target spacing.
+    Shapes: ``patch_size`` is in the plans' transposed axis order (``transpose_forward``: the coarsest axis first, so
+    (z, y, x) for typical scans; (y, x) in 2D), in voxels of the stage's target spacing.
     ``num_classes`` counts the background (``plans['num_classes'] + 1``).
     """
 

@@ -12,7 +12,9 @@ the network, whatever its architecture:
 
 and it predicts a whole case with :meth:`SegmentationNetwork.predict_3D` / :meth:`~SegmentationNetwork.predict_2D`,
 which here run the explorer's sliding window (:func:`nnunet_explorer.network_architecture.sliding_window.predict_sliding_window`).
-v1's trainers check ``isinstance(self.network, (SegmentationNetwork, nn.DataParallel))`` after building it.
+``nnUNetTrainerV2`` and its subclasses assert ``isinstance(self.network, (SegmentationNetwork, nn.DataParallel))``
+at the end of ``initialize``; the base ``nnUNetTrainer`` has that line commented out and checks the type only when
+it predicts.
 """
 from __future__ import annotations
 

@@ -174,6 +174,12 @@ def test_cascade_validation_equals_v1_on_the_same_checkpoint(cascade_trained, tm
     ours = json.loads((ours_fold / "validation_raw" / "summary.json").read_text())["results"]["mean"]
     v1 = json.loads((v1_fold / "v1_validation" / "summary.json").read_text())["results"]["mean"]
     assert json.dumps(ours, sort_keys=True) == json.dumps(v1, sort_keys=True)
+    # validation_args.json: v1's keys, the cascade's "step" (not "step_size") among them
+    ours_args, v1_args = (json.loads((folder / "validation_args.json").read_text())
+                          for folder in (ours_fold / "validation_raw", v1_fold / "v1_validation"))
+    assert list(ours_args) == list(v1_args) and "step" in v1_args
+    assert {k: ours_args[k] for k in ("step", "all_in_gpu", "use_gaussian")} == \
+        {k: v1_args[k] for k in ("step", "all_in_gpu", "use_gaussian")}
 
 
 def test_cascade_predict_equals_v1(cascade_trained, tmp_path):

@@ -133,6 +133,9 @@ def test_refuses_two_stage_plans_unless_overwrite(one_stage):
     assert plans["num_stages"] == 2
     assert np.allclose(stages[0]["current_spacing"], stages[1]["current_spacing"] * np.array([1, 3, 3]))
     assert report.old_stages[1].example_shape == report.new_stages[1].example_shape
+    # the summary says what happened to a two-stage plan (not "v1 would not plan a low-resolution stage")
+    assert "replaced the low-resolution stage" in report.summary and "would not plan" not in report.summary
+    assert "batch Dice" not in report.summary  # 3d_fullres used batch Dice before too
 
 
 def test_no_plans_names_the_command_that_writes_them(workspace):

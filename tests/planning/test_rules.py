@@ -179,6 +179,24 @@ def test_low_res_stage_rule():
     assert len(small) == 1
 
 
+def test_a_ratio_of_exactly_4_is_explained_as_v1_s_crash_not_as_enough(monkeypatch):
+    """ratio >= 4 tries the stage, but v1's loop runs while voxels > 4 patches: at exactly 4 it never runs and v1
+    meets an unassigned variable. The explorer plans one stage and must not say "< 4: enough of a case"."""
+    real = planner3d.get_properties_for_stage
+
+    def patch_a_quarter(*args, **kwargs):
+        stage = real(*args, **kwargs)
+        stage["patch_size"] = np.array([32, 32, 64])  # 65536 voxels; the median case below has 4 x as many
+        return stage
+
+    monkeypatch.setattr(planner3d, "get_properties_for_stage", patch_a_quarter)
+    trace = []
+    stages, _, _ = planner3d.plan_stages_3d(_props(20, [1.0, 1.0, 1.0], (64, 64, 64)), 20, trace=trace)
+    assert len(stages) == 1
+    text = decisions_for(trace, "num_stages")[0].text
+    assert "= 4 exactly" in text and "UnboundLocalError" in text and "< 4" not in text
+
+
 def test_explain_names_the_numbers():
     trace = []
     planner3d.plan_stages_3d(_props(20, [1.0, 0.8, 0.8], (300, 512, 512)), 20, trace=trace)
