@@ -96,13 +96,16 @@ def parsed_arguments(*, network: str, network_trainer: str, task: str, fold: str
 
     ``network`` picks the configuration (2d, 3d_lowres, 3d_fullres, 3d_cascade_fullres), ``network_trainer``
     the trainer class by name, ``task`` a task name or id, ``fold`` 0-4 (one of the five cross-validation
-    folds), 'all', or a larger integer (v1 then draws a random 80:20 split). Of the flags, those that shape the
+    folds), 'all', or a larger integer (from the number of splits in ``splits_final.pkl`` up, v1 draws a random
+    80:20 split). Of the flags, those that shape the
     trainer before training starts are: ``-p`` (plans identifier), ``--fp32`` (mixed precision is the
     default), ``--use_compressed_data`` (read .npz directly instead of unpacking to .npy), ``--deterministic``
-    and ``--disable_saving``; ``-val`` (initialize without training data), ``-c`` (resume from
-    ``model_final_checkpoint``, else ``model_latest``, else ``model_best``), ``-pretrained_weights`` and
-    ``--find_lr`` act between ``initialize`` and ``run_training``. Note v1's inverted
-    ``--val_disable_overwrite``: its value is True unless the flag is given. The fold is checked here (v1 converts it with ``int()``).
+    and ``--disable_saving``. ``-c`` (resume from ``model_final_checkpoint``, else ``model_latest``, else
+    ``model_best``) and ``-pretrained_weights`` act between ``initialize`` and ``run_training``; ``-val`` calls
+    ``initialize(False)`` and, instead of training, loads ``model_final_checkpoint`` (``--valbest``:
+    ``model_best``); ``--find_lr`` runs ``find_lr()`` instead of training and validation. Note v1's inverted
+    ``--val_disable_overwrite``: its value is True unless the flag is given. The fold is checked here (v1 converts
+    it with ``int()``).
     """
     args = RunArgs(network, network_trainer, str(task), str(fold), validation_only, continue_training, p,
                    use_compressed_data, deterministic, npz, find_lr, valbest, fp32, val_folder, disable_saving,
@@ -290,7 +293,8 @@ def trainer_class(parsed_arguments: RunArgs, configuration: Configuration) -> Sh
     files): the modules it imported, in order, and where it found the name. The run takes the class from the
     explorer's registry (the same class for v1's trainers and your files; a class registered in a notebook
     too). The class hierarchy (MRO) decides
-    every hyperparameter: see the next step.
+    what the trainer sets itself (epochs, learning rate, loss, ...); the plans and ``run_training``'s arguments
+    supply the rest: see the next step.
     """
     cls = configuration.trainer_class
     search = search_trainer_class(parsed_arguments.network_trainer, cls)
@@ -377,7 +381,7 @@ def _initialized(trainer: Any, step: str) -> None:
 def plans_processed(trainer: Any, initialize: Initialized) -> ProcessedPlans:
     """What ``process_plans`` set on the trainer: the plans of this stage as training uses them.
 
-    Patch size (z, y, x), batch size, pooling and convolution kernels per level, number of input channels
+    Patch size (axes in ``transpose_forward`` order, coarsest spacing first), batch size, pooling and convolution kernels per level, number of input channels
     (modalities) and of classes *including background* (``plans['num_classes'] + 1``), whether the data is
     augmented as "dummy 2D", and the data identifier naming the preprocessed folder. A subclass that overrides
     ``process_plans`` (and changes, say, ``self.batch_size`` after ``super()``) shows its values here.
@@ -510,8 +514,8 @@ def split(trainer: Any, initialize: Initialized) -> Split:
     """``trainer.dataset_tr`` / ``dataset_val``: the fold's cases from ``splits_final.pkl``.
 
     The file is created on first use: 5 folds, KFold seed 12345 over the sorted case names, so the folds depend
-    only on the names. Fold 'all' trains and validates on every case; a fold >= 5 draws a random 80:20 split
-    (seed 12345 + fold).
+    only on the names. Fold 'all' trains and validates on every case; a fold not below the number of splits in
+    the file (5 when v1 wrote it) draws a random 80:20 split (seed 12345 + fold).
     """
     _initialized(trainer, "split")
     if trainer.dataset_tr is None:
@@ -522,7 +526,7 @@ def split(trainer: Any, initialize: Initialized) -> Split:
 
 @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.get_basic_generators")
 def dataloader(trainer: Any, initialize: Initialized) -> Any:
-    """``trainer.dl_tr``: batches of ``basic_generator_patch_size`` patches, 33 % forced foreground.
+    """``trainer.dl_tr``: batches of ``basic_generator_patch_size`` patches, some forced to hold foreground.
 
     It cuts ``batch_size`` patches of the *larger* loader size from random training cases; the last
     ``batch_size - round(batch_size * (1 - 0.33))`` samples of each batch are centred on a random foreground
@@ -577,7 +581,7 @@ def optimizer(trainer: Any, initialize: Initialized) -> Any:
 
     ``initialize_optimizer_and_scheduler`` builds it over the network's parameters; 0.99 and Nesterov are
     literals in that method (override the method to change them; V2's ``on_epoch_end`` lowers the momentum
-    to 0.95 at epoch 100 if the Dice estimate is still 0). V2 has no scheduler object: ``run_training``
+    to 0.95 and re-initialises the network's weights if, at epoch 100, the last Dice estimate is exactly 0). V2 has no scheduler object: ``run_training``
     first sets ``lr = poly_lr(epoch)`` for the start epoch and then, after every epoch, the next epoch's rate
     (see the next step).
     """
@@ -680,9 +684,10 @@ class Batch:
 def batch(trainer: Any, initialize: Initialized) -> Batch:
     """One batch through the trainer's own loader and transforms (``dl_tr``, then ``tr_gen``'s transform).
 
-    The data is ``(b, c, z, y, x)`` float32 of the network's patch size; the target is a list with one
+    The data is ``(b, c, *patch)`` float32 (spatial axes in ``transpose_forward`` order) of the network's patch
+    size; the target is a list with one
     ``(b, 1, ...)`` label map per deep-supervision output. The last sample(s) of the batch were forced to contain
-    foreground (``get_do_oversample``: the last ``batch_size - round(0.67 * batch_size)``, so 1 of 2 or of 3,
+    foreground (``get_do_oversample``: the last ``batch_size - round(batch_size * (1 - 0.33))``, so 1 of 2 or of 3,
     none of 1); the picture frames them. Drawn in this process with the step's seed
     (re-running with the same seed gives the same batch; ``pipeline.rerun("batch", seed=3)`` draws another one);
     the random streams the training draws from afterwards are left as they were.
@@ -834,20 +839,26 @@ def iteration(trainer: Any, batch: Batch, *, fp16_lesson: bool = True, fp16_cpu_
     """
     _initialized(trainer, "iteration")
     data = {"data": batch.data, "target": list(batch.target) if len(batch.target) > 1 else batch.target[0]}
+    scaler_before = trainer.amp_grad_scaler
     trainer._maybe_init_amp()
-    with untouched(trainer), trainer.explorer.muted_log():
-        trainer.network.train()
-        if hasattr(trainer.network, "do_ds"):
-            trainer.network.do_ds = getattr(trainer, "ds_loss_weights", None) is not None
-        loss_value = trainer.run_iteration(iter([data]), True, True)
-        record = trainer.explorer.take_record()
-    if record is None:  # an override that does not use the explorer's recorded iteration: its loss only
-        from .network_training.explorer_hooks import LossRecord
+    try:
+        with untouched(trainer), trainer.explorer.muted_log():
+            trainer.network.train()
+            if hasattr(trainer.network, "do_ds"):
+                trainer.network.do_ds = getattr(trainer, "ds_loss_weights", None) is not None
+            loss_value = trainer.run_iteration(iter([data]), True, True)
+            record = trainer.explorer.take_record()
+        if record is None:  # an override that does not use the explorer's recorded iteration: its loss only
+            from .network_training.explorer_hooks import LossRecord
 
-        value = float(np.asarray(loss_value, dtype=np.float64).reshape(-1)[0])
-        record = LossRecord(value, None if np.isfinite(value) else "loss",
-                            float(trainer.optimizer.param_groups[0]["lr"]))
-    lesson, not_shown = _fp16_look(trainer, data, record, fp16_cpu_voxels) if fp16_lesson else (None, None)
+            value = float(np.asarray(loss_value, dtype=np.float64).reshape(-1)[0])
+            record = LossRecord(value, None if np.isfinite(value) else "loss",
+                                float(trainer.optimizer.param_groups[0]["lr"]))
+        lesson, not_shown = _fp16_look(trainer, data, record, fp16_cpu_voxels) if fp16_lesson else (None, None)
+    finally:
+        # v1 creates the GradScaler in run_training, after debug.json is written (where it is None): the look
+        # leaves none behind, so the run that follows starts as v1's does
+        trainer.amp_grad_scaler = scaler_before
     return IterationLook(record, lesson, bool(trainer.fp16), not_shown)
 
 

@@ -77,6 +77,12 @@ WRONG = {
     # the BraTS region trainers set a sigmoid; fold -6 and below raise an IndexError
     "every trainer softmax": ("which every v1 trainer does right after building",),
     "any integer fold": ("``fold`` may be any integer (a negative one", "``fold`` 可以是任意整数"),
+    # the plans and run_training's arguments set much of what a run uses, not the class hierarchy
+    "MRO decides everything": ("decides every hyperparameter", "决定每一个超参数"),
+    # 1 of 2 samples is forced at batch 2 (50 %), 1 of 3 at batch 3
+    "33 % forced": ("33 % forced foreground", "33 % 强制包含前景"),
+    # -c and -pretrained_weights act between initialize and run_training; -val and --find_lr replace training
+    "find_lr between": ("``--find_lr`` act between",),
 }
 
 

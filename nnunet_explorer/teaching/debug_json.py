@@ -1,6 +1,7 @@
 """``debug.json`` explained: what v1's ``save_debug_information`` wrote into a fold folder, entry by entry.
 
-v1 (``nnUNetTrainer.save_debug_information``, called first thing in ``run_training``) writes every attribute of
+v1 (``nnUNetTrainer.save_debug_information``, called first thing in ``nnUNetTrainer.run_training``, after
+V2's ``run_training`` has set the first epoch's learning rate) writes every attribute of
 the trainer that is not callable, as ``str(value)``, except ``plans``, ``intensity_properties`` and the dataset
 dicts. It is the one file that shows the hyperparameters a run really used — after the trainer's ``__init__``, a
 subclass, ``initialize`` and the command's flags — so the blog recommends reading it. :func:`debug_json_rows`
@@ -45,9 +46,10 @@ ENTRIES: dict[str, dict[str, str]] = {
                                     "data.",
                               "zh": "每个 epoch 的训练迭代次数:v1 中为 250,所以一个 epoch 并不是把数据过一遍。"},
     "num_val_batches_per_epoch": {"en": "Validation batches per epoch, without backpropagation: 50 in v1; their "
-                                        "Dice is the pseudo Dice of the log.",
-                                  "zh": "每个 epoch 的验证 batch 数,不做反向传播:v1 中为 50;它们的 Dice 就是日志中的"
-                                        "伪 Dice。"},
+                                        "tp/fp/fn give the log's 'Average global foreground Dice' (the pseudo "
+                                        "Dice).",
+                                  "zh": "每个 epoch 的验证 batch 数,不做反向传播:v1 中为 50;由它们的 tp/fp/fn 得到日志中的 "
+                                        "'Average global foreground Dice'(伪 Dice)。"},
     "batch_size": {"en": "Patches per iteration, read from the plans by ``process_plans``.",
                    "zh": "每次迭代的 patch 数,由 ``process_plans`` 从 plans 中读取。"},
     "patch_size": {"en": "The network's patch (axes coarsest first), from the plans.",

@@ -35,14 +35,16 @@ class StepDoc:
 
 
 STEP_DOCS_ZH: dict[str, StepDoc] = {
-    "parsed_arguments": StepDoc("ce36a3627dd7", """\
+    "parsed_arguments": StepDoc("91b34fa382b1", """\
 ``nnUNet_train`` 的参数,与 v1 的 argparse 解析器得到的完全一样。
 
 ``network`` 选择配置(2d、3d_lowres、3d_fullres、3d_cascade_fullres),``network_trainer`` 按名字选择 trainer
-类,``task`` 是任务名或任务编号,``fold`` 是 0-4(五折交叉验证中的一折)、'all',或更大的整数(v1 随后随机划分 80:20)。可选参数中,在训练开始之前决定 trainer 的有:``-p``
+类,``task`` 是任务名或任务编号,``fold`` 是 0-4(五折交叉验证中的一折)、'all',或更大的整数(从 ``splits_final.pkl`` 中的划分数起,v1 随机划分 80:20)。可选参数中,在训练开始之前决定 trainer 的有:``-p``
 (plans 标识)、``--fp32``(默认使用混合精度)、``--use_compressed_data``(直接读取 .npz,不解压为 .npy)、
-``--deterministic`` 和 ``--disable_saving``;``-val``(初始化时不加载训练数据)、``-c``(从 ``model_final_checkpoint`` 继续,没有它则用 ``model_latest``,再没有则用 ``model_best``)、
-``-pretrained_weights`` 和 ``--find_lr`` 在 ``initialize`` 与 ``run_training`` 之间起作用。注意 v1 中反过来的 ``--val_disable_overwrite``:不给出这个参数时它的值
+``--deterministic`` 和 ``--disable_saving``。``-c``(从 ``model_final_checkpoint`` 继续,没有它则用 ``model_latest``,
+再没有则用 ``model_best``)和 ``-pretrained_weights`` 在 ``initialize`` 与 ``run_training`` 之间起作用;``-val`` 调用
+``initialize(False)``,不训练,而是加载 ``model_final_checkpoint``(``--valbest``:``model_best``);``--find_lr`` 运行
+``find_lr()``,取代训练和验证。注意 v1 中反过来的 ``--val_disable_overwrite``:不给出这个参数时它的值
 为 True。fold 在这里检查(v1 用 ``int()`` 转换它)。"""),
     "task_name": StepDoc("406447a2f2bb", """\
 任务文件夹名:以 ``Task`` 开头的值原样使用,其他值都当作任务编号。
@@ -56,14 +58,15 @@ plans 文件、结果文件夹、预处理文件夹、``batch_dice``、stage 和
 这就是 v1 的 ``get_default_configuration``;卡片中的“v1 打印的内容”逐字给出 v1 打印的那一段。值得注意:单阶段
 plans 上的 ``3d_fullres`` 使用样本 Dice(批 Dice 只用于 2d 和两阶段 plans 的 3D 全分辨率网络);``2d`` 和
 ``3d_lowres`` 用 stage 0,``3d_fullres`` 和 ``3d_cascade_fullres`` 用 plans 中的最后一个 stage。"""),
-    "trainer_class": StepDoc("ee40501a7657", """\
+    "trainer_class": StepDoc("dd19e39a4ef0", """\
 按名字找到的 trainer 类,并检查它是 nnU-Net 的 trainer(与 ``run_training`` 中的断言相同)。
 
 v1 的 ``get_default_configuration`` 调用 ``recursive_find_python_class``:它导入 ``nnunet/training/network_training``
 下的模块——先逐个导入一个文件夹里的普通模块,直到某个模块有这个名字为止;只有在普通模块都没有这个名字时,才以同样的方式进入它的子包——并返回第一个同名的属性:类本身,而不是字符串。卡片展示的是这个
 查找在 explorer 对该文件夹的镜像(以及你的 ``--trainer_file`` 文件)上实际运行的过程:它依次导入了哪些模块,以及在哪里找到了
 这个名字。训练本身从 explorer 的注册表中取类(对 v1 的 trainer 和你的文件是同一个类;在 notebook 中注册的类也一样)。类的
-继承层次(MRO)决定每一个超参数:见下一步。"""),
+继承层次(MRO)决定 trainer 自己设置的内容(epoch 数、学习率、损失……);其余的来自 plans 和 ``run_training`` 的参数:
+见下一步。"""),
     "trainer": StepDoc("4e7e80964020", """\
 trainer 按 ``run_training`` 的方式构造,列出每个超参数以及它在哪里被设置。
 
@@ -81,10 +84,10 @@ V2 的 ``initialize`` 读取 plans(``load_plans_file``、``process_plans``),决�
 记录下来,连同每个调用设置的属性和所用的秒数;之后的步骤查看这些属性。这些方法第一次使用时才导入的库(batchgenerators,
 以及第一个优化器加载的 torch 编译器组件)在记录开始之前就已导入,所以秒数是 trainer 自己的工作,而不是 Python 加载模块的
 时间。本步骤的种子决定初始权重(v1 在 ``--deterministic`` 时于构造函数中设置种子 12345)。"""),
-    "plans_processed": StepDoc("a7c253935bcc", """\
+    "plans_processed": StepDoc("507a4fd2e137", """\
 ``process_plans`` 在 trainer 上设置的内容:训练时使用的该 stage 的 plans。
 
-patch 大小(z, y, x)、batch 大小、每一层的池化核与卷积核、输入通道数(模态数)和类别数(包括背景,
+patch 大小(各轴按 ``transpose_forward`` 的顺序,spacing 最粗的轴在前)、batch 大小、每一层的池化核与卷积核、输入通道数(模态数)和类别数(包括背景,
 ``plans['num_classes'] + 1``)、数据是否按“伪 2D”增强,以及给预处理文件夹命名的数据标识。重写了 ``process_plans``
 的子类(比如在 ``super()`` 之后修改 ``self.batch_size``)在这里显示它自己的值。"""),
     "augmentation_parameters": StepDoc("9560c4559678", """\
@@ -113,13 +116,13 @@ patch 大小(z, y, x)、batch 大小、每一层的池化核与卷积核、输�
 
 v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``（``unpack_data``）,这样数据加载器可以用内存映射打开病例,只读取
 需要的 patch;``--use_compressed_data`` 跳过这一步。级联的病例还记录了各自使用的 ``3d_lowres`` 分割结果。"""),
-    "split": StepDoc("8a72f59da4a7", """\
+    "split": StepDoc("9e8f4f7a202c", """\
 ``trainer.dataset_tr`` / ``dataset_val``:这一折的病例,来自 ``splits_final.pkl``。
 
 这个文件在第一次使用时创建:5 折,在排序后的病例名上用种子 12345 做 KFold,所以各折只取决于病例名。fold 'all'
-用所有病例训练和验证;fold >= 5 随机划分 80:20(种子 12345 + fold)。"""),
-    "dataloader": StepDoc("2c7ec1426067", """\
-``trainer.dl_tr``:由 ``basic_generator_patch_size`` 大小的 patch 组成的 batch，33 % 强制包含前景。
+用所有病例训练和验证;fold 不小于文件中的划分数(v1 写出的文件是 5)时随机划分 80:20(种子 12345 + fold)。"""),
+    "dataloader": StepDoc("298f5f3d8bef", """\
+``trainer.dl_tr``:由 ``basic_generator_patch_size`` 大小的 patch 组成的 batch,其中一些被强制包含前景。
 
 它从随机的训练病例中切出 ``batch_size`` 个更大的加载器尺寸的 patch;每个 batch 最后
 ``batch_size - round(batch_size * (1 - 0.33))`` 个样本以病例中某个随机类别的随机前景体素为中心。病例范围之外,
@@ -133,11 +136,12 @@ v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``（``unpack_data``）,�
 ``inference_apply_nonlin``。"""),
     "architecture": StepDoc("26a74f2cc7f1", """\
 逐层查看一个 batch 经过网络的情况:形状、通道、参数、深度监督输出头。"""),
-    "optimizer": StepDoc("8b44c84eb89f", """\
+    "optimizer": StepDoc("490c369eadbf", """\
 ``trainer.optimizer``:SGD,学习率 1e-2,动量 0.99,Nesterov,权重衰减 3e-5(V2)。
 
 ``initialize_optimizer_and_scheduler`` 在网络的参数上构建它;0.99 和 Nesterov 是这个方法中的字面量(要修改它们,需
-重写这个方法;若到第 100 个 epoch Dice 估计仍为 0,V2 的 ``on_epoch_end`` 会把动量降为 0.95)。V2 没有调度器对象:``run_training`` 先为起始 epoch 设置 ``lr = poly_lr(epoch)``,之后在每个 epoch
+重写这个方法;若在第 100 个 epoch 最近的 Dice 估计恰好为 0,V2 的 ``on_epoch_end`` 会把动量降为 0.95,并重新初始化
+网络的权重)。V2 没有调度器对象:``run_training`` 先为起始 epoch 设置 ``lr = poly_lr(epoch)``,之后在每个 epoch
 结束后设置下一个 epoch 的学习率(见下一步)。"""),
     "lr_schedule": StepDoc("40435da23087", """\
 每个 epoch 训练时使用的学习率,由 trainer 自己的 ``maybe_update_lr`` 给出(V2:poly 规则)。
@@ -146,11 +150,11 @@ V2：``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率几乎�
 为 ``initial_lr * (1 / max_num_epochs) ** 0.9``(永远不为 0)。这条曲线是在一个替身优化器上像 ``run_training`` 那样
 调用 trainer 的 ``maybe_update_lr`` 得到的(先用起始 epoch,再在每个 epoch 之后),所以子类的调度(预热、固定阶梯)
 会按原样显示。"""),
-    "batch": StepDoc("de62a4268e4c", """\
+    "batch": StepDoc("18b7c27bfb1c", """\
 一个 batch 经过 trainer 自己的数据加载器和变换(先是 ``dl_tr``,然后是 ``tr_gen`` 的变换)。
 
-数据是网络 patch 大小的 ``(b, c, z, y, x)`` float32;目标是一个列表,每个深度监督输出对应一个 ``(b, 1, ...)``
-标签图。batch 中最后的一个或几个样本被强制包含前景(``get_do_oversample``:最后 ``batch_size - round(0.67 * batch_size)`` 个,即 2 个或 3 个中的 1 个,batch 为 1 时没有);图中用框标出它们。它在本进程中用本步骤的种子
+数据是网络 patch 大小的 ``(b, c, *patch)`` float32(空间轴按 ``transpose_forward`` 的顺序);目标是一个列表,每个深度监督输出对应一个 ``(b, 1, ...)``
+标签图。batch 中最后的一个或几个样本被强制包含前景(``get_do_oversample``:最后 ``batch_size - round(batch_size * (1 - 0.33))`` 个,即 2 个或 3 个中的 1 个,batch 为 1 时没有);图中用框标出它们。它在本进程中用本步骤的种子
 抽取(用同一个种子重跑得到同一个 batch;``pipeline.rerun("batch", seed=3)`` 抽取另一个);之后训练所用的随机数流保持原样。"""),
     "iteration": StepDoc("bc763cf6338f", """\
 ``trainer.run_iteration``:前向、深度监督损失、反向、把梯度范数裁剪到 12、更新一步。

@@ -5,7 +5,7 @@ Both views read an :class:`~nnunet_explorer.training.architecture.ArchitectureSu
 
 * :func:`architecture_tree` — an ipywidgets ``Accordion`` per group (encoder, bottleneck, decoder,
   deep-supervision heads); inside, one collapsible section per stage listing its conv units with kernel,
-  stride, output shape ``(b, c, z, y, x)`` and parameter count.
+  stride, output shape ``(b, c, *spatial)`` (spatial axes in ``transpose_forward`` order) and parameter count.
 * :func:`unet_diagram_svg` — the classic U: encoder levels down the left, the bottleneck at the bottom,
   decoder levels up the right, a skip connection across each level, and the deep-supervision head of every
   decoder level with its loss weight (v1: ``1/2**i`` normalised; the lowest-resolution output gets 0, drawn

@@ -71,7 +71,7 @@ def _image(name: str, data: np.ndarray, *, scale=None, translate=None, metadata=
 
 
 def _labels(name: str, data: np.ndarray, *, scale=None, translate=None, metadata=None, **kwargs) -> LayerSpec:
-    # napari wants integer labels; v1 stores segmentations as float32 (with -1 outside the crop)
+    # napari wants integer labels; v1 stores segmentations as float32 (with -1 inside the crop box but outside the nonzero mask)
     spec = _image(name, np.asarray(data).astype(np.int32), scale=scale, translate=translate, metadata=metadata,
                   **kwargs)
     return LayerSpec(name, "labels", spec.data, spec.meta)

@@ -48,7 +48,7 @@ from ..training.hooks import EpochEnd, IterationEnd, LoopControl, TrainEnd, Trai
 from .report_figures import drawn, picture_fonts
 from .widgets_common import Throttle, format_seconds, new_figure, require_ipywidgets, show_figure_in_output
 
-# v1: nnUNetTrainer.val_eval_criterion_alpha (the moving average that picks the best checkpoint)
+# v1: NetworkTrainer.val_eval_criterion_alpha (the moving average that picks the best checkpoint)
 DICE_MA_ALPHA = 0.9
 
 

@@ -238,7 +238,7 @@ def _loss_figure(run: Any) -> list[str]:
     ax.set_ylabel(drawn("loss", "损失"))
     if dice:
         ax2 = ax.twinx()
-        ax2.plot(range(len(dice)), dice, "g--o", label=drawn("pseudo Dice (per epoch)", "伪 Dice(每个 epoch)"))
+        ax2.plot(range(len(dice)), dice, "g--o", label=drawn("evaluation metric (pseudo Dice)", "评估指标(伪 Dice)"))
         ax2.set_ylabel("Dice")
     ax.legend(loc="upper right", fontsize=7)
     return [_img(_png(fig), tr("loss per epoch (and the validation metric, as v1's progress.png)",

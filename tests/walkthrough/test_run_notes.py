@@ -138,5 +138,7 @@ def test_debug_json_of_a_real_run_is_reachable_from_the_walkthrough(v1_ct_task, 
     assert rows["plans_file"][1].endswith("nnUNetPlansv2.1_plans_3D.pkl")
     assert rows["batch_size"][1] == str(pipeline["plans_processed"].batch_size)
     assert rows["epoch"][1] == "0" and rows["all_tr_losses"][1] == "[]"  # written when run_training started
+    # v1 writes debug.json before run_training creates the GradScaler; the iteration look leaves none behind
+    assert pipeline["parsed_arguments"].run_mixed_precision and rows["amp_grad_scaler"][1] == "None"
     card = html.unescape(result._repr_html_())
     assert "debug.json, its main entries" in card and "optimizer" in rows
