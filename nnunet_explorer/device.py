@@ -1,7 +1,8 @@
 """Where tensors live: the one place that turns "auto", "cuda", "cuda:1" or "cpu" into a ``torch.device``.
 
-nnU-Net v1 assumes a GPU: ``nnUNet_train`` and ``nnUNet_predict`` call ``.cuda()`` everywhere and only warn when
-CUDA is missing. The explorer runs on both, so the device is chosen **once**, at the start of a command, a
+nnU-Net v1 is written for a GPU: it moves the network and the batches to CUDA whenever
+``torch.cuda.is_available()`` and otherwise runs, slowly, on the CPU (``nnUNet_train`` logs a warning; the
+benchmarking dummyLoad trainers call ``.cuda()`` unconditionally). The explorer runs on both, so the device is chosen **once**, at the start of a command, a
 notebook or a widget, and every network and tensor is placed there:
 
 * ``None`` or ``"auto"`` — CUDA where ``torch.cuda.is_available()``, else the CPU (what a v1 user expects on a

@@ -13,7 +13,7 @@ same way.
 * both ``.nii.gz`` and ``.nii``: the NIfTI-1/-2 header is parsed (``dim``, ``bitpix``, ``vox_offset``), and
   the file (its decompressed bytes) must hold at least ``vox_offset + prod(dim) * bitpix / 8`` bytes.
 
-Anything else (a file that is not NIfTI at all, an extension v1 does not read) is refused the same way, with
+Anything else (a file that is not NIfTI at all, another extension; v1 itself reads only ``.nii.gz``) is refused the same way, with
 :class:`~nnunet_explorer.errors.DatasetError` naming the file and the fix.
 
 :func:`scan_nifti` is the same pass returning what it saw (sizes, data type, and for float images the number
@@ -204,7 +204,7 @@ def scan_nifti(path: PathLike) -> NiftiScan:
     ``problem`` set; use :func:`verify_image_file` to turn that into an error.
 
     Raises:
-        DatasetError: the file does not exist, has an extension v1 does not read, or is not NIfTI at all.
+        DatasetError: the file does not exist, has an extension this reader does not read, or is not NIfTI at all.
     """
     path = Path(path)
     if not path.is_file():
@@ -269,7 +269,7 @@ def read_nifti_header(path: PathLike) -> tuple[int, tuple[int, ...], int, int]:
     named ``.nii.gz`` reaches libpng, which prints errors of its own.
 
     Raises:
-        DatasetError: missing file, extension v1 does not read, not gzip (``.nii.gz``), not NIfTI.
+        DatasetError: missing file, an extension this reader does not read, not gzip (``.nii.gz``), not NIfTI.
     """
     path = Path(path)
     if not path.is_file():

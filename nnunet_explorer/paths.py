@@ -8,7 +8,8 @@ nnU-Net v1 reads three environment variables once, at import time (``nnunet/path
 ``RESULTS_FOLDER``          holds ``nnUNet/<network>/<task>/<trainer>__<plans>/fold_<k>/`` (trained models)
 ==========================  ===============================================================================
 
-v1 prints a warning for an unset variable and fails much later with a ``TypeError`` on ``None``. The explorer
+v1 prints a warning for an unset variable; a command that needs that folder fails later, usually with a
+``TypeError`` on ``None`` (``nnUNet_train`` without ``nnUNet_preprocessed``, for example). The explorer
 instead falls back to a *default workspace* (``./nnunet_workspace/{raw,preprocessed,results}``, or the folder
 named by ``NNUNET_EXPLORER_WORKSPACE``), says once which folders it uses, and never fails at import time.
 Variables are read when :func:`get_workspace` is called, not at import, so a notebook can set them first.

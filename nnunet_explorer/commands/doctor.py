@@ -1,10 +1,14 @@
 """``nnunet-explorer doctor``: print the folders, tasks, versions and worker settings in use, and every problem.
 
 Exit status 0 when no problem was found, 1 when there are problems (each printed with its fix).
+
+``doctor --explain MESSAGE_OR_LOG [-t TASK]`` explains nnU-Net v1's frequent error messages instead
+(:mod:`nnunet_explorer.error_explainer`): exit status 0 when it recognised one, 1 when it did not.
 """
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..language import tr
 
@@ -17,11 +21,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no_task_check", action="store_true",
                         help=tr("only list the tasks; skip the header-only integrity check of each raw task",
                                 "只列出任务;跳过对每个原始任务只读文件头的完整性检查"))
+    parser.add_argument("--explain", metavar="MESSAGE_OR_LOG",
+                        help=tr("explain nnU-Net v1 error messages: a message, or a log file to search (- reads "
+                                "standard input); says the cause and checks what it depends on here",
+                                "解释 nnU-Net v1 的错误信息:一条信息,或要搜索的日志文件(- 表示从标准输入读取);"
+                                "给出原因,并在这里检查它所依赖的东西"))
+    parser.add_argument("-t", "--task", metavar="TASK",
+                        help=tr("with --explain: the task (name or id) whose plans and results the checks read",
+                                "与 --explain 一起使用:检查时读取其 plans 和结果的任务(名称或编号)"))
+
+
+def _explain(source: str, task: str | None) -> int:
+    import sys
+
+    from ..error_explainer import explain, known_messages
+
+    path = Path(source)
+    if source == "-":
+        text = sys.stdin.read()
+    elif len(source) < 4096 and "\n" not in source and path.is_file():
+        text = path.read_text(encoding="utf-8", errors="replace")
+    else:
+        text = source
+    diagnoses = explain(text, task=task)
+    if not diagnoses:
+        print(tr("no known nnU-Net v1 error message found; recognised are:",
+                 "没有找到已知的 nnU-Net v1 错误信息;能识别的有:"))
+        print("\n".join(f"  {m}" for m in known_messages()))
+        return 1
+    print("\n\n".join(d.text() for d in diagnoses))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from ..doctor import run_doctor
 
+    if args.explain is not None:
+        return _explain(args.explain, args.task)
     report = run_doctor(verify_tasks=not args.no_task_check)
     print(report.text())
     return 0 if report.ok else 1

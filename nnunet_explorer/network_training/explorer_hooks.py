@@ -1,6 +1,7 @@
 """Everything the explorer adds to v1's training loop, in one place.
 
-v1's ``NetworkTrainer.run_training`` trains and logs, nothing more. The explorer keeps that loop as v1 wrote it
+v1's ``NetworkTrainer.run_training`` trains, logs, draws ``progress.png`` and writes checkpoints; it offers no
+hook to observe or stop it. The explorer keeps that loop as v1 wrote it
 (:meth:`~nnunet_explorer.network_training.network_trainer.NetworkTrainer.run_training`) and adds, at four
 named points the loop calls, what a live notebook, a cluster job and a debugging session need::
 

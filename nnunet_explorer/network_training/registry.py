@@ -103,8 +103,8 @@ def known_trainers() -> list[str]:
 def find_trainer_class(name: str) -> type:
     """The trainer class registered as ``name``.
 
-    v1 imports every module under ``nnunet/training/network_training`` and returns the first attribute
-    with that name, or None (and ``nnUNet_train`` then fails with "Could not find trainer class"). Here an
+    v1 imports the modules under ``nnunet/training/network_training`` one by one (a folder's files before its
+    sub-packages) until one has an attribute of that name, and returns it, or None (and ``nnUNet_train`` then fails with "Could not find trainer class"). Here an
     unknown name raises :class:`ConfigurationError` listing the known trainers and close matches.
     """
     # differs from v1: a registry instead of v1's import walk (trainer_search.recursive_find_python_class, which

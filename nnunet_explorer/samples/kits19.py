@@ -29,8 +29,9 @@ ships a script, ``experiment_planning/change_batch_size.py``, that edits a plans
 * ``nnUNetPlansv2.1_asPlanned_plans_3D.pkl``: exactly what v1's planner writes (``-p nnUNetPlansv2.1_asPlanned``);
 * ``nnUNetPlansv2.1_plans_2D.pkl``: v1's 2D plans, unedited.
 
-Nothing else depends on the patch: the network (pools ``[4, 5, 5]``, 30,785,984 parameters) and the
-deep-supervision weights (0.5333, 0.2667, 0.1333, 0.0667, 0) are the same for both 3D plans.
+The network topology (pools ``[4, 5, 5]``, 30,785,984 parameters) and the deep-supervision weights (0.5333,
+0.2667, 0.1333, 0.0667, 0) are the same for both 3D plans; the loader patch, the batch and the sliding-window
+tiles follow the patch.
 """
 from __future__ import annotations
 

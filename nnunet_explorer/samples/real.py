@@ -194,8 +194,9 @@ def derive_case(t1, label, derivation: Derivation):
 
     Spatial: a similarity transform (rotation about the crop centre, isotropic scale, shift) maps each
     output voxel centre into the crop; the image is sampled with linear, the label with nearest-neighbour
-    interpolation (v1 also treats them differently: cubic for the image, per-label linear then thresholded for
-    the label). Intensity, on values scaled to [0, 1]: multiply by
+    interpolation (v1 also treats them differently: cubic for the image; for the label each label's indicator is resized
+    linearly and every voxel takes the label with the largest value, batchgenerators >= 0.25.4, where up to 0.25.3
+    each indicator was thresholded at 0.5; along z of an anisotropic case both use nearest neighbour). Intensity, on values scaled to [0, 1]: multiply by
     ``exp(bias polynomial)``, raise to ``gamma``, multiply by ``intensity_scale * 100``, add Gaussian noise
     of ``noise_sigma`` times the new maximum, round to int16 and clip at 0.
     """

@@ -427,7 +427,7 @@ EXPORTS = {  # name -> (shape relative to size_after_cropping, positional args a
 
 
 @pytest.mark.parametrize("case", list(EXPORTS))
-def test_segmentation_export_equals_v1(v1_ct_task, tmp_path, case):
+def test_segmentation_export_equals_v1(v1_ct_task, tmp_path, case, capsys):
     from nnunet.inference.segmentation_export import save_segmentation_nifti_from_softmax as theirs
 
     from nnunet_explorer.v1.inference.segmentation_export import save_segmentation_nifti_from_softmax as ours
@@ -438,6 +438,7 @@ def test_segmentation_export_equals_v1(v1_ct_task, tmp_path, case):
     probs = _probabilities(shape, 3, 0, softmax="regions" not in case)
     if "regions" in case:
         probs = probs[:2]
+    printed: dict[str, str] = {}
     for side, fn in (("v1", theirs), ("ours", ours)):
         out = tmp_path / side
         out.mkdir()
@@ -451,9 +452,13 @@ def test_segmentation_export_equals_v1(v1_ct_task, tmp_path, case):
            _drop_label if opts.get("post") else None, (1,) if opts.get("post") else None,
            str(out / "case.npz") if opts.get("npz") else None,
            str(out / "case_raw.nii.gz") if opts.get("post") else None, opts.get("force_separate_z"),
-           opts.get("order_z", 0), False)
+           opts.get("order_z", 0), True)
+        # verbose: the export's own lines, word for word (v1's resampling function prints more, not mirrored)
+        printed[side] = [line for line in capsys.readouterr().out.splitlines()
+                         if line.startswith(("force_separate_z:", "separate z:", "no resampling necessary"))]
         if opts.get("from_file"):
             assert not (out / "probs.npy").exists()  # v1 deletes the file it read
+    assert printed["ours"] == printed["v1"] and (printed["v1"][-1] == "no resampling necessary") == (factor == 1.0)
     names = sorted(p.name for p in (tmp_path / "v1").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "ours").iterdir())
     for name in names:

@@ -32,8 +32,12 @@ def save_segmentation_nifti_from_softmax(segmentation_softmax: np.ndarray | str,
         force_separate_z=force_separate_z, order_z=interpolation_order_z, region_class_order=region_class_order,
         postprocess=seg_postprogess_fn, postprocess_args=tuple(seg_postprocess_args or ()),
         non_postprocessed_file=non_postprocessed_fname)
-    if verbose:
-        print("separate z:", record.do_separate_z, "lowres axis", record.lowres_axis)
+    if verbose:  # v1's lines (its axis is a numpy array)
+        if record.resampled:
+            axis = None if record.lowres_axis is None else np.array(record.lowres_axis)
+            print("separate z:", record.do_separate_z, "lowres axis", axis)
+        else:
+            print("no resampling necessary")
 
 
 __all__ = ["save_segmentation_nifti_from_softmax"]

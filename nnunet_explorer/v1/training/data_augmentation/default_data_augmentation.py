@@ -1,7 +1,8 @@
 """``nnunet.training.data_augmentation.default_data_augmentation``: the default parameter dicts and more.
 
-v1 keeps ``default_3D_augmentation_params`` / ``default_2D_augmentation_params`` as module dicts that every
-trainer's ``setup_DA_params`` assigns to ``self.data_aug_params`` and then edits *in place*.
+v1 keeps ``default_3D_augmentation_params`` / ``default_2D_augmentation_params`` as module dicts that the
+``setup_DA_params`` of nnUNetTrainer, V2 and most variants (not the DA5 ones) assigns to ``self.data_aug_params``
+and then edits *in place*.
 """
 from __future__ import annotations
 

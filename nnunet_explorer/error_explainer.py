@@ -1,0 +1,410 @@
+"""nnU-Net v1's most frequent error messages, explained against this machine: ``doctor --explain``.
+
+A user with a failed ``nnUNet_train`` has one line to go on, often far from its cause ("One or more background
+workers are no longer alive" hides the real error above it; "Could not find a task with the ID 4" is usually a
+shell without the environment variables). :func:`explain` recognises the messages below in a pasted message or
+a whole log, says what v1 was doing and why it fails, and checks *now*, on this machine, what the message
+depends on (the folders, the task, the plans, the label file, memory and workers), each finding with its fix.
+
+Recognised (v1 1.7.1's and batchgenerators' own words): ``Could not find a task with the ID``, ``... is not
+defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``,
+``Cannot run final stage of cascade``, ``Could not find trainer class``, ``One or more background workers are no
+longer alive``, ``Unexpected labels found in file``, ``x must be either tuple or list`` (a network without deep
+supervision under V2's loss), ``CUDA out of memory``, ``Weights only load failed`` (torch >= 2.6 loading a v1
+checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction operation``.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .errors import ExplorerError
+from .language import tr
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One recognised message: the line quoted, the cause, what was found on this machine now, the fix."""
+
+    name: str
+    quoted: str
+    cause: str
+    found: tuple[str, ...]
+    fix: str
+    v2: str = ""
+
+    def text(self) -> str:
+        lines = [tr("recognised: ", "识别出:") + self.quoted, tr("cause: ", "原因:") + self.cause]
+        if self.found:
+            lines.append(tr("checked now, on this machine:", "现在在这台机器上检查到:"))
+            lines += [f"  - {line}" for line in self.found]
+        lines.append(tr("fix: ", "解决办法:") + self.fix)
+        if self.v2:
+            lines.append(tr("in nnU-Net v2: ", "在 nnU-Net v2 中:") + self.v2)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Context:
+    text: str
+    task: str | None
+    environ: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class _Known:
+    name: str
+    shown: str  # the message as v1 prints it (its variable parts as ...)
+    pattern: re.Pattern
+    cause: Callable[[re.Match], str]
+    fix: Callable[[re.Match], str]
+    check: Callable[[re.Match, _Context], list[str]]
+    v2: Callable[[], str] = lambda: ""
+
+
+def _workspace(ctx: _Context):
+    from .paths import resolve_workspace
+
+    return resolve_workspace(ctx.environ)
+
+
+def _task_name(ctx: _Context, workspace) -> str | None:
+    from .tasks import resolve_task_name
+
+    return resolve_task_name(ctx.task, workspace) if ctx.task else None
+
+
+def _guarded(check: Callable[[re.Match, _Context], list[str]]) -> Callable[[re.Match, _Context], list[str]]:
+    """A check that meets an explained problem (no workspace, no such task) reports it instead of failing."""
+    def run(match: re.Match, ctx: _Context) -> list[str]:
+        try:
+            return check(match, ctx)
+        except ExplorerError as exc:
+            return [exc.cause.splitlines()[0] + (tr(" (fix: ", "(解决办法:") + exc.fix.splitlines()[0] + ")"
+                                                 if exc.fix else "")]
+    return run
+
+
+def _needs_task(check: Callable[[re.Match, _Context, object, str], list[str]]) -> Callable:
+    """A check that reads the task's files: names ``-t`` when it was not given."""
+    def run(match: re.Match, ctx: _Context) -> list[str]:
+        workspace = _workspace(ctx)
+        name = _task_name(ctx, workspace)
+        if name is None:
+            return [tr("add -t TASK to check the task's files as well", "加上 -t TASK,也检查这个任务的文件")]
+        return check(match, ctx, workspace, name)
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- the checks
+def _check_task_id(match: re.Match, ctx: _Context) -> list[str]:
+    from .tasks import convert_id_to_task_name, list_tasks
+
+    found = []
+    # v1 prints the three variables as it saw them; the shell that ran it may not be this one
+    for variable, seen in re.findall(r"^\s*(nnUNet_preprocessed|RESULTS_FOLDER|nnUNet_raw_data_base)=(.*)$",
+                                     ctx.text, re.M):
+        now = ctx.environ.get(variable)
+        if seen.strip() != (now or "None"):
+            found.append(tr(f"v1 saw {variable}={seen.strip()}; in this shell it is {now or 'unset'}: the shell "
+                            "(or job script) that ran v1 had other variables",
+                            f"v1 看到的是 {variable}={seen.strip()};在这个 shell 中它是 {now or '未设置'}:运行 v1 的 "
+                            "shell(或作业脚本)用的是别的环境变量"))
+    workspace = _workspace(ctx)
+    try:
+        name = convert_id_to_task_name(int(match.group(1)), workspace)
+    except ExplorerError as exc:
+        return found + [str(exc)]
+    places = ", ".join(list_tasks(workspace).get(name, []))
+    return found + [tr(f"here the id resolves to {name} ({places}), so the folders v1 used were not these",
+                       f"在这里这个编号对应 {name}({places}),所以 v1 用的不是这些文件夹")]
+
+
+def _check_folders(match: re.Match, ctx: _Context) -> list[str]:
+    from .doctor import run_doctor
+
+    report = run_doctor(ctx.environ, verify_tasks=False)
+    return [f"{p.what} ({tr('fix: ', '解决办法:')}{p.fix})" for p in report.problems + report.notes] or \
+        [tr("the folders resolve here: see `nnunet-explorer doctor`", "这里的文件夹都能确定:见 `nnunet-explorer doctor`")]
+
+
+def _plans_3d(workspace, name: str) -> tuple[Path, dict]:
+    from .errors import PlansError
+    from .planning.plans import load_plans
+
+    path = workspace.preprocessed / name / "nnUNetPlansv2.1_plans_3D.pkl"
+    if not path.is_file():
+        raise PlansError(tr(f"{path} does not exist", f"{path} 不存在"),
+                         fix=f"nnunet-explorer plan_and_preprocess -t {name}")
+    return path, load_plans(path)
+
+
+@_needs_task
+def _check_stages(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    import numpy as np
+
+    path, plans = _plans_3d(workspace, name)
+    stages = plans["plans_per_stage"]
+    last = stages[max(stages)]
+    ratio = float(np.prod(last["median_patient_size_in_voxels"])) / float(np.prod(last["patch_size"]))
+    return [tr(f"{path.name} of {name} has {len(stages)} stage(s); the median case is {ratio:.2f} full-resolution "
+               "patches (v1 tries a low-resolution stage from 4)",
+               f"{name} 的 {path.name} 有 {len(stages)} 个 stage;中位病例是全分辨率 patch 的 {ratio:.2f} 倍"
+               "(v1 从 4 倍起才尝试低分辨率 stage)")]
+
+
+@_needs_task
+def _check_lowres_predictions(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    folder = workspace.network_training_output_dir / "3d_lowres" / name
+    folds = sorted(folder.glob("*/fold_*")) + sorted(folder.glob("*/all"))
+    if not folds:
+        return [tr(f"no 3d_lowres fold folder under {folder}", f"{folder} 下没有 3d_lowres 的 fold 文件夹")]
+    return [f"{fold.relative_to(folder)}: " + (tr("pred_next_stage present", "有 pred_next_stage")
+                                              if (fold / "pred_next_stage").is_dir()
+                                              else tr("no pred_next_stage", "没有 pred_next_stage"))
+            for fold in folds]
+
+
+def _check_workers(match: re.Match, ctx: _Context) -> list[str]:
+    from .doctor import _cpu_count
+
+    found = []
+    # the worker's own error is printed above the message (if it had time to print one)
+    above = ctx.text[:match.start()]
+    # batchgenerators prints "Exception in background worker N:" and the traceback, whose last line (the first
+    # unindented one after "Traceback ...") names the error
+    worker = re.search(r"^Exception in background worker (\d+):", above, re.M)
+    traceback = re.search(r"^Traceback \(most recent call last\):\n(?:[ \t].*\n)*(\S.*)$", above, re.M)
+    if traceback:
+        who = tr(f" (worker {worker.group(1)})", f"(工作进程 {worker.group(1)})") if worker else ""
+        found.append(tr(f"the first error above it in this text{who}: {traceback.group(1).strip()}",
+                        f"这段文字中它上面的第一个错误{who}:{traceback.group(1).strip()}"))
+    else:
+        found.append(tr("no error above it in this text: a worker that prints nothing was usually killed from "
+                        "outside (the kernel's OOM killer: `dmesg | grep -i kill`)",
+                        "这段文字中它上面没有错误:什么也没打印就消失的工作进程通常是被外部杀掉的(内核的 OOM killer:"
+                        "`dmesg | grep -i kill`)"))
+    workers = ctx.environ.get("nnUNet_n_proc_DA")
+    found.append(tr(f"nnUNet_n_proc_DA is {workers or 'unset (v1 starts 12 workers, 6 for validation)'}; this "
+                    f"machine has {_cpu_count()} CPU core(s)",
+                    f"nnUNet_n_proc_DA 为 {workers or '未设置(v1 启动 12 个工作进程,验证用 6 个)'};这台机器有 "
+                    f"{_cpu_count()} 个 CPU 核"))
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        kib = dict(re.findall(r"^(\w+):\s+(\d+)", meminfo.read_text(), re.M))
+        if "MemAvailable" in kib:
+            found.append(tr(f"memory available now: {int(kib['MemAvailable']) / 2**20:.1f} GiB",
+                            f"现在可用的内存:{int(kib['MemAvailable']) / 2**20:.1f} GiB"))
+    if os.path.isdir("/dev/shm"):
+        shm = os.statvfs("/dev/shm")
+        found.append(tr(f"/dev/shm: {shm.f_frsize * shm.f_blocks / 2**30:.2f} GiB (Docker's default is 64 MiB)",
+                        f"/dev/shm:{shm.f_frsize * shm.f_blocks / 2**30:.2f} GiB(Docker 的默认值是 64 MiB)"))
+    return found
+
+
+def _check_labels(match: re.Match, ctx: _Context) -> list[str]:
+    import numpy as np
+    import SimpleITK as sitk
+
+    from .tasks import load_dataset_json
+
+    path = Path(match.group(1))
+    if not path.is_file():
+        return [tr(f"{path} is not on this machine (or not at this path)", f"{path} 不在这台机器上(或不在这个路径)")]
+    try:
+        values = sorted(np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(path)))).tolist())
+    except RuntimeError as exc:  # SimpleITK's error for a file it cannot read
+        return [tr(f"{path} cannot be read: {str(exc).strip().splitlines()[-1]}",
+                   f"{path} 无法读取:{str(exc).strip().splitlines()[-1]}")]
+    found = [tr(f"{path.name} holds the values {values}", f"{path.name} 含有这些值 {values}")]
+    task_dir = path.parent.parent
+    if (task_dir / "dataset.json").is_file():
+        declared = sorted(int(k) for k in load_dataset_json(task_dir)["labels"])
+        found.append(tr(f"dataset.json declares {declared}; not declared: "
+                        f"{[v for v in values if v not in declared]}",
+                        f"dataset.json 声明的是 {declared};未声明的:{[v for v in values if v not in declared]}"))
+    return found
+
+
+@_needs_task
+def _check_batch_and_patch(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    path, plans = _plans_3d(workspace, name)
+    return [tr(f"stage {k} of {path.name}: batch {s['batch_size']}, patch {list(map(int, s['patch_size']))}",
+               f"{path.name} 的 stage {k}:batch {s['batch_size']},patch {list(map(int, s['patch_size']))}")
+            for k, s in plans["plans_per_stage"].items()]
+
+
+def _nothing(match: re.Match, ctx: _Context) -> list[str]:
+    return []
+
+
+# ------------------------------------------------------------------------------------------- the messages
+KNOWN: tuple[_Known, ...] = (
+    _Known("task_id", "Could not find a task with the ID ...",
+           re.compile(r"Could not find a task with the ID (\d+)"),
+           lambda m: tr("v1 looks for a folder named Task{:03d}_* in nnUNet_cropped_data, "
+                        "nnUNet_preprocessed, nnUNet_raw_data and the results folders, as the environment variables "
+                        "of the running process name them, and found none".format(int(m.group(1))),
+                        "v1 在进程的环境变量所指的 nnUNet_cropped_data、nnUNet_preprocessed、nnUNet_raw_data 和结果文件夹中"
+                        "查找名为 Task{:03d}_* 的文件夹,一个也没有找到".format(int(m.group(1)))),
+           lambda m: tr("export nnUNet_raw_data_base, nnUNet_preprocessed and RESULTS_FOLDER where v1 runs (a job "
+                        "script does not read your .bashrc), and name the folder with three digits "
+                        "(Task004_Hippocampus)",
+                        "在运行 v1 的地方 export nnUNet_raw_data_base、nnUNet_preprocessed 和 RESULTS_FOLDER(作业脚本"
+                        "不读你的 .bashrc),并用三位数字命名文件夹(Task004_Hippocampus)"),
+           _guarded(_check_task_id),
+           lambda: tr("\"Could not find a dataset with the ID\" (v2 names tasks DatasetXXX_Name)",
+                      "\"Could not find a dataset with the ID\"(v2 把任务命名为 DatasetXXX_Name)")),
+    _Known("folder_unset", "nnUNet_raw_data_base / nnUNet_preprocessed / RESULTS_FOLDER is not defined ...",
+           re.compile(r"(nnUNet_raw_data_base|nnUNet_preprocessed|RESULTS_FOLDER) is not defined"),
+           lambda m: tr(f"v1 read the environment variable {m.group(1)} at import and found it unset: the steps "
+                        "that need that folder will fail later",
+                        f"v1 在导入时读取环境变量 {m.group(1)},发现它没有设置:需要这个文件夹的步骤之后会失败"),
+           lambda m: tr(f"export {m.group(1)}=/path/to/folder in the shell (or job script) that runs v1",
+                        f"在运行 v1 的 shell(或作业脚本)中 export {m.group(1)}=/path/to/folder"),
+           _guarded(_check_folders),
+           lambda: tr("the variables are nnUNet_raw, nnUNet_preprocessed, nnUNet_results",
+                      "这些变量是 nnUNet_raw、nnUNet_preprocessed、nnUNet_results")),
+    _Known("one_stage", "3d_lowres/3d_cascade_fullres only applies if there is more than one stage",
+           re.compile(r"only applies if there is more than one stage"),
+           lambda m: tr("3d_lowres and 3d_cascade_fullres need a plans file with two stages; the planner made one, "
+                        "because the median case is less than about 4 full-resolution patches (or its low-resolution "
+                        "stage would not have had fewer than half the voxels)",
+                        "3d_lowres 和 3d_cascade_fullres 需要有两个 stage 的 plans;规划器只做了一个,因为中位病例不到"
+                        "约 4 个全分辨率 patch(或者它的低分辨率 stage 的体素数不会少于一半)"),
+           lambda m: tr("train 3d_fullres (for this task it is the whole pipeline); to try the cascade on a small "
+                        "task for learning: nnunet_explorer.planning.lowres_stage.add_lowres_stage (notebook 08)",
+                        "训练 3d_fullres(对这个任务它就是完整的流程);想在小任务上学习级联:"
+                        "nnunet_explorer.planning.lowres_stage.add_lowres_stage(notebook 08)"),
+           _guarded(_check_stages)),
+    _Known("cascade_folder", "Cannot run final stage of cascade ...",
+           re.compile(r"Cannot run final stage of cascade"),
+           lambda m: tr("3d_cascade_fullres trains on the 3d_lowres predictions that each 3d_lowres fold wrote to "
+                        "its pred_next_stage folder at the end of training; that folder is missing",
+                        "3d_cascade_fullres 用 3d_lowres 的预测训练:每个 3d_lowres fold 在训练结束时把它们写入 "
+                        "pred_next_stage 文件夹;这个文件夹不存在"),
+           lambda m: tr("train the same fold of 3d_lowres first (without --disable_next_stage_pred), or run "
+                        "`nnUNet_train 3d_lowres TRAINER TASK FOLD -val` on a trained fold to write it",
+                        "先训练 3d_lowres 的同一个 fold(不要加 --disable_next_stage_pred),或对训练好的 fold 运行 "
+                        "`nnUNet_train 3d_lowres TRAINER TASK FOLD -val` 来写出它"),
+           _guarded(_check_lowres_predictions)),
+    _Known("trainer_class", "Could not find trainer class in nnunet.training.network_training",
+           re.compile(r"Could not find trainer class"),
+           lambda m: tr("v1 searches only the installed nnunet/training/network_training package for a class of "
+                        "that name (recursive_find_python_class); a trainer file elsewhere, or a typo, is not found",
+                        "v1 只在安装的 nnunet/training/network_training 包里查找这个名字的类"
+                        "(recursive_find_python_class);放在别处的 trainer 文件或拼错的名字都找不到"),
+           lambda m: tr("put the file inside that package of the nnunet v1 install, or with the explorer: "
+                        "`nnunet-explorer train NETWORK YourTrainer TASK FOLD --trainer_file your_trainer.py`",
+                        "把文件放进 nnunet v1 安装目录的这个包里,或者用 explorer:"
+                        "`nnunet-explorer train NETWORK YourTrainer TASK FOLD --trainer_file your_trainer.py`"),
+           _nothing),
+    _Known("workers_died", "One or more background workers are no longer alive ...",
+           re.compile(r"background workers are no longer alive"),
+           lambda m: tr("an augmentation worker process died; batchgenerators only notices that it is gone. Its own "
+                        "error, if it could print one, is above this line (a broken case file, a bug in a "
+                        "transform); a worker killed for memory prints nothing",
+                        "一个数据增强工作进程死掉了;batchgenerators 只发现它不在了。它自己的错误(如果来得及打印)在这一行"
+                        "上面(损坏的病例文件、变换中的错误);因为内存被杀掉的进程什么也不打印"),
+           lambda m: tr("read the first error above it; for memory, lower nnUNet_n_proc_DA (and give Docker "
+                        "--shm-size); for a broken case, delete its .npy so that it is unpacked again",
+                        "先看它上面的第一个错误;内存问题就调低 nnUNet_n_proc_DA(Docker 要给 --shm-size);"
+                        "病例文件损坏就删掉它的 .npy,让它重新解压"),
+           _check_workers),
+    _Known("unexpected_labels", "Unexpected labels found in file ... Found these unexpected values ...",
+           re.compile(r"Unexpected labels found in file (\S+?)\.? Found these unexpected "
+                      r"values \(they should not be there\) (.+)"),
+           lambda m: tr(f"--verify_dataset_integrity found values {m.group(2).strip()} in a label file that "
+                        "dataset.json does not declare; training would see a class that does not exist",
+                        f"--verify_dataset_integrity 在一个标签文件中发现了 dataset.json 没有声明的值 "
+                        f"{m.group(2).strip()};训练会看到一个不存在的类别"),
+           lambda m: tr("relabel the file (e.g. resampled labels hold interpolated values: resample them with "
+                        "nearest neighbour) or declare the label; `nnunet-explorer check_dataset -t TASK` checks "
+                        "every case",
+                        "重新标注这个文件(例如重采样过的标签带有插值出来的值:用最近邻重采样),或者声明这个标签;"
+                        "`nnunet-explorer check_dataset -t TASK` 会检查每个病例"),
+           _guarded(_check_labels)),
+    _Known("no_deep_supervision", "x must be either tuple or list",
+           re.compile(r"x must be either tuple or list"),
+           lambda m: tr("V2 wraps its loss in MultipleOutputLoss2, which needs one output per deep-supervision "
+                        "level; the network returned a single tensor (a custom network without deep supervision, "
+                        "or do_ds switched off)",
+                        "V2 把损失包装在 MultipleOutputLoss2 中,它需要每个深度监督层级一个输出;网络只返回了一个张量"
+                        "(没有深度监督的自定义网络,或 do_ds 被关掉了)"),
+           lambda m: tr("return one output per level while training (do_ds), or train without deep supervision "
+                        "(a trainer that does not wrap the loss); notebook 07 checks a network against the contract",
+                        "训练时每个层级返回一个输出(do_ds),或者不用深度监督训练(不包装损失的 trainer);notebook 07 "
+                        "会按约定检查一个网络"),
+           _nothing),
+    _Known("cuda_oom", "CUDA out of memory / OutOfMemoryError",
+           re.compile(r"CUDA out of memory|OutOfMemoryError"),
+           lambda m: tr("the plans' batch x patch does not fit into this GPU's free memory: v1 plans for about "
+                        "8 GB, and another process on the GPU takes its share",
+                        "plans 的 batch x patch 放不进这块 GPU 的空闲显存:v1 按约 8 GB 规划,GPU 上的其他进程还会"
+                        "占用一部分"),
+           lambda m: tr("free the GPU (nvidia-smi), or plan for less memory: a smaller batch in the plans (v1's "
+                        "change_batch_size.py) or a smaller patch",
+                        "释放 GPU(nvidia-smi),或者按更少的显存规划:plans 中更小的 batch(v1 的 "
+                        "change_batch_size.py)或更小的 patch"),
+           _guarded(_check_batch_and_patch)),
+    _Known("weights_only", "Weights only load failed",
+           re.compile(r"Weights only load failed"),
+           lambda m: tr("torch 2.6 and later load checkpoints with weights_only=True, and v1's checkpoints hold "
+                        "numpy objects (its loss curves), which that refuses",
+                        "torch 2.6 及以后的版本用 weights_only=True 加载检查点,而 v1 的检查点里有 numpy 对象(损失曲线),"
+                        "于是被拒绝"),
+           lambda m: tr("export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 for v1 (only for checkpoints you trust); the "
+                        "explorer reads v1's checkpoints with an allow-list instead",
+                        "为 v1 设置 export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1(只用于你信任的检查点);explorer 改用"
+                        "白名单读取 v1 的检查点"),
+           _nothing),
+    _Known("device_assert", "device-side assert triggered",
+           re.compile(r"device-side assert triggered"),
+           lambda m: tr("a CUDA kernel's check failed; in nnU-Net training it is nearly always a label value outside "
+                        "0..num_classes-1 reaching the cross-entropy (labels not consecutive, or not in dataset.json)",
+                        "一个 CUDA 内核的检查失败了;在 nnU-Net 训练中几乎总是某个超出 0..num_classes-1 的标签值进入了"
+                        "交叉熵(标签不连续,或不在 dataset.json 中)"),
+           lambda m: tr("`nnunet-explorer check_dataset -t TASK` lists the label values of every case; run with "
+                        "CUDA_LAUNCH_BLOCKING=1 to see the failing line",
+                        "`nnunet-explorer check_dataset -t TASK` 会列出每个病例的标签值;用 CUDA_LAUNCH_BLOCKING=1 "
+                        "运行可以看到出错的那一行"),
+           _nothing),
+    _Known("empty_image", "zero-size array to reduction operation",
+           re.compile(r"zero-size array to reduction operation"),
+           lambda m: tr("a numpy reduction got an empty array; in v1's cropping that is an image whose nonzero mask "
+                        "is empty (all zeros), so the crop box has no voxels",
+                        "一个 numpy 归约得到了空数组;在 v1 的裁剪中,这是非零掩码为空(全为 0)的图像,裁剪框里没有体素"),
+           lambda m: tr("`nnunet-explorer check_dataset -t TASK` names the empty case; fix or remove it",
+                        "`nnunet-explorer check_dataset -t TASK` 会指出空的病例;修复或删除它"),
+           _nothing),
+)
+
+
+def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | None = None) -> list[Diagnosis]:
+    """Every known message in ``text`` (a message or a whole log), first occurrence each, in the text's order.
+
+    ``task`` (a name or id, like ``-t``) lets the checks read that task's plans and results; ``environ`` is the
+    environment the checks use (default: this process's).
+    """
+    ctx = _Context(text, task, os.environ if environ is None else environ)
+    hits = sorted(((m.start(), known, m) for known in KNOWN if (m := known.pattern.search(text))),
+                  key=lambda hit: hit[0])
+    out = []
+    for _, known, match in hits:
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        quoted = text[line_start:line_end if line_end >= 0 else len(text)].strip()
+        out.append(Diagnosis(known.name, quoted, known.cause(match), tuple(known.check(match, ctx)),
+                             known.fix(match), known.v2()))
+    return out
+
+
+def known_messages() -> list[str]:
+    """The recognised messages as v1 prints them (for the "nothing recognised" answer)."""
+    return [k.shown for k in KNOWN]
+
+
+__all__ = ["Diagnosis", "KNOWN", "explain", "known_messages"]

@@ -1,0 +1,147 @@
+"""``doctor --explain``: v1's error messages recognised in v1's own words, and the checks run on this machine."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from nnunet_explorer.cli import main
+from nnunet_explorer.error_explainer import KNOWN, explain
+from nnunet_explorer.language import ENV_VAR
+
+
+def _literal(module: str, relative: str, start: str) -> str:
+    """The string literal (adjacent parts joined, as Python joins them) of ``module``'s file that holds ``start``."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.submodule_search_locations, module
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+             and start in n.value]
+    assert found, f"{start!r} is not in {path}"
+    return found[0]
+
+
+# each recognised message as v1 1.7.1 (or batchgenerators 0.25.5, torch, numpy) writes it, its arguments filled in
+def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dict[str, str]:
+    pytest.importorskip("nnunet")
+    empty = ""
+    try:
+        np.max(np.array([]))
+    except ValueError as exc:
+        empty = str(exc)
+    return {
+        "task_id": _literal("nnunet", "utilities/task_name_id_conversion.py", "Could not find a task with the ID")
+        % (4, "None", "/r", "None"),
+        "folder_unset": _literal("nnunet", "paths.py", "RESULTS_FOLDER is not defined"),
+        "one_stage": _literal("nnunet", "run/default_configuration.py", "only applies if"),
+        "cascade_folder": _literal("nnunet", "training/network_training/nnUNetTrainerV2_CascadeFullRes.py",
+                                   "Cannot run final stage"),
+        "trainer_class": _literal("nnunet", "run/run_training.py", "Could not find trainer class"),
+        "workers_died": _literal("batchgenerators", "dataloading/multi_threaded_augmenter.py", "no longer alive"),
+        "unexpected_labels": _literal("nnunet", "preprocessing/sanity_checks.py", "Unexpected labels found")
+        % (label_file, np.array([3])),
+        "no_deep_supervision": _literal("nnunet", "training/loss_functions/deep_supervision.py", "x must be"),
+        "weights_only": _literal("torch", "serialization.py", "Weights only load failed"),
+        "cuda_oom": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
+        "empty_image": empty,
+    }
+
+
+def test_every_message_is_recognised_in_its_authors_own_words(workspace):
+    messages = _messages()
+    assert set(messages) == {k.name for k in KNOWN}
+    for name, message in messages.items():
+        found = explain(f"Traceback (most recent call last):\n  ...\n{message}\n")
+        assert [d.name for d in found] == [name], (name, message)
+        assert found[0].cause and found[0].fix and message.splitlines()[0].strip() in found[0].quoted
+
+
+def test_a_log_with_several_messages_gives_them_in_order_and_plain_text_none(workspace):
+    messages = _messages()
+    log = "epoch 3\n" + messages["workers_died"] + "\nlater\n" + messages["cuda_oom"] + "\n"
+    assert [d.name for d in explain(log)] == ["workers_died", "cuda_oom"]
+    assert explain("epoch 3: train loss -0.51, all fine") == []
+
+
+def test_the_task_id_message_compares_the_folders_v1_saw_with_this_shell(workspace):
+    text = _messages()["task_id"]
+    (found,) = explain(text)
+    assert any("v1 saw nnUNet_preprocessed=None; in this shell it is " + str(workspace.preprocessed) in line
+               for line in found.found)
+    assert not any("RESULTS_FOLDER" in line and "v1 saw" in line for line in found.found[:1])
+    assert any("could not find a task with the ID 4" in line for line in found.found)  # the explorer's search
+    (workspace.nnUNet_raw_data / "Task004_Hippocampus").mkdir(parents=True)
+    (again,) = explain(text)
+    assert any("here the id resolves to Task004_Hippocampus (raw)" in line for line in again.found)
+
+
+def test_task_checks_read_the_plans_and_results_and_ask_for_the_task_when_missing(workspace, capsys):
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    messages = _messages()
+    (stages,) = explain(messages["one_stage"], task="40")
+    assert stages.found[0].startswith("nnUNetPlansv2.1_plans_3D.pkl of Task040_KiTS has 1 stage(s)")
+    (oom,) = explain(messages["cuda_oom"], task="Task040_KiTS")
+    assert oom.found == ("stage 0 of nnUNetPlansv2.1_plans_3D.pkl: batch 3, patch [80, 160, 160]",)
+    (cascade,) = explain(messages["cascade_folder"], task="40")
+    assert cascade.found[0].startswith("no 3d_lowres fold folder under")
+    fold = workspace.network_training_output_dir / "3d_lowres/Task040_KiTS/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0"
+    (fold / "pred_next_stage").mkdir(parents=True)
+    (fold.parent / "fold_1").mkdir()
+    (cascade,) = explain(messages["cascade_folder"], task="40")
+    assert cascade.found == ("nnUNetTrainerV2__nnUNetPlansv2.1/fold_0: pred_next_stage present",
+                             "nnUNetTrainerV2__nnUNetPlansv2.1/fold_1: no pred_next_stage")
+    (no_task,) = explain(messages["one_stage"])
+    assert no_task.found == ("add -t TASK to check the task's files as well",)
+    (wrong,) = explain(messages["one_stage"], task="77")
+    assert wrong.found[0].startswith("could not find a task with the ID 77") and "(fix: " in wrong.found[0]
+
+
+def test_the_label_file_is_read_and_compared_with_dataset_json(workspace):
+    from nnunet_explorer.samples.synthetic import write_synthetic_task
+
+    task = write_synthetic_task(workspace.nnUNet_raw_data / "Task901_SynthCT", "ct", num_training=2, num_test=0)
+    label = task / "labelsTr" / "case_000.nii.gz"
+    array = sitk.GetArrayFromImage(sitk.ReadImage(str(label)))
+    array[0, 0, 0] = 7
+    sitk.WriteImage(sitk.GetImageFromArray(array), str(label))
+    (found,) = explain(_messages(str(label))["unexpected_labels"])
+    assert found.found[0] == f"case_000.nii.gz holds the values {sorted(np.unique(array).tolist())}"
+    assert found.found[1].startswith("dataset.json declares [0, 1, 2]; not declared: [7]")
+    (elsewhere,) = explain(_messages("/nowhere/labelsTr/x.nii.gz")["unexpected_labels"])
+    assert elsewhere.found == ("/nowhere/labelsTr/x.nii.gz is not on this machine (or not at this path)",)
+
+
+def test_dead_workers_point_at_the_first_error_above_or_at_the_oom_killer(workspace, monkeypatch):
+    monkeypatch.setenv("nnUNet_n_proc_DA", "3")
+    message = _messages()["workers_died"]
+    above = ("Exception in background worker 2:\n cannot reshape array of size 7\nTraceback (most recent call last):\n"
+             '  File "x.py", line 3, in producer\n    item = next(data_loader)\n'
+             "ValueError: cannot reshape array of size 7\n")
+    (found,) = explain(above + message)
+    assert found.found[0] == "the first error above it in this text (worker 2): ValueError: cannot reshape array of size 7"
+    assert any(line.startswith("nnUNet_n_proc_DA is 3; this machine has ") for line in found.found)
+    (silent,) = explain("epoch 12\n" + message)
+    assert "OOM killer" in silent.found[0]
+
+
+def test_the_command_reads_a_log_answers_in_chinese_and_fails_on_nothing_known(workspace, tmp_path, capsys,
+                                                                               monkeypatch):
+    log = tmp_path / "train.log"
+    log.write_text("loading\n" + _messages()["one_stage"] + "\n")
+    assert main(["doctor", "--explain", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("recognised: ") and "cause: 3d_lowres and 3d_cascade_fullres need a plans file" in out
+    monkeypatch.setenv(ENV_VAR, "zh")
+    assert main(["doctor", "--explain", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("识别出：") and "原因：" in out and "解决办法：" in out and "cause" not in out
+    assert main(["doctor", "--explain", "all went well"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("没有找到已知的 nnU-Net v1 错误信息") and "Cannot run final stage of cascade ..." in out
