@@ -114,6 +114,10 @@ def _check_task_id(match: re.Match, ctx: _Context) -> list[str]:
                             f"v1 看到的是 {variable}={seen.strip()};在这个 shell 中它是 {now or '未设置'}:运行 v1 的 "
                             "shell(或作业脚本)用的是别的环境变量"))
     workspace = _workspace(ctx)
+    if workspace.uses_defaults:
+        found.append(tr("this shell does not set all three variables either: the explorer filled the missing ones "
+                        "from its default workspace, which v1 does not know",
+                        "这个 shell 也没有设置全部三个变量:explorer 用它的默认工作区补上了缺少的那些,v1 并不知道这个位置"))
     try:
         name = convert_id_to_task_name(int(match.group(1)), workspace)
     except ExplorerError as exc:

@@ -79,6 +79,9 @@ def test_the_task_id_message_compares_the_folders_v1_saw_with_this_shell(workspa
     (workspace.nnUNet_raw_data / "Task004_Hippocampus").mkdir(parents=True)
     (again,) = explain(text)
     assert any("here the id resolves to Task004_Hippocampus (raw)" in line for line in again.found)
+    assert not any("default workspace" in line for line in again.found)
+    (unset,) = explain(text, environ={"nnUNet_raw_data_base": str(workspace.raw_data_base)})
+    assert any("filled the missing ones from its default workspace" in line for line in unset.found)
 
 
 def test_task_checks_read_the_plans_and_results_and_ask_for_the_task_when_missing(workspace, capsys):
