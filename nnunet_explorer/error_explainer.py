@@ -380,7 +380,7 @@ KNOWN: tuple[_Known, ...] = (
            re.compile(r"zero-size array to reduction operation"),
            lambda m: tr("a numpy reduction got an empty array; in v1's cropping that is an image whose nonzero mask "
                         "is empty (all zeros), so the crop box has no voxels",
-                        "一个 numpy 归约得到了空数组;在 v1 的裁剪中,这是非零掩码为空(全为 0)的图像,裁剪框里没有体素"),
+                        "一个 numpy 归约得到了空数组;在 v1 的裁剪中,这是非零掩码为空(全为零)的图像,裁剪框里没有体素"),
            lambda m: tr("`nnunet-explorer check_dataset -t TASK` names the empty case; fix or remove it",
                         "`nnunet-explorer check_dataset -t TASK` 会指出空的病例;修复或删除它"),
            _nothing),

@@ -351,7 +351,7 @@ def get_no_augmentation(dataloader_train: Any, dataloader_val: Any, params: Mapp
     functions), so a noDA run draws the same batches every time for the same worker count.
     """
     # differs from v1: v1's get_no_augmentation starts the workers right away (restart()); the explorer's start on
-    # the first next() (v1's default moreDA pipeline starts them lazily too)
+    # the first next() (v1's default moreDA function starts them lazily too)
     params = _params(params)
     train = build_noDA_train_transforms(params, deep_supervision_scales, regions=regions, soft_ds=soft_ds,
                                         classes=classes)
