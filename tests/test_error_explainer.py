@@ -148,3 +148,16 @@ def test_the_command_reads_a_log_answers_in_chinese_and_fails_on_nothing_known(w
     assert main(["doctor", "--explain", "all went well"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("没有找到已知的 nnU-Net v1 错误信息") and "Cannot run final stage of cascade ..." in out
+
+
+def test_an_unreadable_log_is_a_clear_error_not_a_traceback(tmp_path, capsys, monkeypatch):
+    log = tmp_path / "train.log"
+    log.write_text("x")
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    assert main(["doctor", "--explain", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert f"{log} cannot be read (Permission denied)" in err and "Traceback" not in err

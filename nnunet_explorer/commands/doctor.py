@@ -40,7 +40,14 @@ def _explain(source: str, task: str | None) -> int:
     if source == "-":
         text = sys.stdin.read()
     elif len(source) < 4096 and "\n" not in source and path.is_file():
-        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            from ..errors import ExplorerError
+
+            raise ExplorerError(tr(f"{path} cannot be read ({exc.strerror})", f"{path} 无法读取({exc.strerror})"),
+                                fix=tr("check the path and its permissions, or paste the message itself",
+                                       "检查路径和权限,或直接粘贴报错信息")) from exc
     else:
         text = source
     diagnoses = explain(text, task=task)
