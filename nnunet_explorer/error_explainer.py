@@ -192,10 +192,10 @@ def _check_workers(match: re.Match, ctx: _Context) -> list[str]:
                         "这段文字中它上面没有错误:什么也没打印就消失的工作进程通常是被外部杀掉的(内核的 OOM killer:"
                         "`dmesg | grep -i kill`)"))
     workers = ctx.environ.get("nnUNet_n_proc_DA")
-    found.append(tr(f"nnUNet_n_proc_DA is {workers or 'unset (v1 starts 12 workers, 6 for validation)'}; this "
-                    f"machine has {_cpu_count()} CPU core(s)",
-                    f"nnUNet_n_proc_DA 为 {workers or '未设置(v1 启动 12 个工作进程,验证用 6 个)'};这台机器有 "
-                    f"{_cpu_count()} 个 CPU 核"))
+    unset_en = "unset (outside its DKFZ host table v1 then starts 12 workers, 6 for validation)"
+    unset_zh = "未设置(在它的 DKFZ 主机表之外,v1 于是启动 12 个工作进程,验证用 6 个)"
+    found.append(tr(f"nnUNet_n_proc_DA is {workers or unset_en}; this machine has {_cpu_count()} CPU core(s)",
+                    f"nnUNet_n_proc_DA 为 {workers or unset_zh};这台机器有 {_cpu_count()} 个 CPU 核"))
     meminfo = Path("/proc/meminfo")
     if meminfo.is_file():
         kib = dict(re.findall(r"^(\w+):\s+(\d+)", meminfo.read_text(), re.M))
