@@ -255,7 +255,8 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
     return versions
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -264,7 +265,7 @@ def _cpu_count() -> int:
 
 def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: list[Finding]) -> dict[str, str]:
     """CPU cores, torch threads and v1's worker counts, as v1 will read them."""
-    cpus = _cpu_count()
+    cpus = cpu_count()
     out = {tr("CPU cores available", "可用的 CPU 核数"): str(cpus)}
     try:
         import torch

@@ -62,7 +62,10 @@ def untouched(trainer: Any) -> Iterator[None]:
     if network is not None:
         saved = (copy.deepcopy(network.state_dict()), network.training, getattr(network, "do_ds", None))
     optimizer = copy.deepcopy(trainer.optimizer.state_dict()) if trainer.optimizer is not None else None
-    scaler = trainer.amp_grad_scaler.state_dict() if trainer.amp_grad_scaler is not None else None
+    # the scaler itself too: v1 creates it in run_training, after debug.json is written, so a look that makes one
+    # (``_maybe_init_amp``) must not leave it behind
+    scaler_object = trainer.amp_grad_scaler
+    scaler = scaler_object.state_dict() if scaler_object is not None else None
     lists = {k: copy.copy(getattr(trainer, k)) for k in ("online_eval_tp", "online_eval_fp", "online_eval_fn",
                                                           "online_eval_foreground_dc") if hasattr(trainer, k)}
     try:
@@ -76,8 +79,9 @@ def untouched(trainer: Any) -> Iterator[None]:
                 network.do_ds = saved[2]
         if optimizer is not None:
             trainer.optimizer.load_state_dict(optimizer)
+        trainer.amp_grad_scaler = scaler_object
         if scaler is not None:
-            trainer.amp_grad_scaler.load_state_dict(scaler)
+            scaler_object.load_state_dict(scaler)
         for k, v in lists.items():
             setattr(trainer, k, v)
 
@@ -381,9 +385,10 @@ def _initialized(trainer: Any, step: str) -> None:
 def plans_processed(trainer: Any, initialize: Initialized) -> ProcessedPlans:
     """What ``process_plans`` set on the trainer: the plans of this stage as training uses them.
 
-    Patch size (axes in ``transpose_forward`` order, coarsest spacing first), batch size, pooling and convolution kernels per level, number of input channels
-    (modalities) and of classes *including background* (``plans['num_classes'] + 1``), whether the data is
-    augmented as "dummy 2D", and the data identifier naming the preprocessed folder. A subclass that overrides
+    Patch size (axes in ``transpose_forward`` order, coarsest spacing first), batch size, pooling and convolution
+    kernels per level, number of input channels (modalities) and of classes *including background*
+    (``plans['num_classes'] + 1``), whether the data is augmented as "dummy 2D", and the data identifier naming
+    the preprocessed folder. A subclass that overrides
     ``process_plans`` (and changes, say, ``self.batch_size`` after ``super()``) shows its values here.
     """
     _initialized(trainer, "plans_processed")
@@ -581,8 +586,8 @@ def optimizer(trainer: Any, initialize: Initialized) -> Any:
 
     ``initialize_optimizer_and_scheduler`` builds it over the network's parameters; 0.99 and Nesterov are
     literals in that method (override the method to change them; V2's ``on_epoch_end`` lowers the momentum
-    to 0.95 and re-initialises the network's weights if, at epoch 100, the last Dice estimate is exactly 0). V2 has no scheduler object: ``run_training``
-    first sets ``lr = poly_lr(epoch)`` for the start epoch and then, after every epoch, the next epoch's rate
+    to 0.95 and re-initialises the network's weights if, at epoch 100, the last Dice estimate is exactly 0). V2
+    has no scheduler object: ``run_training`` first sets ``lr = poly_lr(epoch)`` for the start epoch and then, after every epoch, the next epoch's rate
     (see the next step).
     """
     _initialized(trainer, "optimizer")
@@ -839,26 +844,20 @@ def iteration(trainer: Any, batch: Batch, *, fp16_lesson: bool = True, fp16_cpu_
     """
     _initialized(trainer, "iteration")
     data = {"data": batch.data, "target": list(batch.target) if len(batch.target) > 1 else batch.target[0]}
-    scaler_before = trainer.amp_grad_scaler
-    trainer._maybe_init_amp()
-    try:
-        with untouched(trainer), trainer.explorer.muted_log():
-            trainer.network.train()
-            if hasattr(trainer.network, "do_ds"):
-                trainer.network.do_ds = getattr(trainer, "ds_loss_weights", None) is not None
-            loss_value = trainer.run_iteration(iter([data]), True, True)
-            record = trainer.explorer.take_record()
-        if record is None:  # an override that does not use the explorer's recorded iteration: its loss only
-            from .network_training.explorer_hooks import LossRecord
+    with untouched(trainer), trainer.explorer.muted_log():
+        trainer._maybe_init_amp()  # as run_training would; untouched takes a scaler made here away again
+        trainer.network.train()
+        if hasattr(trainer.network, "do_ds"):
+            trainer.network.do_ds = getattr(trainer, "ds_loss_weights", None) is not None
+        loss_value = trainer.run_iteration(iter([data]), True, True)
+        record = trainer.explorer.take_record()
+    if record is None:  # an override that does not use the explorer's recorded iteration: its loss only
+        from .network_training.explorer_hooks import LossRecord
 
-            value = float(np.asarray(loss_value, dtype=np.float64).reshape(-1)[0])
-            record = LossRecord(value, None if np.isfinite(value) else "loss",
-                                float(trainer.optimizer.param_groups[0]["lr"]))
-        lesson, not_shown = _fp16_look(trainer, data, record, fp16_cpu_voxels) if fp16_lesson else (None, None)
-    finally:
-        # v1 creates the GradScaler in run_training, after debug.json is written (where it is None): the look
-        # leaves none behind, so the run that follows starts as v1's does
-        trainer.amp_grad_scaler = scaler_before
+        value = float(np.asarray(loss_value, dtype=np.float64).reshape(-1)[0])
+        record = LossRecord(value, None if np.isfinite(value) else "loss",
+                            float(trainer.optimizer.param_groups[0]["lr"]))
+    lesson, not_shown = _fp16_look(trainer, data, record, fp16_cpu_voxels) if fp16_lesson else (None, None)
     return IterationLook(record, lesson, bool(trainer.fp16), not_shown)
 
 
