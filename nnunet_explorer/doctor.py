@@ -21,6 +21,7 @@ from .errors import DatasetError, ExplorerError, PathsError
 from .language import pad, tr
 from .paths import ENV_PREPROCESSED, ENV_RAW, ENV_RESULTS, ENV_WORKSPACE, Workspace, resolve_workspace
 from .tasks import TASK_NAME_PATTERN, list_tasks, verify_dataset_integrity
+from .training.augmenter import usable_cpu_count
 
 # v1's defaults when the variables are unset: nnunet/configuration.py; the 12 is default_data_augmentation.py's,
 # used when nnunet/utilities/set_n_proc_DA.py finds neither the variable nor one of DKFZ's host names.
@@ -255,17 +256,9 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
     return versions
 
 
-def cpu_count() -> int:
-    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: list[Finding]) -> dict[str, str]:
     """CPU cores, torch threads and v1's worker counts, as v1 will read them."""
-    cpus = cpu_count()
+    cpus = usable_cpu_count()
     out = {tr("CPU cores available", "可用的 CPU 核数"): str(cpus)}
     try:
         import torch

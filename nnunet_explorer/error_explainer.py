@@ -174,7 +174,7 @@ def _check_lowres_predictions(match: re.Match, ctx: _Context, workspace, name: s
 
 
 def _check_workers(match: re.Match, ctx: _Context) -> list[str]:
-    from .doctor import cpu_count
+    from .training.augmenter import usable_cpu_count
 
     found = []
     # the worker's own error is printed above the message (if it had time to print one)
@@ -195,8 +195,8 @@ def _check_workers(match: re.Match, ctx: _Context) -> list[str]:
     workers = ctx.environ.get("nnUNet_n_proc_DA")
     unset_en = "unset (outside its DKFZ host table v1 then starts 12 workers, 6 for validation)"
     unset_zh = "未设置(在它的 DKFZ 主机表之外,v1 于是启动 12 个工作进程,验证用 6 个)"
-    found.append(tr(f"nnUNet_n_proc_DA is {workers or unset_en}; this machine has {cpu_count()} CPU core(s)",
-                    f"nnUNet_n_proc_DA 为 {workers or unset_zh};这台机器有 {cpu_count()} 个 CPU 核"))
+    found.append(tr(f"nnUNet_n_proc_DA is {workers or unset_en}; this machine has {usable_cpu_count()} CPU core(s)",
+                    f"nnUNet_n_proc_DA 为 {workers or unset_zh};这台机器有 {usable_cpu_count()} 个 CPU 核"))
     meminfo = Path("/proc/meminfo")
     if meminfo.is_file():
         kib = dict(re.findall(r"^(\w+):\s+(\d+)", meminfo.read_text(), re.M))

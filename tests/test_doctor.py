@@ -86,9 +86,9 @@ def test_unset_worker_count_is_a_note_with_v1s_default(tmp_path):
     del env["nnUNet_n_proc_DA"]
     report = run_doctor(env)
     assert "v1 uses 12" in report.threads["nnUNet_n_proc_DA"]
-    from nnunet_explorer.doctor import cpu_count
+    from nnunet_explorer.training.augmenter import usable_cpu_count
 
-    if cpu_count() < 12:  # v1's validation augmenter adds max(12 // 2, 1) workers to the 12
+    if usable_cpu_count() < 12:  # v1's validation augmenter adds max(12 // 2, 1) workers to the 12
         (note,) = [n.what for n in report.notes if n.what.startswith("nnUNet_n_proc_DA is unset")]
         assert "12 augmentation workers (and 6 more for validation)" in note
 
@@ -130,7 +130,7 @@ def test_task_at_the_wrong_level(workspace):
 def test_two_workers_on_one_core_is_only_a_note(tmp_path, monkeypatch):
     from nnunet_explorer import doctor
 
-    monkeypatch.setattr(doctor, "cpu_count", lambda: 1)
+    monkeypatch.setattr(doctor, "usable_cpu_count", lambda: 1)
     report = run_doctor(_base_env(**{ENV_WORKSPACE: str(tmp_path / "w"), "nnUNet_n_proc_DA": "2"}))
     assert report.ok and any("larger than the 1 CPU" in n.what for n in report.notes)
     report = run_doctor(_base_env(**{ENV_WORKSPACE: str(tmp_path / "w"), "nnUNet_n_proc_DA": "3"}))
@@ -140,9 +140,9 @@ def test_two_workers_on_one_core_is_only_a_note(tmp_path, monkeypatch):
 def test_too_many_default_processes_is_a_note_and_too_many_augmentation_workers_a_problem(workspace):
     """nnUNet_def_n_proc sizes v1's unpacking, export, evaluation and integrity-check pools, not the training's
     augmentation (nnUNet_n_proc_DA): above the core count it is a note, as its unset default of 8 is."""
-    from nnunet_explorer.doctor import cpu_count
+    from nnunet_explorer.training.augmenter import usable_cpu_count
 
-    many = str(cpu_count() + 3)
+    many = str(usable_cpu_count() + 3)
     report = run_doctor(_base_env(**environment_for(workspace), nnUNet_def_n_proc=many))
     assert report.ok, _whats(report)
     note = [n.what for n in report.notes if n.what.startswith(f"nnUNet_def_n_proc={many}")]

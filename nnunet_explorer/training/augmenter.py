@@ -79,6 +79,16 @@ def _shutdown_running() -> None:
             pass
 
 
+def usable_cpu_count() -> int:
+    """The CPU cores this process may run on: its affinity mask where the OS has one (a container or ``taskset``
+    limit), else ``os.cpu_count()``. The one count the explorer uses for workers, ``doctor`` and the throughput
+    advice, so they never disagree about the machine."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_num_processes(environ: dict | None = None, *, local_world_size: int | None = None,
                           cpu_count: int | None = None) -> int:
     """How many augmentation workers one training process starts.
@@ -87,7 +97,8 @@ def default_num_processes(environ: dict | None = None, *, local_world_size: int 
       ``get_allowed_n_proc_DA`` returns it unchanged and every DDP rank starts that many workers (so with 4 GPUs
       and ``nnUNet_n_proc_DA=12`` a node runs 48 workers; the variable means "per process" in v1 and here).
     * unset: the node's cores shared among the ``local_world_size`` training processes of this node (one per
-      GPU under DDP): ``(cpu_count - local_world_size) // local_world_size``, at least 1, at most v1's 12.
+      GPU under DDP): ``(cpu_count - local_world_size) // local_world_size``, at least 1, at most v1's 12
+      (``cpu_count`` defaults to :func:`usable_cpu_count`).
       ``local_world_size`` defaults to ``LOCAL_WORLD_SIZE`` (which ``torchrun`` sets), else 1.
 
     # differs from v1: v1 uses 12 workers (6 for validation) per process on every machine whose hostname is not
@@ -109,7 +120,7 @@ def default_num_processes(environ: dict | None = None, *, local_world_size: int 
         except ValueError:
             local_world_size = 1
     local = max(1, int(local_world_size))
-    cores = int(cpu_count if cpu_count is not None else (os.cpu_count() or 2))
+    cores = int(cpu_count if cpu_count is not None else usable_cpu_count())
     return max(1, min(12, (cores - local) // local))
 
 

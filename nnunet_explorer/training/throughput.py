@@ -16,7 +16,6 @@ chain separately so the bottleneck has a name:
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
@@ -25,7 +24,7 @@ import numpy as np
 
 from ..language import tr
 from ..provenance import mirrors
-from .augmenter import MultiProcessAugmenter, SingleThreadedAugmenter
+from .augmenter import MultiProcessAugmenter, SingleThreadedAugmenter, usable_cpu_count
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,7 @@ def recommend_workers(compute_s: float, per_worker_batches_per_s: float, max_wor
     if per_worker_batches_per_s <= 0 or compute_s <= 0:
         return 1
     needed = math.ceil(1.0 / (compute_s * per_worker_batches_per_s))
-    cap = max_workers or max(1, (os.cpu_count() or 2) - 1)
+    cap = max_workers or max(1, usable_cpu_count() - 1)
     return int(min(max(1, needed), max(cap, 1)))
 
 
@@ -257,7 +256,7 @@ def verdict_text(iteration: IterationTiming | None, compute_only: IterationTimin
         return tr(f"{where} waits {pct:.0f} % of the time for data{used}: data loading keeps up (about {workers} "
                   "worker(s) would be enough)",
                   f"{where}有 {pct:.0f} % 的时间在等数据{used}：数据加载跟得上（大约 {workers} 个工作进程就够了）")
-    cpus = os.cpu_count() or 1
+    cpus = usable_cpu_count()
     extra = "" if workers < cpus else tr(
         f" (this machine has {cpus} cores: more workers will not help; a faster disk/CPU or a smaller patch will)",
         f"（这台机器有 {cpus} 个核：更多工作进程没有用；更快的磁盘/CPU 或更小的 patch 才有用）")

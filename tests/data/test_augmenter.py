@@ -15,7 +15,8 @@ import pytest
 
 from nnunet_explorer.errors import TrainingError
 from nnunet_explorer.training.augmenter import (AugmenterWorkerError, MultiProcessAugmenter,
-                                                 SingleThreadedAugmenter, default_num_processes)
+                                                 SingleThreadedAugmenter, default_num_processes,
+                                                 usable_cpu_count)
 
 
 class CountingLoader:
@@ -163,7 +164,7 @@ def test_single_threaded_and_defaults(monkeypatch):
     assert default_num_processes() == 3
     monkeypatch.delenv("nnUNet_n_proc_DA")
     assert 1 <= default_num_processes() <= 12
-    assert default_num_processes({}) == max(1, min(12, (os.cpu_count() or 2) - 1))
+    assert default_num_processes({}) == max(1, min(12, usable_cpu_count() - 1))
     with pytest.raises(TrainingError, match="nnUNet_n_proc_DA"):
         default_num_processes({"nnUNet_n_proc_DA": "many"})
     with pytest.raises(TrainingError, match="seeds"):
@@ -285,3 +286,20 @@ def test_workers_share_the_cores_among_local_ranks():
     assert default_num_processes({}, cpu_count=4) == 3
     # under torchrun the local world size comes from LOCAL_WORLD_SIZE
     assert default_num_processes({"LOCAL_WORLD_SIZE": "4"}, cpu_count=16) == 3
+
+
+def test_cores_are_counted_once_from_the_affinity_mask(monkeypatch):
+    """A container or ``taskset`` limit shows in the affinity mask, not in ``os.cpu_count()``: the worker default,
+    ``doctor`` and the throughput advice all read the mask, so they agree about the machine."""
+    from nnunet_explorer import doctor
+    from nnunet_explorer.training import throughput
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no affinity mask on this OS")
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert usable_cpu_count() == 3
+    assert default_num_processes({}) == 2  # one core kept for the training process
+    assert throughput.recommend_workers(0.01, 1.0) == 2  # capped at the cores left for workers
+    threads = doctor.run_doctor({"nnUNet_n_proc_DA": "2"}).threads
+    assert any(value == "3" for key, value in threads.items() if "CPU" in key), threads
