@@ -23,6 +23,7 @@ from typing import Callable, Mapping
 
 from .errors import ExplorerError
 from .language import tr
+from .paths import default_plans_identifier
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class _Context:
     text: str
     task: str | None
     environ: Mapping[str, str]
+    plans_identifier: str
 
 
 @dataclass(frozen=True)
@@ -135,15 +137,19 @@ def _check_folders(match: re.Match, ctx: _Context) -> list[str]:
         [tr("the folders resolve here: see `nnunet-explorer doctor`", "这里的文件夹都能确定:见 `nnunet-explorer doctor`")]
 
 
-def _plans_3d(workspace, name: str) -> tuple[Path, dict]:
+def _plans_3d(workspace, name: str, plans_identifier: str) -> tuple[Path, dict]:
     from .errors import PlansError
-    from .planning.planner3d import PLANS_FILENAME_3D
     from .planning.plans import load_plans
+    from .run.default_configuration import plans_file_for
 
-    path = workspace.preprocessed_task_dir(name) / PLANS_FILENAME_3D
+    path = plans_file_for("3d_fullres", name, plans_identifier, workspace)
     if not path.is_file():
         raise PlansError(tr(f"{path} does not exist", f"{path} 不存在"),
-                         fix=f"nnunet-explorer plan_and_preprocess -t {name}")
+                         fix=f"nnunet-explorer plan_and_preprocess -t {name}" + (
+                             "" if plans_identifier == default_plans_identifier else
+                             tr(f" (or give -p the identifier the plans were saved under; {plans_identifier!r} "
+                                "was asked for)",
+                                f"(或者给 -p 传入保存 plans 时用的标识;现在要的是 {plans_identifier!r})")))
     return path, load_plans(path)
 
 
@@ -151,7 +157,7 @@ def _plans_3d(workspace, name: str) -> tuple[Path, dict]:
 def _check_stages(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     import numpy as np
 
-    path, plans = _plans_3d(workspace, name)
+    path, plans = _plans_3d(workspace, name, ctx.plans_identifier)
     stages = plans["plans_per_stage"]
     last = stages[max(stages)]
     ratio = float(np.prod(last["median_patient_size_in_voxels"])) / float(np.prod(last["patch_size"]))
@@ -236,7 +242,7 @@ def _check_labels(match: re.Match, ctx: _Context) -> list[str]:
 
 @_needs_task
 def _check_batch_and_patch(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    path, plans = _plans_3d(workspace, name)
+    path, plans = _plans_3d(workspace, name, ctx.plans_identifier)
     return [tr(f"stage {k} of {path.name}: batch {s['batch_size']}, patch {list(map(int, s['patch_size']))}",
                f"{path.name} 的 stage {k}:batch {s['batch_size']},patch {list(map(int, s['patch_size']))}")
             for k, s in plans["plans_per_stage"].items()]
@@ -388,13 +394,15 @@ KNOWN: tuple[_Known, ...] = (
 )
 
 
-def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | None = None) -> list[Diagnosis]:
+def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | None = None,
+            plans_identifier: str = default_plans_identifier) -> list[Diagnosis]:
     """Every known message in ``text`` (a message or a whole log), first occurrence each, in the text's order.
 
-    ``task`` (a name or id, like ``-t``) lets the checks read that task's plans and results; ``environ`` is the
+    ``task`` (a name or id, like ``-t``) lets the checks read that task's plans and results; ``plans_identifier``
+    (like v1's ``-p``) names the plans file they read, ``<plans_identifier>_plans_3D.pkl``; ``environ`` is the
     environment the checks use (default: this process's).
     """
-    ctx = _Context(text, task, os.environ if environ is None else environ)
+    ctx = _Context(text, task, os.environ if environ is None else environ, plans_identifier)
     hits = sorted(((m.start(), known, m) for known in KNOWN if (m := known.pattern.search(text))),
                   key=lambda hit: hit[0])
     out = []

@@ -107,6 +107,25 @@ def test_task_checks_read_the_plans_and_results_and_ask_for_the_task_when_missin
     assert wrong.found[0].startswith("could not find a task with the ID 77") and "(fix: " in wrong.found[0]
 
 
+def test_the_plans_identifier_names_the_plans_file_the_checks_read(workspace, capsys):
+    """``-p`` as in v1: the checks read ``<identifier>_plans_3D.pkl``; a missing one says so and names ``-p``."""
+    import pickle
+
+    assert main(["sample", "kits19"]) == 0
+    task_dir = workspace.preprocessed_task_dir("Task040_KiTS")
+    plans = pickle.loads((task_dir / "nnUNetPlansv2.1_plans_3D.pkl").read_bytes())
+    plans["plans_per_stage"][0]["batch_size"] = 7
+    (task_dir / "MyPlans_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    capsys.readouterr()
+    message = _messages()["cuda_oom"]
+    assert main(["doctor", "--explain", message, "-t", "40", "-p", "MyPlans"]) == 0
+    assert "stage 0 of MyPlans_plans_3D.pkl: batch 7, patch [80, 160, 160]" in capsys.readouterr().out
+    assert main(["doctor", "--explain", message, "-t", "40"]) == 0
+    assert "stage 0 of nnUNetPlansv2.1_plans_3D.pkl: batch 3," in capsys.readouterr().out
+    (missing,) = explain(message, task="40", plans_identifier="Nope")
+    assert "Nope_plans_3D.pkl does not exist" in missing.found[0] and "-p" in missing.found[0]
+
+
 def test_the_label_file_is_read_and_compared_with_dataset_json(workspace):
     from nnunet_explorer.samples.synthetic import write_synthetic_task
 

@@ -2,7 +2,7 @@
 
 Exit status 0 when no problem was found, 1 when there are problems (each printed with its fix).
 
-``doctor --explain MESSAGE_OR_LOG [-t TASK]`` explains nnU-Net v1's frequent error messages instead
+``doctor --explain MESSAGE_OR_LOG [-t TASK] [-p PLANS_IDENTIFIER]`` explains nnU-Net v1's frequent error messages instead
 (:mod:`nnunet_explorer.error_explainer`): exit status 0 when it recognised one, 1 when it did not.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..language import tr
+from ..paths import default_plans_identifier
 
 # picked when the parser is built (not at import: a notebook or test may switch the language later)
 HELP = {"en": "show the nnU-Net folders, tasks, versions and worker settings in use, and any problem with its fix",
@@ -29,9 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", "--task", metavar="TASK",
                         help=tr("with --explain: the task (name or id) whose plans and results the checks read",
                                 "与 --explain 一起使用:检查时读取其 plans 和结果的任务(名称或编号)"))
+    parser.add_argument("-p", "--plans_identifier", metavar="PLANS_IDENTIFIER", default=default_plans_identifier,
+                        help=tr("with --explain and -t: the plans identifier, as v1's -p (the checks read "
+                                f"<PLANS_IDENTIFIER>_plans_3D.pkl; default {default_plans_identifier})",
+                                "与 --explain 和 -t 一起使用:plans 标识,同 v1 的 -p(检查时读取 "
+                                f"<PLANS_IDENTIFIER>_plans_3D.pkl;默认 {default_plans_identifier})"))
 
 
-def _explain(source: str, task: str | None) -> int:
+def _explain(source: str, task: str | None, plans_identifier: str) -> int:
     import sys
 
     from ..error_explainer import explain, known_messages
@@ -50,7 +56,7 @@ def _explain(source: str, task: str | None) -> int:
                                        "检查路径和权限,或直接粘贴报错信息")) from exc
     else:
         text = source
-    diagnoses = explain(text, task=task)
+    diagnoses = explain(text, task=task, plans_identifier=plans_identifier)
     if not diagnoses:
         print(tr("no known nnU-Net v1 error message found; recognised are:",
                  "没有找到已知的 nnU-Net v1 错误信息;能识别的有:"))
@@ -64,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from ..doctor import run_doctor
 
     if args.explain is not None:
-        return _explain(args.explain, args.task)
+        return _explain(args.explain, args.task, args.plans_identifier)
     report = run_doctor(verify_tasks=not args.no_task_check)
     print(report.text())
     return 0 if report.ok else 1
