@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from . import errors
 from .errors import ConfigurationError
@@ -21,6 +24,7 @@ from .errors import ConfigurationError
 LANGUAGES = ("en", "zh")
 ENV_VAR = "NNUNET_EXPLORER_LANG"
 _chosen: str | None = None
+_speaking = threading.local()  # speaking()'s language, for the thread inside the block only
 
 
 def _normalise(language: str) -> str:
@@ -43,7 +47,11 @@ def set_language(language: str | None) -> str:
 
 
 def get_language() -> str:
-    """The language in effect: ``set_language``'s choice, else ``$NNUNET_EXPLORER_LANG``, else English."""
+    """The language in effect: :func:`speaking`'s inside its block, else ``set_language``'s choice, else
+    ``$NNUNET_EXPLORER_LANG``, else English."""
+    inside = getattr(_speaking, "language", None)
+    if inside is not None:
+        return inside
     if _chosen is not None:
         return _chosen
     env = os.environ.get(ENV_VAR, "").strip()
@@ -65,6 +73,28 @@ def pick(texts: dict[str, str], language: str | None = None) -> str:
 def tr(en: str, zh: str, language: str | None = None) -> str:
     """``en`` or its Chinese translation ``zh``, in the language in effect (``pick`` of the two)."""
     return pick({"en": en, "zh": zh}, language)
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[str]:
+    """Texts made inside the block are in ``language``, in this thread only (other threads, and the code after
+    the block, keep the language in effect)."""
+    previous = getattr(_speaking, "language", None)
+    _speaking.language = _normalise(language)
+    try:
+        yield _speaking.language
+    finally:
+        _speaking.language = previous
+
+
+def in_every_language(make: Callable[[], str]) -> dict[str, str]:
+    """``make()`` once in each language: a text kept now and shown later, by :func:`pick`, in whichever language
+    is in effect then (a planner's decision, made in English and read after ``set_language("zh")``)."""
+    texts = {}
+    for language in LANGUAGES:
+        with speaking(language):
+            texts[language] = make()
+    return texts
 
 
 errors._labels = tr  # the explorer's errors label their cause and fix in the reader's language
@@ -143,5 +173,5 @@ def zh_typography(text: str) -> str:
     return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], masked)
 
 
-__all__ = ["ENV_VAR", "LANGUAGES", "get_language", "is_chinese", "pick", "set_language", "severity_word", "tr",
-           "zh_typography"]
+__all__ = ["ENV_VAR", "LANGUAGES", "get_language", "in_every_language", "is_chinese", "pick", "set_language",
+           "severity_word", "speaking", "tr", "zh_typography"]

@@ -12,11 +12,11 @@ what the planner actually did. :func:`explain_trace` turns the records into sent
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..language import pick, tr
+from ..language import in_every_language, pick, tr
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ class Decision:
         key: the plans key (or intermediate quantity) the rule produced, e.g. ``"patch_size"``.
         rule: short name of the v1 rule, e.g. ``"anisotropy rule"``.
         value: the value produced.
-        text: the explanation, naming the numbers that went in.
+        texts: the explanation, naming the numbers that went in, in each language (``{"en": ..., "zh": ...}``;
+            a plain string is one text shown as it is); :attr:`text` is the one in the language in effect when it
+            is read.
         inputs: those numbers, for programmatic inspection.
     """
 
@@ -38,15 +40,29 @@ class Decision:
     key: str
     rule: str
     value: Any
-    text: str
+    texts: Mapping[str, str]
     inputs: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.texts, str):  # one text, in whatever language it was written: shown as it is
+            object.__setattr__(self, "texts", {"en": self.texts})
 
-def record(trace: list | None, planner: str, stage: str | None, key: str, rule: str, value: Any, text: str,
-           **inputs: Any) -> None:
-    """Append a :class:`Decision` to ``trace`` (no-op when ``trace`` is None)."""
+    @property
+    def text(self) -> str:
+        """The explanation in the language in effect now (a trace made in English reads in Chinese after
+        ``set_language("zh")``)."""
+        return pick(dict(self.texts))
+
+
+def record(trace: list | None, planner: str, stage: str | None, key: str, rule: str, value: Any,
+           text: Callable[[], str], **inputs: Any) -> None:
+    """Append a :class:`Decision` to ``trace`` (no-op when ``trace`` is None).
+
+    ``text`` makes the explanation (with ``tr``); it is called once per language, so the decision can be read
+    in either later, and not at all when nothing is recorded.
+    """
     if trace is not None:
-        trace.append(Decision(planner, stage, key, rule, value, text, dict(inputs)))
+        trace.append(Decision(planner, stage, key, rule, value, in_every_language(text), dict(inputs)))
 
 
 def fmt(value: Any) -> str:

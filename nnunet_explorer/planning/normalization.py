@@ -35,12 +35,12 @@ def determine_normalization_scheme(modalities: Mapping[int, str], *, planner: st
         else:
             schemes[i] = "nonCT"
     record(trace, planner, None, "normalization_schemes", "modality name", dict(schemes),
-           tr("; ", ";").join(tr(f"modality {i} {modalities[i]!r} -> {s}", f"模态 {i} {modalities[i]!r} -> {s}")
-                              for i, s in schemes.items())
-           + tr(" (CT: clip to the dataset's foreground 0.5/99.5 percentiles, z-score with its foreground mean/sd; "
-                "nonCT: z-score per case)",
-                "(CT:截断到数据集前景的 0.5/99.5 百分位,再用前景的均值/标准差做 z-score;"
-                "nonCT:每个病例各自做 z-score)"))
+           lambda: tr("; ", ";").join(tr(f"modality {i} {modalities[i]!r} -> {s}", f"模态 {i} {modalities[i]!r} -> {s}")
+                                      for i, s in schemes.items())
+                   + tr(" (CT: clip to the dataset's foreground 0.5/99.5 percentiles, z-score with its foreground "
+                        "mean/sd; nonCT: z-score per case)",
+                        "(CT:截断到数据集前景的 0.5/99.5 百分位,再用前景的均值/标准差做 z-score;"
+                        "nonCT:每个病例各自做 z-score)"))
     return schemes
 
 
@@ -64,9 +64,9 @@ def determine_whether_to_use_mask_for_norm(modalities: Mapping[int, str], size_r
             use_mask[i] = bool(np.median(reductions) < 3 / 4.)
     median = float(np.median(reductions)) if reductions else float("nan")
     record(trace, planner, None, "use_mask_for_norm", "median size reduction < 3/4", dict(use_mask),
-           tr(f"cropping to the nonzero region kept a median fraction {fmt(median)} of each case's voxels "
-              f"({'<' if median < 0.75 else '>='} 3/4); modalities whose name contains 'CT' never use the mask",
-              f"裁剪到非零区域后,各病例保留的体素比例的中位数为 {fmt(median)}（{'<' if median < 0.75 else '>='} "
-              f"3/4）;名称中含 'CT' 的模态从不使用掩膜"),
+           lambda: tr(f"cropping to the nonzero region kept a median fraction {fmt(median)} of each case's voxels "
+                      f"({'<' if median < 0.75 else '>='} 3/4); modalities whose name contains 'CT' never use the mask",
+                      f"裁剪到非零区域后,各病例保留的体素比例的中位数为 {fmt(median)}（{'<' if median < 0.75 else '>='} "
+                      f"3/4）;名称中含 'CT' 的模态从不使用掩膜"),
            median_size_reduction=median)
     return use_mask

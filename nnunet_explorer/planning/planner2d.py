@@ -43,8 +43,8 @@ def get_target_spacing(all_spacings, *, trace: list | None = None) -> np.ndarray
     """Per-axis median spacing (the 2D v2.1 planner keeps the base class rule: no anisotropy rule)."""
     target = np.percentile(np.vstack(all_spacings), target_spacing_percentile, 0)
     record(trace, "2d", None, "target_spacing", "median spacing", target.copy(),
-           tr("per-axis median of the cropped cases' spacings (the 2D planner has no anisotropy rule)",
-              "各轴取裁剪后病例 spacing 的中位数(2D 规划器没有各向异性规则)"))
+           lambda: tr("per-axis median of the cropped cases' spacings (the 2D planner has no anisotropy rule)",
+                      "各轴取裁剪后病例 spacing 的中位数(2D 规划器没有各向异性规则)"))
     return target
 
 
@@ -100,34 +100,39 @@ def get_properties_for_stage(current_spacing: np.ndarray, original_spacing: np.n
 
     if trace is not None:
         record(trace, "2d", "2d", "median_patient_size_in_voxels", "median shape at this spacing", new_median_shape,
-               tr(f"median shape {fmt(original_shape)} at {fmt(current_spacing)} mm, rounded",
-                  f"spacing {fmt(current_spacing)} mm 下的中位形状 {fmt(original_shape)},取整"))
-        shrink_text = (tr(f"; shrunk {len(shrinks)} times (axes {fmt(shrinks)}) because the VRAM proxy "
+               lambda: tr(f"median shape {fmt(original_shape)} at {fmt(current_spacing)} mm, rounded",
+                          f"spacing {fmt(current_spacing)} mm 下的中位形状 {fmt(original_shape)},取整"))
+
+        def shrink_text() -> str:
+            if shrinks:
+                return tr(f"; shrunk {len(shrinks)} times (axes {fmt(shrinks)}) because the VRAM proxy "
                           f"{fmt(float(first_here))} (base 30) exceeded the reference {fmt(ref)} (= 19739648 * 50/2)",
                           f";缩小了 {len(shrinks)} 次(依次沿轴 {fmt(shrinks)}),因为显存代理量 "
                           f"{fmt(float(first_here))}(基础特征数 30)超过了参考值 {fmt(ref)}（= 19739648 * 50/2）")
-                       if shrinks else
-                       tr(f"; VRAM proxy {fmt(float(here))} (base 30) below the reference {fmt(ref)}",
-                          f";显存代理量 {fmt(float(here))}(基础特征数 30)低于参考值 {fmt(ref)}"))
+            return tr(f"; VRAM proxy {fmt(float(here))} (base 30) below the reference {fmt(ref)}",
+                      f";显存代理量 {fmt(float(here))}(基础特征数 30)低于参考值 {fmt(ref)}")
+
         record(trace, "2d", "2d", "patch_size", "in-plane median shape, pad, VRAM shrink loop", patch_size.copy(),
-               tr(f"started at the in-plane median shape {fmt(patch)}, padded to multiples of 2^pools -> "
-                  f"{fmt(first_shape)}",
-                  f"从平面内的中位形状 {fmt(patch)} 起步,填充到 2^pools 的倍数 -> {fmt(first_shape)}")
-               + shrink_text, vram_first=first_here, vram_final=here, vram_reference=ref)
+               lambda: tr(f"started at the in-plane median shape {fmt(patch)}, padded to multiples of 2^pools -> "
+                          f"{fmt(first_shape)}",
+                          f"从平面内的中位形状 {fmt(patch)} 起步,填充到 2^pools 的倍数 -> {fmt(first_shape)}")
+                       + shrink_text(), vram_first=first_here, vram_final=here, vram_reference=ref)
         record(trace, "2d", "2d", "pool_op_kernel_sizes", "get_pool_and_conv_props", pools,
-               tr(f"in-plane spacing {fmt(current_spacing[1:])}; num_pool_per_axis {fmt(num_pool)}; conv kernels "
-                  f"{fmt(convs)}",
-                  f"平面内 spacing {fmt(current_spacing[1:])};num_pool_per_axis {fmt(num_pool)};卷积核 "
-                  f"{fmt(convs)}"))
+               lambda: tr(f"in-plane spacing {fmt(current_spacing[1:])}; num_pool_per_axis {fmt(num_pool)}; "
+                          f"conv kernels "
+                          f"{fmt(convs)}",
+                          f"平面内 spacing {fmt(current_spacing[1:])};num_pool_per_axis {fmt(num_pool)};卷积核 "
+                          f"{fmt(convs)}"))
         record(trace, "2d", "2d", "batch_size", "VRAM headroom, 5% cap (no floor)", batch_size,
-               tr(f"floor(ref/here) * 2 = floor({fmt(ref / here)}) * 2 = {vram_batch}; cap: 5% of the dataset's "
-                  f"voxels ({fmt(int(dataset_num_voxels))}) / patch pixels ({fmt(int(np.prod(patch_size)))}) "
-                  f"rounded = {fmt(max_batch_size)}",
-                  f"floor(ref/here) * 2 = floor({fmt(ref / here)}) * 2 = {vram_batch};上限:数据集体素数"
-                  f"({fmt(int(dataset_num_voxels))})的 5% / patch 像素数({fmt(int(np.prod(patch_size)))}),"
-                  f"四舍五入 = {fmt(max_batch_size)}")
-               + ("" if batch_size == vram_batch else tr(f"; the cap wins -> {fmt(batch_size)}",
-                                                         f";上限起作用 -> {fmt(batch_size)}")))
+               lambda: tr(f"floor(ref/here) * 2 = floor({fmt(ref / here)}) * 2 = {vram_batch}; cap: 5% of the "
+                          f"dataset's "
+                          f"voxels ({fmt(int(dataset_num_voxels))}) / patch pixels ({fmt(int(np.prod(patch_size)))}) "
+                          f"rounded = {fmt(max_batch_size)}",
+                          f"floor(ref/here) * 2 = floor({fmt(ref / here)}) * 2 = {vram_batch};上限:数据集体素数"
+                          f"({fmt(int(dataset_num_voxels))})的 5% / patch 像素数({fmt(int(np.prod(patch_size)))}),"
+                          f"四舍五入 = {fmt(max_batch_size)}")
+                       + ("" if batch_size == vram_batch else tr(f"; the cap wins -> {fmt(batch_size)}",
+                                                                 f";上限起作用 -> {fmt(batch_size)}")))
     return {
         "batch_size": batch_size,
         "num_pool_per_axis": num_pool,

@@ -65,15 +65,19 @@ def get_target_spacing(all_spacings: Sequence[Sequence[float]], all_sizes: Seque
         if t < max(other_spacings):
             t = max(max(other_spacings), t) + 1e-5
         target[worst] = t
-        text = tr(f"median spacing {fmt(median)}; axis {worst} ({fmt(median[worst])} mm) is > 3x the other axes "
-                  f"({fmt(other_spacings)}) and its median size {fmt(target_size[worst])} voxels is < 1/3 of the "
-                  f"others ({fmt(other_sizes)}), so it gets the 10th percentile of its spacings: "
-                  f"{fmt(target[worst])} mm",
-                  f"spacing 的中位数 {fmt(median)};轴 {worst}（{fmt(median[worst])} mm）> 其他轴"
-                  f"({fmt(other_spacings)})的 3 倍,且它的中位大小 {fmt(target_size[worst])} 个体素 < 其他轴"
-                  f"({fmt(other_sizes)})的 1/3,所以取它各 spacing 的第 10 百分位:{fmt(target[worst])} mm")
         rule = "anisotropy rule (10th percentile)"
     else:
+        rule = "median spacing"
+
+    def text() -> str:
+        if rule != "median spacing":
+            return tr(f"median spacing {fmt(median)}; axis {worst} ({fmt(median[worst])} mm) is > 3x the other axes "
+                      f"({fmt(other_spacings)}) and its median size {fmt(target_size[worst])} voxels is < 1/3 of the "
+                      f"others ({fmt(other_sizes)}), so it gets the 10th percentile of its spacings: "
+                      f"{fmt(target[worst])} mm",
+                      f"spacing 的中位数 {fmt(median)};轴 {worst}（{fmt(median[worst])} mm）> 其他轴"
+                      f"({fmt(other_spacings)})的 3 倍,且它的中位大小 {fmt(target_size[worst])} 个体素 < 其他轴"
+                      f"({fmt(other_sizes)})的 1/3,所以取它各 spacing 的第 10 百分位:{fmt(target[worst])} mm")
         why = []
         if not aniso_spacing:
             why.append(tr(f"coarsest axis {worst} ({fmt(median[worst])} mm) is not > 3x the others "
@@ -83,9 +87,9 @@ def get_target_spacing(all_spacings: Sequence[Sequence[float]], all_sizes: Seque
             why.append(tr(f"its median size {fmt(target_size[worst])} voxels is not < 1/3 of the others "
                           f"({fmt(other_sizes)})",
                           f"它的中位大小 {fmt(target_size[worst])} 个体素不 < 其他轴({fmt(other_sizes)})的 1/3"))
-        text = (tr("per-axis median of the cropped cases' spacings; anisotropy rule not applied: ",
+        return (tr("per-axis median of the cropped cases' spacings; anisotropy rule not applied: ",
                    "各轴取裁剪后病例 spacing 的中位数;不适用各向异性规则:") + tr("; ", ";").join(why))
-        rule = "median spacing"
+
     record(trace, "3d", None, "target_spacing", rule, target.copy(), text, median_spacing=median,
            median_size=target_size, worst_axis=worst)
     return target
@@ -102,10 +106,10 @@ def get_transpose(target_spacing: Sequence[float], *, planner: str = "3d",
     forward = [worst] + [i for i in range(3) if i != worst]
     backward = [np.argwhere(np.array(forward) == i)[0][0] for i in range(3)]
     record(trace, planner, None, "transpose_forward", "coarsest axis first", [int(i) for i in forward],
-           tr(f"target spacing {fmt(target_spacing)}: axis {int(worst)} is the coarsest, so it goes first "
-              f"(transpose_backward {[int(i) for i in backward]})",
-              f"目标 spacing {fmt(target_spacing)}:轴 {int(worst)} 最粗,所以排在最前"
-              f"(transpose_backward {[int(i) for i in backward]})"))
+           lambda: tr(f"target spacing {fmt(target_spacing)}: axis {int(worst)} is the coarsest, so it goes first "
+                      f"(transpose_backward {[int(i) for i in backward]})",
+                      f"目标 spacing {fmt(target_spacing)}:轴 {int(worst)} 最粗,所以排在最前"
+                      f"(transpose_backward {[int(i) for i in backward]})"))
     return forward, backward
 
 
@@ -199,54 +203,57 @@ def get_properties_for_stage(current_spacing: np.ndarray, original_spacing: np.n
     if recording is not None:
         record(recording, "3d", stage, "median_patient_size_in_voxels", "median shape at this spacing",
                new_median_shape,
-               tr(f"median shape {fmt(original_shape)} at {fmt(original_spacing)} mm, resampled to "
-                  f"{fmt(current_spacing)} mm and rounded",
-                  f"spacing {fmt(original_spacing)} mm 下的中位形状 {fmt(original_shape)},重采样到 "
-                  f"{fmt(current_spacing)} mm 后取整"), original_shape=original_shape)
-        if shrinks:
-            counts = {a: shrinks.count(a) for a in sorted(set(shrinks))}
+               lambda: tr(f"median shape {fmt(original_shape)} at {fmt(original_spacing)} mm, resampled to "
+                          f"{fmt(current_spacing)} mm and rounded",
+                          f"spacing {fmt(original_spacing)} mm 下的中位形状 {fmt(original_shape)},重采样到 "
+                          f"{fmt(current_spacing)} mm 后取整"), original_shape=original_shape)
+        counts = {a: shrinks.count(a) for a in sorted(set(shrinks))}
+
+        def shrink_text() -> str:
+            if not shrinks:
+                return tr(f"; the VRAM proxy {fmt(float(here))} is below the reference {fmt(ref)}, so no shrinking",
+                          f";显存代理量 {fmt(float(here))} 低于参考值 {fmt(ref)},所以不用缩小")
             parts = tr(", ", "、").join(tr(f"axis {a} {n} time{'s' if n > 1 else ''}", f"轴 {a} {n} 次")
                                         for a, n in counts.items())
-            shrink_text = tr(f"; shrunk {len(shrinks)} time{'s' if len(shrinks) > 1 else ''} ({parts}), each time "
-                             f"along the axis with the largest patch/median-shape ratio, because the VRAM proxy "
-                             f"{fmt(float(first_here))} of {fmt(first_shape)} exceeded the reference {fmt(ref)} "
-                             f"(= 520e6 * 32/30); it is now {fmt(float(here))}",
-                             f";缩小了 {len(shrinks)} 次({parts}),每次沿 patch 与中位形状之比最大的轴缩小,因为 "
-                             f"{fmt(first_shape)} 的显存代理量 {fmt(float(first_here))} 超过了参考值 {fmt(ref)}"
-                             f"（= 520e6 * 32/30）;现在是 {fmt(float(here))}")
-        else:
-            shrink_text = tr(f"; the VRAM proxy {fmt(float(here))} is below the reference {fmt(ref)}, so no shrinking",
-                             f";显存代理量 {fmt(float(here))} 低于参考值 {fmt(ref)},所以不用缩小")
+            return tr(f"; shrunk {len(shrinks)} time{'s' if len(shrinks) > 1 else ''} ({parts}), each time "
+                      f"along the axis with the largest patch/median-shape ratio, because the VRAM proxy "
+                      f"{fmt(float(first_here))} of {fmt(first_shape)} exceeded the reference {fmt(ref)} "
+                      f"(= 520e6 * 32/30); it is now {fmt(float(here))}",
+                      f";缩小了 {len(shrinks)} 次({parts}),每次沿 patch 与中位形状之比最大的轴缩小,因为 "
+                      f"{fmt(first_shape)} 的显存代理量 {fmt(float(first_here))} 超过了参考值 {fmt(ref)}"
+                      f"（= 520e6 * 32/30）;现在是 {fmt(float(here))}")
+
         record(recording, "3d", stage, "patch_size", "512-voxel start, clip, pad, VRAM shrink loop", patch_size.copy(),
-               tr(f"started at {fmt(cube)} voxels at {fmt(current_spacing)} mm (512 along the coarsest axis, "
-                  f"{fmt(float(512 * max(current_spacing)))} mm on every axis; v1's comment says 512 mm), "
-                  f"clipped to the median shape {fmt(new_median_shape)} -> {fmt(patch)}, "
-                  f"padded to multiples of 2^pools -> {fmt(first_shape)}",
-                  f"起点是 spacing {fmt(current_spacing)} mm 下的 {fmt(cube)} 个体素(最粗的轴上 512 个,每个轴都是 "
-                  f"{fmt(float(512 * max(current_spacing)))} mm;v1 的注释说的是 512 mm),裁剪到中位形状 "
-                  f"{fmt(new_median_shape)} -> {fmt(patch)},再填充到 2^pools 的倍数 -> {fmt(first_shape)}")
-               + shrink_text, vram_first=first_here, vram_final=here, vram_reference=ref, shrink_axes=shrinks)
+               lambda: tr(f"started at {fmt(cube)} voxels at {fmt(current_spacing)} mm (512 along the coarsest axis, "
+                          f"{fmt(float(512 * max(current_spacing)))} mm on every axis; v1's comment says 512 mm), "
+                          f"clipped to the median shape {fmt(new_median_shape)} -> {fmt(patch)}, "
+                          f"padded to multiples of 2^pools -> {fmt(first_shape)}",
+                          f"起点是 spacing {fmt(current_spacing)} mm 下的 {fmt(cube)} 个体素(最粗的轴上 512 个,每个轴都是 "
+                          f"{fmt(float(512 * max(current_spacing)))} mm;v1 的注释说的是 512 mm),裁剪到中位形状 "
+                          f"{fmt(new_median_shape)} -> {fmt(patch)},再填充到 2^pools 的倍数 -> {fmt(first_shape)}")
+                       + shrink_text(), vram_first=first_here, vram_final=here, vram_reference=ref, shrink_axes=shrinks)
         record(recording, "3d", stage, "pool_op_kernel_sizes", "get_pool_and_conv_props", pools,
-               tr(f"pool an axis while its spacing is < 2x the finest and its size >= 8; num_pool_per_axis "
-                  f"{fmt(num_pool)}; conv kernels {fmt(convs)}",
-                  f"只要一个轴的 spacing 小于最细 spacing 的 2 倍且大小 >= 8,就继续在这个轴上池化;num_pool_per_axis "
-                  f"{fmt(num_pool)};卷积核 {fmt(convs)}"))
+               lambda: tr(f"pool an axis while its spacing is < 2x the finest and its size >= 8; num_pool_per_axis "
+                          f"{fmt(num_pool)}; conv kernels {fmt(convs)}",
+                          f"只要一个轴的 spacing 小于最细 spacing 的 2 倍且大小 >= 8,就继续在这个轴上池化;num_pool_per_axis "
+                          f"{fmt(num_pool)};卷积核 {fmt(convs)}"))
         record(recording, "3d", stage, "batch_size", "VRAM headroom, 5% cap", batch_size,
-               tr(f"floor(max(ref/here, 1) * 2) = floor({fmt(ref / here)} * 2) = {vram_batch}; cap: 5% of the "
-                  f"dataset's voxels ({fmt(int(dataset_num_voxels))}) / patch voxels ({fmt(int(np.prod(patch_size)))}) "
-                  f"rounded, at least 2 = {fmt(max_batch_size)}",
-                  f"floor(max(ref/here, 1) * 2) = floor({fmt(ref / here)} * 2) = {vram_batch};上限:数据集体素数"
-                  f"({fmt(int(dataset_num_voxels))})的 5% / patch 体素数({fmt(int(np.prod(patch_size)))}),"
-                  f"四舍五入,至少为 2 = {fmt(max_batch_size)}")
-               + ("" if batch_size == vram_batch else tr(f"; the cap wins -> {fmt(batch_size)}",
-                                                         f";上限起作用 -> {fmt(batch_size)}")),
+               lambda: tr(f"floor(max(ref/here, 1) * 2) = floor({fmt(ref / here)} * 2) = {vram_batch}; cap: 5% of the "
+                          f"dataset's voxels ({fmt(int(dataset_num_voxels))}) / patch voxels "
+                          f"({fmt(int(np.prod(patch_size)))}) "
+                          f"rounded, at least 2 = {fmt(max_batch_size)}",
+                          f"floor(max(ref/here, 1) * 2) = floor({fmt(ref / here)} * 2) = {vram_batch};上限:数据集体素数"
+                          f"({fmt(int(dataset_num_voxels))})的 5% / patch 体素数({fmt(int(np.prod(patch_size)))}),"
+                          f"四舍五入,至少为 2 = {fmt(max_batch_size)}")
+                       + ("" if batch_size == vram_batch else tr(f"; the cap wins -> {fmt(batch_size)}",
+                                                                 f";上限起作用 -> {fmt(batch_size)}")),
                vram_batch=vram_batch, max_batch_size=max_batch_size, dataset_num_voxels=dataset_num_voxels)
         ratio = (f"max(patch) / patch[0] = {fmt(max(patch_size))} / {fmt(patch_size[0])} = "
                  f"{fmt(max(patch_size) / patch_size[0])}")
         record(recording, "3d", stage, "do_dummy_2D_data_aug", "max(patch) / patch[0] > 3", do_dummy_2D_data_aug,
-               tr(f"{ratio} > 3: augment in 2D slices along the first (coarse) axis",
-                  f"{ratio} > 3:空间增强在 2D 切片中进行,切片沿第一个(粗)轴排列") if do_dummy_2D_data_aug
-               else tr(f"{ratio} <= 3", f"{ratio} <= 3,所以 do_dummy_2D_data_aug 为 False"))
+               lambda: tr(f"{ratio} > 3: augment in 2D slices along the first (coarse) axis",
+                          f"{ratio} > 3:空间增强在 2D 切片中进行,切片沿第一个(粗)轴排列") if do_dummy_2D_data_aug
+                       else tr(f"{ratio} <= 3", f"{ratio} <= 3,所以 do_dummy_2D_data_aug 为 False"))
 
     return {
         "batch_size": batch_size,
@@ -324,33 +331,37 @@ def plan_stages_3d(dataset_properties: Mapping[str, Any], num_cases: int, *,
                                                num_modalities, len(all_classes) + 1, stage="3d_lowres", trace=trace)
                 stages.append(new)
             record(trace, "3d", "3d_lowres", "num_stages", "low-res rule", 2 if kept else 1,
-                   tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch "
-                      f"{fmt(int(np.prod(stages[0]['patch_size'])))} voxels = {fmt(float(ratio))} >= 4, so the "
-                      f"spacing grew by 1 % per step ({steps} steps) to {fmt(lowres)} mm; the low-res median case has "
-                      f"{fmt(int(np.prod(new['median_patient_size_in_voxels'])))} voxels, ",
-                      f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch "
-                      f"{fmt(int(np.prod(stages[0]['patch_size'])))} 个体素 = {fmt(float(ratio))} >= 4,所以 spacing "
-                      f"每步增大 1 %(共 {steps} 步),直到 {fmt(lowres)} mm;低分辨率的中位病例有 "
-                      f"{fmt(int(np.prod(new['median_patient_size_in_voxels'])))} 个体素,")
-                   + (tr("less than half of the full-res one: stage kept (stage 0 = 3d_lowres, stage 1 = 3d_fullres)",
-                         "不到全分辨率的一半:保留这个 stage（stage 0 = 3d_lowres,stage 1 = 3d_fullres）")
-                      if kept else tr("not less than half of the full-res one: stage dropped",
-                                      "不少于全分辨率的一半:舍弃这个 stage")),
+                   lambda: tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch "
+                              f"{fmt(int(np.prod(stages[0]['patch_size'])))} voxels = {fmt(float(ratio))} >= 4, so the "
+                              f"spacing grew by 1 % per step ({steps} steps) to {fmt(lowres)} mm; the low-res median "
+                              f"case has "
+                              f"{fmt(int(np.prod(new['median_patient_size_in_voxels'])))} voxels, ",
+                              f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch "
+                              f"{fmt(int(np.prod(stages[0]['patch_size'])))} 个体素 = {fmt(float(ratio))} >= 4,所以 spacing "
+                              f"每步增大 1 %(共 {steps} 步),直到 {fmt(lowres)} mm;低分辨率的中位病例有 "
+                              f"{fmt(int(np.prod(new['median_patient_size_in_voxels'])))} 个体素,")
+                           + (tr("less than half of the full-res one: stage kept (stage 0 = 3d_lowres, "
+                                 "stage 1 = 3d_fullres)",
+                                 "不到全分辨率的一半:保留这个 stage（stage 0 = 3d_lowres,stage 1 = 3d_fullres）")
+                              if kept else tr("not less than half of the full-res one: stage dropped",
+                                              "不少于全分辨率的一半:舍弃这个 stage")),
                    ratio=ratio, steps=steps, lowres_spacing=lowres)
     if not more and ratio >= how_much_of_a_patient_must_the_network_see_at_stage0:  # exactly 4: see above
         record(trace, "3d", None, "num_stages", "low-res rule", 1,
-               tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch {fmt(int(arch_voxels))} "
-                  "voxels = 4 exactly: v1 would try a low-res stage, but its loop never runs and it crashes "
-                  "(UnboundLocalError); the explorer plans one stage",
-                  f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch {fmt(int(arch_voxels))} "
-                  "个体素 = 恰好 4:v1 会尝试低分辨率 stage,但它的循环一次也不执行,于是崩溃(UnboundLocalError);"
-                  "explorer 规划一个 stage"))
+               lambda: tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch "
+                          f"{fmt(int(arch_voxels))} "
+                          "voxels = 4 exactly: v1 would try a low-res stage, but its loop never runs and it crashes "
+                          "(UnboundLocalError); the explorer plans one stage",
+                          f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch {fmt(int(arch_voxels))} "
+                          "个体素 = 恰好 4:v1 会尝试低分辨率 stage,但它的循环一次也不执行,于是崩溃(UnboundLocalError);"
+                          "explorer 规划一个 stage"))
     elif not more:
         record(trace, "3d", None, "num_stages", "low-res rule", 1,
-               tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch {fmt(int(arch_voxels))} "
-                  f"voxels = {fmt(float(ratio))} < 4: the network sees enough of a case, no 3d_lowres stage",
-                  f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch {fmt(int(arch_voxels))} "
-                  f"个体素 = {fmt(float(ratio))} < 4:网络能看到病例的足够部分,不需要 3d_lowres stage"))
+               lambda: tr(f"median case {fmt(float(np.prod(median_shape)))} voxels / full-res patch "
+                          f"{fmt(int(arch_voxels))} "
+                          f"voxels = {fmt(float(ratio))} < 4: the network sees enough of a case, no 3d_lowres stage",
+                          f"中位病例 {fmt(float(np.prod(median_shape)))} 个体素 / 全分辨率 patch {fmt(int(arch_voxels))} "
+                          f"个体素 = {fmt(float(ratio))} < 4:网络能看到病例的足够部分,不需要 3d_lowres stage"))
     stages = stages[::-1]
     return {i: stages[i] for i in range(len(stages))}, forward, backward
 

@@ -73,7 +73,8 @@ class Replanned:
         head = (tr("re-planning reproduces the stored plans; the decisions were:",
                    "重新规划得到的结果与存储的 plans 相同;各项决定如下:") if self.matches else
                 tr("re-planning does NOT reproduce the stored plans:", "重新规划得到的结果与存储的 plans 不同:")
-                + "\n" + "\n".join(f"  - {d}" for d in self.differences)
+                # the changes themselves when there are (read in the language in effect now), else the texts
+                + "\n" + "\n".join(f"  - {d}" for d in ([c.text() for c in self.changes] or self.differences))
                 + "\n" + tr("the decisions of the v2.1 planner on the same fingerprint were:",
                              "v2.1 规划器在同一个数据集指纹上的各项决定如下:"))
         return head + "\n" + explain_trace(self.trace)

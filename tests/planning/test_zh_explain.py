@@ -79,13 +79,20 @@ def test_every_decision_text_is_chinese_under_zh_and_english_otherwise(name, dim
     assert [(d.planner, d.stage, d.key, d.rule) for d in english] == \
         [(d.planner, d.stage, d.key, d.rule) for d in chinese]
     assert all(_same(e.value, c.value) for e, c in zip(english, chinese))
-    assert [d.text for d in chinese if not CJK.search(d.text)] == []
-    assert [d.text for d in english if CJK.search(d.text)] == []
+    # each decision keeps its text in both languages and is read in the one in effect (zh here)
+    assert [d.text for d in chinese + english if not CJK.search(d.text)] == []
+    assert [d.texts for d in chinese] == [d.texts for d in english]
+    assert [d.texts["en"] for d in english if CJK.search(d.texts["en"])] == []
     # the rendered trace: each line names its rule in Chinese (or as code) and explains in Chinese
     lines = explain_trace(chinese).splitlines()
     assert len(lines) == len(chinese) and all(CJK.search(line.split("\uff1a", 1)[1]) for line in lines)
-    set_language("en")  # the texts are written when the planner runs, the rule names when the trace is rendered
+    set_language("en")
     assert not CJK.search(explain_trace(english))
+    # a trace is read in the language in effect when it is read, whichever was in effect when it was made
+    assert explain_trace(chinese) == explain_trace(english)
+    set_language("zh")
+    assert explain_trace(english) == "\n".join(lines)
+    set_language("en")
 
 
 def test_the_fingerprints_reach_every_rule():
@@ -124,3 +131,43 @@ def test_replanning_and_the_plans_check_speak_the_language():
     assert check_plans(edited).text().startswith("differs from what v1's v2.1 planner computes:")
     assert replan(plans).explain().startswith("re-planning reproduces the stored plans; the decisions were:")
     assert not CJK.search(replan(edited).explain())
+
+
+def test_a_replanning_made_in_english_reads_in_chinese_after_the_switch():
+    """The trace and the differences keep both languages: switching after ``replan`` changes what it says."""
+    plans, _ = _plan(kits19_fingerprint(), "3d")
+    set_language("en")
+    made = replan(dict(plans, transpose_backward=[2, 1, 0]))
+    english = made.explain()
+    set_language("zh")
+    chinese = made.explain().splitlines()
+    set_language("en")
+    assert not CJK.search(english) and len(chinese) == len(english.splitlines())
+    assert all(CJK.search(line) for line in chinese if line.strip())
+
+
+def test_speaking_changes_the_language_for_its_own_thread_and_block_only():
+    import threading
+
+    from nnunet_explorer.language import get_language, in_every_language, speaking, tr
+
+    set_language("en")
+    seen = {}
+    inside, leave = threading.Event(), threading.Event()
+
+    def other_thread():
+        with speaking("zh"):
+            seen["inside"] = get_language()
+            inside.set()
+            leave.wait(5)
+        seen["after"] = get_language()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    inside.wait(5)
+    seen["main, meanwhile"] = get_language()
+    leave.set()
+    worker.join(5)
+    assert seen == {"inside": "zh", "main, meanwhile": "en", "after": "en"}
+    assert in_every_language(lambda: tr("stage", "阶段")) == {"en": "stage", "zh": "阶段"}
+    assert get_language() == "en"
