@@ -169,14 +169,34 @@ def _check_stages(match: re.Match, ctx: _Context, workspace, name: str) -> list[
 
 @_needs_task
 def _check_lowres_predictions(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    folder = workspace.network_training_output_dir / "3d_lowres" / name
-    folds = sorted(folder.glob("*/fold_*")) + sorted(folder.glob("*/all"))
-    if not folds:
-        return [tr(f"no 3d_lowres fold folder under {folder}", f"{folder} 下没有 3d_lowres 的 fold 文件夹")]
-    return [f"{fold.relative_to(folder)}: " + (tr("pred_next_stage present", "有 pred_next_stage")
-                                              if (fold / "pred_next_stage").is_dir()
-                                              else tr("no pred_next_stage", "没有 pred_next_stage"))
-            for fold in folds]
+    import json
+
+    # v1's cascade reads one folder, shared by the 3d_lowres folds, of the experiment nnUNetTrainerV2__PLANS
+    # (nnUNet_train has no option for another previous trainer)
+    lowres = workspace.network_training_output_dir / "3d_lowres" / name
+    read = lowres / f"nnUNetTrainerV2__{ctx.plans_identifier}" / "pred_next_stage"
+    found = []
+    if read.is_dir():
+        have = len(list(read.glob("*_segFromPrevStage.npz")))
+        dataset_json = workspace.preprocessed_task_dir(name) / "dataset.json"
+        try:
+            need = len(json.loads(dataset_json.read_text(encoding="utf-8"))["training"])
+        except (OSError, ValueError, KeyError, TypeError):
+            need = None
+        found.append(tr(f"{read.relative_to(lowres)} holds {have} _segFromPrevStage.npz"
+                        + (f" of the {need} the cascade needs (one per training case)" if need else ""),
+                        f"{read.relative_to(lowres)} 中有 {have} 个 _segFromPrevStage.npz"
+                        + (f"，级联需要 {need} 个（每个训练病例一个）" if need else "")))
+    else:
+        found.append(tr(f"no {read} (the folder the cascade reads)", f"没有 {read}（级联读取的文件夹）"))
+    for other in sorted(lowres.glob("*/pred_next_stage")):
+        if other != read:
+            found.append(tr(f"{other.relative_to(lowres)} exists, but the cascade does not read it",
+                            f"{other.relative_to(lowres)} 存在，但级联不读取它"))
+    folds = sorted(lowres.glob("*/fold_*")) + sorted(lowres.glob("*/all"))
+    found.append(tr("3d_lowres fold folders: ", "3d_lowres 的 fold 文件夹：")
+                 + (", ".join(str(f.relative_to(lowres)) for f in folds) if folds else tr("none", "没有")))
+    return found
 
 
 def _check_workers(match: re.Match, ctx: _Context) -> list[str]:
@@ -286,21 +306,26 @@ KNOWN: tuple[_Known, ...] = (
                         "stage would not have had fewer than half the voxels)",
                         "3d_lowres 和 3d_cascade_fullres 需要有两个 stage 的 plans;规划器只做了一个,因为中位病例不到"
                         "约 4 个全分辨率 patch(或者它的低分辨率 stage 的体素数不会少于一半)"),
-           lambda m: tr("train 3d_fullres (for this task it is the whole pipeline); to try the cascade on a small "
-                        "task for learning: nnunet_explorer.planning.lowres_stage.add_lowres_stage (notebook 08)",
-                        "训练 3d_fullres(对这个任务它就是完整的流程);想在小任务上学习级联:"
+           lambda m: tr("train 3d_fullres (this task needs no cascade); to try the cascade on a small task for "
+                        "learning: nnunet_explorer.planning.lowres_stage.add_lowres_stage (notebook 08)",
+                        "训练 3d_fullres(这个任务不需要级联);想在小任务上学习级联:"
                         "nnunet_explorer.planning.lowres_stage.add_lowres_stage(notebook 08)"),
            _guarded(_check_stages)),
     _Known("cascade_folder", "Cannot run final stage of cascade ...",
            re.compile(r"Cannot run final stage of cascade"),
-           lambda m: tr("3d_cascade_fullres trains on the 3d_lowres predictions that each 3d_lowres fold wrote to "
-                        "its pred_next_stage folder at the end of training; that folder is missing",
-                        "3d_cascade_fullres 用 3d_lowres 的预测训练:每个 3d_lowres fold 在训练结束时把它们写入 "
-                        "pred_next_stage 文件夹;这个文件夹不存在"),
-           lambda m: tr("train the same fold of 3d_lowres first (without --disable_next_stage_pred), or run "
-                        "`nnUNet_train 3d_lowres TRAINER TASK FOLD -val` on a trained fold to write it",
-                        "先训练 3d_lowres 的同一个 fold(不要加 --disable_next_stage_pred),或对训练好的 fold 运行 "
-                        "`nnUNet_train 3d_lowres TRAINER TASK FOLD -val` 来写出它"),
+           lambda m: tr("3d_cascade_fullres trains on the 3d_lowres predictions in one folder, "
+                        "3d_lowres/TASK/nnUNetTrainerV2__PLANS/pred_next_stage, shared by the 3d_lowres folds: each "
+                        "fold writes its validation cases there after training (or -val); that folder is missing",
+                        "3d_cascade_fullres 用一个文件夹中的 3d_lowres 预测训练:"
+                        "3d_lowres/TASK/nnUNetTrainerV2__PLANS/pred_next_stage,各个 3d_lowres fold 共用它:每个 fold "
+                        "在训练(或 -val)之后把它的验证病例写进去;这个文件夹不存在"),
+           lambda m: tr("train all 5 folds of 3d_lowres with nnUNetTrainerV2 (without --disable_next_stage_pred), "
+                        "or run `nnUNet_train 3d_lowres nnUNetTrainerV2 TASK FOLD -val` for each trained fold: the "
+                        "cascade needs a prediction for every training case (else it stops at \"seg from prev stage "
+                        "missing\")",
+                        "用 nnUNetTrainerV2 训练 3d_lowres 的全部 5 个 fold(不要加 --disable_next_stage_pred),或者对每个"
+                        "训练好的 fold 运行 `nnUNet_train 3d_lowres nnUNetTrainerV2 TASK FOLD -val`:级联需要每个训练"
+                        "病例的预测(否则会停在 \"seg from prev stage missing\")"),
            _guarded(_check_lowres_predictions)),
     _Known("trainer_class", "Could not find trainer class in nnunet.training.network_training",
            re.compile(r"Could not find trainer class"),
@@ -333,18 +358,21 @@ KNOWN: tuple[_Known, ...] = (
                         f"--verify_dataset_integrity 在一个标签文件中发现了 dataset.json 没有声明的值 "
                         f"{m.group(2).strip()};训练会看到一个不存在的类别"),
            lambda m: tr("relabel the file (e.g. resampled labels hold interpolated values: resample them with "
-                        "nearest neighbour) or declare the label; `nnunet-explorer check_dataset -t TASK` checks "
-                        "every case",
-                        "重新标注这个文件(例如重采样过的标签带有插值出来的值:用最近邻重采样),或者声明这个标签;"
-                        "`nnunet-explorer check_dataset -t TASK` 会检查每个病例"),
+                        "nearest neighbour) or declare the label (dataset.json's labels must stay consecutive: "
+                        "0, 1, 2, ...); `nnunet-explorer check_dataset -t TASK` checks every case",
+                        "重新标注这个文件(例如重采样过的标签带有插值出来的值:用最近邻重采样),或者声明这个标签"
+                        "(dataset.json 的标签必须保持连续:0, 1, 2, ...);`nnunet-explorer check_dataset -t TASK` "
+                        "会检查每个病例"),
            _guarded(_check_labels)),
     _Known("no_deep_supervision", "x must be either tuple or list",
            re.compile(r"x must be either tuple or list"),
            lambda m: tr("V2 wraps its loss in MultipleOutputLoss2, which needs one output per deep-supervision "
-                        "level; the network returned a single tensor (a custom network without deep supervision, "
-                        "or do_ds switched off)",
+                        "level; the network returned a single tensor (built with deep_supervision=False, a custom "
+                        "network that ignores do_ds, or code that switches do_ds off during training: V2's "
+                        "run_training switches it on before it starts)",
                         "V2 把损失包装在 MultipleOutputLoss2 中,它需要每个深度监督层级一个输出;网络只返回了一个张量"
-                        "(没有深度监督的自定义网络,或 do_ds 被关掉了)"),
+                        "(用 deep_supervision=False 构建的网络、忽略 do_ds 的自定义网络,或在训练中途把 do_ds 关掉的"
+                        "代码:V2 的 run_training 在开始前会把它打开)"),
            lambda m: tr("return one output per level while training (do_ds), or train without deep supervision "
                         "(a trainer that does not wrap the loss); notebook 07 checks a network against the contract",
                         "训练时每个层级返回一个输出(do_ds),或者不用深度监督训练(不包装损失的 trainer);notebook 07 "
@@ -356,10 +384,13 @@ KNOWN: tuple[_Known, ...] = (
                         "8 GB, and another process on the GPU takes its share",
                         "plans 的 batch x patch 放不进这块 GPU 的空闲显存:v1 按约 8 GB 规划,GPU 上的其他进程还会"
                         "占用一部分"),
-           lambda m: tr("free the GPU (nvidia-smi), or plan for less memory: a smaller batch in the plans (v1's "
-                        "change_batch_size.py) or a smaller patch",
-                        "释放 GPU(nvidia-smi),或者按更少的显存规划:plans 中更小的 batch(v1 的 "
-                        "change_batch_size.py)或更小的 patch"),
+           lambda m: tr("free the GPU (nvidia-smi), or plan for less memory: a smaller batch or patch in a copy "
+                        "of the plans saved under a new identifier, passed with -p (v1's "
+                        "experiment_planning/change_batch_size.py is an example of such an edit, with its paths "
+                        "written in)",
+                        "释放 GPU(nvidia-smi),或者按更少的显存规划:把 plans 复制一份、改小 batch 或 patch,以新的标识"
+                        "保存,再用 -p 传入(v1 的 experiment_planning/change_batch_size.py 就是这样一个修改的例子,"
+                        "路径是写死的)"),
            _guarded(_check_batch_and_patch)),
     _Known("weights_only", "Weights only load failed",
            re.compile(r"Weights only load failed"),

@@ -328,7 +328,8 @@ def inspect_fold(folder: str | os.PathLike, *, window: int | None = None, read_c
 def rule_progress(r: RunInspection, k: int) -> list[Finding]:
     """Still learning, plateau or finished: the poly LR left and the trend of the pseudo-Dice moving average.
 
-    The maintainers: v1 has no early stopping on purpose; "the LR schedule is not designed to be terminated
+    The maintainers: nnUNetTrainerV2 (v1's default trainer; the older base trainers stop on patience) has no
+    early stopping on purpose; "the LR schedule is not designed to be terminated
     early" (MIC-DKFZ/nnUNet#604). A flat moving average with LR left is not a reason to stop.
     """
     if not r.epochs:
@@ -370,9 +371,9 @@ def rule_progress(r: RunInspection, k: int) -> list[Finding]:
             numbers)]
     return [Finding("plateau", "info", tr(
         f"plateau: the pseudo-Dice moving average changed by {change:+.4f} over the last {len(tail)} epochs; "
-        f"{left}. v1 has no early stopping by design: the poly LR keeps falling and the last epochs at small LR "
+        f"{left}. nnUNetTrainerV2 (v1's default trainer) has no early stopping by design: the poly LR keeps falling and the last epochs at small LR "
         "usually still gain (MIC-DKFZ/nnUNet#604); stopping now leaves a model trained at a larger LR than planned.",
-        f"平台期：伪 Dice 的滑动平均在最近 {len(tail)} 个 epoch 中只变化了 {change:+.4f}；{left}。v1 有意不做早停："
+        f"平台期：伪 Dice 的滑动平均在最近 {len(tail)} 个 epoch 中只变化了 {change:+.4f}；{left}。nnUNetTrainerV2(v1 的默认 trainer)有意不做早停："
         "poly 学习率会继续下降，学习率很小的最后几个 epoch 通常仍有提升（MIC-DKFZ/nnUNet#604）；现在停下，"
         "得到的是在比计划更大的学习率下训练出的模型。"), numbers)]
 

@@ -83,6 +83,8 @@ WRONG = {
     "33 % forced": ("33 % forced foreground", "33 % 强制包含前景"),
     # -c and -pretrained_weights act between initialize and run_training; -val and --find_lr replace training
     "find_lr between": ("``--find_lr`` act between",),
+    # the network still computes its coarsest output; only that output's loss is skipped (weight 0)
+    "coarsest output never computed": ("deep-supervision output is never computed",),
 }
 
 
@@ -207,8 +209,9 @@ def test_sliding_window_steps_are_at_most_half_a_patch():
     assert max(np.diff(v1[0])) < 64 and v1[0][-1] + 128 == 300
 
 
-def test_the_coarsest_deep_supervision_output_is_never_computed():
-    """V2's weights end in 0 and MultipleOutputLoss2 skips an output of weight 0: its loss is never called."""
+def test_the_coarsest_deep_supervision_output_has_its_loss_skipped():
+    """V2's weights end in 0 and MultipleOutputLoss2 skips an output of weight 0: its loss is never called (the
+    network still computes the output itself)."""
     import torch
     from nnunet.training.loss_functions.deep_supervision import MultipleOutputLoss2 as V1Loss
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -93,14 +94,31 @@ def test_task_checks_read_the_plans_and_results_and_ask_for_the_task_when_missin
     assert stages.found[0].startswith("nnUNetPlansv2.1_plans_3D.pkl of Task040_KiTS has 1 stage(s)")
     (oom,) = explain(messages["cuda_oom"], task="Task040_KiTS")
     assert oom.found == ("stage 0 of nnUNetPlansv2.1_plans_3D.pkl: batch 3, patch [80, 160, 160]",)
+    lowres = workspace.network_training_output_dir / "3d_lowres/Task040_KiTS"
     (cascade,) = explain(messages["cascade_folder"], task="40")
-    assert cascade.found[0].startswith("no 3d_lowres fold folder under")
-    fold = workspace.network_training_output_dir / "3d_lowres/Task040_KiTS/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0"
-    (fold / "pred_next_stage").mkdir(parents=True)
-    (fold.parent / "fold_1").mkdir()
+    assert cascade.found == (f"no {lowres}/nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage (the folder the cascade "
+                             "reads)", "3d_lowres fold folders: none")
+    # v1's layout: one pred_next_stage per experiment, next to its folds, written by predict_next_stage
+    # (pardir(trainer.output_folder)); the cascade reads the nnUNetTrainerV2 experiment's
+    (lowres / "nnUNetTrainerV2__nnUNetPlansv2.1/fold_0").mkdir(parents=True)
+    (lowres / "nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage").mkdir()
+    (lowres / "nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage/case_00000_segFromPrevStage.npz").write_bytes(b"")
+    (lowres / "MyTrainer__nnUNetPlansv2.1/pred_next_stage").mkdir(parents=True)
+    cases = len(json.loads((workspace.preprocessed_task_dir("Task040_KiTS") / "dataset.json").read_text())["training"])
     (cascade,) = explain(messages["cascade_folder"], task="40")
-    assert cascade.found == ("nnUNetTrainerV2__nnUNetPlansv2.1/fold_0: pred_next_stage present",
-                             "nnUNetTrainerV2__nnUNetPlansv2.1/fold_1: no pred_next_stage")
+    assert cascade.found == (
+        f"nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage holds 1 _segFromPrevStage.npz of the {cases} the cascade "
+        "needs (one per training case)",
+        "MyTrainer__nnUNetPlansv2.1/pred_next_stage exists, but the cascade does not read it",
+        "3d_lowres fold folders: nnUNetTrainerV2__nnUNetPlansv2.1/fold_0")
+    # the explorer's cascade trainer reads the same folder
+    from nnunet_explorer.network_training.nnUNetTrainerV2_CascadeFullRes import nnUNetTrainerV2CascadeFullRes
+
+    cascade_fold = (workspace.network_training_output_dir / "3d_cascade_fullres/Task040_KiTS"
+                    / "nnUNetTrainerV2CascadeFullRes__nnUNetPlansv2.1")
+    plans_file = workspace.preprocessed_task_dir("Task040_KiTS") / "nnUNetPlansv2.1_plans_3D.pkl"
+    trainer = nnUNetTrainerV2CascadeFullRes(str(plans_file), 0, output_folder=str(cascade_fold))
+    assert Path(trainer.folder_with_segs_from_prev_stage) == lowres / "nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage"
     (no_task,) = explain(messages["one_stage"])
     assert no_task.found == ("add -t TASK to check the task's files as well",)
     (wrong,) = explain(messages["one_stage"], task="77")

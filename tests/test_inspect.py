@@ -205,6 +205,45 @@ V1_TRAIN = textwrap.dedent("""
 """)
 
 
+V1_TRAIN_STOPPING_EARLY = textwrap.dedent("""
+    from nnunet.run.default_configuration import get_default_configuration
+    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+
+
+    class StopsAtEpochOne(nnUNetTrainerV2):  # as the base trainers' patience does: on_epoch_end says stop
+        def on_epoch_end(self):
+            super().on_epoch_end()
+            return self.epoch < 1
+
+
+    plans_file, output_folder, dataset_directory, batch_dice, stage, _ = get_default_configuration(
+        "3d_fullres", "Task901_SynthCT", "nnUNetTrainerV2", "nnUNetPlansv2.1")
+    trainer = StopsAtEpochOne(plans_file, 0, output_folder=output_folder, dataset_directory=dataset_directory,
+                              batch_dice=batch_dice, stage=stage, unpack_data=True, deterministic=False, fp16=False)
+    trainer.max_num_epochs, trainer.num_batches_per_epoch, trainer.num_val_batches_per_epoch = 5, 1, 1
+    trainer.initialize(True)
+    trainer.run_training()
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_a_run_that_stopped_early_is_read_as_v1_saved_it(v1_ct_task, tmp_path):
+    """v1 leaves the loop before counting the last epoch and still takes one off: the final checkpoint holds the
+    log's last epoch, after one more completed epoch."""
+    from nnunet_explorer.commands.inspect import text_summary
+    from nnunet_explorer.parity import run_v1_python
+
+    from .loop.conftest import copy_workspace, fold_folder
+
+    ws = copy_workspace(v1_ct_task.workspace, tmp_path / "ws")
+    run_v1_python(V1_TRAIN_STOPPING_EARLY, ws, timeout=400)
+    result = inspect_fold(fold_folder(ws))
+    assert result.epochs == [0, 1] and result.checkpoints["model_final_checkpoint"]["epoch"] == 1
+    assert "model_final_checkpoint: saved after 2 epochs: the run stopped early at log epoch 1" in \
+        text_summary(result)
+
+
 @pytest.mark.slow
 @pytest.mark.parity
 def test_inspect_reads_a_fold_folder_trained_by_real_v1(v1_ct_task, tmp_path):

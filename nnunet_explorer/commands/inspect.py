@@ -19,11 +19,19 @@ HELP = {"en": "read a trained fold folder (nnU-Net v1 or explorer): curves, LR, 
         "zh": "读取训练好的折文件夹(nnU-Net v1 或 explorer 的):曲线、学习率、检查点,以及带数字的发现"}
 
 
-def _after(info: dict) -> str:
-    """A checkpoint's ``epoch`` is v1's ``self.epoch + 1``: the epochs completed, one more than the log's last."""
+def _after(name: str, info: dict, result) -> str:
+    """A checkpoint's ``epoch`` is v1's ``self.epoch + 1``: the epochs completed, one more than the log's last.
+
+    One exception: a trainer that stops early (the base trainers' patience; V2 never does) leaves the loop before
+    counting the last epoch and ``run_training`` still takes one off, so its ``model_final_checkpoint`` holds the
+    log's last epoch itself, after one more completed epoch.
+    """
     n = info.get("epoch")
     if not isinstance(n, int) or n < 1:
         return f"epoch {n}"
+    if name.startswith("model_final_checkpoint") and result.epochs and result.epochs[-1] == n:
+        return tr(f"saved after {n + 1} epochs: the run stopped early at log epoch {n}",
+                  f"保存于 {n + 1} 个 epoch 之后：训练在日志中的 epoch {n} 提前停止")
     log_epoch = n - 1
     return tr(f"saved after {n} epoch{'s' if n > 1 else ''} (log epoch {log_epoch})",
               f"保存于 {n} 个 epoch 之后（日志中的 epoch {log_epoch}）")
@@ -134,7 +142,7 @@ def html_report(result) -> str:
     rows = "".join(f"<tr><td>{html.escape(severity_word(f.severity))}</td><td><code>{html.escape(f.rule)}</code></td>"
                    f"<td>{html.escape(f.message)}</td><td><code>{html.escape(str(f.numbers))}</code></td></tr>"
                    for f in result.findings)
-    ckpts = "".join(f"<li><code>{html.escape(name)}</code>: {html.escape(_after(info))}</li>"
+    ckpts = "".join(f"<li><code>{html.escape(name)}</code>: {html.escape(_after(name, info, result))}</li>"
                     for name, info in result.checkpoints.items())
     ckpts += "<li>" + tr("<code>-c</code> would load: ", "<code>-c</code> 会加载：") + html.escape(_resume(result)) + "</li>"
     logs = "".join(f"<li><code>{html.escape(r.path)}</code>: {html.escape(_epochs(r) + _resumed(r))}</li>"
@@ -166,7 +174,7 @@ def text_summary(result) -> str:
         lines.append(tr(f"  last epoch {epoch}: train loss {train}, val loss {val}, pseudo Dice {dice}, lr {lr}",
                         f"  最后一个 epoch {epoch}：训练损失 {train}，验证损失 {val}，伪 Dice {dice}，学习率 {lr}"))
     for name, info in result.checkpoints.items():
-        lines.append(f"  {name}: {_after(info)}")
+        lines.append(f"  {name}: {_after(name, info, result)}")
     lines.append(tr("  -c would load: ", "  -c 会加载：") + _resume(result))
     if result.summary_dice:
         lines.append(tr(f"  validation_raw/summary.json mean Dice per class: {result.summary_dice}",

@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-pl2d", "--planner2d", type=str, default="ExperimentPlanner2D_v21",
                         help=tr("2D planner class (only ExperimentPlanner2D_v21), or None to skip 2D",
                                 "2D 规划器类(只支持 ExperimentPlanner2D_v21),或 None 跳过 2D"))
-    parser.add_argument("-no_pp", action="store_true", help=tr("only plan; do not preprocess", "只规划;不做预处理"))
+    parser.add_argument("-no_pp", action="store_true", help=tr("crop, fingerprint and plan, but do not preprocess",
+                                                             "裁剪、提取数据指纹并规划,但不做预处理"))
     parser.add_argument("-tl", type=int, default=8, help=tr("processes for the low-res stage (default 8)",
                                                             "低分辨率阶段的进程数(默认 8)"))
     parser.add_argument("-tf", type=int, default=8,

@@ -27,13 +27,17 @@ def add_run_training_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
                                                    "trainer 类名,例如 nnUNetTrainerV2"))
     parser.add_argument("task", help=tr("can be task name or task id",
                                         "任务名或任务编号"))
-    parser.add_argument("fold", help=tr("0-4 (5-fold cross-validation), 'all' (every case), or a higher number "
-                                        "for a seeded random 80:20 split (v1's help says '0, 1, ..., 5 or all')",
-                                        "0-4(5 折交叉验证)、'all'(全部病例),或更大的数字(按种子随机 80:20 划分;"
+    parser.add_argument("fold", help=tr("0-4 (the 5-fold cross-validation of splits_final.pkl), 'all' (train and "
+                                        "validate on every case), or, with nnUNetTrainerV2 and its subclasses, a "
+                                        "number past the splits for a seeded random 80:20 split (other trainers fail; "
+                                        "v1's help says '0, 1, ..., 5 or all')",
+                                        "0-4(splits_final.pkl 的 5 折交叉验证)、'all'(在全部病例上训练和验证),或者"
+                                        "(nnUNetTrainerV2 及其子类)超出划分数的数字:按种子随机 80:20 划分(其他 trainer 会失败;"
                                         "v1 的帮助写的是 '0, 1, ..., 5 or all')"))
     parser.add_argument("-val", "--validation_only", action="store_true",
-                        help=tr("only run the validation (needs a trained checkpoint)",
-                                "只运行验证(需要训练好的检查点)"))
+                        help=tr("only run the validation (needs model_final_checkpoint.model, or model_best.model "
+                                "with --valbest)",
+                                "只运行验证(需要 model_final_checkpoint.model;加 --valbest 时需要 model_best.model)"))
     parser.add_argument("-c", "--continue_training", action="store_true",
                         help=tr("continue from model_final_checkpoint, else model_latest, else model_best",
                                 "从 model_final_checkpoint 继续训练,没有则用 model_latest,再没有则用 model_best"))
@@ -41,8 +45,9 @@ def add_run_training_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
                         help=tr("plans identifier (change only with a custom experiment planner)",
                                 "plans 标识(只在使用自定义规划器时修改)"))
     parser.add_argument("--use_compressed_data", default=False, action="store_true", required=False,
-                        help=tr("read the .npz files directly instead of unpacking them to .npy",
-                                "直接读取 .npz 文件,不解压为 .npy"))
+                        help=tr("do not unpack the .npz files to .npy (a case without a .npy yet is read from its "
+                                ".npz)",
+                                "不把 .npz 文件解压为 .npy(还没有 .npy 的病例从它的 .npz 读取)"))
     parser.add_argument("--deterministic", required=False, default=False, action="store_true",
                         help=tr("seed numpy/torch with 12345 and make cuDNN deterministic (slower)",
                                 "用 12345 作为 numpy/torch 的种子,并让 cuDNN 确定性运行(较慢)"))
@@ -84,8 +89,10 @@ def add_run_training_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
 
 
 def add_explorer_arguments(parser: argparse.ArgumentParser) -> None:
-    """The explorer's options (not in v1), in their own group."""
-    explorer = parser.add_argument_group(tr("explorer options (not in nnU-Net v1)", "explorer 的选项(nnU-Net v1 中没有)"))
+    """The explorer's options (not in v1's ``nnUNet_train``; ``--dbs`` is ``nnUNet_train_DDP``'s), in their own
+    group."""
+    explorer = parser.add_argument_group(tr("explorer options (not in v1's nnUNet_train)",
+                                            "explorer 的选项(v1 的 nnUNet_train 中没有)"))
     explorer.add_argument("--max_num_epochs", type=int, default=None, metavar="N",
                           help=tr("train for N epochs instead of the trainer's max_num_epochs (1000 for V2)",
                                   "训练 N 个 epoch,而不是 trainer 的 max_num_epochs(V2 为 1000)"))
@@ -136,8 +143,9 @@ def add_explorer_arguments(parser: argparse.ArgumentParser) -> None:
                                   "用 DistributedDataParallel 训练(在 torchrun 下多于一个进程时自动开启;用普通 python 时:"
                                   "只有一个进程的进程组)"))
     explorer.add_argument("--dbs", action="store_true",
-                          help=tr("distributed: split the plans' batch size over the processes (v1's --dbs)",
-                                  "分布式:把 plans 的 batch 大小分给各个进程(v1 的 --dbs)"))
+                          help=tr("distributed: split the plans' batch size over the processes (as v1's "
+                                  "nnUNet_train_DDP --dbs)",
+                                  "分布式:把 plans 的 batch 大小分给各个进程(同 v1 的 nnUNet_train_DDP --dbs)"))
     explorer.add_argument("--debugpy", type=int, default=None, metavar="PORT",
                           help=tr("wait for a debugger (VS Code, debugpy) to attach on this port before running",
                                   "运行前在这个端口上等待调试器(VS Code、debugpy)连接"))

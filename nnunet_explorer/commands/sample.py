@@ -54,10 +54,12 @@ KINDS: dict[str, SampleKind] = {
         "zh": "真实 MR:由带 AAL 标签(尾状核、壳核、苍白球、丘脑)的 Colin27 T1 裁剪块派生的病例"}),
     "kits19": SampleKind(SAMPLE_TASK_IDS["kits19"], "KiTS", 5, {
         "en": "the blog's KiTS19 case: KiTS19's fingerprint (210 cases) planned as v1 plans it, plus 5 tiny CT-like "
-              "cases, cropped and preprocessed (no plan_and_preprocess needed; running it would replace the "
-              "210-case fingerprint by the tiny cases)",
+              "cases, cropped and preprocessed (no plan_and_preprocess needed; running it would recompute spacings, "
+              "sizes and classes from the tiny cases, keeping only the 210-case CT intensity statistics, so the plans "
+              "would no longer be KiTS19's)",
         "zh": "原博客的 KiTS19 案例:KiTS19 的数据指纹(210 个病例)按 v1 的方式规划,再加上 5 个很小的类 CT 病例,"
-              "已裁剪并预处理(不需要 plan_and_preprocess;运行它会用这几个小病例取代 210 个病例的数据指纹)"}),
+              "已裁剪并预处理(不需要 plan_and_preprocess;运行它会用这几个小病例重新计算 spacing、尺寸和类别,只保留 210 个病例"
+              "的 CT 强度统计,于是 plans 就不再是 KiTS19 的了)"}),
 }
 
 
@@ -65,13 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = [tr(f"{k}: {v.description} (default Task{v.task_id:03d}_{v.task_name})",
                 f"{k}:{v.description}(默认 Task{v.task_id:03d}_{v.task_name})") for k, v in KINDS.items()]
     parser.add_argument("kind", choices=sorted(KINDS), help=tr("which sample: ", "哪个样例:") + tr("; ", ";").join(kinds))
+    # the defaults of every kind, read from KINDS so that the help cannot leave one out
+    ids = " / ".join(str(v.task_id) for v in KINDS.values())
+    names = " / ".join(v.task_name for v in KINDS.values())
+    counts = ", ".join(f"{k}: {v.num_training}" for k, v in KINDS.items())
     parser.add_argument("--task_id", type=int, default=None,
-                        help=tr("task id (default: 901 / 902 / 903 by kind)", "任务编号(默认:按样例为 901 / 902 / 903)"))
+                        help=tr(f"task id (default by kind: {ids})", f"任务编号(默认按样例:{ids})"))
     parser.add_argument("--task_name", default=None,
-                        help=tr("name after TaskXXX_ (default: SyntheticCT / SyntheticMR / ColinDeepGrey)",
-                                "TaskXXX_ 之后的名字(默认:SyntheticCT / SyntheticMR / ColinDeepGrey)"))
+                        help=tr(f"name after TaskXXX_ (default by kind: {names})",
+                                f"TaskXXX_ 之后的名字(默认按样例:{names})"))
     parser.add_argument("--num_training", type=int, default=None,
-                        help=tr("training cases (default 10, real: 8)", "训练病例数(默认 10,real：8)"))
+                        help=tr(f"training cases (default {counts})", f"训练病例数(默认 {counts})"))
     parser.add_argument("--num_test", type=int, default=None,
                         help=tr("test cases of the synthetic kinds (default 2; the real sample has one: the original)",
                                 "合成样例的测试病例数(默认 2;real 样例只有一个:原始图像)"))
@@ -130,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
     if num_training < 1 or num_test < 0:
         raise TaskError(tr("--num_training must be at least 1 and --num_test at least 0",
                            "--num_training 至少为 1,--num_test 至少为 0"),
-                        fix=tr("e.g. --num_training 4 (v1's 5-fold cross-validation wants 5 or more)",
-                               "例如 --num_training 4(v1 的 5 折交叉验证需要 5 个或更多)"))
+                        fix=tr("e.g. --num_training 5 (v1's 5-fold cross-validation needs at least 5)",
+                               "例如 --num_training 5(v1 的 5 折交叉验证至少需要 5 个)"))
     if args.from_debian and args.kind != "real":
         raise TaskError(tr("--from_debian only applies to the real sample", "--from_debian 只适用于 real 样例"),
                         fix=tr("drop --from_debian or use `sample real`", "去掉 --from_debian,或使用 `sample real`"))

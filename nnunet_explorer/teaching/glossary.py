@@ -37,9 +37,10 @@ _TERMS = (
     Term("ds", "DS (deep supervision)", "深度监督 (DS, deep supervision)",
          "The U-Net gives a segmentation at every decoder resolution, not only the last; each output gets a loss "
          "against the label map downsampled (nearest neighbour) to its size. V2 weights the losses 1/2**i, "
-         "sets the coarsest output's weight to 0 and normalises the weights to sum 1.",
+         "sets the coarsest output's weight to 0 (its loss is then not computed) and normalises the weights to "
+         "sum 1.",
          "U-Net 在解码器的每个分辨率上都输出一个分割结果,而不只在最后一层;每个输出都与下采样(最近邻)到同样大小的"
-         "标签图计算损失。V2 的权重为 1/2**i,最粗的输出权重置 0,再归一化使权重之和为 1。"),
+         "标签图计算损失。V2 的权重为 1/2**i,最粗的输出权重置 0(于是不计算它的损失),再归一化使权重之和为 1。"),
     Term("moreda", "moreDA", "moreDA(更强的数据增强)",
          "``get_moreDA_augmentation``: the augmentation pipeline nnUNetTrainerV2 uses (rotation, scaling, elastic "
          "off, Gaussian noise and blur, brightness, contrast, simulated low resolution, gamma, mirroring, then the "
@@ -107,9 +108,10 @@ _TERMS = (
          "随机划分 80:20。"),
     Term("plans", "plans", "plans(实验计划)",
          "The pickle the planner writes (``nnUNetPlansv2.1_plans_3D.pkl``): spacing, normalisation, and per stage "
-         "the patch size, batch size, pooling and convolution kernels. Training reads it in ``process_plans``.",
+         "the patch size, batch size, pooling and convolution kernels. Training loads it in ``load_plans_file`` and "
+         "reads its values in ``process_plans``.",
          "规划器写出的 pickle 文件(``nnUNetPlansv2.1_plans_3D.pkl``):spacing、归一化方式,以及每个 stage 的 "
-         "patch 大小、batch 大小、池化与卷积核。训练时由 ``process_plans`` 读取。"),
+         "patch 大小、batch 大小、池化与卷积核。训练时由 ``load_plans_file`` 读入、``process_plans`` 解析。"),
     Term("data-identifier", "data_identifier", "data_identifier(数据标识)",
          "The name of the preprocessed data in the plans (``nnUNetData_plans_v2.1``); the cases of stage k are in "
          "``<data_identifier>_stage<k>``.",
@@ -139,10 +141,11 @@ _TERMS = (
          "验证和预测时,v1 还会沿每个允许的轴对 patch 做镜像后预测(3D 有 8 种组合,2D 有 4 种),把 softmax "
          "镜像回来再求平均。"),
     Term("sliding-window", "sliding window", "滑动窗口",
-         "Inference on a whole case with patch-sized windows at step 0.5 of the patch, each weighted by a "
-         "Gaussian (sigma = patch/8) so window centres count more than borders.",
-         "对整个病例推理时,用 patch 大小的窗口以 patch 的 0.5 为步长滑动,每个窗口用高斯权重(sigma = patch/8),"
-         "使窗口中心比边缘更重要。"),
+         "Inference on a whole case with patch-sized windows spaced evenly at most half a patch apart "
+         "(``step_size`` 0.5), each weighted by a Gaussian (sigma = patch/8) when there is more than one window, so "
+         "window centres count more than borders.",
+         "对整个病例推理时,用 patch 大小的窗口均匀滑动,相邻窗口最多相隔半个 patch(``step_size`` 0.5);窗口多于一个时,"
+         "每个窗口用高斯权重(sigma = patch/8),使窗口中心比边缘更重要。"),
     Term("postprocessing", "postprocessing", "后处理 (postprocessing)",
          "After validation v1 tries keeping only the largest connected component: all foreground together first, "
          "kept if it raises some class's validation Dice and lowers none; then per class, kept where it raises "

@@ -6,15 +6,18 @@ needs), so the layer building is testable without a display, and the napari plug
 
 World space. All layers of one case share napari's world coordinates, in millimetres, z-y-x order (numpy
 order, the reverse of ITK's x-y-z): ``scale`` is the voxel spacing, ``translate`` the position of voxel
-``(0, 0, 0)``'s centre. The ITK direction matrix is not applied (napari has no rotation per layer here); for
-the axis-aligned images nnU-Net produces this is exact up to axis flips.
+``(0, 0, 0)``'s centre. The ITK direction matrix is not applied (napari has no rotation per layer here), so this
+is exact for axis-aligned inputs (up to axis flips). v1 itself works in voxel space and copies each input's
+direction onto its outputs, which can be oblique: for such cases use the views that place layers with the ITK
+direction (:mod:`~nnunet_explorer.views.validation_case`).
 
 * A raw case (``imagesTr/CASE_XXXX.nii.gz`` + ``labelsTr/CASE.nii.gz``) sits at its ITK origin.
 * A cropped case (``nnUNet_cropped_data/Task/CASE.npz`` + ``CASE.pkl``) is the raw case cut to the nonzero
   bounding box ``crop_bbox``: voxel ``(0, 0, 0)`` is raw voxel ``crop_bbox[:, 0]``, so it lands on the raw case.
 * A preprocessed case (``nnUNet_preprocessed/Task/<data_identifier>_stage<k>/CASE.npz``) is the crop
   resampled to ``spacing_after_resampling``. v1 resizes (the image with skimage's ``resize``, the label with
-  batchgenerators' ``resize_segmentation``) so that the *outer edges* of the crop stay put; the exact voxel size is therefore ``original_spacing * size_after_cropping / size_after_resampling``
+  batchgenerators' ``resize_segmentation``; for anisotropic cases in-plane slice by slice, then along the
+  coarse axis with ``map_coordinates``, order 0 by default) so that the *outer edges* of the crop stay put; the exact voxel size is therefore ``original_spacing * size_after_cropping / size_after_resampling``
   (close to, but not always equal to, the target spacing, because the shape was rounded).
 * A deep-supervision output ``i`` has been pooled by ``1 / ds_scales[i]`` per axis; its voxel ``j`` covers input
   voxels ``f*j .. f*j + f - 1``, so its centre is shifted by ``(f - 1) / 2`` input voxels.
@@ -265,9 +268,9 @@ def case_layers(path: str | os.PathLike, *, transpose_forward: Sequence[int] | N
     Args:
         path: ``CASE.npz``, ``CASE.npy`` or ``CASE.pkl``.
         transpose_forward: the plans' axis order; default: read from a plans file next to the stage folder.
-        show_class_locations: add the stored foreground voxels (``class_locations``, 10 000 per class, or 1 % of
-            the class's voxels when that is more,
-            what forced-foreground sampling centres on) as a points layer.
+        show_class_locations: add the stored foreground voxels (``class_locations``: up to 10 000 per class, all
+            of them when the class has fewer, but at least 1 % of the class's voxels; what forced-foreground
+            sampling centres on) as a points layer.
     """
     array, properties, array_path = load_case_array(path)
     case_id = array_path.stem
@@ -301,7 +304,8 @@ def case_layers(path: str | os.PathLike, *, transpose_forward: Sequence[int] | N
                 "scale": geometry.scale, "translate": geometry.translate, "size": 1.0, "visible": False,
                 "features": {"class": np.array(classes)}, "face_color": "white", "border_width": 0,
                 "metadata": {**common, "note": "stored voxels per foreground class; forced-foreground patches "
-                                               "are centred on one of them"}}))
+                                               "are centred on one of them (shifted when it lies near an axis's lower "
+                                               "border)"}}))
     return layers
 
 

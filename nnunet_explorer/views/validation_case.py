@@ -130,7 +130,7 @@ def validation_case_layers(validation_folder: str | os.PathLike, case_id: str | 
 
     In order: each image modality (grey; from ``images_folder`` or the raw task's ``imagesTr``), the ground
     truth, the prediction and the error layer (FP red, FN cyan, wrong class yellow) with the Dice per class,
-    then one probability image per class from ``CASE.npz`` (``--npz``) when present (hidden but the
+    then one probability image per class from ``CASE.npz`` (``nnUNet_train --npz`` / ``nnUNet_predict -z``) when present (hidden but the
     foreground ones). ``case_id`` defaults to the first case.
 
     Raises:

@@ -12,7 +12,7 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[tuple]] | None:
     Opened: a raw task folder (its first case), a NIfTI of a raw task (the whole case: every modality and the
     label), ``CASE.npz`` / ``CASE.npy`` / ``CASE.pkl`` of a cropped or preprocessed folder, a stage folder (its
     first case) and a validation/prediction folder with ground truth nearby: its first case alone (image, truth,
-    prediction, errors with the Dice, ``--npz`` probabilities), placed with the ITK direction.
+    prediction, errors with the Dice, ``CASE.npz`` probabilities), placed with the ITK direction.
     """
     if isinstance(path, (list, tuple)):
         if not path or any(classify_path(p) is None for p in path):

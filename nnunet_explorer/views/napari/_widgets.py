@@ -244,7 +244,7 @@ class PredictionWidget(_Base):
 
     def show(self, case_id: str | None = None) -> list[L.LayerSpec]:
         """Show one case of the folder (:func:`~nnunet_explorer.views.validation_case.validation_case_layers`:
-        image when found, ground truth, prediction, errors, ``--npz`` probabilities); Dice per class in the text
+        image when found, ground truth, prediction, errors, ``CASE.npz`` probabilities); Dice per class in the text
         box."""
         folder = self.folder.value
         if not self.case.choices:
