@@ -302,10 +302,11 @@ KNOWN: tuple[_Known, ...] = (
     _Known("one_stage", "3d_lowres/3d_cascade_fullres only applies if there is more than one stage",
            re.compile(r"only applies if there is more than one stage"),
            lambda m: tr("3d_lowres and 3d_cascade_fullres need a plans file with two stages; the planner made one, "
-                        "because the median case is less than about 4 full-resolution patches (or its low-resolution "
-                        "stage would not have had fewer than half the voxels)",
+                        "because the median case is less than about 4 full-resolution patches (or the low-resolution "
+                        "stage's median case would not have had fewer than half the voxels of the full-resolution "
+                        "one)",
                         "3d_lowres 和 3d_cascade_fullres 需要有两个 stage 的 plans;规划器只做了一个,因为中位病例不到"
-                        "约 4 个全分辨率 patch(或者它的低分辨率 stage 的体素数不会少于一半)"),
+                        "约 4 个全分辨率 patch(或者低分辨率 stage 的中位病例体素数不会少于全分辨率中位病例的一半)"),
            lambda m: tr("train 3d_fullres (this task needs no cascade); to try the cascade on a small task for "
                         "learning: nnunet_explorer.planning.lowres_stage.add_lowres_stage (notebook 08)",
                         "训练 3d_fullres(这个任务不需要级联);想在小任务上学习级联:"

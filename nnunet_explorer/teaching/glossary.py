@@ -121,7 +121,7 @@ _TERMS = (
          "of each batch are centred on a random voxel of a random foreground class present in the case — 1 of 2 at "
          "batch 2, 1 of 3 at batch 3, 2 of 5 at batch 5.",
          "``oversample_foreground_percent = 0.33``:每个 batch 中最后 ``batch_size - round(batch_size * (1 - 0.33))`` 个"
-         "样本以病例中某个前景类别的随机体素为中心——batch 为 2 时是 2 个中的 1 个,batch 为 3 时是 3 个中的 1 个,"
+         "样本以病例中某个随机前景类别的随机体素为中心——batch 为 2 时是 2 个中的 1 个,batch 为 3 时是 3 个中的 1 个,"
          "batch 为 5 时是 5 个中的 2 个。"),
     Term("poly-lr", "poly LR", "poly 学习率",
          "``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``, set by hand in ``maybe_update_lr`` (V2 has no "
@@ -202,7 +202,7 @@ _TERMS = (
          "the pseudo Dice improves, ``model_final_checkpoint.model`` at the end; validation and prediction use "
          "the final one by default.",
          "每 50 个 epoch(``save_every``)写 ``model_latest.model``,伪 Dice 的滑动平均提高时写 "
-         "``model_best.model``,训练结束写 ``model_final_checkpoint.model``;验证和预测默认使用最后一个。"),
+         "``model_best.model``,训练结束写 ``model_final_checkpoint.model``;验证和预测默认使用这个最终检查点。"),
 )
 
 TERMS: dict[str, Term] = {t.key: t for t in _TERMS}

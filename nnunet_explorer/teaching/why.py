@@ -188,7 +188,7 @@ WHY: dict[str, WhyEntry] = {
                          "is well defined.",
                    "zh": "v1 的代码没有说明 ``batch_dice`` 规则的理由。我们的理解:批 Dice 把整个 batch 的体素合在一起,"
                          "缺少某个类别的样本就不会单独产生一个不稳定的 Dice 项。这对 2D 切片和大图像的全分辨率 patch "
-                         "很重要,因为它们经常缺少某个类别。单阶段 plans 的 3d_fullres patch 覆盖了病例的大部分,"
+                         "很重要,因为它们经常缺少某个类别。单阶段 plans 的 3d_fullres patch 覆盖了病例的很大一部分,"
                          "每个样本通常包含所有类别,逐样本的 Dice 定义良好。"},
         terms=("sample-dice", "stage", "plans", "cascade"),
         blog="4", v1_call="get_default_configuration"),
@@ -472,7 +472,7 @@ WHY: dict[str, WhyEntry] = {
                          "foreground, the rest come from random locations. Our reading: a tumour may fill well "
                          "under 1 % of a CT, so purely random patches would mostly show background; random patches are still "
                          "kept so the network also learns what is not foreground.",
-                   "zh": "论文:为缓解类别不平衡,三分之一的样本保证包含前景,其余来自随机位置。我们的理解:肿瘤可能只占 CT 的不到 "
+                   "zh": "论文:为缓解类别不平衡,三分之一的样本保证包含前景,其余来自随机位置。我们的理解:肿瘤可能只占 CT 的远不到 "
                          "1 %,完全随机的 patch 大多只有背景;保留随机 patch,是为了让网络也学会哪些区域不是前景。"},
         pitfalls=(_OVERSAMPLE_PITFALL,),
         terms=("oversampling", "patch"),
@@ -696,8 +696,8 @@ WHY: dict[str, WhyEntry] = {
                          "Our reading: it removes stray false positives of a single organ but would delete real "
                          "parts of structures that come in several pieces, so it cannot be fixed in advance.",
                    "zh": "论文用完整病例上的交叉验证来评判各个配置,预测方式与测试病例完全相同,而不是用基于 patch 的伪 Dice。"
-                         "后处理由数据决定:只有在提高验证 Dice 时才采用最大连通域规则(论文)。我们的理解:它能去掉单个器官"
-                         "周围零散的假阳性,却会删掉由多个部分组成的结构中真实的部分,所以无法事先固定。"},
+                         "后处理由数据决定:只有在提高验证 Dice 时才采用最大连通域规则(论文)。我们的理解:对只由一个连通部分构成的"
+                         "器官,它能去掉零散的假阳性,却会删掉由多个部分组成的结构中真实的部分,所以无法事先固定。"},
         terms=("sliding-window", "tta", "postprocessing", "fold"),
         blog="7", v1_call="nnUNetTrainerV2.validate"),
     "prediction": WhyEntry(

@@ -85,7 +85,7 @@ report
 # 这个类派生自 `SegmentationNetwork`（v1 中在 `nnunet.network_architecture.neural_network`；这里是
 # `nnunet_explorer.training.segmentation_network`，移植过来的 v1 训练器文件通过 v1 的 import 就能找到它），先调用它的
 # `__init__`，然后设置 Generic_UNet 所设置的属性 `conv_op`、`num_classes` 和 `do_ds`，以及 V2 的
-# `initialize_network` 给它构建的 Generic_UNet 加上的 `inference_apply_nonlin`（softmax）。深度监督需要在解码器的每个
+# `initialize_network` 在它自己构建的 Generic_UNet 上设置的 `inference_apply_nonlin`（softmax）。深度监督需要在解码器的每个
 # 分辨率上都有一个输出：先是原尺寸，然后依次是原尺寸除以每一层的累积池化。对玩具网络来说，一个省事的办法是：对全分辨率的
 # logits 做平均池化。
 
