@@ -707,8 +707,9 @@ def _planning_findings(results: Sequence[CaseResult], dataset_json: Mapping, cas
                         "截断到数据集汇总前景的 0.5/99.5 百分位,再用汇总前景的均值和标准差做 z-score"
                         "(每个病例用同样的数值)"),
                "nonCT": tr("z-score each case with its own mean and sd", "用每个病例自己的均值和标准差做 z-score")
-                        + (tr(" inside the nonzero mask (cropping kept < 3/4 of the median case)",
-                              ",只在非零掩膜内(裁剪后保留的不到中位病例的 3/4)") if use_mask.get(m)
+                        + (tr(" inside the nonzero mask (the median case keeps < 3/4 of its voxels after "
+                              "cropping to the nonzero box)",
+                              ",只在非零掩膜内(裁剪到非零包围盒后,中位病例保留的体素不到它的 3/4)") if use_mask.get(m)
                            else tr(" over the whole cropped image", ",在整个裁剪后的图像上")),
                "noNorm": tr("no normalisation", "不做归一化")}.get(scheme, scheme)
         extra = {"modality": m, "scheme": scheme, "use_nonzero_mask": use_mask.get(m)}

@@ -63,9 +63,9 @@ def convert_id_to_task_name(task_id: int, workspace: Workspace | None = None) ->
     candidates: list[str] = []
     for _place, folder in task_search_folders(workspace):
         candidates += _subdirs_with_prefix(folder, prefix)
-    # v1 matches on the prefix only, so Task004 would also match Task0041_X; we keep v1's rule but require
-    # the character after the prefix to be '_' so that 4 never resolves to Task0041.
-    # differs from v1: a prefix match without the '_' check would make id 4 ambiguous with id 41 (Task0041_*).
+    # v1 matches the ``Task%03d`` prefix only; we keep its rule but require '_' right after the prefix.
+    # differs from v1: v1's prefix match makes id 100 also match Task1000_* (id 1000), and a hand-named
+    # Task0041_* match id 4; with the '_' check each id finds only its own folders.
     unique = sorted({c for c in candidates if c[len(prefix):len(prefix) + 1] == "_"})
     if len(unique) > 1:
         raise TaskError(tr(f"more than one task name found for task id {task_id}: {', '.join(unique)}",

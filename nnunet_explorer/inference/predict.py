@@ -391,9 +391,10 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
     device = model.device if device is None else resolve_device(device)
     if model.device != device:
         model.network.to(device)
-    # v1's predict rebuilds the trainer with the training run's deterministic flag (False unless the run was
-    # --deterministic), which sets cudnn.benchmark (the fastest convolution algorithms for the fixed tile
-    # shape); it has no effect on the CPU
+    # v1's predict rebuilds the trainer with the training run's deterministic flag, which sets cudnn.benchmark
+    # (the fastest convolution algorithms for the fixed tile shape); it has no effect on the CPU
+    # differs from v1: benchmark is always on; for a model trained with --deterministic v1 turns it off (and
+    # cudnn.deterministic on), which changes the speed and the last bits of the probabilities, not the method
     torch.backends.cudnn.benchmark = True
     t0 = time.perf_counter()
     data, properties = preprocess_test_case(data_files, model.plans, model.stage)
@@ -422,6 +423,9 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
     probabilities = None
     for state_dict in model.state_dicts:
         load_state_dict_into(model.network, state_dict)
+        # differs from v1: the mirror axes are V2's ((0, 1, 2) in 3D, (0, 1) in 2D) for every checkpoint; v1 takes
+        # the trainer's data_aug_params["mirror_axes"] (and refuses test-time mirroring for a trainer trained
+        # without it), so trainer variants with other mirror axes predict differently there
         result = predict_sliding_window(model.network, data, model.patch_size, do_mirroring=do_tta,
                                         mirror_axes=default_mirror_axes(model.threeD), step_size=step_size,
                                         use_gaussian=True, mixed_precision=mixed_precision, device=device,
