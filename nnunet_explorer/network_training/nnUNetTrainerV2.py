@@ -65,7 +65,9 @@ class nnUNetTrainerV2(nnUNetTrainer):
         self.folder_with_preprocessed_data = os.path.join(self.dataset_directory,
                                                           self.plans["data_identifier"] + "_stage%d" % self.stage)
         if training:
-            # differs from v1: under DDP rank 0 writes splits_final.pkl and unpacks before the others read
+            # differs from v1: under DDP rank 0 alone writes splits_final.pkl and builds its loaders first, the
+            # others wait, then read; v1's DDP trainer runs do_split on every rank (each may write the file), and
+            # only its unpacking is rank 0's, behind a barrier
             with self.strategy.rank_zero_first():
                 self.dl_tr, self.dl_val = self.get_basic_generators()
                 if self.unpack_data:

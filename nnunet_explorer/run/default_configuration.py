@@ -136,10 +136,11 @@ def get_default_configuration(network: str, task: str, network_trainer: str,
                "require the cascade. Run 3d_fullres instead",
                "3d_lowres/3d_cascade_fullres 只适用于有多个 stage 的 plans。这个任务不需要级联,请改用 3d_fullres"
                "(v1 的报错:3d_lowres/3d_cascade_fullres only applies if there is more than one stage)"),
-            fix=tr(f"run `nnunet-explorer train 3d_fullres {network_trainer} {task} FOLD` (the plans have a single "
-                   "stage because the full-resolution patch already covers enough of the median image)",
-                   f"运行 `nnunet-explorer train 3d_fullres {network_trainer} {task} FOLD`(plans 只有一个 stage,"
-                   "因为全分辨率的 patch 已经覆盖了中位图像的足够大的部分)"),
+            fix=tr(f"run `nnunet-explorer train 3d_fullres {network_trainer} {task} FOLD` (the planner made no "
+                   "3d_lowres stage: the full-resolution patch already covers more than a quarter of the median "
+                   "image, or a lower-resolution stage would not have had fewer than half its voxels)",
+                   f"运行 `nnunet-explorer train 3d_fullres {network_trainer} {task} FOLD`(规划器没有做 3d_lowres "
+                   "stage:全分辨率的 patch 已经覆盖了中位图像的四分之一以上,或者低分辨率 stage 的体素数不会少于它的一半)"),
             step="configuration")
     stage = 0 if network in ("2d", "3d_lowres") else possible_stages[-1]
     trainer_class = find_trainer_class(network_trainer)

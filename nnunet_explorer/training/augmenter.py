@@ -95,7 +95,8 @@ def default_num_processes(environ: dict | None = None, *, local_world_size: int 
 
     * ``nnUNet_n_proc_DA`` set: exactly that many, per training process — as in v1, where
       ``get_allowed_n_proc_DA`` returns it unchanged and every DDP rank starts that many workers (so with 4 GPUs
-      and ``nnUNet_n_proc_DA=12`` a node runs 48 workers; the variable means "per process" in v1 and here).
+      and ``nnUNet_n_proc_DA=12`` a node runs 48 training workers, plus 24 validation workers, half as many per
+      rank; the variable means "per process" in v1 and here).
     * unset: the node's cores shared among the ``local_world_size`` training processes of this node (one per
       GPU under DDP): ``(cpu_count - local_world_size) // local_world_size``, at least 1, at most v1's 12
       (``cpu_count`` defaults to :func:`usable_cpu_count`).

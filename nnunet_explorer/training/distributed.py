@@ -361,7 +361,8 @@ def state_dict_checksum(module: torch.nn.Module) -> str:
 class DistributedStrategy:
     """One rank of a DDP run: the named points of :mod:`.strategy`, filled with v1's DDP rules.
 
-    * ``rank_zero_first``: rank 0 writes ``splits_final.pkl`` and unpacks the data, the others wait, then read;
+    * ``rank_zero_first``: rank 0 unpacks the data (v1's rule) and writes ``splits_final.pkl`` (the explorer's:
+      v1's ranks each run ``do_split``), the others wait, then read;
     * ``rank_batch``: this rank's batch size and oversampling (:func:`rank_batch_sizes`,
       :func:`rank_oversample_percents`), printed as v1 prints them;
     * ``augmentation_seeds``: v1's per-rank worker seeds (:func:`rank_augmentation_seeds`);
