@@ -9,7 +9,7 @@ depends on (the folders, the task, the plans, the label file, memory and workers
 Recognised (v1 1.7.1's and batchgenerators' own words): ``Could not find a task with the ID``, ``... is not
 defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``,
 ``Cannot run final stage of cascade``, ``Could not find trainer class``, ``One or more background workers are no
-longer alive``, ``Unexpected labels found in file``, ``x must be either tuple or list`` (a network without deep
+longer alive``, ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must be either tuple or list`` (a network without deep
 supervision under V2's loss), ``CUDA out of memory``, ``Weights only load failed`` (torch >= 2.6 loading a v1
 checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction operation``.
 """
@@ -268,6 +268,71 @@ def _check_batch_and_patch(match: re.Match, ctx: _Context, workspace, name: str)
             for k, s in plans["plans_per_stage"].items()]
 
 
+_ENCODER_CONV = re.compile(r"^conv_blocks_context\.(\d+)\.(?:0\.)?blocks\.0\.conv\.weight$")
+
+
+def _encoder(state: Mapping) -> list[tuple[int, int, list[int]]]:
+    """Each encoder level's first convolution of a Generic_UNet state dict: (input channels, features, kernel)."""
+    levels = {}
+    for key, value in state.items():
+        found = _ENCODER_CONV.match(key[7:] if key.startswith("module.") else key)
+        if found and getattr(value, "ndim", 0) >= 3:
+            levels[int(found.group(1))] = (int(value.shape[1]), int(value.shape[0]), [int(s) for s in value.shape[2:]])
+    return [levels[i] for i in sorted(levels)]
+
+
+def _check_pretrained(match: re.Match, ctx: _Context) -> list[str]:
+    found = []
+    mine = theirs = None
+    if ctx.task:
+        from .run.default_configuration import plans_file_for
+
+        workspace = _workspace(ctx)
+        name = _task_name(ctx, workspace)
+        network = re.search(r"I am running the following nnUNet: (\S+)", ctx.text)
+        network = network.group(1) if network else "3d_fullres"
+        path = plans_file_for(network, name, ctx.plans_identifier, workspace)
+        if path.is_file():
+            from .planning.plans import load_plans
+
+            plans = load_plans(path)
+            stages = plans["plans_per_stage"]
+            stage = stages[0 if network in ("2d", "3d_lowres") else max(stages)]
+            kernels = [list(map(int, k)) for k in stage["conv_kernel_sizes"]]
+            mine = (int(plans["num_modalities"]), kernels)
+            found.append(tr(f"{path.name} of {name} ({network}): {mine[0]} input modalit"
+                            f"{'y' if mine[0] == 1 else 'ies'}, {len(kernels)} encoder levels, conv kernels {kernels}",
+                            f"{name} 的 {path.name}({network}):{mine[0]} 个输入模态,{len(kernels)} 个编码器层级,"
+                            f"卷积核 {kernels}"))
+        else:
+            found.append(tr(f"{path} does not exist", f"{path} 不存在"))
+    weights = re.search(r"-pretrained_weights[ =](\S+)", ctx.text)
+    if weights and Path(weights.group(1)).is_file():
+        from .training.pretrained import read_checkpoint
+
+        levels = _encoder(read_checkpoint(weights.group(1))["state_dict"])
+        if levels:
+            theirs = (levels[0][0], [k for _, _, k in levels])
+            found.append(tr(f"{weights.group(1)}: {theirs[0]} input channel(s), {len(levels)} encoder levels, conv "
+                            f"kernels {theirs[1]}, features {[f for _, f, _ in levels]}",
+                            f"{weights.group(1)}:{theirs[0]} 个输入通道,{len(levels)} 个编码器层级,卷积核 "
+                            f"{theirs[1]},特征数 {[f for _, f, _ in levels]}"))
+    elif weights:
+        found.append(tr(f"{weights.group(1)} is not on this machine (or not at this path)",
+                        f"{weights.group(1)} 不在这台机器上(或不在这个路径)"))
+    if mine and theirs:
+        if mine == theirs:
+            found.append(tr("inputs, levels and kernels match: the difference is in the features (base_num_features, "
+                            "its cap) or the decoder", "输入、层级和卷积核都一致:差别在特征数(base_num_features 及其上限)"
+                            "或解码器"))
+        else:
+            found.append(tr("they differ: the two networks were built from different plans",
+                            "两者不同:这两个网络是由不同的 plans 构建的"))
+    if not ctx.task:
+        found.append(tr("add -t TASK to compare with the task's plans", "加上 -t TASK,与这个任务的 plans 比较"))
+    return found
+
+
 def _nothing(match: re.Match, ctx: _Context) -> list[str]:
     return []
 
@@ -393,6 +458,25 @@ KNOWN: tuple[_Known, ...] = (
                         "保存,再用 -p 传入(v1 的 experiment_planning/change_batch_size.py 就是这样一个修改的例子,"
                         "路径是写死的)"),
            _guarded(_check_batch_and_patch)),
+    _Known("pretrained", "Pretrained weights are not compatible with the current network architecture",
+           re.compile(r"Pretrained weights are not compatible with the current network architecture"),
+           lambda m: tr("-pretrained_weights copies a checkpoint into the network built from this task's plans only "
+                        "when every conv_blocks weight of that network is in the file with the same shape (the "
+                        "segmentation heads and transposed convolutions are not checked); nnU-Net builds each "
+                        "task's own U-Net, so another task's network has other kernels, levels or inputs",
+                        "-pretrained_weights 只有在这个任务的 plans 构建出的网络的每个 conv_blocks 权重都以相同形状出现在"
+                        "文件中时,才把检查点复制进去(分割头和转置卷积不检查);nnU-Net 为每个任务构建自己的 U-Net,"
+                        "所以另一个任务的网络有不同的卷积核、层级或输入"),
+           lambda m: tr("build both networks from the same plans: preprocess the target task with the source's plans "
+                        "(nnUNet_plan_and_preprocess -t TARGET -pl3d ExperimentPlanner3D_v21_Pretrained "
+                        "-overwrite_plans SOURCE_PLANS.pkl -overwrite_plans_identifier ID, v1's beta path, 3D only), "
+                        "then train with -p nnUNetPlans_pretrained_ID -pretrained_weights FILE; the number of "
+                        "input modalities must be the same",
+                        "用同一份 plans 构建两个网络:用源任务的 plans 预处理目标任务(nnUNet_plan_and_preprocess -t TARGET "
+                        "-pl3d ExperimentPlanner3D_v21_Pretrained -overwrite_plans SOURCE_PLANS.pkl "
+                        "-overwrite_plans_identifier ID,v1 的 beta 功能,只限 3D),再用 -p nnUNetPlans_pretrained_ID "
+                        "-pretrained_weights FILE 训练;输入模态数必须相同"),
+           _guarded(_check_pretrained)),
     _Known("weights_only", "Weights only load failed",
            re.compile(r"Weights only load failed"),
            lambda m: tr("torch 2.6 and later load checkpoints with weights_only=True, and v1's checkpoints hold "

@@ -47,6 +47,7 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "workers_died": _literal("batchgenerators", "dataloading/multi_threaded_augmenter.py", "no longer alive"),
         "unexpected_labels": _literal("nnunet", "preprocessing/sanity_checks.py", "Unexpected labels found")
         % (label_file, np.array([3])),
+        "pretrained": _literal("nnunet", "run/load_pretrained_weights.py", "Pretrained weights are not compatible"),
         "no_deep_supervision": _literal("nnunet", "training/loss_functions/deep_supervision.py", "x must be"),
         "weights_only": _literal("torch", "serialization.py", "Weights only load failed"),
         "cuda_oom": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
@@ -142,6 +143,33 @@ def test_the_plans_identifier_names_the_plans_file_the_checks_read(workspace, ca
     assert "stage 0 of nnUNetPlansv2.1_plans_3D.pkl: batch 3," in capsys.readouterr().out
     (missing,) = explain(message, task="40", plans_identifier="Nope")
     assert "Nope_plans_3D.pkl does not exist" in missing.found[0] and "-p" in missing.found[0]
+
+
+def test_incompatible_pretrained_weights_compare_the_checkpoint_with_the_task_plans(workspace, tmp_path):
+    """The checkpoint named by -pretrained_weights in the log is read (its encoder) and set against the plans."""
+    import torch
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+
+    assert main(["sample", "kits19"]) == 0
+    # another task's network, built by v1 itself: 2 modalities, 4 levels, a (1, 3, 3) first kernel
+    net = Generic_UNet(2, 32, 3, 3, 2, 2, torch.nn.Conv3d, torch.nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
+                       torch.nn.Dropout3d, {"p": 0, "inplace": True}, torch.nn.LeakyReLU,
+                       {"negative_slope": 1e-2, "inplace": True}, True, False, lambda x: x, None,
+                       [[1, 2, 2], [2, 2, 2], [2, 2, 2]], [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], False, True,
+                       True)
+    checkpoint = tmp_path / "other.model"
+    torch.save({"state_dict": net.state_dict()}, checkpoint)
+    log = (f"nnUNet_train 3d_fullres nnUNetTrainerV2 40 0 -pretrained_weights {checkpoint}\n"
+           "I am running the following nnUNet: 3d_fullres\n" + _messages()["pretrained"])
+    (found,) = explain(log, task="40")
+    assert found.found == (
+        "nnUNetPlansv2.1_plans_3D.pkl of Task040_KiTS (3d_fullres): 1 input modality, 6 encoder levels, conv kernels "
+        "[[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]]",
+        f"{checkpoint}: 2 input channel(s), 4 encoder levels, conv kernels [[1, 3, 3], [3, 3, 3], [3, 3, 3], "
+        "[3, 3, 3]], features [32, 64, 128, 256]",
+        "they differ: the two networks were built from different plans")
+    (alone,) = explain(_messages()["pretrained"])
+    assert alone.found == ("add -t TASK to compare with the task's plans",)
 
 
 def test_the_label_file_is_read_and_compared_with_dataset_json(workspace):
