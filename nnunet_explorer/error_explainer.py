@@ -299,7 +299,7 @@ def _check_pretrained(match: re.Match, ctx: _Context) -> list[str]:
             stages = plans["plans_per_stage"]
             stage = stages[0 if network in ("2d", "3d_lowres") else max(stages)]
             kernels = [list(map(int, k)) for k in stage["conv_kernel_sizes"]]
-            mine = (int(plans["num_modalities"]), kernels)
+            mine = (int(plans.get("num_modalities") or len(plans.get("modalities", {}))), kernels)
             found.append(tr(f"{path.name} of {name} ({network}): {mine[0]} input modalit"
                             f"{'y' if mine[0] == 1 else 'ies'}, {len(kernels)} encoder levels, conv kernels {kernels}",
                             f"{name} 的 {path.name}({network}):{mine[0]} 个输入模态,{len(kernels)} 个编码器层级,"
@@ -515,7 +515,8 @@ def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | 
     """Every known message in ``text`` (a message or a whole log), first occurrence each, in the text's order.
 
     ``task`` (a name or id, like ``-t``) lets the checks read that task's plans and results; ``plans_identifier``
-    (like v1's ``-p``) names the plans file they read, ``<plans_identifier>_plans_3D.pkl``; ``environ`` is the
+    (like v1's ``-p``) names the plans file they read, ``<plans_identifier>_plans_3D.pkl`` (``_plans_2D.pkl``
+    for a 2d run); ``environ`` is the
     environment the checks use (default: this process's).
     """
     ctx = _Context(text, task, os.environ if environ is None else environ, plans_identifier)

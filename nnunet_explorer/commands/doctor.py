@@ -2,8 +2,8 @@
 
 Exit status 0 when no problem was found, 1 when there are problems (each printed with its fix).
 
-``doctor --explain MESSAGE_OR_LOG [-t TASK] [-p PLANS_IDENTIFIER]`` explains nnU-Net v1's frequent error messages instead
-(:mod:`nnunet_explorer.error_explainer`): exit status 0 when it recognised one, 1 when it did not.
+``doctor --explain MESSAGE_OR_LOG [-t TASK] [-p PLANS_IDENTIFIER]`` explains nnU-Net v1's frequent error
+messages instead (:mod:`nnunet_explorer.error_explainer`): exit status 0 when it recognised one, 1 when it did not.
 """
 from __future__ import annotations
 
@@ -32,9 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "与 --explain 一起使用:检查时读取其 plans 和结果的任务(名称或编号)"))
     parser.add_argument("-p", "--plans_identifier", metavar="PLANS_IDENTIFIER", default=default_plans_identifier,
                         help=tr("with --explain and -t: the plans identifier, as v1's -p (the checks read "
-                                f"<PLANS_IDENTIFIER>_plans_3D.pkl; default {default_plans_identifier})",
+                                f"<PLANS_IDENTIFIER>_plans_3D.pkl, or _plans_2D.pkl for a 2d run; default "
+                                f"{default_plans_identifier})",
                                 "与 --explain 和 -t 一起使用:plans 标识,同 v1 的 -p(检查时读取 "
-                                f"<PLANS_IDENTIFIER>_plans_3D.pkl;默认 {default_plans_identifier})"))
+                                f"<PLANS_IDENTIFIER>_plans_3D.pkl;对于 2d 的运行则读取 _plans_2D.pkl;默认 "
+                                f"{default_plans_identifier})"))
 
 
 def _explain(source: str, task: str | None, plans_identifier: str) -> int:
