@@ -1,14 +1,15 @@
 """Benchmark (not a test): what saving ``model_best.model`` costs the training thread at the blog's plans.
 
 v1's ``save_checkpoint`` copies the weights to the CPU and writes the file (~246 MB for the blog's KiTS19 network:
-30.8 M weights and as many momentum values) in the training thread, each time the moving average of the pseudo
-Dice (the online evaluation on validation batches) improves; meanwhile the GPU has nothing to do. The explorer's trainer, while ``run_training`` runs,
-copies the tensors and hands the copy to :class:`~nnunet_explorer.training.checkpoint_saving.CheckpointWriter`,
-which writes it (atomically, flushed to disk) in a background thread. Printed (medians of ``--repeats``): v1's
-``nnUNetTrainer.save_checkpoint`` on the same network and optimizer, the explorer's ``save_checkpoint`` in the
-training thread with the background writer, the writer's time in the background, the explorer's
-``save_checkpoint`` without the writer (the path outside ``run_training``, and of user trainers that override a
-checkpoint method), and how fast a Python loop in the training thread runs while the writer writes.
+30.8 M weights and as many momentum values) in the training thread, each time the moving average of the pseudo Dice
+(the online evaluation on validation batches) improves; meanwhile the GPU has nothing to do. The explorer's trainer,
+while ``run_training`` runs, copies the tensors and hands the copy to
+:class:`~nnunet_explorer.training.checkpoint_saving.CheckpointWriter`, which writes it (atomically, flushed to disk)
+in a background thread. Printed (medians of ``--repeats``): v1's ``nnUNetTrainer.save_checkpoint`` on the same network
+and optimizer, the explorer's ``save_checkpoint`` in the training thread with the background writer, the writer's time
+in the background, the explorer's ``save_checkpoint`` without the writer (the path outside ``run_training``, and of
+user trainers that override a checkpoint method), and how fast a Python loop in the training thread runs while the
+writer writes.
 
     .venv/bin/python benchmarks/bench_checkpoint.py [--repeats 5]
 """

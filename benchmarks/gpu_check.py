@@ -6,11 +6,12 @@ the *same* process, ``augmentation`` the device chain and batchgenerators on the
 the explorer's training commands one after the other on the same data and machine, so the ratios are free of
 machine-to-machine noise; ``data``, ``ddp`` and ``monitor`` measure the explorer alone:
 
-* ``training``  — fp16 training iterations (fp32 on the CPU) at a realistic patch (the blog's KiTS19 patch
-  80x160x160 with batch 2, 5 poolings, base 32): loss and weight parity after one step, ms per iteration explorer/v1,
-  host-device syncs per iteration (counted with ``TorchFunctionMode``: ``item``/``float``/``bool``/``int``/
-  ``tolist``/``cpu()``/``to("cpu")`` of a device tensor, plus ``torch.cuda.synchronize``), and the share of the iteration the GPU is busy (sum of
-  CUDA kernel times from ``torch.profiler`` over the wall time; CUDA events give the GPU span per iteration).
+* ``training``  — fp16 training iterations (fp32 on the CPU) at a realistic patch (the blog's KiTS19 patch 80x160x160
+  with batch 2, 5 poolings, base 32): loss and weight parity after one step, ms per iteration explorer/v1, host-device
+  syncs per iteration (counted with ``TorchFunctionMode``: ``item``/``float``/``bool``/``int``/
+  ``tolist``/``cpu()``/``to("cpu")`` of a device tensor, plus ``torch.cuda.synchronize``), and the share of the
+  iteration the GPU is busy (sum of CUDA kernel times from ``torch.profiler`` over the wall time; CUDA events give the
+  GPU span per iteration).
 * ``sliding_window`` — v1's ``predict_3D`` vs the explorer's ``predict_sliding_window`` on one synthetic case,
   fp16 and fp32, tile batch 1 and 4, with and without ``all_in_gpu`` (passed to the explorer only when its
   signature has it): max |p difference|, seconds explorer/v1, peak GPU memory above the baseline.

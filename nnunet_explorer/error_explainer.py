@@ -9,9 +9,10 @@ depends on (the folders, the task, the plans, the label file, memory and workers
 Recognised (v1 1.7.1's and batchgenerators' own words): ``Could not find a task with the ID``, ``... is not
 defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``,
 ``Cannot run final stage of cascade``, ``Could not find trainer class``, ``One or more background workers are no
-longer alive``, ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must be either tuple or list`` (a network without deep
-supervision under V2's loss), ``CUDA out of memory``, ``Weights only load failed`` (torch >= 2.6 loading a v1
-checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction operation``.
+longer alive``, ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must be
+either tuple or list`` (a network without deep supervision under V2's loss), ``CUDA out of memory``, ``Weights
+only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array
+to reduction operation``.
 """
 from __future__ import annotations
 

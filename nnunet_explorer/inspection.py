@@ -371,9 +371,11 @@ def rule_progress(r: RunInspection, k: int) -> list[Finding]:
             numbers)]
     return [Finding("plateau", "info", tr(
         f"plateau: the pseudo-Dice moving average changed by {change:+.4f} over the last {len(tail)} epochs; "
-        f"{left}. nnUNetTrainerV2 (v1's default trainer) has no early stopping by design: the poly LR keeps falling and the last epochs at small LR "
-        "usually still gain (MIC-DKFZ/nnUNet#604); stopping now leaves a model trained at a larger LR than planned.",
-        f"平台期：伪 Dice 的滑动平均在最近 {len(tail)} 个 epoch 中只变化了 {change:+.4f}；{left}。nnUNetTrainerV2(v1 的默认 trainer)有意不做早停："
+        f"{left}. nnUNetTrainerV2 (v1's default trainer) has no early stopping by design: the poly LR keeps "
+        "falling and the last epochs at small LR usually still gain (MIC-DKFZ/nnUNet#604); stopping now leaves a "
+        "model trained at a larger LR than planned.",
+        f"平台期：伪 Dice 的滑动平均在最近 {len(tail)} 个 epoch 中只变化了 {change:+.4f}；{left}。"
+        "nnUNetTrainerV2(v1 的默认 trainer)有意不做早停："
         "poly 学习率会继续下降，学习率很小的最后几个 epoch 通常仍有提升（MIC-DKFZ/nnUNet#604）；现在停下，"
         "得到的是在比计划更大的学习率下训练出的模型。"), numbers)]
 

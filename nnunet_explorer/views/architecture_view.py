@@ -6,10 +6,11 @@ Both views read an :class:`~nnunet_explorer.training.architecture.ArchitectureSu
 * :func:`architecture_tree` — an ipywidgets ``Accordion`` per group (encoder, bottleneck, decoder,
   deep-supervision heads); inside, one collapsible section per stage listing its conv units with kernel,
   stride, output shape ``(b, c, *spatial)`` (spatial axes in ``transpose_forward`` order) and parameter count.
-* :func:`unet_diagram_svg` — the classic U: encoder levels down the left, the bottleneck at the bottom,
-  decoder levels up the right, a skip connection across each level, and the deep-supervision head of every
-  decoder level with its loss weight (v1: output ``i`` gets ``1/2**i``, the lowest-resolution output is set to
-  0, then the weights are normalised to sum to 1; the unused output is drawn greyed out). :class:`UNetDiagram` wraps the SVG so Jupyter displays it.
+* :func:`unet_diagram_svg` — the classic U: encoder levels down the left, the bottleneck at the bottom, decoder levels
+  up the right, a skip connection across each level, and the deep-supervision head of every decoder level with its
+  loss weight (v1: output ``i`` gets ``1/2**i``, the lowest-resolution output is set to 0, then the weights are
+  normalised to sum to 1; the unused output is drawn greyed out). :class:`UNetDiagram` wraps the SVG so Jupyter
+  displays it.
 """
 from __future__ import annotations
 

@@ -14,11 +14,12 @@ direction (:mod:`~nnunet_explorer.views.validation_case`).
 * A raw case (``imagesTr/CASE_XXXX.nii.gz`` + ``labelsTr/CASE.nii.gz``) sits at its ITK origin.
 * A cropped case (``nnUNet_cropped_data/Task/CASE.npz`` + ``CASE.pkl``) is the raw case cut to the nonzero
   bounding box ``crop_bbox``: voxel ``(0, 0, 0)`` is raw voxel ``crop_bbox[:, 0]``, so it lands on the raw case.
-* A preprocessed case (``nnUNet_preprocessed/Task/<data_identifier>_stage<k>/CASE.npz``) is the crop
-  resampled to ``spacing_after_resampling``. v1 resizes (the image with skimage's ``resize``, the label with
-  batchgenerators' ``resize_segmentation``; for anisotropic cases in-plane slice by slice, then along the
-  coarse axis with ``map_coordinates``, order 0 by default) so that the *outer edges* of the crop stay put; the exact voxel size is therefore ``original_spacing * size_after_cropping / size_after_resampling``
-  (close to, but not always equal to, the target spacing, because the shape was rounded).
+* A preprocessed case (``nnUNet_preprocessed/Task/<data_identifier>_stage<k>/CASE.npz``) is the crop resampled to
+  ``spacing_after_resampling``. v1 resizes (the image with skimage's ``resize``, the label with batchgenerators'
+  ``resize_segmentation``; for anisotropic cases in-plane slice by slice, then along the coarse axis with
+  ``map_coordinates``, order 0 by default) so that the *outer edges* of the crop stay put; the exact voxel size is
+  therefore ``original_spacing * size_after_cropping / size_after_resampling`` (close to, but not always equal to, the
+  target spacing, because the shape was rounded).
 * A deep-supervision output ``i`` has been pooled by ``1 / ds_scales[i]`` per axis; its voxel ``j`` covers input
   voxels ``f*j .. f*j + f - 1``, so its centre is shifted by ``(f - 1) / 2`` input voxels.
 

@@ -128,9 +128,9 @@ def validation_case_layers(validation_folder: str | os.PathLike, case_id: str | 
     The one builder of these layers: the napari reader and :func:`~nnunet_explorer.views.layers.read_path`,
     ``show_case`` and the "Prediction vs ground truth" widget all call it.
 
-    In order: each image modality (grey; from ``images_folder`` or the raw task's ``imagesTr``), the ground
-    truth, the prediction and the error layer (FP red, FN cyan, wrong class yellow) with the Dice per class,
-    then one probability image per class from ``CASE.npz`` (``nnUNet_train --npz`` / ``nnUNet_predict -z``) when present (hidden but the
+    In order: each image modality (grey; from ``images_folder`` or the raw task's ``imagesTr``), the ground truth, the
+    prediction and the error layer (FP red, FN cyan, wrong class yellow) with the Dice per class, then one probability
+    image per class from ``CASE.npz`` (``nnUNet_train --npz`` / ``nnUNet_predict -z``) when present (hidden but the
     foreground ones). ``case_id`` defaults to the first case.
 
     Raises:
