@@ -303,7 +303,7 @@ def _check_pretrained(match: re.Match, ctx: _Context) -> list[str]:
             mine = (int(plans.get("num_modalities") or len(plans.get("modalities", {}))), kernels)
             found.append(tr(f"{path.name} of {name} ({network}): {mine[0]} input modalit"
                             f"{'y' if mine[0] == 1 else 'ies'}, {len(kernels)} encoder levels, conv kernels {kernels}",
-                            f"{name} 的 {path.name}({network}):{mine[0]} 个输入模态,{len(kernels)} 个编码器层级,"
+                            f"{name} 的 {path.name}（{network}）：{mine[0]} 个输入模态,{len(kernels)} 个编码器层级,"
                             f"卷积核 {kernels}"))
         else:
             found.append(tr(f"{path} does not exist", f"{path} 不存在"))
