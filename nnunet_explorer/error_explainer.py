@@ -323,9 +323,10 @@ def _check_pretrained(match: re.Match, ctx: _Context) -> list[str]:
                         f"{weights.group(1)} 不在这台机器上(或不在这个路径)"))
     if mine and theirs:
         if mine == theirs:
-            found.append(tr("inputs, levels and kernels match: the difference is in the features (base_num_features, "
-                            "its cap) or the decoder", "输入、层级和卷积核都一致:差别在特征数(base_num_features 及其上限)"
-                            "或解码器"))
+            found.append(tr("inputs, levels and kernels match: compare the features (the plans' base_num_features, "
+                            "capped at 320 in 3D, 480 in 2D) and the convolutions per stage (the plans' conv_per_stage)",
+                            "输入、层级和卷积核都一致:再比较特征数(plans 的 base_num_features;3D 中上限为 320、2D 中为 "
+                            "480)和每个 stage 的卷积数(plans 的 conv_per_stage)"))
         else:
             found.append(tr("they differ: the two networks were built from different plans",
                             "两者不同:这两个网络是由不同的 plans 构建的"))

@@ -170,6 +170,15 @@ def test_incompatible_pretrained_weights_compare_the_checkpoint_with_the_task_pl
         "they differ: the two networks were built from different plans")
     (alone,) = explain(_messages()["pretrained"])
     assert alone.found == ("add -t TASK to compare with the task's plans",)
+    # the same encoder topology with other features: the check says what is left to compare
+    narrow = Generic_UNet(1, 8, 3, 5, 2, 2, torch.nn.Conv3d, torch.nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
+                          torch.nn.Dropout3d, {"p": 0, "inplace": True}, torch.nn.LeakyReLU,
+                          {"negative_slope": 1e-2, "inplace": True}, True, False, lambda x: x, None,
+                          [[2, 2, 2]] * 4 + [[1, 2, 2]], [[3, 3, 3]] * 6, False, True, True)
+    torch.save({"state_dict": narrow.state_dict()}, checkpoint)
+    (found,) = explain(log, task="40")
+    assert found.found[1].endswith("features [8, 16, 32, 64, 128, 256]")
+    assert found.found[2].startswith("inputs, levels and kernels match: compare the features")
 
 
 def test_the_label_file_is_read_and_compared_with_dataset_json(workspace):
