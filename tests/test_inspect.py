@@ -187,42 +187,40 @@ def test_command_writes_json_and_report_and_refuses_overwrite(tmp_path, capsys):
 
 # ------------------------------------------------------------------ real runs
 
-V1_TRAIN = textwrap.dedent("""
-    import sys
-    from nnunet.run.default_configuration import get_default_configuration
-    plans_file, output_folder, dataset_directory, batch_dice, stage, trainer_class = get_default_configuration(
-        "3d_fullres", "Task901_SynthCT", "nnUNetTrainerV2", "nnUNetPlansv2.1")
-    trainer = trainer_class(plans_file, 0, output_folder=output_folder, dataset_directory=dataset_directory,
-                            batch_dice=batch_dice, stage=stage, unpack_data=True, deterministic=False, fp16=False)
-    trainer.max_num_epochs, trainer.num_batches_per_epoch, trainer.num_val_batches_per_epoch = 3, 1, 1
-    trainer.initialize(True)
-    trainer.run_training()
-    trainer.network.eval()
-    # no mirroring, no postprocessing search: the same validation_raw files, 10x faster on a CPU
-    trainer.validate(do_mirroring=False, save_softmax=True, validation_folder_name="validation_raw",
-                     run_postprocessing_on_folds=False)
-    print(output_folder)
-""")
+def _v1_training(epochs: int, *, trainer: str = "trainer_class", preamble: str = "", validate: bool = True) -> str:
+    """A script that trains fold 0 of Task901 with real v1 for ``epochs`` epochs of 1 + 1 batches (optionally with
+    a trainer class defined in ``preamble``), then validates and prints the fold folder."""
+    script = textwrap.dedent("""
+        import sys
+        from nnunet.run.default_configuration import get_default_configuration
+        from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
+        PREAMBLE
+        plans_file, output_folder, dataset_directory, batch_dice, stage, trainer_class = get_default_configuration(
+            "3d_fullres", "Task901_SynthCT", "nnUNetTrainerV2", "nnUNetPlansv2.1")
+        trainer = TRAINER(plans_file, 0, output_folder=output_folder, dataset_directory=dataset_directory,
+                          batch_dice=batch_dice, stage=stage, unpack_data=True, deterministic=False, fp16=False)
+        trainer.max_num_epochs, trainer.num_batches_per_epoch, trainer.num_val_batches_per_epoch = EPOCHS, 1, 1
+        trainer.initialize(True)
+        trainer.run_training()
+    """).replace("PREAMBLE", textwrap.dedent(preamble)).replace("TRAINER", trainer).replace("EPOCHS", str(epochs))
+    if validate:
+        # no mirroring, no postprocessing search: the same validation_raw files, 10x faster on a CPU
+        script += textwrap.dedent("""
+            trainer.network.eval()
+            trainer.validate(do_mirroring=False, save_softmax=True, validation_folder_name="validation_raw",
+                             run_postprocessing_on_folds=False)
+            print(output_folder)
+        """)
+    return script
 
 
-V1_TRAIN_STOPPING_EARLY = textwrap.dedent("""
-    from nnunet.run.default_configuration import get_default_configuration
-    from nnunet.training.network_training.nnUNetTrainerV2 import nnUNetTrainerV2
-
-
-    class StopsAtEpochOne(nnUNetTrainerV2):  # as the base trainers' patience does: on_epoch_end says stop
+V1_TRAIN = _v1_training(3)
+# as the base trainers' patience does: on_epoch_end says stop (at epoch 1 of 5)
+V1_TRAIN_STOPPING_EARLY = _v1_training(5, trainer="StopsAtEpochOne", validate=False, preamble="""
+    class StopsAtEpochOne(nnUNetTrainerV2):
         def on_epoch_end(self):
             super().on_epoch_end()
             return self.epoch < 1
-
-
-    plans_file, output_folder, dataset_directory, batch_dice, stage, _ = get_default_configuration(
-        "3d_fullres", "Task901_SynthCT", "nnUNetTrainerV2", "nnUNetPlansv2.1")
-    trainer = StopsAtEpochOne(plans_file, 0, output_folder=output_folder, dataset_directory=dataset_directory,
-                              batch_dice=batch_dice, stage=stage, unpack_data=True, deterministic=False, fp16=False)
-    trainer.max_num_epochs, trainer.num_batches_per_epoch, trainer.num_val_batches_per_epoch = 5, 1, 1
-    trainer.initialize(True)
-    trainer.run_training()
 """)
 
 
