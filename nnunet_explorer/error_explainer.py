@@ -138,12 +138,17 @@ def _check_folders(match: re.Match, ctx: _Context) -> list[str]:
         [tr("the folders resolve here: see `nnunet-explorer doctor`", "这里的文件夹都能确定:见 `nnunet-explorer doctor`")]
 
 
-def _plans_3d(workspace, name: str, plans_identifier: str) -> tuple[Path, dict]:
+def _not_here(path: str | Path) -> str:
+    return tr(f"{path} is not on this machine (or not at this path)", f"{path} 不在这台机器上(或不在这个路径)")
+
+
+def _plans(workspace, name: str, plans_identifier: str, network: str = "3d_fullres") -> tuple[Path, dict]:
+    """The plans file ``network`` of task ``name`` reads, and its contents (a PlansError with the fix if missing)."""
     from .errors import PlansError
     from .planning.plans import load_plans
     from .run.default_configuration import plans_file_for
 
-    path = plans_file_for("3d_fullres", name, plans_identifier, workspace)
+    path = plans_file_for(network, name, plans_identifier, workspace)
     if not path.is_file():
         raise PlansError(tr(f"{path} does not exist", f"{path} 不存在"),
                          fix=f"nnunet-explorer plan_and_preprocess -t {name}" + (
@@ -158,7 +163,7 @@ def _plans_3d(workspace, name: str, plans_identifier: str) -> tuple[Path, dict]:
 def _check_stages(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     import numpy as np
 
-    path, plans = _plans_3d(workspace, name, ctx.plans_identifier)
+    path, plans = _plans(workspace, name, ctx.plans_identifier)
     stages = plans["plans_per_stage"]
     last = stages[max(stages)]
     ratio = float(np.prod(last["median_patient_size_in_voxels"])) / float(np.prod(last["patch_size"]))
@@ -245,7 +250,7 @@ def _check_labels(match: re.Match, ctx: _Context) -> list[str]:
 
     path = Path(match.group(1))
     if not path.is_file():
-        return [tr(f"{path} is not on this machine (or not at this path)", f"{path} 不在这台机器上(或不在这个路径)")]
+        return [_not_here(path)]
     try:
         values = sorted(np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(path)))).tolist())
     except RuntimeError as exc:  # SimpleITK's error for a file it cannot read
@@ -263,7 +268,7 @@ def _check_labels(match: re.Match, ctx: _Context) -> list[str]:
 
 @_needs_task
 def _check_batch_and_patch(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    path, plans = _plans_3d(workspace, name, ctx.plans_identifier)
+    path, plans = _plans(workspace, name, ctx.plans_identifier)
     return [tr(f"stage {k} of {path.name}: batch {s['batch_size']}, patch {list(map(int, s['patch_size']))}",
                f"{path.name} 的 stage {k}:batch {s['batch_size']},patch {list(map(int, s['patch_size']))}")
             for k, s in plans["plans_per_stage"].items()]
@@ -282,54 +287,62 @@ def _encoder(state: Mapping) -> list[tuple[int, int, list[int]]]:
     return [levels[i] for i in sorted(levels)]
 
 
+def _plans_encoder(ctx: _Context) -> tuple[str, tuple | None]:
+    """A line on the task's plans (the network named in the log, else 3d_fullres) and their (inputs, kernels)."""
+    from .errors import PlansError
+    from .run.default_configuration import stage_for
+
+    workspace = _workspace(ctx)
+    name = _task_name(ctx, workspace)
+    network = re.search(r"I am running the following nnUNet: (\S+)", ctx.text)
+    network = network.group(1) if network else "3d_fullres"
+    try:
+        path, plans = _plans(workspace, name, ctx.plans_identifier, network)
+    except PlansError as exc:
+        return exc.cause.splitlines()[0], None
+    stages = plans["plans_per_stage"]
+    kernels = [list(map(int, k)) for k in stages[stage_for(network, list(stages))]["conv_kernel_sizes"]]
+    inputs = int(plans.get("num_modalities") or len(plans.get("modalities", {})))
+    return tr(f"{path.name} of {name} ({network}): {inputs} input modalit{'y' if inputs == 1 else 'ies'}, "
+              f"{len(kernels)} encoder levels, conv kernels {kernels}",
+              f"{name} 的 {path.name}（{network}）：{inputs} 个输入模态,{len(kernels)} 个编码器层级,卷积核 {kernels}"
+              ), (inputs, kernels)
+
+
+def _checkpoint_encoder(path: str) -> tuple[str | None, tuple | None]:
+    """A line on a checkpoint's encoder and its (inputs, kernels); no line when it holds no Generic_UNet."""
+    from .training.pretrained import read_checkpoint
+
+    if not Path(path).is_file():
+        return _not_here(path), None
+    levels = _encoder(read_checkpoint(path)["state_dict"])
+    if not levels:
+        return None, None
+    inputs, kernels, features = levels[0][0], [k for _, _, k in levels], [f for _, f, _ in levels]
+    return tr(f"{path}: {inputs} input channel(s), {len(levels)} encoder levels, conv kernels {kernels}, features "
+              f"{features}",
+              f"{path}:{inputs} 个输入通道,{len(levels)} 个编码器层级,卷积核 {kernels},特征数 {features}"
+              ), (inputs, kernels)
+
+
 def _check_pretrained(match: re.Match, ctx: _Context) -> list[str]:
-    found = []
     mine = theirs = None
+    found = []
     if ctx.task:
-        from .run.default_configuration import plans_file_for
-
-        workspace = _workspace(ctx)
-        name = _task_name(ctx, workspace)
-        network = re.search(r"I am running the following nnUNet: (\S+)", ctx.text)
-        network = network.group(1) if network else "3d_fullres"
-        path = plans_file_for(network, name, ctx.plans_identifier, workspace)
-        if path.is_file():
-            from .planning.plans import load_plans
-
-            plans = load_plans(path)
-            stages = plans["plans_per_stage"]
-            stage = stages[0 if network in ("2d", "3d_lowres") else max(stages)]
-            kernels = [list(map(int, k)) for k in stage["conv_kernel_sizes"]]
-            mine = (int(plans.get("num_modalities") or len(plans.get("modalities", {}))), kernels)
-            found.append(tr(f"{path.name} of {name} ({network}): {mine[0]} input modalit"
-                            f"{'y' if mine[0] == 1 else 'ies'}, {len(kernels)} encoder levels, conv kernels {kernels}",
-                            f"{name} 的 {path.name}（{network}）：{mine[0]} 个输入模态,{len(kernels)} 个编码器层级,"
-                            f"卷积核 {kernels}"))
-        else:
-            found.append(tr(f"{path} does not exist", f"{path} 不存在"))
+        line, mine = _plans_encoder(ctx)
+        found.append(line)
     weights = re.search(r"-pretrained_weights[ =](\S+)", ctx.text)
-    if weights and Path(weights.group(1)).is_file():
-        from .training.pretrained import read_checkpoint
-
-        levels = _encoder(read_checkpoint(weights.group(1))["state_dict"])
-        if levels:
-            theirs = (levels[0][0], [k for _, _, k in levels])
-            found.append(tr(f"{weights.group(1)}: {theirs[0]} input channel(s), {len(levels)} encoder levels, conv "
-                            f"kernels {theirs[1]}, features {[f for _, f, _ in levels]}",
-                            f"{weights.group(1)}:{theirs[0]} 个输入通道,{len(levels)} 个编码器层级,卷积核 "
-                            f"{theirs[1]},特征数 {[f for _, f, _ in levels]}"))
-    elif weights:
-        found.append(tr(f"{weights.group(1)} is not on this machine (or not at this path)",
-                        f"{weights.group(1)} 不在这台机器上(或不在这个路径)"))
-    if mine and theirs:
-        if mine == theirs:
-            found.append(tr("inputs, levels and kernels match: compare the features (the plans' base_num_features, "
-                            "capped at 320 in 3D, 480 in 2D) and the convolutions per stage (the plans' conv_per_stage)",
-                            "输入、层级和卷积核都一致:再比较特征数(plans 的 base_num_features;3D 中上限为 320、2D 中为 "
-                            "480)和每个 stage 的卷积数(plans 的 conv_per_stage)"))
-        else:
-            found.append(tr("they differ: the two networks were built from different plans",
-                            "两者不同:这两个网络是由不同的 plans 构建的"))
+    if weights:
+        line, theirs = _checkpoint_encoder(weights.group(1))
+        found += [line] if line else []
+    if mine and theirs and mine == theirs:
+        found.append(tr("inputs, levels and kernels match: compare the features (the plans' base_num_features, "
+                        "capped at 320 in 3D, 480 in 2D) and the convolutions per stage (the plans' conv_per_stage)",
+                        "输入、层级和卷积核都一致:再比较特征数(plans 的 base_num_features;3D 中上限为 320、2D 中为 "
+                        "480)和每个 stage 的卷积数(plans 的 conv_per_stage)"))
+    elif mine and theirs:
+        found.append(tr("they differ: the two networks were built from different plans",
+                        "两者不同:这两个网络是由不同的 plans 构建的"))
     if not ctx.task:
         found.append(tr("add -t TASK to compare with the task's plans", "加上 -t TASK,与这个任务的 plans 比较"))
     return found

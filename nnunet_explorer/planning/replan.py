@@ -62,19 +62,22 @@ class Replanned:
 
     plans: dict
     trace: tuple[Decision, ...]
-    differences: tuple[str, ...]
     changes: tuple[PlanDifference, ...] = ()
 
     @property
+    def differences(self) -> tuple[str, ...]:
+        """Each change as a sentence, in the language in effect when it is read."""
+        return tuple(c.text() for c in self.changes)
+
+    @property
     def matches(self) -> bool:
-        return not self.differences
+        return not self.changes
 
     def explain(self) -> str:
         head = (tr("re-planning reproduces the stored plans; the decisions were:",
                    "重新规划得到的结果与存储的 plans 相同;各项决定如下:") if self.matches else
                 tr("re-planning does NOT reproduce the stored plans:", "重新规划得到的结果与存储的 plans 不同:")
-                # the changes themselves when there are (read in the language in effect now), else the texts
-                + "\n" + "\n".join(f"  - {d}" for d in ([c.text() for c in self.changes] or self.differences))
+                + "\n" + "\n".join(f"  - {d}" for d in self.differences)
                 + "\n" + tr("the decisions of the v2.1 planner on the same fingerprint were:",
                              "v2.1 规划器在同一个数据集指纹上的各项决定如下:"))
         return head + "\n" + explain_trace(self.trace)
@@ -156,7 +159,7 @@ def replan(plans_or_path: PathLike | Mapping[str, Any], *,
     stored_stages, our_stages = plans["plans_per_stage"], ours["plans_per_stage"]
     for stage, theirs in matching_stages(stored_stages, our_stages).items():
         changes += _stage_differences(our_stages[theirs], stored_stages[stage], stage)
-    return Replanned(ours, tuple(trace), tuple(d.text() for d in changes), tuple(changes))
+    return Replanned(ours, tuple(trace), tuple(changes))
 
 
 # ------------------------------------------------------------------------------------------- check_plans

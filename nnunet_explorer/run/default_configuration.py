@@ -10,7 +10,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..errors import ConfigurationError, PlansError
 from ..language import tr
@@ -83,6 +83,12 @@ def plans_file_for(network: str, task: str, plans_identifier: str = default_plan
     return workspace.preprocessed_task_dir(task) / (plans_identifier + suffix)
 
 
+def stage_for(network: str, possible_stages: Sequence[int]) -> int:
+    """The plans stage a network trains on: 0 for ``2d`` and ``3d_lowres``, the last one for ``3d_fullres`` and
+    ``3d_cascade_fullres`` (v1's rule in ``get_default_configuration``)."""
+    return 0 if network in ("2d", "3d_lowres") else possible_stages[-1]
+
+
 @mirrors("nnunet.run.default_configuration:get_default_configuration")
 def get_default_configuration(network: str, task: str, network_trainer: str,
                               plans_identifier: str = default_plans_identifier,
@@ -142,7 +148,7 @@ def get_default_configuration(network: str, task: str, network_trainer: str,
                    f"运行 `nnunet-explorer train 3d_fullres {network_trainer} {task} FOLD`(规划器没有做 3d_lowres "
                    "stage:全分辨率的 patch 已经覆盖了中位图像的四分之一以上,或者低分辨率 stage 的体素数不会少于它的一半)"),
             step="configuration")
-    stage = 0 if network in ("2d", "3d_lowres") else possible_stages[-1]
+    stage = stage_for(network, possible_stages)
     trainer_class = find_trainer_class(network_trainer)
     output_folder_name = workspace.training_output_folder(network, task, network_trainer, plans_identifier)
     batch_dice = (network == "2d" or len(possible_stages) > 1) and network != "3d_lowres"
