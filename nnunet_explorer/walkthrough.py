@@ -587,8 +587,8 @@ def optimizer(trainer: Any, initialize: Initialized) -> Any:
     ``initialize_optimizer_and_scheduler`` builds it over the network's parameters; 0.99 and Nesterov are
     literals in that method (override the method to change them; V2's ``on_epoch_end`` lowers the momentum
     to 0.95 and re-initialises the network's weights if, at epoch 100, the last Dice estimate is exactly 0). V2
-    has no scheduler object: ``run_training`` first sets ``lr = poly_lr(epoch)`` for the start epoch and then, after every epoch, the next epoch's rate
-    (see the next step).
+    has no scheduler object: ``run_training`` first sets ``lr = poly_lr(epoch)`` for the start epoch and then,
+    after every epoch, the next epoch's rate (see the next step).
     """
     _initialized(trainer, "optimizer")
     return trainer.optimizer
