@@ -66,11 +66,11 @@ def notebook_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("notebooks")
     saved = {k: os.environ.get(k) for k in ("NNUNET_EXPLORER_WORKSPACE", "nnUNet_raw_data_base",
                                             "nnUNet_preprocessed", "RESULTS_FOLDER", "nnUNet_n_proc_DA",
-                                            "OMP_NUM_THREADS", "MPLBACKEND")}
+                                            "OMP_NUM_THREADS", "MPLBACKEND", "IPYTHONDIR")}
     for key in ("nnUNet_raw_data_base", "nnUNet_preprocessed", "RESULTS_FOLDER"):
         os.environ.pop(key, None)
     os.environ.update(NNUNET_EXPLORER_WORKSPACE=str(root / "ws"), nnUNet_n_proc_DA="1", OMP_NUM_THREADS="2",
-                      MPLBACKEND="Agg")
+                      MPLBACKEND="Agg", IPYTHONDIR=str(_stack_dump_profile(root)))
     yield root
     for key, value in saved.items():
         if value is None:
@@ -79,13 +79,98 @@ def notebook_env(tmp_path_factory):
             os.environ[key] = value
 
 
+HANG_SECONDS = 1000
+"""One run of one notebook may take this long (notebook 05, the longest, trains for a few minutes on CI's two
+cores); past it the watchdog dumps the kernel's stacks and ends it, so a hang fails with its cause shown."""
+
+_STARTUP = """\
+# written by tests/notebooks/test_notebooks.py: SIGUSR1 prints every thread's Python stack (the watchdog asks)
+import faulthandler as _faulthandler, os as _os, signal as _signal
+_faulthandler.register(_signal.SIGUSR1, file=open(_os.path.join(_os.path.dirname(__file__), "stacks.txt"), "a"),
+                       all_threads=True)
+"""
+
+
+def _stack_dump_profile(root: Path) -> Path:
+    """An IPython directory whose startup file lets the watchdog ask a kernel (and its forked workers, which
+    inherit the handler) for their Python stacks."""
+    startup = root / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-stacks-on-sigusr1.py").write_text(_STARTUP)
+    return root / "ipython"
+
+
+class Watchdog:
+    """Ends a notebook run that is still going after ``seconds``: first every Python stack of the kernel and of
+    the processes it forked (the augmentation workers), then the kernel itself, so ``client.execute()`` returns
+    with an error instead of waiting for pytest's timeout, and the test says where it was stuck."""
+
+    def __init__(self, client, seconds: float) -> None:
+        import threading
+
+        self.client, self.seconds, self.report = client, seconds, None
+        self.cell = "(before the first cell)"
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def started(self, cell, cell_index, **_) -> None:  # nbclient's on_cell_execute hook
+        self.cell = f"cell {cell_index}: {cell.source.splitlines()[0] if cell.source else ''}"
+
+    def __enter__(self) -> "Watchdog":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        import signal
+
+        import psutil
+
+        pid = getattr(getattr(self.client.km, "provisioner", None), "pid", None)
+        if pid is None:
+            self.report = "no kernel process to look into"
+            return
+        kernel = psutil.Process(pid)
+        stacks = Path(os.environ["IPYTHONDIR"]) / "profile_default" / "startup" / "stacks.txt"
+        parts = []
+        forked = [c for c in kernel.children(recursive=True) if c.cmdline() == kernel.cmdline()]
+        for proc, name in [(kernel, "kernel")] + [(c, "forked child") for c in forked]:
+            before = stacks.stat().st_size if stacks.exists() else 0
+            try:
+                proc.send_signal(signal.SIGUSR1)
+            except psutil.Error:
+                continue
+            time.sleep(1.0)
+            text = stacks.read_text(errors="replace")[before:] if stacks.exists() else ""
+            parts.append(f"--- {name} {proc.pid} ---\n{text or '(no stack written)'}")
+        others = [f"{c.pid} {' '.join(c.cmdline())[:120]}" for c in kernel.children(recursive=True)
+                  if c not in forked]
+        self.report = (f"still running after {self.seconds:.0f} s, in {self.cell}\n" + "\n".join(parts)
+                       + ("\nother child processes: " + "; ".join(others) if others else ""))
+        for proc in [kernel] + kernel.children(recursive=True):
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+
 def execute(nb, workdir: Path, timeout: int | None = None):
     # no limit per cell: notebook 05 trains for minutes in one cell, many more on a shared machine; the
-    # pytest timeout of the test bounds the whole notebook
+    # watchdog bounds one run of a notebook, the pytest timeout the whole test
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(workdir)}})
+    watchdog = Watchdog(client, HANG_SECONDS)
+    client.on_cell_execute = watchdog.started
     start = time.perf_counter()
-    client.execute()
+    try:
+        with watchdog:
+            client.execute()
+    except Exception as exc:
+        if watchdog.report is not None:
+            raise AssertionError(f"the notebook hung: {watchdog.report}") from exc
+        raise
     return time.perf_counter() - start
 
 
@@ -199,3 +284,26 @@ def test_monitor_and_progress_figures_draw_without_warnings():
         no_metric = progress_figure([1.0, 0.5], [1.1, 0.6], [], [])
     assert empty.axes and not empty.axes[0].get_legend()
     assert no_metric.axes[0].get_legend() is not None and no_metric.axes[1].get_legend() is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_hanging_notebook_fails_with_the_stacks_of_its_kernel_and_workers(notebook_env, monkeypatch):
+    """The watchdog: a kernel stuck in a cell (here: its forked child and itself asleep) is ended after
+    ``HANG_SECONDS`` and the failure shows the cell and both Python stacks, not a bare pytest timeout."""
+    monkeypatch.setattr(sys.modules[__name__], "HANG_SECONDS", 20)
+    cells = ["print('a first cell')",
+             "import os, time\n"
+             "def stuck_in_the_child():\n    time.sleep(600)\n"
+             "def stuck_in_the_kernel():\n    time.sleep(600)\n"
+             "child = os.fork()\n"
+             "if child == 0:\n    stuck_in_the_child()\n"
+             "stuck_in_the_kernel()"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    with pytest.raises(AssertionError) as failure:
+        execute(nb, notebook_env)
+    report = str(failure.value)
+    assert "still running after 20 s, in cell 1: import os, time" in report
+    kernel, _, child = report.partition("--- forked child")
+    assert "stuck_in_the_kernel" in kernel and "stuck_in_the_child" in child, report
