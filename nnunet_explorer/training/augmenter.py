@@ -241,6 +241,14 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
         os._exit(0)
     # never block process exit on unsent batches: at shutdown the main process no longer reads them
     out_queue.cancel_join_thread()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        # differs from v1: batchgenerators' workers keep torch's thread count. A forked worker that starts an
+        # OpenMP parallel region (a large cast in NumpyToTensor, a custom transform) after its parent used
+        # OpenMP threads (a network ran: notebook 06, `-c`) waits forever for threads fork did not copy (GNU
+        # libgomp is not fork-safe). As PyTorch's own DataLoader workers do, run torch single-threaded here: the
+        # workers are the parallelism, and the values do not depend on the thread count.
+        torch.set_num_threads(1)
     np.random.seed(seed)
     if seed is not None:
         # differs from v1: Python reseeds its `random` module from OS entropy in every forked child (random

@@ -303,3 +303,36 @@ def test_cores_are_counted_once_from_the_affinity_mask(monkeypatch):
     assert throughput.recommend_workers(0.01, 1.0) == 2  # capped at the cores left for workers
     threads = doctor.run_doctor({"nnUNet_n_proc_DA": "2"}).threads
     assert any(value == "3" for key, value in threads.items() if "CPU" in key), threads
+
+
+TORCH_IN_A_WORKER = textwrap.dedent("""
+    import numpy as np
+    import torch
+
+    from nnunet_explorer.training.augmenter import MultiProcessAugmenter
+
+    torch.set_num_threads(2)
+    (torch.randn(2_000_000) * 2).sum()  # the parent's OpenMP threads exist now (a network ran, as in notebook 06)
+
+
+    class Int16Batches:
+        def __next__(self):
+            return {"data": np.zeros((2, 1, 40, 40, 40), np.int16)}
+
+
+    def to_float(**batch):  # NumpyToTensor's cast of an array that is not float32 yet: a parallel torch op
+        batch["data"] = torch.from_numpy(batch["data"]).float()
+        return batch
+
+
+    with MultiProcessAugmenter(Int16Batches(), to_float, 1, timeout=60) as augmenter:
+        print("batch", tuple(next(augmenter)["data"].shape))
+""")
+
+
+def test_a_worker_may_run_torch_after_the_parent_ran_threaded_torch(tmp_path):
+    """A forked child that starts an OpenMP parallel region after its parent used OpenMP threads waits forever
+    for threads that were not copied (GNU libgomp is not fork-safe); PyTorch's own DataLoader workers avoid it by
+    running torch single-threaded, and so do ours. Without that, this script hangs until its 60 s timeout."""
+    out = _run_script(tmp_path / "torch_in_a_worker.py", TORCH_IN_A_WORKER)
+    assert "batch (2, 1, 40, 40, 40)" in out.stdout

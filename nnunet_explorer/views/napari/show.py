@@ -1,8 +1,9 @@
 """Notebook entry points: ``show_in_napari(x)`` opens a viewer with x's layers; ``inline_screenshot(x)`` a PNG."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -111,14 +112,41 @@ def inline_screenshot(x: Any = None, viewer: Any = None, *, canvas_only: bool = 
     afterwards unless ``close=False``.
     """
     made = viewer is None
-    if x is not None:
-        viewer = show_in_napari(x, viewer, **kwargs)
-    elif viewer is None:
+    if x is None and viewer is None:
         raise ValueError("give something to show (x) or a viewer to capture")
-    try:
-        viewer.reset_view()
-        array = np.asarray(viewer.screenshot(canvas_only=canvas_only, flash=False))
-    finally:
-        if close or (close is None and made):
-            viewer.close()
+    with _kernel_event_loop_kept():
+        if x is not None:
+            viewer = show_in_napari(x, viewer, **kwargs)
+        try:
+            viewer.reset_view()
+            array = np.asarray(viewer.screenshot(canvas_only=canvas_only, flash=False))
+        finally:
+            if close or (close is None and made):
+                viewer.close()
     return Screenshot(array)
+
+
+@contextmanager
+def _kernel_event_loop_kept() -> Iterator[None]:
+    """Give an IPython kernel back the GUI event loop it had before (none, usually) once the block is done.
+
+    napari switches the kernel to Qt's event loop (``%gui qt``) whenever it makes a viewer, so that an open window
+    stays live between cells. A picture needs no live window, and ipykernel's Qt loop now and then misses the
+    next cell's request: the notebook then waits forever (notebook 06 did). Where the loop was on before (a viewer
+    the user opened with :func:`show_in_napari`), it stays on.
+    """
+    shell = _ipython_shell()
+    before = getattr(shell, "active_eventloop", None)
+    try:
+        yield
+    finally:
+        if shell is not None and getattr(shell, "active_eventloop", None) != before:
+            shell.enable_gui(before)
+
+
+def _ipython_shell() -> Any:
+    """The running IPython shell, or None (plain Python; IPython is never imported here)."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
