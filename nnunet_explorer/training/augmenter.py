@@ -49,9 +49,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import TrainingError
+from ..language import tr
 from ..provenance import mirrors
 
 POLL_SECONDS = 0.05
+STALL_SECONDS = 300.0
+"""How long ``next()`` waits for a batch before it says so on stderr (once per wait; it goes on waiting)."""
 
 _RUNNING: "weakref.WeakSet[Any]" = weakref.WeakSet()
 """Augmenters started and not yet shut down (see :func:`stop_at_exit`)."""
@@ -342,6 +345,8 @@ class MultiProcessAugmenter:
             (default as batchgenerators' pin-memory queue: ``max(3, num_cached_per_thread * num_processes // 2)``).
         receive: a callable the feeder thread applies to every batch it takes from a worker, before pinning
             (the device augmenter copies its shared-memory slots out there); None: the batch as it came.
+        stall_seconds: after this long without a batch, ``next()`` says on stderr whether the workers are busy
+            (augmentation is that slow here) or idle (stuck), and goes on waiting; None: silent, as v1.
 
     Use as a context manager, or call :meth:`shutdown`. Python's ``random`` module (used by batchgenerators for
     the noise and blur sigmas) is reseeded from OS entropy by Python itself in every forked worker; with
@@ -351,7 +356,7 @@ class MultiProcessAugmenter:
     def __init__(self, data_loader: Any, transform: Callable | None, num_processes: int | None = None,
                  num_cached_per_thread: int = 2, seeds: Sequence[int | None] | None = None,
                  timeout: float | None = None, pin_memory: bool = False, num_ready: int | None = None,
-                 receive: Callable[[Any], Any] | None = None) -> None:
+                 receive: Callable[[Any], Any] | None = None, stall_seconds: float | None = STALL_SECONDS) -> None:
         self.data_loader = data_loader
         self.transform = transform
         self.num_processes, self.seeds = resolve_workers(num_processes, seeds)
@@ -360,6 +365,7 @@ class MultiProcessAugmenter:
         self.pin_memory = bool(pin_memory)
         self.num_ready = int(num_ready) if num_ready else max(3, self.num_cached_per_thread * self.num_processes // 2)
         self.receive = receive
+        self.stall_seconds = stall_seconds
         self._processes: list[Any] = []
         self._queues: list[Any] = []
         self._abort: Any = None
@@ -473,6 +479,7 @@ class MultiProcessAugmenter:
         index = self._next_queue % self.num_processes
         ready, feeder = self._ready, self._feeder
         started = time.monotonic()
+        stall = _StallWatch(self._processes, self.stall_seconds)
         try:
             while True:
                 try:
@@ -482,9 +489,11 @@ class MultiProcessAugmenter:
                     if feeder is None or not feeder.is_alive():
                         raise AugmenterWorkerError("the augmenter's feeder thread ended unexpectedly",
                                                    fix="start a new augmenter (or report this as a bug)")
-                    if self.timeout is not None and time.monotonic() - started > self.timeout:
+                    waited = time.monotonic() - started
+                    if self.timeout is not None and waited > self.timeout:
                         raise TrainingError(f"no batch from augmentation worker {index} within {self.timeout} s",
                                             fix="make the loader faster, use more workers or a larger timeout")
+                    stall.check(waited)
             if isinstance(batch, _Failure):
                 raise batch.exc
         except BaseException:
@@ -494,6 +503,78 @@ class MultiProcessAugmenter:
         return batch
 
     next = __next__
+
+
+class _StallWatch:
+    """Says once on stderr that ``next()`` has waited ``seconds`` for a batch, and whether the workers are busy
+    or idle over the second half of that wait (their CPU use, read with psutil).
+
+    A slow batch and a stuck worker look the same from the training loop (v1 waits in silence either way; "training
+    freezes" is a common report); the workers' CPU use tells them apart. Nothing is read before half the time
+    has passed, so a normal wait costs nothing.
+    """
+
+    def __init__(self, processes: Sequence[Any], seconds: float | None) -> None:
+        self.processes, self.seconds = list(processes), seconds
+        self._watched: list[Any] | None = None
+
+    def check(self, waited: float) -> None:
+        if self.seconds is None or self._watched == []:
+            return
+        if self._watched is None and waited > self.seconds / 2:
+            self._watched = _cpu_watch([p.pid for p in self.processes if p.pid is not None])
+        elif self._watched is not None and waited > self.seconds:
+            print(stall_message(waited, _cpu_percents(self._watched), usable_cpu_count()), file=sys.stderr,
+                  flush=True)
+            self._watched = []  # said once; go on waiting
+
+
+def _cpu_watch(pids: Sequence[int]) -> list[Any]:
+    """psutil handles of the workers, their CPU counters started (the first ``cpu_percent`` call reads 0)."""
+    import psutil
+
+    watched = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            process.cpu_percent(None)
+            watched.append(process)
+        except psutil.Error:
+            pass
+    return watched
+
+
+def _cpu_percents(watched: Sequence[Any]) -> dict[int, float]:
+    """Each worker's CPU use (%) since :func:`_cpu_watch`; a worker that has ended is left out."""
+    import psutil
+
+    percents = {}
+    for process in watched:
+        try:
+            percents[process.pid] = process.cpu_percent(None)
+        except psutil.Error:
+            pass
+    return percents
+
+
+def stall_message(waited: float, percents: dict[int, float], cores: int) -> str:
+    """What a long wait for a batch means, from the workers' CPU use (``{pid: %}``) over the second half of it."""
+    busy = sum(1 for value in percents.values() if value >= 5.0)
+    pids = " ".join(str(pid) for pid in percents)
+    if busy:
+        return tr(f"No batch from the augmentation workers for {waited:.0f} s; {busy} of {len(percents)} are "
+                  f"working (CPU in use), so loading and augmenting a batch takes that long here. More workers "
+                  f"(`nnUNet_n_proc_DA`, {cores} cores here), data unpacked to .npy or a smaller patch make it "
+                  "faster. Still waiting.",
+                  f"增强工作进程已有 {waited:.0f} 秒没有送来批次；{len(percents)} 个中有 {busy} 个正在工作（占用 CPU），"
+                  f"说明在这台机器上载入并增强一个批次就需要这么久。更多工作进程（`nnUNet_n_proc_DA`，本机 {cores} 个"
+                  "核）、解包为 .npy 的数据或更小的 patch 会更快。仍在等待。")
+    return tr(f"No batch from the augmentation workers for {waited:.0f} s, and they use no CPU (pids {pids}): "
+              "they look stuck, waiting on a lock or a disk. `py-spy dump --pid PID` (pip install py-spy) shows "
+              "where each one waits. Still waiting, as v1 does; Ctrl-C stops the run.",
+              f"增强工作进程已有 {waited:.0f} 秒没有送来批次，而且不占用 CPU（pids {pids}）：它们看起来卡住了，在等待某个锁或"
+              "磁盘。`py-spy dump --pid PID`（pip install py-spy）会显示每个进程停在哪里。与 v1 一样继续等待；"
+              "Ctrl-C 可停止训练。")
 
 
 def _close_write_end(q: Any) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -336,3 +337,29 @@ def test_a_worker_may_run_torch_after_the_parent_ran_threaded_torch(tmp_path):
     running torch single-threaded, and so do ours. Without that, this script hangs until its 60 s timeout."""
     out = _run_script(tmp_path / "torch_in_a_worker.py", TORCH_IN_A_WORKER)
     assert "batch (2, 1, 40, 40, 40)" in out.stdout
+
+
+class SleepingLoader:  # a worker stuck on a lock or a dead disk: alive, no CPU, no batch
+    def __next__(self):
+        time.sleep(3600)
+
+
+class SpinningLoader:  # a worker whose batches take long to make: alive, busy
+    def __next__(self):
+        end = time.monotonic() + 3600
+        while time.monotonic() < end:
+            pass
+
+
+@pytest.mark.parametrize("loader, verdict", [(SleepingLoader(), "they use no CPU"),
+                                             (SpinningLoader(), "1 of 1 are working")])
+def test_a_long_wait_for_a_batch_says_whether_the_workers_are_stuck_or_busy(loader, verdict, capsys):
+    """v1 waits in silence whether a batch is slow or a worker is stuck; after ``stall_seconds`` the augmenter
+    says which (the workers' CPU use over the second half of the wait), once, and goes on waiting."""
+    augmenter = MultiProcessAugmenter(loader, None, 1, timeout=6, stall_seconds=3)
+    with pytest.raises(TrainingError, match="within 6 s"):
+        next(augmenter)
+    said = capsys.readouterr().err
+    assert len(re.findall(r"No batch from the augmentation workers for \d+ s", said)) == 1, said
+    assert verdict in said and "Still waiting" in said
+    assert not _children()
