@@ -107,6 +107,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           # cuda:N outside tr: Chinese typography would widen its colon
                           help=tr("auto (default: CUDA where available, as v1), cpu, cuda or ",
                                   "auto(默认:有 CUDA 时用 CUDA,与 v1 相同)、cpu、cuda 或 ") + "cuda:N")
+    explorer.add_argument("--trainer_file", type=Path, action="append", default=[], metavar="FILE.py",
+                          help=tr("import this Python file and register the trainer classes it defines, so that a "
+                                  "trainer variant's test-time mirroring is its own, as in v1 (the explorer ships "
+                                  "v1's base trainers only)",
+                                  "导入这个 Python 文件,并注册其中定义的 trainer 类,使 trainer 变体的测试时镜像与 v1 "
+                                  "一样按它自己的设置(explorer 只自带 v1 的基础 trainer)"))
     explorer.add_argument("--tile_batch_size", type=int, default=None,
                           help=tr("tiles per forward pass (1 = v1's one at a time; default: 4 on CUDA, except with "
                                   "float16 sums, 1 elsewhere)",
@@ -158,7 +164,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..device import resolve_device
     from ..fileio import write_json
+    import warnings
+
     from ..inference.predict import predict_from_folder
+    from ..network_training import V1IgnoresWarning, load_trainers_from_file, trainer_mirroring
     from ..paths import get_workspace
     from ..tasks import resolve_task_name
 
@@ -197,10 +206,15 @@ def run(args: argparse.Namespace) -> int:
     workspace = get_workspace()
     task = resolve_task_name(args.task_name, workspace)
     folds = _parse_folds(args.folds)
+    for trainer_file in args.trainer_file:
+        with warnings.catch_warnings():  # a v1 variant may set values v1 ignores; prediction does not use them
+            warnings.simplefilter("ignore", V1IgnoresWarning)
+            names = load_trainers_from_file(trainer_file)
+        print(tr(f"registered trainer(s) from {trainer_file}: ", f"已从 {trainer_file} 注册 trainer:") + ", ".join(names))
     common = dict(do_tta=not args.disable_tta, mixed_precision=not args.disable_mixed_precision,
                   overwrite_existing=args.overwrite_existing, step_size=args.step_size,
                   disable_postprocessing=args.disable_postprocessing, device=device,
-                  tile_batch_size=args.tile_batch_size, sums_on=sums_on)
+                  tile_batch_size=args.tile_batch_size, sums_on=sums_on, trainer_mirroring=trainer_mirroring)
     start = time.time()
     if args.model == "3d_cascade_fullres" and lowres is None:
         if args.part_id != 0 or args.num_parts != 1:

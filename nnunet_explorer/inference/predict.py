@@ -30,7 +30,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -62,11 +62,21 @@ class LoadedModel:
     num_classes: int
     checkpoint_name: str
     has_prev_stage: bool = False  # a cascade model: needs the 3d_lowres segmentation as extra input
+    # test-time mirroring as the trainer sets it (data_aug_params 'do_mirror', 'mirror_axes'); mirror_axes None:
+    # nnUNetTrainerV2's for the network's dimension (see load_model_and_checkpoint_files' trainer_mirroring)
+    do_mirror: bool = True
+    mirror_axes: tuple[int, ...] | None = None
+    mirroring_note: str | None = None  # why the axes are V2's although the trainer might set others
 
     @property
     def device(self) -> torch.device:
         """Where the network's weights are (chosen when loading; :func:`predict_case` may move them once)."""
         return next(self.network.parameters()).device
+
+    @property
+    def test_time_mirror_axes(self) -> tuple[int, ...]:
+        """The axes test-time mirroring flips: the trainer's, else nnUNetTrainerV2's for the dimension."""
+        return self.mirror_axes if self.mirror_axes is not None else default_mirror_axes(self.threeD)
 
     def summary(self) -> str:
         dim, folds = "3D" if self.threeD else "2D", ", ".join(f.name for f in self.fold_folders)
@@ -103,13 +113,19 @@ def _fold_folders(model_folder: Path, folds) -> list[Path]:
 @mirrors("nnunet.training.model_restore:load_model_and_checkpoint_files")
 def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
                                     checkpoint_name: str = "model_final_checkpoint",
-                                    device: str | torch.device | None = "auto") -> LoadedModel:
+                                    device: str | torch.device | None = "auto",
+                                    trainer_mirroring: Callable[[Mapping[str, Any]], Any] | None = None
+                                    ) -> LoadedModel:
     """Load the trainer description (``.model.pkl``) of the first fold and every fold's weights, safely.
 
     ``folds``: None = every ``fold*`` sub-folder; ``"all"``; an int or a list of ints.
     ``device``: where the network is placed, once (``"auto"``: CUDA where available, as v1's ``.cuda()``;
     see :func:`nnunet_explorer.device.resolve_device`). The folds' state_dicts stay on the CPU and are copied
     into the placed network one fold at a time.
+    ``trainer_mirroring``: given the ``.model.pkl``, the trainer's ``(do_mirror, mirror_axes)`` or None when the
+    trainer is not known (``predict`` passes :func:`nnunet_explorer.network_training.trainer_mirroring`, which
+    remakes the trainer as v1 does). Inference itself imports no trainer: without it, and when it returns None,
+    test-time mirroring follows nnUNetTrainerV2.
     """
     from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
     from ..training.generic_unet import build_network
@@ -141,9 +157,39 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     load_state_dict_into(network, state_dicts[0])  # fails early if the weights do not fit the plans
     network.to(device)  # once: build_network leaves it on the CPU, and every fold's weights are copied in place
     network.eval()
+    do_mirror, mirror_axes, note = True, None, None
+    if trainer_mirroring is not None:
+        found = trainer_mirroring(info)
+        if found is None:
+            # differs from v1: v1 finds every trainer class of its package by name; a class not registered here
+            # (a v1 variant whose file was not loaded) mirrors along nnUNetTrainerV2's axes, and the log says so
+            axes = default_mirror_axes(processed.threeD)
+            note = tr(f"{info['name']} is not a trainer known here: test-time mirroring along nnUNetTrainerV2's axes "
+                      f"{axes}. v1 uses the trainer's own (its variants without mirroring refuse it); load its "
+                      "file with --trainer_file to do the same, or predict with --disable_tta",
+                      f"{info['name']} 不是这里已知的 trainer：测试时镜像沿 nnUNetTrainerV2 的轴 {axes}。v1 使用该 "
+                      "trainer 自己的设置（它那些不做镜像的变体会拒绝镜像）；用 --trainer_file 载入它的文件即可同样处理，"
+                      "或用 --disable_tta 预测")
+        else:
+            do_mirror, mirror_axes = bool(found[0]), tuple(int(a) for a in found[1])
     return LoadedModel(model_folder, plans, processed.stage, str(info["name"]), tuple(fold_folders),
                        tuple(state_dicts), network, processed.patch_size, processed.threeD,
-                       processed.num_classes, checkpoint_name, has_prev_stage)
+                       processed.num_classes, checkpoint_name, has_prev_stage, do_mirror, mirror_axes, note)
+
+
+def check_test_time_mirroring(model: LoadedModel, do_tta: bool) -> None:
+    """Refuse test-time mirroring for a trainer that trained without mirroring, as v1 does.
+
+    Raises:
+        ExplorerError: ``do_tta`` while the trainer's ``data_aug_params['do_mirror']`` is False.
+    """
+    if do_tta and not model.do_mirror:
+        raise ExplorerError(
+            tr(f"{model.trainer_name} trained without mirroring, so test-time mirroring is refused (v1: \"Cannot do "
+               "mirroring as test time augmentation when training was done without mirroring\")",
+               f"{model.trainer_name} 训练时没有做镜像，因此拒绝测试时镜像（v1：\"Cannot do mirroring as test time "
+               "augmentation when training was done without mirroring\"）"),
+            fix=tr("predict with --disable_tta (Python: do_tta=False)", "用 --disable_tta 预测（Python：do_tta=False）"))
 
 
 def _is_cascade_stage(name: str, state_dict: Mapping[str, Any], num_modalities: int) -> bool:
@@ -388,6 +434,7 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
     """
     from ..training.checkpoints import load_state_dict_into
 
+    check_test_time_mirroring(model, do_tta)
     device = model.device if device is None else resolve_device(device)
     if model.device != device:
         model.network.to(device)
@@ -423,11 +470,8 @@ def predict_case(model: LoadedModel, data_files: Sequence[str | os.PathLike], *,
     probabilities = None
     for state_dict in model.state_dicts:
         load_state_dict_into(model.network, state_dict)
-        # differs from v1: the mirror axes are V2's ((0, 1, 2) in 3D, (0, 1) in 2D) for every checkpoint; v1 takes
-        # the trainer's data_aug_params["mirror_axes"] (and refuses test-time mirroring for a trainer trained
-        # without it), so trainer variants with other mirror axes predict differently there
         result = predict_sliding_window(model.network, data, model.patch_size, do_mirroring=do_tta,
-                                        mirror_axes=default_mirror_axes(model.threeD), step_size=step_size,
+                                        mirror_axes=model.test_time_mirror_axes, step_size=step_size,
                                         use_gaussian=True, mixed_precision=mixed_precision, device=device,
                                         tile_batch_size=tile_batch_size, all_in_gpu=all_in_gpu, sums_on=sums_on)
         per_fold.append(result)
@@ -541,11 +585,13 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
                         disable_postprocessing: bool = False, part_id: int = 0, num_parts: int = 1,
                         device="auto", tile_batch_size: int | None = None,
                         lowres_segmentations: str | os.PathLike | None = None, all_in_gpu: bool = False,
-                        sums_on: str = "auto", log=print) -> list[CasePrediction]:
+                        sums_on: str = "auto", trainer_mirroring: Callable[[Mapping[str, Any]], Any] | None = None,
+                        log=print) -> list[CasePrediction]:
     """``nnUNet_predict -i IN -o OUT``: every case of ``input_folder`` into ``output_folder``.
 
     ``lowres_segmentations``: for a cascade model, the folder with each case's ``3d_lowres`` prediction
-    ``CASE.nii.gz`` (v1's ``-l``); every case must have one.
+    ``CASE.nii.gz`` (v1's ``-l``); every case must have one. ``trainer_mirroring``: see
+    :func:`load_model_and_checkpoint_files`.
     """
     from ..planning.plans import load_plans
 
@@ -589,8 +635,12 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
     # every input and the model are checked before the first file is written (v1 writes plans.pkl first and
     # meets a broken image only in its preprocessing worker)
     check_input_files(list_of_lists, num_modalities, segs)
-    model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name, device=device)
+    model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name, device=device,
+                                            trainer_mirroring=trainer_mirroring)
+    check_test_time_mirroring(model, do_tta)  # before anything is written
     log(model.summary())
+    if do_tta and model.mirroring_note:
+        log(model.mirroring_note)
     output_folder.mkdir(parents=True, exist_ok=True)
     copy_atomic(plans_file, output_folder / "plans.pkl")
     return predict_cases(model, list_of_lists, output_files, segs_from_prev_stage=segs,

@@ -175,7 +175,8 @@ class Predictor:
     def from_folder(cls, model_folder: str | os.PathLike, folds=None, checkpoint: str = "model_final_checkpoint",
                     device="auto", mixed_precision: bool = True, do_tta: bool = True, step_size: float = 0.5,
                     all_in_gpu: bool = False, tile_batch_size: int | None = None, sums_on: str = "auto",
-                    disable_postprocessing: bool = False, verbose: bool = False) -> "Predictor":
+                    disable_postprocessing: bool = False, verbose: bool = False,
+                    trainer_mirroring: Any = None) -> "Predictor":
         """Load ``model_folder`` (``RESULTS_FOLDER/nnUNet/<network>/<Task>/<Trainer>__<plans>``).
 
         Args:
@@ -192,8 +193,11 @@ class Predictor:
                 v1's float32 in CPU memory elsewhere), ``"cpu"``, ``"device_fp32"`` or ``"device_fp16"``.
             disable_postprocessing: do not apply the folder's ``postprocessing.json``.
             verbose: print ``predict``'s lines.
+            trainer_mirroring: pass :func:`nnunet_explorer.network_training.trainer_mirroring` to mirror along
+                the trainer's own axes, as ``predict`` does (None: nnUNetTrainerV2's).
         """
-        model = load_model_and_checkpoint_files(model_folder, folds, checkpoint, device=device)
+        model = load_model_and_checkpoint_files(model_folder, folds, checkpoint, device=device,
+                                                trainer_mirroring=trainer_mirroring)
         return cls(model, do_tta=do_tta, mixed_precision=mixed_precision, step_size=step_size,
                    all_in_gpu=all_in_gpu, tile_batch_size=tile_batch_size, sums_on=sums_on,
                    disable_postprocessing=disable_postprocessing, verbose=verbose)

@@ -14,7 +14,7 @@ import sys
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from ..errors import ConfigurationError
 from ..language import tr
@@ -175,5 +175,45 @@ def v1_class_repr(cls: type) -> str:
     return repr(cls)
 
 
-__all__ = ["LOADED_TRAINER_MODULES", "builtin_trainer_classes", "find_trainer_class", "known_trainers", "load_trainers_from_file",
-           "register_trainer", "registry_restored", "unregister_trainer", "v1_class_repr"]
+@mirrors("nnunet.training.model_restore:restore_model")
+def trainer_mirroring(info: Mapping[str, Any]) -> tuple[bool, tuple[int, ...]] | None:
+    """``(do_mirror, mirror_axes)`` of the trainer a ``.model.pkl`` names, as v1's ``nnUNet_predict`` reads them.
+
+    v1 rebuilds that trainer for prediction (``restore_model``: the class found by ``name``, made with ``init``,
+    given the ``plans``) and mirrors along its ``data_aug_params['mirror_axes']``; a trainer whose
+    ``data_aug_params['do_mirror']`` is False (v1's ``nnUNetTrainerV2_noMirroring`` and
+    ``nnUNetTrainerV2_noDataAugmentation``, a DA5 trainer with ``do_mirroring = False``) makes v1 refuse test-time
+    mirroring. Here the registered class of that name is
+    made the same way and its ``setup_DA_params`` run, with nothing written (v1 goes on to ``initialize``, which
+    creates the training machine's output folder) and the random state and cudnn flags (which a trainer's
+    ``__init__`` sets) put back. None when no class of that name is registered (a v1 variant
+    whose file was not loaded with ``--trainer_file``) or it cannot be made from ``init``.
+    """
+    import numpy as np
+    import torch
+
+    try:
+        cls = find_trainer_class(str(info["name"]))
+    except ConfigurationError:
+        return None
+    numpy_state, torch_state = np.random.get_state(), torch.random.get_rng_state()
+    cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    try:
+        trainer = cls(*info.get("init", ()))
+        # nothing is written: a trainer without an output folder prints its log lines (echo off: not even that)
+        trainer.output_folder, trainer.echo = None, False
+        trainer.process_plans(info["plans"])
+        trainer.setup_DA_params()
+        params = dict(trainer.data_aug_params)
+    except Exception:  # noqa: BLE001 - a class that cannot be made like this: the caller falls back and says so
+        return None
+    finally:
+        np.random.set_state(numpy_state)
+        torch.random.set_rng_state(torch_state)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+    return bool(params.get("do_mirror", True)), tuple(int(a) for a in params.get("mirror_axes", ()))
+
+
+__all__ = ["LOADED_TRAINER_MODULES", "builtin_trainer_classes", "find_trainer_class", "known_trainers",
+           "load_trainers_from_file", "register_trainer", "registry_restored", "trainer_mirroring", "unregister_trainer",
+           "v1_class_repr"]

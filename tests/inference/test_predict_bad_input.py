@@ -87,3 +87,53 @@ def test_a_truncated_image_is_refused_before_anything_is_written(small_model, tm
     err = capsys.readouterr().err
     assert good.name in err and "cut short" in err and "Traceback" not in err
     assert not out.exists()
+
+
+NO_MIRRORING = '''
+from nnunet_explorer.network_training import nnUNetTrainerV2
+
+
+class nnUNetTrainerV2_noMirroring(nnUNetTrainerV2):
+    def setup_DA_params(self):
+        super().setup_DA_params()
+        self.data_aug_params["do_mirror"] = False
+'''
+
+
+def test_test_time_mirroring_is_the_trainers_own(small_model, tmp_path, monkeypatch, capsys):
+    """v1 rebuilds the trainer named in the ``.model.pkl`` and mirrors as it says: a trainer trained without
+    mirroring refuses test-time mirroring (here before anything is written); a trainer not known here mirrors
+    as nnUNetTrainerV2, and the log says so."""
+    import pickle
+
+    from nnunet_explorer.network_training import registry_restored
+
+    _use_workspace_of(small_model, monkeypatch)
+    name = "nnUNetTrainerV2_noMirroring"
+    results = tmp_path / "results"
+    model = results / "nnUNet" / "3d_fullres" / small_model.task / f"{name}__nnUNetPlansv2.1"
+    shutil.copytree(small_model.model_folder, model)
+    for pkl in model.glob("fold_*/model_final_checkpoint.model.pkl"):
+        info = pickle.loads(pkl.read_bytes())
+        info["name"] = name
+        pkl.write_bytes(pickle.dumps(info))
+    monkeypatch.setenv("RESULTS_FOLDER", str(results))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    case = sorted(small_model.images.glob("*_0000.nii.gz"))[0]
+    shutil.copy(case, inputs / case.name)
+    trainer_file = tmp_path / "no_mirroring.py"
+    trainer_file.write_text(NO_MIRRORING)
+    args = ["predict", "-i", str(inputs), "-t", "901", "-tr", name, "-f", "0", "--device", "cpu"]
+    with registry_restored():
+        assert cli_main([*args, "-o", str(tmp_path / "refused"), "--trainer_file", str(trainer_file)]) != 0
+        err = capsys.readouterr().err
+        assert f"{name} trained without mirroring" in err and "--disable_tta" in err
+        assert not (tmp_path / "refused").exists()
+        assert cli_main([*args, "-o", str(tmp_path / "plain"), "--trainer_file", str(trainer_file),
+                         "--disable_tta"]) == 0
+        assert (tmp_path / "plain" / case.name.replace("_0000", "")).is_file()
+    capsys.readouterr()
+    assert cli_main([*args, "-o", str(tmp_path / "unknown")]) == 0
+    out = capsys.readouterr().out
+    assert f"{name} is not a trainer known here: test-time mirroring along nnUNetTrainerV2's axes (0, 1, 2)" in out
