@@ -32,5 +32,4 @@ __all__ = ["ExplorerHooks", "NetworkTrainer", "TrainingHandle", "TrainingResult"
            "load_trainers_from_file", "nnUNetTrainer", "nnUNetTrainerV2", "nnUNetTrainerV2CascadeFullRes",
            "nnUNetTrainerV2_2epochs", "nnUNetTrainerV2_5epochs", "nnUNetTrainerV2_DDP", "nnUNetTrainerV2_explore",
            "override", "register_trainer", "registry_restored", "run_in_background", "trainer_mirroring",
-           "unregister_trainer",
-           "v1_class_repr"]
+           "unregister_trainer", "v1_class_repr"]

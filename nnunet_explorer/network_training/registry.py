@@ -183,11 +183,10 @@ def trainer_mirroring(info: Mapping[str, Any]) -> tuple[bool, tuple[int, ...]] |
     given the ``plans``) and mirrors along its ``data_aug_params['mirror_axes']``; a trainer whose
     ``data_aug_params['do_mirror']`` is False (v1's ``nnUNetTrainerV2_noMirroring`` and
     ``nnUNetTrainerV2_noDataAugmentation``, a DA5 trainer with ``do_mirroring = False``) makes v1 refuse test-time
-    mirroring. Here the registered class of that name is
-    made the same way and its ``setup_DA_params`` run, with nothing written (v1 goes on to ``initialize``, which
-    creates the training machine's output folder) and the random state and cudnn flags (which a trainer's
-    ``__init__`` sets) put back. None when no class of that name is registered (a v1 variant
-    whose file was not loaded with ``--trainer_file``) or it cannot be made from ``init``.
+    mirroring. Here the registered class of that name is made the same way and its ``setup_DA_params`` run, with
+    nothing written (v1 goes on to ``initialize``, which creates the training machine's output folder) and the
+    random state and cudnn flags (which a trainer's ``__init__`` sets) put back. None when no class of that name is
+    registered (a v1 variant whose file was not loaded with ``--trainer_file``) or it cannot be made from ``init``.
     """
     import numpy as np
     import torch
