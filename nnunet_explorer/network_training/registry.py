@@ -202,6 +202,9 @@ def trainer_mirroring(info: Mapping[str, Any]) -> tuple[bool, tuple[int, ...]] |
         # nothing is written: a trainer without an output folder prints its log lines (echo off: not even that)
         trainer.output_folder, trainer.echo = None, False
         trainer.process_plans(info["plans"])
+        # differs from v1: v1 reads data_aug_params after initialize(); only setup_DA_params runs here (initialize
+        # builds the network and creates the output folder), so a change made in initialize itself is not seen:
+        # v1's nnUNetTrainerNoDA sets mirror_axes () there, and v1 then predicts it unmirrored (use --disable_tta)
         trainer.setup_DA_params()
         params = dict(trainer.data_aug_params)
     except Exception:  # noqa: BLE001 - a class that cannot be made like this: the caller falls back and says so
