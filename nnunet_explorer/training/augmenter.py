@@ -562,8 +562,8 @@ def stall_message(waited: float, percents: dict[int, float], cores: int) -> str:
     busy = sum(1 for value in percents.values() if value >= 5.0)
     pids = " ".join(str(pid) for pid in percents)
     if busy:
-        return tr(f"No batch from the augmentation workers for {waited:.0f} s; {busy} of {len(percents)} are "
-                  f"working (CPU in use), so loading and augmenting a batch takes that long here. More workers "
+        return tr(f"No batch from the augmentation workers for {waited:.0f} s, with {busy} of {len(percents)} "
+                  f"workers using the CPU: loading and augmenting a batch takes that long here. More workers "
                   f"(`nnUNet_n_proc_DA`, {cores} cores here), data unpacked to .npy or a smaller patch make it "
                   "faster. Still waiting.",
                   f"增强工作进程已有 {waited:.0f} 秒没有送来批次；{len(percents)} 个中有 {busy} 个正在工作（占用 CPU），"

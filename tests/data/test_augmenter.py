@@ -352,7 +352,7 @@ class SpinningLoader:  # a worker whose batches take long to make: alive, busy
 
 
 @pytest.mark.parametrize("loader, verdict", [(SleepingLoader(), "they use no CPU"),
-                                             (SpinningLoader(), "1 of 1 are working")])
+                                             (SpinningLoader(), "with 1 of 1 workers using the CPU")])
 def test_a_long_wait_for_a_batch_says_whether_the_workers_are_stuck_or_busy(loader, verdict, capsys):
     """v1 waits in silence whether a batch is slow or a worker is stuck; after ``stall_seconds`` the augmenter
     says which (the workers' CPU use over the second half of the wait), once, and goes on waiting."""
