@@ -180,14 +180,18 @@ def trainer_mirroring(info: Mapping[str, Any]) -> tuple[bool, tuple[int, ...]] |
     """``(do_mirror, mirror_axes)`` of the trainer a ``.model.pkl`` names, as v1's ``nnUNet_predict`` reads them.
 
     v1 rebuilds that trainer for prediction (``restore_model``: the class found by ``name``, made with ``init``,
-    given the ``plans``) and mirrors along its ``data_aug_params['mirror_axes']``; a trainer whose
+    given the ``plans``; then ``load_model_and_checkpoint_files`` points it at the model folder and calls
+    ``initialize(False)``) and mirrors along its ``data_aug_params['mirror_axes']``; a trainer whose
     ``data_aug_params['do_mirror']`` is False (v1's ``nnUNetTrainerV2_noMirroring`` and
     ``nnUNetTrainerV2_noDataAugmentation``, a DA5 trainer with ``do_mirroring = False``) makes v1 refuse test-time
-    mirroring. Here the registered class of that name is made the same way and its ``setup_DA_params`` run, with
-    nothing written (v1 goes on to ``initialize``, which creates the training machine's output folder) and the
-    random state and cudnn flags (which a trainer's ``__init__`` sets) put back. None when no class of that name is
-    registered (a v1 variant whose file was not loaded with ``--trainer_file``) or it cannot be made from ``init``.
+    mirroring, and v1's ``nnUNetTrainerNoDA`` empties the axes in ``initialize`` (no mirroring at all). Here the
+    registered class of that name goes through the same steps, with its log in a scratch folder that is removed
+    afterwards (v1 writes it into the model's fold folder) and the random state and cudnn flags (which a trainer's
+    ``__init__`` sets) put back. None when no class of that name is registered (a v1 variant whose file was not
+    loaded with ``--trainer_file``) or it cannot be made from ``init``.
     """
+    import tempfile
+
     import numpy as np
     import torch
 
@@ -197,22 +201,21 @@ def trainer_mirroring(info: Mapping[str, Any]) -> tuple[bool, tuple[int, ...]] |
         return None
     numpy_state, torch_state = np.random.get_state(), torch.random.get_rng_state()
     cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
-    try:
-        trainer = cls(*info.get("init", ()))
-        # nothing is written: a trainer without an output folder prints its log lines (echo off: not even that)
-        trainer.output_folder, trainer.echo = None, False
-        trainer.process_plans(info["plans"])
-        # differs from v1: v1 reads data_aug_params after initialize(); only setup_DA_params runs here (initialize
-        # builds the network and creates the output folder), so a change made in initialize itself is not seen:
-        # v1's nnUNetTrainerNoDA sets mirror_axes () there, and v1 then predicts it unmirrored (use --disable_tta)
-        trainer.setup_DA_params()
-        params = dict(trainer.data_aug_params)
-    except Exception:  # noqa: BLE001 - a class that cannot be made like this: the caller falls back and says so
-        return None
-    finally:
-        np.random.set_state(numpy_state)
-        torch.random.set_rng_state(torch_state)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+    with tempfile.TemporaryDirectory(prefix="nnunet_explorer_restore_") as scratch:
+        try:
+            trainer = cls(*info.get("init", ()))
+            trainer.echo = False
+            trainer.process_plans(info["plans"])
+            trainer.output_folder = trainer.output_folder_base = scratch
+            trainer.update_fold(0)
+            trainer.initialize(False)
+            params = dict(trainer.data_aug_params)
+        except Exception:  # noqa: BLE001 - a class that cannot be made like this: the caller falls back and says so
+            return None
+        finally:
+            np.random.set_state(numpy_state)
+            torch.random.set_rng_state(torch_state)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
     return bool(params.get("do_mirror", True)), tuple(int(a) for a in params.get("mirror_axes", ()))
 
 
