@@ -220,5 +220,5 @@ def trainer_mirroring(info: Mapping[str, Any]) -> tuple[bool, tuple[int, ...]] |
 
 
 __all__ = ["LOADED_TRAINER_MODULES", "builtin_trainer_classes", "find_trainer_class", "known_trainers",
-           "load_trainers_from_file", "register_trainer", "registry_restored", "trainer_mirroring", "unregister_trainer",
-           "v1_class_repr"]
+           "load_trainers_from_file", "register_trainer", "registry_restored", "trainer_mirroring",
+           "unregister_trainer", "v1_class_repr"]
