@@ -110,9 +110,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     explorer.add_argument("--trainer_file", type=Path, action="append", default=[], metavar="FILE.py",
                           help=tr("import this Python file and register the trainer classes it defines, so that a "
                                   "trainer variant's test-time mirroring is its own, as in v1 (the explorer ships "
-                                  "v1's base trainers only)",
+                                  "v1's base trainers and a few short variants, not v1's variant files)",
                                   "导入这个 Python 文件,并注册其中定义的 trainer 类,使 trainer 变体的测试时镜像与 v1 "
-                                  "一样按它自己的设置(explorer 只自带 v1 的基础 trainer)"))
+                                  "一样按它自己的设置(explorer 自带 v1 的基础 trainer 和几个短训练变体,不带 v1 的变体"
+                                  "文件)"))
     explorer.add_argument("--tile_batch_size", type=int, default=None,
                           help=tr("tiles per forward pass (1 = v1's one at a time; default: 4 on CUDA, except with "
                                   "float16 sums, 1 elsewhere)",
@@ -214,7 +215,9 @@ def run(args: argparse.Namespace) -> int:
     common = dict(do_tta=not args.disable_tta, mixed_precision=not args.disable_mixed_precision,
                   overwrite_existing=args.overwrite_existing, step_size=args.step_size,
                   disable_postprocessing=args.disable_postprocessing, device=device,
-                  tile_batch_size=args.tile_batch_size, sums_on=sums_on, trainer_mirroring=trainer_mirroring)
+                  tile_batch_size=args.tile_batch_size, sums_on=sums_on,
+                  # the trainer is rebuilt only to read its test-time mirroring (without mirroring nothing is read)
+                  trainer_mirroring=None if args.disable_tta else trainer_mirroring)
     start = time.time()
     if args.model == "3d_cascade_fullres" and lowres is None:
         if args.part_id != 0 or args.num_parts != 1:

@@ -124,8 +124,9 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     into the placed network one fold at a time.
     ``trainer_mirroring``: given the ``.model.pkl``, the trainer's ``(do_mirror, mirror_axes)`` or None when the
     trainer is not known (``predict`` passes :func:`nnunet_explorer.network_training.trainer_mirroring`, which
-    remakes the trainer as v1 does). Inference itself imports no trainer: without it, and when it returns None,
-    test-time mirroring follows nnUNetTrainerV2.
+    remakes the trainer as v1 does; its errors propagate). Inference itself imports no trainer: without it,
+    test-time mirroring follows nnUNetTrainerV2 and is never refused; when it returns None, the same, with a
+    note in ``mirroring_note``.
     """
     from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
     from ..training.generic_unet import build_network
@@ -637,7 +638,9 @@ def predict_from_folder(model_folder: str | os.PathLike, input_folder: str | os.
     check_input_files(list_of_lists, num_modalities, segs)
     model = load_model_and_checkpoint_files(model_folder, folds, checkpoint_name, device=device,
                                             trainer_mirroring=trainer_mirroring)
-    check_test_time_mirroring(model, do_tta)  # before anything is written
+    # differs from v1: refused before anything is written; v1 asserts at the first case it predicts (after writing
+    # plans.pkl, and not at all when every output exists already)
+    check_test_time_mirroring(model, do_tta)
     log(model.summary())
     if do_tta and model.mirroring_note:
         log(model.mirroring_note)

@@ -194,7 +194,8 @@ class Predictor:
             disable_postprocessing: do not apply the folder's ``postprocessing.json``.
             verbose: print ``predict``'s lines.
             trainer_mirroring: pass :func:`nnunet_explorer.network_training.trainer_mirroring` to mirror along
-                the trainer's own axes, as ``predict`` does (None: nnUNetTrainerV2's).
+                the trainer's own axes and refuse mirroring for a trainer trained without it, as ``predict`` and
+                v1 do (None: nnUNetTrainerV2's axes, never refused; inference imports no trainer itself).
         """
         model = load_model_and_checkpoint_files(model_folder, folds, checkpoint, device=device,
                                                 trainer_mirroring=trainer_mirroring)

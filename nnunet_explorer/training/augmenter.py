@@ -250,7 +250,7 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
         # OpenMP parallel region (a large cast in NumpyToTensor, a custom transform) after its parent used
         # OpenMP threads (a network ran: notebook 06, `-c`) waits forever for threads fork did not copy (GNU
         # libgomp is not fork-safe). As PyTorch's own DataLoader workers do, run torch single-threaded here: the
-        # workers are the parallelism, and the values do not depend on the thread count.
+        # workers are the parallelism, and v1's transforms (casts, copies) give the same values on any thread count.
         torch.set_num_threads(1)
     np.random.seed(seed)
     if seed is not None:
@@ -524,9 +524,12 @@ class _StallWatch:
         if self._watched is None and waited > self.seconds / 2:
             self._watched = _cpu_watch([p.pid for p in self.processes if p.pid is not None])
         elif self._watched is not None and waited > self.seconds:
-            print(stall_message(waited, _cpu_percents(self._watched), usable_cpu_count()), file=sys.stderr,
-                  flush=True)
-            self._watched = []  # said once; go on waiting
+            self._watched, watched = [], self._watched  # said once; go on waiting
+            try:
+                print(stall_message(waited, _cpu_percents(watched), usable_cpu_count()), file=sys.stderr,
+                      flush=True)
+            except (OSError, ValueError):  # a closed or broken stderr must not end the training
+                pass
 
 
 def _cpu_watch(pids: Sequence[int]) -> list[Any]:

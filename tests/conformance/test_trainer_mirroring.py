@@ -110,11 +110,16 @@ def test_reading_a_trainer_changes_nothing_here_and_an_unknown_one_gives_none(v1
     init = (str(pre / "nnUNetPlansv2.1_plans_3D.pkl"), 0, str(out), str(pre), True, None, True, True, False)
     np.random.seed(7)
     torch.manual_seed(7)
-    benchmark = torch.backends.cudnn.benchmark
+    flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    # the opposite of what a deterministic trainer's __init__ sets, so that a missing restore shows
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
     assert trainer_mirroring({"name": "nnUNetTrainerV2", "init": init, "plans": plans}) == (True, (0, 1, 2))
+    restored = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags
+    assert restored == (False, True)
     assert np.random.randint(1 << 30) == np.random.RandomState(7).randint(1 << 30)
     after = torch.rand(3)
     torch.manual_seed(7)
     assert torch.equal(after, torch.rand(3))
-    assert torch.backends.cudnn.benchmark == benchmark and not (tmp_path / "results").exists()
+    assert not (tmp_path / "results").exists()
     assert trainer_mirroring({"name": "nnUNetTrainerV2_NotLoadedHere", "init": init, "plans": plans}) is None

@@ -97,34 +97,58 @@ class nnUNetTrainerV2_noMirroring(nnUNetTrainerV2):
     def setup_DA_params(self):
         super().setup_DA_params()
         self.data_aug_params["do_mirror"] = False
+
+
+class nnUNetTrainerV2_inPlaneMirroring(nnUNetTrainerV2):
+    def setup_DA_params(self):
+        super().setup_DA_params()
+        self.data_aug_params["mirror_axes"] = (1, 2)
 '''
 
 
-def test_test_time_mirroring_is_the_trainers_own(small_model, tmp_path, monkeypatch, capsys):
-    """v1 rebuilds the trainer named in the ``.model.pkl`` and mirrors as it says: a trainer trained without
-    mirroring refuses test-time mirroring (here before anything is written); a trainer not known here mirrors
-    as nnUNetTrainerV2, and the log says so."""
+def _model_of_trainer(small_model, results, name):
+    """The small model's folder under another trainer's name (its .model.pkl names that trainer)."""
     import pickle
 
-    from nnunet_explorer.network_training import registry_restored
-
-    _use_workspace_of(small_model, monkeypatch)
-    name = "nnUNetTrainerV2_noMirroring"
-    results = tmp_path / "results"
     model = results / "nnUNet" / "3d_fullres" / small_model.task / f"{name}__nnUNetPlansv2.1"
     shutil.copytree(small_model.model_folder, model)
     for pkl in model.glob("fold_*/model_final_checkpoint.model.pkl"):
         info = pickle.loads(pkl.read_bytes())
         info["name"] = name
         pkl.write_bytes(pickle.dumps(info))
+
+
+def test_test_time_mirroring_is_the_trainers_own(small_model, tmp_path, monkeypatch, capsys):
+    """v1 rebuilds the trainer named in the ``.model.pkl`` and mirrors as it says: a trainer trained without
+    mirroring refuses test-time mirroring (here before anything is written); a trainer not known here mirrors
+    as nnUNetTrainerV2, and the log says so."""
+    import nnunet_explorer.inference.predict as predict_module
+    from nnunet_explorer.network_training import registry_restored
+
+    _use_workspace_of(small_model, monkeypatch)
+    name = "nnUNetTrainerV2_noMirroring"
+    results = tmp_path / "results"
+    _model_of_trainer(small_model, results, name)
+    _model_of_trainer(small_model, results, "nnUNetTrainerV2_inPlaneMirroring")
     monkeypatch.setenv("RESULTS_FOLDER", str(results))
+    axes_used = []
+    sliding_window = predict_module.predict_sliding_window
+
+    def spy(*args, **kwargs):
+        axes_used.append(kwargs["mirror_axes"])
+        return sliding_window(*args, **kwargs)
+
+    monkeypatch.setattr(predict_module, "predict_sliding_window", spy)
     inputs = tmp_path / "in"
     inputs.mkdir()
     case = sorted(small_model.images.glob("*_0000.nii.gz"))[0]
     shutil.copy(case, inputs / case.name)
     trainer_file = tmp_path / "no_mirroring.py"
     trainer_file.write_text(NO_MIRRORING)
-    args = ["predict", "-i", str(inputs), "-t", "901", "-tr", name, "-f", "0", "--device", "cpu"]
+    def command(trainer):
+        return ["predict", "-i", str(inputs), "-t", "901", "-tr", trainer, "-f", "0", "--device", "cpu"]
+
+    args = command(name)
     with registry_restored():
         assert cli_main([*args, "-o", str(tmp_path / "refused"), "--trainer_file", str(trainer_file)]) != 0
         err = capsys.readouterr().err
@@ -133,7 +157,14 @@ def test_test_time_mirroring_is_the_trainers_own(small_model, tmp_path, monkeypa
         assert cli_main([*args, "-o", str(tmp_path / "plain"), "--trainer_file", str(trainer_file),
                          "--disable_tta"]) == 0
         assert (tmp_path / "plain" / case.name.replace("_0000", "")).is_file()
+        # a trainer with other axes: the sliding window flips those
+        axes_used.clear()
+        assert cli_main([*command("nnUNetTrainerV2_inPlaneMirroring"), "-o", str(tmp_path / "own"),
+                         "--trainer_file", str(trainer_file)]) == 0
+        assert axes_used == [(1, 2)]
     capsys.readouterr()
+    axes_used.clear()
     assert cli_main([*args, "-o", str(tmp_path / "unknown")]) == 0
     out = capsys.readouterr().out
     assert f"{name} is not a trainer known here: test-time mirroring along nnUNetTrainerV2's axes (0, 1, 2)" in out
+    assert axes_used == [(0, 1, 2)]

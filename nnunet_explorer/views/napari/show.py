@@ -114,34 +114,39 @@ def inline_screenshot(x: Any = None, viewer: Any = None, *, canvas_only: bool = 
     made = viewer is None
     if x is None and viewer is None:
         raise ValueError("give something to show (x) or a viewer to capture")
-    with _kernel_event_loop_kept():
+    closing = bool(close or (close is None and made))
+    # a window left open (close=False) needs Qt's event loop to stay live between cells: then napari's switch stays
+    with _kernel_event_loop_kept(restore=closing):
         if x is not None:
             viewer = show_in_napari(x, viewer, **kwargs)
         try:
             viewer.reset_view()
             array = np.asarray(viewer.screenshot(canvas_only=canvas_only, flash=False))
         finally:
-            if close or (close is None and made):
+            if closing:
                 viewer.close()
     return Screenshot(array)
 
 
 @contextmanager
-def _kernel_event_loop_kept() -> Iterator[None]:
+def _kernel_event_loop_kept(restore: bool = True) -> Iterator[None]:
     """Give an IPython kernel back the GUI event loop it had before (none, usually) once the block is done.
 
     napari switches the kernel to Qt's event loop (``%gui qt``) whenever it makes a viewer, so that an open window
     stays live between cells. A picture needs no live window, and ipykernel's Qt loop now and then misses the
     next cell's request: the notebook then waits forever (notebook 06 did). Where the loop was on before (a viewer
-    the user opened with :func:`show_in_napari`), it stays on.
+    the user opened with :func:`show_in_napari`), it stays on; with ``restore=False`` nothing is changed.
     """
-    shell = _ipython_shell()
+    shell = _ipython_shell() if restore else None
     before = getattr(shell, "active_eventloop", None)
     try:
         yield
     finally:
         if shell is not None and getattr(shell, "active_eventloop", None) != before:
-            shell.enable_gui(before)
+            try:
+                shell.enable_gui(before)
+            except Exception:  # noqa: BLE001 - the kernel then stays in napari's loop, as without this helper;
+                pass  # an error here must not hide the block's own
 
 
 def _ipython_shell() -> Any:
