@@ -212,6 +212,7 @@ def prediction(trainer: Any, training_epochs: TrainedEpochs, configuration: Any,
     import SimpleITK as sitk
 
     from .inference.predict import predict_from_folder
+    from .network_training import data_aug_mirroring
     from .paths import get_workspace
 
     ws = workspace or get_workspace(announce=False)
@@ -232,14 +233,10 @@ def prediction(trainer: Any, training_epochs: TrainedEpochs, configuration: Any,
     folds = ["all"] if fold == "all" else [int(fold.split("_")[1])]
     # with mirroring, the trainer's own axes (and its refusal, if it trained without mirroring), as in v1: read
     # off the trainer at hand, which is what v1 rebuilds from the checkpoint
-    params = trainer.data_aug_params
-
-    def mirroring(_info):
-        return bool(params.get("do_mirror", True)), tuple(int(a) for a in params.get("mirror_axes", ()))
-
+    mirroring = data_aug_mirroring(trainer.data_aug_params)
     predict_from_folder(training_epochs.output_folder.parent, in_dir, out_dir, folds, do_tta=do_tta,
                         mixed_precision=False, overwrite_existing=True, device=trainer.device,
-                        trainer_mirroring=mirroring if do_tta else None, log=lambda *a, **k: None)
+                        trainer_mirroring=(lambda _info: mirroring) if do_tta else None, log=lambda *a, **k: None)
     output = out_dir / f"{case}.nii.gz"
     labels = np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(output))))
     return Prediction(case, tuple(str(f) for f in files), output, tuple(int(v) for v in labels))

@@ -165,12 +165,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ..device import resolve_device
     from ..fileio import write_json
-    import warnings
-
     from ..inference.predict import predict_from_folder
-    from ..network_training import V1IgnoresWarning, load_trainers_from_file, trainer_mirroring
+    from ..network_training import trainer_mirroring
     from ..paths import get_workspace
     from ..tasks import resolve_task_name
+    from .run_training import register_trainer_files
 
     if not 0 < args.step_size <= 1:
         raise ConfigurationError(tr(f"--step_size must be in (0, 1], got {args.step_size}",
@@ -207,11 +206,7 @@ def run(args: argparse.Namespace) -> int:
     workspace = get_workspace()
     task = resolve_task_name(args.task_name, workspace)
     folds = _parse_folds(args.folds)
-    for trainer_file in args.trainer_file:
-        with warnings.catch_warnings():  # a v1 variant may set values v1 ignores; prediction does not use them
-            warnings.simplefilter("ignore", V1IgnoresWarning)
-            names = load_trainers_from_file(trainer_file)
-        print(tr(f"registered trainer(s) from {trainer_file}: ", f"已从 {trainer_file} 注册 trainer:") + ", ".join(names))
+    register_trainer_files(args.trainer_file)
     common = dict(do_tta=not args.disable_tta, mixed_precision=not args.disable_mixed_precision,
                   overwrite_existing=args.overwrite_existing, step_size=args.step_size,
                   disable_postprocessing=args.disable_postprocessing, device=device,

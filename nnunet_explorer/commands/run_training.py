@@ -196,3 +196,18 @@ if __name__ == "__main__":  # pragma: no cover
 
 __all__ = ["add_explorer_arguments", "add_run_training_arguments", "build_run_training_parser", "main",
            "parse_run_training_args", "request_from_namespace"]
+
+
+def register_trainer_files(files: Sequence[Path]) -> None:
+    """``--trainer_file``: import each file, register its trainer classes and say which. A v1 variant file may
+    set values v1 ignores (``V1IgnoresWarning``): ``train`` says so once as a note of the run, and prediction
+    does not use them, so the warnings are not shown while the files load."""
+    import warnings
+
+    from ..network_training import V1IgnoresWarning, load_trainers_from_file
+
+    for trainer_file in files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", V1IgnoresWarning)
+            names = load_trainers_from_file(trainer_file)
+        print(tr(f"registered trainer(s) from {trainer_file}: ", f"已从 {trainer_file} 注册 trainer:") + ", ".join(names))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +102,8 @@ def _wait_for_debugger(port: int) -> None:
 
 
 def _run(args: argparse.Namespace, built: list) -> int:
-    from ..network_training import load_trainers_from_file
-    from ..network_training.provenance import V1IgnoresWarning
     from ..training.distributed import wants_distributed
-    from .run_training import request_from_namespace
+    from .run_training import register_trainer_files, request_from_namespace
 
     if args.report is not None and args.report.exists() and not args.overwrite_report:
         raise ConfigurationError(tr(f"report file {args.report} already exists", f"报告文件 {args.report} 已存在"),
@@ -118,11 +115,7 @@ def _run(args: argparse.Namespace, built: list) -> int:
                                  fix=tr("give a file name ending in .html", "给一个以 .html 结尾的文件名"))
     if args.debugpy is not None:
         _wait_for_debugger(args.debugpy)
-    for trainer_file in args.trainer_file:
-        with warnings.catch_warnings():  # said below, once, as a note of this command
-            warnings.simplefilter("ignore", V1IgnoresWarning)
-            names = load_trainers_from_file(trainer_file)
-        print(tr(f"registered trainer(s) from {trainer_file}: ", f"已从 {trainer_file} 注册 trainer:") + ", ".join(names))
+    register_trainer_files(args.trainer_file)  # a v1 file's ignored settings are said below, once
     request = request_from_namespace(args)  # once; the device is resolved here
     _note_ignored_settings(request.args.network_trainer)
     if wants_distributed(args):  # --dist, or torchrun with WORLD_SIZE > 1

@@ -23,12 +23,13 @@ from .nnUNetTrainer import nnUNetTrainer
 from .nnUNetTrainerV2 import nnUNetTrainerV2
 from .nnUNetTrainerV2_CascadeFullRes import nnUNetTrainerV2CascadeFullRes, has_prev_stage
 from .nnUNetTrainerV2_DDP import nnUNetTrainerV2_DDP
+from .model_restore import data_aug_mirroring, trainer_mirroring
 from .provenance import V1IgnoresWarning, attribute_provenance, override
 from .registry import (find_trainer_class, known_trainers, load_trainers_from_file, register_trainer,
-                       registry_restored, trainer_mirroring, unregister_trainer, v1_class_repr)
+                       registry_restored, unregister_trainer, v1_class_repr)
 
 __all__ = ["ExplorerHooks", "NetworkTrainer", "TrainingHandle", "TrainingResult", "V1IgnoresWarning",
-           "attribute_provenance", "find_trainer_class", "has_prev_stage", "known_trainers",
+           "attribute_provenance", "data_aug_mirroring", "find_trainer_class", "has_prev_stage", "known_trainers",
            "load_trainers_from_file", "nnUNetTrainer", "nnUNetTrainerV2", "nnUNetTrainerV2CascadeFullRes",
            "nnUNetTrainerV2_2epochs", "nnUNetTrainerV2_5epochs", "nnUNetTrainerV2_DDP", "nnUNetTrainerV2_explore",
            "override", "register_trainer", "registry_restored", "run_in_background", "trainer_mirroring",

@@ -704,12 +704,14 @@ WHY: dict[str, WhyEntry] = {
         title={"en": "predicting a new case", "zh": "预测新病例"},
         fact={"en": "``nnUNet_predict`` preprocesses the case as planned (crop, resample, normalise), loads "
                     "``model_final_checkpoint`` of every fold found, predicts with sliding window and mirroring "
-                    "(8 flips in 3D, 4 in 2D), averages the softmax over the folds, resamples back, takes the "
+                    "along the trainer's axes (nnUNetTrainerV2: 8 flips in 3D, 4 in 2D; a trainer trained without "
+                    "mirroring refuses it), averages the softmax over the folds, resamples back, takes the "
                     "argmax and applies the model folder's ``postprocessing.json`` (written by "
                     "``consolidate_folds``, not the per-fold file ``validate`` writes); without it v1 warns and "
                     "skips postprocessing.",
               "zh": "``nnUNet_predict`` 按 plans 对病例做预处理(裁剪、重采样、归一化),加载找到的每一折的 "
-                    "``model_final_checkpoint``,用滑动窗口和镜像(3D 8 种翻转,2D 4 种)预测,对各折的 softmax "
+                    "``model_final_checkpoint``,用滑动窗口和沿 trainer 的轴的镜像(nnUNetTrainerV2:3D 8 种翻转,2D 4 种;"
+                    "训练时没有做镜像的 trainer 会拒绝镜像)预测,对各折的 softmax "
                     "求平均,重采样回原始空间,取 argmax,并应用模型文件夹中的 ``postprocessing.json``(由 ``consolidate_folds`` 写出,"
                     "而不是 ``validate`` 在每一折中写出的文件);没有这个文件时 v1 给出警告并跳过后处理。"},
         rationale={"en": "The paper ensembles the 5 cross-validation models for test cases and uses mirroring as "

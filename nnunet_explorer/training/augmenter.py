@@ -479,7 +479,7 @@ class MultiProcessAugmenter:
         index = self._next_queue % self.num_processes
         ready, feeder = self._ready, self._feeder
         started = time.monotonic()
-        stall = _StallWatch(self._processes, self.stall_seconds)
+        stall = None  # made on the first empty poll: a batch that is ready costs nothing extra
         try:
             while True:
                 try:
@@ -493,7 +493,9 @@ class MultiProcessAugmenter:
                     if self.timeout is not None and waited > self.timeout:
                         raise TrainingError(f"no batch from augmentation worker {index} within {self.timeout} s",
                                             fix="make the loader faster, use more workers or a larger timeout")
-                    stall.check(waited)
+                    if self.stall_seconds is not None:
+                        stall = stall or _StallWatch(self._processes, self.stall_seconds)
+                        stall.check(waited)
             if isinstance(batch, _Failure):
                 raise batch.exc
         except BaseException:
@@ -514,19 +516,20 @@ class _StallWatch:
     has passed, so a normal wait costs nothing.
     """
 
-    def __init__(self, processes: Sequence[Any], seconds: float | None) -> None:
-        self.processes, self.seconds = list(processes), seconds
-        self._watched: list[Any] | None = None
+    def __init__(self, processes: Sequence[Any], seconds: float) -> None:
+        self.processes, self.seconds = processes, seconds
+        self.watched: list[Any] | None = None  # the workers' psutil handles, from half the time on
+        self.said = False
 
     def check(self, waited: float) -> None:
-        if self.seconds is None or self._watched == []:
+        if self.said or waited <= self.seconds / 2:
             return
-        if self._watched is None and waited > self.seconds / 2:
-            self._watched = _cpu_watch([p.pid for p in self.processes if p.pid is not None])
-        elif self._watched is not None and waited > self.seconds:
-            self._watched, watched = [], self._watched  # said once; go on waiting
+        if self.watched is None:
+            self.watched = _cpu_watch([p.pid for p in self.processes if p.pid is not None])
+        elif waited > self.seconds:
+            self.said = True  # once; go on waiting
             try:
-                print(stall_message(waited, _cpu_percents(watched), usable_cpu_count()), file=sys.stderr,
+                print(stall_message(waited, _cpu_percents(self.watched), usable_cpu_count()), file=sys.stderr,
                       flush=True)
             except (OSError, ValueError):  # a closed or broken stderr must not end the training
                 pass
