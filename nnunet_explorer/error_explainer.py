@@ -163,9 +163,11 @@ def _plans(workspace, name: str, plans_identifier: str, network: str = "3d_fullr
 def _check_stages(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     import numpy as np
 
+    from .run.default_configuration import stage_for
+
     path, plans = _plans(workspace, name, ctx.plans_identifier)
     stages = plans["plans_per_stage"]
-    last = stages[max(stages)]
+    last = stages[stage_for("3d_fullres", sorted(stages))]
     ratio = float(np.prod(last["median_patient_size_in_voxels"])) / float(np.prod(last["patch_size"]))
     return [tr(f"{path.name} of {name} has {len(stages)} stage(s); the median case is {ratio:.2f} full-resolution "
                "patches (v1 tries a low-resolution stage from 4)",
