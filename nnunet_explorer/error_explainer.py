@@ -151,7 +151,8 @@ def _plans(workspace, name: str, plans_identifier: str, network: str = "3d_fullr
     path = plans_file_for(network, name, plans_identifier, workspace)
     if not path.is_file():
         raise PlansError(tr(f"{path} does not exist", f"{path} 不存在"),
-                         fix=f"nnunet-explorer plan_and_preprocess -t {name}" + (
+                         fix=tr(f"nnunet-explorer plan_and_preprocess -t {name}",
+                                f"运行 nnunet-explorer plan_and_preprocess -t {name}") + (
                              "" if plans_identifier == default_plans_identifier else
                              tr(f" (or give -p the identifier the plans were saved under; {plans_identifier!r} "
                                 "was asked for)",

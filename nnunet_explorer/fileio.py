@@ -25,6 +25,7 @@ from typing import IO, Any, Iterator
 import numpy as np
 
 from .errors import ExplorerError, UnsafeFileError
+from .language import tr
 
 PathLike = str | os.PathLike
 
@@ -115,8 +116,10 @@ def load_json(path: PathLike) -> Any:
             return json.load(handle)
     except json.JSONDecodeError as exc:
         raise ExplorerError(
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            fix="correct the file (a JSON linter shows the exact spot) and run the command again",
+            tr(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+               f"{path} 不是有效的 JSON: {exc.msg}(第 {exc.lineno} 行第 {exc.colno} 列)"),
+            fix=tr("correct the file (a JSON linter shows the exact spot) and run the command again",
+                   "改正这个文件(JSON 检查工具会指出确切位置),然后重新运行命令"),
         ) from None
 
 
@@ -174,10 +177,14 @@ class RestrictedUnpickler(pickle.Unpickler):
             module = "builtins"
         if not is_allowed_global(module, name):
             raise UnsafeFileError(
-                f"{self._source} asks to load '{module}.{name}', which is not plain data (numpy arrays, "
-                "numbers, strings, lists, dicts, OrderedDict); loading it could run code, so it was refused",
-                fix="only open nnU-Net files from sources you trust; regenerate the file with nnU-Net or the "
-                "explorer if it should contain plain data",
+                tr(f"{self._source} asks to load '{module}.{name}', which is not plain data (numpy arrays, "
+                   "numbers, strings, lists, dicts, OrderedDict); loading it could run code, so it was refused",
+                   f"{self._source} 要求加载 '{module}.{name}',它不是纯数据(numpy 数组、数字、字符串、list、"
+                   "dict、OrderedDict);加载它可能执行代码,所以已被拒绝"),
+                fix=tr("only open nnU-Net files from sources you trust; regenerate the file with nnU-Net or the "
+                       "explorer if it should contain plain data",
+                       "只打开来源可信的 nnU-Net 文件;如果这个文件本应只含纯数据,请用 nnU-Net 或 explorer "
+                       "重新生成它"),
             )
         return super().find_class(module, name)
 
@@ -190,8 +197,10 @@ def loads_pickle(data: bytes, source: str = "<bytes>") -> Any:
         raise
     except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, IndexError) as exc:
         raise ExplorerError(
-            f"{source} is not a readable pickle ({type(exc).__name__}: {exc})",
-            fix="the file is truncated or corrupt; delete it and re-run the step that writes it",
+            tr(f"{source} is not a readable pickle ({type(exc).__name__}: {exc})",
+               f"{source} 不是可读的 pickle 文件({type(exc).__name__}: {exc})"),
+            fix=tr("the file is truncated or corrupt; delete it and re-run the step that writes it",
+                   "文件不完整或已损坏;删除它,再重新运行写出它的那一步"),
         ) from None
 
 
@@ -199,5 +208,6 @@ def load_pickle(path: PathLike) -> Any:
     """Read a v1 pickle (plans, case properties, splits, ``.model.pkl``) with the allow-list."""
     path = Path(path)
     if not path.is_file():
-        raise ExplorerError(f"{path} does not exist", fix="run the step that creates it first")
+        raise ExplorerError(tr(f"{path} does not exist", f"{path} 不存在"),
+                            fix=tr("run the step that creates it first", "先运行生成它的那一步"))
     return loads_pickle(path.read_bytes(), str(path))

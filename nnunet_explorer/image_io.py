@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
+from .language import tr
 
 PathLike = str | os.PathLike
 
@@ -40,8 +41,12 @@ CHUNK_BYTES = 1 << 20
 _NIFTI_DTYPES = {2: "u1", 4: "i2", 8: "i4", 16: "f4", 64: "f8", 256: "i1", 512: "u2", 768: "u4", 1024: "i8",
                  1280: "u8"}
 
-_REFETCH_FIX = ("the file is damaged or incomplete (often an interrupted copy or download): re-copy / "
-                "re-download it from its source, then run the command again")
+
+def _refetch_fix() -> str:
+    """The fix for a damaged or cut-short file (in the reader's language, chosen when the error is raised)."""
+    return tr("the file is damaged or incomplete (often an interrupted copy or download): re-copy / "
+              "re-download it from its source, then run the command again",
+              "文件已损坏或不完整(常见原因是复制或下载被中断): 请从它的来源重新复制/重新下载, 然后再次运行该命令")
 
 
 @dataclass(frozen=True)
@@ -83,16 +88,19 @@ def _suffix_of(path: Path) -> str | None:
 def _parse_header(raw: bytes, path: Path) -> tuple[int, str, tuple[int, ...], int, int, int]:
     """``(version, byte order, shape, datatype, bitpix, vox_offset)`` from the first bytes of a NIfTI file."""
     def refuse(why: str) -> DatasetError:
-        return DatasetError(f"{path} is not a NIfTI image ({why})",
-                            fix="give a NIfTI file (.nii.gz, as nnU-Net v1 reads); if it should be one, " + _REFETCH_FIX)
+        return DatasetError(tr(f"{path} is not a NIfTI image ({why})", f"{path} 不是 NIfTI 图像 ({why})"),
+                            fix=tr("give a NIfTI file (.nii.gz, as nnU-Net v1 reads); if it should be one, ",
+                                   "请提供 NIfTI 文件(nnU-Net v1 读取的 .nii.gz); 如果它本应是 NIfTI 文件, 那么")
+                            + _refetch_fix())
 
     if len(raw) < 348:
-        raise refuse(f"only {len(raw)} bytes, shorter than a NIfTI header of 348 bytes")
+        raise refuse(tr(f"only {len(raw)} bytes, shorter than a NIfTI header of 348 bytes",
+                        f"只有 {len(raw)} 字节, 比 348 字节的 NIfTI 文件头还短"))
     for order in ("<", ">"):
         size = struct.unpack(order + "i", raw[:4])[0]
         if size == 348:
             if raw[344:347] not in (b"n+1", b"ni1"):
-                raise refuse("the header's magic string is not 'n+1'")
+                raise refuse(tr("the header's magic string is not 'n+1'", "文件头的 magic 字符串不是 'n+1'"))
             dim = struct.unpack(order + "8h", raw[40:56])
             datatype, bitpix = struct.unpack(order + "hh", raw[70:74])
             vox_offset = int(struct.unpack(order + "f", raw[108:112])[0])
@@ -100,19 +108,22 @@ def _parse_header(raw: bytes, path: Path) -> tuple[int, str, tuple[int, ...], in
             break
         if size == 540:
             if len(raw) < 540:
-                raise refuse(f"only {len(raw)} bytes, shorter than a NIfTI-2 header of 540 bytes")
+                raise refuse(tr(f"only {len(raw)} bytes, shorter than a NIfTI-2 header of 540 bytes",
+                                f"只有 {len(raw)} 字节, 比 540 字节的 NIfTI-2 文件头还短"))
             if raw[4:7] not in (b"n+2", b"ni2"):
-                raise refuse("the header's magic string is not 'n+2'")
+                raise refuse(tr("the header's magic string is not 'n+2'", "文件头的 magic 字符串不是 'n+2'"))
             datatype, bitpix = struct.unpack(order + "hh", raw[12:16])
             dim = struct.unpack(order + "8q", raw[16:80])
             vox_offset = int(struct.unpack(order + "q", raw[168:176])[0])
             version = 2
             break
     else:
-        raise refuse("its first 4 bytes do not declare a 348- or 540-byte header")
+        raise refuse(tr("its first 4 bytes do not declare a 348- or 540-byte header",
+                        "它的前 4 个字节声明的文件头长度既不是 348 字节, 也不是 540 字节"))
     ndim = int(dim[0])
     if not 1 <= ndim <= 7 or any(d < 0 for d in dim[1:ndim + 1]) or bitpix <= 0 or bitpix % 8:
-        raise refuse(f"implausible header: dim {list(dim)}, bitpix {bitpix}")
+        raise refuse(tr(f"implausible header: dim {list(dim)}, bitpix {bitpix}",
+                        f"文件头的值不合理: dim {list(dim)}, bitpix {bitpix}"))
     vox_offset = max(vox_offset, 352 if version == 1 else 544)
     return version, order, tuple(int(d) for d in dim[1:ndim + 1]), int(datatype), int(bitpix), vox_offset
 
@@ -186,7 +197,8 @@ def _gunzip_pieces(handle):
             try:
                 out = decompressor.decompress(chunk)
             except zlib.error as exc:
-                raise _StreamProblem(f"its gzip stream is damaged ({exc})") from None
+                raise _StreamProblem(tr(f"its gzip stream is damaged ({exc})",
+                                        f"它的 gzip 数据流已损坏 ({exc})")) from None
             if out:
                 yield out
             if decompressor.eof:
@@ -194,7 +206,8 @@ def _gunzip_pieces(handle):
             else:
                 chunk = b""
     if not finished:
-        raise _StreamProblem("its gzip stream ends early (the file was cut short)")
+        raise _StreamProblem(tr("its gzip stream ends early (the file was cut short)",
+                                "它的 gzip 数据流提前结束了(文件被截断)"))
 
 
 def scan_nifti(path: PathLike) -> NiftiScan:
@@ -208,18 +221,26 @@ def scan_nifti(path: PathLike) -> NiftiScan:
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path} does not exist", fix="check the path (and that the copy of the data finished)")
+        raise DatasetError(tr(f"{path} does not exist", f"{path} 不存在"),
+                           fix=tr("check the path (and that the copy of the data finished)",
+                                  "请检查路径(以及数据是否已复制完成)"))
     suffix = _suffix_of(path)
     if suffix is None:
-        raise DatasetError(f"{path} is not a NIfTI file (extension {''.join(path.suffixes) or 'none'}); nnU-Net v1 "
-                           "reads only .nii.gz",
-                           fix="convert it to .nii.gz (e.g. SimpleITK: sitk.WriteImage(sitk.ReadImage(src), "
-                           "'CASE_0000.nii.gz')) or remove it")
+        extension = "".join(path.suffixes) or tr("none", "无")
+        raise DatasetError(tr(f"{path} is not a NIfTI file (extension {extension}); nnU-Net v1 reads only .nii.gz",
+                              f"{path} 不是 NIfTI 文件(扩展名 {extension}); nnU-Net v1 只读取 .nii.gz"),
+                           fix=tr("convert it to .nii.gz (e.g. SimpleITK: sitk.WriteImage(sitk.ReadImage(src), "
+                                  "'CASE_0000.nii.gz')) or remove it",
+                                  "请把它转换为 .nii.gz（例如用 SimpleITK 执行 sitk.WriteImage(sitk.ReadImage(src), "
+                                  "'CASE_0000.nii.gz')）, 或者删除它"))
     compressed = suffix == ".nii.gz"
     with open(path, "rb") as handle:
         if compressed and handle.read(2) != b"\x1f\x8b":
-            raise DatasetError(f"{path} is not gzip-compressed although it ends with .nii.gz, so it is not a "
-                               ".nii.gz image", fix="if it is a plain .nii, rename it; otherwise " + _REFETCH_FIX)
+            raise DatasetError(tr(f"{path} is not gzip-compressed although it ends with .nii.gz, so it is not a "
+                                  ".nii.gz image",
+                                  f"{path} 虽然以 .nii.gz 结尾, 却不是 gzip 压缩的, 所以它不是 .nii.gz 图像"),
+                               fix=tr("if it is a plain .nii, rename it; otherwise ",
+                                      "如果它是普通的 .nii 文件, 请给它改名; 否则, ") + _refetch_fix())
         handle.seek(0)
         pieces = _gunzip_pieces(handle) if compressed else _plain_pieces(handle)
         head = b""
@@ -237,15 +258,17 @@ def scan_nifti(path: PathLike) -> NiftiScan:
             problem = str(exc)
         if counter is None:
             if problem is not None and len(head) < 348:
-                raise DatasetError(f"{path} cannot be read: {problem} before its NIfTI header could be read",
-                                   fix=_REFETCH_FIX)
+                raise DatasetError(tr(f"{path} cannot be read: {problem} before its NIfTI header could be read",
+                                      f"{path} 无法读取: 在读到它的 NIfTI 文件头之前, {problem}"),
+                                   fix=_refetch_fix())
             counter = _start_counting(head, path)
     expected = counter.end
     read = counter.position
     if problem is None and read < expected:
-        problem = f"it holds {read} bytes but its header declares {expected} (header + voxels)"
+        problem = tr(f"it holds {read} bytes but its header declares {expected} (header + voxels)",
+                     f"它只有 {read} 字节, 但它的文件头声明了 {expected} 字节(文件头 + 体素)")
     elif problem is not None:
-        problem += f"; {read} of {expected} bytes could be read"
+        problem += tr(f"; {read} of {expected} bytes could be read", f"; {expected} 字节中只读出了 {read} 字节")
     is_float = counter.dtype is not None
     version, shape, datatype, bitpix, vox_offset = counter.header
     return NiftiScan(path, compressed, version, shape, datatype, bitpix, vox_offset, expected, read,
@@ -257,9 +280,11 @@ def truncation_error(scan: NiftiScan) -> DatasetError:
     """The error for a scan whose ``problem`` is set (naming the file, how much is missing, and the fix)."""
     missing = 100.0 * (1 - scan.voxels_present / scan.voxels_declared) if scan.voxels_declared else 100.0
     return DatasetError(
-        f"{scan.path} is incomplete: {scan.problem}; about {missing:.0f} % of its {scan.voxels_declared} voxels "
-        "are missing (SimpleITK would read it without an error, filling them with 0)",
-        fix=_REFETCH_FIX)
+        tr(f"{scan.path} is incomplete: {scan.problem}; about {missing:.0f} % of its {scan.voxels_declared} voxels "
+           "are missing (SimpleITK would read it without an error, filling them with 0)",
+           f"{scan.path} 不完整: {scan.problem}; 它的 {scan.voxels_declared} 个体素中约有 {missing:.0f} % 缺失"
+           "(SimpleITK 读取它时不会报错, 而是把缺失的体素填成 0)"),
+        fix=_refetch_fix())
 
 
 def read_nifti_header(path: PathLike) -> tuple[int, tuple[int, ...], int, int]:
@@ -273,16 +298,23 @@ def read_nifti_header(path: PathLike) -> tuple[int, tuple[int, ...], int, int]:
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path} does not exist", fix="check the path (and that the copy of the data finished)")
+        raise DatasetError(tr(f"{path} does not exist", f"{path} 不存在"),
+                           fix=tr("check the path (and that the copy of the data finished)",
+                                  "请检查路径(以及数据是否已复制完成)"))
     suffix = _suffix_of(path)
     if suffix is None:
-        raise DatasetError(f"{path} is not a NIfTI file (extension {''.join(path.suffixes) or 'none'}); nnU-Net v1 "
-                           "reads only .nii.gz", fix="convert it to .nii.gz or remove it")
+        extension = "".join(path.suffixes) or tr("none", "无")
+        raise DatasetError(tr(f"{path} is not a NIfTI file (extension {extension}); nnU-Net v1 reads only .nii.gz",
+                              f"{path} 不是 NIfTI 文件(扩展名 {extension}); nnU-Net v1 只读取 .nii.gz"),
+                           fix=tr("convert it to .nii.gz or remove it", "请把它转换为 .nii.gz, 或者删除它"))
     with open(path, "rb") as handle:
         if suffix == ".nii.gz":
             if handle.read(2) != b"\x1f\x8b":
-                raise DatasetError(f"{path} is not gzip-compressed although it ends with .nii.gz, so it is not a "
-                                   ".nii.gz image", fix="if it is a plain .nii, rename it; otherwise " + _REFETCH_FIX)
+                raise DatasetError(tr(f"{path} is not gzip-compressed although it ends with .nii.gz, so it is not "
+                                      "a .nii.gz image",
+                                      f"{path} 虽然以 .nii.gz 结尾, 却不是 gzip 压缩的, 所以它不是 .nii.gz 图像"),
+                                   fix=tr("if it is a plain .nii, rename it; otherwise ",
+                                          "如果它是普通的 .nii 文件, 请给它改名; 否则, ") + _refetch_fix())
             handle.seek(0)
             head = b""
             try:
@@ -292,8 +324,9 @@ def read_nifti_header(path: PathLike) -> tuple[int, tuple[int, ...], int, int]:
                         break
             except _StreamProblem as exc:
                 if len(head) < 348:
-                    raise DatasetError(f"{path} cannot be read: {exc} before its NIfTI header could be read",
-                                       fix=_REFETCH_FIX) from None
+                    raise DatasetError(tr(f"{path} cannot be read: {exc} before its NIfTI header could be read",
+                                          f"{path} 无法读取: 在读到它的 NIfTI 文件头之前, {exc}"),
+                                       fix=_refetch_fix()) from None
         else:
             head = handle.read(544)
     version, _order, shape, datatype, bitpix, _offset = _parse_header(head, path)

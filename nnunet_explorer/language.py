@@ -27,11 +27,19 @@ _chosen: str | None = None
 _speaking = threading.local()  # speaking()'s language, for the thread inside the block only
 
 
-def _normalise(language: str) -> str:
+def _code(language: str) -> str | None:
+    """``language``'s code in :data:`LANGUAGES`, or None when it names none (never raises)."""
     code = str(language).strip().lower().replace("_", "-")
     code = {"zh-cn": "zh", "zh-hans": "zh", "cn": "zh", "chinese": "zh", "english": "en"}.get(code, code)
-    if code not in LANGUAGES:
-        raise ConfigurationError(f"unknown language {language!r}", fix=f"use one of {', '.join(LANGUAGES)}")
+    return code if code in LANGUAGES else None
+
+
+def _normalise(language: str) -> str:
+    code = _code(language)
+    if code is None:  # tr below reads the language in effect, which never calls _normalise (no recursion)
+        raise ConfigurationError(tr(f"unknown language {language!r}", f"未知的语言 {language!r}"),
+                                 fix=tr(f"use one of {', '.join(LANGUAGES)}",
+                                        f"请使用其中之一: {', '.join(LANGUAGES)}"))
     return code
 
 
@@ -57,10 +65,7 @@ def get_language() -> str:
     env = os.environ.get(ENV_VAR, "").strip()
     if not env:
         return "en"
-    try:
-        return _normalise(env)
-    except ConfigurationError:
-        return "en"  # a mistyped variable must not break every card; the default applies
+    return _code(env) or "en"  # a mistyped variable must not break every card; the default applies
 
 
 def pick(texts: dict[str, str], language: str | None = None) -> str:
@@ -140,7 +145,11 @@ def _typeset(text: str) -> str:
             return f"\uff08{m.group(1)}\uff09"
         return m.group(0)
 
-    text = _PAIR.sub(pair, text)
+    while True:  # innermost pairs first; a converted pair no longer hides the pair around it
+        typeset = _PAIR.sub(pair, text)
+        if typeset == text:
+            break
+        text = typeset
     text = re.sub(" ?([\uff08\uff09]) ?", r"\1", text)  # full-width brackets carry their own spacing
     out = []
     for i, ch in enumerate(text):
@@ -160,8 +169,9 @@ def zh_typography(text: str) -> str:
     """Chinese punctuation where the text is Chinese: ASCII ``, ; : ( )`` next to Chinese become full-width.
 
     The texts are written with ASCII punctuation for easy editing; readers expect the full-width forms
-    (U+FF0C, U+FF1B, U+FF1A, U+FF08/U+FF09) in Chinese prose. Code quoted as ````x```` and punctuation between two non-Chinese characters (``1, 2``,
-    ``KFold(5, ...)``) are left alone.
+    (U+FF0C, U+FF1B, U+FF1A, U+FF08/U+FF09) in Chinese prose. Code quoted as ````x```` or ```x``` (write a call
+    such as ``maybe_update_lr(epoch)`` that way) and punctuation between two non-Chinese characters (``1, 2``,
+    ``KFold(5, ...)``) are left alone. Nested brackets are converted from the inside out.
     """
     codes: list[str] = []
 
@@ -169,7 +179,7 @@ def zh_typography(text: str) -> str:
         codes.append(m.group(0))
         return f"\x00{len(codes) - 1}\x00"
 
-    masked = _typeset(re.sub(r"``.+?``", hide, text, flags=re.S))
+    masked = _typeset(re.sub(r"``.+?``|(?<!`)`[^`\n]+`(?!`)", hide, text, flags=re.S))
     return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], masked)
 
 

@@ -20,6 +20,7 @@ import os
 from typing import Mapping
 
 from .errors import ConfigurationError
+from .language import tr
 from .provenance import mirrors
 
 V1_DEFAULT_NUM_THREADS = 8
@@ -29,8 +30,9 @@ def _int_variable(name: str, value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ConfigurationError(f"{name}={value!r} is not a whole number",
-                                 fix=f"set {name} to a number of processes, e.g. 4, or unset it") from None
+        raise ConfigurationError(tr(f"{name}={value!r} is not a whole number", f"{name}={value!r} 不是整数"),
+                                 fix=tr(f"set {name} to a number of processes, e.g. 4, or unset it",
+                                        f"把 {name} 设为进程数(例如 4),或取消设置它")) from None
 
 
 @mirrors("nnunet.configuration:default_num_threads")

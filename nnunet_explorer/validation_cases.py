@@ -83,12 +83,16 @@ def _read(path: Path):
     import SimpleITK as sitk
 
     if not path.is_file():
-        raise ExplorerError(f"{path} does not exist", fix="run the validation again (nnunet-explorer train -val) "
-                            "or pass gt_folder= where gt_segmentations now lives")
+        raise ExplorerError(tr(f"{path} does not exist", f"{path} 不存在"),
+                            fix=tr("run the validation again (nnunet-explorer train -val) "
+                                   "or pass gt_folder= where gt_segmentations now lives",
+                                   "重新运行验证(nnunet-explorer train -val),"
+                                   "或用 gt_folder= 指明 gt_segmentations 现在所在的位置"))
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        raise ExplorerError(f"{path} is not a readable image ({exc})", fix="re-run the validation") from None
+        raise ExplorerError(tr(f"{path} is not a readable image ({exc})", f"{path} 不是可读的图像({exc})"),
+                            fix=tr("re-run the validation", "重新运行验证")) from None
     return sitk.GetArrayFromImage(image), tuple(float(s) for s in image.GetSpacing())
 
 
@@ -97,8 +101,10 @@ def case_result(case: str, prediction: Path, reference: Path, labels: list[int])
     pred, spacing = _read(prediction)
     ref, _ = _read(reference)
     if pred.shape != ref.shape:
-        raise ExplorerError(f"{prediction} has shape {pred.shape} but its reference {reference} {ref.shape}",
-                            fix="the prediction and reference must be in the same (original) geometry")
+        raise ExplorerError(tr(f"{prediction} has shape {pred.shape} but its reference {reference} {ref.shape}",
+                               f"{prediction} 的形状是 {pred.shape},而它的参考标注 {reference} 是 {ref.shape}"),
+                            fix=tr("the prediction and reference must be in the same (original) geometry",
+                                   "预测和参考标注必须处于同一(原始)几何空间"))
     voxel_ml = float(np.prod(spacing)) / 1000.0
     result = CaseResult(case, str(prediction), str(reference), spacing)
     for label in labels:
@@ -123,8 +129,9 @@ def validation_table(validation_folder: str | os.PathLike, *, gt_folder: str | o
     """
     folder = Path(validation_folder)
     if not folder.is_dir():
-        raise ExplorerError(f"validation folder {folder} does not exist",
-                            fix="pass fold_X/validation_raw after validation (nnUNet_train ... -val)")
+        raise ExplorerError(tr(f"validation folder {folder} does not exist", f"验证文件夹 {folder} 不存在"),
+                            fix=tr("pass fold_X/validation_raw after validation (nnUNet_train ... -val)",
+                                   "验证(nnUNet_train ... -val)完成后,传入 fold_X/validation_raw"))
     summary_path = folder / "summary.json"
     entries: list[tuple[str, Path, Path | None, dict]] = []
     labels: set[int] = set()
@@ -145,12 +152,15 @@ def validation_table(validation_folder: str | os.PathLike, *, gt_folder: str | o
             case = pred.name[:-7]
             entries.append((case, pred, Path(gt_folder) / pred.name, {}))
     else:
-        raise ExplorerError(f"{folder} has no summary.json, so the references are unknown",
-                            fix="pass gt_folder= (nnUNet_preprocessed/TaskXXX/gt_segmentations)")
+        raise ExplorerError(tr(f"{folder} has no summary.json, so the references are unknown",
+                               f"{folder} 中没有 summary.json,因此不知道参考标注在哪里"),
+                            fix=tr("pass gt_folder= (nnUNet_preprocessed/TaskXXX/gt_segmentations)",
+                                   "传入 gt_folder=(即 nnUNet_preprocessed/TaskXXX/gt_segmentations)"))
     rows = []
     for case, pred, ref, metrics in entries:
         if ref is None:
-            raise ExplorerError(f"no reference known for case {case}", fix="pass gt_folder=")
+            raise ExplorerError(tr(f"no reference known for case {case}", f"病例 {case} 没有已知的参考标注"),
+                                fix=tr("pass gt_folder=", "传入 gt_folder="))
         if not labels:
             ref_arr, _ = _read(ref)
             labels.update(int(v) for v in np.unique(ref_arr) if v != 0)

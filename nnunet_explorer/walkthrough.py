@@ -363,8 +363,11 @@ def initialize(trainer: Any, parsed_arguments: RunArgs, *, single_threaded: bool
     from .run.run_training import choose_where_to_augment, import_what_initialize_imports
 
     if trainer.was_initialized:
-        raise ConfigurationError("this trainer is already initialized (v1 runs initialize once per trainer)",
-                                 fix="re-run the 'trainer' step for a fresh trainer, e.g. pipeline.rerun('trainer')",
+        raise ConfigurationError(tr("this trainer is already initialized (v1 runs initialize once per trainer)",
+                                    "这个 trainer 已经初始化过了(v1 对每个 trainer 只运行一次 initialize)"),
+                                 fix=tr("re-run the 'trainer' step for a fresh trainer, e.g. pipeline.rerun('trainer')",
+                                        "重新运行 'trainer' 这一步,得到一个新的 trainer,"
+                                        "例如 pipeline.rerun('trainer')"),
                                  step="initialize")
     single = parsed_arguments.deterministic if single_threaded is None else bool(single_threaded)
     training = not parsed_arguments.validation_only
@@ -377,7 +380,8 @@ def initialize(trainer: Any, parsed_arguments: RunArgs, *, single_threaded: bool
 
 def _initialized(trainer: Any, step: str) -> None:
     if not trainer.was_initialized:
-        raise ConfigurationError("the trainer is not initialized", fix="run the 'initialize' step first", step=step)
+        raise ConfigurationError(tr("the trainer is not initialized", "trainer 还没有初始化"),
+                                 fix=tr("run the 'initialize' step first", "先运行 'initialize' 这一步"), step=step)
 
 
 # ---------------------------------------------------------------------------------------- the looks
@@ -492,8 +496,10 @@ def dataset(trainer: Any, initialize: Initialized) -> DatasetIndex:
     """
     _initialized(trainer, "dataset")
     if trainer.dataset is None:
-        raise ConfigurationError("no dataset: the trainer was initialized for inference only (-val)",
-                                 fix="run without -val to see the training data", step="dataset")
+        raise ConfigurationError(tr("no dataset: the trainer was initialized for inference only (-val)",
+                                    "没有 dataset:这个 trainer 是只为推理初始化的(-val)"),
+                                 fix=tr("run without -val to see the training data", "不带 -val 运行,才能看到训练数据"),
+                                 step="dataset")
     folder = Path(trainer.folder_with_preprocessed_data)
     unpacked = tuple(sorted(p.name for p in folder.glob("*.npy"))) if trainer.unpack_data else ()
     return DatasetIndex(folder, trainer.dataset, unpacked)
@@ -524,8 +530,9 @@ def split(trainer: Any, initialize: Initialized) -> Split:
     """
     _initialized(trainer, "split")
     if trainer.dataset_tr is None:
-        raise ConfigurationError("no split: the trainer was initialized for inference only (-val)",
-                                 fix="run without -val", step="split")
+        raise ConfigurationError(tr("no split: the trainer was initialized for inference only (-val)",
+                                    "没有划分(split):这个 trainer 是只为推理初始化的(-val)"),
+                                 fix=tr("run without -val", "不带 -val 运行"), step="split")
     return Split(trainer.fold, tuple(trainer.dataset_tr), tuple(trainer.dataset_val))
 
 
@@ -541,8 +548,9 @@ def dataloader(trainer: Any, initialize: Initialized) -> Any:
     """
     _initialized(trainer, "dataloader")
     if trainer.dl_tr is None:
-        raise DatasetError("no loader: the trainer was initialized for inference only (-val)",
-                           fix="run without -val", step="dataloader")
+        raise DatasetError(tr("no loader: the trainer was initialized for inference only (-val)",
+                              "没有数据加载器(loader):这个 trainer 是只为推理初始化的(-val)"),
+                           fix=tr("run without -val", "不带 -val 运行"), step="dataloader")
     return trainer.dl_tr
 
 
@@ -701,8 +709,9 @@ def batch(trainer: Any, initialize: Initialized) -> Batch:
 
     _initialized(trainer, "batch")
     if trainer.dl_tr is None:
-        raise DatasetError("no loader: the trainer was initialized for inference only (-val)",
-                           fix="run without -val", step="batch")
+        raise DatasetError(tr("no loader: the trainer was initialized for inference only (-val)",
+                              "没有数据加载器(loader):这个 trainer 是只为推理初始化的(-val)"),
+                           fix=tr("run without -val", "不带 -val 运行"), step="batch")
     transform = trainer.tr_gen.transform
     transforms = list(getattr(transform, "transforms", [transform]))
     with untouched(trainer):

@@ -69,8 +69,11 @@ def training_epochs(trainer: Any, parsed_arguments: Any, *,
     from .run.run_training import train_or_load
 
     if trainer.explorer.result is not None:
-        raise ConfigurationError("this trainer has already trained (run_training ends with the final checkpoint)",
-                                 fix="re-run the 'trainer' step for a fresh trainer", step="training_epochs")
+        raise ConfigurationError(tr("this trainer has already trained (run_training ends with the final checkpoint)",
+                                    "这个 trainer 已经训练过了(run_training 以最终检查点结束)"),
+                                 fix=tr("re-run the 'trainer' step for a fresh trainer",
+                                        "重新运行 'trainer' 这一步,得到一个新的 trainer"),
+                                 step="training_epochs")
     request = TrainRequest(parsed_arguments, options or ExplorerOptions(device=trainer.device))
     if trace:
         with trace_calls(trainer, _RUN_METHODS, max_depth=8) as calls:
@@ -150,13 +153,15 @@ def epoch_end(trainer: Any, training_epochs: TrainedEpochs) -> EpochEnd:
     below were recorded during the last epoch.
     """
     if training_epochs.trace is None:
-        raise ConfigurationError("training_epochs ran without its call record", fix="run it with trace=True",
-                                 step="epoch_end")
+        raise ConfigurationError(tr("training_epochs ran without its call record",
+                                    "training_epochs 运行时没有记录调用"),
+                                 fix=tr("run it with trace=True", "用 trace=True 运行它"), step="epoch_end")
     flat = training_epochs.trace.flat()
     ends = [i for i, c in enumerate(flat) if c.name == "update_train_loss_MA"]
     if not ends:
-        raise ConfigurationError("no epoch ended in training_epochs (was the run stopped in its first epoch?)",
-                                 fix="train at least one epoch", step="epoch_end")
+        raise ConfigurationError(tr("no epoch ended in training_epochs (was the run stopped in its first epoch?)",
+                                    "training_epochs 中没有一个 epoch 结束(训练是否在第一个 epoch 就停止了?)"),
+                                 fix=tr("train at least one epoch", "至少训练一个 epoch"), step="epoch_end")
     start = ends[-1]
     # the last epoch's update_train_loss_MA and the on_epoch_end called right after it (the outermost one: a
     # subclass's on_epoch_end calls super().on_epoch_end inside it)
@@ -221,7 +226,8 @@ def prediction(trainer: Any, training_epochs: TrainedEpochs, configuration: Any,
     if not images:
         from .errors import DatasetError
 
-        raise DatasetError(f"{raw} has no images to predict", fix="add a case to imagesTs", step="prediction")
+        raise DatasetError(tr(f"{raw} has no images to predict", f"{raw} 中没有可预测的图像"),
+                           fix=tr("add a case to imagesTs", "向 imagesTs 添加一个病例"), step="prediction")
     case = images[0].name[: -len("_0000.nii.gz")]
     files = sorted(images[0].parent.glob(f"{case}_[0-9][0-9][0-9][0-9].nii.gz"))
     out_dir = training_epochs.output_folder / "prediction_of_a_new_case"

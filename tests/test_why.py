@@ -254,6 +254,9 @@ def test_chinese_texts_get_chinese_punctuation_but_code_is_untouched():
     assert typeset == ("权重为 ``1/2**i``\uff0c最粗的置 0\uff1bKiTS19 为 0.5333, 0.2667\uff08见 ``f(a, b)``\uff09"
                        "\uff0c划分 80:20\uff0cbatch\uff1apatch")
     assert zh_typography("English (as is), stays: here") == "English (as is), stays: here"
+    # nested brackets turn full-width from the inside out; code in single backticks is left as written too
+    assert zh_typography("解决办法 (见 (v1 的报错))") == "解决办法\uff08见\uff08v1 的报错\uff09\uff09"
+    assert zh_typography("调用 `f(a,b)`:然后") == "调用 `f(a,b)`\uff1a然后"  # unquoted, a,b would become a\uff0cb
     set_language("zh")
     assert "\uff0c" in step_notes("split").why_text and "``" not in step_notes("split").why_text
     assert step_notes("split").why[0].text.count("``") % 2 == 0

@@ -115,8 +115,10 @@ def predict_next_stage(network, plans: Mapping[str, Any], stage: int, fold_folde
             data = f["data"][:-1]
         fullres_file = fullres_stage_folder / f"{case}.npz"
         if not fullres_file.is_file():
-            raise ExplorerError(f"{fullres_file} does not exist: the cascade needs the full-resolution stage too",
-                                fix="preprocess both 3D stages (plan_and_preprocess with -tl/-tf covering stage 1)")
+            raise ExplorerError(tr(f"{fullres_file} does not exist: the cascade needs the full-resolution stage too",
+                                   f"{fullres_file} 不存在: 级联也需要全分辨率的 stage"),
+                                fix=tr("preprocess both 3D stages (plan_and_preprocess with -tl/-tf covering stage 1)",
+                                       "请预处理两个 3D stage(plan_and_preprocess 的 -tl/-tf 要包括 stage 1)"))
         with np.load(fullres_file) as f:
             target_shape = f["data"].shape[1:]
         result = predict_sliding_window(network, data, processed.patch_size, do_mirroring=do_mirroring,
@@ -161,22 +163,31 @@ def seg_from_prev_stage_channels(seg_file: str | os.PathLike, image_file: str | 
 
     seg_file, image_file = Path(seg_file), Path(image_file)
     if not seg_file.is_file() or not seg_file.name.endswith(".nii.gz"):
-        raise DatasetError(f"segs_from_prev_stage must point to a segmentation file: {seg_file} is not a .nii.gz file",
-                           fix="give -l the folder of the 3d_lowres predictions (CASE.nii.gz per case)")
+        raise DatasetError(tr(f"segs_from_prev_stage must point to a segmentation file: {seg_file} is not a .nii.gz "
+                              "file",
+                              f"segs_from_prev_stage 必须指向一个分割文件: {seg_file} 不是 .nii.gz 文件"),
+                           fix=tr("give -l the folder of the 3d_lowres predictions (CASE.nii.gz per case)",
+                                  "请给 -l 传入 3d_lowres 预测结果所在的文件夹(每个病例一个 CASE.nii.gz)"))
     seg_prev = sitk.GetArrayFromImage(sitk.ReadImage(str(seg_file)))
     image_shape = sitk.ReadImage(str(image_file)).GetSize()[::-1]
     if tuple(seg_prev.shape) != tuple(image_shape):
-        raise DatasetError(f"image and segmentation from previous stage don't have the same pixel array shape! "
-                           f"image: {image_file} {list(image_shape)}, seg_prev: {seg_file} {list(seg_prev.shape)}",
-                           fix="use the 3d_lowres predictions of these very images")
+        raise DatasetError(tr(f"image and segmentation from previous stage don't have the same pixel array shape! "
+                              f"image: {image_file} {list(image_shape)}, seg_prev: {seg_file} {list(seg_prev.shape)}",
+                              f"图像与上一阶段的分割的像素数组形状不同(v1 的报错: image and segmentation from previous "
+                              f"stage don't have the same pixel array shape!): 图像 {image_file} {list(image_shape)}, "
+                              f"seg_prev {seg_file} {list(seg_prev.shape)}"),
+                           fix=tr("use the 3d_lowres predictions of these very images",
+                                  "请使用正是这些图像的 3d_lowres 预测结果"))
     warnings = []
     if properties is not None:
         box = properties.get("crop_bbox")
         if box is not None and any(lo != 0 or hi != n for (lo, hi), n in zip(box, image_shape)):
             # v1 behaves the same way; the explorer only says it out loud
-            warnings.append(f"the image was cropped to its nonzero box {[list(b) for b in box]} but the previous-stage "
-                            "segmentation is resized from the full image grid (v1 does the same): the two are "
-                            "misaligned by the crop")
+            warnings.append(tr(f"the image was cropped to its nonzero box {[list(b) for b in box]} but the "
+                               "previous-stage segmentation is resized from the full image grid (v1 does the same): "
+                               "the two are misaligned by the crop",
+                               f"图像被裁剪到了它的非零区域 {[list(b) for b in box]}, 但上一阶段的分割是从完整的图像网格"
+                               "缩放过来的(v1 也是这样): 两者错开了裁剪掉的那部分"))
     seg_prev = seg_prev.transpose([int(i) for i in transpose_forward])
     resized = resize_segmentation(seg_prev, tuple(int(s) for s in preprocessed_shape), order=1)
     channels = to_one_hot(resized, range(1, int(num_classes))).astype(np.float32)

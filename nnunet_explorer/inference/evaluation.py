@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..fileio import write_json
+from ..language import tr
 from ..provenance import mirrors
 
 #: v1's ``Evaluator.default_metrics`` (evaluated in sorted-name order)
@@ -148,9 +149,12 @@ def error_map(prediction: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """
     prediction, reference = np.asarray(prediction), np.asarray(reference)
     if prediction.shape != reference.shape:
-        raise DatasetError(f"prediction shape {prediction.shape} differs from the ground truth's {reference.shape}",
-                           fix="compare a prediction with the ground truth of the same case (v1 exports "
-                               "predictions at the raw image's size)")
+        raise DatasetError(tr(f"prediction shape {prediction.shape} differs from the ground truth's "
+                              f"{reference.shape}",
+                              f"预测的形状 {prediction.shape} 与参考标注的形状 {reference.shape} 不同"),
+                           fix=tr("compare a prediction with the ground truth of the same case (v1 exports "
+                                  "predictions at the raw image's size)",
+                                  "请把预测与同一个病例的参考标注比较(v1 按原始图像的大小导出预测)"))
     predicted, truth = prediction > 0, reference > 0
     out = np.zeros(prediction.shape, np.uint8)
     out[predicted & (reference == 0)] = FALSE_POSITIVE

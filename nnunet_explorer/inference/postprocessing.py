@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..fileio import load_json, write_json
+from ..language import tr
 from ..provenance import mirrors
 from .evaluation import aggregate_scores
 from .export import write_nifti_atomic
@@ -153,8 +154,9 @@ def determine_postprocessing(base: str | os.PathLike, gt_labels_folder: str | os
     if not (raw / "summary.json").is_file():
         from ..errors import ExplorerError
 
-        raise ExplorerError(f"{raw} does not contain a summary.json", fix="run validation (it scores the raw "
-                            "predictions) before determining postprocessing")
+        raise ExplorerError(tr(f"{raw} does not contain a summary.json", f"{raw} 中没有 summary.json"),
+                            fix=tr("run validation (it scores the raw predictions) before determining postprocessing",
+                                   "请先运行验证(它为原始预测打分), 再确定后处理"))
     raw_summary = load_json(raw / "summary.json")["results"]
     classes = [int(k) for k in raw_summary["mean"].keys() if int(k) != 0]
     folder_all = base / f"{temp_folder}_allClasses"
@@ -245,8 +247,10 @@ def consolidate_folds(output_folder_base: str | os.PathLike, validation_folder_n
     folders = [base / f"fold_{int(f)}" / validation_folder_name for f in folds]
     missing = [int(f) for f, folder in zip(folds, folders) if not folder.is_dir()]
     if missing:
-        raise ExplorerError(f"fold(s) {missing} have no {validation_folder_name} folder in {base}",
-                            fix="train and validate every fold of the cross-validation first")
+        raise ExplorerError(tr(f"fold(s) {missing} have no {validation_folder_name} folder in {base}",
+                               f"{base} 中的 fold {missing} 没有 {validation_folder_name} 文件夹"),
+                            fix=tr("train and validate every fold of the cross-validation first",
+                                   "请先训练并验证交叉验证的每一折"))
     raw = base / "cv_niftis_raw"
     if raw.is_dir():
         shutil.rmtree(raw)
@@ -258,9 +262,12 @@ def consolidate_folds(output_folder_base: str | os.PathLike, validation_folder_n
     num_gt = len(_nii_files(gt)) if gt.is_dir() else 0
     names = _nii_files(raw)
     if len(names) != num_gt:
-        raise ExplorerError(f"the folds' validation predictions cover {len(names)} case(s) but {gt} holds {num_gt}",
-                            fix="train and validate all folds first (each fold's validation copies the reference "
-                            "labels into gt_niftis)")
+        raise ExplorerError(tr(f"the folds' validation predictions cover {len(names)} case(s) but {gt} holds "
+                               f"{num_gt}",
+                               f"各折的验证预测覆盖了 {len(names)} 个病例, 但 {gt} 中有 {num_gt} 个"),
+                            fix=tr("train and validate all folds first (each fold's validation copies the reference "
+                                   "labels into gt_niftis)",
+                                   "请先训练并验证所有折(每一折的验证都会把参考标注复制到 gt_niftis)"))
     classes = [int(k) for k in load_json(base / "fold_0" / validation_folder_name / "summary.json")
                ["results"]["mean"].keys()]
     aggregate_scores([(str(raw / n), str(gt / n)) for n in names], labels=classes,

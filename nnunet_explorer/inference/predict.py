@@ -226,8 +226,10 @@ def preprocess_test_case(data_files: Sequence[str | os.PathLike], plans: Mapping
     processed = process_plans(plans, stage)
     name = plans.get("preprocessor_name") or ("GenericPreprocessor" if processed.threeD else "PreprocessorFor2D")
     if name not in PREPROCESSORS:
-        raise ExplorerError(f"the plans ask for preprocessor {name!r}, which the explorer does not implement",
-                            fix=f"use plans with one of: {', '.join(PREPROCESSORS)}")
+        raise ExplorerError(tr(f"the plans ask for preprocessor {name!r}, which the explorer does not implement",
+                               f"plans 要求使用预处理器 {name!r}, 但 explorer 没有实现它"),
+                            fix=tr(f"use plans with one of: {', '.join(PREPROCESSORS)}",
+                                   f"请使用以下预处理器之一的 plans: {', '.join(PREPROCESSORS)}"))
     preprocessor = PREPROCESSORS[name](plans["normalization_schemes"], plans["use_mask_for_norm"],
                                        plans["transpose_forward"], plans["dataset_properties"]["intensityproperties"])
     files = [str(f) for f in data_files]

@@ -34,6 +34,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ExplorerError
+from ..language import tr
 from ..network_architecture.sliding_window import resolve_sums_on, resolve_tile_batch_size
 from .predict import LoadedModel, check_input_files, load_model_and_checkpoint_files, predict_cases
 
@@ -109,7 +110,8 @@ class PredictionResult:
 
         path = Path(path)
         if not path.name.endswith((".nii.gz", ".nii")):
-            raise ExplorerError(f"{path} is not a NIfTI file name", fix="end the name with .nii.gz")
+            raise ExplorerError(tr(f"{path} is not a NIfTI file name", f"{path} 不是 NIfTI 文件名"),
+                                fix=tr("end the name with .nii.gz", "请让文件名以 .nii.gz 结尾"))
         write_nifti_atomic(self.segmentation, path, self.spacing, self.origin, self.direction)
         return path
 
@@ -158,8 +160,10 @@ class Predictor:
                  step_size: float = 0.5, all_in_gpu: bool = False, tile_batch_size: int | None = None,
                  sums_on: str = "auto", disable_postprocessing: bool = False, verbose: bool = False) -> None:
         if not 0 < step_size <= 1:
-            raise ExplorerError(f"step_size must be in (0, 1], got {step_size}",
-                                fix="use the default 0.5 (larger steps leave gaps between windows)")
+            raise ExplorerError(tr(f"step_size must be in (0, 1], got {step_size}",
+                                   f"step_size 必须在 (0, 1] 之内, 得到的是 {step_size}"),
+                                fix=tr("use the default 0.5 (larger steps leave gaps between windows)",
+                                       "请使用默认值 0.5(步长更大时窗口之间会留下空隙)"))
         self.model = model
         self.do_tta = bool(do_tta)
         self.mixed_precision = bool(mixed_precision)
@@ -236,12 +240,16 @@ class Predictor:
                 image = [path]
         if isinstance(image, np.ndarray):
             if spacing is None:
-                raise ExplorerError("a numpy array needs its voxel spacing",
-                                    fix="call predict(array, spacing=(sz, sy, sx)), spacing in the array's axis order")
+                raise ExplorerError(tr("a numpy array needs its voxel spacing", "numpy 数组需要给出它的体素间距 (spacing)"),
+                                    fix=tr("call predict(array, spacing=(sz, sy, sx)), spacing in the array's axis "
+                                           "order",
+                                           "请调用 predict(array, spacing=(sz, sy, sx)), spacing 按数组的轴顺序给出"))
             array = image if image.ndim == 4 else image[None]
             if array.ndim != 4:
-                raise ExplorerError(f"the array has shape {list(image.shape)}",
-                                    fix="give (z, y, x), or (modalities, z, y, x) for several modalities")
+                raise ExplorerError(tr(f"the array has shape {list(image.shape)}",
+                                       f"数组的形状是 {list(image.shape)}"),
+                                    fix=tr("give (z, y, x), or (modalities, z, y, x) for several modalities",
+                                           "请给出 (z, y, x) 的数组; 有多个模态时给出 (modalities, z, y, x)"))
             image = []
             for channel in array:
                 itk = sitk.GetImageFromArray(np.ascontiguousarray(channel))
@@ -254,13 +262,18 @@ class Predictor:
         elif isinstance(image, sitk.Image):
             image = [image]
         if not isinstance(image, (list, tuple)) or not image:
-            raise ExplorerError(f"cannot predict a {type(image).__name__}",
-                                fix="give a path, a list of paths (one per modality), a SimpleITK image or a numpy "
-                                    "array with spacing=")
+            raise ExplorerError(tr(f"cannot predict a {type(image).__name__}",
+                                   f"无法对 {type(image).__name__} 类型的输入做预测"),
+                                fix=tr("give a path, a list of paths (one per modality), a SimpleITK image or a numpy "
+                                       "array with spacing=",
+                                       "请给出一个路径、一个路径列表(每个模态一个)、一个 SimpleITK 图像, "
+                                       "或一个带 spacing= 的 numpy 数组"))
         if len(image) != n:
-            raise ExplorerError(f"{len(image)} image(s) given, but the model expects {n} modalities",
-                                fix="give one image per modality, in the order of the training data (_0000, _0001 "
-                                    "...)")
+            raise ExplorerError(tr(f"{len(image)} image(s) given, but the model expects {n} modalities",
+                                   f"给出了 {len(image)} 个图像, 但模型需要 {n} 个模态"),
+                                fix=tr("give one image per modality, in the order of the training data (_0000, _0001 "
+                                       "...)",
+                                       "请每个模态给一个图像, 顺序与训练数据相同(_0000, _0001 ...)"))
         if all(isinstance(i, sitk.Image) for i in image):
             files = []
             for m, itk in enumerate(image):
@@ -269,8 +282,9 @@ class Predictor:
                 files.append(str(target))
             return "image", files
         if not all(isinstance(i, (str, os.PathLike)) for i in image):
-            raise ExplorerError("mixed input: give either paths or SimpleITK images, one per modality",
-                                fix="convert all modalities to one kind")
+            raise ExplorerError(tr("mixed input: give either paths or SimpleITK images, one per modality",
+                                   "输入类型混杂: 请要么都给路径, 要么都给 SimpleITK 图像, 每个模态一个"),
+                                fix=tr("convert all modalities to one kind", "请把所有模态转换成同一种输入类型"))
         files = [str(p) for p in image]
         name = Path(files[0]).name
         match = _MODALITY_SUFFIX.search(name)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..fileio import write_text_atomic
+from ..language import tr
 from ..provenance import mirrors
 
 
@@ -99,8 +100,10 @@ def evaluate_regions(folder_predicted: str | os.PathLike, folder_gt: str | os.Pa
     predicted, references = _nii_files(folder_predicted), _nii_files(folder_gt)
     no_reference = [f for f in predicted if f not in references]
     if no_reference:
-        raise DatasetError(f"predictions without a reference in {folder_gt}: {no_reference[:5]}",
-                           fix="predict only cases that have a ground truth, or point folder_gt at the right folder")
+        raise DatasetError(tr(f"predictions without a reference in {folder_gt}: {no_reference[:5]}",
+                              f"{folder_gt} 中没有参考标注的预测: {no_reference[:5]}"),
+                           fix=tr("predict only cases that have a ground truth, or point folder_gt at the right folder",
+                                  "请只预测有参考标注的病例, 或让 folder_gt 指向正确的文件夹"))
     if any(f not in predicted for f in references):
         print("WARNING! Some files in folder_gt were not predicted (not present in folder_predicted)!")
     scores = [evaluate_case(os.path.join(folder_predicted, f), os.path.join(folder_gt, f), list(regions.values()))

@@ -177,8 +177,10 @@ def validate(network, plans: Mapping[str, Any], stage: int | None, fold_folder: 
     for key in val_keys:
         pkl, npz = stage_folder / f"{key}.pkl", stage_folder / f"{key}.npz"
         if not npz.is_file():
-            raise ExplorerError(f"validation case {key}: {npz} does not exist",
-                                fix="run plan_and_preprocess for this stage, or check the split's case names")
+            raise ExplorerError(tr(f"validation case {key}: {npz} does not exist",
+                                   f"验证病例 {key}: {npz} 不存在"),
+                                fix=tr("run plan_and_preprocess for this stage, or check the split's case names",
+                                       "请为这个 stage 运行 plan_and_preprocess, 或检查划分 (split) 中的病例名"))
         properties = load_pickle(pkl)
         fname = str(properties["list_of_data_files"][0]).split("/")[-1][:-12]
         out_nii = output_folder / f"{fname}.nii.gz"

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigurationError, ExplorerError
+from ..language import tr
 from ..provenance import mirrors
 
 #: v1's mirror order in 3D: index m of ``_internal_maybe_mirror_and_pred_3D`` -> (mirror axes needed, tensor dims)
@@ -281,11 +282,15 @@ def resolve_sums_on(sums_on: str | None, device: str | torch.device, *, all_in_g
         ConfigurationError: an unknown mode, or ``all_in_gpu=True`` with a mode other than fp16 on the device.
     """
     if sums_on is not None and sums_on not in SUMS_ON:
-        raise ConfigurationError(f"unknown sums_on {sums_on!r}", fix=f"use one of {', '.join(SUMS_ON)}")
+        raise ConfigurationError(tr(f"unknown sums_on {sums_on!r}", f"未知的 sums_on {sums_on!r}"),
+                                 fix=tr(f"use one of {', '.join(SUMS_ON)}", f"请使用以下之一: {', '.join(SUMS_ON)}"))
     if all_in_gpu:
         if sums_on not in (None, "auto", "device_fp16"):
-            raise ConfigurationError(f"all_in_gpu=True (v1's float16 sums on the GPU) contradicts sums_on={sums_on!r}",
-                                     fix="drop all_in_gpu, or use sums_on='device_fp16' alone")
+            raise ConfigurationError(tr(f"all_in_gpu=True (v1's float16 sums on the GPU) contradicts "
+                                        f"sums_on={sums_on!r}",
+                                        f"all_in_gpu=True(v1 在 GPU 上用 float16 累加)与 sums_on={sums_on!r} 相矛盾"),
+                                     fix=tr("drop all_in_gpu, or use sums_on='device_fp16' alone",
+                                            "请去掉 all_in_gpu, 或者只用 sums_on='device_fp16'"))
         return "device_fp16"
     if sums_on is None:
         return "cpu"
@@ -315,8 +320,10 @@ def resolve_tile_batch_size(tile_batch_size: int | None, device: str | torch.dev
     """
     if tile_batch_size is not None:
         if int(tile_batch_size) < 1:
-            raise ConfigurationError(f"tile_batch_size must be at least 1, got {tile_batch_size}",
-                                     fix="use 1 (v1's one tile at a time) or more, or leave it unset (auto)")
+            raise ConfigurationError(tr(f"tile_batch_size must be at least 1, got {tile_batch_size}",
+                                        f"tile_batch_size 至少为 1, 得到的是 {tile_batch_size}"),
+                                     fix=tr("use 1 (v1's one tile at a time) or more, or leave it unset (auto)",
+                                            "请使用 1(v1 的做法: 一次一个 tile)或更大的值, 或者不设置它(auto)"))
         return int(tile_batch_size)
     if torch.device(device).type == "cuda" and sums_on != "device_fp16":
         # differs from v1: on CUDA 4 tiles share one forward pass by default (v1 predicts one at a time)
@@ -521,20 +528,25 @@ def _out_of_memory_fix(predictor: _TiledPredictor) -> str:
     """What to change after running out of memory, the cheapest change first."""
     fixes = []
     if predictor.sums_on == "device_fp16":
-        fixes.append("predict without --all_in_gpu (all_in_gpu=False: the whole-case sums then live in CPU memory, "
-                     "v1's default)")
+        fixes.append(tr("predict without --all_in_gpu (all_in_gpu=False: the whole-case sums then live in CPU "
+                        "memory, v1's default)",
+                        "预测时不加 --all_in_gpu(all_in_gpu=False: 整个病例的累加和就放在 CPU 内存中, 这是 v1 的默认做法)"))
     if predictor.sums_on == "device_fp32":
-        fixes.append("predict with --sums_on cpu (sums_on='cpu': the whole-case sums then live in CPU memory, "
-                     "v1's default)")
+        fixes.append(tr("predict with --sums_on cpu (sums_on='cpu': the whole-case sums then live in CPU memory, "
+                        "v1's default)",
+                        "预测时加上 --sums_on cpu(sums_on='cpu': 整个病例的累加和就放在 CPU 内存中, 这是 v1 的默认做法)"))
     if predictor.tile_batch_size > 1:
-        fixes.append(f"use a smaller --tile_batch_size (now {predictor.tile_batch_size}; 1 is v1's one tile at a "
-                     "time)")
+        fixes.append(tr(f"use a smaller --tile_batch_size (now {predictor.tile_batch_size}; 1 is v1's one tile at a "
+                        "time)",
+                        f"使用更小的 --tile_batch_size(现在是 {predictor.tile_batch_size}; 1 即 v1 的一次一个 tile)"))
     if predictor.sums_on == "cpu" and predictor.device.type == "cuda":
-        fixes.append("free GPU memory (other processes: nvidia-smi), keep mixed precision on, or predict on "
-                     "--device cpu")
+        fixes.append(tr("free GPU memory (other processes: nvidia-smi), keep mixed precision on, or predict on "
+                        "--device cpu",
+                        "释放 GPU 显存(其他进程: nvidia-smi), 保持混合精度开启, 或者用 --device cpu 预测"))
     if predictor.device.type == "cpu":
-        fixes.append("free RAM, or predict fewer cases at once (--num_parts)")
-    return "; or ".join(fixes)
+        fixes.append(tr("free RAM, or predict fewer cases at once (--num_parts)",
+                        "释放内存, 或者一次预测更少的病例(--num_parts)"))
+    return tr("; or ", "; 也可以").join(fixes)
 
 
 @mirrors("nnunet.network_architecture.neural_network:SegmentationNetwork.predict_3D")
@@ -647,8 +659,11 @@ def predict_sliding_window(network: nn.Module, data: np.ndarray | torch.Tensor, 
         if device.type == "cuda":
             torch.cuda.empty_cache()
         raise PredictionOutOfMemoryError(
-            f"out of memory on {device} predicting a case of shape {list(data.shape)} with patch {list(patch_size)} "
-            f"(tile_batch_size {predictor.tile_batch_size}, sums_on {predictor.sums_on}): {out_of_memory}",
+            tr(f"out of memory on {device} predicting a case of shape {list(data.shape)} with patch "
+               f"{list(patch_size)} (tile_batch_size {predictor.tile_batch_size}, sums_on {predictor.sums_on}): "
+               f"{out_of_memory}",
+               f"在 {device} 上预测形状为 {list(data.shape)} 的病例(patch {list(patch_size)}, tile_batch_size "
+               f"{predictor.tile_batch_size}, sums_on {predictor.sums_on})时内存不足: {out_of_memory}"),
             fix=_out_of_memory_fix(predictor))
     return SlidingWindowResult(
         segmentation=segmentation, probabilities=probabilities, patch_size=patch_size, step_size=float(step_size),

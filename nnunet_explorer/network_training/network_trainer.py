@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigurationError, ExplorerError, TrainingError
+from ..language import tr
 from ..provenance import mirrors
 from ..training.checkpoint_saving import BEST, FINAL, LATEST, RESUME_ORDER
 from ..training.strategy import SingleProcess
@@ -242,7 +243,10 @@ class NetworkTrainer:
     @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.load_best_checkpoint")
     def load_best_checkpoint(self, train: bool = True) -> None:
         if self.fold is None:
-            raise TrainingError("Cannot load best checkpoint if self.fold is None", fix="construct with a fold")
+            raise TrainingError(tr("Cannot load best checkpoint if self.fold is None",
+                                   "self.fold 为 None，无法加载最佳检查点"
+                                   "(v1 的报错:Cannot load best checkpoint if self.fold is None)"),
+                                fix=tr("construct with a fold", "请在构造 trainer 时给出 fold"))
         best = os.path.join(self.output_folder, BEST)
         if os.path.isfile(best):
             self.load_checkpoint(best, train=train)
@@ -259,15 +263,22 @@ class NetworkTrainer:
             path = os.path.join(self.output_folder, name)
             if os.path.isfile(path):
                 return self.load_best_checkpoint(train) if name == BEST else self.load_checkpoint(path, train=train)
-        raise TrainingError(f"No checkpoint found in {self.output_folder} (-c needs {FINAL}, {LATEST} or {BEST})",
-                            fix="start without -c, or point the run at the folder of the interrupted training")
+        raise TrainingError(tr(f"No checkpoint found in {self.output_folder} (-c needs {FINAL}, {LATEST} or {BEST})",
+                               f"{self.output_folder} 中没有检查点(v1 的报错:No checkpoint found)；"
+                               f"-c 需要 {FINAL}、{LATEST} 或 {BEST}"),
+                            fix=tr("start without -c, or point the run at the folder of the interrupted training",
+                                   "不带 -c 重新开始，或让这次运行指向被中断的训练所在的文件夹"))
 
     @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.load_final_checkpoint")
     def load_final_checkpoint(self, train: bool = False) -> None:
         filename = os.path.join(self.output_folder, FINAL)
         if not os.path.isfile(filename):
-            raise TrainingError(f"Final checkpoint not found. Expected: {filename}. Please finish the training first.",
-                                fix="train this fold to the end, or validate model_best with --valbest")
+            raise TrainingError(tr(f"Final checkpoint not found. Expected: {filename}. Please finish the training "
+                                   "first.",
+                                   f"找不到最终检查点，应在：{filename}。请先完成训练"
+                                   "(v1 的报错:Final checkpoint not found)。"),
+                                fix=tr("train this fold to the end, or validate model_best with --valbest",
+                                       "把这个 fold 训练完，或用 --valbest 验证 model_best"))
         return self.load_checkpoint(filename, train=train)
 
     @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.load_checkpoint")
@@ -302,8 +313,11 @@ class NetworkTrainer:
         try:
             self.network.load_state_dict(new_state_dict)
         except RuntimeError as exc:
-            raise TrainingError(f"the checkpoint does not fit this network: {str(exc).splitlines()[0]}",
-                                fix="resume with the same plans, configuration and trainer that wrote it") from None
+            reason = str(exc).splitlines()[0]
+            raise TrainingError(tr(f"the checkpoint does not fit this network: {reason}",
+                                   f"检查点与这个网络不匹配：{reason}"),
+                                fix=tr("resume with the same plans, configuration and trainer that wrote it",
+                                       "请用写出它的同一套 plans、配置和 trainer 继续训练")) from None
         self.epoch = checkpoint["epoch"]
         if train:
             if checkpoint.get("optimizer_state_dict") is not None:
@@ -551,9 +565,11 @@ class NetworkTrainer:
 
     def find_lr(self, *args: Any, **kwargs: Any) -> Any:
         # differs from v1: v1 1.7.1's find_lr calls `.data.item()` on run_iteration's numpy result, which fails
-        raise ConfigurationError("--find_lr does not run in nnU-Net v1 1.7.1 (find_lr calls .data.item() on the "
-                                 "numpy loss run_iteration returns), so the explorer does not offer it",
-                                 fix="train without --find_lr")
+        raise ConfigurationError(tr("--find_lr does not run in nnU-Net v1 1.7.1 (find_lr calls .data.item() on the "
+                                    "numpy loss run_iteration returns), so the explorer does not offer it",
+                                    "--find_lr 在 nnU-Net v1 1.7.1 中无法运行（find_lr 会对 run_iteration 返回的 "
+                                    "numpy 损失调用 .data.item() 而出错），所以 explorer 不提供它"),
+                                 fix=tr("train without --find_lr", "请不带 --find_lr 训练"))
 
     # ------------------------------------------------------------------------------- inspection
     def hyperparameters(self) -> dict[str, Any]:
@@ -593,12 +609,19 @@ def _intact_checkpoints_fix(broken: str) -> str:
             continue
         intact.append(name)
     if not intact:
-        return "no intact checkpoint is left in this fold: start the training again without -c"
+        return tr("no intact checkpoint is left in this fold: start the training again without -c",
+                  "这个 fold 中已没有完好的检查点：请不带 -c 重新开始训练")
     first = intact[0]
-    return (f"intact in {folder}: {', '.join(intact)}. Resume from {first}: move {os.path.basename(broken)} away "
-            f"(mv {broken} {broken}.broken) and run the same command with -c again" if first != BEST else
-            f"intact in {folder}: {', '.join(intact)}. Resume from {BEST}: move {os.path.basename(broken)} away "
-            f"and run the same command with -c (v1 falls back to model_best when no final/latest exists)")
+    names, name = ", ".join(intact), os.path.basename(broken)
+    if first != BEST:
+        return tr(f"intact in {folder}: {names}. Resume from {first}: move {name} away "
+                  f"(mv {broken} {broken}.broken) and run the same command with -c again",
+                  f"{folder} 中完好的检查点：{names}。从 {first} 继续：把 {name} 移走"
+                  f"(mv {broken} {broken}.broken)，再用 -c 运行同一条命令")
+    return tr(f"intact in {folder}: {names}. Resume from {BEST}: move {name} away "
+              "and run the same command with -c (v1 falls back to model_best when no final/latest exists)",
+              f"{folder} 中完好的检查点：{names}。从 {BEST} 继续：把 {name} 移走，"
+              "再用 -c 运行同一条命令（没有 final/latest 时 v1 会退回到 model_best）")
 
 
 __all__ = ["BEST", "DETERMINISTIC_SEED", "FINAL", "LATEST", "NetworkTrainer"]

@@ -110,7 +110,9 @@ class nnUNetTrainer(NetworkTrainer):
             return
         if isinstance(fold, str):
             if fold != "all":
-                raise ConfigurationError(f"fold {fold!r}: a string fold must be 'all'", fix="give 0-4 or 'all'")
+                raise ConfigurationError(tr(f"fold {fold!r}: a string fold must be 'all'",
+                                            f"fold {fold!r}：字符串形式的 fold 只能是 'all'"),
+                                         fix=tr("give 0-4 or 'all'", "请给出 0-4 或 'all'"))
             if self.output_folder.endswith(str(self.fold)):
                 self.output_folder = self.output_folder_base
             self.output_folder = os.path.join(self.output_folder, str(fold))
@@ -138,13 +140,17 @@ class nnUNetTrainer(NetworkTrainer):
         if self.stage is None:
             stages = list(plans["plans_per_stage"].keys())
             if len(stages) != 1:
-                raise PlansError(f"the plans have {len(stages)} stages, so the stage must be given",
-                                 fix="pass stage= (get_default_configuration chooses it from the network)")
+                raise PlansError(tr(f"the plans have {len(stages)} stages, so the stage must be given",
+                                    f"plans 有 {len(stages)} 个 stage，所以必须指定 stage"),
+                                 fix=tr("pass stage= (get_default_configuration chooses it from the network)",
+                                        "请传入 stage=（get_default_configuration 会根据网络选择它）"))
             self.stage = stages[0]
         self.plans = plans
         if self.stage not in plans["plans_per_stage"]:
-            raise PlansError(f"stage {self.stage} is not in the plans (stages: {list(plans['plans_per_stage'])})",
-                             fix="choose one of those stages")
+            stages = list(plans["plans_per_stage"])
+            raise PlansError(tr(f"stage {self.stage} is not in the plans (stages: {stages})",
+                                f"plans 中没有 stage {self.stage}（已有的 stage：{stages}）"),
+                             fix=tr("choose one of those stages", "请从这些 stage 中选择一个"))
         stage_plans = plans["plans_per_stage"][self.stage]
         self.batch_size = stage_plans["batch_size"]
         self.net_pool_per_axis = stage_plans["num_pool_per_axis"]
@@ -182,7 +188,10 @@ class nnUNetTrainer(NetworkTrainer):
         self.transpose_forward = plans["transpose_forward"]
         self.transpose_backward = plans["transpose_backward"]
         if len(self.patch_size) not in (2, 3):
-            raise PlansError(f"invalid patch size in plans file: {list(self.patch_size)}", fix="re-run planning")
+            patch = list(self.patch_size)
+            raise PlansError(tr(f"invalid patch size in plans file: {patch}",
+                                f"plans 文件中的 patch 大小无效(v1 的报错:invalid patch size in plans file):{patch}"),
+                             fix=tr("re-run planning", "请重新运行规划"))
         self.threeD = len(self.patch_size) == 3
         self.conv_per_stage = plans.get("conv_per_stage", 2)
 
@@ -267,8 +276,11 @@ class nnUNetTrainer(NetworkTrainer):
         from ..training.optim import v1_adam_optimizer_and_scheduler
 
         if self.network is None:
-            raise ConfigurationError("self.initialize_network must be called first",
-                                     fix="call initialize_network() before initialize_optimizer_and_scheduler()")
+            raise ConfigurationError(tr("self.initialize_network must be called first",
+                                        "必须先调用 self.initialize_network"
+                                        "(v1 的报错:self.initialize_network must be called first)"),
+                                     fix=tr("call initialize_network() before initialize_optimizer_and_scheduler()",
+                                            "请在 initialize_optimizer_and_scheduler() 之前调用 initialize_network()"))
         self.optimizer, self.lr_scheduler = v1_adam_optimizer_and_scheduler(
             self.network.parameters(), self.initial_lr, self.weight_decay, self.lr_scheduler_patience,
             self.lr_scheduler_eps)
@@ -337,7 +349,9 @@ class nnUNetTrainer(NetworkTrainer):
                                   pad_sides=self.pad_all_sides, memmap_mode="r")
         else:
             if has_prev_stage:
-                raise ConfigurationError("2D has no cascade", fix="train the cascade with 3d_cascade_fullres")
+                raise ConfigurationError(tr("2D has no cascade", "2D 没有级联"),
+                                         fix=tr("train the cascade with 3d_cascade_fullres",
+                                                "请用 3d_cascade_fullres 训练级联"))
             dl_tr = DataLoader2D(self.dataset_tr, self.basic_generator_patch_size, self.patch_size, batch_size,
                                  oversample_foreground_percent=oversample, pad_mode="constant",
                                  pad_sides=self.pad_all_sides, memmap_mode="r")
@@ -407,15 +421,20 @@ class nnUNetTrainer(NetworkTrainer):
         from ..network_architecture.sliding_window import predict_sliding_window
 
         if not use_sliding_window:
-            raise ConfigurationError("use_sliding_window=False (predicting the whole image at once) is not "
-                                     "implemented by the explorer", fix="use the sliding window (v1's default)")
+            raise ConfigurationError(tr("use_sliding_window=False (predicting the whole image at once) is not "
+                                        "implemented by the explorer",
+                                        "explorer 没有实现 use_sliding_window=False（一次预测整幅图像）"),
+                                     fix=tr("use the sliding window (v1's default)", "请使用滑动窗口（v1 的默认做法）"))
         if pad_border_mode == "constant" and pad_kwargs is None:
             pad_kwargs = {"constant_values": 0}
         if do_mirroring and mirror_axes is None:
             mirror_axes = self.data_aug_params["mirror_axes"]
         if do_mirroring and not self.data_aug_params["do_mirror"]:
-            raise ConfigurationError("Cannot do mirroring as test time augmentation when training was done without "
-                                     "mirroring", fix="pass do_mirroring=False")
+            raise ConfigurationError(tr("Cannot do mirroring as test time augmentation when training was done "
+                                        "without mirroring",
+                                        "训练时没有做镜像，所以不能把镜像用作测试时增强(v1 的报错:Cannot do mirroring "
+                                        "as test time augmentation when training was done without mirroring)"),
+                                     fix=tr("pass do_mirroring=False", "请传入 do_mirroring=False"))
         training = self.network.training
         try:
             return predict_sliding_window(self.network, data, self.patch_size, do_mirroring=do_mirroring,
@@ -438,16 +457,22 @@ class nnUNetTrainer(NetworkTrainer):
         from ..inference.validation import validate
 
         if not self.was_initialized:
-            raise ConfigurationError("must initialize, ideally with checkpoint (or train first)",
-                                     fix="call initialize(False) and load a checkpoint before validate()")
+            raise ConfigurationError(tr("must initialize, ideally with checkpoint (or train first)",
+                                        "必须先初始化，最好同时加载检查点，或者先训练"
+                                        "(v1 的报错:must initialize, ideally with checkpoint)"),
+                                     fix=tr("call initialize(False) and load a checkpoint before validate()",
+                                            "请在 validate() 之前调用 initialize(False) 并加载一个检查点"))
         training = self.network.training
         self.network.eval()
         if self.dataset_val is None:
             self.load_dataset()
             self.do_split()
         if do_mirroring and not self.data_aug_params["do_mirror"]:
-            raise ConfigurationError("We did not train with mirroring so you cannot do inference with mirroring "
-                                     "enabled", fix="validate with do_mirroring=False")
+            raise ConfigurationError(tr("We did not train with mirroring so you cannot do inference with mirroring "
+                                        "enabled",
+                                        "训练时没有做镜像，所以推理时不能开启镜像(v1 的报错:We did not train with "
+                                        "mirroring so you cannot do inference with mirroring enabled)"),
+                                     fix=tr("validate with do_mirroring=False", "请用 do_mirroring=False 进行验证"))
         mirror_axes = tuple(self.data_aug_params["mirror_axes"]) if do_mirroring else ()
         predict = None
         if type(self).predict_preprocessed_data_return_seg_and_softmax is not \

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 from .nnUNetTrainer import nnUNetTrainer
 
@@ -100,8 +101,11 @@ class nnUNetTrainerV2(nnUNetTrainer):
     def initialize_optimizer_and_scheduler(self) -> None:
         """SGD(lr=initial_lr, weight_decay, momentum=0.99, nesterov=True); no scheduler (poly LR by hand)."""
         if self.network is None:
-            raise ConfigurationError("self.initialize_network must be called first",
-                                     fix="call initialize_network() before initialize_optimizer_and_scheduler()")
+            raise ConfigurationError(tr("self.initialize_network must be called first",
+                                        "必须先调用 self.initialize_network"
+                                        "(v1 的报错:self.initialize_network must be called first)"),
+                                     fix=tr("call initialize_network() before initialize_optimizer_and_scheduler()",
+                                            "请在 initialize_optimizer_and_scheduler() 之前调用 initialize_network()"))
         self.optimizer = torch.optim.SGD(self.network.parameters(), self.initial_lr, weight_decay=self.weight_decay,
                                          momentum=0.99, nesterov=True)
         self.lr_scheduler = None

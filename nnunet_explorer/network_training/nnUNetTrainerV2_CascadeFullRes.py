@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, DatasetError
+from ..language import tr
 from ..provenance import mirrors
 from .nnUNetTrainerV2 import nnUNetTrainerV2
 
@@ -90,18 +91,25 @@ class nnUNetTrainerV2CascadeFullRes(nnUNetTrainerV2):
         """V2's ``initialize`` after checking that the ``3d_lowres`` predictions exist (v1's message + the folder)."""
         if training and not self.was_initialized and (self.folder_with_segs_from_prev_stage is None
                                                       or not os.path.isdir(self.folder_with_segs_from_prev_stage)):
+            folder = self.folder_with_segs_from_prev_stage
             raise ConfigurationError(
-                f"Cannot run final stage of cascade: {self.folder_with_segs_from_prev_stage} does not exist. Run "
-                "corresponding 3d_lowres first and predict the segmentations for the next stage",
-                fix=f"train all 5 folds of `train 3d_lowres {self.previous_trainer} TASK FOLD` (each fold writes "
-                    "pred_next_stage/ for its validation cases), then train the cascade")
+                tr(f"Cannot run final stage of cascade: {folder} does not exist. Run "
+                   "corresponding 3d_lowres first and predict the segmentations for the next stage",
+                   f"无法运行级联的最后一个 stage：{folder} 不存在。请先运行对应的 3d_lowres，"
+                   "并为下一个 stage 预测分割(v1 的报错:Cannot run final stage of cascade)"),
+                fix=tr(f"train all 5 folds of `train 3d_lowres {self.previous_trainer} TASK FOLD` (each fold writes "
+                       "pred_next_stage/ for its validation cases), then train the cascade",
+                       f"先训练 `train 3d_lowres {self.previous_trainer} TASK FOLD` 的全部 5 个 fold"
+                       "（每个 fold 都会为它的验证病例写出 pred_next_stage/），再训练级联"))
         super().initialize(training, force_load_plans)
 
     def _validation_prior_folder(self) -> Any:
         """Validation appends the one-hot previous-stage segmentation to every case's input (v1's ``validate``)."""
         folder = self.folder_with_segs_from_prev_stage
         if folder is None or not os.path.isdir(folder):
-            raise DatasetError(f"the 3d_lowres predictions {folder} do not exist", fix="train all 5 3d_lowres folds")
+            raise DatasetError(tr(f"the 3d_lowres predictions {folder} do not exist",
+                                  f"3d_lowres 的预测结果 {folder} 不存在"),
+                               fix=tr("train all 5 3d_lowres folds", "请训练 3d_lowres 的全部 5 个 fold"))
         return folder
 
 

@@ -24,7 +24,7 @@ from types import CodeType
 from typing import Any, Iterator, Mapping
 
 from ..errors import ConfigurationError
-from ..language import tr
+from ..language import pick, tr
 
 # v1's hyperparameters: instance attributes assigned in NetworkTrainer / nnUNetTrainer / nnUNetTrainerV2.__init__
 HYPERPARAMETERS: tuple[str, ...] = (
@@ -62,12 +62,21 @@ _LITERAL_EXAMPLES = {"momentum": "nnUNetTrainerV2_momentum09"}
 _INITIALIZE_METHODS = ("process_plans", "setup_DA_params", "initialize", "get_basic_generators", "load_dataset",
                        "do_split", "initialize_network", "initialize_optimizer_and_scheduler")
 
-# names of the explorer's former hooks, which v1 does not have: defining one would silently do nothing
-FORMER_EXPLORER_HOOKS: Mapping[str, str] = {
-    "build_network": "override v1's initialize_network (set self.network)",
-    "build_loss": "assign self.loss in __init__ after super().__init__(...), as v1 does",
-    "build_optimizer": "override v1's initialize_optimizer_and_scheduler (set self.optimizer and self.lr_scheduler)",
-    "learning_rate": "override v1's maybe_update_lr(self, epoch=None) (it sets optimizer.param_groups[0]['lr'])",
+# names of the explorer's former hooks, which v1 does not have: defining one would silently do nothing; each
+# with what to do instead, in English and Chinese (picked when the error is raised)
+FORMER_EXPLORER_HOOKS: Mapping[str, Mapping[str, str]] = {
+    "build_network": {"en": "override v1's initialize_network (set self.network)",
+                      "zh": "请重写 v1 的 initialize_network（在其中设置 self.network）"},
+    "build_loss": {"en": "assign self.loss in __init__ after super().__init__(...), as v1 does",
+                   "zh": "像 v1 那样，在 __init__ 中调用 super().__init__(...) 之后给 self.loss 赋值"},
+    "build_optimizer": {"en": "override v1's initialize_optimizer_and_scheduler (set self.optimizer and "
+                              "self.lr_scheduler)",
+                        "zh": "请重写 v1 的 initialize_optimizer_and_scheduler（在其中设置 self.optimizer 和 "
+                              "self.lr_scheduler）"},
+    "learning_rate": {"en": "override v1's maybe_update_lr(self, epoch=None) (it sets "
+                            "optimizer.param_groups[0]['lr'])",
+                      "zh": "请重写 v1 的 maybe_update_lr(self, epoch=None) 方法，它设置 "
+                            "optimizer.param_groups[0]['lr']"},
 }
 
 
@@ -221,8 +230,11 @@ def check_trainer_class_definition(cls: type) -> None:
     if cls.__module__.startswith("nnunet_explorer.network_training"):
         return
     for name in sorted(set(FORMER_EXPLORER_HOOKS) & set(vars(cls))):
-        raise ConfigurationError(f"{cls.__name__} defines {name}, which nnU-Net v1 trainers do not have (it was an "
-                                 "explorer hook), so it would never be called", fix=FORMER_EXPLORER_HOOKS[name])
+        raise ConfigurationError(tr(f"{cls.__name__} defines {name}, which nnU-Net v1 trainers do not have (it was "
+                                    "an explorer hook), so it would never be called",
+                                    f"{cls.__name__} 定义了 {name}，但 nnU-Net v1 的 trainer 没有这个方法"
+                                    "（它曾是 explorer 的钩子），所以它永远不会被调用"),
+                                 fix=pick(FORMER_EXPLORER_HOOKS[name]))
     for setting in ignored_settings(cls):
         warnings.warn(V1IgnoresWarning(setting.message), stacklevel=3)
 
@@ -239,8 +251,9 @@ def override(trainer: Any, source: str, **values: Any) -> None:
     """Set hyperparameters on ``trainer`` after construction, remembering who asked (``"--disable_saving"``)."""
     unknown = sorted(set(values) - set(HYPERPARAMETERS))
     if unknown:
-        raise ConfigurationError(f"{', '.join(unknown)} not a trainer hyperparameter",
-                                 fix=f"known hyperparameters: {', '.join(HYPERPARAMETERS)}")
+        names, known = ", ".join(unknown), ", ".join(HYPERPARAMETERS)
+        raise ConfigurationError(tr(f"{names} not a trainer hyperparameter", f"{names} 不是 trainer 的超参数"),
+                                 fix=tr(f"known hyperparameters: {known}", f"已知的超参数：{known}"))
     sources = trainer.__dict__.setdefault("_attribute_sources", {})
     history = trainer.__dict__.setdefault("_attribute_history", {})
     for name, value in values.items():

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DatasetError
+from ..language import tr
 from ..provenance import mirrors
 
 # v1's keys of a cropped case pkl, in v1's order (the planner adds use_nonzero_mask_for_norm afterwards)
@@ -48,9 +49,13 @@ def get_bbox_from_mask(mask: np.ndarray, outside_value: int = 0, *, case: str | 
     """
     coords = np.where(mask != outside_value)
     if coords[0].size == 0:
-        raise DatasetError(f"case {case or '?'}: every voxel of every modality is 0, so there is no nonzero region "
-                           "to crop to (nnU-Net v1 fails here with 'zero-size array to reduction operation')",
-                           fix="remove this case from dataset.json 'training' or replace its image files")
+        raise DatasetError(tr(f"case {case or '?'}: every voxel of every modality is 0, so there is no nonzero "
+                              "region to crop to (nnU-Net v1 fails here with 'zero-size array to reduction "
+                              "operation')",
+                              f"病例 {case or '?'}: 所有模态的所有体素都是 0, 所以没有可以裁剪到的非零区域"
+                              "(nnU-Net v1 在这里失败, 报错 'zero-size array to reduction operation')"),
+                           fix=tr("remove this case from dataset.json 'training' or replace its image files",
+                                  "请把这个病例从 dataset.json 的 'training' 中删除, 或替换它的图像文件"))
     return [[int(np.min(c)), int(np.max(c)) + 1] for c in coords[:3]]
 
 
@@ -123,8 +128,12 @@ def load_case_from_list_of_files(data_files: Sequence[str], seg_file: str | None
     if nan_count:
         # differs from v1: v1 crops NaN voxels as "nonzero", gives CT datasets NaN intensity statistics and
         # writes all-NaN 2D channels; the explorer stops with the case name instead.
-        raise DatasetError(f"case {case}: {nan_count} NaN voxel(s) in {', '.join(Path(f).name for f in data_files)}",
-                           fix="replace NaN voxels (e.g. by 0 or the background value) in the image files")
+        raise DatasetError(tr(f"case {case}: {nan_count} NaN voxel(s) in "
+                              f"{', '.join(Path(f).name for f in data_files)}",
+                              f"病例 {case}: {', '.join(Path(f).name for f in data_files)} 中有 {nan_count} 个 NaN "
+                              "体素"),
+                           fix=tr("replace NaN voxels (e.g. by 0 or the background value) in the image files",
+                                  "请替换图像文件中的 NaN 体素(例如换成 0 或背景值)"))
     seg = sitk.GetArrayFromImage(seg_itk)[None].astype(np.float32) if seg_itk is not None else None
     return data, seg, properties
 
@@ -137,14 +146,20 @@ def _check_geometry(case, data_files, images, seg_file, seg_itk) -> None:
         others.append((seg_file, seg_itk))
     for name, img in others:
         if img.GetSize() != ref.GetSize():
-            problems.append(f"{Path(name).name} has size {img.GetSize()} but {Path(data_files[0]).name} has "
-                            f"{ref.GetSize()}")
+            problems.append(tr(f"{Path(name).name} has size {img.GetSize()} but {Path(data_files[0]).name} has "
+                               f"{ref.GetSize()}",
+                               f"{Path(name).name} 的大小是 {img.GetSize()}, 而 {Path(data_files[0]).name} 的是 "
+                               f"{ref.GetSize()}"))
         elif not np.allclose(img.GetSpacing(), ref.GetSpacing(), rtol=0, atol=1e-4):
-            problems.append(f"{Path(name).name} has spacing {img.GetSpacing()} but {Path(data_files[0]).name} has "
-                            f"{ref.GetSpacing()}")
+            problems.append(tr(f"{Path(name).name} has spacing {img.GetSpacing()} but {Path(data_files[0]).name} "
+                               f"has {ref.GetSpacing()}",
+                               f"{Path(name).name} 的 spacing 是 {img.GetSpacing()}, 而 {Path(data_files[0]).name} "
+                               f"的是 {ref.GetSpacing()}"))
     if problems:
-        raise DatasetError(f"case {case}: images and labels differ in geometry: " + "; ".join(problems),
-                           fix="resample/re-export the files so that all modalities and the label share one grid")
+        raise DatasetError(tr(f"case {case}: images and labels differ in geometry: ",
+                              f"病例 {case}: 图像与标注的几何信息不一致: ") + "; ".join(problems),
+                           fix=tr("resample/re-export the files so that all modalities and the label share one grid",
+                                  "请重采样/重新导出这些文件, 使所有模态和标注位于同一个网格上"))
 
 
 @mirrors("nnunet.preprocessing.cropping:ImageCropper.crop")
@@ -164,9 +179,14 @@ def check_labels(case: str, seg_classes: np.ndarray, declared: Sequence[int], se
     present = {int(c) for c in seg_classes if c >= 0}
     extra = sorted(present - {int(d) for d in declared})
     if extra:
-        raise DatasetError(f"case {case}: label file {Path(seg_file).name if seg_file else '?'} contains label(s) "
-                           f"{extra} not declared in dataset.json 'labels' (declared: {sorted(int(d) for d in declared)})",
-                           fix="add the labels to dataset.json or correct the label file")
+        label_file = Path(seg_file).name if seg_file else "?"
+        listed = sorted(int(d) for d in declared)
+        raise DatasetError(tr(f"case {case}: label file {label_file} contains label(s) {extra} not declared in "
+                              f"dataset.json 'labels' (declared: {listed})",
+                              f"病例 {case}: 标注文件 {label_file} 中含有 dataset.json 的 'labels' 没有声明的标签 "
+                              f"{extra}(已声明的: {listed})"),
+                           fix=tr("add the labels to dataset.json or correct the label file",
+                                  "请把这些标签加到 dataset.json 中, 或修正标注文件"))
 
 
 def crop_case(data_files: Sequence[str], seg_file: str | None, case: str,

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import PlansError
 from ..fileio import PathLike, load_pickle
+from ..language import tr
 from ..provenance import mirrors
 
 REQUIRED_KEYS = ("num_stages", "num_modalities", "modalities", "normalization_schemes", "num_classes",
@@ -34,21 +35,28 @@ def load_plans(path: PathLike) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise PlansError(f"plans file {path} does not exist",
-                         fix="run `nnunet-explorer plan_and_preprocess -t ID` (or nnUNet_plan_and_preprocess) first")
+        raise PlansError(tr(f"plans file {path} does not exist", f"plans 文件 {path} 不存在"),
+                         fix=tr("run `nnunet-explorer plan_and_preprocess -t ID` (or nnUNet_plan_and_preprocess) first",
+                                "请先运行 `nnunet-explorer plan_and_preprocess -t ID`(或 nnUNet_plan_and_preprocess)"))
     plans = load_pickle(path)
     if not isinstance(plans, dict):
-        raise PlansError(f"{path} holds a {type(plans).__name__}, not a plans dict",
-                         fix="point at nnUNetPlansv2.1_plans_3D.pkl or nnUNetPlansv2.1_plans_2D.pkl")
+        raise PlansError(tr(f"{path} holds a {type(plans).__name__}, not a plans dict",
+                            f"{path} 中是一个 {type(plans).__name__}, 而不是 plans 字典"),
+                         fix=tr("point at nnUNetPlansv2.1_plans_3D.pkl or nnUNetPlansv2.1_plans_2D.pkl",
+                                "请指向 nnUNetPlansv2.1_plans_3D.pkl 或 nnUNetPlansv2.1_plans_2D.pkl"))
     missing = [k for k in REQUIRED_KEYS if k not in plans]
     if missing:
-        raise PlansError(f"{path} lacks plans keys: {', '.join(missing)}",
-                         fix="re-run plan_and_preprocess to write a complete plans file")
+        raise PlansError(tr(f"{path} lacks plans keys: {', '.join(missing)}",
+                            f"{path} 缺少这些 plans 键: {', '.join(missing)}"),
+                         fix=tr("re-run plan_and_preprocess to write a complete plans file",
+                                "请重新运行 plan_and_preprocess, 写出完整的 plans 文件"))
     for stage, sp in plans["plans_per_stage"].items():
         lacking = [k for k in STAGE_KEYS if k not in sp]
         if lacking:
-            raise PlansError(f"{path}: stage {stage} lacks {', '.join(lacking)}",
-                             fix="re-run plan_and_preprocess to write a complete plans file")
+            raise PlansError(tr(f"{path}: stage {stage} lacks {', '.join(lacking)}",
+                                f"{path}: stage {stage} 缺少 {', '.join(lacking)}"),
+                             fix=tr("re-run plan_and_preprocess to write a complete plans file",
+                                    "请重新运行 plan_and_preprocess, 写出完整的 plans 文件"))
     return plans
 
 
@@ -189,8 +197,10 @@ class Plans(Mapping):
         try:
             return self._plans["plans_per_stage"][index]
         except KeyError:
-            raise PlansError(f"these plans have stages {list(self._plans['plans_per_stage'])}, not {index}",
-                             fix="3d_lowres needs a 2-stage plan; use 3d_fullres for 1-stage plans") from None
+            raise PlansError(tr(f"these plans have stages {list(self._plans['plans_per_stage'])}, not {index}",
+                                f"这些 plans 的 stage 是 {list(self._plans['plans_per_stage'])}, 没有 {index}"),
+                             fix=tr("3d_lowres needs a 2-stage plan; use 3d_fullres for 1-stage plans",
+                                    "3d_lowres 需要 2 个 stage 的 plans; 1 个 stage 的 plans 请用 3d_fullres")) from None
 
     def stage_for_network(self, network: str) -> Mapping[str, Any]:
         """The stage a network configuration trains on (v1's ``get_default_configuration`` rule).
@@ -200,10 +210,14 @@ class Plans(Mapping):
         """
         configurations = self.configurations
         if network not in configurations:
-            raise PlansError(f"these plans ({self._plans['data_identifier']}, {self.num_stages} stage(s)) have no "
-                             f"{network!r} configuration; they offer {', '.join(configurations)}",
-                             fix="3d_lowres and 3d_cascade_fullres exist only when the 3D planner made 2 stages; "
-                             "2d needs the 2D plans file")
+            raise PlansError(tr(f"these plans ({self._plans['data_identifier']}, {self.num_stages} stage(s)) have "
+                                f"no {network!r} configuration; they offer {', '.join(configurations)}",
+                                f"这些 plans ({self._plans['data_identifier']}, {self.num_stages} 个 stage)没有 "
+                                f"{network!r} 配置; 它们提供的是 {', '.join(configurations)}"),
+                             fix=tr("3d_lowres and 3d_cascade_fullres exist only when the 3D planner made 2 stages; "
+                                    "2d needs the 2D plans file",
+                                    "只有当 3D 规划器生成了 2 个 stage 时, 才有 3d_lowres 和 3d_cascade_fullres; "
+                                    "2d 需要 2D 的 plans 文件"))
         return self.stage(configurations[network])
 
     def summarize(self) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..fileio import load_pickle, save_npz_atomic, write_pickle
+from ..language import tr
 from ..provenance import mirrors
 from .resampling import RESAMPLING_SEPARATE_Z_ANISO_THRESHOLD, resample_patient
 
@@ -198,7 +199,9 @@ def preprocessor_for(plans: Mapping[str, Any]) -> GenericPreprocessor:
     if name not in PREPROCESSORS:
         from ..errors import PlansError
 
-        raise PlansError(f"preprocessor {name!r} is not one the explorer implements ({', '.join(PREPROCESSORS)})",
-                         fix="use plans written by the v2.1 planners (ExperimentPlanner3D_v21 / 2D_v21)")
+        raise PlansError(tr(f"preprocessor {name!r} is not one the explorer implements ({', '.join(PREPROCESSORS)})",
+                            f"explorer 没有实现预处理器 {name!r}(已实现的: {', '.join(PREPROCESSORS)})"),
+                         fix=tr("use plans written by the v2.1 planners (ExperimentPlanner3D_v21 / 2D_v21)",
+                                "请使用 v2.1 规划器(ExperimentPlanner3D_v21 / 2D_v21)写出的 plans"))
     return PREPROCESSORS[name](plans["normalization_schemes"], plans["use_mask_for_norm"],
                                plans["transpose_forward"], plans["dataset_properties"]["intensityproperties"])

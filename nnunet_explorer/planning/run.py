@@ -133,8 +133,11 @@ def verify_raw_files(task_name: str, workspace: Workspace, num_processes: int, *
     failures = [err for _, err in results if err is not None]
     if failures:
         lines = "\n".join(f"  - {cause}" for cause, _fix in failures)
-        raise DatasetError(f"{len(failures)} of {len(files)} raw files of {task_name} are not whole images; nothing "
-                           f"was written:\n{lines}", fix=failures[0][1] or "replace the files listed above")
+        raise DatasetError(tr(f"{len(failures)} of {len(files)} raw files of {task_name} are not whole images; "
+                              f"nothing was written:\n{lines}",
+                              f"{task_name} 的 {len(files)} 个原始文件中有 {len(failures)} 个不是完整的图像; "
+                              f"什么也没有写出:\n{lines}"),
+                           fix=failures[0][1] or tr("replace the files listed above", "请替换上面列出的文件"))
     return len(files)
 
 
@@ -181,10 +184,13 @@ def crop_task(task_name: str, workspace: Workspace, num_processes: int, *, progr
                            progress=progress)
     failures = [(job[0], err) for job, (_, err) in zip(jobs, results) if err is not None]
     if failures:
-        lines = "\n".join(f"  - {cause}" + (f" (fix: {fix})" if fix else "") for _, (cause, fix) in failures)
-        raise DatasetError(f"{len(failures)} of {len(jobs)} cases of {task_name} could not be cropped:\n{lines}",
-                           fix="correct the cases listed above and run the command again (cases already "
-                           "cropped are kept and skipped)")
+        lines = "\n".join(f"  - {cause}" + (tr(f" (fix: {fix})", f" (解决办法: {fix})") if fix else "")
+                          for _, (cause, fix) in failures)
+        raise DatasetError(tr(f"{len(failures)} of {len(jobs)} cases of {task_name} could not be cropped:\n{lines}",
+                              f"{task_name} 的 {len(jobs)} 个病例中有 {len(failures)} 个无法裁剪:\n{lines}"),
+                           fix=tr("correct the cases listed above and run the command again (cases already "
+                                  "cropped are kept and skipped)",
+                                  "请修正上面列出的病例, 然后再次运行该命令(已经裁剪好的病例会保留并跳过)"))
     copy_atomic(raw_dir / "dataset.json", out_dir)
     done = [r[0] for r, _ in results if r[1]]
     skipped = [r[0] for r, _ in results if not r[1]]
@@ -222,7 +228,8 @@ def fingerprint_task(task_name: str, workspace: Workspace, num_processes: int, *
     dataset_json = load_json(cropped_dir / "dataset.json")
     ids = cropped_case_identifiers(cropped_dir)
     if not ids:
-        raise DatasetError(f"{cropped_dir} holds no cropped cases", fix="check dataset.json 'training'")
+        raise DatasetError(tr(f"{cropped_dir} holds no cropped cases", f"{cropped_dir} 中没有裁剪好的病例"),
+                           fix=tr("check dataset.json 'training'", "请检查 dataset.json 的 'training'"))
     props = OrderedDict((i, load_pickle(cropped_dir / f"{i}.pkl")) for i in ids)
     intensity = None
     if needs_intensity_properties(dataset_json):
@@ -306,7 +313,8 @@ def run_preprocessing(plans: dict, task_name: str, workspace: Workspace, threads
     preprocessor = preprocessor_for(plans)
     ids = cropped_case_identifiers(cropped_dir)
     if not ids:
-        raise PlansError(f"{cropped_dir} holds no cropped cases", fix="run the cropping step first")
+        raise PlansError(tr(f"{cropped_dir} holds no cropped cases", f"{cropped_dir} 中没有裁剪好的病例"),
+                         fix=tr("run the cropping step first", "请先运行裁剪这一步"))
     all_classes = load_pickle(cropped_dir / "dataset_properties.pkl")["all_classes"]
     stages = list(plans["plans_per_stage"].values())
     tl, tf = threads
@@ -347,8 +355,10 @@ def plan_and_preprocess(task_ids: Sequence[int | str], *, planner3d_name: str | 
     """
     for name, default in ((planner3d_name, DEFAULT_PLANNER_3D), (planner2d_name, DEFAULT_PLANNER_2D)):
         if name is not None and name != default:
-            raise PlansError(f"planner {name!r} is not implemented by the explorer",
-                             fix=f"use the default {default} or 'None' to skip")
+            raise PlansError(tr(f"planner {name!r} is not implemented by the explorer",
+                                f"explorer 没有实现规划器 {name!r}"),
+                             fix=tr(f"use the default {default} or 'None' to skip",
+                                    f"请使用默认的 {default}, 或用 'None' 跳过它"))
     workspace = (workspace or get_workspace()).ensure()
     say = log or (lambda msg: print(msg, file=sys.stderr))
     names = [tasks.resolve_task_name(t, workspace) for t in task_ids]

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..fileio import write_json, write_text_atomic
+from ..language import tr
 
 SAMPLE_NAME = "colin27_deep_grey"
 IMAGE_FILE = "colin27_t1_deep_grey.nii.gz"
@@ -88,19 +89,25 @@ def crop_real_sample(ch2_path: str | Path, aal_path: str | Path, out_dir: str | 
     ch2_path, aal_path, out_dir = Path(ch2_path), Path(aal_path), Path(out_dir)
     for path in (ch2_path, aal_path):
         if not path.is_file():
-            raise DatasetError(f"{path} does not exist",
-                               fix="install Debian's mricron-data (apt-get install mricron-data) or give the "
-                               "folder that holds ch2.nii.gz and aal.nii.gz")
+            raise DatasetError(tr(f"{path} does not exist", f"{path} 不存在"),
+                               fix=tr("install Debian's mricron-data (apt-get install mricron-data) or give the "
+                                      "folder that holds ch2.nii.gz and aal.nii.gz",
+                                      "安装 Debian 的 mricron-data(apt-get install mricron-data),"
+                                      "或指定存放 ch2.nii.gz 和 aal.nii.gz 的文件夹"))
     t1 = sitk.ReadImage(str(ch2_path))
     aal = sitk.ReadImage(str(aal_path))
     if t1.GetSize() != aal.GetSize() or not np.allclose(t1.GetOrigin(), aal.GetOrigin()):
-        raise DatasetError(f"{ch2_path} and {aal_path} are not on the same grid",
-                           fix="use ch2.nii.gz and aal.nii.gz from the same mricron-data package")
+        raise DatasetError(tr(f"{ch2_path} and {aal_path} are not on the same grid",
+                              f"{ch2_path} 和 {aal_path} 不在同一个网格上"),
+                           fix=tr("use ch2.nii.gz and aal.nii.gz from the same mricron-data package",
+                                  "使用来自同一个 mricron-data 软件包的 ch2.nii.gz 和 aal.nii.gz"))
     aal_zyx = sitk.GetArrayFromImage(aal)
     all_ids = [i for _, ids in LABELS.values() for i in ids]
     where = np.argwhere(np.isin(aal_zyx, all_ids))
     if where.size == 0:
-        raise DatasetError(f"{aal_path} holds none of the AAL ids {all_ids}", fix="use the AAL atlas (aal.nii.gz)")
+        raise DatasetError(tr(f"{aal_path} holds none of the AAL ids {all_ids}",
+                              f"{aal_path} 不含任何一个 AAL 编号 {all_ids}"),
+                           fix=tr("use the AAL atlas (aal.nii.gz)", "使用 AAL 图谱(aal.nii.gz)"))
     centre_xyz = ((where.min(0) + where.max(0)) / 2)[::-1]
     start = [int(min(max(round(c - s / 2), 0), n - s)) for c, s, n in zip(centre_xyz, size_xyz, t1.GetSize())]
     stop = [b + s for b, s in zip(start, size_xyz)]
@@ -143,10 +150,14 @@ def load_real_sample(sample_dir: str | Path | None = None):
     paths = [sample_dir / IMAGE_FILE, sample_dir / LABEL_FILE]
     missing = [p for p in paths if not p.is_file()]
     if missing:
-        raise DatasetError(f"the real sample is missing: {', '.join(map(str, missing))}",
-                           fix="run from a source checkout of nnunet-explorer (data_samples/ is not installed), "
-                           "set NNUNET_EXPLORER_DATA_SAMPLES to the data_samples folder, or use --from_debian "
-                           f"{DEBIAN_TEMPLATES} after `apt-get install mricron-data`")
+        raise DatasetError(tr(f"the real sample is missing: {', '.join(map(str, missing))}",
+                              f"缺少真实样例: {', '.join(map(str, missing))}"),
+                           fix=tr("run from a source checkout of nnunet-explorer (data_samples/ is not installed), "
+                                  "set NNUNET_EXPLORER_DATA_SAMPLES to the data_samples folder, or use --from_debian "
+                                  f"{DEBIAN_TEMPLATES} after `apt-get install mricron-data`",
+                                  "在 nnunet-explorer 的源码 checkout 中运行(data_samples/ 不会被安装),"
+                                  "把 NNUNET_EXPLORER_DATA_SAMPLES 设为 data_samples 文件夹,"
+                                  f"或在 `apt-get install mricron-data` 之后使用 --from_debian {DEBIAN_TEMPLATES}"))
     return sitk.ReadImage(str(paths[0])), sitk.ReadImage(str(paths[1]))
 
 
@@ -251,7 +262,9 @@ def build_real_task(task_dir: str | Path, *, num_training: int = 8, seed: int = 
     Returns ``task_dir``.
     """
     if num_training < 1:
-        raise DatasetError(f"num_training must be at least 1, not {num_training}", fix="use --num_training 2 or more")
+        raise DatasetError(tr(f"num_training must be at least 1, not {num_training}",
+                              f"num_training 至少为 1,而不是 {num_training}"),
+                           fix=tr("use --num_training 2 or more", "使用 --num_training 2 或更大的值"))
     task_dir = Path(task_dir)
     if from_debian is not None:
         source = Path(from_debian)

@@ -122,8 +122,10 @@ class MaskTransform(AbstractTransform):
     def __call__(self, **data_dict: Any) -> dict:
         seg = data_dict.get(self.seg_key)
         if seg is None or seg.shape[1] < self.mask_idx_in_seg:
-            raise ConfigurationError("MaskTransform found no segmentation channel to use as mask",
-                                     fix="keep the segmentation in the batch ('seg') before the MaskTransform")
+            raise ConfigurationError(tr("MaskTransform found no segmentation channel to use as mask",
+                                        "MaskTransform 找不到可用作掩膜的分割通道"),
+                                     fix=tr("keep the segmentation in the batch ('seg') before the MaskTransform",
+                                            "在 MaskTransform 之前，请把分割保留在 batch 中('seg')"))
         data = data_dict[self.data_key]
         for b in range(data.shape[0]):
             outside = seg[b, self.mask_idx_in_seg] < 0
@@ -250,8 +252,9 @@ def downsample_seg_for_ds_soft(seg: np.ndarray, ds_scales: Sequence[Sequence[flo
         kernel = tuple(int(1 / v) for v in s)
         padding = tuple((k - 1) // 2 for k in kernel)
         if len(s) not in (2, 3):
-            raise ConfigurationError(f"deep-supervision scale {list(s)} is neither 2D nor 3D",
-                                     fix="give one factor per spatial axis")
+            raise ConfigurationError(tr(f"deep-supervision scale {list(s)} is neither 2D nor 3D",
+                                        f"深度监督的缩放比例 {list(s)} 既不是 2D 也不是 3D"),
+                                     fix=tr("give one factor per spatial axis", "请为每个空间轴给出一个因子"))
         pool = avg_pool2d if len(s) == 2 else avg_pool3d
         out.append(pool(one_hot_t, kernel, kernel, padding, count_include_pad=False, ceil_mode=False))
     return out
@@ -282,20 +285,27 @@ class DownsampleSegForDSTransform3(AbstractTransform):
 
 def _check_supported(params: Mapping[str, Any]) -> None:
     if params.get("mirror") is not None:
-        raise ConfigurationError("augmentation params use the old key 'mirror'", fix="use 'do_mirror' instead")
+        raise ConfigurationError(tr("augmentation params use the old key 'mirror'",
+                                    "数据增强参数用的是旧的键 'mirror'"),
+                                 fix=tr("use 'do_mirror' instead", "请改用 'do_mirror'"))
     if params.get("move_last_seg_chanel_to_data"):
         labels = params.get("all_segmentation_labels")
         if not labels:
             # differs from v1: v1 fails later with a TypeError (len(None)); say what is missing instead
-            raise ConfigurationError("the cascade augmentations (move_last_seg_chanel_to_data) need "
-                                     "'all_segmentation_labels' (the foreground labels 1 .. num_classes - 1)",
-                                     fix="add cascade_augmentation.cascade_da_params(num_classes) to the params")
+            raise ConfigurationError(tr("the cascade augmentations (move_last_seg_chanel_to_data) need "
+                                        "'all_segmentation_labels' (the foreground labels 1 .. num_classes - 1)",
+                                        "级联的数据增强(move_last_seg_chanel_to_data)需要 "
+                                        "'all_segmentation_labels'（前景标签 1 .. num_classes - 1）"),
+                                     fix=tr("add cascade_augmentation.cascade_da_params(num_classes) to the params",
+                                            "请把 cascade_augmentation.cascade_da_params(num_classes) 加进参数"))
         if params.get("cascade_do_cascade_augmentations"):
             missing = [k for k in ("cascade_random_binary_transform_p", "cascade_remove_conn_comp_p")
                        if params.get(k) is None]
             if missing:
-                raise ConfigurationError(f"the cascade augmentations need {missing}",
-                                         fix="add cascade_augmentation.cascade_da_params(num_classes) to the params")
+                raise ConfigurationError(tr(f"the cascade augmentations need {missing}",
+                                            f"级联的数据增强需要 {missing}"),
+                                         fix=tr("add cascade_augmentation.cascade_da_params(num_classes) to the params",
+                                                "请把 cascade_augmentation.cascade_da_params(num_classes) 加进参数"))
 
 
 def target_transforms(deep_supervision_scales: Sequence[Sequence[float]] | None = None, *,
@@ -316,8 +326,10 @@ def target_transforms(deep_supervision_scales: Sequence[Sequence[float]] | None 
     if deep_supervision_scales is not None:
         if soft_ds:
             if classes is None:
-                raise ConfigurationError("soft deep supervision (soft_ds=True) needs the classes to one-hot encode",
-                                         fix="pass classes=[0, 1, ..., num_classes - 1]")
+                raise ConfigurationError(tr("soft deep supervision (soft_ds=True) needs the classes to one-hot encode",
+                                            "软深度监督(soft_ds=True)需要知道要做 one-hot 编码的类别"),
+                                         fix=tr("pass classes=[0, 1, ..., num_classes - 1]",
+                                                "请传入 classes=[0, 1, ..., num_classes - 1]"))
             out.append(DownsampleSegForDSTransform3(deep_supervision_scales, "target", "target", classes))
         else:
             out.append(DownsampleSegForDSTransform2(deep_supervision_scales, 0, input_key="target",
@@ -870,8 +882,10 @@ def trace_augmentation(batch_or_case: Mapping[str, Any], transforms: Sequence[An
     """
     transform_list = list(transforms.transforms if isinstance(transforms, Compose) else transforms)
     if not isinstance(batch_or_case, Mapping) or "data" not in batch_or_case:
-        raise ConfigurationError("trace_augmentation needs a batch dict with 'data' and 'seg'",
-                                 fix="pass a loader batch, or dataloading.case_batch(dataset, case_id, ...)")
+        raise ConfigurationError(tr("trace_augmentation needs a batch dict with 'data' and 'seg'",
+                                    "trace_augmentation 需要一个含 'data' 和 'seg' 的 batch 字典"),
+                                 fix=tr("pass a loader batch, or dataloading.case_batch(dataset, case_id, ...)",
+                                        "请传入数据加载器的一个 batch，或 dataloading.case_batch(dataset, case_id, ...)"))
     batch = _one_sample(batch_or_case, sample_index)
     case_id = None
     if batch.get("keys") is not None and len(batch["keys"]):

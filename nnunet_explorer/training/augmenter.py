@@ -116,8 +116,10 @@ def default_num_processes(environ: dict | None = None, *, local_world_size: int 
         try:
             return max(1, int(value))
         except ValueError:
-            raise TrainingError(f"nnUNet_n_proc_DA={value!r} is not a whole number",
-                                fix="set nnUNet_n_proc_DA to the number of augmentation processes, e.g. 4") from None
+            raise TrainingError(tr(f"nnUNet_n_proc_DA={value!r} is not a whole number",
+                                   f"nnUNet_n_proc_DA={value!r} 不是整数"),
+                                fix=tr("set nnUNet_n_proc_DA to the number of augmentation processes, e.g. 4",
+                                       "请把 nnUNet_n_proc_DA 设为数据增强进程的个数，例如 4")) from None
     if local_world_size is None:
         try:
             local_world_size = int(env.get("LOCAL_WORLD_SIZE") or 1)
@@ -298,8 +300,11 @@ def _worker(out_queue: Any, error_queue: Any, data_loader: Any, transform: Calla
     except WorkerStopped:
         pass
     except BaseException as exc:  # noqa: BLE001 - everything must reach the main process
-        message = (f"augmentation worker {worker_id} failed in the {stage}: {type(exc).__name__}: {exc}\n"
-                   f"--- worker {worker_id} traceback ---\n{traceback.format_exc()}")
+        where = "数据加载器" if stage == "data loader" else "变换"
+        message = (tr(f"augmentation worker {worker_id} failed in the {stage}: ",
+                      f"增强工作进程 {worker_id} 在{where}中出错: ") + f"{type(exc).__name__}: {exc}\n"
+                   + tr(f"--- worker {worker_id} traceback ---", f"--- 工作进程 {worker_id} 的 traceback ---")
+                   + f"\n{traceback.format_exc()}")
         # the error queue is unbounded and keeps its join thread, so the message is in the pipe before exit
         try:
             error_queue.put(message)
@@ -323,8 +328,9 @@ def resolve_workers(num_processes: int | None, seeds: Sequence[int | None] | Non
     given (one per worker, else an error with the fix), else ``None`` for each (OS entropy, v1's default)."""
     count = int(num_processes) if num_processes else default_num_processes()
     if seeds is not None and len(seeds) != count:
-        raise TrainingError(f"{len(seeds)} seeds given for {count} workers",
-                            fix="give one seed per worker, or seeds=None")
+        raise TrainingError(tr(f"{len(seeds)} seeds given for {count} workers",
+                               f"给了 {len(seeds)} 个种子，但有 {count} 个工作进程"),
+                            fix=tr("give one seed per worker, or seeds=None", "请为每个工作进程给一个种子，或用 seeds=None"))
     return count, list(seeds) if seeds is not None else [None] * count
 
 
@@ -487,12 +493,16 @@ class MultiProcessAugmenter:
                     break
                 except queue_module.Empty:
                     if feeder is None or not feeder.is_alive():
-                        raise AugmenterWorkerError("the augmenter's feeder thread ended unexpectedly",
-                                                   fix="start a new augmenter (or report this as a bug)")
+                        raise AugmenterWorkerError(tr("the augmenter's feeder thread ended unexpectedly",
+                                                      "增强器的供给线程意外结束了"),
+                                                   fix=tr("start a new augmenter (or report this as a bug)",
+                                                          "请新建一个增强器（或把这个问题作为 bug 报告）"))
                     waited = time.monotonic() - started
                     if self.timeout is not None and waited > self.timeout:
-                        raise TrainingError(f"no batch from augmentation worker {index} within {self.timeout} s",
-                                            fix="make the loader faster, use more workers or a larger timeout")
+                        raise TrainingError(tr(f"no batch from augmentation worker {index} within {self.timeout} s",
+                                               f"增强工作进程 {index} 在 {self.timeout} 秒内没有送来批次"),
+                                            fix=tr("make the loader faster, use more workers or a larger timeout",
+                                                   "请让数据加载更快、使用更多工作进程，或加大超时时间"))
                     if self.stall_seconds is not None:
                         stall = stall or _StallWatch(self._processes, self.stall_seconds)
                         stall.check(waited)
@@ -664,15 +674,20 @@ def _check_health(processes: list, errors: Any, abort: Any, stop: threading.Even
                 if stop.is_set() or (not any(p.is_alive() for p in processes) and errors.empty()):
                     break
                 continue
-            raise AugmenterWorkerError(message, fix="the traceback above is the worker's; fix that error "
-                                       "(debug it in-process with SingleThreadedAugmenter)")
+            raise AugmenterWorkerError(message, fix=tr("the traceback above is the worker's; fix that error "
+                                                       "(debug it in-process with SingleThreadedAugmenter)",
+                                                       "上面的 traceback 来自工作进程；请修正那个错误"
+                                                       "（可用 SingleThreadedAugmenter 在本进程内调试）"))
         if stop.is_set():  # shutdown set the abort event: not a failure
             raise _Stopped()
         dead = [(i, p.exitcode) for i, p in enumerate(processes) if not p.is_alive()]
         raise AugmenterWorkerError(
-            f"augmentation worker(s) {dead} ended without reporting an error (exit codes; negative = killed "
-            "by a signal, -9 often means out of memory)",
-            fix="lower nnUNet_n_proc_DA or the batch size; check the system log for the OOM killer")
+            tr(f"augmentation worker(s) {dead} ended without reporting an error (exit codes; negative = killed "
+               "by a signal, -9 often means out of memory)",
+               f"增强工作进程 {dead} 结束了，却没有报告错误（列出的是序号和退出码；负数表示被信号终止，"
+               "-9 通常意味着内存不足）"),
+            fix=tr("lower nnUNet_n_proc_DA or the batch size; check the system log for the OOM killer",
+                   "请调低 nnUNet_n_proc_DA 或 batch 大小；并在系统日志中查看是否有 OOM killer 的记录"))
 
 
 def single_threaded_copy(augmenter: Any) -> SingleThreadedAugmenter:
@@ -687,9 +702,13 @@ def single_threaded_copy(augmenter: Any) -> SingleThreadedAugmenter:
     if loader is None:
         loader = getattr(augmenter, "generator", None)
     if loader is None or not hasattr(augmenter, "transform"):
-        raise TrainingError(f"cannot run {type(augmenter).__name__} in this process: it exposes no loader/transform",
-                            fix="build the augmentation with get_moreDA_augmentation (or batchgenerators' "
-                                "MultiThreadedAugmenter), or train without --single_threaded/--deterministic")
+        raise TrainingError(tr(f"cannot run {type(augmenter).__name__} in this process: it exposes no "
+                               "loader/transform",
+                               f"无法在本进程中运行 {type(augmenter).__name__}：它没有提供 loader/transform"),
+                            fix=tr("build the augmentation with get_moreDA_augmentation (or batchgenerators' "
+                                   "MultiThreadedAugmenter), or train without --single_threaded/--deterministic",
+                                   "请用 get_moreDA_augmentation（或 batchgenerators 的 MultiThreadedAugmenter）"
+                                   "构建数据增强，或者不加 --single_threaded/--deterministic 训练"))
     for name in ("shutdown", "_finish"):
         stop = getattr(augmenter, name, None)
         if callable(stop):

@@ -39,6 +39,7 @@ import torch
 
 from ..errors import TrainingError
 from ..fileio import atomic_open, write_pickle
+from ..language import tr
 from ..provenance import mirrors
 from .background import BackgroundWorker
 
@@ -217,9 +218,11 @@ class CheckpointWriter(BackgroundWorker):
                 if on_done is not None:
                     on_done()
             except BaseException as exc:  # noqa: BLE001 - raised in the training thread by the next call
+                reason = f"{type(exc).__name__}: {exc}"
                 failure = TrainingError(
-                    f"writing {path} failed in the background: {type(exc).__name__}: {exc}",
-                    fix="free disk space in the output folder (or make it writable), then continue the run with -c")
+                    tr(f"writing {path} failed in the background: {reason}", f"在后台写入 {path} 失败：{reason}"),
+                    fix=tr("free disk space in the output folder (or make it writable), then continue the run with -c",
+                           "请在输出文件夹中腾出磁盘空间（或让它可写），然后用 -c 继续这次运行"))
                 failure.__cause__ = exc
                 with self._changed:
                     self._error = failure

@@ -32,6 +32,7 @@ from typing import Any, Mapping
 
 from ..errors import ExplorerError, UnsafeFileError
 from ..fileio import load_pickle
+from ..language import tr
 from ..provenance import mirrors
 
 
@@ -54,12 +55,16 @@ def _numpy_safe_globals() -> list:
 def _unsafe_error(path: Path, exc: BaseException) -> UnsafeFileError:
     text = str(exc)
     match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text) or re.search(r"GLOBAL ([\w.]+)", text)
-    what = match.group(1) if match else "an object that is not tensors or plain data"
+    what = match.group(1) if match else tr("an object that is not tensors or plain data",
+                                           "一个既不是张量也不是普通数据的对象")
     return UnsafeFileError(
-        f"{path} asks to load '{what}', which is not tensors, numbers or plain data; loading it could run code, "
-        "so the checkpoint was refused (nothing from it was executed)",
-        fix="only open checkpoints from sources you trust; a genuine nnU-Net v1 checkpoint contains only "
-        "tensors, numpy numbers and plain Python values")
+        tr(f"{path} asks to load '{what}', which is not tensors, numbers or plain data; loading it could run code, "
+           "so the checkpoint was refused (nothing from it was executed)",
+           f"{path} 要求加载 '{what}'，它不是张量、数字或普通数据；加载它可能会执行代码，"
+           "所以拒绝了这个检查点（其中的任何内容都没有被执行）"),
+        fix=tr("only open checkpoints from sources you trust; a genuine nnU-Net v1 checkpoint contains only "
+               "tensors, numpy numbers and plain Python values",
+               "只打开来源可信的检查点；真正的 nnU-Net v1 检查点只包含张量、numpy 数字和普通的 Python 值"))
 
 
 @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.load_checkpoint")
@@ -78,20 +83,26 @@ def load_checkpoint_file(path: str | os.PathLike) -> dict[str, Any]:
 
     path = Path(path)
     if not path.is_file():
-        raise ExplorerError(f"checkpoint {path} does not exist",
-                            fix="train the fold first, or pick an existing checkpoint name with -chk "
-                            "(model_final_checkpoint, model_best, model_latest)")
+        raise ExplorerError(tr(f"checkpoint {path} does not exist", f"检查点 {path} 不存在"),
+                            fix=tr("train the fold first, or pick an existing checkpoint name with -chk "
+                                   "(model_final_checkpoint, model_best, model_latest)",
+                                   "先训练这个 fold，或用 -chk 选择一个已存在的检查点名称"
+                                   "(model_final_checkpoint, model_best, model_latest)"))
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise _unsafe_error(path, exc) from None
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file fails in many ways inside torch/pickle
-        raise ExplorerError(f"{path} is not a readable torch checkpoint ({type(exc).__name__}: {exc})",
-                            fix="the file is truncated or corrupt; use another checkpoint of the fold") from None
+        raise ExplorerError(tr(f"{path} is not a readable torch checkpoint ({type(exc).__name__}: {exc})",
+                               f"{path} 不是可读取的 torch 检查点({type(exc).__name__}: {exc})"),
+                            fix=tr("the file is truncated or corrupt; use another checkpoint of the fold",
+                                   "文件不完整或已损坏；请改用这个 fold 的另一个检查点")) from None
     if not isinstance(checkpoint, Mapping) or "state_dict" not in checkpoint:
-        raise ExplorerError(f"{path} is not an nnU-Net checkpoint (no 'state_dict' key)",
-                            fix="point at a <name>.model file written by nnU-Net v1 or the explorer")
+        raise ExplorerError(tr(f"{path} is not an nnU-Net checkpoint (no 'state_dict' key)",
+                               f"{path} 不是 nnU-Net 检查点（没有 'state_dict' 键）"),
+                            fix=tr("point at a <name>.model file written by nnU-Net v1 or the explorer",
+                                   "请指向由 nnU-Net v1 或 explorer 写出的 <name>.model 文件"))
     return dict(checkpoint)
 
 
@@ -107,8 +118,10 @@ def load_model_pkl(path: str | os.PathLike) -> dict[str, Any]:
     info = load_pickle(path)
     missing = [k for k in ("init", "name", "plans") if not isinstance(info, Mapping) or k not in info]
     if missing:
-        raise ExplorerError(f"{path} lacks the key(s) {missing} of a v1 .model.pkl",
-                            fix="use the .model.pkl saved next to the .model checkpoint by nnU-Net v1")
+        raise ExplorerError(tr(f"{path} lacks the key(s) {missing} of a v1 .model.pkl",
+                               f"{path} 缺少 v1 .model.pkl 应有的键 {missing}"),
+                            fix=tr("use the .model.pkl saved next to the .model checkpoint by nnU-Net v1",
+                                   "请使用 nnU-Net v1 保存在 .model 检查点旁边的 .model.pkl"))
     return dict(info)
 
 
@@ -124,5 +137,7 @@ def load_state_dict_into(network, state_dict: Mapping[str, Any]) -> None:
     try:
         network.load_state_dict(fixed, strict=True)
     except RuntimeError as exc:
-        raise ExplorerError(f"the checkpoint's weights do not fit the network built from the plans: {exc}",
-                            fix="use the plans.pkl / .model.pkl that belong to this checkpoint") from None
+        raise ExplorerError(tr(f"the checkpoint's weights do not fit the network built from the plans: {exc}",
+                               f"检查点的权重与按 plans 构建的网络不匹配：{exc}"),
+                            fix=tr("use the plans.pkl / .model.pkl that belong to this checkpoint",
+                                   "请使用属于这个检查点的 plans.pkl / .model.pkl")) from None

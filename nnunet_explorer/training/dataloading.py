@@ -44,6 +44,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, DatasetError
 from ..fileio import load_pickle, save_npy_atomic
+from ..language import tr
 from ..provenance import mirrors
 
 # --- dataset -----------------------------------------------------------------------------------------------
@@ -68,12 +69,15 @@ def load_dataset(folder: str | os.PathLike,
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DatasetError(f"preprocessed folder {folder} does not exist",
-                           fix="run planning and preprocessing for this task first (nnUNet_plan_and_preprocess)")
+        raise DatasetError(tr(f"preprocessed folder {folder} does not exist", f"预处理文件夹 {folder} 不存在"),
+                           fix=tr("run planning and preprocessing for this task first (nnUNet_plan_and_preprocess)",
+                                  "请先为这个任务运行规划和预处理(nnUNet_plan_and_preprocess)"))
     case_ids = get_case_identifiers(folder)
     if not case_ids:
-        raise DatasetError(f"{folder} holds no preprocessed case (*.npz)",
-                           fix="run preprocessing again; it writes CASE.npz and CASE.pkl per training case")
+        raise DatasetError(tr(f"{folder} holds no preprocessed case (*.npz)",
+                              f"{folder} 中没有预处理好的病例(*.npz)"),
+                           fix=tr("run preprocessing again; it writes CASE.npz and CASE.pkl per training case",
+                                  "请重新运行预处理；它为每个训练病例写出 CASE.npz 和 CASE.pkl"))
     dataset: OrderedDict[str, dict] = OrderedDict()
     for case in case_ids:
         entry = OrderedDict()
@@ -88,8 +92,10 @@ def load_dataset(folder: str | os.PathLike,
 
 def _load_properties(path: str, case: str) -> dict:
     if not os.path.isfile(path):
-        raise DatasetError(f"case {case}: properties file {path} is missing",
-                           fix="run preprocessing again (it writes CASE.pkl next to CASE.npz)")
+        raise DatasetError(tr(f"case {case}: properties file {path} is missing",
+                              f"病例 {case}：缺少属性文件 {path}"),
+                           fix=tr("run preprocessing again (it writes CASE.pkl next to CASE.npz)",
+                                  "请重新运行预处理（它会把 CASE.pkl 写在 CASE.npz 旁边）"))
     return load_pickle(path)
 
 
@@ -171,8 +177,11 @@ def is_forced_foreground(sample_index: int, batch_size: int, oversample_foregrou
 
 def _foreground_classes(properties: Mapping, case: str) -> np.ndarray:
     if "class_locations" not in properties:
-        raise DatasetError(f"case {case}: its properties have no 'class_locations', needed for foreground "
-                           "oversampling", fix="rerun preprocessing with a recent nnU-Net v1 or the explorer")
+        raise DatasetError(tr(f"case {case}: its properties have no 'class_locations', needed for foreground "
+                              "oversampling",
+                              f"病例 {case}：它的属性中没有前景过采样所需的 'class_locations'"),
+                           fix=tr("rerun preprocessing with a recent nnU-Net v1 or the explorer",
+                                  "请用较新的 nnU-Net v1 或本 explorer 重新运行预处理"))
     locations = properties["class_locations"]
     classes = np.array([c for c in locations.keys() if len(locations[c]) != 0])
     return classes[classes > 0]
@@ -249,8 +258,8 @@ class _LoaderBase:
                  batch_size: int, oversample_foreground_percent: float, memmap_mode: str, pad_mode: str,
                  pad_kwargs_data: Mapping[str, Any] | None, pad_sides: Sequence[int] | None) -> None:
         if not data:
-            raise DatasetError("the dataset given to the data loader is empty",
-                               fix="check the split: this fold has no cases")
+            raise DatasetError(tr("the dataset given to the data loader is empty", "交给数据加载器的数据集是空的"),
+                               fix=tr("check the split: this fold has no cases", "请检查划分：这一折没有病例"))
         self._data = data
         self.list_of_keys = list(data.keys())
         self.patch_size = np.array(patch_size, dtype=int)
@@ -342,10 +351,14 @@ class DataLoader3D(_LoaderBase):
             if missing:
                 # differs from v1: checked up front; v1 fails with a KeyError when such a case is first drawn
                 raise ConfigurationError(
-                    f"the cascade loader (has_prev_stage=True) needs 'seg_from_prev_stage_file' for every case; "
-                    f"cases {missing[:5]} have none",
-                    fix="point each entry at <RESULTS_FOLDER>/nnUNet/3d_lowres/<Task>/<trainer>__<plans>/"
-                        "pred_next_stage/CASE_segFromPrevStage.npz (train 3d_lowres and predict the next stage)")
+                    tr(f"the cascade loader (has_prev_stage=True) needs 'seg_from_prev_stage_file' for every case; "
+                       f"cases {missing[:5]} have none",
+                       f"级联的数据加载器(has_prev_stage=True)要求每个病例都有 'seg_from_prev_stage_file'；"
+                       f"病例 {missing[:5]} 没有"),
+                    fix=tr("point each entry at <RESULTS_FOLDER>/nnUNet/3d_lowres/<Task>/<trainer>__<plans>/"
+                           "pred_next_stage/CASE_segFromPrevStage.npz (train 3d_lowres and predict the next stage)",
+                           "让每个条目指向 <RESULTS_FOLDER>/nnUNet/3d_lowres/<Task>/<trainer>__<plans>/"
+                           "pred_next_stage/CASE_segFromPrevStage.npz（先训练 3d_lowres 并预测下一阶段）"))
         super().__init__(data, patch_size, final_patch_size, batch_size, oversample_foreground_percent,
                          memmap_mode, pad_mode, pad_kwargs_data, pad_sides)
         self.has_prev_stage = bool(has_prev_stage)
@@ -357,16 +370,21 @@ class DataLoader3D(_LoaderBase):
         """The previous stage's label map of ``case`` ``(z, y, x)``, drawn as v1 does (one ``np.random.choice``)."""
         path = self._data[case]["seg_from_prev_stage_file"]
         if not (os.path.isfile(path) or os.path.isfile(path[:-4] + ".npy")):
-            raise DatasetError(f"case {case}: segmentation from the previous stage {path} is missing",
-                               fix="run all 5 folds of 3d_lowres for this task (they predict the next stage)")
+            raise DatasetError(tr(f"case {case}: segmentation from the previous stage {path} is missing",
+                                  f"病例 {case}：缺少上一阶段的分割 {path}"),
+                               fix=tr("run all 5 folds of 3d_lowres for this task (they predict the next stage)",
+                                      "请为这个任务运行 3d_lowres 的全部 5 折（它们会预测下一阶段）"))
         candidates = self._prev_reader.open_file(path)[None]
         # v1 draws which of several previous segmentations to use; there is always exactly one, and
         # np.random.choice(1) consumes no random numbers - it is kept to follow v1 step by step
         chosen = candidates[np.random.choice(candidates.shape[0])]
         if tuple(chosen.shape) != tuple(case_shape):
-            raise DatasetError(f"case {case}: segmentation from the previous stage has shape {chosen.shape}, "
-                               f"the case {tuple(case_shape)}",
-                               fix="predict the next stage again with the current 3d_lowres model and plans")
+            raise DatasetError(tr(f"case {case}: segmentation from the previous stage has shape {chosen.shape}, "
+                                  f"the case {tuple(case_shape)}",
+                                  f"病例 {case}：上一阶段的分割形状为 {chosen.shape}，"
+                                  f"而病例的形状为 {tuple(case_shape)}"),
+                               fix=tr("predict the next stage again with the current 3d_lowres model and plans",
+                                      "请用当前的 3d_lowres 模型和 plans 重新预测下一阶段"))
         return chosen
 
     def generate_train_batch(self) -> dict:
@@ -430,8 +448,10 @@ class DataLoader2D(_LoaderBase):
                  pseudo_3d_slices: int = 1, pad_mode: str = "constant", pad_kwargs_data: Mapping | None = None,
                  pad_sides: Sequence[int] | None = None) -> None:
         if pseudo_3d_slices != 1:
-            raise ConfigurationError("pseudo_3d_slices other than 1 is not supported",
-                                     fix="use pseudo_3d_slices=1 (what nnUNetTrainerV2 uses)")
+            raise ConfigurationError(tr("pseudo_3d_slices other than 1 is not supported",
+                                        "不支持 pseudo_3d_slices 取 1 以外的值"),
+                                     fix=tr("use pseudo_3d_slices=1 (what nnUNetTrainerV2 uses)",
+                                            "请使用 pseudo_3d_slices=1（nnUNetTrainerV2 用的就是它）"))
         super().__init__(data, patch_size, final_patch_size, batch_size, oversample_foreground_percent,
                          memmap_mode, pad_mode, pad_kwargs_data, pad_sides)
         self.pseudo_3d_slices = 1
@@ -497,13 +517,17 @@ def make_data_loader(dataset: Mapping[str, dict], patch_size: Sequence[int], fin
                             oversample_foreground_percent=oversample_foreground_percent,
                             memmap_mode=memmap_mode, pad_mode="constant")
     if len(patch_size) == 2 and has_prev_stage:
-        raise ConfigurationError("2D has no cascade: the previous-stage segmentation is loaded by 3D loaders only",
-                                 fix="train the cascade with 3d_cascade_fullres (3D patches)")
+        raise ConfigurationError(tr("2D has no cascade: the previous-stage segmentation is loaded by 3D loaders only",
+                                    "2D 没有级联：只有 3D 数据加载器会加载上一阶段的分割"),
+                                 fix=tr("train the cascade with 3d_cascade_fullres (3D patches)",
+                                        "请用 3d_cascade_fullres(3D patch)训练级联"))
     if len(patch_size) == 2:
         return DataLoader2D(dataset, patch_size, final_patch_size, batch_size,
                             oversample_foreground_percent=oversample_foreground_percent,
                             memmap_mode=memmap_mode, pad_mode="constant")
-    raise ConfigurationError(f"patch_size {list(patch_size)} is neither 2D nor 3D", fix="check the plans")
+    raise ConfigurationError(tr(f"patch_size {list(patch_size)} is neither 2D nor 3D",
+                                f"patch_size {list(patch_size)} 既不是 2D 也不是 3D"),
+                             fix=tr("check the plans", "请检查 plans"))
 
 
 def prev_stage_file(folder: str | os.PathLike, case_id: str) -> str:
@@ -530,10 +554,13 @@ def attach_prev_stage(dataset: Mapping[str, dict], folder: str | os.PathLike, *,
         if require and not os.path.isfile(entry["seg_from_prev_stage_file"]):
             missing.append(case)
     if missing:
-        raise DatasetError(f"segmentation from the previous stage missing for {len(missing)} case(s), e.g. "
-                           f"{prev_stage_file(folder, missing[0])}",
-                           fix="run all 5 folds of the 3d_lowres configuration of this task (each fold predicts "
-                               "the next stage for its validation cases)")
+        raise DatasetError(tr(f"segmentation from the previous stage missing for {len(missing)} case(s), e.g. "
+                              f"{prev_stage_file(folder, missing[0])}",
+                              f"有 {len(missing)} 个病例缺少上一阶段的分割，例如 "
+                              f"{prev_stage_file(folder, missing[0])}"),
+                           fix=tr("run all 5 folds of the 3d_lowres configuration of this task (each fold predicts "
+                                  "the next stage for its validation cases)",
+                                  "请运行这个任务 3d_lowres 配置的全部 5 折（每一折为自己的验证病例预测下一阶段）"))
     return dataset
 
 
@@ -541,8 +568,10 @@ def subset(dataset: Mapping[str, dict], keys: Sequence[str]) -> "OrderedDict[str
     """``OrderedDict`` of ``dataset`` restricted to the sorted ``keys`` (v1's ``dataset_tr`` / ``dataset_val``)."""
     missing = [k for k in keys if k not in dataset]
     if missing:
-        raise DatasetError(f"cases {missing[:5]} of the split are not in the preprocessed folder",
-                           fix="delete splits_final.pkl or re-run preprocessing")
+        raise DatasetError(tr(f"cases {missing[:5]} of the split are not in the preprocessed folder",
+                              f"划分中的病例 {missing[:5]} 不在预处理文件夹中"),
+                           fix=tr("delete splits_final.pkl or re-run preprocessing",
+                                  "请删除 splits_final.pkl，或重新运行预处理"))
     return OrderedDict((k, dataset[k]) for k in sorted(keys))
 
 
@@ -556,8 +585,9 @@ def case_batch(dataset: Mapping[str, dict], case_id: str, patch_size: Sequence[i
     ``has_prev_stage`` adds the cascade's previous-stage segmentation as ``seg[:, 1]``.
     """
     if case_id not in dataset:
-        raise DatasetError(f"case {case_id!r} is not in the dataset",
-                           fix=f"choose one of {', '.join(list(dataset)[:5])} ...")
+        raise DatasetError(tr(f"case {case_id!r} is not in the dataset", f"数据集中没有病例 {case_id!r}"),
+                           fix=tr(f"choose one of {', '.join(list(dataset)[:5])} ...",
+                                  f"请从 {', '.join(list(dataset)[:5])} ... 中选一个"))
     final = final_patch_size if final_patch_size is not None else patch_size
     state = np.random.get_state()
     try:

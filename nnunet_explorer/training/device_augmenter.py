@@ -346,8 +346,10 @@ class DeviceAugmenter:
         """The device version of ``augmenter`` (not started): its loader, transforms, worker count, queue length,
         seeds and timeout. Stop ``augmenter`` yourself (its workers, if started, keep running otherwise)."""
         if not isinstance(augmenter, MultiProcessAugmenter):
-            raise TrainingError(f"{type(augmenter).__name__} is not a MultiProcessAugmenter",
-                                fix="build the device augmenter from the loader and transforms directly")
+            raise TrainingError(tr(f"{type(augmenter).__name__} is not a MultiProcessAugmenter",
+                                   f"{type(augmenter).__name__} 不是 MultiProcessAugmenter"),
+                                fix=tr("build the device augmenter from the loader and transforms directly",
+                                       "请直接用数据加载器和变换列表构建设备增强器"))
         return cls(augmenter.data_loader, augmenter.transform, device, augmenter.num_processes,
                    augmenter.num_cached_per_thread, augmenter.seeds, augmenter.timeout, **kwargs)
 

@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 
 #: environment variable: a folder where every rank writes ``rank<R>.json`` (its local losses, the aggregated
@@ -96,9 +97,11 @@ def torchrun_environment(environ: Mapping[str, str] | None = None) -> tuple[int,
         rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
         local = int(env.get("LOCAL_RANK", rank))
     except ValueError:
-        raise ConfigurationError(f"RANK={env.get('RANK')!r} / WORLD_SIZE={env.get('WORLD_SIZE')!r} / "
-                                 f"LOCAL_RANK={env.get('LOCAL_RANK')!r} are not whole numbers",
-                                 fix="start distributed training with torchrun, which sets them") from None
+        values = (f"RANK={env.get('RANK')!r} / WORLD_SIZE={env.get('WORLD_SIZE')!r} / "
+                  f"LOCAL_RANK={env.get('LOCAL_RANK')!r}")
+        raise ConfigurationError(tr(f"{values} are not whole numbers", f"{values} 不是整数"),
+                                 fix=tr("start distributed training with torchrun, which sets them",
+                                        "请用 torchrun 启动分布式训练，它会设置这些变量")) from None
     return rank, local, world
 
 
@@ -130,11 +133,15 @@ def resolve_dist_info(device: str | None = None, backend: str | None = None,
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ConfigurationError("--device cuda was asked for but torch sees no GPU",
-                                     fix="train on the CPU (--device cpu: gloo backend) or fix the CUDA setup")
+            raise ConfigurationError(tr("--device cuda was asked for but torch sees no GPU",
+                                        "要求了 --device cuda，但 torch 看不到 GPU"),
+                                     fix=tr("train on the CPU (--device cpu: gloo backend) or fix the CUDA setup",
+                                            "请在 CPU 上训练(--device cpu：gloo 后端)，或修好 CUDA 环境"))
         if local >= torch.cuda.device_count():
-            raise ConfigurationError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} GPU(s) are visible",
-                                     fix="use --nproc_per_node <= the number of GPUs (one process per GPU)")
+            raise ConfigurationError(tr(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} GPU(s) are visible",
+                                        f"LOCAL_RANK 为 {local}，但只能看到 {torch.cuda.device_count()} 个 GPU"),
+                                     fix=tr("use --nproc_per_node <= the number of GPUs (one process per GPU)",
+                                            "请让 --nproc_per_node <= GPU 的数量（每个 GPU 一个进程）"))
         device = f"cuda:{local}"
     else:
         device = "cpu"
@@ -163,11 +170,15 @@ def dist_timeout(minutes: float | None = None, environ: Mapping[str, str] | None
         try:
             minutes = DEFAULT_DIST_TIMEOUT_MIN if raw in (None, "") else float(raw)
         except ValueError:
-            raise ConfigurationError(f"{DIST_TIMEOUT_ENV}={raw!r} is not a number of minutes",
-                                     fix=f"set {DIST_TIMEOUT_ENV} to e.g. 60, or unset it") from None
+            raise ConfigurationError(tr(f"{DIST_TIMEOUT_ENV}={raw!r} is not a number of minutes",
+                                        f"{DIST_TIMEOUT_ENV}={raw!r} 不是分钟数"),
+                                     fix=tr(f"set {DIST_TIMEOUT_ENV} to e.g. 60, or unset it",
+                                            f"请把 {DIST_TIMEOUT_ENV} 设为例如 60，或取消设置它")) from None
     if not minutes > 0:
-        raise ConfigurationError(f"the process-group timeout must be positive (got {minutes} minutes)",
-                                 fix=f"give a positive number of minutes (default {DEFAULT_DIST_TIMEOUT_MIN:g})")
+        raise ConfigurationError(tr(f"the process-group timeout must be positive (got {minutes} minutes)",
+                                    f"进程组的超时时间必须为正数（得到的是 {minutes} 分钟）"),
+                                 fix=tr(f"give a positive number of minutes (default {DEFAULT_DIST_TIMEOUT_MIN:g})",
+                                        f"请给出一个正的分钟数（默认为 {DEFAULT_DIST_TIMEOUT_MIN:g}）"))
     return datetime.timedelta(minutes=minutes)
 
 
@@ -216,7 +227,9 @@ def rank_batch_sizes(batch_size: int, world_size: int, distribute_batch_size: bo
     without samples is refused here).
     """
     if world_size < 1:
-        raise ConfigurationError(f"world_size must be at least 1, got {world_size}", fix="start >= 1 process")
+        raise ConfigurationError(tr(f"world_size must be at least 1, got {world_size}",
+                                    f"world_size 至少为 1，得到的是 {world_size}"),
+                                 fix=tr("start >= 1 process", "请启动 >= 1 个进程"))
     if not distribute_batch_size:
         return [int(batch_size)] * world_size
     per = int(math.ceil(batch_size / world_size))
@@ -228,8 +241,11 @@ def rank_batch_sizes(batch_size: int, world_size: int, distribute_batch_size: bo
             sizes.append(per)
     if min(sizes) < 1:
         # differs from v1: v1 would build loaders with batch size <= 0 and fail obscurely
-        raise ConfigurationError(f"--dbs splits batch_size {batch_size} over {world_size} processes as {sizes}: "
-                                 "some processes get no sample", fix="use fewer processes or drop --dbs")
+        raise ConfigurationError(tr(f"--dbs splits batch_size {batch_size} over {world_size} processes as {sizes}: "
+                                    "some processes get no sample",
+                                    f"--dbs 把 batch_size {batch_size} 分到 {world_size} 个进程上，结果是 {sizes}："
+                                    "有的进程分不到样本"),
+                                 fix=tr("use fewer processes or drop --dbs", "请减少进程数，或去掉 --dbs"))
     return sizes
 
 
@@ -460,9 +476,13 @@ class DistributedStrategy:
         if not getattr(type(trainer).run_iteration, "__module__", "").startswith("nnunet_explorer.network_training"):
             # differs from v1: v1's DDP trainer replaces self.network by the wrapper; the explorer keeps the plain
             # network and routes its own run_iteration through the wrapper, which an override would bypass
-            raise ConfigurationError(f"{type(trainer).__name__} overrides run_iteration, which the explorer cannot "
-                                     "run under DDP (the gradients would not be averaged over the processes)",
-                                     fix="train it in one process, or call super().run_iteration(...) from yours")
+            raise ConfigurationError(tr(f"{type(trainer).__name__} overrides run_iteration, which the explorer "
+                                        "cannot run under DDP (the gradients would not be averaged over the processes)",
+                                        f"{type(trainer).__name__} 重写了 run_iteration，explorer 无法在 DDP 下运行它"
+                                        "（梯度不会在各进程间取平均）"),
+                                     fix=tr("train it in one process, or call super().run_iteration(...) from yours",
+                                            "请在单个进程中训练它，或在你的 run_iteration 中调用 "
+                                            "super().run_iteration(...)"))
         trainer.print_to_log_file(f"distributed training: {self.describe()}")
         self.global_batch_dice = use_global_batch_dice(trainer.loss)
         if self.global_batch_dice:
@@ -682,7 +702,8 @@ def ddp_plan_for(trainer: Any, world_size: int, *, distribute_batch_size: bool =
     from .augmenter import default_num_processes
 
     if trainer.dataset_tr is None:
-        raise ConfigurationError("the trainer is not initialized", fix="call trainer.initialize() first")
+        raise ConfigurationError(tr("the trainer is not initialized", "trainer 还没有初始化"),
+                                 fix=tr("call trainer.initialize() first", "请先调用 trainer.initialize()"))
     return ddp_plan(world_size, int(trainer.batch_size),
                     float(trainer.oversample_foreground_percent), case_ids=sorted(trainer.dataset_tr),
                     distribute_batch_size=distribute_batch_size,

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..planning.vram import MAX_FILTERS_2D, MAX_NUM_FILTERS_3D, compute_approx_vram_consumption
 from ..provenance import mirrors
 from .segmentation_network import SegmentationNetwork, _identity
@@ -277,9 +278,13 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
             pool_op_kernel_sizes = [(2,) * dim] * num_pool
         pool_op_kernel_sizes = [list(map(int, p)) for p in pool_op_kernel_sizes]
         if len(pool_op_kernel_sizes) != num_pool:
-            raise ConfigurationError(f"Generic_UNet: num_pool={num_pool} with {len(pool_op_kernel_sizes)} "
-                                     "pool_op_kernel_sizes is not implemented",
-                                     fix="pass num_pool=len(pool_op_kernel_sizes), as every v1 trainer does")
+            given = len(pool_op_kernel_sizes)
+            raise ConfigurationError(tr(f"Generic_UNet: num_pool={num_pool} with {given} "
+                                        "pool_op_kernel_sizes is not implemented",
+                                        f"Generic_UNet：num_pool={num_pool} 配 {given} 个 "
+                                        "pool_op_kernel_sizes 的情况没有实现"),
+                                     fix=tr("pass num_pool=len(pool_op_kernel_sizes), as every v1 trainer does",
+                                            "请像 v1 的每个 trainer 那样传入 num_pool=len(pool_op_kernel_sizes)"))
         if conv_kernel_sizes is None:
             conv_kernel_sizes = [[3] * dim] * (num_pool + 1)
         conv_kernel_sizes = [list(map(int, k)) for k in conv_kernel_sizes]

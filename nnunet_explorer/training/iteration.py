@@ -326,9 +326,12 @@ def run_iteration(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
         if isinstance(loss, MultipleOutputLoss2):
             if not isinstance(output, (tuple, list)):
                 raise ConfigurationError(
-                    "the loss is a MultipleOutputLoss2 (deep supervision) but the network returned a single tensor",
-                    fix="set network.do_ds = True before training iterations (v1 does so at the start of "
-                        "training), or pass a DC_and_CE_loss for a network without deep supervision")
+                    tr("the loss is a MultipleOutputLoss2 (deep supervision) but the network returned a single tensor",
+                       "损失是 MultipleOutputLoss2（深度监督），但网络只返回了一个张量"),
+                    fix=tr("set network.do_ds = True before training iterations (v1 does so at the start of "
+                           "training), or pass a DC_and_CE_loss for a network without deep supervision",
+                           "在训练迭代之前设置 network.do_ds = True（v1 在训练开始时这样做），"
+                           "或者为没有深度监督的网络传入 DC_and_CE_loss"))
             total, tensor_parts = loss.forward_with_tensor_parts(outputs, target_list)
         elif isinstance(loss, DC_and_CE_loss) and not isinstance(output, (tuple, list)):
             total, ce, dc = loss.compute(output, target_list[0])

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 from .generic_unet import softmax_helper
 
@@ -218,8 +219,12 @@ class DC_and_CE_loss(nn.Module):  # noqa: N801 - v1's name: it is what print(tra
         super().__init__()
         if ignore_label is not None:
             if square_dice:
-                raise ConfigurationError("DC_and_CE_loss: ignore_label with square_dice=True is not implemented "
-                                         "(v1 asserts the same)", fix="use square_dice=False with ignore_label")
+                raise ConfigurationError(tr("DC_and_CE_loss: ignore_label with square_dice=True is not implemented "
+                                            "(v1 asserts the same)",
+                                            "DC_and_CE_loss：ignore_label 与 square_dice=True 的组合没有实现"
+                                            "（v1 也用 assert 拒绝它）"),
+                                         fix=tr("use square_dice=False with ignore_label",
+                                                "使用 ignore_label 时请设 square_dice=False"))
             # the CE map is masked, then averaged over the counted voxels; v1 quirk, reproduced: v1 writes this
             # into the caller's dict
             ce_kwargs["reduction"] = "none"
@@ -239,9 +244,12 @@ class DC_and_CE_loss(nn.Module):  # noqa: N801 - v1's name: it is what print(tra
         A term whose weight is 0 is skipped (as in v1) and reported as a 0-d zero tensor.
         """
         if self.weight_ce == 0 and self.weight_dice == 0:
-            raise ConfigurationError("DC_and_CE_loss with weight_ce=0 and weight_dice=0 has nothing to compute "
-                                     "(v1 returns the number 0, which cannot be backpropagated)",
-                                     fix="give at least one of the two terms a non-zero weight")
+            raise ConfigurationError(tr("DC_and_CE_loss with weight_ce=0 and weight_dice=0 has nothing to compute "
+                                        "(v1 returns the number 0, which cannot be backpropagated)",
+                                        "weight_ce=0 且 weight_dice=0 时 DC_and_CE_loss 没有可计算的项"
+                                        "（v1 返回数字 0，无法反向传播）"),
+                                     fix=tr("give at least one of the two terms a non-zero weight",
+                                            "请至少给两项中的一项非零权重"))
         if self.aggregate != "sum":
             raise NotImplementedError(f"DC_and_CE_loss(aggregate={self.aggregate!r}): v1 only implements 'sum'")
         mask = None
@@ -260,8 +268,12 @@ class DC_and_CE_loss(nn.Module):  # noqa: N801 - v1's name: it is what print(tra
             if self.log_dice:
                 dc_loss = -torch.log(-dc_loss)
         elif self.log_dice:
-            raise ConfigurationError("DC_and_CE_loss(log_dice=True) with weight_dice=0: v1 takes the log of the "
-                                     "number 0 here and fails", fix="use log_dice=False while weight_dice is 0")
+            raise ConfigurationError(tr("DC_and_CE_loss(log_dice=True) with weight_dice=0: v1 takes the log of the "
+                                        "number 0 here and fails",
+                                        "DC_and_CE_loss(log_dice=True) 配 weight_dice=0：v1 在这里对数字 0 取对数，"
+                                        "于是失败"),
+                                     fix=tr("use log_dice=False while weight_dice is 0",
+                                            "weight_dice 为 0 时请使用 log_dice=False"))
         ce_loss: torch.Tensor | int = 0
         if self.weight_ce != 0:
             ce_loss = self.ce(net_output, target[:, 0].long())
@@ -382,10 +394,14 @@ class MultipleOutputLoss2(nn.Module):
                 term, ce, dc = self.loss(x[i], y[i]), None, None
                 if with_parts and not (isinstance(term, torch.Tensor) and term.ndim == 0):
                     shape = tuple(term.shape) if isinstance(term, torch.Tensor) else type(term).__name__
+                    name = type(self.loss).__name__
                     raise ConfigurationError(
-                        f"the loss {type(self.loss).__name__} returned {shape} for output {i}, not a scalar tensor; "
-                        "training needs one (v1's backward fails on it too)",
-                        fix="reduce the loss to a scalar (e.g. reduction='mean') before returning it")
+                        tr(f"the loss {name} returned {shape} for output {i}, not a scalar tensor; "
+                           "training needs one (v1's backward fails on it too)",
+                           f"损失 {name} 对输出 {i} 返回了 {shape}，而不是标量张量；训练需要标量"
+                           "（v1 的 backward 遇到它也会失败）"),
+                        fix=tr("reduce the loss to a scalar (e.g. reduction='mean') before returning it",
+                               "返回之前先把损失归约为标量（例如 reduction='mean'）"))
             # v1: ``l = w[0] * loss0`` then ``l += w[i] * loss_i`` — same expressions, same rounding
             if total is None:
                 total = w * term

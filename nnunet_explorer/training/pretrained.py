@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import TrainingError, UnsafeFileError
+from ..language import tr
 from ..provenance import mirrors
 
 
@@ -61,20 +62,27 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         return load_checkpoint_file(path)
     path = Path(path)
     if not path.is_file():
-        raise TrainingError(f"checkpoint {path} does not exist", fix="check the path (a v1 '.model' file)")
+        raise TrainingError(tr(f"checkpoint {path} does not exist", f"检查点 {path} 不存在"),
+                            fix=tr("check the path (a v1 '.model' file)", "请检查路径（应是 v1 的 '.model' 文件）"))
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError/RuntimeError variants
         if "Weights only load failed" in str(exc) or "Unsupported global" in str(exc):
-            raise UnsafeFileError(f"{path} contains objects outside the allow-list ({str(exc).splitlines()[-1][:200]})",
-                                  fix="only load checkpoints you trust; re-save it with tensors and numpy values only"
-                                  ) from None
-        raise TrainingError(f"could not read checkpoint {path}: {exc}",
-                            fix="the file is truncated or not a torch checkpoint; use another checkpoint") from exc
+            reason = str(exc).splitlines()[-1][:200]
+            raise UnsafeFileError(tr(f"{path} contains objects outside the allow-list ({reason})",
+                                     f"{path} 含有允许列表之外的对象({reason})"),
+                                  fix=tr("only load checkpoints you trust; re-save it with tensors and numpy values "
+                                         "only",
+                                         "只加载可信的检查点；请只用张量和 numpy 值重新保存它")) from None
+        raise TrainingError(tr(f"could not read checkpoint {path}: {exc}", f"无法读取检查点 {path}：{exc}"),
+                            fix=tr("the file is truncated or not a torch checkpoint; use another checkpoint",
+                                   "文件不完整或不是 torch 检查点；请改用另一个检查点")) from exc
     if not isinstance(data, dict) or "state_dict" not in data:
-        raise TrainingError(f"{path} is not an nnU-Net checkpoint (no 'state_dict' key)",
-                            fix="give a model_*.model file written by nnU-Net v1 or the explorer")
+        raise TrainingError(tr(f"{path} is not an nnU-Net checkpoint (no 'state_dict' key)",
+                               f"{path} 不是 nnU-Net 检查点（没有 'state_dict' 键）"),
+                            fix=tr("give a model_*.model file written by nnU-Net v1 or the explorer",
+                                   "请给出由 nnU-Net v1 或 explorer 写出的 model_*.model 文件"))
     return data
 
 
@@ -146,11 +154,16 @@ def load_pretrained_weights(network: torch.nn.Module, fname: str | os.PathLike) 
     report = compatibility_report(model_state, file_state, str(fname))
     if not report.compatible:
         offenders = [k for k in report.kept if "conv_blocks" in k][:5] + \
-            [f"{k} (network {list(a)} vs file {list(b)})" for k, a, b in report.shape_mismatch if "conv_blocks" in k][:5]
-        raise TrainingError("Pretrained weights are not compatible with the current network architecture: "
-                            + "; ".join(offenders),
-                            fix="pretrain with the same plans (patch size, pooling, features, modalities); v1 "
-                                "requires every conv_blocks tensor to match in name and shape")
+            [tr(f"{k} (network {list(a)} vs file {list(b)})", f"{k}（网络中为 {list(a)}，文件中为 {list(b)}）")
+             for k, a, b in report.shape_mismatch if "conv_blocks" in k][:5]
+        raise TrainingError(tr("Pretrained weights are not compatible with the current network architecture: ",
+                               "预训练权重与当前网络结构不兼容(v1 的报错:Pretrained weights are not compatible "
+                               "with the current network architecture):")
+                            + tr("; ", "；").join(offenders),
+                            fix=tr("pretrain with the same plans (patch size, pooling, features, modalities); v1 "
+                                   "requires every conv_blocks tensor to match in name and shape",
+                                   "请用相同的 plans（patch 大小、池化、特征数、模态）做预训练；v1 "
+                                   "要求每个 conv_blocks 张量的名称和形状都一致"))
     for key in report.copied:
         model_state[key] = file_state[key]
     network.load_state_dict(model_state)

@@ -84,11 +84,15 @@ def process_plans(plans: Mapping[str, Any], stage: int | None = None) -> Process
     stages = list(plans["plans_per_stage"].keys())
     if stage is None:
         if len(stages) != 1:
-            raise PlansError(f"the plans have {len(stages)} stages, so the stage must be given",
-                             fix="pass stage= (get_default_configuration chooses it from the network)")
+            raise PlansError(tr(f"the plans have {len(stages)} stages, so the stage must be given",
+                                f"plans 有 {len(stages)} 个 stage，所以必须指定 stage"),
+                             fix=tr("pass stage= (get_default_configuration chooses it from the network)",
+                                    "请传入 stage=（get_default_configuration 会根据网络选择它）"))
         stage = stages[0]
     if stage not in plans["plans_per_stage"]:
-        raise PlansError(f"stage {stage} is not in the plans (stages: {stages})", fix="choose one of those stages")
+        raise PlansError(tr(f"stage {stage} is not in the plans (stages: {stages})",
+                            f"plans 中没有 stage {stage}（已有的 stage：{stages}）"),
+                         fix=tr("choose one of those stages", "请从这些 stage 中选一个"))
     sp = plans["plans_per_stage"][stage]
     warnings: list[str] = []
     pool_per_axis = _ints(sp["num_pool_per_axis"])
@@ -105,7 +109,9 @@ def process_plans(plans: Mapping[str, Any], stage: int | None = None) -> Process
         convs = [_ints(c) for c in sp["conv_kernel_sizes"]]
     patch_size = _ints(np.array(sp["patch_size"]).astype(int))
     if len(patch_size) not in (2, 3):
-        raise PlansError(f"invalid patch size in plans file: {list(patch_size)}", fix="re-run planning")
+        raise PlansError(tr(f"invalid patch size in plans file: {list(patch_size)}",
+                            f"plans 文件中的 patch 大小无效：{list(patch_size)}"),
+                         fix=tr("re-run planning", "请重新运行规划"))
     transpose_forward = plans.get("transpose_forward")
     transpose_backward = plans.get("transpose_backward")
     if transpose_forward is None or transpose_backward is None:

@@ -107,17 +107,22 @@ def read_debug_json(folder_or_file: str | os.PathLike) -> "OrderedDict[str, str]
     """
     from ..errors import TrainingError
     from ..fileio import load_json
+    from ..language import tr
 
     path = Path(folder_or_file)
     path = path / "debug.json" if path.is_dir() else path
     if not path.is_file():
-        raise TrainingError(f"{path} does not exist",
-                            fix="v1 writes debug.json into the fold folder when run_training starts: train first "
-                                "(a -val run does not write it)")
+        raise TrainingError(tr(f"{path} does not exist", f"{path} 不存在"),
+                            fix=tr("v1 writes debug.json into the fold folder when run_training starts: train first "
+                                   "(a -val run does not write it)",
+                                   "v1 在 run_training 开始时把 debug.json 写进 fold 文件夹：请先训练"
+                                   "（-val 运行不会写它）"))
     content = load_json(path)
     if not isinstance(content, dict):
-        raise TrainingError(f"{path} holds a {type(content).__name__}, not the trainer's attributes",
-                            fix="point at a fold folder's debug.json")
+        kind = type(content).__name__
+        raise TrainingError(tr(f"{path} holds a {kind}, not the trainer's attributes",
+                               f"{path} 中是一个 {kind}，而不是 trainer 的属性"),
+                            fix=tr("point at a fold folder's debug.json", "请指向某个 fold 文件夹中的 debug.json"))
     return OrderedDict((str(k), str(v)) for k, v in content.items())
 
 

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigurationError
+from ..language import tr
 from ..provenance import mirrors
 from .generic_unet import Upsample
 from .network_modules import Identity
@@ -215,9 +216,12 @@ class BasicResidualBlock(nn.Module):
             if use_avgpool_in_skip:
                 if strided:
                     raise ConfigurationError(
-                        "BasicResidualBlock(use_avgpool_in_skip=True) with a stride is not implemented (v1 1.7.1 "
-                        "raises NameError there: its _get_matching_avgPool is not defined)",
-                        fix="use use_avgpool_in_skip=False (the default, a strided 1x1 conv in the skip)")
+                        tr("BasicResidualBlock(use_avgpool_in_skip=True) with a stride is not implemented (v1 1.7.1 "
+                           "raises NameError there: its _get_matching_avgPool is not defined)",
+                           "带 stride 的 BasicResidualBlock(use_avgpool_in_skip=True) 没有实现（v1 1.7.1 "
+                           "在这里抛出 NameError：它的 _get_matching_avgPool 没有定义）"),
+                        fix=tr("use use_avgpool_in_skip=False (the default, a strided 1x1 conv in the skip)",
+                               "请使用 use_avgpool_in_skip=False（默认值：跳跃连接中用带 stride 的 1x1 卷积）"))
                 self.downsample_skip = nn.Sequential(
                     conv_op(in_planes, out_planes, kernel_size=1, padding=0, stride=1, bias=False),
                     norm_op(out_planes, **props["norm_op_kwargs"]))

@@ -97,11 +97,14 @@ class SegmentationNetwork(NeuralNetwork):
         from ..network_architecture.sliding_window import predict_sliding_window
 
         if not use_sliding_window:
-            raise ConfigurationError("predict_3D(use_sliding_window=False) is not implemented by the explorer",
-                                     fix="pass use_sliding_window=True, as every v1 trainer and predictor does")
+            raise ConfigurationError(tr("predict_3D(use_sliding_window=False) is not implemented by the explorer",
+                                        "explorer 没有实现 predict_3D(use_sliding_window=False)"),
+                                     fix=tr("pass use_sliding_window=True, as every v1 trainer and predictor does",
+                                            "请传入 use_sliding_window=True，v1 的每个 trainer 和预测器都是这样做的"))
         if patch_size is None:
-            raise ConfigurationError("predict_3D needs patch_size (the training patch)",
-                                     fix="pass patch_size=trainer.patch_size")
+            raise ConfigurationError(tr("predict_3D needs patch_size (the training patch)",
+                                        "predict_3D 需要 patch_size（训练时的 patch）"),
+                                     fix=tr("pass patch_size=trainer.patch_size", "请传入 patch_size=trainer.patch_size"))
         result = predict_sliding_window(self, x, patch_size, do_mirroring=do_mirroring, mirror_axes=mirror_axes,
                                         step_size=step_size, use_gaussian=use_gaussian,
                                         pad_border_mode=pad_border_mode, pad_kwargs=pad_kwargs,
@@ -121,8 +124,9 @@ class SegmentationNetwork(NeuralNetwork):
         tiling). Returns ``(segmentation (x, y), probabilities (C, x, y))``.
         """
         if self.conv_op is not nn.Conv2d:
-            raise ConfigurationError("predict_2D needs a 2D network (conv_op nn.Conv2d)",
-                                     fix="use predict_3D for a 3D network")
+            raise ConfigurationError(tr("predict_2D needs a 2D network (conv_op nn.Conv2d)",
+                                        "predict_2D 需要 2D 网络（conv_op 为 nn.Conv2d）"),
+                                     fix=tr("use predict_3D for a 3D network", "3D 网络请使用 predict_3D"))
         if len(x.shape) != 3:
             raise ValueError(f"data must have shape (c, x, y), got {tuple(x.shape)}")
         # as in v1, the default mirror_axes (0, 1, 2) are refused for a 2D image (ValueError): pass (0, 1)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, DatasetError
 from ..fileio import load_pickle, write_pickle
+from ..language import tr
 from ..provenance import mirrors
 
 SPLITS_FILE = "splits_final.pkl"
@@ -47,8 +48,10 @@ def kfold_indices(n: int, n_splits: int = NUM_FOLDS, seed: int = SPLIT_SEED) -> 
     """
     if n < n_splits:
         raise DatasetError(
-            f"a {n_splits}-fold split needs at least {n_splits} training cases, the dataset has {n}",
-            fix="add training cases, write your own splits_final.pkl, or train with fold 'all'",
+            tr(f"a {n_splits}-fold split needs at least {n_splits} training cases, the dataset has {n}",
+               f"{n_splits} 折划分至少需要 {n_splits} 个训练病例，而数据集只有 {n} 个"),
+            fix=tr("add training cases, write your own splits_final.pkl, or train with fold 'all'",
+                   "请添加训练病例，或自己写一个 splits_final.pkl，或用 fold 'all' 训练"),
         )
     shuffled = np.arange(n)
     np.random.RandomState(seed).shuffle(shuffled)
@@ -84,8 +87,10 @@ def load_splits(splits_file: str | os.PathLike) -> list:
     if not isinstance(splits, list) or not all(isinstance(s, dict) and "train" in s and "val" in s
                                                for s in splits):
         raise DatasetError(
-            f"{splits_file} is not a list of {{'train': [...], 'val': [...]}} entries",
-            fix="delete the file to let the default 5-fold split be recreated, or write it in v1's format",
+            tr(f"{splits_file} is not a list of {{'train': [...], 'val': [...]}} entries",
+               f"{splits_file} 不是由 {{'train': [...], 'val': [...]}} 条目组成的列表"),
+            fix=tr("delete the file to let the default 5-fold split be recreated, or write it in v1's format",
+                   "删除该文件，让默认的 5 折划分重新生成；或者按 v1 的格式写它"),
         )
     return splits
 
@@ -126,7 +131,9 @@ def do_split(preprocessed_task_dir: str | os.PathLike, fold: int | str,
     if isinstance(fold, str) and fold.isdigit():
         fold = int(fold)
     if not isinstance(fold, (int, np.integer)) or isinstance(fold, bool) or fold < 0:
-        raise ConfigurationError(f"fold {fold!r} is not valid", fix="use 0, 1, 2, 3, 4 (or a higher number) or 'all'")
+        raise ConfigurationError(tr(f"fold {fold!r} is not valid", f"fold {fold!r} 无效"),
+                                 fix=tr("use 0, 1, 2, 3, 4 (or a higher number) or 'all'",
+                                        "请使用 0, 1, 2, 3, 4（或更大的数）或 'all'"))
     splits_file = Path(preprocessed_task_dir) / SPLITS_FILE
     if splits_file.is_file():
         splits = load_splits(splits_file)
@@ -139,10 +146,12 @@ def do_split(preprocessed_task_dir: str | os.PathLike, fold: int | str,
         missing = sorted(set(train + val) - set(keys))
         if missing:
             # differs from v1: v1 fails later with a KeyError deep in the trainer; we name the cases here.
+            listed = f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
             raise DatasetError(
-                f"{splits_file} fold {fold} names cases that are not in the preprocessed dataset: "
-                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}",
-                fix="delete splits_final.pkl so the default split is recreated, or fix it by hand",
+                tr(f"{splits_file} fold {fold} names cases that are not in the preprocessed dataset: {listed}",
+                   f"{splits_file} 的 fold {fold} 列出了预处理数据集中没有的病例：{listed}"),
+                fix=tr("delete splits_final.pkl so the default split is recreated, or fix it by hand",
+                       "删除 splits_final.pkl 让默认划分重新生成，或者手动修正它"),
             )
     else:
         train, val = random_80_20_split(keys, int(fold))

@@ -16,6 +16,7 @@ import numpy as np
 # the one Dice and error map (the layers' numbers are the evaluation module's)
 from ..inference.evaluation import (ERROR_NAMES, FALSE_NEGATIVE, FALSE_POSITIVE, WRONG_CLASS, dice_per_class,
                                     error_map)
+from ..language import tr
 
 LAYER_KINDS = ("image", "labels", "shapes", "points")
 NIFTI_SUFFIX = ".nii.gz"
@@ -98,16 +99,17 @@ def prediction_layers(prediction: np.ndarray, reference: np.ndarray, *, labels: 
             "counts": {ERROR_NAMES[k]: int(np.sum(errors == k)) for k in ERROR_NAMES}}
     layers = []
     if image is not None:
-        layers.append(_image(f"{case_id} image", np.asarray(image, dtype=np.float32), scale=scale,
-                             translate=translate, colormap="gray", visible=visible, metadata=meta))
+        layers.append(_image(tr(f"{case_id} image", f"{case_id} 图像"), np.asarray(image, dtype=np.float32),
+                             scale=scale, translate=translate, colormap="gray", visible=visible, metadata=meta))
     text = ", ".join(f"{c}: {'nan' if math.isnan(d) else f'{d:.3f}'}" for c, d in dice.items())
     layers += [
-        _labels(f"{case_id} ground truth", reference, scale=scale, translate=translate, opacity=0.4,
-                visible=visible, metadata=meta),
-        _labels(f"{case_id} prediction", prediction, scale=scale, translate=translate, opacity=0.5, visible=visible,
-                metadata=meta),
-        _labels(f"{case_id} errors (Dice {text})", errors, scale=scale, translate=translate, opacity=0.8,
-                visible=visible, metadata={**meta, "error_names": ERROR_NAMES},
+        _labels(tr(f"{case_id} ground truth", f"{case_id} 参考标注"), reference, scale=scale, translate=translate,
+                opacity=0.4, visible=visible, metadata=meta),
+        _labels(tr(f"{case_id} prediction", f"{case_id} 预测"), prediction, scale=scale, translate=translate,
+                opacity=0.5, visible=visible, metadata=meta),
+        # the error layer is found again by its metadata ('error_names', 'case_id'), not by its name
+        _labels(tr(f"{case_id} errors (Dice {text})", f"{case_id} 误差 (Dice {text})"), errors, scale=scale,
+                translate=translate, opacity=0.8, visible=visible, metadata={**meta, "error_names": ERROR_NAMES},
                 colormap=_error_colormap()),
     ]
     return layers

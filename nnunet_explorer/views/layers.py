@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import DatasetError, ExplorerError
 from ..fileio import load_json, load_pickle
+from ..language import tr
 # the one Dice and error map (re-exported: the layers' numbers are the evaluation module's)
 from ..inference.evaluation import (ERROR_NAMES, FALSE_NEGATIVE, FALSE_POSITIVE, WRONG_CLASS, dice_per_class,
                                     error_map)
@@ -55,7 +56,7 @@ def _label_names(dataset: Mapping | None) -> dict[int, str]:
 
 def _modality_names(dataset: Mapping | None, count: int) -> list[str]:
     names = {int(k): str(v) for k, v in (dataset or {}).get("modality", {}).items()}
-    return [names.get(c, f"channel {c}") for c in range(count)]
+    return [names.get(c, tr(f"channel {c}", f"通道 {c}")) for c in range(count)]
 
 
 # --- NIfTI --------------------------------------------------------------------------------------------------
@@ -80,12 +81,15 @@ def read_volume(path: str | os.PathLike) -> Volume:
 
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path} does not exist", fix="check the path (v1 images end in _XXXX.nii.gz)")
+        raise DatasetError(tr(f"{path} does not exist", f"{path} 不存在"),
+                           fix=tr("check the path (v1 images end in _XXXX.nii.gz)",
+                                  "请检查路径（v1 的图像文件名以 _XXXX.nii.gz 结尾）"))
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        raise DatasetError(f"{path} could not be read as an image: {exc}".strip(),
-                           fix="check that the file is a complete NIfTI file") from exc
+        raise DatasetError(tr(f"{path} could not be read as an image: {exc}", f"{path} 无法作为图像读取：{exc}").strip(),
+                           fix=tr("check that the file is a complete NIfTI file",
+                                  "请检查该文件是否是完整的 NIfTI 文件")) from exc
     return Volume(sitk.GetArrayFromImage(image), tuple(image.GetSpacing())[::-1], tuple(image.GetOrigin())[::-1],
                   str(path))
 
@@ -115,12 +119,15 @@ def raw_case_layers(task_dir: str | os.PathLike, case_id: str | None = None) -> 
             for case, images in listed_test_cases(task_dir, dataset)}
     if case_id is None:
         if not train and not test:
-            raise DatasetError(f"{task_dir / 'dataset.json'} lists no case", fix="list the cases in 'training'")
+            raise DatasetError(tr(f"{task_dir / 'dataset.json'} lists no case",
+                                  f"{task_dir / 'dataset.json'} 中没有列出任何病例"),
+                               fix=tr("list the cases in 'training'", "请在 'training' 中列出病例"))
         case_id = next(iter(train or test))
     if case_id not in train and case_id not in test:
         known = ", ".join(list(train)[:5] + list(test)[:3])
-        raise DatasetError(f"case {case_id!r} is not listed in {task_dir / 'dataset.json'}",
-                           fix=f"choose one of {known} ...")
+        raise DatasetError(tr(f"case {case_id!r} is not listed in {task_dir / 'dataset.json'}",
+                              f"病例 {case_id!r} 没有列在 {task_dir / 'dataset.json'} 中"),
+                           fix=tr(f"choose one of {known} ...", f"请从 {known} ... 中选择一个"))
     images, label = train.get(case_id) or test[case_id]
     names = _modality_names(dataset, len(images))
     layers: list[LayerSpec] = []
@@ -133,7 +140,8 @@ def raw_case_layers(task_dir: str | os.PathLike, case_id: str | None = None) -> 
                                        "modality": modality}))
     if label.is_file():
         vol = read_volume(label)
-        layers.append(_labels(f"{case_id} label", vol.array, scale=vol.spacing, translate=vol.origin, opacity=0.5,
+        layers.append(_labels(tr(f"{case_id} label", f"{case_id} 标注"), vol.array, scale=vol.spacing,
+                              translate=vol.origin, opacity=0.5,
                               metadata={"source": str(label), "case_id": case_id, "stage": "raw",
                                         "label_names": _label_names(dataset)}))
     return layers
@@ -244,18 +252,24 @@ def load_case_array(path: str | os.PathLike) -> tuple[np.ndarray, dict, Path]:
     candidates = [path] if path.suffix in (".npz", ".npy") else [stem.with_suffix(".npy"), stem.with_suffix(".npz")]
     array_path = next((c for c in candidates if c.is_file()), None)
     if array_path is None:
-        raise DatasetError(f"no CASE.npz / CASE.npy for {path}", fix="open the .npz (or .npy) of a cropped or "
-                           "preprocessed case; its .pkl must lie next to it")
+        raise DatasetError(tr(f"no CASE.npz / CASE.npy for {path}", f"找不到 {path} 的 CASE.npz / CASE.npy"),
+                           fix=tr("open the .npz (or .npy) of a cropped or preprocessed case; its .pkl must lie "
+                                  "next to it", "请打开一个裁剪后或预处理后病例的 .npz（或 .npy）；它的 .pkl "
+                                  "必须放在同一个文件夹中"))
     pkl = stem.with_suffix(".pkl")
     if not pkl.is_file():
-        raise DatasetError(f"{pkl} is missing (the properties of {array_path.name})",
-                           fix="v1 writes CASE.pkl next to CASE.npz; run cropping/preprocessing again")
+        raise DatasetError(tr(f"{pkl} is missing (the properties of {array_path.name})",
+                              f"缺少 {pkl}（{array_path.name} 的属性）"),
+                           fix=tr("v1 writes CASE.pkl next to CASE.npz; run cropping/preprocessing again",
+                                  "v1 会把 CASE.pkl 写在 CASE.npz 旁边；请重新运行裁剪/预处理"))
     properties = load_pickle(pkl)
     if array_path.suffix == ".npz":
         with np.load(array_path) as archive:
             if "data" not in archive:
-                raise DatasetError(f"{array_path} has no 'data' array (keys: {list(archive.keys())})",
-                                   fix="v1 stores cases with np.savez_compressed(file, data=...)")
+                raise DatasetError(tr(f"{array_path} has no 'data' array (keys: {list(archive.keys())})",
+                                      f"{array_path} 中没有 'data' 数组（键：{list(archive.keys())}）"),
+                                   fix=tr("v1 stores cases with np.savez_compressed(file, data=...)",
+                                          "v1 用 np.savez_compressed(file, data=...) 保存病例"))
             array = archive["data"]
     else:
         array = np.load(array_path, mmap_mode="r")
@@ -348,7 +362,7 @@ def batch_layers(batch: Any, *, spacing: Sequence[float] | None = None, label_na
     scale = (1.0,) + tuple(float(s) for s in (spacing if spacing is not None else [1.0] * len(spatial)))
     lines = [describe_provenance(p) for p in provenance] if provenance else [str(k) for k in keys]
     meta = {"keys": [str(k) for k in keys], "provenance": lines, "axis_0": "sample"}
-    names = list(modality_names) if modality_names else [f"channel {c}" for c in range(data.shape[1])]
+    names = list(modality_names) if modality_names else [tr(f"channel {c}", f"通道 {c}") for c in range(data.shape[1])]
     layers = [_image(f"batch {names[c]}", data[:, c].astype(np.float32), scale=scale, colormap="gray",
                      blending="additive" if c else "translucent", visible=c == 0, metadata=meta)
               for c in range(data.shape[1])]
@@ -386,12 +400,13 @@ def trace_layers(trace: Any, *, spacing: Sequence[float] | None = None) -> list[
     first = np.asarray(entries[0][1].shape, dtype=float)
     spacing_arr = np.asarray(spacing if spacing is not None else np.ones(len(first)), dtype=float)
     for i, (name, array, kind) in enumerate(entries):
-        tag = name.rsplit(" ", 1)[0]
-        not_fired = " (did not fire)" if fired.get(tag) is False else ""
+        tag, what = name.rsplit(" ", 1)
+        not_fired = tr(" (did not fire)", " (未触发)") if fired.get(tag) is False else ""
         make = _labels if kind == "labels" else _image
         # SpatialTransform cuts the network patch out of the centre of the loader's larger patch
         translate = (first - np.asarray(array.shape, dtype=float)) / 2 * spacing_arr
-        out.append(make(f"{name}{not_fired}", array, scale=spacing_arr, translate=translate,
+        shown = f"{tr('input', '输入') if tag == 'input' else tag} {tr('image', '图像') if what == 'image' else what}"
+        out.append(make(f"{shown}{not_fired}", array, scale=spacing_arr, translate=translate,
                         visible=i >= len(entries) - 2,
                         metadata={"seed": trace.seed, "case_id": trace.case_id,
                                   "provenance": describe_provenance(trace.provenance)}))
@@ -460,8 +475,10 @@ def batch_source(stage_folder: str | os.PathLike, *, plans_file: str | os.PathLi
         plans_file = folder.parent / name
     plans_file = Path(plans_file)
     if not plans_file.is_file():
-        raise DatasetError(f"plans file {plans_file} not found for {folder}",
-                           fix="pass plans_file=... (the nnUNetPlans*.pkl that made this stage folder)")
+        raise DatasetError(tr(f"plans file {plans_file} not found for {folder}",
+                              f"找不到 {folder} 的 plans 文件 {plans_file}"),
+                           fix=tr("pass plans_file=... (the nnUNetPlans*.pkl that made this stage folder)",
+                                  "请传入 plans_file=...（生成这个 stage 文件夹的 nnUNetPlans*.pkl）"))
     plans = load_pickle(plans_file)
     if stage is None:
         stage = int(folder.name.rsplit("stage", 1)[-1]) if "stage" in folder.name else 0
@@ -595,20 +612,29 @@ def deep_supervision_layers(outputs: Sequence[Any], targets: Sequence[Any] | Non
     for i, logits in enumerate(outs):
         factor = base / np.asarray(logits.shape[2:], dtype=float)
         scale, translate = spacing * factor, spacing * (factor - 1) / 2
-        weight = f", loss weight {weights[i]:.3f}" if weights is not None and i < len(weights) else ""
+        weight = (tr(f", loss weight {weights[i]:.3f}", f", 损失权重 {weights[i]:.3f}")
+                  if weights is not None and i < len(weights) else "")
         meta = {"output": i, "factor": tuple(float(f) for f in factor), "shape": tuple(logits.shape[2:]),
                 "sample": sample}
         visible = i == 0
-        layers.append(_labels(f"ds{i} prediction {tuple(logits.shape[2:])}{weight}", logits[sample].argmax(0),
-                              scale=scale, translate=translate, opacity=0.6, visible=visible, metadata=meta))
+        shape = tuple(logits.shape[2:])
+        layers.append(_labels(tr(f"ds{i} prediction {shape}{weight}", f"ds{i} 预测 {shape}{weight}"),
+                              logits[sample].argmax(0), scale=scale, translate=translate, opacity=0.6,
+                              visible=visible, metadata={**meta, "role": "ds prediction"}))
         if targets is not None and i < len(targets):
             target = _numpy(targets[i])[sample, 0]
             if tuple(target.shape) != tuple(logits.shape[2:]):
-                raise DatasetError(f"deep-supervision target {i} has shape {target.shape} but output {i} has "
-                                   f"{logits.shape[2:]}", fix="use the targets made for this network's pooling "
-                                   "(DownsampleSegForDSTransform2 with ds_scales of its pool_op_kernel_sizes)")
-            layers.append(_labels(f"ds{i} target {tuple(target.shape)}", target, scale=scale, translate=translate,
-                                  opacity=0.4, visible=visible, metadata=meta))
+                raise DatasetError(
+                    tr(f"deep-supervision target {i} has shape {target.shape} but output {i} has "
+                       f"{logits.shape[2:]}",
+                       f"深度监督目标 {i} 的形状是 {target.shape}，而输出 {i} 的形状是 {logits.shape[2:]}"),
+                    fix=tr("use the targets made for this network's pooling (DownsampleSegForDSTransform2 with "
+                           "ds_scales of its pool_op_kernel_sizes)",
+                           "请使用按这个网络的池化生成的目标（DownsampleSegForDSTransform2，ds_scales 取自它的 "
+                           "pool_op_kernel_sizes）"))
+            layers.append(_labels(tr(f"ds{i} target {tuple(target.shape)}", f"ds{i} 目标 {tuple(target.shape)}"),
+                                  target, scale=scale, translate=translate, opacity=0.4, visible=visible,
+                                  metadata={**meta, "role": "ds target"}))
     return layers
 
 
@@ -629,8 +655,10 @@ def sliding_window_steps(patch_size: Sequence[int], image_size: Sequence[int], s
     try:
         return compute_steps_for_sliding_window(patch_size, image_size, step_size)
     except ValueError as exc:
-        raise ExplorerError(str(exc), fix="pad the image to at least the patch size and use a step_size in (0, 1] "
-                                          "(v1's default 0.5)") from None
+        raise ExplorerError(str(exc), fix=tr("pad the image to at least the patch size and use a step_size in "
+                                             "(0, 1] (v1's default 0.5)",
+                                             "请把图像填充到至少 patch 大小，并使用 (0, 1] 之间的 step_size"
+                                             "（v1 默认为 0.5）")) from None
 
 
 def gaussian_importance_map(patch_size: Sequence[int], sigma_scale: float = 1.0 / 8) -> np.ndarray:
@@ -709,19 +737,21 @@ def sliding_window_layers(image_shape: Sequence[int], patch_size: Sequence[int],
             "patch_size": patch, "tile_starts": tiles, "padded_shape": shape, "pad_below": below}
     layers = []
     if image is not None:
-        layers.append(_image("image", np.asarray(image, dtype=np.float32), scale=spacing,
+        layers.append(_image(tr("image", "图像"), np.asarray(image, dtype=np.float32), scale=spacing,
                              translate=tuple(t + b * sp for t, b, sp in zip(translate, below, spacing)),
-                             colormap="gray", metadata=meta))
+                             colormap="gray", metadata={**meta, "role": "image"}))
     first = tuple(t * s for t, s in zip(tiles[0], spacing))
-    layers.append(_image("gaussian (tile 0)", gaussian.reshape(patch3), scale=spacing,
+    # the widgets find these layers again by metadata['role'], not by their name (which follows the language)
+    layers.append(_image(tr("gaussian (tile 0)", "高斯权重 (窗口 0)"), gaussian.reshape(patch3), scale=spacing,
                          translate=tuple(a + b for a, b in zip(translate, first)), colormap="inferno",
-                         blending="additive", opacity=0.5, visible=False, metadata=meta))
-    layers.append(_image("summed weight", weight, scale=spacing, translate=translate, colormap="viridis",
-                         blending="additive", opacity=0.5, visible=False, metadata=meta))
-    layers.append(LayerSpec("tiles", "shapes", rectangles, {
+                         blending="additive", opacity=0.5, visible=False, metadata={**meta, "role": "gaussian"}))
+    layers.append(_image(tr("summed weight", "权重之和"), weight, scale=spacing, translate=translate,
+                         colormap="viridis", blending="additive", opacity=0.5, visible=False,
+                         metadata={**meta, "role": "summed weight"}))
+    layers.append(LayerSpec(tr("tiles", "窗口"), "shapes", rectangles, {
         "shape_type": "rectangle", "edge_color": colors, "face_color": "transparent", "edge_width": 0.5,
         "scale": spacing, "translate": translate, "features": {"tile": np.array(tile_ids, dtype=int)},
-        "metadata": meta}))
+        "metadata": {**meta, "role": "tiles"}}))
     return layers
 
 
@@ -737,15 +767,18 @@ def sliding_window_result_layers(result: Any, *, image: np.ndarray | None = None
     tiles = layers[-1]
     if tiles.metadata["num_tiles"] != (result.num_tiles if result.network_dim == 3 or seg.ndim == 2
                                        else result.num_tiles // seg.shape[0]):
-        raise ExplorerError(f"the result holds {result.num_tiles} tiles, the v1 rule gives "
-                            f"{tiles.metadata['num_tiles']}",
-                            fix="report this: the tiling rule and the result disagree")
+        raise ExplorerError(tr(f"the result holds {result.num_tiles} tiles, the v1 rule gives "
+                               f"{tiles.metadata['num_tiles']}",
+                               f"结果中有 {result.num_tiles} 个窗口，而 v1 的规则给出 {tiles.metadata['num_tiles']} 个"),
+                            fix=tr("report this: the tiling rule and the result disagree",
+                                   "请报告这个问题：窗口划分规则与结果不一致"))
     meta = {"summary": result.summary()}
     probabilities = np.asarray(result.probabilities)
     head = layers[:-1]
-    head.append(_image("foreground probability", 1.0 - probabilities[0], scale=spacing, translate=translate,
+    head.append(_image(tr("foreground probability", "前景概率"), 1.0 - probabilities[0], scale=spacing, translate=translate,
                        colormap="magma", blending="additive", visible=False, metadata=meta))
-    head.append(_labels("segmentation", seg, scale=spacing, translate=translate, opacity=0.5, metadata=meta))
+    head.append(_labels(tr("segmentation", "分割结果"), seg, scale=spacing, translate=translate, opacity=0.5,
+                        metadata=meta))
     return head + [tiles]
 
 
@@ -768,7 +801,8 @@ def layers_for(x: Any, **kwargs: Any) -> list[LayerSpec]:
         return list(x)
     if hasattr(x, "output") and hasattr(x, "error") and hasattr(x, "ok"):  # explore.StepResult
         if not x.ok:
-            raise ExplorerError(f"step {x.name!r} failed: {x.error}", fix="fix the step and run it again")
+            raise ExplorerError(tr(f"step {x.name!r} failed: {x.error}", f"步骤 {x.name!r} 失败：{x.error}"),
+                                fix=tr("fix the step and run it again", "请修正这个步骤后再运行一次"))
         return layers_for(x.output, **kwargs)
     if isinstance(x, (str, os.PathLike)):
         return read_path(x, **kwargs)
@@ -782,7 +816,7 @@ def layers_for(x: Any, **kwargs: Any) -> list[LayerSpec]:
     if isinstance(x, Mapping) and "data" in x or hasattr(x, "data") and hasattr(x, "target"):
         return batch_layers(x, **kwargs)
     if isinstance(x, np.ndarray) or hasattr(x, "detach"):
-        return [_image("array", _numpy(x), **kwargs)]
+        return [_image(tr("array", "数组"), _numpy(x), **kwargs)]
     raise TypeError(f"no layers for a {type(x).__name__}: pass a step result, a batch, an AugmentationTrace, "
                     "a path, {'prediction': ..., 'reference': ...} or an array")
 
@@ -845,9 +879,12 @@ def read_path(path: str | os.PathLike, **kwargs: Any) -> list[LayerSpec]:
         return validation_case_layers(path, **kwargs)
     if kind == "nifti_folder":
         return raw_file_layers(sorted(path.glob(f"*{NIFTI_SUFFIX}"))[0])
-    raise DatasetError(f"{path} is not an nnU-Net artefact the explorer can show",
-                       fix="open a raw task folder, a CASE.nii.gz, a CASE.npz/.npy/.pkl, a preprocessed stage "
-                           "folder or a validation folder next to gt_niftis")
+    raise DatasetError(tr(f"{path} is not an nnU-Net artefact the explorer can show",
+                          f"{path} 不是 explorer 能显示的 nnU-Net 产物"),
+                       fix=tr("open a raw task folder, a CASE.nii.gz, a CASE.npz/.npy/.pkl, a preprocessed stage "
+                              "folder or a validation folder next to gt_niftis",
+                              "请打开一个原始任务文件夹、一个 CASE.nii.gz、一个 CASE.npz/.npy/.pkl、一个预处理后的 "
+                              "stage 文件夹，或一个旁边有 gt_niftis 的验证文件夹"))
 
 
 # --- sample data ----------------------------------------------------------------------------------------
@@ -859,10 +896,10 @@ def synthetic_sample_layers(kind: str = "ct", *, seed: int = 0, case_index: int 
     images, label, spacing = make_case(kind, seed, case_index)
     spec = SPECS[kind]
     meta = {"case_id": f"case_{case_index:03d}", "stage": "raw", "sample": f"synthetic {kind}", "seed": seed}
-    layers = [_image(f"synthetic {kind} {m}", image, scale=spacing, colormap="gray", visible=i == 0,
-                     blending="additive" if i else "translucent", metadata={**meta, "modality": m})
+    layers = [_image(tr(f"synthetic {kind} {m}", f"合成 {kind} {m}"), image, scale=spacing, colormap="gray",
+                     visible=i == 0, blending="additive" if i else "translucent", metadata={**meta, "modality": m})
               for i, (m, image) in enumerate(zip(spec.modalities, images))]
-    layers.append(_labels(f"synthetic {kind} label", label, scale=spacing, opacity=0.5,
+    layers.append(_labels(tr(f"synthetic {kind} label", f"合成 {kind} 标注"), label, scale=spacing, opacity=0.5,
                           metadata={**meta, "label_names": dict(enumerate(spec.labels))}))
     return layers
 
@@ -875,7 +912,7 @@ def real_sample_layers(sample_dir: str | os.PathLike | None = None) -> list[Laye
     t1, label = read_volume(folder / IMAGE_FILE), read_volume(folder / LABEL_FILE)
     names = {0: "background", **{k: name for k, (name, _ids) in LABELS.items()}}
     meta = {"sample": "real (Colin27 + AAL)", "source": str(folder)}
-    return [_image("colin27 T1", t1.array.astype(np.float32), scale=t1.spacing, translate=t1.origin,
-                   colormap="gray", metadata=meta),
-            _labels("colin27 deep grey nuclei", label.array, scale=label.spacing, translate=label.origin,
-                    opacity=0.5, metadata={**meta, "label_names": names})]
+    return [_image(tr("colin27 T1", "colin27 T1 图像"), t1.array.astype(np.float32), scale=t1.spacing,
+                   translate=t1.origin, colormap="gray", metadata=meta),
+            _labels(tr("colin27 deep grey nuclei", "colin27 深部灰质核团"), label.array, scale=label.spacing,
+                    translate=label.origin, opacity=0.5, metadata={**meta, "label_names": names})]

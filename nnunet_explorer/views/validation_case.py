@@ -157,7 +157,7 @@ def validation_case_layers(validation_folder: str | os.PathLike, case_id: str | 
     for index, path in enumerate(find_case_images(folder, case, images_folder)):
         array, image_affine = read_itk(path)
         if array.shape == pred.shape:
-            images.append((f"{case} image {index:04d}", array, image_affine, str(path)))
+            images.append((tr(f"{case} image {index:04d}", f"{case} 图像 {index:04d}"), array, image_affine, str(path)))
     layers: list[LayerSpec] = []
     for name, array, image_affine, source in images:
         lo, hi = np.percentile(array, [0.5, 99.5]) if array.size else (0.0, 1.0)
@@ -172,7 +172,7 @@ def validation_case_layers(validation_folder: str | os.PathLike, case_id: str | 
         softmax = softmax_in_full_volume(npz, pred.shape)
         if softmax is not None:
             for c in range(softmax.shape[0]):
-                layers.append(LayerSpec(f"{case} probability class {c}", "image", softmax[c],
+                layers.append(LayerSpec(tr(f"{case} probability class {c}", f"{case} 类别 {c} 的概率"), "image", softmax[c],
                                         {"affine": affine, "colormap": "magma", "blending": "additive",
                                          "opacity": 0.5, "contrast_limits": (0.0, 1.0), "visible": c > 0,
                                          "metadata": {"case_id": case, "class": c, "source": str(npz)}}))

@@ -176,3 +176,47 @@ def test_the_dock_widgets_speak_chinese_under_zh(stage, make_napari_viewer, monk
     assert CJK.search(batch.status.value), batch.status.value
     batch.draw(seed=1)
     assert all(CJK.search(line) for line in batch.provenance.value.splitlines()), batch.provenance.value
+
+
+def test_under_zh_the_layers_have_chinese_names_and_the_widgets_still_find_their_own(artefacts, stage,
+                                                                                   make_napari_viewer, monkeypatch):
+    """Layer names follow the language; the widgets find their layers by metadata, so showing a case twice,
+    comparing twice or redrawing the tiles replaces the previous layers instead of piling them up."""
+    from ..zh_share_rule import CJK
+
+    _ws, model = artefacts
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    viewer = make_napari_viewer()
+    prediction = _docked(viewer, PredictionWidget(viewer))
+    prediction.folder.value = str(model / "fold_0" / "validation_raw")
+    specs = prediction.show("case_001")
+    assert [s.name for s in specs if s.kind == "labels"] == ["case_001 参考标注", "case_001 预测",
+                                                              next(s.name for s in specs if "error_names" in s.metadata)]
+    errors = [lay for lay in viewer.layers if "error_names" in lay.metadata]
+    assert len(errors) == 1 and errors[0].name.startswith("case_001 误差 (Dice ")
+    prediction.show("case_001")
+    prediction.compare("case_001 预测", "case_001 参考标注")
+    prediction.compare("case_001 预测", "case_001 参考标注")
+    cases = sorted(lay.metadata["case_id"] for lay in viewer.layers if "error_names" in lay.metadata)
+    assert cases == ["case_001", "case_001 预测"]  # one error layer per case shown, one per comparison
+    assert "类别 2" in prediction.dice.value
+
+    ds = _docked(viewer, DeepSupervisionWidget(viewer))
+    ds.folder.value = str(stage)
+    ds_specs = ds.run()
+    heads = [s for s in ds_specs if s.metadata.get("role") == "ds prediction"]
+    assert [s.name.split("（")[0] for s in heads] == [f"ds{i} 预测" for i in range(len(heads))]
+    assert len(ds.summary.value.splitlines()) == len(heads) == len(ds.outputs)
+
+    for spec in L.case_layers(stage / "case_000.npz"):
+        if spec.kind == "image":
+            viewer.add_image(spec.data, name="case", scale=spec.meta["scale"], translate=spec.meta["translate"])
+    window = _docked(viewer, SlidingWindowWidget(viewer))
+    window.plans.value = str(stage.parent / "nnUNetPlansv2.1_plans_3D.pkl")
+    window.show("case")
+    window.show("case", step_size=0.75)
+    roles = [lay.metadata.get("role") for lay in viewer.layers if lay.metadata.get("role") in
+             ("tiles", "gaussian", "summed weight")]
+    assert sorted(roles) == ["gaussian", "summed weight", "tiles"]
+    assert all(CJK.search(lay.name) for lay in viewer.layers if lay.metadata.get("role") in roles)
+    assert viewer.layers["窗口"].metadata["step_size"] == 0.75

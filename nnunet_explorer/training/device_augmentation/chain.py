@@ -58,6 +58,7 @@ from batchgenerators.transforms.abstract_transforms import Compose
 from batchgenerators.transforms.utility_transforms import NumpyToTensor, RenameTransform
 
 from ...errors import TrainingError
+from ...language import tr
 from . import host_checks
 from .base import DeviceTransform, Shape, shape_of, to_device, to_host
 from .catalog import device_or_fallback
@@ -311,8 +312,12 @@ class DeviceChain:
         """
         active = [s for s in self.steps if s.where != "worker"]
         if len(active) != len(draws.steps):
-            raise DeviceAugmentationError(f"{len(draws.steps)} draws for {len(active)} steps: the draws come from "
-                                          "another chain", fix="draw and apply with the same DeviceChain")
+            raise DeviceAugmentationError(tr(f"{len(draws.steps)} draws for {len(active)} steps: the draws come from "
+                                             "another chain",
+                                             f"{len(draws.steps)} 组随机抽取对应 {len(active)} 个步骤："
+                                             "这些抽取来自另一条变换链"),
+                                          fix=tr("draw and apply with the same DeviceChain",
+                                                 "请用同一个 DeviceChain 抽取并应用"))
         return list(zip(active, draws.steps))
 
     def apply_all(self, data: Any, seg: Any, draws: ChainDraws, device: torch.device | str) -> dict:
@@ -335,9 +340,12 @@ class DeviceChain:
                 data, seg = step.device.apply(data, seg, d)
                 if (shape_of(data), shape_of(seg)) != tuple(shapes):
                     raise DeviceAugmentationError(
-                        f"{step.name} (transform {step.index}) returned shapes {shape_of(data)} / {shape_of(seg)}, "
-                        f"but declared {shapes[0]} / {shapes[1]} when the draws were made",
-                        fix=f"correct {type(step.device).__name__}.output_shapes")
+                        tr(f"{step.name} (transform {step.index}) returned shapes {shape_of(data)} / {shape_of(seg)}, "
+                           f"but declared {shapes[0]} / {shapes[1]} when the draws were made",
+                           f"{step.name}（变换 {step.index}）返回的形状是 {shape_of(data)} / {shape_of(seg)}，"
+                           f"但做随机抽取时声明的是 {shapes[0]} / {shapes[1]}"),
+                        fix=tr(f"correct {type(step.device).__name__}.output_shapes",
+                               f"请修正 {type(step.device).__name__}.output_shapes"))
             else:
                 data, seg, arrays = self._run_fallback(step, d, data, seg, device, arrays)
         out = {**draws.final_context, **arrays}
@@ -368,9 +376,13 @@ class DeviceChain:
             random.setstate(saved[1])
         if not in_step:
             raise DeviceAugmentationError(
-                f"{step.name} (transform {step.index}) drew a different number of random values on the real batch "
-                "than on the dry run: its draws depend on the data, so it cannot run as a CPU fallback after device "
-                "transforms", fix="give it a device version, or run the whole list with batchgenerators")
+                tr(f"{step.name} (transform {step.index}) drew a different number of random values on the real batch "
+                   "than on the dry run: its draws depend on the data, so it cannot run as a CPU fallback after "
+                   "device transforms",
+                   f"{step.name}（变换 {step.index}）在真实 batch 上抽取的随机数个数与试运行时不同："
+                   "它的抽取依赖于数据，所以不能在设备变换之后作为 CPU 回退运行"),
+                fix=tr("give it a device version, or run the whole list with batchgenerators",
+                       "请为它写一个设备版本，或者用 batchgenerators 运行整个变换列表"))
         out_key = label_key_after(step.transform, step.label_key)
         arrays = {k: v for k, v in result.items() if k not in (self.data_key, out_key) and _is_array(v)}
         return to_device(result[self.data_key], device), to_device(result.get(out_key), device), arrays

@@ -8,7 +8,9 @@ without clicking. All layers come from :mod:`nnunet_explorer.views.layers` (one 
 The constructors' ``viewer`` parameter is annotated ``napari.viewer.Viewer`` (a string, thanks to
 ``from __future__ import annotations``, so napari is not imported here): that annotation is how napari knows
 to pass its viewer when the widget is opened from the Plugins menu. Labels, buttons and status lines follow the
-language (``NNUNET_EXPLORER_LANG=zh``: Chinese) when the widget is built; layer names stay as they are.
+language (``NNUNET_EXPLORER_LANG=zh``: Chinese) when the widget is built, and so do the names of the layers it
+adds (they are made when drawn); the widgets find their own layers again by ``metadata`` (``role``,
+``error_names`` and ``case_id``), never by name.
 """
 from __future__ import annotations
 
@@ -189,7 +191,7 @@ class DeepSupervisionWidget(_Base):
         specs = [L._image("ds input", data[sample, 0].astype(np.float32), scale=spacing, colormap="gray")]
         specs += L.deep_supervision_layers(self.outputs, targets, sample=sample, spacing=spacing, weights=weights)
         add_layers(self.viewer, specs)
-        heads = [s for s in specs if " prediction " in s.name]
+        heads = [s for s in specs if s.metadata.get("role") == "ds prediction"]
         lines = []
         for i, (o, head) in enumerate(zip(self.outputs, heads)):
             shape, factor = list(o.shape[2:]), [round(f, 3) for f in head.metadata["factor"]]
@@ -271,11 +273,13 @@ class PredictionWidget(_Base):
         return [errors]
 
     def _replace_error_layers(self, specs: list[L.LayerSpec]) -> list[L.LayerSpec]:
-        # the error layer's name carries the Dice values; drop the previous one of the same case
+        # the error layer's name carries the Dice values (and follows the language): the previous error layer of
+        # the same case is found by its metadata and dropped
         for spec in specs:
-            if " errors (" in spec.name:
-                prefix = spec.name.split(" errors (")[0] + " errors ("
-                for layer in [lay for lay in self.viewer.layers if lay.name.startswith(prefix)]:
+            if "error_names" in spec.metadata:
+                case = spec.metadata.get("case_id")
+                for layer in [lay for lay in self.viewer.layers
+                              if "error_names" in lay.metadata and lay.metadata.get("case_id") == case]:
                     self.viewer.layers.remove(layer)
         return specs
 
@@ -347,9 +351,10 @@ class SlidingWindowWidget(_Base):
         specs = L.sliding_window_layers(image.data.shape[-len(image.data.shape):], patch,
                                         step_size=float(self.step.value), spacing=tuple(image.scale),
                                         translate=tuple(image.translate), use_gaussian=bool(self.gaussian.value))
-        for name in ("tiles", "gaussian (tile 0)", "summed weight"):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
+        # the previous tiles, Gaussian and summed weight (found by metadata: their names follow the language)
+        for old in [lay for lay in self.viewer.layers
+                    if lay.metadata.get("role") in ("tiles", "gaussian", "summed weight")]:
+            self.viewer.layers.remove(old)
         add_layers(self.viewer, specs)
         meta = specs[-1].metadata
         tiles, padded = meta["num_tiles"], list(meta["padded_shape"])

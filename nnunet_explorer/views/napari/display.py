@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ExplorerError
+from ...language import tr
 
 
 @dataclass
@@ -78,7 +79,8 @@ def _free_display_number(start: int = 90) -> int:
     for number in range(start, start + 200):
         if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
             return number
-    raise ExplorerError("no free X display number between :90 and :289", fix="stop stale Xvfb servers")
+    raise ExplorerError(tr("no free X display number between :90 and :289", "在 :90 到 :289 之间没有空闲的 X 显示编号"),
+                        fix=tr("stop stale Xvfb servers", "请停掉残留的 Xvfb 服务"))
 
 
 def start_virtual_display(*, size: str = "1280x1024x24", timeout: float = 10.0) -> VirtualDisplay:
@@ -91,9 +93,12 @@ def start_virtual_display(*, size: str = "1280x1024x24", timeout: float = 10.0) 
         ExplorerError: Xvfb is not installed or did not start.
     """
     if not xvfb_available():
-        raise ExplorerError("Xvfb is not installed, so napari has no display to draw on",
-                            fix="apt-get install xvfb (and the xcb libraries listed in "
-                                "nnunet_explorer/views/napari/display.py), or run where a screen is available")
+        raise ExplorerError(tr("Xvfb is not installed, so napari has no display to draw on",
+                               "没有安装 Xvfb，napari 没有可以绘制的显示"),
+                            fix=tr("apt-get install xvfb (and the xcb libraries listed in "
+                                   "nnunet_explorer/views/napari/display.py), or run where a screen is available",
+                                   "请 apt-get install xvfb（以及 nnunet_explorer/views/napari/display.py 中列出的 "
+                                   "xcb 库），或在有屏幕的机器上运行"))
     for _attempt in range(3):
         number = _free_display_number()
         process = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", size, "-nolisten", "tcp"],
@@ -107,7 +112,8 @@ def start_virtual_display(*, size: str = "1280x1024x24", timeout: float = 10.0) 
                 return VirtualDisplay(f":{number}", process)
             time.sleep(0.05)
         VirtualDisplay(f":{number}", process).stop(force=True)
-    raise ExplorerError("Xvfb did not start", fix="run `Xvfb :99` by hand to see why")
+    raise ExplorerError(tr("Xvfb did not start", "Xvfb 没有启动"),
+                        fix=tr("run `Xvfb :99` by hand to see why", "请手动运行 `Xvfb :99` 查看原因"))
 
 
 _started: VirtualDisplay | None = None
