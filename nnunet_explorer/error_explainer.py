@@ -10,7 +10,8 @@ Recognised (v1 1.7.1's and batchgenerators' own words): ``Could not find a task 
 defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``,
 ``Cannot run final stage of cascade``, ``Could not find trainer class``, ``One or more background workers are no
 longer alive``, ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must be
-either tuple or list`` (a network without deep supervision under V2's loss), ``CUDA out of memory``, ``Weights
+either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` (torch's
+cross-entropy: a deep-supervision output and its target differ in size), ``CUDA out of memory``, ``Weights
 only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array
 to reduction operation``.
 """
@@ -351,6 +352,62 @@ def _check_pretrained(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
+def _shape(text: str) -> list[int]:
+    return [int(v) for v in re.findall(r"\d+", text)]
+
+
+def _check_target_size(match: re.Match, ctx: _Context) -> list[str]:
+    """Which deep-supervision output and target the two shapes of the message are, from the message and the plans."""
+    import numpy as np
+
+    from .run.default_configuration import stage_for
+    from .training.deep_supervision import ds_target_shapes
+
+    expected, got = _shape(match.group(1)), _shape(match.group(2))
+    output, target = expected[1:], got[1:]
+    found = [tr(f"the network output has the spatial size {output}, its target {target}",
+                f"网络输出的空间大小是 {output},它的目标是 {target}")]
+    if len(output) == len(target) and all(t > 0 for t in target):
+        factors = [round(o / t, 3) for o, t in zip(output, target)]
+        found.append(tr(f"per axis the output is {factors} times its target's size",
+                        f"每个轴上输出是目标大小的 {factors} 倍"))
+    if not ctx.task:
+        return found + [tr("add -t TASK to compare the two sizes with the targets of the task's plans",
+                           "加上 -t TASK,把这两个大小与这个任务的 plans 给出的目标比较")]
+    workspace = _workspace(ctx)
+    name = _task_name(ctx, workspace)
+    network = re.search(r"I am running the following nnUNet: (\S+)", ctx.text)
+    network = network.group(1) if network else "3d_fullres"
+    path, plans = _plans(workspace, name, ctx.plans_identifier, network)
+    stages = plans["plans_per_stage"]
+    stage = stages[stage_for(network, list(stages))]
+    patch = [int(v) for v in stage["patch_size"]]
+    shapes = [list(s) for s in ds_target_shapes(patch, np.asarray(stage["pool_op_kernel_sizes"]).tolist())]
+    found.append(tr(f"{path.name} of {name} ({network}): patch {patch}, so the loader's deep-supervision targets "
+                    f"are {shapes} (target i is compared with output i)",
+                    f"{name} 的 {path.name}({network}):patch {patch},所以数据加载器给出的深度监督目标是 {shapes}"
+                    "(目标 i 与输出 i 比较)"))
+    if target in shapes and output in shapes:
+        i, j = shapes.index(target), shapes.index(output)
+        found.append(tr(f"the target is target {i}, but the output has the size of target {j}: the network returned "
+                        f"output {i} at the resolution of level {j}"
+                        + (" (its deep-supervision outputs are upsampled to the patch: upscale_logits=True)"
+                           if j == 0 else ""),
+                        f"这个目标是目标 {i},而输出的大小是目标 {j} 的:网络返回的输出 {i} 是第 {j} 层的分辨率"
+                        + ("(它把深度监督输出上采样到了 patch 大小:upscale_logits=True)" if j == 0 else "")))
+    elif target in shapes:
+        found.append(tr(f"the target is target {shapes.index(target)}; the output's size is none of the plans' "
+                        "targets: the network pools otherwise than the plans' pool_op_kernel_sizes",
+                        f"这个目标是目标 {shapes.index(target)};输出的大小不是 plans 的任何一个目标:网络的池化与 "
+                        "plans 的 pool_op_kernel_sizes 不同"))
+    else:
+        found.append(tr("the target's size is none of these: the loader cut patches of other plans (another "
+                        "-p, stage or an edited plans file) than these",
+                        "目标的大小不是其中任何一个:数据加载器切 patch 用的 plans(别的 -p、stage 或改过的 plans 文件)"
+                        "不是这一份"))
+    return found
+
+
 def _nothing(match: re.Match, ctx: _Context) -> list[str]:
     return []
 
@@ -462,6 +519,32 @@ KNOWN: tuple[_Known, ...] = (
                         "训练时每个层级返回一个输出(do_ds),或者不用深度监督训练(不包装损失的 trainer);notebook 07 "
                         "会按约定检查一个网络"),
            _nothing),
+    _Known("target_size", "Expected target size ..., got ...",
+           re.compile(r"Expected target size [(\[]([\d, ]+)[)\]], got (?:torch\.Size\()?\[?([\d, ]+)"),
+           lambda m: tr("the cross-entropy compares each network output with a label map of the same size; V2 pairs "
+                        "output i with target i, the label map DownsampleSegForDSTransform2 shrank by "
+                        "deep_supervision_scales[i] (from the plans' pool_op_kernel_sizes), and here an output and "
+                        "its target differ in size. The network's outputs and the loader's targets follow different "
+                        "scales: a network that upsamples its extra outputs (Generic_UNet's upscale_logits=True), "
+                        "returns them in another order or pools otherwise than the plans say, or a trainer that "
+                        "changed deep_supervision_scales or the pooling on one side only. (Under V2's Dice + CE loss "
+                        "the soft Dice, computed first, does not notice a smaller target: it fills only a corner of "
+                        "its one-hot map)",
+                        "交叉熵把每个网络输出与同样大小的标签图比较;V2 把输出 i 与目标 i 配对,目标 i 是 "
+                        "DownsampleSegForDSTransform2 按 deep_supervision_scales[i](来自 plans 的 "
+                        "pool_op_kernel_sizes)缩小的标签图,而这里一个输出和它的目标大小不同。网络的输出和数据加载器"
+                        "的目标用了不同的尺度:网络把额外的输出上采样了(Generic_UNet 的 upscale_logits=True)、以别的"
+                        "顺序返回它们,或池化与 plans 不同;或者 trainer 只在一边改了 deep_supervision_scales 或池化。"
+                        "(在 V2 的 Dice + CE 损失中,先计算的 soft Dice 察觉不到较小的目标:它只填满了 one-hot 图的一角)"),
+           lambda m: tr("return output i at the resolution of target i, highest first (V2 builds Generic_UNet with "
+                        "upscale_logits=False), pooled as the plans' pool_op_kernel_sizes; change the scales and the "
+                        "network together. nnunet_explorer.training.contract.check_network_contract (notebook 07) "
+                        "checks a network's outputs against the targets",
+                        "让输出 i 的分辨率与目标 i 相同,最高分辨率在前(V2 构建 Generic_UNet 时 upscale_logits=False),"
+                        "池化与 plans 的 pool_op_kernel_sizes 一致;尺度和网络要一起改。"
+                        "nnunet_explorer.training.contract.check_network_contract(notebook 07)会把网络的输出与目标"
+                        "对照检查"),
+           _guarded(_check_target_size)),
     _Known("cuda_oom", "CUDA out of memory / OutOfMemoryError",
            re.compile(r"CUDA out of memory|OutOfMemoryError"),
            lambda m: tr("the plans' batch x patch does not fit into this GPU's free memory: v1 plans for about "

@@ -12,6 +12,7 @@ import pytest
 import SimpleITK as sitk
 
 from nnunet_explorer.cli import main
+from nnunet_explorer.fileio import load_pickle
 from nnunet_explorer.error_explainer import KNOWN, explain
 from nnunet_explorer.language import ENV_VAR
 
@@ -53,7 +54,34 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "cuda_oom": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
         "empty_image": empty,
+        "target_size": _v1_target_size_message(),
     }
+
+
+def _v1_target_size_message() -> str:
+    """What v1's V2 loss raises when a network returns its deep-supervision outputs upsampled to the patch
+    (Generic_UNet's ``upscale_logits=True``): v1 1.7.1's own network, target downsampling and loss, on this torch."""
+    import torch
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+    from nnunet.training.data_augmentation.downsampling import downsample_seg_for_ds_transform2
+    from nnunet.training.loss_functions.deep_supervision import MultipleOutputLoss2
+    from nnunet.training.loss_functions.dice_loss import DC_and_CE_loss
+    from torch import nn
+
+    pools, convs = [[2, 2, 2], [2, 2, 2]], [[3, 3, 3]] * 3
+    torch.manual_seed(0)
+    net = Generic_UNet(1, 4, 3, len(pools), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
+                       nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True},
+                       True, False, lambda x: x, InitWeights_He(1e-2), pools, convs, True, True, True)
+    scales = [[1, 1, 1]] + [list(s) for s in 1 / np.cumprod(np.vstack(pools), axis=0)][:-1]
+    seg = np.random.RandomState(0).randint(0, 3, (2, 1, 16, 16, 16)).astype(np.float32)
+    targets = [torch.from_numpy(t) for t in downsample_seg_for_ds_transform2(seg, scales)]
+    loss = MultipleOutputLoss2(DC_and_CE_loss({"batch_dice": True, "smooth": 1e-5, "do_bg": False}, {}),
+                               [4 / 7, 3 / 7])
+    with pytest.raises((RuntimeError, ValueError)) as raised:
+        loss(net(torch.randn(2, 1, 16, 16, 16)), targets)
+    return f"{type(raised.value).__name__}: {raised.value}"
 
 
 def test_every_message_is_recognised_in_its_authors_own_words(workspace):
@@ -236,3 +264,40 @@ def test_an_unreadable_log_is_a_clear_error_not_a_traceback(tmp_path, capsys, mo
     assert main(["doctor", "--explain", str(log)]) == 2
     err = capsys.readouterr().err
     assert f"{log} cannot be read (Permission denied)" in err and "Traceback" not in err
+
+
+def test_a_target_size_mismatch_names_the_output_and_target_from_the_message_and_the_plans(workspace, capsys):
+    """torch's "Expected target size" (v1's V2 loss on a network with upsampled deep-supervision outputs): the two
+    shapes are read from the message (older torch words it ``(..), got torch.Size([..])``) and, with ``-t``, placed
+    among the deep-supervision targets of the task's plans."""
+    from nnunet_explorer.training.deep_supervision import ds_target_shapes
+
+    (real,) = explain(_messages()["target_size"])
+    assert real.found[:2] == ("the network output has the spatial size [16, 16, 16], its target [8, 8, 8]",
+                              "per axis the output is [2.0, 2.0, 2.0] times its target's size")
+    assert "upscale_logits=True" in real.cause and real.found[2].startswith("add -t TASK")
+    (old,) = explain("ValueError: Expected target size (1, 128, 128, 128), got torch.Size([1, 64, 64, 64])")
+    assert old.found[0] == "the network output has the spatial size [128, 128, 128], its target [64, 64, 64]"
+
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    plans = load_pickle(workspace.preprocessed_task_dir("Task040_KiTS") / "nnUNetPlansv2.1_plans_3D.pkl")
+    stage = plans["plans_per_stage"][max(plans["plans_per_stage"])]
+    shapes = [list(t) for t in ds_target_shapes(stage["patch_size"], stage["pool_op_kernel_sizes"])]
+    assert len(shapes) >= 3 and shapes[0] == [80, 160, 160]  # the blog's plans
+
+    def found(output, target):
+        (d,) = explain(f"RuntimeError: Expected target size {[3, *output]}, got {[3, *target]}", task="40")
+        assert d.found[2] == (f"nnUNetPlansv2.1_plans_3D.pkl of Task040_KiTS (3d_fullres): patch [80, 160, 160], "
+                              f"so the loader's deep-supervision targets are {shapes} (target i is compared with "
+                              "output i)")
+        return d.found[3]
+
+    assert found(shapes[0], shapes[1]) == ("the target is target 1, but the output has the size of target 0: the "
+                                           "network returned output 1 at the resolution of level 0 (its "
+                                           "deep-supervision outputs are upsampled to the patch: "
+                                           "upscale_logits=True)")
+    assert found(shapes[2], shapes[1]).endswith("the network returned output 1 at the resolution of level 2")
+    odd = [s + 1 for s in shapes[1]]
+    assert found(odd, shapes[1]).startswith("the target is target 1; the output's size is none of the plans' targets")
+    assert found(shapes[0], [7, 7, 7]).startswith("the target's size is none of these")

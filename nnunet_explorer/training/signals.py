@@ -39,6 +39,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Iterator
 
+from ..language import tr
+
 #: the exit status of a process that stopped because of SIGTERM (128 + signal number, as shells report it)
 EXIT_SIGTERM = 128 + int(signal.SIGTERM)
 
@@ -82,8 +84,9 @@ def sigterm_as_interrupt(signum: int = int(signal.SIGTERM)) -> Iterator[None]:
             return
         if requested:
             # differs from Python's default: a repeated SIGTERM must not interrupt the checkpoint save it asked for
-            print(f"{signal.Signals(received).name} again: already stopping (saving model_latest.model)",
-                  file=sys.stderr, flush=True)
+            name = signal.Signals(received).name
+            print(tr(f"{name} again: already stopping (saving model_latest.model)",
+                     f"又收到 {name}：已经在停止（正在保存 model_latest.model）"), file=sys.stderr, flush=True)
             return
         requested = True
         raise TerminationRequested(received)
