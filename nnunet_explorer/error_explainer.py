@@ -11,7 +11,8 @@ defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there
 ``Cannot run final stage of cascade``, ``Could not find trainer class``, ``One or more background workers are no
 longer alive``, ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must be
 either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` (torch's
-cross-entropy: a deep-supervision output and its target differ in size), ``CUDA out of memory``, ``Weights
+cross-entropy: a deep-supervision output and its target differ in size), ``Sizes of tensors must match except in
+dimension 1`` (a patch the pooling does not divide: edited plans), ``CUDA out of memory``, ``Weights
 only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array
 to reduction operation``.
 """
@@ -408,6 +409,28 @@ def _check_target_size(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
+@_needs_task
+def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    import numpy as np
+
+    found = []
+    for network in ("3d_fullres", "2d"):
+        try:
+            path, plans = _plans(workspace, name, ctx.plans_identifier, network)
+        except ExplorerError:
+            continue
+        for k, stage in plans["plans_per_stage"].items():
+            patch = [int(v) for v in stage["patch_size"]]
+            divisor = [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+            bad = [i for i, (p, d) in enumerate(zip(patch, divisor)) if p % d]
+            found.append(tr(f"stage {k} of {path.name}: patch {patch}, product of the poolings {divisor}: "
+                            + (f"axis {bad} is no multiple: this is the cause" if bad else "divisible"),
+                            f"{path.name} 的 stage {k}:patch {patch},池化核的乘积 {divisor}:"
+                            + (f"轴 {bad} 不是整数倍:这就是原因" if bad else "能整除")))
+    return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
+                        f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+
+
 def _nothing(match: re.Match, ctx: _Context) -> list[str]:
     return []
 
@@ -545,6 +568,24 @@ KNOWN: tuple[_Known, ...] = (
                         "nnunet_explorer.training.contract.check_network_contract(notebook 07)会把网络的输出与目标"
                         "对照检查"),
            _guarded(_check_target_size)),
+    _Known("patch_not_divisible", "Sizes of tensors must match except in dimension 1 ...",
+           re.compile(r"Sizes of tensors must match except in dimension 1"),
+           lambda m: tr("in nnU-Net v1 training this torch.cat is nearly always the one in Generic_UNet's decoder, "
+                        "which joins the upsampled features with the encoder's skip connection; their sizes differ when an axis of the patch is no multiple of the product of "
+                        "the plans' pool_op_kernel_sizes along it: a strided convolution rounds an odd size up, the "
+                        "transposed convolution doubles it back one voxel too large. v1's planner always gives a "
+                        "divisible patch, so the plans were edited (or a custom network pools otherwise)",
+                        "在 nnU-Net v1 的训练中,这个 torch.cat 几乎总是 Generic_UNet 解码器中的那个,它把上采样后的特征与"
+                        "编码器的跳跃连接拼在一起;当 patch 某个轴"
+                        "不是该轴上 plans 的 pool_op_kernel_sizes 乘积的整数倍时,两者大小不同:带步长的卷积把奇数大小"
+                        "向上取整,转置卷积再翻倍就多了一个体素。v1 的规划器给出的 patch 总能整除,所以是 plans 被改过"
+                        "(或自定义网络的池化不同)"),
+           lambda m: tr("make every axis of the edited patch_size a multiple of the product of the poolings along "
+                        "it (or edit pool_op_kernel_sizes with it); `nnunet-explorer train ... -p ID --until network` "
+                        "names the axis and the nearest valid patches",
+                        "让改过的 patch_size 每个轴都是该轴池化核乘积的整数倍(或同时修改 pool_op_kernel_sizes);"
+                        "`nnunet-explorer train ... -p ID --until network` 会指出是哪个轴以及最接近的合法 patch"),
+           _guarded(_check_patch_divisible)),
     _Known("cuda_oom", "CUDA out of memory / OutOfMemoryError",
            re.compile(r"CUDA out of memory|OutOfMemoryError"),
            lambda m: tr("the plans' batch x patch does not fit into this GPU's free memory: v1 plans for about "

@@ -138,7 +138,11 @@ def _cjk(ch: str) -> bool:
 
 
 def _typeset(text: str) -> str:
+    outer = False  # after the first pass only pairs around a converted pair are looked at again
+
     def pair(m: re.Match) -> str:
+        if outer and not re.search("[\uff08\uff09]", m.group(1)):
+            return m.group(0)
         before = text[m.start() - 1] if m.start() else ""
         after = text[m.end()] if m.end() < len(text) else ""
         if _cjk(before) or _cjk(after) or _IS_CJK.search(m.group(1)):
@@ -149,7 +153,7 @@ def _typeset(text: str) -> str:
         typeset = _PAIR.sub(pair, text)
         if typeset == text:
             break
-        text = typeset
+        text, outer = typeset, True
     text = re.sub(" ?([\uff08\uff09]) ?", r"\1", text)  # full-width brackets carry their own spacing
     out = []
     for i, ch in enumerate(text):

@@ -55,25 +55,43 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
         "empty_image": empty,
         "target_size": _v1_target_size_message(),
+        "patch_not_divisible": _v1_undivided_patch_message(),
     }
+
+
+def _v1_generic_unet(pools, upscale_logits: bool):
+    """v1 1.7.1's Generic_UNet built as nnUNetTrainerV2.initialize_network builds it (4 base features, 3 classes)."""
+    import torch
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+    from torch import nn
+
+    torch.manual_seed(0)
+    return Generic_UNet(1, 4, 3, len(pools), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
+                        nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU,
+                        {"negative_slope": 1e-2, "inplace": True}, True, False, lambda x: x, InitWeights_He(1e-2),
+                        pools, [[3, 3, 3]] * (len(pools) + 1), upscale_logits, True, True)
+
+
+def _v1_undivided_patch_message() -> str:
+    """What v1's network raises on a patch its pooling does not divide (an edited plans file: 17 = no multiple of 4)."""
+    import torch
+
+    with pytest.raises(RuntimeError) as raised:
+        _v1_generic_unet([[2, 2, 2], [2, 2, 2]], False)(torch.zeros(1, 1, 16, 17, 16))
+    return f"RuntimeError: {raised.value}"
 
 
 def _v1_target_size_message() -> str:
     """What v1's V2 loss raises when a network returns its deep-supervision outputs upsampled to the patch
     (Generic_UNet's ``upscale_logits=True``): v1 1.7.1's own network, target downsampling and loss, on this torch."""
     import torch
-    from nnunet.network_architecture.generic_UNet import Generic_UNet
-    from nnunet.network_architecture.initialization import InitWeights_He
     from nnunet.training.data_augmentation.downsampling import downsample_seg_for_ds_transform2
     from nnunet.training.loss_functions.deep_supervision import MultipleOutputLoss2
     from nnunet.training.loss_functions.dice_loss import DC_and_CE_loss
-    from torch import nn
 
-    pools, convs = [[2, 2, 2], [2, 2, 2]], [[3, 3, 3]] * 3
-    torch.manual_seed(0)
-    net = Generic_UNet(1, 4, 3, len(pools), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
-                       nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True},
-                       True, False, lambda x: x, InitWeights_He(1e-2), pools, convs, True, True, True)
+    pools = [[2, 2, 2], [2, 2, 2]]
+    net = _v1_generic_unet(pools, True)
     scales = [[1, 1, 1]] + [list(s) for s in 1 / np.cumprod(np.vstack(pools), axis=0)][:-1]
     seg = np.random.RandomState(0).randint(0, 3, (2, 1, 16, 16, 16)).astype(np.float32)
     targets = [torch.from_numpy(t) for t in downsample_seg_for_ds_transform2(seg, scales)]
@@ -301,3 +319,26 @@ def test_a_target_size_mismatch_names_the_output_and_target_from_the_message_and
     odd = [s + 1 for s in shapes[1]]
     assert found(odd, shapes[1]).startswith("the target is target 1; the output's size is none of the plans' targets")
     assert found(shapes[0], [7, 7, 7]).startswith("the target's size is none of these")
+
+
+def test_a_patch_the_pooling_does_not_divide_is_found_in_the_edited_plans(workspace, capsys):
+    """torch.cat's "Sizes of tensors must match" from v1's own Generic_UNet on an undivided patch: with ``-t`` (and
+    the ``-p`` of the edited copy) each stage's patch is compared with the product of its poolings."""
+    import pickle
+
+    (real,) = explain(_messages()["patch_not_divisible"])
+    assert "Generic_UNet's decoder" in real.cause and real.found == ("add -t TASK to check the task's files as well",)
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    task_dir = workspace.preprocessed_task_dir("Task040_KiTS")
+    plans = load_pickle(task_dir / "nnUNetPlansv2.1_plans_3D.pkl")
+    stage = plans["plans_per_stage"][max(plans["plans_per_stage"])]
+    divisor = [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+    (fine,) = explain(real.quoted, task="40")
+    assert fine.found[0] == (f"stage 0 of nnUNetPlansv2.1_plans_3D.pkl: patch [80, 160, 160], product of the "
+                             f"poolings {divisor}: divisible")
+    stage["patch_size"] = np.array([80, 150, 160])  # a hand edit
+    (task_dir / "nnUNetPlansEdited_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    (edited,) = explain(real.quoted, task="40", plans_identifier="nnUNetPlansEdited")
+    assert edited.found[0] == (f"stage 0 of nnUNetPlansEdited_plans_3D.pkl: patch [80, 150, 160], product of the "
+                               f"poolings {divisor}: axis [1] is no multiple: this is the cause")

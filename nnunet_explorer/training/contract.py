@@ -46,6 +46,9 @@ class ContractReport:
     expected_shapes: tuple[tuple[int, ...], ...]
     output_shapes: tuple[tuple[int, ...], ...]
     output_shape_without_ds: tuple[int, ...] | None
+    #: the plans' patch and the product of their poolings when the forward failed on a patch it does not divide:
+    #: then the plans, not the network, are what to fix
+    undivided_patch: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -57,6 +60,18 @@ class ContractReport:
 
     def raise_if_failed(self) -> None:
         """Raise :class:`~nnunet_explorer.errors.ConfigurationError` listing every error."""
+        if self.errors and self.undivided_patch is not None:
+            patch, divisor = self.undivided_patch
+            below = tuple(max(d, p - p % d) for p, d in zip(patch, divisor))
+            above = tuple(p + (-p) % d for p, d in zip(patch, divisor))
+            raise ConfigurationError(
+                tr("the plans' patch size does not fit the network's pooling:",
+                   "plans 的 patch 大小与网络的池化不匹配:") + "\n  - " + "\n  - ".join(self.errors),
+                fix=tr(f"give every axis of the plans' patch_size a multiple of {divisor} (the product of "
+                       f"pool_op_kernel_sizes per axis), e.g. {below} or {above}, in a copy of the plans saved "
+                       "under a new identifier (-p); v1's planner always makes it so",
+                       f"让 plans 的 patch_size 每个轴都是 {divisor}(每个轴上 pool_op_kernel_sizes 的乘积)的整数倍,"
+                       f"例如 {below} 或 {above};改在 plans 的副本中并以新的标识保存(-p);v1 的规划器总是这样做"))
         if self.errors:
             fix = segmentation_network_fix()
             raise ConfigurationError(
@@ -187,13 +202,26 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
         errors.append(tr(f"network.num_classes is {network.num_classes}, expected {num_classes} (background "
                          "included)",
                          f"network.num_classes 是 {network.num_classes},应为 {num_classes}(含背景)"))
-    divisor = _prod(pool_op_kernel_sizes)
-    if any(int(p) % d for p, d in zip(patch_size, divisor)):
-        warnings.append(tr(f"patch_size {tuple(patch_size)} is not divisible by the product of the poolings "
-                           f"{tuple(divisor)}",
-                           f"patch_size {tuple(patch_size)} 不能被各池化核的乘积 {tuple(divisor)} 整除"))
+    divisor = tuple(_prod(pool_op_kernel_sizes))
+    patch = tuple(int(p) for p in patch_size)
+    undivided = None
+    if any(p % d for p, d in zip(patch, divisor)):
+        axes = [i for i, (p, d) in enumerate(zip(patch, divisor)) if p % d]
+        text = tr(f"patch_size {patch} is not divisible by the product of the poolings {divisor} (axis "
+                  f"{', '.join(map(str, axes))})",
+                  f"patch_size {patch} 不能被各池化核的乘积 {divisor} 整除(轴 {', '.join(map(str, axes))})")
+        if probe.raised:
+            # Generic_UNet halves an odd size with rounding up, and its transposed convolution doubles it back to
+            # one voxel more than the skip connection it is concatenated with: the forward error comes from the plans
+            undivided = (patch, divisor)
+            errors.insert(0, text + tr(": the decoder's upsampled features and the encoder's skip connection then "
+                                       "differ in size, which is the forward error below",
+                                       ":于是解码器上采样后的特征与编码器的跳跃连接大小不同,这就是下面 forward "
+                                       "出错的原因"))
+        else:
+            warnings.append(text)
 
-    report = ContractReport(tuple(errors), tuple(warnings), tuple(expected), tuple(got_ds), got_single)
+    report = ContractReport(tuple(errors), tuple(warnings), tuple(expected), tuple(got_ds), got_single, undivided)
     if raise_on_error:
         report.raise_if_failed()
     return report

@@ -209,3 +209,34 @@ def test_the_contract_report_speaks_chinese_under_zh_and_english_by_default(monk
     monkeypatch.delenv("NNUNET_EXPLORER_LANG")
     assert report().messages == english.messages
     assert "not a SegmentationNetwork" in english.errors[0]
+
+
+def test_a_patch_the_pooling_does_not_divide_is_named_as_the_plans_problem_with_its_fix(net):
+    """An edited plans file with a patch axis that is no multiple of the pooling product: Generic_UNet's forward
+    fails (v1 1.7.1's own Generic_UNet fails the same way, deep in torch.cat); the report puts the plans first and
+    the fix names the nearest valid patches, not a network rewrite."""
+    patch = (8, 17, 16)  # axis 1: 17 is no multiple of 2 * 2 * 2
+    report = check_network_contract(net, patch_size=patch, batch_size=1, num_input_channels=1, num_classes=3,
+                                    pool_op_kernel_sizes=POOLS)
+    assert report.errors[0].startswith("patch_size (8, 17, 16) is not divisible by the product of the poolings "
+                                       "(4, 8, 8) (axis 1): the decoder's upsampled features")
+    assert any("Sizes of tensors must match" in e for e in report.errors[1:])
+    with pytest.raises(ConfigurationError) as raised:
+        report.raise_if_failed()
+    assert raised.value.cause.startswith("the plans' patch size does not fit the network's pooling:")
+    assert raised.value.fix.startswith("give every axis of the plans' patch_size a multiple of (4, 8, 8) (the product "
+                                       "of pool_op_kernel_sizes per axis), e.g. (8, 16, 16) or (8, 24, 16)")
+    # the same plans in v1: its Generic_UNet, built as nnUNetTrainerV2 builds it, fails on this patch too
+    pytest.importorskip("nnunet")
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+
+    v1 = Generic_UNet(1, 8, 3, len(POOLS), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
+                      nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True},
+                      True, False, lambda x: x, InitWeights_He(1e-2), POOLS, CONVS, False, True, True)
+    with pytest.raises(RuntimeError, match="Sizes of tensors must match"):
+        v1(torch.zeros(1, 1, *patch))
+    # the same network on a patch the pooling divides: no error, nothing blamed on the plans
+    fine = check_network_contract(net, patch_size=(8, 16, 16), batch_size=1, num_input_channels=1, num_classes=3,
+                                  pool_op_kernel_sizes=POOLS)
+    assert fine.ok and fine.undivided_patch is None
