@@ -28,6 +28,7 @@ HEADINGS = {
     "rule": {"en": "v1's rules on this patch", "zh": "v1 的规则用在这个 patch 上"},
     "kits19": {"en": "KiTS19: the blog's plans and v1's", "zh": "KiTS19:原博客的 plans 与 v1 的 plans"},
     "network": {"en": "the network of these plans", "zh": "这份 plans 的网络"},
+    "pooling": {"en": "this patch and the pooling", "zh": "这个 patch 与池化"},
     "block": {"en": "the block v1 prints, line by line", "zh": "v1 打印的配置块,逐行解释"},
     "printed": {"en": "v1 prints", "zh": "v1 打印的内容"},
     "meaning": {"en": "what it means", "zh": "含义"},
@@ -254,6 +255,31 @@ def network_note(check: PlansCheck, stage: int, lang: str) -> Note | None:
     return Note("plans-check", pick(HEADINGS["network"], lang), text)
 
 
+def pooling_note(plans: Mapping[str, Any], stage: int, lang: str) -> Note | None:
+    """A warning when the stage's patch is no multiple of its pooling on some axis (a hand edit): the network fails.
+
+    v1's planner pads every axis of the patch to a multiple of the product of its pooling kernels; Generic_UNet's
+    decoder relies on it (a strided convolution rounds an odd size up, the transposed convolution doubles it back
+    one voxel larger than the skip connection it is joined with).
+    """
+    sp = (plans.get("plans_per_stage") or {}).get(stage) or {}
+    if "patch_size" not in sp or not sp.get("pool_op_kernel_sizes"):
+        return None
+    patch = [int(v) for v in sp["patch_size"]]
+    divisor = [int(v) for v in np.prod(np.asarray(sp["pool_op_kernel_sizes"]), axis=0)]
+    axes = [i for i, (p, d) in enumerate(zip(patch, divisor)) if p % d]
+    if not axes:
+        return None
+    return Note("pitfall", pick(HEADINGS["pooling"], lang), _say(
+        f"The patch {patch} is no multiple of the product of the pooling kernels {divisor} on axis {axes}: "
+        "``Generic_UNet``'s forward fails on it (\"Sizes of tensors must match except in dimension 1\": the upsampled "
+        "features come out one voxel larger than the skip connection). v1's planner never writes such a patch; "
+        "make every axis a multiple (the ``network`` step names the nearest valid patches).",
+        f"patch {patch} 在轴 {axes} 上不是池化核乘积 {divisor} 的整数倍:``Generic_UNet`` 的 forward 会在它上面出错"
+        "(\"Sizes of tensors must match except in dimension 1\":上采样后的特征比跳跃连接多一个体素)。v1 的规划器"
+        "从不写出这样的 patch;请让每个轴都是整数倍(``network`` 步骤会给出最接近的合法 patch)。", lang))
+
+
 def plans_check_notes(plans: Mapping[str, Any], stage: int | None = None, check: PlansCheck | None = None,
                       language: str | None = None, *, rules: bool = True) -> tuple[Note, ...]:
     """The boxes a plans card carries: the check against v1's planner, the rules on the stored patch, KiTS19.
@@ -268,7 +294,7 @@ def plans_check_notes(plans: Mapping[str, Any], stage: int | None = None, check:
     stages = sorted(plans.get("plans_per_stage") or {0: None})
     stage = stages[-1] if stage is None else stage
     check = check if check is not None else check_plans(plans)
-    notes = [check_note(plans, check, lang, stage=stage)]
+    notes = [pooling_note(plans, stage, lang), check_note(plans, check, lang, stage=stage)]
     if rules and check.available:
         notes.append(rule_note(plans, stage, check, lang))
     notes.append(kits19_note(plans, stage, check, lang))
@@ -516,5 +542,5 @@ def configuration_notes(configuration: Any, language: str | None = None) -> tupl
 
 
 __all__ = ["HEADINGS", "check_note", "configuration_notes", "difference_text", "is_blog_kits19_plans",
-           "is_kits19_fingerprint", "kits19_note", "network_note", "plans_check_notes", "rule_note",
+           "is_kits19_fingerprint", "kits19_note", "network_note", "plans_check_notes", "pooling_note", "rule_note",
            "summarize_plans_table"]

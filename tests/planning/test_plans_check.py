@@ -80,6 +80,29 @@ def test_an_edited_patch_is_flagged_and_its_dummy_2d_reason_cites_the_stored_pat
     assert "do_dummy_2D_data_aug" in _flagged(card)  # the stored False is not what the rule gives for 8x40x40
 
 
+def test_a_patch_the_pooling_does_not_divide_gets_a_warning_before_the_network_fails(v1_ct_task):
+    """v1's planner pads every patch axis to a multiple of its pooling product; a hand edit that breaks it makes
+    Generic_UNet fail, so the plans card warns (and v1's own plans never get the warning)."""
+    from nnunet_explorer.teaching.plans_notes import plans_check_notes
+    from nnunet_explorer.views.cards import plans_card
+
+    for which in ("3D", "2D"):
+        assert not [n for n in plans_check_notes(_plans(v1_ct_task, which)) if n.kind == "pitfall"]
+    edited = copy.deepcopy(_plans(v1_ct_task))
+    stage = edited["plans_per_stage"][0]
+    divisor = [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+    patch = [int(v) for v in stage["patch_size"]]
+    patch[-1] += 1  # one voxel more on the last axis
+    stage["patch_size"] = np.array(patch)
+    (pitfall,) = [n for n in plans_check_notes(edited, 0) if n.kind == "pitfall"]
+    assert pitfall.text.startswith(f"The patch {patch} is no multiple of the product of the pooling kernels {divisor} "
+                                   f"on axis [{len(patch) - 1}]")
+    assert "Sizes of tensors must match" in plans_card(edited).text()
+    set_language("zh")
+    (zh,) = [n for n in plans_check_notes(edited, 0) if n.kind == "pitfall"]
+    assert CJK.search(zh.text) and zh.heading == "这个 patch 与池化"
+
+
 def test_plans_without_their_fingerprint_are_not_compared_and_the_card_says_so(v1_ct_task):
     from nnunet_explorer.fileio import load_pickle
     from nnunet_explorer.views.cards import plans_card
