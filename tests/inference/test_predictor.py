@@ -85,3 +85,21 @@ def test_in_memory_inputs_and_card(small_model, predicted, tmp_path):
         predictor.predict(array)
     with pytest.raises(ExplorerError, match="expects 1 modalities"):
         predictor.predict([path, path])
+
+
+def test_from_folder_with_trainer_mirroring_reads_the_checkpoints_trainer_as_the_readme_shows(small_model):
+    """The README's form: ``trainer_mirroring`` rebuilds the checkpoint's trainer (here nnUNetTrainerV2) and reads
+    its ``data_aug_params``; without it the axes are nnUNetTrainerV2's default and nothing is read."""
+    from nnunet_explorer.network_training import trainer_mirroring
+
+    calls = []
+
+    def spy(info):
+        calls.append(info["name"])
+        return trainer_mirroring(info)
+
+    read = Predictor.from_folder(small_model.model_folder, folds=[0], device="cpu", trainer_mirroring=spy)
+    assert calls == ["nnUNetTrainerV2"] and read.model.do_mirror is True
+    assert read.model.mirror_axes == (0, 1, 2) and read.model.mirroring_note is None
+    default = Predictor.from_folder(small_model.model_folder, folds=[0], device="cpu")
+    assert default.model.mirror_axes is None and default.model.test_time_mirror_axes == (0, 1, 2)
