@@ -12,7 +12,8 @@ defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there
 longer alive``, ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must be
 either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` (torch's
 cross-entropy: a deep-supervision output and its target differ in size), ``Sizes of tensors must match except in
-dimension 1`` (a patch the pooling does not divide: edited plans), ``CUDA out of memory``, ``Weights
+dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log: where the NaN
+began, and whether it stayed), ``CUDA out of memory``, ``Weights
 only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array
 to reduction operation``.
 """
@@ -431,6 +432,55 @@ def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str)
                         f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
 
 
+def _check_nan_log(match: re.Match, ctx: _Context) -> list[str]:
+    """Where the NaN began in a v1 log, and whether it stayed (broken weights) or was one overflowed iteration."""
+    epoch, losses, lr_before, lr = None, [], {}, None
+    for line in ctx.text.splitlines():
+        if (found := re.search(r"epoch:\s+(\d+)\s*$", line)):
+            epoch = int(found.group(1))
+            lr_before[epoch] = lr
+        elif (found := re.search(r"train loss : (\S+)", line)) and epoch is not None:
+            losses.append((epoch, found.group(1)))
+        elif (found := re.search(r"\blr:? (?:is now \(scheduler\) )?([-+\d.e]+)\s*$", line)):
+            lr = found.group(1)
+    if not losses:
+        return [tr("no epoch lines (\"epoch: N\", \"train loss : ...\") in this text: paste the whole "
+                   "training_log_*.txt to see where the NaN began",
+                   "这段文字里没有 epoch 行(\"epoch: N\"、\"train loss : ...\"):粘贴整个 training_log_*.txt,"
+                   "才能看出 NaN 从哪里开始")]
+    bad = ("nan", "inf", "-inf")
+    first = next(((e, v) for e, v in losses if v.lower() in bad), None)
+    if first is None:
+        return [tr("every train loss in this text is a number; only a validation loss is not",
+                   "这段文字中的 train loss 都是数字;不是数字的只有验证损失")]
+    index = losses.index(first)
+    before = losses[index - 1][1] if index else None
+    after = [v for _, v in losses[index + 1:]]
+    found = [tr(f"the train loss is first {first[1]} at epoch {first[0]}"
+                + (f" (the epoch before: {before})" if before is not None else " (the first epoch of this text)"),
+                f"train loss 第一次为 {first[1]} 是在 epoch {first[0]}"
+                + (f"(前一个 epoch 为 {before})" if before is not None else "(这段文字的第一个 epoch)"))]
+    if lr_before.get(first[0]):
+        found.append(tr(f"the learning rate printed before that epoch: {lr_before[first[0]]}",
+                        f"该 epoch 之前打印的学习率:{lr_before[first[0]]}"))
+    if not after:
+        found.append(tr("it is the last epoch of this text", "这是这段文字的最后一个 epoch"))
+    elif all(v.lower() in bad for v in after):
+        found.append(tr(f"all {len(after)} later epochs are NaN/Inf too: the weights themselves are NaN now, and v1 "
+                        "went on training without result",
+                        f"之后的 {len(after)} 个 epoch 也都是 NaN/Inf:权重本身已经是 NaN,v1 仍在继续训练,却不会有任何结果"))
+    else:
+        finite = [v for v in after if v.lower() not in bad]
+        found.append(tr(f"{len(finite)} of the {len(after)} later epochs are numbers again: the weights survived. "
+                        "Under fp16 one iteration whose forward overflowed has a NaN loss (its step is skipped by "
+                        "the GradScaler), and v1 logs the mean of the epoch's losses, so that one NaN makes the "
+                        "epoch's line NaN: harmless",
+                        f"之后的 {len(after)} 个 epoch 中有 {len(finite)} 个又是数字:权重没有坏。fp16 下,某次迭代的"
+                        "前向溢出会得到 NaN 损失(GradScaler 跳过这一步),而 v1 记录的是整个 epoch 损失的平均值,"
+                        "所以这一个 NaN 让这个 epoch 的那一行变成 NaN:无害"))
+    return found
+
+
 def _nothing(match: re.Match, ctx: _Context) -> list[str]:
     return []
 
@@ -586,6 +636,27 @@ KNOWN: tuple[_Known, ...] = (
                         "让改过的 patch_size 每个轴都是该轴池化核乘积的整数倍(或同时修改 pool_op_kernel_sizes);"
                         "`nnunet-explorer train ... -p ID --until network` 会指出是哪个轴以及最接近的合法 patch"),
            _guarded(_check_patch_divisible)),
+    _Known("nan_loss", "train loss : nan",
+           re.compile(r"(?:train|validation) loss ?: -?(?:nan|inf)\b"),
+           lambda m: tr("v1 logs a NaN loss and trains on (nothing stops it): once a weight is NaN every later loss "
+                        "is NaN and the run produces nothing. A NaN that stays comes from NaN/Inf voxels in an "
+                        "image (v1's normalisation does not remove them), a loss or learning rate that diverges, or "
+                        "a custom network or loss; a single NaN epoch under fp16 can be one overflowed iteration "
+                        "the GradScaler skipped",
+                        "v1 记录下 NaN 损失后继续训练(没有什么会让它停下):一旦某个权重变成 NaN,之后每个损失都是 NaN,"
+                        "这次训练不会有任何结果。持续的 NaN 来自图像中的 NaN/Inf 体素(v1 的归一化不会去掉它们)、发散的"
+                        "损失或学习率,或者自定义的网络或损失;fp16 下单独一个 NaN 的 epoch 可能只是 GradScaler 跳过的"
+                        "一次溢出的迭代"),
+           lambda m: tr("if it stays NaN: `nnunet-explorer check_dataset -t TASK` lists NaN/Inf voxels per case; "
+                        "the explorer's own training (`nnunet-explorer train ...`) stops at the first NaN/Inf and "
+                        "names where it appeared (input, target, output, loss part or gradient); after the fix "
+                        "train again: -c would continue from model_latest.model (rewritten every 50 epochs), which "
+                        "holds NaN weights if it was written after the NaN began",
+                        "如果一直是 NaN,`nnunet-explorer check_dataset -t TASK` 会列出每个病例的 NaN/Inf 体素;"
+                        "explorer 自己的训练(`nnunet-explorer train ...`)在第一次出现 NaN/Inf 时停下,并指出它出现的位置"
+                        "(输入、目标、输出、损失的某一项或梯度);修好之后重新训练:-c 会从 model_latest.model(每 50 个 "
+                        "epoch 重写一次)继续,如果它是在 NaN 出现之后写的,里面就是 NaN 权重"),
+           _check_nan_log),
     _Known("cuda_oom", "CUDA out of memory / OutOfMemoryError",
            re.compile(r"CUDA out of memory|OutOfMemoryError"),
            lambda m: tr("the plans' batch x patch does not fit into this GPU's free memory: v1 plans for about "

@@ -56,6 +56,7 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "empty_image": empty,
         "target_size": _v1_target_size_message(),
         "patch_not_divisible": _v1_undivided_patch_message(),
+        "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
     }
 
 
@@ -342,3 +343,32 @@ def test_a_patch_the_pooling_does_not_divide_is_found_in_the_edited_plans(worksp
     (edited,) = explain(real.quoted, task="40", plans_identifier="nnUNetPlansEdited")
     assert edited.found[0] == (f"stage 0 of nnUNetPlansEdited_plans_3D.pkl: patch [80, 150, 160], product of the "
                                f"poolings {divisor}: axis [1] is no multiple: this is the cause")
+
+
+def _v1_log(losses: list[str], lrs: list[float]) -> str:
+    """A v1 training log around the given epochs' train losses, in v1 1.7.1's own line formats."""
+    train = _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ")
+    lines = []
+    for epoch, (loss, lr) in enumerate(zip(losses, lrs)):
+        lines += [f"2026-12-07 10:00:{epoch:02d}.000000: ", f"2026-12-07 10:00:{epoch:02d}.000000: epoch:  {epoch} ",
+                  "2026-12-07 10:00:{:02d}.000000: {} ".format(epoch, train % float(loss)),
+                  f"2026-12-07 10:00:{epoch:02d}.000000: lr: {lr} ", f"2026-12-07 10:00:{epoch:02d}.000000: This "
+                  "epoch took 12.0 s"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_nan_loss_in_a_v1_log_is_found_where_it_began_and_whether_it_stayed(workspace):
+    """v1 logs a NaN loss and trains on: the explanation finds the first NaN epoch, the learning rate before it,
+    and tells a NaN that stayed (broken weights) from one epoch whose mean took one overflowed fp16 iteration."""
+    stayed = _v1_log(["-0.41", "-0.45", "nan", "nan", "nan"], [0.00991, 0.00982, 0.00973, 0.00964, 0.00955])
+    (d,) = explain(stayed)
+    assert d.name == "nan_loss" and d.quoted.endswith("train loss : nan")
+    assert d.found == ("the train loss is first nan at epoch 2 (the epoch before: -0.4500)",
+                       "the learning rate printed before that epoch: 0.00982",
+                       "all 2 later epochs are NaN/Inf too: the weights themselves are NaN now, and v1 went on "
+                       "training without result")
+    once = _v1_log(["-0.41", "nan", "-0.47"], [0.00991, 0.00982, 0.00973])
+    (d,) = explain(once)
+    assert d.found[-1].startswith("1 of the 1 later epochs are numbers again: the weights survived")
+    (alone,) = explain("2026-12-07 10:00:00.000000: train loss : nan")
+    assert alone.found[0].startswith("no epoch lines")
