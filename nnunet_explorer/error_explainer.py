@@ -652,7 +652,7 @@ KNOWN: tuple[_Known, ...] = (
                         "names where it appeared (input, target, output, loss part or gradient); after the fix "
                         "train again: -c would continue from model_latest.model (rewritten every 50 epochs), which "
                         "holds NaN weights if it was written after the NaN began",
-                        "如果一直是 NaN,`nnunet-explorer check_dataset -t TASK` 会列出每个病例的 NaN/Inf 体素;"
+                        "如果一直是 NaN，`nnunet-explorer check_dataset -t TASK` 会列出每个病例的 NaN/Inf 体素;"
                         "explorer 自己的训练(`nnunet-explorer train ...`)在第一次出现 NaN/Inf 时停下,并指出它出现的位置"
                         "(输入、目标、输出、损失的某一项或梯度);修好之后重新训练:-c 会从 model_latest.model(每 50 个 "
                         "epoch 重写一次)继续,如果它是在 NaN 出现之后写的,里面就是 NaN 权重"),
