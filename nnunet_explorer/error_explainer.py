@@ -10,10 +10,10 @@ Recognised (v1 1.7.1's and batchgenerators' own words): ``Could not find a task 
 defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``,
 ``Cannot run final stage of cascade``, ``Could not find trainer class``, ``One or more background workers are no
 longer alive``, ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must be
-either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` (torch's
-cross-entropy: a deep-supervision output and its target differ in size), ``Sizes of tensors must match except in
-dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log: where the NaN
-began, and whether it stayed), ``CUDA out of memory``, ``Weights
+either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` / ``size
+mismatch (got input: ...`` (torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in
+size), ``Sizes of tensors must match except in dimension 1`` (a patch the pooling does not divide: edited plans),
+``train loss : nan`` (v1's log: where the NaN began, and whether it stayed), ``CUDA out of memory``, ``Weights
 only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array
 to reduction operation``.
 """
@@ -365,8 +365,11 @@ def _check_target_size(match: re.Match, ctx: _Context) -> list[str]:
     from .run.default_configuration import stage_for
     from .training.deep_supervision import ds_target_shapes
 
-    expected, got = _shape(match.group(1)), _shape(match.group(2))
-    output, target = expected[1:], got[1:]
+    if match.group("expected"):  # torch's words for 3D (and 1D) networks: the shapes without the channel axis
+        output, target = _shape(match.group("expected"))[1:], _shape(match.group("got"))[1:]
+    else:  # 2D networks: the input with its channel axis, the target without
+        output = _shape(match.group("input") or match.group("input_old"))[2:]
+        target = _shape(match.group("target") or match.group("target_old"))[1:]
     found = [tr(f"the network output has the spatial size {output}, its target {target}",
                 f"网络输出的空间大小是 {output},它的目标是 {target}")]
     if len(output) == len(target) and all(t > 0 for t in target):
@@ -592,8 +595,11 @@ KNOWN: tuple[_Known, ...] = (
                         "训练时每个层级返回一个输出(do_ds),或者不用深度监督训练(不包装损失的 trainer);notebook 07 "
                         "会按约定检查一个网络"),
            _nothing),
-    _Known("target_size", "Expected target size ..., got ...",
-           re.compile(r"Expected target size [(\[]([\d, ]+)[)\]], got (?:torch\.Size\()?\[?([\d, ]+)"),
+    _Known("target_size", "Expected target size ..., got ... / size mismatch (got input: ..., target: ...)",
+           re.compile(r"Expected target size [(\[](?P<expected>[\d, ]+)[)\]], got (?:torch\.Size\()?\[?(?P<got>[\d, ]+)"
+                      r"|size mismatch \(got input: \[(?P<input>[\d, ]+)\] ?, target: \[(?P<target>[\d, ]+)\]"
+                      r"|input and target batch or spatial sizes don't match: target \[(?P<target_old>[\d, ]+)\], "
+                      r"input \[(?P<input_old>[\d, ]+)\]"),
            lambda m: tr("the cross-entropy compares each network output with a label map of the same size; V2 pairs "
                         "output i with target i, the label map DownsampleSegForDSTransform2 shrank by "
                         "deep_supervision_scales[i] (from the plans' pool_op_kernel_sizes), and here an output and "
@@ -608,7 +614,7 @@ KNOWN: tuple[_Known, ...] = (
                         "pool_op_kernel_sizes)缩小的标签图,而这里一个输出和它的目标大小不同。网络的输出和数据加载器"
                         "的目标用了不同的尺度:网络把额外的输出上采样了(Generic_UNet 的 upscale_logits=True)、以别的"
                         "顺序返回它们,或池化与 plans 不同;或者 trainer 只在一边改了 deep_supervision_scales 或池化。"
-                        "(在 V2 的 Dice + CE 损失中,先计算的 soft Dice 察觉不到较小的目标:它只填满了 one-hot 图的一角)"),
+                        "(在 V2 的 Dice + CE 损失中,先计算的 soft Dice 察觉不到较小的目标:它只填充了 one-hot 图的一角)"),
            lambda m: tr("return output i at the resolution of target i, highest first (V2 builds Generic_UNet with "
                         "upscale_logits=False), pooled as the plans' pool_op_kernel_sizes; change the scales and the "
                         "network together. nnunet_explorer.training.contract.check_network_contract (notebook 07) "
@@ -621,14 +627,15 @@ KNOWN: tuple[_Known, ...] = (
     _Known("patch_not_divisible", "Sizes of tensors must match except in dimension 1 ...",
            re.compile(r"Sizes of tensors must match except in dimension 1"),
            lambda m: tr("in nnU-Net v1 training this torch.cat is nearly always the one in Generic_UNet's decoder, "
-                        "which joins the upsampled features with the encoder's skip connection; their sizes differ when an axis of the patch is no multiple of the product of "
-                        "the plans' pool_op_kernel_sizes along it: a strided convolution rounds an odd size up, the "
-                        "transposed convolution doubles it back one voxel too large. v1's planner always gives a "
-                        "divisible patch, so the plans were edited (or a custom network pools otherwise)",
+                        "which joins the upsampled features with the encoder's skip connection; their sizes differ "
+                        "when an axis of the patch is no multiple of the product of the plans' pool_op_kernel_sizes "
+                        "along it: a strided convolution halves an odd size, rounding up, and the transposed "
+                        "convolution doubles it back one voxel too large. v1's planner always gives a divisible "
+                        "patch, so the plans were edited (or a custom network pools otherwise)",
                         "在 nnU-Net v1 的训练中,这个 torch.cat 几乎总是 Generic_UNet 解码器中的那个,它把上采样后的特征与"
                         "编码器的跳跃连接拼在一起;当 patch 某个轴"
                         "不是该轴上 plans 的 pool_op_kernel_sizes 乘积的整数倍时,两者大小不同:带步长的卷积把奇数大小"
-                        "向上取整,转置卷积再翻倍就多了一个体素。v1 的规划器给出的 patch 总能整除,所以是 plans 被改过"
+                        "减半并向上取整,转置卷积再翻倍就多了一个体素。v1 的规划器给出的 patch 总能整除,所以是 plans 被改过"
                         "(或自定义网络的池化不同)"),
            lambda m: tr("make every axis of the edited patch_size a multiple of the product of the poolings along "
                         "it (or edit pool_op_kernel_sizes with it); `nnunet-explorer train ... -p ID --until network` "

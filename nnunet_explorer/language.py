@@ -141,11 +141,15 @@ def _typeset(text: str) -> str:
     outer = False  # after the first pass only pairs around a converted pair are looked at again
 
     def pair(m: re.Match) -> str:
-        if outer and not re.search("[\uff08\uff09]", m.group(1)):
-            return m.group(0)
+        content = m.group(1)
+        if outer:
+            if not re.search("[\uff08\uff09]", content):
+                return m.group(0)
+            # the converted pairs inside are Chinese themselves: judge the pair by what lies outside them
+            content = re.sub("\uff08[^\uff08\uff09]*\uff09", "", content)
         before = text[m.start() - 1] if m.start() else ""
         after = text[m.end()] if m.end() < len(text) else ""
-        if _cjk(before) or _cjk(after) or _IS_CJK.search(m.group(1)):
+        if _cjk(before) or _cjk(after) or _IS_CJK.search(content):
             return f"\uff08{m.group(1)}\uff09"
         return m.group(0)
 

@@ -257,6 +257,11 @@ def test_chinese_texts_get_chinese_punctuation_but_code_is_untouched():
     # nested brackets turn full-width from the inside out; code in single backticks is left as written too
     assert zh_typography("解决办法 (见 (v1 的报错))") == "解决办法\uff08见\uff08v1 的报错\uff09\uff09"
     assert zh_typography("调用 `f(a,b)`:然后") == "调用 `f(a,b)`\uff1a然后"  # unquoted, a,b would become a\uff0cb
+    # a formula around a converted remark keeps its own brackets (the plans card's batch rule)
+    formula = "floor(max(1,234,567 / 987,654(显存代理量), 1) * 2)"
+    assert zh_typography(formula) == "floor(max(1,234,567 / 987,654\uff08显存代理量\uff09\uff0c1) * 2)"
+    # a shape before a comma that turns full-width stays ASCII
+    assert zh_typography("形状是 (40, 40, 40), 而病例") == "形状是 (40, 40, 40)\uff0c而病例"
     set_language("zh")
     assert "\uff0c" in step_notes("split").why_text and "``" not in step_notes("split").why_text
     assert step_notes("split").why[0].text.count("``") % 2 == 0

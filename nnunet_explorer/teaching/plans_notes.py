@@ -259,8 +259,8 @@ def pooling_note(plans: Mapping[str, Any], stage: int, lang: str) -> Note | None
     """A warning when the stage's patch is no multiple of its pooling on some axis (a hand edit): the network fails.
 
     v1's planner pads every axis of the patch to a multiple of the product of its pooling kernels; Generic_UNet's
-    decoder relies on it (a strided convolution rounds an odd size up, the transposed convolution doubles it back
-    one voxel larger than the skip connection it is joined with).
+    decoder relies on it (a strided convolution halves an odd size, rounding up; the transposed convolution doubles it
+    back to one voxel more than the skip connection it is joined with).
     """
     sp = (plans.get("plans_per_stage") or {}).get(stage) or {}
     if "patch_size" not in sp or not sp.get("pool_op_kernel_sizes"):

@@ -381,7 +381,7 @@ class DataLoader3D(_LoaderBase):
         if tuple(chosen.shape) != tuple(case_shape):
             raise DatasetError(tr(f"case {case}: segmentation from the previous stage has shape {chosen.shape}, "
                                   f"the case {tuple(case_shape)}",
-                                  f"病例 {case}：上一阶段的分割形状为 {chosen.shape}，"
+                                  f"病例 {case}：上一阶段的分割形状为 {chosen.shape}, "
                                   f"而病例的形状为 {tuple(case_shape)}"),
                                fix=tr("predict the next stage again with the current 3d_lowres model and plans",
                                       "请用当前的 3d_lowres 模型和 plans 重新预测下一阶段"))

@@ -398,7 +398,7 @@ class MultipleOutputLoss2(nn.Module):
                     raise ConfigurationError(
                         tr(f"the loss {name} returned {shape} for output {i}, not a scalar tensor; "
                            "training needs one (v1's backward fails on it too)",
-                           f"损失 {name} 对输出 {i} 返回了 {shape}，而不是标量张量；训练需要标量"
+                           f"损失 {name} 对输出 {i} 返回了 {shape}, 而不是标量张量；训练需要标量"
                            "（v1 的 backward 遇到它也会失败）"),
                         fix=tr("reduce the loss to a scalar (e.g. reduction='mean') before returning it",
                                "返回之前先把损失归约为标量（例如 reduction='mean'）"))

@@ -108,7 +108,7 @@ def prediction_layers(prediction: np.ndarray, reference: np.ndarray, *, labels: 
         _labels(tr(f"{case_id} prediction", f"{case_id} 预测"), prediction, scale=scale, translate=translate,
                 opacity=0.5, visible=visible, metadata=meta),
         # the error layer is found again by its metadata ('error_names', 'case_id'), not by its name
-        _labels(tr(f"{case_id} errors (Dice {text})", f"{case_id} 误差 (Dice {text})"), errors, scale=scale,
+        _labels(tr(f"{case_id} errors (Dice {text})", f"{case_id} 错误 (Dice {text})"), errors, scale=scale,
                 translate=translate, opacity=0.8, visible=visible, metadata={**meta, "error_names": ERROR_NAMES},
                 colormap=_error_colormap()),
     ]

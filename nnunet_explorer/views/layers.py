@@ -612,13 +612,17 @@ def deep_supervision_layers(outputs: Sequence[Any], targets: Sequence[Any] | Non
     for i, logits in enumerate(outs):
         factor = base / np.asarray(logits.shape[2:], dtype=float)
         scale, translate = spacing * factor, spacing * (factor - 1) / 2
-        weight = (tr(f", loss weight {weights[i]:.3f}", f", 损失权重 {weights[i]:.3f}")
-                  if weights is not None and i < len(weights) else "")
         meta = {"output": i, "factor": tuple(float(f) for f in factor), "shape": tuple(logits.shape[2:]),
                 "sample": sample}
         visible = i == 0
         shape = tuple(logits.shape[2:])
-        layers.append(_labels(tr(f"ds{i} prediction {shape}{weight}", f"ds{i} 预测 {shape}{weight}"),
+        # one tr() for the whole name: the shape stays ASCII, the comma before the weight becomes full-width
+        if weights is not None and i < len(weights):
+            name = tr(f"ds{i} prediction {shape}, loss weight {weights[i]:.3f}",
+                      f"ds{i} 预测 {shape}, 损失权重 {weights[i]:.3f}")
+        else:
+            name = tr(f"ds{i} prediction {shape}", f"ds{i} 预测 {shape}")
+        layers.append(_labels(name,
                               logits[sample].argmax(0), scale=scale, translate=translate, opacity=0.6,
                               visible=visible, metadata={**meta, "role": "ds prediction"}))
         if targets is not None and i < len(targets):
@@ -627,7 +631,7 @@ def deep_supervision_layers(outputs: Sequence[Any], targets: Sequence[Any] | Non
                 raise DatasetError(
                     tr(f"deep-supervision target {i} has shape {target.shape} but output {i} has "
                        f"{logits.shape[2:]}",
-                       f"深度监督目标 {i} 的形状是 {target.shape}，而输出 {i} 的形状是 {logits.shape[2:]}"),
+                       f"深度监督目标 {i} 的形状是 {target.shape}, 而输出 {i} 的形状是 {logits.shape[2:]}"),
                     fix=tr("use the targets made for this network's pooling (DownsampleSegForDSTransform2 with "
                            "ds_scales of its pool_op_kernel_sizes)",
                            "请使用按这个网络的池化生成的目标（DownsampleSegForDSTransform2，ds_scales 取自它的 "

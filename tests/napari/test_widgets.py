@@ -1,6 +1,8 @@
 """The dock widgets, driven through their methods in a real (Xvfb) napari viewer."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -190,10 +192,10 @@ def test_under_zh_the_layers_have_chinese_names_and_the_widgets_still_find_their
     prediction = _docked(viewer, PredictionWidget(viewer))
     prediction.folder.value = str(model / "fold_0" / "validation_raw")
     specs = prediction.show("case_001")
-    assert [s.name for s in specs if s.kind == "labels"] == ["case_001 参考标注", "case_001 预测",
-                                                              next(s.name for s in specs if "error_names" in s.metadata)]
+    error_name = next(s.name for s in specs if "error_names" in s.metadata)
+    assert [s.name for s in specs if s.kind == "labels"] == ["case_001 参考标注", "case_001 预测", error_name]
     errors = [lay for lay in viewer.layers if "error_names" in lay.metadata]
-    assert len(errors) == 1 and errors[0].name.startswith("case_001 误差 (Dice ")
+    assert len(errors) == 1 and errors[0].name.startswith("case_001 错误 (Dice ")
     prediction.show("case_001")
     prediction.compare("case_001 预测", "case_001 参考标注")
     prediction.compare("case_001 预测", "case_001 参考标注")
@@ -205,7 +207,10 @@ def test_under_zh_the_layers_have_chinese_names_and_the_widgets_still_find_their
     ds.folder.value = str(stage)
     ds_specs = ds.run()
     heads = [s for s in ds_specs if s.metadata.get("role") == "ds prediction"]
-    assert [s.name.split("（")[0] for s in heads] == [f"ds{i} 预测" for i in range(len(heads))]
+    # the shape stays in ASCII brackets, the weight follows a full-width comma: "ds1 预测 (20, 20, 20)，损失权重 0.333"
+    assert [s.name.split(" (")[0] for s in heads] == [f"ds{i} 预测" for i in range(len(heads))]
+    assert all(re.fullmatch(r"ds\d 预测 \([\d, ]+\)\uff0c损失权重 \d\.\d{3}", s.name) for s in heads)
+    assert "ds 输入" in viewer.layers
     assert len(ds.summary.value.splitlines()) == len(heads) == len(ds.outputs)
 
     for spec in L.case_layers(stage / "case_000.npz"):

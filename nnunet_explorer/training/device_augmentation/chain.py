@@ -342,7 +342,7 @@ class DeviceChain:
                     raise DeviceAugmentationError(
                         tr(f"{step.name} (transform {step.index}) returned shapes {shape_of(data)} / {shape_of(seg)}, "
                            f"but declared {shapes[0]} / {shapes[1]} when the draws were made",
-                           f"{step.name}（变换 {step.index}）返回的形状是 {shape_of(data)} / {shape_of(seg)}，"
+                           f"{step.name}（变换 {step.index}）返回的形状是 {shape_of(data)} / {shape_of(seg)}, "
                            f"但做随机抽取时声明的是 {shapes[0]} / {shapes[1]}"),
                         fix=tr(f"correct {type(step.device).__name__}.output_shapes",
                                f"请修正 {type(step.device).__name__}.output_shapes"))

@@ -188,7 +188,7 @@ class DeepSupervisionWidget(_Base):
         self.outputs = L.network_outputs(network, data)
         sample = min(int(self.sample.value), data.shape[0] - 1)
         spacing = tuple(spacing) if spacing is not None else tuple([1.0] * (data.ndim - 2))
-        specs = [L._image("ds input", data[sample, 0].astype(np.float32), scale=spacing, colormap="gray")]
+        specs = [L._image(tr("ds input", "ds 输入"), data[sample, 0].astype(np.float32), scale=spacing, colormap="gray")]
         specs += L.deep_supervision_layers(self.outputs, targets, sample=sample, spacing=spacing, weights=weights)
         add_layers(self.viewer, specs)
         heads = [s for s in specs if s.metadata.get("role") == "ds prediction"]
