@@ -297,6 +297,16 @@ def test_a_target_size_mismatch_names_the_output_and_target_from_the_message_and
     assert "upscale_logits=True" in real.cause and real.found[2].startswith("add -t TASK")
     (old,) = explain("ValueError: Expected target size (1, 128, 128, 128), got torch.Size([1, 64, 64, 64])")
     assert old.found[0] == "the network output has the spatial size [128, 128, 128], its target [64, 64, 64]"
+    # a 2D network: torch words it otherwise (the input with its channel axis), in torch 2.x and in 1.x
+    import torch
+
+    with pytest.raises(RuntimeError) as raised:
+        torch.nn.CrossEntropyLoss()(torch.zeros(2, 3, 8, 8), torch.zeros(2, 4, 4, dtype=torch.long))
+    for text in (str(raised.value), "input and target batch or spatial sizes don't match: target [2, 4, 4], "
+                 "input [2, 3, 8, 8]"):
+        (two_d,) = explain(f"RuntimeError: {text}")
+        assert two_d.name == "target_size", text
+        assert two_d.found[0] == "the network output has the spatial size [8, 8], its target [4, 4]"
 
     assert main(["sample", "kits19"]) == 0
     capsys.readouterr()

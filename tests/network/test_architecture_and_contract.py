@@ -236,6 +236,19 @@ def test_a_patch_the_pooling_does_not_divide_is_named_as_the_plans_problem_with_
                       True, False, lambda x: x, InitWeights_He(1e-2), POOLS, CONVS, False, True, True)
     with pytest.raises(RuntimeError, match="Sizes of tensors must match"):
         v1(torch.zeros(1, 1, *patch))
+    # a network that fails for another reason on such a patch: the plans are not blamed, the network fix stays
+    class _Broken(nn.Module):
+        do_ds = True
+
+        def forward(self, x):
+            raise ValueError("my own bug")
+
+    broken = check_network_contract(_Broken(), patch_size=patch, batch_size=1, num_input_channels=1, num_classes=3,
+                                    pool_op_kernel_sizes=POOLS)
+    assert broken.undivided_patch is None and any("is not divisible" in w for w in broken.warnings)
+    with pytest.raises(ConfigurationError) as raised:
+        broken.raise_if_failed()
+    assert raised.value.cause.startswith("the network does not fit nnU-Net v1's network contract")
     # the same network on a patch the pooling divides: no error, nothing blamed on the plans
     fine = check_network_contract(net, patch_size=(8, 16, 16), batch_size=1, num_input_channels=1, num_classes=3,
                                   pool_op_kernel_sizes=POOLS)
