@@ -437,51 +437,20 @@ def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str)
 
 def _check_nan_log(match: re.Match, ctx: _Context) -> list[str]:
     """Where the NaN began in a v1 log, and whether it stayed (broken weights) or was one overflowed iteration."""
-    epoch, losses, lr_before, lr = None, [], {}, None
-    for line in ctx.text.splitlines():
-        if (found := re.search(r"epoch:\s+(\d+)\s*$", line)):
-            epoch = int(found.group(1))
-            lr_before[epoch] = lr
-        elif (found := re.search(r"train loss : (\S+)", line)) and epoch is not None:
-            losses.append((epoch, found.group(1)))
-        elif (found := re.search(r"\blr:? (?:is now \(scheduler\) )?([-+\d.e]+)\s*$", line)):
-            lr = found.group(1)
-    if not losses:
+    from .inspection import nonfinite_losses, parse_log_text
+
+    records: dict = {}
+    parse_log_text(ctx.text, "pasted", records)  # inspect's reading of v1's log lines
+    if not any(r.train_loss is not None for r in records.values()):
         return [tr("no epoch lines (\"epoch: N\", \"train loss : ...\") in this text: paste the whole "
                    "training_log_*.txt to see where the NaN began",
                    "这段文字里没有 epoch 行(\"epoch: N\"、\"train loss : ...\"):粘贴整个 training_log_*.txt,"
                    "才能看出 NaN 从哪里开始")]
-    bad = ("nan", "inf", "-inf")
-    first = next(((e, v) for e, v in losses if v.lower() in bad), None)
-    if first is None:
+    found = nonfinite_losses(records)
+    if found is None:
         return [tr("every train loss in this text is a number; only a validation loss is not",
                    "这段文字中的 train loss 都是数字;不是数字的只有验证损失")]
-    index = losses.index(first)
-    before = losses[index - 1][1] if index else None
-    after = [v for _, v in losses[index + 1:]]
-    found = [tr(f"the train loss is first {first[1]} at epoch {first[0]}"
-                + (f" (the epoch before: {before})" if before is not None else " (the first epoch of this text)"),
-                f"train loss 第一次为 {first[1]} 是在 epoch {first[0]}"
-                + (f"(前一个 epoch 为 {before})" if before is not None else "(这段文字的第一个 epoch)"))]
-    if lr_before.get(first[0]):
-        found.append(tr(f"the learning rate printed before that epoch: {lr_before[first[0]]}",
-                        f"该 epoch 之前打印的学习率:{lr_before[first[0]]}"))
-    if not after:
-        found.append(tr("it is the last epoch of this text", "这是这段文字的最后一个 epoch"))
-    elif all(v.lower() in bad for v in after):
-        found.append(tr(f"all {len(after)} later epochs are NaN/Inf too: the weights themselves are NaN now, and v1 "
-                        "went on training without result",
-                        f"之后的 {len(after)} 个 epoch 也都是 NaN/Inf:权重本身已经是 NaN,v1 仍在继续训练,却不会有任何结果"))
-    else:
-        finite = [v for v in after if v.lower() not in bad]
-        found.append(tr(f"{len(finite)} of the {len(after)} later epochs are numbers again: the weights survived. "
-                        "Under fp16 one iteration whose forward overflowed has a NaN loss (its step is skipped by "
-                        "the GradScaler), and v1 logs the mean of the epoch's losses, so that one NaN makes the "
-                        "epoch's line NaN: harmless",
-                        f"之后的 {len(after)} 个 epoch 中有 {len(finite)} 个又是数字:权重没有坏。fp16 下,某次迭代的"
-                        "前向溢出会得到 NaN 损失(GradScaler 跳过这一步),而 v1 记录的是整个 epoch 损失的平均值,"
-                        "所以这一个 NaN 让这个 epoch 的那一行变成 NaN:无害"))
-    return found
+    return found.lines()
 
 
 def _nothing(match: re.Match, ctx: _Context) -> list[str]:

@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -105,12 +105,17 @@ def _after(line: str, marker: str) -> str:
 
 def parse_log(path: Path, records: dict[int, EpochRecord]) -> LogRun:
     """Read one v1 training log into ``records`` (a later log overwrites the epochs it re-runs)."""
+    return parse_log_text(path.read_text(errors="replace"), path.name, records)
+
+
+def parse_log_text(text: str, name: str, records: dict[int, EpochRecord]) -> LogRun:
+    """:func:`parse_log` of a log's text (``name`` labels its records), e.g. a log pasted into ``doctor --explain``."""
     pending_lr: float | None = None
     current: EpochRecord | None = None
     lrs: dict[int, float] = {}
     first = last = None
     resumed = on_cpu = False
-    for raw in path.read_text(errors="replace").splitlines():
+    for raw in text.splitlines():
         line = raw.strip()
         if "loading checkpoint" in line:
             resumed = True
@@ -122,7 +127,7 @@ def parse_log(path: Path, records: dict[int, EpochRecord]) -> LogRun:
                 continue
             epoch = int(values[0])
             lr = pending_lr if pending_lr is not None else lrs.get(epoch)
-            current = records[epoch] = EpochRecord(epoch, path.name, learning_rate=lr)
+            current = records[epoch] = EpochRecord(epoch, name, learning_rate=lr)
             if lr is not None:
                 lrs[epoch] = lr
             first = epoch if first is None else first
@@ -150,7 +155,61 @@ def parse_log(path: Path, records: dict[int, EpochRecord]) -> LogRun:
             values = _floats(_after(line, "This epoch took"))
             if values:
                 current.seconds = values[0]
-    return LogRun(path.name, first, last, lrs, resumed, on_cpu)
+    return LogRun(name, first, last, lrs, resumed, on_cpu)
+
+
+@dataclass(frozen=True)
+class NonFiniteLosses:
+    """Where a run's train loss first became NaN/Inf, and whether it stayed so (see :func:`nonfinite_losses`)."""
+
+    epoch: int
+    loss: float
+    loss_before: float | None  # the epoch before's train loss (None: the first epoch read)
+    learning_rate: float | None  # the LR that epoch trained with (printed before it)
+    later: int  # epochs read after it
+    later_finite: int  # of those, with a number as train loss
+
+    @property
+    def stayed(self) -> bool:
+        return self.later > 0 and self.later_finite == 0
+
+    def lines(self) -> list[str]:
+        """What it means, one sentence per fact, in the language in effect."""
+        before = self.loss_before
+        out = [tr(f"the train loss is first {self.loss} at epoch {self.epoch}"
+                  + (f" (the epoch before: {before:.4f})" if before is not None else " (the first epoch read)"),
+                  f"train loss 第一次为 {self.loss} 是在 epoch {self.epoch}"
+                  + (f"(前一个 epoch 为 {before:.4f})" if before is not None else "(读到的第一个 epoch)"))]
+        if self.learning_rate is not None:
+            out.append(tr(f"the learning rate printed before that epoch: {self.learning_rate}",
+                          f"该 epoch 之前打印的学习率:{self.learning_rate}"))
+        if not self.later:
+            out.append(tr("it is the last epoch read", "这是读到的最后一个 epoch"))
+        elif self.stayed:
+            out.append(tr(f"all {self.later} later epochs are NaN/Inf too: the weights themselves are NaN now, and "
+                          "v1 went on training without result",
+                          f"之后的 {self.later} 个 epoch 也都是 NaN/Inf:权重本身已经是 NaN,v1 仍在继续训练,"
+                          "却不会有任何结果"))
+        else:
+            out.append(tr(f"{self.later_finite} of the {self.later} later epochs are numbers again: the weights "
+                          "survived. Under fp16 one iteration whose forward overflowed has a NaN loss (its step is "
+                          "skipped by the GradScaler), and v1 logs the mean of the epoch's losses, so that one NaN "
+                          "makes the epoch's line NaN: harmless",
+                          f"之后的 {self.later} 个 epoch 中有 {self.later_finite} 个又是数字:权重没有坏。fp16 下,"
+                          "某次迭代的前向溢出会得到 NaN 损失(GradScaler 跳过这一步),而 v1 记录的是整个 epoch "
+                          "损失的平均值,所以这一个 NaN 让这个 epoch 的那一行变成 NaN:无害"))
+        return out
+
+
+def nonfinite_losses(records: Mapping[int, EpochRecord]) -> NonFiniteLosses | None:
+    """The first epoch whose logged train loss is NaN/Inf (v1 logs it and trains on), or None."""
+    logged = [(e, records[e]) for e in sorted(records) if records[e].train_loss is not None]
+    for i, (epoch, record) in enumerate(logged):
+        if not math.isfinite(record.train_loss):
+            later = [r.train_loss for _, r in logged[i + 1:]]
+            return NonFiniteLosses(epoch, record.train_loss, logged[i - 1][1].train_loss if i else None,
+                                   record.learning_rate, len(later), sum(1 for v in later if math.isfinite(v)))
+    return None
 
 
 def _poly_lr(epoch: int, max_epochs: int) -> float:
@@ -597,6 +656,23 @@ def rule_data_wait(r: RunInspection, k: int) -> list[Finding]:
     return [Finding("data_wait", "info", text, numbers)]
 
 
+def rule_nonfinite_loss(r: RunInspection, k: int) -> list[Finding]:
+    """A NaN/Inf train loss: v1 logs it and trains on; did it stay (NaN weights) or was it one epoch's mean?"""
+    records = {e: EpochRecord(e, "", learning_rate=lr, train_loss=t)
+               for e, t, lr in zip(r.epochs, r.train_losses, r.learning_rates)}
+    found = nonfinite_losses(records)
+    if found is None:
+        return []
+    text = "; ".join(found.lines()) + tr(
+        ". v1 does not stop on it; `nnunet-explorer doctor --explain` on this log says more, and the explorer's "
+        "own training stops at the first NaN/Inf and names where it appeared",
+        "。v1 不会因此停下;对这个日志运行 `nnunet-explorer doctor --explain` 可以看到更多说明,explorer 自己的训练"
+        "会在第一次出现 NaN/Inf 时停下,并指出它出现的位置")
+    return [Finding("nonfinite_loss", "error" if found.stayed else "warning", text,
+                    {"epoch": found.epoch, "loss_before": found.loss_before, "learning_rate": found.learning_rate,
+                     "later_epochs": found.later, "later_finite": found.later_finite, "stayed": found.stayed})]
+
+
 RULES: tuple[Callable[[RunInspection, int], list[Finding]], ...] = (
     rule_progress, rule_overfitting, rule_collapsed_class, rule_lr_jump, rule_pseudo_vs_real, rule_best_vs_final,
-    rule_resume_order, rule_epoch_time)
+    rule_resume_order, rule_epoch_time, rule_nonfinite_loss)

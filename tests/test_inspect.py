@@ -360,6 +360,31 @@ def test_a_class_left_out_as_nan_does_not_shift_the_collapsed_class(tmp_path):
     assert [f.numbers["class"] for f in found] == [2]
 
 
+def test_a_nan_train_loss_is_found_where_it_began_and_whether_it_stayed(tmp_path, monkeypatch):
+    """v1 logs a NaN train loss and trains on: a NaN that stays is an error (NaN weights), one NaN epoch followed by
+    numbers is a warning (one overflowed fp16 iteration in the epoch's mean); a clean run has neither."""
+    from .zh_share_rule import CJK
+
+    dice = lambda e: [0.5]  # noqa: E731
+    write_log(tmp_path / "stayed", list(range(12)), train=lambda e: float("nan") if e >= 5 else 1 - e / 50,
+              val=lambda e: 0.6, dice=dice)
+    (stayed,) = inspect_fold(tmp_path / "stayed").by_rule("nonfinite_loss")
+    assert stayed.severity == "error" and stayed.numbers["stayed"] is True
+    assert stayed.numbers["epoch"] == 5 and stayed.numbers["later_epochs"] == 6
+    assert stayed.numbers["loss_before"] == pytest.approx(1 - 4 / 50)
+    assert stayed.numbers["learning_rate"] == pytest.approx(poly(5, 1000), abs=1e-6)
+    assert stayed.message.startswith("the train loss is first nan at epoch 5 (the epoch before: 0.9200)")
+    write_log(tmp_path / "once", list(range(12)), train=lambda e: float("nan") if e == 5 else 1 - e / 50,
+              val=lambda e: 0.6, dice=dice)
+    (once,) = inspect_fold(tmp_path / "once").by_rule("nonfinite_loss")
+    assert once.severity == "warning" and once.numbers["later_finite"] == 6 and "harmless" in once.message
+    write_log(tmp_path / "clean", list(range(12)), train=lambda e: 1 - e / 50, val=lambda e: 0.6, dice=dice)
+    assert inspect_fold(tmp_path / "clean").by_rule("nonfinite_loss") == []
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    (zh,) = inspect_fold(tmp_path / "stayed").by_rule("nonfinite_loss")
+    assert CJK.search(zh.message) and zh.numbers == stayed.numbers
+
+
 # ------------------------------------------------------------------ in Chinese
 
 
