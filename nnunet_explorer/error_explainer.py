@@ -415,7 +415,7 @@ def _check_target_size(match: re.Match, ctx: _Context) -> list[str]:
 
 @_needs_task
 def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    import numpy as np
+    from .planning.topology import pooling_product
 
     found = []
     for network in ("3d_fullres", "2d"):
@@ -425,7 +425,7 @@ def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str)
             continue
         for k, stage in plans["plans_per_stage"].items():
             patch = [int(v) for v in stage["patch_size"]]
-            divisor = [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+            divisor = list(pooling_product(stage["pool_op_kernel_sizes"]))
             bad = [i for i, (p, d) in enumerate(zip(patch, divisor)) if p % d]
             found.append(tr(f"stage {k} of {path.name}: patch {patch}, product of the poolings {divisor}: "
                             + (f"axis {bad} is no multiple: this is the cause" if bad else "divisible"),

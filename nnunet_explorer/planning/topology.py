@@ -46,6 +46,17 @@ def get_shape_must_be_divisible_by(num_pool_per_axis: Sequence[int]) -> np.ndarr
     return 2 ** np.array(num_pool_per_axis)
 
 
+def pooling_product(pool_op_kernel_sizes: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """What each patch axis must divide by for a network pooling with these kernels: their product per axis.
+
+    The planner's :func:`get_shape_must_be_divisible_by` for kernels of 1 and 2 (``[1, 2, 2]`` pools only the two
+    in-plane axes). A patch of edited plans that breaks it makes Generic_UNet's forward fail: a strided
+    convolution halves an odd size, rounding up, and the transposed convolution doubles it back to one voxel more
+    than the skip connection it is joined with.
+    """
+    return tuple(int(v) for v in np.prod(np.asarray(pool_op_kernel_sizes, dtype=int), axis=0))
+
+
 @mirrors("nnunet.experiment_planning.common_utils:pad_shape")
 def pad_shape(shape: Sequence[int], must_be_divisible_by: Sequence[int] | int) -> np.ndarray:
     """Round every axis of ``shape`` *up* to the next multiple of its divisor (unchanged if divisible)."""

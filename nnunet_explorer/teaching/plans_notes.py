@@ -20,6 +20,7 @@ import numpy as np
 from ..explore.notes import Note, NoteTable
 from ..planning.explain import fmt
 from ..planning.replan import PlanDifference, PlansCheck, check_plans, stage_rules_3d
+from ..planning.topology import pooling_product
 from ..samples import kits19
 from .language import get_language, pick
 
@@ -259,14 +260,13 @@ def pooling_note(plans: Mapping[str, Any], stage: int, lang: str) -> Note | None
     """A warning when the stage's patch is no multiple of its pooling on some axis (a hand edit): the network fails.
 
     v1's planner pads every axis of the patch to a multiple of the product of its pooling kernels; Generic_UNet's
-    decoder relies on it (a strided convolution halves an odd size, rounding up; the transposed convolution doubles it
-    back to one voxel more than the skip connection it is joined with).
+    decoder relies on it (see :func:`~nnunet_explorer.planning.topology.pooling_product`).
     """
     sp = (plans.get("plans_per_stage") or {}).get(stage) or {}
     if "patch_size" not in sp or not sp.get("pool_op_kernel_sizes"):
         return None
     patch = [int(v) for v in sp["patch_size"]]
-    divisor = [int(v) for v in np.prod(np.asarray(sp["pool_op_kernel_sizes"]), axis=0)]
+    divisor = list(pooling_product(sp["pool_op_kernel_sizes"]))
     axes = [i for i, (p, d) in enumerate(zip(patch, divisor)) if p % d]
     if not axes:
         return None

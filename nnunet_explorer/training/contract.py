@@ -28,6 +28,7 @@ from torch import nn
 
 from ..errors import ConfigurationError
 from ..language import tr
+from ..planning.topology import pad_shape, pooling_product
 from ..provenance import mirrors
 from .deep_supervision import ds_target_shapes
 from .segmentation_network import network_type_problem, segmentation_network_fix
@@ -63,7 +64,7 @@ class ContractReport:
         if self.errors and self.undivided_patch is not None:
             patch, divisor = self.undivided_patch
             below = tuple(max(d, p - p % d) for p, d in zip(patch, divisor))
-            above = tuple(p + (-p) % d for p, d in zip(patch, divisor))
+            above = tuple(int(v) for v in pad_shape(patch, divisor))  # the planner's own rounding up
             raise ConfigurationError(
                 tr("the plans' patch size does not fit the network's pooling:",
                    "plans 的 patch 大小与网络的池化不匹配:") + "\n  - " + "\n  - ".join(self.errors),
@@ -202,7 +203,7 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
         errors.append(tr(f"network.num_classes is {network.num_classes}, expected {num_classes} (background "
                          "included)",
                          f"network.num_classes 是 {network.num_classes},应为 {num_classes}(含背景)"))
-    divisor = tuple(_prod(pool_op_kernel_sizes))
+    divisor = pooling_product(pool_op_kernel_sizes)
     patch = tuple(int(p) for p in patch_size)
     undivided = None
     if any(p % d for p, d in zip(patch, divisor)):
@@ -211,8 +212,7 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
                   f"{', '.join(map(str, axes))})",
                   f"patch_size {patch} 不能被各池化核的乘积 {divisor} 整除(轴 {', '.join(map(str, axes))})")
         if probe.raised and any("Sizes of tensors must match" in e for e in probe.errors):
-            # Generic_UNet halves an odd size with rounding up, and its transposed convolution doubles it back to
-            # one voxel more than the skip connection it is concatenated with: the forward error comes from the plans
+            # the forward error comes from the plans (why: pooling_product's docstring)
             undivided = (patch, divisor)
             errors.insert(0, text + tr(": the decoder's upsampled features and the encoder's skip connection then "
                                        "differ in size, which is the forward error below",
@@ -290,13 +290,6 @@ def _probe(runner: nn.Module, x: torch.Tensor, has_do_ds: bool, deep_supervision
                          f"do_ds=False 时网络仍然返回了{'' if shapes is None else f' {len(shapes)} 个张量组成的'} "
                          f"{kind}:它必须遵从 do_ds,只返回全分辨率的 logits(v1 的验证和推理会设置 do_ds=False)"))
     return result
-
-
-def _prod(kernels: Sequence[Sequence[int]]) -> list[int]:
-    out = [1] * len(kernels[0])
-    for k in kernels:
-        out = [a * int(b) for a, b in zip(out, k)]
-    return out
 
 
 def _check_ds_outputs(shapes: list[tuple[int, ...]], expected: list[tuple[int, ...]], num_classes: int,
