@@ -562,7 +562,8 @@ def network(trainer: Any, initialize: Initialized, plans_processed: ProcessedPla
     320 (3D) / 480 (2D); every block is conv -> instance norm -> leaky ReLU, ``conv_per_stage`` times. Your own
     network comes in the v1 way: override ``initialize_network`` in a subclass (notebook 07); this step says
     precisely what does not fit: number and shapes of the deep-supervision outputs, ``do_ds`` switching,
-    ``inference_apply_nonlin``.
+    ``inference_apply_nonlin``; a plans patch the pooling does not divide (a hand edit) is named as the plans'
+    problem, with the nearest valid patches.
     """
     from .training.contract import check_network_contract
 
