@@ -151,6 +151,26 @@ def check_folders(workspace: Workspace, problems: list[Finding]) -> tuple[Folder
                               _folder_state(variable, path, problems)) for variable, role, path in rows)
 
 
+def _check_unpacked(workspace: Workspace, name: str, problems: list[Finding]) -> None:
+    """A ``.npy`` cut short in the task's preprocessed folder fails v1's loaders whenever they draw that case."""
+    from .training.dataloading import incomplete_npy_files
+
+    folder = workspace.preprocessed_task_dir(name)
+    _files, cut = incomplete_npy_files(folder)
+    if cut:
+        shown = ", ".join(str(f.relative_to(folder)) for f, _size, _complete in cut[:5])
+        more = tr(f" and {len(cut) - 5} more", f"，另有 {len(cut) - 5} 个") if len(cut) > 5 else ""
+        problems.append(Finding(
+            tr(f"preprocessed task {name}: {len(cut)} unpacked case(s) cut short: {shown}{more} (v1 skips an existing "
+               ".npy when it unpacks, and fails with \"mmap length is greater than file size\" when it draws one)",
+               f"预处理后的任务 {name}：{len(cut)} 个已解压的病例被截断：{shown}{more}（v1 解压时跳过已存在的 .npy，"
+               "抽到它们时会以 \"mmap length is greater than file size\" 失败）"),
+            tr("delete them (v1 unpacks a missing .npy again from its .npz; the explorer's train unpacks a cut one "
+               "again itself); make room first if the disk is full",
+               "删除它们（v1 会从 .npz 重新解压缺少的 .npy；explorer 的 train 会自己重新解压被截断的）；如果磁盘满了先"
+               "腾出空间")))
+
+
 def check_tasks(workspace: Workspace, problems: list[Finding], *,
                 verify: bool = True) -> dict[str, tuple[str, ...]]:
     """List the tasks per stage; flag badly named folders, ids used twice and broken raw tasks."""
@@ -188,6 +208,8 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *,
                                            f"把它移到 {workspace.nnUNet_raw_data / path.name}")))
     if verify:
         for name, places in found.items():
+            if "preprocessed" in places:
+                _check_unpacked(workspace, name, problems)
             if "raw" not in places or not TASK_NAME_PATTERN.match(name):
                 continue
             try:

@@ -6,16 +6,16 @@ shell without the environment variables). :func:`explain` recognises the message
 a whole log, says what v1 was doing and why it fails, and checks *now*, on this machine, what the message
 depends on (the folders, the task, the plans, the label file, memory and workers), each finding with its fix.
 
-Recognised (v1 1.7.1's and batchgenerators' own words): ``Could not find a task with the ID``, ``... is not
-defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``,
+Recognised (v1 1.7.1's, batchgenerators' and numpy's own words): ``Could not find a task with the ID``, ``... is
+not defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``,
 ``Cannot run final stage of cascade``, ``Could not find trainer class``, ``One or more background workers are no
-longer alive``, ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must be
-either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` / ``size
-mismatch (got input: ...`` (torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in
-size), ``Sizes of tensors must match except in dimension 1`` (a patch the pooling does not divide: edited plans),
-``train loss : nan`` (v1's log: where the NaN began, and whether it stayed), ``CUDA out of memory``, ``Weights
-only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array
-to reduction operation``.
+longer alive``, ``mmap length is greater than file size`` (an unpacked case cut short), ``Unexpected labels found
+in file``, ``Pretrained weights are not compatible``, ``x must be either tuple or list`` (a network without deep
+supervision under V2's loss), ``Expected target size`` / ``size mismatch (got input: ...`` (torch's
+cross-entropy, 3D / 2D: a deep-supervision output and its target differ in size), ``Sizes of tensors must match
+except in dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log:
+where the NaN began, and whether it stayed), ``CUDA out of memory``, ``Weights only load failed`` (torch >= 2.6
+loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction operation``.
 """
 from __future__ import annotations
 
@@ -245,6 +245,44 @@ def _check_workers(match: re.Match, ctx: _Context) -> list[str]:
         shm = os.statvfs("/dev/shm")
         found.append(tr(f"/dev/shm: {shm.f_frsize * shm.f_blocks / 2**30:.2f} GiB (Docker's default is 64 MiB)",
                         f"/dev/shm:{shm.f_frsize * shm.f_blocks / 2**30:.2f} GiB(Docker 的默认值是 64 MiB)"))
+    return found
+
+
+@_needs_task
+def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    import shutil
+
+    from .training.dataloading import incomplete_npy_files
+
+    # the unpacked cases of every stage, and the cascade's 3d_lowres predictions (read as .npy when present)
+    folders = [workspace.preprocessed_task_dir(name),
+               workspace.network_training_output_dir / "3d_lowres" / name
+               / f"nnUNetTrainerV2__{ctx.plans_identifier}" / "pred_next_stage"]
+    found = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        files, cut = incomplete_npy_files(folder)
+        if not files:
+            found.append(tr(f"no .npy under {folder} (the cases are read from their .npz)",
+                            f"{folder} 下没有 .npy（病例从 .npz 读取）"))
+            continue
+        if not cut:
+            found.append(tr(f"{folder}: all {files} .npy files are complete",
+                            f"{folder}：{files} 个 .npy 文件都是完整的"))
+            continue
+        shown = [tr(f"{f.relative_to(folder)} ({size} of {complete} bytes)" if complete is not None
+                    else f"{f.relative_to(folder)} ({size} bytes, its header cut)",
+                    f"{f.relative_to(folder)}（{size} / {complete} 字节）" if complete is not None
+                    else f"{f.relative_to(folder)}（{size} 字节，文件头不完整）")
+                 for f, size, complete in cut[:10]]
+        more = tr(f" and {len(cut) - 10} more", f"，另有 {len(cut) - 10} 个") if len(cut) > 10 else ""
+        found.append(tr(f"{folder}: {len(cut)} of {files} .npy files are incomplete: " + ", ".join(shown) + more,
+                        f"{folder}：{files} 个 .npy 文件中有 {len(cut)} 个不完整：" + "、".join(shown) + more))
+        free = shutil.disk_usage(folder).free
+        found.append(tr(f"free on that disk now: {free / 2**30:.1f} GiB", f"那块磁盘现在的剩余空间：{free / 2**30:.1f} GiB"))
+    if not found:
+        found.append(tr(f"no preprocessed folder {folders[0]}", f"没有预处理文件夹 {folders[0]}"))
     return found
 
 
@@ -536,6 +574,26 @@ KNOWN: tuple[_Known, ...] = (
                         "先看它上面的第一个错误;内存问题就调低 nnUNet_n_proc_DA(Docker 要给 --shm-size);"
                         "病例文件损坏就删掉它的 .npy,让它重新解压"),
            _check_workers),
+    _Known("npy_incomplete", "mmap length is greater than file size / No data left in file",
+           re.compile(r"mmap length is greater than file size|No data left in file|EOF: reading array header"
+                      r"|Failed to read all data for array"),
+           lambda m: tr("a loader opened an unpacked case (CASE.npy) shorter than its header says: v1 unpacks every "
+                        "CASE.npz to CASE.npy before training and skips each .npy that already exists, so a file "
+                        "cut short once (an unpacking interrupted, a full disk) stays, and fails each time a loader "
+                        "draws that case",
+                        "数据加载器打开了一个比它的文件头所说更短的已解压病例(CASE.npy):v1 在训练前把每个 CASE.npz "
+                        "解压成 CASE.npy,并跳过每个已经存在的 .npy,所以一个曾经被截断的文件(解压被中断、磁盘已满)"
+                        "会一直留着,每当数据加载器抽到这个病例就失败"),
+           lambda m: tr("make room on the disk if it was full and delete the incomplete .npy files (with -t the "
+                        "check names them): v1 unpacks a missing .npy again from its .npz at the next start; the "
+                        "explorer's `train` unpacks an incomplete one again by itself",
+                        "如果磁盘满了就先腾出空间,再删除不完整的 .npy 文件(加上 -t 时检查会列出它们):v1 下次启动时会从 "
+                        ".npz 重新解压缺少的 .npy;explorer 的 `train` 会自己重新解压不完整的 .npy"),
+           _guarded(_check_npy_files),
+           lambda: tr("v2 unpacks the same way (CASE.npy next to CASE.npz, existing files skipped): delete the "
+                      "incomplete .npy files, or preprocess again",
+                      "v2 以同样的方式解压(CASE.npy 在 CASE.npz 旁边,已存在的文件会被跳过):删除不完整的 .npy 文件,"
+                      "或者重新预处理")),
     _Known("unexpected_labels", "Unexpected labels found in file ... Found these unexpected values ...",
            re.compile(r"Unexpected labels found in file (\S+?)\.? Found these unexpected "
                       r"values \(they should not be there\) (.+)"),
@@ -699,6 +757,20 @@ KNOWN: tuple[_Known, ...] = (
 )
 
 
+def _first_said(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The first match that is not a traceback's echo of source code (Python prints the line that raised, such as
+    ``raise RuntimeError("One or more background workers ...``, under its ``File "..."`` line, before the message
+    itself), else the first match."""
+    first = None
+    for match in pattern.finditer(text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        previous = text[text.rfind("\n", 0, max(line_start - 1, 0)) + 1:max(line_start - 1, 0)]
+        if not previous.lstrip().startswith('File "'):
+            return match
+        first = first or match
+    return first
+
+
 def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | None = None,
             plans_identifier: str = default_plans_identifier) -> list[Diagnosis]:
     """Every known message in ``text`` (a message or a whole log), first occurrence each, in the text's order.
@@ -709,7 +781,7 @@ def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | 
     environment the checks use (default: this process's).
     """
     ctx = _Context(text, task, os.environ if environ is None else environ, plans_identifier)
-    hits = sorted(((m.start(), known, m) for known in KNOWN if (m := known.pattern.search(text))),
+    hits = sorted(((m.start(), known, m) for known in KNOWN if (m := _first_said(known.pattern, text))),
                   key=lambda hit: hit[0])
     out = []
     for _, known, match in hits:

@@ -113,6 +113,23 @@ def test_task_problems(workspace):
     assert (broken / "dataset.json").is_file()
 
 
+def test_an_unpacked_case_cut_short_is_found_before_v1_fails_on_it(workspace):
+    import numpy as np
+
+    stage = workspace.preprocessed / "Task010_Cut" / "nnUNetData_plans_v2.1_stage0"
+    stage.mkdir(parents=True)
+    for case in ("case_0", "case_1"):
+        np.save(stage / f"{case}.npy", np.zeros((2, 4, 4, 4), np.float32))
+    assert "Task010_Cut" not in _whats(run_doctor(_base_env(**environment_for(workspace))))
+    (stage / "case_1.npy").write_bytes((stage / "case_1.npy").read_bytes()[:200])
+    report = run_doctor(_base_env(**environment_for(workspace)))
+    (problem,) = [p for p in report.problems if "Task010_Cut" in p.what]
+    assert problem.what.startswith("preprocessed task Task010_Cut: 1 unpacked case(s) cut short: "
+                                   "nnUNetData_plans_v2.1_stage0/case_1.npy (v1 skips")
+    assert "mmap length is greater than file size" in problem.what and problem.fix.startswith("delete them")
+    assert (stage / "case_1.npy").stat().st_size == 200  # doctor changes nothing on disk
+
+
 def test_broken_dataset_json_is_reported_with_the_file(workspace):
     task = write_synthetic_task(workspace.raw_task_dir("Task009_Json"), "ct", num_training=1, num_test=0)
     (task / "dataset.json").write_text("{ broken")

@@ -54,10 +54,24 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "cuda_oom": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
         "empty_image": empty,
+        "npy_incomplete": _cut_npy_message(),
         "target_size": _v1_target_size_message(),
         "patch_not_divisible": _v1_undivided_patch_message(),
         "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
     }
+
+
+def _cut_npy_message() -> str:
+    """What numpy says when v1's loader memory-maps (``mmap_mode='r'``) an unpacked case cut short."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "case_0.npy"
+        np.save(path, np.zeros((2, 8, 8, 8), np.float32))
+        path.write_bytes(path.read_bytes()[:300])
+        with pytest.raises(ValueError) as raised:
+            np.load(path, mmap_mode="r")
+    return f"ValueError: {raised.value}"
 
 
 def _v1_generic_unet(pools, upscale_logits: bool):
@@ -254,6 +268,13 @@ def test_dead_workers_point_at_the_first_error_above_or_at_the_oom_killer(worksp
     assert any(line.startswith("nnUNet_n_proc_DA is 3; this machine has ") for line in found.found)
     (silent,) = explain("epoch 12\n" + message)
     assert "OOM killer" in silent.found[0]
+    # Python 3.11 echoes the raising source line above the message; the message itself is what is quoted
+    echoed = ('Traceback (most recent call last):\n  File "multi_threaded_augmenter.py", line 189, in __get_next_item\n'
+              '    raise RuntimeError("One or more background workers are no longer alive. Exiting. Please check the "\n'
+              f"RuntimeError: {message}\n")
+    (quoted,) = explain(above + echoed)
+    assert quoted.quoted == f"RuntimeError: {message}"
+    assert quoted.found == found.found
 
 
 def test_the_command_reads_a_log_answers_in_chinese_and_fails_on_nothing_known(workspace, tmp_path, capsys,
@@ -382,3 +403,32 @@ def test_a_nan_loss_in_a_v1_log_is_found_where_it_began_and_whether_it_stayed(wo
     assert d.found[-1].startswith("1 of the 1 later epochs are numbers again: the weights survived")
     (alone,) = explain("2026-12-07 10:00:00.000000: train loss : nan")
     assert alone.found[0].startswith("no epoch lines")
+
+
+def test_an_incomplete_npy_is_named_with_its_size_and_the_free_disk(workspace):
+    stage = workspace.preprocessed / "Task077_Cut" / "nnUNetData_plans_v2.1_stage0"
+    stage.mkdir(parents=True)
+    for case in ("case_0", "case_1", "case_2"):
+        np.save(stage / f"{case}.npy", np.zeros((2, 8, 8, 8), np.float32))
+    whole = (stage / "case_1.npy").stat().st_size
+    message = "Exception in background worker 3:\n " + _cut_npy_message().split(": ", 1)[1] + "\nTraceback ..."
+    (before,) = explain(message, task="77")
+    assert before.found == (f"{workspace.preprocessed / 'Task077_Cut'}: all 3 .npy files are complete",)
+    (stage / "case_1.npy").write_bytes((stage / "case_1.npy").read_bytes()[:300])
+    (stage / "case_2.npy").write_bytes(b"")
+    (after,) = explain(message, task="77")
+    assert after.found[0] == (f"{workspace.preprocessed / 'Task077_Cut'}: 2 of 3 .npy files are incomplete: "
+                              f"nnUNetData_plans_v2.1_stage0/case_1.npy (300 of {whole} bytes), "
+                              "nnUNetData_plans_v2.1_stage0/case_2.npy (0 bytes, its header cut)")
+    assert after.found[1].startswith("free on that disk now: ") and after.found[1].endswith(" GiB")
+    assert "delete the incomplete .npy files" in after.fix and "v1 unpacks a missing .npy again" in after.fix
+    (no_task,) = explain(message)
+    assert no_task.found == ("add -t TASK to check the task's files as well",)
+    # the explorer's training unpacks them again (and then the check finds them complete)
+    from nnunet_explorer.training.dataloading import unpack_dataset
+
+    for case in ("case_0", "case_1", "case_2"):
+        np.savez_compressed(stage / f"{case}.npz", data=np.zeros((2, 8, 8, 8), np.float32))
+    assert sorted(Path(f).name for f in unpack_dataset(stage)) == ["case_1.npy", "case_2.npy"]
+    (repaired,) = explain(message, task="77")
+    assert repaired.found == before.found

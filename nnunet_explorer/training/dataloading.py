@@ -35,6 +35,7 @@ case, the box, whether it was forced, the class and the voxel it was centred on.
 from __future__ import annotations
 
 import os
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,25 +100,78 @@ def _load_properties(path: str, case: str) -> dict:
     return load_pickle(path)
 
 
-def _unpack_one(npz_file: str, key: str) -> bool:
+def npy_sizes(path: str | os.PathLike) -> tuple[int, int | None]:
+    """``(bytes on disk, bytes a complete file has)`` of a ``.npy``; the second is None when even its header is cut.
+
+    A ``.npy`` is a short header (a magic string, then the dtype, the shape and the order) followed by the raw
+    array, so the header alone says how long the complete file is. A file cut short (unpacking interrupted, a
+    full disk) fails only when a loader opens it: memory-mapped, as v1's loaders open it, numpy says "mmap length
+    is greater than file size" (cut inside the array), "EOF: reading array header" (cut inside the header) or
+    "No data left in file" (empty).
+    """
+    size = os.path.getsize(path)
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                return size, size  # a format numpy writes only for unusual dtypes: not judged here
+            header = handle.tell()
+    except (ValueError, EOFError):  # numpy's words for a cut or foreign header
+        return size, None
+    if dtype.hasobject:
+        return size, size  # pickled objects: their length is not in the header
+    return size, header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+
+
+def incomplete_npy_files(folder: str | os.PathLike) -> tuple[int, list[tuple[Path, int, int | None]]]:
+    """``(number of .npy files under folder, [(file, size, complete size or None), ...] of those cut short)``."""
+    files = sorted(Path(folder).rglob("*.npy"))
+    cut = [(f, *npy_sizes(f)) for f in files]
+    return len(files), [(f, size, complete) for f, size, complete in cut if complete is None or size < complete]
+
+
+def _unpack_one(npz_file: str, key: str) -> tuple[bool, tuple[int, int | None] | None]:
+    """Write ``CASE.npy`` unless a complete one exists: ``(written, (size, complete size) of a cut one or None)``."""
     npy_file = npz_file[:-3] + "npy"
+    cut = None
     if os.path.isfile(npy_file):
-        return False
-    with np.load(npz_file) as archive:
-        array = archive[key]
-    # differs from v1: written atomically, so an interrupted unpack never leaves a truncated .npy, which v1
-    # never rewrites (it skips files that exist) and which fails with a ValueError when that case is drawn.
+        size, complete = npy_sizes(npy_file)
+        if complete is not None and size >= complete:
+            return False, None
+        # differs from v1: a .npy cut short (an unpacking interrupted, a full disk) is unpacked again. v1 skips
+        # every .npy that exists, and its loaders then fail when they draw that case ("mmap length is greater
+        # than file size"; `doctor --explain` names such files)
+        cut = (size, complete)
+    try:
+        with np.load(npz_file) as archive:
+            array = archive[key]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        case = os.path.basename(npz_file)
+        raise DatasetError(tr(f"{npz_file} cannot be read ({type(exc).__name__}: {exc}): the preprocessed case "
+                              "was not written completely",
+                              f"{npz_file} 无法读取（{type(exc).__name__}: {exc}）：这个预处理后的病例没有写完整"),
+                           fix=tr(f"make room on the disk if it is full, delete {case} and run the preprocessing "
+                                  "again (nnUNet_plan_and_preprocess -t TASK, or `nnunet-explorer plan_and_preprocess "
+                                  "-t TASK`)",
+                                  f"如果磁盘已满就先腾出空间，删除 {case}，再重新运行预处理（nnUNet_plan_and_preprocess "
+                                  "-t TASK，或 `nnunet-explorer plan_and_preprocess -t TASK`）")) from None
+    # differs from v1: written atomically, so an interrupted unpack never leaves a truncated .npy
     save_npy_atomic(npy_file, array)
-    return True
+    return True, cut
 
 
 @mirrors("nnunet.training.dataloading.dataset_loading:unpack_dataset")
 def unpack_dataset(folder: str | os.PathLike, threads: int = 1, key: str = "data") -> list[str]:
-    """Decompress every ``CASE.npz`` of ``folder`` to ``CASE.npy`` (skipping those already there).
+    """Decompress every ``CASE.npz`` of ``folder`` to ``CASE.npy`` (skipping those already there and complete).
 
     v1 does this once before training (``unpack_data=True``) so that loaders can memory-map the cases and read
     only the patch they need, instead of decompressing the whole case for every sample. Without it
-    (``--use_compressed_data``) the loaders read the ``.npz`` directly.
+    (``--use_compressed_data``) the loaders read the ``.npz`` directly. A ``.npy`` shorter than its header
+    promises is written again, and a line says so.
 
     Returns:
         The ``.npy`` files written by this call.
@@ -127,10 +181,18 @@ def unpack_dataset(folder: str | os.PathLike, threads: int = 1, key: str = "data
         from multiprocessing import get_context
 
         with get_context("spawn").Pool(threads) as pool:
-            written = pool.starmap(_unpack_one, [(f, key) for f in npz_files])
+            done = pool.starmap(_unpack_one, [(f, key) for f in npz_files])
     else:
-        written = [_unpack_one(f, key) for f in npz_files]
-    return [f[:-3] + "npy" for f, w in zip(npz_files, written) if w]
+        done = [_unpack_one(f, key) for f in npz_files]
+    for npz_file, (_written, cut) in zip(npz_files, done):
+        if cut is not None:
+            name = os.path.basename(npz_file)[:-4]
+            had = tr(f"{cut[0]} of {cut[1]} bytes" if cut[1] is not None else f"{cut[0]} bytes, its header cut",
+                     f"{cut[0]} / {cut[1]} 字节" if cut[1] is not None else f"{cut[0]} 字节，文件头不完整")
+            print(tr(f"{name}.npy was incomplete ({had}: an unpacking interrupted or a full disk); unpacked again "
+                     f"from {name}.npz",
+                     f"{name}.npy 不完整（{had}：解压被中断或磁盘已满）；已从 {name}.npz 重新解压"))
+    return [f[:-3] + "npy" for f, (written, _cut) in zip(npz_files, done) if written]
 
 
 # --- provenance ----------------------------------------------------------------------------------------

@@ -179,3 +179,59 @@ def test_errors_name_the_problem(tmp_path, ct_stage):
                              oversample_foreground_percent=1.0)
     with pytest.raises(DatasetError, match="case_000.*class_locations"):
         next(loader)
+
+
+def _cut(path, keep: int) -> bytes:
+    """Cut ``path`` to its first ``keep`` bytes (an unpacking interrupted, a full disk); returns the whole file."""
+    whole = path.read_bytes()
+    path.write_bytes(whole[:keep])
+    return whole
+
+
+@pytest.mark.parity
+def test_a_cut_npy_fails_v1s_loader_every_time_and_is_unpacked_again_here(v1, v1_ct_task, tmp_path, capsys):
+    """v1 skips a .npy that exists, so one cut short stays and its loader fails on that case; here it is redone."""
+    folder = copy_stage(v1_ct_task, STAGE_3D, tmp_path)
+    v1.dataset_loading.unpack_dataset(str(folder))
+    npy = sorted(folder.glob("*.npy"))[-1]  # not the first case, which v1's loader opens when it is made
+    whole = _cut(npy, 1000)
+    v1.dataset_loading.unpack_dataset(str(folder))  # v1's second unpacking leaves it as it is
+    assert npy.stat().st_size == 1000
+    loader = v1.dataset_loading.DataLoader3D(v1.dataset_loading.load_dataset(str(folder)), (16, 40, 40),
+                                             (16, 40, 40), 1, False, pad_mode="constant", pad_sides=None,
+                                             memmap_mode="r")
+    np.random.seed(0)
+    drawn = []
+    with pytest.raises(ValueError, match="mmap length is greater than file size"):
+        for _ in range(200):
+            drawn.append(str(next(loader)["keys"][0]))
+    assert npy.stem not in drawn  # it fails on the cut case, the first time it is drawn
+    assert dl.npy_sizes(npy) == (1000, len(whole))
+    assert dl.unpack_dataset(folder) == [str(npy)]
+    assert npy.read_bytes() == whole  # the same bytes v1 writes
+    assert (f"{npy.stem}.npy was incomplete (1000 of {len(whole)} bytes: an unpacking interrupted or a full disk); "
+            f"unpacked again from {npy.stem}.npz") in capsys.readouterr().out
+    assert dl.unpack_dataset(folder) == []  # complete files are left alone, as v1 does
+
+
+def test_a_cut_header_or_an_empty_npy_is_unpacked_again_and_a_cut_npz_is_a_clear_error(ct_stage, capsys):
+    assert len(dl.unpack_dataset(ct_stage)) == 10
+    first, second = sorted(ct_stage.glob("*.npy"))[:2]
+    whole = _cut(first, 50)  # inside the header: numpy says "EOF: reading array header"
+    _cut(second, 0)  # numpy: "No data left in file"
+    for path in (first, second):
+        with pytest.raises((ValueError, EOFError)):
+            np.load(path, mmap_mode="r")
+        assert dl.npy_sizes(path)[1] is None
+    assert dl.unpack_dataset(ct_stage) == [str(first), str(second)]
+    assert first.read_bytes() == whole
+    out = capsys.readouterr().out
+    assert f"{first.stem}.npy was incomplete (50 bytes, its header cut:" in out
+    assert f"{second.stem}.npy was incomplete (0 bytes, its header cut:" in out
+    npz = ct_stage / f"{first.stem}.npz"
+    _cut(npz, npz.stat().st_size // 2)
+    first.unlink()
+    with pytest.raises(DatasetError) as raised:
+        dl.unpack_dataset(ct_stage)
+    assert f"{npz} cannot be read (BadZipFile" in raised.value.cause
+    assert "run the preprocessing again" in raised.value.fix and not first.exists()
