@@ -125,8 +125,8 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     ``trainer_mirroring``: given the ``.model.pkl``, the trainer's ``(do_mirror, mirror_axes)`` or None when the
     trainer is not known (``predict`` passes :func:`nnunet_explorer.network_training.trainer_mirroring`, which
     remakes the trainer as v1 does; its errors propagate). Inference itself imports no trainer: without it,
-    test-time mirroring follows nnUNetTrainerV2 and is never refused; when it returns None, the same, with a
-    note in ``mirroring_note``.
+    test-time mirroring follows nnUNetTrainerV2 and is never refused (for a trainer of another name with a note in
+    ``mirroring_note``); when it returns None, the same, with a note.
     """
     from ..training.checkpoints import load_checkpoint_file, load_model_pkl, load_state_dict_into
     from ..training.generic_unet import build_network
@@ -159,7 +159,17 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
     network.to(device)  # once: build_network leaves it on the CPU, and every fold's weights are copied in place
     network.eval()
     do_mirror, mirror_axes, note = True, None, None
-    if trainer_mirroring is not None:
+    if trainer_mirroring is None and str(info["name"]) != "nnUNetTrainerV2":
+        # differs from v1: inference imports no trainer, so without trainer_mirroring another trainer's own
+        # test-time mirroring is not read (v1 reads it): nnUNetTrainerV2's axes, and a note that says so
+        axes = default_mirror_axes(processed.threeD)
+        note = tr(f"test-time mirroring along nnUNetTrainerV2's axes {axes}: {info['name']}'s own setting was not "
+                  "read (v1 reads it, and refuses mirroring for a trainer trained without it); pass "
+                  "trainer_mirroring=nnunet_explorer.network_training.trainer_mirroring, as `predict` does",
+                  f"测试时镜像沿 nnUNetTrainerV2 的轴 {axes}：没有读取 {info['name']} 自己的设置（v1 会读取，并拒绝为"
+                  "训练时没有做镜像的 trainer 做镜像）；像 `predict` 那样传入 "
+                  "trainer_mirroring=nnunet_explorer.network_training.trainer_mirroring")
+    elif trainer_mirroring is not None:
         found = trainer_mirroring(info)
         if found is None:
             # differs from v1: v1 finds every trainer class of its package by name; a class not registered here

@@ -199,10 +199,15 @@ class Predictor:
             verbose: print ``predict``'s lines.
             trainer_mirroring: pass :func:`nnunet_explorer.network_training.trainer_mirroring` to mirror along
                 the trainer's own axes and refuse mirroring for a trainer trained without it, as ``predict`` and
-                v1 do (None: nnUNetTrainerV2's axes, never refused; inference imports no trainer itself).
+                v1 do (None: nnUNetTrainerV2's axes, never refused, and a warning when the checkpoint names
+                another trainer; inference imports no trainer itself).
         """
         model = load_model_and_checkpoint_files(model_folder, folds, checkpoint, device=device,
                                                 trainer_mirroring=trainer_mirroring)
+        if do_tta and model.mirroring_note:
+            import warnings
+
+            warnings.warn(model.mirroring_note, UserWarning, stacklevel=2)  # at the caller's line
         return cls(model, do_tta=do_tta, mixed_precision=mixed_precision, step_size=step_size,
                    all_in_gpu=all_in_gpu, tile_batch_size=tile_batch_size, sums_on=sums_on,
                    disable_postprocessing=disable_postprocessing, verbose=verbose)

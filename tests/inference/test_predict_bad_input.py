@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -168,3 +169,21 @@ def test_test_time_mirroring_is_the_trainers_own(small_model, tmp_path, monkeypa
     out = capsys.readouterr().out
     assert f"{name} is not a trainer known here: test-time mirroring along nnUNetTrainerV2's axes (0, 1, 2)" in out
     assert axes_used == [(0, 1, 2)]
+    # the Python API without trainer_mirroring reads no trainer either: a warning names the trainer and the fix
+    from nnunet_explorer.inference import Predictor
+    from nnunet_explorer.network_training import trainer_mirroring
+    from nnunet_explorer.network_training.registry import load_trainers_from_file
+
+    folder = results / "nnUNet" / "3d_fullres" / small_model.task / f"{name}__nnUNetPlansv2.1"
+    with pytest.warns(UserWarning, match=f"{name}'s own setting was not read") as warned:
+        Predictor.from_folder(folder, folds=[0], device="cpu")
+    assert "trainer_mirroring=nnunet_explorer.network_training.trainer_mirroring" in str(warned[0].message)
+    assert warned[0].filename == __file__  # it points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Predictor.from_folder(folder, folds=[0], device="cpu", do_tta=False)  # no mirroring: nothing to say
+        Predictor.from_folder(small_model.model_folder, folds=[0], device="cpu")  # nnUNetTrainerV2: its own axes
+    with registry_restored():  # the faithful form reads the trainer: no mirroring, so predict() refuses it
+        load_trainers_from_file(trainer_file)
+        faithful = Predictor.from_folder(folder, folds=[0], device="cpu", trainer_mirroring=trainer_mirroring)
+    assert faithful.model.do_mirror is False and faithful.model.mirroring_note is None
