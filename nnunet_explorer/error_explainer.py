@@ -6,16 +6,18 @@ shell without the environment variables). :func:`explain` recognises the message
 a whole log, says what v1 was doing and why it fails, and checks *now*, on this machine, what the message
 depends on (the folders, the task, the plans, the label file, memory and workers), each finding with its fix.
 
-Recognised (v1 1.7.1's, batchgenerators' and numpy's own words): ``Could not find a task with the ID``, ``... is
-not defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``,
-``Cannot run final stage of cascade``, ``Could not find trainer class``, ``One or more background workers are no
-longer alive``, ``mmap length is greater than file size`` (an unpacked case cut short), ``Unexpected labels found
-in file``, ``Pretrained weights are not compatible``, ``x must be either tuple or list`` (a network without deep
-supervision under V2's loss), ``Expected target size`` / ``size mismatch (got input: ...`` (torch's
-cross-entropy, 3D / 2D: a deep-supervision output and its target differ in size), ``Sizes of tensors must match
-except in dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log:
-where the NaN began, and whether it stayed), ``CUDA out of memory``, ``Weights only load failed`` (torch >= 2.6
-loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction operation``.
+Recognised (v1 1.7.1's, batchgenerators' and numpy's own words): ``Could not find a task with the ID``, ``... is not
+defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there is more than one stage``, ``Cannot
+run final stage of cascade``, ``Could not find trainer class``, ``No such file or directory: '..._plans_3D.pkl'``
+(no plans under that identifier), ``You requested fold ... but splits contain only ... folds`` (v1 then trains on a
+random split), ``One or more background workers are no longer alive``, ``mmap length is greater than file size`` (an
+unpacked case cut short), ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must
+be either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` / ``size
+mismatch (got input: ...`` (torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in
+size), ``Sizes of tensors must match except in dimension 1`` (a patch the pooling does not divide: edited plans),
+``train loss : nan`` (v1's log: where the NaN began, and whether it stayed), ``CUDA out of memory``, ``Weights only
+load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to
+reduction operation``.
 """
 from __future__ import annotations
 
@@ -283,6 +285,56 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
         found.append(tr(f"free on that disk now: {free / 2**30:.1f} GiB", f"那块磁盘现在的剩余空间：{free / 2**30:.1f} GiB"))
     if not found:
         found.append(tr(f"no preprocessed folder {folders[0]}", f"没有预处理文件夹 {folders[0]}"))
+    return found
+
+
+def _check_plans_file(match: re.Match, ctx: _Context) -> list[str]:
+    path = Path(match.group("path"))
+    if path.is_file():
+        return [tr(f"{path} exists in this shell: the run that failed saw other folders (its nnUNet_preprocessed) "
+                   "or ran before the planning finished",
+                   f"在这个 shell 中 {path} 是存在的:失败的那次运行看到的是别的文件夹(它的 nnUNet_preprocessed),"
+                   "或者运行时规划还没有完成")]
+    folder = path.parent
+    if not folder.is_dir():
+        return [tr(f"no {folder}: the task was not preprocessed there (nnUNet_preprocessed in this shell: "
+                   f"{ctx.environ.get('nnUNet_preprocessed', 'unset')})",
+                   f"没有 {folder}:这个任务没有在那里预处理过(这个 shell 中的 nnUNet_preprocessed:"
+                   f"{ctx.environ.get('nnUNet_preprocessed', '未设置')})")]
+    plans = sorted(f.name for f in folder.glob("*_plans_*.pkl"))
+    if not plans:
+        return [tr(f"{folder} holds no plans file: the task was not planned (nnUNet_plan_and_preprocess)",
+                   f"{folder} 中没有 plans 文件:这个任务还没有规划过(nnUNet_plan_and_preprocess)")]
+    identifiers = sorted({re.sub(r"_plans_(2D|3D)\.pkl$", "", name) for name in plans})
+    return [tr(f"{folder} holds {', '.join(plans)}", f"{folder} 中有 {'、'.join(plans)}"),
+            tr(f"so -p can be: {', '.join(identifiers)}", f"所以 -p 可以是:{'、'.join(identifiers)}")]
+
+
+@_needs_task
+def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    from .training.dataloading import get_case_identifiers
+    from .training.splits import load_splits, random_80_20_split
+
+    fold = int(match.group(1))
+    task_dir = workspace.preprocessed_task_dir(name)
+    splits_file = task_dir / "splits_final.pkl"
+    if not splits_file.is_file():
+        found = [tr(f"no {splits_file} now (v1 writes its five folds there at the first run)",
+                    f"现在没有 {splits_file}(v1 在第一次运行时把它的五个 fold 写在那里)")]
+    else:
+        splits = load_splits(splits_file)
+        found = [tr(f"{splits_file.name} of {name} holds {len(splits)} split(s), folds 0 to {len(splits) - 1}, "
+                    f"validating on {[len(s['val']) for s in splits]} cases",
+                    f"{name} 的 {splits_file.name} 有 {len(splits)} 个划分,即 fold 0 到 {len(splits) - 1},"
+                    f"验证病例数分别为 {[len(s['val']) for s in splits]}")]
+    stages = sorted(f for f in task_dir.glob("*_stage*") if f.is_dir()) if task_dir.is_dir() else []
+    keys = get_case_identifiers(stages[0]) if stages else []
+    if keys:
+        _train, val = random_80_20_split(keys, fold)
+        shown = ", ".join(val[:10]) + (tr(f" and {len(val) - 10} more", f",另有 {len(val) - 10} 个")
+                                       if len(val) > 10 else "")
+        found.append(tr(f"fold {fold}'s random 80:20 split of the {len(keys)} cases validates on {len(val)}: {shown}",
+                        f"fold {fold} 对 {len(keys)} 个病例的随机 80:20 划分在 {len(val)} 个病例上验证:{shown}"))
     return found
 
 
@@ -594,6 +646,42 @@ KNOWN: tuple[_Known, ...] = (
                       "incomplete .npy files, or preprocess again",
                       "v2 以同样的方式解压(CASE.npy 在 CASE.npz 旁边,已存在的文件会被跳过):删除不完整的 .npy 文件,"
                       "或者重新预处理")),
+    _Known("plans_missing", "No such file or directory: '..._plans_3D.pkl'",
+           re.compile(r"No such file or directory: '(?P<path>[^']*_plans_(?:2D|3D)\.pkl)'"),
+           lambda m: tr("nnUNet_train reads the plans from nnUNet_preprocessed/TASK/<plans identifier>_plans_3D.pkl "
+                        "(_plans_2D.pkl for 2d), which nnUNet_plan_and_preprocess writes; the file is not there: the "
+                        "task was not planned, -p names an identifier it was not planned under, or "
+                        "nnUNet_preprocessed points elsewhere than when it was planned",
+                        "nnUNet_train 从 nnUNet_preprocessed/TASK/<plans 标识>_plans_3D.pkl(2d 用 _plans_2D.pkl)读取 "
+                        "plans,这个文件由 nnUNet_plan_and_preprocess 写出;它不在那里:任务还没有规划过,-p 给的标识不是"
+                        "规划时用的,或者 nnUNet_preprocessed 指向的不是规划时的文件夹"),
+           lambda m: tr("plan and preprocess the task first (nnUNet_plan_and_preprocess -t ID, or "
+                        "`nnunet-explorer plan_and_preprocess -t ID`), or give -p an identifier whose plans exist "
+                        "(the default is nnUNetPlansv2.1)",
+                        "先规划和预处理这个任务(nnUNet_plan_and_preprocess -t ID,或 "
+                        "`nnunet-explorer plan_and_preprocess -t ID`),或者给 -p 一个 plans 存在的标识"
+                        "(默认是 nnUNetPlansv2.1)"),
+           _guarded(_check_plans_file),
+           lambda: tr("v2 reads nnUNet_preprocessed/DatasetXXX_Name/nnUNetPlans.json (-p nnUNetPlans)",
+                      "v2 读取 nnUNet_preprocessed/DatasetXXX_Name/nnUNetPlans.json(-p nnUNetPlans)")),
+    _Known("fold_beyond_splits", "INFO: You requested fold ... for training but splits contain only ... folds",
+           re.compile(r"You requested fold (\d+) for training but splits contain only (\d+) folds"),
+           lambda m: tr(f"splits_final.pkl holds {m.group(2)} split(s) (folds 0 to {int(m.group(2)) - 1}) and fold "
+                        f"{m.group(1)} was asked for. v1 does not stop: it trains this fold on a random 80:20 split "
+                        "seeded with the fold number (RandomState(12345 + fold)), which is none of the file's splits, "
+                        "so its validation cases overlap those of the other folds (a sixth fold of a five-fold run "
+                        "is no extra cross-validation fold)",
+                        f"splits_final.pkl 有 {m.group(2)} 个划分(fold 0 到 {int(m.group(2)) - 1}),而要的是 fold "
+                        f"{m.group(1)}。v1 不会停下:它用以 fold 编号为种子的随机 80:20 划分(RandomState(12345 + "
+                        "fold))训练这个 fold,这个划分不是文件中的任何一个,所以它的验证病例与其他 fold 的重叠"
+                        "(五折运行的第六个 fold 不是多出来的交叉验证 fold)"),
+           lambda m: tr("for v1's five folds use -f 0 to 4 (-f all trains on every case); for a split of your own, "
+                        "add it to splits_final.pkl before training (a list of {'train': array, 'val': array}; "
+                        "fold i is entry i)",
+                        "v1 的五个 fold 用 -f 0 到 4(-f all 用全部病例训练);要用你自己的划分,就在训练前把它加进 "
+                        "splits_final.pkl(一个由 {'train': array, 'val': array} 组成的列表;fold i 就是第 i 个条目)"),
+           _guarded(_check_splits),
+           lambda: tr("v2 does the same with splits_final.json", "v2 对 splits_final.json 也是这样处理的")),
     _Known("unexpected_labels", "Unexpected labels found in file ... Found these unexpected values ...",
            re.compile(r"Unexpected labels found in file (\S+?)\.? Found these unexpected "
                       r"values \(they should not be there\) (.+)"),

@@ -5,6 +5,7 @@ import ast
 import importlib.util
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -55,10 +56,22 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
         "empty_image": empty,
         "npy_incomplete": _cut_npy_message(),
+        "plans_missing": _missing_plans_message("/data/pre/Task004_X/nnUNetPlansv2.1_plans_3D.pkl"),
+        "fold_beyond_splits": _literal("nnunet", "training/network_training/nnUNetTrainerV2.py",
+                                       "You requested fold") % (5, 5),
         "target_size": _v1_target_size_message(),
         "patch_not_divisible": _v1_undivided_patch_message(),
         "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
     }
+
+
+def _missing_plans_message(path: str) -> str:
+    """What v1's get_default_configuration raises when the plans file is missing (its load_pickle's open())."""
+    from batchgenerators.utilities.file_and_folder_operations import load_pickle as v1_load_pickle
+
+    with pytest.raises(FileNotFoundError) as raised:
+        v1_load_pickle(path)
+    return f"FileNotFoundError: {raised.value}"
 
 
 def _cut_npy_message() -> str:
@@ -432,3 +445,42 @@ def test_an_incomplete_npy_is_named_with_its_size_and_the_free_disk(workspace):
     assert sorted(Path(f).name for f in unpack_dataset(stage)) == ["case_1.npy", "case_2.npy"]
     (repaired,) = explain(message, task="77")
     assert repaired.found == before.found
+
+
+def test_a_missing_plans_file_lists_the_plans_that_are_there_and_their_identifiers(workspace, capsys):
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    task = workspace.preprocessed / "Task040_KiTS"
+    message = _missing_plans_message(str(task / "nnUNetPlansv2.1_big_plans_3D.pkl"))
+    (asked,) = explain(message)
+    plans = sorted(p.name for p in task.glob("*_plans_*.pkl"))
+    assert plans and asked.found == (f"{task} holds {', '.join(plans)}",
+                                     "so -p can be: " + ", ".join(sorted({p.rsplit("_plans_", 1)[0] for p in plans})))
+    shutil.copy(task / plans[0], task / "nnUNetPlansv2.1_big_plans_3D.pkl")  # planned since the run failed
+    (there,) = explain(message)
+    assert there.found[0].startswith(f"{task / 'nnUNetPlansv2.1_big_plans_3D.pkl'} exists in this shell")
+    (no_task,) = explain(_missing_plans_message(str(workspace.preprocessed / "Task077_None/p_plans_3D.pkl")))
+    assert no_task.found[0].startswith(f"no {workspace.preprocessed / 'Task077_None'}: the task was not preprocessed")
+
+
+def test_a_fold_beyond_the_split_file_names_the_random_split_v1_trains_on(workspace):
+    from nnunet_explorer.fileio import write_pickle
+    from nnunet_explorer.training.splits import make_splits, random_80_20_split
+
+    task = workspace.preprocessed / "Task078_Folds"
+    stage = task / "nnUNetData_plans_v2.1_stage0"
+    stage.mkdir(parents=True)
+    keys = [f"case_{i:03d}" for i in range(12)]
+    for key in keys:
+        (stage / f"{key}.npz").write_bytes(b"")
+    message = _messages()["fold_beyond_splits"]
+    (before,) = explain(message, task="78")
+    assert before.found[0] == f"no {task / 'splits_final.pkl'} now (v1 writes its five folds there at the first run)"
+    write_pickle(make_splits(keys), task / "splits_final.pkl")
+    (found,) = explain(message, task="78")
+    val = random_80_20_split(keys, 5)[1]
+    assert len(val) == 3 and not set(val) - set(keys)
+    assert found.found == ("splits_final.pkl of Task078_Folds holds 5 split(s), folds 0 to 4, validating on "
+                           "[3, 3, 2, 2, 2] cases",
+                           f"fold 5's random 80:20 split of the 12 cases validates on 3: {', '.join(val)}")
+    assert "trains this fold on a random 80:20 split" in found.cause and "-f 0 to 4" in found.fix
