@@ -41,6 +41,9 @@ NOSMOOTH_TRAINER = "nnUNetTrainerV2_Loss_DiceCE_noSmooth"
 
 _LOG_NAME = re.compile(r"training_log_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.txt$")
 _NUMPY_WRAPPER = re.compile(r"np\.float\d+\(|np\.int\d+\(|array\(")
+# nnUNetTrainerV2.do_split's lines for a fold beyond splits_final.pkl
+_RANDOM_SPLIT = re.compile(r"You requested fold (\d+) for training but splits contain only (\d+) folds")
+_RANDOM_SPLIT_CASES = re.compile(r"This random 80:20 split has (\d+) training and (\d+) validation cases")
 _FLOAT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
 
 
@@ -83,6 +86,9 @@ class LogRun:
     lrs: dict[int, float]
     resumed: bool
     on_cpu: bool
+    random_split: tuple[int, int] | None = None
+    """``(fold, splits in splits_final.pkl)`` when v1 trained the fold on its random 80:20 split instead."""
+    random_split_cases: tuple[int, int] | None = None  # (training, validation) cases of that split
 
 
 def _log_sort_key(path: Path) -> tuple:
@@ -115,12 +121,17 @@ def parse_log_text(text: str, name: str, records: dict[int, EpochRecord]) -> Log
     lrs: dict[int, float] = {}
     first = last = None
     resumed = on_cpu = False
+    random_split = random_split_cases = None
     for raw in text.splitlines():
         line = raw.strip()
         if "loading checkpoint" in line:
             resumed = True
         if "run training on a CPU" in line:
             on_cpu = True
+        if match := _RANDOM_SPLIT.search(line):
+            random_split = (int(match.group(1)), int(match.group(2)))
+        if match := _RANDOM_SPLIT_CASES.search(line):
+            random_split_cases = (int(match.group(1)), int(match.group(2)))
         if re.search(r"(^|: )epoch: ", line):
             values = _floats(_after(line, "epoch:"))
             if not values:
@@ -155,7 +166,7 @@ def parse_log_text(text: str, name: str, records: dict[int, EpochRecord]) -> Log
             values = _floats(_after(line, "This epoch took"))
             if values:
                 current.seconds = values[0]
-    return LogRun(name, first, last, lrs, resumed, on_cpu)
+    return LogRun(name, first, last, lrs, resumed, on_cpu, random_split, random_split_cases)
 
 
 @dataclass(frozen=True)
@@ -673,6 +684,28 @@ def rule_nonfinite_loss(r: RunInspection, k: int) -> list[Finding]:
                      "later_epochs": found.later, "later_finite": found.later_finite, "stayed": found.stayed})]
 
 
+def rule_random_split(r: RunInspection, k: int) -> list[Finding]:
+    """A fold beyond ``splits_final.pkl``: nnUNetTrainerV2 does not stop, it trains on a random 80:20 split."""
+    run = next((run for run in reversed(r.logs) if run.random_split), None)
+    if run is None:
+        return []
+    fold, splits = run.random_split
+    cases = run.random_split_cases
+    sizes = tr(f" ({cases[0]} training, {cases[1]} validation cases)", f"（{cases[0]} 个训练病例、{cases[1]} 个验证病例）"
+               ) if cases else ""
+    return [Finding("random_split", "warning", tr(
+        f"fold {fold} trained on v1's random 80:20 split{sizes}, none of splits_final.pkl's: the file held only "
+        f"{splits} split(s) (folds 0 to {splits - 1}), and nnUNetTrainerV2 then draws a split with "
+        "RandomState(12345 + fold) instead of stopping. Its validation cases overlap the other folds', so it is no "
+        "extra cross-validation fold; to train a split of your own, add it to splits_final.pkl before training "
+        "(`nnunet-explorer doctor --explain` on the log names its validation cases)",
+        f"fold {fold} 是用 v1 的随机 80:20 划分训练的{sizes}，不是 splits_final.pkl 中的任何一个划分：文件里只有 "
+        f"{splits} 个划分（fold 0 到 {splits - 1}），nnUNetTrainerV2 这时不会停下，而是用 RandomState(12345 + fold) "
+        "抽取一个划分。它的验证病例与其他 fold 的重叠，所以它不是多出来的交叉验证 fold；要用你自己的划分，就在训练前"
+        "把它加进 splits_final.pkl（对这个日志运行 `nnunet-explorer doctor --explain` 会列出它的验证病例）"),
+        {"fold": fold, "splits": splits, "cases": list(cases) if cases else None})]
+
+
 RULES: tuple[Callable[[RunInspection, int], list[Finding]], ...] = (
     rule_progress, rule_overfitting, rule_collapsed_class, rule_lr_jump, rule_pseudo_vs_real, rule_best_vs_final,
-    rule_resume_order, rule_epoch_time, rule_nonfinite_loss)
+    rule_resume_order, rule_epoch_time, rule_nonfinite_loss, rule_random_split)

@@ -441,3 +441,27 @@ def test_inspect_speaks_chinese_under_zh_and_english_otherwise(tmp_path, monkeyp
     monkeypatch.setenv("NNUNET_EXPLORER_LANG", "en")
     assert main(["inspect", str(fold), "--window", "20", "--report", str(tmp_path / "en.html")]) == 0
     assert not CJK.search((tmp_path / "en.html").read_text(encoding="utf-8")) and not CJK.search(capsys.readouterr().out)
+
+
+def test_a_fold_beyond_the_split_file_is_flagged_as_v1s_random_split(tmp_path, monkeypatch):
+    """nnUNetTrainerV2 trains a fold the split file lacks on a random 80:20 split and only says so in the log."""
+    pytest.importorskip("nnunet")
+    from .test_error_explainer import _literal
+
+    source = "training/network_training/nnUNetTrainerV2.py"
+    curves = {"train": lambda e: 1 - e / 50, "val": lambda e: 1 - e / 60, "dice": lambda e: [0.2 + e / 50]}
+    log = write_log(tmp_path / "fold_5", list(range(5)), **curves)
+    lines = log.read_text().splitlines()
+    lines[1:1] = [f"{T0}: {_literal('nnunet', source, 'You requested fold') % (5, 5)} ",
+                  f"{T0}: {_literal('nnunet', source, 'This random 80:20 split has') % (8, 2)} "]
+    log.write_text("\n".join(lines) + "\n")
+    (found,) = inspect_fold(tmp_path / "fold_5").by_rule("random_split")
+    assert found.severity == "warning" and found.numbers == {"fold": 5, "splits": 5, "cases": [8, 2]}
+    assert found.message.startswith("fold 5 trained on v1's random 80:20 split (8 training, 2 validation cases), "
+                                    "none of splits_final.pkl's: the file held only 5 split(s) (folds 0 to 4)")
+    write_log(tmp_path / "fold_0", list(range(5)), **curves)
+    assert inspect_fold(tmp_path / "fold_0").by_rule("random_split") == []
+    monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
+    (zh,) = inspect_fold(tmp_path / "fold_5").by_rule("random_split")
+    assert zh.message.startswith("fold 5 是用 v1 的随机 80:20 划分训练的（8 个训练病例、2 个验证病例）")
+    assert zh.numbers == found.numbers
