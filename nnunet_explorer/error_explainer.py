@@ -15,9 +15,9 @@ unpacked case cut short), ``Unexpected labels found in file``, ``Pretrained weig
 be either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` / ``size
 mismatch (got input: ...`` (torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in
 size), ``Sizes of tensors must match except in dimension 1`` (a patch the pooling does not divide: edited plans),
-``train loss : nan`` (v1's log: where the NaN began, and whether it stayed), ``CUDA out of memory``, ``Weights only
-load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to
-reduction operation``.
+``train loss : nan`` (v1's log: where the NaN began, and whether it stayed), ``CUDA out of memory``, ``CUDA error:
+out of memory`` (a GPU already full), ``Weights only load failed`` (torch >= 2.6 loading a v1 checkpoint),
+``device-side assert triggered`` and ``zero-size array to reduction operation``.
 """
 from __future__ import annotations
 
@@ -362,12 +362,57 @@ def _check_labels(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
+def _gpus(ctx: _Context) -> list[str] | None:
+    """Each GPU's memory in use as ``nvidia-smi`` reports it now (None: no nvidia-smi on this PATH)."""
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi", path=ctx.environ.get("PATH"))
+    if smi is None:
+        return None
+    try:
+        done = subprocess.run([smi, "--query-gpu=index,name,memory.used,memory.total",
+                               "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return [tr(f"nvidia-smi did not answer ({type(exc).__name__})", f"nvidia-smi 没有回应({type(exc).__name__})")]
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        return [tr(f"nvidia-smi failed: {said[-1] if said else done.returncode}",
+                   f"nvidia-smi 失败了:{said[-1] if said else done.returncode}")]
+    out = []
+    for line in done.stdout.strip().splitlines():
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit():
+            used, total = int(parts[2]), int(parts[3])
+            out.append(tr(f"GPU {parts[0]} ({parts[1]}): {used / 1024:.1f} of {total / 1024:.1f} GiB in use now",
+                          f"GPU {parts[0]}({parts[1]}):现在已用 {used / 1024:.1f} / {total / 1024:.1f} GiB"))
+    visible = ctx.environ.get("CUDA_VISIBLE_DEVICES")
+    out.append(tr(f"CUDA_VISIBLE_DEVICES is {visible!r}" if visible is not None else
+                  "CUDA_VISIBLE_DEVICES is unset: a process sees every GPU and uses GPU 0",
+                  f"CUDA_VISIBLE_DEVICES 为 {visible!r}" if visible is not None else
+                  "CUDA_VISIBLE_DEVICES 未设置:进程能看到所有 GPU,并使用 GPU 0"))
+    return out
+
+
+def _check_gpu_full(match: re.Match, ctx: _Context) -> list[str]:
+    found = _gpus(ctx)
+    if found is None:
+        return [tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
+                   "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")]
+    return found
+
+
 @_needs_task
 def _check_batch_and_patch(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     path, plans = _plans(workspace, name, ctx.plans_identifier)
     return [tr(f"stage {k} of {path.name}: batch {s['batch_size']}, patch {list(map(int, s['patch_size']))}",
                f"{path.name} 的 stage {k}:batch {s['batch_size']},patch {list(map(int, s['patch_size']))}")
             for k, s in plans["plans_per_stage"].items()]
+
+
+def _check_oom(match: re.Match, ctx: _Context) -> list[str]:
+    """The plans' batch and patch (with -t), then each GPU's memory in use now (where nvidia-smi is)."""
+    return _guarded(_check_batch_and_patch)(match, ctx) + (_gpus(ctx) or [])
 
 
 _ENCODER_CONV = re.compile(r"^conv_blocks_context\.(\d+)\.(?:0\.)?blocks\.0\.conv\.weight$")
@@ -792,7 +837,23 @@ KNOWN: tuple[_Known, ...] = (
                         "释放 GPU(nvidia-smi),或者按更少的显存规划:把 plans 复制一份、改小 batch 或 patch,以新的标识"
                         "保存,再用 -p 传入(v1 的 experiment_planning/change_batch_size.py 就是这样一个修改的例子,"
                         "路径是写死的)"),
-           _guarded(_check_batch_and_patch)),
+           _check_oom),
+    _Known("gpu_full", "CUDA error: out of memory",
+           re.compile(r"CUDA error: out of memory"),
+           lambda m: tr("CUDA itself could not allocate, outside torch's caching allocator (whose failures say "
+                        "\"CUDA out of memory. Tried to allocate ...\"): typically while the process sets up the GPU "
+                        "or moves the network onto it, so the plans' batch and patch are not the cause; the GPU is "
+                        "already (nearly) full: another process holds it (another training, a notebook kernel, a "
+                        "finished run's zombie), or this process sees another GPU than the one meant",
+                        "CUDA 自己没能分配到显存,这发生在 torch 的缓存分配器之外(分配器失败时说的是 \"CUDA out of "
+                        "memory. Tried to allocate ...\"):通常是在进程初始化 GPU 或把网络移到 GPU 上的时候,所以原因不是 "
+                        "plans 的 batch 和 patch;GPU 已经(几乎)满了:别的进程占着它(另一次训练、notebook 内核、"
+                        "已结束运行的僵尸进程),或者这个进程看到的不是想用的那块 GPU"),
+           lambda m: tr("`nvidia-smi` shows who holds the GPU: stop that process, or run on a free GPU with "
+                        "CUDA_VISIBLE_DEVICES=N nnUNet_train ...",
+                        "`nvidia-smi` 会显示谁占着 GPU:停掉那个进程,或者用 CUDA_VISIBLE_DEVICES=N nnUNet_train ... "
+                        "在空闲的 GPU 上运行"),
+           _check_gpu_full),
     _Known("pretrained", "Pretrained weights are not compatible with the current network architecture",
            re.compile(r"Pretrained weights are not compatible with the current network architecture"),
            lambda m: tr("-pretrained_weights copies a checkpoint into the network built from this task's plans only "

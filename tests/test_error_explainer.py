@@ -53,6 +53,8 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "no_deep_supervision": _literal("nnunet", "training/loss_functions/deep_supervision.py", "x must be"),
         "weights_only": _literal("torch", "serialization.py", "Weights only load failed"),
         "cuda_oom": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        "gpu_full": "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at "
+                    "some other API call, so the stacktrace below might be incorrect.",
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
         "empty_image": empty,
         "npy_incomplete": _cut_npy_message(),
@@ -283,7 +285,8 @@ def test_dead_workers_point_at_the_first_error_above_or_at_the_oom_killer(worksp
     assert "OOM killer" in silent.found[0]
     # Python 3.11 echoes the raising source line above the message; the message itself is what is quoted
     echoed = ('Traceback (most recent call last):\n  File "multi_threaded_augmenter.py", line 189, in __get_next_item\n'
-              '    raise RuntimeError("One or more background workers are no longer alive. Exiting. Please check the "\n'
+              '    raise RuntimeError("One or more background workers are no longer alive. Exiting. Please check '
+              'the "\n'
               f"RuntimeError: {message}\n")
     (quoted,) = explain(above + echoed)
     assert quoted.quoted == f"RuntimeError: {message}"
@@ -484,3 +487,26 @@ def test_a_fold_beyond_the_split_file_names_the_random_split_v1_trains_on(worksp
                            "[3, 3, 2, 2, 2] cases",
                            f"fold 5's random 80:20 split of the 12 cases validates on 3: {', '.join(val)}")
     assert "trains this fold on a random 80:20 split" in found.cause and "-f 0 to 4" in found.fix
+
+
+def test_a_gpu_already_full_reads_nvidia_smi_and_the_visible_devices(workspace, tmp_path, monkeypatch):
+    message = _messages()["gpu_full"]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    (absent,) = explain(message)
+    assert absent.found == ("nvidia-smi is not on this machine's PATH: run this check where the run failed",)
+    smi = tmp_path / "bin" / "nvidia-smi"  # answers as nvidia-smi does to that query
+    smi.parent.mkdir()
+    smi.write_text("#!/bin/sh\necho '0, NVIDIA H100 80GB HBM3, 81079, 81559'\n"
+                   "echo '1, NVIDIA H100 80GB HBM3, 3, 81559'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", str(smi.parent))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    (full,) = explain(message)
+    assert full.found == ("GPU 0 (NVIDIA H100 80GB HBM3): 79.2 of 79.6 GiB in use now",
+                          "GPU 1 (NVIDIA H100 80GB HBM3): 0.0 of 79.6 GiB in use now",
+                          "CUDA_VISIBLE_DEVICES is unset: a process sees every GPU and uses GPU 0")
+    assert "CUDA_VISIBLE_DEVICES=N" in full.fix and "not the cause" in full.cause
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    (oom,) = explain(_messages()["cuda_oom"])  # the allocator's own message: the same GPU lines after the plans'
+    assert oom.found[0] == "add -t TASK to check the task's files as well"
+    assert oom.found[-1] == "CUDA_VISIBLE_DEVICES is '1'"
