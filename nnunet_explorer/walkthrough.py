@@ -491,8 +491,10 @@ def dataset(trainer: Any, initialize: Initialized) -> DatasetIndex:
     """``trainer.dataset``: the preprocessed cases of ``<data_identifier>_stage<stage>``, unpacked to ``.npy``.
 
     v1 decompresses every ``CASE.npz`` to ``CASE.npy`` once (``unpack_data``), so that loaders memory-map a
-    case and read only the patch they need; ``--use_compressed_data`` skips this. The cascade's cases also name
-    the ``3d_lowres`` segmentation each one gets.
+    case and read only the patch they need; ``--use_compressed_data`` skips this. v1 skips a ``.npy`` that
+    exists, even one cut short by an interrupted unpacking (its loaders then fail on that case: "mmap length is
+    greater than file size"); the explorer unpacks such a file again. The cascade's cases also name the
+    ``3d_lowres`` segmentation each one gets.
     """
     _initialized(trainer, "dataset")
     if trainer.dataset is None:
