@@ -11,13 +11,14 @@ defined and nnU-Net can ...`` (a folder variable unset), ``only applies if there
 run final stage of cascade``, ``Could not find trainer class``, ``No such file or directory: '..._plans_3D.pkl'``
 (no plans under that identifier), ``You requested fold ... but splits contain only ... folds`` (v1 then trains on a
 random split), ``One or more background workers are no longer alive``, ``mmap length is greater than file size`` (an
-unpacked case cut short), ``Unexpected labels found in file``, ``Pretrained weights are not compatible``, ``x must
-be either tuple or list`` (a network without deep supervision under V2's loss), ``Expected target size`` / ``size
-mismatch (got input: ...`` (torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in
-size), ``Sizes of tensors must match except in dimension 1`` (a patch the pooling does not divide: edited plans),
-``train loss : nan`` (v1's log: where the NaN began, and whether it stayed), ``CUDA out of memory``, ``CUDA error:
-out of memory`` (a GPU already full), ``Weights only load failed`` (torch >= 2.6 loading a v1 checkpoint),
-``device-side assert triggered`` and ``zero-size array to reduction operation``.
+unpacked case cut short), ``Unexpected labels found in file``, ``Error(s) in loading state_dict for Generic_UNet``
+(what differs, read off the shapes), ``Pretrained weights are not compatible``, ``x must be either tuple or list``
+(a network without deep supervision under V2's loss), ``Expected target size`` / ``size mismatch (got input: ...``
+(torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in size), ``Sizes of tensors must
+match except in dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log:
+where the NaN began, and whether it stayed), ``CUDA out of memory``, ``CUDA error: out of memory`` (a GPU already
+full), ``Weights only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and
+``zero-size array to reduction operation``.
 """
 from __future__ import annotations
 
@@ -489,6 +490,79 @@ def _check_pretrained(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
+_SIZE_MISMATCH = re.compile(r"size mismatch for (?P<key>[\w.]+): copying a param with shape "
+                            r"torch\.Size\(\[(?P<ckpt>[\d, ]*)\]\) from checkpoint, the shape in current model is "
+                            r"torch\.Size\(\[(?P<now>[\d, ]*)\]\)")
+_KEYS = re.compile(r"(Missing|Unexpected) key\(s\) in state_dict: ((?:\"[\w.]+\"(?:, )?)+)")
+
+
+def _check_state_dict(match: re.Match, ctx: _Context) -> list[str]:
+    """Read the shapes torch lists under "Error(s) in loading state_dict": what differs between the two networks."""
+    said = ctx.text[match.start():]
+    pairs = [(m.group("key"), _shape(m.group("ckpt")), _shape(m.group("now"))) for m in _SIZE_MISMATCH.finditer(said)]
+    keys = {kind: len(re.findall(r"\"[\w.]+\"", listed)) for kind, listed in _KEYS.findall(said)}
+    found, seen = [], set()
+    if keys:  # other levels shift every later layer: their feature and kernel mismatches follow from that
+        seen.update({"features", "kernels"})
+
+    def once(kind: str, line: str) -> None:
+        if kind not in seen:
+            seen.add(kind)
+            found.append(line)
+
+    for key, ckpt, now in pairs:
+        if len(ckpt) != len(now) and min(len(ckpt), len(now)) >= 3:
+            was, built = len(ckpt) - 2, len(now) - 2
+            once("dims", tr(f"{key}: {was}D kernels in the checkpoint, {built}D in the network built now: a {was}D "
+                            f"network's weights loaded into a {built}D one (2d vs 3d_fullres / 3d_lowres / "
+                            "3d_cascade_fullres)",
+                            f"{key}:检查点中是 {was}D 卷积核,现在构建的网络中是 {built}D:把一个 {was}D 网络的权重"
+                            f"载入了一个 {built}D 网络(2d 与 3d_fullres / 3d_lowres / 3d_cascade_fullres)"))
+            continue
+        if len(ckpt) != len(now) or len(ckpt) < 2:
+            continue
+        encoder = _ENCODER_CONV.match(key)
+        if encoder and int(encoder.group(1)) == 0 and ckpt[1] != now[1]:
+            once("inputs", tr(f"the first convolution takes {ckpt[1]} input channel(s) in the checkpoint, {now[1]} in "
+                              "the network now: the number of input modalities differs (a 3d_cascade_fullres network "
+                              "also takes one channel per foreground class of the 3d_lowres prediction)",
+                              f"第一个卷积在检查点中接收 {ckpt[1]} 个输入通道,现在的网络中是 {now[1]} 个:输入模态数不同"
+                              "(3d_cascade_fullres 网络还为 3d_lowres 预测的每个前景类别多接收一个通道)"))
+        elif key.startswith("seg_outputs.") and ckpt[0] != now[0]:
+            once("classes", tr(f"the checkpoint predicts {ckpt[0]} classes (background included), the network now "
+                               f"{now[0]}: the labels of dataset.json differ from those it was trained with (a model "
+                               "of another task?)",
+                               f"检查点预测 {ckpt[0]} 个类别(含背景),现在的网络是 {now[0]} 个:dataset.json 的标签与训练时"
+                               "不同(是另一个任务的模型吗?)"))
+        elif ckpt[:2] != now[:2] and not key.startswith("seg_outputs."):
+            once("features", tr(f"{key}: {ckpt[0]} feature maps in the checkpoint, {now[0]} now: the network was "
+                                "built with other feature counts (the plans' base_num_features, 32 by default, "
+                                "doubling per level up to Generic_UNet's cap of 320 in 3D and 480 in 2D; a trainer "
+                                "may set others)",
+                                f"{key}:检查点中有 {ckpt[0]} 个特征图,现在是 {now[0]} 个:网络是用不同的特征数构建的"
+                                "(plans 的 base_num_features,默认 32,每层翻倍,Generic_UNet 在 3D 中最多 320、2D 中"
+                                "最多 480;trainer 可以另设)"))
+        elif ckpt[2:] != now[2:]:
+            once("kernels", tr(f"{key}: kernel {ckpt[2:]} in the checkpoint, {now[2:]} now: the plans' "
+                               "conv_kernel_sizes (for tu.*, the pool_op_kernel_sizes) differ from those it was "
+                               "trained with",
+                               f"{key}:检查点中的卷积核是 {ckpt[2:]},现在是 {now[2:]}:plans 的 conv_kernel_sizes"
+                               "(对 tu.* 来说是 pool_op_kernel_sizes)与训练时不同"))
+    if keys:
+        found.append(tr(f"{keys.get('Missing', 0)} weight(s) of the network built now are not in the checkpoint, "
+                        f"{keys.get('Unexpected', 0)} of the checkpoint are not in the network: a different number of "
+                        "resolution levels (the plans' pool_op_kernel_sizes) or another architecture",
+                        f"现在构建的网络中有 {keys.get('Missing', 0)} 个权重不在检查点里,检查点中有 "
+                        f"{keys.get('Unexpected', 0)} 个不在网络里:分辨率层级数不同(plans 的 pool_op_kernel_sizes)"
+                        "或者是另一种结构"))
+    if pairs:
+        found.insert(0, tr(f"{len(pairs)} size mismatch(es); the first: {pairs[0][0]} {pairs[0][1]} in the checkpoint, "
+                           f"{pairs[0][2]} in the network now",
+                           f"{len(pairs)} 处形状不符;第一处:{pairs[0][0]},检查点中为 {pairs[0][1]},现在的网络中为 "
+                           f"{pairs[0][2]}"))
+    return found
+
+
 def _shape(text: str) -> list[int]:
     return [int(v) for v in re.findall(r"\d+", text)]
 
@@ -854,6 +928,26 @@ KNOWN: tuple[_Known, ...] = (
                         "`nvidia-smi` 会显示谁占着 GPU:停掉那个进程,或者用 CUDA_VISIBLE_DEVICES=N nnUNet_train ... "
                         "在空闲的 GPU 上运行"),
            _check_gpu_full),
+    _Known("state_dict", "Error(s) in loading state_dict for Generic_UNet",
+           re.compile(r"Error\(s\) in loading state_dict for (\w+)"),
+           lambda m: tr(f"the checkpoint's weights do not fit the {m.group(1)} built now. v1 builds the network from "
+                        "plans and the trainer class and then copies the weights in: nnUNet_predict with the plans "
+                        "and trainer saved in the fold's .model.pkl, nnUNet_train -c / -val with the plans file as "
+                        "it is now. So the network differs from the one trained when the plans file was made again "
+                        "or another -p / -m / -tr is given (-c, -val), when the installed trainer or Generic_UNet "
+                        "builds otherwise than the code that trained it (a downloaded or modified model), or when a "
+                        ".model file was copied into another model's folder",
+                        f"检查点的权重与现在构建的 {m.group(1)} 不符。v1 先用 plans 和 trainer 类构建网络,再把权重复制进去:"
+                        "nnUNet_predict 用 fold 的 .model.pkl 里保存的 plans 和 trainer,nnUNet_train -c / -val 用 plans "
+                        "文件现在的内容。所以下面这些情况下网络会与训练时不同:plans 文件被重新生成过,或者给了另外的 -p / "
+                        "-m / -tr(-c、-val);安装的 trainer 或 Generic_UNet 的构建方式与训练它的代码不同(下载的或改过的"
+                        "模型);或者 .model 文件被复制到了另一个模型的文件夹里"),
+           lambda m: tr("load the weights into the network they were trained with: the same -m, -tr and -p as the "
+                        "training, the plans file as it was then (the fold's .model.pkl holds a copy), and the code "
+                        "that trained it",
+                        "把权重载入训练时的那个网络:与训练时相同的 -m、-tr 和 -p,当时的 plans 文件(fold 的 .model.pkl 里"
+                        "有一份副本),以及训练它的那份代码"),
+           _check_state_dict),
     _Known("pretrained", "Pretrained weights are not compatible with the current network architecture",
            re.compile(r"Pretrained weights are not compatible with the current network architecture"),
            lambda m: tr("-pretrained_weights copies a checkpoint into the network built from this task's plans only "

@@ -53,6 +53,7 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "no_deep_supervision": _literal("nnunet", "training/loss_functions/deep_supervision.py", "x must be"),
         "weights_only": _literal("torch", "serialization.py", "Weights only load failed"),
         "cuda_oom": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        "state_dict": _v1_state_dict_message({"inputs": 2}, {}),
         "gpu_full": "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at "
                     "some other API call, so the stacktrace below might be incorrect.",
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
@@ -101,6 +102,30 @@ def _v1_generic_unet(pools, upscale_logits: bool):
                         nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU,
                         {"negative_slope": 1e-2, "inplace": True}, True, False, lambda x: x, InitWeights_He(1e-2),
                         pools, [[3, 3, 3]] * (len(pools) + 1), upscale_logits, True, True)
+
+
+def _v1_state_dict_message(trained: dict, built: dict) -> str:
+    """What torch says when the weights of v1's Generic_UNet built with ``trained`` are loaded into one built with
+    ``built`` (keyword changes to :func:`_v1_unet`'s defaults)."""
+    with pytest.raises(RuntimeError) as raised:
+        _v1_unet(**built).load_state_dict(_v1_unet(**trained).state_dict())
+    return f"RuntimeError: {raised.value}"
+
+
+def _v1_unet(inputs: int = 1, classes: int = 3, levels: int = 2, dims: int = 3, kernel: int = 3, features: int = 4):
+    """v1 1.7.1's Generic_UNet as nnUNetTrainerV2 builds it, 2D or 3D."""
+    import torch
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+    from torch import nn
+
+    conv, norm, dropout = ((nn.Conv3d, nn.InstanceNorm3d, nn.Dropout3d) if dims == 3 else
+                           (nn.Conv2d, nn.InstanceNorm2d, nn.Dropout2d))
+    torch.manual_seed(0)
+    return Generic_UNet(inputs, features, classes, levels, 2, 2, conv, norm, {"eps": 1e-5, "affine": True}, dropout,
+                        {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True}, True, False,
+                        lambda x: x, InitWeights_He(1e-2), [[2] * dims] * levels, [[kernel] * dims] * (levels + 1),
+                        False, True, True)
 
 
 def _v1_undivided_patch_message() -> str:
@@ -510,3 +535,32 @@ def test_a_gpu_already_full_reads_nvidia_smi_and_the_visible_devices(workspace, 
     (oom,) = explain(_messages()["cuda_oom"])  # the allocator's own message: the same GPU lines after the plans'
     assert oom.found[0] == "add -t TASK to check the task's files as well"
     assert oom.found[-1] == "CUDA_VISIBLE_DEVICES is '1'"
+
+
+def test_a_state_dict_mismatch_is_read_off_the_shapes_torch_lists(workspace):
+    """v1's own Generic_UNet, trained with one setting and built with another: what differs is named."""
+    def found(trained, built):
+        (diagnosis,) = explain(_v1_state_dict_message(trained, built))
+        return diagnosis.found
+
+    assert found({"inputs": 2}, {}) == (
+        "1 size mismatch(es); the first: conv_blocks_context.0.blocks.0.conv.weight [4, 2, 3, 3, 3] in the checkpoint, "
+        "[4, 1, 3, 3, 3] in the network now",
+        "the first convolution takes 2 input channel(s) in the checkpoint, 1 in the network now: the number of input "
+        "modalities differs (a 3d_cascade_fullres network also takes one channel per foreground class of the 3d_lowres "
+        "prediction)")
+    two_d = found({"dims": 2}, {})
+    assert ": 2D kernels in the checkpoint, 3D in the network built now: a 2D network's weights loaded into a 3D one" \
+        in two_d[1]
+    assert len(two_d) == 2  # one reading, not one per layer
+    assert found({"classes": 4}, {})[1].startswith("the checkpoint predicts 4 classes (background included), the "
+                                                   "network now 3")
+    decoder = "conv_blocks_localization.0.0.blocks.0.conv.weight"  # torch lists the decoder's layers first
+    assert found({"kernel": 1}, {})[1].startswith(f"{decoder}: kernel [1, 1, 1] in the checkpoint, [3, 3, 3] now: the "
+                                                  "plans' conv_kernel_sizes")
+    assert found({"features": 5}, {})[1].startswith(f"{decoder}: 10 feature maps in the checkpoint, 8 now: the network "
+                                                    "was built with other feature")
+    deeper = found({"levels": 3}, {})
+    assert deeper[1:] == ("8 weight(s) of the network built now are not in the checkpoint, 26 of the checkpoint are "
+                          "not in the network: a different number of resolution levels (the plans' "
+                          "pool_op_kernel_sizes) or another architecture",)  # the shifted layers' shapes follow
