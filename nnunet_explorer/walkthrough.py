@@ -514,12 +514,17 @@ class Split:
     fold: int | str
     train: tuple[str, ...]
     val: tuple[str, ...]
+    splits_in_file: int | None = None  # set when the fold is beyond splits_final.pkl: v1's random 80:20 split
 
     def summary(self) -> str:
         shown = f"{', '.join(self.val[:6])}{' ...' if len(self.val) > 6 else ''}"
-        return tr(f"fold {self.fold}: {len(self.train)} training cases, {len(self.val)} validation cases "
+        held = self.splits_in_file
+        random = tr(f" (v1's random 80:20 split, no cross-validation fold: splits_final.pkl holds {held})",
+                    f"(v1 的随机 80:20 划分,不是交叉验证的一折:splits_final.pkl 只有 {held} 个划分)"
+                    ) if held is not None else ""
+        return tr(f"fold {self.fold}{random}: {len(self.train)} training cases, {len(self.val)} validation cases "
                   f"(val: {shown})",
-                  f"fold {self.fold}：{len(self.train)} 个训练病例,{len(self.val)} 个验证病例(验证:{shown})")
+                  f"fold {self.fold}{random}：{len(self.train)} 个训练病例,{len(self.val)} 个验证病例(验证:{shown})")
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")
@@ -535,7 +540,14 @@ def split(trainer: Any, initialize: Initialized) -> Split:
         raise ConfigurationError(tr("no split: the trainer was initialized for inference only (-val)",
                                     "没有划分(split):这个 trainer 是只为推理初始化的(-val)"),
                                  fix=tr("run without -val", "不带 -val 运行"), step="split")
-    return Split(trainer.fold, tuple(trainer.dataset_tr), tuple(trainer.dataset_val))
+    splits_in_file = None
+    splits_file = Path(trainer.dataset_directory) / "splits_final.pkl"
+    if trainer.fold != "all" and splits_file.is_file():
+        from .training.splits import load_splits
+
+        count = len(load_splits(splits_file))
+        splits_in_file = count if int(trainer.fold) >= count else None
+    return Split(trainer.fold, tuple(trainer.dataset_tr), tuple(trainer.dataset_val), splits_in_file)
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainer:nnUNetTrainer.get_basic_generators")

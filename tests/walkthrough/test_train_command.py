@@ -68,6 +68,16 @@ def test_until_stops_early_and_a_failed_run_still_writes_the_report(ct_env, caps
     assert "nnx-failed" in page and "unknown trainer" in page
 
 
+def test_a_fold_beyond_the_split_file_is_called_v1s_random_split(ct_env, capsys):
+    argv = ["train", "3d_fullres", "nnUNetTrainerV2", "901", "5", "--until", "split"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "INFO: You requested fold 5 for training but splits contain only 5 folds" in out  # v1's own line
+    assert "fold 5 (v1's random 80:20 split, no cross-validation fold: splits_final.pkl holds 5): 8 training" in out
+    assert main([*argv[:4], "0", *argv[5:]]) == 0
+    assert "fold 0: 8 training cases, 2 validation cases" in capsys.readouterr().out
+
+
 def test_report_must_be_html(ct_env, capsys, tmp_path):
     assert main(["train", "3d_fullres", "nnUNetTrainerV2", "901", "0", "--report", str(tmp_path / "r.txt")]) == 2
     assert "give a file name ending in .html" in capsys.readouterr().err
