@@ -22,6 +22,7 @@ full), ``Weights only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``de
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -265,14 +266,17 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
     for folder in folders:
         if not folder.is_dir():
             continue
-        files, cut = incomplete_npy_files(folder)
+        checked = incomplete_npy_files(folder)
+        files, cut = checked.files, checked.cut
         if not files:
-            found.append(tr(f"no .npy under {folder} (the cases are read from their .npz)",
-                            f"{folder} 下没有 .npy（病例从 .npz 读取）"))
+            found.append(tr(f"no .npy under {folder}", f"{folder} 下没有 .npy"))
             continue
+        for f, why in checked.unreadable:
+            found.append(tr(f"{f.relative_to(folder)} cannot be read: {why}", f"{f.relative_to(folder)} 无法读取:{why}"))
         if not cut:
-            found.append(tr(f"{folder}: all {files} .npy files are complete",
-                            f"{folder}：{files} 个 .npy 文件都是完整的"))
+            if not checked.unreadable:
+                found.append(tr(f"{folder}: all {files} .npy files are complete",
+                                f"{folder}：{files} 个 .npy 文件都是完整的"))
             continue
         shown = [tr(f"{f.relative_to(folder)} ({size} of {complete} bytes)" if complete is not None
                     else f"{f.relative_to(folder)} ({size} bytes, its header cut)",
@@ -311,6 +315,12 @@ def _check_plans_file(match: re.Match, ctx: _Context) -> list[str]:
             tr(f"so -p can be: {', '.join(identifiers)}", f"所以 -p 可以是:{'、'.join(identifiers)}")]
 
 
+def _splits_held(count: int) -> str:
+    """"5 split(s) (folds 0 to 4)" or "no split", in the language in effect."""
+    return (tr(f"{count} split(s) (folds 0 to {count - 1})", f"有 {count} 个划分(fold 0 到 {count - 1})") if count
+            else tr("no split", "没有任何划分"))
+
+
 @_needs_task
 def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     from .training.dataloading import get_case_identifiers
@@ -324,10 +334,11 @@ def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[
                     f"现在没有 {splits_file}(v1 在第一次运行时把它的五个 fold 写在那里)")]
     else:
         splits = load_splits(splits_file)
-        found = [tr(f"{splits_file.name} of {name} holds {len(splits)} split(s), folds 0 to {len(splits) - 1}, "
-                    f"validating on {[len(s['val']) for s in splits]} cases",
-                    f"{name} 的 {splits_file.name} 有 {len(splits)} 个划分,即 fold 0 到 {len(splits) - 1},"
-                    f"验证病例数分别为 {[len(s['val']) for s in splits]}")]
+        sizes = [len(s["val"]) for s in splits]
+        found = [tr(f"{splits_file.name} of {name} holds {_splits_held(len(splits))}"
+                    + (f", validating on {sizes} cases" if splits else ""),
+                    f"{name} 的 {splits_file.name} {_splits_held(len(splits))}"
+                    + (f",验证病例数分别为 {sizes}" if splits else ""))]
     stages = sorted(f for f in task_dir.glob("*_stage*") if f.is_dir()) if task_dir.is_dir() else []
     keys = get_case_identifiers(stages[0]) if stages else []
     if keys:
@@ -388,10 +399,15 @@ def _gpus(ctx: _Context) -> list[str] | None:
             out.append(tr(f"GPU {parts[0]} ({parts[1]}): {used / 1024:.1f} of {total / 1024:.1f} GiB in use now",
                           f"GPU {parts[0]}({parts[1]}):现在已用 {used / 1024:.1f} / {total / 1024:.1f} GiB"))
     visible = ctx.environ.get("CUDA_VISIBLE_DEVICES")
-    out.append(tr(f"CUDA_VISIBLE_DEVICES is {visible!r}" if visible is not None else
-                  "CUDA_VISIBLE_DEVICES is unset: a process sees every GPU and uses GPU 0",
-                  f"CUDA_VISIBLE_DEVICES 为 {visible!r}" if visible is not None else
-                  "CUDA_VISIBLE_DEVICES 未设置:进程能看到所有 GPU,并使用 GPU 0"))
+    order = ctx.environ.get("CUDA_DEVICE_ORDER")
+    first = (tr("the first of them in PCI bus order, nvidia-smi's", "按 PCI 总线顺序的第一块,即 nvidia-smi 的顺序")
+             if order == "PCI_BUS_ID" else
+             tr("CUDA's first, the fastest unless CUDA_DEVICE_ORDER=PCI_BUS_ID, so not always nvidia-smi's GPU 0",
+                "CUDA 的第一块,除非设置了 CUDA_DEVICE_ORDER=PCI_BUS_ID,否则是最快的那块,所以不一定是 nvidia-smi 的 GPU 0"))
+    out.append(tr(f"CUDA_VISIBLE_DEVICES is {visible!r}; the process uses {first}" if visible is not None else
+                  f"CUDA_VISIBLE_DEVICES is unset: the process sees every GPU and uses {first}",
+                  f"CUDA_VISIBLE_DEVICES 为 {visible!r};进程使用{first}" if visible is not None else
+                  f"CUDA_VISIBLE_DEVICES 未设置:进程能看到所有 GPU,并使用{first}"))
     return out
 
 
@@ -400,7 +416,7 @@ def _check_gpu_full(match: re.Match, ctx: _Context) -> list[str]:
     if found is None:
         return [tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
                    "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")]
-    return found
+    return found + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
 
 
 @_needs_task
@@ -498,7 +514,8 @@ _KEYS = re.compile(r"(Missing|Unexpected) key\(s\) in state_dict: ((?:\"[\w.]+\"
 
 def _check_state_dict(match: re.Match, ctx: _Context) -> list[str]:
     """Read the shapes torch lists under "Error(s) in loading state_dict": what differs between the two networks."""
-    said = ctx.text[match.start():]
+    lines = ctx.text[match.start():].split("\n")
+    said = "\n".join([lines[0]] + list(itertools.takewhile(lambda line: line[:1] in (" ", "\t"), lines[1:])))
     pairs = [(m.group("key"), _shape(m.group("ckpt")), _shape(m.group("now"))) for m in _SIZE_MISMATCH.finditer(said)]
     keys = {kind: len(re.findall(r"\"[\w.]+\"", listed)) for kind, listed in _KEYS.findall(said)}
     found, seen = [], set()
@@ -746,13 +763,15 @@ KNOWN: tuple[_Known, ...] = (
                         "病例文件损坏就删掉它的 .npy,让它重新解压"),
            _check_workers),
     _Known("npy_incomplete", "mmap length is greater than file size / No data left in file",
-           re.compile(r"mmap length is greater than file size|No data left in file|EOF: reading array header"
-                      r"|Failed to read all data for array"),
-           lambda m: tr("a loader opened an unpacked case (CASE.npy) shorter than its header says: v1 unpacks every "
+           re.compile(r"mmap length is greater than file size|No data left in file"
+                      r"|EOF: reading (?:array header|magic string)|Failed to read all data for array"),
+           lambda m: tr("a loader opened an unpacked case (CASE.npy) that is cut short (its header, or the array "
+                        "after it, ends early): v1 unpacks every "
                         "CASE.npz to CASE.npy before training and skips each .npy that already exists, so a file "
                         "cut short once (an unpacking interrupted, a full disk) stays, and fails each time a loader "
                         "draws that case",
-                        "数据加载器打开了一个比它的文件头所说更短的已解压病例(CASE.npy):v1 在训练前把每个 CASE.npz "
+                        "数据加载器打开了一个被截断的已解压病例(CASE.npy,它的文件头或文件头之后的数组提前结束了):"
+                        "v1 在训练前把每个 CASE.npz "
                         "解压成 CASE.npy,并跳过每个已经存在的 .npy,所以一个曾经被截断的文件(解压被中断、磁盘已满)"
                         "会一直留着,每当数据加载器抽到这个病例就失败"),
            lambda m: tr("make room on the disk if it was full and delete the incomplete .npy files (with -t the "
@@ -761,10 +780,9 @@ KNOWN: tuple[_Known, ...] = (
                         "如果磁盘满了就先腾出空间,再删除不完整的 .npy 文件(加上 -t 时检查会列出它们):v1 下次启动时会从 "
                         ".npz 重新解压缺少的 .npy;explorer 的 `train` 会自己重新解压不完整的 .npy"),
            _guarded(_check_npy_files),
-           lambda: tr("v2 unpacks the same way (CASE.npy next to CASE.npz, existing files skipped): delete the "
-                      "incomplete .npy files, or preprocess again",
-                      "v2 以同样的方式解压(CASE.npy 在 CASE.npz 旁边,已存在的文件会被跳过):删除不完整的 .npy 文件,"
-                      "或者重新预处理")),
+           lambda: tr("v2 users meet the same message (MIC-DKFZ/nnUNet#291, #2581); its maintainers' advice there is "
+                      "to preprocess again",
+                      "v2 的用户也会遇到同样的报错(MIC-DKFZ/nnUNet#291、#2581);维护者在那里的建议是重新预处理")),
     _Known("plans_missing", "No such file or directory: '..._plans_3D.pkl'",
            re.compile(r"No such file or directory: '(?P<path>[^']*_plans_(?:2D|3D)\.pkl)'"),
            lambda m: tr("nnUNet_train reads the plans from nnUNet_preprocessed/TASK/<plans identifier>_plans_3D.pkl "
@@ -785,20 +803,23 @@ KNOWN: tuple[_Known, ...] = (
                       "v2 读取 nnUNet_preprocessed/DatasetXXX_Name/nnUNetPlans.json(-p nnUNetPlans)")),
     _Known("fold_beyond_splits", "INFO: You requested fold ... for training but splits contain only ... folds",
            re.compile(r"You requested fold (\d+) for training but splits contain only (\d+) folds"),
-           lambda m: tr(f"splits_final.pkl holds {m.group(2)} split(s) (folds 0 to {int(m.group(2)) - 1}) and fold "
-                        f"{m.group(1)} was asked for. v1 does not stop: it trains this fold on a random 80:20 split "
-                        "seeded with the fold number (RandomState(12345 + fold)), which is none of the file's splits, "
-                        "so its validation cases overlap those of the other folds (a sixth fold of a five-fold run "
-                        "is no extra cross-validation fold)",
-                        f"splits_final.pkl 有 {m.group(2)} 个划分(fold 0 到 {int(m.group(2)) - 1}),而要的是 fold "
-                        f"{m.group(1)}。v1 不会停下:它用以 fold 编号为种子的随机 80:20 划分(RandomState(12345 + "
-                        "fold))训练这个 fold,这个划分不是文件中的任何一个,所以它的验证病例与其他 fold 的重叠"
-                        "(五折运行的第六个 fold 不是多出来的交叉验证 fold)"),
-           lambda m: tr("for v1's five folds use -f 0 to 4 (-f all trains on every case); for a split of your own, "
-                        "add it to splits_final.pkl before training (a list of {'train': array, 'val': array}; "
-                        "fold i is entry i)",
-                        "v1 的五个 fold 用 -f 0 到 4(-f all 用全部病例训练);要用你自己的划分,就在训练前把它加进 "
-                        "splits_final.pkl(一个由 {'train': array, 'val': array} 组成的列表;fold i 就是第 i 个条目)"),
+           lambda m: tr(f"splits_final.pkl holds {_splits_held(int(m.group(2)))} and fold {m.group(1)} was asked "
+                        "for. v1 does not stop: it trains this fold on a random 80:20 split seeded with the fold "
+                        "number (RandomState(12345 + fold)), which is none of the file's splits; with v1's five-fold "
+                        "file its validation cases overlap those of the five folds, so it is no extra "
+                        "cross-validation fold",
+                        f"splits_final.pkl {_splits_held(int(m.group(2)))},而要的是 fold {m.group(1)}。v1 不会停下:"
+                        "它用以 fold 编号为种子的随机 80:20 划分(RandomState(12345 + fold))训练这个 fold,这个划分不是"
+                        "文件中的任何一个;用 v1 的五折文件时,它的验证病例与这五个 fold 的验证病例重叠,所以它不是多出来"
+                        "的交叉验证 fold"),
+           lambda m: tr((f"for the file's folds use -f 0 to {int(m.group(2)) - 1} (-f all trains on every case); "
+                         if int(m.group(2)) else "-f all trains on every case; ")
+                        + "for a split of your own, add it to splits_final.pkl before training (a list of "
+                        "{'train': array, 'val': array}; fold i is entry i)",
+                        (f"文件中的 fold 用 -f 0 到 {int(m.group(2)) - 1}(-f all 用全部病例训练);"
+                         if int(m.group(2)) else "-f all 用全部病例训练;")
+                        + "要用你自己的划分,就在训练前把它加进 splits_final.pkl(一个由 {'train': array, 'val': array} "
+                        "组成的列表;fold i 就是第 i 个条目)"),
            _guarded(_check_splits),
            lambda: tr("v2 does the same with splits_final.json", "v2 对 splits_final.json 也是这样处理的")),
     _Known("unexpected_labels", "Unexpected labels found in file ... Found these unexpected values ...",
@@ -916,13 +937,16 @@ KNOWN: tuple[_Known, ...] = (
            re.compile(r"CUDA error: out of memory"),
            lambda m: tr("CUDA itself could not allocate, outside torch's caching allocator (whose failures say "
                         "\"CUDA out of memory. Tried to allocate ...\"): typically while the process sets up the GPU "
-                        "or moves the network onto it, so the plans' batch and patch are not the cause; the GPU is "
-                        "already (nearly) full: another process holds it (another training, a notebook kernel, a "
-                        "finished run's zombie), or this process sees another GPU than the one meant",
+                        "or moves the network onto it, so the plans' batch and patch are usually not the cause (they "
+                        "can be when it happens later, at a library's first use in the first iteration, the "
+                        "allocator already holding the batch's memory); the GPU is already (nearly) full: another "
+                        "process holds it (another training, a notebook kernel, a finished run's zombie), or this "
+                        "process sees another GPU than the one meant",
                         "CUDA 自己没能分配到显存,这发生在 torch 的缓存分配器之外(分配器失败时说的是 \"CUDA out of "
-                        "memory. Tried to allocate ...\"):通常是在进程初始化 GPU 或把网络移到 GPU 上的时候,所以原因不是 "
-                        "plans 的 batch 和 patch;GPU 已经(几乎)满了:别的进程占着它(另一次训练、notebook 内核、"
-                        "已结束运行的僵尸进程),或者这个进程看到的不是想用的那块 GPU"),
+                        "memory. Tried to allocate ...\"):通常是在进程初始化 GPU 或把网络移到 GPU 上的时候,所以原因通常"
+                        "不是 plans 的 batch 和 patch(如果它发生得更晚,在第一次迭代中某个库第一次使用时,而分配器已经"
+                        "占着这个 batch 的显存,那就可能是);GPU 已经(几乎)满了:别的进程占着它(另一次训练、notebook "
+                        "内核、已结束运行的僵尸进程),或者这个进程看到的不是想用的那块 GPU"),
            lambda m: tr("`nvidia-smi` shows who holds the GPU: stop that process, or run on a free GPU with "
                         "CUDA_VISIBLE_DEVICES=N nnUNet_train ...",
                         "`nvidia-smi` 会显示谁占着 GPU:停掉那个进程,或者用 CUDA_VISIBLE_DEVICES=N nnUNet_train ... "
@@ -931,22 +955,25 @@ KNOWN: tuple[_Known, ...] = (
     _Known("state_dict", "Error(s) in loading state_dict for Generic_UNet",
            re.compile(r"Error\(s\) in loading state_dict for (\w+)"),
            lambda m: tr(f"the checkpoint's weights do not fit the {m.group(1)} built now. v1 builds the network from "
-                        "plans and the trainer class and then copies the weights in: nnUNet_predict with the plans "
-                        "and trainer saved in the fold's .model.pkl, nnUNet_train -c / -val with the plans file as "
-                        "it is now. So the network differs from the one trained when the plans file was made again "
-                        "or another -p / -m / -tr is given (-c, -val), when the installed trainer or Generic_UNet "
-                        "builds otherwise than the code that trained it (a downloaded or modified model), or when a "
-                        ".model file was copied into another model's folder",
+                        "plans and the trainer class and then copies the weights in: nnUNet_predict builds it once, "
+                        "from the plans and trainer saved in the first fold's .model.pkl, and loads every fold's "
+                        "weights into it; nnUNet_train -c / -val build it from the plans file as it is now. So the "
+                        "network differs from the one trained when the plans file was made again after training "
+                        "(-c, -val), when the folds were trained with different plans (predict: a later fold "
+                        "fails), when the installed trainer or Generic_UNet builds otherwise than the code that "
+                        "trained it (a downloaded or modified model), or when a .model file was copied into another "
+                        "model's folder",
                         f"检查点的权重与现在构建的 {m.group(1)} 不符。v1 先用 plans 和 trainer 类构建网络,再把权重复制进去:"
-                        "nnUNet_predict 用 fold 的 .model.pkl 里保存的 plans 和 trainer,nnUNet_train -c / -val 用 plans "
-                        "文件现在的内容。所以下面这些情况下网络会与训练时不同:plans 文件被重新生成过,或者给了另外的 -p / "
-                        "-m / -tr(-c、-val);安装的 trainer 或 Generic_UNet 的构建方式与训练它的代码不同(下载的或改过的"
-                        "模型);或者 .model 文件被复制到了另一个模型的文件夹里"),
-           lambda m: tr("load the weights into the network they were trained with: the same -m, -tr and -p as the "
-                        "training, the plans file as it was then (the fold's .model.pkl holds a copy), and the code "
-                        "that trained it",
-                        "把权重载入训练时的那个网络:与训练时相同的 -m、-tr 和 -p,当时的 plans 文件(fold 的 .model.pkl 里"
-                        "有一份副本),以及训练它的那份代码"),
+                        "nnUNet_predict 只构建一次网络,用的是第一个 fold 的 .model.pkl 里保存的 plans 和 trainer,再把每个 "
+                        "fold 的权重载入它;nnUNet_train -c / -val 用 plans 文件现在的内容构建网络。所以下面这些情况下网络会"
+                        "与训练时不同:训练之后 plans 文件被重新生成过(-c、-val);各个 fold 是用不同的 plans 训练的"
+                        "(predict:后面的某个 fold 失败);安装的 trainer 或 Generic_UNet 的构建方式与训练它的代码不同"
+                        "(下载的或改过的模型);或者 .model 文件被复制到了另一个模型的文件夹里"),
+           lambda m: tr("load the weights into the network they were trained with: the plans file as it was when "
+                        "the fold trained (its .model.pkl holds a copy), the code that trained it, and for "
+                        "nnUNet_predict folds trained with the same plans (-f names the folds to use)",
+                        "把权重载入训练时的那个网络:这个 fold 训练时的 plans 文件(它的 .model.pkl 里有一份副本)、训练它的"
+                        "那份代码;对 nnUNet_predict 来说,还要用以相同 plans 训练的 fold(-f 指定使用哪些 fold)"),
            _check_state_dict),
     _Known("pretrained", "Pretrained weights are not compatible with the current network architecture",
            re.compile(r"Pretrained weights are not compatible with the current network architecture"),

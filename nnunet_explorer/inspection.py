@@ -89,6 +89,7 @@ class LogRun:
     random_split: tuple[int, int] | None = None
     """``(fold, splits in splits_final.pkl)`` when v1 trained the fold on its random 80:20 split instead."""
     random_split_cases: tuple[int, int] | None = None  # (training, validation) cases of that split
+    split_logged: bool = False  # the run logged its split ("Desired fold for training": do_split ran)
 
 
 def _log_sort_key(path: Path) -> tuple:
@@ -122,12 +123,15 @@ def parse_log_text(text: str, name: str, records: dict[int, EpochRecord]) -> Log
     first = last = None
     resumed = on_cpu = False
     random_split = random_split_cases = None
+    split_logged = False
     for raw in text.splitlines():
         line = raw.strip()
         if "loading checkpoint" in line:
             resumed = True
         if "run training on a CPU" in line:
             on_cpu = True
+        if "Desired fold for training" in line:
+            split_logged = True
         if match := _RANDOM_SPLIT.search(line):
             random_split = (int(match.group(1)), int(match.group(2)))
         if match := _RANDOM_SPLIT_CASES.search(line):
@@ -166,7 +170,7 @@ def parse_log_text(text: str, name: str, records: dict[int, EpochRecord]) -> Log
             values = _floats(_after(line, "This epoch took"))
             if values:
                 current.seconds = values[0]
-    return LogRun(name, first, last, lrs, resumed, on_cpu, random_split, random_split_cases)
+    return LogRun(name, first, last, lrs, resumed, on_cpu, random_split, random_split_cases, split_logged)
 
 
 @dataclass(frozen=True)
@@ -686,23 +690,26 @@ def rule_nonfinite_loss(r: RunInspection, k: int) -> list[Finding]:
 
 def rule_random_split(r: RunInspection, k: int) -> list[Finding]:
     """A fold beyond ``splits_final.pkl``: nnUNetTrainerV2 does not stop, it trains on a random 80:20 split."""
-    run = next((run for run in reversed(r.logs) if run.random_split), None)
-    if run is None:
+    # v1 splits again at every start: the newest run that logged its split says which split the weights saw last
+    run = next((run for run in reversed(r.logs) if run.split_logged or run.random_split), None)
+    if run is None or run.random_split is None:
         return []
     fold, splits = run.random_split
     cases = run.random_split_cases
     sizes = tr(f" ({cases[0]} training, {cases[1]} validation cases)", f"（{cases[0]} 个训练病例、{cases[1]} 个验证病例）"
                ) if cases else ""
+    held = (tr(f"only {splits} split(s) (folds 0 to {splits - 1})", f"只有 {splits} 个划分（fold 0 到 {splits - 1}）")
+            if splits else tr("no split", "没有任何划分"))
     return [Finding("random_split", "warning", tr(
-        f"fold {fold} trained on v1's random 80:20 split{sizes}, none of splits_final.pkl's: the file held only "
-        f"{splits} split(s) (folds 0 to {splits - 1}), and nnUNetTrainerV2 then draws a split with "
-        "RandomState(12345 + fold) instead of stopping. Its validation cases overlap the other folds', so it is no "
-        "extra cross-validation fold; to train a split of your own, add it to splits_final.pkl before training "
-        "(`nnunet-explorer doctor --explain` on the log names its validation cases)",
-        f"fold {fold} 是用 v1 的随机 80:20 划分训练的{sizes}，不是 splits_final.pkl 中的任何一个划分：文件里只有 "
-        f"{splits} 个划分（fold 0 到 {splits - 1}），nnUNetTrainerV2 这时不会停下，而是用 RandomState(12345 + fold) "
-        "抽取一个划分。它的验证病例与其他 fold 的重叠，所以它不是多出来的交叉验证 fold；要用你自己的划分，就在训练前"
-        "把它加进 splits_final.pkl（对这个日志运行 `nnunet-explorer doctor --explain` 会列出它的验证病例）"),
+        f"fold {fold} trained on v1's random 80:20 split{sizes}, none of splits_final.pkl's: the file held {held}, "
+        "and nnUNetTrainerV2 then draws a split with RandomState(12345 + fold) instead of stopping. With v1's "
+        "five-fold file its validation cases overlap those of the five folds, so it is no extra cross-validation "
+        "fold; to train a split of your own, add it to splits_final.pkl before training "
+        "(`nnunet-explorer doctor --explain LOG -t TASK` names its validation cases)",
+        f"fold {fold} 是用 v1 的随机 80:20 划分训练的{sizes}，不是 splits_final.pkl 中的任何一个划分：文件里{held}，"
+        "nnUNetTrainerV2 这时不会停下，而是用 RandomState(12345 + fold) 抽取一个划分。用 v1 的五折文件时，它的验证"
+        "病例与这五个 fold 的验证病例重叠，所以它不是多出来的交叉验证 fold；要用你自己的划分，就在训练前把它加进 "
+        "splits_final.pkl（`nnunet-explorer doctor --explain LOG -t TASK` 会列出它的验证病例）"),
         {"fold": fold, "splits": splits, "cases": list(cases) if cases else None})]
 
 

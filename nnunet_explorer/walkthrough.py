@@ -492,8 +492,8 @@ def dataset(trainer: Any, initialize: Initialized) -> DatasetIndex:
 
     v1 decompresses every ``CASE.npz`` to ``CASE.npy`` once (``unpack_data``), so that loaders memory-map a
     case and read only the patch they need; ``--use_compressed_data`` skips this. v1 skips a ``.npy`` that
-    exists, even one cut short by an interrupted unpacking (its loaders then fail on that case: "mmap length is
-    greater than file size"); the explorer unpacks such a file again. The cascade's cases also name the
+    exists, even one cut short by an interrupted unpacking (its loaders then fail on that case, e.g. "mmap length
+    is greater than file size"); the explorer unpacks such a file again. The cascade's cases also name the
     ``3d_lowres`` segmentation each one gets.
     """
     _initialized(trainer, "dataset")

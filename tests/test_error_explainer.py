@@ -465,6 +465,10 @@ def test_an_incomplete_npy_is_named_with_its_size_and_the_free_disk(workspace):
     assert "delete the incomplete .npy files" in after.fix and "v1 unpacks a missing .npy again" in after.fix
     (no_task,) = explain(message)
     assert no_task.found == ("add -t TASK to check the task's files as well",)
+    (stage / "case_3.npy").symlink_to(stage / "gone.npy")  # a broken link: named, not a crash
+    (broken,) = explain(message, task="77")
+    assert "nnUNetData_plans_v2.1_stage0/case_3.npy cannot be read: No such file or directory" in broken.found
+    (stage / "case_3.npy").unlink()
     # the explorer's training unpacks them again (and then the check finds them complete)
     from nnunet_explorer.training.dataloading import unpack_dataset
 
@@ -508,7 +512,7 @@ def test_a_fold_beyond_the_split_file_names_the_random_split_v1_trains_on(worksp
     (found,) = explain(message, task="78")
     val = random_80_20_split(keys, 5)[1]
     assert len(val) == 3 and not set(val) - set(keys)
-    assert found.found == ("splits_final.pkl of Task078_Folds holds 5 split(s), folds 0 to 4, validating on "
+    assert found.found == ("splits_final.pkl of Task078_Folds holds 5 split(s) (folds 0 to 4), validating on "
                            "[3, 3, 2, 2, 2] cases",
                            f"fold 5's random 80:20 split of the 12 cases validates on 3: {', '.join(val)}")
     assert "trains this fold on a random 80:20 split" in found.cause and "-f 0 to 4" in found.fix
@@ -526,15 +530,21 @@ def test_a_gpu_already_full_reads_nvidia_smi_and_the_visible_devices(workspace, 
     smi.chmod(0o755)
     monkeypatch.setenv("PATH", str(smi.parent))
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
     (full,) = explain(message)
     assert full.found == ("GPU 0 (NVIDIA H100 80GB HBM3): 79.2 of 79.6 GiB in use now",
                           "GPU 1 (NVIDIA H100 80GB HBM3): 0.0 of 79.6 GiB in use now",
-                          "CUDA_VISIBLE_DEVICES is unset: a process sees every GPU and uses GPU 0")
-    assert "CUDA_VISIBLE_DEVICES=N" in full.fix and "not the cause" in full.cause
+                          "CUDA_VISIBLE_DEVICES is unset: the process sees every GPU and uses CUDA's first, the "
+                          "fastest unless CUDA_DEVICE_ORDER=PCI_BUS_ID, so not always nvidia-smi's GPU 0")
+    assert "CUDA_VISIBLE_DEVICES=N" in full.fix and "usually not the cause" in full.cause
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
     (oom,) = explain(_messages()["cuda_oom"])  # the allocator's own message: the same GPU lines after the plans'
     assert oom.found[0] == "add -t TASK to check the task's files as well"
-    assert oom.found[-1] == "CUDA_VISIBLE_DEVICES is '1'"
+    assert oom.found[-1] == "CUDA_VISIBLE_DEVICES is '1'; the process uses the first of them in PCI bus order, " \
+                            "nvidia-smi's"
+    (with_task,) = explain(message, task="77")  # with -t, the plans' batch and patch too
+    assert with_task.found[-1].startswith("could not find a task with the ID 77")
 
 
 def test_a_state_dict_mismatch_is_read_off_the_shapes_torch_lists(workspace):

@@ -461,6 +461,13 @@ def test_a_fold_beyond_the_split_file_is_flagged_as_v1s_random_split(tmp_path, m
                                     "none of splits_final.pkl's: the file held only 5 split(s) (folds 0 to 4)")
     write_log(tmp_path / "fold_0", list(range(5)), **curves)
     assert inspect_fold(tmp_path / "fold_0").by_rule("random_split") == []
+    # resumed later with fold 5 added to splits_final.pkl: v1 splits again, and that split is a real one
+    later = write_log(tmp_path / "fold_5", list(range(5, 8)), start=T0 + timedelta(hours=2), resumed=True, **curves)
+    lines = later.read_text().splitlines()
+    lines[1:1] = [f"{T0}: Desired fold for training: 5 ", f"{T0}: This split has 8 training and 2 validation cases. "]
+    later.write_text("\n".join(lines) + "\n")
+    assert inspect_fold(tmp_path / "fold_5").by_rule("random_split") == []
+    later.unlink()
     monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
     (zh,) = inspect_fold(tmp_path / "fold_5").by_rule("random_split")
     assert zh.message.startswith("fold 5 是用 v1 的随机 80:20 划分训练的（8 个训练病例、2 个验证病例）")

@@ -165,9 +165,10 @@ def load_model_and_checkpoint_files(model_folder: str | os.PathLike, folds=None,
         axes = default_mirror_axes(processed.threeD)
         note = tr(f"test-time mirroring along nnUNetTrainerV2's axes {axes}: {info['name']}'s own setting was not "
                   "read (v1 reads it, and refuses mirroring for a trainer trained without it); pass "
-                  "trainer_mirroring=nnunet_explorer.network_training.trainer_mirroring, as `predict` does",
+                  "trainer_mirroring=nnunet_explorer.network_training.trainer_mirroring, as the `predict` command "
+                  "does",
                   f"测试时镜像沿 nnUNetTrainerV2 的轴 {axes}：没有读取 {info['name']} 自己的设置（v1 会读取，并拒绝为"
-                  "训练时没有做镜像的 trainer 做镜像）；像 `predict` 那样传入 "
+                  "训练时没有做镜像的 trainer 做镜像）；像 `predict` 命令那样传入 "
                   "trainer_mirroring=nnunet_explorer.network_training.trainer_mirroring")
     elif trainer_mirroring is not None:
         found = trainer_mirroring(info)

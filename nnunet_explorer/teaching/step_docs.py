@@ -111,12 +111,12 @@ patch 大小(各轴按 ``transpose_forward`` 的顺序,spacing 最粗的轴在�
 整个 batch 上计算还是逐样本计算。V2 的 ``initialize`` 包装 ``__init__`` 赋给的损失:
 ``self.loss = MultipleOutputLoss2(self.loss, self.ds_loss_weights)``(变体在自己的 ``__init__`` 中写的
 ``self.loss = ...`` 就是被包装的那个)。"""),
-    "dataset": StepDoc("88676654e59d", """\
+    "dataset": StepDoc("88a5a0fb853d", """\
 ``trainer.dataset``：``<data_identifier>_stage<stage>`` 中预处理好的病例,解压为 ``.npy``。
 
 v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``（``unpack_data``）,这样数据加载器可以用内存映射打开病例,只读取
 需要的 patch;``--use_compressed_data`` 跳过这一步。v1 会跳过已经存在的 ``.npy``,即使它因解压被中断而不完整
-(数据加载器之后抽到这个病例时会失败:"mmap length is greater than file size");explorer 会重新解压这样的文件。
+(数据加载器之后抽到这个病例时会失败,例如 "mmap length is greater than file size");explorer 会重新解压这样的文件。
 级联的病例还记录了各自使用的 ``3d_lowres`` 分割结果。"""),
     "split": StepDoc("9e8f4f7a202c", """\
 ``trainer.dataset_tr`` / ``dataset_val``:这一折的病例,来自 ``splits_final.pkl``。

@@ -106,8 +106,11 @@ def npy_sizes(path: str | os.PathLike) -> tuple[int, int | None]:
     A ``.npy`` is a short header (a magic string, then the dtype, the shape and the order) followed by the raw
     array, so the header alone says how long the complete file is. A file cut short (unpacking interrupted, a
     full disk) fails only when a loader opens it: memory-mapped, as v1's loaders open it, numpy says "mmap length
-    is greater than file size" (cut inside the array), "EOF: reading array header" (cut inside the header) or
-    "No data left in file" (empty).
+    is greater than file size" (cut inside the array), "EOF: reading array header" or "EOF: reading magic string"
+    (cut inside the header) or "No data left in file" (empty).
+
+    Raises:
+        OSError: the file cannot be read (a broken link, no permission).
     """
     size = os.path.getsize(path)
     try:
@@ -127,11 +130,29 @@ def npy_sizes(path: str | os.PathLike) -> tuple[int, int | None]:
     return size, header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
 
 
-def incomplete_npy_files(folder: str | os.PathLike) -> tuple[int, list[tuple[Path, int, int | None]]]:
-    """``(number of .npy files under folder, [(file, size, complete size or None), ...] of those cut short)``."""
+@dataclass(frozen=True)
+class NpyCheck:
+    """The ``.npy`` files under a folder: how many, those cut short ``(file, size, complete size or None)``, and
+    those that cannot be read at all ``(file, why)``."""
+
+    files: int
+    cut: list[tuple[Path, int, int | None]]
+    unreadable: list[tuple[Path, str]]
+
+
+def incomplete_npy_files(folder: str | os.PathLike) -> NpyCheck:
+    """Check every ``.npy`` under ``folder`` with :func:`npy_sizes` (reads the headers only)."""
     files = sorted(Path(folder).rglob("*.npy"))
-    cut = [(f, *npy_sizes(f)) for f in files]
-    return len(files), [(f, size, complete) for f, size, complete in cut if complete is None or size < complete]
+    cut, unreadable = [], []
+    for f in files:
+        try:
+            size, complete = npy_sizes(f)
+        except OSError as exc:
+            unreadable.append((f, exc.strerror or type(exc).__name__))
+            continue
+        if complete is None or size < complete:
+            cut.append((f, size, complete))
+    return NpyCheck(len(files), cut, unreadable)
 
 
 def _unpack_one(npz_file: str, key: str) -> tuple[bool, tuple[int, int | None] | None]:
@@ -139,12 +160,15 @@ def _unpack_one(npz_file: str, key: str) -> tuple[bool, tuple[int, int | None] |
     npy_file = npz_file[:-3] + "npy"
     cut = None
     if os.path.isfile(npy_file):
-        size, complete = npy_sizes(npy_file)
+        try:
+            size, complete = npy_sizes(npy_file)
+        except OSError:  # unreadable: written again below (atomically, replacing it)
+            size, complete = 0, None
         if complete is not None and size >= complete:
             return False, None
         # differs from v1: a .npy cut short (an unpacking interrupted, a full disk) is unpacked again. v1 skips
-        # every .npy that exists, and its loaders then fail when they draw that case ("mmap length is greater
-        # than file size"; `doctor --explain` names such files)
+        # every .npy that exists, and its loaders then fail when they draw that case (e.g. "mmap length is
+        # greater than file size"; `doctor --explain` names such files)
         cut = (size, complete)
     try:
         with np.load(npz_file) as archive:
