@@ -17,8 +17,9 @@ unpacked case cut short), ``Unexpected labels found in file``, ``Error(s) in loa
 (torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in size), ``Sizes of tensors must
 match except in dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log:
 where the NaN began, and whether it stayed), ``CUDA out of memory``, ``CUDA error: out of memory`` (a GPU already
-full), ``Weights only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and
-``zero-size array to reduction operation``.
+full), ``Cannot do mirroring as test time augmentation`` (a trainer trained without mirroring), ``Weights only load
+failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction
+operation``.
 """
 from __future__ import annotations
 
@@ -994,6 +995,32 @@ KNOWN: tuple[_Known, ...] = (
                         "-overwrite_plans_identifier ID,v1 的 beta 功能,只限 3D),再用 -p nnUNetPlans_pretrained_ID "
                         "-pretrained_weights FILE 训练;输入模态数必须相同"),
            _guarded(_check_pretrained)),
+    _Known("no_mirroring", "Cannot do mirroring as test time augmentation when training was done without mirroring / "
+           "We did not train with mirroring so you cannot do inference with mirroring enabled",
+           re.compile(r"Cannot do mirroring as test time augmentation when training was done without mirroring"
+                      r"|We did not train with mirroring so you cannot do inference with mirroring enabled"),
+           lambda m: tr("the trainer trained without mirroring (its data_aug_params['do_mirror'] is False: v1's "
+                        "nnUNetTrainerV2_noMirroring or nnUNetTrainerV2_noDA, a DA5 trainer with do_mirroring = False, "
+                        "or a trainer of your own), and v1 refuses to mirror at test time what the network never saw "
+                        "mirrored. nnUNet_predict mirrors unless told --disable_tta (\"Cannot do mirroring ...\"); "
+                        "v1's own no-mirroring trainers switch mirroring off in their validate, but a trainer of your "
+                        "own that sets do_mirror to False without doing so fails at the end of training, in validate "
+                        "(\"We did not train with mirroring ...\"; its weights are saved by then: "
+                        "model_final_checkpoint)",
+                        "这个 trainer 训练时没有做镜像(它的 data_aug_params['do_mirror'] 为 False:v1 的 "
+                        "nnUNetTrainerV2_noMirroring 或 nnUNetTrainerV2_noDA、do_mirroring = False 的 DA5 trainer,"
+                        "或你自己的 trainer),而 v1 拒绝在测试时对网络从没见过的镜像做预测。nnUNet_predict 默认会镜像,"
+                        "除非给了 --disable_tta(\"Cannot do mirroring ...\");v1 自己的不镜像 trainer 会在它们的 "
+                        "validate 中关掉镜像,而你自己的 trainer 如果把 do_mirror 设为 False 却没有这样做,就会在训练结束时"
+                        "的 validate 中失败(\"We did not train with mirroring ...\";那时权重已经保存:"
+                        "model_final_checkpoint)"),
+           lambda m: tr("predict with nnUNet_predict ... --disable_tta; for a trainer of your own, override validate to "
+                        "pass do_mirroring=False (as nnUNetTrainerV2_noMirroring does), then validate the saved weights "
+                        "with nnUNet_train ... -val",
+                        "用 nnUNet_predict ... --disable_tta 预测;对你自己的 trainer,重写 validate,传入 "
+                        "do_mirroring=False(nnUNetTrainerV2_noMirroring 就是这样做的),再用 nnUNet_train ... -val "
+                        "验证已保存的权重"),
+           _nothing),
     _Known("weights_only", "Weights only load failed",
            re.compile(r"Weights only load failed"),
            lambda m: tr("torch 2.6 and later load checkpoints with weights_only=True, and v1's checkpoints hold "

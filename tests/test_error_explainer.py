@@ -54,6 +54,7 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "weights_only": _literal("torch", "serialization.py", "Weights only load failed"),
         "cuda_oom": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
         "state_dict": _v1_state_dict_message({"inputs": 2}, {}),
+        "no_mirroring": _literal("nnunet", "training/network_training/nnUNetTrainer.py", "Cannot do mirroring as"),
         "gpu_full": "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at "
                     "some other API call, so the stacktrace below might be incorrect.",
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
@@ -574,3 +575,11 @@ def test_a_state_dict_mismatch_is_read_off_the_shapes_torch_lists(workspace):
     assert deeper[1:] == ("8 weight(s) of the network built now are not in the checkpoint, 26 of the checkpoint are "
                           "not in the network: a different number of resolution levels (the plans' "
                           "pool_op_kernel_sizes) or another architecture",)  # the shifted layers' shapes follow
+
+
+def test_both_of_v1s_refusals_to_mirror_are_one_diagnosis():
+    """nnUNet_predict's assertion and validate's RuntimeError (a trainer of one's own without mirroring)."""
+    pytest.importorskip("nnunet")
+    in_validate = _literal("nnunet", "training/network_training/nnUNetTrainer.py", "We did not train with mirroring")
+    (found,) = explain(f"RuntimeError: {in_validate}")
+    assert found.name == "no_mirroring" and "override validate" in found.fix and "--disable_tta" in found.fix
