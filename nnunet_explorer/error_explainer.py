@@ -23,6 +23,7 @@ operation``.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -101,6 +102,7 @@ def _guarded(check: Callable[[re.Match, _Context], list[str]]) -> Callable[[re.M
 
 def _needs_task(check: Callable[[re.Match, _Context, object, str], list[str]]) -> Callable:
     """A check that reads the task's files: names ``-t`` when it was not given."""
+    @functools.wraps(check)  # run.__wrapped__: the check itself, for checks that build on another
     def run(match: re.Match, ctx: _Context) -> list[str]:
         workspace = _workspace(ctx)
         name = _task_name(ctx, workspace)
@@ -213,6 +215,29 @@ def _check_lowres_predictions(match: re.Match, ctx: _Context, workspace, name: s
     folds = sorted(lowres.glob("*/fold_*")) + sorted(lowres.glob("*/all"))
     found.append(tr("3d_lowres fold folders: ", "3d_lowres 的 fold 文件夹：")
                  + (", ".join(str(f.relative_to(lowres)) for f in folds) if folds else tr("none", "没有")))
+    return found
+
+
+@_needs_task
+def _check_lowres_case(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    from .training.splits import load_splits
+
+    case = Path(match.group("path")).name.removesuffix("_segFromPrevStage.npz")
+    found = _check_lowres_predictions.__wrapped__(match, ctx, workspace, name)
+    splits_file = workspace.preprocessed_task_dir(name) / "splits_final.pkl"
+    if splits_file.is_file():
+        folds = [i for i, split in enumerate(load_splits(splits_file)) if case in {str(k) for k in split["val"]}]
+        experiment = workspace.network_training_output_dir / "3d_lowres" / name / \
+            f"nnUNetTrainerV2__{ctx.plans_identifier}"
+        for i in folds:
+            trained = (experiment / f"fold_{i}").is_dir()
+            found.append(tr(f"{case} is a validation case of fold {i}: 3d_lowres fold {i} writes its prediction when "
+                            f"it validates (fold_{i} " + ("exists" if trained else "does not exist") + ")",
+                            f"{case} 是 fold {i} 的验证病例:3d_lowres 的 fold {i} 在验证时写出它的预测(fold_{i} "
+                            + ("存在" if trained else "不存在") + ")"))
+        if not folds:
+            found.append(tr(f"{case} is in no validation set of {splits_file.name}",
+                            f"{case} 不在 {splits_file.name} 的任何验证集中"))
     return found
 
 
@@ -740,6 +765,20 @@ KNOWN: tuple[_Known, ...] = (
                         "训练好的 fold 运行 `nnUNet_train 3d_lowres nnUNetTrainerV2 TASK FOLD -val`:级联需要每个训练"
                         "病例的预测(否则会停在 \"seg from prev stage missing\")"),
            _guarded(_check_lowres_predictions)),
+    _Known("cascade_case", "seg from prev stage missing: ..._segFromPrevStage.npz",
+           re.compile(r"seg from prev stage missing: (?P<path>\S+?_segFromPrevStage\.npz)"),
+           lambda m: tr("3d_cascade_fullres needs the 3d_lowres prediction of every training case in pred_next_stage; "
+                        "each 3d_lowres fold writes those of its own validation cases when it validates after "
+                        "training (or with -val), so a case is missing when the fold that validates it was not "
+                        "trained or validated with nnUNetTrainerV2, or with --disable_next_stage_pred",
+                        "3d_cascade_fullres 需要 pred_next_stage 中每个训练病例的 3d_lowres 预测;每个 3d_lowres fold "
+                        "在训练后验证时(或用 -val 时)写出它自己那些验证病例的预测,所以如果验证这个病例的 fold 没有用 "
+                        "nnUNetTrainerV2 训练或验证过,或者用了 --disable_next_stage_pred,这个病例就会缺失"),
+           lambda m: tr("train (or validate with -val) the 3d_lowres fold that validates this case with "
+                        "nnUNetTrainerV2, then train the cascade again; all 5 folds cover every case",
+                        "用 nnUNetTrainerV2 训练(或用 -val 验证)验证这个病例的那个 3d_lowres fold,再重新训练级联;"
+                        "5 个 fold 合起来覆盖每个病例"),
+           _guarded(_check_lowres_case)),
     _Known("trainer_class", "Could not find trainer class in nnunet.training.network_training",
            re.compile(r"Could not find trainer class"),
            lambda m: tr("v1 searches only the installed nnunet/training/network_training package for a class of "
@@ -1014,9 +1053,9 @@ KNOWN: tuple[_Known, ...] = (
                         "validate 中关掉镜像,而你自己的 trainer 如果把 do_mirror 设为 False 却没有这样做,就会在训练结束时"
                         "的 validate 中失败(\"We did not train with mirroring ...\";那时权重已经保存:"
                         "model_final_checkpoint)"),
-           lambda m: tr("predict with nnUNet_predict ... --disable_tta; for a trainer of your own, override validate to "
-                        "pass do_mirroring=False (as nnUNetTrainerV2_noMirroring does), then validate the saved weights "
-                        "with nnUNet_train ... -val",
+           lambda m: tr("predict with nnUNet_predict ... --disable_tta; for a trainer of your own, override validate "
+                        "to pass do_mirroring=False (as nnUNetTrainerV2_noMirroring does), then validate the saved "
+                        "weights with nnUNet_train ... -val",
                         "用 nnUNet_predict ... --disable_tta 预测;对你自己的 trainer,重写 validate,传入 "
                         "do_mirroring=False(nnUNetTrainerV2_noMirroring 就是这样做的),再用 nnUNet_train ... -val "
                         "验证已保存的权重"),

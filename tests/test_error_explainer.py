@@ -54,6 +54,8 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "weights_only": _literal("torch", "serialization.py", "Weights only load failed"),
         "cuda_oom": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
         "state_dict": _v1_state_dict_message({"inputs": 2}, {}),
+        "cascade_case": _literal("nnunet", "training/network_training/nnUNetTrainerV2_CascadeFullRes.py",
+                                 "seg from prev stage missing") % "/r/pred_next_stage/case_3_segFromPrevStage.npz",
         "no_mirroring": _literal("nnunet", "training/network_training/nnUNetTrainer.py", "Cannot do mirroring as"),
         "gpu_full": "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at "
                     "some other API call, so the stacktrace below might be incorrect.",
@@ -583,3 +585,26 @@ def test_both_of_v1s_refusals_to_mirror_are_one_diagnosis():
     in_validate = _literal("nnunet", "training/network_training/nnUNetTrainer.py", "We did not train with mirroring")
     (found,) = explain(f"RuntimeError: {in_validate}")
     assert found.name == "no_mirroring" and "override validate" in found.fix and "--disable_tta" in found.fix
+
+
+def test_a_missing_lowres_prediction_names_the_fold_that_validates_the_case(workspace):
+    from nnunet_explorer.fileio import write_pickle
+    from nnunet_explorer.training.splits import make_splits
+
+    task = workspace.preprocessed / "Task079_Cascade"
+    task.mkdir(parents=True)
+    keys = [f"case_{i}" for i in range(10)]
+    splits = make_splits(keys)
+    write_pickle(splits, task / "splits_final.pkl")
+    lowres = (workspace.network_training_output_dir / "3d_lowres" / "Task079_Cascade"
+              / "nnUNetTrainerV2__nnUNetPlansv2.1")
+    (lowres / "pred_next_stage").mkdir(parents=True)
+    (lowres / "fold_0").mkdir()
+    fold = next(i for i, s in enumerate(splits) if "case_3" in s["val"])
+    message = _messages()["cascade_case"].replace("/r/pred_next_stage", str(lowres / "pred_next_stage"))
+    (found,) = explain(message, task="79")
+    assert found.name == "cascade_case"
+    assert found.found[-1] == (f"case_3 is a validation case of fold {fold}: 3d_lowres fold {fold} writes its "
+                               f"prediction when it validates (fold_{fold} "
+                               + ("exists" if fold == 0 else "does not exist") + ")")
+    assert "nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage holds 0 _segFromPrevStage.npz" in found.found[0]
