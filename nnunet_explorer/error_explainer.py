@@ -12,8 +12,9 @@ run final stage of cascade``, ``Could not find trainer class``, ``No such file o
 (no plans under that identifier), ``You requested fold ... but splits contain only ... folds`` (v1 then trains on a
 random split), ``One or more background workers are no longer alive``, ``mmap length is greater than file size`` (an
 unpacked case cut short), ``Unexpected labels found in file``, ``Error(s) in loading state_dict for Generic_UNet``
-(what differs, read off the shapes), ``Pretrained weights are not compatible``, ``x must be either tuple or list``
-(a network without deep supervision under V2's loss), ``Expected target size`` / ``size mismatch (got input: ...``
+(what differs, read off the shapes), ``Pretrained weights are not compatible``, ``assert isinstance(self.network,
+(SegmentationNetwork`` (a network of one's own that is a plain nn.Module), ``x must be either tuple or list`` (a
+network without deep supervision under V2's loss), ``Expected target size`` / ``size mismatch (got input: ...``
 (torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in size), ``Sizes of tensors must
 match except in dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log:
 where the NaN began, and whether it stayed), ``CUDA out of memory``, ``CUDA error: out of memory`` (a GPU already
@@ -889,6 +890,26 @@ KNOWN: tuple[_Known, ...] = (
                         "(a trainer that does not wrap the loss); notebook 07 checks a network against the contract",
                         "训练时每个层级返回一个输出(do_ds),或者不用深度监督训练(不包装损失的 trainer);notebook 07 "
                         "会按约定检查一个网络"),
+           _nothing),
+    _Known("not_segmentation_network", "assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))",
+           re.compile(r"assert isinstance\(self\.network, (?:\(SegmentationNetwork|tuple\(valid\))"),
+           lambda m: tr("a bare AssertionError from this line of v1: the trainer's network is not a "
+                        "SegmentationNetwork (nor an nn.DataParallel). V2's initialize ends with this check, and "
+                        "v1's validation and nnUNet_predict check again, because they call the network's own "
+                        "predict_3D / predict_2D (SegmentationNetwork's sliding window); a network of your own built "
+                        "in initialize_network as a plain nn.Module fails here",
+                        "这是 v1 这一行抛出的不带信息的 AssertionError:trainer 的网络不是 SegmentationNetwork(也不是 "
+                        "nn.DataParallel)。V2 的 initialize 最后做这个检查,v1 的验证和 nnUNet_predict 还会再查一次,"
+                        "因为它们调用网络自己的 predict_3D / predict_2D(SegmentationNetwork 的滑动窗口);在 "
+                        "initialize_network 中构建、只是普通 nn.Module 的自定义网络会在这里失败"),
+           lambda m: tr("derive the network from nnunet.network_architecture.neural_network.SegmentationNetwork, call "
+                        "its __init__ first and set conv_op, num_classes and inference_apply_nonlin as Generic_UNet "
+                        "does; nnunet_explorer.training.contract.check_network_contract (notebook 07) checks a "
+                        "network against everything else v1 assumes of it",
+                        "让网络派生自 nnunet.network_architecture.neural_network.SegmentationNetwork,先调用它的 "
+                        "__init__,再像 Generic_UNet 那样设置 conv_op、num_classes 和 inference_apply_nonlin;"
+                        "nnunet_explorer.training.contract.check_network_contract(notebook 07)会检查 v1 对网络的其他"
+                        "所有假设"),
            _nothing),
     _Known("target_size", "Expected target size ..., got ... / size mismatch (got input: ..., target: ...)",
            re.compile(r"Expected target size [(\[](?P<expected>[\d, ]+)[)\]], got (?:torch\.Size\()?\[?(?P<got>[\d, ]+)"

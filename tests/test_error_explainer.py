@@ -56,6 +56,8 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "state_dict": _v1_state_dict_message({"inputs": 2}, {}),
         "cascade_case": _literal("nnunet", "training/network_training/nnUNetTrainerV2_CascadeFullRes.py",
                                  "seg from prev stage missing") % "/r/pred_next_stage/case_3_segFromPrevStage.npz",
+        "not_segmentation_network": _v1_source_line("training/network_training/nnUNetTrainerV2.py",
+                                                    "assert isinstance(self.network, (SegmentationNetwork"),
         "no_mirroring": _literal("nnunet", "training/network_training/nnUNetTrainer.py", "Cannot do mirroring as"),
         "gpu_full": "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at "
                     "some other API call, so the stacktrace below might be incorrect.",
@@ -78,6 +80,16 @@ def _missing_plans_message(path: str) -> str:
     with pytest.raises(FileNotFoundError) as raised:
         v1_load_pickle(path)
     return f"FileNotFoundError: {raised.value}"
+
+
+def _v1_source_line(relative: str, start: str) -> str:
+    """A bare assert's end of traceback as Python prints it: v1's own source line (read from its file), then the
+    error's name."""
+    spec = importlib.util.find_spec("nnunet")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    lines = path.read_text(encoding="utf-8").splitlines()
+    line = next(text.strip() for text in lines if text.strip().startswith(start))
+    return f"    {line}\nAssertionError"  # Python prints the source line under its 'File "...", line N' line
 
 
 def _cut_npy_message() -> str:
@@ -608,3 +620,15 @@ def test_a_missing_lowres_prediction_names_the_fold_that_validates_the_case(work
                                f"prediction when it validates (fold_{fold} "
                                + ("exists" if fold == 0 else "does not exist") + ")")
     assert "nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage holds 0 _segFromPrevStage.npz" in found.found[0]
+
+
+def test_a_bare_assert_on_the_network_type_is_read_from_the_traceback_echo():
+    """v1's assert has no message: the traceback's echo of its source line is what there is to recognise."""
+    pytest.importorskip("nnunet")
+    tail = _messages()["not_segmentation_network"]
+    log = ('Traceback (most recent call last):\n  File "run_training.py", line 150, in main\n    trainer.initialize()\n'
+           '  File "nnUNetTrainerV2.py", line 124, in initialize\n' + tail + "\n")
+    (found,) = explain(log)
+    assert found.name == "not_segmentation_network"
+    assert found.quoted == "assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))"
+    assert "SegmentationNetwork" in found.fix and "check_network_contract" in found.fix
