@@ -699,7 +699,9 @@ def _check_nan_log(match: re.Match, ctx: _Context) -> list[str]:
                    "training_log_*.txt to see where the NaN began",
                    "这段文字里没有 epoch 行(\"epoch: N\"、\"train loss : ...\"):粘贴整个 training_log_*.txt,"
                    "才能看出 NaN 从哪里开始")]
-    found = nonfinite_losses(records)
+    epochs = sorted(records)
+    found = nonfinite_losses(epochs, [records[e].train_loss for e in epochs],
+                             [records[e].learning_rate for e in epochs])
     if found is None:
         return [tr("every train loss in this text is a number; only a validation loss is not",
                    "这段文字中的 train loss 都是数字;不是数字的只有验证损失")]

@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -216,14 +216,18 @@ class NonFiniteLosses:
         return out
 
 
-def nonfinite_losses(records: Mapping[int, EpochRecord]) -> NonFiniteLosses | None:
-    """The first epoch whose logged train loss is NaN/Inf (v1 logs it and trains on), or None."""
-    logged = [(e, records[e]) for e in sorted(records) if records[e].train_loss is not None]
-    for i, (epoch, record) in enumerate(logged):
-        if not math.isfinite(record.train_loss):
-            later = [r.train_loss for _, r in logged[i + 1:]]
-            return NonFiniteLosses(epoch, record.train_loss, logged[i - 1][1].train_loss if i else None,
-                                   record.learning_rate, len(later), sum(1 for v in later if math.isfinite(v)))
+def nonfinite_losses(epochs: Sequence[int], train_losses: Sequence[float | None],
+                     learning_rates: Sequence[float | None]) -> NonFiniteLosses | None:
+    """The first epoch whose logged train loss is NaN/Inf (v1 logs it and trains on), or None.
+
+    The three sequences are parallel, in epoch order (a :class:`RunInspection`'s lists); None: no such line.
+    """
+    logged = [(e, t, lr) for e, t, lr in zip(epochs, train_losses, learning_rates) if t is not None]
+    for i, (epoch, loss, lr) in enumerate(logged):
+        if not math.isfinite(loss):
+            later = [t for _, t, _ in logged[i + 1:]]
+            return NonFiniteLosses(epoch, loss, logged[i - 1][1] if i else None, lr, len(later),
+                                   sum(1 for v in later if math.isfinite(v)))
     return None
 
 
@@ -673,9 +677,7 @@ def rule_data_wait(r: RunInspection, k: int) -> list[Finding]:
 
 def rule_nonfinite_loss(r: RunInspection, k: int) -> list[Finding]:
     """A NaN/Inf train loss: v1 logs it and trains on; did it stay (NaN weights) or was it one epoch's mean?"""
-    records = {e: EpochRecord(e, "", learning_rate=lr, train_loss=t)
-               for e, t, lr in zip(r.epochs, r.train_losses, r.learning_rates)}
-    found = nonfinite_losses(records)
+    found = nonfinite_losses(r.epochs, r.train_losses, r.learning_rates)
     if found is None:
         return []
     text = "; ".join(found.lines()) + tr(
