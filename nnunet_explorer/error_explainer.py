@@ -24,7 +24,6 @@ operation``.
 """
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import re
@@ -103,7 +102,6 @@ def _guarded(check: Callable[[re.Match, _Context], list[str]]) -> Callable[[re.M
 
 def _needs_task(check: Callable[[re.Match, _Context, object, str], list[str]]) -> Callable:
     """A check that reads the task's files: names ``-t`` when it was not given."""
-    @functools.wraps(check)  # run.__wrapped__: the check itself, for checks that build on another
     def run(match: re.Match, ctx: _Context) -> list[str]:
         workspace = _workspace(ctx)
         name = _task_name(ctx, workspace)
@@ -221,24 +219,45 @@ def _check_lowres_predictions(match: re.Match, ctx: _Context, workspace, name: s
 
 @_needs_task
 def _check_lowres_case(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    from .errors import ExplorerError as _Error
     from .training.splits import load_splits
 
-    case = Path(match.group("path")).name.removesuffix("_segFromPrevStage.npz")
-    found = _check_lowres_predictions.__wrapped__(match, ctx, workspace, name)
+    path = Path(match.group("path").strip())
+    case = path.name.removesuffix("_segFromPrevStage.npz")
+    folder, experiment = path.parent, path.parent.parent  # .../3d_lowres/TASK/TRAINER__PLANS/pred_next_stage
+    if folder.is_dir():
+        found = [tr(f"{folder} holds {len(list(folder.glob('*_segFromPrevStage.npz')))} _segFromPrevStage.npz; "
+                    f"{path.name} is " + ("there now" if path.is_file() else "not there"),
+                    f"{folder} 中有 {len(list(folder.glob('*_segFromPrevStage.npz')))} 个 _segFromPrevStage.npz;"
+                    f"{path.name} " + ("现在在那里" if path.is_file() else "不在那里"))]
+    else:
+        found = [tr(f"no {folder} on this machine", f"这台机器上没有 {folder}")]
+    if (experiment / "all").is_dir():
+        found.append(tr(f"{experiment.name}/all exists: a 3d_lowres fold 'all' validates, and so predicts, every "
+                        "case",
+                        f"{experiment.name}/all 存在:3d_lowres 的 fold 'all' 验证、因而也预测每个病例"))
     splits_file = workspace.preprocessed_task_dir(name) / "splits_final.pkl"
-    if splits_file.is_file():
-        folds = [i for i, split in enumerate(load_splits(splits_file)) if case in {str(k) for k in split["val"]}]
-        experiment = workspace.network_training_output_dir / "3d_lowres" / name / \
-            f"nnUNetTrainerV2__{ctx.plans_identifier}"
-        for i in folds:
-            trained = (experiment / f"fold_{i}").is_dir()
-            found.append(tr(f"{case} is a validation case of fold {i}: 3d_lowres fold {i} writes its prediction when "
-                            f"it validates (fold_{i} " + ("exists" if trained else "does not exist") + ")",
-                            f"{case} 是 fold {i} 的验证病例:3d_lowres 的 fold {i} 在验证时写出它的预测(fold_{i} "
-                            + ("存在" if trained else "不存在") + ")"))
-        if not folds:
-            found.append(tr(f"{case} is in no validation set of {splits_file.name}",
-                            f"{case} 不在 {splits_file.name} 的任何验证集中"))
+    if not splits_file.is_file():
+        found.append(tr(f"no {splits_file}: the cascade's do_split writes it before this check unless its fold is "
+                        "'all', so the run used other folders (or fold 'all')",
+                        f"没有 {splits_file}:除非 fold 是 'all',级联的 do_split 会在这个检查之前写出它,所以那次运行用的"
+                        "是别的文件夹(或 fold 'all')"))
+        return found
+    try:
+        splits = load_splits(splits_file)
+    except _Error as exc:
+        return found + [exc.cause.splitlines()[0]]
+    folds = [i for i, split in enumerate(splits) if case in {str(k) for k in split["val"]}]
+    for i in folds:
+        trained = (experiment / f"fold_{i}").is_dir()
+        found.append(tr(f"{case} is a validation case of fold {i}: 3d_lowres fold {i} writes its prediction after "
+                        f"its validation ({experiment.name}/fold_{i} " + ("exists" if trained else "does not exist")
+                        + ")",
+                        f"{case} 是 fold {i} 的验证病例:3d_lowres 的 fold {i} 在验证之后写出它的预测"
+                        f"({experiment.name}/fold_{i} " + ("存在" if trained else "不存在") + ")"))
+    if not folds:
+        found.append(tr(f"{case} is in no validation set of {splits_file.name}",
+                        f"{case} 不在 {splits_file.name} 的任何验证集中"))
     return found
 
 
@@ -769,17 +788,21 @@ KNOWN: tuple[_Known, ...] = (
                         "病例的预测(否则会停在 \"seg from prev stage missing\")"),
            _guarded(_check_lowres_predictions)),
     _Known("cascade_case", "seg from prev stage missing: ..._segFromPrevStage.npz",
-           re.compile(r"seg from prev stage missing: (?P<path>\S+?_segFromPrevStage\.npz)"),
-           lambda m: tr("3d_cascade_fullres needs the 3d_lowres prediction of every training case in pred_next_stage; "
-                        "each 3d_lowres fold writes those of its own validation cases when it validates after "
-                        "training (or with -val), so a case is missing when the fold that validates it was not "
-                        "trained or validated with nnUNetTrainerV2, or with --disable_next_stage_pred",
-                        "3d_cascade_fullres 需要 pred_next_stage 中每个训练病例的 3d_lowres 预测;每个 3d_lowres fold "
-                        "在训练后验证时(或用 -val 时)写出它自己那些验证病例的预测,所以如果验证这个病例的 fold 没有用 "
-                        "nnUNetTrainerV2 训练或验证过,或者用了 --disable_next_stage_pred,这个病例就会缺失"),
-           lambda m: tr("train (or validate with -val) the 3d_lowres fold that validates this case with "
-                        "nnUNetTrainerV2, then train the cascade again; all 5 folds cover every case",
-                        "用 nnUNetTrainerV2 训练(或用 -val 验证)验证这个病例的那个 3d_lowres fold,再重新训练级联;"
+           re.compile(r"seg from prev stage missing: (?P<path>[^\n]+?_segFromPrevStage\.npz)"),
+           lambda m: tr("3d_cascade_fullres needs the 3d_lowres prediction of every training case in the "
+                        "pred_next_stage folder of the 3d_lowres experiment it reads (nnUNetTrainerV2's for "
+                        "nnUNetTrainerV2CascadeFullRes); each 3d_lowres fold writes those of its own validation "
+                        "cases in a step after its validation (after training, or with -val), so a case is missing "
+                        "when the fold that validates it did not run that step: not trained, run with "
+                        "--disable_next_stage_pred, or stopped by an error in validate",
+                        "3d_cascade_fullres 需要它读取的那个 3d_lowres 实验(nnUNetTrainerV2CascadeFullRes 读 "
+                        "nnUNetTrainerV2 的)的 pred_next_stage 文件夹中每个训练病例的 3d_lowres 预测;每个 3d_lowres "
+                        "fold 在验证之后的一个单独步骤中(训练之后,或用 -val 时)写出它自己那些验证病例的预测,所以如果"
+                        "验证这个病例的 fold 没有运行这一步,这个病例就会缺失:没有训练、用了 --disable_next_stage_pred,"
+                        "或者在 validate 中出错而停下"),
+           lambda m: tr("train (or validate with -val) the 3d_lowres fold that validates this case, in the "
+                        "experiment the cascade reads, then train the cascade again; all 5 folds cover every case",
+                        "在级联读取的那个实验中训练(或用 -val 验证)验证这个病例的那个 3d_lowres fold,再重新训练级联;"
                         "5 个 fold 合起来覆盖每个病例"),
            _guarded(_check_lowres_case)),
     _Known("trainer_class", "Could not find trainer class in nnunet.training.network_training",
@@ -896,20 +919,24 @@ KNOWN: tuple[_Known, ...] = (
     _Known("not_segmentation_network", "assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))",
            re.compile(r"assert isinstance\(self\.network, (?:\(SegmentationNetwork|tuple\(valid\))"),
            lambda m: tr("a bare AssertionError from this line of v1: the trainer's network is not a "
-                        "SegmentationNetwork (nor an nn.DataParallel). V2's initialize ends with this check, and "
+                        "SegmentationNetwork (nor an nn.DataParallel; the DDP trainer also accepts its DDP wrapper). "
+                        "V2's initialize ends with this check, and "
                         "v1's validation and nnUNet_predict check again, because they call the network's own "
                         "predict_3D / predict_2D (SegmentationNetwork's sliding window); a network of your own built "
                         "in initialize_network as a plain nn.Module fails here",
                         "这是 v1 这一行抛出的不带信息的 AssertionError:trainer 的网络不是 SegmentationNetwork(也不是 "
-                        "nn.DataParallel)。V2 的 initialize 最后做这个检查,v1 的验证和 nnUNet_predict 还会再查一次,"
-                        "因为它们调用网络自己的 predict_3D / predict_2D(SegmentationNetwork 的滑动窗口);在 "
+                        "nn.DataParallel;DDP trainer 还接受它的 DDP 包装)。V2 的 initialize 最后做这个检查,v1 的验证和 "
+                        "nnUNet_predict 还会再查一次,因为它们调用网络自己的 predict_3D / predict_2D"
+                        "(SegmentationNetwork 的滑动窗口);在 "
                         "initialize_network 中构建、只是普通 nn.Module 的自定义网络会在这里失败"),
            lambda m: tr("derive the network from nnunet.network_architecture.neural_network.SegmentationNetwork, call "
-                        "its __init__ first and set conv_op, num_classes and inference_apply_nonlin as Generic_UNet "
-                        "does; nnunet_explorer.training.contract.check_network_contract (notebook 07) checks a "
-                        "network against everything else v1 assumes of it",
+                        "its __init__ first and set conv_op, num_classes and do_ds as Generic_UNet's __init__ does, "
+                        "and inference_apply_nonlin = softmax_helper as V2's initialize_network does (the base class "
+                        "leaves it the identity); nnunet_explorer.training.contract.check_network_contract (notebook "
+                        "07) checks a network against everything else v1 assumes of it",
                         "让网络派生自 nnunet.network_architecture.neural_network.SegmentationNetwork,先调用它的 "
-                        "__init__,再像 Generic_UNet 那样设置 conv_op、num_classes 和 inference_apply_nonlin;"
+                        "__init__,再像 Generic_UNet 的 __init__ 那样设置 conv_op、num_classes 和 do_ds,并像 V2 的 "
+                        "initialize_network 那样设置 inference_apply_nonlin = softmax_helper(基类把它留作恒等函数);"
                         "nnunet_explorer.training.contract.check_network_contract(notebook 07)会检查 v1 对网络的其他"
                         "所有假设"),
            _nothing),
@@ -1062,20 +1089,20 @@ KNOWN: tuple[_Known, ...] = (
            re.compile(r"Cannot do mirroring as test time augmentation when training was done without mirroring"
                       r"|We did not train with mirroring so you cannot do inference with mirroring enabled"),
            lambda m: tr("the trainer trained without mirroring (its data_aug_params['do_mirror'] is False: v1's "
-                        "nnUNetTrainerV2_noMirroring or nnUNetTrainerV2_noDA, a DA5 trainer with do_mirroring = False, "
-                        "or a trainer of your own), and v1 refuses to mirror at test time what the network never saw "
-                        "mirrored. nnUNet_predict mirrors unless told --disable_tta (\"Cannot do mirroring ...\"); "
-                        "v1's own no-mirroring trainers switch mirroring off in their validate, but a trainer of your "
-                        "own that sets do_mirror to False without doing so fails at the end of training, in validate "
-                        "(\"We did not train with mirroring ...\"; its weights are saved by then: "
-                        "model_final_checkpoint)",
+                        "nnUNetTrainerV2_noMirroring or nnUNetTrainerV2_noDA, or a trainer of your own, e.g. a DA5 "
+                        "subclass with do_mirroring = False), and v1 refuses to mirror at test time what the network "
+                        "never saw mirrored. nnUNet_predict mirrors unless told --disable_tta (\"Cannot do mirroring "
+                        "...\"); noMirroring and noDA switch mirroring off in their validate, but a trainer of your "
+                        "own that sets do_mirror to False without doing so (DA5 does not) fails at the end of "
+                        "training, in validate (\"We did not train with mirroring ...\"; its weights are saved by "
+                        "then: model_final_checkpoint)",
                         "这个 trainer 训练时没有做镜像(它的 data_aug_params['do_mirror'] 为 False:v1 的 "
-                        "nnUNetTrainerV2_noMirroring 或 nnUNetTrainerV2_noDA、do_mirroring = False 的 DA5 trainer,"
-                        "或你自己的 trainer),而 v1 拒绝在测试时对网络从没见过的镜像做预测。nnUNet_predict 默认会镜像,"
-                        "除非给了 --disable_tta(\"Cannot do mirroring ...\");v1 自己的不镜像 trainer 会在它们的 "
-                        "validate 中关掉镜像,而你自己的 trainer 如果把 do_mirror 设为 False 却没有这样做,就会在训练结束时"
-                        "的 validate 中失败(\"We did not train with mirroring ...\";那时权重已经保存:"
-                        "model_final_checkpoint)"),
+                        "nnUNetTrainerV2_noMirroring 或 nnUNetTrainerV2_noDA,或者你自己的 trainer,例如 "
+                        "do_mirroring = False 的 DA5 子类),而 v1 拒绝在测试时对网络从没见过的镜像做预测。nnUNet_predict "
+                        "默认会镜像,除非给了 --disable_tta(\"Cannot do mirroring ...\");noMirroring 和 noDA 会在"
+                        "它们的 validate 中关掉镜像,而你自己的 trainer 如果把 do_mirror 设为 False 却没有这样做(DA5 "
+                        "没有这样做),就会在训练结束时的 validate 中失败(\"We did not train with mirroring ...\";"
+                        "那时权重已经保存:model_final_checkpoint)"),
            lambda m: tr("predict with nnUNet_predict ... --disable_tta; for a trainer of your own, override validate "
                         "to pass do_mirroring=False (as nnUNetTrainerV2_noMirroring does), then validate the saved "
                         "weights with nnUNet_train ... -val",

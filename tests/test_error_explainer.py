@@ -599,7 +599,7 @@ def test_both_of_v1s_refusals_to_mirror_are_one_diagnosis():
     assert found.name == "no_mirroring" and "override validate" in found.fix and "--disable_tta" in found.fix
 
 
-def test_a_missing_lowres_prediction_names_the_fold_that_validates_the_case(workspace):
+def test_a_missing_lowres_prediction_names_the_fold_that_validates_the_case(workspace, tmp_path):
     from nnunet_explorer.fileio import write_pickle
     from nnunet_explorer.training.splits import make_splits
 
@@ -607,19 +607,23 @@ def test_a_missing_lowres_prediction_names_the_fold_that_validates_the_case(work
     task.mkdir(parents=True)
     keys = [f"case_{i}" for i in range(10)]
     splits = make_splits(keys)
-    write_pickle(splits, task / "splits_final.pkl")
-    lowres = (workspace.network_training_output_dir / "3d_lowres" / "Task079_Cascade"
-              / "nnUNetTrainerV2__nnUNetPlansv2.1")
-    (lowres / "pred_next_stage").mkdir(parents=True)
-    (lowres / "fold_0").mkdir()
+    # a results folder with a space in its path (Colab's "My Drive"), read from the message itself
+    experiment = tmp_path / "My Drive" / "3d_lowres" / "Task079_Cascade" / "nnUNetTrainerV2__nnUNetPlansv2.1"
+    (experiment / "pred_next_stage").mkdir(parents=True)
+    (experiment / "fold_0").mkdir()
     fold = next(i for i, s in enumerate(splits) if "case_3" in s["val"])
-    message = _messages()["cascade_case"].replace("/r/pred_next_stage", str(lowres / "pred_next_stage"))
+    message = _messages()["cascade_case"].replace("/r/pred_next_stage", str(experiment / "pred_next_stage"))
+    (before,) = explain(message, task="79")
+    assert before.name == "cascade_case"
+    assert before.found == (f"{experiment / 'pred_next_stage'} holds 0 _segFromPrevStage.npz; "
+                            "case_3_segFromPrevStage.npz is not there",
+                            f"no {task / 'splits_final.pkl'}: the cascade's do_split writes it before this check "
+                            "unless its fold is 'all', so the run used other folders (or fold 'all')")
+    write_pickle(splits, task / "splits_final.pkl")
     (found,) = explain(message, task="79")
-    assert found.name == "cascade_case"
     assert found.found[-1] == (f"case_3 is a validation case of fold {fold}: 3d_lowres fold {fold} writes its "
-                               f"prediction when it validates (fold_{fold} "
+                               f"prediction after its validation (nnUNetTrainerV2__nnUNetPlansv2.1/fold_{fold} "
                                + ("exists" if fold == 0 else "does not exist") + ")")
-    assert "nnUNetTrainerV2__nnUNetPlansv2.1/pred_next_stage holds 0 _segFromPrevStage.npz" in found.found[0]
 
 
 def test_a_bare_assert_on_the_network_type_is_read_from_the_traceback_echo():
@@ -632,3 +636,7 @@ def test_a_bare_assert_on_the_network_type_is_read_from_the_traceback_echo():
     assert found.name == "not_segmentation_network"
     assert found.quoted == "assert isinstance(self.network, (SegmentationNetwork, nn.DataParallel))"
     assert "SegmentationNetwork" in found.fix and "check_network_contract" in found.fix
+    # the same check where v1 predicts (nnUNetTrainer.predict_preprocessed_data_return_seg_and_softmax)
+    (again,) = explain(_v1_source_line("training/network_training/nnUNetTrainer.py",
+                                       "assert isinstance(self.network, tuple(valid))"))
+    assert again.name == "not_segmentation_network"

@@ -179,11 +179,12 @@ def segmentation_network_fix(language: str | None = None) -> str:
     return tr("derive the network from SegmentationNetwork (from nnunet_explorer.training."
               "segmentation_network import SegmentationNetwork; in a ported v1 trainer file v1's "
               "nnunet.network_architecture.neural_network import does it), call its __init__ first "
-              "and set conv_op, num_classes and inference_apply_nonlin, as Generic_UNet does",
+              "and set conv_op, num_classes and do_ds, as Generic_UNet's __init__ does, and "
+              "inference_apply_nonlin = softmax_helper, as V2's initialize_network does",
               "让网络派生自 SegmentationNetwork(from nnunet_explorer.training.segmentation_network import "
               "SegmentationNetwork;移植过来的 v1 训练器文件通过 v1 原有的 nnunet.network_architecture.neural_network "
-              "import 就能找到它),先调用它的 __init__,再像 Generic_UNet 那样设置 conv_op、num_classes 和 "
-              "inference_apply_nonlin", language)
+              "import 就能找到它),先调用它的 __init__,再像 Generic_UNet 的 __init__ 那样设置 conv_op、num_classes "
+              "和 do_ds,并像 V2 的 initialize_network 那样设置 inference_apply_nonlin = softmax_helper", language)
 
 
 SEGMENTATION_NETWORK_FIX = segmentation_network_fix("en")  # the English text (messages call the function)
