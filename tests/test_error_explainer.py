@@ -640,3 +640,16 @@ def test_a_bare_assert_on_the_network_type_is_read_from_the_traceback_echo():
     (again,) = explain(_v1_source_line("training/network_training/nnUNetTrainer.py",
                                        "assert isinstance(self.network, tuple(valid))"))
     assert again.name == "not_segmentation_network"
+
+
+def test_every_message_is_explained_in_chinese_under_zh(workspace, monkeypatch):
+    """Cause, checks and fix of each recognised message speak Chinese under ``zh`` (v1's quoted words stay)."""
+    from .zh_share_rule import CJK
+
+    messages = _messages()
+    monkeypatch.setenv(ENV_VAR, "zh")
+    for name, message in messages.items():
+        (found,) = explain(message, task="77")  # no such task: the checks answer with their (Chinese) reason
+        assert CJK.search(found.cause) and CJK.search(found.fix), name
+        assert all(CJK.search(line) for line in found.found), (name, found.found)
+        assert not found.v2 or CJK.search(found.v2), name
