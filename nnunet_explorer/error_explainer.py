@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from .errors import ExplorerError
+from .inspection import RANDOM_SPLIT_LINE
 from .language import tr
 from .paths import default_plans_identifier
 
@@ -185,14 +186,18 @@ def _check_stages(match: re.Match, ctx: _Context, workspace, name: str) -> list[
                "(v1 从 4 倍起才尝试低分辨率 stage)")]
 
 
+def _cascade_reads(workspace, name: str, plans_identifier: str) -> Path:
+    """The one folder v1's cascade reads, shared by the 3d_lowres folds of the experiment nnUNetTrainerV2__PLANS
+    (nnUNet_train has no option for another previous trainer)."""
+    return workspace.training_output_folder("3d_lowres", name, "nnUNetTrainerV2", plans_identifier) / "pred_next_stage"
+
+
 @_needs_task
 def _check_lowres_predictions(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     import json
 
-    # v1's cascade reads one folder, shared by the 3d_lowres folds, of the experiment nnUNetTrainerV2__PLANS
-    # (nnUNet_train has no option for another previous trainer)
     lowres = workspace.network_training_output_dir / "3d_lowres" / name
-    read = lowres / f"nnUNetTrainerV2__{ctx.plans_identifier}" / "pred_next_stage"
+    read = _cascade_reads(workspace, name, ctx.plans_identifier)
     found = []
     if read.is_dir():
         have = len(list(read.glob("*_segFromPrevStage.npz")))
@@ -219,17 +224,17 @@ def _check_lowres_predictions(match: re.Match, ctx: _Context, workspace, name: s
 
 @_needs_task
 def _check_lowres_case(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    from .errors import ExplorerError as _Error
     from .training.splits import load_splits
 
     path = Path(match.group("path").strip())
     case = path.name.removesuffix("_segFromPrevStage.npz")
     folder, experiment = path.parent, path.parent.parent  # .../3d_lowres/TASK/TRAINER__PLANS/pred_next_stage
     if folder.is_dir():
-        found = [tr(f"{folder} holds {len(list(folder.glob('*_segFromPrevStage.npz')))} _segFromPrevStage.npz; "
-                    f"{path.name} is " + ("there now" if path.is_file() else "not there"),
-                    f"{folder} 中有 {len(list(folder.glob('*_segFromPrevStage.npz')))} 个 _segFromPrevStage.npz;"
-                    f"{path.name} " + ("现在在那里" if path.is_file() else "不在那里"))]
+        have = len(list(folder.glob("*_segFromPrevStage.npz")))
+        found = [tr(f"{folder} holds {have} _segFromPrevStage.npz; {path.name} is "
+                    + ("there now" if path.is_file() else "not there"),
+                    f"{folder} 中有 {have} 个 _segFromPrevStage.npz;{path.name} "
+                    + ("现在在那里" if path.is_file() else "不在那里"))]
     else:
         found = [tr(f"no {folder} on this machine", f"这台机器上没有 {folder}")]
     if (experiment / "all").is_dir():
@@ -245,7 +250,7 @@ def _check_lowres_case(match: re.Match, ctx: _Context, workspace, name: str) -> 
         return found
     try:
         splits = load_splits(splits_file)
-    except _Error as exc:
+    except ExplorerError as exc:
         return found + [exc.cause.splitlines()[0]]
     folds = [i for i, split in enumerate(splits) if case in {str(k) for k in split["val"]}]
     for i in folds:
@@ -305,9 +310,7 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
     from .training.dataloading import incomplete_npy_files
 
     # the unpacked cases of every stage, and the cascade's 3d_lowres predictions (read as .npy when present)
-    folders = [workspace.preprocessed_task_dir(name),
-               workspace.network_training_output_dir / "3d_lowres" / name
-               / f"nnUNetTrainerV2__{ctx.plans_identifier}" / "pred_next_stage"]
+    folders = [workspace.preprocessed_task_dir(name), _cascade_reads(workspace, name, ctx.plans_identifier)]
     found = []
     for folder in folders:
         if not folder.is_dir():
@@ -868,7 +871,7 @@ KNOWN: tuple[_Known, ...] = (
            lambda: tr("v2 reads nnUNet_preprocessed/DatasetXXX_Name/nnUNetPlans.json (-p nnUNetPlans)",
                       "v2 读取 nnUNet_preprocessed/DatasetXXX_Name/nnUNetPlans.json(-p nnUNetPlans)")),
     _Known("fold_beyond_splits", "INFO: You requested fold ... for training but splits contain only ... folds",
-           re.compile(r"You requested fold (\d+) for training but splits contain only (\d+) folds"),
+           RANDOM_SPLIT_LINE,
            lambda m: tr(f"splits_final.pkl holds {_splits_held(int(m.group(2)))} and fold {m.group(1)} was asked "
                         "for. v1 does not stop: it trains this fold on a random 80:20 split seeded with the fold "
                         "number (RandomState(12345 + fold)), which is none of the file's splits; with v1's five-fold "

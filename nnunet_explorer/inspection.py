@@ -41,8 +41,8 @@ NOSMOOTH_TRAINER = "nnUNetTrainerV2_Loss_DiceCE_noSmooth"
 
 _LOG_NAME = re.compile(r"training_log_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.txt$")
 _NUMPY_WRAPPER = re.compile(r"np\.float\d+\(|np\.int\d+\(|array\(")
-# nnUNetTrainerV2.do_split's lines for a fold beyond splits_final.pkl
-_RANDOM_SPLIT = re.compile(r"You requested fold (\d+) for training but splits contain only (\d+) folds")
+# nnUNetTrainerV2.do_split's lines for a fold beyond splits_final.pkl (the first also read by doctor --explain)
+RANDOM_SPLIT_LINE = re.compile(r"You requested fold (\d+) for training but splits contain only (\d+) folds")
 _RANDOM_SPLIT_CASES = re.compile(r"This random 80:20 split has (\d+) training and (\d+) validation cases")
 _FLOAT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
 
@@ -132,7 +132,7 @@ def parse_log_text(text: str, name: str, records: dict[int, EpochRecord]) -> Log
             on_cpu = True
         if "Desired fold for training" in line:
             split_logged = True
-        if match := _RANDOM_SPLIT.search(line):
+        if match := RANDOM_SPLIT_LINE.search(line):
             random_split = (int(match.group(1)), int(match.group(2)))
         if match := _RANDOM_SPLIT_CASES.search(line):
             random_split_cases = (int(match.group(1)), int(match.group(2)))
