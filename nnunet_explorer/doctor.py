@@ -157,16 +157,15 @@ def _check_unpacked(workspace: Workspace, name: str, problems: list[Finding]) ->
 
     folder = workspace.preprocessed_task_dir(name)
     checked = incomplete_npy_files(folder)
-    bad = [f for f, _size, _complete in checked.cut] + [f for f, _why in checked.unreadable]
+    bad = len(checked.cut) + len(checked.unreadable)
     if bad:
-        shown = ", ".join(str(f.relative_to(folder)) for f in bad[:5])
-        more = tr(f" and {len(bad) - 5} more", f"，另有 {len(bad) - 5} 个") if len(bad) > 5 else ""
+        shown = checked.listed(folder, most=5)
         problems.append(Finding(
-            tr(f"preprocessed task {name}: {len(bad)} unpacked case(s) cut short or unreadable: {shown}{more} (v1 "
+            tr(f"preprocessed task {name}: {bad} unpacked case(s) cut short or unreadable: {shown}; v1 "
                "skips an existing .npy when it unpacks, and fails when it draws one, e.g. \"mmap length is greater "
-               "than file size\")",
-               f"预处理后的任务 {name}：{len(bad)} 个已解压的病例被截断或无法读取：{shown}{more}（v1 解压时跳过已存在"
-               "的 .npy，抽到它们时会失败，例如 \"mmap length is greater than file size\"）"),
+               "than file size\"",
+               f"预处理后的任务 {name}：{bad} 个已解压的病例被截断或无法读取：{shown}；v1 解压时跳过已存在"
+               "的 .npy，抽到它们时会失败，例如 \"mmap length is greater than file size\""),
             tr("delete them (v1 unpacks a missing .npy again from its .npz; the explorer's train unpacks a cut one "
                "again itself); make room first if the disk is full",
                "删除它们（v1 会从 .npz 重新解压缺少的 .npy；explorer 的 train 会自己重新解压被截断的）；如果磁盘满了先"

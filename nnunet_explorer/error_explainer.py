@@ -34,6 +34,7 @@ from typing import Callable, Mapping
 from .errors import ExplorerError
 from .inspection import RANDOM_SPLIT_LINE
 from .language import tr
+from .training.splits import splits_held
 from .paths import default_plans_identifier
 
 
@@ -320,21 +321,16 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
         if not files:
             found.append(tr(f"no .npy under {folder}", f"{folder} 下没有 .npy"))
             continue
-        for f, why in checked.unreadable:
-            found.append(tr(f"{f.relative_to(folder)} cannot be read: {why}", f"{f.relative_to(folder)} 无法读取:{why}"))
-        if not cut:
-            if not checked.unreadable:
-                found.append(tr(f"{folder}: all {files} .npy files are complete",
-                                f"{folder}：{files} 个 .npy 文件都是完整的"))
+        bad = len(cut) + len(checked.unreadable)
+        if not bad:
+            found.append(tr(f"{folder}: all {files} .npy files are complete",
+                            f"{folder}：{files} 个 .npy 文件都是完整的"))
             continue
-        shown = [tr(f"{f.relative_to(folder)} ({size} of {complete} bytes)" if complete is not None
-                    else f"{f.relative_to(folder)} ({size} bytes, its header cut)",
-                    f"{f.relative_to(folder)}（{size} / {complete} 字节）" if complete is not None
-                    else f"{f.relative_to(folder)}（{size} 字节，文件头不完整）")
-                 for f, size, complete in cut[:10]]
-        more = tr(f" and {len(cut) - 10} more", f"，另有 {len(cut) - 10} 个") if len(cut) > 10 else ""
-        found.append(tr(f"{folder}: {len(cut)} of {files} .npy files are incomplete: " + ", ".join(shown) + more,
-                        f"{folder}：{files} 个 .npy 文件中有 {len(cut)} 个不完整：" + "、".join(shown) + more))
+        found.append(tr(f"{folder}: {bad} of {files} .npy files are incomplete or unreadable: "
+                        + checked.listed(folder, most=10),
+                        f"{folder}：{files} 个 .npy 文件中有 {bad} 个不完整或无法读取：" + checked.listed(folder, most=10)))
+        if not cut:
+            continue
         free = shutil.disk_usage(folder).free
         found.append(tr(f"free on that disk now: {free / 2**30:.1f} GiB", f"那块磁盘现在的剩余空间：{free / 2**30:.1f} GiB"))
     if not found:
@@ -364,12 +360,6 @@ def _check_plans_file(match: re.Match, ctx: _Context) -> list[str]:
             tr(f"so -p can be: {', '.join(identifiers)}", f"所以 -p 可以是:{'、'.join(identifiers)}")]
 
 
-def _splits_held(count: int) -> str:
-    """"5 split(s) (folds 0 to 4)" or "no split", in the language in effect."""
-    return (tr(f"{count} split(s) (folds 0 to {count - 1})", f"有 {count} 个划分(fold 0 到 {count - 1})") if count
-            else tr("no split", "没有任何划分"))
-
-
 @_needs_task
 def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     from .training.dataloading import get_case_identifiers
@@ -384,9 +374,9 @@ def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[
     else:
         splits = load_splits(splits_file)
         sizes = [len(s["val"]) for s in splits]
-        found = [tr(f"{splits_file.name} of {name} holds {_splits_held(len(splits))}"
+        found = [tr(f"{splits_file.name} of {name} holds {splits_held(len(splits))}"
                     + (f", validating on {sizes} cases" if splits else ""),
-                    f"{name} 的 {splits_file.name} {_splits_held(len(splits))}"
+                    f"{name} 的 {splits_file.name} 有 {splits_held(len(splits))}"
                     + (f",验证病例数分别为 {sizes}" if splits else ""))]
     stages = sorted(f for f in task_dir.glob("*_stage*") if f.is_dir()) if task_dir.is_dir() else []
     keys = get_case_identifiers(stages[0]) if stages else []
@@ -872,12 +862,12 @@ KNOWN: tuple[_Known, ...] = (
                       "v2 读取 nnUNet_preprocessed/DatasetXXX_Name/nnUNetPlans.json(-p nnUNetPlans)")),
     _Known("fold_beyond_splits", "INFO: You requested fold ... for training but splits contain only ... folds",
            RANDOM_SPLIT_LINE,
-           lambda m: tr(f"splits_final.pkl holds {_splits_held(int(m.group(2)))} and fold {m.group(1)} was asked "
+           lambda m: tr(f"splits_final.pkl holds {splits_held(int(m.group(2)))} and fold {m.group(1)} was asked "
                         "for. v1 does not stop: it trains this fold on a random 80:20 split seeded with the fold "
                         "number (RandomState(12345 + fold)), which is none of the file's splits; with v1's five-fold "
                         "file its validation cases overlap those of the five folds, so it is no extra "
                         "cross-validation fold",
-                        f"splits_final.pkl {_splits_held(int(m.group(2)))},而要的是 fold {m.group(1)}。v1 不会停下:"
+                        f"splits_final.pkl 有 {splits_held(int(m.group(2)))},而要的是 fold {m.group(1)}。v1 不会停下:"
                         "它用以 fold 编号为种子的随机 80:20 划分(RandomState(12345 + fold))训练这个 fold,这个划分不是"
                         "文件中的任何一个;用 v1 的五折文件时,它的验证病例与这五个 fold 的验证病例重叠,所以它不是多出来"
                         "的交叉验证 fold"),

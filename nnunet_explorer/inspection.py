@@ -31,6 +31,7 @@ import numpy as np
 from .errors import ExplorerError
 from .fileio import load_json
 from .language import tr
+from .training.splits import splits_held
 
 # v1's defaults (nnUNetTrainerV2): poly LR ``initial_lr * (1 - epoch / max_num_epochs) ** 0.9``
 INITIAL_LR = 1e-2
@@ -700,15 +701,14 @@ def rule_random_split(r: RunInspection, k: int) -> list[Finding]:
     cases = run.random_split_cases
     sizes = tr(f" ({cases[0]} training, {cases[1]} validation cases)", f"（{cases[0]} 个训练病例、{cases[1]} 个验证病例）"
                ) if cases else ""
-    held = (tr(f"only {splits} split(s) (folds 0 to {splits - 1})", f"只有 {splits} 个划分（fold 0 到 {splits - 1}）")
-            if splits else tr("no split", "没有任何划分"))
+    held = splits_held(splits)
     return [Finding("random_split", "warning", tr(
         f"fold {fold} trained on v1's random 80:20 split{sizes}, none of splits_final.pkl's: the file held {held}, "
         "and nnUNetTrainerV2 then draws a split with RandomState(12345 + fold) instead of stopping. With v1's "
         "five-fold file its validation cases overlap those of the five folds, so it is no extra cross-validation "
         "fold; to train a split of your own, add it to splits_final.pkl before training "
         "(`nnunet-explorer doctor --explain LOG -t TASK` names its validation cases)",
-        f"fold {fold} 是用 v1 的随机 80:20 划分训练的{sizes}，不是 splits_final.pkl 中的任何一个划分：文件里{held}，"
+        f"fold {fold} 是用 v1 的随机 80:20 划分训练的{sizes}，不是 splits_final.pkl 中的任何一个划分：文件里只有 {held}，"
         "nnUNetTrainerV2 这时不会停下，而是用 RandomState(12345 + fold) 抽取一个划分。用 v1 的五折文件时，它的验证"
         "病例与这五个 fold 的验证病例重叠，所以它不是多出来的交叉验证 fold；要用你自己的划分，就在训练前把它加进 "
         "splits_final.pkl（`nnunet-explorer doctor --explain LOG -t TASK` 会列出它的验证病例）"),

@@ -42,6 +42,7 @@ from .training.device_augmenter import DeviceAugmenter
 from .training.configuration import RunArgs, parse_fold
 from .training.data_augmentation_params import AugmentationSetup
 from .training.processed_plans import ProcessedPlans, processed_from_trainer
+from .training.splits import splits_held
 
 # v1 methods whose calls the initialize and training steps record (a user's override of any is recorded too)
 TRACED_METHODS: tuple[str, ...] = (
@@ -519,12 +520,13 @@ class Split:
     def summary(self) -> str:
         shown = f"{', '.join(self.val[:6])}{' ...' if len(self.val) > 6 else ''}"
         held = self.splits_in_file
-        random = tr(f" (v1's random 80:20 split, no cross-validation fold: splits_final.pkl holds {held})",
-                    f"(v1 的随机 80:20 划分,不是交叉验证的一折:splits_final.pkl 只有 {held} 个划分)"
+        # the counts first: the step table cuts a long line
+        random = tr(f"; v1's random 80:20 split, no cross-validation fold: splits_final.pkl holds {splits_held(held)}",
+                    f";v1 的随机 80:20 划分,不是交叉验证的一折:splits_final.pkl 只有 {splits_held(held)}"
                     ) if held is not None else ""
-        return tr(f"fold {self.fold}{random}: {len(self.train)} training cases, {len(self.val)} validation cases "
+        return tr(f"fold {self.fold}: {len(self.train)} training cases, {len(self.val)} validation cases{random} "
                   f"(val: {shown})",
-                  f"fold {self.fold}{random}：{len(self.train)} 个训练病例,{len(self.val)} 个验证病例(验证:{shown})")
+                  f"fold {self.fold}：{len(self.train)} 个训练病例,{len(self.val)} 个验证病例{random}(验证:{shown})")
 
 
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")
@@ -540,13 +542,9 @@ def split(trainer: Any, initialize: Initialized) -> Split:
         raise ConfigurationError(tr("no split: the trainer was initialized for inference only (-val)",
                                     "没有划分(split):这个 trainer 是只为推理初始化的(-val)"),
                                  fix=tr("run without -val", "不带 -val 运行"), step="split")
-    splits_in_file = None
-    splits_file = Path(trainer.dataset_directory) / "splits_final.pkl"
-    if trainer.fold != "all" and splits_file.is_file():
-        from .training.splits import load_splits
-
-        count = len(load_splits(splits_file))
-        splits_in_file = count if int(trainer.fold) >= count else None
+    # the trainer's do_split says whether it drew v1's random split; a user's own do_split never does
+    random = trainer.explorer.random_split
+    splits_in_file = random[1] if random is not None and random[0] == trainer.fold else None
     return Split(trainer.fold, tuple(trainer.dataset_tr), tuple(trainer.dataset_val), splits_in_file)
 
 

@@ -121,17 +121,18 @@ def test_an_unpacked_case_cut_short_is_found_before_v1_fails_on_it(workspace):
     for case in ("case_0", "case_1"):
         np.save(stage / f"{case}.npy", np.zeros((2, 4, 4, 4), np.float32))
     assert "Task010_Cut" not in _whats(run_doctor(_base_env(**environment_for(workspace))))
+    whole = (stage / "case_1.npy").stat().st_size
     (stage / "case_1.npy").write_bytes((stage / "case_1.npy").read_bytes()[:200])
     report = run_doctor(_base_env(**environment_for(workspace)))
     (problem,) = [p for p in report.problems if "Task010_Cut" in p.what]
     assert problem.what.startswith("preprocessed task Task010_Cut: 1 unpacked case(s) cut short or unreadable: "
-                                   "nnUNetData_plans_v2.1_stage0/case_1.npy (v1 skips")
+                                   f"nnUNetData_plans_v2.1_stage0/case_1.npy (200 of {whole} bytes); v1 skips")
     assert "mmap length is greater than file size" in problem.what and problem.fix.startswith("delete them")
     assert (stage / "case_1.npy").stat().st_size == 200  # doctor changes nothing on disk
     (stage / "case_2.npy").symlink_to(stage / "gone.npy")  # a broken link is a problem, not a crash
     (problem,) = [p for p in run_doctor(_base_env(**environment_for(workspace))).problems if "Task010_Cut" in p.what]
-    assert "2 unpacked case(s) cut short or unreadable: nnUNetData_plans_v2.1_stage0/case_1.npy, " \
-           "nnUNetData_plans_v2.1_stage0/case_2.npy" in problem.what
+    assert f"2 unpacked case(s) cut short or unreadable: nnUNetData_plans_v2.1_stage0/case_1.npy (200 of {whole} " \
+           "bytes), nnUNetData_plans_v2.1_stage0/case_2.npy (cannot be read: No such file or directory)" in problem.what
 
 
 def test_broken_dataset_json_is_reported_with_the_file(workspace):

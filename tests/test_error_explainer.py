@@ -473,7 +473,7 @@ def test_an_incomplete_npy_is_named_with_its_size_and_the_free_disk(workspace):
     (stage / "case_1.npy").write_bytes((stage / "case_1.npy").read_bytes()[:300])
     (stage / "case_2.npy").write_bytes(b"")
     (after,) = explain(message, task="77")
-    assert after.found[0] == (f"{workspace.preprocessed / 'Task077_Cut'}: 2 of 3 .npy files are incomplete: "
+    assert after.found[0] == (f"{workspace.preprocessed / 'Task077_Cut'}: 2 of 3 .npy files are incomplete or unreadable: "
                               f"nnUNetData_plans_v2.1_stage0/case_1.npy (300 of {whole} bytes), "
                               "nnUNetData_plans_v2.1_stage0/case_2.npy (0 bytes, its header cut)")
     assert after.found[1].startswith("free on that disk now: ") and after.found[1].endswith(" GiB")
@@ -482,7 +482,8 @@ def test_an_incomplete_npy_is_named_with_its_size_and_the_free_disk(workspace):
     assert no_task.found == ("add -t TASK to check the task's files as well",)
     (stage / "case_3.npy").symlink_to(stage / "gone.npy")  # a broken link: named, not a crash
     (broken,) = explain(message, task="77")
-    assert "nnUNetData_plans_v2.1_stage0/case_3.npy cannot be read: No such file or directory" in broken.found
+    assert broken.found[0].endswith(", nnUNetData_plans_v2.1_stage0/case_3.npy (cannot be read: No such file or "
+                                    "directory)")
     (stage / "case_3.npy").unlink()
     # the explorer's training unpacks them again (and then the check finds them complete)
     from nnunet_explorer.training.dataloading import unpack_dataset

@@ -163,6 +163,7 @@ class nnUNetTrainerV2(nnUNetTrainer):
         from ..fileio import write_pickle
         from ..training.splits import load_splits, make_splits, random_80_20_split
 
+        self.explorer.random_split = None
         if self.fold == "all":
             tr_keys = val_keys = list(self.dataset.keys())
         else:
@@ -184,6 +185,8 @@ class nnUNetTrainerV2(nnUNetTrainer):
                 self.print_to_log_file("INFO: You requested fold %d for training but splits contain only %d folds. I "
                                        "am now creating a random (but seeded) 80:20 split!" % (self.fold, len(splits)))
                 tr_keys, val_keys = random_80_20_split(self.dataset.keys(), self.fold)
+                # differs from v1: the trainer records the random split (v1 only logs it) for the walkthrough
+                self.explorer.random_split = (self.fold, len(splits))
                 self.print_to_log_file("This random 80:20 split has %d training and %d validation cases."
                                        % (len(tr_keys), len(val_keys)))
         self._set_split(tr_keys, val_keys)

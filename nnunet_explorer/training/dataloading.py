@@ -139,6 +139,19 @@ class NpyCheck:
     cut: list[tuple[Path, int, int | None]]
     unreadable: list[tuple[Path, str]]
 
+    def listed(self, folder: str | os.PathLike, most: int) -> str:
+        """The bad files relative to ``folder``, each with its sizes or why it cannot be read, at most ``most``
+        ("case_009.npy (49002 of 147008 bytes) and 2 more"): one wording for ``doctor`` and the explainer."""
+        names = [tr(f"{f.relative_to(folder)} ({size} of {complete} bytes)" if complete is not None
+                    else f"{f.relative_to(folder)} ({size} bytes, its header cut)",
+                    f"{f.relative_to(folder)}（{size} / {complete} 字节）" if complete is not None
+                    else f"{f.relative_to(folder)}（{size} 字节，文件头不完整）")
+                 for f, size, complete in self.cut]
+        names += [tr(f"{f.relative_to(folder)} (cannot be read: {why})", f"{f.relative_to(folder)}（无法读取：{why}）")
+                  for f, why in self.unreadable]
+        more = tr(f" and {len(names) - most} more", f"，另有 {len(names) - most} 个") if len(names) > most else ""
+        return tr(", ", "、").join(names[:most]) + more
+
 
 def incomplete_npy_files(folder: str | os.PathLike) -> NpyCheck:
     """Check every ``.npy`` under ``folder`` with :func:`npy_sizes` (reads the headers only)."""

@@ -68,6 +68,15 @@ def kfold_indices(n: int, n_splits: int = NUM_FOLDS, seed: int = SPLIT_SEED) -> 
     return folds
 
 
+def splits_held(count: int) -> str:
+    """How many splits a ``splits_final.pkl`` holds, for messages: "5 split(s) (folds 0 to 4)" or "0 splits".
+
+    One wording for the walkthrough's split line, ``inspect``'s ``random_split`` rule and ``doctor --explain``.
+    """
+    return (tr(f"{count} split(s) (folds 0 to {count - 1})", f"{count} 个划分(fold 0 到 {count - 1})") if count
+            else tr("0 splits", "0 个划分"))
+
+
 @mirrors("nnunet.training.network_training.nnUNetTrainerV2:nnUNetTrainerV2.do_split")
 def make_splits(dataset_keys: Iterable[str]) -> list[OrderedDict]:
     """The five folds v1 writes into ``splits_final.pkl`` for these case ids (list of OrderedDict)."""

@@ -73,9 +73,27 @@ def test_a_fold_beyond_the_split_file_is_called_v1s_random_split(ct_env, capsys)
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "INFO: You requested fold 5 for training but splits contain only 5 folds" in out  # v1's own line
-    assert "fold 5 (v1's random 80:20 split, no cross-validation fold: splits_final.pkl holds 5): 8 training" in out
+    assert "fold 5: 8 training cases, 2 validation cases; v1's random 80:20 split, no cross-validation" in out
     assert main([*argv[:4], "0", *argv[5:]]) == 0
     assert "fold 0: 8 training cases, 2 validation cases" in capsys.readouterr().out
+
+
+def test_a_users_own_split_beyond_the_file_is_not_called_v1s_random_split(ct_env, capsys, tmp_path):
+    """The split line reads what the trainer's do_split did: one's own do_split for fold 7 is one's own split."""
+    source = tmp_path / "own_split.py"
+    source.write_text("from nnunet_explorer.network_training import nnUNetTrainerV2\n"
+                      "class OwnSplitTrainer(nnUNetTrainerV2):\n    def do_split(self):\n"
+                      "        keys = sorted(self.dataset.keys())\n"
+                      "        self._set_split(keys[2:], keys[:2])\n")
+    from nnunet_explorer.network_training import unregister_trainer
+    try:
+        assert main(["train", "3d_fullres", "OwnSplitTrainer", "901", "7", "--trainer_file", str(source),
+                     "--until", "split"]) == 0
+        out = capsys.readouterr().out
+        assert "fold 7: 8 training cases, 2 validation cases (val: case_000, case_001)" in out
+        assert "random 80:20" not in out
+    finally:
+        unregister_trainer("OwnSplitTrainer")
 
 
 def test_report_must_be_html(ct_env, capsys, tmp_path):
