@@ -20,7 +20,10 @@ match except in dimension 1`` (a patch the pooling does not divide: edited plans
 where the NaN began, and whether it stayed), ``CUDA out of memory``, ``CUDA error: out of memory`` (a GPU already
 full), ``Cannot do mirroring as test time augmentation`` (a trainer trained without mirroring), ``Weights only load
 failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction
-operation``.
+operation``; around prediction, ``model output folder not found`` (the trained models and the flags that name them),
+``No such file or directory: '.../fold_N/NAME.model.pkl'`` (a checkpoint the fold lacks: ``-chk``), ``list of folds
+specified but not all output folders are present``, ``Final checkpoint not found`` (``-val``), ``No checkpoint found``
+(``-c``) and ``missing files in input_folder`` (an image without its channel number, and the case id v1 read from it).
 """
 from __future__ import annotations
 
@@ -720,6 +723,162 @@ def _check_nan_log(match: re.Match, ctx: _Context) -> list[str]:
     return found.lines()
 
 
+# ------------------------------------------------------------------------- prediction and checkpoint checks
+def _experiment_flags(experiment: str) -> str:
+    """``nnUNetTrainerV2__nnUNetPlansv2.1`` as the flags that name it: ``-tr nnUNetTrainerV2 -p nnUNetPlansv2.1``."""
+    trainer, _, plans = experiment.partition("__")
+    return f"-tr {trainer} -p {plans}" if plans else experiment
+
+
+def _fold_state(fold: Path) -> str:
+    """A fold folder's v1 checkpoints (in ``-c``'s order) and the last epoch its training logs reached."""
+    from .inspection import parse_log, training_logs
+    from .training.checkpoint_saving import RESUME_ORDER
+
+    have = [name.removesuffix(".model") + ("" if (fold / f"{name}.pkl").is_file()
+                                           else tr(" (without its .model.pkl)", "(没有 .model.pkl)"))
+            for name in RESUME_ORDER if (fold / name).is_file()]
+    epochs = []
+    for log in training_logs(fold):
+        try:
+            last = parse_log(log, {}).last_epoch
+        except OSError:
+            continue
+        if last is not None:
+            epochs.append(last)
+    state = tr("checkpoints: ", "检查点:") + (", ".join(have) if have else tr("none", "没有"))
+    if epochs:
+        state += tr(f"; its training log's last epoch: {max(epochs)}", f";训练日志的最后一个 epoch:{max(epochs)}")
+    return state
+
+
+def _folds_of(experiment: Path, most: int = 8) -> list[str]:
+    """One line per fold folder (``fold_N`` and ``all``) of a model folder: what it holds."""
+    folds = sorted(f for f in experiment.glob("fold_*") if f.is_dir()) + [f for f in [experiment / "all"] if f.is_dir()]
+    if not folds:
+        return [tr(f"{experiment} holds no fold folder (fold_0 ... fold_4, all)",
+                   f"{experiment} 中没有 fold 文件夹(fold_0 ... fold_4、all)")]
+    return [f"{fold}: {_fold_state(fold)}" for fold in folds[:most]]
+
+
+def _trained_experiments(models: Path, task: str) -> list[tuple[str, str]]:
+    """``(configuration, trainer__plans)`` of every model folder of ``task`` under ``RESULTS_FOLDER/nnUNet``."""
+    if not models.is_dir():
+        return []
+    return sorted((m.name, e.name) for m in models.iterdir() if m.is_dir() and (m / task).is_dir()
+                  for e in (m / task).iterdir() if e.is_dir() and "__" in e.name)
+
+
+def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
+    path = Path(match.group("path").strip())
+    task, models = path.parent.name, path.parent.parent.parent  # RESULTS_FOLDER/nnUNet/CONFIGURATION/TASK/EXP
+    if path.is_dir():
+        return [tr(f"{path} exists in this shell: the run that failed saw another RESULTS_FOLDER, or the model was "
+                   "trained since",
+                   f"{path} 在这个 shell 中存在:失败的那次运行看到的是另一个 RESULTS_FOLDER,或者模型是之后才训练的")]
+    found = []
+    if "Attempting to predict 3d_lowres first" in ctx.text[:match.start()]:
+        found.append(tr("the text says the cascade was predicting with 3d_lowres first (no -l given): the missing "
+                        "folder is the 3d_lowres model's",
+                        "这段文字说级联先在用 3d_lowres 预测(没有给 -l):缺少的文件夹是 3d_lowres 模型的"))
+    trained = _trained_experiments(models, task)
+    if trained:
+        found.append(tr(f"models of {task} under {models}: ", f"{models} 下 {task} 的模型:")
+                     + "; ".join(f"{c}/{e} (-m {c} {_experiment_flags(e)})" for c, e in trained))
+    elif models.is_dir():
+        found.append(tr(f"{models} holds no model of {task}", f"{models} 中没有 {task} 的模型"))
+    else:
+        found.append(tr(f"no {models} on this machine", f"这台机器上没有 {models}"))
+    results = ctx.environ.get("RESULTS_FOLDER")
+    if not results:
+        found.append(tr("RESULTS_FOLDER is not set in this shell", "这个 shell 中没有设置 RESULTS_FOLDER"))
+    elif Path(results) / "nnUNet" != models:
+        found.append(tr(f"RESULTS_FOLDER here is {results}; the folder v1 expected is under {models}",
+                        f"这里的 RESULTS_FOLDER 是 {results};v1 要找的文件夹在 {models} 下"))
+    return found
+
+
+def _check_checkpoint_file(match: re.Match, ctx: _Context) -> list[str]:
+    fold = Path(match.group("path")).parent
+    experiment = fold.parent
+    if not experiment.is_dir():
+        return [tr(f"no {experiment} on this machine", f"这台机器上没有 {experiment}")]
+    return _folds_of(experiment)
+
+
+def _check_final_checkpoint(match: re.Match, ctx: _Context) -> list[str]:
+    fold = Path(match.group("path")).parent
+    if not fold.is_dir():
+        return [tr(f"no {fold} on this machine", f"这台机器上没有 {fold}")]
+    return [f"{fold}: {_fold_state(fold)}"]
+
+
+@_needs_task
+def _check_task_checkpoints(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    models = workspace.network_training_output_dir
+    trained = _trained_experiments(models, name)
+    if not trained:
+        return [tr(f"{models} holds no model of {name}", f"{models} 中没有 {name} 的模型")]
+    found = []
+    for configuration, experiment in trained:
+        found += _folds_of(models / configuration / name / experiment)
+    return found[:12]
+
+
+def _check_fold_folders(match: re.Match, ctx: _Context) -> list[str]:
+    used = re.search(r"using model stored in\s+(\S[^\n]*)", ctx.text[:match.start()])
+    if used is None:
+        return [tr("no \"using model stored in\" line above it in this text (nnUNet_predict prints it first): "
+                   "paste the whole output to have the model folder's folds listed",
+                   "这段文字中它上面没有 \"using model stored in\" 这一行(nnUNet_predict 会先打印它):"
+                   "贴上完整输出,就能列出模型文件夹的各个 fold")]
+    experiment = Path(used.group(1).strip())
+    if not experiment.is_dir():
+        return [tr(f"no {experiment} on this machine", f"这台机器上没有 {experiment}")]
+    return _folds_of(experiment)
+
+
+def _names(printed: str) -> list[str]:
+    """The file names of a printed list or numpy array (``['a.nii.gz', ...]`` or ``['a.nii.gz' 'b.nii.gz']``)."""
+    return re.findall(r"'([^'\n]+)'", printed)
+
+
+def _check_input_files(match: re.Match, ctx: _Context) -> list[str]:
+    above = ctx.text[:match.start()]
+    expects = re.search(r"This model expects (\d+) input modalities", above)
+    channels = int(expects.group(1)) if expects else None
+    found = []
+    if channels:
+        last = tr(f" to CASE_{channels - 1:04d}.nii.gz", f" 到 CASE_{channels - 1:04d}.nii.gz") if channels > 1 else ""
+        found.append(tr(f"the model expects {channels} channel file(s) per case: CASE_0000.nii.gz{last}",
+                        f"模型要求每个病例 {channels} 个通道文件:CASE_0000.nii.gz{last}"))
+    missing = re.search(r"Some files are missing:\s*\n\s*(\[[^\]]*\])", above)
+    if missing:
+        names = _names(missing.group(1))
+        more = tr(f" and {len(names) - 6} more", f",另有 {len(names) - 6} 个") if len(names) > 6 else ""
+        found.append(tr(f"v1 looked for {len(names)} file(s) it did not find: {', '.join(names[:6])}{more}",
+                        f"v1 找不到的文件有 {len(names)} 个:{'、'.join(names[:6])}{more}"))
+    remaining = re.search(r"unexpected remaining files in the folder\. Here are some examples: (\[[^\]]*\])", above)
+    for name in dict.fromkeys(_names(remaining.group(1)) if remaining else []):
+        channel = re.search(r"_(\d{4})\.nii\.gz$", name)
+        if channel is None:
+            found.append(tr(f"{name} has no channel number: v1 read it as case '{name[:-12]}' (the name without its "
+                            f"last 12 characters) and looked for {name[:-12]}_0000.nii.gz; rename it "
+                            f"{name[:-7]}_0000.nii.gz",
+                            f"{name} 没有通道编号:v1 把它读作病例 '{name[:-12]}'(去掉最后 12 个字符的文件名),"
+                            f"并去找 {name[:-12]}_0000.nii.gz;把它改名为 {name[:-7]}_0000.nii.gz"))
+        elif channels is not None and int(channel.group(1)) >= channels:
+            found.append(tr(f"{name} is channel {int(channel.group(1))}, but the model reads channels 0 to "
+                            f"{channels - 1} only",
+                            f"{name} 是通道 {int(channel.group(1))},但模型只读取通道 0 到 {channels - 1}"))
+    if not found:
+        found.append(tr("no \"This model expects ...\" lines above it in this text: paste nnUNet_predict's whole "
+                        "output to have the file names checked",
+                        "这段文字中它上面没有 \"This model expects ...\" 等行:贴上 nnUNet_predict 的完整输出,就能检查"
+                        "文件名"))
+    return found
+
+
 def _nothing(match: re.Match, ctx: _Context) -> list[str]:
     return []
 
@@ -1103,6 +1262,127 @@ KNOWN: tuple[_Known, ...] = (
                         "do_mirroring=False(nnUNetTrainerV2_noMirroring 就是这样做的),再用 nnUNet_train ... -val "
                         "验证已保存的权重"),
            _nothing),
+    _Known("model_folder", "model output folder not found. Expected: ...",
+           re.compile(r"model output folder not found\. Expected: (?P<path>[^\n]+)"),
+           lambda m: tr("nnUNet_predict looks for the trained model in "
+                        "RESULTS_FOLDER/nnUNet/<-m>/<task>/<trainer>__<-p> (-tr, default nnUNetTrainerV2; for -m 3d_cascade_fullres -ctr, default "
+                        "nnUNetTrainerV2CascadeFullRes, and without -l it first predicts with the 3d_lowres model, "
+                        "whose folder it checks first; -p default nnUNetPlansv2.1); that folder does not exist: the "
+                        "model was trained with another configuration, trainer or plans, or RESULTS_FOLDER points "
+                        "elsewhere than during training",
+                        "nnUNet_predict 在 RESULTS_FOLDER/nnUNet/<-m>/<任务>/<trainer>__<-p> 中找训练好的模型"
+                        "(-tr 默认 nnUNetTrainerV2;-m 3d_cascade_fullres 用 -ctr,默认 nnUNetTrainerV2CascadeFullRes,"
+                        "不给 -l 时它先用 3d_lowres 模型预测,并先检查那个模型的文件夹;-p 默认 nnUNetPlansv2.1);这个"
+                        "文件夹不存在:模型是用别的配置、trainer 或 plans 训练的,或者 RESULTS_FOLDER 指向的不是训练时的"
+                        "文件夹"),
+           lambda m: tr("give nnUNet_predict the -m, -tr (-ctr) and -p the model was trained with (the check lists "
+                        "the trained ones), or export RESULTS_FOLDER as during training; for the cascade without a "
+                        "3d_lowres model, pass -l with low-resolution segmentations",
+                        "给 nnUNet_predict 训练模型时用的 -m、-tr(-ctr)和 -p(检查会列出已训练的模型),或者像训练时"
+                        "那样 export RESULTS_FOLDER;级联没有 3d_lowres 模型时,用 -l 给出低分辨率分割"),
+           _guarded(_check_model_folder),
+           lambda: tr("v2 reads nnUNet_results/DatasetXXX_Name/<trainer>__<plans>__<configuration>",
+                      "v2 读取 nnUNet_results/DatasetXXX_Name/<trainer>__<plans>__<configuration>")),
+    _Known("fold_folders", "list of folds specified but not all output folders are present / output folder missing "
+           "for fold ...",
+           re.compile(r"list of folds specified but not all output folders are present"
+                      r"|output folder missing for fold \d+|no output folder for fold .* found"),
+           lambda m: tr("nnUNet_predict -f names folds whose folder (fold_N, or all for -f all) is not in the model "
+                        "folder; without -f it takes every fold_* folder there and ensembles them",
+                        "nnUNet_predict 的 -f 指定的 fold 在模型文件夹里没有对应的文件夹(fold_N,-f all 对应 all);"
+                        "不给 -f 时它取那里的每个 fold_* 文件夹并把它们集成起来"),
+           lambda m: tr("give -f only folds that were trained (the check lists them), or train the missing ones; -f "
+                        "all needs a model trained with fold all",
+                        "-f 只给训练过的 fold(检查会列出它们),或者把缺少的训练出来;-f all 需要用 fold all 训练的模型"),
+           _guarded(_check_fold_folders)),
+    _Known("checkpoint_missing", "No such file or directory: '.../fold_N/model_final_checkpoint.model.pkl'",
+           re.compile(r"No such file or directory: "
+                      r"'(?P<path>[^'\n]*(?:fold_\d+|all)[/\\](?P<name>[^/\\'\n]+)\.model(?:\.pkl)?)'"),
+           lambda m: tr(f"nnUNet_predict loads, from each fold folder, the checkpoint -chk names ({m.group('name')} "
+                        "here; the default is model_final_checkpoint, which v1 writes only when a training ends): "
+                        "first NAME.model.pkl (the trainer and its plans, to build the network), then NAME.model "
+                        "(the weights); that file is not there: the training has not finished, or -chk names a "
+                        "checkpoint that fold never wrote",
+                        f"nnUNet_predict 从每个 fold 文件夹加载 -chk 指定的检查点(这里是 {m.group('name')};默认是 "
+                        "model_final_checkpoint,v1 只在训练结束时才写出它):先读 NAME.model.pkl(trainer 和它的 plans,用来搭建网络),"
+                        "再读 NAME.model(权重);这个文件不在那里:训练还没有结束,或者 -chk 指定的检查点这个 fold 从来"
+                        "没有写过"),
+           lambda m: tr("predict with a -chk every fold has (the check lists them; without -chk v1 asks for "
+                        "model_final_checkpoint), or finish the training first (nnUNet_train with -c continues from "
+                        "the newest checkpoint); model_latest (written every 50 epochs, deleted when the training "
+                        "ends) and model_best (the epoch with the best moving average of the online pseudo Dice, not "
+                        "a validated choice) are not the final model",
+                        "用每个 fold 都有的检查点作 -chk 预测(检查会列出它们;不给 -chk 时 v1 要的是 "
+                        "model_final_checkpoint),或者先把训练跑完(nnUNet_train 加 -c 会从最新的检查点继续);"
+                        "model_latest(每 50 个 epoch 写一次,训练结束时被删除)和 model_best(在线伪 Dice 的滑动平均"
+                        "最好的那个 epoch,并不是验证过的选择)都不是最终模型"),
+           _guarded(_check_checkpoint_file),
+           lambda: tr("v2's checkpoints are checkpoint_final.pth, checkpoint_latest.pth and checkpoint_best.pth "
+                      "(-chk)",
+                      "v2 的检查点是 checkpoint_final.pth、checkpoint_latest.pth 和 checkpoint_best.pth(-chk)")),
+    _Known("final_checkpoint", "Final checkpoint not found. Expected: ... Please finish the training first.",
+           re.compile(r"Final checkpoint not found\. Expected: (?P<path>[^\n]+?\.model)\. Please finish"),
+           lambda m: tr("nnUNet_train -val (validation only) loads model_final_checkpoint.model from the fold "
+                        "folder, which v1 writes only when run_training ends after its last epoch; this fold's "
+                        "training has not finished (stopped, crashed or still running)",
+                        "nnUNet_train -val(只做验证)从 fold 文件夹加载 model_final_checkpoint.model,v1 只在 "
+                        "run_training 跑完最后一个 epoch 结束时才写出它;这个 fold 的训练还没有结束(被停下、崩溃或者"
+                        "还在运行)"),
+           lambda m: tr("finish the training first: the same command with -c instead of -val continues from the "
+                        "newest checkpoint and validates at its end (v1's --valbest validates model_best instead, "
+                        "but its help says hands off, and it writes into the same validation_raw unless --val_folder "
+                        "names another)",
+                        "先把训练跑完:同样的命令把 -val 换成 -c,会从最新的检查点继续并在结束时验证(v1 的 --valbest "
+                        "改为验证 model_best,但它的帮助说不要碰它,而且除非 --val_folder 另给名字,它写进同一个 "
+                        "validation_raw)"),
+           _guarded(_check_final_checkpoint)),
+    _Known("no_checkpoint", "No checkpoint found",
+           re.compile(r"\bNo checkpoint found\b"),
+           lambda m: tr("-c (continue training) loads, from the fold folder, model_final_checkpoint.model, else "
+                        "model_latest.model, else model_best.model; none is there: the run being continued wrote "
+                        "none yet (model_latest every 50 epochs, model_best when the moving average of the online "
+                        "pseudo Dice improves), or the configuration, trainer, -p, fold or RESULTS_FOLDER differ "
+                        "from the training's, so v1 looked in another folder",
+                        "-c(继续训练)从 fold 文件夹加载 model_final_checkpoint.model,没有就加载 model_latest.model,"
+                        "再没有就加载 model_best.model;一个也不在:要继续的那次运行还没有写出检查点(model_latest 每 50 "
+                        "个 epoch 一次,model_best 在在线伪 Dice 的滑动平均提高时),或者配置、trainer、-p、fold 或 "
+                        "RESULTS_FOLDER 与训练时不同,所以 v1 找的是另一个文件夹"),
+           lambda m: tr("run the training's own command (network, trainer, task, fold, -p and RESULTS_FOLDER as "
+                        "then) with -c; where no checkpoint was written, start again without -c",
+                        "用训练时的命令(网络、trainer、任务、fold、-p 和 RESULTS_FOLDER 都和当时一样)加 -c 运行;"
+                        "如果根本没有写出过检查点,就不加 -c 重新开始"),
+           _guarded(_check_task_checkpoints)),
+    _Known("input_files", "missing files in input_folder / input folder did not contain any images",
+           re.compile(r"missing files in input_folder|input folder did not contain any images"),
+           lambda m: tr("nnUNet_predict wants each case as one file per input channel, CASE_0000.nii.gz, "
+                        "CASE_0001.nii.gz, ... (as many as the model's modalities); it takes the case ids from the "
+                        "file names without their last 12 characters (the '_XXXX.nii.gz' part) and stops when a "
+                        "case lacks a channel file, so a file named without its channel number becomes a case of "
+                        "its own whose id is its name cut short"
+                        if m.group(0).startswith("missing") else
+                        "nnUNet_predict reads only files ending in .nii.gz from -i, and found none: the folder is "
+                        "wrong or empty, or its images are .nii, .mha, .nrrd or DICOM",
+                        "nnUNet_predict 要求每个病例的每个输入通道一个文件:CASE_0000.nii.gz、CASE_0001.nii.gz、……"
+                        "(数量等于模型的模态数);它把文件名去掉最后 12 个字符('_XXXX.nii.gz' 部分)当作病例 id,某个"
+                        "病例缺少通道文件时就停下,所以一个没有通道编号的文件会成为单独的一个病例,它的 id 是被截短的"
+                        "文件名"
+                        if m.group(0).startswith("missing") else
+                        "nnUNet_predict 只从 -i 读取以 .nii.gz 结尾的文件,一个也没有找到:文件夹不对或者是空的,或者"
+                        "图像是 .nii、.mha、.nrrd 或 DICOM"),
+           lambda m: tr("name every image CASE_XXXX.nii.gz with the channel numbers of dataset.json's modality, as "
+                        "in imagesTr (CASE_0000.nii.gz for a one-channel model)"
+                        if m.group(0).startswith("missing") else
+                        "point -i at the folder of images, and convert other formats to .nii.gz (SimpleITK's "
+                        "ReadImage and WriteImage keep the geometry)",
+                        "按 dataset.json 的 modality 通道编号把每个图像命名为 CASE_XXXX.nii.gz,和 imagesTr 一样"
+                        "(单通道模型用 CASE_0000.nii.gz)"
+                        if m.group(0).startswith("missing") else
+                        "让 -i 指向图像文件夹,并把其它格式转成 .nii.gz(SimpleITK 的 ReadImage 和 WriteImage 保留几何"
+                        "信息)"),
+           _check_input_files,
+           lambda: tr("v2 reads the file ending from dataset.json (file_ending) and the channel numbers from "
+                      "channel_names",
+                      "v2 从 dataset.json 读取文件扩展名(file_ending),从 channel_names 读取通道编号")),
     _Known("weights_only", "Weights only load failed",
            re.compile(r"Weights only load failed"),
            lambda m: tr("torch 2.6 and later load checkpoints with weights_only=True, and v1's checkpoints hold "

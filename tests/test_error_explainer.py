@@ -30,6 +30,9 @@ def _literal(module: str, relative: str, start: str) -> str:
     return found[0]
 
 
+_V1_MODEL = "/r/nnUNet/3d_fullres/Task004_X/nnUNetTrainerV2__nnUNetPlansv2.1"
+
+
 # each recognised message as v1 1.7.1 (or batchgenerators 0.25.5, torch, numpy) writes it, its arguments filled in
 def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dict[str, str]:
     pytest.importorskip("nnunet")
@@ -64,6 +67,13 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
         "empty_image": empty,
         "npy_incomplete": _cut_npy_message(),
+        "model_folder": _literal("nnunet", "inference/predict_simple.py", "model output folder not found") % _V1_MODEL,
+        "fold_folders": _literal("nnunet", "training/model_restore.py", "list of folds specified"),
+        "checkpoint_missing": _missing_plans_message(f"{_V1_MODEL}/fold_0/model_final_checkpoint.model.pkl"),
+        "final_checkpoint": _literal("nnunet", "training/network_training/network_trainer.py",
+                                     "Final checkpoint not found") % f"{_V1_MODEL}/fold_0/model_final_checkpoint.model",
+        "no_checkpoint": _literal("nnunet", "training/network_training/network_trainer.py", "No checkpoint found"),
+        "input_files": _literal("nnunet", "inference/predict.py", "missing files in input_folder"),
         "plans_missing": _missing_plans_message("/data/pre/Task004_X/nnUNetPlansv2.1_plans_3D.pkl"),
         "fold_beyond_splits": _literal("nnunet", "training/network_training/nnUNetTrainerV2.py",
                                        "You requested fold") % (5, 5),
@@ -74,7 +84,8 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
 
 
 def _missing_plans_message(path: str) -> str:
-    """What v1's get_default_configuration raises when the plans file is missing (its load_pickle's open())."""
+    """What v1's load_pickle raises for a missing file (get_default_configuration's plans, restore_model's
+    ``.model.pkl``)."""
     from batchgenerators.utilities.file_and_folder_operations import load_pickle as v1_load_pickle
 
     with pytest.raises(FileNotFoundError) as raised:
@@ -654,3 +665,113 @@ def test_every_message_is_explained_in_chinese_under_zh(workspace, monkeypatch):
         assert CJK.search(found.cause) and CJK.search(found.fix), name
         assert all(CJK.search(line) for line in found.found), (name, found.found)
         assert not found.v2 or CJK.search(found.v2), name
+
+
+def _v1_experiment(workspace, folds: dict[str, tuple[str, ...]], *, task: str = "Task004_X",
+                   configuration: str = "3d_fullres", experiment: str = "nnUNetTrainerV2__nnUNetPlansv2.1") -> Path:
+    """A model folder under RESULTS_FOLDER whose fold folders hold the named v1 checkpoint files (empty files)."""
+    folder = workspace.network_training_output_dir / configuration / task / experiment
+    for fold, files in folds.items():
+        (folder / fold).mkdir(parents=True)
+        for name in files:
+            (folder / fold / name).write_bytes(b"")
+    return folder
+
+
+def _v1_raised(call) -> str:
+    """The last line of the traceback v1's own code ends with: ``Name: message``."""
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - v1 raises AssertionError, FileNotFoundError, RuntimeError
+        return f"{type(exc).__name__}: {exc}"
+    raise AssertionError("v1 did not fail")
+
+
+def test_a_model_folder_v1_does_not_find_lists_the_models_that_were_trained(workspace, monkeypatch):
+    _v1_experiment(workspace, {"fold_0": ()}, experiment="MyTrainer__nnUNetPlansv2.1")
+    _v1_experiment(workspace, {"fold_0": ()}, configuration="2d")
+    expected = workspace.network_training_output_dir / "3d_fullres" / "Task004_X" / "nnUNetTrainerV2__nnUNetPlansv2.1"
+    message = _literal("nnunet", "inference/predict_simple.py", "model output folder not found") % expected
+    (found,) = explain(f"using model stored in  {expected}\nTraceback ...\nAssertionError: {message}\n")
+    assert found.name == "model_folder" and "-tr, default nnUNetTrainerV2" in found.cause
+    assert found.found == (f"models of Task004_X under {workspace.network_training_output_dir}: "
+                           "2d/nnUNetTrainerV2__nnUNetPlansv2.1 (-m 2d -tr nnUNetTrainerV2 -p nnUNetPlansv2.1); "
+                           "3d_fullres/MyTrainer__nnUNetPlansv2.1 (-m 3d_fullres -tr MyTrainer -p nnUNetPlansv2.1)",)
+    monkeypatch.setenv("RESULTS_FOLDER", "/elsewhere")
+    (elsewhere,) = explain(message)
+    assert elsewhere.found[-1] == f"RESULTS_FOLDER here is /elsewhere; the folder v1 expected is under " \
+                                  f"{workspace.network_training_output_dir}"
+    lowres = "lowres_segmentations is None. Attempting to predict 3d_lowres first...\n"
+    (cascade,) = explain(lowres + message)
+    assert cascade.found[0].startswith("the text says the cascade was predicting with 3d_lowres first")
+    expected.mkdir()
+    (there,) = explain(message)
+    assert there.found[0].startswith(f"{expected} exists in this shell")
+
+
+def test_a_checkpoint_v1_cannot_load_names_what_each_fold_holds(workspace):
+    pytest.importorskip("nnunet")
+    from nnunet.training.model_restore import load_model_and_checkpoint_files
+
+    folder = _v1_experiment(workspace, {"fold_0": ("model_latest.model", "model_latest.model.pkl",
+                                                   "model_best.model", "model_best.model.pkl"),
+                                        "fold_1": ("model_final_checkpoint.model", "model_best.model")})
+    (folder / "fold_0" / "training_log_2026_12_7_10_00_00.txt").write_text(
+        "2026-12-07 10:00:00.000000: \nepoch:  0 \n2026-12-07 10:01:00.000000: \nepoch:  1 \n")
+    # v1's own nnUNet_predict path with its default -chk, on the folds given by -f 0 1
+    message = _v1_raised(lambda: load_model_and_checkpoint_files(str(folder), [0, 1],
+                                                                 checkpoint_name="model_final_checkpoint"))
+    assert message.startswith("FileNotFoundError") and "fold_0/model_final_checkpoint.model.pkl" in message
+    (found,) = explain(message)
+    assert found.name == "checkpoint_missing" and "model_final_checkpoint here" in found.cause and "-chk" in found.fix
+    assert found.found == (f"{folder / 'fold_0'}: checkpoints: model_latest, model_best; its training log's last "
+                           "epoch: 1",
+                           f"{folder / 'fold_1'}: checkpoints: model_final_checkpoint (without its .model.pkl), "
+                           "model_best (without its .model.pkl)")
+    # -f 0 3: fold 3 was never trained
+    message = _v1_raised(lambda: load_model_and_checkpoint_files(str(folder), [0, 3]))
+    (folds,) = explain(f"using model stored in  {folder}\n{message}")
+    assert folds.name == "fold_folders" and folds.found[1].startswith(f"{folder / 'fold_1'}: checkpoints: ")
+    (alone,) = explain(message)
+    assert alone.found[0].startswith('no "using model stored in" line above it')
+
+
+def test_validation_only_and_continue_say_which_checkpoints_the_fold_has(workspace):
+    pytest.importorskip("nnunet")
+    folder = _v1_experiment(workspace, {"fold_2": ("model_latest.model", "model_latest.model.pkl")})
+    final = _literal("nnunet", "training/network_training/network_trainer.py", "Final checkpoint not found") % (
+        folder / "fold_2" / "model_final_checkpoint.model")
+    (found,) = explain(f"RuntimeError: {final}")
+    assert found.name == "final_checkpoint" and "--valbest" in found.fix and "hands off" in found.fix
+    assert found.found == (f"{folder / 'fold_2'}: checkpoints: model_latest",)
+    nothing = "RuntimeError: " + _literal("nnunet", "training/network_training/network_trainer.py",
+                                          "No checkpoint found")
+    (asked,) = explain(nothing)
+    assert asked.name == "no_checkpoint" and asked.found == ("add -t TASK to check the task's files as well",)
+    (workspace.raw_task_dir("Task004_X")).mkdir(parents=True)
+    (checked,) = explain(nothing, task="4")
+    assert checked.found == (f"{folder / 'fold_2'}: checkpoints: model_latest",)
+
+
+def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tmp_path, capsys):
+    pytest.importorskip("nnunet")
+    from nnunet.inference.predict import check_input_folder_and_return_caseIDs
+
+    images = tmp_path / "imagesTs"
+    images.mkdir()
+    for name in ("liver_1_0000.nii.gz", "liver_1_0001.nii.gz", "liver_2_0000.nii.gz", "liver_3.nii.gz"):
+        (images / name).write_bytes(b"")
+    message = _v1_raised(lambda: check_input_folder_and_return_caseIDs(str(images), 2))
+    printed = capsys.readouterr().out  # v1 prints what it found before it raises
+    (found,) = explain(printed + "Traceback (most recent call last):\n  ...\n" + message)
+    assert found.name == "input_files" and "last 12 characters" in found.cause
+    assert found.found[0] == "the model expects 2 channel file(s) per case: CASE_0000.nii.gz to CASE_0001.nii.gz"
+    assert found.found[1] == ("v1 looked for 3 file(s) it did not find: li_0000.nii.gz, li_0001.nii.gz, "
+                              "liver_2_0001.nii.gz")
+    assert found.found[2] == ("liver_3.nii.gz has no channel number: v1 read it as case 'li' (the name without its "
+                              "last 12 characters) and looked for li_0000.nii.gz; rename it liver_3_0000.nii.gz")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (none,) = explain(_v1_raised(lambda: check_input_folder_and_return_caseIDs(str(empty), 1)))
+    assert none.name == "input_files" and "only files ending in .nii.gz" in none.cause
+    assert "SimpleITK" in none.fix
