@@ -868,9 +868,13 @@ def _check_input_files(match: re.Match, ctx: _Context) -> list[str]:
                             f"{name} 没有通道编号:v1 把它读作病例 '{name[:-12]}'(去掉最后 12 个字符的文件名),"
                             f"并去找 {name[:-12]}_0000.nii.gz;把它改名为 {name[:-7]}_0000.nii.gz"))
         elif channels is not None and int(channel.group(1)) >= channels:
-            found.append(tr(f"{name} is channel {int(channel.group(1))}, but the model reads channels 0 to "
-                            f"{channels - 1} only",
-                            f"{name} 是通道 {int(channel.group(1))},但模型只读取通道 0 到 {channels - 1}"))
+            # v1 gives every CASE_XXXX.nii.gz of a case to it, so an extra channel fails that case's preprocessing
+            found.append(tr(f"{name} is channel {int(channel.group(1))}, beyond the model's {channels} (0 to "
+                            f"{channels - 1}): v1 would give it to its case as an extra input channel, and that "
+                            "case's preprocessing would fail; move it out",
+                            f"{name} 是通道 {int(channel.group(1))},超出了模型的 {channels} 个通道(0 到 "
+                            f"{channels - 1}):v1 会把它作为额外的输入通道交给它的病例,那个病例的预处理就会失败;"
+                            "把它移出去"))
     if not found:
         found.append(tr("no \"This model expects ...\" lines above it in this text: paste nnUNet_predict's whole "
                         "output to have the file names checked",

@@ -757,6 +757,7 @@ def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tm
     pytest.importorskip("nnunet")
     from nnunet.inference.predict import check_input_folder_and_return_caseIDs
 
+    capsys.readouterr()  # what importing v1 printed
     images = tmp_path / "imagesTs"
     images.mkdir()
     for name in ("liver_1_0000.nii.gz", "liver_1_0001.nii.gz", "liver_2_0000.nii.gz", "liver_3.nii.gz"):
@@ -770,6 +771,16 @@ def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tm
                               "liver_2_0001.nii.gz")
     assert found.found[2] == ("liver_3.nii.gz has no channel number: v1 read it as case 'li' (the name without its "
                               "last 12 characters) and looked for li_0000.nii.gz; rename it liver_3_0000.nii.gz")
+    third = tmp_path / "third"  # a third channel for a two-channel model, and a case without its second
+    third.mkdir()
+    for name in ("liver_1_0000.nii.gz", "liver_1_0001.nii.gz", "liver_1_0002.nii.gz", "liver_2_0000.nii.gz"):
+        (third / name).write_bytes(b"")
+    message = _v1_raised(lambda: check_input_folder_and_return_caseIDs(str(third), 2))
+    (extra,) = explain(capsys.readouterr().out + message)
+    assert extra.found[1:] == ("v1 looked for 1 file(s) it did not find: liver_2_0001.nii.gz",
+                               "liver_1_0002.nii.gz is channel 2, beyond the model's 2 (0 to 1): v1 would give it to "
+                               "its case as an extra input channel, and that case's preprocessing would fail; move it "
+                               "out")
     empty = tmp_path / "empty"
     empty.mkdir()
     (none,) = explain(_v1_raised(lambda: check_input_folder_and_return_caseIDs(str(empty), 1)))
