@@ -31,7 +31,7 @@ import itertools
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Callable, Mapping
 
 from .errors import ExplorerError
@@ -102,6 +102,9 @@ def _guarded(check: Callable[[re.Match, _Context], list[str]]) -> Callable[[re.M
         except ExplorerError as exc:
             return [exc.cause.splitlines()[0] + (tr(" (fix: ", "(解决办法:") + exc.fix.splitlines()[0] + ")"
                                                  if exc.fix else "")]
+        except OSError as exc:  # a folder or file this user cannot read: say so, never a traceback
+            where = exc.filename or tr("a file", "某个文件")
+            return [tr(f"{where} cannot be read here: {exc.strerror or exc}", f"这里无法读取 {where}:{exc.strerror or exc}")]
     return run
 
 
@@ -724,10 +727,40 @@ def _check_nan_log(match: re.Match, ctx: _Context) -> list[str]:
 
 
 # ------------------------------------------------------------------------- prediction and checkpoint checks
-def _experiment_flags(experiment: str) -> str:
-    """``nnUNetTrainerV2__nnUNetPlansv2.1`` as the flags that name it: ``-tr nnUNetTrainerV2 -p nnUNetPlansv2.1``."""
+_TASK_FOLDER = re.compile(r"^Task\d{3}_")
+
+
+def _message_path(text: str) -> PurePath:
+    """A path as a message prints it: a Windows path (doubled backslashes in a repr) as a Windows path."""
+    if "\\" in text:
+        return PureWindowsPath(text.replace("\\\\", "\\"))
+    return PurePosixPath(text)
+
+
+def _model_folder_parts(path: PurePath) -> tuple[str, str, str] | None:
+    """``(configuration, task, trainer__plans)`` of ``RESULTS_FOLDER/nnUNet/CONFIGURATION/TASK/TRAINER__PLANS``."""
+    if len(path.parts) < 4 or not _TASK_FOLDER.match(path.parent.name):
+        return None
+    trainer, _, plans = path.name.partition("__")
+    return (path.parent.parent.name, path.parent.name, path.name) if trainer and plans else None
+
+
+def _experiment_flags(configuration: str, experiment: str) -> str:
+    """The nnUNet_predict flags that name a model folder: ``-m 3d_fullres -tr nnUNetTrainerV2 -p nnUNetPlansv2.1``
+    (the cascade's trainer is given with ``-ctr``; its ``-tr`` names the 3d_lowres model)."""
     trainer, _, plans = experiment.partition("__")
-    return f"-tr {trainer} -p {plans}" if plans else experiment
+    flag = "-ctr" if configuration == "3d_cascade_fullres" else "-tr"
+    return f"-m {configuration} {flag} {trainer} -p {plans}"
+
+
+def _more(shown: int, total: int) -> str:
+    return tr(f" and {total - shown} more", f",另有 {total - shown} 个") if total > shown else ""
+
+
+def _fold_number(fold: Path) -> tuple[int, str]:
+    """fold_2 before fold_10; 'all' and odd names last."""
+    number = re.fullmatch(r"fold_(\d+)", fold.name)
+    return (int(number.group(1)) if number else 10**9, fold.name)
 
 
 def _fold_state(fold: Path) -> str:
@@ -754,11 +787,16 @@ def _fold_state(fold: Path) -> str:
 
 def _folds_of(experiment: Path, most: int = 8) -> list[str]:
     """One line per fold folder (``fold_N`` and ``all``) of a model folder: what it holds."""
-    folds = sorted(f for f in experiment.glob("fold_*") if f.is_dir()) + [f for f in [experiment / "all"] if f.is_dir()]
+    folds = sorted((f for f in experiment.iterdir() if f.is_dir() and (f.name.startswith("fold") or f.name == "all")),
+                   key=_fold_number)
     if not folds:
         return [tr(f"{experiment} holds no fold folder (fold_0 ... fold_4, all)",
                    f"{experiment} 中没有 fold 文件夹(fold_0 ... fold_4、all)")]
-    return [f"{fold}: {_fold_state(fold)}" for fold in folds[:most]]
+    lines = [f"{fold}: {_fold_state(fold)}" for fold in folds[:most]]
+    if len(folds) > most:
+        lines.append(tr(f"{experiment}: {len(folds) - most} more fold folder(s)",
+                        f"{experiment}:另有 {len(folds) - most} 个 fold 文件夹"))
+    return lines
 
 
 def _trained_experiments(models: Path, task: str) -> list[tuple[str, str]]:
@@ -769,22 +807,43 @@ def _trained_experiments(models: Path, task: str) -> list[tuple[str, str]]:
                   for e in (m / task).iterdir() if e.is_dir() and "__" in e.name)
 
 
+def _last_before(pattern: str, text: str, end: int, flags: int = 0) -> re.Match | None:
+    """The last match of ``pattern`` before ``end`` (a log may hold several runs: the error's own is the last)."""
+    found = None
+    for found in re.finditer(pattern, text[:end], flags):
+        pass
+    return found
+
+
+def _not_a_model_folder(path: PurePath) -> list[str]:
+    return [tr(f"{path} is not a model folder as v1 builds it (RESULTS_FOLDER/nnUNet/CONFIGURATION/TaskXXX_Name/"
+               "TRAINER__PLANS): nothing to check",
+               f"{path} 不是 v1 所构造的模型文件夹(RESULTS_FOLDER/nnUNet/CONFIGURATION/TaskXXX_Name/"
+               "TRAINER__PLANS):无从检查")]
+
+
 def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
-    path = Path(match.group("path").strip())
-    task, models = path.parent.name, path.parent.parent.parent  # RESULTS_FOLDER/nnUNet/CONFIGURATION/TASK/EXP
+    printed = _message_path(match.group("path").strip())
+    parts = _model_folder_parts(printed)
+    if parts is None:
+        return _not_a_model_folder(printed)
+    path = Path(printed)
+    configuration, task, _experiment = parts
+    models = path.parent.parent.parent  # RESULTS_FOLDER/nnUNet
     if path.is_dir():
         return [tr(f"{path} exists in this shell: the run that failed saw another RESULTS_FOLDER, or the model was "
                    "trained since",
                    f"{path} 在这个 shell 中存在:失败的那次运行看到的是另一个 RESULTS_FOLDER,或者模型是之后才训练的")]
     found = []
-    if "Attempting to predict 3d_lowres first" in ctx.text[:match.start()]:
-        found.append(tr("the text says the cascade was predicting with 3d_lowres first (no -l given): the missing "
-                        "folder is the 3d_lowres model's",
-                        "这段文字说级联先在用 3d_lowres 预测(没有给 -l):缺少的文件夹是 3d_lowres 模型的"))
+    if configuration == "3d_lowres" and "Attempting to predict 3d_lowres first" in ctx.text[:match.start()]:
+        found.append(tr("the output shows the cascade predicting with 3d_lowres first (no -l given): the missing "
+                        "folder is the 3d_lowres model's, named by -tr",
+                        "这段输出显示级联正先用 3d_lowres 预测(没有给 -l):缺少的是 3d_lowres 模型的文件夹,由 -tr 指定"))
     trained = _trained_experiments(models, task)
     if trained:
+        shown = [f"{c}/{e} ({_experiment_flags(c, e)})" for c, e in trained[:8]]
         found.append(tr(f"models of {task} under {models}: ", f"{models} 下 {task} 的模型:")
-                     + "; ".join(f"{c}/{e} (-m {c} {_experiment_flags(e)})" for c, e in trained))
+                     + "; ".join(shown) + _more(len(shown), len(trained)))
     elif models.is_dir():
         found.append(tr(f"{models} holds no model of {task}", f"{models} 中没有 {task} 的模型"))
     else:
@@ -799,18 +858,30 @@ def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
 
 
 def _check_checkpoint_file(match: re.Match, ctx: _Context) -> list[str]:
-    fold = Path(match.group("path")).parent
-    experiment = fold.parent
-    if not experiment.is_dir():
+    if _from_pretrained_weights(match):
+        path = Path(_message_path(match.group("path")))
+        return [tr(f"{path} exists in this shell" if path.is_file() else f"no {path} on this machine",
+                   f"{path} 在这个 shell 中存在" if path.is_file() else f"这台机器上没有 {path}")]
+    experiment = _message_path(match.group("path")).parent.parent
+    if _model_folder_parts(experiment) is None:
+        return _not_a_model_folder(experiment)
+    if not Path(experiment).is_dir():
         return [tr(f"no {experiment} on this machine", f"这台机器上没有 {experiment}")]
-    return _folds_of(experiment)
+    return _folds_of(Path(experiment))
+
+
+def _from_pretrained_weights(match: re.Match) -> bool:
+    """The missing checkpoint is nnUNet_train's ``-pretrained_weights`` (its traceback passes through v1's loader)."""
+    return "load_pretrained_weights" in match.string[:match.start()]
 
 
 def _check_final_checkpoint(match: re.Match, ctx: _Context) -> list[str]:
-    fold = Path(match.group("path")).parent
-    if not fold.is_dir():
+    fold = _message_path(match.group("path")).parent
+    if _model_folder_parts(fold.parent) is None:
+        return _not_a_model_folder(fold.parent)
+    if not Path(fold).is_dir():
         return [tr(f"no {fold} on this machine", f"这台机器上没有 {fold}")]
-    return [f"{fold}: {_fold_state(fold)}"]
+    return [f"{fold}: {_fold_state(Path(fold))}"]
 
 
 @_needs_task
@@ -820,46 +891,54 @@ def _check_task_checkpoints(match: re.Match, ctx: _Context, workspace, name: str
     if not trained:
         return [tr(f"{models} holds no model of {name}", f"{models} 中没有 {name} 的模型")]
     found = []
-    for configuration, experiment in trained:
-        found += _folds_of(models / configuration / name / experiment)
-    return found[:12]
+    for configuration, experiment in trained[:4]:
+        found += _folds_of(models / configuration / name / experiment, most=5)
+    if len(trained) > 4:
+        found.append(tr(f"{len(trained) - 4} more model folder(s) of {name} under {models}",
+                        f"{models} 下 {name} 另有 {len(trained) - 4} 个模型文件夹"))
+    return found
 
 
 def _check_fold_folders(match: re.Match, ctx: _Context) -> list[str]:
-    used = re.search(r"using model stored in\s+(\S[^\n]*)", ctx.text[:match.start()])
+    used = _last_before(r"using model stored in\s+(\S[^\n]*)", ctx.text, match.start())
     if used is None:
-        return [tr("no \"using model stored in\" line above it in this text (nnUNet_predict prints it first): "
-                   "paste the whole output to have the model folder's folds listed",
-                   "这段文字中它上面没有 \"using model stored in\" 这一行(nnUNet_predict 会先打印它):"
-                   "贴上完整输出,就能列出模型文件夹的各个 fold")]
-    experiment = Path(used.group(1).strip())
+        return [tr("no \"using model stored in\" line above it in this text (nnUNet_predict prints it before it "
+                   "loads the folds, except in the cascade's 3d_lowres step): paste the whole output to have the "
+                   "model folder's folds listed",
+                   "这段文字中它上面没有 \"using model stored in\" 这一行(nnUNet_predict 在加载各个 fold 之前打印它,"
+                   "级联的 3d_lowres 步骤除外):贴上完整输出,就能列出模型文件夹的各个 fold")]
+    experiment = Path(_message_path(used.group(1).strip()))
     if not experiment.is_dir():
         return [tr(f"no {experiment} on this machine", f"这台机器上没有 {experiment}")]
     return _folds_of(experiment)
 
 
 def _names(printed: str) -> list[str]:
-    """The file names of a printed list or numpy array (``['a.nii.gz', ...]`` or ``['a.nii.gz' 'b.nii.gz']``)."""
-    return re.findall(r"'([^'\n]+)'", printed)
+    """The file names of a printed list or numpy array (``['a.nii.gz', ...]`` or ``['a.nii.gz' "b's.nii.gz"]``)."""
+    return [m.group(2) for m in re.finditer(r"(['\"])([^\n]+?)\1", printed)]
 
 
 def _check_input_files(match: re.Match, ctx: _Context) -> list[str]:
-    above = ctx.text[:match.start()]
-    expects = re.search(r"This model expects (\d+) input modalities", above)
+    expects = _last_before(r"This model expects (\d+) input modalities", ctx.text, match.start())
     channels = int(expects.group(1)) if expects else None
     found = []
     if channels:
         last = tr(f" to CASE_{channels - 1:04d}.nii.gz", f" 到 CASE_{channels - 1:04d}.nii.gz") if channels > 1 else ""
         found.append(tr(f"the model expects {channels} channel file(s) per case: CASE_0000.nii.gz{last}",
                         f"模型要求每个病例 {channels} 个通道文件:CASE_0000.nii.gz{last}"))
-    missing = re.search(r"Some files are missing:\s*\n\s*(\[[^\]]*\])", above)
+    missing = _last_before(r"Some files are missing:\s*\n\s*(\[[^\]]*\])", ctx.text, match.start())
     if missing:
         names = _names(missing.group(1))
-        more = tr(f" and {len(names) - 6} more", f",另有 {len(names) - 6} 个") if len(names) > 6 else ""
-        found.append(tr(f"v1 looked for {len(names)} file(s) it did not find: {', '.join(names[:6])}{more}",
-                        f"v1 找不到的文件有 {len(names)} 个:{'、'.join(names[:6])}{more}"))
-    remaining = re.search(r"unexpected remaining files in the folder\. Here are some examples: (\[[^\]]*\])", above)
-    for name in dict.fromkeys(_names(remaining.group(1)) if remaining else []):
+        found.append(tr(f"v1 looked for {len(names)} file(s) it did not find: {', '.join(names[:6])}",
+                        f"v1 找不到的文件有 {len(names)} 个:{'、'.join(names[:6])}") + _more(6, len(names)))
+    remaining = _last_before(r"found (\d+) unexpected remaining files in the folder\. Here are some examples: "
+                             r"(\[[^\]]*\])", ctx.text, match.start())
+    shown = list(dict.fromkeys(_names(remaining.group(2)))) if remaining else []
+    if remaining and len(shown) < int(remaining.group(1)):  # v1 prints up to 10, drawn at random with repeats
+        found.append(tr(f"v1 could not place {remaining.group(1)} file(s) and printed {len(shown)} of them (drawn at "
+                        "random); those:",
+                        f"v1 有 {remaining.group(1)} 个文件无法归入病例,它打印了其中 {len(shown)} 个(随机抽取):"))
+    for name in shown:
         channel = re.search(r"_(\d{4})\.nii\.gz$", name)
         if channel is None:
             found.append(tr(f"{name} has no channel number: v1 read it as case '{name[:-12]}' (the name without its "
@@ -868,13 +947,14 @@ def _check_input_files(match: re.Match, ctx: _Context) -> list[str]:
                             f"{name} 没有通道编号:v1 把它读作病例 '{name[:-12]}'(去掉最后 12 个字符的文件名),"
                             f"并去找 {name[:-12]}_0000.nii.gz;把它改名为 {name[:-7]}_0000.nii.gz"))
         elif channels is not None and int(channel.group(1)) >= channels:
-            # v1 gives every CASE_XXXX.nii.gz of a case to it, so an extra channel fails that case's preprocessing
+            # v1 gives every CASE_XXXX.nii.gz of a case to it: its preprocessing fails, v1 prints "error in" and
+            # skips the case
             found.append(tr(f"{name} is channel {int(channel.group(1))}, beyond the model's {channels} (0 to "
-                            f"{channels - 1}): v1 would give it to its case as an extra input channel, and that "
-                            "case's preprocessing would fail; move it out",
+                            f"{channels - 1}): v1 would give it to its case as an extra input channel, whose "
+                            "preprocessing then fails, so that case gets no prediction; move it out",
                             f"{name} 是通道 {int(channel.group(1))},超出了模型的 {channels} 个通道(0 到 "
-                            f"{channels - 1}):v1 会把它作为额外的输入通道交给它的病例,那个病例的预处理就会失败;"
-                            "把它移出去"))
+                            f"{channels - 1}):v1 会把它作为额外的输入通道交给它的病例,那个病例的预处理随之失败,"
+                            "于是得不到预测;把它移出去"))
     if not found:
         found.append(tr("no \"This model expects ...\" lines above it in this text: paste nnUNet_predict's whole "
                         "output to have the file names checked",
@@ -1269,16 +1349,17 @@ KNOWN: tuple[_Known, ...] = (
     _Known("model_folder", "model output folder not found. Expected: ...",
            re.compile(r"model output folder not found\. Expected: (?P<path>[^\n]+)"),
            lambda m: tr("nnUNet_predict looks for the trained model in "
-                        "RESULTS_FOLDER/nnUNet/<-m>/<task>/<trainer>__<-p> (-tr, default nnUNetTrainerV2; for -m 3d_cascade_fullres -ctr, default "
-                        "nnUNetTrainerV2CascadeFullRes, and without -l it first predicts with the 3d_lowres model, "
-                        "whose folder it checks first; -p default nnUNetPlansv2.1); that folder does not exist: the "
-                        "model was trained with another configuration, trainer or plans, or RESULTS_FOLDER points "
+                        "RESULTS_FOLDER/nnUNet/<-m>/<task>/<trainer>__<-p> (-tr, default nnUNetTrainerV2; -p, default "
+                        "nnUNetPlansv2.1; for -m 3d_cascade_fullres the trainer is -ctr, default "
+                        "nnUNetTrainerV2CascadeFullRes, and without -l it first predicts with the 3d_lowres model "
+                        "in 3d_lowres/<task>/<-tr>__<-p>, whose folder it checks first); that folder does not exist: "
+                        "the model was trained with another configuration, trainer or plans, or RESULTS_FOLDER points "
                         "elsewhere than during training",
                         "nnUNet_predict 在 RESULTS_FOLDER/nnUNet/<-m>/<任务>/<trainer>__<-p> 中找训练好的模型"
-                        "(-tr 默认 nnUNetTrainerV2;-m 3d_cascade_fullres 用 -ctr,默认 nnUNetTrainerV2CascadeFullRes,"
-                        "不给 -l 时它先用 3d_lowres 模型预测,并先检查那个模型的文件夹;-p 默认 nnUNetPlansv2.1);这个"
-                        "文件夹不存在:模型是用别的配置、trainer 或 plans 训练的,或者 RESULTS_FOLDER 指向的不是训练时的"
-                        "文件夹"),
+                        "(-tr 默认 nnUNetTrainerV2;-p 默认 nnUNetPlansv2.1;-m 3d_cascade_fullres 的 trainer 由 -ctr "
+                        "指定,默认 nnUNetTrainerV2CascadeFullRes,不给 -l 时它先用 3d_lowres/<任务>/<-tr>__<-p> 中的 "
+                        "3d_lowres 模型预测,并先检查那个文件夹);这个文件夹不存在:模型是用别的配置、trainer 或 plans "
+                        "训练的,或者 RESULTS_FOLDER 指向的不是训练时的文件夹"),
            lambda m: tr("give nnUNet_predict the -m, -tr (-ctr) and -p the model was trained with (the check lists "
                         "the trained ones), or export RESULTS_FOLDER as during training; for the cascade without a "
                         "3d_lowres model, pass -l with low-resolution segmentations",
@@ -1292,34 +1373,47 @@ KNOWN: tuple[_Known, ...] = (
            re.compile(r"list of folds specified but not all output folders are present"
                       r"|output folder missing for fold \d+|no output folder for fold .* found"),
            lambda m: tr("nnUNet_predict -f names folds whose folder (fold_N, or all for -f all) is not in the model "
-                        "folder; without -f it takes every fold_* folder there and ensembles them",
+                        "folder; without -f it takes every subfolder whose name starts with 'fold' and ensembles "
+                        "them",
                         "nnUNet_predict 的 -f 指定的 fold 在模型文件夹里没有对应的文件夹(fold_N,-f all 对应 all);"
-                        "不给 -f 时它取那里的每个 fold_* 文件夹并把它们集成起来"),
+                        "不给 -f 时它取名字以 'fold' 开头的每个子文件夹并把它们集成起来"),
            lambda m: tr("give -f only folds that were trained (the check lists them), or train the missing ones; -f "
                         "all needs a model trained with fold all",
                         "-f 只给训练过的 fold(检查会列出它们),或者把缺少的训练出来;-f all 需要用 fold all 训练的模型"),
            _guarded(_check_fold_folders)),
     _Known("checkpoint_missing", "No such file or directory: '.../fold_N/model_final_checkpoint.model.pkl'",
-           re.compile(r"No such file or directory: "
-                      r"'(?P<path>[^'\n]*(?:fold_\d+|all)[/\\](?P<name>[^/\\'\n]+)\.model(?:\.pkl)?)'"),
-           lambda m: tr(f"nnUNet_predict loads, from each fold folder, the checkpoint -chk names ({m.group('name')} "
-                        "here; the default is model_final_checkpoint, which v1 writes only when a training ends): "
-                        "first NAME.model.pkl (the trainer and its plans, to build the network), then NAME.model "
-                        "(the weights); that file is not there: the training has not finished, or -chk names a "
-                        "checkpoint that fold never wrote",
-                        f"nnUNet_predict 从每个 fold 文件夹加载 -chk 指定的检查点(这里是 {m.group('name')};默认是 "
-                        "model_final_checkpoint,v1 只在训练结束时才写出它):先读 NAME.model.pkl(trainer 和它的 plans,用来搭建网络),"
-                        "再读 NAME.model(权重);这个文件不在那里:训练还没有结束,或者 -chk 指定的检查点这个 fold 从来"
-                        "没有写过"),
-           lambda m: tr("predict with a -chk every fold has (the check lists them; without -chk v1 asks for "
+           re.compile(r"No such file or directory: '(?P<path>[^'\n]*(?:/|\\{1,2})(?:fold_\d+|all)(?:/|\\{1,2})"
+                      r"(?P<name>[^/\\'\n]+)\.model(?:\.pkl)?)'"),
+           lambda m: tr("nnUNet_train -pretrained_weights names a checkpoint file that is not there (the traceback "
+                        "passes through v1's load_pretrained_weights)"
+                        if _from_pretrained_weights(m) else
+                        f"nnUNet_predict loads the checkpoint -chk names ({m.group('name')} here; the default is "
+                        "model_final_checkpoint, which v1 writes only when a training ends): NAME.model.pkl (the "
+                        "trainer and its plans, to build the network) from the first fold, then NAME.model (the "
+                        "weights) from every fold; that file is not there: the training has not finished, or -chk "
+                        "names a checkpoint that fold never wrote (the cascade's 3d_lowres step does not pass -chk "
+                        "on: it always loads model_final_checkpoint)",
+                        "nnUNet_train 的 -pretrained_weights 指定的检查点文件不在那里(traceback 经过 v1 的 "
+                        "load_pretrained_weights)"
+                        if _from_pretrained_weights(m) else
+                        f"nnUNet_predict 加载 -chk 指定的检查点(这里是 {m.group('name')};默认是 "
+                        "model_final_checkpoint,v1 只在训练结束时才写出它):从第一个 fold 读 NAME.model.pkl(trainer "
+                        "和它的 plans,用来搭建网络),再从每个 fold 读 NAME.model(权重);这个文件不在那里:训练还没有"
+                        "结束,或者 -chk 指定的检查点这个 fold 从来没有写过(级联的 3d_lowres 步骤不传递 -chk:它总是"
+                        "加载 model_final_checkpoint)"),
+           lambda m: tr("give -pretrained_weights the path of a checkpoint file that exists (NAME.model)"
+                        if _from_pretrained_weights(m) else
+                        "predict with a -chk every fold has (the check lists them; without -chk v1 asks for "
                         "model_final_checkpoint), or finish the training first (nnUNet_train with -c continues from "
-                        "the newest checkpoint); model_latest (written every 50 epochs, deleted when the training "
-                        "ends) and model_best (the epoch with the best moving average of the online pseudo Dice, not "
-                        "a validated choice) are not the final model",
+                        "model_latest, else model_best); model_latest (written every 50 epochs, deleted when the "
+                        "training ends) and model_best (the epoch with the best moving average of the online pseudo "
+                        "Dice, not a validated choice) are not the final model",
+                        "给 -pretrained_weights 一个存在的检查点文件(NAME.model)的路径"
+                        if _from_pretrained_weights(m) else
                         "用每个 fold 都有的检查点作 -chk 预测(检查会列出它们;不给 -chk 时 v1 要的是 "
-                        "model_final_checkpoint),或者先把训练跑完(nnUNet_train 加 -c 会从最新的检查点继续);"
-                        "model_latest(每 50 个 epoch 写一次,训练结束时被删除)和 model_best(在线伪 Dice 的滑动平均"
-                        "最好的那个 epoch,并不是验证过的选择)都不是最终模型"),
+                        "model_final_checkpoint),或者先把训练跑完(nnUNet_train 加 -c 会从 model_latest 继续,没有它"
+                        "就从 model_best 继续);model_latest(每 50 个 epoch 写一次,训练结束时被删除)和 model_best"
+                        "(在线伪 Dice 的滑动平均最好的那个 epoch,并不是验证过的选择)都不是最终模型"),
            _guarded(_check_checkpoint_file),
            lambda: tr("v2's checkpoints are checkpoint_final.pth, checkpoint_latest.pth and checkpoint_best.pth "
                       "(-chk)",
@@ -1327,30 +1421,37 @@ KNOWN: tuple[_Known, ...] = (
     _Known("final_checkpoint", "Final checkpoint not found. Expected: ... Please finish the training first.",
            re.compile(r"Final checkpoint not found\. Expected: (?P<path>[^\n]+?\.model)\. Please finish"),
            lambda m: tr("nnUNet_train -val (validation only) loads model_final_checkpoint.model from the fold "
-                        "folder, which v1 writes only when run_training ends after its last epoch; this fold's "
-                        "training has not finished (stopped, crashed or still running)",
+                        "folder, which v1 writes only when run_training ends; it is not there: this fold's training "
+                        "has not finished (stopped, crashed or still running), it ran with --disable_saving (which "
+                        "writes no final checkpoint), or -val names another folder than the training's "
+                        "(configuration, trainer, -p, fold or RESULTS_FOLDER; v1 creates the fold folder when it "
+                        "initializes, so an empty one proves nothing)",
                         "nnUNet_train -val(只做验证)从 fold 文件夹加载 model_final_checkpoint.model,v1 只在 "
-                        "run_training 跑完最后一个 epoch 结束时才写出它;这个 fold 的训练还没有结束(被停下、崩溃或者"
-                        "还在运行)"),
-           lambda m: tr("finish the training first: the same command with -c instead of -val continues from the "
-                        "newest checkpoint and validates at its end (v1's --valbest validates model_best instead, "
-                        "but its help says hands off, and it writes into the same validation_raw unless --val_folder "
-                        "names another)",
-                        "先把训练跑完:同样的命令把 -val 换成 -c,会从最新的检查点继续并在结束时验证(v1 的 --valbest "
-                        "改为验证 model_best,但它的帮助说不要碰它,而且除非 --val_folder 另给名字,它写进同一个 "
-                        "validation_raw)"),
+                        "run_training 结束时才写出它;它不在那里:这个 fold 的训练还没有结束(被停下、崩溃或者还在运行)、"
+                        "训练时用了 --disable_saving(它不写最终检查点),或者 -val 指向的不是训练时的文件夹(配置、"
+                        "trainer、-p、fold 或 RESULTS_FOLDER;v1 初始化时会创建 fold 文件夹,所以一个空文件夹说明不了"
+                        "什么)"),
+           lambda m: tr("finish the training first: the same command with -c instead of -val continues from "
+                        "model_latest (else model_best) and validates at its end (v1's --valbest validates model_best "
+                        "instead, but its help says hands off, and it writes into the same validation_raw unless "
+                        "--val_folder names another)",
+                        "先把训练跑完:同样的命令把 -val 换成 -c,会从 model_latest(没有它就从 model_best)继续,并在"
+                        "结束时验证(v1 的 --valbest 改为验证 model_best,但它的帮助说不要碰它,而且除非 --val_folder "
+                        "另给名字,它写进同一个 validation_raw)"),
            _guarded(_check_final_checkpoint)),
     _Known("no_checkpoint", "No checkpoint found",
            re.compile(r"\bNo checkpoint found\b"),
            lambda m: tr("-c (continue training) loads, from the fold folder, model_final_checkpoint.model, else "
-                        "model_latest.model, else model_best.model; none is there: the run being continued wrote "
-                        "none yet (model_latest every 50 epochs, model_best when the moving average of the online "
-                        "pseudo Dice improves), or the configuration, trainer, -p, fold or RESULTS_FOLDER differ "
-                        "from the training's, so v1 looked in another folder",
+                        "model_latest.model, else model_best.model (-val --valbest falls back to the same search "
+                        "when model_best is missing); none is there: the run being continued wrote none yet "
+                        "(model_latest every 50 epochs, model_best when the moving average of the online pseudo Dice "
+                        "improves), or the configuration, trainer, -p, fold or RESULTS_FOLDER differ from the "
+                        "training's, so v1 looked in another folder",
                         "-c(继续训练)从 fold 文件夹加载 model_final_checkpoint.model,没有就加载 model_latest.model,"
-                        "再没有就加载 model_best.model;一个也不在:要继续的那次运行还没有写出检查点(model_latest 每 50 "
-                        "个 epoch 一次,model_best 在在线伪 Dice 的滑动平均提高时),或者配置、trainer、-p、fold 或 "
-                        "RESULTS_FOLDER 与训练时不同,所以 v1 找的是另一个文件夹"),
+                        "再没有就加载 model_best.model(-val --valbest 在缺少 model_best 时也退回到同样的查找);一个也"
+                        "不在:要继续的那次运行还没有写出检查点(model_latest 每 50 个 epoch 写一次,model_best 在在线"
+                        "伪 Dice 的滑动平均提高时写出),或者配置、trainer、-p、fold 或 RESULTS_FOLDER 与训练时不同,"
+                        "所以 v1 找的是另一个文件夹"),
            lambda m: tr("run the training's own command (network, trainer, task, fold, -p and RESULTS_FOLDER as "
                         "then) with -c; where no checkpoint was written, start again without -c",
                         "用训练时的命令(网络、trainer、任务、fold、-p 和 RESULTS_FOLDER 都和当时一样)加 -c 运行;"
@@ -1361,18 +1462,18 @@ KNOWN: tuple[_Known, ...] = (
            lambda m: tr("nnUNet_predict wants each case as one file per input channel, CASE_0000.nii.gz, "
                         "CASE_0001.nii.gz, ... (as many as the model's modalities); it takes the case ids from the "
                         "file names without their last 12 characters (the '_XXXX.nii.gz' part) and stops when a "
-                        "case lacks a channel file, so a file named without its channel number becomes a case of "
-                        "its own whose id is its name cut short"
+                        "case lacks a channel file, so a file named without its channel number becomes a case whose "
+                        "id is its name cut short (several such files can share one)"
                         if m.group(0).startswith("missing") else
-                        "nnUNet_predict reads only files ending in .nii.gz from -i, and found none: the folder is "
-                        "wrong or empty, or its images are .nii, .mha, .nrrd or DICOM",
+                        "nnUNet_predict reads only files ending in .nii.gz directly in -i (not in its subfolders), "
+                        "and found none: the folder is wrong or empty, or its images are .nii, .mha, .nrrd or DICOM",
                         "nnUNet_predict 要求每个病例的每个输入通道一个文件:CASE_0000.nii.gz、CASE_0001.nii.gz、……"
                         "(数量等于模型的模态数);它把文件名去掉最后 12 个字符('_XXXX.nii.gz' 部分)当作病例 id,某个"
-                        "病例缺少通道文件时就停下,所以一个没有通道编号的文件会成为单独的一个病例,它的 id 是被截短的"
-                        "文件名"
+                        "病例缺少通道文件时就停下,所以一个没有通道编号的文件会成为一个病例,它的 id 是被截短的文件名"
+                        "(几个这样的文件可能截成同一个 id)"
                         if m.group(0).startswith("missing") else
-                        "nnUNet_predict 只从 -i 读取以 .nii.gz 结尾的文件,一个也没有找到:文件夹不对或者是空的,或者"
-                        "图像是 .nii、.mha、.nrrd 或 DICOM"),
+                        "nnUNet_predict 只读取直接位于 -i 中(不含子文件夹)、以 .nii.gz 结尾的文件,一个也没有找到:"
+                        "文件夹不对或者是空的,或者图像是 .nii、.mha、.nrrd 或 DICOM"),
            lambda m: tr("name every image CASE_XXXX.nii.gz with the channel numbers of dataset.json's modality, as "
                         "in imagesTr (CASE_0000.nii.gz for a one-channel model)"
                         if m.group(0).startswith("missing") else

@@ -139,8 +139,8 @@ def parse_log_text(text: str, name: str, records: dict[int, EpochRecord]) -> Log
             random_split_cases = (int(match.group(1)), int(match.group(2)))
         if re.search(r"(^|: )epoch: ", line):
             values = _floats(_after(line, "epoch:"))
-            if not values:
-                continue
+            if not values or not math.isfinite(values[0]):
+                continue  # v1 writes the epoch as an integer: anything else is not its epoch line
             epoch = int(values[0])
             lr = pending_lr if pending_lr is not None else lrs.get(epoch)
             current = records[epoch] = EpochRecord(epoch, name, learning_rate=lr)

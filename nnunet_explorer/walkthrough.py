@@ -544,7 +544,8 @@ def split(trainer: Any, initialize: Initialized) -> Split:
                                  fix=tr("run without -val", "不带 -val 运行"), step="split")
     # the trainer's do_split says whether it drew v1's random split; a user's own do_split never does
     random = trainer.explorer.random_split
-    splits_in_file = random[1] if random is not None and random[0] == trainer.fold else None
+    drawn = random is not None and random[0] == trainer.fold and random[2] == tuple(sorted(trainer.dataset_val))
+    splits_in_file = random[1] if drawn else None
     return Split(trainer.fold, tuple(trainer.dataset_tr), tuple(trainer.dataset_val), splits_in_file)
 
 

@@ -484,8 +484,8 @@ def test_an_incomplete_npy_is_named_with_its_size_and_the_free_disk(workspace):
     (stage / "case_1.npy").write_bytes((stage / "case_1.npy").read_bytes()[:300])
     (stage / "case_2.npy").write_bytes(b"")
     (after,) = explain(message, task="77")
-    assert after.found[0] == (f"{workspace.preprocessed / 'Task077_Cut'}: 2 of 3 .npy files are incomplete or unreadable: "
-                              f"nnUNetData_plans_v2.1_stage0/case_1.npy (300 of {whole} bytes), "
+    assert after.found[0] == (f"{workspace.preprocessed / 'Task077_Cut'}: 2 of 3 .npy files are incomplete or "
+                              f"unreadable: nnUNetData_plans_v2.1_stage0/case_1.npy (300 of {whole} bytes), "
                               "nnUNetData_plans_v2.1_stage0/case_2.npy (0 bytes, its header cut)")
     assert after.found[1].startswith("free on that disk now: ") and after.found[1].endswith(" GiB")
     assert "delete the incomplete .npy files" in after.fix and "v1 unpacks a missing .npy again" in after.fix
@@ -690,23 +690,54 @@ def _v1_raised(call) -> str:
 def test_a_model_folder_v1_does_not_find_lists_the_models_that_were_trained(workspace, monkeypatch):
     _v1_experiment(workspace, {"fold_0": ()}, experiment="MyTrainer__nnUNetPlansv2.1")
     _v1_experiment(workspace, {"fold_0": ()}, configuration="2d")
-    expected = workspace.network_training_output_dir / "3d_fullres" / "Task004_X" / "nnUNetTrainerV2__nnUNetPlansv2.1"
-    message = _literal("nnunet", "inference/predict_simple.py", "model output folder not found") % expected
+    _v1_experiment(workspace, {"fold_0": ()}, configuration="3d_cascade_fullres",
+                   experiment="nnUNetTrainerV2CascadeFullRes__nnUNetPlansv2.1")
+    results = workspace.network_training_output_dir
+    expected = results / "3d_fullres" / "Task004_X" / "nnUNetTrainerV2__nnUNetPlansv2.1"
+    said = _literal("nnunet", "inference/predict_simple.py", "model output folder not found")
+    message = said % expected
     (found,) = explain(f"using model stored in  {expected}\nTraceback ...\nAssertionError: {message}\n")
     assert found.name == "model_folder" and "-tr, default nnUNetTrainerV2" in found.cause
-    assert found.found == (f"models of Task004_X under {workspace.network_training_output_dir}: "
+    assert found.found == (f"models of Task004_X under {results}: "
                            "2d/nnUNetTrainerV2__nnUNetPlansv2.1 (-m 2d -tr nnUNetTrainerV2 -p nnUNetPlansv2.1); "
+                           "3d_cascade_fullres/nnUNetTrainerV2CascadeFullRes__nnUNetPlansv2.1 (-m 3d_cascade_fullres "
+                           "-ctr nnUNetTrainerV2CascadeFullRes -p nnUNetPlansv2.1); "
                            "3d_fullres/MyTrainer__nnUNetPlansv2.1 (-m 3d_fullres -tr MyTrainer -p nnUNetPlansv2.1)",)
     monkeypatch.setenv("RESULTS_FOLDER", "/elsewhere")
     (elsewhere,) = explain(message)
-    assert elsewhere.found[-1] == f"RESULTS_FOLDER here is /elsewhere; the folder v1 expected is under " \
-                                  f"{workspace.network_training_output_dir}"
+    assert elsewhere.found[-1] == f"RESULTS_FOLDER here is /elsewhere; the folder v1 expected is under {results}"
+    # the cascade without -l: v1 checks the 3d_lowres model's folder first, named by -tr
     lowres = "lowres_segmentations is None. Attempting to predict 3d_lowres first...\n"
-    (cascade,) = explain(lowres + message)
-    assert cascade.found[0].startswith("the text says the cascade was predicting with 3d_lowres first")
+    (cascade,) = explain(lowres + said % (results / "3d_lowres" / "Task004_X" / "nnUNetTrainerV2__nnUNetPlansv2.1"))
+    assert cascade.found[0].startswith("the output shows the cascade predicting with 3d_lowres first")
+    # 3d_lowres done, then the cascade's own folder is the missing one
+    done = lowres + "3d_lowres done\n" + said % (results / "3d_cascade_fullres" / "Task004_X" / "Mine__p")
+    (full,) = explain(done)
+    assert not any("3d_lowres first" in line for line in full.found)
+    (echo,) = explain('assert isdir(model_folder_name), "model output folder not found. Expected: %s" % x')
+    assert echo.found[0].endswith("is not a model folder as v1 builds it (RESULTS_FOLDER/nnUNet/CONFIGURATION/"
+                                  "TaskXXX_Name/TRAINER__PLANS): nothing to check")
+    windows = "model output folder not found. Expected: C:\\r\\nnUNet\\2d\\Task004_X\\nnUNetTrainerV2__nnUNetPlansv2.1"
+    (pasted,) = explain(windows)
+    assert pasted.found[0].startswith("no C:") and pasted.found[0].endswith("nnUNet on this machine")
     expected.mkdir()
     (there,) = explain(message)
     assert there.found[0].startswith(f"{expected} exists in this shell")
+
+
+def test_the_prediction_checks_say_what_they_cannot_read_instead_of_failing(workspace, monkeypatch):
+    folder = _v1_experiment(workspace, {"fold_0": ("model_best.model",)})
+    (folder / "fold_0" / "training_log_2026_12_7_10_00_00.txt").write_text("x: epoch: nan\nx: epoch: inf\n")
+    message = _missing_plans_message(f"{folder}/fold_0/model_final_checkpoint.model.pkl")
+    (found,) = explain(message)
+    assert found.found == (f"{folder / 'fold_0'}: checkpoints: model_best (without its .model.pkl)",)
+
+    def refused(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    (denied,) = explain(message)
+    assert denied.found == (f"{folder} cannot be read here: Permission denied",)
 
 
 def test_a_checkpoint_v1_cannot_load_names_what_each_fold_holds(workspace):
@@ -734,6 +765,19 @@ def test_a_checkpoint_v1_cannot_load_names_what_each_fold_holds(workspace):
     assert folds.name == "fold_folders" and folds.found[1].startswith(f"{folder / 'fold_1'}: checkpoints: ")
     (alone,) = explain(message)
     assert alone.found[0].startswith('no "using model stored in" line above it')
+    # how Python prints a Windows path in FileNotFoundError (a repr: doubled backslashes)
+    windows = str(FileNotFoundError(2, "No such file or directory", "C:\\r\\nnUNet\\2d\\Task004_X\\T__P\\"
+                                                                    "fold_1\\model_best.model.pkl"))
+    assert "\\\\fold_1\\\\" in windows
+    (pasted,) = explain(windows)
+    assert pasted.name == "checkpoint_missing" and "(model_best here;" in pasted.cause
+    assert explain("No such file or directory: '/data/small/foo.model'") == []  # 'small/' is no fold folder
+    # nnUNet_train -pretrained_weights with a checkpoint that is not there: torch.load's message, v1's loader above it
+    pretrained = ('  File ".../nnunet/run/load_pretrained_weights.py", line 21, in load_pretrained_weights\n'
+                  + _missing_plans_message("/w/fold_0/model_final_checkpoint.model"))
+    (weights,) = explain(pretrained)
+    assert weights.cause.startswith("nnUNet_train -pretrained_weights names a checkpoint file that is not there")
+    assert weights.found == ("no /w/fold_0/model_final_checkpoint.model on this machine",)
 
 
 def test_validation_only_and_continue_say_which_checkpoints_the_fold_has(workspace):
@@ -769,8 +813,17 @@ def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tm
     assert found.found[0] == "the model expects 2 channel file(s) per case: CASE_0000.nii.gz to CASE_0001.nii.gz"
     assert found.found[1] == ("v1 looked for 3 file(s) it did not find: li_0000.nii.gz, li_0001.nii.gz, "
                               "liver_2_0001.nii.gz")
-    assert found.found[2] == ("liver_3.nii.gz has no channel number: v1 read it as case 'li' (the name without its "
-                              "last 12 characters) and looked for li_0000.nii.gz; rename it liver_3_0000.nii.gz")
+    assert found.found[2:] == ("liver_3.nii.gz has no channel number: v1 read it as case 'li' (the name without its "
+                               "last 12 characters) and looked for li_0000.nii.gz; rename it liver_3_0000.nii.gz",)
+    many = tmp_path / "many"  # more files left over than v1 prints (10, drawn at random with repeats)
+    many.mkdir()
+    for i in range(12):
+        (many / f"scan{i:02d}.nii.gz").write_bytes(b"")
+    message = _v1_raised(lambda: check_input_folder_and_return_caseIDs(str(many), 1))
+    (sampled,) = explain(capsys.readouterr().out + message)
+    (line,) = [line for line in sampled.found if line.startswith("v1 could not place 12 file(s) and printed ")]
+    printed = int(line.split("printed ")[1].split()[0])
+    assert 1 <= printed <= 10 and len([x for x in sampled.found if "has no channel number" in x]) == printed
     third = tmp_path / "third"  # a third channel for a two-channel model, and a case without its second
     third.mkdir()
     for name in ("liver_1_0000.nii.gz", "liver_1_0001.nii.gz", "liver_1_0002.nii.gz", "liver_2_0000.nii.gz"):
@@ -779,8 +832,8 @@ def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tm
     (extra,) = explain(capsys.readouterr().out + message)
     assert extra.found[1:] == ("v1 looked for 1 file(s) it did not find: liver_2_0001.nii.gz",
                                "liver_1_0002.nii.gz is channel 2, beyond the model's 2 (0 to 1): v1 would give it to "
-                               "its case as an extra input channel, and that case's preprocessing would fail; move it "
-                               "out")
+                               "its case as an extra input channel, whose preprocessing then fails, so that case "
+                               "gets no prediction; move it out")
     empty = tmp_path / "empty"
     empty.mkdir()
     (none,) = explain(_v1_raised(lambda: check_input_folder_and_return_caseIDs(str(empty), 1)))

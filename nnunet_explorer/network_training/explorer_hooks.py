@@ -125,9 +125,10 @@ class ExplorerHooks:
         self.log_muted = False
         self.hook_seconds = 0.0
         self.result: TrainingResult | None = None
-        # (fold, splits in splits_final.pkl) when nnUNetTrainerV2.do_split drew its random 80:20 split, else None;
-        # set by do_split itself, so a trainer whose own do_split makes another split is never called random
-        self.random_split: tuple[int, int] | None = None
+        # (fold, splits in splits_final.pkl, validation keys) when nnUNetTrainerV2.do_split drew its random 80:20
+        # split, else None; set by do_split itself, so a trainer whose own do_split makes another split (or replaces
+        # the one super() drew) is not called random
+        self.random_split: tuple[int, int, tuple[str, ...]] | None = None
         self.epochs: list[EpochEnd] = []
         self.iterations = 0
         self.guard: NonFiniteGuard | None = None

@@ -186,7 +186,7 @@ class nnUNetTrainerV2(nnUNetTrainer):
                                        "am now creating a random (but seeded) 80:20 split!" % (self.fold, len(splits)))
                 tr_keys, val_keys = random_80_20_split(self.dataset.keys(), self.fold)
                 # differs from v1: the trainer records the random split (v1 only logs it) for the walkthrough
-                self.explorer.random_split = (self.fold, len(splits))
+                self.explorer.random_split = (self.fold, len(splits), tuple(sorted(val_keys)))
                 self.print_to_log_file("This random 80:20 split has %d training and %d validation cases."
                                        % (len(tr_keys), len(val_keys)))
         self._set_split(tr_keys, val_keys)
