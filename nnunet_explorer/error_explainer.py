@@ -23,13 +23,18 @@ failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`
 operation``; around prediction, ``model output folder not found`` (the trained models and the flags that name them),
 ``No such file or directory: '.../fold_N/NAME.model.pkl'`` (a checkpoint the fold lacks: ``-chk``), ``list of folds
 specified but not all output folders are present``, ``Final checkpoint not found`` (``-val``), ``No checkpoint found``
-(``-c``) and ``missing files in input_folder`` (an image without its channel number, and the case id v1 read from it).
+(``-c``) and ``missing files in input_folder`` (an image without its channel number, and the case id v1 read from it);
+and ``--verify_dataset_integrity``'s stops: ``could not find label file`` / ``some image files are missing`` / ``not
+listed in dataset.json`` (the names that would fit; macOS ``._`` copies), ``GEOMETRY MISMATCH FOUND`` (which field, by
+how much, header rounding or not), ``The first label must be 0`` / ``Labels must be in consecutive order`` and ``Some
+images have nan values``.
 """
 from __future__ import annotations
 
 import itertools
 import os
 import re
+from glob import escape as glob_escape
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Callable, Mapping
@@ -757,6 +762,11 @@ def _more(shown: int, total: int) -> str:
     return tr(f" and {total - shown} more", f",另有 {total - shown} 个") if total > shown else ""
 
 
+def _more_line(shown: int, total: int) -> list[str]:
+    """A last line for a list cut at ``shown`` of ``total``."""
+    return [tr(f"and {total - shown} more", f"另有 {total - shown} 个")] if total > shown else []
+
+
 def _fold_number(fold: Path) -> tuple[int, str]:
     """fold_2 before fold_10; 'all' and odd names last."""
     number = re.fullmatch(r"fold_(\d+)", fold.name)
@@ -963,6 +973,160 @@ def _check_input_files(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
+# ----------------------------------------------------------------- v1's --verify_dataset_integrity messages
+def _close_names(folder: Path, name: str) -> list[str]:
+    """Up to three files of ``folder`` named like the case of ``name`` (its case name, then anything after it:
+    a channel number too many or too few, another extension)."""
+    case = re.sub(r"(_\d{4})?\.nii\.gz$", "", name).lower()
+    if not folder.is_dir() or not case:
+        return []
+    return sorted(f.name for f in folder.iterdir() if f.name != name and f.name.lower().startswith(case)
+                  and not f.name[len(case):len(case) + 1].isdigit())[:3]
+
+
+def _missing_or_there(path: Path) -> str:
+    """``path`` is there now, or missing with the names beside it that look like it."""
+    if path.is_file():
+        return tr(f"{path} is there now", f"{path} 现在存在")
+    close = _close_names(path.parent, path.name)
+    return (tr(f"no {path}", f"没有 {path}")
+            + (tr("; similar names there: ", ";那里相似的名字:") + ", ".join(close) if close else ""))
+
+
+def _stray_name(folder: str, name: str) -> str | None:
+    """Why a file in a raw task folder belongs to no case v1 knows, when the name alone says it."""
+    if name.startswith("._"):
+        return tr(f"{name} is a macOS resource copy ('._' files, made when copying from a Mac): delete it",
+                  f"{name} 是 macOS 的资源副本(从 Mac 拷贝时产生的 '._' 文件):删除它")
+    numbered = re.search(r"_\d{4}\.nii\.gz$", name)
+    if folder in ("imagesTr", "imagesTs") and not numbered:
+        return tr(f"{name} has no channel number: images are named CASE_0000.nii.gz (one _XXXX per modality)",
+                  f"{name} 没有通道编号:图像命名为 CASE_0000.nii.gz(每个模态一个 _XXXX)")
+    if folder == "labelsTr" and numbered:
+        return tr(f"{name} carries a channel number: a label is named CASE.nii.gz, like its case in dataset.json",
+                  f"{name} 带有通道编号:标签命名为 CASE.nii.gz,与 dataset.json 中的病例同名")
+    return None
+
+
+def _check_raw_files(match: re.Match, ctx: _Context) -> list[str]:
+    if match.group("label"):
+        return [_missing_or_there(Path(_message_path(match.group("label").strip())))]
+    if match.group("images"):
+        return [_missing_or_there(Path(_message_path(name))) for name in _names(match.group("images"))][:6]
+    where, names = match.group("where"), _names(match.group("extra"))
+    if where == "imagesTs":
+        found = [tr("v1 prints the imagesTr list here, not the imagesTs files it means (by then the imagesTr list "
+                    "is empty): compare imagesTs with dataset.json's 'test' list",
+                    "v1 在这里打印的是 imagesTr 的列表,而不是它要说的 imagesTs 文件(那时 imagesTr 的列表已经是空的):"
+                    "请把 imagesTs 与 dataset.json 的 'test' 列表对比")]
+    else:
+        found = [tr(f"{len(names)} file(s) in {where} belong to no training case of dataset.json",
+                    f"{where} 中有 {len(names)} 个文件不属于 dataset.json 的任何训练病例")]
+    why = [line for line in (_stray_name(where, name) for name in names) if line]
+    return found + why[:6] + _more_line(6, len(why))
+
+
+def _check_geometry(match: re.Match, ctx: _Context) -> list[str]:
+    from .dataset_check import geometry_findings
+    from .tasks import read_geometry
+
+    cases = list(dict.fromkeys(re.findall(r"The geometry of the image (\S+) does not match the geometry of the "
+                                          r"label file", ctx.text)))
+    if not cases:
+        return [tr("no \"The geometry of the image ... does not match\" lines in this text (v1 prints one per case "
+                   "above this message): paste the whole output, or run `nnunet-explorer check_dataset -t TASK`",
+                   "这段文字中没有 \"The geometry of the image ... does not match\" 这样的行(v1 在这条消息上面为每个"
+                   "病例打印一行):贴上完整输出,或者运行 `nnunet-explorer check_dataset -t TASK`")]
+    found = []
+    for case in cases[:5]:
+        stem = Path(case)  # v1 prints imagesTr/CASE (the first image's name without _0000.nii.gz)
+        label = stem.parent.parent / "labelsTr" / f"{stem.name}.nii.gz"
+        images = sorted(stem.parent.glob(f"{glob_escape(stem.name)}_[0-9][0-9][0-9][0-9].nii.gz"))
+        if not label.is_file() or not images:
+            found.append(tr(f"{stem.name}: its files are not on this machine ({label})",
+                            f"{stem.name}:它的文件不在这台机器上({label})"))
+            continue
+        try:
+            reference = read_geometry(label)
+            differences = [f for image in images
+                           for f in geometry_findings("image_vs_label", read_geometry(image), reference,
+                                                      image.name, label.name)]
+        except RuntimeError as exc:  # SimpleITK cannot read a header
+            found.append(tr(f"{stem.name}: a header cannot be read: ", f"{stem.name}:有文件头读不了:")
+                         + str(exc).strip().splitlines()[-1])
+            continue
+        for f in differences[:3]:
+            n = f.extra
+            largest = (tr(f", largest difference {n['max_difference']:.3g}", f",最大差值 {n['max_difference']:.3g}")
+                       if n["max_difference"] is not None else "")
+            value, reference_value = ([round(float(v), 6) for v in n[k]] for k in ("value", "reference_value"))
+            found.append(tr(f"{n['file']} vs {n['reference']}: {n['field']} {value} vs {reference_value}{largest}",
+                            f"{n['file']} 与 {n['reference']}:{n['field']} {value} 与 {reference_value}{largest}"))
+        if not differences:
+            found.append(tr(f"{stem.name}: image and label agree now", f"{stem.name}:图像和标签现在一致"))
+        elif all(f.extra["field"] in ("spacing", "origin") and (f.extra["max_difference"] or 1) < 1e-3
+                 for f in differences):
+            found.append(tr(f"{stem.name}: only differences below 0.001 (header rounding, e.g. a file written by "
+                            "another tool): the voxel grids are the same, so copying the image's header to the "
+                            "label is right",
+                            f"{stem.name}:只有小于 0.001 的差别(文件头的舍入误差,例如由另一个工具写出的文件):体素"
+                            "网格相同,所以把图像的文件头复制给标签是对的"))
+    return found + _more_line(5, len(cases))
+
+
+def _check_nan_files(match: re.Match, ctx: _Context) -> list[str]:
+    import SimpleITK as sitk
+
+    from .image_io import scan_nifti
+
+    found = [tr(f"SimpleITK here: {sitk.Version_VersionString()} (2.5 reads a NIfTI's NaN voxels as 0)",
+                f"这里的 SimpleITK:{sitk.Version_VersionString()}(2.5 把 NIfTI 中的 NaN 体素读成 0)")]
+    named = list(dict.fromkeys(re.findall(r"There are NAN values in (?:image|segmentation) (\S+)", ctx.text)))
+    for name in named[:6]:
+        path = Path(name)
+        if not path.is_file():
+            found.append(tr(f"no {path} on this machine", f"这台机器上没有 {path}"))
+            continue
+        try:
+            scan = scan_nifti(path)
+        except ExplorerError as exc:  # not NIfTI, or its gzip stream broken
+            found.append(tr(f"{path.name}: not whole: ", f"{path.name}:文件不完整:") + exc.cause.splitlines()[0])
+            continue
+        if scan.problem:
+            found.append(tr(f"{path.name}: not whole: {scan.problem}", f"{path.name}:文件不完整:{scan.problem}"))
+        elif scan.nan:
+            found.append(tr(f"{path.name}: {scan.nan} NaN voxel(s) in the file", f"{path.name}:文件中有 {scan.nan} 个 "
+                            "NaN 体素"))
+        else:
+            found.append(tr(f"{path.name}: whole, no NaN in the file now", f"{path.name}:文件完整,现在没有 NaN"))
+    if not named:
+        found.append(tr("no \"There are NAN values in ...\" lines in this text: paste the whole output, or run "
+                        "`nnunet-explorer check_dataset -t TASK` (it reads every file to its end)",
+                        "这段文字中没有 \"There are NAN values in ...\" 这样的行:贴上完整输出,或者运行 "
+                        "`nnunet-explorer check_dataset -t TASK`(它把每个文件读到结尾)"))
+    return found
+
+
+@_needs_task
+def _check_label_numbers(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    import json
+
+    dataset_json = workspace.raw_task_dir(name) / "dataset.json"
+    try:
+        labels = json.loads(dataset_json.read_text(encoding="utf-8"))["labels"]
+        keys = sorted(int(k) for k in labels)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [tr(f"{dataset_json} cannot be read ({type(exc).__name__})",
+                   f"{dataset_json} 读不了({type(exc).__name__})")]
+    found = [tr(f"dataset.json's labels: {keys}", f"dataset.json 的 labels:{keys}")]
+    if keys != list(range(len(keys))):
+        found.append(tr(f"renumbered: {', '.join(f'{old} -> {new}' for new, old in enumerate(keys) if old != new)} "
+                        "(in every label file and in dataset.json)",
+                        f"重新编号:{'、'.join(f'{old} -> {new}' for new, old in enumerate(keys) if old != new)}"
+                        "(在每个标签文件中和 dataset.json 中都要改)"))
+    return found
+
+
 def _nothing(match: re.Match, ctx: _Context) -> list[str]:
     return []
 
@@ -1124,6 +1288,69 @@ KNOWN: tuple[_Known, ...] = (
                         "组成的列表;fold i 就是第 i 个条目)"),
            _guarded(_check_splits),
            lambda: tr("v2 does the same with splits_final.json", "v2 对 splits_final.json 也是这样处理的")),
+    _Known("raw_files", "could not find label file for case ... / some image files are missing for case ... / there "
+           "are training cases in imagesTr that are not listed in dataset.json",
+           re.compile(r"could not find label file for case \S+\. Expected file:\s*(?P<label>[^\n]+)"
+                      r"|some image files are missing for case \S+\. Expected files:\s*(?P<images>\[[^\]]*\])"
+                      r"|there are training cases in (?P<where>imagesTr|labelsTr|imagesTs) that are not listed in "
+                      r"dataset\.json: (?P<extra>\[[^\]]*\])"),
+           lambda m: tr("v1's --verify_dataset_integrity takes each training case of dataset.json ('image': "
+                        "'./imagesTr/CASE.nii.gz') and expects its images as imagesTr/CASE_0000.nii.gz, "
+                        "CASE_0001.nii.gz, ... (one per modality) and its label as labelsTr/CASE.nii.gz (the case's "
+                        "name, no channel number); it stops at the first case whose file is missing, and then at "
+                        "files no listed case owns (imagesTs against dataset.json's 'test' list)",
+                        "v1 的 --verify_dataset_integrity 取 dataset.json 中的每个训练病例('image': "
+                        "'./imagesTr/CASE.nii.gz'),要求它的图像是 imagesTr/CASE_0000.nii.gz、CASE_0001.nii.gz、……"
+                        "(每个模态一个),标签是 labelsTr/CASE.nii.gz(病例名,没有通道编号);它在第一个缺文件的病例处"
+                        "停下,之后还会在不属于任何所列病例的文件处停下(imagesTs 对照 dataset.json 的 'test' 列表)"),
+           lambda m: tr("name the files as above and list every case in dataset.json (training and test, numTraining "
+                        "and numTest); delete stray files; `nnunet-explorer check_dataset -t TASK` lists every "
+                        "problem at once instead of the first",
+                        "按上面的规则命名文件,并在 dataset.json 中列出每个病例(training 和 test,以及 numTraining 和 "
+                        "numTest);删除多余的文件;`nnunet-explorer check_dataset -t TASK` 一次列出所有问题,而不只是"
+                        "第一个"),
+           _guarded(_check_raw_files)),
+    _Known("geometry_mismatch", "GEOMETRY MISMATCH FOUND! / The geometry of the image ... does not match the geometry "
+           "of the label file",
+           re.compile(r"GEOMETRY MISMATCH FOUND|The geometry of the image \S+ does not match the geometry of the "
+                      r"label file"),
+           lambda m: tr("v1's --verify_dataset_integrity compares each image of a training case with its label: "
+                        "size, spacing, origin and direction must agree (numpy.isclose: rtol 1e-5, atol 1e-8), "
+                        "because nnU-Net pairs the arrays voxel by voxel; it prints each case that differs and "
+                        "stops at the end (a Warning raised, so the run ends)",
+                        "v1 的 --verify_dataset_integrity 把训练病例的每个图像与它的标签比较:size、spacing、origin "
+                        "和 direction 必须一致(numpy.isclose:rtol 1e-5,atol 1e-8),因为 nnU-Net 逐个体素配对数组;"
+                        "它打印每个不一致的病例,最后停下(抛出 Warning,运行就此结束)"),
+           lambda m: tr("resample or co-register each label onto its image's voxel grid; where only the header "
+                        "differs (the check says when the differences are below 0.001), copy it: "
+                        "label.CopyInformation(image) in SimpleITK",
+                        "把每个标签重采样或配准到它的图像的体素网格上;如果只是文件头不同(差别小于 0.001 时检查会"
+                        "说明),就复制文件头:SimpleITK 中的 label.CopyInformation(image)"),
+           _guarded(_check_geometry)),
+    _Known("label_numbers", "The first label must be 0 / Labels must be in consecutive order (0, 1, 2, ...)",
+           re.compile(r"The first label must be 0|Labels must be in consecutive order"),
+           lambda m: tr("v1 gives the network one output channel per entry of dataset.json's 'labels' and uses "
+                        "each voxel's label value as the index of its channel (in the loss and the Dice), so the "
+                        "values must be 0 (background), 1, 2, ... without gaps",
+                        "v1 为 dataset.json 中 'labels' 的每一项给网络一个输出通道,并把每个体素的标签值当作它的通道"
+                        "索引(在损失和 Dice 中),所以这些值必须是 0(背景)、1、2、……,不能有空缺"),
+           lambda m: tr("renumber the label values in every label file and in dataset.json to 0, 1, 2, ... (keep "
+                        "each structure's name with its new value)",
+                        "把每个标签文件中和 dataset.json 中的标签值重新编号为 0、1、2、……(每个结构的名字跟着它的"
+                        "新值)"),
+           _guarded(_check_label_numbers)),
+    _Known("nan_values", "Some images have nan values in them",
+           re.compile(r"Some images have nan values in them"),
+           lambda m: tr("v1's --verify_dataset_integrity found NaN in an image or label as SimpleITK read it; NaN "
+                        "voxels make the normalisation and the loss NaN. SimpleITK 2.5 reads a NIfTI's NaN voxels "
+                        "as 0, so with it the check hardly fires; the check reads the named files themselves",
+                        "v1 的 --verify_dataset_integrity 在 SimpleITK 读出的图像或标签中发现了 NaN;NaN 体素会让归一化"
+                        "和损失变成 NaN。SimpleITK 2.5 把 NIfTI 中的 NaN 体素读成 0,所以用它时这项检查很少触发;检查"
+                        "会直接读取列出的文件"),
+           lambda m: tr("replace the NaN voxels (numpy.nan_to_num, or the image's minimum) and write the files "
+                        "again; fetch again a file that is not whole",
+                        "替换掉 NaN 体素(numpy.nan_to_num,或图像的最小值)后重新写出文件;不完整的文件要重新获取"),
+           _guarded(_check_nan_files)),
     _Known("unexpected_labels", "Unexpected labels found in file ... Found these unexpected values ...",
            re.compile(r"Unexpected labels found in file (\S+?)\.? Found these unexpected "
                       r"values \(they should not be there\) (.+)"),

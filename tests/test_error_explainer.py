@@ -74,6 +74,11 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
                                      "Final checkpoint not found") % f"{_V1_MODEL}/fold_0/model_final_checkpoint.model",
         "no_checkpoint": _literal("nnunet", "training/network_training/network_trainer.py", "No checkpoint found"),
         "input_files": _literal("nnunet", "inference/predict.py", "missing files in input_folder"),
+        "raw_files": _literal("nnunet", "preprocessing/sanity_checks.py", "could not find label file")
+        % ("case_1", "/data/Task004_X/labelsTr/case_1.nii.gz"),
+        "geometry_mismatch": _literal("nnunet", "preprocessing/sanity_checks.py", "GEOMETRY MISMATCH FOUND"),
+        "label_numbers": _literal("nnunet", "preprocessing/sanity_checks.py", "The first label must be 0"),
+        "nan_values": _literal("nnunet", "preprocessing/sanity_checks.py", "Some images have nan values"),
         "plans_missing": _missing_plans_message("/data/pre/Task004_X/nnUNetPlansv2.1_plans_3D.pkl"),
         "fold_beyond_splits": _literal("nnunet", "training/network_training/nnUNetTrainerV2.py",
                                        "You requested fold") % (5, 5),
@@ -839,3 +844,98 @@ def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tm
     (none,) = explain(_v1_raised(lambda: check_input_folder_and_return_caseIDs(str(empty), 1)))
     assert none.name == "input_files" and "only files ending in .nii.gz" in none.cause
     assert "SimpleITK" in none.fix
+
+
+def _v1_verify(task: Path, capsys) -> str:
+    """What v1's own ``nnUNet_plan_and_preprocess --verify_dataset_integrity`` prints and raises on ``task``."""
+    pytest.importorskip("nnunet")
+    from nnunet.preprocessing.sanity_checks import verify_dataset_integrity as v1_verify
+
+    capsys.readouterr()
+    message = _v1_raised(lambda: v1_verify(str(task)))
+    return capsys.readouterr().out + "Traceback (most recent call last):\n  ...\n" + message
+
+
+def test_v1s_dataset_checks_name_the_file_and_the_name_that_would_fit(workspace, capsys, monkeypatch):
+    from nnunet_explorer.samples.synthetic import write_synthetic_task
+
+    monkeypatch.setenv("nnUNet_def_n_proc", "1")
+    task = write_synthetic_task(workspace.raw_task_dir("Task060_Raw"), "ct", num_training=3, num_test=0, seed=1)
+    label = task / "labelsTr" / "case_001.nii.gz"
+    label.rename(task / "labelsTr" / "case_001_0000.nii.gz")  # named like an image
+    (found,) = explain(_v1_verify(task, capsys))
+    assert found.name == "raw_files" and "labelsTr/CASE.nii.gz" in found.cause
+    assert found.found == (f"no {label}; similar names there: case_001_0000.nii.gz",)
+    (task / "labelsTr" / "case_001_0000.nii.gz").rename(label)
+    image = task / "imagesTr" / "case_002_0000.nii.gz"
+    kept = image.read_bytes()
+    image.unlink()
+    (missing,) = explain(_v1_verify(task, capsys))
+    assert missing.name == "raw_files" and missing.found[0].startswith(f"no {image}")
+    image.write_bytes(kept)
+    (task / "imagesTr" / "._case_000_0000.nii.gz").write_bytes(b"mac")  # copied from a Mac
+    shutil.copy(image, task / "imagesTr" / "case_009.nii.gz")
+    (stray,) = explain(_v1_verify(task, capsys))
+    assert stray.found[0] == "2 file(s) in imagesTr belong to no training case of dataset.json"
+    assert set(stray.found[1:]) == {
+        "._case_000_0000.nii.gz is a macOS resource copy ('._' files, made when copying from a Mac): delete it",
+        "case_009.nii.gz has no channel number: images are named CASE_0000.nii.gz (one _XXXX per modality)"}
+
+
+def test_a_geometry_mismatch_names_the_field_and_tells_header_rounding_apart(workspace, capsys, monkeypatch):
+    from nnunet_explorer.samples.synthetic import write_synthetic_task
+
+    monkeypatch.setenv("nnUNet_def_n_proc", "1")
+    task = write_synthetic_task(workspace.raw_task_dir("Task061_Geo"), "ct", num_training=3, num_test=0, seed=2)
+
+    def shift(case: str, by: float) -> None:
+        path = task / "labelsTr" / f"{case}.nii.gz"
+        label = sitk.ReadImage(str(path))
+        label.SetOrigin(tuple(o + by for o in label.GetOrigin()))
+        sitk.WriteImage(label, str(path))
+
+    shift("case_000", 5.0)
+    shift("case_002", 2e-4)
+    text = _v1_verify(task, capsys)
+    assert "GEOMETRY MISMATCH FOUND" in text  # v1's own words, after one line per case
+    (found,) = explain(text)
+    assert found.name == "geometry_mismatch"
+    origin = sitk.ReadImage(str(task / "imagesTr" / "case_000_0000.nii.gz")).GetOrigin()
+    assert found.found[0] == (f"case_000_0000.nii.gz vs case_000.nii.gz: origin {[round(o, 6) for o in origin]} vs "
+                              f"{[round(o + 5.0, 6) for o in origin]}, largest difference 5")
+    assert found.found[-1].startswith("case_002: only differences below 0.001 (header rounding")
+    assert not any(line.startswith("case_000: only") for line in found.found)
+
+
+def test_label_numbers_with_a_gap_are_renumbered_in_the_check(workspace, capsys, monkeypatch):
+    from nnunet_explorer.samples.synthetic import write_synthetic_task
+
+    monkeypatch.setenv("nnUNet_def_n_proc", "1")
+    task = write_synthetic_task(workspace.raw_task_dir("Task062_Gap"), "ct", num_training=2, num_test=0, seed=3)
+    dataset = json.loads((task / "dataset.json").read_text())
+    dataset["labels"] = {"0": "background", "1": "organ", "3": "tumour"}
+    (task / "dataset.json").write_text(json.dumps(dataset))
+    text = _v1_verify(task, capsys)
+    (asked,) = explain(text)
+    assert asked.name == "label_numbers" and asked.found == ("add -t TASK to check the task's files as well",)
+    (found,) = explain(text, task="62")
+    assert found.found == ("dataset.json's labels: [0, 1, 3]",
+                           "renumbered: 3 -> 2 (in every label file and in dataset.json)")
+
+
+def test_nan_values_read_the_named_files_to_their_end(tmp_path):
+    import SimpleITK
+
+    image = tmp_path / "imagesTr" / "case_000_0000.nii.gz"
+    image.parent.mkdir()
+    SimpleITK.WriteImage(SimpleITK.GetImageFromArray(np.zeros((8, 8, 8), np.float32)), str(image))
+    whole = image.read_bytes()
+    image.write_bytes(whole[: len(whole) // 2])  # a download cut short
+    said = _literal("nnunet", "preprocessing/sanity_checks.py", "There are NAN values in image") % image
+    message = _literal("nnunet", "preprocessing/sanity_checks.py", "Some images have nan values")
+    (found,) = explain(f"{said}\nRuntimeError: {message}")
+    assert found.name == "nan_values" and found.found[0].startswith("SimpleITK here: ")
+    assert found.found[1].startswith("case_000_0000.nii.gz: not whole: ")
+    image.write_bytes(whole)
+    (again,) = explain(f"{said}\nRuntimeError: {message}")
+    assert again.found[1] == "case_000_0000.nii.gz: whole, no NaN in the file now"
