@@ -834,9 +834,16 @@ def _file_listing_findings(task_dir: Path, cases: Sequence[tasks.TrainingCase], 
                                + _fix(tr(f"create {folder}", f"创建 {folder}")), {"folder": sub}))
             continue
         for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") or not path.is_file() or path.name in listed:
+            # a hidden .nii.gz (macOS's ._ copies) is still an image to v1, which lists files by their ending
+            hidden = path.name.startswith(".") and not path.name.endswith(NIFTI_SUFFIX)
+            if hidden or not path.is_file() or path.name in listed:
                 continue
-            if path.name.endswith(NIFTI_SUFFIX):
+            if tasks.is_macos_copy(path.name):
+                out.append(Finding("unlisted_file", "error",
+                                   tr(f"{sub}/{path.name} is not listed in dataset.json; v1's integrity check fails "
+                                      "on it", f"{sub}/{path.name} 没有列在 dataset.json 中;v1 的完整性检查会因它失败")
+                                   + _fix(tasks.macos_copy_fix()), {"file": f"{sub}/{path.name}"}))
+            elif path.name.endswith(NIFTI_SUFFIX):
                 out.append(Finding("unlisted_file", "error",
                                    tr(f"{sub}/{path.name} is not listed in dataset.json; v1's integrity check fails "
                                       "on it", f"{sub}/{path.name} 没有列在 dataset.json 中;v1 的完整性检查会因它失败")

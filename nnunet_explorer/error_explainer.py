@@ -995,9 +995,10 @@ def _missing_or_there(path: Path) -> str:
 
 def _stray_name(folder: str, name: str) -> str | None:
     """Why a file in a raw task folder belongs to no case v1 knows, when the name alone says it."""
-    if name.startswith("._"):
-        return tr(f"{name} is a macOS resource copy ('._' files, made when copying from a Mac): delete it",
-                  f"{name} 是 macOS 的资源副本(从 Mac 拷贝时产生的 '._' 文件):删除它")
+    from .tasks import is_macos_copy, macos_copy_fix
+
+    if is_macos_copy(name):
+        return f"{name}: {macos_copy_fix()}"
     numbered = re.search(r"_\d{4}\.nii\.gz$", name)
     if folder in ("imagesTr", "imagesTs") and not numbered:
         return tr(f"{name} has no channel number: images are named CASE_0000.nii.gz (one _XXXX per modality)",

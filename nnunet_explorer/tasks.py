@@ -666,6 +666,17 @@ def _is_4d(path: Path) -> bool:
         return False
 
 
+def is_macos_copy(name: str) -> bool:
+    """``._NAME``: the resource copy macOS writes beside each file on a disk it does not own (a USB stick, a
+    network share). v1 lists files by their ending only, so ``._case_000_0000.nii.gz`` counts as an image."""
+    return name.startswith("._")
+
+
+def macos_copy_fix() -> str:
+    return tr("a macOS resource copy (made when copying from a Mac): delete it (find TASK_FOLDER -name '._*' -delete)",
+              "macOS 的资源副本(从 Mac 拷贝时产生):删除它(find TASK_FOLDER -name '._*' -delete)")
+
+
 def _decathlon_fix() -> str:
     return tr("it is 4D: the Medical Segmentation Decathlon layout (all modalities in one file); convert the task "
               "with v1's nnUNet_convert_decathlon_task -i <TaskXX_Name folder>",
@@ -690,6 +701,8 @@ def _missing_hint(path: Path, task_dir: Path) -> str:
 
 def _straggler_hint(path: Path) -> str:
     name, sub = path.name, path.parent.name
+    if is_macos_copy(name):
+        return tr(f" (fix: {macos_copy_fix()})", f"（解决办法：{macos_copy_fix()}）")
     if sub == "imagesTr" and not re.search(r"_\d{4}\.nii\.gz$", name):
         if _is_4d(path):
             return tr(f" (fix: {_decathlon_fix()})", f"（解决办法：{_decathlon_fix()}）")

@@ -878,7 +878,8 @@ def test_v1s_dataset_checks_name_the_file_and_the_name_that_would_fit(workspace,
     (stray,) = explain(_v1_verify(task, capsys))
     assert stray.found[0] == "2 file(s) in imagesTr belong to no training case of dataset.json"
     assert set(stray.found[1:]) == {
-        "._case_000_0000.nii.gz is a macOS resource copy ('._' files, made when copying from a Mac): delete it",
+        "._case_000_0000.nii.gz: a macOS resource copy (made when copying from a Mac): delete it (find TASK_FOLDER "
+        "-name '._*' -delete)",
         "case_009.nii.gz has no channel number: images are named CASE_0000.nii.gz (one _XXXX per modality)"}
 
 

@@ -343,3 +343,19 @@ def test_the_report_of_a_sound_task_is_chinese_under_zh(scenario_tasks, monkeypa
     monkeypatch.setenv("NNUNET_EXPLORER_LANG", "zh")
     summary = verify_dataset_integrity(scenario_tasks["ok_mr"]).summary().splitlines()
     assert all(CJK.search(line) for line in summary[:2] + summary[3:]), summary  # line 1: "TaskX: OK — ..."
+
+
+def test_macos_resource_copies_fail_v1s_check_and_are_named_as_such(tmp_path):
+    """v1 lists raw files by their ending, so a '._' copy from a Mac is a straggler to it; check_dataset too."""
+    from nnunet_explorer.dataset_check import check_dataset
+
+    task = write_synthetic_task(tmp_path / "Task953_Mac", "ct", num_training=2, num_test=0, seed=0)
+    (task / "imagesTr" / "._case_000_0000.nii.gz").write_bytes(b"\x00\x05\x16\x07")  # AppleDouble magic
+    (task / "imagesTr" / ".DS_Store").write_bytes(b"mac")  # not .nii.gz: v1 never looks at it
+    with pytest.raises(DatasetError) as info:
+        verify_dataset_integrity(task)
+    assert "imagesTr/._case_000_0000.nii.gz is not listed in dataset.json (fix: a macOS resource copy" in str(info.value)
+    check = check_dataset(None, task_dir=task, num_processes=1, progress=False)
+    (copy,) = [f for f in check.dataset if f.check == "unlisted_file"]
+    assert copy.severity == "error" and "._case_000_0000.nii.gz" in copy.message and "-delete" in copy.message
+    assert not any(".DS_Store" in f.message for f in check.dataset)

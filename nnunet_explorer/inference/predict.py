@@ -40,6 +40,7 @@ from ..errors import DatasetError, ExplorerError
 from ..language import tr
 from ..fileio import copy_atomic
 from ..provenance import mirrors
+from ..tasks import is_macos_copy, macos_copy_fix
 from .export import save_segmentation_nifti_from_softmax
 from .postprocessing import apply_postprocessing_to_folder, load_postprocessing
 from ..network_architecture.sliding_window import predict_sliding_window
@@ -277,6 +278,14 @@ def check_input_folder_and_return_case_ids(input_folder: str | os.PathLike, expe
         raise ExplorerError(tr(f"{input_folder} contains no .nii.gz images", f"{input_folder} 中没有 .nii.gz 图像"),
                             fix=tr("put the images there named CASE_0000.nii.gz (one _XXXX file per modality)",
                                    "把图像放在那里,命名为 CASE_0000.nii.gz(每个模态一个 _XXXX 文件)"))
+    copies = [f for f in files if is_macos_copy(f)]
+    if copies:
+        # differs from v1: v1 takes ._CASE_0000.nii.gz for an image of a case '._CASE' whose preprocessing fails
+        # ("error in ..."), so that case gets no output; the explorer stops before writing anything
+        raise DatasetError(tr(f"{len(copies)} file(s) in {input_folder} are macOS resource copies: ",
+                              f"{input_folder} 中有 {len(copies)} 个文件是 macOS 的资源副本:")
+                           + f"{', '.join(copies[:10])}" + (" ..." if len(copies) > 10 else ""),
+                           fix=macos_copy_fix().replace("TASK_FOLDER", str(input_folder)))
     unnamed = [f for f in files if not _CASE_FILE.match(f)]
     if unnamed:
         raise DatasetError(tr(f"{len(unnamed)} file(s) in {input_folder} are not named CASE_XXXX.nii.gz: ",

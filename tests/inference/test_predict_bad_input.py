@@ -72,6 +72,11 @@ def test_file_names_are_checked(tmp_path):
     with pytest.raises(DatasetError, match="scan.nii.gz") as info:
         check_input_folder_and_return_case_ids(tmp_path, 1)
     assert "CASE_XXXX.nii.gz" in str(info.value)
+    (tmp_path / "scan.nii.gz").unlink()
+    (tmp_path / "._case_0000.nii.gz").write_bytes(b"\x00\x05\x16\x07")  # macOS's copy: v1 takes it for a case
+    with pytest.raises(DatasetError, match="macOS resource copies: ._case_0000.nii.gz") as copies:
+        check_input_folder_and_return_case_ids(tmp_path, 1)
+    assert f"find {tmp_path} -name '._*' -delete" in copies.value.fix
 
 
 def test_a_truncated_image_is_refused_before_anything_is_written(small_model, tmp_path, monkeypatch, capsys):
