@@ -354,7 +354,8 @@ def test_macos_resource_copies_fail_v1s_check_and_are_named_as_such(tmp_path):
     (task / "imagesTr" / ".DS_Store").write_bytes(b"mac")  # not .nii.gz: v1 never looks at it
     with pytest.raises(DatasetError) as info:
         verify_dataset_integrity(task)
-    assert "imagesTr/._case_000_0000.nii.gz is not listed in dataset.json (fix: a macOS resource copy" in str(info.value)
+    said = "imagesTr/._case_000_0000.nii.gz is not listed in dataset.json (fix: a macOS resource copy"
+    assert said in str(info.value)
     check = check_dataset(None, task_dir=task, num_processes=1, progress=False)
     (copy,) = [f for f in check.dataset if f.check == "unlisted_file"]
     assert copy.severity == "error" and "._case_000_0000.nii.gz" in copy.message and "-delete" in copy.message
