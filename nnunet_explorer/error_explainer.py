@@ -26,7 +26,8 @@ specified but not all output folders are present``, ``Final checkpoint not found
 (``-c``) and ``missing files in input_folder`` (an image without its channel number, and the case id v1 read from it);
 and ``--verify_dataset_integrity``'s stops: ``could not find label file`` / ``some image files are missing`` / ``not
 listed in dataset.json`` (the names that would fit; macOS ``._`` copies), ``GEOMETRY MISMATCH FOUND`` (which field, by
-how much, header rounding or not), ``The first label must be 0`` / ``Labels must be in consecutive order`` and ``Some
+how much, header rounding or not), ``The modalities of the image ... do not seem to be registered`` (a test case),
+``The first label must be 0`` / ``Labels must be in consecutive order``, ``found duplicate training cases`` and ``Some
 images have nan values``.
 """
 from __future__ import annotations
@@ -984,55 +985,60 @@ def _close_names(folder: Path, name: str) -> list[str]:
                   and not f.name[len(case):len(case) + 1].isdigit())[:3]
 
 
-def _missing_or_there(path: Path) -> str:
-    """``path`` is there now, or missing with the names beside it that look like it."""
-    if path.is_file():
-        return tr(f"{path} is there now", f"{path} 现在存在")
-    close = _close_names(path.parent, path.name)
-    return (tr(f"no {path}", f"没有 {path}")
-            + (tr("; similar names there: ", ";那里相似的名字:") + ", ".join(close) if close else ""))
-
-
-def _stray_name(folder: str, name: str) -> str | None:
-    """Why a file in a raw task folder belongs to no case v1 knows, when the name alone says it."""
-    from .tasks import is_macos_copy, macos_copy_fix
-
-    if is_macos_copy(name):
-        return f"{name}: {macos_copy_fix()}"
-    numbered = re.search(r"_\d{4}\.nii\.gz$", name)
-    if folder in ("imagesTr", "imagesTs") and not numbered:
-        return tr(f"{name} has no channel number: images are named CASE_0000.nii.gz (one _XXXX per modality)",
-                  f"{name} 没有通道编号:图像命名为 CASE_0000.nii.gz(每个模态一个 _XXXX)")
-    if folder == "labelsTr" and numbered:
-        return tr(f"{name} carries a channel number: a label is named CASE.nii.gz, like its case in dataset.json",
-                  f"{name} 带有通道编号:标签命名为 CASE.nii.gz,与 dataset.json 中的病例同名")
-    return None
-
-
 def _check_raw_files(match: re.Match, ctx: _Context) -> list[str]:
+    from .tasks import _missing_hint, _straggler_hint
+
     if match.group("label"):
-        return [_missing_or_there(Path(_message_path(match.group("label").strip())))]
+        label = Path(_message_path(match.group("label").strip()))
+        found = []
+        if re.search(r"_\d{4}$", match.group("case")):
+            found.append(tr(f"the case name '{match.group('case')}' ends with a channel number: dataset.json names "
+                            "a case by its image without _0000 ('./imagesTr/CASE.nii.gz'; the files on disk have it)",
+                            f"病例名 '{match.group('case')}' 以通道编号结尾:dataset.json 用不带 _0000 的图像名来称呼"
+                            "病例('./imagesTr/CASE.nii.gz';磁盘上的文件才带 _0000)"))
+        if label.is_file():
+            return found + [tr(f"{label} is there now", f"{label} 现在存在")]
+        close = _close_names(label.parent, label.name)
+        return found + [tr(f"no {label} on this machine", f"这台机器上没有 {label}")
+                        + (tr("; named like it there: ", ";那里名字相近的:") + ", ".join(close) if close else "")]
     if match.group("images"):
-        return [_missing_or_there(Path(_message_path(name))) for name in _names(match.group("images"))][:6]
+        paths = [Path(_message_path(name)) for name in _names(match.group("images"))]
+        lines = [tr(f"{p} is there now", f"{p} 现在存在") if p.is_file()
+                 else tr(f"no {p} on this machine", f"这台机器上没有 {p}") + _missing_hint(p, p.parent.parent)
+                 for p in paths]
+        return lines[:6] + _more_line(6, len(lines))
     where, names = match.group("where"), _names(match.group("extra"))
     if where == "imagesTs":
-        found = [tr("v1 prints the imagesTr list here, not the imagesTs files it means (by then the imagesTr list "
-                    "is empty): compare imagesTs with dataset.json's 'test' list",
-                    "v1 在这里打印的是 imagesTr 的列表,而不是它要说的 imagesTs 文件(那时 imagesTr 的列表已经是空的):"
-                    "请把 imagesTs 与 dataset.json 的 'test' 列表对比")]
-    else:
-        found = [tr(f"{len(names)} file(s) in {where} belong to no training case of dataset.json",
-                    f"{where} 中有 {len(names)} 个文件不属于 dataset.json 的任何训练病例")]
-    why = [line for line in (_stray_name(where, name) for name in names) if line]
-    return found + why[:6] + _more_line(6, len(why))
+        return [tr("v1 prints the imagesTr list here, not the imagesTs files it means (by then the imagesTr list "
+                   "is empty): compare imagesTs with dataset.json's 'test' list (`nnunet-explorer check_dataset -t "
+                   "TASK` names them)",
+                   "v1 在这里打印的是 imagesTr 的列表,而不是它要说的 imagesTs 文件(那时 imagesTr 的列表已经是空的):"
+                   "请把 imagesTs 与 dataset.json 的 'test' 列表对比(`nnunet-explorer check_dataset -t TASK` 会列出"
+                   "它们)")]
+    lines = [tr(f"{name} is not listed in dataset.json", f"{name} 没有列在 dataset.json 中")
+             + _straggler_hint(Path(where) / name) for name in names]
+    return [tr(f"{len(names)} file(s) in {where} belong to no training case of dataset.json",
+               f"{where} 中有 {len(names)} 个文件不属于 dataset.json 的任何训练病例")] + lines[:6] + _more_line(6, len(lines))
+
+
+def _grid_shift(image: "object", label: "object") -> float | None:
+    """How far apart (in the image's voxels) the two grids' corners can be when only origin and spacing differ:
+    the largest ``|d origin| + (size - 1) |d spacing|`` over the axes; None when size or direction differ."""
+    import numpy as np
+
+    if tuple(image.size) != tuple(label.size) or not np.allclose(image.direction, label.direction):
+        return None
+    size, spacing = np.asarray(image.size, float), np.asarray(image.spacing, float)
+    shift = (np.abs(np.subtract(image.origin, label.origin))
+             + (size - 1) * np.abs(np.subtract(image.spacing, label.spacing)))
+    return float(np.max(shift / spacing))
 
 
 def _check_geometry(match: re.Match, ctx: _Context) -> list[str]:
-    from .dataset_check import geometry_findings
-    from .tasks import read_geometry
+    from .dataset_check import _read_header, geometry_findings
 
-    cases = list(dict.fromkeys(re.findall(r"The geometry of the image (\S+) does not match the geometry of the "
-                                          r"label file", ctx.text)))
+    cases = list(dict.fromkeys(m.group(1) for m in re.finditer(
+        r"The geometry of the image (.+?) does not match the geometry of the label file", ctx.text)))
     if not cases:
         return [tr("no \"The geometry of the image ... does not match\" lines in this text (v1 prints one per case "
                    "above this message): paste the whole output, or run `nnunet-explorer check_dataset -t TASK`",
@@ -1040,22 +1046,21 @@ def _check_geometry(match: re.Match, ctx: _Context) -> list[str]:
                    "病例打印一行):贴上完整输出,或者运行 `nnunet-explorer check_dataset -t TASK`")]
     found = []
     for case in cases[:5]:
-        stem = Path(case)  # v1 prints imagesTr/CASE (the first image's name without _0000.nii.gz)
+        stem = Path(_message_path(case))  # v1 prints imagesTr/CASE (the first image's name without _0000.nii.gz)
         label = stem.parent.parent / "labelsTr" / f"{stem.name}.nii.gz"
         images = sorted(stem.parent.glob(f"{glob_escape(stem.name)}_[0-9][0-9][0-9][0-9].nii.gz"))
         if not label.is_file() or not images:
             found.append(tr(f"{stem.name}: its files are not on this machine ({label})",
                             f"{stem.name}:它的文件不在这台机器上({label})"))
             continue
-        try:
-            reference = read_geometry(label)
-            differences = [f for image in images
-                           for f in geometry_findings("image_vs_label", read_geometry(image), reference,
-                                                      image.name, label.name)]
-        except RuntimeError as exc:  # SimpleITK cannot read a header
-            found.append(tr(f"{stem.name}: a header cannot be read: ", f"{stem.name}:有文件头读不了:")
-                         + str(exc).strip().splitlines()[-1])
+        unread: list = []
+        reference = _read_header(str(label), label.name, unread)
+        pairs = [(image, _read_header(str(image), image.name, unread)) for image in images]
+        if reference is None or unread:
+            found += [f.message for f in unread][:2]
             continue
+        differences = [f for image, geometry in pairs
+                       for f in geometry_findings("image_vs_label", geometry, reference, image.name, label.name)]
         for f in differences[:3]:
             n = f.extra
             largest = (tr(f", largest difference {n['max_difference']:.3g}", f",最大差值 {n['max_difference']:.3g}")
@@ -1065,14 +1070,44 @@ def _check_geometry(match: re.Match, ctx: _Context) -> list[str]:
                             f"{n['file']} 与 {n['reference']}:{n['field']} {value} 与 {reference_value}{largest}"))
         if not differences:
             found.append(tr(f"{stem.name}: image and label agree now", f"{stem.name}:图像和标签现在一致"))
-        elif all(f.extra["field"] in ("spacing", "origin") and (f.extra["max_difference"] or 1) < 1e-3
-                 for f in differences):
-            found.append(tr(f"{stem.name}: only differences below 0.001 (header rounding, e.g. a file written by "
-                            "another tool): the voxel grids are the same, so copying the image's header to the "
-                            "label is right",
-                            f"{stem.name}:只有小于 0.001 的差别(文件头的舍入误差,例如由另一个工具写出的文件):体素"
-                            "网格相同,所以把图像的文件头复制给标签是对的"))
+            continue
+        shifts = [_grid_shift(geometry, reference) for _image, geometry in pairs]
+        if all(s is not None and s < 0.1 for s in shifts):
+            found.append(tr(f"{stem.name}: the two grids lie within {max(shifts):.2g} voxel of each other everywhere "
+                            "(header rounding, e.g. a file written by another tool): copying the image's header to "
+                            "the label changes nothing that matters",
+                            f"{stem.name}:两个网格处处相距不到 {max(shifts):.2g} 个体素(文件头的舍入误差,例如由另一个"
+                            "工具写出的文件):把图像的文件头复制给标签不会改变任何要紧的东西"))
     return found + _more_line(5, len(cases))
+
+
+def _check_test_modalities(match: re.Match, ctx: _Context) -> list[str]:
+    from .dataset_check import _read_header, geometry_findings
+
+    named = Path(_message_path(match.group("path")))
+    stem = re.sub(r"_\d{4}\.nii\.gz$", "", named.name)
+    files = sorted(named.parent.glob(f"{glob_escape(stem)}_[0-9][0-9][0-9][0-9].nii.gz"))
+    if len(files) < 2:
+        return [tr(f"{stem}: its files are not on this machine ({named.parent})",
+                   f"{stem}:它的文件不在这台机器上({named.parent})")]
+    unread: list = []
+    geometries = [_read_header(str(f), f.name, unread) for f in files]
+    if unread:
+        return [f.message for f in unread][:2]
+    found = [tr(f"v1 names {named.name}, but compares each later modality with {files[0].name} and prints the name "
+                "of the one before the modality that differs",
+                f"v1 报出的是 {named.name},但它把后面的每个模态与 {files[0].name} 比较,打印的是不一致的那个模态的"
+                "前一个文件名")]
+    for f, geometry in zip(files[1:], geometries[1:]):
+        for d in geometry_findings("modality_vs_modality", geometry, geometries[0], f.name, files[0].name,
+                                   test_case=True)[:3]:
+            n = d.extra
+            value, reference_value = ([round(float(v), 6) for v in n[k]] for k in ("value", "reference_value"))
+            found.append(tr(f"{n['file']} vs {n['reference']}: {n['field']} {value} vs {reference_value}",
+                            f"{n['file']} 与 {n['reference']}:{n['field']} {value} 与 {reference_value}"))
+    if len(found) == 1:
+        found.append(tr(f"{stem}: its modalities agree now", f"{stem}:它的各个模态现在一致"))
+    return found
 
 
 def _check_nan_files(match: re.Match, ctx: _Context) -> list[str]:
@@ -1082,22 +1117,23 @@ def _check_nan_files(match: re.Match, ctx: _Context) -> list[str]:
 
     found = [tr(f"SimpleITK here: {sitk.Version_VersionString()} (2.5 reads a NIfTI's NaN voxels as 0)",
                 f"这里的 SimpleITK:{sitk.Version_VersionString()}(2.5 把 NIfTI 中的 NaN 体素读成 0)")]
-    named = list(dict.fromkeys(re.findall(r"There are NAN values in (?:image|segmentation) (\S+)", ctx.text)))
+    named = list(dict.fromkeys(re.findall(r"There are NAN values in (?:image|segmentation) (.+?)\s*$", ctx.text,
+                                          re.M)))
     for name in named[:6]:
-        path = Path(name)
+        path = Path(_message_path(name))
         if not path.is_file():
             found.append(tr(f"no {path} on this machine", f"这台机器上没有 {path}"))
             continue
         try:
             scan = scan_nifti(path)
         except ExplorerError as exc:  # not NIfTI, or its gzip stream broken
-            found.append(tr(f"{path.name}: not whole: ", f"{path.name}:文件不完整:") + exc.cause.splitlines()[0])
+            found.append(f"{path.name}: " + exc.cause.splitlines()[0])
             continue
         if scan.problem:
             found.append(tr(f"{path.name}: not whole: {scan.problem}", f"{path.name}:文件不完整:{scan.problem}"))
-        elif scan.nan:
-            found.append(tr(f"{path.name}: {scan.nan} NaN voxel(s) in the file", f"{path.name}:文件中有 {scan.nan} 个 "
-                            "NaN 体素"))
+        elif scan.nonfinite:
+            found.append(tr(f"{path.name}: {scan.nan} NaN and {scan.inf} Inf voxel(s) in the file",
+                            f"{path.name}:文件中有 {scan.nan} 个 NaN 和 {scan.inf} 个 Inf 体素"))
         else:
             found.append(tr(f"{path.name}: whole, no NaN in the file now", f"{path.name}:文件完整,现在没有 NaN"))
     if not named:
@@ -1105,27 +1141,35 @@ def _check_nan_files(match: re.Match, ctx: _Context) -> list[str]:
                         "`nnunet-explorer check_dataset -t TASK` (it reads every file to its end)",
                         "这段文字中没有 \"There are NAN values in ...\" 这样的行:贴上完整输出,或者运行 "
                         "`nnunet-explorer check_dataset -t TASK`(它把每个文件读到结尾)"))
-    return found
+    return found + _more_line(6, len(named))
+
+
+def _dataset_json_lines(workspace, name: str, about: Callable[[str], bool]) -> list[str]:
+    """The problems of the task's dataset.json (the checks ``check_dataset`` runs) that ``about`` selects."""
+    import json
+
+    from .tasks import _dataset_json_problems
+
+    dataset_json = workspace.raw_task_dir(name) / "dataset.json"
+    try:
+        data = json.loads(dataset_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [tr(f"{dataset_json} cannot be read ({type(exc).__name__})",
+                   f"{dataset_json} 读不了({type(exc).__name__})")]
+    if not isinstance(data, dict):
+        return [tr(f"{dataset_json} is not a JSON object", f"{dataset_json} 不是一个 JSON 对象")]
+    return [line for line in _dataset_json_problems(data) if about(line)] or [
+        tr(f"{dataset_json}: nothing of this kind wrong now", f"{dataset_json}:现在没有这类问题")]
 
 
 @_needs_task
 def _check_label_numbers(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    import json
+    return _dataset_json_lines(workspace, name, lambda line: "'labels'" in line)
 
-    dataset_json = workspace.raw_task_dir(name) / "dataset.json"
-    try:
-        labels = json.loads(dataset_json.read_text(encoding="utf-8"))["labels"]
-        keys = sorted(int(k) for k in labels)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        return [tr(f"{dataset_json} cannot be read ({type(exc).__name__})",
-                   f"{dataset_json} 读不了({type(exc).__name__})")]
-    found = [tr(f"dataset.json's labels: {keys}", f"dataset.json 的 labels:{keys}")]
-    if keys != list(range(len(keys))):
-        found.append(tr(f"renumbered: {', '.join(f'{old} -> {new}' for new, old in enumerate(keys) if old != new)} "
-                        "(in every label file and in dataset.json)",
-                        f"重新编号:{'、'.join(f'{old} -> {new}' for new, old in enumerate(keys) if old != new)}"
-                        "(在每个标签文件中和 dataset.json 中都要改)"))
-    return found
+
+@_needs_task
+def _check_duplicate_cases(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    return _dataset_json_lines(workspace, name, lambda line: "duplicate training cases" in line)
 
 
 def _nothing(match: re.Match, ctx: _Context) -> list[str]:
@@ -1291,19 +1335,21 @@ KNOWN: tuple[_Known, ...] = (
            lambda: tr("v2 does the same with splits_final.json", "v2 对 splits_final.json 也是这样处理的")),
     _Known("raw_files", "could not find label file for case ... / some image files are missing for case ... / there "
            "are training cases in imagesTr that are not listed in dataset.json",
-           re.compile(r"could not find label file for case \S+\. Expected file:\s*(?P<label>[^\n]+)"
-                      r"|some image files are missing for case \S+\. Expected files:\s*(?P<images>\[[^\]]*\])"
+           re.compile(r"could not find label file for case (?P<case>[^\n]+?)\. Expected file:\s*(?P<label>[^\n]+)"
+                      r"|some image files are missing for case [^\n]+?\. Expected files:\s*(?P<images>\[[^\]]*\])"
                       r"|there are training cases in (?P<where>imagesTr|labelsTr|imagesTs) that are not listed in "
                       r"dataset\.json: (?P<extra>\[[^\]]*\])"),
            lambda m: tr("v1's --verify_dataset_integrity takes each training case of dataset.json ('image': "
                         "'./imagesTr/CASE.nii.gz') and expects its images as imagesTr/CASE_0000.nii.gz, "
                         "CASE_0001.nii.gz, ... (one per modality) and its label as labelsTr/CASE.nii.gz (the case's "
                         "name, no channel number); it stops at the first case whose file is missing, and then at "
-                        "files no listed case owns (imagesTs against dataset.json's 'test' list)",
+                        "files no listed case owns; the test cases of dataset.json's 'test' list likewise, in "
+                        "imagesTs",
                         "v1 的 --verify_dataset_integrity 取 dataset.json 中的每个训练病例('image': "
                         "'./imagesTr/CASE.nii.gz'),要求它的图像是 imagesTr/CASE_0000.nii.gz、CASE_0001.nii.gz、……"
                         "(每个模态一个),标签是 labelsTr/CASE.nii.gz(病例名,没有通道编号);它在第一个缺文件的病例处"
-                        "停下,之后还会在不属于任何所列病例的文件处停下(imagesTs 对照 dataset.json 的 'test' 列表)"),
+                        "停下,之后还会在不属于任何所列病例的文件处停下;dataset.json 的 'test' 列表中的测试病例也一样,"
+                        "在 imagesTs 中"),
            lambda m: tr("name the files as above and list every case in dataset.json (training and test, numTraining "
                         "and numTest); delete stray files; `nnunet-explorer check_dataset -t TASK` lists every "
                         "problem at once instead of the first",
@@ -1313,21 +1359,36 @@ KNOWN: tuple[_Known, ...] = (
            _guarded(_check_raw_files)),
     _Known("geometry_mismatch", "GEOMETRY MISMATCH FOUND! / The geometry of the image ... does not match the geometry "
            "of the label file",
-           re.compile(r"GEOMETRY MISMATCH FOUND|The geometry of the image \S+ does not match the geometry of the "
+           re.compile(r"GEOMETRY MISMATCH FOUND|The geometry of the image .+? does not match the geometry of the "
                       r"label file"),
            lambda m: tr("v1's --verify_dataset_integrity compares each image of a training case with its label: "
                         "size, spacing, origin and direction must agree (numpy.isclose: rtol 1e-5, atol 1e-8), "
-                        "because nnU-Net pairs the arrays voxel by voxel; it prints each case that differs and "
-                        "stops at the end (a Warning raised, so the run ends)",
+                        "because nnU-Net pairs the arrays voxel by voxel; it prints each case that differs and, "
+                        "unless the label values or the test cases stop it first, stops at the end (a Warning "
+                        "raised, so the run ends)",
                         "v1 的 --verify_dataset_integrity 把训练病例的每个图像与它的标签比较:size、spacing、origin "
                         "和 direction 必须一致(numpy.isclose:rtol 1e-5,atol 1e-8),因为 nnU-Net 逐个体素配对数组;"
-                        "它打印每个不一致的病例,最后停下(抛出 Warning,运行就此结束)"),
+                        "它打印每个不一致的病例,如果标签值或测试病例的检查没有先让它停下,它最后停下(抛出 Warning,"
+                        "运行就此结束)"),
            lambda m: tr("resample or co-register each label onto its image's voxel grid; where only the header "
-                        "differs (the check says when the differences are below 0.001), copy it: "
-                        "label.CopyInformation(image) in SimpleITK",
-                        "把每个标签重采样或配准到它的图像的体素网格上;如果只是文件头不同(差别小于 0.001 时检查会"
-                        "说明),就复制文件头:SimpleITK 中的 label.CopyInformation(image)"),
+                        "differs (the check says so when the two grids lie within a tenth of a voxel of each other), "
+                        "copy it: label.CopyInformation(image) in SimpleITK",
+                        "把每个标签重采样或配准到它的图像的体素网格上;如果只是文件头不同(两个网格相距不到十分之一个"
+                        "体素时检查会说明),就复制文件头:SimpleITK 中的 label.CopyInformation(image)"),
            _guarded(_check_geometry)),
+    _Known("test_modalities", "The modalities of the image ... do not seem to be registered",
+           re.compile(r"The modalities of the image (?P<path>.+?) do not seem to be registered"),
+           lambda m: tr("v1's --verify_dataset_integrity compares the modalities of each test case (imagesTs) with "
+                        "its first one, _0000 (size, spacing, origin, direction, numpy.isclose), and stops at once "
+                        "at the first case whose modalities differ: the network stacks them voxel by voxel",
+                        "v1 的 --verify_dataset_integrity 把每个测试病例(imagesTs)的各个模态与它的第一个模态 _0000 "
+                        "比较(size、spacing、origin、direction,numpy.isclose),在第一个模态不一致的病例处立即停下:"
+                        "网络逐个体素地把它们堆叠起来"),
+           lambda m: tr("resample or co-register the case's modalities onto its _0000 image; if only the header is "
+                        "wrong, copy it (moving.CopyInformation(reference) in SimpleITK)",
+                        "把这个病例的各个模态重采样或配准到它的 _0000 图像上;如果只是文件头错了,就复制文件头"
+                        "(SimpleITK 中的 moving.CopyInformation(reference))"),
+           _guarded(_check_test_modalities)),
     _Known("label_numbers", "The first label must be 0 / Labels must be in consecutive order (0, 1, 2, ...)",
            re.compile(r"The first label must be 0|Labels must be in consecutive order"),
            lambda m: tr("v1 gives the network one output channel per entry of dataset.json's 'labels' and uses "
@@ -1340,6 +1401,16 @@ KNOWN: tuple[_Known, ...] = (
                         "把每个标签文件中和 dataset.json 中的标签值重新编号为 0、1、2、……(每个结构的名字跟着它的"
                         "新值)"),
            _guarded(_check_label_numbers)),
+    _Known("duplicate_cases", "found duplicate training cases in dataset.json",
+           re.compile(r"found duplicate training cases in dataset\.json"),
+           lambda m: tr("dataset.json's 'training' list names one case twice (v1 takes the case name from each "
+                        "'image' entry's file name without .nii.gz), and v1's --verify_dataset_integrity refuses it "
+                        "before checking anything else",
+                        "dataset.json 的 'training' 列表把同一个病例列了两次(v1 从每个 'image' 条目的文件名去掉 .nii.gz "
+                        "得到病例名),v1 的 --verify_dataset_integrity 在检查其它任何东西之前就拒绝了它"),
+           lambda m: tr("list each case once in 'training' (and set numTraining to the number of entries)",
+                        "在 'training' 中每个病例只列一次(并把 numTraining 设为条目数)"),
+           _guarded(_check_duplicate_cases)),
     _Known("nan_values", "Some images have nan values in them",
            re.compile(r"Some images have nan values in them"),
            lambda m: tr("v1's --verify_dataset_integrity found NaN in an image or label as SimpleITK read it; NaN "
@@ -1348,9 +1419,11 @@ KNOWN: tuple[_Known, ...] = (
                         "v1 的 --verify_dataset_integrity 在 SimpleITK 读出的图像或标签中发现了 NaN;NaN 体素会让归一化"
                         "和损失变成 NaN。SimpleITK 2.5 把 NIfTI 中的 NaN 体素读成 0,所以用它时这项检查很少触发;检查"
                         "会直接读取列出的文件"),
-           lambda m: tr("replace the NaN voxels (numpy.nan_to_num, or the image's minimum) and write the files "
-                        "again; fetch again a file that is not whole",
-                        "替换掉 NaN 体素(numpy.nan_to_num,或图像的最小值)后重新写出文件;不完整的文件要重新获取"),
+           lambda m: tr("replace the NaN voxels (with the image's minimum, or numpy.nan_to_num with posinf and "
+                        "neginf given: by default it turns Inf into +-3.4e38) and write the files again; fetch again a "
+                        "file that is not whole",
+                        "替换掉 NaN 体素(用图像的最小值,或用给出 posinf 和 neginf 的 numpy.nan_to_num:默认它把 Inf "
+                        "变成 +-3.4e38)后重新写出文件;不完整的文件要重新获取"),
            _guarded(_check_nan_files)),
     _Known("unexpected_labels", "Unexpected labels found in file ... Found these unexpected values ...",
            re.compile(r"Unexpected labels found in file (\S+?)\.? Found these unexpected "

@@ -79,6 +79,9 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "geometry_mismatch": _literal("nnunet", "preprocessing/sanity_checks.py", "GEOMETRY MISMATCH FOUND"),
         "label_numbers": _literal("nnunet", "preprocessing/sanity_checks.py", "The first label must be 0"),
         "nan_values": _literal("nnunet", "preprocessing/sanity_checks.py", "Some images have nan values"),
+        "duplicate_cases": _literal("nnunet", "preprocessing/sanity_checks.py", "found duplicate training cases"),
+        "test_modalities": _literal("nnunet", "preprocessing/sanity_checks.py", "The modalities of the image ")
+        % "/data/Task004_X/imagesTs/t_0000.nii.gz",
         "plans_missing": _missing_plans_message("/data/pre/Task004_X/nnUNetPlansv2.1_plans_3D.pkl"),
         "fold_beyond_splits": _literal("nnunet", "training/network_training/nnUNetTrainerV2.py",
                                        "You requested fold") % (5, 5),
@@ -865,7 +868,7 @@ def test_v1s_dataset_checks_name_the_file_and_the_name_that_would_fit(workspace,
     label.rename(task / "labelsTr" / "case_001_0000.nii.gz")  # named like an image
     (found,) = explain(_v1_verify(task, capsys))
     assert found.name == "raw_files" and "labelsTr/CASE.nii.gz" in found.cause
-    assert found.found == (f"no {label}; similar names there: case_001_0000.nii.gz",)
+    assert found.found == (f"no {label} on this machine; named like it there: case_001_0000.nii.gz",)
     (task / "labelsTr" / "case_001_0000.nii.gz").rename(label)
     image = task / "imagesTr" / "case_002_0000.nii.gz"
     kept = image.read_bytes()
@@ -878,16 +881,19 @@ def test_v1s_dataset_checks_name_the_file_and_the_name_that_would_fit(workspace,
     (stray,) = explain(_v1_verify(task, capsys))
     assert stray.found[0] == "2 file(s) in imagesTr belong to no training case of dataset.json"
     assert set(stray.found[1:]) == {
-        "._case_000_0000.nii.gz: a macOS resource copy (made when copying from a Mac): delete it (find TASK_FOLDER "
-        "-name '._*' -delete)",
-        "case_009.nii.gz has no channel number: images are named CASE_0000.nii.gz (one _XXXX per modality)"}
+        "._case_000_0000.nii.gz is not listed in dataset.json (fix: a macOS resource copy (made when copying from a "
+        "Mac): delete it (find TASK_FOLDER -name '._*' -delete))",
+        "case_009.nii.gz is not listed in dataset.json and has no modality suffix (fix: rename it to "
+        "case_009_0000.nii.gz, and list the case in 'training')"}
 
 
 def test_a_geometry_mismatch_names_the_field_and_tells_header_rounding_apart(workspace, capsys, monkeypatch):
     from nnunet_explorer.samples.synthetic import write_synthetic_task
 
     monkeypatch.setenv("nnUNet_def_n_proc", "1")
-    task = write_synthetic_task(workspace.raw_task_dir("Task061_Geo"), "ct", num_training=3, num_test=0, seed=2)
+    # a folder with a space in its name: v1 prints the path as it is
+    task = write_synthetic_task(workspace.raw_data_base / "my data" / "Task061_Geo", "ct", num_training=3, num_test=0,
+                                seed=2)
 
     def shift(case: str, by: float) -> None:
         path = task / "labelsTr" / f"{case}.nii.gz"
@@ -904,8 +910,9 @@ def test_a_geometry_mismatch_names_the_field_and_tells_header_rounding_apart(wor
     origin = sitk.ReadImage(str(task / "imagesTr" / "case_000_0000.nii.gz")).GetOrigin()
     assert found.found[0] == (f"case_000_0000.nii.gz vs case_000.nii.gz: origin {[round(o, 6) for o in origin]} vs "
                               f"{[round(o + 5.0, 6) for o in origin]}, largest difference 5")
-    assert found.found[-1].startswith("case_002: only differences below 0.001 (header rounding")
-    assert not any(line.startswith("case_000: only") for line in found.found)
+    assert found.found[-1].startswith("case_002: the two grids lie within 0.00025 voxel of each other everywhere "
+                                      "(header rounding")
+    assert not any(line.startswith("case_000: the two grids") for line in found.found)
 
 
 def test_label_numbers_with_a_gap_are_renumbered_in_the_check(workspace, capsys, monkeypatch):
@@ -920,8 +927,13 @@ def test_label_numbers_with_a_gap_are_renumbered_in_the_check(workspace, capsys,
     (asked,) = explain(text)
     assert asked.name == "label_numbers" and asked.found == ("add -t TASK to check the task's files as well",)
     (found,) = explain(text, task="62")
-    assert found.found == ("dataset.json's labels: [0, 1, 3]",
-                           "renumbered: 3 -> 2 (in every label file and in dataset.json)")
+    assert found.found == ("key 'labels' has values [0, 1, 3]; v1 needs consecutive values 0, 1, 2, ... (renumber "
+                           "the label files and this key)",)
+    dataset["labels"] = {"1": "liver", "2": "tumour"}  # no background: declare it, do not renumber the organs
+    (task / "dataset.json").write_text(json.dumps(dataset))
+    (first,) = explain(_v1_verify(task, capsys), task="62")
+    assert first.name == "label_numbers" and first.found == ("key 'labels' has no \"0\"; v1 needs label 0 = "
+                                                             "background",)
 
 
 def test_nan_values_read_the_named_files_to_their_end(tmp_path):
@@ -936,7 +948,39 @@ def test_nan_values_read_the_named_files_to_their_end(tmp_path):
     message = _literal("nnunet", "preprocessing/sanity_checks.py", "Some images have nan values")
     (found,) = explain(f"{said}\nRuntimeError: {message}")
     assert found.name == "nan_values" and found.found[0].startswith("SimpleITK here: ")
-    assert found.found[1].startswith("case_000_0000.nii.gz: not whole: ")
+    assert found.found[1].startswith(f"case_000_0000.nii.gz: {image} cannot be read: its gzip stream ends early")
     image.write_bytes(whole)
     (again,) = explain(f"{said}\nRuntimeError: {message}")
     assert again.found[1] == "case_000_0000.nii.gz: whole, no NaN in the file now"
+
+
+def test_header_rounding_is_judged_by_how_far_the_grids_drift_not_by_the_field_difference():
+    from nnunet_explorer.error_explainer import _grid_shift
+    from nnunet_explorer.tasks import Geometry
+
+    eye = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    image = Geometry((512, 512, 100), (0.7, 0.7, 3.0), (0.0, 0.0, 0.0), eye)
+    # 0.0009 mm more per voxel: below 0.001, yet the far edge is 511 * 0.0009 = 0.46 mm (0.66 voxel) away
+    drifting = Geometry((512, 512, 100), (0.7009, 0.7009, 3.0), (0.0, 0.0, 0.0), eye)
+    assert _grid_shift(image, drifting) == pytest.approx(511 * 0.0009 / 0.7)
+    rounded = Geometry((512, 512, 100), (0.7, 0.7, 3.0), (0.0002, 0.0, 0.0), eye)
+    assert _grid_shift(image, rounded) == pytest.approx(0.0002 / 0.7)
+    assert _grid_shift(image, Geometry((512, 512, 99), (0.7, 0.7, 3.0), (0.0, 0.0, 0.0), eye)) is None
+
+
+def test_test_case_modalities_name_the_modality_that_differs_not_the_one_v1_prints(workspace, capsys, monkeypatch):
+    from nnunet_explorer.samples.synthetic import write_synthetic_task
+
+    monkeypatch.setenv("nnUNet_def_n_proc", "1")
+    task = write_synthetic_task(workspace.raw_task_dir("Task063_Mr"), "mr", num_training=2, num_test=1, seed=4)
+    moved = task / "imagesTs" / "test_000_0001.nii.gz"
+    image = sitk.ReadImage(str(moved))
+    image.SetOrigin(tuple(o + 3.0 for o in image.GetOrigin()))
+    sitk.WriteImage(image, str(moved))
+    text = _v1_verify(task, capsys)
+    assert "The modalities of the image" in text and "test_000_0000.nii.gz" in text  # v1 prints the one before
+    (found,) = explain(text)
+    assert found.name == "test_modalities"
+    assert found.found[0].startswith("v1 names test_000_0000.nii.gz, but compares each later modality with "
+                                     "test_000_0000.nii.gz")
+    assert found.found[1].startswith("test_000_0001.nii.gz vs test_000_0000.nii.gz: origin ")
