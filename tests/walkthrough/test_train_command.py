@@ -78,23 +78,29 @@ def test_a_fold_beyond_the_split_file_is_called_v1s_random_split(ct_env, capsys)
     assert "fold 0: 8 training cases, 2 validation cases" in capsys.readouterr().out
 
 
+def _train_a_trainer_file(tmp_path, name: str, body: str, fold: str, until: str, capsys) -> str:
+    """``train 3d_fullres NAME 901 FOLD --trainer_file`` with a file defining ``NAME(nnUNetTrainerV2)``; the output."""
+    from nnunet_explorer.network_training import unregister_trainer
+
+    source = tmp_path / f"{name}.py"
+    source.write_text("from nnunet_explorer.network_training import nnUNetTrainerV2\n"
+                      f"class {name}(nnUNetTrainerV2):\n" + body)
+    try:
+        assert main(["train", "3d_fullres", name, "901", fold, "--trainer_file", str(source), "--until", until]) == 0
+        return capsys.readouterr().out
+    finally:
+        unregister_trainer(name)
+
+
 def test_a_users_own_split_beyond_the_file_is_not_called_v1s_random_split(ct_env, capsys, tmp_path):
     """The split line reads what the trainer's do_split did: one's own do_split for fold 7 is one's own split."""
-    source = tmp_path / "own_split.py"
-    source.write_text("from nnunet_explorer.network_training import nnUNetTrainerV2\n"
-                      "class OwnSplitTrainer(nnUNetTrainerV2):\n    def do_split(self):\n"
-                      "        super().do_split()  # v1's random split for fold 7, then replaced\n"
-                      "        keys = sorted(self.dataset.keys())\n"
-                      "        self._set_split(keys[2:], keys[:2])\n")
-    from nnunet_explorer.network_training import unregister_trainer
-    try:
-        assert main(["train", "3d_fullres", "OwnSplitTrainer", "901", "7", "--trainer_file", str(source),
-                     "--until", "split"]) == 0
-        out = capsys.readouterr().out
-        assert "fold 7: 8 training cases, 2 validation cases (val: case_000, case_001)" in out
-        assert "no cross-validation fold" not in out  # v1 logged its draw, but the split used is the trainer's
-    finally:
-        unregister_trainer("OwnSplitTrainer")
+    out = _train_a_trainer_file(tmp_path, "OwnSplitTrainer",
+                                "    def do_split(self):\n"
+                                "        super().do_split()  # v1's random split for fold 7, then replaced\n"
+                                "        keys = sorted(self.dataset.keys())\n"
+                                "        self._set_split(keys[2:], keys[:2])\n", "7", "split", capsys)
+    assert "fold 7: 8 training cases, 2 validation cases (val: case_000, case_001)" in out
+    assert "no cross-validation fold" not in out  # v1 logged its draw, but the split used is the trainer's
 
 
 def test_report_must_be_html(ct_env, capsys, tmp_path):
@@ -109,18 +115,11 @@ def test_debugpy_missing_says_how_to_install_it(ct_env, capsys, monkeypatch):
 
 
 def test_trainer_file_registers_a_user_trainer(ct_env, capsys, tmp_path):
-    source = tmp_path / "mine.py"
-    source.write_text("from nnunet_explorer.network_training import nnUNetTrainerV2\n"
-                      "class CliTrainer(nnUNetTrainerV2):\n    def __init__(self, *a, **k):\n"
-                      "        super().__init__(*a, **k)\n        self.max_num_epochs = 2\n")
-    from nnunet_explorer.network_training import unregister_trainer
-    try:
-        assert main(["train", "3d_fullres", "CliTrainer", "901", "0", "--trainer_file", str(source),
-                     "--until", "trainer"]) == 0
-        out = capsys.readouterr().out
-        assert "registered trainer(s)" in out and "CliTrainer" in out
-    finally:
-        unregister_trainer("CliTrainer")
+    out = _train_a_trainer_file(tmp_path, "CliTrainer",
+                                "    def __init__(self, *a, **k):\n"
+                                "        super().__init__(*a, **k)\n        self.max_num_epochs = 2\n",
+                                "0", "trainer", capsys)
+    assert "registered trainer(s)" in out and "CliTrainer" in out
 
 
 def test_flags_for_later_stages_are_recorded_and_flagged_as_inactive(ct_env, capsys):
