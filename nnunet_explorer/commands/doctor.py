@@ -28,8 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "解释 nnU-Net v1 的错误信息:一条信息,或要搜索的日志文件(- 表示从标准输入读取);"
                                 "给出原因,并在这里检查它所依赖的东西"))
     parser.add_argument("-t", "--task", metavar="TASK",
-                        help=tr("with --explain: the task (name or id) whose plans and results the checks read",
-                                "与 --explain 一起使用:检查时读取其 plans 和结果的任务(名称或编号)"))
+                        help=tr("with --explain: the task (name or id) whose files the checks read (its dataset.json, "
+                                "preprocessed data, plans, splits and trained folds)",
+                                "与 --explain 一起使用:检查时读取其文件的任务(名称或编号;它的 dataset.json、预处理数据、"
+                                "plans、划分和训练好的 fold)"))
     parser.add_argument("-p", "--plans_identifier", metavar="PLANS_IDENTIFIER", default=default_plans_identifier,
                         help=tr("with --explain and -t: the plans identifier, as v1's -p (the checks read "
                                 f"<PLANS_IDENTIFIER>_plans_3D.pkl, or _plans_2D.pkl for a 2d run; default "
