@@ -249,7 +249,7 @@ def _check_lowres_case(match: re.Match, ctx: _Context, workspace, name: str) -> 
                     f"{folder} 中有 {have} 个 _segFromPrevStage.npz;{path.name} "
                     + ("现在在那里" if path.is_file() else "不在那里"))]
     else:
-        found = [tr(f"no {folder} on this machine", f"这台机器上没有 {folder}")]
+        found = [_no_such(folder)]
     if (experiment / "all").is_dir():
         found.append(tr(f"{experiment.name}/all exists: a 3d_lowres fold 'all' validates, and so predicts, every "
                         "case",
@@ -759,6 +759,23 @@ def _experiment_flags(configuration: str, experiment: str) -> str:
     return f"-m {configuration} {flag} {trainer} -p {plans}"
 
 
+def _no_such(path: object) -> str:
+    """"no PATH on this machine": what the later checks say of a file or folder the message names that is not
+    here (the older checks say it with :func:`_not_here`, in other words)."""
+    return tr(f"no {path} on this machine", f"这台机器上没有 {path}")
+
+
+def _difference_line(finding: "object", *, largest: bool = True) -> str:
+    """One geometry difference of :func:`.dataset_check.geometry_findings`: the files, the field, both values
+    (and the largest difference)."""
+    n = finding.extra
+    value, reference_value = ([round(float(v), 6) for v in n[k]] for k in ("value", "reference_value"))
+    most = (tr(f", largest difference {n['max_difference']:.3g}", f",最大差值 {n['max_difference']:.3g}")
+            if largest and n["max_difference"] is not None else "")
+    return tr(f"{n['file']} vs {n['reference']}: {n['field']} {value} vs {reference_value}{most}",
+              f"{n['file']} 与 {n['reference']}:{n['field']} {value} 与 {reference_value}{most}")
+
+
 def _more(shown: int, total: int) -> str:
     return tr(f" and {total - shown} more", f",另有 {total - shown} 个") if total > shown else ""
 
@@ -858,7 +875,7 @@ def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
     elif models.is_dir():
         found.append(tr(f"{models} holds no model of {task}", f"{models} 中没有 {task} 的模型"))
     else:
-        found.append(tr(f"no {models} on this machine", f"这台机器上没有 {models}"))
+        found.append(_no_such(models))
     results = ctx.environ.get("RESULTS_FOLDER")
     if not results:
         found.append(tr("RESULTS_FOLDER is not set in this shell", "这个 shell 中没有设置 RESULTS_FOLDER"))
@@ -869,15 +886,15 @@ def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
 
 
 def _check_checkpoint_file(match: re.Match, ctx: _Context) -> list[str]:
+    printed = _message_path(match.group("path"))
     if _from_pretrained_weights(match):
-        path = Path(_message_path(match.group("path")))
-        return [tr(f"{path} exists in this shell" if path.is_file() else f"no {path} on this machine",
-                   f"{path} 在这个 shell 中存在" if path.is_file() else f"这台机器上没有 {path}")]
-    experiment = _message_path(match.group("path")).parent.parent
+        path = Path(printed)
+        return [tr(f"{path} exists in this shell", f"{path} 在这个 shell 中存在") if path.is_file() else _no_such(path)]
+    experiment = printed.parent.parent
     if _model_folder_parts(experiment) is None:
         return _not_a_model_folder(experiment)
     if not Path(experiment).is_dir():
-        return [tr(f"no {experiment} on this machine", f"这台机器上没有 {experiment}")]
+        return [_no_such(experiment)]
     return _folds_of(Path(experiment))
 
 
@@ -891,7 +908,7 @@ def _check_final_checkpoint(match: re.Match, ctx: _Context) -> list[str]:
     if _model_folder_parts(fold.parent) is None:
         return _not_a_model_folder(fold.parent)
     if not Path(fold).is_dir():
-        return [tr(f"no {fold} on this machine", f"这台机器上没有 {fold}")]
+        return [_no_such(fold)]
     return [f"{fold}: {_fold_state(Path(fold))}"]
 
 
@@ -920,7 +937,7 @@ def _check_fold_folders(match: re.Match, ctx: _Context) -> list[str]:
                    "级联的 3d_lowres 步骤除外):贴上完整输出,就能列出模型文件夹的各个 fold")]
     experiment = Path(_message_path(used.group(1).strip()))
     if not experiment.is_dir():
-        return [tr(f"no {experiment} on this machine", f"这台机器上没有 {experiment}")]
+        return [_no_such(experiment)]
     return _folds_of(experiment)
 
 
@@ -999,12 +1016,12 @@ def _check_raw_files(match: re.Match, ctx: _Context) -> list[str]:
         if label.is_file():
             return found + [tr(f"{label} is there now", f"{label} 现在存在")]
         close = _close_names(label.parent, label.name)
-        return found + [tr(f"no {label} on this machine", f"这台机器上没有 {label}")
+        return found + [_no_such(label)
                         + (tr("; named like it there: ", ";那里名字相近的:") + ", ".join(close) if close else "")]
     if match.group("images"):
         paths = [Path(_message_path(name)) for name in _names(match.group("images"))]
         lines = [tr(f"{p} is there now", f"{p} 现在存在") if p.is_file()
-                 else tr(f"no {p} on this machine", f"这台机器上没有 {p}") + _missing_hint(p, p.parent.parent)
+                 else _no_such(p) + _missing_hint(p, p.parent.parent)
                  for p in paths]
         return lines[:6] + _more_line(6, len(lines))
     where, names = match.group("where"), _names(match.group("extra"))
@@ -1061,13 +1078,7 @@ def _check_geometry(match: re.Match, ctx: _Context) -> list[str]:
             continue
         differences = [f for image, geometry in pairs
                        for f in geometry_findings("image_vs_label", geometry, reference, image.name, label.name)]
-        for f in differences[:3]:
-            n = f.extra
-            largest = (tr(f", largest difference {n['max_difference']:.3g}", f",最大差值 {n['max_difference']:.3g}")
-                       if n["max_difference"] is not None else "")
-            value, reference_value = ([round(float(v), 6) for v in n[k]] for k in ("value", "reference_value"))
-            found.append(tr(f"{n['file']} vs {n['reference']}: {n['field']} {value} vs {reference_value}{largest}",
-                            f"{n['file']} 与 {n['reference']}:{n['field']} {value} 与 {reference_value}{largest}"))
+        found += [_difference_line(f) for f in differences[:3]]
         if not differences:
             found.append(tr(f"{stem.name}: image and label agree now", f"{stem.name}:图像和标签现在一致"))
             continue
@@ -1099,12 +1110,8 @@ def _check_test_modalities(match: re.Match, ctx: _Context) -> list[str]:
                 f"v1 报出的是 {named.name},但它把后面的每个模态与 {files[0].name} 比较,打印的是不一致的那个模态的"
                 "前一个文件名")]
     for f, geometry in zip(files[1:], geometries[1:]):
-        for d in geometry_findings("modality_vs_modality", geometry, geometries[0], f.name, files[0].name,
-                                   test_case=True)[:3]:
-            n = d.extra
-            value, reference_value = ([round(float(v), 6) for v in n[k]] for k in ("value", "reference_value"))
-            found.append(tr(f"{n['file']} vs {n['reference']}: {n['field']} {value} vs {reference_value}",
-                            f"{n['file']} 与 {n['reference']}:{n['field']} {value} 与 {reference_value}"))
+        found += [_difference_line(d, largest=False) for d in geometry_findings(
+            "modality_vs_modality", geometry, geometries[0], f.name, files[0].name, test_case=True)[:3]]
     if len(found) == 1:
         found.append(tr(f"{stem}: its modalities agree now", f"{stem}:它的各个模态现在一致"))
     return found
@@ -1122,7 +1129,7 @@ def _check_nan_files(match: re.Match, ctx: _Context) -> list[str]:
     for name in named[:6]:
         path = Path(_message_path(name))
         if not path.is_file():
-            found.append(tr(f"no {path} on this machine", f"这台机器上没有 {path}"))
+            found.append(_no_such(path))
             continue
         try:
             scan = scan_nifti(path)

@@ -915,7 +915,7 @@ def test_a_geometry_mismatch_names_the_field_and_tells_header_rounding_apart(wor
     assert not any(line.startswith("case_000: the two grids") for line in found.found)
 
 
-def test_label_numbers_with_a_gap_are_renumbered_in_the_check(workspace, capsys, monkeypatch):
+def test_label_numbers_without_0_or_with_a_gap_say_what_v1_needs(workspace, capsys, monkeypatch):
     from nnunet_explorer.samples.synthetic import write_synthetic_task
 
     monkeypatch.setenv("nnUNet_def_n_proc", "1")
