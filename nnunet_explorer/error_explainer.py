@@ -28,7 +28,10 @@ and ``--verify_dataset_integrity``'s stops: ``could not find label file`` / ``so
 listed in dataset.json`` (the names that would fit; macOS ``._`` copies), ``GEOMETRY MISMATCH FOUND`` (which field, by
 how much, header rounding or not), ``The modalities of the image ... do not seem to be registered`` (a test case),
 ``The first label must be 0`` / ``Labels must be in consecutive order``, ``found duplicate training cases`` and ``Some
-images have nan values``.
+images have nan values``; and damaged files (v1 writes none atomically): ``File is not a zip file`` (a ``.npz``),
+``Cannot load file containing pickled data when allow_pickle=False`` (a case whose first bytes are not numpy's),
+``Ran out of input`` / ``pickle data was truncated`` (a ``.pkl``), ``PytorchStreamReader failed reading zip archive`` (a
+checkpoint) and ``No space left on device``.
 """
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ from typing import Callable, Mapping
 
 from .errors import ExplorerError
 from .inspection import RANDOM_SPLIT_LINE
-from .language import tr
+from .language import and_more, tr
 from .training.splits import splits_held
 from .paths import default_plans_identifier
 
@@ -324,7 +327,7 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
 
     # the unpacked cases of every stage, and the cascade's 3d_lowres predictions (read as .npy when present)
     folders = [workspace.preprocessed_task_dir(name), _cascade_reads(workspace, name, ctx.plans_identifier)]
-    found = []
+    found, complete, damaged = [], False, False
     for folder in folders:
         if not folder.is_dir():
             continue
@@ -334,7 +337,9 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
             found.append(tr(f"no .npy under {folder}", f"{folder} 下没有 .npy"))
             continue
         bad = len(cut) + len(checked.unreadable)
+        damaged = damaged or bad
         if not bad:
+            complete = True
             found.append(tr(f"{folder}: all {files} .npy files are complete",
                             f"{folder}：{files} 个 .npy 文件都是完整的"))
             continue
@@ -347,7 +352,196 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
         found.append(tr(f"free on that disk now: {free / 2**30:.1f} GiB", f"那块磁盘现在的剩余空间：{free / 2**30:.1f} GiB"))
     if not found:
         found.append(tr(f"no preprocessed folder {folders[0]}", f"没有预处理文件夹 {folders[0]}"))
+    elif complete and not damaged:
+        # v1 unpacks at every start, writing each .npy in place and skipping those that exist
+        found.append(tr("so no .npy is cut now: if none was mended since, the failed run read one while it was "
+                        "being written, which happens when runs of one task start together (each unpacks, and "
+                        "reads the files the others are writing): start one fold, and the others once it trains",
+                        "所以现在没有被截断的 .npy:如果此后没有修复过文件,那么失败的运行读到的是一个正在写入的文件;"
+                        "同一个任务的几次运行一起启动时就会这样(每次运行都会解压,并读取其他运行正在写的文件):先启动"
+                        "一个 fold,等它开始训练后再启动其他的"))
     return found
+
+
+# a path in a message or log that names one of v1's data or checkpoint files ('loading checkpoint PATH train=')
+_NAMED_FILE = re.compile(r"(?<![\w/.~-])(/[^\s'\",]+?\.(?:npz|npy|pkl|model))(?![\w.])")
+
+
+def _task_files_folders(workspace, name: str) -> list[Path]:
+    """Where a task's v1 files lie: cropped and preprocessed data, and every trained model of it."""
+    results = sorted(p for p in workspace.network_training_output_dir.glob(f"*/{glob_escape(name)}") if p.is_dir())
+    return [workspace.cropped_task_dir(name), workspace.preprocessed_task_dir(name), *results]
+
+
+def _whole_or_why(path: Path) -> str | None:
+    """Why one file is damaged (:func:`.fileio.damaged_file`, and for a .npy whether it is cut), or None."""
+    from .fileio import damaged_file
+    from .training.dataloading import npy_damage, npy_sizes
+
+    if path.name.endswith(".npy"):
+        size, complete = npy_sizes(path)
+        return npy_damage(size, complete) if complete is None or size < complete else None
+    return damaged_file(path)
+
+
+def _damage_remedy(path: Path, name: str | None, damaged: set[Path]) -> str:
+    """What mends one damaged v1 file, by what wrote it (``damaged``: all the damaged files found)."""
+    from .training.checkpoint_saving import RESUME_ORDER
+
+    task = name or "TASK"
+    file = path.name
+    if file.endswith(".model"):
+        # one line per fold: its damaged checkpoints, and the first whole one -c would load once they are gone
+        file = tr(", ", "、").join(sorted(f.name for f in damaged if f.parent == path.parent and f.suffix == ".model"))
+        others = [c for c in RESUME_ORDER if (path.parent / c).is_file() and path.parent / c not in damaged]
+        if not others:
+            return tr(f"a checkpoint: {path.parent} holds no other whole one (v1's -c order: model_final_checkpoint, "
+                      f"model_latest, model_best), so move {file} aside and train this fold again without -c",
+                      f"这是检查点：{path.parent} 中没有别的完整检查点（v1 的 -c 顺序：model_final_checkpoint、"
+                      f"model_latest、model_best），所以把 {file} 移开，不加 -c 重新训练这个 fold")
+        return tr(f"a checkpoint: move {file} out of {path.parent}; -c then loads {others[0]} (v1's order: "
+                  "model_final_checkpoint, model_latest, model_best) and nnUNet_predict takes it with "
+                  f"-chk {others[0].removesuffix('.model')}",
+                  f"这是检查点：把 {file} 移出 {path.parent}；-c 于是加载 {others[0]}（v1 的顺序：model_final_checkpoint、"
+                  f"model_latest、model_best），nnUNet_predict 用 -chk {others[0].removesuffix('.model')} 选它")
+    if file.endswith(".model.pkl"):
+        if not any(f != path and f not in damaged for f in path.parent.glob("*.model.pkl")):
+            return tr(f"a checkpoint's .model.pkl: {path.parent} holds no other whole one to copy (it holds the "
+                      "trainer's arguments and plans, which only that training wrote), so train the fold again",
+                      f"这是检查点的 .model.pkl：{path.parent} 中没有别的完整 .model.pkl 可以复制(它保存的是 trainer "
+                      "的参数和 plans,只有那次训练写过),所以重新训练这个 fold")
+        return tr("a checkpoint's .model.pkl: copy another .model.pkl of the same fold over it (v1 writes the same "
+                  "trainer arguments and plans next to each checkpoint of a run)",
+                  "这是检查点的 .model.pkl:用同一个 fold 的另一个 .model.pkl 覆盖它(v1 在一次训练的每个检查点旁边"
+                  "写的是同样的 trainer 参数和 plans)")
+    if file == "splits_final.pkl":
+        return tr("splits_final.pkl: delete it and v1 writes its five folds again at the next start (write yours "
+                  "again if it held splits of your own)",
+                  "splits_final.pkl:删除它,v1 下次启动时会重新写出五折划分(如果里面是你自己的划分,就重新写一遍)")
+    if "pred_next_stage" in path.parts:
+        return tr("a 3d_lowres prediction for the cascade: `nnUNet_train 3d_lowres TRAINER TASK FOLD -val` of the "
+                  "fold that validates the case writes it again",
+                  "这是级联用的 3d_lowres 预测:验证这个病例的 fold 运行 `nnUNet_train 3d_lowres TRAINER TASK FOLD "
+                  "-val` 会重新写出它")
+    if re.search(r"_plans_(?:2D|3D)\.pkl$|^dataset_properties\.pkl$|^intensityproperties\.pkl$", file):
+        return tr(f"written by the planning: run `nnUNet_plan_and_preprocess -t {task}` again",
+                  f"这是规划写出的文件:重新运行 `nnUNet_plan_and_preprocess -t {task}`")
+    if "nnUNet_cropped_data" in path.parts:
+        return tr(f"a cropped case: delete its .npz and .pkl, then `nnUNet_plan_and_preprocess -t {task}` crops it "
+                  "again (v1 skips a case whose two cropped files exist) and preprocesses every case again",
+                  f"这是裁剪后的病例:删除它的 .npz 和 .pkl,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
+                  "重新裁剪这个病例(两个裁剪文件都在时 v1 会跳过),并重新预处理所有病例")
+    return tr(f"a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess -t {task}` "
+              "writes every case's .npz and .pkl again and the next start unpacks the .npy",
+              f"这是预处理后的病例:删除它和这个病例的 .npy,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
+              "重新写出每个病例的 .npz 和 .pkl,下次启动时会重新解压出 .npy")
+
+
+def _damage_lines(damaged: list[tuple[Path, str]], name: str | None) -> list[str]:
+    """The remedy of each kind of damaged file, once each."""
+    paths = set(path for path, _ in damaged)
+    return list(dict.fromkeys(_damage_remedy(path, name, paths) for path, _ in damaged))
+
+
+def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
+    """The files the text names, and with -t every .npz, .npy, .pkl and checkpoint of the task: which are damaged."""
+    from .fileio import damaged_files
+    from .training.dataloading import incomplete_npy_files
+
+    workspace = _workspace(ctx)
+    name = _task_name(ctx, workspace)
+    folders = _task_files_folders(workspace, name) if name else []
+    found, damaged, whole = [], [], []
+    # a log names the files v1 was reading ('loading checkpoint PATH'); those of the task are in its lines below
+    for named in dict.fromkeys(_NAMED_FILE.findall(ctx.text)):
+        path = Path(named)
+        if any(path.is_relative_to(folder) for folder in folders):
+            continue
+        why = _whole_or_why(path) if path.is_file() else None
+        if not path.is_file():
+            found.append(_no_such(path))
+        elif why:
+            found.append(tr(f"{path} (named in the text): {why}", f"{path}（文字中提到的）：{why}"))
+            damaged.append((path, why))
+        else:
+            whole.append(str(path))
+    if whole:
+        found.append(tr(f"whole now, of the files the text names: {', '.join(whole)}",
+                        f"文字中提到的文件中，现在完整的有：{'、'.join(whole)}"))
+    if name is None:
+        return found + _damage_lines(damaged, None) + [
+            tr("add -t TASK to check the task's files as well", "加上 -t TASK,也检查这个任务的文件")]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        files, bad = damaged_files(folder)
+        npy = incomplete_npy_files(folder)
+        bad, files = sorted(bad + npy.reasons()), files + npy.files
+        if not bad:
+            found.append(tr(f"{folder}: all {files} .npz/.npy/.pkl/.model files are whole",
+                            f"{folder}：{files} 个 .npz/.npy/.pkl/.model 文件都是完整的"))
+            continue
+        listed = [tr(f"{f.relative_to(folder)} ({why})", f"{f.relative_to(folder)}（{why}）") for f, why in bad[:10]]
+        found.append(tr(f"{folder}: {len(bad)} of {files} files damaged: ", f"{folder}：{files} 个文件中有 {len(bad)} "
+                        "个已损坏：") + tr(", ", "、").join(listed) + and_more(10, len(bad)))
+        damaged += bad
+    return found + _damage_lines(damaged, name)
+
+
+def _check_damaged_pickle(match: re.Match, ctx: _Context) -> list[str]:
+    # on Windows and macOS, workers start by spawn: a worker whose arguments could not be pickled dies reading them
+    # with this EOFError, and no file is damaged
+    spawn = re.search(r"(?:[Cc]an't|[Cc]annot) pickle[^\n]*", ctx.text)
+    found = [tr(f"the text also says \"{spawn.group(0).strip()}\": a worker process started by spawn (Windows, "
+                "macOS) could not be sent its arguments, and the EOFError is that worker dying while it read them; "
+                "mend the object that cannot be pickled (one of your own trainer's, often)",
+                f"文字中还有 \"{spawn.group(0).strip()}\":以 spawn 方式启动的工作进程(Windows、macOS)收不到它的"
+                "参数,这个 EOFError 是该工作进程读参数时死掉;要修的是不能被 pickle 的那个对象(常常是你自己的 "
+                "trainer 里的)")] if spawn else []
+    return found + _check_damaged_files(match, ctx)
+
+
+def _check_disk_full(match: re.Match, ctx: _Context) -> list[str]:
+    import shutil
+    import zipfile
+
+    named = re.search(r"No space left on device: '([^']+)'", ctx.text)
+    places = [(tr("the named file's folder", "报错中文件所在的文件夹"), Path(named.group(1)).parent)] if named else []
+    places += [(variable, Path(ctx.environ[variable])) for variable in
+               ("nnUNet_raw_data_base", "nnUNet_preprocessed", "RESULTS_FOLDER") if ctx.environ.get(variable)]
+    disks: dict[int, list[tuple[str, Path]]] = {}
+    for what, folder in places:
+        while not folder.is_dir() and folder != folder.parent:  # the file's folder may be what was not written
+            folder = folder.parent
+        disks.setdefault(folder.stat().st_dev, []).append((what, folder))
+    found = []
+    for on_disk in disks.values():
+        usage = shutil.disk_usage(on_disk[0][1])
+        names = tr(", ", "、").join(what for what, _ in on_disk)
+        found.append(tr(f"{names} ({on_disk[0][1]}{', one disk' if len(on_disk) > 1 else ''}): "
+                        f"{usage.free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB",
+                        f"{names}（{on_disk[0][1]}{'，同一块磁盘' if len(on_disk) > 1 else ''}）："
+                        f"{usage.total / 2**30:.1f} GiB 中剩余 {usage.free / 2**30:.1f} GiB"))
+    workspace = _workspace(ctx)
+    name = _task_name(ctx, workspace)
+    if name is not None:
+        # v1 unpacks the stage it trains (every CASE.npz of it to CASE.npy) at each start
+        for stage in sorted(workspace.preprocessed_task_dir(name).glob("*_stage*")):
+            packed = [npz for npz in sorted(stage.glob("*.npz")) if not npz.with_suffix(".npy").is_file()]
+            need = 0
+            for npz in packed:
+                try:
+                    with zipfile.ZipFile(npz) as archive:
+                        need += sum(info.file_size for info in archive.infolist())
+                except (zipfile.BadZipFile, OSError):
+                    continue  # named by the check of damaged files below
+            if packed:
+                size = f"{need / 2**30:.1f} GiB" if need >= 2**30 else f"{need / 2**20:.1f} MiB"
+                found.append(tr(f"{stage.name}: {len(packed)} case(s) not unpacked yet; training this stage writes "
+                                f"their .npy files, {size}",
+                                f"{stage.name}：{len(packed)} 个病例还没有解压；训练这个 stage 时会写出它们的 .npy "
+                                f"文件，共 {size}"))
+    return found + _check_damaged_files(match, ctx)
 
 
 def _check_plans_file(match: re.Match, ctx: _Context) -> list[str]:
@@ -776,10 +970,6 @@ def _difference_line(finding: "object", *, largest: bool = True) -> str:
               f"{n['file']} 与 {n['reference']}:{n['field']} {value} 与 {reference_value}{most}")
 
 
-def _more(shown: int, total: int) -> str:
-    return tr(f" and {total - shown} more", f",另有 {total - shown} 个") if total > shown else ""
-
-
 def _more_line(shown: int, total: int) -> list[str]:
     """A last line for a list cut at ``shown`` of ``total``."""
     return [tr(f"and {total - shown} more", f"另有 {total - shown} 个")] if total > shown else []
@@ -871,7 +1061,7 @@ def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
     if trained:
         shown = [f"{c}/{e} ({_experiment_flags(c, e)})" for c, e in trained[:8]]
         found.append(tr(f"models of {task} under {models}: ", f"{models} 下 {task} 的模型:")
-                     + "; ".join(shown) + _more(len(shown), len(trained)))
+                     + "; ".join(shown) + and_more(len(shown), len(trained)))
     elif models.is_dir():
         found.append(tr(f"{models} holds no model of {task}", f"{models} 中没有 {task} 的模型"))
     else:
@@ -958,7 +1148,7 @@ def _check_input_files(match: re.Match, ctx: _Context) -> list[str]:
     if missing:
         names = _names(missing.group(1))
         found.append(tr(f"v1 looked for {len(names)} file(s) it did not find: {', '.join(names[:6])}",
-                        f"v1 找不到的文件有 {len(names)} 个:{'、'.join(names[:6])}") + _more(6, len(names)))
+                        f"v1 找不到的文件有 {len(names)} 个:{'、'.join(names[:6])}") + and_more(6, len(names)))
     remaining = _last_before(r"found (\d+) unexpected remaining files in the folder\. Here are some examples: "
                              r"(\[[^\]]*\])", ctx.text, match.start())
     shown = list(dict.fromkeys(_names(remaining.group(2)))) if remaining else []
@@ -1301,6 +1491,88 @@ KNOWN: tuple[_Known, ...] = (
            lambda: tr("v2 users meet the same message (MIC-DKFZ/nnUNet#291, #2581); its maintainers' advice there is "
                       "to preprocess again",
                       "v2 的用户也会遇到同样的报错(MIC-DKFZ/nnUNet#291、#2581);维护者在那里的建议是重新预处理")),
+    _Known("damaged_npz", "zipfile.BadZipFile: File is not a zip file",
+           re.compile(r"File is not a zip file|Bad CRC-32 for file|Error -3 while decompressing data"),
+           lambda m: tr("numpy opened a .npz that is not a whole zip archive. v1's cropping and preprocessing write "
+                        "each case's CASE.npz straight into place (np.savez_compressed, not atomically), so a run "
+                        "killed while writing, a full disk or a copy cut short leaves one damaged; v1 reads it when "
+                        "it unpacks the cases at the start of training, in a loader where the case has no .npy, and "
+                        "in validation. (A model zip given to nnUNet_install_pretrained_model_from_zip fails with "
+                        "the same words: download it again.)",
+                        "numpy 打开的 .npz 不是完整的 zip 压缩包。v1 的裁剪和预处理把每个病例的 CASE.npz 直接写到"
+                        "目标位置(np.savez_compressed,不是原子写入),所以写入时被杀掉的运行、已满的磁盘或没有拷完的"
+                        "复制都会留下损坏的文件;v1 在训练开始解压病例时、在病例没有 .npy 的数据加载器中、以及在验证"
+                        "时读取它。(交给 nnUNet_install_pretrained_model_from_zip 的模型 zip 也会报同样的错:"
+                        "重新下载它。)"),
+           lambda m: tr("make room on the disk if it was full, then mend each damaged file as the check says "
+                        "(with -t it checks every .npz, .npy, .pkl and checkpoint of the task)",
+                        "如果磁盘满了就先腾出空间,再按检查给出的办法修复每个损坏的文件(加上 -t 时它检查这个任务的"
+                        "每个 .npz、.npy、.pkl 和检查点)"),
+           _guarded(_check_damaged_files)),
+    _Known("not_an_array", "Cannot load file containing pickled data when allow_pickle=False",
+           re.compile(r"Cannot load file containing pickled data when allow_pickle=False"
+                      r"|This file contains pickled \(object\) data"),
+           lambda m: tr("np.load found neither a .npy's beginning nor a .npz's in the file a loader opened, took it "
+                        "for a pickle and refused it (allow_pickle=False): an unpacked CASE.npy or a CASE.npz whose "
+                        "first bytes are not numpy's, such as zeros a crash left in a file being written, or a file "
+                        "overwritten at its start. It is no pickled case: v1 never writes one",
+                        "np.load 在数据加载器打开的文件里既没有找到 .npy 的开头,也没有找到 .npz 的开头,于是把它当成 "
+                        "pickle 并拒绝了(allow_pickle=False):这是开头不是 numpy 格式的已解压 CASE.npy 或 CASE.npz,"
+                        "例如崩溃时正在写入的文件里留下的零字节,或开头被覆盖的文件。它不是 pickle 格式的病例:v1 从不"
+                        "写这种文件"),
+           lambda m: tr("mend each damaged file as the check says (with -t it checks every .npz, .npy, .pkl and "
+                        "checkpoint of the task): a .npy deleted is unpacked again from its .npz at the next start",
+                        "按检查给出的办法修复每个损坏的文件(加上 -t 时它检查这个任务的每个 .npz、.npy、.pkl 和检查点):"
+                        "删掉的 .npy 下次启动时会从它的 .npz 重新解压"),
+           _guarded(_check_damaged_files)),
+    _Known("damaged_pickle", "EOFError: Ran out of input / pickle data was truncated",
+           re.compile(r"EOFError: Ran out of input|pickle data was truncated|invalid load key"),
+           lambda m: tr("pickle met the end of a file before the end of its data, or a first byte no pickle has: "
+                        "one of v1's .pkl files is empty, cut short or overwritten (the plans, a case's "
+                        "properties, splits_final.pkl, a checkpoint's .model.pkl), or for 'invalid load key' a "
+                        "checkpoint that is none (torch.load of a Git LFS pointer says 'v'). v1 writes them straight "
+                        "into place, so a run killed while writing, a full disk or a copy cut short leaves them so",
+                        "pickle 在数据结束之前就到了文件末尾,或者遇到了 pickle 不会有的第一个字节:v1 的某个 .pkl 文件"
+                        "是空的、被截断或被覆盖(plans、病例属性、splits_final.pkl、检查点的 .model.pkl);如果是 "
+                        "'invalid load key',则是一个并非检查点的文件(torch.load 读 Git LFS 指针时说 'v')。v1 把它们"
+                        "直接写到目标位置,所以写入时被杀掉的运行、已满的磁盘或没有拷完的复制都会留下这样的文件"),
+           lambda m: tr("mend each damaged file as the check says (with -t it checks every .npz, .npy, .pkl and "
+                        "checkpoint of the task)",
+                        "按检查给出的办法修复每个损坏的文件(加上 -t 时它检查这个任务的每个 .npz、.npy、.pkl 和检查点)"),
+           _guarded(_check_damaged_pickle)),
+    _Known("damaged_checkpoint", "PytorchStreamReader failed reading zip archive: failed finding central directory",
+           re.compile(r"PytorchStreamReader failed reading zip archive"),
+           lambda m: tr("torch.load found no whole zip archive in a checkpoint. v1 saves model_latest.model (every "
+                        "50 epochs), model_best.model and model_final_checkpoint.model with torch.save straight "
+                        "into place, so a run stopped during a save, a full disk or a copy cut short leaves one "
+                        "damaged; -c fails on it (v1 loads model_final_checkpoint, else model_latest, else "
+                        "model_best), and so do -val and prediction",
+                        "torch.load 在检查点里没有找到完整的 zip 压缩包。v1 用 torch.save 把 model_latest.model(每 "
+                        "50 个 epoch)、model_best.model 和 model_final_checkpoint.model 直接写到目标位置,所以保存时"
+                        "被停下的运行、已满的磁盘或没有拷完的复制都会留下损坏的检查点;-c 会在它上面失败(v1 依次找 "
+                        "model_final_checkpoint、model_latest、model_best),-val 和预测也一样"),
+           lambda m: tr("move the damaged checkpoint out of its fold folder: -c then continues from the next one in "
+                        "v1's order, and nnUNet_predict takes another with -chk (the check names the damaged ones and "
+                        "the one -c would load; with -t it checks every checkpoint of the task)",
+                        "把损坏的检查点移出它的 fold 文件夹:-c 于是按 v1 的顺序从下一个继续,nnUNet_predict 可以用 -chk "
+                        "选另一个(检查会列出损坏的检查点和 -c 将加载的那个;加上 -t 时检查这个任务的每个检查点)"),
+           _guarded(_check_damaged_files)),
+    _Known("disk_full", "OSError: [Errno 28] No space left on device",
+           re.compile(r"No space left on device"),
+           lambda m: tr("a write failed because its disk is full. In v1 that is most often the unpacking at the "
+                        "start of training (every CASE.npz becomes a CASE.npy as large as its array, often "
+                        "several times the .npz), a checkpoint being saved or predictions being exported; the file "
+                        "being written stays cut short and fails a later run with one of the messages of damaged files",
+                        "写入失败,因为磁盘满了。在 v1 中最常见的是训练开始时的解压(每个 CASE.npz 都变成与数组一样大的 "
+                        "CASE.npy,常常是 .npz 的好几倍)、正在保存的检查点或正在导出的预测;正在写的文件会保持截断的状态,"
+                        "之后的运行会以某条文件损坏的报错失败"),
+           lambda m: tr("make room, or move the folder that filled up to a larger disk and point its variable there; "
+                        "then mend the files the check names. nnUNet_train --use_compressed_data reads the .npz "
+                        "without unpacking (no .npy on disk, more CPU and RAM while training)",
+                        "腾出空间,或者把满了的文件夹移到更大的磁盘上并让对应的环境变量指向那里;然后修复检查列出的文件。"
+                        "nnUNet_train --use_compressed_data 不解压、直接读 .npz(磁盘上没有 .npy,训练时多用 CPU 和"
+                        "内存)"),
+           _guarded(_check_disk_full)),
     _Known("plans_missing", "No such file or directory: '..._plans_3D.pkl'",
            re.compile(r"No such file or directory: '(?P<path>[^']*_plans_(?:2D|3D)\.pkl)'"),
            lambda m: tr("nnUNet_train reads the plans from nnUNet_preprocessed/TASK/<plans identifier>_plans_3D.pkl "

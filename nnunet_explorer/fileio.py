@@ -211,3 +211,110 @@ def load_pickle(path: PathLike) -> Any:
         raise ExplorerError(tr(f"{path} does not exist", f"{path} 不存在"),
                             fix=tr("run the step that creates it first", "先运行生成它的那一步"))
     return loads_pickle(path.read_bytes(), str(path))
+
+
+# --- damaged files -------------------------------------------------------------------------------------------
+
+_LFS_POINTER = b"version https://git-lfs"
+_CHECKED_ENDINGS = (".npz", ".pkl", ".model")
+
+
+def damaged_file(path: PathLike) -> str | None:
+    """Why a v1 ``.npz``, ``.pkl`` or checkpoint (``.model``) cannot be what its name says, or None.
+
+    v1 writes none of these atomically (``np.savez_compressed``, ``pickle.dump`` and ``torch.save`` straight into
+    the target), so a run killed or a disk filled while writing leaves a file cut short, and a machine that
+    crashed may leave one of zeros; a copy or a Git LFS checkout can leave a pointer instead of the file. The
+    check reads little and runs nothing: an ``.npz``'s zip directory and its arrays' headers, a pickle's opcodes
+    (walked with :mod:`pickletools`, not executed), a checkpoint's zip directory and its ``data.pkl``. A file
+    damaged only inside its array data passes (finding that means reading it whole).
+
+    Raises:
+        OSError: the file cannot be read at all (a broken link, no permission).
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        start = handle.read(4096)
+    if not start:
+        return tr("empty (0 bytes)", "空文件(0 字节)")
+    if start.startswith(_LFS_POINTER):
+        return tr("a Git LFS pointer, not the file itself (fetch it: git lfs pull)",
+                  "是 Git LFS 的指针,不是文件本身(先取回它:git lfs pull)")
+    if not start.strip(b"\0"):
+        return tr("its first bytes are zeros (a write the system did not finish before a crash)",
+                  "开头全是零字节(系统崩溃前没有写完)")
+    if path.name.endswith(".npz"):
+        return _damaged_npz(path)
+    if path.name.endswith(".pkl"):
+        return _damaged_pickle(path.read_bytes())
+    if path.name.endswith(".model"):
+        return _damaged_checkpoint(path, start)
+    return None
+
+
+def _damaged_npz(path: Path) -> str | None:
+    import zipfile
+    import zlib
+
+    member = ""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+            if not members:
+                return tr("a zip archive without arrays", "是不含数组的 zip 压缩包")
+            for member in members:
+                with archive.open(member) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    if version == (1, 0):
+                        np.lib.format.read_array_header_1_0(handle)
+                    elif version == (2, 0):
+                        np.lib.format.read_array_header_2_0(handle)
+    except zipfile.BadZipFile as exc:
+        return tr(f"not a whole zip archive ({exc}): cut short or overwritten",
+                  f"不是完整的 zip 压缩包({exc}):被截断或被覆盖")
+    except (ValueError, EOFError, zlib.error) as exc:
+        return tr(f"its array {member} cannot be read ({exc})", f"其中的数组 {member} 无法读取({exc})")
+    return None
+
+
+def _damaged_pickle(data: bytes) -> str | None:
+    import pickletools
+
+    try:
+        for _ in pickletools.genops(data):
+            pass
+    except ValueError as exc:  # pickletools' words for a stream cut short or one that is no pickle
+        return tr(f"not a whole pickle ({exc})", f"不是完整的 pickle({exc})")
+    return None
+
+
+def _damaged_checkpoint(path: Path, start: bytes) -> str | None:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        if start[:1] == b"\x80":  # torch's format before 1.6: pickles one after the other
+            return None
+        return tr("not a torch checkpoint (torch saves one as a zip archive): cut short or overwritten",
+                  "不是 torch 的检查点(torch 把检查点存成 zip 压缩包):被截断或被覆盖")
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        if not names:
+            return tr("a zip archive without torch's data.pkl", "是没有 torch 的 data.pkl 的 zip 压缩包")
+        why = _damaged_pickle(archive.read(names[0]))
+    return tr(f"its data.pkl is {why}", f"其中的 data.pkl {why}") if why else None
+
+
+def damaged_files(folder: PathLike) -> tuple[int, list[tuple[Path, str]]]:
+    """The ``.npz``, ``.pkl`` and ``.model`` files under ``folder``: how many, and those
+    :func:`damaged_file` finds damaged or that cannot be read at all, each with why (sorted by path)."""
+    files = sorted(f for f in Path(folder).rglob("*") if f.name.endswith(_CHECKED_ENDINGS) and not f.is_dir())
+    damaged = []
+    for f in files:
+        try:
+            why = damaged_file(f)
+        except OSError as exc:
+            why = tr(f"cannot be read: {exc.strerror or type(exc).__name__}",
+                     f"无法读取:{exc.strerror or type(exc).__name__}")
+        if why:
+            damaged.append((f, why))
+    return len(files), damaged

@@ -111,6 +111,11 @@ def severity_word(severity: str) -> str:
     return words.get(severity, severity)
 
 
+def and_more(shown: int, total: int) -> str:
+    """The end of a list cut at ``shown`` of ``total`` items: " and 3 more" (nothing when none was cut)."""
+    return tr(f" and {total - shown} more", f"，另有 {total - shown} 个") if total > shown else ""
+
+
 def display_width(text: str) -> int:
     """Columns a terminal gives ``text``: CJK characters and full-width punctuation take two."""
     return sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" or "\u3000" <= ch <= "\u303f" else 1
@@ -191,5 +196,5 @@ def zh_typography(text: str) -> str:
     return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], masked)
 
 
-__all__ = ["ENV_VAR", "LANGUAGES", "get_language", "in_every_language", "is_chinese", "pick", "set_language",
+__all__ = ["ENV_VAR", "LANGUAGES", "and_more", "get_language", "in_every_language", "is_chinese", "pick", "set_language",
            "severity_word", "speaking", "tr", "zh_typography"]

@@ -88,7 +88,37 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "target_size": _v1_target_size_message(),
         "patch_not_divisible": _v1_undivided_patch_message(),
         "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
+        **_damaged_file_messages(),
     }
+
+
+def _damaged_file_messages() -> dict[str, str]:
+    """What v1 1.7.1's own readers (and the numpy, pickle and torch under them) raise on damaged files, and what
+    its write_pickle raises on a full disk (/dev/full answers every write with ENOSPC)."""
+    import tempfile
+
+    import torch
+    from batchgenerators.utilities.file_and_folder_operations import load_pickle as v1_load_pickle
+    from batchgenerators.utilities.file_and_folder_operations import write_pickle as v1_write_pickle
+    from nnunet.training.dataloading.dataset_loading import convert_to_npy as v1_convert_to_npy
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        np.savez_compressed(folder / "case_0.npz", data=np.zeros((2, 8, 8, 8), np.float32))
+        (folder / "case_0.npz").write_bytes((folder / "case_0.npz").read_bytes()[:200])
+        # what each worker of v1's unpack_dataset runs (its Pool re-raises the error as it is)
+        npz = _v1_raised(lambda: v1_convert_to_npy((str(folder / "case_0.npz"), "data")))
+        (folder / "case_1.npy").write_bytes(bytes(4096))  # zeros a crash left; v1's DataLoader3D memory-maps it
+        zeros = _v1_raised(lambda: np.load(folder / "case_1.npy", mmap_mode="r"))
+        (folder / "case_1.pkl").write_bytes(b"")
+        pkl = _v1_raised(lambda: v1_load_pickle(str(folder / "case_1.pkl")))
+        torch.save({"epoch": 50}, folder / "model_latest.model")  # v1's load_checkpoint: torch.load on the CPU
+        (folder / "model_latest.model").write_bytes((folder / "model_latest.model").read_bytes()[:300])
+        checkpoint = _v1_raised(lambda: torch.load(folder / "model_latest.model", map_location="cpu"))
+    full = (_v1_raised(lambda: v1_write_pickle({"a": np.zeros(9000)}, "/dev/full")) if os.path.exists("/dev/full")
+            else f"OSError: {OSError(28, os.strerror(28))}")
+    return {"damaged_npz": npz, "not_an_array": zeros, "damaged_pickle": pkl, "damaged_checkpoint": checkpoint,
+            "disk_full": full}
 
 
 def _missing_plans_message(path: str) -> str:
@@ -488,13 +518,15 @@ def test_an_incomplete_npy_is_named_with_its_size_and_the_free_disk(workspace):
     whole = (stage / "case_1.npy").stat().st_size
     message = "Exception in background worker 3:\n " + _cut_npy_message().split(": ", 1)[1] + "\nTraceback ..."
     (before,) = explain(message, task="77")
-    assert before.found == (f"{workspace.preprocessed / 'Task077_Cut'}: all 3 .npy files are complete",)
+    assert before.found[0] == f"{workspace.preprocessed / 'Task077_Cut'}: all 3 .npy files are complete"
+    assert before.found[1].startswith("so no .npy is cut now: if none was mended since, the failed run read one "
+                                      "while it was being written") and len(before.found) == 2
     (stage / "case_1.npy").write_bytes((stage / "case_1.npy").read_bytes()[:300])
     (stage / "case_2.npy").write_bytes(b"")
     (after,) = explain(message, task="77")
     assert after.found[0] == (f"{workspace.preprocessed / 'Task077_Cut'}: 2 of 3 .npy files are incomplete or "
                               f"unreadable: nnUNetData_plans_v2.1_stage0/case_1.npy (300 of {whole} bytes), "
-                              "nnUNetData_plans_v2.1_stage0/case_2.npy (0 bytes, its header cut)")
+                              "nnUNetData_plans_v2.1_stage0/case_2.npy (0 bytes, its header cut or not numpy's)")
     assert after.found[1].startswith("free on that disk now: ") and after.found[1].endswith(" GiB")
     assert "delete the incomplete .npy files" in after.fix and "v1 unpacks a missing .npy again" in after.fix
     (no_task,) = explain(message)
@@ -984,3 +1016,132 @@ def test_test_case_modalities_name_the_modality_that_differs_not_the_one_v1_prin
     assert found.found[0].startswith("v1 names test_000_0000.nii.gz, but compares each later modality with "
                                      "test_000_0000.nii.gz")
     assert found.found[1].startswith("test_000_0001.nii.gz vs test_000_0000.nii.gz: origin ")
+
+
+def test_damaged_files_of_the_task_are_named_with_what_mends_each_and_v1_fails_on_them(workspace):
+    pytest.importorskip("nnunet")
+    import torch
+    from batchgenerators.utilities.file_and_folder_operations import load_pickle as v1_load_pickle
+    from nnunet.training.dataloading.dataset_loading import load_dataset as v1_load_dataset
+
+    from nnunet_explorer.fileio import write_pickle
+
+    name = "Task078_Dmg"
+    stage = workspace.preprocessed / name / "nnUNetData_plans_v2.1_stage0"
+    cropped = workspace.cropped_task_dir(name)
+    for folder in (stage, cropped):
+        folder.mkdir(parents=True)
+        for case in ("case_0", "case_1", "case_2"):
+            np.savez_compressed(folder / f"{case}.npz", data=np.zeros((2, 4, 8, 8), np.float32))
+            write_pickle({"classes": np.array([0, 1]), "size_after_cropping": (4, 8, 8)}, folder / f"{case}.pkl")
+    for case in ("case_0", "case_1"):
+        np.save(stage / f"{case}.npy", np.zeros((2, 4, 8, 8), np.float32))
+    write_pickle([{"train": np.array(["case_0", "case_1"]), "val": np.array(["case_2"])}],
+                 workspace.preprocessed / name / "splits_final.pkl")
+    fold = _v1_experiment(workspace, {"fold_0": ()}, task=name) / "fold_0"
+    results = fold.parent.parent
+    for checkpoint in ("model_latest", "model_best"):
+        torch.save({"epoch": 50, "state_dict": {"w": torch.ones(256)}}, fold / f"{checkpoint}.model")
+        write_pickle({"name": "nnUNetTrainerV2", "init": (None, 0)}, fold / f"{checkpoint}.model.pkl")
+    (whole,) = explain("EOFError: Ran out of input", task="78")
+    assert whole.found == (f"{cropped}: all 6 .npz/.npy/.pkl/.model files are whole",
+                           f"{workspace.preprocessed / name}: all 9 .npz/.npy/.pkl/.model files are whole",
+                           f"{results}: all 4 .npz/.npy/.pkl/.model files are whole")
+
+    (stage / "case_1.pkl").write_bytes(b"")
+    (stage / "case_0.npy").write_bytes(bytes(640))  # zeros a crash left
+    (stage / "case_2.npz").write_bytes((stage / "case_2.npz").read_bytes()[:150])
+    (cropped / "case_2.npz").write_bytes(b"")
+    latest = (fold / "model_latest.model").read_bytes()
+    (fold / "model_latest.model").write_bytes(latest[:len(latest) // 2])
+    (fold / "model_best.model.pkl").write_bytes((fold / "model_best.model.pkl").read_bytes()[:20])
+    # v1's own initialize: load_dataset reads every case's properties
+    message = _v1_raised(lambda: v1_load_dataset(str(stage)))
+    assert message == "EOFError: Ran out of input"
+    (found,) = explain(f"loading all case properties\nTraceback ...\n{message}", task="78")
+    assert found.name == "damaged_pickle"
+    assert found.found[0] == f"{cropped}: 1 of 6 files damaged: case_2.npz (empty (0 bytes))"
+    assert found.found[1].startswith(
+        f"{workspace.preprocessed / name}: 3 of 9 files damaged: nnUNetData_plans_v2.1_stage0/case_0.npy (640 bytes, "
+        "its header cut or not numpy's), nnUNetData_plans_v2.1_stage0/case_1.pkl (empty (0 bytes)), "
+        "nnUNetData_plans_v2.1_stage0/case_2.npz (not a whole zip archive (")
+    assert found.found[2].startswith(f"{results}: 2 of 4 files damaged: nnUNetTrainerV2__nnUNetPlans"
+                                     "v2.1/fold_0/model_best.model.pkl (not a whole pickle (")
+    assert "fold_0/model_latest.model (not a torch checkpoint" in found.found[2]
+    remedies = found.found[3:]
+    assert [r.split(":")[0] for r in remedies] == ["a cropped case", "a preprocessed case", "a checkpoint's .model.pkl",
+                                                   "a checkpoint"]
+    assert "`nnUNet_plan_and_preprocess -t Task078_Dmg` crops it again" in remedies[0]
+    assert "copy another .model.pkl of the same fold over it" in remedies[2]
+    assert remedies[3] == (f"a checkpoint: move model_latest.model out of {fold}; -c then loads model_best.model (v1's "
+                           "order: model_final_checkpoint, model_latest, model_best) and nnUNet_predict takes it with "
+                           "-chk model_best")
+    # every file named is one v1's readers refuse, and the others they read
+    readers = {".npz": lambda f: np.load(f)["data"], ".npy": lambda f: np.load(f, mmap_mode="r"),
+               ".pkl": lambda f: v1_load_pickle(str(f)), ".model": lambda f: torch.load(f, map_location="cpu")}
+    said = "\n".join(found.found)
+    for folder in (cropped, workspace.preprocessed / name, results):
+        for f in sorted(p for p in folder.rglob("*") if p.suffix in readers):
+            refused = _v1_raised_or_none(lambda: readers[f.suffix](f)) is not None
+            assert refused == (f" {f.relative_to(folder)} (" in said), f
+
+    # -c: the checkpoint v1 was loading is named in its log; without -t only that file is checked
+    log = f"loading checkpoint {fold / 'model_latest.model'} train= True\n" + _v1_raised(
+        lambda: torch.load(fold / "model_latest.model", map_location="cpu"))
+    (resumed,) = explain(log)
+    assert resumed.name == "damaged_checkpoint"
+    assert resumed.found[0].startswith(f"{fold / 'model_latest.model'} (named in the text): not a torch checkpoint")
+    assert resumed.found[1] == remedies[3]
+    assert resumed.found[2] == "add -t TASK to check the task's files as well"
+    # with model_best cut too, the fold has nothing -c could load
+    (fold / "model_best.model").write_bytes(b"")
+    (none_left,) = explain(log, task="78")
+    assert none_left.found[-2:] == (
+        f"a checkpoint: {fold} holds no other whole one (v1's -c order: model_final_checkpoint, model_latest, "
+        "model_best), so move model_best.model, model_latest.model aside and train this fold again without -c",
+        "a checkpoint's .model.pkl: copy another .model.pkl of the same fold over it (v1 writes the same trainer "
+        "arguments and plans next to each checkpoint of a run)")
+
+
+def _v1_raised_or_none(call) -> str | None:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - numpy, zipfile, pickle and torch each raise their own
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def test_a_full_disk_shows_the_free_space_and_what_unpacking_still_needs(workspace):
+    pytest.importorskip("nnunet")
+    from nnunet_explorer.fileio import write_pickle
+
+    stage = workspace.preprocessed / "Task079_Full" / "nnUNetData_plans_v2.1_stage0"
+    stage.mkdir(parents=True)
+    for case in ("case_0", "case_1"):
+        np.savez_compressed(stage / f"{case}.npz", data=np.zeros((2, 16, 32, 32), np.float32))
+        write_pickle({"classes": np.array([0, 1])}, stage / f"{case}.pkl")
+    np.save(stage / "case_0.npy", np.zeros((2, 16, 32, 32), np.float32))
+    message = _damaged_file_messages()["disk_full"]
+    (found,) = explain(f"unpacking dataset\n{message}", task="79")
+    assert found.name == "disk_full"
+    assert found.found[0].startswith(f"nnUNet_raw_data_base, nnUNet_preprocessed, RESULTS_FOLDER "
+                                     f"({workspace.raw_data_base}, one disk): ") and " GiB free of " in found.found[0]
+    whole = (stage / "case_0.npy").stat().st_size  # what unpacking writes for case_1 (the same shape)
+    assert found.found[1] == ("nnUNetData_plans_v2.1_stage0: 1 case(s) not unpacked yet; training this stage writes "
+                              f"their .npy files, {whole / 2**20:.1f} MiB")
+    assert found.found[2] == f"{workspace.preprocessed / 'Task079_Full'}: all 5 .npz/.npy/.pkl/.model files are whole"
+    assert "--use_compressed_data reads the .npz without unpacking" in found.fix
+
+
+def test_a_pickle_error_after_cannot_pickle_is_a_spawned_worker_not_a_damaged_file(workspace):
+    import pickle
+    import threading
+
+    try:
+        pickle.dumps(threading.Lock())
+    except TypeError as exc:
+        refused = f"TypeError: {exc}"
+    (found,) = explain(f"{refused}\nTraceback (most recent call last):\n  ...\nEOFError: Ran out of input")
+    assert found.name == "damaged_pickle"
+    assert found.found[0].startswith(f"the text also says \"{refused.split(': ', 1)[1]}\": a worker process started "
+                                     "by spawn (Windows, macOS) could not be sent its arguments")

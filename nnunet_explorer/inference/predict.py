@@ -37,7 +37,7 @@ import torch
 
 from ..device import resolve_device
 from ..errors import DatasetError, ExplorerError
-from ..language import tr
+from ..language import and_more, tr
 from ..fileio import copy_atomic
 from ..provenance import mirrors
 from ..tasks import is_macos_copy, macos_copy_fix
@@ -403,7 +403,7 @@ def check_input_files(list_of_lists: Sequence[Sequence[str | os.PathLike]], expe
                                 f"{headers[0][1].size} (fix: give the 3d_lowres prediction of this very case)")
     if problems:
         shown = problems[:20]
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        more = "\n  ..." + and_more(20, len(problems)) if len(problems) > 20 else ""
         raise DatasetError(tr(f"{len(problems)} problem(s) with the input images, nothing was written:",
                               f"输入图像有 {len(problems)} 个问题,没有写出任何文件:") + "\n  "
                            + "\n  ".join(shown) + more,

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, DatasetError
 from ..fileio import load_pickle, save_npy_atomic
-from ..language import tr
+from ..language import and_more, tr
 from ..provenance import mirrors
 
 # --- dataset -----------------------------------------------------------------------------------------------
@@ -139,18 +139,23 @@ class NpyCheck:
     cut: list[tuple[Path, int, int | None]]
     unreadable: list[tuple[Path, str]]
 
+    def reasons(self) -> list[tuple[Path, str]]:
+        """Each bad file with why: its sizes (:func:`npy_damage`) or why it cannot be read."""
+        return [(f, npy_damage(size, complete)) for f, size, complete in self.cut] + [
+            (f, tr(f"cannot be read: {why}", f"无法读取：{why}")) for f, why in self.unreadable]
+
     def listed(self, folder: str | os.PathLike, most: int) -> str:
         """The bad files relative to ``folder``, each with its sizes or why it cannot be read, at most ``most``
         ("case_009.npy (49002 of 147008 bytes) and 2 more"): one wording for ``doctor`` and the explainer."""
-        names = [tr(f"{f.relative_to(folder)} ({size} of {complete} bytes)" if complete is not None
-                    else f"{f.relative_to(folder)} ({size} bytes, its header cut)",
-                    f"{f.relative_to(folder)}（{size} / {complete} 字节）" if complete is not None
-                    else f"{f.relative_to(folder)}（{size} 字节，文件头不完整）")
-                 for f, size, complete in self.cut]
-        names += [tr(f"{f.relative_to(folder)} (cannot be read: {why})", f"{f.relative_to(folder)}（无法读取：{why}）")
-                  for f, why in self.unreadable]
-        more = tr(f" and {len(names) - most} more", f"，另有 {len(names) - most} 个") if len(names) > most else ""
-        return tr(", ", "、").join(names[:most]) + more
+        names = [tr(f"{f.relative_to(folder)} ({why})", f"{f.relative_to(folder)}（{why}）") for f, why in self.reasons()]
+        return tr(", ", "、").join(names[:most]) + and_more(most, len(names))
+
+
+def npy_damage(size: int, complete: int | None) -> str:
+    """A ``.npy`` cut short, in words, from :func:`npy_sizes`: "300 of 4224 bytes", or "0 bytes, its header cut or
+    not numpy's" (a header cut, or a beginning that is not numpy's: zeros left by a crash)."""
+    return (tr(f"{size} of {complete} bytes", f"{size} / {complete} 字节") if complete is not None
+            else tr(f"{size} bytes, its header cut or not numpy's", f"{size} 字节，文件头不完整或不是 numpy 的"))
 
 
 def incomplete_npy_files(folder: str | os.PathLike) -> NpyCheck:
@@ -224,8 +229,7 @@ def unpack_dataset(folder: str | os.PathLike, threads: int = 1, key: str = "data
     for npz_file, (_written, cut) in zip(npz_files, done):
         if cut is not None:
             name = os.path.basename(npz_file)[:-4]
-            had = tr(f"{cut[0]} of {cut[1]} bytes" if cut[1] is not None else f"{cut[0]} bytes, its header cut",
-                     f"{cut[0]} / {cut[1]} 字节" if cut[1] is not None else f"{cut[0]} 字节，文件头不完整")
+            had = npy_damage(*cut)
             print(tr(f"{name}.npy was incomplete ({had}: an unpacking interrupted or a full disk); unpacked again "
                      f"from {name}.npz",
                      f"{name}.npy 不完整（{had}：解压被中断或磁盘已满）；已从 {name}.npz 重新解压"))
