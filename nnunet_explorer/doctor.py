@@ -18,7 +18,7 @@ from typing import Mapping
 
 from . import __version__
 from .errors import DatasetError, ExplorerError, PathsError
-from .language import pad, tr
+from .language import and_more, pad, tr
 from .paths import ENV_PREPROCESSED, ENV_RAW, ENV_RESULTS, ENV_WORKSPACE, Workspace, resolve_workspace
 from .tasks import TASK_NAME_PATTERN, list_tasks, verify_dataset_integrity
 from .training.augmenter import usable_cpu_count
@@ -172,6 +172,25 @@ def _check_unpacked(workspace: Workspace, name: str, problems: list[Finding]) ->
                "腾出空间")))
 
 
+def _check_damaged(workspace: Workspace, name: str, problems: list[Finding]) -> None:
+    """A damaged .npz, .pkl or checkpoint of the task (v1 writes them in place) fails the run that reads it."""
+    from .file_damage import damaged_files, remedies, task_files_folders
+
+    damaged = []
+    for folder in task_files_folders(workspace, name):
+        if folder.is_dir():
+            damaged += damaged_files(folder)[1]
+    if not damaged:
+        return
+    roots = (workspace.raw_data_base, workspace.preprocessed, workspace.results_folder)  # the folders listed above
+    named = [(next((f.relative_to(r) for r in roots if f.is_relative_to(r)), f), why) for f, why in damaged]
+    shown = tr(", ", "、").join(tr(f"{f} ({why})", f"{f}（{why}）") for f, why in named[:5]) + and_more(5, len(named))
+    problems.append(Finding(
+        tr(f"task {name}: {len(damaged)} damaged file(s): {shown}; v1 fails on each when it reads it",
+           f"任务 {name}：{len(damaged)} 个文件已损坏：{shown}；v1 读到其中任何一个都会失败"),
+        tr("; ", "；").join(remedies(damaged, name))))
+
+
 def check_tasks(workspace: Workspace, problems: list[Finding], *,
                 verify: bool = True) -> dict[str, tuple[str, ...]]:
     """List the tasks per stage; flag badly named folders, ids used twice and broken raw tasks."""
@@ -211,6 +230,7 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *,
         for name, places in found.items():
             if "preprocessed" in places:
                 _check_unpacked(workspace, name, problems)
+            _check_damaged(workspace, name, problems)
             if "raw" not in places or not TASK_NAME_PATTERN.match(name):
                 continue
             try:

@@ -367,97 +367,21 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
 _NAMED_FILE = re.compile(r"(?<![\w/.~-])(/[^\s'\",]+?\.(?:npz|npy|pkl|model))(?![\w.])")
 
 
-def _task_files_folders(workspace, name: str) -> list[Path]:
-    """Where a task's v1 files lie: cropped and preprocessed data, and every trained model of it."""
-    results = sorted(p for p in workspace.network_training_output_dir.glob(f"*/{glob_escape(name)}") if p.is_dir())
-    return [workspace.cropped_task_dir(name), workspace.preprocessed_task_dir(name), *results]
-
-
-def _whole_or_why(path: Path) -> str | None:
-    """Why one file is damaged (:func:`.fileio.damaged_file`, and for a .npy whether it is cut), or None."""
-    from .fileio import damaged_file
-    from .training.dataloading import npy_damage, npy_sizes
-
-    if path.name.endswith(".npy"):
-        size, complete = npy_sizes(path)
-        return npy_damage(size, complete) if complete is None or size < complete else None
-    return damaged_file(path)
-
-
-def _damage_remedy(path: Path, name: str | None, damaged: set[Path]) -> str:
-    """What mends one damaged v1 file, by what wrote it (``damaged``: all the damaged files found)."""
-    from .training.checkpoint_saving import RESUME_ORDER
-
-    task = name or "TASK"
-    file = path.name
-    if file.endswith(".model"):
-        # one line per fold: its damaged checkpoints, and the first whole one -c would load once they are gone
-        file = tr(", ", "、").join(sorted(f.name for f in damaged if f.parent == path.parent and f.suffix == ".model"))
-        others = [c for c in RESUME_ORDER if (path.parent / c).is_file() and path.parent / c not in damaged]
-        if not others:
-            return tr(f"a checkpoint: {path.parent} holds no other whole one (v1's -c order: model_final_checkpoint, "
-                      f"model_latest, model_best), so move {file} aside and train this fold again without -c",
-                      f"这是检查点：{path.parent} 中没有别的完整检查点（v1 的 -c 顺序：model_final_checkpoint、"
-                      f"model_latest、model_best），所以把 {file} 移开，不加 -c 重新训练这个 fold")
-        return tr(f"a checkpoint: move {file} out of {path.parent}; -c then loads {others[0]} (v1's order: "
-                  "model_final_checkpoint, model_latest, model_best) and nnUNet_predict takes it with "
-                  f"-chk {others[0].removesuffix('.model')}",
-                  f"这是检查点：把 {file} 移出 {path.parent}；-c 于是加载 {others[0]}（v1 的顺序：model_final_checkpoint、"
-                  f"model_latest、model_best），nnUNet_predict 用 -chk {others[0].removesuffix('.model')} 选它")
-    if file.endswith(".model.pkl"):
-        if not any(f != path and f not in damaged for f in path.parent.glob("*.model.pkl")):
-            return tr(f"a checkpoint's .model.pkl: {path.parent} holds no other whole one to copy (it holds the "
-                      "trainer's arguments and plans, which only that training wrote), so train the fold again",
-                      f"这是检查点的 .model.pkl：{path.parent} 中没有别的完整 .model.pkl 可以复制(它保存的是 trainer "
-                      "的参数和 plans,只有那次训练写过),所以重新训练这个 fold")
-        return tr("a checkpoint's .model.pkl: copy another .model.pkl of the same fold over it (v1 writes the same "
-                  "trainer arguments and plans next to each checkpoint of a run)",
-                  "这是检查点的 .model.pkl:用同一个 fold 的另一个 .model.pkl 覆盖它(v1 在一次训练的每个检查点旁边"
-                  "写的是同样的 trainer 参数和 plans)")
-    if file == "splits_final.pkl":
-        return tr("splits_final.pkl: delete it and v1 writes its five folds again at the next start (write yours "
-                  "again if it held splits of your own)",
-                  "splits_final.pkl:删除它,v1 下次启动时会重新写出五折划分(如果里面是你自己的划分,就重新写一遍)")
-    if "pred_next_stage" in path.parts:
-        return tr("a 3d_lowres prediction for the cascade: `nnUNet_train 3d_lowres TRAINER TASK FOLD -val` of the "
-                  "fold that validates the case writes it again",
-                  "这是级联用的 3d_lowres 预测:验证这个病例的 fold 运行 `nnUNet_train 3d_lowres TRAINER TASK FOLD "
-                  "-val` 会重新写出它")
-    if re.search(r"_plans_(?:2D|3D)\.pkl$|^dataset_properties\.pkl$|^intensityproperties\.pkl$", file):
-        return tr(f"written by the planning: run `nnUNet_plan_and_preprocess -t {task}` again",
-                  f"这是规划写出的文件:重新运行 `nnUNet_plan_and_preprocess -t {task}`")
-    if "nnUNet_cropped_data" in path.parts:
-        return tr(f"a cropped case: delete its .npz and .pkl, then `nnUNet_plan_and_preprocess -t {task}` crops it "
-                  "again (v1 skips a case whose two cropped files exist) and preprocesses every case again",
-                  f"这是裁剪后的病例:删除它的 .npz 和 .pkl,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
-                  "重新裁剪这个病例(两个裁剪文件都在时 v1 会跳过),并重新预处理所有病例")
-    return tr(f"a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess -t {task}` "
-              "writes every case's .npz and .pkl again and the next start unpacks the .npy",
-              f"这是预处理后的病例:删除它和这个病例的 .npy,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
-              "重新写出每个病例的 .npz 和 .pkl,下次启动时会重新解压出 .npy")
-
-
-def _damage_lines(damaged: list[tuple[Path, str]], name: str | None) -> list[str]:
-    """The remedy of each kind of damaged file, once each."""
-    paths = set(path for path, _ in damaged)
-    return list(dict.fromkeys(_damage_remedy(path, name, paths) for path, _ in damaged))
-
-
 def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
     """The files the text names, and with -t every .npz, .npy, .pkl and checkpoint of the task: which are damaged."""
-    from .fileio import damaged_files
+    from .file_damage import damaged_files, remedies, task_files_folders, whole_or_why
     from .training.dataloading import incomplete_npy_files
 
     workspace = _workspace(ctx)
     name = _task_name(ctx, workspace)
-    folders = _task_files_folders(workspace, name) if name else []
+    folders = task_files_folders(workspace, name) if name else []
     found, damaged, whole = [], [], []
     # a log names the files v1 was reading ('loading checkpoint PATH'); those of the task are in its lines below
     for named in dict.fromkeys(_NAMED_FILE.findall(ctx.text)):
         path = Path(named)
         if any(path.is_relative_to(folder) for folder in folders):
             continue
-        why = _whole_or_why(path) if path.is_file() else None
+        why = whole_or_why(path) if path.is_file() else None
         if not path.is_file():
             found.append(_no_such(path))
         elif why:
@@ -469,7 +393,7 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
         found.append(tr(f"whole now, of the files the text names: {', '.join(whole)}",
                         f"文字中提到的文件中，现在完整的有：{'、'.join(whole)}"))
     if name is None:
-        return found + _damage_lines(damaged, None) + [
+        return found + remedies(damaged, None) + [
             tr("add -t TASK to check the task's files as well", "加上 -t TASK,也检查这个任务的文件")]
     for folder in folders:
         if not folder.is_dir():
@@ -485,7 +409,7 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
         found.append(tr(f"{folder}: {len(bad)} of {files} files damaged: ", f"{folder}：{files} 个文件中有 {len(bad)} "
                         "个已损坏：") + tr(", ", "、").join(listed) + and_more(10, len(bad)))
         damaged += bad
-    return found + _damage_lines(damaged, name)
+    return found + remedies(damaged, name)
 
 
 def _check_damaged_pickle(match: re.Match, ctx: _Context) -> list[str]:

@@ -135,6 +135,36 @@ def test_an_unpacked_case_cut_short_is_found_before_v1_fails_on_it(workspace):
            "bytes), nnUNetData_plans_v2.1_stage0/case_2.npy (cannot be read: No such file or directory)" in problem.what
 
 
+def test_damaged_data_and_checkpoints_of_a_task_are_found_before_a_run_reads_them(workspace):
+    import numpy as np
+    import torch
+
+    from nnunet_explorer.fileio import write_pickle
+
+    stage = workspace.preprocessed / "Task011_Dmg" / "nnUNetData_plans_v2.1_stage0"
+    stage.mkdir(parents=True)
+    for case in ("case_0", "case_1"):
+        np.savez_compressed(stage / f"{case}.npz", data=np.zeros((2, 4, 4, 4), np.float32))
+        write_pickle({"classes": np.array([0, 1])}, stage / f"{case}.pkl")
+    fold = workspace.network_training_output_dir / "3d_fullres" / "Task011_Dmg" / "nnUNetTrainerV2__nnUNetPlansv2.1" \
+        / "fold_0"
+    fold.mkdir(parents=True)
+    torch.save({"epoch": 50}, fold / "model_latest.model")
+    torch.save({"epoch": 40}, fold / "model_best.model")
+    assert "Task011_Dmg" not in _whats(run_doctor(_base_env(**environment_for(workspace))))
+    (stage / "case_1.pkl").write_bytes(b"")
+    (fold / "model_latest.model").write_bytes((fold / "model_latest.model").read_bytes()[:100])
+    report = run_doctor(_base_env(**environment_for(workspace)))
+    (problem,) = [p for p in report.problems if "Task011_Dmg" in p.what]
+    assert problem.what == (
+        "task Task011_Dmg: 2 damaged file(s): Task011_Dmg/nnUNetData_plans_v2.1_stage0/case_1.pkl (empty (0 bytes)), "
+        "nnUNet/3d_fullres/Task011_Dmg/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0/model_latest.model (not a torch "
+        "checkpoint (torch saves one as a zip archive): cut short or overwritten); v1 fails on each when it reads it")
+    assert problem.fix.startswith("a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess "
+                                  "-t Task011_Dmg` writes every case's .npz and .pkl again")
+    assert f"; a checkpoint: move model_latest.model out of {fold}; -c then loads model_best.model" in problem.fix
+    assert (stage / "case_1.pkl").stat().st_size == 0  # doctor changes nothing on disk
+
 def test_broken_dataset_json_is_reported_with_the_file(workspace):
     task = write_synthetic_task(workspace.raw_task_dir("Task009_Json"), "ct", num_training=1, num_test=0)
     (task / "dataset.json").write_text("{ broken")

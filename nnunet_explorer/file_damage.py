@@ -1,0 +1,203 @@
+"""v1's files damaged on disk: finding them, and what mends each.
+
+nnU-Net v1 writes its data and checkpoints straight into place (``np.savez_compressed``, ``pickle.dump``,
+``np.save``, ``torch.save``), never atomically. A run killed while writing, a disk that fills, a machine that
+crashes or a copy cut short leaves a file that fails the next run with words far from its cause ("Ran out of
+input", "File is not a zip file", "PytorchStreamReader failed reading zip archive"). :func:`damaged_files` finds such
+files without running anything; :func:`remedy` says what mends each, by what wrote it. ``doctor`` and
+``doctor --explain`` read both. (The explorer's own writes are atomic: :mod:`.fileio`.)
+"""
+from __future__ import annotations
+
+import glob
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .fileio import PathLike
+from .language import tr
+
+if TYPE_CHECKING:
+    from .paths import Workspace
+
+
+_LFS_POINTER = b"version https://git-lfs"
+_CHECKED_ENDINGS = (".npz", ".pkl", ".model")
+
+
+def damaged_file(path: PathLike) -> str | None:
+    """Why a v1 ``.npz``, ``.pkl`` or checkpoint (``.model``) cannot be what its name says, or None.
+
+    v1 writes none of these atomically (``np.savez_compressed``, ``pickle.dump`` and ``torch.save`` straight into
+    the target), so a run killed or a disk filled while writing leaves a file cut short, and a machine that
+    crashed may leave one of zeros; a copy or a Git LFS checkout can leave a pointer instead of the file. The
+    check reads little and runs nothing: an ``.npz``'s zip directory and its arrays' headers, a pickle's opcodes
+    (walked with :mod:`pickletools`, not executed), a checkpoint's zip directory and its ``data.pkl``. A file
+    damaged only inside its array data passes (finding that means reading it whole).
+
+    Raises:
+        OSError: the file cannot be read at all (a broken link, no permission).
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        start = handle.read(4096)
+    if not start:
+        return tr("empty (0 bytes)", "空文件(0 字节)")
+    if start.startswith(_LFS_POINTER):
+        return tr("a Git LFS pointer, not the file itself (fetch it: git lfs pull)",
+                  "是 Git LFS 的指针,不是文件本身(先取回它:git lfs pull)")
+    if not start.strip(b"\0"):
+        return tr("its first bytes are zeros (a write the system did not finish before a crash)",
+                  "开头全是零字节(系统崩溃前没有写完)")
+    if path.name.endswith(".npz"):
+        return _damaged_npz(path)
+    if path.name.endswith(".pkl"):
+        return _damaged_pickle(path.read_bytes())
+    if path.name.endswith(".model"):
+        return _damaged_checkpoint(path, start)
+    return None
+
+
+def _damaged_npz(path: Path) -> str | None:
+    import zipfile
+    import zlib
+
+    member = ""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+            if not members:
+                return tr("a zip archive without arrays", "是不含数组的 zip 压缩包")
+            for member in members:
+                with archive.open(member) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    if version == (1, 0):
+                        np.lib.format.read_array_header_1_0(handle)
+                    elif version == (2, 0):
+                        np.lib.format.read_array_header_2_0(handle)
+    except zipfile.BadZipFile as exc:
+        return tr(f"not a whole zip archive ({exc}): cut short or overwritten",
+                  f"不是完整的 zip 压缩包({exc}):被截断或被覆盖")
+    except (ValueError, EOFError, zlib.error) as exc:
+        return tr(f"its array {member} cannot be read ({exc})", f"其中的数组 {member} 无法读取({exc})")
+    return None
+
+
+def _damaged_pickle(data: bytes) -> str | None:
+    import pickletools
+
+    try:
+        for _ in pickletools.genops(data):
+            pass
+    except ValueError as exc:  # pickletools' words for a stream cut short or one that is no pickle
+        return tr(f"not a whole pickle ({exc})", f"不是完整的 pickle({exc})")
+    return None
+
+
+def _damaged_checkpoint(path: Path, start: bytes) -> str | None:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        if start[:1] == b"\x80":  # torch's format before 1.6: pickles one after the other
+            return None
+        return tr("not a torch checkpoint (torch saves one as a zip archive): cut short or overwritten",
+                  "不是 torch 的检查点(torch 把检查点存成 zip 压缩包):被截断或被覆盖")
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        if not names:
+            return tr("a zip archive without torch's data.pkl", "是没有 torch 的 data.pkl 的 zip 压缩包")
+        why = _damaged_pickle(archive.read(names[0]))
+    return tr(f"its data.pkl is {why}", f"其中的 data.pkl {why}") if why else None
+
+
+def damaged_files(folder: PathLike) -> tuple[int, list[tuple[Path, str]]]:
+    """The ``.npz``, ``.pkl`` and ``.model`` files under ``folder``: how many, and those
+    :func:`damaged_file` finds damaged or that cannot be read at all, each with why (sorted by path)."""
+    files = sorted(f for f in Path(folder).rglob("*") if f.name.endswith(_CHECKED_ENDINGS) and not f.is_dir())
+    damaged = []
+    for f in files:
+        try:
+            why = damaged_file(f)
+        except OSError as exc:
+            why = tr(f"cannot be read: {exc.strerror or type(exc).__name__}",
+                     f"无法读取:{exc.strerror or type(exc).__name__}")
+        if why:
+            damaged.append((f, why))
+    return len(files), damaged
+
+
+def task_files_folders(workspace: "Workspace", name: str) -> list[Path]:
+    """Where a task's v1 files lie: cropped and preprocessed data, and every trained model of it."""
+    results = sorted(p for p in workspace.network_training_output_dir.glob(f"*/{glob.escape(name)}") if p.is_dir())
+    return [workspace.cropped_task_dir(name), workspace.preprocessed_task_dir(name), *results]
+
+
+def whole_or_why(path: Path) -> str | None:
+    """Why one file is damaged (:func:`.fileio.damaged_file`, and for a .npy whether it is cut), or None."""
+    from .training.dataloading import npy_damage, npy_sizes
+
+    if path.name.endswith(".npy"):
+        size, complete = npy_sizes(path)
+        return npy_damage(size, complete) if complete is None or size < complete else None
+    return damaged_file(path)
+
+
+def remedy(path: Path, name: str | None, damaged: set[Path]) -> str:
+    """What mends one damaged v1 file, by what wrote it (``damaged``: all the damaged files found)."""
+    from .training.checkpoint_saving import RESUME_ORDER
+
+    task = name or "TASK"
+    file = path.name
+    if file.endswith(".model"):
+        # one line per fold: its damaged checkpoints, and the first whole one -c would load once they are gone
+        file = tr(", ", "、").join(sorted(f.name for f in damaged if f.parent == path.parent and f.suffix == ".model"))
+        others = [c for c in RESUME_ORDER if (path.parent / c).is_file() and path.parent / c not in damaged]
+        if not others:
+            return tr(f"a checkpoint: {path.parent} holds no other whole one (v1's -c order: model_final_checkpoint, "
+                      f"model_latest, model_best), so move {file} aside and train this fold again without -c",
+                      f"这是检查点：{path.parent} 中没有别的完整检查点（v1 的 -c 顺序：model_final_checkpoint、"
+                      f"model_latest、model_best），所以把 {file} 移开，不加 -c 重新训练这个 fold")
+        return tr(f"a checkpoint: move {file} out of {path.parent}; -c then loads {others[0]} (v1's order: "
+                  "model_final_checkpoint, model_latest, model_best) and nnUNet_predict takes it with "
+                  f"-chk {others[0].removesuffix('.model')}",
+                  f"这是检查点：把 {file} 移出 {path.parent}；-c 于是加载 {others[0]}（v1 的顺序：model_final_checkpoint、"
+                  f"model_latest、model_best），nnUNet_predict 用 -chk {others[0].removesuffix('.model')} 选它")
+    if file.endswith(".model.pkl"):
+        if not any(f != path and f not in damaged for f in path.parent.glob("*.model.pkl")):
+            return tr(f"a checkpoint's .model.pkl: {path.parent} holds no other whole one to copy (it holds the "
+                      "trainer's arguments and plans, which only that training wrote), so train the fold again",
+                      f"这是检查点的 .model.pkl：{path.parent} 中没有别的完整 .model.pkl 可以复制(它保存的是 trainer "
+                      "的参数和 plans,只有那次训练写过),所以重新训练这个 fold")
+        return tr("a checkpoint's .model.pkl: copy another .model.pkl of the same fold over it (v1 writes the same "
+                  "trainer arguments and plans next to each checkpoint of a run)",
+                  "这是检查点的 .model.pkl:用同一个 fold 的另一个 .model.pkl 覆盖它(v1 在一次训练的每个检查点旁边"
+                  "写的是同样的 trainer 参数和 plans)")
+    if file == "splits_final.pkl":
+        return tr("splits_final.pkl: delete it and v1 writes its five folds again at the next start (write yours "
+                  "again if it held splits of your own)",
+                  "splits_final.pkl:删除它,v1 下次启动时会重新写出五折划分(如果里面是你自己的划分,就重新写一遍)")
+    if "pred_next_stage" in path.parts:
+        return tr("a 3d_lowres prediction for the cascade: `nnUNet_train 3d_lowres TRAINER TASK FOLD -val` of the "
+                  "fold that validates the case writes it again",
+                  "这是级联用的 3d_lowres 预测:验证这个病例的 fold 运行 `nnUNet_train 3d_lowres TRAINER TASK FOLD "
+                  "-val` 会重新写出它")
+    if re.search(r"_plans_(?:2D|3D)\.pkl$|^dataset_properties\.pkl$|^intensityproperties\.pkl$", file):
+        return tr(f"written by the planning: run `nnUNet_plan_and_preprocess -t {task}` again",
+                  f"这是规划写出的文件:重新运行 `nnUNet_plan_and_preprocess -t {task}`")
+    if "nnUNet_cropped_data" in path.parts:
+        return tr(f"a cropped case: delete its .npz and .pkl, then `nnUNet_plan_and_preprocess -t {task}` crops it "
+                  "again (v1 skips a case whose two cropped files exist) and preprocesses every case again",
+                  f"这是裁剪后的病例:删除它的 .npz 和 .pkl,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
+                  "重新裁剪这个病例(两个裁剪文件都在时 v1 会跳过),并重新预处理所有病例")
+    return tr(f"a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess -t {task}` "
+              "writes every case's .npz and .pkl again and the next start unpacks the .npy",
+              f"这是预处理后的病例:删除它和这个病例的 .npy,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
+              "重新写出每个病例的 .npz 和 .pkl,下次启动时会重新解压出 .npy")
+
+
+def remedies(damaged: list[tuple[Path, str]], name: str | None) -> list[str]:
+    """The remedy of each kind of damaged file, once each."""
+    paths = set(path for path, _ in damaged)
+    return list(dict.fromkeys(remedy(path, name, paths) for path, _ in damaged))
