@@ -521,7 +521,8 @@ class Split:
         shown = f"{', '.join(self.val[:6])}{' ...' if len(self.val) > 6 else ''}"
         held = self.splits_in_file
         # the counts first: the step table cuts a long line
-        random = tr(f"; v1's random 80:20 split, no cross-validation fold: splits_final.pkl holds {splits_held(held)}",
+        random = tr("; v1's random 80:20 split, no cross-validation fold: splits_final.pkl holds only "
+                    f"{splits_held(held)}",
                     f";v1 的随机 80:20 划分,不是交叉验证的一折:splits_final.pkl 只有 {splits_held(held)}"
                     ) if held is not None else ""
         return tr(f"fold {self.fold}: {len(self.train)} training cases, {len(self.val)} validation cases{random} "

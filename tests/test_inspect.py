@@ -458,7 +458,7 @@ def test_a_fold_beyond_the_split_file_is_flagged_as_v1s_random_split(tmp_path, m
     (found,) = inspect_fold(tmp_path / "fold_5").by_rule("random_split")
     assert found.severity == "warning" and found.numbers == {"fold": 5, "splits": 5, "cases": [8, 2]}
     assert found.message.startswith("fold 5 trained on v1's random 80:20 split (8 training, 2 validation cases), "
-                                    "none of splits_final.pkl's: the file held 5 split(s) (folds 0 to 4)")
+                                    "none of splits_final.pkl's: the file held only 5 split(s) (folds 0 to 4)")
     write_log(tmp_path / "fold_0", list(range(5)), **curves)
     assert inspect_fold(tmp_path / "fold_0").by_rule("random_split") == []
     # resumed later with fold 5 added to splits_final.pkl: v1 splits again, and that split is a real one
