@@ -215,7 +215,7 @@ def _rel(path: str | Path, task_dir: str) -> str:
     return tasks._rel(Path(path), Path(task_dir))
 
 
-def _read_header(path: str, rel: str, findings: list[Finding]) -> Geometry | None:
+def read_header(path: str, rel: str, findings: list[Finding]) -> Geometry | None:
     """Header only: our NIfTI header check, then SimpleITK's ``ReadImageInformation``; a file that fails either
     becomes an ``unreadable`` finding."""
     try:
@@ -387,7 +387,7 @@ def check_case(job: _Job) -> CaseResult:
         else:
             present.append(path)
     # 1. headers only
-    headers = {p: _read_header(p, rel[p], findings) for p in present}
+    headers = {p: read_header(p, rel[p], findings) for p in present}
     headers = {p: g for p, g in headers.items() if g is not None}
     label_geometry = headers.get(job.label) if job.label else None
     for m, path in enumerate(job.images):
@@ -873,7 +873,7 @@ def _load_dataset_json(task_dir: Path) -> tuple[dict, list[Finding]]:
             raise exc from None
         if not isinstance(data, dict):
             raise exc from None
-        problems = tasks._dataset_json_problems(data)
+        problems = tasks.dataset_json_problems(data)
         try:  # can the cases be derived? (modality and labels usable, training entries well formed)
             modality_ok = isinstance(data["modality"], dict) and sorted(data["modality"]) == [
                 str(i) for i in range(len(data["modality"]))] and data["modality"]

@@ -1117,7 +1117,7 @@ def _close_names(folder: Path, name: str) -> list[str]:
 
 
 def _check_raw_files(match: re.Match, ctx: _Context) -> list[str]:
-    from .tasks import _missing_hint, _straggler_hint
+    from .tasks import missing_file_hint, unlisted_file_hint
 
     if match.group("label"):
         label = Path(_message_path(match.group("label").strip()))
@@ -1135,7 +1135,7 @@ def _check_raw_files(match: re.Match, ctx: _Context) -> list[str]:
     if match.group("images"):
         paths = [Path(_message_path(name)) for name in _names(match.group("images"))]
         lines = [tr(f"{p} is there now", f"{p} 现在存在") if p.is_file()
-                 else _no_such(p) + _missing_hint(p, p.parent.parent)
+                 else _no_such(p) + missing_file_hint(p, p.parent.parent)
                  for p in paths]
         return lines[:6] + _more_line(6, len(lines))
     where, names = match.group("where"), _names(match.group("extra"))
@@ -1147,7 +1147,7 @@ def _check_raw_files(match: re.Match, ctx: _Context) -> list[str]:
                    "请把 imagesTs 与 dataset.json 的 'test' 列表对比(`nnunet-explorer check_dataset -t TASK` 会列出"
                    "它们)")]
     lines = [tr(f"{name} is not listed in dataset.json", f"{name} 没有列在 dataset.json 中")
-             + _straggler_hint(Path(where) / name) for name in names]
+             + unlisted_file_hint(Path(where) / name) for name in names]
     return [tr(f"{len(names)} file(s) in {where} belong to no training case of dataset.json",
                f"{where} 中有 {len(names)} 个文件不属于 dataset.json 的任何训练病例")] + lines[:6] + _more_line(6, len(lines))
 
@@ -1166,7 +1166,7 @@ def _grid_shift(image: "object", label: "object") -> float | None:
 
 
 def _check_geometry(match: re.Match, ctx: _Context) -> list[str]:
-    from .dataset_check import _read_header, geometry_findings
+    from .dataset_check import read_header, geometry_findings
 
     cases = list(dict.fromkeys(m.group(1) for m in re.finditer(
         r"The geometry of the image (.+?) does not match the geometry of the label file", ctx.text)))
@@ -1185,8 +1185,8 @@ def _check_geometry(match: re.Match, ctx: _Context) -> list[str]:
                             f"{stem.name}:它的文件不在这台机器上({label})"))
             continue
         unread: list = []
-        reference = _read_header(str(label), label.name, unread)
-        pairs = [(image, _read_header(str(image), image.name, unread)) for image in images]
+        reference = read_header(str(label), label.name, unread)
+        pairs = [(image, read_header(str(image), image.name, unread)) for image in images]
         if reference is None or unread:
             found += [f.message for f in unread][:2]
             continue
@@ -1207,7 +1207,7 @@ def _check_geometry(match: re.Match, ctx: _Context) -> list[str]:
 
 
 def _check_test_modalities(match: re.Match, ctx: _Context) -> list[str]:
-    from .dataset_check import _read_header, geometry_findings
+    from .dataset_check import read_header, geometry_findings
 
     named = Path(_message_path(match.group("path")))
     stem = re.sub(r"_\d{4}\.nii\.gz$", "", named.name)
@@ -1216,7 +1216,7 @@ def _check_test_modalities(match: re.Match, ctx: _Context) -> list[str]:
         return [tr(f"{stem}: its files are not on this machine ({named.parent})",
                    f"{stem}:它的文件不在这台机器上({named.parent})")]
     unread: list = []
-    geometries = [_read_header(str(f), f.name, unread) for f in files]
+    geometries = [read_header(str(f), f.name, unread) for f in files]
     if unread:
         return [f.message for f in unread][:2]
     found = [tr(f"v1 names {named.name}, but compares each later modality with {files[0].name} and prints the name "
@@ -1269,7 +1269,7 @@ def _dataset_json_lines(workspace, name: str, about: Callable[[str], bool]) -> l
     """The problems of the task's dataset.json (the checks ``check_dataset`` runs) that ``about`` selects."""
     import json
 
-    from .tasks import _dataset_json_problems
+    from .tasks import dataset_json_problems
 
     dataset_json = workspace.raw_task_dir(name) / "dataset.json"
     try:
@@ -1279,7 +1279,7 @@ def _dataset_json_lines(workspace, name: str, about: Callable[[str], bool]) -> l
                    f"{dataset_json} 读不了({type(exc).__name__})")]
     if not isinstance(data, dict):
         return [tr(f"{dataset_json} is not a JSON object", f"{dataset_json} 不是一个 JSON 对象")]
-    return [line for line in _dataset_json_problems(data) if about(line)] or [
+    return [line for line in dataset_json_problems(data) if about(line)] or [
         tr(f"{dataset_json}: nothing of this kind wrong now", f"{dataset_json}:现在没有这类问题")]
 
 

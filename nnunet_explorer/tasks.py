@@ -219,7 +219,7 @@ def load_dataset_json(task_dir: str | Path) -> dict:
                               f"{path} 里是一个 {type(dataset).__name__}，而不是 JSON 对象"),
                            fix=tr("the file must be one object {\"name\": ..., \"modality\": ..., ...}",
                                   "这个文件必须是一个对象 {\"name\": ..., \"modality\": ..., ...}"))
-    problems = _dataset_json_problems(dataset)
+    problems = dataset_json_problems(dataset)
     if problems:
         raise DatasetError(tr(f"{path} is not a usable dataset.json ({len(problems)} problem(s)):",
                               f"{path} 不是可用的 dataset.json（{len(problems)} 个问题）：")
@@ -233,7 +233,9 @@ def _is_int_key(key: object) -> bool:
     return isinstance(key, str) and key.strip().lstrip("-").isdigit()
 
 
-def _dataset_json_problems(d: dict) -> list[str]:
+def dataset_json_problems(d: dict) -> list[str]:
+    """What in a loaded ``dataset.json`` v1 (or the explorer) cannot use: missing keys, label numbers without 0
+    or with a gap, modalities not numbered 0, 1 ..., cases listed twice; each with its fix."""
     # differs from v1: v1 never reads 'name' or 'numTraining'; the explorer asks for them (without them a
     # dataset.json is almost always a half-written one)
     ignored = {"name", "numTraining"}
@@ -513,7 +515,7 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         missing = [p for p in (*case.images, case.label) if not p.is_file()]
         for path in missing:
             problems.append(tr(f"case {case.case_id}: {_rel(path, task_dir)} is missing",
-                               f"病例 {case.case_id}：{_rel(path, task_dir)} 不存在") + _missing_hint(path, task_dir))
+                               f"病例 {case.case_id}：{_rel(path, task_dir)} 不存在") + missing_file_hint(path, task_dir))
         if missing:
             continue
         try:
@@ -534,7 +536,7 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         for path in sorted((task_dir / sub).glob("*" + NIFTI_SUFFIX)):
             if path.name not in listed:
                 problems.append(tr(f"{sub}/{path.name} is not listed in dataset.json",
-                                   f"{sub}/{path.name} 没有列在 dataset.json 中") + _straggler_hint(path))
+                                   f"{sub}/{path.name} 没有列在 dataset.json 中") + unlisted_file_hint(path))
     test = listed_test_cases(task_dir, dataset)
     listed_test: set[str] = set()
     for case_id, images in test:
@@ -542,7 +544,7 @@ def verify_dataset_integrity(task_dir: str | Path, *, read_voxels: bool = True) 
         missing = [p for p in images if not p.is_file()]
         for path in missing:
             problems.append(tr(f"test case {case_id}: {_rel(path, task_dir)} is missing",
-                               f"测试病例 {case_id}：{_rel(path, task_dir)} 不存在") + _missing_hint(path, task_dir))
+                               f"测试病例 {case_id}：{_rel(path, task_dir)} 不存在") + missing_file_hint(path, task_dir))
         if missing:
             continue
         files_checked += len(images)
@@ -684,7 +686,9 @@ def _decathlon_fix() -> str:
               "nnUNet_convert_decathlon_task -i <TaskXX_Name folder> 转换这个任务")
 
 
-def _missing_hint(path: Path, task_dir: Path) -> str:
+def missing_file_hint(path: Path, task_dir: Path) -> str:
+    """The end of a "file missing" message: a file beside it that would fit (an image without its modality
+    suffix, a Decathlon 4D image) and the rename, or adding the file."""
     if path.parent.name in ("imagesTr", "imagesTs"):
         unsuffixed = path.parent / (path.name[: -len("_0000" + NIFTI_SUFFIX)] + NIFTI_SUFFIX)
         if unsuffixed.is_file():
@@ -699,7 +703,9 @@ def _missing_hint(path: Path, task_dir: Path) -> str:
               "（解决办法：补上这个文件，或把这个病例从 dataset.json 中删除）")
 
 
-def _straggler_hint(path: Path) -> str:
+def unlisted_file_hint(path: Path) -> str:
+    """The end of a "not listed in dataset.json" message: a macOS ``._`` copy, a Decathlon 4D image, an image
+    without its modality suffix, each with its fix."""
     name, sub = path.name, path.parent.name
     if is_macos_copy(name):
         return tr(f" (fix: {macos_copy_fix()})", f"（解决办法：{macos_copy_fix()}）")
