@@ -164,7 +164,9 @@ def _check_folders(match: re.Match, ctx: _Context) -> list[str]:
         [tr("the folders resolve here: see `nnunet-explorer doctor`", "这里的文件夹都能确定:见 `nnunet-explorer doctor`")]
 
 
-def _not_here(path: str | Path) -> str:
+def _not_here(path: object) -> str:
+    """What the checks say of a file or folder the message names that is not here (a log pasted from another
+    machine, or a path since moved)."""
     return tr(f"{path} is not on this machine (or not at this path)", f"{path} 不在这台机器上(或不在这个路径)")
 
 
@@ -252,7 +254,7 @@ def _check_lowres_case(match: re.Match, ctx: _Context, workspace, name: str) -> 
                     f"{folder} 中有 {have} 个 _segFromPrevStage.npz;{path.name} "
                     + ("现在在那里" if path.is_file() else "不在那里"))]
     else:
-        found = [_no_such(folder)]
+        found = [_not_here(folder)]
     if (experiment / "all").is_dir():
         found.append(tr(f"{experiment.name}/all exists: a 3d_lowres fold 'all' validates, and so predicts, every "
                         "case",
@@ -383,7 +385,7 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
             continue
         why = whole_or_why(path) if path.is_file() else None
         if not path.is_file():
-            found.append(_no_such(path))
+            found.append(_not_here(path))
         elif why:
             found.append(tr(f"{path} (named in the text): {why}", f"{path}（文字中提到的）：{why}"))
             damaged.append((path, why))
@@ -877,12 +879,6 @@ def _experiment_flags(configuration: str, experiment: str) -> str:
     return f"-m {configuration} {flag} {trainer} -p {plans}"
 
 
-def _no_such(path: object) -> str:
-    """"no PATH on this machine": what the later checks say of a file or folder the message names that is not
-    here (the older checks say it with :func:`_not_here`, in other words)."""
-    return tr(f"no {path} on this machine", f"这台机器上没有 {path}")
-
-
 def _difference_line(finding: "object", *, largest: bool = True) -> str:
     """One geometry difference of :func:`.dataset_check.geometry_findings`: the files, the field, both values
     (and the largest difference)."""
@@ -989,7 +985,7 @@ def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
     elif models.is_dir():
         found.append(tr(f"{models} holds no model of {task}", f"{models} 中没有 {task} 的模型"))
     else:
-        found.append(_no_such(models))
+        found.append(_not_here(models))
     results = ctx.environ.get("RESULTS_FOLDER")
     if not results:
         found.append(tr("RESULTS_FOLDER is not set in this shell", "这个 shell 中没有设置 RESULTS_FOLDER"))
@@ -1003,12 +999,12 @@ def _check_checkpoint_file(match: re.Match, ctx: _Context) -> list[str]:
     printed = _message_path(match.group("path"))
     if _from_pretrained_weights(match):
         path = Path(printed)
-        return [tr(f"{path} exists in this shell", f"{path} 在这个 shell 中存在") if path.is_file() else _no_such(path)]
+        return [tr(f"{path} exists in this shell", f"{path} 在这个 shell 中存在") if path.is_file() else _not_here(path)]
     experiment = printed.parent.parent
     if _model_folder_parts(experiment) is None:
         return _not_a_model_folder(experiment)
     if not Path(experiment).is_dir():
-        return [_no_such(experiment)]
+        return [_not_here(experiment)]
     return _folds_of(Path(experiment))
 
 
@@ -1022,7 +1018,7 @@ def _check_final_checkpoint(match: re.Match, ctx: _Context) -> list[str]:
     if _model_folder_parts(fold.parent) is None:
         return _not_a_model_folder(fold.parent)
     if not Path(fold).is_dir():
-        return [_no_such(fold)]
+        return [_not_here(fold)]
     return [f"{fold}: {_fold_state(Path(fold))}"]
 
 
@@ -1051,7 +1047,7 @@ def _check_fold_folders(match: re.Match, ctx: _Context) -> list[str]:
                    "级联的 3d_lowres 步骤除外):贴上完整输出,就能列出模型文件夹的各个 fold")]
     experiment = Path(_message_path(used.group(1).strip()))
     if not experiment.is_dir():
-        return [_no_such(experiment)]
+        return [_not_here(experiment)]
     return _folds_of(experiment)
 
 
@@ -1130,12 +1126,12 @@ def _check_raw_files(match: re.Match, ctx: _Context) -> list[str]:
         if label.is_file():
             return found + [tr(f"{label} is there now", f"{label} 现在存在")]
         close = _close_names(label.parent, label.name)
-        return found + [_no_such(label)
+        return found + [_not_here(label)
                         + (tr("; named like it there: ", ";那里名字相近的:") + ", ".join(close) if close else "")]
     if match.group("images"):
         paths = [Path(_message_path(name)) for name in _names(match.group("images"))]
         lines = [tr(f"{p} is there now", f"{p} 现在存在") if p.is_file()
-                 else _no_such(p) + missing_file_hint(p, p.parent.parent)
+                 else _not_here(p) + missing_file_hint(p, p.parent.parent)
                  for p in paths]
         return lines[:6] + _more_line(6, len(lines))
     where, names = match.group("where"), _names(match.group("extra"))
@@ -1243,7 +1239,7 @@ def _check_nan_files(match: re.Match, ctx: _Context) -> list[str]:
     for name in named[:6]:
         path = Path(_message_path(name))
         if not path.is_file():
-            found.append(_no_such(path))
+            found.append(_not_here(path))
             continue
         try:
             scan = scan_nifti(path)

@@ -759,7 +759,8 @@ def test_a_model_folder_v1_does_not_find_lists_the_models_that_were_trained(work
                                   "TaskXXX_Name/TRAINER__PLANS): nothing to check")
     windows = "model output folder not found. Expected: C:\\r\\nnUNet\\2d\\Task004_X\\nnUNetTrainerV2__nnUNetPlansv2.1"
     (pasted,) = explain(windows)
-    assert pasted.found[0].startswith("no C:") and pasted.found[0].endswith("nnUNet on this machine")
+    assert pasted.found[0].startswith("C:") and pasted.found[0].endswith("nnUNet is not on this machine (or not at "
+                                                                          "this path)")
     expected.mkdir()
     (there,) = explain(message)
     assert there.found[0].startswith(f"{expected} exists in this shell")
@@ -817,7 +818,7 @@ def test_a_checkpoint_v1_cannot_load_names_what_each_fold_holds(workspace):
                   + _missing_plans_message("/w/fold_0/model_final_checkpoint.model"))
     (weights,) = explain(pretrained)
     assert weights.cause.startswith("nnUNet_train -pretrained_weights names a checkpoint file that is not there")
-    assert weights.found == ("no /w/fold_0/model_final_checkpoint.model on this machine",)
+    assert weights.found == ("/w/fold_0/model_final_checkpoint.model is not on this machine (or not at this path)",)
 
 
 def test_validation_only_and_continue_say_which_checkpoints_the_fold_has(workspace):
@@ -900,13 +901,14 @@ def test_v1s_dataset_checks_name_the_file_and_the_name_that_would_fit(workspace,
     label.rename(task / "labelsTr" / "case_001_0000.nii.gz")  # named like an image
     (found,) = explain(_v1_verify(task, capsys))
     assert found.name == "raw_files" and "labelsTr/CASE.nii.gz" in found.cause
-    assert found.found == (f"no {label} on this machine; named like it there: case_001_0000.nii.gz",)
+    assert found.found == (f"{label} is not on this machine (or not at this path); named like it there: "
+                           "case_001_0000.nii.gz",)
     (task / "labelsTr" / "case_001_0000.nii.gz").rename(label)
     image = task / "imagesTr" / "case_002_0000.nii.gz"
     kept = image.read_bytes()
     image.unlink()
     (missing,) = explain(_v1_verify(task, capsys))
-    assert missing.name == "raw_files" and missing.found[0].startswith(f"no {image}")
+    assert missing.name == "raw_files" and missing.found[0].startswith(f"{image} is not on this machine")
     image.write_bytes(kept)
     (task / "imagesTr" / "._case_000_0000.nii.gz").write_bytes(b"mac")  # copied from a Mac
     shutil.copy(image, task / "imagesTr" / "case_009.nii.gz")
