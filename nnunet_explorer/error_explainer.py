@@ -832,6 +832,35 @@ def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str)
                         f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
 
 
+@_needs_task
+def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    from .planning.topology import get_pool_and_conv_props, pooling_product
+
+    found = []
+    for network in ("3d_fullres", "2d"):
+        try:
+            path, plans = _plans(workspace, name, ctx.plans_identifier, network)
+        except ExplorerError:
+            continue
+        for k, stage in plans["plans_per_stage"].items():
+            patch = [int(v) for v in stage["patch_size"]]
+            divisor = list(pooling_product(stage["pool_op_kernel_sizes"]))
+            deepest = [-(-p // d) for p, d in zip(patch, divisor)]  # strided convolutions round up
+            one = all(v == 1 for v in deepest)
+            found.append(tr(f"stage {k} of {path.name}: patch {patch}, product of the poolings {divisor}, deepest "
+                            f"level {deepest}" + (": one voxel, this is the cause" if one else ""),
+                            f"{path.name} 的 stage {k}:patch {patch},池化核的乘积 {divisor},最深一层 {deepest}"
+                            + (":只有一个体素,这就是原因" if one else "")))
+            if one and "current_spacing" in stage:
+                spacing = [float(v) for v in stage["current_spacing"]][-len(patch):]
+                planned = get_pool_and_conv_props(spacing, patch).pool_op_kernel_sizes
+                shown = [round(v, 3) for v in spacing]
+                found.append(tr(f"v1's planner pools {patch} at spacing {shown} as {planned}",
+                                f"在 spacing {shown} 下,v1 的规划器对 {patch} 的池化是 {planned}"))
+    return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
+                        f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+
+
 def _check_nan_log(match: re.Match, ctx: _Context) -> list[str]:
     """Where the NaN began in a v1 log, and whether it stayed (broken weights) or was one overflowed iteration."""
     from .inspection import nonfinite_losses, parse_log_text
@@ -1724,6 +1753,25 @@ KNOWN: tuple[_Known, ...] = (
                         "让改过的 patch_size 每个轴都是该轴池化核乘积的整数倍(或同时修改 pool_op_kernel_sizes);"
                         "`nnunet-explorer train ... -p ID --until network` 会指出是哪个轴以及最接近的合法 patch"),
            _guarded(_check_patch_divisible)),
+    _Known("one_voxel_deepest", "Expected more than 1 spatial element when training, got input size ...",
+           re.compile(r"Expected more than 1 spatial element when training, got input size"),
+           lambda m: tr("instance norm normalises each channel of each sample over its voxels, and a feature map of "
+                        "one voxel has nothing to normalise over. In nnU-Net v1 that is Generic_UNet's deepest level "
+                        "when the patch divided by the product of the plans' pool_op_kernel_sizes leaves one voxel "
+                        "on every axis: the patch_size was made smaller in the plans and the pooling was not. v1's "
+                        "planner pools an axis only while it has at least 8 voxels, so its deepest level keeps at "
+                        "least 4 per axis",
+                        "instance norm 对每个样本的每个通道在它的体素上做归一化,只有一个体素的特征图无从归一化。在 "
+                        "nnU-Net v1 中这是 Generic_UNet 的最深一层:patch 除以 plans 中 pool_op_kernel_sizes 的乘积后,"
+                        "每个轴都只剩一个体素,也就是 plans 中的 patch_size 被改小了,池化却没有改。v1 的规划器只在某个"
+                        "轴至少有 8 个体素时才在该轴上池化,所以最深一层每个轴至少保留 4 个体素"),
+           lambda m: tr("give the edited plans a patch of at least 4 times the product of the poolings on each axis, "
+                        "or the pooling v1's planner derives from the smaller patch (with -t the check computes it); "
+                        "`nnunet-explorer train ... -p ID --until network` says the same before a run",
+                        "给改过的 plans 一个每个轴至少是池化核乘积 4 倍的 patch,或者用 v1 规划器从这个更小的 patch 推出的"
+                        "池化(加上 -t 时检查会算出它);`nnunet-explorer train ... -p ID --until network` 在运行之前就会"
+                        "这样说"),
+           _guarded(_check_deepest_level)),
     _Known("nan_loss", "train loss : nan",
            re.compile(r"(?:train|validation) loss ?: -?(?:nan|inf)\b"),
            lambda m: tr("v1 logs a NaN loss and trains on (nothing stops it): once a weight is NaN every later loss "

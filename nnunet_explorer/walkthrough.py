@@ -23,7 +23,7 @@ import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -576,8 +576,9 @@ def network(trainer: Any, initialize: Initialized, plans_processed: ProcessedPla
     320 (3D) / 480 (2D); every block is conv -> instance norm -> leaky ReLU, ``conv_per_stage`` times. Your own
     network comes in the v1 way: override ``initialize_network`` in a subclass (notebook 07); this step says
     precisely what does not fit: number and shapes of the deep-supervision outputs, ``do_ds`` switching,
-    ``inference_apply_nonlin``; a plans patch the pooling does not divide (a hand edit) is named as the plans'
-    problem, with the nearest valid patches.
+    ``inference_apply_nonlin``; a plans patch the pooling does not divide, or one so small that the deepest level
+    has a single voxel (hand edits), is named as the plans' problem, with the nearest valid patches or the pooling
+    v1's planner gives that patch.
     """
     from .training.contract import check_network_contract
 
@@ -589,8 +590,14 @@ def network(trainer: Any, initialize: Initialized, plans_processed: ProcessedPla
                                num_classes=plans_processed.num_classes,
                                pool_op_kernel_sizes=plans_processed.net_num_pool_op_kernel_sizes,
                                deep_supervision=getattr(trainer, "ds_loss_weights", None) is not None,
-                               raise_on_error=True)
+                               raise_on_error=True, spacing=_stage_spacing(trainer, plans_processed.stage))
     return net
+
+
+def _stage_spacing(trainer: Any, stage: int) -> Sequence[float] | None:
+    """The plans' ``current_spacing`` of the stage the trainer runs (None when the plans lack it)."""
+    spacing = ((getattr(trainer, "plans", None) or {}).get("plans_per_stage") or {}).get(stage, {})
+    return spacing.get("current_spacing") if isinstance(spacing, Mapping) else None
 
 
 @mirrors("nnunet.training.network_training.network_trainer:NetworkTrainer.plot_network_architecture")

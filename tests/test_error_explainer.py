@@ -87,6 +87,7 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
                                        "You requested fold") % (5, 5),
         "target_size": _v1_target_size_message(),
         "patch_not_divisible": _v1_undivided_patch_message(),
+        "one_voxel_deepest": _v1_one_voxel_message(),
         "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
         **_damaged_file_messages(),
     }
@@ -199,6 +200,16 @@ def _v1_undivided_patch_message() -> str:
     with pytest.raises(RuntimeError) as raised:
         _v1_generic_unet([[2, 2, 2], [2, 2, 2]], False)(torch.zeros(1, 1, 16, 17, 16))
     return f"RuntimeError: {raised.value}"
+
+
+def _v1_one_voxel_message() -> str:
+    """What v1's network raises on a patch made smaller without its pooling (16 = the product of two poolings of 2
+    on every axis: one voxel at the deepest level)."""
+    import torch
+
+    with pytest.raises(ValueError) as raised:
+        _v1_generic_unet([[2, 2, 2], [2, 2, 2]], False)(torch.zeros(2, 1, 4, 4, 4))
+    return f"ValueError: {raised.value}"
 
 
 def _v1_target_size_message() -> str:
@@ -480,6 +491,42 @@ def test_a_patch_the_pooling_does_not_divide_is_found_in_the_edited_plans(worksp
     assert edited.found[0] == (f"stage 0 of nnUNetPlansEdited_plans_3D.pkl: patch [80, 150, 160], product of the "
                                f"poolings {divisor}: axis [1] is no multiple: this is the cause")
 
+
+def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling_v1_plans_for_the_patch(workspace,
+                                                                                                      capsys):
+    import pickle
+
+    from nnunet_explorer.planning.topology import get_pool_and_conv_props
+
+    (real,) = explain(_messages()["one_voxel_deepest"])
+    assert "Generic_UNet's deepest level" in real.cause and real.found == ("add -t TASK to check the task's files "
+                                                                          "as well",)
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    task_dir = workspace.preprocessed_task_dir("Task040_KiTS")
+    plans = load_pickle(task_dir / "nnUNetPlansv2.1_plans_3D.pkl")
+    stage = plans["plans_per_stage"][max(plans["plans_per_stage"])]
+    divisor = [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+    (fine,) = explain(real.quoted, task="40")
+    assert fine.found[0] == (f"stage 0 of nnUNetPlansv2.1_plans_3D.pkl: patch [80, 160, 160], product of the "
+                             f"poolings {divisor}, deepest level {[p // d for p, d in zip([80, 160, 160], divisor)]}")
+    assert fine.found[1].startswith("stage 0 of nnUNetPlansv2.1_plans_2D.pkl: ")  # the task's 2d plans
+    assert not [line for line in fine.found if "this is the cause" in line]
+    stage["patch_size"] = np.array(divisor)  # a hand edit: a smaller patch, the pooling kept
+    (task_dir / "nnUNetPlansSmall_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    (edited,) = explain(real.quoted, task="40", plans_identifier="nnUNetPlansSmall")
+    assert edited.found[0] == (f"stage 0 of nnUNetPlansSmall_plans_3D.pkl: patch {divisor}, product of the poolings "
+                               f"{divisor}, deepest level [1, 1, 1]: one voxel, this is the cause")
+    spacing = [float(v) for v in stage["current_spacing"]]
+    planned = get_pool_and_conv_props(spacing, divisor).pool_op_kernel_sizes
+    assert edited.found[1] == (f"v1's planner pools {divisor} at spacing {[round(v, 3) for v in spacing]} as "
+                               f"{planned}")
+    # and the explorer's own network step says so before a run, blaming the plans, not the network
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "0", "-p", "nnUNetPlansSmall",
+                 "--until", "network"]) != 0
+    said = capsys.readouterr()
+    assert "the plans' patch size is too small for the network's pooling" in said.err + said.out
+    assert "network contract" not in said.err + said.out
 
 def _v1_log(losses: list[str], lrs: list[float]) -> str:
     """A v1 training log around the given epochs' train losses, in v1 1.7.1's own line formats."""

@@ -257,10 +257,12 @@ def network_note(check: PlansCheck, stage: int, lang: str) -> Note | None:
 
 
 def pooling_note(plans: Mapping[str, Any], stage: int, lang: str) -> Note | None:
-    """A warning when the stage's patch is no multiple of its pooling on some axis (a hand edit): the network fails.
+    """A warning when the stage's patch does not fit its pooling (a hand edit): the network fails.
 
     v1's planner pads every axis of the patch to a multiple of the product of its pooling kernels; Generic_UNet's
-    decoder relies on it (see :func:`~nnunet_explorer.planning.topology.pooling_product`).
+    decoder relies on it (see :func:`~nnunet_explorer.planning.topology.pooling_product`). And it pools an axis only
+    while it has at least 8 voxels: a patch made smaller without its pooling leaves one voxel at the deepest level,
+    which instance norm cannot normalise.
     """
     sp = (plans.get("plans_per_stage") or {}).get(stage) or {}
     if "patch_size" not in sp or not sp.get("pool_op_kernel_sizes"):
@@ -268,6 +270,17 @@ def pooling_note(plans: Mapping[str, Any], stage: int, lang: str) -> Note | None
     patch = [int(v) for v in sp["patch_size"]]
     divisor = list(pooling_product(sp["pool_op_kernel_sizes"]))
     axes = [i for i, (p, d) in enumerate(zip(patch, divisor)) if p % d]
+    if all(-(-p // d) == 1 for p, d in zip(patch, divisor)):  # strided convolutions round up
+        return Note("pitfall", pick(HEADINGS["pooling"], lang), _say(
+            f"The patch {patch} leaves one voxel at the network's deepest level (the product of the pooling kernels "
+            f"is {divisor}): instance norm cannot normalise a single voxel, so ``Generic_UNet``'s forward fails "
+            "(\"Expected more than 1 spatial element when training\"). v1's planner pools an axis only while it has "
+            "at least 8 voxels, keeping at least 4 at the deepest level; a smaller patch needs its own pooling (the "
+            "``network`` step names the pooling v1's planner gives it).",
+            f"patch {patch} 在网络最深一层只剩一个体素(池化核的乘积是 {divisor}):instance norm 无法对单个体素做"
+            "归一化,所以 ``Generic_UNet`` 的 forward 会出错(\"Expected more than 1 spatial element when "
+            "training\")。v1 的规划器只在某个轴至少有 8 个体素时才在该轴上池化,最深一层至少保留 4 个体素;更小的 "
+            "patch 需要它自己的池化(``network`` 步骤会给出 v1 规划器为它算出的池化)。", lang))
     if not axes:
         return None
     return Note("pitfall", pick(HEADINGS["pooling"], lang), _say(

@@ -129,14 +129,14 @@ v1 把每个 ``CASE.npz`` 一次性解压为 ``CASE.npy``（``unpack_data``）,�
 它从随机的训练病例中切出 ``batch_size`` 个更大的加载器尺寸的 patch;每个 batch 最后
 ``batch_size - round(batch_size * (1 - 0.33))`` 个样本以病例中某个随机类别的随机前景体素为中心。病例范围之外,
 图像用 0 填充,分割用 -1 填充。``get_basic_generators`` 是构建数据加载器的唯一地方:训练、DDP 和各个视图都用它。"""),
-    "network": StepDoc("78d7bb34d159", """\
+    "network": StepDoc("d6311df8db2f", """\
 ``trainer.network``：``initialize_network`` 构建的 Generic_UNet,并按 v1 的约定检查。
 
 各层按 ``pool_op_kernel_sizes`` 排列;特征数从 ``base_num_features`` 开始,每层翻倍,最多 320（3D）/ 480（2D）;
 每个块是 conv -> instance norm -> leaky ReLU,重复 ``conv_per_stage`` 次。用 v1 的方式换成你自己的网络:在子类中
 重写 ``initialize_network``（notebook 07）;本步骤会准确指出哪里不符合:深度监督输出的数量和形状、``do_ds`` 的切换、
-``inference_apply_nonlin``;plans 中不能被池化整除的 patch（手工修改所致）会被指出是 plans 的问题,并给出最接近的
-合法 patch。"""),
+``inference_apply_nonlin``;plans 中不能被池化整除的 patch,或小到最深一层只剩一个体素的 patch（都是手工修改所致）,
+会被指出是 plans 的问题,并给出最接近的合法 patch,或 v1 规划器为这个 patch 算出的池化。"""),
     "architecture": StepDoc("26a74f2cc7f1", """\
 逐层查看一个 batch 经过网络的情况:形状、通道、参数、深度监督输出头。"""),
     "optimizer": StepDoc("490c369eadbf", """\

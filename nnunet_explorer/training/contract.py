@@ -50,6 +50,9 @@ class ContractReport:
     #: the plans' patch and the product of their poolings when the forward failed on a patch it does not divide:
     #: then the plans, not the network, are what to fix
     undivided_patch: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    #: the plans' patch, the product of their poolings and the pooling v1's planner gives that patch (None
+    #: without the spacing) when the forward failed on a deepest level of one voxel: the plans are what to fix
+    one_voxel_deepest: tuple[tuple[int, ...], tuple[int, ...], list[list[int]] | None] | None = None
 
     @property
     def ok(self) -> bool:
@@ -73,6 +76,23 @@ class ContractReport:
                        "under a new identifier (-p); v1's planner always makes it so",
                        f"让 plans 的 patch_size 每个轴都是 {divisor}(每个轴上 pool_op_kernel_sizes 的乘积)的整数倍,"
                        f"例如 {below} 或 {above};改在 plans 的副本中并以新的标识保存(-p);v1 的规划器总是这样做"))
+        if self.errors and self.one_voxel_deepest is not None:
+            patch, divisor, planned = self.one_voxel_deepest
+            least = tuple(4 * d for d in divisor)
+            raise ConfigurationError(
+                tr("the plans' patch size is too small for the network's pooling:",
+                   "plans 的 patch 大小对网络的池化来说太小了:") + "\n  - " + "\n  - ".join(self.errors),
+                fix=tr(f"with these poolings give every axis of the plans' patch_size at least {least} (4 voxels "
+                       "at the deepest level, as v1's planner keeps), or give the smaller patch the pooling v1's "
+                       "planner derives from it"
+                       + (f" ({planned} for {list(patch)} at this spacing, with one conv_kernel_sizes entry per "
+                          "pooling plus one)" if planned is not None else "")
+                       + ", in a copy of the plans saved under a new identifier (-p)",
+                       f"在这些池化下,让 plans 的 patch_size 每个轴至少为 {least}(最深一层 4 个体素,与 v1 的"
+                       "规划器一致);或者给这个更小的 patch 用 v1 规划器从它推出的池化"
+                       + (f"(在这个 spacing 下 {list(patch)} 对应 {planned},conv_kernel_sizes 比池化多一项)"
+                          if planned is not None else "")
+                       + ";改在 plans 的副本中并以新的标识保存(-p)"))
         if self.errors:
             fix = segmentation_network_fix()
             raise ConfigurationError(
@@ -110,7 +130,7 @@ def _shapes(out: object) -> list[tuple[int, ...]] | None:
 def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], batch_size: int,
                            num_input_channels: int, num_classes: int,
                            pool_op_kernel_sizes: Sequence[Sequence[int]], deep_supervision: bool = True,
-                           raise_on_error: bool = False) -> ContractReport:
+                           raise_on_error: bool = False, spacing: Sequence[float] | None = None) -> ContractReport:
     """Check that a user-provided network can stand in for v1's ``Generic_UNet``.
 
     Runs a batch ``(batch_size, num_input_channels, *patch_size)`` with ``do_ds`` on and then off. On a CPU
@@ -128,6 +148,8 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
         deep_supervision: check the deep-supervision contract (v1's V2 trainers train with it).
         raise_on_error: raise :class:`~nnunet_explorer.errors.ConfigurationError` instead of returning a
             report with errors.
+        spacing: the stage's spacing (the plans' ``current_spacing``), so that a patch too small for its pooling
+            is told the pooling v1's planner gives it.
 
     Returns:
         A :class:`ContractReport`; ``report.ok`` is False when something does not fit, and
@@ -221,7 +243,27 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
         else:
             warnings.append(text)
 
-    report = ContractReport(tuple(errors), tuple(warnings), tuple(expected), tuple(got_ds), got_single, undivided)
+    one_voxel = None
+    if probe.raised and any("Expected more than 1 spatial element" in e for e in probe.errors) \
+            and all(-(-p // d) == 1 for p, d in zip(patch, divisor)):
+        # strided convolutions round up: the deepest level has ceil(patch / product of the poolings) voxels
+        planned = None
+        if spacing is not None:
+            from ..planning.topology import get_pool_and_conv_props
+
+            planned = get_pool_and_conv_props(list(spacing)[-len(patch):], patch).pool_op_kernel_sizes
+        one_voxel = (patch, divisor, planned)
+        errors.insert(0, tr(f"patch_size {patch} leaves one voxel at the network's deepest level (the product of "
+                            f"the poolings is {divisor}): instance norm cannot normalise a single voxel, which is the "
+                            "forward error below. v1's planner pools an axis only while it has at least 8 voxels, "
+                            "so its deepest level keeps at least 4 per axis: the patch was made smaller in the "
+                            "plans without the pooling",
+                            f"patch_size {patch} 在网络最深一层只剩一个体素(池化核的乘积是 {divisor}):instance norm "
+                            "无法对单个体素做归一化,这就是下面 forward 出错的原因。v1 的规划器只在某个轴至少有 8 个体素时"
+                            "才在该轴上池化,所以最深一层每个轴至少保留 4 个体素:这是在 plans 中把 patch 改小了,却没有"
+                            "改池化"))
+    report = ContractReport(tuple(errors), tuple(warnings), tuple(expected), tuple(got_ds), got_single, undivided,
+                            one_voxel)
     if raise_on_error:
         report.raise_if_failed()
     return report

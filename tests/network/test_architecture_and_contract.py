@@ -253,3 +253,44 @@ def test_a_patch_the_pooling_does_not_divide_is_named_as_the_plans_problem_with_
     fine = check_network_contract(net, patch_size=(8, 16, 16), batch_size=1, num_input_channels=1, num_classes=3,
                                   pool_op_kernel_sizes=POOLS)
     assert fine.ok and fine.undivided_patch is None
+
+
+def test_a_patch_too_small_for_its_pooling_is_named_as_the_plans_problem_with_the_pooling_v1_plans_for_it(net):
+    """A patch made smaller in the plans without its pooling: the deepest level has one voxel, and instance norm
+    (in v1 1.7.1's own Generic_UNet too) refuses it. The report blames the plans, not the network, and the fix gives
+    the pooling v1's planner derives from that patch."""
+    from nnunet_explorer.planning.topology import get_pool_and_conv_props
+
+    patch, spacing = (4, 8, 8), (3.0, 1.5, 1.5)  # the product of POOLS is (4, 8, 8)
+    report = check_network_contract(net, patch_size=patch, batch_size=1, num_input_channels=1, num_classes=3,
+                                    pool_op_kernel_sizes=POOLS, spacing=spacing)
+    assert report.errors[0].startswith("patch_size (4, 8, 8) leaves one voxel at the network's deepest level (the "
+                                       "product of the poolings is (4, 8, 8)): instance norm cannot normalise")
+    assert any("Expected more than 1 spatial element" in e for e in report.errors[1:])
+    planned = get_pool_and_conv_props(spacing, patch).pool_op_kernel_sizes
+    assert report.one_voxel_deepest == (patch, (4, 8, 8), planned) and len(planned) < len(POOLS)
+    with pytest.raises(ConfigurationError) as raised:
+        report.raise_if_failed()
+    assert raised.value.cause.startswith("the plans' patch size is too small for the network's pooling:")
+    assert raised.value.fix.startswith("with these poolings give every axis of the plans' patch_size at least "
+                                       f"(16, 32, 32) (4 voxels at the deepest level, as v1's planner keeps), or give "
+                                       f"the smaller patch the pooling v1's planner derives from it ({planned} for "
+                                       "[4, 8, 8] at this spacing")
+    # the pooling the fix names builds a network that runs on that patch
+    topology = get_pool_and_conv_props(spacing, patch)
+    fitted = build_network(1, 8, 3, topology.pool_op_kernel_sizes, topology.conv_kernel_sizes)
+    assert check_network_contract(fitted, patch_size=patch, batch_size=1, num_input_channels=1, num_classes=3,
+                                  pool_op_kernel_sizes=topology.pool_op_kernel_sizes).ok
+    # v1's own Generic_UNet with these plans fails the same way
+    pytest.importorskip("nnunet")
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+
+    v1 = Generic_UNet(1, 8, 3, len(POOLS), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
+                      nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True},
+                      True, False, lambda x: x, InitWeights_He(1e-2), POOLS, CONVS, False, True, True)
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element"):
+        v1(torch.zeros(2, 1, *patch))
+    # a deepest level of two voxels on one axis runs: nothing is blamed
+    assert check_network_contract(net, patch_size=(8, 8, 8), batch_size=1, num_input_channels=1, num_classes=3,
+                                  pool_op_kernel_sizes=POOLS).one_voxel_deepest is None

@@ -103,6 +103,22 @@ def test_a_patch_the_pooling_does_not_divide_gets_a_warning_before_the_network_f
     assert CJK.search(zh.text) and zh.heading == "这个 patch 与池化"
 
 
+def test_a_patch_made_smaller_without_its_pooling_gets_a_warning_before_the_network_fails(v1_ct_task):
+    """A patch that leaves one voxel at the deepest level (the product of its poolings): instance norm fails in
+    Generic_UNet, so the plans card warns; a patch with two voxels on one axis there does not get the warning."""
+    from nnunet_explorer.teaching.plans_notes import plans_check_notes
+
+    edited = copy.deepcopy(_plans(v1_ct_task))
+    stage = edited["plans_per_stage"][0]
+    divisor = [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+    stage["patch_size"] = np.array(divisor)
+    (pitfall,) = [n for n in plans_check_notes(edited, 0) if n.kind == "pitfall"]
+    assert pitfall.text.startswith(f"The patch {divisor} leaves one voxel at the network's deepest level (the product "
+                                   f"of the pooling kernels is {divisor})")
+    assert "Expected more than 1 spatial element when training" in pitfall.text
+    stage["patch_size"] = np.array([divisor[0] * 2, *divisor[1:]])
+    assert not [n for n in plans_check_notes(edited, 0) if n.kind == "pitfall"]
+
 def test_plans_without_their_fingerprint_are_not_compared_and_the_card_says_so(v1_ct_task):
     from nnunet_explorer.fileio import load_pickle
     from nnunet_explorer.views.cards import plans_card
