@@ -288,12 +288,29 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
         if conv_kernel_sizes is None:
             conv_kernel_sizes = [[3] * dim] * (num_pool + 1)
         conv_kernel_sizes = [list(map(int, k)) for k in conv_kernel_sizes]
+        # differs from v1: v1 fails on these deep inside its layers (an IndexError, or a convolution's own error);
+        # in nnU-Net all three come from one stage of the plans, so a hand edit is what to look at
         if any(len(p) != dim for p in pool_op_kernel_sizes) or any(len(k) != dim for k in conv_kernel_sizes):
-            raise ValueError(f"kernel sizes must have {dim} entries each for conv_op {conv_op.__name__}: "
-                             f"pool {pool_op_kernel_sizes}, conv {conv_kernel_sizes}")
+            raise ConfigurationError(
+                tr(f"a {dim}D Generic_UNet ({conv_op.__name__}) needs kernel sizes of {dim} entries each, got pool "
+                   f"{pool_op_kernel_sizes}, conv {conv_kernel_sizes}: nnUNetTrainer builds a 2D network when the "
+                   "plans' patch_size has 2 entries and a 3D one when it has 3",
+                   f"{dim}D 的 Generic_UNet（{conv_op.__name__}）要求每个核大小都有 {dim} 项，实际是 pool "
+                   f"{pool_op_kernel_sizes}、conv {conv_kernel_sizes}：plans 的 patch_size 有 2 项时 nnUNetTrainer "
+                   "构建 2D 网络，有 3 项时构建 3D 网络"),
+                fix=tr("give the plans' stage a patch_size with one entry per axis of its kernel sizes (an edited "
+                       "copy of the plans, saved under a new identifier, -p)",
+                       "让 plans 这个 stage 的 patch_size 与核大小的轴数一致（改在 plans 的副本中并以新的标识保存，-p）"))
         if len(conv_kernel_sizes) != num_pool + 1:
-            raise ValueError(f"need len(pool_op_kernel_sizes) + 1 = {num_pool + 1} conv kernels "
-                             f"(one per level plus the bottleneck), got {len(conv_kernel_sizes)}")
+            raise ConfigurationError(
+                tr(f"Generic_UNet needs len(pool_op_kernel_sizes) + 1 = {num_pool + 1} conv kernel sizes (one per "
+                   f"level plus the bottleneck), got {len(conv_kernel_sizes)}",
+                   f"Generic_UNet 需要 len(pool_op_kernel_sizes) + 1 = {num_pool + 1} 个卷积核大小（每层一个，"
+                   f"再加瓶颈一个），实际有 {len(conv_kernel_sizes)} 个"),
+                fix=tr("edit pool_op_kernel_sizes and conv_kernel_sizes of the plans' stage together: v1's planner "
+                       "writes one conv kernel per pooling plus one for the bottleneck",
+                       "同时修改 plans 这个 stage 的 pool_op_kernel_sizes 和 conv_kernel_sizes：v1 的规划器为每次"
+                       "池化写一个卷积核，再为瓶颈写一个"))
         norm_op_kwargs = _default_norm_kwargs() if norm_op_kwargs is None else norm_op_kwargs
         dropout_op_kwargs = _default_dropout_kwargs() if dropout_op_kwargs is None else dropout_op_kwargs
         nonlin_kwargs = _default_nonlin_kwargs() if nonlin_kwargs is None else nonlin_kwargs

@@ -156,10 +156,26 @@ def test_he_init_statistics():
     assert not any("running" in k for k in net.state_dict())
 
 
-def test_wrong_kernel_lists_are_rejected():
-    with pytest.raises(ValueError, match="conv kernels"):
+def test_wrong_kernel_lists_are_rejected_naming_the_plans_where_v1_fails_deep_inside(v1):
+    """Hand-edited plans: v1 fails with an IndexError while building, or with a convolution's own error at the first
+    forward; the explorer says which plans entries disagree, and how they belong together."""
+    from nnunet_explorer.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as raised:
         build_network(1, 32, 3, [[2, 2, 2]] * 3, [[3, 3, 3]] * 3)
-    with pytest.raises(ValueError, match="3 entries"):
+    assert raised.value.cause == ("Generic_UNet needs len(pool_op_kernel_sizes) + 1 = 4 conv kernel sizes (one per "
+                                  "level plus the bottleneck), got 3")
+    assert "one conv kernel per pooling plus one for the bottleneck" in raised.value.fix
+    with pytest.raises(IndexError):
+        v1.build(1, 32, 3, [[2, 2, 2]] * 3, [[3, 3, 3]] * 3, 2, True)
+    # a 2-entry patch in 3D plans: nnUNetTrainer builds a 2D network with the 3D kernels
+    with pytest.raises(ConfigurationError) as raised:
+        build_network(1, 32, 3, [[2, 2, 2]] * 3, [[3, 3, 3]] * 4, threeD=False)
+    assert raised.value.cause.startswith("a 2D Generic_UNet (Conv2d) needs kernel sizes of 2 entries each, got pool ")
+    assert "the plans' patch_size has 2 entries" in raised.value.cause
+    with pytest.raises(RuntimeError, match="stride"):
+        v1.build(1, 32, 3, [[2, 2, 2]] * 3, [[3, 3, 3]] * 4, 2, False)(torch.zeros(1, 1, 32, 32))
+    with pytest.raises(ConfigurationError, match="3 entries each"):
         build_network(1, 32, 3, [[2, 2]] * 3, [[3, 3]] * 4, threeD=True)
 
 
