@@ -152,6 +152,9 @@ class nnUNetTrainer(NetworkTrainer):
                                 f"plans 中没有 stage {self.stage}（已有的 stage：{stages}）"),
                              fix=tr("choose one of those stages", "请从这些 stage 中选择一个"))
         stage_plans = plans["plans_per_stage"][self.stage]
+        from ..planning.plans import check_stage_values
+
+        check_stage_values(stage_plans, self.stage)
         self.batch_size = stage_plans["batch_size"]
         self.net_pool_per_axis = stage_plans["num_pool_per_axis"]
         self.patch_size = np.array(stage_plans["patch_size"]).astype(int)

@@ -22,7 +22,8 @@ from ..provenance import mirrors
 
 REQUIRED_KEYS = ("num_stages", "num_modalities", "modalities", "normalization_schemes", "num_classes",
                  "all_classes", "use_mask_for_norm", "transpose_forward", "transpose_backward", "data_identifier",
-                 "plans_per_stage")
+                 "plans_per_stage", "base_num_features", "dataset_properties", "keep_only_largest_region",
+                 "min_region_size_per_class")
 STAGE_KEYS = ("batch_size", "num_pool_per_axis", "patch_size", "median_patient_size_in_voxels", "current_spacing",
               "original_spacing", "do_dummy_2D_data_aug", "pool_op_kernel_sizes", "conv_kernel_sizes")
 
@@ -58,6 +59,54 @@ def load_plans(path: PathLike) -> dict:
                              fix=tr("re-run plan_and_preprocess to write a complete plans file",
                                     "请重新运行 plan_and_preprocess, 写出完整的 plans 文件"))
     return plans
+
+
+def _is_count(value: Any) -> bool:
+    """A positive whole number, as an int, a numpy integer or a float like 2.0 (v1 casts with int())."""
+    try:
+        return float(value) == int(value) and int(value) >= 1
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def check_stage_values(sp: Mapping[str, Any], stage: object) -> None:
+    """Refuse a stage whose batch, patch or kernel sizes are not positive whole numbers (a hand edit), naming each.
+
+    Raises:
+        PlansError: what is wrong, value by value.
+    """
+    wrong = _stage_value_problems(sp)
+    if wrong:
+        # differs from v1: v1 reads these values unchecked and fails later, deep in the network or the loader
+        raise PlansError(tr(f"stage {stage} of the plans: {'; '.join(wrong)}",
+                            f"plans 的 stage {stage}：{'；'.join(wrong)}"),
+                         fix=tr("correct the edited values in the plans file: batch, patch and kernel sizes are "
+                                "positive whole numbers in every plans file v1's planner writes (or plan again)",
+                                "改正 plans 文件中改过的值：v1 规划器写出的每个 plans 文件中，batch、patch 和核大小都是"
+                                "正整数（或者重新规划）"))
+
+
+def _stage_value_problems(sp: Mapping[str, Any]) -> list[str]:
+    """What in one stage of a (hand-edited) plans file no network or loader can use: each value named."""
+    wrong = []
+    if not _is_count(sp["batch_size"]):
+        wrong.append(tr(f"batch_size {sp['batch_size']!r} is no positive whole number",
+                        f"batch_size {sp['batch_size']!r} 不是正整数"))
+    for key in ("patch_size", "pool_op_kernel_sizes", "conv_kernel_sizes"):
+        flat = np.asarray(sp[key], dtype=object).ravel().tolist() if np.ndim(sp[key]) else [sp[key]]
+        if not flat or not all(_is_count(v) for v in flat):
+            wrong.append(tr(f"{key} {_plain(sp[key])} holds a value that is no positive whole number",
+                            f"{key} {_plain(sp[key])} 中有不是正整数的值"))
+    return wrong
+
+
+def _plain(value: Any) -> Any:
+    """Nested lists of the values as written (numpy arrays and scalars as plain lists and numbers)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 #: numpy's print options of v1's day: with numpy >= 2 a scalar prints as ``np.False_`` / ``np.int64(6)``, with the

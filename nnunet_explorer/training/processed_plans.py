@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import PlansError
 from ..language import tr
+from ..planning.plans import check_stage_values
 from ..provenance import mirrors
 
 
@@ -94,6 +95,7 @@ def process_plans(plans: Mapping[str, Any], stage: int | None = None) -> Process
                             f"plans 中没有 stage {stage}（已有的 stage：{stages}）"),
                          fix=tr("choose one of those stages", "请从这些 stage 中选一个"))
     sp = plans["plans_per_stage"][stage]
+    check_stage_values(sp, stage)
     warnings: list[str] = []
     pool_per_axis = _ints(sp["num_pool_per_axis"])
     if "pool_op_kernel_sizes" not in sp:

@@ -151,3 +151,29 @@ def test_rerun_skips_cropped_cases(workspace):
     assert npz.stat().st_mtime_ns == before
     assert load_pickle(second.plans_3d)["plans_per_stage"][0]["patch_size"].tolist() == \
         load_pickle(first.plans_3d)["plans_per_stage"][0]["patch_size"].tolist()
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda plans, stage: stage.__setitem__("batch_size", 0), "batch_size 0 is no positive whole number"),
+    (lambda plans, stage: stage.__setitem__("patch_size", np.array([80, 0, 160])),
+     "patch_size [80, 0, 160] holds a value that is no positive whole number"),
+    (lambda plans, stage: stage.__setitem__("conv_kernel_sizes", [[3, 3, 2.5]] + stage["conv_kernel_sizes"][1:]),
+     "conv_kernel_sizes [[3, 3, 2.5], "),
+    (lambda plans, stage: plans.pop("base_num_features"), "lacks plans keys: base_num_features"),
+])
+def test_hand_edited_plans_are_refused_naming_the_value_not_with_a_traceback(workspace, capsys, edit, said):
+    """Users edit plans files by hand (where batch or patch size live): a value no network or loader can use stops
+    `train` with the value named (v1 reads them unchecked and fails deep inside), and the plans' own values pass."""
+    import pickle
+
+    assert cli_main(["sample", "kits19"]) == 0
+    task = workspace.preprocessed_task_dir("Task040_KiTS")
+    plans = load_pickle(task / "nnUNetPlansv2.1_plans_3D.pkl")
+    edit(plans, plans["plans_per_stage"][0])
+    (task / "nnUNetPlansEdited_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    capsys.readouterr()
+    argv = ["train", "3d_fullres", "nnUNetTrainerV2", "40", "0", "--until", "initialize"]
+    assert cli_main([*argv, "-p", "nnUNetPlansEdited"]) == 2  # bad input, as for every plans error
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+    assert cli_main(argv) == 0
