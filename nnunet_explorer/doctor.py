@@ -186,9 +186,11 @@ def _check_damaged(workspace: Workspace, name: str, problems: list[Finding]) -> 
     named = [(next((f.relative_to(r) for r in roots if f.is_relative_to(r)), f), why) for f, why in damaged]
     shown = tr(", ", "、").join(tr(f"{f} ({why})", f"{f}（{why}）") for f, why in named[:5]) + and_more(5, len(named))
     problems.append(Finding(
-        tr(f"task {name}: {len(damaged)} damaged file(s): {shown}; v1 fails on each when it reads it",
-           f"任务 {name}：{len(damaged)} 个文件已损坏：{shown}；v1 读到其中任何一个都会失败"),
-        tr("; ", "；").join(remedies(damaged, name))))
+        tr(f"task {name}: {len(damaged)} damaged file(s): {shown}; v1 fails on each when it reads it (unless a run "
+           "is writing it now: a checkpoint being saved, a case being unpacked)",
+           f"任务 {name}：{len(damaged)} 个文件已损坏：{shown}；v1 读到其中任何一个都会失败（除非现在有运行正在写它："
+           "正在保存的检查点、正在解压的病例）"),
+        tr("; ", "；").join(remedies(damaged, name, workspace))))
 
 
 def check_tasks(workspace: Workspace, problems: list[Finding], *,

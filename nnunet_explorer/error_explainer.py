@@ -374,10 +374,15 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
     from .file_damage import damaged_files, remedies, task_files_folders, whole_or_why
     from .training.dataloading import incomplete_npy_files
 
-    workspace = _workspace(ctx)
-    name = _task_name(ctx, workspace)
-    folders = task_files_folders(workspace, name) if name else []
     found, damaged, whole = [], [], []
+    try:
+        workspace = _workspace(ctx)
+        name = _task_name(ctx, workspace)
+    except ExplorerError as exc:  # the folders or the task are not here: the files the text names still are
+        workspace, name = None, None
+        if ctx.task:
+            found.append(exc.cause.splitlines()[0])
+    folders = task_files_folders(workspace, name) if name else []
     # a log names the files v1 was reading ('loading checkpoint PATH'); those of the task are in its lines below
     for named in dict.fromkeys(_NAMED_FILE.findall(ctx.text)):
         path = Path(named)
@@ -395,8 +400,8 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
         found.append(tr(f"whole now, of the files the text names: {', '.join(whole)}",
                         f"文字中提到的文件中，现在完整的有：{'、'.join(whole)}"))
     if name is None:
-        return found + remedies(damaged, None) + [
-            tr("add -t TASK to check the task's files as well", "加上 -t TASK,也检查这个任务的文件")]
+        return found + remedies(damaged, None, workspace) + ([] if ctx.task else [
+            tr("add -t TASK to check the task's files as well", "加上 -t TASK,也检查这个任务的文件")])
     for folder in folders:
         if not folder.is_dir():
             continue
@@ -411,19 +416,20 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
         found.append(tr(f"{folder}: {len(bad)} of {files} files damaged: ", f"{folder}：{files} 个文件中有 {len(bad)} "
                         "个已损坏：") + tr(", ", "、").join(listed) + and_more(10, len(bad)))
         damaged += bad
-    return found + remedies(damaged, name)
+    return found + remedies(damaged, name, workspace)
 
 
 def _check_damaged_pickle(match: re.Match, ctx: _Context) -> list[str]:
-    # on Windows and macOS, workers start by spawn: a worker whose arguments could not be pickled dies reading them
-    # with this EOFError, and no file is damaged
+    # on Windows a worker process starts first and then receives its arguments pickled through a pipe: when they
+    # cannot be pickled the worker dies reading them with this EOFError, and no file is damaged (on Linux and macOS
+    # spawn pickles before starting the process, so only the parent's TypeError shows)
     spawn = re.search(r"(?:[Cc]an't|[Cc]annot) pickle[^\n]*", ctx.text)
-    found = [tr(f"the text also says \"{spawn.group(0).strip()}\": a worker process started by spawn (Windows, "
-                "macOS) could not be sent its arguments, and the EOFError is that worker dying while it read them; "
-                "mend the object that cannot be pickled (one of your own trainer's, often)",
-                f"文字中还有 \"{spawn.group(0).strip()}\":以 spawn 方式启动的工作进程(Windows、macOS)收不到它的"
-                "参数,这个 EOFError 是该工作进程读参数时死掉;要修的是不能被 pickle 的那个对象(常常是你自己的 "
-                "trainer 里的)")] if spawn else []
+    found = [tr(f"the text also says \"{spawn.group(0).strip()}\": on Windows a worker process is started first and "
+                "then sent its arguments, and when they cannot be pickled the EOFError is that worker dying while it "
+                "read them; mend the object that cannot be pickled (one of your own trainer's, often)",
+                f"文字中还有 \"{spawn.group(0).strip()}\":在 Windows 上工作进程先启动,再接收它的参数;参数不能被 "
+                "pickle 时,这个 EOFError 就是该工作进程读参数时死掉;要修的是不能被 pickle 的那个对象(常常是你自己"
+                "的 trainer 里的)")] if spawn else []
     return found + _check_damaged_files(match, ctx)
 
 
@@ -431,6 +437,19 @@ def _check_disk_full(match: re.Match, ctx: _Context) -> list[str]:
     import shutil
     import zipfile
 
+    found = []
+    if "</torch_" in ctx.text or "/dev/shm" in ctx.text:
+        found.append(tr("the write that failed was to /dev/shm (torch's shared memory, '</torch_...>'): v1's "
+                        "augmentation workers hand each batch (torch tensors, after NumpyToTensor) to the training "
+                        "process through it; Docker gives a container 64 MiB there unless run with --shm-size (or "
+                        "--ipc=host)",
+                        "写入失败的是 /dev/shm(torch 的共享内存,'</torch_...>'):v1 的数据增强工作进程通过它把每个 "
+                        "batch(NumpyToTensor 之后的 torch 张量)交给训练进程;Docker 默认只给容器 64 MiB,除非用 "
+                        "--shm-size(或 --ipc=host)运行"))
+    if os.path.isdir("/dev/shm"):
+        shm = shutil.disk_usage("/dev/shm")
+        found.append(tr(f"/dev/shm: {shm.free / 2**30:.2f} GiB free of {shm.total / 2**30:.2f} GiB",
+                        f"/dev/shm：{shm.total / 2**30:.2f} GiB 中剩余 {shm.free / 2**30:.2f} GiB"))
     named = re.search(r"No space left on device: '([^']+)'", ctx.text)
     places = [(tr("the named file's folder", "报错中文件所在的文件夹"), Path(named.group(1)).parent)] if named else []
     places += [(variable, Path(ctx.environ[variable])) for variable in
@@ -440,7 +459,6 @@ def _check_disk_full(match: re.Match, ctx: _Context) -> list[str]:
         while not folder.is_dir() and folder != folder.parent:  # the file's folder may be what was not written
             folder = folder.parent
         disks.setdefault(folder.stat().st_dev, []).append((what, folder))
-    found = []
     for on_disk in disks.values():
         usage = shutil.disk_usage(on_disk[0][1])
         names = tr(", ", "、").join(what for what, _ in on_disk)
@@ -853,10 +871,13 @@ def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -
                             + (":只有一个体素,这就是原因" if one else "")))
             if one and "current_spacing" in stage:
                 spacing = [float(v) for v in stage["current_spacing"]][-len(patch):]
-                planned = get_pool_and_conv_props(spacing, patch).pool_op_kernel_sizes
+                topology = get_pool_and_conv_props(spacing, patch)
+                planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
                 shown = [round(v, 3) for v in spacing]
-                found.append(tr(f"v1's planner pools {patch} at spacing {shown} as {planned}",
-                                f"在 spacing {shown} 下,v1 的规划器对 {patch} 的池化是 {planned}"))
+                found.append(tr(f"v1's planner pools {patch} at spacing {shown} as {planned} and pads the patch to "
+                                f"{padded}",
+                                f"在 spacing {shown} 下,v1 的规划器对 {patch} 的池化是 {planned},并把 patch 填充到 "
+                                f"{padded}"))
     return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
                         f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
 
@@ -1490,7 +1511,7 @@ KNOWN: tuple[_Known, ...] = (
                         "按检查给出的办法修复每个损坏的文件(加上 -t 时它检查这个任务的每个 .npz、.npy、.pkl 和检查点)"),
            _guarded(_check_damaged_pickle)),
     _Known("damaged_checkpoint", "PytorchStreamReader failed reading zip archive: failed finding central directory",
-           re.compile(r"PytorchStreamReader failed reading zip archive"),
+           re.compile(r"PytorchStreamReader failed reading zip archive|filename 'storages' not found"),
            lambda m: tr("torch.load found no whole zip archive in a checkpoint. v1 saves model_latest.model (every "
                         "50 epochs), model_best.model and model_final_checkpoint.model with torch.save straight "
                         "into place, so a run stopped during a save, a full disk or a copy cut short leaves one "
@@ -1511,16 +1532,20 @@ KNOWN: tuple[_Known, ...] = (
            lambda m: tr("a write failed because its disk is full. In v1 that is most often the unpacking at the "
                         "start of training (every CASE.npz becomes a CASE.npy as large as its array, often "
                         "several times the .npz), a checkpoint being saved or predictions being exported; the file "
-                        "being written stays cut short and fails a later run with one of the messages of damaged files",
+                        "being written stays cut short and fails a later run with one of the messages of damaged "
+                        "files. In a container /dev/shm often fills first (torch's shared memory, through which "
+                        "v1's workers hand over their batches): its message names a file '</torch_...>'",
                         "写入失败,因为磁盘满了。在 v1 中最常见的是训练开始时的解压(每个 CASE.npz 都变成与数组一样大的 "
-                        "CASE.npy,常常是 .npz 的好几倍)、正在保存的检查点或正在导出的预测;正在写的文件会保持截断的状态,"
-                        "之后的运行会以某条文件损坏的报错失败"),
+                        "CASE.npy,常常是 .npz 的好几倍)、正在保存的检查点或正在导出的预测;正在写的文件会保持截断的"
+                        "状态,之后的运行会以某条文件损坏的报错失败。在容器中常常先满的是 /dev/shm(torch 的共享内存,"
+                        "v1 的工作进程通过它交出 batch):这时报错中的文件名是 '</torch_...>'"),
            lambda m: tr("make room, or move the folder that filled up to a larger disk and point its variable there; "
                         "then mend the files the check names. nnUNet_train --use_compressed_data reads the .npz "
-                        "without unpacking (no .npy on disk, more CPU and RAM while training)",
+                        "without unpacking (no .npy on disk, more CPU and RAM while training). For /dev/shm: run the "
+                        "container with a larger --shm-size (or --ipc=host), or lower nnUNet_n_proc_DA",
                         "腾出空间,或者把满了的文件夹移到更大的磁盘上并让对应的环境变量指向那里;然后修复检查列出的文件。"
                         "nnUNet_train --use_compressed_data 不解压、直接读 .npz(磁盘上没有 .npy,训练时多用 CPU 和"
-                        "内存)"),
+                        "内存)。如果是 /dev/shm:用更大的 --shm-size(或 --ipc=host)运行容器,或调低 nnUNet_n_proc_DA"),
            _guarded(_check_disk_full)),
     _Known("plans_missing", "No such file or directory: '..._plans_3D.pkl'",
            re.compile(r"No such file or directory: '(?P<path>[^']*_plans_(?:2D|3D)\.pkl)'"),
@@ -1760,16 +1785,17 @@ KNOWN: tuple[_Known, ...] = (
                         "when the patch divided by the product of the plans' pool_op_kernel_sizes leaves one voxel "
                         "on every axis: the patch_size was made smaller in the plans and the pooling was not. v1's "
                         "planner pools an axis only while it has at least 8 voxels, so its deepest level keeps at "
-                        "least 4 per axis",
+                        "least 4 on every pooled axis",
                         "instance norm 对每个样本的每个通道在它的体素上做归一化,只有一个体素的特征图无从归一化。在 "
                         "nnU-Net v1 中这是 Generic_UNet 的最深一层:patch 除以 plans 中 pool_op_kernel_sizes 的乘积后,"
                         "每个轴都只剩一个体素,也就是 plans 中的 patch_size 被改小了,池化却没有改。v1 的规划器只在某个"
-                        "轴至少有 8 个体素时才在该轴上池化,所以最深一层每个轴至少保留 4 个体素"),
+                        "轴至少有 8 个体素时才在该轴上池化,所以最深一层每个被池化的轴至少保留 4 个体素"),
            lambda m: tr("give the edited plans a patch of at least 4 times the product of the poolings on each axis, "
-                        "or the pooling v1's planner derives from the smaller patch (with -t the check computes it); "
+                        "or the pooling v1's planner derives from the smaller patch and the patch it pads that to "
+                        "(with -t the check computes both); "
                         "`nnunet-explorer train ... -p ID --until network` says the same before a run",
                         "给改过的 plans 一个每个轴至少是池化核乘积 4 倍的 patch,或者用 v1 规划器从这个更小的 patch 推出的"
-                        "池化(加上 -t 时检查会算出它);`nnunet-explorer train ... -p ID --until network` 在运行之前就会"
+                        "池化和它填充后的 patch(加上 -t 时检查会算出这两者);`nnunet-explorer train ... -p ID --until network` 在运行之前就会"
                         "这样说"),
            _guarded(_check_deepest_level)),
     _Known("nan_loss", "train loss : nan",

@@ -20,6 +20,8 @@ from .fileio import PathLike
 from .language import tr
 
 if TYPE_CHECKING:
+    import zipfile
+
     from .paths import Workspace
 
 
@@ -35,7 +37,8 @@ def damaged_file(path: PathLike) -> str | None:
     crashed may leave one of zeros; a copy or a Git LFS checkout can leave a pointer instead of the file. The
     check reads little and runs nothing: an ``.npz``'s zip directory and its arrays' headers, a pickle's opcodes
     (walked with :mod:`pickletools`, not executed), a checkpoint's zip directory and its ``data.pkl``. A file
-    damaged only inside its array data passes (finding that means reading it whole).
+    damaged only inside its array data passes (finding that means reading it whole), and so does a checkpoint in
+    torch's format before 1.6 (pickles one after the other, not a zip) that begins as one.
 
     Raises:
         OSError: the file cannot be read at all (a broken link, no permission).
@@ -51,12 +54,18 @@ def damaged_file(path: PathLike) -> str | None:
     if not start.strip(b"\0"):
         return tr("its first bytes are zeros (a write the system did not finish before a crash)",
                   "开头全是零字节(系统崩溃前没有写完)")
-    if path.name.endswith(".npz"):
-        return _damaged_npz(path)
-    if path.name.endswith(".pkl"):
-        return _damaged_pickle(path.read_bytes())
-    if path.name.endswith(".model"):
-        return _damaged_checkpoint(path, start)
+    try:
+        if path.name.endswith(".npz"):
+            return _damaged_npz(path)
+        if path.name.endswith(".pkl"):
+            return _damaged_pickle(path.read_bytes())
+        if path.name.endswith(".model"):
+            return _damaged_checkpoint(path, start)
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes zipfile, numpy and zlib fail in many ways
+        return tr(f"cannot be read as what its name says ({type(exc).__name__}: {exc})",
+                  f"无法按它的名字所说的格式读取（{type(exc).__name__}: {exc}）")
     return None
 
 
@@ -105,11 +114,24 @@ def _damaged_checkpoint(path: Path, start: bytes) -> str | None:
         return tr("not a torch checkpoint (torch saves one as a zip archive): cut short or overwritten",
                   "不是 torch 的检查点(torch 把检查点存成 zip 压缩包):被截断或被覆盖")
     with zipfile.ZipFile(path) as archive:
-        names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
-        if not names:
-            return tr("a zip archive without torch's data.pkl", "是没有 torch 的 data.pkl 的 zip 压缩包")
-        why = _damaged_pickle(archive.read(names[0]))
+        infos = [i for i in archive.infolist() if i.filename.endswith("/data.pkl") or i.filename == "data.pkl"]
+    if not infos:
+        return tr("a zip archive without torch's data.pkl", "是没有 torch 的 data.pkl 的 zip 压缩包")
+    why = _damaged_pickle(_stored_member(path, infos[0]))
     return tr(f"its data.pkl is {why}", f"其中的 data.pkl {why}") if why else None
+
+
+def _stored_member(path: Path, info: "zipfile.ZipInfo") -> bytes:
+    """The bytes of a member torch stored uncompressed, as torch reads them: without zipfile's CRC check, which
+    torch does not make (a changed byte that still unpickles loads in torch, and is not called damaged here)."""
+    import struct
+
+    with open(path, "rb") as handle:
+        handle.seek(info.header_offset)
+        local = handle.read(30)
+        name_length, extra_length = struct.unpack("<HH", local[26:30])
+        handle.seek(info.header_offset + 30 + name_length + extra_length)
+        return handle.read(info.compress_size)
 
 
 def damaged_files(folder: PathLike) -> tuple[int, list[tuple[Path, str]]]:
@@ -135,7 +157,7 @@ def task_files_folders(workspace: "Workspace", name: str) -> list[Path]:
 
 
 def whole_or_why(path: Path) -> str | None:
-    """Why one file is damaged (:func:`.fileio.damaged_file`, and for a .npy whether it is cut), or None."""
+    """Why one file is damaged (:func:`damaged_file`, and for a .npy whether it is cut), or None."""
     from .training.dataloading import npy_damage, npy_sizes
 
     if path.name.endswith(".npy"):
@@ -144,12 +166,38 @@ def whole_or_why(path: Path) -> str | None:
     return damaged_file(path)
 
 
-def remedy(path: Path, name: str | None, damaged: set[Path]) -> str:
-    """What mends one damaged v1 file, by what wrote it (``damaged``: all the damaged files found)."""
+def _task_id(name: str | None) -> str:
+    """What nnUNet_plan_and_preprocess takes after -t: the task's number (v1 casts it with int())."""
+    number = re.match(r"Task(\d{3})_", name or "")
+    return str(int(number.group(1))) if number else "ID"
+
+
+def _where(path: Path, workspace: "Workspace | None") -> str:
+    """Which of v1's folders holds the file: cropped, preprocessed, results, or other."""
+    if workspace is not None:
+        for kind, root in (("cropped", workspace.nnUNet_cropped_data), ("preprocessed", workspace.preprocessed),
+                           ("results", workspace.network_training_output_dir)):
+            if path.is_relative_to(root):
+                return kind
+    parts = path.parts
+    if "nnUNet_cropped_data" in parts:
+        return "cropped"
+    if any("__" in part for part in parts[:-1]):  # a model folder is TRAINER__PLANS
+        return "results"
+    if any(re.fullmatch(r".+_stage\d+", part) for part in parts[:-1]) or path.name == "splits_final.pkl":
+        return "preprocessed"
+    return "other"
+
+
+def remedy(path: Path, name: str | None, damaged: set[Path], workspace: "Workspace | None" = None) -> str:
+    """What mends one damaged v1 file, by what wrote it (``damaged``: all the damaged files found; ``name``: the
+    task, when known)."""
+    from .tasks import is_macos_copy, macos_copy_fix
     from .training.checkpoint_saving import RESUME_ORDER
 
-    task = name or "TASK"
-    file = path.name
+    task, file, where = _task_id(name), path.name, _where(path, workspace)
+    if is_macos_copy(file):
+        return tr(f"{file} is {macos_copy_fix()}", f"{file} 是{macos_copy_fix()}")
     if file.endswith(".model"):
         # one line per fold: its damaged checkpoints, and the first whole one -c would load once they are gone
         file = tr(", ", "、").join(sorted(f.name for f in damaged if f.parent == path.parent and f.suffix == ".model"))
@@ -165,15 +213,13 @@ def remedy(path: Path, name: str | None, damaged: set[Path]) -> str:
                   f"这是检查点：把 {file} 移出 {path.parent}；-c 于是加载 {others[0]}（v1 的顺序：model_final_checkpoint、"
                   f"model_latest、model_best），nnUNet_predict 用 -chk {others[0].removesuffix('.model')} 选它")
     if file.endswith(".model.pkl"):
-        if not any(f != path and f not in damaged for f in path.parent.glob("*.model.pkl")):
-            return tr(f"a checkpoint's .model.pkl: {path.parent} holds no other whole one to copy (it holds the "
-                      "trainer's arguments and plans, which only that training wrote), so train the fold again",
-                      f"这是检查点的 .model.pkl：{path.parent} 中没有别的完整 .model.pkl 可以复制(它保存的是 trainer "
-                      "的参数和 plans,只有那次训练写过),所以重新训练这个 fold")
-        return tr("a checkpoint's .model.pkl: copy another .model.pkl of the same fold over it (v1 writes the same "
-                  "trainer arguments and plans next to each checkpoint of a run)",
-                  "这是检查点的 .model.pkl:用同一个 fold 的另一个 .model.pkl 覆盖它(v1 在一次训练的每个检查点旁边"
-                  "写的是同样的 trainer 参数和 plans)")
+        return tr("a checkpoint's .model.pkl (the trainer's arguments and plans; only nnUNet_predict reads it, from "
+                  "the first fold given with -f; -c and -val read only the .model): copy over it another .model.pkl "
+                  "of this fold, or of another fold of the same trainer and plans (v1 writes the same arguments and "
+                  "plans next to each checkpoint)",
+                  "这是检查点的 .model.pkl（trainer 的参数和 plans；只有 nnUNet_predict 读它，而且只读 -f 给出的第一个 "
+                  "fold 的；-c 和 -val 只读 .model）：用这个 fold 的另一个 .model.pkl，或同一 trainer 和 plans 的另一个 "
+                  "fold 的 .model.pkl 覆盖它（v1 在每个检查点旁边写的是同样的参数和 plans）")
     if file == "splits_final.pkl":
         return tr("splits_final.pkl: delete it and v1 writes its five folds again at the next start (write yours "
                   "again if it held splits of your own)",
@@ -183,21 +229,48 @@ def remedy(path: Path, name: str | None, damaged: set[Path]) -> str:
                   "fold that validates the case writes it again",
                   "这是级联用的 3d_lowres 预测:验证这个病例的 fold 运行 `nnUNet_train 3d_lowres TRAINER TASK FOLD "
                   "-val` 会重新写出它")
-    if re.search(r"_plans_(?:2D|3D)\.pkl$|^dataset_properties\.pkl$|^intensityproperties\.pkl$", file):
-        return tr(f"written by the planning: run `nnUNet_plan_and_preprocess -t {task}` again",
-                  f"这是规划写出的文件:重新运行 `nnUNet_plan_and_preprocess -t {task}`")
-    if "nnUNet_cropped_data" in path.parts:
+    if where == "results":
+        if file == "plans.pkl" and "__" in path.parent.name:
+            config, plans = path.parent.parent.parent.name, path.parent.name.split("__", 1)[1]
+            source = f"{plans}_plans_{'2D' if config == '2d' else '3D'}.pkl"
+            source_path = (workspace.preprocessed_task_dir(name) / source if workspace is not None and name
+                           else f"nnUNet_preprocessed/{name or 'TASK'}/{source}")
+            return tr(f"the model folder's copy of the plans (v1 copies it there at the start of training): copy "
+                      f"{source_path} over it",
+                      f"这是模型文件夹中 plans 的副本（v1 在训练开始时把它复制到那里）：用 {source_path} 覆盖它")
+        return tr("written by validation or prediction: delete it, and `nnUNet_train ... -val` (with --npz for the "
+                  "softmax .npz and its .pkl) writes it again",
+                  "这是验证或预测写出的文件：删除它，`nnUNet_train ... -val`（softmax 的 .npz 及其 .pkl 要加 --npz）会"
+                  "重新写出它")
+    plans_file = re.fullmatch(r"(.+)_plans_(?:2D|3D)\.pkl", file)
+    if plans_file and plans_file.group(1) != "nnUNetPlansv2.1":
+        return tr(f"plans of your own identifier {plans_file.group(1)!r}, which the default planning does not write: "
+                  "write your copy again",
+                  f"这是你自己标识为 {plans_file.group(1)!r} 的 plans，默认的规划不会写它：重新写出你的副本")
+    if plans_file or file == "dataset_properties.pkl":
+        return tr(f"written by the planning: `nnUNet_plan_and_preprocess -t {task}` writes it again (and rewrites "
+                  "the default plans files: edits made in them are lost)",
+                  f"这是规划写出的文件：`nnUNet_plan_and_preprocess -t {task}` 会重新写出它（也会重写默认的 plans "
+                  "文件：在其中做的修改会丢失）")
+    if file in ("intensityproperties.pkl", "props_per_case.pkl"):
+        return tr(f"the dataset analysis of the cropped data, which v1 reuses when it exists: delete it, then "
+                  f"`nnUNet_plan_and_preprocess -t {task}` computes it again",
+                  f"这是对裁剪后数据的分析结果，存在时 v1 会直接沿用：删除它，再运行 `nnUNet_plan_and_preprocess -t "
+                  f"{task}`，它会重新计算")
+    if where == "cropped":
         return tr(f"a cropped case: delete its .npz and .pkl, then `nnUNet_plan_and_preprocess -t {task}` crops it "
                   "again (v1 skips a case whose two cropped files exist) and preprocesses every case again",
                   f"这是裁剪后的病例:删除它的 .npz 和 .pkl,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
                   "重新裁剪这个病例(两个裁剪文件都在时 v1 会跳过),并重新预处理所有病例")
-    return tr(f"a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess -t {task}` "
-              "writes every case's .npz and .pkl again and the next start unpacks the .npy",
-              f"这是预处理后的病例:删除它和这个病例的 .npy,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
-              "重新写出每个病例的 .npz 和 .pkl,下次启动时会重新解压出 .npy")
+    if where == "preprocessed":
+        return tr(f"a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess -t {task}` "
+                  "writes every case's .npz and .pkl again and the next start unpacks the .npy",
+                  f"这是预处理后的病例:删除它和这个病例的 .npy,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
+                  "重新写出每个病例的 .npz 和 .pkl,下次启动时会重新解压出 .npy")
+    return tr("delete it and run again the step that wrote it", "删除它，再重新运行写出它的那一步")
 
 
-def remedies(damaged: list[tuple[Path, str]], name: str | None) -> list[str]:
+def remedies(damaged: list[tuple[Path, str]], name: str | None, workspace: "Workspace | None" = None) -> list[str]:
     """The remedy of each kind of damaged file, once each."""
     paths = set(path for path, _ in damaged)
-    return list(dict.fromkeys(remedy(path, name, paths) for path, _ in damaged))
+    return list(dict.fromkeys(remedy(path, name, paths, workspace) for path, _ in damaged))

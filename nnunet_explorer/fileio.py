@@ -211,4 +211,3 @@ def load_pickle(path: PathLike) -> Any:
         raise ExplorerError(tr(f"{path} does not exist", f"{path} 不存在"),
                             fix=tr("run the step that creates it first", "先运行生成它的那一步"))
     return loads_pickle(path.read_bytes(), str(path))
-

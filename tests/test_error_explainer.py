@@ -518,9 +518,10 @@ def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling
     assert edited.found[0] == (f"stage 0 of nnUNetPlansSmall_plans_3D.pkl: patch {divisor}, product of the poolings "
                                f"{divisor}, deepest level [1, 1, 1]: one voxel, this is the cause")
     spacing = [float(v) for v in stage["current_spacing"]]
-    planned = get_pool_and_conv_props(spacing, divisor).pool_op_kernel_sizes
+    topology = get_pool_and_conv_props(spacing, divisor)
     assert edited.found[1] == (f"v1's planner pools {divisor} at spacing {[round(v, 3) for v in spacing]} as "
-                               f"{planned}")
+                               f"{topology.pool_op_kernel_sizes} and pads the patch to "
+                               f"{[int(v) for v in topology.patch_size]}")
     # and the explorer's own network step says so before a run, blaming the plans, not the network
     assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "0", "-p", "nnUNetPlansSmall",
                  "--until", "network"]) != 0
@@ -1118,10 +1119,10 @@ def test_damaged_files_of_the_task_are_named_with_what_mends_each_and_v1_fails_o
                                      "v2.1/fold_0/model_best.model.pkl (not a whole pickle (")
     assert "fold_0/model_latest.model (not a torch checkpoint" in found.found[2]
     remedies = found.found[3:]
-    assert [r.split(":")[0] for r in remedies] == ["a cropped case", "a preprocessed case", "a checkpoint's .model.pkl",
-                                                   "a checkpoint"]
-    assert "`nnUNet_plan_and_preprocess -t Task078_Dmg` crops it again" in remedies[0]
-    assert "copy another .model.pkl of the same fold over it" in remedies[2]
+    assert [r.split(":")[0].split(" (")[0] for r in remedies] == ["a cropped case", "a preprocessed case",
+                                                                  "a checkpoint's .model.pkl", "a checkpoint"]
+    assert "`nnUNet_plan_and_preprocess -t 78` crops it again" in remedies[0]  # v1's -t takes the number
+    assert "copy over it another .model.pkl of this fold, or of another fold of the same trainer" in remedies[2]
     assert remedies[3] == (f"a checkpoint: move model_latest.model out of {fold}; -c then loads model_best.model (v1's "
                            "order: model_final_checkpoint, model_latest, model_best) and nnUNet_predict takes it with "
                            "-chk model_best")
@@ -1148,8 +1149,9 @@ def test_damaged_files_of_the_task_are_named_with_what_mends_each_and_v1_fails_o
     assert none_left.found[-2:] == (
         f"a checkpoint: {fold} holds no other whole one (v1's -c order: model_final_checkpoint, model_latest, "
         "model_best), so move model_best.model, model_latest.model aside and train this fold again without -c",
-        "a checkpoint's .model.pkl: copy another .model.pkl of the same fold over it (v1 writes the same trainer "
-        "arguments and plans next to each checkpoint of a run)")
+        "a checkpoint's .model.pkl (the trainer's arguments and plans; only nnUNet_predict reads it, from the first "
+        "fold given with -f; -c and -val read only the .model): copy over it another .model.pkl of this fold, or of "
+        "another fold of the same trainer and plans (v1 writes the same arguments and plans next to each checkpoint)")
 
 
 def _v1_raised_or_none(call) -> str | None:
@@ -1173,13 +1175,19 @@ def test_a_full_disk_shows_the_free_space_and_what_unpacking_still_needs(workspa
     message = _damaged_file_messages()["disk_full"]
     (found,) = explain(f"unpacking dataset\n{message}", task="79")
     assert found.name == "disk_full"
-    assert found.found[0].startswith(f"nnUNet_raw_data_base, nnUNet_preprocessed, RESULTS_FOLDER "
-                                     f"({workspace.raw_data_base}, one disk): ") and " GiB free of " in found.found[0]
+    assert found.found[0].startswith("/dev/shm: ") and " GiB free of " in found.found[0]
+    assert found.found[1].startswith(f"nnUNet_raw_data_base, nnUNet_preprocessed, RESULTS_FOLDER "
+                                     f"({workspace.raw_data_base}, one disk): ") and " GiB free of " in found.found[1]
     whole = (stage / "case_0.npy").stat().st_size  # what unpacking writes for case_1 (the same shape)
-    assert found.found[1] == ("nnUNetData_plans_v2.1_stage0: 1 case(s) not unpacked yet; training this stage writes "
+    assert found.found[2] == ("nnUNetData_plans_v2.1_stage0: 1 case(s) not unpacked yet; training this stage writes "
                               f"their .npy files, {whole / 2**20:.1f} MiB")
-    assert found.found[2] == f"{workspace.preprocessed / 'Task079_Full'}: all 5 .npz/.npy/.pkl/.model files are whole"
+    assert found.found[3] == f"{workspace.preprocessed / 'Task079_Full'}: all 5 .npz/.npy/.pkl/.model files are whole"
     assert "--use_compressed_data reads the .npz without unpacking" in found.fix
+    # torch's shared memory in a container: /dev/shm is named as the disk that filled
+    shm = "RuntimeError: unable to write to file </torch_2817_3961237544_0>: No space left on device (28)"
+    (container,) = explain(shm)
+    assert container.found[0].startswith("the write that failed was to /dev/shm (torch's shared memory")
+    assert "--shm-size" in container.fix
 
 
 def test_a_pickle_error_after_cannot_pickle_is_a_spawned_worker_not_a_damaged_file(workspace):
@@ -1192,5 +1200,5 @@ def test_a_pickle_error_after_cannot_pickle_is_a_spawned_worker_not_a_damaged_fi
         refused = f"TypeError: {exc}"
     (found,) = explain(f"{refused}\nTraceback (most recent call last):\n  ...\nEOFError: Ran out of input")
     assert found.name == "damaged_pickle"
-    assert found.found[0].startswith(f"the text also says \"{refused.split(': ', 1)[1]}\": a worker process started "
-                                     "by spawn (Windows, macOS) could not be sent its arguments")
+    assert found.found[0].startswith(f"the text also says \"{refused.split(': ', 1)[1]}\": on Windows a worker "
+                                     "process is started first and then sent its arguments")

@@ -57,3 +57,67 @@ def test_damaged_files_are_those_v1s_own_readers_refuse(tmp_path):
     assert named["pointer.model"].startswith("a Git LFS pointer, not the file itself")
     (tmp_path / "gone.pkl").symlink_to(tmp_path / "nowhere.pkl")
     assert (tmp_path / "gone.pkl", "cannot be read: No such file or directory") in file_damage.damaged_files(tmp_path)[1]
+
+
+def test_a_checkpoint_with_a_changed_byte_is_called_damaged_only_when_torch_cannot_load_it(tmp_path):
+    """zipfile checks a member's CRC and torch does not: a byte changed inside a checkpoint's data.pkl that still
+    unpickles loads in torch (and in v1), so it is not called damaged; one that breaks the pickle is. Every byte of
+    the local header and of data.pkl, flipped in turn: the check never raises and never calls damaged a checkpoint
+    torch loads."""
+    import zipfile
+
+    import torch
+
+    torch.save({"epoch": 3, "state_dict": {"w": torch.ones(8)}, "optimizer_state_dict": {"lr": 0.01}},
+               tmp_path / "whole.model")
+    whole = (tmp_path / "whole.model").read_bytes()
+    with zipfile.ZipFile(tmp_path / "whole.model") as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith("data.pkl"))
+    flipped, damaged_and_refused = tmp_path / "model_best.model", 0
+    for position in range(info.header_offset, info.header_offset + 80 + info.compress_size):
+        data = bytearray(whole)
+        data[position] ^= 0xFF
+        flipped.write_bytes(bytes(data))
+        try:
+            torch.load(flipped, map_location="cpu", weights_only=False)
+            refused = False
+        except Exception:  # noqa: BLE001 - torch, zipfile and pickle each raise their own
+            refused = True
+        damaged = file_damage.damaged_file(flipped) is not None
+        assert refused or not damaged, position
+        damaged_and_refused += damaged and refused
+    assert damaged_and_refused > info.compress_size // 2  # most flips break the pickle, and are found
+
+
+def test_each_damaged_file_is_told_what_mends_it_by_what_wrote_it(workspace):
+    """The remedy follows the writer: v1's -t takes the task's number; a model folder's plans.pkl is the plans file
+    copied at the start of training; validation's softmax files come back with -val --npz; a plans file of one's own
+    identifier is not written by the default planning; the dataset analysis v1 reuses must be deleted first; a macOS
+    ._ copy is deleted, not preprocessed."""
+    name = "Task012_Mend"
+    cropped, pre = workspace.cropped_task_dir(name), workspace.preprocessed_task_dir(name)
+    model = workspace.network_training_output_dir / "2d" / name / "nnUNetTrainerV2__nnUNetPlansv2.1"
+
+    def said(path):
+        return file_damage.remedy(path, name, {path}, workspace)
+
+    assert said(pre / "nnUNetData_plans_v2.1_stage0" / "case_1.npz").startswith(
+        "a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess -t 12` writes")
+    assert said(cropped / "case_1.npz").startswith("a cropped case: delete its .npz and .pkl, then "
+                                                   "`nnUNet_plan_and_preprocess -t 12` crops it again")
+    assert said(cropped / "intensityproperties.pkl").startswith("the dataset analysis of the cropped data, which v1 "
+                                                                "reuses when it exists: delete it")
+    assert said(pre / "nnUNetPlansv2.1_plans_3D.pkl").startswith("written by the planning: `nnUNet_plan_and_preprocess "
+                                                                 "-t 12` writes it again (and rewrites the default")
+    assert said(pre / "nnUNetPlansMine_plans_3D.pkl").startswith("plans of your own identifier 'nnUNetPlansMine'")
+    assert said(model / "plans.pkl") == ("the model folder's copy of the plans (v1 copies it there at the start of "
+                                         f"training): copy {pre / 'nnUNetPlansv2.1_plans_2D.pkl'} over it")
+    assert said(model / "fold_0" / "validation_raw" / "case_1.npz").startswith("written by validation or prediction: "
+                                                                               "delete it")
+    assert said(pre / "nnUNetData_plans_v2.1_stage0" / "._case_1.npz").startswith("._case_1.npz is a macOS resource "
+                                                                                  "copy")
+    assert said(model / "fold_0" / "model_best.model.pkl").startswith("a checkpoint's .model.pkl (the trainer's "
+                                                                       "arguments and plans; only nnUNet_predict")
+    # without the workspace (a path pasted from another machine) the folder is read from the path
+    assert file_damage.remedy(model / "fold_0" / "validation_raw" / "case_1.pkl", None, set()).startswith(
+        "written by validation or prediction")

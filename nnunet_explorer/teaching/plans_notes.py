@@ -275,11 +275,11 @@ def pooling_note(plans: Mapping[str, Any], stage: int, lang: str) -> Note | None
             f"The patch {patch} leaves one voxel at the network's deepest level (the product of the pooling kernels "
             f"is {divisor}): instance norm cannot normalise a single voxel, so ``Generic_UNet``'s forward fails "
             "(\"Expected more than 1 spatial element when training\"). v1's planner pools an axis only while it has "
-            "at least 8 voxels, keeping at least 4 at the deepest level; a smaller patch needs its own pooling (the "
-            "``network`` step names the pooling v1's planner gives it).",
+            "at least 8 voxels, keeping at least 4 on every pooled axis at the deepest level; a smaller patch needs "
+            "its own pooling (the ``network`` step names the pooling v1's planner gives it).",
             f"patch {patch} 在网络最深一层只剩一个体素(池化核的乘积是 {divisor}):instance norm 无法对单个体素做"
             "归一化,所以 ``Generic_UNet`` 的 forward 会出错(\"Expected more than 1 spatial element when "
-            "training\")。v1 的规划器只在某个轴至少有 8 个体素时才在该轴上池化,最深一层至少保留 4 个体素;更小的 "
+            "training\")。v1 的规划器只在某个轴至少有 8 个体素时才在该轴上池化,最深一层每个被池化的轴至少保留 4 个体素;更小的 "
             "patch 需要它自己的池化(``network`` 步骤会给出 v1 规划器为它算出的池化)。", lang))
     if not axes:
         return None

@@ -50,9 +50,10 @@ class ContractReport:
     #: the plans' patch and the product of their poolings when the forward failed on a patch it does not divide:
     #: then the plans, not the network, are what to fix
     undivided_patch: tuple[tuple[int, ...], tuple[int, ...]] | None = None
-    #: the plans' patch, the product of their poolings and the pooling v1's planner gives that patch (None
-    #: without the spacing) when the forward failed on a deepest level of one voxel: the plans are what to fix
-    one_voxel_deepest: tuple[tuple[int, ...], tuple[int, ...], list[list[int]] | None] | None = None
+    #: the plans' patch, the product of their poolings and what v1's planner gives that patch (its pooling and the
+    #: patch padded to it; None without the spacing) when the forward failed on a deepest level of one voxel: the
+    #: plans are what to fix
+    one_voxel_deepest: tuple[tuple[int, ...], tuple[int, ...], tuple[list[list[int]], list[int]] | None] | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,19 +80,20 @@ class ContractReport:
         if self.errors and self.one_voxel_deepest is not None:
             patch, divisor, planned = self.one_voxel_deepest
             least = tuple(4 * d for d in divisor)
+            pools, padded = planned if planned is not None else (None, None)
             raise ConfigurationError(
                 tr("the plans' patch size is too small for the network's pooling:",
                    "plans 的 patch 大小对网络的池化来说太小了:") + "\n  - " + "\n  - ".join(self.errors),
-                fix=tr(f"with these poolings give every axis of the plans' patch_size at least {least} (4 voxels "
-                       "at the deepest level, as v1's planner keeps), or give the smaller patch the pooling v1's "
+                fix=tr(f"with these poolings give the plans' patch_size at least {least} (4 voxels on every pooled "
+                       "axis at the deepest level, as v1's planner keeps), or give the smaller patch the pooling v1's "
                        "planner derives from it"
-                       + (f" ({planned} for {list(patch)} at this spacing, with one conv_kernel_sizes entry per "
-                          "pooling plus one)" if planned is not None else "")
+                       + (f" (at this spacing: pool_op_kernel_sizes {pools}, with one conv_kernel_sizes entry per "
+                          f"pooling plus one, and the patch padded to {padded})" if pools is not None else "")
                        + ", in a copy of the plans saved under a new identifier (-p)",
-                       f"在这些池化下,让 plans 的 patch_size 每个轴至少为 {least}(最深一层 4 个体素,与 v1 的"
+                       f"在这些池化下,让 plans 的 patch_size 至少为 {least}(最深一层每个被池化的轴 4 个体素,与 v1 的"
                        "规划器一致);或者给这个更小的 patch 用 v1 规划器从它推出的池化"
-                       + (f"(在这个 spacing 下 {list(patch)} 对应 {planned},conv_kernel_sizes 比池化多一项)"
-                          if planned is not None else "")
+                       + (f"(在这个 spacing 下:pool_op_kernel_sizes {pools},conv_kernel_sizes 比池化多一项,patch "
+                          f"填充到 {padded})" if pools is not None else "")
                        + ";改在 plans 的副本中并以新的标识保存(-p)"))
         if self.errors:
             fix = segmentation_network_fix()
@@ -251,17 +253,18 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
         if spacing is not None:
             from ..planning.topology import get_pool_and_conv_props
 
-            planned = get_pool_and_conv_props(list(spacing)[-len(patch):], patch).pool_op_kernel_sizes
+            topology = get_pool_and_conv_props(list(spacing)[-len(patch):], patch)
+            planned = (topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size])
         one_voxel = (patch, divisor, planned)
         errors.insert(0, tr(f"patch_size {patch} leaves one voxel at the network's deepest level (the product of "
                             f"the poolings is {divisor}): instance norm cannot normalise a single voxel, which is the "
                             "forward error below. v1's planner pools an axis only while it has at least 8 voxels, "
-                            "so its deepest level keeps at least 4 per axis: the patch was made smaller in the "
-                            "plans without the pooling",
+                            "so its deepest level keeps at least 4 on every pooled axis: the patch was made smaller "
+                            "in the plans without the pooling",
                             f"patch_size {patch} 在网络最深一层只剩一个体素(池化核的乘积是 {divisor}):instance norm "
                             "无法对单个体素做归一化,这就是下面 forward 出错的原因。v1 的规划器只在某个轴至少有 8 个体素时"
-                            "才在该轴上池化,所以最深一层每个轴至少保留 4 个体素:这是在 plans 中把 patch 改小了,却没有"
-                            "改池化"))
+                            "才在该轴上池化,所以最深一层每个被池化的轴至少保留 4 个体素:这是在 plans 中把 patch 改小了,"
+                            "却没有改池化"))
     report = ContractReport(tuple(errors), tuple(warnings), tuple(expected), tuple(got_ds), got_single, undivided,
                             one_voxel)
     if raise_on_error:

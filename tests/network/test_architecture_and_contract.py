@@ -267,19 +267,20 @@ def test_a_patch_too_small_for_its_pooling_is_named_as_the_plans_problem_with_th
     assert report.errors[0].startswith("patch_size (4, 8, 8) leaves one voxel at the network's deepest level (the "
                                        "product of the poolings is (4, 8, 8)): instance norm cannot normalise")
     assert any("Expected more than 1 spatial element" in e for e in report.errors[1:])
-    planned = get_pool_and_conv_props(spacing, patch).pool_op_kernel_sizes
-    assert report.one_voxel_deepest == (patch, (4, 8, 8), planned) and len(planned) < len(POOLS)
+    topology = get_pool_and_conv_props(spacing, patch)
+    planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
+    assert report.one_voxel_deepest == (patch, (4, 8, 8), (planned, padded)) and len(planned) < len(POOLS)
     with pytest.raises(ConfigurationError) as raised:
         report.raise_if_failed()
     assert raised.value.cause.startswith("the plans' patch size is too small for the network's pooling:")
-    assert raised.value.fix.startswith("with these poolings give every axis of the plans' patch_size at least "
-                                       f"(16, 32, 32) (4 voxels at the deepest level, as v1's planner keeps), or give "
-                                       f"the smaller patch the pooling v1's planner derives from it ({planned} for "
-                                       "[4, 8, 8] at this spacing")
-    # the pooling the fix names builds a network that runs on that patch
-    topology = get_pool_and_conv_props(spacing, patch)
+    assert raised.value.fix.startswith("with these poolings give the plans' patch_size at least (16, 32, 32) (4 voxels "
+                                       "on every pooled axis at the deepest level, as v1's planner keeps), or give the "
+                                       "smaller patch the pooling v1's planner derives from it (at this spacing: "
+                                       f"pool_op_kernel_sizes {planned}, with one conv_kernel_sizes entry per pooling "
+                                       f"plus one, and the patch padded to {padded})")
+    # the pooling and padded patch the fix names build a network that runs
     fitted = build_network(1, 8, 3, topology.pool_op_kernel_sizes, topology.conv_kernel_sizes)
-    assert check_network_contract(fitted, patch_size=patch, batch_size=1, num_input_channels=1, num_classes=3,
+    assert check_network_contract(fitted, patch_size=padded, batch_size=1, num_input_channels=1, num_classes=3,
                                   pool_op_kernel_sizes=topology.pool_op_kernel_sizes).ok
     # v1's own Generic_UNet with these plans fails the same way
     pytest.importorskip("nnunet")
