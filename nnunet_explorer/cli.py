@@ -149,6 +149,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"nnunet-explorer {args.command}: {tr('interrupted', '已中断')}", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug is raised on; one of v1's known messages is explained
+        explained = None if debug else _explained(exc, args)
+        if explained is None:
+            raise
+        print(f"nnunet-explorer {args.command}: {tr('error: ', '错误：')}{_chain(exc)[-1]}", file=sys.stderr)
+        print(tr("This is one of nnU-Net v1's known messages (`nnunet-explorer doctor --explain`):",
+                 "这是 nnU-Net v1 的已知报错之一（`nnunet-explorer doctor --explain`）："), file=sys.stderr)
+        print("\n".join(d.text() for d in explained), file=sys.stderr)
+        print(tr("(run with --debug to see the traceback)", "（加上 --debug 运行可以看到调用栈）"), file=sys.stderr)
+        return 1
+
+
+def _chain(exc: BaseException) -> list[str]:
+    """The error and those it was raised from, innermost last, as ``Name: message`` lines."""
+    lines, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        lines.append(f"{type(exc).__name__}: {exc}")
+        exc = exc.__cause__ or exc.__context__
+    return lines
+
+
+def _explained(exc: BaseException, args: argparse.Namespace) -> list | None:
+    """``doctor --explain`` of an error that is not the explorer's own (a torch or numpy error deep in a step),
+    with the command's task and plans identifier; None when it is none of v1's known messages."""
+    from .error_explainer import explain
+    from .paths import default_plans_identifier
+
+    try:
+        found = explain("\n".join(_chain(exc)[::-1]), task=getattr(args, "task", None),
+                        plans_identifier=getattr(args, "p", None) or default_plans_identifier)
+    except Exception:  # noqa: BLE001 - the explanation must never hide the error itself
+        return None
+    return found or None
 
 
 def error_text(exc: ExplorerError) -> str:

@@ -882,6 +882,98 @@ def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -
                         f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
 
 
+def _case_channels(stage: Path) -> tuple[str, int] | None:
+    """One preprocessed case of a stage folder and its channel count without the segmentation (read from the
+    .npy header, else the .npz's), or None when the folder has no readable case."""
+    import zipfile
+
+    import numpy as np
+
+    for npz in sorted(stage.glob("*.npz")):
+        if "segFromPrevStage" in npz.name:
+            continue
+        try:
+            npy = npz.with_suffix(".npy")
+            if npy.is_file():
+                shape = np.load(npy, mmap_mode="r").shape
+            else:
+                with zipfile.ZipFile(npz) as archive, archive.open("data.npy") as handle:
+                    version = np.lib.format.read_magic(handle)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape = read(handle)[0]
+        except Exception:  # noqa: BLE001 - a damaged case: the next one says it as well
+            continue
+        return npz.stem, int(shape[0]) - 1  # the last channel is the segmentation
+    return None
+
+
+@_needs_task
+def _check_input_channels(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    found = []
+    for network in ("3d_fullres", "2d"):
+        try:
+            path, plans = _plans(workspace, name, ctx.plans_identifier, network)
+        except ExplorerError:
+            continue
+        for k in plans["plans_per_stage"]:
+            stage = workspace.preprocessed_task_dir(name) / f"{plans['data_identifier']}_stage{k}"
+            case = _case_channels(stage) if stage.is_dir() else None
+            if case is None:
+                found.append(tr(f"{path.name} stage {k}: num_modalities {plans['num_modalities']}; no readable "
+                                f"case in {stage}",
+                                f"{path.name} 的 stage {k}:num_modalities 为 {plans['num_modalities']};{stage} 中"
+                                "没有可读的病例"))
+                continue
+            fits = case[1] == int(plans["num_modalities"])
+            found.append(tr(f"{path.name} stage {k}: num_modalities {plans['num_modalities']}; {stage.name}/"
+                            f"{case[0]} holds {case[1]} image channel(s) and the segmentation"
+                            + ("" if fits else ": they differ, this is the cause"),
+                            f"{path.name} 的 stage {k}:num_modalities 为 {plans['num_modalities']};{stage.name}/"
+                            f"{case[0]} 有 {case[1]} 个图像通道和分割" + ("" if fits else ":两者不同,这就是原因")))
+    return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
+                        f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+
+
+@_needs_task
+def _check_label_values(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    import numpy as np
+
+    from .fileio import load_pickle
+
+    found = []
+    for network in ("3d_fullres", "2d"):
+        try:
+            path, plans = _plans(workspace, name, ctx.plans_identifier, network)
+        except ExplorerError:
+            continue
+        for k in plans["plans_per_stage"]:
+            stage = workspace.preprocessed_task_dir(name) / f"{plans['data_identifier']}_stage{k}"
+            beyond: dict[int, list[str]] = {}
+            for pkl in sorted(stage.glob("*.pkl")) if stage.is_dir() else []:
+                try:
+                    classes = load_pickle(pkl).get("classes", [])
+                except (ExplorerError, OSError, AttributeError):
+                    continue  # a damaged or foreign .pkl: not a case's properties
+                for value in (int(v) for v in np.asarray(classes).ravel() if v > int(plans["num_classes"])):
+                    beyond.setdefault(value, []).append(pkl.stem)
+            labels = tr(f"labels 0..{plans['num_classes']}", f"标签 0..{plans['num_classes']}")
+            if not beyond:
+                found.append(tr(f"{path.name} stage {k}: num_classes {plans['num_classes']} ({labels}); no case of "
+                                f"{stage.name} holds a label beyond it",
+                                f"{path.name} 的 stage {k}:num_classes 为 {plans['num_classes']}({labels});"
+                                f"{stage.name} 中没有病例含有超出它的标签"))
+                continue
+            cases = tr("; ", ";").join(f"{v}: {', '.join(c[:4])}" + and_more(4, len(c))
+                                      for v, c in sorted(beyond.items()))
+            found.append(tr(f"{path.name} stage {k}: num_classes {plans['num_classes']} ({labels}), but cases of "
+                            f"{stage.name} hold label(s) beyond it ({cases}): this is the cause",
+                            f"{path.name} 的 stage {k}:num_classes 为 {plans['num_classes']}({labels}),但 "
+                            f"{stage.name} 中的病例含有超出它的标签({cases}):这就是原因"))
+    return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
+                        f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+
+
 def _check_nan_log(match: re.Match, ctx: _Context) -> list[str]:
     """Where the NaN began in a v1 log, and whether it stayed (broken weights) or was one overflowed iteration."""
     from .inspection import nonfinite_losses, parse_log_text
@@ -1798,6 +1890,44 @@ KNOWN: tuple[_Known, ...] = (
                         "池化和它填充后的 patch(加上 -t 时检查会算出这两者);`nnunet-explorer train ... -p ID --until network` 在运行之前就会"
                         "这样说"),
            _guarded(_check_deepest_level)),
+    _Known("input_channels", "expected input[...] to have N channels, but got M channels instead",
+           re.compile(r"expected input\[[\d, ]+\] to have (\d+) channels, but got (\d+) channels instead"),
+           lambda m: tr(f"the network's first convolution takes {m.group(1)} input channel(s) and the batch has "
+                        f"{m.group(2)}. In nnU-Net v1 the first number is the plans' num_modalities (the cascade's "
+                        "full-resolution stage adds the previous stage's segmentation as one channel per "
+                        "foreground class) and the second the channels of the preprocessed cases: the plans do not "
+                        "describe these cases (num_modalities edited, or plans of other preprocessed data), or a "
+                        "trainer of one's own changed the network's input",
+                        f"网络的第一个卷积接受 {m.group(1)} 个输入通道,而 batch 有 {m.group(2)} 个。在 nnU-Net v1 中,"
+                        "前者是 plans 的 num_modalities(级联的全分辨率阶段会为每个前景类别加一个通道,放上一阶段的"
+                        "分割),后者是预处理后病例的通道数:plans 描述的不是这些病例(num_modalities 被改过,或 plans "
+                        "属于另一份预处理数据),或者你自己的 trainer 改了网络的输入"),
+           lambda m: tr("train with the plans the cases were preprocessed with (or preprocess again with the edited "
+                        "plans); with -t/-p the check compares each stage's num_modalities with a preprocessed case",
+                        "用预处理这些病例时的 plans 训练(或者用改过的 plans 重新预处理);加上 -t/-p 时检查会把每个 "
+                        "stage 的 num_modalities 与一个预处理后的病例对比"),
+           _guarded(_check_input_channels)),
+    _Known("label_beyond_classes", "index N is out of bounds for dimension 1 with size M / Target N is out of bounds",
+           re.compile(r"index (\d+) is out of bounds for dimension 1 with size (\d+)|Target (\d+) is out of bounds"),
+           lambda m: tr("a label value reached the loss of a network with fewer output channels (one per label "
+                        "0..num_classes): v1's Dice puts each label into a one-hot map (its scatter says 'index N is "
+                        "out of bounds for dimension 1') and the cross-entropy reads it as a class ('Target N is out "
+                        "of bounds'). In nnU-Net the segmentation holds a label beyond the plans' num_classes: "
+                        "num_classes edited in the plans, or a label value dataset.json does not list (v1's "
+                        "preprocessing keeps every value it finds; --verify_dataset_integrity would have stopped on "
+                        "it). On a GPU the same error is a 'device-side assert triggered'",
+                        "某个标签值进入了输出通道更少的网络的损失(每个标签 0..num_classes 一个通道):v1 的 Dice 把每个"
+                        "标签放进 one-hot 图(它的 scatter 说 'index N is out of bounds for dimension 1'),交叉熵把它当作"
+                        "类别读取('Target N is out of bounds')。在 nnU-Net 中这是分割里有超出 plans 的 num_classes 的"
+                        "标签:plans 中的 num_classes 被改过,或者 dataset.json 没有列出某个标签值(v1 的预处理保留它"
+                        "见到的每个值;--verify_dataset_integrity 本会在这里停下)。在 GPU 上同一个错误是 'device-side "
+                        "assert triggered'"),
+           lambda m: tr("train with the plans' own num_classes, or list every label value in dataset.json and plan "
+                        "and preprocess again; with -t/-p the check names the cases that hold labels beyond the "
+                        "plans' num_classes",
+                        "用 plans 原本的 num_classes 训练,或者在 dataset.json 中列出每个标签值并重新规划和预处理;加上 "
+                        "-t/-p 时检查会列出含有超出 plans 的 num_classes 的标签的病例"),
+           _guarded(_check_label_values)),
     _Known("nan_loss", "train loss : nan",
            re.compile(r"(?:train|validation) loss ?: -?(?:nan|inf)\b"),
            lambda m: tr("v1 logs a NaN loss and trains on (nothing stops it): once a weight is NaN every later loss "

@@ -130,3 +130,27 @@ def test_the_blogs_command_in_an_empty_workspace_points_to_sample_kits19(tmp_pat
     assert "Traceback" not in result.stderr
     other = run(["train", "3d_fullres", "nnUNetTrainerV2", "41", "1"], _env(tmp_path))
     assert other.returncode != 0 and "kits19" not in other.stderr  # only the ids a sample writes get the hint
+
+
+def test_an_error_that_is_none_of_v1s_known_messages_keeps_its_traceback_and_a_known_one_is_explained(
+        monkeypatch, capsys):
+    """The command line explains a torch/numpy error deep in a step only when it is one of v1's known messages;
+    anything else (a bug) is raised as it is, and --debug always shows the traceback."""
+    from nnunet_explorer import cli
+    from nnunet_explorer.commands import sample
+
+    def fails(message):
+        def run(args):
+            raise RuntimeError(message)
+        return run
+
+    monkeypatch.setattr(sample, "run", fails("something no one has seen"))
+    with pytest.raises(RuntimeError, match="something no one has seen"):
+        cli.main(["sample", "kits19"])
+    known = "PytorchStreamReader failed reading zip archive: failed finding central directory"
+    monkeypatch.setattr(sample, "run", fails(known))
+    assert cli.main(["sample", "kits19"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"nnunet-explorer sample: error: RuntimeError: {known}\n") and "recognised: " in err
+    with pytest.raises(RuntimeError):
+        cli.main(["sample", "kits19", "--debug"])

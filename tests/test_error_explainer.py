@@ -88,6 +88,8 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "target_size": _v1_target_size_message(),
         "patch_not_divisible": _v1_undivided_patch_message(),
         "one_voxel_deepest": _v1_one_voxel_message(),
+        "input_channels": _v1_channels_message(),
+        "label_beyond_classes": _v1_label_beyond_message(),
         "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
         **_damaged_file_messages(),
     }
@@ -210,6 +212,28 @@ def _v1_one_voxel_message() -> str:
     with pytest.raises(ValueError) as raised:
         _v1_generic_unet([[2, 2, 2], [2, 2, 2]], False)(torch.zeros(2, 1, 4, 4, 4))
     return f"ValueError: {raised.value}"
+
+
+def _v1_channels_message() -> str:
+    """What v1's network (built for 2 modalities) raises on a batch of one channel."""
+    import torch
+
+    with pytest.raises(RuntimeError) as raised:
+        _v1_unet(inputs=2)(torch.zeros(2, 1, 8, 8, 8))
+    return f"RuntimeError: {raised.value}"
+
+
+def _v1_label_beyond_message() -> str:
+    """What v1's DC_and_CE_loss raises on a target holding label 2 for a network of two output channels."""
+    import torch
+    from nnunet.training.loss_functions.dice_loss import DC_and_CE_loss
+
+    loss = DC_and_CE_loss({"batch_dice": True, "smooth": 1e-5, "do_bg": False}, {})
+    target = torch.zeros(2, 1, 4, 4, 4)
+    target[0, 0, 0, 0, 0] = 2
+    with pytest.raises((RuntimeError, IndexError)) as raised:
+        loss(torch.randn(2, 2, 4, 4, 4), target)
+    return f"{type(raised.value).__name__}: {raised.value}"
 
 
 def _v1_target_size_message() -> str:
@@ -528,6 +552,38 @@ def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling
     said = capsys.readouterr()
     assert "the plans' patch size is too small for the network's pooling" in said.err + said.out
     assert "network contract" not in said.err + said.out
+
+def test_plans_that_do_not_describe_the_preprocessed_cases_are_found_and_train_explains_them(workspace, capsys):
+    """num_modalities or num_classes edited in a copy of the plans: v1's network or loss fails deep in torch; with
+    -t/-p the explainer compares the plans with the preprocessed cases, and the explorer's own train prints that
+    explanation instead of a traceback."""
+    import pickle
+
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    task_dir = workspace.preprocessed_task_dir("Task040_KiTS")
+    plans = load_pickle(task_dir / "nnUNetPlansv2.1_plans_3D.pkl")
+    (channels,) = explain(_messages()["input_channels"], task="40")
+    assert channels.found[0] == ("nnUNetPlansv2.1_plans_3D.pkl stage 0: num_modalities 1; nnUNetData_plans_v2.1_stage0/"
+                                 "case_00000 holds 1 image channel(s) and the segmentation")
+    plans["num_modalities"] = 2
+    (task_dir / "nnUNetPlansTwo_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    (edited,) = explain(_messages()["input_channels"], task="40", plans_identifier="nnUNetPlansTwo")
+    assert edited.found[0].endswith("holds 1 image channel(s) and the segmentation: they differ, this is the cause")
+    plans["num_modalities"], plans["num_classes"] = 1, 1  # KiTS has labels 1 and 2
+    (task_dir / "nnUNetPlansOne_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    (labels,) = explain(_messages()["label_beyond_classes"], task="40", plans_identifier="nnUNetPlansOne")
+    assert labels.name == "label_beyond_classes"
+    assert labels.found[0].startswith("nnUNetPlansOne_plans_3D.pkl stage 0: num_classes 1 (labels 0..1), but cases of "
+                                      "nnUNetData_plans_v2.1_stage0 hold label(s) beyond it (2: case_00000, ")
+    (fine,) = explain(_messages()["label_beyond_classes"], task="40")
+    assert fine.found[0].endswith("no case of nnUNetData_plans_v2.1_stage0 holds a label beyond it")
+    # the explorer's train: the torch error deep in the iteration step, explained, no traceback, exit 1
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "0", "-p", "nnUNetPlansTwo", "--until",
+                 "iteration"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "to have 2 channels, but got 1 channels instead" in err.splitlines()[0]
+    assert "This is one of nnU-Net v1's known messages" in err and "they differ, this is the cause" in err
 
 def _v1_log(losses: list[str], lrs: list[float]) -> str:
     """A v1 training log around the given epochs' train losses, in v1 1.7.1's own line formats."""
