@@ -89,15 +89,26 @@ def check_stage_values(sp: Mapping[str, Any], stage: object) -> None:
 def _stage_value_problems(sp: Mapping[str, Any]) -> list[str]:
     """What in one stage of a (hand-edited) plans file no network or loader can use: each value named."""
     wrong = []
-    if not _is_count(sp["batch_size"]):
+    if "batch_size" in sp and not _is_count(sp["batch_size"]):
         wrong.append(tr(f"batch_size {sp['batch_size']!r} is no positive whole number",
                         f"batch_size {sp['batch_size']!r} 不是正整数"))
     for key in ("patch_size", "pool_op_kernel_sizes", "conv_kernel_sizes"):
-        flat = np.asarray(sp[key], dtype=object).ravel().tolist() if np.ndim(sp[key]) else [sp[key]]
-        if not flat or not all(_is_count(v) for v in flat):
+        if key not in sp:  # old plans without the kernel sizes: v1 rebuilds them (process_plans)
+            continue
+        flat = _flat(sp[key])
+        if (key == "patch_size" and not flat) or not all(_is_count(v) for v in flat):
             wrong.append(tr(f"{key} {_plain(sp[key])} holds a value that is no positive whole number",
                             f"{key} {_plain(sp[key])} 中有不是正整数的值"))
     return wrong
+
+
+def _flat(value: Any) -> list:
+    """The numbers of nested lists, tuples and arrays, in order (ragged nesting allowed)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flat(item)]
+    return [value]
 
 
 def _plain(value: Any) -> Any:
@@ -157,6 +168,15 @@ def summarize_plans_items(plans: Mapping[str, Any]) -> list[tuple[str, int | Non
         for i in range(len(plans["plans_per_stage"])):
             items += [(key, i, repr(value)) for key, value in plans["plans_per_stage"][i].items()]
     return items
+
+
+def _flat(value: Any) -> list:
+    """The numbers of nested lists, tuples and arrays, in order (ragged nesting allowed)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flat(item)]
+    return [value]
 
 
 def _plain(value: Any) -> Any:
