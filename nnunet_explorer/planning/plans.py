@@ -90,8 +90,8 @@ def _stage_value_problems(sp: Mapping[str, Any]) -> list[str]:
     """What in one stage of a (hand-edited) plans file no network or loader can use: each value named."""
     wrong = []
     if "batch_size" in sp and not _is_count(sp["batch_size"]):
-        wrong.append(tr(f"batch_size {sp['batch_size']!r} is no positive whole number",
-                        f"batch_size {sp['batch_size']!r} 不是正整数"))
+        wrong.append(tr(f"batch_size {_plain(sp['batch_size'])!r} is no positive whole number",
+                        f"batch_size {_plain(sp['batch_size'])!r} 不是正整数"))
     for key in ("patch_size", "pool_op_kernel_sizes", "conv_kernel_sizes"):
         if key not in sp:  # old plans without the kernel sizes: v1 rebuilds them (process_plans)
             continue
@@ -100,24 +100,6 @@ def _stage_value_problems(sp: Mapping[str, Any]) -> list[str]:
             wrong.append(tr(f"{key} {_plain(sp[key])} holds a value that is no positive whole number",
                             f"{key} {_plain(sp[key])} 中有不是正整数的值"))
     return wrong
-
-
-def _flat(value: Any) -> list:
-    """The numbers of nested lists, tuples and arrays, in order (ragged nesting allowed)."""
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [v for item in value for v in _flat(item)]
-    return [value]
-
-
-def _plain(value: Any) -> Any:
-    """Nested lists of the values as written (numpy arrays and scalars as plain lists and numbers)."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value.item() if isinstance(value, np.generic) else value
 
 
 #: numpy's print options of v1's day: with numpy >= 2 a scalar prints as ``np.False_`` / ``np.int64(6)``, with the
