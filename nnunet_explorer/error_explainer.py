@@ -41,7 +41,7 @@ import re
 from glob import escape as glob_escape
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 from .errors import ExplorerError
 from .inspection import RANDOM_SPLIT_LINE
@@ -828,26 +828,36 @@ def _check_target_size(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
+def _stages(workspace, name: str, plans_identifier: str) -> Iterator[tuple[Path, dict, int, dict]]:
+    """Each stage of the task's 3D and 2D plans under the identifier: (plans file, plans, stage number, stage)."""
+    for network in ("3d_fullres", "2d"):
+        try:
+            path, plans = _plans(workspace, name, plans_identifier, network)
+        except ExplorerError:
+            continue
+        for k, stage in plans["plans_per_stage"].items():
+            yield path, plans, k, stage
+
+
+def _no_plans(name: str, ctx: _Context) -> list[str]:
+    return [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
+               f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+
+
 @_needs_task
 def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     from .planning.topology import pooling_product
 
     found = []
-    for network in ("3d_fullres", "2d"):
-        try:
-            path, plans = _plans(workspace, name, ctx.plans_identifier, network)
-        except ExplorerError:
-            continue
-        for k, stage in plans["plans_per_stage"].items():
-            patch = [int(v) for v in stage["patch_size"]]
-            divisor = list(pooling_product(stage["pool_op_kernel_sizes"]))
-            bad = [i for i, (p, d) in enumerate(zip(patch, divisor)) if p % d]
-            found.append(tr(f"stage {k} of {path.name}: patch {patch}, product of the poolings {divisor}: "
-                            + (f"axis {bad} is no multiple: this is the cause" if bad else "divisible"),
-                            f"{path.name} 的 stage {k}:patch {patch},池化核的乘积 {divisor}:"
-                            + (f"轴 {bad} 不是整数倍:这就是原因" if bad else "能整除")))
-    return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
-                        f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+    for path, plans, k, stage in _stages(workspace, name, ctx.plans_identifier):
+        patch = [int(v) for v in stage["patch_size"]]
+        divisor = list(pooling_product(stage["pool_op_kernel_sizes"]))
+        bad = [i for i, (p, d) in enumerate(zip(patch, divisor)) if p % d]
+        found.append(tr(f"stage {k} of {path.name}: patch {patch}, product of the poolings {divisor}: "
+                        + (f"axis {bad} is no multiple: this is the cause" if bad else "divisible"),
+                        f"{path.name} 的 stage {k}:patch {patch},池化核的乘积 {divisor}:"
+                        + (f"轴 {bad} 不是整数倍:这就是原因" if bad else "能整除")))
+    return found or _no_plans(name, ctx)
 
 
 @_needs_task
@@ -855,31 +865,25 @@ def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -
     from .planning.topology import get_pool_and_conv_props, pooling_product
 
     found = []
-    for network in ("3d_fullres", "2d"):
-        try:
-            path, plans = _plans(workspace, name, ctx.plans_identifier, network)
-        except ExplorerError:
-            continue
-        for k, stage in plans["plans_per_stage"].items():
-            patch = [int(v) for v in stage["patch_size"]]
-            divisor = list(pooling_product(stage["pool_op_kernel_sizes"]))
-            deepest = [-(-p // d) for p, d in zip(patch, divisor)]  # strided convolutions round up
-            one = all(v == 1 for v in deepest)
-            found.append(tr(f"stage {k} of {path.name}: patch {patch}, product of the poolings {divisor}, deepest "
-                            f"level {deepest}" + (": one voxel, this is the cause" if one else ""),
-                            f"{path.name} 的 stage {k}:patch {patch},池化核的乘积 {divisor},最深一层 {deepest}"
-                            + (":只有一个体素,这就是原因" if one else "")))
-            if one and "current_spacing" in stage:
-                spacing = [float(v) for v in stage["current_spacing"]][-len(patch):]
-                topology = get_pool_and_conv_props(spacing, patch)
-                planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
-                shown = [round(v, 3) for v in spacing]
-                found.append(tr(f"v1's planner pools {patch} at spacing {shown} as {planned} and pads the patch to "
-                                f"{padded}",
-                                f"在 spacing {shown} 下,v1 的规划器对 {patch} 的池化是 {planned},并把 patch 填充到 "
-                                f"{padded}"))
-    return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
-                        f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+    for path, plans, k, stage in _stages(workspace, name, ctx.plans_identifier):
+        patch = [int(v) for v in stage["patch_size"]]
+        divisor = list(pooling_product(stage["pool_op_kernel_sizes"]))
+        deepest = [-(-p // d) for p, d in zip(patch, divisor)]  # strided convolutions round up
+        one = all(v == 1 for v in deepest)
+        found.append(tr(f"stage {k} of {path.name}: patch {patch}, product of the poolings {divisor}, deepest "
+                        f"level {deepest}" + (": one voxel, this is the cause" if one else ""),
+                        f"{path.name} 的 stage {k}:patch {patch},池化核的乘积 {divisor},最深一层 {deepest}"
+                        + (":只有一个体素,这就是原因" if one else "")))
+        if one and "current_spacing" in stage:
+            spacing = [float(v) for v in stage["current_spacing"]][-len(patch):]
+            topology = get_pool_and_conv_props(spacing, patch)
+            planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
+            shown = [round(v, 3) for v in spacing]
+            found.append(tr(f"v1's planner pools {patch} at spacing {shown} as {planned} and pads the patch to "
+                            f"{padded}",
+                            f"在 spacing {shown} 下,v1 的规划器对 {patch} 的池化是 {planned},并把 patch 填充到 "
+                            f"{padded}"))
+    return found or _no_plans(name, ctx)
 
 
 def _case_channels(stage: Path) -> tuple[str, int] | None:
@@ -911,28 +915,22 @@ def _case_channels(stage: Path) -> tuple[str, int] | None:
 @_needs_task
 def _check_input_channels(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
     found = []
-    for network in ("3d_fullres", "2d"):
-        try:
-            path, plans = _plans(workspace, name, ctx.plans_identifier, network)
-        except ExplorerError:
+    for path, plans, k, _ in _stages(workspace, name, ctx.plans_identifier):
+        stage = workspace.preprocessed_task_dir(name) / f"{plans['data_identifier']}_stage{k}"
+        case = _case_channels(stage) if stage.is_dir() else None
+        if case is None:
+            found.append(tr(f"{path.name} stage {k}: num_modalities {plans['num_modalities']}; no readable "
+                            f"case in {stage}",
+                            f"{path.name} 的 stage {k}:num_modalities 为 {plans['num_modalities']};{stage} 中"
+                            "没有可读的病例"))
             continue
-        for k in plans["plans_per_stage"]:
-            stage = workspace.preprocessed_task_dir(name) / f"{plans['data_identifier']}_stage{k}"
-            case = _case_channels(stage) if stage.is_dir() else None
-            if case is None:
-                found.append(tr(f"{path.name} stage {k}: num_modalities {plans['num_modalities']}; no readable "
-                                f"case in {stage}",
-                                f"{path.name} 的 stage {k}:num_modalities 为 {plans['num_modalities']};{stage} 中"
-                                "没有可读的病例"))
-                continue
-            fits = case[1] == int(plans["num_modalities"])
-            found.append(tr(f"{path.name} stage {k}: num_modalities {plans['num_modalities']}; {stage.name}/"
-                            f"{case[0]} holds {case[1]} image channel(s) and the segmentation"
-                            + ("" if fits else ": they differ, this is the cause"),
-                            f"{path.name} 的 stage {k}:num_modalities 为 {plans['num_modalities']};{stage.name}/"
-                            f"{case[0]} 有 {case[1]} 个图像通道和分割" + ("" if fits else ":两者不同,这就是原因")))
-    return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
-                        f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+        fits = case[1] == int(plans["num_modalities"])
+        found.append(tr(f"{path.name} stage {k}: num_modalities {plans['num_modalities']}; {stage.name}/"
+                        f"{case[0]} holds {case[1]} image channel(s) and the segmentation"
+                        + ("" if fits else ": they differ, this is the cause"),
+                        f"{path.name} 的 stage {k}:num_modalities 为 {plans['num_modalities']};{stage.name}/"
+                        f"{case[0]} 有 {case[1]} 个图像通道和分割" + ("" if fits else ":两者不同,这就是原因")))
+    return found or _no_plans(name, ctx)
 
 
 @_needs_task
@@ -942,36 +940,30 @@ def _check_label_values(match: re.Match, ctx: _Context, workspace, name: str) ->
     from .fileio import load_pickle
 
     found = []
-    for network in ("3d_fullres", "2d"):
-        try:
-            path, plans = _plans(workspace, name, ctx.plans_identifier, network)
-        except ExplorerError:
+    for path, plans, k, _ in _stages(workspace, name, ctx.plans_identifier):
+        stage = workspace.preprocessed_task_dir(name) / f"{plans['data_identifier']}_stage{k}"
+        beyond: dict[int, list[str]] = {}
+        for pkl in sorted(stage.glob("*.pkl")) if stage.is_dir() else []:
+            try:
+                classes = load_pickle(pkl).get("classes", [])
+            except (ExplorerError, OSError, AttributeError):
+                continue  # a damaged or foreign .pkl: not a case's properties
+            for value in (int(v) for v in np.asarray(classes).ravel() if v > int(plans["num_classes"])):
+                beyond.setdefault(value, []).append(pkl.stem)
+        labels = tr(f"labels 0..{plans['num_classes']}", f"标签 0..{plans['num_classes']}")
+        if not beyond:
+            found.append(tr(f"{path.name} stage {k}: num_classes {plans['num_classes']} ({labels}); no case of "
+                            f"{stage.name} holds a label beyond it",
+                            f"{path.name} 的 stage {k}:num_classes 为 {plans['num_classes']}({labels});"
+                            f"{stage.name} 中没有病例含有超出它的标签"))
             continue
-        for k in plans["plans_per_stage"]:
-            stage = workspace.preprocessed_task_dir(name) / f"{plans['data_identifier']}_stage{k}"
-            beyond: dict[int, list[str]] = {}
-            for pkl in sorted(stage.glob("*.pkl")) if stage.is_dir() else []:
-                try:
-                    classes = load_pickle(pkl).get("classes", [])
-                except (ExplorerError, OSError, AttributeError):
-                    continue  # a damaged or foreign .pkl: not a case's properties
-                for value in (int(v) for v in np.asarray(classes).ravel() if v > int(plans["num_classes"])):
-                    beyond.setdefault(value, []).append(pkl.stem)
-            labels = tr(f"labels 0..{plans['num_classes']}", f"标签 0..{plans['num_classes']}")
-            if not beyond:
-                found.append(tr(f"{path.name} stage {k}: num_classes {plans['num_classes']} ({labels}); no case of "
-                                f"{stage.name} holds a label beyond it",
-                                f"{path.name} 的 stage {k}:num_classes 为 {plans['num_classes']}({labels});"
-                                f"{stage.name} 中没有病例含有超出它的标签"))
-                continue
-            cases = tr("; ", ";").join(f"{v}: {', '.join(c[:4])}" + and_more(4, len(c))
-                                      for v, c in sorted(beyond.items()))
-            found.append(tr(f"{path.name} stage {k}: num_classes {plans['num_classes']} ({labels}), but cases of "
-                            f"{stage.name} hold label(s) beyond it ({cases}): this is the cause",
-                            f"{path.name} 的 stage {k}:num_classes 为 {plans['num_classes']}({labels}),但 "
-                            f"{stage.name} 中的病例含有超出它的标签({cases}):这就是原因"))
-    return found or [tr(f"no plans of {name} under the identifier {ctx.plans_identifier!r}",
-                        f"{name} 没有标识为 {ctx.plans_identifier!r} 的 plans")]
+        cases = tr("; ", ";").join(f"{v}: {', '.join(c[:4])}" + and_more(4, len(c))
+                                  for v, c in sorted(beyond.items()))
+        found.append(tr(f"{path.name} stage {k}: num_classes {plans['num_classes']} ({labels}), but cases of "
+                        f"{stage.name} hold label(s) beyond it ({cases}): this is the cause",
+                        f"{path.name} 的 stage {k}:num_classes 为 {plans['num_classes']}({labels}),但 "
+                        f"{stage.name} 中的病例含有超出它的标签({cases}):这就是原因"))
+    return found or _no_plans(name, ctx)
 
 
 def _check_nan_log(match: re.Match, ctx: _Context) -> list[str]:
