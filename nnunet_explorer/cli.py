@@ -161,14 +161,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The error and those it was explicitly raised from (``raise ... from``), outermost first."""
+    found: list[BaseException] = []
+    while exc is not None and exc not in found:
+        found.append(exc)
+        exc = exc.__cause__
+    return found
+
+
 def _chain(exc: BaseException) -> list[str]:
-    """The error and those it was raised from, innermost last, as ``Name: message`` lines."""
-    lines, seen = [], set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        lines.append(f"{type(exc).__name__}: {exc}")
-        exc = exc.__cause__ or exc.__context__
-    return lines
+    """:func:`_causes` as ``Name: message`` lines: a step's failure, then the torch or numpy error under it."""
+    return [f"{type(e).__name__}: {e}" for e in _causes(exc)]
+
+
+#: messages whose words torch or numpy say in many places (a bug of one's own too): not explained on their own
+_TOO_GENERAL = {"empty_image", "patch_not_divisible"}
 
 
 def _explained(exc: BaseException, args: argparse.Namespace) -> list | None:
@@ -177,12 +185,23 @@ def _explained(exc: BaseException, args: argparse.Namespace) -> list | None:
     from .error_explainer import explain
     from .paths import default_plans_identifier
 
+    innermost = _causes(exc)[-1]
+    # the innermost error's traceback (its frames say where: the loss, the network, a loader) and the messages
+    text = "".join(traceback.format_exception(innermost)) + "\n".join(_chain(exc))
+    task = getattr(args, "task", None) or getattr(args, "task_name", None)
+    plans = getattr(args, "p", None) or getattr(args, "plans_identifier", None) or default_plans_identifier
     try:
-        found = explain("\n".join(_chain(exc)[::-1]), task=getattr(args, "task", None),
-                        plans_identifier=getattr(args, "p", None) or default_plans_identifier)
+        found = [d for d in explain(text, task=task if isinstance(task, str) else None, plans_identifier=plans)
+                 if d.name not in _TOO_GENERAL and (d.name != "label_beyond_classes" or _in_a_loss(innermost))]
     except Exception:  # noqa: BLE001 - the explanation must never hide the error itself
         return None
     return found or None
+
+
+def _in_a_loss(exc: BaseException) -> bool:
+    """Whether the error was raised inside a loss function (a file or function of the traceback named so)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any("loss" in frame.filename.rsplit("/", 1)[-1].lower() or "loss" in frame.name.lower() for frame in frames)
 
 
 def error_text(exc: ExplorerError) -> str:

@@ -940,17 +940,30 @@ def _check_label_values(match: re.Match, ctx: _Context, workspace, name: str) ->
     from .fileio import load_pickle
 
     found = []
+    if "Target" not in match.group(0) and not re.search(r"loss|get_tp_fp_fn_tn|scatter", ctx.text[:match.start()]):
+        found.append(tr("the text shows no loss in a traceback above the message: any tensor indexed on dimension 1 "
+                        "gives these words (paste the whole traceback to see where)",
+                        "文字中这条报错上方的调用栈里没有损失函数:任何在第 1 维上索引的张量都会给出这句话(粘贴整个调用栈"
+                        "才能看出在哪里)"))
     for path, plans, k, _ in _stages(workspace, name, ctx.plans_identifier):
         stage = workspace.preprocessed_task_dir(name) / f"{plans['data_identifier']}_stage{k}"
         beyond: dict[int, list[str]] = {}
+        read = 0
         for pkl in sorted(stage.glob("*.pkl")) if stage.is_dir() else []:
             try:
-                classes = load_pickle(pkl).get("classes", [])
-            except (ExplorerError, OSError, AttributeError):
+                values = [int(v) for v in np.asarray(load_pickle(pkl).get("classes", [])).ravel()]
+            except (ExplorerError, OSError, AttributeError, TypeError, ValueError):
                 continue  # a damaged or foreign .pkl: not a case's properties
-            for value in (int(v) for v in np.asarray(classes).ravel() if v > int(plans["num_classes"])):
+            read += 1
+            for value in (v for v in values if v > int(plans["num_classes"])):
                 beyond.setdefault(value, []).append(pkl.stem)
         labels = tr(f"labels 0..{plans['num_classes']}", f"标签 0..{plans['num_classes']}")
+        if not read:
+            found.append(tr(f"{path.name} stage {k}: num_classes {plans['num_classes']} ({labels}); no readable case "
+                            f"in {stage}",
+                            f"{path.name} 的 stage {k}:num_classes 为 {plans['num_classes']}({labels});{stage} 中没有"
+                            "可读的病例"))
+            continue
         if not beyond:
             found.append(tr(f"{path.name} stage {k}: num_classes {plans['num_classes']} ({labels}); no case of "
                             f"{stage.name} holds a label beyond it",
@@ -1901,16 +1914,19 @@ KNOWN: tuple[_Known, ...] = (
            _guarded(_check_input_channels)),
     _Known("label_beyond_classes", "index N is out of bounds for dimension 1 with size M / Target N is out of bounds",
            re.compile(r"index (\d+) is out of bounds for dimension 1 with size (\d+)|Target (\d+) is out of bounds"),
-           lambda m: tr("a label value reached the loss of a network with fewer output channels (one per label "
-                        "0..num_classes): v1's Dice puts each label into a one-hot map (its scatter says 'index N is "
-                        "out of bounds for dimension 1') and the cross-entropy reads it as a class ('Target N is out "
-                        "of bounds'). In nnU-Net the segmentation holds a label beyond the plans' num_classes: "
+           lambda m: tr("torch's words for an index beyond a dimension's size; in nnU-Net training, when the "
+                        "traceback passes through the loss, a label value reached the loss of a network with fewer "
+                        "output channels (one per label 0..num_classes): v1's Dice puts each label into a one-hot map "
+                        "(its scatter says 'index N is out of bounds for dimension 1') and the cross-entropy reads it "
+                        "as a class ('Target N is out of bounds'). Then the segmentation holds a label beyond the "
+                        "plans' num_classes: "
                         "num_classes edited in the plans, or a label value dataset.json does not list (v1's "
                         "preprocessing keeps every value it finds; --verify_dataset_integrity would have stopped on "
                         "it). On a GPU the same error is a 'device-side assert triggered'",
-                        "某个标签值进入了输出通道更少的网络的损失(每个标签 0..num_classes 一个通道):v1 的 Dice 把每个"
+                        "这是 torch 对超出某一维大小的索引的说法;在 nnU-Net 训练中,如果调用栈经过损失函数,就是某个"
+                        "标签值进入了输出通道更少的网络的损失(每个标签 0..num_classes 一个通道):v1 的 Dice 把每个"
                         "标签放进 one-hot 图(它的 scatter 说 'index N is out of bounds for dimension 1'),交叉熵把它当作"
-                        "类别读取('Target N is out of bounds')。在 nnU-Net 中这是分割里有超出 plans 的 num_classes 的"
+                        "类别读取('Target N is out of bounds')。这时分割里有超出 plans 的 num_classes 的"
                         "标签:plans 中的 num_classes 被改过,或者 dataset.json 没有列出某个标签值(v1 的预处理保留它"
                         "见到的每个值;--verify_dataset_integrity 本会在这里停下)。在 GPU 上同一个错误是 'device-side "
                         "assert triggered'"),

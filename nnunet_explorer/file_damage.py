@@ -244,9 +244,11 @@ def remedy(path: Path, name: str | None, damaged: set[Path], workspace: "Workspa
                   "重新写出它")
     plans_file = re.fullmatch(r"(.+)_plans_(?:2D|3D)\.pkl", file)
     if plans_file and plans_file.group(1) != "nnUNetPlansv2.1":
-        return tr(f"plans of your own identifier {plans_file.group(1)!r}, which the default planning does not write: "
-                  "write your copy again",
-                  f"这是你自己标识为 {plans_file.group(1)!r} 的 plans，默认的规划不会写它：重新写出你的副本")
+        return tr(f"plans under the identifier {plans_file.group(1)!r}, which v1's default planners do not write: "
+                  "a copy of your own is written again by hand; one a planner wrote (-pl3d/-pl2d) comes back with "
+                  f"`nnUNet_plan_and_preprocess -t {task}` and that planner",
+                  f"这是标识为 {plans_file.group(1)!r} 的 plans，v1 默认的规划器不写它：你自己的副本要重新手写；由某个"
+                  f"规划器（-pl3d/-pl2d）写出的，用 `nnUNet_plan_and_preprocess -t {task}` 加上那个规划器重新生成")
     if plans_file or file == "dataset_properties.pkl":
         return tr(f"written by the planning: `nnUNet_plan_and_preprocess -t {task}` writes it again (and rewrites "
                   "the default plans files: edits made in them are lost)",

@@ -154,3 +154,14 @@ def test_an_error_that_is_none_of_v1s_known_messages_keeps_its_traceback_and_a_k
     assert err.startswith(f"nnunet-explorer sample: error: RuntimeError: {known}\n") and "recognised: " in err
     with pytest.raises(RuntimeError):
         cli.main(["sample", "kits19", "--debug"])
+
+    # an error raised while another was handled is its own error: the known words of the one before do not explain it
+    def fails_while_handling(args):
+        try:
+            raise RuntimeError(known)
+        except RuntimeError:
+            raise KeyError("a bug of its own") from None
+
+    monkeypatch.setattr(sample, "run", fails_while_handling)
+    with pytest.raises(KeyError, match="a bug of its own"):
+        cli.main(["sample", "kits19"])

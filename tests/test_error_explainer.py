@@ -572,11 +572,16 @@ def test_plans_that_do_not_describe_the_preprocessed_cases_are_found_and_train_e
     assert edited.found[0].endswith("holds 1 image channel(s) and the segmentation: they differ, this is the cause")
     plans["num_modalities"], plans["num_classes"] = 1, 1  # KiTS has labels 1 and 2
     (task_dir / "nnUNetPlansOne_plans_3D.pkl").write_bytes(pickle.dumps(plans))
-    (labels,) = explain(_messages()["label_beyond_classes"], task="40", plans_identifier="nnUNetPlansOne")
+    (bare,) = explain(_messages()["label_beyond_classes"], task="40", plans_identifier="nnUNetPlansOne")
+    assert bare.found[0].startswith("the text shows no loss in a traceback above the message: any tensor indexed on "
+                                    "dimension 1 gives these words")
+    # with v1's traceback through its Dice loss above it, the torch words are the loss's
+    frame = '  File ".../nnunet/training/loss_functions/dice_loss.py", line 129, in get_tp_fp_fn_tn\n'
+    (labels,) = explain(frame + _messages()["label_beyond_classes"], task="40", plans_identifier="nnUNetPlansOne")
     assert labels.name == "label_beyond_classes"
     assert labels.found[0].startswith("nnUNetPlansOne_plans_3D.pkl stage 0: num_classes 1 (labels 0..1), but cases of "
                                       "nnUNetData_plans_v2.1_stage0 hold label(s) beyond it (2: case_00000, ")
-    (fine,) = explain(_messages()["label_beyond_classes"], task="40")
+    (fine,) = explain(frame + _messages()["label_beyond_classes"], task="40")
     assert fine.found[0].endswith("no case of nnUNetData_plans_v2.1_stage0 holds a label beyond it")
     # the explorer's train: the torch error deep in the iteration step, explained, no traceback, exit 1
     assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "0", "-p", "nnUNetPlansTwo", "--until",

@@ -109,7 +109,8 @@ def test_each_damaged_file_is_told_what_mends_it_by_what_wrote_it(workspace):
                                                                 "reuses when it exists: delete it")
     assert said(pre / "nnUNetPlansv2.1_plans_3D.pkl").startswith("written by the planning: `nnUNet_plan_and_preprocess "
                                                                  "-t 12` writes it again (and rewrites the default")
-    assert said(pre / "nnUNetPlansMine_plans_3D.pkl").startswith("plans of your own identifier 'nnUNetPlansMine'")
+    assert said(pre / "nnUNetPlansMine_plans_3D.pkl").startswith("plans under the identifier 'nnUNetPlansMine', "
+                                                                 "which v1's default planners do not write")
     assert said(model / "plans.pkl") == ("the model folder's copy of the plans (v1 copies it there at the start of "
                                          f"training): copy {pre / 'nnUNetPlansv2.1_plans_2D.pkl'} over it")
     assert said(model / "fold_0" / "validation_raw" / "case_1.npz").startswith("written by validation or prediction: "

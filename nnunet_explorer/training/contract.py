@@ -50,10 +50,10 @@ class ContractReport:
     #: the plans' patch and the product of their poolings when the forward failed on a patch it does not divide:
     #: then the plans, not the network, are what to fix
     undivided_patch: tuple[tuple[int, ...], tuple[int, ...]] | None = None
-    #: the plans' patch, the product of their poolings and what v1's planner gives that patch (its pooling and the
-    #: patch padded to it; None without the spacing) when the forward failed on a deepest level of one voxel: the
-    #: plans are what to fix
-    one_voxel_deepest: tuple[tuple[int, ...], tuple[int, ...], tuple[list[list[int]], list[int]] | None] | None = None
+    #: the plans' patch, the product of their poolings and what v1's planner gives that patch (its pooling, conv
+    #: kernels and the patch padded to them; None without the spacing) when the forward failed on a deepest level of
+    #: one voxel: the plans are what to fix
+    one_voxel_deepest: tuple[tuple[int, ...], tuple[int, ...], tuple[list, list, list[int]] | None] | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,20 +79,20 @@ class ContractReport:
                        f"例如 {below} 或 {above};改在 plans 的副本中并以新的标识保存(-p);v1 的规划器总是这样做"))
         if self.errors and self.one_voxel_deepest is not None:
             patch, divisor, planned = self.one_voxel_deepest
-            least = tuple(4 * d for d in divisor)
-            pools, padded = planned if planned is not None else (None, None)
+            least = tuple(4 * d if d > 1 else p for p, d in zip(patch, divisor))  # an axis never pooled keeps its size
+            pools, convs, padded = planned if planned is not None else (None, None, None)
             raise ConfigurationError(
                 tr("the plans' patch size is too small for the network's pooling:",
                    "plans 的 patch 大小对网络的池化来说太小了:") + "\n  - " + "\n  - ".join(self.errors),
                 fix=tr(f"with these poolings give the plans' patch_size at least {least} (4 voxels on every pooled "
                        "axis at the deepest level, as v1's planner keeps), or give the smaller patch the pooling v1's "
                        "planner derives from it"
-                       + (f" (at this spacing: pool_op_kernel_sizes {pools}, with one conv_kernel_sizes entry per "
-                          f"pooling plus one, and the patch padded to {padded})" if pools is not None else "")
+                       + (f" (at this spacing: pool_op_kernel_sizes {pools}, conv_kernel_sizes {convs}, and the "
+                          f"patch padded to {padded})" if pools is not None else "")
                        + ", in a copy of the plans saved under a new identifier (-p)",
                        f"在这些池化下,让 plans 的 patch_size 至少为 {least}(最深一层每个被池化的轴 4 个体素,与 v1 的"
                        "规划器一致);或者给这个更小的 patch 用 v1 规划器从它推出的池化"
-                       + (f"(在这个 spacing 下:pool_op_kernel_sizes {pools},conv_kernel_sizes 比池化多一项,patch "
+                       + (f"(在这个 spacing 下:pool_op_kernel_sizes {pools},conv_kernel_sizes {convs},patch "
                           f"填充到 {padded})" if pools is not None else "")
                        + ";改在 plans 的副本中并以新的标识保存(-p)"))
         if self.errors:
@@ -254,7 +254,8 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
             from ..planning.topology import get_pool_and_conv_props
 
             topology = get_pool_and_conv_props(list(spacing)[-len(patch):], patch)
-            planned = (topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size])
+            planned = (topology.pool_op_kernel_sizes, topology.conv_kernel_sizes,
+                       [int(v) for v in topology.patch_size])
         one_voxel = (patch, divisor, planned)
         errors.insert(0, tr(f"patch_size {patch} leaves one voxel at the network's deepest level (the product of "
                             f"the poolings is {divisor}): instance norm cannot normalise a single voxel, which is the "

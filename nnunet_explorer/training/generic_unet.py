@@ -288,9 +288,12 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
         if conv_kernel_sizes is None:
             conv_kernel_sizes = [[3] * dim] * (num_pool + 1)
         conv_kernel_sizes = [list(map(int, k)) for k in conv_kernel_sizes]
-        # differs from v1: v1 fails on these deep inside its layers (an IndexError, or a convolution's own error);
-        # in nnU-Net all three come from one stage of the plans, so a hand edit is what to look at
-        if any(len(p) != dim for p in pool_op_kernel_sizes) or any(len(k) != dim for k in conv_kernel_sizes):
+        # differs from v1: in nnU-Net all three lists come from one stage of the plans, so a hand edit is what to
+        # look at. v1 fails on a kernel of the wrong length in the convolution's own error, on a conv list too
+        # short with an IndexError, and on one too long not at all: its decoder takes its kernels from the list's
+        # end, so they no longer mirror the encoder's
+        lengths = {len(k) for k in [*pool_op_kernel_sizes, *conv_kernel_sizes]}
+        if lengths != {dim} and len(lengths) == 1:
             raise ConfigurationError(
                 tr(f"a {dim}D Generic_UNet ({conv_op.__name__}) needs kernel sizes of {dim} entries each, got pool "
                    f"{pool_op_kernel_sizes}, conv {conv_kernel_sizes}: nnUNetTrainer builds a 2D network when the "
@@ -301,6 +304,15 @@ class Generic_UNet(SegmentationNetwork):  # noqa: N801 - v1's name: it is what p
                 fix=tr("give the plans' stage a patch_size with one entry per axis of its kernel sizes (an edited "
                        "copy of the plans, saved under a new identifier, -p)",
                        "让 plans 这个 stage 的 patch_size 与核大小的轴数一致（改在 plans 的副本中并以新的标识保存，-p）"))
+        if lengths and lengths != {dim}:
+            odd = [k for k in [*pool_op_kernel_sizes, *conv_kernel_sizes] if len(k) != dim]
+            raise ConfigurationError(
+                tr(f"a {dim}D Generic_UNet needs kernel sizes of {dim} entries each; {odd} of pool "
+                   f"{pool_op_kernel_sizes}, conv {conv_kernel_sizes} have another number",
+                   f"{dim}D 的 Generic_UNet 要求每个核大小都有 {dim} 项；pool {pool_op_kernel_sizes}、conv "
+                   f"{conv_kernel_sizes} 中的 {odd} 项数不对"),
+                fix=tr(f"give every entry of the plans' pool_op_kernel_sizes and conv_kernel_sizes {dim} numbers",
+                       f"让 plans 中 pool_op_kernel_sizes 和 conv_kernel_sizes 的每一项都有 {dim} 个数"))
         if len(conv_kernel_sizes) != num_pool + 1:
             raise ConfigurationError(
                 tr(f"Generic_UNet needs len(pool_op_kernel_sizes) + 1 = {num_pool + 1} conv kernel sizes (one per "

@@ -269,15 +269,16 @@ def test_a_patch_too_small_for_its_pooling_is_named_as_the_plans_problem_with_th
     assert any("Expected more than 1 spatial element" in e for e in report.errors[1:])
     topology = get_pool_and_conv_props(spacing, patch)
     planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
-    assert report.one_voxel_deepest == (patch, (4, 8, 8), (planned, padded)) and len(planned) < len(POOLS)
+    assert report.one_voxel_deepest == (patch, (4, 8, 8), (planned, topology.conv_kernel_sizes, padded))
+    assert len(planned) < len(POOLS)
     with pytest.raises(ConfigurationError) as raised:
         report.raise_if_failed()
     assert raised.value.cause.startswith("the plans' patch size is too small for the network's pooling:")
     assert raised.value.fix.startswith("with these poolings give the plans' patch_size at least (16, 32, 32) (4 voxels "
                                        "on every pooled axis at the deepest level, as v1's planner keeps), or give the "
                                        "smaller patch the pooling v1's planner derives from it (at this spacing: "
-                                       f"pool_op_kernel_sizes {planned}, with one conv_kernel_sizes entry per pooling "
-                                       f"plus one, and the patch padded to {padded})")
+                                       f"pool_op_kernel_sizes {planned}, conv_kernel_sizes "
+                                       f"{topology.conv_kernel_sizes}, and the patch padded to {padded})")
     # the pooling and padded patch the fix names build a network that runs
     fitted = build_network(1, 8, 3, topology.pool_op_kernel_sizes, topology.conv_kernel_sizes)
     assert check_network_contract(fitted, patch_size=padded, batch_size=1, num_input_channels=1, num_classes=3,

@@ -177,6 +177,15 @@ def test_wrong_kernel_lists_are_rejected_naming_the_plans_where_v1_fails_deep_in
         v1.build(1, 32, 3, [[2, 2, 2]] * 3, [[3, 3, 3]] * 4, 2, False)(torch.zeros(1, 1, 32, 32))
     with pytest.raises(ConfigurationError, match="3 entries each"):
         build_network(1, 32, 3, [[2, 2]] * 3, [[3, 3]] * 4, threeD=True)
+    # one entry edited to the wrong length: that entry is named, not the patch
+    with pytest.raises(ConfigurationError) as raised:
+        build_network(1, 32, 3, [[2, 2, 2]] * 3, [[1, 3, 3], [3, 3], [3, 3, 3], [3, 3, 3]])
+    assert raised.value.cause.endswith("[[3, 3]] of pool [[2, 2, 2], [2, 2, 2], [2, 2, 2]], conv [[1, 3, 3], [3, 3], "
+                                       "[3, 3, 3], [3, 3, 3]] have another number")
+    # a conv list one too long: v1 builds it without a word (its decoder takes kernels from the list's end)
+    v1.build(1, 32, 3, [[2, 2, 2]] * 3, [[1, 3, 3]] + [[3, 3, 3]] * 4, 2, True)
+    with pytest.raises(ConfigurationError, match="conv kernel sizes"):
+        build_network(1, 32, 3, [[2, 2, 2]] * 3, [[1, 3, 3]] + [[3, 3, 3]] * 4)
 
 
 @pytest.mark.parity
