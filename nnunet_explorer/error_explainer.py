@@ -31,7 +31,9 @@ how much, header rounding or not), ``The modalities of the image ... do not seem
 images have nan values``; and damaged files (v1 writes none atomically): ``File is not a zip file`` (a ``.npz``),
 ``Cannot load file containing pickled data when allow_pickle=False`` (a case whose first bytes are not numpy's),
 ``Ran out of input`` / ``pickle data was truncated`` (a ``.pkl``), ``PytorchStreamReader failed reading zip archive`` (a
-checkpoint) and ``No space left on device``.
+checkpoint) and ``No space left on device``; and plans that do not fit the network or the cases: ``Expected more than
+1 spatial element`` (a patch too small for its pooling), ``expected input[...] to have N channels`` (num_modalities)
+and ``index N is out of bounds for dimension 1`` / ``Target N is out of bounds`` (a label beyond num_classes).
 """
 from __future__ import annotations
 
