@@ -493,6 +493,17 @@ def test_a_target_size_mismatch_names_the_output_and_target_from_the_message_and
     assert found(shapes[0], [7, 7, 7]).startswith("the target's size is none of these")
 
 
+def _kits19_plans(workspace, capsys) -> tuple[Path, dict, dict, list[int]]:
+    """The KiTS19 sample written into the workspace: its preprocessed folder, its 3D plans (a copy to edit), the
+    last stage of them and the product of that stage's poolings."""
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    task_dir = workspace.preprocessed_task_dir("Task040_KiTS")
+    plans = load_pickle(task_dir / "nnUNetPlansv2.1_plans_3D.pkl")
+    stage = plans["plans_per_stage"][max(plans["plans_per_stage"])]
+    return task_dir, plans, stage, [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+
+
 def test_a_patch_the_pooling_does_not_divide_is_found_in_the_edited_plans(workspace, capsys):
     """torch.cat's "Sizes of tensors must match" from v1's own Generic_UNet on an undivided patch: with ``-t`` (and
     the ``-p`` of the edited copy) each stage's patch is compared with the product of its poolings."""
@@ -500,12 +511,7 @@ def test_a_patch_the_pooling_does_not_divide_is_found_in_the_edited_plans(worksp
 
     (real,) = explain(_messages()["patch_not_divisible"])
     assert "Generic_UNet's decoder" in real.cause and real.found == ("add -t TASK to check the task's files as well",)
-    assert main(["sample", "kits19"]) == 0
-    capsys.readouterr()
-    task_dir = workspace.preprocessed_task_dir("Task040_KiTS")
-    plans = load_pickle(task_dir / "nnUNetPlansv2.1_plans_3D.pkl")
-    stage = plans["plans_per_stage"][max(plans["plans_per_stage"])]
-    divisor = [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+    task_dir, plans, stage, divisor = _kits19_plans(workspace, capsys)
     (fine,) = explain(real.quoted, task="40")
     assert fine.found[0] == (f"stage 0 of nnUNetPlansv2.1_plans_3D.pkl: patch [80, 160, 160], product of the "
                              f"poolings {divisor}: divisible")
@@ -525,12 +531,7 @@ def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling
     (real,) = explain(_messages()["one_voxel_deepest"])
     assert "Generic_UNet's deepest level" in real.cause and real.found == ("add -t TASK to check the task's files "
                                                                           "as well",)
-    assert main(["sample", "kits19"]) == 0
-    capsys.readouterr()
-    task_dir = workspace.preprocessed_task_dir("Task040_KiTS")
-    plans = load_pickle(task_dir / "nnUNetPlansv2.1_plans_3D.pkl")
-    stage = plans["plans_per_stage"][max(plans["plans_per_stage"])]
-    divisor = [int(v) for v in np.prod(np.asarray(stage["pool_op_kernel_sizes"]), axis=0)]
+    task_dir, plans, stage, divisor = _kits19_plans(workspace, capsys)
     (fine,) = explain(real.quoted, task="40")
     assert fine.found[0] == (f"stage 0 of nnUNetPlansv2.1_plans_3D.pkl: patch [80, 160, 160], product of the "
                              f"poolings {divisor}, deepest level {[p // d for p, d in zip([80, 160, 160], divisor)]}")

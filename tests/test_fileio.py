@@ -196,4 +196,3 @@ def test_real_v1_pickles_load(v1_ct_task):
     properties = load_pickle(next((folder / "nnUNetData_plans_v2.1_stage0").glob("*.pkl")))
     assert "class_locations" in properties
     load_pickle(folder / "dataset_properties.pkl")
-

@@ -211,6 +211,18 @@ def test_the_contract_report_speaks_chinese_under_zh_and_english_by_default(monk
     assert "not a SegmentationNetwork" in english.errors[0]
 
 
+def _v1_generic_unet() -> nn.Module:
+    """v1 1.7.1's own Generic_UNet with POOLS and CONVS, built as nnUNetTrainerV2 builds it (8 base features)."""
+    pytest.importorskip("nnunet")
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+
+    return Generic_UNet(1, 8, 3, len(POOLS), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
+                        nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU,
+                        {"negative_slope": 1e-2, "inplace": True}, True, False, lambda x: x, InitWeights_He(1e-2), POOLS,
+                        CONVS, False, True, True)
+
+
 def test_a_patch_the_pooling_does_not_divide_is_named_as_the_plans_problem_with_its_fix(net):
     """An edited plans file with a patch axis that is no multiple of the pooling product: Generic_UNet's forward
     fails (v1 1.7.1's own Generic_UNet fails the same way, deep in torch.cat); the report puts the plans first and
@@ -227,13 +239,7 @@ def test_a_patch_the_pooling_does_not_divide_is_named_as_the_plans_problem_with_
     assert raised.value.fix.startswith("give every axis of the plans' patch_size a multiple of (4, 8, 8) (the product "
                                        "of pool_op_kernel_sizes per axis), e.g. (8, 16, 16) or (8, 24, 16)")
     # the same plans in v1: its Generic_UNet, built as nnUNetTrainerV2 builds it, fails on this patch too
-    pytest.importorskip("nnunet")
-    from nnunet.network_architecture.generic_UNet import Generic_UNet
-    from nnunet.network_architecture.initialization import InitWeights_He
-
-    v1 = Generic_UNet(1, 8, 3, len(POOLS), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
-                      nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True},
-                      True, False, lambda x: x, InitWeights_He(1e-2), POOLS, CONVS, False, True, True)
+    v1 = _v1_generic_unet()
     with pytest.raises(RuntimeError, match="Sizes of tensors must match"):
         v1(torch.zeros(1, 1, *patch))
     # a network that fails for another reason on such a patch: the plans are not blamed, the network fix stays
@@ -284,13 +290,7 @@ def test_a_patch_too_small_for_its_pooling_is_named_as_the_plans_problem_with_th
     assert check_network_contract(fitted, patch_size=padded, batch_size=1, num_input_channels=1, num_classes=3,
                                   pool_op_kernel_sizes=topology.pool_op_kernel_sizes).ok
     # v1's own Generic_UNet with these plans fails the same way
-    pytest.importorskip("nnunet")
-    from nnunet.network_architecture.generic_UNet import Generic_UNet
-    from nnunet.network_architecture.initialization import InitWeights_He
-
-    v1 = Generic_UNet(1, 8, 3, len(POOLS), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
-                      nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU, {"negative_slope": 1e-2, "inplace": True},
-                      True, False, lambda x: x, InitWeights_He(1e-2), POOLS, CONVS, False, True, True)
+    v1 = _v1_generic_unet()
     with pytest.raises(ValueError, match="Expected more than 1 spatial element"):
         v1(torch.zeros(2, 1, *patch))
     # a deepest level of two voxels on one axis runs: nothing is blamed
