@@ -15,6 +15,7 @@ import importlib
 import re
 import sys
 import traceback
+from pathlib import Path
 from typing import Sequence
 
 from . import __version__
@@ -187,7 +188,7 @@ def _explained(exc: BaseException, args: argparse.Namespace) -> list | None:
 
     innermost = _causes(exc)[-1]
     # the innermost error's traceback (its frames say where: the loss, the network, a loader) and the messages
-    text = "".join(traceback.format_exception(innermost)) + "\n".join(_chain(exc))
+    text = "".join(traceback.format_exception(innermost, chain=False)) + "\n".join(_chain(exc))
     task = getattr(args, "task", None) or getattr(args, "task_name", None)
     plans = getattr(args, "p", None) or getattr(args, "plans_identifier", None) or default_plans_identifier
     try:
@@ -201,7 +202,7 @@ def _explained(exc: BaseException, args: argparse.Namespace) -> list | None:
 def _in_a_loss(exc: BaseException) -> bool:
     """Whether the error was raised inside a loss function (a file or function of the traceback named so)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return any("loss" in frame.filename.rsplit("/", 1)[-1].lower() or "loss" in frame.name.lower() for frame in frames)
+    return any("loss" in Path(frame.filename).name.lower() or "loss" in frame.name.lower() for frame in frames)
 
 
 def error_text(exc: ExplorerError) -> str:

@@ -165,3 +165,13 @@ def test_an_error_that_is_none_of_v1s_known_messages_keeps_its_traceback_and_a_k
     monkeypatch.setattr(sample, "run", fails_while_handling)
     with pytest.raises(KeyError, match="a bug of its own"):
         cli.main(["sample", "kits19"])
+
+    def fails_in_handling(args):  # the same without `from None`: Python prints the first as its context
+        try:
+            raise RuntimeError(known)
+        except RuntimeError:
+            raise KeyError("another bug of its own")
+
+    monkeypatch.setattr(sample, "run", fails_in_handling)
+    with pytest.raises(KeyError, match="another bug of its own"):
+        cli.main(["sample", "kits19"])
