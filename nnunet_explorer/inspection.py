@@ -703,8 +703,8 @@ def rule_random_split(r: RunInspection, k: int) -> list[Finding]:
                ) if cases else ""
     held = splits_held(splits)
     return [Finding("random_split", "warning", tr(
-        f"fold {fold} trained on v1's random 80:20 split{sizes}, none of splits_final.pkl's: the file held only {held}, "
-        "and nnUNetTrainerV2 then draws a split with RandomState(12345 + fold) instead of stopping. With v1's "
+        f"fold {fold} trained on v1's random 80:20 split{sizes}, none of splits_final.pkl's: the file held only "
+        f"{held}, and nnUNetTrainerV2 then draws a split with RandomState(12345 + fold) instead of stopping. With v1's "
         "five-fold file its validation cases overlap those of the five folds, so it is no extra cross-validation "
         "fold; to train a split of your own, add it to splits_final.pkl before training "
         "(`nnunet-explorer doctor --explain LOG -t TASK` names its validation cases)",

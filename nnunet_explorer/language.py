@@ -196,5 +196,6 @@ def zh_typography(text: str) -> str:
     return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], masked)
 
 
-__all__ = ["ENV_VAR", "LANGUAGES", "and_more", "get_language", "in_every_language", "is_chinese", "pick", "set_language",
+__all__ = ["ENV_VAR", "LANGUAGES", "and_more", "get_language", "in_every_language", "is_chinese", "pick",
+           "set_language",
            "severity_word", "speaking", "tr", "zh_typography"]

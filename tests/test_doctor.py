@@ -161,8 +161,8 @@ def test_damaged_data_and_checkpoints_of_a_task_are_found_before_a_run_reads_the
         "nnUNet/3d_fullres/Task011_Dmg/nnUNetTrainerV2__nnUNetPlansv2.1/fold_0/model_latest.model (not a torch "
         "checkpoint (torch saves one as a zip archive): cut short or overwritten); v1 fails on each when it reads it "
         "(unless a run is writing it now: a checkpoint being saved, a case being unpacked)")
-    assert problem.fix.startswith("a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess "
-                                  "-t 11` writes every case's .npz and .pkl again")
+    assert problem.fix.startswith("a preprocessed case: delete it and the case's .npy, then "
+                                  "`nnUNet_plan_and_preprocess -t 11` writes every case's .npz and .pkl again")
     assert f"; a checkpoint: move model_latest.model out of {fold}; -c then loads model_best.model" in problem.fix
     assert (stage / "case_1.pkl").stat().st_size == 0  # doctor changes nothing on disk
 

@@ -11,8 +11,9 @@ from nnunet_explorer import file_damage
 
 
 def test_damaged_files_are_those_v1s_own_readers_refuse(tmp_path):
-    """Every file :func:`file_damage.damaged_files` names, v1's reader of its kind fails on (batchgenerators' load_pickle,
-    np.load of an .npz as v1 unpacks it, torch.load as v1 loads a checkpoint); every file it passes, they read."""
+    """Every file :func:`file_damage.damaged_files` names, v1's reader of its kind fails on (batchgenerators'
+    load_pickle, np.load of an .npz as v1 unpacks it, torch.load as v1 loads a checkpoint); every file it passes,
+    they read."""
     pytest.importorskip("nnunet")
     import torch
     from batchgenerators.utilities.file_and_folder_operations import load_pickle as v1_load_pickle
@@ -56,7 +57,8 @@ def test_damaged_files_are_those_v1s_own_readers_refuse(tmp_path):
     assert named["cut.model"].startswith("not a torch checkpoint (torch saves one as a zip archive)")
     assert named["pointer.model"].startswith("a Git LFS pointer, not the file itself")
     (tmp_path / "gone.pkl").symlink_to(tmp_path / "nowhere.pkl")
-    assert (tmp_path / "gone.pkl", "cannot be read: No such file or directory") in file_damage.damaged_files(tmp_path)[1]
+    unreadable = (tmp_path / "gone.pkl", "cannot be read: No such file or directory")
+    assert unreadable in file_damage.damaged_files(tmp_path)[1]
 
 
 def test_a_checkpoint_with_a_changed_byte_is_called_damaged_only_when_torch_cannot_load_it(tmp_path):

@@ -219,8 +219,8 @@ def _v1_generic_unet() -> nn.Module:
 
     return Generic_UNet(1, 8, 3, len(POOLS), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
                         nn.Dropout3d, {"p": 0, "inplace": True}, nn.LeakyReLU,
-                        {"negative_slope": 1e-2, "inplace": True}, True, False, lambda x: x, InitWeights_He(1e-2), POOLS,
-                        CONVS, False, True, True)
+                        {"negative_slope": 1e-2, "inplace": True}, True, False, lambda x: x, InitWeights_He(1e-2),
+                        POOLS, CONVS, False, True, True)
 
 
 def test_a_patch_the_pooling_does_not_divide_is_named_as_the_plans_problem_with_its_fix(net):
