@@ -468,8 +468,11 @@ def _check_disk_full(match: re.Match, ctx: _Context) -> list[str]:
                         f"{usage.free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB",
                         f"{names}（{on_disk[0][1]}{'，同一块磁盘' if len(on_disk) > 1 else ''}）："
                         f"{usage.total / 2**30:.1f} GiB 中剩余 {usage.free / 2**30:.1f} GiB"))
-    workspace = _workspace(ctx)
-    name = _task_name(ctx, workspace)
+    try:
+        workspace = _workspace(ctx)
+        name = _task_name(ctx, workspace)
+    except ExplorerError:  # no folders or no such task here: the check of damaged files below says which
+        name = None
     if name is not None:
         # v1 unpacks the stage it trains (every CASE.npz of it to CASE.npy) at each start
         for stage in sorted(workspace.preprocessed_task_dir(name).glob("*_stage*")):

@@ -1245,6 +1245,9 @@ def test_a_full_disk_shows_the_free_space_and_what_unpacking_still_needs(workspa
                               f"their .npy files, {whole / 2**20:.1f} MiB")
     assert found.found[3] == f"{workspace.preprocessed / 'Task079_Full'}: all 5 .npz/.npy/.pkl/.model files are whole"
     assert "--use_compressed_data reads the .npz without unpacking" in found.fix
+    # a shell without the folder variables: the disks that can be read are still shown
+    (bare,) = explain(message, environ={"PATH": os.environ.get("PATH", "")})
+    assert bare.found[0].startswith("/dev/shm: ") and bare.found[-1] == "add -t TASK to check the task's files as well"
     # torch's shared memory in a container: /dev/shm is named as the disk that filled
     shm = "RuntimeError: unable to write to file </torch_2817_3961237544_0>: No space left on device (28)"
     (container,) = explain(shm)
