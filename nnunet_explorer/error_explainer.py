@@ -898,6 +898,8 @@ def _case_channels(stage: Path) -> tuple[str, int] | None:
 
     import numpy as np
 
+    from .training.dataloading import read_npy_header
+
     for npz in sorted(stage.glob("*.npz")):
         if "segFromPrevStage" in npz.name:
             continue
@@ -907,10 +909,7 @@ def _case_channels(stage: Path) -> tuple[str, int] | None:
                 shape = np.load(npy, mmap_mode="r").shape
             else:
                 with zipfile.ZipFile(npz) as archive, archive.open("data.npy") as handle:
-                    version = np.lib.format.read_magic(handle)
-                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0)
-                    shape = read(handle)[0]
+                    shape = read_npy_header(handle)[0]
         except Exception:  # noqa: BLE001 - a damaged case: the next one says it as well
             continue
         return npz.stem, int(shape[0]) - 1  # the last channel is the segmentation

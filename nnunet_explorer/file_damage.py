@@ -14,8 +14,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .fileio import PathLike
 from .language import tr
 
@@ -73,6 +71,8 @@ def _damaged_npz(path: Path) -> str | None:
     import zipfile
     import zlib
 
+    from .training.dataloading import read_npy_header
+
     member = ""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -81,11 +81,7 @@ def _damaged_npz(path: Path) -> str | None:
                 return tr("a zip archive without arrays", "是不含数组的 zip 压缩包")
             for member in members:
                 with archive.open(member) as handle:
-                    version = np.lib.format.read_magic(handle)
-                    if version == (1, 0):
-                        np.lib.format.read_array_header_1_0(handle)
-                    elif version == (2, 0):
-                        np.lib.format.read_array_header_2_0(handle)
+                    read_npy_header(handle)
     except zipfile.BadZipFile as exc:
         return tr(f"not a whole zip archive ({exc}): cut short or overwritten",
                   f"不是完整的 zip 压缩包({exc}):被截断或被覆盖")

@@ -100,6 +100,23 @@ def _load_properties(path: str, case: str) -> dict:
     return load_pickle(path)
 
 
+def read_npy_header(handle: Any) -> tuple[tuple[int, ...], np.dtype] | None:
+    """The shape and dtype a ``.npy`` header promises, read from ``handle``'s position (a file or a ``.npz``
+    member); None for a format version other than 1.0/2.0 (numpy writes those only for unusual dtypes).
+
+    Raises:
+        ValueError, EOFError: numpy's words for a header cut short or one that is not numpy's.
+    """
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        return None
+    return shape, dtype
+
+
 def npy_sizes(path: str | os.PathLike) -> tuple[int, int | None]:
     """``(bytes on disk, bytes a complete file has)`` of a ``.npy``; the second is None when even its header is cut.
 
@@ -115,16 +132,13 @@ def npy_sizes(path: str | os.PathLike) -> tuple[int, int | None]:
     size = os.path.getsize(path)
     try:
         with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                shape, _fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
-            elif version == (2, 0):
-                shape, _fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
-            else:
-                return size, size  # a format numpy writes only for unusual dtypes: not judged here
+            header_read = read_npy_header(handle)
             header = handle.tell()
     except (ValueError, EOFError):  # numpy's words for a cut or foreign header
         return size, None
+    if header_read is None:
+        return size, size  # a format numpy writes only for unusual dtypes: not judged here
+    shape, dtype = header_read
     if dtype.hasobject:
         return size, size  # pickled objects: their length is not in the header
     return size, header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
