@@ -15,7 +15,6 @@ import importlib
 import re
 import sys
 import traceback
-from pathlib import Path
 from typing import Sequence
 
 from . import __version__
@@ -176,33 +175,25 @@ def _chain(exc: BaseException) -> list[str]:
     return [f"{type(e).__name__}: {e}" for e in _causes(exc)]
 
 
-#: messages whose words torch or numpy say in many places (a bug of one's own too): not explained on their own
-_TOO_GENERAL = {"empty_image", "patch_not_divisible"}
-
-
 def _explained(exc: BaseException, args: argparse.Namespace) -> list | None:
     """``doctor --explain`` of an error that is not the explorer's own (a torch or numpy error deep in a step),
-    with the command's task and plans identifier; None when it is none of v1's known messages."""
+    with the command's task and plans identifier; None when it is none of v1's known messages (or words that
+    do not tell one apart where they were raised: each known message says so of itself)."""
     from .error_explainer import explain
     from .paths import default_plans_identifier
 
     innermost = _causes(exc)[-1]
-    # the innermost error's traceback (its frames say where: the loss, the network, a loader) and the messages
+    frames = [(frame.filename, frame.name) for frame in traceback.extract_tb(innermost.__traceback__)]
+    # the innermost error's traceback (a bare assert's words are only there, in its source line) and the messages
     text = "".join(traceback.format_exception(innermost, chain=False)) + "\n".join(_chain(exc))
     task = getattr(args, "task", None) or getattr(args, "task_name", None)
     plans = getattr(args, "p", None) or getattr(args, "plans_identifier", None) or default_plans_identifier
     try:
-        found = [d for d in explain(text, task=task if isinstance(task, str) else None, plans_identifier=plans)
-                 if d.name not in _TOO_GENERAL and (d.name != "label_beyond_classes" or _in_a_loss(innermost))]
+        found = explain(text, task=task if isinstance(task, str) else None,
+                        plans_identifier=plans, raised_at=frames)
     except Exception:  # noqa: BLE001 - the explanation must never hide the error itself
         return None
     return found or None
-
-
-def _in_a_loss(exc: BaseException) -> bool:
-    """Whether the error was raised inside a loss function (a file or function of the traceback named so)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return any("loss" in Path(frame.filename).name.lower() or "loss" in frame.name.lower() for frame in frames)
 
 
 def error_text(exc: ExplorerError) -> str:

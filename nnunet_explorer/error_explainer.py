@@ -91,6 +91,19 @@ class _Known:
     fix: Callable[[re.Match], str]
     check: Callable[[re.Match, _Context], list[str]]
     v2: Callable[[], str] = lambda: ""
+    #: whether a command's own failure with this message is this problem, given where it was raised (the
+    #: traceback's (file, function) frames, innermost last): False for words torch or numpy say in many places
+    raised_here: Callable[[list[tuple[str, str]]], bool] = lambda frames: True
+
+
+def _in_a_loss(frames: list[tuple[str, str]]) -> bool:
+    """Whether a frame of the traceback is a loss function (its file or function named so)."""
+    return any("loss" in PurePath(file).name.lower() or "loss" in function.lower() for file, function in frames)
+
+
+def _said_in_many_places(frames: list[tuple[str, str]]) -> bool:
+    """Never: the words alone do not tell this problem from a bug of one's own."""
+    return False
 
 
 def _workspace(ctx: _Context):
@@ -1878,7 +1891,8 @@ KNOWN: tuple[_Known, ...] = (
                         "names the axis and the nearest valid patches",
                         "让改过的 patch_size 每个轴都是该轴池化核乘积的整数倍(或同时修改 pool_op_kernel_sizes);"
                         "`nnunet-explorer train ... -p ID --until network` 会指出是哪个轴以及最接近的合法 patch"),
-           _guarded(_check_patch_divisible)),
+           _guarded(_check_patch_divisible),
+           raised_here=_said_in_many_places),
     _Known("one_voxel_deepest", "Expected more than 1 spatial element when training, got input size ...",
            re.compile(r"Expected more than 1 spatial element when training, got input size"),
            lambda m: tr("instance norm normalises each channel of each sample over its voxels, and a feature map of "
@@ -1939,7 +1953,8 @@ KNOWN: tuple[_Known, ...] = (
                         "plans' num_classes",
                         "用 plans 原本的 num_classes 训练,或者在 dataset.json 中列出每个标签值并重新规划和预处理;加上 "
                         "-t/-p 时检查会列出含有超出 plans 的 num_classes 的标签的病例"),
-           _guarded(_check_label_values)),
+           _guarded(_check_label_values),
+           raised_here=_in_a_loss),
     _Known("nan_loss", "train loss : nan",
            re.compile(r"(?:train|validation) loss ?: -?(?:nan|inf)\b"),
            lambda m: tr("v1 logs a NaN loss and trains on (nothing stops it): once a weight is NaN every later loss "
@@ -2233,7 +2248,8 @@ KNOWN: tuple[_Known, ...] = (
                         "一个 numpy 归约得到了空数组;在 v1 的裁剪中,这是非零掩码为空(全为零)的图像,裁剪框里没有体素"),
            lambda m: tr("`nnunet-explorer check_dataset -t TASK` names the empty case; fix or remove it",
                         "`nnunet-explorer check_dataset -t TASK` 会指出空的病例;修复或删除它"),
-           _nothing),
+           _nothing,
+           raised_here=_said_in_many_places),
 )
 
 
@@ -2252,16 +2268,20 @@ def _first_said(pattern: re.Pattern, text: str) -> re.Match | None:
 
 
 def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | None = None,
-            plans_identifier: str = default_plans_identifier) -> list[Diagnosis]:
+            plans_identifier: str = default_plans_identifier,
+            raised_at: list[tuple[str, str]] | None = None) -> list[Diagnosis]:
     """Every known message in ``text`` (a message or a whole log), first occurrence each, in the text's order.
 
     ``task`` (a name or id, like ``-t``) lets the checks read that task's plans and results; ``plans_identifier``
     (like v1's ``-p``) names the plans file they read, ``<plans_identifier>_plans_3D.pkl`` (``_plans_2D.pkl``
-    for a 2d run); ``environ`` is the
-    environment the checks use (default: this process's).
+    for a 2d run); ``environ`` is the environment the checks use (default: this process's). ``raised_at`` is for an
+    error this process raised (the command line's): its traceback's (file, function) frames, innermost last; a
+    message is then explained only where it is its problem's (not words torch or numpy say in many places, not an
+    index error outside a loss).
     """
     ctx = _Context(text, task, os.environ if environ is None else environ, plans_identifier)
-    hits = sorted(((m.start(), known, m) for known in KNOWN if (m := _first_said(known.pattern, text))),
+    hits = sorted(((m.start(), known, m) for known in KNOWN if (m := _first_said(known.pattern, text))
+                   and (raised_at is None or known.raised_here(raised_at))),
                   key=lambda hit: hit[0])
     out = []
     for _, known, match in hits:

@@ -175,3 +175,34 @@ def test_an_error_that_is_none_of_v1s_known_messages_keeps_its_traceback_and_a_k
     monkeypatch.setattr(sample, "run", fails_in_handling)
     with pytest.raises(KeyError, match="another bug of its own"):
         cli.main(["sample", "kits19"])
+
+
+def test_words_said_in_many_places_are_explained_only_where_they_are_the_known_problem(monkeypatch, capsys):
+    """Each known message says where a command's own failure is its problem: numpy's empty reduction and torch's
+    cat size check are raised as they are (a bug of one's own says them too); an index beyond a dimension is a
+    label beyond num_classes only when a loss raised it."""
+    from nnunet_explorer import cli
+    from nnunet_explorer.commands import sample
+
+    def raises(error):
+        def run(args):
+            raise error
+        return run
+
+    for general in (ValueError("zero-size array to reduction operation maximum which has no identity"),
+                    RuntimeError("Sizes of tensors must match except in dimension 1. Expected size 5 but got size 4")):
+        monkeypatch.setattr(sample, "run", raises(general))
+        with pytest.raises(type(general)):
+            cli.main(["sample", "kits19"])
+    beyond = "index 3 is out of bounds for dimension 1 with size 3"
+    monkeypatch.setattr(sample, "run", raises(IndexError(beyond)))
+    with pytest.raises(IndexError):
+        cli.main(["sample", "kits19"])
+
+    def soft_dice_loss(args):  # a loss function's frame in the traceback: the known problem
+        raise IndexError(beyond)
+
+    monkeypatch.setattr(sample, "run", soft_dice_loss)
+    assert cli.main(["sample", "kits19"]) == 1
+    err = capsys.readouterr().err
+    assert f"IndexError: {beyond}" in err and "recognised: " in err and "num_classes" in err
