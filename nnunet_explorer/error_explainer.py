@@ -18,8 +18,9 @@ network without deep supervision under V2's loss), ``Expected target size`` / ``
 (torch's cross-entropy, 3D / 2D: a deep-supervision output and its target differ in size), ``Sizes of tensors must
 match except in dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log:
 where the NaN began, and whether it stayed), ``CUDA out of memory``, ``CUDA error: out of memory`` (a GPU already
-full), ``Cannot do mirroring as test time augmentation`` (a trainer trained without mirroring), ``Weights only load
-failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction
+full), ``cuDNN error: CUDNN_STATUS_...`` / ``Unable to find a valid cuDNN algorithm`` (this torch's CUDA and kernels
+against each GPU), ``Cannot do mirroring as test time augmentation`` (a trainer trained without mirroring),
+``Weights only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction
 operation``; around prediction, ``model output folder not found`` (the trained models and the flags that name them),
 ``No such file or directory: '.../fold_N/NAME.model.pkl'`` (a checkpoint the fold lacks: ``-chk``), ``list of folds
 specified but not all output folders are present``, ``Final checkpoint not found`` (``-val``), ``No checkpoint found``
@@ -581,8 +582,9 @@ def _check_labels(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
-def _gpus(ctx: _Context) -> list[str] | None:
-    """Each GPU's memory in use as ``nvidia-smi`` reports it now (None: no nvidia-smi on this PATH)."""
+def _smi(ctx: _Context, fields: str) -> list[list[str]] | str | None:
+    """``nvidia-smi --query-gpu=FIELDS``'s rows, each its comma-separated values; a line saying why not when it
+    failed; None when there is no nvidia-smi on this PATH."""
     import shutil
     import subprocess
 
@@ -590,17 +592,24 @@ def _gpus(ctx: _Context) -> list[str] | None:
     if smi is None:
         return None
     try:
-        done = subprocess.run([smi, "--query-gpu=index,name,memory.used,memory.total",
-                               "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=20)
+        done = subprocess.run([smi, f"--query-gpu={fields}", "--format=csv,noheader,nounits"], capture_output=True,
+                              text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return [tr(f"nvidia-smi did not answer ({type(exc).__name__})", f"nvidia-smi 没有回应({type(exc).__name__})")]
+        return tr(f"nvidia-smi did not answer ({type(exc).__name__})", f"nvidia-smi 没有回应({type(exc).__name__})")
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
-        return [tr(f"nvidia-smi failed: {said[-1] if said else done.returncode}",
-                   f"nvidia-smi 失败了:{said[-1] if said else done.returncode}")]
+        return tr(f"nvidia-smi failed: {said[-1] if said else done.returncode}",
+                  f"nvidia-smi 失败了:{said[-1] if said else done.returncode}")
+    return [[part.strip() for part in line.split(",")] for line in done.stdout.strip().splitlines()]
+
+
+def _gpus(ctx: _Context) -> list[str] | None:
+    """Each GPU's memory in use as ``nvidia-smi`` reports it now (None: no nvidia-smi on this PATH)."""
+    rows = _smi(ctx, "index,name,memory.used,memory.total")
+    if rows is None or isinstance(rows, str):
+        return rows if rows is None else [rows]
     out = []
-    for line in done.stdout.strip().splitlines():
-        parts = [part.strip() for part in line.split(",")]
+    for parts in rows:
         if len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit():
             used, total = int(parts[2]), int(parts[3])
             out.append(tr(f"GPU {parts[0]} ({parts[1]}): {used / 1024:.1f} of {total / 1024:.1f} GiB in use now",
@@ -624,6 +633,68 @@ def _check_gpu_full(match: re.Match, ctx: _Context) -> list[str]:
         return [tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
                    "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")]
     return found + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
+
+
+#: the first CUDA release with kernels for each GPU generation's compute capability
+_FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 7): "11.4", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8",
+               (12, 0): "12.8"}
+
+
+def _runs_on(arches: list[str], capability: tuple[int, int]) -> bool:
+    """Whether a torch build with these kernels (``torch.cuda.get_arch_list()``) runs on a GPU of this compute
+    capability, by CUDA's rules: ``sm_86`` binaries run on 8.6 and later 8.x GPUs (``sm_90a``, arch-specific, only
+    on 9.0), ``compute_90`` PTX is compiled by the driver for any GPU from 9.0 on."""
+    for arch in arches:
+        kind, _, number = arch.partition("_")
+        digits = re.match(r"\d\d+", number)
+        if digits is None:
+            continue
+        built = (int(digits.group(0)[:-1]), int(digits.group(0)[-1]))
+        if kind == "compute" and built <= capability:
+            return True
+        if kind == "sm" and (built == capability if number.endswith("a") else
+                             built[0] == capability[0] and built[1] <= capability[1]):
+            return True
+    return False
+
+
+def _check_cudnn(match: re.Match, ctx: _Context) -> list[str]:
+    """This environment's torch (its CUDA and cuDNN), whether it has kernels for each GPU, each GPU's memory in
+    use, and with -t the plans' batch and patch."""
+    import torch
+
+    if torch.version.cuda is None:
+        return [tr(f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: run the "
+                   "check in the environment of the failed run",
+                   f"这里的 torch {torch.__version__} 没有 CUDA 支持,不可能报出这个错误:请在运行失败的环境里做这个检查")]
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    arches = torch.cuda.get_arch_list()
+    found = [tr(f"torch {torch.__version__} built for CUDA {torch.version.cuda}, cuDNN {cudnn or 'not found'}, with "
+                f"kernels for {', '.join(arches) or 'no GPU it can see now'}",
+                f"torch {torch.__version__} 为 CUDA {torch.version.cuda} 构建,cuDNN {cudnn or '未找到'},带有"
+                f"{', '.join(arches) or '(现在看不到 GPU)'}的内核")]
+    rows = _smi(ctx, "index,name,compute_cap")
+    if rows is None:
+        return found + [tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
+                           "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")]
+    if isinstance(rows, str):  # drivers before 510 do not know compute_cap
+        found.append(rows)
+    for parts in rows if isinstance(rows, list) else []:
+        capability = re.fullmatch(r"(\d+)\.(\d+)", parts[2]) if len(parts) == 3 else None
+        if capability is None or not arches:
+            continue
+        major, minor = int(capability.group(1)), int(capability.group(2))
+        if _runs_on(arches, (major, minor)):
+            found.append(tr(f"GPU {parts[0]} ({parts[1]}): compute capability {parts[2]}, which this torch runs on",
+                            f"GPU {parts[0]}({parts[1]}):计算能力 {parts[2]},这个 torch 能在上面运行"))
+        else:
+            least = _FIRST_CUDA.get((major, minor))
+            found.append(tr(f"GPU {parts[0]} ({parts[1]}): compute capability {parts[2]}, for which this torch has no "
+                            "kernels: this is the cause"
+                            + (f" (its first CUDA is {least})" if least else ""),
+                            f"GPU {parts[0]}({parts[1]}):计算能力 {parts[2]},这个 torch 没有它的内核:这就是原因"
+                            + (f"(支持它的最早的 CUDA 是 {least})" if least else "")))
+    return found + (_gpus(ctx) or []) + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
 
 
 @_needs_task
@@ -2009,6 +2080,36 @@ KNOWN: tuple[_Known, ...] = (
                         "`nvidia-smi` 会显示谁占着 GPU:停掉那个进程,或者用 CUDA_VISIBLE_DEVICES=N nnUNet_train ... "
                         "在空闲的 GPU 上运行"),
            _check_gpu_full),
+    _Known("cudnn", "cuDNN error: CUDNN_STATUS_... / Unable to find a valid cuDNN algorithm to run convolution",
+           re.compile(r"cuDNN error: (CUDNN_STATUS_\w+)|Unable to find a valid cuDNN algorithm to run convolution|"
+                      r"no valid convolution algorithms available in CuDNN|"
+                      r"(?:GET|FIND) was unable to find an engine to execute this computation"),
+           lambda m: tr("cuDNN, NVIDIA's library under every convolution torch runs on a GPU, failed; its status "
+                        "names the step that failed, rarely the cause. In nnU-Net reports three causes stand out: "
+                        "the GPU's memory (cuDNN needs work memory beside the batch, and v1 sets cudnn.benchmark unless "
+                        "--deterministic, so the first iterations try several algorithms with their own; when another process holds the "
+                        "GPU or the batch x patch nearly fills it, cuDNN says this instead of 'CUDA out of memory'); a "
+                        "torch built for a CUDA older than the GPU (then it fails at the first convolution, "
+                        "EXECUTION_FAILED or NOT_SUPPORTED); or, after many good epochs, the GPU or its driver (a "
+                        "second training started on the same GPU, an Xid error in the kernel log)",
+                        "cuDNN 是 torch 在 GPU 上做每个卷积时调用的 NVIDIA 库,它失败了;状态码说的是失败的那一步,很少"
+                        "是原因。在 nnU-Net 的报告里主要有三种原因:GPU 显存(cuDNN 在 batch 之外还需要工作显存,而 v1 "
+                        "在没有 --deterministic 时打开了 cudnn.benchmark,前几次迭代会尝试多种算法,各自要工作显存;当别的进程占着 GPU,或者 "
+                        "batch x patch 几乎占满它时,cuDNN 报的是这个,而不是 'CUDA out of memory');torch 构建时用的 "
+                        "CUDA 比 GPU 旧(这时在第一个卷积就失败,EXECUTION_FAILED 或 NOT_SUPPORTED);或者在许多正常的 "
+                        "epoch 之后,是 GPU 或它的驱动的问题(同一块 GPU 上又启动了一个训练,内核日志里有 Xid 错误)"),
+           lambda m: tr("free the GPU or train on another (`nvidia-smi`; one training per GPU with "
+                        "CUDA_VISIBLE_DEVICES=N); install a torch built for a CUDA that knows the GPU when the check "
+                        "says it has no kernels for it; plan for less memory (a copy of the plans with a smaller batch "
+                        "or patch under a new identifier, -p) when the GPU is nearly full with nothing else on it; "
+                        "after many good epochs, look for GPU errors (`sudo dmesg | grep -i xid`) and resume with -c. "
+                        "CUDA_LAUNCH_BLOCKING=1 makes the failing call the one reported",
+                        "释放 GPU 或换一块训练(`nvidia-smi`;用 CUDA_VISIBLE_DEVICES=N 让每块 GPU 只跑一个训练);如果"
+                        "检查说这个 torch 没有 GPU 的内核,就安装为支持这块 GPU 的 CUDA 构建的 torch;如果 GPU 上没有"
+                        "别的进程却几乎满了,就按更少的显存规划(把 plans 复制一份、改小 batch 或 patch,以新的标识保存,"
+                        "用 -p 传入);如果是在许多正常的 epoch 之后,查看 GPU 错误(`sudo dmesg | grep -i xid`)并用 -c "
+                        "继续。CUDA_LAUNCH_BLOCKING=1 会让报出的就是出错的那个调用"),
+           _guarded(_check_cudnn)),
     _Known("state_dict", "Error(s) in loading state_dict for Generic_UNet",
            re.compile(r"Error\(s\) in loading state_dict for (\w+)"),
            lambda m: tr(f"the checkpoint's weights do not fit the {m.group(1)} built now. v1 builds the network from "

@@ -65,6 +65,7 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "gpu_full": "RuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at "
                     "some other API call, so the stacktrace below might be incorrect.",
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
+        "cudnn": "RuntimeError: cuDNN error: CUDNN_STATUS_INTERNAL_ERROR",  # torch's C++ words, as v1 users posted them
         "empty_image": empty,
         "npy_incomplete": _cut_npy_message(),
         "model_folder": _literal("nnunet", "inference/predict_simple.py", "model output folder not found") % _V1_MODEL,
@@ -722,6 +723,56 @@ def test_a_gpu_already_full_reads_nvidia_smi_and_the_visible_devices(workspace, 
                             "nvidia-smi's"
     (with_task,) = explain(message, task="77")  # with -t, the plans' batch and patch too
     assert with_task.found[-1].startswith("could not find a task with the ID 77")
+
+
+def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each_gpu(workspace, tmp_path, monkeypatch,
+                                                                                      capsys):
+    """cuDNN's words name a step, not a cause: the check says which torch (its CUDA, cuDNN and kernels) ran, whether
+    it runs on each GPU nvidia-smi sees (an RTX 3090 under a CUDA 10.2 build: the classic case), and their memory."""
+    import torch
+
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    message = _messages()["cudnn"]
+    for words in (message, "RuntimeError: Unable to find a valid cuDNN algorithm to run convolution",
+                  "RuntimeError: GET was unable to find an engine to execute this computation"):
+        assert [d.name for d in explain(words)] == ["cudnn"]
+    if torch.version.cuda is None:  # this machine's CPU build: said so, nothing else claimed
+        (cpu,) = explain(message)
+        assert cpu.found == (f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: "
+                             "run the check in the environment of the failed run",)
+    monkeypatch.setattr(torch.version, "cuda", "10.2")
+    monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_37", "sm_50", "sm_60", "sm_70", "sm_75"])
+    monkeypatch.setattr(torch.backends.cudnn, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 7605)
+    smi = tmp_path / "bin" / "nvidia-smi"  # answers as nvidia-smi does to each of the two queries
+    smi.parent.mkdir()
+    smi.write_text('#!/bin/sh\ncase "$1" in *compute_cap*)\n echo "0, NVIDIA GeForce RTX 3090, 8.6"\n'
+                   ' echo "1, Tesla V100-SXM2-32GB, 7.0";;\n*) echo "0, NVIDIA GeForce RTX 3090, 1024, 24576"\n'
+                   ' echo "1, Tesla V100-SXM2-32GB, 0, 32768";;\nesac\n')
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", str(smi.parent))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    (found,) = explain(message, task="40")
+    assert found.found[:3] == (
+        f"torch {torch.__version__} built for CUDA 10.2, cuDNN 7605, with kernels for sm_37, sm_50, sm_60, sm_70, "
+        "sm_75",
+        "GPU 0 (NVIDIA GeForce RTX 3090): compute capability 8.6, for which this torch has no kernels: this is the "
+        "cause (its first CUDA is 11.1)",
+        "GPU 1 (Tesla V100-SXM2-32GB): compute capability 7.0, which this torch runs on")
+    assert found.found[3] == "GPU 0 (NVIDIA GeForce RTX 3090): 1.0 of 24.0 GiB in use now"
+    assert found.found[-1] == "stage 0 of nnUNetPlansv2.1_plans_3D.pkl: batch 3, patch [80, 160, 160]"
+    assert "memory" in found.cause and "CUDA_VISIBLE_DEVICES=N" in found.fix and "-c" in found.fix
+    monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_80", "sm_86", "sm_90", "compute_90"])
+    (newer,) = explain(message)
+    assert newer.found[1] == "GPU 0 (NVIDIA GeForce RTX 3090): compute capability 8.6, which this torch runs on"
+    assert newer.found[2] == "GPU 1 (Tesla V100-SXM2-32GB): compute capability 7.0, for which this torch has no " \
+                             "kernels: this is the cause"
+    smi.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo \'Field "compute_cap" is not a valid field to '
+                   'query.\' >&2; exit 2;;\n*) echo "0, Tesla K80, 100, 11441";;\nesac\n')
+    (old_driver,) = explain(message)  # a driver before 510: the memory lines still come
+    assert old_driver.found[1] == 'nvidia-smi failed: Field "compute_cap" is not a valid field to query.'
+    assert old_driver.found[2] == "GPU 0 (Tesla K80): 0.1 of 11.2 GiB in use now"
 
 
 def test_a_state_dict_mismatch_is_read_off_the_shapes_torch_lists(workspace):
