@@ -19,9 +19,11 @@ network without deep supervision under V2's loss), ``Expected target size`` / ``
 match except in dimension 1`` (a patch the pooling does not divide: edited plans), ``train loss : nan`` (v1's log:
 where the NaN began, and whether it stayed), ``CUDA out of memory``, ``CUDA error: out of memory`` (a GPU already
 full), ``cuDNN error: CUDNN_STATUS_...`` / ``Unable to find a valid cuDNN algorithm`` (this torch's CUDA and kernels
-against each GPU), ``Cannot do mirroring as test time augmentation`` (a trainer trained without mirroring),
-``Weights only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and ``zero-size array to reduction
-operation``; around prediction, ``model output folder not found`` (the trained models and the flags that name them),
+against each GPU), ``no kernel image is available for execution on the device`` (a torch without kernels for the
+GPU), ``Cannot do mirroring as test time augmentation`` (a trainer trained without mirroring),
+``Weights only load failed`` (torch >= 2.6 loading a v1 checkpoint), ``device-side assert triggered`` and
+``zero-size array to reduction operation``; around prediction, ``model output folder not found`` (the trained
+models and the flags that name them),
 ``No such file or directory: '.../fold_N/NAME.model.pkl'`` (a checkpoint the fold lacks: ``-chk``), ``list of folds
 specified but not all output folders are present``, ``Final checkpoint not found`` (``-val``), ``No checkpoint found``
 (``-c``) and ``missing files in input_folder`` (an image without its channel number, and the case id v1 read from it);
@@ -658,7 +660,7 @@ def _runs_on(arches: list[str], capability: tuple[int, int]) -> bool:
     return False
 
 
-def _check_cudnn(match: re.Match, ctx: _Context) -> list[str]:
+def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
     """This environment's torch (its CUDA and cuDNN), whether it has kernels for each GPU, each GPU's memory in
     use, and with -t the plans' batch and patch."""
     import torch
@@ -2086,10 +2088,10 @@ KNOWN: tuple[_Known, ...] = (
                       r"(?:GET|FIND) was unable to find an engine to execute this computation"),
            lambda m: tr("cuDNN, NVIDIA's library under every convolution torch runs on a GPU, failed; its status "
                         "names the step that failed, rarely the cause. In nnU-Net reports three causes stand out: "
-                        "the GPU's memory (cuDNN needs work memory beside the batch, and v1 sets cudnn.benchmark unless "
-                        "--deterministic, so the first iterations try several algorithms with their own; when another process holds the "
-                        "GPU or the batch x patch nearly fills it, cuDNN says this instead of 'CUDA out of memory'); a "
-                        "torch built for a CUDA older than the GPU (then it fails at the first convolution, "
+                        "the GPU's memory (cuDNN needs work memory beside the batch, and v1 sets cudnn.benchmark "
+                        "unless --deterministic, so the first iterations try several algorithms with their own; when "
+                        "another process holds the GPU or the batch x patch nearly fills it, cuDNN says this instead "
+                        "of 'CUDA out of memory'); a torch built for a CUDA older than the GPU (then it fails at the first convolution, "
                         "EXECUTION_FAILED or NOT_SUPPORTED); or, after many good epochs, the GPU or its driver (a "
                         "second training started on the same GPU, an Xid error in the kernel log)",
                         "cuDNN 是 torch 在 GPU 上做每个卷积时调用的 NVIDIA 库,它失败了;状态码说的是失败的那一步,很少"
@@ -2109,7 +2111,28 @@ KNOWN: tuple[_Known, ...] = (
                         "别的进程却几乎满了,就按更少的显存规划(把 plans 复制一份、改小 batch 或 patch,以新的标识保存,"
                         "用 -p 传入);如果是在许多正常的 epoch 之后,查看 GPU 错误(`sudo dmesg | grep -i xid`)并用 -c "
                         "继续。CUDA_LAUNCH_BLOCKING=1 会让报出的就是出错的那个调用"),
-           _guarded(_check_cudnn)),
+           _guarded(_check_torch_build)),
+    _Known("no_kernel_image", "CUDA error: no kernel image is available for execution on the device / ... with CUDA "
+           "capability sm_NN is not compatible with the current PyTorch installation",
+           re.compile(r"no kernel image is available for execution on the device|"
+                      r"with CUDA capability sm_(\d+) is not compatible with the current PyTorch installation"),
+           lambda m: tr("this torch was built without kernels for the GPU: each torch build carries compiled code for "
+                        "a list of GPU generations (compute capabilities), and a GPU newer than its CUDA release (an "
+                        "RTX 30xx under a CUDA 10 build, an H100 under CUDA 11.7, an RTX 50xx under CUDA 12.6) or "
+                        "one older than the build still supports has none. torch warns when it first sees the GPU "
+                        "('not compatible with the current PyTorch installation'); the first kernel then fails with "
+                        "this CUDA error (or a cuDNN EXECUTION_FAILED)",
+                        "这个 torch 构建时没有这块 GPU 的内核:每个 torch 构建只带着一组 GPU 架构(计算能力)的编译代码,"
+                        "比它的 CUDA 版本新的 GPU(CUDA 10 构建上的 RTX 30xx、CUDA 11.7 上的 H100、CUDA 12.6 上的 "
+                        "RTX 50xx),或者比这个构建还支持的架构更旧的 GPU,都没有内核。torch 第一次看到这块 GPU 时会警告"
+                        "('not compatible with the current PyTorch installation');随后第一个内核就以这个 CUDA 错误"
+                        "(或 cuDNN 的 EXECUTION_FAILED)失败"),
+           lambda m: tr("install a torch built for a CUDA release that knows the GPU (pytorch.org's selector gives "
+                        "the pip command; the driver must be at least as new as that CUDA), then train again; nothing "
+                        "of nnU-Net needs to change",
+                        "安装为支持这块 GPU 的 CUDA 版本构建的 torch(pytorch.org 的选择器会给出 pip 命令;驱动至少要"
+                        "和那个 CUDA 一样新),然后重新训练;nnU-Net 的任何东西都不需要改"),
+           _guarded(_check_torch_build)),
     _Known("state_dict", "Error(s) in loading state_dict for Generic_UNet",
            re.compile(r"Error\(s\) in loading state_dict for (\w+)"),
            lambda m: tr(f"the checkpoint's weights do not fit the {m.group(1)} built now. v1 builds the network from "

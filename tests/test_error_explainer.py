@@ -66,6 +66,7 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
                     "some other API call, so the stacktrace below might be incorrect.",
         "device_assert": "RuntimeError: CUDA error: device-side assert triggered",
         "cudnn": "RuntimeError: cuDNN error: CUDNN_STATUS_INTERNAL_ERROR",  # torch's C++ words, as v1 users posted them
+        "no_kernel_image": "RuntimeError: CUDA error: no kernel image is available for execution on the device",
         "empty_image": empty,
         "npy_incomplete": _cut_npy_message(),
         "model_folder": _literal("nnunet", "inference/predict_simple.py", "model output folder not found") % _V1_MODEL,
@@ -404,7 +405,8 @@ def test_dead_workers_point_at_the_first_error_above_or_at_the_oom_killer(worksp
              '  File "x.py", line 3, in producer\n    item = next(data_loader)\n'
              "ValueError: cannot reshape array of size 7\n")
     (found,) = explain(above + message)
-    assert found.found[0] == "the first error above it in this text (worker 2): ValueError: cannot reshape array of size 7"
+    assert found.found[0] == ("the first error above it in this text (worker 2): ValueError: cannot reshape array of "
+                              "size 7")
     assert any(line.startswith("nnUNet_n_proc_DA is 3; this machine has ") for line in found.found)
     (silent,) = explain("epoch 12\n" + message)
     assert "OOM killer" in silent.found[0]
@@ -768,6 +770,13 @@ def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each
     assert newer.found[1] == "GPU 0 (NVIDIA GeForce RTX 3090): compute capability 8.6, which this torch runs on"
     assert newer.found[2] == "GPU 1 (Tesla V100-SXM2-32GB): compute capability 7.0, for which this torch has no " \
                              "kernels: this is the cause"
+    # torch's own warning when it first sees such a GPU (read from its source), and CUDA's error at the first kernel
+    warning = _literal("torch", "cuda/__init__.py", "is not compatible with the current PyTorch installation").format(
+        "Tesla V100-SXM2-32GB", 70, "sm_80 sm_86 sm_90 compute_90", "Tesla V100-SXM2-32GB")
+    for words in (warning, _messages()["no_kernel_image"]):
+        (kernels,) = explain(words)
+        assert kernels.name == "no_kernel_image" and "pytorch.org" in kernels.fix
+        assert kernels.found == newer.found
     smi.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo \'Field "compute_cap" is not a valid field to '
                    'query.\' >&2; exit 2;;\n*) echo "0, Tesla K80, 100, 11441";;\nesac\n')
     (old_driver,) = explain(message)  # a driver before 510: the memory lines still come
