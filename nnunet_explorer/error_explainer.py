@@ -959,13 +959,17 @@ def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -
     for path, plans, k, stage in _stages(workspace, name, ctx.plans_identifier):
         patch = [int(v) for v in stage["patch_size"]]
         divisor = list(pooling_product(stage["pool_op_kernel_sizes"]))
-        deepest = [-(-p // d) for p, d in zip(patch, divisor)]  # strided convolutions round up
-        one = all(v == 1 for v in deepest)
+        deepest = [-(-p // d) for p, d in zip(patch, divisor)]  # strided convolutions (v1's trainers) round up
+        floored = [p // d for p, d in zip(patch, divisor)]  # max pooling rounds down
+        one, one_pooled = all(v == 1 for v in deepest), all(v == 1 for v in floored)
         found.append(tr(f"stage {k} of {path.name}: patch {patch}, product of the poolings {divisor}, deepest "
-                        f"level {deepest}" + (": one voxel, this is the cause" if one else ""),
+                        f"level {deepest}" + (": one voxel, this is the cause" if one else
+                                              f" ({floored} under max pooling: one voxel, the cause when the "
+                                              "network pools so)" if one_pooled else ""),
                         f"{path.name} 的 stage {k}:patch {patch},池化核的乘积 {divisor},最深一层 {deepest}"
-                        + (":只有一个体素,这就是原因" if one else "")))
-        if one and "current_spacing" in stage:
+                        + (":只有一个体素,这就是原因" if one else
+                           f"(最大池化下为 {floored}:只有一个体素,如果网络这样池化,这就是原因)" if one_pooled else "")))
+        if (one or one_pooled) and "current_spacing" in stage:
             spacing = [float(v) for v in stage["current_spacing"]][-len(patch):]
             topology = get_pool_and_conv_props(spacing, patch)
             planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
@@ -2091,9 +2095,9 @@ KNOWN: tuple[_Known, ...] = (
                         "the GPU's memory (cuDNN needs work memory beside the batch, and v1 sets cudnn.benchmark "
                         "unless --deterministic, so the first iterations try several algorithms with their own; when "
                         "another process holds the GPU or the batch x patch nearly fills it, cuDNN says this instead "
-                        "of 'CUDA out of memory'); a torch built for a CUDA older than the GPU (then it fails at the first convolution, "
-                        "EXECUTION_FAILED or NOT_SUPPORTED); or, after many good epochs, the GPU or its driver (a "
-                        "second training started on the same GPU, an Xid error in the kernel log)",
+                        "of 'CUDA out of memory'); a torch built for a CUDA older than the GPU (then it fails at the "
+                        "first convolution, EXECUTION_FAILED or NOT_SUPPORTED); or, after many good epochs, the GPU or "
+                        "its driver (a second training started on the same GPU, an Xid error in the kernel log)",
                         "cuDNN 是 torch 在 GPU 上做每个卷积时调用的 NVIDIA 库,它失败了;状态码说的是失败的那一步,很少"
                         "是原因。在 nnU-Net 的报告里主要有三种原因:GPU 显存(cuDNN 在 batch 之外还需要工作显存,而 v1 "
                         "在没有 --deterministic 时打开了 cudnn.benchmark,前几次迭代会尝试多种算法,各自要工作显存;当别的进程占着 GPU,或者 "

@@ -550,6 +550,13 @@ def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling
     assert edited.found[1] == (f"v1's planner pools {divisor} at spacing {[round(v, 3) for v in spacing]} as "
                                f"{topology.pool_op_kernel_sizes} and pads the patch to "
                                f"{[int(v) for v in topology.patch_size]}")
+    # one and a half times the product: two voxels under v1's strided convolutions, one under max pooling
+    stage["patch_size"] = np.array([d * 3 // 2 if d > 1 else d for d in divisor])
+    (task_dir / "nnUNetPlansPooled_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    (pooled,) = explain(real.quoted, task="40", plans_identifier="nnUNetPlansPooled")
+    assert pooled.found[0].endswith(f"deepest level {[2 if d > 1 else 1 for d in divisor]} ([1, 1, 1] under max "
+                                    "pooling: one voxel, the cause when the network pools so)")
+    assert pooled.found[1].startswith("v1's planner pools ")
     # and the explorer's own network step says so before a run, blaming the plans, not the network
     assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "0", "-p", "nnUNetPlansSmall",
                  "--until", "network"]) != 0

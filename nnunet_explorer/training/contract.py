@@ -246,9 +246,11 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
             warnings.append(text)
 
     one_voxel = None
+    # the deepest level's voxels per axis: ceil(patch / product of the poolings) under strided convolutions (v1's
+    # trainers), floor(...) under max pooling (Generic_UNet(convolutional_pooling=False), many networks of one's own)
+    deepest = {"strided": [-(-p // d) for p, d in zip(patch, divisor)], "max": [p // d for p, d in zip(patch, divisor)]}
     if probe.raised and any("Expected more than 1 spatial element" in e for e in probe.errors) \
-            and all(-(-p // d) == 1 for p, d in zip(patch, divisor)):
-        # strided convolutions round up: the deepest level has ceil(patch / product of the poolings) voxels
+            and any(all(v == 1 for v in level) for level in deepest.values()):
         planned = None
         if spacing is not None:
             from ..planning.topology import get_pool_and_conv_props

@@ -296,3 +296,25 @@ def test_a_patch_too_small_for_its_pooling_is_named_as_the_plans_problem_with_th
     # a deepest level of two voxels on one axis runs: nothing is blamed
     assert check_network_contract(net, patch_size=(8, 8, 8), batch_size=1, num_input_channels=1, num_classes=3,
                                   pool_op_kernel_sizes=POOLS).one_voxel_deepest is None
+
+
+def test_a_one_voxel_deepest_level_under_max_pooling_is_the_plans_problem_too():
+    """Max pooling rounds down where v1's strided convolutions round up: a (6, 12, 12) patch under poolings whose
+    product is (4, 8, 8) keeps 2 voxels per axis with strided convolutions but 1 with max pooling, and instance
+    norm refuses that. The report blames the plans (the patch), not the network."""
+    from nnunet_explorer.training.generic_unet import Generic_UNet
+
+    torch.manual_seed(0)
+    pooled = Generic_UNet(1, 8, 3, len(POOLS), 2, 2, nn.Conv3d, nn.InstanceNorm3d, {"eps": 1e-5, "affine": True},
+                          nn.Dropout3d, {"p": 0}, nn.LeakyReLU, {"negative_slope": 1e-2}, True, False, lambda x: x,
+                          None, POOLS, CONVS, False, False, True)  # convolutional_pooling=False: max pooling
+    report = check_network_contract(pooled, patch_size=(6, 12, 12), batch_size=1, num_input_channels=1,
+                                    num_classes=3, pool_op_kernel_sizes=POOLS)
+    assert report.one_voxel_deepest == ((6, 12, 12), (4, 8, 8), None)
+    assert report.errors[0].startswith("patch_size (6, 12, 12) leaves one voxel at the network's deepest level")
+    with pytest.raises(ConfigurationError, match="too small for the network's pooling"):
+        report.raise_if_failed()
+    # the strided-convolution network (v1's) keeps 2 voxels per axis on this patch: no one-voxel level to blame
+    strided = build_network(1, 8, 3, POOLS, CONVS)
+    assert check_network_contract(strided, patch_size=(6, 12, 12), batch_size=1, num_input_channels=1,
+                                  num_classes=3, pool_op_kernel_sizes=POOLS).one_voxel_deepest is None
