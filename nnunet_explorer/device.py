@@ -2,17 +2,22 @@
 
 nnU-Net v1 is written for a GPU: it moves the network and the batches to CUDA whenever
 ``torch.cuda.is_available()`` and otherwise runs, slowly, on the CPU (``nnUNet_train`` logs a warning; the
-benchmarking dummyLoad trainers call ``.cuda()`` unconditionally). The explorer runs on both, so the device is chosen **once**, at the start of a command, a
-notebook or a widget, and every network and tensor is placed there:
+benchmarking dummyLoad trainers call ``.cuda()`` unconditionally). The explorer runs on both, so the device is
+chosen **once**, at the start of a command, a notebook or a widget, and every network and tensor is placed there:
 
 * ``None`` or ``"auto"`` — CUDA where ``torch.cuda.is_available()``, else the CPU (what a v1 user expects on a
   GPU machine, and what still works on a laptop);
 * ``"cuda"``/``"cuda:N"``/``"cpu"`` — exactly that; asking for CUDA where there is none is an error with a fix,
   never a silent fallback to the CPU.
+
+:func:`runs_on` says whether a torch build has kernels for a GPU (``doctor`` and ``doctor --explain`` ask it: torch
+only warns, and the first convolution on such a GPU fails far from the cause).
 """
 from __future__ import annotations
 
 import torch
+
+import re
 
 from .errors import ConfigurationError
 from .language import tr
@@ -65,3 +70,26 @@ def resolve_device(requested: str | torch.device | None = AUTO) -> torch.device:
 def default_device_name() -> str:
     """``"cuda"`` where CUDA is available, else ``"cpu"`` (for help texts and log lines)."""
     return resolve_device(AUTO).type
+
+
+#: the first CUDA release with kernels for each GPU generation's compute capability
+FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 7): "11.4", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8",
+              (12, 0): "12.8"}
+
+
+def runs_on(arches: list[str], capability: tuple[int, int]) -> bool:
+    """Whether a torch build with these kernels (``torch.cuda.get_arch_list()``) runs on a GPU of this compute
+    capability, by CUDA's rules: ``sm_86`` binaries run on 8.6 and later 8.x GPUs (``sm_90a``, arch-specific, only
+    on 9.0), ``compute_90`` PTX is compiled by the driver for any GPU from 9.0 on."""
+    for arch in arches:
+        kind, _, number = arch.partition("_")
+        digits = re.match(r"\d\d+", number)
+        if digits is None:
+            continue
+        built = (int(digits.group(0)[:-1]), int(digits.group(0)[-1]))
+        if kind == "compute" and built <= capability:
+            return True
+        if kind == "sm" and (built == capability if number.endswith("a") else
+                             built[0] == capability[0] and built[1] <= capability[1]):
+            return True
+    return False

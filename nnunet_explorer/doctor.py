@@ -268,6 +268,7 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
         if cuda:
             versions["CUDA"] = tr(f"available ({torch.cuda.device_count()} device(s), CUDA {torch.version.cuda})",
                                   f"可用({torch.cuda.device_count()} 个设备,CUDA {torch.version.cuda})")
+            _check_kernels(torch, problems)
             if versions["triton"] is None:
                 notes.append(Finding(
                     tr("Triton is not installed: training with augmentation on the GPU runs the prefilters, the "
@@ -300,6 +301,29 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
                                 "没有安装 nnU-Net v1,所以无法运行一致性检查"),
                              "pip install -e '.[parity]' (nnunet==1.7.1)"))
     return versions
+
+
+def _check_kernels(torch, problems: list[Finding]) -> None:
+    """A GPU this torch build has no kernels for: torch only warns, and the first convolution then fails ("no kernel
+    image is available", or cuDNN's EXECUTION_FAILED)."""
+    from .device import FIRST_CUDA, runs_on
+
+    arches = torch.cuda.get_arch_list()
+    for index in range(torch.cuda.device_count()) if arches and torch.version.cuda else ():
+        capability = tuple(torch.cuda.get_device_capability(index))
+        if runs_on(arches, capability):
+            continue
+        shown, least = ".".join(map(str, capability)), FIRST_CUDA.get(capability)
+        problems.append(Finding(
+            tr(f"GPU {index} ({torch.cuda.get_device_name(index)}) has compute capability {shown}, for which torch "
+               f"{torch.__version__} (CUDA {torch.version.cuda}; kernels for {' '.join(arches)}) has no kernels: "
+               "its first convolution fails",
+               f"GPU {index}({torch.cuda.get_device_name(index)})的计算能力是 {shown},torch {torch.__version__}"
+               f"(CUDA {torch.version.cuda};内核:{' '.join(arches)})没有它的内核:第一个卷积就会失败"),
+            tr("install a torch built for a CUDA release that knows this GPU"
+               + (f" (CUDA {least} or later)" if least else "") + "; pytorch.org's selector gives the pip command",
+               "安装为支持这块 GPU 的 CUDA 版本构建的 torch" + (f"(CUDA {least} 或更新)" if least else "")
+               + ";pytorch.org 的选择器会给出 pip 命令")))
 
 
 def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: list[Finding]) -> dict[str, str]:

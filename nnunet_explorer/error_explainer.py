@@ -637,33 +637,12 @@ def _check_gpu_full(match: re.Match, ctx: _Context) -> list[str]:
     return found + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
 
 
-#: the first CUDA release with kernels for each GPU generation's compute capability
-_FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 7): "11.4", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8",
-               (12, 0): "12.8"}
-
-
-def _runs_on(arches: list[str], capability: tuple[int, int]) -> bool:
-    """Whether a torch build with these kernels (``torch.cuda.get_arch_list()``) runs on a GPU of this compute
-    capability, by CUDA's rules: ``sm_86`` binaries run on 8.6 and later 8.x GPUs (``sm_90a``, arch-specific, only
-    on 9.0), ``compute_90`` PTX is compiled by the driver for any GPU from 9.0 on."""
-    for arch in arches:
-        kind, _, number = arch.partition("_")
-        digits = re.match(r"\d\d+", number)
-        if digits is None:
-            continue
-        built = (int(digits.group(0)[:-1]), int(digits.group(0)[-1]))
-        if kind == "compute" and built <= capability:
-            return True
-        if kind == "sm" and (built == capability if number.endswith("a") else
-                             built[0] == capability[0] and built[1] <= capability[1]):
-            return True
-    return False
-
-
 def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
     """This environment's torch (its CUDA and cuDNN), whether it has kernels for each GPU, each GPU's memory in
     use, and with -t the plans' batch and patch."""
     import torch
+
+    from .device import FIRST_CUDA, runs_on
 
     if torch.version.cuda is None:
         return [tr(f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: run the "
@@ -686,11 +665,11 @@ def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
         if capability is None or not arches:
             continue
         major, minor = int(capability.group(1)), int(capability.group(2))
-        if _runs_on(arches, (major, minor)):
+        if runs_on(arches, (major, minor)):
             found.append(tr(f"GPU {parts[0]} ({parts[1]}): compute capability {parts[2]}, which this torch runs on",
                             f"GPU {parts[0]}({parts[1]}):计算能力 {parts[2]},这个 torch 能在上面运行"))
         else:
-            least = _FIRST_CUDA.get((major, minor))
+            least = FIRST_CUDA.get((major, minor))
             found.append(tr(f"GPU {parts[0]} ({parts[1]}): compute capability {parts[2]}, for which this torch has no "
                             "kernels: this is the cause"
                             + (f" (its first CUDA is {least})" if least else ""),
