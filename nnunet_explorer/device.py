@@ -10,14 +10,15 @@ chosen **once**, at the start of a command, a notebook or a widget, and every ne
 * ``"cuda"``/``"cuda:N"``/``"cpu"`` — exactly that; asking for CUDA where there is none is an error with a fix,
   never a silent fallback to the CPU.
 
-:func:`runs_on` says whether a torch build has kernels for a GPU (``doctor`` and ``doctor --explain`` ask it: torch
-only warns, and the first convolution on such a GPU fails far from the cause).
+:func:`runs_on` says whether a torch build has kernels for a GPU and :func:`missing_kernels` what to install when
+not (``doctor`` and ``doctor --explain`` ask them: torch only warns, and the first convolution on such a GPU fails far
+from the cause).
 """
 from __future__ import annotations
 
-import torch
-
 import re
+
+import torch
 
 from .errors import ConfigurationError
 from .language import tr
@@ -73,23 +74,61 @@ def default_device_name() -> str:
 
 
 #: the first CUDA release with kernels for each GPU generation's compute capability
-FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 7): "11.4", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8",
-              (12, 0): "12.8"}
+FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8", (12, 0): "12.8"}
+#: integrated GPUs (Jetson, and Thor under CUDA 12): code for the desktop GPUs of their generation does not run on
+#: them, and code built for them runs only on them
+_INTEGRATED = {(5, 3), (6, 2), (7, 2), (8, 7), (10, 1)}
+
+
+def _built_for(arch: str) -> tuple[tuple[int, int], bool] | None:
+    """``sm_86`` / ``compute_90a`` / ``sm_100f`` as ((major, minor), arch-specific); None for what is no CUDA
+    architecture (``gfx90a``, a malformed entry)."""
+    kind, _, number = arch.partition("_")
+    digits = re.fullmatch(r"(\d+)(\d)([af]?)", number)
+    if kind not in ("sm", "compute") or digits is None:
+        return None
+    return (int(digits.group(1)), int(digits.group(2))), digits.group(3) == "a"
 
 
 def runs_on(arches: list[str], capability: tuple[int, int]) -> bool:
     """Whether a torch build with these kernels (``torch.cuda.get_arch_list()``) runs on a GPU of this compute
-    capability, by CUDA's rules: ``sm_86`` binaries run on 8.6 and later 8.x GPUs (``sm_90a``, arch-specific, only
-    on 9.0), ``compute_90`` PTX is compiled by the driver for any GPU from 9.0 on."""
+    capability, by the rule torch itself checks: code for X.Y runs on X.Z with Z >= Y (a GPU of the same generation,
+    not older), ``sm_90a``-style code only on exactly 9.0, and integrated GPUs (Jetson: 5.3, 6.2, 7.2, 8.7) only
+    with code built for them. Like torch, PTX (``compute_XY``) is counted only for its own generation: the driver
+    could compile it for a newer GPU, but the CUDA libraries of an older build (cuDNN, cuBLAS) have no kernels for
+    that GPU either."""
     for arch in arches:
-        kind, _, number = arch.partition("_")
-        digits = re.match(r"\d\d+", number)
-        if digits is None:
+        parsed = _built_for(arch)
+        if parsed is None:
             continue
-        built = (int(digits.group(0)[:-1]), int(digits.group(0)[-1]))
-        if kind == "compute" and built <= capability:
-            return True
-        if kind == "sm" and (built == capability if number.endswith("a") else
-                             built[0] == capability[0] and built[1] <= capability[1]):
+        built, specific = parsed
+        if specific or built in _INTEGRATED or capability in _INTEGRATED:
+            if built == capability:
+                return True
+        elif built[0] == capability[0] and built[1] <= capability[1]:
             return True
     return False
+
+
+def missing_kernels(arches: list[str], capability: tuple[int, int]) -> str | None:
+    """None when a torch build with these kernels runs on a GPU of this compute capability; else what to install
+    instead, in the reader's language (a newer build for a newer GPU, an older release for a GPU it dropped)."""
+    if runs_on(arches, capability):
+        return None
+    built = [parsed[0] for parsed in map(_built_for, arches) if parsed is not None]
+    if built and capability < min(built):
+        return tr("this GPU is older than every kernel of the build: install an older torch release that still "
+                  "builds for it (torch's release notes name the architectures each release dropped)",
+                  "这块 GPU 比这个构建的所有内核都旧:安装仍为它构建的较早的 torch 版本(torch 的发行说明写明了每个版本去掉了"
+                  "哪些架构)")
+    if capability in _INTEGRATED:
+        return tr("install the torch wheel NVIDIA builds for this Jetson's JetPack release (pytorch.org's wheels are "
+                  "for desktop and server GPUs)",
+                  "安装 NVIDIA 为这台 Jetson 的 JetPack 版本构建的 torch wheel(pytorch.org 的 wheel 是为桌面和服务器 GPU "
+                  "构建的)")
+    least = FIRST_CUDA.get(capability)
+    return tr("install a torch built for a CUDA release that knows this GPU"
+              + (f" (CUDA {least} or later)" if least else "")
+              + "; pytorch.org's selector gives the pip command, and the driver must support that CUDA release",
+              "安装为支持这块 GPU 的 CUDA 版本构建的 torch" + (f"(CUDA {least} 或更新)" if least else "")
+              + ";pytorch.org 的选择器会给出 pip 命令,驱动也必须支持那个 CUDA 版本")

@@ -306,24 +306,22 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
 def _check_kernels(torch, problems: list[Finding]) -> None:
     """A GPU this torch build has no kernels for: torch only warns, and the first convolution then fails ("no kernel
     image is available", or cuDNN's EXECUTION_FAILED)."""
-    from .device import FIRST_CUDA, runs_on
+    from .device import missing_kernels
 
     arches = torch.cuda.get_arch_list()
     for index in range(torch.cuda.device_count()) if arches and torch.version.cuda else ():
         capability = tuple(torch.cuda.get_device_capability(index))
-        if runs_on(arches, capability):
+        fix = missing_kernels(arches, capability)
+        if fix is None:
             continue
-        shown, least = ".".join(map(str, capability)), FIRST_CUDA.get(capability)
+        shown = ".".join(map(str, capability))
         problems.append(Finding(
             tr(f"GPU {index} ({torch.cuda.get_device_name(index)}) has compute capability {shown}, for which torch "
                f"{torch.__version__} (CUDA {torch.version.cuda}; kernels for {' '.join(arches)}) has no kernels: "
                "its first convolution fails",
                f"GPU {index}({torch.cuda.get_device_name(index)})的计算能力是 {shown},torch {torch.__version__}"
                f"(CUDA {torch.version.cuda};内核:{' '.join(arches)})没有它的内核:第一个卷积就会失败"),
-            tr("install a torch built for a CUDA release that knows this GPU"
-               + (f" (CUDA {least} or later)" if least else "") + "; pytorch.org's selector gives the pip command",
-               "安装为支持这块 GPU 的 CUDA 版本构建的 torch" + (f"(CUDA {least} 或更新)" if least else "")
-               + ";pytorch.org 的选择器会给出 pip 命令")))
+            fix))
 
 
 def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: list[Finding]) -> dict[str, str]:

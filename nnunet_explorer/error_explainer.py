@@ -637,44 +637,64 @@ def _check_gpu_full(match: re.Match, ctx: _Context) -> list[str]:
     return found + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
 
 
+def _cudnn_version(number: int) -> str:
+    """``torch.backends.cudnn.version()`` as cuDNN writes its version: 90100 is 9.1.0, 8902 is 8.9.2, 7605 7.6.5."""
+    if number >= 90000:
+        return f"{number // 10000}.{number // 100 % 100}.{number % 100}"
+    return f"{number // 1000}.{number // 100 % 10}.{number % 100}"
+
+
+def _cudnn_status(status: str | None) -> str:
+    """What cuDNN's status word says of the cause: two name it, the others only the step that failed."""
+    if status == "CUDNN_STATUS_ALLOC_FAILED":
+        return tr(" (ALLOC_FAILED: it could not get memory, the first cause below)",
+                  "(ALLOC_FAILED:它没能分配到显存,即下面的第一种原因)")
+    if status == "CUDNN_STATUS_ARCH_MISMATCH":
+        return tr(" (ARCH_MISMATCH: no kernels for this GPU, the second cause below)",
+                  "(ARCH_MISMATCH:没有这块 GPU 的内核,即下面的第二种原因)")
+    return tr("; its status names the step that failed, rarely the cause", ";它的状态码说的是失败的那一步,很少是原因")
+
+
 def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
     """This environment's torch (its CUDA and cuDNN), whether it has kernels for each GPU, each GPU's memory in
     use, and with -t the plans' batch and patch."""
     import torch
 
-    from .device import FIRST_CUDA, runs_on
+    from .device import missing_kernels
 
     if torch.version.cuda is None:
         return [tr(f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: run the "
                    "check in the environment of the failed run",
                    f"这里的 torch {torch.__version__} 没有 CUDA 支持,不可能报出这个错误:请在运行失败的环境里做这个检查")]
-    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    cudnn = _cudnn_version(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None
     arches = torch.cuda.get_arch_list()
-    found = [tr(f"torch {torch.__version__} built for CUDA {torch.version.cuda}, cuDNN {cudnn or 'not found'}, with "
-                f"kernels for {', '.join(arches) or 'no GPU it can see now'}",
-                f"torch {torch.__version__} 为 CUDA {torch.version.cuda} 构建,cuDNN {cudnn or '未找到'},带有"
-                f"{', '.join(arches) or '(现在看不到 GPU)'}的内核")]
+    found = [tr(f"torch {torch.__version__} built for CUDA {torch.version.cuda}, cuDNN {cudnn or 'not found'}, "
+                + (f"with kernels for {', '.join(arches)}" if arches else
+                   "its kernels unknown here (torch.cuda.is_available() is False)"),
+                f"torch {torch.__version__} 为 CUDA {torch.version.cuda} 构建,cuDNN {cudnn or '未找到'},"
+                + (f"带有 {', '.join(arches)} 的内核" if arches else
+                   "这里不知道它带有哪些内核(torch.cuda.is_available() 为 False)"))]
     rows = _smi(ctx, "index,name,compute_cap")
     if rows is None:
         return found + [tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
                            "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")]
-    if isinstance(rows, str):  # drivers before 510 do not know compute_cap
+    if isinstance(rows, str):  # drivers before 510 do not know compute_cap: ask torch, which sees the same GPUs
         found.append(rows)
-    for parts in rows if isinstance(rows, list) else []:
+        rows = [[str(i), torch.cuda.get_device_name(i), "{}.{}".format(*torch.cuda.get_device_capability(i))]
+                for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    for parts in rows:
         capability = re.fullmatch(r"(\d+)\.(\d+)", parts[2]) if len(parts) == 3 else None
         if capability is None or not arches:
             continue
-        major, minor = int(capability.group(1)), int(capability.group(2))
-        if runs_on(arches, (major, minor)):
-            found.append(tr(f"GPU {parts[0]} ({parts[1]}): compute capability {parts[2]}, which this torch runs on",
-                            f"GPU {parts[0]}({parts[1]}):计算能力 {parts[2]},这个 torch 能在上面运行"))
-        else:
-            least = FIRST_CUDA.get((major, minor))
-            found.append(tr(f"GPU {parts[0]} ({parts[1]}): compute capability {parts[2]}, for which this torch has no "
-                            "kernels: this is the cause"
-                            + (f" (its first CUDA is {least})" if least else ""),
-                            f"GPU {parts[0]}({parts[1]}):计算能力 {parts[2]},这个 torch 没有它的内核:这就是原因"
-                            + (f"(支持它的最早的 CUDA 是 {least})" if least else "")))
+        fix = missing_kernels(arches, (int(capability.group(1)), int(capability.group(2))))
+        # nvidia-smi lists every GPU, also those the run did not use (CUDA_VISIBLE_DEVICES, CUDA's own order)
+        cause = (tr("this is the cause", "这就是原因") if len(rows) == 1 else
+                 tr("the cause if the run used this GPU", "如果运行用的是这块 GPU,这就是原因"))
+        found.append(tr(f"GPU {parts[0]} ({parts[1]}): compute capability {parts[2]}, which this torch runs on",
+                        f"GPU {parts[0]}({parts[1]}):计算能力 {parts[2]},这个 torch 能在上面运行") if fix is None else
+                     tr(f"GPU {parts[0]} ({parts[1]}): compute capability {parts[2]}, for which this torch has no "
+                        f"kernels: {cause} ({fix})",
+                        f"GPU {parts[0]}({parts[1]}):计算能力 {parts[2]},这个 torch 没有它的内核:{cause}({fix})"))
     return found + (_gpus(ctx) or []) + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
 
 
@@ -2069,28 +2089,29 @@ KNOWN: tuple[_Known, ...] = (
            re.compile(r"cuDNN error: (CUDNN_STATUS_\w+)|Unable to find a valid cuDNN algorithm to run convolution|"
                       r"no valid convolution algorithms available in CuDNN|"
                       r"(?:GET|FIND) was unable to find an engine to execute this computation"),
-           lambda m: tr("cuDNN, NVIDIA's library under every convolution torch runs on a GPU, failed; its status "
-                        "names the step that failed, rarely the cause. In nnU-Net reports three causes stand out: "
-                        "the GPU's memory (cuDNN needs work memory beside the batch, and v1 sets cudnn.benchmark "
-                        "unless --deterministic, so the first iterations try several algorithms with their own; when "
-                        "another process holds the GPU or the batch x patch nearly fills it, cuDNN says this instead "
-                        "of 'CUDA out of memory'); a torch built for a CUDA older than the GPU (then it fails at the "
-                        "first convolution, EXECUTION_FAILED or NOT_SUPPORTED); or, after many good epochs, the GPU or "
-                        "its driver (a second training started on the same GPU, an Xid error in the kernel log)",
-                        "cuDNN 是 torch 在 GPU 上做每个卷积时调用的 NVIDIA 库,它失败了;状态码说的是失败的那一步,很少"
-                        "是原因。在 nnU-Net 的报告里主要有三种原因:GPU 显存(cuDNN 在 batch 之外还需要工作显存,而 v1 "
-                        "在没有 --deterministic 时打开了 cudnn.benchmark,前几次迭代会尝试多种算法,各自要工作显存;当别的进程占着 GPU,或者 "
-                        "batch x patch 几乎占满它时,cuDNN 报的是这个,而不是 'CUDA out of memory');torch 构建时用的 "
-                        "CUDA 比 GPU 旧(这时在第一个卷积就失败,EXECUTION_FAILED 或 NOT_SUPPORTED);或者在许多正常的 "
-                        "epoch 之后,是 GPU 或它的驱动的问题(同一块 GPU 上又启动了一个训练,内核日志里有 Xid 错误)"),
+           lambda m: tr("cuDNN, NVIDIA's library under every convolution torch runs on a GPU, failed"
+                        + _cudnn_status(m.group(1)) + ". In nnU-Net reports three causes stand out: the GPU's "
+                        "memory (cuDNN needs work memory beside the batch, and v1 sets cudnn.benchmark unless "
+                        "--deterministic, so the first iterations try several algorithms with their own; when another "
+                        "process holds the GPU, such as a second training started on it, or the batch x patch nearly "
+                        "fills it, cuDNN often says this instead of 'CUDA out of memory'); a torch without kernels for "
+                        "the GPU (it fails at the first convolution, often EXECUTION_FAILED); or, after many good "
+                        "epochs on a GPU of its own, the GPU or its driver (an Xid error in the kernel log)",
+                        "cuDNN 是 torch 在 GPU 上做每个卷积时调用的 NVIDIA 库,它失败了" + _cudnn_status(m.group(1))
+                        + "。在 nnU-Net 的报告里主要有三种原因:GPU 显存(cuDNN 在 batch 之外还需要工作显存,而 v1 在没有 "
+                        "--deterministic 时打开了 cudnn.benchmark,前几次迭代会尝试多种算法,各自要工作显存;当别的进程"
+                        "占着 GPU,比如在它上面又启动了一个训练,或者 batch x patch 几乎占满它时,cuDNN 常常报的是这个,"
+                        "而不是 'CUDA out of memory');没有这块 GPU 内核的 torch(在第一个卷积就失败,常见的是 "
+                        "EXECUTION_FAILED);或者在一块独占的 GPU 上许多正常的 epoch 之后,是 GPU 或它的驱动的问题(内核"
+                        "日志里有 Xid 错误)"),
            lambda m: tr("free the GPU or train on another (`nvidia-smi`; one training per GPU with "
-                        "CUDA_VISIBLE_DEVICES=N); install a torch built for a CUDA that knows the GPU when the check "
-                        "says it has no kernels for it; plan for less memory (a copy of the plans with a smaller batch "
+                        "CUDA_VISIBLE_DEVICES=N); install a torch with kernels for the GPU when the check says it has "
+                        "none (and which); plan for less memory (a copy of the plans with a smaller batch "
                         "or patch under a new identifier, -p) when the GPU is nearly full with nothing else on it; "
                         "after many good epochs, look for GPU errors (`sudo dmesg | grep -i xid`) and resume with -c. "
                         "CUDA_LAUNCH_BLOCKING=1 makes the failing call the one reported",
                         "释放 GPU 或换一块训练(`nvidia-smi`;用 CUDA_VISIBLE_DEVICES=N 让每块 GPU 只跑一个训练);如果"
-                        "检查说这个 torch 没有 GPU 的内核,就安装为支持这块 GPU 的 CUDA 构建的 torch;如果 GPU 上没有"
+                        "检查说这个 torch 没有 GPU 的内核,就安装带有它的内核的 torch(检查会说明装哪种);如果 GPU 上没有"
                         "别的进程却几乎满了,就按更少的显存规划(把 plans 复制一份、改小 batch 或 patch,以新的标识保存,"
                         "用 -p 传入);如果是在许多正常的 epoch 之后,查看 GPU 错误(`sudo dmesg | grep -i xid`)并用 -c "
                         "继续。CUDA_LAUNCH_BLOCKING=1 会让报出的就是出错的那个调用"),
@@ -2100,21 +2121,22 @@ KNOWN: tuple[_Known, ...] = (
            re.compile(r"no kernel image is available for execution on the device|"
                       r"with CUDA capability sm_(\d+) is not compatible with the current PyTorch installation"),
            lambda m: tr("this torch was built without kernels for the GPU: each torch build carries compiled code for "
-                        "a list of GPU generations (compute capabilities), and a GPU newer than its CUDA release (an "
-                        "RTX 30xx under a CUDA 10 build, an H100 under CUDA 11.7, an RTX 50xx under CUDA 12.6) or "
-                        "one older than the build still supports has none. torch warns when it first sees the GPU "
-                        "('not compatible with the current PyTorch installation'); the first kernel then fails with "
-                        "this CUDA error (or a cuDNN EXECUTION_FAILED)",
+                        "a list of GPU generations (compute capabilities), and a GPU of a newer generation than any "
+                        "of them (an RTX 30xx under a CUDA 10 build, an H100 under CUDA 11.7, an RTX 50xx under CUDA "
+                        "12.6), one older than the oldest (a Kepler GPU under a recent build) or a Jetson under a "
+                        "desktop build has none. torch warns when it first sees the GPU ('not compatible with the "
+                        "current PyTorch installation'); the first kernel then fails with this CUDA error (or a cuDNN "
+                        "EXECUTION_FAILED)",
                         "这个 torch 构建时没有这块 GPU 的内核:每个 torch 构建只带着一组 GPU 架构(计算能力)的编译代码,"
-                        "比它的 CUDA 版本新的 GPU(CUDA 10 构建上的 RTX 30xx、CUDA 11.7 上的 H100、CUDA 12.6 上的 "
-                        "RTX 50xx),或者比这个构建还支持的架构更旧的 GPU,都没有内核。torch 第一次看到这块 GPU 时会警告"
-                        "('not compatible with the current PyTorch installation');随后第一个内核就以这个 CUDA 错误"
-                        "(或 cuDNN 的 EXECUTION_FAILED)失败"),
-           lambda m: tr("install a torch built for a CUDA release that knows the GPU (pytorch.org's selector gives "
-                        "the pip command; the driver must be at least as new as that CUDA), then train again; nothing "
-                        "of nnU-Net needs to change",
-                        "安装为支持这块 GPU 的 CUDA 版本构建的 torch(pytorch.org 的选择器会给出 pip 命令;驱动至少要"
-                        "和那个 CUDA 一样新),然后重新训练;nnU-Net 的任何东西都不需要改"),
+                        "比其中任何一代都新的 GPU(CUDA 10 构建上的 RTX 30xx、CUDA 11.7 上的 H100、CUDA 12.6 上的 RTX "
+                        "50xx)、比最旧的一代还旧的 GPU(较新构建上的 Kepler GPU)或者桌面版构建上的 Jetson 都没有内核。"
+                        "torch 第一次看到这块 GPU 时会警告('not compatible with the current PyTorch installation');"
+                        "随后第一个内核就以这个 CUDA 错误(或 cuDNN 的 EXECUTION_FAILED)失败"),
+           lambda m: tr("install a torch whose build has kernels for the GPU (the check says which, per GPU; for a "
+                        "newer GPU pytorch.org's selector gives the pip command, and the driver must support that CUDA "
+                        "release), then train again; nothing of nnU-Net needs to change",
+                        "安装带有这块 GPU 内核的 torch 构建(检查会逐块 GPU 说明装哪种;对较新的 GPU,pytorch.org 的选择器"
+                        "会给出 pip 命令,驱动也必须支持那个 CUDA 版本),然后重新训练;nnU-Net 的任何东西都不需要改"),
            _guarded(_check_torch_build)),
     _Known("state_dict", "Error(s) in loading state_dict for Generic_UNet",
            re.compile(r"Error\(s\) in loading state_dict for (\w+)"),

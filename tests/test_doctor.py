@@ -208,8 +208,9 @@ def test_too_many_default_processes_is_a_note_and_too_many_augmentation_workers_
 
 def test_a_gpu_this_torch_has_no_kernels_for_is_a_problem_before_its_first_convolution_fails(tmp_path, monkeypatch):
     """torch only warns about a GPU its build has no kernels for; the first convolution then fails far from the
-    cause. doctor names the GPU, the build and the CUDA release that knows it (an RTX 3090 under a CUDA 10.2
-    build), and is silent where the build runs on every GPU (an A100 under sm_80 kernels)."""
+    cause. doctor names the GPU, the build and the CUDA release that knows it (an RTX 3090 under torch 1.7's CUDA
+    10.2 build, whose compute_37 PTX does not count), and is silent where the build runs on every GPU (a CUDA 11.8
+    build with sm_70 and sm_86 kernels)."""
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -217,13 +218,14 @@ def test_a_gpu_this_torch_has_no_kernels_for_is_a_problem_before_its_first_convo
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: [(8, 6), (7, 0)][i])
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: ["NVIDIA GeForce RTX 3090", "Tesla V100"][i])
     monkeypatch.setattr(torch.version, "cuda", "10.2")
-    monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_37", "sm_50", "sm_60", "sm_70", "sm_75"])
+    monkeypatch.setattr(torch.cuda, "get_arch_list",
+                        lambda: ["sm_37", "sm_50", "sm_60", "sm_61", "sm_70", "sm_75", "compute_37"])
     report = run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
                                   RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False)
     kernels = [p for p in report.problems if "has no kernels" in p.what]
     assert [p.what for p in kernels] == [
         f"GPU 0 (NVIDIA GeForce RTX 3090) has compute capability 8.6, for which torch {torch.__version__} (CUDA 10.2; "
-        "kernels for sm_37 sm_50 sm_60 sm_70 sm_75) has no kernels: its first convolution fails"]
+        "kernels for sm_37 sm_50 sm_60 sm_61 sm_70 sm_75 compute_37) has no kernels: its first convolution fails"]
     assert kernels[0].fix.startswith("install a torch built for a CUDA release that knows this GPU (CUDA 11.1 or "
                                      "later)")
     monkeypatch.setattr(torch.version, "cuda", "11.8")

@@ -746,12 +746,16 @@ def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each
     for words in (message, "RuntimeError: Unable to find a valid cuDNN algorithm to run convolution",
                   "RuntimeError: GET was unable to find an engine to execute this computation"):
         assert [d.name for d in explain(words)] == ["cudnn"]
-    if torch.version.cuda is None:  # this machine's CPU build: said so, nothing else claimed
-        (cpu,) = explain(message)
-        assert cpu.found == (f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: "
-                             "run the check in the environment of the failed run",)
-    monkeypatch.setattr(torch.version, "cuda", "10.2")
-    monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_37", "sm_50", "sm_60", "sm_70", "sm_75"])
+    (alloc,) = explain("RuntimeError: cuDNN error: CUDNN_STATUS_ALLOC_FAILED")  # the one status that names memory
+    assert "ALLOC_FAILED: it could not get memory" in alloc.cause
+    assert "rarely the cause" in explain(message)[0].cause
+    monkeypatch.setattr(torch.version, "cuda", None)  # a CPU build: said so, nothing else claimed
+    (cpu,) = explain(message)
+    assert cpu.found == (f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: "
+                         "run the check in the environment of the failed run",)
+    monkeypatch.setattr(torch.version, "cuda", "10.2")  # torch 1.7's cu102 wheel, as RTX 3090 owners had it
+    monkeypatch.setattr(torch.cuda, "get_arch_list",
+                        lambda: ["sm_37", "sm_50", "sm_60", "sm_61", "sm_70", "sm_75", "compute_37"])
     monkeypatch.setattr(torch.backends.cudnn, "is_available", lambda: True)
     monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 7605)
     smi = tmp_path / "bin" / "nvidia-smi"  # answers as nvidia-smi does to each of the two queries
@@ -764,19 +768,23 @@ def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     (found,) = explain(message, task="40")
     assert found.found[:3] == (
-        f"torch {torch.__version__} built for CUDA 10.2, cuDNN 7605, with kernels for sm_37, sm_50, sm_60, sm_70, "
-        "sm_75",
-        "GPU 0 (NVIDIA GeForce RTX 3090): compute capability 8.6, for which this torch has no kernels: this is the "
-        "cause (its first CUDA is 11.1)",
+        f"torch {torch.__version__} built for CUDA 10.2, cuDNN 7.6.5, with kernels for sm_37, sm_50, sm_60, sm_61, "
+        "sm_70, sm_75, compute_37",
+        "GPU 0 (NVIDIA GeForce RTX 3090): compute capability 8.6, for which this torch has no kernels: the cause if "
+        "the run used this GPU (install a torch built for a CUDA release that knows this GPU (CUDA 11.1 or later); "
+        "pytorch.org's selector gives the pip command, and the driver must support that CUDA release)",
         "GPU 1 (Tesla V100-SXM2-32GB): compute capability 7.0, which this torch runs on")
     assert found.found[3] == "GPU 0 (NVIDIA GeForce RTX 3090): 1.0 of 24.0 GiB in use now"
     assert found.found[-1] == "stage 0 of nnUNetPlansv2.1_plans_3D.pkl: batch 3, patch [80, 160, 160]"
     assert "memory" in found.cause and "CUDA_VISIBLE_DEVICES=N" in found.fix and "-c" in found.fix
     monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_80", "sm_86", "sm_90", "compute_90"])
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 90100)
     (newer,) = explain(message)
+    assert newer.found[0].startswith(f"torch {torch.__version__} built for CUDA 10.2, cuDNN 9.1.0, ")
     assert newer.found[1] == "GPU 0 (NVIDIA GeForce RTX 3090): compute capability 8.6, which this torch runs on"
-    assert newer.found[2] == "GPU 1 (Tesla V100-SXM2-32GB): compute capability 7.0, for which this torch has no " \
-                             "kernels: this is the cause"
+    assert newer.found[2].startswith("GPU 1 (Tesla V100-SXM2-32GB): compute capability 7.0, for which this torch has "
+                                     "no kernels: the cause if the run used this GPU (this GPU is older than every "
+                                     "kernel of the build: install an older torch release")
     # torch's own warning when it first sees such a GPU (read from its source), and CUDA's error at the first kernel
     warning = _literal("torch", "cuda/__init__.py", "is not compatible with the current PyTorch installation").format(
         "Tesla V100-SXM2-32GB", 70, "sm_80 sm_86 sm_90 compute_90", "Tesla V100-SXM2-32GB")
@@ -786,9 +794,37 @@ def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each
         assert kernels.found == newer.found
     smi.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo \'Field "compute_cap" is not a valid field to '
                    'query.\' >&2; exit 2;;\n*) echo "0, Tesla K80, 100, 11441";;\nesac\n')
-    (old_driver,) = explain(message)  # a driver before 510: the memory lines still come
-    assert old_driver.found[1] == 'nvidia-smi failed: Field "compute_cap" is not a valid field to query.'
-    assert old_driver.found[2] == "GPU 0 (Tesla K80): 0.1 of 11.2 GiB in use now"
+    (old_driver,) = explain(message)  # a driver before 510: no CUDA here to ask instead; the memory lines still come
+    assert old_driver.found[1:] == ('nvidia-smi failed: Field "compute_cap" is not a valid field to query.',
+                                    "GPU 0 (Tesla K80): 0.1 of 11.2 GiB in use now",
+                                    "CUDA_VISIBLE_DEVICES is '0'; the process uses CUDA's first, the fastest unless "
+                                    "CUDA_DEVICE_ORDER=PCI_BUS_ID, so not always nvidia-smi's GPU 0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # where torch sees the GPU, it answers instead
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "Tesla K80")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: (3, 7))
+    (asked,) = explain(message)
+    assert asked.found[2].startswith("GPU 0 (Tesla K80): compute capability 3.7, for which this torch has no kernels: "
+                                     "this is the cause (this GPU is older than every kernel of the build")
+
+
+@pytest.mark.parametrize("arches, capability, runs", [
+    (["sm_37", "sm_50", "sm_60", "sm_61", "sm_70", "sm_75", "compute_37"], (8, 6), False),  # cu102 on an RTX 3090
+    (["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"], (8, 9), True),  # cu121 on an RTX 4090 (sm_86)
+    (["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"], (8, 7), False),  # ... but not on a Jetson Orin
+    (["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"], (12, 0), False),  # nor on an RTX 5090
+    (["sm_80", "sm_90", "sm_100", "sm_120", "compute_120"], (12, 0), True),  # cu128 on an RTX 5090
+    (["sm_80", "sm_86"], (8, 0), True), (["sm_86"], (8, 0), False),  # code of a later minor: not on an older GPU
+    (["sm_90a"], (9, 0), True), (["sm_90a"], (10, 0), False), (["compute_90a"], (10, 0), False),  # arch-specific
+    (["sm_100f"], (10, 3), True), (["sm_100"], (10, 1), False), (["sm_87"], (8, 7), True),
+    (["sm_50", "sm_60", "sm_70", "sm_80", "sm_90"], (3, 7), False),  # a Kepler GPU under a recent build
+    (["gfx90a", "sm_x"], (9, 0), False),  # entries that are no CUDA architecture
+])
+def test_kernels_run_on_a_gpu_by_the_rule_torch_checks(arches, capability, runs):
+    from nnunet_explorer.device import missing_kernels, runs_on
+
+    assert runs_on(arches, capability) is runs
+    assert (missing_kernels(arches, capability) is None) is runs
 
 
 def test_a_state_dict_mismatch_is_read_off_the_shapes_torch_lists(workspace):
