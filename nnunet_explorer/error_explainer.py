@@ -2417,8 +2417,11 @@ def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | 
         line_start = text.rfind("\n", 0, match.start()) + 1
         line_end = text.find("\n", match.end())
         quoted = text[line_start:line_end if line_end >= 0 else len(text)].strip()
-        out.append(Diagnosis(known.name, quoted, known.cause(match), tuple(known.check(match, ctx)),
-                             known.fix(match), known.v2()))
+        found = tuple(known.check(match, ctx))
+        same = next((d for d in out if found and d.found == found), None)  # two messages of one problem in a log
+        if same is not None:
+            found = (tr(f"the same as checked for '{same.quoted}' above", f"与上面对 '{same.quoted}' 的检查相同"),)
+        out.append(Diagnosis(known.name, quoted, known.cause(match), found, known.fix(match), known.v2()))
     return out
 
 

@@ -792,6 +792,10 @@ def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each
         (kernels,) = explain(words)
         assert kernels.name == "no_kernel_image" and "pytorch.org" in kernels.fix
         assert kernels.found == newer.found
+    # a log holding both messages of the one problem: the checks are shown once
+    both = explain(f"{warning}\nepoch:  0\n{message}\n")
+    assert [d.name for d in both] == ["no_kernel_image", "cudnn"] and both[0].found == newer.found
+    assert both[1].found == (f"the same as checked for '{both[0].quoted}' above",)
     smi.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo \'Field "compute_cap" is not a valid field to '
                    'query.\' >&2; exit 2;;\n*) echo "0, Tesla K80, 100, 11441";;\nesac\n')
     (old_driver,) = explain(message)  # a driver before 510: no CUDA here to ask instead; the memory lines still come
