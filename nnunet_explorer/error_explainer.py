@@ -387,12 +387,30 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
 _NAMED_FILE = re.compile(r"(?<![\w/.~-])(/[^\s'\",]+?\.(?:npz|npy|pkl|model))(?![\w.])")
 
 
+def _npz_damage_kind(match: re.Match) -> str:
+    """The first sentence of a damaged .npz's cause: its zip directory missing, or its compressed data changed."""
+    if match.group(0).startswith(("Bad CRC-32", "Error -3")):
+        return tr("numpy read a .npz whose zip directory is whole but whose compressed data is damaged (zipfile's "
+                  "CRC check or zlib refused it): the file was changed after it was written whole, by a copy error "
+                  "(a network drive, a USB disk), a failing disk or bad memory. ",
+                  "numpy 读取的 .npz 的 zip 目录是完整的,但压缩数据损坏了(zipfile 的 CRC 检查或 zlib 拒绝了它):"
+                  "文件在完整写入之后被改动过,来自复制错误(网络驱动器、U 盘)、有故障的磁盘或内存。")
+    return tr("numpy opened a .npz that is not a whole zip archive. v1's cropping and preprocessing write each case's "
+              "CASE.npz straight into place (np.savez_compressed, not atomically), so a run killed while writing, a "
+              "full disk or a copy cut short leaves one damaged. ",
+              "numpy 打开的 .npz 不是完整的 zip 压缩包。v1 的裁剪和预处理把每个病例的 CASE.npz 直接写到目标位置"
+              "(np.savez_compressed,不是原子写入),所以写入时被杀掉的运行、已满的磁盘或没有拷完的复制都会留下损坏的"
+              "文件。")
+
+
 def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
     """The files the text names, and with -t every .npz, .npy, .pkl and checkpoint of the task: which are damaged."""
     from .file_damage import damaged_files, remedies, task_files_folders, whole_or_why
     from .training.dataloading import incomplete_npy_files
 
     found, damaged, whole = [], [], []
+    # a CRC or zlib error is damage inside an .npz's compressed data: only reading each one to its end finds it
+    read_whole = match.group(0).startswith(("Bad CRC-32", "Error -3"))
     try:
         workspace = _workspace(ctx)
         name = _task_name(ctx, workspace)
@@ -406,7 +424,7 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
         path = Path(named)
         if any(path.is_relative_to(folder) for folder in folders):
             continue
-        why = whole_or_why(path) if path.is_file() else None
+        why = whole_or_why(path, whole=read_whole) if path.is_file() else None
         if not path.is_file():
             found.append(_not_here(path))
         elif why:
@@ -423,12 +441,14 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
     for folder in folders:
         if not folder.is_dir():
             continue
-        files, bad = damaged_files(folder)
+        files, bad = damaged_files(folder, whole=read_whole)
         npy = incomplete_npy_files(folder)
         bad, files = sorted(bad + npy.reasons()), files + npy.files
         if not bad:
-            found.append(tr(f"{folder}: all {files} .npz/.npy/.pkl/.model files are whole",
-                            f"{folder}：{files} 个 .npz/.npy/.pkl/.model 文件都是完整的"))
+            found.append(tr(f"{folder}: all {files} .npz/.npy/.pkl/.model files are whole"
+                            + (", every .npz read to its end" if read_whole else ""),
+                            f"{folder}：{files} 个 .npz/.npy/.pkl/.model 文件都是完整的"
+                            + ("，每个 .npz 都读到了末尾" if read_whole else "")))
             continue
         listed = [tr(f"{f.relative_to(folder)} ({why})", f"{f.relative_to(folder)}（{why}）") for f, why in bad[:10]]
         found.append(tr(f"{folder}: {len(bad)} of {files} files damaged: ", f"{folder}：{files} 个文件中有 {len(bad)} "
@@ -1653,21 +1673,19 @@ KNOWN: tuple[_Known, ...] = (
                       "v2 的用户也会遇到同样的报错(MIC-DKFZ/nnUNet#291、#2581);维护者在那里的建议是重新预处理")),
     _Known("damaged_npz", "zipfile.BadZipFile: File is not a zip file",
            re.compile(r"File is not a zip file|Bad CRC-32 for file|Error -3 while decompressing data"),
-           lambda m: tr("numpy opened a .npz that is not a whole zip archive. v1's cropping and preprocessing write "
-                        "each case's CASE.npz straight into place (np.savez_compressed, not atomically), so a run "
-                        "killed while writing, a full disk or a copy cut short leaves one damaged; v1 reads it when "
-                        "it unpacks the cases at the start of training, in a loader where the case has no .npy, and "
-                        "in validation. (A model zip given to nnUNet_install_pretrained_model_from_zip fails with "
-                        "the same words: download it again.)",
-                        "numpy 打开的 .npz 不是完整的 zip 压缩包。v1 的裁剪和预处理把每个病例的 CASE.npz 直接写到"
-                        "目标位置(np.savez_compressed,不是原子写入),所以写入时被杀掉的运行、已满的磁盘或没有拷完的"
-                        "复制都会留下损坏的文件;v1 在训练开始解压病例时、在病例没有 .npy 的数据加载器中、以及在验证"
-                        "时读取它。(交给 nnUNet_install_pretrained_model_from_zip 的模型 zip 也会报同样的错:"
-                        "重新下载它。)"),
+           lambda m: _npz_damage_kind(m) + tr(
+               "v1 reads a case's .npz when it unpacks the cases at the start of training, in a loader where the case "
+               "has no .npy, and in validation. (A model zip given to nnUNet_install_pretrained_model_from_zip fails "
+               "with the same words: download it again.)",
+               "v1 在训练开始解压病例时、在病例没有 .npy 的数据加载器中、以及在验证时读取病例的 .npz。(交给 "
+               "nnUNet_install_pretrained_model_from_zip 的模型 zip 也会报同样的错:重新下载它。)"),
            lambda m: tr("make room on the disk if it was full, then mend each damaged file as the check says "
-                        "(with -t it checks every .npz, .npy, .pkl and checkpoint of the task)",
+                        "(with -t it checks every .npz, .npy, .pkl and checkpoint of the task; after a CRC or "
+                        "decompression error it reads each .npz to its end); a file damaged after it was written "
+                        "whole points to the disk or the copy: check them before making it again",
                         "如果磁盘满了就先腾出空间,再按检查给出的办法修复每个损坏的文件(加上 -t 时它检查这个任务的"
-                        "每个 .npz、.npy、.pkl 和检查点)"),
+                        "每个 .npz、.npy、.pkl 和检查点;遇到 CRC 或解压错误时,会把每个 .npz 读到末尾);写完整之后才损坏"
+                        "的文件说明磁盘或复制有问题:重新生成之前先检查它们"),
            _guarded(_check_damaged_files)),
     _Known("not_an_array", "Cannot load file containing pickled data when allow_pickle=False",
            re.compile(r"Cannot load file containing pickled data when allow_pickle=False"

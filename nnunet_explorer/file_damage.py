@@ -27,16 +27,17 @@ _LFS_POINTER = b"version https://git-lfs"
 _CHECKED_ENDINGS = (".npz", ".pkl", ".model")
 
 
-def damaged_file(path: PathLike) -> str | None:
+def damaged_file(path: PathLike, *, whole: bool = False) -> str | None:
     """Why a v1 ``.npz``, ``.pkl`` or checkpoint (``.model``) cannot be what its name says, or None.
 
     v1 writes none of these atomically (``np.savez_compressed``, ``pickle.dump`` and ``torch.save`` straight into
     the target), so a run killed or a disk filled while writing leaves a file cut short, and a machine that
     crashed may leave one of zeros; a copy or a Git LFS checkout can leave a pointer instead of the file. The
     check reads little and runs nothing: an ``.npz``'s zip directory and its arrays' headers, a pickle's opcodes
-    (walked with :mod:`pickletools`, not executed), a checkpoint's zip directory and its ``data.pkl``. A file
-    damaged only inside its array data passes (finding that means reading it whole), and so does a checkpoint in
-    torch's format before 1.6 (pickles one after the other, not a zip) that begins as one.
+    (walked with :mod:`pickletools`, not executed), a checkpoint's zip directory and its ``data.pkl``. An ``.npz``
+    damaged only inside its compressed data (a copy error or a failing disk, after it was written whole) passes
+    unless ``whole`` is set, which decompresses every array and checks its CRC as numpy would when it loads it; a
+    checkpoint in torch's format before 1.6 (pickles one after the other, not a zip) that begins as one passes.
 
     Raises:
         OSError: the file cannot be read at all (a broken link, no permission).
@@ -54,7 +55,7 @@ def damaged_file(path: PathLike) -> str | None:
                   "开头全是零字节(系统崩溃前没有写完)")
     try:
         if path.name.endswith(".npz"):
-            return _damaged_npz(path)
+            return _damaged_npz(path, whole)
         if path.name.endswith(".pkl"):
             return _damaged_pickle(path.read_bytes())
         if path.name.endswith(".model"):
@@ -67,7 +68,7 @@ def damaged_file(path: PathLike) -> str | None:
     return None
 
 
-def _damaged_npz(path: Path) -> str | None:
+def _damaged_npz(path: Path, whole: bool) -> str | None:
     import zipfile
     import zlib
 
@@ -82,7 +83,14 @@ def _damaged_npz(path: Path) -> str | None:
             for member in members:
                 with archive.open(member) as handle:
                     read_npy_header(handle)
+                    while whole and handle.read(1 << 22):  # to its end, where zipfile compares the CRC
+                        pass
     except zipfile.BadZipFile as exc:
+        if str(exc).startswith("Bad CRC-32"):
+            return tr(f"its array {member} is damaged inside its compressed data (its CRC does not match): changed "
+                      "after it was written whole, by a copy error or a failing disk",
+                      f"其中的数组 {member} 在压缩数据内部损坏(CRC 不符):是在完整写入之后被改动的,来自复制错误或"
+                      "有故障的磁盘")
         return tr(f"not a whole zip archive ({exc}): cut short or overwritten",
                   f"不是完整的 zip 压缩包({exc}):被截断或被覆盖")
     except (ValueError, EOFError, zlib.error) as exc:
@@ -130,14 +138,15 @@ def _stored_member(path: Path, info: "zipfile.ZipInfo") -> bytes:
         return handle.read(info.compress_size)
 
 
-def damaged_files(folder: PathLike) -> tuple[int, list[tuple[Path, str]]]:
+def damaged_files(folder: PathLike, *, whole: bool = False) -> tuple[int, list[tuple[Path, str]]]:
     """The ``.npz``, ``.pkl`` and ``.model`` files under ``folder``: how many, and those
-    :func:`damaged_file` finds damaged or that cannot be read at all, each with why (sorted by path)."""
+    :func:`damaged_file` finds damaged (``whole``: each ``.npz`` decompressed to its end) or that cannot be read at
+    all, each with why (sorted by path)."""
     files = sorted(f for f in Path(folder).rglob("*") if f.name.endswith(_CHECKED_ENDINGS) and not f.is_dir())
     damaged = []
     for f in files:
         try:
-            why = damaged_file(f)
+            why = damaged_file(f, whole=whole)
         except OSError as exc:
             why = tr(f"cannot be read: {exc.strerror or type(exc).__name__}",
                      f"无法读取:{exc.strerror or type(exc).__name__}")
@@ -152,14 +161,14 @@ def task_files_folders(workspace: "Workspace", name: str) -> list[Path]:
     return [workspace.cropped_task_dir(name), workspace.preprocessed_task_dir(name), *results]
 
 
-def whole_or_why(path: Path) -> str | None:
+def whole_or_why(path: Path, *, whole: bool = False) -> str | None:
     """Why one file is damaged (:func:`damaged_file`, and for a .npy whether it is cut), or None."""
     from .training.dataloading import npy_damage, npy_sizes
 
     if path.name.endswith(".npy"):
         size, complete = npy_sizes(path)
         return npy_damage(size, complete) if complete is None or size < complete else None
-    return damaged_file(path)
+    return damaged_file(path, whole=whole)
 
 
 def _task_id(name: str | None) -> str:

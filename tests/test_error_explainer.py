@@ -1323,6 +1323,38 @@ def test_damaged_files_of_the_task_are_named_with_what_mends_each_and_v1_fails_o
         "another fold of the same trainer and plans (v1 writes the same arguments and plans next to each checkpoint)")
 
 
+def test_an_npz_changed_inside_its_compressed_data_is_found_by_reading_each_to_its_end(workspace):
+    """A byte changed deep inside a case's compressed data (a copy error, a failing disk): its zip directory and
+    array header read, so the quick check passes it, but v1's own unpacking fails with zipfile's CRC error; that
+    message makes the check read every .npz of the task to its end, and it names the case."""
+    pytest.importorskip("nnunet")
+    from nnunet.training.dataloading.dataset_loading import convert_to_npy as v1_convert_to_npy
+
+    from nnunet_explorer.file_damage import damaged_file
+
+    stage = workspace.preprocessed / "Task077_Rot" / "nnUNetData_plans_v2.1_stage0"
+    stage.mkdir(parents=True)
+    for case in ("case_0", "case_1"):
+        data = np.random.RandomState(int(case[-1])).rand(2, 16, 32, 32).astype(np.float32)
+        np.savez_compressed(stage / f"{case}.npz", data=data)
+    changed = bytearray((stage / "case_1.npz").read_bytes())
+    changed[len(changed) // 2] ^= 0xFF
+    (stage / "case_1.npz").write_bytes(bytes(changed))
+    assert damaged_file(stage / "case_1.npz") is None  # the quick check reads only the directory and header
+    assert damaged_file(stage / "case_1.npz", whole=True).startswith(
+        "its array data.npy is damaged inside its compressed data (its CRC does not match)")
+    message = _v1_raised(lambda: v1_convert_to_npy((str(stage / "case_1.npz"), "data")))
+    assert message == "BadZipFile: Bad CRC-32 for file 'data.npy'"
+    (found,) = explain(f"Traceback (most recent call last):\n  ...\nzipfile.{message}", task="77")
+    assert found.name == "damaged_npz" and found.cause.startswith("numpy read a .npz whose zip directory is whole")
+    assert found.found[0] == (f"{workspace.preprocessed / 'Task077_Rot'}: 1 of 2 files damaged: "
+                              "nnUNetData_plans_v2.1_stage0/case_1.npz (its array data.npy is damaged inside its "
+                              "compressed data (its CRC does not match): changed after it was written whole, by a copy "
+                              "error or a failing disk)")
+    (quick,) = explain("zipfile.BadZipFile: File is not a zip file", task="77")  # a cut file: the quick check only
+    assert quick.found[0] == f"{workspace.preprocessed / 'Task077_Rot'}: all 2 .npz/.npy/.pkl/.model files are whole"
+
+
 def _v1_raised_or_none(call) -> str | None:
     try:
         call()
