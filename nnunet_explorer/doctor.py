@@ -310,7 +310,16 @@ def _check_kernels(torch, problems: list[Finding]) -> None:
 
     arches = torch.cuda.get_arch_list()
     for index in range(torch.cuda.device_count()) if arches and torch.version.cuda else ():
-        capability = tuple(torch.cuda.get_device_capability(index))
+        try:
+            capability = tuple(torch.cuda.get_device_capability(index))
+        except RuntimeError as exc:  # CUDA counts the GPU but cannot start on it: every run would fail the same way
+            problems.append(Finding(
+                tr(f"GPU {index}: CUDA cannot start on it ({str(exc).splitlines()[0]})",
+                   f"GPU {index}:CUDA 无法在它上面启动({str(exc).splitlines()[0]})"),
+                tr("`nvidia-smi` shows whether the driver sees the GPU and in what state; no run can use the GPU "
+                   "until CUDA starts on it", "`nvidia-smi` 会显示驱动是否看得到这块 GPU 以及它的状态;在 CUDA 能在它"
+                   "上面启动之前,任何运行都用不了它")))
+            continue
         fix = missing_kernels(arches, capability)
         if fix is None:
             continue

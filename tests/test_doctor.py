@@ -233,3 +233,11 @@ def test_a_gpu_this_torch_has_no_kernels_for_is_a_problem_before_its_first_convo
     again = run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
                                  RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False)
     assert not [p for p in again.problems if "has no kernels" in p.what]
+
+    def fails(index):  # CUDA counts the GPU but cannot start on it (a driver in a bad state)
+        raise RuntimeError("CUDA error: unknown error\nCUDA kernel errors might be asynchronously reported")
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", fails)
+    broken = run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
+                                  RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False)
+    assert "GPU 0: CUDA cannot start on it (CUDA error: unknown error)" in [p.what for p in broken.problems]
