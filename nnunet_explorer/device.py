@@ -73,6 +73,19 @@ def default_device_name() -> str:
     return resolve_device(AUTO).type
 
 
+def cudnn_version() -> str | None:
+    """The cuDNN this torch loads, as cuDNN writes its version (``torch.backends.cudnn.version()`` gives 90100 for
+    9.1.0, 8902 for 8.9.2, 7605 for 7.6.5); None where there is none."""
+    if not torch.backends.cudnn.is_available():
+        return None
+    number = torch.backends.cudnn.version()
+    if number is None:
+        return None
+    if number >= 90000:
+        return f"{number // 10000}.{number // 100 % 100}.{number % 100}"
+    return f"{number // 1000}.{number // 100 % 10}.{number % 100}"
+
+
 #: the first CUDA release with kernels for each GPU generation's compute capability
 FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8", (12, 0): "12.8"}
 #: integrated GPUs (Jetson, and Thor under CUDA 12): code for the desktop GPUs of their generation does not run on

@@ -266,8 +266,12 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
 
         cuda = torch.cuda.is_available()
         if cuda:
-            versions["CUDA"] = tr(f"available ({torch.cuda.device_count()} device(s), CUDA {torch.version.cuda})",
-                                  f"可用({torch.cuda.device_count()} 个设备,CUDA {torch.version.cuda})")
+            from .device import cudnn_version
+
+            cudnn = cudnn_version() or tr("none", "无")
+            versions["CUDA"] = tr(f"available ({torch.cuda.device_count()} device(s), CUDA {torch.version.cuda}, "
+                                  f"cuDNN {cudnn})",
+                                  f"可用({torch.cuda.device_count()} 个设备,CUDA {torch.version.cuda},cuDNN {cudnn})")
             _check_kernels(torch, problems)
             if versions["triton"] is None:
                 notes.append(Finding(

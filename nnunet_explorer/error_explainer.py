@@ -657,13 +657,6 @@ def _check_gpu_full(match: re.Match, ctx: _Context) -> list[str]:
     return found + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
 
 
-def _cudnn_version(number: int) -> str:
-    """``torch.backends.cudnn.version()`` as cuDNN writes its version: 90100 is 9.1.0, 8902 is 8.9.2, 7605 7.6.5."""
-    if number >= 90000:
-        return f"{number // 10000}.{number // 100 % 100}.{number % 100}"
-    return f"{number // 1000}.{number // 100 % 10}.{number % 100}"
-
-
 def _cudnn_status(status: str | None) -> str:
     """What cuDNN's status word says of the cause: two name it, the others only the step that failed."""
     if status == "CUDNN_STATUS_ALLOC_FAILED":
@@ -680,13 +673,13 @@ def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
     use, and with -t the plans' batch and patch."""
     import torch
 
-    from .device import missing_kernels
+    from .device import cudnn_version, missing_kernels
 
     if torch.version.cuda is None:
         return [tr(f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: run the "
                    "check in the environment of the failed run",
                    f"这里的 torch {torch.__version__} 没有 CUDA 支持,不可能报出这个错误:请在运行失败的环境里做这个检查")]
-    cudnn = _cudnn_version(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None
+    cudnn = cudnn_version()
     arches = torch.cuda.get_arch_list()
     found = [tr(f"torch {torch.__version__} built for CUDA {torch.version.cuda}, cuDNN {cudnn or 'not found'}, "
                 + (f"with kernels for {', '.join(arches)}" if arches else

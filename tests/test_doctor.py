@@ -222,6 +222,11 @@ def test_a_gpu_this_torch_has_no_kernels_for_is_a_problem_before_its_first_convo
                         lambda: ["sm_37", "sm_50", "sm_60", "sm_61", "sm_70", "sm_75", "compute_37"])
     report = run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
                                   RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False)
+    monkeypatch.setattr(torch.backends.cudnn, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 7605)
+    assert run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
+                                RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False).versions["CUDA"] == \
+        "available (2 device(s), CUDA 10.2, cuDNN 7.6.5)"
     kernels = [p for p in report.problems if "has no kernels" in p.what]
     assert [p.what for p in kernels] == [
         f"GPU 0 (NVIDIA GeForce RTX 3090) has compute capability 8.6, for which torch {torch.__version__} (CUDA 10.2; "
