@@ -81,6 +81,13 @@ for m in ("numpy", "SimpleITK", "batchgenerators", "nnunet", "nnunet_explorer", 
     except Exception as e:  # noqa: BLE001
         print("  import FAILED:", m, type(e).__name__, e)
 PY
+# doctor on the real GPU: its versions (CUDA, cuDNN), whether the torch build has kernels for the GPU, and the cuDNN
+# explanation's checks (nvidia-smi's compute capability and memory) as a user would see them
+NNUNET_EXPLORER_WORKSPACE=$WORK/doctor timeout 60 "$PY" -m nnunet_explorer.cli doctor \
+  || echo "== doctor exit $?"
+echo "RuntimeError: cuDNN error: CUDNN_STATUS_INTERNAL_ERROR" \
+  | NNUNET_EXPLORER_WORKSPACE=$WORK/doctor timeout 60 "$PY" -m nnunet_explorer.cli doctor --explain - \
+  || echo "== doctor --explain exit $?"
 # the Triton kernels compile (into Triton's disk cache, so the timed parts do not) and check themselves, in a
 # process of their own: if that breaks the device, every part runs the eager path instead of failing
 if ! "$PY" "$P/benchmarks/gpu_session/kernel_check.py"; then
