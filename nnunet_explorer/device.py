@@ -75,7 +75,12 @@ def default_device_name() -> str:
 
 def cudnn_version() -> str | None:
     """The cuDNN this torch loads, as cuDNN writes its version (``torch.backends.cudnn.version()`` gives 90100 for
-    9.1.0, 8902 for 8.9.2, 7605 for 7.6.5); None where there is none."""
+    9.1.0, 8902 for 8.9.2, 7605 for 7.6.5); None where there is none.
+
+    Raises:
+        RuntimeError: torch's own words when it cannot use the cuDNN it finds (another major version earlier on
+            ``LD_LIBRARY_PATH``, or a cuDNN too new for a GPU of the machine).
+    """
     if not torch.backends.cudnn.is_available():
         return None
     number = torch.backends.cudnn.version()
@@ -87,9 +92,10 @@ def cudnn_version() -> str | None:
 
 
 #: the first CUDA release with kernels for each GPU generation's compute capability
-FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8", (12, 0): "12.8"}
+FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8", (12, 0): "12.8",
+              (11, 0): "13.0"}
 #: integrated GPUs (Jetson, and Thor under CUDA 12): code for the desktop GPUs of their generation does not run on
-#: them, and code built for them runs only on them
+#: them, and code built for them runs only on them (Thor's 10.1 code also on 11.0, Thor's number from CUDA 13 on)
 _INTEGRATED = {(5, 3), (6, 2), (7, 2), (8, 7), (10, 1)}
 
 
@@ -105,18 +111,19 @@ def _built_for(arch: str) -> tuple[tuple[int, int], bool] | None:
 
 def runs_on(arches: list[str], capability: tuple[int, int]) -> bool:
     """Whether a torch build with these kernels (``torch.cuda.get_arch_list()``) runs on a GPU of this compute
-    capability, by the rule torch itself checks: code for X.Y runs on X.Z with Z >= Y (a GPU of the same generation,
-    not older), ``sm_90a``-style code only on exactly 9.0, and integrated GPUs (Jetson: 5.3, 6.2, 7.2, 8.7) only
-    with code built for them. Like torch, PTX (``compute_XY``) is counted only for its own generation: the driver
-    could compile it for a newer GPU, but the CUDA libraries of an older build (cuDNN, cuBLAS) have no kernels for
-    that GPU either."""
+    capability, by the rule torch itself checks (``torch.cuda.DEVICE_REQUIREMENT``): code for X.Y runs on X.Z with
+    Z >= Y (a GPU of the same generation, not older), and integrated GPUs (Jetson: 5.3, 6.2, 7.2, 8.7; Thor: 10.1,
+    11.0 from CUDA 13 on) only with code built for them. Like torch, PTX (``compute_XY``) is counted only for its own
+    generation: the driver could compile it for a newer GPU, but the CUDA libraries of an older build (cuDNN, cuBLAS)
+    have no kernels for that GPU either. Stricter than torch's warning in one place, by NVIDIA's rule:
+    arch-specific code (``sm_90a``) runs only on exactly its GPU (torch drops the ``a``)."""
     for arch in arches:
         parsed = _built_for(arch)
         if parsed is None:
             continue
         built, specific = parsed
         if specific or built in _INTEGRATED or capability in _INTEGRATED:
-            if built == capability:
+            if built == capability or (built, capability) == ((10, 1), (11, 0)):
                 return True
         elif built[0] == capability[0] and built[1] <= capability[1]:
             return True
@@ -129,16 +136,16 @@ def missing_kernels(arches: list[str], capability: tuple[int, int]) -> str | Non
     if runs_on(arches, capability):
         return None
     built = [parsed[0] for parsed in map(_built_for, arches) if parsed is not None]
-    if built and capability < min(built):
-        return tr("this GPU is older than every kernel of the build: install an older torch release that still "
-                  "builds for it (torch's release notes name the architectures each release dropped)",
-                  "这块 GPU 比这个构建的所有内核都旧:安装仍为它构建的较早的 torch 版本(torch 的发行说明写明了每个版本去掉了"
-                  "哪些架构)")
     if capability in _INTEGRATED:
         return tr("install the torch wheel NVIDIA builds for this Jetson's JetPack release (pytorch.org's wheels are "
                   "for desktop and server GPUs)",
                   "安装 NVIDIA 为这台 Jetson 的 JetPack 版本构建的 torch wheel(pytorch.org 的 wheel 是为桌面和服务器 GPU "
                   "构建的)")
+    if built and capability < min(built):
+        return tr("this GPU is older than every kernel of the build: install an older torch release that still "
+                  "builds for it (torch's release notes name the architectures each release dropped)",
+                  "这块 GPU 比这个构建的所有内核都旧:安装仍为它构建的较早的 torch 版本(torch 的发行说明写明了每个版本去掉了"
+                  "哪些架构)")
     least = FIRST_CUDA.get(capability)
     return tr("install a torch built for a CUDA release that knows this GPU"
               + (f" (CUDA {least} or later)" if least else "")

@@ -268,7 +268,17 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
         if cuda:
             from .device import cudnn_version
 
-            cudnn = cudnn_version() or tr("none", "无")
+            try:
+                cudnn = cudnn_version() or tr("none", "无")
+            except RuntimeError as exc:  # torch's words: another cuDNN on LD_LIBRARY_PATH, or one too new for a GPU
+                cudnn = tr("unusable", "无法使用")
+                problems.append(Finding(
+                    tr(f"torch cannot use the cuDNN it finds: {str(exc).strip().splitlines()[0]}",
+                       f"torch 无法使用它找到的 cuDNN:{str(exc).strip().splitlines()[0]}"),
+                    tr("every convolution on the GPU needs it: do what torch's message asks (remove the other cuDNN "
+                       "from LD_LIBRARY_PATH, or install a torch whose cuDNN supports every GPU of the machine)",
+                       "GPU 上的每个卷积都需要它:照 torch 的报错去做(把另一个 cuDNN 从 LD_LIBRARY_PATH 中去掉,或者安装"
+                       "其 cuDNN 支持这台机器每块 GPU 的 torch)")))
             versions["CUDA"] = tr(f"available ({torch.cuda.device_count()} device(s), CUDA {torch.version.cuda}, "
                                   f"cuDNN {cudnn})",
                                   f"可用({torch.cuda.device_count()} 个设备,CUDA {torch.version.cuda},cuDNN {cudnn})")

@@ -390,11 +390,13 @@ _NAMED_FILE = re.compile(r"(?<![\w/.~-])(/[^\s'\",]+?\.(?:npz|npy|pkl|model))(?!
 def _npz_damage_kind(match: re.Match) -> str:
     """The first sentence of a damaged .npz's cause: its zip directory missing, or its compressed data changed."""
     if match.group(0).startswith(("Bad CRC-32", "Error -3")):
-        return tr("numpy read a .npz whose zip directory is whole but whose compressed data is damaged (zipfile's "
-                  "CRC check or zlib refused it): the file was changed after it was written whole, by a copy error "
-                  "(a network drive, a USB disk), a failing disk or bad memory. ",
-                  "numpy 读取的 .npz 的 zip 目录是完整的,但压缩数据损坏了(zipfile 的 CRC 检查或 zlib 拒绝了它):"
-                  "文件在完整写入之后被改动过,来自复制错误(网络驱动器、U 盘)、有故障的磁盘或内存。")
+        return tr("numpy read a .npz whose zip directory is whole but whose array data is damaged (zipfile's CRC "
+                  "check or zlib refused it): the data was damaged after the directory was written, by a copy error "
+                  "(a network drive, a USB disk), a failing disk or bad memory, a crash before the data reached the "
+                  "disk, or two runs writing the same file. ",
+                  "numpy 读取的 .npz 的 zip 目录是完整的,但数组数据损坏了(zipfile 的 CRC 检查或 zlib 拒绝了它):数据是"
+                  "在目录写好之后损坏的,来自复制错误(网络驱动器、U 盘)、有故障的磁盘或内存、数据写到磁盘之前的崩溃,"
+                  "或者两次运行同时写同一个文件。")
     return tr("numpy opened a .npz that is not a whole zip archive. v1's cropping and preprocessing write each case's "
               "CASE.npz straight into place (np.savez_compressed, not atomically), so a run killed while writing, a "
               "full disk or a copy cut short leaves one damaged. ",
@@ -657,14 +659,24 @@ def _check_gpu_full(match: re.Match, ctx: _Context) -> list[str]:
     return found + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
 
 
-def _cudnn_status(status: str | None) -> str:
-    """What cuDNN's status word says of the cause: two name it, the others only the step that failed."""
+def _cudnn_status(match: re.Match) -> str:
+    """What the message says of the cause: torch's refusal of the cuDNN it found names it, and so do two of cuDNN's
+    status words; the others name only the step that failed."""
+    status = match.group(1)
+    if status is None and "cuDNN error" not in match.group(0) and "algorithm" not in match.group(0) \
+            and "engine" not in match.group(0):
+        return tr(" before its first use: torch refused the cuDNN it found (the message says why, and the check "
+                  "below quotes torch's words on this machine); this is the cause",
+                  ",发生在第一次使用之前:torch 拒绝了它找到的 cuDNN(报错说明了原因,下面的检查会引用 torch 在这台机器"
+                  "上的说法);这就是原因")
     if status == "CUDNN_STATUS_ALLOC_FAILED":
         return tr(" (ALLOC_FAILED: it could not get memory, the first cause below)",
                   "(ALLOC_FAILED:它没能分配到显存,即下面的第一种原因)")
     if status == "CUDNN_STATUS_ARCH_MISMATCH":
-        return tr(" (ARCH_MISMATCH: no kernels for this GPU, the second cause below)",
-                  "(ARCH_MISMATCH:没有这块 GPU 的内核,即下面的第二种原因)")
+        return tr(" (ARCH_MISMATCH: this cuDNN lacks a feature or the architecture of this GPU, which is too old for "
+                  "it; a newer GPU, or a torch with an older cuDNN, mends it)",
+                  "(ARCH_MISMATCH:这个 cuDNN 缺少这块 GPU 的某个特性或架构,GPU 对它来说太旧了;换更新的 GPU,或者用带"
+                  "较旧 cuDNN 的 torch 才能解决)")
     return tr("; its status names the step that failed, rarely the cause", ";它的状态码说的是失败的那一步,很少是原因")
 
 
@@ -679,22 +691,35 @@ def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
         return [tr(f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: run the "
                    "check in the environment of the failed run",
                    f"这里的 torch {torch.__version__} 没有 CUDA 支持,不可能报出这个错误:请在运行失败的环境里做这个检查")]
-    cudnn = cudnn_version()
+    try:
+        cudnn = cudnn_version()
+    except RuntimeError as exc:  # torch's words: another cuDNN on LD_LIBRARY_PATH, or one too new for a GPU
+        cudnn = tr("unusable", "无法使用")
+        unusable = [tr(f"torch cannot use the cuDNN it finds: {str(exc).strip().splitlines()[0]}: this is the cause",
+                       f"torch 无法使用它找到的 cuDNN:{str(exc).strip().splitlines()[0]}:这就是原因")]
+    else:
+        unusable = []
     arches = torch.cuda.get_arch_list()
     found = [tr(f"torch {torch.__version__} built for CUDA {torch.version.cuda}, cuDNN {cudnn or 'not found'}, "
                 + (f"with kernels for {', '.join(arches)}" if arches else
                    "its kernels unknown here (torch.cuda.is_available() is False)"),
                 f"torch {torch.__version__} 为 CUDA {torch.version.cuda} 构建,cuDNN {cudnn or '未找到'},"
                 + (f"带有 {', '.join(arches)} 的内核" if arches else
-                   "这里不知道它带有哪些内核(torch.cuda.is_available() 为 False)"))]
+                   "这里不知道它带有哪些内核(torch.cuda.is_available() 为 False)"))] + unusable
     rows = _smi(ctx, "index,name,compute_cap")
     if rows is None:
         return found + [tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
                            "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")]
     if isinstance(rows, str):  # drivers before 510 do not know compute_cap: ask torch, which sees the same GPUs
         found.append(rows)
-        rows = [[str(i), torch.cuda.get_device_name(i), "{}.{}".format(*torch.cuda.get_device_capability(i))]
-                for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+        rows = []
+        for index in range(torch.cuda.device_count()) if torch.cuda.is_available() else ():
+            try:
+                rows.append([str(index), torch.cuda.get_device_name(index),
+                             "{}.{}".format(*torch.cuda.get_device_capability(index))])
+            except RuntimeError as exc:  # CUDA counts the GPU but cannot start on it
+                found.append(tr(f"GPU {index}: CUDA cannot start on it ({str(exc).strip().splitlines()[0]})",
+                                f"GPU {index}:CUDA 无法在它上面启动({str(exc).strip().splitlines()[0]})"))
     for parts in rows:
         capability = re.fullmatch(r"(\d+)\.(\d+)", parts[2]) if len(parts) == 3 else None
         if capability is None or not arches:
@@ -1674,11 +1699,11 @@ KNOWN: tuple[_Known, ...] = (
                "nnUNet_install_pretrained_model_from_zip 的模型 zip 也会报同样的错:重新下载它。)"),
            lambda m: tr("make room on the disk if it was full, then mend each damaged file as the check says "
                         "(with -t it checks every .npz, .npy, .pkl and checkpoint of the task; after a CRC or "
-                        "decompression error it reads each .npz to its end); a file damaged after it was written "
-                        "whole points to the disk or the copy: check them before making it again",
+                        "decompression error it reads each .npz to its end); damaged data behind a whole directory "
+                        "points to the disk, the copy or two runs at once: check them before making the file again",
                         "如果磁盘满了就先腾出空间,再按检查给出的办法修复每个损坏的文件(加上 -t 时它检查这个任务的"
-                        "每个 .npz、.npy、.pkl 和检查点;遇到 CRC 或解压错误时,会把每个 .npz 读到末尾);写完整之后才损坏"
-                        "的文件说明磁盘或复制有问题:重新生成之前先检查它们"),
+                        "每个 .npz、.npy、.pkl 和检查点;遇到 CRC 或解压错误时,会把每个 .npz 读到末尾);目录完整而数据"
+                        "损坏,说明磁盘、复制或同时进行的两次运行有问题:重新生成文件之前先检查它们"),
            _guarded(_check_damaged_files)),
     _Known("not_an_array", "Cannot load file containing pickled data when allow_pickle=False",
            re.compile(r"Cannot load file containing pickled data when allow_pickle=False"
@@ -2099,16 +2124,17 @@ KNOWN: tuple[_Known, ...] = (
     _Known("cudnn", "cuDNN error: CUDNN_STATUS_... / Unable to find a valid cuDNN algorithm to run convolution",
            re.compile(r"cuDNN error: (CUDNN_STATUS_\w+)|Unable to find a valid cuDNN algorithm to run convolution|"
                       r"no valid convolution algorithms available in CuDNN|"
-                      r"(?:GET|FIND) was unable to find an engine to execute this computation"),
+                      r"(?:GET|FIND) was unable to find an engine to execute this computation|"
+                      r"cuDNN version incompatibility|is not compatible with devices with SM < 7\.5"),
            lambda m: tr("cuDNN, NVIDIA's library under every convolution torch runs on a GPU, failed"
-                        + _cudnn_status(m.group(1)) + ". In nnU-Net reports three causes stand out: the GPU's "
+                        + _cudnn_status(m) + ". In nnU-Net reports three causes stand out: the GPU's "
                         "memory (cuDNN needs work memory beside the batch, and v1 sets cudnn.benchmark unless "
                         "--deterministic, so the first iterations try several algorithms with their own; when another "
                         "process holds the GPU, such as a second training started on it, or the batch x patch nearly "
                         "fills it, cuDNN often says this instead of 'CUDA out of memory'); a torch without kernels for "
                         "the GPU (it fails at the first convolution, often EXECUTION_FAILED); or, after many good "
                         "epochs on a GPU of its own, the GPU or its driver (an Xid error in the kernel log)",
-                        "cuDNN 是 torch 在 GPU 上做每个卷积时调用的 NVIDIA 库,它失败了" + _cudnn_status(m.group(1))
+                        "cuDNN 是 torch 在 GPU 上做每个卷积时调用的 NVIDIA 库,它失败了" + _cudnn_status(m)
                         + "。在 nnU-Net 的报告里主要有三种原因:GPU 显存(cuDNN 在 batch 之外还需要工作显存,而 v1 在没有 "
                         "--deterministic 时打开了 cudnn.benchmark,前几次迭代会尝试多种算法,各自要工作显存;当别的进程"
                         "占着 GPU,比如在它上面又启动了一个训练,或者 batch x patch 几乎占满它时,cuDNN 常常报的是这个,"
@@ -2130,18 +2156,21 @@ KNOWN: tuple[_Known, ...] = (
     _Known("no_kernel_image", "CUDA error: no kernel image is available for execution on the device / ... with CUDA "
            "capability sm_NN is not compatible with the current PyTorch installation",
            re.compile(r"no kernel image is available for execution on the device|"
-                      r"with CUDA capability sm_(\d+) is not compatible with the current PyTorch installation"),
+                      r"with CUDA capability sm_(\d+) is not compatible with the current PyTorch installation|"
+                      r"which is of compute capability \(CC\) \d+\.\d+\."),
            lambda m: tr("this torch was built without kernels for the GPU: each torch build carries compiled code for "
                         "a list of GPU generations (compute capabilities), and a GPU of a newer generation than any "
                         "of them (an RTX 30xx under a CUDA 10 build, an H100 under CUDA 11.7, an RTX 50xx under CUDA "
                         "12.6), one older than the oldest (a Kepler GPU under a recent build) or a Jetson under a "
                         "desktop build has none. torch warns when it first sees the GPU ('not compatible with the "
-                        "current PyTorch installation'); the first kernel then fails with this CUDA error (or a cuDNN "
-                        "EXECUTION_FAILED)",
+                        "current PyTorch installation', or 'Found GPU0 ... which is of compute capability (CC) ...' "
+                        "with the builds that would fit); the first kernel then fails with this CUDA error (or a "
+                        "cuDNN EXECUTION_FAILED)",
                         "这个 torch 构建时没有这块 GPU 的内核:每个 torch 构建只带着一组 GPU 架构(计算能力)的编译代码,"
                         "比其中任何一代都新的 GPU(CUDA 10 构建上的 RTX 30xx、CUDA 11.7 上的 H100、CUDA 12.6 上的 RTX "
                         "50xx)、比最旧的一代还旧的 GPU(较新构建上的 Kepler GPU)或者桌面版构建上的 Jetson 都没有内核。"
-                        "torch 第一次看到这块 GPU 时会警告('not compatible with the current PyTorch installation');"
+                        "torch 第一次看到这块 GPU 时会警告('not compatible with the current PyTorch installation',或者 "
+                        "'Found GPU0 ... which is of compute capability (CC) ...' 并列出合适的构建);"
                         "随后第一个内核就以这个 CUDA 错误(或 cuDNN 的 EXECUTION_FAILED)失败"),
            lambda m: tr("install a torch whose build has kernels for the GPU (the check says which, per GPU; for a "
                         "newer GPU pytorch.org's selector gives the pip command, and the driver must support that CUDA "

@@ -35,8 +35,8 @@ def damaged_file(path: PathLike, *, whole: bool = False) -> str | None:
     crashed may leave one of zeros; a copy or a Git LFS checkout can leave a pointer instead of the file. The
     check reads little and runs nothing: an ``.npz``'s zip directory and its arrays' headers, a pickle's opcodes
     (walked with :mod:`pickletools`, not executed), a checkpoint's zip directory and its ``data.pkl``. An ``.npz``
-    damaged only inside its compressed data (a copy error or a failing disk, after it was written whole) passes
-    unless ``whole`` is set, which decompresses every array and checks its CRC as numpy would when it loads it; a
+    damaged only inside its array data behind a whole zip directory (a copy error, a failing disk) passes unless
+    ``whole`` is set, which decompresses every array and checks its CRC as numpy would when it loads it; a
     checkpoint in torch's format before 1.6 (pickles one after the other, not a zip) that begins as one passes.
 
     Raises:
@@ -87,13 +87,13 @@ def _damaged_npz(path: Path, whole: bool) -> str | None:
                         pass
     except zipfile.BadZipFile as exc:
         if str(exc).startswith("Bad CRC-32"):
-            return tr(f"its array {member} is damaged inside its compressed data (its CRC does not match): changed "
-                      "after it was written whole, by a copy error or a failing disk",
-                      f"其中的数组 {member} 在压缩数据内部损坏(CRC 不符):是在完整写入之后被改动的,来自复制错误或"
-                      "有故障的磁盘")
+            return tr(f"its array {member} is damaged behind a whole zip directory (its CRC does not match): a copy "
+                      "error, a failing disk, a crash before the data reached the disk or two runs writing the file",
+                      f"其中的数组 {member} 在完整的 zip 目录之后损坏(CRC 不符):复制错误、有故障的磁盘、数据写到磁盘"
+                      "之前的崩溃,或者两次运行同时写这个文件")
         return tr(f"not a whole zip archive ({exc}): cut short or overwritten",
                   f"不是完整的 zip 压缩包({exc}):被截断或被覆盖")
-    except (ValueError, EOFError, zlib.error) as exc:
+    except (ValueError, EOFError, zlib.error, OSError) as exc:  # the file opened: an OSError here is its content
         return tr(f"its array {member} cannot be read ({exc})", f"其中的数组 {member} 无法读取({exc})")
     return None
 

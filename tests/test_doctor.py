@@ -213,6 +213,8 @@ def test_a_gpu_this_torch_has_no_kernels_for_is_a_problem_before_its_first_convo
     build with sm_70 and sm_86 kernels)."""
     import torch
 
+    env = _base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
+                    RESULTS_FOLDER=str(tmp_path / "res"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: [(8, 6), (7, 0)][i])
@@ -220,13 +222,10 @@ def test_a_gpu_this_torch_has_no_kernels_for_is_a_problem_before_its_first_convo
     monkeypatch.setattr(torch.version, "cuda", "10.2")
     monkeypatch.setattr(torch.cuda, "get_arch_list",
                         lambda: ["sm_37", "sm_50", "sm_60", "sm_61", "sm_70", "sm_75", "compute_37"])
-    report = run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
-                                  RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False)
+    report = run_doctor(env, verify_tasks=False)
     monkeypatch.setattr(torch.backends.cudnn, "is_available", lambda: True)
     monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 7605)
-    assert run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
-                                RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False).versions["CUDA"] == \
-        "available (2 device(s), CUDA 10.2, cuDNN 7.6.5)"
+    assert run_doctor(env, verify_tasks=False).versions["CUDA"] == "available (2 device(s), CUDA 10.2, cuDNN 7.6.5)"
     kernels = [p for p in report.problems if "has no kernels" in p.what]
     assert [p.what for p in kernels] == [
         f"GPU 0 (NVIDIA GeForce RTX 3090) has compute capability 8.6, for which torch {torch.__version__} (CUDA 10.2; "
@@ -235,14 +234,24 @@ def test_a_gpu_this_torch_has_no_kernels_for_is_a_problem_before_its_first_convo
                                      "later)")
     monkeypatch.setattr(torch.version, "cuda", "11.8")
     monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_50", "sm_60", "sm_70", "sm_80", "sm_86", "sm_90"])
-    again = run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
-                                 RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False)
+    again = run_doctor(env, verify_tasks=False)
     assert not [p for p in again.problems if "has no kernels" in p.what]
 
     def fails(index):  # CUDA counts the GPU but cannot start on it (a driver in a bad state)
         raise RuntimeError("CUDA error: unknown error\nCUDA kernel errors might be asynchronously reported")
 
     monkeypatch.setattr(torch.cuda, "get_device_capability", fails)
-    broken = run_doctor(_base_env(nnUNet_raw_data_base=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
-                                  RESULTS_FOLDER=str(tmp_path / "res")), verify_tasks=False)
+    broken = run_doctor(env, verify_tasks=False)
     assert "GPU 0: CUDA cannot start on it (CUDA error: unknown error)" in [p.what for p in broken.problems]
+
+    def refuses():  # torch's own words for a cuDNN too new for a GPU of the machine
+        raise RuntimeError("cuDNN version 91100 is not compatible with devices with SM < 7.5. Please install a version "
+                           "of PyTorch with a compatible cuDNN version.")
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: (7, 0))
+    monkeypatch.setattr(torch.backends.cudnn, "version", refuses)
+    refused = run_doctor(env, verify_tasks=False)
+    assert refused.versions["CUDA"] == "available (2 device(s), CUDA 11.8, cuDNN unusable)"
+    assert [f.what for f in refused.problems if f.what.startswith("torch cannot use")] == [
+        "torch cannot use the cuDNN it finds: cuDNN version 91100 is not compatible with devices with SM < 7.5. Please "
+        "install a version of PyTorch with a compatible cuDNN version."]

@@ -792,6 +792,18 @@ def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each
         (kernels,) = explain(words)
         assert kernels.name == "no_kernel_image" and "pytorch.org" in kernels.fix
         assert kernels.found == newer.found
+    # torch's other warning (its table check: a Jetson under a desktop build, which the major-only check passes),
+    # raised by torch's own code
+    warn_unsupported = getattr(torch.cuda, "_warn_unsupported_code", None)
+    if warn_unsupported is not None:
+        import warnings
+
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: "NVIDIA Jetson AGX Orin")
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            warn_unsupported(0, 87, [80, 86, 90])
+        (table,) = explain(str(said[0].message))
+        assert table.name == "no_kernel_image" and table.quoted.startswith("Found GPU0 NVIDIA Jetson AGX Orin which")
     # a log holding both messages of the one problem: the checks are shown once
     both = explain(f"{warning}\nepoch:  0\n{message}\n")
     assert [d.name for d in both] == ["no_kernel_image", "cudnn"] and both[0].found == newer.found
@@ -812,6 +824,68 @@ def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each
                                      "this is the cause (this GPU is older than every kernel of the build")
 
 
+def test_torch_refusing_its_cudnn_or_a_gpu_cuda_cannot_start_on_is_said_not_raised(workspace, tmp_path, monkeypatch):
+    """torch.backends.cudnn.version() raises torch's own RuntimeError for a cuDNN of another major version on
+    LD_LIBRARY_PATH or one too new for the GPU; torch.cuda.get_device_capability raises for a GPU CUDA cannot start
+    on. The check quotes them instead of failing, and torch's refusal is itself a known message."""
+    import torch
+
+    def refuses():
+        raise RuntimeError("cuDNN version incompatibility: PyTorch was compiled  against (9, 1, 0) but found runtime "
+                           "version (8, 9, 2). PyTorch already comes bundled with cuDNN.")
+
+    monkeypatch.setattr(torch.version, "cuda", "12.1")
+    monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: ["sm_80", "sm_86", "sm_90"])
+    monkeypatch.setattr(torch.backends.cudnn, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cudnn, "version", refuses)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-nvidia-smi"))
+    message = "RuntimeError: cuDNN error: CUDNN_STATUS_EXECUTION_FAILED"
+    (found,) = explain(message)
+    assert found.found[:2] == (
+        f"torch {torch.__version__} built for CUDA 12.1, cuDNN unusable, with kernels for sm_80, sm_86, sm_90",
+        "torch cannot use the cuDNN it finds: cuDNN version incompatibility: PyTorch was compiled  against (9, 1, 0) "
+        "but found runtime version (8, 9, 2). PyTorch already comes bundled with cuDNN.: this is the cause")
+    (refusal,) = explain("RuntimeError: cuDNN version incompatibility: PyTorch was compiled  against (9, 1, 0)")
+    assert refusal.name == "cudnn" and "torch refused the cuDNN it found" in refusal.cause
+    (arch,) = explain("RuntimeError: cuDNN error: CUDNN_STATUS_ARCH_MISMATCH")
+    assert "lacks a feature or the architecture of this GPU, which is too old for it" in arch.cause
+    smi = tmp_path / "bin" / "nvidia-smi"  # a driver before 510: torch is asked for the capability instead
+    smi.parent.mkdir()
+    smi.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo \'Field "compute_cap" is not a valid field\' >&2; '
+                   'exit 2;;\n*) echo "0, Tesla V100, 100, 16384";;\nesac\n')
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", str(smi.parent))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+
+    def cannot_start(index):
+        raise RuntimeError("CUDA error: unknown error\nCompile with TORCH_USE_CUDA_DSA")
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", cannot_start)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", cannot_start)
+    (old_driver,) = explain(message)
+    assert "GPU 0: CUDA cannot start on it (CUDA error: unknown error)" in old_driver.found
+
+
+def test_the_kernel_rule_agrees_with_torchs_own_table():
+    """Every code generation torch knows (``DEVICE_REQUIREMENT``) against every device it names and the common
+    ones: runs_on says what torch's own check says."""
+    import torch
+
+    table = getattr(torch.cuda, "DEVICE_REQUIREMENT", None)
+    compatible = getattr(torch.cuda, "_code_compatible_with_device", None)
+    if table is None or compatible is None:
+        pytest.skip("this torch has no table of which code runs on which GPU")
+    from nnunet_explorer.device import runs_on
+
+    devices = {37, 50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90, 100, 101, 103, 110, 120, 121} | set(table)
+    for code in table:
+        for device in sorted(devices):
+            expected = compatible(device, code)
+            for kind in ("sm", "compute"):
+                assert runs_on([f"{kind}_{code}"], (device // 10, device % 10)) is expected, (kind, code, device)
+
+
 @pytest.mark.parametrize("arches, capability, runs", [
     (["sm_37", "sm_50", "sm_60", "sm_61", "sm_70", "sm_75", "compute_37"], (8, 6), False),  # cu102 on an RTX 3090
     (["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"], (8, 9), True),  # cu121 on an RTX 4090 (sm_86)
@@ -823,12 +897,27 @@ def test_a_cudnn_error_reads_the_torch_build_and_whether_it_has_kernels_for_each
     (["sm_100f"], (10, 3), True), (["sm_100"], (10, 1), False), (["sm_87"], (8, 7), True),
     (["sm_50", "sm_60", "sm_70", "sm_80", "sm_90"], (3, 7), False),  # a Kepler GPU under a recent build
     (["gfx90a", "sm_x"], (9, 0), False),  # entries that are no CUDA architecture
+    (["sm_101"], (11, 0), True),  # Thor's code, on Thor as CUDA 13 numbers it
 ])
 def test_kernels_run_on_a_gpu_by_the_rule_torch_checks(arches, capability, runs):
     from nnunet_explorer.device import missing_kernels, runs_on
 
     assert runs_on(arches, capability) is runs
     assert (missing_kernels(arches, capability) is None) is runs
+
+
+def test_what_to_install_follows_the_gpu():
+    """A newer GPU: the first CUDA release that knows it; one older than every kernel: an older torch; a Jetson,
+    even one older than the build's oldest kernel: NVIDIA's JetPack wheel, never pytorch.org's."""
+    from nnunet_explorer.device import missing_kernels
+
+    cu126 = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
+    assert missing_kernels(cu126, (12, 0)).startswith("install a torch built for a CUDA release that knows this GPU "
+                                                      "(CUDA 12.8 or later)")
+    assert missing_kernels(["sm_75", "sm_80", "sm_90"], (7, 0)).startswith("this GPU is older than every kernel")
+    for jetson in ((7, 2), (8, 7)):
+        assert missing_kernels(["sm_75", "sm_80", "sm_90"], jetson).startswith(
+            "install the torch wheel NVIDIA builds for this Jetson's JetPack release")
 
 
 def test_a_state_dict_mismatch_is_read_off_the_shapes_torch_lists(workspace):
@@ -1342,15 +1431,19 @@ def test_an_npz_changed_inside_its_compressed_data_is_found_by_reading_each_to_i
     (stage / "case_1.npz").write_bytes(bytes(changed))
     assert damaged_file(stage / "case_1.npz") is None  # the quick check reads only the directory and header
     assert damaged_file(stage / "case_1.npz", whole=True).startswith(
-        "its array data.npy is damaged inside its compressed data (its CRC does not match)")
+        "its array data.npy is damaged behind a whole zip directory (its CRC does not match)")
     message = _v1_raised(lambda: v1_convert_to_npy((str(stage / "case_1.npz"), "data")))
     assert message == "BadZipFile: Bad CRC-32 for file 'data.npy'"
     (found,) = explain(f"Traceback (most recent call last):\n  ...\nzipfile.{message}", task="77")
     assert found.name == "damaged_npz" and found.cause.startswith("numpy read a .npz whose zip directory is whole")
     assert found.found[0] == (f"{workspace.preprocessed / 'Task077_Rot'}: 1 of 2 files damaged: "
-                              "nnUNetData_plans_v2.1_stage0/case_1.npz (its array data.npy is damaged inside its "
-                              "compressed data (its CRC does not match): changed after it was written whole, by a copy "
-                              "error or a failing disk)")
+                              "nnUNetData_plans_v2.1_stage0/case_1.npz (its array data.npy is damaged behind a "
+                              "whole zip directory (its CRC does not match): a copy error, a failing disk, a crash "
+                              "before the data reached the disk or two runs writing the file)")
+    # zlib's words for a deflate stream it cannot decode: the same whole read
+    (zlib_said,) = explain("zlib.error: Error -3 while decompressing data: invalid stored block lengths", task="77")
+    assert zlib_said.cause.startswith("numpy read a .npz whose zip directory is whole")
+    assert zlib_said.found == found.found
     (quick,) = explain("zipfile.BadZipFile: File is not a zip file", task="77")  # a cut file: the quick check only
     assert quick.found[0] == f"{workspace.preprocessed / 'Task077_Rot'}: all 2 .npz/.npy/.pkl/.model files are whole"
 
