@@ -142,9 +142,16 @@ def damaged_files(folder: PathLike, *, whole: bool = False) -> tuple[int, list[t
     """The ``.npz``, ``.pkl`` and ``.model`` files under ``folder``: how many, and those
     :func:`damaged_file` finds damaged (``whole``: each ``.npz`` decompressed to its end) or that cannot be read at
     all, each with why (sorted by path)."""
+    import sys
+
+    from tqdm import tqdm
+
     files = sorted(f for f in Path(folder).rglob("*") if f.name.endswith(_CHECKED_ENDINGS) and not f.is_dir())
     damaged = []
-    for f in files:
+    # reading every .npz to its end takes minutes on a large task: a bar on a terminal (none in a log or a pipe)
+    shown = tqdm(files, desc=tr(f"reading {Path(folder).name} whole", f"正在完整读取 {Path(folder).name}"),
+                 file=sys.stderr, leave=False, disable=None if whole else True)
+    for f in shown:
         try:
             why = damaged_file(f, whole=whole)
         except OSError as exc:
