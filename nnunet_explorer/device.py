@@ -91,6 +91,18 @@ def cudnn_version() -> str | None:
     return f"{number // 1000}.{number // 100 % 10}.{number % 100}"
 
 
+def cudnn_refused(exc: RuntimeError) -> str:
+    """The line saying torch refused its cuDNN (what :func:`cudnn_version` raised), in the reader's language."""
+    said = str(exc).strip().splitlines()[0]
+    return tr(f"torch cannot use the cuDNN it finds: {said}", f"torch 无法使用它找到的 cuDNN:{said}")
+
+
+def cannot_start(index: int, exc: RuntimeError) -> str:
+    """The line saying CUDA counts GPU ``index`` but cannot start on it (what torch.cuda raised)."""
+    said = str(exc).strip().splitlines()[0]
+    return tr(f"GPU {index}: CUDA cannot start on it ({said})", f"GPU {index}:CUDA 无法在它上面启动({said})")
+
+
 #: the first CUDA release with kernels for each GPU generation's compute capability
 FIRST_CUDA = {(8, 0): "11.0", (8, 6): "11.1", (8, 9): "11.8", (9, 0): "11.8", (10, 0): "12.8", (12, 0): "12.8",
               (11, 0): "13.0"}

@@ -266,15 +266,14 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
 
         cuda = torch.cuda.is_available()
         if cuda:
-            from .device import cudnn_version
+            from .device import cudnn_refused, cudnn_version
 
             try:
                 cudnn = cudnn_version() or tr("none", "无")
             except RuntimeError as exc:  # torch's words: another cuDNN on LD_LIBRARY_PATH, or one too new for a GPU
                 cudnn = tr("unusable", "无法使用")
                 problems.append(Finding(
-                    tr(f"torch cannot use the cuDNN it finds: {str(exc).strip().splitlines()[0]}",
-                       f"torch 无法使用它找到的 cuDNN:{str(exc).strip().splitlines()[0]}"),
+                    cudnn_refused(exc),
                     tr("every convolution on the GPU needs it: do what torch's message asks (remove the other cuDNN "
                        "from LD_LIBRARY_PATH, or install a torch whose cuDNN supports every GPU of the machine)",
                        "GPU 上的每个卷积都需要它:照 torch 的报错去做(把另一个 cuDNN 从 LD_LIBRARY_PATH 中去掉,或者安装"
@@ -320,7 +319,7 @@ def check_versions(problems: list[Finding], notes: list[Finding]) -> dict[str, s
 def _check_kernels(torch, problems: list[Finding]) -> None:
     """A GPU this torch build has no kernels for: torch only warns, and the first convolution then fails ("no kernel
     image is available", or cuDNN's EXECUTION_FAILED)."""
-    from .device import missing_kernels
+    from .device import cannot_start, missing_kernels
 
     arches = torch.cuda.get_arch_list()
     for index in range(torch.cuda.device_count()) if arches and torch.version.cuda else ():
@@ -328,8 +327,7 @@ def _check_kernels(torch, problems: list[Finding]) -> None:
             capability = tuple(torch.cuda.get_device_capability(index))
         except RuntimeError as exc:  # CUDA counts the GPU but cannot start on it: every run would fail the same way
             problems.append(Finding(
-                tr(f"GPU {index}: CUDA cannot start on it ({str(exc).splitlines()[0]})",
-                   f"GPU {index}:CUDA 无法在它上面启动({str(exc).splitlines()[0]})"),
+                cannot_start(index, exc),
                 tr("`nvidia-smi` shows whether the driver sees the GPU and in what state; no run can use the GPU "
                    "until CUDA starts on it", "`nvidia-smi` 会显示驱动是否看得到这块 GPU 以及它的状态;在 CUDA 能在它"
                    "上面启动之前,任何运行都用不了它")))

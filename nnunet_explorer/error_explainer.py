@@ -627,6 +627,11 @@ def _smi(ctx: _Context, fields: str) -> list[list[str]] | str | None:
     return [[part.strip() for part in line.split(",")] for line in done.stdout.strip().splitlines()]
 
 
+def _no_smi() -> str:
+    return tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
+              "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")
+
+
 def _gpus(ctx: _Context) -> list[str] | None:
     """Each GPU's memory in use as ``nvidia-smi`` reports it now (None: no nvidia-smi on this PATH)."""
     rows = _smi(ctx, "index,name,memory.used,memory.total")
@@ -654,8 +659,7 @@ def _gpus(ctx: _Context) -> list[str] | None:
 def _check_gpu_full(match: re.Match, ctx: _Context) -> list[str]:
     found = _gpus(ctx)
     if found is None:
-        return [tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
-                   "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")]
+        return [_no_smi()]
     return found + (_guarded(_check_batch_and_patch)(match, ctx) if ctx.task else [])
 
 
@@ -663,8 +667,7 @@ def _cudnn_status(match: re.Match) -> str:
     """What the message says of the cause: torch's refusal of the cuDNN it found names it, and so do two of cuDNN's
     status words; the others name only the step that failed."""
     status = match.group(1)
-    if status is None and "cuDNN error" not in match.group(0) and "algorithm" not in match.group(0) \
-            and "engine" not in match.group(0):
+    if match.group("refused"):
         return tr(" before its first use: torch refused the cuDNN it found (the message says why, and the check "
                   "below quotes torch's words on this machine); this is the cause",
                   ",发生在第一次使用之前:torch 拒绝了它找到的 cuDNN(报错说明了原因,下面的检查会引用 torch 在这台机器"
@@ -685,7 +688,7 @@ def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
     use, and with -t the plans' batch and patch."""
     import torch
 
-    from .device import cudnn_version, missing_kernels
+    from .device import cannot_start, cudnn_refused, cudnn_version, missing_kernels
 
     if torch.version.cuda is None:
         return [tr(f"torch {torch.__version__} here is built without CUDA, so it cannot have raised this: run the "
@@ -695,8 +698,7 @@ def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
         cudnn = cudnn_version()
     except RuntimeError as exc:  # torch's words: another cuDNN on LD_LIBRARY_PATH, or one too new for a GPU
         cudnn = tr("unusable", "无法使用")
-        unusable = [tr(f"torch cannot use the cuDNN it finds: {str(exc).strip().splitlines()[0]}: this is the cause",
-                       f"torch 无法使用它找到的 cuDNN:{str(exc).strip().splitlines()[0]}:这就是原因")]
+        unusable = [cudnn_refused(exc) + tr(": this is the cause", ":这就是原因")]
     else:
         unusable = []
     arches = torch.cuda.get_arch_list()
@@ -708,8 +710,7 @@ def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
                    "这里不知道它带有哪些内核(torch.cuda.is_available() 为 False)"))] + unusable
     rows = _smi(ctx, "index,name,compute_cap")
     if rows is None:
-        return found + [tr("nvidia-smi is not on this machine's PATH: run this check where the run failed",
-                           "这台机器的 PATH 上没有 nvidia-smi:请在运行失败的那台机器上做这个检查")]
+        return found + [_no_smi()]
     if isinstance(rows, str):  # drivers before 510 do not know compute_cap: ask torch, which sees the same GPUs
         found.append(rows)
         rows = []
@@ -718,8 +719,7 @@ def _check_torch_build(match: re.Match, ctx: _Context) -> list[str]:
                 rows.append([str(index), torch.cuda.get_device_name(index),
                              "{}.{}".format(*torch.cuda.get_device_capability(index))])
             except RuntimeError as exc:  # CUDA counts the GPU but cannot start on it
-                found.append(tr(f"GPU {index}: CUDA cannot start on it ({str(exc).strip().splitlines()[0]})",
-                                f"GPU {index}:CUDA 无法在它上面启动({str(exc).strip().splitlines()[0]})"))
+                found.append(cannot_start(index, exc))
     for parts in rows:
         capability = re.fullmatch(r"(\d+)\.(\d+)", parts[2]) if len(parts) == 3 else None
         if capability is None or not arches:
@@ -2125,7 +2125,7 @@ KNOWN: tuple[_Known, ...] = (
            re.compile(r"cuDNN error: (CUDNN_STATUS_\w+)|Unable to find a valid cuDNN algorithm to run convolution|"
                       r"no valid convolution algorithms available in CuDNN|"
                       r"(?:GET|FIND) was unable to find an engine to execute this computation|"
-                      r"cuDNN version incompatibility|is not compatible with devices with SM < 7\.5"),
+                      r"(?P<refused>cuDNN version incompatibility|is not compatible with devices with SM < 7\.5)"),
            lambda m: tr("cuDNN, NVIDIA's library under every convolution torch runs on a GPU, failed"
                         + _cudnn_status(m) + ". In nnU-Net reports three causes stand out: the GPU's "
                         "memory (cuDNN needs work memory beside the batch, and v1 sets cudnn.benchmark unless "
