@@ -190,7 +190,7 @@ def _explained(exc: BaseException, args: argparse.Namespace) -> list | None:
     plans = getattr(args, "p", None) or getattr(args, "plans_identifier", None) or default_plans_identifier
     try:
         found = explain(text, task=task if isinstance(task, str) else None,
-                        plans_identifier=plans, raised_at=frames)
+                        plans_identifier=plans, raised_at=frames, report_check_errors=True)
     except Exception:  # noqa: BLE001 - the explanation must never hide the error itself
         return None
     return found or None

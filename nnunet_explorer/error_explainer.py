@@ -387,9 +387,13 @@ def _check_npy_files(match: re.Match, ctx: _Context, workspace, name: str) -> li
 _NAMED_FILE = re.compile(r"(?<![\w/.~-])(/[^\s'\",]+?\.(?:npz|npy|pkl|model))(?![\w.])")
 
 
+#: damage inside an .npz's compressed data (zipfile's CRC check, zlib): only reading each .npz to its end finds it
+_DAMAGED_DATA = re.compile(r"Bad CRC-32 for file|Error -3 while decompressing data")
+
+
 def _npz_damage_kind(match: re.Match) -> str:
     """The first sentence of a damaged .npz's cause: its zip directory missing, or its compressed data changed."""
-    if match.group(0).startswith(("Bad CRC-32", "Error -3")):
+    if _DAMAGED_DATA.match(match.group(0)):
         return tr("numpy read a .npz whose zip directory is whole but whose array data is damaged (zipfile's CRC "
                   "check or zlib refused it): the data was damaged after the directory was written, by a copy error "
                   "(a network drive, a USB disk), a failing disk or bad memory, a crash before the data reached the "
@@ -411,8 +415,8 @@ def _check_damaged_files(match: re.Match, ctx: _Context) -> list[str]:
     from .training.dataloading import incomplete_npy_files
 
     found, damaged, whole = [], [], []
-    # a CRC or zlib error is damage inside an .npz's compressed data: only reading each one to its end finds it
-    read_whole = match.group(0).startswith(("Bad CRC-32", "Error -3"))
+    # anywhere in the text, not only in this match: a log may first show a cut .npz, then one damaged inside
+    read_whole = bool(_DAMAGED_DATA.search(ctx.text))
     try:
         workspace = _workspace(ctx)
         name = _task_name(ctx, workspace)
@@ -990,7 +994,7 @@ def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str)
 
 @_needs_task
 def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    from .planning.topology import get_pool_and_conv_props, pooling_product
+    from .planning.topology import POOL_LATE_PLANS, planner_topology, pooling_product
 
     found = []
     for path, plans, k, stage in _stages(workspace, name, ctx.plans_identifier):
@@ -1008,13 +1012,15 @@ def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -
                            f"(最大池化下为 {floored}:只有一个体素,如果网络这样池化,这就是原因)" if one_pooled else "")))
         if (one or one_pooled) and "current_spacing" in stage:
             spacing = [float(v) for v in stage["current_spacing"]][-len(patch):]
-            topology = get_pool_and_conv_props(spacing, patch)
+            topology = planner_topology(spacing, patch, path.name)
             planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
             shown = [round(v, 3) for v in spacing]
-            found.append(tr(f"v1's planner pools {patch} at spacing {shown} as {planned} and pads the patch to "
-                            f"{padded}",
-                            f"在 spacing {shown} 下,v1 的规划器对 {patch} 的池化是 {planned},并把 patch 填充到 "
-                            f"{padded}"))
+            late = path.name == POOL_LATE_PLANS
+            found.append(tr(("v1's older planner (ExperimentPlanner, pooling late)" if late else "v1's planner")
+                            + f" pools {patch} at spacing {shown} as {planned} and pads the patch to {padded}",
+                            f"在 spacing {shown} 下," + ("v1 较早的规划器(ExperimentPlanner,晚池化)" if late else
+                                                       "v1 的规划器")
+                            + f"对 {patch} 的池化是 {planned},并把 patch 填充到 {padded}"))
     return found or _no_plans(name, ctx)
 
 
@@ -2438,7 +2444,7 @@ def _first_said(pattern: re.Pattern, text: str) -> re.Match | None:
 
 def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | None = None,
             plans_identifier: str = default_plans_identifier,
-            raised_at: list[tuple[str, str]] | None = None) -> list[Diagnosis]:
+            raised_at: list[tuple[str, str]] | None = None, report_check_errors: bool = False) -> list[Diagnosis]:
     """Every known message in ``text`` (a message or a whole log), first occurrence each, in the text's order.
 
     ``task`` (a name or id, like ``-t``) lets the checks read that task's plans and results; ``plans_identifier``
@@ -2446,7 +2452,8 @@ def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | 
     for a 2d run); ``environ`` is the environment the checks use (default: this process's). ``raised_at`` is for an
     error this process raised (the command line's): its traceback's (file, function) frames, innermost last; a
     message is then explained only where it is its problem's (not words torch or numpy say in many places, not an
-    index error outside a loss).
+    index error outside a loss). ``report_check_errors`` turns a check's own unexpected error into a line of its
+    findings (the command line's way: the cause and the fix still show) instead of raising it (the tests' way).
     """
     ctx = _Context(text, task, os.environ if environ is None else environ, plans_identifier)
     hits = sorted(((m.start(), known, m) for known in KNOWN if (m := _first_said(known.pattern, text))
@@ -2457,7 +2464,16 @@ def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | 
         line_start = text.rfind("\n", 0, match.start()) + 1
         line_end = text.find("\n", match.end())
         quoted = text[line_start:line_end if line_end >= 0 else len(text)].strip()
-        found = tuple(known.check(match, ctx))
+        try:
+            found = tuple(known.check(match, ctx))
+        except Exception as exc:  # noqa: BLE001 - raised on unless asked; the line names it as ours to mend
+            if not report_check_errors:
+                raise
+            found = (tr(f"this check stopped on an error of nnunet-explorer's own ({type(exc).__name__}: {exc}); "
+                        "the cause and the fix above do not depend on it (run with --debug to see where, and "
+                        "report it)",
+                        f"这项检查因 nnunet-explorer 自身的错误而中止({type(exc).__name__}: {exc});上面的原因和"
+                        "解决办法不依赖于它(加上 --debug 运行可以看到出错位置,请报告它)"),)
         same = next((d for d in out if found and d.found == found), None)  # two messages of one problem in a log
         if same is not None:
             found = (tr(f"the same as checked for '{same.quoted}' above", f"与上面对 '{same.quoted}' 的检查相同"),)

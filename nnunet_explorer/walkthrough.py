@@ -590,7 +590,8 @@ def network(trainer: Any, initialize: Initialized, plans_processed: ProcessedPla
                                num_classes=plans_processed.num_classes,
                                pool_op_kernel_sizes=plans_processed.net_num_pool_op_kernel_sizes,
                                deep_supervision=getattr(trainer, "ds_loss_weights", None) is not None,
-                               raise_on_error=True, spacing=_stage_spacing(trainer, plans_processed.stage))
+                               raise_on_error=True, spacing=_stage_spacing(trainer, plans_processed.stage),
+                               plans_file=getattr(trainer, "plans_file", None))
     return net
 
 

@@ -436,6 +436,30 @@ def test_the_command_reads_a_log_answers_in_chinese_and_fails_on_nothing_known(w
     assert out.startswith("没有找到已知的 nnU-Net v1 错误信息") and "Cannot run final stage of cascade ..." in out
 
 
+def test_a_check_that_fails_on_its_own_bug_still_shows_the_cause_and_fix(workspace, capsys, monkeypatch):
+    """A check's unexpected error is a line of doctor --explain's findings (the cause and the fix still print,
+    exit 0); --debug and the library's default raise it, so a test never passes over such a bug."""
+    import dataclasses
+
+    index = next(i for i, known in enumerate(KNOWN) if known.name == "one_stage")
+
+    def broken(match, ctx):
+        raise RuntimeError("an unforeseen torch state")
+
+    monkeypatch.setattr("nnunet_explorer.error_explainer.KNOWN",
+                        (*KNOWN[:index], dataclasses.replace(KNOWN[index], check=broken), *KNOWN[index + 1:]))
+    message = _messages()["one_stage"]
+    with pytest.raises(RuntimeError, match="unforeseen"):
+        explain(message)
+    assert main(["doctor", "--explain", message]) == 0
+    out = capsys.readouterr().out
+    assert "cause: 3d_lowres and 3d_cascade_fullres need a plans file" in out and "\nfix: " in out
+    assert ("this check stopped on an error of nnunet-explorer's own (RuntimeError: an unforeseen torch state); "
+            "the cause and the fix above do not depend on it") in out
+    with pytest.raises(RuntimeError, match="unforeseen"):
+        main(["doctor", "--explain", message, "--debug"])
+
+
 def test_an_unreadable_log_is_a_clear_error_not_a_traceback(tmp_path, capsys, monkeypatch):
     log = tmp_path / "train.log"
     log.write_text("x")
@@ -550,6 +574,15 @@ def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling
     assert edited.found[1] == (f"v1's planner pools {divisor} at spacing {[round(v, 3) for v in spacing]} as "
                                f"{topology.pool_op_kernel_sizes} and pads the patch to "
                                f"{[int(v) for v in topology.patch_size]}")
+    # the older 3D planner's plans (nnUNetPlansfixed): the pooling it derives for the patch is its late one
+    from nnunet_explorer.planning.topology import get_pool_and_conv_props_poolLateV2
+
+    (task_dir / "nnUNetPlansfixed_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    (older,) = explain(real.quoted, task="40", plans_identifier="nnUNetPlansfixed")
+    late = get_pool_and_conv_props_poolLateV2(divisor, 4, 999, spacing)
+    assert older.found[1] == (f"v1's older planner (ExperimentPlanner, pooling late) pools {divisor} at spacing "
+                              f"{[round(v, 3) for v in spacing]} as {late.pool_op_kernel_sizes} and pads the patch "
+                              f"to {[int(v) for v in late.patch_size]}")
     # one and a half times the product: two voxels under v1's strided convolutions, one under max pooling
     stage["patch_size"] = np.array([d * 3 // 2 if d > 1 else d for d in divisor])
     (task_dir / "nnUNetPlansPooled_plans_3D.pkl").write_bytes(pickle.dumps(plans))
@@ -563,6 +596,11 @@ def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling
     said = capsys.readouterr()
     assert "the plans' patch size is too small for the network's pooling" in said.err + said.out
     assert "network contract" not in said.err + said.out
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "0", "-p", "nnUNetPlansfixed",
+                 "--until", "network"]) != 0  # the older planner's plans: its late pooling is the one proposed
+    said = capsys.readouterr()
+    assert f"pool_op_kernel_sizes {late.pool_op_kernel_sizes}, conv_kernel_sizes {late.conv_kernel_sizes}" \
+        in " ".join((said.err + said.out).split())
 
 def test_plans_that_do_not_describe_the_preprocessed_cases_are_found_and_train_explains_them(workspace, capsys):
     """num_modalities or num_classes edited in a copy of the plans: v1's network or loss fails deep in torch; with
@@ -1446,6 +1484,11 @@ def test_an_npz_changed_inside_its_compressed_data_is_found_by_reading_each_to_i
     assert zlib_said.found == found.found
     (quick,) = explain("zipfile.BadZipFile: File is not a zip file", task="77")  # a cut file: the quick check only
     assert quick.found[0] == f"{workspace.preprocessed / 'Task077_Rot'}: all 2 .npz/.npy/.pkl/.model files are whole"
+    # a log that shows a cut file first and the CRC error later: its one diagnosis still reads every .npz whole
+    (both,) = explain("zipfile.BadZipFile: File is not a zip file\n...\nzipfile.BadZipFile: Bad CRC-32 for file "
+                      "'data.npy'", task="77")
+    assert both.cause.startswith("numpy opened a .npz that is not a whole zip archive")
+    assert both.found == found.found
 
 
 def _v1_raised_or_none(call) -> str | None:

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 f"{default_plans_identifier})"))
 
 
-def _explain(source: str, task: str | None, plans_identifier: str) -> int:
+def _explain(source: str, task: str | None, plans_identifier: str, debug: bool = False) -> int:
     import sys
 
     from ..error_explainer import explain, known_messages
@@ -60,7 +60,7 @@ def _explain(source: str, task: str | None, plans_identifier: str) -> int:
                                        "检查路径和权限,或直接粘贴报错信息")) from exc
     else:
         text = source
-    diagnoses = explain(text, task=task, plans_identifier=plans_identifier)
+    diagnoses = explain(text, task=task, plans_identifier=plans_identifier, report_check_errors=not debug)
     if not diagnoses:
         print(tr("no known nnU-Net v1 error message found; recognised are:",
                  "没有找到已知的 nnU-Net v1 错误信息;能识别的有:"))
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from ..doctor import run_doctor
 
     if args.explain is not None:
-        return _explain(args.explain, args.task, args.plans_identifier)
+        return _explain(args.explain, args.task, args.plans_identifier, getattr(args, "debug", False))
     report = run_doctor(verify_tasks=not args.no_task_check)
     print(report.text())
     return 0 if report.ok else 1

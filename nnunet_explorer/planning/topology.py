@@ -12,10 +12,15 @@ The v2.1 planners (3D and 2D) derive the network topology from the voxel spacing
   anchor axis (every axis is tried as the anchor; the group's own extremes may differ by more than 2x) and 1
   elsewhere (so ``[1, 3, 3]`` in the first stages of anisotropic data);
 * finally the patch is padded up so that every axis is divisible by ``2 ** num_pool_per_axis``.
+
+The older 3D planner (``ExperimentPlanner``, plans ``nnUNetPlansfixed_plans_3D.pkl``) uses
+:func:`get_pool_and_conv_props_poolLateV2` instead: the number of poolings per axis from the patch alone, and
+an axis with fewer of them pooled in the last stages. :func:`planner_topology` picks by the plans file.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Sequence
 
 import numpy as np
@@ -126,3 +131,52 @@ def get_pool_and_conv_props(spacing: Sequence[float], patch_size: Sequence[int],
     padded = pad_shape(patch_size, must_be_divisible_by)
     conv_kernel_sizes.append([3] * dim)
     return Topology(num_pool_per_axis, pool_op_kernel_sizes, conv_kernel_sizes, padded, must_be_divisible_by)
+
+
+@mirrors("nnunet.experiment_planning.common_utils:get_network_numpool")
+def get_network_numpool(patch_size: Sequence[int], maxpool_cap: int = 999, min_feature_map_size: int = 4) -> list:
+    """How often each axis of ``patch_size`` can be halved before it falls under ``min_feature_map_size``:
+    ``floor(log2(size / 4))``, capped at ``maxpool_cap`` (the older planner's rule; spacing plays no part)."""
+    per_axis = np.floor([np.log(s / min_feature_map_size) / np.log(2) for s in patch_size]).astype(int)
+    return [min(n, maxpool_cap) for n in per_axis]
+
+
+@mirrors("nnunet.experiment_planning.common_utils:get_pool_and_conv_props_poolLateV2")
+def get_pool_and_conv_props_poolLateV2(patch_size: Sequence[int], min_feature_map_size: int,
+                                       max_numpool: int, spacing: Sequence[float]) -> Topology:
+    """The older 3D planner's topology (v1's ``ExperimentPlanner``, plans ``nnUNetPlansfixed_plans_3D.pkl``).
+
+    Each axis pools :func:`get_network_numpool` times, all of them in the *last* stages (an axis with fewer
+    poolings starts late, so the deepest stages pool every axis); the convolution is 3 on every axis once all
+    spacings are more than half the coarsest original spacing, before that 3 only on the finer axes and 1 on
+    the coarse ones. Note the argument order (patch first, spacing last), unlike :func:`get_pool_and_conv_props`.
+    """
+    dim = len(patch_size)
+    reach = max(spacing)
+    num_pool_per_axis = get_network_numpool(patch_size, max_numpool, min_feature_map_size)
+    net_numpool = max(num_pool_per_axis)
+    current_spacing = list(spacing)
+    pool_op_kernel_sizes: list[list[int]] = []
+    conv_kernel_sizes: list[list[int]] = []
+    for stage in range(net_numpool):
+        reached = [current_spacing[i] / reach > 0.5 for i in range(dim)]
+        pool_op_kernel_sizes.append([2 if num_pool_per_axis[i] + stage >= net_numpool else 1 for i in range(dim)])
+        conv_kernel_sizes.append([3] * dim if all(reached) else [1 if reached[i] else 3 for i in range(dim)])
+        current_spacing = [s * k for s, k in zip(current_spacing, pool_op_kernel_sizes[-1])]
+    conv_kernel_sizes.append([3] * dim)  # the bottleneck's
+    must_be_divisible_by = get_shape_must_be_divisible_by(num_pool_per_axis)
+    return Topology(num_pool_per_axis, pool_op_kernel_sizes, conv_kernel_sizes,
+                    pad_shape(patch_size, must_be_divisible_by), must_be_divisible_by)
+
+
+#: the older 3D planner's plans file (v1's ``ExperimentPlanner``): its patches are pooled late
+POOL_LATE_PLANS = "nnUNetPlansfixed_plans_3D.pkl"
+
+
+def planner_topology(spacing: Sequence[float], patch_size: Sequence[int], plans_file: str | None = None) -> Topology:
+    """The topology v1's planner derives for ``patch_size`` at ``spacing``: the pooling-late rule for the older
+    3D planner's plans (:data:`POOL_LATE_PLANS`), :func:`get_pool_and_conv_props` (v2.1's, and every 2D
+    planner's) otherwise. ``plans_file`` is the plans' path or name, None for v2.1's."""
+    if plans_file is not None and PurePath(plans_file).name == POOL_LATE_PLANS:
+        return get_pool_and_conv_props_poolLateV2(patch_size, 4, 999, spacing)
+    return get_pool_and_conv_props(spacing, patch_size)

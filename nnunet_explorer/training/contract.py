@@ -132,7 +132,8 @@ def _shapes(out: object) -> list[tuple[int, ...]] | None:
 def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], batch_size: int,
                            num_input_channels: int, num_classes: int,
                            pool_op_kernel_sizes: Sequence[Sequence[int]], deep_supervision: bool = True,
-                           raise_on_error: bool = False, spacing: Sequence[float] | None = None) -> ContractReport:
+                           raise_on_error: bool = False, spacing: Sequence[float] | None = None,
+                           plans_file: str | None = None) -> ContractReport:
     """Check that a user-provided network can stand in for v1's ``Generic_UNet``.
 
     Runs a batch ``(batch_size, num_input_channels, *patch_size)`` with ``do_ds`` on and then off. On a CPU
@@ -152,6 +153,8 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
             report with errors.
         spacing: the stage's spacing (the plans' ``current_spacing``), so that a patch too small for its pooling
             is told the pooling v1's planner gives it.
+        plans_file: the plans' path or name (``trainer.plans_file``): the older 3D planner's
+            ``nnUNetPlansfixed_plans_3D.pkl`` pools late (:func:`~nnunet_explorer.planning.topology.planner_topology`).
 
     Returns:
         A :class:`ContractReport`; ``report.ok`` is False when something does not fit, and
@@ -253,9 +256,9 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
             and any(all(v == 1 for v in level) for level in deepest.values()):
         planned = None
         if spacing is not None:
-            from ..planning.topology import get_pool_and_conv_props
+            from ..planning.topology import planner_topology
 
-            topology = get_pool_and_conv_props(list(spacing)[-len(patch):], patch)
+            topology = planner_topology(list(spacing)[-len(patch):], patch, plans_file)
             planned = (topology.pool_op_kernel_sizes, topology.conv_kernel_sizes,
                        [int(v) for v in topology.patch_size])
         one_voxel = (patch, divisor, planned)

@@ -85,6 +85,29 @@ def test_topology_waits_with_the_coarse_axis():
         sizes = np.ceil(sizes / np.array(kernel))
 
 
+def test_the_older_planners_late_pooling_matches_v1():
+    """``get_pool_and_conv_props_poolLateV2`` (v1's ``ExperimentPlanner``, plans ``nnUNetPlansfixed``) on random
+    patches and spacings, isotropic and anisotropic: every returned value equal to v1's."""
+    pytest.importorskip("nnunet")
+    from nnunet.experiment_planning.common_utils import get_pool_and_conv_props_poolLateV2 as v1_late
+
+    from nnunet_explorer.planning.topology import get_pool_and_conv_props_poolLateV2, planner_topology
+
+    rng = np.random.RandomState(3)
+    for _ in range(60):
+        spacing = list(rng.choice([0.7, 1.0, 1.5, 3.0, 5.0], 3))
+        patch = list(rng.randint(8, 300, 3))
+        ours = get_pool_and_conv_props_poolLateV2(patch, 4, 999, spacing).as_tuple()
+        theirs = v1_late(patch, 4, 999, spacing)
+        for mine, v1 in zip(ours, theirs):
+            assert np.array_equal(np.asarray(mine), np.asarray(v1)), (spacing, patch)
+    # late: an axis with fewer poolings waits for the last stages (v2.1 would pool it first)
+    late = planner_topology([3.0, 1.0, 1.0], [16, 64, 64], "/p/Task001_X/nnUNetPlansfixed_plans_3D.pkl")
+    assert late.pool_op_kernel_sizes == [[1, 2, 2], [1, 2, 2], [2, 2, 2], [2, 2, 2]]
+    assert planner_topology([3.0, 1.0, 1.0], [16, 64, 64], "nnUNetPlansv2.1_plans_3D.pkl").as_tuple()[1] == \
+        get_pool_and_conv_props([3.0, 1.0, 1.0], [16, 64, 64]).pool_op_kernel_sizes
+
+
 def test_pad_shape_rounds_up_only_when_needed():
     assert list(pad_shape([36, 48, 35], [8, 8, 8])) == [40, 48, 40]
 
