@@ -59,6 +59,8 @@ class DoctorReport:
     threads: Mapping[str, str]
     problems: tuple[Finding, ...]
     notes: tuple[Finding, ...] = field(default=())
+    #: with ``--read_whole``: how many .npz/.pkl/.model files of the tasks were read, every .npz to its end
+    read_whole: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -77,6 +79,11 @@ class DoctorReport:
         lines.append(tr("tasks (stages where each one exists):", "任务(各自存在于哪些阶段):"))
         lines += ([f"  {name:<34} {', '.join(places)}" for name, places in self.tasks.items()]
                   or ["  " + tr("(none yet)", "(还没有)")])
+        if self.read_whole is not None:
+            lines.append("  " + tr(f"(--read_whole: {self.read_whole} .npz/.pkl/.model files read, every .npz "
+                                   "decompressed to its end; damage is listed under problems)",
+                                   f"(--read_whole:读取了 {self.read_whole} 个 .npz/.pkl/.model 文件,每个 .npz 都解压"
+                                   "到了末尾;损坏列在问题中)"))
         lines.append(tr("versions:", "版本:"))
         lines += [f"  {pad(_label(name), 34)} {value or tr('not installed', '未安装')}"
                   for name, value in self.versions.items()]
@@ -172,16 +179,19 @@ def _check_unpacked(workspace: Workspace, name: str, problems: list[Finding]) ->
                "腾出空间")))
 
 
-def _check_damaged(workspace: Workspace, name: str, problems: list[Finding]) -> None:
-    """A damaged .npz, .pkl or checkpoint of the task (v1 writes them in place) fails the run that reads it."""
+def _check_damaged(workspace: Workspace, name: str, problems: list[Finding], whole: bool = False) -> int:
+    """A damaged .npz, .pkl or checkpoint of the task (v1 writes them in place) fails the run that reads it.
+    ``whole``: each .npz decompressed to its end (damage inside its data, which only a CRC or zlib error shows
+    otherwise). Returns how many files were checked."""
     from .file_damage import damaged_files, remedies, task_files_folders
 
-    damaged = []
+    damaged, checked = [], 0
     for folder in task_files_folders(workspace, name):
         if folder.is_dir():
-            damaged += damaged_files(folder)[1]
+            files, bad = damaged_files(folder, whole=whole)
+            checked, damaged = checked + files, damaged + bad
     if not damaged:
-        return
+        return checked
     roots = (workspace.raw_data_base, workspace.preprocessed, workspace.results_folder)  # the folders listed above
     named = [(next((f.relative_to(r) for r in roots if f.is_relative_to(r)), f), why) for f, why in damaged]
     shown = tr(", ", "、").join(tr(f"{f} ({why})", f"{f}（{why}）") for f, why in named[:5]) + and_more(5, len(named))
@@ -191,11 +201,14 @@ def _check_damaged(workspace: Workspace, name: str, problems: list[Finding]) -> 
            f"任务 {name}：{len(damaged)} 个文件已损坏：{shown}；v1 读到其中任何一个都会失败（除非现在有运行正在写它："
            "正在保存的检查点、正在解压的病例）"),
         tr("; ", "；").join(remedies(damaged, name, workspace))))
+    return checked
 
 
-def check_tasks(workspace: Workspace, problems: list[Finding], *,
-                verify: bool = True) -> dict[str, tuple[str, ...]]:
-    """List the tasks per stage; flag badly named folders, ids used twice and broken raw tasks."""
+def check_tasks(workspace: Workspace, problems: list[Finding], *, verify: bool = True, read_whole: bool = False,
+                read: list[int] | None = None) -> dict[str, tuple[str, ...]]:
+    """List the tasks per stage; flag badly named folders, ids used twice and broken raw tasks. ``read_whole``
+    decompresses every .npz of every task to its end (slow on large tasks); ``read`` receives how many of the
+    tasks' .npz, .pkl and .model files were checked."""
     found = {name: tuple(places) for name, places in list_tasks(workspace).items()}
     by_id: dict[int, list[str]] = {}
     for name, places in found.items():
@@ -232,7 +245,9 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *,
         for name, places in found.items():
             if "preprocessed" in places:
                 _check_unpacked(workspace, name, problems)
-            _check_damaged(workspace, name, problems)
+            checked = _check_damaged(workspace, name, problems, whole=read_whole)
+            if read is not None:
+                read.append(checked)
             if "raw" not in places or not TASK_NAME_PATTERN.match(name):
                 continue
             try:
@@ -411,13 +426,16 @@ def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: li
     return out
 
 
-def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool = True) -> DoctorReport:
-    """Check folders, tasks, versions and worker settings; change nothing on disk."""
+def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool = True,
+               read_whole: bool = False) -> DoctorReport:
+    """Check folders, tasks, versions and worker settings; change nothing on disk. ``read_whole``: the task check
+    decompresses every .npz to its end instead of reading its zip directory and array header."""
     env = os.environ if environ is None else environ
     problems: list[Finding] = []
     notes: list[Finding] = []
     folders: tuple[FolderStatus, ...] = ()
     tasks: dict[str, tuple[str, ...]] = {}
+    read: list[int] = []  # files each task's damage check read
     try:
         workspace = resolve_workspace(env)
     except PathsError as exc:
@@ -435,10 +453,11 @@ def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool =
                                  tr(f"export the three variables (or {ENV_WORKSPACE}) in your shell profile",
                                     f"在 shell 配置文件中 export 这三个变量(或 {ENV_WORKSPACE})")))
         try:
-            tasks = check_tasks(workspace, problems, verify=verify_tasks)
+            tasks = check_tasks(workspace, problems, verify=verify_tasks, read_whole=read_whole, read=read)
         except (OSError, ExplorerError) as exc:
             problems.append(Finding(tr(f"could not list the tasks: {exc}", f"无法列出任务:{exc}"),
                                     tr("check the folders above", "检查上面的文件夹")))
     versions = check_versions(problems, notes)
     threads = check_threads(env, problems, notes)
-    return DoctorReport(folders, tasks, versions, threads, tuple(problems), tuple(notes))
+    return DoctorReport(folders, tasks, versions, threads, tuple(problems), tuple(notes),
+                        sum(read) if read_whole and verify_tasks else None)

@@ -166,6 +166,38 @@ def test_damaged_data_and_checkpoints_of_a_task_are_found_before_a_run_reads_the
     assert f"; a checkpoint: move model_latest.model out of {fold}; -c then loads model_best.model" in problem.fix
     assert (stage / "case_1.pkl").stat().st_size == 0  # doctor changes nothing on disk
 
+def test_read_whole_finds_an_npz_changed_inside_its_data_that_the_quick_check_passes(workspace, capsys,
+                                                                                     monkeypatch):
+    """A byte changed deep in a case's compressed data keeps its zip directory and header whole: plain doctor
+    passes it, ``doctor --read_whole`` decompresses every .npz and names it (and says how many files it read)."""
+    import numpy as np
+
+    from nnunet_explorer.cli import main
+
+    stage = workspace.preprocessed / "Task012_Crc" / "nnUNetData_plans_v2.1_stage0"
+    stage.mkdir(parents=True)
+    for case in ("case_0", "case_1"):
+        np.savez_compressed(stage / f"{case}.npz", data=np.random.RandomState(1).rand(2, 16, 32, 32))
+    changed = bytearray((stage / "case_1.npz").read_bytes())
+    changed[len(changed) // 2] ^= 0xFF
+    (stage / "case_1.npz").write_bytes(bytes(changed))
+    env = _base_env(**environment_for(workspace))
+    quick = run_doctor(env)
+    assert "Task012_Crc" not in _whats(quick) and quick.read_whole is None
+    whole = run_doctor(env, read_whole=True)
+    (problem,) = [p for p in whole.problems if "Task012_Crc" in p.what]
+    assert problem.what.startswith("task Task012_Crc: 1 damaged file(s): Task012_Crc/nnUNetData_plans_v2.1_stage0/"
+                                   "case_1.npz (its array data.npy is damaged behind a whole zip directory")
+    assert whole.read_whole == 2
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    assert main(["doctor", "--read_whole"]) == 1
+    out = capsys.readouterr().out
+    assert "(--read_whole: 2 .npz/.pkl/.model files read, every .npz decompressed to its end" in out
+    assert main(["doctor", "--read_whole", "--no_task_check"]) == 2
+    assert "--read_whole reads the tasks' files and --no_task_check skips them" in capsys.readouterr().err
+
+
 def test_broken_dataset_json_is_reported_with_the_file(workspace):
     task = write_synthetic_task(workspace.raw_task_dir("Task009_Json"), "ct", num_training=1, num_test=0)
     (task / "dataset.json").write_text("{ broken")
