@@ -20,7 +20,7 @@ from . import __version__
 from .errors import DatasetError, ExplorerError, PathsError
 from .language import and_more, pad, tr
 from .paths import ENV_PREPROCESSED, ENV_RAW, ENV_RESULTS, ENV_WORKSPACE, Workspace, resolve_workspace
-from .tasks import TASK_NAME_PATTERN, list_tasks, verify_dataset_integrity
+from .tasks import TASK_NAME_PATTERN, list_tasks, resolve_task_name, verify_dataset_integrity
 from .training.augmenter import usable_cpu_count
 
 # v1's defaults when the variables are unset: nnunet/configuration.py; the 12 is default_data_augmentation.py's,
@@ -205,10 +205,10 @@ def _check_damaged(workspace: Workspace, name: str, problems: list[Finding], who
 
 
 def check_tasks(workspace: Workspace, problems: list[Finding], *, verify: bool = True, read_whole: bool = False,
-                read: list[int] | None = None) -> dict[str, tuple[str, ...]]:
+                read: list[int] | None = None, only: str | None = None) -> dict[str, tuple[str, ...]]:
     """List the tasks per stage; flag badly named folders, ids used twice and broken raw tasks. ``read_whole``
     decompresses every .npz of every task to its end (slow on large tasks); ``read`` receives how many of the
-    tasks' .npz, .pkl and .model files were checked."""
+    tasks' .npz, .pkl and .model files were checked; ``only`` (a task name) limits the file checks to it."""
     found = {name: tuple(places) for name, places in list_tasks(workspace).items()}
     by_id: dict[int, list[str]] = {}
     for name, places in found.items():
@@ -243,6 +243,8 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *, verify: bool =
                                            f"把它移到 {workspace.nnUNet_raw_data / path.name}")))
     if verify:
         for name, places in found.items():
+            if only is not None and name != only:
+                continue
             if "preprocessed" in places:
                 _check_unpacked(workspace, name, problems)
             checked = _check_damaged(workspace, name, problems, whole=read_whole)
@@ -426,10 +428,24 @@ def check_threads(environ: Mapping[str, str], problems: list[Finding], notes: li
     return out
 
 
+def _only_task(task: str | None, workspace: Workspace, problems: list[Finding]) -> str | None:
+    """The task name ``-t`` gives (None without it); one that names no task is a problem, and then no task's
+    files are checked (the empty name)."""
+    if task is None:
+        return None
+    try:
+        return resolve_task_name(task, workspace)
+    except ExplorerError as exc:
+        problems.append(Finding(tr("-t: ", "-t:") + exc.cause.splitlines()[0],  # the tasks are listed above
+                                exc.fix or tr("give a task listed above", "给出上面列出的某个任务")))
+        return ""
+
+
 def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool = True,
-               read_whole: bool = False) -> DoctorReport:
+               read_whole: bool = False, task: str | None = None) -> DoctorReport:
     """Check folders, tasks, versions and worker settings; change nothing on disk. ``read_whole``: the task check
-    decompresses every .npz to its end instead of reading its zip directory and array header."""
+    decompresses every .npz to its end instead of reading its zip directory and array header; ``task`` (a name or
+    id, like ``-t``): only that task's files are checked (every task is still listed)."""
     env = os.environ if environ is None else environ
     problems: list[Finding] = []
     notes: list[Finding] = []
@@ -453,7 +469,9 @@ def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool =
                                  tr(f"export the three variables (or {ENV_WORKSPACE}) in your shell profile",
                                     f"在 shell 配置文件中 export 这三个变量(或 {ENV_WORKSPACE})")))
         try:
-            tasks = check_tasks(workspace, problems, verify=verify_tasks, read_whole=read_whole, read=read)
+            only = _only_task(task, workspace, problems)
+            tasks = check_tasks(workspace, problems, verify=verify_tasks, read_whole=read_whole, read=read,
+                                only=only)
         except (OSError, ExplorerError) as exc:
             problems.append(Finding(tr(f"could not list the tasks: {exc}", f"无法列出任务:{exc}"),
                                     tr("check the folders above", "检查上面的文件夹")))

@@ -196,6 +196,18 @@ def test_read_whole_finds_an_npz_changed_inside_its_data_that_the_quick_check_pa
     assert "(--read_whole: 2 .npz/.pkl/.model files read, every .npz decompressed to its end" in out
     assert main(["doctor", "--read_whole", "--no_task_check"]) == 2
     assert "--read_whole reads the tasks' files and --no_task_check skips them" in capsys.readouterr().err
+    # -t limits the file checks to one task (every task is still listed); one that names no task is a problem
+    other = workspace.preprocessed / "Task013_Other" / "nnUNetData_plans_v2.1_stage0"
+    other.mkdir(parents=True)
+    (other / "case_0.pkl").write_bytes(b"")
+    assert "Task013_Other: 1 damaged file(s)" in _whats(run_doctor(env))
+    only = run_doctor(env, read_whole=True, task="12")
+    assert "Task013_Other" in only.tasks and "Task013_Other" not in _whats(only)
+    assert "Task012_Crc: 1 damaged file(s)" in _whats(only) and only.read_whole == 2
+    missing = run_doctor(env, task="14")
+    assert [p.what for p in missing.problems if p.what.startswith("-t: ")] == [
+        "-t: could not find a task with the ID 14 (looked for folders named Task014_*)"]
+    assert "damaged" not in _whats(missing)
 
 
 def test_broken_dataset_json_is_reported_with_the_file(workspace):

@@ -1,6 +1,7 @@
 """``nnunet-explorer doctor``: print the folders, tasks, versions and worker settings in use, and every problem.
 
-Exit status 0 when no problem was found, 1 when there are problems (each printed with its fix).
+Exit status 0 when no problem was found, 1 when there are problems (each printed with its fix). ``-t TASK`` checks
+only that task's files; ``--read_whole`` decompresses every ``.npz`` to its end instead of reading its header.
 
 ``doctor --explain MESSAGE_OR_LOG [-t TASK] [-p PLANS_IDENTIFIER]`` explains nnU-Net v1's frequent error
 messages instead (:mod:`nnunet_explorer.error_explainer`): exit status 0 when it recognised one, 1 when it did not.
@@ -20,13 +21,16 @@ HELP = {"en": "show the nnU-Net folders, tasks, versions and worker settings in 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no_task_check", action="store_true",
-                        help=tr("only list the tasks; skip the header-only integrity check of each raw task",
-                                "只列出任务;跳过对每个原始任务只读文件头的完整性检查"))
+                        help=tr("only list the tasks; skip the quick check of their files (raw images' headers, "
+                                "unpacked cases, damaged .npz/.pkl/.model files)",
+                                "只列出任务;跳过对它们文件的快速检查(原始图像的文件头、已解压的病例、损坏的 "
+                                ".npz/.pkl/.model 文件)"))
     parser.add_argument("--read_whole", action="store_true",
-                        help=tr("decompress every .npz of every task to its end: finds damage inside the compressed "
+                        help=tr("decompress every .npz of every task (with -t: of that task) to its end: finds "
+                                "damage inside the compressed "
                                 "data (what v1 reports as \"Bad CRC-32\" or \"Error -3 while decompressing\") that "
                                 "the quick check of each zip directory and header passes; slow on large tasks",
-                                "把每个任务的每个 .npz 都解压到末尾:能找到压缩数据内部的损坏(v1 报告为 \"Bad CRC-32\" "
+                                "把每个任务(加上 -t 时只是那个任务)的每个 .npz 都解压到末尾:能找到压缩数据内部的损坏(v1 报告为 \"Bad CRC-32\" "
                                 "或 \"Error -3 while decompressing\"),这种损坏能通过对 zip 目录和文件头的快速检查;"
                                 "大任务上较慢"))
     parser.add_argument("--explain", metavar="MESSAGE_OR_LOG",
@@ -36,9 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "给出原因,并在这里检查它所依赖的东西"))
     parser.add_argument("-t", "--task", metavar="TASK",
                         help=tr("with --explain: the task (name or id) whose files the checks read (its dataset.json, "
-                                "preprocessed data, plans, splits and trained folds)",
+                                "preprocessed data, plans, splits and trained folds); without it: check only this "
+                                "task's files (with --read_whole, read only its .npz whole)",
                                 "与 --explain 一起使用:检查时读取其文件的任务(名称或编号;它的 dataset.json、预处理数据、"
-                                "plans、划分和训练好的 fold)"))
+                                "plans、划分和训练好的 fold);不与它一起使用时:只检查这个任务的文件(加上 --read_whole "
+                                "时只把它的 .npz 完整读一遍)"))
     parser.add_argument("-p", "--plans_identifier", metavar="PLANS_IDENTIFIER", default=default_plans_identifier,
                         help=tr("with --explain and -t: the plans identifier, as v1's -p (the checks read "
                                 f"<PLANS_IDENTIFIER>_plans_3D.pkl, or _plans_2D.pkl for a 2d run; default "
@@ -88,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
         raise ExplorerError(tr("--read_whole reads the tasks' files and --no_task_check skips them",
                                "--read_whole 读取任务的文件,而 --no_task_check 跳过它们"),
                             fix=tr("give one of the two", "二者只给一个"))
-    report = run_doctor(verify_tasks=not args.no_task_check, read_whole=args.read_whole)
+    report = run_doctor(verify_tasks=not args.no_task_check, read_whole=args.read_whole, task=args.task)
     print(report.text())
     return 0 if report.ok else 1
