@@ -59,7 +59,8 @@ class DoctorReport:
     threads: Mapping[str, str]
     problems: tuple[Finding, ...]
     notes: tuple[Finding, ...] = field(default=())
-    #: with ``--read_whole``: how many .npz/.pkl/.model files of the tasks were read, every .npz to its end
+    #: with ``--read_whole``: how many .npz/.pkl/.model files of the tasks were read, every .npz to its end (None
+    #: without it, or when the tasks could not be listed)
     read_whole: int | None = None
 
     @property
@@ -79,11 +80,14 @@ class DoctorReport:
         lines.append(tr("tasks (stages where each one exists):", "任务(各自存在于哪些阶段):"))
         lines += ([f"  {name:<34} {', '.join(places)}" for name, places in self.tasks.items()]
                   or ["  " + tr("(none yet)", "(还没有)")])
-        if self.read_whole is not None:
+        if self.read_whole == 0:
+            lines.append("  " + tr("(--read_whole: no .npz/.pkl/.model files to read)",
+                                   "(--read_whole:没有可读取的 .npz/.pkl/.model 文件)"))
+        elif self.read_whole is not None:
             lines.append("  " + tr(f"(--read_whole: {self.read_whole} .npz/.pkl/.model files read, every .npz "
-                                   "decompressed to its end; damage is listed under problems)",
+                                   "decompressed to its end; any damage is listed under problems)",
                                    f"(--read_whole:读取了 {self.read_whole} 个 .npz/.pkl/.model 文件,每个 .npz 都解压"
-                                   "到了末尾;损坏列在问题中)"))
+                                   "到了末尾;发现的损坏列在问题中)"))
         lines.append(tr("versions:", "版本:"))
         lines += [f"  {pad(_label(name), 34)} {value or tr('not installed', '未安装')}"
                   for name, value in self.versions.items()]
@@ -451,7 +455,7 @@ def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool =
     notes: list[Finding] = []
     folders: tuple[FolderStatus, ...] = ()
     tasks: dict[str, tuple[str, ...]] = {}
-    read: list[int] = []  # files each task's damage check read
+    read: list[int] | None = None  # files each task's damage check read, once the tasks could be listed
     try:
         workspace = resolve_workspace(env)
     except PathsError as exc:
@@ -469,13 +473,14 @@ def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool =
                                  tr(f"export the three variables (or {ENV_WORKSPACE}) in your shell profile",
                                     f"在 shell 配置文件中 export 这三个变量(或 {ENV_WORKSPACE})")))
         try:
-            only = _only_task(task, workspace, problems)
-            tasks = check_tasks(workspace, problems, verify=verify_tasks, read_whole=read_whole, read=read,
+            only, counted = _only_task(task, workspace, problems), []
+            tasks = check_tasks(workspace, problems, verify=verify_tasks, read_whole=read_whole, read=counted,
                                 only=only)
+            read = counted
         except (OSError, ExplorerError) as exc:
             problems.append(Finding(tr(f"could not list the tasks: {exc}", f"无法列出任务:{exc}"),
                                     tr("check the folders above", "检查上面的文件夹")))
     versions = check_versions(problems, notes)
     threads = check_threads(env, problems, notes)
     return DoctorReport(folders, tasks, versions, threads, tuple(problems), tuple(notes),
-                        sum(read) if read_whole and verify_tasks else None)
+                        sum(read) if read_whole and verify_tasks and read is not None else None)

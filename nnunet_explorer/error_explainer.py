@@ -994,7 +994,7 @@ def _check_patch_divisible(match: re.Match, ctx: _Context, workspace, name: str)
 
 @_needs_task
 def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    from .planning.topology import POOL_LATE_PLANS, planner_topology, pooling_product
+    from .planning.topology import planner_topology, pooling_product, pools_late
 
     found = []
     for path, plans, k, stage in _stages(workspace, name, ctx.plans_identifier):
@@ -1013,14 +1013,20 @@ def _check_deepest_level(match: re.Match, ctx: _Context, workspace, name: str) -
         if (one or one_pooled) and "current_spacing" in stage:
             spacing = [float(v) for v in stage["current_spacing"]][-len(patch):]
             topology = planner_topology(spacing, patch, path.name)
-            planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
             shown = [round(v, 3) for v in spacing]
-            late = path.name == POOL_LATE_PLANS
-            found.append(tr(("v1's older planner (ExperimentPlanner, pooling late)" if late else "v1's planner")
-                            + f" pools {patch} at spacing {shown} as {planned} and pads the patch to {padded}",
-                            f"在 spacing {shown} 下," + ("v1 较早的规划器(ExperimentPlanner,晚池化)" if late else
-                                                       "v1 的规划器")
-                            + f"对 {patch} 的池化是 {planned},并把 patch 填充到 {padded}"))
+            late = pools_late(path.name)
+            who = (tr("v1's planner of these plans (ExperimentPlanner's rule: pooling late)",
+                      "写出这份 plans 的 v1 规划器(ExperimentPlanner 的规则:晚池化)") if late
+                   else tr("v1's planner", "v1 的规划器"))
+            if topology is None:
+                found.append(tr(f"{who} cannot plan {patch}: an axis under 4 voxels gets a negative number of "
+                                "poolings there (v1's planner never proposes such a patch)",
+                                f"{who}无法规划 {patch}:不足 4 个体素的轴在那里得到负的池化次数(v1 的规划器从不"
+                                "给出这样的 patch)"))
+                continue
+            planned, padded = topology.pool_op_kernel_sizes, [int(v) for v in topology.patch_size]
+            found.append(tr(f"{who} pools {patch} at spacing {shown} as {planned} and pads the patch to {padded}",
+                            f"在 spacing {shown} 下,{who}对 {patch} 的池化是 {planned},并把 patch 填充到 {padded}"))
     return found or _no_plans(name, ctx)
 
 
@@ -2470,10 +2476,11 @@ def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | 
             if not report_check_errors:
                 raise
             found = (tr(f"this check stopped on an error of nnunet-explorer's own ({type(exc).__name__}: {exc}); "
-                        "the cause and the fix above do not depend on it (run with --debug to see where, and "
-                        "report it)",
+                        "the cause above and the fix below do not depend on it (`nnunet-explorer doctor --explain` "
+                        "with `--debug` shows where it stopped; please report it)",
                         f"这项检查因 nnunet-explorer 自身的错误而中止({type(exc).__name__}: {exc});上面的原因和"
-                        "解决办法不依赖于它(加上 --debug 运行可以看到出错位置,请报告它)"),)
+                        "下面的解决办法不依赖于它(`nnunet-explorer doctor --explain` 加上 `--debug` 可以看到它在哪里"
+                        "中止;请报告它)"),)
         same = next((d for d in out if found and d.found == found), None)  # two messages of one problem in a log
         if same is not None:
             found = (tr(f"the same as checked for '{same.quoted}' above", f"与上面对 '{same.quoted}' 的检查相同"),)

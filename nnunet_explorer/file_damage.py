@@ -10,6 +10,7 @@ files without running anything; :func:`remedy` says what mends each, by what wro
 from __future__ import annotations
 
 import glob
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,8 +147,14 @@ def damaged_files(folder: PathLike, *, whole: bool = False) -> tuple[int, list[t
 
     from tqdm import tqdm
 
-    files = sorted(f for f in Path(folder).rglob("*") if f.name.endswith(_CHECKED_ENDINGS) and not f.is_dir())
-    damaged = []
+    damaged: list[tuple[Path, str]] = []
+
+    def unlisted(error: OSError) -> None:  # a folder this user cannot list (pathlib's rglob would skip it silently)
+        damaged.append((Path(error.filename), tr(f"a folder that cannot be listed: {error.strerror or error}",
+                                                 f"无法列出内容的文件夹:{error.strerror or error}")))
+
+    files = sorted(Path(root) / name for root, _, names in os.walk(folder, onerror=unlisted) for name in names
+                   if name.endswith(_CHECKED_ENDINGS))
     # reading every .npz to its end takes minutes on a large task: a bar on a terminal (none in a log or a pipe)
     shown = tqdm(files, desc=tr(f"reading {Path(folder).name} whole", f"正在完整读取 {Path(folder).name}"),
                  file=sys.stderr, leave=False, disable=None if whole else True)
@@ -159,7 +166,7 @@ def damaged_files(folder: PathLike, *, whole: bool = False) -> tuple[int, list[t
                      f"无法读取:{exc.strerror or type(exc).__name__}")
         if why:
             damaged.append((f, why))
-    return len(files), damaged
+    return len(files), sorted(damaged)
 
 
 def task_files_folders(workspace: "Workspace", name: str) -> list[Path]:
@@ -208,6 +215,11 @@ def remedy(path: Path, name: str | None, damaged: set[Path], workspace: "Workspa
     from .training.checkpoint_saving import RESUME_ORDER
 
     task, file, where = _task_id(name), path.name, _where(path, workspace)
+    if path.is_dir():  # listed by damaged_files when this user cannot list it: nothing in it was checked
+        return tr(f"{path}: a folder this user cannot list, so its files were not checked: give your user read and "
+                  "execute permission on it (chmod -R u+rX, or ask its owner), then check again",
+                  f"{path}:当前用户无法列出这个文件夹的内容,所以其中的文件没有被检查:给你的用户读取和执行权限"
+                  "(chmod -R u+rX,或请它的所有者设置),然后再检查一遍")
     if is_macos_copy(file):
         return tr(f"{file} is {macos_copy_fix()}", f"{file} 是{macos_copy_fix()}")
     if file.endswith(".model"):

@@ -154,6 +154,22 @@ def test_an_error_that_is_none_of_v1s_known_messages_keeps_its_traceback_and_a_k
     assert err.startswith(f"nnunet-explorer sample: error: RuntimeError: {known}\n") and "recognised: " in err
     with pytest.raises(RuntimeError):
         cli.main(["sample", "kits19", "--debug"])
+    # a check of the explanation that fails on a bug of its own: the error is still explained, the check says so
+    import dataclasses
+
+    from nnunet_explorer import error_explainer
+
+    def broken(match, ctx):
+        raise KeyError("a check's own bug")
+
+    index = next(i for i, k in enumerate(error_explainer.KNOWN) if k.name == "damaged_checkpoint")
+    monkeypatch.setattr(error_explainer, "KNOWN", (*error_explainer.KNOWN[:index], dataclasses.replace(
+        error_explainer.KNOWN[index], check=broken), *error_explainer.KNOWN[index + 1:]))
+    assert cli.main(["sample", "kits19"]) == 1
+    err = capsys.readouterr().err
+    assert "recognised: " in err and "this check stopped on an error of nnunet-explorer's own (KeyError: " in err
+    monkeypatch.undo()
+    monkeypatch.setattr(sample, "run", fails(known))
 
     # an error raised while another was handled is its own error: the known words of the one before do not explain it
     def fails_while_handling(args):

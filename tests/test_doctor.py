@@ -196,6 +196,8 @@ def test_read_whole_finds_an_npz_changed_inside_its_data_that_the_quick_check_pa
     assert "(--read_whole: 2 .npz/.pkl/.model files read, every .npz decompressed to its end" in out
     assert main(["doctor", "--read_whole", "--no_task_check"]) == 2
     assert "--read_whole reads the tasks' files and --no_task_check skips them" in capsys.readouterr().err
+    assert main(["doctor", "--read_whole", "--explain", "zipfile.BadZipFile: Bad CRC-32 for file 'data.npy'"]) == 2
+    assert "--explain reads every .npz of the -t task whole by itself" in capsys.readouterr().err
     # -t limits the file checks to one task (every task is still listed); one that names no task is a problem
     other = workspace.preprocessed / "Task013_Other" / "nnUNetData_plans_v2.1_stage0"
     other.mkdir(parents=True)
@@ -204,10 +206,28 @@ def test_read_whole_finds_an_npz_changed_inside_its_data_that_the_quick_check_pa
     only = run_doctor(env, read_whole=True, task="12")
     assert "Task013_Other" in only.tasks and "Task013_Other" not in _whats(only)
     assert "Task012_Crc: 1 damaged file(s)" in _whats(only) and only.read_whole == 2
+    # a folder this user cannot list (pathlib's rglob skipped it silently): named, with what mends it
+    from pathlib import Path
+
+    listing = os.scandir
+
+    def refused(path="."):
+        if Path(path) == other:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    (locked,) = [p for p in run_doctor(env, task="13").problems if "Task013_Other" in p.what]
+    assert locked.what.startswith("task Task013_Other: 1 damaged file(s): Task013_Other/nnUNetData_plans_v2.1_stage0 "
+                                  "(a folder that cannot be listed: Permission denied)")
+    assert locked.fix.startswith(f"{other}: a folder this user cannot list, so its files were not checked")
+    monkeypatch.setattr(os, "scandir", listing)
     missing = run_doctor(env, task="14")
     assert [p.what for p in missing.problems if p.what.startswith("-t: ")] == [
         "-t: could not find a task with the ID 14 (looked for folders named Task014_*)"]
-    assert "damaged" not in _whats(missing)
+    assert "damaged" not in _whats(missing) and missing.read_whole is None
+    nothing = run_doctor(env, task="14", read_whole=True)  # nothing to read: said so, not "0 files read"
+    assert nothing.read_whole == 0 and "(--read_whole: no .npz/.pkl/.model files to read)" in nothing.text()
 
 
 def test_broken_dataset_json_is_reported_with_the_file(workspace):

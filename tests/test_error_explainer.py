@@ -455,7 +455,8 @@ def test_a_check_that_fails_on_its_own_bug_still_shows_the_cause_and_fix(workspa
     out = capsys.readouterr().out
     assert "cause: 3d_lowres and 3d_cascade_fullres need a plans file" in out and "\nfix: " in out
     assert ("this check stopped on an error of nnunet-explorer's own (RuntimeError: an unforeseen torch state); "
-            "the cause and the fix above do not depend on it") in out
+            "the cause above and the fix below do not depend on it") in out
+    assert out.index("this check stopped") < out.index("\nfix: ")
     with pytest.raises(RuntimeError, match="unforeseen"):
         main(["doctor", "--explain", message, "--debug"])
 
@@ -580,7 +581,8 @@ def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling
     (task_dir / "nnUNetPlansfixed_plans_3D.pkl").write_bytes(pickle.dumps(plans))
     (older,) = explain(real.quoted, task="40", plans_identifier="nnUNetPlansfixed")
     late = get_pool_and_conv_props_poolLateV2(divisor, 4, 999, spacing)
-    assert older.found[1] == (f"v1's older planner (ExperimentPlanner, pooling late) pools {divisor} at spacing "
+    assert older.found[1] == (f"v1's planner of these plans (ExperimentPlanner's rule: pooling late) pools {divisor} "
+                              "at spacing "
                               f"{[round(v, 3) for v in spacing]} as {late.pool_op_kernel_sizes} and pads the patch "
                               f"to {[int(v) for v in late.patch_size]}")
     # one and a half times the product: two voxels under v1's strided convolutions, one under max pooling
@@ -601,6 +603,21 @@ def test_a_one_voxel_deepest_level_is_found_in_the_edited_plans_with_the_pooling
     said = capsys.readouterr()
     assert f"pool_op_kernel_sizes {late.pool_op_kernel_sizes}, conv_kernel_sizes {late.conv_kernel_sizes}" \
         in " ".join((said.err + said.out).split())
+    # an axis under 4 voxels in plans of another pooling-late planner (CT2): its rule cannot plan it, and both
+    # the explainer and the network step say the rest instead of failing on v1's negative number of poolings
+    small = [3, *divisor[1:]]
+    stage["patch_size"] = np.array(small)
+    (task_dir / "nnUNetPlansCT2_plans_3D.pkl").write_bytes(pickle.dumps(plans))
+    (under_4,) = explain(real.quoted, task="40", plans_identifier="nnUNetPlansCT2")
+    assert under_4.found[0].endswith(": one voxel, this is the cause")
+    assert under_4.found[1] == (f"v1's planner of these plans (ExperimentPlanner's rule: pooling late) cannot plan "
+                                f"{small}: an axis under 4 voxels gets a negative number of poolings there (v1's "
+                                "planner never proposes such a patch)")
+    assert main(["train", "3d_fullres", "nnUNetTrainerV2", "40", "0", "-p", "nnUNetPlansCT2",
+                 "--until", "network"]) == 2
+    said = capsys.readouterr()
+    assert "the plans' patch size is too small for the network's pooling" in said.err
+    assert "Traceback" not in said.err and "at this spacing" not in said.err
 
 def test_plans_that_do_not_describe_the_preprocessed_cases_are_found_and_train_explains_them(workspace, capsys):
     """num_modalities or num_classes edited in a copy of the plans: v1's network or loss fails deep in torch; with

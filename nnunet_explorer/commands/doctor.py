@@ -86,11 +86,18 @@ def _explain(source: str, task: str | None, plans_identifier: str, debug: bool =
 def run(args: argparse.Namespace) -> int:
     from ..doctor import run_doctor
 
+    from ..errors import ExplorerError
+
+    if args.read_whole and args.explain is not None:
+        raise ExplorerError(tr("--read_whole is for the plain check; --explain reads every .npz of the -t task whole "
+                               "by itself when the text holds a CRC or zlib error",
+                               "--read_whole 用于普通检查;文字中有 CRC 或 zlib 错误时,--explain 会自己把 -t 任务的每个 "
+                               ".npz 完整读一遍"),
+                            fix=tr("leave out --read_whole, or run `nnunet-explorer doctor --read_whole` on its own",
+                                   "去掉 --read_whole,或单独运行 `nnunet-explorer doctor --read_whole`"))
     if args.explain is not None:
         return _explain(args.explain, args.task, args.plans_identifier, getattr(args, "debug", False))
     if args.read_whole and args.no_task_check:
-        from ..errors import ExplorerError
-
         raise ExplorerError(tr("--read_whole reads the tasks' files and --no_task_check skips them",
                                "--read_whole 读取任务的文件,而 --no_task_check 跳过它们"),
                             fix=tr("give one of the two", "二者只给一个"))

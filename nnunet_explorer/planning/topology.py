@@ -13,13 +13,14 @@ The v2.1 planners (3D and 2D) derive the network topology from the voxel spacing
   elsewhere (so ``[1, 3, 3]`` in the first stages of anisotropic data);
 * finally the patch is padded up so that every axis is divisible by ``2 ** num_pool_per_axis``.
 
-The older 3D planner (``ExperimentPlanner``, plans ``nnUNetPlansfixed_plans_3D.pkl``) uses
-:func:`get_pool_and_conv_props_poolLateV2` instead: the number of poolings per axis from the patch alone, and
-an axis with fewer of them pooled in the last stages. :func:`planner_topology` picks by the plans file.
+The older 3D planner (``ExperimentPlanner``, plans ``nnUNetPlansfixed_plans_3D.pkl``) and six alternatives
+derived from it use :func:`get_pool_and_conv_props_poolLateV2` instead: the number of poolings per axis from the
+patch alone, and an axis with fewer of them pooled in the last stages. :func:`planner_topology` picks by the
+plans file.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import Sequence
 
@@ -136,7 +137,8 @@ def get_pool_and_conv_props(spacing: Sequence[float], patch_size: Sequence[int],
 @mirrors("nnunet.experiment_planning.common_utils:get_network_numpool")
 def get_network_numpool(patch_size: Sequence[int], maxpool_cap: int = 999, min_feature_map_size: int = 4) -> list:
     """How often each axis of ``patch_size`` can be halved before it falls under ``min_feature_map_size``:
-    ``floor(log2(size / 4))``, capped at ``maxpool_cap`` (the older planner's rule; spacing plays no part)."""
+    ``floor(log2(size / min_feature_map_size))``, capped at ``maxpool_cap`` (the older planner's rule; spacing
+    plays no part; negative for an axis under ``min_feature_map_size``)."""
     per_axis = np.floor([np.log(s / min_feature_map_size) / np.log(2) for s in patch_size]).astype(int)
     return [min(n, maxpool_cap) for n in per_axis]
 
@@ -144,12 +146,14 @@ def get_network_numpool(patch_size: Sequence[int], maxpool_cap: int = 999, min_f
 @mirrors("nnunet.experiment_planning.common_utils:get_pool_and_conv_props_poolLateV2")
 def get_pool_and_conv_props_poolLateV2(patch_size: Sequence[int], min_feature_map_size: int,
                                        max_numpool: int, spacing: Sequence[float]) -> Topology:
-    """The older 3D planner's topology (v1's ``ExperimentPlanner``, plans ``nnUNetPlansfixed_plans_3D.pkl``).
+    """The older 3D planner's topology (v1's ``ExperimentPlanner``, plans ``nnUNetPlansfixed_plans_3D.pkl``, and
+    the alternatives of :data:`POOL_LATE_PLANS`).
 
     Each axis pools :func:`get_network_numpool` times, all of them in the *last* stages (an axis with fewer
-    poolings starts late, so the deepest stages pool every axis); the convolution is 3 on every axis once all
-    spacings are more than half the coarsest original spacing, before that 3 only on the finer axes and 1 on
-    the coarse ones. Note the argument order (patch first, spacing last), unlike :func:`get_pool_and_conv_props`.
+    poolings starts late, so the deepest stages pool every axis that pools at all); the convolution is 3 on every
+    axis once all spacings are more than half the coarsest original spacing, before that 3 only on the finer axes
+    and 1 on the coarse ones. Note the argument order (patch first, spacing last), unlike
+    :func:`get_pool_and_conv_props`.
     """
     dim = len(patch_size)
     reach = max(spacing)
@@ -169,14 +173,35 @@ def get_pool_and_conv_props_poolLateV2(patch_size: Sequence[int], min_feature_ma
                     pad_shape(patch_size, must_be_divisible_by), must_be_divisible_by)
 
 
-#: the older 3D planner's plans file (v1's ``ExperimentPlanner``): its patches are pooled late
-POOL_LATE_PLANS = "nnUNetPlansfixed_plans_3D.pkl"
+
+#: the plans files of v1's 3D planners that pool late: ``ExperimentPlanner`` (the older default) and the
+#: alternatives under ``alternative_experiment_planning/`` that keep its rule (CT2, nonCT, targetSpacingForAnisoAxis,
+#: the two isotropic-patch planners, allConv3x3). A copy saved under another identifier is not recognised.
+POOL_LATE_PLANS = frozenset({
+    "nnUNetPlansfixed_plans_3D.pkl", "nnUNetPlansCT2_plans_3D.pkl", "nnUNetPlansnonCT_plans_3D.pkl",
+    "nnUNetPlanstargetSpacingForAnisoAxis_plans_3D.pkl", "nnUNetPlansfixedisoPatchesInmm_plans_3D.pkl",
+    "nnUNetPlansfixedisoPatchesInVoxels_plans_3D.pkl", "nnUNetPlansallConv3x3_plans_3D.pkl"})
+#: ``ExperimentPlannerAllConv3x3`` pools late, then sets every convolution kernel to 3
+ALL_CONV3_PLANS = "nnUNetPlansallConv3x3_plans_3D.pkl"
 
 
-def planner_topology(spacing: Sequence[float], patch_size: Sequence[int], plans_file: str | None = None) -> Topology:
-    """The topology v1's planner derives for ``patch_size`` at ``spacing``: the pooling-late rule for the older
-    3D planner's plans (:data:`POOL_LATE_PLANS`), :func:`get_pool_and_conv_props` (v2.1's, and every 2D
-    planner's) otherwise. ``plans_file`` is the plans' path or name, None for v2.1's."""
-    if plans_file is not None and PurePath(plans_file).name == POOL_LATE_PLANS:
-        return get_pool_and_conv_props_poolLateV2(patch_size, 4, 999, spacing)
-    return get_pool_and_conv_props(spacing, patch_size)
+def pools_late(plans_file: str | None) -> bool:
+    """Whether the plans file (a path or a name) is one of :data:`POOL_LATE_PLANS`."""
+    return plans_file is not None and PurePath(plans_file).name in POOL_LATE_PLANS
+
+
+def planner_topology(spacing: Sequence[float], patch_size: Sequence[int],
+                     plans_file: str | None = None) -> Topology | None:
+    """The topology v1's planner derives for ``patch_size`` at ``spacing``: the pooling-late rule for the plans
+    of :data:`POOL_LATE_PLANS`, :func:`get_pool_and_conv_props` (v2.1's 3D planners', every 2D planner's)
+    otherwise. ``plans_file`` is the plans' path or name, None for v2.1's. None when the late rule cannot plan the
+    patch: an axis under ``min_feature_map_size`` (4) voxels gets a negative number of poolings there, and v1's
+    ``2 ** num_pool_per_axis`` fails (its planner never proposes such a patch; only a hand edit makes one)."""
+    if not pools_late(plans_file):
+        return get_pool_and_conv_props(spacing, patch_size)
+    if min(patch_size) < 4:
+        return None
+    topology = get_pool_and_conv_props_poolLateV2(patch_size, 4, 999, spacing)
+    if PurePath(plans_file).name == ALL_CONV3_PLANS:
+        topology = replace(topology, conv_kernel_sizes=[[3] * len(k) for k in topology.conv_kernel_sizes])
+    return topology

@@ -154,7 +154,8 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
         spacing: the stage's spacing (the plans' ``current_spacing``), so that a patch too small for its pooling
             is told the pooling v1's planner gives it.
         plans_file: the plans' path or name (``trainer.plans_file``): the older 3D planner's
-            ``nnUNetPlansfixed_plans_3D.pkl`` pools late (:func:`~nnunet_explorer.planning.topology.planner_topology`).
+            ``nnUNetPlansfixed_plans_3D.pkl`` and its alternatives pool late
+            (:func:`~nnunet_explorer.planning.topology.planner_topology`).
 
     Returns:
         A :class:`ContractReport`; ``report.ok`` is False when something does not fit, and
@@ -259,8 +260,9 @@ def check_network_contract(network: nn.Module, *, patch_size: Sequence[int], bat
             from ..planning.topology import planner_topology
 
             topology = planner_topology(list(spacing)[-len(patch):], patch, plans_file)
-            planned = (topology.pool_op_kernel_sizes, topology.conv_kernel_sizes,
-                       [int(v) for v in topology.patch_size])
+            if topology is not None:  # None: the pooling-late rule cannot plan an axis under 4 voxels
+                planned = (topology.pool_op_kernel_sizes, topology.conv_kernel_sizes,
+                           [int(v) for v in topology.patch_size])
         one_voxel = (patch, divisor, planned)
         errors.insert(0, tr(f"patch_size {patch} leaves one voxel at the network's deepest level (the product of "
                             f"the poolings is {divisor}): instance norm cannot normalise a single voxel, which is the "

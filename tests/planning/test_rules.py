@@ -96,16 +96,23 @@ def test_the_older_planners_late_pooling_matches_v1():
     rng = np.random.RandomState(3)
     for _ in range(60):
         spacing = list(rng.choice([0.7, 1.0, 1.5, 3.0, 5.0], 3))
-        patch = list(rng.randint(8, 300, 3))
+        patch = list(rng.randint(4, 300, 3))  # from 4: an axis of 4 to 7 voxels never pools
         ours = get_pool_and_conv_props_poolLateV2(patch, 4, 999, spacing).as_tuple()
         theirs = v1_late(patch, 4, 999, spacing)
+        assert len(ours) == len(theirs) == 5
         for mine, v1 in zip(ours, theirs):
             assert np.array_equal(np.asarray(mine), np.asarray(v1)), (spacing, patch)
-    # late: an axis with fewer poolings waits for the last stages (v2.1 would pool it first)
+    # late: an axis with fewer poolings waits for the last stages (v2.1 pools it as soon as its spacing is within
+    # 2x of the finest, here in stages 2 and 3)
     late = planner_topology([3.0, 1.0, 1.0], [16, 64, 64], "/p/Task001_X/nnUNetPlansfixed_plans_3D.pkl")
     assert late.pool_op_kernel_sizes == [[1, 2, 2], [1, 2, 2], [2, 2, 2], [2, 2, 2]]
     assert planner_topology([3.0, 1.0, 1.0], [16, 64, 64], "nnUNetPlansv2.1_plans_3D.pkl").as_tuple()[1] == \
         get_pool_and_conv_props([3.0, 1.0, 1.0], [16, 64, 64]).pool_op_kernel_sizes
+    # allConv3x3 pools late, then makes every kernel 3; the late rule cannot plan an axis under 4 voxels
+    all3 = planner_topology([3.0, 1.0, 1.0], [16, 64, 64], "nnUNetPlansallConv3x3_plans_3D.pkl")
+    assert all3.pool_op_kernel_sizes == late.pool_op_kernel_sizes and late.conv_kernel_sizes[0] == [1, 3, 3]
+    assert all3.conv_kernel_sizes == [[3, 3, 3]] * 5
+    assert planner_topology([1.0, 1.0, 1.0], [3, 64, 64], "nnUNetPlansCT2_plans_3D.pkl") is None
 
 
 def test_pad_shape_rounds_up_only_when_needed():
