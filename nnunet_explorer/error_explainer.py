@@ -586,6 +586,25 @@ def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[
     return found
 
 
+@_needs_task
+def _check_case_count(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
+    from .training.dataloading import get_case_identifiers
+
+    task_dir = workspace.preprocessed_task_dir(name)
+    stages = sorted(f for f in task_dir.glob("*_stage*") if f.is_dir()) if task_dir.is_dir() else []
+    if not stages:
+        return [tr(f"{task_dir} holds no stage folder (plan and preprocess the task first)",
+                   f"{task_dir} 中没有 stage 文件夹(先规划和预处理这个任务)")]
+    found = [tr(f"{stage.name}: {len(get_case_identifiers(stage))} training case(s)",
+                f"{stage.name}:{len(get_case_identifiers(stage))} 个训练病例") for stage in stages]
+    splits_file = task_dir / "splits_final.pkl"
+    found.append(tr(f"{splits_file} exists now: v1 takes its folds instead of making the 5-fold split"
+                    if splits_file.is_file() else f"no {splits_file} now",
+                    f"现在已有 {splits_file}:v1 用它的 fold,不再做 5 折划分" if splits_file.is_file()
+                    else f"现在没有 {splits_file}"))
+    return found
+
+
 def _check_labels(match: re.Match, ctx: _Context) -> list[str]:
     import numpy as np
     import SimpleITK as sitk
@@ -1285,6 +1304,33 @@ def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
+def _check_model_plans(match: re.Match, ctx: _Context) -> list[str]:
+    from .paths import resolve_workspace
+
+    experiment = _message_path(match.group("path")).parent
+    parts = _model_folder_parts(experiment)
+    if parts is None:
+        return _not_a_model_folder(experiment)
+    configuration, task, name = parts
+    if not Path(experiment).is_dir():
+        return [_not_here(experiment)]
+    found = []
+    if (Path(experiment) / "plans.pkl").is_file():
+        found.append(tr(f"{experiment / 'plans.pkl'} exists in this shell now",
+                        f"{experiment / 'plans.pkl'} 现在在这个 shell 中存在"))
+    found += _folds_of(Path(experiment), most=5)
+    plans_file = f"{name.partition('__')[2]}_plans_{'2D' if configuration == '2d' else '3D'}.pkl"
+    try:
+        source = resolve_workspace(ctx.environ).preprocessed_task_dir(task) / plans_file
+    except ExplorerError:
+        return found + [tr(f"the plans v1 copied: nnUNet_preprocessed/{task}/{plans_file} (nnUNet_preprocessed is "
+                           "not set here)",
+                           f"v1 复制的 plans:nnUNet_preprocessed/{task}/{plans_file}(这里没有设置 nnUNet_preprocessed)")]
+    found.append(tr(f"the plans v1 copied: {source}" + ("" if source.is_file() else " (not on this machine)"),
+                    f"v1 复制的 plans:{source}" + ("" if source.is_file() else "(不在这台机器上)")))
+    return found
+
+
 def _check_checkpoint_file(match: re.Match, ctx: _Context) -> list[str]:
     printed = _message_path(match.group("path"))
     if _from_pretrained_weights(match):
@@ -1309,7 +1355,17 @@ def _check_final_checkpoint(match: re.Match, ctx: _Context) -> list[str]:
         return _not_a_model_folder(fold.parent)
     if not Path(fold).is_dir():
         return [_not_here(fold)]
-    return [f"{fold}: {_fold_state(Path(fold))}"]
+    from .training.checkpoint_saving import RESUME_ORDER
+
+    found = [f"{fold}: {_fold_state(Path(fold))}"]
+    if not any((Path(fold) / name).is_file() for name in RESUME_ORDER):
+        found.append(tr(f"{fold.name} holds no checkpoint, so -c cannot continue it either (v1: \"No checkpoint "
+                        "found\"): train this fold from the start, without -c",
+                        f"{fold.name} 中没有任何检查点,所以 -c 也无法继续它(v1:\"No checkpoint found\"):不加 -c,"
+                        "从头训练这个 fold"))
+    # the other folds of the model folder: one of them finished, or -val named another folder than the training's
+    found += [line for line in _folds_of(Path(fold).parent) if not line.startswith(f"{fold}: ")]
+    return found
 
 
 @_needs_task
@@ -1824,6 +1880,29 @@ KNOWN: tuple[_Known, ...] = (
                         "组成的列表;fold i 就是第 i 个条目)"),
            _guarded(_check_splits),
            lambda: tr("v2 does the same with splits_final.json", "v2 对 splits_final.json 也是这样处理的")),
+    _Known("too_few_cases", "ValueError: Cannot have number of splits n_splits=5 greater than the number of samples: "
+           "n_samples=...",
+           re.compile(r"Cannot have number of splits n_splits=(?P<folds>\d+) greater than the number of samples: "
+                      r"n_samples=(?P<cases>\d+)"),
+           lambda m: tr(f"the task has {m.group('cases')} training case(s), fewer than {m.group('folds')}. Training a "
+                        "numbered fold without splits_final.pkl in the task's preprocessed folder, v1's do_split makes "
+                        "its 5-fold cross-validation split there first (scikit-learn's KFold(n_splits=5, shuffle=True, "
+                        "random_state=12345) over the cases of the stage folder), and KFold refuses fewer cases than "
+                        "folds",
+                        f"这个任务只有 {m.group('cases')} 个训练病例,少于 {m.group('folds')} 个。训练编号的 fold 时,如果"
+                        "任务的预处理文件夹里没有 splits_final.pkl,v1 的 do_split 会先在那里做 5 折交叉验证划分"
+                        "(scikit-learn 的 KFold(n_splits=5, shuffle=True, random_state=12345),作用于 stage 文件夹中的"
+                        "病例),而 KFold 拒绝病例数少于折数"),
+           lambda m: tr("train fold all (-f all: v1 trains on every case and validates on the same ones, no split "
+                        "needed), or write your own splits_final.pkl with fewer folds into the task's preprocessed "
+                        "folder before training (a list of {'train': array, 'val': array}; fold i is entry i), or add "
+                        "training cases (5 or more) and plan and preprocess again",
+                        "训练 fold all(-f all:v1 用全部病例训练,并在同样的病例上验证,不需要划分),或者在训练前自己把"
+                        "折数更少的 splits_final.pkl 写进任务的预处理文件夹(一个由 {'train': array, 'val': array} 组成"
+                        "的列表;fold i 就是第 i 个条目),或者添加训练病例(5 个或更多)后重新规划和预处理"),
+           _guarded(_check_case_count),
+           lambda: tr("v2's do_split has the same KFold and the same limit (splits_final.json)",
+                      "v2 的 do_split 用同样的 KFold,也有同样的限制(splits_final.json)")),
     _Known("raw_files", "could not find label file for case ... / some image files are missing for case ... / there "
            "are training cases in imagesTr that are not listed in dataset.json",
            re.compile(r"could not find label file for case (?P<case>[^\n]+?)\. Expected file:\s*(?P<label>[^\n]+)"
@@ -2293,6 +2372,25 @@ KNOWN: tuple[_Known, ...] = (
                         "all needs a model trained with fold all",
                         "-f 只给训练过的 fold(检查会列出它们),或者把缺少的训练出来;-f all 需要用 fold all 训练的模型"),
            _guarded(_check_fold_folders)),
+    _Known("model_plans", "No such file or directory: '.../TRAINER__PLANS/plans.pkl'",
+           re.compile(r"No such file or directory: '(?P<path>[^'\n]*__[^'\n/\\]+(?:/|\\{1,2})plans\.pkl)'"),
+           lambda m: tr("v1's trainer copies its plans file into the model folder as plans.pkl when its training "
+                        "starts (save_debug_information), next to the fold folders; nnUNet_predict first copies that "
+                        "plans.pkl into the output folder and reads the expected number of modalities from it (so do "
+                        "v1's ensembling and the 3d_lowres step of the cascade). It is not there: only the fold "
+                        "folders were copied from the machine that trained, or it was deleted",
+                        "v1 的 trainer 在训练开始时(save_debug_information)把它的 plans 文件以 plans.pkl 的名字复制到"
+                        "模型文件夹里,放在各个 fold 文件夹旁边;nnUNet_predict 先把这个 plans.pkl 复制到输出文件夹,再从"
+                        "中读出预期的模态数(v1 的集成和级联的 3d_lowres 步骤也读它)。它不在那里:从训练的机器上只复制了"
+                        "各个 fold 文件夹,或者它被删掉了"),
+           lambda m: tr("copy plans.pkl along with the fold folders from the machine that trained; if it is lost, "
+                        "copy the plans the model was trained with there as plans.pkl (the check names the task's "
+                        "plans file; v1 copied exactly that file, so it is the same unless the plans were planned "
+                        "again since)",
+                        "从训练的机器上把 plans.pkl 和各个 fold 文件夹一起复制过来;如果它丢了,就把训练这个模型时用的 "
+                        "plans 复制到那里并命名为 plans.pkl(检查会给出这个任务的 plans 文件;v1 复制的正是这个文件,"
+                        "所以除非之后重新规划过,它们是同一个)"),
+           _guarded(_check_model_plans)),
     _Known("checkpoint_missing", "No such file or directory: '.../fold_N/model_final_checkpoint.model.pkl'",
            re.compile(r"No such file or directory: '(?P<path>[^'\n]*(?:/|\\{1,2})(?:fold_\d+|all)(?:/|\\{1,2})"
                       r"(?P<name>[^/\\'\n]+)\.model(?:\.pkl)?)'"),
@@ -2343,12 +2441,14 @@ KNOWN: tuple[_Known, ...] = (
                         "训练时用了 --disable_saving(它不写最终检查点),或者 -val 指向的不是训练时的文件夹(配置、"
                         "trainer、-p、fold 或 RESULTS_FOLDER;v1 初始化时会创建 fold 文件夹,所以一个空文件夹说明不了"
                         "什么)"),
-           lambda m: tr("finish the training first: the same command with -c instead of -val continues from "
-                        "model_latest (else model_best) and validates at its end (v1's --valbest validates model_best "
-                        "instead, but its help says hands off, and it writes into the same validation_raw unless "
-                        "--val_folder names another)",
-                        "先把训练跑完:同样的命令把 -val 换成 -c,会从 model_latest(没有它就从 model_best)继续,并在"
-                        "结束时验证(v1 的 --valbest 改为验证 model_best,但它的帮助说不要碰它,而且除非 --val_folder "
+           lambda m: tr("finish the training first: where the fold has model_latest or model_best (the check "
+                        "lists them), the same command with -c instead of -val continues from model_latest (else "
+                        "model_best) and validates at its end; where it has none, train it from the start without -c "
+                        "(v1's --valbest validates model_best instead, but its help says hands off, and it writes into "
+                        "the same validation_raw unless --val_folder names another)",
+                        "先把训练跑完:如果这个 fold 有 model_latest 或 model_best(检查会列出它们),同样的命令把 -val "
+                        "换成 -c,会从 model_latest(没有它就从 model_best)继续,并在结束时验证;如果一个也没有,就不加 "
+                        "-c 从头训练(v1 的 --valbest 改为验证 model_best,但它的帮助说不要碰它,而且除非 --val_folder "
                         "另给名字,它写进同一个 validation_raw)"),
            _guarded(_check_final_checkpoint)),
     _Known("no_checkpoint", "No checkpoint found",

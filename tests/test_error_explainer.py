@@ -93,8 +93,19 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "input_channels": _v1_channels_message(),
         "label_beyond_classes": _v1_label_beyond_message(),
         "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
+        "too_few_cases": _v1_kfold_message(4),
+        "model_plans": _missing_plans_message(f"{_V1_MODEL}/plans.pkl"),
         **_damaged_file_messages(),
     }
+
+
+def _v1_kfold_message(cases: int) -> str:
+    """scikit-learn's refusal as v1's do_split meets it: ``KFold(n_splits=5, shuffle=True, random_state=12345)``
+    over ``cases`` sorted case ids."""
+    from sklearn.model_selection import KFold
+
+    return _v1_raised(lambda: list(KFold(n_splits=5, shuffle=True, random_state=12345).split(
+        np.sort([f"case_{i}" for i in range(cases)]))))
 
 
 def _damaged_file_messages() -> dict[str, str]:
@@ -1182,6 +1193,30 @@ def test_a_checkpoint_v1_cannot_load_names_what_each_fold_holds(workspace):
     assert weights.found == ("/w/fold_0/model_final_checkpoint.model is not on this machine (or not at this path)",)
 
 
+def test_a_model_folder_without_plans_pkl_names_the_plans_v1_copied_there(workspace, tmp_path):
+    """Only the fold folders copied off a cluster: v1's nnUNet_predict stops on shutil.copy of the model folder's
+    plans.pkl; the check lists the folds and names the preprocessed plans file v1's trainer had copied there."""
+    pytest.importorskip("nnunet")
+    from nnunet.inference.predict import predict_from_folder
+
+    folder = _v1_experiment(workspace, {"fold_0": ("model_final_checkpoint.model", "model_final_checkpoint.model.pkl")})
+    message = _v1_raised(lambda: predict_from_folder(str(folder), str(tmp_path / "in"), str(tmp_path / "out"), [0],
+                                                     False, 1, 1, None, 0, 1, True))
+    assert message == f"FileNotFoundError: [Errno 2] No such file or directory: '{folder / 'plans.pkl'}'"
+    (found,) = explain(message)
+    plans = workspace.preprocessed / "Task004_X" / "nnUNetPlansv2.1_plans_3D.pkl"
+    assert found.name == "model_plans" and "save_debug_information" in found.cause
+    assert found.found == (f"{folder / 'fold_0'}: checkpoints: model_final_checkpoint",
+                           f"the plans v1 copied: {plans} (not on this machine)")
+    plans.parent.mkdir(parents=True)
+    plans.write_bytes(b"plans")
+    assert explain(message)[0].found[-1] == f"the plans v1 copied: {plans}"
+    # a 2d model reads the _plans_2D.pkl
+    flat = _v1_experiment(workspace, {"fold_1": ()}, configuration="2d")
+    (flat_found,) = explain(f"FileNotFoundError: [Errno 2] No such file or directory: '{flat / 'plans.pkl'}'")
+    assert flat_found.found[-1].endswith("nnUNetPlansv2.1_plans_2D.pkl (not on this machine)")
+
+
 def test_validation_only_and_continue_say_which_checkpoints_the_fold_has(workspace):
     pytest.importorskip("nnunet")
     folder = _v1_experiment(workspace, {"fold_2": ("model_latest.model", "model_latest.model.pkl")})
@@ -1190,13 +1225,43 @@ def test_validation_only_and_continue_say_which_checkpoints_the_fold_has(workspa
     (found,) = explain(f"RuntimeError: {final}")
     assert found.name == "final_checkpoint" and "--valbest" in found.fix and "hands off" in found.fix
     assert found.found == (f"{folder / 'fold_2'}: checkpoints: model_latest",)
+    # a fold with no checkpoint at all: -c would fail as well; the other folds of the model folder are listed
+    (folder / "fold_1").mkdir()
+    (bare,) = explain(f"RuntimeError: {final.replace('fold_2', 'fold_1')}")
+    assert bare.found == (f"{folder / 'fold_1'}: checkpoints: none",
+                          "fold_1 holds no checkpoint, so -c cannot continue it either (v1: \"No checkpoint found\"): "
+                          "train this fold from the start, without -c",
+                          f"{folder / 'fold_2'}: checkpoints: model_latest")
+    assert "where it has none, train it from the start without -c" in bare.fix
     nothing = "RuntimeError: " + _literal("nnunet", "training/network_training/network_trainer.py",
                                           "No checkpoint found")
     (asked,) = explain(nothing)
     assert asked.name == "no_checkpoint" and asked.found == ("add -t TASK to check the task's files as well",)
     (workspace.raw_task_dir("Task004_X")).mkdir(parents=True)
     (checked,) = explain(nothing, task="4")
-    assert checked.found == (f"{folder / 'fold_2'}: checkpoints: model_latest",)
+    assert checked.found == (f"{folder / 'fold_1'}: checkpoints: none",
+                             f"{folder / 'fold_2'}: checkpoints: model_latest")
+
+
+def test_fewer_cases_than_v1s_five_folds_are_counted_and_fold_all_is_the_fix(workspace):
+    """scikit-learn's KFold refuses 4 cases for v1's 5-fold split: with -t the check counts the stage's cases and says
+    whether a splits_final.pkl would have been used instead."""
+    pytest.importorskip("nnunet")
+    message = _v1_kfold_message(4)
+    assert message == ("ValueError: Cannot have number of splits n_splits=5 greater than the number of samples: "
+                       "n_samples=4.")
+    (found,) = explain(f"Creating new 5-fold cross-validation split...\n{message}")
+    assert found.name == "too_few_cases" and found.cause.startswith("the task has 4 training case(s), fewer than 5")
+    assert found.fix.startswith("train fold all (-f all") and found.found == ("add -t TASK to check the task's files "
+                                                                             "as well",)
+    stage = workspace.preprocessed / "Task014_Few" / "nnUNetData_plans_v2.1_stage0"
+    stage.mkdir(parents=True)
+    for i in range(4):
+        np.savez_compressed(stage / f"case_{i}.npz", data=np.zeros((2, 4, 4, 4), np.float32))
+    np.savez_compressed(stage / "case_0_segFromPrevStage.npz", data=np.zeros((1, 4, 4, 4), np.float32))
+    (counted,) = explain(message, task="14")
+    assert counted.found == ("nnUNetData_plans_v2.1_stage0: 4 training case(s)",
+                             f"no {stage.parent / 'splits_final.pkl'} now")
 
 
 def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tmp_path, capsys):
