@@ -183,6 +183,30 @@ def _check_unpacked(workspace: Workspace, name: str, problems: list[Finding]) ->
                "腾出空间")))
 
 
+def _check_stage_folders(workspace: Workspace, name: str, problems: list[Finding]) -> None:
+    """Each stage of the task's plans trains from its own data folder; one not there fails v1's training."""
+    from .planning.plans import missing_stage_folders
+
+    missing = missing_stage_folders(workspace.preprocessed_task_dir(name))
+    if not missing:
+        return
+    shown = tr("; ", "；").join(tr(f"{plans} stage {stage}: {folder.name}", f"{plans} 的 stage {stage}:{folder.name}")
+                               for plans, stage, folder in missing[:5]) + and_more(5, len(missing))
+    match = TASK_NAME_PATTERN.match(name)
+    task_id = int(match.group(1)) if match else name
+    problems.append(Finding(
+        tr(f"preprocessed task {name}: the data folder of {len(missing)} planned stage(s) is not there ({shown}); v1's "
+           "training of that configuration stops listing it (\"No such file or directory\")",
+           f"预处理后的任务 {name}：{len(missing)} 个已规划的 stage 没有数据文件夹（{shown}）；v1 训练这个配置时会在列出"
+           "它的内容时停下（\"No such file or directory\"）"),
+        tr(f"preprocess the task: `nnUNet_plan_and_preprocess -t {task_id}` without -no_pp (it plans again as well, "
+           f"the same plans for the same data) or `nnunet-explorer plan_and_preprocess -t {task_id}`; if the folders "
+           "are in another copy of nnUNet_preprocessed, point the variable there",
+           f"预处理这个任务：`nnUNet_plan_and_preprocess -t {task_id}`，不加 -no_pp（它也会重新规划，同样的数据得到"
+           f"同样的 plans），或 `nnunet-explorer plan_and_preprocess -t {task_id}`；如果这些文件夹在另一份 "
+           "nnUNet_preprocessed 中，就让这个变量指向那里")))
+
+
 def _check_damaged(workspace: Workspace, name: str, problems: list[Finding], whole: bool = False) -> int:
     """A damaged .npz, .pkl or checkpoint of the task (v1 writes them in place) fails the run that reads it.
     ``whole``: each .npz decompressed to its end (damage inside its data, which only a CRC or zlib error shows
@@ -251,6 +275,7 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *, verify: bool =
                 continue
             if "preprocessed" in places:
                 _check_unpacked(workspace, name, problems)
+                _check_stage_folders(workspace, name, problems)
             checked = _check_damaged(workspace, name, problems, whole=read_whole)
             if read is not None:
                 read.append(checked)

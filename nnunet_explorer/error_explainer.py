@@ -1304,6 +1304,29 @@ def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
     return found
 
 
+def _check_stage_folder(match: re.Match, ctx: _Context) -> list[str]:
+    from .planning.plans import missing_stage_folders
+
+    folder = Path(_message_path(match.group("path")))
+    task_dir = folder.parent
+    if folder.is_dir():
+        return [tr(f"{folder} exists in this shell: the run that failed saw another nnUNet_preprocessed, or the task "
+                   "was preprocessed since",
+                   f"{folder} 在这个 shell 中存在:失败的那次运行看到的是另一个 nnUNet_preprocessed,或者任务是之后才"
+                   "预处理的")]
+    if not task_dir.is_dir():
+        return [_not_here(task_dir)]
+    stages = sorted(f.name for f in task_dir.iterdir() if f.is_dir() and re.search(r"_stage\d+$", f.name))
+    found = [tr(f"{task_dir} holds the stage folders: {', '.join(stages)}" if stages
+                else f"{task_dir} holds no stage folder: the task was planned but not preprocessed",
+                f"{task_dir} 中有这些 stage 文件夹:{'、'.join(stages)}" if stages
+                else f"{task_dir} 中没有 stage 文件夹:这个任务规划过,但没有预处理")]
+    found += [tr(f"{plans} plans stage {stage} from {path.name}, which is not there",
+                 f"{plans} 的 stage {stage} 要用 {path.name},但它不在那里")
+              for plans, stage, path in missing_stage_folders(task_dir)]
+    return found
+
+
 def _check_model_plans(match: re.Match, ctx: _Context) -> list[str]:
     from .paths import resolve_workspace
 
@@ -2372,6 +2395,25 @@ KNOWN: tuple[_Known, ...] = (
                         "all needs a model trained with fold all",
                         "-f 只给训练过的 fold(检查会列出它们),或者把缺少的训练出来;-f all 需要用 fold all 训练的模型"),
            _guarded(_check_fold_folders)),
+    _Known("stage_folder", "No such file or directory: '.../nnUNetData_plans_v2.1_stage0'",
+           re.compile(r"No such file or directory: '(?P<path>[^'\n]*(?:/|\\{1,2})(?P<stage>[^/\\'\n]+_stage\d+))"
+                      r"(?:/|\\{1,2})?'"),
+           lambda m: tr(f"v1's training reads its cases from the stage folder its plans name ({m.group('stage')}: "
+                        "the plans' data_identifier and the stage) in the task's preprocessed folder, listing it "
+                        "when the trainer loads the dataset; it is not there: the task was planned with -no_pp (plans "
+                        "only), the preprocessing stopped before this stage, the folder was deleted, or "
+                        "nnUNet_preprocessed points at another copy than the one preprocessed",
+                        f"v1 的训练从 plans 所指的 stage 文件夹({m.group('stage')}:plans 的 data_identifier 加上 "
+                        "stage)中读取病例,这个文件夹在任务的预处理文件夹里,trainer 加载数据集时会列出它的内容;它不在那里:"
+                        "任务规划时用了 -no_pp(只规划)、预处理在这个 stage 之前就停了、文件夹被删掉了,或者 "
+                        "nnUNet_preprocessed 指向的不是预处理过的那一份"),
+           lambda m: tr("preprocess the task: `nnUNet_plan_and_preprocess -t ID` without -no_pp (it plans again as "
+                        "well, the same plans for the same data) or `nnunet-explorer plan_and_preprocess -t ID`; if "
+                        "the folder is in another copy of nnUNet_preprocessed, point the variable there",
+                        "预处理这个任务:`nnUNet_plan_and_preprocess -t ID`,不加 -no_pp(它也会重新规划,同样的数据得到"
+                        "同样的 plans),或 `nnunet-explorer plan_and_preprocess -t ID`;如果这个文件夹在另一份 "
+                        "nnUNet_preprocessed 中,就让这个变量指向那里"),
+           _guarded(_check_stage_folder)),
     _Known("model_plans", "No such file or directory: '.../TRAINER__PLANS/plans.pkl'",
            re.compile(r"No such file or directory: '(?P<path>[^'\n]*__[^'\n/\\]+(?:/|\\{1,2})plans\.pkl)'"),
            lambda m: tr("v1's trainer copies its plans file into the model folder as plans.pkl when its training "

@@ -94,6 +94,7 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "label_beyond_classes": _v1_label_beyond_message(),
         "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
         "too_few_cases": _v1_kfold_message(4),
+        "stage_folder": _missing_plans_message("/data/pre/Task004_X/nnUNetData_plans_v2.1_stage0"),
         "model_plans": _missing_plans_message(f"{_V1_MODEL}/plans.pkl"),
         **_damaged_file_messages(),
     }
@@ -1191,6 +1192,35 @@ def test_a_checkpoint_v1_cannot_load_names_what_each_fold_holds(workspace):
     (weights,) = explain(pretrained)
     assert weights.cause.startswith("nnUNet_train -pretrained_weights names a checkpoint file that is not there")
     assert weights.found == ("/w/fold_0/model_final_checkpoint.model is not on this machine (or not at this path)",)
+
+
+def test_a_stage_folder_that_was_never_preprocessed_is_found_before_and_after_v1_fails(workspace, capsys):
+    """Plans written without their data (-no_pp, or the folder deleted): v1's load_dataset fails listing the stage
+    folder; the explainer names the stage folders there and which plans want the missing one, and plain doctor finds
+    it before a run."""
+    pytest.importorskip("nnunet")
+    from nnunet.training.dataloading.dataset_loading import load_dataset as v1_load_dataset
+
+    from nnunet_explorer.doctor import run_doctor
+
+    task_dir, *_ = _kits19_plans(workspace, capsys)
+    stage = task_dir / "nnUNetData_plans_v2.1_stage0"
+    assert "Task040_KiTS: the data folder" not in " ".join(p.what for p in run_doctor().problems)
+    stage.rename(task_dir / "elsewhere")
+    message = _v1_raised(lambda: v1_load_dataset(str(stage)))
+    assert message == f"FileNotFoundError: [Errno 2] No such file or directory: '{stage}'"
+    (found,) = explain(f"loading dataset\n{message}")
+    assert found.name == "stage_folder" and "(nnUNetData_plans_v2.1_stage0: the plans' data_identifier" in found.cause
+    assert found.found == (f"{task_dir} holds the stage folders: nnUNetData_plans_v2.1_2D_stage0",
+                           "nnUNetPlansv2.1_asPlanned_plans_3D.pkl plans stage 0 from nnUNetData_plans_v2.1_stage0, "
+                           "which is not there",
+                           "nnUNetPlansv2.1_plans_3D.pkl plans stage 0 from nnUNetData_plans_v2.1_stage0, which is not "
+                           "there")
+    (problem,) = [p for p in run_doctor().problems if "Task040_KiTS: the data folder" in p.what]
+    assert problem.what.startswith("preprocessed task Task040_KiTS: the data folder of 2 planned stage(s) is not "
+                                   "there (nnUNetPlansv2.1_asPlanned_plans_3D.pkl stage 0: "
+                                   "nnUNetData_plans_v2.1_stage0")
+    assert problem.fix.startswith("preprocess the task: `nnUNet_plan_and_preprocess -t 40` without -no_pp")
 
 
 def test_a_model_folder_without_plans_pkl_names_the_plans_v1_copied_there(workspace, tmp_path):

@@ -61,6 +61,25 @@ def load_plans(path: PathLike) -> dict:
     return plans
 
 
+def missing_stage_folders(task_dir: PathLike) -> list[tuple[str, int, Path]]:
+    """The data folders the task's plans files train from (``<data_identifier>_stage<k>``, one per stage) that are
+    not in ``task_dir``, as (plans file name, stage, folder): after ``nnUNet_plan_and_preprocess -no_pp`` (plans
+    only), a preprocessing that stopped, or a folder deleted. Plans that cannot be read are left out (the damage
+    check names them)."""
+    task_dir = Path(task_dir)
+    missing = []
+    for plans_file in sorted(task_dir.glob("*_plans_[23]D.pkl")):
+        try:
+            plans = load_plans(plans_file)
+        except Exception:  # noqa: BLE001 - damaged or foreign plans: not this check's to explain
+            continue
+        for stage in sorted(plans["plans_per_stage"]):
+            folder = task_dir / f"{plans['data_identifier']}_stage{stage}"
+            if not folder.is_dir():
+                missing.append((plans_file.name, stage, folder))
+    return missing
+
+
 def _is_count(value: Any) -> bool:
     """A positive whole number, as an int, a numpy integer or a float like 2.0 (v1 casts with int())."""
     try:
