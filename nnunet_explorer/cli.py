@@ -149,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"nnunet-explorer {args.command}: {tr('interrupted', '已中断')}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): no traceback, and none at exit either
+        _silence_stdout()
+        return 141  # as a shell reports a command ended by SIGPIPE
     except Exception as exc:  # noqa: BLE001 - a bug is raised on; one of v1's known messages is explained
         explained = None if debug else _explained(exc, args)
         if explained is None:
@@ -159,6 +162,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(d.text() for d in explained), file=sys.stderr)
         print(tr("(run with --debug to see the traceback)", "（加上 --debug 运行可以看到调用栈）"), file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that Python's flush at exit meets no closed pipe."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's or a notebook's stream)
+        pass
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -495,8 +495,10 @@ def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool =
                                     "real nnU-Net v1 would not find these folders",
                                     f"{'、'.join(unset)} 未设置:explorer 使用它的默认工作区,但真正的 nnU-Net v1 "
                                     "找不到这些文件夹"),
-                                 tr(f"export the three variables (or {ENV_WORKSPACE}) in your shell profile",
-                                    f"在 shell 配置文件中 export 这三个变量(或 {ENV_WORKSPACE})")))
+                                 tr(f"export the three variables in your shell profile (v1 reads only them; "
+                                    f"{ENV_WORKSPACE} is the explorer's own)",
+                                    f"在 shell 配置文件中 export 这三个变量(v1 只读它们;{ENV_WORKSPACE} 是 "
+                                    "explorer 自己的)")))
         try:
             only, counted = _only_task(task, workspace, problems), []
             tasks = check_tasks(workspace, problems, verify=verify_tasks, read_whole=read_whole, read=counted,

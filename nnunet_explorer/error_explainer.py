@@ -177,9 +177,26 @@ def _check_task_id(match: re.Match, ctx: _Context) -> list[str]:
 def _check_folders(match: re.Match, ctx: _Context) -> list[str]:
     from .doctor import run_doctor
 
+    found = []
+    variable = match.group(1)
+    if ctx.environ.get(variable):  # set here, unset where v1 ran
+        found.append(tr(f"{variable} is set in this shell ({ctx.environ[variable]}): the shell or job that ran v1 "
+                        "did not have it (a job script, sudo, cron, or a notebook or IDE started without your shell "
+                        "profile)",
+                        f"{variable} 在这个 shell 中已设置({ctx.environ[variable]}):运行 v1 的 shell 或作业没有它"
+                        "(作业脚本、sudo、cron,或者没有加载你的 shell 配置就启动的 notebook 或 IDE)"))
     report = run_doctor(ctx.environ, verify_tasks=False)
-    return [f"{p.what} ({tr('fix: ', '解决办法:')}{p.fix})" for p in report.problems + report.notes] or \
-        [tr("the folders resolve here: see `nnunet-explorer doctor`", "这里的文件夹都能确定:见 `nnunet-explorer doctor`")]
+    return found + ([f"{p.what} ({tr('fix: ', '解决办法:')}{p.fix})" for p in report.problems + report.notes] or
+                    [tr("the folders resolve here: see `nnunet-explorer doctor`",
+                        "这里的文件夹都能确定:见 `nnunet-explorer doctor`")])
+
+
+def _space(free: int, total: int, digits: int = 1) -> str:
+    """``"12.3 GiB free of 40.0 GiB"``; in MiB for a disk under 1 GiB (a container's 64 MiB /dev/shm, a small
+    volume), where GiB would read 0.0."""
+    unit, size = ("GiB", 2**30) if total >= 2**30 else ("MiB", 2**20)
+    return tr(f"{free / size:.{digits}f} {unit} free of {total / size:.{digits}f} {unit}",
+              f"{total / size:.{digits}f} {unit} 中剩余 {free / size:.{digits}f} {unit}")
 
 
 def _not_here(path: object) -> str:
@@ -492,8 +509,7 @@ def _check_disk_full(match: re.Match, ctx: _Context) -> list[str]:
                         "--shm-size(或 --ipc=host)运行"))
     if os.path.isdir("/dev/shm"):
         shm = shutil.disk_usage("/dev/shm")
-        found.append(tr(f"/dev/shm: {shm.free / 2**30:.2f} GiB free of {shm.total / 2**30:.2f} GiB",
-                        f"/dev/shm：{shm.total / 2**30:.2f} GiB 中剩余 {shm.free / 2**30:.2f} GiB"))
+        found.append(tr(f"/dev/shm: {_space(shm.free, shm.total, 2)}", f"/dev/shm：{_space(shm.free, shm.total, 2)}"))
     named = re.search(r"No space left on device: '([^']+)'", ctx.text)
     places = [(tr("the named file's folder", "报错中文件所在的文件夹"), Path(named.group(1)).parent)] if named else []
     places += [(variable, Path(ctx.environ[variable])) for variable in
@@ -507,9 +523,9 @@ def _check_disk_full(match: re.Match, ctx: _Context) -> list[str]:
         usage = shutil.disk_usage(on_disk[0][1])
         names = tr(", ", "、").join(what for what, _ in on_disk)
         found.append(tr(f"{names} ({on_disk[0][1]}{', one disk' if len(on_disk) > 1 else ''}): "
-                        f"{usage.free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB",
+                        f"{_space(usage.free, usage.total)}",
                         f"{names}（{on_disk[0][1]}{'，同一块磁盘' if len(on_disk) > 1 else ''}）："
-                        f"{usage.total / 2**30:.1f} GiB 中剩余 {usage.free / 2**30:.1f} GiB"))
+                        f"{_space(usage.free, usage.total)}"))
     try:
         workspace = _workspace(ctx)
         name = _task_name(ctx, workspace)
@@ -1780,7 +1796,8 @@ KNOWN: tuple[_Known, ...] = (
            lambda: tr("v2 users meet the same message (MIC-DKFZ/nnUNet#291, #2581); its maintainers' advice there is "
                       "to preprocess again",
                       "v2 的用户也会遇到同样的报错(MIC-DKFZ/nnUNet#291、#2581);维护者在那里的建议是重新预处理")),
-    _Known("damaged_npz", "zipfile.BadZipFile: File is not a zip file",
+    _Known("damaged_npz", "zipfile.BadZipFile: File is not a zip file / Bad CRC-32 for file ... / zlib.error: Error -3 "
+           "while decompressing data",
            re.compile(r"File is not a zip file|Bad CRC-32 for file|Error -3 while decompressing data"),
            lambda m: _npz_damage_kind(m) + tr(
                "v1 reads a case's .npz when it unpacks the cases at the start of training, in a loader where the case "
@@ -1790,11 +1807,13 @@ KNOWN: tuple[_Known, ...] = (
                "nnUNet_install_pretrained_model_from_zip 的模型 zip 也会报同样的错:重新下载它。)"),
            lambda m: tr("make room on the disk if it was full, then mend each damaged file as the check says "
                         "(with -t it checks every .npz, .npy, .pkl and checkpoint of the task; after a CRC or "
-                        "decompression error it reads each .npz to its end); damaged data behind a whole directory "
-                        "points to the disk, the copy or two runs at once: check them before making the file again",
+                        "decompression error it reads each .npz to its end)"
+                        + ("; damaged data behind a whole directory points to the disk, the copy or two runs at "
+                           "once: check them before making the file again" if _DAMAGED_DATA.match(m.group(0)) else ""),
                         "如果磁盘满了就先腾出空间,再按检查给出的办法修复每个损坏的文件(加上 -t 时它检查这个任务的"
-                        "每个 .npz、.npy、.pkl 和检查点;遇到 CRC 或解压错误时,会把每个 .npz 读到末尾);目录完整而数据"
-                        "损坏,说明磁盘、复制或同时进行的两次运行有问题:重新生成文件之前先检查它们"),
+                        "每个 .npz、.npy、.pkl 和检查点;遇到 CRC 或解压错误时,会把每个 .npz 读到末尾)"
+                        + (";目录完整而数据损坏,说明磁盘、复制或同时进行的两次运行有问题:重新生成文件之前先检查它们"
+                           if _DAMAGED_DATA.match(m.group(0)) else "")),
            _guarded(_check_damaged_files)),
     _Known("not_an_array", "Cannot load file containing pickled data when allow_pickle=False",
            re.compile(r"Cannot load file containing pickled data when allow_pickle=False"
@@ -2630,9 +2649,25 @@ def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | 
     return out
 
 
+#: the lines where v1 prints a path inside a task's folders: nnUNet_train's data folder, nnUNet_predict's model
+_TASK_PATH_LINE = re.compile(r"^(?P<line>(?:I am using data from this folder:|using model stored in)"
+                             r"\s+(?P<path>\S[^\n]*))$", re.M)
+
+
+def task_named_in(text: str) -> tuple[str, str] | None:
+    """The task a v1 log names where nnUNet_train prints its data folder ("I am using data from this folder: ...")
+    or nnUNet_predict its model ("using model stored in ..."), the last such line first: (task name, the line).
+    None when the log has neither (the checks then ask for ``-t``)."""
+    for found in reversed(list(_TASK_PATH_LINE.finditer(text))):
+        for part in reversed(_message_path(found.group("path").strip()).parts):
+            if re.fullmatch(r"Task\d{3,}_.+", part):
+                return part, found.group("line").strip()
+    return None
+
+
 def known_messages() -> list[str]:
     """The recognised messages as v1 prints them (for the "nothing recognised" answer)."""
     return [k.shown for k in KNOWN]
 
 
-__all__ = ["Diagnosis", "KNOWN", "explain", "known_messages"]
+__all__ = ["Diagnosis", "KNOWN", "explain", "known_messages", "task_named_in"]

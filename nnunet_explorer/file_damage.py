@@ -288,6 +288,11 @@ def remedy(path: Path, name: str | None, damaged: set[Path], workspace: "Workspa
                   "again (v1 skips a case whose two cropped files exist) and preprocesses every case again",
                   f"这是裁剪后的病例:删除它的 .npz 和 .pkl,再运行 `nnUNet_plan_and_preprocess -t {task}`,它会"
                   "重新裁剪这个病例(两个裁剪文件都在时 v1 会跳过),并重新预处理所有病例")
+    if where == "preprocessed" and file.endswith(".npy"):
+        return tr("an unpacked case: delete the .npy; v1 unpacks it again from its .npz at the next start (the "
+                  "explorer's train unpacks a cut one again by itself)",
+                  "这是已解压的病例:删除这个 .npy;v1 下次启动时会从它的 .npz 重新解压(explorer 的 train 会自己重新"
+                  "解压被截断的)")
     if where == "preprocessed":
         return tr(f"a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess -t {task}` "
                   "writes every case's .npz and .pkl again and the next start unpacks the .npy",

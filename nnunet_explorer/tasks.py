@@ -78,13 +78,18 @@ def convert_id_to_task_name(task_id: int, workspace: Workspace | None = None) ->
                    or "    " + tr("(none)", "(无)"))
         hints = "".join(f"\n  {tr('hint: ', '提示:')}{h}" for h in _id_hints(task_id, workspace))
         sample = _sample_hint(task_id)
+        ids = {int(m.group(1)): name for name in known if (m := TASK_NAME_PATTERN.match(name))}
+        if ids:  # most often a typo: the nearest id first
+            nearest = min(ids, key=lambda i: (abs(i - task_id), i))
+            sample.insert(0, tr(f"the nearest task id here is {nearest} ({ids[nearest]}), if that is the one you "
+                                "meant", f"这里最接近的任务编号是 {nearest}({ids[nearest]}),如果你指的是它"))
         raise TaskError(
             tr(f"could not find a task with the ID {task_id} (looked for folders named {prefix}_*)",
                f"找不到编号为 {task_id} 的任务(查找的是名为 {prefix}_* 的文件夹;v1 的报错:could not find a task "
                f"with the ID {task_id})")
             + "\n  " + tr("tasks that exist:", "已有的任务:") + f"\n{listing}\n  "
             + tr("folders searched:", "查找过的文件夹:") + f"\n{_searched(workspace)}{hints}",
-            fix=(sample[0] + tr("; or ", ";或者") if sample else "") +
+            fix="".join(hint + tr("; or ", ";或者") for hint in sample) +
             tr("check the id, or put the task at nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name "
                "(`nnunet-explorer sample` writes one; `nnunet-explorer doctor` shows the folders in use)",
                "检查编号,或把任务放到 nnUNet_raw_data_base/nnUNet_raw_data/TaskXXX_Name"

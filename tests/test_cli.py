@@ -222,3 +222,20 @@ def test_words_said_in_many_places_are_explained_only_where_they_are_the_known_p
     assert cli.main(["sample", "kits19"]) == 1
     err = capsys.readouterr().err
     assert f"IndexError: {beyond}" in err and "recognised: " in err and "num_classes" in err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    """`nnunet-explorer doctor --explain LOG | head -3`: head closes the pipe; the command stops with the shell's
+    SIGPIPE status (141) and no traceback."""
+    from nnunet_explorer import cli
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["doctor", "--explain", "all went well"]) == 141
+    assert capsys.readouterr().err == ""

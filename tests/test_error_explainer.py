@@ -301,6 +301,17 @@ def test_the_task_id_message_compares_the_folders_v1_saw_with_this_shell(workspa
     assert any("filled the missing ones from its default workspace" in line for line in unset.found)
 
 
+def test_a_folder_variable_v1_found_unset_but_set_here_points_at_the_job_that_ran_v1(workspace):
+    """v1 printed "RESULTS_FOLDER is not defined"; this shell has it: the job that ran v1 lacked it."""
+    message = _messages()["folder_unset"]
+    (found,) = explain(message)
+    assert found.found[0] == (f"RESULTS_FOLDER is set in this shell ({os.environ['RESULTS_FOLDER']}): the shell or "
+                              "job that ran v1 did not have it (a job script, sudo, cron, or a notebook or IDE "
+                              "started without your shell profile)")
+    (unset,) = explain(message, environ={k: v for k, v in os.environ.items() if k != "RESULTS_FOLDER"})
+    assert not any("is set in this shell" in line for line in unset.found)
+
+
 def test_task_checks_read_the_plans_and_results_and_ask_for_the_task_when_missing(workspace, capsys):
     assert main(["sample", "kits19"]) == 0
     capsys.readouterr()
@@ -436,6 +447,7 @@ def test_the_command_reads_a_log_answers_in_chinese_and_fails_on_nothing_known(w
                                                                                monkeypatch):
     log = tmp_path / "train.log"
     log.write_text("loading\n" + _messages()["one_stage"] + "\n")
+    capsys.readouterr()  # what importing v1 printed
     assert main(["doctor", "--explain", str(log)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("recognised: ") and "cause: 3d_lowres and 3d_cascade_fullres need a plans file" in out
@@ -471,6 +483,24 @@ def test_a_check_that_fails_on_its_own_bug_still_shows_the_cause_and_fix(workspa
     assert out.index("this check stopped") < out.index("\nfix: ")
     with pytest.raises(RuntimeError, match="unforeseen"):
         main(["doctor", "--explain", message, "--debug"])
+
+
+def test_the_command_takes_the_task_from_the_log_and_calls_a_mistyped_path_one(workspace, tmp_path, capsys):
+    """Without -t, the task nnUNet_train names in "I am using data from this folder:" is the one checked (said
+    so); a one-word argument that looks like a path but is no file is an error, not "no known message"."""
+    assert main(["sample", "kits19"]) == 0
+    capsys.readouterr()
+    folder = workspace.preprocessed_task_dir("Task040_KiTS") / "nnUNetData_plans_v2.1"
+    log = tmp_path / "train.log"
+    log.write_text(f"\nI am using data from this folder:  {folder}\n###\n{_messages()['cuda_oom']}\n")
+    capsys.readouterr()  # what importing v1 printed
+    assert main(["doctor", "--explain", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f'task: Task040_KiTS, from the log\'s line "I am using data from this folder:  {folder}" '
+                          "(-t checks another)\n")
+    assert "stage 0 of nnUNetPlansv2.1_plans_3D.pkl: batch 3, patch [80, 160, 160]" in out
+    assert main(["doctor", "--explain", str(tmp_path / "trian.log")]) == 2
+    assert f"{tmp_path / 'trian.log'} is no file here (and no v1 message)" in capsys.readouterr().err
 
 
 def test_an_unreadable_log_is_a_clear_error_not_a_traceback(tmp_path, capsys, monkeypatch):
@@ -1527,11 +1557,13 @@ def test_damaged_files_of_the_task_are_named_with_what_mends_each_and_v1_fails_o
                                      "v2.1/fold_0/model_best.model.pkl (not a whole pickle (")
     assert "fold_0/model_latest.model (not a torch checkpoint" in found.found[2]
     remedies = found.found[3:]
-    assert [r.split(":")[0].split(" (")[0] for r in remedies] == ["a cropped case", "a preprocessed case",
+    assert [r.split(":")[0].split(" (")[0] for r in remedies] == ["a cropped case", "an unpacked case",
+                                                                  "a preprocessed case",
                                                                   "a checkpoint's .model.pkl", "a checkpoint"]
     assert "`nnUNet_plan_and_preprocess -t 78` crops it again" in remedies[0]  # v1's -t takes the number
-    assert "copy over it another .model.pkl of this fold, or of another fold of the same trainer" in remedies[2]
-    assert remedies[3] == (f"a checkpoint: move model_latest.model out of {fold}; -c then loads model_best.model (v1's "
+    assert remedies[1].startswith("an unpacked case: delete the .npy")  # the .npz is whole: no planning again
+    assert "copy over it another .model.pkl of this fold, or of another fold of the same trainer" in remedies[3]
+    assert remedies[4] == (f"a checkpoint: move model_latest.model out of {fold}; -c then loads model_best.model (v1's "
                            "order: model_final_checkpoint, model_latest, model_best) and nnUNet_predict takes it with "
                            "-chk model_best")
     # every file named is one v1's readers refuse, and the others they read
@@ -1549,7 +1581,7 @@ def test_damaged_files_of_the_task_are_named_with_what_mends_each_and_v1_fails_o
     (resumed,) = explain(log)
     assert resumed.name == "damaged_checkpoint"
     assert resumed.found[0].startswith(f"{fold / 'model_latest.model'} (named in the text): not a torch checkpoint")
-    assert resumed.found[1] == remedies[3]
+    assert resumed.found[1] == remedies[4]
     assert resumed.found[2] == "add -t TASK to check the task's files as well"
     # with model_best cut too, the fold has nothing -c could load
     (fold / "model_best.model").write_bytes(b"")

@@ -105,6 +105,8 @@ def test_each_damaged_file_is_told_what_mends_it_by_what_wrote_it(workspace):
 
     assert said(pre / "nnUNetData_plans_v2.1_stage0" / "case_1.npz").startswith(
         "a preprocessed case: delete it and the case's .npy, then `nnUNet_plan_and_preprocess -t 12` writes")
+    assert said(pre / "nnUNetData_plans_v2.1_stage0" / "case_1.npy").startswith(
+        "an unpacked case: delete the .npy; v1 unpacks it again from its .npz at the next start")
     assert said(cropped / "case_1.npz").startswith("a cropped case: delete its .npz and .pkl, then "
                                                    "`nnUNet_plan_and_preprocess -t 12` crops it again")
     assert said(cropped / "intensityproperties.pkl").startswith("the dataset analysis of the cropped data, which v1 "

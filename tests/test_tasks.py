@@ -45,7 +45,14 @@ def test_missing_id_lists_what_exists(workspace):
         convert_id_to_task_name(5, workspace)
     text = str(info.value)
     assert "Task005" in text and "Task004_Hippocampus" in text and str(workspace.nnUNet_raw_data) in text
-    assert info.value.fix
+    assert info.value.fix.startswith("the nearest task id here is 4 (Task004_Hippocampus), if that is the one you "
+                                     "meant; or check the id")
+    # a typo of a sample's id: the task there first, then the sample that would write the id
+    (workspace.nnUNet_raw_data / "Task901_SyntheticCT").mkdir()
+    with pytest.raises(TaskError) as typo:
+        convert_id_to_task_name(902, workspace)
+    assert typo.value.fix.startswith("the nearest task id here is 901 (Task901_SyntheticCT), if that is the one you "
+                                     "meant; or `nnunet-explorer sample synthetic-mr` writes Task902")
 
 
 def test_ambiguous_id_names_both(workspace):

@@ -57,23 +57,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _explain(source: str, task: str | None, plans_identifier: str, debug: bool = False) -> int:
     import sys
 
-    from ..error_explainer import explain, known_messages
+    from ..error_explainer import explain, known_messages, task_named_in
+    from ..errors import ExplorerError
 
     path = Path(source)
     if source == "-":
         text = sys.stdin.read()
+    elif _looks_like_a_path(source) and not path.is_file():
+        raise ExplorerError(tr(f"{source} is no file here (and no v1 message)",
+                               f"{source} 在这里不是一个文件(也不是 v1 的报错)"),
+                            fix=tr("check the log's path, or give the message itself in quotes",
+                                   "检查日志的路径,或者用引号给出报错信息本身"))
     elif len(source) < 4096 and "\n" not in source and path.is_file():
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
-            from ..errors import ExplorerError
-
             raise ExplorerError(tr(f"{path} cannot be read ({exc.strerror})", f"{path} 无法读取({exc.strerror})"),
                                 fix=tr("check the path and its permissions, or paste the message itself",
                                        "检查路径和权限,或直接粘贴报错信息")) from exc
     else:
         text = source
+    named = task_named_in(text) if task is None else None
+    if named is not None:
+        task = named[0]
     diagnoses = explain(text, task=task, plans_identifier=plans_identifier, report_check_errors=not debug)
+    if diagnoses and named is not None:
+        print(tr(f"task: {named[0]}, from the log's line \"{named[1]}\" (-t checks another)",
+                 f"任务:{named[0]},来自日志中的这一行 \"{named[1]}\"(用 -t 检查另一个)") + "\n")
     if not diagnoses:
         print(tr("no known nnU-Net v1 error message found; recognised are:",
                  "没有找到已知的 nnU-Net v1 错误信息;能识别的有:"))
@@ -81,6 +91,12 @@ def _explain(source: str, task: str | None, plans_identifier: str, debug: bool =
         return 1
     print("\n\n".join(d.text() for d in diagnoses))
     return 0
+
+
+def _looks_like_a_path(source: str) -> bool:
+    """One word with a folder separator or a log's ending: a path, not a message (messages have spaces)."""
+    return (len(source) < 4096 and "\n" not in source and " " not in source.strip()
+            and ("/" in source or "\\" in source or source.endswith((".log", ".txt", ".out", ".err"))))
 
 
 def run(args: argparse.Namespace) -> int:
