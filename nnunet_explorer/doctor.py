@@ -207,6 +207,25 @@ def _check_stage_folders(workspace: Workspace, name: str, problems: list[Finding
            "nnUNet_preprocessed 中，就让这个变量指向那里")))
 
 
+def _check_fold_count(workspace: Workspace, name: str, notes: list[Finding]) -> None:
+    """Fewer training cases than v1's five folds, and no splits file: only fold ``all`` trains."""
+    from .training.splits import too_few_for_folds
+
+    task_dir = workspace.preprocessed_task_dir(name)
+    cases = too_few_for_folds(task_dir)
+    if cases is None or (task_dir / "splits_final.pkl").exists():
+        return
+    notes.append(Finding(
+        tr(f"preprocessed task {name}: {cases} training case(s) and no splits_final.pkl; v1 makes a 5-fold split "
+           "for any numbered fold, and scikit-learn refuses fewer cases than folds (\"Cannot have number of splits "
+           "n_splits=5 greater than the number of samples\")",
+           f"预处理后的任务 {name}：{cases} 个训练病例，且没有 splits_final.pkl；训练任何编号的 fold 时 v1 都要做 5 折"
+           "划分，而 scikit-learn 拒绝病例数少于折数（\"Cannot have number of splits n_splits=5 greater than the number "
+           "of samples\"）"),
+        tr("train fold all, or write a splits_final.pkl with fewer folds into the task's preprocessed folder, or add "
+           "cases", "训练 fold all，或者把折数更少的 splits_final.pkl 写进任务的预处理文件夹，或者添加病例")))
+
+
 def _check_damaged(workspace: Workspace, name: str, problems: list[Finding], whole: bool = False) -> int:
     """A damaged .npz, .pkl or checkpoint of the task (v1 writes them in place) fails the run that reads it.
     ``whole``: each .npz decompressed to its end (damage inside its data, which only a CRC or zlib error shows
@@ -233,10 +252,13 @@ def _check_damaged(workspace: Workspace, name: str, problems: list[Finding], who
 
 
 def check_tasks(workspace: Workspace, problems: list[Finding], *, verify: bool = True, read_whole: bool = False,
-                read: list[int] | None = None, only: str | None = None) -> dict[str, tuple[str, ...]]:
+                read: list[int] | None = None, only: str | None = None,
+                notes: list[Finding] | None = None) -> dict[str, tuple[str, ...]]:
     """List the tasks per stage; flag badly named folders, ids used twice and broken raw tasks. ``read_whole``
     decompresses every .npz of every task to its end (slow on large tasks); ``read`` receives how many of the
-    tasks' .npz, .pkl and .model files were checked; ``only`` (a task name) limits the file checks to it."""
+    tasks' .npz, .pkl and .model files were checked; ``only`` (a task name) limits the file checks to it;
+    ``notes`` receives advice (a task too small for v1's five folds)."""
+    notes = [] if notes is None else notes
     found = {name: tuple(places) for name, places in list_tasks(workspace).items()}
     by_id: dict[int, list[str]] = {}
     for name, places in found.items():
@@ -276,6 +298,7 @@ def check_tasks(workspace: Workspace, problems: list[Finding], *, verify: bool =
             if "preprocessed" in places:
                 _check_unpacked(workspace, name, problems)
                 _check_stage_folders(workspace, name, problems)
+                _check_fold_count(workspace, name, notes)
             checked = _check_damaged(workspace, name, problems, whole=read_whole)
             if read is not None:
                 read.append(checked)
@@ -502,7 +525,7 @@ def run_doctor(environ: Mapping[str, str] | None = None, *, verify_tasks: bool =
         try:
             only, counted = _only_task(task, workspace, problems), []
             tasks = check_tasks(workspace, problems, verify=verify_tasks, read_whole=read_whole, read=counted,
-                                only=only)
+                                only=only, notes=notes)
             read = counted
         except (OSError, ExplorerError) as exc:
             problems.append(Finding(tr(f"could not list the tasks: {exc}", f"无法列出任务:{exc}"),

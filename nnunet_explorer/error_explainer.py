@@ -1533,6 +1533,20 @@ def _check_raw_files(match: re.Match, ctx: _Context) -> list[str]:
                f"{where} 中有 {len(names)} 个文件不属于 dataset.json 的任何训练病例")] + lines[:6] + _more_line(6, len(lines))
 
 
+def _check_image_missing(match: re.Match, ctx: _Context) -> list[str]:
+    from .tasks import missing_file_hint
+
+    path = Path(_message_path(match.group("path")))
+    if path.is_file():
+        return [tr(f"{path} is there now", f"{path} 现在存在")]
+    task_dir = path.parent.parent
+    found = [_not_here(path) + (missing_file_hint(path, task_dir) if path.parent.is_dir() else "")]
+    if path.parent.name in ("imagesTr", "labelsTr", "imagesTs") and re.fullmatch(r"Task\d{3,}_.+", task_dir.name):
+        found.append(tr(f"`nnunet-explorer check_dataset -t {task_dir.name}` lists every file problem of the task",
+                        f"`nnunet-explorer check_dataset -t {task_dir.name}` 会列出这个任务的所有文件问题"))
+    return found
+
+
 def _grid_shift(image: "object", label: "object") -> float | None:
     """How far apart (in the image's voxels) the two grids' corners can be when only origin and spacing differ:
     the largest ``|d origin| + (size - 1) |d spacing|`` over the axes; None when size or direction differ."""
@@ -1969,6 +1983,24 @@ KNOWN: tuple[_Known, ...] = (
                         "numTest);删除多余的文件;`nnunet-explorer check_dataset -t TASK` 一次列出所有问题,而不只是"
                         "第一个"),
            _guarded(_check_raw_files)),
+    _Known("image_missing", "sitk::ERROR: The file \"...\" does not exist.",
+           re.compile(r"The file \"(?P<path>[^\"\n]+)\" does not exist"),
+           lambda m: tr("SimpleITK was asked to read an image file that is not there. In v1 that is most often "
+                        "nnUNet_plan_and_preprocess cropping the training cases without --verify_dataset_integrity: "
+                        "it builds each case's file names from dataset.json (imagesTr/CASE_0000.nii.gz, ... one per "
+                        "modality, and labelsTr/CASE.nii.gz) and reads them as they come, so the first missing or "
+                        "misnamed file stops it",
+                        "SimpleITK 被要求读取一个不存在的图像文件。在 v1 中,最常见的是 nnUNet_plan_and_preprocess 在没有 "
+                        "--verify_dataset_integrity 的情况下裁剪训练病例:它按 dataset.json 拼出每个病例的文件名"
+                        "(imagesTr/CASE_0000.nii.gz……每个模态一个,以及 labelsTr/CASE.nii.gz),读到哪个算哪个,所以第一个"
+                        "缺少或命名错误的文件就会让它停下"),
+           lambda m: tr("add or rename the file as the check says; `nnUNet_plan_and_preprocess -t ID "
+                        "--verify_dataset_integrity` (or `nnunet-explorer check_dataset -t ID`) checks every case's "
+                        "files before cropping and names every problem at once",
+                        "按检查给出的办法添加或重命名这个文件;`nnUNet_plan_and_preprocess -t ID "
+                        "--verify_dataset_integrity`(或 `nnunet-explorer check_dataset -t ID`)会在裁剪之前检查每个病例"
+                        "的文件,并一次列出所有问题"),
+           _guarded(_check_image_missing)),
     _Known("geometry_mismatch", "GEOMETRY MISMATCH FOUND! / The geometry of the image ... does not match the geometry "
            "of the label file",
            re.compile(r"GEOMETRY MISMATCH FOUND|The geometry of the image .+? does not match the geometry of the "

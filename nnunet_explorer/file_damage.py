@@ -245,6 +245,14 @@ def remedy(path: Path, name: str | None, damaged: set[Path], workspace: "Workspa
                   "fold 的；-c 和 -val 只读 .model）：用这个 fold 的另一个 .model.pkl，或同一 trainer 和 plans 的另一个 "
                   "fold 的 .model.pkl 覆盖它（v1 在每个检查点旁边写的是同样的参数和 plans）")
     if file == "splits_final.pkl":
+        from .training.splits import too_few_for_folds
+
+        cases = too_few_for_folds(path.parent)
+        if cases is not None:  # v1 could not make its five folds in place of the file
+            return tr(f"splits_final.pkl: write it again by hand (the task has {cases} training case(s), too few for "
+                      "the five folds v1 would make in its place), or train fold all",
+                      f"splits_final.pkl:手工重新写出它(这个任务只有 {cases} 个训练病例,不够 v1 代替它做出的五折划分),"
+                      "或者训练 fold all")
         return tr("splits_final.pkl: delete it and v1 writes its five folds again at the next start (write yours "
                   "again if it held splits of your own)",
                   "splits_final.pkl:删除它,v1 下次启动时会重新写出五折划分(如果里面是你自己的划分,就重新写一遍)")

@@ -16,6 +16,7 @@ from nnunet_explorer.cli import main
 from nnunet_explorer.fileio import load_pickle
 from nnunet_explorer.error_explainer import KNOWN, explain
 from nnunet_explorer.language import ENV_VAR
+from nnunet_explorer.samples.synthetic import write_synthetic_task
 
 
 def _literal(module: str, relative: str, start: str) -> str:
@@ -95,9 +96,18 @@ def _messages(label_file: str = "/data/Task004_X/labelsTr/case_1.nii.gz") -> dic
         "nan_loss": _literal("nnunet", "training/network_training/network_trainer.py", "train loss : ") % float("nan"),
         "too_few_cases": _v1_kfold_message(4),
         "stage_folder": _missing_plans_message("/data/pre/Task004_X/nnUNetData_plans_v2.1_stage0"),
+        # SimpleITK's message is two lines; the second one names the file
+        "image_missing": _v1_cropping_message("/data/Task004_X/imagesTr/case_1_0000.nii.gz").splitlines()[-1],
         "model_plans": _missing_plans_message(f"{_V1_MODEL}/plans.pkl"),
         **_damaged_file_messages(),
     }
+
+
+def _v1_cropping_message(image: str) -> str:
+    """What v1's cropping says when a case's image is not there (SimpleITK's reader, as v1 calls it)."""
+    from nnunet.preprocessing.cropping import load_case_from_list_of_files
+
+    return _v1_raised(lambda: load_case_from_list_of_files([image], None))
 
 
 def _v1_kfold_message(cases: int) -> str:
@@ -1224,6 +1234,23 @@ def test_a_checkpoint_v1_cannot_load_names_what_each_fold_holds(workspace):
     assert weights.found == ("/w/fold_0/model_final_checkpoint.model is not on this machine (or not at this path)",)
 
 
+def test_an_image_v1_cropping_cannot_find_is_named_with_the_file_that_would_fit(workspace):
+    """nnUNet_plan_and_preprocess without --verify_dataset_integrity: SimpleITK's "does not exist" from v1's
+    cropping; the check finds the image saved without its modality suffix and names the task's full check."""
+    pytest.importorskip("nnunet")
+    task = write_synthetic_task(workspace.raw_task_dir("Task905_Crop"), "ct", num_training=2, num_test=0)
+    image = task / "imagesTr" / "case_001_0000.nii.gz"
+    image.rename(task / "imagesTr" / "case_001.nii.gz")
+    message = _v1_cropping_message(str(image))
+    assert f'sitk::ERROR: The file "{image}" does not exist.' in message
+    (found,) = explain(message)
+    assert found.name == "image_missing" and "without --verify_dataset_integrity" in found.cause
+    assert found.found == (f"{image} is not on this machine (or not at this path) (fix: found "
+                           "imagesTr/case_001.nii.gz without the modality suffix; rename it to case_001_0000.nii.gz: "
+                           "v1 needs _0000, _0001 ... per modality)",
+                           "`nnunet-explorer check_dataset -t Task905_Crop` lists every file problem of the task")
+
+
 def test_a_stage_folder_that_was_never_preprocessed_is_found_before_and_after_v1_fails(workspace, capsys):
     """Plans written without their data (-no_pp, or the folder deleted): v1's load_dataset fails listing the stage
     folder; the explainer names the stage folders there and which plans want the missing one, and plain doctor finds
@@ -1322,6 +1349,19 @@ def test_fewer_cases_than_v1s_five_folds_are_counted_and_fold_all_is_the_fix(wor
     (counted,) = explain(message, task="14")
     assert counted.found == ("nnUNetData_plans_v2.1_stage0: 4 training case(s)",
                              f"no {stage.parent / 'splits_final.pkl'} now")
+    # plain doctor says so before a run (a note: fold all still trains)
+    from nnunet_explorer import file_damage
+    from nnunet_explorer.doctor import run_doctor
+
+    (note,) = [n for n in run_doctor().notes if "Task014_Few" in n.what]
+    assert note.what.startswith("preprocessed task Task014_Few: 4 training case(s) and no splits_final.pkl")
+    assert note.fix.startswith("train fold all")
+    # a damaged splits file of such a task: deleting it would leave v1 nothing it can make in its place
+    splits = stage.parent / "splits_final.pkl"
+    splits.write_bytes(b"")
+    assert not [n for n in run_doctor().notes if "Task014_Few" in n.what]
+    assert file_damage.remedy(splits, "Task014_Few", {splits}, workspace).startswith(
+        "splits_final.pkl: write it again by hand (the task has 4 training case(s), too few for the five folds")
 
 
 def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tmp_path, capsys):

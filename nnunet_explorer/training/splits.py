@@ -68,6 +68,18 @@ def kfold_indices(n: int, n_splits: int = NUM_FOLDS, seed: int = SPLIT_SEED) -> 
     return folds
 
 
+def too_few_for_folds(preprocessed_task_dir: str | os.PathLike) -> int | None:
+    """The number of training cases of a preprocessed task when it is under :data:`NUM_FOLDS`: without a
+    ``splits_final.pkl`` v1's do_split fails making its 5-fold split for any numbered fold (scikit-learn's KFold
+    refuses). None otherwise (enough cases, or no stage folder)."""
+    from .dataloading import get_case_identifiers
+
+    task_dir = Path(preprocessed_task_dir)
+    stages = [stage for stage in task_dir.glob("*_stage*") if stage.is_dir()] if task_dir.is_dir() else []
+    counts = [len(get_case_identifiers(stage)) for stage in stages]
+    return max(counts) if counts and max(counts) < NUM_FOLDS else None
+
+
 def splits_held(count: int) -> str:
     """How many splits a ``splits_final.pkl`` holds, for messages: "5 split(s) (folds 0 to 4)" or "0 splits".
 
