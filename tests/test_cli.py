@@ -55,6 +55,7 @@ def test_sample_then_exists_then_exist_ok_then_debug(tmp_path):
     assert first.returncode == 0, first.stderr
     task = tmp_path / "raw" / "nnUNet_raw_data" / "Task901_SyntheticCT"
     assert (task / "dataset.json").is_file() and str(task) in first.stdout
+    assert "note: 2 training case(s) are too few for v1's five folds" in first.stderr
     again = run(["sample", "synthetic-ct"], env)
     assert again.returncode == 2
     assert "already exists" in again.stderr and "fix:" in again.stderr and "Traceback" not in again.stderr

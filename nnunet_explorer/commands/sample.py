@@ -193,6 +193,11 @@ def run(args: argparse.Namespace) -> int:
               + "\n".join(f"  {stage}: {folder}" for stage, folder in stale)
               + "\n  " + tr("delete them before planning again (v1 reuses cropped data that already exists)",
                             "重新规划之前删除它们(v1 会复用已经存在的裁剪数据)"), file=sys.stderr)
+    if num_training < 5:
+        print(tr(f"note: {num_training} training case(s) are too few for v1's five folds (it makes them for any "
+                 "numbered fold): train fold all, or write a splits_final.pkl of your own after preprocessing",
+                 f"提示:{num_training} 个训练病例不够 v1 的五折划分(训练任何编号的 fold 都要先做这个划分):训练 "
+                 "fold all,或者在预处理之后自己写一个 splits_final.pkl"), file=sys.stderr)
     _print_next(task_id, target)
     return 0
 
