@@ -37,8 +37,10 @@ def damaged_file(path: PathLike, *, whole: bool = False) -> str | None:
     check reads little and runs nothing: an ``.npz``'s zip directory and its arrays' headers, a pickle's opcodes
     (walked with :mod:`pickletools`, not executed), a checkpoint's zip directory and its ``data.pkl``. An ``.npz``
     damaged only inside its array data behind a whole zip directory (a copy error, a failing disk) passes unless
-    ``whole`` is set, which decompresses every array and checks its CRC as numpy would when it loads it; a
-    checkpoint in torch's format before 1.6 (pickles one after the other, not a zip) that begins as one passes.
+    ``whole`` is set, which decompresses every array and checks its CRC as numpy would when it loads it, and
+    compares every member of a checkpoint with its CRC (torch never does: a changed byte in a tensor loads as a
+    changed weight); a checkpoint in torch's format before 1.6 (pickles one after the other, not a zip) that begins
+    as one passes.
 
     Raises:
         OSError: the file cannot be read at all (a broken link, no permission).
@@ -60,7 +62,7 @@ def damaged_file(path: PathLike, *, whole: bool = False) -> str | None:
         if path.name.endswith(".pkl"):
             return _damaged_pickle(path.read_bytes())
         if path.name.endswith(".model"):
-            return _damaged_checkpoint(path, start)
+            return _damaged_checkpoint(path, start, whole)
     except OSError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file makes zipfile, numpy and zlib fail in many ways
@@ -110,7 +112,7 @@ def _damaged_pickle(data: bytes) -> str | None:
     return None
 
 
-def _damaged_checkpoint(path: Path, start: bytes) -> str | None:
+def _damaged_checkpoint(path: Path, start: bytes, whole: bool = False) -> str | None:
     import zipfile
 
     if not zipfile.is_zipfile(path):
@@ -123,7 +125,17 @@ def _damaged_checkpoint(path: Path, start: bytes) -> str | None:
     if not infos:
         return tr("a zip archive without torch's data.pkl", "是没有 torch 的 data.pkl 的 zip 压缩包")
     why = _damaged_pickle(_stored_member(path, infos[0]))
-    return tr(f"its data.pkl is {why}", f"其中的 data.pkl {why}") if why else None
+    if why:
+        return tr(f"its data.pkl is {why}", f"其中的 data.pkl {why}")
+    if whole:  # every tensor's bytes against the CRC torch wrote; torch itself never compares them
+        with zipfile.ZipFile(path) as archive:
+            changed = archive.testzip()
+        if changed is not None:
+            return tr(f"its {changed} does not match its CRC: torch loads it without checking, with tensor values "
+                      "changed since it was saved (a copy error, a failing disk or bad memory)",
+                      f"其中的 {changed} 与它的 CRC 不符:torch 加载时不检查,会读到保存之后被改动的张量值(复制错误、有"
+                      "故障的磁盘或内存)")
+    return None
 
 
 def _stored_member(path: Path, info: "zipfile.ZipInfo") -> bytes:

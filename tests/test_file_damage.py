@@ -91,6 +91,26 @@ def test_a_checkpoint_with_a_changed_byte_is_called_damaged_only_when_torch_cann
     assert damaged_and_refused > info.compress_size // 2  # most flips break the pickle, and are found
 
 
+def test_a_changed_weight_that_torch_loads_silently_is_found_by_the_whole_read(tmp_path):
+    """A byte changed inside a tensor's data: torch (and v1) load the checkpoint without a word, with a changed
+    weight; the quick check cannot tell, the whole read compares every member with the CRC torch wrote."""
+    import torch
+
+    torch.save({"epoch": 3, "state_dict": {"w": torch.arange(4096, dtype=torch.float32)}},
+               tmp_path / "whole.model")
+    assert file_damage.damaged_file(tmp_path / "whole.model", whole=True) is None
+    data = bytearray((tmp_path / "whole.model").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    changed = tmp_path / "model_final_checkpoint.model"
+    changed.write_bytes(bytes(data))
+    loaded = torch.load(changed, map_location="cpu", weights_only=False)["state_dict"]["w"]
+    assert not torch.equal(loaded, torch.arange(4096, dtype=torch.float32))  # loaded, silently different
+    assert file_damage.damaged_file(changed) is None
+    assert file_damage.damaged_file(changed, whole=True) == (
+        "its whole/data/0 does not match its CRC: torch loads it without checking, with tensor values changed since "
+        "it was saved (a copy error, a failing disk or bad memory)")
+
+
 def test_each_damaged_file_is_told_what_mends_it_by_what_wrote_it(workspace):
     """The remedy follows the writer: v1's -t takes the task's number; a model folder's plans.pkl is the plans file
     copied at the start of training; validation's softmax files come back with -val --npz; a plans file of one's own

@@ -29,10 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=tr("decompress every .npz of every task (with -t: of that task) to its end: finds "
                                 "damage inside the compressed "
                                 "data (what v1 reports as \"Bad CRC-32\" or \"Error -3 while decompressing\") that "
-                                "the quick check of each zip directory and header passes; slow on large tasks",
+                                "the quick check of each zip directory and header passes, and compares every "
+                                "checkpoint's tensors with their CRCs (torch loads a changed weight without a word); "
+                                "slow on large tasks",
                                 "把每个任务(加上 -t 时只是那个任务)的每个 .npz 都解压到末尾:能找到压缩数据内部的损坏(v1 报告为 \"Bad CRC-32\" "
                                 "或 \"Error -3 while decompressing\"),这种损坏能通过对 zip 目录和文件头的快速检查;"
-                                "大任务上较慢"))
+                                "并把每个检查点的张量与它们的 CRC 比较(torch 加载被改动的权重时一声不吭);大任务上较慢"))
     parser.add_argument("--explain", metavar="MESSAGE_OR_LOG",
                         help=tr("explain nnU-Net v1 error messages: a message, or a log file to search (- reads "
                                 "standard input); says the cause and checks what it depends on here",
