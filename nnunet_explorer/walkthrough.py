@@ -444,9 +444,9 @@ def deep_supervision(trainer: Any, initialize: Initialized) -> DeepSupervision:
 
     ``initialize`` sets ``self.ds_loss_weights``; the network returns ``len(pool_op_kernel_sizes)`` logit maps
     and the target is downsampled (nearest neighbour) to each map's scale, ``[1, 1, 1]`` then
-    ``1 / cumprod(pool_op_kernel_sizes)`` without its last entry. The lowest-resolution output is computed but
-    gets weight 0, so it never trains anything. A trainer without deep supervision (``noDeepSupervision``) has
-    one output.
+    ``1 / cumprod(pool_op_kernel_sizes)`` without its last entry. The forward pass computes the lowest-resolution
+    output too, but its weight is 0, so the loss skips it and it never trains anything. A trainer without deep
+    supervision (``noDeepSupervision``) has one output.
     """
     from .training.deep_supervision import ds_target_shapes
 
@@ -872,7 +872,8 @@ def iteration(trainer: Any, batch: Batch, *, fp16_lesson: bool = True, fp16_cpu_
     ``unscale_``, ``clip_grad_norm_``, ``step``, ``update``, the scale S and the gradient norms of each phase, a
     step the scaler skips, and this network's gradient sizes against float16's range. Where the run uses fp16 (a
     GPU) these are the trainer's own GradScaler's numbers; on a CPU, where v1 trains in float32, a demonstration
-    with torch's CPU float16 on a crop of one sample of at most ``fp16_cpu_voxels`` voxels (None: the whole batch).
+    with torch's CPU float16 on a crop of one sample of about ``fp16_cpu_voxels`` voxels (None: the whole batch; the
+    crop keeps one pooling factor per axis, so it can be larger), whose numbers are the crop's, not the batch's.
     """
     _initialized(trainer, "iteration")
     data = {"data": batch.data, "target": list(batch.target) if len(batch.target) > 1 else batch.target[0]}

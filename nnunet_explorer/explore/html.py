@@ -109,7 +109,11 @@ def step_card(result: "StepResult", *, open_: bool = False) -> str:
     """One step result as a card: title line, docstring, v1 link, parameters, inputs, output or error."""
     status = "ok" if result.ok else "failed"
     mark = "&#10003;" if result.ok else "&#10007;"
-    seed = f" · {tr('seed', '种子')} {result.seed}" if result.seed is not None else ""
+    why = esc(tr("the explorer seeds before this step so that running it again repeats it; v1 itself seeds only "
+                 "with --deterministic", "explorer 在这一步之前设定种子,这样重跑会得到同样的结果;v1 自己只在 "
+                 "--deterministic 时设定种子"))
+    seed = (f" · <span title='{why}'>{tr('explorer seed', 'explorer 种子')} {result.seed}</span>"
+            if result.seed is not None else "")
     notes = result.notes
     doc = notes.doc if notes is not None and notes.doc else result.doc  # the docstring, or its translation
     first = doc.splitlines()[0] if doc else ""

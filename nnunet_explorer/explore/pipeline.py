@@ -303,7 +303,7 @@ class PipelineSummary:
             if r is None:
                 lines.append(f"{i:>2}. {s.name}: {tr('not run', '未运行')}{mirrors}")
                 continue
-            seed = f", {tr('seed', '种子')} {r.seed}" if r.seed is not None else ""
+            seed = f", {tr('explorer seed', 'explorer 种子')} {r.seed}" if r.seed is not None else ""
             status = "ok" if r.ok else tr("FAILED", "失败")
             notes = r.notes
             title = f" · {notes.title}" if notes is not None and notes.title else ""

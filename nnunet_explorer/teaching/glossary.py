@@ -37,10 +37,11 @@ _TERMS = (
     Term("ds", "DS (deep supervision)", "深度监督 (DS, deep supervision)",
          "The U-Net gives a segmentation at every decoder resolution, not only the last; each output gets a loss "
          "against the label map downsampled (nearest neighbour) to its size. V2 weights the losses 1/2**i, "
-         "sets the coarsest output's weight to 0 (its loss is then not computed) and normalises the weights to "
-         "sum 1.",
+         "sets the coarsest output's weight to 0 (the forward pass still computes it; its loss is not computed) "
+         "and normalises the weights to sum 1.",
          "U-Net 在解码器的每个分辨率上都输出一个分割结果,而不只在最后一层;每个输出都与下采样(最近邻)到同样大小的"
-         "标签图计算损失。V2 的权重为 1/2**i,最粗的输出权重置 0(于是不计算它的损失),再归一化使权重之和为 1。"),
+         "标签图计算损失。V2 的权重为 1/2**i,最粗的输出权重置 0(前向传播仍会算出它,但不计算它的损失),"
+         "再归一化使权重之和为 1。"),
     Term("moreda", "moreDA", "moreDA(更强的数据增强)",
          "``get_moreDA_augmentation``: the augmentation pipeline nnUNetTrainerV2 uses (rotation, scaling, elastic "
          "off, Gaussian noise and blur, brightness, contrast, simulated low resolution, gamma, mirroring, then the "

@@ -94,10 +94,16 @@ def where_from(lesson: "Fp16Lesson", *, fp16_used: bool, fp16_requested: bool) -
         out += " " + pick({
             "en": f"It ran on a centre crop {_shape(lesson.input_shape)} of sample {lesson.sample} of the batch "
                   f"{_shape(lesson.batch_shape)}: float16 convolutions can be tens of times slower than float32 "
-                  "on a CPU (the step's knob ``fp16_cpu_voxels`` sets the crop's size; None: the whole batch).",
+                  "on a CPU. The step's knob ``fp16_cpu_voxels`` sets the crop's size (None: the whole batch); the "
+                  "crop keeps at least one pooling factor per axis and more than one voxel at the lowest "
+                  "resolution, so it can be larger than the knob. A crop is not the batch: its loss and gradient "
+                  "norms are not those of the iteration above, and whether clipping cuts them says nothing about "
+                  "the real batch; compare its float16 and float32 numbers with each other.",
             "zh": f"它运行在 batch {_shape(lesson.batch_shape)} 中第 {lesson.sample} 个样本的中心裁剪块 "
-                  f"{_shape(lesson.input_shape)} 上:在 CPU 上 float16 卷积可能比 float32 慢几十倍(本步骤的参数 "
-                  "``fp16_cpu_voxels`` 决定裁剪块的大小;None 表示整个 batch)。"})
+                  f"{_shape(lesson.input_shape)} 上:在 CPU 上 float16 卷积可能比 float32 慢几十倍。本步骤的参数 "
+                  "``fp16_cpu_voxels`` 决定裁剪块的大小(None 表示整个 batch);裁剪块每个轴至少保留一个池化倍数,"
+                  "最低分辨率上多于一个体素,所以它可能比这个参数大。裁剪块不是这个 batch:它的损失和梯度范数不是上面那次"
+                  "迭代的,裁剪是否把它们截短也说明不了真实 batch 的情况;请把它的 float16 和 float32 数字互相比较。"})
     return out
 
 

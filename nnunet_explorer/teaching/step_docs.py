@@ -98,12 +98,12 @@ patch 大小(各轴按 ``transpose_forward`` 的顺序,spacing 最粗的轴在�
 -1)。v1 用缩放范围(0.85, 1.25)计算这个大小(除以最小的缩放因子),之后才把范围放宽到(0.7, 1.4);缩放因子大于
 1 是缩小,所以 V2 最大 1.4 的缩小再加上旋转,仍可能取到填充。使用 ``do_dummy_2D_aug``(各向异性数据)时,第一个
 轴保持不变,只有平面内的尺寸增大。"""),
-    "deep_supervision": StepDoc("0feaf8ea546e", """\
+    "deep_supervision": StepDoc("0939531ed991", """\
 解码器每一层一个损失:权重 ``1/2**i`` 归一化,分辨率最低的输出权重为 0。
 
 ``initialize`` 设置 ``self.ds_loss_weights``;网络返回 ``len(pool_op_kernel_sizes)`` 个 logit 图,目标被下采样
-(最近邻)到每个图的尺度:先是 ``[1, 1, 1]``,然后是去掉最后一项的 ``1 / cumprod(pool_op_kernel_sizes)``。分辨率最低的输出会被
-计算,但权重为 0,所以它从不训练任何东西。没有深度监督的 trainer(``noDeepSupervision``)只有一个输出。"""),
+(最近邻)到每个图的尺度:先是 ``[1, 1, 1]``,然后是去掉最后一项的 ``1 / cumprod(pool_op_kernel_sizes)``。前向传播也会
+算出分辨率最低的输出,但它的权重为 0,所以损失跳过它,它从不训练任何东西。没有深度监督的 trainer(``noDeepSupervision``)只有一个输出。"""),
     "loss": StepDoc("b92eeef8f645", """\
 ``trainer.loss``:交叉熵 + soft Dice(不含背景,smooth 1e-5),对所有输出求和。
 
@@ -159,7 +159,7 @@ V2：``lr = initial_lr * (1 - epoch / max_num_epochs) ** 0.9``;学习率几乎�
 数据是网络 patch 大小的 ``(b, c, *patch)`` float32(空间轴按 ``transpose_forward`` 的顺序);目标是一个列表,每个深度监督输出对应一个 ``(b, 1, ...)``
 标签图。batch 中最后的一个或几个样本被强制包含前景(``get_do_oversample``:最后 ``batch_size - round(batch_size * (1 - 0.33))`` 个,即 2 个或 3 个中的 1 个,batch 为 1 时没有);图中用框标出它们。它在本进程中用本步骤的种子
 抽取(用同一个种子重跑得到同一个 batch;``pipeline.rerun("batch", seed=3)`` 抽取另一个);之后训练所用的随机数流保持原样。"""),
-    "iteration": StepDoc("bc763cf6338f", """\
+    "iteration": StepDoc("202bfe809cc0", """\
 ``trainer.run_iteration``:前向、深度监督损失、反向、把梯度范数裁剪到 12、更新一步。
 
 trainer 自己的 ``run_iteration``(包括子类的重写)在这个 batch 上作为一次训练迭代运行(带反向传播),并开启在线评估,
@@ -169,8 +169,9 @@ trainer 自己的 ``run_iteration``(包括子类的重写)在这个 batch 上作
 然后是 v1 的混合精度分支,一个调用接一个调用(``fp16_lesson``):autocast、``scale(l).backward()``、``unscale_``、
 ``clip_grad_norm_``、``step``、``update``,每个阶段的缩放因子 S 和梯度范数,一次被 scaler 跳过的更新,以及这个网络的
 梯度大小与 float16 表示范围的对比。在使用 fp16 训练的地方(GPU 上),这些是 trainer 自己的 GradScaler 的数字;在 CPU
-上(v1 在 CPU 上用 float32 训练),则是用 torch 的 CPU float16 在一个样本的裁剪块上做的演示,裁剪块最多
-``fp16_cpu_voxels`` 个体素(None:整个 batch)。"""),
+上(v1 在 CPU 上用 float32 训练),则是用 torch 的 CPU float16 在一个样本的裁剪块上做的演示,裁剪块约
+``fp16_cpu_voxels`` 个体素(None:整个 batch;裁剪块每个轴保留一个池化倍数,所以可能更大),它的数字属于这个裁剪块,
+而不是整个 batch。"""),
     "training_epochs": StepDoc("991c18e498b1", """\
 ``trainer.run_training()``(在 ``-c`` / ``-pretrained_weights`` 之后,与 v1 的 ``main`` 相同):真正的训练循环。
 

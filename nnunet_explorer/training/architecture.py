@@ -103,7 +103,9 @@ class ArchitectureSummary:
                            f";规划器的参考值 {self.vram_reference:,.0f}(对应 batch 2);batch 为 {batch} 时这个网络"
                            f"用掉它的 {share}")
             lines.append(line)
-        measured, source = tr("measured: ", "实测:"), _in_language(self.memory_source)
+        measured = (tr("estimated: ", "估计:") if self.memory_source.startswith("estimate")
+                    else tr("measured: ", "实测:"))
+        source = _in_language(self.memory_source)
         if self.memory_bytes is not None:
             lines.append(f"{measured}{self.memory_bytes / 2 ** 20:,.1f} MiB — {source}")
         else:
@@ -188,9 +190,11 @@ _SENTENCES_ZH = {
         "在这个 batch 大小下以 {mode} 做一次训练的前向 + 反向:CUDA 的峰值分配减去已占用的显存,再加上权重"
         "(权重、激活、梯度和工作区;不含优化器状态)",
     "estimate from forward hooks: bytes of all intermediate feature maps of one forward pass (what autograd keeps "
-    "for backward), plus the input; excludes weights, gradients, optimizer state and workspaces":
-        "由前向钩子估计:一次前向传播所有中间特征图的字节数(autograd 为反向传播保留的部分),再加上输入;"
-        "不含权重、梯度、优化器状态和工作区",
+    "for backward), plus the input, in float32 (v1's fp16 autocast on a GPU stores most of them in float16, 2 bytes "
+    "instead of 4); excludes weights, gradients, optimizer state and workspaces":
+        "由前向钩子估计:一次前向传播所有中间特征图的字节数(autograd 为反向传播保留的部分),再加上输入,按 float32 "
+        "计(v1 在 GPU 上的 fp16 autocast 把其中大部分存成 float16,每个 2 字节而不是 4 字节);不含权重、梯度、"
+        "优化器状态和工作区",
     "one training forward + backward in {mode}, read from the memory reader given (peak minus baseline, plus the "
     "weights)": "以 {mode} 做一次训练的前向 + 反向,由给定的显存读取器读出(峰值减去基线,再加上权重)",
     "shapes measured with a real forward pass on the CPU (the network does not run on the meta device)":
@@ -419,8 +423,9 @@ def describe_network(network: nn.Module, input_size: Sequence[int], ds_weights: 
             notes.append("shapes measured with a real forward pass on the CPU (the network does not run on the "
                          "meta device)")
         source = ("estimate from forward hooks: bytes of all intermediate feature maps of one forward pass "
-                  "(what autograd keeps for backward), plus the input; excludes weights, gradients, "
-                  "optimizer state and workspaces")
+                  "(what autograd keeps for backward), plus the input, in float32 (v1's fp16 autocast on a GPU "
+                  "stores most of them in float16, 2 bytes instead of 4); excludes weights, gradients, optimizer "
+                  "state and workspaces")
 
     handles = []
     is_unet = _is_unet(runner)

@@ -109,12 +109,15 @@ class IterationRecord:
     local_tp: list | None = None  # DDP: this rank's own true-positive counts
 
     def __repr__(self) -> str:
-        grad = ("" if self.grad_norm_before_clip is None else
-                f", grad norm {self.grad_norm_before_clip:.3g}->{self.grad_norm_after_clip:.3g}")
-        bad = tr(f", NON-FINITE at {self.nonfinite}", f", 非有限值出现在 {self.nonfinite}") if self.nonfinite else ""
-        where = tr(f"{len(self.output_shapes)} outputs, {self.seconds_total:.3f} s on {self.device}",
-                   f"{len(self.output_shapes)} 个输出, 在 {self.device} 上用时 {self.seconds_total:.3f} s")
-        return f"IterationRecord(loss {self.loss:.4f}, lr {self.learning_rate:.3g}{grad}, {where}{bad})"
+        before, after = self.grad_norm_before_clip, self.grad_norm_after_clip
+        grad = ("", "") if before is None else (
+            f", grad norm {before:.3g}->{after:.3g} ({'clipped' if self.clipped else 'not clipped'})",
+            f", 梯度范数 {before:.3g}->{after:.3g}({'被裁剪' if self.clipped else '未裁剪'})")
+        bad = (f", NON-FINITE at {self.nonfinite}", f", 非有限值出现在 {self.nonfinite}") if self.nonfinite else ("", "")
+        return tr(f"IterationRecord(loss {self.loss:.4f}, lr {self.learning_rate:.3g}{grad[0]}, "
+                  f"{len(self.output_shapes)} outputs, {self.seconds_total:.3f} s on {self.device}{bad[0]})",
+                  f"IterationRecord(损失 {self.loss:.4f}, 学习率 {self.learning_rate:.3g}{grad[1]}, "
+                  f"{len(self.output_shapes)} 个输出, 在 {self.device} 上用时 {self.seconds_total:.3f} s{bad[1]})")
 
 
 @mirrors("nnunet.utilities.to_torch:maybe_to_torch")

@@ -172,7 +172,7 @@ class StepRunner:
 
     def _show(self, result: Any) -> None:
         state = tr("ok", "成功") if result.ok else tr("FAILED", "失败")
-        seed = tr(f", seed {result.seed}", f"，种子 {result.seed}") if result.seed is not None else ""
+        seed = tr(f", explorer seed {result.seed}", f"，explorer 种子 {result.seed}") if result.seed is not None else ""
         self.status.value = tr(f"<b>{html.escape(result.name)}</b>: {state} in {result.seconds:.2f} s{seed}",
                                f"<b>{html.escape(result.name)}</b>：{state}，用时 {result.seconds:.2f} 秒{seed}")
         show_html_in_output(self.output, result._repr_html_())

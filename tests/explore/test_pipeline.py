@@ -79,6 +79,10 @@ def test_seeded_step_is_reproducible_and_records_its_seed():
     np.testing.assert_array_equal(again.output, first.output)
     other = p.rerun("noise", seed=1)
     assert other.seed == 1 and not np.array_equal(other.output, first.output)
+    # the seed is the explorer's (so that a rerun repeats), not one v1 sets: the card and the summary say so
+    assert ("<span title='the explorer seeds before this step so that running it again repeats it; v1 itself seeds "
+            "only with --deterministic'>explorer seed 1</span>") in other._repr_html_()
+    assert "noise: ok in " in p.summary().text() and ", explorer seed 1" in p.summary().text()
 
 
 def test_rerun_invalidates_downstream_only():

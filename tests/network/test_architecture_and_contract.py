@@ -51,6 +51,9 @@ def test_describe_network_groups_shapes_and_counts(net):
     # the proxy is v1's formula for this network; on the CPU the measurement is the hook estimate, labelled
     assert summary.vram_proxy == compute_approx_vram_consumption(PATCH, [2, 3, 3], 8, 320, 1, 3, POOLS)
     assert summary.memory_bytes > 0 and "estimate" in summary.memory_source
+    # an estimate in float32 is called one, not "measured", with what fp16 changes
+    (line,) = [l for l in summary.to_text().splitlines() if "forward hooks" in l]
+    assert line.startswith("estimated: ") and "v1's fp16 autocast on a GPU stores most of them in float16" in line
     # the network was not moved or modified
     assert next(net.parameters()).device.type == "cpu" and net.do_ds
 

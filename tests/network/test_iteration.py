@@ -150,6 +150,14 @@ def test_record_contents_and_clipping():
     # no clipping when the norm is below the threshold: after == before
     rec2 = run_iteration(net, loss, opt, data, target, clip_norm=1e6)
     assert not rec2.clipped and rec2.grad_norm_after_clip == pytest.approx(rec2.grad_norm_before_clip, rel=1e-5)
+    # the one-line view says whether clipping cut the norm, in the reader's language
+    from nnunet_explorer.language import ENV_VAR
+
+    assert "(clipped), 3 outputs" in repr(rec) and "(not clipped), 3 outputs" in repr(rec2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_VAR, "zh")
+        assert repr(rec2).startswith(f"IterationRecord（损失 {rec2.loss:.4f}，学习率 0.01，梯度范数 ")
+        assert "（未裁剪），3 个输出，在 cpu 上用时 " in repr(rec2)
 
 
 def test_validation_iteration_changes_nothing():
