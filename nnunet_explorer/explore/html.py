@@ -73,16 +73,19 @@ def value_html(value: Any, *, depth: int = 0) -> str:
         return f"<pre>{esc(own)}</pre>"
     if depth < 2:
         rows: list[tuple[str, Any]] | None = None
+        labels: dict[str, tuple[str, str]] = {}  # a dataclass's FIELD_LABELS: field -> (English, Chinese)
         if isinstance(value, dict) and 0 < len(value) <= 60:
             rows = [(str(k), v) for k, v in value.items()]
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             rows = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+            labels = getattr(type(value), "FIELD_LABELS", None) or {}
         elif isinstance(value, (list, tuple)) and 0 < len(value) <= 30 and any(
                 _is_tensor(v) or _is_ndarray(v) or isinstance(v, (dict, list, tuple)) for v in value):
             rows = [(f"[{i}]", v) for i, v in enumerate(value)]
         if rows is not None:
-            body = "".join(f"<tr><td><code>{esc(k)}</code></td><td>{value_html(v, depth=depth + 1)}</td></tr>"
-                           for k, v in rows)
+            body = "".join(f"<tr><td><code>{esc(k)}</code>"
+                           + (f"<br><span class='nnx-meta'>{esc(tr(*labels[k]))}</span>" if k in labels else "")
+                           + f"</td><td>{value_html(v, depth=depth + 1)}</td></tr>" for k, v in rows)
             caption = f"<div class='nnx-meta'>{esc(type(value).__name__)}</div>"
             return f"{caption}<table>{body}</table>"
     return f"<code>{esc(summarize_text(value))}</code>"

@@ -26,7 +26,7 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -107,6 +107,35 @@ class IterationRecord:
     stop_anywhere: bool = False
     local_loss: float | None = None  # DDP: this rank's own loss before the mean over ranks
     local_tp: list | None = None  # DDP: this rank's own true-positive counts
+
+    #: what each field is, in both languages (the step cards show it under the field's name)
+    FIELD_LABELS: ClassVar[dict[str, tuple[str, str]]] = {
+        "loss": ("the total loss run_iteration returns", "run_iteration 返回的总损失"),
+        "scale_parts": ("each output's weight, CE, Dice term and share of the loss",
+                        "每个输出的权重、CE、Dice 项和它在损失中的份额"),
+        "did_backprop": ("backward pass and optimizer step done", "是否做了反向传播和优化器更新"),
+        "grad_norm_before_clip": ("gradient norm before clip_grad_norm_", "clip_grad_norm_ 之前的梯度范数"),
+        "grad_norm_after_clip": ("gradient norm after clipping", "裁剪之后的梯度范数"),
+        "clipped": ("the norm was above the threshold and cut", "范数超过阈值而被截短"),
+        "clip_norm": ("the clipping threshold (V2: 12)", "裁剪阈值(V2:12)"),
+        "learning_rate": ("the learning rate of this step", "这一步的学习率"),
+        "fp16_used": ("autocast and GradScaler active (CUDA only)", "是否启用了 autocast 和 GradScaler(仅 CUDA)"),
+        "step_skipped": ("fp16: the scaler found inf/nan and skipped the step",
+                         "fp16:scaler 发现 inf/nan,跳过了这一步"),
+        "device": ("where the network ran", "网络运行的设备"),
+        "seconds_transfer": ("copying the batch to the device (s)", "把 batch 复制到设备上(秒)"),
+        "seconds_forward": ("forward and loss (s)", "前向和损失(秒)"),
+        "seconds_backward": ("backward, clipping and step (s)", "反向、裁剪和更新(秒)"),
+        "seconds_total": ("the whole iteration (s)", "整次迭代(秒)"),
+        "input_shape": ("the batch (b, c, ...)", "batch 的形状 (b, c, ...)"),
+        "output_shapes": ("one per output, highest resolution first", "每个输出一个,最高分辨率在前"),
+        "target_shapes": ("the downsampled targets, one per output", "下采样后的目标,每个输出一个"),
+        "online_evaluation": ("tp/fp/fn of output 0 when asked for", "要求时给出输出 0 的 tp/fp/fn"),
+        "nonfinite": ("where a NaN/Inf first appeared (None: nowhere)", "NaN/Inf 最早出现的位置(None:没有)"),
+        "stop_anywhere": ("DDP: some process asked to stop", "DDP:某个进程要求停止"),
+        "local_loss": ("DDP: this process's loss before the mean", "DDP:本进程在取平均之前的损失"),
+        "local_tp": ("DDP: this process's true positives", "DDP:本进程的真阳性计数"),
+    }
 
     def __repr__(self) -> str:
         before, after = self.grad_norm_before_clip, self.grad_norm_after_clip

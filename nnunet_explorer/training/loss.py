@@ -316,6 +316,15 @@ class ScaleLossPart:
     weighted: float  # weight * total (0.0 when skipped)
     computed: bool
 
+    def __repr__(self) -> str:
+        if not self.computed:
+            return tr(f"output {self.index}: weight {self.weight:.4g}, not computed (weight 0)",
+                      f"输出 {self.index}:权重 {self.weight:.4g},不计算(权重为 0)")
+        return tr(f"output {self.index}: weight {self.weight:.4g}, CE {self.ce:.4f}, Dice term {self.dice:.4f}, "
+                  f"weighted {self.weighted:.4f}",
+                  f"输出 {self.index}:权重 {self.weight:.4g},CE {self.ce:.4f},Dice 项 {self.dice:.4f},"
+                  f"加权后 {self.weighted:.4f}")
+
 
 @dataclass(frozen=True)
 class TensorLossPart:

@@ -1,6 +1,7 @@
 """run_iteration against v1's own nnUNetTrainerV2.run_iteration (subprocess) and its record's promises."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import subprocess
@@ -158,6 +159,14 @@ def test_record_contents_and_clipping():
         patch.setenv(ENV_VAR, "zh")
         assert repr(rec2).startswith(f"IterationRecord（损失 {rec2.loss:.4f}，学习率 0.01，梯度范数 ")
         assert "（未裁剪），3 个输出，在 cpu 上用时 " in repr(rec2)
+        # the step card: each field's meaning under its name; the loss parts as sentences
+        from nnunet_explorer.explore.html import value_html
+
+        card = value_html(rec2)
+        assert "<code>did_backprop</code><br><span class='nnx-meta'>是否做了反向传播和优化器更新</span>" in card
+        assert repr(rec2.scale_parts[2]) == "输出 2：权重 0，不计算（权重为 0）"
+    assert set(type(rec).FIELD_LABELS) == {f.name for f in dataclasses.fields(rec)}
+    assert repr(rec.scale_parts[0]).startswith(f"output 0: weight {rec.scale_parts[0].weight:.4g}, CE ")
 
 
 def test_validation_iteration_changes_nothing():
