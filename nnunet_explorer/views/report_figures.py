@@ -78,10 +78,15 @@ def picture_fonts() -> Any:
 
 
 def _img(src: str, alt: str) -> str:
-    """A figure with its caption; the caption may quote code RST-style (````x````)."""
+    """A figure with its caption; the caption may quote code RST-style (````x````). A picture drawn in English for
+    a Chinese reader (no Chinese font here) says so under it."""
     import html
 
     from ..explore.notes import inline_html, inline_text
+
+    if src.startswith(PNG_PREFIX) and is_chinese() and cjk_font() is None:
+        alt += ("（这台机器上 matplotlib 找不到中文字体，所以图中的文字是英文；安装一种中文字体，例如 Debian/Ubuntu 的 "
+                "fonts-noto-cjk，再删除 matplotlib 的字体缓存，图中就是中文）")
 
     return (f'<figure class="nnx-figure"><img src="{src}" alt="{html.escape(inline_text(alt), quote=True)}" '
             f'style="max-width:100%"><figcaption class="nnx-meta">{inline_html(alt)}</figcaption></figure>')

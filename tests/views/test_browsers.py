@@ -134,6 +134,10 @@ def test_browsers_speak_chinese_under_zh(font, monkeypatch):
     targets = [rng.integers(0, 3, size=(1, 1, 4, 6, 6)), rng.integers(0, 3, size=(1, 1, 2, 3, 3))]
     titles = [ax.get_title() for ax in plot_deep_supervision(outputs, targets, weights=[0.6, 0.4]).axes]
     assert all(bool(CJK.search(t)) == (font is not None) for t in titles), titles
+    # a picture in a report drawn in English for a Chinese reader says why, and what gives it Chinese words
+    figure = report_figures._img(report_figures.PNG_PREFIX + "AAAA", "深度监督的目标")
+    assert ("这台机器上 matplotlib 找不到中文字体" in figure) == (font is None)
+    assert "fonts-noto-cjk" not in report_figures._img(report_figures.SVG_PREFIX + "AAAA", "U 形结构")
 
 
 def test_augmentation_figures_keep_their_chinese_font_when_drawn_later(monkeypatch):
