@@ -149,10 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"nnunet-explorer {args.command}: {tr('interrupted', '已中断')}", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader went away (`... | head`): no traceback, and none at exit either
-        _silence_stdout()
-        return 141  # as a shell reports a command ended by SIGPIPE
     except Exception as exc:  # noqa: BLE001 - a bug is raised on; one of v1's known messages is explained
+        if isinstance(exc, BrokenPipeError) and _stdout_is_broken():  # `... | head` went away: no traceback
+            _silence_stdout()  # and none at exit either
+            return 141  # as a shell reports a command ended by SIGPIPE
         explained = None if debug else _explained(exc, args)
         if explained is None:
             raise
@@ -162,6 +162,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(d.text() for d in explained), file=sys.stderr)
         print(tr("(run with --debug to see the traceback)", "（加上 --debug 运行可以看到调用栈）"), file=sys.stderr)
         return 1
+
+
+def _stdout_is_broken() -> bool:
+    """Whether standard output is a pipe whose reader went away (not some other pipe of the command, such as a
+    dead worker's): writing what is left fails again, or the system reports an error on it."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        pass
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or not a real file
+        return False
 
 
 def _silence_stdout() -> None:

@@ -85,9 +85,10 @@ class DoctorReport:
                                    "(--read_whole:没有可读取的 .npz/.pkl/.model 文件)"))
         elif self.read_whole is not None:
             lines.append("  " + tr(f"(--read_whole: {self.read_whole} .npz/.pkl/.model files read, every .npz "
-                                   "decompressed to its end; any damage is listed under problems)",
+                                   "decompressed to its end and every checkpoint compared with its CRCs; any damage is "
+                                   "listed under problems)",
                                    f"(--read_whole:读取了 {self.read_whole} 个 .npz/.pkl/.model 文件,每个 .npz 都解压"
-                                   "到了末尾;发现的损坏列在问题中)"))
+                                   "到了末尾,每个检查点都与它的 CRC 比较过;发现的损坏列在问题中)"))
         lines.append(tr("versions:", "版本:"))
         lines += [f"  {pad(_label(name), 34)} {value or tr('not installed', '未安装')}"
                   for name, value in self.versions.items()]
@@ -200,11 +201,13 @@ def _check_stage_folders(workspace: Workspace, name: str, problems: list[Finding
            f"预处理后的任务 {name}：{len(missing)} 个已规划的 stage 没有数据文件夹（{shown}）；v1 训练这个配置时会在列出"
            "它的内容时停下（\"No such file or directory\"）"),
         tr(f"preprocess the task: `nnUNet_plan_and_preprocess -t {task_id}` without -no_pp (it plans again as well, "
-           f"the same plans for the same data) or `nnunet-explorer plan_and_preprocess -t {task_id}`; if the folders "
-           "are in another copy of nnUNet_preprocessed, point the variable there",
+           "the same plans for the same data, and writes the default plans files again: keep a copy of plans edited "
+           f"by hand) or `nnunet-explorer plan_and_preprocess -t {task_id}`; if the folders are in another copy of "
+           "nnUNet_preprocessed, point the variable there",
            f"预处理这个任务：`nnUNet_plan_and_preprocess -t {task_id}`，不加 -no_pp（它也会重新规划，同样的数据得到"
-           f"同样的 plans），或 `nnunet-explorer plan_and_preprocess -t {task_id}`；如果这些文件夹在另一份 "
-           "nnUNet_preprocessed 中，就让这个变量指向那里")))
+           "同样的 plans，并重写默认的 plans 文件：手工改过的 plans 要先留一份副本），或 "
+           f"`nnunet-explorer plan_and_preprocess -t {task_id}`；如果这些文件夹在另一份 nnUNet_preprocessed 中，"
+           "就让这个变量指向那里")))
 
 
 def _check_fold_count(workspace: Workspace, name: str, notes: list[Finding]) -> None:
@@ -229,7 +232,8 @@ def _check_fold_count(workspace: Workspace, name: str, notes: list[Finding]) -> 
 def _check_damaged(workspace: Workspace, name: str, problems: list[Finding], whole: bool = False) -> int:
     """A damaged .npz, .pkl or checkpoint of the task (v1 writes them in place) fails the run that reads it.
     ``whole``: each .npz decompressed to its end (damage inside its data, which only a CRC or zlib error shows
-    otherwise). Returns how many files were checked."""
+    otherwise) and each checkpoint's members compared with their CRCs (torch loads a changed one silently).
+    Returns how many files were checked."""
     from .file_damage import damaged_files, remedies, task_files_folders
 
     damaged, checked = [], 0
@@ -242,11 +246,15 @@ def _check_damaged(workspace: Workspace, name: str, problems: list[Finding], who
     roots = (workspace.raw_data_base, workspace.preprocessed, workspace.results_folder)  # the folders listed above
     named = [(next((f.relative_to(r) for r in roots if f.is_relative_to(r)), f), why) for f, why in damaged]
     shown = tr(", ", "、").join(tr(f"{f} ({why})", f"{f}（{why}）") for f, why in named[:5]) + and_more(5, len(named))
+    # a checkpoint whose tensors changed behind their CRCs (the whole read) is the one kind v1 does not fail on
+    silent = any(f.name.endswith(".model") and "CRC" in why for f, why in damaged)
     problems.append(Finding(
-        tr(f"task {name}: {len(damaged)} damaged file(s): {shown}; v1 fails on each when it reads it (unless a run "
-           "is writing it now: a checkpoint being saved, a case being unpacked)",
-           f"任务 {name}：{len(damaged)} 个文件已损坏：{shown}；v1 读到其中任何一个都会失败（除非现在有运行正在写它："
-           "正在保存的检查点、正在解压的病例）"),
+        tr(f"task {name}: {len(damaged)} damaged file(s): {shown}; v1 fails on each when it reads it"
+           + (", except a checkpoint whose CRC does not match: torch loads it silently, with changed weights"
+              if silent else "") + " (unless a run is writing it now: a checkpoint being saved, a case being unpacked)",
+           f"任务 {name}：{len(damaged)} 个文件已损坏：{shown}；v1 读到其中任何一个都会失败"
+           + ("，只有 CRC 不符的检查点例外：torch 会一声不吭地加载它，权重已被改动" if silent else "")
+           + "（除非现在有运行正在写它：正在保存的检查点、正在解压的病例）"),
         tr("; ", "；").join(remedies(damaged, name, workspace))))
     return checked
 

@@ -2459,22 +2459,26 @@ KNOWN: tuple[_Known, ...] = (
                         "任务规划时用了 -no_pp(只规划)、预处理在这个 stage 之前就停了、文件夹被删掉了,或者 "
                         "nnUNet_preprocessed 指向的不是预处理过的那一份"),
            lambda m: tr("preprocess the task: `nnUNet_plan_and_preprocess -t ID` without -no_pp (it plans again as "
-                        "well, the same plans for the same data) or `nnunet-explorer plan_and_preprocess -t ID`; if "
-                        "the folder is in another copy of nnUNet_preprocessed, point the variable there",
+                        "well, the same plans for the same data, and writes the default plans files again: keep a "
+                        "copy of plans edited by hand) or `nnunet-explorer plan_and_preprocess -t ID`; if the folder "
+                        "is in another copy of nnUNet_preprocessed, point the variable there",
                         "预处理这个任务:`nnUNet_plan_and_preprocess -t ID`,不加 -no_pp(它也会重新规划,同样的数据得到"
-                        "同样的 plans),或 `nnunet-explorer plan_and_preprocess -t ID`;如果这个文件夹在另一份 "
-                        "nnUNet_preprocessed 中,就让这个变量指向那里"),
+                        "同样的 plans,并重写默认的 plans 文件:手工改过的 plans 要先留一份副本),或 "
+                        "`nnunet-explorer plan_and_preprocess -t ID`;如果这个文件夹在另一份 nnUNet_preprocessed 中,"
+                        "就让这个变量指向那里"),
            _guarded(_check_stage_folder)),
     _Known("model_plans", "No such file or directory: '.../TRAINER__PLANS/plans.pkl'",
            re.compile(r"No such file or directory: '(?P<path>[^'\n]*__[^'\n/\\]+(?:/|\\{1,2})plans\.pkl)'"),
            lambda m: tr("v1's trainer copies its plans file into the model folder as plans.pkl when its training "
                         "starts (save_debug_information), next to the fold folders; nnUNet_predict first copies that "
-                        "plans.pkl into the output folder and reads the expected number of modalities from it (so do "
-                        "v1's ensembling and the 3d_lowres step of the cascade). It is not there: only the fold "
-                        "folders were copied from the machine that trained, or it was deleted",
+                        "plans.pkl into the output folder and reads the expected number of modalities from it (so does "
+                        "the cascade's 3d_lowres step, from its own model folder; nnUNet_find_best_configuration reads "
+                        "it for the labels). It is not there: only the fold folders were copied from the machine that "
+                        "trained, or it was deleted",
                         "v1 的 trainer 在训练开始时(save_debug_information)把它的 plans 文件以 plans.pkl 的名字复制到"
                         "模型文件夹里,放在各个 fold 文件夹旁边;nnUNet_predict 先把这个 plans.pkl 复制到输出文件夹,再从"
-                        "中读出预期的模态数(v1 的集成和级联的 3d_lowres 步骤也读它)。它不在那里:从训练的机器上只复制了"
+                        "中读出预期的模态数(级联的 3d_lowres 步骤也从它自己的模型文件夹读它;nnUNet_find_best_configuration "
+                        "读它取标签)。它不在那里:从训练的机器上只复制了"
                         "各个 fold 文件夹,或者它被删掉了"),
            lambda m: tr("copy plans.pkl along with the fold folders from the machine that trained; if it is lost, "
                         "copy the plans the model was trained with there as plans.pkl (the check names the task's "
@@ -2682,8 +2686,8 @@ def explain(text: str, *, task: str | None = None, environ: Mapping[str, str] | 
 
 
 #: the lines where v1 prints a path inside a task's folders: nnUNet_train's data folder, nnUNet_predict's model
-_TASK_PATH_LINE = re.compile(r"^(?P<line>(?:I am using data from this folder:|using model stored in)"
-                             r"\s+(?P<path>\S[^\n]*))$", re.M)
+_TASK_PATH_LINE = re.compile(r"^[^\n]*?(?P<line>(?:I am using data from this folder:|using model stored in)"
+                             r"\s+(?P<path>\S[^\n]*?))\s*$", re.M)
 
 
 def task_named_in(text: str) -> tuple[str, str] | None:

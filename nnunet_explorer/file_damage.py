@@ -153,8 +153,9 @@ def _stored_member(path: Path, info: "zipfile.ZipInfo") -> bytes:
 
 def damaged_files(folder: PathLike, *, whole: bool = False) -> tuple[int, list[tuple[Path, str]]]:
     """The ``.npz``, ``.pkl`` and ``.model`` files under ``folder``: how many, and those
-    :func:`damaged_file` finds damaged (``whole``: each ``.npz`` decompressed to its end) or that cannot be read at
-    all, each with why (sorted by path)."""
+    :func:`damaged_file` finds damaged (``whole``: each ``.npz`` decompressed to its end, each checkpoint compared
+    with its CRCs) or that cannot be read at all, and every folder that cannot be listed, each with why (sorted by
+    path)."""
     import sys
 
     from tqdm import tqdm

@@ -79,8 +79,9 @@ def convert_id_to_task_name(task_id: int, workspace: Workspace | None = None) ->
         hints = "".join(f"\n  {tr('hint: ', '提示:')}{h}" for h in _id_hints(task_id, workspace))
         sample = _sample_hint(task_id)
         ids = {int(m.group(1)): name for name in known if (m := TASK_NAME_PATTERN.match(name))}
-        if ids:  # most often a typo: the nearest id first
-            nearest = min(ids, key=lambda i: (abs(i - task_id), i))
+        near = [i for i in ids if _typo_of(task_id, i)]
+        if near:  # most often a typo: the nearest id first
+            nearest = min(near, key=lambda i: (abs(i - task_id), i))
             sample.insert(0, tr(f"the nearest task id here is {nearest} ({ids[nearest]}), if that is the one you "
                                 "meant", f"这里最接近的任务编号是 {nearest}({ids[nearest]}),如果你指的是它"))
         raise TaskError(
@@ -114,6 +115,12 @@ def _sample_hint(task_id: int) -> list[str]:
             return [tr(f"`nnunet-explorer sample {kind}` writes Task{task_id:03d} into this workspace",
                        f"`nnunet-explorer sample {kind}` 会把 Task{task_id:03d} 写入这个工作区")]
     return []
+
+
+def _typo_of(asked: int, existing: int) -> bool:
+    """Whether ``existing`` may be the id meant by a mistyped ``asked``: within 10, or one digit changed."""
+    a, e = f"{asked:03d}", f"{existing:03d}"
+    return abs(asked - existing) <= 10 or (len(a) == len(e) and sum(x != y for x, y in zip(a, e)) == 1)
 
 
 def _id_hints(task_id: int, workspace: Workspace) -> list[str]:

@@ -830,7 +830,7 @@ def _fp16_look(trainer: Any, data: dict, record: Any, cpu_voxels: int | None) ->
     """v1's fp16 branch on the iteration's batch and the trainer's network, loss and optimizer (a look).
 
     Starts from the trainer's own GradScaler when the run uses one (its current scale), else from a fresh one as
-    v1's ``_maybe_init_amp`` makes it. On a CPU it runs on a crop of at most ``cpu_voxels`` voxels.
+    v1's ``_maybe_init_amp`` makes it. On a CPU it runs on a crop of about ``cpu_voxels`` voxels (see ``centre_crop``).
     """
     import math
 

@@ -235,8 +235,29 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
             raise BrokenPipeError(32, "Broken pipe")
 
         def flush(self):
-            pass
+            raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(sys, "stdout", ClosedPipe())
-    assert cli.main(["doctor", "--explain", "all went well"]) == 141
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", ClosedPipe())
+        assert cli.main(["doctor", "--explain", "all went well"]) == 141
     assert capsys.readouterr().err == ""
+    # another pipe of the command broke (a dead worker's): that is an error of its own, raised as it is
+    from nnunet_explorer.commands import sample
+
+    def worker_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sample, "run", worker_pipe)
+    with pytest.raises(BrokenPipeError):
+        cli.main(["sample", "kits19"])
+
+
+def test_a_real_closed_pipe_ends_quietly(tmp_path):
+    """The same with a real pipe whose reader closed before the command wrote: exit 141, no traceback."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "nnunet_explorer.cli", "doctor", "--explain", "all went well"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err

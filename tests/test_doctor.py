@@ -226,6 +226,20 @@ def test_read_whole_finds_an_npz_changed_inside_its_data_that_the_quick_check_pa
     assert [p.what for p in missing.problems if p.what.startswith("-t: ")] == [
         "-t: could not find a task with the ID 14 (looked for folders named Task014_*)"]
     assert "damaged" not in _whats(missing) and missing.read_whole is None
+    # a checkpoint with a tensor byte changed: torch loads it silently, so the problem says that, not "v1 fails"
+    import torch
+
+    fold = workspace.network_training_output_dir / "3d_fullres" / "Task012_Crc" / "nnUNetTrainerV2__nnUNetPlansv2.1" \
+        / "fold_0"
+    fold.mkdir(parents=True)
+    torch.save({"state_dict": {"w": torch.arange(4096, dtype=torch.float32)}}, fold / "model_best.model")
+    weights = bytearray((fold / "model_best.model").read_bytes())
+    weights[len(weights) // 2] ^= 0xFF
+    (fold / "model_best.model").write_bytes(bytes(weights))
+    assert "model_best.model" not in _whats(run_doctor(env, task="12"))
+    (changed,) = [p for p in run_doctor(env, task="12", read_whole=True).problems if "Task012_Crc" in p.what]
+    assert "model_best.model (its model_best/data/0 does not match its CRC" in changed.what
+    assert "except a checkpoint whose CRC does not match: torch loads it silently, with changed weights" in changed.what
     nothing = run_doctor(env, task="14", read_whole=True)  # nothing to read: said so, not "0 files read"
     assert nothing.read_whole == 0 and "(--read_whole: no .npz/.pkl/.model files to read)" in nothing.text()
 

@@ -511,6 +511,14 @@ def test_the_command_takes_the_task_from_the_log_and_calls_a_mistyped_path_one(w
     assert "stage 0 of nnUNetPlansv2.1_plans_3D.pkl: batch 3, patch [80, 160, 160]" in out
     assert main(["doctor", "--explain", str(tmp_path / "trian.log")]) == 2
     assert f"{tmp_path / 'trian.log'} is no file here (and no v1 message)" in capsys.readouterr().err
+    # nnUNet_predict's line, behind a prefix, with a Windows path and CRLF; the last line naming a task wins
+    from nnunet_explorer.error_explainer import task_named_in
+
+    assert task_named_in("[stdout] using model stored in  C:\\r\\nnUNet\\3d_fullres\\Task004_X\\T__P\r\n") == (
+        "Task004_X", "using model stored in  C:\\r\\nnUNet\\3d_fullres\\Task004_X\\T__P")
+    assert task_named_in("I am using data from this folder:  /a/Task001_A/d\nusing model stored in /r/Task002_B/x"
+                         )[0] == "Task002_B"
+    assert task_named_in("using model stored in /no/task/here") is None
 
 
 def test_an_unreadable_log_is_a_clear_error_not_a_traceback(tmp_path, capsys, monkeypatch):
@@ -1355,13 +1363,20 @@ def test_fewer_cases_than_v1s_five_folds_are_counted_and_fold_all_is_the_fix(wor
 
     (note,) = [n for n in run_doctor().notes if "Task014_Few" in n.what]
     assert note.what.startswith("preprocessed task Task014_Few: 4 training case(s) and no splits_final.pkl")
+    # v1 counts the cases of the stage it trains: a second stage with 3 (its preprocessing stopped) is the one told
+    other = stage.with_name("nnUNetData_plans_v2.1_stage1")
+    other.mkdir()
+    for i in range(3):
+        np.savez_compressed(other / f"case_{i}.npz", data=np.zeros((2, 4, 4, 4), np.float32))
+    (fewest,) = [n for n in run_doctor().notes if "Task014_Few" in n.what]
+    assert fewest.what.startswith("preprocessed task Task014_Few: 3 training case(s)")
     assert note.fix.startswith("train fold all")
     # a damaged splits file of such a task: deleting it would leave v1 nothing it can make in its place
     splits = stage.parent / "splits_final.pkl"
     splits.write_bytes(b"")
     assert not [n for n in run_doctor().notes if "Task014_Few" in n.what]
     assert file_damage.remedy(splits, "Task014_Few", {splits}, workspace).startswith(
-        "splits_final.pkl: write it again by hand (the task has 4 training case(s), too few for the five folds")
+        "splits_final.pkl: write it again by hand (the task has 3 training case(s), too few for the five folds")
 
 
 def test_input_files_v1_cannot_pair_are_named_with_the_rename_that_fixes_them(tmp_path, capsys):

@@ -62,7 +62,7 @@ def _explain(source: str, task: str | None, plans_identifier: str, debug: bool =
     from ..error_explainer import explain, known_messages, task_named_in
     from ..errors import ExplorerError
 
-    path = Path(source)
+    path = Path(source).expanduser()  # "~/train.log" in quotes reaches us unexpanded
     if source == "-":
         text = sys.stdin.read()
     elif _looks_like_a_path(source) and not path.is_file():

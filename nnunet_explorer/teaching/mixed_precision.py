@@ -103,7 +103,7 @@ def where_from(lesson: "Fp16Lesson", *, fp16_used: bool, fp16_requested: bool) -
                   f"{_shape(lesson.input_shape)} 上:在 CPU 上 float16 卷积可能比 float32 慢几十倍。本步骤的参数 "
                   "``fp16_cpu_voxels`` 决定裁剪块的大小(None 表示整个 batch);裁剪块每个轴至少保留一个池化倍数,"
                   "最低分辨率上多于一个体素,所以它可能比这个参数大。裁剪块不是这个 batch:它的损失和梯度范数不是上面那次"
-                  "迭代的,裁剪是否把它们截短也说明不了真实 batch 的情况;请把它的 float16 和 float32 数字互相比较。"})
+                  "迭代的,梯度裁剪是否把它们截短也说明不了真实 batch 的情况;请把它的 float16 和 float32 数字互相比较。"})
     return out
 
 

@@ -318,8 +318,8 @@ class ScaleLossPart:
 
     def __repr__(self) -> str:
         if not self.computed:
-            return tr(f"output {self.index}: weight {self.weight:.4g}, not computed (weight 0)",
-                      f"输出 {self.index}:权重 {self.weight:.4g},不计算(权重为 0)")
+            return tr(f"output {self.index}: weight {self.weight:.4g}, loss not computed",
+                      f"输出 {self.index}:权重 {self.weight:.4g},不计算它的损失")
         return tr(f"output {self.index}: weight {self.weight:.4g}, CE {self.ce:.4f}, Dice term {self.dice:.4f}, "
                   f"weighted {self.weighted:.4f}",
                   f"输出 {self.index}:权重 {self.weight:.4g},CE {self.ce:.4f},Dice 项 {self.dice:.4f},"

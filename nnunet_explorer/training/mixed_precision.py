@@ -166,7 +166,8 @@ def pool_factors(pool_op_kernel_sizes: Sequence[Sequence[int]]) -> tuple[int, ..
 
 
 def centre_crop(spatial: Sequence[int], factors: Sequence[int], max_voxels: int) -> tuple[tuple[int, int], ...]:
-    """``(start, size)`` per axis of a centre crop with at most ``max_voxels`` voxels, aligned to ``factors``.
+    """``(start, size)`` per axis of a centre crop of at most ``max_voxels`` voxels where the floors below allow
+    (they win: the crop can be larger), aligned to ``factors``.
 
     The crop keeps every size and start a multiple of the axis' pooling factor (so the deep-supervision targets,
     downsampled by divisors of it, crop exactly along); the axis with the most multiples of its factor loses one
@@ -263,8 +264,8 @@ def fp16_step_lesson(network: nn.Module, loss: nn.Module, optimizer: torch.optim
         grad_scaler: start from this scaler's state (the trainer's ``amp_grad_scaler``; it is not changed);
             None: a fresh ``GradScaler`` as v1's ``_maybe_init_amp`` makes it (scale 2**16).
         clip_norm: the trainer's clipping threshold (V2: 12; None: no clipping, as ``NetworkTrainer``).
-        max_voxels: run on a centre crop of sample ``sample`` with at most this many voxels (None: the whole
-            batch); ``factors`` (see :func:`pool_factors`) keeps the crop a size the network accepts.
+        max_voxels: run on a centre crop of sample ``sample`` of about this many voxels (None: the whole batch;
+            :func:`centre_crop`); ``factors`` (see :func:`pool_factors`) keeps the crop a size the network accepts.
 
     Returns:
         The :class:`Fp16Lesson`. The weights, the optimizer's state and ``grad_scaler`` are as before; the

@@ -69,15 +69,16 @@ def kfold_indices(n: int, n_splits: int = NUM_FOLDS, seed: int = SPLIT_SEED) -> 
 
 
 def too_few_for_folds(preprocessed_task_dir: str | os.PathLike) -> int | None:
-    """The number of training cases of a preprocessed task when it is under :data:`NUM_FOLDS`: without a
-    ``splits_final.pkl`` v1's do_split fails making its 5-fold split for any numbered fold (scikit-learn's KFold
-    refuses). None otherwise (enough cases, or no stage folder)."""
+    """The fewest training cases of a preprocessed task's stage folders when under :data:`NUM_FOLDS`: without a
+    ``splits_final.pkl`` v1's do_split fails making its 5-fold split for any numbered fold of that stage (scikit-learn's
+    KFold refuses). None otherwise (enough cases everywhere, or no stage folder with cases; an empty one is a
+    preprocessing that did not run, not a small dataset)."""
     from .dataloading import get_case_identifiers
 
     task_dir = Path(preprocessed_task_dir)
     stages = [stage for stage in task_dir.glob("*_stage*") if stage.is_dir()] if task_dir.is_dir() else []
-    counts = [len(get_case_identifiers(stage)) for stage in stages]
-    return max(counts) if counts and max(counts) < NUM_FOLDS else None
+    counts = [n for n in (len(get_case_identifiers(stage)) for stage in stages) if n]
+    return min(counts) if counts and min(counts) < NUM_FOLDS else None
 
 
 def splits_held(count: int) -> str:

@@ -85,8 +85,11 @@ def _img(src: str, alt: str) -> str:
     from ..explore.notes import inline_html, inline_text
 
     if src.startswith(PNG_PREFIX) and is_chinese() and cjk_font() is None:
+        import matplotlib
+
         alt += ("（这台机器上 matplotlib 找不到中文字体，所以图中的文字是英文；安装一种中文字体，例如 Debian/Ubuntu 的 "
-                "fonts-noto-cjk，再删除 matplotlib 的字体缓存，图中就是中文）")
+                f"fonts-noto-cjk，再删除 matplotlib 的字体缓存（{matplotlib.get_cachedir()} 中的 fontlist-*.json），"
+                "图中就是中文）")
 
     return (f'<figure class="nnx-figure"><img src="{src}" alt="{html.escape(inline_text(alt), quote=True)}" '
             f'style="max-width:100%"><figcaption class="nnx-meta">{inline_html(alt)}</figcaption></figure>')

@@ -164,7 +164,7 @@ def test_record_contents_and_clipping():
 
         card = value_html(rec2)
         assert "<code>did_backprop</code><br><span class='nnx-meta'>是否做了反向传播和优化器更新</span>" in card
-        assert repr(rec2.scale_parts[2]) == "输出 2：权重 0，不计算（权重为 0）"
+        assert repr(rec2.scale_parts[2]) == "输出 2：权重 0，不计算它的损失"
     assert set(type(rec).FIELD_LABELS) == {f.name for f in dataclasses.fields(rec)}
     assert repr(rec.scale_parts[0]).startswith(f"output 0: weight {rec.scale_parts[0].weight:.4g}, CE ")
 
