@@ -1,7 +1,8 @@
 """``nnunet-explorer doctor``: print the folders, tasks, versions and worker settings in use, and every problem.
 
 Exit status 0 when no problem was found, 1 when there are problems (each printed with its fix). ``-t TASK`` checks
-only that task's files; ``--read_whole`` decompresses every ``.npz`` to its end instead of reading its header.
+only that task's files; ``--read_whole`` decompresses every ``.npz`` to its end instead of reading its header, and
+compares every checkpoint with its CRCs.
 
 ``doctor --explain MESSAGE_OR_LOG [-t TASK] [-p PLANS_IDENTIFIER]`` explains nnU-Net v1's frequent error
 messages instead (:mod:`nnunet_explorer.error_explainer`): exit status 0 when it recognised one, 1 when it did not.
@@ -43,10 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", "--task", metavar="TASK",
                         help=tr("with --explain: the task (name or id) whose files the checks read (its dataset.json, "
                                 "preprocessed data, plans, splits and trained folds); without it: check only this "
-                                "task's files (with --read_whole, read only its .npz whole)",
+                                "task's files (with --read_whole, read only its files whole)",
                                 "与 --explain 一起使用:检查时读取其文件的任务(名称或编号;它的 dataset.json、预处理数据、"
                                 "plans、划分和训练好的 fold);不与它一起使用时:只检查这个任务的文件(加上 --read_whole "
-                                "时只把它的 .npz 完整读一遍)"))
+                                "时只把它的文件完整读一遍)"))
     parser.add_argument("-p", "--plans_identifier", metavar="PLANS_IDENTIFIER", default=default_plans_identifier,
                         help=tr("with --explain and -t: the plans identifier, as v1's -p (the checks read "
                                 f"<PLANS_IDENTIFIER>_plans_3D.pkl, or _plans_2D.pkl for a 2d run; default "
@@ -103,7 +104,6 @@ def _looks_like_a_path(source: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from ..doctor import run_doctor
-
     from ..errors import ExplorerError
 
     if args.read_whole and args.explain is not None:
