@@ -138,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     debug = getattr(args, "debug", False)
     try:
-        return int(args._run(args) or 0)
+        status = int(args._run(args) or 0)
+        sys.stdout.flush()  # a reader that went away (`| head`) is met here, not at exit where it cannot be handled
+        return status
     except ExplorerError as exc:
         if debug:
             traceback.print_exc()
