@@ -575,7 +575,7 @@ def _check_plans_file(match: re.Match, ctx: _Context) -> list[str]:
 
 @_needs_task
 def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    from .training.dataloading import get_case_identifiers
+    from .training.dataloading import get_case_identifiers, stage_folders
     from .training.splits import load_splits, random_80_20_split
 
     fold = int(match.group(1))
@@ -591,7 +591,7 @@ def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[
                     + (f", validating on {sizes} cases" if splits else ""),
                     f"{name} 的 {splits_file.name} 有 {splits_held(len(splits))}"
                     + (f",验证病例数分别为 {sizes}" if splits else ""))]
-    stages = sorted(f for f in task_dir.glob("*_stage*") if f.is_dir()) if task_dir.is_dir() else []
+    stages = stage_folders(task_dir)
     keys = get_case_identifiers(stages[0]) if stages else []
     if keys:
         _train, val = random_80_20_split(keys, fold)
@@ -604,10 +604,10 @@ def _check_splits(match: re.Match, ctx: _Context, workspace, name: str) -> list[
 
 @_needs_task
 def _check_case_count(match: re.Match, ctx: _Context, workspace, name: str) -> list[str]:
-    from .training.dataloading import get_case_identifiers
+    from .training.dataloading import get_case_identifiers, stage_folders
 
     task_dir = workspace.preprocessed_task_dir(name)
-    stages = sorted(f for f in task_dir.glob("*_stage*") if f.is_dir()) if task_dir.is_dir() else []
+    stages = stage_folders(task_dir)
     if not stages:
         return [tr(f"{task_dir} holds no stage folder (plan and preprocess the task first)",
                    f"{task_dir} 中没有 stage 文件夹(先规划和预处理这个任务)")]
@@ -1322,6 +1322,7 @@ def _check_model_folder(match: re.Match, ctx: _Context) -> list[str]:
 
 def _check_stage_folder(match: re.Match, ctx: _Context) -> list[str]:
     from .planning.plans import missing_stage_folders
+    from .training.dataloading import stage_folders
 
     folder = Path(_message_path(match.group("path")))
     task_dir = folder.parent
@@ -1332,7 +1333,7 @@ def _check_stage_folder(match: re.Match, ctx: _Context) -> list[str]:
                    "预处理的")]
     if not task_dir.is_dir():
         return [_not_here(task_dir)]
-    stages = sorted(f.name for f in task_dir.iterdir() if f.is_dir() and re.search(r"_stage\d+$", f.name))
+    stages = [f.name for f in stage_folders(task_dir)]
     found = [tr(f"{task_dir} holds the stage folders: {', '.join(stages)}" if stages
                 else f"{task_dir} holds no stage folder: the task was planned but not preprocessed",
                 f"{task_dir} 中有这些 stage 文件夹:{'、'.join(stages)}" if stages

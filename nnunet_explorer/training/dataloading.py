@@ -56,6 +56,13 @@ def get_case_identifiers(folder: str | os.PathLike) -> list[str]:
     return sorted(names)
 
 
+def stage_folders(preprocessed_task_dir: str | os.PathLike) -> list[Path]:
+    """A preprocessed task's stage folders (``<data_identifier>_stage<k>``), sorted; none when the task's folder is
+    not there."""
+    task_dir = Path(preprocessed_task_dir)
+    return sorted(f for f in task_dir.glob("*_stage*") if f.is_dir()) if task_dir.is_dir() else []
+
+
 @mirrors("nnunet.training.dataloading.dataset_loading:load_dataset")
 def load_dataset(folder: str | os.PathLike,
                  num_cases_properties_loading_threshold: int = 1000) -> "OrderedDict[str, dict]":

@@ -73,11 +73,9 @@ def too_few_for_folds(preprocessed_task_dir: str | os.PathLike) -> int | None:
     ``splits_final.pkl`` v1's do_split fails making its 5-fold split for any numbered fold of that stage (scikit-learn's
     KFold refuses). None otherwise (enough cases everywhere, or no stage folder with cases; an empty one is a
     preprocessing that did not run, not a small dataset)."""
-    from .dataloading import get_case_identifiers
+    from .dataloading import get_case_identifiers, stage_folders
 
-    task_dir = Path(preprocessed_task_dir)
-    stages = [stage for stage in task_dir.glob("*_stage*") if stage.is_dir()] if task_dir.is_dir() else []
-    counts = [n for n in (len(get_case_identifiers(stage)) for stage in stages) if n]
+    counts = [n for n in (len(get_case_identifiers(stage)) for stage in stage_folders(preprocessed_task_dir)) if n]
     return min(counts) if counts and min(counts) < NUM_FOLDS else None
 
 
